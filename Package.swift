@@ -1,0 +1,59 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "phm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "phm", targets: ["phm"]),
+        .library(name: "PHMCore", targets: ["PHMCore"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
+        .target(name: "PHMCore", swiftSettings: strict),
+        // Reading a folder of extracts: CSV from bytes, validation, quarantine, reconciliation.
+        .target(name: "Ingest", dependencies: ["PHMCore"], swiftSettings: strict),
+        // NHS numbers, linkage to the GP spine, pseudonymisation, the identity vault's records.
+        .target(
+            name: "Identity",
+            dependencies: ["PHMCore", "Ingest", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        // The embedded SQLite store: run metadata and results, and the identity vault.
+        .target(
+            name: "Storage",
+            dependencies: ["PHMCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // A realistic synthetic health system that follows the input contract.
+        .target(name: "Synthesis", dependencies: ["PHMCore"], swiftSettings: strict),
+        // One run: ingest, identify, build the population, write the outputs.
+        .target(
+            name: "Pipeline",
+            dependencies: ["PHMCore", "Ingest", "Identity", "Storage", "Synthesis"],
+            swiftSettings: strict),
+        .target(
+            name: "CLI",
+            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
+
+        .target(name: "TestSupport", dependencies: ["PHMCore", "Synthesis"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore"], swiftSettings: strict),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CLI", "TestSupport"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

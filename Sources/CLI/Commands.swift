@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Pipeline
+import Synthesis
+
+extension PHMCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ingest a folder of extracts, link and pseudonymise it, and write the population outputs.")
+
+        @Option(help: "The folder of extracts (see docs/input-contract.md).")
+        var input: String
+
+        @Option(name: .customLong("as-of"), help: "The as-of date, YYYY-MM-DD: history windows end the day before.")
+        var asOf: Day
+
+        @Option(help: "The output folder.")
+        var out: String
+
+        @OptionGroup var pipeline: PipelineOptions
+
+        func run() throws {
+            let result = try Console.runPipeline(input: input, asOf: asOf, out: out, pipeline: pipeline)
+            print(Console.summary(result))
+        }
+    }
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a synthetic health system that follows the input contract, with its ground truth.")
+
+        @Option(help: "People on the GP spine.")
+        var people: Int = 100_000
+
+        @Option(help: "Random seed: the same seed writes the same files.")
+        var seed: UInt64 = 42
+
+        @Option(name: .customLong("as-of"), help: "The as-of date the history is built around.")
+        var asOf: Day = SyntheticHealthSystem.defaultAsOf
+
+        @Option(help: "The folder to write.")
+        var out: String
+
+        func validate() throws {
+            guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
+        }
+
+        func run() throws {
+            let summary = try Console.synthesise(people: people, seed: seed, asOf: asOf, out: out)
+            print("wrote \(Console.number(summary.people)) people to \(out)")
+            for (file, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {
+                print("  \(file): \(Console.number(rows)) rows")
+            }
+        }
+    }
+
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Synthesise a population, run the pipeline on it, and print a summary.")
+
+        @Option(help: "People to synthesise.")
+        var people: Int = 100_000
+
+        @Option(help: "Random seed.")
+        var seed: UInt64 = 42
+
+        @Option(help: "Folder for the synthetic input and the outputs.")
+        var dir: String = "phm-demo"
+
+        @OptionGroup var pipeline: PipelineOptions
+
+        func run() throws {
+            let input = dir + "/input"
+            _ = try Console.synthesise(people: people, seed: seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
+            let result = try Console.runPipeline(
+                input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
+            print(Console.summary(result))
+        }
+    }
+}

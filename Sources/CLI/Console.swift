@@ -1,0 +1,82 @@
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Pipeline
+import Synthesis
+
+/// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
+enum Console {
+    static let interactive = isatty(STDERR_FILENO) == 1
+
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data(("phm: " + message + "\n").utf8))
+    }
+
+    static func progress(_ label: String, _ done: Int, _ total: Int) {
+        guard interactive, total > 0 else { return }
+        let percent = min(100, done * 100 / total)
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(percent)%".utf8))
+        if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    static func synthesise(people: Int, seed: UInt64, asOf: Day, out: String) throws -> SynthesisSummary {
+        log("synthesising \(number(people)) people (seed \(seed)) into \(out)")
+        return try SyntheticHealthSystem.write(
+            SynthesisOptions(people: people, seed: seed, asOf: asOf), to: URL(fileURLWithPath: out)
+        ) { done, total in progress("synthesising", done, total) }
+    }
+
+    static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunResult {
+        let options = RunOptions(
+            input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
+            dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
+            workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
+        do {
+            return try PipelineRun.execute(options, log: log)
+        } catch let error as UnusableInput {
+            throw CommandFailure(message: error.description)
+        } catch let error as KeyFileError {
+            throw CommandFailure(message: error.description)
+        }
+    }
+
+    static func summary(_ result: RunResult) -> String {
+        let s = result.summary
+        var lines = [
+            "run \(s.runId) as of \(s.asOf): \(number(s.registeredPeople)) registered people (\(number(s.spinePersons)) on the spine)",
+            "rows: \(number(s.rowsIn)) in, \(number(s.rowsAccepted)) accepted, \(number(s.rowsQuarantined)) quarantined"
+                + (s.reconciliationBalanced ? " (reconciled)" : " (NOT reconciled)"),
+            "care records linked: \(number(s.careRecordsLinked)) of \(number(s.careRecords)) (\(percent(Double(s.careRecordsLinked), Double(s.careRecords))))",
+            "sources present: \(s.sourcesPresent.joined(separator: ", "))",
+        ]
+        for file in result.reconciliation.files where file.quarantined > 0 {
+            let rules = file.quarantinedByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("  \(file.file): \(number(file.quarantined)) quarantined (\(rules))")
+        }
+        let timing = s.stages.map { "\($0.name) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ")
+        lines.append("time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s")
+        lines.append("outputs: \(s.outputFolder)/persons.csv, reconciliation.json, linkage.json, quarantine/")
+        return lines.joined(separator: "\n")
+    }
+
+    static func number(_ n: Int) -> String {
+        let digits = String(n)
+        var out = ""
+        for (i, c) in digits.reversed().enumerated() {
+            if i > 0, i % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return String(out.reversed())
+    }
+
+    static func percent(_ part: Double, _ whole: Double) -> String {
+        whole == 0 ? "-" : String(format: "%.1f%%", 100 * part / whole)
+    }
+}
+
+/// A failure to report in one line, with a non-zero exit.
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import PHMCore
+
+/// The `phm` command.
+public struct PHMCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "phm",
+        abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
+        subcommands: [Run.self, Synth.self, Demo.self, Bench.self])
+
+    public init() {}
+}
+
+/// Options shared by the commands that run the pipeline.
+struct PipelineOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The data directory holding the embedded store and identity vault.")
+    var dataDirectory = "phm-data"
+
+    @Option(name: .customLong("key-file"), help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
+    var keyFile: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
+    }
+}
+
+extension Day: ExpressibleByArgument {
+    public init?(argument: String) { self.init(iso: argument) }
+}
+
+/// Parses the process arguments and runs the chosen command.
+public func runCommandLine() async {
+    await PHMCommand.main()
+}

@@ -1,0 +1,135 @@
+import Foundation
+import PHMCore
+
+/// Everything accepted from one input folder, with its reconciliation and quarantine.
+public struct Extract: Sendable {
+    public var hierarchy = Hierarchy()
+    public var areas = Areas()
+    public var patients = PatientRecords()
+    public var clinical = ClinicalRecords()
+    public var prescriptions = PrescriptionRecords()
+    public var care = CareRecords()
+    /// For each care record, the file it came from.
+    public var careSource: [DataSource] = []
+    public var codes = CodeTable()
+    public var reconciliation: [FileReconciliation] = []
+    public var quarantine: [QuarantinedRow] = []
+
+    public init() {}
+
+    /// The sources that supplied at least one accepted row.
+    public var sourcesPresent: [DataSource] {
+        var present = Set(careSource)
+        if patients.count > 0 { present.insert(.gp) }
+        return DataSource.allCases.filter(present.contains)
+    }
+
+    /// Total bytes read across all files.
+    public var bytes: Int { reconciliation.reduce(0) { $0 + $1.bytes } }
+}
+
+/// Reads a folder that follows input contract version 1.
+public struct ExtractReader: Sendable {
+    public var folder: URL
+    public var workers: Int
+    public var blockSize: Int
+    public var progress: ProgressHandler?
+
+    public init(
+        folder: URL, workers: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 16 << 20,
+        progress: ProgressHandler? = nil
+    ) {
+        self.folder = folder
+        self.workers = workers
+        self.blockSize = blockSize
+        self.progress = progress
+    }
+
+    /// Reads every contract file in dependency order (practices and areas, then patients, then
+    /// the files that refer to patients).
+    ///
+    /// - Throws: `UnusableInput` when a required file or column is missing, or a file is not UTF-8 CSV.
+    public func read() throws -> Extract {
+        guard (try? folder.checkResourceIsReachable()) == true else {
+            throw UnusableInput(
+                file: folder.path, problem: "is not a readable folder",
+                remedy: "Pass --input a folder of extracts that follows docs/input-contract.md.")
+        }
+        var extract = Extract()
+        var refs = References()
+
+        let practices = try ingest(InputContract.practices, &extract, Decoders.practices())
+        for i in 0..<practices.count {
+            extract.hierarchy.addPractice(
+                Hierarchy.Unit(code: practices.code[i], name: practices.name[i]), pcn: practices.pcn[i],
+                locality: practices.locality[i], organisation: practices.organisation[i])
+            practices.code[i].withCString { refs.practices.insert(UnsafeRawBufferPointer(start: $0, count: strlen($0)), value: Int32(i)) }
+        }
+
+        let (areas, areaColumns) = try ingestWithColumns(InputContract.areas, &extract, Decoders.areas())
+        extract.areas.codes = areas.code
+        extract.areas.imdDecile = areas.imdDecile
+        extract.areas.imdScore = areas.imdScore
+        extract.areas.indicatorNames = areaColumns?.extras.map(\.name) ?? []
+        extract.areas.indicators = extract.areas.indicatorNames.indices.map { k in areas.indicatorRows.map { $0[k] } }
+        for (i, code) in areas.code.enumerated() { refs.areas.insert(key(code), value: Int32(i)) }
+
+        let snapshot = refs
+        extract.patients = try ingest(InputContract.patients, &extract, Decoders.patients(snapshot))
+        refs.patients.reserveCapacity(extract.patients.count)
+        for (i, id) in extract.patients.patientId.enumerated() { refs.patients.insert(key(id), value: Int32(i)) }
+
+        let withPatients = refs
+        extract.clinical = try ingest(InputContract.gpEvents, &extract, Decoders.gpEvents(withPatients))
+        extract.prescriptions = try ingest(InputContract.prescriptions, &extract, Decoders.prescriptions(withPatients))
+
+        let careFiles: [(FileSpec, RowDecoder<CareRecords>, DataSource?)] = [
+            (InputContract.inpatientSpells, Decoders.inpatientSpells(), .acute),
+            (InputContract.aeAttendances, Decoders.aeAttendances(), .acute),
+            (InputContract.outpatientAppointments, Decoders.outpatientAppointments(), .acute),
+            (InputContract.careContacts, Decoders.careContacts(), nil),
+        ]
+        for (spec, decoder, source) in careFiles {
+            let records = try ingest(spec, &extract, decoder)
+            extract.care.append(contentsOf: records)
+            extract.careSource.append(contentsOf: records.kind.map { source ?? Extract.source(of: $0) })
+        }
+        return extract
+    }
+
+    private func ingest<B: RecordBatch>(_ spec: FileSpec, _ extract: inout Extract, _ decode: RowDecoder<B>) throws -> B {
+        try ingestWithColumns(spec, &extract, decode).0
+    }
+
+    private func ingestWithColumns<B: RecordBatch>(
+        _ spec: FileSpec, _ extract: inout Extract, _ decode: RowDecoder<B>
+    ) throws -> (B, ColumnMap?) {
+        let file = FileIngest<B>(spec: spec, folder: folder, workers: workers, blockSize: blockSize, progress: progress)
+        let output = try file.run(codes: &extract.codes, decode: decode)
+        extract.reconciliation.append(output.reconciliation)
+        extract.quarantine.append(contentsOf: output.quarantine)
+        return (output.batch, output.columns)
+    }
+
+    private func key(_ text: String) -> UnsafeRawBufferPointer {
+        // Keys are inserted once per reference row; a short-lived copy is fine here.
+        let bytes = Array(text.utf8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        buffer.copyBytes(from: bytes)
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<bytes.count])
+    }
+}
+
+extension Extract {
+    /// The source behind a community, mental health, social care or other contact.
+    static func source(of kind: ActivityKind) -> DataSource {
+        switch kind {
+        case .community: .community
+        case .mentalHealth: .mentalHealth
+        case .socialCare: .socialCare
+        case .ambulance: .ambulance
+        case .otherCare: .other
+        default: .acute
+        }
+    }
+}

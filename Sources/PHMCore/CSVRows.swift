@@ -1,0 +1,79 @@
+/// Builds CSV rows straight into bytes.
+public struct CSVRows: Sendable {
+    public var bytes: [UInt8] = []
+
+    public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
+
+    public mutating func field(_ text: String) {
+        if text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A }) {
+            bytes.append(0x22)
+            for b in text.utf8 {
+                if b == 0x22 { bytes.append(0x22) }
+                bytes.append(b)
+            }
+            bytes.append(0x22)
+        } else {
+            bytes.append(contentsOf: text.utf8)
+        }
+        bytes.append(0x2C)
+    }
+
+    public mutating func field(_ value: Int) {
+        if value < 0 {
+            bytes.append(0x2D)
+            field(-value)
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(0x30 + v % 10)
+                v /= 10
+                n += 1
+            } while v > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(d[i]) }
+        }
+        bytes.append(0x2C)
+    }
+
+    public mutating func field(_ day: Day) {
+        let (y, m, d) = day.civil
+        bytes.append(contentsOf: [
+            UInt8(0x30 + y / 1000), UInt8(0x30 + y / 100 % 10), UInt8(0x30 + y / 10 % 10), UInt8(0x30 + y % 10), 0x2D,
+            UInt8(0x30 + m / 10), UInt8(0x30 + m % 10), 0x2D, UInt8(0x30 + d / 10), UInt8(0x30 + d % 10), 0x2C,
+        ])
+    }
+
+    /// Money with two decimals.
+    public mutating func field(money: Double) {
+        let pence = Int((money * 100).rounded())
+        field(pence / 100)
+        bytes.removeLast()
+        let p = pence % 100
+        bytes.append(contentsOf: [0x2E, UInt8(0x30 + p / 10), UInt8(0x30 + p % 10), 0x2C])
+    }
+
+    /// A decimal with one place.
+    public mutating func field(tenths value: Double) {
+        let t = Int((value * 10).rounded())
+        field(t / 10)
+        bytes.removeLast()
+        bytes.append(contentsOf: [0x2E, UInt8(0x30 + t % 10), 0x2C])
+    }
+
+    public mutating func empty() { bytes.append(0x2C) }
+
+    /// Ends the row (replacing the trailing comma).
+    public mutating func end() {
+        if bytes.last == 0x2C { bytes.removeLast() }
+        bytes.append(0x0A)
+    }
+
+    public mutating func raw(_ line: String) {
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(0x0A)
+    }
+}
+

@@ -1,0 +1,153 @@
+/// A calendar date with no time zone, stored as days since 1970-01-01.
+///
+/// Dates in health data are civil dates ("admitted on 3 May"), so the platform never converts
+/// them through clocks or time zones. Conversions use Howard Hinnant's `days_from_civil`
+/// algorithm, valid for the whole proleptic Gregorian calendar.
+public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    /// Days since 1970-01-01 (negative before it).
+    public var rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// Creates a day from a valid year, month (1-12) and day of month, or returns nil.
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= Day.daysInMonth(year: year, month: month) else {
+            return nil
+        }
+        rawValue = Int32(Day.daysFromCivil(year: year, month: month, day: day))
+    }
+
+    /// Parses `YYYY-MM-DD` (exactly ten ASCII bytes) or returns nil.
+    ///
+    /// - Complexity: O(1), no allocation.
+    public init?(iso bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 10, bytes[4] == 0x2D, bytes[7] == 0x2D else { return nil }
+        var digits = (0, 0, 0)
+        for (index, range) in [(0, 0..<4), (1, 5..<7), (2, 8..<10)] {
+            var value = 0
+            for i in range {
+                let d = Int(bytes[i]) &- 0x30
+                guard d >= 0, d <= 9 else { return nil }
+                value = value * 10 + d
+            }
+            switch index {
+            case 0: digits.0 = value
+            case 1: digits.1 = value
+            default: digits.2 = value
+            }
+        }
+        self.init(year: digits.0, month: digits.1, day: digits.2)
+    }
+
+    /// Parses `YYYY-MM-DD` from a string or returns nil.
+    public init?(iso string: String) {
+        var copy = string
+        guard let day = copy.withUTF8({ Day(iso: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = day
+    }
+
+    public static func < (lhs: Day, rhs: Day) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// The year, month and day of month.
+    public var civil: (year: Int, month: Int, day: Int) {
+        Day.civilFromDays(Int(rawValue))
+    }
+
+    public var year: Int { civil.year }
+
+    /// `YYYY-MM-DD`.
+    public var description: String {
+        let (y, m, d) = civil
+        return "\(Day.pad(y, 4))-\(Day.pad(m, 2))-\(Day.pad(d, 2))"
+    }
+
+    /// The same day of the month `months` months later (or earlier), clamped to the month's end.
+    public func adding(months: Int) -> Day {
+        let (y, m, d) = civil
+        let total = y * 12 + (m - 1) + months
+        let year = total >= 0 ? total / 12 : (total - 11) / 12
+        let month = total - year * 12 + 1
+        let day = min(d, Day.daysInMonth(year: year, month: month))
+        return Day(year: year, month: month, day: day)!
+    }
+
+    public func adding(days: Int) -> Day { Day(rawValue: rawValue + Int32(days)) }
+
+    /// Days from `self` to `other` (positive when `other` is later).
+    public func days(to other: Day) -> Int { Int(other.rawValue) - Int(rawValue) }
+
+    /// Completed years of age on `day` for someone born on `self`.
+    public func age(on day: Day) -> Int {
+        let birth = civil
+        let now = day.civil
+        var years = now.year - birth.year
+        if (now.month, now.day) < (birth.month, birth.day) { years -= 1 }
+        return years
+    }
+
+    public static func isLeapYear(_ year: Int) -> Bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return isLeapYear(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
+
+/// A half-open range of days, `[start, end)`, as used for history windows before an as-of date.
+public struct DayWindow: Sendable, Hashable, Codable {
+    public var start: Day
+    public var end: Day
+
+    public init(start: Day, end: Day) {
+        self.start = start
+        self.end = end
+    }
+
+    /// The `months` months before `asOf`, excluding `asOf` itself.
+    public static func months(_ months: Int, before asOf: Day) -> DayWindow {
+        DayWindow(start: asOf.adding(months: -months), end: asOf)
+    }
+
+    /// The `months` months from `asOf`, including `asOf`.
+    public static func months(_ months: Int, from asOf: Day) -> DayWindow {
+        DayWindow(start: asOf, end: asOf.adding(months: months))
+    }
+
+    @inline(__always)
+    public func contains(_ day: Day) -> Bool { day >= start && day < end }
+
+    @inline(__always)
+    public func contains(raw: Int32) -> Bool { raw >= start.rawValue && raw < end.rawValue }
+}

@@ -1,0 +1,59 @@
+/// The organisational hierarchy of primary care: organisation > locality > PCN > practice.
+///
+/// Each level is a list of units; a practice points to its PCN, locality and organisation by
+/// index, so grouping a population by any level is integer work.
+public struct Hierarchy: Sendable, Codable {
+    /// One unit of one level: its code (ODS or local) and name.
+    public struct Unit: Sendable, Codable, Hashable {
+        public var code: String
+        public var name: String
+        public init(code: String, name: String) {
+            self.code = code
+            self.name = name
+        }
+    }
+
+    public var practices: [Unit] = []
+    public var pcns: [Unit] = []
+    public var localities: [Unit] = []
+    public var organisations: [Unit] = []
+    /// For each practice, the index of its PCN, locality and organisation.
+    public var practicePCN: [Int32] = []
+    public var practiceLocality: [Int32] = []
+    public var practiceOrganisation: [Int32] = []
+
+    public init() {}
+
+    /// Adds a practice, creating its parents on first sight, and returns its index.
+    @discardableResult
+    public mutating func addPractice(
+        _ practice: Unit, pcn: Unit, locality: Unit, organisation: Unit
+    ) -> Int32 {
+        func index(of unit: Unit, in units: inout [Unit]) -> Int32 {
+            if let i = units.firstIndex(where: { $0.code == unit.code }) { return Int32(i) }
+            units.append(unit)
+            return Int32(units.count - 1)
+        }
+        practices.append(practice)
+        practicePCN.append(index(of: pcn, in: &pcns))
+        practiceLocality.append(index(of: locality, in: &localities))
+        practiceOrganisation.append(index(of: organisation, in: &organisations))
+        return Int32(practices.count - 1)
+    }
+}
+
+/// Small areas (LSOAs) with their deprivation and any further area indicators.
+public struct Areas: Sendable, Codable {
+    public var codes: [String] = []
+    /// Index of Multiple Deprivation decile, 1 = most deprived 10% nationally.
+    public var imdDecile: [UInt8] = []
+    /// IMD score, NaN where not given.
+    public var imdScore: [Float] = []
+    /// Names of further numeric indicators, and their values per area (NaN where missing).
+    public var indicatorNames: [String] = []
+    public var indicators: [[Float]] = []
+
+    public init() {}
+
+    public var count: Int { codes.count }
+}

@@ -1,0 +1,222 @@
+import Dispatch
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Storage
+
+/// What one run reads, where it writes, and how.
+public struct RunOptions: Sendable {
+    public var input: URL
+    public var asOf: Day
+    public var output: URL
+    public var dataDirectory: URL
+    /// The pseudonymisation key file; see `KeyFiles.resolve`.
+    public var keyFile: URL?
+    public var workers: Int
+    public var progress: ProgressHandler?
+
+    public init(
+        input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ProgressHandler? = nil
+    ) {
+        self.input = input
+        self.asOf = asOf
+        self.output = output
+        self.dataDirectory = dataDirectory
+        self.keyFile = keyFile
+        self.workers = workers
+        self.progress = progress
+    }
+}
+
+/// The headline figures of a run, printed at the end and kept in the store.
+public struct RunSummary: Sendable, Codable {
+    public var runId: Int64
+    public var asOf: String
+    public var spinePersons: Int
+    public var registeredPeople: Int
+    public var rowsIn: Int
+    public var rowsAccepted: Int
+    public var rowsQuarantined: Int
+    public var reconciliationBalanced: Bool
+    public var careRecords: Int
+    public var careRecordsLinked: Int
+    public var sourcesPresent: [String]
+    public var bytesRead: Int
+    /// Seconds spent in each stage, in order.
+    public var stages: [Stage]
+    public var outputFolder: String
+
+    public struct Stage: Sendable, Codable {
+        public var name: String
+        public var seconds: Double
+    }
+
+    public var totalSeconds: Double { stages.reduce(0) { $0 + $1.seconds } }
+    public var ingestMegabytesPerSecond: Double {
+        let ingest = stages.first { $0.name == "ingest" }?.seconds ?? 0
+        return ingest > 0 ? Double(bytesRead) / 1e6 / ingest : 0
+    }
+}
+
+/// What a run leaves in memory for the caller (demo, benchmark, tests).
+public struct RunResult: Sendable {
+    public var summary: RunSummary
+    public var population: Population
+    public var utilisation: Utilisation
+    public var reconciliation: ReconciliationReport
+    public var linkage: LinkageReport
+    /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
+    public var careRecordIds: [String]
+    public var carePerson: [Int32]
+    /// For each spine person, the GP patient ids of their registrations.
+    public var registrationIds: [[String]]
+}
+
+/// One run: ingest, identify, build the population, summarise use and cost, write outputs.
+public enum PipelineRun {
+    public static func execute(_ options: RunOptions, log: @Sendable (String) -> Void = { _ in }) throws -> RunResult {
+        var stages: [RunSummary.Stage] = []
+        func timed<T>(_ name: String, _ work: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let value = try work()
+            stages.append(.init(name: name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            return value
+        }
+        let key = try KeyFiles.resolve(options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
+        let store = try RunStore(directory: options.dataDirectory)
+        var record = RunRecord(
+            startedAt: Date(), asOf: options.asOf.description, inputFolder: options.input.path,
+            outputFolder: options.output.path, status: "running")
+        let runId = try store.begin(record)
+        record.id = runId
+
+        do {
+            let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
+            var extract = try timed("ingest") { try reader.read() }
+            log("ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files")
+
+            let (spine, pseudonyms, linkage) = timed("identity") { () -> (Spine, [String], Linkage) in
+                let spine = Spine(patients: extract.patients, asOf: options.asOf)
+                let parts = Parallel.ranges(spine.count, parts: options.workers * 4)
+                let patients = extract.patients
+                let pseudonyms = Parallel.map(parts.count) { k in
+                    parts[k].map { p -> String in
+                        let r = Int(spine.registrationOfPerson[p])
+                        let nhs = patients.nhsNumber[r]
+                        return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
+                    }
+                }.flatMap { $0 }
+                let linker = Linker(patients: extract.patients, spine: spine)
+                return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
+            }
+            let vault = timed("vault") { vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy) }
+            let population = timed("population") {
+                PopulationBuilder.build(extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
+            }
+            let registrationIds = (0..<spine.count).map { p in
+                spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map { extract.patients.patientId[Int($0)] }
+            }
+            // Identifying fields are not needed past this point.
+            extract.patients = PatientRecords()
+            let careIds = extract.care.recordId
+
+            let utilisation = timed("utilisation") {
+                Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
+            }
+            let registered = population.registered
+            let reconciliation = ReconciliationReport(extract)
+            let linkageReport = LinkageReport(
+                extract: extract,
+                spine: .init(
+                    registrations: spine.personOfRegistration.count, persons: spine.count,
+                    personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
+                    registeredAtAsOf: registered.count),
+                linkage: linkage)
+
+            try timed("outputs") {
+                let fm = FileManager.default
+                try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
+                try OutputWriter.writeJSON(reconciliation, to: options.output.appendingPathComponent("reconciliation.json"))
+                try OutputWriter.writeJSON(linkageReport, to: options.output.appendingPathComponent("linkage.json"))
+                let quarantineFolder = options.output.appendingPathComponent("quarantine")
+                try? fm.removeItem(at: quarantineFolder)
+                try OutputWriter.writeQuarantine(extract.quarantine, to: quarantineFolder)
+                try OutputWriter.writePersons(
+                    population, utilisation, registered: registered, to: options.output.appendingPathComponent("persons.csv"),
+                    workers: options.workers)
+            }
+            try timed("store") {
+                let identityVault = try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault"))
+                try identityVault.replaceIdentities(vault)
+                let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
+                try identityVault.addQuarantined(
+                    extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
+                        .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) })
+            }
+
+            let summary = RunSummary(
+                runId: runId, asOf: options.asOf.description, spinePersons: spine.count, registeredPeople: registered.count,
+                rowsIn: reconciliation.rowsIn, rowsAccepted: reconciliation.accepted, rowsQuarantined: reconciliation.quarantined,
+                reconciliationBalanced: reconciliation.balanced, careRecords: linkageReport.records,
+                careRecordsLinked: linkageReport.linked, sourcesPresent: reconciliation.sourcesPresent, bytesRead: extract.bytes,
+                stages: stages, outputFolder: options.output.path)
+            try OutputWriter.writeJSON(summary, to: options.output.appendingPathComponent("run.json"))
+            record.finishedAt = Date()
+            record.status = "succeeded"
+            record.registeredPeople = registered.count
+            record.rowsIn = reconciliation.rowsIn
+            record.rowsQuarantined = reconciliation.quarantined
+            try store.update(record)
+            try store.save(reconciliation, named: "reconciliation", run: runId)
+            try store.save(linkageReport, named: "linkage", run: runId)
+            try store.save(summary, named: "summary", run: runId)
+            return RunResult(
+                summary: summary, population: population, utilisation: utilisation, reconciliation: reconciliation,
+                linkage: linkageReport, careRecordIds: careIds, carePerson: linkage.person, registrationIds: registrationIds)
+        } catch {
+            record.finishedAt = Date()
+            record.status = "failed"
+            try? store.update(record)
+            throw error
+        }
+    }
+
+    static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry] {
+        (0..<spine.count).map { p in
+            let r = Int(spine.registrationOfPerson[p])
+            let regs = spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])]
+            let nhs = patients.nhsNumber[r]
+            return VaultEntry(
+                pseudonym: pseudonyms[p], nhsNumber: nhs == 0 ? nil : NHSNumber.text(nhs), givenName: patients.givenName[r],
+                familyName: patients.familyName[r], dateOfBirth: patients.dateOfBirth[r].description, postcode: patients.postcode[r],
+                practiceCode: hierarchy.practices[Int(patients.practice[r])].code,
+                patientIds: regs.map { patients.patientId[Int($0)] }.joined(separator: "|"))
+        }
+    }
+}
+
+/// Finds or creates the pseudonymisation key file.
+public enum KeyFiles {
+    /// The default location when none is given: `$PHM_KEY_FILE`, else `~/.config/phm/pseudonymisation.key`.
+    public static var defaultLocation: URL {
+        if let path = ProcessInfo.processInfo.environment["PHM_KEY_FILE"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/phm/pseudonymisation.key")
+    }
+
+    /// Loads the key file (creating the default one on first use) and refuses one kept inside
+    /// any of the `protecting` folders.
+    public static func resolve(_ explicit: URL?, protecting folders: [URL], log: (String) -> Void) throws -> PseudonymKey {
+        let url = (explicit ?? defaultLocation).standardizedFileURL
+        for folder in folders {
+            let prefix = folder.standardizedFileURL.path.hasSuffix("/") ? folder.standardizedFileURL.path : folder.standardizedFileURL.path + "/"
+            if url.path.hasPrefix(prefix) { throw KeyFileError.insideDataDirectory(url.path) }
+        }
+        if explicit == nil, !FileManager.default.fileExists(atPath: url.path) {
+            log("created a new pseudonymisation key at \(url.path); keep it safe: the same key gives the same pseudonyms")
+            return try PseudonymKey.create(at: url)
+        }
+        return try PseudonymKey(contentsOf: url)
+    }
+}

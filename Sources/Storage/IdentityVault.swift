@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+
+/// One person's identity as the GP spine records it, keyed by pseudonym.
+public struct VaultEntry: Sendable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "identity"
+    public var pseudonym: String
+    public var nhsNumber: String?
+    public var givenName: String
+    public var familyName: String
+    public var dateOfBirth: String
+    public var postcode: String
+    public var practiceCode: String
+    public var patientIds: String
+
+    public init(
+        pseudonym: String, nhsNumber: String?, givenName: String, familyName: String, dateOfBirth: String,
+        postcode: String, practiceCode: String, patientIds: String
+    ) {
+        self.pseudonym = pseudonym
+        self.nhsNumber = nhsNumber
+        self.givenName = givenName
+        self.familyName = familyName
+        self.dateOfBirth = dateOfBirth
+        self.postcode = postcode
+        self.practiceCode = practiceCode
+        self.patientIds = patientIds
+    }
+}
+
+/// A quarantined row of a file with identifying columns, kept whole only here.
+public struct VaultQuarantinedRow: Sendable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "quarantinedRow"
+    public var runId: Int64
+    public var file: String
+    public var line: Int
+    public var rawLine: String
+
+    public init(runId: Int64, file: String, line: Int, rawLine: String) {
+        self.runId = runId
+        self.file = file
+        self.line = line
+        self.rawLine = rawLine
+    }
+}
+
+/// The identity vault: the only place names, dates of birth, postcodes and NHS numbers are kept.
+///
+/// A separate database file (`vault/identity.sqlite`) so it can be held on restricted storage
+/// and excluded from analytic copies of the data directory. Only re-identification for direct
+/// care reads it.
+public final class IdentityVault: Sendable {
+    let database: DatabaseQueue
+
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        database = try DatabaseQueue(path: directory.appendingPathComponent("identity.sqlite").path)
+        try IdentityVault.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-identity") { db in
+            try db.create(table: "identity") { t in
+                t.primaryKey("pseudonym", .text)
+                t.column("nhsNumber", .text)
+                t.column("givenName", .text).notNull()
+                t.column("familyName", .text).notNull()
+                t.column("dateOfBirth", .text).notNull()
+                t.column("postcode", .text).notNull()
+                t.column("practiceCode", .text).notNull()
+                t.column("patientIds", .text).notNull()
+            }
+            try db.create(table: "quarantinedRow") { t in
+                t.column("runId", .integer).notNull()
+                t.column("file", .text).notNull()
+                t.column("line", .integer).notNull()
+                t.column("rawLine", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// Replaces the vault's identities with those of the latest run, in one transaction.
+    public func replaceIdentities(_ entries: [VaultEntry]) throws {
+        try database.write { db in
+            try VaultEntry.deleteAll(db)
+            let statement = try db.makeStatement(
+                sql: """
+                    INSERT INTO identity (pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for e in entries {
+                try statement.execute(arguments: [
+                    e.pseudonym, e.nhsNumber, e.givenName, e.familyName, e.dateOfBirth, e.postcode, e.practiceCode,
+                    e.patientIds,
+                ])
+            }
+        }
+    }
+
+    public func addQuarantined(_ rows: [VaultQuarantinedRow]) throws {
+        try database.write { db in
+            for row in rows { try row.insert(db) }
+        }
+    }
+
+    /// The identity behind a pseudonym, for direct care only.
+    public func identity(of pseudonym: String) throws -> VaultEntry? {
+        try database.read { db in try VaultEntry.fetchOne(db, key: pseudonym) }
+    }
+
+    public func count() throws -> Int {
+        try database.read { db in try VaultEntry.fetchCount(db) }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+/// What the store keeps about one run.
+public struct RunRecord: Sendable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "run"
+    public var id: Int64?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var asOf: String
+    public var inputFolder: String
+    public var outputFolder: String
+    public var status: String
+    public var registeredPeople: Int
+    public var rowsIn: Int
+    public var rowsQuarantined: Int
+
+    public init(
+        id: Int64? = nil, startedAt: Date, finishedAt: Date? = nil, asOf: String, inputFolder: String,
+        outputFolder: String, status: String, registeredPeople: Int = 0, rowsIn: Int = 0, rowsQuarantined: Int = 0
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.asOf = asOf
+        self.inputFolder = inputFolder
+        self.outputFolder = outputFolder
+        self.status = status
+        self.registeredPeople = registeredPeople
+        self.rowsIn = rowsIn
+        self.rowsQuarantined = rowsQuarantined
+    }
+}
+
+/// A named result of a run (reconciliation, linkage, summary), stored as JSON.
+public struct RunResult: Sendable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "runResult"
+    public var runId: Int64
+    public var name: String
+    public var json: String
+}
+
+/// The embedded store of a data directory: run metadata and results, in `phm.sqlite`.
+public final class RunStore: Sendable {
+    let database: DatabaseQueue
+
+    /// Opens (creating if needed) the store in `directory`.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        database = try DatabaseQueue(path: directory.appendingPathComponent("phm.sqlite").path)
+        try RunStore.migrator.migrate(database)
+    }
+
+    /// Schema changes, in order. Never edit one after it has shipped; add another.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-runs") { db in
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.column("asOf", .text).notNull()
+                t.column("inputFolder", .text).notNull()
+                t.column("outputFolder", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("registeredPeople", .integer).notNull()
+                t.column("rowsIn", .integer).notNull()
+                t.column("rowsQuarantined", .integer).notNull()
+            }
+            try db.create(table: "runResult") { t in
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("json", .text).notNull()
+                t.primaryKey(["runId", "name"])
+            }
+        }
+        return migrator
+    }
+
+    /// Records the start of a run and returns its id.
+    public func begin(_ run: RunRecord) throws -> Int64 {
+        try database.write { db in
+            var run = run
+            try run.insert(db)
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Updates a run's record.
+    public func update(_ run: RunRecord) throws {
+        try database.write { db in try run.update(db) }
+    }
+
+    /// Saves a named result as JSON.
+    public func save<T: Encodable>(_ value: T, named name: String, run: Int64) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(value), as: UTF8.self)
+        try database.write { db in try RunResult(runId: run, name: name, json: json).save(db) }
+    }
+
+    /// The runs, newest first.
+    public func runs() throws -> [RunRecord] {
+        try database.read { db in try RunRecord.order(Column("id").desc).fetchAll(db) }
+    }
+
+    /// A named result of a run, decoded.
+    public func result<T: Decodable>(_ type: T.Type, named name: String, run: Int64) throws -> T? {
+        try database.read { db in
+            guard let row = try RunResult.filter(Column("runId") == run && Column("name") == name).fetchOne(db) else {
+                return nil
+            }
+            return try JSONDecoder().decode(T.self, from: Data(row.json.utf8))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import PHMCore
+
+/// The synthetic health system's organisations and small areas.
+///
+/// Areas get a latent deprivation; practices serve contiguous runs of areas ordered by it, and
+/// PCNs and localities group neighbouring practices, so deprivation differs between practices
+/// and localities as it does in a real system.
+struct Geography {
+    struct Practice {
+        var code: String
+        var name: String
+        var pcn: Int
+        var locality: Int
+        var areas: [Int]
+    }
+
+    var practices: [Practice] = []
+    var pcnCodes: [String] = []
+    var pcnNames: [String] = []
+    var localityCodes: [String] = []
+    var localityNames: [String] = []
+    var areaCodes: [String] = []
+    var areaDecile: [Int] = []
+    var areaScore: [Double] = []
+    var areaPractice: [Int] = []
+    /// Three postcodes per area.
+    var areaPostcodes: [[String]] = []
+    var areaIndicators: [[Double]] = []
+
+    static let organisationCode = "QX9"
+    static let organisationName = "Synthetic Integrated Care Board"
+    static let towns = [
+        "Ashford Vale", "Brookmere", "Castleton", "Dunmore", "Eastwick", "Fairhaven", "Glenford", "Hollowbrook",
+        "Ivybridge Moor", "Kingsmead", "Larkhill", "Millbrook", "Northgate", "Oakham Cross", "Penwood", "Queensbury",
+        "Redcliffe", "Stonebridge", "Thornbury", "Upton Hale",
+    ]
+    static let practiceWords = ["Riverside", "Park", "Market", "Church", "Station", "Castle", "Meadow", "Abbey", "Bridge", "Elm", "Victoria", "Hill"]
+    static let practiceKinds = ["Surgery", "Medical Centre", "Health Centre", "Medical Practice", "Family Practice"]
+
+    init(people: Int, seed: UInt64) {
+        var rng = Xoshiro(seed: seed, 0xA11, 0)
+        let practiceCount = max(2, Int((Double(people) / 9_000).rounded()))
+        let pcnCount = max(1, (practiceCount + 3) / 4)
+        let localityCount = max(1, min(Geography.towns.count, (pcnCount + 2) / 3))
+        let areaCount = max(10, people / 1_500)
+
+        // Latent deprivation: neighbouring areas (by index) are alike; deciles by rank are uniform.
+        var latent: [Double] = []
+        var walk = 0.0
+        for _ in 0..<areaCount {
+            walk = 0.85 * walk + rng.normal()
+            latent.append(walk + 0.5 * rng.normal())
+        }
+        let order = latent.indices.sorted { latent[$0] < latent[$1] }
+        areaDecile = [Int](repeating: 0, count: areaCount)
+        for (rank, area) in order.enumerated() { areaDecile[area] = 1 + rank * 10 / areaCount }
+        areaCodes = (0..<areaCount).map { "E019" + Geography.pad($0 + 1, 5) }
+        areaScore = areaDecile.map { d in max(1, 55 - 5.2 * Double(d) + 3 * rng.normal()) }
+        areaIndicators = areaDecile.map { d in
+            let deprived = Double(10 - d)
+            return [
+                (7 + 0.35 * deprived + 0.8 * rng.normal()).clamped(3, 20),
+                (78 - 2.2 * deprived + 6 * rng.normal()).clamped(10, 100),
+                (2 + 0.9 * deprived + rng.normal()).clamped(0, 30),
+            ]
+        }
+        // Practices serve contiguous runs of areas (areas are in geographic order).
+        areaPractice = (0..<areaCount).map { $0 * practiceCount / areaCount }
+        localityCodes = (0..<localityCount).map { "L" + Geography.pad($0 + 1, 2) }
+        localityNames = (0..<localityCount).map { Geography.towns[$0] }
+        pcnCodes = (0..<pcnCount).map { "U9" + Geography.pad($0 + 1, 4) }
+        pcnNames = (0..<pcnCount).map { k in
+            let town = localityNames[min(localityCount - 1, k * localityCount / pcnCount)]
+            return "\(town) \(["North", "South", "East", "West", "Central"][k % 5]) PCN"
+        }
+        for p in 0..<practiceCount {
+            let pcn = p * pcnCount / practiceCount
+            let locality = min(localityCount - 1, pcn * localityCount / pcnCount)
+            let name =
+                "\(Geography.practiceWords[rng.int(0..<Geography.practiceWords.count)]) \(Geography.practiceKinds[p % Geography.practiceKinds.count]), \(localityNames[locality])"
+            let areas = (0..<areaCount).filter { areaPractice[$0] == p }
+            practices.append(Practice(code: "Z" + Geography.pad(p + 1, 5), name: name, pcn: pcn, locality: locality, areas: areas))
+        }
+        let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
+        areaPostcodes = (0..<areaCount).map { a in
+            let district = 1 + a / 40
+            return (0..<3).map { _ in
+                "QX\(district) \(rng.int(1..<10))\(letters[rng.int(0..<letters.count)])\(letters[rng.int(0..<letters.count)])"
+            }
+        }
+    }
+
+    static func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+}
+
+extension Double {
+    func clamped(_ lo: Double, _ hi: Double) -> Double { Swift.min(hi, Swift.max(lo, self)) }
+}

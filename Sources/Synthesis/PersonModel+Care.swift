@@ -1,0 +1,320 @@
+import Foundation
+import PHMCore
+
+extension PersonModel {
+    static let cardiometabolic: Set<String> = [
+        "hypertension", "diabetes", "chronic_kidney_disease", "coronary_heart_disease", "stroke_tia", "heart_failure",
+        "atrial_fibrillation",
+    ]
+    static let mentalHealth: Set<String> = [
+        "depression", "anxiety", "schizophrenia_bipolar", "dementia", "substance_misuse", "alcohol", "anorexia_bulimia",
+    ]
+    /// Mean acute (one-off) prescription types per year by LTC band; repeat medicines come from conditions.
+    static let acuteTypes: [Double] = [0.9, 1.3, 1.8, 2.4, 2.8, 3.2, 3.5, 3.6, 4.0]
+
+    // MARK: Primary care
+
+    func primaryCare(
+        _ person: Int, gpId: String, age: Int, birth: Day, decile: Int, conditions: [Condition], until: Day,
+        block: inout Block, rng: inout Xoshiro
+    ) {
+        let gp = PersonModel.gp, rx = PersonModel.rx
+        func event(_ day: Day, _ code: String, value: Double? = nil, unit: String = "") {
+            guard day < until, day >= birth else { return }
+            block.files[gp].field(gpId)
+            block.files[gp].field(day)
+            block.files[gp].field("SNOMED")
+            block.files[gp].field(code)
+            if let value { block.files[gp].field(tenths: value) } else { block.files[gp].empty() }
+            if unit.isEmpty { block.files[gp].empty() } else { block.files[gp].field(unit) }
+            block.end(gp)
+        }
+        let names = Set(conditions.map { Catalogue.conditions[$0.index].name })
+        for c in conditions {
+            let condition = Catalogue.conditions[c.index]
+            if condition.prescriptionDefined && rng.chance(0.3) { continue }
+            event(c.onset, condition.snomed[rng.int(0..<condition.snomed.count)])
+        }
+        let cardio = !names.isDisjoint(with: PersonModel.cardiometabolic)
+        for year in 0..<(options.historyYears + options.followUpYears) {
+            let start = historyStart.adding(months: 12 * year)
+            func someday() -> Day { start.adding(days: rng.int(0..<365)) }
+            if cardio || (age >= 40 && rng.chance(0.25)) {
+                for _ in 0..<(cardio ? 1 + rng.int(0..<2) : 1) {
+                    let mean = names.contains("hypertension") ? 142.0 : 126
+                    event(someday(), Catalogue.systolicBP, value: (mean + 13 * rng.normal()).clamped(80, 230), unit: "mmHg")
+                }
+            }
+            if names.contains("diabetes") {
+                for _ in 0..<2 { event(someday(), Catalogue.hba1c, value: (56 + 12 * rng.normal()).clamped(30, 130), unit: "mmol/mol") }
+            }
+            if names.contains("chronic_kidney_disease") {
+                for _ in 0..<2 { event(someday(), Catalogue.eGFR, value: (44 + 8 * rng.normal()).clamped(8, 59), unit: "mL/min/1.73m2") }
+            } else if cardio {
+                event(someday(), Catalogue.eGFR, value: (82 + 10 * rng.normal()).clamped(61, 120), unit: "mL/min/1.73m2")
+            }
+            if age >= 18, rng.chance(cardio ? 0.8 : 0.3) {
+                let day = someday()
+                let bmi = (26.5 + 0.3 * Double(10 - decile) + 5 * rng.normal()).clamped(15, 60)
+                event(day, Catalogue.bodyMassIndex, value: bmi, unit: "kg/m2")
+                if bmi >= 30, rng.chance(0.4) { event(day, Catalogue.obesity) }
+            }
+        }
+        maybeFault(gp, &block, &rng) { rows in
+            rows.raw("\(gpId),2023-02-30,SNOMED,\(Catalogue.systolicBP),120,mmHg")
+            return "date_format"
+        }
+
+        // Prescriptions: the two years before as-of and the follow-up year.
+        let rxStart = options.asOf.adding(months: -24)
+        func issue(_ day: Day, _ code: String, quantity: Int, cost: Double) {
+            guard day < until, day >= rxStart, day >= birth else { return }
+            block.files[rx].field(gpId)
+            block.files[rx].field(day)
+            block.files[rx].field("BNF")
+            block.files[rx].field(code)
+            block.files[rx].empty()
+            block.files[rx].field(quantity)
+            block.files[rx].field(money: cost)
+            block.end(rx)
+        }
+        var repeats: [String: (start: Day, interval: Int)] = [:]
+        for c in conditions {
+            let condition = Catalogue.conditions[c.index]
+            guard !condition.medicines.isEmpty, condition.prescriptionDefined || rng.chance(0.85) else { continue }
+            let interval = condition.prescriptionDefined ? 56 : 84
+            for medicine in condition.medicines {
+                let start = max(c.onset, rxStart).adding(days: rng.int(0..<28))
+                if let existing = repeats[medicine] {
+                    repeats[medicine] = (min(existing.start, start), min(existing.interval, interval))
+                } else {
+                    repeats[medicine] = (start, interval)
+                }
+            }
+        }
+        for medicine in repeats.keys.sorted() {
+            let plan = repeats[medicine]!
+            let cost = rng.logNormal(median: 7, sigma: 0.8)
+            var day = plan.start
+            while day < until {
+                issue(day, medicine, quantity: plan.interval, cost: cost)
+                day = day.adding(days: plan.interval + rng.int(-5..<6))
+            }
+        }
+        let band = min(8, ltcCount[person])
+        for year in 0..<(2 + options.followUpYears) {
+            let start = rxStart.adding(months: 12 * year)
+            var chosen = Set<Int>()
+            for _ in 0..<rng.poisson(PersonModel.acuteTypes[band]) {
+                chosen.insert(rng.int(0..<Catalogue.acuteMedicines.count))
+            }
+            for m in chosen.sorted() {
+                for _ in 0..<(rng.chance(0.7) ? 1 : 2) {
+                    issue(start.adding(days: rng.int(0..<365)), Catalogue.acuteMedicines[m], quantity: 7 * (1 + rng.int(0..<4)), cost: rng.logNormal(median: 3, sigma: 0.6))
+                }
+            }
+        }
+        maybeFault(rx, &block, &rng) { rows in
+            rows.raw("\(gpId),2024-06-01,BNF,0501013B0AAAAAA,,21,-4.50")
+            return "negative_amount"
+        }
+    }
+
+    // MARK: Hospital, community, mental health and social care
+
+    func hospitalCare(
+        _ person: Int, identity: Identity, registrations: [Registration], age: Int, conditions: [Condition], until: Day,
+        block: inout Block, rng: inout Xoshiro
+    ) {
+        let names = Set(conditions.filter { $0.onset < options.asOf }.map { Catalogue.conditions[$0.index].name })
+        let g = rng.gamma(shape: Calibration.personShape)
+        var sequence = 0
+        let start = max(historyStart, identity.birth)
+
+        // Writes the record id and identity columns, and the ground-truth row.
+        func begin(_ file: Int, _ prefix: String, _ day: Day) {
+            sequence += 1
+            let id = prefix + Geography.pad(person, 8) + Geography.pad(sequence, 4)
+            block.files[file].field(id)
+            let postcode = registrations.last(where: { $0.from <= day })?.postcode ?? registrations[0].postcode
+            recordedIdentity(identity, postcode: postcode, into: &block.files[file], rng: &rng)
+            block.files[PersonModel.gtCare].field(SyntheticHealthSystem.headers[file].file)
+            block.files[PersonModel.gtCare].field(id)
+            block.files[PersonModel.gtCare].field(person)
+            block.end(PersonModel.gtCare)
+        }
+        func cost(mean: Double, sigma: Double) -> Double {
+            // A log-normal with this mean.
+            rng.logNormal(median: mean * exp(-sigma * sigma / 2), sigma: sigma)
+        }
+
+        for year in 0..<(options.historyYears + options.followUpYears) {
+            let periodStart = historyStart.adding(months: 12 * year)
+            let middle = periodStart.adding(days: 182)
+            let band = min(8, conditions.filter { $0.onset < middle }.count)
+            let h = rng.gamma(shape: Calibration.yearShape)
+            let scale = g * h
+            func days(_ rate: Double) -> [Day] {
+                (0..<rng.poisson(rate * scale)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
+                    .filter { $0 >= start && $0 < until }.sorted()
+            }
+            for day in days(Calibration.aeRate[band]) {
+                begin(PersonModel.ae, "A", day)
+                let f = PersonModel.ae
+                block.files[f].field("RQX")
+                block.files[f].field(day)
+                let u = rng.uniform()
+                if u < 0.3 {
+                    block.files[f].field(Catalogue.acuteDiagnoses[rng.int(0..<Catalogue.acuteDiagnoses.count)])
+                } else if u < 0.5 {
+                    block.files[f].field(Catalogue.aeSnomedDiagnoses[rng.int(0..<Catalogue.aeSnomedDiagnoses.count)])
+                } else {
+                    block.files[f].empty()
+                }
+                block.files[f].field(money: cost(mean: Calibration.aeCost, sigma: 0.35))
+                block.end(f)
+            }
+            for day in days(Calibration.outpatientRate[band] / 0.92) {
+                begin(PersonModel.op, "O", day)
+                let f = PersonModel.op
+                let attended = rng.chance(0.92)
+                block.files[f].field("RQX")
+                block.files[f].field(day)
+                block.files[f].field(attended ? "Y" : "N")
+                block.files[f].field(Catalogue.treatmentFunctions[rng.int(0..<Catalogue.treatmentFunctions.count)])
+                block.files[f].field(money: attended ? cost(mean: Calibration.outpatientCost, sigma: 0.35) : 0)
+                block.end(f)
+            }
+            for day in days(Calibration.electiveRate[band]) {
+                let los = rng.chance(0.7) ? 0 : 1 + rng.int(0..<4)
+                spell(day, los: los, method: rng.chance(0.8) ? "11" : "12",
+                      primary: Catalogue.electiveDiagnoses[rng.int(0..<Catalogue.electiveDiagnoses.count)],
+                      procedure: rng.chance(0.8) ? Catalogue.electiveProcedures[rng.int(0..<Catalogue.electiveProcedures.count)] : "",
+                      cost: cost(mean: Calibration.electiveCost[band], sigma: 0.6))
+            }
+            for day in days(Calibration.emergencyRate[band]) {
+                let own = conditions.filter { $0.onset <= day }
+                let primary = !own.isEmpty && rng.chance(0.5)
+                    ? Catalogue.conditions[own[rng.int(0..<own.count)].index].icd10[0]
+                    : Catalogue.acuteDiagnoses[rng.int(0..<Catalogue.acuteDiagnoses.count)]
+                let los = rng.chance(0.2) ? 0 : Int(-log(max(rng.uniform(), 1e-9)) * (2 + 0.6 * Double(band)))
+                let u = rng.uniform()
+                spell(day, los: los, method: u < 0.7 ? "21" : (u < 0.85 ? "22" : (u < 0.95 ? "28" : "2A")), primary: primary,
+                      procedure: "", cost: cost(mean: Calibration.emergencyCost[band], sigma: Calibration.admissionCostSigma))
+                if rng.chance(0.6) {
+                    contact(day, end: nil, setting: "ambulance", service: "Emergency conveyance", cost: cost(mean: Calibration.ambulanceCost, sigma: 0.2))
+                }
+            }
+            if identity.female, (18...44).contains(age), rng.chance(0.03) {
+                let day = periodStart.adding(days: rng.int(0..<365))
+                if day >= start, day < until {
+                    spell(day, los: 1 + rng.int(0..<2), method: "31", primary: "O80", procedure: "R17.9", cost: cost(mean: 1_800, sigma: 0.3))
+                }
+            }
+            let communityRate = [0.05, 0.15, 0.4, 0.7, 1.1, 1.8, 2.6, 3.6, 6][band] * (age >= 75 ? 2 : 1)
+            for day in days(communityRate) {
+                contact(day, end: nil, setting: "community", service: ["District nursing", "Physiotherapy", "Podiatry"][rng.int(0..<3)],
+                        cost: cost(mean: Calibration.communityCost, sigma: 0.3))
+            }
+            if !names.isDisjoint(with: PersonModel.mentalHealth) {
+                let rate = names.contains("schizophrenia_bipolar") ? 5.0 : 1.2
+                for day in days(rate / max(g, 0.2)).prefix(12) {
+                    contact(day, end: nil, setting: "mental_health", service: ["Community mental health team", "Talking therapies"][rng.int(0..<2)],
+                            cost: cost(mean: Calibration.mentalHealthCost, sigma: 0.3))
+                }
+            }
+            if age >= 65, band >= 3, rng.chance(0.04 * Double(band - 2)) {
+                let day = periodStart.adding(days: rng.int(0..<365))
+                if day >= start, day < until {
+                    let length = 28 + rng.int(0..<150)
+                    contact(day, end: day.adding(days: length), setting: "social_care", service: rng.chance(0.8) ? "Home care" : "Residential care",
+                            cost: Double(length) * Calibration.socialCarePerDay * rng.logNormal(median: 1, sigma: 0.3))
+                }
+            }
+        }
+        maybeFault(PersonModel.apc, &block, &rng) { rows in
+            rows.raw("X\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00")
+            return "date_order"
+        }
+        maybeFault(PersonModel.ae, &block, &rng) { rows in
+            rows.raw("Y\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,,")
+            return "missing_value"
+        }
+        maybeFault(PersonModel.op, &block, &rng) { rows in
+            rows.raw("Z\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,X,100,135.00")
+            return "enum_value"
+        }
+        maybeFault(PersonModel.care, &block, &rng) { rows in
+            rows.raw("W\(Geography.pad(person, 8)),,,,,,,hospice,Day hospice,2024-05-10,,80.00")
+            return "enum_value"
+        }
+
+        func spell(_ day: Day, los: Int, method: String, primary: String, procedure: String, cost: Double) {
+            let f = PersonModel.apc
+            begin(f, "I", day)
+            block.files[f].field("RQX")
+            block.files[f].field(day)
+            block.files[f].field(day.adding(days: los))
+            block.files[f].field(method)
+            block.files[f].field(primary)
+            let secondary = conditions.filter { $0.onset <= day }.prefix(10).map { Catalogue.conditions[$0.index].icd10[0] }
+            block.files[f].field(secondary.filter { $0 != primary }.joined(separator: "|"))
+            block.files[f].field(procedure)
+            block.files[f].field(money: cost)
+            block.end(f)
+        }
+        func contact(_ day: Day, end: Day?, setting: String, service: String, cost: Double) {
+            let f = PersonModel.care
+            begin(f, "C", day)
+            block.files[f].field(setting)
+            block.files[f].field(service)
+            block.files[f].field(day)
+            if let end { block.files[f].field(end) } else { block.files[f].empty() }
+            block.files[f].field(money: cost)
+            block.end(f)
+        }
+    }
+
+    /// The identity as another organisation recorded it, with the faults real extracts have:
+    /// about 2% without an NHS number, 1% with a wrong one, misspelt names, swapped dates.
+    func recordedIdentity(_ id: Identity, postcode: String, into row: inout CSVRows, rng: inout Xoshiro) {
+        let u = rng.uniform()
+        if u < 0.02 {
+            row.empty()
+        } else if u < 0.027 {
+            var digits = Array(NHSNumber.text(id.nhs).utf8)
+            let i = rng.int(0..<9)
+            digits[i] = 0x30 + (digits[i] - 0x30 + UInt8(1 + rng.int(0..<9))) % 10
+            row.field(String(decoding: digits, as: UTF8.self))
+        } else if u < 0.03 {
+            row.field(NHSNumber.text(nhsNumber(rng.int(0..<options.people))))
+        } else {
+            row.field(NHSNumber.text(id.nhs))
+        }
+        row.field(rng.chance(0.015) ? misspelt(id.given, &rng) : id.given)
+        row.field(rng.chance(0.02) ? misspelt(id.family, &rng) : id.family)
+        let v = rng.uniform()
+        if v < 0.005 {
+            row.empty()
+        } else if v < 0.01 {
+            let (y, m, d) = id.birth.civil
+            row.field(Day(year: y, month: d, day: m) ?? id.birth.adding(days: 1))
+        } else {
+            row.field(id.birth)
+        }
+        if rng.chance(0.003) { row.empty() } else { row.field(id.female ? "F" : "M") }
+        if rng.chance(0.03) { row.empty() } else { row.field(postcode) }
+    }
+
+    private func misspelt(_ name: String, _ rng: inout Xoshiro) -> String {
+        var chars = Array(name)
+        guard chars.count > 2 else { return name }
+        let i = 1 + rng.int(0..<(chars.count - 1))
+        if rng.chance(0.5) {
+            chars.remove(at: i)
+        } else {
+            chars[i] = Array("aeiounrst")[rng.int(0..<9)]
+        }
+        return String(chars)
+    }
+}

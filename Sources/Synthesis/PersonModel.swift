@@ -1,0 +1,263 @@
+import Foundation
+import PHMCore
+
+/// Generates each person's registration, identity, conditions and care, one person at a time.
+struct PersonModel: Sendable {
+    let options: SynthesisOptions
+    let geography: Geography
+    let age: [Int]
+    let female: [Bool]
+    let area: [Int]
+    let practice: [Int]
+    let ltcCount: [Int]
+    let historyStart: Day
+    let end: Day
+
+    // File indices, in `SyntheticHealthSystem.headers` order.
+    static let patients = 0, gp = 1, rx = 2, apc = 3, ae = 4, op = 5, care = 6, gtCare = 7, gtReg = 8, gtPerson = 9
+
+    /// England-like age structure: share of people by five-year band 0-4 ... 85-89, 90+.
+    static let ageBandShare: [Double] = [5.4, 5.9, 6.0, 5.7, 6.0, 6.5, 6.9, 6.7, 6.4, 6.1, 6.8, 6.7, 5.9, 5.1, 5.0, 3.9, 2.6, 1.6, 0.9]
+
+    init(options: SynthesisOptions, geography: Geography) {
+        self.options = options
+        self.geography = geography
+        historyStart = options.asOf.adding(months: -12 * options.historyYears)
+        end = options.asOf.adding(months: 12 * options.followUpYears)
+        let n = options.people
+        let ageCumulative = cumulative(PersonModel.ageBandShare)
+        var age = [Int](repeating: 0, count: n)
+        var female = [Bool](repeating: false, count: n)
+        var area = [Int](repeating: 0, count: n)
+        var practice = [Int](repeating: 0, count: n)
+        var propensity = [Double](repeating: 0, count: n)
+        let practices = geography.practices.count
+        for i in 0..<n {
+            var rng = Xoshiro(seed: options.seed, UInt64(i), 1)
+            let band = rng.pick(cumulative: ageCumulative)
+            age[i] = band == 18 ? 90 + Int(-log(max(rng.uniform(), 1e-9)) * 3.5) % 15 : band * 5 + rng.int(0..<5)
+            female[i] = rng.chance(age[i] >= 75 ? 0.56 : 0.505)
+            area[i] = rng.int(0..<geography.areaCodes.count)
+            let home = geography.areaPractice[area[i]]
+            practice[i] = rng.chance(0.9) ? home : min(practices - 1, max(0, home + (rng.chance(0.5) ? 1 : -1)))
+            // Multimorbidity rises with age and comes 10-15 years earlier in the most deprived
+            // areas (Barnett et al., Lancet 2012).
+            let deprivation = Double(10 - geography.areaDecile[area[i]])
+            propensity[i] = 0.055 * Double(age[i]) + 0.075 * deprivation + 0.85 * rng.normal()
+        }
+        // LTC counts by rank of propensity, so the counts follow the seed's distribution.
+        let order = propensity.indices.sorted { propensity[$0] < propensity[$1] }
+        let shares = cumulative(Calibration.ltcPatients).map { $0 / Calibration.ltcPatients.reduce(0, +) }
+        var ltc = [Int](repeating: 0, count: n)
+        var band = 0
+        for (rank, person) in order.enumerated() {
+            while band < 8, Double(rank) >= shares[band] * Double(n) { band += 1 }
+            if band < 8 {
+                ltc[person] = band
+            } else {
+                var rng = Xoshiro(seed: options.seed, UInt64(person), 3)
+                ltc[person] = min(16, 8 + Int(-log(max(rng.uniform(), 1e-9)) * 1.6))
+            }
+        }
+        self.age = age
+        self.female = female
+        self.area = area
+        self.practice = practice
+        ltcCount = ltc
+    }
+
+    func nhsNumber(_ person: Int) -> UInt64 {
+        var prefix = UInt64(999_000_000 + person * 8)
+        while true {
+            if let digit = NHSNumber.checkDigit(forFirstNine: prefix) { return prefix * 10 + UInt64(digit) }
+            prefix += 1
+        }
+    }
+
+    func block(_ people: Range<Int>) -> Block {
+        var block = Block(people: people.count)
+        for person in people { generate(person, into: &block) }
+        return block
+    }
+
+    // MARK: One person
+
+    struct Condition {
+        var index: Int
+        var onset: Day
+    }
+
+    struct Registration {
+        var id: String
+        var practice: Int
+        var from: Day
+        var to: Day?
+        var postcode: String
+        var area: Int
+    }
+
+    struct Identity {
+        var nhs: UInt64
+        var given: String
+        var family: String
+        var birth: Day
+        var female: Bool
+    }
+
+    private func generate(_ person: Int, into block: inout Block) {
+        var rng = Xoshiro(seed: options.seed, UInt64(person), 2)
+        let asOf = options.asOf
+        let age = self.age[person]
+        let birth = asOf.adding(months: -(age * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
+        let isFemale = female[person]
+        let decile = geography.areaDecile[area[person]]
+        let ageBand = AgeBand(age: age).rawValue
+
+        // Conditions, drawn without replacement, weighted by age band, sex and deprivation.
+        var conditions: [Condition] = []
+        var weights = Catalogue.conditions.map { c -> Double in
+            if let sex = c.sex, (sex == "F") != isFemale { return 0 }
+            return c.ageWeight[Int(ageBand)] * (1 + c.deprivationSlope * Double(10 - decile))
+        }
+        let yearsLived = max(1, age)
+        for _ in 0..<ltcCount[person] {
+            let total = weights.reduce(0, +)
+            guard total > 0 else { break }
+            let index = rng.pick(cumulative: cumulative(weights))
+            weights[index] = 0
+            let span = Catalogue.conditions[index].recent ? min(yearsLived, 4) : min(yearsLived, 25)
+            let onset = max(birth.adding(days: 30), asOf.adding(days: -1 - rng.int(0..<(span * 365))))
+            conditions.append(Condition(index: index, onset: onset))
+        }
+        // New diagnoses in the year after as-of (incidence), not counted at as-of.
+        if rng.chance(0.03 + 0.02 * Double(ltcCount[person])) {
+            let total = weights.reduce(0, +)
+            if total > 0 {
+                let index = rng.pick(cumulative: cumulative(weights))
+                conditions.append(Condition(index: index, onset: asOf.adding(days: rng.int(0..<365))))
+            }
+        }
+
+        // Death: Gompertz hazard by age, raised by multimorbidity.
+        var death: Day?
+        var day = historyStart
+        while day < end, death == nil {
+            let ageThen = Double(age) - Double(day.days(to: asOf)) / 365.25
+            let hazard = ageThen < 1 ? 0.004 : min(0.6, exp(-10.4 + 0.094 * ageThen) * (1 + 0.3 * Double(ltcCount[person])))
+            if rng.chance(hazard) {
+                death = max(birth.adding(days: 1), day.adding(days: rng.int(0..<365)))
+            }
+            day = day.adding(months: 12)
+        }
+        if let d = death, d >= end { death = nil }
+
+        // Registrations: most people stay put; some move practice (and house); some leave the area.
+        let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
+        var registrations: [Registration] = []
+        var firstFrom = max(birth, asOf.adding(days: -rng.int(0..<(min(age + 1, 30) * 365))))
+        if let death, firstFrom >= death { firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365))) }
+        let homeArea = area[person]
+        let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<3)]
+        let moves = rng.chance(0.1)
+        let leaves = !moves && rng.chance(0.025)
+        if moves, firstFrom < asOf.adding(days: -60) {
+            let moveDay = max(firstFrom.adding(days: 30), asOf.adding(days: -rng.int(30..<(365 * options.historyYears))))
+            let oldArea = rng.int(0..<geography.areaCodes.count)
+            registrations.append(
+                Registration(
+                    id: patientId(person, 0), practice: geography.areaPractice[oldArea], from: firstFrom, to: moveDay,
+                    postcode: geography.areaPostcodes[oldArea][rng.int(0..<3)], area: oldArea))
+            registrations.append(
+                Registration(id: patientId(person, 1), practice: practice[person], from: moveDay, to: nil, postcode: homePostcode, area: homeArea))
+        } else {
+            var to: Day?
+            if leaves { to = max(firstFrom.adding(days: 1), asOf.adding(days: -rng.int(1..<(365 * options.historyYears)))) }
+            registrations.append(
+                Registration(id: patientId(person, 0), practice: practice[person], from: firstFrom, to: to, postcode: homePostcode, area: homeArea))
+        }
+        if let death {
+            for r in registrations.indices where registrations[r].to == nil || registrations[r].to! > death {
+                registrations[r].to = death
+            }
+            if registrations.count > 1, registrations[1].from >= death { registrations.removeLast() }
+        }
+        let optOut = rng.chance(0.03)
+        let ethnic = ethnicCategory(decile: decile, rng: &rng)
+        let current = registrations.last!
+        let activeUntil = [death, registrations.last!.to, end].compactMap { $0 }.min()!
+
+        for r in registrations {
+            var row = CSVRows(capacity: 160)
+            row.field(r.id)
+            row.field(NHSNumber.text(identity.nhs))
+            row.field(identity.given)
+            row.field(identity.family)
+            row.field(identity.birth)
+            row.field(identity.female ? "F" : "M")
+            row.field(r.postcode)
+            row.field(geography.areaCodes[r.area])
+            if let ethnic { row.field(String(ethnic)) } else { row.empty() }
+            row.field(geography.practices[r.practice].code)
+            row.field(r.from)
+            if let to = r.to { row.field(to) } else { row.empty() }
+            if let death { row.field(death) } else { row.empty() }
+            row.field(optOut ? "Y" : "N")
+            block.files[PersonModel.patients].bytes.append(contentsOf: row.bytes)
+            block.end(PersonModel.patients)
+            block.files[PersonModel.gtReg].field(r.id)
+            block.files[PersonModel.gtReg].field(person)
+            block.end(PersonModel.gtReg)
+        }
+        maybeFault(PersonModel.patients, &block, &rng) { rows in
+            rows.raw("\(patientId(person, 9)),,,,1960-13-01,F,,,,\(geography.practices[0].code),2020-01-01,,,N")
+            return "date_format"
+        }
+
+        let registeredAtAsOf = current.from <= asOf && (current.to ?? .max) > asOf && (death ?? .max) > asOf
+        let diedBefore = death.map { $0 <= asOf } ?? false
+        block.files[PersonModel.gtPerson].field(person)
+        block.files[PersonModel.gtPerson].field(ltcCount[person])
+        block.files[PersonModel.gtPerson].field(
+            conditions.filter { $0.onset < asOf }.map { Catalogue.conditions[$0.index].name }.sorted().joined(separator: "|"))
+        block.files[PersonModel.gtPerson].field(registeredAtAsOf ? 1 : 0)
+        block.files[PersonModel.gtPerson].field(diedBefore ? 1 : 0)
+        block.end(PersonModel.gtPerson)
+
+        let gpId = current.id
+        primaryCare(person, gpId: gpId, age: age, birth: birth, decile: decile, conditions: conditions, until: activeUntil, block: &block, rng: &rng)
+        hospitalCare(person, identity: identity, registrations: registrations, age: age, conditions: conditions, until: activeUntil, block: &block, rng: &rng)
+    }
+
+    private func patientId(_ person: Int, _ registration: Int) -> String {
+        "P" + Geography.pad(person, 8) + String(registration)
+    }
+
+    private func makeIdentity(_ person: Int, birth: Day, female: Bool, rng: inout Xoshiro) -> Identity {
+        let given = female ? Names.female[rng.pick(cumulative: Names.femaleWeights)] : Names.male[rng.pick(cumulative: Names.maleWeights)]
+        let family = Names.family[rng.pick(cumulative: Names.familyWeights)]
+        return Identity(nhs: nhsNumber(person), given: given, family: family, birth: birth, female: female)
+    }
+
+    private func ethnicCategory(decile: Int, rng: inout Xoshiro) -> Character? {
+        let u = rng.uniform()
+        if u < 0.04 { return nil }
+        if u < 0.08 { return "Z" }
+        // England and Wales 2021 census shares, with more ethnic diversity in deprived areas.
+        let minority = 0.10 + 0.02 * Double(10 - decile)
+        if !rng.chance(minority) { return rng.chance(0.9) ? "A" : (rng.chance(0.2) ? "B" : "C") }
+        let groups: [(Character, Double)] = [
+            ("D", 0.4), ("E", 0.3), ("F", 0.5), ("G", 0.4), ("H", 1.8), ("J", 1.6), ("K", 0.6), ("L", 0.9),
+            ("M", 0.6), ("N", 1.4), ("P", 0.3), ("R", 0.4), ("S", 1.2),
+        ]
+        return groups[rng.pick(cumulative: cumulative(groups.map(\.1)))].0
+    }
+
+    /// Writes an extra malformed row now and then, recording its rule for the ground truth.
+    func maybeFault(_ file: Int, _ block: inout Block, _ rng: inout Xoshiro, _ write: (inout CSVRows) -> String) {
+        guard rng.chance(options.faultRate * 10) else { return }
+        let row = block.rowCounts[file]
+        let rule = write(&block.files[file])
+        block.rowCounts[file] += 1
+        block.faults.append((file, row, rule))
+    }
+}

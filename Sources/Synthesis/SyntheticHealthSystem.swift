@@ -1,0 +1,148 @@
+import Foundation
+import PHMCore
+
+/// What to generate.
+public struct SynthesisOptions: Sendable {
+    /// People on the GP spine (registered at some time in the period).
+    public var people: Int
+    public var seed: UInt64
+    /// The as-of date the data is built around: three years of history before it, one after.
+    public var asOf: Day
+    public var historyYears = 3
+    public var followUpYears = 1
+    /// Extra malformed rows per row written, per file.
+    public var faultRate = 0.00005
+
+    public init(people: Int, seed: UInt64, asOf: Day = SyntheticHealthSystem.defaultAsOf) {
+        self.people = people
+        self.seed = seed
+        self.asOf = asOf
+    }
+}
+
+/// Counts of what was written, by file.
+public struct SynthesisSummary: Sendable, Codable {
+    public var people: Int
+    public var rows: [String: Int]
+    public var injectedFaults: [String: Int]
+    public var duplicateRows: [String: Int]
+}
+
+/// A synthetic health system written as a folder that follows the input contract, with a
+/// `ground-truth/` folder saying which record belongs to whom.
+///
+/// The same options always give the same bytes, whatever the number of cores.
+public enum SyntheticHealthSystem {
+    public static let defaultAsOf = Day(year: 2025, month: 4, day: 1)!
+
+    static let identityHeader = "nhs_number,given_name,family_name,date_of_birth,sex,postcode"
+    static let headers: [(file: String, header: String)] = [
+        ("patients.csv", "patient_id,\(identityHeader),lsoa_code,ethnic_category,practice_code,registered_from,registered_to,date_of_death,national_opt_out"),
+        ("gp_events.csv", "patient_id,event_date,code_system,code,value,unit"),
+        ("prescriptions.csv", "patient_id,issue_date,code_system,code,description,quantity,cost"),
+        ("inpatient_spells.csv", "record_id,\(identityHeader),provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost"),
+        ("ae_attendances.csv", "record_id,\(identityHeader),provider_code,arrival_date,diagnosis,cost"),
+        ("outpatient_appointments.csv", "record_id,\(identityHeader),provider_code,appointment_date,attended,treatment_function_code,cost"),
+        ("care_contacts.csv", "record_id,\(identityHeader),setting,service,start_date,end_date,cost"),
+        ("ground-truth/care_records.csv", "file,record_id,person"),
+        ("ground-truth/registrations.csv", "patient_id,person"),
+        ("ground-truth/persons.csv", "person,ltc_count,conditions,registered_at_as_of,died_before_as_of"),
+        ("ground-truth/faults.csv", "file,line,rule"),
+    ]
+
+    /// Writes the folder and returns what it holds.
+    public static func write(
+        _ options: SynthesisOptions, to folder: URL, progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> SynthesisSummary {
+        let fm = FileManager.default
+        try fm.createDirectory(at: folder.appendingPathComponent("ground-truth"), withIntermediateDirectories: true)
+        let geography = Geography(people: options.people, seed: options.seed)
+        try writeOrganisations(geography, to: folder)
+
+        let model = PersonModel(options: options, geography: geography)
+        let files = try headers.map { try OutputFile(folder.appendingPathComponent($0.file), header: $0.header) }
+        var rows = [Int](repeating: 0, count: headers.count)
+        var faults = [String: Int]()
+        var duplicates = [String: Int]()
+
+        let blockSize = 2_000
+        let blocks = (options.people + blockSize - 1) / blockSize
+        let wave = max(1, ProcessInfo.processInfo.activeProcessorCount * 4)
+        var done = 0
+        for waveStart in stride(from: 0, to: blocks, by: wave) {
+            let count = min(wave, blocks - waveStart)
+            let built = Parallel.map(count) { k in
+                let first = (waveStart + k) * blockSize
+                return model.block(first..<min(options.people, first + blockSize))
+            }
+            for block in built {
+                for (f, rowsOfFile) in block.files.enumerated() {
+                    // Lines of injected faults are known only now: header is line 1.
+                    for fault in block.faults where fault.file == f {
+                        var line = CSVRows(capacity: 64)
+                        line.field(headers[f].file)
+                        line.field(rows[f] + fault.row + 2)
+                        line.field(fault.rule)
+                        line.end()
+                        try files[faultsFile].write(line.bytes)
+                        faults[headers[f].file, default: 0] += 1
+                    }
+                    for dup in block.duplicates where dup == f { duplicates[headers[f].file, default: 0] += 1 }
+                    try files[f].write(rowsOfFile.bytes)
+                    rows[f] += block.rowCounts[f]
+                }
+                done += block.people
+                progress?(done, options.people)
+            }
+        }
+        for file in files { try file.close() }
+        var rowCounts: [String: Int] = [:]
+        for (i, h) in headers.enumerated() where !h.file.hasPrefix("ground-truth") { rowCounts[h.file] = rows[i] }
+        return SynthesisSummary(people: options.people, rows: rowCounts, injectedFaults: faults, duplicateRows: duplicates)
+    }
+
+    static let faultsFile = 10
+
+    private static func writeOrganisations(_ g: Geography, to folder: URL) throws {
+        var practices = CSVRows()
+        practices.raw("practice_code,practice_name,pcn_code,pcn_name,locality_code,locality_name,organisation_code,organisation_name")
+        for p in g.practices {
+            for value in [p.code, p.name, g.pcnCodes[p.pcn], g.pcnNames[p.pcn], g.localityCodes[p.locality], g.localityNames[p.locality], Geography.organisationCode, Geography.organisationName] {
+                practices.field(value)
+            }
+            practices.end()
+        }
+        try Data(practices.bytes).write(to: folder.appendingPathComponent("practices.csv"))
+
+        var areas = CSVRows()
+        areas.raw("lsoa_code,imd_decile,imd_score,pm25,green_space_access_pct,overcrowded_households_pct")
+        for a in g.areaCodes.indices {
+            areas.field(g.areaCodes[a])
+            areas.field(g.areaDecile[a])
+            areas.field(tenths: g.areaScore[a])
+            for v in g.areaIndicators[a] { areas.field(tenths: v) }
+            areas.end()
+        }
+        try Data(areas.bytes).write(to: folder.appendingPathComponent("areas.csv"))
+    }
+}
+
+/// One block of people's rows for every file.
+struct Block: Sendable {
+    var files: [CSVRows]
+    var rowCounts: [Int]
+    var faults: [(file: Int, row: Int, rule: String)] = []
+    var duplicates: [Int] = []
+    var people: Int
+
+    init(people: Int) {
+        files = SyntheticHealthSystem.headers.map { _ in CSVRows(capacity: people * 64) }
+        rowCounts = [Int](repeating: 0, count: SyntheticHealthSystem.headers.count)
+        self.people = people
+    }
+
+    mutating func end(_ file: Int) {
+        files[file].end()
+        rowCounts[file] += 1
+    }
+}

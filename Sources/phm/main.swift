@@ -1,0 +1,1 @@
+import CLI; await runCommandLine()
