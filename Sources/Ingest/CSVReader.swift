@@ -106,6 +106,49 @@ func splitRecord(
     return .ok
 }
 
+/// Finds record ends the RFC 4180 way: a quote opens a quoted section only at the start of a
+/// field, and inside one a doubled quote is an escaped quote. A stray quote in the middle of an
+/// unquoted field therefore never swallows the lines after it.
+struct RecordScanner {
+    var inQuotes = false
+    var fieldStart = true
+
+    /// Returns the offset of the next record-ending newline in `bytes[i..<end]`, or nil, and counts
+    /// the newlines inside quotes it passes in `quotedNewlines`.
+    @inline(__always)
+    mutating func nextEnd(_ bytes: UnsafeRawPointer, from i: Int, to end: Int, quotedNewlines: inout Int, sawQuote: inout Bool) -> Int? {
+        var j = i
+        while j < end {
+            let byte = bytes.load(fromByteOffset: j, as: UInt8.self)
+            if inQuotes {
+                if byte == 0x22 {
+                    sawQuote = true
+                    if j + 1 < end, bytes.load(fromByteOffset: j + 1, as: UInt8.self) == 0x22 {
+                        j += 2
+                        continue
+                    }
+                    inQuotes = false
+                } else if byte == 0x0A {
+                    quotedNewlines += 1
+                }
+            } else if byte == 0x0A {
+                fieldStart = true
+                return j
+            } else if byte == 0x2C {
+                fieldStart = true
+                j += 1
+                continue
+            } else if byte == 0x22 {
+                sawQuote = true
+                if fieldStart { inQuotes = true }
+            }
+            fieldStart = false
+            j += 1
+        }
+        return nil
+    }
+}
+
 /// Reads a CSV file in large blocks and hands out pieces of whole records for parallel parsing.
 ///
 /// Each block is cut at a record boundary (quote-aware only when the block contains a quote),
@@ -134,32 +177,29 @@ struct BlockReader {
 
     /// The next block of whole records (the last one may lack a final newline), or nil at the end.
     mutating func next() throws -> [UInt8]? {
-        if atEnd && carry.isEmpty { return nil }
         var block = carry
         carry = []
-        while !atEnd && block.count < blockSize {
-            let data = try handle.read(upToCount: blockSize) ?? Data()
-            if data.isEmpty {
-                atEnd = true
-                break
+        var wanted = blockSize
+        while true {
+            while !atEnd && block.count < wanted {
+                let data = try handle.read(upToCount: blockSize) ?? Data()
+                if data.isEmpty {
+                    atEnd = true
+                    break
+                }
+                bytesRead += data.count
+                block.append(contentsOf: data)
             }
-            bytesRead += data.count
-            block.append(contentsOf: data)
-        }
-        if block.isEmpty { return nil }
-        if !atEnd {
-            let cut = BlockReader.lastRecordEnd(block)
-            if let cut {
+            if block.isEmpty { return nil }
+            if atEnd { return block }
+            if let cut = BlockReader.lastRecordEnd(block) {
                 carry = Array(block[cut...])
                 block.removeSubrange(cut...)
-            } else {
-                // One record longer than a block: keep reading until it ends.
-                carry = block
-                let more = try next()
-                return more
+                return block
             }
+            // One record longer than a block: read on until it ends.
+            wanted = block.count + blockSize
         }
-        return block
     }
 
     /// The offset just past the last record terminator in `block`, honouring quotes.
@@ -170,11 +210,13 @@ struct BlockReader {
                 guard let last = bytes.lastIndex(of: 0x0A) else { return nil }
                 return last + 1
             }
-            var inQuotes = false
+            var scanner = RecordScanner()
             var lastEnd: Int?
-            for i in 0..<bytes.count {
-                let byte = bytes[i]
-                if byte == 0x22 { inQuotes.toggle() } else if byte == 0x0A && !inQuotes { lastEnd = i + 1 }
+            var i = 0
+            var newlines = 0, quote = false
+            while let end = scanner.nextEnd(bytes.baseAddress!, from: i, to: bytes.count, quotedNewlines: &newlines, sawQuote: &quote) {
+                lastEnd = end + 1
+                i = end + 1
             }
             return lastEnd
         }
@@ -188,14 +230,18 @@ struct BlockReader {
         var cuts: [Int] = [0]
         if hasQuote {
             let targets = (1..<count).map { total * $0 / count }
+            var scanner = RecordScanner()
+            var i = 0
+            var newlines = 0, quote = false
             var next = 0
-            var inQuotes = false
-            for i in 0..<total where next < targets.count {
-                let byte = block[i]
-                if byte == 0x22 { inQuotes.toggle() } else if byte == 0x0A && !inQuotes && i >= targets[next] {
-                    cuts.append(i + 1)
-                    next += 1
+            while next < targets.count,
+                let end = scanner.nextEnd(block.baseAddress!, from: i, to: total, quotedNewlines: &newlines, sawQuote: &quote)
+            {
+                if end >= targets[next] {
+                    if end + 1 < total { cuts.append(end + 1) }
+                    while next < targets.count, targets[next] <= end { next += 1 }
                 }
+                i = end + 1
             }
         } else {
             for k in 1..<count {
@@ -234,21 +280,10 @@ func forEachRecord(
     let end = range.upperBound
     while i < end {
         // Find the record end: the next newline outside quotes.
-        var j = i
-        var inQuotes = false
+        var scanner = RecordScanner()
         var newlines = 0
         var quoted = false
-        while j < end {
-            let byte = base.load(fromByteOffset: j, as: UInt8.self)
-            if byte == 0x22 {
-                inQuotes.toggle()
-                quoted = true
-            } else if byte == 0x0A {
-                if !inQuotes { break }
-                newlines += 1
-            }
-            j += 1
-        }
+        let j = scanner.nextEnd(base, from: i, to: end, quotedNewlines: &newlines, sawQuote: &quoted) ?? end
         var recordEnd = j
         if recordEnd > i, base.load(fromByteOffset: recordEnd - 1, as: UInt8.self) == 0x0D { recordEnd -= 1 }
         if recordEnd > i {  // blank lines are not records

@@ -5,7 +5,6 @@ import PHMCore
 public enum Rule: String, Sendable, Codable, CaseIterable, Comparable {
     case fieldCount = "field_count"
     case quoting = "quoting"
-    case encoding = "encoding"
     case missingValue = "missing_value"
     case dateFormat = "date_format"
     case dateRange = "date_range"
@@ -28,7 +27,6 @@ public enum Rule: String, Sendable, Codable, CaseIterable, Comparable {
         switch self {
         case .fieldCount: "The row has a different number of fields from the header."
         case .quoting: "A quote is unbalanced or appears inside an unquoted field (RFC 4180)."
-        case .encoding: "The row is not valid UTF-8."
         case .missingValue: "A required value is empty."
         case .dateFormat: "A date is not a real calendar date written YYYY-MM-DD."
         case .dateRange: "A date is before 1890-01-01 or after 2100-12-31."

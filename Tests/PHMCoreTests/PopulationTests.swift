@@ -1,0 +1,88 @@
+import PHMCore
+import Testing
+
+@Suite struct PopulationTests {
+    @Test func groupsRowsByPersonInTimeOrder() {
+        let person: [Int32] = [2, 0, 2, 1, 0, 2]
+        let day = [30, 5, 10, 7, 1, 20].map { Day(rawValue: $0) }
+        let (index, order) = groupByPerson(person: person, day: day, people: 4)
+        #expect(index.start == [0, 2, 3, 6, 6])
+        #expect(order.map { day[Int($0)].rawValue } == [1, 5, 7, 10, 20, 30])
+        #expect(index.rows(of: 3).isEmpty)
+    }
+
+    /// Two people with hand-counted activity in and out of the 12-month window.
+    static func smallPopulation() -> Population {
+        let asOf = Day(iso: "2025-04-01")!
+        var h = Hierarchy()
+        h.addPractice(.init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        var p = Population(asOf: asOf, hierarchy: h, areas: Areas(), codes: CodeTable())
+        for i in 0..<2 {
+            p.pseudonym.append("p\(i)")
+            p.sex.append(.female)
+            p.age.append(70)
+            p.birthMonth.append(Int32(1955 * 12))
+            p.practice.append(0)
+            p.area.append(-1)
+            p.ethnicGroup.append(.white)
+            p.optedOut.append(false)
+            p.registeredFrom.append(Day(iso: "2000-01-01")!)
+            p.registeredTo.append(i == 0 ? .max : Day(iso: "2024-01-01")!)
+            p.death.append(.max)
+        }
+        let rows: [(Int32, String, ActivityKind, Float)] = [
+            (0, "2024-03-31", .emergencyAdmission, 5_000),  // before the window
+            (0, "2024-04-01", .emergencyAdmission, 2_000),
+            (0, "2024-06-01", .electiveAdmission, 900),
+            (0, "2024-06-01", .aeAttendance, 200),
+            (0, "2025-01-01", .outpatientAttended, 150),
+            (0, "2025-01-02", .outpatientDidNotAttend, 0),
+            (0, "2025-03-31", .socialCare, 1_000),
+            (0, "2025-04-01", .emergencyAdmission, 3_000),  // on as-of: outcome, not history
+            (1, "2024-05-01", .maternityAdmission, 1_800),
+        ]
+        let (index, order) = groupByPerson(person: rows.map(\.0), day: rows.map { Day(iso: $0.1)! }, people: 2)
+        let sorted = order.map { rows[Int($0)] }
+        p.activity.byPerson = index
+        p.activity.day = sorted.map { Day(iso: $0.1)! }
+        p.activity.endDay = sorted.map { _ in .max }
+        p.activity.kind = sorted.map(\.2)
+        p.activity.cost = sorted.map(\.3)
+        p.activity.diagnosis = sorted.map { _ in -1 }
+        p.activity.secondaryStart = [Int32](repeating: 0, count: sorted.count + 1)
+        var codes = CodeTable()
+        let a = codes.intern("0501013B0AAAAAA", system: .bnf)
+        let b = codes.intern("0206020A0AAAAAA", system: .bnf)
+        p.codes = codes
+        let rx: [(String, Int32, Float)] = [("2024-04-10", a, 2), ("2024-07-10", a, 2), ("2024-08-01", b, 5), ("2023-01-01", b, 5)]
+        let (rxIndex, rxOrder) = groupByPerson(person: [0, 0, 0, 0], day: rx.map { Day(iso: $0.0)! }, people: 2)
+        let rxSorted = rxOrder.map { rx[Int($0)] }
+        p.prescriptions.byPerson = rxIndex
+        p.prescriptions.day = rxSorted.map { Day(iso: $0.0)! }
+        p.prescriptions.code = rxSorted.map(\.1)
+        p.prescriptions.cost = rxSorted.map(\.2)
+        p.prescriptions.quantity = rxSorted.map { _ in 28 }
+        return p
+    }
+
+    @Test func summarisesUseAndCostInTheWindow() {
+        let p = PopulationTests.smallPopulation()
+        let use = Utilisation(p, window: .months(12, before: p.asOf), workers: 2)
+        #expect(use.emergencyAdmissions == [1, 0])
+        #expect(use.electiveAdmissions == [1, 0])
+        #expect(use.aeAttendances == [1, 0])
+        #expect(use.outpatientAttendances == [1, 0])
+        #expect(use.emergencyCost == [2_000, 0])
+        #expect(use.apcCost == [2_900, 1_800])
+        #expect(use.prescriptionTypes == [2, 0])
+        #expect(use.costBySetting[Int(CareSetting.socialCare.rawValue)] == [1_000, 0])
+        #expect(use.totalCost(0) == 2_000 + 900 + 200 + 150 + 1_000 + 9)
+        #expect(use.secondaryCost(0) == 3_250)
+    }
+
+    @Test func registeredPopulationIsRegisteredAndAliveAtAsOf() {
+        let p = PopulationTests.smallPopulation()
+        #expect(p.registered == [0])
+        #expect(p.age(of: 0, on: Day(iso: "2025-04-01")!) == 70)
+    }
+}
