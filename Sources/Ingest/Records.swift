@@ -149,10 +149,17 @@ public struct CareRecords: RecordBatch {
         cost.append(o.cost, skipping: s)
         diagnosis.append(o.diagnosis.map(mapped), skipping: s)
         procedure.append(o.procedure.map(mapped), skipping: s)
-        for row in 0..<o.count where !s.contains(row) {
-            let codes = o.secondaryCodes[Int(o.secondaryStart[row])..<Int(o.secondaryStart[row + 1])]
-            secondaryCodes.append(contentsOf: codes.map(mapped))
-            secondaryStart.append(Int32(secondaryCodes.count))
+        if s.isEmpty {
+            let base = Int32(secondaryCodes.count)
+            secondaryCodes.append(contentsOf: o.secondaryCodes.lazy.map(mapped))
+            secondaryStart.append(contentsOf: o.secondaryStart.dropFirst().lazy.map { $0 + base })
+        } else {
+            for row in 0..<o.count where !s.contains(row) {
+                for i in Int(o.secondaryStart[row])..<Int(o.secondaryStart[row + 1]) {
+                    secondaryCodes.append(mapped(o.secondaryCodes[i]))
+                }
+                secondaryStart.append(Int32(secondaryCodes.count))
+            }
         }
         nhsNumber.append(o.nhsNumber, skipping: s)
         dateOfBirth.append(o.dateOfBirth, skipping: s)

@@ -22,21 +22,17 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
     /// - Complexity: O(1), no allocation.
     public init?(iso bytes: UnsafeRawBufferPointer) {
         guard bytes.count == 10, bytes[4] == 0x2D, bytes[7] == 0x2D else { return nil }
-        var digits = (0, 0, 0)
-        for (index, range) in [(0, 0..<4), (1, 5..<7), (2, 8..<10)] {
+        @inline(__always) func digits(_ from: Int, _ to: Int) -> Int? {
             var value = 0
-            for i in range {
+            for i in from..<to {
                 let d = Int(bytes[i]) &- 0x30
                 guard d >= 0, d <= 9 else { return nil }
-                value = value * 10 + d
+                value = value &* 10 &+ d
             }
-            switch index {
-            case 0: digits.0 = value
-            case 1: digits.1 = value
-            default: digits.2 = value
-            }
+            return value
         }
-        self.init(year: digits.0, month: digits.1, day: digits.2)
+        guard let year = digits(0, 4), let month = digits(5, 7), let day = digits(8, 10) else { return nil }
+        self.init(year: year, month: month, day: day)
     }
 
     /// Parses `YYYY-MM-DD` from a string or returns nil.

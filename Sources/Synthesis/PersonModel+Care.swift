@@ -233,19 +233,19 @@ extension PersonModel {
             }
         }
         maybeFault(PersonModel.apc, &block, &rng) { rows in
-            rows.raw("X\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00")
+            rows.raw("X\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00")
             return "date_order"
         }
         maybeFault(PersonModel.ae, &block, &rng) { rows in
-            rows.raw("Y\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,,")
+            rows.raw("Y\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,,")
             return "missing_value"
         }
         maybeFault(PersonModel.op, &block, &rng) { rows in
-            rows.raw("Z\(Geography.pad(person, 8)),,,,,,,RQX,2024-05-10,X,100,135.00")
+            rows.raw("Z\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,X,100,135.00")
             return "enum_value"
         }
         maybeFault(PersonModel.care, &block, &rng) { rows in
-            rows.raw("W\(Geography.pad(person, 8)),,,,,,,hospice,Day hospice,2024-05-10,,80.00")
+            rows.raw("W\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),hospice,Day hospice,2024-05-10,,80.00")
             return "enum_value"
         }
 
@@ -273,6 +273,11 @@ extension PersonModel {
             block.files[f].field(money: cost)
             block.end(f)
         }
+    }
+
+    /// The identity columns as text, exactly as the spine has them (for injected bad rows).
+    func identityFields(_ id: Identity, _ postcode: String) -> String {
+        "\(NHSNumber.text(id.nhs)),\(id.given),\(id.family),\(id.birth),\(id.female ? "F" : "M"),\(postcode)"
     }
 
     /// The identity as another organisation recorded it, with the faults real extracts have:

@@ -209,7 +209,7 @@ struct PersonModel: Sendable {
             block.end(PersonModel.gtReg)
         }
         maybeFault(PersonModel.patients, &block, &rng) { rows in
-            rows.raw("\(patientId(person, 9)),,,,1960-13-01,F,,,,\(geography.practices[0].code),2020-01-01,,,N")
+            rows.raw("\(patientId(person, 9)),\(NHSNumber.text(identity.nhs)),\(identity.given),\(identity.family),1960-13-01,\(identity.female ? "F" : "M"),\(homePostcode),,,\(geography.practices[0].code),2020-01-01,,,N")
             return "date_format"
         }
 

@@ -1,0 +1,130 @@
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Pipeline
+import Storage
+import Synthesis
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct PipelineTests {
+    /// Every injected fault is quarantined at its line with its rule, and nothing else is.
+    @Test func quarantineMatchesInjectedFaults() throws {
+        let result = DefaultRun.result
+        #expect(result.reconciliation.balanced)
+        let truth = readCSV(DefaultRun.input.appendingPathComponent("ground-truth/faults.csv")).dropFirst()
+        let expected = Set(truth.map { "\($0[0]):\($0[1]):\($0[2])" })
+        var found = Set<String>()
+        for file in try FileManager.default.contentsOfDirectory(atPath: DefaultRun.output.appendingPathComponent("quarantine").path) {
+            for row in readCSV(DefaultRun.output.appendingPathComponent("quarantine/\(file)")).dropFirst() {
+                found.insert("\(file):\(row[0]):\(row[2])")
+            }
+        }
+        #expect(expected.count > 20)
+        #expect(found == expected)
+        #expect(result.reconciliation.quarantined == expected.count)
+    }
+
+    /// Linkage against the generator's ground truth: precision at least 99.5%, recall at least 97%.
+    @Test func linkageIsPreciseAndComplete() throws {
+        let result = DefaultRun.result
+        var personOfPatient: [String: String] = [:]
+        for row in readCSV(DefaultRun.input.appendingPathComponent("ground-truth/registrations.csv")).dropFirst() {
+            personOfPatient[row[0]] = row[1]
+        }
+        var truth: [String: String] = [:]
+        for row in readCSV(DefaultRun.input.appendingPathComponent("ground-truth/care_records.csv")).dropFirst() {
+            truth[row[1]] = row[2]
+        }
+        var linked = 0, correct = 0
+        for (r, id) in result.careRecordIds.enumerated() {
+            let person = result.carePerson[r]
+            guard person >= 0 else { continue }
+            linked += 1
+            if personOfPatient[result.registrationIds[Int(person)][0]] == truth[id] { correct += 1 }
+        }
+        let precision = Double(correct) / Double(linked)
+        let recall = Double(correct) / Double(result.careRecordIds.count)
+        #expect(precision >= 0.995, "precision \(precision)")
+        #expect(recall >= 0.97, "recall \(recall)")
+        #expect(result.linkage.linked == linked)
+    }
+
+    /// No NHS number, name, date of birth or postcode from the input appears in any output file.
+    @Test func noIdentityReachesTheOutputs() throws {
+        _ = DefaultRun.result
+        let patients = readCSV(DefaultRun.input.appendingPathComponent("patients.csv")).dropFirst()
+        var numbers = Set<String>(), postcodes = Set<String>(), births = Set<String>(), names = Set<String>()
+        for row in patients {
+            if !row[1].isEmpty { numbers.insert(row[1]) }
+            if !row[6].isEmpty {
+                postcodes.insert(row[6])
+                postcodes.insert(row[6].replacingOccurrences(of: " ", with: ""))
+            }
+            births.insert(row[4])
+            names.insert(row[2] + " " + row[3])
+        }
+        births.remove(SyntheticHealthSystem.defaultAsOf.description)
+        let enumerator = FileManager.default.enumerator(at: DefaultRun.output, includingPropertiesForKeys: nil)!
+        var scanned = 0
+        for case let url as URL in enumerator where !url.hasDirectoryPath {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            scanned += 1
+            let isQuarantine = url.deletingLastPathComponent().lastPathComponent == "quarantine"
+            if isQuarantine { try checkRedacted(url) }
+            // One pass over the tokens: identifiers as single tokens, names as adjacent pairs.
+            let separator: (Character) -> Bool = { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "'") }
+            for line in text.split(separator: "\n") {
+                let tokens = line.split(whereSeparator: separator).map(String.init)
+                for (i, t) in tokens.enumerated() {
+                    if numbers.contains(t) { Issue.record("NHS number in \(url.lastPathComponent)") }
+                    // Quarantined rows keep their event dates, and with 100,000 people almost every
+                    // date is somebody's birthday: there the identity columns are checked instead.
+                    if !isQuarantine, births.contains(t) { Issue.record("date of birth in \(url.lastPathComponent)") }
+                    if postcodes.contains(t) { Issue.record("postcode in \(url.lastPathComponent)") }
+                    if i > 0 {
+                        if names.contains(tokens[i - 1] + " " + t) { Issue.record("name in \(url.lastPathComponent)") }
+                        if postcodes.contains(tokens[i - 1] + " " + t) { Issue.record("postcode in \(url.lastPathComponent)") }
+                    }
+                }
+            }
+        }
+        #expect(scanned >= 5)
+    }
+
+    /// Every identifying column of every quarantined row is redacted (or the whole row withheld).
+    func checkRedacted(_ url: URL) throws {
+        let header = splitCSVLine(String(try String(contentsOf: DefaultRun.input.appendingPathComponent(url.lastPathComponent), encoding: .utf8).prefix { $0 != "\n" }))
+        let identifying = ["nhs_number", "given_name", "family_name", "date_of_birth", "postcode"].compactMap { header.firstIndex(of: $0) }
+        for row in readCSV(url).dropFirst() {
+            let fields = splitCSVLine(row[4])
+            if fields.count != header.count {
+                #expect(row[4].hasPrefix("***"), "unredacted row in \(url.lastPathComponent)")
+                continue
+            }
+            for i in identifying { #expect(fields[i] == "***" || fields[i].isEmpty, "\(header[i]) in \(url.lastPathComponent)") }
+        }
+    }
+
+    /// Pseudonyms are HMAC-SHA256 of the NHS number under the key, and persons.csv has one row
+    /// per registered person.
+    @Test func personsArePseudonymisedRegisteredPeople() throws {
+        let result = DefaultRun.result
+        let rows = readCSV(DefaultRun.output.appendingPathComponent("persons.csv"))
+        #expect(rows[0].count == 28)
+        #expect(rows.count - 1 == result.summary.registeredPeople)
+        let key = try PseudonymKey(contentsOf: DefaultRun.keyFile)
+        let vault = try IdentityVault(directory: DefaultRun.folder.appendingPathComponent("data/vault"))
+        var checked = 0
+        for row in rows.dropFirst().prefix(200) {
+            let identity = try #require(try vault.identity(of: row[0]))
+            if let nhs = identity.nhsNumber {
+                #expect(key.pseudonym(of: nhs) == row[0])
+                checked += 1
+            }
+        }
+        #expect(checked > 150)
+        #expect(Set(rows.dropFirst().map { $0[0] }).count == rows.count - 1)
+    }
+}
