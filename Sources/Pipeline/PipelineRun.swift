@@ -112,6 +112,15 @@ public enum PipelineRun {
                 return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
             }
             let vault = timed("vault") { vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy) }
+            // The vault is written on its own thread while the population is built.
+            let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
+            let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
+                .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
+            let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory] in
+                let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
+                try identityVault.replaceIdentities(vault)
+                try identityVault.addQuarantined(vaultRows)
+            }
             let population = timed("population") {
                 PopulationBuilder.build(extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
             }
@@ -147,14 +156,7 @@ public enum PipelineRun {
                     population, utilisation, registered: registered, to: options.output.appendingPathComponent("persons.csv"),
                     workers: options.workers)
             }
-            try timed("store") {
-                let identityVault = try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault"))
-                try identityVault.replaceIdentities(vault)
-                let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
-                try identityVault.addQuarantined(
-                    extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
-                        .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) })
-            }
+            try timed("vault wait") { try vaultWrite.wait() }
 
             let summary = RunSummary(
                 runId: runId, asOf: options.asOf.description, spinePersons: spine.count, registeredPeople: registered.count,
@@ -194,6 +196,24 @@ public enum PipelineRun {
                 practiceCode: hierarchy.practices[Int(patients.practice[r])].code,
                 patientIds: regs.map { patients.patientId[Int($0)] }.joined(separator: "|"))
         }
+    }
+}
+
+/// Work started on a thread of its own; `wait()` returns its result or rethrows its error.
+final class BackgroundWork: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var error: (any Error)?
+
+    init(_ work: @escaping @Sendable () throws -> Void) {
+        Thread.detachNewThread { [self] in
+            do { try work() } catch { self.error = error }
+            done.signal()
+        }
+    }
+
+    func wait() throws {
+        done.wait()
+        if let error { throw error }
     }
 }
 

@@ -83,9 +83,13 @@ public final class IdentityVault: Sendable {
     }
 
     /// Replaces the vault's identities with those of the latest run, in one transaction.
+    ///
+    /// Rows go in pseudonym order so the primary-key B-tree is appended to rather than split at
+    /// random, which makes a million rows several times faster to write.
     public func replaceIdentities(_ entries: [VaultEntry]) throws {
+        let entries = entries.sorted { $0.pseudonym < $1.pseudonym }
         try database.write { db in
-            try VaultEntry.deleteAll(db)
+            try db.execute(sql: "DELETE FROM identity")
             let statement = try db.makeStatement(
                 sql: """
                     INSERT INTO identity (pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds)

@@ -23,12 +23,19 @@ enum Calibration {
     /// and acute ones drawn here.
     static let prescriptionTypes: [Double] = [0.9, 2.2, 3.7, 5.4, 6.8, 8.2, 9.5, 10.5, 13.2]
 
-    /// Shape of the person-level gamma multiplier of all hospital use (smaller = more concentrated).
-    static let personShape = 0.22
+    /// Hospital use is a mixture: in a year a person is either no user of secondary care or a
+    /// user whose rates are scaled by a person-level gamma multiplier and a yearly one. The share
+    /// of users grows with LTC count, `activeShare * (1 + activeSlope * band)`, and users stay
+    /// users from one year to the next with probability `activePersistence`.
+    static let activeShare = 0.14
+    static let activeSlope = 0.6
+    static let activePersistence = 0.8
+    /// Shape of the person-level gamma multiplier of hospital use among users.
+    static let personShape = 1.3
     /// Shape of the year-to-year gamma multiplier.
-    static let yearShape = 2.5
+    static let yearShape = 3.0
     /// Log-normal spread of the cost of one admission.
-    static let admissionCostSigma = 0.75
+    static let admissionCostSigma = 0.6
 
     static let aeCost = 190.0
     static let outpatientCost = 135.0

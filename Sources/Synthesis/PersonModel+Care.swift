@@ -10,7 +10,7 @@ extension PersonModel {
         "depression", "anxiety", "schizophrenia_bipolar", "dementia", "substance_misuse", "alcohol", "anorexia_bulimia",
     ]
     /// Mean acute (one-off) prescription types per year by LTC band; repeat medicines come from conditions.
-    static let acuteTypes: [Double] = [0.9, 1.3, 1.8, 2.4, 2.8, 3.2, 3.5, 3.6, 4.0]
+    static let acuteTypes: [Double] = [0.9, 0.9, 1.15, 1.6, 1.8, 2.1, 2.2, 2.2, 2.9]
 
     // MARK: Primary care
 
@@ -127,7 +127,12 @@ extension PersonModel {
         block: inout Block, rng: inout Xoshiro
     ) {
         let names = Set(conditions.filter { $0.onset < options.asOf }.map { Catalogue.conditions[$0.index].name })
-        let g = rng.gamma(shape: Calibration.personShape)
+        let bandAtAsOf = Double(min(8, ltcCount[person]))
+        let userShare = min(0.95, Calibration.activeShare * (1 + Calibration.activeSlope * bandAtAsOf))
+        let user = rng.chance(userShare)
+        let g = rng.gamma(shape: Calibration.personShape) / userShare
+        let keep = Calibration.activePersistence
+        let become = (1 - keep) * userShare / (1 - userShare)
         var sequence = 0
         let start = max(historyStart, identity.birth)
 
@@ -153,9 +158,11 @@ extension PersonModel {
             let middle = periodStart.adding(days: 182)
             let band = min(8, conditions.filter { $0.onset < middle }.count)
             let h = rng.gamma(shape: Calibration.yearShape)
-            let scale = g * h
-            func days(_ rate: Double) -> [Day] {
-                (0..<rng.poisson(rate * scale)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
+            let active = user ? rng.chance(keep) : rng.chance(become)
+            let scale = active ? g * h : 0
+            // Hospital events scale with the person's use; community and social care only by year.
+            func days(_ rate: Double, hospital: Bool = true) -> [Day] {
+                (0..<rng.poisson(rate * (hospital ? scale : h))).map { _ in periodStart.adding(days: rng.int(0..<365)) }
                     .filter { $0 >= start && $0 < until }.sorted()
             }
             for day in days(Calibration.aeRate[band]) {
@@ -212,13 +219,13 @@ extension PersonModel {
                 }
             }
             let communityRate = [0.05, 0.15, 0.4, 0.7, 1.1, 1.8, 2.6, 3.6, 6][band] * (age >= 75 ? 2 : 1)
-            for day in days(communityRate) {
+            for day in days(communityRate, hospital: false) {
                 contact(day, end: nil, setting: "community", service: ["District nursing", "Physiotherapy", "Podiatry"][rng.int(0..<3)],
                         cost: cost(mean: Calibration.communityCost, sigma: 0.3))
             }
             if !names.isDisjoint(with: PersonModel.mentalHealth) {
                 let rate = names.contains("schizophrenia_bipolar") ? 5.0 : 1.2
-                for day in days(rate / max(g, 0.2)).prefix(12) {
+                for day in days(rate, hospital: false).prefix(12) {
                     contact(day, end: nil, setting: "mental_health", service: ["Community mental health team", "Talking therapies"][rng.int(0..<2)],
                             cost: cost(mean: Calibration.mentalHealthCost, sigma: 0.3))
                 }

@@ -10,6 +10,8 @@ struct PersonModel: Sendable {
     let area: [Int]
     let practice: [Int]
     let ltcCount: [Int]
+    let birth: [Day]
+    let death: [Day?]
     let historyStart: Day
     let end: Day
 
@@ -45,25 +47,56 @@ struct PersonModel: Sendable {
             let deprivation = Double(10 - geography.areaDecile[area[i]])
             propensity[i] = 0.055 * Double(age[i]) + 0.075 * deprivation + 0.85 * rng.normal()
         }
-        // LTC counts by rank of propensity, so the counts follow the seed's distribution.
-        let order = propensity.indices.sorted { propensity[$0] < propensity[$1] }
+        // LTC counts by rank of propensity, so the counts follow the seed's distribution in the
+        // population alive at as-of: a first ranking over everyone sets the death hazard, a
+        // second over the survivors sets the counts they carry.
         let shares = cumulative(Calibration.ltcPatients).map { $0 / Calibration.ltcPatients.reduce(0, +) }
-        var ltc = [Int](repeating: 0, count: n)
-        var band = 0
-        for (rank, person) in order.enumerated() {
-            while band < 8, Double(rank) >= shares[band] * Double(n) { band += 1 }
-            if band < 8 {
-                ltc[person] = band
-            } else {
-                var rng = Xoshiro(seed: options.seed, UInt64(person), 3)
-                ltc[person] = min(16, 8 + Int(-log(max(rng.uniform(), 1e-9)) * 1.6))
+        func assign(_ people: [Int], into ltc: inout [Int]) {
+            let order = people.sorted { propensity[$0] < propensity[$1] }
+            var band = 0
+            for (rank, person) in order.enumerated() {
+                while band < 8, Double(rank) >= shares[band] * Double(order.count) { band += 1 }
+                if band < 8 {
+                    ltc[person] = band
+                } else {
+                    var rng = Xoshiro(seed: options.seed, UInt64(person), 3)
+                    ltc[person] = min(16, 8 + Int(-log(max(rng.uniform(), 1e-9)) * 1.6))
+                }
             }
         }
+        var ltc = [Int](repeating: 0, count: n)
+        assign(Array(0..<n), into: &ltc)
+        var birth = [Day](repeating: options.asOf, count: n)
+        var death = [Day?](repeating: nil, count: n)
+        let start = historyStart, end = self.end
+        for i in 0..<n {
+            var rng = Xoshiro(seed: options.seed, UInt64(i), 4)
+            birth[i] = options.asOf.adding(months: -(age[i] * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
+            death[i] = PersonModel.deathDay(age: age[i], ltc: ltc[i], birth: birth[i], asOf: options.asOf, from: start, to: end, rng: &rng)
+        }
+        assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
+        self.birth = birth
+        self.death = death
         self.age = age
         self.female = female
         self.area = area
         self.practice = practice
         ltcCount = ltc
+    }
+
+    /// Death by a Gompertz hazard by age, raised by multimorbidity, year by year.
+    static func deathDay(age: Int, ltc: Int, birth: Day, asOf: Day, from start: Day, to end: Day, rng: inout Xoshiro) -> Day? {
+        var day = start
+        while day < end {
+            let ageThen = Double(age) - Double(day.days(to: asOf)) / 365.25
+            let hazard = ageThen < 1 ? 0.004 : min(0.6, exp(-10.4 + 0.094 * ageThen) * (1 + 0.3 * Double(ltc)))
+            if rng.chance(hazard) {
+                let death = max(birth.adding(days: 1), day.adding(days: rng.int(0..<365)))
+                return death < end ? death : nil
+            }
+            day = day.adding(months: 12)
+        }
+        return nil
     }
 
     func nhsNumber(_ person: Int) -> UInt64 {
@@ -108,7 +141,7 @@ struct PersonModel: Sendable {
         var rng = Xoshiro(seed: options.seed, UInt64(person), 2)
         let asOf = options.asOf
         let age = self.age[person]
-        let birth = asOf.adding(months: -(age * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
+        let birth = self.birth[person]
         let isFemale = female[person]
         let decile = geography.areaDecile[area[person]]
         let ageBand = AgeBand(age: age).rawValue
@@ -138,18 +171,7 @@ struct PersonModel: Sendable {
             }
         }
 
-        // Death: Gompertz hazard by age, raised by multimorbidity.
-        var death: Day?
-        var day = historyStart
-        while day < end, death == nil {
-            let ageThen = Double(age) - Double(day.days(to: asOf)) / 365.25
-            let hazard = ageThen < 1 ? 0.004 : min(0.6, exp(-10.4 + 0.094 * ageThen) * (1 + 0.3 * Double(ltcCount[person])))
-            if rng.chance(hazard) {
-                death = max(birth.adding(days: 1), day.adding(days: rng.int(0..<365)))
-            }
-            day = day.adding(months: 12)
-        }
-        if let d = death, d >= end { death = nil }
+        let death = self.death[person]
 
         // Registrations: most people stay put; some move practice (and house); some leave the area.
         let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)

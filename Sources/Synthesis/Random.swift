@@ -46,7 +46,8 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
     /// Gamma with the given shape and mean (Marsaglia and Tsang 2000; shape < 1 by boosting).
     public mutating func gamma(shape: Double, mean: Double = 1) -> Double {
         if shape < 1 {
-            return gamma(shape: shape + 1, mean: 1) * pow(max(uniform(), 1e-300), 1 / shape) * mean / shape
+            // If X ~ Gamma(k + 1, 1) then X * U^(1/k) ~ Gamma(k, 1), whose mean is k.
+            return gamma(shape: shape + 1, mean: shape + 1) * pow(max(uniform(), 1e-300), 1 / shape) * mean / shape
         }
         let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
         while true {
