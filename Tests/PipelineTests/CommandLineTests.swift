@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import PHMCore
+import TestSupport
+import Testing
+
+@testable import CLI
+
+@Suite struct CommandLineTests {
+    @Test func parsesRunOptions() throws {
+        let command = try PHMCommand.parseAsRoot([
+            "run", "--input", "in", "--as-of", "2025-04-01", "--out", "out", "--key-file", "/keys/k", "--workers", "3",
+        ])
+        let run = try #require(command as? PHMCommand.Run)
+        #expect(run.input == "in")
+        #expect(run.asOf.description == "2025-04-01")
+        #expect(run.pipeline.keyFile == "/keys/k")
+        #expect(run.pipeline.workers == 3)
+        #expect(run.pipeline.dataDirectory == "phm-data")
+    }
+
+    @Test func rejectsBadArguments() {
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-02-30", "--out", "o"]) }
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["run", "--input", "in", "--out", "o"]) }
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["synth", "--people", "5", "--out", "o"]) }
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo", "--workers", "0"]) }
+    }
+
+    @Test func helpNamesEveryCommand() {
+        let help = PHMCommand.helpMessage()
+        for command in ["run", "synth", "demo", "bench"] { #expect(help.contains(command)) }
+        #expect(PHMCommand.helpMessage(for: PHMCommand.Run.self).contains("--as-of <as-of>"))
+    }
+
+    @Test func unusableInputFailsWithOneMessage() throws {
+        let folder = MinimalExtract.folder()
+        let out = temporaryFolder("out")
+        defer {
+            try? FileManager.default.removeItem(at: folder)
+            try? FileManager.default.removeItem(at: out)
+        }
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("areas.csv"))
+        let keyFolder = temporaryFolder("key")
+        let key = keyFolder.appendingPathComponent("k")
+        try Data(String(repeating: "ab", count: 32).utf8).write(to: key)
+        let run = try PHMCommand.Run.parse([
+            "--input", folder.path, "--as-of", "2025-04-01", "--out", out.path, "--key-file", key.path,
+            "--data-dir", out.appendingPathComponent("data").path,
+        ])
+        #expect { try run.run() } throws: { "\($0)".hasPrefix("areas.csv: is missing from") }
+    }
+
+    @Test func refusesAKeyFileInsideTheDataDirectory() throws {
+        let folder = MinimalExtract.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let key = folder.appendingPathComponent("data/k")
+        try FileManager.default.createDirectory(at: key.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(String(repeating: "ab", count: 32).utf8).write(to: key)
+        let run = try PHMCommand.Run.parse([
+            "--input", folder.path, "--as-of", "2025-04-01", "--out", folder.appendingPathComponent("out").path,
+            "--key-file", key.path, "--data-dir", folder.appendingPathComponent("data").path,
+        ])
+        #expect { try run.run() } throws: { "\($0)".contains("inside the data or input directory") }
+    }
+}
