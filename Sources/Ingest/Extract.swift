@@ -20,7 +20,7 @@ public struct Extract: Sendable {
     /// The sources that supplied at least one accepted row.
     public var sourcesPresent: [DataSource] {
         var present = Set(careSource)
-        if patients.count > 0 { present.insert(.gp) }
+        if (reconciliation.first { $0.file == InputContract.patients.name }?.accepted ?? 0) > 0 { present.insert(.gp) }
         return DataSource.allCases.filter(present.contains)
     }
 

@@ -123,6 +123,11 @@ struct FileIngest<Batch: RecordBatch> {
             }
             let map = columns!
             let pieces = processBlock(&block, map: map, decode: decode)
+            if spec.keyColumn != nil, seen.isEmpty, !block.isEmpty {
+                // Size the key set once from the first block, rather than rehashing as it grows.
+                let rows = pieces.reduce(0) { $0 + $1.rowsIn }
+                seen.reserveCapacity(Int(Double(total) / Double(block.count) * Double(rows) * 1.1) + 16)
+            }
             var line = nextLine
             block.withUnsafeBytes { bytes in
                 for var piece in pieces {

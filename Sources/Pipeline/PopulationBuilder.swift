@@ -1,3 +1,4 @@
+import Dispatch
 import Identity
 import Ingest
 import PHMCore
@@ -32,36 +33,66 @@ enum PopulationBuilder {
             population.death.append(death)
         }
 
-        let clinical = extract.clinical
-        let clinicalPerson = clinical.registration.map { spine.personOfRegistration[Int($0)] }
-        let (clinicalIndex, clinicalOrder) = groupByPerson(person: clinicalPerson, day: clinical.day, people: n)
-        population.clinical.byPerson = clinicalIndex
-        population.clinical.day = clinical.day.permuted(by: clinicalOrder)
-        population.clinical.code = clinical.code.permuted(by: clinicalOrder)
-        population.clinical.value = clinical.value.permuted(by: clinicalOrder)
+        // The three event tables are grouped independently, each on its own core.
+        let tables = Unchecked((
+            UnsafeMutablePointer<ClinicalEvents>.allocate(capacity: 1),
+            UnsafeMutablePointer<PrescriptionEvents>.allocate(capacity: 1),
+            UnsafeMutablePointer<ActivityEvents>.allocate(capacity: 1)))
+        defer {
+            tables.value.0.deallocate()
+            tables.value.1.deallocate()
+            tables.value.2.deallocate()
+        }
+        DispatchQueue.concurrentPerform(iterations: 3) { k in
+            switch k {
+            case 0: tables.value.0.initialize(to: clinicalEvents(extract.clinical, spine: spine, people: n))
+            case 1: tables.value.1.initialize(to: prescriptionEvents(extract.prescriptions, spine: spine, people: n))
+            default: tables.value.2.initialize(to: activityEvents(extract.care, linkage: linkage, people: n))
+            }
+        }
+        population.clinical = tables.value.0.move()
+        population.prescriptions = tables.value.1.move()
+        population.activity = tables.value.2.move()
+        return population
+    }
 
-        let rx = extract.prescriptions
-        let rxPerson = rx.registration.map { spine.personOfRegistration[Int($0)] }
-        let (rxIndex, rxOrder) = groupByPerson(person: rxPerson, day: rx.day, people: n)
-        population.prescriptions.byPerson = rxIndex
-        population.prescriptions.day = rx.day.permuted(by: rxOrder)
-        population.prescriptions.code = rx.code.permuted(by: rxOrder)
-        population.prescriptions.quantity = rx.quantity.permuted(by: rxOrder)
-        population.prescriptions.cost = rx.cost.permuted(by: rxOrder)
+    static func clinicalEvents(_ clinical: ClinicalRecords, spine: Spine, people n: Int) -> ClinicalEvents {
+        var events = ClinicalEvents()
+        let person = clinical.registration.map { spine.personOfRegistration[Int($0)] }
+        let (index, order) = groupByPerson(person: person, day: clinical.day, people: n)
+        events.byPerson = index
+        events.day = clinical.day.permuted(by: order)
+        events.code = clinical.code.permuted(by: order)
+        events.value = clinical.value.permuted(by: order)
+        return events
+    }
 
-        // Only linked care records join the population; unlinked ones are counted in linkage.json.
-        let care = extract.care
+    static func prescriptionEvents(_ rx: PrescriptionRecords, spine: Spine, people n: Int) -> PrescriptionEvents {
+        var events = PrescriptionEvents()
+        let person = rx.registration.map { spine.personOfRegistration[Int($0)] }
+        let (index, order) = groupByPerson(person: person, day: rx.day, people: n)
+        events.byPerson = index
+        events.day = rx.day.permuted(by: order)
+        events.code = rx.code.permuted(by: order)
+        events.quantity = rx.quantity.permuted(by: order)
+        events.cost = rx.cost.permuted(by: order)
+        return events
+    }
+
+    /// Only linked care records join the population; unlinked ones are counted in linkage.json.
+    static func activityEvents(_ care: CareRecords, linkage: Linkage, people n: Int) -> ActivityEvents {
+        var events = ActivityEvents()
         let linkedRows = (0..<care.count).filter { linkage.person[$0] >= 0 }.map { Int32($0) }
         let linkedPerson = linkedRows.map { linkage.person[Int($0)] }
         let linkedDay = linkedRows.map { care.day[Int($0)] }
-        let (careIndex, careOrder) = groupByPerson(person: linkedPerson, day: linkedDay, people: n)
-        let rows = careOrder.map { linkedRows[Int($0)] }
-        population.activity.byPerson = careIndex
-        population.activity.day = care.day.permuted(by: rows)
-        population.activity.endDay = care.endDay.permuted(by: rows)
-        population.activity.kind = care.kind.permuted(by: rows)
-        population.activity.cost = care.cost.permuted(by: rows)
-        population.activity.diagnosis = care.diagnosis.permuted(by: rows)
+        let (index, order) = groupByPerson(person: linkedPerson, day: linkedDay, people: n)
+        let rows = order.map { linkedRows[Int($0)] }
+        events.byPerson = index
+        events.day = care.day.permuted(by: rows)
+        events.endDay = care.endDay.permuted(by: rows)
+        events.kind = care.kind.permuted(by: rows)
+        events.cost = care.cost.permuted(by: rows)
+        events.diagnosis = care.diagnosis.permuted(by: rows)
         var start: [Int32] = [0]
         var codes: [Int32] = []
         start.reserveCapacity(rows.count + 1)
@@ -69,8 +100,8 @@ enum PopulationBuilder {
             codes.append(contentsOf: care.secondaryCodes[Int(care.secondaryStart[Int(row)])..<Int(care.secondaryStart[Int(row) + 1])])
             start.append(Int32(codes.count))
         }
-        population.activity.secondaryStart = start
-        population.activity.secondaryCodes = codes
-        return population
+        events.secondaryStart = start
+        events.secondaryCodes = codes
+        return events
     }
 }
