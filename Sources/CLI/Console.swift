@@ -54,6 +54,9 @@ enum Console {
             let rules = file.quarantinedByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append("  \(file.file): \(number(file.quarantined)) quarantined (\(rules))")
         }
+        for file in result.reconciliation.files where !file.extraColumns.isEmpty {
+            lines.append("  \(file.file): columns not in the contract, ignored: \(file.extraColumns.joined(separator: ", "))")
+        }
         let timing = s.stages.map { "\($0.name) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ")
         lines.append("time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s")
         lines.append("outputs: \(s.outputFolder)/persons.csv, reconciliation.json, linkage.json, quarantine/")

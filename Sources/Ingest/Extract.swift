@@ -63,7 +63,7 @@ public struct ExtractReader: Sendable {
             extract.hierarchy.addPractice(
                 Hierarchy.Unit(code: practices.code[i], name: practices.name[i]), pcn: practices.pcn[i],
                 locality: practices.locality[i], organisation: practices.organisation[i])
-            practices.code[i].withCString { refs.practices.insert(UnsafeRawBufferPointer(start: $0, count: strlen($0)), value: Int32(i)) }
+            refs.practices.insert(practices.code[i], value: Int32(i))
         }
 
         let (areas, areaColumns) = try ingestWithColumns(InputContract.areas, &extract, Decoders.areas())
@@ -72,12 +72,12 @@ public struct ExtractReader: Sendable {
         extract.areas.imdScore = areas.imdScore
         extract.areas.indicatorNames = areaColumns?.extras.map(\.name) ?? []
         extract.areas.indicators = extract.areas.indicatorNames.indices.map { k in areas.indicatorRows.map { $0[k] } }
-        for (i, code) in areas.code.enumerated() { refs.areas.insert(key(code), value: Int32(i)) }
+        for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 
         let snapshot = refs
         extract.patients = try ingest(InputContract.patients, &extract, Decoders.patients(snapshot))
         refs.patients.reserveCapacity(extract.patients.count)
-        for (i, id) in extract.patients.patientId.enumerated() { refs.patients.insert(key(id), value: Int32(i)) }
+        for (i, id) in extract.patients.patientId.enumerated() { refs.patients.insert(id, value: Int32(i)) }
 
         let withPatients = refs
         extract.clinical = try ingest(InputContract.gpEvents, &extract, Decoders.gpEvents(withPatients))
@@ -109,14 +109,6 @@ public struct ExtractReader: Sendable {
         extract.reconciliation.append(output.reconciliation)
         extract.quarantine.append(contentsOf: output.quarantine)
         return (output.batch, output.columns)
-    }
-
-    private func key(_ text: String) -> UnsafeRawBufferPointer {
-        // Keys are inserted once per reference row; a short-lived copy is fine here.
-        let bytes = Array(text.utf8)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        buffer.copyBytes(from: bytes)
-        return UnsafeRawBufferPointer(rebasing: buffer[0..<bytes.count])
     }
 }
 

@@ -70,5 +70,12 @@ public struct KeyIndex: Sendable {
         return long.updateValue(long[text] ?? value, forKey: text) == nil
     }
 
+    /// Inserts a key given as text.
+    @discardableResult
+    public mutating func insert(_ text: String, value: Int32) -> Bool {
+        var copy = text
+        return copy.withUTF8 { insert(UnsafeRawBufferPointer($0), value: value) }
+    }
+
     public mutating func reserveCapacity(_ n: Int) { packed.reserveCapacity(n) }
 }

@@ -121,3 +121,16 @@ import Testing
         #expect(chunked.reconciliation.allSatisfy { $0.balances })
     }
 }
+
+@Suite struct ExampleExtractTests {
+    /// The small example folder shipped in `examples/extract` follows the contract.
+    @Test func exampleFolderReadsCleanly() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/extract").standardizedFileURL
+        let extract = try ExtractReader(folder: folder).read()
+        #expect(extract.reconciliation.count == 9)
+        #expect(extract.reconciliation.allSatisfy { $0.present && $0.balances })
+        #expect(extract.quarantine.isEmpty)
+        #expect(extract.patients.count > 100)
+        #expect(extract.sourcesPresent.count == 6)
+    }
+}
