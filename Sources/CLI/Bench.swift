@@ -7,13 +7,9 @@ import Synthesis
 extension PHMCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time the pipeline on a synthetic population (build with -c release for real figures).")
+            abstract: "Time the pipeline on a synthetic population (build with -c release for real figures; use --people 1000000 for the reference benchmark).")
 
-        @Option(help: "People to synthesise.")
-        var people: Int = 1_000_000
-
-        @Option(help: "Random seed.")
-        var seed: UInt64 = 42
+        @OptionGroup var population: PopulationOptions
 
         @Option(help: "Folder for the synthetic input (reused when already written for the same size and seed).")
         var dir: String = "phm-bench"
@@ -21,6 +17,7 @@ extension PHMCommand {
         @OptionGroup var pipeline: PipelineOptions
 
         func run() throws {
+            let (people, seed) = (population.people, population.seed)
             let input = "\(dir)/input-\(people)-\(seed)"
             let marker = URL(fileURLWithPath: input).appendingPathComponent("ground-truth/persons.csv")
             if !FileManager.default.fileExists(atPath: marker.path) {

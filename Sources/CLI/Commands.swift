@@ -32,11 +32,7 @@ extension PHMCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a synthetic health system that follows the input contract, with its ground truth.")
 
-        @Option(help: "People on the GP spine.")
-        var people: Int = 100_000
-
-        @Option(help: "Random seed: the same seed writes the same files.")
-        var seed: UInt64 = 42
+        @OptionGroup var population: PopulationOptions
 
         @Option(name: .customLong("as-of"), help: "The as-of date the history is built around.")
         var asOf: Day = SyntheticHealthSystem.defaultAsOf
@@ -44,12 +40,8 @@ extension PHMCommand {
         @Option(help: "The folder to write.")
         var out: String
 
-        func validate() throws {
-            guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
-        }
-
         func run() throws {
-            let summary = try Console.synthesise(people: people, seed: seed, asOf: asOf, out: out)
+            let summary = try Console.synthesise(people: population.people, seed: population.seed, asOf: asOf, out: out)
             print("wrote \(Console.number(summary.people)) people to \(out)")
             for (file, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {
                 print("  \(file): \(Console.number(rows)) rows")
@@ -61,11 +53,7 @@ extension PHMCommand {
         static let configuration = CommandConfiguration(
             abstract: "Synthesise a population, run the pipeline on it, and print a summary.")
 
-        @Option(help: "People to synthesise.")
-        var people: Int = 100_000
-
-        @Option(help: "Random seed.")
-        var seed: UInt64 = 42
+        @OptionGroup var population: PopulationOptions
 
         @Option(help: "Folder for the synthetic input and the outputs.")
         var dir: String = "phm-demo"
@@ -74,7 +62,8 @@ extension PHMCommand {
 
         func run() throws {
             let input = dir + "/input"
-            _ = try Console.synthesise(people: people, seed: seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
+            _ = try Console.synthesise(
+                people: population.people, seed: population.seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
             let result = try Console.runPipeline(
                 input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
             print(Console.summary(result))

@@ -28,6 +28,19 @@ struct PipelineOptions: ParsableArguments {
     }
 }
 
+/// The size and seed of a synthetic population, shared by `synth`, `demo` and `bench`.
+struct PopulationOptions: ParsableArguments {
+    @Option(help: "People on the synthetic GP spine.")
+    var people: Int = 100_000
+
+    @Option(help: "Random seed: the same seed writes the same files.")
+    var seed: UInt64 = 42
+
+    func validate() throws {
+        guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
+    }
+}
+
 extension Day: ExpressibleByArgument {
     public init?(argument: String) { self.init(iso: argument) }
 }
