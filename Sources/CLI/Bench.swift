@@ -7,7 +7,9 @@ import Synthesis
 extension PHMCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time the pipeline on a synthetic population (build with -c release for real figures; use --people 1000000 for the reference benchmark).")
+            abstract:
+                "Time the pipeline on a synthetic population (build with -c release for real figures; use --people 1000000 for the reference benchmark)."
+        )
 
         @OptionGroup var population: PopulationOptions
 
@@ -33,7 +35,9 @@ extension PHMCommand {
             for stage in s.stages { print("| \(stage.name) | \(String(format: "%.2f", stage.seconds)) |") }
             print("| total | \(String(format: "%.2f", s.totalSeconds)) |")
             print("")
-            print("people on spine: \(Console.number(s.spinePersons)); rows read: \(Console.number(s.rowsIn)); bytes read: \(String(format: "%.0f", Double(s.bytesRead) / 1e6)) MB")
+            print(
+                "people on spine: \(Console.number(s.spinePersons)); rows read: \(Console.number(s.rowsIn)); bytes read: \(String(format: "%.0f", Double(s.bytesRead) / 1e6)) MB"
+            )
             print("ingest throughput: \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s")
             print("peak memory (max RSS): \(String(format: "%.2f", Double(Bench.peakResidentBytes()) / 1e9)) GB")
         }

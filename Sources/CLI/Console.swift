@@ -30,7 +30,8 @@ enum Console {
     static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunResult {
         let options = RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
-            dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
+            dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),
+            keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
         do {
             return try PipelineRun.execute(options, log: log)
@@ -58,7 +59,9 @@ enum Console {
             lines.append("  \(file.file): columns not in the contract, ignored: \(file.extraColumns.joined(separator: ", "))")
         }
         let timing = s.stages.map { "\($0.name) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ")
-        lines.append("time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s")
+        lines.append(
+            "time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s"
+        )
         lines.append("outputs: \(s.outputFolder)/persons.csv, reconciliation.json, linkage.json, quarantine/")
         return lines.joined(separator: "\n")
     }

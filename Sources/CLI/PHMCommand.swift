@@ -17,7 +17,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory holding the embedded store and identity vault.")
     var dataDirectory = "phm-data"
 
-    @Option(name: .customLong("key-file"), help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
+    @Option(
+        name: .customLong("key-file"),
+        help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
     var keyFile: String?
 
     @Option(help: "Worker threads (default: all cores).")

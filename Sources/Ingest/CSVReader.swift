@@ -116,7 +116,9 @@ struct RecordScanner {
     /// Returns the offset of the next record-ending newline in `bytes[i..<end]`, or nil, and counts
     /// the newlines inside quotes it passes in `quotedNewlines`.
     @inline(__always)
-    mutating func nextEnd(_ bytes: UnsafeRawPointer, from i: Int, to end: Int, quotedNewlines: inout Int, sawQuote: inout Bool) -> Int? {
+    mutating func nextEnd(_ bytes: UnsafeRawPointer, from i: Int, to end: Int, quotedNewlines: inout Int, sawQuote: inout Bool)
+        -> Int?
+    {
         var j = i
         while j < end {
             let byte = bytes.load(fromByteOffset: j, as: UInt8.self)
@@ -214,7 +216,9 @@ struct BlockReader {
             var lastEnd: Int?
             var i = 0
             var newlines = 0, quote = false
-            while let end = scanner.nextEnd(bytes.baseAddress!, from: i, to: bytes.count, quotedNewlines: &newlines, sawQuote: &quote) {
+            while let end = scanner.nextEnd(
+                bytes.baseAddress!, from: i, to: bytes.count, quotedNewlines: &newlines, sawQuote: &quote)
+            {
                 lastEnd = end + 1
                 i = end + 1
             }

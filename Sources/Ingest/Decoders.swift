@@ -32,13 +32,15 @@ enum Decoders {
             let code = row[c[0]]
             try Field.required(code, "lsoa_code")
             guard code.count == 9, CodeFormat.isLetter(code[0]), code.dropFirst().allSatisfy(CodeFormat.isDigit) else {
-                throw RowError("lsoa_code", .codeFormat, "lsoa_code \(Field.show(code)) is not an area code (a letter and 8 digits)")
+                throw RowError(
+                    "lsoa_code", .codeFormat, "lsoa_code \(Field.show(code)) is not an area code (a letter and 8 digits)")
             }
             guard let decile = try Field.optionalDecimal(row[c[1]], "imd_decile") else {
                 throw RowError("imd_decile", .missingValue, "imd_decile is required but empty")
             }
             guard decile == decile.rounded(), (1...10).contains(decile) else {
-                throw RowError("imd_decile", .outOfRange, "imd_decile \(Field.show(row[c[1]])) must be a whole number from 1 to 10")
+                throw RowError(
+                    "imd_decile", .outOfRange, "imd_decile \(Field.show(row[c[1]])) must be a whole number from 1 to 10")
             }
             let score = try Field.optionalDecimal(row[c[2]], "imd_score")
             var indicators: [Float] = []
@@ -75,13 +77,16 @@ enum Decoders {
             var ethnic: UInt8 = 0
             if !row[c[8]].isEmpty {
                 guard row[c[8]].count == 1, EthnicCategory.codes.contains(row[c[8]][0]) else {
-                    throw RowError("ethnic_category", .enumValue, "ethnic_category \(Field.show(row[c[8]])) is not an NHS ethnic category code (A-S or Z)")
+                    throw RowError(
+                        "ethnic_category", .enumValue,
+                        "ethnic_category \(Field.show(row[c[8]])) is not an NHS ethnic category code (A-S or Z)")
                 }
                 ethnic = row[c[8]][0]
             }
             try Field.required(row[c[9]], "practice_code")
             guard let practice = refs.practices.find(row[c[9]]) else {
-                throw RowError("practice_code", .unknownPractice, "practice_code \(Field.show(row[c[9]])) is not in practices.csv")
+                throw RowError(
+                    "practice_code", .unknownPractice, "practice_code \(Field.show(row[c[9]])) is not in practices.csv")
             }
             let from = try Field.date(row[c[10]], "registered_from")
             let to = try Field.optionalDate(row[c[11]], "registered_to")
@@ -158,7 +163,9 @@ enum Decoders {
             }
             try Field.required(row[c[10]], "admission_method")
             guard let kind = ActivityKind.admission(method: row[c[10]]) else {
-                throw RowError("admission_method", .enumValue, "admission_method \(Field.show(row[c[10]])) is not an NHS admission method code")
+                throw RowError(
+                    "admission_method", .enumValue,
+                    "admission_method \(Field.show(row[c[10]])) is not an NHS admission method code")
             }
             try Field.required(row[c[11]], "primary_diagnosis")
             let diagnosis = try piece.codes.intern(row[c[11]], system: .icd10, column: "primary_diagnosis")
@@ -166,12 +173,17 @@ enum Decoders {
             let list = row[c[12]]
             if !list.isEmpty {
                 for part in list.split(separator: UInt8(ascii: "|"), omittingEmptySubsequences: false) {
-                    secondary.append(try piece.codes.intern(UnsafeRawBufferPointer(rebasing: part), system: .icd10, column: "secondary_diagnoses"))
+                    secondary.append(
+                        try piece.codes.intern(
+                            UnsafeRawBufferPointer(rebasing: part), system: .icd10, column: "secondary_diagnoses"))
                 }
             }
-            let procedure = row[c[13]].isEmpty ? -1 : try piece.codes.intern(row[c[13]], system: .opcs4, column: "primary_procedure")
+            let procedure =
+                row[c[13]].isEmpty ? -1 : try piece.codes.intern(row[c[13]], system: .opcs4, column: "primary_procedure")
             let cost = try Field.money(row[c[14]], "cost")
-            appendCare(row, c, &piece, kind: kind, day: admitted, end: discharged, cost: cost, diagnosis: diagnosis, secondary: secondary, procedure: procedure)
+            appendCare(
+                row, c, &piece, kind: kind, day: admitted, end: discharged, cost: cost, diagnosis: diagnosis,
+                secondary: secondary, procedure: procedure)
         }
     }
 
@@ -187,7 +199,9 @@ enum Decoders {
                 diagnosis = try piece.codes.intern(code, system: system, column: "diagnosis")
             }
             let cost = try Field.money(row[c[10]], "cost")
-            appendCare(row, c, &piece, kind: .aeAttendance, day: arrived, end: nil, cost: cost, diagnosis: diagnosis, secondary: [], procedure: -1)
+            appendCare(
+                row, c, &piece, kind: .aeAttendance, day: arrived, end: nil, cost: cost, diagnosis: diagnosis, secondary: [],
+                procedure: -1)
         }
     }
 
@@ -199,10 +213,13 @@ enum Decoders {
             let attended = try Field.flag(row[c[9]], "attended")
             let tfc = row[c[10]]
             if !tfc.isEmpty, !(tfc.count == 3 && tfc.allSatisfy(CodeFormat.isDigit)) {
-                throw RowError("treatment_function_code", .codeFormat, "treatment_function_code \(Field.show(tfc)) is not three digits")
+                throw RowError(
+                    "treatment_function_code", .codeFormat, "treatment_function_code \(Field.show(tfc)) is not three digits")
             }
             let cost = try Field.money(row[c[11]], "cost")
-            appendCare(row, c, &piece, kind: attended ? .outpatientAttended : .outpatientDidNotAttend, day: day, end: nil, cost: cost, diagnosis: -1, secondary: [], procedure: -1)
+            appendCare(
+                row, c, &piece, kind: attended ? .outpatientAttended : .outpatientDidNotAttend, day: day, end: nil, cost: cost,
+                diagnosis: -1, secondary: [], procedure: -1)
         }
     }
 
@@ -211,7 +228,9 @@ enum Decoders {
             try Field.identifier(row[c[0]], "record_id")
             try Field.required(row[c[7]], "setting")
             guard let kind = CareSetting.careContact(Field.text(row[c[7]])) else {
-                throw RowError("setting", .enumValue, "setting \(Field.show(row[c[7]])) must be community, mental_health, social_care, ambulance or other")
+                throw RowError(
+                    "setting", .enumValue,
+                    "setting \(Field.show(row[c[7]])) must be community, mental_health, social_care, ambulance or other")
             }
             try Field.optionalText(row[c[8]], "service")
             let start = try Field.date(row[c[9]], "start_date")
@@ -285,7 +304,9 @@ enum Decoders {
         try Field.required(bytes, "code_system")
         let name = Field.text(bytes)
         guard let system = allowed.first(where: { $0.name == name }) else {
-            throw RowError("code_system", .enumValue, "code_system \(Field.show(bytes)) must be one of \(allowed.map(\.name).joined(separator: ", "))")
+            throw RowError(
+                "code_system", .enumValue,
+                "code_system \(Field.show(bytes)) must be one of \(allowed.map(\.name).joined(separator: ", "))")
         }
         return system
     }

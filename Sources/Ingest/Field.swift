@@ -103,7 +103,8 @@ enum Field {
     static func orgCode(_ bytes: UnsafeRawBufferPointer, _ column: String) throws(RowError) {
         try required(bytes, column)
         guard (3...10).contains(bytes.count), bytes.allSatisfy(isUpperAlnum) else {
-            throw RowError(column, .codeFormat, "\(column) \(show(bytes)) is not an organisation code (3-10 upper-case letters and digits)")
+            throw RowError(
+                column, .codeFormat, "\(column) \(show(bytes)) is not an organisation code (3-10 upper-case letters and digits)")
         }
     }
 

@@ -218,7 +218,9 @@ struct FileIngest<Batch: RecordBatch> {
         }
     }
 
-    private func parse(base: UnsafeMutableRawPointer, range: Range<Int>, map: ColumnMap, decode: RowDecoder<Batch>) -> Piece<Batch> {
+    private func parse(base: UnsafeMutableRawPointer, range: Range<Int>, map: ColumnMap, decode: RowDecoder<Batch>) -> Piece<
+        Batch
+    > {
         var piece = Piece<Batch>()
         let keyPosition = spec.keyColumn.map { map[$0] }
         let keyName = spec.keyColumn.map { spec.columns[$0].name } ?? ""

@@ -84,7 +84,8 @@ public enum PipelineRun {
             stages.append(.init(name: name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             return value
         }
-        let key = try KeyFiles.resolve(options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
+        let key = try KeyFiles.resolve(
+            options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
         let store = try RunStore(directory: options.dataDirectory)
         var record = RunRecord(
             startedAt: Date(), asOf: options.asOf.description, inputFolder: options.input.path,
@@ -95,7 +96,9 @@ public enum PipelineRun {
         do {
             let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
             var extract = try timed("ingest") { try reader.read() }
-            log("ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files")
+            log(
+                "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
+            )
 
             let (spine, pseudonyms, linkage) = timed("identity") { () -> (Spine, [String], Linkage) in
                 let spine = Spine(patients: extract.patients, asOf: options.asOf)
@@ -111,7 +114,9 @@ public enum PipelineRun {
                 let linker = Linker(patients: extract.patients, spine: spine)
                 return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
             }
-            let vault = timed("vault") { vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy) }
+            let vault = timed("vault") {
+                vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy)
+            }
             // The vault is written on its own thread while the population is built.
             let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
             let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
@@ -122,10 +127,13 @@ public enum PipelineRun {
                 try identityVault.addQuarantined(vaultRows)
             }
             let population = timed("population") {
-                PopulationBuilder.build(extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
+                PopulationBuilder.build(
+                    extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
             }
             let registrationIds = (0..<spine.count).map { p in
-                spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map { extract.patients.patientId[Int($0)] }
+                spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
+                    extract.patients.patientId[Int($0)]
+                }
             }
             // Identifying fields are not needed past this point.
             extract.patients = PatientRecords()
@@ -185,14 +193,16 @@ public enum PipelineRun {
         }
     }
 
-    static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry] {
+    static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry]
+    {
         (0..<spine.count).map { p in
             let r = Int(spine.registrationOfPerson[p])
             let regs = spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])]
             let nhs = patients.nhsNumber[r]
             return VaultEntry(
                 pseudonym: pseudonyms[p], nhsNumber: nhs == 0 ? nil : NHSNumber.text(nhs), givenName: patients.givenName[r],
-                familyName: patients.familyName[r], dateOfBirth: patients.dateOfBirth[r].description, postcode: patients.postcode[r],
+                familyName: patients.familyName[r], dateOfBirth: patients.dateOfBirth[r].description,
+                postcode: patients.postcode[r],
                 practiceCode: hierarchy.practices[Int(patients.practice[r])].code,
                 patientIds: regs.map { patients.patientId[Int($0)] }.joined(separator: "|"))
         }
@@ -230,7 +240,9 @@ public enum KeyFiles {
     public static func resolve(_ explicit: URL?, protecting folders: [URL], log: (String) -> Void) throws -> PseudonymKey {
         let url = (explicit ?? defaultLocation).standardizedFileURL
         for folder in folders {
-            let prefix = folder.standardizedFileURL.path.hasSuffix("/") ? folder.standardizedFileURL.path : folder.standardizedFileURL.path + "/"
+            let prefix =
+                folder.standardizedFileURL.path.hasSuffix("/")
+                ? folder.standardizedFileURL.path : folder.standardizedFileURL.path + "/"
             if url.path.hasPrefix(prefix) { throw KeyFileError.insideDataDirectory(url.path) }
         }
         if explicit == nil, !FileManager.default.fileExists(atPath: url.path) {

@@ -34,10 +34,12 @@ enum PopulationBuilder {
         }
 
         // The three event tables are grouped independently, each on its own core.
-        let tables = Unchecked((
-            UnsafeMutablePointer<ClinicalEvents>.allocate(capacity: 1),
-            UnsafeMutablePointer<PrescriptionEvents>.allocate(capacity: 1),
-            UnsafeMutablePointer<ActivityEvents>.allocate(capacity: 1)))
+        let tables = Unchecked(
+            (
+                UnsafeMutablePointer<ClinicalEvents>.allocate(capacity: 1),
+                UnsafeMutablePointer<PrescriptionEvents>.allocate(capacity: 1),
+                UnsafeMutablePointer<ActivityEvents>.allocate(capacity: 1)
+            ))
         defer {
             tables.value.0.deallocate()
             tables.value.1.deallocate()
@@ -97,7 +99,8 @@ enum PopulationBuilder {
         var codes: [Int32] = []
         start.reserveCapacity(rows.count + 1)
         for row in rows {
-            codes.append(contentsOf: care.secondaryCodes[Int(care.secondaryStart[Int(row)])..<Int(care.secondaryStart[Int(row) + 1])])
+            codes.append(
+                contentsOf: care.secondaryCodes[Int(care.secondaryStart[Int(row)])..<Int(care.secondaryStart[Int(row) + 1])])
             start.append(Int32(codes.count))
         }
         events.secondaryStart = start

@@ -22,9 +22,11 @@ public struct ReconciliationReport: Sendable, Codable {
         quarantined = files.reduce(0) { $0 + $1.quarantined }
         balanced = files.allSatisfy(\.balances)
         let used = Set(files.flatMap(\.quarantinedByRule.keys))
-        rules = Dictionary(uniqueKeysWithValues: Rule.allCases.filter { used.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
+        rules = Dictionary(
+            uniqueKeysWithValues: Rule.allCases.filter { used.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
         let warned = Set(files.flatMap(\.warnings.keys))
-        warnings = Dictionary(uniqueKeysWithValues: Warning.allCases.filter { warned.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
+        warnings = Dictionary(
+            uniqueKeysWithValues: Warning.allCases.filter { warned.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
     }
 }
 
@@ -74,11 +76,12 @@ public struct LinkageReport: Sendable, Codable {
 
 /// Writes the analytic outputs of a run. Nothing written here carries an identifying field.
 enum OutputWriter {
-    static let personColumns = [
-        "pseudonym", "sex", "age", "age_band", "practice_code", "pcn_code", "locality_code", "lsoa_code", "imd_decile",
-        "ethnic_group", "opt_out", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
-        "emergency_admissions_12m", "apc_cost_12m", "emergency_admission_cost_12m", "unique_prescription_types_12m",
-    ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m"]
+    static let personColumns =
+        [
+            "pseudonym", "sex", "age", "age_band", "practice_code", "pcn_code", "locality_code", "lsoa_code", "imd_decile",
+            "ethnic_group", "opt_out", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
+            "emergency_admissions_12m", "apc_cost_12m", "emergency_admission_cost_12m", "unique_prescription_types_12m",
+        ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m"]
 
     /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
     static func writePersons(_ population: Population, _ use: Utilisation, registered: [Int], to url: URL, workers: Int) throws {

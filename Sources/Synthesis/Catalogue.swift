@@ -37,23 +37,28 @@ public enum Catalogue {
         c("depression", ["35489007"], ["F32.9"], adult, 9, 0.06, med: ["0403030Q0AAAAAA", "0403030E0AAAAAA"]),
         c("learning_disability", ["110359009"], ["F79"], [1, 1, 0.6, 0.3, 0.1], 0.6, 0.03),
         c("substance_misuse", ["191816009"], ["F19.2"], [0.1, 2, 1, 0.2, 0.05], 0.6, 0.1, med: ["0410030A0AAAAAA"]),
-        c("schizophrenia_bipolar", ["58214004", "13746004"], ["F20.9", "F31.9"], [0.05, 1, 1, 0.8, 0.5], 0.8, 0.06,
-          med: ["0402010ABAAAAAA"]),
+        c(
+            "schizophrenia_bipolar", ["58214004", "13746004"], ["F20.9", "F31.9"], [0.05, 1, 1, 0.8, 0.5], 0.8, 0.06,
+            med: ["0402010ABAAAAAA"]),
         c("asthma", ["195967001"], ["J45.9"], young, 9, 0.03, med: ["0301011R0AAAAAA", "0302000C0AAAAAA"]),
         c("atrial_fibrillation", ["49436004"], ["I48.9"], old, 3, 0.01, med: ["0208020Z0AAAAAA", "0204000H0AAAAAA"]),
         c("blindness_low_vision", ["397540003"], ["H54.7"], veryOld, 1.2, 0.02),
         c("bronchiectasis", ["12295008"], ["J47"], middle, 0.6, 0.02, med: ["0501050A0AAAAAA"]),
-        c("cancer", ["254837009", "93880001", "363406005", "399068003"], ["C50.9", "C34.9", "C18.9", "C61"], old, 3, 0.01,
-          med: ["0803041S0AAAAAA"], recent: true),
-        c("coronary_heart_disease", ["53741008", "194828000", "22298006"], ["I25.1", "I20.9", "I21.9"], old, 4, 0.05,
-          med: ["0209000A0AAAAAA", "0212000B0AAAAAA", "0204000H0AAAAAA"]),
+        c(
+            "cancer", ["254837009", "93880001", "363406005", "399068003"], ["C50.9", "C34.9", "C18.9", "C61"], old, 3, 0.01,
+            med: ["0803041S0AAAAAA"], recent: true),
+        c(
+            "coronary_heart_disease", ["53741008", "194828000", "22298006"], ["I25.1", "I20.9", "I21.9"], old, 4, 0.05,
+            med: ["0209000A0AAAAAA", "0212000B0AAAAAA", "0204000H0AAAAAA"]),
         c("chronic_kidney_disease", ["433144002"], ["N18.3"], veryOld, 3.5, 0.03, med: ["0205051R0AAAAAA"]),
         c("chronic_liver_disease", ["328383001", "19943007"], ["K74.6", "K70.3"], middle, 0.7, 0.08),
-        c("constipation", ["14760008"], ["K59.0"], veryOld, 3, 0.03, med: ["0106040M0AAAAAA", "0106040G0AAAAAA"],
-          prescriptionDefined: true),
+        c(
+            "constipation", ["14760008"], ["K59.0"], veryOld, 3, 0.03, med: ["0106040M0AAAAAA", "0106040G0AAAAAA"],
+            prescriptionDefined: true),
         c("copd", ["13645005"], ["J44.9"], old, 3, 0.1, med: ["0301020Q0AAAAAA", "0301011R0AAAAAA"]),
-        c("diabetes", ["44054006", "46635009"], ["E11.9", "E10.9"], middle, 7, 0.06,
-          med: ["0601022B0AAABAB", "0212000B0AAAAAA"]),
+        c(
+            "diabetes", ["44054006", "46635009"], ["E11.9", "E10.9"], middle, 7, 0.06,
+            med: ["0601022B0AAABAB", "0212000B0AAAAAA"]),
         c("diverticular_disease", ["397881000"], ["K57.3"], old, 2, 0.01),
         c("epilepsy", ["84757009"], ["G40.9"], [1, 1, 1, 1, 0.8], 1, 0.04, med: ["0408010AEAAAAAA"]),
         c("heart_failure", ["84114007"], ["I50.0"], veryOld, 2.2, 0.04, med: ["0202020L0AAAAAA", "0205051R0AAAAAA"]),
@@ -61,17 +66,20 @@ public enum Catalogue {
         c("hypertension", ["38341003"], ["I10"], old, 14, 0.03, med: ["0206020A0AAAAAA", "0205051R0AAAAAA"]),
         c("inflammatory_bowel_disease", ["34000006", "64766004"], ["K50.9", "K51.9"], adult, 0.8, 0),
         c("irritable_bowel_syndrome", ["10743008"], ["K58.9"], adult, 3, 0.02, med: ["0102000P0AAAAAA"]),
-        c("migraine", ["37796009"], [ "G43.9"], adult, 2.5, 0.01, med: ["0407041T0AAAAAA"]),
+        c("migraine", ["37796009"], ["G43.9"], adult, 2.5, 0.01, med: ["0407041T0AAAAAA"]),
         c("multiple_sclerosis", ["24700007"], ["G35"], adult, 0.3, 0),
-        c("painful_condition", ["396275006"], ["M19.9"], old, 6, 0.06, med: ["0407010F0AAAAAA", "0407020ADAAAAAA"],
-          prescriptionDefined: true),
+        c(
+            "painful_condition", ["396275006"], ["M19.9"], old, 6, 0.06, med: ["0407010F0AAAAAA", "0407020ADAAAAAA"],
+            prescriptionDefined: true),
         c("parkinsons", ["49049000"], ["G20"], veryOld, 0.5, 0, med: ["0409010B0AAAAAA"]),
         c("prostate_disorder", ["266569009"], ["N40"], old, 3, 0, sex: "M", med: ["0704010U0AAAAAA"]),
         c("psoriasis_eczema", ["9014002", "24079001"], ["L40.0", "L20.9"], young, 4, 0.01, med: ["1302010A0AAAAAA"]),
         c("peripheral_vascular_disease", ["400047006"], ["I73.9"], veryOld, 1.2, 0.06, med: ["0209000C0AAAAAA"]),
         c("rheumatoid_arthritis", ["69896004"], ["M06.9"], middle, 1.2, 0.02, med: ["1001030U0AAAAAA"]),
         c("chronic_sinusitis", ["40055000"], ["J32.9"], adult, 1.2, 0, med: ["1202010M0AAAAAA"]),
-        c("stroke_tia", ["230690007", "266257000"], ["I63.9", "G45.9"], veryOld, 2.5, 0.04, med: ["0209000C0AAAAAA", "0212000B0AAAAAA"]),
+        c(
+            "stroke_tia", ["230690007", "266257000"], ["I63.9", "G45.9"], veryOld, 2.5, 0.04,
+            med: ["0209000C0AAAAAA", "0212000B0AAAAAA"]),
         c("thyroid_disorder", ["40930008", "34486009"], ["E03.9", "E05.9"], middle, 4, 0, med: ["0602010V0AAAAAA"]),
         c("peptic_ulcer", ["13200003"], ["K25.9"], middle, 0.8, 0.04, med: ["0103050P0AAAAAA"]),
     ]
@@ -102,9 +110,13 @@ public enum Catalogue {
     static let obesity = "162864005"
 
     /// Primary diagnoses of emergency admissions and A&E attendances not tied to a condition.
-    static let acuteDiagnoses = ["J18.9", "N39.0", "R07.4", "S72.0", "R55", "J22", "K35.8", "R10.4", "A09.9", "L03.9", "S06.0", "T78.4"]
+    static let acuteDiagnoses = [
+        "J18.9", "N39.0", "R07.4", "S72.0", "R55", "J22", "K35.8", "R10.4", "A09.9", "L03.9", "S06.0", "T78.4",
+    ]
     static let electiveDiagnoses = ["H25.9", "M17.1", "K80.2", "N40", "M16.1", "K40.9", "D12.6", "H26.9", "Z51.1"]
     static let electiveProcedures = ["C71.2", "W40.1", "J18.3", "M65.3", "W37.1", "T20.2", "H22.9", "C75.1", "X72.9"]
-    static let treatmentFunctions = ["100", "101", "110", "120", "130", "300", "301", "320", "330", "340", "400", "420", "502", "800"]
+    static let treatmentFunctions = [
+        "100", "101", "110", "120", "130", "300", "301", "320", "330", "340", "400", "420", "502", "800",
+    ]
     static let aeSnomedDiagnoses = ["125605004", "22298006", "233604007", "68566005", "271594007", "62315008"]
 }

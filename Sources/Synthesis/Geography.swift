@@ -34,7 +34,9 @@ struct Geography {
         "Ivybridge Moor", "Kingsmead", "Larkhill", "Millbrook", "Northgate", "Oakham Cross", "Penwood", "Queensbury",
         "Redcliffe", "Stonebridge", "Thornbury", "Upton Hale",
     ]
-    static let practiceWords = ["Riverside", "Park", "Market", "Church", "Station", "Castle", "Meadow", "Abbey", "Bridge", "Elm", "Victoria", "Hill"]
+    static let practiceWords = [
+        "Riverside", "Park", "Market", "Church", "Station", "Castle", "Meadow", "Abbey", "Bridge", "Elm", "Victoria", "Hill",
+    ]
     static let practiceKinds = ["Surgery", "Medical Centre", "Health Centre", "Medical Practice", "Family Practice"]
 
     init(people: Int, seed: UInt64) {
@@ -79,7 +81,8 @@ struct Geography {
             let name =
                 "\(Geography.practiceWords[rng.int(0..<Geography.practiceWords.count)]) \(Geography.practiceKinds[p % Geography.practiceKinds.count]), \(localityNames[locality])"
             let areas = (0..<areaCount).filter { areaPractice[$0] == p }
-            practices.append(Practice(code: "Z" + Geography.pad(p + 1, 5), name: name, pcn: pcn, locality: locality, areas: areas))
+            practices.append(
+                Practice(code: "Z" + Geography.pad(p + 1, 5), name: name, pcn: pcn, locality: locality, areas: areas))
         }
         let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
         areaPostcodes = (0..<areaCount).map { a in

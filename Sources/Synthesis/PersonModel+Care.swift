@@ -46,10 +46,14 @@ extension PersonModel {
                 }
             }
             if names.contains("diabetes") {
-                for _ in 0..<2 { event(someday(), Catalogue.hba1c, value: (56 + 12 * rng.normal()).clamped(30, 130), unit: "mmol/mol") }
+                for _ in 0..<2 {
+                    event(someday(), Catalogue.hba1c, value: (56 + 12 * rng.normal()).clamped(30, 130), unit: "mmol/mol")
+                }
             }
             if names.contains("chronic_kidney_disease") {
-                for _ in 0..<2 { event(someday(), Catalogue.eGFR, value: (44 + 8 * rng.normal()).clamped(8, 59), unit: "mL/min/1.73m2") }
+                for _ in 0..<2 {
+                    event(someday(), Catalogue.eGFR, value: (44 + 8 * rng.normal()).clamped(8, 59), unit: "mL/min/1.73m2")
+                }
             } else if cardio {
                 event(someday(), Catalogue.eGFR, value: (82 + 10 * rng.normal()).clamped(61, 120), unit: "mL/min/1.73m2")
             }
@@ -110,7 +114,9 @@ extension PersonModel {
             }
             for m in chosen.sorted() {
                 for _ in 0..<(rng.chance(0.7) ? 1 : 2) {
-                    issue(start.adding(days: rng.int(0..<365)), Catalogue.acuteMedicines[m], quantity: 7 * (1 + rng.int(0..<4)), cost: rng.logNormal(median: 3, sigma: 0.6))
+                    issue(
+                        start.adding(days: rng.int(0..<365)), Catalogue.acuteMedicines[m], quantity: 7 * (1 + rng.int(0..<4)),
+                        cost: rng.logNormal(median: 3, sigma: 0.6))
                 }
             }
         }
@@ -194,53 +200,69 @@ extension PersonModel {
             }
             for day in days(Calibration.electiveRate[band]) {
                 let los = rng.chance(0.7) ? 0 : 1 + rng.int(0..<4)
-                spell(day, los: los, method: rng.chance(0.8) ? "11" : "12",
-                      primary: Catalogue.electiveDiagnoses[rng.int(0..<Catalogue.electiveDiagnoses.count)],
-                      procedure: rng.chance(0.8) ? Catalogue.electiveProcedures[rng.int(0..<Catalogue.electiveProcedures.count)] : "",
-                      cost: cost(mean: Calibration.electiveCost[band], sigma: 0.6))
+                spell(
+                    day, los: los, method: rng.chance(0.8) ? "11" : "12",
+                    primary: Catalogue.electiveDiagnoses[rng.int(0..<Catalogue.electiveDiagnoses.count)],
+                    procedure: rng.chance(0.8)
+                        ? Catalogue.electiveProcedures[rng.int(0..<Catalogue.electiveProcedures.count)] : "",
+                    cost: cost(mean: Calibration.electiveCost[band], sigma: 0.6))
             }
             for day in days(Calibration.emergencyRate[band]) {
                 let own = conditions.filter { $0.onset <= day }
-                let primary = !own.isEmpty && rng.chance(0.5)
+                let primary =
+                    !own.isEmpty && rng.chance(0.5)
                     ? Catalogue.conditions[own[rng.int(0..<own.count)].index].icd10[0]
                     : Catalogue.acuteDiagnoses[rng.int(0..<Catalogue.acuteDiagnoses.count)]
                 let los = rng.chance(0.2) ? 0 : Int(-log(max(rng.uniform(), 1e-9)) * (2 + 0.6 * Double(band)))
                 let u = rng.uniform()
-                spell(day, los: los, method: u < 0.7 ? "21" : (u < 0.85 ? "22" : (u < 0.95 ? "28" : "2A")), primary: primary,
-                      procedure: "", cost: cost(mean: Calibration.emergencyCost[band], sigma: Calibration.admissionCostSigma))
+                spell(
+                    day, los: los, method: u < 0.7 ? "21" : (u < 0.85 ? "22" : (u < 0.95 ? "28" : "2A")), primary: primary,
+                    procedure: "", cost: cost(mean: Calibration.emergencyCost[band], sigma: Calibration.admissionCostSigma))
                 if rng.chance(0.6) {
-                    contact(day, end: nil, setting: "ambulance", service: "Emergency conveyance", cost: cost(mean: Calibration.ambulanceCost, sigma: 0.2))
+                    contact(
+                        day, end: nil, setting: "ambulance", service: "Emergency conveyance",
+                        cost: cost(mean: Calibration.ambulanceCost, sigma: 0.2))
                 }
             }
             if identity.female, (18...44).contains(age), rng.chance(0.03) {
                 let day = periodStart.adding(days: rng.int(0..<365))
                 if day >= start, day < until {
-                    spell(day, los: 1 + rng.int(0..<2), method: "31", primary: "O80", procedure: "R17.9", cost: cost(mean: 1_800, sigma: 0.3))
+                    spell(
+                        day, los: 1 + rng.int(0..<2), method: "31", primary: "O80", procedure: "R17.9",
+                        cost: cost(mean: 1_800, sigma: 0.3))
                 }
             }
             let communityRate = [0.05, 0.15, 0.4, 0.7, 1.1, 1.8, 2.6, 3.6, 6][band] * (age >= 75 ? 2 : 1)
             for day in days(communityRate, hospital: false) {
-                contact(day, end: nil, setting: "community", service: ["District nursing", "Physiotherapy", "Podiatry"][rng.int(0..<3)],
-                        cost: cost(mean: Calibration.communityCost, sigma: 0.3))
+                contact(
+                    day, end: nil, setting: "community",
+                    service: ["District nursing", "Physiotherapy", "Podiatry"][rng.int(0..<3)],
+                    cost: cost(mean: Calibration.communityCost, sigma: 0.3))
             }
             if !names.isDisjoint(with: PersonModel.mentalHealth) {
                 let rate = names.contains("schizophrenia_bipolar") ? 5.0 : 1.2
                 for day in days(rate, hospital: false).prefix(12) {
-                    contact(day, end: nil, setting: "mental_health", service: ["Community mental health team", "Talking therapies"][rng.int(0..<2)],
-                            cost: cost(mean: Calibration.mentalHealthCost, sigma: 0.3))
+                    contact(
+                        day, end: nil, setting: "mental_health",
+                        service: ["Community mental health team", "Talking therapies"][rng.int(0..<2)],
+                        cost: cost(mean: Calibration.mentalHealthCost, sigma: 0.3))
                 }
             }
             if age >= 65, band >= 3, rng.chance(0.04 * Double(band - 2)) {
                 let day = periodStart.adding(days: rng.int(0..<365))
                 if day >= start, day < until {
                     let length = 28 + rng.int(0..<150)
-                    contact(day, end: day.adding(days: length), setting: "social_care", service: rng.chance(0.8) ? "Home care" : "Residential care",
-                            cost: Double(length) * Calibration.socialCarePerDay * rng.logNormal(median: 1, sigma: 0.3))
+                    contact(
+                        day, end: day.adding(days: length), setting: "social_care",
+                        service: rng.chance(0.8) ? "Home care" : "Residential care",
+                        cost: Double(length) * Calibration.socialCarePerDay * rng.logNormal(median: 1, sigma: 0.3))
                 }
             }
         }
         maybeFault(PersonModel.apc, &block, &rng) { rows in
-            rows.raw("X\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00")
+            rows.raw(
+                "X\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00"
+            )
             return "date_order"
         }
         maybeFault(PersonModel.ae, &block, &rng) { rows in
@@ -248,11 +270,14 @@ extension PersonModel {
             return "missing_value"
         }
         maybeFault(PersonModel.op, &block, &rng) { rows in
-            rows.raw("Z\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,X,100,135.00")
+            rows.raw(
+                "Z\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,X,100,135.00")
             return "enum_value"
         }
         maybeFault(PersonModel.care, &block, &rng) { rows in
-            rows.raw("W\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),hospice,Day hospice,2024-05-10,,80.00")
+            rows.raw(
+                "W\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),hospice,Day hospice,2024-05-10,,80.00"
+            )
             return "enum_value"
         }
 

@@ -19,7 +19,9 @@ struct PersonModel: Sendable {
     static let patients = 0, gp = 1, rx = 2, apc = 3, ae = 4, op = 5, care = 6, gtCare = 7, gtReg = 8, gtPerson = 9
 
     /// England-like age structure: share of people by five-year band 0-4 ... 85-89, 90+.
-    static let ageBandShare: [Double] = [5.4, 5.9, 6.0, 5.7, 6.0, 6.5, 6.9, 6.7, 6.4, 6.1, 6.8, 6.7, 5.9, 5.1, 5.0, 3.9, 2.6, 1.6, 0.9]
+    static let ageBandShare: [Double] = [
+        5.4, 5.9, 6.0, 5.7, 6.0, 6.5, 6.9, 6.7, 6.4, 6.1, 6.8, 6.7, 5.9, 5.1, 5.0, 3.9, 2.6, 1.6, 0.9,
+    ]
 
     init(options: SynthesisOptions, geography: Geography) {
         self.options = options
@@ -72,7 +74,8 @@ struct PersonModel: Sendable {
         for i in 0..<n {
             var rng = Xoshiro(seed: options.seed, UInt64(i), 4)
             birth[i] = options.asOf.adding(months: -(age[i] * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
-            death[i] = PersonModel.deathDay(age: age[i], ltc: ltc[i], birth: birth[i], asOf: options.asOf, from: start, to: end, rng: &rng)
+            death[i] = PersonModel.deathDay(
+                age: age[i], ltc: ltc[i], birth: birth[i], asOf: options.asOf, from: start, to: end, rng: &rng)
         }
         assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
         self.birth = birth
@@ -190,12 +193,16 @@ struct PersonModel: Sendable {
                     id: patientId(person, 0), practice: geography.areaPractice[oldArea], from: firstFrom, to: moveDay,
                     postcode: geography.areaPostcodes[oldArea][rng.int(0..<3)], area: oldArea))
             registrations.append(
-                Registration(id: patientId(person, 1), practice: practice[person], from: moveDay, to: nil, postcode: homePostcode, area: homeArea))
+                Registration(
+                    id: patientId(person, 1), practice: practice[person], from: moveDay, to: nil, postcode: homePostcode,
+                    area: homeArea))
         } else {
             var to: Day?
             if leaves { to = max(firstFrom.adding(days: 1), asOf.adding(days: -rng.int(1..<(365 * options.historyYears)))) }
             registrations.append(
-                Registration(id: patientId(person, 0), practice: practice[person], from: firstFrom, to: to, postcode: homePostcode, area: homeArea))
+                Registration(
+                    id: patientId(person, 0), practice: practice[person], from: firstFrom, to: to, postcode: homePostcode,
+                    area: homeArea))
         }
         if let death {
             for r in registrations.indices where registrations[r].to == nil || registrations[r].to! > death {
@@ -231,7 +238,9 @@ struct PersonModel: Sendable {
             block.end(PersonModel.gtReg)
         }
         maybeFault(PersonModel.patients, &block, &rng) { rows in
-            rows.raw("\(patientId(person, 9)),\(NHSNumber.text(identity.nhs)),\(identity.given),\(identity.family),1960-13-01,\(identity.female ? "F" : "M"),\(homePostcode),,,\(geography.practices[0].code),2020-01-01,,,N")
+            rows.raw(
+                "\(patientId(person, 9)),\(NHSNumber.text(identity.nhs)),\(identity.given),\(identity.family),1960-13-01,\(identity.female ? "F" : "M"),\(homePostcode),,,\(geography.practices[0].code),2020-01-01,,,N"
+            )
             return "date_format"
         }
 
@@ -246,8 +255,12 @@ struct PersonModel: Sendable {
         block.end(PersonModel.gtPerson)
 
         let gpId = current.id
-        primaryCare(person, gpId: gpId, age: age, birth: birth, decile: decile, conditions: conditions, until: activeUntil, block: &block, rng: &rng)
-        hospitalCare(person, identity: identity, registrations: registrations, age: age, conditions: conditions, until: activeUntil, block: &block, rng: &rng)
+        primaryCare(
+            person, gpId: gpId, age: age, birth: birth, decile: decile, conditions: conditions, until: activeUntil, block: &block,
+            rng: &rng)
+        hospitalCare(
+            person, identity: identity, registrations: registrations, age: age, conditions: conditions, until: activeUntil,
+            block: &block, rng: &rng)
     }
 
     private func patientId(_ person: Int, _ registration: Int) -> String {
@@ -255,7 +268,8 @@ struct PersonModel: Sendable {
     }
 
     private func makeIdentity(_ person: Int, birth: Day, female: Bool, rng: inout Xoshiro) -> Identity {
-        let given = female ? Names.female[rng.pick(cumulative: Names.femaleWeights)] : Names.male[rng.pick(cumulative: Names.maleWeights)]
+        let given =
+            female ? Names.female[rng.pick(cumulative: Names.femaleWeights)] : Names.male[rng.pick(cumulative: Names.maleWeights)]
         let family = Names.family[rng.pick(cumulative: Names.familyWeights)]
         return Identity(nhs: nhsNumber(person), given: given, family: family, birth: birth, female: female)
     }

@@ -37,12 +37,21 @@ public enum SyntheticHealthSystem {
 
     static let identityHeader = "nhs_number,given_name,family_name,date_of_birth,sex,postcode"
     static let headers: [(file: String, header: String)] = [
-        ("patients.csv", "patient_id,\(identityHeader),lsoa_code,ethnic_category,practice_code,registered_from,registered_to,date_of_death,national_opt_out"),
+        (
+            "patients.csv",
+            "patient_id,\(identityHeader),lsoa_code,ethnic_category,practice_code,registered_from,registered_to,date_of_death,national_opt_out"
+        ),
         ("gp_events.csv", "patient_id,event_date,code_system,code,value,unit"),
         ("prescriptions.csv", "patient_id,issue_date,code_system,code,description,quantity,cost"),
-        ("inpatient_spells.csv", "record_id,\(identityHeader),provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost"),
+        (
+            "inpatient_spells.csv",
+            "record_id,\(identityHeader),provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost"
+        ),
         ("ae_attendances.csv", "record_id,\(identityHeader),provider_code,arrival_date,diagnosis,cost"),
-        ("outpatient_appointments.csv", "record_id,\(identityHeader),provider_code,appointment_date,attended,treatment_function_code,cost"),
+        (
+            "outpatient_appointments.csv",
+            "record_id,\(identityHeader),provider_code,appointment_date,attended,treatment_function_code,cost"
+        ),
         ("care_contacts.csv", "record_id,\(identityHeader),setting,service,start_date,end_date,cost"),
         ("ground-truth/care_records.csv", "file,record_id,person"),
         ("ground-truth/registrations.csv", "patient_id,person"),
@@ -105,9 +114,13 @@ public enum SyntheticHealthSystem {
 
     private static func writeOrganisations(_ g: Geography, to folder: URL) throws {
         var practices = CSVRows()
-        practices.raw("practice_code,practice_name,pcn_code,pcn_name,locality_code,locality_name,organisation_code,organisation_name")
+        practices.raw(
+            "practice_code,practice_name,pcn_code,pcn_name,locality_code,locality_name,organisation_code,organisation_name")
         for p in g.practices {
-            for value in [p.code, p.name, g.pcnCodes[p.pcn], g.pcnNames[p.pcn], g.localityCodes[p.locality], g.localityNames[p.locality], Geography.organisationCode, Geography.organisationName] {
+            for value in [
+                p.code, p.name, g.pcnCodes[p.pcn], g.pcnNames[p.pcn], g.localityCodes[p.locality], g.localityNames[p.locality],
+                Geography.organisationCode, Geography.organisationName,
+            ] {
                 practices.field(value)
             }
             practices.end()

@@ -1,1 +1,3 @@
-import CLI; await runCommandLine()
+import CLI;
+
+await runCommandLine()

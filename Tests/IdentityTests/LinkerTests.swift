@@ -6,11 +6,13 @@ import TestSupport
 import Testing
 
 @Suite struct LinkerTests {
-    static let header = "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,setting,service,start_date,end_date,cost"
+    static let header =
+        "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,setting,service,start_date,end_date,cost"
 
     /// Links constructed records and returns (person's first patient id or nil, rule) per record.
     func link(_ rows: [String], patients extra: String = "") throws -> [(String?, LinkRule)] {
-        let body = LinkerTests.header + "\n" + rows.map { $0 + ",community,Nursing,2024-01-01,,10" }.joined(separator: "\n") + "\n"
+        let body =
+            LinkerTests.header + "\n" + rows.map { $0 + ",community,Nursing,2024-01-01,,10" }.joined(separator: "\n") + "\n"
         let folder = MinimalExtract.folder(["care_contacts.csv": body, "patients.csv": MinimalExtract.patients + extra])
         defer { try? FileManager.default.removeItem(at: folder) }
         let extract = try ExtractReader(folder: folder).read()
@@ -35,10 +37,11 @@ import Testing
             "R8,9434765918,,,,,",  // invalid NHS number and nothing else: unlinked
         ])
         #expect(results.map(\.0) == ["P1", "P1", "P3", "P1", "P1", "P1", nil, nil])
-        #expect(results.map(\.1) == [
-            .nhsNumberAndBirth, .nhsNumberAndName, .birthSexNames, .birthSexNamePostcode, .birthSexPostcodeInitial,
-            .birthSexNamePostcode, .unlinked, .unlinked,
-        ])
+        #expect(
+            results.map(\.1) == [
+                .nhsNumberAndBirth, .nhsNumberAndName, .birthSexNames, .birthSexNamePostcode, .birthSexPostcodeInitial,
+                .birthSexNamePostcode, .unlinked, .unlinked,
+            ])
     }
 
     @Test func neverLinksOnAnAmbiguousKey() throws {
@@ -57,7 +60,10 @@ import Testing
     @Test func groupsRegistrationsOfOnePersonByNHSNumber() throws {
         // P1 moved from A00001 to A00002 in 2020: one person, current registration P7.
         let moved = "P7,9434765919,Ada,Lovelace,1950-12-10,F,M1 1AA,E01000002,A,A00002,2020-06-01,,,N\n"
-        let folder = MinimalExtract.folder(["patients.csv": MinimalExtract.patients.replacingOccurrences(of: "2000-01-01,,,N", with: "2000-01-01,2020-06-01,,N") + moved])
+        let folder = MinimalExtract.folder([
+            "patients.csv": MinimalExtract.patients.replacingOccurrences(of: "2000-01-01,,,N", with: "2000-01-01,2020-06-01,,N")
+                + moved
+        ])
         defer { try? FileManager.default.removeItem(at: folder) }
         let extract = try ExtractReader(folder: folder).read()
         let spine = Spine(patients: extract.patients, asOf: Day(iso: "2025-04-01")!)

@@ -42,7 +42,8 @@ import Testing
         process.standardOutput = pipe
         try process.run()
         process.waitUntilExit()
-        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(
+            String.init)
         #expect(lines == numbers.map { key.pseudonym(nhsNumber: $0) })
         let attributes = try FileManager.default.attributesOfItem(atPath: keyFile.path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)

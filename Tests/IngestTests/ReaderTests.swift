@@ -27,11 +27,16 @@ import Testing
 
     @Test func missingRequiredColumn() {
         let message = failure(["gp_events.csv": "patient_id,event_date,code\nP1,2020-01-01,38341003\n"])
-        #expect(message == "gp_events.csv: has no column 'code_system' in its header (line 1). Add the column (values may be empty where the contract allows); see docs/input-contract.md.")
+        #expect(
+            message
+                == "gp_events.csv: has no column 'code_system' in its header (line 1). Add the column (values may be empty where the contract allows); see docs/input-contract.md."
+        )
     }
 
     @Test func notUTF8() {
-        var bytes = Array("patient_id,event_date,code_system,code,value,unit\nP1,2020-01-01,SNOMED,38341003,,\nP1,2020-01-01,SNOMED,38341003,,caf".utf8)
+        var bytes = Array(
+            "patient_id,event_date,code_system,code,value,unit\nP1,2020-01-01,SNOMED,38341003,,\nP1,2020-01-01,SNOMED,38341003,,caf"
+                .utf8)
         bytes.append(0xE9)  // Latin-1 é
         bytes.append(0x0A)
         let message = failure([:], rawFile: ("gp_events.csv", bytes))
@@ -60,7 +65,8 @@ import Testing
 
 @Suite struct CSVParsingTests {
     @Test func readsQuotesCommasNewlinesCRLFAndBOM() throws {
-        let patients = "\u{FEFF}" + MinimalExtract.patientsHeader + "\r\n"
+        let patients =
+            "\u{FEFF}" + MinimalExtract.patientsHeader + "\r\n"
             + "P1,9434765919,\"Ada, Countess\",\"Love\"\"lace\",1950-12-10,F,LS1 4AP,E01000001,A,A00001,2000-01-01,,,N\r\n"
             + "P2,,\"Multi\nLine\",Name,1960-06-23,M,,,,A00002,2010-05-01,,,N\r\n"
             + "P3,,Bad,Row,1960-13-23,M,,,,A00002,2010-05-01,,,N\r\n"
@@ -111,7 +117,9 @@ import Testing
         let chunked = try ExtractReader(folder: folder, workers: 4, blockSize: 2_048).read()
         #expect(reference.clinical.count == chunked.clinical.count)
         #expect(reference.clinical.day == chunked.clinical.day)
-        #expect(reference.clinical.code.map { reference.codes.codes[Int($0)] } == chunked.clinical.code.map { chunked.codes.codes[Int($0)] })
+        #expect(
+            reference.clinical.code.map { reference.codes.codes[Int($0)] }
+                == chunked.clinical.code.map { chunked.codes.codes[Int($0)] })
         #expect(reference.quarantine.map(\.line) == chunked.quarantine.map(\.line))
         #expect(reference.quarantine.map(\.rule) == chunked.quarantine.map(\.rule))
         let duplicates = chunked.quarantine.filter { $0.rule == .duplicateKey }
@@ -125,7 +133,8 @@ import Testing
 @Suite struct ExampleExtractTests {
     /// The small example folder shipped in `examples/extract` follows the contract.
     @Test func exampleFolderReadsCleanly() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/extract").standardizedFileURL
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/extract")
+            .standardizedFileURL
         let extract = try ExtractReader(folder: folder).read()
         #expect(extract.reconciliation.count == 9)
         #expect(extract.reconciliation.allSatisfy { $0.present && $0.balances })

@@ -16,9 +16,12 @@ import Testing
 
     static let spellHeader =
         "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost"
-    static let aeHeader = "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,provider_code,arrival_date,diagnosis,cost"
-    static let opHeader = "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,provider_code,appointment_date,attended,treatment_function_code,cost"
-    static let careHeader = "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,setting,service,start_date,end_date,cost"
+    static let aeHeader =
+        "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,provider_code,arrival_date,diagnosis,cost"
+    static let opHeader =
+        "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,provider_code,appointment_date,attended,treatment_function_code,cost"
+    static let careHeader =
+        "record_id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,setting,service,start_date,end_date,cost"
     static let identity = "9434765919,Ada,Lovelace,1950-12-10,F,LS1 4AP"
 
     /// A valid first data row for each file, so the bad row is on line 3.
@@ -44,51 +47,113 @@ import Testing
     ]
 
     static let cases: [Case] = [
-        Case(file: "practices.csv", row: "A00003,Short Row,U00001,North PCN,L01,Northtown,QX9", rule: .fieldCount, column: "(row)"),
-        Case(file: "practices.csv", row: "A00004,\"Bad \"quote,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .quoting, column: "(row)"),
-        Case(file: "practices.csv", row: "A00005,Stray\"quote,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .quoting, column: "(row)"),
-        Case(file: "practices.csv", row: "a0001,Lower Case,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .codeFormat, column: "practice_code"),
-        Case(file: "practices.csv", row: "A00001,Again,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .duplicateKey, column: "practice_code"),
-        Case(file: "practices.csv", row: "A00006,,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .missingValue, column: "practice_name"),
+        Case(
+            file: "practices.csv", row: "A00003,Short Row,U00001,North PCN,L01,Northtown,QX9", rule: .fieldCount, column: "(row)"),
+        Case(
+            file: "practices.csv", row: "A00004,\"Bad \"quote,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .quoting,
+            column: "(row)"),
+        Case(
+            file: "practices.csv", row: "A00005,Stray\"quote,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .quoting,
+            column: "(row)"),
+        Case(
+            file: "practices.csv", row: "a0001,Lower Case,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .codeFormat,
+            column: "practice_code"),
+        Case(
+            file: "practices.csv", row: "A00001,Again,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .duplicateKey,
+            column: "practice_code"),
+        Case(
+            file: "practices.csv", row: "A00006,,U00001,North PCN,L01,Northtown,QX9,Test ICB", rule: .missingValue,
+            column: "practice_name"),
         Case(file: "areas.csv", row: "E01000010,11,1.0,", rule: .outOfRange, column: "imd_decile"),
         Case(file: "areas.csv", row: "E01000011,2.5,1.0,", rule: .outOfRange, column: "imd_decile"),
         Case(file: "areas.csv", row: "E0100001X,3,,", rule: .codeFormat, column: "lsoa_code"),
         Case(file: "areas.csv", row: "E01000012,3,abc,", rule: .numberFormat, column: "imd_score"),
         Case(file: "areas.csv", row: "E01000013,3,1.0,1e5", rule: .numberFormat, column: "pm25"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-02-30,F,,E01000001,,A00001,2000-01-01,,,N", rule: .dateFormat, column: "date_of_birth"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1880-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .dateRange, column: "date_of_birth"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,X,,E01000001,,A00001,2000-01-01,,,N", rule: .enumValue, column: "sex"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,Z99999,2000-01-01,,,N", rule: .unknownPractice, column: "practice_code"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01009999,,A00001,2000-01-01,,,N", rule: .unknownArea, column: "lsoa_code"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,1999-01-01,,N", rule: .dateOrder, column: "registered_to"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,1949-01-01,N", rule: .dateOrder, column: "date_of_death"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,", rule: .missingValue, column: "national_opt_out"),
-        Case(file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,Q,A00001,2000-01-01,,,N", rule: .enumValue, column: "ethnic_category"),
-        Case(file: "patients.csv", row: "P 4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .textFormat, column: "patient_id"),
-        Case(file: "patients.csv", row: "P4,,Ann\tTab,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .textFormat, column: "given_name"),
-        Case(file: "patients.csv", row: "P1,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .duplicateKey, column: "patient_id"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-02-30,F,,E01000001,,A00001,2000-01-01,,,N", rule: .dateFormat,
+            column: "date_of_birth"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1880-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .dateRange,
+            column: "date_of_birth"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,X,,E01000001,,A00001,2000-01-01,,,N", rule: .enumValue,
+            column: "sex"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,Z99999,2000-01-01,,,N", rule: .unknownPractice,
+            column: "practice_code"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01009999,,A00001,2000-01-01,,,N", rule: .unknownArea,
+            column: "lsoa_code"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,1999-01-01,,N", rule: .dateOrder,
+            column: "registered_to"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,1949-01-01,N", rule: .dateOrder,
+            column: "date_of_death"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,", rule: .missingValue,
+            column: "national_opt_out"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann,Other,1950-01-01,F,,E01000001,Q,A00001,2000-01-01,,,N", rule: .enumValue,
+            column: "ethnic_category"),
+        Case(
+            file: "patients.csv", row: "P 4,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .textFormat,
+            column: "patient_id"),
+        Case(
+            file: "patients.csv", row: "P4,,Ann\tTab,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .textFormat,
+            column: "given_name"),
+        Case(
+            file: "patients.csv", row: "P1,,Ann,Other,1950-01-01,F,,E01000001,,A00001,2000-01-01,,,N", rule: .duplicateKey,
+            column: "patient_id"),
         Case(file: "gp_events.csv", row: "P404,2020-01-01,SNOMED,38341003,,", rule: .unknownPatient, column: "patient_id"),
         Case(file: "gp_events.csv", row: "P1,2020-01-01,SCT,38341003,,", rule: .enumValue, column: "code_system"),
         Case(file: "gp_events.csv", row: "P1,2020-01-01,SNOMED,38341004,,", rule: .codeFormat, column: "code"),
         Case(file: "gp_events.csv", row: "P1,2020-01-01,SNOMED,271649006,high,mmHg", rule: .numberFormat, column: "value"),
         Case(file: "gp_events.csv", row: "P1,,SNOMED,38341003,,", rule: .missingValue, column: "event_date"),
-        Case(file: "prescriptions.csv", row: "P1,2024-01-01,BNF,0206020A0AAAAAA,,28,-1.00", rule: .negativeAmount, column: "cost"),
+        Case(
+            file: "prescriptions.csv", row: "P1,2024-01-01,BNF,0206020A0AAAAAA,,28,-1.00", rule: .negativeAmount, column: "cost"),
         Case(file: "prescriptions.csv", row: "P1,2024-01-01,SNOMED,38341003,,28,1.00", rule: .enumValue, column: "code_system"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,99,J18.9,,,2500", rule: .enumValue, column: "admission_method"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-05,2024-01-03,21,J18.9,,,2500", rule: .dateOrder, column: "discharge_date"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,XYZ,,,2500", rule: .codeFormat, column: "primary_diagnosis"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,I10|Q,,2500", rule: .codeFormat, column: "secondary_diagnoses"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,W4A,2500", rule: .codeFormat, column: "primary_procedure"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,,", rule: .missingValue, column: "cost"),
-        Case(file: "inpatient_spells.csv", row: "S2,\(identity),rqx,2024-01-01,2024-01-03,21,J18.9,,,10", rule: .codeFormat, column: "provider_code"),
-        Case(file: "inpatient_spells.csv", row: "S1,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,,2500", rule: .duplicateKey, column: "record_id"),
-        Case(file: "ae_attendances.csv", row: "E2,\(identity),RQX,2024-01-01,38341004,180", rule: .codeFormat, column: "diagnosis"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,99,J18.9,,,2500", rule: .enumValue,
+            column: "admission_method"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-05,2024-01-03,21,J18.9,,,2500", rule: .dateOrder,
+            column: "discharge_date"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,XYZ,,,2500", rule: .codeFormat,
+            column: "primary_diagnosis"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,I10|Q,,2500", rule: .codeFormat,
+            column: "secondary_diagnoses"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,W4A,2500", rule: .codeFormat,
+            column: "primary_procedure"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,,", rule: .missingValue,
+            column: "cost"),
+        Case(
+            file: "inpatient_spells.csv", row: "S2,\(identity),rqx,2024-01-01,2024-01-03,21,J18.9,,,10", rule: .codeFormat,
+            column: "provider_code"),
+        Case(
+            file: "inpatient_spells.csv", row: "S1,\(identity),RQX,2024-01-01,2024-01-03,21,J18.9,,,2500", rule: .duplicateKey,
+            column: "record_id"),
+        Case(
+            file: "ae_attendances.csv", row: "E2,\(identity),RQX,2024-01-01,38341004,180", rule: .codeFormat, column: "diagnosis"),
         Case(file: "ae_attendances.csv", row: "E2,\(identity),RQX,2024-01-01,,1,80", rule: .fieldCount, column: "(row)"),
-        Case(file: "outpatient_appointments.csv", row: "O2,\(identity),RQX,2024-01-01,X,300,120", rule: .enumValue, column: "attended"),
-        Case(file: "outpatient_appointments.csv", row: "O2,\(identity),RQX,2024-01-01,Y,30,120", rule: .codeFormat, column: "treatment_function_code"),
-        Case(file: "care_contacts.csv", row: "C2,\(identity),hospice,Day care,2024-01-01,,60", rule: .enumValue, column: "setting"),
-        Case(file: "care_contacts.csv", row: "C2,\(identity),community,Nursing,2024-01-05,2024-01-01,60", rule: .dateOrder, column: "end_date"),
-        Case(file: "care_contacts.csv", row: "C2,\(identity),community,Nursing,2024-01-05,,1.2.3", rule: .numberFormat, column: "cost"),
+        Case(
+            file: "outpatient_appointments.csv", row: "O2,\(identity),RQX,2024-01-01,X,300,120", rule: .enumValue,
+            column: "attended"),
+        Case(
+            file: "outpatient_appointments.csv", row: "O2,\(identity),RQX,2024-01-01,Y,30,120", rule: .codeFormat,
+            column: "treatment_function_code"),
+        Case(
+            file: "care_contacts.csv", row: "C2,\(identity),hospice,Day care,2024-01-01,,60", rule: .enumValue, column: "setting"),
+        Case(
+            file: "care_contacts.csv", row: "C2,\(identity),community,Nursing,2024-01-05,2024-01-01,60", rule: .dateOrder,
+            column: "end_date"),
+        Case(
+            file: "care_contacts.csv", row: "C2,\(identity),community,Nursing,2024-01-05,,1.2.3", rule: .numberFormat,
+            column: "cost"),
     ]
 
     @Test(arguments: cases)
@@ -97,7 +162,9 @@ import Testing
         var body = ValidationRuleTests.headers[c.file]! + "\n" + ValidationRuleTests.goodRows[c.file]! + "\n" + c.row + "\n"
         if ["practices.csv", "areas.csv", "patients.csv"].contains(c.file) {
             // Keep the minimal extract's rows, then the good row and the bad row.
-            let base = c.file == "practices.csv" ? MinimalExtract.practices : c.file == "areas.csv" ? MinimalExtract.areas : MinimalExtract.patients
+            let base =
+                c.file == "practices.csv"
+                ? MinimalExtract.practices : c.file == "areas.csv" ? MinimalExtract.areas : MinimalExtract.patients
             body = base + ValidationRuleTests.goodRows[c.file]! + "\n" + c.row + "\n"
         }
         files[c.file] = body

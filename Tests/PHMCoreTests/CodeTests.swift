@@ -101,8 +101,12 @@ import Testing
             return s.withUTF8 { ActivityKind.admission(method: UnsafeRawBufferPointer($0)) }
         }
         #expect(["11", "12", "13"].map(kind) == [.electiveAdmission, .electiveAdmission, .electiveAdmission])
-        #expect(["21", "28", "2A", "2D"].map(kind) == [.emergencyAdmission, .emergencyAdmission, .emergencyAdmission, .emergencyAdmission])
-        #expect(["31", "32", "81", "83"].map(kind) == [.maternityAdmission, .maternityAdmission, .otherAdmission, .otherAdmission])
+        #expect(
+            ["21", "28", "2A", "2D"].map(kind) == [
+                .emergencyAdmission, .emergencyAdmission, .emergencyAdmission, .emergencyAdmission,
+            ])
+        #expect(
+            ["31", "32", "81", "83"].map(kind) == [.maternityAdmission, .maternityAdmission, .otherAdmission, .otherAdmission])
         #expect(["14", "29", "2E", "99", "1", "111"].map(kind) == [nil, nil, nil, nil, nil, nil])
     }
 }

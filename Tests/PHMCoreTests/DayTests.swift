@@ -9,7 +9,9 @@ import Testing
         #expect(Day(iso: "1899-12-31")?.description == "1899-12-31")
     }
 
-    @Test(arguments: ["2023-02-29", "1900-02-29", "2023-13-01", "2023-00-10", "2023-04-31", "2023-4-01", "20230401", "2023-04-01x", ""])
+    @Test(arguments: [
+        "2023-02-29", "1900-02-29", "2023-13-01", "2023-00-10", "2023-04-31", "2023-4-01", "20230401", "2023-04-01x", "",
+    ])
     func rejectsInvalidDates(_ text: String) {
         #expect(Day(iso: text) == nil)
     }
@@ -51,6 +53,9 @@ import Testing
     }
 
     @Test func ageBandsFollowTheSeedSegmentation() {
-        #expect([0, 17, 18, 44, 45, 64, 65, 79, 80, 104].map { AgeBand(age: $0).letter } == ["A", "A", "B", "B", "C", "C", "D", "D", "E", "E"])
+        #expect(
+            [0, 17, 18, 44, 45, 64, 65, 79, 80, 104].map { AgeBand(age: $0).letter } == [
+                "A", "A", "B", "B", "C", "C", "D", "D", "E", "E",
+            ])
     }
 }

@@ -15,7 +15,9 @@ import Testing
     static func smallPopulation() -> Population {
         let asOf = Day(iso: "2025-04-01")!
         var h = Hierarchy()
-        h.addPractice(.init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        h.addPractice(
+            .init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"),
+            organisation: .init(code: "O", name: "O"))
         var p = Population(asOf: asOf, hierarchy: h, areas: Areas(), codes: CodeTable())
         for i in 0..<2 {
             p.pseudonym.append("p\(i)")
@@ -54,7 +56,9 @@ import Testing
         let a = codes.intern("0501013B0AAAAAA", system: .bnf)
         let b = codes.intern("0206020A0AAAAAA", system: .bnf)
         p.codes = codes
-        let rx: [(String, Int32, Float)] = [("2024-04-10", a, 2), ("2024-07-10", a, 2), ("2024-08-01", b, 5), ("2023-01-01", b, 5)]
+        let rx: [(String, Int32, Float)] = [
+            ("2024-04-10", a, 2), ("2024-07-10", a, 2), ("2024-08-01", b, 5), ("2023-01-01", b, 5),
+        ]
         let (rxIndex, rxOrder) = groupByPerson(person: [0, 0, 0, 0], day: rx.map { Day(iso: $0.0)! }, people: 2)
         let rxSorted = rxOrder.map { rx[Int($0)] }
         p.prescriptions.byPerson = rxIndex

@@ -20,7 +20,9 @@ import Testing
     }
 
     @Test func rejectsBadArguments() {
-        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-02-30", "--out", "o"]) }
+        #expect(throws: (any Error).self) {
+            try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-02-30", "--out", "o"])
+        }
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["run", "--input", "in", "--out", "o"]) }
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["synth", "--people", "5", "--out", "o"]) }
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo", "--workers", "0"]) }

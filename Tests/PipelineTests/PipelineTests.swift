@@ -16,7 +16,9 @@ import Testing
         let truth = readCSV(DefaultRun.input.appendingPathComponent("ground-truth/faults.csv")).dropFirst()
         let expected = Set(truth.map { "\($0[0]):\($0[1]):\($0[2])" })
         var found = Set<String>()
-        for file in try FileManager.default.contentsOfDirectory(atPath: DefaultRun.output.appendingPathComponent("quarantine").path) {
+        for file in try FileManager.default.contentsOfDirectory(
+            atPath: DefaultRun.output.appendingPathComponent("quarantine").path)
+        {
             for row in readCSV(DefaultRun.output.appendingPathComponent("quarantine/\(file)")).dropFirst() {
                 found.insert("\(file):\(row[0]):\(row[2])")
             }
@@ -95,8 +97,14 @@ import Testing
 
     /// Every identifying column of every quarantined row is redacted (or the whole row withheld).
     func checkRedacted(_ url: URL) throws {
-        let header = splitCSVLine(String(try String(contentsOf: DefaultRun.input.appendingPathComponent(url.lastPathComponent), encoding: .utf8).prefix { $0 != "\n" }))
-        let identifying = ["nhs_number", "given_name", "family_name", "date_of_birth", "postcode"].compactMap { header.firstIndex(of: $0) }
+        let header = splitCSVLine(
+            String(
+                try String(contentsOf: DefaultRun.input.appendingPathComponent(url.lastPathComponent), encoding: .utf8).prefix {
+                    $0 != "\n"
+                }))
+        let identifying = ["nhs_number", "given_name", "family_name", "date_of_birth", "postcode"].compactMap {
+            header.firstIndex(of: $0)
+        }
         for row in readCSV(url).dropFirst() {
             let fields = splitCSVLine(row[4])
             if fields.count != header.count {

@@ -15,25 +15,35 @@ import Testing
         _ = try SyntheticHealthSystem.write(SynthesisOptions(people: 3_000, seed: 7), to: a)
         _ = try SyntheticHealthSystem.write(SynthesisOptions(people: 3_000, seed: 7), to: b)
         for file in try FileManager.default.contentsOfDirectory(atPath: a.path) where file.hasSuffix(".csv") {
-            #expect(try Data(contentsOf: a.appendingPathComponent(file)) == Data(contentsOf: b.appendingPathComponent(file)), "\(file)")
+            #expect(
+                try Data(contentsOf: a.appendingPathComponent(file)) == Data(contentsOf: b.appendingPathComponent(file)),
+                "\(file)")
         }
         let c = temporaryFolder("synth-c")
         defer { try? FileManager.default.removeItem(at: c) }
         _ = try SyntheticHealthSystem.write(SynthesisOptions(people: 3_000, seed: 8), to: c)
-        #expect(try Data(contentsOf: a.appendingPathComponent("patients.csv")) != Data(contentsOf: c.appendingPathComponent("patients.csv")))
+        #expect(
+            try Data(contentsOf: a.appendingPathComponent("patients.csv"))
+                != Data(contentsOf: c.appendingPathComponent("patients.csv")))
     }
 
     @Test func everyCatalogueCodeIsValidInItsSystem() {
         for condition in Catalogue.conditions {
-            for code in condition.snomed { #expect(CodeFormat.normalise(code, system: .snomed) != nil, "\(condition.name) \(code)") }
-            for code in condition.icd10 { #expect(CodeFormat.normalise(code, system: .icd10) != nil, "\(condition.name) \(code)") }
+            for code in condition.snomed {
+                #expect(CodeFormat.normalise(code, system: .snomed) != nil, "\(condition.name) \(code)")
+            }
+            for code in condition.icd10 {
+                #expect(CodeFormat.normalise(code, system: .icd10) != nil, "\(condition.name) \(code)")
+            }
         }
         #expect(Catalogue.conditions.count == 38)
     }
 
     /// The population registered at as-of follows the seed's LTC count distribution (Leicestershire).
     @Test func ltcCountsFollowTheSeed() throws {
-        let rows = readCSV(DefaultSynthetic.folder.appendingPathComponent("ground-truth/persons.csv")).dropFirst().filter { $0[3] == "1" }
+        let rows = readCSV(DefaultSynthetic.folder.appendingPathComponent("ground-truth/persons.csv")).dropFirst().filter {
+            $0[3] == "1"
+        }
         var counts = [Int](repeating: 0, count: 9)
         for row in rows { counts[min(8, Int(row[1])!)] += 1 }
         let seed: [Double] = [179_543, 78_370, 37_592, 21_661, 13_201, 8_835, 5_981, 3_864, 7_749]

@@ -56,7 +56,8 @@ public enum DefaultSynthetic {
     public static let people = 100_000
     public static let seed: UInt64 = 42
     public static let folder: URL = {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("phm-default-synthetic-\(people)-\(seed)-\(ProcessInfo.processInfo.processIdentifier)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "phm-default-synthetic-\(people)-\(seed)-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.removeItem(at: folder)
         _ = try! SyntheticHealthSystem.write(SynthesisOptions(people: people, seed: seed), to: folder)
         return folder
