@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
@@ -29,6 +30,12 @@ let package = Package(
             name: "Identity",
             dependencies: ["PHMCore", "Ingest", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // Code lists, condition definitions and scores: which conditions each person has.
+        .target(
+            name: "Conditions",
+            dependencies: ["PHMCore", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Library")],
+            swiftSettings: strict),
         // The embedded SQLite store: run metadata and results, and the identity vault.
         .target(
             name: "Storage",
@@ -39,7 +46,7 @@ let package = Package(
         // One run: ingest, identify, build the population, write the outputs.
         .target(
             name: "Pipeline",
-            dependencies: ["PHMCore", "Ingest", "Identity", "Storage", "Synthesis"],
+            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Storage", "Synthesis"],
             swiftSettings: strict),
         .target(
             name: "CLI",
@@ -51,6 +58,7 @@ let package = Package(
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -112,6 +112,8 @@ public struct ActivityEvents: Sendable {
     public var cost: [Float] = []
     /// Primary diagnosis code id, -1 where none.
     public var diagnosis: [Int32] = []
+    /// Primary procedure code id (OPCS-4), -1 where none.
+    public var procedure: [Int32] = []
     /// Secondary diagnoses of row `r` are `secondaryCodes[secondaryStart[r] ..< secondaryStart[r + 1]]`.
     public var secondaryStart: [Int32] = [0]
     public var secondaryCodes: [Int32] = []

@@ -95,6 +95,7 @@ enum PopulationBuilder {
         events.kind = care.kind.permuted(by: rows)
         events.cost = care.cost.permuted(by: rows)
         events.diagnosis = care.diagnosis.permuted(by: rows)
+        events.procedure = care.procedure.permuted(by: rows)
         var start: [Int32] = [0]
         var codes: [Int32] = []
         start.reserveCapacity(rows.count + 1)

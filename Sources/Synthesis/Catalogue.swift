@@ -1,8 +1,7 @@
 /// The clinical content the generator draws from: conditions with the codes a GP system and a
 /// hospital would record for them, the medicines that treat them, and everyday acute care.
 ///
-/// Conditions are the 37 of the Cambridge Multimorbidity Score (Payne et al., CMAJ 2020) plus
-/// peptic ulcer (v1.1). SNOMED CT codes were checked against the OpenCodelists lists where one
+/// Conditions are the 37 of the Cambridge Multimorbidity Score (Payne et al., CMAJ 2020). SNOMED CT codes were checked against the OpenCodelists lists where one
 /// exists; BNF codes are presentation-shaped codes under the right BNF chapter.
 public struct SyntheticCondition: Sendable {
     public var name: String
@@ -19,6 +18,8 @@ public struct SyntheticCondition: Sendable {
     var recent: Bool = false
     /// Whether the condition is counted from prescriptions rather than a diagnosis code.
     var prescriptionDefined: Bool = false
+    /// Whether everyone with the condition is treated (the score counts it only with current treatment).
+    var alwaysTreated: Bool = false
 }
 
 public enum Catalogue {
@@ -40,7 +41,7 @@ public enum Catalogue {
         c(
             "schizophrenia_bipolar", ["58214004", "13746004"], ["F20.9", "F31.9"], [0.05, 1, 1, 0.8, 0.5], 0.8, 0.06,
             med: ["0402010ABAAAAAA"]),
-        c("asthma", ["195967001"], ["J45.9"], young, 9, 0.03, med: ["0301011R0AAAAAA", "0302000C0AAAAAA"]),
+        c("asthma", ["195967001"], ["J45.9"], young, 9, 0.03, med: ["0301011R0AAAAAA", "0302000C0AAAAAA"], alwaysTreated: true),
         c("atrial_fibrillation", ["49436004"], ["I48.9"], old, 3, 0.01, med: ["0208020Z0AAAAAA", "0204000H0AAAAAA"]),
         c("blindness_low_vision", ["397540003"], ["H54.7"], veryOld, 1.2, 0.02),
         c("bronchiectasis", ["12295008"], ["J47"], middle, 0.6, 0.02, med: ["0501050A0AAAAAA"]),
@@ -60,7 +61,7 @@ public enum Catalogue {
             "diabetes", ["44054006", "46635009"], ["E11.9", "E10.9"], middle, 7, 0.06,
             med: ["0601022B0AAABAB", "0212000B0AAAAAA"]),
         c("diverticular_disease", ["397881000"], ["K57.3"], old, 2, 0.01),
-        c("epilepsy", ["84757009"], ["G40.9"], [1, 1, 1, 1, 0.8], 1, 0.04, med: ["0408010AEAAAAAA"]),
+        c("epilepsy", ["84757009"], ["G40.9"], [1, 1, 1, 1, 0.8], 1, 0.04, med: ["0408010AEAAAAAA"], alwaysTreated: true),
         c("heart_failure", ["84114007"], ["I50.0"], veryOld, 2.2, 0.04, med: ["0202020L0AAAAAA", "0205051R0AAAAAA"]),
         c("hearing_loss", ["15188001"], ["H91.9"], veryOld, 5, 0.01),
         c("hypertension", ["38341003"], ["I10"], old, 14, 0.03, med: ["0206020A0AAAAAA", "0205051R0AAAAAA"]),
@@ -81,16 +82,15 @@ public enum Catalogue {
             "stroke_tia", ["230690007", "266257000"], ["I63.9", "G45.9"], veryOld, 2.5, 0.04,
             med: ["0209000C0AAAAAA", "0212000B0AAAAAA"]),
         c("thyroid_disorder", ["40930008", "34486009"], ["E03.9", "E05.9"], middle, 4, 0, med: ["0602010V0AAAAAA"]),
-        c("peptic_ulcer", ["13200003"], ["K25.9"], middle, 0.8, 0.04, med: ["0103050P0AAAAAA"]),
     ]
 
     private static func c(
         _ name: String, _ snomed: [String], _ icd10: [String], _ age: [Double], _ weight: Double, _ slope: Double,
-        sex: Character? = nil, med: [String] = [], recent: Bool = false, prescriptionDefined: Bool = false
+        sex: Character? = nil, med: [String] = [], recent: Bool = false, prescriptionDefined: Bool = false, alwaysTreated: Bool = false
     ) -> SyntheticCondition {
         SyntheticCondition(
             name: name, snomed: snomed, icd10: icd10, ageWeight: age.map { $0 * weight }, deprivationSlope: slope, sex: sex,
-            medicines: med, recent: recent, prescriptionDefined: prescriptionDefined)
+            medicines: med, recent: recent, prescriptionDefined: prescriptionDefined, alwaysTreated: alwaysTreated)
     }
 
     /// One-off medicines (antibiotics, short courses).

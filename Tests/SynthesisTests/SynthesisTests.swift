@@ -36,7 +36,7 @@ import Testing
                 #expect(CodeFormat.normalise(code, system: .icd10) != nil, "\(condition.name) \(code)")
             }
         }
-        #expect(Catalogue.conditions.count == 38)
+        #expect(Catalogue.conditions.count == 37)
     }
 
     /// The population registered at as-of follows the seed's LTC count distribution (Leicestershire).

@@ -1,0 +1,32 @@
+import PHMCore
+
+/// Each person's conditions, LTC count and scores at an as-of date.
+public struct ConditionResults: Sendable {
+    public var asOf: Day
+    public var conditionCount: Int
+    /// Words of condition flags per person.
+    public var wordsPerPerson: Int
+    public var flags: [UInt64]
+    /// First-recorded dates of each person's flagged conditions: rows
+    /// `firstStart[p] ..< firstStart[p + 1]` of `firstCondition` and `firstDay`.
+    public var firstStart: [Int32]
+    public var firstCondition: [UInt16]
+    public var firstDay: [Day]
+    /// Number of flagged conditions that count as long-term conditions.
+    public var ltcCount: [UInt8]
+    /// Score values by score, then person.
+    public var scores: [[Double]]
+    /// Events whose code is in no code list, by code system, and the distinct codes behind them.
+    public var unmatchedEvents: [String: Int]
+    public var unmatchedCodes: [String: Int]
+
+    @inline(__always)
+    public func has(_ person: Int, _ condition: Int) -> Bool {
+        flags[person * wordsPerPerson + condition >> 6] & (1 << UInt64(condition & 63)) != 0
+    }
+
+    /// The flagged conditions of a person with their first-recorded dates.
+    public func conditions(of person: Int) -> [(condition: Int, firstRecorded: Day)] {
+        (Int(firstStart[person])..<Int(firstStart[person + 1])).map { (Int(firstCondition[$0]), firstDay[$0]) }
+    }
+}
