@@ -36,6 +36,8 @@ let package = Package(
             dependencies: ["PHMCore", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Library")],
             swiftSettings: strict),
+        // Tables for planning: multimorbidity, cost concentration, segments, prevalence, at every level.
+        .target(name: "Analysis", dependencies: ["PHMCore", "Conditions"], swiftSettings: strict),
         // The embedded SQLite store: run metadata and results, and the identity vault.
         .target(
             name: "Storage",
@@ -46,11 +48,11 @@ let package = Package(
         // One run: ingest, identify, build the population, write the outputs.
         .target(
             name: "Pipeline",
-            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Storage", "Synthesis"],
+            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Storage", "Synthesis"],
             swiftSettings: strict),
         .target(
             name: "CLI",
-            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Conditions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Conditions
 import Ingest
 import PHMCore
 import Pipeline
@@ -39,6 +40,8 @@ enum Console {
             throw CommandFailure(message: error.description)
         } catch let error as KeyFileError {
             throw CommandFailure(message: error.description)
+        } catch let error as DefinitionError {
+            throw CommandFailure(message: error.description)
         }
     }
 
@@ -63,7 +66,7 @@ enum Console {
         lines.append(
             "time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s"
         )
-        lines.append("outputs: \(s.outputFolder)/persons.csv, reconciliation.json, linkage.json, quarantine/")
+        lines.append("outputs: \(s.outputFolder)/persons.csv, multimorbidity.csv, reconciliation.json, linkage.json, quarantine/ and more")
         return lines.joined(separator: "\n")
     }
 

@@ -22,6 +22,9 @@ struct PipelineOptions: ParsableArguments {
         help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
     var keyFile: String?
 
+    @Option(help: "A condition definitions file (default: the shipped library; see docs/conditions.md).")
+    var conditions: String?
+
     @Option(help: "Worker threads (default: all cores).")
     var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 

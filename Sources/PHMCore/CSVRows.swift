@@ -67,6 +67,30 @@ public struct CSVRows: Sendable {
         bytes.append(contentsOf: [0x2E, UInt8(0x30 + t % 10), 0x2C])
     }
 
+    /// A decimal with a fixed number of places (up to 9).
+    public mutating func field(_ value: Double, decimals: Int) {
+        guard value.isFinite else {
+            empty()
+            return
+        }
+        var scale = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = Int((abs(value) * Double(scale)).rounded())
+        if value < 0 && scaled != 0 { bytes.append(0x2D) }
+        field(scaled / scale)
+        guard decimals > 0 else { return }
+        bytes.removeLast()
+        bytes.append(0x2E)
+        var fraction = scaled % scale
+        var digits = [UInt8](repeating: 0x30, count: decimals)
+        for i in stride(from: decimals - 1, through: 0, by: -1) {
+            digits[i] = UInt8(0x30 + fraction % 10)
+            fraction /= 10
+        }
+        bytes.append(contentsOf: digits)
+        bytes.append(0x2C)
+    }
+
     public mutating func empty() { bytes.append(0x2C) }
 
     /// Ends the row (replacing the trailing comma).

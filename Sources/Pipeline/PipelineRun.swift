@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Identity
+import Conditions
 import Ingest
 import PHMCore
 import Storage
@@ -13,13 +14,16 @@ public struct RunOptions: Sendable {
     public var dataDirectory: URL
     /// The pseudonymisation key file; see `KeyFiles.resolve`.
     public var keyFile: URL?
+    /// The condition definitions file; the shipped library when nil.
+    public var conditions: URL?
     public var workers: Int
     public var progress: ProgressHandler?
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
-        workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ProgressHandler? = nil
+        conditions: URL? = nil, workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ProgressHandler? = nil
     ) {
+        self.conditions = conditions
         self.input = input
         self.asOf = asOf
         self.output = output
@@ -65,6 +69,8 @@ public struct RunResult: Sendable {
     public var summary: RunSummary
     public var population: Population
     public var utilisation: Utilisation
+    public var library: ConditionLibrary
+    public var conditions: ConditionResults
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
     /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
@@ -84,6 +90,8 @@ public enum PipelineRun {
             stages.append(.init(name: name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             return value
         }
+        // Definitions are checked before any data is read, so a typo fails fast.
+        let library = try options.conditions.map { try ConditionLibrary.load(definitions: $0) } ?? ConditionLibrary.standard()
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
         let store = try RunStore(directory: options.dataDirectory)
@@ -142,6 +150,9 @@ public enum PipelineRun {
             let utilisation = timed("utilisation") {
                 Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
             }
+            let conditions = timed("conditions") {
+                ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: options.workers)
+            }
             let registered = population.registered
             let reconciliation = ReconciliationReport(extract)
             let linkageReport = LinkageReport(
@@ -161,7 +172,15 @@ public enum PipelineRun {
                 try? fm.removeItem(at: quarantineFolder)
                 try OutputWriter.writeQuarantine(extract.quarantine, to: quarantineFolder)
                 try OutputWriter.writePersons(
-                    population, utilisation, registered: registered, to: options.output.appendingPathComponent("persons.csv"),
+                    population, utilisation, conditions, library, registered: registered,
+                    to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
+                try OutputWriter.writePersonConditions(
+                    population, conditions, library, registered: registered, to: options.output.appendingPathComponent("person-conditions.csv"))
+                try OutputWriter.writeJSON(CodeReport(conditions, library), to: options.output.appendingPathComponent("codes.json"))
+            }
+            try timed("tables") {
+                try TableWriter.write(
+                    population: population, use: utilisation, conditions: conditions, library: library, to: options.output,
                     workers: options.workers)
             }
             try timed("vault wait") { try vaultWrite.wait() }
@@ -183,7 +202,8 @@ public enum PipelineRun {
             try store.save(linkageReport, named: "linkage", run: runId)
             try store.save(summary, named: "summary", run: runId)
             return RunResult(
-                summary: summary, population: population, utilisation: utilisation, reconciliation: reconciliation,
+                summary: summary, population: population, utilisation: utilisation, library: library, conditions: conditions,
+                reconciliation: reconciliation,
                 linkage: linkageReport, careRecordIds: careIds, carePerson: linkage.person, registrationIds: registrationIds)
         } catch {
             record.finishedAt = Date()

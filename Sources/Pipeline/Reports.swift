@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Conditions
 import Ingest
 import PHMCore
 
@@ -74,6 +75,22 @@ public struct LinkageReport: Sendable, Codable {
     }
 }
 
+/// `codes.json`: codes the condition library did not recognise, by code system, and list entries
+/// it rejected, so nothing is dropped silently.
+struct CodeReport: Encodable {
+    var eventsWithCodesInNoList: [String: Int]
+    var distinctCodesInNoList: [String: Int]
+    var rejectedListEntries: [String: [String]]
+
+    init(_ results: ConditionResults, _ library: ConditionLibrary) {
+        eventsWithCodesInNoList = results.unmatchedEvents
+        distinctCodesInNoList = results.unmatchedCodes
+        var rejected: [String: [String]] = [:]
+        for list in library.lists where !list.rejected.isEmpty { rejected[list.name] = list.rejected }
+        rejectedListEntries = rejected
+    }
+}
+
 /// Writes the analytic outputs of a run. Nothing written here carries an identifying field.
 enum OutputWriter {
     static let personColumns =
@@ -81,14 +98,19 @@ enum OutputWriter {
             "pseudonym", "sex", "age", "age_band", "practice_code", "pcn_code", "locality_code", "lsoa_code", "imd_decile",
             "ethnic_group", "opt_out", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
             "emergency_admissions_12m", "apc_cost_12m", "emergency_admission_cost_12m", "unique_prescription_types_12m",
-        ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m"]
+        ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m", "ltc_count", "ltc_conditions"]
 
     /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
-    static func writePersons(_ population: Population, _ use: Utilisation, registered: [Int], to url: URL, workers: Int) throws {
+    static func writePersons(
+        _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary, registered: [Int],
+        to url: URL, workers: Int
+    ) throws {
         FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
-        try handle.write(contentsOf: Data((personColumns.joined(separator: ",") + "\n").utf8))
+        let header = personColumns + library.scores.map(\.id) + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
+        try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
+        let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
         let chunks = Parallel.map(parts.count) { k -> [UInt8] in
             var rows = CSVRows(capacity: parts[k].count * 200)
@@ -122,11 +144,35 @@ enum OutputWriter {
                 rows.field(Int(use.prescriptionTypes[p]))
                 for s in CareSetting.allCases { rows.field(money: use.costBySetting[Int(s.rawValue)][p]) }
                 rows.field(money: use.totalCost(p))
+                rows.field(Int(conditions.ltcCount[p]))
+                rows.field(conditions.conditions(of: p).compactMap { ltcIDs[$0.condition] }.joined(separator: "|"))
+                for s in library.scores.indices { rows.field(conditions.scores[s][p], decimals: 4) }
+                for (s, score) in library.scores.enumerated() where !score.categories.isEmpty {
+                    rows.field(score.category(of: conditions.scores[s][p]) ?? "")
+                }
                 rows.end()
             }
             return rows.bytes
         }
         for chunk in chunks { try handle.write(contentsOf: chunk) }
+    }
+
+    /// `person-conditions.csv`: every flagged condition of every registered person, with the date
+    /// it was first recorded.
+    static func writePersonConditions(
+        _ population: Population, _ conditions: ConditionResults, _ library: ConditionLibrary, registered: [Int], to url: URL
+    ) throws {
+        var rows = CSVRows(capacity: registered.count * 100)
+        rows.raw("pseudonym,condition,first_recorded")
+        for p in registered {
+            for (condition, day) in conditions.conditions(of: p) {
+                rows.field(population.pseudonym[p])
+                rows.field(library.conditions[condition].id)
+                rows.field(day)
+                rows.end()
+            }
+        }
+        try Data(rows.bytes).write(to: url)
     }
 
     /// `quarantine/FILE.csv` for each file with rejected rows; identifying fields redacted.

@@ -113,10 +113,10 @@ public enum Catalogue {
     static let acuteDiagnoses = [
         "J18.9", "N39.0", "R07.4", "S72.0", "R55", "J22", "K35.8", "R10.4", "A09.9", "L03.9", "S06.0", "T78.4",
     ]
-    static let electiveDiagnoses = ["H25.9", "M17.1", "K80.2", "N40", "M16.1", "K40.9", "D12.6", "H26.9", "Z51.1"]
+    static let electiveDiagnoses = ["H25.9", "M17.1", "K80.2", "N20.0", "M16.1", "K40.9", "D12.6", "H26.9", "Z51.1"]
     static let electiveProcedures = ["C71.2", "W40.1", "J18.3", "M65.3", "W37.1", "T20.2", "H22.9", "C75.1", "X72.9"]
     static let treatmentFunctions = [
         "100", "101", "110", "120", "130", "300", "301", "320", "330", "340", "400", "420", "502", "800",
     ]
-    static let aeSnomedDiagnoses = ["125605004", "22298006", "233604007", "68566005", "271594007", "62315008"]
+    static let aeSnomedDiagnoses = ["125605004", "29857009", "233604007", "68566005", "271594007", "62315008"]
 }

@@ -161,8 +161,9 @@ extension PersonModel {
 
         for year in 0..<(options.historyYears + options.followUpYears) {
             let periodStart = historyStart.adding(months: 12 * year)
-            let middle = periodStart.adding(days: 182)
-            let band = min(8, conditions.filter { $0.onset < middle }.count)
+            // The seed counts conditions at the end of the year whose use it reports.
+            let periodEnd = periodStart.adding(months: 12)
+            let band = min(8, conditions.filter { $0.onset < periodEnd }.count)
             let h = rng.gamma(shape: Calibration.yearShape)
             let active = user ? rng.chance(keep) : rng.chance(become)
             let scale = active ? g * h : 0

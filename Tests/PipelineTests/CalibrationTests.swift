@@ -67,6 +67,33 @@ import Testing
         }
     }
 
+    /// The platform's own multimorbidity table, from conditions it derives from the coded records,
+    /// has the seed's layout and is within 15% of the seed in every band.
+    @Test func platformMultimorbidityTableReproducesTheSeed() throws {
+        _ = DefaultRun.result
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/reference/seed-multimorbidity-table.csv").standardizedFileURL
+        let seedText = try String(contentsOf: url, encoding: .utf8)
+        let ours = readCSV(DefaultRun.output.appendingPathComponent("multimorbidity.csv"))
+        #expect(ours[0] == splitCSVLine(String(seedText.prefix { $0 != "\n" })))
+        #expect(ours.dropFirst().map { $0[0] } == ["0", "1", "2", "3", "4", "5", "6", "7", "8+", "total"])
+        let seed = CalibrationTests.seed()
+        for (row, target) in zip(ours.dropFirst(), seed) {
+            #expect(abs(Double(row[2])! - Double(target[2])!) <= 0.01 + 0.15 * Double(target[2])!, "band \(row[0]) share")
+            for column in 3...9 {
+                let value = Double(row[column])!, expected = Double(target[column])!
+                if expected < 0.1 && column <= 6 {
+                    #expect(value < 0.1, "band \(row[0]) column \(column): \(value)")
+                } else if column <= 6 && expected < 1 {
+                    #expect(abs(value - expected) <= 0.05 + 0.15 * expected, "band \(row[0]) column \(column): \(value) vs \(expected)")
+                } else {
+                    #expect(abs(value - expected) / expected < 0.15, "band \(row[0]) column \(column): \(value) vs \(expected)")
+                }
+            }
+            #expect(row[10].isEmpty && row[11].isEmpty)
+        }
+    }
+
     @Test func emergencyAdmissionsRiseWithLTCCount() {
         let rates = CalibrationTests.bands.map { $0.sums[3] / Double($0.people) }
         for b in 1..<9 { #expect(rates[b] > rates[b - 1] * 0.95, "band \(b)") }

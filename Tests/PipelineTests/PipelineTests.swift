@@ -75,15 +75,19 @@ import Testing
             scanned += 1
             let isQuarantine = url.deletingLastPathComponent().lastPathComponent == "quarantine"
             if isQuarantine { try checkRedacted(url) }
+            // Files that carry event dates: with 100,000 people almost every date is somebody's
+            // birthday, so there the columns are checked instead of the dates.
+            let eventDated = isQuarantine || url.lastPathComponent == "person-conditions.csv"
+            if url.lastPathComponent == "person-conditions.csv" {
+                #expect(text.prefix { $0 != "\n" } == "pseudonym,condition,first_recorded")
+            }
             // One pass over the tokens: identifiers as single tokens, names as adjacent pairs.
             let separator: (Character) -> Bool = { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "'") }
             for line in text.split(separator: "\n") {
                 let tokens = line.split(whereSeparator: separator).map(String.init)
                 for (i, t) in tokens.enumerated() {
                     if numbers.contains(t) { Issue.record("NHS number in \(url.lastPathComponent)") }
-                    // Quarantined rows keep their event dates, and with 100,000 people almost every
-                    // date is somebody's birthday: there the identity columns are checked instead.
-                    if !isQuarantine, births.contains(t) { Issue.record("date of birth in \(url.lastPathComponent)") }
+                    if !eventDated, births.contains(t) { Issue.record("date of birth in \(url.lastPathComponent)") }
                     if postcodes.contains(t) { Issue.record("postcode in \(url.lastPathComponent)") }
                     if i > 0 {
                         if names.contains(tokens[i - 1] + " " + t) { Issue.record("name in \(url.lastPathComponent)") }
@@ -120,7 +124,14 @@ import Testing
     @Test func personsArePseudonymisedRegisteredPeople() throws {
         let result = DefaultRun.result
         let rows = readCSV(DefaultRun.output.appendingPathComponent("persons.csv"))
-        #expect(rows[0].count == 28)
+        let expectedHeader: String = [
+            "pseudonym,sex,age,age_band,practice_code,pcn_code,locality_code,lsoa_code,imd_decile,ethnic_group,opt_out",
+            "ae_attendances_12m,outpatient_attendances_12m,elective_admissions_12m,emergency_admissions_12m,apc_cost_12m",
+            "emergency_admission_cost_12m,unique_prescription_types_12m,cost_prescribing_12m,cost_ae_12m,cost_outpatient_12m",
+            "cost_apc_12m,cost_community_12m,cost_mental_health_12m,cost_social_care_12m,cost_ambulance_12m,cost_other_12m",
+            "cost_total_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011",
+        ].joined(separator: ",")
+        #expect(rows[0].joined(separator: ",") == expectedHeader)
         #expect(rows.count - 1 == result.summary.registeredPeople)
         let key = try PseudonymKey(contentsOf: DefaultRun.keyFile)
         let vault = try IdentityVault(directory: DefaultRun.folder.appendingPathComponent("data/vault"))
