@@ -1,0 +1,95 @@
+import Analysis
+import Foundation
+import PHMCore
+import Testing
+
+@Suite struct TablesTests {
+    @Test func costConcentrationOfAKnownDistribution() {
+        // Ten people: eight with nothing, one with 100, one with 300.
+        let c = CostConcentration(costs: [0, 0, 300, 0, 0, 100, 0, 0, 0, 0])
+        #expect(c.total == 400)
+        #expect(c.zeroShare == 0.8)
+        #expect(c.topShares[2] == 0.75)  // top 5% of ten people rounds to the top 1: 300 / 400
+        #expect(c.topShares[4] == 1)  // top 20%: both
+        // Gini by its definition: mean absolute difference over twice the mean.
+        let x: [Double] = [0, 0, 300, 0, 0, 100, 0, 0, 0, 0]
+        var sum = 0.0
+        for a in x { for b in x { sum += abs(a - b) } }
+        let gini = sum / (2 * Double(x.count * x.count) * (400 / 10))
+        #expect(abs(c.gini - gini) < 1e-12)
+        #expect(c.lorenz == [0, 0, 0, 0, 0, 0, 0, 0, 0.25])
+        let equal = CostConcentration(costs: [5, 5, 5, 5])
+        #expect(abs(equal.gini) < 1e-12)
+        #expect(CostConcentration(costs: []).gini == 0)
+    }
+
+    static func population() -> (Population, Utilisation) {
+        var h = Hierarchy()
+        h.addPractice(.init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        h.addPractice(.init(code: "A2", name: "B"), pcn: .init(code: "U2", name: "V"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        var areas = Areas()
+        areas.codes = ["E01000001", "E01000002"]
+        areas.imdDecile = [1, 10]
+        var p = Population(asOf: Day(iso: "2025-04-01")!, hierarchy: h, areas: areas, codes: CodeTable())
+        let ages = [10, 30, 50, 70, 90, 85]
+        for (i, age) in ages.enumerated() {
+            p.pseudonym.append("p\(i)")
+            p.sex.append(i % 2 == 0 ? .female : .male)
+            p.age.append(Int16(age))
+            p.birthMonth.append(Int32((2025 - age) * 12))
+            p.practice.append(i < 3 ? 0 : 1)
+            p.area.append(i < 4 ? 0 : 1)
+            p.ethnicGroup.append(.white)
+            p.optedOut.append(false)
+            p.registeredFrom.append(Day(iso: "2000-01-01")!)
+            p.registeredTo.append(.max)
+            p.death.append(i == 5 ? Day(iso: "2024-01-01")! : .max)
+        }
+        // Person 4 has two emergency admissions in the window costing 3,000 in all.
+        p.activity.byPerson = PersonIndex(start: [0, 0, 0, 0, 0, 2, 2])
+        p.activity.day = [Day(iso: "2024-05-01")!, Day(iso: "2024-09-01")!]
+        p.activity.endDay = [.max, .max]
+        p.activity.kind = [.emergencyAdmission, .emergencyAdmission]
+        p.activity.cost = [1_000, 2_000]
+        p.activity.diagnosis = [-1, -1]
+        p.activity.procedure = [-1, -1]
+        p.activity.secondaryStart = [0, 0, 0]
+        p.clinical.byPerson = PersonIndex(start: [Int32](repeating: 0, count: 7))
+        p.prescriptions.byPerson = PersonIndex(start: [Int32](repeating: 0, count: 7))
+        return (p, Utilisation(p, window: .months(12, before: p.asOf), workers: 1))
+    }
+
+    @Test func unitsFollowTheHierarchyAndRegistration() {
+        let (p, _) = TablesTests.population()
+        let units = p.units()
+        #expect(units.map(\.level) == [.organisation, .locality, .pcn, .pcn, .practice, .practice])
+        #expect(units[0].people == [0, 1, 2, 3, 4])  // person 5 died before as-of
+        #expect(units[3].people == [3, 4])
+        #expect(units[5].code == "A2")
+    }
+
+    @Test func segmentsAndMultimorbidity() {
+        let (p, use) = TablesTests.population()
+        let ltc: [UInt8] = [0, 1, 3, 6, 9, 2]
+        let people = p.registered
+        let segments = SegmentTable(people: people, population: p, ltc: ltc, use: use)
+        let e8 = segments.cells.first { $0.segment == "8E" }!
+        #expect(e8.people == 1)
+        #expect(e8.emergencyAdmissionsPer1000 == 2_000)
+        #expect(e8.meanEmergencyCost == 3_000)
+        #expect(segments.cells.first { $0.segment == "2C" }!.people == 1)
+        #expect(segments.cells.first { $0.segment == "5D" }!.people == 1)
+        #expect(segments.cells.count == 25)
+        #expect(abs(segments.cells.reduce(0) { $0 + $1.share } - 1) < 1e-12)
+        let table = MultimorbidityTable(people: people, ltc: ltc, use: use)
+        #expect(table.rows.map(\.band) == ["0", "1", "2", "3", "4", "5", "6", "7", "8+", "total"])
+        #expect(table.rows[8].patients == 1 && table.rows[8].emergency == 2 && table.rows[8].emergencyCost == 3_000)
+        #expect(table.rows[9].patients == 5)
+        #expect(table.rows[9].emergencyCost == 600)
+        #expect(table.rows[9].share == 1)
+    }
+
+    @Test func deprivationQuintiles() {
+        #expect((1...10).map { PrevalenceTable.quintile(decile: UInt8($0)) } == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    }
+}
