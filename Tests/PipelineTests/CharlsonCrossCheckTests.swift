@@ -1,0 +1,83 @@
+import Conditions
+import Foundation
+import PHMCore
+import Pipeline
+import TestSupport
+import Testing
+
+/// Charlson scores agree with an independent implementation, the comorbidipy package (installed
+/// by scripts/test), on the hospital ICD-10 codes of people from the default synthetic run.
+@Suite(.serialized) struct CharlsonCrossCheckTests {
+    /// The venv's interpreter, by a path that keeps its symlink (resolving it would leave the venv).
+    static let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python")
+
+    static let script = """
+        import sys, pandas, pandas.core.common, pandas.errors
+        # comorbidipy 0.5.0 imports this warning from where pandas 1.4 kept it.
+        pandas.core.common.SettingWithCopyWarning = pandas.errors.SettingWithCopyWarning
+        from comorbidipy import comorbidity
+        df = pandas.read_csv(sys.argv[1], dtype=str)
+        out = comorbidity(df, id="id", code="code", age=None, score="charlson", icd="icd10", variant="quan",
+                          weighting="charlson", assign0=True)
+        for row in out.itertuples():
+            print(f"{row.id},{row.comorbidity_score:g}")
+        """
+
+    @Test func agreesWithComorbidipyOnCharlson1987() throws {
+        let result = DefaultRun.result
+        var population = result.population
+        // Hospital records only: the GP record's SNOMED codes are not in comorbidipy's ICD-10 scope.
+        population.clinical = ClinicalEvents()
+        population.clinical.byPerson = PersonIndex(start: [Int32](repeating: 0, count: population.count + 1))
+        population.prescriptions = PrescriptionEvents()
+        population.prescriptions.byPerson = PersonIndex(start: [Int32](repeating: 0, count: population.count + 1))
+        let results = ConditionEngine(library: result.library, codes: population.codes).evaluate(population, workers: 2)
+        let score = result.library.score("charlson_1987")!
+
+        var csv = "id,code\n"
+        var sample: [Int] = []
+        let activity = population.activity
+        for p in population.registered where sample.count < 3_000 {
+            var codes = Set<Int32>()
+            for row in activity.byPerson.rows(of: p) where activity.day[row] < population.asOf {
+                if activity.diagnosis[row] >= 0 { codes.insert(activity.diagnosis[row]) }
+                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) { codes.insert(activity.secondaryCodes[i]) }
+            }
+            let icd = codes.filter { population.codes.systems[Int($0)] == .icd10 }
+            guard !icd.isEmpty else { continue }
+            sample.append(p)
+            for code in icd { csv += "\(p),\(population.codes.codes[Int(code)])\n" }
+        }
+        let folder = temporaryFolder("charlson")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(csv.utf8).write(to: folder.appendingPathComponent("codes.csv"))
+        let process = Process()
+        // Through env, so the venv's interpreter keeps its own path and finds its packages.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [CharlsonCrossCheckTests.python.path, "-c", CharlsonCrossCheckTests.script, folder.appendingPathComponent("codes.csv").path]
+        let pipe = Pipe(), errors = Pipe()
+        process.standardOutput = pipe
+        process.standardError = errors
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(problems.suffix(2_000))")
+        var theirs: [Int: Double] = [:]
+        for line in output.split(separator: "\n") {
+            let parts = line.split(separator: ",")
+            theirs[Int(parts[0])!] = Double(parts[1])!
+        }
+        #expect(sample.count > 1_000)
+        #expect(theirs.count == sample.count)
+        var disagreements = 0
+        var nonZero = 0
+        for p in sample {
+            if results.scores[score][p] != theirs[p] { disagreements += 1 }
+            if results.scores[score][p] > 0 { nonZero += 1 }
+        }
+        #expect(disagreements == 0)
+        #expect(nonZero > 300)
+    }
+}
