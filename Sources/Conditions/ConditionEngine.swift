@@ -131,6 +131,8 @@ public struct ConditionEngine: Sendable {
             if !any { unmatched[Int(codeSystems[Int(code)].rawValue)] += 1 }
         }
 
+        // This person's prescriptions before as-of, for distinct-medicine rules.
+        var issued: [(code: Int32, day: Int32)] = []
         var flags = [Bool](repeating: false, count: conditions.count)
         for person in people {
             for l in touched {
@@ -155,10 +157,12 @@ public struct ConditionEngine: Sendable {
                 if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
             }
             let rx = population.prescriptions
+            issued.removeAll(keepingCapacity: true)
             for row in rx.byPerson.rows(of: person) {
                 let day = rx.day[row].rawValue
                 guard day < asOfRaw else { break }
                 visit(rx.code[row], day, prescription: true)
+                issued.append((rx.code[row], day))
             }
 
             // Conditions in file order, so a rule may use any condition before it.
@@ -202,6 +206,14 @@ public struct ConditionEngine: Sendable {
                     var total = 0
                     for l in ls { for k in countersOfList[l] where counters[k].months == months { total += counts[k] } }
                     return total >= atLeast
+                case .distinctPrescriptions(let ls, let months, let atLeast):
+                    let from = asOf.adding(months: -months).rawValue
+                    var distinct = Set<Int32>()
+                    for (code, day) in issued where day >= from && code >= 0 {
+                        let base = Int(code) * listWords
+                        if ls.contains(where: { membership[base + $0 >> 6] & (1 << UInt64($0 & 63)) != 0 }) { distinct.insert(code) }
+                    }
+                    return distinct.count >= atLeast
                 case .all(let rules): return rules.allSatisfy(holds)
                 case .any(let rules): return rules.contains(where: holds)
                 case .not(let r): return !holds(r)

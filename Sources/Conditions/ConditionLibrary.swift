@@ -140,6 +140,7 @@ indirect enum Rule: Sendable {
     case latestNotResolved([Int], resolved: [Int])
     case value(ValueRule)
     case prescriptions([Int], months: Int, atLeast: Int)
+    case distinctPrescriptions([Int], months: Int, atLeast: Int)
     case all([Rule])
     case any([Rule])
     case not(Rule)
@@ -188,6 +189,8 @@ indirect enum Rule: Sendable {
                     lists: try resolve(v.lists), last: max(1, v.last ?? 1), take: take, below: v.below, atLeast: v.atLeast, above: v.above,
                     atMost: v.atMost, withinMonths: v.withinMonths))
         case .prescriptions(let names, let months, let atLeast): self = .prescriptions(try resolve(names), months: months, atLeast: atLeast)
+        case .distinctPrescriptions(let names, let months, let atLeast):
+            self = .distinctPrescriptions(try resolve(names), months: months, atLeast: atLeast)
         case .all(let rules): self = .all(try rules.map(sub))
         case .any(let rules): self = .any(try rules.map(sub))
         case .not(let rule): self = .not(try sub(rule))
@@ -202,7 +205,8 @@ indirect enum Rule: Sendable {
     /// Lists whose earliest code dates the condition (positive branches only).
     var datingLists: [Int] {
         switch self {
-        case .ever(let l), .recordedWithin(let l, _), .firstRecordedWithin(let l, _), .latestNotResolved(let l, _), .prescriptions(let l, _, _): l
+        case .ever(let l), .recordedWithin(let l, _), .firstRecordedWithin(let l, _), .latestNotResolved(let l, _), .prescriptions(let l, _, _),
+            .distinctPrescriptions(let l, _, _): l
         case .value(let v): v.lists
         case .all(let rules), .any(let rules): rules.flatMap(\.datingLists)
         case .not, .condition: []

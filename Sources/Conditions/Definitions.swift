@@ -64,6 +64,8 @@ indirect enum RuleSpec: Decodable {
     case value(ValueSpec)
     /// At least `atLeast` prescriptions from the lists in the `months` before as-of.
     case prescriptions(lists: [String], months: Int, atLeast: Int)
+    /// At least `atLeast` different medicines (distinct codes) from the lists in the `months` before as-of.
+    case distinctPrescriptions(lists: [String], months: Int, atLeast: Int)
     case all([RuleSpec])
     case any([RuleSpec])
     case not(RuleSpec)
@@ -113,7 +115,7 @@ indirect enum RuleSpec: Decodable {
         var resolved: [String]
     }
 
-    static let kinds = ["ever", "recorded_within", "first_recorded_within", "latest_not_resolved", "value", "prescriptions", "all", "any", "not", "condition"]
+    static let kinds = ["ever", "recorded_within", "first_recorded_within", "latest_not_resolved", "value", "prescriptions", "distinct_prescriptions", "all", "any", "not", "condition"]
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
@@ -141,6 +143,9 @@ indirect enum RuleSpec: Decodable {
         case "prescriptions":
             let spec = try container.decode(ListsMonths.self, forKey: key)
             self = .prescriptions(lists: spec.lists, months: spec.months, atLeast: spec.atLeast ?? 1)
+        case "distinct_prescriptions":
+            let spec = try container.decode(ListsMonths.self, forKey: key)
+            self = .distinctPrescriptions(lists: spec.lists, months: spec.months, atLeast: spec.atLeast ?? 1)
         case "all": self = .all(try container.decode([RuleSpec].self, forKey: key))
         case "any": self = .any(try container.decode([RuleSpec].self, forKey: key))
         case "not": self = .not(try container.decode(RuleSpec.self, forKey: key))

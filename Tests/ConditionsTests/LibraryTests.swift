@@ -9,7 +9,9 @@ import Testing
         let library = try ConditionLibrary.standard()
         #expect(library.ltcConditions.count == 37)
         for list in library.lists { #expect(list.rejected.isEmpty, "\(list.name): \(list.rejected)") }
-        #expect(library.scores.map(\.id) == ["cms_general", "cms_mortality", "charlson_1987", "charlson_quan2011", "elixhauser_vw"])
+        #expect(library.scores.map(\.id) == ["cms_general", "cms_mortality", "charlson_1987", "charlson_quan2011", "elixhauser_vw", "efi"])
+        #expect(library.conditions.filter { $0.group == "efi" }.count == 36)
+        #expect(library.scores.last!.weights.count == 36 && library.scores.last!.divideBy == 36)
         #expect(library.conditions.filter { $0.group == "elixhauser" }.count == 31)
         #expect(library.conditions.filter { $0.group == "charlson" }.count == 17)
     }

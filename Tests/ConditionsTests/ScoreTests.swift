@@ -88,4 +88,29 @@ import Testing
         #expect(results.ltcCount == [3, 5, 0])
         #expect(results.scores[general][2] == 0)
     }
+
+    /// Electronic Frailty Index (Clegg 2016): deficits present / 36, with its four categories.
+    @Test func scoresTheElectronicFrailtyIndex() throws {
+        let library = try ConditionLibrary.standard()
+        var a = RuleTests.History()
+        // Hypertension, diabetes, atrial fibrillation and falls: 4 deficits; five different
+        // medicines in the last year: polypharmacy, the fifth.
+        a.clinical = [
+            ("2010-01-01", .snomed, "38341003", .nan), ("2012-01-01", .snomed, "44054006", .nan), ("2015-01-01", .snomed, "49436004", .nan),
+            ("2024-11-01", .snomed, "161898004", .nan),
+        ]
+        a.prescriptions = ["0206020A0AAAAAA", "0601022B0AAABAB", "0212000B0AAAAAA", "0208020Z0AAAAAA", "0204000H0AAAAAA"].map { ("2024-12-01", $0) }
+        var b = a
+        b.prescriptions.removeLast()  // four medicines: no polypharmacy
+        var c = RuleTests.History()  // nine deficits: moderate (0.25)
+        c.clinical = ["38341003", "44054006", "49436004", "161898004", "404640003", "267036007", "64859006", "165232002", "193462001"]
+            .map { ("2020-01-01", .snomed, $0, .nan) }
+        let population = RuleTests.population([a, b, c, RuleTests.History()])
+        let results = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 1)
+        let efi = library.score("efi")!
+        let expected: [Double] = [5.0 / 36, 4.0 / 36, 9.0 / 36, 0]
+        #expect(results.scores[efi] == expected)
+        let categories: [String] = results.scores[efi].map { library.scores[efi].category(of: $0) ?? "" }
+        #expect(categories == ["mild", "fit", "moderate", "fit"])
+    }
 }

@@ -129,7 +129,7 @@ import Testing
             "ae_attendances_12m,outpatient_attendances_12m,elective_admissions_12m,emergency_admissions_12m,apc_cost_12m",
             "emergency_admission_cost_12m,unique_prescription_types_12m,cost_prescribing_12m,cost_ae_12m,cost_outpatient_12m",
             "cost_apc_12m,cost_community_12m,cost_mental_health_12m,cost_social_care_12m,cost_ambulance_12m,cost_other_12m",
-            "cost_total_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011,elixhauser_vw",
+            "cost_total_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011,elixhauser_vw,efi,efi_category",
         ].joined(separator: ",")
         #expect(rows[0].joined(separator: ",") == expectedHeader)
         #expect(rows.count - 1 == result.summary.registeredPeople)
