@@ -7,7 +7,7 @@ public struct PHMCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
-        subcommands: [Run.self, Synth.self, Demo.self, Bench.self])
+        subcommands: [Run.self, Synth.self, Demo.self, Bench.self, Library.self])
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conditions
 import Foundation
 import PHMCore
 import TestSupport
@@ -63,5 +64,17 @@ import Testing
             "--key-file", key.path, "--data-dir", folder.appendingPathComponent("data").path,
         ])
         #expect { try run.run() } throws: { "\($0)".contains("inside the data or input directory") }
+    }
+
+    /// The exported library loads and, passed back with --conditions, gives the same results.
+    @Test func exportedLibraryRoundTrips() throws {
+        let folder = temporaryFolder("library")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("my-library")
+        try PHMCommand.Library.parse(["--out", out.path]).run()
+        let exported = try ConditionLibrary.load(definitions: out.appendingPathComponent("definitions.yaml"))
+        let standard = try ConditionLibrary.standard()
+        #expect(exported.conditions.map(\.id) == standard.conditions.map(\.id))
+        #expect(throws: (any Error).self) { try PHMCommand.Library.parse(["--out", out.path]).run() }
     }
 }
