@@ -15,6 +15,10 @@ public struct ConditionEngine: Sendable {
     let countersOfList: [[Int]]
     /// Lists used by value rules, and how many recent values each must keep.
     let valueDepth: [Int]
+    /// For each condition, the lists whose earliest code dates it.
+    let datingLists: [[Int]]
+    /// Every window length (months) the rules use.
+    let windowMonths: [Int]
 
     /// Compiles the library for the codes present in `codes`.
     ///
@@ -50,6 +54,19 @@ public struct ConditionEngine: Sendable {
         }
         library.conditions.forEach { visit($0.rule) }
         self.counters = counters
+        datingLists = library.conditions.map { Array(Set($0.rule.datingLists)).sorted() }
+        var months = Set(counters.map(\.months))
+        func windows(_ rule: Rule) {
+            switch rule {
+            case .recordedWithin(_, let m), .firstRecordedWithin(_, let m), .distinctPrescriptions(_, let m, _): months.insert(m)
+            case .value(let v): if let m = v.withinMonths { months.insert(m) }
+            case .all(let rules), .any(let rules): rules.forEach(windows)
+            case .not(let r): windows(r)
+            default: break
+            }
+        }
+        library.conditions.forEach { windows($0.rule) }
+        windowMonths = months.sorted()
         countersOfList = lists.indices.map { l in counters.indices.filter { counters[$0].list == l } }
         valueDepth = depth
     }
@@ -101,6 +118,10 @@ public struct ConditionEngine: Sendable {
         var valueCount = [Int](repeating: 0, count: lists)
         var valueDays = valueDepth.map { [Int32](repeating: 0, count: $0) }
         var unmatched = [Int](repeating: 0, count: CodeSystem.allCases.count)
+        // Window starts, computed once: the calendar arithmetic stays out of the per-person loop.
+        var windowStartOfMonths = [Int32](repeating: asOfRaw, count: (windowMonths.last ?? 0) + 1)
+        for m in windowMonths { windowStartOfMonths[m] = asOf.adding(months: -m).rawValue }
+        var seenCode = [Bool](repeating: false, count: matched.count)
 
         @inline(__always) func visit(_ code: Int32, _ day: Int32, value: Float = .nan, prescription: Bool = false) {
             guard code >= 0 else { return }
@@ -170,10 +191,10 @@ public struct ConditionEngine: Sendable {
                 switch rule {
                 case .ever(let ls): return ls.contains { state[$0].first != Int32.max }
                 case .recordedWithin(let ls, let months):
-                    let from = asOf.adding(months: -months).rawValue
+                    let from = windowStartOfMonths[months]
                     return ls.contains { state[$0].last >= from }
                 case .firstRecordedWithin(let ls, let months):
-                    let from = asOf.adding(months: -months).rawValue
+                    let from = windowStartOfMonths[months]
                     let first = ls.map { state[$0].first }.min() ?? Int32.max
                     return first != Int32.max && first >= from
                 case .latestNotResolved(let ls, let resolved):
@@ -188,7 +209,7 @@ public struct ConditionEngine: Sendable {
                         for i in 0..<n { recent.append((valueDays[l][i], values[l][i])) }
                     }
                     if let months = v.withinMonths {
-                        let from = asOf.adding(months: -months).rawValue
+                        let from = windowStartOfMonths[months]
                         recent.removeAll { $0.day < from }
                     }
                     guard !recent.isEmpty else { return false }
@@ -207,13 +228,17 @@ public struct ConditionEngine: Sendable {
                     for l in ls { for k in countersOfList[l] where counters[k].months == months { total += counts[k] } }
                     return total >= atLeast
                 case .distinctPrescriptions(let ls, let months, let atLeast):
-                    let from = asOf.adding(months: -months).rawValue
-                    var distinct = Set<Int32>()
-                    for (code, day) in issued where day >= from && code >= 0 {
+                    let from = windowStartOfMonths[months]
+                    var distinct = 0
+                    for (code, day) in issued where day >= from && code >= 0 && !seenCode[Int(code)] {
                         let base = Int(code) * listWords
-                        if ls.contains(where: { membership[base + $0 >> 6] & (1 << UInt64($0 & 63)) != 0 }) { distinct.insert(code) }
+                        if ls.contains(where: { membership[base + $0 >> 6] & (1 << UInt64($0 & 63)) != 0 }) {
+                            seenCode[Int(code)] = true
+                            distinct += 1
+                        }
                     }
-                    return distinct.count >= atLeast
+                    for (code, _) in issued where code >= 0 { seenCode[Int(code)] = false }
+                    return distinct >= atLeast
                 case .all(let rules): return rules.allSatisfy(holds)
                 case .any(let rules): return rules.contains(where: holds)
                 case .not(let r): return !holds(r)
@@ -227,7 +252,8 @@ public struct ConditionEngine: Sendable {
                 guard flags[c] else { continue }
                 word[c >> 6] |= 1 << UInt64(c & 63)
                 if condition.isLTC { ltc += 1 }
-                let first = condition.rule.datingLists.map { state[$0].first }.min() ?? Int32.max
+                var first = Int32.max
+                for l in datingLists[c] { first = min(first, state[l].first) }
                 result.firstCondition.append(UInt16(c))
                 result.firstDay.append(Day(rawValue: first == Int32.max ? asOfRaw : first))
             }

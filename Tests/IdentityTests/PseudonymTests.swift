@@ -35,15 +35,9 @@ import Testing
             for n in sys.argv[2:]:
                 print(hmac.new(key, n.encode(), hashlib.sha256).hexdigest())
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, keyFile.path] + numbers.map { String($0) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(
-            String.init)
+        let run = try runProgram(["/usr/bin/env", "python3", "-c", script, keyFile.path] + numbers.map { String($0) })
+        #expect(run.status == 0, "\(run.errors)")
+        let lines = run.output.split(separator: "\n").map(String.init)
         #expect(lines == numbers.map { key.pseudonym(nhsNumber: $0) })
         let attributes = try FileManager.default.attributesOfItem(atPath: keyFile.path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)

@@ -55,18 +55,13 @@ import Testing
         let folder = temporaryFolder("charlson")
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data(csv.utf8).write(to: folder.appendingPathComponent("codes.csv"))
-        let process = Process()
         // Through env, so the venv's interpreter keeps its own path and finds its packages.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [CharlsonCrossCheckTests.python.path, "-c", CharlsonCrossCheckTests.script, folder.appendingPathComponent("codes.csv").path]
-        let pipe = Pipe(), errors = Pipe()
-        process.standardOutput = pipe
-        process.standardError = errors
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(problems.suffix(2_000))")
+        let run = try runProgram([
+            "/usr/bin/env", CharlsonCrossCheckTests.python.path, "-c", CharlsonCrossCheckTests.script,
+            folder.appendingPathComponent("codes.csv").path,
+        ])
+        #expect(run.status == 0, "\(run.errors.suffix(2_000))")
+        let output = run.output
         var theirs: [Int: Double] = [:], theirElixhauser: [Int: Double] = [:]
         for line in output.split(separator: "\n") {
             let parts = line.split(separator: ",")

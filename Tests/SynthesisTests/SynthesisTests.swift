@@ -1,5 +1,4 @@
 import Foundation
-import Ingest
 import PHMCore
 import Synthesis
 import TestSupport
