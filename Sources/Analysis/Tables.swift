@@ -40,7 +40,8 @@ public struct MultimorbidityTable: Sendable {
         rows = (0..<10).map { r in
             let m = sums[r].map { n[r] == 0 ? 0 : $0 / Double(n[r]) }
             return Row(
-                band: r == 9 ? "total" : MultimorbidityTable.bands[r], patients: n[r], share: Double(n[r]) / Double(total), ae: m[0],
+                band: r == 9 ? "total" : MultimorbidityTable.bands[r], patients: n[r], share: Double(n[r]) / Double(total),
+                ae: m[0],
                 outpatient: m[1], elective: m[2], emergency: m[3], apcCost: m[4], emergencyCost: m[5], prescriptionTypes: m[6])
         }
     }
@@ -174,7 +175,8 @@ public struct PrevalenceTable: Sendable {
                 let count = counts[k * c + condition]
                 rows.append(
                     Row(
-                        condition: library.conditions[condition].id, breakdown: group.breakdown, group: group.group, people: denominators[k],
+                        condition: library.conditions[condition].id, breakdown: group.breakdown, group: group.group,
+                        people: denominators[k],
                         count: count, prevalence: denominators[k] == 0 ? 0 : Double(count) / Double(denominators[k])))
             }
         }

@@ -24,7 +24,9 @@ extension Population {
         func group(_ level: Level, _ units: [Hierarchy.Unit], _ of: (Int) -> Int) -> [PlanningUnit] {
             var members = [[Int]](repeating: [], count: units.count)
             for p in people { members[of(Int(practice[p]))].append(p) }
-            return units.indices.map { PlanningUnit(level: level, code: units[$0].code, name: units[$0].name, people: members[$0]) }
+            return units.indices.map {
+                PlanningUnit(level: level, code: units[$0].code, name: units[$0].name, people: members[$0])
+            }
         }
         return group(.organisation, h.organisations) { Int(h.practiceOrganisation[$0]) }
             + group(.locality, h.localities) { Int(h.practiceLocality[$0]) }

@@ -1,6 +1,6 @@
+import Conditions
 import Foundation
 import Identity
-import Conditions
 import Ingest
 import PHMCore
 import Pipeline
@@ -66,7 +66,8 @@ enum Console {
         lines.append(
             "time: \(String(format: "%.2f", s.totalSeconds))s (\(timing)); ingest \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s"
         )
-        lines.append("outputs: \(s.outputFolder)/persons.csv, multimorbidity.csv, reconciliation.json, linkage.json, quarantine/ and more")
+        lines.append(
+            "outputs: \(s.outputFolder)/persons.csv, multimorbidity.csv, reconciliation.json, linkage.json, quarantine/ and more")
         return lines.joined(separator: "\n")
     }
 

@@ -6,7 +6,9 @@ extension PHMCommand {
     struct Library: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "library",
-            abstract: "Copy the shipped condition library (definitions.yaml and code lists) to a folder, to edit and pass to --conditions.")
+            abstract:
+                "Copy the shipped condition library (definitions.yaml and code lists) to a folder, to edit and pass to --conditions."
+        )
 
         @Option(help: "The folder to create.")
         var out: String
@@ -18,7 +20,9 @@ extension PHMCommand {
             }
             try FileManager.default.copyItem(at: ConditionLibrary.standardFolder, to: destination)
             let library = try ConditionLibrary.load(definitions: destination.appendingPathComponent("definitions.yaml"))
-            print("wrote \(library.conditions.count) conditions, \(library.lists.count) code lists and \(library.scores.count) scores to \(out)")
+            print(
+                "wrote \(library.conditions.count) conditions, \(library.lists.count) code lists and \(library.scores.count) scores to \(out)"
+            )
             print("edit \(out)/definitions.yaml, then: phm run ... --conditions \(out)/definitions.yaml")
         }
     }

@@ -67,7 +67,9 @@ public struct CodeList: Sendable {
         }
         var lines = text.split(whereSeparator: \.isNewline).map(String.init)
         guard !lines.isEmpty else { throw DefinitionError(file: url.lastPathComponent, message: "the code list is empty") }
-        let header = lines.removeFirst().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"\u{FEFF}")).lowercased() }
+        let header = lines.removeFirst().split(separator: ",").map {
+            $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"\u{FEFF}")).lowercased()
+        }
         guard let column = ["code", "dmd_id", "snomedct_id", "id"].lazy.compactMap({ header.firstIndex(of: $0) }).first else {
             throw DefinitionError(file: url.lastPathComponent, message: "the header has no code column (expected 'code')")
         }
@@ -101,7 +103,8 @@ public struct CodeList: Sendable {
         case .bnf:
             return (2...15).contains(bytes.count) && bytes.allSatisfy { CodeFormat.isDigit($0) || CodeFormat.isLetter($0) }
         default:
-            guard (3...6).contains(bytes.count), CodeFormat.isLetter(bytes[0]), CodeFormat.isDigit(bytes[1]), CodeFormat.isDigit(bytes[2])
+            guard (3...6).contains(bytes.count), CodeFormat.isLetter(bytes[0]), CodeFormat.isDigit(bytes[1]),
+                CodeFormat.isDigit(bytes[2])
             else { return false }
             return bytes.dropFirst(3).allSatisfy { CodeFormat.isDigit($0) || (system == .icd10 && CodeFormat.isLetter($0)) }
         }

@@ -45,7 +45,9 @@ public struct ConditionEngine: Sendable {
         func visit(_ rule: Rule) {
             switch rule {
             case .prescriptions(let ls, let months, _):
-                for l in ls where !counters.contains(where: { $0.list == l && $0.months == months }) { counters.append((l, months)) }
+                for l in ls where !counters.contains(where: { $0.list == l && $0.months == months }) {
+                    counters.append((l, months))
+                }
             case .value(let v): for l in v.lists { depth[l] = max(depth[l], v.last) }
             case .all(let rules), .any(let rules): rules.forEach(visit)
             case .not(let r): visit(r)
@@ -90,7 +92,9 @@ public struct ConditionEngine: Sendable {
             for s in result.scores.indices { result.scores[s].append(contentsOf: part.scores[s]) }
             for (system, n) in part.unmatchedEvents { result.unmatchedEvents[system, default: 0] += n }
         }
-        for (id, isMatched) in matched.enumerated() where !isMatched { result.unmatchedCodes[codeSystems[id].name, default: 0] += 1 }
+        for (id, isMatched) in matched.enumerated() where !isMatched {
+            result.unmatchedCodes[codeSystems[id].name, default: 0] += 1
+        }
         return result
     }
 
@@ -174,7 +178,9 @@ public struct ConditionEngine: Sendable {
                 let day = activity.day[row].rawValue
                 guard day < asOfRaw else { break }
                 visit(activity.diagnosis[row], day)
-                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) { visit(activity.secondaryCodes[i], day) }
+                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
+                    visit(activity.secondaryCodes[i], day)
+                }
                 if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
             }
             let rx = population.prescriptions

@@ -57,7 +57,9 @@ public struct ConditionLibrary: Sendable {
         } catch {
             throw DefinitionError(file: name, message: "is not valid YAML: \(error)")
         }
-        guard file.version == 1 else { throw DefinitionError(file: name, message: "version \(file.version) is not supported (expected 1)") }
+        guard file.version == 1 else {
+            throw DefinitionError(file: name, message: "version \(file.version) is not supported (expected 1)")
+        }
 
         var lists: [CodeList] = []
         var listIndex: [String: Int] = [:]
@@ -65,12 +67,17 @@ public struct ConditionLibrary: Sendable {
             guard let system = CodeSystem(name: spec.system.uppercased()) else {
                 throw DefinitionError(
                     file: name,
-                    message: "code list '\(listName)': unknown system '\(spec.system)' (expected one of \(CodeSystem.allCases.map(\.name).joined(separator: ", ")))")
+                    message:
+                        "code list '\(listName)': unknown system '\(spec.system)' (expected one of \(CodeSystem.allCases.map(\.name).joined(separator: ", ")))"
+                )
             }
             var list: CodeList
             if let path = spec.file {
-                list = try CodeList.load(csv: url.deletingLastPathComponent().appendingPathComponent(path), name: listName, system: system)
-                if let codes = spec.codes { list = CodeList(name: listName, system: system, entries: Array(list.exact) + list.prefixes + codes) }
+                list = try CodeList.load(
+                    csv: url.deletingLastPathComponent().appendingPathComponent(path), name: listName, system: system)
+                if let codes = spec.codes {
+                    list = CodeList(name: listName, system: system, entries: Array(list.exact) + list.prefixes + codes)
+                }
             } else if let codes = spec.codes {
                 list = CodeList(name: listName, system: system, entries: codes)
             } else {
@@ -86,7 +93,8 @@ public struct ConditionLibrary: Sendable {
             guard conditionIndex[spec.id] == nil else {
                 throw DefinitionError(file: name, message: "condition '\(spec.id)' is defined twice")
             }
-            let rule = try Rule(spec.rule, lists: listIndex, conditions: conditionIndex, context: "condition '\(spec.id)'", file: name)
+            let rule = try Rule(
+                spec.rule, lists: listIndex, conditions: conditionIndex, context: "condition '\(spec.id)'", file: name)
             conditionIndex[spec.id] = conditions.count
             conditions.append(Condition(id: spec.id, name: spec.name, isLTC: spec.ltc ?? false, group: spec.group, rule: rule))
         }
@@ -101,12 +109,15 @@ public struct ConditionLibrary: Sendable {
             }
             let weights = try spec.weights.sorted { $0.key < $1.key }.map { (condition: try index($0.key), weight: $0.value) }
             let hierarchy = try (spec.hierarchy ?? []).map { pair -> (stronger: Int, weaker: Int) in
-                guard pair.count == 2 else { throw DefinitionError(file: name, message: "score '\(spec.id)': each hierarchy entry is [stronger, weaker]") }
+                guard pair.count == 2 else {
+                    throw DefinitionError(file: name, message: "score '\(spec.id)': each hierarchy entry is [stronger, weaker]")
+                }
                 return (try index(pair[0]), try index(pair[1]))
             }
             scores.append(
                 Score(
-                    id: spec.id, name: spec.name, source: spec.source, weights: weights, hierarchy: hierarchy, divideBy: spec.divideBy ?? 1,
+                    id: spec.id, name: spec.name, source: spec.source, weights: weights, hierarchy: hierarchy,
+                    divideBy: spec.divideBy ?? 1,
                     categories: (spec.categories ?? []).map { ($0.label, $0.below) }))
         }
         return ConditionLibrary(lists: lists, conditions: conditions, scores: scores)
@@ -165,7 +176,9 @@ indirect enum Rule: Sendable {
 
     init(_ spec: RuleSpec, lists: [String: Int], conditions: [String: Int], context: String, file: String) throws {
         func resolve(_ names: [String]) throws -> [Int] {
-            guard !names.isEmpty else { throw DefinitionError(file: file, message: "\(context): a rule needs at least one code list") }
+            guard !names.isEmpty else {
+                throw DefinitionError(file: file, message: "\(context): a rule needs at least one code list")
+            }
             return try names.map { n in
                 guard let i = lists[n] else { throw DefinitionError(file: file, message: "\(context): unknown code list '\(n)'") }
                 return i
@@ -176,7 +189,8 @@ indirect enum Rule: Sendable {
         case .ever(let names): self = .ever(try resolve(names))
         case .recordedWithin(let names, let months): self = .recordedWithin(try resolve(names), months: months)
         case .firstRecordedWithin(let names, let months): self = .firstRecordedWithin(try resolve(names), months: months)
-        case .latestNotResolved(let names, let resolved): self = .latestNotResolved(try resolve(names), resolved: try resolve(resolved))
+        case .latestNotResolved(let names, let resolved):
+            self = .latestNotResolved(try resolve(names), resolved: try resolve(resolved))
         case .value(let v):
             guard let take = ValueRule.Take(rawValue: v.take ?? "latest") else {
                 throw DefinitionError(file: file, message: "\(context): 'take' must be latest, max, min or mean")
@@ -186,9 +200,11 @@ indirect enum Rule: Sendable {
             }
             self = .value(
                 ValueRule(
-                    lists: try resolve(v.lists), last: max(1, v.last ?? 1), take: take, below: v.below, atLeast: v.atLeast, above: v.above,
+                    lists: try resolve(v.lists), last: max(1, v.last ?? 1), take: take, below: v.below, atLeast: v.atLeast,
+                    above: v.above,
                     atMost: v.atMost, withinMonths: v.withinMonths))
-        case .prescriptions(let names, let months, let atLeast): self = .prescriptions(try resolve(names), months: months, atLeast: atLeast)
+        case .prescriptions(let names, let months, let atLeast):
+            self = .prescriptions(try resolve(names), months: months, atLeast: atLeast)
         case .distinctPrescriptions(let names, let months, let atLeast):
             self = .distinctPrescriptions(try resolve(names), months: months, atLeast: atLeast)
         case .all(let rules): self = .all(try rules.map(sub))
@@ -205,8 +221,10 @@ indirect enum Rule: Sendable {
     /// Lists whose earliest code dates the condition (positive branches only).
     var datingLists: [Int] {
         switch self {
-        case .ever(let l), .recordedWithin(let l, _), .firstRecordedWithin(let l, _), .latestNotResolved(let l, _), .prescriptions(let l, _, _),
-            .distinctPrescriptions(let l, _, _): l
+        case .ever(let l), .recordedWithin(let l, _), .firstRecordedWithin(let l, _), .latestNotResolved(let l, _),
+            .prescriptions(let l, _, _),
+            .distinctPrescriptions(let l, _, _):
+            l
         case .value(let v): v.lists
         case .all(let rules), .any(let rules): rules.flatMap(\.datingLists)
         case .not, .condition: []

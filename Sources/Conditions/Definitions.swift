@@ -115,13 +115,18 @@ indirect enum RuleSpec: Decodable {
         var resolved: [String]
     }
 
-    static let kinds = ["ever", "recorded_within", "first_recorded_within", "latest_not_resolved", "value", "prescriptions", "distinct_prescriptions", "all", "any", "not", "condition"]
+    static let kinds = [
+        "ever", "recorded_within", "first_recorded_within", "latest_not_resolved", "value", "prescriptions",
+        "distinct_prescriptions", "all", "any", "not", "condition",
+    ]
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
         guard container.allKeys.count == 1, let key = container.allKeys.first else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "a rule has exactly one of: \(RuleSpec.kinds.joined(separator: ", "))"))
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a rule has exactly one of: \(RuleSpec.kinds.joined(separator: ", "))"))
         }
         switch key.stringValue {
         case "ever":
@@ -154,7 +159,8 @@ indirect enum RuleSpec: Decodable {
             throw DecodingError.dataCorrupted(
                 .init(
                     codingPath: decoder.codingPath + [key],
-                    debugDescription: "unknown rule '\(key.stringValue)'; expected one of: \(RuleSpec.kinds.joined(separator: ", "))"))
+                    debugDescription:
+                        "unknown rule '\(key.stringValue)'; expected one of: \(RuleSpec.kinds.joined(separator: ", "))"))
         }
     }
 }

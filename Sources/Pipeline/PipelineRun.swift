@@ -1,7 +1,7 @@
+import Conditions
 import Dispatch
 import Foundation
 import Identity
-import Conditions
 import Ingest
 import PHMCore
 import Storage
@@ -175,8 +175,10 @@ public enum PipelineRun {
                     population, utilisation, conditions, library, registered: registered,
                     to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
                 try OutputWriter.writePersonConditions(
-                    population, conditions, library, registered: registered, to: options.output.appendingPathComponent("person-conditions.csv"))
-                try OutputWriter.writeJSON(CodeReport(conditions, library), to: options.output.appendingPathComponent("codes.json"))
+                    population, conditions, library, registered: registered,
+                    to: options.output.appendingPathComponent("person-conditions.csv"))
+                try OutputWriter.writeJSON(
+                    CodeReport(conditions, library), to: options.output.appendingPathComponent("codes.json"))
             }
             try timed("tables") {
                 try TableWriter.write(

@@ -1,6 +1,6 @@
+import Conditions
 import Foundation
 import Identity
-import Conditions
 import Ingest
 import PHMCore
 
@@ -102,13 +102,16 @@ enum OutputWriter {
 
     /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
     static func writePersons(
-        _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary, registered: [Int],
+        _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
+        registered: [Int],
         to url: URL, workers: Int
     ) throws {
         FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
-        let header = personColumns + library.scores.map(\.id) + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
+        let header =
+            personColumns + library.scores.map(\.id)
+            + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)

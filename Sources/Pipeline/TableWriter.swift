@@ -15,14 +15,17 @@ enum TableWriter {
         var multimorbidity: [[String: String]]
         var costConcentration: [String: [String: Double]]
         var segments: [[String: String]]
+        var prevalence: [[String: String]]
     }
 
     static func write(
-        population: Population, use: Utilisation, conditions: ConditionResults, library: ConditionLibrary, to folder: URL, workers: Int
+        population: Population, use: Utilisation, conditions: ConditionResults, library: ConditionLibrary, to folder: URL,
+        workers: Int
     ) throws {
         let units = population.units()
         let ltc = conditions.ltcCount
-        let tables = Parallel.map(units.count) { u -> (MultimorbidityTable, CostConcentration, CostConcentration, SegmentTable, PrevalenceTable) in
+        let tables = Parallel.map(units.count) {
+            u -> (MultimorbidityTable, CostConcentration, CostConcentration, SegmentTable, PrevalenceTable) in
             let people = units[u].people
             return (
                 MultimorbidityTable(people: people, ltc: ltc, use: use),
@@ -64,7 +67,9 @@ enum TableWriter {
             "level,unit_code,unit_name,scope,people,total_cost_gbp,top_0_5_pct_share,top_1_pct_share,top_5_pct_share,top_10_pct_share,top_20_pct_share,zero_cost_share,gini,"
                 + (1...9).map { "lorenz_\($0 * 10)" }.joined(separator: ","))
         var segments = CSVRows()
-        segments.raw("level,unit_code,unit_name,segment,people,pct_population,emergency_admissions_per_1000,mean_emergency_cost_gbp,mean_total_cost_gbp")
+        segments.raw(
+            "level,unit_code,unit_name,segment,people,pct_population,emergency_admissions_per_1000,mean_emergency_cost_gbp,mean_total_cost_gbp"
+        )
         var prevalence = CSVRows()
         prevalence.raw("level,unit_code,unit_name,condition,breakdown,group,people,count,crude_prevalence_pct")
         var json: [UnitTables] = []
@@ -107,7 +112,9 @@ enum TableWriter {
                 prevalence.end()
             }
             func concentrationJSON(_ c: CostConcentration) -> [String: Double] {
-                var d: [String: Double] = ["people": Double(c.people), "total_cost_gbp": c.total, "zero_cost_share": c.zeroShare, "gini": c.gini]
+                var d: [String: Double] = [
+                    "people": Double(c.people), "total_cost_gbp": c.total, "zero_cost_share": c.zeroShare, "gini": c.gini,
+                ]
                 for (f, v) in zip(CostConcentration.topFractions, c.topShares) { d["top_\(f * 100)_pct_share"] = v }
                 for (i, v) in c.lorenz.enumerated() { d["lorenz_\((i + 1) * 10)"] = v }
                 return d
@@ -117,10 +124,12 @@ enum TableWriter {
                     level: unit.level.rawValue, code: unit.code, name: unit.name,
                     multimorbidity: mm.rows.map {
                         [
-                            "ltc_count": $0.band, "patients": String($0.patients), "pct_patients": String($0.share), "ae_attendances": String($0.ae),
+                            "ltc_count": $0.band, "patients": String($0.patients), "pct_patients": String($0.share),
+                            "ae_attendances": String($0.ae),
                             "outpatient_attendances": String($0.outpatient), "elective_admissions": String($0.elective),
                             "emergency_admissions": String($0.emergency), "total_apc_cost_gbp": String($0.apcCost),
-                            "emergency_admission_cost_gbp": String($0.emergencyCost), "unique_prescription_types": String($0.prescriptionTypes),
+                            "emergency_admission_cost_gbp": String($0.emergencyCost),
+                            "unique_prescription_types": String($0.prescriptionTypes),
                         ]
                     },
                     costConcentration: ["secondary_care": concentrationJSON(secondary), "all_settings": concentrationJSON(all)],
@@ -128,7 +137,14 @@ enum TableWriter {
                         [
                             "segment": $0.segment, "people": String($0.people), "pct_population": String(100 * $0.share),
                             "emergency_admissions_per_1000": String($0.emergencyAdmissionsPer1000),
-                            "mean_emergency_cost_gbp": String($0.meanEmergencyCost), "mean_total_cost_gbp": String($0.meanTotalCost),
+                            "mean_emergency_cost_gbp": String($0.meanEmergencyCost),
+                            "mean_total_cost_gbp": String($0.meanTotalCost),
+                        ]
+                    },
+                    prevalence: prev.rows.map {
+                        [
+                            "condition": $0.condition, "breakdown": $0.breakdown, "group": $0.group, "people": String($0.people),
+                            "count": String($0.count), "crude_prevalence_pct": String(100 * $0.prevalence),
                         ]
                     }))
         }

@@ -86,7 +86,8 @@ public enum Catalogue {
 
     private static func c(
         _ name: String, _ snomed: [String], _ icd10: [String], _ age: [Double], _ weight: Double, _ slope: Double,
-        sex: Character? = nil, med: [String] = [], recent: Bool = false, prescriptionDefined: Bool = false, alwaysTreated: Bool = false
+        sex: Character? = nil, med: [String] = [], recent: Bool = false, prescriptionDefined: Bool = false,
+        alwaysTreated: Bool = false
     ) -> SyntheticCondition {
         SyntheticCondition(
             name: name, snomed: snomed, icd10: icd10, ageWeight: age.map { $0 * weight }, deprivationSlope: slope, sex: sex,

@@ -85,7 +85,8 @@ extension PersonModel {
         var repeats: [String: (start: Day, interval: Int)] = [:]
         for c in conditions {
             let condition = Catalogue.conditions[c.index]
-            guard !condition.medicines.isEmpty, condition.prescriptionDefined || condition.alwaysTreated || rng.chance(0.85) else { continue }
+            guard !condition.medicines.isEmpty, condition.prescriptionDefined || condition.alwaysTreated || rng.chance(0.85)
+            else { continue }
             let interval = condition.prescriptionDefined ? 56 : 84
             for medicine in condition.medicines {
                 let start = max(c.onset, rxStart).adding(days: rng.int(0..<28))

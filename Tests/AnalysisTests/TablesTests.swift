@@ -25,8 +25,12 @@ import Testing
 
     static func population() -> (Population, Utilisation) {
         var h = Hierarchy()
-        h.addPractice(.init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
-        h.addPractice(.init(code: "A2", name: "B"), pcn: .init(code: "U2", name: "V"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        h.addPractice(
+            .init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"),
+            organisation: .init(code: "O", name: "O"))
+        h.addPractice(
+            .init(code: "A2", name: "B"), pcn: .init(code: "U2", name: "V"), locality: .init(code: "L1", name: "L"),
+            organisation: .init(code: "O", name: "O"))
         var areas = Areas()
         areas.codes = ["E01000001", "E01000002"]
         areas.imdDecile = [1, 10]

@@ -9,7 +9,10 @@ import Testing
         let library = try ConditionLibrary.standard()
         #expect(library.ltcConditions.count == 37)
         for list in library.lists { #expect(list.rejected.isEmpty, "\(list.name): \(list.rejected)") }
-        #expect(library.scores.map(\.id) == ["cms_general", "cms_mortality", "charlson_1987", "charlson_quan2011", "elixhauser_vw", "efi"])
+        #expect(
+            library.scores.map(\.id) == [
+                "cms_general", "cms_mortality", "charlson_1987", "charlson_quan2011", "elixhauser_vw", "efi",
+            ])
         #expect(library.conditions.filter { $0.group == "efi" }.count == 36)
         #expect(library.scores.last!.weights.count == 36 && library.scores.last!.divideBy == 36)
         #expect(library.conditions.filter { $0.group == "elixhauser" }.count == 31)
@@ -60,10 +63,19 @@ import Testing
             }
         }
         let lists = "version: 1\ncodelists:\n  a: {system: SNOMED, codes: ['38341003']}\n"
-        #expect(error(lists + "conditions:\n  - {id: x, name: X, rule: {ever: [b]}}\n") == "definitions.yaml: condition 'x': unknown code list 'b'")
-        #expect(error(lists + "conditions:\n  - {id: x, name: X, rule: {often: [a]}}\n")?.contains("unknown rule 'often'") == true)
-        #expect(error(lists + "conditions:\n  - {id: x, name: X, rule: {condition: y}}\n") == "definitions.yaml: condition 'x': condition 'y' is not defined before it is used")
-        #expect(error("version: 1\ncodelists:\n  a: {system: XYZ, codes: ['1']}\nconditions: []\n")?.contains("unknown system 'XYZ'") == true)
-        #expect(error(lists + "conditions: []\nscores:\n  - {id: s, name: S, weights: {z: 1}}\n") == "definitions.yaml: score 's' names unknown condition 'z'")
+        #expect(
+            error(lists + "conditions:\n  - {id: x, name: X, rule: {ever: [b]}}\n")
+                == "definitions.yaml: condition 'x': unknown code list 'b'")
+        #expect(
+            error(lists + "conditions:\n  - {id: x, name: X, rule: {often: [a]}}\n")?.contains("unknown rule 'often'") == true)
+        #expect(
+            error(lists + "conditions:\n  - {id: x, name: X, rule: {condition: y}}\n")
+                == "definitions.yaml: condition 'x': condition 'y' is not defined before it is used")
+        #expect(
+            error("version: 1\ncodelists:\n  a: {system: XYZ, codes: ['1']}\nconditions: []\n")?.contains("unknown system 'XYZ'")
+                == true)
+        #expect(
+            error(lists + "conditions: []\nscores:\n  - {id: s, name: S, weights: {z: 1}}\n")
+                == "definitions.yaml: score 's' names unknown condition 'z'")
     }
 }

@@ -19,7 +19,9 @@ import Testing
     static func population(_ people: [History]) -> Population {
         var codes = CodeTable()
         var h = Hierarchy()
-        h.addPractice(.init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"), organisation: .init(code: "O", name: "O"))
+        h.addPractice(
+            .init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"),
+            organisation: .init(code: "O", name: "O"))
         var p = Population(asOf: asOf, hierarchy: h, areas: Areas(), codes: CodeTable())
         var clinical: [(Int32, Day, Int32, Float)] = []
         var rx: [(Int32, Day, Int32)] = []
@@ -37,12 +39,16 @@ import Testing
             p.registeredTo.append(.max)
             p.death.append(.max)
             for (d, system, code, value) in person.clinical {
-                clinical.append((Int32(i), Day(iso: d)!, codes.intern(CodeFormat.normalise(code, system: system)!, system: system), value))
+                clinical.append(
+                    (Int32(i), Day(iso: d)!, codes.intern(CodeFormat.normalise(code, system: system)!, system: system), value))
             }
             for (d, code) in person.prescriptions { rx.append((Int32(i), Day(iso: d)!, codes.intern(code, system: .bnf))) }
             for (d, primary, secondary) in person.admissions {
-                care.append((Int32(i), Day(iso: d)!, codes.intern(CodeFormat.normalise(primary, system: .icd10)!, system: .icd10),
-                    secondary.map { codes.intern(CodeFormat.normalise($0, system: .icd10)!, system: .icd10) }))
+                care.append(
+                    (
+                        Int32(i), Day(iso: d)!, codes.intern(CodeFormat.normalise(primary, system: .icd10)!, system: .icd10),
+                        secondary.map { codes.intern(CodeFormat.normalise($0, system: .icd10)!, system: .icd10) }
+                    ))
             }
         }
         p.codes = codes
@@ -112,7 +118,8 @@ import Testing
         var people = [History](repeating: History(), count: 6)
         // 0: asthma coded in 2010, resolved in 2015, coded again last year; four inhaler issues in the year.
         people[0].clinical = [
-            ("2010-05-01", .snomed, "195967001", .nan), ("2015-01-01", .snomed, "162660004", .nan), ("2024-06-01", .snomed, "195967001", .nan),
+            ("2010-05-01", .snomed, "195967001", .nan), ("2015-01-01", .snomed, "162660004", .nan),
+            ("2024-06-01", .snomed, "195967001", .nan),
         ]
         people[0].prescriptions = ["2024-04-10", "2024-07-10", "2024-10-10", "2025-01-10"].map { ($0, "0301011R0AAAAAA") }
         // 1: asthma coded in 2010 and resolved in 2015; three inhalers in the year and one after as-of.
@@ -153,6 +160,8 @@ import Testing
         // First-recorded dates: the earliest code of the condition's lists.
         let asthma = library.condition("asthma_ever")!
         #expect(results.conditions(of: 0).first { $0.condition == asthma }?.firstRecorded.description == "2010-05-01")
-        #expect(results.conditions(of: 4).first { $0.condition == library.condition("either")! }?.firstRecorded.description == "2023-03-01")
+        #expect(
+            results.conditions(of: 4).first { $0.condition == library.condition("either")! }?.firstRecorded.description
+                == "2023-03-01")
     }
 }

@@ -18,7 +18,8 @@ import Testing
         ("K76.5", "charlson_severe_liver"), ("E11.9", "charlson_diabetes"), ("E10.6", "charlson_diabetes"),
         ("E11.2", "charlson_diabetes_complicated"), ("E14.7", "charlson_diabetes_complicated"), ("G81.9", "charlson_hemiplegia"),
         ("G83.4", "charlson_hemiplegia"), ("G83.5", nil), ("N18.3", "charlson_renal"), ("N03.2", "charlson_renal"),
-        ("N03.1", nil), ("Z99.2", "charlson_renal"), ("C34.9", "charlson_malignancy"), ("C44.9", nil), ("C91.0", "charlson_malignancy"),
+        ("N03.1", nil), ("Z99.2", "charlson_renal"), ("C34.9", "charlson_malignancy"), ("C44.9", nil),
+        ("C91.0", "charlson_malignancy"),
         ("C78.7", "charlson_metastatic"), ("C80.9", "charlson_metastatic"), ("B20.0", "charlson_hiv"), ("B23.0", nil),
     ]
 
@@ -70,10 +71,14 @@ import Testing
     @Test func scoresCambridgeMultimorbidity() throws {
         let library = try ConditionLibrary.standard()
         var a = RuleTests.History()  // hypertension, diabetes, depression
-        a.clinical = [("2010-01-01", .snomed, "38341003", .nan), ("2012-01-01", .snomed, "44054006", .nan), ("2020-01-01", .snomed, "35489007", .nan)]
+        a.clinical = [
+            ("2010-01-01", .snomed, "38341003", .nan), ("2012-01-01", .snomed, "44054006", .nan),
+            ("2020-01-01", .snomed, "35489007", .nan),
+        ]
         var b = RuleTests.History()  // dementia, heart failure, anxiety and depression (counted once), hearing loss
         b.clinical = [
-            ("2018-01-01", .snomed, "52448006", .nan), ("2019-01-01", .snomed, "84114007", .nan), ("2019-06-01", .snomed, "197480006", .nan),
+            ("2018-01-01", .snomed, "52448006", .nan), ("2019-01-01", .snomed, "84114007", .nan),
+            ("2019-06-01", .snomed, "197480006", .nan),
             ("2019-07-01", .snomed, "35489007", .nan), ("2015-01-01", .snomed, "15188001", .nan),
         ]
         var c = RuleTests.History()  // cancer first recorded 2018: more than five years before as-of, so not counted
@@ -96,15 +101,20 @@ import Testing
         // Hypertension, diabetes, atrial fibrillation and falls: 4 deficits; five different
         // medicines in the last year: polypharmacy, the fifth.
         a.clinical = [
-            ("2010-01-01", .snomed, "38341003", .nan), ("2012-01-01", .snomed, "44054006", .nan), ("2015-01-01", .snomed, "49436004", .nan),
+            ("2010-01-01", .snomed, "38341003", .nan), ("2012-01-01", .snomed, "44054006", .nan),
+            ("2015-01-01", .snomed, "49436004", .nan),
             ("2024-11-01", .snomed, "161898004", .nan),
         ]
-        a.prescriptions = ["0206020A0AAAAAA", "0601022B0AAABAB", "0212000B0AAAAAA", "0208020Z0AAAAAA", "0204000H0AAAAAA"].map { ("2024-12-01", $0) }
+        a.prescriptions = ["0206020A0AAAAAA", "0601022B0AAABAB", "0212000B0AAAAAA", "0208020Z0AAAAAA", "0204000H0AAAAAA"].map {
+            ("2024-12-01", $0)
+        }
         var b = a
         b.prescriptions.removeLast()  // four medicines: no polypharmacy
         var c = RuleTests.History()  // nine deficits: moderate (0.25)
-        c.clinical = ["38341003", "44054006", "49436004", "161898004", "404640003", "267036007", "64859006", "165232002", "193462001"]
-            .map { ("2020-01-01", .snomed, $0, .nan) }
+        c.clinical = [
+            "38341003", "44054006", "49436004", "161898004", "404640003", "267036007", "64859006", "165232002", "193462001",
+        ]
+        .map { ("2020-01-01", .snomed, $0, .nan) }
         let population = RuleTests.population([a, b, c, RuleTests.History()])
         let results = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 1)
         let efi = library.score("efi")!

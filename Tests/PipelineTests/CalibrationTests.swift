@@ -85,7 +85,9 @@ import Testing
                 if expected < 0.1 && column <= 6 {
                     #expect(value < 0.1, "band \(row[0]) column \(column): \(value)")
                 } else if column <= 6 && expected < 1 {
-                    #expect(abs(value - expected) <= 0.05 + 0.15 * expected, "band \(row[0]) column \(column): \(value) vs \(expected)")
+                    #expect(
+                        abs(value - expected) <= 0.05 + 0.15 * expected,
+                        "band \(row[0]) column \(column): \(value) vs \(expected)")
                 } else {
                     #expect(abs(value - expected) / expected < 0.15, "band \(row[0]) column \(column): \(value) vs \(expected)")
                 }

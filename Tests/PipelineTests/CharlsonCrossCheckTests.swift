@@ -45,7 +45,9 @@ import Testing
             var codes = Set<Int32>()
             for row in activity.byPerson.rows(of: p) where activity.day[row] < population.asOf {
                 if activity.diagnosis[row] >= 0 { codes.insert(activity.diagnosis[row]) }
-                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) { codes.insert(activity.secondaryCodes[i]) }
+                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
+                    codes.insert(activity.secondaryCodes[i])
+                }
             }
             let icd = codes.filter { population.codes.systems[Int($0)] == .icd10 }
             guard !icd.isEmpty else { continue }
@@ -88,8 +90,9 @@ import Testing
             if results.scores[score][p] > 0 { nonZero += 1 }
             let ambiguous = activity.byPerson.rows(of: p).contains { row in
                 activity.day[row] < population.asOf
-                    && ([activity.diagnosis[row]] + activity.secondaryCodes[Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1])])
-                    .contains { $0 >= 0 && multiCategory[Int($0)] }
+                    && ([activity.diagnosis[row]]
+                        + activity.secondaryCodes[Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1])])
+                        .contains { $0 >= 0 && multiCategory[Int($0)] }
             }
             let ours = max(0, results.scores[elixhauser][p])
             if ambiguous {
