@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["PHMCore", "Synthesis"], path: "Tests/TestSupport", swiftSettings: strict),
-        .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore"], swiftSettings: strict),
+        .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),

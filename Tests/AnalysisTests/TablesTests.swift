@@ -1,6 +1,7 @@
 import Analysis
 import Foundation
 import PHMCore
+import TestSupport
 import Testing
 
 @Suite struct TablesTests {
@@ -37,17 +38,9 @@ import Testing
         var p = Population(asOf: Day(iso: "2025-04-01")!, hierarchy: h, areas: areas, codes: CodeTable())
         let ages = [10, 30, 50, 70, 90, 85]
         for (i, age) in ages.enumerated() {
-            p.pseudonym.append("p\(i)")
-            p.sex.append(i % 2 == 0 ? .female : .male)
-            p.age.append(Int16(age))
-            p.birthMonth.append(Int32((2025 - age) * 12))
-            p.practice.append(i < 3 ? 0 : 1)
-            p.area.append(i < 4 ? 0 : 1)
-            p.ethnicGroup.append(.white)
-            p.optedOut.append(false)
-            p.registeredFrom.append(Day(iso: "2000-01-01")!)
-            p.registeredTo.append(.max)
-            p.death.append(i == 5 ? Day(iso: "2024-01-01")! : .max)
+            p.appendPerson(
+                sex: i % 2 == 0 ? .female : .male, age: age, practice: i < 3 ? 0 : 1, area: i < 4 ? 0 : 1,
+                death: i == 5 ? Day(iso: "2024-01-01")! : .max)
         }
         // Person 4 has two emergency admissions in the window costing 3,000 in all.
         p.activity.byPerson = PersonIndex(start: [0, 0, 0, 0, 0, 2, 2])

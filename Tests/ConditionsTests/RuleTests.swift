@@ -27,17 +27,7 @@ import Testing
         var rx: [(Int32, Day, Int32)] = []
         var care: [(Int32, Day, Int32, [Int32])] = []
         for (i, person) in people.enumerated() {
-            p.pseudonym.append("p\(i)")
-            p.sex.append(.female)
-            p.age.append(70)
-            p.birthMonth.append(Int32(1955 * 12))
-            p.practice.append(0)
-            p.area.append(-1)
-            p.ethnicGroup.append(.white)
-            p.optedOut.append(false)
-            p.registeredFrom.append(Day(iso: "2000-01-01")!)
-            p.registeredTo.append(.max)
-            p.death.append(.max)
+            p.appendPerson()
             for (d, system, code, value) in person.clinical {
                 clinical.append(
                     (Int32(i), Day(iso: d)!, codes.intern(CodeFormat.normalise(code, system: system)!, system: system), value))

@@ -1,4 +1,5 @@
 import PHMCore
+import TestSupport
 import Testing
 
 @Suite struct PopulationTests {
@@ -19,19 +20,8 @@ import Testing
             .init(code: "A1", name: "A"), pcn: .init(code: "U1", name: "U"), locality: .init(code: "L1", name: "L"),
             organisation: .init(code: "O", name: "O"))
         var p = Population(asOf: asOf, hierarchy: h, areas: Areas(), codes: CodeTable())
-        for i in 0..<2 {
-            p.pseudonym.append("p\(i)")
-            p.sex.append(.female)
-            p.age.append(70)
-            p.birthMonth.append(Int32(1955 * 12))
-            p.practice.append(0)
-            p.area.append(-1)
-            p.ethnicGroup.append(.white)
-            p.optedOut.append(false)
-            p.registeredFrom.append(Day(iso: "2000-01-01")!)
-            p.registeredTo.append(i == 0 ? .max : Day(iso: "2024-01-01")!)
-            p.death.append(.max)
-        }
+        p.appendPerson()
+        p.appendPerson(registeredTo: Day(iso: "2024-01-01")!)
         let rows: [(Int32, String, ActivityKind, Float)] = [
             (0, "2024-03-31", .emergencyAdmission, 5_000),  // before the window
             (0, "2024-04-01", .emergencyAdmission, 2_000),

@@ -103,3 +103,22 @@ public func splitCSVLine(_ line: String) -> [String] {
     chars.removeAll()
     return fields
 }
+
+extension Population {
+    /// Appends a hand-built person registered since 2000 at practice 0 unless told otherwise.
+    public mutating func appendPerson(
+        sex: Sex = .female, age: Int = 70, practice: Int32 = 0, area: Int32 = -1, registeredTo: Day = .max, death: Day = .max
+    ) {
+        pseudonym.append("p\(count)")
+        self.sex.append(sex)
+        self.age.append(Int16(age))
+        birthMonth.append(Int32((asOf.year - age) * 12))
+        self.practice.append(practice)
+        self.area.append(area)
+        ethnicGroup.append(.white)
+        optedOut.append(false)
+        registeredFrom.append(Day(iso: "2000-01-01")!)
+        self.registeredTo.append(registeredTo)
+        self.death.append(death)
+    }
+}
