@@ -8,10 +8,6 @@ import Testing
 /// Charlson (1987 weights) and Elixhauser (van Walraven) scores agree with an independent implementation, the comorbidipy package (installed
 /// by scripts/test), on the hospital ICD-10 codes of people from the default synthetic run.
 @Suite(.serialized) struct CharlsonCrossCheckTests {
-    /// The venv's interpreter, by a path that keeps its symlink (resolving it would leave the venv).
-    static let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python")
-
     static let script = """
         import sys, pandas, pandas.core.common, pandas.errors
         # comorbidipy 0.5.0 imports this warning from where pandas 1.4 kept it.
@@ -59,7 +55,7 @@ import Testing
         try Data(csv.utf8).write(to: folder.appendingPathComponent("codes.csv"))
         // Through env, so the venv's interpreter keeps its own path and finds its packages.
         let run = try runProgram([
-            "/usr/bin/env", CharlsonCrossCheckTests.python.path, "-c", CharlsonCrossCheckTests.script,
+            "/usr/bin/env", crossCheckPython, "-c", CharlsonCrossCheckTests.script,
             folder.appendingPathComponent("codes.csv").path,
         ])
         #expect(run.status == 0, "\(run.errors.suffix(2_000))")

@@ -35,3 +35,8 @@ public func runProgram(_ arguments: [String]) throws -> ProgramOutput {
         status: exitCode, output: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
         errors: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
 }
+
+/// The interpreter of the project's cross-check venv (`.venv-crosscheck`, made by scripts/test),
+/// by a path that keeps its symlink: resolving it would leave the venv.
+public let crossCheckPython: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python").path
