@@ -165,7 +165,8 @@ public struct PrevalenceTable: Sendable {
         for p in people {
             let g = memberships(p)
             for k in g { denominators[k] += 1 }
-            for (condition, _) in conditions.conditions(of: p) {
+            for row in conditions.flaggedRows(of: p) {
+                let condition = Int(conditions.firstCondition[row])
                 for k in g { counts[k * c + condition] += 1 }
             }
         }

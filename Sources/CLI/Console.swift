@@ -59,7 +59,7 @@ enum Console {
             lines.append("  \(file.file): \(number(file.quarantined)) quarantined (\(rules))")
         }
         for file in result.reconciliation.files where !file.extraColumns.isEmpty {
-            let fate = file.file == InputContract.areas.name ? "kept as area indicators" : "ignored"
+            let fate = file.extraColumnsKept ? "kept as area indicators" : "ignored"
             lines.append("  \(file.file): columns not in the contract, \(fate): \(file.extraColumns.joined(separator: ", "))")
         }
         let timing = s.stages.map { "\($0.name) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ")

@@ -117,7 +117,6 @@ public struct ConditionEngine: Sendable {
         var state = [ListState](repeating: ListState(), count: lists)
         var touched: [Int] = []
         var counts = [Int](repeating: 0, count: counters.count)
-        let windowStart = counters.map { asOf.adding(months: -$0.months).rawValue }
         var values = valueDepth.map { [Float](repeating: .nan, count: $0) }
         var valueCount = [Int](repeating: 0, count: lists)
         var valueDays = valueDepth.map { [Int32](repeating: 0, count: $0) }
@@ -141,7 +140,7 @@ public struct ConditionEngine: Sendable {
                     state[l].first = min(state[l].first, day)
                     state[l].last = max(state[l].last, day)
                     if prescription {
-                        for k in countersOfList[l] where day >= windowStart[k] { counts[k] += 1 }
+                        for k in countersOfList[l] where day >= windowStartOfMonths[counters[k].months] { counts[k] += 1 }
                     }
                     let depth = valueDepth[l]
                     if depth > 0, !value.isNaN {

@@ -25,8 +25,12 @@ public struct ConditionResults: Sendable {
         flags[person * wordsPerPerson + condition >> 6] & (1 << UInt64(condition & 63)) != 0
     }
 
+    /// Rows of `firstCondition` and `firstDay` holding a person's flagged conditions.
+    @inline(__always)
+    public func flaggedRows(of person: Int) -> Range<Int> { Int(firstStart[person])..<Int(firstStart[person + 1]) }
+
     /// The flagged conditions of a person with their first-recorded dates.
     public func conditions(of person: Int) -> [(condition: Int, firstRecorded: Day)] {
-        (Int(firstStart[person])..<Int(firstStart[person + 1])).map { (Int(firstCondition[$0]), firstDay[$0]) }
+        flaggedRows(of: person).map { (Int(firstCondition[$0]), firstDay[$0]) }
     }
 }

@@ -11,8 +11,8 @@ struct References: Sendable {
 /// The per-file decoders: each reads one row's fields, checks every rule, and appends the row.
 enum Decoders {
     static func practices() -> RowDecoder<PracticeRecords> {
-        { row, c, piece throws(RowError) in
-            let names = InputContract.practices.columns.map(\.name)
+        let names = InputContract.practices.columns.map(\.name)
+        return { row, c, piece throws(RowError) in
             for i in [0, 2, 4, 6] { try Field.orgCode(row[c[i]], names[i]) }
             for i in [1, 3, 5, 7] {
                 try Field.required(row[c[i]], names[i])
@@ -59,8 +59,8 @@ enum Decoders {
         { row, c, piece throws(RowError) in
             try Field.identifier(row[c[0]], "patient_id")
             let nhs = nhsNumber(row[c[1]], &piece)
-            try Field.optionalText(row[c[2]], "given_name", identifying: true)
-            try Field.optionalText(row[c[3]], "family_name", identifying: true)
+            try Field.optionalText(row[c[2]], "given_name")
+            try Field.optionalText(row[c[3]], "family_name")
             let dob = try Field.date(row[c[4]], "date_of_birth", identifying: true)
             guard let sexByte = row[c[5]].first, row[c[5]].count == 1, let sex = Sex(code: sexByte) else {
                 try Field.required(row[c[5]], "sex")

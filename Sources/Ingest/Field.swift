@@ -93,7 +93,7 @@ enum Field {
     }
 
     /// Free text: printable, at most 200 bytes.
-    static func optionalText(_ bytes: UnsafeRawBufferPointer, _ column: String, identifying: Bool = false) throws(RowError) {
+    static func optionalText(_ bytes: UnsafeRawBufferPointer, _ column: String) throws(RowError) {
         guard bytes.count <= 200, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
             throw RowError(column, .textFormat, "\(column) has control characters or is longer than 200 bytes")
         }

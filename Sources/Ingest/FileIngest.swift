@@ -119,6 +119,7 @@ struct FileIngest<Batch: RecordBatch> {
                 let (map, headerEnd) = try readHeader(&block)
                 columns = map
                 output.reconciliation.extraColumns = map.extras.map(\.name)
+                output.reconciliation.extraColumnsKept = spec.keepsExtraColumns
                 block.removeSubrange(0..<headerEnd)
             }
             let map = columns!

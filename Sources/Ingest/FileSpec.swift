@@ -20,6 +20,8 @@ public struct FileSpec: Sendable {
     public var columns: [ColumnSpec]
     /// The column whose values must be unique within the file, if any.
     public var keyColumn: Int?
+    /// Whether columns the contract does not name are kept (area indicators) rather than ignored.
+    public var keepsExtraColumns = false
 
     public var hasIdentifyingColumns: Bool { columns.contains(where: \.identifying) }
 }
@@ -47,7 +49,7 @@ public enum InputContract {
     public static let areas = FileSpec(
         name: "areas.csv", requiredFile: true,
         columns: [ColumnSpec("lsoa_code"), ColumnSpec("imd_decile"), ColumnSpec("imd_score", required: false)],
-        keyColumn: 0)
+        keyColumn: 0, keepsExtraColumns: true)
 
     public static let patients = FileSpec(
         name: "patients.csv", requiredFile: true,

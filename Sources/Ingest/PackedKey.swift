@@ -64,10 +64,14 @@ public struct KeyIndex: Sendable {
     @discardableResult
     public mutating func insert(_ bytes: UnsafeRawBufferPointer, value: Int32) -> Bool {
         if let key = PackedKey(bytes) {
-            return packed.updateValue(packed[key] ?? value, forKey: key) == nil
+            guard packed[key] == nil else { return false }
+            packed[key] = value
+            return true
         }
         let text = String(decoding: bytes, as: UTF8.self)
-        return long.updateValue(long[text] ?? value, forKey: text) == nil
+        guard long[text] == nil else { return false }
+        long[text] = value
+        return true
     }
 
     /// Inserts a key given as text.

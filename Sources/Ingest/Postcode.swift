@@ -28,11 +28,6 @@ public enum Postcode {
             return ok ? String(decoding: UnsafeBufferPointer(rebasing: out[0..<n]), as: UTF8.self) : nil
         }
     }
-
-    public static func normalise(_ string: String) -> String? {
-        var copy = string
-        return copy.withUTF8 { normalise(UnsafeRawBufferPointer($0)) }
-    }
 }
 
 /// Name normalisation for linkage: upper case ASCII letters only (hyphens, apostrophes,

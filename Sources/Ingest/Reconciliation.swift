@@ -24,8 +24,10 @@ public struct FileReconciliation: Sendable, Codable {
     public var quarantinedByRule: [String: Int] = [:]
     /// Rows kept whose identity fields were unusable, by warning.
     public var warnings: [String: Int] = [:]
-    /// Columns the contract does not name (kept as area indicators, or ignored).
+    /// Columns the contract does not name.
     public var extraColumns: [String] = []
+    /// Whether those columns were kept (area indicators) rather than ignored.
+    public var extraColumnsKept = false
     public var seconds: Double = 0
 
     public init(file: String, present: Bool) {

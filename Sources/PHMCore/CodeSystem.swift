@@ -48,9 +48,4 @@ public struct CodeTable: Sendable {
         index[key] = id
         return id
     }
-
-    /// The id of a code already seen, or nil.
-    public func id(of code: String, system: CodeSystem) -> Int32? {
-        index[Key(system: system, code: code)]
-    }
 }

@@ -148,7 +148,9 @@ enum OutputWriter {
                 for s in CareSetting.allCases { rows.field(money: use.costBySetting[Int(s.rawValue)][p]) }
                 rows.field(money: use.totalCost(p))
                 rows.field(Int(conditions.ltcCount[p]))
-                rows.field(conditions.conditions(of: p).compactMap { ltcIDs[$0.condition] }.joined(separator: "|"))
+                rows.field(
+                    conditions.flaggedRows(of: p).compactMap { ltcIDs[Int(conditions.firstCondition[$0])] }.joined(separator: "|")
+                )
                 for s in library.scores.indices { rows.field(conditions.scores[s][p], decimals: 4) }
                 for (s, score) in library.scores.enumerated() where !score.categories.isEmpty {
                     rows.field(score.category(of: conditions.scores[s][p]) ?? "")
@@ -168,10 +170,10 @@ enum OutputWriter {
         var rows = CSVRows(capacity: registered.count * 100)
         rows.raw("pseudonym,condition,first_recorded")
         for p in registered {
-            for (condition, day) in conditions.conditions(of: p) {
+            for row in conditions.flaggedRows(of: p) {
                 rows.field(population.pseudonym[p])
-                rows.field(library.conditions[condition].id)
-                rows.field(day)
+                rows.field(library.conditions[Int(conditions.firstCondition[row])].id)
+                rows.field(conditions.firstDay[row])
                 rows.end()
             }
         }

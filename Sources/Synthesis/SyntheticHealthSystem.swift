@@ -25,7 +25,6 @@ public struct SynthesisSummary: Sendable, Codable {
     public var people: Int
     public var rows: [String: Int]
     public var injectedFaults: [String: Int]
-    public var duplicateRows: [String: Int]
 }
 
 /// A synthetic health system written as a folder that follows the input contract, with a
@@ -72,7 +71,6 @@ public enum SyntheticHealthSystem {
         let files = try headers.map { try OutputFile(folder.appendingPathComponent($0.file), header: $0.header) }
         var rows = [Int](repeating: 0, count: headers.count)
         var faults = [String: Int]()
-        var duplicates = [String: Int]()
 
         let blockSize = 2_000
         let blocks = (options.people + blockSize - 1) / blockSize
@@ -96,7 +94,6 @@ public enum SyntheticHealthSystem {
                         try files[faultsFile].write(line.bytes)
                         faults[headers[f].file, default: 0] += 1
                     }
-                    for dup in block.duplicates where dup == f { duplicates[headers[f].file, default: 0] += 1 }
                     try files[f].write(rowsOfFile.bytes)
                     rows[f] += block.rowCounts[f]
                 }
@@ -107,7 +104,7 @@ public enum SyntheticHealthSystem {
         for file in files { try file.close() }
         var rowCounts: [String: Int] = [:]
         for (i, h) in headers.enumerated() where !h.file.hasPrefix("ground-truth") { rowCounts[h.file] = rows[i] }
-        return SynthesisSummary(people: options.people, rows: rowCounts, injectedFaults: faults, duplicateRows: duplicates)
+        return SynthesisSummary(people: options.people, rows: rowCounts, injectedFaults: faults)
     }
 
     static let faultsFile = 10
@@ -145,7 +142,6 @@ struct Block: Sendable {
     var files: [CSVRows]
     var rowCounts: [Int]
     var faults: [(file: Int, row: Int, rule: String)] = []
-    var duplicates: [Int] = []
     var people: Int
 
     init(people: Int) {
