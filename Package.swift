@@ -38,6 +38,11 @@ let package = Package(
             swiftSettings: strict),
         // Tables for planning: multimorbidity, cost concentration, segments, prevalence, at every level.
         .target(name: "Analysis", dependencies: ["PHMCore", "Conditions"], swiftSettings: strict),
+        // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
+        // Optimised in debug builds too: training in an unoptimised test build would take minutes.
+        .target(
+            name: "Risk", dependencies: ["PHMCore", "Conditions"],
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The embedded SQLite store: run metadata and results, and the identity vault.
         .target(
             name: "Storage",
@@ -48,7 +53,7 @@ let package = Package(
         // One run: ingest, identify, build the population, write the outputs.
         .target(
             name: "Pipeline",
-            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Storage", "Synthesis"],
+            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Storage", "Synthesis"],
             swiftSettings: strict),
         .target(
             name: "CLI",
@@ -62,6 +67,7 @@ let package = Package(
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Conditions", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(

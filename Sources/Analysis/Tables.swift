@@ -5,8 +5,8 @@ import PHMCore
 ///
 /// Layout of the seed (Leicestershire CCGs): patients, share of patients, and per patient per
 /// year A&E attendances, outpatient attendances, elective and emergency admissions, admitted
-/// patient care cost, emergency admission cost and unique prescription types. The two risk
-/// columns are filled once risk models have been trained.
+/// patient care cost, emergency admission cost and unique prescription types; then the mean
+/// predicted risks of persistent high cost and of emergency admission in the next 12 months.
 public struct MultimorbidityTable: Sendable {
     public struct Row: Sendable {
         public var band: String
@@ -22,19 +22,38 @@ public struct MultimorbidityTable: Sendable {
 
     public static let bands = ["0", "1", "2", "3", "4", "5", "6", "7", "8+"]
 
-    public init(people: [Int], ltc: [UInt8], use: Utilisation) {
+    /// - Parameter risk: each person's predicted risks, by population row; the risk columns are
+    ///   the mean over the row's people who have a risk.
+    public init(
+        people: [Int], ltc: [UInt8], use: Utilisation,
+        risk: (persistentHighCost: [Float]?, emergencyAdmission: [Float]?) = (nil, nil)
+    ) {
         var n = [Int](repeating: 0, count: 10)
         var sums = [[Double]](repeating: [Double](repeating: 0, count: 7), count: 10)
+        var riskSums = [[Double]](repeating: [0, 0], count: 10)
+        var riskCounts = [[Int]](repeating: [0, 0], count: 10)
         for p in people {
             let b = min(8, Int(ltc[p]))
             let values = [
                 Double(use.aeAttendances[p]), Double(use.outpatientAttendances[p]), Double(use.electiveAdmissions[p]),
                 Double(use.emergencyAdmissions[p]), use.apcCost[p], use.emergencyCost[p], Double(use.prescriptionTypes[p]),
             ]
+            let risks = [risk.persistentHighCost?[p], risk.emergencyAdmission?[p]]
             for row in [b, 9] {
                 n[row] += 1
                 for i in 0..<7 { sums[row][i] += values[i] }
+                for (k, r) in risks.enumerated() {
+                    if let r, !r.isNaN {
+                        riskSums[row][k] += Double(r)
+                        riskCounts[row][k] += 1
+                    }
+                }
             }
+        }
+        func meanRisk(_ row: Int, _ k: Int) -> Double? {
+            let present = k == 0 ? risk.persistentHighCost != nil : risk.emergencyAdmission != nil
+            guard present, riskCounts[row][k] > 0 else { return nil }
+            return riskSums[row][k] / Double(riskCounts[row][k])
         }
         let total = max(1, n[9])
         rows = (0..<10).map { r in
@@ -42,7 +61,8 @@ public struct MultimorbidityTable: Sendable {
             return Row(
                 band: r == 9 ? "total" : MultimorbidityTable.bands[r], patients: n[r], share: Double(n[r]) / Double(total),
                 ae: m[0],
-                outpatient: m[1], elective: m[2], emergency: m[3], apcCost: m[4], emergencyCost: m[5], prescriptionTypes: m[6])
+                outpatient: m[1], elective: m[2], emergency: m[3], apcCost: m[4], emergencyCost: m[5], prescriptionTypes: m[6],
+                riskPersistentHighCost: meanRisk(r, 0), riskEmergencyAdmission: meanRisk(r, 1))
         }
     }
 }

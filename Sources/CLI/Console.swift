@@ -4,6 +4,7 @@ import Identity
 import Ingest
 import PHMCore
 import Pipeline
+import Risk
 import Synthesis
 
 /// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
@@ -29,13 +30,26 @@ enum Console {
     }
 
     static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunResult {
-        let options = RunOptions(
+        try reportingFailures {
+            try PipelineRun.execute(options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
+        }
+    }
+
+    static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) -> RunOptions {
+        RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
             dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),
             keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
+            conditions: pipeline.conditions.map { URL(fileURLWithPath: $0) }, risk: pipeline.risk,
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
+    }
+
+    /// Runs work, turning the errors a user can act on into one-line failures.
+    static func reportingFailures<T>(_ work: () throws -> T) throws -> T {
         do {
-            return try PipelineRun.execute(options, log: log)
+            return try work()
+        } catch let error as RiskError {
+            throw CommandFailure(message: error.description)
         } catch let error as UnusableInput {
             throw CommandFailure(message: error.description)
         } catch let error as KeyFileError {

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import PHMCore
+import Pipeline
 
 /// The `phm` command.
 public struct PHMCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
-        subcommands: [Run.self, Synth.self, Demo.self, Bench.self, Library.self])
+        subcommands: [Run.self, Synth.self, Demo.self, Model.self, Bench.self, Library.self])
 
     public init() {}
 }
@@ -25,12 +26,20 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "A condition definitions file (default: the shipped library; see docs/conditions.md).")
     var conditions: String?
 
+    @Option(help: "A folder of saved risk models to score with (default: train models on this run's data).")
+    var models: String?
+
+    @Option(name: .customLong("model-seed"), help: "Seed of the split into training and held-out people.")
+    var modelSeed: UInt64 = 42
+
     @Option(help: "Worker threads (default: all cores).")
     var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
     }
+
+    var risk: RiskOptions { RiskOptions(models: models.map { URL(fileURLWithPath: $0) }, seed: modelSeed) }
 }
 
 /// The size and seed of a synthetic population, shared by `synth`, `demo` and `bench`.

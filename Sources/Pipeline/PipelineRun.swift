@@ -4,6 +4,7 @@ import Foundation
 import Identity
 import Ingest
 import PHMCore
+import Risk
 import Storage
 
 /// What one run reads, where it writes, and how.
@@ -16,14 +17,17 @@ public struct RunOptions: Sendable {
     public var keyFile: URL?
     /// The condition definitions file; the shipped library when nil.
     public var conditions: URL?
+    public var risk: RiskOptions
     public var workers: Int
     public var progress: ProgressHandler?
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
-        conditions: URL? = nil, workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ProgressHandler? = nil
+        conditions: URL? = nil, risk: RiskOptions = .init(), workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: ProgressHandler? = nil
     ) {
         self.conditions = conditions
+        self.risk = risk
         self.input = input
         self.asOf = asOf
         self.output = output
@@ -71,6 +75,7 @@ public struct RunResult: Sendable {
     public var utilisation: Utilisation
     public var library: ConditionLibrary
     public var conditions: ConditionResults
+    public var risk: RiskResult
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
     /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
@@ -80,16 +85,86 @@ public struct RunResult: Sendable {
     public var registrationIds: [[String]]
 }
 
-/// One run: ingest, identify, build the population, summarise use and cost, write outputs.
+/// The population of one run, built and summarised, before risk and outputs.
+public struct PreparedRun: Sendable {
+    public var runId: Int64
+    public var population: Population
+    public var utilisation: Utilisation
+    public var library: ConditionLibrary
+    public var conditions: ConditionResults
+    public var registered: [Int]
+    public var reconciliation: ReconciliationReport
+    public var linkage: LinkageReport
+    public var quarantine: [QuarantinedRow]
+    public var spinePersons: Int
+    public var bytesRead: Int
+    public var careRecordIds: [String]
+    public var carePerson: [Int32]
+    public var registrationIds: [[String]]
+}
+
+/// Records the time each stage of a run takes.
+public struct StageClock: Sendable {
+    public private(set) var stages: [RunSummary.Stage] = []
+    public init() {}
+
+    public mutating func time<T>(_ name: String, _ work: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let value = try work()
+        stages.append(.init(name: name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        return value
+    }
+}
+
+/// One run: ingest, identify, build the population, summarise use and cost, stratify risk, write outputs.
 public enum PipelineRun {
-    public static func execute(_ options: RunOptions, log: @Sendable (String) -> Void = { _ in }) throws -> RunResult {
-        var stages: [RunSummary.Stage] = []
-        func timed<T>(_ name: String, _ work: () throws -> T) rethrows -> T {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let value = try work()
-            stages.append(.init(name: name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            return value
+    public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
+        try recorded(options, log: log) { prepared, clock in
+            let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
+            let population = prepared.population, registered = prepared.registered
+            try clock.time("outputs") {
+                let fm = FileManager.default
+                try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
+                try OutputWriter.writeJSON(
+                    prepared.reconciliation, to: options.output.appendingPathComponent("reconciliation.json"))
+                try OutputWriter.writeJSON(prepared.linkage, to: options.output.appendingPathComponent("linkage.json"))
+                let quarantineFolder = options.output.appendingPathComponent("quarantine")
+                try? fm.removeItem(at: quarantineFolder)
+                try OutputWriter.writeQuarantine(prepared.quarantine, to: quarantineFolder)
+                try OutputWriter.writePersons(
+                    population, prepared.utilisation, prepared.conditions, prepared.library, risk.stratification,
+                    registered: registered, to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
+                try OutputWriter.writePersonConditions(
+                    population, prepared.conditions, prepared.library, registered: registered,
+                    to: options.output.appendingPathComponent("person-conditions.csv"))
+                try OutputWriter.writeJSON(
+                    CodeReport(prepared.conditions, prepared.library), to: options.output.appendingPathComponent("codes.json"))
+                try RiskWriter.writeModels(risk.models, to: options.output.appendingPathComponent("models"))
+                try RiskWriter.writeSummaries(risk.stratification, population: population, to: options.output)
+            }
+            try clock.time("tables") {
+                try TableWriter.write(
+                    population: population, use: prepared.utilisation, conditions: prepared.conditions,
+                    library: prepared.library, risk: risk.stratification, to: options.output, workers: options.workers)
+            }
+            return { summary in
+                RunResult(
+                    summary: summary, population: population, utilisation: prepared.utilisation, library: prepared.library,
+                    conditions: prepared.conditions, risk: risk, reconciliation: prepared.reconciliation,
+                    linkage: prepared.linkage, careRecordIds: prepared.careRecordIds, carePerson: prepared.carePerson,
+                    registrationIds: prepared.registrationIds)
+            }
         }
+    }
+
+    /// Prepares a run, hands it to `body`, and records the run's outcome and summary in the store.
+    ///
+    /// `body` does the run's own work and returns how to build its result from the summary.
+    public static func recorded<T>(
+        _ options: RunOptions, log: @escaping @Sendable (String) -> Void,
+        _ body: (PreparedRun, inout StageClock) throws -> (RunSummary) -> T
+    ) throws -> T {
+        var clock = StageClock()
         // Definitions are checked before any data is read, so a typo fails fast.
         let library = try options.conditions.map { try ConditionLibrary.load(definitions: $0) } ?? ConditionLibrary.standard()
         let key = try KeyFiles.resolve(
@@ -100,119 +175,105 @@ public enum PipelineRun {
             outputFolder: options.output.path, status: "running")
         let runId = try store.begin(record)
         record.id = runId
-
         do {
-            let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
-            var extract = try timed("ingest") { try reader.read() }
-            log(
-                "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
-            )
-
-            let (spine, pseudonyms, linkage) = timed("identity") { () -> (Spine, [String], Linkage) in
-                let spine = Spine(patients: extract.patients, asOf: options.asOf)
-                let parts = Parallel.ranges(spine.count, parts: options.workers * 4)
-                let patients = extract.patients
-                let pseudonyms = Parallel.map(parts.count) { k in
-                    parts[k].map { p -> String in
-                        let r = Int(spine.registrationOfPerson[p])
-                        let nhs = patients.nhsNumber[r]
-                        return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
-                    }
-                }.flatMap { $0 }
-                let linker = Linker(patients: extract.patients, spine: spine)
-                return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
-            }
-            let vault = timed("vault") {
-                vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy)
-            }
-            // The vault is written on its own thread while the population is built.
-            let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
-            let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
-                .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
-            let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory] in
-                let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
-                try identityVault.replaceIdentities(vault)
-                try identityVault.addQuarantined(vaultRows)
-            }
-            let population = timed("population") {
-                PopulationBuilder.build(
-                    extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
-            }
-            let registrationIds = (0..<spine.count).map { p in
-                spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
-                    extract.patients.patientId[Int($0)]
-                }
-            }
-            // Identifying fields are not needed past this point.
-            extract.patients = PatientRecords()
-            let careIds = extract.care.recordId
-
-            let utilisation = timed("utilisation") {
-                Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
-            }
-            let conditions = timed("conditions") {
-                ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: options.workers)
-            }
-            let registered = population.registered
-            let reconciliation = ReconciliationReport(extract)
-            let linkageReport = LinkageReport(
-                extract: extract,
-                spine: .init(
-                    registrations: spine.personOfRegistration.count, persons: spine.count,
-                    personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
-                    registeredAtAsOf: registered.count),
-                linkage: linkage)
-
-            try timed("outputs") {
-                let fm = FileManager.default
-                try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
-                try OutputWriter.writeJSON(reconciliation, to: options.output.appendingPathComponent("reconciliation.json"))
-                try OutputWriter.writeJSON(linkageReport, to: options.output.appendingPathComponent("linkage.json"))
-                let quarantineFolder = options.output.appendingPathComponent("quarantine")
-                try? fm.removeItem(at: quarantineFolder)
-                try OutputWriter.writeQuarantine(extract.quarantine, to: quarantineFolder)
-                try OutputWriter.writePersons(
-                    population, utilisation, conditions, library, registered: registered,
-                    to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
-                try OutputWriter.writePersonConditions(
-                    population, conditions, library, registered: registered,
-                    to: options.output.appendingPathComponent("person-conditions.csv"))
-                try OutputWriter.writeJSON(
-                    CodeReport(conditions, library), to: options.output.appendingPathComponent("codes.json"))
-            }
-            try timed("tables") {
-                try TableWriter.write(
-                    population: population, use: utilisation, conditions: conditions, library: library, to: options.output,
-                    workers: options.workers)
-            }
-            try timed("vault wait") { try vaultWrite.wait() }
-
+            let prepared = try prepare(options, runId: runId, library: library, key: key, clock: &clock, log: log)
+            let finish = try body(prepared, &clock)
+            let r = prepared.reconciliation
             let summary = RunSummary(
-                runId: runId, asOf: options.asOf.description, spinePersons: spine.count, registeredPeople: registered.count,
-                rowsIn: reconciliation.rowsIn, rowsAccepted: reconciliation.accepted, rowsQuarantined: reconciliation.quarantined,
-                reconciliationBalanced: reconciliation.balanced, careRecords: linkageReport.records,
-                careRecordsLinked: linkageReport.linked, sourcesPresent: reconciliation.sourcesPresent, bytesRead: extract.bytes,
-                stages: stages, outputFolder: options.output.path)
+                runId: runId, asOf: options.asOf.description, spinePersons: prepared.spinePersons,
+                registeredPeople: prepared.registered.count, rowsIn: r.rowsIn, rowsAccepted: r.accepted,
+                rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
+                careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
+                stages: clock.stages, outputFolder: options.output.path)
+            try FileManager.default.createDirectory(at: options.output, withIntermediateDirectories: true)
             try OutputWriter.writeJSON(summary, to: options.output.appendingPathComponent("run.json"))
             record.finishedAt = Date()
             record.status = "succeeded"
-            record.registeredPeople = registered.count
-            record.rowsIn = reconciliation.rowsIn
-            record.rowsQuarantined = reconciliation.quarantined
+            record.registeredPeople = prepared.registered.count
+            record.rowsIn = r.rowsIn
+            record.rowsQuarantined = r.quarantined
             try store.update(record)
-            try store.save(reconciliation, named: "reconciliation", run: runId)
-            try store.save(linkageReport, named: "linkage", run: runId)
+            try store.save(r, named: "reconciliation", run: runId)
+            try store.save(prepared.linkage, named: "linkage", run: runId)
             try store.save(summary, named: "summary", run: runId)
-            return RunResult(
-                summary: summary, population: population, utilisation: utilisation, library: library, conditions: conditions,
-                reconciliation: reconciliation,
-                linkage: linkageReport, careRecordIds: careIds, carePerson: linkage.person, registrationIds: registrationIds)
+            return finish(summary)
         } catch {
             record.finishedAt = Date()
             record.status = "failed"
             try? store.update(record)
             throw error
         }
+    }
+
+    /// Ingest, identity, the vault, the population, utilisation and conditions.
+    static func prepare(
+        _ options: RunOptions, runId: Int64, library: ConditionLibrary, key: PseudonymKey, clock: inout StageClock,
+        log: @Sendable (String) -> Void
+    ) throws -> PreparedRun {
+        let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
+        var extract = try clock.time("ingest") { try reader.read() }
+        log(
+            "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
+        )
+
+        let (spine, pseudonyms, linkage) = clock.time("identity") { () -> (Spine, [String], Linkage) in
+            let spine = Spine(patients: extract.patients, asOf: options.asOf)
+            let parts = Parallel.ranges(spine.count, parts: options.workers * 4)
+            let patients = extract.patients
+            let pseudonyms = Parallel.map(parts.count) { k in
+                parts[k].map { p -> String in
+                    let r = Int(spine.registrationOfPerson[p])
+                    let nhs = patients.nhsNumber[r]
+                    return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
+                }
+            }.flatMap { $0 }
+            let linker = Linker(patients: extract.patients, spine: spine)
+            return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
+        }
+        let vault = clock.time("vault") {
+            vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy)
+        }
+        // The vault is written on its own thread while the population is built.
+        let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
+        let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
+            .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
+        let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory] in
+            let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
+            try identityVault.replaceIdentities(vault)
+            try identityVault.addQuarantined(vaultRows)
+        }
+        let population = clock.time("population") {
+            PopulationBuilder.build(
+                extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
+        }
+        let registrationIds = (0..<spine.count).map { p in
+            spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
+                extract.patients.patientId[Int($0)]
+            }
+        }
+        // Identifying fields are not needed past this point.
+        extract.patients = PatientRecords()
+
+        let utilisation = clock.time("utilisation") {
+            Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
+        }
+        let conditions = clock.time("conditions") {
+            ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: options.workers)
+        }
+        let registered = population.registered
+        let linkageReport = LinkageReport(
+            extract: extract,
+            spine: .init(
+                registrations: spine.personOfRegistration.count, persons: spine.count,
+                personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
+                registeredAtAsOf: registered.count),
+            linkage: linkage)
+        try clock.time("vault wait") { try vaultWrite.wait() }
+        return PreparedRun(
+            runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
+            registered: registered, reconciliation: ReconciliationReport(extract), linkage: linkageReport,
+            quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
+            careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)
     }
 
     static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry]

@@ -3,6 +3,7 @@ import Foundation
 import Identity
 import Ingest
 import PHMCore
+import Risk
 
 /// `reconciliation.json`: every file's rows in, accepted and quarantined.
 public struct ReconciliationReport: Sendable, Codable {
@@ -103,8 +104,7 @@ enum OutputWriter {
     /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
     static func writePersons(
         _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
-        registered: [Int],
-        to url: URL, workers: Int
+        _ risk: Stratification, registered: [Int], to url: URL, workers: Int
     ) throws {
         FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
@@ -112,6 +112,9 @@ enum OutputWriter {
         let header =
             personColumns + library.scores.map(\.id)
             + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
+            + Outcome.allCases.flatMap { ["risk_" + $0.rawValue, "tier_" + $0.rawValue, "rising_" + $0.rawValue] }
+            + ["risk_factors"]
+        let scores = Outcome.allCases.map { risk.scores[$0] }
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
@@ -155,6 +158,18 @@ enum OutputWriter {
                 for (s, score) in library.scores.enumerated() where !score.categories.isEmpty {
                     rows.field(score.category(of: conditions.scores[s][p]) ?? "")
                 }
+                for s in scores {
+                    if let s, let tier = s.tier[p] {
+                        rows.field(Double(s.risk[p]), decimals: 4)
+                        rows.field(tier.label)
+                        rows.field(s.isRising(p) ? "Y" : "N")
+                    } else {
+                        rows.empty()
+                        rows.empty()
+                        rows.empty()
+                    }
+                }
+                rows.field(risk.factors[p].joined(separator: "; "))
                 rows.end()
             }
             return rows.bytes

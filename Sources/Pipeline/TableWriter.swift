@@ -2,6 +2,7 @@ import Analysis
 import Conditions
 import Foundation
 import PHMCore
+import Risk
 
 /// Writes the planning tables for every unit at every level, as CSV and JSON.
 enum TableWriter {
@@ -19,16 +20,19 @@ enum TableWriter {
     }
 
     static func write(
-        population: Population, use: Utilisation, conditions: ConditionResults, library: ConditionLibrary, to folder: URL,
-        workers: Int
+        population: Population, use: Utilisation, conditions: ConditionResults, library: ConditionLibrary,
+        risk: Stratification, to folder: URL, workers: Int
     ) throws {
         let units = population.units()
         let ltc = conditions.ltcCount
+        let risks = (
+            persistentHighCost: risk.scores[.persistentHighCost]?.risk, emergencyAdmission: risk.scores[.emergencyAdmission]?.risk
+        )
         let tables = Parallel.map(units.count) {
             u -> (MultimorbidityTable, CostConcentration, CostConcentration, SegmentTable, PrevalenceTable) in
             let people = units[u].people
             return (
-                MultimorbidityTable(people: people, ltc: ltc, use: use),
+                MultimorbidityTable(people: people, ltc: ltc, use: use, risk: risks),
                 CostConcentration(costs: people.map { use.secondaryCost($0) }),
                 CostConcentration(costs: people.map { use.totalCost($0) }),
                 SegmentTable(people: people, population: population, ltc: ltc, use: use),
@@ -49,8 +53,9 @@ enum TableWriter {
             rows.field(r.apcCost, decimals: 2)
             rows.field(r.emergencyCost, decimals: 2)
             rows.field(r.prescriptionTypes, decimals: 2)
-            rows.empty()
-            rows.empty()
+            for value in [r.riskPersistentHighCost, r.riskEmergencyAdmission] {
+                if let value { rows.field(value, decimals: 4) } else { rows.empty() }
+            }
             rows.end()
         }
 
@@ -130,6 +135,8 @@ enum TableWriter {
                             "emergency_admissions": String($0.emergency), "total_apc_cost_gbp": String($0.apcCost),
                             "emergency_admission_cost_gbp": String($0.emergencyCost),
                             "unique_prescription_types": String($0.prescriptionTypes),
+                            "risk_persistent_high_cost": $0.riskPersistentHighCost.map { String($0) } ?? "",
+                            "risk_emergency_admission_12m": $0.riskEmergencyAdmission.map { String($0) } ?? "",
                         ]
                     },
                     costConcentration: ["secondary_care": concentrationJSON(secondary), "all_settings": concentrationJSON(all)],

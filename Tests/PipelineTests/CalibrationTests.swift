@@ -92,7 +92,12 @@ import Testing
                     #expect(abs(value - expected) / expected < 0.15, "band \(row[0]) column \(column): \(value) vs \(expected)")
                 }
             }
-            #expect(row[10].isEmpty && row[11].isEmpty)
+        }
+        // The risk columns: mean predicted risks, rising with the number of conditions as the seed's do.
+        for column in [10, 11] {
+            let risks = ours.dropFirst().prefix(9).map { Double($0[column])! }
+            #expect(risks[0] < risks[2] && risks[2] < risks[4] && risks[4] < risks[8], "column \(column): \(risks)")
+            #expect(risks.allSatisfy { $0 >= 0 && $0 <= 1 })
         }
     }
 

@@ -1,0 +1,159 @@
+import Conditions
+import Foundation
+import PHMCore
+import Risk
+
+/// How a run stratifies risk.
+public struct RiskOptions: Sendable {
+    /// A folder of saved models to score with; when nil, models are trained on the run's data.
+    public var models: URL?
+    /// Seeds the held-out split.
+    public var seed: UInt64
+    public var trees: BoostedTrees.Parameters
+
+    public init(models: URL? = nil, seed: UInt64 = 42, trees: BoostedTrees.Parameters = .init()) {
+        self.models = models
+        self.seed = seed
+        self.trees = trees
+    }
+}
+
+/// The models of a run and everyone's scores.
+public struct RiskResult: Sendable {
+    /// Every model trained or loaded: both algorithms for each outcome when trained.
+    public var models: [RiskModel]
+    public var stratification: Stratification
+    /// Features at as-of minus 12 months (training, and the earlier snapshot for rising risk).
+    public var development: Snapshot
+    /// Features at as-of (scoring).
+    public var current: Snapshot
+}
+
+/// Risk stratification within a run: snapshots, training or loading, scoring.
+public enum RiskStage {
+    /// The development index date: 12 months before as-of.
+    public static func developmentIndex(_ asOf: Day) -> Day { asOf.adding(months: -12) }
+
+    static func run(_ prepared: PreparedRun, options: RunOptions, clock: inout StageClock, log: (String) -> Void) throws
+        -> RiskResult
+    {
+        let (development, current) = clock.time("risk features") { snapshots(prepared, workers: options.workers) }
+        let models = try clock.time("risk training") {
+            if let folder = options.risk.models { return try load(folder) }
+            return try train(
+                prepared, development: development, current: current, options: options.risk, workers: options.workers)
+        }
+        for model in models where model.card.trainingSeconds > 0 {
+            let card = model.card
+            log(
+                "model \(model.outcome.rawValue) \(model.algorithm.rawValue): held-out AUROC \(String(format: "%.3f", card.heldOut.auroc)) (\(String(format: "%.3f", card.heldOut.aurocLower))-\(String(format: "%.3f", card.heldOut.aurocUpper))), trained in \(String(format: "%.1f", card.trainingSeconds))s"
+            )
+        }
+        let stratification = try clock.time("risk scoring") {
+            try Stratification(
+                models: scoring(models), current: current, previous: development, people: prepared.population.count,
+                workers: options.workers)
+        }
+        return RiskResult(models: models, stratification: stratification, development: development, current: current)
+    }
+
+    /// The snapshot at the development index date and at as-of, with conditions evaluated at each.
+    public static func snapshots(_ prepared: PreparedRun, workers: Int) -> (development: Snapshot, current: Snapshot) {
+        let population = prepared.population
+        let dataEnd = Snapshot.dataEnd(of: population)
+        var earlier = population
+        earlier.asOf = developmentIndex(population.asOf)
+        let earlierConditions = ConditionEngine(library: prepared.library, codes: population.codes).evaluate(
+            earlier, workers: workers)
+        let development = Snapshot(
+            population: population, conditions: earlierConditions, library: prepared.library, index: earlier.asOf,
+            dataEnd: dataEnd, workers: workers)
+        let current = Snapshot(
+            population: population, conditions: prepared.conditions, library: prepared.library, index: population.asOf,
+            dataEnd: dataEnd, workers: workers)
+        return (development, current)
+    }
+
+    /// Trains both algorithms for every outcome.
+    public static func train(
+        _ prepared: PreparedRun, development: Snapshot, current: Snapshot, options: RiskOptions, workers: Int
+    ) throws -> [RiskModel] {
+        let training = Training(seed: options.seed, trees: options.trees, workers: workers)
+        let design = Validation(development: development, later: current, population: prepared.population, seed: options.seed)
+        return try Outcome.allCases.flatMap { try training.train($0, design) }
+    }
+
+    /// The model that scores each outcome: boosted trees where present, else logistic regression.
+    public static func scoring(_ models: [RiskModel]) -> [RiskModel] {
+        Outcome.allCases.compactMap { outcome in
+            let candidates = models.filter { $0.outcome == outcome }
+            return candidates.first { $0.algorithm == .boostedTrees } ?? candidates.first
+        }
+    }
+
+    /// Every model saved in a folder.
+    public static func load(_ folder: URL) throws -> [RiskModel] {
+        let files = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
+        let models = try files.filter { $0.pathExtension == "json" }.sorted { $0.path < $1.path }.map(RiskModel.load)
+        guard !models.isEmpty else {
+            throw RiskError.unreadableModel(path: folder.path, reason: "the folder holds no saved models")
+        }
+        return models
+    }
+}
+
+extension PipelineRun {
+    /// `phm model train`: trains and validates both algorithms for every outcome, and saves the
+    /// models and their cards under `OUT/models`.
+    public static func trainModels(_ options: RunOptions, log: @escaping @Sendable (String) -> Void) throws -> [RiskModel] {
+        try recorded(options, log: log) { prepared, clock in
+            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let models = try clock.time("risk training") {
+                try RiskStage.train(
+                    prepared, development: development, current: current, options: options.risk, workers: options.workers)
+            }
+            try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
+            return { _ in models }
+        }
+    }
+
+    /// `phm model evaluate`: evaluates saved models on this run's data, as training would have,
+    /// and writes fresh cards with the models under `OUT/models`.
+    public static func evaluateModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
+        throws -> [RiskModel]
+    {
+        try recorded(options, log: log) { prepared, clock in
+            var models = try RiskStage.load(folder)
+            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let design = Validation(
+                development: development, later: current, population: prepared.population, seed: options.risk.seed)
+            let training = Training(seed: options.risk.seed, workers: options.workers)
+            try clock.time("risk evaluation") {
+                for i in models.indices { try training.evaluate(&models[i].card, models[i], design) }
+            }
+            try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
+            return { [models] _ in models }
+        }
+    }
+
+    /// `phm model score`: scores everyone registered at as-of with saved models, and writes
+    /// `risk-scores.csv`, `risk-tiers.csv` and `rising-risk.csv`.
+    public static func scoreModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
+        throws -> Stratification
+    {
+        try recorded(options, log: log) { prepared, clock in
+            let models = try RiskStage.load(folder)
+            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let stratification = try clock.time("risk scoring") {
+                try Stratification(
+                    models: RiskStage.scoring(models), current: current, previous: development,
+                    people: prepared.population.count, workers: options.workers)
+            }
+            try RiskWriter.writeScores(
+                stratification, population: prepared.population, registered: prepared.registered,
+                to: options.output.appendingPathComponent("risk-scores.csv"))
+            try RiskWriter.writeSummaries(stratification, population: prepared.population, to: options.output)
+            return { _ in stratification }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import PHMCore
+
+/// The learning methods a risk model can use.
+public enum Algorithm: String, Sendable, Codable, CaseIterable {
+    case logisticRegression = "logistic_regression"
+    case boostedTrees = "boosted_trees"
+
+    public var name: String {
+        switch self {
+        case .logisticRegression: "L2-regularised logistic regression"
+        case .boostedTrees: "gradient-boosted trees (histogram method)"
+        }
+    }
+}
+
+/// A trained model with everything needed to score and to explain it: its features, when it was
+/// trained, and how it performed.
+public struct RiskModel: Sendable, Codable {
+    public var outcome: Outcome
+    public var algorithm: Algorithm
+    public var features: [Feature]
+    public var logistic: LogisticRegression?
+    public var trees: BoostedTrees?
+    public var card: ModelCard
+
+    /// Predicted risks for every row of a snapshot's features, rows split across cores.
+    ///
+    /// - Throws: `RiskError.missingFeature` when the snapshot lacks one of the model's features.
+    /// - Complexity: O(rows x (features or trees x depth)).
+    public func risks(_ features: FeatureMatrix, workers: Int) throws(RiskError) -> [Double] {
+        let x = try features.selecting(self.features.map(\.id))
+        let parts = Parallel.ranges(x.rows, parts: workers * 4)
+        return Parallel.map(parts.count) { k in
+            parts[k].map { i in probability(x, row: i) }
+        }.flatMap { $0 }
+    }
+
+    /// The probability for row `i` of a matrix holding exactly this model's features.
+    @inline(__always)
+    func probability(_ x: FeatureMatrix, row i: Int) -> Double {
+        if let trees { return trees.probability(x, row: i) }
+        return logistic!.probability(x, row: i)
+    }
+
+    /// The smallest contribution to the log-odds (a tenth, about 10% more odds) worth naming.
+    public static let minimumFactor = 0.1
+
+    /// For each row, the factors that raise its risk most, in plain words, strongest first.
+    ///
+    /// Contributions to the log-odds are summed over features explained together (age and its
+    /// hinges), and only factors adding at least `minimumFactor` to the log-odds are given.
+    ///
+    /// - Complexity: O(rows x (features + trees x depth)), rows split across cores.
+    public func topFactors(_ features: FeatureMatrix, count: Int = 3, workers: Int) throws(RiskError) -> [[String]] {
+        let x = try features.selecting(self.features.map(\.id))
+        let ids = self.features.map(\.id)
+        let factorOf = self.features.map { f in ids.firstIndex(of: f.explainedBy ?? f.id) ?? 0 }
+        let parts = Parallel.ranges(x.rows, parts: workers * 4)
+        return Parallel.map(parts.count) { k in
+            var byFactor = [Double](repeating: 0, count: ids.count)
+            return parts[k].map { i -> [String] in
+                let contributions = trees?.contributions(x, row: i) ?? logistic!.contributions(x, row: i)
+                for j in byFactor.indices { byFactor[j] = 0 }
+                for (j, c) in contributions.enumerated() { byFactor[factorOf[j]] += c }
+                let ranked = byFactor.indices.filter { byFactor[$0] > RiskModel.minimumFactor }
+                    .sorted { byFactor[$0] > byFactor[$1] || (byFactor[$0] == byFactor[$1] && $0 < $1) }
+                return ranked.prefix(count).map { self.features[$0].describe(x[i, $0]) }
+            }
+        }.flatMap { $0 }
+    }
+
+    /// Saves the model as JSON.
+    public func save(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try encoder.encode(self).write(to: url)
+    }
+
+    /// Loads a model saved by `save(to:)`.
+    public static func load(from url: URL) throws -> RiskModel {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw RiskError.unreadableModel(path: url.path, reason: "the file cannot be read")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode(RiskModel.self, from: data) } catch {
+            throw RiskError.unreadableModel(path: url.path, reason: "it is not a model saved by phm (\(error))")
+        }
+    }
+
+    /// The file name a model is saved under in a models folder.
+    public var fileName: String { "\(outcome.rawValue).\(algorithm.rawValue).json" }
+}
+
+/// What a model is for, how it was trained, and how well it did: the evaluation report.
+public struct ModelCard: Sendable, Codable {
+    public struct Baseline: Sendable, Codable {
+        public var name: String
+        public var features: [String]
+        public var heldOut: Evaluation
+    }
+
+    public var outcome: Outcome
+    public var outcomeDefinition: String
+    public var algorithm: Algorithm
+    public var features: [String]
+    /// Features are taken from history before this date; outcomes from the 12 months after it.
+    public var trainingIndex: String
+    public var trainingPeople: Int
+    public var trainingEvents: Int
+    public var seed: UInt64
+    public var trainingSeconds: Double
+    public var heldOut: Evaluation
+    /// The same model applied a year later, when the data covers the 12 months after as-of.
+    public var laterIndex: String?
+    public var laterPeriod: Evaluation?
+    public var baselines: [Baseline]
+}

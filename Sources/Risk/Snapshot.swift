@@ -1,0 +1,323 @@
+import Conditions
+import PHMCore
+
+/// What a model predicts, over the 12 months from an index date.
+public enum Outcome: String, Sendable, Codable, CaseIterable {
+    /// At least one emergency admission (admission method 21-28, 2A-2D) starting in the 12 months
+    /// from the index date.
+    case emergencyAdmission = "emergency_admission_12m"
+    /// In the top 5% of total health and care cost both in the 12 months before the index date
+    /// and in the 12 months from it.
+    case persistentHighCost = "persistent_high_cost"
+
+    public var name: String {
+        switch self {
+        case .emergencyAdmission: "emergency admission in the next 12 months"
+        case .persistentHighCost: "persistent high cost (top 5% of cost this year and next)"
+        }
+    }
+
+    /// The column of the seed multimorbidity table this outcome's mean risk fills.
+    public var seedColumn: String {
+        switch self {
+        case .emergencyAdmission: "risk_emergency_admission_12m"
+        case .persistentHighCost: "risk_persistent_high_cost"
+        }
+    }
+}
+
+/// Everyone registered on an index date, with their features from history before it and, where
+/// the data covers the following 12 months, their outcomes.
+public struct Snapshot: Sendable {
+    public var index: Day
+    /// Population indices of the people in the snapshot, in person order.
+    public var people: [Int32]
+    public var features: FeatureMatrix
+    /// One label (0 or 1) per person and outcome; empty when the data does not cover the 12 months
+    /// from `index`.
+    public var outcomes: [Outcome: [UInt8]]
+
+    public var hasOutcomes: Bool { !outcomes.isEmpty }
+
+    /// The features every snapshot builds with a condition library, in column order.
+    public static func features(for library: ConditionLibrary) -> [Feature] {
+        var f: [Feature] = [
+            Feature("age", "age", .count),
+            Feature("age_over_65", "years of age over 65", .count, explainedBy: "age"),
+            Feature("age_over_80", "years of age over 80", .count, explainedBy: "age"),
+            Feature("female", "female", .flag),
+            Feature("imd_decile", "IMD decile of home area (1 = most deprived)", .count),
+            Feature("core20", "lives in the most deprived 20% of areas", .flag),
+            Feature("deprivation_unknown", "home area not known", .flag),
+        ]
+        for group in [EthnicGroup.mixed, .asian, .black, .other] {
+            f.append(Feature("ethnic_\(group.label.lowercased())", "ethnic group \(group.label)", .flag))
+        }
+        f.append(Feature("ethnic_not_recorded", "ethnic group not recorded", .flag))
+        f.append(Feature("registered_years", "years registered with the practice", .value))
+        f.append(Feature("newly_registered", "registered with the practice in the last year", .flag))
+        for c in library.ltcConditions {
+            f.append(Feature("condition_" + library.conditions[c].id, library.conditions[c].name.lowercased(), .flag))
+        }
+        f.append(Feature("ltc_count", "long-term conditions", .count))
+        for s in library.scores { f.append(Feature("score_" + s.id, s.name, .value)) }
+        for months in [3, 6, 12] {
+            f.append(Feature("emergency_admissions_\(months)m", "emergency admissions, last \(months) months", .count))
+        }
+        f += [
+            Feature("emergency_bed_days_12m", "days in hospital after emergency admission, last 12 months", .count),
+            Feature("days_since_emergency_admission", "days since the last emergency admission", .count),
+        ]
+        for months in [3, 6, 12] {
+            f.append(Feature("ae_attendances_\(months)m", "A&E attendances, last \(months) months", .count))
+        }
+        f += [
+            Feature("outpatient_attendances_3m", "outpatient attendances, last 3 months", .count),
+            Feature("outpatient_attendances_12m", "outpatient attendances, last 12 months", .count),
+            Feature("outpatient_missed_12m", "missed outpatient appointments, last 12 months", .count),
+            Feature("elective_admissions_12m", "planned admissions, last 12 months", .count),
+            Feature("community_contacts_12m", "community care contacts, last 12 months", .count),
+            Feature("mental_health_contacts_12m", "mental health contacts, last 12 months", .count),
+            Feature("social_care_contacts_12m", "social care contacts, last 12 months", .count),
+            Feature("ambulance_12m", "ambulance incidents, last 12 months", .count),
+            Feature("cost_3m", "health and care cost, last 3 months", .money),
+            Feature("cost_12m", "health and care cost, last 12 months", .money),
+            Feature("prescription_items_12m", "prescription items, last 12 months", .count),
+            Feature("medicines_12m", "different medicines, last 12 months", .count),
+            Feature("gp_record_entries_12m", "GP record entries, last 12 months", .count),
+        ]
+        return f
+    }
+
+    /// The longest look-back the days-since feature reports; "none" reads as this many days.
+    public static let noRecentAdmission: Float = 1096
+    /// The share of people counted as high cost in a year.
+    public static let highCostShare = 0.05
+
+    /// Builds the snapshot in one pass over each person's events, people split across cores.
+    ///
+    /// - Parameters:
+    ///   - conditions: the condition results evaluated at `index`.
+    ///   - dataEnd: the day after the last activity the extract holds; outcomes are computed
+    ///     when it is at least 11 months after `index`.
+    /// - Complexity: O(events of the people registered on `index`).
+    public init(
+        population: Population, conditions: ConditionResults, library: ConditionLibrary, index: Day, dataEnd: Day,
+        workers: Int
+    ) {
+        precondition(conditions.asOf == index, "conditions must be evaluated at the snapshot's index date")
+        self.index = index
+        let people = (0..<population.count).filter { p in
+            population.registeredFrom[p] <= index && index < population.registeredTo[p] && index < population.death[p]
+                && population.age(of: p, on: index) >= 0
+        }.map { Int32($0) }
+        self.people = people
+        let features = Snapshot.features(for: library)
+        var matrix = FeatureMatrix(features: features, rows: people.count)
+        let followUp = dataEnd >= index.adding(months: 11)
+        var emergencyAfter = [UInt8](repeating: 0, count: people.count)
+        var costBefore = [Double](repeating: 0, count: people.count)
+        var costAfter = [Double](repeating: 0, count: people.count)
+
+        let ltc = library.ltcConditions
+        let column = Dictionary(uniqueKeysWithValues: features.enumerated().map { ($1.id, $0) })
+        let starts = (m3: index.adding(months: -3), m6: index.adding(months: -6), m12: index.adding(months: -12))
+        let followUpEnd = index.adding(months: 12)
+        let parts = Parallel.ranges(people.count, parts: workers * 4)
+        let rows = people.count
+        matrix.values.withUnsafeMutableBufferPointer { valuesBuffer in
+            let values = Unchecked(valuesBuffer.baseAddress!)
+            let emergency = Unchecked(emergencyAfter.withUnsafeMutableBufferPointer { $0.baseAddress! })
+            let before = Unchecked(costBefore.withUnsafeMutableBufferPointer { $0.baseAddress! })
+            let after = Unchecked(costAfter.withUnsafeMutableBufferPointer { $0.baseAddress! })
+            _ = Parallel.map(parts.count) { k -> Int in
+                @inline(__always) func set(_ id: String, _ i: Int, _ v: Float) { values.value[column[id]! * rows + i] = v }
+                var medicines: [Int32] = []
+                let fixed = (
+                    age: column["age"]!, emergency3: column["emergency_admissions_3m"]!,
+                    ltcStart: column["condition_" + (library.conditions.first(where: \.isLTC)?.id ?? "")] ?? 0
+                )
+                for i in parts[k] {
+                    let p = Int(people[i])
+                    let age = Float(population.age(of: p, on: index))
+                    values.value[fixed.age * rows + i] = age
+                    set("age_over_65", i, max(0, age - 65))
+                    set("age_over_80", i, max(0, age - 80))
+                    set("female", i, population.sex[p] == .female ? 1 : 0)
+                    let area = Int(population.area[p])
+                    let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
+                    set("imd_decile", i, decile > 0 ? Float(decile) : 5.5)
+                    set("core20", i, decile == 1 || decile == 2 ? 1 : 0)
+                    set("deprivation_unknown", i, decile == 0 ? 1 : 0)
+                    switch population.ethnicGroup[p] {
+                    case .white: break
+                    case .mixed: set("ethnic_mixed", i, 1)
+                    case .asian: set("ethnic_asian", i, 1)
+                    case .black: set("ethnic_black", i, 1)
+                    case .other: set("ethnic_other", i, 1)
+                    case .notStated, .unknown: set("ethnic_not_recorded", i, 1)
+                    }
+                    let registeredDays = population.registeredFrom[p].days(to: index)
+                    set("registered_years", i, min(30, Float(registeredDays) / 365.25))
+                    set("newly_registered", i, registeredDays < 365 ? 1 : 0)
+                    for (n, c) in ltc.enumerated() where conditions.has(p, c) {
+                        values.value[(fixed.ltcStart + n) * rows + i] = 1
+                    }
+                    set("ltc_count", i, Float(conditions.ltcCount[p]))
+                    for (s, score) in library.scores.enumerated() {
+                        set("score_" + score.id, i, Float(conditions.scores[s][p]))
+                    }
+
+                    // Activity: counts by kind and window, bed days, cost; and the outcomes after.
+                    var counts = [Float](repeating: 0, count: 16)
+                    var lastEmergency = Day(rawValue: Int32.min)
+                    var cost3 = 0.0, cost12 = 0.0, followUpCost = 0.0
+                    var emergencyFollowing: UInt8 = 0
+                    let activity = population.activity
+                    for row in activity.byPerson.rows(of: p) {
+                        let day = activity.day[row]
+                        let kind = activity.kind[row]
+                        let cost = Double(activity.cost[row])
+                        if day >= index {
+                            guard day < followUpEnd else { break }
+                            followUpCost += cost
+                            if kind == .emergencyAdmission { emergencyFollowing = 1 }
+                            continue
+                        }
+                        if kind == .emergencyAdmission { lastEmergency = day }
+                        guard day >= starts.m12 else { continue }
+                        cost12 += cost
+                        if day >= starts.m3 { cost3 += cost }
+                        switch kind {
+                        case .emergencyAdmission:
+                            counts[0] += 1
+                            if day >= starts.m6 { counts[1] += 1 }
+                            if day >= starts.m3 { counts[2] += 1 }
+                            let end = min(activity.endDay[row], index)
+                            counts[3] += Float(max(0, day.days(to: end)))
+                        case .aeAttendance:
+                            counts[4] += 1
+                            if day >= starts.m6 { counts[5] += 1 }
+                            if day >= starts.m3 { counts[6] += 1 }
+                        case .outpatientAttended:
+                            counts[7] += 1
+                            if day >= starts.m3 { counts[8] += 1 }
+                        case .outpatientDidNotAttend: counts[9] += 1
+                        case .electiveAdmission: counts[10] += 1
+                        case .community: counts[11] += 1
+                        case .mentalHealth: counts[12] += 1
+                        case .socialCare: counts[13] += 1
+                        case .ambulance: counts[14] += 1
+                        default: break
+                        }
+                    }
+                    set("emergency_admissions_12m", i, counts[0])
+                    set("emergency_admissions_6m", i, counts[1])
+                    values.value[fixed.emergency3 * rows + i] = counts[2]
+                    set("emergency_bed_days_12m", i, counts[3])
+                    set(
+                        "days_since_emergency_admission", i,
+                        lastEmergency.rawValue == Int32.min
+                            ? Snapshot.noRecentAdmission : min(Snapshot.noRecentAdmission, Float(lastEmergency.days(to: index))))
+                    set("ae_attendances_12m", i, counts[4])
+                    set("ae_attendances_6m", i, counts[5])
+                    set("ae_attendances_3m", i, counts[6])
+                    set("outpatient_attendances_12m", i, counts[7])
+                    set("outpatient_attendances_3m", i, counts[8])
+                    set("outpatient_missed_12m", i, counts[9])
+                    set("elective_admissions_12m", i, counts[10])
+                    set("community_contacts_12m", i, counts[11])
+                    set("mental_health_contacts_12m", i, counts[12])
+                    set("social_care_contacts_12m", i, counts[13])
+                    set("ambulance_12m", i, counts[14])
+
+                    var items: Float = 0
+                    medicines.removeAll(keepingCapacity: true)
+                    let rx = population.prescriptions
+                    for row in rx.byPerson.rows(of: p) {
+                        let day = rx.day[row]
+                        let cost = Double(rx.cost[row])
+                        if day >= index {
+                            guard day < followUpEnd else { break }
+                            followUpCost += cost
+                            continue
+                        }
+                        guard day >= starts.m12 else { continue }
+                        cost12 += cost
+                        if day >= starts.m3 { cost3 += cost }
+                        items += 1
+                        medicines.append(rx.code[row])
+                    }
+                    medicines.sort()
+                    var distinct = 0
+                    for (n, code) in medicines.enumerated() where n == 0 || medicines[n - 1] != code { distinct += 1 }
+                    set("prescription_items_12m", i, items)
+                    set("medicines_12m", i, Float(distinct))
+                    set("cost_3m", i, Float(cost3))
+                    set("cost_12m", i, Float(cost12))
+
+                    var entries: Float = 0
+                    let clinical = population.clinical
+                    for row in clinical.byPerson.rows(of: p) {
+                        let day = clinical.day[row]
+                        guard day < index else { break }
+                        if day >= starts.m12 { entries += 1 }
+                    }
+                    set("gp_record_entries_12m", i, entries)
+
+                    emergency.value[i] = emergencyFollowing
+                    before.value[i] = cost12
+                    after.value[i] = followUpCost
+                }
+                return 0
+            }
+        }
+        self.features = matrix
+        if followUp {
+            let highBefore = Snapshot.topShare(costBefore, share: Snapshot.highCostShare)
+            let highAfter = Snapshot.topShare(costAfter, share: Snapshot.highCostShare)
+            outcomes = [
+                .emergencyAdmission: emergencyAfter,
+                .persistentHighCost: zip(highBefore, highAfter).map { $0 && $1 ? 1 : 0 },
+            ]
+        } else {
+            outcomes = [:]
+        }
+    }
+
+    /// Each person's group in the breakdowns a model card reports: sex, age band at the index
+    /// date, deprivation quintile and ethnic group.
+    public func breakdowns(_ population: Population) -> [(name: String, labels: [String])] {
+        let age = features.column("age")!
+        return [
+            ("sex", people.map { population.sex[Int($0)].code }),
+            ("age_band", (0..<people.count).map { AgeBand(age: Int(features[$0, age])).label }),
+            (
+                "imd_quintile",
+                people.map { p in
+                    let area = Int(population.area[Int(p)])
+                    let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
+                    return decile > 0 ? String((decile + 1) / 2) : "unknown"
+                }
+            ),
+            ("ethnic_group", people.map { population.ethnicGroup[Int($0)].label }),
+        ]
+    }
+
+    /// Whether each value is in the top `share` of values: at or above the value ranked
+    /// `ceil(share x n)` from the top, and above zero. Ties at the threshold all count.
+    public static func topShare(_ values: [Double], share: Double) -> [Bool] {
+        guard !values.isEmpty else { return [] }
+        let k = max(1, Int((share * Double(values.count)).rounded(.up)))
+        var sorted = values
+        sorted.sort(by: >)
+        let threshold = sorted[k - 1]
+        return values.map { $0 > 0 && $0 >= threshold }
+    }
+
+    /// The day after the last activity record or prescription in the population.
+    public static func dataEnd(of population: Population) -> Day {
+        let last = max(population.activity.day.max() ?? population.asOf, population.prescriptions.day.max() ?? population.asOf)
+        return last.adding(days: 1)
+    }
+}
