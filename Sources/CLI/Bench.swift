@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PHMCore
 import Pipeline
+import Risk
 import Synthesis
 
 extension PHMCommand {
@@ -39,6 +40,20 @@ extension PHMCommand {
                 "people on spine: \(Console.number(s.spinePersons)); rows read: \(Console.number(s.rowsIn)); bytes read: \(String(format: "%.0f", Double(s.bytesRead) / 1e6)) MB"
             )
             print("ingest throughput: \(String(format: "%.0f", s.ingestMegabytesPerSecond)) MB/s")
+            print("")
+            let current = result.risk.current.features
+            print(
+                "| model | training people x features | training seconds | scoring \(Console.number(current.rows)) people, seconds |"
+            )
+            print("|---|---|---|---|")
+            for model in result.risk.models {
+                let start = Date()
+                _ = try model.risks(current, workers: pipeline.workers)
+                let scoring = Date().timeIntervalSince(start)
+                print(
+                    "| \(model.outcome.rawValue) \(model.algorithm.rawValue) | \(Console.number(model.card.trainingPeople)) x \(model.features.count) | \(String(format: "%.2f", model.card.trainingSeconds)) | \(String(format: "%.2f", scoring)) |"
+                )
+            }
             print("peak memory (max RSS): \(String(format: "%.2f", Double(Bench.peakResidentBytes()) / 1e9)) GB")
         }
 

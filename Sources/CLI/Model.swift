@@ -32,8 +32,14 @@ extension PHMCommand.Model {
         @OptionGroup var files: ModelRunOptions
         @OptionGroup var pipeline: PipelineOptions
 
+        @Option(
+            name: .customLong("export-features"),
+            help: "Also write the training people's split, outcomes and features to this CSV file (no pseudonyms).")
+        var exportFeatures: String?
+
         func run() throws {
-            let options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            var options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            options.risk.exportFeatures = exportFeatures.map { URL(fileURLWithPath: $0) }
             let models = try Console.reportingFailures { try PipelineRun.trainModels(options, log: Console.log) }
             for model in models { print(Console.cardLine(model)) }
             print("models and cards: \(files.out)/models/")

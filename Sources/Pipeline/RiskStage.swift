@@ -10,9 +10,12 @@ public struct RiskOptions: Sendable {
     /// Seeds the held-out split.
     public var seed: UInt64
     public var trees: BoostedTrees.Parameters
+    /// Where to write the training snapshot's features and outcomes as CSV, when wanted.
+    public var exportFeatures: URL?
 
-    public init(models: URL? = nil, seed: UInt64 = 42, trees: BoostedTrees.Parameters = .init()) {
+    public init(models: URL? = nil, seed: UInt64 = 42, trees: BoostedTrees.Parameters = .init(), exportFeatures: URL? = nil) {
         self.models = models
+        self.exportFeatures = exportFeatures
         self.seed = seed
         self.trees = trees
     }
@@ -80,6 +83,7 @@ public enum RiskStage {
     ) throws -> [RiskModel] {
         let training = Training(seed: options.seed, trees: options.trees, workers: workers)
         let design = Validation(development: development, later: current, population: prepared.population, seed: options.seed)
+        if let url = options.exportFeatures { try design.exportFeatures(to: url) }
         return try Outcome.allCases.flatMap { try training.train($0, design) }
     }
 

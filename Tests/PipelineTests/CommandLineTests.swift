@@ -2,6 +2,7 @@ import ArgumentParser
 import Conditions
 import Foundation
 import PHMCore
+import Pipeline
 import TestSupport
 import Testing
 
@@ -20,6 +21,23 @@ import Testing
         #expect(run.pipeline.dataDirectory == "phm-data")
     }
 
+    @Test func parsesModelCommands() throws {
+        let command = try PHMCommand.parseAsRoot([
+            "model", "score", "--input", "in", "--as-of", "2025-04-01", "--out", "o", "--models", "m", "--model-seed", "7",
+        ])
+        let score = try #require(command as? PHMCommand.Model.Score)
+        #expect(score.pipeline.risk.models?.lastPathComponent == "m")
+        #expect(score.pipeline.risk.seed == 7)
+        // Scoring and evaluating need saved models.
+        #expect(throws: (any Error).self) {
+            try PHMCommand.parseAsRoot(["model", "score", "--input", "in", "--as-of", "2025-04-01", "--out", "o"])
+        }
+        let train = try PHMCommand.parseAsRoot([
+            "model", "train", "--input", "in", "--as-of", "2025-04-01", "--out", "o", "--export-features", "f.csv",
+        ])
+        #expect((train as? PHMCommand.Model.Train)?.exportFeatures == "f.csv")
+    }
+
     @Test func rejectsBadArguments() {
         #expect(throws: (any Error).self) {
             try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-02-30", "--out", "o"])
@@ -31,7 +49,7 @@ import Testing
 
     @Test func helpNamesEveryCommand() {
         let help = PHMCommand.helpMessage()
-        for command in ["run", "synth", "demo", "bench"] { #expect(help.contains(command)) }
+        for command in ["run", "synth", "demo", "model", "bench"] { #expect(help.contains(command)) }
         #expect(PHMCommand.helpMessage(for: PHMCommand.Run.self).contains("--as-of <as-of>"))
     }
 
