@@ -11,19 +11,11 @@ extension PHMCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ingest a folder of extracts, link and pseudonymise it, and write the population outputs.")
 
-        @Option(help: "The folder of extracts (see docs/input-contract.md).")
-        var input: String
-
-        @Option(name: .customLong("as-of"), help: "The as-of date, YYYY-MM-DD: history windows end the day before.")
-        var asOf: Day
-
-        @Option(help: "The output folder.")
-        var out: String
-
+        @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
 
         func run() throws {
-            let result = try Console.runPipeline(input: input, asOf: asOf, out: out, pipeline: pipeline)
+            let result = try Console.runPipeline(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             print(Console.summary(result))
         }
     }

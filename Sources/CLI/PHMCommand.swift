@@ -39,7 +39,27 @@ struct PipelineOptions: ParsableArguments {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
     }
 
+    /// The `--models` folder, for the commands that need saved models.
+    func savedModels() throws -> URL {
+        guard let models else { throw ValidationError("--models is required: the folder of saved models.") }
+        return URL(fileURLWithPath: models)
+    }
+
     var risk: RiskOptions { RiskOptions(models: models.map { URL(fileURLWithPath: $0) }, seed: modelSeed) }
+}
+
+/// The input, as-of date and output folder of the commands that run the pipeline on extracts.
+struct RunFolders: ParsableArguments {
+    @Option(help: "The folder of extracts (see docs/input-contract.md).")
+    var input: String
+
+    @Option(
+        name: .customLong("as-of"),
+        help: "The as-of date, YYYY-MM-DD: history windows end the day before; models train on the year before it.")
+    var asOf: Day
+
+    @Option(help: "The output folder.")
+    var out: String
 }
 
 /// The size and seed of a synthetic population, shared by `synth`, `demo` and `bench`.

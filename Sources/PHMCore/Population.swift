@@ -46,8 +46,12 @@ public struct Population: Sendable {
     /// Whether a person counts in the registered population at `asOf`: registered with a
     /// practice on that day and alive on it.
     @inline(__always)
-    public func isRegistered(_ person: Int) -> Bool {
-        registeredFrom[person] <= asOf && asOf < registeredTo[person] && asOf < death[person]
+    public func isRegistered(_ person: Int) -> Bool { isRegistered(person, on: asOf) }
+
+    /// Whether a person was registered with a practice and alive on another day.
+    @inline(__always)
+    public func isRegistered(_ person: Int, on day: Day) -> Bool {
+        registeredFrom[person] <= day && day < registeredTo[person] && day < death[person]
     }
 
     /// The indices of the registered population at `asOf`, in person order.

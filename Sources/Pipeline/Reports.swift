@@ -112,9 +112,7 @@ enum OutputWriter {
         let header =
             personColumns + library.scores.map(\.id)
             + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
-            + Outcome.allCases.flatMap { ["risk_" + $0.rawValue, "tier_" + $0.rawValue, "rising_" + $0.rawValue] }
-            + ["risk_factors"]
-        let scores = Outcome.allCases.map { risk.scores[$0] }
+            + RiskWriter.scoreColumns
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
@@ -158,18 +156,7 @@ enum OutputWriter {
                 for (s, score) in library.scores.enumerated() where !score.categories.isEmpty {
                     rows.field(score.category(of: conditions.scores[s][p]) ?? "")
                 }
-                for s in scores {
-                    if let s, let tier = s.tier[p] {
-                        rows.field(Double(s.risk[p]), decimals: 4)
-                        rows.field(tier.label)
-                        rows.field(s.isRising(p) ? "Y" : "N")
-                    } else {
-                        rows.empty()
-                        rows.empty()
-                        rows.empty()
-                    }
-                }
-                rows.field(risk.factors[p].joined(separator: "; "))
+                RiskWriter.scoreFields(&rows, risk, person: p)
                 rows.end()
             }
             return rows.bytes

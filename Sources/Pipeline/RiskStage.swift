@@ -46,11 +46,8 @@ public enum RiskStage {
             return try train(
                 prepared, development: development, current: current, options: options.risk, workers: options.workers)
         }
-        for model in models where model.card.trainingSeconds > 0 {
-            let card = model.card
-            log(
-                "model \(model.outcome.rawValue) \(model.algorithm.rawValue): held-out AUROC \(String(format: "%.3f", card.heldOut.auroc)) (\(String(format: "%.3f", card.heldOut.aurocLower))-\(String(format: "%.3f", card.heldOut.aurocUpper))), trained in \(String(format: "%.1f", card.trainingSeconds))s"
-            )
+        for model in models where options.risk.models == nil {
+            log("model " + model.card.summary + String(format: "; trained in %.1fs", model.card.trainingSeconds))
         }
         let stratification = try clock.time("risk scoring") {
             try Stratification(
@@ -133,7 +130,13 @@ extension PipelineRun {
                 development: development, later: current, population: prepared.population, seed: options.risk.seed)
             let training = Training(seed: options.risk.seed, workers: options.workers)
             try clock.time("risk evaluation") {
-                for i in models.indices { try training.evaluate(&models[i].card, models[i], design) }
+                var baselines: [Outcome: [ModelCard.Baseline]] = [:]
+                for i in models.indices {
+                    let outcome = models[i].outcome
+                    if baselines[outcome] == nil { baselines[outcome] = try training.baselines(outcome, design) }
+                    models[i].card.baselines = baselines[outcome]!
+                    try training.evaluate(&models[i].card, models[i], design)
+                }
             }
             try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
             return { [models] _ in models }

@@ -15,28 +15,34 @@ enum RiskWriter {
         }
     }
 
+    /// The per-person risk columns of `persons.csv` and `risk-scores.csv`.
+    static let scoreColumns =
+        Outcome.allCases.flatMap { ["risk_" + $0.rawValue, "tier_" + $0.rawValue, "rising_" + $0.rawValue] } + ["risk_factors"]
+
+    /// Appends a person's `scoreColumns`; empty where the person was not scored.
+    static func scoreFields(_ rows: inout CSVRows, _ risk: Stratification, person p: Int) {
+        for outcome in Outcome.allCases {
+            if let s = risk.scores[outcome], let tier = s.tier[p] {
+                rows.field(Double(s.risk[p]), decimals: 4)
+                rows.field(tier.label)
+                rows.field(s.isRising(p) ? "Y" : "N")
+            } else {
+                rows.empty()
+                rows.empty()
+                rows.empty()
+            }
+        }
+        rows.field(risk.factors[p].joined(separator: "; "))
+    }
+
     /// `risk-scores.csv`: each registered person's risks, tiers, rise and top factors.
     static func writeScores(_ risk: Stratification, population: Population, registered: [Int], to url: URL) throws {
         var rows = CSVRows(capacity: registered.count * 120)
-        rows.raw(
-            (["pseudonym", "practice_code"]
-                + Outcome.allCases.flatMap { ["risk_" + $0.rawValue, "tier_" + $0.rawValue, "rising_" + $0.rawValue] }
-                + ["risk_factors"]).joined(separator: ","))
+        rows.raw((["pseudonym", "practice_code"] + scoreColumns).joined(separator: ","))
         for p in registered {
             rows.field(population.pseudonym[p])
             rows.field(population.hierarchy.practices[Int(population.practice[p])].code)
-            for outcome in Outcome.allCases {
-                if let s = risk.scores[outcome], let tier = s.tier[p] {
-                    rows.field(Double(s.risk[p]), decimals: 4)
-                    rows.field(tier.label)
-                    rows.field(s.isRising(p) ? "Y" : "N")
-                } else {
-                    rows.empty()
-                    rows.empty()
-                    rows.empty()
-                }
-            }
-            rows.field(risk.factors[p].joined(separator: "; "))
+            scoreFields(&rows, risk, person: p)
             rows.end()
         }
         try Data(rows.bytes).write(to: url)
@@ -64,9 +70,7 @@ enum RiskWriter {
                     guard let before = s.previousTier[p] else { continue }
                     compared += 1
                     if t > before { tierRose += 1 }
-                    if s.risk[p] - s.previousRisk[p] >= Stratification.materialRise, s.risk[p] >= 1.5 * s.previousRisk[p] {
-                        material += 1
-                    }
+                    if s.roseMaterially(p) { material += 1 }
                     if s.isRising(p) { anyRise += 1 }
                     if t >= .high, before < .high { intoHigh += 1 }
                 }

@@ -92,8 +92,11 @@ public struct FeatureMatrix: Sendable {
         return out
     }
 
-    /// Only the named columns, in the given order; fails when one is missing.
+    /// Only the named columns, in the given order; fails when one is missing. Returns the matrix
+    /// itself, uncopied, when it already holds exactly those columns (scoring with the model a
+    /// snapshot was built for).
     public func selecting(_ ids: [String]) throws(RiskError) -> FeatureMatrix {
+        if ids.elementsEqual(features.lazy.map(\.id)) { return self }
         let indices = try ids.map { id throws(RiskError) -> Int in
             guard let j = column(id) else { throw .missingFeature(id) }
             return j

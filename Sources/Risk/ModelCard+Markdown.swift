@@ -1,4 +1,15 @@
+import Foundation
+
 extension ModelCard {
+    /// One line: held-out AUROC with its interval, the later period, and the baselines.
+    public var summary: String {
+        func f(_ x: Double) -> String { String(format: "%.3f", x) }
+        let baselines = self.baselines.map { "\($0.name) \(f($0.heldOut.auroc))" }.joined(separator: ", ")
+        let later = laterPeriod.map { ", later period \(f($0.auroc))" } ?? ""
+        return
+            "\(outcome.rawValue) \(algorithm.rawValue): held-out AUROC \(f(heldOut.auroc)) (95% CI \(f(heldOut.aurocLower))-\(f(heldOut.aurocUpper)))\(later); baselines: \(baselines)"
+    }
+
     /// The card as a readable report.
     public var markdown: String {
         func f(_ x: Double, _ d: Int = 3) -> String { x.isNaN ? "-" : x.formatted(decimals: d) }

@@ -108,8 +108,7 @@ public struct Snapshot: Sendable {
         precondition(conditions.asOf == index, "conditions must be evaluated at the snapshot's index date")
         self.index = index
         let people = (0..<population.count).filter { p in
-            population.registeredFrom[p] <= index && index < population.registeredTo[p] && index < population.death[p]
-                && population.age(of: p, on: index) >= 0
+            population.isRegistered(p, on: index) && population.age(of: p, on: index) >= 0
         }.map { Int32($0) }
         self.people = people
         let features = Snapshot.features(for: library)
@@ -121,6 +120,7 @@ public struct Snapshot: Sendable {
 
         let ltc = library.ltcConditions
         let column = Dictionary(uniqueKeysWithValues: features.enumerated().map { ($1.id, $0) })
+        let ltcColumns = ltc.map { column["condition_" + library.conditions[$0].id]! }
         let starts = (m3: index.adding(months: -3), m6: index.adding(months: -6), m12: index.adding(months: -12))
         let followUpEnd = index.adding(months: 12)
         let parts = Parallel.ranges(people.count, parts: workers * 4)
@@ -133,14 +133,10 @@ public struct Snapshot: Sendable {
             _ = Parallel.map(parts.count) { k -> Int in
                 @inline(__always) func set(_ id: String, _ i: Int, _ v: Float) { values.value[column[id]! * rows + i] = v }
                 var medicines: [Int32] = []
-                let fixed = (
-                    age: column["age"]!, emergency3: column["emergency_admissions_3m"]!,
-                    ltcStart: column["condition_" + (library.conditions.first(where: \.isLTC)?.id ?? "")] ?? 0
-                )
                 for i in parts[k] {
                     let p = Int(people[i])
                     let age = Float(population.age(of: p, on: index))
-                    values.value[fixed.age * rows + i] = age
+                    set("age", i, age)
                     set("age_over_65", i, max(0, age - 65))
                     set("age_over_80", i, max(0, age - 80))
                     set("female", i, population.sex[p] == .female ? 1 : 0)
@@ -160,9 +156,7 @@ public struct Snapshot: Sendable {
                     let registeredDays = population.registeredFrom[p].days(to: index)
                     set("registered_years", i, min(30, Float(registeredDays) / 365.25))
                     set("newly_registered", i, registeredDays < 365 ? 1 : 0)
-                    for (n, c) in ltc.enumerated() where conditions.has(p, c) {
-                        values.value[(fixed.ltcStart + n) * rows + i] = 1
-                    }
+                    for (n, c) in ltc.enumerated() where conditions.has(p, c) { values.value[ltcColumns[n] * rows + i] = 1 }
                     set("ltc_count", i, Float(conditions.ltcCount[p]))
                     for (s, score) in library.scores.enumerated() {
                         set("score_" + score.id, i, Float(conditions.scores[s][p]))
@@ -213,7 +207,7 @@ public struct Snapshot: Sendable {
                     }
                     set("emergency_admissions_12m", i, counts[0])
                     set("emergency_admissions_6m", i, counts[1])
-                    values.value[fixed.emergency3 * rows + i] = counts[2]
+                    set("emergency_admissions_3m", i, counts[2])
                     set("emergency_bed_days_12m", i, counts[3])
                     set(
                         "days_since_emergency_admission", i,

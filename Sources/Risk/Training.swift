@@ -58,6 +58,7 @@ public struct Training: Sendable {
             throw .noOutcomes(outcome: outcome.rawValue, index: development.index.description)
         }
         let xTrain = development.features.subset(trainRows)
+        let baselines = try baselines(outcome, design)
         return try Algorithm.allCases.map { algorithm throws(RiskError) -> RiskModel in
             let start = DispatchTime.now().uptimeNanoseconds
             var model = RiskModel(
@@ -66,7 +67,7 @@ public struct Training: Sendable {
                     outcome: outcome, outcomeDefinition: outcome.name, algorithm: algorithm,
                     features: development.features.features.map(\.id), trainingIndex: development.index.description,
                     trainingPeople: trainRows.count, trainingEvents: yTrain.reduce(0) { $0 + Int($1) }, seed: seed,
-                    trainingSeconds: 0, heldOut: Evaluation(risk: [], labels: []), baselines: []))
+                    trainingSeconds: 0, heldOut: Evaluation(risk: [], labels: []), baselines: baselines))
             switch algorithm {
             case .logisticRegression:
                 model.logistic = LogisticRegression.train(xTrain, labels: yTrain, lambda: lambda)
@@ -79,32 +80,38 @@ public struct Training: Sendable {
         }
     }
 
-    /// Fills a model card's evaluation: the held-out people at the development index date, the
-    /// held-out people a year later when the data covers it, and the two baselines trained on
-    /// the same training people.
+    /// Fills a model card's evaluation: the held-out people at the development index date, and
+    /// the held-out people a year later when the data covers it.
     public func evaluate(_ card: inout ModelCard, _ model: RiskModel, _ design: Validation) throws(RiskError) {
         let outcome = model.outcome
         guard let labels = design.development.outcomes[outcome] else {
             throw .noOutcomes(outcome: outcome.rawValue, index: design.development.index.description)
         }
-        let testRows = design.testRows, trainRows = design.trainingRows
-        let xTest = design.development.features.subset(testRows)
-        let yTest = testRows.map { labels[Int($0)] }
+        let rows = design.testRows
         card.heldOut = Evaluation(
-            risk: try model.risks(xTest, workers: workers), labels: yTest,
-            groups: design.groups.map { g in (g.name, testRows.map { g.labels[Int($0)] }) })
+            risk: try model.risks(design.testFeatures, workers: workers), labels: rows.map { labels[Int($0)] },
+            groups: design.groups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
         if let later = design.later, let laterLabels = later.outcomes[outcome] {
             let rows = design.laterTestRows
             card.laterIndex = later.index.description
             card.laterPeriod = Evaluation(
-                risk: try model.risks(later.features.subset(rows), workers: workers), labels: rows.map { laterLabels[Int($0)] },
+                risk: try model.risks(design.laterTestFeatures, workers: workers), labels: rows.map { laterLabels[Int($0)] },
                 groups: design.laterGroups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
         }
-        let yTrain = trainRows.map { labels[Int($0)] }
-        card.baselines = try Training.baselines.map { baseline throws(RiskError) -> ModelCard.Baseline in
+    }
+
+    /// The two baselines for an outcome, trained on the training people and judged on the
+    /// held-out people: the same for every model of the outcome.
+    public func baselines(_ outcome: Outcome, _ design: Validation) throws(RiskError) -> [ModelCard.Baseline] {
+        guard let labels = design.development.outcomes[outcome] else {
+            throw .noOutcomes(outcome: outcome.rawValue, index: design.development.index.description)
+        }
+        let yTrain = design.trainingRows.map { labels[Int($0)] }, yTest = design.testRows.map { labels[Int($0)] }
+        return try Training.baselines.map { baseline throws(RiskError) -> ModelCard.Baseline in
             let fitted = LogisticRegression.train(
-                try design.development.features.selecting(baseline.features).subset(trainRows), labels: yTrain, lambda: lambda)
-            let x = try xTest.selecting(baseline.features)
+                try design.development.features.selecting(baseline.features).subset(design.trainingRows), labels: yTrain,
+                lambda: lambda)
+            let x = try design.testFeatures.selecting(baseline.features)
             let risk = (0..<x.rows).map { fitted.probability(x, row: $0) }
             return .init(name: baseline.name, features: baseline.features, heldOut: Evaluation(risk: risk, labels: yTest))
         }
@@ -119,6 +126,9 @@ public struct Validation: Sendable {
     public var trainingRows: [Int32]
     public var testRows: [Int32]
     public var laterTestRows: [Int32]
+    /// The features of the held-out people, at each index date.
+    public var testFeatures: FeatureMatrix
+    public var laterTestFeatures: FeatureMatrix
     /// Subgroup labels for each person of `development` and of `later`.
     public var groups: [(name: String, labels: [String])]
     public var laterGroups: [(name: String, labels: [String])]
@@ -133,6 +143,9 @@ public struct Validation: Sendable {
             Training.isHeldOut(population.pseudonym[Int($1)], seed: seed)
         }
         .map { Int32($0.offset) }
+        testFeatures = development.features.subset(testRows)
+        laterTestFeatures =
+            later?.features.subset(laterTestRows) ?? FeatureMatrix(features: development.features.features, rows: 0)
         groups = development.breakdowns(population)
         laterGroups = later?.breakdowns(population) ?? []
     }
@@ -169,13 +182,9 @@ public enum Tier: Int8, Sendable, Codable, CaseIterable, Comparable {
         let order = risks.indices.sorted { risks[$0] > risks[$1] || (risks[$0] == risks[$1] && $0 < $1) }
         var tiers = [Tier](repeating: .low, count: risks.count)
         let n = Double(risks.count)
+        let upTo = Tier.allCases.reversed().map { ($0, ($0.cumulativeShare * n).rounded(.up)) }
         for (rank, i) in order.enumerated() {
-            let position = Double(rank + 1)
-            tiers[i] =
-                position <= (Tier.veryHigh.cumulativeShare * n).rounded(.up)
-                ? .veryHigh
-                : position <= (Tier.high.cumulativeShare * n).rounded(.up)
-                    ? .high : position <= (Tier.moderate.cumulativeShare * n).rounded(.up) ? .moderate : .low
+            tiers[i] = upTo.first { Double(rank + 1) <= $0.1 }!.0
         }
         return tiers
     }
@@ -196,7 +205,11 @@ public struct Stratification: Sendable {
         /// percentage points and by at least half of its earlier value.
         public func isRising(_ person: Int) -> Bool {
             guard let now = tier[person], let before = previousTier[person] else { return false }
-            if now > before { return true }
+            return now > before || roseMaterially(person)
+        }
+
+        /// Whether risk rose by at least `materialRise` and by at least half of its earlier value.
+        public func roseMaterially(_ person: Int) -> Bool {
             let r = risk[person], p = previousRisk[person]
             return r - p >= Stratification.materialRise && r >= 1.5 * p
         }

@@ -14,8 +14,8 @@ import Testing
             "run", "--input", "in", "--as-of", "2025-04-01", "--out", "out", "--key-file", "/keys/k", "--workers", "3",
         ])
         let run = try #require(command as? PHMCommand.Run)
-        #expect(run.input == "in")
-        #expect(run.asOf.description == "2025-04-01")
+        #expect(run.files.input == "in")
+        #expect(run.files.asOf.description == "2025-04-01")
         #expect(run.pipeline.keyFile == "/keys/k")
         #expect(run.pipeline.workers == 3)
         #expect(run.pipeline.dataDirectory == "phm-data")
