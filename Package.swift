@@ -36,8 +36,10 @@ let package = Package(
             dependencies: ["PHMCore", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Library")],
             swiftSettings: strict),
-        // Tables for planning: multimorbidity, cost concentration, segments, prevalence, at every level.
-        .target(name: "Analysis", dependencies: ["PHMCore", "Conditions"], swiftSettings: strict),
+        // Planning analyses at every level: segments, multimorbidity, inequalities, variation, SPC, suppression.
+        .target(
+            name: "Analysis", dependencies: ["PHMCore", "Conditions", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Library")], swiftSettings: strict),
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
         .target(
@@ -57,7 +59,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "CLI",
-            dependencies: ["Pipeline", "Conditions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Conditions", "Analysis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 

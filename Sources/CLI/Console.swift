@@ -1,3 +1,4 @@
+import Analysis
 import Conditions
 import Foundation
 import Identity
@@ -40,7 +41,9 @@ enum Console {
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
             dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),
             keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
-            conditions: pipeline.conditions.map { URL(fileURLWithPath: $0) }, risk: pipeline.risk,
+            conditions: pipeline.conditions.map { URL(fileURLWithPath: $0) },
+            segmentations: pipeline.segmentations.map { URL(fileURLWithPath: $0) }, suppress: pipeline.suppress,
+            risk: pipeline.risk,
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
     }
 
@@ -55,6 +58,8 @@ enum Console {
         } catch let error as KeyFileError {
             throw CommandFailure(message: error.description)
         } catch let error as DefinitionError {
+            throw CommandFailure(message: error.description)
+        } catch let error as SegmentationError {
             throw CommandFailure(message: error.description)
         }
     }

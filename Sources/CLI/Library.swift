@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Conditions
 import Foundation
@@ -7,7 +8,7 @@ extension PHMCommand {
         static let configuration = CommandConfiguration(
             commandName: "library",
             abstract:
-                "Copy the shipped condition library (definitions.yaml and code lists) to a folder, to edit and pass to --conditions."
+                "Copy the shipped condition library (definitions.yaml, code lists and segmentations.yaml) to a folder, to edit and pass to --conditions and --segmentations."
         )
 
         @Option(help: "The folder to create.")
@@ -19,11 +20,15 @@ extension PHMCommand {
                 throw CommandFailure(message: "\(out) already exists; choose a new folder.")
             }
             try FileManager.default.copyItem(at: ConditionLibrary.standardFolder, to: destination)
+            let segmentationsFile = destination.appendingPathComponent("segmentations.yaml")
+            try FileManager.default.copyItem(at: Segmentation.standardFile, to: segmentationsFile)
             let library = try ConditionLibrary.load(definitions: destination.appendingPathComponent("definitions.yaml"))
+            let segmentations = try Segmentation.load(definitions: segmentationsFile, library: library)
             print(
-                "wrote \(library.conditions.count) conditions, \(library.lists.count) code lists and \(library.scores.count) scores to \(out)"
+                "wrote \(library.conditions.count) conditions, \(library.lists.count) code lists, \(library.scores.count) scores and \(segmentations.count) segmentations to \(out)"
             )
-            print("edit \(out)/definitions.yaml, then: phm run ... --conditions \(out)/definitions.yaml")
+            print(
+                "edit them, then: phm run ... --conditions \(out)/definitions.yaml --segmentations \(out)/segmentations.yaml")
         }
     }
 }

@@ -26,6 +26,14 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "A condition definitions file (default: the shipped library; see docs/conditions.md).")
     var conditions: String?
 
+    @Option(help: "A segmentation definitions file (default: the shipped segmentations; see docs/segments.md).")
+    var segmentations: String?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Suppress counts of 1 to 7 and round others to 5 in the planning outputs (see docs/segments.md).")
+    var suppress = true
+
     @Option(help: "A folder of saved risk models to score with (default: train models on this run's data).")
     var models: String?
 

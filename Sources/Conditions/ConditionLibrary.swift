@@ -130,7 +130,7 @@ public struct ConditionLibrary: Sendable {
 
     public func score(_ id: String) -> Int? { scores.firstIndex { $0.id == id } }
 
-    static func explain(_ error: DecodingError) -> String {
+    public static func explain(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
         }

@@ -1,3 +1,4 @@
+import Analysis
 import Conditions
 import Dispatch
 import Foundation
@@ -17,16 +18,22 @@ public struct RunOptions: Sendable {
     public var keyFile: URL?
     /// The condition definitions file; the shipped library when nil.
     public var conditions: URL?
+    /// The segmentation definitions file; the shipped segmentations (Bridges to Health) when nil.
+    public var segmentations: URL?
+    /// Small-number suppression of the planning outputs (on unless switched off).
+    public var suppress: Bool
     public var risk: RiskOptions
     public var workers: Int
     public var progress: ProgressHandler?
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
-        conditions: URL? = nil, risk: RiskOptions = .init(), workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-        progress: ProgressHandler? = nil
+        conditions: URL? = nil, segmentations: URL? = nil, suppress: Bool = true, risk: RiskOptions = .init(),
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ProgressHandler? = nil
     ) {
         self.conditions = conditions
+        self.segmentations = segmentations
+        self.suppress = suppress
         self.risk = risk
         self.input = input
         self.asOf = asOf
@@ -76,6 +83,7 @@ public struct RunResult: Sendable {
     public var library: ConditionLibrary
     public var conditions: ConditionResults
     public var risk: RiskResult
+    public var segments: SegmentAssignments
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
     /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
@@ -92,6 +100,7 @@ public struct PreparedRun: Sendable {
     public var utilisation: Utilisation
     public var library: ConditionLibrary
     public var conditions: ConditionResults
+    public var segmentations: [Segmentation]
     public var registered: [Int]
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
@@ -122,6 +131,13 @@ public enum PipelineRun {
         try recorded(options, log: log) { prepared, clock in
             let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
             let population = prepared.population, registered = prepared.registered
+            let emergency = risk.stratification.scores[.emergencyAdmission]
+            let facts = PersonFacts(
+                population: population, conditions: prepared.conditions, use: prepared.utilisation,
+                highRisk: emergency.map { $0.tier.map { ($0 ?? .low) >= .high } }, previousRisk: emergency?.previousRisk)
+            let segments = clock.time("segments") {
+                SegmentAssignments(prepared.segmentations, facts: facts, workers: options.workers)
+            }
             try clock.time("outputs") {
                 let fm = FileManager.default
                 try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
@@ -132,7 +148,7 @@ public enum PipelineRun {
                 try? fm.removeItem(at: quarantineFolder)
                 try OutputWriter.writeQuarantine(prepared.quarantine, to: quarantineFolder)
                 try OutputWriter.writePersons(
-                    population, prepared.utilisation, prepared.conditions, prepared.library, risk.stratification,
+                    population, prepared.utilisation, prepared.conditions, prepared.library, risk.stratification, segments,
                     registered: registered, to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
                 try OutputWriter.writePersonConditions(
                     population, prepared.conditions, prepared.library, registered: registered,
@@ -142,15 +158,21 @@ public enum PipelineRun {
                 try RiskWriter.writeModels(risk.models, to: options.output.appendingPathComponent("models"))
                 try RiskWriter.writeSummaries(risk.stratification, population: population, to: options.output)
             }
+            let units = population.units()
             try clock.time("tables") {
                 try TableWriter.write(
-                    population: population, use: prepared.utilisation, conditions: prepared.conditions,
-                    library: prepared.library, risk: risk.stratification, to: options.output, workers: options.workers)
+                    population: population, units: units, use: prepared.utilisation, conditions: prepared.conditions,
+                    risk: risk.stratification, suppress: options.suppress, to: options.output)
+            }
+            try clock.time("planning") {
+                try PlanningWriter.writeAll(
+                    units: units, facts: facts, library: prepared.library, segments: segments, risk: emergency?.risk,
+                    suppress: options.suppress, to: options.output)
             }
             return { summary in
                 RunResult(
                     summary: summary, population: population, utilisation: prepared.utilisation, library: prepared.library,
-                    conditions: prepared.conditions, risk: risk, reconciliation: prepared.reconciliation,
+                    conditions: prepared.conditions, risk: risk, segments: segments, reconciliation: prepared.reconciliation,
                     linkage: prepared.linkage, careRecordIds: prepared.careRecordIds, carePerson: prepared.carePerson,
                     registrationIds: prepared.registrationIds)
             }
@@ -167,6 +189,10 @@ public enum PipelineRun {
         var clock = StageClock()
         // Definitions are checked before any data is read, so a typo fails fast.
         let library = try options.conditions.map { try ConditionLibrary.load(definitions: $0) } ?? ConditionLibrary.standard()
+        let segmentations =
+            try [Segmentation.ltcByAge]
+            + (options.segmentations.map { try Segmentation.load(definitions: $0, library: library) }
+                ?? Segmentation.standard(library: library))
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
         let store = try RunStore(directory: options.dataDirectory)
@@ -176,7 +202,8 @@ public enum PipelineRun {
         let runId = try store.begin(record)
         record.id = runId
         do {
-            let prepared = try prepare(options, runId: runId, library: library, key: key, clock: &clock, log: log)
+            let prepared = try prepare(
+                options, runId: runId, library: library, segmentations: segmentations, key: key, clock: &clock, log: log)
             let finish = try body(prepared, &clock)
             let r = prepared.reconciliation
             let summary = RunSummary(
@@ -207,7 +234,8 @@ public enum PipelineRun {
 
     /// Ingest, identity, the vault, the population, utilisation and conditions.
     static func prepare(
-        _ options: RunOptions, runId: Int64, library: ConditionLibrary, key: PseudonymKey, clock: inout StageClock,
+        _ options: RunOptions, runId: Int64, library: ConditionLibrary, segmentations: [Segmentation], key: PseudonymKey,
+        clock: inout StageClock,
         log: @Sendable (String) -> Void
     ) throws -> PreparedRun {
         let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
@@ -271,7 +299,7 @@ public enum PipelineRun {
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
             runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
-            registered: registered, reconciliation: ReconciliationReport(extract), linkage: linkageReport,
+            segmentations: segmentations, registered: registered, reconciliation: ReconciliationReport(extract), linkage: linkageReport,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)
     }

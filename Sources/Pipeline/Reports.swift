@@ -1,3 +1,4 @@
+import Analysis
 import Conditions
 import Foundation
 import Identity
@@ -104,7 +105,7 @@ enum OutputWriter {
     /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
     static func writePersons(
         _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
-        _ risk: Stratification, registered: [Int], to url: URL, workers: Int
+        _ risk: Stratification, _ segments: SegmentAssignments, registered: [Int], to url: URL, workers: Int
     ) throws {
         FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
@@ -112,7 +113,7 @@ enum OutputWriter {
         let header =
             personColumns + library.scores.map(\.id)
             + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
-            + RiskWriter.scoreColumns
+            + RiskWriter.scoreColumns + segments.segmentations.map { "segment_" + $0.id }
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
@@ -157,6 +158,7 @@ enum OutputWriter {
                     rows.field(score.category(of: conditions.scores[s][p]) ?? "")
                 }
                 RiskWriter.scoreFields(&rows, risk, person: p)
+                for s in segments.segmentations.indices { rows.field(segments.label(s, p) ?? "") }
                 rows.end()
             }
             return rows.bytes

@@ -4,7 +4,8 @@ import Foundation
 import PHMCore
 import Risk
 
-/// Writes the planning tables for every unit at every level, as CSV and JSON.
+/// Writes the seed's multimorbidity table and cost concentration for every unit at every level,
+/// as CSV and JSON.
 enum TableWriter {
     static let seedHeader =
         "ltc_count,patients,pct_patients,ae_attendances,outpatient_attendances,elective_admissions,emergency_admissions,total_apc_cost_gbp,emergency_admission_cost_gbp,unique_prescription_types,risk_persistent_high_cost,risk_emergency_admission_12m"
@@ -15,39 +16,43 @@ enum TableWriter {
         var name: String
         var multimorbidity: [[String: String]]
         var costConcentration: [String: [String: Double]]
-        var segments: [[String: String]]
-        var prevalence: [[String: String]]
     }
 
     static func write(
-        population: Population, use: Utilisation, conditions: ConditionResults, library: ConditionLibrary,
-        risk: Stratification, to folder: URL, workers: Int
+        population: Population, units: [PlanningUnit], use: Utilisation, conditions: ConditionResults, risk: Stratification,
+        suppress: Bool, to folder: URL
     ) throws {
-        let units = population.units()
         let ltc = conditions.ltcCount
         let risks = (
             persistentHighCost: risk.scores[.persistentHighCost]?.risk, emergencyAdmission: risk.scores[.emergencyAdmission]?.risk
         )
-        let tables = Parallel.map(units.count) {
-            u -> (MultimorbidityTable, CostConcentration, CostConcentration, SegmentTable, PrevalenceTable) in
+        let tables = Parallel.map(units.count) { u -> (MultimorbidityTable, CostConcentration, CostConcentration) in
             let people = units[u].people
             return (
                 MultimorbidityTable(people: people, ltc: ltc, use: use, risk: risks),
                 CostConcentration(costs: people.map { use.secondaryCost($0) }),
-                CostConcentration(costs: people.map { use.totalCost($0) }),
-                SegmentTable(people: people, population: population, ltc: ltc, use: use),
-                PrevalenceTable(people: people, population: population, conditions: conditions, library: library)
+                CostConcentration(costs: people.map { use.totalCost($0) })
             )
         }
-
-        func prefix(_ rows: inout CSVRows, _ unit: PlanningUnit) {
-            rows.field(unit.level.rawValue)
-            rows.field(unit.code)
-            rows.field(unit.name)
+        // Patients per band: the bands add up to the total row, and children to their parent.
+        var table = Suppression(enabled: suppress)
+        let cells = tables.map { t in t.0.rows.map { table.add($0.patients) } }
+        for c in cells { table.relate(total: c[9], parts: Array(c[0..<9])) }
+        var children = [[Int]](repeating: [], count: units.count)
+        for (u, unit) in units.enumerated() { if let p = unit.parent { children[p].append(u) } }
+        for (parent, kids) in children.enumerated() where !kids.isEmpty {
+            for band in 0..<10 { table.relate(total: cells[parent][band], parts: kids.map { cells[$0][band] }) }
         }
-        func multimorbidityRow(_ rows: inout CSVRows, _ r: MultimorbidityTable.Row) {
+        table.protect()
+
+        func multimorbidityRow(_ rows: inout CSVRows, _ r: MultimorbidityTable.Row, cell: Int) {
             rows.field(r.band)
-            rows.field(r.patients)
+            guard let patients = table.published(cell) else {
+                for _ in 0..<11 { rows.empty() }
+                rows.end()
+                return
+            }
+            rows.field(patients)
             rows.field(r.share, decimals: 4)
             for v in [r.ae, r.outpatient, r.elective, r.emergency] { rows.field(v, decimals: 3) }
             rows.field(r.apcCost, decimals: 2)
@@ -62,7 +67,7 @@ enum TableWriter {
         // multimorbidity.csv: the seed's layout exactly, for the whole organisation.
         var seed = CSVRows()
         seed.raw(seedHeader)
-        for r in tables[0].0.rows { multimorbidityRow(&seed, r) }
+        for (k, r) in tables[0].0.rows.enumerated() { multimorbidityRow(&seed, r, cell: cells[0][k]) }
         try Data(seed.bytes).write(to: folder.appendingPathComponent("multimorbidity.csv"))
 
         var byUnit = CSVRows()
@@ -71,24 +76,25 @@ enum TableWriter {
         concentration.raw(
             "level,unit_code,unit_name,scope,people,total_cost_gbp,top_0_5_pct_share,top_1_pct_share,top_5_pct_share,top_10_pct_share,top_20_pct_share,zero_cost_share,gini,"
                 + (1...9).map { "lorenz_\($0 * 10)" }.joined(separator: ","))
-        var segments = CSVRows()
-        segments.raw(
-            "level,unit_code,unit_name,segment,people,pct_population,emergency_admissions_per_1000,mean_emergency_cost_gbp,mean_total_cost_gbp"
-        )
-        var prevalence = CSVRows()
-        prevalence.raw("level,unit_code,unit_name,condition,breakdown,group,people,count,crude_prevalence_pct")
         var json: [UnitTables] = []
+        func prefix(_ rows: inout CSVRows, _ unit: PlanningUnit) {
+            rows.field(unit.level.rawValue)
+            rows.field(unit.code)
+            rows.field(unit.name)
+        }
 
         for (u, unit) in units.enumerated() {
-            let (mm, secondary, all, seg, prev) = tables[u]
-            for r in mm.rows {
+            let (mm, secondary, all) = tables[u]
+            for (k, r) in mm.rows.enumerated() {
                 prefix(&byUnit, unit)
-                multimorbidityRow(&byUnit, r)
+                multimorbidityRow(&byUnit, r, cell: cells[u][k])
             }
+            // Cost shares describe the whole unit; its size is published as its total row is.
+            let people = table.published(cells[u][9])
             for (scope, c) in [("secondary_care", secondary), ("all_settings", all)] {
                 prefix(&concentration, unit)
                 concentration.field(scope)
-                concentration.field(c.people)
+                if let people { concentration.field(people) } else { concentration.empty() }
                 concentration.field(c.total, decimals: 2)
                 for v in c.topShares { concentration.field(v, decimals: 4) }
                 concentration.field(c.zeroShare, decimals: 4)
@@ -96,30 +102,9 @@ enum TableWriter {
                 for v in c.lorenz { concentration.field(v, decimals: 4) }
                 concentration.end()
             }
-            for cell in seg.cells {
-                prefix(&segments, unit)
-                segments.field(cell.segment)
-                segments.field(cell.people)
-                segments.field(100 * cell.share, decimals: 2)
-                segments.field(cell.emergencyAdmissionsPer1000, decimals: 1)
-                segments.field(cell.meanEmergencyCost, decimals: 2)
-                segments.field(cell.meanTotalCost, decimals: 2)
-                segments.end()
-            }
-            for r in prev.rows {
-                prefix(&prevalence, unit)
-                prevalence.field(r.condition)
-                prevalence.field(r.breakdown)
-                prevalence.field(r.group)
-                prevalence.field(r.people)
-                prevalence.field(r.count)
-                prevalence.field(100 * r.prevalence, decimals: 3)
-                prevalence.end()
-            }
             func concentrationJSON(_ c: CostConcentration) -> [String: Double] {
-                var d: [String: Double] = [
-                    "people": Double(c.people), "total_cost_gbp": c.total, "zero_cost_share": c.zeroShare, "gini": c.gini,
-                ]
+                var d: [String: Double] = ["total_cost_gbp": c.total, "zero_cost_share": c.zeroShare, "gini": c.gini]
+                if let people { d["people"] = Double(people) }
                 for (f, v) in zip(CostConcentration.topFractions, c.topShares) { d["top_\(f * 100)_pct_share"] = v }
                 for (i, v) in c.lorenz.enumerated() { d["lorenz_\((i + 1) * 10)"] = v }
                 return d
@@ -127,38 +112,23 @@ enum TableWriter {
             json.append(
                 UnitTables(
                     level: unit.level.rawValue, code: unit.code, name: unit.name,
-                    multimorbidity: mm.rows.map {
-                        [
-                            "ltc_count": $0.band, "patients": String($0.patients), "pct_patients": String($0.share),
-                            "ae_attendances": String($0.ae),
-                            "outpatient_attendances": String($0.outpatient), "elective_admissions": String($0.elective),
-                            "emergency_admissions": String($0.emergency), "total_apc_cost_gbp": String($0.apcCost),
-                            "emergency_admission_cost_gbp": String($0.emergencyCost),
-                            "unique_prescription_types": String($0.prescriptionTypes),
-                            "risk_persistent_high_cost": $0.riskPersistentHighCost.map { String($0) } ?? "",
-                            "risk_emergency_admission_12m": $0.riskEmergencyAdmission.map { String($0) } ?? "",
+                    multimorbidity: mm.rows.enumerated().map { k, row in
+                        guard let patients = table.published(cells[u][k]) else { return ["ltc_count": row.band] }
+                        return [
+                            "ltc_count": row.band, "patients": String(patients), "pct_patients": String(row.share),
+                            "ae_attendances": String(row.ae),
+                            "outpatient_attendances": String(row.outpatient), "elective_admissions": String(row.elective),
+                            "emergency_admissions": String(row.emergency), "total_apc_cost_gbp": String(row.apcCost),
+                            "emergency_admission_cost_gbp": String(row.emergencyCost),
+                            "unique_prescription_types": String(row.prescriptionTypes),
+                            "risk_persistent_high_cost": row.riskPersistentHighCost.map { String($0) } ?? "",
+                            "risk_emergency_admission_12m": row.riskEmergencyAdmission.map { String($0) } ?? "",
                         ]
                     },
-                    costConcentration: ["secondary_care": concentrationJSON(secondary), "all_settings": concentrationJSON(all)],
-                    segments: seg.cells.map {
-                        [
-                            "segment": $0.segment, "people": String($0.people), "pct_population": String(100 * $0.share),
-                            "emergency_admissions_per_1000": String($0.emergencyAdmissionsPer1000),
-                            "mean_emergency_cost_gbp": String($0.meanEmergencyCost),
-                            "mean_total_cost_gbp": String($0.meanTotalCost),
-                        ]
-                    },
-                    prevalence: prev.rows.map {
-                        [
-                            "condition": $0.condition, "breakdown": $0.breakdown, "group": $0.group, "people": String($0.people),
-                            "count": String($0.count), "crude_prevalence_pct": String(100 * $0.prevalence),
-                        ]
-                    }))
+                    costConcentration: ["secondary_care": concentrationJSON(secondary), "all_settings": concentrationJSON(all)]))
         }
         try Data(byUnit.bytes).write(to: folder.appendingPathComponent("multimorbidity-by-unit.csv"))
         try Data(concentration.bytes).write(to: folder.appendingPathComponent("cost-concentration.csv"))
-        try Data(segments.bytes).write(to: folder.appendingPathComponent("segments.csv"))
-        try Data(prevalence.bytes).write(to: folder.appendingPathComponent("prevalence.csv"))
         try OutputWriter.writeJSON(json, to: folder.appendingPathComponent("tables.json"))
     }
 }

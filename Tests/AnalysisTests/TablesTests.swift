@@ -65,19 +65,10 @@ import Testing
         #expect(units[5].code == "A2")
     }
 
-    @Test func segmentsAndMultimorbidity() {
+    @Test func multimorbidityTable() {
         let (p, use) = TablesTests.population()
         let ltc: [UInt8] = [0, 1, 3, 6, 9, 2]
         let people = p.registered
-        let segments = SegmentTable(people: people, population: p, ltc: ltc, use: use)
-        let e8 = segments.cells.first { $0.segment == "8E" }!
-        #expect(e8.people == 1)
-        #expect(e8.emergencyAdmissionsPer1000 == 2_000)
-        #expect(e8.meanEmergencyCost == 3_000)
-        #expect(segments.cells.first { $0.segment == "2C" }!.people == 1)
-        #expect(segments.cells.first { $0.segment == "5D" }!.people == 1)
-        #expect(segments.cells.count == 25)
-        #expect(abs(segments.cells.reduce(0) { $0 + $1.share } - 1) < 1e-12)
         let table = MultimorbidityTable(people: people, ltc: ltc, use: use)
         #expect(table.rows.map(\.band) == ["0", "1", "2", "3", "4", "5", "6", "7", "8+", "total"])
         #expect(table.rows[8].patients == 1 && table.rows[8].emergency == 2 && table.rows[8].emergencyCost == 3_000)
@@ -86,7 +77,21 @@ import Testing
         #expect(table.rows[9].share == 1)
     }
 
-    @Test func deprivationQuintiles() {
-        #expect((1...10).map { PrevalenceTable.quintile(decile: UInt8($0)) } == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    @Test func unitsKnowTheirPracticesAndParents() {
+        let (p, _) = TablesTests.population()
+        let units = p.units()
+        #expect(units.map(\.practices) == [[0, 1], [0, 1], [0], [1], [0], [1]])
+        #expect(units.map(\.parent) == [nil, 0, 1, 1, 2, 3])
+    }
+
+    @Test func deprivationGroupsOfTheInequalityBreakdowns() {
+        let b = Dictionary(uniqueKeysWithValues: Inequalities.breakdowns.map { ($0.id, $0) })
+        // Quintile q holds deciles 2q-1 and 2q (slots are deciles minus one); Core20 is deciles 1-2.
+        #expect(b["imd_quintile"]!.groups.prefix(5).map(\.slots) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]])
+        #expect(b["core20"]!.groups[0].slots == [0, 1])
+        #expect(b["core20"]!.groups[1].slots == Array(2...10))
+        #expect(!b["age_band"]!.standardise)
+        #expect((0...100).map { AgeCell.espBand(AgeCell.of(age: $0)) } == (0...100).map(Statistics.espBand))
+        #expect((0...100).map { AgeCell.ageBand(AgeCell.of(age: $0)) } == (0...100).map { AgeBand(age: $0) })
     }
 }

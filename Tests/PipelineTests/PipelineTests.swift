@@ -131,7 +131,7 @@ import Testing
             "cost_apc_12m,cost_community_12m,cost_mental_health_12m,cost_social_care_12m,cost_ambulance_12m,cost_other_12m",
             "cost_total_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011,elixhauser_vw,efi,efi_category",
             "risk_emergency_admission_12m,tier_emergency_admission_12m,rising_emergency_admission_12m",
-            "risk_persistent_high_cost,tier_persistent_high_cost,rising_persistent_high_cost,risk_factors",
+            "risk_persistent_high_cost,tier_persistent_high_cost,rising_persistent_high_cost,risk_factors,segment_ltc_age,segment_bridges_to_health",
         ].joined(separator: ",")
         #expect(rows[0].joined(separator: ",") == expectedHeader)
         #expect(rows.count - 1 == result.summary.registeredPeople)

@@ -1,0 +1,142 @@
+import PHMCore
+
+/// Each indicator by deprivation decile and quintile, Core20 against the rest, ethnic group,
+/// sex and age band, crude and age-standardised, with the slope and relative indices of
+/// inequality across deprivation deciles.
+public enum Inequalities {
+    public struct Group: Sendable {
+        public var label: String
+        public var slots: [Int]
+    }
+
+    public struct Breakdown: Sendable {
+        public var id: String
+        public var groups: [Group]
+        /// Whether to age-standardise (not within an age band).
+        public var standardise: Bool
+    }
+
+    /// The breakdowns in output order; `all` first. Deciles and quintiles run from 1, the most
+    /// deprived; Core20 is the most deprived 20% nationally (deciles 1 and 2).
+    public static let breakdowns: [Breakdown] = {
+        let sexSlots = Sex.allCases.map { Totals.sexBase + Int($0.rawValue) }
+        return [
+            Breakdown(id: "all", groups: [Group(label: "all", slots: sexSlots)], standardise: true),
+            Breakdown(
+                id: "imd_decile",
+                groups: (1...10).map { Group(label: String($0), slots: [$0 - 1]) } + [Group(label: "unknown", slots: [10])],
+                standardise: true),
+            Breakdown(
+                id: "imd_quintile",
+                groups: (1...5).map { Group(label: String($0), slots: [2 * $0 - 2, 2 * $0 - 1]) }
+                    + [Group(label: "unknown", slots: [10])],
+                standardise: true),
+            Breakdown(
+                id: "core20",
+                groups: [Group(label: "core20", slots: [0, 1]), Group(label: "rest", slots: Array(2...10))], standardise: true),
+            Breakdown(
+                id: "ethnic_group",
+                groups: EthnicGroup.allCases.map { Group(label: $0.label, slots: [Totals.ethnicBase + Int($0.rawValue)]) },
+                standardise: true),
+            Breakdown(
+                id: "sex",
+                groups: Sex.allCases.map { Group(label: ["M", "F", "I", "U"][Int($0.rawValue)], slots: [Totals.sexBase + Int($0.rawValue)]) },
+                standardise: true),
+            Breakdown(
+                id: "age_band",
+                groups: AgeBand.allCases.map { Group(label: $0.label, slots: [Totals.ageBase + Int($0.rawValue)]) },
+                standardise: false),
+        ]
+    }()
+
+    /// One indicator in one group of one unit.
+    public struct Cell: Sendable {
+        public var people: Double
+        /// People with the condition, events, or total cost.
+        public var numerator: Double
+        public var crude: Statistics.Estimate?
+        /// Age-standardised to the 2013 European Standard Population; nil where not computed.
+        public var standardised: Statistics.Estimate?
+    }
+
+    /// The cell for one indicator over a set of group slots.
+    public static func cell(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], standardise: Bool)
+        -> Cell
+    {
+        var bandPeople = [Double](repeating: 0, count: 19), bandSums = bandPeople, bandSquares = bandPeople
+        for slot in slots {
+            for c in 0..<AgeCell.count {
+                let at = slot * AgeCell.count + c, band = AgeCell.espBand(c)
+                bandPeople[band] += totals.people[at]
+                bandSums[band] += totals.sums[at * totals.width + i]
+                if let square { bandSquares[band] += totals.sums[at * totals.width + square] }
+            }
+        }
+        let n = bandPeople.reduce(0, +), x = bandSums.reduce(0, +)
+        guard n > 0 else { return Cell(people: 0, numerator: 0) }
+        let m = kind.multiplier
+        let crude: Statistics.Estimate
+        switch kind {
+        case .proportion:
+            let w = Statistics.wilson(x, of: n)
+            crude = .init(value: w.value * m, lower: w.lower * m, upper: w.upper * m)
+        case .rate: crude = Statistics.crudeRate(x, per: n, multiplier: m)
+        case .mean: crude = meanEstimate(sum: x, squares: bandSquares.reduce(0, +), people: n)
+        }
+        var standardised: Statistics.Estimate?
+        if standardise {
+            if kind == .mean {
+                standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares)
+            } else {
+                standardised = Statistics.directlyStandardisedRate(counts: bandSums, populations: bandPeople, multiplier: m)
+            }
+        }
+        return Cell(people: n, numerator: x, crude: crude, standardised: standardised)
+    }
+
+    /// A mean with normal limits from the sample standard deviation.
+    static func meanEstimate(sum: Double, squares: Double, people n: Double) -> Statistics.Estimate {
+        let mean = sum / n
+        let variance = n > 1 ? max(0, (squares - sum * sum / n) / (n - 1)) : 0
+        let half = Statistics.z95 * (variance / n).squareRoot()
+        return .init(value: mean, lower: mean - half, upper: mean + half)
+    }
+
+    /// A mean standardised to the 2013 ESP: band means weighted by the standard population,
+    /// over the bands with people, with normal limits from the band variances.
+    static func standardisedMean(people: [Double], sums: [Double], squares: [Double]) -> Statistics.Estimate? {
+        let esp = Statistics.europeanStandardPopulation2013
+        var weight = 0.0, value = 0.0, variance = 0.0
+        for b in esp.indices where people[b] > 0 {
+            let n = people[b], mean = sums[b] / n
+            let v = n > 1 ? max(0, (squares[b] - sums[b] * sums[b] / n) / (n - 1)) : 0
+            weight += esp[b]
+            value += esp[b] * mean
+            variance += esp[b] * esp[b] * v / n
+        }
+        guard weight > 0 else { return nil }
+        let mean = value / weight, half = Statistics.z95 * variance.squareRoot() / weight
+        return .init(value: mean, lower: mean - half, upper: mean + half)
+    }
+
+    /// The slope and relative indices of inequality across IMD deciles (most deprived first), on
+    /// each decile's crude value; nil unless every decile has people.
+    public static func gradient(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?) -> Statistics.InequalityIndices? {
+        var groups: [Statistics.RankedGroup] = []
+        for decile in 0..<10 {
+            let c = cell(totals, indicator: i, kind: kind, square: square, slots: [decile], standardise: false)
+            guard c.people > 0, let crude = c.crude else { return nil }
+            let n = c.people, m = kind.multiplier
+            let se: Double
+            switch kind {
+            case .proportion:
+                let p = c.numerator / n
+                se = (p * (1 - p) / n).squareRoot() * m
+            case .rate: se = c.numerator.squareRoot() / n * m
+            case .mean: se = (crude.upper - crude.value) / Statistics.z95
+            }
+            groups.append(.init(people: n, value: crude.value, standardError: se))
+        }
+        return Statistics.inequalityIndices(groups, seed: UInt64(i + 1))
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// Comparing groups and units: indirect standardisation, the slope and relative indices of
+/// inequality, and funnel-plot limits with overdispersion.
+extension Statistics {
+    /// An indirectly standardised ratio `O / E` with Byar limits on `O` divided by `E`
+    /// (PHEindicatormethods `calculate_ISRatio`). `E` is the sum over strata of the unit's people
+    /// times the reference rate. Returns nil when nothing is expected.
+    public static func indirectlyStandardisedRatio(observed: Double, expected: Double, z: Double = z95) -> Estimate? {
+        guard expected > 0 else { return nil }
+        let limits = byar(observed, z: z)
+        return Estimate(value: observed / expected, lower: limits.lower / expected, upper: limits.upper / expected)
+    }
+
+    /// One group of a ranked breakdown (for example an IMD decile, most deprived first).
+    public struct RankedGroup: Sendable {
+        public var people: Double
+        public var value: Double
+        /// Standard error of `value`, used to simulate the confidence limits.
+        public var standardError: Double
+
+        public init(people: Double, value: Double, standardError: Double) {
+            self.people = people
+            self.value = value
+            self.standardError = standardError
+        }
+    }
+
+    /// The slope (SII) and relative (RII) indices of inequality, with simulated limits.
+    public struct InequalityIndices: Sendable, Equatable {
+        public var sii: Estimate
+        public var rii: Estimate?
+    }
+
+    /// The slope and relative indices of inequality (as in PHEindicatormethods `phe_sii`).
+    ///
+    /// Groups are given in rank order, most deprived first. Each group's relative rank is the
+    /// midpoint of its cumulative population share, so the most deprived end is rank 0 and the
+    /// least deprived rank 1; a weighted least-squares line (weights = population shares) gives
+    /// `SII = fitted(1) - fitted(0)` and `RII = fitted(1) / fitted(0)`. A positive SII means the
+    /// value is higher in less deprived groups. Limits are the 2.5th and 97.5th percentiles over
+    /// `simulations` refits with each group's value drawn from a normal distribution with its
+    /// standard error; the draws are seeded, so results repeat exactly.
+    ///
+    /// Returns nil unless every group has people.
+    public static func inequalityIndices(
+        _ groups: [RankedGroup], simulations: Int = 1_000, confidence: Double = 0.95, seed: UInt64 = 1
+    ) -> InequalityIndices? {
+        guard groups.count >= 2, groups.allSatisfy({ $0.people > 0 }) else { return nil }
+        let total = groups.reduce(0) { $0 + $1.people }
+        var cumulative = 0.0
+        let shares = groups.map { $0.people / total }
+        let ranks = shares.map { a -> Double in
+            defer { cumulative += a }
+            return cumulative + a / 2
+        }
+        // Weighted least squares of y on (1, b) with weights a: closed form.
+        let meanRank = zip(shares, ranks).reduce(0) { $0 + $1.0 * $1.1 }
+        let spread = zip(shares, ranks).reduce(0) { $0 + $1.0 * ($1.1 - meanRank) * ($1.1 - meanRank) }
+        func fit(_ y: [Double]) -> (intercept: Double, slope: Double) {
+            let meanY = zip(shares, y).reduce(0) { $0 + $1.0 * $1.1 }
+            var covariance = 0.0
+            for i in y.indices { covariance += shares[i] * (ranks[i] - meanRank) * (y[i] - meanY) }
+            let slope = covariance / spread
+            return (meanY - slope * meanRank, slope)
+        }
+        let point = fit(groups.map(\.value))
+        var random = NormalSampler(seed: seed)
+        var slopes = [Double](), ratios = [Double]()
+        slopes.reserveCapacity(simulations)
+        ratios.reserveCapacity(simulations)
+        var draw = [Double](repeating: 0, count: groups.count)
+        for _ in 0..<simulations {
+            for i in groups.indices { draw[i] = groups[i].value + groups[i].standardError * random.next() }
+            let line = fit(draw)
+            slopes.append(line.slope)
+            if line.intercept != 0 { ratios.append((line.intercept + line.slope) / line.intercept) }
+        }
+        let tail = (1 - confidence) / 2
+        let sii = Estimate(
+            value: point.slope, lower: quantile(slopes, tail), upper: quantile(slopes, 1 - tail))
+        let rii =
+            point.intercept > 0 && ratios.count == simulations
+            ? Estimate(
+                value: (point.intercept + point.slope) / point.intercept, lower: quantile(ratios, tail),
+                upper: quantile(ratios, 1 - tail)) : nil
+        return InequalityIndices(sii: sii, rii: rii)
+    }
+
+    /// The `p` quantile by linear interpolation between order statistics (type 7, as R's default).
+    public static func quantile(_ values: [Double], _ p: Double) -> Double {
+        precondition(!values.isEmpty, "a quantile needs values")
+        let sorted = values.sorted()
+        let h = Double(sorted.count - 1) * p
+        let low = Int(h.rounded(.down)), high = min(sorted.count - 1, low + 1)
+        return sorted[low] + (h - Double(low)) * (sorted[high] - sorted[low])
+    }
+}
+
+/// Standard normal draws (Box-Muller on a SplitMix64 stream): small, seeded and repeatable.
+struct NormalSampler {
+    private var state: UInt64
+    private var spare: Double?
+
+    init(seed: UInt64) { state = seed }
+
+    private mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (Double(z >> 11) + 0.5) / 9_007_199_254_740_992
+    }
+
+    mutating func next() -> Double {
+        if let s = spare {
+            spare = nil
+            return s
+        }
+        let r = (-2 * log(uniform())).squareRoot(), theta = 2 * Double.pi * uniform()
+        spare = r * sin(theta)
+        return r * cos(theta)
+    }
+}

@@ -1,0 +1,160 @@
+/// Small-number suppression for outputs meant for planning, the NHS secondary care convention
+/// for sub-national counts: counts of 1 to 7 are suppressed and all others rounded to the
+/// nearest 5. Rates and percentages computed from a suppressed count are suppressed with it.
+///
+/// Secondary suppression: counts are linked by additive relations (groups of a breakdown add up
+/// to their unit's total; practices add up to their PCN). A relation with exactly one hidden
+/// cell would give that cell away by subtraction, so another cell of the relation is hidden too,
+/// the smallest non-zero one, until every relation hides none or at least two cells. That is
+/// not always enough: relations together can still pin a cell down (two hidden pairs joined by
+/// one hidden cell in a table with margins). So every group of linked hidden cells is then
+/// checked exactly by linear algebra, and a further cell is hidden beside any that is still
+/// determined, until none is.
+public struct Suppression: Sendable {
+    /// Counts from 1 up to this are suppressed.
+    public static let largestSuppressed = 7
+    public static let roundTo = 5
+
+    /// Whether suppression applies; off, `published` returns the exact counts.
+    public var enabled: Bool
+    public private(set) var counts: [Int] = []
+    public private(set) var hidden: [Bool] = []
+    private var relations: [[Int]] = []  // the total first, then its parts
+    private var relationsOfCell: [[Int32]] = []
+
+    public init(enabled: Bool) { self.enabled = enabled }
+
+    /// Adds a count and returns its cell.
+    public mutating func add(_ count: Int) -> Int {
+        counts.append(count)
+        hidden.append(enabled && count >= 1 && count <= Suppression.largestSuppressed)
+        relationsOfCell.append([])
+        return counts.count - 1
+    }
+
+    /// Records that the `parts` add up to `total`.
+    public mutating func relate(total: Int, parts: [Int]) {
+        guard enabled, !parts.isEmpty else { return }
+        let r = Int32(relations.count)
+        relations.append([total] + parts)
+        relationsOfCell[total].append(r)
+        for p in parts { relationsOfCell[p].append(r) }
+    }
+
+    /// Applies secondary suppression until no hidden cell can be worked out from the published
+    /// cells: first no relation may hide exactly one cell, then an exact check by linear algebra
+    /// finds cells that several relations together still determine, and hides more.
+    public mutating func protect() {
+        guard enabled else { return }
+        var pending = relations.indices.filter { r in relations[r].contains { hidden[$0] } }
+        repeat {
+            hideComplements(pending)
+            pending = hideDetermined()
+        } while !pending.isEmpty
+    }
+
+    /// Hides another cell of each relation that hides exactly one, until none does.
+    private mutating func hideComplements(_ start: [Int]) {
+        var queue = start
+        var queued = Set(queue)
+        while let r = queue.popLast() {
+            queued.remove(r)
+            let cells = relations[r]
+            guard cells.filter({ hidden[$0] }).count == 1 else { continue }
+            let complement = self.complement(in: cells)
+            hidden[complement] = true
+            for next in relationsOfCell[complement] where !queued.contains(Int(next)) {
+                queued.insert(Int(next))
+                queue.append(Int(next))
+            }
+        }
+    }
+
+    /// The cell to hide beside a relation's hidden ones: the smallest non-zero visible part, else
+    /// any visible part, else the total.
+    private func complement(in cells: [Int]) -> Int {
+        let visibleParts = cells.dropFirst().filter { !hidden[$0] }
+        return visibleParts.filter { counts[$0] > 0 }.min { counts[$0] < counts[$1] } ?? visibleParts.first ?? cells[0]
+    }
+
+    /// Finds hidden cells that the relations determine, hides a further cell beside each, and
+    /// returns the relations touched (empty when no hidden cell is determined).
+    ///
+    /// Hidden cells are grouped into components linked by relations; for each component the
+    /// relations restricted to its cells are reduced to row echelon form. A cell is determined
+    /// exactly when its unit vector lies in their row space: its column is a pivot whose row has
+    /// no other non-zero entry.
+    private mutating func hideDetermined() -> [Int] {
+        let hiddenCells = hidden.indices.filter { hidden[$0] }
+        var parent = Dictionary(uniqueKeysWithValues: hiddenCells.map { ($0, $0) })
+        func find(_ x: Int) -> Int {
+            var x = x
+            while parent[x]! != x {
+                parent[x] = parent[parent[x]!]!
+                x = parent[x]!
+            }
+            return x
+        }
+        for cells in relations {
+            let h = cells.filter { hidden[$0] }
+            for c in h.dropFirst() { parent[find(c)] = find(h[0]) }
+        }
+        var components: [Int: [Int]] = [:]
+        for c in hiddenCells { components[find(c), default: []].append(c) }
+        var touched: [Int] = []
+        for cells in components.values where cells.count >= 2 {
+            let column = Dictionary(uniqueKeysWithValues: cells.enumerated().map { ($1, $0) })
+            let rowsOf = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) })
+            var matrix = rowsOf.sorted().map { r -> [Double] in
+                var row = [Double](repeating: 0, count: cells.count)
+                for (k, c) in relations[r].enumerated() { if let j = column[c] { row[j] = k == 0 ? -1 : 1 } }
+                return row
+            }
+            for j in Suppression.determinedColumns(&matrix, columns: cells.count) {
+                let cell = cells[j]
+                // Hide beside it in its relation with the fewest hidden cells.
+                guard
+                    let r = relationsOfCell[cell].map(Int.init).min(by: {
+                        relations[$0].filter { hidden[$0] }.count < relations[$1].filter { hidden[$0] }.count
+                    })
+                else { continue }
+                let extra = complement(in: relations[r])
+                guard !hidden[extra] else { continue }
+                hidden[extra] = true
+                touched += relationsOfCell[extra].map(Int.init)
+            }
+        }
+        return touched
+    }
+
+    /// Reduces the matrix to reduced row echelon form and returns the columns whose unit vector
+    /// is in the row space.
+    static func determinedColumns(_ m: inout [[Double]], columns: Int) -> [Int] {
+        var rank = 0
+        var pivots: [(row: Int, column: Int)] = []
+        for c in 0..<columns where rank < m.count {
+            guard let p = (rank..<m.count).max(by: { abs(m[$0][c]) < abs(m[$1][c]) }), abs(m[p][c]) > 1e-9 else { continue }
+            m.swapAt(rank, p)
+            let scale = m[rank][c]
+            for k in 0..<columns { m[rank][k] /= scale }
+            for r in 0..<m.count where r != rank && m[r][c] != 0 {
+                let f = m[r][c]
+                for k in 0..<columns { m[r][k] -= f * m[rank][k] }
+            }
+            pivots.append((rank, c))
+            rank += 1
+        }
+        return pivots.filter { p in (0..<columns).allSatisfy { $0 == p.column || abs(m[p.row][$0]) < 1e-9 } }.map(\.column)
+    }
+
+    /// The count as published: nil when hidden, else rounded to the nearest 5 (exact when off).
+    public func published(_ cell: Int) -> Int? {
+        guard !hidden[cell] else { return nil }
+        return enabled ? Suppression.rounded(counts[cell]) : counts[cell]
+    }
+
+    public func isHidden(_ cell: Int) -> Bool { hidden[cell] }
+
+    /// Rounds to the nearest 5, halves upwards.
+    public static func rounded(_ n: Int) -> Int { (n + roundTo / 2) / roundTo * roundTo }
+}

@@ -1,0 +1,96 @@
+import PHMCore
+
+/// Indicator sums for one practice or unit, by the groups of every breakdown and by age cell,
+/// and by the strata of indirect standardisation. Built from each practice's people in one
+/// pass (practices in parallel); a unit's totals are the sum of its practices'.
+public struct Totals: Sendable {
+    /// Group slots: IMD deciles 1-10 and unknown (0-10), ethnic groups (11-17), sexes (18-21)
+    /// and age bands (22-26). Every person is in one slot of each of the four dimensions.
+    public static let slotCount = 27
+    static let ethnicBase = 11, sexBase = 18, ageBase = 22
+    /// Strata of indirect standardisation: age band (5) x sex (male, female, other) x IMD
+    /// quintile (5 and unknown).
+    public static let strataCount = 90
+
+    /// Sums per slot of `values`: each indicator, then the square of each mean indicator.
+    public var width: Int
+    /// People by slot and age cell: `[slot * AgeCell.count + cell]`.
+    public var people: [Double]
+    /// Sums by slot, age cell and value: `[(slot * AgeCell.count + cell) * width + value]`.
+    public var sums: [Double]
+    public var stratumPeople: [Double]
+    /// `[stratum * width + value]`.
+    public var stratumSums: [Double]
+    /// People with an earlier emergency admission risk, how many of them were admitted, and
+    /// the sum of their risks (what the risk model expected).
+    public var riskPeople = 0.0, riskObserved = 0.0, riskExpected = 0.0
+
+    init(width: Int) {
+        self.width = width
+        people = [Double](repeating: 0, count: Totals.slotCount * AgeCell.count)
+        sums = [Double](repeating: 0, count: Totals.slotCount * AgeCell.count * width)
+        stratumPeople = [Double](repeating: 0, count: Totals.strataCount)
+        stratumSums = [Double](repeating: 0, count: Totals.strataCount * width)
+    }
+
+    /// Sums the indicator values of `people` (one practice's registered people).
+    init(people: [Int], indicators: [Indicator], facts: PersonFacts) {
+        let squares = indicators.indices.filter { indicators[$0].kind == .mean }
+        self.init(width: indicators.count + squares.count)
+        let population = facts.population
+        var values = [Double](repeating: 0, count: width)
+        let emergency = indicators.firstIndex {
+            if case .anyEmergencyAdmission = $0.source { true } else { false }
+        }
+        for p in people {
+            for (i, indicator) in indicators.enumerated() { values[i] = indicator.value(p, facts) }
+            for (k, i) in squares.enumerated() { values[indicators.count + k] = values[i] * values[i] }
+            let area = Int(population.area[p])
+            let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
+            let cell = AgeCell.of(age: Int(population.age[p]))
+            let band = AgeCell.ageBand(cell)
+            let sex = population.sex[p]
+            let slots = [
+                decile >= 1 && decile <= 10 ? decile - 1 : 10, Totals.ethnicBase + Int(population.ethnicGroup[p].rawValue),
+                Totals.sexBase + Int(sex.rawValue), Totals.ageBase + Int(band.rawValue),
+            ]
+            for slot in slots {
+                let at = slot * AgeCell.count + cell
+                self.people[at] += 1
+                let base = at * width
+                for v in 0..<width where values[v] != 0 { sums[base + v] += values[v] }
+            }
+            let quintile = decile >= 1 && decile <= 10 ? (decile - 1) / 2 : 5
+            let stratum = (Int(band.rawValue) * 3 + (sex == .male ? 0 : sex == .female ? 1 : 2)) * 6 + quintile
+            stratumPeople[stratum] += 1
+            for v in 0..<width where values[v] != 0 { stratumSums[stratum * width + v] += values[v] }
+            if let emergency, let risk = facts.previousRisk?[p], !risk.isNaN {
+                riskPeople += 1
+                riskObserved += values[emergency]
+                riskExpected += Double(risk)
+            }
+        }
+    }
+
+    mutating func add(_ other: Totals) {
+        for i in people.indices { people[i] += other.people[i] }
+        for i in sums.indices { sums[i] += other.sums[i] }
+        for i in stratumPeople.indices { stratumPeople[i] += other.stratumPeople[i] }
+        for i in stratumSums.indices { stratumSums[i] += other.stratumSums[i] }
+        riskPeople += other.riskPeople
+        riskObserved += other.riskObserved
+        riskExpected += other.riskExpected
+    }
+
+    /// Totals for every unit, from per-practice totals computed in parallel.
+    public static func forUnits(_ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts) -> [Totals] {
+        let practiceCount = facts.population.hierarchy.practices.count
+        let byPractice = PlanningUnit.peopleByPractice(units, population: facts.population)
+        let practices = Parallel.map(practiceCount) { Totals(people: byPractice[$0], indicators: indicators, facts: facts) }
+        return Parallel.map(units.count) { u in
+            var total = Totals(width: practices.first?.width ?? 0)
+            for q in units[u].practices { total.add(practices[q]) }
+            return total
+        }
+    }
+}

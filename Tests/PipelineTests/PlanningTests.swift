@@ -1,0 +1,114 @@
+import Analysis
+import Foundation
+import PHMCore
+import Pipeline
+import TestSupport
+import Testing
+
+/// Segments, inequalities, variation and SPC as `phm run` writes them for the default synthetic
+/// population, with small-number suppression on.
+@Suite struct PlanningTests {
+    /// Columns holding counts, by file; only for counted indicators in the inequality and variation tables.
+    static let countColumns: [(file: String, columns: [String])] = [
+        ("segment-profiles.csv", ["people"]), ("inequalities.csv", ["people", "numerator"]),
+        ("variation.csv", ["people", "observed"]), ("spc.csv", ["value"]), ("multimorbidity-by-unit.csv", ["patients"]),
+        ("multimorbidity.csv", ["patients"]), ("cost-concentration.csv", ["people"]),
+    ]
+
+    static func table(_ file: String) -> (header: [String], rows: [[String]]) {
+        _ = DefaultRun.result
+        let rows = readCSV(DefaultRun.output.appendingPathComponent(file))
+        return (rows[0], Array(rows.dropFirst()))
+    }
+
+    @Test func noPublishedCountIsSmallOrUnrounded() {
+        for (file, columns) in PlanningTests.countColumns {
+            let (header, rows) = PlanningTests.table(file)
+            let kind = header.firstIndex(of: "kind")
+            var hidden = 0, shown = 0
+            for row in rows {
+                if let kind, row[kind] == "mean" { continue }
+                for column in columns {
+                    let value = row[header.firstIndex(of: column)!]
+                    guard !value.isEmpty else {
+                        hidden += 1
+                        continue
+                    }
+                    shown += 1
+                    let n = Int(value)!
+                    #expect(n == 0 || (n >= 10 && n % 5 == 0), "\(file) \(column): \(n)")
+                }
+            }
+            #expect(shown > 0, "\(file)")
+            if file == "inequalities.csv" || file == "spc.csv" { #expect(hidden > 0, "\(file) should hide small practice counts") }
+        }
+    }
+
+    @Test func bridgesToHealthPlacesEveryoneByPriority() throws {
+        let result = DefaultRun.result
+        let b2h = try #require(result.segments.segmentations.firstIndex { $0.id == "bridges_to_health" })
+        let ids = result.segments.segmentations[b2h].segments.map(\.id)
+        var counts = [String: Int]()
+        for p in result.population.registered { counts[result.segments.label(b2h, p)!, default: 0] += 1 }
+        #expect(counts.values.reduce(0, +) == result.population.registered.count)
+        for id in ids where id != "short_decline_before_dying" { #expect(counts[id, default: 0] > 100, "\(id)") }
+        // Everyone with dementia is in a segment at or above frailty and dementia.
+        let dementia = try #require(result.library.condition("dementia"))
+        for p in result.population.registered where result.conditions.has(p, dementia) {
+            #expect(ids.firstIndex(of: result.segments.label(b2h, p)!)! <= 1)
+        }
+        // The profile file has every segment of both segmentations for the organisation.
+        let (header, rows) = PlanningTests.table("segment-profiles.csv")
+        let organisation = rows.filter { $0[0] == "organisation" }
+        #expect(organisation.count == 25 + 8)
+        let people = header.firstIndex(of: "people")!, segment = header.firstIndex(of: "segment")!
+        let healthy = try #require(organisation.first { $0[segment] == "healthy" })
+        #expect(abs(Int(healthy[people])! - counts["healthy"]!) <= 2)
+    }
+
+    @Test func inequalitiesShowTheDeprivationGradient() throws {
+        let (header, rows) = PlanningTests.table("inequalities.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        let organisation = rows.filter { $0[column("level")] == "organisation" }
+        func row(_ indicator: String, _ breakdown: String, _ group: String) throws -> [String] {
+            try #require(
+                organisation.first { $0[column("indicator")] == indicator && $0[column("breakdown")] == breakdown && $0[column("group")] == group })
+        }
+        let most = try row("multimorbidity_2plus", "imd_decile", "1"), least = try row("multimorbidity_2plus", "imd_decile", "10")
+        #expect(Double(most[column("age_standardised")])! > Double(least[column("age_standardised")])!)
+        // More multimorbidity in more deprived areas: a negative slope from most to least deprived.
+        let sii = try row("multimorbidity_2plus", "imd_decile_gradient", "sii")
+        #expect(Double(sii[column("upper_95")])! < 0)
+        let rii = try row("multimorbidity_2plus", "imd_decile_gradient", "rii")
+        #expect(Double(rii[column("value")])! < 1)
+        // Every indicator has its whole-population row, age-standardised where counted.
+        let all = organisation.filter { $0[column("breakdown")] == "all" }
+        #expect(all.count == Set(rows.map { $0[column("indicator")] }).count)
+        #expect(all.allSatisfy { !$0[column("age_standardised")].isEmpty || $0[column("numerator")] == "0" })
+        // Practices are compared with their PCN.
+        let practice = try #require(rows.first { $0[column("level")] == "practice" && $0[column("breakdown")] == "all" })
+        #expect(!practice[column("parent_code")].isEmpty && !practice[column("parent_value")].isEmpty)
+    }
+
+    @Test func variationHasFunnelLimitsForEveryLevel() {
+        let (header, rows) = PlanningTests.table("variation.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        #expect(Set(rows.map { $0[column("level")] }) == ["locality", "pcn", "practice"])
+        #expect(rows.contains { $0[column("method")] == "risk_model" })
+        for row in rows where row[column("kind")] != "mean" {
+            let l = ["funnel_lower_998", "funnel_lower_95", "funnel_upper_95", "funnel_upper_998"].map { Double(row[column($0)])! }
+            #expect(l[0] <= l[1] && l[1] < 1 && 1 < l[2] && l[2] <= l[3], "\(row)")
+            #expect(["high", "low", "none", ""].contains(row[column("outlier")]))
+        }
+    }
+
+    @Test func spcSeriesCoverThirtySixMonths() {
+        let (header, rows) = PlanningTests.table("spc.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        let organisation = rows.filter { $0[column("level")] == "organisation" && $0[column("measure")] == "emergency_admissions" }
+        #expect(organisation.map { $0[column("month")] }.first == "2022-04")
+        #expect(organisation.map { $0[column("month")] }.last == "2025-03")
+        #expect(organisation.count == 36)
+        #expect(rows.count == 36 * MonthlySeries.Measure.allCases.count * DefaultRun.result.population.units().count)
+    }
+}
