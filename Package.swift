@@ -59,7 +59,9 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "CLI",
-            dependencies: ["Pipeline", "Conditions", "Analysis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Pipeline", "Conditions", "Analysis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 

@@ -86,7 +86,10 @@ public struct FunnelPlot: Sendable {
             let e = points[i].expected
             if tau2 == 0 && kind == .poisson {
                 let p = Statistics.normalCDF(-z)
-                return (Statistics.poissonRatioLimit(expected: e, probability: p), Statistics.poissonRatioLimit(expected: e, probability: 1 - p))
+                return (
+                    Statistics.poissonRatioLimit(expected: e, probability: p),
+                    Statistics.poissonRatioLimit(expected: e, probability: 1 - p)
+                )
             }
             let spread = z * (pow(standardError(i), 2) + tau2).squareRoot()
             if kind == .poisson { return (pow(max(0, 1 - spread), 2), pow(1 + spread, 2)) }

@@ -56,8 +56,12 @@ public struct Indicator: Sendable {
         }
         var all =
             conditions + [
-                Indicator(id: "multimorbidity_2plus", name: "Two or more long-term conditions", kind: .proportion, source: .ltcAtLeast(2)),
-                Indicator(id: "multimorbidity_4plus", name: "Four or more long-term conditions", kind: .proportion, source: .ltcAtLeast(4)),
+                Indicator(
+                    id: "multimorbidity_2plus", name: "Two or more long-term conditions", kind: .proportion,
+                    source: .ltcAtLeast(2)),
+                Indicator(
+                    id: "multimorbidity_4plus", name: "Four or more long-term conditions", kind: .proportion,
+                    source: .ltcAtLeast(4)),
                 Indicator(
                     id: "emergency_admission_people", name: "People with an emergency admission", kind: .proportion,
                     source: .anyEmergencyAdmission),

@@ -40,7 +40,9 @@ public enum Inequalities {
                 standardise: true),
             Breakdown(
                 id: "sex",
-                groups: Sex.allCases.map { Group(label: ["M", "F", "I", "U"][Int($0.rawValue)], slots: [Totals.sexBase + Int($0.rawValue)]) },
+                groups: Sex.allCases.map {
+                    Group(label: ["M", "F", "I", "U"][Int($0.rawValue)], slots: [Totals.sexBase + Int($0.rawValue)])
+                },
                 standardise: true),
             Breakdown(
                 id: "age_band",
@@ -60,7 +62,9 @@ public enum Inequalities {
     }
 
     /// The cell for one indicator over a set of group slots.
-    public static func cell(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], standardise: Bool)
+    public static func cell(
+        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], standardise: Bool
+    )
         -> Cell
     {
         var bandPeople = [Double](repeating: 0, count: 19), bandSums = bandPeople, bandSquares = bandPeople
@@ -121,7 +125,9 @@ public enum Inequalities {
 
     /// The slope and relative indices of inequality across IMD deciles (most deprived first), on
     /// each decile's crude value; nil unless every decile has people.
-    public static func gradient(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?) -> Statistics.InequalityIndices? {
+    public static func gradient(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?) -> Statistics
+        .InequalityIndices?
+    {
         var groups: [Statistics.RankedGroup] = []
         for decile in 0..<10 {
             let c = cell(totals, indicator: i, kind: kind, square: square, slots: [decile], standardise: false)

@@ -22,7 +22,9 @@ public struct Segmentation: Sendable {
     /// named band digit then age letter, e.g. `5D`.
     public static let ltcByAge: Segmentation = {
         let ltc: [(String, ClosedRange<Double>)] = [("0", 0...0), ("1", 1...1), ("2", 2...4), ("5", 5...7), ("8", 8...255)]
-        let ages: [(String, ClosedRange<Double>)] = [("A", 0...17), ("B", 18...44), ("C", 45...64), ("D", 65...79), ("E", 80...200)]
+        let ages: [(String, ClosedRange<Double>)] = [
+            ("A", 0...17), ("B", 18...44), ("C", 45...64), ("D", 65...79), ("E", 80...200),
+        ]
         let segments = ltc.flatMap { l in
             ages.map { a in
                 Segment(
@@ -253,7 +255,8 @@ indirect enum SegmentRuleSpec: Decodable {
         }
     }
 
-    static let kinds = ["condition", "score", "sex", "ethnic_group", "all", "any", "not"] + SegmentRule.Measure.allCases.map(\.rawValue)
+    static let kinds =
+        ["condition", "score", "sex", "ethnic_group", "all", "any", "not"] + SegmentRule.Measure.allCases.map(\.rawValue)
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
@@ -283,7 +286,8 @@ indirect enum SegmentRuleSpec: Decodable {
             throw DecodingError.dataCorrupted(
                 .init(
                     codingPath: decoder.codingPath + [key],
-                    debugDescription: "unknown rule '\(key.stringValue)'; one of: \(SegmentRuleSpec.kinds.joined(separator: ", "))"))
+                    debugDescription:
+                        "unknown rule '\(key.stringValue)'; one of: \(SegmentRuleSpec.kinds.joined(separator: ", "))"))
         }
     }
 

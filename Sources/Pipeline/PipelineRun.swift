@@ -299,7 +299,8 @@ public enum PipelineRun {
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
             runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
-            segmentations: segmentations, registered: registered, reconciliation: ReconciliationReport(extract), linkage: linkageReport,
+            segmentations: segmentations, registered: registered, reconciliation: ReconciliationReport(extract),
+            linkage: linkageReport,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)
     }

@@ -278,7 +278,8 @@ struct PlanningWriter {
             var observed: Int?? = allObserved
             if row.method == .riskModel {
                 let n = Int(row.observed.rounded())
-                observed = allObserved == .some(nil) || small(row.observed) ? .some(nil) : .some(suppress ? Suppression.rounded(n) : n)
+                observed =
+                    allObserved == .some(nil) || small(row.observed) ? .some(nil) : .some(suppress ? Suppression.rounded(n) : n)
             }
             let visible = people != nil && observed != .some(nil)
             if row.method == .riskModel {

@@ -86,7 +86,9 @@ import Testing
         for (k, line) in lines.enumerated() {
             let e = means[k / probabilities.count], p = probabilities[k % probabilities.count]
             #expect(abs(Statistics.poissonCDF(Int(e.rounded()), mean: e) - line[0]) < 1e-9, "cdf at \(e)")
-            #expect(abs(Statistics.poissonRatioLimit(expected: e, probability: p) - line[1]) < 1e-6 * max(1, line[1]), "limit \(e) \(p)")
+            #expect(
+                abs(Statistics.poissonRatioLimit(expected: e, probability: p) - line[1]) < 1e-6 * max(1, line[1]),
+                "limit \(e) \(p)")
         }
     }
 
@@ -120,7 +122,9 @@ import Testing
         #expect(funnel.tau2 > 0, "these points are overdispersed")
         for i in points.indices {
             let l = funnel.limits(i), numpy = lines[i + 1]
-            for (mine, theirs) in zip([l.lower95, l.upper95, l.lower998, l.upper998], numpy) { #expect(abs(mine - theirs) < 1e-9) }
+            for (mine, theirs) in zip([l.lower95, l.upper95, l.lower998, l.upper998], numpy) {
+                #expect(abs(mine - theirs) < 1e-9)
+            }
         }
     }
 

@@ -14,8 +14,14 @@ import Testing
     /// Each person is built to land in one segment; the expected ids are beside them.
     static let people: [(History, bridges: String, ltcAge: String?)] = [
         // Palliative care outranks dementia.
-        (History(age: 80, admissions: [admission("2025-01-10", "Z51.5"), admission("2020-01-01", "F03")]), "short_decline_before_dying", nil),
-        (History(age: 85, admissions: [admission("2020-01-01", "F03"), admission("2021-01-01", "I50")]), "frailty_dementia", "2E"),
+        (
+            History(age: 80, admissions: [admission("2025-01-10", "Z51.5"), admission("2020-01-01", "F03")]),
+            "short_decline_before_dying", nil
+        ),
+        (
+            History(age: 85, admissions: [admission("2020-01-01", "F03"), admission("2021-01-01", "I50")]), "frailty_dementia",
+            "2E"
+        ),
         // Ten eFI deficits of 36 (0.28): moderate frailty without dementia.
         (
             History(
@@ -28,7 +34,8 @@ import Testing
         // eGFR below 30 twice: CKD stage 4-5.
         (
             History(
-                age: 60, clinical: [("2024-06-01", .snomed, "1011481000000105", 25), ("2024-12-01", .snomed, "1011481000000105", 28)]),
+                age: 60,
+                clinical: [("2024-06-01", .snomed, "1011481000000105", 25), ("2024-12-01", .snomed, "1011481000000105", 28)]),
             "organ_failure", "1C"
         ),
         (History(age: 30, admissions: [admission("2010-01-01", "F70")]), "serious_disability", "1B"),
@@ -40,7 +47,10 @@ import Testing
         (History(age: 30, aeAttendances: ["2023-01-01"]), "healthy", "0B"),
         (History(age: 17), "healthy", "0A"),
         // Disability outranks pregnancy.
-        (History(age: 40, admissions: [admission("2010-01-01", "F70"), admission("2024-12-01", "O80")]), "serious_disability", "1B"),
+        (
+            History(age: 40, admissions: [admission("2010-01-01", "F70"), admission("2024-12-01", "O80")]), "serious_disability",
+            "1B"
+        ),
     ]
 
     static func facts() throws -> PersonFacts {
@@ -48,7 +58,8 @@ import Testing
         let library = try ConditionLibrary.standard()
         let conditions = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 2)
         return PersonFacts(
-            population: population, conditions: conditions, use: Utilisation(population, window: .months(12, before: asOf), workers: 1))
+            population: population, conditions: conditions,
+            use: Utilisation(population, window: .months(12, before: asOf), workers: 1))
     }
 
     @Test func bridgesToHealthAssignsTheHighestPrioritySegment() throws {
