@@ -103,15 +103,12 @@ public struct Suppression: Sendable {
         for c in hiddenCells { components[find(c), default: []].append(c) }
         var touched: [Int] = []
         for cells in components.values where cells.count >= 2 {
-            let column = Dictionary(uniqueKeysWithValues: cells.enumerated().map { ($1, $0) })
-            let rowsOf = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) })
-            var matrix = rowsOf.sorted().map { r -> [Double] in
-                var row = [Double](repeating: 0, count: cells.count)
-                for (k, c) in relations[r].enumerated() { if let j = column[c] { row[j] = k == 0 ? -1 : 1 } }
+            let rows = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) }).sorted().map { r -> [Int: Double] in
+                var row: [Int: Double] = [:]
+                for (k, c) in relations[r].enumerated() where hidden[c] { row[c] = k == 0 ? -1 : 1 }
                 return row
             }
-            for j in Suppression.determinedColumns(&matrix, columns: cells.count) {
-                let cell = cells[j]
+            for cell in Suppression.determinedCells(rows) {
                 // Hide beside it in its relation with the fewest hidden cells.
                 guard
                     let r = relationsOfCell[cell].map(Int.init).min(by: {
@@ -127,24 +124,46 @@ public struct Suppression: Sendable {
         return touched
     }
 
-    /// Reduces the matrix to reduced row echelon form and returns the columns whose unit vector
-    /// is in the row space.
-    static func determinedColumns(_ m: inout [[Double]], columns: Int) -> [Int] {
-        var rank = 0
-        var pivots: [(row: Int, column: Int)] = []
-        for c in 0..<columns where rank < m.count {
-            guard let p = (rank..<m.count).max(by: { abs(m[$0][c]) < abs(m[$1][c]) }), abs(m[p][c]) > 1e-9 else { continue }
-            m.swapAt(rank, p)
-            let scale = m[rank][c]
-            for k in 0..<columns { m[rank][k] /= scale }
-            for r in 0..<m.count where r != rank && m[r][c] != 0 {
-                let f = m[r][c]
-                for k in 0..<columns { m[r][k] -= f * m[rank][k] }
+    /// The unknowns that sparse linear equations determine: those whose unit vector lies in the
+    /// rows' span. The rows are reduced one at a time to reduced row echelon form (each pivot
+    /// column cleared from every other row), so an unknown is determined exactly when it is a
+    /// pivot whose row has no other entry.
+    static func determinedCells(_ rows: [[Int: Double]]) -> [Int] {
+        var basis: [Int: [Int: Double]] = [:]  // pivot -> row, with 1 at the pivot
+        var rowsWith: [Int: Set<Int>] = [:]  // column -> pivots whose rows hold it
+        for row in rows {
+            var v = row
+            for c in Array(v.keys) where basis[c] != nil {
+                guard let f = v[c] else { continue }
+                for (k, x) in basis[c]! {
+                    let y = (v[k] ?? 0) - f * x
+                    v[k] = abs(y) < 1e-9 ? nil : y
+                }
             }
-            pivots.append((rank, c))
-            rank += 1
+            guard let pivot = v.keys.min() else { continue }
+            let scale = v[pivot]!
+            for k in Array(v.keys) { v[k]! /= scale }
+            // Clear the new pivot from the rows already in the basis.
+            for other in rowsWith[pivot] ?? [] {
+                var r = basis[other]!
+                let f = r[pivot]!
+                for (k, x) in v {
+                    let y = (r[k] ?? 0) - f * x
+                    if abs(y) < 1e-9 {
+                        r[k] = nil
+                        rowsWith[k]?.remove(other)
+                    } else {
+                        if r[k] == nil { rowsWith[k, default: []].insert(other) }
+                        r[k] = y
+                    }
+                }
+                basis[other] = r
+            }
+            rowsWith[pivot] = nil
+            basis[pivot] = v
+            for k in v.keys where k != pivot { rowsWith[k, default: []].insert(pivot) }
         }
-        return pivots.filter { p in (0..<columns).allSatisfy { $0 == p.column || abs(m[p.row][$0]) < 1e-9 } }.map(\.column)
+        return basis.filter { $0.value.count == 1 }.map(\.key).sorted()
     }
 
     /// The count as published: nil when hidden, else rounded to the nearest 5 (exact when off).
