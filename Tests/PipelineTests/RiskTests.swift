@@ -131,7 +131,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: out) }
         let options = RunOptions(
             input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out,
-            dataDirectory: DefaultRun.folder.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
+            // A data directory of its own: the default run's vault is read by other tests meanwhile.
+            dataDirectory: out.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
         let scored = try PipelineRun.scoreModels(
             options, models: DefaultRun.output.appendingPathComponent("models"), log: { _ in })
         for outcome in Outcome.allCases {
@@ -149,7 +150,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: out) }
         let options = RunOptions(
             input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out,
-            dataDirectory: DefaultRun.folder.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
+            // A data directory of its own: the default run's vault is read by other tests meanwhile.
+            dataDirectory: out.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
         #expect(throws: RiskError.unreadableModel(path: out.path, reason: "the folder holds no saved models")) {
             try PipelineRun.evaluateModels(options, models: out, log: { _ in })
         }
