@@ -91,34 +91,6 @@ public struct PersonFacts: Sendable {
     }
 }
 
-/// Numeric bounds; every bound given must hold.
-public struct Bounds: Sendable, Decodable {
-    public var atLeast: Double?
-    public var atMost: Double?
-    public var above: Double?
-    public var below: Double?
-
-    public init(atLeast: Double? = nil, atMost: Double? = nil, above: Double? = nil, below: Double? = nil) {
-        self.atLeast = atLeast
-        self.atMost = atMost
-        self.above = above
-        self.below = below
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case above, below
-        case atLeast = "at_least"
-        case atMost = "at_most"
-    }
-
-    func accepts(_ x: Double) -> Bool {
-        (atLeast.map { x >= $0 } ?? true) && (atMost.map { x <= $0 } ?? true) && (above.map { x > $0 } ?? true)
-            && (below.map { x < $0 } ?? true)
-    }
-
-    var isEmpty: Bool { atLeast == nil && atMost == nil && above == nil && below == nil }
-}
-
 /// A rule over a person's attributes, conditions, scores and use of care in the 12 months
 /// before as-of.
 public indirect enum SegmentRule: Sendable {
@@ -238,20 +210,14 @@ indirect enum SegmentRuleSpec: Decodable {
     case any([SegmentRuleSpec])
     case not(SegmentRuleSpec)
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
+    /// `{id: ..., at_least: ...}`: the score and its bounds side by side.
     private struct ScoreSpec: Decodable {
         var id: String
-        var atLeast: Double?, atMost: Double?, above: Double?, below: Double?
-        enum CodingKeys: String, CodingKey {
-            case id, above, below
-            case atLeast = "at_least"
-            case atMost = "at_most"
+        var bounds: Bounds
+        enum CodingKeys: String, CodingKey { case id }
+        init(from decoder: any Decoder) throws {
+            id = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .id)
+            bounds = try Bounds(from: decoder)
         }
     }
 
@@ -259,7 +225,7 @@ indirect enum SegmentRuleSpec: Decodable {
         ["condition", "score", "sex", "ethnic_group", "all", "any", "not"] + SegmentRule.Measure.allCases.map(\.rawValue)
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Key.self)
+        let container = try decoder.container(keyedBy: RuleKey.self)
         guard container.allKeys.count == 1, let key = container.allKeys.first else {
             throw DecodingError.dataCorrupted(
                 .init(
@@ -274,7 +240,7 @@ indirect enum SegmentRuleSpec: Decodable {
         case "condition": self = .condition(try container.decode(String.self, forKey: key))
         case "score":
             let s = try container.decode(ScoreSpec.self, forKey: key)
-            self = .score(id: s.id, bounds: Bounds(atLeast: s.atLeast, atMost: s.atMost, above: s.above, below: s.below))
+            self = .score(id: s.id, bounds: s.bounds)
         case "sex": self = .sex(try strings())
         case "ethnic_group": self = .ethnicGroup(try strings())
         case "all": self = .all(try container.decode([SegmentRuleSpec].self, forKey: key))

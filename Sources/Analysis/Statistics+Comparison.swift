@@ -1,4 +1,5 @@
 import Foundation
+import PHMCore
 
 /// Comparing groups and units: indirect standardisation, the slope and relative indices of
 /// inequality, and funnel-plot limits with overdispersion.
@@ -65,13 +66,13 @@ extension Statistics {
             return (meanY - slope * meanRank, slope)
         }
         let point = fit(groups.map(\.value))
-        var random = NormalSampler(seed: seed)
+        var random = Xoshiro(seed: seed)
         var slopes = [Double](), ratios = [Double]()
         slopes.reserveCapacity(simulations)
         ratios.reserveCapacity(simulations)
         var draw = [Double](repeating: 0, count: groups.count)
         for _ in 0..<simulations {
-            for i in groups.indices { draw[i] = groups[i].value + groups[i].standardError * random.next() }
+            for i in groups.indices { draw[i] = groups[i].value + groups[i].standardError * random.normal() }
             let line = fit(draw)
             slopes.append(line.slope)
             if line.intercept != 0 { ratios.append((line.intercept + line.slope) / line.intercept) }
@@ -94,32 +95,5 @@ extension Statistics {
         let h = Double(sorted.count - 1) * p
         let low = Int(h.rounded(.down)), high = min(sorted.count - 1, low + 1)
         return sorted[low] + (h - Double(low)) * (sorted[high] - sorted[low])
-    }
-}
-
-/// Standard normal draws (Box-Muller on a SplitMix64 stream): small, seeded and repeatable.
-struct NormalSampler {
-    private var state: UInt64
-    private var spare: Double?
-
-    init(seed: UInt64) { state = seed }
-
-    private mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Double(z >> 11) + 0.5) / 9_007_199_254_740_992
-    }
-
-    mutating func next() -> Double {
-        if let s = spare {
-            spare = nil
-            return s
-        }
-        let r = (-2 * log(uniform())).squareRoot(), theta = 2 * Double.pi * uniform()
-        spare = r * sin(theta)
-        return r * cos(theta)
     }
 }

@@ -177,3 +177,18 @@ public struct Suppression: Sendable {
     /// Rounds to the nearest 5, halves upwards.
     public static func rounded(_ n: Int) -> Int { (n + roundTo / 2) / roundTo * roundTo }
 }
+
+extension Suppression {
+    /// Records, for one cell per unit, that every unit's children add up to it (practices to
+    /// their PCN, PCNs to their locality, localities to the organisation). Units without a
+    /// cell (`nil`) are left out, with their parents' relations.
+    public mutating func relateToParents(_ units: [PlanningUnit], _ cell: (Int) -> Int?) {
+        var children = [[Int]](repeating: [], count: units.count)
+        for (u, unit) in units.enumerated() { if let p = unit.parent { children[p].append(u) } }
+        for (parent, kids) in children.enumerated() where !kids.isEmpty {
+            guard let total = cell(parent) else { continue }
+            let parts = kids.compactMap(cell)
+            if parts.count == kids.count { relate(total: total, parts: parts) }
+        }
+    }
+}

@@ -33,9 +33,20 @@ public struct Totals: Sendable {
         stratumSums = [Double](repeating: 0, count: Totals.strataCount * width)
     }
 
+    /// Where each indicator's sum of squares is kept among the sums: after the indicators, one
+    /// for each mean indicator (whose variance is needed); nil for the others.
+    public static func squareSlots(_ indicators: [Indicator]) -> [Int?] {
+        var next = indicators.count
+        return indicators.map { indicator in
+            guard indicator.kind == .mean else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
     /// Sums the indicator values of `people` (one practice's registered people).
     init(people: [Int], indicators: [Indicator], facts: PersonFacts) {
-        let squares = indicators.indices.filter { indicators[$0].kind == .mean }
+        let squares = Totals.squareSlots(indicators).enumerated().compactMap { i, slot in slot.map { (i, $0) } }
         self.init(width: indicators.count + squares.count)
         let population = facts.population
         var values = [Double](repeating: 0, count: width)
@@ -44,22 +55,23 @@ public struct Totals: Sendable {
         }
         for p in people {
             for (i, indicator) in indicators.enumerated() { values[i] = indicator.value(p, facts) }
-            for (k, i) in squares.enumerated() { values[indicators.count + k] = values[i] * values[i] }
+            for (i, slot) in squares { values[slot] = values[i] * values[i] }
             let area = Int(population.area[p])
             let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
             let cell = AgeCell.of(age: Int(population.age[p]))
             let band = AgeCell.ageBand(cell)
             let sex = population.sex[p]
-            let slots = [
-                decile >= 1 && decile <= 10 ? decile - 1 : 10, Totals.ethnicBase + Int(population.ethnicGroup[p].rawValue),
-                Totals.sexBase + Int(sex.rawValue), Totals.ageBase + Int(band.rawValue),
-            ]
-            for slot in slots {
+            // One slot in each of the four dimensions (no array per person).
+            func add(_ slot: Int) {
                 let at = slot * AgeCell.count + cell
                 self.people[at] += 1
                 let base = at * width
                 for v in 0..<width where values[v] != 0 { sums[base + v] += values[v] }
             }
+            add(decile >= 1 && decile <= 10 ? decile - 1 : 10)
+            add(Totals.ethnicBase + Int(population.ethnicGroup[p].rawValue))
+            add(Totals.sexBase + Int(sex.rawValue))
+            add(Totals.ageBase + Int(band.rawValue))
             let quintile = decile >= 1 && decile <= 10 ? (decile - 1) / 2 : 5
             let stratum = (Int(band.rawValue) * 3 + (sex == .male ? 0 : sex == .female ? 1 : 2)) * 6 + quintile
             stratumPeople[stratum] += 1

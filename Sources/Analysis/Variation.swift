@@ -33,26 +33,17 @@ public enum Variation {
     }
 
     public static func rows(units: [PlanningUnit], totals: [Totals], indicators: [Indicator]) -> [Row] {
-        let squares = Dictionary(
-            uniqueKeysWithValues: indicators.indices.filter { indicators[$0].kind == .mean }.enumerated().map {
-                ($0.element, indicators.count + $0.offset)
-            })
+        let squares = Totals.squareSlots(indicators)
         func organisation(_ u: Int) -> Int {
             var u = u
             while let p = units[u].parent { u = p }
             return u
         }
         func crude(_ u: Int, _ i: Int) -> Double {
-            let t = totals[u], slots = Inequalities.breakdowns[0].groups[0].slots
-            var n = 0.0, x = 0.0
-            for slot in slots {
-                for c in 0..<AgeCell.count {
-                    let at = slot * AgeCell.count + c
-                    n += t.people[at]
-                    x += t.sums[at * t.width + i]
-                }
-            }
-            return n > 0 ? x / n * indicators[i].kind.multiplier : 0
+            let everyone = Inequalities.breakdowns[0].groups[0].slots
+            return Inequalities.cell(
+                totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], slots: everyone, standardise: false
+            ).crude?.value ?? 0
         }
         var rows: [Row] = []
         for level in [Level.locality, .pcn, .practice] {

@@ -162,16 +162,10 @@ indirect enum Rule: Sendable {
         var lists: [Int]
         var last: Int
         var take: Take
-        var below: Double?
-        var atLeast: Double?
-        var above: Double?
-        var atMost: Double?
+        var bounds: Bounds
         var withinMonths: Int?
 
-        func accepts(_ x: Double) -> Bool {
-            (below.map { x < $0 } ?? true) && (atLeast.map { x >= $0 } ?? true) && (above.map { x > $0 } ?? true)
-                && (atMost.map { x <= $0 } ?? true)
-        }
+        func accepts(_ x: Double) -> Bool { bounds.accepts(x) }
     }
 
     init(_ spec: RuleSpec, lists: [String: Int], conditions: [String: Int], context: String, file: String) throws {
@@ -195,14 +189,13 @@ indirect enum Rule: Sendable {
             guard let take = ValueRule.Take(rawValue: v.take ?? "latest") else {
                 throw DefinitionError(file: file, message: "\(context): 'take' must be latest, max, min or mean")
             }
-            guard v.below != nil || v.atLeast != nil || v.above != nil || v.atMost != nil else {
+            guard !v.bounds.isEmpty else {
                 throw DefinitionError(file: file, message: "\(context): a value rule needs below, at_least, above or at_most")
             }
             self = .value(
                 ValueRule(
-                    lists: try resolve(v.lists), last: max(1, v.last ?? 1), take: take, below: v.below, atLeast: v.atLeast,
-                    above: v.above,
-                    atMost: v.atMost, withinMonths: v.withinMonths))
+                    lists: try resolve(v.lists), last: max(1, v.last ?? 1), take: take, bounds: v.bounds,
+                    withinMonths: v.withinMonths))
         case .prescriptions(let names, let months, let atLeast):
             self = .prescriptions(try resolve(names), months: months, atLeast: atLeast)
         case .distinctPrescriptions(let names, let months, let atLeast):

@@ -78,25 +78,22 @@ indirect enum RuleSpec: Decodable {
         var last: Int?
         /// `latest`, `max`, `min` or `mean` of those values.
         var take: String?
-        var below: Double?
-        var atLeast: Double?
-        var above: Double?
-        var atMost: Double?
+        var bounds: Bounds
         var withinMonths: Int?
 
         enum CodingKeys: String, CodingKey {
-            case lists, last, take, below, above
-            case atLeast = "at_least"
-            case atMost = "at_most"
+            case lists, last, take
             case withinMonths = "within_months"
         }
-    }
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lists = try c.decode([String].self, forKey: .lists)
+            last = try c.decodeIfPresent(Int.self, forKey: .last)
+            take = try c.decodeIfPresent(String.self, forKey: .take)
+            withinMonths = try c.decodeIfPresent(Int.self, forKey: .withinMonths)
+            bounds = try Bounds(from: decoder)
+        }
     }
 
     private struct ListsMonths: Decodable {
@@ -121,7 +118,7 @@ indirect enum RuleSpec: Decodable {
     ]
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Key.self)
+        let container = try decoder.container(keyedBy: RuleKey.self)
         guard container.allKeys.count == 1, let key = container.allKeys.first else {
             throw DecodingError.dataCorrupted(
                 .init(

@@ -138,6 +138,7 @@ public enum PipelineRun {
             let segments = clock.time("segments") {
                 SegmentAssignments(prepared.segmentations, facts: facts, workers: options.workers)
             }
+            let units = population.units()
             try clock.time("outputs") {
                 let fm = FileManager.default
                 try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
@@ -156,9 +157,8 @@ public enum PipelineRun {
                 try OutputWriter.writeJSON(
                     CodeReport(prepared.conditions, prepared.library), to: options.output.appendingPathComponent("codes.json"))
                 try RiskWriter.writeModels(risk.models, to: options.output.appendingPathComponent("models"))
-                try RiskWriter.writeSummaries(risk.stratification, population: population, to: options.output)
+                try RiskWriter.writeSummaries(risk.stratification, units: units, to: options.output)
             }
-            let units = population.units()
             try clock.time("tables") {
                 try TableWriter.write(
                     population: population, units: units, use: prepared.utilisation, conditions: prepared.conditions,

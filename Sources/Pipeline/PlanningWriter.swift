@@ -29,17 +29,6 @@ struct PlanningWriter {
     /// Whether a count behind a percentage or rate is itself small enough to hide.
     private func small(_ n: Double) -> Bool { suppress && n >= 1 && n <= Double(Suppression.largestSuppressed) }
 
-    /// Links a cell of each unit to its parent's: the children's cells add up to the parent's.
-    private func relateToParents(_ table: inout Suppression, _ cell: (Int) -> Int?) {
-        var children = [[Int]](repeating: [], count: units.count)
-        for (u, unit) in units.enumerated() { if let p = unit.parent { children[p].append(u) } }
-        for (parent, kids) in children.enumerated() where !kids.isEmpty {
-            guard let total = cell(parent) else { continue }
-            let parts = kids.compactMap(cell)
-            if parts.count == kids.count { table.relate(total: total, parts: parts) }
-        }
-    }
-
     /// Writes `segment-profiles.csv`, `inequalities.csv`, `variation.csv` and `spc.csv`.
     static func writeAll(
         units: [PlanningUnit], facts: PersonFacts, library: ConditionLibrary, segments: SegmentAssignments, risk: [Float]?,
@@ -66,9 +55,9 @@ struct PlanningWriter {
         for u in units.indices {
             for s in assignments.segmentations.indices { table.relate(total: unitCell[u], parts: segmentCell[u][s]) }
         }
-        relateToParents(&table) { unitCell[$0] }
+        table.relateToParents(units) { unitCell[$0] }
         for (s, segmentation) in assignments.segmentations.enumerated() {
-            for k in segmentation.segments.indices { relateToParents(&table) { segmentCell[$0][s][k] } }
+            for k in segmentation.segments.indices { table.relateToParents(units) { segmentCell[$0][s][k] } }
         }
         table.protect()
 
@@ -130,7 +119,7 @@ struct PlanningWriter {
     }
 
     func inequalityCells(_ totals: [Totals]) -> InequalityCells {
-        let squares = squareSlots()
+        let squares = Totals.squareSlots(indicators)
         let breakdowns = Inequalities.breakdowns
         let cells = Parallel.map(units.count) { u in
             indicators.indices.map { i in
@@ -170,9 +159,9 @@ struct PlanningWriter {
         }
         for b in breakdowns.indices {
             for g in breakdowns[b].groups.indices {
-                relateToParents(&table) { people[$0][b][g] }
+                table.relateToParents(units) { people[$0][b][g] }
                 for i in indicators.indices where indicators[i].kind != .mean {
-                    relateToParents(&table) { numerators[$0][i]?[b][g] }
+                    table.relateToParents(units) { numerators[$0][i]?[b][g] }
                 }
             }
         }
@@ -180,17 +169,8 @@ struct PlanningWriter {
         return InequalityCells(table: table, people: people, numerators: numerators, cells: cells)
     }
 
-    func squareSlots() -> [Int?] {
-        var next = indicators.count
-        return indicators.map { indicator in
-            guard indicator.kind == .mean else { return nil }
-            defer { next += 1 }
-            return next
-        }
-    }
-
     func writeInequalities(_ totals: [Totals], _ c: InequalityCells, to url: URL) throws {
-        let squares = squareSlots()
+        let squares = Totals.squareSlots(indicators)
         let breakdowns = Inequalities.breakdowns
         let gradients = Parallel.map(units.count) { u in
             indicators.indices.map { i in
@@ -272,25 +252,25 @@ struct PlanningWriter {
             rows.field(indicator.id)
             rows.field(indicator.kind.rawValue)
             rows.field(row.method.rawValue)
-            // Counts follow the suppression of the same counts in the inequality table.
-            let people = c.table.published(c.people[u][0][0])
-            let allObserved = c.numerators[u][row.indicator].map { c.table.published($0[0][0]) }
-            var observed: Int?? = allObserved
+            // Counts follow the suppression of the same counts in the inequality table. The
+            // risk-model rows count a subset of people: hidden with the unit's counts, and when small.
+            let counted = indicator.kind != .mean
+            var people = c.table.published(c.people[u][0][0])
+            var observed = counted ? c.numerators[u][row.indicator].flatMap { c.table.published($0[0][0]) } : nil
+            var visible = people != nil && (!counted || observed != nil)
             if row.method == .riskModel {
-                let n = Int(row.observed.rounded())
-                observed =
-                    allObserved == .some(nil) || small(row.observed) ? .some(nil) : .some(suppress ? Suppression.rounded(n) : n)
+                func own(_ n: Double) -> Int? {
+                    visible && !small(n) ? (suppress ? Suppression.rounded(Int(n.rounded())) : Int(n.rounded())) : nil
+                }
+                people = own(row.people)
+                observed = own(row.observed)
+                visible = observed != nil
             }
-            let visible = people != nil && observed != .some(nil)
-            if row.method == .riskModel {
-                let n = Int(row.people)
-                PlanningWriter.count(&rows, visible && !small(row.people) ? (suppress ? Suppression.rounded(n) : n) : nil)
+            PlanningWriter.count(&rows, people)
+            if counted {
+                PlanningWriter.count(&rows, observed)
             } else {
-                PlanningWriter.count(&rows, people)
-            }
-            switch observed {
-            case .some(let n): PlanningWriter.count(&rows, n)
-            case .none: PlanningWriter.optional(&rows, visible ? row.observed : nil, decimals: 2)
+                PlanningWriter.optional(&rows, visible ? row.observed : nil, decimals: 2)
             }
             rows.field(row.expected, decimals: 2)
             PlanningWriter.optional(&rows, visible ? row.ratio.value : nil, decimals: 4)
@@ -320,7 +300,7 @@ struct PlanningWriter {
             measures.map { m in series.series(unit: u, m).map { table.add(Int($0)) } }
         }
         for m in measures.indices {
-            for t in 0..<months { relateToParents(&table) { cells[$0][m][t] } }
+            for t in 0..<months { table.relateToParents(units) { cells[$0][m][t] } }
         }
         table.protect()
         var rows = CSVRows(capacity: 1 << 20)

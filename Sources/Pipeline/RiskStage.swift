@@ -1,3 +1,4 @@
+import Analysis
 import Conditions
 import Foundation
 import PHMCore
@@ -159,7 +160,7 @@ extension PipelineRun {
             try RiskWriter.writeScores(
                 stratification, population: prepared.population, registered: prepared.registered,
                 to: options.output.appendingPathComponent("risk-scores.csv"))
-            try RiskWriter.writeSummaries(stratification, population: prepared.population, to: options.output)
+            try RiskWriter.writeSummaries(stratification, units: prepared.population.units(), to: options.output)
             return { _ in stratification }
         }
     }

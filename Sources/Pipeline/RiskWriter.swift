@@ -49,8 +49,7 @@ enum RiskWriter {
     }
 
     /// `risk-tiers.csv` and `rising-risk.csv` for the organisation and every locality, PCN and practice.
-    static func writeSummaries(_ risk: Stratification, population: Population, to folder: URL) throws {
-        let units = population.units()
+    static func writeSummaries(_ risk: Stratification, units: [PlanningUnit], to folder: URL) throws {
         var tiers = CSVRows()
         tiers.raw("level,unit_code,unit_name,outcome,tier,people,pct_people,mean_risk,expected_events")
         var rising = CSVRows()

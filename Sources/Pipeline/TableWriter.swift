@@ -38,11 +38,7 @@ enum TableWriter {
         var table = Suppression(enabled: suppress)
         let cells = tables.map { t in t.0.rows.map { table.add($0.patients) } }
         for c in cells { table.relate(total: c[9], parts: Array(c[0..<9])) }
-        var children = [[Int]](repeating: [], count: units.count)
-        for (u, unit) in units.enumerated() { if let p = unit.parent { children[p].append(u) } }
-        for (parent, kids) in children.enumerated() where !kids.isEmpty {
-            for band in 0..<10 { table.relate(total: cells[parent][band], parts: kids.map { cells[$0][band] }) }
-        }
+        for band in 0..<10 { table.relateToParents(units) { cells[$0][band] } }
         table.protect()
 
         func multimorbidityRow(_ rows: inout CSVRows, _ r: MultimorbidityTable.Row, cell: Int) {

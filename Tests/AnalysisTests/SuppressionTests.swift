@@ -1,4 +1,5 @@
 import Analysis
+import PHMCore
 import Testing
 
 /// Small-number suppression: primary rule and rounding, and secondary suppression that no
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func noHiddenCellCanBeRecoveredFromTheTotals() {
-        var random = SeededRandom(seed: 7)
+        var random = Xoshiro(seed: 7)
         var tables = 0, hiddenCells = 0
         for _ in 0..<200 {
             let rows = Int.random(in: 2...5, using: &random), columns = Int.random(in: 2...6, using: &random)
@@ -93,18 +94,5 @@ import Testing
         }
         #expect(tables > 100, "the random tables should exercise suppression")
         #expect(hiddenCells > 500)
-    }
-}
-
-/// SplitMix64: a small seeded generator, so the random tables repeat.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
