@@ -225,24 +225,14 @@ indirect enum SegmentRuleSpec: Decodable {
         ["condition", "score", "sex", "ethnic_group", "all", "any", "not"] + SegmentRule.Measure.allCases.map(\.rawValue)
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: RuleKey.self)
-        guard container.allKeys.count == 1, let key = container.allKeys.first else {
-            throw DecodingError.dataCorrupted(
-                .init(
-                    codingPath: decoder.codingPath,
-                    debugDescription: "a rule has exactly one of: \(SegmentRuleSpec.kinds.joined(separator: ", "))"))
-        }
-        func strings() throws -> [String] {
-            if let one = try? container.decode(String.self, forKey: key) { return [one] }
-            return try container.decode([String].self, forKey: key)
-        }
+        let (container, key) = try RuleKey.single(decoder, kinds: SegmentRuleSpec.kinds)
         switch key.stringValue {
         case "condition": self = .condition(try container.decode(String.self, forKey: key))
         case "score":
             let s = try container.decode(ScoreSpec.self, forKey: key)
             self = .score(id: s.id, bounds: s.bounds)
-        case "sex": self = .sex(try strings())
-        case "ethnic_group": self = .ethnicGroup(try strings())
+        case "sex": self = .sex(try container.strings(forKey: key))
+        case "ethnic_group": self = .ethnicGroup(try container.strings(forKey: key))
         case "all": self = .all(try container.decode([SegmentRuleSpec].self, forKey: key))
         case "any": self = .any(try container.decode([SegmentRuleSpec].self, forKey: key))
         case "not": self = .not(try container.decode(SegmentRuleSpec.self, forKey: key))

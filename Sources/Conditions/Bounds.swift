@@ -34,3 +34,25 @@ public struct RuleKey: CodingKey {
     public init(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { nil }
 }
+
+extension RuleKey {
+    /// The container and only key of a rule, or an error listing the kinds of rule.
+    public static func single(_ decoder: any Decoder, kinds: [String]) throws -> (KeyedDecodingContainer<RuleKey>, RuleKey) {
+        let container = try decoder.container(keyedBy: RuleKey.self)
+        guard container.allKeys.count == 1, let key = container.allKeys.first else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a rule has exactly one of: \(kinds.joined(separator: ", "))"))
+        }
+        return (container, key)
+    }
+}
+
+extension KeyedDecodingContainer where K == RuleKey {
+    /// One string or a list of them.
+    public func strings(forKey key: RuleKey) throws -> [String] {
+        if let one = try? decode(String.self, forKey: key) { return [one] }
+        return try decode([String].self, forKey: key)
+    }
+}

@@ -118,20 +118,10 @@ indirect enum RuleSpec: Decodable {
     ]
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: RuleKey.self)
-        guard container.allKeys.count == 1, let key = container.allKeys.first else {
-            throw DecodingError.dataCorrupted(
-                .init(
-                    codingPath: decoder.codingPath,
-                    debugDescription: "a rule has exactly one of: \(RuleSpec.kinds.joined(separator: ", "))"))
-        }
+        let (container, key) = try RuleKey.single(decoder, kinds: RuleSpec.kinds)
         switch key.stringValue {
         case "ever":
-            if let one = try? container.decode(String.self, forKey: key) {
-                self = .ever([one])
-            } else {
-                self = .ever(try container.decode([String].self, forKey: key))
-            }
+            self = .ever(try container.strings(forKey: key))
         case "recorded_within":
             let spec = try container.decode(ListsMonths.self, forKey: key)
             self = .recordedWithin(lists: spec.lists, months: spec.months)
