@@ -45,37 +45,70 @@ let package = Package(
         .target(
             name: "Risk", dependencies: ["PHMCore", "Conditions"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        // The embedded SQLite store: run metadata and results, and the identity vault.
+        // The person frame of a run, and cohorts over it: the definition language, bitset
+        // evaluation, profiles, care gaps and worklists.
+        .target(
+            name: "Cohorts", dependencies: ["PHMCore", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Library")], swiftSettings: strict),
+        // Roles, purposes and the access policy; data sharing settings; password hashing; the
+        // hash-chained audit log.
+        .target(
+            name: "Governance",
+            dependencies: [
+                "PHMCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        // The embedded SQLite store: runs and results, users, cohorts, worklists, the audit log,
+        // and the identity vault.
         .target(
             name: "Storage",
-            dependencies: ["PHMCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PHMCore", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore"], swiftSettings: strict),
         // One run: ingest, identify, build the population, write the outputs.
         .target(
             name: "Pipeline",
-            dependencies: ["PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Storage", "Synthesis"],
+            dependencies: [
+                "PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Storage", "Synthesis",
+            ],
+            swiftSettings: strict),
+        // Users working under a purpose: every request checked against the access policy and
+        // audited; cohorts, profiles and worklists over the latest run. Shared by CLI and server.
+        .target(
+            name: "Service", dependencies: ["PHMCore", "Cohorts", "Governance", "Storage", "Analysis"],
             swiftSettings: strict),
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Conditions", "Analysis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Pipeline", "Conditions", "Analysis", "Service", "Cohorts", "Governance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 
-        .target(name: "TestSupport", dependencies: ["PHMCore", "Synthesis"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["PHMCore", "Synthesis", "Cohorts"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Conditions", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CohortsTests", dependencies: ["Cohorts", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "Cohorts", "Governance", "Storage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Governance"], swiftSettings: strict),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "Storage", "Identity", "Synthesis", "CLI", "TestSupport"],
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "TestSupport"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

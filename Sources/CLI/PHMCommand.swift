@@ -8,7 +8,10 @@ public struct PHMCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
-        subcommands: [Run.self, Synth.self, Demo.self, Model.self, Bench.self, Library.self])
+        subcommands: [
+            Run.self, Synth.self, Demo.self, Model.self, Bench.self, Library.self, Cohort.self, Worklist.self, Users.self,
+            Audit.self, Sharing.self,
+        ])
 
     public init() {}
 }

@@ -89,6 +89,7 @@ public struct ConditionEngine: Sendable {
             result.firstCondition.append(contentsOf: part.firstCondition)
             result.firstDay.append(contentsOf: part.firstDay)
             result.ltcCount.append(contentsOf: part.ltcCount)
+            result.lists.append(part.lists)
             for s in result.scores.indices { result.scores[s].append(contentsOf: part.scores[s]) }
             for (system, n) in part.unmatchedEvents { result.unmatchedEvents[system, default: 0] += n }
         }
@@ -102,6 +103,8 @@ public struct ConditionEngine: Sendable {
     struct ListState {
         var first = Int32.max
         var last = Int32.min
+        var value = Float.nan
+        var valueDay = Int32.min
     }
 
     private func evaluate(_ population: Population, people: Range<Int>) -> ConditionResults {
@@ -139,6 +142,10 @@ public struct ConditionEngine: Sendable {
                     if state[l].first == Int32.max && state[l].last == Int32.min { touched.append(l) }
                     state[l].first = min(state[l].first, day)
                     state[l].last = max(state[l].last, day)
+                    if !value.isNaN {
+                        state[l].value = value
+                        state[l].valueDay = day
+                    }
                     if prescription {
                         for k in countersOfList[l] where day >= windowStartOfMonths[counters[k].months] { counts[k] += 1 }
                     }
@@ -265,6 +272,13 @@ public struct ConditionEngine: Sendable {
             result.firstStart.append(Int32(result.firstCondition.count))
             result.flags.append(contentsOf: word)
             result.ltcCount.append(UInt8(clamping: ltc))
+            for l in touched.sorted() {
+                result.lists.list.append(UInt16(l))
+                result.lists.lastRecorded.append(Day(rawValue: state[l].last))
+                result.lists.latestValue.append(state[l].value)
+                result.lists.latestValueDay.append(Day(rawValue: state[l].valueDay))
+            }
+            result.lists.start.append(Int32(result.lists.list.count))
             for (s, score) in library.scores.enumerated() {
                 var sum = 0.0
                 for (c, weight) in score.weights where flags[c] {

@@ -16,6 +16,9 @@ public struct ConditionResults: Sendable {
     public var ltcCount: [UInt8]
     /// Score values by score, then person.
     public var scores: [[Double]]
+    /// Each person's history of every code list touched before as-of: rows
+    /// `lists.start[p] ..< lists.start[p + 1]`.
+    public var lists = ListHistory()
     /// Events whose code is in no code list, by code system, and the distinct codes behind them.
     public var unmatchedEvents: [String: Int]
     public var unmatchedCodes: [String: Int]
@@ -32,5 +35,30 @@ public struct ConditionResults: Sendable {
     /// The flagged conditions of a person with their first-recorded dates.
     public func conditions(of person: Int) -> [(condition: Int, firstRecorded: Day)] {
         flaggedRows(of: person).map { (Int(firstCondition[$0]), firstDay[$0]) }
+    }
+}
+
+/// For each person, the code lists with a code recorded before as-of: when last recorded, and the
+/// latest value recorded with one (cohorts ask "latest BMI 30 or more in the last 2 years").
+public struct ListHistory: Sendable {
+    public var start: [Int32] = [0]
+    /// Index into the library's `lists`.
+    public var list: [UInt16] = []
+    public var lastRecorded: [Day] = []
+    /// The latest value recorded with a code of the list, NaN where none, and its day.
+    public var latestValue: [Float] = []
+    public var latestValueDay: [Day] = []
+    public init() {}
+
+    @inline(__always)
+    public func rows(of person: Int) -> Range<Int> { Int(start[person])..<Int(start[person + 1]) }
+
+    mutating func append(_ other: ListHistory) {
+        let base = Int32(list.count)
+        start.append(contentsOf: other.start.dropFirst().map { $0 + base })
+        list.append(contentsOf: other.list)
+        lastRecorded.append(contentsOf: other.lastRecorded)
+        latestValue.append(contentsOf: other.latestValue)
+        latestValueDay.append(contentsOf: other.latestValueDay)
     }
 }

@@ -1,4 +1,5 @@
 import Analysis
+import Cohorts
 import Conditions
 import Dispatch
 import Foundation
@@ -51,6 +52,8 @@ public struct RunSummary: Sendable, Codable {
     public var asOf: String
     public var spinePersons: Int
     public var registeredPeople: Int
+    /// Registered people without a National Data Opt-out: those planning outputs count.
+    public var planningPeople: Int
     public var rowsIn: Int
     public var rowsAccepted: Int
     public var rowsQuarantined: Int
@@ -112,6 +115,14 @@ public struct PreparedRun: Sendable {
     public var registrationIds: [[String]]
 }
 
+extension PreparedRun {
+    /// The registered people planning outputs count: everyone without a National Data Opt-out.
+    public var planningPeople: [Int] { registered.filter { !population.optedOut[$0] } }
+
+    /// Every unit of the hierarchy with its planning people.
+    public var planningUnits: [PlanningUnit] { population.units { !population.optedOut[$0] } }
+}
+
 /// Records the time each stage of a run takes.
 public struct StageClock: Sendable {
     public private(set) var stages: [RunSummary.Stage] = []
@@ -138,7 +149,11 @@ public enum PipelineRun {
             let segments = clock.time("segments") {
                 SegmentAssignments(prepared.segmentations, facts: facts, workers: options.workers)
             }
-            let units = population.units()
+            try clock.time("frame") {
+                let frame = FrameBuilder.build(prepared, risk: risk.stratification, segments: segments)
+                try FrameFile.save(frame, dataDirectory: options.dataDirectory)
+            }
+            let units = prepared.planningUnits
             try clock.time("outputs") {
                 let fm = FileManager.default
                 try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
@@ -150,14 +165,16 @@ public enum PipelineRun {
                 try OutputWriter.writeQuarantine(prepared.quarantine, to: quarantineFolder)
                 try OutputWriter.writePersons(
                     population, prepared.utilisation, prepared.conditions, prepared.library, risk.stratification, segments,
-                    registered: registered, to: options.output.appendingPathComponent("persons.csv"), workers: options.workers)
+                    registered: prepared.planningPeople, to: options.output.appendingPathComponent("persons.csv"),
+                    workers: options.workers)
                 try OutputWriter.writePersonConditions(
-                    population, prepared.conditions, prepared.library, registered: registered,
+                    population, prepared.conditions, prepared.library, registered: prepared.planningPeople,
                     to: options.output.appendingPathComponent("person-conditions.csv"))
                 try OutputWriter.writeJSON(
                     CodeReport(prepared.conditions, prepared.library), to: options.output.appendingPathComponent("codes.json"))
                 try RiskWriter.writeModels(risk.models, to: options.output.appendingPathComponent("models"))
-                try RiskWriter.writeSummaries(risk.stratification, units: units, to: options.output)
+                try RiskWriter.writeSummaries(
+                    risk.stratification, units: units, suppress: options.suppress, to: options.output)
             }
             try clock.time("tables") {
                 try TableWriter.write(
@@ -208,7 +225,8 @@ public enum PipelineRun {
             let r = prepared.reconciliation
             let summary = RunSummary(
                 runId: runId, asOf: options.asOf.description, spinePersons: prepared.spinePersons,
-                registeredPeople: prepared.registered.count, rowsIn: r.rowsIn, rowsAccepted: r.accepted,
+                registeredPeople: prepared.registered.count, planningPeople: prepared.planningPeople.count, rowsIn: r.rowsIn,
+                rowsAccepted: r.accepted,
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path)

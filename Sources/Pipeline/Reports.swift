@@ -98,11 +98,11 @@ enum OutputWriter {
     static let personColumns =
         [
             "pseudonym", "sex", "age", "age_band", "practice_code", "pcn_code", "locality_code", "lsoa_code", "imd_decile",
-            "ethnic_group", "opt_out", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
+            "ethnic_group", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
             "emergency_admissions_12m", "apc_cost_12m", "emergency_admission_cost_12m", "unique_prescription_types_12m",
         ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m", "ltc_count", "ltc_conditions"]
 
-    /// `persons.csv`: one row per registered person at as-of, built in parallel and written in order.
+    /// `persons.csv`: one row per registered person at as-of without a National Data Opt-out, built in parallel and written in order.
     static func writePersons(
         _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
         _ risk: Stratification, _ segments: SegmentAssignments, registered: [Int], to url: URL, workers: Int
@@ -139,7 +139,6 @@ enum OutputWriter {
                     rows.empty()
                 }
                 rows.field(population.ethnicGroup[p].label)
-                rows.field(population.optedOut[p] ? "Y" : "N")
                 rows.field(Int(use.aeAttendances[p]))
                 rows.field(Int(use.outpatientAttendances[p]))
                 rows.field(Int(use.electiveAdmissions[p]))

@@ -158,9 +158,10 @@ extension PipelineRun {
                     people: prepared.population.count, workers: options.workers)
             }
             try RiskWriter.writeScores(
-                stratification, population: prepared.population, registered: prepared.registered,
+                stratification, population: prepared.population, registered: prepared.planningPeople,
                 to: options.output.appendingPathComponent("risk-scores.csv"))
-            try RiskWriter.writeSummaries(stratification, units: prepared.population.units(), to: options.output)
+            try RiskWriter.writeSummaries(
+                stratification, units: prepared.planningUnits, suppress: options.suppress, to: options.output)
             return { _ in stratification }
         }
     }

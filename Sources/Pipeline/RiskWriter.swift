@@ -48,55 +48,90 @@ enum RiskWriter {
         try Data(rows.bytes).write(to: url)
     }
 
-    /// `risk-tiers.csv` and `rising-risk.csv` for the organisation and every locality, PCN and practice.
-    static func writeSummaries(_ risk: Stratification, units: [PlanningUnit], to folder: URL) throws {
+    /// `risk-tiers.csv` and `rising-risk.csv` for the organisation and every locality, PCN and
+    /// practice, with small-number suppression across tiers and up the hierarchy.
+    static func writeSummaries(_ risk: Stratification, units: [PlanningUnit], suppress: Bool, to folder: URL) throws {
+        struct Stats {
+            var count = [Int](repeating: 0, count: Tier.allCases.count)
+            var sum = [Double](repeating: 0, count: Tier.allCases.count)
+            /// people compared, tier rose, rose materially, rising, rose into high or very high.
+            var rise = [Int](repeating: 0, count: 5)
+        }
+        let outcomes = Outcome.allCases.filter { risk.scores[$0] != nil }
+        let stats = units.map { unit in
+            outcomes.map { outcome -> Stats in
+                let s = risk.scores[outcome]!
+                var stats = Stats()
+                for p in unit.people {
+                    guard let t = s.tier[p] else { continue }
+                    stats.count[Int(t.rawValue)] += 1
+                    stats.sum[Int(t.rawValue)] += Double(s.risk[p])
+                    guard let before = s.previousTier[p] else { continue }
+                    stats.rise[0] += 1
+                    if t > before { stats.rise[1] += 1 }
+                    if s.roseMaterially(p) { stats.rise[2] += 1 }
+                    if s.isRising(p) { stats.rise[3] += 1 }
+                    if t >= .high, before < .high { stats.rise[4] += 1 }
+                }
+                return stats
+            }
+        }
+        // Tiers add up to the unit's scored people; units add up to their parents.
+        var table = Suppression(enabled: suppress)
+        let tierCell = stats.map { $0.map { s in s.count.map { table.add($0) } } }
+        let totalCell = stats.map { $0.map { s in table.add(s.count.reduce(0, +)) } }
+        let riseCell = stats.map { $0.map { s in s.rise.map { table.add($0) } } }
+        for u in units.indices {
+            for o in outcomes.indices { table.relate(total: totalCell[u][o], parts: tierCell[u][o]) }
+        }
+        for o in outcomes.indices {
+            table.relateToParents(units) { totalCell[$0][o] }
+            for k in Tier.allCases.indices { table.relateToParents(units) { tierCell[$0][o][k] } }
+            for k in 0..<5 { table.relateToParents(units) { riseCell[$0][o][k] } }
+        }
+        table.protect()
+
         var tiers = CSVRows()
         tiers.raw("level,unit_code,unit_name,outcome,tier,people,pct_people,mean_risk,expected_events")
         var rising = CSVRows()
         rising.raw(
             "level,unit_code,unit_name,outcome,people_compared,tier_rose,risk_rose_materially,rising,pct_rising,rose_into_high_or_very_high"
         )
-        for unit in units {
-            for outcome in Outcome.allCases {
-                guard let s = risk.scores[outcome] else { continue }
-                var count = [Int](repeating: 0, count: Tier.allCases.count)
-                var sum = [Double](repeating: 0, count: Tier.allCases.count)
-                var compared = 0, tierRose = 0, material = 0, anyRise = 0, intoHigh = 0
-                for p in unit.people {
-                    guard let t = s.tier[p] else { continue }
-                    count[Int(t.rawValue)] += 1
-                    sum[Int(t.rawValue)] += Double(s.risk[p])
-                    guard let before = s.previousTier[p] else { continue }
-                    compared += 1
-                    if t > before { tierRose += 1 }
-                    if s.roseMaterially(p) { material += 1 }
-                    if s.isRising(p) { anyRise += 1 }
-                    if t >= .high, before < .high { intoHigh += 1 }
-                }
-                let people = count.reduce(0, +)
+        func unitFields(_ rows: inout CSVRows, _ unit: PlanningUnit, _ outcome: Outcome) {
+            rows.field(unit.level.rawValue)
+            rows.field(unit.code)
+            rows.field(unit.name)
+            rows.field(outcome.rawValue)
+        }
+        func field(_ rows: inout CSVRows, _ value: Double?, decimals: Int) {
+            if let value { rows.field(value, decimals: decimals) } else { rows.empty() }
+        }
+        for (u, unit) in units.enumerated() {
+            for (o, outcome) in outcomes.enumerated() {
+                let s = stats[u][o]
+                let people = table.published(totalCell[u][o])
                 for tier in Tier.allCases.reversed() {
                     let k = Int(tier.rawValue)
-                    tiers.field(unit.level.rawValue)
-                    tiers.field(unit.code)
-                    tiers.field(unit.name)
-                    tiers.field(outcome.rawValue)
+                    unitFields(&tiers, unit, outcome)
                     tiers.field(tier.label)
-                    tiers.field(count[k])
-                    tiers.field(people > 0 ? 100 * Double(count[k]) / Double(people) : 0, decimals: 2)
-                    tiers.field(count[k] > 0 ? sum[k] / Double(count[k]) : 0, decimals: 4)
-                    tiers.field(sum[k], decimals: 1)
+                    let count = table.published(tierCell[u][o][k])
+                    if let count { tiers.field(count) } else { tiers.empty() }
+                    let shown = count != nil && people != nil
+                    field(&tiers, shown && people! > 0 ? 100 * Double(count!) / Double(people!) : shown ? 0 : nil, decimals: 2)
+                    field(&tiers, count == nil ? nil : s.count[k] > 0 ? s.sum[k] / Double(s.count[k]) : 0, decimals: 4)
+                    field(&tiers, count == nil ? nil : s.sum[k], decimals: 1)
                     tiers.end()
                 }
-                rising.field(unit.level.rawValue)
-                rising.field(unit.code)
-                rising.field(unit.name)
-                rising.field(outcome.rawValue)
-                rising.field(compared)
-                rising.field(tierRose)
-                rising.field(material)
-                rising.field(anyRise)
-                rising.field(compared > 0 ? 100 * Double(anyRise) / Double(compared) : 0, decimals: 2)
-                rising.field(intoHigh)
+                unitFields(&rising, unit, outcome)
+                let published = riseCell[u][o].map { table.published($0) }
+                for k in 0..<4 {
+                    if let n = published[k] { rising.field(n) } else { rising.empty() }
+                }
+                let compared = published[0], any = published[3]
+                field(
+                    &rising, compared != nil && any != nil ? (compared! > 0 ? 100 * Double(any!) / Double(compared!) : 0) : nil,
+                    decimals: 2)
+                if let n = published[4] { rising.field(n) } else { rising.empty() }
                 rising.end()
             }
         }

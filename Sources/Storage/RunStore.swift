@@ -74,6 +74,52 @@ public final class RunStore: Sendable {
                 t.primaryKey(["runId", "name"])
             }
         }
+        migrator.registerMigration("v2-governance") { db in
+            try db.create(table: "user") { t in
+                t.primaryKey("name", .text)
+                t.column("role", .text).notNull()
+                t.column("practiceCode", .text)
+                t.column("passwordHash", .text).notNull()
+                t.column("active", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "cohort") { t in
+                t.column("name", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("text", .text).notNull()
+                t.column("json", .text).notNull()
+                t.column("description", .text).notNull()
+                t.column("savedBy", .text).notNull()
+                t.column("savedAt", .datetime).notNull()
+                t.primaryKey(["name", "version"])
+            }
+            try db.create(table: "worklistChange") { t in
+                t.column("cohort", .text).notNull()
+                t.column("practiceCode", .text).notNull()
+                t.column("pseudonym", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("note", .text).notNull()
+                t.column("changedBy", .text).notNull()
+                t.column("changedAt", .datetime).notNull()
+            }
+            try db.create(index: "worklistChangeByList", on: "worklistChange", columns: ["cohort", "practiceCode"])
+            try db.create(table: "audit") { t in
+                t.column("sequence", .integer).notNull()
+                t.column("at", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("purpose", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("previousHash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+            try db.create(table: "setting") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .text).notNull()
+            }
+        }
         return migrator
     }
 

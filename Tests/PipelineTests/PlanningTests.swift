@@ -52,6 +52,11 @@ import Testing
         var counts = [String: Int]()
         for p in result.population.registered { counts[result.segments.label(b2h, p)!, default: 0] += 1 }
         #expect(counts.values.reduce(0, +) == result.population.registered.count)
+        // The planning outputs count people without a National Data Opt-out only.
+        var planning = [String: Int]()
+        for p in result.population.registered where !result.population.optedOut[p] {
+            planning[result.segments.label(b2h, p)!, default: 0] += 1
+        }
         for id in ids where id != "short_decline_before_dying" { #expect(counts[id, default: 0] > 100, "\(id)") }
         // Everyone with dementia is in a segment at or above frailty and dementia.
         let dementia = try #require(result.library.condition("dementia"))
@@ -64,7 +69,7 @@ import Testing
         #expect(organisation.count == 25 + 8)
         let people = header.firstIndex(of: "people")!, segment = header.firstIndex(of: "segment")!
         let healthy = try #require(organisation.first { $0[segment] == "healthy" })
-        #expect(abs(Int(healthy[people])! - counts["healthy"]!) <= 2)
+        #expect(abs(Int(healthy[people])! - planning["healthy"]!) <= 2)
     }
 
     @Test func inequalitiesShowTheDeprivationGradient() throws {
@@ -117,5 +122,33 @@ import Testing
         #expect(organisation.map { $0[column("month")] }.last == "2025-03")
         #expect(organisation.count == 36)
         #expect(rows.count == 36 * MonthlySeries.Measure.allCases.count * DefaultRun.result.population.units().count)
+    }
+}
+
+@Suite struct OptOutTests {
+    /// People with a National Data Opt-out are in no planning output: not by pseudonym in the
+    /// person-level files, and not in the organisation's totals of the aggregate ones.
+    @Test func optOutsAreAbsentFromEveryPlanningOutput() throws {
+        let result = DefaultRun.result
+        let population = result.population
+        let optedOut = Set(population.registered.filter { population.optedOut[$0] }.map { population.pseudonym[$0] })
+        let planning = result.summary.planningPeople
+        #expect(optedOut.count > 100 && planning == result.summary.registeredPeople - optedOut.count)
+        for file in ["persons.csv", "person-conditions.csv"] {
+            let rows = readCSV(DefaultRun.output.appendingPathComponent(file)).dropFirst()
+            #expect(!rows.isEmpty && rows.allSatisfy { !optedOut.contains($0[0]) }, "\(file)")
+        }
+        let seedTable = readCSV(DefaultRun.output.appendingPathComponent("multimorbidity.csv"))
+        #expect(abs(Int(seedTable.last { $0[0] == "total" }![1])! - planning) <= 5)
+        let (header, profiles) = PlanningTests.table("segment-profiles.csv")
+        let people = header.firstIndex(of: "people")!, segmentation = header.firstIndex(of: "segmentation")!
+        for id in ["ltc_age", "bridges_to_health"] {
+            let total = profiles.filter { $0[0] == "organisation" && $0[segmentation] == id }.compactMap { Int($0[people]) }
+                .reduce(0, +)
+            #expect(abs(total - planning) <= 3 * 25, "\(id): \(total) vs \(planning)")
+        }
+        let tiers = readCSV(DefaultRun.output.appendingPathComponent("risk-tiers.csv")).dropFirst()
+            .filter { $0[0] == "organisation" && $0[3] == "emergency_admission_12m" }.map { Int($0[5])! }
+        #expect(abs(tiers.reduce(0, +) - planning) <= 10)
     }
 }

@@ -1,0 +1,344 @@
+import ArgumentParser
+import Cohorts
+import Foundation
+import Governance
+import PHMCore
+import Service
+import Storage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Who is asking, and why: every governed command logs in as a user under a purpose.
+struct SessionOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The data directory holding the store, the vault and the latest run.")
+    var dataDirectory = "phm-data"
+
+    @Option(help: "Your user name (your password is read from $PHM_PASSWORD, or asked for).")
+    var user: String
+
+    @Option(help: "Why you are asking: planning, direct_care or administration.")
+    var purpose: Purpose
+
+    func session() throws -> Session {
+        let platform = try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory))
+        return try platform.login(
+            user, password: Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "), purpose: purpose)
+    }
+}
+
+extension Purpose: ExpressibleByArgument {}
+extension Role: ExpressibleByArgument {}
+extension DataSource: ExpressibleByArgument {}
+extension WorklistStatus: ExpressibleByArgument {}
+
+enum Secrets {
+    /// A password from an environment variable, or asked for without echo.
+    static func password(_ variable: String, prompt: String) throws -> String {
+        if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
+        guard let typed = getpass(prompt) else { throw CommandFailure(message: "no password given (set $\(variable))") }
+        return String(cString: typed)
+    }
+}
+
+/// Runs governed work, turning refusals and definition errors into one-line failures.
+func governed<T>(_ work: () throws -> T) throws -> T {
+    do { return try work() } catch let error as AccessError {
+        throw CommandFailure(message: error.description)
+    } catch let error as CohortError {
+        throw CommandFailure(message: error.description)
+    } catch let error as FrameFileError {
+        throw CommandFailure(message: error.description)
+    } catch let error as PasswordError {
+        throw CommandFailure(message: error.description)
+    }
+}
+
+/// A definition given on the command line: text, JSON, or `@FILE` holding either.
+func readDefinition(_ argument: String) throws -> CohortDefinition {
+    let source =
+        argument.hasPrefix("@") ? try String(contentsOfFile: String(argument.dropFirst()), encoding: .utf8) : argument
+    return try governed { try Session.definition(source) }
+}
+
+extension PHMCommand {
+    struct Users: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage users and roles (administrators), or create the first administrator.",
+            subcommands: [Initialise.self, List.self, Set.self])
+
+        struct Initialise: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "init", abstract: "Create the first administrator of a data directory with no users.")
+            @Option(name: .customLong("data-dir")) var dataDirectory = "phm-data"
+            @Option(help: "The administrator's user name.") var name: String
+            func run() throws {
+                let platform = try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory))
+                try governed {
+                    try platform.createFirstAdmin(
+                        name, password: try Secrets.password("PHM_NEW_PASSWORD", prompt: "new password for \(name): "))
+                }
+                print("created administrator \(name)")
+            }
+        }
+
+        struct List: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            func run() throws {
+                let users = try governed { try session.session().users() }
+                print("name,role,practice,active")
+                for u in users { print("\(u.name),\(u.role.rawValue),\(u.practiceCode ?? ""),\(u.active)") }
+            }
+        }
+
+        struct Set: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add a user, or change one's role, practice, password or whether active.")
+            @OptionGroup var session: SessionOptions
+            @Option(help: "The user to add or change.") var name: String
+            @Option(help: "analyst, clinician, ig_lead or admin.") var role: Role
+            @Option(help: "A clinician's practice (ODS code).") var practice: String?
+            @Flag(help: "Set a new password (read from $PHM_NEW_PASSWORD, or asked for); needed for a new user.")
+            var password = false
+            @Flag(inversion: .prefixedNo, help: "Whether the user may log in.") var active = true
+            func run() throws {
+                try governed {
+                    let s = try session.session()
+                    let secret = password ? try Secrets.password("PHM_NEW_PASSWORD", prompt: "new password for \(name): ") : nil
+                    try s.setUser(name, role: role, practiceCode: practice, password: secret, active: active)
+                }
+                print("saved user \(name) (\(role.rawValue))")
+            }
+        }
+    }
+
+    struct Cohort: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Define, count, profile and save cohorts over the latest run (see docs/cohorts.md).",
+            subcommands: [Check.self, Profile.self, Save.self, List.self, Show.self, Members.self])
+
+        struct Check: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check a definition against the latest run's names, and print its canonical forms.")
+            @Option(name: .customLong("data-dir")) var dataDirectory = "phm-data"
+            @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
+            func run() throws {
+                let d = try readDefinition(definition)
+                let frame = try governed { try FrameFile.latest(dataDirectory: URL(fileURLWithPath: dataDirectory)) }
+                _ = try governed { try CohortQuery(d, frame: frame) }
+                print(CohortText.format(d.expression))
+                print(String(decoding: CohortJSON.encode(d.expression), as: UTF8.self))
+            }
+        }
+
+        struct Profile: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Count a cohort and compare it with the population, within your purpose's scope.")
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
+            @Option(help: "Also write the profile as CSV to this file.") var csv: String?
+            func run() throws {
+                let d = try readDefinition(definition)
+                let result = try governed { try session.session().query(d) }
+                let p = result.published()
+                func shown(_ n: Int?) -> String { n.map(Console.number) ?? "suppressed" }
+                print(
+                    "\(shown(p.size)) of \(shown(p.populationSize)) people (run \(result.runId), as of \(result.asOf))"
+                        + (result.suppressed ? "; counts of 1-7 suppressed and others rounded to 5" : ""))
+                print(String(format: "evaluated in %.1f ms", result.seconds * 1000))
+                var rows = ["breakdown,group,cohort,population,pct_cohort,pct_population"]
+                for g in p.groups {
+                    func pct(_ n: Int?, _ total: Int?) -> String {
+                        guard let n, let total, total > 0 else { return "" }
+                        return String(format: "%.1f", 100 * Double(n) / Double(total))
+                    }
+                    rows.append(
+                        "\(g.group.breakdown),\(g.group.group),\(g.cohort.map(String.init) ?? ""),\(g.population.map(String.init) ?? ""),\(pct(g.cohort, p.size)),\(pct(g.population, p.populationSize))"
+                    )
+                }
+                for m in p.measures {
+                    print(
+                        String(format: "  %-36@ cohort %10.3f   population %10.3f", m.measure as NSString, m.cohort, m.population)
+                    )
+                }
+                if let csv {
+                    try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: csv))
+                    print("wrote \(csv)")
+                }
+            }
+        }
+
+        struct Save: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Save a new version of a named cohort.")
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "The cohort's name.") var name: String
+            @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
+            @Option(help: "What the cohort is for.") var description = ""
+            func run() throws {
+                let d = try readDefinition(definition)
+                let saved = try governed { try session.session().saveCohort(name, d, description: description) }
+                print("saved \(saved.name) version \(saved.version): \(saved.text)")
+            }
+        }
+
+        struct List: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            func run() throws {
+                for c in try governed({ try session.session().cohorts() }) {
+                    print("\(c.name) v\(c.version) (\(c.savedBy)): \(c.text)")
+                }
+            }
+        }
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every version of a saved cohort.")
+            @OptionGroup var session: SessionOptions
+            @Argument var name: String
+            func run() throws {
+                for c in try governed({ try session.session().cohortVersions(name) }) {
+                    print("v\(c.version) saved by \(c.savedBy) at \(c.savedAt): \(c.text)")
+                }
+            }
+        }
+
+        struct Members: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write a cohort's members by pseudonym (planning; audited as an export).")
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
+            @Option(help: "The CSV file to write.") var out: String
+            func run() throws {
+                let d = try readDefinition(definition)
+                let members = try governed { try session.session().members(d) }
+                try Data((["pseudonym"] + members).joined(separator: "\n").appending("\n").utf8).write(
+                    to: URL(fileURLWithPath: out))
+                print("wrote \(members.count) pseudonyms to \(out)")
+            }
+        }
+    }
+
+    struct Worklist: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A saved cohort as your practice's worklist, re-identified for direct care.",
+            subcommands: [Show.self, Status.self])
+
+        struct Show: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "The saved cohort.") var cohort: String
+            @Option(help: "Why you are re-identifying these patients (written to the audit log).") var reason: String
+            @Option(help: "Also write the worklist as CSV to this file.") var csv: String?
+            func run() throws {
+                let list = try governed { try session.session().worklist(cohort, reason: reason) }
+                print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
+                var rows = [
+                    "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by"
+                ]
+                for e in list.entries {
+                    let who = e.identity.map { "\($0.givenName) \($0.familyName)" } ?? ""
+                    let fields: [String] = [
+                        String(e.entry.rank), e.identity?.nhsNumber ?? "", who, e.identity?.dateOfBirth ?? "", e.entry.pseudonym,
+                        String(e.entry.age), e.entry.sex, e.entry.risk.map { String(format: "%.3f", $0) } ?? "",
+                        e.entry.tier ?? "", e.entry.rising ? "Y" : "N", e.entry.reasons.joined(separator: "; "),
+                        e.entry.gaps.joined(separator: "; "), e.status.rawValue, e.latest?.note ?? "", e.latest?.changedBy ?? "",
+                    ]
+                    rows.append(fields.map(csvField).joined(separator: ","))
+                }
+                for row in rows.prefix(21) { print(row) }
+                if rows.count > 21 { print("... \(rows.count - 21) more") }
+                if let csv {
+                    try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: csv))
+                    print("wrote \(csv)")
+                }
+            }
+        }
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Record a person's status on a worklist.")
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "The saved cohort.") var cohort: String
+            @Argument(help: "The person's pseudonym (as the worklist shows).") var pseudonym: String
+            @Argument(help: "to_contact, contacted, enrolled, declined or not_appropriate.") var status: WorklistStatus
+            @Option(help: "A note.") var note = ""
+            func run() throws {
+                try governed {
+                    try session.session().setStatus(cohort: cohort, pseudonym: pseudonym, status: status, note: note)
+                }
+                print("recorded \(status.rawValue)")
+            }
+        }
+    }
+
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read and verify the hash-chained audit log.", subcommands: [List.self, Verify.self])
+
+        struct List: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            @Option(help: "Show only the last N entries.") var last: Int?
+            func run() throws {
+                let entries = try governed { try session.session().auditLog() }
+                for e in entries.suffix(last ?? entries.count) {
+                    print("\(e.sequence) \(e.at) \(e.user) \(e.role) \(e.purpose) \(e.action) \(e.outcome) \(e.detail)")
+                }
+            }
+        }
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check every entry's hash and chain; exit 1 at the first entry that does not fit.")
+            @OptionGroup var session: SessionOptions
+            @Option(help: "A head hash recorded earlier: check that entry is still in the log (detects truncation).")
+            var head: String?
+            func run() throws {
+                let s = try governed { try session.session() }
+                let result = try governed { try s.verifyAudit() }
+                print(result.description)
+                guard case .intact = result else { throw ExitCode(1) }
+                if let head {
+                    let entries = try governed { try s.auditLog() }
+                    guard entries.contains(where: { $0.hash == head }) else {
+                        print("the recorded head \(head) is not in the log: entries were removed from its end")
+                        throw ExitCode(1)
+                    }
+                }
+            }
+        }
+    }
+
+    struct Sharing: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Which data sources may be used for which purpose (information governance leads).",
+            subcommands: [Show.self, Set.self])
+
+        struct Show: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            func run() throws {
+                let settings = try governed { try session.session().sharing() }
+                print("source,planning,direct_care")
+                for source in DataSource.allCases {
+                    print(
+                        "\(source.rawValue),\(settings.allows(source, for: .planning)),\(settings.allows(source, for: .directCare))"
+                    )
+                }
+            }
+        }
+
+        struct Set: ParsableCommand {
+            @OptionGroup var session: SessionOptions
+            @Argument(help: "gp, acute, community, mental_health or social_care.") var source: DataSource
+            @Argument(help: "planning or direct_care.") var use: Purpose
+            @Argument(help: "allow or deny.") var decision: String
+            func run() throws {
+                guard decision == "allow" || decision == "deny" else { throw ValidationError("decision: allow or deny") }
+                try governed { try session.session().setSharing(source, use, allowed: decision == "allow") }
+                print(
+                    "\(source.rawValue) \(decision == "allow" ? "allowed" : "not allowed") for \(use.rawValue) from the next run")
+            }
+        }
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}

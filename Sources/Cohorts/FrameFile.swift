@@ -1,0 +1,230 @@
+import Foundation
+import PHMCore
+
+/// A person frame on disk: a JSON header (names, hierarchy, where each column is) followed by
+/// the columns as raw little-endian arrays, each 8-byte aligned, so loading is one read and a
+/// copy per column with no parsing of values.
+public enum FrameFile {
+    static let magic = Array("PHMFRAME1\n".utf8)
+
+    struct Header: Codable {
+        var runId: Int64
+        var asOf: Int32
+        var count: Int
+        var hierarchy: Hierarchy
+        var areaCodes: [String]
+        var conditionIds: [String]
+        var conditionNames: [String]
+        var scoreIds: [String]
+        var listIds: [String]
+        var use: [UseMeasure]
+        var risks: [Risk]
+        var factorTexts: [String]
+        var segmentations: [Segmentation]
+        /// Column name -> byte range after the header.
+        var columns: [String: [Int]] = [:]
+
+        struct Risk: Codable {
+            var outcome: String
+            var name: String
+        }
+        struct Segmentation: Codable {
+            var id: String
+            var name: String
+            var segmentIds: [String]
+            var segmentNames: [String]
+        }
+    }
+
+    /// How many runs' frames a data directory keeps: the newest, and earlier ones to compare with.
+    public static let kept = 3
+
+    /// `DATA/frames/run-ID.frame`.
+    public static func url(dataDirectory: URL, run: Int64) -> URL {
+        dataDirectory.appendingPathComponent("frames/run-\(run).frame")
+    }
+
+    /// The runs with a saved frame in a data directory, newest first.
+    public static func runs(dataDirectory: URL) -> [Int64] {
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.appendingPathComponent("frames").path)) ?? []
+        return names.compactMap { name -> Int64? in
+            guard name.hasPrefix("run-"), name.hasSuffix(".frame") else { return nil }
+            return Int64(name.dropFirst(4).dropLast(6))
+        }.sorted(by: >)
+    }
+
+    /// Saves a run's frame in a data directory and removes all but the newest `kept`.
+    public static func save(_ frame: PersonFrame, dataDirectory: URL) throws {
+        try FileManager.default.createDirectory(
+            at: dataDirectory.appendingPathComponent("frames"), withIntermediateDirectories: true)
+        try write(frame, to: url(dataDirectory: dataDirectory, run: frame.runId))
+        for old in runs(dataDirectory: dataDirectory).dropFirst(kept) {
+            try? FileManager.default.removeItem(at: url(dataDirectory: dataDirectory, run: old))
+        }
+    }
+
+    /// The newest run's frame in a data directory.
+    public static func latest(dataDirectory: URL) throws -> PersonFrame {
+        guard let run = runs(dataDirectory: dataDirectory).first else { throw FrameFileError.none(dataDirectory.path) }
+        return try read(url(dataDirectory: dataDirectory, run: run))
+    }
+
+    public static func write(_ frame: PersonFrame, to url: URL) throws {
+        var body = Data()
+        var columns: [String: [Int]] = [:]
+        func add<T>(_ name: String, _ array: [T]) {
+            array.withUnsafeBytes { bytes in
+                columns[name] = [body.count, bytes.count]
+                body.append(contentsOf: bytes)
+            }
+            while body.count % 8 != 0 { body.append(0) }
+        }
+        add("pseudonym", Array(frame.pseudonym.joined(separator: "\n").utf8))
+        add("age", frame.age)
+        add("sex", frame.sex.map(\.rawValue))
+        add("ethnicGroup", frame.ethnicGroup.map(\.rawValue))
+        add("practice", frame.practice)
+        add("area", frame.area)
+        add("imdDecile", frame.imdDecile)
+        add("optedOut", frame.optedOut.map { $0 ? UInt8(1) : 0 })
+        add("ltcCount", frame.ltcCount)
+        for (c, postings) in frame.conditions.enumerated() {
+            add("condition.\(c).rows", postings.rows)
+            add("condition.\(c).day", postings.day.map(\.rawValue))
+        }
+        for (s, values) in frame.scores.enumerated() { add("score.\(s)", values) }
+        for (l, postings) in frame.lists.enumerated() {
+            add("list.\(l).rows", postings.rows)
+            add("list.\(l).lastRecorded", postings.lastRecorded.map(\.rawValue))
+            add("list.\(l).latestValue", postings.latestValue)
+            add("list.\(l).latestValueDay", postings.latestValueDay.map(\.rawValue))
+        }
+        let use = UseMeasure.allCases.filter { frame.use[$0] != nil }
+        for m in use { add("use.\(m.rawValue)", frame.use[m]!) }
+        for (r, risk) in frame.risks.enumerated() {
+            add("risk.\(r).risk", risk.risk)
+            add("risk.\(r).tier", risk.tier)
+            add("risk.\(r).rising", risk.rising.map { $0 ? UInt8(1) : 0 })
+        }
+        add("factors", frame.factors)
+        for (s, segmentation) in frame.segmentations.enumerated() { add("segmentation.\(s)", segmentation.segment) }
+
+        let header = Header(
+            runId: frame.runId, asOf: frame.asOf.rawValue, count: frame.count, hierarchy: frame.hierarchy,
+            areaCodes: frame.areaCodes, conditionIds: frame.conditionIds, conditionNames: frame.conditionNames,
+            scoreIds: frame.scoreIds, listIds: frame.listIds, use: use,
+            risks: frame.risks.map { .init(outcome: $0.outcome, name: $0.name) }, factorTexts: frame.factorTexts,
+            segmentations: frame.segmentations.map {
+                .init(id: $0.id, name: $0.name, segmentIds: $0.segmentIds, segmentNames: $0.segmentNames)
+            }, columns: columns)
+        var file = Data(magic)
+        var json = try JSONEncoder().encode(header)
+        while (file.count + 8 + json.count) % 8 != 0 { json.append(32) }
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        file.append(body)
+        // Written beside and renamed, so a reader never sees half a frame.
+        let partial = url.appendingPathExtension("partial")
+        try file.write(to: partial)
+        _ = try? FileManager.default.removeItem(at: url)
+        try FileManager.default.moveItem(at: partial, to: url)
+    }
+
+    public static func read(_ url: URL) throws -> PersonFrame {
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
+            throw FrameFileError.notAFrame(url.lastPathComponent)
+        }
+        let length = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: magic.count, as: UInt64.self).littleEndian }
+        let headerStart = magic.count + 8, bodyStart = headerStart + Int(length)
+        guard bodyStart <= data.count else { throw FrameFileError.truncated(url.lastPathComponent) }
+        let header = try JSONDecoder().decode(Header.self, from: data.subdata(in: headerStart..<bodyStart))
+
+        func column<T>(_ name: String, _: T.Type) throws -> [T] {
+            guard let range = header.columns[name], range.count == 2, bodyStart + range[0] + range[1] <= data.count,
+                range[1] % MemoryLayout<T>.stride == 0
+            else { throw FrameFileError.truncated(url.lastPathComponent) }
+            let count = range[1] / MemoryLayout<T>.stride
+            return data.withUnsafeBytes { raw in
+                [T](unsafeUninitializedCapacity: count) { buffer, initialised in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: raw[(bodyStart + range[0])..<(bodyStart + range[0] + range[1])]))
+                    initialised = count
+                }
+            }
+        }
+        func days(_ name: String) throws -> [Day] { try column(name, Int32.self).map(Day.init(rawValue:)) }
+
+        var frame = PersonFrame(
+            runId: header.runId, asOf: Day(rawValue: header.asOf), hierarchy: header.hierarchy, areaCodes: header.areaCodes)
+        let pseudonyms = try column("pseudonym", UInt8.self)
+        frame.pseudonym =
+            header.count == 0
+            ? []
+            : pseudonyms.split(separator: 10, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
+        frame.age = try column("age", Int16.self)
+        frame.sex = try column("sex", UInt8.self).map { Sex(rawValue: $0) ?? .unknown }
+        frame.ethnicGroup = try column("ethnicGroup", UInt8.self).map { EthnicGroup(rawValue: $0) ?? .unknown }
+        frame.practice = try column("practice", Int32.self)
+        frame.area = try column("area", Int32.self)
+        frame.imdDecile = try column("imdDecile", UInt8.self)
+        frame.optedOut = try column("optedOut", UInt8.self).map { $0 != 0 }
+        frame.ltcCount = try column("ltcCount", UInt8.self)
+        frame.conditionIds = header.conditionIds
+        frame.conditionNames = header.conditionNames
+        for c in header.conditionIds.indices {
+            var p = PersonFrame.Postings()
+            p.rows = try column("condition.\(c).rows", Int32.self)
+            p.day = try days("condition.\(c).day")
+            frame.conditions.append(p)
+        }
+        frame.scoreIds = header.scoreIds
+        frame.scores = try header.scoreIds.indices.map { try column("score.\($0)", Double.self) }
+        frame.listIds = header.listIds
+        for l in header.listIds.indices {
+            var p = PersonFrame.ListPostings()
+            p.rows = try column("list.\(l).rows", Int32.self)
+            p.lastRecorded = try days("list.\(l).lastRecorded")
+            p.latestValue = try column("list.\(l).latestValue", Float.self)
+            p.latestValueDay = try days("list.\(l).latestValueDay")
+            frame.lists.append(p)
+        }
+        for m in header.use { frame.use[m] = try column("use.\(m.rawValue)", Float.self) }
+        for (r, risk) in header.risks.enumerated() {
+            frame.risks.append(
+                .init(
+                    outcome: risk.outcome, name: risk.name, risk: try column("risk.\(r).risk", Float.self),
+                    tier: try column("risk.\(r).tier", Int8.self),
+                    rising: try column("risk.\(r).rising", UInt8.self).map { $0 != 0 }))
+        }
+        frame.factorTexts = header.factorTexts
+        frame.factors = try column("factors", UInt16.self)
+        for (s, segmentation) in header.segmentations.enumerated() {
+            frame.segmentations.append(
+                .init(
+                    id: segmentation.id, name: segmentation.name, segmentIds: segmentation.segmentIds,
+                    segmentNames: segmentation.segmentNames, segment: try column("segmentation.\(s)", UInt8.self)))
+        }
+        guard frame.pseudonym.count == header.count, frame.age.count == header.count else {
+            throw FrameFileError.truncated(url.lastPathComponent)
+        }
+        return frame
+    }
+}
+
+public enum FrameFileError: Error, CustomStringConvertible {
+    case notAFrame(String)
+    case truncated(String)
+    case none(String)
+
+    public var description: String {
+        switch self {
+        case .notAFrame(let f): "\(f) is not a person frame"
+        case .truncated(let f): "\(f) is damaged or truncated; run the pipeline again to rebuild it"
+        case .none(let d): "no run has been saved in \(d) yet; run `phm run` (or `phm demo`) first"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+
+/// One entry of the audit log. Each entry's hash covers its own fields and the previous entry's
+/// hash, so editing, deleting or reordering any entry breaks every hash after it.
+public struct AuditEntry: Sendable, Codable, Equatable {
+    /// 1, 2, 3... with no gaps.
+    public var sequence: Int64
+    /// ISO 8601, UTC, to the millisecond.
+    public var at: String
+    public var user: String
+    public var role: String
+    public var purpose: String
+    public var action: String
+    /// `allowed` or `denied`.
+    public var outcome: String
+    /// What was done, as JSON: cohort ids, pseudonyms re-identified and the reason, and so on.
+    /// Never an NHS number, name, date of birth or postcode.
+    public var detail: String
+    public var previousHash: String
+    public var hash: String
+
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// The hash of the entry's fields after `previousHash`, as lowercase hex SHA-256.
+    public var computedHash: String {
+        let fields = [
+            previousHash, String(sequence), at, user, role, purpose, action, outcome, detail,
+        ]
+        // Each field length-prefixed, so no two different entries serialise alike.
+        let canonical = fields.map { "\($0.utf8.count):\($0)" }.joined()
+        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A new entry chained after `previous` (nil for the first).
+    public static func make(
+        after previous: AuditEntry?, at date: Date, user: String, role: String, purpose: String, action: String,
+        outcome: String, detail: String
+    ) -> AuditEntry {
+        var entry = AuditEntry(
+            sequence: (previous?.sequence ?? 0) + 1, at: timestamp(date), user: user, role: role, purpose: purpose,
+            action: action, outcome: outcome, detail: detail, previousHash: previous?.hash ?? genesis, hash: "")
+        entry.hash = entry.computedHash
+        return entry
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
+
+/// The result of checking an audit log from its first entry.
+public enum AuditVerification: Sendable, Equatable, CustomStringConvertible {
+    case intact(entries: Int, head: String)
+    /// The first entry (by position in the log) that does not fit, and why.
+    case broken(position: Int, sequence: Int64, reason: String)
+
+    public var description: String {
+        switch self {
+        case .intact(let n, let head): "intact: \(n) entries, head \(head)"
+        case .broken(let position, let sequence, let reason):
+            "broken at entry \(position) (sequence \(sequence)): \(reason)"
+        }
+    }
+
+    /// Checks entries in stored order: sequence numbers run 1, 2, 3..., each entry names the hash
+    /// before it, and each hash matches its entry's contents.
+    public static func check(_ entries: [AuditEntry]) -> AuditVerification {
+        var previous = AuditEntry.genesis
+        for (i, entry) in entries.enumerated() {
+            let position = i + 1
+            if entry.sequence != Int64(position) {
+                let reason =
+                    entry.sequence > Int64(position)
+                    ? "sequence \(entry.sequence) where \(position) was expected: entries are missing"
+                    : "sequence \(entry.sequence) where \(position) was expected: entries are out of order or repeated"
+                return .broken(position: position, sequence: entry.sequence, reason: reason)
+            }
+            if entry.previousHash != previous {
+                return .broken(
+                    position: position, sequence: entry.sequence,
+                    reason: "does not follow the entry before it (entries deleted, inserted or reordered)")
+            }
+            if entry.computedHash != entry.hash {
+                return .broken(
+                    position: position, sequence: entry.sequence, reason: "its contents were changed after it was written")
+            }
+            previous = entry.hash
+        }
+        return .intact(entries: entries.count, head: previous)
+    }
+}

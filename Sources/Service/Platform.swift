@@ -1,0 +1,94 @@
+import Cohorts
+import Foundation
+import Governance
+import Storage
+import Synchronization
+
+/// A data directory opened for requests: its store, its identity vault and its latest person
+/// frame. The command line and the web server both reach the data only through `Session`s of it.
+public final class Platform: Sendable {
+    public let dataDirectory: URL
+    let store: GovernanceStore
+    let hasher: PasswordHasher
+    let careGaps: [CareGap]
+    private let cachedFrame = Mutex<PersonFrame?>(nil)
+
+    /// - Parameters:
+    ///   - hasher: the password hash cost (lower it only in tests).
+    ///   - careGaps: the care gaps worklists show; the shipped set when nil.
+    public init(dataDirectory: URL, hasher: PasswordHasher = .init(), careGaps: URL? = nil) throws {
+        self.dataDirectory = dataDirectory
+        store = try GovernanceStore(directory: dataDirectory)
+        self.hasher = hasher
+        self.careGaps = try CareGap.load(careGaps)
+    }
+
+    /// The newest run's frame, loaded once and kept until a newer run is saved.
+    public func frame() throws -> PersonFrame {
+        let newest = FrameFile.runs(dataDirectory: dataDirectory).first
+        if let frame = cachedFrame.withLock({ $0 }), frame.runId == newest { return frame }
+        let frame = try FrameFile.latest(dataDirectory: dataDirectory)
+        cachedFrame.withLock { $0 = frame }
+        return frame
+    }
+
+    /// Starts a session for a user under a purpose, or refuses; either way the attempt is audited.
+    public func login(_ name: String, password: String, purpose: Purpose) throws -> Session {
+        let user = try store.user(name)
+        // A wrong name costs as much as a wrong password, so names cannot be probed by timing.
+        let ok = PasswordHasher.verify(password, against: user?.passwordHash ?? Platform.decoyHash) && user?.active == true
+        guard let user, ok else {
+            try store.audit(
+                user: name, role: user?.role.rawValue ?? "", purpose: purpose.rawValue, action: "login", outcome: "denied",
+                detail: #"{"reason":"unknown user, wrong password or inactive account"}"#)
+            throw AccessError.loginFailed
+        }
+        guard AccessPolicy.purposes(of: user.role).contains(purpose) else {
+            try store.audit(
+                user: name, role: user.role.rawValue, purpose: purpose.rawValue, action: "login", outcome: "denied",
+                detail: #"{"reason":"purpose not open to this role"}"#)
+            throw AccessError.purposeNotAllowed(user.role, purpose)
+        }
+        try store.audit(
+            user: name, role: user.role.rawValue, purpose: purpose.rawValue, action: "login", outcome: "allowed", detail: "{}")
+        return Session(platform: self, user: user, purpose: purpose)
+    }
+
+    /// Creates the first administrator of an empty data directory. Refused once any user exists.
+    public func createFirstAdmin(_ name: String, password: String) throws {
+        guard try store.users().isEmpty else { throw AccessError.alreadySetUp }
+        try store.save(UserRecord(name: name, role: .admin, practiceCode: nil, passwordHash: try hasher.hash(password)))
+        try store.audit(
+            user: name, role: Role.admin.rawValue, purpose: Purpose.administration.rawValue, action: "create_first_admin",
+            outcome: "allowed", detail: Session.json(["user": name]))
+    }
+
+    static let decoyHash = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+}
+
+/// Why a request was refused. Messages name the rule, never a patient.
+public enum AccessError: Error, Equatable, CustomStringConvertible {
+    case loginFailed
+    case purposeNotAllowed(Role, Purpose)
+    case notAllowed(Role, Action, Purpose)
+    case alreadySetUp
+    case noPractice(String)
+    case notOnWorklist
+    case unknownCohort(String)
+    case unknownUser(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .loginFailed: "login failed: unknown user, wrong password or inactive account"
+        case .purposeNotAllowed(let r, let p): "the \(r.rawValue) role cannot work under the \(p.rawValue) purpose"
+        case .notAllowed(let r, let a, let p): "the \(r.rawValue) role may not \(a.rawValue) for \(p.rawValue)"
+        case .alreadySetUp: "this data directory already has users; an administrator must add more"
+        case .noPractice(let code): "practice \(code) is not in the latest run"
+        case .notOnWorklist: "that person is not on this worklist"
+        case .unknownCohort(let name): "no saved cohort is called '\(name)'"
+        case .unknownUser(let name): "no user is called '\(name)'"
+        case .invalid(let message): message
+        }
+    }
+}

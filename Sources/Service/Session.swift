@@ -1,0 +1,286 @@
+import Analysis
+import Cohorts
+import Foundation
+import Governance
+import PHMCore
+import Storage
+
+/// One user working under one purpose. Every request checks the access policy first and is
+/// written to the audit log, allowed or denied.
+///
+/// The purpose decides whom a request sees: planning sees everyone without a National Data
+/// Opt-out, with small numbers suppressed; direct care sees the clinician's own practice only,
+/// unsuppressed. Identities come from the vault only through `worklist`.
+public struct Session: Sendable {
+    public let platform: Platform
+    public let user: UserRecord
+    public let purpose: Purpose
+
+    var store: GovernanceStore { platform.store }
+
+    /// Checks the policy for an action and audits the outcome with `detail`.
+    func authorise(_ action: Action, detail: [String: Any] = [:]) throws {
+        let allowed = AccessPolicy.allows(user.role, action, for: purpose)
+        try store.audit(
+            user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: action.rawValue,
+            outcome: allowed ? "allowed" : "denied", detail: Session.json(detail))
+        guard allowed else { throw AccessError.notAllowed(user.role, action, purpose) }
+    }
+
+    static func json(_ detail: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: scope
+
+    /// The rows a request may see under this session's purpose.
+    func scope(_ frame: PersonFrame) throws -> Bitset {
+        switch purpose {
+        case .planning: return Bitset(count: frame.count) { !frame.optedOut[$0] }
+        case .directCare:
+            let practice = try ownPractice(frame)
+            return Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }
+        case .administration: return Bitset(count: frame.count)
+        }
+    }
+
+    func ownPractice(_ frame: PersonFrame) throws -> Int {
+        guard let code = user.practiceCode else { throw AccessError.invalid("user \(user.name) has no practice") }
+        guard let q = frame.hierarchy.practices.firstIndex(where: { $0.code == code }) else {
+            throw AccessError.noPractice(code)
+        }
+        return q
+    }
+
+    /// Whether counts are suppressed for this session.
+    public var suppresses: Bool { purpose == .planning }
+
+    // MARK: cohorts
+
+    /// Parses a definition written as JSON (starting with `{`) or as text.
+    public static func definition(_ source: String) throws(CohortError) -> CohortDefinition {
+        source.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{")
+            ? try CohortJSON.parse(Data(source.utf8)) : try CohortText.parse(source)
+    }
+
+    /// A cohort counted and profiled within this session's scope.
+    public func query(_ definition: CohortDefinition) throws -> CohortResult {
+        try authorise(.queryCohort, detail: ["definition": CohortText.format(definition.expression)])
+        let frame = try platform.frame()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
+        let population = try scope(frame)
+        rows.formIntersection(population)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let profile = CohortProfile(frame, cohort: rows, population: population)
+        return CohortResult(profile: profile, suppressed: suppresses, runId: frame.runId, asOf: frame.asOf, seconds: seconds)
+    }
+
+    /// Saves a new version of a named cohort after checking it against the latest run.
+    public func saveCohort(_ name: String, _ definition: CohortDefinition, description: String = "") throws -> CohortRecord {
+        guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 != 47 }) else {
+            throw AccessError.invalid("a cohort name needs at least one character and no spaces or slashes")
+        }
+        let text = CohortText.format(definition.expression)
+        try authorise(.saveCohort, detail: ["cohort": name, "definition": text])
+        _ = try CohortQuery(definition, frame: try platform.frame())
+        return try store.saveCohort(
+            name: name, text: text, json: String(decoding: CohortJSON.encode(definition.expression), as: UTF8.self),
+            description: description, by: user.name)
+    }
+
+    /// The latest version of every saved cohort (definitions only: no people).
+    public func cohorts() throws -> [CohortRecord] {
+        try authorise(.queryCohort, detail: ["list": "cohorts"])
+        return try store.cohorts()
+    }
+
+    public func cohortVersions(_ name: String) throws -> [CohortRecord] {
+        try authorise(.queryCohort, detail: ["cohort": name])
+        let versions = try store.cohortVersions(name)
+        guard !versions.isEmpty else { throw AccessError.unknownCohort(name) }
+        return versions
+    }
+
+    /// The pseudonyms of a cohort's members, for analysis under planning; audited as an export.
+    public func members(_ definition: CohortDefinition) throws -> [String] {
+        try authorise(.listPseudonymised, detail: ["definition": CohortText.format(definition.expression)])
+        let frame = try platform.frame()
+        var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
+        rows.formIntersection(try scope(frame))
+        return rows.rows.map { frame.pseudonym[$0] }
+    }
+
+    // MARK: worklists
+
+    /// A saved cohort's members at the clinician's own practice, ranked by risk, re-identified
+    /// from the vault. Every person shown is written to the audit log with the reason.
+    public func worklist(_ cohort: String, reason: String) throws -> PracticeWorklist {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AccessError.invalid("re-identification needs a reason")
+        }
+        guard AccessPolicy.allows(user.role, .viewWorklist, for: purpose) else {
+            try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
+            throw AccessError.notAllowed(user.role, .viewWorklist, purpose)
+        }
+        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
+        let frame = try platform.frame()
+        let practice = try ownPractice(frame)
+        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+        let list = try Worklist(frame, cohort: rows, practice: practice, gaps: platform.careGaps)
+        try authorise(
+            .viewWorklist,
+            detail: [
+                "cohort": cohort, "version": saved.version, "reason": reason, "practice": user.practiceCode ?? "",
+                "reidentified": list.entries.map(\.pseudonym),
+            ])
+        let vault = try IdentityVault(directory: platform.dataDirectory.appendingPathComponent("vault"))
+        var status: [String: WorklistChange] = [:]
+        for change in try store.worklistChanges(cohort: cohort, practiceCode: user.practiceCode!) {
+            status[change.pseudonym] = change
+        }
+        let entries = try list.entries.map { entry in
+            PracticeWorklist.Entry(
+                entry: entry, identity: try vault.identity(of: entry.pseudonym), latest: status[entry.pseudonym])
+        }
+        return PracticeWorklist(
+            cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, entries: entries,
+            gaps: platform.careGaps.map { ($0.id, $0.name) })
+    }
+
+    /// Records a new status (and note) for a person on one of the clinician's worklists.
+    public func setStatus(cohort: String, pseudonym: String, status: WorklistStatus, note: String = "") throws {
+        try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
+        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
+        let frame = try platform.frame()
+        let practice = try ownPractice(frame)
+        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+        guard let row = frame.pseudonym.firstIndex(of: pseudonym), rows.contains(row), frame.practice[row] == Int32(practice)
+        else { throw AccessError.notOnWorklist }
+        try store.addWorklistChange(
+            WorklistChange(
+                cohort: cohort, practiceCode: user.practiceCode!, pseudonym: pseudonym, status: status.rawValue, note: note,
+                changedBy: user.name, changedAt: Date()))
+    }
+
+    // MARK: governance
+
+    public func auditLog() throws -> [AuditEntry] {
+        try authorise(.viewAudit)
+        return try store.auditEntries()
+    }
+
+    public func verifyAudit() throws -> AuditVerification {
+        try authorise(.viewAudit, detail: ["verify": true])
+        return AuditVerification.check(try store.auditEntries())
+    }
+
+    public func sharing() throws -> SharingSettings {
+        try authorise(.manageSharing, detail: ["view": true])
+        return try store.sharing()
+    }
+
+    /// Allows or stops a source for a purpose; takes effect at the next run.
+    public func setSharing(_ source: DataSource, _ purpose: Purpose, allowed: Bool) throws {
+        guard purpose != .administration else { throw AccessError.invalid("data is shared for planning or direct care") }
+        try authorise(
+            .manageSharing, detail: ["source": source.rawValue, "purpose": purpose.rawValue, "allowed": allowed])
+        var settings = try store.sharing()
+        if allowed { settings.allowed[source, default: []].insert(purpose) } else { settings.allowed[source]?.remove(purpose) }
+        try store.setSharing(settings)
+    }
+
+    public func users() throws -> [UserRecord] {
+        try authorise(.manageUsers, detail: ["list": "users"])
+        return try store.users()
+    }
+
+    /// Adds a user, or changes an existing user's role, practice, password or whether active.
+    public func setUser(_ name: String, role: Role, practiceCode: String?, password: String?, active: Bool = true) throws {
+        try authorise(
+            .manageUsers,
+            detail: [
+                "user": name, "role": role.rawValue, "practice": practiceCode ?? "", "active": active,
+                "password_set": password != nil,
+            ])
+        guard (role == .clinician) == (practiceCode != nil) else {
+            throw AccessError.invalid("a clinician needs a practice, and only a clinician has one")
+        }
+        let existing = try store.user(name)
+        guard existing != nil || password != nil else { throw AccessError.invalid("a new user needs a password") }
+        let hash = try password.map { try platform.hasher.hash($0) } ?? existing!.passwordHash
+        try store.save(
+            UserRecord(
+                name: name, role: role, practiceCode: practiceCode, passwordHash: hash, active: active,
+                createdAt: existing?.createdAt ?? Date()))
+    }
+}
+
+/// A cohort's size and profile within a session's scope, suppressed for planning.
+public struct CohortResult: Sendable {
+    public var profile: CohortProfile
+    public var suppressed: Bool
+    public var runId: Int64
+    public var asOf: Day
+    /// Time to evaluate the definition and restrict it to the scope.
+    public var seconds: Double
+
+    /// The profile as it may be shown: for planning, counts of 1 to 7 hidden (nil) and others
+    /// rounded to 5, with secondary suppression across each breakdown that partitions the people
+    /// (and the pyramid's bands within each sex); means are hidden with the cohort's size.
+    public func published() -> PublishedProfile {
+        var table = Suppression(enabled: suppressed)
+        let size = table.add(profile.size), total = table.add(profile.populationSize)
+        let cells = profile.groups.map { (cohort: table.add($0.cohort), population: table.add($0.population)) }
+        func members(_ breakdown: String) -> [Int] { profile.groups.indices.filter { profile.groups[$0].breakdown == breakdown } }
+        let breakdowns = profile.groups.map(\.breakdown).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for b in breakdowns where !CohortProfile.overlapping.contains(b) && !b.hasPrefix("age_") {
+            table.relate(total: size, parts: members(b).map { cells[$0].cohort })
+            table.relate(total: total, parts: members(b).map { cells[$0].population })
+        }
+        for sex in ["female", "male"] {
+            guard let s = profile.groups.firstIndex(where: { $0.breakdown == "sex" && $0.group == sex }) else { continue }
+            table.relate(total: cells[s].cohort, parts: members("age_" + sex).map { cells[$0].cohort })
+            table.relate(total: cells[s].population, parts: members("age_" + sex).map { cells[$0].population })
+        }
+        table.protect()
+        let shownSize = table.published(size)
+        return PublishedProfile(
+            size: shownSize, populationSize: table.published(total),
+            groups: profile.groups.indices.map {
+                .init(
+                    group: profile.groups[$0], cohort: table.published(cells[$0].cohort),
+                    population: table.published(cells[$0].population))
+            },
+            measures: shownSize == nil || shownSize == 0 ? [] : profile.measures)
+    }
+}
+
+/// A cohort profile with suppressed counts as nil.
+public struct PublishedProfile: Sendable {
+    public struct Group: Sendable {
+        public var group: CohortProfile.Group
+        public var cohort: Int?
+        public var population: Int?
+    }
+    public var size: Int?
+    public var populationSize: Int?
+    public var groups: [Group]
+    public var measures: [CohortProfile.Measure]
+}
+
+/// A worklist with identities from the vault and each person's latest status.
+public struct PracticeWorklist: Sendable {
+    public struct Entry: Sendable {
+        public var entry: Worklist.Entry
+        public var identity: VaultEntry?
+        public var latest: WorklistChange?
+        public var status: WorklistStatus { latest.flatMap { WorklistStatus(rawValue: $0.status) } ?? .toContact }
+    }
+    public var cohort: CohortRecord
+    public var practiceCode: String
+    public var outcome: String?
+    public var entries: [Entry]
+    public var gaps: [(id: String, name: String)]
+}

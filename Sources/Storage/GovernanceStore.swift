@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+import Governance
+
+/// A user of the platform.
+public struct UserRecord: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "user"
+    public var name: String
+    public var role: Role
+    /// The practice a clinician works for (ODS code); nil for other roles.
+    public var practiceCode: String?
+    public var passwordHash: String
+    public var active: Bool
+    public var createdAt: Date
+
+    public init(
+        name: String, role: Role, practiceCode: String?, passwordHash: String, active: Bool = true, createdAt: Date = Date()
+    ) {
+        self.name = name
+        self.role = role
+        self.practiceCode = practiceCode
+        self.passwordHash = passwordHash
+        self.active = active
+        self.createdAt = createdAt
+    }
+}
+
+/// One saved version of a cohort definition. Versions are never changed, only added.
+public struct CohortRecord: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "cohort"
+    public var name: String
+    public var version: Int
+    /// The canonical text form and the JSON form of the definition.
+    public var text: String
+    public var json: String
+    public var description: String
+    public var savedBy: String
+    public var savedAt: Date
+}
+
+/// A change of one person's status on a practice's worklist. The latest change is the status.
+public struct WorklistChange: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "worklistChange"
+    public var cohort: String
+    public var practiceCode: String
+    public var pseudonym: String
+    public var status: String
+    public var note: String
+    public var changedBy: String
+    public var changedAt: Date
+
+    public init(
+        cohort: String, practiceCode: String, pseudonym: String, status: String, note: String, changedBy: String, changedAt: Date
+    ) {
+        self.cohort = cohort
+        self.practiceCode = practiceCode
+        self.pseudonym = pseudonym
+        self.status = status
+        self.note = note
+        self.changedBy = changedBy
+        self.changedAt = changedAt
+    }
+}
+
+extension AuditEntry: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "audit"
+}
+
+/// Users, cohorts, worklist status, the audit log and data sharing settings, in `phm.sqlite`.
+public final class GovernanceStore: Sendable {
+    let database: DatabaseQueue
+
+    public init(directory: URL) throws {
+        let store = try RunStore(directory: directory)
+        database = store.database
+    }
+
+    // MARK: users
+
+    public func user(_ name: String) throws -> UserRecord? {
+        try database.read { db in try UserRecord.fetchOne(db, key: name) }
+    }
+
+    public func users() throws -> [UserRecord] {
+        try database.read { db in try UserRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    public func save(_ user: UserRecord) throws {
+        try database.write { db in try user.save(db) }
+    }
+
+    // MARK: cohorts
+
+    /// Saves a new version of a cohort (1 for a new name) and returns it.
+    public func saveCohort(name: String, text: String, json: String, description: String, by user: String) throws
+        -> CohortRecord
+    {
+        try database.write { db in
+            let latest =
+                try Int.fetchOne(db, sql: "SELECT MAX(version) FROM cohort WHERE name = ?", arguments: [name]) ?? 0
+            let record = CohortRecord(
+                name: name, version: latest + 1, text: text, json: json, description: description, savedBy: user,
+                savedAt: Date())
+            try record.insert(db)
+            return record
+        }
+    }
+
+    /// A cohort's versions, oldest first.
+    public func cohortVersions(_ name: String) throws -> [CohortRecord] {
+        try database.read { db in
+            try CohortRecord.filter(Column("name") == name).order(Column("version")).fetchAll(db)
+        }
+    }
+
+    /// The latest version of every cohort, by name.
+    public func cohorts() throws -> [CohortRecord] {
+        try database.read { db in
+            try CohortRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT c.* FROM cohort c
+                    WHERE c.version = (SELECT MAX(version) FROM cohort WHERE name = c.name) ORDER BY c.name
+                    """)
+        }
+    }
+
+    // MARK: worklists
+
+    public func addWorklistChange(_ change: WorklistChange) throws {
+        try database.write { db in try change.insert(db) }
+    }
+
+    /// Every change to a practice's worklist for a cohort, oldest first.
+    public func worklistChanges(cohort: String, practiceCode: String) throws -> [WorklistChange] {
+        try database.read { db in
+            try WorklistChange.filter(Column("cohort") == cohort && Column("practiceCode") == practiceCode)
+                .order(Column("rowid")).fetchAll(db)
+        }
+    }
+
+    // MARK: audit
+
+    /// Appends an entry chained to the last one, in one transaction.
+    @discardableResult
+    public func audit(
+        user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at date: Date = Date()
+    ) throws -> AuditEntry {
+        try database.write { db in
+            let last = try AuditEntry.order(Column("sequence").desc).fetchOne(db)
+            let entry = AuditEntry.make(
+                after: last, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
+                detail: detail)
+            try entry.insert(db)
+            return entry
+        }
+    }
+
+    /// The log in stored order (by row, not by sequence, so reordering shows).
+    public func auditEntries() throws -> [AuditEntry] {
+        try database.read { db in try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit ORDER BY rowid") }
+    }
+
+    // MARK: sharing
+
+    public func sharing() throws -> SharingSettings {
+        try database.read { db in
+            guard let json = try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'sharing'") else {
+                return .default
+            }
+            return try JSONDecoder().decode(SharingSettings.self, from: Data(json.utf8))
+        }
+    }
+
+    public func setSharing(_ settings: SharingSettings) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (name, value) VALUES ('sharing', ?)", arguments: [json])
+        }
+    }
+}

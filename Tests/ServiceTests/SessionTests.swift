@@ -1,0 +1,277 @@
+import Cohorts
+import Foundation
+import GRDB
+import Governance
+import PHMCore
+import Storage
+import TestSupport
+import Testing
+
+@testable import Service
+
+/// A data directory with a random frame, an identity vault for it, and one user of each role.
+final class Fixture: @unchecked Sendable {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("service-\(UUID().uuidString)")
+    let frame: PersonFrame
+    let platform: Platform
+    static let password = "correct horse battery"
+    /// Users by role; the clinician works at practice P3.
+    static let names: [Role: String] = [.analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm"]
+
+    init() throws {
+        let frame = randomFrame(4_000, seed: 21)
+        self.frame = frame
+        let folder = self.folder
+        try FrameFile.save(frame, dataDirectory: folder)
+        let vault = try IdentityVault(directory: folder.appendingPathComponent("vault"))
+        try vault.replaceIdentities(
+            frame.pseudonym.indices.map { row in
+                VaultEntry(
+                    pseudonym: frame.pseudonym[row], nhsNumber: "9434765919", givenName: "Given\(row)", familyName: "Family",
+                    dateOfBirth: "1950-01-01", postcode: "SO23 8UJ",
+                    practiceCode: frame.hierarchy.practices[Int(frame.practice[row])].code, patientIds: "gp-\(row)")
+            })
+        // Care gaps over the names the random frame has.
+        let gaps = folder.appendingPathComponent("care-gaps.yaml")
+        try Data(
+            """
+            care_gaps:
+              - id: hypertension_no_bp
+                name: "Hypertension without a blood pressure reading in 12 months"
+                rule: condition hypertension and not recorded systolic_bp within 12 months
+              - id: diabetes_no_hba1c
+                name: "Diabetes without an HbA1c in 12 months"
+                rule: condition diabetes and not recorded hba1c within 12 months
+            """.utf8
+        ).write(to: gaps)
+        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4), careGaps: gaps)
+        try platform.createFirstAdmin("adm", password: Fixture.password)
+        let admin = try platform.login("adm", password: Fixture.password, purpose: .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Fixture.password)
+        try admin.setUser("cli", role: .clinician, practiceCode: "P3", password: Fixture.password)
+        try admin.setUser("ig", role: .igLead, practiceCode: nil, password: Fixture.password)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    func session(_ role: Role, _ purpose: Purpose) throws -> Session {
+        try platform.login(Fixture.names[role]!, password: Fixture.password, purpose: purpose)
+    }
+}
+
+@Suite(.serialized) struct SessionTests {
+    /// The policy written out by hand: role -> purpose -> actions. The code's table must equal it
+    /// for every combination, and every session must behave accordingly.
+    static let expected: [Role: [Purpose: Set<Action>]] = [
+        .analyst: [.planning: [.viewAggregates, .queryCohort, .saveCohort, .listPseudonymised]],
+        .clinician: [
+            .planning: [.viewAggregates, .queryCohort],
+            .directCare: [.viewAggregates, .queryCohort, .saveCohort, .viewWorklist, .updateWorklist],
+        ],
+        .igLead: [.planning: [.viewAggregates], .administration: [.viewAudit, .manageSharing]],
+        .admin: [.administration: [.manageUsers, .viewAudit]],
+    ]
+
+    @Test func accessMatrixHoldsForEveryRoleActionAndPurpose() throws {
+        let fixture = try Fixture()
+        let definition = try CohortText.parse("age >= 60")
+        // A cohort for worklists to open.
+        _ = try fixture.session(.clinician, .directCare).saveCohort("older", definition)
+        var checked = 0
+        for role in Role.allCases {
+            for purpose in Purpose.allCases {
+                let granted = SessionTests.expected[role]?[purpose] ?? []
+                let session: Session
+                do { session = try fixture.session(role, purpose) } catch let error as AccessError {
+                    // A role with nothing to do under a purpose cannot log in under it.
+                    #expect(granted.isEmpty, "\(role) \(purpose)")
+                    #expect(error == .purposeNotAllowed(role, purpose))
+                    for action in Action.allCases { #expect(!AccessPolicy.allows(role, action, for: purpose)) }
+                    checked += Action.allCases.count
+                    continue
+                }
+                for action in Action.allCases {
+                    let allowed = granted.contains(action)
+                    #expect(AccessPolicy.allows(role, action, for: purpose) == allowed, "\(role) \(action) \(purpose)")
+                    let before = try fixture.platform.store.auditEntries().count
+                    var refusal: AccessError?
+                    do {
+                        switch action {
+                        case .viewAggregates, .queryCohort:
+                            // Aggregates are the cohort profile: both actions go through query.
+                            if action == .queryCohort {
+                                _ = try session.query(definition)
+                            } else {
+                                try session.authorise(.viewAggregates)
+                            }
+                        case .saveCohort: _ = try session.saveCohort("older", definition)
+                        case .listPseudonymised: _ = try session.members(definition)
+                        case .viewWorklist: _ = try session.worklist("older", reason: "annual review")
+                        case .updateWorklist:
+                            let list = try fixture.platform.login("cli", password: Fixture.password, purpose: .directCare)
+                                .worklist("older", reason: "set up")
+                            try session.setStatus(cohort: "older", pseudonym: list.entries[0].entry.pseudonym, status: .contacted)
+                        case .viewAudit: _ = try session.verifyAudit()
+                        case .manageSharing: try session.setSharing(.socialCare, .directCare, allowed: true)
+                        case .manageUsers: _ = try session.users()
+                        }
+                    } catch let error as AccessError { refusal = error }
+                    if allowed {
+                        #expect(refusal == nil, "\(role) \(action) \(purpose): \(String(describing: refusal))")
+                    } else {
+                        #expect(refusal == .notAllowed(role, action, purpose), "\(role) \(action) \(purpose)")
+                        // The refusal is audited.
+                        let last = try #require(try fixture.platform.store.auditEntries().last)
+                        #expect(last.outcome == "denied" && last.action == action.rawValue && last.user == session.user.name)
+                    }
+                    #expect(try fixture.platform.store.auditEntries().count > before)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == Role.allCases.count * Purpose.allCases.count * Action.allCases.count)
+        #expect(AuditVerification.check(try fixture.platform.store.auditEntries()).brokenPosition == nil)
+    }
+
+    @Test func planningLeavesOutOptOutsAndSuppresses() throws {
+        let fixture = try Fixture()
+        let frame = fixture.frame
+        let analyst = try fixture.session(.analyst, .planning)
+        let everyone = try CohortText.parse("age >= 0")
+        let result = try analyst.query(everyone)
+        let notOptedOut = frame.optedOut.filter { !$0 }.count
+        #expect(result.profile.size == notOptedOut && result.profile.populationSize == notOptedOut)
+        let published = result.published()
+        #expect(published.size == (notOptedOut + 2) / 5 * 5)
+        for g in published.groups {
+            for n in [g.cohort, g.population].compactMap({ $0 }) { #expect(n == 0 || (n >= 10 && n % 5 == 0)) }
+        }
+        let practice = try analyst.query(try CohortText.parse("practice = P3")).published()
+        #expect(practice.groups.contains { $0.cohort == nil })
+        for g in practice.groups {
+            for n in [g.cohort, g.population].compactMap({ $0 }) { #expect(n == 0 || (n >= 10 && n % 5 == 0)) }
+        }
+        let optedOut = Set(frame.pseudonym.indices.filter { frame.optedOut[$0] }.map { frame.pseudonym[$0] })
+        let members = try analyst.members(try CohortText.parse("condition depression or condition obesity"))
+        #expect(!members.isEmpty && members.allSatisfy { !optedOut.contains($0) })
+        // Seven people or fewer: the size itself is hidden, and so are the means.
+        let few = try analyst.query(try CohortText.parse("practice = P3 and age = 40 and sex = female")).published()
+        #expect(few.size == nil || few.size! >= 10)
+        if few.size == nil { #expect(few.measures.isEmpty) }
+    }
+
+    @Test func directCareShowsOwnPracticeReidentifiedAndAudited() throws {
+        let fixture = try Fixture()
+        let frame = fixture.frame
+        let p3 = Int32(frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
+        let clinician = try fixture.session(.clinician, .directCare)
+        let everyone = try CohortText.parse("age >= 0")
+        let result = try clinician.query(everyone)
+        #expect(!result.suppressed)
+        #expect(result.profile.size == frame.practice.filter { $0 == p3 }.count)
+        let definition = try CohortText.parse("condition hypertension or rising emergency_admission_12m")
+        _ = try clinician.saveCohort("hypertension", definition, description: "BP check")
+        let list = try clinician.worklist("hypertension", reason: "hypertension recall")
+        let expectedRows = try CohortQuery(definition, frame: frame).evaluate(frame).rows.filter { frame.practice[$0] == p3 }
+        #expect(Set(list.entries.map(\.entry.row)) == Set(expectedRows))
+        // Ranked by risk, highest first, with names from the vault.
+        let risks = list.entries.map { $0.entry.risk ?? -1 }
+        #expect(risks == risks.sorted(by: >))
+        #expect(list.entries.allSatisfy { $0.identity?.givenName == "Given\($0.entry.row)" && $0.status == .toContact })
+        // Opted-out patients stay on their own practice's worklist: opt-outs do not apply to direct care.
+        #expect(list.entries.contains { frame.optedOut[$0.entry.row] } || !expectedRows.contains { frame.optedOut[$0] })
+        let audit = try #require(try fixture.platform.store.auditEntries().last { $0.action == "view_worklist" })
+        #expect(audit.detail.contains("hypertension recall") && audit.detail.contains(list.entries[0].entry.pseudonym))
+        #expect(!audit.detail.contains("Given") && !audit.detail.contains("9434765919"))
+
+        let first = list.entries[0].entry.pseudonym
+        try clinician.setStatus(cohort: "hypertension", pseudonym: first, status: .contacted, note: "left a message")
+        try clinician.setStatus(cohort: "hypertension", pseudonym: first, status: .enrolled, note: "booked")
+        let again = try clinician.worklist("hypertension", reason: "follow up")
+        let entry = try #require(again.entries.first { $0.entry.pseudonym == first })
+        #expect(entry.status == .enrolled && entry.latest?.note == "booked" && entry.latest?.changedBy == "cli")
+        #expect(try fixture.platform.store.worklistChanges(cohort: "hypertension", practiceCode: "P3").count == 2)
+        // Someone at another practice cannot be touched from this worklist.
+        let elsewhere = frame.pseudonym[frame.practice.firstIndex { $0 != p3 }!]
+        #expect(throws: AccessError.notOnWorklist) {
+            try clinician.setStatus(cohort: "hypertension", pseudonym: elsewhere, status: .declined)
+        }
+        // Care gaps are cohort definitions evaluated on the same frame.
+        let gaps = try CohortQuery(
+            try CohortText.parse("condition hypertension and not recorded systolic_bp within 12 months"), frame: frame
+        ).evaluate(frame)
+        for e in list.entries {
+            #expect(e.entry.gaps.contains("hypertension_no_bp") == gaps.contains(e.entry.row))
+        }
+        // Reasons are the top risk factors.
+        #expect(list.entries.allSatisfy { !$0.entry.reasons.isEmpty })
+    }
+
+    @Test func loginsAreCheckedAndAudited() throws {
+        let fixture = try Fixture()
+        #expect(throws: AccessError.loginFailed) {
+            try fixture.platform.login("ana", password: "wrong password", purpose: .planning)
+        }
+        #expect(throws: AccessError.loginFailed) {
+            try fixture.platform.login("nobody", password: Fixture.password, purpose: .planning)
+        }
+        #expect(throws: AccessError.purposeNotAllowed(.analyst, .directCare)) {
+            try fixture.session(.analyst, .directCare)
+        }
+        #expect(throws: AccessError.alreadySetUp) { try fixture.platform.createFirstAdmin("x", password: Fixture.password) }
+        let admin = try fixture.session(.admin, .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: false)
+        #expect(throws: AccessError.loginFailed) { try fixture.session(.analyst, .planning) }
+        #expect(throws: AccessError.invalid("a clinician needs a practice, and only a clinician has one")) {
+            try admin.setUser("bob", role: .clinician, practiceCode: nil, password: Fixture.password)
+        }
+        let log = try fixture.platform.store.auditEntries()
+        #expect(log.filter { $0.action == "login" && $0.outcome == "denied" }.count == 4)
+        #expect(log.contains { $0.action == "manage_users" && $0.detail.contains("\"active\":false") })
+        #expect(!log.contains { $0.detail.contains(Fixture.password) })
+    }
+
+    /// Editing, deleting or reordering any stored entry fails verification at that entry.
+    @Test func tamperedAuditLogFailsAtTheRightEntry() throws {
+        let fixture = try Fixture()
+        let ig = try fixture.session(.igLead, .administration)
+        for _ in 0..<5 { _ = try ig.sharing() }
+        guard case .intact(let n, _) = try ig.verifyAudit() else { Issue.record("fresh log not intact"); return }
+        #expect(n >= 10)
+        let path = fixture.folder.appendingPathComponent("phm.sqlite").path
+        func tamper(_ sql: String) throws -> AuditVerification {
+            let copy = fixture.folder.appendingPathComponent("tampered-\(UUID().uuidString).sqlite").path
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            let db = try DatabaseQueue(path: copy)
+            try db.write { try $0.execute(sql: sql) }
+            let entries = try db.read { try AuditEntry.fetchAll($0, sql: "SELECT * FROM audit ORDER BY rowid") }
+            return AuditVerification.check(entries)
+        }
+        #expect(
+            try tamper("UPDATE audit SET user = 'someone else' WHERE sequence = 4")
+                == .broken(position: 4, sequence: 4, reason: "its contents were changed after it was written"))
+        #expect(try tamper("DELETE FROM audit WHERE sequence = 6").brokenPosition == 6)
+        #expect(try tamper("DELETE FROM audit WHERE sequence = 1").brokenPosition == 1)
+        // Reordering: entry 3's row now holds entry 5 and the other way round.
+        let swap = """
+            UPDATE audit SET sequence = -1 WHERE sequence = 3; UPDATE audit SET sequence = 3 WHERE sequence = 5;
+            UPDATE audit SET sequence = 5 WHERE sequence = -1;
+            """
+        #expect(try tamper(swap).brokenPosition == 3)
+        // Rewriting an entry and its hash breaks the chain at the next entry.
+        let entries = try fixture.platform.store.auditEntries()
+        var forged = entries[6]
+        forged.detail = #"{"forged":true}"#
+        forged.hash = forged.computedHash
+        #expect(
+            try tamper("UPDATE audit SET detail = '{\"forged\":true}', hash = '\(forged.hash)' WHERE sequence = 7").brokenPosition
+                == 8)
+    }
+}
+
+extension AuditVerification {
+    var brokenPosition: Int? {
+        if case .broken(let position, _, _) = self { return position }
+        return nil
+    }
+}
