@@ -71,7 +71,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Storage", "Synthesis",
+                "PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Governance", "Storage",
+                "Synthesis",
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
@@ -108,7 +109,9 @@ let package = Package(
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "TestSupport"],
+            dependencies: [
+                "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
+            ],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Cohorts
+import Dispatch
 import Foundation
 import PHMCore
 import Pipeline
@@ -54,7 +56,42 @@ extension PHMCommand {
                     "| \(model.outcome.rawValue) \(model.algorithm.rawValue) | \(Console.number(model.card.trainingPeople)) x \(model.features.count) | \(String(format: "%.2f", model.card.trainingSeconds)) | \(String(format: "%.2f", scoring)) |"
                 )
             }
+            try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory))
             print("peak memory (max RSS): \(String(format: "%.2f", Double(Bench.peakResidentBytes()) / 1e9)) GB")
+        }
+
+        /// Times five-criterion cohorts on the run's saved frame: p50 and p95 of 50 evaluations each.
+        static func cohorts(dataDirectory: URL) throws {
+            let loadStart = Date()
+            let frame = try FrameFile.latest(dataDirectory: dataDirectory)
+            print("")
+            print(
+                String(
+                    format: "person frame: %@ people loaded in %.2fs", Console.number(frame.count),
+                    Date().timeIntervalSince(loadStart)))
+            let locality = frame.hierarchy.localities[0].name, pcn = frame.hierarchy.pcns[0].code
+            let definitions = [
+                "locality = \"\(locality)\" and condition depression and latest bmi >= 30 within 24 months and age >= 18 and not condition dementia",
+                "at least 2 of (condition diabetes, condition hypertension, condition copd) and imd_decile <= 2 and tier emergency_admission_12m >= high",
+                "condition anxiety and condition depression and pcn = \(pcn) and emergency_admissions >= 1 and cost >= 1000",
+            ]
+            print("")
+            print("| cohort (5 criteria) | people | p50 ms | p95 ms |")
+            print("|---|---|---|---|")
+            for text in definitions {
+                let definition = try CohortText.parse(text)
+                var times: [Double] = []
+                var people = 0
+                for _ in 0..<50 {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    people = try CohortQuery(definition, frame: frame).evaluate(frame).cardinality
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                }
+                times.sort()
+                print(
+                    "| `\(text)` | \(Console.number(people)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) |"
+                )
+            }
         }
 
         /// Peak resident set size of this process, from getrusage (kilobytes on Linux).

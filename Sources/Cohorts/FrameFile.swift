@@ -39,9 +39,10 @@ public enum FrameFile {
     /// How many runs' frames a data directory keeps: the newest, and earlier ones to compare with.
     public static let kept = 3
 
-    /// `DATA/frames/run-ID.frame`.
-    public static func url(dataDirectory: URL, run: Int64) -> URL {
-        dataDirectory.appendingPathComponent("frames/run-\(run).frame")
+    /// `DATA/frames/run-ID.frame`, or `run-ID.VARIANT.frame` for a variant of the run (the
+    /// direct care frame, when the data sharing settings give direct care other sources).
+    public static func url(dataDirectory: URL, run: Int64, variant: String? = nil) -> URL {
+        dataDirectory.appendingPathComponent("frames/run-\(run)" + (variant.map { "." + $0 } ?? "") + ".frame")
     }
 
     /// The runs with a saved frame in a data directory, newest first.
@@ -54,19 +55,28 @@ public enum FrameFile {
         }.sorted(by: >)
     }
 
-    /// Saves a run's frame in a data directory and removes all but the newest `kept`.
-    public static func save(_ frame: PersonFrame, dataDirectory: URL) throws {
-        try FileManager.default.createDirectory(
-            at: dataDirectory.appendingPathComponent("frames"), withIntermediateDirectories: true)
-        try write(frame, to: url(dataDirectory: dataDirectory, run: frame.runId))
-        for old in runs(dataDirectory: dataDirectory).dropFirst(kept) {
-            try? FileManager.default.removeItem(at: url(dataDirectory: dataDirectory, run: old))
+    /// Saves a run's frame in a data directory and removes the frames of all but the newest
+    /// `kept` runs.
+    public static func save(_ frame: PersonFrame, dataDirectory: URL, variant: String? = nil) throws {
+        let folder = dataDirectory.appendingPathComponent("frames")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try write(frame, to: url(dataDirectory: dataDirectory, run: frame.runId, variant: variant))
+        let old = Set(runs(dataDirectory: dataDirectory).dropFirst(kept))
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+            let run = name.dropFirst(4).prefix { $0 != "." }
+            if name.hasPrefix("run-"), let id = Int64(run), old.contains(id) {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            }
         }
     }
 
-    /// The newest run's frame in a data directory.
-    public static func latest(dataDirectory: URL) throws -> PersonFrame {
+    /// The newest run's frame in a data directory; its variant when asked for and saved.
+    public static func latest(dataDirectory: URL, variant: String? = nil) throws -> PersonFrame {
         guard let run = runs(dataDirectory: dataDirectory).first else { throw FrameFileError.none(dataDirectory.path) }
+        if let variant {
+            let specific = url(dataDirectory: dataDirectory, run: run, variant: variant)
+            if FileManager.default.fileExists(atPath: specific.path) { return try read(specific) }
+        }
         return try read(url(dataDirectory: dataDirectory, run: run))
     }
 

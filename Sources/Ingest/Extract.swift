@@ -92,7 +92,7 @@ public struct ExtractReader: Sendable {
         for (spec, decoder, source) in careFiles {
             let records = try ingest(spec, &extract, decoder)
             extract.care.append(contentsOf: records)
-            extract.careSource.append(contentsOf: records.kind.map { source ?? Extract.source(of: $0) })
+            extract.careSource.append(contentsOf: records.kind.map { source ?? $0.source })
         }
         return extract
     }
@@ -109,19 +109,5 @@ public struct ExtractReader: Sendable {
         extract.reconciliation.append(output.reconciliation)
         extract.quarantine.append(contentsOf: output.quarantine)
         return (output.batch, output.columns)
-    }
-}
-
-extension Extract {
-    /// The source behind a community, mental health, social care or other contact.
-    static func source(of kind: ActivityKind) -> DataSource {
-        switch kind {
-        case .community: .community
-        case .mentalHealth: .mentalHealth
-        case .socialCare: .socialCare
-        case .ambulance: .ambulance
-        case .otherCare: .other
-        default: .acute
-        }
     }
 }

@@ -91,3 +91,17 @@ public enum CareSetting: UInt8, Sendable, Codable, CaseIterable {
 public enum DataSource: String, Sendable, Codable, CaseIterable {
     case gp, acute, community, mentalHealth = "mental_health", socialCare = "social_care", ambulance, other
 }
+
+extension ActivityKind {
+    /// The source a record of this kind comes from: admitted care, A&E and outpatients are acute.
+    public var source: DataSource {
+        switch self {
+        case .community: .community
+        case .mentalHealth: .mentalHealth
+        case .socialCare: .socialCare
+        case .ambulance: .ambulance
+        case .otherCare: .other
+        default: .acute
+        }
+    }
+}

@@ -65,6 +65,40 @@ public struct Population: Sendable {
     }
 }
 
+extension Population {
+    /// The population with only the records of the given sources: GP clinical events and
+    /// prescriptions go with `.gp`, activity with its kind's source. People and registrations stay.
+    public func restricted(to sources: Set<DataSource>) -> Population {
+        var out = self
+        if !sources.contains(.gp) {
+            out.clinical = ClinicalEvents()
+            out.clinical.byPerson = PersonIndex(start: [Int32](repeating: 0, count: count + 1))
+            out.prescriptions = PrescriptionEvents()
+            out.prescriptions.byPerson = PersonIndex(start: [Int32](repeating: 0, count: count + 1))
+        }
+        let a = activity
+        guard a.kind.contains(where: { !sources.contains($0.source) }) else { return out }
+        var kept = ActivityEvents()
+        kept.byPerson.start.reserveCapacity(count + 1)
+        for person in 0..<count {
+            for row in a.byPerson.rows(of: person) where sources.contains(a.kind[row].source) {
+                kept.day.append(a.day[row])
+                kept.endDay.append(a.endDay[row])
+                kept.kind.append(a.kind[row])
+                kept.cost.append(a.cost[row])
+                kept.diagnosis.append(a.diagnosis[row])
+                if !a.procedure.isEmpty { kept.procedure.append(a.procedure[row]) }
+                kept.secondaryCodes.append(
+                    contentsOf: a.secondaryCodes[Int(a.secondaryStart[row])..<Int(a.secondaryStart[row + 1])])
+                kept.secondaryStart.append(Int32(kept.secondaryCodes.count))
+            }
+            kept.byPerson.start.append(Int32(kept.day.count))
+        }
+        out.activity = kept
+        return out
+    }
+}
+
 extension Day {
     /// A day after any real date, used for open-ended periods.
     public static let max = Day(rawValue: Int32.max)

@@ -3,6 +3,7 @@ import Cohorts
 import Conditions
 import Dispatch
 import Foundation
+import Governance
 import Identity
 import Ingest
 import PHMCore
@@ -105,6 +106,8 @@ public struct PreparedRun: Sendable {
     public var conditions: ConditionResults
     public var segmentations: [Segmentation]
     public var registered: [Int]
+    /// The population from the sources shared for direct care, when they differ from planning's.
+    public var directCare: Population?
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
     public var quarantine: [QuarantinedRow]
@@ -153,6 +156,9 @@ public enum PipelineRun {
                 let frame = FrameBuilder.build(prepared, risk: risk.stratification, segments: segments)
                 try FrameFile.save(frame, dataDirectory: options.dataDirectory)
             }
+            if let directCare = prepared.directCare {
+                try directCareFrame(prepared, population: directCare, options: options, clock: &clock, log: log)
+            }
             let units = prepared.planningUnits
             try clock.time("outputs") {
                 let fm = FileManager.default
@@ -196,6 +202,34 @@ public enum PipelineRun {
         }
     }
 
+    /// Derives everything again from the sources shared for direct care (use, conditions, risk
+    /// models and scores, segments) and saves it as the run's direct care frame.
+    static func directCareFrame(
+        _ prepared: PreparedRun, population: Population, options: RunOptions, clock: inout StageClock,
+        log: @escaping @Sendable (String) -> Void
+    ) throws {
+        var derived = prepared
+        derived.population = population
+        derived.directCare = nil
+        derived.utilisation = clock.time("direct care utilisation") {
+            Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
+        }
+        derived.conditions = clock.time("direct care conditions") {
+            ConditionEngine(library: prepared.library, codes: population.codes).evaluate(population, workers: options.workers)
+        }
+        log("direct care: risk models trained again on the sources shared for direct care")
+        let risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
+        let emergency = risk.stratification.scores[.emergencyAdmission]
+        let facts = PersonFacts(
+            population: population, conditions: derived.conditions, use: derived.utilisation,
+            highRisk: emergency.map { $0.tier.map { ($0 ?? .low) >= .high } }, previousRisk: emergency?.previousRisk)
+        try clock.time("direct care frame") {
+            let segments = SegmentAssignments(derived.segmentations, facts: facts, workers: options.workers)
+            let frame = FrameBuilder.build(derived, risk: risk.stratification, segments: segments)
+            try FrameFile.save(frame, dataDirectory: options.dataDirectory, variant: Purpose.directCare.rawValue)
+        }
+    }
+
     /// Prepares a run, hands it to `body`, and records the run's outcome and summary in the store.
     ///
     /// `body` does the run's own work and returns how to build its result from the summary.
@@ -219,8 +253,15 @@ public enum PipelineRun {
         let runId = try store.begin(record)
         record.id = runId
         do {
+            let governance = try GovernanceStore(directory: options.dataDirectory)
+            let sharing = try governance.sharing()
+            // A run writes planning outputs and a frame: an export, so it is audited too.
+            try governance.audit(
+                user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "run", outcome: "allowed",
+                detail: "{\"run\":\(runId)}")
             let prepared = try prepare(
-                options, runId: runId, library: library, segmentations: segmentations, key: key, clock: &clock, log: log)
+                options, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
+                clock: &clock, log: log)
             let finish = try body(prepared, &clock)
             let r = prepared.reconciliation
             let summary = RunSummary(
@@ -253,7 +294,7 @@ public enum PipelineRun {
     /// Ingest, identity, the vault, the population, utilisation and conditions.
     static func prepare(
         _ options: RunOptions, runId: Int64, library: ConditionLibrary, segmentations: [Segmentation], key: PseudonymKey,
-        clock: inout StageClock,
+        sharing: SharingSettings, clock: inout StageClock,
         log: @Sendable (String) -> Void
     ) throws -> PreparedRun {
         let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
@@ -288,10 +329,14 @@ public enum PipelineRun {
             try identityVault.replaceIdentities(vault)
             try identityVault.addQuarantined(vaultRows)
         }
-        let population = clock.time("population") {
+        let everything = clock.time("population") {
             PopulationBuilder.build(
                 extract: extract, spine: spine, linkage: linkage, pseudonyms: pseudonyms, asOf: options.asOf)
         }
+        // The data sharing settings decide which sources each purpose's results are built from.
+        let planningSources = sharing.sources(for: .planning), directCareSources = sharing.sources(for: .directCare)
+        let population = everything.restricted(to: planningSources)
+        let directCare = directCareSources == planningSources ? nil : everything.restricted(to: directCareSources)
         let registrationIds = (0..<spine.count).map { p in
             spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
                 extract.patients.patientId[Int($0)]
@@ -317,7 +362,8 @@ public enum PipelineRun {
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
             runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
-            segmentations: segmentations, registered: registered, reconciliation: ReconciliationReport(extract),
+            segmentations: segmentations, registered: registered, directCare: directCare,
+            reconciliation: ReconciliationReport(extract),
             linkage: linkageReport,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)

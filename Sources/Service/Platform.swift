@@ -11,7 +11,7 @@ public final class Platform: Sendable {
     let store: GovernanceStore
     let hasher: PasswordHasher
     let careGaps: [CareGap]
-    private let cachedFrame = Mutex<PersonFrame?>(nil)
+    private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
 
     /// - Parameters:
     ///   - hasher: the password hash cost (lower it only in tests).
@@ -23,12 +23,13 @@ public final class Platform: Sendable {
         self.careGaps = try CareGap.load(careGaps)
     }
 
-    /// The newest run's frame, loaded once and kept until a newer run is saved.
-    public func frame() throws -> PersonFrame {
+    /// The newest run's frame for a purpose, loaded once and kept until a newer run is saved.
+    /// Direct care has a frame of its own when the sharing settings give it other sources.
+    public func frame(for purpose: Purpose) throws -> PersonFrame {
         let newest = FrameFile.runs(dataDirectory: dataDirectory).first
-        if let frame = cachedFrame.withLock({ $0 }), frame.runId == newest { return frame }
-        let frame = try FrameFile.latest(dataDirectory: dataDirectory)
-        cachedFrame.withLock { $0 = frame }
+        if let frame = cachedFrames.withLock({ $0[purpose] }), frame.runId == newest { return frame }
+        let frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
+        cachedFrames.withLock { $0[purpose] = frame }
         return frame
     }
 

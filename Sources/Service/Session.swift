@@ -67,7 +67,7 @@ public struct Session: Sendable {
     /// A cohort counted and profiled within this session's scope.
     public func query(_ definition: CohortDefinition) throws -> CohortResult {
         try authorise(.queryCohort, detail: ["definition": CohortText.format(definition.expression)])
-        let frame = try platform.frame()
+        let frame = try platform.frame(for: purpose)
         let start = DispatchTime.now().uptimeNanoseconds
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
         let population = try scope(frame)
@@ -84,7 +84,7 @@ public struct Session: Sendable {
         }
         let text = CohortText.format(definition.expression)
         try authorise(.saveCohort, detail: ["cohort": name, "definition": text])
-        _ = try CohortQuery(definition, frame: try platform.frame())
+        _ = try CohortQuery(definition, frame: try platform.frame(for: purpose))
         return try store.saveCohort(
             name: name, text: text, json: String(decoding: CohortJSON.encode(definition.expression), as: UTF8.self),
             description: description, by: user.name)
@@ -106,7 +106,7 @@ public struct Session: Sendable {
     /// The pseudonyms of a cohort's members, for analysis under planning; audited as an export.
     public func members(_ definition: CohortDefinition) throws -> [String] {
         try authorise(.listPseudonymised, detail: ["definition": CohortText.format(definition.expression)])
-        let frame = try platform.frame()
+        let frame = try platform.frame(for: purpose)
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
         rows.formIntersection(try scope(frame))
         return rows.rows.map { frame.pseudonym[$0] }
@@ -125,7 +125,7 @@ public struct Session: Sendable {
             throw AccessError.notAllowed(user.role, .viewWorklist, purpose)
         }
         guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
-        let frame = try platform.frame()
+        let frame = try platform.frame(for: purpose)
         let practice = try ownPractice(frame)
         let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
         let list = try Worklist(frame, cohort: rows, practice: practice, gaps: platform.careGaps)
@@ -153,7 +153,7 @@ public struct Session: Sendable {
     public func setStatus(cohort: String, pseudonym: String, status: WorklistStatus, note: String = "") throws {
         try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
         guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
-        let frame = try platform.frame()
+        let frame = try platform.frame(for: purpose)
         let practice = try ownPractice(frame)
         let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
         guard let row = frame.pseudonym.firstIndex(of: pseudonym), rows.contains(row), frame.practice[row] == Int32(practice)

@@ -96,3 +96,47 @@ import Testing
         #expect(throws: (any Error).self) { try PHMCommand.Library.parse(["--out", out.path]).run() }
     }
 }
+
+/// The governed commands end to end on a copy of the default run's frames and vault.
+@Suite struct GovernedCommandTests {
+    @Test func firstAdminAddsAClinicianWhoOpensAWorklist() throws {
+        _ = DefaultRun.result
+        let folder = temporaryFolder("governed")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = DefaultRun.folder.appendingPathComponent("data")
+        for item in ["frames", "vault"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(item), to: folder.appendingPathComponent(item))
+        }
+        let practice = DefaultRun.result.population.hierarchy.practices[0].code
+        setenv("PHM_PASSWORD", "a long enough password", 1)
+        setenv("PHM_NEW_PASSWORD", "a long enough password", 1)
+        func run(_ arguments: [String]) throws {
+            var command = try PHMCommand.parseAsRoot(arguments + ["--data-dir", folder.path])
+            try command.run()
+        }
+        try run(["users", "init", "--name", "admin"])
+        try run([
+            "users", "set", "--user", "admin", "--purpose", "administration", "--name", "gp", "--role", "clinician",
+            "--practice", practice, "--password",
+        ])
+        try run(["cohort", "save", "--user", "gp", "--purpose", "direct_care", "older", "age >= 75 and ltc_count >= 2"])
+        let csv = folder.appendingPathComponent("worklist.csv")
+        try run([
+            "worklist", "show", "--user", "gp", "--purpose", "direct_care", "older", "--reason", "frailty review", "--csv",
+            csv.path,
+        ])
+        let rows = readCSV(csv)
+        #expect(rows[0].starts(with: ["rank", "nhs_number", "name", "date_of_birth", "pseudonym"]))
+        #expect(
+            rows.count > 5
+                && rows.dropFirst().allSatisfy {
+                    if case .valid = NHSNumber.check($0[1]) { return true } else { return $0[1].isEmpty }
+                })
+        try run(["worklist", "status", "--user", "gp", "--purpose", "direct_care", "older", rows[1][4], "contacted"])
+        try run(["audit", "verify", "--user", "admin", "--purpose", "administration"])
+        // Not under planning: worklists are for direct care, and the command says why.
+        #expect(throws: CommandFailure.self) {
+            try run(["worklist", "show", "--user", "gp", "--purpose", "planning", "older", "--reason", "curious"])
+        }
+    }
+}

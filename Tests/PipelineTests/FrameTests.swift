@@ -1,8 +1,12 @@
 import Cohorts
 import Conditions
 import Foundation
+import Governance
 import PHMCore
 import Pipeline
+import Storage
+import Synthesis
+import TestSupport
 import Testing
 
 /// The person frame a run saves for cohorts and worklists.
@@ -30,5 +34,51 @@ import Testing
 
         // Every shipped care gap is written in names the shipped library has.
         for gap in try CareGap.load() { _ = try CohortQuery(gap.definition, frame: frame) }
+    }
+}
+
+/// Data sharing settings decide which sources each purpose's results come from.
+@Suite struct SharingTests {
+    @Test func eachPurposeIsBuiltFromTheSourcesSharedForIt() throws {
+        let folder = temporaryFolder("sharing")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        var settings = SharingSettings.default
+        settings.allowed[.community]?.remove(.planning)
+        settings.allowed[.socialCare]?.remove(.directCare)
+        try GovernanceStore(directory: data).setSharing(settings)
+        let out = folder.appendingPathComponent("out")
+        let options = RunOptions(
+            input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out, dataDirectory: data,
+            keyFile: DefaultRun.keyFile)
+        let result = try PipelineRun.execute(options)
+        #expect(result.summary.stages.contains { $0.name == "direct care frame" })
+
+        // Planning outputs have no community data, and still have social care.
+        let persons = readCSV(out.appendingPathComponent("persons.csv"))
+        func total(_ column: String) -> Double {
+            let c = persons[0].firstIndex(of: column)!
+            return persons.dropFirst().reduce(0) { $0 + Double($1[c])! }
+        }
+        #expect(total("cost_community_12m") == 0 && total("cost_social_care_12m") > 0)
+
+        // The direct care frame has community data and no social care: the same people, other costs.
+        let planning = try FrameFile.latest(dataDirectory: data)
+        let directCare = try FrameFile.latest(dataDirectory: data, variant: Purpose.directCare.rawValue)
+        #expect(planning.pseudonym == directCare.pseudonym)
+        let defaultFrame = try FrameFile.latest(dataDirectory: DefaultRun.folder.appendingPathComponent("data"))
+        let full = Dictionary(uniqueKeysWithValues: zip(defaultFrame.pseudonym, defaultFrame.use[.cost]!))
+        let community = result.population.registered.map {
+            result.utilisation.costBySetting[Int(CareSetting.community.rawValue)][$0]
+        }
+        #expect(community.allSatisfy { $0 == 0 })
+        var lower = 0
+        for (row, p) in directCare.pseudonym.enumerated() {
+            // Direct care cost is everything but social care: at most the full cost.
+            let fullCost = try #require(full[p])
+            #expect(directCare.use[.cost]![row] <= fullCost + 0.01)
+            if directCare.use[.cost]![row] < fullCost - 0.01 { lower += 1 }
+        }
+        #expect(lower > 100)
     }
 }
