@@ -21,8 +21,14 @@ struct SessionOptions: ParsableArguments {
     @Option(help: "Why you are asking: planning, direct_care or administration.")
     var purpose: Purpose
 
+    @Option(
+        name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
+    var careGaps: String?
+
     func session() throws -> Session {
-        let platform = try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory))
+        let platform = try governed {
+            try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
+        }
         return try platform.login(
             user, password: Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "), purpose: purpose)
     }
@@ -162,10 +168,7 @@ extension PHMCommand {
                         String(format: "  %-36@ cohort %10.3f   population %10.3f", m.measure as NSString, m.cohort, m.population)
                     )
                 }
-                if let csv {
-                    try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: csv))
-                    print("wrote \(csv)")
-                }
+                if let csv { try writeLines(rows, to: csv) }
             }
         }
 
@@ -211,9 +214,7 @@ extension PHMCommand {
             func run() throws {
                 let d = try readDefinition(definition)
                 let members = try governed { try session.session().members(d) }
-                try Data((["pseudonym"] + members).joined(separator: "\n").appending("\n").utf8).write(
-                    to: URL(fileURLWithPath: out))
-                print("wrote \(members.count) pseudonyms to \(out)")
+                try writeLines(["pseudonym"] + members, to: out)
             }
         }
     }
@@ -246,10 +247,7 @@ extension PHMCommand {
                 }
                 for row in rows.prefix(21) { print(row) }
                 if rows.count > 21 { print("... \(rows.count - 21) more") }
-                if let csv {
-                    try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: csv))
-                    print("wrote \(csv)")
-                }
+                if let csv { try writeLines(rows, to: csv) }
             }
         }
 
@@ -337,6 +335,12 @@ extension PHMCommand {
             }
         }
     }
+}
+
+/// Writes lines of CSV to a file and says so.
+func writeLines(_ lines: [String], to path: String) throws {
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+    print("wrote \(lines.count - 1) rows to \(path)")
 }
 
 func csvField(_ s: String) -> String {

@@ -20,12 +20,6 @@ public indirect enum CohortExpression: Sendable, Equatable {
         case .criterion: []
         }
     }
-
-    /// Number of criteria in the tree.
-    public var criteriaCount: Int {
-        if case .criterion = self { return 1 }
-        return children.reduce(0) { $0 + $1.criteriaCount }
-    }
 }
 
 /// One fact about a person at the frame's as-of date.
@@ -52,20 +46,28 @@ public enum Criterion: Sendable, Equatable {
     case rising(String)
 }
 
-public enum NumberField: String, Sendable, CaseIterable {
-    case age
-    case imdDecile = "imd_decile"
-    case imdQuintile = "imd_quintile"
-    case ltcCount = "ltc_count"
-    case aeAttendances = "ae_attendances"
-    case outpatientAttendances = "outpatient_attendances"
-    case electiveAdmissions = "elective_admissions"
-    case emergencyAdmissions = "emergency_admissions"
-    case prescriptionTypes = "prescription_types"
-    case cost
-    case emergencyCost = "emergency_cost"
+/// A numeric fact about a person: age, deprivation, LTC count, or a measure of use and cost.
+public enum NumberField: Sendable, Hashable, CaseIterable {
+    case age, imdDecile, imdQuintile, ltcCount
+    case use(UseMeasure)
 
-    var use: UseMeasure? { UseMeasure(rawValue: rawValue) }
+    public static let allCases: [NumberField] =
+        [.age, .imdDecile, .imdQuintile, .ltcCount] + UseMeasure.allCases.map { .use($0) }
+
+    public var rawValue: String {
+        switch self {
+        case .age: "age"
+        case .imdDecile: "imd_decile"
+        case .imdQuintile: "imd_quintile"
+        case .ltcCount: "ltc_count"
+        case .use(let m): m.rawValue
+        }
+    }
+
+    public init?(rawValue: String) {
+        guard let field = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = field
+    }
 }
 
 public enum CategoryField: String, Sendable, CaseIterable {

@@ -71,7 +71,7 @@ public struct CohortQuery: Sendable {
     static func criterion(_ c: Criterion, frame: PersonFrame) throws(Message) -> Node {
         switch c {
         case .number(let field, let cmp):
-            if field.use != nil, frame.use[field.use!] == nil { throw Message(text: "this run has no \(field.rawValue)") }
+            if case .use(let m) = field, frame.use[m] == nil { throw Message(text: "this run has no \(field.rawValue)") }
             return .number(field, cmp)
         case .category(let field, let values):
             let names: [[String]]
@@ -142,7 +142,7 @@ public struct CohortQuery: Sendable {
             case .imdQuintile:
                 return Bitset(count: n) { frame.imdDecile[$0] != 0 && cmp.accepts(Double((frame.imdDecile[$0] + 1) / 2)) }
             case .ltcCount: return scan(frame.ltcCount, cmp)
-            default: return scan(frame.use[field.use!]!, cmp)
+            case .use(let m): return scan(frame.use[m]!, cmp)
             }
         case .category(let field, let allowed):
             switch field {

@@ -120,18 +120,7 @@ public struct PersonFrame: Sendable {
         return factors[base..<base + Self.factorsPerPerson].filter { $0 != .max }.map { factorTexts[Int($0)] }
     }
 
-    /// The PCN, locality and organisation indices of a row's practice.
-    @inline(__always)
-    public func unit(_ level: UnitLevel, of row: Int) -> Int {
-        let q = Int(practice[row])
-        switch level {
-        case .practice: return q
-        case .pcn: return Int(hierarchy.practicePCN[q])
-        case .locality: return Int(hierarchy.practiceLocality[q])
-        case .organisation: return Int(hierarchy.practiceOrganisation[q])
-        }
-    }
-
+    /// The units of one level of the hierarchy.
     public func units(_ level: UnitLevel) -> [Hierarchy.Unit] {
         switch level {
         case .practice: hierarchy.practices

@@ -8,9 +8,12 @@ public struct CareGap: Sendable {
     public var name: String
     public var definition: CohortDefinition
 
-    /// The shipped care gaps (`Cohorts/Library/care-gaps.yaml`), or those of another file.
+    /// The shipped care gaps file.
+    public static var standardFile: URL { Bundle.module.url(forResource: "Library/care-gaps", withExtension: "yaml")! }
+
+    /// The shipped care gaps, or those of another file.
     public static func load(_ url: URL? = nil) throws -> [CareGap] {
-        let url = url ?? Bundle.module.url(forResource: "Library/care-gaps", withExtension: "yaml")!
+        let url = url ?? standardFile
         let file = url.lastPathComponent
         struct File: Decodable {
             var care_gaps: [Entry]

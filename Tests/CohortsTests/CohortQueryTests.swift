@@ -23,7 +23,7 @@ func bruteForce(_ e: CohortExpression, _ f: PersonFrame, _ row: Int) -> Bool {
             case .imdDecile: x = f.imdDecile[row] == 0 ? nil : Double(f.imdDecile[row])
             case .imdQuintile: x = f.imdDecile[row] == 0 ? nil : Double((f.imdDecile[row] + 1) / 2)
             case .ltcCount: x = Double(f.ltcCount[row])
-            default: x = Double(f.use[UseMeasure(rawValue: field.rawValue)!]![row])
+            case .use(let m): x = Double(f.use[m]![row])
             }
             return x.map(cmp.accepts) ?? false
         case .category(let field, let values):
@@ -84,8 +84,8 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
     switch rng.int(0..<14) {
     case 0: criterion = .number(.age, Comparison(Comparison.Operator.allCases[rng.int(0..<6)], Double(rng.int(0..<100))))
     case 1: criterion = .number([.imdDecile, .imdQuintile, .ltcCount][rng.int(0..<3)], cmp())
-    case 2: criterion = .number([.emergencyAdmissions, .aeAttendances, .prescriptionTypes][rng.int(0..<3)], cmp())
-    case 3: criterion = .number(.cost, Comparison(.atLeast, Double(rng.int(0..<10_000))))
+    case 2: criterion = .number(.use([.emergencyAdmissions, .aeAttendances, .prescriptionTypes][rng.int(0..<3)]), cmp())
+    case 3: criterion = .number(.use(.cost), Comparison(.atLeast, Double(rng.int(0..<10_000))))
     case 4: criterion = .category(.sex, [["male"], ["female"], ["male", "unknown"]][rng.int(0..<3)])
     case 5:
         criterion =
