@@ -164,9 +164,8 @@ extension PHMCommand {
                     )
                 }
                 for m in p.measures {
-                    print(
-                        String(format: "  %-36@ cohort %10.3f   population %10.3f", m.measure as NSString, m.cohort, m.population)
-                    )
+                    let name = m.measure.padding(toLength: 32, withPad: " ", startingAt: 0)
+                    print(name + String(format: " cohort %12.3f   population %12.3f", m.cohort, m.population))
                 }
                 if let csv { try writeLines(rows, to: csv) }
             }
