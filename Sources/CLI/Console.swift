@@ -1,11 +1,14 @@
 import Analysis
+import Cohorts
 import Conditions
 import Foundation
+import Governance
 import Identity
 import Ingest
 import PHMCore
 import Pipeline
 import Risk
+import Service
 import Synthesis
 
 /// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
@@ -60,6 +63,14 @@ enum Console {
         } catch let error as DefinitionError {
             throw CommandFailure(message: error.description)
         } catch let error as SegmentationError {
+            throw CommandFailure(message: error.description)
+        } catch let error as AccessError {
+            throw CommandFailure(message: error.description)
+        } catch let error as CohortError {
+            throw CommandFailure(message: error.description)
+        } catch let error as FrameFileError {
+            throw CommandFailure(message: error.description)
+        } catch let error as PasswordError {
             throw CommandFailure(message: error.description)
         }
     }

@@ -26,7 +26,7 @@ struct SessionOptions: ParsableArguments {
     var careGaps: String?
 
     func session() throws -> Session {
-        let platform = try governed {
+        let platform = try Console.reportingFailures {
             try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
         }
         return try platform.login(
@@ -48,24 +48,11 @@ enum Secrets {
     }
 }
 
-/// Runs governed work, turning refusals and definition errors into one-line failures.
-func governed<T>(_ work: () throws -> T) throws -> T {
-    do { return try work() } catch let error as AccessError {
-        throw CommandFailure(message: error.description)
-    } catch let error as CohortError {
-        throw CommandFailure(message: error.description)
-    } catch let error as FrameFileError {
-        throw CommandFailure(message: error.description)
-    } catch let error as PasswordError {
-        throw CommandFailure(message: error.description)
-    }
-}
-
 /// A definition given on the command line: text, JSON, or `@FILE` holding either.
 func readDefinition(_ argument: String) throws -> CohortDefinition {
     let source =
         argument.hasPrefix("@") ? try String(contentsOfFile: String(argument.dropFirst()), encoding: .utf8) : argument
-    return try governed { try Session.definition(source) }
+    return try Console.reportingFailures { try Session.definition(source) }
 }
 
 extension PHMCommand {
@@ -81,7 +68,7 @@ extension PHMCommand {
             @Option(help: "The administrator's user name.") var name: String
             func run() throws {
                 let platform = try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory))
-                try governed {
+                try Console.reportingFailures {
                     try platform.createFirstAdmin(
                         name, password: try Secrets.password("PHM_NEW_PASSWORD", prompt: "new password for \(name): "))
                 }
@@ -92,7 +79,7 @@ extension PHMCommand {
         struct List: ParsableCommand {
             @OptionGroup var session: SessionOptions
             func run() throws {
-                let users = try governed { try session.session().users() }
+                let users = try Console.reportingFailures { try session.session().users() }
                 print("name,role,practice,active")
                 for u in users { print("\(u.name),\(u.role.rawValue),\(u.practiceCode ?? ""),\(u.active)") }
             }
@@ -109,7 +96,7 @@ extension PHMCommand {
             var password = false
             @Flag(inversion: .prefixedNo, help: "Whether the user may log in.") var active = true
             func run() throws {
-                try governed {
+                try Console.reportingFailures {
                     let s = try session.session()
                     let secret = password ? try Secrets.password("PHM_NEW_PASSWORD", prompt: "new password for \(name): ") : nil
                     try s.setUser(name, role: role, practiceCode: practice, password: secret, active: active)
@@ -131,8 +118,10 @@ extension PHMCommand {
             @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
             func run() throws {
                 let d = try readDefinition(definition)
-                let frame = try governed { try FrameFile.latest(dataDirectory: URL(fileURLWithPath: dataDirectory)) }
-                _ = try governed { try CohortQuery(d, frame: frame) }
+                let frame = try Console.reportingFailures {
+                    try FrameFile.latest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+                }
+                _ = try Console.reportingFailures { try CohortQuery(d, frame: frame) }
                 print(CohortText.format(d.expression))
                 print(String(decoding: CohortJSON.encode(d.expression), as: UTF8.self))
             }
@@ -146,7 +135,7 @@ extension PHMCommand {
             @Option(help: "Also write the profile as CSV to this file.") var csv: String?
             func run() throws {
                 let d = try readDefinition(definition)
-                let result = try governed { try session.session().query(d) }
+                let result = try Console.reportingFailures { try session.session().query(d) }
                 let p = result.published()
                 func shown(_ n: Int?) -> String { n.map(Console.number) ?? "suppressed" }
                 print(
@@ -179,7 +168,7 @@ extension PHMCommand {
             @Option(help: "What the cohort is for.") var description = ""
             func run() throws {
                 let d = try readDefinition(definition)
-                let saved = try governed { try session.session().saveCohort(name, d, description: description) }
+                let saved = try Console.reportingFailures { try session.session().saveCohort(name, d, description: description) }
                 print("saved \(saved.name) version \(saved.version): \(saved.text)")
             }
         }
@@ -187,7 +176,7 @@ extension PHMCommand {
         struct List: ParsableCommand {
             @OptionGroup var session: SessionOptions
             func run() throws {
-                for c in try governed({ try session.session().cohorts() }) {
+                for c in try Console.reportingFailures({ try session.session().cohorts() }) {
                     print("\(c.name) v\(c.version) (\(c.savedBy)): \(c.text)")
                 }
             }
@@ -198,7 +187,7 @@ extension PHMCommand {
             @OptionGroup var session: SessionOptions
             @Argument var name: String
             func run() throws {
-                for c in try governed({ try session.session().cohortVersions(name) }) {
+                for c in try Console.reportingFailures({ try session.session().cohortVersions(name) }) {
                     print("v\(c.version) saved by \(c.savedBy) at \(c.savedAt): \(c.text)")
                 }
             }
@@ -212,7 +201,7 @@ extension PHMCommand {
             @Option(help: "The CSV file to write.") var out: String
             func run() throws {
                 let d = try readDefinition(definition)
-                let members = try governed { try session.session().members(d) }
+                let members = try Console.reportingFailures { try session.session().members(d) }
                 try writeLines(["pseudonym"] + members, to: out)
             }
         }
@@ -229,7 +218,7 @@ extension PHMCommand {
             @Option(help: "Why you are re-identifying these patients (written to the audit log).") var reason: String
             @Option(help: "Also write the worklist as CSV to this file.") var csv: String?
             func run() throws {
-                let list = try governed { try session.session().worklist(cohort, reason: reason) }
+                let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
                 var rows = [
                     "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by"
@@ -258,7 +247,7 @@ extension PHMCommand {
             @Argument(help: "to_contact, contacted, enrolled, declined or not_appropriate.") var status: WorklistStatus
             @Option(help: "A note.") var note = ""
             func run() throws {
-                try governed {
+                try Console.reportingFailures {
                     try session.session().setStatus(cohort: cohort, pseudonym: pseudonym, status: status, note: note)
                 }
                 print("recorded \(status.rawValue)")
@@ -274,7 +263,7 @@ extension PHMCommand {
             @OptionGroup var session: SessionOptions
             @Option(help: "Show only the last N entries.") var last: Int?
             func run() throws {
-                let entries = try governed { try session.session().auditLog() }
+                let entries = try Console.reportingFailures { try session.session().auditLog() }
                 for e in entries.suffix(last ?? entries.count) {
                     print("\(e.sequence) \(e.at) \(e.user) \(e.role) \(e.purpose) \(e.action) \(e.outcome) \(e.detail)")
                 }
@@ -288,12 +277,12 @@ extension PHMCommand {
             @Option(help: "A head hash recorded earlier: check that entry is still in the log (detects truncation).")
             var head: String?
             func run() throws {
-                let s = try governed { try session.session() }
-                let result = try governed { try s.verifyAudit() }
+                let s = try Console.reportingFailures { try session.session() }
+                let result = try Console.reportingFailures { try s.verifyAudit() }
                 print(result.description)
                 guard case .intact = result else { throw ExitCode(1) }
                 if let head {
-                    let entries = try governed { try s.auditLog() }
+                    let entries = try Console.reportingFailures { try s.auditLog() }
                     guard entries.contains(where: { $0.hash == head }) else {
                         print("the recorded head \(head) is not in the log: entries were removed from its end")
                         throw ExitCode(1)
@@ -311,7 +300,7 @@ extension PHMCommand {
         struct Show: ParsableCommand {
             @OptionGroup var session: SessionOptions
             func run() throws {
-                let settings = try governed { try session.session().sharing() }
+                let settings = try Console.reportingFailures { try session.session().sharing() }
                 print("source,planning,direct_care")
                 for source in DataSource.allCases {
                     print(
@@ -328,7 +317,7 @@ extension PHMCommand {
             @Argument(help: "allow or deny.") var decision: String
             func run() throws {
                 guard decision == "allow" || decision == "deny" else { throw ValidationError("decision: allow or deny") }
-                try governed { try session.session().setSharing(source, use, allowed: decision == "allow") }
+                try Console.reportingFailures { try session.session().setSharing(source, use, allowed: decision == "allow") }
                 print(
                     "\(source.rawValue) \(decision == "allow" ? "allowed" : "not allowed") for \(use.rawValue) from the next run")
             }
