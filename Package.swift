@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -80,10 +81,18 @@ let package = Package(
         .target(
             name: "Service", dependencies: ["PHMCore", "Cohorts", "Governance", "Storage", "Analysis"],
             swiftSettings: strict),
+        // The web server: pages and the JSON API over sessions (Hummingbird).
+        .target(
+            name: "Web",
+            dependencies: [
+                "PHMCore", "Service", "Cohorts", "Governance", "Storage", .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Conditions", "Analysis", "Service", "Cohorts", "Governance",
+                "Pipeline", "Conditions", "Analysis", "Service", "Cohorts", "Governance", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -102,6 +111,13 @@ let package = Package(
             name: "ServiceTests",
             dependencies: [
                 "Service", "Cohorts", "Governance", "Storage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "WebTests",
+            dependencies: [
+                "Web", "Service", "Cohorts", "Governance", "Storage", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),

@@ -10,7 +10,7 @@ public struct PHMCommand: AsyncParsableCommand {
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
         subcommands: [
             Run.self, Synth.self, Demo.self, Model.self, Bench.self, Library.self, Cohort.self, Worklist.self, Users.self,
-            Audit.self, Sharing.self,
+            Audit.self, Sharing.self, Serve.self,
         ])
 
     public init() {}

@@ -35,7 +35,7 @@ public struct Session: Sendable {
     // MARK: scope
 
     /// The rows a request may see under this session's purpose.
-    func scope(_ frame: PersonFrame) throws -> Bitset {
+    public func scope(_ frame: PersonFrame) throws -> Bitset {
         switch purpose {
         case .planning: return Bitset(count: frame.count) { !frame.optedOut[$0] }
         case .directCare:

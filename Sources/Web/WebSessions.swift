@@ -1,0 +1,55 @@
+import Foundation
+import Service
+import Synchronization
+
+/// Logged-in browser sessions, held in memory: a random token (the cookie) names a `Session`
+/// and the CSRF token its forms must send back.
+final class WebSessions: Sendable {
+    struct Entry: Sendable {
+        var session: Session
+        var csrf: String
+        var expires: Date
+    }
+
+    /// Idle sessions end after this long.
+    static let lifetime: TimeInterval = 30 * 60
+    static let cookie = "phm_session"
+    static let loginCookie = "phm_login"
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func start(_ session: Session) -> (token: String, csrf: String) {
+        let token = Self.random(), csrf = Self.random()
+        entries.withLock { $0[token] = Entry(session: session, csrf: csrf, expires: Date().addingTimeInterval(Self.lifetime)) }
+        return (token, csrf)
+    }
+
+    /// The live session a token names, its expiry pushed back; nil when unknown or expired.
+    func find(_ token: String) -> Entry? {
+        entries.withLock { entries -> Entry? in
+            guard var entry = entries[token] else { return nil }
+            guard entry.expires > Date() else {
+                entries[token] = nil
+                return nil
+            }
+            entry.expires = Date().addingTimeInterval(Self.lifetime)
+            entries[token] = entry
+            return entry
+        }
+    }
+
+    func end(_ token: String) { entries.withLock { $0[token] = nil } }
+
+    /// 32 random bytes as hex.
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// Compares secrets in time independent of where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count, !x.isEmpty else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

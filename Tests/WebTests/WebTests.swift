@@ -1,0 +1,152 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Service
+import Storage
+import TestSupport
+import Testing
+
+@testable import Web
+
+/// A data directory with a random frame and an analyst, served in process.
+struct WebFixture {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("web-\(UUID().uuidString)")
+    let frame = randomFrame(3_000, seed: 4)
+    let platform: Platform
+    static let password = "correct horse battery"
+
+    init() throws {
+        try FrameFile.save(frame, dataDirectory: folder)
+        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
+        try platform.createFirstAdmin("adm", password: Self.password)
+        try platform.login("adm", password: Self.password, purpose: .administration)
+            .setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
+    }
+
+    var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: Logger(label: "test")) }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    /// `name=value` of a Set-Cookie header, and the whole header.
+    func cookie(_ name: String) -> (pair: String, header: String)? {
+        for header in headers[values: .setCookie] where header.hasPrefix(name + "=") {
+            return (String(header.prefix { $0 != ";" }), header)
+        }
+        return nil
+    }
+}
+
+/// The hidden CSRF field of a page.
+func csrf(in page: String) -> String {
+    let marker = "name=\"csrf\" value=\""
+    let start = page.range(of: marker)!.upperBound
+    return String(page[start...].prefix { $0 != "\"" })
+}
+
+func form(_ fields: [String: String]) -> ByteBuffer {
+    ByteBuffer(
+        string: fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            .joined(separator: "&"))
+}
+
+@Suite struct WebTests {
+    @Test func healthAndSecurityHeaders() async throws {
+        let fixture = try WebFixture()
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        try await fixture.app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.text == #"{"run":1,"status":"ok"}"#)
+                let csp = try #require(response.headers[.contentSecurityPolicy])
+                #expect(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"))
+                #expect(response.headers[.xContentTypeOptions] == "nosniff")
+            }
+            // Pages need a session.
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+        }
+    }
+
+    @Test func loginNeedsItsFormTokenAndSetsASecureCookie() async throws {
+        let fixture = try WebFixture()
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        try await fixture.app.test(.router) { client in
+            let login = try await client.execute(uri: "/login", method: .get)
+            let token = csrf(in: login.text)
+            let loginCookie = try #require(login.cookie(WebSessions.loginCookie))
+            let contentType: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            var headers = contentType
+            headers[.cookie] = loginCookie.pair
+            // Without the token from the form: refused.
+            let forged = try await client.execute(
+                uri: "/login", method: .post, headers: headers,
+                body: form(["user": "ana", "password": WebFixture.password, "purpose": "planning", "csrf": "x"]))
+            #expect(forged.status == .forbidden && forged.cookie(WebSessions.cookie) == nil)
+            // A wrong password: refused and audited.
+            let wrong = try await client.execute(
+                uri: "/login", method: .post, headers: headers,
+                body: form(["user": "ana", "password": "not the password", "purpose": "planning", "csrf": token]))
+            #expect(wrong.status == .unauthorized && wrong.text.contains("login failed"))
+            // The right one: a session cookie no script can read, sent only to this site over HTTPS.
+            let ok = try await client.execute(
+                uri: "/login", method: .post, headers: headers,
+                body: form(["user": "ana", "password": WebFixture.password, "purpose": "planning", "csrf": token]))
+            #expect(ok.status == .seeOther)
+            let session = try #require(ok.cookie(WebSessions.cookie))
+            for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] { #expect(session.header.contains(attribute)) }
+
+            var signedIn = contentType
+            signedIn[.cookie] = session.pair
+            let overview = try await client.execute(uri: "/", method: .get, headers: signedIn)
+            let planning = fixture.frame.optedOut.filter { !$0 }.count
+            #expect(
+                overview.status == .ok
+                    && overview.text.contains("\(planning / 1000),\(String(format: "%03d", planning % 1000)) people"))
+            #expect(overview.text.contains("ana (analyst, planning)"))
+            // A cohort through the form: suppressed for planning, and never a pseudonym on the page.
+            let page = try await client.execute(uri: "/cohorts", method: .get, headers: signedIn)
+            let sessionToken = csrf(in: page.text)
+            let noToken = try await client.execute(
+                uri: "/cohorts", method: .post, headers: signedIn, body: form(["definition": "age >= 65"]))
+            #expect(noToken.status == .forbidden)
+            let result = try await client.execute(
+                uri: "/cohorts", method: .post, headers: signedIn,
+                body: form(["definition": "age >= 65", "csrf": sessionToken]))
+            #expect(result.status == .ok && result.text.contains("Counts of 1 to 7 are suppressed"))
+            #expect(!fixture.frame.pseudonym.prefix(500).contains { result.text.contains($0) })
+            let mistake = try await client.execute(
+                uri: "/cohorts", method: .post, headers: signedIn,
+                body: form(["definition": "condition depresion", "csrf": sessionToken]))
+            #expect(mistake.status == .badRequest && mistake.text.contains("did you mean &#39;depression&#39;"))
+
+            // The API: the same session, the token in a header.
+            var api: HTTPFields = [.contentType: "application/json", .cookie: session.pair]
+            let refused = try await client.execute(
+                uri: "/api/cohorts/profile", method: .post, headers: api,
+                body: ByteBuffer(string: #"{"definition": "age >= 65"}"#))
+            #expect(refused.status == .forbidden)
+            api[.init("X-CSRF-Token")!] = sessionToken
+            let json = try await client.execute(
+                uri: "/api/cohorts/profile", method: .post, headers: api,
+                body: ByteBuffer(string: #"{"definition": {"age": {"at_least": 65}}}"#))
+            #expect(json.status == .ok)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body.readableBytesView)) as? [String: Any])
+            let expected = (0..<fixture.frame.count).filter { fixture.frame.age[$0] >= 65 && !fixture.frame.optedOut[$0] }.count
+            #expect(object["size"] as? Int == (expected + 2) / 5 * 5)
+            #expect(object["suppressed"] as? Bool == true)
+
+            // Signing out ends the session.
+            _ = try await client.execute(uri: "/logout", method: .post, headers: signedIn, body: form(["csrf": sessionToken]))
+            let after = try await client.execute(uri: "/", method: .get, headers: signedIn)
+            #expect(after.status == .seeOther)
+        }
+        let log = try GovernanceStore(directory: fixture.folder).auditEntries()
+        #expect(log.contains { $0.action == "login" && $0.outcome == "denied" && $0.user == "ana" })
+        #expect(log.contains { $0.action == "query_cohort" && $0.user == "ana" })
+    }
+}
