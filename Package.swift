@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Web", "Service", "Cohorts", "Governance", "Storage", "TestSupport",
+                "Web", "Service", "Cohorts", "Governance", "Storage", "PHMCore", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),

@@ -101,6 +101,59 @@ public enum WebApp {
             }
         }
 
+        router.post("/cohorts/save") { request, context -> Response in
+            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            let form = try await Form(request, context: context)
+            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
+            let text = form["definition"] ?? ""
+            do {
+                let saved = try entry.session.saveCohort(form["name"] ?? "", try Session.definition(text))
+                return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved))
+            } catch let error as CohortError {
+                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .badRequest)
+            } catch let error as AccessError {
+                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .forbidden)
+            }
+        }
+
+        router.get("/worklists") { request, _ -> Response in
+            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            do { return html(Pages.worklists(entry, cohorts: try entry.session.cohorts())) } catch {
+                return try failure("Worklists", error, entry)
+            }
+        }
+
+        // Opening a worklist re-identifies people: a POST with a reason, never a link.
+        router.post("/worklists/open") { request, context -> Response in
+            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            let form = try await Form(request, context: context)
+            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
+            do {
+                // The status form on each row posts here too, then the list is shown again.
+                if let pseudonym = form["pseudonym"] {
+                    guard let status = WorklistStatus(rawValue: form["status"] ?? "") else {
+                        throw AccessError.invalid("unknown status '\(form["status"] ?? "")'")
+                    }
+                    try entry.session.setStatus(
+                        cohort: form["cohort"] ?? "", pseudonym: pseudonym, status: status, note: form["note"] ?? "")
+                }
+                let list = try entry.session.worklist(form["cohort"] ?? "", reason: form["reason"] ?? "")
+                return html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
+            } catch {
+                return try failure("Worklist", error, entry)
+            }
+        }
+
+        router.get("/audit") { request, _ -> Response in
+            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            do {
+                let verification = try entry.session.verifyAudit()
+                return html(Pages.audit(entry, verification: verification, entries: try entry.session.auditLog().suffix(200)))
+            } catch {
+                return try failure("Audit", error, entry)
+            }
+        }
+
         // The API: the same session cookie, with the CSRF token in a header.
         router.post("/api/cohorts/profile") { request, context -> Response in
             guard let entry = signedIn(request, sessions) else { return json(["error": "not signed in"], .unauthorized) }
@@ -125,6 +178,18 @@ public enum WebApp {
             }
         }
         return router
+    }
+
+    /// A refusal or a definition that does not fit the run, as a page; other errors go on up.
+    static func failure(_ title: String, _ error: any Error, _ entry: WebSessions.Entry) throws -> Response {
+        let page = { (message: String) in
+            Pages.page(title, "<p role=\"alert\" class=\"error\">\(Pages.escape(message))</p>", signedIn: entry)
+        }
+        switch error {
+        case let error as AccessError: return html(page(error.description), .forbidden)
+        case let error as CohortError: return html(page(error.description), .unprocessableContent)
+        default: throw error
+        }
     }
 
     static func signedIn(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {

@@ -4,6 +4,7 @@ import Governance
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PHMCore
 import Service
 import Storage
 import TestSupport
@@ -20,10 +21,29 @@ struct WebFixture {
 
     init() throws {
         try FrameFile.save(frame, dataDirectory: folder)
-        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
+        // Care gaps over the names the random frame has.
+        let gaps = folder.appendingPathComponent("care-gaps.yaml")
+        try Data(
+            """
+            care_gaps:
+              - id: hypertension_no_bp
+                name: "Hypertension without a blood pressure reading in 12 months"
+                rule: condition hypertension and not recorded systolic_bp within 12 months
+            """.utf8
+        ).write(to: gaps)
+        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4), careGaps: gaps)
         try platform.createFirstAdmin("adm", password: Self.password)
-        try platform.login("adm", password: Self.password, purpose: .administration)
-            .setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
+        let admin = try platform.login("adm", password: Self.password, purpose: .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
+        try admin.setUser("cli", role: .clinician, practiceCode: "P3", password: Self.password)
+        try admin.setUser("ig", role: .igLead, practiceCode: nil, password: Self.password)
+        let frame = self.frame
+        try IdentityVault(directory: folder.appendingPathComponent("vault")).replaceIdentities(
+            frame.pseudonym.indices.map { row in
+                VaultEntry(
+                    pseudonym: frame.pseudonym[row], nhsNumber: "9434765919", givenName: "Given\(row)", familyName: "Family",
+                    dateOfBirth: "1950-01-01", postcode: "SO23 8UJ", practiceCode: "P", patientIds: "gp-\(row)")
+            })
     }
 
     var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: Logger(label: "test")) }
@@ -148,5 +168,69 @@ func form(_ fields: [String: String]) -> ByteBuffer {
         let log = try GovernanceStore(directory: fixture.folder).auditEntries()
         #expect(log.contains { $0.action == "login" && $0.outcome == "denied" && $0.user == "ana" })
         #expect(log.contains { $0.action == "query_cohort" && $0.user == "ana" })
+    }
+}
+
+/// Signs in through the form and returns the cookie header and the session's CSRF token.
+func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String) async throws -> (cookie: String, csrf: String) {
+    let login = try await client.execute(uri: "/login", method: .get)
+    let headers: HTTPFields = [
+        .contentType: "application/x-www-form-urlencoded", .cookie: login.cookie(WebSessions.loginCookie)!.pair,
+    ]
+    let ok = try await client.execute(
+        uri: "/login", method: .post, headers: headers,
+        body: form(["user": user, "password": WebFixture.password, "purpose": purpose, "csrf": csrf(in: login.text)]))
+    let cookie = ok.cookie(WebSessions.cookie)!.pair
+    let page = try await client.execute(uri: "/cohorts", method: .get, headers: [.cookie: cookie])
+    return (cookie, csrf(in: page.text))
+}
+
+@Suite struct WorklistPageTests {
+    @Test func clinicianSavesACohortOpensTheWorklistAndRecordsAStatus() async throws {
+        let fixture = try WebFixture()
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        try await fixture.app.test(.router) { client in
+            let (cookie, token) = try await signIn(client, "cli", "direct_care")
+            let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+            let saved = try await client.execute(
+                uri: "/cohorts/save", method: .post, headers: headers,
+                body: form(["name": "older", "definition": "age >= 70", "csrf": token]))
+            #expect(saved.status == .ok && saved.text.contains("Saved older version 1"))
+            let choose = try await client.execute(uri: "/worklists", method: .get, headers: headers)
+            #expect(choose.text.contains("older: age &gt;= 70"))
+            let list = try await client.execute(
+                uri: "/worklists/open", method: .post, headers: headers,
+                body: form(["cohort": "older", "reason": "frailty review", "csrf": token]))
+            #expect(list.status == .ok)
+            let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
+            let rows = (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }
+            #expect(list.text.contains("\(rows.count) people at P3"))
+            #expect(rows.allSatisfy { list.text.contains("Given\($0) Family") })
+            let first = fixture.frame.pseudonym[rows[0]]
+            let updated = try await client.execute(
+                uri: "/worklists/open", method: .post, headers: headers,
+                body: form([
+                    "cohort": "older", "reason": "frailty review", "csrf": token, "pseudonym": first, "status": "enrolled",
+                    "note": "booked",
+                ]))
+            #expect(updated.text.contains("value=\"booked\""))
+            #expect(updated.text.contains("<option value=\"enrolled\" selected>"))
+            // The audit page is the IG lead's, not the clinician's.
+            let audit = try await client.execute(uri: "/audit", method: .get, headers: headers)
+            #expect(audit.status == .forbidden)
+        }
+        try await fixture.app.test(.router) { client in
+            let (cookie, _) = try await signIn(client, "ig", "administration")
+            let audit = try await client.execute(uri: "/audit", method: .get, headers: [.cookie: cookie])
+            #expect(audit.status == .ok && audit.text.contains("intact:") && audit.text.contains("view_worklist"))
+            #expect(!audit.text.contains("Given"))
+            // An analyst cannot open worklists at all.
+            let (analyst, token) = try await signIn(client, "ana", "planning")
+            let refused = try await client.execute(
+                uri: "/worklists/open", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", .cookie: analyst],
+                body: form(["cohort": "older", "reason": "curious", "csrf": token]))
+            #expect(refused.status == .forbidden && !refused.text.contains("Given"))
+        }
     }
 }
