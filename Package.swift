@@ -99,7 +99,8 @@ let package = Package(
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 
         .target(
-            name: "TestSupport", dependencies: ["PHMCore", "Synthesis", "Cohorts"], path: "Tests/TestSupport",
+            name: "TestSupport", dependencies: ["PHMCore", "Synthesis", "Cohorts", "Governance", "Service", "Storage"],
+            path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),

@@ -12,40 +12,7 @@ import Testing
 
 @testable import Web
 
-/// A data directory with a random frame and an analyst, served in process.
-struct WebFixture {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("web-\(UUID().uuidString)")
-    let frame = randomFrame(3_000, seed: 4)
-    let platform: Platform
-    static let password = "correct horse battery"
-
-    init() throws {
-        try FrameFile.save(frame, dataDirectory: folder)
-        // Care gaps over the names the random frame has.
-        let gaps = folder.appendingPathComponent("care-gaps.yaml")
-        try Data(
-            """
-            care_gaps:
-              - id: hypertension_no_bp
-                name: "Hypertension without a blood pressure reading in 12 months"
-                rule: condition hypertension and not recorded systolic_bp within 12 months
-            """.utf8
-        ).write(to: gaps)
-        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4), careGaps: gaps)
-        try platform.createFirstAdmin("adm", password: Self.password)
-        let admin = try platform.login("adm", password: Self.password, purpose: .administration)
-        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
-        try admin.setUser("cli", role: .clinician, practiceCode: "P3", password: Self.password)
-        try admin.setUser("ig", role: .igLead, practiceCode: nil, password: Self.password)
-        let frame = self.frame
-        try IdentityVault(directory: folder.appendingPathComponent("vault")).replaceIdentities(
-            frame.pseudonym.indices.map { row in
-                VaultEntry(
-                    pseudonym: frame.pseudonym[row], nhsNumber: "9434765919", givenName: "Given\(row)", familyName: "Family",
-                    dateOfBirth: "1950-01-01", postcode: "SO23 8UJ", practiceCode: "P", patientIds: "gp-\(row)")
-            })
-    }
-
+extension Fixture {
     var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: Logger(label: "test")) }
 }
 
@@ -75,8 +42,7 @@ func form(_ fields: [String: String]) -> ByteBuffer {
 
 @Suite struct WebTests {
     @Test func healthAndSecurityHeaders() async throws {
-        let fixture = try WebFixture()
-        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let fixture = try Fixture()
         try await fixture.app.test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .ok)
@@ -93,8 +59,7 @@ func form(_ fields: [String: String]) -> ByteBuffer {
     }
 
     @Test func loginNeedsItsFormTokenAndSetsASecureCookie() async throws {
-        let fixture = try WebFixture()
-        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let fixture = try Fixture()
         try await fixture.app.test(.router) { client in
             let login = try await client.execute(uri: "/login", method: .get)
             let token = csrf(in: login.text)
@@ -105,7 +70,7 @@ func form(_ fields: [String: String]) -> ByteBuffer {
             // Without the token from the form: refused.
             let forged = try await client.execute(
                 uri: "/login", method: .post, headers: headers,
-                body: form(["user": "ana", "password": WebFixture.password, "purpose": "planning", "csrf": "x"]))
+                body: form(["user": "ana", "password": Fixture.password, "purpose": "planning", "csrf": "x"]))
             #expect(forged.status == .forbidden && forged.cookie(WebSessions.cookie) == nil)
             // A wrong password: refused and audited.
             let wrong = try await client.execute(
@@ -115,7 +80,7 @@ func form(_ fields: [String: String]) -> ByteBuffer {
             // The right one: a session cookie no script can read, sent only to this site over HTTPS.
             let ok = try await client.execute(
                 uri: "/login", method: .post, headers: headers,
-                body: form(["user": "ana", "password": WebFixture.password, "purpose": "planning", "csrf": token]))
+                body: form(["user": "ana", "password": Fixture.password, "purpose": "planning", "csrf": token]))
             #expect(ok.status == .seeOther)
             let session = try #require(ok.cookie(WebSessions.cookie))
             for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] { #expect(session.header.contains(attribute)) }
@@ -179,7 +144,7 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
     ]
     let ok = try await client.execute(
         uri: "/login", method: .post, headers: headers,
-        body: form(["user": user, "password": WebFixture.password, "purpose": purpose, "csrf": csrf(in: login.text)]))
+        body: form(["user": user, "password": Fixture.password, "purpose": purpose, "csrf": csrf(in: login.text)]))
     let cookie = ok.cookie(WebSessions.cookie)!.pair
     let page = try await client.execute(uri: "/cohorts", method: .get, headers: [.cookie: cookie])
     return (cookie, csrf(in: page.text))
@@ -187,8 +152,7 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
 
 @Suite struct WorklistPageTests {
     @Test func clinicianSavesACohortOpensTheWorklistAndRecordsAStatus() async throws {
-        let fixture = try WebFixture()
-        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let fixture = try Fixture()
         try await fixture.app.test(.router) { client in
             let (cookie, token) = try await signIn(client, "cli", "direct_care")
             let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]

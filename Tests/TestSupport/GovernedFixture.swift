@@ -1,0 +1,56 @@
+import Cohorts
+import Foundation
+import Governance
+import PHMCore
+import Service
+import Storage
+
+/// A data directory with a random frame, an identity vault for it, and one user of each role.
+public final class Fixture: @unchecked Sendable {
+    public let folder = FileManager.default.temporaryDirectory.appendingPathComponent("governed-\(UUID().uuidString)")
+    public let frame: PersonFrame
+    public let platform: Platform
+    public static let password = "correct horse battery"
+    /// Users by role; the clinician works at practice P3.
+    public static let names: [Role: String] = [.analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm"]
+
+    public init() throws {
+        let frame = randomFrame(4_000, seed: 21)
+        self.frame = frame
+        let folder = self.folder
+        try FrameFile.save(frame, dataDirectory: folder)
+        let vault = try IdentityVault(directory: folder.appendingPathComponent("vault"))
+        try vault.replaceIdentities(
+            frame.pseudonym.indices.map { row in
+                VaultEntry(
+                    pseudonym: frame.pseudonym[row], nhsNumber: "9434765919", givenName: "Given\(row)", familyName: "Family",
+                    dateOfBirth: "1950-01-01", postcode: "SO23 8UJ",
+                    practiceCode: frame.hierarchy.practices[Int(frame.practice[row])].code, patientIds: "gp-\(row)")
+            })
+        // Care gaps over the names the random frame has.
+        let gaps = folder.appendingPathComponent("care-gaps.yaml")
+        try Data(
+            """
+            care_gaps:
+              - id: hypertension_no_bp
+                name: "Hypertension without a blood pressure reading in 12 months"
+                rule: condition hypertension and not recorded systolic_bp within 12 months
+              - id: diabetes_no_hba1c
+                name: "Diabetes without an HbA1c in 12 months"
+                rule: condition diabetes and not recorded hba1c within 12 months
+            """.utf8
+        ).write(to: gaps)
+        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4), careGaps: gaps)
+        try platform.createFirstAdmin("adm", password: Fixture.password)
+        let admin = try platform.login("adm", password: Fixture.password, purpose: .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Fixture.password)
+        try admin.setUser("cli", role: .clinician, practiceCode: "P3", password: Fixture.password)
+        try admin.setUser("ig", role: .igLead, practiceCode: nil, password: Fixture.password)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    public func session(_ role: Role, _ purpose: Purpose) throws -> Session {
+        try platform.login(Fixture.names[role]!, password: Fixture.password, purpose: purpose)
+    }
+}
