@@ -1,10 +1,15 @@
 import ArgumentParser
 import Foundation
+import Governance
+import Hummingbird
 import Identity
 import Ingest
+import Logging
 import PHMCore
 import Pipeline
+import Service
 import Synthesis
+import Web
 
 extension PHMCommand {
     struct Run: ParsableCommand {
@@ -41,9 +46,11 @@ extension PHMCommand {
         }
     }
 
-    struct Demo: ParsableCommand {
+    struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Synthesise a population, run the pipeline on it, and print a summary.")
+            abstract:
+                "Synthesise a population, run the pipeline on it, and print a summary; with --serve, add a demo user of each role and serve the web pages."
+        )
 
         @OptionGroup var population: PopulationOptions
 
@@ -52,13 +59,36 @@ extension PHMCommand {
 
         @OptionGroup var pipeline: PipelineOptions
 
-        func run() throws {
+        @Flag(help: "Then create demo users (printing their passwords) and serve the web pages.")
+        var serve = false
+
+        @Option(help: "The port to serve on.") var port = 8080
+
+        func run() async throws {
             let input = dir + "/input"
             _ = try Console.synthesise(
                 people: population.people, seed: population.seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
             let result = try Console.runPipeline(
                 input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
             print(Console.summary(result))
+            guard serve else { return }
+            let platform = try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory))
+            let practice = result.population.hierarchy.practices[0].code
+            do {
+                let users = try platform.createDemoUsers(practiceCode: practice)
+                print("\ndemo users (synthetic data only; the passwords are shown once):")
+                for user in users {
+                    print(
+                        "  \(user.name) / \(user.password)  (\(user.role.rawValue)\(user.role == .clinician ? " at \(practice)" : ""))"
+                    )
+                }
+            } catch AccessError.alreadySetUp {
+                print("\nthis data directory already has users: sign in with yours")
+            }
+            print("open http://127.0.0.1:\(port)/login")
+            var logger = Logger(label: "phm")
+            logger.logLevel = .info
+            try await WebApp.make(platform: platform, port: port, logger: logger).runService()
         }
     }
 }

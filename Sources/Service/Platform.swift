@@ -64,6 +64,22 @@ public final class Platform: Sendable {
             outcome: "allowed", detail: Session.json(["user": name]))
     }
 
+    /// For a demonstration on synthetic data: one user of each role, with random passwords to
+    /// print, in a data directory with no users yet. The clinician works at `practiceCode`.
+    public func createDemoUsers(practiceCode: String) throws -> [(name: String, role: Role, password: String)] {
+        let users = Role.allCases.map { role in
+            (name: role.rawValue, role: role, password: "demo-" + String(WebSafe.random().prefix(12)))
+        }
+        let admin = users.first { $0.role == .admin }!
+        try createFirstAdmin(admin.name, password: admin.password)
+        let session = try login(admin.name, password: admin.password, purpose: .administration)
+        for user in users where user.role != .admin {
+            try session.setUser(
+                user.name, role: user.role, practiceCode: user.role == .clinician ? practiceCode : nil, password: user.password)
+        }
+        return users
+    }
+
     static let decoyHash = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 }
 
@@ -91,5 +107,14 @@ public enum AccessError: Error, Equatable, CustomStringConvertible {
         case .unknownUser(let name): "no user is called '\(name)'"
         case .invalid(let message): message
         }
+    }
+}
+
+/// Random text for demo passwords.
+enum WebSafe {
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let letters = Array("abcdefghjkmnpqrstuvwxyz23456789")
+        return String((0..<16).map { _ in letters[Int.random(in: 0..<letters.count, using: &generator)] })
     }
 }

@@ -225,3 +225,23 @@ extension AuditVerification {
         return nil
     }
 }
+
+@Suite struct DemoUserTests {
+    @Test func demoUsersOneOfEachRoleOnlyInAnEmptyDataDirectory() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FrameFile.save(randomFrame(200, seed: 2), dataDirectory: folder)
+        let platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
+        let users = try platform.createDemoUsers(practiceCode: "P3")
+        #expect(Set(users.map(\.role)) == Set(Role.allCases))
+        for user in users {
+            for purpose in AccessPolicy.purposes(of: user.role) {
+                let session = try platform.login(user.name, password: user.password, purpose: purpose)
+                #expect(session.user.role == user.role)
+                #expect(session.user.practiceCode == (user.role == .clinician ? "P3" : nil))
+            }
+        }
+        #expect(Set(users.map(\.password)).count == users.count)
+        #expect(throws: AccessError.alreadySetUp) { try platform.createDemoUsers(practiceCode: "P3") }
+    }
+}
