@@ -21,7 +21,11 @@ extension PHMCommand {
 
         @OptionGroup var pipeline: PipelineOptions
 
+        @Flag(name: .customLong("cohorts-only"), help: "Time only the cohorts, on the latest run's frame in --data-dir.")
+        var cohortsOnly = false
+
         func run() throws {
+            if cohortsOnly { return try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) }
             let (people, seed) = (population.people, population.seed)
             let input = "\(dir)/input-\(people)-\(seed)"
             let marker = URL(fileURLWithPath: input).appendingPathComponent("ground-truth/persons.csv")
@@ -76,20 +80,28 @@ extension PHMCommand {
                 "condition anxiety and condition depression and pcn = \(pcn) and emergency_admissions >= 1 and cost >= 1000",
             ]
             print("")
-            print("| cohort (5 criteria) | people | p50 ms | p95 ms |")
-            print("|---|---|---|---|")
+            print("| cohort (5 criteria) | people | p50 ms | p95 ms | profile p50 ms |")
+            print("|---|---|---|---|---|")
+            let everyone = Bitset(count: frame.count) { !frame.optedOut[$0] }
+            func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
             for text in definitions {
                 let definition = try CohortText.parse(text)
                 var times: [Double] = []
-                var people = 0
+                var rows = Bitset(count: 0)
                 for _ in 0..<50 {
                     let start = DispatchTime.now().uptimeNanoseconds
-                    people = try CohortQuery(definition, frame: frame).evaluate(frame).cardinality
+                    rows = try CohortQuery(definition, frame: frame).evaluate(frame)
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                 }
                 times.sort()
+                rows.formIntersection(everyone)
+                let profiles = (0..<5).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = CohortProfile(frame, cohort: rows, population: everyone)
+                    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                }
                 print(
-                    "| `\(text)` | \(Console.number(people)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) |"
+                    "| `\(text)` | \(Console.number(rows.cardinality)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) | \(String(format: "%.0f", median(profiles))) |"
                 )
             }
         }

@@ -37,17 +37,23 @@ public struct Bitset: Sendable, Equatable {
 
     public var cardinality: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
 
+    /// Calls `body` with each row in the set, ascending, without building an array.
+    @inline(__always)
+    public func forEach(_ body: (Int) throws -> Void) rethrows {
+        for (w, word) in words.enumerated() {
+            var bits = word
+            while bits != 0 {
+                try body(w << 6 + bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+    }
+
     /// The rows in the set, ascending.
     public var rows: [Int] {
         var out: [Int] = []
         out.reserveCapacity(cardinality)
-        for (w, word) in words.enumerated() {
-            var bits = word
-            while bits != 0 {
-                out.append(w << 6 + bits.trailingZeroBitCount)
-                bits &= bits - 1
-            }
-        }
+        forEach { out.append($0) }
         return out
     }
 

@@ -33,15 +33,17 @@ public struct CohortProfile: Sendable {
 
     /// Profiles `cohort` within `population` (both sets of frame rows; the cohort a subset).
     ///
-    /// - Complexity: one pass over the population's rows, plus each condition's rows.
+    /// - Complexity: one pass over the population's rows per breakdown and per mean, each
+    ///   reading one column, plus each condition's rows. Column at a time took 43 ms for 927,625
+    ///   people; one pass calling every breakdown for each row took 330 ms.
     public init(_ frame: PersonFrame, cohort: Bitset, population: Bitset) {
         size = cohort.cardinality
         populationSize = population.cardinality
         var groups: [Group] = []
         func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int?) {
             var inCohort = [Int](repeating: 0, count: labels.count), inPopulation = inCohort
-            for row in population.rows {
-                guard let g = group(row) else { continue }
+            population.forEach { row in
+                guard let g = group(row) else { return }
                 inPopulation[g] += 1
                 if cohort.contains(row) { inCohort[g] += 1 }
             }
@@ -84,8 +86,8 @@ public struct CohortProfile: Sendable {
         var measures: [Measure] = []
         func mean(_ name: String, _ value: (Int) -> Double?) {
             var sums = (cohort: 0.0, cohortN: 0, population: 0.0, populationN: 0)
-            for row in population.rows {
-                guard let x = value(row) else { continue }
+            population.forEach { row in
+                guard let x = value(row) else { return }
                 sums.population += x
                 sums.populationN += 1
                 if cohort.contains(row) {
