@@ -10,10 +10,25 @@ import Storage
     import Glibc
 #endif
 
-/// Who is asking, and why: every governed command logs in as a user under a purpose.
-struct SessionOptions: ParsableArguments {
+/// The data directory a governed command or the server opens, and the care gaps it uses.
+struct PlatformOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory holding the store, the vault and the latest run.")
     var dataDirectory = "phm-data"
+
+    @Option(
+        name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
+    var careGaps: String?
+
+    func platform() throws -> Platform {
+        try Console.reportingFailures {
+            try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
+        }
+    }
+}
+
+/// Who is asking, and why: every governed command logs in as a user under a purpose.
+struct SessionOptions: ParsableArguments {
+    @OptionGroup var platform: PlatformOptions
 
     @Option(help: "Your user name (your password is read from $PHM_PASSWORD, or asked for).")
     var user: String
@@ -21,15 +36,8 @@ struct SessionOptions: ParsableArguments {
     @Option(help: "Why you are asking: planning, direct_care or administration.")
     var purpose: Purpose
 
-    @Option(
-        name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
-    var careGaps: String?
-
     func session() throws -> Session {
-        let platform = try Console.reportingFailures {
-            try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
-        }
-        return try platform.login(
+        try platform.platform().login(
             user, password: Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "), purpose: purpose)
     }
 }
@@ -64,12 +72,12 @@ extension PHMCommand {
         struct Initialise: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "init", abstract: "Create the first administrator of a data directory with no users.")
-            @Option(name: .customLong("data-dir")) var dataDirectory = "phm-data"
+            @OptionGroup var platform: PlatformOptions
             @Option(help: "The administrator's user name.") var name: String
             func run() throws {
-                let platform = try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory))
+                let opened = try platform.platform()
                 try Console.reportingFailures {
-                    try platform.createFirstAdmin(
+                    try opened.createFirstAdmin(
                         name, password: try Secrets.password("PHM_NEW_PASSWORD", prompt: "new password for \(name): "))
                 }
                 print("created administrator \(name)")
@@ -142,21 +150,27 @@ extension PHMCommand {
                     "\(shown(p.size)) of \(shown(p.populationSize)) people (run \(result.runId), as of \(result.asOf))"
                         + (result.suppressed ? "; counts of 1-7 suppressed and others rounded to 5" : ""))
                 print(String(format: "evaluated in %.1f ms", result.seconds * 1000))
-                var rows = ["breakdown,group,cohort,population,pct_cohort,pct_population"]
+                var rows = CSVRows()
+                rows.raw("breakdown,group,cohort,population,pct_cohort,pct_population")
+                func count(_ n: Int?) { if let n { rows.field(n) } else { rows.empty() } }
+                func percent(_ n: Int?, _ total: Int?) {
+                    guard let n, let total, total > 0 else { return rows.empty() }
+                    rows.field(100 * Double(n) / Double(total), decimals: 1)
+                }
                 for g in p.groups {
-                    func pct(_ n: Int?, _ total: Int?) -> String {
-                        guard let n, let total, total > 0 else { return "" }
-                        return String(format: "%.1f", 100 * Double(n) / Double(total))
-                    }
-                    rows.append(
-                        "\(g.group.breakdown),\(g.group.group),\(g.cohort.map(String.init) ?? ""),\(g.population.map(String.init) ?? ""),\(pct(g.cohort, p.size)),\(pct(g.population, p.populationSize))"
-                    )
+                    rows.field(g.group.breakdown)
+                    rows.field(g.group.group)
+                    count(g.cohort)
+                    count(g.population)
+                    percent(g.cohort, p.size)
+                    percent(g.population, p.populationSize)
+                    rows.end()
                 }
                 for m in p.measures {
                     let name = m.measure.padding(toLength: 32, withPad: " ", startingAt: 0)
                     print(name + String(format: " cohort %12.3f   population %12.3f", m.cohort, m.population))
                 }
-                if let csv { try writeLines(rows, to: csv) }
+                if let csv { try write(rows, to: csv) }
             }
         }
 
@@ -202,7 +216,10 @@ extension PHMCommand {
             func run() throws {
                 let d = try readDefinition(definition)
                 let members = try Console.reportingFailures { try session.session().members(d) }
-                try writeLines(["pseudonym"] + members, to: out)
+                var rows = CSVRows()
+                rows.raw("pseudonym")
+                for pseudonym in members { rows.raw(pseudonym) }
+                try write(rows, to: out)
             }
         }
     }
@@ -220,22 +237,32 @@ extension PHMCommand {
             func run() throws {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
-                var rows = [
+                var rows = CSVRows()
+                rows.raw(
                     "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by"
-                ]
+                )
                 for e in list.entries {
-                    let who = e.identity.map { "\($0.givenName) \($0.familyName)" } ?? ""
-                    let fields: [String] = [
-                        String(e.entry.rank), e.identity?.nhsNumber ?? "", who, e.identity?.dateOfBirth ?? "", e.entry.pseudonym,
-                        String(e.entry.age), e.entry.sex, e.entry.risk.map { String(format: "%.3f", $0) } ?? "",
-                        e.entry.tier ?? "", e.entry.rising ? "Y" : "N", e.entry.reasons.joined(separator: "; "),
-                        e.entry.gaps.joined(separator: "; "), e.status.rawValue, e.latest?.note ?? "", e.latest?.changedBy ?? "",
-                    ]
-                    rows.append(fields.map(csvField).joined(separator: ","))
+                    rows.field(e.entry.rank)
+                    rows.field(e.identity?.nhsNumber ?? "")
+                    rows.field(e.identity.map { "\($0.givenName) \($0.familyName)" } ?? "")
+                    rows.field(e.identity?.dateOfBirth ?? "")
+                    rows.field(e.entry.pseudonym)
+                    rows.field(e.entry.age)
+                    rows.field(e.entry.sex)
+                    if let risk = e.entry.risk { rows.field(risk, decimals: 3) } else { rows.empty() }
+                    rows.field(e.entry.tier ?? "")
+                    rows.field(e.entry.rising ? "Y" : "N")
+                    rows.field(e.entry.reasons.joined(separator: "; "))
+                    rows.field(e.entry.gaps.joined(separator: "; "))
+                    rows.field(e.status.rawValue)
+                    rows.field(e.latest?.note ?? "")
+                    rows.field(e.latest?.changedBy ?? "")
+                    rows.end()
                 }
-                for row in rows.prefix(21) { print(row) }
-                if rows.count > 21 { print("... \(rows.count - 21) more") }
-                if let csv { try writeLines(rows, to: csv) }
+                let lines = String(decoding: rows.bytes, as: UTF8.self).split(separator: "\n")
+                for line in lines.prefix(21) { print(line) }
+                if lines.count > 21 { print("... \(lines.count - 21) more") }
+                if let csv { try write(rows, to: csv) }
             }
         }
 
@@ -325,12 +352,8 @@ extension PHMCommand {
     }
 }
 
-/// Writes lines of CSV to a file and says so.
-func writeLines(_ lines: [String], to path: String) throws {
-    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
-    print("wrote \(lines.count - 1) rows to \(path)")
-}
-
-func csvField(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+/// Writes CSV rows to a file and says so.
+func write(_ rows: CSVRows, to path: String) throws {
+    try Data(rows.bytes).write(to: URL(fileURLWithPath: path))
+    print("wrote \(path)")
 }

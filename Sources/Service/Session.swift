@@ -124,10 +124,7 @@ public struct Session: Sendable {
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
             try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
         }
-        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
-        let frame = try platform.frame(for: purpose)
-        let practice = try ownPractice(frame)
-        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+        let (saved, frame, rows, practice) = try ownPracticeMembers(of: cohort)
         let list = try Worklist(frame, cohort: rows, practice: practice, gaps: platform.careGaps)
         try authorise(
             .viewWorklist,
@@ -136,26 +133,32 @@ public struct Session: Sendable {
                 "reidentified": list.entries.map(\.pseudonym),
             ])
         let vault = try IdentityVault(directory: platform.dataDirectory.appendingPathComponent("vault"))
+        let identities = try vault.identities(of: list.entries.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
         for change in try store.worklistChanges(cohort: cohort, practiceCode: user.practiceCode!) {
             status[change.pseudonym] = change
         }
-        let entries = try list.entries.map { entry in
-            PracticeWorklist.Entry(
-                entry: entry, identity: try vault.identity(of: entry.pseudonym), latest: status[entry.pseudonym])
+        let entries = list.entries.map { entry in
+            PracticeWorklist.Entry(entry: entry, identity: identities[entry.pseudonym], latest: status[entry.pseudonym])
         }
         return PracticeWorklist(
             cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, entries: entries,
             gaps: platform.careGaps.map { ($0.id, $0.name) })
     }
 
+    /// The latest version of a saved cohort, evaluated on this purpose's frame, with the index of
+    /// the clinician's practice.
+    func ownPracticeMembers(of cohort: String) throws -> (CohortRecord, PersonFrame, Bitset, practice: Int) {
+        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
+        let frame = try platform.frame(for: purpose)
+        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+        return (saved, frame, rows, try ownPractice(frame))
+    }
+
     /// Records a new status (and note) for a person on one of the clinician's worklists.
     public func setStatus(cohort: String, pseudonym: String, status: WorklistStatus, note: String = "") throws {
         try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
-        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
-        let frame = try platform.frame(for: purpose)
-        let practice = try ownPractice(frame)
-        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+        let (_, frame, rows, practice) = try ownPracticeMembers(of: cohort)
         guard let row = frame.pseudonym.firstIndex(of: pseudonym), rows.contains(row), frame.practice[row] == Int32(practice)
         else { throw AccessError.notOnWorklist }
         try store.addWorklistChange(

@@ -112,7 +112,15 @@ public final class IdentityVault: Sendable {
 
     /// The identity behind a pseudonym, for direct care only.
     public func identity(of pseudonym: String) throws -> VaultEntry? {
-        try database.read { db in try VaultEntry.fetchOne(db, key: pseudonym) }
+        try identities(of: [pseudonym])[pseudonym]
+    }
+
+    /// The identities behind pseudonyms, read together, by pseudonym.
+    public func identities(of pseudonyms: [String]) throws -> [String: VaultEntry] {
+        try database.read { db in
+            let entries = try VaultEntry.fetchAll(db, keys: pseudonyms)
+            return Dictionary(uniqueKeysWithValues: entries.map { ($0.pseudonym, $0) })
+        }
     }
 
     public func count() throws -> Int {
