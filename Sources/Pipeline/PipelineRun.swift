@@ -106,6 +106,8 @@ public struct PreparedRun: Sendable {
     public var conditions: ConditionResults
     public var segmentations: [Segmentation]
     public var registered: [Int]
+    /// The registered people planning outputs count: everyone without a National Data Opt-out.
+    public var planningPeople: [Int]
     /// The population from the sources shared for direct care, when they differ from planning's.
     public var directCare: Population?
     public var reconciliation: ReconciliationReport
@@ -119,9 +121,6 @@ public struct PreparedRun: Sendable {
 }
 
 extension PreparedRun {
-    /// The registered people planning outputs count: everyone without a National Data Opt-out.
-    public var planningPeople: [Int] { registered.filter { !population.optedOut[$0] } }
-
     /// Every unit of the hierarchy with its planning people.
     public var planningUnits: [PlanningUnit] { population.units { !population.optedOut[$0] } }
 }
@@ -146,9 +145,7 @@ public enum PipelineRun {
             let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
             let population = prepared.population, registered = prepared.registered
             let emergency = risk.stratification.scores[.emergencyAdmission]
-            let facts = PersonFacts(
-                population: population, conditions: prepared.conditions, use: prepared.utilisation,
-                highRisk: emergency.map { $0.tier.map { ($0 ?? .low) >= .high } }, previousRisk: emergency?.previousRisk)
+            let facts = personFacts(prepared, risk: risk.stratification)
             let segments = clock.time("segments") {
                 SegmentAssignments(prepared.segmentations, facts: facts, workers: options.workers)
             }
@@ -211,23 +208,38 @@ public enum PipelineRun {
         var derived = prepared
         derived.population = population
         derived.directCare = nil
-        derived.utilisation = clock.time("direct care utilisation") {
-            Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
-        }
-        derived.conditions = clock.time("direct care conditions") {
-            ConditionEngine(library: prepared.library, codes: population.codes).evaluate(population, workers: options.workers)
-        }
+        (derived.utilisation, derived.conditions) = derive(
+            population, library: prepared.library, options: options, clock: &clock, stage: "direct care ")
         log("direct care: risk models trained again on the sources shared for direct care")
         let risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
-        let emergency = risk.stratification.scores[.emergencyAdmission]
-        let facts = PersonFacts(
-            population: population, conditions: derived.conditions, use: derived.utilisation,
-            highRisk: emergency.map { $0.tier.map { ($0 ?? .low) >= .high } }, previousRisk: emergency?.previousRisk)
+        let facts = personFacts(derived, risk: risk.stratification)
         try clock.time("direct care frame") {
             let segments = SegmentAssignments(derived.segmentations, facts: facts, workers: options.workers)
             let frame = FrameBuilder.build(derived, risk: risk.stratification, segments: segments)
             try FrameFile.save(frame, dataDirectory: options.dataDirectory, variant: Purpose.directCare.rawValue)
         }
+    }
+
+    /// Use and cost in the 12 months before as-of, and conditions: what every purpose's results
+    /// are derived from.
+    static func derive(
+        _ population: Population, library: ConditionLibrary, options: RunOptions, clock: inout StageClock, stage: String = ""
+    ) -> (Utilisation, ConditionResults) {
+        let utilisation = clock.time(stage + "utilisation") {
+            Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
+        }
+        let conditions = clock.time(stage + "conditions") {
+            ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: options.workers)
+        }
+        return (utilisation, conditions)
+    }
+
+    /// What segment rules read about each person, with the emergency admission risk.
+    static func personFacts(_ prepared: PreparedRun, risk: Stratification) -> PersonFacts {
+        let emergency = risk.scores[.emergencyAdmission]
+        return PersonFacts(
+            population: prepared.population, conditions: prepared.conditions, use: prepared.utilisation,
+            highRisk: emergency.map { $0.tier.map { ($0 ?? .low) >= .high } }, previousRisk: emergency?.previousRisk)
     }
 
     /// Prepares a run, hands it to `body`, and records the run's outcome and summary in the store.
@@ -345,12 +357,7 @@ public enum PipelineRun {
         // Identifying fields are not needed past this point.
         extract.patients = PatientRecords()
 
-        let utilisation = clock.time("utilisation") {
-            Utilisation(population, window: .months(12, before: options.asOf), workers: options.workers)
-        }
-        let conditions = clock.time("conditions") {
-            ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: options.workers)
-        }
+        let (utilisation, conditions) = derive(population, library: library, options: options, clock: &clock)
         let registered = population.registered
         let linkageReport = LinkageReport(
             extract: extract,
@@ -362,7 +369,8 @@ public enum PipelineRun {
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
             runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
-            segmentations: segmentations, registered: registered, directCare: directCare,
+            segmentations: segmentations, registered: registered,
+            planningPeople: registered.filter { !population.optedOut[$0] }, directCare: directCare,
             reconciliation: ReconciliationReport(extract),
             linkage: linkageReport,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
