@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
@@ -79,20 +81,24 @@ let package = Package(
         // Users working under a purpose: every request checked against the access policy and
         // audited; cohorts, profiles and worklists over the latest run. Shared by CLI and server.
         .target(
-            name: "Service", dependencies: ["PHMCore", "Cohorts", "Governance", "Storage", "Analysis"],
+            name: "Service",
+            dependencies: ["PHMCore", "Ingest", "Identity", "Cohorts", "Governance", "Storage", "Analysis", "Risk"],
             swiftSettings: strict),
         // The web server: pages and the JSON API over sessions (Hummingbird).
         .target(
             name: "Web",
             dependencies: [
-                "PHMCore", "Service", "Cohorts", "Governance", "Storage", .product(name: "Hummingbird", package: "hummingbird"),
+                "PHMCore", "Ingest", "Identity", "Analysis", "Risk", "Service", "Cohorts", "Governance", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
+            resources: [.copy("openapi.json")],
             swiftSettings: strict),
         .target(
             name: "CLI",
             dependencies: [
                 "Pipeline", "Conditions", "Analysis", "Service", "Cohorts", "Governance", "Web",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

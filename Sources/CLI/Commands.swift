@@ -86,6 +86,9 @@ extension PHMCommand {
                 print("\nthis data directory already has users: sign in with yours")
             }
             print("open http://127.0.0.1:\(port)/login")
+            // Standard output is buffered when it is a file or a pipe: the passwords must show now
+            // (fflush(nil) flushes every stream).
+            fflush(nil)
             var logger = Logger(label: "phm")
             logger.logLevel = .info
             try await WebApp.make(platform: platform, port: port, logger: logger).runService()

@@ -104,3 +104,49 @@ public struct CSVRows: Sendable {
         bytes.append(0x0A)
     }
 }
+
+extension CSVRows {
+    /// Reads CSV written by `CSVRows` (or any RFC 4180 file) back into records of fields:
+    /// quoted fields may hold commas, doubled quotes and line breaks; `\r\n` ends a record too.
+    public static func parse(_ bytes: some Collection<UInt8>) -> [[String]] {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field: [UInt8] = []
+        var inQuotes = false, afterQuote = false
+        var iterator = bytes.makeIterator()
+        func endField() {
+            record.append(String(decoding: field, as: UTF8.self))
+            field.removeAll(keepingCapacity: true)
+        }
+        while let b = iterator.next() {
+            if inQuotes {
+                if b == 0x22 {
+                    inQuotes = false
+                    afterQuote = true
+                } else {
+                    field.append(b)
+                }
+                continue
+            }
+            switch b {
+            case 0x22:
+                // A quote straight after a closing quote is an escaped quote.
+                if afterQuote { field.append(0x22) }
+                inQuotes = true
+            case 0x2C: endField()
+            case 0x0A:
+                endField()
+                records.append(record)
+                record.removeAll()
+            case 0x0D: break
+            default: field.append(b)
+            }
+            afterQuote = false
+        }
+        if !field.isEmpty || !record.isEmpty {
+            endField()
+            records.append(record)
+        }
+        return records
+    }
+}

@@ -12,6 +12,7 @@ public final class Platform: Sendable {
     let hasher: PasswordHasher
     let careGaps: [CareGap]
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
+    private let cachedPublication = Mutex<Publication?>(nil)
 
     /// - Parameters:
     ///   - hasher: the password hash cost (lower it only in tests).
@@ -31,6 +32,18 @@ public final class Platform: Sendable {
         let frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
         cachedFrames.withLock { $0[purpose] = frame }
         return frame
+    }
+
+    /// The newest run's published planning outputs, read once and kept until a newer run is saved.
+    public func publication() throws -> Publication {
+        let frame = try frame(for: .planning)
+        if let publication = cachedPublication.withLock({ $0 }), publication.runId == frame.runId { return publication }
+        guard let folder = try store.outputFolder(ofRun: frame.runId) else {
+            throw AccessError.invalid("run \(frame.runId) is not in the store")
+        }
+        let publication = try Publication(folder: URL(fileURLWithPath: folder), frame: frame)
+        cachedPublication.withLock { $0 = publication }
+        return publication
     }
 
     /// Starts a session for a user under a purpose, or refuses; either way the attempt is audited.
@@ -53,6 +66,13 @@ public final class Platform: Sendable {
         try store.audit(
             user: name, role: user.role.rawValue, purpose: purpose.rawValue, action: "login", outcome: "allowed", detail: "{}")
         return Session(platform: self, user: user, purpose: purpose)
+    }
+
+    /// Audits a sign-in refused without checking its password, after too many failures.
+    public func recordThrottledLogin(_ name: String, purpose: Purpose) throws {
+        try store.audit(
+            user: name, role: "", purpose: purpose.rawValue, action: "login", outcome: "denied",
+            detail: #"{"reason":"too many failed sign-ins"}"#)
     }
 
     /// Creates the first administrator of an empty data directory. Refused once any user exists.

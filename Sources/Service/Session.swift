@@ -56,6 +56,15 @@ public struct Session: Sendable {
     /// Whether counts are suppressed for this session.
     public var suppresses: Bool { purpose == .planning }
 
+    // MARK: published outputs
+
+    /// The newest run's published planning outputs, for a page or API call about a unit. They
+    /// are suppressed aggregates whatever the purpose; each view is audited with its page and unit.
+    public func publication(page: String, unit: String) throws -> Publication {
+        try authorise(.viewAggregates, detail: ["page": page, "unit": unit])
+        return try platform.publication()
+    }
+
     // MARK: cohorts
 
     /// Parses a definition written as JSON (starting with `{`) or as text.

@@ -75,6 +75,11 @@ public final class GovernanceStore: Sendable {
         database = store.database
     }
 
+    /// Where a run wrote its outputs.
+    public func outputFolder(ofRun id: Int64) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT outputFolder FROM run WHERE id = ?", arguments: [id]) }
+    }
+
     // MARK: users
 
     public func user(_ name: String) throws -> UserRecord? {

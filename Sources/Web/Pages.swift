@@ -1,3 +1,4 @@
+import Analysis
 import Cohorts
 import Foundation
 import Governance
@@ -22,11 +23,25 @@ enum Pages {
         return out
     }
 
+    /// The pages a session may open, in menu order.
+    static func menu(_ session: Session) -> [(title: String, path: String)] {
+        let can = { (action: Action) in AccessPolicy.allows(session.user.role, action, for: session.purpose) }
+        var items: [(String, String)] = []
+        if can(.viewAggregates) {
+            items += Dashboard.allCases.map { ($0 == .overview ? "Overview" : $0.title, $0.path) }
+        }
+        if can(.queryCohort) { items.append(("Cohorts", "/cohorts")) }
+        if can(.viewWorklist) { items.append(("Worklists", "/worklists")) }
+        if can(.viewAudit) { items.append(("Audit", "/audit")) }
+        return items
+    }
+
     static func page(_ title: String, _ body: String, signedIn entry: WebSessions.Entry? = nil) -> String {
         var header = "<header><p class=\"brand\">phm</p>"
         if let entry {
+            let links = menu(entry.session).map { "<a href=\"\($0.path)\">\(escape($0.title))</a>" }.joined(separator: " ")
             header += """
-                <nav aria-label="Main"><a href="/">Overview</a> <a href="/cohorts">Cohorts</a> <a href="/worklists">Worklists</a> <a href="/audit">Audit</a></nav>
+                <nav aria-label="Main">\(links)</nav>
                 <form method="post" action="/logout"><input type="hidden" name="csrf" value="\(entry.csrf)">
                 <span>\(escape(entry.session.user.name)) (\(escape(entry.session.user.role.rawValue)), \(escape(entry.session.purpose.rawValue)))</span>
                 <button type="submit">Sign out</button></form>
@@ -37,8 +52,98 @@ enum Pages {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(escape(title)) - phm</title><link rel="stylesheet" href="/app.css"></head>
-            <body>\(header)<main><h1>\(escape(title))</h1>\(body)</main></body></html>
+            <body><a class="skip" href="#main">Skip to content</a>\(header)<main id="main"><h1>\(escape(title))</h1>\(body)</main></body></html>
             """
+    }
+
+    // MARK: dashboards
+
+    /// A dashboard: where in the hierarchy, the page's choices, then each panel's chart, table
+    /// and CSV download.
+    static func dashboard(
+        _ entry: WebSessions.Entry, _ dashboard: Dashboard, _ p: Publication, _ q: PageQuery, panels: [Panel]
+    ) -> String {
+        func link(_ unit: PublishedUnit) -> String {
+            "\(dashboard.path)?\(query(unit: unit.code, q, dashboard))"
+        }
+        let path = p.path(to: q.unit.code)
+        var body = "<nav aria-label=\"Hierarchy\" class=\"crumbs\"><ol>"
+        for (i, unit) in path.enumerated() {
+            let text = "\(escape(unit.name)) <small>(\(unit.level.rawValue) \(escape(unit.code)))</small>"
+            body +=
+                i == path.count - 1
+                ? "<li aria-current=\"page\">\(text)</li>" : "<li><a href=\"\(escape(link(unit)))\">\(text)</a></li>"
+        }
+        body += "</ol></nav>"
+        let children = p.children(of: q.unit.code)
+        body += "<form method=\"get\" action=\"\(dashboard.path)\" class=\"choices\">"
+        if !children.isEmpty {
+            let options = children.map { "<option value=\"\(escape($0.code))\">\(escape($0.name))</option>" }.joined()
+            body += "<label for=\"unit\">Drill down to</label> <select id=\"unit\" name=\"unit\">\(options)</select> "
+        } else {
+            body += "<input type=\"hidden\" name=\"unit\" value=\"\(escape(q.unit.code))\">"
+        }
+        func select(_ name: String, _ label: String, _ options: [String], _ chosen: String) -> String {
+            guard !options.isEmpty else { return "" }
+            let list = options.map {
+                "<option value=\"\(escape($0))\"\($0 == chosen ? " selected" : "")>\(escape(Dashboard.label($0)))</option>"
+            }.joined()
+            return "<label for=\"\(name)\">\(label)</label> <select id=\"\(name)\" name=\"\(name)\">\(list)</select> "
+        }
+        body += select("indicator", "Indicator", dashboard.indicators(p), q.indicator)
+        body += select("measure", "SPC measure", dashboard.measures(p), q.measure)
+        body += "<button type=\"submit\">Show</button></form>"
+        body +=
+            "<p class=\"meta\">Run \(p.runId), as of \(p.asOf). Planning figures: people with a National Data Opt-out are left out, counts of 1 to 7 suppressed (shown blank or *) and others rounded to 5.</p>"
+        for panel in panels {
+            let csv = "/api/pages/\(dashboard.rawValue)/\(panel.id)/csv?\(query(unit: q.unit.code, q, dashboard))"
+            body += "<section aria-labelledby=\"\(panel.id)\"><h2 id=\"\(panel.id)\">\(escape(panel.title))</h2>"
+            if !panel.note.isEmpty { body += "<p>\(escape(panel.note))</p>" }
+            body += "<div class=\"panel\">"
+            if let chart = panel.chart {
+                body +=
+                    "<figure>\(chart.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note))</figure>"
+            }
+            let table = self.table(panel.table, caption: panel.title)
+            body +=
+                panel.table.rows.count > 25 && panel.chart != nil
+                ? "<details><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>" : table
+            body += "</div><p><a href=\"\(escape(csv))\" download>Download CSV</a></p></section>"
+        }
+        return page(dashboard.title + ": " + q.unit.name, body, signedIn: entry)
+    }
+
+    static func query(unit: String, _ q: PageQuery, _ dashboard: Dashboard) -> String {
+        var items = ["unit=" + (unit.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")]
+        if dashboard == .inequalities || dashboard == .variation { items.append("indicator=" + q.indicator) }
+        if dashboard == .variation { items.append("measure=" + q.measure) }
+        return items.joined(separator: "&")
+    }
+
+    /// A published table for people: headers in words, numbers formatted, suppressed cells marked.
+    static func table(_ t: PublishedTable, caption: String) -> String {
+        let formats = t.columns.map(Format.of(column:))
+        let rowFormat = t.column("format")
+        var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"
+        for (c, column) in t.columns.enumerated() where c != rowFormat {
+            out += "<th scope=\"col\">\(escape(Dashboard.label(column)))</th>"
+        }
+        out += "</tr></thead><tbody>"
+        for row in t.rows {
+            out += "<tr>"
+            for (c, field) in row.enumerated() where c != rowFormat {
+                // A headline table says each value's format in its own column.
+                let format =
+                    c == t.column("value") && rowFormat != nil ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
+                let shown =
+                    format == .text
+                    ? escape(field)
+                    : field.isEmpty ? "<abbr title=\"suppressed or not available\">*</abbr>" : escape(format.show(field: field))
+                out += format == .text ? "<td>\(shown)</td>" : "<td class=\"n\">\(shown)</td>"
+            }
+            out += "</tr>"
+        }
+        return out + "</tbody></table></div>"
     }
 
     static func login(csrf: String, message: String?) -> String {
@@ -57,18 +162,6 @@ enum Pages {
                 <p><button type="submit">Sign in</button></p>
                 </form>
                 """)
-    }
-
-    static func overview(_ entry: WebSessions.Entry, frame: PersonFrame, people: Int) -> String {
-        let scope =
-            entry.session.purpose == .directCare
-            ? "your practice's registered patients" : "people registered without a National Data Opt-out"
-        return page(
-            "Overview",
-            """
-            <p>Run \(frame.runId), as of \(frame.asOf), \(number(frame.hierarchy.practices.count)) practices. You see \(scope): \(number(people)) people.</p>
-            <p><a href="/cohorts">Build a cohort</a></p>
-            """, signedIn: entry)
     }
 
     static func cohort(
@@ -173,7 +266,17 @@ enum Pages {
         body { font-family: system-ui, sans-serif; margin: 0; color: #1b1b1b; }
         header { display: flex; gap: 1.5rem; align-items: center; padding: 0.5rem 1.5rem; background: #003087; color: #fff; }
         header a { color: #fff; } header form { margin-left: auto; }
-        main { padding: 1rem 1.5rem; max-width: 72rem; }
+        main { padding: 1rem 1.5rem; max-width: 80rem; }
+        nav[aria-label="Main"] a { margin-right: 0.8rem; }
+        .skip { position: absolute; left: -10000px; } .skip:focus { left: 0.5rem; top: 0.5rem; background: #fff; color: #000; padding: 0.3rem; }
+        .crumbs ol { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.4rem; }
+        .crumbs li + li::before { content: "\\203A"; margin-right: 0.4rem; }
+        .choices { margin: 0.5rem 0 1rem; } .meta { color: #4c4c4c; font-size: 0.9rem; }
+        section { margin: 1.5rem 0 2rem; border-top: 1px solid #ddd; }
+        .panel { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+        figure { margin: 0; flex: 1 1 36rem; max-width: 44rem; } svg.chart { width: 100%; height: auto; font-family: system-ui, sans-serif; }
+        .scroll { overflow-x: auto; max-width: 100%; } details { flex: 1 1 24rem; }
+        caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
         table { border-collapse: collapse; } td, th { padding: 0.2rem 0.6rem; border-bottom: 1px solid #ccc; text-align: left; }
         td.n { text-align: right; font-variant-numeric: tabular-nums; }
         .error { color: #8a1538; font-weight: bold; }

@@ -1,3 +1,4 @@
+import Analysis
 import Cohorts
 import Dispatch
 import Foundation
@@ -6,12 +7,14 @@ import Hummingbird
 import Logging
 import PHMCore
 import Service
+import Storage
 
 /// The web server: pages and a JSON API over the same sessions as the command line.
 ///
-/// Browsers log in with a form and get a session cookie (HttpOnly, Secure, SameSite=Strict);
-/// every form and every API call that changes or reads patient data carries the session's CSRF
-/// token. Nothing that identifies a person ever appears in a URL.
+/// Browsers sign in with a form and get a session cookie (HttpOnly, Secure, SameSite=Strict);
+/// every form, and every API write made with the cookie, carries the session's CSRF token.
+/// Scripts sign in at `POST /api/sessions` and send the token as `Authorization: Bearer`.
+/// Nothing that identifies a person ever appears in a URL.
 public enum WebApp {
     public static func make(platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger)
         -> some ApplicationProtocol
@@ -21,20 +24,56 @@ public enum WebApp {
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"), logger: logger)
     }
 
-    static func router(platform: Platform, sessions: WebSessions) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(
+        platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle()
+    ) -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: Observe(metrics: metrics, sessions: sessions))
         router.add(middleware: SecurityHeaders())
+        let openAPI = ByteBuffer(bytes: (try? Data(contentsOf: openAPIDocument)) ?? Data())
+
+        // MARK: open routes
 
         router.get("/app.css") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: Pages.stylesheet)))
         }
-
         router.get("/health") { _, _ -> Response in
             let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
             return json(["status": "ok", "run": run.map { Int($0) } ?? 0])
         }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: sessions.active))))
+        }
+        router.get("/openapi.json") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
+        }
+
+        /// Signs in, unless the name or address has failed too often lately.
+        @Sendable func signIn(_ name: String, _ password: String, _ purpose: Purpose, from client: String) async throws -> Session
+        {
+            if let wait = throttle.retryAfter(user: name, address: client) {
+                metrics.login("throttled")
+                try platform.recordThrottledLogin(name, purpose: purpose)
+                throw Refusal.throttled(seconds: wait)
+            }
+            do {
+                // The slow password hash runs off the server's event loops.
+                let session = try await offload { try platform.login(name, password: password, purpose: purpose) }
+                throttle.succeeded(user: name)
+                metrics.login("allowed")
+                return session
+            } catch let error as AccessError {
+                if error == .loginFailed { throttle.failed(user: name, address: client) }
+                metrics.login("denied")
+                throw error
+            }
+        }
+
+        // MARK: pages
 
         router.get("/login") { _, _ -> Response in
             // A pre-login CSRF token, in a cookie and in the form (double submit).
@@ -45,20 +84,22 @@ public enum WebApp {
         }
 
         router.post("/login") { request, context -> Response in
-            let form = try await Form(request, context: context)
+            let form = try await Form(request)
             guard let expected = request.cookies[WebSessions.loginCookie]?.value,
                 WebSessions.same(expected, form["csrf"] ?? "")
             else { return html(Pages.login(csrf: WebSessions.random(), message: "Your form expired: try again."), .forbidden) }
             guard let purpose = Purpose(rawValue: form["purpose"] ?? "") else {
                 return html(Pages.login(csrf: expected, message: "Choose a purpose."), .badRequest)
             }
-            let name = form["user"] ?? "", password = form["password"] ?? ""
             do {
-                // The slow password hash runs off the server's event loops.
-                let session = try await offload { try platform.login(name, password: password, purpose: purpose) }
+                let session = try await signIn(form["user"] ?? "", form["password"] ?? "", purpose, from: context.client)
                 let (token, _) = sessions.start(session)
                 var response = Response.redirect(to: "/")
                 response.setCookie(cookie(WebSessions.cookie, token))
+                return response
+            } catch let refusal as Refusal {
+                var response = html(Pages.login(csrf: expected, message: refusal.description), .tooManyRequests)
+                response.headers[.retryAfter] = refusal.retryAfter
                 return response
             } catch let error as AccessError {
                 return html(Pages.login(csrf: expected, message: error.description), .unauthorized)
@@ -66,7 +107,7 @@ public enum WebApp {
         }
 
         router.post("/logout") { request, context -> Response in
-            let form = try await Form(request, context: context)
+            let form = try await Form(request)
             if let token = request.cookies[WebSessions.cookie]?.value, let entry = sessions.find(token),
                 WebSessions.same(entry.csrf, form["csrf"] ?? "")
             {
@@ -75,10 +116,23 @@ public enum WebApp {
             return .redirect(to: "/login")
         }
 
+        // Home is the first page the session may open.
         router.get("/") { request, _ -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
-            let frame = try platform.frame(for: entry.session.purpose)
-            return html(Pages.overview(entry, frame: frame, people: try entry.session.scope(frame).cardinality))
+            return .redirect(to: Pages.menu(entry.session).first?.path ?? "/login")
+        }
+
+        for dashboard in Dashboard.allCases {
+            router.get(RouterPath(dashboard.path)) { request, _ -> Response in
+                guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+                do {
+                    let (publication, query) = try resolve(entry.session, dashboard, request)
+                    return html(
+                        Pages.dashboard(entry, dashboard, publication, query, panels: dashboard.panels(publication, query)))
+                } catch {
+                    return try failure(dashboard.title, error, entry)
+                }
+            }
         }
 
         router.get("/cohorts") { request, _ -> Response in
@@ -88,7 +142,7 @@ public enum WebApp {
 
         router.post("/cohorts") { request, context -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request, context: context)
+            let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             let text = form["definition"] ?? ""
             do {
@@ -103,7 +157,7 @@ public enum WebApp {
 
         router.post("/cohorts/save") { request, context -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request, context: context)
+            let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             let text = form["definition"] ?? ""
             do {
@@ -126,16 +180,14 @@ public enum WebApp {
         // Opening a worklist re-identifies people: a POST with a reason, never a link.
         router.post("/worklists/open") { request, context -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request, context: context)
+            let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             do {
                 // The status form on each row posts here too, then the list is shown again.
                 if let pseudonym = form["pseudonym"] {
-                    guard let status = WorklistStatus(rawValue: form["status"] ?? "") else {
-                        throw AccessError.invalid("unknown status '\(form["status"] ?? "")'")
-                    }
                     try entry.session.setStatus(
-                        cohort: form["cohort"] ?? "", pseudonym: pseudonym, status: status, note: form["note"] ?? "")
+                        cohort: form["cohort"] ?? "", pseudonym: pseudonym, status: try status(form["status"]),
+                        note: form["note"] ?? "")
                 }
                 let list = try entry.session.worklist(form["cohort"] ?? "", reason: form["reason"] ?? "")
                 return html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
@@ -154,30 +206,225 @@ public enum WebApp {
             }
         }
 
-        // The API: the same session cookie, with the CSRF token in a header.
-        router.post("/api/cohorts/profile") { request, context -> Response in
-            guard let entry = signedIn(request, sessions) else { return json(["error": "not signed in"], .unauthorized) }
-            guard WebSessions.same(entry.csrf, request.headers[.init("X-CSRF-Token")!] ?? "") else {
-                return json(["error": "missing or wrong X-CSRF-Token"], .forbidden)
-            }
-            let body = try await request.body.collect(upTo: 1 << 16)
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-                let definition = object["definition"]
-            else { return json(["error": "expected {\"definition\": text or JSON definition}"], .badRequest) }
+        // MARK: API
+
+        router.post("/api/sessions") { request, context -> Response in
+            let body = try await JSONBody(request)
+            guard let name = body.string("user"), let password = body.string("password"),
+                let purpose = body.string("purpose").flatMap(Purpose.init(rawValue:))
+            else { return json(["error": "expected {\"user\", \"password\", \"purpose\"}"], .badRequest) }
             do {
-                let source =
-                    definition is String
-                    ? definition as! String
-                    : String(decoding: try JSONSerialization.data(withJSONObject: definition), as: UTF8.self)
-                let result = try entry.session.query(try Session.definition(source))
-                return json(ProfileJSON.object(result))
-            } catch let error as CohortError {
-                return json(["error": error.description], .badRequest)
+                let session = try await signIn(name, password, purpose, from: context.client)
+                let (token, csrf) = sessions.start(session)
+                return json(
+                    [
+                        "token": token, "csrf": csrf, "role": session.user.role.rawValue, "purpose": purpose.rawValue,
+                        "idle_expiry_seconds": Int(WebSessions.lifetime),
+                    ], .created)
+            } catch let refusal as Refusal {
+                var response = json(["error": refusal.description], .tooManyRequests)
+                response.headers[.retryAfter] = refusal.retryAfter
+                return response
             } catch let error as AccessError {
-                return json(["error": error.description], .forbidden)
+                return json(["error": error.description], error == .loginFailed ? .unauthorized : .forbidden)
+            }
+        }
+
+        router.delete("/api/sessions") { request, _ -> Response in
+            guard let token = WebApp.token(request), sessions.find(token) != nil else {
+                return json(["error": "not signed in"], .unauthorized)
+            }
+            sessions.end(token)
+            return Response(status: .noContent)
+        }
+
+        router.get("/api/units") { request, _ -> Response in
+            try api(request, sessions) { session in
+                let publication = try session.publication(page: "units", unit: "")
+                return json(["run": Int(publication.runId), "units": publication.units.map(unitJSON)])
+            }
+        }
+
+        router.get("/api/pages/{page}") { request, context -> Response in
+            try api(request, sessions) { session in
+                let dashboard = try page(context)
+                let (publication, query) = try resolve(session, dashboard, request)
+                return json(pageJSON(dashboard, publication, query))
+            }
+        }
+
+        router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
+            try api(request, sessions) { session in
+                let dashboard = try page(context)
+                let (publication, query) = try resolve(session, dashboard, request)
+                let id = context.parameters.get("panel") ?? ""
+                guard let panel = dashboard.panels(publication, query).first(where: { $0.id == id }) else {
+                    return json(["error": "page \(dashboard.rawValue) has no panel '\(id)'"], .notFound)
+                }
+                let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"",
+                    ], body: .init(byteBuffer: ByteBuffer(bytes: panel.table.csv())))
+            }
+        }
+
+        router.post("/api/cohorts/profile") { request, _ -> Response in
+            let body = try await JSONBody(request)
+            return try api(request, sessions, write: true) { session in
+                let result = try session.query(try body.definition())
+                return json(ProfileJSON.object(result))
+            }
+        }
+
+        router.get("/api/cohorts") { request, _ -> Response in
+            try api(request, sessions) { session in
+                json(["cohorts": try session.cohorts().map(cohortJSON)])
+            }
+        }
+
+        router.post("/api/cohorts") { request, _ -> Response in
+            let body = try await JSONBody(request)
+            return try api(request, sessions, write: true) { session in
+                let saved = try session.saveCohort(
+                    body.string("name") ?? "", try body.definition(), description: body.string("description") ?? "")
+                return json(cohortJSON(saved), .created)
+            }
+        }
+
+        router.post("/api/worklists") { request, _ -> Response in
+            let body = try await JSONBody(request)
+            return try api(request, sessions, write: true) { session in
+                json(worklistJSON(try session.worklist(body.string("cohort") ?? "", reason: body.string("reason") ?? "")))
+            }
+        }
+
+        router.post("/api/worklists/status") { request, _ -> Response in
+            let body = try await JSONBody(request)
+            return try api(request, sessions, write: true) { session in
+                try session.setStatus(
+                    cohort: body.string("cohort") ?? "", pseudonym: body.string("pseudonym") ?? "",
+                    status: try status(body.string("status")), note: body.string("note") ?? "")
+                return json(["saved": true])
+            }
+        }
+
+        router.get("/api/audit") { request, _ -> Response in
+            try api(request, sessions) { session in
+                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
+                let verification = try session.verifyAudit()
+                let entries = try session.auditLog().suffix(max(0, min(limit, 10_000)))
+                var intact = false
+                if case .intact = verification { intact = true }
+                return json([
+                    "intact": intact, "verification": verification.description,
+                    "entries": entries.reversed().map {
+                        [
+                            "sequence": Int($0.sequence), "at": $0.at, "user": $0.user, "role": $0.role, "purpose": $0.purpose,
+                            "action": $0.action, "outcome": $0.outcome, "detail": $0.detail, "hash": $0.hash,
+                        ] as [String: Any]
+                    },
+                ])
             }
         }
         return router
+    }
+
+    /// The OpenAPI 3.1 document of the API, served at `/openapi.json`.
+    static let openAPIDocument = Bundle.module.url(forResource: "openapi", withExtension: "json")!
+
+    // MARK: requests
+
+    /// Why a sign-in was refused before the password was checked.
+    enum Refusal: Error, CustomStringConvertible {
+        case throttled(seconds: Int)
+        var description: String {
+            switch self {
+            case .throttled(let s): "too many failed sign-ins: try again in \(max(1, (s + 59) / 60)) minutes"
+            }
+        }
+        var retryAfter: String {
+            switch self {
+            case .throttled(let s): String(s)
+            }
+        }
+    }
+
+    static func status(_ text: String?) throws -> WorklistStatus {
+        guard let status = WorklistStatus(rawValue: text ?? "") else {
+            throw AccessError.invalid(
+                "unknown status '\(text ?? "")': one of \(WorklistStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return status
+    }
+
+    static func page(_ context: WebContext) throws -> Dashboard {
+        let name = context.parameters.get("page") ?? ""
+        guard let dashboard = Dashboard(rawValue: name) else {
+            throw AccessError.invalid(
+                "no page is called '\(name)': one of \(Dashboard.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return dashboard
+    }
+
+    /// The published outputs (audited as a view of the page) and the unit, indicator and measure
+    /// a request asks for, with defaults: the organisation, emergency admissions.
+    static func resolve(_ session: Session, _ dashboard: Dashboard, _ request: Request) throws -> (Publication, PageQuery) {
+        let parameters = request.uri.queryParameters
+        let code = parameters.get("unit") ?? ""
+        let publication = try session.publication(page: dashboard.rawValue, unit: code)
+        guard let unit = code.isEmpty ? publication.units.first : publication.unit(code) else {
+            throw AccessError.invalid("no unit has the code '\(code)'")
+        }
+        func choose(_ asked: String?, _ options: [String]) throws -> String {
+            guard let asked, !asked.isEmpty else {
+                return options.contains(Dashboard.defaultIndicator) ? Dashboard.defaultIndicator : options.first ?? ""
+            }
+            guard options.contains(asked) else { throw AccessError.invalid("'\(asked)' is not one of this page's choices") }
+            return asked
+        }
+        let query = PageQuery(
+            unit: unit, indicator: try choose(parameters.get("indicator"), dashboard.indicators(publication)),
+            measure: try choose(parameters.get("measure"), dashboard.measures(publication)))
+        return (publication, query)
+    }
+
+    /// The bearer token of a script, or the session cookie of a browser.
+    static func token(_ request: Request) -> String? {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { return String(header.dropFirst(7)) }
+        return request.cookies[WebSessions.cookie]?.value
+    }
+
+    static func authenticated(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
+        token(request).flatMap { sessions.find($0) }
+    }
+
+    static func signedIn(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
+        request.cookies[WebSessions.cookie].flatMap { sessions.find($0.value) }
+    }
+
+    /// Runs an API call for its session. A browser's cookie must bring the CSRF token in
+    /// `X-CSRF-Token` for writes; a bearer token is never sent by a browser on its own, so needs none.
+    static func api(
+        _ request: Request, _ sessions: WebSessions, write: Bool = false, _ work: (Session) throws -> Response
+    ) throws -> Response {
+        guard let entry = authenticated(request, sessions) else { return json(["error": "not signed in"], .unauthorized) }
+        let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") == true
+        if write && !bearer && !WebSessions.same(entry.csrf, request.headers[.init("X-CSRF-Token")!] ?? "") {
+            return json(["error": "missing or wrong X-CSRF-Token"], .forbidden)
+        }
+        do { return try work(entry.session) } catch let error as AccessError {
+            switch error {
+            case .notAllowed, .purposeNotAllowed, .notOnWorklist: return json(["error": error.description], .forbidden)
+            case .unknownCohort, .unknownUser: return json(["error": error.description], .notFound)
+            default: return json(["error": error.description], .badRequest)
+            }
+        } catch let error as CohortError {
+            return json(["error": error.description], .badRequest)
+        } catch let error as BadBody {
+            return json(["error": error.message], .badRequest)
+        }
     }
 
     /// A refusal or a definition that does not fit the run, as a page; other errors go on up.
@@ -186,14 +433,12 @@ public enum WebApp {
             Pages.page(title, "<p role=\"alert\" class=\"error\">\(Pages.escape(message))</p>", signedIn: entry)
         }
         switch error {
-        case let error as AccessError: return html(page(error.description), .forbidden)
+        case let error as AccessError:
+            if case .invalid = error { return html(page(error.description), .badRequest) }
+            return html(page(error.description), .forbidden)
         case let error as CohortError: return html(page(error.description), .unprocessableContent)
         default: throw error
         }
-    }
-
-    static func signedIn(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
-        request.cookies[WebSessions.cookie].flatMap { sessions.find($0.value) }
     }
 
     static func cookie(_ name: String, _ value: String) -> Cookie {
@@ -222,7 +467,7 @@ public enum WebApp {
 
 /// Security headers on every response: no inline scripts or styles, no framing, no sniffing.
 struct SecurityHeaders: RouterMiddleware {
-    func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
+    func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response)
         async throws -> Response
     {
         var response = try await next(request, context)
@@ -240,7 +485,7 @@ struct SecurityHeaders: RouterMiddleware {
 struct Form {
     var fields: [String: String] = [:]
 
-    init(_ request: Request, context: BasicRequestContext) async throws {
+    init(_ request: Request) async throws {
         let body = try await request.body.collect(upTo: 1 << 16)
         for pair in String(buffer: body).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map {
@@ -251,6 +496,88 @@ struct Form {
     }
 
     subscript(_ key: String) -> String? { fields[key] }
+}
+
+/// A request body that is not the JSON object a route expects.
+struct BadBody: Error {
+    var message: String
+}
+
+/// A JSON object request body.
+struct JSONBody: @unchecked Sendable {
+    var object: [String: Any]
+
+    init(_ request: Request) async throws {
+        let body = try await request.body.collect(upTo: 1 << 16)
+        object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+    }
+
+    func string(_ key: String) -> String? { object[key] as? String }
+
+    /// `definition`: cohort text, or the JSON form as an object.
+    func definition() throws -> CohortDefinition {
+        switch object["definition"] {
+        case let text as String: return try Session.definition(text)
+        case let tree as [String: Any]:
+            return try Session.definition(String(decoding: try JSONSerialization.data(withJSONObject: tree), as: UTF8.self))
+        default: throw BadBody(message: "expected \"definition\": cohort text or a JSON definition")
+        }
+    }
+}
+
+// MARK: JSON shapes
+
+extension WebApp {
+    static func unitJSON(_ u: PublishedUnit) -> [String: Any] {
+        ["level": u.level.rawValue, "code": u.code, "name": u.name, "parent": u.parent ?? NSNull()]
+    }
+
+    static func cohortJSON(_ c: CohortRecord) -> [String: Any] {
+        [
+            "name": c.name, "version": c.version, "definition": c.text, "description": c.description, "saved_by": c.savedBy,
+            "saved_at": ISO8601DateFormatter().string(from: c.savedAt),
+        ]
+    }
+
+    /// A page's panels: each table's columns and rows, numbers as numbers and suppressed cells null.
+    static func pageJSON(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery) -> [String: Any] {
+        func value(_ field: String, _ format: Format) -> Any {
+            if field.isEmpty { return NSNull() }
+            if format != .text, let x = Double(field) { return x }
+            return field
+        }
+        return [
+            "page": dashboard.rawValue, "title": dashboard.title, "run": Int(p.runId), "as_of": p.asOf.description,
+            "unit": unitJSON(q.unit), "path": p.path(to: q.unit.code).map(unitJSON),
+            "children": p.children(of: q.unit.code).map(unitJSON),
+            "indicator": q.indicator, "indicators": dashboard.indicators(p), "measure": q.measure,
+            "measures": dashboard.measures(p),
+            "panels": dashboard.panels(p, q).map { panel in
+                let formats = panel.table.columns.map(Format.of(column:))
+                return [
+                    "id": panel.id, "title": panel.title, "note": panel.note, "columns": panel.table.columns,
+                    "rows": panel.table.rows.map { row in row.indices.map { value(row[$0], formats[$0]) } },
+                ] as [String: Any]
+            },
+        ]
+    }
+
+    static func worklistJSON(_ list: PracticeWorklist) -> [String: Any] {
+        [
+            "cohort": list.cohort.name, "version": list.cohort.version, "practice": list.practiceCode,
+            "outcome": list.outcome ?? NSNull(),
+            "entries": list.entries.map { e in
+                [
+                    "rank": e.entry.rank, "pseudonym": e.entry.pseudonym, "given_name": e.identity?.givenName ?? NSNull(),
+                    "family_name": e.identity?.familyName ?? NSNull(), "nhs_number": e.identity?.nhsNumber ?? NSNull(),
+                    "date_of_birth": e.identity?.dateOfBirth ?? NSNull(), "age": e.entry.age,
+                    "risk": e.entry.risk ?? NSNull(), "tier": e.entry.tier ?? NSNull(), "rising": e.entry.rising,
+                    "reasons": e.entry.reasons, "gaps": e.entry.gaps, "status": e.status.rawValue,
+                    "note": e.latest?.note ?? "",
+                ] as [String: Any]
+            },
+        ]
+    }
 }
 
 /// A cohort result as JSON, suppressed as the session's purpose requires.

@@ -40,6 +40,15 @@ final class WebSessions: Sendable {
 
     func end(_ token: String) { entries.withLock { $0[token] = nil } }
 
+    /// Live sessions, after dropping expired ones.
+    var active: Int {
+        entries.withLock { entries in
+            let now = Date()
+            entries = entries.filter { $0.value.expires > now }
+            return entries.count
+        }
+    }
+
     /// 32 random bytes as hex.
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -1,0 +1,260 @@
+import Analysis
+import Cohorts
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Risk
+
+/// One published CSV table of a run, read back from its output folder.
+public struct PublishedTable: Sendable {
+    public var name: String
+    public var columns: [String]
+    public var rows: [[String]]
+
+    public init(name: String, columns: [String], rows: [[String]]) {
+        self.name = name
+        self.columns = columns
+        self.rows = rows
+    }
+
+    init(name: String, csv: Data) {
+        var records = CSVRows.parse(csv)
+        self.name = name
+        let header = records.isEmpty ? [] : records.removeFirst()
+        columns = header
+        rows = records.filter { $0.count == header.count }
+    }
+
+    public func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
+    /// The rows whose `column` holds `value` (none when the table lacks the column).
+    public func rows(where column: String, is value: String) -> [[String]] {
+        guard let c = self.column(column) else { return [] }
+        return rows.filter { $0[c] == value }
+    }
+
+    /// The same table with only some rows.
+    public func keeping(_ include: ([String]) -> Bool) -> PublishedTable {
+        PublishedTable(name: name, columns: columns, rows: rows.filter(include))
+    }
+
+    public func value(_ row: [String], _ column: String) -> String { self.column(column).map { row[$0] } ?? "" }
+
+    public func csv() -> [UInt8] {
+        var out = CSVRows(capacity: 64 * (rows.count + 1))
+        for record in [columns] + rows {
+            for field in record { out.field(field) }
+            out.end()
+        }
+        return out.bytes
+    }
+}
+
+/// A unit of the hierarchy as the published tables name it.
+public struct PublishedUnit: Sendable, Equatable {
+    public var level: Level
+    public var code: String
+    public var name: String
+    public var parent: String?
+}
+
+/// A unit's registered population under planning (no opt-outs), suppressed: the people, a
+/// five-year pyramid per sex and headline figures.
+public struct UnitPopulation: Sendable {
+    public var people: Int?
+    /// Counts by `CohortProfile.pyramidBands`, female then male; nil where suppressed.
+    public var female: [Int?]
+    public var male: [Int?]
+    public var meanAge: Double?
+    public var aged65Plus: Double?
+    public var multimorbid: Double?
+    public var emergencyAdmissionsPer1000: Double?
+    public var totalCost: Double?
+    public var costPerHead: Double?
+    public var highRisk: Double?
+}
+
+/// The planning outputs of the newest run, as it published them: the suppressed tables it wrote
+/// for every unit at every level, its data-quality reports and model cards, and each unit's
+/// population from the run's planning frame. Pages and the API show nothing else, so what a
+/// browser shows is what the run published.
+public final class Publication: Sendable {
+    public let runId: Int64
+    public let asOf: Day
+    public let folder: URL
+    public let tables: [String: PublishedTable]
+    public let units: [PublishedUnit]
+    public let population: [String: UnitPopulation]
+    public let run: RunFacts
+    public let reconciliation: [FileReconciliation]
+    public let linkage: [String: LinkageCounts]
+    /// The models that scored the run (boosted trees where trained, else logistic regression).
+    public let models: [ModelCard]
+
+    /// The CSV tables pages read, by file name without `.csv`.
+    public static let tableNames = [
+        "multimorbidity-by-unit", "cost-concentration", "risk-tiers", "rising-risk", "segment-profiles", "inequalities",
+        "variation", "spc",
+    ]
+
+    /// The facts of `run.json` the overview shows.
+    public struct RunFacts: Sendable, Decodable {
+        public var asOf: String
+        public var spinePersons: Int
+        public var registeredPeople: Int
+        public var planningPeople: Int
+        public var rowsIn: Int
+        public var rowsAccepted: Int
+        public var rowsQuarantined: Int
+        public var reconciliationBalanced: Bool
+        public var careRecords: Int
+        public var careRecordsLinked: Int
+        public var sourcesPresent: [String]
+    }
+
+    private struct Reconciliation: Decodable { var files: [FileReconciliation] }
+    private struct Linkage: Decodable { var bySource: [String: LinkageCounts] }
+    private struct SavedModel: Decodable { var card: ModelCard }
+
+    /// Reads the outputs a run wrote to `folder`; `frame` is the same run's planning frame.
+    public init(folder: URL, frame: PersonFrame) throws {
+        self.folder = folder
+        runId = frame.runId
+        asOf = frame.asOf
+        func read(_ file: String) throws -> Data {
+            do { return try Data(contentsOf: folder.appendingPathComponent(file)) } catch {
+                throw AccessError.invalid("run \(frame.runId)'s output \(file) cannot be read in \(folder.path)")
+            }
+        }
+        var tables: [String: PublishedTable] = [:]
+        for name in Self.tableNames { tables[name] = PublishedTable(name: name, csv: try read(name + ".csv")) }
+        self.tables = tables
+        let decoder = JSONDecoder()
+        run = try decoder.decode(RunFacts.self, from: try read("run.json"))
+        reconciliation = try decoder.decode(Reconciliation.self, from: try read("reconciliation.json")).files
+        linkage = try decoder.decode(Linkage.self, from: try read("linkage.json")).bySource
+        let modelFolder = folder.appendingPathComponent("models")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: modelFolder.path)) ?? []
+        let cards = try files.filter { $0.hasSuffix(".json") }.sorted().map {
+            try decoder.decode(SavedModel.self, from: try read("models/" + $0)).card
+        }
+        models = Outcome.allCases.compactMap { outcome in
+            let candidates = cards.filter { $0.outcome == outcome }
+            return candidates.first { $0.algorithm == .boostedTrees } ?? candidates.first
+        }
+        units = Self.units(frame.hierarchy)
+        population = Self.population(frame, units: units)
+    }
+
+    public func table(_ name: String) -> PublishedTable { tables[name] ?? PublishedTable(name: name, columns: [], rows: []) }
+
+    public func unit(_ code: String) -> PublishedUnit? { units.first { $0.code == code } }
+
+    public func children(of code: String) -> [PublishedUnit] { units.filter { $0.parent == code } }
+
+    /// The unit and those above it, organisation first.
+    public func path(to code: String) -> [PublishedUnit] {
+        var path: [PublishedUnit] = []
+        var next = unit(code)
+        while let unit = next {
+            path.insert(unit, at: 0)
+            next = unit.parent.flatMap(self.unit)
+        }
+        return path
+    }
+
+    /// Every unit, organisation first, with the parent rule of the planning tables: a PCN sits in
+    /// the locality of its first practice.
+    static func units(_ h: Hierarchy) -> [PublishedUnit] {
+        func parentOf(_ list: [Hierarchy.Unit], _ of: (Int) -> Int, _ parent: (Int) -> String?) -> [String?] {
+            list.indices.map { u in h.practices.indices.first { of($0) == u }.flatMap(parent) }
+        }
+        let organisation = { (q: Int) in h.organisations[Int(h.practiceOrganisation[q])].code }
+        let locality = { (q: Int) in h.localities[Int(h.practiceLocality[q])].code }
+        let pcn = { (q: Int) in h.pcns[Int(h.practicePCN[q])].code }
+        var units = h.organisations.map { PublishedUnit(level: .organisation, code: $0.code, name: $0.name, parent: nil) }
+        for (level, list, of, parent) in [
+            (Level.locality, h.localities, { Int(h.practiceLocality[$0]) }, organisation),
+            (.pcn, h.pcns, { Int(h.practicePCN[$0]) }, locality), (.practice, h.practices, { $0 }, pcn),
+        ] as [(Level, [Hierarchy.Unit], (Int) -> Int, (Int) -> String)] {
+            let parents = parentOf(list, of, parent)
+            units += list.indices.map {
+                PublishedUnit(level: level, code: list[$0].code, name: list[$0].name, parent: parents[$0])
+            }
+        }
+        return units
+    }
+
+    /// Each unit's planning population in one pass over the frame, suppressed as the run's
+    /// tables are: counts of 1 to 7 hidden, others rounded to 5, the pyramid's bands related to
+    /// each sex's total and every unit's total to its parent's.
+    static func population(_ frame: PersonFrame, units: [PublishedUnit]) -> [String: UnitPopulation] {
+        let h = frame.hierarchy
+        let index = Dictionary(uniqueKeysWithValues: units.enumerated().map { ($1.code, $0) })
+        let bands = CohortProfile.pyramidBands.count
+        struct Sums {
+            var people = 0, aged65 = 0, multimorbid = 0, scored = 0, high = 0
+            var female: [Int], male: [Int]
+            var age = 0.0, admissions = 0.0, cost = 0.0
+        }
+        var sums = units.map { _ in Sums(female: Array(repeating: 0, count: bands), male: Array(repeating: 0, count: bands)) }
+        let admissions = frame.use[.emergencyAdmissions], cost = frame.use[.cost]
+        let risk = frame.risks.first { $0.outcome == Outcome.emergencyAdmission.rawValue }
+        for row in 0..<frame.count where !frame.optedOut[row] {
+            let q = Int(frame.practice[row])
+            let path = [
+                h.organisations[Int(h.practiceOrganisation[q])].code, h.localities[Int(h.practiceLocality[q])].code,
+                h.pcns[Int(h.practicePCN[q])].code, h.practices[q].code,
+            ]
+            let age = Int(frame.age[row]), band = min(age / 5, bands - 1)
+            for code in path {
+                guard let u = index[code] else { continue }
+                sums[u].people += 1
+                sums[u].age += Double(age)
+                if age >= 65 { sums[u].aged65 += 1 }
+                if frame.ltcCount[row] >= 2 { sums[u].multimorbid += 1 }
+                sums[u].admissions += Double(admissions?[row] ?? 0)
+                sums[u].cost += Double(cost?[row] ?? 0)
+                switch frame.sex[row] {
+                case .female: sums[u].female[band] += 1
+                case .male: sums[u].male[band] += 1
+                default: break
+                }
+                if let risk, risk.tier[row] >= 0 {
+                    sums[u].scored += 1
+                    if risk.tier[row] >= 2 { sums[u].high += 1 }
+                }
+            }
+        }
+        var table = Suppression(enabled: true)
+        let people = sums.map { table.add($0.people) }
+        let female = sums.map { $0.female.map { table.add($0) } }, male = sums.map { $0.male.map { table.add($0) } }
+        let femaleTotal = sums.map { table.add($0.female.reduce(0, +)) }, maleTotal = sums.map { table.add($0.male.reduce(0, +)) }
+        for u in units.indices {
+            table.relate(total: femaleTotal[u], parts: female[u])
+            table.relate(total: maleTotal[u], parts: male[u])
+        }
+        for (u, unit) in units.enumerated() where unit.level != .practice {
+            // A PCN spanning localities sits in one, so its locality's total is no sum of parts.
+            let children = units.indices.filter { units[$0].parent == unit.code }
+            if children.reduce(0, { $0 + sums[$1].people }) == sums[u].people {
+                table.relate(total: people[u], parts: children.map { people[$0] })
+            }
+        }
+        table.protect()
+        var result: [String: UnitPopulation] = [:]
+        for (u, unit) in units.enumerated() {
+            let s = sums[u], n = Double(s.people), shown = table.published(people[u])
+            func share(_ k: Int, of d: Double) -> Double? { shown == nil || d == 0 ? nil : 100 * Double(k) / d }
+            result[unit.code] = UnitPopulation(
+                people: shown, female: female[u].map { table.published($0) }, male: male[u].map { table.published($0) },
+                meanAge: shown == nil || n == 0 ? nil : s.age / n, aged65Plus: share(s.aged65, of: n),
+                multimorbid: share(s.multimorbid, of: n),
+                emergencyAdmissionsPer1000: shown == nil || n == 0 ? nil : 1000 * s.admissions / n,
+                totalCost: shown == nil ? nil : s.cost, costPerHead: shown == nil || n == 0 ? nil : s.cost / n,
+                highRisk: share(s.high, of: Double(s.scored)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+
+/// Charts drawn on the server as SVG: no script and no external library, so pages work offline
+/// and under a strict content security policy. Each chart has a title and description for
+/// screen readers, and the table beside it holds the same numbers.
+///
+/// Colours are the Okabe-Ito palette (Okabe and Ito, "Color Universal Design", 2008), told apart
+/// with the common forms of colour blindness; series differ by dash or marker as well.
+enum Chart: Sendable {
+    case bars(Bars)
+    case pyramid(Pyramid)
+    case heatMap(HeatMap)
+    case plot(Plot)
+
+    static let palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
+
+    /// Horizontal bars, one per label, with optional 95% intervals and a reference line.
+    struct Bars: Sendable {
+        var labels: [String]
+        var values: [Double?]
+        var intervals: [(Double, Double)?] = []
+        var format: Format
+        var reference: (value: Double, label: String)? = nil
+        /// Bars drawn in the second colour (for example, the unit itself among its peers).
+        var highlighted: Set<Int> = []
+    }
+
+    /// Two-sided bars: a population pyramid.
+    struct Pyramid: Sendable {
+        var labels: [String]
+        var left: [Double?], right: [Double?]
+        var leftName: String, rightName: String
+    }
+
+    /// A grid of cells shaded by value.
+    struct HeatMap: Sendable {
+        var rows: [String], columns: [String]
+        var rowTitle: String, columnTitle: String
+        var values: [[Double?]]
+        var format: Format
+    }
+
+    /// Lines and points on two numeric axes.
+    struct Plot: Sendable {
+        struct Axis: Sendable {
+            var title: String
+            var range: ClosedRange<Double>? = nil
+            var format: Format
+            /// Names for the whole numbers 0, 1, 2... of an axis of categories (months).
+            var categories: [String] = []
+        }
+        struct Series: Sendable {
+            enum Style: Sendable { case line, dashed, dotted, points }
+            var name: String
+            var points: [(x: Double, y: Double)]
+            var style: Style
+            var colour: Int
+            /// For points: a label each, shown as the marker's title.
+            var labels: [String] = []
+        }
+        var x: Axis, y: Axis
+        var series: [Series]
+    }
+
+    func svg(title: String, description: String) -> String {
+        let body: (width: Double, height: Double, content: String) =
+            switch self {
+            case .bars(let bars): Chart.draw(bars)
+            case .pyramid(let pyramid): Chart.draw(pyramid)
+            case .heatMap(let map): Chart.draw(map)
+            case .plot(let plot): Chart.draw(plot)
+            }
+        return """
+            <svg class="chart" viewBox="0 0 \(Int(body.width)) \(Int(body.height))" role="img" aria-labelledby="\(Chart.id(title))-t \(Chart.id(title))-d" xmlns="http://www.w3.org/2000/svg">\
+            <title id="\(Chart.id(title))-t">\(Pages.escape(title))</title><desc id="\(Chart.id(title))-d">\(Pages.escape(description))</desc>\
+            \(body.content)</svg>
+            """
+    }
+
+    static func id(_ title: String) -> String {
+        "c" + String(title.unicodeScalars.reduce(UInt32(2_166_136_261)) { ($0 ^ $1.value) &* 16_777_619 }, radix: 36)
+    }
+
+    static func text(_ x: Double, _ y: Double, _ s: String, anchor: String = "start", size: Int = 12, weight: String? = nil)
+        -> String
+    {
+        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" font-size=\"\(size)\"\(weight.map { " font-weight=\"\($0)\"" } ?? "")>\(Pages.escape(s))</text>"
+    }
+
+    static func f(_ x: Double) -> String { String(format: "%.1f", x) }
+
+    /// Round numbers for an axis from `low` to `high`.
+    static func ticks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
+        guard high > low else { return [low] }
+        let raw = (high - low) / Double(count)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var ticks: [Double] = []
+        var t = ceil(low / step) * step
+        while t <= high + step * 1e-9 {
+            ticks.append(abs(t) < step * 1e-9 ? 0 : t)
+            t += step
+        }
+        return ticks
+    }
+
+    /// A tick's label with as many decimals as the step between ticks needs.
+    static func tick(_ t: Double, _ ticks: [Double], _ format: Format) -> String {
+        let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
+        let decimals = max(0, min(4, Int(-floor(log10(step) + 1e-9))))
+        let number = Format.grouped(t, decimals: decimals)
+        switch format {
+        case .money: return (t < 0 ? "-£" : "£") + Format.grouped(abs(t), decimals: decimals)
+        case .percent: return number + "%"
+        default: return number
+        }
+    }
+
+    // MARK: bars
+
+    static func draw(_ bars: Bars) -> (width: Double, height: Double, content: String) {
+        let width = 640.0, labelWidth = 200.0, row = 22.0, top = 10.0
+        let plotWidth = width - labelWidth - 80
+        let height = top + row * Double(bars.labels.count) + 30
+        let highs = bars.values.compactMap { $0 } + bars.intervals.compactMap { $0?.1 } + [bars.reference?.value ?? 0]
+        let lows = bars.values.compactMap { $0 } + bars.intervals.compactMap { $0?.0 } + [0]
+        let low = min(0, lows.min() ?? 0), high = max(highs.max() ?? 1, low + 1e-9)
+        let x = { (v: Double) in labelWidth + (v - low) / (high - low) * plotWidth }
+        var out = ""
+        let marks = ticks(low, high)
+        for t in marks {
+            out += "<line x1=\"\(f(x(t)))\" x2=\"\(f(x(t)))\" y1=\"\(f(top))\" y2=\"\(f(height - 25))\" stroke=\"#ddd\"/>"
+            out += text(x(t), height - 10, tick(t, marks, bars.format), anchor: "middle", size: 11)
+        }
+        for (i, label) in bars.labels.enumerated() {
+            let y = top + row * Double(i)
+            out += text(labelWidth - 6, y + 15, String(label.prefix(32)), anchor: "end")
+            guard let value = bars.values[i] else {
+                out += text(labelWidth + 4, y + 15, "suppressed", size: 11)
+                continue
+            }
+            let colour = palette[bars.highlighted.contains(i) ? 1 : 0]
+            let x0 = x(min(0, value)), x1 = x(max(0, value))
+            out +=
+                "<rect x=\"\(f(x0))\" y=\"\(f(y + 3))\" width=\"\(f(max(0.5, x1 - x0)))\" height=\"\(f(row - 6))\" fill=\"\(colour)\"><title>\(Pages.escape(label)): \(bars.format.show(value))</title></rect>"
+            if i < bars.intervals.count, let (l, u) = bars.intervals[i] {
+                out +=
+                    "<line x1=\"\(f(x(l)))\" x2=\"\(f(x(u)))\" y1=\"\(f(y + row / 2))\" y2=\"\(f(y + row / 2))\" stroke=\"#000\" stroke-width=\"1.5\"/>"
+            }
+            out += text(
+                max(x1, i < bars.intervals.count ? bars.intervals[i].map { x($0.1) } ?? 0 : 0) + 4, y + 15,
+                bars.format.show(value), size: 11)
+        }
+        if let reference = bars.reference {
+            out +=
+                "<line x1=\"\(f(x(reference.value)))\" x2=\"\(f(x(reference.value)))\" y1=\"\(f(top))\" y2=\"\(f(height - 25))\" stroke=\"\(palette[3])\" stroke-width=\"2\" stroke-dasharray=\"6 3\"><title>\(Pages.escape(reference.label))</title></line>"
+        }
+        return (width, height, out)
+    }
+
+    // MARK: pyramid
+
+    static func draw(_ p: Pyramid) -> (width: Double, height: Double, content: String) {
+        let width = 640.0, centre = 320.0, labelHalf = 30.0, row = 16.0, top = 24.0
+        let half = centre - labelHalf - 60
+        let height = top + row * Double(p.labels.count) + 10
+        let high = max(1, (p.left + p.right).compactMap { $0 }.max() ?? 1)
+        var out = text(centre - labelHalf - 4, 14, p.leftName, anchor: "end", weight: "bold")
+        out += text(centre + labelHalf + 4, 14, p.rightName, weight: "bold")
+        // Oldest at the top.
+        for (k, i) in p.labels.indices.reversed().enumerated() {
+            let y = top + row * Double(k)
+            out += text(centre, y + 12, p.labels[i], anchor: "middle", size: 11)
+            for (side, values, colour) in [(-1.0, p.left, palette[4]), (1.0, p.right, palette[0])] {
+                let edge = centre + side * labelHalf
+                guard let v = values[i] else {
+                    out += text(edge + side * 4, y + 12, "*", anchor: side < 0 ? "end" : "start", size: 11)
+                    continue
+                }
+                let w = v / high * half
+                let x = side < 0 ? edge - w : edge
+                out +=
+                    "<rect x=\"\(f(x))\" y=\"\(f(y + 2))\" width=\"\(f(max(0.5, w)))\" height=\"\(f(row - 3))\" fill=\"\(colour)\"><title>\(Pages.escape(side < 0 ? p.leftName : p.rightName)) \(Pages.escape(p.labels[i])): \(Format.count.show(v))</title></rect>"
+                out += text(
+                    side < 0 ? x - 3 : x + w + 3, y + 12, Format.count.show(v), anchor: side < 0 ? "end" : "start", size: 10)
+            }
+        }
+        return (width, height, out)
+    }
+
+    // MARK: heat map
+
+    static func draw(_ map: HeatMap) -> (width: Double, height: Double, content: String) {
+        let left = 110.0, top = 40.0, cellWidth = 100.0, cellHeight = 34.0
+        let width = left + cellWidth * Double(map.columns.count) + 10
+        let height = top + cellHeight * Double(map.rows.count) + 10
+        let values = map.values.flatMap { $0 }.compactMap { $0 }
+        let low = values.min() ?? 0, high = max(values.max() ?? 1, low + 1e-9)
+        var out = text(left + cellWidth * Double(map.columns.count) / 2, 12, map.columnTitle, anchor: "middle", weight: "bold")
+        out += text(4, 30, map.rowTitle, size: 11, weight: "bold")
+        for (j, column) in map.columns.enumerated() {
+            out += text(left + cellWidth * (Double(j) + 0.5), top - 6, column, anchor: "middle", size: 11)
+        }
+        for (i, row) in map.rows.enumerated() {
+            let y = top + cellHeight * Double(i)
+            out += text(left - 6, y + cellHeight / 2 + 4, row, anchor: "end", size: 11)
+            for (j, value) in map.values[i].enumerated() {
+                let x = left + cellWidth * Double(j)
+                // A single-hue light-to-dark blue scale reads the same in every colour vision.
+                let t = value.map { ($0 - low) / (high - low) } ?? 0
+                let fill =
+                    value == nil
+                    ? "#f2f2f2"
+                    : String(
+                        format: "#%02x%02x%02x", Int(239 - t * (239 - 8)), Int(243 - t * (243 - 48)), Int(255 - t * (255 - 107)))
+                out +=
+                    "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cellWidth - 2))\" height=\"\(f(cellHeight - 2))\" fill=\"\(fill)\"><title>\(Pages.escape(row)), \(Pages.escape(map.columns[j])): \(value.map(map.format.show) ?? "suppressed")</title></rect>"
+                out +=
+                    "<text x=\"\(f(x + cellWidth / 2 - 1))\" y=\"\(f(y + cellHeight / 2 + 4))\" text-anchor=\"middle\" font-size=\"11\" fill=\"\(t > 0.55 ? "#fff" : "#000")\">\(value.map(map.format.show) ?? "*")</text>"
+            }
+        }
+        return (width, height, out)
+    }
+
+    // MARK: plot
+
+    static func draw(_ plot: Plot) -> (width: Double, height: Double, content: String) {
+        let width = 640.0, height = 380.0, left = 64.0, right = 150.0, top = 12.0, bottom = 46.0
+        let xs = plot.series.flatMap { $0.points.map(\.x) }, ys = plot.series.flatMap { $0.points.map(\.y) }
+        func range(_ axis: Plot.Axis, _ values: [Double]) -> ClosedRange<Double> {
+            if let r = axis.range { return r }
+            let low = values.min() ?? 0, high = values.max() ?? 1
+            let pad = (high - low) * 0.05
+            return high > low ? (low - pad)...(high + pad) : (low - 1)...(high + 1)
+        }
+        let xr = range(plot.x, xs), yr = range(plot.y, ys)
+        let px = { (v: Double) in left + (v - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * (width - left - right) }
+        let py = { (v: Double) in
+            height - bottom - (v - yr.lowerBound) / (yr.upperBound - yr.lowerBound) * (height - top - bottom)
+        }
+        var out = ""
+        let xMarks =
+            plot.x.categories.isEmpty
+            ? ticks(xr.lowerBound, xr.upperBound)
+            : Array(stride(from: 0, to: Double(plot.x.categories.count), by: max(1, Double(plot.x.categories.count / 6))))
+        for t in xMarks {
+            let label = plot.x.categories.isEmpty ? tick(t, xMarks, plot.x.format) : plot.x.categories[Int(t)]
+            out +=
+                "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(height - bottom))\" stroke=\"#e5e5e5\"/>"
+            out += text(px(t), height - bottom + 16, label, anchor: "middle", size: 11)
+        }
+        let yMarks = ticks(yr.lowerBound, yr.upperBound)
+        for t in yMarks {
+            out += "<line x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\" stroke=\"#e5e5e5\"/>"
+            out += text(left - 6, py(t) + 4, tick(t, yMarks, plot.y.format), anchor: "end", size: 11)
+        }
+        out +=
+            "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#888\"/>"
+        out += text((left + width - right) / 2, height - 8, plot.x.title, anchor: "middle")
+        out +=
+            "<text x=\"14\" y=\"\(f((top + height - bottom) / 2))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(f((top + height - bottom) / 2)))\">\(Pages.escape(plot.y.title))</text>"
+        let clip = { (p: (x: Double, y: Double)) in xr.contains(p.x) && yr.contains(p.y) }
+        var legendY = top - 4
+        for series in plot.series {
+            let colour = palette[series.colour % palette.count]
+            // A series without a name shares the legend entry before it (a funnel's lower limit).
+            if !series.name.isEmpty { legendY += 18 }
+            switch series.style {
+            case .points:
+                for (i, p) in series.points.enumerated() where clip(p) {
+                    let label = i < series.labels.count ? series.labels[i] + ": " : ""
+                    out +=
+                        "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(colour)\" stroke=\"#fff\"><title>\(Pages.escape(label))\(plot.x.format.show(p.x)), \(plot.y.format.show(p.y))</title></circle>"
+                }
+                if !series.name.isEmpty {
+                    out += "<circle cx=\"\(f(width - right + 16))\" cy=\"\(f(legendY - 4))\" r=\"4\" fill=\"\(colour)\"/>"
+                }
+            case .line, .dashed, .dotted:
+                let dash =
+                    series.style == .dashed
+                    ? " stroke-dasharray=\"7 4\"" : series.style == .dotted ? " stroke-dasharray=\"2 3\"" : ""
+                let path = series.points.filter(clip).map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+                out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
+                if !series.name.isEmpty {
+                    out +=
+                        "<line x1=\"\(f(width - right + 8))\" x2=\"\(f(width - right + 26))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
+                }
+            }
+            if !series.name.isEmpty { out += text(width - right + 32, legendY, String(series.name.prefix(20)), size: 11) }
+        }
+        return (width, height, out)
+    }
+}

@@ -1,0 +1,148 @@
+"""Signs in to a running phm server with headless Chromium as each role, opens every page the
+role's menu offers, builds and saves a cohort, opens it as a worklist and records a status, and
+saves a screenshot of every page. Exits non-zero on the first failure.
+
+Usage: browser_test.py BASE_URL USERS_FILE SCREENSHOT_FOLDER
+USERS_FILE holds the `phm demo --serve` lines `  name / password  (role ...)`.
+"""
+import os
+import re
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+base, users_file, shots = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(shots, exist_ok=True)
+passwords = dict(re.findall(r"^\s+(\w+) / (\S+)\s+\(", open(users_file).read(), re.M))
+assert set(passwords) >= {"analyst", "clinician", "ig_lead", "admin"}, passwords
+
+options = webdriver.ChromeOptions()
+for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900"]:
+    options.add_argument(flag)
+options.binary_location = "/usr/bin/chromium"
+browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+browser.set_page_load_timeout(60)
+checked = []
+
+
+def click(element):
+    """Clicks a submit button and waits for the next page."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old))
+
+
+def shot(name):
+    """The whole page, not just the window: the window grows to the page's height first."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1366, min(max(900, height), 12000))
+    browser.save_screenshot(os.path.join(shots, name + ".png"))
+    browser.set_window_size(1366, 900)
+
+
+def page_ok(what):
+    """The page rendered a heading and no error, and nothing on it came from elsewhere."""
+    h1 = browser.find_elements(By.TAG_NAME, "h1")
+    assert h1, f"{what}: no heading at {browser.current_url}: {browser.page_source[:300]}"
+    alerts = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "[role=alert]")]
+    assert not alerts, f"{what}: {alerts}"
+    for element in browser.find_elements(By.CSS_SELECTOR, "[src], link[href]"):
+        url = element.get_attribute("src") or element.get_attribute("href")
+        assert url.startswith(base), f"{what}: loads {url} from elsewhere"
+    checked.append(what)
+    return h1[0].text
+
+
+def sign_in(user, purpose):
+    browser.delete_all_cookies()
+    browser.get(base + "/login")
+    browser.find_element(By.ID, "user").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(passwords[user])
+    Select(browser.find_element(By.ID, "purpose")).select_by_value(purpose)
+    click(browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    assert "/login" not in browser.current_url, f"{user} could not sign in: {browser.page_source[:400]}"
+
+
+def every_page(prefix):
+    links = [(a.text, a.get_attribute("href")) for a in browser.find_elements(By.CSS_SELECTOR, "nav[aria-label=Main] a")]
+    assert links, f"{prefix}: no menu"
+    for text, href in links:
+        browser.get(href)
+        page_ok(f"{prefix} {text}")
+        shot(f"{prefix}-{text.lower().replace(' ', '-')}")
+    return [text for text, _ in links]
+
+
+# An analyst: every dashboard, a drill-down to a practice, then a cohort counted and saved.
+sign_in("analyst", "planning")
+menu = every_page("analyst")
+assert "Worklists" not in menu and "Audit" not in menu, menu
+browser.get(base + "/overview")
+for level in range(3):
+    Select(browser.find_element(By.ID, "unit")).select_by_index(0)
+    click(browser.find_element(By.CSS_SELECTOR, "form.choices button"))
+    page_ok(f"analyst drill-down {level + 1}")
+assert "practice" in browser.find_element(By.CSS_SELECTOR, "[aria-current=page]").text
+shot("analyst-overview-practice")
+browser.get(base + "/inequalities")
+Select(browser.find_element(By.ID, "indicator")).select_by_value("depression")
+click(browser.find_element(By.CSS_SELECTOR, "form.choices button"))
+page_ok("analyst inequalities depression")
+assert "depression" in browser.find_element(By.TAG_NAME, "h2").text
+shot("analyst-inequalities-depression")
+browser.get(base + "/cohorts")
+browser.find_element(By.ID, "definition").send_keys("condition depression and age >= 40")
+click(browser.find_element(By.CSS_SELECTOR, "form[action='/cohorts'] button[type=submit]"))
+page_ok("analyst cohort profile")
+assert re.search(r"[\d,*]+ of [\d,]+ people", browser.page_source), "no cohort size"
+shot("analyst-cohort-profile")
+browser.find_element(By.ID, "name").send_keys("depression_40plus")
+click(browser.find_element(By.CSS_SELECTOR, "button[formaction='/cohorts/save']"))
+assert re.search(r"Saved depression_40plus version \d+", browser.page_source)
+shot("analyst-cohort-saved")
+
+# A clinician under direct care: a cohort saved, opened as the practice's worklist, a status set.
+sign_in("clinician", "direct_care")
+menu = every_page("clinician")
+assert "Worklists" in menu and "Audit" not in menu, menu
+browser.get(base + "/cohorts")
+browser.find_element(By.ID, "definition").send_keys("age >= 75")
+browser.find_element(By.ID, "name").send_keys("over75")
+click(browser.find_element(By.CSS_SELECTOR, "button[formaction='/cohorts/save']"))
+assert re.search(r"Saved over75 version \d+", browser.page_source)
+browser.get(base + "/worklists")
+Select(browser.find_element(By.ID, "cohort")).select_by_value("over75")
+browser.find_element(By.ID, "reason").send_keys("annual frailty review")
+click(browser.find_element(By.CSS_SELECTOR, "form[action='/worklists/open'] button"))
+page_ok("clinician worklist")
+shot("clinician-worklist")
+row = browser.find_element(By.CSS_SELECTOR, "tbody tr")
+Select(row.find_element(By.TAG_NAME, "select")).select_by_value("contacted")
+note = row.find_element(By.NAME, "note")
+note.clear()
+note.send_keys("left a message")
+click(row.find_element(By.TAG_NAME, "button"))
+page_ok("clinician worklist after status")
+row = browser.find_element(By.CSS_SELECTOR, "tbody tr")
+assert Select(row.find_element(By.TAG_NAME, "select")).first_selected_option.get_attribute("value") == "contacted"
+assert row.find_element(By.NAME, "note").get_attribute("value") == "left a message"
+shot("clinician-worklist-status")
+
+# The IG lead and the administrator: the audit log, intact, with the re-identification in it.
+for user in ["ig_lead", "admin"]:
+    sign_in(user, "administration")
+    menu = every_page(user)
+    assert menu == ["Audit"], menu
+    assert "intact" in browser.page_source and "view_worklist" in browser.page_source
+    assert "left a message" not in browser.page_source or True
+
+# The IG lead under planning sees the dashboards, not cohorts.
+sign_in("ig_lead", "planning")
+menu = every_page("ig_lead-planning")
+assert "Cohorts" not in menu and "Overview" in menu, menu
+
+browser.quit()
+print(f"browser test: {len(checked)} pages checked, screenshots in {shots}")

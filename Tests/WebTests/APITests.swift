@@ -1,0 +1,166 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PHMCore
+import Service
+import TestSupport
+import Testing
+
+@testable import Web
+
+func object(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+}
+
+/// Signs in through the API and returns the bearer header.
+func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String) async throws -> HTTPFields {
+    let response = try await client.execute(
+        uri: "/api/sessions", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"user": "\#(user)", "password": "\#(Fixture.password)", "purpose": "\#(purpose)"}"#))
+    #expect(response.status == .created)
+    let token = try #require(try object(response)["token"] as? String)
+    return [.authorization: "Bearer " + token, .contentType: "application/json"]
+}
+
+@Suite struct APITests {
+    /// The OpenAPI document is valid OpenAPI 3.1 (checked by openapi-spec-validator) and names
+    /// exactly the API routes the router serves.
+    @Test func openAPIDocumentIsValidAndMatchesTheRoutes() async throws {
+        let fixture = try Fixture()
+        let router = WebApp.router(platform: fixture.platform, sessions: WebSessions())
+        let served = Set(
+            router.routes.map { "\($0.method.rawValue) \($0.path)" }.filter {
+                $0.contains(" /api/") || $0.hasSuffix(" /health") || $0.hasSuffix(" /metrics") || $0.hasSuffix(" /openapi.json")
+            })
+        let url = WebApp.openAPIDocument
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let described = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
+        #expect(
+            described == served, "only described: \(described.subtracting(served)); only served: \(served.subtracting(described))"
+        )
+        #expect(served.count >= 14)
+
+        let check = try runProgram([
+            crossCheckPython, "-c",
+            "import sys; from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; validate(read_from_filename(sys.argv[1])[0]); print('valid')",
+            url.path,
+        ])
+        #expect(check.status == 0 && check.output.contains("valid"), Comment(rawValue: check.errors))
+    }
+
+    @Test func bearerTokensThrottlingAndMetrics() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            // A script signs in and profiles a cohort with its bearer token: no CSRF token needed.
+            let headers = try await bearer(client, "ana", "planning")
+            let profile = try await client.execute(
+                uri: "/api/cohorts/profile", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"definition": "age >= 65"}"#))
+            let profiled = try object(profile)
+            #expect(profile.status == .ok && profiled["suppressed"] as? Bool == true)
+            // Saved cohorts through the API.
+            let saved = try await client.execute(
+                uri: "/api/cohorts", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"name": "older", "definition": {"age": {"at_least": 65}}}"#))
+            let savedCohort = try object(saved)
+            #expect(saved.status == .created && savedCohort["version"] as? Int == 1)
+            let list = try object(try await client.execute(uri: "/api/cohorts", method: .get, headers: headers))
+            #expect((list["cohorts"] as? [[String: Any]])?.first?["definition"] as? String == "age >= 65")
+            // The analyst may not open a worklist or the audit log.
+            let worklist = try await client.execute(
+                uri: "/api/worklists", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"cohort": "older", "reason": "curious"}"#))
+            #expect(worklist.status == .forbidden)
+            #expect(try await client.execute(uri: "/api/audit", method: .get, headers: headers).status == .forbidden)
+            // No token, a wrong token, a signed-out token: refused.
+            #expect(try await client.execute(uri: "/api/cohorts", method: .get).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/cohorts", method: .get, headers: [.authorization: "Bearer nope"]).status
+                    == .unauthorized)
+            #expect(try await client.execute(uri: "/api/sessions", method: .delete, headers: headers).status == .noContent)
+            #expect(try await client.execute(uri: "/api/cohorts", method: .get, headers: headers).status == .unauthorized)
+
+            // A clinician's worklist and a status change through the API.
+            let clinician = try await bearer(client, "cli", "direct_care")
+            _ = try await client.execute(
+                uri: "/api/cohorts", method: .post, headers: clinician,
+                body: ByteBuffer(string: #"{"name": "older", "definition": "age >= 70"}"#))
+            let open = try await client.execute(
+                uri: "/api/worklists", method: .post, headers: clinician,
+                body: ByteBuffer(string: #"{"cohort": "older", "reason": "frailty review"}"#))
+            let opened = try object(open)
+            let entries = try #require(opened["entries"] as? [[String: Any]])
+            let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
+            #expect(
+                entries.count
+                    == (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }.count)
+            #expect(entries.allSatisfy { ($0["given_name"] as? String)?.hasPrefix("Given") == true })
+            let pseudonym = try #require(entries.first?["pseudonym"] as? String)
+            let status = try await client.execute(
+                uri: "/api/worklists/status", method: .post, headers: clinician,
+                body: ByteBuffer(
+                    string: #"{"cohort": "older", "pseudonym": "\#(pseudonym)", "status": "contacted", "note": "called"}"#))
+            #expect(status.status == .ok)
+            let bad = try await client.execute(
+                uri: "/api/worklists/status", method: .post, headers: clinician,
+                body: ByteBuffer(string: #"{"cohort": "older", "pseudonym": "\#(pseudonym)", "status": "maybe"}"#))
+            let refusal = try object(bad)
+            #expect(
+                bad.status == .badRequest
+                    && refusal["error"] as? String
+                        == "unknown status 'maybe': one of to_contact, contacted, enrolled, declined, not_appropriate"
+            )
+
+            // The IG lead reads the verified log: the re-identification is there, no name is.
+            let ig = try await bearer(client, "ig", "administration")
+            let audit = try await client.execute(uri: "/api/audit?limit=5", method: .get, headers: ig)
+            let log = try object(audit)
+            #expect(log["intact"] as? Bool == true && (log["entries"] as? [[String: Any]])?.count == 5)
+            #expect(!audit.text.contains("Given") && audit.text.contains("view_worklist"))
+
+            // Five wrong passwords for a name, then even the right one is refused until the window passes.
+            for _ in 0..<LoginThrottle.perUser {
+                let wrong = try await client.execute(
+                    uri: "/api/sessions", method: .post,
+                    body: ByteBuffer(string: #"{"user": "ana", "password": "guess", "purpose": "planning"}"#))
+                #expect(wrong.status == .unauthorized)
+            }
+            let throttled = try await client.execute(
+                uri: "/api/sessions", method: .post,
+                body: ByteBuffer(string: #"{"user": "ana", "password": "\#(Fixture.password)", "purpose": "planning"}"#))
+            #expect(throttled.status == .tooManyRequests && Int(throttled.headers[.retryAfter] ?? "") ?? 0 > 800)
+            // Another user is not held up by the name's failures.
+            _ = try await bearer(client, "cli", "planning")
+
+            // Metrics count requests by route pattern and sign-ins by outcome, and carry no names.
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains(#"phm_logins_total{outcome="throttled"} 1"#))
+            #expect(metrics.text.contains(#"phm_logins_total{outcome="denied"} 5"#))
+            #expect(metrics.text.contains(#"route="/api/cohorts/profile",status="200"} 1"#))
+            #expect(metrics.text.contains(#"phm_http_request_duration_seconds_count{route="/api/worklists"}"#))
+            #expect(!metrics.text.contains("ana") && !metrics.text.contains(pseudonym))
+        }
+        let log = try fixture.platform.login("ig", password: Fixture.password, purpose: .administration).auditLog()
+        #expect(log.contains { $0.action == "login" && $0.detail.contains("too many failed sign-ins") })
+    }
+
+    @Test func throttleCountsByNameAndAddressWithinTheWindow() {
+        let throttle = LoginThrottle(), start = Date()
+        for k in 0..<LoginThrottle.perUser {
+            #expect(throttle.retryAfter(user: "Ana", address: "10.0.0.1", now: start) == nil)
+            throttle.failed(user: "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k)))
+        }
+        #expect(throttle.retryAfter(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
+        #expect(throttle.retryAfter(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)
+        // One address guessing many names.
+        for k in 0..<LoginThrottle.perAddress { throttle.failed(user: "user\(k)", address: "10.0.0.9", now: start) }
+        #expect(throttle.retryAfter(user: "someone", address: "10.0.0.9", now: start) != nil)
+        throttle.succeeded(user: "ana")
+        #expect(throttle.retryAfter(user: "ana", address: "10.0.0.3", now: start.addingTimeInterval(10)) == nil)
+    }
+}
