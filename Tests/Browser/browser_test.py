@@ -91,7 +91,7 @@ browser.get(base + "/inequalities")
 Select(browser.find_element(By.ID, "indicator")).select_by_value("depression")
 click(browser.find_element(By.CSS_SELECTOR, "form.choices button"))
 page_ok("analyst inequalities depression")
-assert "depression" in browser.find_element(By.TAG_NAME, "h2").text
+assert "depression" in browser.find_element(By.TAG_NAME, "h2").text.lower()
 shot("analyst-inequalities-depression")
 browser.get(base + "/cohorts")
 browser.find_element(By.ID, "definition").send_keys("condition depression and age >= 40")
