@@ -134,6 +134,8 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
+                "Web", "Service", "Analysis", "PHMCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
     ],

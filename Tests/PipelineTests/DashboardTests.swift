@@ -1,0 +1,198 @@
+import Analysis
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PHMCore
+import Pipeline
+import Service
+import TestSupport
+import Testing
+
+@testable import Web
+
+/// The web pages and their API over the default run's published outputs, on a copy of its data
+/// directory with one user of each role.
+@Suite struct DashboardTests {
+    static let password = "a long enough password"
+
+    final class Served: @unchecked Sendable {
+        let folder = temporaryFolder("dashboards")
+        let platform: Platform
+        init() throws {
+            _ = DefaultRun.result
+            let source = DefaultRun.folder.appendingPathComponent("data")
+            for item in ["frames", "vault", "phm.sqlite"] {
+                try FileManager.default.copyItem(at: source.appendingPathComponent(item), to: folder.appendingPathComponent(item))
+            }
+            platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
+            try platform.createFirstAdmin("adm", password: DashboardTests.password)
+            let admin = try platform.login("adm", password: DashboardTests.password, purpose: .administration)
+            let practice = DefaultRun.result.population.hierarchy.practices[0].code
+            try admin.setUser("ana", role: .analyst, practiceCode: nil, password: DashboardTests.password)
+            try admin.setUser("cli", role: .clinician, practiceCode: practice, password: DashboardTests.password)
+            try admin.setUser("ig", role: .igLead, practiceCode: nil, password: DashboardTests.password)
+        }
+        deinit { try? FileManager.default.removeItem(at: folder) }
+        var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: Logger(label: "test")) }
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+    }
+
+    static func token(_ client: some TestClientProtocol, _ user: String, _ purpose: String) async throws -> HTTPFields {
+        let response = try await client.execute(
+            uri: "/api/sessions", method: .post,
+            body: ByteBuffer(string: #"{"user": "\#(user)", "password": "\#(password)", "purpose": "\#(purpose)"}"#))
+        let token = try #require(try json(response)["token"] as? String)
+        return [.authorization: "Bearer " + token]
+    }
+
+    /// A browser's cookie, through the sign-in form.
+    static func cookie(_ client: some TestClientProtocol, _ user: String, _ purpose: String) async throws -> HTTPFields {
+        let login = try await client.execute(uri: "/login", method: .get)
+        let text = String(buffer: login.body)
+        let marker = try #require(text.range(of: "name=\"csrf\" value=\""))
+        let csrf = String(text[marker.upperBound...].prefix { $0 != "\"" })
+        let pre = try #require(login.headers[values: .setCookie].first { $0.hasPrefix(WebSessions.loginCookie) })
+        let signed = try await client.execute(
+            uri: "/login", method: .post,
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: String(pre.prefix { $0 != ";" })],
+            body: ByteBuffer(
+                string:
+                    "user=\(user)&password=\(password.replacingOccurrences(of: " ", with: "+"))&purpose=\(purpose)&csrf=\(csrf)"))
+        let session = try #require(signed.headers[values: .setCookie].first { $0.hasPrefix(WebSessions.cookie + "=") })
+        return [.cookie: String(session.prefix { $0 != ";" })]
+    }
+
+    @Test func everyPageForEveryUnitLevelShowsThePublishedFigures() async throws {
+        let served = try Served()
+        let output = DefaultRun.output
+        let units = try served.platform.publication().units
+        let frame = try served.platform.frame(for: .planning)
+        let pseudonyms = frame.pseudonym.prefix(300)
+        try await served.app.test(.router) { client in
+            let analyst = try await Self.cookie(client, "ana", "planning")
+            let bearer = try await Self.token(client, "ana", "planning")
+            // One unit of each level: the organisation and a first locality, PCN and practice.
+            let sample = Level.allCases.compactMap { level in units.first { $0.level == level } }
+            #expect(sample.count == 4)
+            for dashboard in Dashboard.allCases {
+                for unit in sample {
+                    let page = try await client.execute(
+                        uri: "\(dashboard.path)?unit=\(unit.code)", method: .get, headers: analyst)
+                    let html = String(buffer: page.body)
+                    #expect(page.status == .ok, "\(dashboard) \(unit.code): \(html.prefix(300))")
+                    #expect(html.contains("<svg") && html.contains("Download CSV") && html.contains("aria-current=\"page\""))
+                    #expect(!pseudonyms.contains { html.contains($0) })
+                    let api = try await client.execute(
+                        uri: "/api/pages/\(dashboard.rawValue)?unit=\(unit.code)", method: .get, headers: bearer)
+                    let object = try Self.json(api)
+                    #expect((object["unit"] as? [String: Any])?["code"] as? String == unit.code)
+                    #expect((object["path"] as? [Any])?.count == Level.allCases.firstIndex(of: unit.level)! + 1)
+                    let panels = try #require(object["panels"] as? [[String: Any]])
+                    #expect(!panels.isEmpty)
+                    // Every panel's CSV holds the same table as the API.
+                    for panel in panels {
+                        let id = try #require(panel["id"] as? String)
+                        let csv = try await client.execute(
+                            uri: "/api/pages/\(dashboard.rawValue)/\(id)/csv?unit=\(unit.code)", method: .get, headers: bearer)
+                        let records = CSVRows.parse(Array(csv.body.readableBytesView))
+                        #expect(csv.status == .ok && records.first == panel["columns"] as? [String])
+                        #expect(records.count - 1 == (panel["rows"] as? [Any])?.count)
+                    }
+                }
+            }
+
+            // The seed table for the organisation is the run's multimorbidity.csv, row for row.
+            let organisation = sample[0].code
+            let mm = try Self.json(
+                try await client.execute(uri: "/api/pages/multimorbidity?unit=\(organisation)", method: .get, headers: bearer))
+            let seedPanel = try #require((mm["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "ltc-count" })
+            let seedFile = readCSV(output.appendingPathComponent("multimorbidity.csv"))
+            #expect(seedPanel["columns"] as? [String] == seedFile[0])
+            let seedRows = try #require(seedPanel["rows"] as? [[Any]])
+            #expect(seedRows.map { $0.map { "\($0)" } }.map { $0[0] } == seedFile.dropFirst().map { $0[0] })
+            #expect(seedRows.count == seedFile.count - 1)
+
+            // The overview's headline, counted from the frame, agrees with the run's own figures:
+            // people with its summary, emergency admissions per 1,000 with inequalities.csv.
+            for unit in sample {
+                let overview = try Self.json(
+                    try await client.execute(uri: "/api/pages/overview?unit=\(unit.code)", method: .get, headers: bearer))
+                let panels = try #require(overview["panels"] as? [[String: Any]])
+                let headline = try #require(panels.first { $0["id"] as? String == "headline" }?["rows"] as? [[Any]])
+                let people = try #require(headline[0][1] as? Double)
+                let inequalities = readCSV(output.appendingPathComponent("inequalities.csv"))
+                let all = try #require(
+                    inequalities.first { $0[1] == unit.code && $0[4] == "emergency_admissions" && $0[7] == "all" })
+                #expect(people == Double(all[9]), "\(unit.code): headline people against inequalities.csv")
+                let rate = try #require(headline[4][1] as? Double)
+                #expect(abs(rate - Double(all[11])!) < 0.051, "\(unit.code): \(rate) against \(all[11])")
+                if unit.level == .organisation {
+                    #expect(people == Double(Suppression.rounded(DefaultRun.result.summary.planningPeople)))
+                }
+                // The pyramid is suppressed: each shown count is 0, or 10 or more and a multiple of 5.
+                let pyramid = try #require(panels.first { $0["id"] as? String == "pyramid" }?["rows"] as? [[Any]])
+                for row in pyramid {
+                    for cell in row.dropFirst() {
+                        if let n = cell as? Double { #expect(n == 0 || (n >= 10 && n.truncatingRemainder(dividingBy: 5) == 0)) }
+                    }
+                }
+            }
+
+            // Funnel: the organisation's localities, each compared with it.
+            let variation = try Self.json(
+                try await client.execute(
+                    uri: "/api/pages/variation?unit=\(organisation)&indicator=depression", method: .get, headers: bearer))
+            let funnel = try #require((variation["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "funnel" })
+            #expect((funnel["rows"] as? [Any])?.count == units.filter { $0.level == .locality }.count)
+
+            // Unknown units and indicators are refused with the rule, not a crash.
+            let badUnit = try await client.execute(uri: "/api/pages/risk?unit=NOPE", method: .get, headers: bearer)
+            #expect(badUnit.status == .badRequest && String(buffer: badUnit.body).contains("no unit has the code 'NOPE'"))
+            let badIndicator = try await client.execute(uri: "/inequalities?indicator=nothing", method: .get, headers: analyst)
+            #expect(badIndicator.status == .badRequest)
+            let badPage = try await client.execute(uri: "/api/pages/everything", method: .get, headers: bearer)
+            #expect(badPage.status == .badRequest)
+        }
+        // Page views are audited with their page and unit.
+        let log = try served.platform.login("ig", password: Self.password, purpose: .administration).auditLog()
+        #expect(
+            log.contains { $0.action == "view_aggregates" && $0.user == "ana" && $0.detail.contains("\"page\":\"variation\"") })
+    }
+
+    @Test func rolesSeeOnlyWhatTheirPurposeAllows() async throws {
+        let served = try Served()
+        try await served.app.test(.router) { client in
+            // A clinician under direct care sees the published pages and their worklists.
+            let clinician = try await Self.cookie(client, "cli", "direct_care")
+            for path in ["/overview", "/risk", "/worklists", "/cohorts"] {
+                #expect(try await client.execute(uri: path, method: .get, headers: clinician).status == .ok, "\(path)")
+            }
+            #expect(try await client.execute(uri: "/audit", method: .get, headers: clinician).status == .forbidden)
+            // The IG lead and administrator work under administration: no patient data at all.
+            for user in ["ig", "adm"] {
+                let session = try await Self.cookie(client, user, "administration")
+                for dashboard in Dashboard.allCases {
+                    let page = try await client.execute(uri: dashboard.path, method: .get, headers: session)
+                    #expect(page.status == .forbidden, "\(user) \(dashboard)")
+                }
+                let home = try await client.execute(uri: "/", method: .get, headers: session)
+                #expect(home.headers[.location] == "/audit")
+                let api = try await Self.token(client, user, "administration")
+                #expect(try await client.execute(uri: "/api/pages/overview", method: .get, headers: api).status == .forbidden)
+                #expect(try await client.execute(uri: "/api/units", method: .get, headers: api).status == .forbidden)
+                #expect(try await client.execute(uri: "/api/audit?limit=3", method: .get, headers: api).status == .ok)
+            }
+            // The menu offers what the role may open and nothing else.
+            let analyst = try await Self.cookie(client, "ana", "planning")
+            let page = String(buffer: try await client.execute(uri: "/overview", method: .get, headers: analyst).body)
+            #expect(
+                page.contains("href=\"/cohorts\"") && !page.contains("href=\"/worklists\"") && !page.contains("href=\"/audit\""))
+        }
+    }
+}
