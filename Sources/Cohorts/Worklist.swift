@@ -70,11 +70,30 @@ public struct Worklist: Sendable {
     public var outcome: String?
     public var entries: [Entry]
 
+    /// Each care gap's people in a frame, in the gaps' order.
+    public static func gapRows(_ frame: PersonFrame, _ gaps: [CareGap]) throws(CohortError) -> [(id: String, rows: Bitset)] {
+        var sets: [(id: String, rows: Bitset)] = []
+        for gap in gaps {
+            do { sets.append((gap.id, try CohortQuery(gap.definition, frame: frame).evaluate(frame))) } catch {
+                throw CohortError("care gap '\(gap.id)', \(error.position)", error.message)
+            }
+        }
+        return sets
+    }
+
     /// The cohort's members registered at `practice`, highest risk first (ties by pseudonym).
     ///
     /// - Parameter outcome: the risk to rank by; the frame's first outcome when nil.
     public init(
         _ frame: PersonFrame, cohort: Bitset, practice: Int, gaps: [CareGap], outcome: String? = nil
+    ) throws(CohortError) {
+        try self.init(frame, cohort: cohort, practice: practice, gapRows: try Worklist.gapRows(frame, gaps), outcome: outcome)
+    }
+
+    /// The same, with the care gaps already evaluated on the frame (`gapRows`).
+    public init(
+        _ frame: PersonFrame, cohort: Bitset, practice: Int, gapRows gapSets: [(id: String, rows: Bitset)],
+        outcome: String? = nil
     ) throws(CohortError) {
         self.practice = practice
         let r: Int?
@@ -89,12 +108,6 @@ public struct Worklist: Sendable {
         self.outcome = r.map { frame.risks[$0].outcome }
         var members = Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }
         members.formIntersection(cohort)
-        var gapSets: [(String, Bitset)] = []
-        for gap in gaps {
-            do { gapSets.append((gap.id, try CohortQuery(gap.definition, frame: frame).evaluate(frame))) } catch {
-                throw CohortError("care gap '\(gap.id)', \(error.position)", error.message)
-            }
-        }
         let rows = members.rows
         func risk(_ row: Int) -> Double? {
             guard let r, !frame.risks[r].risk[row].isNaN else { return nil }
@@ -110,7 +123,7 @@ public struct Worklist: Sendable {
                 row: row, pseudonym: frame.pseudonym[row], rank: rank + 1, age: Int(frame.age[row]),
                 sex: frame.sex[row].criterionValue, risk: risk(row), tier: tier,
                 rising: r.map { frame.risks[$0].rising[row] } ?? false, reasons: frame.factors(of: row),
-                gaps: gapSets.filter { $0.1.contains(row) }.map(\.0))
+                gaps: gapSets.filter { $0.rows.contains(row) }.map(\.id))
         }
     }
 }

@@ -13,6 +13,15 @@ public final class Platform: Sendable {
     let careGaps: [CareGap]
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
     private let cachedPublication = Mutex<Publication?>(nil)
+    private let cachedScopes = Mutex<[String: Scope]>([:])
+    private let openVault = Mutex<IdentityVault?>(nil)
+    private let cachedGaps = Mutex<[String: [(id: String, rows: Bitset)]]>([:])
+
+    /// The rows a session's scope covers in a frame, and their profile tally.
+    struct Scope: Sendable {
+        var rows: Bitset
+        var tally: CohortProfile.Tally
+    }
 
     /// - Parameters:
     ///   - hasher: the password hash cost (lower it only in tests).
@@ -44,6 +53,43 @@ public final class Platform: Sendable {
         let publication = try Publication(folder: URL(fileURLWithPath: folder), frame: frame)
         cachedPublication.withLock { $0 = publication }
         return publication
+    }
+
+    /// Each care gap's people in a purpose's frame, evaluated once per run.
+    func careGapRows(_ frame: PersonFrame, _ purpose: Purpose) throws -> [(id: String, rows: Bitset)] {
+        let key = "\(frame.runId)/\(purpose.rawValue)"
+        if let rows = cachedGaps.withLock({ $0[key] }) { return rows }
+        let rows = try Worklist.gapRows(frame, careGaps)
+        cachedGaps.withLock {
+            if $0.count > 100 { $0.removeAll() }
+            $0[key] = rows
+        }
+        return rows
+    }
+
+    /// The identity vault, opened once. Only `Session.worklist` reads it.
+    func vault() throws -> IdentityVault {
+        try openVault.withLock { vault in
+            if let vault { return vault }
+            let opened = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
+            vault = opened
+            return opened
+        }
+    }
+
+    /// A scope of a frame (a purpose, and for direct care a practice) with its profile tally,
+    /// found once per run: the same for every cohort drawn from it.
+    func scope(_ frame: PersonFrame, _ key: String, _ find: () throws -> Bitset) rethrows -> Scope {
+        let key = "\(frame.runId)/\(key)"
+        if let scope = cachedScopes.withLock({ $0[key] }) { return scope }
+        let rows = try find()
+        let scope = Scope(rows: rows, tally: CohortProfile.Tally(frame, rows: rows))
+        cachedScopes.withLock {
+            // Scopes are purposes and practices: few, but a new run makes the old ones useless.
+            if $0.count > 1_000 { $0.removeAll() }
+            $0[key] = scope
+        }
+        return scope
     }
 
     /// Starts a session for a user under a purpose, or refuses; either way the attempt is audited.

@@ -27,10 +27,7 @@ public struct Session: Sendable {
         guard allowed else { throw AccessError.notAllowed(user.role, action, purpose) }
     }
 
-    static func json(_ detail: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func json(_ detail: [String: Any]) -> String { String(decoding: JSONWriter.bytes(detail), as: UTF8.self) }
 
     // MARK: scope
 
@@ -79,10 +76,11 @@ public struct Session: Sendable {
         let frame = try platform.frame(for: purpose)
         let start = DispatchTime.now().uptimeNanoseconds
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
-        let population = try scope(frame)
-        rows.formIntersection(population)
+        // The scope and its half of the profile are the same for every cohort in it.
+        let population = try platform.scope(frame, "\(purpose.rawValue)/\(user.practiceCode ?? "")") { try scope(frame) }
+        rows.formIntersection(population.rows)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let profile = CohortProfile(frame, cohort: rows, population: population)
+        let profile = CohortProfile(cohort: CohortProfile.Tally(frame, rows: rows), population: population.tally)
         return CohortResult(profile: profile, suppressed: suppresses, runId: frame.runId, asOf: frame.asOf, seconds: seconds)
     }
 
@@ -134,14 +132,14 @@ public struct Session: Sendable {
             try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
         }
         let (saved, frame, rows, practice) = try ownPracticeMembers(of: cohort)
-        let list = try Worklist(frame, cohort: rows, practice: practice, gaps: platform.careGaps)
+        let list = try Worklist(frame, cohort: rows, practice: practice, gapRows: try platform.careGapRows(frame, purpose))
         try authorise(
             .viewWorklist,
             detail: [
                 "cohort": cohort, "version": saved.version, "reason": reason, "practice": user.practiceCode ?? "",
                 "reidentified": list.entries.map(\.pseudonym),
             ])
-        let vault = try IdentityVault(directory: platform.dataDirectory.appendingPathComponent("vault"))
+        let vault = try platform.vault()
         let identities = try vault.identities(of: list.entries.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
         for change in try store.worklistChanges(cohort: cohort, practiceCode: user.practiceCode!) {

@@ -48,6 +48,9 @@ public final class RunStore: Sendable {
     public init(directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         database = try DatabaseQueue(path: directory.appendingPathComponent("phm.sqlite").path)
+        // Write-ahead logging: a commit appends to the log with one sync instead of rewriting
+        // pages through a rollback journal, which matters when every request writes an audit entry.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         try RunStore.migrator.migrate(database)
     }
 
@@ -119,6 +122,10 @@ public final class RunStore: Sendable {
                 t.primaryKey("name", .text)
                 t.column("value", .text).notNull()
             }
+        }
+        // Each audit entry is chained to the one with the highest sequence: found by index, not a scan.
+        migrator.registerMigration("v3-audit-sequence-index") { db in
+            try db.create(index: "auditSequence", on: "audit", columns: ["sequence"])
         }
         return migrator
     }

@@ -6,6 +6,7 @@ import Ingest
 import PHMCore
 import Risk
 import Service
+import Synchronization
 
 /// One chart and the table it draws. The table is what the API returns and the CSV download
 /// holds: the run's published values, unformatted.
@@ -508,5 +509,49 @@ extension Format {
             return .count
         }
         return .decimal
+    }
+}
+
+/// Built pages, kept per run, page and query. A page's panels depend on nothing else, so every
+/// user asking for the same unit gets the same bytes without building them again; the header
+/// with the user's name and CSRF token is added per request. When full, the cache starts again.
+final class PageCache: Sendable {
+    struct Key: Hashable {
+        var run: Int64
+        var page: Dashboard
+        var unit: String, indicator: String, measure: String
+    }
+
+    struct Built: Sendable {
+        var panels: [Panel]
+        var html: String
+        var json: [UInt8]
+    }
+
+    static let capacity = 2_000
+    private let built = Mutex<[Key: Built]>([:])
+    private let choices = Mutex<[String: (indicators: [String], measures: [String])]>([:])
+
+    /// A page's indicators and measures, found once per run (a scan of the largest tables).
+    func choices(_ dashboard: Dashboard, _ p: Publication) -> (indicators: [String], measures: [String]) {
+        let key = "\(p.runId)/\(dashboard.rawValue)"
+        if let found = choices.withLock({ $0[key] }) { return found }
+        let found = (dashboard.indicators(p), dashboard.measures(p))
+        choices.withLock { $0[key] = found }
+        return found
+    }
+
+    func page(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery) -> Built {
+        let key = Key(run: p.runId, page: dashboard, unit: q.unit.code, indicator: q.indicator, measure: q.measure)
+        if let page = built.withLock({ $0[key] }) { return page }
+        let panels = dashboard.panels(p, q)
+        let page = Built(
+            panels: panels, html: Pages.dashboard(dashboard, p, q, panels: panels),
+            json: JSONWriter.bytes(WebApp.pageJSON(dashboard, p, q, panels: panels)))
+        built.withLock {
+            if $0.count >= Self.capacity { $0.removeAll() }
+            $0[key] = page
+        }
+        return page
     }
 }

@@ -58,11 +58,9 @@ enum Pages {
 
     // MARK: dashboards
 
-    /// A dashboard: where in the hierarchy, the page's choices, then each panel's chart, table
-    /// and CSV download.
-    static func dashboard(
-        _ entry: WebSessions.Entry, _ dashboard: Dashboard, _ p: Publication, _ q: PageQuery, panels: [Panel]
-    ) -> String {
+    /// A dashboard's body: where in the hierarchy, the page's choices, then each panel's chart,
+    /// table and CSV download. The same for every user, so it is cached (`PageCache`).
+    static func dashboard(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery, panels: [Panel]) -> String {
         func link(_ unit: PublishedUnit) -> String {
             "\(dashboard.path)?\(query(unit: unit.code, q, dashboard))"
         }
@@ -110,7 +108,7 @@ enum Pages {
                 ? "<details><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>" : table
             body += "</div><p><a href=\"\(escape(csv))\" download>Download CSV</a></p></section>"
         }
-        return page(dashboard.title + ": " + q.unit.name, body, signedIn: entry)
+        return body
     }
 
     static func query(unit: String, _ q: PageQuery, _ dashboard: Dashboard) -> String {

@@ -25,7 +25,8 @@ public enum WebApp {
     }
 
     static func router(
-        platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle()
+        platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle(),
+        cache: PageCache = PageCache()
     ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: Observe(metrics: metrics, sessions: sessions))
@@ -126,9 +127,9 @@ public enum WebApp {
             router.get(RouterPath(dashboard.path)) { request, _ -> Response in
                 guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
                 do {
-                    let (publication, query) = try resolve(entry.session, dashboard, request)
-                    return html(
-                        Pages.dashboard(entry, dashboard, publication, query, panels: dashboard.panels(publication, query)))
+                    let (publication, query) = try resolve(entry.session, dashboard, request, cache)
+                    let body = cache.page(dashboard, publication, query).html
+                    return html(Pages.page(dashboard.title + ": " + query.unit.name, body, signedIn: entry))
                 } catch {
                     return try failure(dashboard.title, error, entry)
                 }
@@ -248,17 +249,19 @@ public enum WebApp {
         router.get("/api/pages/{page}") { request, context -> Response in
             try api(request, sessions) { session in
                 let dashboard = try page(context)
-                let (publication, query) = try resolve(session, dashboard, request)
-                return json(pageJSON(dashboard, publication, query))
+                let (publication, query) = try resolve(session, dashboard, request, cache)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: cache.page(dashboard, publication, query).json)))
             }
         }
 
         router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
             try api(request, sessions) { session in
                 let dashboard = try page(context)
-                let (publication, query) = try resolve(session, dashboard, request)
+                let (publication, query) = try resolve(session, dashboard, request, cache)
                 let id = context.parameters.get("panel") ?? ""
-                guard let panel = dashboard.panels(publication, query).first(where: { $0.id == id }) else {
+                guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }) else {
                     return json(["error": "page \(dashboard.rawValue) has no panel '\(id)'"], .notFound)
                 }
                 let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
@@ -370,7 +373,9 @@ public enum WebApp {
 
     /// The published outputs (audited as a view of the page) and the unit, indicator and measure
     /// a request asks for, with defaults: the organisation, emergency admissions.
-    static func resolve(_ session: Session, _ dashboard: Dashboard, _ request: Request) throws -> (Publication, PageQuery) {
+    static func resolve(_ session: Session, _ dashboard: Dashboard, _ request: Request, _ cache: PageCache) throws -> (
+        Publication, PageQuery
+    ) {
         let parameters = request.uri.queryParameters
         let code = parameters.get("unit") ?? ""
         let publication = try session.publication(page: dashboard.rawValue, unit: code)
@@ -384,9 +389,10 @@ public enum WebApp {
             guard options.contains(asked) else { throw AccessError.invalid("'\(asked)' is not one of this page's choices") }
             return asked
         }
+        let choices = cache.choices(dashboard, publication)
         let query = PageQuery(
-            unit: unit, indicator: try choose(parameters.get("indicator"), dashboard.indicators(publication)),
-            measure: try choose(parameters.get("measure"), dashboard.measures(publication)))
+            unit: unit, indicator: try choose(parameters.get("indicator"), choices.indicators),
+            measure: try choose(parameters.get("measure"), choices.measures))
         return (publication, query)
     }
 
@@ -452,9 +458,9 @@ public enum WebApp {
     }
 
     static func json(_ object: [String: Any], _ status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
     }
 
     /// Runs blocking work (password hashing) on a dispatch thread.
@@ -540,7 +546,7 @@ extension WebApp {
     }
 
     /// A page's panels: each table's columns and rows, numbers as numbers and suppressed cells null.
-    static func pageJSON(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery) -> [String: Any] {
+    static func pageJSON(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery, panels: [Panel]) -> [String: Any] {
         func value(_ field: String, _ format: Format) -> Any {
             if field.isEmpty { return NSNull() }
             if format != .text, let x = Double(field) { return x }
@@ -552,7 +558,7 @@ extension WebApp {
             "children": p.children(of: q.unit.code).map(unitJSON),
             "indicator": q.indicator, "indicators": dashboard.indicators(p), "measure": q.measure,
             "measures": dashboard.measures(p),
-            "panels": dashboard.panels(p, q).map { panel in
+            "panels": panels.map { panel in
                 let formats = panel.table.columns.map(Format.of(column:))
                 return [
                     "id": panel.id, "title": panel.title, "note": panel.note, "columns": panel.table.columns,

@@ -24,7 +24,9 @@ import Testing
         init() throws {
             _ = DefaultRun.result
             let source = DefaultRun.folder.appendingPathComponent("data")
-            for item in ["frames", "vault", "phm.sqlite"] {
+            // The store writes ahead to a log: its -wal file holds commits not yet checkpointed.
+            let store = try FileManager.default.contentsOfDirectory(atPath: source.path).filter { $0.hasPrefix("phm.sqlite") }
+            for item in ["frames", "vault"] + store {
                 try FileManager.default.copyItem(at: source.appendingPathComponent(item), to: folder.appendingPathComponent(item))
             }
             platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))

@@ -192,6 +192,10 @@ import Testing
         func tamper(_ sql: String) throws -> AuditVerification {
             let copy = fixture.folder.appendingPathComponent("tampered-\(UUID().uuidString).sqlite").path
             try FileManager.default.copyItem(atPath: path, toPath: copy)
+            // The store writes ahead to a log: recent entries may be in its -wal file still.
+            if FileManager.default.fileExists(atPath: path + "-wal") {
+                try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
+            }
             let db = try DatabaseQueue(path: copy)
             try db.write { try $0.execute(sql: sql) }
             let entries = try db.read { try AuditEntry.fetchAll($0, sql: "SELECT * FROM audit ORDER BY rowid") }

@@ -164,3 +164,33 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         #expect(throttle.retryAfter(user: "ana", address: "10.0.0.3", now: start.addingTimeInterval(10)) == nil)
     }
 }
+
+@Suite struct JSONWriterTests {
+    /// What the writer writes, Foundation reads back as the same values as it reads from its own
+    /// writing of the same object (compared by writing both again).
+    @Test func readsBackAsWritten() throws {
+        var random = SystemRandomNumberGenerator()
+        func value(_ depth: Int) -> Any {
+            switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &random) {
+            case 0: return Int.random(in: -1_000_000...1_000_000, using: &random)
+            case 1: return Double.random(in: -1e6...1e6, using: &random)
+            case 2:
+                return ["plain", "quote \" and \\ back", "line\nbreak\ttab", "<tag>&amp;", "naïve £ 😀", "\u{01}"].randomElement()!
+            case 3: return Bool.random(using: &random)
+            case 4: return NSNull()
+            case 5: return (0..<Int.random(in: 0...4, using: &random)).map { _ in value(depth + 1) }
+            default:
+                return Dictionary(
+                    uniqueKeysWithValues: (0..<Int.random(in: 0...4, using: &random)).map { ("k\($0)", value(depth + 1)) })
+            }
+        }
+        for _ in 0..<200 {
+            let object: [String: Any] = ["root": value(0), "n": 0.1, "big": 1e20, "whole": 3.0]
+            let bytes = JSONWriter.bytes(object)
+            let mine = try JSONSerialization.jsonObject(with: Data(bytes))
+            let theirs = try JSONSerialization.jsonObject(with: try JSONSerialization.data(withJSONObject: object))
+            #expect(JSONWriter.bytes(mine) == JSONWriter.bytes(theirs), "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        #expect(String(decoding: JSONWriter.bytes(["b": 1, "a": [true, "x"]]), as: UTF8.self) == #"{"a":[true,"x"],"b":1}"#)
+    }
+}
