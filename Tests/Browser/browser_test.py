@@ -11,7 +11,7 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, users_file, shots = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -29,10 +29,20 @@ checked = []
 
 
 def click(element):
-    """Clicks a submit button and waits for the next page."""
+    """Clicks a submit button and waits for the next page: until the old page's root is gone
+    (Chromium reports that either as a stale element or as a node no longer in the document)."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old))
+
+    def gone(_):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(browser, 60).until(gone)
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def shot(name):
