@@ -186,6 +186,13 @@ public struct Session: Sendable {
         return AuditVerification.check(try store.auditEntries())
     }
 
+    /// The whole log checked, and its latest entries, from one read of it.
+    public func auditSummary(latest: Int) throws -> (verification: AuditVerification, latest: ArraySlice<AuditEntry>) {
+        try authorise(.viewAudit, detail: ["verify": true, "latest": latest])
+        let entries = try store.auditEntries()
+        return (AuditVerification.check(entries), entries.suffix(max(0, latest)))
+    }
+
     public func sharing() throws -> SharingSettings {
         try authorise(.manageSharing, detail: ["view": true])
         return try store.sharing()

@@ -200,8 +200,8 @@ public enum WebApp {
         router.get("/audit") { request, _ -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
             do {
-                let verification = try entry.session.verifyAudit()
-                return html(Pages.audit(entry, verification: verification, entries: try entry.session.auditLog().suffix(200)))
+                let audit = try entry.session.auditSummary(latest: 200)
+                return html(Pages.audit(entry, verification: audit.verification, entries: audit.latest))
             } catch {
                 return try failure("Audit", error, entry)
             }
@@ -316,8 +316,7 @@ public enum WebApp {
         router.get("/api/audit") { request, _ -> Response in
             try api(request, sessions) { session in
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
-                let verification = try session.verifyAudit()
-                let entries = try session.auditLog().suffix(max(0, min(limit, 10_000)))
+                let (verification, entries) = try session.auditSummary(latest: min(limit, 10_000))
                 var intact = false
                 if case .intact = verification { intact = true }
                 return json([
