@@ -123,8 +123,8 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Web", "Service", "Cohorts", "Governance", "Storage", "PHMCore", "TestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "Web", "Service", "Cohorts", "Governance", "Storage", "PHMCore", "Analysis", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),

@@ -163,16 +163,20 @@ enum Pages {
     }
 
     static func cohort(
-        _ entry: WebSessions.Entry, definition: String, result: CohortResult?, error: String?, saved: CohortRecord? = nil
+        _ entry: WebSessions.Entry, definition: String, result: CohortResult?, error: String?, saved: CohortRecord? = nil,
+        vocabulary: Composer.Vocabulary = .init()
     ) -> String {
         var body = """
             <form method="post" action="/cohorts">
             <input type="hidden" name="csrf" value="\(entry.csrf)">
             <p><label for="definition">Definition</label></p>
-            <p><textarea id="definition" name="definition" rows="4" cols="80" required>\(escape(definition))</textarea></p>
+            <p><textarea id="definition" name="definition" rows="4" cols="80">\(escape(definition))</textarea></p>
             <p><button type="submit">Count and profile</button>
             <label for="name">Save as</label> <input id="name" name="name">
             <button type="submit" formaction="/cohorts/save">Save</button></p>
+            <fieldset><legend>Add a criterion</legend>
+            \(Composer.form(vocabulary))
+            <button type="submit" name="compose" value="1" formnovalidate>Add and count</button></fieldset>
             </form>
             """
         if let saved { body += "<p role=\"status\">Saved \(escape(saved.name)) version \(saved.version).</p>" }
@@ -182,6 +186,16 @@ enum Pages {
             func shown(_ n: Int?) -> String { n.map(number) ?? "<abbr title=\"suppressed: 1 to 7 people\">*</abbr>" }
             body += "<h2>\(shown(p.size)) of \(shown(p.populationSize)) people</h2>"
             if result.suppressed { body += "<p>Counts of 1 to 7 are suppressed and others rounded to 5.</p>" }
+            // The cohort's age and sex, drawn from the same published counts as the table.
+            func band(_ sex: String) -> [Double?] {
+                p.groups.filter { $0.group.breakdown == "age_" + sex }.map { $0.cohort.map(Double.init) }
+            }
+            let pyramid = Chart.pyramid(
+                .init(
+                    labels: CohortProfile.pyramidBands, left: band("female"), right: band("male"), leftName: "Female",
+                    rightName: "Male"))
+            body +=
+                "<figure>\(pyramid.svg(title: "The cohort by age and sex", description: "Five-year age bands, female on the left and male on the right; the counts are in the table below."))</figure>"
             body +=
                 "<table><caption>Cohort beside the population</caption><thead><tr><th scope=\"col\">Breakdown</th><th scope=\"col\">Group</th><th scope=\"col\">Cohort</th><th scope=\"col\">Population</th></tr></thead><tbody>"
             for g in p.groups {

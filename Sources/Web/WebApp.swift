@@ -136,23 +136,35 @@ public enum WebApp {
             }
         }
 
+        /// The names the criterion form suggests, from the session's frame.
+        @Sendable func vocabulary(_ session: Session) -> Composer.Vocabulary {
+            (try? platform.frame(for: session.purpose)).map(Composer.Vocabulary.init) ?? .init()
+        }
+
         router.get("/cohorts") { request, _ -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
-            return html(Pages.cohort(entry, definition: "", result: nil, error: nil))
+            return html(Pages.cohort(entry, definition: "", result: nil, error: nil, vocabulary: vocabulary(entry.session)))
         }
 
         router.post("/cohorts") { request, context -> Response in
             guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            let text = form["definition"] ?? ""
+            var text = form["definition"] ?? ""
+            if form["compose"] != nil {
+                text = Composer.append(
+                    to: text, join: form["add_join"], kind: form["add_kind"], op: form["add_op"], value: form["add_value"])
+            }
+            let words = vocabulary(entry.session)
             do {
                 let result = try entry.session.query(try Session.definition(text))
-                return html(Pages.cohort(entry, definition: text, result: result, error: nil))
+                return html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
             } catch let error as CohortError {
-                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .badRequest)
+                return html(
+                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .badRequest)
             } catch let error as AccessError {
-                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .forbidden)
+                return html(
+                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .forbidden)
             }
         }
 
@@ -163,11 +175,19 @@ public enum WebApp {
             let text = form["definition"] ?? ""
             do {
                 let saved = try entry.session.saveCohort(form["name"] ?? "", try Session.definition(text))
-                return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved))
+                return html(
+                    Pages.cohort(
+                        entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: vocabulary(entry.session)))
             } catch let error as CohortError {
-                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .badRequest)
+                return html(
+                    Pages.cohort(
+                        entry, definition: text, result: nil, error: error.description, vocabulary: vocabulary(entry.session)),
+                    .badRequest)
             } catch let error as AccessError {
-                return html(Pages.cohort(entry, definition: text, result: nil, error: error.description), .forbidden)
+                return html(
+                    Pages.cohort(
+                        entry, definition: text, result: nil, error: error.description, vocabulary: vocabulary(entry.session)),
+                    .forbidden)
             }
         }
 

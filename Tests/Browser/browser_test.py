@@ -104,10 +104,17 @@ page_ok("analyst inequalities depression")
 assert "depression" in browser.find_element(By.TAG_NAME, "h2").text.lower()
 shot("analyst-inequalities-depression")
 browser.get(base + "/cohorts")
-browser.find_element(By.ID, "definition").send_keys("condition depression and age >= 40")
+# Composed a criterion at a time, counted after each.
+for kind, op, value in [("condition", ">=", "depression"), ("age", ">=", "40")]:
+    Select(browser.find_element(By.ID, "add_kind")).select_by_value(kind)
+    Select(browser.find_element(By.ID, "add_op")).select_by_value(op)
+    browser.find_element(By.ID, "add_value").send_keys(value)
+    click(browser.find_element(By.CSS_SELECTOR, "button[name=compose]"))
+    page_ok(f"analyst cohort with {kind}")
+    assert re.search(r"[\d,*]+ of [\d,]+ people", browser.page_source), "no cohort size"
+assert browser.find_element(By.ID, "definition").get_attribute("value") == "condition depression and age >= 40"
 click(browser.find_element(By.CSS_SELECTOR, "form[action='/cohorts'] button[type=submit]"))
 page_ok("analyst cohort profile")
-assert re.search(r"[\d,*]+ of [\d,]+ people", browser.page_source), "no cohort size"
 shot("analyst-cohort-profile")
 browser.find_element(By.ID, "name").send_keys("depression_40plus")
 click(browser.find_element(By.CSS_SELECTOR, "button[formaction='/cohorts/save']"))

@@ -1,3 +1,4 @@
+import Analysis
 import Cohorts
 import Foundation
 import Governance
@@ -192,5 +193,54 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(JSONWriter.bytes(mine) == JSONWriter.bytes(theirs), "\(String(decoding: bytes, as: UTF8.self))")
         }
         #expect(String(decoding: JSONWriter.bytes(["b": 1, "a": [true, "x"]]), as: UTF8.self) == #"{"a":[true,"x"],"b":1}"#)
+    }
+}
+
+@Suite struct ComposerTests {
+    @Test func appendsOneCriterionAtATimeInTheCohortLanguage() throws {
+        var text = Composer.append(to: "", join: "and", kind: "condition", op: ">=", value: "depression")
+        #expect(text == "condition depression")
+        text = Composer.append(to: text, join: "and", kind: "age", op: ">=", value: " 40 ")
+        #expect(text == "condition depression and age >= 40")
+        text = Composer.append(to: text, join: "or", kind: "locality", op: ">", value: "Ashford Vale")
+        #expect(text == #"condition depression and age >= 40 or locality = "Ashford Vale""#)
+        text = Composer.append(to: text, join: "and not", kind: "tier emergency_admission_12m", op: ">=", value: "high")
+        #expect(text.hasSuffix("and not tier emergency_admission_12m >= high"))
+        _ = try Session.definition(text)
+        #expect(
+            Composer.append(to: "", join: "and not", kind: "condition", op: nil, value: "dementia") == "not condition dementia")
+        #expect(Composer.append(to: "age > 3", join: "and", kind: "nonsense", op: "=", value: "x") == "age > 3")
+        #expect(Composer.append(to: "age > 3", join: "and", kind: "age", op: "=", value: "  ") == "age > 3")
+        #expect(
+            Composer.append(to: "", join: "and", kind: "segment", op: "=", value: "bridges_to_health = frailty_dementia")
+                == "segment bridges_to_health = frailty_dementia")
+    }
+
+    @Test func theCohortFormCountsAfterEachCriterion() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            let (cookie, token) = try await signIn(client, "ana", "planning")
+            let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+            let first = try await client.execute(
+                uri: "/cohorts", method: .post, headers: headers,
+                body: form([
+                    "csrf": token, "definition": "", "compose": "1", "add_join": "and", "add_kind": "age", "add_op": ">=",
+                    "add_value": "65",
+                ]))
+            #expect(first.status == .ok && first.text.contains(">age &gt;= 65</textarea>"))
+            let second = try await client.execute(
+                uri: "/cohorts", method: .post, headers: headers,
+                body: form([
+                    "csrf": token, "definition": "age >= 65", "compose": "1", "add_join": "and", "add_kind": "sex",
+                    "add_op": ">=",
+                    "add_value": "female",
+                ]))
+            #expect(second.text.contains(">age &gt;= 65 and sex = female</textarea>"))
+            let expected = (0..<fixture.frame.count).filter {
+                fixture.frame.age[$0] >= 65 && fixture.frame.sex[$0] == .female && !fixture.frame.optedOut[$0]
+            }.count
+            #expect(second.text.contains("<h2>\(Pages.number(Suppression.rounded(expected))) of"))
+            #expect(second.text.contains("<datalist id=\"vocabulary\">") && second.text.contains("<option value=\"depression\">"))
+        }
     }
 }
