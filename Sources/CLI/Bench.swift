@@ -5,6 +5,7 @@ import Foundation
 import PHMCore
 import Pipeline
 import Risk
+import Storage
 import Synthesis
 
 extension PHMCommand {

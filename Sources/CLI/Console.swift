@@ -9,6 +9,7 @@ import PHMCore
 import Pipeline
 import Risk
 import Service
+import Storage
 import Synthesis
 
 /// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
@@ -33,7 +34,7 @@ enum Console {
         ) { done, total in progress("synthesising", done, total) }
     }
 
-    static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunResult {
+    static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult {
         try reportingFailures {
             try PipelineRun.execute(options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
         }
@@ -75,7 +76,7 @@ enum Console {
         }
     }
 
-    static func summary(_ result: RunResult) -> String {
+    static func summary(_ result: Pipeline.RunResult) -> String {
         let s = result.summary
         var lines = [
             "run \(s.runId) as of \(s.asOf): \(number(s.registeredPeople)) registered people (\(number(s.spinePersons)) on the spine)",

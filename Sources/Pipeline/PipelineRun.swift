@@ -47,38 +47,6 @@ public struct RunOptions: Sendable {
     }
 }
 
-/// The headline figures of a run, printed at the end and kept in the store.
-public struct RunSummary: Sendable, Codable {
-    public var runId: Int64
-    public var asOf: String
-    public var spinePersons: Int
-    public var registeredPeople: Int
-    /// Registered people without a National Data Opt-out: those planning outputs count.
-    public var planningPeople: Int
-    public var rowsIn: Int
-    public var rowsAccepted: Int
-    public var rowsQuarantined: Int
-    public var reconciliationBalanced: Bool
-    public var careRecords: Int
-    public var careRecordsLinked: Int
-    public var sourcesPresent: [String]
-    public var bytesRead: Int
-    /// Seconds spent in each stage, in order.
-    public var stages: [Stage]
-    public var outputFolder: String
-
-    public struct Stage: Sendable, Codable {
-        public var name: String
-        public var seconds: Double
-    }
-
-    public var totalSeconds: Double { stages.reduce(0) { $0 + $1.seconds } }
-    public var ingestMegabytesPerSecond: Double {
-        let ingest = stages.first { $0.name == "ingest" }?.seconds ?? 0
-        return ingest > 0 ? Double(bytesRead) / 1e6 / ingest : 0
-    }
-}
-
 /// What a run leaves in memory for the caller (demo, benchmark, tests).
 public struct RunResult: Sendable {
     public var summary: RunSummary

@@ -5,6 +5,7 @@ import Identity
 import Ingest
 import PHMCore
 import Risk
+import Storage
 
 /// One published CSV table of a run, read back from its output folder.
 public struct PublishedTable: Sendable {
@@ -86,7 +87,7 @@ public final class Publication: Sendable {
     public let tables: [String: PublishedTable]
     public let units: [PublishedUnit]
     public let population: [String: UnitPopulation]
-    public let run: RunFacts
+    public let run: RunSummary
     public let reconciliation: [FileReconciliation]
     public let linkage: [String: LinkageCounts]
     /// The models that scored the run (boosted trees where trained, else logistic regression).
@@ -97,21 +98,6 @@ public final class Publication: Sendable {
         "multimorbidity-by-unit", "cost-concentration", "risk-tiers", "rising-risk", "segment-profiles", "inequalities",
         "variation", "spc",
     ]
-
-    /// The facts of `run.json` the overview shows.
-    public struct RunFacts: Sendable, Decodable {
-        public var asOf: String
-        public var spinePersons: Int
-        public var registeredPeople: Int
-        public var planningPeople: Int
-        public var rowsIn: Int
-        public var rowsAccepted: Int
-        public var rowsQuarantined: Int
-        public var reconciliationBalanced: Bool
-        public var careRecords: Int
-        public var careRecordsLinked: Int
-        public var sourcesPresent: [String]
-    }
 
     private struct Reconciliation: Decodable { var files: [FileReconciliation] }
     private struct Linkage: Decodable { var bySource: [String: LinkageCounts] }
@@ -131,7 +117,7 @@ public final class Publication: Sendable {
         for name in Self.tableNames { tables[name] = PublishedTable(name: name, csv: try read(name + ".csv")) }
         self.tables = tables
         let decoder = JSONDecoder()
-        run = try decoder.decode(RunFacts.self, from: try read("run.json"))
+        run = try decoder.decode(RunSummary.self, from: try read("run.json"))
         reconciliation = try decoder.decode(Reconciliation.self, from: try read("reconciliation.json")).files
         linkage = try decoder.decode(Linkage.self, from: try read("linkage.json")).bySource
         let modelFolder = folder.appendingPathComponent("models")

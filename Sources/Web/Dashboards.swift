@@ -6,6 +6,7 @@ import Ingest
 import PHMCore
 import Risk
 import Service
+import Storage
 import Synchronization
 
 /// One chart and the table it draws. The table is what the API returns and the CSV download

@@ -8,6 +8,7 @@ import Logging
 import PHMCore
 import Pipeline
 import Service
+import Storage
 import TestSupport
 import Testing
 

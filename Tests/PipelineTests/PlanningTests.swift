@@ -3,6 +3,7 @@ import Conditions
 import Foundation
 import PHMCore
 import Pipeline
+import Storage
 import TestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import PHMCore
 import Pipeline
 import Risk
+import Storage
 import Synthesis
 import TestSupport
 import Testing
