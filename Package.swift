@@ -105,7 +105,11 @@ let package = Package(
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
 
         .target(
-            name: "TestSupport", dependencies: ["PHMCore", "Synthesis", "Cohorts", "Governance", "Service", "Storage"],
+            name: "TestSupport",
+            dependencies: [
+                "PHMCore", "Synthesis", "Cohorts", "Governance", "Service", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),

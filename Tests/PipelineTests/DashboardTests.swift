@@ -39,7 +39,7 @@ import Testing
             try admin.setUser("ig", role: .igLead, practiceCode: nil, password: DashboardTests.password)
         }
         deinit { try? FileManager.default.removeItem(at: folder) }
-        var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: Logger(label: "test")) }
+        var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger) }
     }
 
     static func json(_ response: TestResponse) throws -> [String: Any] {

@@ -1,6 +1,7 @@
 import Cohorts
 import Foundation
 import Governance
+import Logging
 import PHMCore
 import Service
 import Storage
@@ -54,3 +55,10 @@ public final class Fixture: @unchecked Sendable {
         try platform.login(Fixture.names[role]!, password: Fixture.password, purpose: purpose)
     }
 }
+
+/// A logger for servers under test: warnings and errors only, not a line per request.
+public let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    return logger
+}()
