@@ -123,7 +123,7 @@ public struct Session: Sendable {
 
     /// A saved cohort's members at the clinician's own practice, ranked by risk, re-identified
     /// from the vault. Every person shown is written to the audit log with the reason.
-    public func worklist(_ cohort: String, reason: String) throws -> PracticeWorklist {
+    public func worklist(_ cohort: String, reason: String, offset: Int = 0, limit: Int = .max) throws -> PracticeWorklist {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw AccessError.invalid("re-identification needs a reason")
         }
@@ -133,24 +133,25 @@ public struct Session: Sendable {
         }
         let (saved, frame, rows, practice) = try ownPracticeMembers(of: cohort)
         let list = try Worklist(frame, cohort: rows, practice: practice, gapRows: try platform.careGapRows(frame, purpose))
+        // Ranked from the frame alone; only the part shown is re-identified (data minimisation).
+        let shown = list.entries.dropFirst(max(0, offset)).prefix(max(0, limit))
         try authorise(
             .viewWorklist,
             detail: [
                 "cohort": cohort, "version": saved.version, "reason": reason, "practice": user.practiceCode ?? "",
-                "reidentified": list.entries.map(\.pseudonym),
+                "reidentified": shown.map(\.pseudonym), "offset": max(0, offset), "total": list.entries.count,
             ])
-        let vault = try platform.vault()
-        let identities = try vault.identities(of: list.entries.map(\.pseudonym))
+        let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
         for change in try store.worklistChanges(cohort: cohort, practiceCode: user.practiceCode!) {
             status[change.pseudonym] = change
         }
-        let entries = list.entries.map { entry in
+        let entries = shown.map { entry in
             PracticeWorklist.Entry(entry: entry, identity: identities[entry.pseudonym], latest: status[entry.pseudonym])
         }
         return PracticeWorklist(
             cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, entries: entries,
-            gaps: platform.careGaps.map { ($0.id, $0.name) })
+            gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.entries.count, offset: max(0, offset))
     }
 
     /// The latest version of a saved cohort, evaluated on this purpose's frame, with the index of
@@ -298,6 +299,10 @@ public struct PracticeWorklist: Sendable {
     public var cohort: CohortRecord
     public var practiceCode: String
     public var outcome: String?
+    /// The people shown: `offset` onwards in rank order.
     public var entries: [Entry]
     public var gaps: [(id: String, name: String)]
+    /// Everyone on the list, shown or not.
+    public var total: Int
+    public var offset: Int
 }

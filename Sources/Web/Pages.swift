@@ -224,10 +224,13 @@ enum Pages {
             """, signedIn: entry)
     }
 
+    /// People per worklist page: only those shown are re-identified.
+    static let worklistPage = 50
+
     static func worklist(_ entry: WebSessions.Entry, _ list: PracticeWorklist, reason: String) -> String {
         let gapNames = Dictionary(uniqueKeysWithValues: list.gaps.map { ($0.id, $0.name) })
         var body = """
-            <p>\(number(list.entries.count)) people at \(escape(list.practiceCode)) in \(escape(list.cohort.name)) (version \(list.cohort.version)), highest risk first.</p>
+            <p>\(list.entries.isEmpty ? "None" : "\(number(list.offset + 1)) to \(number(list.offset + list.entries.count))") of \(number(list.total)) people at \(escape(list.practiceCode)) in \(escape(list.cohort.name)) (version \(list.cohort.version)), highest risk first.</p>
             <table><caption>Worklist</caption><thead><tr><th scope="col">Rank</th><th scope="col">Name</th><th scope="col">NHS number</th><th scope="col">Born</th><th scope="col">Age</th><th scope="col">Risk</th><th scope="col">Why</th><th scope="col">Care gaps</th><th scope="col">Status</th></tr></thead><tbody>
             """
         for e in list.entries {
@@ -244,12 +247,24 @@ enum Pages {
                 <td>\(escape(e.entry.gaps.map { gapNames[$0] ?? $0 }.joined(separator: "; ")))</td>
                 <td><form method="post" action="/worklists/open">
                 <input type="hidden" name="csrf" value="\(entry.csrf)"><input type="hidden" name="cohort" value="\(escape(list.cohort.name))">
-                <input type="hidden" name="reason" value="\(escape(reason))"><input type="hidden" name="pseudonym" value="\(e.entry.pseudonym)">
+                <input type="hidden" name="reason" value="\(escape(reason))"><input type="hidden" name="offset" value="\(list.offset)">
+                <input type="hidden" name="pseudonym" value="\(e.entry.pseudonym)">
                 <label class="hidden" for="s\(e.entry.rank)">Status</label><select id="s\(e.entry.rank)" name="status">\(statuses)</select>
                 <input name="note" aria-label="Note" value="\(escape(e.latest?.note ?? ""))"> <button type="submit">Save</button></form></td></tr>
                 """
         }
         body += "</tbody></table>"
+        // Earlier and later pages: forms, so the reason travels in the body and is audited again.
+        var pages: [(String, Int)] = []
+        if list.offset > 0 { pages.append(("Previous \(worklistPage)", max(0, list.offset - worklistPage))) }
+        if list.offset + list.entries.count < list.total { pages.append(("Next \(worklistPage)", list.offset + worklistPage)) }
+        for (label, offset) in pages {
+            body += """
+                <form method="post" action="/worklists/open" class="pager"><input type="hidden" name="csrf" value="\(entry.csrf)">
+                <input type="hidden" name="cohort" value="\(escape(list.cohort.name))"><input type="hidden" name="reason" value="\(escape(reason))">
+                <input type="hidden" name="offset" value="\(offset)"><button type="submit">\(label)</button></form>
+                """
+        }
         return page("Worklist", body, signedIn: entry)
     }
 

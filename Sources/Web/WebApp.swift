@@ -210,7 +210,9 @@ public enum WebApp {
                         cohort: form["cohort"] ?? "", pseudonym: pseudonym, status: try status(form["status"]),
                         note: form["note"] ?? "")
                 }
-                let list = try entry.session.worklist(form["cohort"] ?? "", reason: form["reason"] ?? "")
+                let list = try entry.session.worklist(
+                    form["cohort"] ?? "", reason: form["reason"] ?? "", offset: Int(form["offset"] ?? "") ?? 0,
+                    limit: Pages.worklistPage)
                 return html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
             } catch {
                 return try failure("Worklist", error, entry)
@@ -319,7 +321,13 @@ public enum WebApp {
         router.post("/api/worklists") { request, _ -> Response in
             let body = try await JSONBody(request)
             return try api(request, sessions, write: true) { session in
-                json(worklistJSON(try session.worklist(body.string("cohort") ?? "", reason: body.string("reason") ?? "")))
+                // A page's worth unless asked (at most 500): only those returned are re-identified.
+                let offset = body.object["offset"] as? Int ?? 0
+                let limit = min(500, max(1, body.object["limit"] as? Int ?? Pages.worklistPage))
+                return json(
+                    worklistJSON(
+                        try session.worklist(
+                            body.string("cohort") ?? "", reason: body.string("reason") ?? "", offset: offset, limit: limit)))
             }
         }
 
@@ -589,7 +597,8 @@ extension WebApp {
 
     static func worklistJSON(_ list: PracticeWorklist) -> [String: Any] {
         [
-            "cohort": list.cohort.name, "version": list.cohort.version, "practice": list.practiceCode,
+            "cohort": list.cohort.name, "version": list.cohort.version, "practice": list.practiceCode, "total": list.total,
+            "offset": list.offset,
             "outcome": list.outcome ?? NSNull(),
             "entries": list.entries.map { e in
                 [

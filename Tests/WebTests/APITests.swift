@@ -93,13 +93,14 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
                 body: ByteBuffer(string: #"{"name": "older", "definition": "age >= 70"}"#))
             let open = try await client.execute(
                 uri: "/api/worklists", method: .post, headers: clinician,
-                body: ByteBuffer(string: #"{"cohort": "older", "reason": "frailty review"}"#))
+                body: ByteBuffer(string: #"{"cohort": "older", "reason": "frailty review", "offset": 10, "limit": 20}"#))
             let opened = try object(open)
             let entries = try #require(opened["entries"] as? [[String: Any]])
             let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
-            #expect(
-                entries.count
-                    == (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }.count)
+            let total = (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }.count
+            // Only the part asked for is re-identified: ranks 11 to 30 of the whole list.
+            #expect(opened["total"] as? Int == total && total > 30)
+            #expect(entries.count == 20 && entries.first?["rank"] as? Int == 11)
             #expect(entries.allSatisfy { ($0["given_name"] as? String)?.hasPrefix("Given") == true })
             let pseudonym = try #require(entries.first?["pseudonym"] as? String)
             let status = try await client.execute(

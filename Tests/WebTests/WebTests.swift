@@ -166,8 +166,20 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(list.status == .ok)
             let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
             let rows = (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }
-            #expect(list.text.contains("\(rows.count) people at P3"))
-            #expect(rows.allSatisfy { list.text.contains("Given\($0) Family") })
+            #expect(list.text.contains("of \(rows.count) people at P3"))
+            // Fifty to a page: every person at the practice is named on exactly one page.
+            var pages = [list.text]
+            for offset in stride(from: Pages.worklistPage, to: rows.count, by: Pages.worklistPage) {
+                #expect(
+                    pages.last!.contains(
+                        "<input type=\"hidden\" name=\"offset\" value=\"\(offset)\"><button type=\"submit\">Next 50"))
+                let next = try await client.execute(
+                    uri: "/worklists/open", method: .post, headers: headers,
+                    body: form(["cohort": "older", "reason": "frailty review", "csrf": token, "offset": "\(offset)"]))
+                pages.append(next.text)
+            }
+            #expect(rows.count > Pages.worklistPage && pages.count > 1)
+            #expect(rows.allSatisfy { row in pages.filter { $0.contains("Given\(row) Family<") }.count == 1 })
             let first = fixture.frame.pseudonym[rows[0]]
             let updated = try await client.execute(
                 uri: "/worklists/open", method: .post, headers: headers,
