@@ -85,12 +85,9 @@ public enum RiskStage {
         return try Outcome.allCases.flatMap { try training.train($0, design) }
     }
 
-    /// The model that scores each outcome: boosted trees where present, else logistic regression.
+    /// The model that scores each outcome (`Outcome.scoring`).
     public static func scoring(_ models: [RiskModel]) -> [RiskModel] {
-        Outcome.allCases.compactMap { outcome in
-            let candidates = models.filter { $0.outcome == outcome }
-            return candidates.first { $0.algorithm == .boostedTrees } ?? candidates.first
-        }
+        Outcome.scoring(models, outcome: \.outcome, algorithm: \.algorithm)
     }
 
     /// Every model saved in a folder.

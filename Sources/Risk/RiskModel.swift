@@ -98,6 +98,17 @@ public struct RiskModel: Sendable, Codable {
 }
 
 /// What a model is for, how it was trained, and how well it did: the evaluation report.
+extension Outcome {
+    /// Of several models (or their cards), the one that scores each outcome: boosted trees where
+    /// trained, else logistic regression; outcomes in `Outcome` order.
+    public static func scoring<T>(_ models: [T], outcome: (T) -> Outcome, algorithm: (T) -> Algorithm) -> [T] {
+        allCases.compactMap { o in
+            let candidates = models.filter { outcome($0) == o }
+            return candidates.first { algorithm($0) == .boostedTrees } ?? candidates.first
+        }
+    }
+}
+
 public struct ModelCard: Sendable, Codable {
     public struct Baseline: Sendable, Codable {
         public var name: String

@@ -1,6 +1,7 @@
 import Cohorts
 import Foundation
 import Governance
+import PHMCore
 import Storage
 import Synchronization
 
@@ -13,9 +14,10 @@ public final class Platform: Sendable {
     let careGaps: [CareGap]
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
     private let cachedPublication = Mutex<Publication?>(nil)
-    private let cachedScopes = Mutex<[String: Scope]>([:])
+    /// Scopes are purposes and practices: few per run.
+    private let cachedScopes = Memo<Scope>(limit: 1_000)
     private let openVault = Mutex<IdentityVault?>(nil)
-    private let cachedGaps = Mutex<[String: [(id: String, rows: Bitset)]]>([:])
+    private let cachedGaps = Memo<[(id: String, rows: Bitset)]>(limit: 100)
 
     /// The rows a session's scope covers in a frame, and their profile tally.
     struct Scope: Sendable {
@@ -57,14 +59,7 @@ public final class Platform: Sendable {
 
     /// Each care gap's people in a purpose's frame, evaluated once per run.
     func careGapRows(_ frame: PersonFrame, _ purpose: Purpose) throws -> [(id: String, rows: Bitset)] {
-        let key = "\(frame.runId)/\(purpose.rawValue)"
-        if let rows = cachedGaps.withLock({ $0[key] }) { return rows }
-        let rows = try Worklist.gapRows(frame, careGaps)
-        cachedGaps.withLock {
-            if $0.count > 100 { $0.removeAll() }
-            $0[key] = rows
-        }
-        return rows
+        try cachedGaps.value("\(frame.runId)/\(purpose.rawValue)") { try Worklist.gapRows(frame, careGaps) }
     }
 
     /// The identity vault, opened once. Only `Session.worklist` reads it.
@@ -80,16 +75,10 @@ public final class Platform: Sendable {
     /// A scope of a frame (a purpose, and for direct care a practice) with its profile tally,
     /// found once per run: the same for every cohort drawn from it.
     func scope(_ frame: PersonFrame, _ key: String, _ find: () throws -> Bitset) rethrows -> Scope {
-        let key = "\(frame.runId)/\(key)"
-        if let scope = cachedScopes.withLock({ $0[key] }) { return scope }
-        let rows = try find()
-        let scope = Scope(rows: rows, tally: CohortProfile.Tally(frame, rows: rows))
-        cachedScopes.withLock {
-            // Scopes are purposes and practices: few, but a new run makes the old ones useless.
-            if $0.count > 1_000 { $0.removeAll() }
-            $0[key] = scope
+        try cachedScopes.value("\(frame.runId)/\(key)") {
+            let rows = try find()
+            return Scope(rows: rows, tally: CohortProfile.Tally(frame, rows: rows))
         }
-        return scope
     }
 
     /// Starts a session for a user under a purpose, or refuses; either way the attempt is audited.

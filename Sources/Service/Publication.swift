@@ -125,10 +125,7 @@ public final class Publication: Sendable {
         let cards = try files.filter { $0.hasSuffix(".json") }.sorted().map {
             try decoder.decode(SavedModel.self, from: try read("models/" + $0)).card
         }
-        models = Outcome.allCases.compactMap { outcome in
-            let candidates = cards.filter { $0.outcome == outcome }
-            return candidates.first { $0.algorithm == .boostedTrees } ?? candidates.first
-        }
+        models = Outcome.scoring(cards, outcome: \.outcome, algorithm: \.algorithm)
         units = Self.units(frame.hierarchy)
         population = Self.population(frame, units: units)
     }
@@ -187,15 +184,16 @@ public final class Publication: Sendable {
         var sums = units.map { _ in Sums(female: Array(repeating: 0, count: bands), male: Array(repeating: 0, count: bands)) }
         let admissions = frame.use[.emergencyAdmissions], cost = frame.use[.cost]
         let risk = frame.risks.first { $0.outcome == Outcome.emergencyAdmission.rawValue }
-        for row in 0..<frame.count where !frame.optedOut[row] {
-            let q = Int(frame.practice[row])
-            let path = [
+        // Each practice's units, organisation to practice, looked up once rather than per person.
+        let paths = h.practices.indices.map { q in
+            [
                 h.organisations[Int(h.practiceOrganisation[q])].code, h.localities[Int(h.practiceLocality[q])].code,
                 h.pcns[Int(h.practicePCN[q])].code, h.practices[q].code,
-            ]
+            ].compactMap { index[$0] }
+        }
+        for row in 0..<frame.count where !frame.optedOut[row] {
             let age = Int(frame.age[row]), band = min(age / 5, bands - 1)
-            for code in path {
-                guard let u = index[code] else { continue }
+            for u in paths[Int(frame.practice[row])] {
                 sums[u].people += 1
                 sums[u].age += Double(age)
                 if age >= 65 { sums[u].aged65 += 1 }

@@ -7,7 +7,6 @@ import PHMCore
 import Risk
 import Service
 import Storage
-import Synchronization
 
 /// One chart and the table it draws. The table is what the API returns and the CSV download
 /// holds: the run's published values, unformatted.
@@ -491,8 +490,8 @@ extension Format {
     static func of(column name: String) -> Format {
         if [
             "measure", "format", "source", "file", "present", "tier", "outcome", "segment", "segment_name", "segmentation",
-            "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band",
-            "age_band", "outlier", "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
+            "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band", "outlier",
+            "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
             "special_cause", "algorithm", "indicator",
         ].contains(name) {
             return .text
@@ -517,12 +516,6 @@ extension Format {
 /// user asking for the same unit gets the same bytes without building them again; the header
 /// with the user's name and CSRF token is added per request. When full, the cache starts again.
 final class PageCache: Sendable {
-    struct Key: Hashable {
-        var run: Int64
-        var page: Dashboard
-        var unit: String, indicator: String, measure: String
-    }
-
     struct Built: Sendable {
         var panels: [Panel]
         var html: String
@@ -530,29 +523,26 @@ final class PageCache: Sendable {
     }
 
     static let capacity = 2_000
-    private let built = Mutex<[Key: Built]>([:])
-    private let choices = Mutex<[String: (indicators: [String], measures: [String])]>([:])
+    private let built = Memo<Built>(limit: capacity)
+    private let choices = Memo<Choices>(limit: 100)
+
+    struct Choices: Sendable {
+        var indicators: [String], measures: [String]
+    }
 
     /// A page's indicators and measures, found once per run (a scan of the largest tables).
-    func choices(_ dashboard: Dashboard, _ p: Publication) -> (indicators: [String], measures: [String]) {
-        let key = "\(p.runId)/\(dashboard.rawValue)"
-        if let found = choices.withLock({ $0[key] }) { return found }
-        let found = (dashboard.indicators(p), dashboard.measures(p))
-        choices.withLock { $0[key] = found }
-        return found
+    func choices(_ dashboard: Dashboard, _ p: Publication) -> Choices {
+        choices.value("\(p.runId)/\(dashboard.rawValue)") {
+            Choices(indicators: dashboard.indicators(p), measures: dashboard.measures(p))
+        }
     }
 
     func page(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery) -> Built {
-        let key = Key(run: p.runId, page: dashboard, unit: q.unit.code, indicator: q.indicator, measure: q.measure)
-        if let page = built.withLock({ $0[key] }) { return page }
-        let panels = dashboard.panels(p, q)
-        let page = Built(
-            panels: panels, html: Pages.dashboard(dashboard, p, q, panels: panels),
-            json: JSONWriter.bytes(WebApp.pageJSON(dashboard, p, q, panels: panels)))
-        built.withLock {
-            if $0.count >= Self.capacity { $0.removeAll() }
-            $0[key] = page
+        built.value([String(p.runId), dashboard.rawValue, q.unit.code, q.indicator, q.measure].joined(separator: "\u{1F}")) {
+            let panels = dashboard.panels(p, q)
+            return Built(
+                panels: panels, html: Pages.dashboard(dashboard, p, q, panels: panels),
+                json: JSONWriter.bytes(WebApp.pageJSON(dashboard, p, q, panels: panels)))
         }
-        return page
     }
 }

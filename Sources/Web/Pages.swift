@@ -146,7 +146,7 @@ enum Pages {
 
     static func login(csrf: String, message: String?) -> String {
         let options = Purpose.allCases.map {
-            "<option value=\"\($0.rawValue)\">\($0.rawValue.replacingOccurrences(of: "_", with: " "))</option>"
+            "<option value=\"\($0.rawValue)\">\(Dashboard.label($0.rawValue))</option>"
         }
         .joined()
         return page(
@@ -237,12 +237,12 @@ enum Pages {
             let who = e.identity.map { "\($0.givenName) \($0.familyName)" } ?? "not in the vault"
             let risk = e.entry.risk.map { String(format: "%.0f%%", 100 * $0) } ?? ""
             let statuses = WorklistStatus.allCases.map {
-                "<option value=\"\($0.rawValue)\"\($0 == e.status ? " selected" : "")>\($0.rawValue.replacingOccurrences(of: "_", with: " "))</option>"
+                "<option value=\"\($0.rawValue)\"\($0 == e.status ? " selected" : "")>\(Dashboard.label($0.rawValue))</option>"
             }.joined()
             body += """
                 <tr><td class="n">\(e.entry.rank)</td><td>\(escape(who))</td><td>\(escape(e.identity?.nhsNumber ?? ""))</td>
                 <td>\(escape(e.identity?.dateOfBirth ?? ""))</td><td class="n">\(e.entry.age)</td>
-                <td class="n">\(risk) \(escape(e.entry.tier?.replacingOccurrences(of: "_", with: " ") ?? ""))\(e.entry.rising ? " rising" : "")</td>
+                <td class="n">\(risk) \(escape(e.entry.tier.map(Dashboard.label) ?? ""))\(e.entry.rising ? " rising" : "")</td>
                 <td>\(escape(e.entry.reasons.joined(separator: "; ")))</td>
                 <td>\(escape(e.entry.gaps.map { gapNames[$0] ?? $0 }.joined(separator: "; ")))</td>
                 <td><form method="post" action="/worklists/open">

@@ -119,13 +119,13 @@ public enum WebApp {
 
         // Home is the first page the session may open.
         router.get("/") { request, _ -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             return .redirect(to: Pages.menu(entry.session).first?.path ?? "/login")
         }
 
         for dashboard in Dashboard.allCases {
             router.get(RouterPath(dashboard.path)) { request, _ -> Response in
-                guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+                guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
                 do {
                     let (publication, query) = try resolve(entry.session, dashboard, request, cache)
                     let body = cache.page(dashboard, publication, query).html
@@ -142,12 +142,12 @@ public enum WebApp {
         }
 
         router.get("/cohorts") { request, _ -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             return html(Pages.cohort(entry, definition: "", result: nil, error: nil, vocabulary: vocabulary(entry.session)))
         }
 
         router.post("/cohorts") { request, context -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             var text = form["definition"] ?? ""
@@ -169,7 +169,7 @@ public enum WebApp {
         }
 
         router.post("/cohorts/save") { request, context -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             let text = form["definition"] ?? ""
@@ -192,7 +192,7 @@ public enum WebApp {
         }
 
         router.get("/worklists") { request, _ -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             do { return html(Pages.worklists(entry, cohorts: try entry.session.cohorts())) } catch {
                 return try failure("Worklists", error, entry)
             }
@@ -200,7 +200,7 @@ public enum WebApp {
 
         // Opening a worklist re-identifies people: a POST with a reason, never a link.
         router.post("/worklists/open") { request, context -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             do {
@@ -220,7 +220,7 @@ public enum WebApp {
         }
 
         router.get("/audit") { request, _ -> Response in
-            guard let entry = signedIn(request, sessions) else { return .redirect(to: "/login") }
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             do {
                 let audit = try entry.session.auditSummary(latest: 200)
                 return html(Pages.audit(entry, verification: audit.verification, entries: audit.latest))
@@ -431,10 +431,6 @@ public enum WebApp {
 
     static func authenticated(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
         token(request).flatMap { sessions.find($0) }
-    }
-
-    static func signedIn(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
-        request.cookies[WebSessions.cookie].flatMap { sessions.find($0.value) }
     }
 
     /// Runs an API call for its session. A browser's cookie must bring the CSRF token in
