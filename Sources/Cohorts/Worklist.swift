@@ -48,7 +48,9 @@ public enum WorklistStatus: String, Sendable, Codable, CaseIterable {
     case notAppropriate = "not_appropriate"
 }
 
-/// A cohort restricted to one practice, ranked by risk with the reasons and care gaps of each person.
+/// A cohort restricted to one practice, ranked by risk. The ranking is found from the frame
+/// alone; each person's entry (reasons and care gaps) is built only when asked for, so a page of
+/// a long list costs the page, not the list.
 public struct Worklist: Sendable {
     public struct Entry: Sendable {
         public var row: Int
@@ -68,7 +70,39 @@ public struct Worklist: Sendable {
 
     public var practice: Int
     public var outcome: String?
-    public var entries: [Entry]
+    /// The members' rows in the frame, highest risk first (ties by pseudonym).
+    public var ranking: [Int]
+    let frame: PersonFrame
+    let gapSets: [(id: String, rows: Bitset)]
+    /// The index of the ranking outcome in `frame.risks`.
+    let risks: Int?
+
+    public var count: Int { ranking.count }
+
+    public func contains(pseudonym: String) -> Bool { ranking.contains { frame.pseudonym[$0] == pseudonym } }
+
+    /// Everyone's entries, in rank order.
+    public var entries: [Entry] { entries(0..<count) }
+
+    /// The entries of the ranks in `ranks` (0 is the highest risk), clamped to the list.
+    public func entries(_ ranks: Range<Int>) -> [Entry] {
+        ranks.clamped(to: 0..<count).map { rank in
+            let row = ranking[rank]
+            let tier = risks.flatMap {
+                frame.risks[$0].tier[row] >= 0 ? PersonFrame.tierIds[Int(frame.risks[$0].tier[row])] : nil
+            }
+            return Entry(
+                row: row, pseudonym: frame.pseudonym[row], rank: rank + 1, age: Int(frame.age[row]),
+                sex: frame.sex[row].criterionValue, risk: risk(row), tier: tier,
+                rising: risks.map { frame.risks[$0].rising[row] } ?? false, reasons: frame.factors(of: row),
+                gaps: gapSets.filter { $0.rows.contains(row) }.map(\.id))
+        }
+    }
+
+    func risk(_ row: Int) -> Double? {
+        guard let risks, !frame.risks[risks].risk[row].isNaN else { return nil }
+        return Double(frame.risks[risks].risk[row])
+    }
 
     /// Each care gap's people in a frame, in the gaps' order.
     public static func gapRows(_ frame: PersonFrame, _ gaps: [CareGap]) throws(CohortError) -> [(id: String, rows: Bitset)] {
@@ -95,35 +129,24 @@ public struct Worklist: Sendable {
         _ frame: PersonFrame, cohort: Bitset, practice: Int, gapRows gapSets: [(id: String, rows: Bitset)],
         outcome: String? = nil
     ) throws(CohortError) {
-        self.practice = practice
-        let r: Int?
         if let outcome {
             guard let found = frame.risks.firstIndex(where: { $0.outcome == outcome }) else {
                 throw CohortError("outcome", "unknown outcome '\(outcome)'")
             }
-            r = found
+            risks = found
         } else {
-            r = frame.risks.isEmpty ? nil : 0
+            risks = frame.risks.isEmpty ? nil : 0
         }
-        self.outcome = r.map { frame.risks[$0].outcome }
+        self.practice = practice
+        self.outcome = risks.map { frame.risks[$0].outcome }
+        self.frame = frame
+        self.gapSets = gapSets
         var members = Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }
         members.formIntersection(cohort)
-        let rows = members.rows
-        func risk(_ row: Int) -> Double? {
-            guard let r, !frame.risks[r].risk[row].isNaN else { return nil }
-            return Double(frame.risks[r].risk[row])
-        }
-        let ranked = rows.sorted { a, b in
-            let x = risk(a) ?? -1, y = risk(b) ?? -1
-            return x != y ? x > y : frame.pseudonym[a] < frame.pseudonym[b]
-        }
-        entries = ranked.enumerated().map { rank, row in
-            let tier = r.flatMap { frame.risks[$0].tier[row] >= 0 ? PersonFrame.tierIds[Int(frame.risks[$0].tier[row])] : nil }
-            return Entry(
-                row: row, pseudonym: frame.pseudonym[row], rank: rank + 1, age: Int(frame.age[row]),
-                sex: frame.sex[row].criterionValue, risk: risk(row), tier: tier,
-                rising: r.map { frame.risks[$0].rising[row] } ?? false, reasons: frame.factors(of: row),
-                gaps: gapSets.filter { $0.rows.contains(row) }.map(\.id))
-        }
+        ranking = []  // every property set, so `risk` can be called
+        let keyed = members.rows.map { (row: $0, risk: risk($0) ?? -1) }
+        ranking = keyed.sorted { a, b in
+            a.risk != b.risk ? a.risk > b.risk : frame.pseudonym[a.row] < frame.pseudonym[b.row]
+        }.map(\.row)
     }
 }

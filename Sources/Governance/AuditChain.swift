@@ -22,6 +22,22 @@ public struct AuditEntry: Sendable, Codable, Equatable {
 
     public static let genesis = String(repeating: "0", count: 64)
 
+    public init(
+        sequence: Int64, at: String, user: String, role: String, purpose: String, action: String, outcome: String,
+        detail: String, previousHash: String, hash: String
+    ) {
+        self.sequence = sequence
+        self.at = at
+        self.user = user
+        self.role = role
+        self.purpose = purpose
+        self.action = action
+        self.outcome = outcome
+        self.detail = detail
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
     /// The hash of the entry's fields after `previousHash`, as lowercase hex SHA-256.
     public var computedHash: String {
         let fields = [
@@ -54,7 +70,7 @@ public struct AuditEntry: Sendable, Codable, Equatable {
 
     /// `2026-11-23T05:06:12.345Z`. A format style, not an `ISO8601DateFormatter`, whose
     /// creation per entry cost more than the rest of writing one.
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!))
     }
 }
@@ -73,30 +89,62 @@ public enum AuditVerification: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Checks entries in stored order: sequence numbers run 1, 2, 3..., each entry names the hash
-    /// before it, and each hash matches its entry's contents.
+    /// Checks entries in stored order from the first: see `AuditChainCheck`.
     public static func check(_ entries: [AuditEntry]) -> AuditVerification {
-        var previous = AuditEntry.genesis
-        for (i, entry) in entries.enumerated() {
-            let position = i + 1
-            if entry.sequence != Int64(position) {
-                let reason =
-                    entry.sequence > Int64(position)
-                    ? "sequence \(entry.sequence) where \(position) was expected: entries are missing"
-                    : "sequence \(entry.sequence) where \(position) was expected: entries are out of order or repeated"
-                return .broken(position: position, sequence: entry.sequence, reason: reason)
-            }
-            if entry.previousHash != previous {
-                return .broken(
-                    position: position, sequence: entry.sequence,
-                    reason: "does not follow the entry before it (entries deleted, inserted or reordered)")
-            }
-            if entry.computedHash != entry.hash {
-                return .broken(
-                    position: position, sequence: entry.sequence, reason: "its contents were changed after it was written")
-            }
-            previous = entry.hash
+        var check = AuditChainCheck()
+        for entry in entries where !check.add(entry) { break }
+        return check.result
+    }
+}
+
+/// A check of an audit log fed one entry at a time in stored order: sequence numbers run
+/// 1, 2, 3..., each entry names the hash before it, and each hash matches its entry's contents.
+/// It starts at the first entry, or carries on from where an earlier check of the same log ended,
+/// so a log checked once need only have its newer entries checked.
+public struct AuditChainCheck: Sendable, Equatable {
+    /// How many entries have been checked.
+    public private(set) var entries: Int
+    /// The hash of the last entry checked (`AuditEntry.genesis` before the first).
+    public private(set) var head: String
+    /// The first break found; nothing after it is checked.
+    public private(set) var broken: AuditVerification?
+
+    public init() {
+        entries = 0
+        head = AuditEntry.genesis
+    }
+
+    public var result: AuditVerification { broken ?? .intact(entries: entries, head: head) }
+
+    /// Checks the next entry; false once the chain is broken.
+    @discardableResult
+    public mutating func add(_ entry: AuditEntry) -> Bool {
+        guard broken == nil else { return false }
+        let position = entries + 1
+        if entry.sequence != Int64(position) {
+            let reason =
+                entry.sequence > Int64(position)
+                ? "sequence \(entry.sequence) where \(position) was expected: entries are missing"
+                : "sequence \(entry.sequence) where \(position) was expected: entries are out of order or repeated"
+            broken = .broken(position: position, sequence: entry.sequence, reason: reason)
+        } else if entry.previousHash != head {
+            broken = .broken(
+                position: position, sequence: entry.sequence,
+                reason: "does not follow the entry before it (entries deleted, inserted or reordered)")
+        } else if entry.computedHash != entry.hash {
+            broken = .broken(
+                position: position, sequence: entry.sequence, reason: "its contents were changed after it was written")
         }
-        return .intact(entries: entries.count, head: previous)
+        guard broken == nil else { return false }
+        entries = position
+        head = entry.hash
+        return true
+    }
+
+    /// The last entry an earlier check ended at is no longer there as it was.
+    public mutating func lostHead() {
+        broken = .broken(
+            position: entries, sequence: Int64(entries),
+            reason: "the last entry of the previous check was removed or changed after it was checked")
     }
 }

@@ -22,13 +22,22 @@ public enum JSONWriter {
         case let x as Float: number(Double(x), to: &out)
         case let object as [String: Any]:
             out.append(UInt8(ascii: "{"))
-            for (i, key) in object.keys.sorted().enumerated() {
+            // Pairs sorted together: no second lookup of each key.
+            for (i, pair) in object.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                string(key, to: &out)
+                string(pair.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(object[key]!, to: &out)
+                write(pair.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        // Before `[Any]`, which would box every element of a `[String]` into a new array.
+        case let strings as [String]:
+            out.append(UInt8(ascii: "["))
+            for (i, element) in strings.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                string(element, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         case let array as [Any]:
             out.append(UInt8(ascii: "["))
             for (i, element) in array.enumerated() {
@@ -36,7 +45,9 @@ public enum JSONWriter {
                 write(element, to: &out)
             }
             out.append(UInt8(ascii: "]"))
-        default: out.append(contentsOf: "null".utf8)  // NSNull and anything without a JSON form
+        // NSNull and anything without a JSON form. (Testing `is NSNull` first would bridge every
+        // Swift dictionary to an NSDictionary on Linux.)
+        default: out.append(contentsOf: "null".utf8)
         }
     }
 
@@ -48,11 +59,16 @@ public enum JSONWriter {
 
     static func string(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copied whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x3C || $0 == 0x3E || $0 == 0x26 }) {
-            out.append(contentsOf: s.utf8)
-            return out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied whole, from the string's own bytes.
+        var s = s
+        let clean = s.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x3C || byte == 0x3E || byte == 0x26 {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
         }
+        if clean { return out.append(UInt8(ascii: "\"")) }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)

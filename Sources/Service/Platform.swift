@@ -18,6 +18,9 @@ public final class Platform: Sendable {
     private let cachedScopes = Memo<Scope>(limit: 1_000)
     private let openVault = Mutex<IdentityVault?>(nil)
     private let cachedGaps = Memo<[(id: String, rows: Bitset)]>(limit: 100)
+    private let cachedWorklists = Memo<Worklist>(limit: 1_000)
+    /// Where the last intact check of the audit log ended, and when the whole log was last checked.
+    private let auditChecked = Mutex<(checkpoint: AuditCheckpoint, wholeLogAt: Date)?>(nil)
 
     /// The rows a session's scope covers in a frame, and their profile tally.
     struct Scope: Sendable {
@@ -62,6 +65,14 @@ public final class Platform: Sendable {
         try cachedGaps.value("\(frame.runId)/\(purpose.rawValue)") { try Worklist.gapRows(frame, careGaps) }
     }
 
+    /// A saved cohort version's members at a practice, ranked once per run: versions never change.
+    func worklist(_ saved: CohortRecord, _ frame: PersonFrame, _ purpose: Purpose, practice: Int) throws -> Worklist {
+        try cachedWorklists.value("\(frame.runId)/\(purpose.rawValue)/\(practice)/\(saved.version)/\(saved.name)") {
+            let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+            return try Worklist(frame, cohort: rows, practice: practice, gapRows: try careGapRows(frame, purpose))
+        }
+    }
+
     /// The identity vault, opened once. Only `Session.worklist` reads it.
     func vault() throws -> IdentityVault {
         try openVault.withLock { vault in
@@ -78,6 +89,34 @@ public final class Platform: Sendable {
         try cachedScopes.value("\(frame.runId)/\(key)") {
             let rows = try find()
             return Scope(rows: rows, tally: CohortProfile.Tally(frame, rows: rows))
+        }
+    }
+
+    /// Checks the audit log: the whole of it when `whole`, or when it has not been found intact
+    /// since the platform opened; otherwise only the entries written since the last check, once
+    /// the entry that check ended at is found unchanged. A whole check also finds entries
+    /// before that point edited without rewriting the hashes after them.
+    public func verifyAudit(whole: Bool) throws -> AuditCheck {
+        if whole {
+            // Not under the lock: a long read should not hold up the short checks of page views.
+            let (verification, checkpoint) = try store.verifyAudit()
+            let now = Date()
+            auditChecked.withLock { $0 = checkpoint.map { ($0, now) } }
+            return AuditCheck(
+                verification: verification, whole: true, wholeLogCheckedAt: now, checked: checkpoint?.check.entries ?? 0)
+        }
+        // One at a time, each carrying on from the last: concurrent views of the audit page
+        // would otherwise each read the same stretch of new entries.
+        return try auditChecked.withLock { state in
+            let before = state?.checkpoint.check.entries ?? 0
+            let (verification, checkpoint) = try store.verifyAudit(after: state?.checkpoint)
+            let now = Date()
+            let check = AuditCheck(
+                verification: verification, whole: state == nil, wholeLogCheckedAt: state?.wholeLogAt ?? now,
+                checked: (checkpoint?.check.entries ?? before) - before)
+            // A broken log is never marked: every later check reads it whole.
+            state = checkpoint.map { ($0, check.wholeLogCheckedAt) }
+            return check
         }
     }
 
@@ -136,6 +175,17 @@ public final class Platform: Sendable {
     }
 
     static let decoyHash = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+}
+
+/// The result of checking the audit log.
+public struct AuditCheck: Sendable {
+    public var verification: AuditVerification
+    /// Whether this check read the log from its first entry, or carried on from the last check.
+    public var whole: Bool
+    /// When the whole log was last checked from its first entry.
+    public var wholeLogCheckedAt: Date
+    /// How many entries this check read (when intact).
+    public var checked: Int
 }
 
 /// Why a request was refused. Messages name the rule, never a patient.

@@ -131,15 +131,15 @@ public struct Session: Sendable {
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
             try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
         }
-        let (saved, frame, rows, practice) = try ownPracticeMembers(of: cohort)
-        let list = try Worklist(frame, cohort: rows, practice: practice, gapRows: try platform.careGapRows(frame, purpose))
-        // Ranked from the frame alone; only the part shown is re-identified (data minimisation).
-        let shown = list.entries.dropFirst(max(0, offset)).prefix(max(0, limit))
+        let (saved, list) = try ownPracticeWorklist(of: cohort)
+        // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
+        let start = min(max(0, offset), list.count)
+        let shown = list.entries(start..<(start + min(max(0, limit), list.count - start)))
         try authorise(
             .viewWorklist,
             detail: [
                 "cohort": cohort, "version": saved.version, "reason": reason, "practice": user.practiceCode ?? "",
-                "reidentified": shown.map(\.pseudonym), "offset": max(0, offset), "total": list.entries.count,
+                "reidentified": shown.map(\.pseudonym), "offset": start, "total": list.count,
             ])
         let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
@@ -151,24 +151,22 @@ public struct Session: Sendable {
         }
         return PracticeWorklist(
             cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, entries: entries,
-            gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.entries.count, offset: max(0, offset))
+            gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.count, offset: start)
     }
 
-    /// The latest version of a saved cohort, evaluated on this purpose's frame, with the index of
-    /// the clinician's practice.
-    func ownPracticeMembers(of cohort: String) throws -> (CohortRecord, PersonFrame, Bitset, practice: Int) {
-        guard let saved = try store.cohortVersions(cohort).last else { throw AccessError.unknownCohort(cohort) }
+    /// The latest version of a saved cohort, ranked at the clinician's own practice on this
+    /// purpose's frame.
+    func ownPracticeWorklist(of cohort: String) throws -> (CohortRecord, Worklist) {
+        guard let saved = try store.latestCohort(cohort) else { throw AccessError.unknownCohort(cohort) }
         let frame = try platform.frame(for: purpose)
-        let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
-        return (saved, frame, rows, try ownPractice(frame))
+        return (saved, try platform.worklist(saved, frame, purpose, practice: try ownPractice(frame)))
     }
 
     /// Records a new status (and note) for a person on one of the clinician's worklists.
     public func setStatus(cohort: String, pseudonym: String, status: WorklistStatus, note: String = "") throws {
         try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
-        let (_, frame, rows, practice) = try ownPracticeMembers(of: cohort)
-        guard let row = frame.pseudonym.firstIndex(of: pseudonym), rows.contains(row), frame.practice[row] == Int32(practice)
-        else { throw AccessError.notOnWorklist }
+        let (_, list) = try ownPracticeWorklist(of: cohort)
+        guard list.contains(pseudonym: pseudonym) else { throw AccessError.notOnWorklist }
         try store.addWorklistChange(
             WorklistChange(
                 cohort: cohort, practiceCode: user.practiceCode!, pseudonym: pseudonym, status: status.rawValue, note: note,
@@ -182,16 +180,16 @@ public struct Session: Sendable {
         return try store.auditEntries()
     }
 
+    /// The whole log checked from its first entry.
     public func verifyAudit() throws -> AuditVerification {
-        try authorise(.viewAudit, detail: ["verify": true])
-        return AuditVerification.check(try store.auditEntries())
+        try authorise(.viewAudit, detail: ["verify": "whole"])
+        return try platform.verifyAudit(whole: true).verification
     }
 
-    /// The whole log checked, and its latest entries, from one read of it.
-    public func auditSummary(latest: Int) throws -> (verification: AuditVerification, latest: ArraySlice<AuditEntry>) {
-        try authorise(.viewAudit, detail: ["verify": true, "latest": latest])
-        let entries = try store.auditEntries()
-        return (AuditVerification.check(entries), entries.suffix(max(0, latest)))
+    /// The log checked (only the entries since the last check, unless `whole`), and its latest entries.
+    public func auditReport(latest: Int, whole: Bool = false) throws -> (check: AuditCheck, latest: [AuditEntry]) {
+        try authorise(.viewAudit, detail: ["verify": whole ? "whole" : "since_last_check", "latest": latest])
+        return (try platform.verifyAudit(whole: whole), try store.latestAuditEntries(latest))
     }
 
     public func sharing() throws -> SharingSettings {

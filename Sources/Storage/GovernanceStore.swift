@@ -64,6 +64,26 @@ public struct WorklistChange: Sendable, Codable, FetchableRecord, PersistableRec
 
 extension AuditEntry: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "audit"
+
+    /// The columns in the table's order, which `init(row:)` reads them in.
+    static let columns = "sequence, at, user, role, purpose, action, outcome, detail, previousHash, hash"
+    public static var databaseSelection: [any SQLSelectable] {
+        ["sequence", "at", "user", "role", "purpose", "action", "outcome", "detail", "previousHash", "hash"].map { Column($0) }
+    }
+
+    /// Read by position, not through `Decodable` or by name (each lookup by name lowercases it):
+    /// checking a long log and showing the audit page read many entries.
+    public init(row: Row) {
+        self.init(
+            sequence: row[0], at: row[1], user: row[2], role: row[3], purpose: row[4], action: row[5], outcome: row[6],
+            detail: row[7], previousHash: row[8], hash: row[9])
+    }
+}
+
+/// Where a check of the audit log ended: the stored row of the last entry checked, and the check.
+public struct AuditCheckpoint: Sendable, Equatable {
+    public var row: Int64
+    public var check: AuditChainCheck
 }
 
 /// Users, cohorts, worklist status, the audit log and data sharing settings, in `phm.sqlite`.
@@ -118,6 +138,13 @@ public final class GovernanceStore: Sendable {
         }
     }
 
+    /// A cohort's newest version.
+    public func latestCohort(_ name: String) throws -> CohortRecord? {
+        try database.read { db in
+            try CohortRecord.filter(Column("name") == name).order(Column("version").desc).fetchOne(db)
+        }
+    }
+
     /// The latest version of every cohort, by name.
     public func cohorts() throws -> [CohortRecord] {
         try database.read { db in
@@ -152,7 +179,9 @@ public final class GovernanceStore: Sendable {
         user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at date: Date = Date()
     ) throws -> AuditEntry {
         try database.write { db in
-            let last = try AuditEntry.order(Column("sequence").desc).fetchOne(db)
+            // A statement prepared once: every request appends an entry.
+            let last = try AuditEntry.fetchOne(
+                db.cachedStatement(sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1"))
             let entry = AuditEntry.make(
                 after: last, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
                 detail: detail)
@@ -161,9 +190,46 @@ public final class GovernanceStore: Sendable {
         }
     }
 
+    /// Checks the log in stored order: from its first entry, or only the entries stored after
+    /// `checkpoint`, once the entry that check ended at is found still in place and unchanged.
+    /// Returns where this check ended, to carry on from next time; nil once the log is broken.
+    public func verifyAudit(after checkpoint: AuditCheckpoint? = nil) throws -> (AuditVerification, AuditCheckpoint?) {
+        try database.read { db in
+            var check = checkpoint?.check ?? AuditChainCheck()
+            var row = checkpoint?.row ?? 0
+            if let checkpoint, checkpoint.row > 0 {
+                let last = try Row.fetchOne(
+                    db, sql: "SELECT \(AuditEntry.columns) FROM audit WHERE rowid = ?", arguments: [checkpoint.row]
+                )
+                .map(AuditEntry.init(row:))
+                guard let last, last.hash == checkpoint.check.head, last.computedHash == last.hash else {
+                    check.lostHead()
+                    return (check.result, nil)
+                }
+            }
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT \(AuditEntry.columns), rowid FROM audit WHERE rowid > ? ORDER BY rowid", arguments: [row])
+            while let next = try rows.next() {
+                guard check.add(AuditEntry(row: next)) else { return (check.result, nil) }
+                row = next[10]
+            }
+            return (check.result, AuditCheckpoint(row: row, check: check))
+        }
+    }
+
+    /// The newest entries, oldest first.
+    public func latestAuditEntries(_ count: Int) throws -> [AuditEntry] {
+        try database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid DESC LIMIT ?", arguments: [max(0, count)]
+            )
+            .reversed().map(AuditEntry.init(row:))
+        }
+    }
+
     /// The log in stored order (by row, not by sequence, so reordering shows).
     public func auditEntries() throws -> [AuditEntry] {
-        try database.read { db in try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit ORDER BY rowid") }
+        try database.read { db in try AuditEntry.fetchAll(db, sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid") }
     }
 
     // MARK: sharing

@@ -9,18 +9,21 @@ import Storage
 /// Server-rendered pages: semantic HTML, one stylesheet, no scripts.
 enum Pages {
     static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
+        // By byte, not by Character: the five characters escaped are ASCII, and most text has none.
+        guard s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else { return s }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 16)
+        for byte in s.utf8 {
+            switch byte {
+            case 0x26: out.append(contentsOf: "&amp;".utf8)
+            case 0x3C: out.append(contentsOf: "&lt;".utf8)
+            case 0x3E: out.append(contentsOf: "&gt;".utf8)
+            case 0x22: out.append(contentsOf: "&quot;".utf8)
+            case 0x27: out.append(contentsOf: "&#39;".utf8)
+            default: out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The pages a session may open, in menu order.
@@ -226,6 +229,8 @@ enum Pages {
 
     /// People per worklist page: only those shown are re-identified.
     static let worklistPage = 50
+    /// The most the API re-identifies in one call.
+    static let worklistMaximum = 100
 
     static func worklist(_ entry: WebSessions.Entry, _ list: PracticeWorklist, reason: String) -> String {
         let gapNames = Dictionary(uniqueKeysWithValues: list.gaps.map { ($0.id, $0.name) })
@@ -268,8 +273,17 @@ enum Pages {
         return page("Worklist", body, signedIn: entry)
     }
 
-    static func audit(_ entry: WebSessions.Entry, verification: AuditVerification, entries: ArraySlice<AuditEntry>) -> String {
-        var body = "<p role=\"status\">\(escape(verification.description))</p>"
+    static func audit(_ entry: WebSessions.Entry, _ check: AuditCheck, entries: [AuditEntry]) -> String {
+        var body = "<p role=\"status\">\(escape(check.verification.description))</p>"
+        let when = AuditEntry.timestamp(check.wholeLogCheckedAt).prefix(19).replacingOccurrences(of: "T", with: " ")
+        body +=
+            check.whole
+            ? "<p class=\"meta\">Checked from the first entry just now.</p>"
+            : "<p class=\"meta\">The whole log was checked from its first entry at \(when) UTC; this view checked the \(check.checked == 1 ? "1 entry" : "\(number(check.checked)) entries") written since, after finding the last entry of that check unchanged.</p>"
+        body += """
+            <form method="post" action="/audit/verify"><input type="hidden" name="csrf" value="\(entry.csrf)">
+            <button type="submit">Check the whole log now</button></form>
+            """
         body +=
             "<table><caption>The latest entries</caption><thead><tr><th scope=\"col\">#</th><th scope=\"col\">When</th><th scope=\"col\">User</th><th scope=\"col\">Purpose</th><th scope=\"col\">Action</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th></tr></thead><tbody>"
         for e in entries.reversed() {

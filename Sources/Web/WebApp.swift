@@ -21,7 +21,23 @@ public enum WebApp {
     {
         Application(
             router: router(platform: platform, sessions: WebSessions()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "phm"), logger: logger)
+            configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
+            onServerRunning: { _ in
+                // The whole audit log is checked once at start, off the request path; later
+                // views of the audit page check only the entries written since.
+                Task.detached(priority: .background) {
+                    do {
+                        let check = try platform.verifyAudit(whole: true)
+                        if case .intact = check.verification {
+                            logger.info("audit log checked at start", metadata: ["result": "\(check.verification)"])
+                        } else {
+                            logger.error("audit log checked at start", metadata: ["result": "\(check.verification)"])
+                        }
+                    } catch {
+                        logger.error("audit log could not be checked at start", metadata: ["error": "\(error)"])
+                    }
+                }
+            }, logger: logger)
     }
 
     static func router(
@@ -222,8 +238,20 @@ public enum WebApp {
         router.get("/audit") { request, _ -> Response in
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             do {
-                let audit = try entry.session.auditSummary(latest: 200)
-                return html(Pages.audit(entry, verification: audit.verification, entries: audit.latest))
+                let report = try entry.session.auditReport(latest: 200)
+                return html(Pages.audit(entry, report.check, entries: report.latest))
+            } catch {
+                return try failure("Audit", error, entry)
+            }
+        }
+
+        router.post("/audit/verify") { request, context -> Response in
+            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
+            let form = try await Form(request)
+            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
+            do {
+                let report = try entry.session.auditReport(latest: 200, whole: true)
+                return html(Pages.audit(entry, report.check, entries: report.latest))
             } catch {
                 return try failure("Audit", error, entry)
             }
@@ -321,9 +349,10 @@ public enum WebApp {
         router.post("/api/worklists") { request, _ -> Response in
             let body = try await JSONBody(request)
             return try api(request, sessions, write: true) { session in
-                // A page's worth unless asked (at most 500): only those returned are re-identified.
+                // A page's worth unless asked, at most 100: only those returned are re-identified,
+                // and no one can act on more people than that at a sitting.
                 let offset = body.object["offset"] as? Int ?? 0
-                let limit = min(500, max(1, body.object["limit"] as? Int ?? Pages.worklistPage))
+                let limit = min(Pages.worklistMaximum, max(1, body.object["limit"] as? Int ?? Pages.worklistPage))
                 return json(
                     worklistJSON(
                         try session.worklist(
@@ -344,11 +373,13 @@ public enum WebApp {
         router.get("/api/audit") { request, _ -> Response in
             try api(request, sessions) { session in
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
-                let (verification, entries) = try session.auditSummary(latest: min(limit, 10_000))
+                let whole = request.uri.queryParameters.get("whole") == "true"
+                let (check, entries) = try session.auditReport(latest: min(max(0, limit), 10_000), whole: whole)
                 var intact = false
-                if case .intact = verification { intact = true }
+                if case .intact = check.verification { intact = true }
                 return json([
-                    "intact": intact, "verification": verification.description,
+                    "intact": intact, "verification": check.verification.description, "whole": check.whole,
+                    "whole_log_checked_at": AuditEntry.timestamp(check.wholeLogCheckedAt), "checked": check.checked,
                     "entries": entries.reversed().map {
                         [
                             "sequence": Int($0.sequence), "at": $0.at, "user": $0.user, "role": $0.role, "purpose": $0.purpose,

@@ -223,6 +223,31 @@ import Testing
     }
 }
 
+@Suite struct AuditCheckTests {
+    /// The platform checks the whole log first, then carries on from the last check; a break
+    /// found on the way is reported, and every check after it reads the whole log again.
+    @Test func carriesOnUntilBrokenThenChecksWhole() throws {
+        let fixture = try Fixture()
+        let ig = try fixture.session(.igLead, .administration)
+        let first = try ig.auditReport(latest: 3).check
+        guard case .intact(let n, _) = first.verification else { Issue.record("\(first.verification)"); return }
+        #expect(first.whole && first.checked == n)
+        for _ in 0..<4 { _ = try ig.sharing() }
+        let next = try ig.auditReport(latest: 3)
+        // The four views and this check's own entry.
+        #expect(!next.check.whole && next.check.checked == 5 && next.check.wholeLogCheckedAt == first.wholeLogCheckedAt)
+        #expect(next.latest.count == 3 && next.latest.last?.action == "view_audit")
+        let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
+        // An entry written after the last check is changed.
+        _ = try ig.sharing()
+        try db.write { try $0.execute(sql: "UPDATE audit SET detail = '{}' WHERE sequence = \(n + 6)") }
+        let broken = try ig.auditReport(latest: 0).check
+        #expect(!broken.whole && broken.verification.brokenPosition == n + 6)
+        let again = try ig.auditReport(latest: 0).check
+        #expect(again.whole && again.verification.brokenPosition == n + 6)
+    }
+}
+
 extension AuditVerification {
     var brokenPosition: Int? {
         if case .broken(let position, _, _) = self { return position }

@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+import Governance
 import Storage
 import Testing
 
@@ -43,5 +45,86 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("vault/identity.sqlite").path))
         let attributes = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("vault").path)
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
+    }
+}
+
+/// Checking the audit log from where the last check ended.
+@Suite struct AuditCheckpointTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
+
+    func store(entries: Int) throws -> GovernanceStore {
+        let store = try GovernanceStore(directory: dir)
+        for i in 0..<entries { try append(store, i) }
+        return store
+    }
+
+    func append(_ store: GovernanceStore, _ i: Int) throws {
+        try store.audit(
+            user: "u\(i % 3)", role: "analyst", purpose: "planning", action: "view_aggregates", outcome: "allowed",
+            detail: #"{"page":"overview"}"#)
+    }
+
+    /// Another connection to the same file, as someone editing it behind the platform's back.
+    func tamper(_ sql: String) throws {
+        let db = try DatabaseQueue(path: dir.appendingPathComponent("phm.sqlite").path)
+        try db.write { try $0.execute(sql: sql) }
+    }
+
+    @Test func carriesOnFromTheLastCheckAndAgreesWithAWholeCheck() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(entries: 20)
+        let (first, checkpoint) = try store.verifyAudit()
+        guard case .intact(20, _) = first, let checkpoint else { Issue.record("\(first)"); return }
+        for i in 20..<27 { try append(store, i) }
+        let (next, advanced) = try store.verifyAudit(after: checkpoint)
+        #expect(next == (try store.verifyAudit().0))
+        guard case .intact(27, _) = next else { Issue.record("\(next)"); return }
+        #expect(advanced!.row > checkpoint.row && advanced!.check.entries == 27)
+        // Nothing new: nothing more to read, the same answer.
+        #expect(try store.verifyAudit(after: advanced) == (next, advanced))
+    }
+
+    @Test func findsChangesAfterTheCheckpointAndAtIt() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(entries: 10)
+        let checkpoint = try store.verifyAudit().1!
+        for i in 10..<15 { try append(store, i) }
+        try tamper("UPDATE audit SET detail = '{}' WHERE sequence = 13")
+        #expect(
+            try store.verifyAudit(after: checkpoint)
+                == (.broken(position: 13, sequence: 13, reason: "its contents were changed after it was written"), nil))
+        try tamper("DELETE FROM audit WHERE sequence = 10")
+        let (lost, none) = try store.verifyAudit(after: checkpoint)
+        #expect(none == nil)
+        #expect(
+            lost
+                == .broken(
+                    position: 10, sequence: 10,
+                    reason: "the last entry of the previous check was removed or changed after it was checked"))
+    }
+
+    /// Rewriting an earlier entry with every hash after it changes the head the last check ended
+    /// at, so carrying on finds it. An edit that leaves the hashes alone is found by a whole check
+    /// only: the reason the platform checks the whole log at start and on demand.
+    @Test func earlierEditsFoundByHeadOrByAWholeCheck() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(entries: 12)
+        let checkpoint = try store.verifyAudit().1!
+        try tamper("UPDATE audit SET user = 'someone else' WHERE sequence = 4")
+        #expect(try store.verifyAudit(after: checkpoint).0 == .intact(entries: 12, head: checkpoint.check.head))
+        #expect(
+            try store.verifyAudit().0
+                == .broken(position: 4, sequence: 4, reason: "its contents were changed after it was written"))
+        // Re-chain from entry 4 to the end, as a forger covering the edit would.
+        var entries = try store.auditEntries()
+        for i in 3..<entries.count {
+            if i > 3 { entries[i].previousHash = entries[i - 1].hash }
+            entries[i].hash = entries[i].computedHash
+            try tamper(
+                "UPDATE audit SET previousHash = '\(entries[i].previousHash)', hash = '\(entries[i].hash)' WHERE sequence = \(i + 1)"
+            )
+        }
+        #expect(try store.verifyAudit().0 == .intact(entries: 12, head: entries[11].hash))
+        #expect(try store.verifyAudit(after: checkpoint).0.description.contains("removed or changed after it was checked"))
     }
 }

@@ -102,6 +102,15 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(opened["total"] as? Int == total && total > 30)
             #expect(entries.count == 20 && entries.first?["rank"] as? Int == 11)
             #expect(entries.allSatisfy { ($0["given_name"] as? String)?.hasPrefix("Given") == true })
+            // However many are asked for, one call re-identifies at most 100.
+            _ = try await client.execute(
+                uri: "/api/cohorts", method: .post, headers: clinician,
+                body: ByteBuffer(string: #"{"name": "everyone", "definition": "age >= 0"}"#))
+            let everyone = try object(
+                try await client.execute(
+                    uri: "/api/worklists", method: .post, headers: clinician,
+                    body: ByteBuffer(string: #"{"cohort": "everyone", "reason": "registration check", "limit": 100000}"#)))
+            #expect((everyone["total"] as? Int ?? 0) > 100 && (everyone["entries"] as? [Any])?.count == 100)
             let pseudonym = try #require(entries.first?["pseudonym"] as? String)
             let status = try await client.execute(
                 uri: "/api/worklists/status", method: .post, headers: clinician,
@@ -124,6 +133,12 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             let log = try object(audit)
             #expect(log["intact"] as? Bool == true && (log["entries"] as? [[String: Any]])?.count == 5)
             #expect(!audit.text.contains("Given") && audit.text.contains("view_worklist"))
+            // Checked whole the first time, then only the entry written since, or whole when asked.
+            #expect(log["whole"] as? Bool == true)
+            let since = try object(try await client.execute(uri: "/api/audit?limit=0", method: .get, headers: ig))
+            #expect(since["whole"] as? Bool == false && since["checked"] as? Int == 1 && since["intact"] as? Bool == true)
+            let whole = try object(try await client.execute(uri: "/api/audit?limit=0&whole=true", method: .get, headers: ig))
+            #expect(whole["whole"] as? Bool == true && (whole["checked"] as? Int ?? 0) > 10)
 
             // Five wrong passwords for a name, then even the right one is refused until the window passes.
             for _ in 0..<LoginThrottle.perUser {

@@ -194,10 +194,22 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(audit.status == .forbidden)
         }
         try await fixture.app.test(.router) { client in
-            let (cookie, _) = try await signIn(client, "ig", "administration")
+            let (cookie, igToken) = try await signIn(client, "ig", "administration")
             let audit = try await client.execute(uri: "/audit", method: .get, headers: [.cookie: cookie])
             #expect(audit.status == .ok && audit.text.contains("intact:") && audit.text.contains("view_worklist"))
             #expect(!audit.text.contains("Given"))
+            // The first view checks the whole log; the next only what was written since (the
+            // one entry recording the first view), until the whole log is checked again on demand.
+            #expect(audit.text.contains("Checked from the first entry just now."))
+            let again = try await client.execute(uri: "/audit", method: .get, headers: [.cookie: cookie])
+            #expect(again.text.contains("this view checked the 1 entry written since"))
+            let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+            let forged = try await client.execute(
+                uri: "/audit/verify", method: .post, headers: formHeaders, body: form(["csrf": "forged"]))
+            #expect(forged.status == .forbidden)
+            let whole = try await client.execute(
+                uri: "/audit/verify", method: .post, headers: formHeaders, body: form(["csrf": igToken]))
+            #expect(whole.status == .ok && whole.text.contains("intact:") && whole.text.contains("Checked from the first entry"))
             // An analyst cannot open worklists at all.
             let (analyst, token) = try await signIn(client, "ana", "planning")
             let refused = try await client.execute(

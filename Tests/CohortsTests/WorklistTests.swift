@@ -1,0 +1,35 @@
+import Foundation
+import PHMCore
+import TestSupport
+import Testing
+
+@testable import Cohorts
+
+@Suite struct WorklistTests {
+    /// The ranking is the practice's members by risk, highest first, ties by pseudonym, and an
+    /// entry built for any stretch of ranks is the same entry the whole list has there.
+    @Test func ranksByRiskAndBuildsAnyStretchAlike() throws {
+        let frame = randomFrame(3_000, seed: 11)
+        let cohort = try CohortQuery(try CohortText.parse("age >= 40"), frame: frame).evaluate(frame)
+        let gaps = try Worklist.gapRows(
+            frame, [CareGap(id: "htn", name: "Hypertension", definition: try CohortText.parse("condition hypertension"))])
+        let list = try Worklist(frame, cohort: cohort, practice: 3, gapRows: gaps)
+        let expected = (0..<frame.count).filter { frame.practice[$0] == 3 && frame.age[$0] >= 40 }
+        #expect(Set(list.ranking) == Set(expected) && list.count == expected.count)
+        func risk(_ row: Int) -> Float { frame.risks[0].risk[row].isNaN ? -1 : frame.risks[0].risk[row] }
+        for (a, b) in zip(list.ranking, list.ranking.dropFirst()) {
+            #expect(risk(a) > risk(b) || (risk(a) == risk(b) && frame.pseudonym[a] < frame.pseudonym[b]))
+        }
+        let all = list.entries
+        #expect(all.map(\.row) == list.ranking && all.map(\.rank) == Array(1...list.count))
+        for range in [0..<10, 7..<31, (list.count - 5)..<(list.count + 20), (list.count + 3)..<(list.count + 9)] {
+            let part = list.entries(range)
+            let clamped = range.clamped(to: 0..<list.count)
+            #expect(part.map(\.pseudonym) == all[clamped].map(\.pseudonym))
+            #expect(part.map(\.gaps) == all[clamped].map(\.gaps) && part.map(\.reasons) == all[clamped].map(\.reasons))
+        }
+        let withGap = all.filter { !$0.gaps.isEmpty }.map(\.row)
+        #expect(withGap == all.map(\.row).filter { gaps[0].rows.contains($0) } && !withGap.isEmpty)
+        #expect(list.contains(pseudonym: all[0].pseudonym) && !list.contains(pseudonym: "not a pseudonym"))
+    }
+}
