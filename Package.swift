@@ -129,6 +129,7 @@ let package = Package(
             dependencies: [
                 "Web", "Service", "Cohorts", "Governance", "Storage", "PHMCore", "Analysis", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),

@@ -22,22 +22,34 @@ public enum WebApp {
         Application(
             router: router(platform: platform, sessions: WebSessions()),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
-            onServerRunning: { _ in
-                // The whole audit log is checked once at start, off the request path; later
-                // views of the audit page check only the entries written since.
-                Task.detached(priority: .background) {
-                    do {
-                        let check = try platform.verifyAudit(whole: true)
-                        if case .intact = check.verification {
-                            logger.info("audit log checked at start", metadata: ["result": "\(check.verification)"])
-                        } else {
-                            logger.error("audit log checked at start", metadata: ["result": "\(check.verification)"])
-                        }
-                    } catch {
-                        logger.error("audit log could not be checked at start", metadata: ["error": "\(error)"])
-                    }
+            onServerRunning: { _ in Task.detached(priority: .background) { await watchAuditLog(platform, logger) } },
+            logger: logger)
+    }
+
+    /// How often the server checks the audit log's newest entries.
+    static let auditWatchInterval = Duration.seconds(5)
+
+    /// Checks the whole audit log once, off the request path, then every few seconds the
+    /// entries written since, so a view of the audit page finds little left to check and a
+    /// change to a recent entry is logged within seconds. Stops at the first break (logged as an
+    /// error): from then on every check reads the whole log, and the audit page shows the break.
+    static func watchAuditLog(_ platform: Platform, _ logger: Logger, every interval: Duration = auditWatchInterval) async {
+        var whole = true
+        while !Task.isCancelled {
+            do {
+                let check = try platform.verifyAudit(whole: whole)
+                guard case .intact = check.verification else {
+                    return logger.error("audit log broken", metadata: ["result": "\(check.verification)"])
                 }
-            }, logger: logger)
+                if whole { logger.info("audit log checked whole", metadata: ["result": "\(check.verification)"]) }
+                whole = false
+                try await Task.sleep(for: interval)
+            } catch is CancellationError {
+                return
+            } catch {
+                return logger.error("audit log could not be checked", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     static func router(

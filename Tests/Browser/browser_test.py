@@ -154,7 +154,13 @@ for user in ["ig_lead", "admin"]:
     menu = every_page(user)
     assert menu == ["Audit"], menu
     assert "intact" in browser.page_source and "view_worklist" in browser.page_source
-    assert "left a message" not in browser.page_source or True
+    # Worklist notes are for the practice, not the log.
+    assert "left a message" not in browser.page_source
+    # Checking the whole log again on demand.
+    click(browser.find_element(By.XPATH, "//button[normalize-space()='Check the whole log now']"))
+    page_ok(f"{user} whole audit check")
+    assert "intact" in browser.page_source and "Checked from the first entry just now." in browser.page_source
+    shot(f"{user}-audit-whole-check")
 
 # The IG lead under planning sees the dashboards, not cohorts.
 sign_in("ig_lead", "planning")

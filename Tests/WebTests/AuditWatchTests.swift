@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+import Governance
+import Logging
+import Service
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Web
+
+/// The server's watch over the audit log: whole once, then what was written since, until a break.
+@Suite struct AuditWatchTests {
+    /// Log messages kept for the test to read.
+    final class Captured: Sendable {
+        let messages = Mutex<[(level: Logger.Level, message: String)]>([])
+        func has(_ level: Logger.Level, _ text: String) -> Bool {
+            messages.withLock { $0.contains { $0.level == level && $0.message.contains(text) } }
+        }
+    }
+
+    struct Capture: LogHandler {
+        let captured: Captured
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let text = "\(event.message) \(event.metadata ?? [:])"
+            captured.messages.withLock { $0.append((event.level, text)) }
+        }
+    }
+
+    /// Waits up to 10 s for a condition.
+    func eventually(_ condition: () -> Bool) async throws -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    @Test func checksWholeThenCarriesOnAndStopsAtABreak() async throws {
+        let fixture = try Fixture()
+        let captured = Captured()
+        let logger = Logger(label: "test") { _ in Capture(captured: captured) }
+        let watcher = Task { await WebApp.watchAuditLog(fixture.platform, logger, every: .milliseconds(20)) }
+        defer { watcher.cancel() }
+        #expect(try await eventually { captured.has(.info, "audit log checked whole") })
+        // The watcher has checked it whole, so a view carries on from there.
+        let ig = try fixture.session(.igLead, .administration)
+        let view = try ig.auditReport(latest: 0).check
+        #expect(!view.whole)
+        guard case .intact(let n, _) = view.verification else { Issue.record("\(view.verification)"); return }
+        // A recent entry changed behind the platform's back is found and logged as an error.
+        _ = try ig.sharing()
+        let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
+        try await db.write { try $0.execute(sql: "UPDATE audit SET outcome = 'denied' WHERE sequence = \(n + 1)") }
+        #expect(try await eventually { captured.has(.error, "audit log broken") })
+        #expect(captured.has(.error, "broken at entry \(n + 1)"))
+        await watcher.value
+    }
+}
