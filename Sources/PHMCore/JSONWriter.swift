@@ -33,24 +33,23 @@ public enum JSONWriter {
             }
             out.append(UInt8(ascii: "}"))
         // Before `[Any]`, which would box every element of a `[String]` into a new array.
-        case let strings as [String]:
-            out.append(UInt8(ascii: "["))
-            for (i, element) in strings.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                string(element, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case let array as [Any]:
-            out.append(UInt8(ascii: "["))
-            for (i, element) in array.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                write(element, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
+        case let strings as [String]: list(strings, to: &out) { string($0, to: &$1) }
+        case let array as [Any]: list(array, to: &out) { write($0, to: &$1) }
         // Anything without a JSON form. (`is NSNull` rather than comparing types, above, would
         // bridge every Swift dictionary to an NSDictionary on Linux.)
         default: out.append(contentsOf: "null".utf8)
         }
+    }
+
+    static func list<Items: Collection>(
+        _ items: Items, to out: inout [UInt8], _ element: (Items.Element, inout [UInt8]) -> Void
+    ) {
+        out.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            element(item, &out)
+        }
+        out.append(UInt8(ascii: "]"))
     }
 
     static func number(_ x: Double, to out: inout [UInt8]) {

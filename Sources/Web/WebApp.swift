@@ -249,24 +249,13 @@ public enum WebApp {
 
         router.get("/audit") { request, _ -> Response in
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            do {
-                let report = try entry.session.auditReport(latest: 200)
-                return html(Pages.audit(entry, report.check, entries: report.latest))
-            } catch {
-                return try failure("Audit", error, entry)
-            }
+            return try auditPage(entry, whole: false)
         }
-
-        router.post("/audit/verify") { request, context -> Response in
+        router.post("/audit/verify") { request, _ -> Response in
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            do {
-                let report = try entry.session.auditReport(latest: 200, whole: true)
-                return html(Pages.audit(entry, report.check, entries: report.latest))
-            } catch {
-                return try failure("Audit", error, entry)
-            }
+            return try auditPage(entry, whole: true)
         }
 
         // MARK: API
@@ -500,6 +489,16 @@ public enum WebApp {
     }
 
     /// A refusal or a definition that does not fit the run, as a page; other errors go on up.
+    /// The audit log checked from where the last check ended, or whole through the page's form.
+    static func auditPage(_ entry: WebSessions.Entry, whole: Bool) throws -> Response {
+        do {
+            let report = try entry.session.auditReport(latest: 200, whole: whole)
+            return html(Pages.audit(entry, report.check, entries: report.latest))
+        } catch {
+            return try failure("Audit", error, entry)
+        }
+    }
+
     static func failure(_ title: String, _ error: any Error, _ entry: WebSessions.Entry) throws -> Response {
         let page = { (message: String) in
             Pages.page(title, "<p role=\"alert\" class=\"error\">\(Pages.escape(message))</p>", signedIn: entry)
