@@ -6,7 +6,8 @@ import PHMCore
 import Service
 import Storage
 
-/// Server-rendered pages: semantic HTML, one stylesheet, no scripts.
+/// Server-rendered pages: semantic HTML, one stylesheet, and scripts only to save a click (the
+/// cohort page's live count): every page works without them.
 enum Pages {
     static func escape(_ s: String) -> String {
         // By byte, not by Character: the five characters escaped are ASCII, and most text has none.
@@ -174,6 +175,7 @@ enum Pages {
             <input type="hidden" name="csrf" value="\(entry.csrf)">
             <p><label for="definition">Definition</label></p>
             <p><textarea id="definition" name="definition" rows="4" cols="80">\(escape(definition))</textarea></p>
+            <p><output id="live-count" for="definition" aria-live="polite"></output></p>
             <p><button type="submit">Count and profile</button>
             <label for="name">Save as</label> <input id="name" name="name">
             <button type="submit" formaction="/cohorts/save">Save</button></p>
@@ -207,6 +209,8 @@ enum Pages {
             }
             body += "</tbody></table>"
         }
+        // Counts as the definition is typed, where scripts run.
+        body += "<script src=\"/app.js\" defer></script>"
         return page("Cohort", body, signedIn: entry)
     }
 

@@ -63,6 +63,10 @@ public enum WebApp {
 
         // MARK: open routes
 
+        let script = ByteBuffer(bytes: (try? Data(contentsOf: appScript)) ?? Data())
+        router.get("/app.js") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: script))
+        }
         router.get("/app.css") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
@@ -392,6 +396,9 @@ public enum WebApp {
         }
         return router
     }
+
+    /// The cohort builder's live count, served at `/app.js` (the only script; pages work without it).
+    static let appScript = Bundle.module.url(forResource: "app", withExtension: "js")!
 
     /// The OpenAPI 3.1 document of the API, served at `/openapi.json`.
     static let openAPIDocument = Bundle.module.url(forResource: "openapi", withExtension: "json")!

@@ -11,6 +11,7 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -113,6 +114,23 @@ for kind, op, value in [("condition", ">=", "depression"), ("age", ">=", "40")]:
     page_ok(f"analyst cohort with {kind}")
     assert re.search(r"[\d,*]+ of [\d,]+ people", browser.page_source), "no cohort size"
 assert browser.find_element(By.ID, "definition").get_attribute("value") == "condition depression and age >= 40"
+# Typed, the count follows the text (the cohort page's script), and equals the page's own count.
+box = browser.find_element(By.ID, "definition")
+box.send_keys(" and sex = female")
+WebDriverWait(browser, 30).until(lambda b: "people" in b.find_element(By.ID, "live-count").text)
+live = browser.find_element(By.ID, "live-count").text
+box.send_keys(" and nonsense")
+WebDriverWait(browser, 30).until(lambda b: "nonsense" in b.find_element(By.ID, "live-count").text)
+box.send_keys(Keys.BACKSPACE * len(" and nonsense"))
+WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "live-count").text == live)
+click(browser.find_element(By.CSS_SELECTOR, "form[action='/cohorts'] button[type=submit]"))
+page_ok("analyst cohort typed and counted")
+heading = browser.find_element(By.TAG_NAME, "h2").text
+assert heading == live, (live, heading)
+shot("analyst-cohort-live-count")
+box = browser.find_element(By.ID, "definition")
+box.clear()
+box.send_keys("condition depression and age >= 40")
 click(browser.find_element(By.CSS_SELECTOR, "form[action='/cohorts'] button[type=submit]"))
 page_ok("analyst cohort profile")
 shot("analyst-cohort-profile")

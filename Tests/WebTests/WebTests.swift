@@ -93,6 +93,11 @@ func form(_ fields: [String: String]) -> ByteBuffer {
             // A cohort through the form: suppressed for planning, and never a pseudonym on the page.
             let page = try await client.execute(uri: "/cohorts", method: .get, headers: signedIn)
             #expect(page.text.contains("ana (analyst, planning)"))
+            // The live count's script: the project's own, from this site, and the place it writes to.
+            #expect(page.text.contains(#"<script src="/app.js" defer></script>"#) && page.text.contains(#"id="live-count""#))
+            let script = try await client.execute(uri: "/app.js", method: .get)
+            #expect(script.status == .ok && script.headers[.contentType] == "text/javascript; charset=utf-8")
+            #expect(script.text.contains("/api/cohorts/profile") && script.text.contains("X-CSRF-Token"))
             let sessionToken = csrf(in: page.text)
             let noToken = try await client.execute(
                 uri: "/cohorts", method: .post, headers: signedIn, body: form(["definition": "age >= 65"]))
