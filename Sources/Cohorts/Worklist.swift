@@ -81,9 +81,6 @@ public struct Worklist: Sendable {
 
     public func contains(pseudonym: String) -> Bool { ranking.contains { frame.pseudonym[$0] == pseudonym } }
 
-    /// Everyone's entries, in rank order.
-    public var entries: [Entry] { entries(0..<count) }
-
     /// The entries of the ranks in `ranks` (0 is the highest risk), clamped to the list.
     public func entries(_ ranks: Range<Int>) -> [Entry] {
         ranks.clamped(to: 0..<count).map { rank in
@@ -93,13 +90,14 @@ public struct Worklist: Sendable {
             }
             return Entry(
                 row: row, pseudonym: frame.pseudonym[row], rank: rank + 1, age: Int(frame.age[row]),
-                sex: frame.sex[row].criterionValue, risk: risk(row), tier: tier,
+                sex: frame.sex[row].criterionValue, risk: Self.risk(frame, risks, row), tier: tier,
                 rising: risks.map { frame.risks[$0].rising[row] } ?? false, reasons: frame.factors(of: row),
                 gaps: gapSets.filter { $0.rows.contains(row) }.map(\.id))
         }
     }
 
-    func risk(_ row: Int) -> Double? {
+    /// A person's risk of outcome `risks`, nil where not scored.
+    static func risk(_ frame: PersonFrame, _ risks: Int?, _ row: Int) -> Double? {
         guard let risks, !frame.risks[risks].risk[row].isNaN else { return nil }
         return Double(frame.risks[risks].risk[row])
     }
@@ -115,36 +113,29 @@ public struct Worklist: Sendable {
         return sets
     }
 
-    /// The cohort's members registered at `practice`, highest risk first (ties by pseudonym).
+    /// The cohort's members registered at `practice`, highest risk first (ties by pseudonym),
+    /// with the care gaps evaluated on the frame (`gapRows`).
     ///
     /// - Parameter outcome: the risk to rank by; the frame's first outcome when nil.
-    public init(
-        _ frame: PersonFrame, cohort: Bitset, practice: Int, gaps: [CareGap], outcome: String? = nil
-    ) throws(CohortError) {
-        try self.init(frame, cohort: cohort, practice: practice, gapRows: try Worklist.gapRows(frame, gaps), outcome: outcome)
-    }
-
-    /// The same, with the care gaps already evaluated on the frame (`gapRows`).
     public init(
         _ frame: PersonFrame, cohort: Bitset, practice: Int, gapRows gapSets: [(id: String, rows: Bitset)],
         outcome: String? = nil
     ) throws(CohortError) {
+        var index: Int? = frame.risks.isEmpty ? nil : 0
         if let outcome {
             guard let found = frame.risks.firstIndex(where: { $0.outcome == outcome }) else {
                 throw CohortError("outcome", "unknown outcome '\(outcome)'")
             }
-            risks = found
-        } else {
-            risks = frame.risks.isEmpty ? nil : 0
+            index = found
         }
+        risks = index
         self.practice = practice
-        self.outcome = risks.map { frame.risks[$0].outcome }
+        self.outcome = index.map { frame.risks[$0].outcome }
         self.frame = frame
         self.gapSets = gapSets
         var members = Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }
         members.formIntersection(cohort)
-        ranking = []  // every property set, so `risk` can be called
-        let keyed = members.rows.map { (row: $0, risk: risk($0) ?? -1) }
+        let keyed = members.rows.map { (row: $0, risk: Self.risk(frame, index, $0) ?? -1) }
         ranking = keyed.sorted { a, b in
             a.risk != b.risk ? a.risk > b.risk : frame.pseudonym[a.row] < frame.pseudonym[b.row]
         }.map(\.row)

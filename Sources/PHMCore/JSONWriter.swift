@@ -2,8 +2,7 @@ import Foundation
 
 /// Writes JSON (API responses, audit details) as bytes: objects with their keys sorted, numbers as the shortest
 /// text that reads back the same. Foundation's `JSONSerialization` on Linux bridges every value
-/// to an Objective-C object and sorts keys with locale-aware comparison, which took 84% of a
-/// 650-person worklist's time.
+/// to an Objective-C object and sorts keys with locale-aware comparison.
 public enum JSONWriter {
     public static func bytes(_ value: Any) -> [UInt8] {
         var out: [UInt8] = []

@@ -97,7 +97,6 @@ public struct RiskModel: Sendable, Codable {
     public var fileName: String { "\(outcome.rawValue).\(algorithm.rawValue).json" }
 }
 
-/// What a model is for, how it was trained, and how well it did: the evaluation report.
 extension Outcome {
     /// Of several models (or their cards), the one that scores each outcome: boosted trees where
     /// trained, else logistic regression; outcomes in `Outcome` order.
@@ -109,6 +108,7 @@ extension Outcome {
     }
 }
 
+/// What a model is for, how it was trained, and how well it did: the evaluation report.
 public struct ModelCard: Sendable, Codable {
     public struct Baseline: Sendable, Codable {
         public var name: String

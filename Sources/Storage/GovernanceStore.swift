@@ -66,10 +66,9 @@ extension AuditEntry: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "audit"
 
     /// The columns in the table's order, which `init(row:)` reads them in.
-    static let columns = "sequence, at, user, role, purpose, action, outcome, detail, previousHash, hash"
-    public static var databaseSelection: [any SQLSelectable] {
-        ["sequence", "at", "user", "role", "purpose", "action", "outcome", "detail", "previousHash", "hash"].map { Column($0) }
-    }
+    static let columnNames = ["sequence", "at", "user", "role", "purpose", "action", "outcome", "detail", "previousHash", "hash"]
+    static let columns = columnNames.joined(separator: ", ")
+    public static var databaseSelection: [any SQLSelectable] { columnNames.map { Column($0) } }
 
     /// Read by position, not through `Decodable` or by name (each lookup by name lowercases it):
     /// checking a long log and showing the audit page read many entries.

@@ -205,21 +205,16 @@ public enum WebApp {
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             let text = form["definition"] ?? ""
+            let words = vocabulary(entry.session)
             do {
                 let saved = try entry.session.saveCohort(form["name"] ?? "", try Session.definition(text))
-                return html(
-                    Pages.cohort(
-                        entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: vocabulary(entry.session)))
+                return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
             } catch let error as CohortError {
                 return html(
-                    Pages.cohort(
-                        entry, definition: text, result: nil, error: error.description, vocabulary: vocabulary(entry.session)),
-                    .badRequest)
+                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .badRequest)
             } catch let error as AccessError {
                 return html(
-                    Pages.cohort(
-                        entry, definition: text, result: nil, error: error.description, vocabulary: vocabulary(entry.session)),
-                    .forbidden)
+                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .forbidden)
             }
         }
 
@@ -495,7 +490,6 @@ public enum WebApp {
         }
     }
 
-    /// A refusal or a definition that does not fit the run, as a page; other errors go on up.
     /// The audit log checked from where the last check ended, or whole through the page's form.
     static func auditPage(_ entry: WebSessions.Entry, whole: Bool) throws -> Response {
         do {
@@ -506,6 +500,7 @@ public enum WebApp {
         }
     }
 
+    /// A refusal or a definition that does not fit the run, as a page; other errors go on up.
     static func failure(_ title: String, _ error: any Error, _ entry: WebSessions.Entry) throws -> Response {
         let page = { (message: String) in
             Pages.page(title, "<p role=\"alert\" class=\"error\">\(Pages.escape(message))</p>", signedIn: entry)

@@ -20,7 +20,7 @@ import Testing
         for (a, b) in zip(list.ranking, list.ranking.dropFirst()) {
             #expect(risk(a) > risk(b) || (risk(a) == risk(b) && frame.pseudonym[a] < frame.pseudonym[b]))
         }
-        let all = list.entries
+        let all = list.entries(0..<list.count)
         #expect(all.map(\.row) == list.ranking && all.map(\.rank) == Array(1...list.count))
         for range in [0..<10, 7..<31, (list.count - 5)..<(list.count + 20), (list.count + 3)..<(list.count + 9)] {
             let part = list.entries(range)

@@ -236,7 +236,7 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         let fixture = try Fixture()
         try await fixture.app.test(.router) { client in
             let (cookie, token) = try await signIn(client, "ana", "planning")
-            let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+            let headers = formHeaders(cookie)
             let first = try await client.execute(
                 uri: "/cohorts", method: .post, headers: headers,
                 body: form([

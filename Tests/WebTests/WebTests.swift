@@ -140,6 +140,11 @@ func form(_ fields: [String: String]) -> ByteBuffer {
 }
 
 /// Signs in through the form and returns the cookie header and the session's CSRF token.
+/// Headers for posting a form as a signed-in browser.
+func formHeaders(_ cookie: String) -> HTTPFields {
+    [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+}
+
 func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String) async throws -> (cookie: String, csrf: String) {
     let login = try await client.execute(uri: "/login", method: .get)
     let headers: HTTPFields = [
@@ -158,7 +163,7 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         let fixture = try Fixture()
         try await fixture.app.test(.router) { client in
             let (cookie, token) = try await signIn(client, "cli", "direct_care")
-            let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
+            let headers = formHeaders(cookie)
             let saved = try await client.execute(
                 uri: "/cohorts/save", method: .post, headers: headers,
                 body: form(["name": "older", "definition": "age >= 70", "csrf": token]))
@@ -208,18 +213,17 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(audit.text.contains("Checked from the first entry just now."))
             let again = try await client.execute(uri: "/audit", method: .get, headers: [.cookie: cookie])
             #expect(again.text.contains("this view checked the 1 entry written since"))
-            let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .cookie: cookie]
             let forged = try await client.execute(
-                uri: "/audit/verify", method: .post, headers: formHeaders, body: form(["csrf": "forged"]))
+                uri: "/audit/verify", method: .post, headers: formHeaders(cookie), body: form(["csrf": "forged"]))
             #expect(forged.status == .forbidden)
             let whole = try await client.execute(
-                uri: "/audit/verify", method: .post, headers: formHeaders, body: form(["csrf": igToken]))
+                uri: "/audit/verify", method: .post, headers: formHeaders(cookie), body: form(["csrf": igToken]))
             #expect(whole.status == .ok && whole.text.contains("intact:") && whole.text.contains("Checked from the first entry"))
             // An analyst cannot open worklists at all.
             let (analyst, token) = try await signIn(client, "ana", "planning")
             let refused = try await client.execute(
                 uri: "/worklists/open", method: .post,
-                headers: [.contentType: "application/x-www-form-urlencoded", .cookie: analyst],
+                headers: formHeaders(analyst),
                 body: form(["cohort": "older", "reason": "curious", "csrf": token]))
             #expect(refused.status == .forbidden && !refused.text.contains("Given"))
         }
