@@ -90,7 +90,10 @@ extension Day: ExpressibleByArgument {
     public init?(argument: String) { self.init(iso: argument) }
 }
 
-/// Parses the process arguments and runs the chosen command.
+/// Parses the process arguments and runs the chosen command. Every file the platform creates
+/// (store, vault, frames, outputs, keys) is readable by its owner only: sharing an output is a
+/// decision an administrator makes, not a default.
 public func runCommandLine() async {
+    umask(0o077)
     await PHMCommand.main()
 }

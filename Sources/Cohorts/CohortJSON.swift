@@ -1,4 +1,5 @@
 import Foundation
+import PHMCore
 
 /// The JSON form of cohort definitions: each node an object with one key.
 ///
@@ -15,11 +16,20 @@ import Foundation
 /// `at_most`, `above` or `at_least`.
 public enum CohortJSON {
     public static func parse(_ data: Data) throws(CohortError) -> CohortDefinition {
+        guard data.count <= CohortLimits.maximumBytes else {
+            throw CohortError("definition", "longer than \(CohortLimits.maximumBytes) bytes")
+        }
+        // Checked before parsing, so no nesting reaches the JSON parser's own recursion.
+        guard JSONDepth.of(data) <= 2 * CohortLimits.maximumDepth + 4 else {
+            throw CohortError("definition", "nested more than \(CohortLimits.maximumDepth) deep")
+        }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw CohortError("definition", "not valid JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error)")
         }
-        return CohortDefinition(try node(object, at: ""))
+        let definition = CohortDefinition(try node(object, at: ""))
+        try CohortLimits.check(definition)
+        return definition
     }
 
     public static func encode(_ expression: CohortExpression) -> Data {

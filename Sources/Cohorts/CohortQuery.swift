@@ -30,8 +30,11 @@ public struct CohortQuery: Sendable {
         root = try Self.compile(definition.expression, path: [], definition: definition, frame: frame)
     }
 
-    /// The rows of the frame in the cohort.
-    public func evaluate(_ frame: PersonFrame) -> Bitset { Self.evaluate(root, frame) }
+    /// The rows of the frame in the cohort. With a deadline, refuses once it passes (checked
+    /// between criteria, each one pass over the frame), so a server can bound each request.
+    public func evaluate(_ frame: PersonFrame, until deadline: ContinuousClock.Instant? = nil) throws(CohortError) -> Bitset {
+        try Self.evaluate(root, frame, deadline)
+    }
 
     static func compile(_ e: CohortExpression, path: [Int], definition: CohortDefinition, frame: PersonFrame)
         throws(CohortError) -> Node
@@ -65,6 +68,9 @@ public struct CohortQuery: Sendable {
     static func window(_ months: Int?, _ frame: PersonFrame) throws(Message) -> Day? {
         guard let months else { return nil }
         guard months > 0 else { throw Message(text: "a window must be at least 1 month") }
+        guard months <= CohortLimits.maximumWindowMonths else {
+            throw Message(text: "a window can be at most \(CohortLimits.maximumWindowMonths) months")
+        }
         return frame.asOf.adding(months: -months)
     }
 
@@ -119,22 +125,30 @@ public struct CohortQuery: Sendable {
         }
     }
 
-    static func evaluate(_ node: Node, _ frame: PersonFrame) -> Bitset {
+    static func evaluate(_ node: Node, _ frame: PersonFrame, _ deadline: ContinuousClock.Instant?) throws(CohortError)
+        -> Bitset
+    {
+        if let deadline, ContinuousClock.now > deadline {
+            throw CohortError("definition", "took too long to evaluate: try a simpler definition")
+        }
         let n = frame.count
         switch node {
         case .all(let children):
-            var set = evaluate(children[0], frame)
-            for child in children.dropFirst() { set.formIntersection(evaluate(child, frame)) }
+            var set = try evaluate(children[0], frame, deadline)
+            for child in children.dropFirst() { set.formIntersection(try evaluate(child, frame, deadline)) }
             return set
         case .any(let children):
-            var set = evaluate(children[0], frame)
-            for child in children.dropFirst() { set.formUnion(evaluate(child, frame)) }
+            var set = try evaluate(children[0], frame, deadline)
+            for child in children.dropFirst() { set.formUnion(try evaluate(child, frame, deadline)) }
             return set
         case .not(let child):
-            var set = evaluate(child, frame)
+            var set = try evaluate(child, frame, deadline)
             set.formComplement()
             return set
-        case .atLeast(let k, let children): return .atLeast(k, of: children.map { evaluate($0, frame) }, count: n)
+        case .atLeast(let k, let children):
+            var sets: [Bitset] = []
+            for child in children { sets.append(try evaluate(child, frame, deadline)) }
+            return .atLeast(k, of: sets, count: n)
         case .number(let field, let cmp):
             switch field {
             case .age: return scan(frame.age, cmp)

@@ -3,22 +3,34 @@ import Foundation
 /// A cohort definition and where each part of it was written, for error messages.
 public struct CohortDefinition: Sendable, Equatable {
     public var expression: CohortExpression
-    /// Line and column of each node written as text, by its path of child indices.
-    var positions: [[Int]: String]
+    /// Where each node was written as text, shaped like the expression.
+    var written: Written?
+
+    /// A node's line and column, and its children's.
+    struct Written: Sendable {
+        var position: String
+        var children: [Written] = []
+    }
 
     public init(_ expression: CohortExpression) {
         self.expression = expression
-        positions = [:]
+        written = nil
     }
 
-    init(_ expression: CohortExpression, positions: [[Int]: String]) {
+    init(_ expression: CohortExpression, written: Written) {
         self.expression = expression
-        self.positions = positions
+        self.written = written
     }
 
     /// Where the node at `path` was written: a line and column for text, a JSON path otherwise.
     public func position(of path: [Int]) -> String {
-        if let written = positions[path] { return written }
+        if var node = written {
+            for i in path {
+                guard i < node.children.count else { break }
+                node = node.children[i]
+            }
+            return node.position
+        }
         var node = expression
         var out = ""
         for i in path {
@@ -59,12 +71,17 @@ public struct CohortError: Error, Sendable, CustomStringConvertible {
 /// words or "quoted strings"; windows are `within N months` (or years).
 public enum CohortText {
     public static func parse(_ text: String) throws(CohortError) -> CohortDefinition {
+        guard text.utf8.count <= CohortLimits.maximumBytes else {
+            throw CohortError("definition", "longer than \(CohortLimits.maximumBytes) bytes")
+        }
         var parser = Parser(tokens: try Lexer.tokens(text))
         let parsed = try parser.expression()
         if let extra = parser.peek, extra.kind != .end {
             throw CohortError(extra.position, "expected 'and', 'or' or the end, found '\(extra.text)'")
         }
-        return CohortDefinition(parsed.expression, positions: parsed.positions)
+        let definition = CohortDefinition(parsed.expression, written: parsed.written)
+        try CohortLimits.check(definition)
+        return definition
     }
 
     /// The canonical text of an expression; parsing it gives the same expression.
@@ -193,20 +210,24 @@ enum Lexer {
     }
 }
 
-/// Recursive descent over the tokens; every node remembers where it started.
+/// Recursive descent over the tokens; every node remembers where it started. Linear in the
+/// tokens, and no deeper than `CohortLimits.maximumDepth`, so no text can exhaust the stack.
 struct Parser {
     struct Parsed {
         var expression: CohortExpression
-        var positions: [[Int]: String]
+        var written: CohortDefinition.Written
     }
 
     var tokens: [Token]
     var next = 0
+    /// Groups, `not`s and `at least`s open around the token being read.
+    var depth = 0
 
     var peek: Token? { next < tokens.count ? tokens[next] : nil }
 
+    /// The next token; the end token again once there are no more.
     mutating func take() -> Token {
-        defer { next += 1 }
+        defer { next = min(next + 1, tokens.count - 1) }
         return tokens[next]
     }
 
@@ -229,11 +250,7 @@ struct Parser {
 
     static func combine(_ parts: [Parsed], _ make: ([CohortExpression]) -> CohortExpression, at position: String) -> Parsed {
         if parts.count == 1 { return parts[0] }
-        var positions: [[Int]: String] = [[]: position]
-        for (i, part) in parts.enumerated() {
-            for (path, p) in part.positions { positions[[i] + path] = p }
-        }
-        return Parsed(expression: make(parts.map(\.expression)), positions: positions)
+        return Parsed(expression: make(parts.map(\.expression)), written: .init(position: position, children: parts.map(\.written)))
     }
 
     mutating func expression() throws(CohortError) -> Parsed {
@@ -250,21 +267,33 @@ struct Parser {
         return Self.combine(parts, { .all($0) }, at: position)
     }
 
+    /// Opens one more level of nesting, or refuses past the limit.
+    mutating func nest(_ t: Token) throws(CohortError) {
+        depth += 1
+        guard depth <= CohortLimits.maximumDepth else {
+            throw CohortError(t.position, "nested more than \(CohortLimits.maximumDepth) deep")
+        }
+    }
+
     mutating func unary() throws(CohortError) -> Parsed {
-        let t = peek!
+        let t = peek ?? tokens[tokens.count - 1]
         if accept("not") {
+            try nest(t)
+            defer { depth -= 1 }
             let inner = try unary()
-            var positions: [[Int]: String] = [[]: t.position]
-            for (path, p) in inner.positions { positions[[0] + path] = p }
-            return Parsed(expression: .not(inner.expression), positions: positions)
+            return Parsed(expression: .not(inner.expression), written: .init(position: t.position, children: [inner.written]))
         }
         if t.kind == .open {
+            try nest(t)
+            defer { depth -= 1 }
             next += 1
             let inner = try expression()
             _ = try expect(.close, "')'")
             return inner
         }
         if accept("at") {
+            try nest(t)
+            defer { depth -= 1 }
             try expect("least")
             let n = try integer("a count")
             try expect("of")
@@ -278,13 +307,11 @@ struct Parser {
             guard n >= 1, n <= parts.count else {
                 throw CohortError(t.position, "at least \(n) of \(parts.count) can never be met")
             }
-            var positions: [[Int]: String] = [[]: t.position]
-            for (i, part) in parts.enumerated() {
-                for (path, p) in part.positions { positions[[i] + path] = p }
-            }
-            return Parsed(expression: .atLeast(n, of: parts.map(\.expression)), positions: positions)
+            return Parsed(
+                expression: .atLeast(n, of: parts.map(\.expression)),
+                written: .init(position: t.position, children: parts.map(\.written)))
         }
-        return Parsed(expression: .criterion(try criterion()), positions: [[]: t.position])
+        return Parsed(expression: .criterion(try criterion()), written: .init(position: t.position))
     }
 
     mutating func integer(_ what: String) throws(CohortError) -> Int {
@@ -310,9 +337,14 @@ struct Parser {
         guard accept("within") else { return nil }
         let n = try integer("a number of months")
         let unit = take()
+        let limit = CohortLimits.maximumWindowMonths
         switch unit.text {
-        case "month", "months": return n
-        case "year", "years": return n * 12
+        case "month", "months":
+            guard n <= limit else { throw CohortError(unit.position, "a window can be at most \(limit) months") }
+            return n
+        case "year", "years":
+            guard n <= limit / 12 else { throw CohortError(unit.position, "a window can be at most \(limit / 12) years") }
+            return n * 12
         default: throw CohortError(unit.position, "expected 'months' or 'years', found '\(unit.text)'")
         }
     }

@@ -4,9 +4,14 @@ public struct CSVRows: Sendable {
 
     public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
+    /// Text, quoted when it holds a comma, quote or line break. Text a spreadsheet would run as
+    /// a formula (starting `=`, `+`, `-`, `@`, tab or carriage return, and not a number) is
+    /// written after a `'`, as OWASP advises for CSV injection, so opening a file runs nothing.
     public mutating func field(_ text: String) {
-        if text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A }) {
+        let formula = text.utf8.first.map(CSVRows.formulaStarts.contains) == true && Double(text) == nil
+        if formula || text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
             bytes.append(0x22)
+            if formula { bytes.append(0x27) }
             for b in text.utf8 {
                 if b == 0x22 { bytes.append(0x22) }
                 bytes.append(b)
@@ -18,19 +23,18 @@ public struct CSVRows: Sendable {
         bytes.append(0x2C)
     }
 
+    /// `= + - @`, tab and carriage return.
+    static let formulaStarts: Set<UInt8> = [0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D]
+
     public mutating func field(_ value: Int) {
-        if value < 0 {
-            bytes.append(0x2D)
-            field(-value)
-            return
-        }
+        if value < 0 { bytes.append(0x2D) }
         var digits:
             (
                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                 UInt8, UInt8, UInt8, UInt8
             ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var n = 0
-        var v = value
+        var v = value.magnitude
         withUnsafeMutableBytes(of: &digits) { d in
             repeat {
                 d[n] = UInt8(0x30 + v % 10)
@@ -44,6 +48,7 @@ public struct CSVRows: Sendable {
 
     public mutating func field(_ day: Day) {
         let (y, m, d) = day.civil
+        guard (0...9999).contains(y) else { return field(day.description) }
         bytes.append(contentsOf: [
             UInt8(0x30 + y / 1000), UInt8(0x30 + y / 100 % 10), UInt8(0x30 + y / 10 % 10), UInt8(0x30 + y % 10), 0x2D,
             UInt8(0x30 + m / 10), UInt8(0x30 + m % 10), 0x2D, UInt8(0x30 + d / 10), UInt8(0x30 + d % 10), 0x2C,

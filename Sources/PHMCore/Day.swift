@@ -9,13 +9,19 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
 
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    /// Creates a day from a valid year, month (1-12) and day of month, or returns nil.
+    /// Creates a day from a valid year (within `Day.years`), month (1-12) and day of month, or
+    /// returns nil.
     public init?(year: Int, month: Int, day: Int) {
-        guard (1...12).contains(month), day >= 1, day <= Day.daysInMonth(year: year, month: month) else {
-            return nil
-        }
+        guard Day.years.contains(year), (1...12).contains(month), day >= 1, day <= Day.daysInMonth(year: year, month: month)
+        else { return nil }
         rawValue = Int32(Day.daysFromCivil(year: year, month: month, day: day))
     }
+
+    /// The years a day can be made in. Far wider than any health record, and narrow enough that
+    /// arithmetic on them can never overflow; sums that leave the range stop at its ends.
+    public static let years = -9_999...9_999
+    public static let earliest = Day(rawValue: Int32(daysFromCivil(year: years.lowerBound, month: 1, day: 1)))
+    public static let latest = Day(rawValue: Int32(daysFromCivil(year: years.upperBound, month: 12, day: 31)))
 
     /// Parses `YYYY-MM-DD` (exactly ten ASCII bytes) or returns nil.
     ///
@@ -57,17 +63,28 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
         return "\(Day.pad(y, 4))-\(Day.pad(m, 2))-\(Day.pad(d, 2))"
     }
 
-    /// The same day of the month `months` months later (or earlier), clamped to the month's end.
+    /// The same day of the month `months` months later (or earlier), clamped to the month's end,
+    /// and to `Day.earliest...Day.latest` however many months are added.
     public func adding(months: Int) -> Day {
         let (y, m, d) = civil
-        let total = y * 12 + (m - 1) + months
+        let limit = (Day.years.upperBound - Day.years.lowerBound + 1) * 12
+        let total = y * 12 + (m - 1) + Swift.min(Swift.max(months, -limit), limit)
         let year = total >= 0 ? total / 12 : (total - 11) / 12
         let month = total - year * 12 + 1
-        let day = min(d, Day.daysInMonth(year: year, month: month))
+        if year < Day.years.lowerBound { return .earliest }
+        if year > Day.years.upperBound { return .latest }
+        let day = Swift.min(d, Day.daysInMonth(year: year, month: month))
         return Day(year: year, month: month, day: day)!
     }
 
-    public func adding(days: Int) -> Day { Day(rawValue: rawValue + Int32(days)) }
+    /// `days` days later (or earlier); never past `Day.earliest` or `Day.latest` from a day within
+    /// them (`Day.max`, the open end of a period, stays where it is when days are added).
+    public func adding(days: Int) -> Day {
+        let sum = Int(rawValue).addingReportingOverflow(days)
+        if sum.overflow { return days > 0 ? Day(rawValue: Swift.max(rawValue, Day.latest.rawValue)) : .earliest }
+        let low = Swift.min(Int(rawValue), Int(Day.earliest.rawValue)), high = Swift.max(Int(rawValue), Int(Day.latest.rawValue))
+        return Day(rawValue: Int32(Swift.min(Swift.max(sum.partialValue, low), high)))
+    }
 
     /// Days from `self` to `other` (positive when `other` is later).
     public func days(to other: Day) -> Int { Int(other.rawValue) - Int(rawValue) }

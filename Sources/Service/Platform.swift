@@ -66,9 +66,12 @@ public final class Platform: Sendable {
     }
 
     /// A saved cohort version's members at a practice, ranked once per run: versions never change.
-    func worklist(_ saved: CohortRecord, _ frame: PersonFrame, _ purpose: Purpose, practice: Int) throws -> Worklist {
+    func worklist(
+        _ saved: CohortRecord, _ frame: PersonFrame, _ purpose: Purpose, practice: Int, until deadline: ContinuousClock.Instant?
+    ) throws -> Worklist {
         try cachedWorklists.value("\(frame.runId)/\(purpose.rawValue)/\(practice)/\(saved.version)/\(saved.name)") {
-            let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(frame)
+            let rows = try CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(
+                frame, until: deadline)
             return try Worklist(frame, cohort: rows, practice: practice, gapRows: try careGapRows(frame, purpose))
         }
     }
@@ -142,6 +145,14 @@ public final class Platform: Sendable {
         return Session(platform: self, user: user, purpose: purpose)
     }
 
+    /// Whether the user behind a session is still as at sign-in: active, with the same role,
+    /// practice and password. A session whose user was changed ends at its next request.
+    public func isCurrent(_ user: UserRecord) -> Bool {
+        guard let now = try? store.user(user.name) else { return false }
+        return now.active && now.role == user.role && now.practiceCode == user.practiceCode
+            && now.passwordHash == user.passwordHash
+    }
+
     /// Audits a sign-in refused without checking its password, after too many failures.
     public func recordThrottledLogin(_ name: String, purpose: Purpose) throws {
         try store.audit(
@@ -197,6 +208,8 @@ public enum AccessError: Error, Equatable, CustomStringConvertible {
     case noPractice(String)
     case notOnWorklist
     case unknownCohort(String)
+    case unknownVersion(String, Int)
+    case notOwner(cohort: String, owner: String)
     case unknownUser(String)
     case invalid(String)
 
@@ -209,6 +222,9 @@ public enum AccessError: Error, Equatable, CustomStringConvertible {
         case .noPractice(let code): "practice \(code) is not in the latest run"
         case .notOnWorklist: "that person is not on this worklist"
         case .unknownCohort(let name): "no saved cohort is called '\(name)'"
+        case .unknownVersion(let name, let v): "cohort '\(name)' has no version \(v)"
+        case .notOwner(let name, let owner):
+            "cohort '\(name)' belongs to \(owner): only its owner saves new versions; save yours under another name"
         case .unknownUser(let name): "no user is called '\(name)'"
         case .invalid(let message): message
         }

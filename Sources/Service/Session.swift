@@ -15,6 +15,21 @@ public struct Session: Sendable {
     public let platform: Platform
     public let user: UserRecord
     public let purpose: Purpose
+    /// When cohort evaluation for this request must stop (nil: no limit, as on the command line).
+    public var deadline: ContinuousClock.Instant?
+
+    init(platform: Platform, user: UserRecord, purpose: Purpose) {
+        self.platform = platform
+        self.user = user
+        self.purpose = purpose
+    }
+
+    /// The same session with cohort evaluation bounded by `deadline`.
+    public func until(_ deadline: ContinuousClock.Instant) -> Session {
+        var session = self
+        session.deadline = deadline
+        return session
+    }
 
     var store: GovernanceStore { platform.store }
 
@@ -75,7 +90,7 @@ public struct Session: Sendable {
         try authorise(.queryCohort, detail: ["definition": CohortText.format(definition.expression)])
         let frame = try platform.frame(for: purpose)
         let start = DispatchTime.now().uptimeNanoseconds
-        var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
+        var rows = try CohortQuery(definition, frame: frame).evaluate(frame, until: deadline)
         // The scope and its half of the profile are the same for every cohort in it.
         let population = try platform.scope(frame, "\(purpose.rawValue)/\(user.practiceCode ?? "")") { try scope(frame) }
         rows.formIntersection(population.rows)
@@ -85,22 +100,46 @@ public struct Session: Sendable {
     }
 
     /// Saves a new version of a named cohort after checking it against the latest run.
+    /// Only the cohort's owner (who saved version 1) adds versions; others save under a new name.
     public func saveCohort(_ name: String, _ definition: CohortDefinition, description: String = "") throws -> CohortRecord {
-        guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 != 47 }) else {
+        guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 != 47 && $0 != 127 }) else {
             throw AccessError.invalid("a cohort name needs at least one character and no spaces or slashes")
         }
+        try Session.check(name, "a cohort name", 64)
+        try Session.check(description, "a description", 1_000)
         let text = CohortText.format(definition.expression)
         try authorise(.saveCohort, detail: ["cohort": name, "definition": text])
         _ = try CohortQuery(definition, frame: try platform.frame(for: purpose))
-        return try store.saveCohort(
-            name: name, text: text, json: String(decoding: CohortJSON.encode(definition.expression), as: UTF8.self),
-            description: description, by: user.name)
+        do {
+            return try store.saveCohort(
+                name: name, text: text, json: String(decoding: CohortJSON.encode(definition.expression), as: UTF8.self),
+                description: description, by: user.name)
+        } catch let owned as CohortOwned {
+            try store.audit(
+                user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.saveCohort.rawValue,
+                outcome: "denied", detail: Session.json(["cohort": name, "reason": "owned by another user"]))
+            throw AccessError.notOwner(cohort: name, owner: owned.owner)
+        }
+    }
+
+    /// Refuses text with control or invisible characters, or longer than `maximum`.
+    static func check(_ text: String, _ field: String, _ maximum: Int, lineBreaks: Bool = false) throws {
+        if let problem = SafeText.problem(text, field: field, maximumLength: maximum, lineBreaks: lineBreaks) {
+            throw AccessError.invalid(problem)
+        }
     }
 
     /// The latest version of every saved cohort (definitions only: no people).
     public func cohorts() throws -> [CohortRecord] {
         try authorise(.queryCohort, detail: ["list": "cohorts"])
         return try store.cohorts()
+    }
+
+    /// The frame the cohort builder suggests names from (conditions, lists, units), for a user
+    /// allowed to query cohorts; audited as a view of the builder.
+    public func builderFrame() throws -> PersonFrame {
+        try authorise(.queryCohort, detail: ["page": "cohort_builder"])
+        return try platform.frame(for: purpose)
     }
 
     public func cohortVersions(_ name: String) throws -> [CohortRecord] {
@@ -114,7 +153,7 @@ public struct Session: Sendable {
     public func members(_ definition: CohortDefinition) throws -> [String] {
         try authorise(.listPseudonymised, detail: ["definition": CohortText.format(definition.expression)])
         let frame = try platform.frame(for: purpose)
-        var rows = try CohortQuery(definition, frame: frame).evaluate(frame)
+        var rows = try CohortQuery(definition, frame: frame).evaluate(frame, until: deadline)
         rows.formIntersection(try scope(frame))
         return rows.rows.map { frame.pseudonym[$0] }
     }
@@ -123,15 +162,21 @@ public struct Session: Sendable {
 
     /// A saved cohort's members at the clinician's own practice, ranked by risk, re-identified
     /// from the vault. Every person shown is written to the audit log with the reason.
-    public func worklist(_ cohort: String, reason: String, offset: Int = 0, limit: Int = .max) throws -> PracticeWorklist {
+    ///
+    /// `version` pins the version the clinician opened: paging and status changes carry it, so a
+    /// newer version saved meanwhile does not change the list under them. Without it, the latest.
+    public func worklist(_ cohort: String, version: Int? = nil, reason: String, offset: Int = 0, limit: Int = .max) throws
+        -> PracticeWorklist
+    {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw AccessError.invalid("re-identification needs a reason")
         }
+        try Session.check(reason, "a reason", 500)
         // Allowed requests are audited below with the people re-identified; a refusal here.
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
             try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
         }
-        let (saved, list) = try ownPracticeWorklist(of: cohort)
+        let (saved, list) = try ownPracticeWorklist(of: cohort, version: version)
         // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
         let start = min(max(0, offset), list.count)
         let shown = list.entries(start..<(start + min(max(0, limit), list.count - start)))
@@ -154,18 +199,25 @@ public struct Session: Sendable {
             gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.count, offset: start)
     }
 
-    /// The latest version of a saved cohort, ranked at the clinician's own practice on this
-    /// purpose's frame.
-    func ownPracticeWorklist(of cohort: String) throws -> (CohortRecord, Worklist) {
-        guard let saved = try store.latestCohort(cohort) else { throw AccessError.unknownCohort(cohort) }
+    /// A version (the latest when nil) of a saved cohort, ranked at the clinician's own practice
+    /// on this purpose's frame.
+    func ownPracticeWorklist(of cohort: String, version: Int? = nil) throws -> (CohortRecord, Worklist) {
+        let found = try version.map { try store.cohort(cohort, version: $0) } ?? store.latestCohort(cohort)
+        guard let saved = found else {
+            throw version.map { AccessError.unknownVersion(cohort, $0) } ?? AccessError.unknownCohort(cohort)
+        }
         let frame = try platform.frame(for: purpose)
-        return (saved, try platform.worklist(saved, frame, purpose, practice: try ownPractice(frame)))
+        return (saved, try platform.worklist(saved, frame, purpose, practice: try ownPractice(frame), until: deadline))
     }
 
-    /// Records a new status (and note) for a person on one of the clinician's worklists.
-    public func setStatus(cohort: String, pseudonym: String, status: WorklistStatus, note: String = "") throws {
+    /// Records a new status (and note) for a person on one of the clinician's worklists (the
+    /// version they opened, or the latest).
+    public func setStatus(cohort: String, version: Int? = nil, pseudonym: String, status: WorklistStatus, note: String = "")
+        throws
+    {
+        try Session.check(note, "a note", 2_000, lineBreaks: true)
         try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
-        let (_, list) = try ownPracticeWorklist(of: cohort)
+        let (_, list) = try ownPracticeWorklist(of: cohort, version: version)
         guard list.contains(pseudonym: pseudonym) else { throw AccessError.notOnWorklist }
         try store.addWorklistChange(
             WorklistChange(
@@ -214,6 +266,8 @@ public struct Session: Sendable {
 
     /// Adds a user, or changes an existing user's role, practice, password or whether active.
     public func setUser(_ name: String, role: Role, practiceCode: String?, password: String?, active: Bool = true) throws {
+        guard !name.isEmpty, !name.contains(" ") else { throw AccessError.invalid("a user name needs a character and no spaces") }
+        try Session.check(name, "a user name", 64)
         try authorise(
             .manageUsers,
             detail: [

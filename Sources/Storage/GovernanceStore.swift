@@ -79,6 +79,12 @@ extension AuditEntry: FetchableRecord, PersistableRecord {
     }
 }
 
+/// A new version of a cohort refused: another user owns the name.
+public struct CohortOwned: Error, Sendable {
+    public var name: String
+    public var owner: String
+}
+
 /// Where a check of the audit log ended: the stored row of the last entry checked, and the check.
 public struct AuditCheckpoint: Sendable, Equatable {
     public var row: Int64
@@ -115,11 +121,16 @@ public final class GovernanceStore: Sendable {
 
     // MARK: cohorts
 
-    /// Saves a new version of a cohort (1 for a new name) and returns it.
+    /// Saves a new version of a cohort (1 for a new name) and returns it. Only the cohort's
+    /// owner, who saved its first version, adds versions: checked in the same transaction as the
+    /// insert, so two users saving a new name at once cannot both own it.
     public func saveCohort(name: String, text: String, json: String, description: String, by user: String) throws
         -> CohortRecord
     {
         try database.write { db in
+            let owner = try String.fetchOne(
+                db, sql: "SELECT savedBy FROM cohort WHERE name = ? ORDER BY version LIMIT 1", arguments: [name])
+            if let owner, owner != user { throw CohortOwned(name: name, owner: owner) }
             let latest =
                 try Int.fetchOne(db, sql: "SELECT MAX(version) FROM cohort WHERE name = ?", arguments: [name]) ?? 0
             let record = CohortRecord(
@@ -134,6 +145,13 @@ public final class GovernanceStore: Sendable {
     public func cohortVersions(_ name: String) throws -> [CohortRecord] {
         try database.read { db in
             try CohortRecord.filter(Column("name") == name).order(Column("version")).fetchAll(db)
+        }
+    }
+
+    /// One version of a cohort.
+    public func cohort(_ name: String, version: Int) throws -> CohortRecord? {
+        try database.read { db in
+            try CohortRecord.filter(Column("name") == name && Column("version") == version).fetchOne(db)
         }
     }
 

@@ -73,7 +73,7 @@ public final class IdentityVault: Sendable {
         // those reads come from memory rather than a system call per page.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
         database = try DatabaseQueue(
-            path: directory.appendingPathComponent("identity.sqlite").path, configuration: configuration)
+            path: try ownerOnlyFile(directory.appendingPathComponent("identity.sqlite")).path, configuration: configuration)
         try IdentityVault.migrator.migrate(database)
     }
 

@@ -40,14 +40,25 @@ public struct RunResult: Sendable, Codable, FetchableRecord, PersistableRecord {
     public var json: String
 }
 
+/// Creates `file` empty and readable by its owner only, unless it exists; SQLite gives the
+/// write-ahead log and shared-memory files the same permissions as the database.
+func ownerOnlyFile(_ file: URL) throws -> URL {
+    if !FileManager.default.fileExists(atPath: file.path) {
+        guard FileManager.default.createFile(atPath: file.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: file.path]) }
+    }
+    return file
+}
+
 /// The embedded store of a data directory: run metadata and results, in `phm.sqlite`.
 public final class RunStore: Sendable {
     let database: DatabaseQueue
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        database = try DatabaseQueue(path: directory.appendingPathComponent("phm.sqlite").path)
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        database = try DatabaseQueue(path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path)
         // Write-ahead logging: a commit appends to the log with one sync instead of rewriting
         // pages through a rollback journal, which matters when every request writes an audit entry.
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }

@@ -128,25 +128,38 @@ final class LoginThrottle: Sendable {
 
     private let failures = Mutex<[String: [Date]]>([:])
 
-    /// Seconds until `user` from `address` may try again; nil when they may try now.
-    func retryAfter(user: String, address: String, now: Date = Date()) -> Int? {
+    /// Reserves a sign-in attempt before its password is checked: the attempt counts as a failure
+    /// of its name and address from now, until `succeeded` clears it. So concurrent attempts
+    /// cannot all pass the check before any failure is recorded. Returns nil when reserved, or
+    /// the seconds to wait when the name or address has failed too often lately.
+    func reserve(user: String, address: String, now: Date = Date()) -> Int? {
         failures.withLock { failures in
+            if failures.count > Self.maximumKeys { failures = failures.filter { now.timeIntervalSince($0.value.last!) < Self.window } }
             var wait: TimeInterval? = nil
-            for (key, limit) in [("user:" + user.lowercased(), Self.perUser), ("address:" + address, Self.perAddress)] {
+            let keys = [("user:" + user.lowercased(), Self.perUser), ("address:" + address, Self.perAddress)]
+            for (key, limit) in keys {
                 let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < Self.window }
                 failures[key] = recent.isEmpty ? nil : recent
                 if recent.count >= limit { wait = max(wait ?? 0, Self.window - now.timeIntervalSince(recent[0])) }
             }
-            return wait.map { Int($0.rounded(.up)) }
+            if let wait { return max(1, Int(wait.rounded(.up))) }
+            for (key, _) in keys { failures[key, default: []].append(now) }
+            return nil
         }
     }
 
-    func failed(user: String, address: String, now: Date = Date()) {
+    /// The reserved attempt made at `reserved` succeeded: the name's failures are forgiven and
+    /// the reservation is taken off the address.
+    func succeeded(user: String, address: String, reserved: Date) {
         failures.withLock { failures in
-            failures["user:" + user.lowercased(), default: []].append(now)
-            failures["address:" + address, default: []].append(now)
+            failures["user:" + user.lowercased()] = nil
+            let key = "address:" + address
+            if let i = failures[key]?.lastIndex(of: reserved) { failures[key]!.remove(at: i) }
+            if failures[key]?.isEmpty == true { failures[key] = nil }
         }
     }
 
-    func succeeded(user: String) { _ = failures.withLock { $0.removeValue(forKey: "user:" + user.lowercased()) } }
+    /// Names and addresses remembered before expired ones are swept out, so a flood of made-up
+    /// names cannot grow the table without end.
+    static let maximumKeys = 100_000
 }

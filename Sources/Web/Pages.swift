@@ -255,7 +255,7 @@ enum Pages {
                 <td>\(escape(e.entry.reasons.joined(separator: "; ")))</td>
                 <td>\(escape(e.entry.gaps.map { gapNames[$0] ?? $0 }.joined(separator: "; ")))</td>
                 <td><form method="post" action="/worklists/open">
-                <input type="hidden" name="csrf" value="\(entry.csrf)"><input type="hidden" name="cohort" value="\(escape(list.cohort.name))">
+                <input type="hidden" name="csrf" value="\(entry.csrf)"><input type="hidden" name="cohort" value="\(escape(list.cohort.name))"><input type="hidden" name="version" value="\(list.cohort.version)">
                 <input type="hidden" name="reason" value="\(escape(reason))"><input type="hidden" name="offset" value="\(list.offset)">
                 <input type="hidden" name="pseudonym" value="\(e.entry.pseudonym)">
                 <label class="hidden" for="s\(e.entry.rank)">Status</label><select id="s\(e.entry.rank)" name="status">\(statuses)</select>
@@ -270,7 +270,7 @@ enum Pages {
         for (label, offset) in pages {
             body += """
                 <form method="post" action="/worklists/open" class="pager"><input type="hidden" name="csrf" value="\(entry.csrf)">
-                <input type="hidden" name="cohort" value="\(escape(list.cohort.name))"><input type="hidden" name="reason" value="\(escape(reason))">
+                <input type="hidden" name="cohort" value="\(escape(list.cohort.name))"><input type="hidden" name="reason" value="\(escape(reason))"><input type="hidden" name="version" value="\(list.cohort.version)">
                 <input type="hidden" name="offset" value="\(offset)"><button type="submit">\(label)</button></form>
                 """
         }

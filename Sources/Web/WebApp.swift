@@ -54,7 +54,7 @@ public enum WebApp {
 
     static func router(
         platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle(),
-        cache: PageCache = PageCache()
+        cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork()
     ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: Observe(metrics: metrics, sessions: sessions))
@@ -85,22 +85,25 @@ public enum WebApp {
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
         }
 
-        /// Signs in, unless the name or address has failed too often lately.
+        /// Signs in, unless the name or address has failed too often lately. The attempt is
+        /// counted before its password is checked, so concurrent guesses all count.
         @Sendable func signIn(_ name: String, _ password: String, _ purpose: Purpose, from client: String) async throws -> Session
         {
-            if let wait = throttle.retryAfter(user: name, address: client) {
+            let reserved = Date()
+            if let wait = throttle.reserve(user: name, address: client, now: reserved) {
                 metrics.login("throttled")
                 try platform.recordThrottledLogin(name, purpose: purpose)
                 throw Refusal.throttled(seconds: wait)
             }
             do {
                 // The slow password hash runs off the server's event loops.
-                let session = try await offload { try platform.login(name, password: password, purpose: purpose) }
-                throttle.succeeded(user: name)
+                let session = try await heavy.run { _ in try platform.login(name, password: password, purpose: purpose) }
+                throttle.succeeded(user: name, address: client, reserved: reserved)
                 metrics.login("allowed")
                 return session
             } catch let error as AccessError {
-                if error == .loginFailed { throttle.failed(user: name, address: client) }
+                // A right password under a purpose the role lacks is not a guess.
+                if error != .loginFailed { throttle.succeeded(user: name, address: client, reserved: reserved) }
                 metrics.login("denied")
                 throw error
             }
@@ -129,6 +132,10 @@ public enum WebApp {
                 let (token, _) = sessions.start(session)
                 var response = Response.redirect(to: "/")
                 response.setCookie(cookie(WebSessions.cookie, token))
+                return response
+            } catch let busy as HeavyWork.Busy {
+                var response = html(Pages.login(csrf: expected, message: busy.description), .serviceUnavailable)
+                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
                 return response
             } catch let refusal as Refusal {
                 var response = html(Pages.login(csrf: expected, message: refusal.description), .tooManyRequests)
@@ -168,55 +175,59 @@ public enum WebApp {
             }
         }
 
-        /// The names the criterion form suggests, from the session's frame.
-        @Sendable func vocabulary(_ session: Session) -> Composer.Vocabulary {
-            (try? platform.frame(for: session.purpose)).map(Composer.Vocabulary.init) ?? .init()
-        }
-
         router.get("/cohorts") { request, _ -> Response in
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            return html(Pages.cohort(entry, definition: "", result: nil, error: nil, vocabulary: vocabulary(entry.session)))
+            do {
+                let words = Composer.Vocabulary(try entry.session.builderFrame())
+                return html(Pages.cohort(entry, definition: "", result: nil, error: nil, vocabulary: words))
+            } catch {
+                return try failure("Cohorts", error, entry)
+            }
         }
 
-        router.post("/cohorts") { request, context -> Response in
+        /// The cohort page after counting (`save` false) or saving a definition, with any
+        /// mistake or refusal shown beside the definition.
+        @Sendable func cohortPage(_ request: Request, save: Bool) async throws -> Response {
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            var text = form["definition"] ?? ""
-            if form["compose"] != nil {
-                text = Composer.append(
-                    to: text, join: form["add_join"], kind: form["add_kind"], op: form["add_op"], value: form["add_value"])
+            let written = form["definition"] ?? ""
+            let text =
+                !save && form["compose"] != nil
+                ? Composer.append(
+                    to: written, join: form["add_join"], kind: form["add_kind"], op: form["add_op"], value: form["add_value"])
+                : written
+            let words: Composer.Vocabulary
+            do { words = Composer.Vocabulary(try entry.session.builderFrame()) } catch {
+                return try failure("Cohorts", error, entry)
             }
-            let words = vocabulary(entry.session)
+            func page(_ error: String, _ status: HTTPResponse.Status) -> Response {
+                html(Pages.cohort(entry, definition: text, result: nil, error: error, vocabulary: words), status)
+            }
             do {
-                let result = try entry.session.query(try Session.definition(text))
+                if save {
+                    let name = form["name"] ?? ""
+                    let saved = try await heavy.run { deadline in
+                        try entry.session.until(deadline).saveCohort(name, try Session.definition(text))
+                    }
+                    return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
+                }
+                let result = try await heavy.run { deadline in try entry.session.until(deadline).query(try Session.definition(text)) }
                 return html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
             } catch let error as CohortError {
-                return html(
-                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .badRequest)
+                return page(error.description, .badRequest)
             } catch let error as AccessError {
-                return html(
-                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .forbidden)
+                if case .invalid = error { return page(error.description, .badRequest) }
+                return page(error.description, .forbidden)
+            } catch let busy as HeavyWork.Busy {
+                var response = page(busy.description, .serviceUnavailable)
+                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+                return response
             }
         }
 
-        router.post("/cohorts/save") { request, context -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request)
-            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            let text = form["definition"] ?? ""
-            let words = vocabulary(entry.session)
-            do {
-                let saved = try entry.session.saveCohort(form["name"] ?? "", try Session.definition(text))
-                return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
-            } catch let error as CohortError {
-                return html(
-                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .badRequest)
-            } catch let error as AccessError {
-                return html(
-                    Pages.cohort(entry, definition: text, result: nil, error: error.description, vocabulary: words), .forbidden)
-            }
-        }
+        router.post("/cohorts") { request, _ -> Response in try await cohortPage(request, save: false) }
+        router.post("/cohorts/save") { request, _ -> Response in try await cohortPage(request, save: true) }
 
         router.get("/worklists") { request, _ -> Response in
             guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
@@ -231,15 +242,19 @@ public enum WebApp {
             let form = try await Form(request)
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
             do {
-                // The status form on each row posts here too, then the list is shown again.
-                if let pseudonym = form["pseudonym"] {
-                    try entry.session.setStatus(
-                        cohort: form["cohort"] ?? "", pseudonym: pseudonym, status: try status(form["status"]),
-                        note: form["note"] ?? "")
+                let version = try WebApp.version(form["version"])
+                let list = try await heavy.run { deadline in
+                    let session = entry.session.until(deadline)
+                    // The status form on each row posts here too, then the list is shown again.
+                    if let pseudonym = form["pseudonym"] {
+                        try session.setStatus(
+                            cohort: form["cohort"] ?? "", version: version, pseudonym: pseudonym,
+                            status: try status(form["status"]), note: form["note"] ?? "")
+                    }
+                    return try session.worklist(
+                        form["cohort"] ?? "", version: version, reason: form["reason"] ?? "",
+                        offset: Int(form["offset"] ?? "") ?? 0, limit: Pages.worklistPage)
                 }
-                let list = try entry.session.worklist(
-                    form["cohort"] ?? "", reason: form["reason"] ?? "", offset: Int(form["offset"] ?? "") ?? 0,
-                    limit: Pages.worklistPage)
                 return html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
             } catch {
                 return try failure("Worklist", error, entry)
@@ -261,6 +276,7 @@ public enum WebApp {
 
         router.post("/api/sessions") { request, context -> Response in
             let body = try await JSONBody(request)
+            if let problem = body.problem { return json(["error": problem.message], .badRequest) }
             guard let name = body.string("user"), let password = body.string("password"),
                 let purpose = body.string("purpose").flatMap(Purpose.init(rawValue:))
             else { return json(["error": "expected {\"user\", \"password\", \"purpose\"}"], .badRequest) }
@@ -272,6 +288,10 @@ public enum WebApp {
                         "token": token, "csrf": csrf, "role": session.user.role.rawValue, "purpose": purpose.rawValue,
                         "idle_expiry_seconds": Int(WebSessions.lifetime),
                     ], .created)
+            } catch let busy as HeavyWork.Busy {
+                var response = json(["error": busy.description], .serviceUnavailable)
+                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+                return response
             } catch let refusal as Refusal {
                 var response = json(["error": refusal.description], .tooManyRequests)
                 response.headers[.retryAfter] = refusal.retryAfter
@@ -290,14 +310,14 @@ public enum WebApp {
         }
 
         router.get("/api/units") { request, _ -> Response in
-            try api(request, sessions) { session in
+            try await api(request, sessions) { session in
                 let publication = try session.publication(page: "units", unit: "")
                 return json(["run": Int(publication.runId), "units": publication.units.map(unitJSON)])
             }
         }
 
         router.get("/api/pages/{page}") { request, context -> Response in
-            try api(request, sessions) { session in
+            try await api(request, sessions) { session in
                 let dashboard = try page(context)
                 let (publication, query) = try resolve(session, dashboard, request, cache)
                 return Response(
@@ -307,7 +327,7 @@ public enum WebApp {
         }
 
         router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
-            try api(request, sessions) { session in
+            try await api(request, sessions) { session in
                 let dashboard = try page(context)
                 let (publication, query) = try resolve(session, dashboard, request, cache)
                 let id = context.parameters.get("panel") ?? ""
@@ -325,53 +345,61 @@ public enum WebApp {
 
         router.post("/api/cohorts/profile") { request, _ -> Response in
             let body = try await JSONBody(request)
-            return try api(request, sessions, write: true) { session in
-                let result = try session.query(try body.definition())
+            return try await api(request, sessions, write: true, body: body) { session in
+                let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition()) }
                 return json(ProfileJSON.object(result))
             }
         }
 
         router.get("/api/cohorts") { request, _ -> Response in
-            try api(request, sessions) { session in
+            try await api(request, sessions) { session in
                 json(["cohorts": try session.cohorts().map(cohortJSON)])
             }
         }
 
         router.post("/api/cohorts") { request, _ -> Response in
             let body = try await JSONBody(request)
-            return try api(request, sessions, write: true) { session in
-                let saved = try session.saveCohort(
-                    body.string("name") ?? "", try body.definition(), description: body.string("description") ?? "")
+            return try await api(request, sessions, write: true, body: body) { session in
+                let saved = try await heavy.run { deadline in
+                    try session.until(deadline).saveCohort(
+                        body.string("name") ?? "", try body.definition(), description: body.string("description") ?? "")
+                }
                 return json(cohortJSON(saved), .created)
             }
         }
 
         router.post("/api/worklists") { request, _ -> Response in
             let body = try await JSONBody(request)
-            return try api(request, sessions, write: true) { session in
+            return try await api(request, sessions, write: true, body: body) { session in
                 // A page's worth unless asked, at most 100: only those returned are re-identified,
                 // and no one can act on more people than that at a sitting.
-                let offset = body.object["offset"] as? Int ?? 0
-                let limit = min(Pages.worklistMaximum, max(1, body.object["limit"] as? Int ?? Pages.worklistPage))
-                return json(
-                    worklistJSON(
-                        try session.worklist(
-                            body.string("cohort") ?? "", reason: body.string("reason") ?? "", offset: offset, limit: limit)))
+                let offset = body.integer("offset") ?? 0
+                let limit = min(Pages.worklistMaximum, max(1, body.integer("limit") ?? Pages.worklistPage))
+                let version = body.integer("version")
+                let list = try await heavy.run { deadline in
+                    try session.until(deadline).worklist(
+                        body.string("cohort") ?? "", version: version, reason: body.string("reason") ?? "", offset: offset,
+                        limit: limit)
+                }
+                return json(worklistJSON(list))
             }
         }
 
         router.post("/api/worklists/status") { request, _ -> Response in
             let body = try await JSONBody(request)
-            return try api(request, sessions, write: true) { session in
-                try session.setStatus(
-                    cohort: body.string("cohort") ?? "", pseudonym: body.string("pseudonym") ?? "",
-                    status: try status(body.string("status")), note: body.string("note") ?? "")
+            return try await api(request, sessions, write: true, body: body) { session in
+                try await heavy.run { deadline in
+                    try session.until(deadline).setStatus(
+                        cohort: body.string("cohort") ?? "", version: body.integer("version"),
+                        pseudonym: body.string("pseudonym") ?? "", status: try status(body.string("status")),
+                        note: body.string("note") ?? "")
+                }
                 return json(["saved": true])
             }
         }
 
         router.get("/api/audit") { request, _ -> Response in
-            try api(request, sessions) { session in
+            try await api(request, sessions) { session in
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
                 let whole = request.uri.queryParameters.get("whole") == "true"
                 let (check, entries) = try session.auditReport(latest: min(max(0, limit), 10_000), whole: whole)
@@ -469,25 +497,39 @@ public enum WebApp {
 
     /// Runs an API call for its session. A browser's cookie must bring the CSRF token in
     /// `X-CSRF-Token` for writes; a bearer token is never sent by a browser on its own, so needs none.
+    /// A body that is not a JSON object within the limits is refused before the call.
     static func api(
-        _ request: Request, _ sessions: WebSessions, write: Bool = false, _ work: (Session) throws -> Response
-    ) throws -> Response {
+        _ request: Request, _ sessions: WebSessions, write: Bool = false, body: JSONBody? = nil,
+        _ work: (Session) async throws -> Response
+    ) async throws -> Response {
         guard let entry = authenticated(request, sessions) else { return json(["error": "not signed in"], .unauthorized) }
         let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") == true
         if write && !bearer && !WebSessions.same(entry.csrf, request.headers[.init("X-CSRF-Token")!] ?? "") {
             return json(["error": "missing or wrong X-CSRF-Token"], .forbidden)
         }
-        do { return try work(entry.session) } catch let error as AccessError {
+        if let problem = body?.problem { return json(["error": problem.message], .badRequest) }
+        do { return try await work(entry.session) } catch let error as AccessError {
             switch error {
-            case .notAllowed, .purposeNotAllowed, .notOnWorklist: return json(["error": error.description], .forbidden)
-            case .unknownCohort, .unknownUser: return json(["error": error.description], .notFound)
+            case .notAllowed, .purposeNotAllowed, .notOnWorklist, .notOwner: return json(["error": error.description], .forbidden)
+            case .unknownCohort, .unknownUser, .unknownVersion: return json(["error": error.description], .notFound)
             default: return json(["error": error.description], .badRequest)
             }
         } catch let error as CohortError {
             return json(["error": error.description], .badRequest)
         } catch let error as BadBody {
             return json(["error": error.message], .badRequest)
+        } catch let busy as HeavyWork.Busy {
+            var response = json(["error": busy.description], .serviceUnavailable)
+            response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+            return response
         }
+    }
+
+    /// A worklist version from a form: absent or empty for the latest, else a positive whole number.
+    static func version(_ text: String?) throws -> Int? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let v = Int(text), v >= 1 else { throw AccessError.invalid("a version is a whole number from 1") }
+        return v
     }
 
     /// The audit log checked from where the last check ended, or whole through the page's form.
@@ -510,6 +552,10 @@ public enum WebApp {
             if case .invalid = error { return html(page(error.description), .badRequest) }
             return html(page(error.description), .forbidden)
         case let error as CohortError: return html(page(error.description), .unprocessableContent)
+        case let busy as HeavyWork.Busy:
+            var response = html(page(busy.description), .serviceUnavailable)
+            response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+            return response
         default: throw error
         }
     }
@@ -530,12 +576,6 @@ public enum WebApp {
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
     }
 
-    /// Runs blocking work (password hashing) on a dispatch thread.
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-        }
-    }
 }
 
 /// Security headers on every response: no inline scripts or styles, no framing, no sniffing.
@@ -554,18 +594,31 @@ struct SecurityHeaders: RouterMiddleware {
     }
 }
 
-/// A URL-encoded form body.
+/// A URL-encoded form body. Parsing is total: any bytes give some fields, never a trap.
 struct Form {
     var fields: [String: String] = [:]
 
+    /// Forms are small: a definition, a note, a few choices.
+    static let maximumBytes = 1 << 16
+
     init(_ request: Request) async throws {
-        let body = try await request.body.collect(upTo: 1 << 16)
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            fields[parts[0]] = parts.count > 1 ? parts[1] : ""
+        self.init(String(buffer: try await request.body.collect(upTo: Self.maximumBytes)))
+    }
+
+    /// `a=1&b=2`: `+` is a space, `%XX` a byte; a pair with no `=` is a name with an empty value,
+    /// and a bad escape leaves the text as sent. The first of repeated names wins.
+    init(_ body: String) {
+        for pair in body.split(separator: "&", omittingEmptySubsequences: true) {
+            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
+            let name = Self.decode(pair[..<equals])
+            let value = equals < pair.endIndex ? Self.decode(pair[pair.index(after: equals)...]) : ""
+            if fields[name] == nil { fields[name] = value }
         }
+    }
+
+    static func decode(_ part: Substring) -> String {
+        let spaced = part.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 
     subscript(_ key: String) -> String? { fields[key] }
@@ -576,16 +629,40 @@ struct BadBody: Error {
     var message: String
 }
 
-/// A JSON object request body.
+/// A JSON object request body. Reading it is total: a body that is too large, too deeply nested
+/// or not a JSON object leaves `problem` set, for the route to refuse with a 400.
 struct JSONBody: @unchecked Sendable {
-    var object: [String: Any]
+    var object: [String: Any] = [:]
+    var problem: BadBody?
+
+    /// Bodies are small: a definition of at most `CohortLimits.maximumBytes`, a few fields.
+    static let maximumBytes = 1 << 16
+    /// Deeper than any definition allows, shallow enough for the JSON parser's recursion.
+    static let maximumDepth = 2 * CohortLimits.maximumDepth + 8
 
     init(_ request: Request) async throws {
-        let body = try await request.body.collect(upTo: 1 << 16)
-        object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+        self.init(Data(try await request.body.collect(upTo: Self.maximumBytes).readableBytesView))
+    }
+
+    init(_ data: Data) {
+        guard JSONDepth.of(data) <= Self.maximumDepth else {
+            problem = BadBody(message: "the body is nested more than \(Self.maximumDepth) deep")
+            return
+        }
+        guard let parsed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            problem = BadBody(message: "the body must be a JSON object")
+            return
+        }
+        object = parsed
     }
 
     func string(_ key: String) -> String? { object[key] as? String }
+
+    /// A whole number, however JSON wrote it (`2`, `2.0`); nil for anything else.
+    func integer(_ key: String) -> Int? {
+        guard let n = object[key] as? NSNumber, !(object[key] is Bool) else { return nil }
+        return Int(exactly: n.doubleValue)
+    }
 
     /// `definition`: cohort text, or the JSON form as an object.
     func definition() throws -> CohortDefinition {

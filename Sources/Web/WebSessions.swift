@@ -4,15 +4,21 @@ import Synchronization
 
 /// Logged-in browser sessions, held in memory: a random token (the cookie) names a `Session`
 /// and the CSRF token its forms must send back.
+///
+/// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, and at its next
+/// request once its user is deactivated or given another role, practice or password.
 final class WebSessions: Sendable {
     struct Entry: Sendable {
         var session: Session
         var csrf: String
         var expires: Date
+        var started: Date
     }
 
     /// Idle sessions end after this long.
     static let lifetime: TimeInterval = 30 * 60
+    /// Every session ends this long after sign-in: a working day.
+    static let maximumAge: TimeInterval = 12 * 60 * 60
     static let cookie = "phm_session"
     static let loginCookie = "phm_login"
 
@@ -20,22 +26,32 @@ final class WebSessions: Sendable {
 
     func start(_ session: Session) -> (token: String, csrf: String) {
         let token = Self.random(), csrf = Self.random()
-        entries.withLock { $0[token] = Entry(session: session, csrf: csrf, expires: Date().addingTimeInterval(Self.lifetime)) }
+        let now = Date()
+        entries.withLock {
+            $0[token] = Entry(session: session, csrf: csrf, expires: now.addingTimeInterval(Self.lifetime), started: now)
+        }
         return (token, csrf)
     }
 
-    /// The live session a token names, its expiry pushed back; nil when unknown or expired.
-    func find(_ token: String) -> Entry? {
-        entries.withLock { entries -> Entry? in
+    /// The live session a token names, its idle expiry pushed back; nil when unknown, expired, or
+    /// its user has changed since sign-in (the session then ends).
+    func find(_ token: String, now: Date = Date()) -> Entry? {
+        let found = entries.withLock { entries -> Entry? in
             guard var entry = entries[token] else { return nil }
-            guard entry.expires > Date() else {
+            guard entry.expires > now, now.timeIntervalSince(entry.started) < Self.maximumAge else {
                 entries[token] = nil
                 return nil
             }
-            entry.expires = Date().addingTimeInterval(Self.lifetime)
+            entry.expires = min(now.addingTimeInterval(Self.lifetime), entry.started.addingTimeInterval(Self.maximumAge))
             entries[token] = entry
             return entry
         }
+        guard let found else { return nil }
+        guard found.session.platform.isCurrent(found.session.user) else {
+            end(token)
+            return nil
+        }
+        return found
     }
 
     func end(_ token: String) { entries.withLock { $0[token] = nil } }
@@ -44,7 +60,7 @@ final class WebSessions: Sendable {
     var active: Int {
         entries.withLock { entries in
             let now = Date()
-            entries = entries.filter { $0.value.expires > now }
+            entries = entries.filter { $0.value.expires > now && now.timeIntervalSince($0.value.started) < Self.maximumAge }
             return entries.count
         }
     }

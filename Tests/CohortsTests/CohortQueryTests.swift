@@ -123,7 +123,7 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         for _ in 0..<250 {
             let expression = randomExpression(&rng, depth: 3)
             let query = try CohortQuery(CohortDefinition(expression), frame: frame)
-            let rows = query.evaluate(frame)
+            let rows = try query.evaluate(frame)
             let expected = (0..<frame.count).filter { bruteForce(expression, frame, $0) }
             #expect(rows.rows == expected, "\(CohortText.format(expression))")
             if !expected.isEmpty && expected.count < frame.count { nonTrivial += 1 }
@@ -241,6 +241,6 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         #expect(back.segmentations.map(\.segment) == frame.segmentations.map(\.segment))
         #expect(back.hierarchy.practices == frame.hierarchy.practices)
         let query = try CohortQuery(try CohortText.parse("condition obesity and latest bmi >= 30"), frame: frame)
-        #expect(query.evaluate(back) == query.evaluate(frame))
+        #expect(try query.evaluate(back) == query.evaluate(frame))
     }
 }

@@ -54,7 +54,7 @@ import Testing
                             } else {
                                 try session.authorise(.viewAggregates)
                             }
-                        case .saveCohort: _ = try session.saveCohort("older", definition)
+                        case .saveCohort: _ = try session.saveCohort("older-" + role.rawValue, definition)
                         case .listPseudonymised: _ = try session.members(definition)
                         case .viewWorklist: _ = try session.worklist("older", reason: "annual review")
                         case .updateWorklist:

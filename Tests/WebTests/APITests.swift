@@ -90,10 +90,10 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             let clinician = try await bearer(client, "cli", "direct_care")
             _ = try await client.execute(
                 uri: "/api/cohorts", method: .post, headers: clinician,
-                body: ByteBuffer(string: #"{"name": "older", "definition": "age >= 70"}"#))
+                body: ByteBuffer(string: #"{"name": "seventy", "definition": "age >= 70"}"#))
             let open = try await client.execute(
                 uri: "/api/worklists", method: .post, headers: clinician,
-                body: ByteBuffer(string: #"{"cohort": "older", "reason": "frailty review", "offset": 10, "limit": 20}"#))
+                body: ByteBuffer(string: #"{"cohort": "seventy", "reason": "frailty review", "offset": 10, "limit": 20}"#))
             let opened = try object(open)
             let entries = try #require(opened["entries"] as? [[String: Any]])
             let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
@@ -115,11 +115,11 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             let status = try await client.execute(
                 uri: "/api/worklists/status", method: .post, headers: clinician,
                 body: ByteBuffer(
-                    string: #"{"cohort": "older", "pseudonym": "\#(pseudonym)", "status": "contacted", "note": "called"}"#))
+                    string: #"{"cohort": "seventy", "pseudonym": "\#(pseudonym)", "status": "contacted", "note": "called"}"#))
             #expect(status.status == .ok)
             let bad = try await client.execute(
                 uri: "/api/worklists/status", method: .post, headers: clinician,
-                body: ByteBuffer(string: #"{"cohort": "older", "pseudonym": "\#(pseudonym)", "status": "maybe"}"#))
+                body: ByteBuffer(string: #"{"cohort": "seventy", "pseudonym": "\#(pseudonym)", "status": "maybe"}"#))
             let refusal = try object(bad)
             #expect(
                 bad.status == .badRequest
@@ -168,17 +168,41 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
 
     @Test func throttleCountsByNameAndAddressWithinTheWindow() {
         let throttle = LoginThrottle(), start = Date()
+        // Each reservation counts as a failure until it succeeds.
         for k in 0..<LoginThrottle.perUser {
-            #expect(throttle.retryAfter(user: "Ana", address: "10.0.0.1", now: start) == nil)
-            throttle.failed(user: "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k)))
+            #expect(throttle.reserve(user: k == 0 ? "Ana" : "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k))) == nil)
         }
-        #expect(throttle.retryAfter(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
-        #expect(throttle.retryAfter(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)
+        #expect(throttle.reserve(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
+        #expect(throttle.reserve(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)
         // One address guessing many names.
-        for k in 0..<LoginThrottle.perAddress { throttle.failed(user: "user\(k)", address: "10.0.0.9", now: start) }
-        #expect(throttle.retryAfter(user: "someone", address: "10.0.0.9", now: start) != nil)
-        throttle.succeeded(user: "ana")
-        #expect(throttle.retryAfter(user: "ana", address: "10.0.0.3", now: start.addingTimeInterval(10)) == nil)
+        for k in 0..<LoginThrottle.perAddress { _ = throttle.reserve(user: "user\(k)", address: "10.0.0.9", now: start) }
+        #expect(throttle.reserve(user: "someone", address: "10.0.0.9", now: start) != nil)
+        // A success forgives the name and gives back its address's reservation.
+        let at = start.addingTimeInterval(902)
+        #expect(throttle.reserve(user: "bo", address: "10.0.0.3", now: at) == nil)
+        throttle.succeeded(user: "bo", address: "10.0.0.3", reserved: at)
+        for k in 0..<LoginThrottle.perAddress { #expect(throttle.reserve(user: "u\(k)", address: "10.0.0.3", now: at) == nil) }
+    }
+
+    /// Twelve wrong passwords sent at once: the reservation is taken before the password hash, so
+    /// no more than the limit are checked and the rest are refused with 429.
+    @Test func concurrentWrongPasswordsAreThrottledAtTheLimit() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        try await client.execute(
+                            uri: "/api/sessions", method: .post, headers: [.contentType: "application/json"],
+                            body: ByteBuffer(string: #"{"user":"ana","password":"wrong","purpose":"planning"}"#)
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .unauthorized }.count == LoginThrottle.perUser)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 12 - LoginThrottle.perUser)
+        }
     }
 }
 

@@ -1,0 +1,59 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Where requests do their heavy work (evaluating cohorts, ranking worklists, hashing passwords):
+/// on threads of its own, a few at a time, never on the server's event loops, so `/health` and
+/// the light pages answer while heavy requests queue.
+///
+/// Each job gets a deadline when it is admitted; time spent waiting for a thread counts against
+/// it, and cohort evaluation stops once it passes. When as many jobs are admitted as the queue
+/// holds, more are refused at once with `Busy` (503 and `Retry-After`) rather than queued
+/// without end.
+final class HeavyWork: Sendable {
+    /// Jobs running at once: the machine's cores.
+    let running: Int
+    /// Jobs admitted (running or waiting) before more are refused.
+    let admitted: Int
+    /// How long a job may take from admission.
+    let budget: Duration
+
+    private let inFlight = Mutex(0)
+    private let slots: DispatchSemaphore
+    private let queue = DispatchQueue(label: "phm.heavy-work", attributes: .concurrent)
+
+    init(
+        running: Int = ProcessInfo.processInfo.activeProcessorCount, admitted: Int? = nil, budget: Duration = .seconds(10)
+    ) {
+        self.running = max(1, running)
+        self.admitted = admitted ?? max(1, running) * 8
+        self.budget = budget
+        slots = DispatchSemaphore(value: max(1, running))
+    }
+
+    /// Refused because the queue is full, or the job's turn came after its deadline.
+    struct Busy: Error, CustomStringConvertible {
+        var description: String { "the server is busy: try again in a few seconds" }
+        static let retryAfter = "5"
+    }
+
+    /// Runs `work` on a worker thread with its deadline, or throws `Busy`.
+    func run<T: Sendable>(_ work: @escaping @Sendable (ContinuousClock.Instant) throws -> T) async throws -> T {
+        let admittedNow = inFlight.withLock { count -> Bool in
+            guard count < admitted else { return false }
+            count += 1
+            return true
+        }
+        guard admittedNow else { throw Busy() }
+        let deadline = ContinuousClock.now.advanced(by: budget)
+        defer { inFlight.withLock { $0 -= 1 } }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { [slots] in
+                slots.wait()
+                defer { slots.signal() }
+                guard ContinuousClock.now < deadline else { return continuation.resume(throwing: Busy()) }
+                continuation.resume(with: Result { try work(deadline) })
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import PHMCore
+import Service
+import Storage
+import TestSupport
+import Testing
+
+@testable import Web
+
+/// What a hostile user sends, against the in-process server: every request gets a 4xx or 5xx
+/// answer, the process stays up, and the next ordinary request is served.
+@Suite struct AttackTests {
+    /// Signs in through the API and returns bearer headers.
+    func signIn(_ client: some TestClientProtocol, _ user: String = "ana", _ purpose: String = "planning") async throws
+        -> HTTPFields
+    {
+        try await bearer(client, user, purpose)
+    }
+
+    func profile(_ client: some TestClientProtocol, _ headers: HTTPFields, _ definition: String) async throws -> TestResponse {
+        let body = try JSONSerialization.data(withJSONObject: ["definition": definition])
+        return try await client.execute(
+            uri: "/api/cohorts/profile", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+    }
+
+    @Test func formBodiesThatOnceCrashedTheServer() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            for body in ["=", "&", "==", "=&=", "%", "%zz=%", "a=%E2%82", "&&&=x&", String(repeating: "=&", count: 5_000)] {
+                let response = try await client.execute(uri: "/login", method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(response.status == .forbidden, "\(body.prefix(20))")
+            }
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test func formParsingIsTotalOnRandomBytes() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("=&%+ab0F\u{0}\u{202E}é".unicodeScalars)
+        for _ in 0..<2_000 {
+            let text = String(String.UnicodeScalarView((0..<Int.random(in: 0..<40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+            _ = Form(text)
+        }
+        #expect(Form("a=1&b&=2&a=3").fields == ["a": "1", "b": "", "": "2"])
+        #expect(Form("x=%41%zz+y").fields == ["x": "%41%zz y"])
+        #expect(Form("x=%41+%42").fields == ["x": "A B"])
+    }
+
+    @Test func definitionsPastTheLimitsAreRefusedQuickly() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            let headers = try await signIn(client)
+            let attacks: [(String, String)] = [
+                ("condition diabetes within 100000000 months", "at most 1200 months"),
+                ("condition diabetes within 100000000 years", "at most 100 years"),
+                ("condition diabetes within 99999999999999999999999 months", "whole number"),
+                (String(repeating: "(", count: 20_000) + "age > 1" + String(repeating: ")", count: 20_000), "longer than"),
+                (String(repeating: "(", count: 5_000) + "age > 1" + String(repeating: ")", count: 5_000), "nested more than 32"),
+                (String(repeating: "not ", count: 4_900) + "age > 1", "nested more than 32"),
+                ((1...300).map { "age > \($0)" }.joined(separator: " and "), "more than 200"),
+                ("at least 40 of (" + (1...40).map { "age > \($0)" }.joined(separator: ", ") + ")", "too wide"),
+                ("sex in (" + (1...2_001).map { "v\($0)" }.joined(separator: ", ") + ")", "more than 2000 values"),
+            ]
+            for (definition, message) in attacks {
+                let start = ContinuousClock.now
+                let response = try await profile(client, headers, definition)
+                #expect(response.status == .badRequest, "\(definition.prefix(40))")
+                #expect(response.text.contains(message), "\(definition.prefix(40)): \(response.text.prefix(200))")
+                #expect(ContinuousClock.now - start < .seconds(2), "\(definition.prefix(40))")
+            }
+            // JSON nested far beyond the limit never reaches the JSON parser's recursion.
+            let deep = #"{"definition": "# + String(repeating: #"{"not": "#, count: 50_000) + #"{"age": {"above": 1}}"#
+                + String(repeating: "}", count: 50_001)
+            let response = try await client.execute(
+                uri: "/api/cohorts/profile", method: .post, headers: headers, body: ByteBuffer(string: deep))
+            #expect(response.status == .badRequest || response.status == .contentTooLarge)
+            // A definition within every limit still works.
+            let fine = try await profile(client, headers, String(repeating: "not ", count: 30) + "age > 1")
+            #expect(fine.status == .ok)
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test func parsingIsLinearInTheDefinition() throws {
+        // 199 criteria in one chain, and 16 levels of nesting: both parse at once.
+        let flat = (1...199).map { "age > \($0)" }.joined(separator: " and ")
+        let nested = String(repeating: "not (", count: 16) + "age > 1" + String(repeating: ")", count: 16)
+        for text in [flat, nested] {
+            let start = ContinuousClock.now
+            let definition = try CohortText.parse(text)
+            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(CohortText.format(definition.expression).contains("age > 1"))
+        }
+        // Positions are still found at every depth.
+        let definition = try CohortText.parse("age > 1 and not (sex = female or condition nothing)")
+        let error = #expect(throws: CohortError.self) { try CohortQuery(definition, frame: randomFrame(10, seed: 1)) }
+        #expect(error?.position == "line 1, column 34")
+    }
+
+    @Test func busyServerRefusesAtOnceAndEvaluationStopsAtItsDeadline() async throws {
+        let fixture = try Fixture()
+        // No time at all: the evaluation refuses rather than running on.
+        let sessions = WebSessions()
+        let (token, _) = sessions.start(try fixture.session(.analyst, .planning))
+        let headers: HTTPFields = [.authorization: "Bearer " + token, .contentType: "application/json"]
+        let router = WebApp.router(platform: fixture.platform, sessions: sessions, heavy: HeavyWork(running: 1, budget: .zero))
+        try await Application(router: router).test(.router) { client in
+            let response = try await profile(client, headers, "age > 1")
+            #expect(response.status == .serviceUnavailable || response.text.contains("took too long"))
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+        // A full queue refuses at once with Retry-After, and /health still answers.
+        let heavy = HeavyWork(running: 1, admitted: 1)
+        let gate = DispatchSemaphore(value: 0)
+        let blocker = Task { try await heavy.run { _ in gate.wait() } }
+        try await Task.sleep(for: .milliseconds(50))
+        await #expect(throws: HeavyWork.Busy.self) { try await heavy.run { _ in 1 } }
+        gate.signal()
+        try await blocker.value
+        #expect(try await heavy.run { _ in 2 } == 2)
+    }
+
+    /// Many heavy requests at once: each is answered, and `/health` answers while they run.
+    @Test func healthAnswersWhileHeavyRequestsQueue() async throws {
+        let fixture = try Fixture()
+        try await fixture.app.test(.router) { client in
+            let headers = try await signIn(client)
+            let heavy = "at least 10 of (" + (1...90).map { "age > \($0)" }.joined(separator: ", ") + ")"
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<16 { group.addTask { try await profile(client, headers, heavy).status } }
+                let start = ContinuousClock.now
+                #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+                #expect(ContinuousClock.now - start < .seconds(1))
+                for try await status in group { #expect(status == .ok || status == .serviceUnavailable) }
+            }
+        }
+    }
+
+    @Test func dayArithmeticNeverOverflows() {
+        let day = Day(iso: "2025-03-31")!
+        #expect(day.adding(months: -100_000_000) == .earliest && day.adding(months: Int.max) == .latest)
+        #expect(day.adding(months: Int.min) == .earliest)
+        #expect(day.adding(days: Int.max) == .latest && day.adding(days: Int.min) == .earliest)
+        #expect(Day.max.adding(days: 1) == .max && Day.max.adding(months: 1) == .latest)
+        #expect(Day(year: 20_000, month: 1, day: 1) == nil && Day(year: Int.max, month: 1, day: 1) == nil)
+        #expect(day.adding(months: 1) == Day(iso: "2025-04-30"))
+    }
+}
