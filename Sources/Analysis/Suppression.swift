@@ -1,3 +1,5 @@
+import Foundation
+
 /// Small-number suppression for outputs meant for planning, the NHS secondary care convention
 /// for sub-national counts: counts of 1 to 7 are suppressed and all others rounded to the
 /// nearest 5. Rates and percentages computed from a suppressed count are suppressed with it.
@@ -10,26 +12,88 @@
 /// one hidden cell in a table with margins). So every group of linked hidden cells is then
 /// checked exactly by linear algebra, and a further cell is hidden beside any that is still
 /// determined, until none is.
+///
+/// Counts of ad-hoc sets of people (cohorts a user defines) carry a cell key and are published by
+/// cell-key perturbation instead of plain rounding (see `perturbed`), because rounding alone does
+/// not survive differencing: two cohorts differing by one person would show that person when
+/// their counts straddle a multiple of 5 at a known place.
 public struct Suppression: Sendable {
     /// Counts from 1 up to this are suppressed.
     public static let largestSuppressed = 7
     public static let roundTo = 5
+    /// The smallest count published for a set of people with a cell key.
+    public static let smallestPerturbed = 10
 
     /// Whether suppression applies; off, `published` returns the exact counts.
     public var enabled: Bool
     public private(set) var counts: [Int] = []
     public private(set) var hidden: [Bool] = []
+    private var keys: [UInt8?] = []
     private var relations: [[Int]] = []  // the total first, then its parts
     private var relationsOfCell: [[Int32]] = []
 
     public init(enabled: Bool) { self.enabled = enabled }
 
-    /// Adds a count and returns its cell.
-    public mutating func add(_ count: Int) -> Int {
+    /// Adds a count and returns its cell. With a cell key (the sum of its people's record keys
+    /// modulo 256), the count is published by cell-key perturbation.
+    public mutating func add(_ count: Int, key: UInt8? = nil) -> Int {
         counts.append(count)
-        hidden.append(enabled && count >= 1 && count <= Suppression.largestSuppressed)
+        keys.append(key)
+        hidden.append(enabled && (key.map { Suppression.perturbed(count, key: $0) == nil } ?? Suppression.isSmall(count)))
         relationsOfCell.append([])
         return counts.count - 1
+    }
+
+    static func isSmall(_ count: Int) -> Bool { count >= 1 && count <= largestSuppressed }
+
+    /// Cell-key perturbation of a count (the method of the ABS TableBuilder and of the ONS 2021
+    /// Census flexible table builder, here with a perturbation that is a random rounding): 0 stays
+    /// 0; 1 to 7 are hidden; 8 and 9 are hidden for half of all keys and shown as 10 otherwise, so
+    /// a shown count next to a hidden one does not pin the threshold; 10 and over are rounded to a
+    /// multiple of 5, up with probability (n mod 5) / 5 as the key decides, so the published count
+    /// is unbiased. The key is the same for the same people and unrelated for any other set, so
+    /// asking again gives the same answer and two cohorts differing by one person differ by noise.
+    public static func perturbed(_ n: Int, key: UInt8) -> Int? {
+        if n <= 0 { return 0 }
+        if n <= largestSuppressed { return nil }
+        if n < smallestPerturbed { return key & 1 == 0 ? nil : smallestPerturbed }
+        let remainder = n % roundTo
+        let up = (Int(key) * roundTo) >> 8 < remainder
+        return n - remainder + (up ? roundTo : 0)
+    }
+
+    /// A mean over `n` people of values each capped at `cap`, as planning publishes it: nil under
+    /// `smallestPerturbed` people; else rounded to a step of at least cap / n (1, 2 or 5 times a
+    /// power of ten), up or down as the key decides with the probability that keeps it unbiased.
+    /// One person moves such a mean by at most cap / n, so two cohorts differing by one person
+    /// leave that person's value within the noise of their means.
+    public static func mean(_ value: Double, people n: Int, cap: Double, key: UInt8) -> Double? {
+        guard n >= smallestPerturbed, value.isFinite, cap.isFinite, cap > 0 else { return nil }
+        let (mantissa, exponent) = step(atLeast: cap / Double(n))
+        func scaled(_ k: Double) -> Double {
+            exponent >= 0 ? k * mantissa * pow(10, Double(exponent)) : k * mantissa / pow(10, Double(-exponent))
+        }
+        let size = scaled(1)
+        let lower = (value / size).rounded(.down)
+        let fraction = value / size - lower
+        let up = Double(key) / 256 < fraction
+        return scaled(lower + (up ? 1 : 0))
+    }
+
+    /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).
+    public static func step(atLeast x: Double) -> (Double, Int) {
+        var exponent = Int(log10(max(x, 1e-12)).rounded(.down))
+        for _ in 0..<2 {
+            for m in [1.0, 2.0, 5.0] where m * pow(10, Double(exponent)) >= x * (1 - 1e-12) { return (m, exponent) }
+            exponent += 1
+        }
+        return (1, exponent)
+    }
+
+    /// Mixes a cell key with an index, so the several means of one cohort round independently.
+    public static func key(_ key: UInt8, _ index: Int) -> UInt8 {
+        let mixed = (UInt32(key) &+ 1) &* 2_654_435_761 &+ UInt32(truncatingIfNeeded: index) &* 40_503
+        return UInt8(truncatingIfNeeded: mixed >> 24)
     }
 
     /// Records that the `parts` add up to `total`.
@@ -166,10 +230,12 @@ public struct Suppression: Sendable {
         return basis.filter { $0.value.count == 1 }.map(\.key).sorted()
     }
 
-    /// The count as published: nil when hidden, else rounded to the nearest 5 (exact when off).
+    /// The count as published: nil when hidden, else rounded to the nearest 5, or perturbed by
+    /// its cell key (exact when off).
     public func published(_ cell: Int) -> Int? {
         guard !hidden[cell] else { return nil }
-        return enabled ? Suppression.rounded(counts[cell]) : counts[cell]
+        guard enabled else { return counts[cell] }
+        return keys[cell].map { Suppression.perturbed(counts[cell], key: $0) ?? 0 } ?? Suppression.rounded(counts[cell])
     }
 
     public func isHidden(_ cell: Int) -> Bool { hidden[cell] }

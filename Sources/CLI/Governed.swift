@@ -148,7 +148,9 @@ extension PHMCommand {
                 func shown(_ n: Int?) -> String { n.map(Console.number) ?? "suppressed" }
                 print(
                     "\(shown(p.size)) of \(shown(p.populationSize)) people (run \(result.runId), as of \(result.asOf))"
-                        + (result.suppressed ? "; counts of 1-7 suppressed and others rounded to 5" : ""))
+                        + (result.suppressed
+                            ? "; counts of 1-7 suppressed and others rounded to 5 by cell key; means of values capped at the population's 99th centile"
+                            : ""))
                 print(String(format: "evaluated in %.1f ms", result.seconds * 1000))
                 var rows = CSVRows()
                 rows.raw("breakdown,group,cohort,population,pct_cohort,pct_population")

@@ -4,23 +4,54 @@ import PHMCore
 /// pyramid), deprivation, ethnic group, segment, risk tier and condition, and mean use, cost and
 /// risk per person.
 public struct CohortProfile: Sendable {
-    /// One group of one breakdown: people in the cohort and in the population.
+    /// One group of one breakdown: people in the cohort and in the population, with the cell
+    /// key of each (the sum of its people's record keys, modulo 256).
     public struct Group: Sendable, Equatable {
         public var breakdown: String
         public var group: String
         public var cohort: Int
         public var population: Int
+        public var cohortKey: UInt8 = 0
+        public var populationKey: UInt8 = 0
     }
 
-    /// A mean per person in the cohort and in the population.
+    /// A mean per person in the cohort and in the population: exact, and with each person's
+    /// value capped at `cap` (what planning publishes), with the people it is over.
     public struct Measure: Sendable, Equatable {
         public var measure: String
         public var cohort: Double
         public var population: Double
+        public var cap: Double = .infinity
+        public var cohortCapped: Double = .nan
+        public var populationCapped: Double = .nan
+        public var cohortCount: Int = 0
+        public var populationCount: Int = 0
+
+        /// A measure as published: means only, beside the cap they were taken under.
+        public init(measure: String, cohort: Double, population: Double, cap: Double) {
+            self.measure = measure
+            self.cohort = cohort
+            self.population = population
+            self.cap = cap
+        }
+
+        init(
+            measure: String, cohort: Double, population: Double, cap: Double, cohortCapped: Double, populationCapped: Double,
+            cohortCount: Int, populationCount: Int
+        ) {
+            self.init(measure: measure, cohort: cohort, population: population, cap: cap)
+            self.cohortCapped = cohortCapped
+            self.populationCapped = populationCapped
+            self.cohortCount = cohortCount
+            self.populationCount = populationCount
+        }
     }
 
     public var size: Int
     public var populationSize: Int
+    /// The cell keys of the cohort and of the population.
+    public var sizeKey: UInt8
+    public var populationKey: UInt8
     /// Breakdowns whose groups add up to the whole (every one except `condition`), in order.
     public var groups: [Group]
     public var measures: [Measure]
@@ -41,16 +72,60 @@ public struct CohortProfile: Sendable {
     public init(cohort: Tally, population: Tally) {
         size = cohort.size
         populationSize = population.size
+        sizeKey = cohort.key
+        populationKey = population.key
         groups = zip(cohort.groups, population.groups).compactMap { c, p in
             // A condition nobody in the population has is left out.
             p.count == 0 && Self.overlapping.contains(p.breakdown)
-                ? nil : Group(breakdown: p.breakdown, group: p.group, cohort: c.count, population: p.count)
+                ? nil
+                : Group(
+                    breakdown: p.breakdown, group: p.group, cohort: c.count, population: p.count, cohortKey: c.key,
+                    populationKey: p.key)
         }
+        func mean(_ sum: Double, _ n: Int) -> Double { n > 0 ? sum / Double(n) : .nan }
         measures = zip(cohort.sums, population.sums).map { c, p in
             Measure(
-                measure: p.measure, cohort: c.n > 0 ? c.sum / Double(c.n) : .nan, population: p.n > 0 ? p.sum / Double(p.n) : .nan
-            )
+                measure: p.measure, cohort: mean(c.sum, c.n), population: mean(p.sum, p.n), cap: p.cap,
+                cohortCapped: mean(c.capped, c.n), populationCapped: mean(p.capped, p.n), cohortCount: c.n,
+                populationCount: p.n)
         }
+    }
+
+    /// The measures a profile gives means of, each with its value for a row (nil where unknown).
+    public static func measureValues(_ frame: PersonFrame) -> [(name: String, value: (Int) -> Double?)] {
+        var out: [(name: String, value: (Int) -> Double?)] = [
+            ("age", { Double(frame.age[$0]) }), ("ltc_count", { Double(frame.ltcCount[$0]) }),
+        ]
+        for m in UseMeasure.allCases {
+            guard let column = frame.use[m] else { continue }
+            out.append((m.rawValue + "_12m", { Double(column[$0]) }))
+        }
+        for (s, id) in frame.scoreIds.enumerated() { out.append((id, { frame.scores[s][$0] })) }
+        for risk in frame.risks {
+            out.append(("risk_" + risk.outcome, { risk.risk[$0].isNaN ? nil : Double(risk.risk[$0]) }))
+            out.append(("rising_" + risk.outcome, { risk.tier[$0] < 0 ? nil : risk.rising[$0] ? 1 : 0 }))
+        }
+        return out
+    }
+
+    /// The centile of each measure that planning caps a person's value at before taking means.
+    public static let capCentile = 0.99
+
+    /// Each measure's cap: its 99th centile over the whole frame (at least 1), so one person can
+    /// move a published mean of n people by at most cap / n.
+    public static func caps(_ frame: PersonFrame) -> [String: Double] {
+        var caps: [String: Double] = [:]
+        for (name, value) in measureValues(frame) {
+            var values = (0..<frame.count).compactMap(value).filter(\.isFinite)
+            guard !values.isEmpty else { continue }
+            let k = min(values.count - 1, Int((Double(values.count - 1) * capCentile).rounded(.up)))
+            values.withUnsafeMutableBufferPointer { buffer in
+                // Partial selection would do; a sort of one column is a fraction of a second.
+                buffer.sort()
+            }
+            caps[name] = max(1, values[k])
+        }
+        return caps
     }
 
     /// Counts by every breakdown and sums for every mean over one set of rows.
@@ -60,15 +135,27 @@ public struct CohortProfile: Sendable {
     ///   population together); one pass calling every breakdown for each row took 330 ms.
     public struct Tally: Sendable {
         public var size: Int
-        var groups: [(breakdown: String, group: String, count: Int)] = []
-        var sums: [(measure: String, sum: Double, n: Int)] = []
+        /// The cell key of the rows: their record keys summed modulo 256 (0 without keys).
+        public var key: UInt8
+        var groups: [(breakdown: String, group: String, count: Int, key: UInt8)] = []
+        var sums: [(measure: String, sum: Double, capped: Double, n: Int, cap: Double)] = []
 
         public init(_ frame: PersonFrame, rows: Bitset) {
             size = rows.cardinality
+            let keys = frame.recordKeys.count == frame.count ? frame.recordKeys : [UInt8](repeating: 0, count: frame.count)
+            var total: UInt8 = 0
+            rows.forEach { total &+= keys[$0] }
+            key = total
             func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int?) {
                 var counts = [Int](repeating: 0, count: labels.count)
-                rows.forEach { row in if let g = group(row) { counts[g] += 1 } }
-                for (g, label) in labels.enumerated() { groups.append((name, label, counts[g])) }
+                var cellKeys = [UInt8](repeating: 0, count: labels.count)
+                rows.forEach { row in
+                    if let g = group(row) {
+                        counts[g] += 1
+                        cellKeys[g] &+= keys[row]
+                    }
+                }
+                for (g, label) in labels.enumerated() { groups.append((name, label, counts[g], cellKeys[g])) }
             }
             breakdown("sex", Sex.allCases.map(\.criterionValue)) { Int(frame.sex[$0].rawValue) }
             for sex in [Sex.female, .male] {
@@ -92,28 +179,24 @@ public struct CohortProfile: Sendable {
                 }
             }
             for (c, postings) in frame.conditions.enumerated() {
-                let count = postings.rows.reduce(0) { $0 + (rows.contains(Int($1)) ? 1 : 0) }
-                groups.append(("condition", frame.conditionIds[c], count))
+                var count = 0
+                var cellKey: UInt8 = 0
+                for row in postings.rows where rows.contains(Int(row)) {
+                    count += 1
+                    cellKey &+= keys[Int(row)]
+                }
+                groups.append(("condition", frame.conditionIds[c], count, cellKey))
             }
-            func mean(_ name: String, _ value: (Int) -> Double?) {
-                var sum = 0.0, n = 0
+            for (name, value) in CohortProfile.measureValues(frame) {
+                let cap = frame.measureCaps[name] ?? .infinity
+                var sum = 0.0, capped = 0.0, n = 0
                 rows.forEach { row in
                     guard let x = value(row) else { return }
                     sum += x
+                    capped += min(x, cap)
                     n += 1
                 }
-                sums.append((name, sum, n))
-            }
-            mean("age") { Double(frame.age[$0]) }
-            mean("ltc_count") { Double(frame.ltcCount[$0]) }
-            for m in UseMeasure.allCases {
-                guard let column = frame.use[m] else { continue }
-                mean(m.rawValue + "_12m") { Double(column[$0]) }
-            }
-            for (s, id) in frame.scoreIds.enumerated() { mean(id) { frame.scores[s][$0] } }
-            for risk in frame.risks {
-                mean("risk_" + risk.outcome) { risk.risk[$0].isNaN ? nil : Double(risk.risk[$0]) }
-                mean("rising_" + risk.outcome) { risk.tier[$0] < 0 ? nil : risk.rising[$0] ? 1 : 0 }
+                sums.append((name, sum, capped, n, cap))
             }
         }
     }

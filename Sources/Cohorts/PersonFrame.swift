@@ -53,6 +53,12 @@ public struct PersonFrame: Sendable {
 
     public var segmentations: [SegmentColumn] = []
 
+    /// Each row's secret record key for cell-key perturbation (0 to 255), set when a platform
+    /// opens the frame; never saved with it. Empty when not set.
+    public var recordKeys: [UInt8] = []
+    /// The cap on each profile measure (`CohortProfile.caps`), set with the record keys.
+    public var measureCaps: [String: Double] = [:]
+
     public init(runId: Int64, asOf: Day, hierarchy: Hierarchy, areaCodes: [String]) {
         self.runId = runId
         self.asOf = asOf

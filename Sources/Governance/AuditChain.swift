@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 
 /// One entry of the audit log. Each entry's hash covers its own fields and the previous entry's
-/// hash, so editing, deleting or reordering any entry breaks every hash after it.
+/// hash, so editing, deleting or reordering any entry breaks every hash after it. The hash is an
+/// HMAC under the platform's audit key, kept outside the store: without the key file, no one
+/// able to write the store can make a changed entry, or a re-chained log, check as intact.
 public struct AuditEntry: Sendable, Codable, Equatable {
     /// 1, 2, 3... with no gaps.
     public var sequence: Int64
@@ -38,34 +40,41 @@ public struct AuditEntry: Sendable, Codable, Equatable {
         self.hash = hash
     }
 
-    /// The hash of the entry's fields after `previousHash`, as lowercase hex SHA-256.
-    public var computedHash: String {
-        let fields = [
-            previousHash, String(sequence), at, user, role, purpose, action, outcome, detail,
-        ]
-        // Each field length-prefixed, so no two different entries serialise alike.
-        let canonical = fields.map { "\($0.utf8.count):\($0)" }.joined()
-        // Hex by table: `String(format:)` per byte took most of the time of checking a long log.
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(canonical.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+    /// The HMAC-SHA256 of the entry's fields after `previousHash` under the audit key, as
+    /// lowercase hex. Each field is length-prefixed, so no two different entries serialise alike.
+    public func computedHash(_ key: PlatformKey) -> String {
+        let fields = [previousHash, String(sequence), at, user, role, purpose, action, outcome, detail]
+        return key.auditMAC(Data(fields.map { "\($0.utf8.count):\($0)" }.joined().utf8))
     }
+
+    /// The most bytes of detail an entry keeps. Longer detail is replaced by its length, its
+    /// SHA-256 and its start, so no request can make one entry (or the log) grow without bound.
+    public static let maximumDetailBytes = 32_768
 
     /// A new entry chained after `previous` (nil for the first).
     public static func make(
         after previous: AuditEntry?, at date: Date, user: String, role: String, purpose: String, action: String,
-        outcome: String, detail: String
+        outcome: String, detail: String, key: PlatformKey
     ) -> AuditEntry {
         var entry = AuditEntry(
-            sequence: (previous?.sequence ?? 0) + 1, at: timestamp(date), user: user, role: role, purpose: purpose,
-            action: action, outcome: outcome, detail: detail, previousHash: previous?.hash ?? genesis, hash: "")
-        entry.hash = entry.computedHash
+            sequence: (previous?.sequence ?? 0) + 1, at: timestamp(date), user: bounded(user, 256), role: role,
+            purpose: purpose, action: action, outcome: outcome, detail: boundedDetail(detail),
+            previousHash: previous?.hash ?? genesis, hash: "")
+        entry.hash = entry.computedHash(key)
         return entry
+    }
+
+    static func bounded(_ text: String, _ bytes: Int) -> String {
+        text.utf8.count <= bytes ? text : String(decoding: text.utf8.prefix(bytes), as: UTF8.self)
+    }
+
+    static func boundedDetail(_ detail: String) -> String {
+        guard detail.utf8.count > maximumDetailBytes else { return detail }
+        let digest = SHA256.hash(data: Data(detail.utf8)).map { String(format: "%02x", $0) }.joined()
+        let start = String(decoding: detail.utf8.prefix(1_024), as: UTF8.self)
+        let escaped = start.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .unicodeScalars.map { $0.value < 0x20 ? " " : String($0) }.joined()
+        return #"{"truncated":true,"bytes":\#(detail.utf8.count),"sha256":"\#(digest)","start":"\#(escaped)"}"#
     }
 
     /// `2026-11-23T05:06:12.345Z`. A format style, not an `ISO8601DateFormatter`, whose
@@ -90,9 +99,9 @@ public enum AuditVerification: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Checks entries in stored order from the first: see `AuditChainCheck`.
-    public static func check(_ entries: [AuditEntry]) -> AuditVerification {
+    public static func check(_ entries: [AuditEntry], key: PlatformKey) -> AuditVerification {
         var check = AuditChainCheck()
-        for entry in entries where !check.add(entry) { break }
+        for entry in entries where !check.add(entry, key: key) { break }
         return check.result
     }
 }
@@ -116,9 +125,16 @@ public struct AuditChainCheck: Sendable, Equatable {
 
     public var result: AuditVerification { broken ?? .intact(entries: entries, head: head) }
 
+    /// A check carrying on after entries already accounted for (sealed into an archive):
+    /// `entries` of them, the last with hash `head`.
+    public init(after entries: Int, head: String) {
+        self.entries = entries
+        self.head = head
+    }
+
     /// Checks the next entry; false once the chain is broken.
     @discardableResult
-    public mutating func add(_ entry: AuditEntry) -> Bool {
+    public mutating func add(_ entry: AuditEntry, key: PlatformKey) -> Bool {
         guard broken == nil else { return false }
         let position = entries + 1
         if entry.sequence != Int64(position) {
@@ -131,7 +147,7 @@ public struct AuditChainCheck: Sendable, Equatable {
             broken = .broken(
                 position: position, sequence: entry.sequence,
                 reason: "does not follow the entry before it (entries deleted, inserted or reordered)")
-        } else if entry.computedHash != entry.hash {
+        } else if entry.computedHash(key) != entry.hash {
             broken = .broken(
                 position: position, sequence: entry.sequence, reason: "its contents were changed after it was written")
         }

@@ -233,12 +233,16 @@ public enum PipelineRun {
         let runId = try store.begin(record)
         record.id = runId
         do {
-            let governance = try GovernanceStore(directory: options.dataDirectory)
+            let governance = try GovernanceStore(
+                directory: options.dataDirectory, key: try PlatformKey.load(dataDirectory: options.dataDirectory))
             let sharing = try governance.sharing()
             // A run writes planning outputs and a frame: an export, so it is audited too.
-            try governance.audit(
+            let entry = try governance.audit(
                 user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "run", outcome: "allowed",
                 detail: "{\"run\":\(runId)}")
+            if try !governance.advanceAnchor(to: entry) {
+                log("the audit log no longer holds its anchored entry: run `phm audit verify`")
+            }
             let prepared = try prepare(
                 options, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
                 clock: &clock, log: log)

@@ -9,6 +9,7 @@ import Synchronization
 /// frame. The command line and the web server both reach the data only through `Session`s of it.
 public final class Platform: Sendable {
     public let dataDirectory: URL
+    let key: PlatformKey
     let store: GovernanceStore
     let hasher: PasswordHasher
     let careGaps: [CareGap]
@@ -31,19 +32,24 @@ public final class Platform: Sendable {
     /// - Parameters:
     ///   - hasher: the password hash cost (lower it only in tests).
     ///   - careGaps: the care gaps worklists show; the shipped set when nil.
-    public init(dataDirectory: URL, hasher: PasswordHasher = .init(), careGaps: URL? = nil) throws {
+    ///   - key: the platform key (audit log, record keys); read from `PlatformKey.defaultFile` when nil.
+    public init(dataDirectory: URL, key: PlatformKey? = nil, hasher: PasswordHasher = .init(), careGaps: URL? = nil) throws {
         self.dataDirectory = dataDirectory
-        store = try GovernanceStore(directory: dataDirectory)
+        self.key = try key ?? PlatformKey.load(dataDirectory: dataDirectory)
+        store = try GovernanceStore(directory: dataDirectory, key: self.key)
         self.hasher = hasher
         self.careGaps = try CareGap.load(careGaps)
     }
 
     /// The newest run's frame for a purpose, loaded once and kept until a newer run is saved.
-    /// Direct care has a frame of its own when the sharing settings give it other sources.
+    /// Direct care has a frame of its own when the sharing settings give it other sources. Each
+    /// frame gets its people's secret record keys and its measures' caps for publishing profiles.
     public func frame(for purpose: Purpose) throws -> PersonFrame {
         let newest = FrameFile.runs(dataDirectory: dataDirectory).first
         if let frame = cachedFrames.withLock({ $0[purpose] }), frame.runId == newest { return frame }
-        let frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
+        var frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
+        frame.recordKeys = key.recordKeys(frame.pseudonym)
+        frame.measureCaps = CohortProfile.caps(frame)
         cachedFrames.withLock { $0[purpose] = frame }
         return frame
     }
@@ -103,6 +109,7 @@ public final class Platform: Sendable {
         if whole {
             // Not under the lock: a long read should not hold up the short checks of page views.
             let (verification, checkpoint) = try store.verifyAudit()
+            if let checkpoint { try store.anchor(checkpoint.check) }
             let now = Date()
             auditChecked.withLock { $0 = checkpoint.map { ($0, now) } }
             return AuditCheck(
@@ -113,6 +120,7 @@ public final class Platform: Sendable {
         return try auditChecked.withLock { state in
             let before = state?.checkpoint.check.entries ?? 0
             let (verification, checkpoint) = try store.verifyAudit(after: state?.checkpoint)
+            if let checkpoint { try store.anchor(checkpoint.check) }
             let now = Date()
             let check = AuditCheck(
                 verification: verification, whole: state == nil, wholeLogCheckedAt: state?.wholeLogAt ?? now,

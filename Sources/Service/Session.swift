@@ -296,13 +296,19 @@ public struct CohortResult: Sendable {
     /// Time to evaluate the definition and restrict it to the scope.
     public var seconds: Double
 
-    /// The profile as it may be shown: for planning, counts of 1 to 7 hidden (nil) and others
-    /// rounded to 5, with secondary suppression across each breakdown that partitions the people
-    /// (and the pyramid's bands within each sex); means are hidden with the cohort's size.
+    /// The profile as it may be shown. For planning, every count is published by cell-key
+    /// perturbation (`Suppression.perturbed`: 1 to 7 hidden, others randomly rounded to 5 by the
+    /// cell's key), with secondary suppression across each breakdown that partitions the people
+    /// (and the pyramid's bands within each sex); means are of values capped at the population's
+    /// 99th centile, rounded to a step one person cannot cross (`Suppression.mean`), and hidden
+    /// with a cohort under 10.
     public func published() -> PublishedProfile {
         var table = Suppression(enabled: suppressed)
-        let size = table.add(profile.size), total = table.add(profile.populationSize)
-        let cells = profile.groups.map { (cohort: table.add($0.cohort), population: table.add($0.population)) }
+        let size = table.add(profile.size, key: profile.sizeKey)
+        let total = table.add(profile.populationSize, key: profile.populationKey)
+        let cells = profile.groups.map {
+            (cohort: table.add($0.cohort, key: $0.cohortKey), population: table.add($0.population, key: $0.populationKey))
+        }
         func members(_ breakdown: String) -> [Int] { profile.groups.indices.filter { profile.groups[$0].breakdown == breakdown } }
         let breakdowns = profile.groups.map(\.breakdown).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for b in breakdowns where !CohortProfile.overlapping.contains(b) && !b.hasPrefix("age_") {
@@ -316,6 +322,21 @@ public struct CohortResult: Sendable {
         }
         table.protect()
         let shownSize = table.published(size)
+        let measures: [CohortProfile.Measure]
+        if !suppressed {
+            measures = profile.measures
+        } else if let shownSize, shownSize >= Suppression.smallestPerturbed {
+            measures = profile.measures.enumerated().map { i, m in
+                func shown(_ value: Double, _ n: Int, _ key: UInt8) -> Double {
+                    Suppression.mean(value, people: n, cap: m.cap, key: Suppression.key(key, i)) ?? .nan
+                }
+                return CohortProfile.Measure(
+                    measure: m.measure, cohort: shown(m.cohortCapped, m.cohortCount, profile.sizeKey),
+                    population: shown(m.populationCapped, m.populationCount, profile.populationKey), cap: m.cap)
+            }
+        } else {
+            measures = []
+        }
         return PublishedProfile(
             size: shownSize, populationSize: table.published(total),
             groups: profile.groups.indices.map {
@@ -323,7 +344,7 @@ public struct CohortResult: Sendable {
                     group: profile.groups[$0], cohort: table.published(cells[$0].cohort),
                     population: table.published(cells[$0].population))
             },
-            measures: shownSize == nil || shownSize == 0 ? [] : profile.measures)
+            measures: measures)
     }
 }
 

@@ -94,10 +94,17 @@ public struct AuditCheckpoint: Sendable, Equatable {
 /// Users, cohorts, worklist status, the audit log and data sharing settings, in `phm.sqlite`.
 public final class GovernanceStore: Sendable {
     let database: DatabaseQueue
+    /// Authenticates audit entries and the head anchor.
+    let key: PlatformKey
 
-    public init(directory: URL) throws {
+    /// The signed head of the audit log, outside the data directory.
+    public let anchorFile: URL
+
+    public init(directory: URL, key: PlatformKey) throws {
         let store = try RunStore(directory: directory)
         database = store.database
+        self.key = key
+        anchorFile = AuditAnchor.file(for: directory, key: key)
     }
 
     /// Where a run wrote its outputs.
@@ -201,7 +208,7 @@ public final class GovernanceStore: Sendable {
                 db.cachedStatement(sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1"))
             let entry = AuditEntry.make(
                 after: last, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
-                detail: detail)
+                detail: detail, key: key)
             try entry.insert(db)
             return entry
         }
@@ -209,9 +216,15 @@ public final class GovernanceStore: Sendable {
 
     /// Checks the log in stored order: from its first entry, or only the entries stored after
     /// `checkpoint`, once the entry that check ended at is found still in place and unchanged.
-    /// Returns where this check ended, to carry on from next time; nil once the log is broken.
+    /// Then the signed anchor must still be in the log: a log cut short, or an anchored entry
+    /// replaced, is broken however well the rest chains. Returns where this check ended, to
+    /// carry on from next time; nil once the log is broken.
     public func verifyAudit(after checkpoint: AuditCheckpoint? = nil) throws -> (AuditVerification, AuditCheckpoint?) {
-        try database.read { db in
+        let anchor: AuditAnchor?
+        do { anchor = try AuditAnchor.read(anchorFile, key: key) } catch {
+            return (.broken(position: 0, sequence: 0, reason: "\(error)"), nil)
+        }
+        return try database.read { db in
             var check = checkpoint?.check ?? AuditChainCheck()
             var row = checkpoint?.row ?? 0
             if let checkpoint, checkpoint.row > 0 {
@@ -219,7 +232,7 @@ public final class GovernanceStore: Sendable {
                     db, sql: "SELECT \(AuditEntry.columns) FROM audit WHERE rowid = ?", arguments: [checkpoint.row]
                 )
                 .map(AuditEntry.init(row:))
-                guard let last, last.hash == checkpoint.check.head, last.computedHash == last.hash else {
+                guard let last, last.hash == checkpoint.check.head, last.computedHash(key) == last.hash else {
                     check.lostHead()
                     return (check.result, nil)
                 }
@@ -227,11 +240,45 @@ public final class GovernanceStore: Sendable {
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT \(AuditEntry.columns), rowid FROM audit WHERE rowid > ? ORDER BY rowid", arguments: [row])
             while let next = try rows.next() {
-                guard check.add(AuditEntry(row: next)) else { return (check.result, nil) }
+                guard check.add(AuditEntry(row: next), key: key) else { return (check.result, nil) }
                 row = next[10]
+            }
+            if let anchor, anchor.entries > 0 {
+                if anchor.entries > check.entries {
+                    let reason =
+                        "the log ends at entry \(check.entries) but its anchor written at \(anchor.writtenAt) recorded \(anchor.entries): entries were cut from the end"
+                    return (.broken(position: check.entries + 1, sequence: Int64(anchor.entries), reason: reason), nil)
+                }
+                let anchored = try String.fetchOne(
+                    db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
+                guard anchored == anchor.head else {
+                    let reason = "entry \(anchor.entries) is not the one anchored at \(anchor.writtenAt)"
+                    return (.broken(position: anchor.entries, sequence: Int64(anchor.entries), reason: reason), nil)
+                }
             }
             return (check.result, AuditCheckpoint(row: row, check: check))
         }
+    }
+
+    /// Moves the anchor to `entry` (just appended) when the anchored entry is still in the log as
+    /// anchored; otherwise leaves the anchor, so a log cut short stays found. Returns whether it moved.
+    @discardableResult
+    public func advanceAnchor(to entry: AuditEntry) throws -> Bool {
+        let anchor = try AuditAnchor.read(anchorFile, key: key)
+        if let anchor, anchor.entries > 0 {
+            let anchored = try database.read { db in
+                try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
+            }
+            guard anchored == anchor.head, Int64(anchor.entries) <= entry.sequence else { return false }
+        }
+        try AuditAnchor(entries: Int(entry.sequence), head: entry.hash).write(to: anchorFile, key: key)
+        return true
+    }
+
+    /// Anchors the head an intact check ended at, unless the anchor already records as much.
+    public func anchor(_ check: AuditChainCheck) throws {
+        if let anchor = try? AuditAnchor.read(anchorFile, key: key), anchor.entries >= check.entries { return }
+        try AuditAnchor(entries: check.entries, head: check.head).write(to: anchorFile, key: key)
     }
 
     /// The newest entries, oldest first.

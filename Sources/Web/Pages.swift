@@ -190,7 +190,10 @@ enum Pages {
             let p = result.published()
             func shown(_ n: Int?) -> String { n.map(number) ?? "<abbr title=\"suppressed: 1 to 7 people\">*</abbr>" }
             body += "<h2>\(shown(p.size)) of \(shown(p.populationSize)) people</h2>"
-            if result.suppressed { body += "<p>Counts of 1 to 7 are suppressed and others rounded to 5.</p>" }
+            if result.suppressed {
+                body +=
+                    "<p>Counts of 1 to 7 are suppressed; others are rounded to 5, up or down by a key fixed for each set of people, so asking again gives the same answer and two cohorts differing by one person cannot be told apart by it.</p>"
+            }
             // The cohort's age and sex, drawn from the same published counts as the table.
             func band(_ sex: String) -> [Double?] {
                 p.groups.filter { $0.group.breakdown == "age_" + sex }.map { $0.cohort.map(Double.init) }

@@ -45,6 +45,8 @@ public enum WebApp {
                 whole = false
                 try await Task.sleep(for: interval)
             } catch is CancellationError {
+                // Stopping: anchor the head as it is now, so the next start can check it.
+                _ = try? platform.verifyAudit(whole: false)
                 return
             } catch {
                 return logger.error("audit log could not be checked", metadata: ["error": "\(error)"])
@@ -747,7 +749,10 @@ enum ProfileJSON {
                 ] as [String: Any]
             },
             "measures": p.measures.map {
-                ["measure": $0.measure, "cohort": number($0.cohort), "population": number($0.population)] as [String: Any]
+                [
+                    "measure": $0.measure, "cohort": number($0.cohort), "population": number($0.population),
+                    "capped_at": $0.cap.isFinite ? $0.cap : NSNull(),
+                ] as [String: Any]
             },
         ]
     }

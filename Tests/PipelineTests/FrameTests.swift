@@ -46,7 +46,7 @@ import Testing
         var settings = SharingSettings.default
         settings.allowed[.community]?.remove(.planning)
         settings.allowed[.socialCare]?.remove(.directCare)
-        try GovernanceStore(directory: data).setSharing(settings)
+        try GovernanceStore(directory: data, key: PlatformKey.load()).setSharing(settings)
         let out = folder.appendingPathComponent("out")
         let options = RunOptions(
             input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out, dataDirectory: data,

@@ -51,9 +51,10 @@ import Testing
 /// Checking the audit log from where the last check ended.
 @Suite struct AuditCheckpointTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
+    let key = PlatformKey.ephemeral()
 
     func store(entries: Int) throws -> GovernanceStore {
-        let store = try GovernanceStore(directory: dir)
+        let store = try GovernanceStore(directory: dir, key: key)
         for i in 0..<entries { try append(store, i) }
         return store
     }
@@ -115,16 +116,55 @@ import Testing
         #expect(
             try store.verifyAudit().0
                 == .broken(position: 4, sequence: 4, reason: "its contents were changed after it was written"))
-        // Re-chain from entry 4 to the end, as a forger covering the edit would.
+        // Re-chain from entry 4 to the end, as a forger covering the edit would: without the
+        // platform key, with a key of their own, every check still finds it.
+        let forger = PlatformKey.ephemeral()
         var entries = try store.auditEntries()
         for i in 3..<entries.count {
             if i > 3 { entries[i].previousHash = entries[i - 1].hash }
-            entries[i].hash = entries[i].computedHash
+            entries[i].hash = entries[i].computedHash(forger)
             try tamper(
                 "UPDATE audit SET previousHash = '\(entries[i].previousHash)', hash = '\(entries[i].hash)' WHERE sequence = \(i + 1)"
             )
         }
-        #expect(try store.verifyAudit().0 == .intact(entries: 12, head: entries[11].hash))
+        #expect(
+            try store.verifyAudit().0
+                == .broken(position: 4, sequence: 4, reason: "its contents were changed after it was written"))
         #expect(try store.verifyAudit(after: checkpoint).0.description.contains("removed or changed after it was checked"))
+    }
+
+    /// Entries cut from the end leave a chain that checks; the signed anchor outside the data
+    /// directory finds it. An altered anchor is reported, and the anchor never moves back.
+    @Test func cuttingTheEndIsFoundByTheAnchor() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(entries: 40)
+        let checkpoint = try #require(try store.verifyAudit().1)
+        try store.anchor(checkpoint.check)
+        #expect(try AuditAnchor.read(store.anchorFile, key: key)?.entries == 40)
+        try tamper("DELETE FROM audit WHERE sequence > 20")
+        let (cut, none) = try store.verifyAudit()
+        #expect(none == nil)
+        #expect(cut.description.contains("ends at entry 20 but its anchor") && cut.description.contains("recorded 40"))
+        // A run appending to the cut log does not move the anchor back over the cut.
+        let appended = try store.audit(user: "pipeline", role: "system", purpose: "planning", action: "run", outcome: "allowed", detail: "{}")
+        #expect(try store.advanceAnchor(to: appended) == false)
+        #expect(try AuditAnchor.read(store.anchorFile, key: key)?.entries == 40)
+        // An edited anchor file is refused.
+        let text = try String(contentsOf: store.anchorFile, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "40 ", with: "21 ").utf8).write(to: store.anchorFile)
+        #expect(try store.verifyAudit().0.description.contains("was altered"))
+        // The anchor lives outside the data directory.
+        #expect(!store.anchorFile.path.hasPrefix(dir.path))
+    }
+
+    /// One request cannot make one entry (or the log) grow without bound.
+    @Test func longDetailIsKeptAsItsDigest() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(entries: 0)
+        let long = #"{"definition":""# + String(repeating: "x", count: 200_000) + #""}"#
+        let entry = try store.audit(user: "ana", role: "analyst", purpose: "planning", action: "query_cohort", outcome: "allowed", detail: long)
+        #expect(entry.detail.utf8.count < 2_000 && entry.detail.contains(#""truncated":true"#) && entry.detail.contains("200017"))
+        #expect((try JSONSerialization.jsonObject(with: Data(entry.detail.utf8))) is [String: Any])
+        guard case .intact(1, _) = try store.verifyAudit().0 else { Issue.record("not intact"); return }
     }
 }

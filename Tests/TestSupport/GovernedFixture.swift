@@ -12,6 +12,8 @@ public final class Fixture: @unchecked Sendable {
     public let frame: PersonFrame
     public let platform: Platform
     public static let password = "correct horse battery"
+    /// The platform key, in memory: audit entries and record keys.
+    public let key = PlatformKey.ephemeral()
     /// Users by role; the clinician works at practice P3.
     public static let names: [Role: String] = [.analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm"]
 
@@ -41,7 +43,7 @@ public final class Fixture: @unchecked Sendable {
                 rule: condition diabetes and not recorded hba1c within 12 months
             """.utf8
         ).write(to: gaps)
-        platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4), careGaps: gaps)
+        platform = try Platform(dataDirectory: folder, key: key, hasher: PasswordHasher(logN: 4), careGaps: gaps)
         try platform.createFirstAdmin("adm", password: Fixture.password)
         let admin = try platform.login("adm", password: Fixture.password, purpose: .administration)
         try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Fixture.password)

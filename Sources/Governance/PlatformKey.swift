@@ -1,0 +1,135 @@
+@preconcurrency import Crypto
+import Foundation
+
+/// The platform's own secret, kept in a key file outside the data directory (like the
+/// pseudonymisation key, and never in the store), from which two keys are derived with HKDF
+/// (RFC 5869):
+/// - the audit key, which authenticates every entry of the audit log and the signed head file,
+///   so someone able to write `phm.sqlite` but without this file cannot rewrite or cut the log
+///   unnoticed;
+/// - the record-key secret, which gives each person the random record key of cell-key
+///   perturbation; without it no one can work out the noise a published count carries.
+///
+/// The file holds at least 32 bytes as hexadecimal text. It is created on first use, readable
+/// by its owner only; every command working on the same data directory must read the same file.
+public struct PlatformKey: Sendable {
+    let auditKey: SymmetricKey
+    let recordKeySecret: SymmetricKey
+    /// Where the signed heads of audit logs are kept: beside the key file, outside any data
+    /// directory (`AuditAnchor`).
+    public let anchors: URL
+
+    init(bytes: [UInt8], anchors: URL) throws {
+        self.anchors = anchors
+        guard bytes.count >= 32 else { throw PlatformKeyError.tooShort(bytes.count) }
+        let master = SymmetricKey(data: bytes)
+        func derive(_ purpose: String) -> SymmetricKey {
+            HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: master, salt: Data("phm platform key".utf8), info: Data(purpose.utf8), outputByteCount: 32)
+        }
+        auditKey = derive("audit log")
+        recordKeySecret = derive("cell-key record keys")
+    }
+
+    /// A key that lives only in memory: for tests and one-off demonstrations.
+    public static func ephemeral() -> PlatformKey {
+        // swiftlint:disable:next force_try
+        try! PlatformKey(
+            bytes: SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) },
+            anchors: FileManager.default.temporaryDirectory.appendingPathComponent("phm-anchors-\(UUID().uuidString)"))
+    }
+
+    /// `$PHM_PLATFORM_KEY_FILE`, or `~/.config/phm/platform.key`.
+    public static var defaultFile: URL {
+        if let path = ProcessInfo.processInfo.environment["PHM_PLATFORM_KEY_FILE"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/phm/platform.key")
+    }
+
+    /// Reads the key file, creating it (owner-only) when there is none. Two processes starting
+    /// at once agree on one key: the new file is linked into place only if none is there yet.
+    public static func load(_ url: URL = defaultFile, dataDirectory: URL? = nil) throws -> PlatformKey {
+        if let dataDirectory, url.standardizedFileURL.path.hasPrefix(dataDirectory.standardizedFileURL.path + "/") {
+            throw PlatformKeyError.insideDataDirectory(url.path)
+        }
+        if !FileManager.default.fileExists(atPath: url.path) {
+            let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+            let folder = url.deletingLastPathComponent()
+            try FileManager.default.createDirectory(
+                at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let draft = folder.appendingPathComponent(".platform-key-\(UUID().uuidString)")
+            let hex = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            guard
+                FileManager.default.createFile(atPath: draft.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
+            else { throw PlatformKeyError.unwritable(url.path) }
+            defer { try? FileManager.default.removeItem(at: draft) }
+            // link(2) fails if the file appeared meanwhile; then the other process's key is read.
+            if link(draft.path, url.path) != 0 && errno != EEXIST { throw PlatformKeyError.unwritable(url.path) }
+        }
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw PlatformKeyError.unreadable(url.path) }
+        guard let bytes = hexBytes(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw PlatformKeyError.notHex(url.path)
+        }
+        return try PlatformKey(bytes: bytes, anchors: url.deletingLastPathComponent().appendingPathComponent("audit-anchors"))
+    }
+
+    /// Each person's record key, 0 to 255: the first byte of an HMAC of their pseudonym. Stable
+    /// across runs (pseudonyms are), uniform, and unknowable without the key file.
+    public func recordKeys(_ pseudonyms: [String]) -> [UInt8] {
+        pseudonyms.map { pseudonym in
+            HMAC<SHA256>.authenticationCode(for: Data(pseudonym.utf8), using: recordKeySecret).withUnsafeBytes { $0[0] }
+        }
+    }
+
+    /// HMAC-SHA256 of `message` under the audit key, as 64 lowercase hex digits.
+    public func auditMAC(_ message: some DataProtocol) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in HMAC<SHA256>.authenticationCode(for: message, using: auditKey) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        for i in stride(from: 0, to: chars.count, by: 2) {
+            guard let high = value(chars[i]), let low = value(chars[i + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+}
+
+/// Why the platform key file cannot be used.
+public enum PlatformKeyError: Error, CustomStringConvertible, Sendable {
+    case unreadable(String)
+    case notHex(String)
+    case tooShort(Int)
+    case unwritable(String)
+    case insideDataDirectory(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): "The platform key file \(path) cannot be read."
+        case .notHex(let path): "The platform key file \(path) must hold the key as hexadecimal text."
+        case .tooShort(let n): "The platform key has \(n) bytes; it needs at least 32 (64 hex digits)."
+        case .unwritable(let path): "A new platform key file cannot be written at \(path)."
+        case .insideDataDirectory(let path):
+            "The platform key file \(path) is inside the data directory; keep it elsewhere, or the audit log can be rewritten by anyone who can write the data."
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Analysis
+import Cohorts
+import Foundation
+import Governance
+import PHMCore
+import TestSupport
+import Testing
+
+@testable import Service
+
+/// Differencing attacks on planning profiles: two cohorts that differ by one person, as an
+/// attacker who knows that builds them (`practice = X` and `practice = X and age < 95`).
+@Suite struct DisclosureTests {
+    /// The counts `Suppression.perturbed` can publish for `n` people, over every key.
+    static func outputs(_ n: Int) -> Set<Int?> { Set((0...255).map { Suppression.perturbed(n, key: UInt8($0)) }) }
+
+    /// Pairs of random cohorts A and A + one person. For every count (the size and each group),
+    /// whatever A shows hidden, at least two sizes of A are consistent with both answers; and an
+    /// attacker's estimate of the person's value from the two means, (n + 1) x mean(A + p) -
+    /// n x mean(A), is no better than a guess within the cap.
+    @Test func pairsDifferingByOnePersonGiveNothingAway() throws {
+        let fixture = try Fixture()
+        let analyst = try fixture.session(.analyst, .planning)
+        let frame = try fixture.platform.frame(for: .planning)
+        #expect(frame.recordKeys.count == frame.count && !frame.measureCaps.isEmpty)
+        let scope = try analyst.scope(frame)
+        let population = CohortProfile.Tally(frame, rows: scope)
+        var rng = Xoshiro(seed: 7)
+        let people = scope.rows
+        var closeGuesses = 0, guesses = 0, hiddenCells = 0
+        func profile(_ rows: Bitset) -> CohortProfile {
+            CohortProfile(cohort: CohortProfile.Tally(frame, rows: rows), population: population)
+        }
+        func published(_ profile: CohortProfile) -> PublishedProfile {
+            CohortResult(profile: profile, suppressed: true, runId: frame.runId, asOf: frame.asOf, seconds: 0).published()
+        }
+        for trial in 0..<300 {
+            // A: a practice's people in an age range (small or large), within the scope.
+            let practice = Int32(rng.int(0..<12)), low = rng.int(0..<100), high = low + [1, 3, 10, 100][trial % 4]
+            var a = Bitset(count: frame.count) {
+                frame.practice[$0] == practice && Int(frame.age[$0]) >= low && Int(frame.age[$0]) < high
+            }
+            a.formIntersection(scope)
+            let outside = people.filter { !a.contains($0) }
+            let p = outside[rng.int(0..<outside.count)]
+            var b = a
+            b.insert(p)
+            let (fa, fb) = (profile(a), profile(b))
+            let (pa, pb) = (published(fa), published(fb))
+            // Counts: the size and every group; the groups holding p are one larger in B.
+            let pairs =
+                [(pa.size, pb.size, fa.size, fb.size)]
+                + pa.groups.indices.map { (pa.groups[$0].cohort, pb.groups[$0].cohort, fa.groups[$0].cohort, fb.groups[$0].cohort) }
+            for (shownA, shownB, trueA, trueB) in pairs where shownA == nil && (1...9).contains(trueA) {
+                hiddenCells += 1
+                // Sizes of A an attacker who knows the cell is small, and whether p is in it,
+                // cannot rule out.
+                let consistent = (1...9).filter { h in
+                    Self.outputs(h).contains(nil) && Self.outputs(h + trueB - trueA).contains(shownB)
+                }
+                #expect(consistent.count >= 2, "hidden count pinned: A shows nothing, B shows \(String(describing: shownB))")
+            }
+            // Means: p's value estimated from the two published means and sizes.
+            guard let na = pa.size, let nb = pb.size, na > 0 else {
+                #expect(pa.measures.isEmpty || pa.size != nil)
+                continue
+            }
+            // The attacker's best size for a mean of whole numbers: the one near the published size
+            // that makes mean x size whole (how exact means gave exact sizes away).
+            func sum(_ mean: Double, _ shown: Int) -> Double {
+                let sizes = (max(1, shown - 4)...(shown + 4)).map(Double.init)
+                let n = sizes.min { abs(($0 * mean).rounded() - $0 * mean) < abs(($1 * mean).rounded() - $1 * mean) }!
+                return n * mean
+            }
+            for (ma, mb) in zip(pa.measures, pb.measures)
+            where ["age", "ltc_count"].contains(ma.measure) && ma.cohort.isFinite && mb.cohort.isFinite {
+                let value = CohortProfile.measureValues(frame).first { $0.name == ma.measure }!.value(p)!
+                let estimate = sum(mb.cohort, nb) - sum(ma.cohort, na)
+                guesses += 1
+                if abs(estimate - min(value, ma.cap)) < ma.cap / 10 { closeGuesses += 1 }
+            }
+        }
+        #expect(hiddenCells > 100 && guesses > 200)
+        // Exact means give nearly every estimate exactly; the published ones are right to a tenth
+        // of the cap about as often as a guess would be.
+        #expect(Double(closeGuesses) / Double(guesses) < 0.3, "\(closeGuesses) of \(guesses) estimates within cap / 10")
+    }
+
+    /// The same people always give the same answer: asking again, or another way, reveals nothing new.
+    @Test func theSamePeopleGiveTheSameAnswer() throws {
+        let fixture = try Fixture()
+        let analyst = try fixture.session(.analyst, .planning)
+        let one = try analyst.query(try CohortText.parse("practice = P3 and age >= 40")).published()
+        let again = try analyst.query(try CohortText.parse("age >= 40 and (practice = P3)")).published()
+        let other = try analyst.query(try CohortText.parse("practice = P3 and not age < 40")).published()
+        for p in [again, other] {
+            #expect(p.size == one.size && p.groups.map(\.cohort) == one.groups.map(\.cohort))
+            #expect(p.measures.map(\.cohort).description == one.measures.map(\.cohort).description)
+        }
+    }
+
+    @Test func perturbationIsUnbiasedAndHidesSmallCounts() {
+        for n in 1...7 { #expect(Self.outputs(n) == [nil]) }
+        #expect(Self.outputs(8) == [nil, 10] && Self.outputs(9) == [nil, 10])
+        #expect(Self.outputs(0) == [0])
+        for n in [10, 11, 13, 27, 1_234] {
+            let mean = Double((0...255).map { Suppression.perturbed(n, key: UInt8($0))! }.reduce(0, +)) / 256
+            #expect(abs(mean - Double(n)) < 0.05, "\(n): \(mean)")
+            #expect(Self.outputs(n).allSatisfy { $0! % 5 == 0 && abs($0! - n) < 5 })
+        }
+        // Means: a step one person cannot cross, and unbiased over keys.
+        let value = 41.37
+        let shown = (0...255).map { Suppression.mean(value, people: 200, cap: 92, key: UInt8($0))! }
+        #expect(Set(shown) == [41, 41.5])
+        #expect(abs(shown.reduce(0, +) / 256 - value) < 0.1)
+        #expect(Suppression.mean(value, people: 9, cap: 92, key: 0) == nil)
+        #expect(Suppression.step(atLeast: 0.46).0 == 5 && Suppression.step(atLeast: 0.46).1 == -1)
+        #expect(Suppression.step(atLeast: 120).0 == 2 && Suppression.step(atLeast: 120).1 == 2)
+    }
+}
