@@ -103,6 +103,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
+        // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
+        .executableTarget(
+            name: "phm-fuzz", dependencies: ["PHMCore", "Ingest", "Cohorts", "Conditions"], path: "Fuzz/Sources",
+            swiftSettings: strict),
 
         .target(
             name: "TestSupport",

@@ -149,7 +149,7 @@ extension PHMCommand {
                 print(
                     "\(shown(p.size)) of \(shown(p.populationSize)) people (run \(result.runId), as of \(result.asOf))"
                         + (result.suppressed
-                            ? "; counts of 1-7 suppressed and others rounded to 5 by cell key; means of values capped at the population's 99th centile"
+                            ? "; counts of 1-7 suppressed and others rounded to 5 by cell key; means of values capped at the population's 99.9th centile"
                             : ""))
                 print(String(format: "evaluated in %.1f ms", result.seconds * 1000))
                 var rows = CSVRows()
@@ -286,7 +286,8 @@ extension PHMCommand {
 
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read and verify the hash-chained audit log.", subcommands: [List.self, Verify.self])
+            abstract: "Read, verify and archive the hash-chained audit log.",
+            subcommands: [List.self, Verify.self, Archive.self])
 
         struct List: ParsableCommand {
             @OptionGroup var session: SessionOptions
@@ -312,11 +313,33 @@ extension PHMCommand {
                 guard case .intact = result else { throw ExitCode(1) }
                 if let head {
                     let entries = try Console.reportingFailures { try s.auditLog() }
-                    guard entries.contains(where: { $0.hash == head }) else {
+                    let sealed = try Console.reportingFailures { try s.auditSeals() }
+                    guard entries.contains(where: { $0.hash == head }) || sealed.contains(where: { $0.head == head }) else {
                         print("the recorded head \(head) is not in the log: entries were removed from its end")
                         throw ExitCode(1)
                     }
                 }
+                for file in archives {
+                    let data = try Console.reportingFailures { try Data(contentsOf: URL(fileURLWithPath: file)) }
+                    let result = try Console.reportingFailures { try s.verifyAuditArchive(data, named: URL(fileURLWithPath: file).lastPathComponent) }
+                    print("\(file): \(result.description)")
+                    guard case .intact = result else { throw ExitCode(1) }
+                }
+            }
+            @Option(name: .customLong("archive"), help: "An archive file written by `phm audit archive`: check it against its seal.")
+            var archives: [String] = []
+        }
+
+        struct Archive: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Move the entries up to a sequence number into an archive file and seal them (information governance leads and administrators).")
+            @OptionGroup var session: SessionOptions
+            @Option(help: "The last entry to archive.") var through: Int
+            @Option(help: "The folder for archive files.") var out: String
+            func run() throws {
+                let s = try Console.reportingFailures { try session.session() }
+                let seal = try Console.reportingFailures { try s.archiveAudit(through: through, to: URL(fileURLWithPath: out)) }
+                print("archived entries to \(seal.through) in \(out)/\(seal.archive) (SHA-256 \(seal.archiveSHA256)); the log now starts after head \(seal.head)")
             }
         }
     }

@@ -109,9 +109,9 @@ public struct CohortProfile: Sendable {
     }
 
     /// The centile of each measure that planning caps a person's value at before taking means.
-    public static let capCentile = 0.99
+    public static let capCentile = 0.999
 
-    /// Each measure's cap: its 99th centile over the whole frame (at least 1), so one person can
+    /// Each measure's cap: its 99.9th centile over the whole frame (at least 1), so one person can
     /// move a published mean of n people by at most cap / n.
     public static func caps(_ frame: PersonFrame) -> [String: Double] {
         var caps: [String: Double] = [:]

@@ -55,18 +55,44 @@ public enum FrameFile {
         }.sorted(by: >)
     }
 
-    /// Saves a run's frame in a data directory and removes the frames of all but the newest
-    /// `kept` runs.
+    /// Saves a run's frame in a data directory, as a draft (`.partial`) that no reader sees
+    /// until `commit` makes the run's frames current.
     public static func save(_ frame: PersonFrame, dataDirectory: URL, variant: String? = nil) throws {
         let folder = dataDirectory.appendingPathComponent("frames")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try write(frame, to: url(dataDirectory: dataDirectory, run: frame.runId, variant: variant))
+        try write(frame, to: draft(url(dataDirectory: dataDirectory, run: frame.runId, variant: variant)))
+    }
+
+    static func draft(_ url: URL) -> URL { url.appendingPathExtension("partial") }
+
+    /// Makes a run's saved frames current, each by one rename: variants first, then the planning
+    /// frame, whose presence makes the run the newest. A process killed between renames leaves
+    /// the previous run current. Then removes the frames of all but the newest `kept` runs.
+    public static func commit(run: Int64, dataDirectory: URL) throws {
+        let folder = dataDirectory.appendingPathComponent("frames")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let drafts = names.filter { $0.hasPrefix("run-\(run).") && $0.hasSuffix(".partial") }
+        let planning = "run-\(run).frame.partial"
+        for name in drafts.filter({ $0 != planning }) + drafts.filter({ $0 == planning }) {
+            let target = folder.appendingPathComponent(String(name.dropLast(".partial".count)))
+            guard rename(folder.appendingPathComponent(name).path, target.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
+            }
+        }
         let old = Set(runs(dataDirectory: dataDirectory).dropFirst(kept))
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+        for name in names {
             let run = name.dropFirst(4).prefix { $0 != "." }
             if name.hasPrefix("run-"), let id = Int64(run), old.contains(id) {
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
             }
+        }
+    }
+
+    /// Removes drafts of frames that were never committed: what a killed run leaves.
+    public static func removeDrafts(dataDirectory: URL) {
+        let folder = dataDirectory.appendingPathComponent("frames")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".partial") {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
 

@@ -109,7 +109,7 @@ public struct StageClock: Sendable {
 /// One run: ingest, identify, build the population, summarise use and cost, stratify risk, write outputs.
 public enum PipelineRun {
     public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
-        try recorded(options, log: log) { prepared, clock in
+        try recorded(options, log: log) { prepared, options, clock in
             let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
             let population = prepared.population, registered = prepared.registered
             let emergency = risk.stratification.scores[.emergencyAdmission]
@@ -215,7 +215,7 @@ public enum PipelineRun {
     /// `body` does the run's own work and returns how to build its result from the summary.
     public static func recorded<T>(
         _ options: RunOptions, log: @escaping @Sendable (String) -> Void,
-        _ body: (PreparedRun, inout StageClock) throws -> (RunSummary) -> T
+        _ body: (PreparedRun, RunOptions, inout StageClock) throws -> (RunSummary) -> T
     ) throws -> T {
         var clock = StageClock()
         // Definitions are checked before any data is read, so a typo fails fast.
@@ -232,7 +232,14 @@ public enum PipelineRun {
             outputFolder: options.output.path, status: "running")
         let runId = try store.begin(record)
         record.id = runId
+        // Outputs go to the run's own folder, made current only when the run is complete.
+        let publisher = RunPublisher(output: options.output, runId: runId)
+        record.outputFolder = publisher.folder.path
+        var staged = options
+        staged.output = publisher.staging
         do {
+            try store.update(record)
+            try publisher.prepare(dataDirectory: options.dataDirectory)
             let governance = try GovernanceStore(
                 directory: options.dataDirectory, key: try PlatformKey.load(dataDirectory: options.dataDirectory))
             let sharing = try governance.sharing()
@@ -244,9 +251,9 @@ public enum PipelineRun {
                 log("the audit log no longer holds its anchored entry: run `phm audit verify`")
             }
             let prepared = try prepare(
-                options, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
+                staged, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
                 clock: &clock, log: log)
-            let finish = try body(prepared, &clock)
+            let finish = try body(prepared, staged, &clock)
             let r = prepared.reconciliation
             let summary = RunSummary(
                 runId: runId, asOf: options.asOf.description, spinePersons: prepared.spinePersons,
@@ -255,22 +262,24 @@ public enum PipelineRun {
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path)
-            try FileManager.default.createDirectory(at: options.output, withIntermediateDirectories: true)
-            try OutputWriter.writeJSON(summary, to: options.output.appendingPathComponent("run.json"))
-            record.finishedAt = Date()
-            record.status = "succeeded"
-            record.registeredPeople = prepared.registered.count
-            record.rowsIn = r.rowsIn
-            record.rowsQuarantined = r.quarantined
-            try store.update(record)
-            try store.save(r, named: "reconciliation", run: runId)
-            try store.save(prepared.linkage, named: "linkage", run: runId)
-            try store.save(summary, named: "summary", run: runId)
+            try OutputWriter.writeJSON(summary, to: staged.output.appendingPathComponent("run.json"))
+            try publisher.commit(dataDirectory: options.dataDirectory) {
+                try store.save(r, named: "reconciliation", run: runId)
+                try store.save(prepared.linkage, named: "linkage", run: runId)
+                try store.save(summary, named: "summary", run: runId)
+                record.finishedAt = Date()
+                record.status = "succeeded"
+                record.registeredPeople = prepared.registered.count
+                record.rowsIn = r.rowsIn
+                record.rowsQuarantined = r.quarantined
+                try store.update(record)
+            }
             return finish(summary)
         } catch {
             record.finishedAt = Date()
             record.status = "failed"
             try? store.update(record)
+            try? FileManager.default.removeItem(at: publisher.staging)
             throw error
         }
     }
@@ -310,7 +319,7 @@ public enum PipelineRun {
             .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
         let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory] in
             let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
-            try identityVault.replaceIdentities(vault)
+            try identityVault.stageIdentities(vault)
             try identityVault.addQuarantined(vaultRows)
         }
         let everything = clock.time("population") {

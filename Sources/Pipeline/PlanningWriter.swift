@@ -116,6 +116,21 @@ struct PlanningWriter {
         /// `[unit][indicator][breakdown][group]`, nil for mean indicators.
         var numerators: [[[[Int]]?]]
         var cells: [[[[Inequalities.Cell]]]]
+
+        /// How much a value computed from a unit's exact numerator and people (a rate, share or
+        /// its interval) must be scaled to be the same value of the published numerator and
+        /// people: (published / exact numerator) x (exact / published people). So no published
+        /// value is more exact than its counts (times the exact people, an exact rate gives back
+        /// the exact numerator). 1 without suppression, or for means; nil when a count is hidden.
+        func scale(_ u: Int, _ i: Int, _ b: Int = 0, _ g: Int = 0) -> Double? {
+            let peopleCell = people[u][b][g]
+            guard let shownPeople = table.published(peopleCell) else { return nil }
+            guard table.enabled, let numeratorCell = numerators[u][i]?[b][g] else { return 1 }
+            guard let shown = table.published(numeratorCell), shownPeople > 0 else { return nil }
+            let exact = table.counts[numeratorCell]
+            guard exact > 0 else { return 1 }
+            return Double(shown) / Double(exact) * Double(table.counts[peopleCell]) / Double(shownPeople)
+        }
     }
 
     func inequalityCells(_ totals: [Totals]) -> InequalityCells {
@@ -201,17 +216,16 @@ struct PlanningWriter {
                         case .none: rows.empty()
                         }
                         let visible = people != nil && numerator != .some(nil)
-                        PlanningWriter.optional(&rows, visible ? cell.crude?.value : nil, decimals: 3)
-                        PlanningWriter.optional(&rows, visible ? cell.crude?.lower : nil, decimals: 3)
-                        PlanningWriter.optional(&rows, visible ? cell.crude?.upper : nil, decimals: 3)
+                        // Crude values of the published counts (see `InequalityCells.scale`).
+                        let k = visible ? c.scale(u, i, b, g) : nil
+                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.value * k } }, decimals: 3)
+                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.lower * k } }, decimals: 3)
+                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.upper * k } }, decimals: 3)
                         PlanningWriter.optional(&rows, visible ? cell.standardised?.value : nil, decimals: 3)
                         PlanningWriter.optional(&rows, visible ? cell.standardised?.lower : nil, decimals: 3)
                         PlanningWriter.optional(&rows, visible ? cell.standardised?.upper : nil, decimals: 3)
                         let parent = units[u].parent.flatMap { p -> Double? in
-                            let shown =
-                                c.table.published(c.people[p][b][g]) != nil
-                                && c.numerators[p][i].map { c.table.published($0[b][g]) != nil } ?? true
-                            return shown ? c.cells[p][i][b][g].crude?.value : nil
+                            c.scale(p, i, b, g).flatMap { k in c.cells[p][i][b][g].crude.map { $0.value * k } }
                         }
                         PlanningWriter.optional(&rows, parent, decimals: 3)
                         rows.end()
@@ -241,11 +255,32 @@ struct PlanningWriter {
         try Data(rows.bytes).write(to: url)
     }
 
+    /// Writes `variation.csv`. Under suppression every figure is derived from published counts
+    /// only, so no combination of columns gives back more than the counts themselves: the crude
+    /// values and ratios use the published (rounded) observed count and people, and a row whose
+    /// count is hidden shows no expected value, ratio, limits or crude value. Mean indicators (a
+    /// total spread over people) are hidden for a unit whose people are hidden, and for its parent
+    /// and siblings, whose totals would otherwise give the hidden unit's by subtraction.
     func writeVariation(_ totals: [Totals], _ c: InequalityCells, to url: URL) throws {
         var rows = CSVRows(capacity: 1 << 20)
         rows.raw(
             "level,unit_code,unit_name,parent_code,indicator,kind,method,people,observed,expected,ratio,ratio_lower_95,ratio_upper_95,crude_value,parent_crude_value,funnel_lower_95,funnel_upper_95,funnel_lower_998,funnel_upper_998,outlier,phi,tau2"
         )
+        // Units whose totals would give away a hidden unit's: the hidden, their parents and siblings.
+        var family = Set<Int>()
+        for u in units.indices where c.table.published(c.people[u][0][0]) == nil {
+            family.insert(u)
+            if let parent = units[u].parent {
+                family.insert(parent)
+                for v in units.indices where units[v].parent == parent { family.insert(v) }
+            }
+        }
+        /// A unit's crude value of its published counts; hidden for a mean indicator of the
+        /// hidden unit's family.
+        func publishedCrude(_ u: Int, _ i: Int, exact: Double) -> Double? {
+            if c.numerators[u][i] == nil && suppress && family.contains(u) { return nil }
+            return c.scale(u, i).map { exact * $0 }
+        }
         for row in Variation.rows(units: units, totals: totals, indicators: indicators) {
             let u = row.unit, indicator = indicators[row.indicator]
             prefix(&rows, u)
@@ -257,7 +292,7 @@ struct PlanningWriter {
             let counted = indicator.kind != .mean
             var people = c.table.published(c.people[u][0][0])
             var observed = counted ? c.numerators[u][row.indicator].flatMap { c.table.published($0[0][0]) } : nil
-            var visible = people != nil && (!counted || observed != nil)
+            var visible = people != nil && (counted ? observed != nil : !(suppress && family.contains(u)))
             if row.method == .riskModel {
                 func own(_ n: Double) -> Int? {
                     visible && !small(n) ? (suppress ? Suppression.rounded(Int(n.rounded())) : Int(n.rounded())) : nil
@@ -272,14 +307,24 @@ struct PlanningWriter {
             } else {
                 PlanningWriter.optional(&rows, visible ? row.observed : nil, decimals: 2)
             }
-            rows.field(row.expected, decimals: 2)
-            PlanningWriter.optional(&rows, visible ? row.ratio.value : nil, decimals: 4)
-            PlanningWriter.optional(&rows, visible ? row.ratio.lower : nil, decimals: 4)
-            PlanningWriter.optional(&rows, visible ? row.ratio.upper : nil, decimals: 4)
-            PlanningWriter.optional(&rows, visible ? row.crude : nil, decimals: 3)
-            PlanningWriter.optional(&rows, row.parentCrude, decimals: 3)
+            PlanningWriter.optional(&rows, visible ? row.expected : nil, decimals: 2)
+            // The ratio of the published count to the expected one: no more exact than the count.
+            var ratio: Statistics.Estimate? = visible ? row.ratio : nil
+            if visible, counted, suppress, let observed {
+                ratio = Statistics.indirectlyStandardisedRatio(observed: Double(observed), expected: row.expected)
+            }
+            PlanningWriter.optional(&rows, ratio?.value, decimals: 4)
+            PlanningWriter.optional(&rows, ratio?.lower, decimals: 4)
+            PlanningWriter.optional(&rows, ratio?.upper, decimals: 4)
+            let crude = publishedCrude(u, row.indicator, exact: row.crude)
+            PlanningWriter.optional(&rows, visible ? crude : nil, decimals: 3)
+            let parent = units[u].parent
+            PlanningWriter.optional(
+                &rows, parent.flatMap { p in row.parentCrude.flatMap { publishedCrude(p, row.indicator, exact: $0) } },
+                decimals: 3)
+            // The limits follow from the expected value, so are hidden with it.
             for v in [row.limits.lower95, row.limits.upper95, row.limits.lower998, row.limits.upper998] {
-                rows.field(v, decimals: 4)
+                PlanningWriter.optional(&rows, visible ? v : nil, decimals: 4)
             }
             if visible { rows.field(row.flag.rawValue) } else { rows.empty() }
             rows.field(row.phi, decimals: 3)

@@ -105,7 +105,7 @@ extension PipelineRun {
     /// `phm model train`: trains and validates both algorithms for every outcome, and saves the
     /// models and their cards under `OUT/models`.
     public static func trainModels(_ options: RunOptions, log: @escaping @Sendable (String) -> Void) throws -> [RiskModel] {
-        try recorded(options, log: log) { prepared, clock in
+        try recorded(options, log: log) { prepared, options, clock in
             let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
             let models = try clock.time("risk training") {
                 try RiskStage.train(
@@ -121,7 +121,7 @@ extension PipelineRun {
     public static func evaluateModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
         throws -> [RiskModel]
     {
-        try recorded(options, log: log) { prepared, clock in
+        try recorded(options, log: log) { prepared, options, clock in
             var models = try RiskStage.load(folder)
             let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
             let design = Validation(
@@ -146,7 +146,7 @@ extension PipelineRun {
     public static func scoreModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
         throws -> Stratification
     {
-        try recorded(options, log: log) { prepared, clock in
+        try recorded(options, log: log) { prepared, options, clock in
             let models = try RiskStage.load(folder)
             let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
             let stratification = try clock.time("risk scoring") {

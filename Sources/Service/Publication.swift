@@ -171,15 +171,19 @@ public final class Publication: Sendable {
 
     /// Each unit's planning population in one pass over the frame, suppressed as the run's
     /// tables are: counts of 1 to 7 hidden, others rounded to 5, the pyramid's bands related to
-    /// each sex's total and every unit's total to its parent's.
+    /// each sex's total and every unit's total to its parent's. Shares and rates are of published
+    /// counts over published people, and means go through `Suppression.mean` with the unit's cell
+    /// key, so no figure is more exact than the counts: a total divided by a mean, or a share times
+    /// the people, gives back nothing the table does not show.
     static func population(_ frame: PersonFrame, units: [PublishedUnit]) -> [String: UnitPopulation] {
         let h = frame.hierarchy
         let index = Dictionary(uniqueKeysWithValues: units.enumerated().map { ($1.code, $0) })
         let bands = CohortProfile.pyramidBands.count
         struct Sums {
-            var people = 0, aged65 = 0, multimorbid = 0, scored = 0, high = 0
+            var people = 0, aged65 = 0, multimorbid = 0, scored = 0, high = 0, admissions = 0
             var female: [Int], male: [Int]
-            var age = 0.0, admissions = 0.0, cost = 0.0
+            var age = 0.0, cost = 0.0
+            var key: UInt8 = 0
         }
         var sums = units.map { _ in Sums(female: Array(repeating: 0, count: bands), male: Array(repeating: 0, count: bands)) }
         let admissions = frame.use[.emergencyAdmissions], cost = frame.use[.cost]
@@ -191,15 +195,18 @@ public final class Publication: Sendable {
                 h.pcns[Int(h.practicePCN[q])].code, h.practices[q].code,
             ].compactMap { index[$0] }
         }
+        let caps = frame.measureCaps
+        let keys = frame.recordKeys.count == frame.count ? frame.recordKeys : [UInt8](repeating: 0, count: frame.count)
         for row in 0..<frame.count where !frame.optedOut[row] {
             let age = Int(frame.age[row]), band = min(age / 5, bands - 1)
             for u in paths[Int(frame.practice[row])] {
                 sums[u].people += 1
-                sums[u].age += Double(age)
+                sums[u].key &+= keys[row]
+                sums[u].age += min(Double(age), caps["age"] ?? .infinity)
                 if age >= 65 { sums[u].aged65 += 1 }
                 if frame.ltcCount[row] >= 2 { sums[u].multimorbid += 1 }
-                sums[u].admissions += Double(admissions?[row] ?? 0)
-                sums[u].cost += Double(cost?[row] ?? 0)
+                sums[u].admissions += Int(admissions?[row] ?? 0)
+                sums[u].cost += min(Double(cost?[row] ?? 0), caps[UseMeasure.cost.rawValue + "_12m"] ?? .infinity)
                 switch frame.sex[row] {
                 case .female: sums[u].female[band] += 1
                 case .male: sums[u].male[band] += 1
@@ -213,6 +220,9 @@ public final class Publication: Sendable {
         }
         var table = Suppression(enabled: true)
         let people = sums.map { table.add($0.people) }
+        let aged65 = sums.map { table.add($0.aged65) }, multimorbid = sums.map { table.add($0.multimorbid) }
+        let events = sums.map { table.add($0.admissions) }
+        let scored = sums.map { table.add($0.scored) }, high = sums.map { table.add($0.high) }
         let female = sums.map { $0.female.map { table.add($0) } }, male = sums.map { $0.male.map { table.add($0) } }
         let femaleTotal = sums.map { table.add($0.female.reduce(0, +)) }, maleTotal = sums.map { table.add($0.male.reduce(0, +)) }
         for u in units.indices {
@@ -229,15 +239,24 @@ public final class Publication: Sendable {
         table.protect()
         var result: [String: UnitPopulation] = [:]
         for (u, unit) in units.enumerated() {
-            let s = sums[u], n = Double(s.people), shown = table.published(people[u])
-            func share(_ k: Int, of d: Double) -> Double? { shown == nil || d == 0 ? nil : 100 * Double(k) / d }
+            let s = sums[u], shown = table.published(people[u])
+            func share(_ cell: Int, of whole: Int?, per scale: Double = 100) -> Double? {
+                guard let whole, whole > 0, let part = table.published(cell) else { return nil }
+                return scale * Double(part) / Double(whole)
+            }
+            func mean(_ sum: Double, _ measure: String, _ index: Int) -> Double? {
+                guard shown != nil, s.people > 0 else { return nil }
+                return Suppression.mean(
+                    sum / Double(s.people), people: s.people, cap: caps[measure] ?? .infinity, key: Suppression.key(s.key, index))
+            }
+            let costPerHead = mean(s.cost, UseMeasure.cost.rawValue + "_12m", 1)
             result[unit.code] = UnitPopulation(
                 people: shown, female: female[u].map { table.published($0) }, male: male[u].map { table.published($0) },
-                meanAge: shown == nil || n == 0 ? nil : s.age / n, aged65Plus: share(s.aged65, of: n),
-                multimorbid: share(s.multimorbid, of: n),
-                emergencyAdmissionsPer1000: shown == nil || n == 0 ? nil : 1000 * s.admissions / n,
-                totalCost: shown == nil ? nil : s.cost, costPerHead: shown == nil || n == 0 ? nil : s.cost / n,
-                highRisk: share(s.high, of: Double(s.scored)))
+                meanAge: mean(s.age, "age", 0), aged65Plus: share(aged65[u], of: shown),
+                multimorbid: share(multimorbid[u], of: shown),
+                emergencyAdmissionsPer1000: share(events[u], of: shown, per: 1000),
+                totalCost: costPerHead.flatMap { c in shown.map { c * Double($0) } }, costPerHead: costPerHead,
+                highRisk: share(high[u], of: table.published(scored[u])))
         }
         return result
     }

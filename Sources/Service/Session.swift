@@ -244,6 +244,27 @@ public struct Session: Sendable {
         return (try platform.verifyAudit(whole: whole), try store.latestAuditEntries(latest))
     }
 
+    /// The seals of the stretches of the log moved to archive files.
+    public func auditSeals() throws -> [AuditSeal] {
+        try authorise(.viewAudit, detail: ["seals": true])
+        return try store.auditSeals()
+    }
+
+    /// Moves the log's entries up to `through` into an archive file in `folder`, sealed.
+    public func archiveAudit(through: Int, to folder: URL) throws -> AuditSeal {
+        try authorise(.viewAudit, detail: ["archive_through": through])
+        return try store.archiveAudit(through: through, to: folder)
+    }
+
+    /// Checks an archive file against its seal (found by the file's name).
+    public func verifyAuditArchive(_ data: Data, named name: String) throws -> AuditVerification {
+        try authorise(.viewAudit, detail: ["verify_archive": name])
+        guard let seal = try store.auditSeals().first(where: { $0.archive == name }) else {
+            throw AccessError.invalid("no seal names the archive \(name)")
+        }
+        return AuditArchive.verify(data, key: platform.key, seal: seal)
+    }
+
     public func sharing() throws -> SharingSettings {
         try authorise(.manageSharing, detail: ["view": true])
         return try store.sharing()
@@ -300,7 +321,7 @@ public struct CohortResult: Sendable {
     /// perturbation (`Suppression.perturbed`: 1 to 7 hidden, others randomly rounded to 5 by the
     /// cell's key), with secondary suppression across each breakdown that partitions the people
     /// (and the pyramid's bands within each sex); means are of values capped at the population's
-    /// 99th centile, rounded to a step one person cannot cross (`Suppression.mean`), and hidden
+    /// 99.9th centile, rounded to a step one person cannot cross (`Suppression.mean`), and hidden
     /// with a cohort under 10.
     public func published() -> PublishedProfile {
         var table = Suppression(enabled: suppressed)

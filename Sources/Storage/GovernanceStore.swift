@@ -79,6 +79,12 @@ extension AuditEntry: FetchableRecord, PersistableRecord {
     }
 }
 
+/// Why a stretch of the audit log was not archived.
+public struct AuditArchiveError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A new version of a cohort refused: another user owns the name.
 public struct CohortOwned: Error, Sendable {
     public var name: String
@@ -225,7 +231,12 @@ public final class GovernanceStore: Sendable {
             return (.broken(position: 0, sequence: 0, reason: "\(error)"), nil)
         }
         return try database.read { db in
-            var check = checkpoint?.check ?? AuditChainCheck()
+            // A log whose older stretches were archived starts after its latest seal.
+            let seal = try Self.latestSeal(db)
+            if let seal, !seal.isAuthentic(key) {
+                return (.broken(position: 0, sequence: 0, reason: "the seal of entries to \(seal.through) was altered"), nil)
+            }
+            var check = checkpoint?.check ?? seal.map { AuditChainCheck(after: $0.through, head: $0.head) } ?? AuditChainCheck()
             var row = checkpoint?.row ?? 0
             if let checkpoint, checkpoint.row > 0 {
                 let last = try Row.fetchOne(
@@ -243,14 +254,16 @@ public final class GovernanceStore: Sendable {
                 guard check.add(AuditEntry(row: next), key: key) else { return (check.result, nil) }
                 row = next[10]
             }
-            if let anchor, anchor.entries > 0 {
+            if let anchor, anchor.entries > (seal?.through ?? 0) || anchor.entries == seal?.through {
                 if anchor.entries > check.entries {
                     let reason =
                         "the log ends at entry \(check.entries) but its anchor written at \(anchor.writtenAt) recorded \(anchor.entries): entries were cut from the end"
                     return (.broken(position: check.entries + 1, sequence: Int64(anchor.entries), reason: reason), nil)
                 }
-                let anchored = try String.fetchOne(
-                    db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
+                let anchored =
+                    anchor.entries == seal?.through
+                    ? seal?.head
+                    : try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
                 guard anchored == anchor.head else {
                     let reason = "entry \(anchor.entries) is not the one anchored at \(anchor.writtenAt)"
                     return (.broken(position: anchor.entries, sequence: Int64(anchor.entries), reason: reason), nil)
@@ -258,6 +271,64 @@ public final class GovernanceStore: Sendable {
             }
             return (check.result, AuditCheckpoint(row: row, check: check))
         }
+    }
+
+    static func latestSeal(_ db: Database) throws -> AuditSeal? {
+        try Row.fetchOne(
+            db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through DESC LIMIT 1"
+        ).map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
+    }
+
+    /// The seals of archived stretches, oldest first.
+    public func auditSeals() throws -> [AuditSeal] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through")
+                .map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
+        }
+    }
+
+    /// Moves the entries up to `through` out of the store into an archive file in `folder`, once
+    /// the whole log is found intact, and seals them: the log in the store then starts after
+    /// them, chained to the sealed head, and the archive can be checked on its own against the
+    /// seal. So the log need not grow without end and every stretch stays verifiable.
+    public func archiveAudit(through: Int, to folder: URL, at date: Date = Date()) throws -> AuditSeal {
+        let (verification, checkpoint) = try verifyAudit()
+        guard case .intact(let entries, _) = verification, checkpoint != nil else {
+            throw AuditArchiveError("the log is not intact: \(verification)")
+        }
+        let after = try database.read { db in try Self.latestSeal(db) }
+        let from = (after?.through ?? 0) + 1
+        guard through >= from, through <= entries else {
+            throw AuditArchiveError("entries \(from) to \(entries) can be archived; \(through) is not among them")
+        }
+        let stretch = try database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(AuditEntry.columns) FROM audit WHERE sequence <= ? ORDER BY rowid", arguments: [through]
+            ).map(AuditEntry.init(row:))
+        }
+        guard stretch.count == through - from + 1, let last = stretch.last, last.sequence == Int64(through) else {
+            throw AuditArchiveError("entries \(from) to \(through) are not all in the log")
+        }
+        let data = try AuditArchive.lines(after: from - 1, head: after?.head ?? AuditEntry.genesis, entries: stretch)
+        let name = "audit-\(from)-\(through).jsonl"
+        try FileManager.default.createDirectory(
+            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let file = folder.appendingPathComponent(name)
+        guard !FileManager.default.fileExists(atPath: file.path) else { throw AuditArchiveError("\(file.path) exists") }
+        let draft = folder.appendingPathComponent("." + name + ".partial")
+        guard FileManager.default.createFile(atPath: draft.path, contents: data, attributes: [.posixPermissions: 0o600]),
+            rename(draft.path, file.path) == 0
+        else { throw AuditArchiveError("\(file.path) cannot be written") }
+        let seal = AuditSeal(
+            through: through, head: last.hash, archive: name, archiveSHA256: AuditArchive.sha256(data),
+            sealedAt: AuditEntry.timestamp(date), key: key)
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO auditSeal (through, head, archive, archiveSHA256, sealedAt, mac) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [seal.through, seal.head, seal.archive, seal.archiveSHA256, seal.sealedAt, seal.mac])
+            try db.execute(sql: "DELETE FROM audit WHERE sequence <= ?", arguments: [through])
+        }
+        return seal
     }
 
     /// Moves the anchor to `entry` (just appended) when the anchored entry is still in the log as

@@ -100,17 +100,27 @@ public final class IdentityVault: Sendable {
         return migrator
     }
 
-    /// Replaces the vault's identities with those of the latest run, in one transaction.
+    /// Replaces the vault's identities with those of the latest run: staged, merged and pruned
+    /// at once. A run does the three apart, around making its frame current (`PipelineRun`).
+    public func replaceIdentities(_ entries: [VaultEntry]) throws {
+        try stageIdentities(entries)
+        try mergeStaged()
+        try pruneToStaged()
+    }
+
+    /// Writes a run's identities beside the current ones (table `identityNext`), in one
+    /// transaction; the current ones are untouched, so a run killed meanwhile changes nothing.
     ///
     /// Rows go in pseudonym order so the primary-key B-tree is appended to rather than split at
     /// random, which makes a million rows several times faster to write.
-    public func replaceIdentities(_ entries: [VaultEntry]) throws {
+    public func stageIdentities(_ entries: [VaultEntry]) throws {
         let entries = entries.sorted { $0.pseudonym < $1.pseudonym }
         try database.write { db in
-            try db.execute(sql: "DELETE FROM identity")
+            try db.execute(sql: "DROP TABLE IF EXISTS identityNext")
+            try db.execute(sql: "CREATE TABLE identityNext AS SELECT * FROM identity WHERE 0")
             let statement = try db.makeStatement(
                 sql: """
-                    INSERT INTO identity (pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds)
+                    INSERT INTO identityNext (pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for e in entries {
@@ -120,6 +130,29 @@ public final class IdentityVault: Sendable {
                 ])
             }
         }
+    }
+
+    /// Adds or updates the staged identities in the current ones, keeping everyone else: both the
+    /// previous run's frame and the new one find their people while the run is made current.
+    public func mergeStaged() throws {
+        try database.write { db in
+            guard try db.tableExists("identityNext") else { return }
+            try db.execute(sql: "INSERT OR REPLACE INTO identity SELECT * FROM identityNext")
+        }
+    }
+
+    /// Once the new run is current: keeps only its people, and drops the staged table.
+    public func pruneToStaged() throws {
+        try database.write { db in
+            guard try db.tableExists("identityNext") else { return }
+            try db.execute(sql: "DELETE FROM identity WHERE pseudonym NOT IN (SELECT pseudonym FROM identityNext)")
+            try db.execute(sql: "DROP TABLE identityNext")
+        }
+    }
+
+    /// Drops identities a killed run staged and never merged.
+    public func dropStaged() throws {
+        try database.write { db in try db.execute(sql: "DROP TABLE IF EXISTS identityNext") }
     }
 
     public func addQuarantined(_ rows: [VaultQuarantinedRow]) throws {

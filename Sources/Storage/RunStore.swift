@@ -138,6 +138,17 @@ public final class RunStore: Sendable {
         migrator.registerMigration("v3-audit-sequence-index") { db in
             try db.create(index: "auditSequence", on: "audit", columns: ["sequence"])
         }
+        // Stretches of the audit log moved out to archive files, each sealed by its last entry.
+        migrator.registerMigration("v4-audit-seals") { db in
+            try db.create(table: "auditSeal") { t in
+                t.primaryKey("through", .integer)
+                t.column("head", .text).notNull()
+                t.column("archive", .text).notNull()
+                t.column("archiveSHA256", .text).notNull()
+                t.column("sealedAt", .text).notNull()
+                t.column("mac", .text).notNull()
+            }
+        }
         return migrator
     }
 

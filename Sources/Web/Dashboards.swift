@@ -129,7 +129,7 @@ enum Dashboard: String, CaseIterable, Sendable {
             Panel(
                 id: "headline", title: "Headline figures",
                 note:
-                    "Use and cost cover the 12 months before \(p.asOf). Counts of 1 to 7 are suppressed and others rounded to 5.",
+                    "Use and cost cover the 12 months before \(p.asOf). Counts of 1 to 7 are suppressed and others rounded to 5; shares and rates are of the rounded counts. Means count each person's value up to the population's 99.9th centile and are rounded to a step no one person can cross; the total cost is the cost per head times the people.",
                 table: headline),
             Panel(
                 id: "pyramid", title: "Age and sex",

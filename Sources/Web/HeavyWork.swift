@@ -13,7 +13,8 @@ import Synchronization
 final class HeavyWork: Sendable {
     /// Jobs running at once: the machine's cores.
     let running: Int
-    /// Jobs admitted (running or waiting) before more are refused.
+    /// Jobs admitted (running or waiting) before more are refused: 32 per core, so a burst of
+    /// users waits its turn (each within its deadline) rather than being turned away.
     let admitted: Int
     /// How long a job may take from admission.
     let budget: Duration
@@ -26,7 +27,7 @@ final class HeavyWork: Sendable {
         running: Int = ProcessInfo.processInfo.activeProcessorCount, admitted: Int? = nil, budget: Duration = .seconds(10)
     ) {
         self.running = max(1, running)
-        self.admitted = admitted ?? max(1, running) * 8
+        self.admitted = admitted ?? max(1, running) * 32
         self.budget = budget
         slots = DispatchSemaphore(value: max(1, running))
     }

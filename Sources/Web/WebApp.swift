@@ -596,7 +596,7 @@ struct SecurityHeaders: RouterMiddleware {
     }
 }
 
-/// A URL-encoded form body. Parsing is total: any bytes give some fields, never a trap.
+/// A URL-encoded form body (`FormFields`), at most 64 KiB.
 struct Form {
     var fields: [String: String] = [:]
 
@@ -607,21 +607,7 @@ struct Form {
         self.init(String(buffer: try await request.body.collect(upTo: Self.maximumBytes)))
     }
 
-    /// `a=1&b=2`: `+` is a space, `%XX` a byte; a pair with no `=` is a name with an empty value,
-    /// and a bad escape leaves the text as sent. The first of repeated names wins.
-    init(_ body: String) {
-        for pair in body.split(separator: "&", omittingEmptySubsequences: true) {
-            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
-            let name = Self.decode(pair[..<equals])
-            let value = equals < pair.endIndex ? Self.decode(pair[pair.index(after: equals)...]) : ""
-            if fields[name] == nil { fields[name] = value }
-        }
-    }
-
-    static func decode(_ part: Substring) -> String {
-        let spaced = part.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
-    }
+    init(_ body: String) { fields = FormFields.parse(body) }
 
     subscript(_ key: String) -> String? { fields[key] }
 }

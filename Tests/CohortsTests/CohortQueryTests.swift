@@ -227,6 +227,7 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
             var f = frame
             f.runId = Int64(run)
             try FrameFile.save(f, dataDirectory: folder)
+            try FrameFile.commit(run: f.runId, dataDirectory: folder)
         }
         #expect(FrameFile.runs(dataDirectory: folder) == [5, 4, 3])
         let back = try FrameFile.latest(dataDirectory: folder)

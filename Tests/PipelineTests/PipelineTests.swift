@@ -68,7 +68,8 @@ import Testing
             names.insert(row[2] + " " + row[3])
         }
         births.remove(SyntheticHealthSystem.defaultAsOf.description)
-        let enumerator = FileManager.default.enumerator(at: DefaultRun.output, includingPropertiesForKeys: nil)!
+        // The output folder is a link to the run's own folder.
+        let enumerator = FileManager.default.enumerator(at: DefaultRun.output.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)!
         var scanned = 0
         for case let url as URL in enumerator where !url.hasDirectoryPath {
             let text = try String(contentsOf: url, encoding: .utf8)

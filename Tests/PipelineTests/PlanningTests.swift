@@ -104,13 +104,24 @@ import Testing
         func column(_ name: String) -> Int { header.firstIndex(of: name)! }
         #expect(Set(rows.map { $0[column("level")] }) == ["locality", "pcn", "practice"])
         #expect(rows.contains { $0[column("method")] == "risk_model" })
+        let limits = ["funnel_lower_998", "funnel_lower_95", "funnel_upper_95", "funnel_upper_998"]
+        var hidden = 0
         for row in rows where row[column("kind")] != "mean" {
-            let l = ["funnel_lower_998", "funnel_lower_95", "funnel_upper_95", "funnel_upper_998"].map {
-                Double(row[column($0)])!
+            // A row whose count is hidden shows nothing derived from it: no expected value, ratio,
+            // limits or crude value.
+            guard !row[column("observed")].isEmpty else {
+                hidden += 1
+                for name in ["expected", "ratio", "crude_value"] + limits { #expect(row[column(name)].isEmpty, "\(name): \(row)") }
+                continue
             }
+            let l = limits.map { Double(row[column($0)]) ?? .nan }
             #expect(l[0] <= l[1] && l[1] < 1 && 1 < l[2] && l[2] <= l[3], "\(row)")
-            #expect(["high", "low", "none", ""].contains(row[column("outlier")]))
+            #expect(["high", "low", "none"].contains(row[column("outlier")]))
+            // The ratio is of the published (rounded) count: observed / expected.
+            let ratio = Double(row[column("ratio")]) ?? .nan, observed = Double(row[column("observed")])!
+            #expect(abs(ratio - observed / Double(row[column("expected")])!) < 1e-3 * max(1, ratio), "\(row)")
         }
+        #expect(hidden > 0 && hidden < rows.count / 2)
     }
 
     @Test func spcSeriesCoverThirtySixMonths() {

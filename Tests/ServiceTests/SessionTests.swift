@@ -261,6 +261,7 @@ extension AuditVerification {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FrameFile.save(randomFrame(200, seed: 2), dataDirectory: folder)
+        try FrameFile.commit(run: 1, dataDirectory: folder)
         let platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
         let users = try platform.createDemoUsers(practiceCode: "P3")
         #expect(Set(users.map(\.role)) == Set(Role.allCases))

@@ -168,3 +168,45 @@ import Testing
         guard case .intact(1, _) = try store.verifyAudit().0 else { Issue.record("not intact"); return }
     }
 }
+
+/// Archiving stretches of the audit log: the store keeps only what follows, every part checks.
+@Suite struct AuditArchiveTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archive-\(UUID().uuidString)")
+    let key = PlatformKey.ephemeral()
+
+    @Test func archivedStretchesStayVerifiable() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try GovernanceStore(directory: dir, key: key)
+        func append(_ n: Int) throws {
+            for i in 0..<n {
+                let entry = try store.audit(
+                    user: "u\(i)", role: "analyst", purpose: "planning", action: "view", outcome: "allowed", detail: "{}")
+                try store.advanceAnchor(to: entry)
+            }
+        }
+        try append(30)
+        let archives = dir.appendingPathComponent("archives")
+        let first = try store.archiveAudit(through: 12, to: archives)
+        try append(5)
+        let second = try store.archiveAudit(through: 30, to: archives)
+        #expect(try store.auditEntries().map(\.sequence) == Array(31...35))
+        // The store's log checks from the latest seal, anchor included.
+        #expect(try store.verifyAudit().0 == .intact(entries: 35, head: try store.auditEntries().last!.hash))
+        // Each archive checks against its seal; a changed archive does not.
+        let firstData = try Data(contentsOf: archives.appendingPathComponent(first.archive))
+        let secondData = try Data(contentsOf: archives.appendingPathComponent(second.archive))
+        #expect(AuditArchive.verify(firstData, key: key, seal: first) == .intact(entries: 12, head: first.head))
+        #expect(AuditArchive.verify(secondData, key: key, seal: second) == .intact(entries: 30, head: second.head))
+        var edited = String(decoding: secondData, as: UTF8.self)
+        edited = edited.replacingOccurrences(of: "\"user\":\"u20\"", with: "\"user\":\"someone\"")
+        #expect(AuditArchive.verify(Data(edited.utf8), key: key, seal: second).description.contains("SHA-256 differs"))
+        #expect(AuditArchive.verify(Data(edited.utf8), key: key).description.contains("changed after it was written"))
+        // Only what is in the log and after the last seal can be archived.
+        #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 20, to: archives) }
+        #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 99, to: archives) }
+        // A forged seal (hiding entries) is found.
+        let db = try DatabaseQueue(path: dir.appendingPathComponent("phm.sqlite").path)
+        try db.write { try $0.execute(sql: "UPDATE auditSeal SET through = 31 WHERE through = 30") }
+        #expect(try store.verifyAudit().0.description.contains("seal of entries to 31 was altered"))
+    }
+}

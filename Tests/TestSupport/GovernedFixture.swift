@@ -22,6 +22,7 @@ public final class Fixture: @unchecked Sendable {
         self.frame = frame
         let folder = self.folder
         try FrameFile.save(frame, dataDirectory: folder)
+        try FrameFile.commit(run: frame.runId, dataDirectory: folder)
         let vault = try IdentityVault(directory: folder.appendingPathComponent("vault"))
         try vault.replaceIdentities(
             frame.pseudonym.indices.map { row in

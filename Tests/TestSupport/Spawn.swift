@@ -40,3 +40,33 @@ public func runProgram(_ arguments: [String]) throws -> ProgramOutput {
 /// by a path that keeps its symlink: resolving it would leave the venv.
 public let crossCheckPython: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python").path
+
+/// Starts a program with extra environment variables, its output discarded, and returns its
+/// process id without waiting: for tests that stop it themselves.
+public func startProgram(_ arguments: [String], environment: [String: String]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var merged = ProcessInfo.processInfo.environment
+    for (k, v) in environment { merged[k] = v }
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    var envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for p in argv + envp { free(p) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, arguments[0], &actions, nil, &argv, &envp) == 0 else { throw CocoaError(.executableLoad) }
+    return pid
+}
+
+/// Waits for a process; its exit status, or 128 + the signal that ended it.
+@discardableResult
+public func waitForProgram(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
+/// The `phm` executable of the build the tests belong to.
+public let phmExecutable: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent(".build/debug/phm").path

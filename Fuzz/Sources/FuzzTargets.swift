@@ -1,0 +1,102 @@
+import Cohorts
+import Conditions
+import Foundation
+import PHMCore
+
+@testable import Ingest
+
+/// The parsers that read what users and files send, each a function of arbitrary bytes that
+/// must return (any error is fine) without a trap, a hang or a sanitizer report.
+///
+/// Built with `-sanitize=fuzzer,address -DFUZZING` by `scripts/fuzz`, libFuzzer drives the target
+/// named by `PHM_FUZZ_TARGET`. Built plainly (as `swift build` does), this is a replay tool:
+/// `phm-fuzz TARGET FILE...` runs each file once, so the seed corpus is checked without libFuzzer.
+enum FuzzTarget: String, CaseIterable {
+    case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .csv: Self.csv(bytes)
+        case .cohortText: _ = try? CohortText.parse(String(decoding: bytes, as: UTF8.self))
+        case .cohortJSON: _ = try? CohortJSON.parse(Data(bytes))
+        case .definitions: Self.definitions(bytes)
+        case .form: _ = FormFields.parse(String(decoding: bytes, as: UTF8.self))
+        case .day:
+            _ = Day(iso: bytes)
+            if bytes.count >= 8 {
+                let months = bytes.loadUnaligned(as: Int.self)
+                _ = Day(rawValue: Int32(truncatingIfNeeded: months)).adding(months: months).adding(days: months)
+            }
+        }
+    }
+
+    /// Records and fields as ingest splits them, from a buffer exactly as long as the input, so
+    /// reading past its end is a sanitizer report.
+    static func csv(_ bytes: UnsafeRawBufferPointer) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
+        defer { buffer.deallocate() }
+        if let base = bytes.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) }
+        _ = forEachRecord(in: buffer, range: 0..<bytes.count, firstLine: 1, maxFields: 32) { row, raw, bad in
+            guard !bad else { return }
+            for f in 0..<row.fieldCount {
+                let field = row[f]
+                _ = Day(iso: field)
+                _ = String(decoding: field, as: UTF8.self)
+            }
+            _ = raw.count
+        }
+    }
+
+    /// A condition definitions file (YAML), as `phm run --conditions` reads it.
+    static func definitions(_ bytes: UnsafeRawBufferPointer) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("phm-fuzz-\(getpid())")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("definitions.yaml")
+        guard (try? Data(bytes).write(to: file)) != nil else { return }
+        _ = try? ConditionLibrary.load(definitions: file)
+    }
+
+    static var current: FuzzTarget {
+        let name = ProcessInfo.processInfo.environment["PHM_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTarget(rawValue: name) else {
+            fatalError("PHM_FUZZ_TARGET must be one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return target
+    }
+}
+
+private let selected = FuzzTarget.current
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    selected.run(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+#if !FUZZING
+    @main
+    struct Replay {
+        static func main() {
+            let arguments = CommandLine.arguments.dropFirst()
+            guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+                print("usage: phm-fuzz TARGET FILE... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
+                exit(2)
+            }
+            var runs = 0
+            for path in arguments.dropFirst() {
+                var isFolder: ObjCBool = false
+                FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+                let files =
+                    isFolder.boolValue
+                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
+                    : [path]
+                for file in files {
+                    guard let data = FileManager.default.contents(atPath: file) else { continue }
+                    data.withUnsafeBytes { target.run($0) }
+                    runs += 1
+                }
+            }
+            print("\(target.rawValue): \(runs) inputs, no crash")
+        }
+    }
+#endif

@@ -1,0 +1,88 @@
+import Cohorts
+import Foundation
+import Storage
+
+/// Makes a run's results current all at once, so a run killed at any moment (`kill -9`, power
+/// loss) leaves the previous run, its frame, its outputs and the store whole, and the next run
+/// starts clean.
+///
+/// A run writes its outputs into `.NAME.runs/run-ID.partial` beside the output folder `NAME`, its
+/// frames as drafts and its identities into the vault's staging table. Then, each step one rename
+/// or one transaction: the outputs folder becomes `run-ID`; the vault gains the run's people
+/// (keeping the previous run's); the frames become current (the web server and the governed
+/// commands switch to the run here, and find its outputs in place); the vault keeps only the
+/// run's people; the store marks the run succeeded; `NAME` becomes a symbolic link to `run-ID`.
+/// Outputs of all but the newest `kept` runs are removed.
+struct RunPublisher {
+    /// The output folder asked for: a symbolic link to the newest run's folder.
+    let output: URL
+    let runId: Int64
+
+    static let kept = 2
+
+    /// `.NAME.runs` beside the output folder.
+    var runs: URL {
+        output.deletingLastPathComponent().appendingPathComponent("." + output.lastPathComponent + ".runs")
+    }
+    var staging: URL { runs.appendingPathComponent("run-\(runId).partial") }
+    /// Where the run's outputs stay: what the store records and the web server reads.
+    var folder: URL { runs.appendingPathComponent("run-\(runId)") }
+
+    /// Clears what killed runs left (output and frame drafts, staged identities) and makes an
+    /// empty folder for this run's outputs.
+    func prepare(dataDirectory: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: runs, withIntermediateDirectories: true)
+        for name in (try? fm.contentsOfDirectory(atPath: runs.path)) ?? [] where name.hasSuffix(".partial") {
+            try fm.removeItem(at: runs.appendingPathComponent(name))
+        }
+        FrameFile.removeDrafts(dataDirectory: dataDirectory)
+        try IdentityVault(directory: dataDirectory.appendingPathComponent("vault")).dropStaged()
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+    }
+
+    /// The outputs, vault and frames made current in turn; then `markSucceeded`; then the link.
+    func commit(dataDirectory: URL, markSucceeded: () throws -> Void) throws {
+        let vault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
+        try Self.move(staging, to: folder)
+        try vault.mergeStaged()
+        try FrameFile.commit(run: runId, dataDirectory: dataDirectory)
+        try vault.pruneToStaged()
+        try markSucceeded()
+        try pointOutput()
+        prune()
+    }
+
+    /// Points the output folder at this run's: a new link renamed over the old one. An output
+    /// folder that is a real directory (written before runs were published this way) is moved
+    /// into the runs folder first.
+    func pointOutput() throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        let isLink = (try? fm.destinationOfSymbolicLink(atPath: output.path)) != nil
+        if !isLink, fm.fileExists(atPath: output.path, isDirectory: &isDirectory) {
+            try Self.move(output, to: runs.appendingPathComponent("before-run-\(runId)"))
+        }
+        let link = runs.appendingPathComponent("link-\(runId)")
+        try? fm.removeItem(at: link)
+        // Relative, so the output folder and its runs can be moved together.
+        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: runs.lastPathComponent + "/" + folder.lastPathComponent)
+        try Self.move(link, to: output)
+    }
+
+    /// Removes the outputs of all but the newest `kept` runs.
+    func prune() {
+        let fm = FileManager.default
+        let done = ((try? fm.contentsOfDirectory(atPath: runs.path)) ?? []).compactMap { name -> Int64? in
+            name.hasPrefix("run-") && !name.hasSuffix(".partial") ? Int64(name.dropFirst(4)) : nil
+        }.sorted(by: >)
+        for id in done.dropFirst(Self.kept) { try? fm.removeItem(at: runs.appendingPathComponent("run-\(id)")) }
+    }
+
+    /// One rename(2): atomic, replacing a file or link (not a directory) at the destination.
+    static func move(_ from: URL, to: URL) throws {
+        guard rename(from.path, to.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path, "errno": errno])
+        }
+    }
+}

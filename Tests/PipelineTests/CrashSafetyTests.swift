@@ -1,0 +1,71 @@
+import Cohorts
+import Foundation
+import Governance
+import PHMCore
+import Service
+import Storage
+import Synthesis
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `kill -9` at any moment of `phm run` leaves the previous run, its frame, its outputs and the
+/// store whole and usable, and the next run succeeds.
+@Suite struct CrashSafetyTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: phmExecutable)))
+    func runsKilledAtAnyPointLeaveThePreviousRunWhole() throws {
+        let folder = temporaryFolder("crash")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("in"), data = folder.appendingPathComponent("data")
+        let output = folder.appendingPathComponent("out")
+        _ = try SyntheticHealthSystem.write(SynthesisOptions(people: 3_000, seed: 5), to: input)
+        let environment = [
+            "PHM_KEY_FILE": folder.appendingPathComponent("keys/pseudonymisation.key").path,
+            "PHM_PLATFORM_KEY_FILE": folder.appendingPathComponent("keys/platform.key").path,
+        ]
+        let run = [
+            phmExecutable, "run", "--input", input.path, "--as-of", "2025-04-01", "--out", output.path, "--data-dir", data.path,
+        ]
+        #expect(waitForProgram(try startProgram(run, environment: environment)) == 0)
+        let key = try PlatformKey.load(folder.appendingPathComponent("keys/platform.key"))
+
+        /// The newest frame's run has its outputs in place, and every part of the platform works on it.
+        func checkWhole() throws -> Int64 {
+            let platform = try Platform(dataDirectory: data, key: key)
+            let frame = try platform.frame(for: .planning)
+            let publication = try platform.publication()
+            // The outputs the server reads are the frame's run's own: its run.json names it.
+            #expect(publication.runId == frame.runId && publication.run.runId == frame.runId && !publication.units.isEmpty)
+            let check = try platform.verifyAudit(whole: true)
+            guard case .intact = check.verification else {
+                Issue.record("audit: \(check.verification)")
+                return frame.runId
+            }
+            let linked = try FileManager.default.destinationOfSymbolicLink(atPath: output.path)
+            #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("run.json").path), "\(linked)")
+            return frame.runId
+        }
+        var current = try checkWhole()
+        #expect(current == 1)
+        // A run takes a few seconds here: kill it early, in the middle and near the end.
+        for delay in [0.2, 0.6, 1.2, 2.0, 3.0, 4.0, 5.0, 6.5] {
+            let pid = try startProgram(run, environment: environment)
+            usleep(useconds_t(delay * 1_000_000))
+            kill(pid, SIGKILL)
+            let status = waitForProgram(pid)
+            let now = try checkWhole()
+            // Either the run was killed (the previous run stays) or it had finished (it is the newest).
+            #expect(now == current || (status == 0 && now > current), "killed after \(delay) s: run \(now), was \(current)")
+            current = now
+        }
+        #expect(waitForProgram(try startProgram(run, environment: environment)) == 0)
+        #expect(try checkWhole() > current)
+        // Killed runs leave nothing behind once a run has finished.
+        let runs = folder.appendingPathComponent(".out.runs")
+        let left = try FileManager.default.contentsOfDirectory(atPath: runs.path)
+        #expect(left.allSatisfy { !$0.hasSuffix(".partial") } && left.count <= 3, "\(left)")
+    }
+}
