@@ -9,8 +9,9 @@ import PHMCore
 /// must return (any error is fine) without a trap, a hang or a sanitizer report.
 ///
 /// Built with `-sanitize=fuzzer,address -DFUZZING` by `scripts/fuzz`, libFuzzer drives the target
-/// named by `PHM_FUZZ_TARGET`. Built plainly (as `swift build` does), this is a replay tool:
-/// `phm-fuzz TARGET FILE...` runs each file once, so the seed corpus is checked without libFuzzer.
+/// named by `PHM_FUZZ_TARGET` (through `LLVMFuzzerRunDriver`, as the program has its own main).
+/// Built plainly (as `swift build` does), this is a replay tool: `phm-fuzz TARGET FILE...` runs
+/// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day
 
@@ -65,7 +66,16 @@ enum FuzzTarget: String, CaseIterable {
     }
 }
 
-private let selected = FuzzTarget.current
+/// libFuzzer's entry for a program with a main of its own.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzer(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+/// The target `PHM_FUZZ_TARGET` names, read once.
+let selected = FuzzTarget.current
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -73,30 +83,39 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-#if !FUZZING
-    @main
-    struct Replay {
-        static func main() {
-            let arguments = CommandLine.arguments.dropFirst()
-            guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
-                print("usage: phm-fuzz TARGET FILE... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
-                exit(2)
-            }
-            var runs = 0
-            for path in arguments.dropFirst() {
-                var isFolder: ObjCBool = false
-                FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
-                let files =
-                    isFolder.boolValue
-                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
-                    : [path]
-                for file in files {
-                    guard let data = FileManager.default.contents(atPath: file) else { continue }
-                    data.withUnsafeBytes { target.run($0) }
-                    runs += 1
-                }
-            }
-            print("\(target.rawValue): \(runs) inputs, no crash")
-        }
+@main
+struct Fuzz {
+    static func main() {
+        #if FUZZING
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(runFuzzer(&argc, &argv, fuzzOne))
+        #else
+            replay()
+        #endif
     }
-#endif
+
+    /// `phm-fuzz TARGET FILE-OR-FOLDER...`: each input once, as libFuzzer would give it.
+    static func replay() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: phm-fuzz TARGET FILE... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
+            exit(2)
+        }
+        var runs = 0
+        for path in arguments.dropFirst() {
+            var isFolder: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            let files =
+                isFolder.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
+                : [path]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                data.withUnsafeBytes { target.run($0) }
+                runs += 1
+            }
+        }
+        print("\(target.rawValue): \(runs) inputs, no crash")
+    }
+}

@@ -28,10 +28,12 @@ public struct Row {
     /// The record's first physical line, counting the header as line 1.
     public internal(set) var line: Int
 
-    /// The bytes of field `index`, or an empty buffer for a column the file lacks (`index < 0`).
+    /// The bytes of field `index`, or an empty buffer for a column the file lacks (`index < 0`)
+    /// and for fields past those a row has room for (a row with too many fields counts them all
+    /// in `fieldCount`, so it can be refused, but keeps only the first ones).
     @inline(__always)
     public subscript(index: Int) -> UnsafeRawBufferPointer {
-        guard index >= 0, index < fieldCount else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard index >= 0, index < fieldCount, index < starts.count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + starts[index], count: ends[index] - starts[index])
     }
 }
