@@ -1,9 +1,8 @@
 import Cohorts
 import Conditions
 import Foundation
+import Ingest
 import PHMCore
-
-@testable import Ingest
 
 /// The parsers that read what users and files send, each a function of arbitrary bytes that
 /// must return (any error is fine) without a trap, a hang or a sanitizer report.

@@ -269,7 +269,7 @@ struct BlockReader {
 ///
 /// `firstLine` is the physical line number of the piece's first byte (the header is line 1).
 /// Records whose quoting is broken are passed with `badQuoting == true` and no fields.
-func forEachRecord(
+public func forEachRecord(
     in base: UnsafeMutableRawPointer, range: Range<Int>, firstLine: Int, maxFields: Int,
     _ body: (inout Row, _ rawLine: UnsafeRawBufferPointer, _ badQuoting: Bool) -> Void
 ) -> Int {
