@@ -149,10 +149,17 @@ public struct CohortProfile: Sendable {
             func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int?) {
                 var counts = [Int](repeating: 0, count: labels.count)
                 var cellKeys = [UInt8](repeating: 0, count: labels.count)
-                rows.forEach { row in
-                    if let g = group(row) {
-                        counts[g] += 1
-                        cellKeys[g] &+= keys[row]
+                // Through buffers: the row loop does no uniqueness or bounds checks on the tallies.
+                counts.withUnsafeMutableBufferPointer { c in
+                    cellKeys.withUnsafeMutableBufferPointer { k in
+                        keys.withUnsafeBufferPointer { recordKeys in
+                            rows.forEach { row in
+                                if let g = group(row) {
+                                    c[g] += 1
+                                    k[g] &+= recordKeys[row]
+                                }
+                            }
+                        }
                     }
                 }
                 for (g, label) in labels.enumerated() { groups.append((name, label, counts[g], cellKeys[g])) }

@@ -105,7 +105,10 @@ public final class Platform: Sendable {
     /// since the platform opened; otherwise only the entries written since the last check, once
     /// the entry that check ended at is found unchanged. A whole check also finds entries
     /// before that point edited without rewriting the hashes after them.
-    public func verifyAudit(whole: Bool) throws -> AuditCheck {
+    ///
+    /// `anchoring` moves the signed anchor to the head found (whole checks always do): the
+    /// server's own check every few seconds anchors, page views do not write files.
+    public func verifyAudit(whole: Bool, anchoring: Bool = false) throws -> AuditCheck {
         if whole {
             // Not under the lock: a long read should not hold up the short checks of page views.
             let (verification, checkpoint) = try store.verifyAudit()
@@ -120,7 +123,7 @@ public final class Platform: Sendable {
         return try auditChecked.withLock { state in
             let before = state?.checkpoint.check.entries ?? 0
             let (verification, checkpoint) = try store.verifyAudit(after: state?.checkpoint)
-            if let checkpoint { try store.anchor(checkpoint.check) }
+            if anchoring, let checkpoint { try store.anchor(checkpoint.check) }
             let now = Date()
             let check = AuditCheck(
                 verification: verification, whole: state == nil, wholeLogCheckedAt: state?.wholeLogAt ?? now,

@@ -37,7 +37,7 @@ public enum WebApp {
         var whole = true
         while !Task.isCancelled {
             do {
-                let check = try platform.verifyAudit(whole: whole)
+                let check = try platform.verifyAudit(whole: whole, anchoring: true)
                 guard case .intact = check.verification else {
                     return logger.error("audit log broken", metadata: ["result": "\(check.verification)"])
                 }
@@ -46,7 +46,7 @@ public enum WebApp {
                 try await Task.sleep(for: interval)
             } catch is CancellationError {
                 // Stopping: anchor the head as it is now, so the next start can check it.
-                _ = try? platform.verifyAudit(whole: false)
+                _ = try? platform.verifyAudit(whole: false, anchoring: true)
                 return
             } catch {
                 return logger.error("audit log could not be checked", metadata: ["error": "\(error)"])

@@ -5,15 +5,22 @@ import Synchronization
 /// Logged-in browser sessions, held in memory: a random token (the cookie) names a `Session`
 /// and the CSRF token its forms must send back.
 ///
-/// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, and at its next
-/// request once its user is deactivated or given another role, practice or password.
+/// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, and within a
+/// second once its user is deactivated or given another role, practice or password (the user is
+/// read again at the first request a second after the last read).
 final class WebSessions: Sendable {
     struct Entry: Sendable {
         var session: Session
         var csrf: String
         var expires: Date
         var started: Date
+        /// When the user was last found unchanged in the store.
+        var userChecked: Date
     }
+
+    /// How long a user found unchanged is trusted before the store is read again: a changed or
+    /// deactivated user's sessions end within this long, without a read on every request.
+    static let userRecheck: TimeInterval = 1
 
     /// Idle sessions end after this long.
     static let lifetime: TimeInterval = 30 * 60
@@ -28,7 +35,8 @@ final class WebSessions: Sendable {
         let token = Self.random(), csrf = Self.random()
         let now = Date()
         entries.withLock {
-            $0[token] = Entry(session: session, csrf: csrf, expires: now.addingTimeInterval(Self.lifetime), started: now)
+            $0[token] = Entry(
+                session: session, csrf: csrf, expires: now.addingTimeInterval(Self.lifetime), started: now, userChecked: now)
         }
         return (token, csrf)
     }
@@ -47,10 +55,12 @@ final class WebSessions: Sendable {
             return entry
         }
         guard let found else { return nil }
+        guard now.timeIntervalSince(found.userChecked) >= Self.userRecheck else { return found }
         guard found.session.platform.isCurrent(found.session.user) else {
             end(token)
             return nil
         }
+        entries.withLock { $0[token]?.userChecked = now }
         return found
     }
 

@@ -158,3 +158,32 @@ import Testing
         #expect(day.adding(months: 1) == Day(iso: "2025-04-30"))
     }
 }
+
+/// Sessions end when their user changes, and after 12 hours however busy.
+@Suite struct SessionLifetimeTests {
+    @Test func sessionsEndWhenTheirUserChangesOrGrowsOld() throws {
+        let fixture = try Fixture()
+        let sessions = WebSessions()
+        let start = Date()
+        let (analyst, _) = sessions.start(try fixture.session(.analyst, .planning))
+        let (clinician, _) = sessions.start(try fixture.session(.clinician, .directCare))
+        #expect(sessions.find(analyst, now: start.addingTimeInterval(2)) != nil)
+        // The administrator deactivates the analyst and moves the clinician to another practice.
+        let admin = try fixture.session(.admin, .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: false)
+        try admin.setUser("cli", role: .clinician, practiceCode: "P4", password: nil)
+        // Within a second of the change, at the latest, both sessions are gone for good.
+        #expect(sessions.find(analyst, now: start.addingTimeInterval(4)) == nil)
+        #expect(sessions.find(clinician, now: start.addingTimeInterval(4)) == nil)
+        #expect(sessions.find(analyst, now: start.addingTimeInterval(4)) == nil)
+        // A session kept busy still ends 12 hours after sign-in.
+        let (ig, _) = sessions.start(try fixture.session(.igLead, .administration))
+        var now = Date()
+        for _ in 0..<((12 * 60) / 20) {
+            now = now.addingTimeInterval(20 * 60)
+            if sessions.find(ig, now: now) == nil { break }
+        }
+        #expect(now.timeIntervalSince(start) <= WebSessions.maximumAge + 20 * 60 + 60)
+        #expect(sessions.find(ig, now: now) == nil)
+    }
+}
