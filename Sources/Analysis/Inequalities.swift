@@ -81,10 +81,7 @@ public enum Inequalities {
         let m = kind.multiplier
         let crude: Statistics.Estimate
         switch kind {
-        case .proportion:
-            let w = Statistics.wilson(x, of: n)
-            crude = .init(value: w.value * m, lower: w.lower * m, upper: w.upper * m)
-        case .rate: crude = Statistics.crudeRate(x, per: n, multiplier: m)
+        case .proportion, .rate: crude = counted(kind, x, of: n)
         case .mean: crude = meanEstimate(sum: x, squares: bandSquares.reduce(0, +), people: n)
         }
         var standardised: Statistics.Estimate?
@@ -96,6 +93,18 @@ public enum Inequalities {
             }
         }
         return Cell(people: n, numerator: x, crude: crude, standardised: standardised)
+    }
+
+    /// The crude value of a counted indicator with its interval: a proportion with Wilson limits
+    /// or a rate with Byar limits, in the indicator's units. Planning outputs call it with the
+    /// published counts, so the interval says no more than they do.
+    public static func counted(_ kind: Indicator.Kind, _ x: Double, of n: Double) -> Statistics.Estimate {
+        let m = kind.multiplier
+        if kind == .proportion {
+            let w = Statistics.wilson(x, of: n)
+            return .init(value: w.value * m, lower: w.lower * m, upper: w.upper * m)
+        }
+        return Statistics.crudeRate(x, per: n, multiplier: m)
     }
 
     /// A mean with normal limits from the sample standard deviation.

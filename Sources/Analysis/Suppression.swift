@@ -62,14 +62,15 @@ public struct Suppression: Sendable {
         return n - remainder + (up ? roundTo : 0)
     }
 
-    /// A mean over `n` people of values each capped at `cap`, as planning publishes it: nil under
-    /// `smallestPerturbed` people; else rounded to a step of at least cap / n (1, 2 or 5 times a
-    /// power of ten), up or down as the key decides with the probability that keeps it unbiased.
-    /// One person moves such a mean by at most cap / n, so two cohorts differing by one person
-    /// leave that person's value within the noise of their means.
-    public static func mean(_ value: Double, people n: Int, cap: Double, key: UInt8) -> Double? {
-        guard n >= smallestPerturbed, value.isFinite, cap.isFinite, cap > 0 else { return nil }
-        let (mantissa, exponent) = step(atLeast: cap / Double(n))
+    /// A mean over `n` people (the published count) of values each held within a range `spread`
+    /// wide, as planning publishes it: nil under `smallestPerturbed` people; else rounded to a
+    /// step of at least spread / n (1, 2 or 5 times a power of ten), up or down as the key decides
+    /// with the probability that keeps it unbiased. One person moves such a mean by at most
+    /// spread / n, so two cohorts differing by one person leave that person's value within the
+    /// noise of their means.
+    public static func mean(_ value: Double, people n: Int, spread: Double, key: UInt8) -> Double? {
+        guard n >= smallestPerturbed, value.isFinite, spread.isFinite, spread > 0 else { return nil }
+        let (mantissa, exponent) = step(atLeast: spread / Double(n))
         func scaled(_ k: Double) -> Double {
             exponent >= 0 ? k * mantissa * pow(10, Double(exponent)) : k * mantissa / pow(10, Double(-exponent))
         }

@@ -1,3 +1,4 @@
+import Foundation
 import PHMCore
 
 /// Who is in a cohort, beside the population it was drawn from: counts by age and sex (the
@@ -16,19 +17,20 @@ public struct CohortProfile: Sendable {
     }
 
     /// A mean per person in the cohort and in the population: exact, and with each person's
-    /// value capped at `cap` (what planning publishes), with the people it is over.
+    /// value held within `cap` (what planning publishes), with the people it is over.
     public struct Measure: Sendable, Equatable {
         public var measure: String
         public var cohort: Double
         public var population: Double
-        public var cap: Double = .infinity
+        /// The range each person's value is held to for planning (nil: none).
+        public var cap: ClosedRange<Double>?
         public var cohortCapped: Double = .nan
         public var populationCapped: Double = .nan
         public var cohortCount: Int = 0
         public var populationCount: Int = 0
 
         /// A measure as published: means only, beside the cap they were taken under.
-        public init(measure: String, cohort: Double, population: Double, cap: Double) {
+        public init(measure: String, cohort: Double, population: Double, cap: ClosedRange<Double>?) {
             self.measure = measure
             self.cohort = cohort
             self.population = population
@@ -36,7 +38,8 @@ public struct CohortProfile: Sendable {
         }
 
         init(
-            measure: String, cohort: Double, population: Double, cap: Double, cohortCapped: Double, populationCapped: Double,
+            measure: String, cohort: Double, population: Double, cap: ClosedRange<Double>?, cohortCapped: Double,
+            populationCapped: Double,
             cohortCount: Int, populationCount: Int
         ) {
             self.init(measure: measure, cohort: cohort, population: population, cap: cap)
@@ -108,24 +111,41 @@ public struct CohortProfile: Sendable {
         return out
     }
 
-    /// The centile of each measure that planning caps a person's value at before taking means.
-    public static let capCentile = 0.999
+    /// The centiles of each measure that planning holds a person's value within before taking means.
+    public static let capCentiles = (low: 0.001, high: 0.999)
 
-    /// Each measure's cap: its 99.9th centile over the whole frame (at least 1), so one person can
-    /// move a published mean of n people by at most cap / n.
-    public static func caps(_ frame: PersonFrame) -> [String: Double] {
-        var caps: [String: Double] = [:]
+    /// Each measure's cap: its 0.1th to 99.9th centiles over the people planning sees (no
+    /// National Data Opt-outs), widened to 1, 2 or 5 times a power of ten so that no one person's
+    /// value is published as a cap. One person can then move a mean of n people by at most the
+    /// cap's width over n.
+    public static func caps(_ frame: PersonFrame) -> [String: ClosedRange<Double>] {
+        var caps: [String: ClosedRange<Double>] = [:]
+        let planning = (0..<frame.count).filter { !frame.optedOut[$0] }
         for (name, value) in measureValues(frame) {
-            var values = (0..<frame.count).compactMap(value).filter(\.isFinite)
+            var values = planning.compactMap(value).filter(\.isFinite)
             guard !values.isEmpty else { continue }
-            let k = min(values.count - 1, Int((Double(values.count - 1) * capCentile).rounded(.up)))
-            values.withUnsafeMutableBufferPointer { buffer in
-                // Partial selection would do; a sort of one column is a fraction of a second.
-                buffer.sort()
-            }
-            caps[name] = max(1, values[k])
+            values.sort()
+            func centile(_ p: Double) -> Double { values[min(values.count - 1, Int((Double(values.count - 1) * p).rounded()))] }
+            let low = grid(centile(capCentiles.low), up: false), high = grid(centile(capCentiles.high), up: true)
+            caps[name] = low...(high > low ? high : grid(low + 1, up: true))
         }
         return caps
+    }
+
+    /// `x` moved outward (up or down) to 0 or to 1, 2 or 5 times a power of ten.
+    static func grid(_ x: Double, up: Bool) -> Double {
+        guard x != 0, x.isFinite else { return 0 }
+        let magnitude = abs(x), outward = (x > 0) == up
+        var power = pow(10, (log10(magnitude)).rounded(.down))
+        let steps = [1.0, 2, 5, 10]
+        if outward {
+            for m in steps where m * power >= magnitude * (1 - 1e-12) { return (x > 0 ? 1 : -1) * m * power }
+        } else {
+            for m in steps.reversed() where m * power <= magnitude * (1 + 1e-12) { return (x > 0 ? 1 : -1) * m * power }
+            power /= 10
+            return (x > 0 ? 1 : -1) * 5 * power
+        }
+        return x
     }
 
     /// Counts by every breakdown and sums for every mean over one set of rows.
@@ -138,7 +158,7 @@ public struct CohortProfile: Sendable {
         /// The cell key of the rows: their record keys summed modulo 256 (0 without keys).
         public var key: UInt8
         var groups: [(breakdown: String, group: String, count: Int, key: UInt8)] = []
-        var sums: [(measure: String, sum: Double, capped: Double, n: Int, cap: Double)] = []
+        var sums: [(measure: String, sum: Double, capped: Double, n: Int, cap: ClosedRange<Double>?)] = []
 
         public init(_ frame: PersonFrame, rows: Bitset) {
             size = rows.cardinality
@@ -195,12 +215,13 @@ public struct CohortProfile: Sendable {
                 groups.append(("condition", frame.conditionIds[c], count, cellKey))
             }
             for (name, value) in CohortProfile.measureValues(frame) {
-                let cap = frame.measureCaps[name] ?? .infinity
+                let cap = frame.measureCaps[name]
+                let low = cap?.lowerBound ?? -.infinity, high = cap?.upperBound ?? .infinity
                 var sum = 0.0, capped = 0.0, n = 0
                 rows.forEach { row in
                     guard let x = value(row) else { return }
                     sum += x
-                    capped += min(x, cap)
+                    capped += min(max(x, low), high)
                     n += 1
                 }
                 sums.append((name, sum, capped, n, cap))

@@ -60,7 +60,12 @@ public enum FrameFile {
     public static func save(_ frame: PersonFrame, dataDirectory: URL, variant: String? = nil) throws {
         let folder = dataDirectory.appendingPathComponent("frames")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try write(frame, to: draft(url(dataDirectory: dataDirectory, run: frame.runId, variant: variant)))
+        let file = draft(url(dataDirectory: dataDirectory, run: frame.runId, variant: variant))
+        try write(frame, to: file)
+        // On disk before `commit` renames it into place.
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.synchronize()
+        try handle.close()
     }
 
     static func draft(_ url: URL) -> URL { url.appendingPathExtension("partial") }
@@ -88,11 +93,18 @@ public enum FrameFile {
         }
     }
 
-    /// Removes drafts of frames that were never committed: what a killed run leaves.
+    /// Removes what a killed run leaves: drafts never committed, and variants committed without
+    /// their planning frame (the run never became current).
     public static func removeDrafts(dataDirectory: URL) {
         let folder = dataDirectory.appendingPathComponent("frames")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".partial") {
-            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let current = Set(runs(dataDirectory: dataDirectory))
+        for name in names {
+            let run = Int64(name.dropFirst(4).prefix { $0 != "." })
+            let orphan = name.hasPrefix("run-") && name.hasSuffix(".frame") && run.map { !current.contains($0) } == true
+            if name.hasSuffix(".partial") || orphan {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            }
         }
     }
 

@@ -57,7 +57,7 @@ public struct PersonFrame: Sendable {
     /// opens the frame; never saved with it. Empty when not set.
     public var recordKeys: [UInt8] = []
     /// The cap on each profile measure (`CohortProfile.caps`), set with the record keys.
-    public var measureCaps: [String: Double] = [:]
+    public var measureCaps: [String: ClosedRange<Double>] = [:]
 
     public init(runId: Int64, asOf: Day, hierarchy: Hierarchy, areaCodes: [String]) {
         self.runId = runId

@@ -66,9 +66,11 @@ public enum AuditArchive {
     }
 
     /// Checks an archive file's chain from its first line: every entry in order, linked and
-    /// authentic under the key; and, given its seal, that the file and its last entry are the
-    /// sealed ones.
-    public static func verify(_ data: Data, key: PlatformKey, seal: AuditSeal? = nil) -> AuditVerification {
+    /// authentic under the key; and, given its seal (and the seal before it), that the file and
+    /// its last entry are the sealed ones and that it starts where the previous seal ends.
+    public static func verify(_ data: Data, key: PlatformKey, seal: AuditSeal? = nil, previous: AuditSeal? = nil)
+        -> AuditVerification
+    {
         let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
         let decoder = JSONDecoder()
         guard let first = lines.first, let start = try? decoder.decode(Start.self, from: first) else {
@@ -76,6 +78,10 @@ public enum AuditArchive {
         }
         if let seal, sha256(data) != seal.archiveSHA256 {
             return .broken(position: 0, sequence: 0, reason: "the archive is not the sealed file (its SHA-256 differs)")
+        }
+        // It starts where the previous seal ended (or at the first entry).
+        if seal != nil, start.after != (previous?.through ?? 0) || start.head != (previous?.head ?? AuditEntry.genesis) {
+            return .broken(position: 0, sequence: 0, reason: "the archive does not start where the previous seal ends")
         }
         var check = AuditChainCheck(after: start.after, head: start.head)
         for (i, line) in lines.dropFirst().enumerated() {

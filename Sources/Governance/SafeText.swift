@@ -9,7 +9,10 @@ public enum SafeText {
     public static func problem(
         _ text: String, field: String, maximumLength: Int, lineBreaks: Bool = false
     ) -> String? {
-        if text.count > maximumLength { return "\(field) can be at most \(maximumLength) characters" }
+        // Bytes too: one character can carry any number of combining marks.
+        if text.count > maximumLength || text.utf8.count > 4 * maximumLength {
+            return "\(field) can be at most \(maximumLength) characters"
+        }
         for scalar in text.unicodeScalars {
             if lineBreaks && (scalar == "\n" || scalar == "\r") { continue }
             switch scalar.properties.generalCategory {

@@ -226,6 +226,8 @@ public enum PipelineRun {
                 ?? Segmentation.standard(library: library))
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
+        let lock = try RunLock(dataDirectory: options.dataDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let store = try RunStore(directory: options.dataDirectory)
         var record = RunRecord(
             startedAt: Date(), asOf: options.asOf.description, inputFolder: options.input.path,

@@ -216,16 +216,31 @@ struct PlanningWriter {
                         case .none: rows.empty()
                         }
                         let visible = people != nil && numerator != .some(nil)
-                        // Crude values of the published counts (see `InequalityCells.scale`).
-                        let k = visible ? c.scale(u, i, b, g) : nil
-                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.value * k } }, decimals: 3)
-                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.lower * k } }, decimals: 3)
-                        PlanningWriter.optional(&rows, k.flatMap { k in cell.crude.map { $0.upper * k } }, decimals: 3)
-                        PlanningWriter.optional(&rows, visible ? cell.standardised?.value : nil, decimals: 3)
-                        PlanningWriter.optional(&rows, visible ? cell.standardised?.lower : nil, decimals: 3)
-                        PlanningWriter.optional(&rows, visible ? cell.standardised?.upper : nil, decimals: 3)
+                        // Under suppression a counted indicator's value and interval are those of
+                        // the published counts, and the age-standardised interval (whose shape
+                        // gives the exact count back) is left out.
+                        var crude = visible ? cell.crude : nil
+                        if visible, suppress, indicator.kind != .mean, case .some(.some(let x)) = numerator, let people,
+                            people > 0
+                        {
+                            crude = Inequalities.counted(indicator.kind, Double(x), of: Double(people))
+                        }
+                        PlanningWriter.optional(&rows, crude?.value, decimals: 3)
+                        PlanningWriter.optional(&rows, crude?.lower, decimals: 3)
+                        PlanningWriter.optional(&rows, crude?.upper, decimals: 3)
+                        let standardised = visible ? cell.standardised : nil
+                        let exactOnly = suppress && indicator.kind != .mean
+                        PlanningWriter.optional(&rows, standardised?.value, decimals: 3)
+                        PlanningWriter.optional(&rows, exactOnly ? nil : standardised?.lower, decimals: 3)
+                        PlanningWriter.optional(&rows, exactOnly ? nil : standardised?.upper, decimals: 3)
                         let parent = units[u].parent.flatMap { p -> Double? in
-                            c.scale(p, i, b, g).flatMap { k in c.cells[p][i][b][g].crude.map { $0.value * k } }
+                            guard suppress, indicator.kind != .mean else {
+                                return c.scale(p, i, b, g).flatMap { _ in c.cells[p][i][b][g].crude?.value }
+                            }
+                            guard let x = c.numerators[p][i].flatMap({ c.table.published($0[b][g]) }),
+                                let n = c.table.published(c.people[p][b][g]), n > 0
+                            else { return nil }
+                            return Inequalities.counted(indicator.kind, Double(x), of: Double(n)).value
                         }
                         PlanningWriter.optional(&rows, parent, decimals: 3)
                         rows.end()
@@ -305,9 +320,14 @@ struct PlanningWriter {
             if counted {
                 PlanningWriter.count(&rows, observed)
             } else {
-                PlanningWriter.optional(&rows, visible ? row.observed : nil, decimals: 2)
+                // A total is the mean times the published people: the exact total over the mean
+                // would give the exact people.
+                let total = suppress ? people.map { Double($0) * row.crude } : row.observed
+                PlanningWriter.optional(&rows, visible ? total : nil, decimals: 2)
             }
-            PlanningWriter.optional(&rows, visible ? row.expected : nil, decimals: 2)
+            // A mean row's expected total, like its total, is per published person.
+            let expected = !counted && suppress ? people.map { row.expected * Double($0) / max(1, row.people) } : row.expected
+            PlanningWriter.optional(&rows, visible ? expected : nil, decimals: 2)
             // The ratio of the published count to the expected one: no more exact than the count.
             var ratio: Statistics.Estimate? = visible ? row.ratio : nil
             if visible, counted, suppress, let observed {
@@ -326,7 +346,14 @@ struct PlanningWriter {
             for v in [row.limits.lower95, row.limits.upper95, row.limits.lower998, row.limits.upper998] {
                 PlanningWriter.optional(&rows, visible ? v : nil, decimals: 4)
             }
-            if visible { rows.field(row.flag.rawValue) } else { rows.empty() }
+            // The flag of the published ratio against the limits (the exact one would say more).
+            if visible, let ratio {
+                let flag: String
+                if ratio.value > row.limits.upper998 { flag = "high" } else if ratio.value < row.limits.lower998 { flag = "low" } else { flag = "none" }
+                rows.field(suppress && counted ? flag : row.flag.rawValue)
+            } else {
+                rows.empty()
+            }
             rows.field(row.phi, decimals: 3)
             rows.field(row.tau2, decimals: 6)
             rows.end()

@@ -49,7 +49,8 @@ struct RunPublisher {
         try FrameFile.commit(run: runId, dataDirectory: dataDirectory)
         try vault.pruneToStaged()
         try markSucceeded()
-        try pointOutput()
+        // The run is current and recorded: a link that cannot be made is no failure of the run.
+        try? pointOutput()
         prune()
     }
 
@@ -85,4 +86,33 @@ struct RunPublisher {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path, "errno": errno])
         }
     }
+}
+
+/// One run at a time in a data directory: an exclusive lock on `DATA/run.lock`, held until the
+/// run ends (the system releases it if the process dies), so a second run, or a model command,
+/// cannot clear or commit the first one's work.
+final class RunLock {
+    private let descriptor: Int32
+
+    init(dataDirectory: URL) throws {
+        try FileManager.default.createDirectory(
+            at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = dataDirectory.appendingPathComponent("run.lock").path
+        descriptor = open(path, O_CREAT | O_RDWR, 0o600)
+        guard descriptor >= 0 else { throw RunInProgress(message: "\(path) cannot be opened") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw RunInProgress(message: "another run is working in \(dataDirectory.path); wait for it to finish")
+        }
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+public struct RunInProgress: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
 }

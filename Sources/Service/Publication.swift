@@ -169,6 +169,11 @@ public final class Publication: Sendable {
         return units
     }
 
+    /// `x` held within a measure's cap.
+    static func held(_ x: Double, _ cap: ClosedRange<Double>?) -> Double {
+        cap.map { min(max(x, $0.lowerBound), $0.upperBound) } ?? x
+    }
+
     /// Each unit's planning population in one pass over the frame, suppressed as the run's
     /// tables are: counts of 1 to 7 hidden, others rounded to 5, the pyramid's bands related to
     /// each sex's total and every unit's total to its parent's. Shares and rates are of published
@@ -202,11 +207,11 @@ public final class Publication: Sendable {
             for u in paths[Int(frame.practice[row])] {
                 sums[u].people += 1
                 sums[u].key &+= keys[row]
-                sums[u].age += min(Double(age), caps["age"] ?? .infinity)
+                sums[u].age += Self.held(Double(age), caps["age"])
                 if age >= 65 { sums[u].aged65 += 1 }
                 if frame.ltcCount[row] >= 2 { sums[u].multimorbid += 1 }
                 sums[u].admissions += Int(admissions?[row] ?? 0)
-                sums[u].cost += min(Double(cost?[row] ?? 0), caps[UseMeasure.cost.rawValue + "_12m"] ?? .infinity)
+                sums[u].cost += Self.held(Double(cost?[row] ?? 0), caps[UseMeasure.cost.rawValue + "_12m"])
                 switch frame.sex[row] {
                 case .female: sums[u].female[band] += 1
                 case .male: sums[u].male[band] += 1
@@ -233,7 +238,9 @@ public final class Publication: Sendable {
             // A PCN spanning localities sits in one, so its locality's total is no sum of parts.
             let children = units.indices.filter { units[$0].parent == unit.code }
             if children.reduce(0, { $0 + sums[$1].people }) == sums[u].people {
-                table.relate(total: people[u], parts: children.map { people[$0] })
+                for cells in [people, aged65, multimorbid, events, scored, high] {
+                    table.relate(total: cells[u], parts: children.map { cells[$0] })
+                }
             }
         }
         table.protect()
@@ -245,9 +252,10 @@ public final class Publication: Sendable {
                 return scale * Double(part) / Double(whole)
             }
             func mean(_ sum: Double, _ measure: String, _ index: Int) -> Double? {
-                guard shown != nil, s.people > 0 else { return nil }
+                guard let shown, s.people > 0, let cap = caps[measure] else { return nil }
                 return Suppression.mean(
-                    sum / Double(s.people), people: s.people, cap: caps[measure] ?? .infinity, key: Suppression.key(s.key, index))
+                    sum / Double(s.people), people: shown, spread: cap.upperBound - cap.lowerBound,
+                    key: Suppression.key(s.key, index))
             }
             let costPerHead = mean(s.cost, UseMeasure.cost.rawValue + "_12m", 1)
             result[unit.code] = UnitPopulation(

@@ -259,10 +259,11 @@ public struct Session: Sendable {
     /// Checks an archive file against its seal (found by the file's name).
     public func verifyAuditArchive(_ data: Data, named name: String) throws -> AuditVerification {
         try authorise(.viewAudit, detail: ["verify_archive": name])
-        guard let seal = try store.auditSeals().first(where: { $0.archive == name }) else {
+        let seals = try store.auditSeals()
+        guard let i = seals.firstIndex(where: { $0.archive == name }) else {
             throw AccessError.invalid("no seal names the archive \(name)")
         }
-        return AuditArchive.verify(data, key: platform.key, seal: seal)
+        return AuditArchive.verify(data, key: platform.key, seal: seals[i], previous: i > 0 ? seals[i - 1] : nil)
     }
 
     public func sharing() throws -> SharingSettings {
@@ -346,14 +347,20 @@ public struct CohortResult: Sendable {
         let measures: [CohortProfile.Measure]
         if !suppressed {
             measures = profile.measures
-        } else if let shownSize, shownSize >= Suppression.smallestPerturbed {
-            measures = profile.measures.enumerated().map { i, m in
-                func shown(_ value: Double, _ n: Int, _ key: UInt8) -> Double {
-                    Suppression.mean(value, people: n, cap: m.cap, key: Suppression.key(key, i)) ?? .nan
+        } else if let shownSize, shownSize > Suppression.smallestPerturbed, let shownTotal = table.published(total) {
+            // Whether means are shown depends on the published size alone (15 or more means at
+            // least 11 people): hiding them below a true 10 beside a shown 10 would tell 8 or 9.
+            // Shares of a yes/no measure are counts, published by the tier breakdowns instead.
+            measures = profile.measures.enumerated().filter { !$0.element.measure.hasPrefix("rising_") }.map { i, m in
+                func shown(_ value: Double, _ n: Int, _ published: Int, _ key: UInt8) -> Double {
+                    guard n >= Suppression.smallestPerturbed else { return .nan }
+                    guard let cap = m.cap else { return .nan }
+                    return Suppression.mean(
+                        value, people: published, spread: cap.upperBound - cap.lowerBound, key: Suppression.key(key, i)) ?? .nan
                 }
                 return CohortProfile.Measure(
-                    measure: m.measure, cohort: shown(m.cohortCapped, m.cohortCount, profile.sizeKey),
-                    population: shown(m.populationCapped, m.populationCount, profile.populationKey), cap: m.cap)
+                    measure: m.measure, cohort: shown(m.cohortCapped, m.cohortCount, shownSize, profile.sizeKey),
+                    population: shown(m.populationCapped, m.populationCount, shownTotal, profile.populationKey), cap: m.cap)
             }
         } else {
             measures = []

@@ -212,8 +212,16 @@ public final class GovernanceStore: Sendable {
             // A statement prepared once: every request appends an entry.
             let last = try AuditEntry.fetchOne(
                 db.cachedStatement(sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1"))
+            // After an archive of every entry, the log goes on from the seal.
+            let previous =
+                try last
+                ?? Self.latestSeal(db).map {
+                    AuditEntry(
+                        sequence: Int64($0.through), at: "", user: "", role: "", purpose: "", action: "", outcome: "", detail: "",
+                        previousHash: "", hash: $0.head)
+                }
             let entry = AuditEntry.make(
-                after: last, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
+                after: previous, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
                 detail: detail, key: key)
             try entry.insert(db)
             return entry
@@ -231,11 +239,15 @@ public final class GovernanceStore: Sendable {
             return (.broken(position: 0, sequence: 0, reason: "\(error)"), nil)
         }
         return try database.read { db in
-            // A log whose older stretches were archived starts after its latest seal.
-            let seal = try Self.latestSeal(db)
-            if let seal, !seal.isAuthentic(key) {
+            // A log whose older stretches were archived starts after its latest seal; every seal
+            // must be authentic, each after the one before.
+            let seals = try Self.seals(db)
+            for (i, seal) in seals.enumerated() where !seal.isAuthentic(key) || (i > 0 && seal.through <= seals[i - 1].through) {
                 return (.broken(position: 0, sequence: 0, reason: "the seal of entries to \(seal.through) was altered"), nil)
             }
+            let seal = seals.last
+            // A check that ended inside a stretch archived since starts again from the seal.
+            let checkpoint = checkpoint.flatMap { c in seal.map { c.check.entries <= $0.through } == true ? nil : c }
             var check = checkpoint?.check ?? seal.map { AuditChainCheck(after: $0.through, head: $0.head) } ?? AuditChainCheck()
             var row = checkpoint?.row ?? 0
             if let checkpoint, checkpoint.row > 0 {
@@ -273,19 +285,15 @@ public final class GovernanceStore: Sendable {
         }
     }
 
-    static func latestSeal(_ db: Database) throws -> AuditSeal? {
-        try Row.fetchOne(
-            db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through DESC LIMIT 1"
-        ).map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
+    static func seals(_ db: Database) throws -> [AuditSeal] {
+        try Row.fetchAll(db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through")
+            .map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
     }
 
+    static func latestSeal(_ db: Database) throws -> AuditSeal? { try seals(db).last }
+
     /// The seals of archived stretches, oldest first.
-    public func auditSeals() throws -> [AuditSeal] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through")
-                .map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
-        }
-    }
+    public func auditSeals() throws -> [AuditSeal] { try database.read { db in try Self.seals(db) } }
 
     /// Moves the entries up to `through` out of the store into an archive file in `folder`, once
     /// the whole log is found intact, and seals them: the log in the store then starts after
@@ -316,9 +324,13 @@ public final class GovernanceStore: Sendable {
         let file = folder.appendingPathComponent(name)
         guard !FileManager.default.fileExists(atPath: file.path) else { throw AuditArchiveError("\(file.path) exists") }
         let draft = folder.appendingPathComponent("." + name + ".partial")
-        guard FileManager.default.createFile(atPath: draft.path, contents: data, attributes: [.posixPermissions: 0o600]),
-            rename(draft.path, file.path) == 0
+        // On disk (synced) before the entries leave the store.
+        guard FileManager.default.createFile(atPath: draft.path, contents: data, attributes: [.posixPermissions: 0o600])
         else { throw AuditArchiveError("\(file.path) cannot be written") }
+        let handle = try FileHandle(forWritingTo: draft)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(draft.path, file.path) == 0 else { throw AuditArchiveError("\(file.path) cannot be written") }
         let seal = AuditSeal(
             through: through, head: last.hash, archive: name, archiveSHA256: AuditArchive.sha256(data),
             sealedAt: AuditEntry.timestamp(date), key: key)
@@ -337,10 +349,15 @@ public final class GovernanceStore: Sendable {
     public func advanceAnchor(to entry: AuditEntry) throws -> Bool {
         let anchor = try AuditAnchor.read(anchorFile, key: key)
         if let anchor, anchor.entries > 0 {
-            let anchored = try database.read { db in
-                try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
+            let (anchored, seal) = try database.read { db in
+                (
+                    try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries]),
+                    try Self.latestSeal(db)
+                )
             }
-            guard anchored == anchor.head, Int64(anchor.entries) <= entry.sequence else { return false }
+            // An anchored entry since archived is covered by the seal (checked with the archive).
+            let sealed = seal.map { anchor.entries < $0.through || (anchor.entries == $0.through && anchor.head == $0.head) }
+            guard anchored == anchor.head || sealed == true, Int64(anchor.entries) <= entry.sequence else { return false }
         }
         try AuditAnchor(entries: Int(entry.sequence), head: entry.hash).write(to: anchorFile, key: key)
         return true

@@ -103,10 +103,14 @@ public enum WebApp {
                 throttle.succeeded(user: name, address: client, reserved: reserved)
                 metrics.login("allowed")
                 return session
-            } catch let error as AccessError {
-                // A right password under a purpose the role lacks is not a guess.
-                if error != .loginFailed { throttle.succeeded(user: name, address: client, reserved: reserved) }
+            } catch let error as AccessError where error == .loginFailed {
                 metrics.login("denied")
+                throw error
+            } catch {
+                // Anything but a wrong password (a purpose the role lacks, a busy server) is no
+                // guess: the reservation is given back.
+                throttle.succeeded(user: name, address: client, reserved: reserved)
+                if error is AccessError { metrics.login("denied") }
                 throw error
             }
         }
@@ -737,7 +741,7 @@ enum ProfileJSON {
             "measures": p.measures.map {
                 [
                     "measure": $0.measure, "cohort": number($0.cohort), "population": number($0.population),
-                    "capped_at": $0.cap.isFinite ? $0.cap : NSNull(),
+                    "capped_to": $0.cap.map { [$0.lowerBound, $0.upperBound] as Any } ?? NSNull(),
                 ] as [String: Any]
             },
         ]

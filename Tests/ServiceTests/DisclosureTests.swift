@@ -61,10 +61,10 @@ import Testing
                 #expect(consistent.count >= 2, "hidden count pinned: A shows nothing, B shows \(String(describing: shownB))")
             }
             // Means: p's value estimated from the two published means and sizes.
-            guard let na = pa.size, let nb = pb.size, na > 0 else {
-                #expect(pa.measures.isEmpty || pa.size != nil)
-                continue
-            }
+            // Means are shown or not by the published size alone: never beside a size under 15.
+            for p in [pa, pb] where (p.size ?? 0) < 15 { #expect(p.measures.isEmpty) }
+            #expect(!pa.measures.contains { $0.measure.hasPrefix("rising_") })
+            guard let na = pa.size, let nb = pb.size, na > 0 else { continue }
             // The attacker's best size for a mean of whole numbers: the one near the published size
             // that makes mean x size whole (how exact means gave exact sizes away).
             func sum(_ mean: Double, _ shown: Int) -> Double {
@@ -76,8 +76,9 @@ import Testing
             where ["age", "ltc_count"].contains(ma.measure) && ma.cohort.isFinite && mb.cohort.isFinite {
                 let value = CohortProfile.measureValues(frame).first { $0.name == ma.measure }!.value(p)!
                 let estimate = sum(mb.cohort, nb) - sum(ma.cohort, na)
+                let cap = try #require(ma.cap), width = cap.upperBound - cap.lowerBound
                 guesses += 1
-                if abs(estimate - min(value, ma.cap)) < ma.cap / 10 { closeGuesses += 1 }
+                if abs(estimate - min(max(value, cap.lowerBound), cap.upperBound)) < width / 10 { closeGuesses += 1 }
             }
         }
         #expect(hiddenCells > 100 && guesses > 200)
@@ -99,6 +100,21 @@ import Testing
         }
     }
 
+    /// Caps are never one person's value: both ends are 0 or 1, 2 or 5 times a power of ten.
+    @Test func capsAreOnAGrid() throws {
+        let fixture = try Fixture()
+        let frame = try fixture.platform.frame(for: .planning)
+        func onGrid(_ x: Double) -> Bool {
+            guard x != 0 else { return true }
+            let scaled = abs(x) / pow(10, log10(abs(x)).rounded(.down))
+            return [1, 2, 5, 10].contains { abs(scaled - $0) < 1e-9 }
+        }
+        #expect(frame.measureCaps.count >= 4)
+        for (name, cap) in frame.measureCaps {
+            #expect(onGrid(cap.lowerBound) && onGrid(cap.upperBound), "\(name): \(cap)")
+        }
+    }
+
     @Test func perturbationIsUnbiasedAndHidesSmallCounts() {
         for n in 1...7 { #expect(Self.outputs(n) == [nil]) }
         #expect(Self.outputs(8) == [nil, 10] && Self.outputs(9) == [nil, 10])
@@ -110,10 +126,10 @@ import Testing
         }
         // Means: a step one person cannot cross, and unbiased over keys.
         let value = 41.37
-        let shown = (0...255).map { Suppression.mean(value, people: 200, cap: 92, key: UInt8($0))! }
+        let shown = (0...255).map { Suppression.mean(value, people: 200, spread: 92, key: UInt8($0))! }
         #expect(Set(shown) == [41, 41.5])
         #expect(abs(shown.reduce(0, +) / 256 - value) < 0.1)
-        #expect(Suppression.mean(value, people: 9, cap: 92, key: 0) == nil)
+        #expect(Suppression.mean(value, people: 9, spread: 92, key: 0) == nil)
         #expect(Suppression.step(atLeast: 0.46).0 == 5 && Suppression.step(atLeast: 0.46).1 == -1)
         #expect(Suppression.step(atLeast: 120).0 == 2 && Suppression.step(atLeast: 120).1 == 2)
     }

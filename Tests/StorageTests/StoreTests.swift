@@ -188,25 +188,34 @@ import Testing
         let archives = dir.appendingPathComponent("archives")
         let first = try store.archiveAudit(through: 12, to: archives)
         try append(5)
-        let second = try store.archiveAudit(through: 30, to: archives)
-        #expect(try store.auditEntries().map(\.sequence) == Array(31...35))
+        // A check that ended at the newest entry carries on after that entry is archived (as the
+        // server's watch does), and runs still move the anchor.
+        let checkpoint = try #require(try store.verifyAudit().1)
+        let second = try store.archiveAudit(through: 35, to: archives)
+        #expect(try store.verifyAudit(after: checkpoint).1 != nil)
+        try append(5)
+        #expect(try AuditAnchor.read(store.anchorFile, key: key)?.entries == 40)
+        #expect(try store.auditEntries().map(\.sequence) == Array(36...40))
         // The store's log checks from the latest seal, anchor included.
-        #expect(try store.verifyAudit().0 == .intact(entries: 35, head: try store.auditEntries().last!.hash))
+        #expect(try store.verifyAudit().0 == .intact(entries: 40, head: try store.auditEntries().last!.hash))
         // Each archive checks against its seal; a changed archive does not.
         let firstData = try Data(contentsOf: archives.appendingPathComponent(first.archive))
         let secondData = try Data(contentsOf: archives.appendingPathComponent(second.archive))
         #expect(AuditArchive.verify(firstData, key: key, seal: first) == .intact(entries: 12, head: first.head))
-        #expect(AuditArchive.verify(secondData, key: key, seal: second) == .intact(entries: 30, head: second.head))
+        #expect(
+            AuditArchive.verify(secondData, key: key, seal: second, previous: first) == .intact(entries: 35, head: second.head))
+        // Out of order: the second archive does not start where nothing was sealed before.
+        #expect(AuditArchive.verify(secondData, key: key, seal: second).description.contains("previous seal"))
         var edited = String(decoding: secondData, as: UTF8.self)
         edited = edited.replacingOccurrences(of: "\"user\":\"u20\"", with: "\"user\":\"someone\"")
         #expect(AuditArchive.verify(Data(edited.utf8), key: key, seal: second).description.contains("SHA-256 differs"))
         #expect(AuditArchive.verify(Data(edited.utf8), key: key).description.contains("changed after it was written"))
         // Only what is in the log and after the last seal can be archived.
-        #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 20, to: archives) }
+        #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 30, to: archives) }
         #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 99, to: archives) }
         // A forged seal (hiding entries) is found.
         let db = try DatabaseQueue(path: dir.appendingPathComponent("phm.sqlite").path)
-        try db.write { try $0.execute(sql: "UPDATE auditSeal SET through = 31 WHERE through = 30") }
-        #expect(try store.verifyAudit().0.description.contains("seal of entries to 31 was altered"))
+        try db.write { try $0.execute(sql: "UPDATE auditSeal SET through = 11 WHERE through = 12") }
+        #expect(try store.verifyAudit().0.description.contains("seal of entries to 11 was altered"))
     }
 }
