@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHMCore
 
 /// The head of an audit log, signed and kept outside the data directory, so cutting entries off
 /// the end of the log (which leaves a shorter chain that still checks) is found: the log must
@@ -23,7 +24,7 @@ public struct AuditAnchor: Sendable, Equatable {
     /// The anchor file of a data directory: named by a hash of its path, in the key's anchors folder.
     public static func file(for dataDirectory: URL, key: PlatformKey) -> URL {
         let path = dataDirectory.standardizedFileURL.resolvingSymlinksInPath().path
-        let name = SHA256.hash(data: Data(path.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let name = Hex.encode(SHA256.hash(data: Data(path.utf8)).prefix(12))
         return key.anchors.appendingPathComponent(name + ".head")
     }
 

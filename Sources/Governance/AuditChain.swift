@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHMCore
 
 /// One entry of the audit log. Each entry's hash covers its own fields and the previous entry's
 /// hash, so editing, deleting or reordering any entry breaks every hash after it. The hash is an
@@ -70,7 +71,7 @@ public struct AuditEntry: Sendable, Codable, Equatable {
 
     static func boundedDetail(_ detail: String) -> String {
         guard detail.utf8.count > maximumDetailBytes else { return detail }
-        let digest = SHA256.hash(data: Data(detail.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(detail.utf8)))
         let start = String(decoding: detail.utf8.prefix(1_024), as: UTF8.self)
         let escaped = start.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .unicodeScalars.map { $0.value < 0x20 ? " " : String($0) }.joined()

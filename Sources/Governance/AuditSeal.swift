@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHMCore
 
 /// A stretch of the audit log moved out of the store into an archive file: the log in the store
 /// then starts after entry `through`, chained to `head`. The seal is signed with the audit key,
@@ -15,13 +16,9 @@ public struct AuditSeal: Sendable, Equatable {
     public var sealedAt: String
     public var mac: String
 
+    /// A new seal, signed with the audit key.
     public init(through: Int, head: String, archive: String, archiveSHA256: String, sealedAt: String, key: PlatformKey) {
-        self.through = through
-        self.head = head
-        self.archive = archive
-        self.archiveSHA256 = archiveSHA256
-        self.sealedAt = sealedAt
-        mac = ""
+        self.init(through: through, head: head, archive: archive, archiveSHA256: archiveSHA256, sealedAt: sealedAt, mac: "")
         mac = signature(key)
     }
 
@@ -62,7 +59,7 @@ public enum AuditArchive {
     }
 
     public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: data))
     }
 
     /// Checks an archive file's chain from its first line: every entry in order, linked and

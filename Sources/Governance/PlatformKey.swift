@@ -1,5 +1,6 @@
 @preconcurrency import Crypto
 import Foundation
+import PHMCore
 
 /// The platform's own secret, kept in a key file outside the data directory (like the
 /// pseudonymisation key, and never in the store), from which two keys are derived with HKDF
@@ -59,7 +60,7 @@ public struct PlatformKey: Sendable {
             try FileManager.default.createDirectory(
                 at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let draft = folder.appendingPathComponent(".platform-key-\(UUID().uuidString)")
-            let hex = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            let hex = Hex.encode(bytes) + "\n"
             guard
                 FileManager.default.createFile(atPath: draft.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
             else { throw PlatformKeyError.unwritable(url.path) }
@@ -68,7 +69,7 @@ public struct PlatformKey: Sendable {
             if link(draft.path, url.path) != 0 && errno != EEXIST { throw PlatformKeyError.unwritable(url.path) }
         }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw PlatformKeyError.unreadable(url.path) }
-        guard let bytes = hexBytes(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw PlatformKeyError.notHex(url.path)
         }
         return try PlatformKey(bytes: bytes, anchors: url.deletingLastPathComponent().appendingPathComponent("audit-anchors"))
@@ -84,33 +85,7 @@ public struct PlatformKey: Sendable {
 
     /// HMAC-SHA256 of `message` under the audit key, as 64 lowercase hex digits.
     public func auditMAC(_ message: some DataProtocol) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in HMAC<SHA256>.authenticationCode(for: message, using: auditKey) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            case 0x41...0x46: c - 0x41 + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        for i in stride(from: 0, to: chars.count, by: 2) {
-            guard let high = value(chars[i]), let low = value(chars[i + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: message, using: auditKey))
     }
 }
 

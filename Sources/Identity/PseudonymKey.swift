@@ -1,5 +1,6 @@
 @preconcurrency import Crypto
 import Foundation
+import PHMCore
 
 /// The secret key behind every pseudonym, read from a key file kept outside the data directory.
 ///
@@ -18,8 +19,9 @@ public struct PseudonymKey: Sendable {
     /// Reads a key file.
     public init(contentsOf url: URL) throws {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw KeyFileError.unreadable(url.path) }
-        let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard hex.count % 2 == 0, let bytes = PseudonymKey.decodeHex(hex) else { throw KeyFileError.notHex(url.path) }
+        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw KeyFileError.notHex(url.path)
+        }
         try self.init(bytes: bytes)
     }
 
@@ -27,7 +29,7 @@ public struct PseudonymKey: Sendable {
     public static func create(at url: URL) throws -> PseudonymKey {
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let hex = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+        let hex = Hex.encode(bytes) + "\n"
         guard FileManager.default.createFile(atPath: url.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
         else { throw KeyFileError.unwritable(url.path) }
         return try PseudonymKey(bytes: bytes)
@@ -36,7 +38,7 @@ public struct PseudonymKey: Sendable {
     /// HMAC-SHA256 of `message` under the key, as 64 lowercase hex digits.
     public func pseudonym(of message: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key)
-        return PseudonymKey.hex(mac)
+        return Hex.encode(mac)
     }
 
     /// The person key of someone with a valid NHS number: HMAC-SHA256 of its ten digits.
@@ -47,44 +49,12 @@ public struct PseudonymKey: Sendable {
             digits[i] = 0x30 + UInt8(rest % 10)
             rest /= 10
         }
-        return PseudonymKey.hex(HMAC<SHA256>.authenticationCode(for: digits, using: key))
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: digits, using: key))
     }
 
     /// The person key of someone with no valid NHS number, from the GP system's patient id.
     public func pseudonym(patientId: String) -> String {
         pseudonym(of: "gp-patient-id:" + patientId)
-    }
-
-    static func hex(_ mac: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in mac {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decodeHex(_ text: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var high: UInt8?
-        for c in text.utf8 {
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x61...0x66: v = c - 0x61 + 10
-            case 0x41...0x46: v = c - 0x41 + 10
-            default: return nil
-            }
-            if let h = high {
-                bytes.append(h << 4 | v)
-                high = nil
-            } else {
-                high = v
-            }
-        }
-        return bytes
     }
 }
 
