@@ -138,6 +138,15 @@ import Testing
                 if unit.level == .organisation {
                     #expect(people == Double(Suppression.rounded(DefaultRun.result.summary.planningPeople)))
                 }
+                // Nothing gives the exact population back: the total cost is the cost per head
+                // times the published people, and the 65+ share is of published counts.
+                if let total = headline[5][1] as? Double, let perHead = headline[6][1] as? Double, perHead > 0 {
+                    #expect(abs(total / perHead - people) < 0.01 * max(1, people / 1_000), "\(unit.code): \(total) / \(perHead)")
+                }
+                if let share = headline[2][1] as? Double {
+                    let aged65 = share * people / 100
+                    #expect(abs(aged65 - aged65.rounded()) < 0.01 && Int(aged65.rounded()) % 5 == 0, "\(unit.code): \(aged65)")
+                }
                 // The pyramid is suppressed: each shown count is 0, or 10 or more and a multiple of 5.
                 let pyramid = try #require(panels.first { $0["id"] as? String == "pyramid" }?["rows"] as? [[Any]])
                 for row in pyramid {

@@ -3,6 +3,7 @@ import Cohorts
 import Foundation
 import Governance
 import PHMCore
+import Storage
 import TestSupport
 import Testing
 
@@ -132,5 +133,71 @@ import Testing
         #expect(Suppression.mean(value, people: 9, spread: 92, key: 0) == nil)
         #expect(Suppression.step(atLeast: 0.46).0 == 5 && Suppression.step(atLeast: 0.46).1 == -1)
         #expect(Suppression.step(atLeast: 120).0 == 2 && Suppression.step(atLeast: 120).1 == 2)
+    }
+}
+
+/// The rest of the hardening list, one test each.
+@Suite struct GovernanceHardeningTests {
+    /// Only a cohort's owner adds versions; a worklist keeps to the version it was opened at.
+    @Test func cohortsBelongToTheirOwnerAndWorklistsPinTheirVersion() throws {
+        let fixture = try Fixture()
+        let clinician = try fixture.session(.clinician, .directCare)
+        let analyst = try fixture.session(.analyst, .planning)
+        _ = try clinician.saveCohort("frail", try CohortText.parse("age >= 60"))
+        #expect(throws: AccessError.notOwner(cohort: "frail", owner: "cli")) {
+            try analyst.saveCohort("frail", try CohortText.parse("age >= 200"))
+        }
+        let log = try fixture.platform.store.auditEntries()
+        #expect(log.last?.outcome == "denied" && log.last?.detail.contains("owned by another user") == true)
+        let opened = try clinician.worklist("frail", reason: "review", limit: 10)
+        #expect(opened.cohort.version == 1 && opened.total > 0)
+        // The owner saves a version that matches nobody; the opened list keeps to version 1.
+        _ = try clinician.saveCohort("frail", try CohortText.parse("age >= 200"))
+        let paged = try clinician.worklist("frail", version: 1, reason: "review", offset: 10, limit: 10)
+        #expect(paged.total == opened.total && paged.cohort.version == 1)
+        #expect(try clinician.worklist("frail", reason: "review").total == 0)
+        #expect(throws: AccessError.unknownVersion("frail", 9)) { try clinician.worklist("frail", version: 9, reason: "r") }
+    }
+
+    /// Names, notes and reasons with control or bidirectional characters are refused.
+    @Test func invisibleCharactersAreRefused() throws {
+        let fixture = try Fixture()
+        let analyst = try fixture.session(.analyst, .planning)
+        let definition = try CohortText.parse("age >= 60")
+        for name in ["older\u{202E}txt.exe", "zero\u{200B}width", "bell\u{7}", String(repeating: "a", count: 65)] {
+            #expect(throws: AccessError.self) { try analyst.saveCohort(name, definition) }
+        }
+        #expect(throws: AccessError.self) { try analyst.saveCohort("ok", definition, description: "a\u{2066}b") }
+        let admin = try fixture.session(.admin, .administration)
+        #expect(throws: AccessError.self) {
+            try admin.setUser("adm\u{202E}in", role: .analyst, practiceCode: nil, password: "long enough password")
+        }
+        _ = try analyst.saveCohort("older", definition, description: "people aged 60 and over")
+    }
+
+    /// The cohort builder needs the right to query cohorts, and its views are audited.
+    @Test func theCohortBuilderIsCheckedAndAudited() throws {
+        let fixture = try Fixture()
+        #expect(throws: AccessError.self) { try fixture.session(.igLead, .planning).builderFrame() }
+        _ = try fixture.session(.analyst, .planning).builderFrame()
+        let log = try fixture.platform.store.auditEntries().filter { $0.detail.contains("cohort_builder") }
+        #expect(log.map(\.outcome) == ["denied", "allowed"] && log.map(\.user) == ["ig", "ana"])
+    }
+
+    /// The store and the vault are readable by their owner only.
+    @Test func filesAreOwnerOnly() throws {
+        let fixture = try Fixture()
+        for path in ["phm.sqlite", "vault/identity.sqlite"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: fixture.folder.appendingPathComponent(path).path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(path)")
+        }
+    }
+
+    /// A cell a spreadsheet would run as a formula is written after a quote; numbers are not.
+    @Test func csvCellsNeverRunAsFormulas() {
+        var rows = CSVRows()
+        for field in ["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-2", "-0.5", "\tx", "plain"] { rows.field(field) }
+        rows.end()
+        #expect(String(decoding: rows.bytes, as: UTF8.self) == #""'=HYPERLINK(""http://x"")","'+1+1","'@SUM(A1)",-2,-0.5,"'"# + "\tx\",plain\n")
     }
 }
