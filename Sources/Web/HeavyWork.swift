@@ -19,8 +19,14 @@ final class HeavyWork: Sendable {
     /// How long a job may take from admission.
     let budget: Duration
 
-    private let inFlight = Mutex(0)
-    private let slots: DispatchSemaphore
+    /// Jobs admitted, jobs running, and jobs waiting for a thread in order. No thread ever waits:
+    /// a job is handed to the queue only when one of the running slots is free.
+    private struct State {
+        var admitted = 0
+        var running = 0
+        var waiting: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
     private let queue = DispatchQueue(label: "phm.heavy-work", attributes: .concurrent)
 
     init(
@@ -29,7 +35,6 @@ final class HeavyWork: Sendable {
         self.running = max(1, running)
         self.admitted = admitted ?? max(1, running) * 32
         self.budget = budget
-        slots = DispatchSemaphore(value: max(1, running))
     }
 
     /// Refused because the queue is full, or the job's turn came after its deadline.
@@ -40,21 +45,45 @@ final class HeavyWork: Sendable {
 
     /// Runs `work` on a worker thread with its deadline, or throws `Busy`.
     func run<T: Sendable>(_ work: @escaping @Sendable (ContinuousClock.Instant) throws -> T) async throws -> T {
-        let admittedNow = inFlight.withLock { count -> Bool in
-            guard count < admitted else { return false }
-            count += 1
+        let admittedNow = state.withLock { state -> Bool in
+            guard state.admitted < admitted else { return false }
+            state.admitted += 1
             return true
         }
         guard admittedNow else { throw Busy() }
         let deadline = ContinuousClock.now.advanced(by: budget)
-        defer { inFlight.withLock { $0 -= 1 } }
+        defer { state.withLock { $0.admitted -= 1 } }
         return try await withCheckedThrowingContinuation { continuation in
-            queue.async { [slots] in
-                slots.wait()
-                defer { slots.signal() }
+            start { [self] in
+                defer { finished() }
                 guard ContinuousClock.now < deadline else { return continuation.resume(throwing: Busy()) }
                 continuation.resume(with: Result { try work(deadline) })
             }
         }
+    }
+
+    /// Runs a job now if a slot is free, else queues it.
+    private func start(_ job: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            guard state.running < running else {
+                state.waiting.append(job)
+                return false
+            }
+            state.running += 1
+            return true
+        }
+        if now { queue.async(execute: job) }
+    }
+
+    /// A job ended: its slot goes to the longest waiting job, if any.
+    private func finished() {
+        let next = state.withLock { state -> (@Sendable () -> Void)? in
+            guard !state.waiting.isEmpty else {
+                state.running -= 1
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        if let next { queue.async(execute: next) }
     }
 }
