@@ -1,4 +1,5 @@
 import Foundation
+import PHMCore
 
 /// Small-number suppression for outputs meant for planning, the NHS secondary care convention
 /// for sub-national counts: counts of 1 to 7 are suppressed and all others rounded to the
@@ -82,14 +83,7 @@ public struct Suppression: Sendable {
     }
 
     /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).
-    public static func step(atLeast x: Double) -> (Double, Int) {
-        var exponent = Int(log10(max(x, 1e-12)).rounded(.down))
-        for _ in 0..<2 {
-            for m in [1.0, 2.0, 5.0] where m * pow(10, Double(exponent)) >= x * (1 - 1e-12) { return (m, exponent) }
-            exponent += 1
-        }
-        return (1, exponent)
-    }
+    public static func step(atLeast x: Double) -> (Double, Int) { NiceNumber.above(x) }
 
     /// Mixes a cell key with an index, so the several means of one cohort round independently.
     public static func key(_ key: UInt8, _ index: Int) -> UInt8 {

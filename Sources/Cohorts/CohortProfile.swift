@@ -126,26 +126,11 @@ public struct CohortProfile: Sendable {
             guard !values.isEmpty else { continue }
             values.sort()
             func centile(_ p: Double) -> Double { values[min(values.count - 1, Int((Double(values.count - 1) * p).rounded()))] }
-            let low = grid(centile(capCentiles.low), up: false), high = grid(centile(capCentiles.high), up: true)
-            caps[name] = low...(high > low ? high : grid(low + 1, up: true))
+            let low = NiceNumber.grid(centile(capCentiles.low), up: false)
+            let high = NiceNumber.grid(centile(capCentiles.high), up: true)
+            caps[name] = low...(high > low ? high : NiceNumber.grid(low + 1, up: true))
         }
         return caps
-    }
-
-    /// `x` moved outward (up or down) to 0 or to 1, 2 or 5 times a power of ten.
-    static func grid(_ x: Double, up: Bool) -> Double {
-        guard x != 0, x.isFinite else { return 0 }
-        let magnitude = abs(x), outward = (x > 0) == up
-        var power = pow(10, (log10(magnitude)).rounded(.down))
-        let steps = [1.0, 2, 5, 10]
-        if outward {
-            for m in steps where m * power >= magnitude * (1 - 1e-12) { return (x > 0 ? 1 : -1) * m * power }
-        } else {
-            for m in steps.reversed() where m * power <= magnitude * (1 + 1e-12) { return (x > 0 ? 1 : -1) * m * power }
-            power /= 10
-            return (x > 0 ? 1 : -1) * 5 * power
-        }
-        return x
     }
 
     /// Counts by every breakdown and sums for every mean over one set of rows.
@@ -163,9 +148,7 @@ public struct CohortProfile: Sendable {
         public init(_ frame: PersonFrame, rows: Bitset) {
             size = rows.cardinality
             let keys = frame.recordKeys.count == frame.count ? frame.recordKeys : [UInt8](repeating: 0, count: frame.count)
-            var total: UInt8 = 0
-            rows.forEach { total &+= keys[$0] }
-            key = total
+            key = 0
             func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int?) {
                 var counts = [Int](repeating: 0, count: labels.count)
                 var cellKeys = [UInt8](repeating: 0, count: labels.count)
@@ -185,6 +168,8 @@ public struct CohortProfile: Sendable {
                 for (g, label) in labels.enumerated() { groups.append((name, label, counts[g], cellKeys[g])) }
             }
             breakdown("sex", Sex.allCases.map(\.criterionValue)) { Int(frame.sex[$0].rawValue) }
+            // Every row has a sex: the whole set's key is the sum of theirs.
+            key = groups.reduce(0) { $0 &+ $1.key }
             for sex in [Sex.female, .male] {
                 breakdown("age_" + sex.criterionValue, CohortProfile.pyramidBands) {
                     frame.sex[$0] == sex ? min(Int(frame.age[$0]) / 5, 18) : nil

@@ -22,7 +22,7 @@ public struct PlatformKey: Sendable {
 
     init(bytes: [UInt8], anchors: URL) throws {
         self.anchors = anchors
-        guard bytes.count >= 32 else { throw PlatformKeyError.tooShort(bytes.count) }
+        guard bytes.count >= 32 else { throw KeyFileError.tooShort(bytes.count) }
         let master = SymmetricKey(data: bytes)
         func derive(_ purpose: String) -> SymmetricKey {
             HKDF<SHA256>.deriveKey(
@@ -52,26 +52,11 @@ public struct PlatformKey: Sendable {
     /// at once agree on one key: the new file is linked into place only if none is there yet.
     public static func load(_ url: URL = defaultFile, dataDirectory: URL? = nil) throws -> PlatformKey {
         if let dataDirectory, url.standardizedFileURL.path.hasPrefix(dataDirectory.standardizedFileURL.path + "/") {
-            throw PlatformKeyError.insideDataDirectory(url.path)
+            throw KeyFileError.insideDataDirectory(url.path)
         }
-        if !FileManager.default.fileExists(atPath: url.path) {
-            let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-            let folder = url.deletingLastPathComponent()
-            try FileManager.default.createDirectory(
-                at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let draft = folder.appendingPathComponent(".platform-key-\(UUID().uuidString)")
-            let hex = Hex.encode(bytes) + "\n"
-            guard
-                FileManager.default.createFile(atPath: draft.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
-            else { throw PlatformKeyError.unwritable(url.path) }
-            defer { try? FileManager.default.removeItem(at: draft) }
-            // link(2) fails if the file appeared meanwhile; then the other process's key is read.
-            if link(draft.path, url.path) != 0 && errno != EEXIST { throw PlatformKeyError.unwritable(url.path) }
-        }
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw PlatformKeyError.unreadable(url.path) }
-        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw PlatformKeyError.notHex(url.path)
-        }
+        let bytes =
+            FileManager.default.fileExists(atPath: url.path)
+            ? try KeyFile.read(url) : try KeyFile.create(url, bytes: SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
         return try PlatformKey(bytes: bytes, anchors: url.deletingLastPathComponent().appendingPathComponent("audit-anchors"))
     }
 
@@ -86,25 +71,5 @@ public struct PlatformKey: Sendable {
     /// HMAC-SHA256 of `message` under the audit key, as 64 lowercase hex digits.
     public func auditMAC(_ message: some DataProtocol) -> String {
         Hex.encode(HMAC<SHA256>.authenticationCode(for: message, using: auditKey))
-    }
-}
-
-/// Why the platform key file cannot be used.
-public enum PlatformKeyError: Error, CustomStringConvertible, Sendable {
-    case unreadable(String)
-    case notHex(String)
-    case tooShort(Int)
-    case unwritable(String)
-    case insideDataDirectory(String)
-
-    public var description: String {
-        switch self {
-        case .unreadable(let path): "The platform key file \(path) cannot be read."
-        case .notHex(let path): "The platform key file \(path) must hold the key as hexadecimal text."
-        case .tooShort(let n): "The platform key has \(n) bytes; it needs at least 32 (64 hex digits)."
-        case .unwritable(let path): "A new platform key file cannot be written at \(path)."
-        case .insideDataDirectory(let path):
-            "The platform key file \(path) is inside the data directory; keep it elsewhere, or the audit log can be rewritten by anyone who can write the data."
-        }
     }
 }

@@ -18,21 +18,13 @@ public struct PseudonymKey: Sendable {
 
     /// Reads a key file.
     public init(contentsOf url: URL) throws {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw KeyFileError.unreadable(url.path) }
-        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw KeyFileError.notHex(url.path)
-        }
-        try self.init(bytes: bytes)
+        try self.init(bytes: try KeyFile.read(url))
     }
 
-    /// Writes a new random 32-byte key to `url`, readable by its owner only, and returns it.
+    /// Writes a new random 32-byte key to `url`, readable by its owner only (unless a key is
+    /// already there), and returns the key the file holds.
     public static func create(at url: URL) throws -> PseudonymKey {
-        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let hex = Hex.encode(bytes) + "\n"
-        guard FileManager.default.createFile(atPath: url.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw KeyFileError.unwritable(url.path) }
-        return try PseudonymKey(bytes: bytes)
+        try PseudonymKey(bytes: try KeyFile.create(url, bytes: SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }))
     }
 
     /// HMAC-SHA256 of `message` under the key, as 64 lowercase hex digits.
@@ -55,25 +47,5 @@ public struct PseudonymKey: Sendable {
     /// The person key of someone with no valid NHS number, from the GP system's patient id.
     public func pseudonym(patientId: String) -> String {
         pseudonym(of: "gp-patient-id:" + patientId)
-    }
-}
-
-/// Why a key file cannot be used.
-public enum KeyFileError: Error, CustomStringConvertible, Sendable {
-    case unreadable(String)
-    case notHex(String)
-    case tooShort(Int)
-    case unwritable(String)
-    case insideDataDirectory(String)
-
-    public var description: String {
-        switch self {
-        case .unreadable(let path): "The key file \(path) cannot be read."
-        case .notHex(let path): "The key file \(path) must hold the key as hexadecimal text."
-        case .tooShort(let n): "The pseudonymisation key has \(n) bytes; it needs at least 32 (64 hex digits)."
-        case .unwritable(let path): "A new key file cannot be written at \(path)."
-        case .insideDataDirectory(let path):
-            "The key file \(path) is inside the data or input directory; keep it elsewhere so the data alone cannot be re-identified."
-        }
     }
 }

@@ -14,6 +14,7 @@ public final class Platform: Sendable {
     let hasher: PasswordHasher
     let careGaps: [CareGap]
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
+    private let frameLoading = Mutex(())
     private let cachedPublication = Mutex<Publication?>(nil)
     /// Scopes are purposes and practices: few per run.
     private let cachedScopes = Memo<Scope>(limit: 1_000)
@@ -47,11 +48,16 @@ public final class Platform: Sendable {
     public func frame(for purpose: Purpose) throws -> PersonFrame {
         let newest = FrameFile.runs(dataDirectory: dataDirectory).first
         if let frame = cachedFrames.withLock({ $0[purpose] }), frame.runId == newest { return frame }
-        var frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
-        frame.recordKeys = key.recordKeys(frame.pseudonym)
-        frame.measureCaps = CohortProfile.caps(frame)
-        cachedFrames.withLock { $0[purpose] = frame }
-        return frame
+        // One load at a time: requests arriving together after a run wait for it rather than
+        // each reading the frame and computing every person's record key again.
+        return try frameLoading.withLock { _ in
+            if let frame = cachedFrames.withLock({ $0[purpose] }), frame.runId == newest { return frame }
+            var frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
+            frame.recordKeys = key.recordKeys(frame.pseudonym)
+            frame.measureCaps = CohortProfile.caps(frame)
+            cachedFrames.withLock { $0[purpose] = frame }
+            return frame
+        }
     }
 
     /// The newest run's published planning outputs, read once and kept until a newer run is saved.

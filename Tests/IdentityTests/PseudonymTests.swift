@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import PHMCore
 import TestSupport
 import Testing
 

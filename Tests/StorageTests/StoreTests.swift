@@ -219,3 +219,27 @@ import Testing
         #expect(try store.verifyAudit().0.description.contains("seal of entries to 11 was altered"))
     }
 }
+
+/// Archives and anchors are files an administrator hands back: whatever they hold, checking them
+/// answers, and never traps.
+@Suite struct AuditFileInputTests {
+    @Test func malformedArchivesAndAnchorsAreReportedNotTrapped() throws {
+        let key = PlatformKey.ephemeral()
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["{", "}", "\n", "\"after\":", "0", "\"head\":\"", "\"sequence\":", "-1", "99999999999999999999", "[", "]", ","]
+        for _ in 0..<500 {
+            let text = (0..<Int.random(in: 0..<60, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            #expect(AuditArchive.verify(Data(text.utf8), key: key) != .intact(entries: 1, head: ""))
+        }
+        let deep = String(repeating: "[", count: 100_000) + "\n" + String(repeating: "{\"a\":", count: 50_000)
+        #expect(AuditArchive.verify(Data(deep.utf8), key: key).description.contains("does not start"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("anchor-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let anchor = folder.appendingPathComponent("a.head")
+        for text in ["", "1", "-5 x y z", "1 2 3 4 5", String(repeating: "9", count: 100_000) + " h t m"] {
+            try Data(text.utf8).write(to: anchor)
+            #expect(throws: AuditAnchorError.self) { try AuditAnchor.read(anchor, key: key) }
+        }
+    }
+}
