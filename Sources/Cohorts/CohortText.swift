@@ -415,24 +415,39 @@ struct Parser {
 
 /// "Did you mean" hints for misspelt names.
 enum Suggest {
+    /// The longest name a hint is looked for: names are short, and edit distance grows with the
+    /// product of the lengths, so a hostile 20,000-byte word against every practice code would
+    /// otherwise cost seconds.
+    static let maximumLength = 64
+
+    /// " (did you mean 'x'?)" for the known name within a third of `name`'s length in edits, or "".
     static func hint(_ name: String, among names: [String]) -> String {
-        let lower = name.lowercased()
-        let best = names.map { ($0, distance(lower, $0.lowercased())) }.min { $0.1 < $1.1 }
-        guard let best, best.1 <= max(1, name.count / 3) else { return "" }
-        return " (did you mean '\(best.0)'?)"
+        guard name.utf8.count <= maximumLength else { return "" }
+        let typed = Array(name.lowercased().utf8)
+        let limit = max(1, name.count / 3)
+        var best: (name: String, distance: Int)?
+        for candidate in names {
+            let known = Array(candidate.lowercased().utf8)
+            // The distance is at least the difference in length.
+            guard abs(known.count - typed.count) <= limit else { continue }
+            let d = distance(typed, known)
+            if d <= limit, d < best?.distance ?? .max { best = (candidate, d) }
+        }
+        return best.map { " (did you mean '\($0.name)'?)" } ?? ""
     }
 
-    /// Levenshtein distance.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
+    /// Levenshtein distance, two rows at a time.
+    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        guard !a.isEmpty else { return b.count }
         var previous = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var current = [i] + [Int](repeating: 0, count: b.count)
-            for j in 1...max(b.count, 1) where !b.isEmpty {
+        var current = previous
+        for i in 1...a.count {
+            current[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
             }
-            previous = current
+            swap(&previous, &current)
         }
-        return a.isEmpty ? b.count : previous[b.count]
+        return previous[b.count]
     }
 }

@@ -55,7 +55,8 @@ func splitRecord(
     var i = start
     var count = 0
     while true {
-        if base.load(fromByteOffset: i, as: UInt8.self) == quote, i < end {
+        // The bound first: a record ending in a comma leaves `i == end`, which may be past the block.
+        if i < end, base.load(fromByteOffset: i, as: UInt8.self) == quote {
             // Quoted field: copy down over doubled quotes.
             var read = i + 1
             var write = i

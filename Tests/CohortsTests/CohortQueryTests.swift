@@ -217,6 +217,17 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
             jsonError(#"{"any": [{"sex": "female", "age": {}}]}"#) == "any[0]: each node must be an object with exactly one key")
         #expect(
             jsonError(#"{"not": {"conditon": "copd"}}"#) == "not.conditon: unknown key 'conditon' (did you mean 'condition'?)")
+        // A word far longer than any name gets no hint, so no edit distance is taken over it.
+        let long = "depression" + String(repeating: "x", count: 19_000)
+        #expect(textError("condition \(long)") == "line 1, column 1: unknown condition '\(long)'")
+    }
+
+    @Test func suggestionsUseEditDistance() {
+        #expect(Suggest.distance(Array("kitten".utf8), Array("sitting".utf8)) == 3)
+        #expect(Suggest.distance([], Array("abc".utf8)) == 3)
+        #expect(Suggest.distance(Array("flaw".utf8), Array("lawn".utf8)) == 2)
+        #expect(Suggest.hint("Diabtes", among: ["asthma", "diabetes"]) == " (did you mean 'diabetes'?)")
+        #expect(Suggest.hint("xyz", among: ["asthma", "diabetes"]) == "")
     }
 
     @Test func frameFileRoundTrips() throws {
