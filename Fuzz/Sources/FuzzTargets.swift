@@ -47,13 +47,11 @@ enum FuzzTarget: String, CaseIterable {
         }
     }
 
-    /// A condition definitions file (YAML), as `phm run --conditions` reads it.
+    /// A condition definitions file (YAML), as `phm run --conditions` reads it, beside an empty
+    /// folder (so code list files it names are missing).
     static func definitions(_ bytes: UnsafeRawBufferPointer) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("phm-fuzz-\(getpid())")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("definitions.yaml")
-        guard (try? Data(bytes).write(to: file)) != nil else { return }
-        _ = try? ConditionLibrary.load(definitions: file)
+        let file = URL(fileURLWithPath: "/nonexistent/phm-fuzz/definitions.yaml")
+        _ = try? ConditionLibrary.load(definitions: String(decoding: bytes, as: UTF8.self), from: file)
     }
 
     static var current: FuzzTarget {

@@ -45,13 +45,20 @@ public struct ConditionLibrary: Sendable {
 
     /// Loads a definitions file and the code list files it names (paths relative to it).
     public static func load(definitions url: URL) throws -> ConditionLibrary {
-        let name = url.lastPathComponent
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw DefinitionError(file: name, message: "cannot be read as UTF-8 text")
+            throw DefinitionError(file: url.lastPathComponent, message: "cannot be read as UTF-8 text")
         }
+        return try load(definitions: text, from: url)
+    }
+
+    /// Reads definitions already in memory; `url` names them in messages and anchors the code
+    /// list files they name.
+    public static func load(definitions text: String, from url: URL) throws -> ConditionLibrary {
+        let name = url.lastPathComponent
         let file: DefinitionsFile
         do {
-            file = try YAMLDecoder().decode(DefinitionsFile.self, from: text)
+            // The encoding named: the default looks it up in the environment on every call.
+            file = try YAMLDecoder(encoding: .utf8).decode(DefinitionsFile.self, from: text)
         } catch let error as DecodingError {
             throw DefinitionError(file: name, message: ConditionLibrary.explain(error))
         } catch {
