@@ -65,10 +65,15 @@ extension PHMCommand {
             print("peak memory (max RSS): \(String(format: "%.2f", Double(Bench.peakResidentBytes()) / 1e9)) GB")
         }
 
-        /// Times five-criterion cohorts on the run's saved frame: p50 and p95 of 50 evaluations each.
+        /// Times five-criterion cohorts on the run's saved frame: p50 and p95 of 50 evaluations
+        /// each, and the p50 of a profile as a request computes it (the population's half kept).
         static func cohorts(dataDirectory: URL) throws {
             let loadStart = Date()
-            let frame = try FrameFile.latest(dataDirectory: dataDirectory)
+            var frame = try FrameFile.latest(dataDirectory: dataDirectory)
+            // As a server opens it: record keys (random here, secret there) and measure caps.
+            var generator = SystemRandomNumberGenerator()
+            frame.recordKeys = (0..<frame.count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            frame.measureCaps = CohortProfile.caps(frame)
             print("")
             print(
                 String(
@@ -84,6 +89,8 @@ extension PHMCommand {
             print("| cohort (5 criteria) | people | p50 ms | p95 ms | profile p50 ms |")
             print("|---|---|---|---|---|")
             let everyone = Bitset(count: frame.count) { !frame.optedOut[$0] }
+            // A server counts the population's half of a profile once per run.
+            let population = CohortProfile.Tally(frame, rows: everyone)
             func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
             for text in definitions {
                 let definition = try CohortText.parse(text)
@@ -96,13 +103,13 @@ extension PHMCommand {
                 }
                 times.sort()
                 rows.formIntersection(everyone)
-                let profiles = (0..<5).map { _ in
+                let profiles = (0..<21).map { _ in
                     let start = DispatchTime.now().uptimeNanoseconds
-                    _ = CohortProfile(frame, cohort: rows, population: everyone)
+                    _ = CohortProfile(cohort: CohortProfile.Tally(frame, rows: rows), population: population)
                     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 }
                 print(
-                    "| `\(text)` | \(Console.number(rows.cardinality)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) | \(String(format: "%.0f", median(profiles))) |"
+                    "| `\(text)` | \(Console.number(rows.cardinality)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) | \(String(format: "%.1f", median(profiles))) |"
                 )
             }
         }

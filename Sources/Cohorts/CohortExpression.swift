@@ -103,6 +103,19 @@ public struct Comparison: Sendable, Equatable {
         self.value = value
     }
 
+    /// The values accepted, as those within `low...high`, or outside it when `outside`: the same
+    /// answer as `accepts` for every finite value and NaN.
+    public var range: (low: Double, high: Double, outside: Bool) {
+        switch op {
+        case .equal: (value, value, false)
+        case .notEqual: (value, value, true)
+        case .below: (-.infinity, value.nextDown, false)
+        case .atMost: (-.infinity, value, false)
+        case .above: (value.nextUp, .infinity, false)
+        case .atLeast: (value, .infinity, false)
+        }
+    }
+
     @inline(__always)
     public func accepts(_ x: Double) -> Bool {
         switch op {

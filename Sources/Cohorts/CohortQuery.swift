@@ -215,11 +215,24 @@ public struct CohortQuery: Sendable {
     }
 
     /// Rows whose value compares true; NaN (unknown) never does.
+    /// (The comparison is made a range first, so the loop over rows has no switch in it.)
     static func scan<T: BinaryInteger>(_ column: [T], _ cmp: Comparison) -> Bitset {
-        column.withUnsafeBufferPointer { c in Bitset(count: c.count) { cmp.accepts(Double(c[$0])) } }
+        let (low, high, outside) = cmp.range
+        return column.withUnsafeBufferPointer { c in
+            Bitset(count: c.count) {
+                let x = Double(c[$0])
+                return (x >= low && x <= high) != outside
+            }
+        }
     }
 
     static func scan<T: BinaryFloatingPoint>(_ column: [T], _ cmp: Comparison) -> Bitset {
-        column.withUnsafeBufferPointer { c in Bitset(count: c.count) { !c[$0].isNaN && cmp.accepts(Double(c[$0])) } }
+        let (low, high, outside) = cmp.range
+        return column.withUnsafeBufferPointer { c in
+            Bitset(count: c.count) {
+                let x = Double(c[$0])
+                return !x.isNaN && (x >= low && x <= high) != outside
+            }
+        }
     }
 }

@@ -222,6 +222,20 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         #expect(textError("condition \(long)") == "line 1, column 1: unknown condition '\(long)'")
     }
 
+    @Test func aComparisonsRangeAcceptsWhatItDoes() {
+        let values: [Double] = [-1e300, -2, -0.5, 0, 0.1, 1, 1.5, 2, 2.0000000001, 30, 1e300, .nan]
+        for op in Comparison.Operator.allCases {
+            for bound in [-2, 0, 0.1, 2, 30] as [Double] {
+                let cmp = Comparison(op, bound)
+                let (low, high, outside) = cmp.range
+                for x in values {
+                    let inRange = !x.isNaN && (x >= low && x <= high) != outside
+                    #expect(inRange == (!x.isNaN && cmp.accepts(x)), "\(x) \(op.rawValue) \(bound)")
+                }
+            }
+        }
+    }
+
     @Test func suggestionsUseEditDistance() {
         #expect(Suggest.distance(Array("kitten".utf8), Array("sitting".utf8)) == 3)
         #expect(Suggest.distance([], Array("abc".utf8)) == 3)

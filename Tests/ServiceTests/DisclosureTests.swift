@@ -75,7 +75,7 @@ import Testing
             }
             for (ma, mb) in zip(pa.measures, pb.measures)
             where ["age", "ltc_count"].contains(ma.measure) && ma.cohort.isFinite && mb.cohort.isFinite {
-                let value = CohortProfile.measureValues(frame).first { $0.name == ma.measure }!.value(p)!
+                let value = CohortProfile.measures(frame).first { $0.name == ma.measure }!.column.value(p)!
                 let estimate = sum(mb.cohort, nb) - sum(ma.cohort, na)
                 let cap = try #require(ma.cap), width = cap.upperBound - cap.lowerBound
                 guesses += 1
