@@ -70,15 +70,15 @@ extension PHMCommand {
         static func cohorts(dataDirectory: URL) throws {
             let loadStart = Date()
             var frame = try FrameFile.latest(dataDirectory: dataDirectory)
-            // As a server opens it: record keys (random here, secret there) and measure caps.
-            var generator = SystemRandomNumberGenerator()
-            frame.recordKeys = (0..<frame.count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            frame.measureCaps = CohortProfile.caps(frame)
             print("")
             print(
                 String(
                     format: "person frame: %@ people loaded in %.2fs", Console.number(frame.count),
                     Date().timeIntervalSince(loadStart)))
+            // As a server opens it: record keys (random here, secret there) and measure caps.
+            var generator = SystemRandomNumberGenerator()
+            frame.recordKeys = (0..<frame.count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            frame.measureCaps = CohortProfile.caps(frame)
             let locality = frame.hierarchy.localities[0].name, pcn = frame.hierarchy.pcns[0].code
             let definitions = [
                 "locality = \"\(locality)\" and condition depression and latest bmi >= 30 within 24 months and age >= 18 and not condition dementia",

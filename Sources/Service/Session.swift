@@ -355,8 +355,13 @@ public struct CohortResult: Sendable {
                 func shown(_ value: Double, _ n: Int, _ published: Int, _ key: UInt8) -> Double {
                     guard n >= Suppression.smallestPerturbed else { return .nan }
                     guard let cap = m.cap else { return .nan }
+                    // A mean over the people whose value is known (a risk only over those scored)
+                    // is rounded at the precision of that many, not of the whole cohort: otherwise
+                    // 11 scored people among 1,000 would have their mean shown to a thousandth of
+                    // the cap. Only the 1, 2 or 5 step of the rounding says how many that is.
                     return Suppression.mean(
-                        value, people: published, spread: cap.upperBound - cap.lowerBound, key: Suppression.key(key, i)) ?? .nan
+                        value, people: min(published, n), spread: cap.upperBound - cap.lowerBound,
+                        key: Suppression.key(key, i)) ?? .nan
                 }
                 return CohortProfile.Measure(
                     measure: m.measure, cohort: shown(m.cohortCapped, m.cohortCount, shownSize, profile.sizeKey),
