@@ -79,14 +79,16 @@ extension PHMCommand {
             var generator = SystemRandomNumberGenerator()
             frame.recordKeys = (0..<frame.count).map { _ in UInt8.random(in: 0...255, using: &generator) }
             frame.measureCaps = CohortProfile.caps(frame)
+            frame.measureRows = CohortProfile.MeasureRows(frame)
             let locality = frame.hierarchy.localities[0].name, pcn = frame.hierarchy.pcns[0].code
             let definitions = [
                 "locality = \"\(locality)\" and condition depression and latest bmi >= 30 within 24 months and age >= 18 and not condition dementia",
                 "at least 2 of (condition diabetes, condition hypertension, condition copd) and imd_decile <= 2 and tier emergency_admission_12m >= high",
                 "condition anxiety and condition depression and pcn = \(pcn) and emergency_admissions >= 1 and cost >= 1000",
+                "condition depression and age >= 40", "age >= 0",
             ]
             print("")
-            print("| cohort (5 criteria) | people | p50 ms | p95 ms | profile p50 ms |")
+            print("| cohort | people | p50 ms | p95 ms | profile p50 ms |")
             print("|---|---|---|---|---|")
             let everyone = Bitset(count: frame.count) { !frame.optedOut[$0] }
             // A server counts the population's half of a profile once per run.

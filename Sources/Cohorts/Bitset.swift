@@ -20,12 +20,20 @@ public struct Bitset: Sendable, Equatable {
     public init(count: Int, where include: (Int) -> Bool) {
         self.init(count: count)
         words.withUnsafeMutableBufferPointer { words in
-            for w in words.indices {
+            // Without a branch per row (whether a row is in is as good as random), and whole
+            // words with a fixed count of 64 and unchecked shifts, so the loop vectorises.
+            let whole = count >> 6
+            for w in 0..<whole {
                 var word: UInt64 = 0
                 let base = w << 6
-                // Without a branch per row: whether a row is in is as good as random.
-                for bit in 0..<min(64, count - base) { word |= UInt64(include(base + bit) ? 1 : 0) << UInt64(bit) }
+                for bit in 0..<64 { word |= UInt64(include(base &+ bit) ? 1 : 0) &<< UInt64(bit) }
                 words[w] = word
+            }
+            if whole < words.count {
+                var word: UInt64 = 0
+                let base = whole << 6
+                for bit in 0..<(count - base) { word |= UInt64(include(base + bit) ? 1 : 0) &<< UInt64(bit) }
+                words[whole] = word
             }
         }
     }

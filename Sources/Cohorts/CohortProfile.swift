@@ -112,31 +112,76 @@ public struct CohortProfile: Sendable {
             case .flag(let f, let known): known[row] < 0 ? nil : f[row] ? 1 : 0
             }
         }
+    }
 
-        /// The sum over `rows` of the known values, the sum with each held within `cap`, and how
-        /// many were known.
-        ///
-        /// - Complexity: one pass over the rows reading one typed column (a closure per person
-        ///   boxing an optional took half of a profile's time).
-        public func sums(over rows: Bitset, within cap: ClosedRange<Double>?) -> (sum: Double, capped: Double, n: Int) {
-            let low = cap?.lowerBound ?? -.infinity, high = cap?.upperBound ?? .infinity
-            var sum = 0.0, capped = 0.0, n = 0
-            @inline(__always) func add(_ x: Double) {
-                sum += x
-                capped += min(max(x, low), high)
-                n += 1
-            }
-            switch self {
-            case .int16(let c): c.withUnsafeBufferPointer { c in rows.forEach { add(Double(c[$0])) } }
-            case .uint8(let c): c.withUnsafeBufferPointer { c in rows.forEach { add(Double(c[$0])) } }
-            case .float(let c): c.withUnsafeBufferPointer { c in rows.forEach { if !c[$0].isNaN { add(Double(c[$0])) } } }
-            case .double(let c): c.withUnsafeBufferPointer { c in rows.forEach { if !c[$0].isNaN { add(c[$0]) } } }
-            case .flag(let f, let known):
-                f.withUnsafeBufferPointer { f in
-                    known.withUnsafeBufferPointer { known in rows.forEach { if known[$0] >= 0 { add(f[$0] ? 1 : 0) } } }
+    /// Every measure of each row side by side (row-major, NaN where unknown), so a cohort's sums
+    /// read one cache line per person rather than one per measure: read a column at a time, the
+    /// sums streamed every measure's whole column through the cache for a cohort of any size.
+    /// Held as `Float`, as the frame holds use and risk: a score keeps seven significant digits.
+    public struct MeasureRows: Sendable {
+        public let names: [String]
+        /// Row `r`'s values are `values[r * names.count ..< (r + 1) * names.count]`.
+        public let values: [Float]
+
+        public init(_ frame: PersonFrame) {
+            let columns = CohortProfile.measures(frame)
+            names = columns.map(\.name)
+            let width = columns.count
+            var values = [Float](repeating: .nan, count: frame.count * width)
+            for (m, measure) in columns.enumerated() {
+                for row in 0..<frame.count {
+                    if let value = measure.column.value(row) { values[row * width + m] = Float(value) }
                 }
             }
-            return (sum, capped, n)
+            self.values = values
+        }
+
+        /// For each measure, over `rows`: the sum of the known values, the sum with each held
+        /// within the measure's cap, and how many were known.
+        func sums(over rows: [Int], caps: [ClosedRange<Double>?]) -> [(sum: Double, capped: Double, n: Int)] {
+            let width = names.count
+            var sum = [Double](repeating: 0, count: width), capped = sum
+            var known = [Int](repeating: 0, count: width)
+            let low = caps.map { $0?.lowerBound ?? -.infinity }, high = caps.map { $0?.upperBound ?? .infinity }
+            values.withUnsafeBufferPointer { values in
+                low.withUnsafeBufferPointer { low in
+                    high.withUnsafeBufferPointer { high in
+                        sum.withUnsafeMutableBufferPointer { sum in
+                            capped.withUnsafeMutableBufferPointer { capped in
+                                known.withUnsafeMutableBufferPointer { known in
+                                    // Sixteen people at a time, measure by measure: the first
+                                    // measure's sixteen reads miss the cache together rather than
+                                    // one person after another, and the rest find their lines.
+                                    withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { bases in
+                                        var start = 0
+                                        while start < rows.count {
+                                            let n = min(16, rows.count - start)
+                                            for i in 0..<n { bases[i] = rows[start + i] &* width }
+                                            for m in 0..<width {
+                                                var s = 0.0, c = 0.0, k = 0
+                                                let lo = low[m], hi = high[m]
+                                                // Unknown (NaN) adds nothing.
+                                                for i in 0..<n {
+                                                    let x = Double(values[bases[i] &+ m])
+                                                    let isKnown = !x.isNaN
+                                                    s += isKnown ? x : 0
+                                                    c += isKnown ? min(max(x, lo), hi) : 0
+                                                    k &+= isKnown ? 1 : 0
+                                                }
+                                                sum[m] += s
+                                                capped[m] += c
+                                                known[m] &+= k
+                                            }
+                                            start += n
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return (0..<width).map { (sum[$0], capped[$0], known[$0]) }
         }
     }
 
@@ -179,9 +224,10 @@ public struct CohortProfile: Sendable {
 
     /// Counts by every breakdown and sums for every mean over one set of rows.
     ///
-    /// - Complexity: one pass over the rows per breakdown and per mean, each reading one column,
-    ///   plus each condition's rows. Column at a time took 43 ms for 927,625 people (cohort and
-    ///   population together); one pass calling every breakdown for each row took 330 ms.
+    /// - Complexity: one pass over the rows per breakdown, each reading one column, one through
+    ///   each row's conditions and one through each row's measures. Column at a time took 43 ms
+    ///   for 927,625 people (cohort and population together); one pass calling every breakdown
+    ///   for each row took 330 ms.
     public struct Tally: Sendable {
         public var size: Int
         /// The cell key of the rows: their record keys summed modulo 256 (0 without keys).
@@ -190,33 +236,56 @@ public struct CohortProfile: Sendable {
         var sums: [(measure: String, sum: Double, capped: Double, n: Int, cap: ClosedRange<Double>?)] = []
 
         public init(_ frame: PersonFrame, rows: Bitset) {
-            size = rows.cardinality
+            // The rows listed once: every breakdown and measure below reads the list rather than
+            // decoding the set again.
+            let list = rows.rows
+            size = list.count
             let keys = frame.recordKeys.count == frame.count ? frame.recordKeys : [UInt8](repeating: 0, count: frame.count)
             key = 0
-            func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int?) {
-                var counts = [Int](repeating: 0, count: labels.count)
-                var cellKeys = [UInt8](repeating: 0, count: labels.count)
+            /// Counts and cell keys of the rows by `group(row)`, from 0 to `labels.count` (that
+            /// one not counted). Four tallies, the rows taken in turn, added at the end: rows in
+            /// the same group one after another otherwise wait on each other's increments.
+            func breakdown(_ labels: [(breakdown: String, group: String)], _ group: (Int) -> Int) {
+                let width = labels.count + 1
+                var counts = [Int](repeating: 0, count: 4 * width)
+                var cellKeys = [UInt8](repeating: 0, count: 4 * width)
                 // Through buffers: the row loop does no uniqueness or bounds checks on the tallies.
                 counts.withUnsafeMutableBufferPointer { c in
                     cellKeys.withUnsafeMutableBufferPointer { k in
                         keys.withUnsafeBufferPointer { recordKeys in
-                            rows.forEach { row in
-                                if let g = group(row) {
-                                    c[g] += 1
-                                    k[g] &+= recordKeys[row]
+                            list.withUnsafeBufferPointer { list in
+                                for (i, row) in list.enumerated() {
+                                    let slot = (i & 3) &* width &+ group(row)
+                                    c[slot] &+= 1
+                                    k[slot] &+= recordKeys[row]
                                 }
                             }
                         }
                     }
                 }
-                for (g, label) in labels.enumerated() { groups.append((name, label, counts[g], cellKeys[g])) }
+                for (g, label) in labels.enumerated() {
+                    let lanes = [g, width + g, 2 * width + g, 3 * width + g]
+                    groups.append(
+                        (
+                            label.breakdown, label.group, lanes.reduce(0) { $0 + counts[$1] },
+                            lanes.reduce(0) { $0 &+ cellKeys[$1] }
+                        ))
+                }
+            }
+            func breakdown(_ name: String, _ labels: [String], _ group: (Int) -> Int) {
+                breakdown(labels.map { (name, $0) }, group)
             }
             breakdown("sex", Sex.allCases.map(\.criterionValue)) { Int(frame.sex[$0].rawValue) }
             // Every row has a sex: the whole set's key is the sum of theirs.
             key = groups.reduce(0) { $0 &+ $1.key }
-            for sex in [Sex.female, .male] {
-                breakdown("age_" + sex.criterionValue, CohortProfile.pyramidBands) {
-                    frame.sex[$0] == sex ? min(Int(frame.age[$0]) / 5, 18) : nil
+            // Both pyramids in one pass: women's bands, then men's.
+            let bands = CohortProfile.pyramidBands
+            breakdown(bands.map { ("age_female", $0) } + bands.map { ("age_male", $0) }) {
+                let band = min(Int(frame.age[$0]) / 5, bands.count - 1)
+                switch frame.sex[$0] {
+                case .female: return band
+                case .male: return bands.count + band
+                default: return 2 * bands.count
                 }
             }
             breakdown("imd_decile", (1...10).map(String.init) + ["unknown"]) {
@@ -234,29 +303,38 @@ public struct CohortProfile: Sendable {
                     risk.tier[$0] < 0 ? PersonFrame.tierIds.count : Int(risk.tier[$0])
                 }
             }
-            // Each condition's people tested against the set without a branch: membership is
-            // close to random, and mispredicted branches took most of this loop's time.
-            rows.words.withUnsafeBufferPointer { words in
-                keys.withUnsafeBufferPointer { keys in
-                    for (c, postings) in frame.conditions.enumerated() {
-                        var count = 0
-                        var cellKey: UInt8 = 0
-                        postings.rows.withUnsafeBufferPointer { people in
-                            for person in people {
-                                let row = Int(person)
-                                let bit = (words[row >> 6] >> UInt64(row & 63)) & 1
-                                count &+= Int(bit)
-                                cellKey &+= keys[row] & (0 &- UInt8(bit))
+            // Row by row through each row's own conditions: a small cohort's tally no longer
+            // reads every condition's whole population of postings.
+            let byRow = frame.conditionsByRow ?? PersonFrame.RowIndex(frame.conditions, count: frame.count)
+            var conditionCounts = [Int](repeating: 0, count: frame.conditions.count)
+            var conditionKeys = [UInt8](repeating: 0, count: frame.conditions.count)
+            conditionCounts.withUnsafeMutableBufferPointer { counts in
+                conditionKeys.withUnsafeMutableBufferPointer { cellKeys in
+                    byRow.start.withUnsafeBufferPointer { start in
+                        byRow.items.withUnsafeBufferPointer { items in
+                            keys.withUnsafeBufferPointer { keys in
+                                list.withUnsafeBufferPointer { list in
+                                    for row in list {
+                                        let key = keys[row]
+                                        for i in Int(start[row])..<Int(start[row + 1]) {
+                                            let c = Int(items[i])
+                                            counts[c] &+= 1
+                                            cellKeys[c] &+= key
+                                        }
+                                    }
+                                }
                             }
                         }
-                        groups.append(("condition", frame.conditionIds[c], count, cellKey))
                     }
                 }
             }
-            for (name, column) in CohortProfile.measures(frame) {
-                let cap = frame.measureCaps[name]
-                let (sum, capped, n) = column.sums(over: rows, within: cap)
-                sums.append((name, sum, capped, n, cap))
+            for c in frame.conditions.indices {
+                groups.append(("condition", frame.conditionIds[c], conditionCounts[c], conditionKeys[c]))
+            }
+            let matrix = frame.measureRows ?? MeasureRows(frame)
+            let caps = matrix.names.map { frame.measureCaps[$0] }
+            for (m, total) in matrix.sums(over: list, caps: caps).enumerated() {
+                sums.append((matrix.names[m], total.sum, total.capped, total.n, caps[m]))
             }
         }
     }

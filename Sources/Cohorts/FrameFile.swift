@@ -256,9 +256,40 @@ public enum FrameFile {
                     id: segmentation.id, name: segmentation.name, segmentIds: segmentation.segmentIds,
                     segmentNames: segmentation.segmentNames, segment: try column("segmentation.\(s)", UInt8.self)))
         }
-        guard frame.pseudonym.count == header.count, frame.age.count == header.count else {
-            throw FrameFileError.truncated(url.lastPathComponent)
+        // Every column and list within the frame's people, checked once here so the code reading
+        // them (unchecked, for speed) can trust them.
+        let n = header.count
+        func within(_ rows: [Int32]) -> Bool {
+            var previous: Int32 = -1
+            for row in rows {
+                guard row > previous, Int(row) < n else { return false }
+                previous = row
+            }
+            return true
         }
+        let columns = [
+            frame.pseudonym.count, frame.age.count, frame.sex.count, frame.ethnicGroup.count, frame.practice.count,
+            frame.area.count, frame.imdDecile.count, frame.optedOut.count, frame.ltcCount.count,
+            frame.factors.count / PersonFrame.factorsPerPerson,
+        ]
+        let valid =
+            columns.allSatisfy { $0 == n } && frame.factors.count == n * PersonFrame.factorsPerPerson
+            && frame.scores.allSatisfy { $0.count == n } && frame.use.values.allSatisfy { $0.count == n }
+            && frame.risks.allSatisfy { $0.risk.count == n && $0.tier.count == n && $0.rising.count == n }
+            && frame.segmentations.allSatisfy { $0.segment.count == n }
+            && frame.conditions.allSatisfy { within($0.rows) && $0.day.count == $0.rows.count }
+            && frame.lists.allSatisfy {
+                within($0.rows) && $0.lastRecorded.count == $0.rows.count && $0.latestValue.count == $0.rows.count
+                    && $0.latestValueDay.count == $0.rows.count
+            }
+            && frame.practice.allSatisfy { $0 >= 0 && Int($0) < frame.hierarchy.practices.count }
+            && frame.area.allSatisfy { $0 >= -1 && Int($0) < frame.areaCodes.count }
+            && frame.age.allSatisfy { $0 >= 0 } && frame.imdDecile.allSatisfy { $0 <= 10 }
+            && frame.risks.allSatisfy { $0.tier.allSatisfy { $0 >= -1 && Int($0) < PersonFrame.tierIds.count } }
+            && frame.segmentations.allSatisfy { s in s.segment.allSatisfy { $0 == .max || Int($0) < s.segmentIds.count } }
+            && frame.factors.allSatisfy { $0 == .max || Int($0) < frame.factorTexts.count }
+        guard valid else { throw FrameFileError.truncated(url.lastPathComponent) }
+        frame.indexConditions()
         return frame
     }
 }

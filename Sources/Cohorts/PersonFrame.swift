@@ -29,7 +29,12 @@ public struct PersonFrame: Sendable {
     /// Conditions: ids, names and, for each, the rows having it with the date first recorded.
     public var conditionIds: [String] = []
     public var conditionNames: [String] = []
-    public var conditions: [Postings] = []
+    public var conditions: [Postings] = [] {
+        didSet { conditionsByRow = nil }
+    }
+    /// The same facts row by row (each row's conditions, ascending), so a tally by condition
+    /// reads only its own people's. Built by `indexConditions()` once the postings are complete.
+    public private(set) var conditionsByRow: RowIndex?
 
     /// Scores (Cambridge Multimorbidity, Charlson, eFI...) by score, then row.
     public var scoreIds: [String] = []
@@ -58,6 +63,8 @@ public struct PersonFrame: Sendable {
     public var recordKeys: [UInt8] = []
     /// The cap on each profile measure (`CohortProfile.caps`), set with the record keys.
     public var measureCaps: [String: ClosedRange<Double>] = [:]
+    /// The profile measures row by row (`CohortProfile.MeasureRows`), set with the record keys.
+    public var measureRows: CohortProfile.MeasureRows?
 
     public init(runId: Int64, asOf: Day, hierarchy: Hierarchy, areaCodes: [String]) {
         self.runId = runId
@@ -67,6 +74,32 @@ public struct PersonFrame: Sendable {
     }
 
     public var count: Int { pseudonym.count }
+
+    /// Builds `conditionsByRow` from `conditions`, whose rows must lie within the frame.
+    public mutating func indexConditions() { conditionsByRow = RowIndex(conditions, count: count) }
+
+    /// Items per row: those of row `r` are `items[start[r]..<start[r + 1]]`.
+    public struct RowIndex: Sendable, Equatable {
+        public var start: [Int32]
+        public var items: [Int32]
+
+        /// Each row's lists among `postings` (the transpose), ascending.
+        ///
+        /// - Complexity: two passes over the postings, O(rows + postings).
+        public init(_ postings: [Postings], count: Int) {
+            start = [Int32](repeating: 0, count: count + 1)
+            for list in postings { for row in list.rows { start[Int(row) + 1] += 1 } }
+            for row in 0..<count { start[row + 1] += start[row] }
+            var next = start
+            items = [Int32](repeating: 0, count: Int(start[count]))
+            for (i, list) in postings.enumerated() {
+                for row in list.rows {
+                    items[Int(next[Int(row)])] = Int32(i)
+                    next[Int(row)] += 1
+                }
+            }
+        }
+    }
 
     /// Rows (ascending) with a fact, and the day it dates from.
     public struct Postings: Sendable, Equatable {

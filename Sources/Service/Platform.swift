@@ -55,6 +55,7 @@ public final class Platform: Sendable {
             var frame = try FrameFile.latest(dataDirectory: dataDirectory, variant: purpose.rawValue)
             frame.recordKeys = key.recordKeys(frame.pseudonym)
             frame.measureCaps = CohortProfile.caps(frame)
+            frame.measureRows = CohortProfile.MeasureRows(frame)
             cachedFrames.withLock { $0[purpose] = frame }
             return frame
         }

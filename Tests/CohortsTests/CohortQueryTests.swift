@@ -269,4 +269,74 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         let query = try CohortQuery(try CohortText.parse("condition obesity and latest bmi >= 30"), frame: frame)
         #expect(try query.evaluate(back) == query.evaluate(frame))
     }
+
+    /// A profile's tally (four interleaved tallies, both pyramids in one pass, conditions and
+    /// measures read row by row) equals counting each group, key and sum person by person.
+    @Test func tallyEqualsCountingPersonByPerson() {
+        var frame = randomFrame(3_001, seed: 21)
+        var rng = Xoshiro(seed: 4)
+        frame.recordKeys = (0..<frame.count).map { _ in UInt8(rng.int(0..<256)) }
+        frame.measureCaps = CohortProfile.caps(frame)
+        let unindexed = frame
+        frame.indexConditions()
+        frame.measureRows = CohortProfile.MeasureRows(frame)
+        let measures = CohortProfile.measures(frame)
+        for trial in 0..<20 {
+            let density = [0.0, 0.01, 0.3, 1.0][trial % 4]
+            let rows = Bitset(count: frame.count) { _ in rng.chance(density) }
+            let profile = CohortProfile(cohort: .init(frame, rows: rows), population: .init(frame, rows: .all(frame.count)))
+            let plain = CohortProfile(cohort: .init(unindexed, rows: rows), population: .init(unindexed, rows: .all(frame.count)))
+            #expect(profile.groups == plain.groups && "\(profile.measures)" == "\(plain.measures)")
+            let members = rows.rows
+            #expect(profile.size == members.count)
+            #expect(profile.sizeKey == members.reduce(UInt8(0)) { $0 &+ frame.recordKeys[$1] })
+            func expect(_ breakdown: String, _ group: String, _ holds: (Int) -> Bool) {
+                let people = members.filter(holds)
+                let found = profile.groups.first { $0.breakdown == breakdown && $0.group == group }
+                #expect(found?.cohort == people.count, "\(breakdown) \(group)")
+                #expect(found?.cohortKey == people.reduce(UInt8(0)) { $0 &+ frame.recordKeys[$1] }, "\(breakdown) \(group)")
+            }
+            for sex in Sex.allCases { expect("sex", sex.criterionValue) { frame.sex[$0] == sex } }
+            for (b, band) in CohortProfile.pyramidBands.enumerated() {
+                expect("age_female", band) { frame.sex[$0] == .female && min(Int(frame.age[$0]) / 5, 18) == b }
+                expect("age_male", band) { frame.sex[$0] == .male && min(Int(frame.age[$0]) / 5, 18) == b }
+            }
+            expect("imd_decile", "unknown") { frame.imdDecile[$0] == 0 }
+            expect("imd_decile", "3") { frame.imdDecile[$0] == 3 }
+            for (c, id) in frame.conditionIds.enumerated() {
+                expect("condition", id) { row in frame.conditions[c].rows.contains(Int32(row)) }
+            }
+            for (m, measure) in measures.enumerated() {
+                let values = members.compactMap(measure.column.value)
+                let cap = frame.measureCaps[measure.name]
+                let found = profile.measures[m]
+                #expect(found.measure == measure.name && found.cohortCount == values.count)
+                guard !values.isEmpty else { continue }
+                let mean = values.reduce(0, +) / Double(values.count)
+                let capped = values.map { v in cap.map { min(max(v, $0.lowerBound), $0.upperBound) } ?? v }
+                // Values are held as Float row by row: equal to about one part in ten million.
+                #expect(abs(found.cohort - mean) <= 1e-6 * max(1, abs(mean)), "\(measure.name)")
+                let cappedMean = capped.reduce(0, +) / Double(values.count)
+                #expect(abs(found.cohortCapped - cappedMean) <= 1e-6 * max(1, abs(cappedMean)), "\(measure.name)")
+            }
+        }
+    }
+
+    /// A frame file whose lists point outside its people is refused, not read and trusted.
+    @Test func aDamagedFrameIsRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("frame-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var frame = randomFrame(100, seed: 2)
+        frame.conditions[0].rows.append(Int32(frame.count + 5))
+        frame.conditions[0].day.append(frame.asOf)
+        try FrameFile.save(frame, dataDirectory: folder)
+        try FrameFile.commit(run: frame.runId, dataDirectory: folder)
+        #expect(throws: FrameFileError.self) { try FrameFile.latest(dataDirectory: folder) }
+        var tiers = randomFrame(100, seed: 2)
+        tiers.risks[0].tier[7] = 9
+        tiers.runId = 2
+        try FrameFile.save(tiers, dataDirectory: folder)
+        try FrameFile.commit(run: tiers.runId, dataDirectory: folder)
+        #expect(throws: FrameFileError.self) { try FrameFile.latest(dataDirectory: folder) }
+    }
 }

@@ -88,6 +88,36 @@ import Testing
         #expect(Double(closeGuesses) / Double(guesses) < 0.3, "\(closeGuesses) of \(guesses) estimates within cap / 10")
     }
 
+    /// A mean over the few people whose value is known (a risk scored for 11 of 1,000) is
+    /// rounded at the precision of those 11, not of the 1,000, and hidden under 10 of them.
+    @Test func aMeanIsRoundedByHowManyItIsOver() throws {
+        var frame = randomFrame(1_000, seed: 5)
+        frame.recordKeys = (0..<frame.count).map { UInt8($0 % 256) }
+        for scored in [11, 9] {
+            for r in frame.risks.indices {
+                frame.risks[r].risk = (0..<frame.count).map { $0 < scored ? Float($0 + 1) / 100 + 0.003 : .nan }
+            }
+            frame.measureCaps = CohortProfile.caps(frame)
+            let everyone = Bitset.all(frame.count)
+            let profile = CohortProfile(frame, cohort: everyone, population: everyone)
+            let published = CohortResult(profile: profile, suppressed: true, runId: 1, asOf: frame.asOf, seconds: 0).published()
+            let name = "risk_" + frame.risks[0].outcome
+            let risk = try #require(published.measures.first { $0.measure == name })
+            let cap = try #require(frame.measureCaps[name])
+            #expect(profile.measures.first { $0.measure == name }?.cohortCount == scored)
+            if scored < Suppression.smallestPerturbed {
+                #expect(risk.cohort.isNaN)
+            } else {
+                // The step for 11 people, not for 1,000: one person moves the mean by at most the
+                // cap's width over 11.
+                let (mantissa, exponent) = Suppression.step(atLeast: (cap.upperBound - cap.lowerBound) / Double(scored))
+                let step = mantissa * pow(10, Double(exponent))
+                let steps = risk.cohort / step
+                #expect(abs(steps - steps.rounded()) < 1e-9, "\(risk.cohort) is not a multiple of \(step)")
+            }
+        }
+    }
+
     /// The same people always give the same answer: asking again, or another way, reveals nothing new.
     @Test func theSamePeopleGiveTheSameAnswer() throws {
         let fixture = try Fixture()
