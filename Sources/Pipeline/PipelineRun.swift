@@ -229,6 +229,7 @@ public enum PipelineRun {
         let lock = try RunLock(dataDirectory: options.dataDirectory)
         defer { withExtendedLifetime(lock) {} }
         let store = try RunStore(directory: options.dataDirectory)
+        for id in try store.markInterrupted(at: Date()) { log("run \(id) was interrupted before it finished") }
         var record = RunRecord(
             startedAt: Date(), asOf: options.asOf.description, inputFolder: options.input.path,
             outputFolder: options.output.path, status: "running")

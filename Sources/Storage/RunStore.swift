@@ -161,6 +161,17 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Records every run still marked running as interrupted: called with the run lock held, so
+    /// none of them is still going (its process was killed or the machine stopped). Returns their ids.
+    public func markInterrupted(at date: Date) throws -> [Int64] {
+        try database.write { db in
+            let stale = try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE status = 'running' ORDER BY id")
+            try db.execute(
+                sql: "UPDATE run SET status = 'interrupted', finishedAt = ? WHERE status = 'running'", arguments: [date])
+            return stale
+        }
+    }
+
     /// Updates a run's record.
     public func update(_ run: RunRecord) throws {
         try database.write { db in try run.update(db) }

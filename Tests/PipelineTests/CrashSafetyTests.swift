@@ -67,5 +67,9 @@ import Testing
         let runs = folder.appendingPathComponent(".out.runs")
         let left = try FileManager.default.contentsOfDirectory(atPath: runs.path)
         #expect(left.allSatisfy { !$0.hasSuffix(".partial") } && left.count <= 3, "\(left)")
+        // Runs that were killed are recorded as interrupted, none as still running.
+        let records = try RunStore(directory: data).runs()
+        #expect(!records.contains { $0.status == "running" } && records.first?.status == "succeeded")
+        #expect(records.contains { $0.status == "interrupted" })
     }
 }
