@@ -311,19 +311,30 @@ extension PHMCommand {
                 let result = try Console.reportingFailures { try s.verifyAudit() }
                 print(result.description)
                 guard case .intact = result else { throw ExitCode(1) }
+                var archived: [Data] = []
+                for file in archives {
+                    let data = try Console.reportingFailures { try Data(contentsOf: URL(fileURLWithPath: file)) }
+                    let result = try Console.reportingFailures {
+                        try s.verifyAuditArchive(data, named: URL(fileURLWithPath: file).lastPathComponent)
+                    }
+                    print("\(file): \(result.description)")
+                    guard case .intact = result else { throw ExitCode(1) }
+                    archived.append(data)
+                }
                 if let head {
                     let entries = try Console.reportingFailures { try s.auditLog() }
                     let sealed = try Console.reportingFailures { try s.auditSeals() }
-                    guard entries.contains(where: { $0.hash == head }) || sealed.contains(where: { $0.head == head }) else {
-                        print("the recorded head \(head) is not in the log: entries were removed from its end")
+                    // A head may since have been archived: found in a sealed archive given here.
+                    guard
+                        entries.contains(where: { $0.hash == head }) || sealed.contains(where: { $0.head == head })
+                            || archived.contains(where: { AuditArchive.holds($0, hash: head) })
+                    else {
+                        print(
+                            "the recorded head \(head) is not in the log\(sealed.isEmpty ? "" : ", its seals or the archives given (--archive)"): entries were removed from its end"
+                        )
                         throw ExitCode(1)
                     }
-                }
-                for file in archives {
-                    let data = try Console.reportingFailures { try Data(contentsOf: URL(fileURLWithPath: file)) }
-                    let result = try Console.reportingFailures { try s.verifyAuditArchive(data, named: URL(fileURLWithPath: file).lastPathComponent) }
-                    print("\(file): \(result.description)")
-                    guard case .intact = result else { throw ExitCode(1) }
+                    print("the recorded head is held: nothing after it was removed")
                 }
             }
             @Option(name: .customLong("archive"), help: "An archive file written by `phm audit archive`: check it against its seal.")

@@ -62,6 +62,14 @@ public enum AuditArchive {
         Hex.encode(SHA256.hash(data: data))
     }
 
+    /// Whether an archive file holds the entry with `hash` (check the file with `verify` first).
+    public static func holds(_ data: Data, hash: String) -> Bool {
+        let decoder = JSONDecoder()
+        return data.split(separator: 0x0A, omittingEmptySubsequences: true).dropFirst().contains {
+            (try? decoder.decode(AuditEntry.self, from: $0))?.hash == hash
+        }
+    }
+
     /// Checks an archive file's chain from its first line: every entry in order, linked and
     /// authentic under the key; and, given its seal (and the seal before it), that the file and
     /// its last entry are the sealed ones and that it starts where the previous seal ends.

@@ -185,6 +185,7 @@ import Testing
             }
         }
         try append(30)
+        let recorded = try store.auditEntries()[19].hash
         let archives = dir.appendingPathComponent("archives")
         let first = try store.archiveAudit(through: 12, to: archives)
         try append(5)
@@ -204,6 +205,8 @@ import Testing
         #expect(AuditArchive.verify(firstData, key: key, seal: first) == .intact(entries: 12, head: first.head))
         #expect(
             AuditArchive.verify(secondData, key: key, seal: second, previous: first) == .intact(entries: 35, head: second.head))
+        // A head recorded mid-stretch is found in its archive, and only there.
+        #expect(AuditArchive.holds(secondData, hash: recorded) && !AuditArchive.holds(firstData, hash: recorded))
         // Out of order: the second archive does not start where nothing was sealed before.
         #expect(AuditArchive.verify(secondData, key: key, seal: second).description.contains("previous seal"))
         var edited = String(decoding: secondData, as: UTF8.self)
