@@ -1,7 +1,6 @@
 import Conditions
 import Foundation
 import PHMCore
-import Yams
 
 /// A way of dividing the population into segments: ordered rules, each person in the first
 /// segment whose rule they meet, the last segment taking everyone else.
@@ -152,7 +151,7 @@ extension Segmentation {
         let file = url.lastPathComponent
         let spec: SegmentationsFile
         do {
-            spec = try YAMLDecoder().decode(SegmentationsFile.self, from: try Data(contentsOf: url))
+            spec = try YAMLInput.decode(SegmentationsFile.self, from: try String(contentsOf: url, encoding: .utf8))
         } catch let error as DecodingError {
             throw SegmentationError(file: file, message: ConditionLibrary.explain(error))
         } catch {

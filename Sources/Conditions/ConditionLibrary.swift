@@ -1,6 +1,5 @@
 import Foundation
 import PHMCore
-import Yams
 
 /// Code lists, conditions and scores, loaded from a definitions file and checked.
 public struct ConditionLibrary: Sendable {
@@ -57,8 +56,7 @@ public struct ConditionLibrary: Sendable {
         let name = url.lastPathComponent
         let file: DefinitionsFile
         do {
-            // The encoding named: the default looks it up in the environment on every call.
-            file = try YAMLDecoder(encoding: .utf8).decode(DefinitionsFile.self, from: text)
+            file = try YAMLInput.decode(DefinitionsFile.self, from: text)
         } catch let error as DecodingError {
             throw DefinitionError(file: name, message: ConditionLibrary.explain(error))
         } catch {

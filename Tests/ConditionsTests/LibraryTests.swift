@@ -78,4 +78,29 @@ import Testing
             error(lists + "conditions: []\nscores:\n  - {id: s, name: S, weights: {z: 1}}\n")
                 == "definitions.yaml: score 's' names unknown condition 'z'")
     }
+
+    /// Files no decoder should trap or stall on: a base-60 number too large for an integer (found
+    /// by fuzzing: the YAML decoder traps on the overflow) and anchors whose aliases expand to a
+    /// billion values. Each is refused with the file and line.
+    @Test func hostileYAMLIsRefusedNotTrappedOn() throws {
+        let file = URL(fileURLWithPath: "/nonexistent/definitions.yaml")
+        func error(_ text: String) -> String {
+            do {
+                _ = try ConditionLibrary.load(definitions: text, from: file)
+                return "loaded"
+            } catch { return "\(error)" }
+        }
+        let huge = error("version: 1999:999999999999991999:99991999:99\n")
+        #expect(huge.hasPrefix("definitions.yaml") && huge.contains("line 1:") && huge.contains("base 60"), "\(huge)")
+        #expect(error("version: 1:2:3:4:5:6:7:8:9:10:11:12\n").contains("base 60"))
+        // Base 60 that fits is read as YAML 1.1 reads it (1:00 is 60), then refused as a version.
+        #expect(
+            error("version: 1:00\ncodelists: {}\nconditions: []\n").contains("version 60 is not supported"),
+            "\(error("version: 1:00\ncodelists: {}\nconditions: []\n"))")
+        var laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 {
+            laughs += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        #expect(error(laughs).contains("more than 1000000 values"), "\(error(laughs).prefix(200))")
+    }
 }

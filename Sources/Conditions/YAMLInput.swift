@@ -1,0 +1,69 @@
+import Foundation
+import Yams
+
+/// YAML files the platform reads (condition definitions, segmentations), composed into nodes and
+/// checked before they are decoded, so no file can trap or stall the decoder.
+public enum YAMLInput {
+    /// At most this many nodes, aliases counted each time they are used: a few lines of anchors
+    /// and aliases otherwise stand for billions of nodes.
+    public static let maximumNodes = 1_000_000
+
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        // As `YAMLDecoder` parses, with the encoding named (the default reads the environment).
+        let parser = try Parser(yaml: text, resolver: Resolver.basic.appending(.merge), encoding: .utf8)
+        return try withExtendedLifetime(parser) {
+            let root = try parser.singleRoot() ?? ""
+            var nodes = 0
+            try check(root, &nodes)
+            return try YAMLDecoder(encoding: .utf8).decode(type, from: root)
+        }
+    }
+
+    static func check(_ node: Node, _ nodes: inout Int) throws {
+        nodes += 1
+        guard nodes <= maximumNodes else {
+            throw YAMLInputError(line: node.mark?.line, message: "more than \(maximumNodes) values once aliases are expanded")
+        }
+        switch node {
+        case .scalar(let scalar):
+            if sexagesimalOverflows(scalar.string) {
+                throw YAMLInputError(
+                    line: scalar.mark?.line, message: "a number in base 60 (digits between colons) too large to read")
+            }
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                try check(key, &nodes)
+                try check(value, &nodes)
+            }
+        case .sequence(let sequence): for item in sequence { try check(item, &nodes) }
+        case .alias: break
+        }
+    }
+
+    /// Whether a scalar read as a whole number would overflow in YAML 1.1's base-60 form
+    /// (`1:30:00`), as the decoder reads it: each part times 60 to the power of its place, the
+    /// power taken once more past the last part. The decoder traps on that overflow.
+    static func sexagesimalOverflows(_ text: String) -> Bool {
+        var digits = Substring(text)
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        // Other forms (hexadecimal, octal, plain) are read without base 60.
+        guard digits.contains(":"), !digits.hasPrefix("0") else { return false }
+        let parts = digits.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.allSatisfy({ $0 != nil }) else { return false }
+        var base = 1, value = 0
+        for part in parts.reversed() {
+            let (term, o1) = part!.multipliedReportingOverflow(by: base)
+            let (sum, o2) = value.addingReportingOverflow(term)
+            let (next, o3) = base.multipliedReportingOverflow(by: 60)
+            if o1 || o2 || o3 { return true }
+            (value, base) = (sum, next)
+        }
+        return false
+    }
+}
+
+public struct YAMLInputError: Error, CustomStringConvertible {
+    public var line: Int?
+    public var message: String
+    public var description: String { line.map { "line \($0): \(message)" } ?? message }
+}
