@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: strict),
         // Planning analyses at every level: segments, multimorbidity, inequalities, variation, SPC, suppression.
         .target(
-            name: "Analysis", dependencies: ["PHMCore", "Conditions", .product(name: "Yams", package: "Yams")],
+            name: "Analysis", dependencies: ["PHMCore", "Conditions"],
             resources: [.copy("Library")], swiftSettings: strict),
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
@@ -51,7 +51,7 @@ let package = Package(
         // The person frame of a run, and cohorts over it: the definition language, bitset
         // evaluation, profiles, care gaps and worklists.
         .target(
-            name: "Cohorts", dependencies: ["PHMCore", .product(name: "Yams", package: "Yams")],
+            name: "Cohorts", dependencies: ["PHMCore", "Conditions"],
             resources: [.copy("Library")], swiftSettings: strict),
         // Roles, purposes and the access policy; data sharing settings; password hashing; the
         // hash-chained audit log.

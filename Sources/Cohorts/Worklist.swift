@@ -1,5 +1,5 @@
+import Conditions
 import Foundation
-import Yams
 
 /// A care gap: a cohort definition naming the people who have the gap, for example
 /// `condition hypertension and not recorded systolic_bp within 12 months`.
@@ -24,10 +24,11 @@ public struct CareGap: Sendable {
             }
         }
         let parsed: File
-        do { parsed = try YAMLDecoder().decode(File.self, from: try String(contentsOf: url, encoding: .utf8)) } catch let error
-            as DecodingError
-        {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        do { parsed = try YAMLInput.decode(File.self, from: text) } catch let error as DecodingError {
             throw CohortError(file, "not a care gaps file: \(error)")
+        } catch let error as YAMLInputError {
+            throw CohortError(file, "\(error)")
         }
         var seen = Set<String>()
         var gaps: [CareGap] = []

@@ -32,4 +32,18 @@ import Testing
         #expect(withGap == all.map(\.row).filter { gaps[0].rows.contains($0) } && !withGap.isEmpty)
         #expect(list.contains(pseudonym: all[0].pseudonym) && !list.contains(pseudonym: "not a pseudonym"))
     }
+
+    /// A care gaps file whose aliases would expand to a billion values is refused, not expanded.
+    @Test func careGapsFileAliasesAreBounded() throws {
+        var laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 {
+            laughs += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("care-gaps-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try (laughs + "care_gaps: []\n").write(to: url, atomically: true, encoding: .utf8)
+        #expect(throws: CohortError.self) { try CareGap.load(url) }
+        #expect(try CareGap.load().count > 0)
+    }
 }
+
