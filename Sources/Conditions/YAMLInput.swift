@@ -1,8 +1,9 @@
 import Foundation
 import Yams
 
-/// YAML files the platform reads (condition definitions, segmentations), composed into nodes and
-/// checked before they are decoded, so no file can trap or stall the decoder.
+/// YAML files the platform reads (condition definitions, segmentations, care gaps), composed into
+/// nodes and checked before they are decoded, so no file can trap or stall the decoder. Nesting
+/// is bounded by the parser itself (100,000 nested brackets are refused).
 public enum YAMLInput {
     /// At most this many nodes, aliases counted each time they are used: a few lines of anchors
     /// and aliases otherwise stand for billions of nodes.
@@ -48,11 +49,13 @@ public enum YAMLInput {
         if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
         // Other forms (hexadecimal, octal, plain) are read without base 60.
         guard digits.contains(":"), !digits.hasPrefix("0") else { return false }
-        let parts = digits.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-        guard parts.allSatisfy({ $0 != nil }) else { return false }
+        let pieces = digits.split(separator: ":", omittingEmptySubsequences: false)
+        let parts = pieces.compactMap { Int($0) }
+        // A part that is not a number: the decoder reads no number at all.
+        guard parts.count == pieces.count else { return false }
         var base = 1, value = 0
         for part in parts.reversed() {
-            let (term, o1) = part!.multipliedReportingOverflow(by: base)
+            let (term, o1) = part.multipliedReportingOverflow(by: base)
             let (sum, o2) = value.addingReportingOverflow(term)
             let (next, o3) = base.multipliedReportingOverflow(by: 60)
             if o1 || o2 || o3 { return true }

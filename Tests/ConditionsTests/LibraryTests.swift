@@ -102,5 +102,8 @@ import Testing
             laughs += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
         }
         #expect(error(laughs).contains("more than 1000000 values"), "\(error(laughs).prefix(200))")
+        // Deep nesting is refused by the parser, not followed down the stack.
+        let deep = error("version: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000))
+        #expect(deep.hasPrefix("definitions.yaml"), "\(deep.prefix(200))")
     }
 }
