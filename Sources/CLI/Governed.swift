@@ -337,20 +337,25 @@ extension PHMCommand {
                     print("the recorded head is held: nothing after it was removed")
                 }
             }
-            @Option(name: .customLong("archive"), help: "An archive file written by `phm audit archive`: check it against its seal.")
+            @Option(
+                name: .customLong("archive"), help: "An archive file written by `phm audit archive`: check it against its seal.")
             var archives: [String] = []
         }
 
         struct Archive: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Move the entries up to a sequence number into an archive file and seal them (information governance leads and administrators).")
+                abstract:
+                    "Move the entries up to a sequence number into an archive file and seal them (information governance leads and administrators)."
+            )
             @OptionGroup var session: SessionOptions
             @Option(help: "The last entry to archive.") var through: Int
             @Option(help: "The folder for archive files.") var out: String
             func run() throws {
                 let s = try Console.reportingFailures { try session.session() }
                 let seal = try Console.reportingFailures { try s.archiveAudit(through: through, to: URL(fileURLWithPath: out)) }
-                print("archived entries to \(seal.through) in \(out)/\(seal.archive) (SHA-256 \(seal.archiveSHA256)); the log now starts after head \(seal.head)")
+                print(
+                    "archived entries to \(seal.through) in \(out)/\(seal.archive) (SHA-256 \(seal.archiveSHA256)); the log now starts after head \(seal.head)"
+                )
             }
         }
     }

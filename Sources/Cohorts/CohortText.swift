@@ -250,7 +250,8 @@ struct Parser {
 
     static func combine(_ parts: [Parsed], _ make: ([CohortExpression]) -> CohortExpression, at position: String) -> Parsed {
         if parts.count == 1 { return parts[0] }
-        return Parsed(expression: make(parts.map(\.expression)), written: .init(position: position, children: parts.map(\.written)))
+        return Parsed(
+            expression: make(parts.map(\.expression)), written: .init(position: position, children: parts.map(\.written)))
     }
 
     mutating func expression() throws(CohortError) -> Parsed {

@@ -35,10 +35,12 @@ public struct AuditAnchor: Sendable, Equatable {
     /// Writes the anchor atomically (a new file renamed into place), readable by its owner only.
     public func write(to url: URL, key: PlatformKey) throws {
         let folder = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let draft = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
         let line = "\(entries) \(head) \(writtenAt) \(signed(key))\n"
-        guard FileManager.default.createFile(atPath: draft.path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(atPath: draft.path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600])
         else { throw AuditAnchorError.unwritable(url.path) }
         guard rename(draft.path, url.path) == 0 else {
             try? FileManager.default.removeItem(at: draft)

@@ -18,7 +18,8 @@ public enum SafeText {
             switch scalar.properties.generalCategory {
             case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned:
                 let code = String(scalar.value, radix: 16, uppercase: true)
-                return "\(field) has an invisible or control character (U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code))"
+                return
+                    "\(field) has an invisible or control character (U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code))"
             default: continue
             }
         }

@@ -21,8 +21,9 @@ public enum KeyFile {
         let folder = url.deletingLastPathComponent()
         let draft = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: draft) }
-        guard (try? FileManager.default.createDirectory(
-            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])) != nil,
+        guard
+            (try? FileManager.default.createDirectory(
+                at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])) != nil,
             FileManager.default.createFile(
                 atPath: draft.path, contents: Data((Hex.encode(bytes) + "\n").utf8), attributes: [.posixPermissions: 0o600]),
             link(draft.path, url.path) == 0 || errno == EEXIST

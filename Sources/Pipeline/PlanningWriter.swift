@@ -349,7 +349,13 @@ struct PlanningWriter {
             // The flag of the published ratio against the limits (the exact one would say more).
             if visible, let ratio {
                 let flag: String
-                if ratio.value > row.limits.upper998 { flag = "high" } else if ratio.value < row.limits.lower998 { flag = "low" } else { flag = "none" }
+                if ratio.value > row.limits.upper998 {
+                    flag = "high"
+                } else if ratio.value < row.limits.lower998 {
+                    flag = "low"
+                } else {
+                    flag = "none"
+                }
                 rows.field(suppress && counted ? flag : row.flag.rawValue)
             } else {
                 rows.empty()

@@ -134,7 +134,9 @@ final class LoginThrottle: Sendable {
     /// the seconds to wait when the name or address has failed too often lately.
     func reserve(user: String, address: String, now: Date = Date()) -> Int? {
         failures.withLock { failures in
-            if failures.count > Self.maximumKeys { failures = failures.filter { now.timeIntervalSince($0.value.last!) < Self.window } }
+            if failures.count > Self.maximumKeys {
+                failures = failures.filter { now.timeIntervalSince($0.value.last!) < Self.window }
+            }
             var wait: TimeInterval? = nil
             let keys = [("user:" + user.lowercased(), Self.perUser), ("address:" + address, Self.perAddress)]
             for (key, limit) in keys {

@@ -46,4 +46,3 @@ import Testing
         #expect(try CareGap.load().count > 0)
     }
 }
-

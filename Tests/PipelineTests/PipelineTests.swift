@@ -69,7 +69,8 @@ import Testing
         }
         births.remove(SyntheticHealthSystem.defaultAsOf.description)
         // The output folder is a link to the run's own folder.
-        let enumerator = FileManager.default.enumerator(at: DefaultRun.output.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)!
+        let enumerator = FileManager.default.enumerator(
+            at: DefaultRun.output.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)!
         var scanned = 0
         for case let url as URL in enumerator where !url.hasDirectoryPath {
             let text = try String(contentsOf: url, encoding: .utf8)

@@ -51,7 +51,9 @@ import Testing
             // Counts: the size and every group; the groups holding p are one larger in B.
             let pairs =
                 [(pa.size, pb.size, fa.size, fb.size)]
-                + pa.groups.indices.map { (pa.groups[$0].cohort, pb.groups[$0].cohort, fa.groups[$0].cohort, fb.groups[$0].cohort) }
+                + pa.groups.indices.map {
+                    (pa.groups[$0].cohort, pb.groups[$0].cohort, fa.groups[$0].cohort, fb.groups[$0].cohort)
+                }
             for (shownA, shownB, trueA, trueB) in pairs where shownA == nil && (1...9).contains(trueA) {
                 hiddenCells += 1
                 // Sizes of A an attacker who knows the cell is small, and whether p is in it,
@@ -228,6 +230,8 @@ import Testing
         var rows = CSVRows()
         for field in ["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-2", "-0.5", "\tx", "plain"] { rows.field(field) }
         rows.end()
-        #expect(String(decoding: rows.bytes, as: UTF8.self) == #""'=HYPERLINK(""http://x"")","'+1+1","'@SUM(A1)",-2,-0.5,"'"# + "\tx\",plain\n")
+        #expect(
+            String(decoding: rows.bytes, as: UTF8.self) == #""'=HYPERLINK(""http://x"")","'+1+1","'@SUM(A1)",-2,-0.5,"'"#
+                + "\tx\",plain\n")
     }
 }

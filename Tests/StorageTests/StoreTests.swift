@@ -146,7 +146,8 @@ import Testing
         #expect(none == nil)
         #expect(cut.description.contains("ends at entry 20 but its anchor") && cut.description.contains("recorded 40"))
         // A run appending to the cut log does not move the anchor back over the cut.
-        let appended = try store.audit(user: "pipeline", role: "system", purpose: "planning", action: "run", outcome: "allowed", detail: "{}")
+        let appended = try store.audit(
+            user: "pipeline", role: "system", purpose: "planning", action: "run", outcome: "allowed", detail: "{}")
         #expect(try store.advanceAnchor(to: appended) == false)
         #expect(try AuditAnchor.read(store.anchorFile, key: key)?.entries == 40)
         // An edited anchor file is refused.
@@ -162,7 +163,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try store(entries: 0)
         let long = #"{"definition":""# + String(repeating: "x", count: 200_000) + #""}"#
-        let entry = try store.audit(user: "ana", role: "analyst", purpose: "planning", action: "query_cohort", outcome: "allowed", detail: long)
+        let entry = try store.audit(
+            user: "ana", role: "analyst", purpose: "planning", action: "query_cohort", outcome: "allowed", detail: long)
         #expect(entry.detail.utf8.count < 2_000 && entry.detail.contains(#""truncated":true"#) && entry.detail.contains("200017"))
         #expect((try JSONSerialization.jsonObject(with: Data(entry.detail.utf8))) is [String: Any])
         guard case .intact(1, _) = try store.verifyAudit().0 else { Issue.record("not intact"); return }
@@ -229,7 +231,9 @@ import Testing
     @Test func malformedArchivesAndAnchorsAreReportedNotTrapped() throws {
         let key = PlatformKey.ephemeral()
         var rng = SystemRandomNumberGenerator()
-        let pieces = ["{", "}", "\n", "\"after\":", "0", "\"head\":\"", "\"sequence\":", "-1", "99999999999999999999", "[", "]", ","]
+        let pieces = [
+            "{", "}", "\n", "\"after\":", "0", "\"head\":\"", "\"sequence\":", "-1", "99999999999999999999", "[", "]", ",",
+        ]
         for _ in 0..<500 {
             let text = (0..<Int.random(in: 0..<60, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
             #expect(AuditArchive.verify(Data(text.utf8), key: key) != .intact(entries: 1, head: ""))

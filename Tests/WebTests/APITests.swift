@@ -170,7 +170,9 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         let throttle = LoginThrottle(), start = Date()
         // Each reservation counts as a failure until it succeeds.
         for k in 0..<LoginThrottle.perUser {
-            #expect(throttle.reserve(user: k == 0 ? "Ana" : "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k))) == nil)
+            #expect(
+                throttle.reserve(user: k == 0 ? "Ana" : "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k)))
+                    == nil)
         }
         #expect(throttle.reserve(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
         #expect(throttle.reserve(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)

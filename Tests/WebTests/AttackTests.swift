@@ -32,7 +32,8 @@ import Testing
         try await fixture.app.test(.router) { client in
             let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
             for body in ["=", "&", "==", "=&=", "%", "%zz=%", "a=%E2%82", "&&&=x&", String(repeating: "=&", count: 5_000)] {
-                let response = try await client.execute(uri: "/login", method: .post, headers: headers, body: ByteBuffer(string: body))
+                let response = try await client.execute(
+                    uri: "/login", method: .post, headers: headers, body: ByteBuffer(string: body))
                 #expect(response.status == .forbidden, "\(body.prefix(20))")
             }
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
@@ -43,7 +44,9 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         let alphabet = Array("=&%+ab0F\u{0}\u{202E}é".unicodeScalars)
         for _ in 0..<2_000 {
-            let text = String(String.UnicodeScalarView((0..<Int.random(in: 0..<40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+            let text = String(
+                String.UnicodeScalarView(
+                    (0..<Int.random(in: 0..<40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
             _ = Form(text)
         }
         #expect(Form("a=1&b&=2&a=3").fields == ["a": "1", "b": "", "": "2"])
@@ -72,7 +75,8 @@ import Testing
                 #expect(response.text.contains(message), "\(definition.prefix(40)): \(response.text.prefix(200))")
             }
             // JSON nested far beyond the limit never reaches the JSON parser's recursion.
-            let deep = #"{"definition": "# + String(repeating: #"{"not": "#, count: 50_000) + #"{"age": {"above": 1}}"#
+            let deep =
+                #"{"definition": "# + String(repeating: #"{"not": "#, count: 50_000) + #"{"age": {"above": 1}}"#
                 + String(repeating: "}", count: 50_001)
             let response = try await client.execute(
                 uri: "/api/cohorts/profile", method: .post, headers: headers, body: ByteBuffer(string: deep))
