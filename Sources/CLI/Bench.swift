@@ -28,11 +28,12 @@ extension PHMCommand {
         func run() throws {
             if cohortsOnly { return try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) }
             let (people, seed) = (population.people, population.seed)
-            let input = "\(dir)/input-\(people)-\(seed)"
+            let signal = population.signal == .full ? "" : "-\(population.signal.rawValue)"
+            let input = "\(dir)/input-\(people)-\(seed)\(signal)"
             let marker = URL(fileURLWithPath: input).appendingPathComponent("ground-truth/persons.csv")
             if !FileManager.default.fileExists(atPath: marker.path) {
                 let start = Date()
-                _ = try Console.synthesise(people: people, seed: seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
+                _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
                 print(String(format: "synthesis: %.1fs", Date().timeIntervalSince(start)))
             }
             let result = try Console.runPipeline(

@@ -38,7 +38,7 @@ extension PHMCommand {
         var out: String
 
         func run() throws {
-            let summary = try Console.synthesise(people: population.people, seed: population.seed, asOf: asOf, out: out)
+            let summary = try Console.synthesise(population.synthesis(asOf: asOf), out: out)
             print("wrote \(Console.number(summary.people)) people to \(out)")
             for (file, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {
                 print("  \(file): \(Console.number(rows)) rows")
@@ -66,8 +66,7 @@ extension PHMCommand {
 
         func run() async throws {
             let input = dir + "/input"
-            _ = try Console.synthesise(
-                people: population.people, seed: population.seed, asOf: SyntheticHealthSystem.defaultAsOf, out: input)
+            _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
             let result = try Console.runPipeline(
                 input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
             print(Console.summary(result))

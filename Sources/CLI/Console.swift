@@ -27,11 +27,11 @@ enum Console {
         if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 
-    static func synthesise(people: Int, seed: UInt64, asOf: Day, out: String) throws -> SynthesisSummary {
-        log("synthesising \(number(people)) people (seed \(seed)) into \(out)")
-        return try SyntheticHealthSystem.write(
-            SynthesisOptions(people: people, seed: seed, asOf: asOf), to: URL(fileURLWithPath: out)
-        ) { done, total in progress("synthesising", done, total) }
+    static func synthesise(_ options: SynthesisOptions, out: String) throws -> SynthesisSummary {
+        log("synthesising \(number(options.people)) people (seed \(options.seed)) into \(out)")
+        return try SyntheticHealthSystem.write(options, to: URL(fileURLWithPath: out)) { done, total in
+            progress("synthesising", done, total)
+        }
     }
 
     static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult {

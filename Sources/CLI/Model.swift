@@ -56,7 +56,9 @@ extension PHMCommand.Model {
 
     struct Score: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Score everyone registered at as-of with saved models: risk-scores.csv, risk-tiers.csv, rising-risk.csv.")
+            abstract:
+                "Score everyone registered at as-of with saved models (risk-scores.csv, risk-tiers.csv, rising-risk.csv) and check their calibration on this population (model-transport.csv)."
+        )
 
         @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
@@ -66,13 +68,18 @@ extension PHMCommand.Model {
         func run() throws {
             let options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             let folder = try pipeline.savedModels()
-            let risk = try Console.reportingFailures { try PipelineRun.scoreModels(options, models: folder, log: Console.log) }
+            let (risk, transport) = try Console.reportingFailures {
+                try PipelineRun.scoreModels(options, models: folder, log: Console.log)
+            }
             for (outcome, scores) in risk.scores.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 let scored = scores.tier.compactMap { $0 }.count
                 let rising = scores.tier.indices.filter { scores.isRising($0) }.count
                 print("\(outcome.rawValue): \(Console.number(scored)) people scored, \(Console.number(rising)) rising")
             }
-            print("outputs: \(files.out)/risk-scores.csv, risk-tiers.csv, rising-risk.csv")
+            for t in transport {
+                print("\(t.outcome.rawValue) on this population at \(t.index): " + (t.warning ?? "calibrated within tolerance"))
+            }
+            print("outputs: \(files.out)/risk-scores.csv, risk-tiers.csv, rising-risk.csv, model-transport.csv")
         }
     }
 }

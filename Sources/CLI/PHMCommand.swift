@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PHMCore
 import Pipeline
+import Synthesis
 
 /// The `phm` command.
 public struct PHMCommand: AsyncParsableCommand {
@@ -81,10 +82,30 @@ struct PopulationOptions: ParsableArguments {
     @Option(help: "Random seed: the same seed writes the same files.")
     var seed: UInt64 = 42
 
+    @Option(
+        help:
+            "How much of the emergency admissions the records predict: full, weak (age, deprivation and long-term conditions only) or none."
+    )
+    var signal: SynthesisOptions.Signal = .full
+
+    @Option(name: .customLong("fault-rate"), help: "Malformed rows added per row written, per file (messier data).")
+    var faultRate = 0.00005
+
     func validate() throws {
         guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
+        guard (0...0.5).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 0.5.") }
+    }
+
+    /// The generator's options at an as-of date.
+    func synthesis(asOf: Day) -> SynthesisOptions {
+        var options = SynthesisOptions(people: people, seed: seed, asOf: asOf)
+        options.signal = signal
+        options.faultRate = faultRate
+        return options
     }
 }
+
+extension SynthesisOptions.Signal: ExpressibleByArgument {}
 
 extension Day: ExpressibleByArgument {
     public init?(argument: String) { self.init(iso: argument) }

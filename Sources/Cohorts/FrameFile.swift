@@ -27,6 +27,8 @@ public enum FrameFile {
         struct Risk: Codable {
             var outcome: String
             var name: String
+            /// Absent in frames saved before models were chosen.
+            var model: String?
         }
         struct Segmentation: Codable {
             var id: String
@@ -162,7 +164,7 @@ public enum FrameFile {
             runId: frame.runId, asOf: frame.asOf.rawValue, count: frame.count, hierarchy: frame.hierarchy,
             areaCodes: frame.areaCodes, conditionIds: frame.conditionIds, conditionNames: frame.conditionNames,
             scoreIds: frame.scoreIds, listIds: frame.listIds, use: use,
-            risks: frame.risks.map { .init(outcome: $0.outcome, name: $0.name) }, factorTexts: frame.factorTexts,
+            risks: frame.risks.map { .init(outcome: $0.outcome, name: $0.name, model: $0.model) }, factorTexts: frame.factorTexts,
             segmentations: frame.segmentations.map {
                 .init(id: $0.id, name: $0.name, segmentIds: $0.segmentIds, segmentNames: $0.segmentNames)
             }, columns: columns)
@@ -244,7 +246,8 @@ public enum FrameFile {
         for (r, risk) in header.risks.enumerated() {
             frame.risks.append(
                 .init(
-                    outcome: risk.outcome, name: risk.name, risk: try column("risk.\(r).risk", Float.self),
+                    outcome: risk.outcome, name: risk.name, model: risk.model ?? "",
+                    risk: try column("risk.\(r).risk", Float.self),
                     tier: try column("risk.\(r).tier", Int8.self),
                     rising: try column("risk.\(r).rising", UInt8.self).map { $0 != 0 }))
         }

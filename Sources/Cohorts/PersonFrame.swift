@@ -125,9 +125,12 @@ public struct PersonFrame: Sendable {
         /// Index into `tierIds`, -1 where not scored.
         public var tier: [Int8]
         public var rising: [Bool]
-        public init(outcome: String, name: String, risk: [Float], tier: [Int8], rising: [Bool]) {
+        /// The model that scored the risks, in words ("gradient-boosted trees (histogram method)").
+        public var model: String
+        public init(outcome: String, name: String, model: String = "", risk: [Float], tier: [Int8], rising: [Bool]) {
             self.outcome = outcome
             self.name = name
+            self.model = model
             self.risk = risk
             self.tier = tier
             self.rising = rising

@@ -71,6 +71,8 @@ public struct Worklist: Sendable {
 
     public var practice: Int
     public var outcome: String?
+    /// The outcome and model whose risks rank the list, in words; nil when nothing ranks it.
+    public var rankedBy: String?
     /// The members' rows in the frame, highest risk first (ties by pseudonym).
     public var ranking: [Int]
     let frame: PersonFrame
@@ -132,6 +134,10 @@ public struct Worklist: Sendable {
         risks = index
         self.practice = practice
         self.outcome = index.map { frame.risks[$0].outcome }
+        rankedBy = index.map { i in
+            let risk = frame.risks[i]
+            return "risk of \(risk.name)" + (risk.model.isEmpty ? "" : ", from \(risk.model)")
+        }
         self.frame = frame
         self.gapSets = gapSets
         var members = Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }

@@ -58,7 +58,7 @@ enum FrameBuilder {
             guard let s = risk.scores[outcome] else { continue }
             frame.risks.append(
                 .init(
-                    outcome: outcome.rawValue, name: outcome.name, risk: rows.map { s.risk[$0] },
+                    outcome: outcome.rawValue, name: outcome.name, model: s.model.algorithm.name, risk: rows.map { s.risk[$0] },
                     tier: rows.map { s.tier[$0].map { Int8($0.rawValue) } ?? -1 }, rising: rows.map { s.isRising($0) }))
         }
         var textIndex: [String: UInt16] = [:]

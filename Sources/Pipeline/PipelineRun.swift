@@ -96,6 +96,8 @@ extension PreparedRun {
 /// Records the time each stage of a run takes.
 public struct StageClock: Sendable {
     public private(set) var stages: [RunSummary.Stage] = []
+    /// Which model scores each outcome: the risk stage's choices, reported with the timings.
+    public var riskChoices: [RunSummary.RiskChoice]?
     public init() {}
 
     public mutating func time<T>(_ name: String, _ work: () throws -> T) rethrows -> T {
@@ -264,7 +266,7 @@ public enum PipelineRun {
                 rowsAccepted: r.accepted,
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
-                stages: clock.stages, outputFolder: options.output.path)
+                stages: clock.stages, outputFolder: options.output.path, riskChoices: clock.riskChoices)
             try OutputWriter.writeJSON(summary, to: staged.output.appendingPathComponent("run.json"))
             try publisher.commit(dataDirectory: options.dataDirectory) {
                 try store.save(r, named: "reconciliation", run: runId)

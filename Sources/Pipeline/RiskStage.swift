@@ -3,6 +3,7 @@ import Conditions
 import Foundation
 import PHMCore
 import Risk
+import Storage
 
 /// How a run stratifies risk.
 public struct RiskOptions: Sendable {
@@ -10,15 +11,16 @@ public struct RiskOptions: Sendable {
     public var models: URL?
     /// Seeds the held-out split.
     public var seed: UInt64
-    public var trees: BoostedTrees.Parameters
+    /// The settings each learning method tries.
+    public var search: ModelSearch
     /// Where to write the training snapshot's features and outcomes as CSV, when wanted.
     public var exportFeatures: URL?
 
-    public init(models: URL? = nil, seed: UInt64 = 42, trees: BoostedTrees.Parameters = .init(), exportFeatures: URL? = nil) {
+    public init(models: URL? = nil, seed: UInt64 = 42, search: ModelSearch = .init(), exportFeatures: URL? = nil) {
         self.models = models
         self.exportFeatures = exportFeatures
         self.seed = seed
-        self.trees = trees
+        self.search = search
     }
 }
 
@@ -50,6 +52,8 @@ public enum RiskStage {
         for model in models where options.risk.models == nil {
             log("model " + model.card.summary + String(format: "; trained in %.1fs", model.card.trainingSeconds))
         }
+        clock.riskChoices = choices(models)
+        logChoices(clock.riskChoices ?? [], log: log)
         let stratification = try clock.time("risk scoring") {
             try Stratification(
                 models: scoring(models), current: current, previous: development, people: prepared.population.count,
@@ -79,15 +83,33 @@ public enum RiskStage {
     public static func train(
         _ prepared: PreparedRun, development: Snapshot, current: Snapshot, options: RiskOptions, workers: Int
     ) throws -> [RiskModel] {
-        let training = Training(seed: options.seed, trees: options.trees, workers: workers)
+        let training = Training(seed: options.seed, search: options.search, workers: workers)
         let design = Validation(development: development, later: current, population: prepared.population, seed: options.seed)
         if let url = options.exportFeatures { try design.exportFeatures(to: url) }
         return try Outcome.allCases.flatMap { try training.train($0, design) }
     }
 
     /// The model that scores each outcome (`Outcome.scoring`).
-    public static func scoring(_ models: [RiskModel]) -> [RiskModel] {
-        Outcome.scoring(models, outcome: \.outcome, algorithm: \.algorithm)
+    public static func scoring(_ models: [RiskModel]) -> [RiskModel] { Outcome.scoring(models, card: \.card) }
+
+    /// For each outcome, which model scores people and why.
+    public static func choices(_ models: [RiskModel]) -> [RunSummary.RiskChoice] {
+        Outcome.allCases.compactMap { outcome in
+            let cards = models.map(\.card).filter { $0.outcome == outcome && $0.choice != nil }
+            guard !cards.isEmpty else { return nil }
+            let chosen = cards.first { $0.choice!.scoresPeople }
+            let choice = (chosen ?? cards.first { $0.algorithm == .ageSexBaseline } ?? cards[0]).choice!
+            return .init(
+                outcome: outcome.rawValue, model: chosen?.algorithm.rawValue, reason: choice.reason,
+                warning: cards.contains { $0.choice!.warning })
+        }
+    }
+
+    /// One line per outcome, a warning first when the platform fell back or ranks no one.
+    static func logChoices(_ choices: [RunSummary.RiskChoice], log: (String) -> Void) {
+        for c in choices {
+            log((c.warning ? "WARNING: " : "") + "\(c.outcome): " + (c.model.map { $0 + " " } ?? "") + c.reason)
+        }
     }
 
     /// Every model saved in a folder.
@@ -111,6 +133,8 @@ extension PipelineRun {
                 try RiskStage.train(
                     prepared, development: development, current: current, options: options.risk, workers: options.workers)
             }
+            clock.riskChoices = RiskStage.choices(models)
+            RiskStage.logChoices(clock.riskChoices ?? [], log: log)
             try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
             return { _ in models }
         }
@@ -131,7 +155,7 @@ extension PipelineRun {
                 var baselines: [Outcome: [ModelCard.Baseline]] = [:]
                 for i in models.indices {
                     let outcome = models[i].outcome
-                    if baselines[outcome] == nil { baselines[outcome] = try training.baselines(outcome, design) }
+                    if baselines[outcome] == nil { baselines[outcome] = try training.baselines(outcome, design).cards }
                     models[i].card.baselines = baselines[outcome]!
                     try training.evaluate(&models[i].card, models[i], design)
                 }
@@ -142,9 +166,11 @@ extension PipelineRun {
     }
 
     /// `phm model score`: scores everyone registered at as-of with saved models, and writes
-    /// `risk-scores.csv`, `risk-tiers.csv` and `rising-risk.csv`.
+    /// `risk-scores.csv`, `risk-tiers.csv` and `rising-risk.csv`; and checks each model's
+    /// calibration on this population a year earlier (`Transport`), writing
+    /// `model-transport.csv` and warning when it is off.
     public static func scoreModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
-        throws -> Stratification
+        throws -> (stratification: Stratification, transport: [Transport])
     {
         try recorded(options, log: log) { prepared, options, clock in
             let models = try RiskStage.load(folder)
@@ -159,7 +185,20 @@ extension PipelineRun {
                 to: options.output.appendingPathComponent("risk-scores.csv"))
             try RiskWriter.writeSummaries(
                 stratification, units: prepared.planningUnits, suppress: options.suppress, to: options.output)
-            return { _ in stratification }
+            let transport = try clock.time("risk transport") {
+                // People with a National Data Opt-out are scored for care but left out of the check.
+                let rows = development.people.indices.filter { !prepared.population.optedOut[Int(development.people[$0])] }
+                return try RiskStage.scoring(models).compactMap { model throws -> Transport? in
+                    guard let labels = development.outcomes[model.outcome] else { return nil }
+                    let risk = try model.risks(development.features, workers: options.workers)
+                    return Transport(
+                        outcome: model.outcome, index: development.index.description, risk: rows.map { risk[$0] },
+                        labels: rows.map { labels[$0] })
+                }
+            }
+            for t in transport { if let warning = t.warning { log("WARNING: " + warning) } }
+            try RiskWriter.writeTransport(transport, suppress: options.suppress, to: options.output)
+            return { _ in (stratification, transport) }
         }
     }
 }

@@ -138,4 +138,57 @@ enum RiskWriter {
         try Data(tiers.bytes).write(to: folder.appendingPathComponent("risk-tiers.csv"))
         try Data(rising.bytes).write(to: folder.appendingPathComponent("rising-risk.csv"))
     }
+
+    /// `model-transport.csv`: for each saved model, people, expected and observed events and
+    /// observed over expected by tier, on this population at the development index date. Counts
+    /// are suppressed and rounded as planning outputs are; ratios come from the published counts.
+    static func writeTransport(_ transport: [Transport], suppress: Bool, to folder: URL) throws {
+        var table = Suppression(enabled: suppress)
+        let cells = transport.map { t in
+            let people = t.tiers.map { table.add($0.people) }, observed = t.tiers.map { table.add($0.observed) }
+            let totals = (table.add(t.tiers.reduce(0) { $0 + $1.people }), table.add(t.tiers.reduce(0) { $0 + $1.observed }))
+            table.relate(total: totals.0, parts: people)
+            table.relate(total: totals.1, parts: observed)
+            return (people, observed)
+        }
+        table.protect()
+        var rows = CSVRows()
+        rows.raw("outcome,index_date,tier,people,expected_events,observed_events,observed_over_expected,lower_95,upper_95")
+        for (t, transport) in transport.enumerated() {
+            for (k, tier) in transport.tiers.enumerated() {
+                rows.field(transport.outcome.rawValue)
+                rows.field(transport.index)
+                rows.field(tier.tier)
+                let people = table.published(cells[t].0[k]), observed = table.published(cells[t].1[k])
+                if let people { rows.field(people) } else { rows.empty() }
+                // Expected events, the ratio and its interval only beside published counts.
+                guard let people, let observed else {
+                    rows.empty()
+                    if let observed { rows.field(observed) } else { rows.empty() }
+                    for _ in 0..<3 { rows.empty() }
+                    rows.end()
+                    continue
+                }
+                rows.field(tier.expected.rounded(), decimals: 0)
+                if tier.expected > 0 {
+                    rows.field(observed)
+                    let ratio = Double(observed) / tier.expected
+                    rows.field(ratio, decimals: 3)
+                    if observed > 0, observed < people {
+                        let se = ((1 - Double(observed) / Double(people)) / Double(observed)).squareRoot()
+                        rows.field(ratio * exp(-CalibrationMeasures.z95 * se), decimals: 3)
+                        rows.field(ratio * exp(CalibrationMeasures.z95 * se), decimals: 3)
+                    } else {
+                        rows.empty()
+                        rows.empty()
+                    }
+                } else {
+                    rows.field(observed)
+                    for _ in 0..<3 { rows.empty() }
+                }
+                rows.end()
+            }
+        }
+        try Data(rows.bytes).write(to: folder.appendingPathComponent("model-transport.csv"))
+    }
 }

@@ -9,16 +9,57 @@ import PHMCore
 /// per-bin sums of the log-loss gradient and Hessian. A child's histogram is the parent's minus
 /// its sibling's, so only the smaller child is counted. Split gain and leaf values follow XGBoost
 /// (Chen and Guestrin, KDD 2016) with an L2 penalty `lambda` on leaf values.
+///
+/// Growing stops early when the log loss of rows held back from fitting has not fallen for
+/// `patience` trees, and the model keeps the trees up to its lowest validation loss.
 public struct BoostedTrees: Sendable, Codable {
     public struct Parameters: Sendable, Codable, Equatable {
-        public var trees = 100
+        /// The most trees: fewer when growing stops early.
+        public var trees = 200
         public var depth = 6
         public var learningRate = 0.1
         public var minLeaf = 20
         public var lambda = 1.0
         public var maxBins = 255
-        public init() {}
+        /// The share of rows held back to stop early, chosen by a hash of the row number; 0 grows
+        /// every tree on every row.
+        public var validationShare = 0.1
+        /// Trees in a row without a lower validation loss before growing stops.
+        public var patience = 10
+
+        public init(
+            trees: Int = 200, depth: Int = 6, learningRate: Double = 0.1, minLeaf: Int = 20, lambda: Double = 1,
+            validationShare: Double = 0.1
+        ) {
+            self.trees = trees
+            self.depth = depth
+            self.learningRate = learningRate
+            self.minLeaf = minLeaf
+            self.lambda = lambda
+            self.validationShare = validationShare
+        }
+
+        /// Models saved before early stopping carry neither of its fields: they grew every tree.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            trees = try c.decode(Int.self, forKey: .trees)
+            depth = try c.decode(Int.self, forKey: .depth)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            minLeaf = try c.decode(Int.self, forKey: .minLeaf)
+            lambda = try c.decode(Double.self, forKey: .lambda)
+            maxBins = try c.decode(Int.self, forKey: .maxBins)
+            validationShare = try c.decodeIfPresent(Double.self, forKey: .validationShare) ?? 0
+            patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? 10
+        }
+
+        /// In words, for model cards.
+        public var summary: String {
+            "learning rate \(learningRate), depth \(depth), at least \(minLeaf) per leaf, L2 \(lambda)"
+        }
     }
+
+    /// Fewer than this many held-back rows cannot judge when to stop: every tree is grown.
+    public static let minimumValidationRows = 100
 
     /// One tree as parallel node arrays; node 0 is the root and a leaf has `feature == -1`.
     public struct Tree: Sendable, Codable {
@@ -37,7 +78,8 @@ public struct BoostedTrees: Sendable, Codable {
     public var baseScore: Double
     public var trees: [Tree]
 
-    /// Fits the model to every row of `x`.
+    /// Fits the model to the rows of `x`, holding back `parameters.validationShare` of them to
+    /// stop early.
     ///
     /// - Complexity: O(trees x depth x rows x columns), features split across cores while
     ///   counting histograms.
@@ -46,6 +88,14 @@ public struct BoostedTrees: Sendable, Codable {
     {
         let n = x.rows, p = x.columns
         precondition(labels.count == n && n > 0 && parameters.maxBins <= 255)
+        var fitRows: [Int32] = [], checkRows: [Int32] = []
+        for i in 0..<n {
+            if isHeldBack(i, share: parameters.validationShare) { checkRows.append(Int32(i)) } else { fitRows.append(Int32(i)) }
+        }
+        if checkRows.count < minimumValidationRows || fitRows.isEmpty {
+            fitRows = (0..<Int32(n)).map { $0 }
+            checkRows = []
+        }
         let edges = (0..<p).map { binEdges(x.values[$0 * n..<($0 + 1) * n], maxBins: parameters.maxBins) }
         var bins = [UInt8](repeating: 0, count: n * p)
         bins.withUnsafeMutableBufferPointer { buffer in
@@ -56,15 +106,18 @@ public struct BoostedTrees: Sendable, Codable {
                 return 0
             }
         }
-        let prevalence = Double(labels.reduce(0) { $0 + Int($1) }) / Double(n)
+        let prevalence = Double(fitRows.reduce(0) { $0 + Int(labels[Int($1)]) }) / Double(fitRows.count)
         let base = log(max(prevalence, 1e-6) / max(1 - prevalence, 1e-6))
         var score = [Double](repeating: base, count: n)
         var gradient = [Float](repeating: 0, count: n)
         var hessian = [Float](repeating: 0, count: n)
         var trees: [Tree] = []
-        var grower = TreeGrower(bins: bins, rows: n, columns: p, binCount: edges.map { $0.count + 1 }, parameters: parameters)
-        for _ in 0..<parameters.trees {
-            for i in 0..<n {
+        var grower = TreeGrower(
+            bins: bins, rows: n, fitRows: fitRows, binCount: edges.map { $0.count + 1 }, parameters: parameters)
+        var bestLoss = logLoss(checkRows.map { (score[Int($0)], labels[Int($0)]) }), bestTrees = 0
+        for t in 0..<parameters.trees {
+            for r in fitRows {
+                let i = Int(r)
                 let prob = 1 / (1 + exp(-score[i]))
                 gradient[i] = Float(prob - Double(labels[i]))
                 hessian[i] = Float(max(prob * (1 - prob), 1e-16))
@@ -74,12 +127,51 @@ public struct BoostedTrees: Sendable, Codable {
                 let v = tree.value[leaf.node]
                 for r in grower.order[leaf.range] { score[Int(r)] += v }
             }
+            // Thresholds are still bin numbers: the held-back rows find their leaves by bin.
+            for r in checkRows {
+                var node = 0
+                while tree.feature[node] >= 0 {
+                    let b = Float(bins[Int(tree.feature[node]) * n + Int(r)])
+                    node = Int(b <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                }
+                score[Int(r)] += tree.value[node]
+            }
             for node in tree.feature.indices where tree.feature[node] >= 0 {
                 tree.threshold[node] = edges[Int(tree.feature[node])][Int(tree.threshold[node])]
             }
             trees.append(tree)
+            guard !checkRows.isEmpty else { continue }
+            let loss = logLoss(checkRows.map { (score[Int($0)], labels[Int($0)]) })
+            if loss < bestLoss - 1e-7 {
+                bestLoss = loss
+                bestTrees = t + 1
+            } else if t + 1 - bestTrees >= parameters.patience {
+                break
+            }
         }
+        if !checkRows.isEmpty { trees.removeLast(trees.count - bestTrees) }
         return BoostedTrees(features: x.features.map(\.id), parameters: parameters, baseScore: base, trees: trees)
+    }
+
+    /// Whether row `i` is held back to stop early: a fixed hash of the row number (splitmix64).
+    static func isHeldBack(_ i: Int, share: Double) -> Bool {
+        guard share > 0 else { return false }
+        var h = UInt64(i) &+ 0x9e37_79b9_7f4a_7c15
+        h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+        h ^= h >> 31
+        return Double(h % 1_000_000) < share * 1_000_000
+    }
+
+    /// The mean log loss of log-odds against outcomes.
+    static func logLoss(_ pairs: [(Double, UInt8)]) -> Double {
+        guard !pairs.isEmpty else { return 0 }
+        var total = 0.0
+        for (eta, y) in pairs {
+            // log(1 + e^eta) - y * eta, without overflow
+            total += (eta > 0 ? eta + log1p(exp(-eta)) : log1p(exp(eta))) - Double(y) * eta
+        }
+        return total / Double(pairs.count)
     }
 
     /// Cut points for one feature: between each pair of distinct values when there are few,
@@ -155,22 +247,26 @@ public struct BoostedTrees: Sendable, Codable {
 /// Grows one tree level by level over binned features, keeping rows partitioned by node.
 struct TreeGrower {
     let bins: [UInt8]
+    /// Rows of `bins` per feature.
     let rows: Int
     let columns: Int
     let binCount: [Int]
     let parameters: BoostedTrees.Parameters
-    /// Row numbers, partitioned so each node's rows are one contiguous range.
+    /// The rows trees are fitted to.
+    let fitRows: [Int32]
+    /// The fitted rows, partitioned so each node's rows are one contiguous range.
     var order: [Int32]
     private var scratch: [Int32]
 
-    init(bins: [UInt8], rows: Int, columns: Int, binCount: [Int], parameters: BoostedTrees.Parameters) {
+    init(bins: [UInt8], rows: Int, fitRows: [Int32], binCount: [Int], parameters: BoostedTrees.Parameters) {
         self.bins = bins
         self.rows = rows
-        self.columns = columns
+        self.columns = binCount.count
         self.binCount = binCount
         self.parameters = parameters
-        order = (0..<Int32(rows)).map { $0 }
-        scratch = order
+        self.fitRows = fitRows
+        order = fitRows
+        scratch = fitRows
     }
 
     /// Sums of gradient, Hessian and count per feature and bin: `[(j * 256 + bin) * 3 + k]`.
@@ -184,7 +280,7 @@ struct TreeGrower {
 
     mutating func grow(gradient: [Float], hessian: [Float], workers: Int) -> (BoostedTrees.Tree, [(node: Int, range: Range<Int>)])
     {
-        for i in 0..<rows { order[i] = Int32(i) }
+        order = fitRows
         var tree = BoostedTrees.Tree()
         var leaves: [(node: Int, range: Range<Int>)] = []
         func addNode(_ histogram: Histogram) -> Int {
@@ -196,8 +292,8 @@ struct TreeGrower {
             tree.value.append(-g / (h + parameters.lambda) * parameters.learningRate)
             return tree.value.count - 1
         }
-        let rootHistogram = histogram(0..<rows, gradient, hessian, workers: workers)
-        var level = [Open(node: addNode(rootHistogram), range: 0..<rows, histogram: rootHistogram)]
+        let rootHistogram = histogram(0..<order.count, gradient, hessian, workers: workers)
+        var level = [Open(node: addNode(rootHistogram), range: 0..<order.count, histogram: rootHistogram)]
         for depth in 0...parameters.depth {
             var next: [Open] = []
             for open in level {

@@ -11,6 +11,27 @@ public enum Metrics {
     /// - Returns: nil unless both outcomes occur.
     /// - Complexity: O(n log n).
     public static func auroc(_ scores: [Double], _ labels: [UInt8]) -> (value: Double, standardError: Double)? {
+        guard let c = components(scores, labels) else { return nil }
+        return (mean(c.v10), (variance(c.v10) / Double(c.v10.count) + variance(c.v01) / Double(c.v01.count)).squareRoot())
+    }
+
+    /// The difference in AUROC between two scores of the same people, `a` minus `b`, with
+    /// DeLong's standard error for correlated curves: the variance of the paired differences of
+    /// the structural components (DeLong, DeLong and Clarke-Pearson 1988).
+    ///
+    /// - Returns: nil unless both outcomes occur.
+    public static func aurocDifference(_ a: [Double], _ b: [Double], _ labels: [UInt8]) -> (
+        value: Double, standardError: Double
+    )? {
+        guard a.count == b.count, let ca = components(a, labels), let cb = components(b, labels) else { return nil }
+        let d10 = zip(ca.v10, cb.v10).map { $0 - $1 }, d01 = zip(ca.v01, cb.v01).map { $0 - $1 }
+        return (mean(d10), (variance(d10) / Double(d10.count) + variance(d01) / Double(d01.count)).squareRoot())
+    }
+
+    /// DeLong's structural components: for each positive, the share of negatives it outranks
+    /// (V10); for each negative, the share of positives that outrank it (V01). The AUROC is the
+    /// mean of either.
+    static func components(_ scores: [Double], _ labels: [UInt8]) -> (v10: [Double], v01: [Double])? {
         let positives = labels.reduce(0) { $0 + Int($1) }
         let negatives = labels.count - positives
         guard positives > 0, negatives > 0 else { return nil }
@@ -20,18 +41,28 @@ public enum Metrics {
         let posRanks = midRanks(pos.map { scores[$0] })
         let negRanks = midRanks(neg.map { scores[$0] })
         let m = Double(positives), n = Double(negatives)
-        // V10: for each positive, the share of negatives it outranks; V01: for each negative, the
-        // share of positives that outrank it.
         let v10 = pos.indices.map { (all[pos[$0]] - posRanks[$0]) / n }
         let v01 = neg.indices.map { 1 - (all[neg[$0]] - negRanks[$0]) / m }
-        let auc = v10.reduce(0, +) / m
-        func variance(_ v: [Double]) -> Double {
-            guard v.count > 1 else { return 0 }
-            let mean = v.reduce(0, +) / Double(v.count)
-            return v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)
+        return (v10, v01)
+    }
+
+    static func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+
+    static func variance(_ v: [Double]) -> Double {
+        guard v.count > 1 else { return 0 }
+        let m = mean(v)
+        return v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)
+    }
+
+    /// The mean log loss of risks against outcomes, risks clamped away from 0 and 1.
+    public static func logLoss(_ risk: [Double], _ labels: [UInt8]) -> Double {
+        guard !risk.isEmpty else { return 0 }
+        var total = 0.0
+        for (p, y) in zip(risk, labels) {
+            let q = min(max(p, 1e-15), 1 - 1e-15)
+            total -= y == 1 ? log(q) : log(1 - q)
         }
-        let se = (variance(v10) / m + variance(v01) / n).squareRoot()
-        return (auc, se)
+        return total / Double(risk.count)
     }
 
     /// 1-based ranks, ties sharing the mean of their ranks.
@@ -118,8 +149,15 @@ public struct Evaluation: Sendable, Codable {
     public var subgroups: [Subgroup]
     /// Points of the ROC curve at 1% steps of people flagged, for plotting.
     public var roc: [[Double]]
+    /// Mean log loss (nil in cards saved before it was reported, as are the two below).
+    public var logLoss: Double?
+    public var calibrationMeasures: CalibrationMeasures?
+    /// Net benefit at the tier cut points and at round thresholds, lowest threshold first.
+    public var netBenefit: [NetBenefit]?
 
     public static let flaggedPercents = [0.5, 1, 5, 10]
+    /// Risk thresholds of the decision curve, besides the tier cut points.
+    public static let decisionThresholds = [0.02, 0.05, 0.1, 0.2, 0.3]
 
     /// Evaluates predicted risks against outcomes.
     ///
@@ -166,6 +204,17 @@ public struct Evaluation: Sendable, Codable {
             }
         }
         self.roc = roc
+        logLoss = Metrics.logLoss(risk, labels)
+        calibrationMeasures = CalibrationMeasures(risk: risk, labels: labels)
+        // The risk of the last person in each tier-or-above share, highest risk first.
+        let cuts = [(0.005, "very high"), (0.05, "high"), (0.20, "moderate")].compactMap { share, tier -> (Double, String)? in
+            guard !descending.isEmpty else { return nil }
+            let k = min(descending.count, max(1, Int((share * Double(descending.count)).rounded(.up))))
+            return (risk[descending[k - 1]], "cut point of \(tier) (top \(Double(share * 100).formatted(decimals: 1))%)")
+        }
+        netBenefit = NetBenefit.curve(
+            risk: risk, labels: labels,
+            thresholds: (cuts + Evaluation.decisionThresholds.map { ($0, "") }).sorted { $0.0 < $1.0 })
 
         subgroups = []
         for (name, groupLabels) in groups {

@@ -19,6 +19,26 @@ extension ModelCard {
             "- Outcome: \(outcomeDefinition) (`\(outcome.rawValue)`).",
             "- Features: \(features.count), from history before the index date.",
             "- Trained on \(trainingPeople) people registered on \(trainingIndex) (\(trainingEvents) with the outcome), in \(f(trainingSeconds, 1)) s; seed \(seed).",
+        ]
+        if let choice {
+            lines.append("- **" + (choice.warning ? "Warning: " : "") + "\(choice.reason).**")
+        }
+        if let sampleSize {
+            lines.append(
+                "- Sample size: \(sampleSize.parameters) features at a prevalence of \(f(sampleSize.prevalence, 4)) need at least \(sampleSize.minimumPeople) people (\(sampleSize.minimumEvents) events) by Riley et al. (BMJ 2020), anticipating a Cox-Snell R-squared of \(f(sampleSize.anticipatedR2, 4))."
+            )
+        }
+        if let tuning {
+            lines += [
+                "", "## Settings search", "",
+                "\(tuning.folds)-fold cross-validation on \(tuning.people) training people; the lowest mean log loss over the left-out folds wins. Chosen: \(tuning.candidates[tuning.chosen].settings). Recalibration on the left-out predictions (Platt scaling on the log-odds): intercept \(f(tuning.recalibration.intercept)), slope \(f(tuning.recalibration.slope)); after it, cross-validated log loss \(f(tuning.crossValidatedLogLoss, 4)) and AUROC \(f(tuning.crossValidatedAUROC)).",
+                "", "| settings | cross-validated log loss | trees kept |", "|---|---|---|",
+            ]
+            for c in tuning.candidates {
+                lines.append("| \(c.settings) | \(f(c.crossValidatedLogLoss, 5)) | \(c.trees.map { f($0, 1) } ?? "-") |")
+            }
+        }
+        lines += [
             "",
             "## Performance",
             "",
@@ -31,6 +51,28 @@ extension ModelCard {
         lines.append(row("held out, index \(trainingIndex)", heldOut))
         if let laterPeriod, let laterIndex { lines.append(row("later period, index \(laterIndex)", laterPeriod)) }
         for b in baselines { lines.append(row("baseline: \(b.name)", b.heldOut)) }
+        if let c = heldOut.calibrationMeasures {
+            lines += [
+                "", "## Calibration (held out)", "",
+                "Van Calster et al.'s hierarchy: observed over expected events and calibration-in-the-large (the mean), and the calibration slope (the weak level); 95% intervals.",
+                "", "| measure | value (95% CI) | calibrated when |", "|---|---|---|",
+                "| observed / expected | \(f(c.observedOverExpected)) (\(f(c.observedOverExpectedLower)) to \(f(c.observedOverExpectedUpper))) | 1 |",
+                "| calibration-in-the-large | \(f(c.inTheLarge)) (\(f(c.inTheLargeLower)) to \(f(c.inTheLargeUpper))) | 0 |",
+                "| calibration slope | \(f(c.slope)) (\(f(c.slopeLower)) to \(f(c.slopeUpper))) | 1 |",
+            ]
+        }
+        if let curve = heldOut.netBenefit, !curve.isEmpty {
+            lines += [
+                "", "## Decision curve (held out)", "",
+                "Net benefit of acting on people at or above each risk threshold, against acting on everyone (Vickers and Elkin 2006); acting on no one is 0.",
+                "", "| risk threshold | | flagged | net benefit | treat all |", "|---|---|---|---|---|",
+            ]
+            for point in curve {
+                lines.append(
+                    "| \(f(point.threshold, 4)) | \(point.label) | \(point.flagged) | \(f(point.model, 4)) | \(f(point.treatAll, 4)) |"
+                )
+            }
+        }
         lines += [
             "", "## Flagging the highest risks (held out)", "", "| top | flagged | PPV | sensitivity |", "|---|---|---|---|",
         ]

@@ -5,13 +5,20 @@ import PHMCore
 public enum Algorithm: String, Sendable, Codable, CaseIterable {
     case logisticRegression = "logistic_regression"
     case boostedTrees = "boosted_trees"
+    /// Logistic regression on age and sex alone: what every model must beat, and what ranks
+    /// people when none does.
+    case ageSexBaseline = "age_sex_baseline"
 
     public var name: String {
         switch self {
         case .logisticRegression: "L2-regularised logistic regression"
         case .boostedTrees: "gradient-boosted trees (histogram method)"
+        case .ageSexBaseline: "baseline: logistic regression on age and sex only"
         }
     }
+
+    /// The methods trained on every feature.
+    public static let learned: [Algorithm] = [.logisticRegression, .boostedTrees]
 }
 
 /// A trained model with everything needed to score and to explain it: its features, when it was
@@ -22,6 +29,8 @@ public struct RiskModel: Sendable, Codable {
     public var features: [Feature]
     public var logistic: LogisticRegression?
     public var trees: BoostedTrees?
+    /// Applied to the model's log-odds, fitted on predictions the model never trained on.
+    public var recalibration: LogisticCalibration?
     public var card: ModelCard
 
     /// Predicted risks for every row of a snapshot's features, rows split across cores.
@@ -39,8 +48,8 @@ public struct RiskModel: Sendable, Codable {
     /// The probability for row `i` of a matrix holding exactly this model's features.
     @inline(__always)
     func probability(_ x: FeatureMatrix, row i: Int) -> Double {
-        if let trees { return trees.probability(x, row: i) }
-        return logistic!.probability(x, row: i)
+        let eta = trees?.logOdds(x, row: i) ?? logistic!.linear(x, row: i)
+        return (recalibration ?? .identity).risk(logOdds: eta)
     }
 
     /// The smallest contribution to the log-odds (a tenth, about 10% more odds) worth naming.
@@ -56,13 +65,15 @@ public struct RiskModel: Sendable, Codable {
         let x = try features.selecting(self.features.map(\.id))
         let ids = self.features.map(\.id)
         let factorOf = self.features.map { f in ids.firstIndex(of: f.explainedBy ?? f.id) ?? 0 }
+        // Recalibration scales every contribution to the log-odds alike.
+        let slope = recalibration?.slope ?? 1
         let parts = Parallel.ranges(x.rows, parts: workers * 4)
         return Parallel.map(parts.count) { k in
             var byFactor = [Double](repeating: 0, count: ids.count)
             return parts[k].map { i -> [String] in
                 let contributions = trees?.contributions(x, row: i) ?? logistic!.contributions(x, row: i)
                 for j in byFactor.indices { byFactor[j] = 0 }
-                for (j, c) in contributions.enumerated() { byFactor[factorOf[j]] += c }
+                for (j, c) in contributions.enumerated() { byFactor[factorOf[j]] += slope * c }
                 let ranked = byFactor.indices.filter { byFactor[$0] > RiskModel.minimumFactor }
                     .sorted { byFactor[$0] > byFactor[$1] || (byFactor[$0] == byFactor[$1] && $0 < $1) }
                 return ranked.prefix(count).map { self.features[$0].describe(x[i, $0]) }
@@ -98,12 +109,16 @@ public struct RiskModel: Sendable, Codable {
 }
 
 extension Outcome {
-    /// Of several models (or their cards), the one that scores each outcome: boosted trees where
-    /// trained, else logistic regression; outcomes in `Outcome` order.
-    public static func scoring<T>(_ models: [T], outcome: (T) -> Outcome, algorithm: (T) -> Algorithm) -> [T] {
+    /// Of several models' cards, those of the models that score people, in `Outcome` order: the
+    /// one whose choice says so. Cards saved before models were chosen carry no choice: then
+    /// boosted trees where trained, else logistic regression.
+    public static func scoring<T>(_ models: [T], card: (T) -> ModelCard) -> [T] {
         allCases.compactMap { o in
-            let candidates = models.filter { outcome($0) == o }
-            return candidates.first { algorithm($0) == .boostedTrees } ?? candidates.first
+            let candidates = models.filter { card($0).outcome == o }
+            if candidates.contains(where: { card($0).choice != nil }) {
+                return candidates.first { card($0).choice?.scoresPeople == true }
+            }
+            return candidates.first { card($0).algorithm == .boostedTrees } ?? candidates.first
         }
     }
 }
@@ -131,4 +146,24 @@ public struct ModelCard: Sendable, Codable {
     public var laterIndex: String?
     public var laterPeriod: Evaluation?
     public var baselines: [Baseline]
+    /// The settings search behind the model (nil for the baseline and in older cards).
+    public var tuning: ModelSearch.Tuning?
+    /// Whether the model scores people, and why (nil in older cards).
+    public var choice: Choice?
+    /// The fewest training people the full feature set needs (Riley et al. 2020).
+    public var sampleSize: SampleSize?
+
+    /// Whether a model scores people for its outcome, and why, in words for the run log, the
+    /// card, `run.json` and the pages.
+    public struct Choice: Sendable, Codable, Equatable {
+        public var scoresPeople: Bool
+        public var reason: String
+        /// Whether the platform fell back from the model it would have used: said loudly.
+        public var warning: Bool
+        /// Held-out AUROC minus the age-and-sex baseline's, with DeLong's 95% interval for
+        /// paired curves.
+        public var overBaseline: Double?
+        public var overBaselineLower: Double?
+        public var overBaselineUpper: Double?
+    }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import PHMCore
 
 /// Trains and validates risk models with temporal validation.
@@ -9,23 +10,23 @@ import PHMCore
 /// 12 months after as-of, the trained model is applied there too: a later period it never saw.
 public struct Training: Sendable {
     public var seed: UInt64
-    /// The L2 penalty of logistic regression: scikit-learn's `C` is its inverse.
+    /// The L2 penalty of the baselines' logistic regressions: scikit-learn's `C` is its inverse.
     public var lambda: Double
-    public var trees: BoostedTrees.Parameters
+    public var search: ModelSearch
     public var workers: Int
 
     public static let heldOutShare = 0.2
 
-    /// The two baselines every model is compared with.
+    /// The two baselines every model is compared with; the first is also the fallback.
     public static let baselines: [(name: String, features: [String])] = [
         ("age and sex only", ["age", "age_over_65", "age_over_80", "female"]),
         ("prior emergency admissions only", ["emergency_admissions_12m"]),
     ]
 
-    public init(seed: UInt64 = 42, lambda: Double = 1, trees: BoostedTrees.Parameters = .init(), workers: Int) {
+    public init(seed: UInt64 = 42, lambda: Double = 1, search: ModelSearch = .init(), workers: Int) {
         self.seed = seed
         self.lambda = lambda
-        self.trees = trees
+        self.search = search
         self.workers = workers
     }
 
@@ -43,7 +44,14 @@ public struct Training: Sendable {
         return Double(h % 1_000_000) < heldOutShare * 1_000_000
     }
 
-    /// Trains both algorithms for one outcome, each with its model card.
+    /// Trains, tunes and judges the models of one outcome and chooses the one that scores people.
+    ///
+    /// When the training people meet the sample size the features need, both methods are tuned
+    /// (`ModelSearch`), recalibrated and evaluated, and the one with the lower cross-validated log
+    /// loss scores people if its held-out AUROC beats the age-and-sex baseline's with 95%
+    /// confidence (DeLong's test for paired curves); else the other method if it does; else the
+    /// baseline itself, if it beats chance; else no model scores the outcome. Every card says
+    /// which and why (`ModelCard.choice`).
     ///
     /// - Throws: `RiskError` when there are too few people or no outcomes.
     public func train(_ outcome: Outcome, _ design: Validation) throws(RiskError) -> [RiskModel] {
@@ -54,30 +62,109 @@ public struct Training: Sendable {
         guard development.people.count >= 200 else { throw .tooFewPeople(development.people.count) }
         let trainRows = design.trainingRows
         let yTrain = trainRows.map { labels[Int($0)] }
-        guard yTrain.contains(1), yTrain.contains(0) else {
+        let events = yTrain.reduce(0) { $0 + Int($1) }
+        guard events > 0, events < yTrain.count else {
             throw .noOutcomes(outcome: outcome.rawValue, index: development.index.description)
         }
-        let xTrain = development.features.subset(trainRows)
+        let features = development.features.features
+        let sampleSize = SampleSize(parameters: features.count, prevalence: Double(events) / Double(yTrain.count))
         let baselines = try baselines(outcome, design)
-        return try Algorithm.allCases.map { algorithm throws(RiskError) -> RiskModel in
-            let start = DispatchTime.now().uptimeNanoseconds
-            var model = RiskModel(
-                outcome: outcome, algorithm: algorithm, features: development.features.features,
-                card: ModelCard(
-                    outcome: outcome, outcomeDefinition: outcome.name, algorithm: algorithm,
-                    features: development.features.features.map(\.id), trainingIndex: development.index.description,
-                    trainingPeople: trainRows.count, trainingEvents: yTrain.reduce(0) { $0 + Int($1) }, seed: seed,
-                    trainingSeconds: 0, heldOut: Evaluation(risk: [], labels: []), baselines: baselines))
-            switch algorithm {
-            case .logisticRegression:
-                model.logistic = LogisticRegression.train(xTrain, labels: yTrain, lambda: lambda)
-            case .boostedTrees:
-                model.trees = BoostedTrees.train(xTrain, labels: yTrain, parameters: trees, workers: workers)
-            }
-            model.card.trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try evaluate(&model.card, model, design)
-            return model
+        func card(_ algorithm: Algorithm, features: [Feature]) -> ModelCard {
+            ModelCard(
+                outcome: outcome, outcomeDefinition: outcome.name, algorithm: algorithm, features: features.map(\.id),
+                trainingIndex: development.index.description, trainingPeople: trainRows.count, trainingEvents: events,
+                seed: seed, trainingSeconds: 0, heldOut: Evaluation(risk: [], labels: []), baselines: baselines.cards,
+                sampleSize: sampleSize)
         }
+        var models: [RiskModel] = []
+        if trainRows.count >= sampleSize.minimumPeople {
+            let xTrain = development.features.subset(trainRows)
+            for algorithm in Algorithm.learned {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var model = RiskModel(
+                    outcome: outcome, algorithm: algorithm, features: features, card: card(algorithm, features: features))
+                if algorithm == .boostedTrees {
+                    let (trees, tuning) = search.boostedTrees(xTrain, labels: yTrain, seed: seed, workers: workers)
+                    model.trees = trees
+                    model.card.tuning = tuning
+                } else {
+                    let (logistic, tuning) = search.logisticRegression(xTrain, labels: yTrain, seed: seed)
+                    model.logistic = logistic
+                    model.card.tuning = tuning
+                }
+                model.recalibration = model.card.tuning?.recalibration
+                model.card.trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                try evaluate(&model.card, model, design)
+                models.append(model)
+            }
+        }
+        var baseline = baselines.fallback
+        baseline.card = card(.ageSexBaseline, features: baseline.features)
+        baseline.card.trainingSeconds = baselines.seconds
+        try evaluate(&baseline.card, baseline, design)
+        choose(&models, baseline: baseline, baselineRisk: baselines.heldOutRisk, design: design, labels: labels)
+        return models
+    }
+
+    /// Marks which model scores people, appending the baseline when it is the one.
+    func choose(
+        _ models: inout [RiskModel], baseline: RiskModel, baselineRisk: [Double], design: Validation, labels: [UInt8]
+    ) {
+        let y = design.testRows.map { labels[Int($0)] }
+        func f(_ x: Double) -> String { String(format: "%.3f", x) }
+        // Lowest cross-validated log loss first: the champion, then the challenger.
+        let order = models.indices.sorted {
+            (models[$0].card.tuning?.crossValidatedLogLoss ?? .infinity)
+                < (models[$1].card.tuning?.crossValidatedLogLoss ?? .infinity)
+        }
+        var chosen: Int?
+        for (rank, i) in order.enumerated() {
+            let risk = (try? models[i].risks(design.testFeatures, workers: workers)) ?? []
+            let d = Metrics.aurocDifference(risk, baselineRisk, y)
+            let lower = d.map { $0.value - CalibrationMeasures.z95 * $0.standardError }
+            let upper = d.map { $0.value + CalibrationMeasures.z95 * $0.standardError }
+            let versus =
+                d.map {
+                    "held-out AUROC \(f(models[i].card.heldOut.auroc)) against the age-and-sex baseline's \(f(baseline.card.heldOut.auroc)), \(f($0.value)) higher (95% CI \(f(lower!)) to \(f(upper!)))"
+                } ?? "no held-out comparison with the age-and-sex baseline"
+            let beats = chosen == nil && (lower ?? 0) > 0
+            let reason: String
+            if beats {
+                chosen = i
+                reason =
+                    (rank == 0
+                        ? "scores people: the lower cross-validated log loss of the two methods, and "
+                        : "scores people in place of the method with the lower cross-validated log loss, which does not beat the age-and-sex baseline: ")
+                    + versus
+            } else if chosen != nil {
+                reason = "not used: the other method has the lower cross-validated log loss and beats the baseline; " + versus
+            } else {
+                reason = "not used: does not beat the age-and-sex baseline with 95% confidence; " + versus
+            }
+            models[i].card.choice = .init(
+                scoresPeople: beats, reason: reason, warning: beats && rank > 0, overBaseline: d?.value,
+                overBaselineLower: lower, overBaselineUpper: upper)
+        }
+        guard chosen == nil else { return }
+        var baseline = baseline
+        let e = baseline.card.heldOut
+        let size = baseline.card.sampleSize
+        let why =
+            models.isEmpty
+            ? "the \(design.trainingRows.count) training people are fewer than the \(size?.minimumPeople ?? 0) that \(size?.parameters ?? 0) features need (Riley et al. 2020), so no full model was trained"
+            : "neither full model beats the age-and-sex baseline on held-out people"
+        let auroc = "held-out AUROC \(f(e.auroc)), 95% CI \(f(e.aurocLower)) to \(f(e.aurocUpper))"
+        if e.aurocLower > 0.5 {
+            baseline.card.choice = .init(
+                scoresPeople: true, reason: "scores people: \(why); people are ranked by age and sex alone (\(auroc))",
+                warning: true)
+        } else {
+            baseline.card.choice = .init(
+                scoresPeople: false,
+                reason: "no model scores people: \(why), and the age-and-sex baseline does not beat chance (\(auroc))",
+                warning: true)
+        }
+        models.append(baseline)
     }
 
     /// Fills a model card's evaluation: the held-out people at the development index date, and
@@ -101,20 +188,36 @@ public struct Training: Sendable {
     }
 
     /// The two baselines for an outcome, trained on the training people and judged on the
-    /// held-out people: the same for every model of the outcome.
-    public func baselines(_ outcome: Outcome, _ design: Validation) throws(RiskError) -> [ModelCard.Baseline] {
+    /// held-out people: the same for every model of the outcome. The age-and-sex baseline also
+    /// comes as a model, with its held-out risks, to fall back on.
+    public func baselines(_ outcome: Outcome, _ design: Validation) throws(RiskError) -> (
+        cards: [ModelCard.Baseline], fallback: RiskModel, heldOutRisk: [Double], seconds: Double
+    ) {
         guard let labels = design.development.outcomes[outcome] else {
             throw .noOutcomes(outcome: outcome.rawValue, index: design.development.index.description)
         }
         let yTrain = design.trainingRows.map { labels[Int($0)] }, yTest = design.testRows.map { labels[Int($0)] }
-        return try Training.baselines.map { baseline throws(RiskError) -> ModelCard.Baseline in
-            let fitted = LogisticRegression.train(
-                try design.development.features.selecting(baseline.features).subset(design.trainingRows), labels: yTrain,
-                lambda: lambda)
-            let x = try design.testFeatures.selecting(baseline.features)
-            let risk = (0..<x.rows).map { fitted.probability(x, row: $0) }
+        var fallback: (model: RiskModel, risk: [Double], seconds: Double)?
+        let cards = try Training.baselines.map { baseline throws(RiskError) -> ModelCard.Baseline in
+            let start = DispatchTime.now().uptimeNanoseconds
+            let x = try design.development.features.selecting(baseline.features)
+            let fitted = LogisticRegression.train(x.subset(design.trainingRows), labels: yTrain, lambda: lambda)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let test = try design.testFeatures.selecting(baseline.features)
+            let risk = (0..<test.rows).map { fitted.probability(test, row: $0) }
+            if fallback == nil {
+                var model = RiskModel(
+                    outcome: outcome, algorithm: .ageSexBaseline, features: x.features,
+                    card: ModelCard(
+                        outcome: outcome, outcomeDefinition: outcome.name, algorithm: .ageSexBaseline,
+                        features: baseline.features, trainingIndex: "", trainingPeople: 0, trainingEvents: 0, seed: seed,
+                        trainingSeconds: 0, heldOut: Evaluation(risk: [], labels: []), baselines: []))
+                model.logistic = fitted
+                fallback = (model, risk, seconds)
+            }
             return .init(name: baseline.name, features: baseline.features, heldOut: Evaluation(risk: risk, labels: yTest))
         }
+        return (cards, fallback!.model, fallback!.risk, fallback!.seconds)
     }
 }
 

@@ -90,7 +90,7 @@ public final class Publication: Sendable {
     public let run: RunSummary
     public let reconciliation: [FileReconciliation]
     public let linkage: [String: LinkageCounts]
-    /// The models that scored the run (boosted trees where trained, else logistic regression).
+    /// The models that scored the run, one per outcome (`Outcome.scoring`).
     public let models: [ModelCard]
 
     /// The CSV tables pages read, by file name without `.csv`.
@@ -125,7 +125,7 @@ public final class Publication: Sendable {
         let cards = try files.filter { $0.hasSuffix(".json") }.sorted().map {
             try decoder.decode(SavedModel.self, from: try read("models/" + $0)).card
         }
-        models = Outcome.scoring(cards, outcome: \.outcome, algorithm: \.algorithm)
+        models = Outcome.scoring(cards, card: { $0 })
         units = Self.units(frame.hierarchy)
         population = Self.population(frame, units: units)
     }

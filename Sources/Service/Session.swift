@@ -195,7 +195,7 @@ public struct Session: Sendable {
             PracticeWorklist.Entry(entry: entry, identity: identities[entry.pseudonym], latest: status[entry.pseudonym])
         }
         return PracticeWorklist(
-            cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, entries: entries,
+            cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, rankedBy: list.rankedBy, entries: entries,
             gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.count, offset: start)
     }
 
@@ -405,6 +405,8 @@ public struct PracticeWorklist: Sendable {
     public var cohort: CohortRecord
     public var practiceCode: String
     public var outcome: String?
+    /// The model whose risks rank the list, in words.
+    public var rankedBy: String?
     /// The people shown: `offset` onwards in rank order.
     public var entries: [Entry]
     public var gaps: [(id: String, name: String)]

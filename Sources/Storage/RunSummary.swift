@@ -19,6 +19,25 @@ public struct RunSummary: Sendable, Codable {
     /// Seconds spent in each stage, in order.
     public var stages: [Stage]
     public var outputFolder: String
+    /// Which model scores each outcome, and why (nil in runs saved before models were chosen).
+    public var riskChoices: [RiskChoice]?
+
+    /// Which model scores an outcome's risks, and why; a warning when the platform fell back
+    /// from the model it would have used, or scores no one.
+    public struct RiskChoice: Sendable, Codable, Equatable {
+        public var outcome: String
+        /// The algorithm that scores people, nil when none does.
+        public var model: String?
+        public var reason: String
+        public var warning: Bool
+
+        public init(outcome: String, model: String?, reason: String, warning: Bool) {
+            self.outcome = outcome
+            self.model = model
+            self.reason = reason
+            self.warning = warning
+        }
+    }
 
     public struct Stage: Sendable, Codable {
         public var name: String
@@ -33,8 +52,9 @@ public struct RunSummary: Sendable, Codable {
     public init(
         runId: Int64, asOf: String, spinePersons: Int, registeredPeople: Int, planningPeople: Int, rowsIn: Int,
         rowsAccepted: Int, rowsQuarantined: Int, reconciliationBalanced: Bool, careRecords: Int, careRecordsLinked: Int,
-        sourcesPresent: [String], bytesRead: Int, stages: [Stage], outputFolder: String
+        sourcesPresent: [String], bytesRead: Int, stages: [Stage], outputFolder: String, riskChoices: [RiskChoice]? = nil
     ) {
+        self.riskChoices = riskChoices
         self.runId = runId
         self.asOf = asOf
         self.spinePersons = spinePersons

@@ -130,8 +130,8 @@ extension PersonModel {
     // MARK: Hospital, community, mental health and social care
 
     func hospitalCare(
-        _ person: Int, identity: Identity, registrations: [Registration], age: Int, conditions: [Condition], until: Day,
-        block: inout Block, rng: inout Xoshiro
+        _ person: Int, identity: Identity, registrations: [Registration], age: Int, decile: Int, conditions: [Condition],
+        until: Day, block: inout Block, rng: inout Xoshiro
     ) {
         let names = Set(conditions.filter { $0.onset < options.asOf }.map { Catalogue.conditions[$0.index].name })
         let bandAtAsOf = Double(min(8, ltcCount[person]))
@@ -209,7 +209,21 @@ extension PersonModel {
                         ? Catalogue.electiveProcedures[rng.int(0..<Catalogue.electiveProcedures.count)] : "",
                     cost: cost(mean: Calibration.electiveCost[band], sigma: 0.6))
             }
-            for day in days(Calibration.emergencyRate[band]) {
+            let emergencies: [Day]
+            switch options.signal {
+            case .full: emergencies = days(Calibration.emergencyRate[band])
+            case .weak:
+                // About 5% a year; rate ratios 1.13 per decade of age, 1.11 per deprivation decile
+                // and 1.25 per long-term condition.
+                let rate =
+                    0.02 * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band))
+                emergencies = (0..<rng.poisson(rate)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
+                    .filter { $0 >= start && $0 < until }.sorted()
+            case .none:
+                emergencies = (0..<rng.poisson(0.05)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
+                    .filter { $0 >= start && $0 < until }.sorted()
+            }
+            for day in emergencies {
                 let own = conditions.filter { $0.onset <= day }
                 let primary =
                     !own.isEmpty && rng.chance(0.5)

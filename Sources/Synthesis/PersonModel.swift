@@ -259,8 +259,8 @@ struct PersonModel: Sendable {
             person, gpId: gpId, age: age, birth: birth, decile: decile, conditions: conditions, until: activeUntil, block: &block,
             rng: &rng)
         hospitalCare(
-            person, identity: identity, registrations: registrations, age: age, conditions: conditions, until: activeUntil,
-            block: &block, rng: &rng)
+            person, identity: identity, registrations: registrations, age: age, decile: decile, conditions: conditions,
+            until: activeUntil, block: &block, rng: &rng)
     }
 
     private func patientId(_ person: Int, _ registration: Int) -> String {

@@ -12,6 +12,21 @@ public struct SynthesisOptions: Sendable {
     public var followUpYears = 1
     /// Extra malformed rows per row written, per file.
     public var faultRate = 0.00005
+    /// How much of the emergency admissions the records can predict.
+    public var signal = Signal.full
+
+    /// How strongly emergency admissions follow what the records say about a person: `weak` and
+    /// `none` test that risk models are chosen and guarded rather than assumed to work.
+    public enum Signal: String, Sendable, CaseIterable {
+        /// Admissions follow long-term conditions and each person's lasting and yearly use of
+        /// care, so earlier use predicts later use.
+        case full
+        /// Admissions follow only age, deprivation and the number of long-term conditions, and
+        /// weakly: a Poisson rate with no lasting person-level frailty.
+        case weak
+        /// Admissions are independent of everything recorded: nothing can predict them.
+        case none
+    }
 
     public init(people: Int, seed: UInt64, asOf: Day = SyntheticHealthSystem.defaultAsOf) {
         self.people = people

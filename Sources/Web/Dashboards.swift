@@ -252,6 +252,20 @@ enum Dashboard: String, CaseIterable, Sendable {
     static func risk(_ p: Publication, _ q: PageQuery) -> [Panel] {
         let tiers = p.table("risk-tiers")
         var panels: [Panel] = []
+        // Which model ranks people for each outcome, and why: a fallback or a refusal comes first.
+        let choices = (p.run.riskChoices ?? []).sorted { $0.warning && !$1.warning }
+        if !choices.isEmpty {
+            panels.append(
+                Panel(
+                    id: "model-choice", title: "Which model ranks people",
+                    note: choices.contains { $0.warning }
+                        ? "Warning: for at least one outcome the platform fell back from its models, or ranks no one. Read why before acting on tiers or worklists."
+                        : "Each outcome is ranked by the model chosen on evidence: tuned inside the training data, and better than age and sex alone on people held out of training.",
+                    table: PublishedTable(
+                        name: "model-choice", columns: ["outcome", "ranked by", "warning", "why"],
+                        rows: choices.map { [$0.outcome, $0.model ?? "no one is ranked", $0.warning ? "yes" : "no", $0.reason] }))
+            )
+        }
         for outcome in distinct(tiers, "outcome") {
             let rows = unitRows(tiers, q.unit) { $0[tiers.column("outcome")!] == outcome }
             panels.append(
@@ -278,7 +292,25 @@ enum Dashboard: String, CaseIterable, Sendable {
                     ["AUROC", String(format: "%.3f", e.auroc)],
                     ["AUROC 95% CI", String(format: "%.3f to %.3f", e.aurocLower, e.aurocUpper)],
                     ["AUPRC", String(format: "%.3f", e.auprc)], ["Brier score", String(format: "%.4f", e.brier)],
-                ])
+                ]
+                    + (e.calibrationMeasures.map { c in
+                        [
+                            [
+                                "observed / expected (95% CI)",
+                                String(
+                                    format: "%.3f (%.3f to %.3f)", c.observedOverExpected, c.observedOverExpectedLower,
+                                    c.observedOverExpectedUpper),
+                            ],
+                            [
+                                "calibration-in-the-large (95% CI)",
+                                String(format: "%.3f (%.3f to %.3f)", c.inTheLarge, c.inTheLargeLower, c.inTheLargeUpper),
+                            ],
+                            [
+                                "calibration slope (95% CI)",
+                                String(format: "%.3f (%.3f to %.3f)", c.slope, c.slopeLower, c.slopeUpper),
+                            ],
+                        ]
+                    } ?? []))
             let roc = PublishedTable(
                 name: "roc", columns: ["false_positive_rate", "true_positive_rate"],
                 rows: e.roc.map { [String(format: "%.4f", $0[0]), String(format: "%.4f", $0[1])] })

@@ -242,7 +242,7 @@ enum Pages {
     static func worklist(_ entry: WebSessions.Entry, _ list: PracticeWorklist, reason: String) -> String {
         let gapNames = Dictionary(uniqueKeysWithValues: list.gaps.map { ($0.id, $0.name) })
         var body = """
-            <p>\(list.entries.isEmpty ? "None" : "\(number(list.offset + 1)) to \(number(list.offset + list.entries.count))") of \(number(list.total)) people at \(escape(list.practiceCode)) in \(escape(list.cohort.name)) (version \(list.cohort.version)), highest risk first.</p>
+            <p>\(list.entries.isEmpty ? "None" : "\(number(list.offset + 1)) to \(number(list.offset + list.entries.count))") of \(number(list.total)) people at \(escape(list.practiceCode)) in \(escape(list.cohort.name)) (version \(list.cohort.version)), \(list.rankedBy.map { "highest risk first, ranked by \(escape($0))" } ?? "in pseudonym order: no risk model ranks this list").</p>
             <table><caption>Worklist</caption><thead><tr><th scope="col">Rank</th><th scope="col">Name</th><th scope="col">NHS number</th><th scope="col">Born</th><th scope="col">Age</th><th scope="col">Risk</th><th scope="col">Why</th><th scope="col">Care gaps</th><th scope="col">Status</th></tr></thead><tbody>
             """
         for e in list.entries {

@@ -218,7 +218,9 @@ public enum WebApp {
                     }
                     return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
                 }
-                let result = try await heavy.run { deadline in try entry.session.until(deadline).query(try Session.definition(text)) }
+                let result = try await heavy.run { deadline in
+                    try entry.session.until(deadline).query(try Session.definition(text))
+                }
                 return html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
             } catch let error as CohortError {
                 return page(error.description, .badRequest)
@@ -708,7 +710,7 @@ extension WebApp {
         [
             "cohort": list.cohort.name, "version": list.cohort.version, "practice": list.practiceCode, "total": list.total,
             "offset": list.offset,
-            "outcome": list.outcome ?? NSNull(),
+            "outcome": list.outcome ?? NSNull(), "ranked_by": list.rankedBy ?? NSNull(),
             "entries": list.entries.map { e in
                 [
                     "rank": e.entry.rank, "pseudonym": e.entry.pseudonym, "given_name": e.identity?.givenName ?? NSNull(),

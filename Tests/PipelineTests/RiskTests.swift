@@ -14,7 +14,7 @@ import Testing
         DefaultRun.result.risk.models.first { $0.outcome == outcome && $0.algorithm == algorithm }!
     }
 
-    @Test func boostedModelBeatsBothBaselinesWithItsInterval() {
+    @Test func boostedModelBeatsBothBaselinesWithItsInterval() throws {
         for outcome in Outcome.allCases {
             let card = RiskStratificationTests.model(outcome, .boostedTrees).card
             #expect(card.heldOut.people > 10_000)
@@ -28,6 +28,15 @@ import Testing
             #expect(abs(later.auroc - card.heldOut.auroc) < 0.05)
             #expect(Set(card.heldOut.subgroups.map(\.breakdown)) == ["sex", "age_band", "imd_quintile", "ethnic_group"])
             #expect(card.heldOut.flagging.map(\.topPercent) == [0.5, 1, 5, 10])
+            // A full model scores people, chosen without a warning, and is calibrated.
+            let scoring = try #require(DefaultRun.result.risk.stratification.scores[outcome]).model.card
+            #expect(Algorithm.learned.contains(scoring.algorithm))
+            #expect(scoring.choice?.scoresPeople == true && scoring.choice?.warning == false)
+            #expect(try #require(scoring.choice?.overBaselineLower) > 0)
+            // The slope's interval reaches the calibrated range (persistent high cost has few
+            // events outside the top decile, so its slope is the less precise).
+            let c = try #require(scoring.heldOut.calibrationMeasures)
+            #expect(c.slopeLower < 1.2 && c.slopeUpper > 0.8, "\(outcome) calibration slope \(c.slope)")
         }
         let emergency = RiskStratificationTests.model(.emergencyAdmission, .boostedTrees).card.heldOut
         #expect(emergency.auroc > 0.75)
@@ -84,50 +93,76 @@ import Testing
         }
     }
 
-    static let script = """
-        import sys, json, numpy as np, pandas as pd
-        from sklearn.preprocessing import StandardScaler
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from sklearn.metrics import roc_auc_score
-        df = pd.read_csv(sys.argv[1])
-        outcomes = ["emergency_admission_12m", "persistent_high_cost"]
-        features = [c for c in df.columns if c not in outcomes and c != "split"]
-        train, test = df[df.split == "train"], df[df.split == "held_out"]
-        result = {}
-        for outcome in outcomes:
-            scaler = StandardScaler().fit(train[features])
-            lr = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(train[features]), train[outcome])
-            hgb = HistGradientBoostingClassifier(max_iter=100, max_depth=6, max_leaf_nodes=None, learning_rate=0.1,
-                min_samples_leaf=20, l2_regularization=1.0, max_bins=255, early_stopping=False, random_state=0)
-            hgb.fit(train[features], train[outcome])
-            result[outcome] = {
-                "logistic_regression": roc_auc_score(test[outcome], lr.predict_proba(scaler.transform(test[features]))[:, 1]),
-                "boosted_trees": roc_auc_score(test[outcome], hgb.predict_proba(test[features])[:, 1]),
-            }
-        print(json.dumps(result))
-        """
-
     @Test func heldOutAUROCIsWithinAHundredthOfScikitLearn() throws {
         let result = DefaultRun.result
-        let design = Validation(
-            development: result.risk.development, later: nil, population: result.population, seed: RiskOptions().seed)
-        let folder = temporaryFolder("features")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let csv = folder.appendingPathComponent("features.csv")
-        try design.exportFeatures(to: csv)
-        let run = try runProgram(["/usr/bin/env", crossCheckPython, "-c", RiskStratificationTests.script, csv.path])
-        #expect(run.status == 0, "\(run.errors.suffix(2_000))")
-        let theirs = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as! [String: [String: Double]]
-        for outcome in Outcome.allCases {
-            for algorithm in Algorithm.allCases {
-                let ours = RiskStratificationTests.model(outcome, algorithm).card.heldOut.auroc
-                let reference = theirs[outcome.rawValue]![algorithm.rawValue]!
-                #expect(abs(ours - reference) <= 0.01, "\(outcome) \(algorithm): \(ours) vs scikit-learn \(reference)")
-            }
-        }
+        try crossCheck(
+            result.risk.models,
+            Validation(development: result.risk.development, later: nil, population: result.population, seed: RiskOptions().seed))
     }
 }
+
+/// Trains scikit-learn's `HistGradientBoostingClassifier` (with the settings the search chose, and
+/// early stopping) and `LogisticRegressionCV` (the same penalties, by log loss) on the same
+/// exported features, and expects each model's held-out AUROC within 0.01 of theirs.
+func crossCheck(_ models: [RiskModel], _ design: Validation) throws {
+    let folder = temporaryFolder("features")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let csv = folder.appendingPathComponent("features.csv")
+    try design.exportFeatures(to: csv)
+    var settings: [String: [String: Double]] = [:]
+    for outcome in Outcome.allCases {
+        guard let trees = models.first(where: { $0.outcome == outcome && $0.algorithm == .boostedTrees })?.trees else {
+            continue
+        }
+        let p = trees.parameters
+        settings[outcome.rawValue] = [
+            "depth": Double(p.depth), "learning_rate": p.learningRate, "min_leaf": Double(p.minLeaf), "l2": p.lambda,
+            "trees": Double(p.trees),
+        ]
+    }
+    let lambdas = ModelSearch().lambdas.map { String($0) }.joined(separator: ",")
+    let run = try runProgram([
+        "/usr/bin/env", crossCheckPython, "-c", crossCheckScript, csv.path,
+        String(decoding: try JSONSerialization.data(withJSONObject: settings), as: UTF8.self), lambdas,
+    ])
+    #expect(run.status == 0, "\(run.errors.suffix(2_000))")
+    let theirs = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as! [String: [String: Double]]
+    for model in models where Algorithm.learned.contains(model.algorithm) {
+        let ours = model.card.heldOut.auroc
+        let reference = try #require(theirs[model.outcome.rawValue]?[model.algorithm.rawValue])
+        #expect(abs(ours - reference) <= 0.01, "\(model.outcome) \(model.algorithm): \(ours) vs scikit-learn \(reference)")
+    }
+}
+
+let crossCheckScript = """
+    import sys, json, numpy as np, pandas as pd
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    df = pd.read_csv(sys.argv[1])
+    settings = json.loads(sys.argv[2])
+    lambdas = [float(l) for l in sys.argv[3].split(",")]
+    outcomes = ["emergency_admission_12m", "persistent_high_cost"]
+    features = [c for c in df.columns if c not in outcomes and c != "split"]
+    train, test = df[df.split == "train"], df[df.split == "held_out"]
+    result = {}
+    for outcome in settings:
+        s = settings[outcome]
+        scaler = StandardScaler().fit(train[features])
+        lr = LogisticRegressionCV(Cs=[1 / l for l in lambdas], cv=3, scoring="neg_log_loss", max_iter=5000)
+        lr.fit(scaler.transform(train[features]), train[outcome])
+        hgb = HistGradientBoostingClassifier(max_iter=int(s["trees"]), max_depth=int(s["depth"]), max_leaf_nodes=None,
+            learning_rate=s["learning_rate"], min_samples_leaf=int(s["min_leaf"]), l2_regularization=s["l2"],
+            max_bins=255, early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, scoring="loss",
+            random_state=0)
+        hgb.fit(train[features], train[outcome])
+        result[outcome] = {
+            "logistic_regression": roc_auc_score(test[outcome], lr.predict_proba(scaler.transform(test[features]))[:, 1]),
+            "boosted_trees": roc_auc_score(test[outcome], hgb.predict_proba(test[features])[:, 1]),
+        }
+    print(json.dumps(result))
+    """
 
 @Suite(.serialized) struct ModelCommandTests {
     @Test func savedModelsScoreTheSameRunIdentically() throws {
@@ -138,11 +173,16 @@ import Testing
             input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out,
             // A data directory of its own: the default run's vault is read by other tests meanwhile.
             dataDirectory: out.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
-        let scored = try PipelineRun.scoreModels(
+        let (scored, transport) = try PipelineRun.scoreModels(
             options, models: DefaultRun.output.appendingPathComponent("models"), log: { _ in })
+        // On the population they were trained on, the models are calibrated: no drift warning.
+        #expect(transport.map(\.outcome) == Outcome.allCases)
+        #expect(transport.allSatisfy { $0.warning == nil }, "\(transport.compactMap(\.warning))")
+        let check = readCSV(out.appendingPathComponent("model-transport.csv"))
+        #expect(check.count == 1 + 4 * Outcome.allCases.count)
         for outcome in Outcome.allCases {
             let before = result.risk.stratification.scores[outcome]!, after = scored.scores[outcome]!
-            #expect(before.model.algorithm == .boostedTrees)
+            #expect(before.model.card.choice?.scoresPeople == true)
             #expect(zip(before.risk, after.risk).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
         }
         let rows = readCSV(out.appendingPathComponent("risk-scores.csv"))

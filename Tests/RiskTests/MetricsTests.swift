@@ -109,6 +109,8 @@ import Testing
             } else {
                 model.logistic = LogisticRegression.train(x, labels: y)
             }
+            // Recalibration is saved with the model and applied when scoring.
+            model.recalibration = .init(intercept: 0.1, slope: 0.9, interceptStandardError: 0, slopeStandardError: 0)
             let url = folder.appendingPathComponent(model.fileName)
             try model.save(to: url)
             let loaded = try RiskModel.load(from: url)

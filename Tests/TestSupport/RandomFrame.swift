@@ -58,7 +58,7 @@ public func randomFrame(_ n: Int, seed: UInt64) -> PersonFrame {
         let scored = (0..<n).map { _ in !rng.chance(0.02) }
         frame.risks.append(
             .init(
-                outcome: outcome, name: outcome, risk: scored.map { $0 ? Float(rng.uniform()) : .nan },
+                outcome: outcome, name: outcome, model: "test model", risk: scored.map { $0 ? Float(rng.uniform()) : .nan },
                 tier: scored.map { $0 ? Int8(rng.int(0..<4)) : -1 }, rising: scored.map { $0 && rng.chance(0.1) }))
     }
     frame.factorTexts = ["age", "emergency admissions"]

@@ -96,6 +96,8 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
                 body: ByteBuffer(string: #"{"cohort": "seventy", "reason": "frailty review", "offset": 10, "limit": 20}"#))
             let opened = try object(open)
             let entries = try #require(opened["entries"] as? [[String: Any]])
+            // The list says what ranks it: the frame's first outcome and its model, kept in the frame file.
+            #expect(opened["ranked_by"] as? String == "risk of emergency_admission_12m, from test model")
             let p3 = Int32(fixture.frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
             let total = (0..<fixture.frame.count).filter { fixture.frame.practice[$0] == p3 && fixture.frame.age[$0] >= 70 }.count
             // Only the part asked for is re-identified: ranks 11 to 30 of the whole list.
