@@ -153,14 +153,9 @@ public struct BoostedTrees: Sendable, Codable {
         return BoostedTrees(features: x.features.map(\.id), parameters: parameters, baseScore: base, trees: trees)
     }
 
-    /// Whether row `i` is held back to stop early: a fixed hash of the row number (splitmix64).
+    /// Whether row `i` is held back to stop early: a fixed hash of the row number.
     static func isHeldBack(_ i: Int, share: Double) -> Bool {
-        guard share > 0 else { return false }
-        var h = UInt64(i) &+ 0x9e37_79b9_7f4a_7c15
-        h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
-        h ^= h >> 31
-        return Double(h % 1_000_000) < share * 1_000_000
+        share > 0 && Double(ModelSearch.mix(UInt64(i), 0) % 1_000_000) < share * 1_000_000
     }
 
     /// The mean log loss of log-odds against outcomes.
