@@ -169,8 +169,10 @@ extension PersonModel {
             let active = user ? rng.chance(keep) : rng.chance(become)
             let scale = active ? g * h : 0
             // Hospital events scale with the person's use; community and social care only by year.
-            func days(_ rate: Double, hospital: Bool = true) -> [Day] {
-                (0..<rng.poisson(rate * (hospital ? scale : h))).map { _ in periodStart.adding(days: rng.int(0..<365)) }
+            func days(_ rate: Double, hospital: Bool = true) -> [Day] { draw(rate * (hospital ? scale : h)) }
+            /// Days of a Poisson number of events with this mean, within the person's time.
+            func draw(_ expected: Double) -> [Day] {
+                (0..<rng.poisson(expected)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
                     .filter { $0 >= start && $0 < until }.sorted()
             }
             for day in days(Calibration.aeRate[band]) {
@@ -215,13 +217,9 @@ extension PersonModel {
             case .weak:
                 // About 5% a year; rate ratios 1.13 per decade of age, 1.11 per deprivation decile
                 // and 1.25 per long-term condition.
-                let rate =
-                    0.02 * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band))
-                emergencies = (0..<rng.poisson(rate)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
-                    .filter { $0 >= start && $0 < until }.sorted()
-            case .none:
-                emergencies = (0..<rng.poisson(0.05)).map { _ in periodStart.adding(days: rng.int(0..<365)) }
-                    .filter { $0 >= start && $0 < until }.sorted()
+                emergencies = draw(
+                    0.02 * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
+            case .none: emergencies = draw(0.05)
             }
             for day in emergencies {
                 let own = conditions.filter { $0.onset <= day }
