@@ -23,63 +23,73 @@ public enum CohortJSON {
         guard JSONDepth.of(data) <= 2 * CohortLimits.maximumDepth + 4 else {
             throw CohortError("definition", "nested more than \(CohortLimits.maximumDepth) deep")
         }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw CohortError("definition", "not valid JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error)")
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            throw CohortError("definition", "not valid JSON")
         }
-        let definition = CohortDefinition(try node(object, at: ""))
+        return try definition(value)
+    }
+
+    /// A definition already read as JSON (an API body's `definition` object).
+    public static func definition(_ value: JSONValue) throws(CohortError) -> CohortDefinition {
+        // The same bound as for text: measured on the value as the platform writes it.
+        guard let size = try? JSON.bytes(value).count, size <= CohortLimits.maximumBytes else {
+            throw CohortError("definition", "longer than \(CohortLimits.maximumBytes) bytes")
+        }
+        let definition = CohortDefinition(try node(value, at: ""))
         try CohortLimits.check(definition)
         return definition
     }
 
     public static func encode(_ expression: CohortExpression) -> Data {
-        // swiftlint:disable:next force_try
-        try! JSONSerialization.data(withJSONObject: object(expression), options: [.sortedKeys])
+        // A tree of strings, finite numbers and objects, which always encodes.
+        Data((try? JSON.bytes(value(expression))) ?? Array("{}".utf8))
     }
 
-    static func object(_ e: CohortExpression) -> Any {
+    public static func value(_ e: CohortExpression) -> JSONValue {
         switch e {
-        case .all(let c): return ["all": c.map(object)]
-        case .any(let c): return ["any": c.map(object)]
-        case .not(let c): return ["not": object(c)]
-        case .atLeast(let n, let c): return ["at_least": ["n": n, "of": c.map(object)] as [String: Any]]
-        case .criterion(let c): return [c.key: criterionValue(c)]
+        case .all(let c): return ["all": .array(c.map(value))]
+        case .any(let c): return ["any": .array(c.map(value))]
+        case .not(let c): return ["not": value(c)]
+        case .atLeast(let n, let c): return ["at_least": ["n": .number(Double(n)), "of": .array(c.map(value))]]
+        case .criterion(let c): return .object([c.key: criterionValue(c)])
         }
     }
 
-    static func criterionValue(_ c: Criterion) -> Any {
-        func window(_ m: Int?, _ base: [String: Any]) -> Any {
+    static func criterionValue(_ c: Criterion) -> JSONValue {
+        func window(_ m: Int?, _ base: [String: JSONValue]) -> JSONValue {
             var d = base
-            if let m { d["within_months"] = m }
+            if let m { d["within_months"] = .number(Double(m)) }
+            return .object(d)
+        }
+        func compare(_ cmp: Comparison, _ base: [String: JSONValue] = [:]) -> [String: JSONValue] {
+            var d = base
+            d[cmp.op.key] = .number(cmp.value)
             return d
         }
-        func compare(_ cmp: Comparison, _ base: [String: Any] = [:]) -> [String: Any] {
-            var d = base
-            d[cmp.op.key] = cmp.value
-            return d
-        }
+        func strings(_ v: [String]) -> JSONValue { v.count == 1 ? .string(v[0]) : .array(v.map(JSONValue.string)) }
         switch c {
-        case .number(_, let cmp): return compare(cmp)
-        case .category(_, let v): return v.count == 1 ? v[0] : v
-        case .condition(let id, let m): return m == nil ? id : window(m, ["id": id])
-        case .recorded(let id, let m): return window(m, ["list": id])
-        case .latest(let id, let cmp, let m): return window(m, compare(cmp, ["list": id]))
-        case .score(let id, let cmp): return compare(cmp, ["id": id])
-        case .segment(let id, let v): return ["segmentation": id, "in": v] as [String: Any]
-        case .risk(let id, let cmp): return compare(cmp, ["outcome": id])
-        case .tier(let id, let v): return ["outcome": id, "in": v] as [String: Any]
-        case .rising(let id): return id
+        case .number(_, let cmp): return .object(compare(cmp))
+        case .category(_, let v): return strings(v)
+        case .condition(let id, let m): return m == nil ? .string(id) : window(m, ["id": .string(id)])
+        case .recorded(let id, let m): return window(m, ["list": .string(id)])
+        case .latest(let id, let cmp, let m): return window(m, compare(cmp, ["list": .string(id)]))
+        case .score(let id, let cmp): return .object(compare(cmp, ["id": .string(id)]))
+        case .segment(let id, let v): return ["segmentation": .string(id), "in": .array(v.map(JSONValue.string))]
+        case .risk(let id, let cmp): return .object(compare(cmp, ["outcome": .string(id)]))
+        case .tier(let id, let v): return ["outcome": .string(id), "in": .array(v.map(JSONValue.string))]
+        case .rising(let id): return .string(id)
         }
     }
 
-    static func node(_ any: Any, at path: String) throws(CohortError) -> CohortExpression {
+    static func node(_ json: JSONValue, at path: String) throws(CohortError) -> CohortExpression {
         let here = path.isEmpty ? "definition" : path
-        guard let dict = any as? [String: Any], dict.count == 1, let (key, value) = dict.first else {
+        guard let dict = json.object, dict.count == 1, let (key, value) = dict.first else {
             throw CohortError(here, "each node must be an object with exactly one key")
         }
         let at = path.isEmpty ? key : path + "." + key
         func list() throws(CohortError) -> [CohortExpression] {
-            guard let items = value as? [Any], !items.isEmpty else { throw CohortError(at, "expected a non-empty list") }
+            guard let items = value.array, !items.isEmpty else { throw CohortError(at, "expected a non-empty list") }
             var out: [CohortExpression] = []
             for (i, item) in items.enumerated() { out.append(try node(item, at: "\(at)[\(i)]")) }
             return out
@@ -91,7 +101,7 @@ public enum CohortJSON {
         case "at_least":
             let fields = try Fields(value, at: at, allowed: ["n", "of"])
             let n = try fields.integer("n")
-            guard let items = fields.values["of"] as? [Any], !items.isEmpty else {
+            guard let items = fields.values["of"]?.array, !items.isEmpty else {
                 throw CohortError(at + ".of", "expected a non-empty list")
             }
             var children: [CohortExpression] = []
@@ -104,7 +114,7 @@ public enum CohortJSON {
         }
     }
 
-    static func criterion(_ key: String, _ value: Any, at: String) throws(CohortError) -> Criterion {
+    static func criterion(_ key: String, _ value: JSONValue, at: String) throws(CohortError) -> Criterion {
         let comparisonKeys = Comparison.Operator.allCases.map(\.key)
         if let field = NumberField(rawValue: key) {
             return .number(field, try Fields(value, at: at, allowed: comparisonKeys).comparison())
@@ -112,7 +122,7 @@ public enum CohortJSON {
         if let field = CategoryField(rawValue: key) { return .category(field, try strings(value, at: at)) }
         switch key {
         case "condition":
-            if let id = value as? String { return .condition(id, withinMonths: nil) }
+            if let id = value.string { return .condition(id, withinMonths: nil) }
             let f = try Fields(value, at: at, allowed: ["id", "within_months"])
             return .condition(try f.string("id"), withinMonths: try f.optionalInteger("within_months"))
         case "recorded":
@@ -129,12 +139,12 @@ public enum CohortJSON {
             return .risk(try f.string("outcome"), try f.comparison())
         case "segment":
             let f = try Fields(value, at: at, allowed: ["segmentation", "in"])
-            return .segment(try f.string("segmentation"), try strings(f.values["in"] as Any, at: at + ".in"))
+            return .segment(try f.string("segmentation"), try strings(f.values["in"] ?? .null, at: at + ".in"))
         case "tier":
             let f = try Fields(value, at: at, allowed: ["outcome", "in"])
-            return .tier(try f.string("outcome"), try strings(f.values["in"] as Any, at: at + ".in"))
+            return .tier(try f.string("outcome"), try strings(f.values["in"] ?? .null, at: at + ".in"))
         case "rising":
-            guard let id = value as? String else { throw CohortError(at, "expected an outcome id") }
+            guard let id = value.string else { throw CohortError(at, "expected an outcome id") }
             return .rising(id)
         default:
             let known =
@@ -145,19 +155,19 @@ public enum CohortJSON {
         }
     }
 
-    static func strings(_ value: Any, at: String) throws(CohortError) -> [String] {
-        if let s = value as? String { return [s] }
-        if let list = value as? [String], !list.isEmpty { return list }
+    static func strings(_ value: JSONValue, at: String) throws(CohortError) -> [String] {
+        if let s = value.string { return [s] }
+        if let list = value.array?.compactMap(\.string), !list.isEmpty, list.count == value.array?.count { return list }
         throw CohortError(at, "expected a value or a non-empty list of values")
     }
 
     /// The keys of one criterion's object, checked against those it allows.
     struct Fields {
-        var values: [String: Any]
+        var values: [String: JSONValue]
         var at: String
 
-        init(_ value: Any, at: String, allowed: [String]) throws(CohortError) {
-            guard let dict = value as? [String: Any] else { throw CohortError(at, "expected an object") }
+        init(_ value: JSONValue, at: String, allowed: [String]) throws(CohortError) {
+            guard let dict = value.object else { throw CohortError(at, "expected an object") }
             for key in dict.keys.sorted() where !allowed.contains(key) {
                 throw CohortError(at, "unknown key '\(key)'; allowed: \(allowed.joined(separator: ", "))")
             }
@@ -166,12 +176,12 @@ public enum CohortJSON {
         }
 
         func string(_ key: String) throws(CohortError) -> String {
-            guard let s = values[key] as? String else { throw CohortError(at, "'\(key)' must be given as text") }
+            guard let s = values[key]?.string else { throw CohortError(at, "'\(key)' must be given as text") }
             return s
         }
 
         func integer(_ key: String) throws(CohortError) -> Int {
-            guard let n = values[key] as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+            guard let n = values[key]?.number, let i = Int(exactly: n) else {
                 throw CohortError(at + "." + key, "expected a whole number")
             }
             return i
@@ -187,10 +197,10 @@ public enum CohortJSON {
                 throw CohortError(
                     at, "expected exactly one comparison: \(Comparison.Operator.allCases.map(\.key).joined(separator: ", "))")
             }
-            guard let n = values[op.key] as? NSNumber else {
+            guard let n = values[op.key]?.number else {
                 throw CohortError(at + "." + op.key, "expected a number")
             }
-            return Comparison(op, n.doubleValue)
+            return Comparison(op, n)
         }
     }
 }

@@ -184,7 +184,7 @@ public final class Platform: Sendable {
         try store.save(UserRecord(name: name, role: .admin, practiceCode: nil, passwordHash: try hasher.hash(password)))
         try store.audit(
             user: name, role: Role.admin.rawValue, purpose: Purpose.administration.rawValue, action: "create_first_admin",
-            outcome: "allowed", detail: Session.json(["user": name]))
+            outcome: "allowed", detail: Session.json(["user": .string(name)]))
     }
 
     /// For a demonstration on synthetic data: one user of each role, with random passwords to

@@ -34,7 +34,7 @@ public struct Session: Sendable {
     var store: GovernanceStore { platform.store }
 
     /// Checks the policy for an action and audits the outcome with `detail`.
-    func authorise(_ action: Action, detail: [String: Any] = [:]) throws {
+    func authorise(_ action: Action, detail: [String: JSONValue] = [:]) throws {
         let allowed = AccessPolicy.allows(user.role, action, for: purpose)
         try store.audit(
             user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: action.rawValue,
@@ -42,7 +42,8 @@ public struct Session: Sendable {
         guard allowed else { throw AccessError.notAllowed(user.role, action, purpose) }
     }
 
-    static func json(_ detail: [String: Any]) -> String { String(decoding: JSONWriter.bytes(detail), as: UTF8.self) }
+    /// Audit details are built from strings, numbers and flags, which always encode.
+    static func json(_ detail: [String: JSONValue]) -> String { (try? JSON.text(JSONValue.object(detail))) ?? "{}" }
 
     // MARK: scope
 
@@ -73,7 +74,7 @@ public struct Session: Sendable {
     /// The newest run's published planning outputs, for a page or API call about a unit. They
     /// are suppressed aggregates whatever the purpose; each view is audited with its page and unit.
     public func publication(page: String, unit: String) throws -> Publication {
-        try authorise(.viewAggregates, detail: ["page": page, "unit": unit])
+        try authorise(.viewAggregates, detail: ["page": .string(page), "unit": .string(unit)])
         return try platform.publication()
     }
 
@@ -87,7 +88,7 @@ public struct Session: Sendable {
 
     /// A cohort counted and profiled within this session's scope.
     public func query(_ definition: CohortDefinition) throws -> CohortResult {
-        try authorise(.queryCohort, detail: ["definition": CohortText.format(definition.expression)])
+        try authorise(.queryCohort, detail: ["definition": .string(CohortText.format(definition.expression))])
         let frame = try platform.frame(for: purpose)
         let start = DispatchTime.now().uptimeNanoseconds
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame, until: deadline)
@@ -108,7 +109,7 @@ public struct Session: Sendable {
         try Session.check(name, "a cohort name", 64)
         try Session.check(description, "a description", 1_000)
         let text = CohortText.format(definition.expression)
-        try authorise(.saveCohort, detail: ["cohort": name, "definition": text])
+        try authorise(.saveCohort, detail: ["cohort": .string(name), "definition": .string(text)])
         _ = try CohortQuery(definition, frame: try platform.frame(for: purpose))
         do {
             return try store.saveCohort(
@@ -117,7 +118,7 @@ public struct Session: Sendable {
         } catch let owned as CohortOwned {
             try store.audit(
                 user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.saveCohort.rawValue,
-                outcome: "denied", detail: Session.json(["cohort": name, "reason": "owned by another user"]))
+                outcome: "denied", detail: Session.json(["cohort": .string(name), "reason": "owned by another user"]))
             throw AccessError.notOwner(cohort: name, owner: owned.owner)
         }
     }
@@ -143,7 +144,7 @@ public struct Session: Sendable {
     }
 
     public func cohortVersions(_ name: String) throws -> [CohortRecord] {
-        try authorise(.queryCohort, detail: ["cohort": name])
+        try authorise(.queryCohort, detail: ["cohort": .string(name)])
         let versions = try store.cohortVersions(name)
         guard !versions.isEmpty else { throw AccessError.unknownCohort(name) }
         return versions
@@ -151,7 +152,7 @@ public struct Session: Sendable {
 
     /// The pseudonyms of a cohort's members, for analysis under planning; audited as an export.
     public func members(_ definition: CohortDefinition) throws -> [String] {
-        try authorise(.listPseudonymised, detail: ["definition": CohortText.format(definition.expression)])
+        try authorise(.listPseudonymised, detail: ["definition": .string(CohortText.format(definition.expression))])
         let frame = try platform.frame(for: purpose)
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame, until: deadline)
         rows.formIntersection(try scope(frame))
@@ -174,7 +175,7 @@ public struct Session: Sendable {
         try Session.check(reason, "a reason", 500)
         // Allowed requests are audited below with the people re-identified; a refusal here.
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
-            try authorise(.viewWorklist, detail: ["cohort": cohort, "reason": reason])
+            try authorise(.viewWorklist, detail: ["cohort": .string(cohort), "reason": .string(reason)])
         }
         let (saved, list) = try ownPracticeWorklist(of: cohort, version: version)
         // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
@@ -183,8 +184,9 @@ public struct Session: Sendable {
         try authorise(
             .viewWorklist,
             detail: [
-                "cohort": cohort, "version": saved.version, "reason": reason, "practice": user.practiceCode ?? "",
-                "reidentified": shown.map(\.pseudonym), "offset": start, "total": list.count,
+                "cohort": .string(cohort), "version": .number(Double(saved.version)), "reason": .string(reason),
+                "practice": .string(user.practiceCode ?? ""), "reidentified": .array(shown.map { .string($0.pseudonym) }),
+                "offset": .number(Double(start)), "total": .number(Double(list.count)),
             ])
         let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
@@ -216,7 +218,9 @@ public struct Session: Sendable {
         throws
     {
         try Session.check(note, "a note", 2_000, lineBreaks: true)
-        try authorise(.updateWorklist, detail: ["cohort": cohort, "pseudonym": pseudonym, "status": status.rawValue])
+        try authorise(
+            .updateWorklist,
+            detail: ["cohort": .string(cohort), "pseudonym": .string(pseudonym), "status": .string(status.rawValue)])
         let (_, list) = try ownPracticeWorklist(of: cohort, version: version)
         guard list.contains(pseudonym: pseudonym) else { throw AccessError.notOnWorklist }
         try store.addWorklistChange(
@@ -240,7 +244,7 @@ public struct Session: Sendable {
 
     /// The log checked (only the entries since the last check, unless `whole`), and its latest entries.
     public func auditReport(latest: Int, whole: Bool = false) throws -> (check: AuditCheck, latest: [AuditEntry]) {
-        try authorise(.viewAudit, detail: ["verify": whole ? "whole" : "since_last_check", "latest": latest])
+        try authorise(.viewAudit, detail: ["verify": whole ? "whole" : "since_last_check", "latest": .number(Double(latest))])
         return (try platform.verifyAudit(whole: whole), try store.latestAuditEntries(latest))
     }
 
@@ -252,13 +256,13 @@ public struct Session: Sendable {
 
     /// Moves the log's entries up to `through` into an archive file in `folder`, sealed.
     public func archiveAudit(through: Int, to folder: URL) throws -> AuditSeal {
-        try authorise(.viewAudit, detail: ["archive_through": through])
+        try authorise(.viewAudit, detail: ["archive_through": .number(Double(through))])
         return try store.archiveAudit(through: through, to: folder)
     }
 
     /// Checks an archive file against its seal (found by the file's name).
     public func verifyAuditArchive(_ data: Data, named name: String) throws -> AuditVerification {
-        try authorise(.viewAudit, detail: ["verify_archive": name])
+        try authorise(.viewAudit, detail: ["verify_archive": .string(name)])
         let seals = try store.auditSeals()
         guard let i = seals.firstIndex(where: { $0.archive == name }) else {
             throw AccessError.invalid("no seal names the archive \(name)")
@@ -275,7 +279,8 @@ public struct Session: Sendable {
     public func setSharing(_ source: DataSource, _ purpose: Purpose, allowed: Bool) throws {
         guard purpose != .administration else { throw AccessError.invalid("data is shared for planning or direct care") }
         try authorise(
-            .manageSharing, detail: ["source": source.rawValue, "purpose": purpose.rawValue, "allowed": allowed])
+            .manageSharing,
+            detail: ["source": .string(source.rawValue), "purpose": .string(purpose.rawValue), "allowed": .bool(allowed)])
         var settings = try store.sharing()
         if allowed { settings.allowed[source, default: []].insert(purpose) } else { settings.allowed[source]?.remove(purpose) }
         try store.setSharing(settings)
@@ -293,8 +298,8 @@ public struct Session: Sendable {
         try authorise(
             .manageUsers,
             detail: [
-                "user": name, "role": role.rawValue, "practice": practiceCode ?? "", "active": active,
-                "password_set": password != nil,
+                "user": .string(name), "role": .string(role.rawValue), "practice": .string(practiceCode ?? ""),
+                "active": .bool(active), "password_set": .bool(password != nil),
             ])
         guard (role == .clinician) == (practiceCode != nil) else {
             throw AccessError.invalid("a clinician needs a practice, and only a clinician has one")

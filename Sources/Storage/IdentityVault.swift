@@ -172,7 +172,7 @@ public final class IdentityVault: Sendable {
             // One prepared statement for any number of people: the list goes in as one JSON array.
             let statement = try db.cachedStatement(
                 sql: "SELECT * FROM identity WHERE pseudonym IN (SELECT value FROM json_each(?))")
-            let list = String(decoding: JSONWriter.bytes(pseudonyms), as: UTF8.self)
+            let list = try JSON.text(pseudonyms)
             var found: [String: VaultEntry] = [:]
             found.reserveCapacity(pseudonyms.count)
             let cursor = try VaultEntry.fetchCursor(statement, arguments: [list])

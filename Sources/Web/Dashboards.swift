@@ -574,7 +574,8 @@ final class PageCache: Sendable {
             let panels = dashboard.panels(p, q)
             return Built(
                 panels: panels, html: Pages.dashboard(dashboard, p, q, panels: panels),
-                json: JSONWriter.bytes(WebApp.pageJSON(dashboard, p, q, panels: panels)))
+                // Strings and finite numbers only (cells are typed): encoding cannot fail.
+                json: (try? JSON.bytes(API.Page(dashboard, p, q, panels: panels))) ?? [])
         }
     }
 }

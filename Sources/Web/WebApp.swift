@@ -76,7 +76,7 @@ public enum WebApp {
         }
         router.get("/health") { _, _ -> Response in
             let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
-            return json(["status": "ok", "run": run.map { Int($0) } ?? 0])
+            return try json(API.Health(status: "ok", run: run.map { Int($0) } ?? 0))
         }
         router.get("/metrics") { _, _ -> Response in
             Response(
@@ -283,35 +283,37 @@ public enum WebApp {
         // MARK: API
 
         router.post("/api/sessions") { request, context -> Response in
-            let body = try await JSONBody(request)
-            if let problem = body.problem { return json(["error": problem.message], .badRequest) }
-            guard let name = body.string("user"), let password = body.string("password"),
-                let purpose = body.string("purpose").flatMap(Purpose.init(rawValue:))
-            else { return json(["error": "expected {\"user\", \"password\", \"purpose\"}"], .badRequest) }
+            let body: API.SignIn
+            do { body = try await Body.read(API.SignIn.self, from: request) } catch let bad as BadBody {
+                return try failure(bad.message, .badRequest)
+            }
+            guard let purpose = Purpose(rawValue: body.purpose) else {
+                return try failure(
+                    "\"purpose\" must be one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))", .badRequest)
+            }
             do {
-                let session = try await signIn(name, password, purpose, from: context.client)
+                let session = try await signIn(body.user, body.password, purpose, from: context.client)
                 let (token, csrf) = sessions.start(session)
-                return json(
-                    [
-                        "token": token, "csrf": csrf, "role": session.user.role.rawValue, "purpose": purpose.rawValue,
-                        "idle_expiry_seconds": Int(WebSessions.lifetime),
-                    ], .created)
+                return try json(
+                    API.SessionStarted(
+                        token: token, csrf: csrf, role: session.user.role.rawValue, purpose: purpose.rawValue,
+                        idleExpirySeconds: Int(WebSessions.lifetime)), .created)
             } catch let busy as HeavyWork.Busy {
-                var response = json(["error": busy.description], .serviceUnavailable)
+                var response = try failure(busy.description, .serviceUnavailable)
                 response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
                 return response
             } catch let refusal as Refusal {
-                var response = json(["error": refusal.description], .tooManyRequests)
+                var response = try failure(refusal.description, .tooManyRequests)
                 response.headers[.retryAfter] = refusal.retryAfter
                 return response
             } catch let error as AccessError {
-                return json(["error": error.description], error == .loginFailed ? .unauthorized : .forbidden)
+                return try failure(error.description, error == .loginFailed ? .unauthorized : .forbidden)
             }
         }
 
         router.delete("/api/sessions") { request, _ -> Response in
             guard let token = WebApp.token(request), sessions.find(token) != nil else {
-                return json(["error": "not signed in"], .unauthorized)
+                return try failure("not signed in", .unauthorized)
             }
             sessions.end(token)
             return Response(status: .noContent)
@@ -320,7 +322,7 @@ public enum WebApp {
         router.get("/api/units") { request, _ -> Response in
             try await api(request, sessions) { session in
                 let publication = try session.publication(page: "units", unit: "")
-                return json(["run": Int(publication.runId), "units": publication.units.map(unitJSON)])
+                return try json(API.Units(run: Int(publication.runId), units: publication.units.map(API.Unit.init)))
             }
         }
 
@@ -340,7 +342,7 @@ public enum WebApp {
                 let (publication, query) = try resolve(session, dashboard, request, cache)
                 let id = context.parameters.get("panel") ?? ""
                 guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }) else {
-                    return json(["error": "page \(dashboard.rawValue) has no panel '\(id)'"], .notFound)
+                    return try failure("page \(dashboard.rawValue) has no panel '\(id)'", .notFound)
                 }
                 let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
                 return Response(
@@ -352,57 +354,49 @@ public enum WebApp {
         }
 
         router.post("/api/cohorts/profile") { request, _ -> Response in
-            let body = try await JSONBody(request)
-            return try await api(request, sessions, write: true, body: body) { session in
-                let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition()) }
-                return json(ProfileJSON.object(result))
+            try await api(request, sessions, reading: API.ProfileQuery.self) { session, body in
+                let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition.parsed()) }
+                return try json(API.Profile(result))
             }
         }
 
         router.get("/api/cohorts") { request, _ -> Response in
             try await api(request, sessions) { session in
-                json(["cohorts": try session.cohorts().map(cohortJSON)])
+                try json(API.Cohorts(cohorts: try session.cohorts().map(API.Cohort.init)))
             }
         }
 
         router.post("/api/cohorts") { request, _ -> Response in
-            let body = try await JSONBody(request)
-            return try await api(request, sessions, write: true, body: body) { session in
+            try await api(request, sessions, reading: API.SaveCohort.self) { session, body in
                 let saved = try await heavy.run { deadline in
                     try session.until(deadline).saveCohort(
-                        body.string("name") ?? "", try body.definition(), description: body.string("description") ?? "")
+                        body.name, try body.definition.parsed(), description: body.description ?? "")
                 }
-                return json(cohortJSON(saved), .created)
+                return try json(API.Cohort(saved), .created)
             }
         }
 
         router.post("/api/worklists") { request, _ -> Response in
-            let body = try await JSONBody(request)
-            return try await api(request, sessions, write: true, body: body) { session in
+            try await api(request, sessions, reading: API.OpenWorklist.self) { session, body in
                 // A page's worth unless asked, at most 100: only those returned are re-identified,
                 // and no one can act on more people than that at a sitting.
-                let offset = body.integer("offset") ?? 0
-                let limit = min(Pages.worklistMaximum, max(1, body.integer("limit") ?? Pages.worklistPage))
-                let version = body.integer("version")
+                let limit = min(Pages.worklistMaximum, max(1, body.limit ?? Pages.worklistPage))
                 let list = try await heavy.run { deadline in
                     try session.until(deadline).worklist(
-                        body.string("cohort") ?? "", version: version, reason: body.string("reason") ?? "", offset: offset,
-                        limit: limit)
+                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit)
                 }
-                return json(worklistJSON(list))
+                return try json(API.Worklist(list))
             }
         }
 
         router.post("/api/worklists/status") { request, _ -> Response in
-            let body = try await JSONBody(request)
-            return try await api(request, sessions, write: true, body: body) { session in
+            try await api(request, sessions, reading: API.SetStatus.self) { session, body in
                 try await heavy.run { deadline in
                     try session.until(deadline).setStatus(
-                        cohort: body.string("cohort") ?? "", version: body.integer("version"),
-                        pseudonym: body.string("pseudonym") ?? "", status: try status(body.string("status")),
-                        note: body.string("note") ?? "")
+                        cohort: body.cohort, version: body.version, pseudonym: body.pseudonym, status: try status(body.status),
+                        note: body.note ?? "")
                 }
-                return json(["saved": true])
+                return try json(API.Saved(saved: true))
             }
         }
 
@@ -413,16 +407,11 @@ public enum WebApp {
                 let (check, entries) = try session.auditReport(latest: min(max(0, limit), 10_000), whole: whole)
                 var intact = false
                 if case .intact = check.verification { intact = true }
-                return json([
-                    "intact": intact, "verification": check.verification.description, "whole": check.whole,
-                    "whole_log_checked_at": AuditEntry.timestamp(check.wholeLogCheckedAt), "checked": check.checked,
-                    "entries": entries.reversed().map {
-                        [
-                            "sequence": Int($0.sequence), "at": $0.at, "user": $0.user, "role": $0.role, "purpose": $0.purpose,
-                            "action": $0.action, "outcome": $0.outcome, "detail": $0.detail, "hash": $0.hash,
-                        ] as [String: Any]
-                    },
-                ])
+                return try json(
+                    API.Audit(
+                        intact: intact, verification: check.verification.description, whole: check.whole,
+                        wholeLogCheckedAt: AuditEntry.timestamp(check.wholeLogCheckedAt), checked: check.checked,
+                        entries: entries.reversed().map(API.Audit.Entry.init)))
             }
         }
         return router
@@ -507,29 +496,36 @@ public enum WebApp {
     /// `X-CSRF-Token` for writes; a bearer token is never sent by a browser on its own, so needs none.
     /// A body that is not a JSON object within the limits is refused before the call.
     static func api(
-        _ request: Request, _ sessions: WebSessions, write: Bool = false, body: JSONBody? = nil,
-        _ work: (Session) async throws -> Response
+        _ request: Request, _ sessions: WebSessions, write: Bool = false, _ work: (Session) async throws -> Response
     ) async throws -> Response {
-        guard let entry = authenticated(request, sessions) else { return json(["error": "not signed in"], .unauthorized) }
+        guard let entry = authenticated(request, sessions) else { return try failure("not signed in", .unauthorized) }
         let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") == true
         if write && !bearer && !WebSessions.same(entry.csrf, request.headers[.init("X-CSRF-Token")!] ?? "") {
-            return json(["error": "missing or wrong X-CSRF-Token"], .forbidden)
+            return try failure("missing or wrong X-CSRF-Token", .forbidden)
         }
-        if let problem = body?.problem { return json(["error": problem.message], .badRequest) }
         do { return try await work(entry.session) } catch let error as AccessError {
             switch error {
-            case .notAllowed, .purposeNotAllowed, .notOnWorklist, .notOwner: return json(["error": error.description], .forbidden)
-            case .unknownCohort, .unknownUser, .unknownVersion: return json(["error": error.description], .notFound)
-            default: return json(["error": error.description], .badRequest)
+            case .notAllowed, .purposeNotAllowed, .notOnWorklist, .notOwner: return try failure(error.description, .forbidden)
+            case .unknownCohort, .unknownUser, .unknownVersion: return try failure(error.description, .notFound)
+            default: return try failure(error.description, .badRequest)
             }
         } catch let error as CohortError {
-            return json(["error": error.description], .badRequest)
+            return try failure(error.description, .badRequest)
         } catch let error as BadBody {
-            return json(["error": error.message], .badRequest)
+            return try failure(error.message, .badRequest)
         } catch let busy as HeavyWork.Busy {
-            var response = json(["error": busy.description], .serviceUnavailable)
+            var response = try failure(busy.description, .serviceUnavailable)
             response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
             return response
+        }
+    }
+
+    /// A write with a JSON body of type `Body`, read only once the caller is known.
+    static func api<Body: Decodable & Sendable>(
+        _ request: Request, _ sessions: WebSessions, reading: Body.Type, _ work: (Session, Body) async throws -> Response
+    ) async throws -> Response {
+        try await api(request, sessions, write: true) { session in
+            try await work(session, try await Web.Body.read(Body.self, from: request))
         }
     }
 
@@ -578,10 +574,14 @@ public enum WebApp {
         )
     }
 
-    static func json(_ object: [String: Any], _ status: HTTPResponse.Status = .ok) -> Response {
+    static func json(_ value: some Encodable, _ status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSON.bytes(value))))
+    }
+
+    static func failure(_ message: String, _ status: HTTPResponse.Status) throws -> Response {
+        try json(API.Failure(error: message), status)
     }
 
 }
@@ -623,129 +623,50 @@ struct BadBody: Error {
     var message: String
 }
 
-/// A JSON object request body. Reading it is total: a body that is too large, too deeply nested
-/// or not a JSON object leaves `problem` set, for the route to refuse with a 400.
-struct JSONBody: @unchecked Sendable {
-    var object: [String: Any] = [:]
-    var problem: BadBody?
-
+/// Reading a JSON request body as a `Decodable` type. Reading is total: a body that is too
+/// large, too deeply nested, not a JSON object or not of the type's shape is refused with a
+/// `BadBody` naming the field, for the route to answer 400.
+enum Body {
     /// Bodies are small: a definition of at most `CohortLimits.maximumBytes`, a few fields.
     static let maximumBytes = 1 << 16
     /// Deeper than any definition allows, shallow enough for the JSON parser's recursion.
     static let maximumDepth = 2 * CohortLimits.maximumDepth + 8
 
-    init(_ request: Request) async throws {
-        self.init(Data(try await request.body.collect(upTo: Self.maximumBytes).readableBytesView))
+    static func read<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try decode(T.self, from: Data(try await request.body.collect(upTo: maximumBytes).readableBytesView))
     }
 
-    init(_ data: Data) {
-        guard JSONDepth.of(data) <= Self.maximumDepth else {
-            problem = BadBody(message: "the body is nested more than \(Self.maximumDepth) deep")
-            return
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(BadBody) -> T {
+        guard JSONDepth.of(data) <= maximumDepth else {
+            throw BadBody(message: "the body is nested more than \(maximumDepth) deep")
         }
-        guard let parsed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            problem = BadBody(message: "the body must be a JSON object")
-            return
-        }
-        object = parsed
-    }
-
-    func string(_ key: String) -> String? { object[key] as? String }
-
-    /// A whole number, however JSON wrote it (`2`, `2.0`); nil for anything else.
-    func integer(_ key: String) -> Int? {
-        guard let n = object[key] as? NSNumber, !(object[key] is Bool) else { return nil }
-        return Int(exactly: n.doubleValue)
-    }
-
-    /// `definition`: cohort text, or the JSON form as an object.
-    func definition() throws -> CohortDefinition {
-        switch object["definition"] {
-        case let text as String: return try Session.definition(text)
-        case let tree as [String: Any]:
-            return try Session.definition(String(decoding: try JSONSerialization.data(withJSONObject: tree), as: UTF8.self))
-        default: throw BadBody(message: "expected \"definition\": cohort text or a JSON definition")
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DecodingError {
+            throw BadBody(message: explain(error))
+        } catch {
+            throw BadBody(message: "the body must be a JSON object")
         }
     }
-}
 
-// MARK: JSON shapes
-
-extension WebApp {
-    static func unitJSON(_ u: PublishedUnit) -> [String: Any] {
-        ["level": u.level.rawValue, "code": u.code, "name": u.name, "parent": u.parent ?? NSNull()]
-    }
-
-    static func cohortJSON(_ c: CohortRecord) -> [String: Any] {
-        [
-            "name": c.name, "version": c.version, "definition": c.text, "description": c.description, "saved_by": c.savedBy,
-            "saved_at": ISO8601DateFormatter().string(from: c.savedAt),
-        ]
-    }
-
-    /// A page's panels: each table's columns and rows, numbers as numbers and suppressed cells null.
-    static func pageJSON(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery, panels: [Panel]) -> [String: Any] {
-        func value(_ field: String, _ format: Format) -> Any {
-            if field.isEmpty { return NSNull() }
-            if format != .text, let x = Double(field) { return x }
-            return field
+    /// What is wrong, by field: `expected "cohort"`, `"limit" must be a whole number`.
+    static func explain(_ error: DecodingError) -> String {
+        func name(_ path: [any CodingKey]) -> String { "\"" + path.map(\.stringValue).joined(separator: ".") + "\"" }
+        func kind(_ type: Any.Type) -> String {
+            switch type {
+            case is Int.Type, is Int?.Type: "a whole number"
+            case is String.Type, is String?.Type: "text"
+            default: "of another kind"
+            }
         }
-        return [
-            "page": dashboard.rawValue, "title": dashboard.title, "run": Int(p.runId), "as_of": p.asOf.description,
-            "unit": unitJSON(q.unit), "path": p.path(to: q.unit.code).map(unitJSON),
-            "children": p.children(of: q.unit.code).map(unitJSON),
-            "indicator": q.indicator, "indicators": dashboard.indicators(p), "measure": q.measure,
-            "measures": dashboard.measures(p),
-            "panels": panels.map { panel in
-                let formats = panel.table.columns.map(Format.of(column:))
-                return [
-                    "id": panel.id, "title": panel.title, "note": panel.note, "columns": panel.table.columns,
-                    "rows": panel.table.rows.map { row in row.indices.map { value(row[$0], formats[$0]) } },
-                ] as [String: Any]
-            },
-        ]
-    }
-
-    static func worklistJSON(_ list: PracticeWorklist) -> [String: Any] {
-        [
-            "cohort": list.cohort.name, "version": list.cohort.version, "practice": list.practiceCode, "total": list.total,
-            "offset": list.offset,
-            "outcome": list.outcome ?? NSNull(), "ranked_by": list.rankedBy ?? NSNull(),
-            "entries": list.entries.map { e in
-                [
-                    "rank": e.entry.rank, "pseudonym": e.entry.pseudonym, "given_name": e.identity?.givenName ?? NSNull(),
-                    "family_name": e.identity?.familyName ?? NSNull(), "nhs_number": e.identity?.nhsNumber ?? NSNull(),
-                    "date_of_birth": e.identity?.dateOfBirth ?? NSNull(), "age": e.entry.age,
-                    "risk": e.entry.risk ?? NSNull(), "tier": e.entry.tier ?? NSNull(), "rising": e.entry.rising,
-                    "reasons": e.entry.reasons, "gaps": e.entry.gaps, "status": e.status.rawValue,
-                    "note": e.latest?.note ?? "",
-                ] as [String: Any]
-            },
-        ]
-    }
-}
-
-/// A cohort result as JSON, suppressed as the session's purpose requires.
-enum ProfileJSON {
-    static func object(_ result: CohortResult) -> [String: Any] {
-        let p = result.published()
-        func count(_ n: Int?) -> Any { n.map { $0 as Any } ?? NSNull() }
-        func number(_ x: Double) -> Any { x.isNaN ? NSNull() : x }
-        return [
-            "run": Int(result.runId), "as_of": result.asOf.description, "suppressed": result.suppressed,
-            "size": count(p.size), "population": count(p.populationSize),
-            "groups": p.groups.map {
-                [
-                    "breakdown": $0.group.breakdown, "group": $0.group.group, "cohort": count($0.cohort),
-                    "population": count($0.population),
-                ] as [String: Any]
-            },
-            "measures": p.measures.map {
-                [
-                    "measure": $0.measure, "cohort": number($0.cohort), "population": number($0.population),
-                    "capped_to": $0.cap.map { [$0.lowerBound, $0.upperBound] as Any } ?? NSNull(),
-                ] as [String: Any]
-            },
-        ]
+        switch error {
+        case .keyNotFound(let key, let context): return "expected " + name(context.codingPath + [key])
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return context.codingPath.isEmpty
+                ? "the body must be a JSON object" : name(context.codingPath) + " must be " + kind(type)
+        case .dataCorrupted(let context):
+            // A value its field cannot hold, or text that is not JSON.
+            return context.codingPath.isEmpty
+                ? "the body must be a JSON object" : name(context.codingPath) + " has a value of the wrong kind"
+        @unknown default: return "the body must be a JSON object"
+        }
     }
 }

@@ -210,33 +210,101 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
     }
 }
 
-@Suite struct JSONWriterTests {
-    /// What the writer writes, Foundation reads back as the same values as it reads from its own
-    /// writing of the same object (compared by writing both again).
+@Suite struct JSONValueTests {
+    /// Any value reads back as written, and Foundation's own reader agrees with the bytes.
     @Test func readsBackAsWritten() throws {
         var random = SystemRandomNumberGenerator()
-        func value(_ depth: Int) -> Any {
+        func value(_ depth: Int) -> JSONValue {
             switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &random) {
-            case 0: return Int.random(in: -1_000_000...1_000_000, using: &random)
-            case 1: return Double.random(in: -1e6...1e6, using: &random)
+            case 0: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &random)))
+            case 1: return .number(Double.random(in: -1e6...1e6, using: &random))
             case 2:
-                return ["plain", "quote \" and \\ back", "line\nbreak\ttab", "<tag>&amp;", "naïve £ 😀", "\u{01}"].randomElement()!
-            case 3: return Bool.random(using: &random)
-            case 4: return NSNull()
-            case 5: return (0..<Int.random(in: 0...4, using: &random)).map { _ in value(depth + 1) }
+                return .string(
+                    ["plain", "quote \" and \\ back", "line\nbreak\ttab", "<tag>&amp;", "naïve £ 😀", "\u{01}", "a/b"]
+                        .randomElement()!)
+            case 3: return .bool(Bool.random(using: &random))
+            case 4: return .null
+            case 5: return .array((0..<Int.random(in: 0...4, using: &random)).map { _ in value(depth + 1) })
             default:
-                return Dictionary(
-                    uniqueKeysWithValues: (0..<Int.random(in: 0...4, using: &random)).map { ("k\($0)", value(depth + 1)) })
+                return .object(
+                    Dictionary(
+                        uniqueKeysWithValues: (0..<Int.random(in: 0...4, using: &random)).map { ("k\($0)", value(depth + 1)) }))
             }
         }
         for _ in 0..<200 {
-            let object: [String: Any] = ["root": value(0), "n": 0.1, "big": 1e20, "whole": 3.0]
-            let bytes = JSONWriter.bytes(object)
-            let mine = try JSONSerialization.jsonObject(with: Data(bytes))
-            let theirs = try JSONSerialization.jsonObject(with: try JSONSerialization.data(withJSONObject: object))
-            #expect(JSONWriter.bytes(mine) == JSONWriter.bytes(theirs), "\(String(decoding: bytes, as: UTF8.self))")
+            let object: JSONValue = ["root": value(0), "n": 0.1, "big": 1e20, "whole": 3.0]
+            let bytes = try JSON.bytes(object)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) == object)
+            #expect(try JSONSerialization.jsonObject(with: Data(bytes)) is [String: Any])
         }
-        #expect(String(decoding: JSONWriter.bytes(["b": 1, "a": [true, "x"]]), as: UTF8.self) == #"{"a":[true,"x"],"b":1}"#)
+        #expect(try JSON.text(["b": 1, "a": [true, "x", nil]] as JSONValue) == #"{"a":[true,"x",null],"b":1}"#)
+        // JSON has no NaN: written as null rather than refused.
+        #expect(try JSON.text([.number(.nan), .number(.infinity)] as JSONValue) == "[null,null]")
+        // A flag is never read as a number, nor a number as a flag.
+        #expect(try JSONDecoder().decode([JSONValue].self, from: Data("[true, 1, 0, false]".utf8)) == [true, 1, 0, false])
+    }
+
+    /// Typed values read back, by Foundation, as Foundation's own encoder writes them: keys
+    /// snake_cased, optionals left out or written as null, nested and empty values, extreme
+    /// integers, and strings that need escaping.
+    @Test func typedValuesReadBackAsFoundationWritesThem() throws {
+        struct Empty: Encodable {}
+        struct Inner: Encodable {
+            var nestedList: [[Int]]
+            var flag: Bool?
+        }
+        struct Outer: Encodable {
+            var idleExpirySeconds: Int
+            var smallest: Int64
+            var largest: UInt64
+            var ratio: Double
+            var single: Float
+            var text: String
+            var absent: String?
+            var inner: Inner
+            var inners: [Inner]
+            var empty: Empty
+            var tags: [String]
+            var value: JSONValue
+        }
+        let texts = ["plain", "quote \" and \\ back", "line\nbreak\ttab", "<tag>&amp;", "naïve £ 😀", "\u{01}\u{1F}", "a/b", ""]
+        for (i, text) in texts.enumerated() {
+            let value = Outer(
+                idleExpirySeconds: 1800, smallest: .min, largest: .max, ratio: [0.1, 1e20, -2.5e-9, 3][i % 4],
+                single: 0.5, text: text, absent: i % 2 == 0 ? nil : text,
+                inner: Inner(nestedList: [[1, 2], [], [3]], flag: i % 3 == 0 ? nil : true),
+                inners: Array(repeating: Inner(nestedList: [], flag: false), count: i % 3), empty: Empty(), tags: texts,
+                value: ["b": [1, nil, "x"], "a": ["z": true]])
+            let foundation = JSONEncoder()
+            foundation.keyEncodingStrategy = .convertToSnakeCase
+            let mine = try JSONSerialization.jsonObject(with: Data(try JSON.bytes(value))) as? NSDictionary
+            let theirs = try JSONSerialization.jsonObject(with: try foundation.encode(value)) as? NSDictionary
+            #expect(mine != nil && mine == theirs, "\(String(decoding: (try? JSON.bytes(value)) ?? [], as: UTF8.self))")
+        }
+        #expect(try JSON.text(["<a>": "&"] as JSONValue) == #"{"\u003ca\u003e":"\u0026"}"#)
+        #expect(try JSON.text([Double.nan, 1.5, -0.0, 1e16, 123456789012, 1.5e-7]) == "[null,1.5,0,1e+16,123456789012,1.5e-07]")
+    }
+
+    /// A request body is read as its type, or refused with a message that names the field.
+    @Test func requestBodiesNameWhatIsWrong() throws {
+        func problem(_ text: String) -> String? {
+            do {
+                _ = try Body.decode(API.OpenWorklist.self, from: Data(text.utf8))
+                return nil
+            } catch { return error.message }
+        }
+        #expect(problem(#"{"cohort": "c", "reason": "r", "limit": 2.0}"#) == nil)
+        #expect(problem(#"{"cohort": "c"}"#) == #"expected "reason""#)
+        #expect(problem(#"{"cohort": 3, "reason": "r"}"#) == #""cohort" must be text"#)
+        #expect(problem(#"{"cohort": "c", "reason": "r", "limit": true}"#) == #""limit" must be a whole number"#)
+        #expect(problem(#"{"cohort": "c", "reason": "r", "limit": 2.5}"#) == #""limit" must be a whole number"#)
+        #expect(problem(#"{"cohort": "c", "reason": "r", "limit": 1e300}"#) == #""limit" must be a whole number"#)
+        #expect(problem(#"{"cohort": "c", "reason": "r", "limit": null}"#) == nil)
+        #expect(problem(#"{"cohort": null, "reason": "r"}"#) == #""cohort" must be text"#)
+        for notAnObject in ["[]", "3", "", "{", #""text""#, "nul"] {
+            #expect(problem(notAnObject) == "the body must be a JSON object", "\(notAnObject)")
+        }
+        #expect(problem(String(repeating: "[", count: 100)) == "the body is nested more than \(Body.maximumDepth) deep")
     }
 }
 

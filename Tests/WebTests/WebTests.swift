@@ -46,7 +46,7 @@ func form(_ fields: [String: String]) -> ByteBuffer {
         try await fixture.app.test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .ok)
-                #expect(response.text == #"{"run":1,"status":"ok"}"#)
+                #expect(response.text == #"{"status":"ok","run":1}"#)
                 let csp = try #require(response.headers[.contentSecurityPolicy])
                 #expect(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"))
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
