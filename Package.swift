@@ -103,6 +103,14 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),
+        // The benchmarks (`phm-bench`): the pipeline, cohorts and JSON on release builds.
+        .executableTarget(
+            name: "phm-bench",
+            dependencies: [
+                "CLI", "Cohorts", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks", swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz", dependencies: ["PHMCore", "Ingest", "Cohorts", "Conditions"], path: "Fuzz/Sources",

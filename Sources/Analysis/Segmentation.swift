@@ -20,18 +20,12 @@ public struct Segmentation: Sendable {
     /// The seed's segmentation: LTC band (0, 1, 2-4, 5-7, 8+) by age band (A 0-17 ... E 80+),
     /// named band digit then age letter, e.g. `5D`.
     public static let ltcByAge: Segmentation = {
-        let ltc: [(String, ClosedRange<Double>)] = [("0", 0...0), ("1", 1...1), ("2", 2...4), ("5", 5...7), ("8", 8...255)]
-        let ages: [(String, ClosedRange<Double>)] = [
-            ("A", 0...17), ("B", 18...44), ("C", 45...64), ("D", 65...79), ("E", 80...200),
-        ]
-        let segments = ltc.flatMap { l in
-            ages.map { a in
+        func bounds(_ r: ClosedRange<Int>) -> Bounds { Bounds(atLeast: Double(r.lowerBound), atMost: Double(r.upperBound)) }
+        let segments = LTCBand.allCases.flatMap { l in
+            AgeBand.allCases.map { a in
                 Segment(
-                    id: l.0 + a.0, name: "LTC band \(l.0), age band \(a.0)",
-                    rule: .all([
-                        .measure(.ltcCount, Bounds(atLeast: l.1.lowerBound, atMost: l.1.upperBound)),
-                        .measure(.age, Bounds(atLeast: a.1.lowerBound, atMost: a.1.upperBound)),
-                    ]))
+                    id: l.id + a.letter, name: "LTC band \(l.id), age band \(a.letter)",
+                    rule: .all([.measure(.ltcCount, bounds(l.counts)), .measure(.age, bounds(a.ages))]))
             }
         }
         // The last cell takes everyone left, who can only be 8+ and 80+.

@@ -1,10 +1,5 @@
 import PHMCore
 
-/// A level of the organisational hierarchy: the golden thread from the whole system to a practice.
-public enum Level: String, Sendable, Codable, CaseIterable {
-    case organisation, locality, pcn, practice
-}
-
 /// One unit at one level, with the registered people in it.
 public struct PlanningUnit: Sendable {
     public var level: Level

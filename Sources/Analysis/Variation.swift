@@ -1,3 +1,5 @@
+import PHMCore
+
 /// Unwarranted variation: each indicator for every locality, PCN and practice, crude and
 /// risk-adjusted, with funnel-plot limits and outliers.
 ///

@@ -72,7 +72,7 @@ extension PHMCommand {
             print(Console.summary(result))
             guard serve else { return }
             let platform = try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory))
-            let practice = result.population.hierarchy.practices[0].code
+            let practice = result.prepared.population.hierarchy.practices[0].code
             do {
                 let users = try platform.createDemoUsers(practiceCode: practice)
                 print("\ndemo users (synthetic data only; the passwords are shown once):")

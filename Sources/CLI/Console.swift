@@ -13,7 +13,7 @@ import Storage
 import Synthesis
 
 /// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
-enum Console {
+package enum Console {
     static let interactive = isatty(STDERR_FILENO) == 1
 
     static func log(_ message: String) {
@@ -27,14 +27,15 @@ enum Console {
         if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 
-    static func synthesise(_ options: SynthesisOptions, out: String) throws -> SynthesisSummary {
+    package static func synthesise(_ options: SynthesisOptions, out: String) throws -> SynthesisSummary {
         log("synthesising \(number(options.people)) people (seed \(options.seed)) into \(out)")
         return try SyntheticHealthSystem.write(options, to: URL(fileURLWithPath: out)) { done, total in
             progress("synthesising", done, total)
         }
     }
 
-    static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult {
+    package static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult
+    {
         try reportingFailures {
             try PipelineRun.execute(options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
         }
@@ -85,11 +86,11 @@ enum Console {
             "care records linked: \(number(s.careRecordsLinked)) of \(number(s.careRecords)) (\(percent(Double(s.careRecordsLinked), Double(s.careRecords))))",
             "sources present: \(s.sourcesPresent.joined(separator: ", "))",
         ]
-        for file in result.reconciliation.files where file.quarantined > 0 {
+        for file in result.prepared.reconciliation.files where file.quarantined > 0 {
             let rules = file.quarantinedByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append("  \(file.file): \(number(file.quarantined)) quarantined (\(rules))")
         }
-        for file in result.reconciliation.files where !file.extraColumns.isEmpty {
+        for file in result.prepared.reconciliation.files where !file.extraColumns.isEmpty {
             let fate = file.extraColumnsKept ? "kept as area indicators" : "ignored"
             lines.append("  \(file.file): columns not in the contract, \(fate): \(file.extraColumns.joined(separator: ", "))")
         }
@@ -102,7 +103,7 @@ enum Console {
         return lines.joined(separator: "\n")
     }
 
-    static func number(_ n: Int) -> String {
+    package static func number(_ n: Int) -> String {
         let digits = String(n)
         var out = ""
         for (i, c) in digits.reversed().enumerated() {

@@ -10,17 +10,19 @@ public struct PHMCommand: AsyncParsableCommand {
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
         subcommands: [
-            Run.self, Synth.self, Demo.self, Model.self, Bench.self, Library.self, Cohort.self, Worklist.self, Users.self,
+            Run.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self, Users.self,
             Audit.self, Sharing.self, Serve.self,
         ])
 
     public init() {}
 }
 
-/// Options shared by the commands that run the pipeline.
-struct PipelineOptions: ParsableArguments {
+/// Options shared by the commands that run the pipeline (and the benchmark).
+package struct PipelineOptions: ParsableArguments {
+    package init() {}
+
     @Option(name: .customLong("data-dir"), help: "The data directory holding the embedded store and identity vault.")
-    var dataDirectory = "phm-data"
+    package var dataDirectory = "phm-data"
 
     @Option(
         name: .customLong("key-file"),
@@ -45,9 +47,9 @@ struct PipelineOptions: ParsableArguments {
     var modelSeed: UInt64 = 42
 
     @Option(help: "Worker threads (default: all cores).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    package var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    func validate() throws {
+    package func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
     }
 
@@ -74,30 +76,32 @@ struct RunFolders: ParsableArguments {
     var out: String
 }
 
-/// The size and seed of a synthetic population, shared by `synth`, `demo` and `bench`.
-struct PopulationOptions: ParsableArguments {
+/// The size and seed of a synthetic population, shared by `synth`, `demo` and the benchmark.
+package struct PopulationOptions: ParsableArguments {
+    package init() {}
+
     @Option(help: "People on the synthetic GP spine.")
-    var people: Int = 100_000
+    package var people: Int = 100_000
 
     @Option(help: "Random seed: the same seed writes the same files.")
-    var seed: UInt64 = 42
+    package var seed: UInt64 = 42
 
     @Option(
         help:
             "How much of the emergency admissions the records predict: full, weak (age, deprivation and long-term conditions only) or none."
     )
-    var signal: SynthesisOptions.Signal = .full
+    package var signal: SynthesisOptions.Signal = .full
 
     @Option(name: .customLong("fault-rate"), help: "Malformed rows added per row written, per file (messier data).")
     var faultRate = 0.00005
 
-    func validate() throws {
+    package func validate() throws {
         guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
         guard (0...0.5).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 0.5.") }
     }
 
     /// The generator's options at an as-of date.
-    func synthesis(asOf: Day) -> SynthesisOptions {
+    package func synthesis(asOf: Day) -> SynthesisOptions {
         var options = SynthesisOptions(people: people, seed: seed, asOf: asOf)
         options.signal = signal
         options.faultRate = faultRate

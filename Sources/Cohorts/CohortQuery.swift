@@ -80,13 +80,16 @@ public struct CohortQuery: Sendable {
             if case .use(let m) = field, frame.use[m] == nil { throw Message(text: "this run has no \(field.rawValue)") }
             return .number(field, cmp)
         case .category(let field, let values):
+            func unitNames(_ level: Level) -> [[String]] { frame.hierarchy.units(level).map { [$0.code, $0.name] } }
             let names: [[String]]
             switch field {
             case .sex: names = Sex.allCases.map { [$0.criterionValue, $0.code] }
             case .ethnicGroup: names = EthnicGroup.allCases.map { [$0.criterionValue, $0.label] }
             case .lsoa: names = frame.areaCodes.map { [$0] }
-            case .practice, .pcn, .locality, .organisation:
-                names = frame.units(UnitLevel(rawValue: field.rawValue)!).map { [$0.code, $0.name] }
+            case .practice: names = unitNames(.practice)
+            case .pcn: names = unitNames(.pcn)
+            case .locality: names = unitNames(.locality)
+            case .organisation: names = unitNames(.organisation)
             }
             var allowed = [Bool](repeating: false, count: names.count)
             // Codes and names match whatever their case: "andover" is Andover.
@@ -159,23 +162,20 @@ public struct CohortQuery: Sendable {
             case .use(let m): return scan(frame.use[m]!, cmp)
             }
         case .category(let field, let allowed):
+            /// People whose practice's unit (`parent`: each practice's unit index) is allowed:
+            /// practices first, so the row loop is one lookup.
+            func byPractice(_ parent: [Int32]) -> Bitset {
+                let practices = parent.map { allowed[Int($0)] }
+                return Bitset(count: n) { practices[Int(frame.practice[$0])] }
+            }
             switch field {
             case .sex: return Bitset(count: n) { allowed[Int(frame.sex[$0].rawValue)] }
             case .ethnicGroup: return Bitset(count: n) { allowed[Int(frame.ethnicGroup[$0].rawValue)] }
             case .lsoa: return Bitset(count: n) { frame.area[$0] >= 0 && allowed[Int(frame.area[$0])] }
             case .practice: return Bitset(count: n) { allowed[Int(frame.practice[$0])] }
-            case .pcn, .locality, .organisation:
-                // Allowed practices first, so the row loop is one lookup.
-                let level = UnitLevel(rawValue: field.rawValue)!
-                let h = frame.hierarchy
-                let practices = h.practices.indices.map { q -> Bool in
-                    switch level {
-                    case .pcn: allowed[Int(h.practicePCN[q])]
-                    case .locality: allowed[Int(h.practiceLocality[q])]
-                    default: allowed[Int(h.practiceOrganisation[q])]
-                    }
-                }
-                return Bitset(count: n) { practices[Int(frame.practice[$0])] }
+            case .pcn: return byPractice(frame.hierarchy.practicePCN)
+            case .locality: return byPractice(frame.hierarchy.practiceLocality)
+            case .organisation: return byPractice(frame.hierarchy.practiceOrganisation)
             }
         case .condition(let c, let from):
             var set = Bitset(count: n)

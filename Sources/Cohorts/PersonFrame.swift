@@ -161,21 +161,6 @@ public struct PersonFrame: Sendable {
         let base = row * Self.factorsPerPerson
         return factors[base..<base + Self.factorsPerPerson].filter { $0 != .max }.map { factorTexts[Int($0)] }
     }
-
-    /// The units of one level of the hierarchy.
-    public func units(_ level: UnitLevel) -> [Hierarchy.Unit] {
-        switch level {
-        case .practice: hierarchy.practices
-        case .pcn: hierarchy.pcns
-        case .locality: hierarchy.localities
-        case .organisation: hierarchy.organisations
-        }
-    }
-}
-
-/// The levels a cohort can restrict by.
-public enum UnitLevel: String, Sendable, CaseIterable {
-    case practice, pcn, locality, organisation
 }
 
 /// Use and cost of care in the 12 months before as-of.

@@ -76,4 +76,17 @@ public enum AgeBand: UInt8, Sendable, Codable, CaseIterable {
 
     public var letter: String { ["A", "B", "C", "D", "E"][Int(rawValue)] }
     public var label: String { ["0-17", "18-44", "45-64", "65-79", "80+"][Int(rawValue)] }
+    /// The ages in the band; the last runs to 200.
+    public var ages: ClosedRange<Int> { [0...17, 18...44, 45...64, 65...79, 80...200][Int(rawValue)] }
+}
+
+/// The long-term condition count bands of the seed segmentation: 0, 1, 2-4, 5-7, 8+.
+public enum LTCBand: UInt8, Sendable, Codable, CaseIterable {
+    case none, one, twoToFour, fiveToSeven, eightOrMore
+
+    /// The band's first count, which names it in segment ids (`5D`: 5-7 conditions, 65-79).
+    public var id: String { ["0", "1", "2", "5", "8"][Int(rawValue)] }
+    public var label: String { ["0", "1", "2-4", "5-7", "8+"][Int(rawValue)] }
+    /// The counts in the band; the last runs to 255, the most a person can have.
+    public var counts: ClosedRange<Int> { [0...0, 1...1, 2...4, 5...7, 8...255][Int(rawValue)] }
 }

@@ -1,3 +1,8 @@
+/// A level of the organisational hierarchy: the golden thread from the whole system to a practice.
+public enum Level: String, Sendable, Codable, CaseIterable {
+    case organisation, locality, pcn, practice
+}
+
 /// The organisational hierarchy of primary care: organisation > locality > PCN > practice.
 ///
 /// Each level is a list of units; a practice points to its PCN, locality and organisation by
@@ -23,6 +28,16 @@ public struct Hierarchy: Sendable, Codable {
     public var practiceOrganisation: [Int32] = []
 
     public init() {}
+
+    /// The units of one level.
+    public func units(_ level: Level) -> [Unit] {
+        switch level {
+        case .practice: practices
+        case .pcn: pcns
+        case .locality: localities
+        case .organisation: organisations
+        }
+    }
 
     /// Adds a practice, creating its parents on first sight, and returns its index.
     @discardableResult

@@ -165,7 +165,9 @@ final class JSONOutput {
         name.withUTF8 { utf8 in
             bytes.append(UInt8(ascii: "\""))
             // Most names are one lower-case word: copied whole.
-            if !utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            if !utf8.contains(where: {
+                $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 < 0x20 || $0 == 0x22 || $0 == 0x5C
+            }) {
                 bytes.append(contentsOf: utf8)
                 return
             }
@@ -198,9 +200,13 @@ final class JSONOutput {
         if n < 0 { bytes.append(UInt8(ascii: "-")) }
         // Digits from the magnitude as unsigned, so Int64.min has one too.
         var m = n.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) = (
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            )
         var count = 0
         withUnsafeMutableBytes(of: &digits) { buffer in
             repeat {

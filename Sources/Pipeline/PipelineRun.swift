@@ -50,19 +50,10 @@ public struct RunOptions: Sendable {
 /// What a run leaves in memory for the caller (demo, benchmark, tests).
 public struct RunResult: Sendable {
     public var summary: RunSummary
-    public var population: Population
-    public var utilisation: Utilisation
-    public var library: ConditionLibrary
-    public var conditions: ConditionResults
+    /// The population and what was derived from it before risk: use, conditions, reports.
+    public var prepared: PreparedRun
     public var risk: RiskResult
     public var segments: SegmentAssignments
-    public var reconciliation: ReconciliationReport
-    public var linkage: LinkageReport
-    /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
-    public var careRecordIds: [String]
-    public var carePerson: [Int32]
-    /// For each spine person, the GP patient ids of their registrations.
-    public var registrationIds: [[String]]
 }
 
 /// The population of one run, built and summarised, before risk and outputs.
@@ -83,8 +74,10 @@ public struct PreparedRun: Sendable {
     public var quarantine: [QuarantinedRow]
     public var spinePersons: Int
     public var bytesRead: Int
+    /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
     public var careRecordIds: [String]
     public var carePerson: [Int32]
+    /// For each spine person, the GP patient ids of their registrations.
     public var registrationIds: [[String]]
 }
 
@@ -113,7 +106,7 @@ public enum PipelineRun {
     public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
         try recorded(options, log: log) { prepared, options, clock in
             let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
-            let population = prepared.population, registered = prepared.registered
+            let population = prepared.population
             let emergency = risk.stratification.scores[.emergencyAdmission]
             let facts = personFacts(prepared, risk: risk.stratification)
             let segments = clock.time("segments") {
@@ -160,11 +153,7 @@ public enum PipelineRun {
                     suppress: options.suppress, to: options.output)
             }
             return { summary in
-                RunResult(
-                    summary: summary, population: population, utilisation: prepared.utilisation, library: prepared.library,
-                    conditions: prepared.conditions, risk: risk, segments: segments, reconciliation: prepared.reconciliation,
-                    linkage: prepared.linkage, careRecordIds: prepared.careRecordIds, carePerson: prepared.carePerson,
-                    registrationIds: prepared.registrationIds)
+                RunResult(summary: summary, prepared: prepared, risk: risk, segments: segments)
             }
         }
     }

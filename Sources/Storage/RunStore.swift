@@ -32,12 +32,12 @@ public struct RunRecord: Sendable, Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-/// A named result of a run (reconciliation, linkage, summary), stored as JSON.
-public struct RunResult: Sendable, Codable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "runResult"
-    public var runId: Int64
-    public var name: String
-    public var json: String
+/// A named report of a run (reconciliation, linkage, summary), stored as JSON.
+struct StoredReport: Sendable, Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "runResult"
+    var runId: Int64
+    var name: String
+    var json: String
 }
 
 /// Creates `file` empty and readable by its owner only, unless it exists; SQLite gives the
@@ -155,7 +155,6 @@ public final class RunStore: Sendable {
     /// Records the start of a run and returns its id.
     public func begin(_ run: RunRecord) throws -> Int64 {
         try database.write { db in
-            var run = run
             try run.insert(db)
             return db.lastInsertedRowID
         }
@@ -182,7 +181,7 @@ public final class RunStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(value), as: UTF8.self)
-        try database.write { db in try RunResult(runId: run, name: name, json: json).save(db) }
+        try database.write { db in try StoredReport(runId: run, name: name, json: json).save(db) }
     }
 
     /// The runs, newest first.
@@ -193,7 +192,7 @@ public final class RunStore: Sendable {
     /// A named result of a run, decoded.
     public func result<T: Decodable>(_ type: T.Type, named name: String, run: Int64) throws -> T? {
         try database.read { db in
-            guard let row = try RunResult.filter(Column("runId") == run && Column("name") == name).fetchOne(db) else {
+            guard let row = try StoredReport.filter(Column("runId") == run && Column("name") == name).fetchOne(db) else {
                 return nil
             }
             return try JSONDecoder().decode(T.self, from: Data(row.json.utf8))

@@ -186,8 +186,8 @@ enum Dashboard: String, CaseIterable, Sendable {
 
     // MARK: multimorbidity
 
-    static let ltcBands = [("0", "0"), ("1", "1"), ("2", "2-4"), ("5", "5-7"), ("8", "8+")]
-    static let ageBands = [("A", "0-17"), ("B", "18-44"), ("C", "45-64"), ("D", "65-79"), ("E", "80+")]
+    static let ltcBands = LTCBand.allCases.map { ($0.id, $0.label) }
+    static let ageBands = AgeBand.allCases.map { ($0.letter, $0.label) }
 
     static func multimorbidity(_ p: Publication, _ q: PageQuery) -> [Panel] {
         let seed = unitRows(p.table("multimorbidity-by-unit"), q.unit)

@@ -23,10 +23,10 @@ import Testing
         for row in readCSV(DefaultRun.input.appendingPathComponent("ground-truth/registrations.csv")).dropFirst() {
             personOfPatient[row[0]] = row[1]
         }
-        let use = result.utilisation
+        let use = result.prepared.utilisation
         var bands = [Band](repeating: Band(), count: 9)
-        for p in result.population.registered {
-            let band = min(8, ltcOfPerson[personOfPatient[result.registrationIds[p][0]]!]!)
+        for p in result.prepared.population.registered {
+            let band = min(8, ltcOfPerson[personOfPatient[result.prepared.registrationIds[p][0]]!]!)
             bands[band].people += 1
             let values = [
                 Double(use.aeAttendances[p]), Double(use.outpatientAttendances[p]), Double(use.electiveAdmissions[p]),
@@ -110,7 +110,7 @@ import Testing
     /// Seed: 0.5% of people ~20% of secondary care cost, 5% ~66%, ~80% with none in a year.
     @Test func secondaryCareCostIsConcentratedAsInTheSeed() {
         let result = DefaultRun.result
-        let costs = result.population.registered.map { result.utilisation.secondaryCost($0) }.sorted(by: >)
+        let costs = result.prepared.population.registered.map { result.prepared.utilisation.secondaryCost($0) }.sorted(by: >)
         let total = costs.reduce(0, +)
         func share(_ top: Double) -> Double { costs.prefix(Int(Double(costs.count) * top)).reduce(0, +) / total }
         let zero = Double(costs.filter { $0 == 0 }.count) / Double(costs.count)

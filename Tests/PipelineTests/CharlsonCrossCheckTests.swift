@@ -25,14 +25,14 @@ import Testing
 
     @Test func agreesWithComorbidipyOnCharlsonAndElixhauser() throws {
         let result = DefaultRun.result
-        var population = result.population
+        var population = result.prepared.population
         // Hospital records only: the GP record's SNOMED codes are not in comorbidipy's ICD-10 scope.
         population.clinical = ClinicalEvents()
         population.clinical.byPerson = PersonIndex(start: [Int32](repeating: 0, count: population.count + 1))
         population.prescriptions = PrescriptionEvents()
         population.prescriptions.byPerson = PersonIndex(start: [Int32](repeating: 0, count: population.count + 1))
-        let results = ConditionEngine(library: result.library, codes: population.codes).evaluate(population, workers: 2)
-        let score = result.library.score("charlson_1987")!
+        let results = ConditionEngine(library: result.prepared.library, codes: population.codes).evaluate(population, workers: 2)
+        let score = result.prepared.library.score("charlson_1987")!
 
         var csv = "id,code\n"
         var sample: [Int] = []
@@ -73,7 +73,7 @@ import Testing
         // and alcohol abuse), so people with such a code are compared separately; and it floors
         // every total at 0, while van Walraven scores can be negative (-19 to 89), so ours is
         // floored for the comparison.
-        let library = result.library
+        let library = result.prepared.library
         let elixhauserLists = library.lists.filter { $0.name.hasPrefix("elixhauser_") }
         let multiCategory = (0..<population.codes.count).map { id in
             elixhauserLists.filter { $0.contains(population.codes.codes[id], system: population.codes.systems[id]) }.count > 1

@@ -33,7 +33,7 @@ import Testing
             platform = try Platform(dataDirectory: folder, hasher: PasswordHasher(logN: 4))
             try platform.createFirstAdmin("adm", password: DashboardTests.password)
             let admin = try platform.login("adm", password: DashboardTests.password, purpose: .administration)
-            let practice = DefaultRun.result.population.hierarchy.practices[0].code
+            let practice = DefaultRun.result.prepared.population.hierarchy.practices[0].code
             try admin.setUser("ana", role: .analyst, practiceCode: nil, password: DashboardTests.password)
             try admin.setUser("cli", role: .clinician, practiceCode: practice, password: DashboardTests.password)
             try admin.setUser("ig", role: .igLead, practiceCode: nil, password: DashboardTests.password)

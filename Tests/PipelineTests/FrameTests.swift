@@ -14,22 +14,22 @@ import Testing
     @Test func runSavesTheFrameCohortsQuery() throws {
         let result = DefaultRun.result
         let frame = try FrameFile.latest(dataDirectory: DefaultRun.folder.appendingPathComponent("data"))
-        let population = result.population, registered = population.registered
+        let population = result.prepared.population, registered = population.registered
         #expect(frame.runId == result.summary.runId && frame.count == result.summary.registeredPeople)
         #expect(frame.pseudonym == registered.map { population.pseudonym[$0] })
         #expect(frame.optedOut.filter { !$0 }.count == result.summary.planningPeople)
 
         // A condition criterion finds exactly the people the condition engine flagged.
-        let hypertension = try #require(result.library.condition("hypertension"))
-        let flagged = registered.filter { result.conditions.has($0, hypertension) }.count
+        let hypertension = try #require(result.prepared.library.condition("hypertension"))
+        let flagged = registered.filter { result.prepared.conditions.has($0, hypertension) }.count
         let query = try CohortQuery(try CohortText.parse("condition hypertension"), frame: frame)
         #expect(try query.evaluate(frame).cardinality == flagged && flagged > 1_000)
 
         // The obesity rule written as a cohort over code-list history gives the engine's answer.
-        let obesity = try #require(result.library.condition("obesity"))
+        let obesity = try #require(result.prepared.library.condition("obesity"))
         let rule = try CohortQuery(
             try CohortText.parse("latest bmi >= 30 within 24 months or recorded obesity_snomed within 24 months"), frame: frame)
-        let expected = registered.indices.filter { result.conditions.has(registered[$0], obesity) }
+        let expected = registered.indices.filter { result.prepared.conditions.has(registered[$0], obesity) }
         #expect(try rule.evaluate(frame).rows == expected)
 
         // Every shipped care gap is written in names the shipped library has.
@@ -68,8 +68,8 @@ import Testing
         #expect(planning.pseudonym == directCare.pseudonym)
         let defaultFrame = try FrameFile.latest(dataDirectory: DefaultRun.folder.appendingPathComponent("data"))
         let full = Dictionary(uniqueKeysWithValues: zip(defaultFrame.pseudonym, defaultFrame.use[.cost]!))
-        let community = result.population.registered.map {
-            result.utilisation.costBySetting[Int(CareSetting.community.rawValue)][$0]
+        let community = result.prepared.population.registered.map {
+            result.prepared.utilisation.costBySetting[Int(CareSetting.community.rawValue)][$0]
         }
         #expect(community.allSatisfy { $0 == 0 })
         var lower = 0

@@ -12,7 +12,7 @@ import Testing
     /// Every injected fault is quarantined at its line with its rule, and nothing else is.
     @Test func quarantineMatchesInjectedFaults() throws {
         let result = DefaultRun.result
-        #expect(result.reconciliation.balanced)
+        #expect(result.prepared.reconciliation.balanced)
         let truth = readCSV(DefaultRun.input.appendingPathComponent("ground-truth/faults.csv")).dropFirst()
         let expected = Set(truth.map { "\($0[0]):\($0[1]):\($0[2])" })
         var found = Set<String>()
@@ -25,7 +25,7 @@ import Testing
         }
         #expect(expected.count > 20)
         #expect(found == expected)
-        #expect(result.reconciliation.quarantined == expected.count)
+        #expect(result.prepared.reconciliation.quarantined == expected.count)
     }
 
     /// Linkage against the generator's ground truth: precision at least 99.5%, recall at least 97%.
@@ -40,17 +40,17 @@ import Testing
             truth[row[1]] = row[2]
         }
         var linked = 0, correct = 0
-        for (r, id) in result.careRecordIds.enumerated() {
-            let person = result.carePerson[r]
+        for (r, id) in result.prepared.careRecordIds.enumerated() {
+            let person = result.prepared.carePerson[r]
             guard person >= 0 else { continue }
             linked += 1
-            if personOfPatient[result.registrationIds[Int(person)][0]] == truth[id] { correct += 1 }
+            if personOfPatient[result.prepared.registrationIds[Int(person)][0]] == truth[id] { correct += 1 }
         }
         let precision = Double(correct) / Double(linked)
-        let recall = Double(correct) / Double(result.careRecordIds.count)
+        let recall = Double(correct) / Double(result.prepared.careRecordIds.count)
         #expect(precision >= 0.995, "precision \(precision)")
         #expect(recall >= 0.97, "recall \(recall)")
-        #expect(result.linkage.linked == linked)
+        #expect(result.prepared.linkage.linked == linked)
     }
 
     /// No NHS number, name, date of birth or postcode from the input appears in any output file.

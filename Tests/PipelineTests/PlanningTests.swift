@@ -51,17 +51,17 @@ import Testing
         let b2h = try #require(result.segments.segmentations.firstIndex { $0.id == "bridges_to_health" })
         let ids = result.segments.segmentations[b2h].segments.map(\.id)
         var counts = [String: Int]()
-        for p in result.population.registered { counts[result.segments.label(b2h, p)!, default: 0] += 1 }
-        #expect(counts.values.reduce(0, +) == result.population.registered.count)
+        for p in result.prepared.population.registered { counts[result.segments.label(b2h, p)!, default: 0] += 1 }
+        #expect(counts.values.reduce(0, +) == result.prepared.population.registered.count)
         // The planning outputs count people without a National Data Opt-out only.
         var planning = [String: Int]()
-        for p in result.population.registered where !result.population.optedOut[p] {
+        for p in result.prepared.population.registered where !result.prepared.population.optedOut[p] {
             planning[result.segments.label(b2h, p)!, default: 0] += 1
         }
         for id in ids where id != "short_decline_before_dying" { #expect(counts[id, default: 0] > 100, "\(id)") }
         // Everyone with dementia is in a segment at or above frailty and dementia.
-        let dementia = try #require(result.library.condition("dementia"))
-        for p in result.population.registered where result.conditions.has(p, dementia) {
+        let dementia = try #require(result.prepared.library.condition("dementia"))
+        for p in result.prepared.population.registered where result.prepared.conditions.has(p, dementia) {
             #expect(ids.firstIndex(of: result.segments.label(b2h, p)!)! <= 1)
         }
         // The profile file has every segment of both segmentations for the organisation.
@@ -135,7 +135,7 @@ import Testing
         #expect(organisation.map { $0[column("month")] }.first == "2022-04")
         #expect(organisation.map { $0[column("month")] }.last == "2025-03")
         #expect(organisation.count == 36)
-        #expect(rows.count == 36 * MonthlySeries.Measure.allCases.count * DefaultRun.result.population.units().count)
+        #expect(rows.count == 36 * MonthlySeries.Measure.allCases.count * DefaultRun.result.prepared.population.units().count)
     }
 }
 
@@ -144,7 +144,7 @@ import Testing
     /// person-level files, and not in the organisation's totals of the aggregate ones.
     @Test func optOutsAreAbsentFromEveryPlanningOutput() throws {
         let result = DefaultRun.result
-        let population = result.population
+        let population = result.prepared.population
         let optedOut = Set(population.registered.filter { population.optedOut[$0] }.map { population.pseudonym[$0] })
         let planning = result.summary.planningPeople
         #expect(optedOut.count > 100 && planning == result.summary.registeredPeople - optedOut.count)

@@ -51,7 +51,8 @@ import Testing
         try crossCheck(
             result.risk.models,
             Validation(
-                development: result.risk.development, later: nil, population: result.population, seed: RiskOptions().seed))
+                development: result.risk.development, later: nil, population: result.prepared.population, seed: RiskOptions().seed
+            ))
     }
 
     @Test func withNoSignalNoModelRanksAndTheRunSaysSo() throws {

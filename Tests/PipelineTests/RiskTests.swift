@@ -97,7 +97,9 @@ import Testing
         let result = DefaultRun.result
         try crossCheck(
             result.risk.models,
-            Validation(development: result.risk.development, later: nil, population: result.population, seed: RiskOptions().seed))
+            Validation(
+                development: result.risk.development, later: nil, population: result.prepared.population, seed: RiskOptions().seed
+            ))
     }
 }
 

@@ -126,7 +126,9 @@ import Testing
             "/api/worklists/status": { try Body.decode(API.SetStatus.self, from: $0) },
         ]
         func example(_ schema: [String: Any]) -> Any {
-            if let ref = schema["$ref"] as? String, let target = schemas[String(ref.split(separator: "/").last!)] as? [String: Any] {
+            if let ref = schema["$ref"] as? String,
+                let target = schemas[String(ref.split(separator: "/").last!)] as? [String: Any]
+            {
                 return example(target)
             }
             if let options = schema["enum"] as? [Any], let first = options.first { return first }

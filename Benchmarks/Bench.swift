@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLI
 import Cohorts
 import Dispatch
 import Foundation
@@ -8,9 +9,12 @@ import Risk
 import Storage
 import Synthesis
 
-extension PHMCommand {
-    struct Bench: ParsableCommand {
+/// `phm-bench`: the platform's benchmarks, kept out of the `phm` command. Figures are for
+/// release builds (`swift build -c release`) and are reported in docs/performance.md.
+@main
+struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "phm-bench",
             abstract:
                 "Time the pipeline on a synthetic population (build with -c release for real figures; use --people 1000000 for the reference benchmark)."
         )
@@ -25,7 +29,11 @@ extension PHMCommand {
         @Flag(name: .customLong("cohorts-only"), help: "Time only the cohorts, on the latest run's frame in --data-dir.")
         var cohortsOnly = false
 
+        @Flag(name: .customLong("json-only"), help: "Time only writing an API body as JSON.")
+        var jsonOnly = false
+
         func run() throws {
+            if jsonOnly { return try JSONBench.run() }
             if cohortsOnly { return try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) }
             let (people, seed) = (population.people, population.seed)
             let signal = population.signal == .full ? "" : "-\(population.signal.rawValue)"
@@ -124,4 +132,3 @@ extension PHMCommand {
             return Int(usage.ru_maxrss) * 1024
         }
     }
-}
