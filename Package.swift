@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: strict),
         // Planning analyses at every level: segments, multimorbidity, inequalities, variation, SPC, suppression.
         .target(
-            name: "Analysis", dependencies: ["PHMCore", "Conditions"],
+            name: "Analysis", dependencies: ["PHMCore", "Conditions", "Cohorts"],
             resources: [.copy("Library")], swiftSettings: strict),
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Conditions", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AnalysisTests", dependencies: ["Analysis", "Cohorts", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CohortsTests", dependencies: ["Cohorts", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ServiceTests",

@@ -415,14 +415,14 @@ struct Parser {
 }
 
 /// "Did you mean" hints for misspelt names.
-enum Suggest {
+public enum Suggest {
     /// The longest name a hint is looked for: names are short, and edit distance grows with the
     /// product of the lengths, so a hostile 20,000-byte word against every practice code would
     /// otherwise cost seconds.
     static let maximumLength = 64
 
     /// " (did you mean 'x'?)" for the known name within a third of `name`'s length in edits, or "".
-    static func hint(_ name: String, among names: [String]) -> String {
+    public static func hint(_ name: String, among names: [String]) -> String {
         guard name.utf8.count <= maximumLength else { return "" }
         let typed = Array(name.lowercased().utf8)
         let limit = max(1, name.count / 3)

@@ -169,7 +169,10 @@ public enum FrameFile {
                 .init(id: $0.id, name: $0.name, segmentIds: $0.segmentIds, segmentNames: $0.segmentNames)
             }, columns: columns)
         var file = Data(magic)
-        var json = try JSONEncoder().encode(header)
+        // Keys sorted: the same frame always gives the same bytes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var json = try encoder.encode(header)
         while (file.count + 8 + json.count) % 8 != 0 { json.append(32) }
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(json)

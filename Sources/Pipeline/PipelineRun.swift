@@ -109,13 +109,14 @@ public enum PipelineRun {
             let population = prepared.population
             let emergency = risk.stratification.scores[.emergencyAdmission]
             let facts = personFacts(prepared, risk: risk.stratification)
-            let segments = clock.time("segments") {
-                SegmentAssignments(prepared.segmentations, facts: facts, workers: options.workers)
+            var frame = clock.time("frame") { FrameBuilder.build(prepared, risk: risk.stratification) }
+            // Segments are cohorts: evaluated on the frame, then saved in it.
+            let segments = try clock.time("segments") {
+                try SegmentAssignments(
+                    prepared.segmentations, frame: frame, people: prepared.registered, count: population.count)
             }
-            try clock.time("frame") {
-                let frame = FrameBuilder.build(prepared, risk: risk.stratification, segments: segments)
-                try FrameFile.save(frame, dataDirectory: options.dataDirectory)
-            }
+            frame.segmentations = FrameBuilder.segmentColumns(segments, rows: prepared.registered)
+            try clock.time("frame save") { try FrameFile.save(frame, dataDirectory: options.dataDirectory) }
             if let directCare = prepared.directCare {
                 try directCareFrame(prepared, population: directCare, options: options, clock: &clock, log: log)
             }
@@ -171,10 +172,11 @@ public enum PipelineRun {
             population, library: prepared.library, options: options, clock: &clock, stage: "direct care ")
         log("direct care: risk models trained again on the sources shared for direct care")
         let risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
-        let facts = personFacts(derived, risk: risk.stratification)
         try clock.time("direct care frame") {
-            let segments = SegmentAssignments(derived.segmentations, facts: facts, workers: options.workers)
-            let frame = FrameBuilder.build(derived, risk: risk.stratification, segments: segments)
+            var frame = FrameBuilder.build(derived, risk: risk.stratification)
+            let segments = try SegmentAssignments(
+                derived.segmentations, frame: frame, people: derived.registered, count: population.count)
+            frame.segmentations = FrameBuilder.segmentColumns(segments, rows: derived.registered)
             try FrameFile.save(frame, dataDirectory: options.dataDirectory, variant: Purpose.directCare.rawValue)
         }
     }
@@ -234,8 +236,8 @@ public enum PipelineRun {
         do {
             try store.update(record)
             try publisher.prepare(dataDirectory: options.dataDirectory)
-            let governance = try GovernanceStore(
-                directory: options.dataDirectory, key: try PlatformKey.load(dataDirectory: options.dataDirectory))
+            let governance = GovernanceStore(
+                runs: store, directory: options.dataDirectory, key: try PlatformKey.load(dataDirectory: options.dataDirectory))
             let sharing = try governance.sharing()
             // A run writes planning outputs and a frame: an export, so it is audited too.
             let entry = try governance.audit(

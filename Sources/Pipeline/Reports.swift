@@ -107,7 +107,9 @@ enum OutputWriter {
         _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
         _ risk: Stratification, _ segments: SegmentAssignments, registered: [Int], to url: URL, workers: Int
     ) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         let header =

@@ -65,7 +65,8 @@ public final class RunStore: Sendable {
         try RunStore.migrator.migrate(database)
     }
 
-    /// Schema changes, in order. Never edit one after it has shipped; add another.
+    /// Schema changes of `phm.sqlite`, in order: the runs', then the governance store's. Never
+    /// edit one after it has shipped; add another.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-runs") { db in
@@ -88,67 +89,8 @@ public final class RunStore: Sendable {
                 t.primaryKey(["runId", "name"])
             }
         }
-        migrator.registerMigration("v2-governance") { db in
-            try db.create(table: "user") { t in
-                t.primaryKey("name", .text)
-                t.column("role", .text).notNull()
-                t.column("practiceCode", .text)
-                t.column("passwordHash", .text).notNull()
-                t.column("active", .boolean).notNull()
-                t.column("createdAt", .datetime).notNull()
-            }
-            try db.create(table: "cohort") { t in
-                t.column("name", .text).notNull()
-                t.column("version", .integer).notNull()
-                t.column("text", .text).notNull()
-                t.column("json", .text).notNull()
-                t.column("description", .text).notNull()
-                t.column("savedBy", .text).notNull()
-                t.column("savedAt", .datetime).notNull()
-                t.primaryKey(["name", "version"])
-            }
-            try db.create(table: "worklistChange") { t in
-                t.column("cohort", .text).notNull()
-                t.column("practiceCode", .text).notNull()
-                t.column("pseudonym", .text).notNull()
-                t.column("status", .text).notNull()
-                t.column("note", .text).notNull()
-                t.column("changedBy", .text).notNull()
-                t.column("changedAt", .datetime).notNull()
-            }
-            try db.create(index: "worklistChangeByList", on: "worklistChange", columns: ["cohort", "practiceCode"])
-            try db.create(table: "audit") { t in
-                t.column("sequence", .integer).notNull()
-                t.column("at", .text).notNull()
-                t.column("user", .text).notNull()
-                t.column("role", .text).notNull()
-                t.column("purpose", .text).notNull()
-                t.column("action", .text).notNull()
-                t.column("outcome", .text).notNull()
-                t.column("detail", .text).notNull()
-                t.column("previousHash", .text).notNull()
-                t.column("hash", .text).notNull()
-            }
-            try db.create(table: "setting") { t in
-                t.primaryKey("name", .text)
-                t.column("value", .text).notNull()
-            }
-        }
-        // Each audit entry is chained to the one with the highest sequence: found by index, not a scan.
-        migrator.registerMigration("v3-audit-sequence-index") { db in
-            try db.create(index: "auditSequence", on: "audit", columns: ["sequence"])
-        }
-        // Stretches of the audit log moved out to archive files, each sealed by its last entry.
-        migrator.registerMigration("v4-audit-seals") { db in
-            try db.create(table: "auditSeal") { t in
-                t.primaryKey("through", .integer)
-                t.column("head", .text).notNull()
-                t.column("archive", .text).notNull()
-                t.column("archiveSHA256", .text).notNull()
-                t.column("sealedAt", .text).notNull()
-                t.column("mac", .text).notNull()
-            }
-        }
+        // The governance tables share the file; their migrations live with their store.
+        GovernanceStore.registerMigrations(&migrator)
         return migrator
     }
 

@@ -1,4 +1,5 @@
 import Analysis
+import Cohorts
 import Conditions
 import Foundation
 import PHMCore
@@ -53,21 +54,23 @@ import Testing
         ),
     ]
 
-    static func facts() throws -> PersonFacts {
+    /// The people as a run's frame holds them, and their segments.
+    static func assign(_ segmentations: [Segmentation]) throws -> SegmentAssignments {
         let population = constructedPopulation(people.map(\.0), asOf: asOf)
         let library = try ConditionLibrary.standard()
         let conditions = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 2)
-        return PersonFacts(
-            population: population, conditions: conditions,
+        let rows = population.registered
+        let frame = PersonFrame(
+            runId: 1, population: population, rows: rows, library: library, conditions: conditions,
             use: Utilisation(population, window: .months(12, before: asOf), workers: 1))
+        return try SegmentAssignments(segmentations, frame: frame, people: rows, count: population.count)
     }
 
     @Test func bridgesToHealthAssignsTheHighestPrioritySegment() throws {
-        let facts = try SegmentationTests.facts()
         let segmentations = [Segmentation.ltcByAge] + (try Segmentation.standard(library: try ConditionLibrary.standard()))
         #expect(segmentations.map(\.id) == ["ltc_age", "bridges_to_health"])
         #expect(segmentations[1].segments.count == 8)
-        let assigned = SegmentAssignments(segmentations, facts: facts, workers: 2)
+        let assigned = try SegmentationTests.assign(segmentations)
         for (p, expected) in SegmentationTests.people.enumerated() {
             #expect(assigned.label(1, p) == expected.bridges, "person \(p)")
             if let ltcAge = expected.ltcAge { #expect(assigned.label(0, p) == ltcAge, "person \(p)") }
@@ -107,14 +110,33 @@ import Testing
                   - {id: older, name: "65+", rule: {age: {at_least: 65}}}
                   - {id: women_with_conditions, name: "Women with LTCs", rule: {all: [{sex: F}, {ltc_count: {at_least: 1}}, {not: {condition: dementia}}]}}
                   - {id: everyone_else, name: Others}
+              - id: the_same_as_text
+                name: The same written as cohort text, the way the shipped file is
+                segments:
+                  - {id: older_core20, name: "65+ in Core20", where: "age >= 65 and imd_decile <= 2"}
+                  - {id: older, name: "65+", where: "age >= 65"}
+                  - id: women_with_conditions
+                    name: "Women with LTCs"
+                    where: "sex = female and ltc_count >= 1 and not condition dementia"
+                  - {id: everyone_else, name: Others}
+              - id: earlier_forms
+                name: Bounds side by side, and total_cost, as earlier files wrote them
+                segments:
+                  - {id: working_age, name: "18-64", rule: {age: {at_least: 18, at_most: 64}}}
+                  - {id: costly, name: "Costly", rule: {total_cost: {above: 0}}}
+                  - {id: others, name: Others}
             """)
         #expect(good.first?.segments.map(\.id) == ["older_core20", "older", "women_with_conditions", "everyone_else"])
-        let facts = try SegmentationTests.facts()
-        let assigned = SegmentAssignments(good, facts: facts, workers: 1)
+        let assigned = try SegmentationTests.assign(good)
         // No areas: nobody is in Core20, so 65+ people are "older"; person 3 (60, heart failure) is a woman with an LTC.
         #expect(assigned.label(0, 1) == "older")
         #expect(assigned.label(0, 3) == "women_with_conditions")
         #expect(assigned.label(0, 11) == "everyone_else")
+        #expect(assigned.segment[1] == assigned.segment[0], "text and JSON forms assign alike")
+        // 18 to 64 inclusive, both bounds held.
+        let ages = SegmentationTests.people.map(\.0.age)
+        for (p, age) in ages.enumerated() where age >= 18 && age <= 64 { #expect(assigned.label(2, p) == "working_age") }
+        for (p, age) in ages.enumerated() where age < 18 || age > 64 { #expect(assigned.label(2, p) != "working_age") }
 
         let unknown = failure(
             """
@@ -147,7 +169,7 @@ import Testing
                   - {id: a, name: A, rule: {height: {below: 18}}}
                   - {id: b, name: B}
             """)
-        #expect(badRule?.contains("unknown rule 'height'") == true)
+        #expect(badRule?.contains("segments[0] (a): height: unknown key 'height'") == true)
         let noBounds = failure(
             """
             version: 1
@@ -158,6 +180,39 @@ import Testing
                   - {id: a, name: A, rule: {score: {id: efi}}}
                   - {id: b, name: B}
             """)
-        #expect(noBounds?.contains("score 'efi' needs at_least") == true)
+        #expect(noBounds?.contains("expected exactly one comparison") == true)
+        let twice = failure(
+            """
+            version: 1
+            segmentations:
+              - id: s
+                name: S
+                segments:
+                  - {id: a, name: A, where: "age < 18", rule: {age: {below: 18}}}
+                  - {id: b, name: B}
+            """)
+        #expect(twice?.contains("give the segment's definition once") == true)
+        let badText = failure(
+            """
+            version: 1
+            segmentations:
+              - id: s
+                name: S
+                segments:
+                  - {id: a, name: A, where: "age <"}
+                  - {id: b, name: B}
+            """)
+        #expect(badText?.contains("segments[0] (a): ") == true)
+        let nested = failure(
+            """
+            version: 1
+            segmentations:
+              - id: s
+                name: S
+                segments:
+                  - {id: a, name: A, where: "segment ltc_age = 0A"}
+                  - {id: b, name: B}
+            """)
+        #expect(nested?.contains("cannot be defined by another segmentation") == true)
     }
 }
