@@ -90,7 +90,7 @@ let package = Package(
             dependencies: [
                 "PHMCore", "Ingest", "Identity", "Analysis", "Risk", "Service", "Cohorts", "Governance", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.copy("openapi.json"), .copy("app.js")],
             swiftSettings: strict),
@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis",
+                "CLI", "Cohorts", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks", swiftSettings: strict),

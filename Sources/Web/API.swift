@@ -9,7 +9,7 @@ import Storage
 /// The JSON API's bodies as types: what each route reads and writes. `openapi.json` describes
 /// the same shapes, and a test checks every example below against it, so the two cannot drift.
 /// Property names become snake_case keys (`asOf` is `as_of`).
-enum API {
+package enum API {
     // MARK: requests
 
     struct SignIn: Decodable {
@@ -183,7 +183,7 @@ enum API {
         var measures: [Measure]
     }
 
-    struct Worklist: Encodable {
+    package struct Worklist: Encodable {
         struct Entry: Encodable {
             var rank: Int
             var pseudonym: String
@@ -372,5 +372,22 @@ extension API.Audit.Entry {
         outcome = e.outcome
         detail = e.detail
         hash = e.hash
+    }
+}
+
+extension API.Worklist {
+    /// A page of `people` entries shaped like a practice's worklist, every field filled: the
+    /// API's largest body, for the JSON benchmark (`phm-bench --json-only`).
+    package static func sample(people: Int) -> API.Worklist {
+        API.Worklist(
+            cohort: "older people at risk", version: 1, practice: "A81001", total: 650, offset: 0,
+            outcome: "emergency_admission_12m", rankedBy: "boosted trees",
+            entries: (0..<people).map { i in
+                Entry(
+                    rank: i + 1, pseudonym: String(repeating: "3f9a", count: 16), givenName: "Alice", familyName: "Smith",
+                    nhsNumber: "9434765919", dateOfBirth: "1950-01-01", age: 76, risk: 0.3141 + Double(i) / 1000, tier: "high",
+                    rising: i % 2 == 0, reasons: ["age 76", "emergency admissions, last 12 months: 3", "heart failure"],
+                    gaps: ["bp_check"], status: "to_contact", note: "")
+            })
     }
 }

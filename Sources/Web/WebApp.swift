@@ -5,6 +5,7 @@ import Foundation
 import Governance
 import Hummingbird
 import Logging
+import NIOPosix
 import PHMCore
 import Service
 import Storage
@@ -61,359 +62,11 @@ public enum WebApp {
         let router = Router(context: WebContext.self)
         router.add(middleware: Observe(metrics: metrics, sessions: sessions))
         router.add(middleware: SecurityHeaders())
-        let openAPI = ByteBuffer(bytes: (try? Data(contentsOf: openAPIDocument)) ?? Data())
-
-        // MARK: open routes
-
-        let script = ByteBuffer(bytes: (try? Data(contentsOf: appScript)) ?? Data())
-        router.get("/app.js") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: script))
-        }
-        router.get("/app.css") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: Pages.stylesheet)))
-        }
-        router.get("/health") { _, _ -> Response in
-            let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
-            return try json(API.Health(status: "ok", run: run.map { Int($0) } ?? 0))
-        }
-        router.get("/metrics") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: sessions.active))))
-        }
-        router.get("/openapi.json") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
-        }
-
-        /// Signs in, unless the name or address has failed too often lately. The attempt is
-        /// counted before its password is checked, so concurrent guesses all count.
-        @Sendable func signIn(_ name: String, _ password: String, _ purpose: Purpose, from client: String) async throws -> Session
-        {
-            let reserved = Date()
-            if let wait = throttle.reserve(user: name, address: client, now: reserved) {
-                metrics.login("throttled")
-                try platform.recordThrottledLogin(name, purpose: purpose)
-                throw Refusal.throttled(seconds: wait)
-            }
-            do {
-                // The slow password hash runs off the server's event loops.
-                let session = try await heavy.run { _ in try platform.login(name, password: password, purpose: purpose) }
-                throttle.succeeded(user: name, address: client, reserved: reserved)
-                metrics.login("allowed")
-                return session
-            } catch let error as AccessError where error == .loginFailed {
-                metrics.login("denied")
-                throw error
-            } catch {
-                // Anything but a wrong password (a purpose the role lacks, a busy server) is no
-                // guess: the reservation is given back.
-                throttle.succeeded(user: name, address: client, reserved: reserved)
-                if error is AccessError { metrics.login("denied") }
-                throw error
-            }
-        }
-
-        // MARK: pages
-
-        router.get("/login") { _, _ -> Response in
-            // A pre-login CSRF token, in a cookie and in the form (double submit).
-            let token = WebSessions.random()
-            var response = html(Pages.login(csrf: token, message: nil))
-            response.setCookie(cookie(WebSessions.loginCookie, token))
-            return response
-        }
-
-        router.post("/login") { request, context -> Response in
-            let form = try await Form(request)
-            guard let expected = request.cookies[WebSessions.loginCookie]?.value,
-                WebSessions.same(expected, form["csrf"] ?? "")
-            else { return html(Pages.login(csrf: WebSessions.random(), message: "Your form expired: try again."), .forbidden) }
-            guard let purpose = Purpose(rawValue: form["purpose"] ?? "") else {
-                return html(Pages.login(csrf: expected, message: "Choose a purpose."), .badRequest)
-            }
-            do {
-                let session = try await signIn(form["user"] ?? "", form["password"] ?? "", purpose, from: context.client)
-                let (token, _) = sessions.start(session)
-                var response = Response.redirect(to: "/")
-                response.setCookie(cookie(WebSessions.cookie, token))
-                return response
-            } catch let busy as HeavyWork.Busy {
-                var response = html(Pages.login(csrf: expected, message: busy.description), .serviceUnavailable)
-                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
-                return response
-            } catch let refusal as Refusal {
-                var response = html(Pages.login(csrf: expected, message: refusal.description), .tooManyRequests)
-                response.headers[.retryAfter] = refusal.retryAfter
-                return response
-            } catch let error as AccessError {
-                return html(Pages.login(csrf: expected, message: error.description), .unauthorized)
-            }
-        }
-
-        router.post("/logout") { request, context -> Response in
-            let form = try await Form(request)
-            if let token = request.cookies[WebSessions.cookie]?.value, let entry = sessions.find(token),
-                WebSessions.same(entry.csrf, form["csrf"] ?? "")
-            {
-                sessions.end(token)
-            }
-            return .redirect(to: "/login")
-        }
-
-        // Home is the first page the session may open.
-        router.get("/") { request, _ -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            return .redirect(to: Pages.menu(entry.session).first?.path ?? "/login")
-        }
-
-        for dashboard in Dashboard.allCases {
-            router.get(RouterPath(dashboard.path)) { request, _ -> Response in
-                guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-                do {
-                    let (publication, query) = try resolve(entry.session, dashboard, request, cache)
-                    let body = cache.page(dashboard, publication, query).html
-                    return html(Pages.page(dashboard.title + ": " + query.unit.name, body, signedIn: entry))
-                } catch {
-                    return try failure(dashboard.title, error, entry)
-                }
-            }
-        }
-
-        router.get("/cohorts") { request, _ -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            do {
-                let words = Composer.Vocabulary(try entry.session.builderFrame())
-                return html(Pages.cohort(entry, definition: "", result: nil, error: nil, vocabulary: words))
-            } catch {
-                return try failure("Cohorts", error, entry)
-            }
-        }
-
-        /// The cohort page after counting (`save` false) or saving a definition, with any
-        /// mistake or refusal shown beside the definition.
-        @Sendable func cohortPage(_ request: Request, save: Bool) async throws -> Response {
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request)
-            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            let written = form["definition"] ?? ""
-            let text =
-                !save && form["compose"] != nil
-                ? Composer.append(
-                    to: written, join: form["add_join"], kind: form["add_kind"], op: form["add_op"], value: form["add_value"])
-                : written
-            let words: Composer.Vocabulary
-            do { words = Composer.Vocabulary(try entry.session.builderFrame()) } catch {
-                return try failure("Cohorts", error, entry)
-            }
-            func page(_ error: String, _ status: HTTPResponse.Status) -> Response {
-                html(Pages.cohort(entry, definition: text, result: nil, error: error, vocabulary: words), status)
-            }
-            do {
-                if save {
-                    let name = form["name"] ?? ""
-                    let saved = try await heavy.run { deadline in
-                        try entry.session.until(deadline).saveCohort(name, try Session.definition(text))
-                    }
-                    return html(Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
-                }
-                let result = try await heavy.run { deadline in
-                    try entry.session.until(deadline).query(try Session.definition(text))
-                }
-                return html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
-            } catch let error as CohortError {
-                return page(error.description, .badRequest)
-            } catch let error as AccessError {
-                if case .invalid = error { return page(error.description, .badRequest) }
-                return page(error.description, .forbidden)
-            } catch let busy as HeavyWork.Busy {
-                var response = page(busy.description, .serviceUnavailable)
-                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
-                return response
-            }
-        }
-
-        router.post("/cohorts") { request, _ -> Response in try await cohortPage(request, save: false) }
-        router.post("/cohorts/save") { request, _ -> Response in try await cohortPage(request, save: true) }
-
-        router.get("/worklists") { request, _ -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            do { return html(Pages.worklists(entry, cohorts: try entry.session.cohorts())) } catch {
-                return try failure("Worklists", error, entry)
-            }
-        }
-
-        // Opening a worklist re-identifies people: a POST with a reason, never a link.
-        router.post("/worklists/open") { request, context -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request)
-            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            do {
-                let version = try WebApp.version(form["version"])
-                let list = try await heavy.run { deadline in
-                    let session = entry.session.until(deadline)
-                    // The status form on each row posts here too, then the list is shown again.
-                    if let pseudonym = form["pseudonym"] {
-                        try session.setStatus(
-                            cohort: form["cohort"] ?? "", version: version, pseudonym: pseudonym,
-                            status: try status(form["status"]), note: form["note"] ?? "")
-                    }
-                    return try session.worklist(
-                        form["cohort"] ?? "", version: version, reason: form["reason"] ?? "",
-                        offset: Int(form["offset"] ?? "") ?? 0, limit: Pages.worklistPage)
-                }
-                return html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
-            } catch {
-                return try failure("Worklist", error, entry)
-            }
-        }
-
-        router.get("/audit") { request, _ -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            return try auditPage(entry, whole: false)
-        }
-        router.post("/audit/verify") { request, _ -> Response in
-            guard let entry = authenticated(request, sessions) else { return .redirect(to: "/login") }
-            let form = try await Form(request)
-            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return html(Pages.forbidden, .forbidden) }
-            return try auditPage(entry, whole: true)
-        }
-
-        // MARK: API
-
-        router.post("/api/sessions") { request, context -> Response in
-            let body: API.SignIn
-            do { body = try await Body.read(API.SignIn.self, from: request) } catch let bad as BadBody {
-                return try failure(bad.message, .badRequest)
-            }
-            guard let purpose = Purpose(rawValue: body.purpose) else {
-                return try failure(
-                    "\"purpose\" must be one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))", .badRequest)
-            }
-            do {
-                let session = try await signIn(body.user, body.password, purpose, from: context.client)
-                let (token, csrf) = sessions.start(session)
-                return try json(
-                    API.SessionStarted(
-                        token: token, csrf: csrf, role: session.user.role.rawValue, purpose: purpose.rawValue,
-                        idleExpirySeconds: Int(WebSessions.lifetime)), .created)
-            } catch let busy as HeavyWork.Busy {
-                var response = try failure(busy.description, .serviceUnavailable)
-                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
-                return response
-            } catch let refusal as Refusal {
-                var response = try failure(refusal.description, .tooManyRequests)
-                response.headers[.retryAfter] = refusal.retryAfter
-                return response
-            } catch let error as AccessError {
-                return try failure(error.description, error == .loginFailed ? .unauthorized : .forbidden)
-            }
-        }
-
-        router.delete("/api/sessions") { request, _ -> Response in
-            guard let token = WebApp.token(request), sessions.find(token) != nil else {
-                return try failure("not signed in", .unauthorized)
-            }
-            sessions.end(token)
-            return Response(status: .noContent)
-        }
-
-        router.get("/api/units") { request, _ -> Response in
-            try await api(request, sessions) { session in
-                let publication = try session.publication(page: "units", unit: "")
-                return try json(API.Units(run: Int(publication.runId), units: publication.units.map(API.Unit.init)))
-            }
-        }
-
-        router.get("/api/pages/{page}") { request, context -> Response in
-            try await api(request, sessions) { session in
-                let dashboard = try page(context)
-                let (publication, query) = try resolve(session, dashboard, request, cache)
-                return Response(
-                    status: .ok, headers: [.contentType: "application/json"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: cache.page(dashboard, publication, query).json)))
-            }
-        }
-
-        router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
-            try await api(request, sessions) { session in
-                let dashboard = try page(context)
-                let (publication, query) = try resolve(session, dashboard, request, cache)
-                let id = context.parameters.get("panel") ?? ""
-                guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }) else {
-                    return try failure("page \(dashboard.rawValue) has no panel '\(id)'", .notFound)
-                }
-                let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
-                return Response(
-                    status: .ok,
-                    headers: [
-                        .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"",
-                    ], body: .init(byteBuffer: ByteBuffer(bytes: panel.table.csv())))
-            }
-        }
-
-        router.post("/api/cohorts/profile") { request, _ -> Response in
-            try await api(request, sessions, reading: API.ProfileQuery.self) { session, body in
-                let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition.parsed()) }
-                return try json(API.Profile(result))
-            }
-        }
-
-        router.get("/api/cohorts") { request, _ -> Response in
-            try await api(request, sessions) { session in
-                try json(API.Cohorts(cohorts: try session.cohorts().map(API.Cohort.init)))
-            }
-        }
-
-        router.post("/api/cohorts") { request, _ -> Response in
-            try await api(request, sessions, reading: API.SaveCohort.self) { session, body in
-                let saved = try await heavy.run { deadline in
-                    try session.until(deadline).saveCohort(
-                        body.name, try body.definition.parsed(), description: body.description ?? "")
-                }
-                return try json(API.Cohort(saved), .created)
-            }
-        }
-
-        router.post("/api/worklists") { request, _ -> Response in
-            try await api(request, sessions, reading: API.OpenWorklist.self) { session, body in
-                // A page's worth unless asked, at most 100: only those returned are re-identified,
-                // and no one can act on more people than that at a sitting.
-                let limit = min(Pages.worklistMaximum, max(1, body.limit ?? Pages.worklistPage))
-                let list = try await heavy.run { deadline in
-                    try session.until(deadline).worklist(
-                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit)
-                }
-                return try json(API.Worklist(list))
-            }
-        }
-
-        router.post("/api/worklists/status") { request, _ -> Response in
-            try await api(request, sessions, reading: API.SetStatus.self) { session, body in
-                try await heavy.run { deadline in
-                    try session.until(deadline).setStatus(
-                        cohort: body.cohort, version: body.version, pseudonym: body.pseudonym, status: try status(body.status),
-                        note: body.note ?? "")
-                }
-                return try json(API.Saved(saved: true))
-            }
-        }
-
-        router.get("/api/audit") { request, _ -> Response in
-            try await api(request, sessions) { session in
-                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
-                let whole = request.uri.queryParameters.get("whole") == "true"
-                let (check, entries) = try session.auditReport(latest: min(max(0, limit), 10_000), whole: whole)
-                var intact = false
-                if case .intact = check.verification { intact = true }
-                return try json(
-                    API.Audit(
-                        intact: intact, verification: check.verification.description, whole: check.whole,
-                        wholeLogCheckedAt: AuditEntry.timestamp(check.wholeLogCheckedAt), checked: check.checked,
-                        entries: entries.reversed().map(API.Audit.Entry.init)))
-            }
-        }
+        let routes = Routes(
+            platform: platform, sessions: sessions, metrics: metrics, throttle: throttle, cache: cache, heavy: heavy)
+        routes.addOpen(to: router)
+        routes.addPages(to: router)
+        routes.addAPI(to: router)
         return router
     }
 
@@ -574,6 +227,13 @@ public enum WebApp {
         )
     }
 
+    /// Runs blocking work (the store's reads and writes, the audit entry each view writes and
+    /// syncs, building a page) on the thread pool, so no event loop, and no other connection on
+    /// it, waits on the disk.
+    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
     static func json(_ value: some Encodable, _ status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
@@ -584,22 +244,6 @@ public enum WebApp {
         try json(API.Failure(error: message), status)
     }
 
-}
-
-/// Security headers on every response: no inline scripts or styles, no framing, no sniffing.
-struct SecurityHeaders: RouterMiddleware {
-    func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response)
-        async throws -> Response
-    {
-        var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] =
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        response.headers[.cacheControl] = "no-store"
-        return response
-    }
 }
 
 /// A URL-encoded form body (`FormFields`), at most 64 KiB.

@@ -1,0 +1,155 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import Service
+import Storage
+
+extension WebApp.Routes {
+    /// The JSON API (`openapi.json`): sessions, units, pages, cohorts, worklists and the audit log.
+    func addAPI(to router: Router<WebContext>) {
+        router.post("/api/sessions") { request, context -> Response in
+            let body: API.SignIn
+            do { body = try await Body.read(API.SignIn.self, from: request) } catch let bad as BadBody {
+                return try WebApp.failure(bad.message, .badRequest)
+            }
+            guard let purpose = Purpose(rawValue: body.purpose) else {
+                return try WebApp.failure(
+                    "\"purpose\" must be one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))", .badRequest)
+            }
+            do {
+                let session = try await signIn(body.user, body.password, purpose, from: context.client)
+                let (token, csrf) = sessions.start(session)
+                return try WebApp.json(
+                    API.SessionStarted(
+                        token: token, csrf: csrf, role: session.user.role.rawValue, purpose: purpose.rawValue,
+                        idleExpirySeconds: Int(WebSessions.lifetime)), .created)
+            } catch let busy as HeavyWork.Busy {
+                var response = try WebApp.failure(busy.description, .serviceUnavailable)
+                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+                return response
+            } catch let refusal as WebApp.Refusal {
+                var response = try WebApp.failure(refusal.description, .tooManyRequests)
+                response.headers[.retryAfter] = refusal.retryAfter
+                return response
+            } catch let error as AccessError {
+                return try WebApp.failure(error.description, error == .loginFailed ? .unauthorized : .forbidden)
+            }
+        }
+
+        router.delete("/api/sessions") { request, _ -> Response in
+            guard let token = WebApp.token(request), sessions.find(token) != nil else {
+                return try WebApp.failure("not signed in", .unauthorized)
+            }
+            sessions.end(token)
+            return Response(status: .noContent)
+        }
+
+        router.get("/api/units") { request, _ -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    let publication = try session.publication(page: "units", unit: "")
+                    return try WebApp.json(API.Units(run: Int(publication.runId), units: publication.units.map(API.Unit.init)))
+                }
+            }
+        }
+
+        router.get("/api/pages/{page}") { request, context -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    let dashboard = try WebApp.page(context)
+                    let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
+                    return Response(
+                        status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: cache.page(dashboard, publication, query).json)))
+                }
+            }
+        }
+
+        router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    let dashboard = try WebApp.page(context)
+                    let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
+                    let id = context.parameters.get("panel") ?? ""
+                    guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }) else {
+                        return try WebApp.failure("page \(dashboard.rawValue) has no panel '\(id)'", .notFound)
+                    }
+                    let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
+                    return Response(
+                        status: .ok,
+                        headers: [
+                            .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"",
+                        ], body: .init(byteBuffer: ByteBuffer(bytes: panel.table.csv())))
+                }
+            }
+        }
+
+        router.post("/api/cohorts/profile") { request, _ -> Response in
+            try await WebApp.api(request, sessions, reading: API.ProfileQuery.self) { session, body in
+                let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition.parsed()) }
+                return try WebApp.json(API.Profile(result))
+            }
+        }
+
+        router.get("/api/cohorts") { request, _ -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    try WebApp.json(API.Cohorts(cohorts: try session.cohorts().map(API.Cohort.init)))
+                }
+            }
+        }
+
+        router.post("/api/cohorts") { request, _ -> Response in
+            try await WebApp.api(request, sessions, reading: API.SaveCohort.self) { session, body in
+                let saved = try await heavy.run { deadline in
+                    try session.until(deadline).saveCohort(
+                        body.name, try body.definition.parsed(), description: body.description ?? "")
+                }
+                return try WebApp.json(API.Cohort(saved), .created)
+            }
+        }
+
+        router.post("/api/worklists") { request, _ -> Response in
+            try await WebApp.api(request, sessions, reading: API.OpenWorklist.self) { session, body in
+                // A page's worth unless asked, at most 100: only those returned are re-identified,
+                // and no one can act on more people than that at a sitting.
+                let limit = min(Pages.worklistMaximum, max(1, body.limit ?? Pages.worklistPage))
+                let list = try await heavy.run { deadline in
+                    try session.until(deadline).worklist(
+                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit)
+                }
+                return try WebApp.json(API.Worklist(list))
+            }
+        }
+
+        router.post("/api/worklists/status") { request, _ -> Response in
+            try await WebApp.api(request, sessions, reading: API.SetStatus.self) { session, body in
+                try await heavy.run { deadline in
+                    try session.until(deadline).setStatus(
+                        cohort: body.cohort, version: body.version, pseudonym: body.pseudonym,
+                        status: try WebApp.status(body.status),
+                        note: body.note ?? "")
+                }
+                return try WebApp.json(API.Saved(saved: true))
+            }
+        }
+
+        router.get("/api/audit") { request, _ -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 200
+                    let whole = request.uri.queryParameters.get("whole") == "true"
+                    let (check, entries) = try session.auditReport(latest: min(max(0, limit), 10_000), whole: whole)
+                    var intact = false
+                    if case .intact = check.verification { intact = true }
+                    return try WebApp.json(
+                        API.Audit(
+                            intact: intact, verification: check.verification.description, whole: check.whole,
+                            wholeLogCheckedAt: AuditEntry.timestamp(check.wholeLogCheckedAt), checked: check.checked,
+                            entries: entries.reversed().map(API.Audit.Entry.init)))
+                }
+            }
+        }
+    }
+}

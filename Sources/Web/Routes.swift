@@ -1,0 +1,72 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import Service
+
+extension WebApp {
+    /// The server's routes and what they share: the platform, sessions, metrics, the sign-in
+    /// throttle, built pages and the bound on heavy work. Pages, the API and the open routes are
+    /// added by the files beside this one.
+    struct Routes: Sendable {
+        let platform: Platform
+        let sessions: WebSessions
+        let metrics: Metrics
+        let throttle: LoginThrottle
+        let cache: PageCache
+        let heavy: HeavyWork
+
+        /// Liveness, metrics, the OpenAPI document and the page script and styles: no sign-in.
+        func addOpen(to router: Router<WebContext>) {
+            let openAPI = ByteBuffer(bytes: (try? Data(contentsOf: openAPIDocument)) ?? Data())
+            let script = ByteBuffer(bytes: (try? Data(contentsOf: appScript)) ?? Data())
+            router.get("/app.js") { _, _ -> Response in
+                Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: script))
+            }
+            router.get("/app.css") { _, _ -> Response in
+                Response(
+                    status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: Pages.stylesheet)))
+            }
+            router.get("/health") { _, _ -> Response in
+                let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
+                return try json(API.Health(status: "ok", run: run.map { Int($0) } ?? 0))
+            }
+            router.get("/metrics") { _, _ -> Response in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: sessions.active))))
+            }
+            router.get("/openapi.json") { _, _ -> Response in
+                Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
+            }
+        }
+
+        /// Signs in, unless the name or address has failed too often lately. The attempt is
+        /// counted before its password is checked, so concurrent guesses all count.
+        func signIn(_ name: String, _ password: String, _ purpose: Purpose, from client: String) async throws -> Session {
+            let reserved = Date()
+            if let wait = throttle.reserve(user: name, address: client, now: reserved) {
+                metrics.login("throttled")
+                try platform.recordThrottledLogin(name, purpose: purpose)
+                throw Refusal.throttled(seconds: wait)
+            }
+            do {
+                // The slow password hash runs off the server's event loops.
+                let session = try await heavy.run { _ in try platform.login(name, password: password, purpose: purpose) }
+                throttle.succeeded(user: name, address: client, reserved: reserved)
+                metrics.login("allowed")
+                return session
+            } catch let error as AccessError where error == .loginFailed {
+                metrics.login("denied")
+                throw error
+            } catch {
+                // Anything but a wrong password (a purpose the role lacks, a busy server) is no
+                // guess: the reservation is given back.
+                throttle.succeeded(user: name, address: client, reserved: reserved)
+                if error is AccessError { metrics.login("denied") }
+                throw error
+            }
+        }
+    }
+}
