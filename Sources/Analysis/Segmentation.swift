@@ -42,7 +42,6 @@ public struct Segmentation: Sendable {
             id: "ltc_age", name: "Long-term conditions by age band", source: "the seed multimorbidity table",
             segments: all)
     }()
-
 }
 
 /// What indicators and segment profiles read about a person.
@@ -65,7 +64,6 @@ public struct PersonFacts: Sendable {
         self.highRisk = highRisk
         self.previousRisk = previousRisk
     }
-
 }
 
 /// A segmentation definitions file could not be read, or a definition does not fit the run.

@@ -243,7 +243,6 @@ public enum WebApp {
     static func failure(_ message: String, _ status: HTTPResponse.Status) throws -> Response {
         try json(API.Failure(error: message), status)
     }
-
 }
 
 /// A URL-encoded form body (`FormFields`), at most 64 KiB.
