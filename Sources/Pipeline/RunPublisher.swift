@@ -33,6 +33,9 @@ struct RunPublisher {
     func prepare(dataDirectory: URL) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: runs, withIntermediateDirectories: true)
+        // A finished run of this id is another data directory's (ids restart in a new one):
+        // refused now, not after the whole run, when its folder could not be put in place.
+        guard !fm.fileExists(atPath: folder.path) else { throw OutputInUse(runs: runs, folder: folder) }
         for name in (try? fm.contentsOfDirectory(atPath: runs.path)) ?? [] where name.hasSuffix(".partial") {
             try fm.removeItem(at: runs.appendingPathComponent(name))
         }
@@ -85,6 +88,17 @@ struct RunPublisher {
         guard rename(from.path, to.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path, "errno": errno])
         }
+    }
+}
+
+/// The output folder already holds a finished run with this run's id, written with another data
+/// directory.
+struct OutputInUse: Error, CustomStringConvertible {
+    var runs: URL
+    var folder: URL
+    var description: String {
+        "\(folder.path) already holds a run with this id, from another data directory: write to another --out, "
+            + "or move \(runs.path) away first"
     }
 }
 
