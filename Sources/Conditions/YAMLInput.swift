@@ -13,11 +13,22 @@ public enum YAMLInput {
         // As `YAMLDecoder` parses, with the encoding named (the default reads the environment).
         let parser = try Parser(yaml: text, resolver: Resolver.basic.appending(.merge), encoding: .utf8)
         return try withExtendedLifetime(parser) {
-            let root = try parser.singleRoot() ?? ""
+            let root: Node
+            do { root = try parser.singleRoot() ?? "" } catch let error as YamlError {
+                throw YAMLInputError(line: nil, message: shortened("\(error)"))
+            }
             var nodes = 0
             try check(root, &nodes)
             return try YAMLDecoder(encoding: .utf8).decode(type, from: root)
         }
+    }
+
+    /// The parser's message with each quoted line cut short: it quotes the offending line whole,
+    /// and a line can be a megabyte.
+    static func shortened(_ message: String) -> String {
+        message.split(separator: "\n", omittingEmptySubsequences: false).prefix(4).map {
+            $0.count > 200 ? $0.prefix(200) + "..." : String($0)
+        }.joined(separator: "\n")
     }
 
     static func check(_ node: Node, _ nodes: inout Int) throws {

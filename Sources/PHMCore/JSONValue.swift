@@ -127,6 +127,8 @@ final class JSONOutput {
 
     init() { bytes.reserveCapacity(4096) }
 
+    static let hex = Array("0123456789abcdef".utf8)
+
     /// A value in its slot: whatever containers it opens are closed once it is written, and a
     /// value that writes nothing is an empty object, as Foundation writes it.
     func value(_ value: some Encodable) throws {
@@ -244,7 +246,6 @@ final class JSONOutput {
             return true
         }
         if clean { return bytes.append(UInt8(ascii: "\"")) }
-        let hex = Array("0123456789abcdef".utf8)
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
@@ -255,8 +256,8 @@ final class JSONOutput {
             // Other control characters, and < > & so JSON cannot close a script or markup.
             case 0..<0x20, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
                 bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 15)])
+                bytes.append(Self.hex[Int(byte >> 4)])
+                bytes.append(Self.hex[Int(byte & 15)])
             default: bytes.append(byte)
             }
         }

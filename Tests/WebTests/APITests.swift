@@ -305,6 +305,18 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(problem(notAnObject) == "the body must be a JSON object", "\(notAnObject)")
         }
         #expect(problem(String(repeating: "[", count: 100)) == "the body is nested more than \(Body.maximumDepth) deep")
+        // Hostile bodies: any bytes, or valid JSON of any shape, give a value or a refusal, never a trap.
+        var random = SystemRandomNumberGenerator()
+        let pieces = [
+            "{", "}", "[", "]", ",", ":", "\"cohort\"", "\"limit\"", "\"reason\"", "1e999", "-0", "2.5", "null",
+            "true", "\"\\u0000\"", "\"\\ud800\"", "\u{FF}", " ",
+        ]
+        for _ in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...40, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            _ = problem(text)
+            _ = try? Body.decode(API.SaveCohort.self, from: Data(text.utf8))
+            _ = try? Body.decode(API.SignIn.self, from: Data((0..<64).map { _ in UInt8.random(in: 0...255, using: &random) }))
+        }
     }
 }
 
