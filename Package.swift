@@ -26,12 +26,15 @@ let package = Package(
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
         .target(name: "PHMCore", swiftSettings: strict),
+        // The output contract: every published table's row type and file name, and the reports
+        // (run summary, reconciliation, linkage, codes, models). Writers write these; pages read them.
+        .target(name: "Outputs", dependencies: ["PHMCore"], swiftSettings: strict),
         // Reading a folder of extracts: CSV from bytes, validation, quarantine, reconciliation.
-        .target(name: "Ingest", dependencies: ["PHMCore"], swiftSettings: strict),
+        .target(name: "Ingest", dependencies: ["PHMCore", "Outputs"], swiftSettings: strict),
         // NHS numbers, linkage to the GP spine, pseudonymisation, the identity vault's records.
         .target(
             name: "Identity",
-            dependencies: ["PHMCore", "Ingest", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PHMCore", "Outputs", "Ingest", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // Code lists, condition definitions and scores: which conditions each person has.
         .target(
@@ -46,7 +49,7 @@ let package = Package(
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
         .target(
-            name: "Risk", dependencies: ["PHMCore", "Conditions"],
+            name: "Risk", dependencies: ["PHMCore", "Outputs", "Conditions"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The person frame of a run, and cohorts over it: the definition language, bitset
         // evaluation, profiles, care gaps and worklists.
@@ -74,21 +77,21 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "PHMCore", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Governance", "Storage",
-                "Synthesis",
+                "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Governance",
+                "Storage", "Synthesis",
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
         // audited; cohorts, profiles and worklists over the latest run. Shared by CLI and server.
         .target(
             name: "Service",
-            dependencies: ["PHMCore", "Ingest", "Identity", "Cohorts", "Governance", "Storage", "Analysis", "Risk"],
+            dependencies: ["PHMCore", "Outputs", "Cohorts", "Governance", "Storage", "Analysis"],
             swiftSettings: strict),
         // The web server: pages and the JSON API over sessions (Hummingbird).
         .target(
             name: "Web",
             dependencies: [
-                "PHMCore", "Ingest", "Identity", "Analysis", "Risk", "Service", "Cohorts", "Governance", "Storage",
+                "PHMCore", "Outputs", "Analysis", "Service", "Cohorts", "Governance", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -97,7 +100,7 @@ let package = Package(
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Conditions", "Analysis", "Service", "Cohorts", "Governance", "Web",
+                "Pipeline", "Outputs", "Conditions", "Analysis", "Service", "Cohorts", "Governance", "Web",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -107,13 +110,13 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
+                "CLI", "Cohorts", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks", swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
-            name: "phm-fuzz", dependencies: ["PHMCore", "Ingest", "Cohorts", "Conditions"], path: "Fuzz/Sources",
+            name: "phm-fuzz", dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions"], path: "Fuzz/Sources",
             swiftSettings: strict),
 
         .target(
@@ -125,7 +128,8 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Outputs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -145,7 +149,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "RiskTests", dependencies: ["Risk", "Conditions", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RiskTests", dependencies: ["Risk", "Outputs", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
@@ -154,7 +158,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
-                "Web", "Service", "Analysis", "PHMCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "Web", "Service", "Analysis", "PHMCore", "Outputs", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -3,6 +3,7 @@ import CLI
 import Cohorts
 import Dispatch
 import Foundation
+import Outputs
 import PHMCore
 import Pipeline
 import Risk

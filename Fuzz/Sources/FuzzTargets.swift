@@ -2,6 +2,7 @@ import Cohorts
 import Conditions
 import Foundation
 import Ingest
+import Outputs
 import PHMCore
 
 /// The parsers that read what users and files send, each a function of arbitrary bytes that
@@ -12,7 +13,7 @@ import PHMCore
 /// Built plainly (as `swift build` does), this is a replay tool: `phm-fuzz TARGET FILE...` runs
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
-    case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day
+    case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -21,6 +22,11 @@ enum FuzzTarget: String, CaseIterable {
         case .cohortJSON: _ = try? CohortJSON.parse(Data(bytes))
         case .definitions: Self.definitions(bytes)
         case .form: _ = FormFields.parse(String(decoding: bytes, as: UTF8.self))
+        case .table:
+            // A published table read back as the pages read it: by column, typed, every cell checked.
+            _ = try? Published.variation.read(UnsafeRawBufferPointer(bytes))
+            _ = try? Published.spc.read(UnsafeRawBufferPointer(bytes))
+            _ = Fixed(parsing: String(decoding: bytes.prefix(64), as: UTF8.self))
         case .day:
             _ = Day(iso: bytes)
             if bytes.count >= 8 {

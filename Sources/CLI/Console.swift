@@ -5,6 +5,7 @@ import Foundation
 import Governance
 import Identity
 import Ingest
+import Outputs
 import PHMCore
 import Pipeline
 import Risk

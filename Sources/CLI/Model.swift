@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Outputs
 import PHMCore
 import Pipeline
 import Risk

@@ -1,4 +1,5 @@
 import Ingest
+import Outputs
 import PHMCore
 
 /// How a secondary or community care record was linked to a person on the GP spine.
@@ -26,7 +27,7 @@ public enum LinkRule: UInt8, Sendable, Codable, CaseIterable {
         case .birthSexNamePostcode: "date_of_birth+sex+family_name+postcode"
         case .birthSexPostcodeInitial: "date_of_birth+sex+postcode+given_initial"
         case .birthSexNames: "date_of_birth+sex+family_name+given_name"
-        case .unlinked: "unlinked"
+        case .unlinked: LinkageCounts.unlinked
         }
     }
 }
@@ -75,18 +76,6 @@ public struct Spine: Sendable {
             registrationStart.append(Int32(registrations.count))
         }
     }
-}
-
-/// Counts of linked records for one source file, by rule.
-public struct LinkageCounts: Sendable, Codable {
-    public var records = 0
-    public var byRule: [String: Int] = [:]
-    /// Records whose NHS number was on the spine but whose demographics disagreed.
-    public var nhsNumberConflicts = 0
-
-    public init() {}
-
-    public var linked: Int { records - (byRule[LinkRule.unlinked.name] ?? 0) }
 }
 
 /// The result of linking care records to the spine.

@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 import PHMCore
 
 /// Everything accepted from one input folder, with its reconciliation and quarantine.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Outputs
 import PHMCore
 
 /// Columns of one file's accepted rows, built per piece and appended in file order.

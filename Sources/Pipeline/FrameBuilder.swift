@@ -2,6 +2,7 @@ import Analysis
 import Cohorts
 import Conditions
 import Foundation
+import Outputs
 import PHMCore
 import Risk
 

@@ -6,6 +6,7 @@ import Foundation
 import Governance
 import Identity
 import Ingest
+import Outputs
 import PHMCore
 import Risk
 import Storage
@@ -124,22 +125,19 @@ public enum PipelineRun {
             try clock.time("outputs") {
                 let fm = FileManager.default
                 try fm.createDirectory(at: options.output, withIntermediateDirectories: true)
-                try OutputWriter.writeJSON(
-                    prepared.reconciliation, to: options.output.appendingPathComponent("reconciliation.json"))
-                try OutputWriter.writeJSON(prepared.linkage, to: options.output.appendingPathComponent("linkage.json"))
-                let quarantineFolder = options.output.appendingPathComponent("quarantine")
-                try? fm.removeItem(at: quarantineFolder)
-                try OutputWriter.writeQuarantine(prepared.quarantine, to: quarantineFolder)
+                try Published.reconciliation.write(prepared.reconciliation, to: options.output)
+                try Published.linkage.write(prepared.linkage, to: options.output)
+                try? fm.removeItem(at: options.output.appendingPathComponent(PersonFiles.quarantine))
+                try OutputWriter.writeQuarantine(prepared.quarantine, to: options.output)
                 try OutputWriter.writePersons(
                     population, prepared.utilisation, prepared.conditions, prepared.library, risk.stratification, segments,
-                    registered: prepared.planningPeople, to: options.output.appendingPathComponent("persons.csv"),
+                    registered: prepared.planningPeople, to: options.output.appendingPathComponent(PersonFiles.persons),
                     workers: options.workers)
                 try OutputWriter.writePersonConditions(
                     population, prepared.conditions, prepared.library, registered: prepared.planningPeople,
-                    to: options.output.appendingPathComponent("person-conditions.csv"))
-                try OutputWriter.writeJSON(
-                    CodeReport(prepared.conditions, prepared.library), to: options.output.appendingPathComponent("codes.json"))
-                try RiskWriter.writeModels(risk.models, to: options.output.appendingPathComponent("models"))
+                    to: options.output.appendingPathComponent(PersonFiles.personConditions.file))
+                try Published.codes.write(CodeReport(prepared.conditions, prepared.library), to: options.output)
+                try RiskWriter.writeModels(risk.models, to: options.output)
                 try RiskWriter.writeSummaries(
                     risk.stratification, units: units, suppress: options.suppress, to: options.output)
             }
@@ -258,7 +256,7 @@ public enum PipelineRun {
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path, riskChoices: clock.riskChoices)
-            try OutputWriter.writeJSON(summary, to: staged.output.appendingPathComponent("run.json"))
+            try Published.run.write(summary, to: staged.output)
             try publisher.commit(dataDirectory: options.dataDirectory) {
                 try store.save(r, named: "reconciliation", run: runId)
                 try store.save(prepared.linkage, named: "linkage", run: runId)

@@ -1,6 +1,7 @@
 import Analysis
 import Conditions
 import Foundation
+import Outputs
 import PHMCore
 
 /// Writes the planning analyses for every unit at every level: segment profiles, inequalities,
@@ -11,19 +12,15 @@ struct PlanningWriter {
     var indicators: [Indicator]
     var suppress: Bool
 
-    private func prefix(_ rows: inout CSVRows, _ u: Int) {
-        rows.field(units[u].level.rawValue)
-        rows.field(units[u].code)
-        rows.field(units[u].name)
-        rows.field(units[u].parent.map { units[$0].code } ?? "")
-    }
+    /// The unit's columns, made once per unit.
+    private let columns: [UnitColumns]
 
-    private static func optional(_ rows: inout CSVRows, _ value: Double?, decimals: Int) {
-        if let value, value.isFinite { rows.field(value, decimals: decimals) } else { rows.empty() }
-    }
-
-    private static func count(_ rows: inout CSVRows, _ value: Int?) {
-        if let value { rows.field(value) } else { rows.empty() }
+    init(units: [PlanningUnit], facts: PersonFacts, indicators: [Indicator], suppress: Bool) {
+        self.units = units
+        self.facts = facts
+        self.indicators = indicators
+        self.suppress = suppress
+        columns = units.map { $0.columns(units) }
     }
 
     /// Whether a count behind a percentage or rate is itself small enough to hide.
@@ -36,17 +33,17 @@ struct PlanningWriter {
     ) throws {
         let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil)
         let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, suppress: suppress)
-        try writer.writeSegmentProfiles(segments, risk: risk, to: folder.appendingPathComponent("segment-profiles.csv"))
+        try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)
         let totals = Totals.forUnits(units, indicators: indicators, facts: facts)
         let cells = writer.inequalityCells(totals)
-        try writer.writeInequalities(totals, cells, to: folder.appendingPathComponent("inequalities.csv"))
-        try writer.writeVariation(totals, cells, to: folder.appendingPathComponent("variation.csv"))
-        try writer.writeSPC(to: folder.appendingPathComponent("spc.csv"))
+        try Published.inequalities.write(writer.inequalities(totals, cells), to: folder)
+        try Published.variation.write(writer.variation(totals, cells), to: folder)
+        try Published.spc.write(writer.spc(), to: folder)
     }
 
     // MARK: Segment profiles
 
-    func writeSegmentProfiles(_ assignments: SegmentAssignments, risk: [Float]?, to url: URL) throws {
+    func segmentProfiles(_ assignments: SegmentAssignments, risk: [Float]?) -> [UnitRow<SegmentProfileRow>] {
         let profiles = SegmentProfile.forUnits(units, assignments: assignments, facts: facts, risk: risk)
         var table = Suppression(enabled: suppress)
         // Cells: each unit's people, then each segment's people.
@@ -61,48 +58,40 @@ struct PlanningWriter {
         }
         table.protect()
 
-        var rows = CSVRows()
-        rows.raw(
-            "level,unit_code,unit_name,parent_code,segmentation,segment,segment_name,people,pct_population,pct_female,mean_age,pct_aged_65_plus,pct_core20,ae_attendances_per_1000,emergency_admissions_per_1000,elective_admissions_per_1000,outpatient_attendances_per_1000,mean_total_cost_gbp,pct_total_cost,mean_emergency_cost_gbp,mean_risk_emergency_admission,pct_high_risk"
-        )
+        var rows: [UnitRow<SegmentProfileRow>] = []
         for u in units.indices {
             for (s, segmentation) in assignments.segmentations.enumerated() {
                 let unitCost = profiles[u][s].reduce(0) { $0 + $1.totalCost }
                 for (k, segment) in segmentation.segments.enumerated() {
                     let p = profiles[u][s][k]
-                    prefix(&rows, u)
-                    rows.field(segmentation.id)
-                    rows.field(segment.id)
-                    rows.field(segment.name)
-                    let shown = table.published(segmentCell[u][s][k])
-                    PlanningWriter.count(&rows, shown)
-                    guard shown != nil, p.people > 0 else {
-                        for _ in 0..<14 { rows.empty() }
-                        rows.end()
-                        continue
+                    var row = SegmentProfileRow(
+                        segmentation: segmentation.id, segment: segment.id, segmentName: segment.name,
+                        people: table.published(segmentCell[u][s][k]))
+                    if row.people != nil, p.people > 0 {
+                        let n = p.people
+                        func share(_ x: Double, of total: Double, _ scale: Double = 100) -> Double? {
+                            small(x) || total == 0 ? nil : scale * x / total
+                        }
+                        row.pctPopulation = Fixed(100 * n / max(1, Double(table.counts[unitCell[u]])), places: 2)
+                        row.pctFemale = Fixed(share(p.female, of: n), places: 1)
+                        row.meanAge = Fixed(p.ageSum / n, places: 1)
+                        row.pctAged65Plus = Fixed(share(p.aged65Plus, of: n), places: 1)
+                        row.pctCore20 = Fixed(share(p.core20, of: n), places: 1)
+                        row.aeAttendancesPer1000 = Fixed(share(p.aeAttendances, of: n, 1_000), places: 1)
+                        row.emergencyAdmissionsPer1000 = Fixed(share(p.emergencyAdmissions, of: n, 1_000), places: 1)
+                        row.electiveAdmissionsPer1000 = Fixed(share(p.electiveAdmissions, of: n, 1_000), places: 1)
+                        row.outpatientAttendancesPer1000 = Fixed(share(p.outpatientAttendances, of: n, 1_000), places: 1)
+                        row.meanCostGbp = Fixed(p.totalCost / n, places: 2)
+                        row.pctCost = Fixed(unitCost > 0 ? 100 * p.totalCost / unitCost : nil, places: 2)
+                        row.meanEmergencyCostGbp = Fixed(p.emergencyCost / n, places: 2)
+                        row.meanRiskEmergencyAdmission = Fixed(p.scored > 0 ? p.riskSum / p.scored : nil, places: 4)
+                        row.pctHighRisk = Fixed(p.scored > 0 ? share(p.highRisk, of: p.scored) : nil, places: 2)
                     }
-                    let n = p.people
-                    func share(_ x: Double, of total: Double, _ scale: Double = 100) -> Double? {
-                        small(x) || total == 0 ? nil : scale * x / total
-                    }
-                    PlanningWriter.optional(&rows, 100 * n / max(1, Double(table.counts[unitCell[u]])), decimals: 2)
-                    PlanningWriter.optional(&rows, share(p.female, of: n), decimals: 1)
-                    PlanningWriter.optional(&rows, p.ageSum / n, decimals: 1)
-                    PlanningWriter.optional(&rows, share(p.aged65Plus, of: n), decimals: 1)
-                    PlanningWriter.optional(&rows, share(p.core20, of: n), decimals: 1)
-                    for events in [p.aeAttendances, p.emergencyAdmissions, p.electiveAdmissions, p.outpatientAttendances] {
-                        PlanningWriter.optional(&rows, share(events, of: n, 1_000), decimals: 1)
-                    }
-                    rows.field(money: p.totalCost / n)
-                    PlanningWriter.optional(&rows, unitCost > 0 ? 100 * p.totalCost / unitCost : nil, decimals: 2)
-                    rows.field(money: p.emergencyCost / n)
-                    PlanningWriter.optional(&rows, p.scored > 0 ? p.riskSum / p.scored : nil, decimals: 4)
-                    PlanningWriter.optional(&rows, p.scored > 0 ? share(p.highRisk, of: p.scored) : nil, decimals: 2)
-                    rows.end()
+                    rows.append(UnitRow(columns[u], row))
                 }
             }
         }
-        try Data(rows.bytes).write(to: url)
+        return rows
     }
 
     // MARK: Inequalities and variation
@@ -184,7 +173,7 @@ struct PlanningWriter {
         return InequalityCells(table: table, people: people, numerators: numerators, cells: cells)
     }
 
-    func writeInequalities(_ totals: [Totals], _ c: InequalityCells, to url: URL) throws {
+    func inequalities(_ totals: [Totals], _ c: InequalityCells) -> [UnitRow<InequalityRow>] {
         let squares = Totals.squareSlots(indicators)
         let breakdowns = Inequalities.breakdowns
         let gradients = Parallel.map(units.count) { u in
@@ -192,29 +181,21 @@ struct PlanningWriter {
                 Inequalities.gradient(totals[u], indicator: i, kind: indicators[i].kind, square: squares[i])
             }
         }
-        var rows = CSVRows(capacity: 1 << 24)
-        rows.raw(
-            "level,unit_code,unit_name,parent_code,indicator,kind,measure,breakdown,group,people,numerator,value,lower_95,upper_95,age_standardised,age_standardised_lower_95,age_standardised_upper_95,parent_value"
-        )
+        var rows: [UnitRow<InequalityRow>] = []
+        rows.reserveCapacity(units.count * indicators.count * 40)
         for u in units.indices {
             for (i, indicator) in indicators.enumerated() {
                 for (b, breakdown) in breakdowns.enumerated() {
                     for (g, group) in breakdown.groups.enumerated() {
                         let cell = c.cells[u][i][b][g]
                         guard cell.people > 0 || b == 0 else { continue }
-                        prefix(&rows, u)
-                        rows.field(indicator.id)
-                        rows.field(indicator.kind.rawValue)
-                        rows.field(indicator.kind.unit)
-                        rows.field(breakdown.id)
-                        rows.field(group.label)
+                        var row = InequalityRow(
+                            indicator: indicator.id, kind: indicator.kind.rawValue, measure: indicator.kind.unit,
+                            breakdown: breakdown.id, group: group.label)
                         let people = c.table.published(c.people[u][b][g])
-                        PlanningWriter.count(&rows, people)
+                        row.people = people
                         let numerator = c.numerators[u][i].map { c.table.published($0[b][g]) }
-                        switch numerator {
-                        case .some(let n): PlanningWriter.count(&rows, n)
-                        case .none: rows.empty()
-                        }
+                        row.numerator = numerator ?? nil
                         let visible = people != nil && numerator != .some(nil)
                         // Under suppression a counted indicator's value and interval are those of
                         // the published counts, and the age-standardised interval (whose shape
@@ -225,14 +206,14 @@ struct PlanningWriter {
                         {
                             crude = Inequalities.counted(indicator.kind, Double(x), of: Double(people))
                         }
-                        PlanningWriter.optional(&rows, crude?.value, decimals: 3)
-                        PlanningWriter.optional(&rows, crude?.lower, decimals: 3)
-                        PlanningWriter.optional(&rows, crude?.upper, decimals: 3)
+                        row.value = Fixed(crude?.value, places: 3)
+                        row.lower95 = Fixed(crude?.lower, places: 3)
+                        row.upper95 = Fixed(crude?.upper, places: 3)
                         let standardised = visible ? cell.standardised : nil
                         let exactOnly = suppress && indicator.kind != .mean
-                        PlanningWriter.optional(&rows, standardised?.value, decimals: 3)
-                        PlanningWriter.optional(&rows, exactOnly ? nil : standardised?.lower, decimals: 3)
-                        PlanningWriter.optional(&rows, exactOnly ? nil : standardised?.upper, decimals: 3)
+                        row.ageStandardised = Fixed(standardised?.value, places: 3)
+                        row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)
+                        row.ageStandardisedUpper95 = Fixed(exactOnly ? nil : standardised?.upper, places: 3)
                         let parent = units[u].parent.flatMap { p -> Double? in
                             guard suppress, indicator.kind != .mean else {
                                 return c.scale(p, i, b, g).flatMap { _ in c.cells[p][i][b][g].crude?.value }
@@ -242,32 +223,27 @@ struct PlanningWriter {
                             else { return nil }
                             return Inequalities.counted(indicator.kind, Double(x), of: Double(n)).value
                         }
-                        PlanningWriter.optional(&rows, parent, decimals: 3)
-                        rows.end()
+                        row.parentValue = Fixed(parent, places: 3)
+                        rows.append(UnitRow(columns[u], row))
                     }
                 }
                 // The slope and relative indices of inequality across deprivation deciles.
                 if let gradient = gradients[u][i] {
                     for (label, e) in [("sii", Optional(gradient.sii)), ("rii", gradient.rii)] {
                         guard let e else { continue }
-                        prefix(&rows, u)
-                        rows.field(indicator.id)
-                        rows.field(indicator.kind.rawValue)
-                        rows.field(label == "sii" ? indicator.kind.unit : "ratio")
-                        rows.field("imd_decile_gradient")
-                        rows.field(label)
-                        rows.empty()
-                        rows.empty()
-                        rows.field(e.value, decimals: 4)
-                        rows.field(e.lower, decimals: 4)
-                        rows.field(e.upper, decimals: 4)
-                        for _ in 0..<4 { rows.empty() }
-                        rows.end()
+                        var row = InequalityRow(
+                            indicator: indicator.id, kind: indicator.kind.rawValue,
+                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: "imd_decile_gradient",
+                            group: label)
+                        row.value = Fixed(e.value, places: 4)
+                        row.lower95 = Fixed(e.lower, places: 4)
+                        row.upper95 = Fixed(e.upper, places: 4)
+                        rows.append(UnitRow(columns[u], row))
                     }
                 }
             }
         }
-        try Data(rows.bytes).write(to: url)
+        return rows
     }
 
     /// Writes `variation.csv`. Under suppression every figure is derived from published counts
@@ -276,11 +252,8 @@ struct PlanningWriter {
     /// count is hidden shows no expected value, ratio, limits or crude value. Mean indicators (a
     /// total spread over people) are hidden for a unit whose people are hidden, and for its parent
     /// and siblings, whose totals would otherwise give the hidden unit's by subtraction.
-    func writeVariation(_ totals: [Totals], _ c: InequalityCells, to url: URL) throws {
-        var rows = CSVRows(capacity: 1 << 20)
-        rows.raw(
-            "level,unit_code,unit_name,parent_code,indicator,kind,method,people,observed,expected,ratio,ratio_lower_95,ratio_upper_95,crude_value,parent_crude_value,funnel_lower_95,funnel_upper_95,funnel_lower_998,funnel_upper_998,outlier,phi,tau2"
-        )
+    func variation(_ totals: [Totals], _ c: InequalityCells) -> [UnitRow<VariationRow>] {
+        var rows: [UnitRow<VariationRow>] = []
         // Units whose totals would give away a hidden unit's: the hidden, their parents and siblings.
         var family = Set<Int>()
         for u in units.indices where c.table.published(c.people[u][0][0]) == nil {
@@ -298,10 +271,7 @@ struct PlanningWriter {
         }
         for row in Variation.rows(units: units, totals: totals, indicators: indicators) {
             let u = row.unit, indicator = indicators[row.indicator]
-            prefix(&rows, u)
-            rows.field(indicator.id)
-            rows.field(indicator.kind.rawValue)
-            rows.field(row.method.rawValue)
+            var out = VariationRow(indicator: indicator.id, kind: indicator.kind.rawValue, method: row.method.rawValue)
             // Counts follow the suppression of the same counts in the inequality table. The
             // risk-model rows count a subset of people: hidden with the unit's counts, and when small.
             let counted = indicator.kind != .mean
@@ -316,60 +286,58 @@ struct PlanningWriter {
                 observed = own(row.observed)
                 visible = observed != nil
             }
-            PlanningWriter.count(&rows, people)
+            out.people = people
             if counted {
-                PlanningWriter.count(&rows, observed)
+                out.observed = Fixed(observed.map(Double.init), places: 0)
             } else {
                 // A total is the mean times the published people: the exact total over the mean
                 // would give the exact people.
                 let total = suppress ? people.map { Double($0) * row.crude } : row.observed
-                PlanningWriter.optional(&rows, visible ? total : nil, decimals: 2)
+                out.observed = Fixed(visible ? total : nil, places: 2)
             }
             // A mean row's expected total, like its total, is per published person.
             let expected = !counted && suppress ? people.map { row.expected * Double($0) / max(1, row.people) } : row.expected
-            PlanningWriter.optional(&rows, visible ? expected : nil, decimals: 2)
+            out.expected = Fixed(visible ? expected : nil, places: 2)
             // The ratio of the published count to the expected one: no more exact than the count.
             var ratio: Statistics.Estimate? = visible ? row.ratio : nil
             if visible, counted, suppress, let observed {
                 ratio = Statistics.indirectlyStandardisedRatio(observed: Double(observed), expected: row.expected)
             }
-            PlanningWriter.optional(&rows, ratio?.value, decimals: 4)
-            PlanningWriter.optional(&rows, ratio?.lower, decimals: 4)
-            PlanningWriter.optional(&rows, ratio?.upper, decimals: 4)
+            out.ratio = Fixed(ratio?.value, places: 4)
+            out.ratioLower95 = Fixed(ratio?.lower, places: 4)
+            out.ratioUpper95 = Fixed(ratio?.upper, places: 4)
             let crude = publishedCrude(u, row.indicator, exact: row.crude)
-            PlanningWriter.optional(&rows, visible ? crude : nil, decimals: 3)
-            let parent = units[u].parent
-            PlanningWriter.optional(
-                &rows, parent.flatMap { p in row.parentCrude.flatMap { publishedCrude(p, row.indicator, exact: $0) } },
-                decimals: 3)
+            out.crudeValue = Fixed(visible ? crude : nil, places: 3)
+            out.parentCrudeValue = Fixed(
+                units[u].parent.flatMap { p in row.parentCrude.flatMap { publishedCrude(p, row.indicator, exact: $0) } },
+                places: 3)
             // The limits follow from the expected value, so are hidden with it.
-            for v in [row.limits.lower95, row.limits.upper95, row.limits.lower998, row.limits.upper998] {
-                PlanningWriter.optional(&rows, visible ? v : nil, decimals: 4)
-            }
+            out.funnelLower95 = Fixed(visible ? row.limits.lower95 : nil, places: 4)
+            out.funnelUpper95 = Fixed(visible ? row.limits.upper95 : nil, places: 4)
+            out.funnelLower998 = Fixed(visible ? row.limits.lower998 : nil, places: 4)
+            out.funnelUpper998 = Fixed(visible ? row.limits.upper998 : nil, places: 4)
             // The flag of the published ratio against the limits (the exact one would say more).
             if visible, let ratio {
-                let flag: String
-                if ratio.value > row.limits.upper998 {
-                    flag = "high"
+                if !(suppress && counted) {
+                    out.outlier = row.flag.rawValue
+                } else if ratio.value > row.limits.upper998 {
+                    out.outlier = "high"
                 } else if ratio.value < row.limits.lower998 {
-                    flag = "low"
+                    out.outlier = "low"
                 } else {
-                    flag = "none"
+                    out.outlier = "none"
                 }
-                rows.field(suppress && counted ? flag : row.flag.rawValue)
-            } else {
-                rows.empty()
             }
-            rows.field(row.phi, decimals: 3)
-            rows.field(row.tau2, decimals: 6)
-            rows.end()
+            out.phi = Fixed(row.phi, places: 3)
+            out.tau2 = Fixed(row.tau2, places: 6)
+            rows.append(UnitRow(columns[u], out))
         }
-        try Data(rows.bytes).write(to: url)
+        return rows
     }
 
     // MARK: SPC
 
-    func writeSPC(to url: URL) throws {
+    func spc() -> [UnitRow<SPCRow>] {
         let series = MonthlySeries(population: facts.population, units: units)
         let measures = MonthlySeries.Measure.allCases
         let months = series.months.count
@@ -381,37 +349,31 @@ struct PlanningWriter {
             for t in 0..<months { table.relateToParents(units) { cells[$0][m][t] } }
         }
         table.protect()
-        var rows = CSVRows(capacity: 1 << 20)
-        rows.raw(
-            "level,unit_code,unit_name,parent_code,measure,improvement,month,value,mean,lower_limit,upper_limit,trial_limits,beyond_limits,shift,trend,two_of_three,special_cause,side"
-        )
+        var rows: [UnitRow<SPCRow>] = []
         for u in units.indices {
             for (m, measure) in measures.enumerated() {
                 let chart = ControlChart(Array(series.series(unit: u, measure)))
                 for (t, point) in chart.points.enumerated() {
-                    prefix(&rows, u)
-                    rows.field(measure.rawValue)
-                    rows.field(measure.improvement)
                     let month = series.months[t].civil
-                    rows.field(String(format: "%04d-%02d", month.year, month.month))
-                    let value = table.published(cells[u][m][t])
-                    PlanningWriter.count(&rows, value)
-                    rows.field(chart.mean, decimals: 2)
-                    rows.field(chart.lowerLimit, decimals: 2)
-                    rows.field(chart.upperLimit, decimals: 2)
-                    rows.field(chart.trialLimits ? "Y" : "N")
-                    if value != nil {
-                        for flag in [point.beyondLimits, point.shift, point.trend, point.twoOfThree, point.specialCause] {
-                            rows.field(flag ? "Y" : "N")
-                        }
-                        rows.field(point.side == .none ? "" : point.side.rawValue)
-                    } else {
-                        for _ in 0..<6 { rows.empty() }
+                    var row = SPCRow(
+                        measure: measure.rawValue, improvement: measure.improvement,
+                        month: String(format: "%04d-%02d", month.year, month.month), value: table.published(cells[u][m][t]),
+                        trialLimits: chart.trialLimits)
+                    row.mean = Fixed(chart.mean, places: 2)
+                    row.lowerLimit = Fixed(chart.lowerLimit, places: 2)
+                    row.upperLimit = Fixed(chart.upperLimit, places: 2)
+                    if row.value != nil {
+                        row.beyondLimits = point.beyondLimits
+                        row.shift = point.shift
+                        row.trend = point.trend
+                        row.twoOfThree = point.twoOfThree
+                        row.specialCause = point.specialCause
+                        row.side = point.side == .none ? nil : point.side.rawValue
                     }
-                    rows.end()
+                    rows.append(UnitRow(columns[u], row))
                 }
             }
         }
-        try Data(rows.bytes).write(to: url)
+        return rows
     }
 }

@@ -3,55 +3,28 @@ import Conditions
 import Foundation
 import Identity
 import Ingest
+import Outputs
 import PHMCore
 import Risk
 
-/// `reconciliation.json`: every file's rows in, accepted and quarantined.
-public struct ReconciliationReport: Sendable, Codable {
-    public var files: [FileReconciliation]
-    public var sourcesPresent: [String]
-    public var rowsIn: Int
-    public var accepted: Int
-    public var quarantined: Int
-    public var balanced: Bool
-    public var rules: [String: String]
-    public var warnings: [String: String]
-
+extension ReconciliationReport {
     init(_ extract: Extract) {
-        files = extract.reconciliation
-        sourcesPresent = extract.sourcesPresent.map(\.rawValue)
-        rowsIn = files.reduce(0) { $0 + $1.rowsIn }
-        accepted = files.reduce(0) { $0 + $1.accepted }
-        quarantined = files.reduce(0) { $0 + $1.quarantined }
-        balanced = files.allSatisfy(\.balances)
+        let files = extract.reconciliation
         let used = Set(files.flatMap(\.quarantinedByRule.keys))
-        rules = Dictionary(
-            uniqueKeysWithValues: Rule.allCases.filter { used.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
         let warned = Set(files.flatMap(\.warnings.keys))
-        warnings = Dictionary(
-            uniqueKeysWithValues: Warning.allCases.filter { warned.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) })
+        self.init(
+            files: files, sourcesPresent: extract.sourcesPresent.map(\.rawValue),
+            rules: Dictionary(
+                uniqueKeysWithValues: Rule.allCases.filter { used.contains($0.rawValue) }.map { ($0.rawValue, $0.explanation) }),
+            warnings: Dictionary(
+                uniqueKeysWithValues: Warning.allCases.filter { warned.contains($0.rawValue) }.map {
+                    ($0.rawValue, $0.explanation)
+                }))
     }
 }
 
-/// `linkage.json`: how secondary and community care records were linked to the GP spine.
-public struct LinkageReport: Sendable, Codable {
-    public struct Spine: Sendable, Codable {
-        public var registrations: Int
-        public var persons: Int
-        public var personsWithoutValidNHSNumber: Int
-        public var registeredAtAsOf: Int
-    }
-
-    public var spine: Spine
-    public var bySource: [String: LinkageCounts]
-    public var records: Int
-    public var linked: Int
-    public var unlinked: Int
-    public var linkedShare: Double
-    public var rules: [String]
-
+extension LinkageReport {
     init(extract: Extract, spine: Spine, linkage: Linkage) {
-        self.spine = spine
         var bySource: [String: LinkageCounts] = [:]
         for row in 0..<extract.care.count {
             let file = LinkageReport.file(of: extract.care.kind[row])
@@ -59,12 +32,7 @@ public struct LinkageReport: Sendable, Codable {
             bySource[file, default: LinkageCounts()].byRule[linkage.rule[row].name, default: 0] += 1
             if linkage.nhsConflict[row] { bySource[file, default: LinkageCounts()].nhsNumberConflicts += 1 }
         }
-        self.bySource = bySource
-        records = extract.care.count
-        unlinked = linkage.person.reduce(0) { $0 + ($1 < 0 ? 1 : 0) }
-        linked = records - unlinked
-        linkedShare = records == 0 ? 1 : Double(linked) / Double(records)
-        rules = LinkRule.allCases.map(\.name)
+        self.init(spine: spine, bySource: bySource, rules: LinkRule.allCases.map(\.name))
     }
 
     static func file(of kind: ActivityKind) -> String {
@@ -77,31 +45,44 @@ public struct LinkageReport: Sendable, Codable {
     }
 }
 
-/// `codes.json`: codes the condition library did not recognise, by code system, and list entries
-/// it rejected, so nothing is dropped silently.
-struct CodeReport: Encodable {
-    var eventsWithCodesInNoList: [String: Int]
-    var distinctCodesInNoList: [String: Int]
-    var rejectedListEntries: [String: [String]]
-
+extension CodeReport {
     init(_ results: ConditionResults, _ library: ConditionLibrary) {
-        eventsWithCodesInNoList = results.unmatchedEvents
-        distinctCodesInNoList = results.unmatchedCodes
         var rejected: [String: [String]] = [:]
         for list in library.lists where !list.rejected.isEmpty { rejected[list.name] = list.rejected }
-        rejectedListEntries = rejected
+        self.init(
+            eventsWithCodesInNoList: results.unmatchedEvents, distinctCodesInNoList: results.unmatchedCodes,
+            rejectedListEntries: rejected)
+    }
+}
+
+extension ModelSummary {
+    init(_ card: ModelCard) {
+        let e = card.heldOut
+        let measures =
+            e.calibrationMeasures.map { c in
+                [
+                    Measure(
+                        name: "observed / expected", value: c.observedOverExpected, lower: c.observedOverExpectedLower,
+                        upper: c.observedOverExpectedUpper),
+                    Measure(
+                        name: "calibration-in-the-large", value: c.inTheLarge, lower: c.inTheLargeLower, upper: c.inTheLargeUpper),
+                    Measure(name: "calibration slope", value: c.slope, lower: c.slopeLower, upper: c.slopeUpper),
+                ]
+            } ?? []
+        self.init(
+            outcome: card.outcome, outcomeDefinition: card.outcomeDefinition, algorithm: card.algorithm.rawValue,
+            trainingIndex: card.trainingIndex, trainingPeople: card.trainingPeople,
+            heldOut: HeldOut(
+                people: e.people, events: e.events, auroc: e.auroc, aurocLower: e.aurocLower, aurocUpper: e.aurocUpper,
+                auprc: e.auprc, brier: e.brier, roc: e.roc,
+                calibration: e.calibration.map {
+                    Decile(decile: $0.decile, people: $0.people, expected: $0.expected, observed: $0.observed)
+                }, measures: measures))
     }
 }
 
 /// Writes the analytic outputs of a run. Nothing written here carries an identifying field.
 enum OutputWriter {
-    static let personColumns =
-        [
-            "pseudonym", "sex", "age", "age_band", "practice_code", "pcn_code", "locality_code", "lsoa_code", "imd_decile",
-            "ethnic_group", "ae_attendances_12m", "outpatient_attendances_12m", "elective_admissions_12m",
-            "emergency_admissions_12m", "apc_cost_12m", "emergency_admission_cost_12m", "unique_prescription_types_12m",
-        ] + CareSetting.allCases.map { "cost_\($0.name)_12m" } + ["cost_total_12m", "ltc_count", "ltc_conditions"]
-
     /// `persons.csv`: one row per registered person at as-of without a National Data Opt-out, built in parallel and written in order.
     static func writePersons(
         _ population: Population, _ use: Utilisation, _ conditions: ConditionResults, _ library: ConditionLibrary,
@@ -113,9 +94,9 @@ enum OutputWriter {
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         let header =
-            personColumns + library.scores.map(\.id)
-            + library.scores.filter { !$0.categories.isEmpty }.map { $0.id + "_category" }
-            + RiskWriter.scoreColumns + segments.segmentations.map { "segment_" + $0.id }
+            PersonFiles.personColumns + library.scores.map(\.id)
+            + library.scores.filter { !$0.categories.isEmpty }.map { PersonFiles.scoreCategory($0.id) }
+            + PersonFiles.riskColumns + segments.segmentations.map { PersonFiles.segment($0.id) }
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
@@ -145,7 +126,6 @@ enum OutputWriter {
                 rows.field(Int(use.outpatientAttendances[p]))
                 rows.field(Int(use.electiveAdmissions[p]))
                 rows.field(Int(use.emergencyAdmissions[p]))
-                rows.field(money: use.apcCost[p])
                 rows.field(money: use.emergencyCost[p])
                 rows.field(Int(use.prescriptionTypes[p]))
                 for s in CareSetting.allCases { rows.field(money: use.costBySetting[Int(s.rawValue)][p]) }
@@ -173,7 +153,7 @@ enum OutputWriter {
         _ population: Population, _ conditions: ConditionResults, _ library: ConditionLibrary, registered: [Int], to url: URL
     ) throws {
         var rows = CSVRows(capacity: registered.count * 100)
-        rows.raw("pseudonym,condition,first_recorded")
+        rows.raw(PersonConditionRow.columns.joined(separator: ","))
         for p in registered {
             for row in conditions.flaggedRows(of: p) {
                 rows.field(population.pseudonym[p])
@@ -186,27 +166,15 @@ enum OutputWriter {
     }
 
     /// `quarantine/FILE.csv` for each file with rejected rows; identifying fields redacted.
-    static func writeQuarantine(_ rows: [QuarantinedRow], to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let byFile = Dictionary(grouping: rows, by: \.file)
-        for (file, rows) in byFile {
-            var out = CSVRows(capacity: rows.count * 120)
-            out.raw("line,column,rule,message,row")
-            for row in rows {
-                out.field(row.line)
-                out.field(row.column)
-                out.field(row.rule.rawValue)
-                out.field(row.message)
-                out.field(row.redactedLine)
-                out.end()
-            }
-            try Data(out.bytes).write(to: folder.appendingPathComponent(file))
+    static func writeQuarantine(_ rows: [QuarantinedRow], to output: URL) throws {
+        try FileManager.default.createDirectory(
+            at: output.appendingPathComponent(PersonFiles.quarantine), withIntermediateDirectories: true)
+        for (file, rows) in Dictionary(grouping: rows, by: \.file) {
+            try PersonFiles.quarantine(file).write(
+                rows.map {
+                    QuarantineRow(
+                        line: $0.line, column: $0.column, rule: $0.rule.rawValue, message: $0.message, row: $0.redactedLine)
+                }, to: output)
         }
-    }
-
-    static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(value).write(to: url)
     }
 }

@@ -1,6 +1,7 @@
 import Analysis
 import Conditions
 import Foundation
+import Outputs
 import PHMCore
 import Risk
 import Storage
@@ -135,7 +136,7 @@ extension PipelineRun {
             }
             clock.riskChoices = RiskStage.choices(models)
             RiskStage.logChoices(clock.riskChoices ?? [], log: log)
-            try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
+            try RiskWriter.writeModels(models, to: options.output)
             return { _ in models }
         }
     }
@@ -160,7 +161,7 @@ extension PipelineRun {
                     try training.evaluate(&models[i].card, models[i], design)
                 }
             }
-            try RiskWriter.writeModels(models, to: options.output.appendingPathComponent("models"))
+            try RiskWriter.writeModels(models, to: options.output)
             return { [models] _ in models }
         }
     }
@@ -182,7 +183,7 @@ extension PipelineRun {
             }
             try RiskWriter.writeScores(
                 stratification, population: prepared.population, registered: prepared.planningPeople,
-                to: options.output.appendingPathComponent("risk-scores.csv"))
+                to: options.output.appendingPathComponent(PersonFiles.riskScores))
             try RiskWriter.writeSummaries(
                 stratification, units: prepared.planningUnits, suppress: options.suppress, to: options.output)
             let transport = try clock.time("risk transport") {

@@ -1,25 +1,25 @@
 import Analysis
 import Foundation
+import Outputs
 import PHMCore
 import Risk
 
 /// Writes risk models, their cards, and tier and rising-risk summaries at every level.
 enum RiskWriter {
-    /// `models/OUTCOME.ALGORITHM.json` (the model, loadable for scoring) and `.md` (its card).
-    static func writeModels(_ models: [RiskModel], to folder: URL) throws {
+    /// `models/OUTCOME.ALGORITHM.json` (the model, loadable for scoring) and `.md` (its card), and
+    /// `models.json`: the summaries of the models that score people.
+    static func writeModels(_ models: [RiskModel], to output: URL) throws {
+        let folder = output.appendingPathComponent(PersonFiles.models)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for model in models {
             try model.save(to: folder.appendingPathComponent(model.fileName))
             let card = folder.appendingPathComponent(model.fileName.replacingOccurrences(of: ".json", with: ".md"))
             try Data(model.card.markdown.utf8).write(to: card)
         }
+        try Published.models.write(Outcome.scoring(models, card: \.card).map { ModelSummary($0.card) }, to: output)
     }
 
-    /// The per-person risk columns of `persons.csv` and `risk-scores.csv`.
-    static let scoreColumns =
-        Outcome.allCases.flatMap { ["risk_" + $0.rawValue, "tier_" + $0.rawValue, "rising_" + $0.rawValue] } + ["risk_factors"]
-
-    /// Appends a person's `scoreColumns`; empty where the person was not scored.
+    /// Appends a person's `PersonFiles.riskColumns`; empty where the person was not scored.
     static func scoreFields(_ rows: inout CSVRows, _ risk: Stratification, person p: Int) {
         for outcome in Outcome.allCases {
             if let s = risk.scores[outcome], let tier = s.tier[p] {
@@ -38,7 +38,7 @@ enum RiskWriter {
     /// `risk-scores.csv`: each registered person's risks, tiers, rise and top factors.
     static func writeScores(_ risk: Stratification, population: Population, registered: [Int], to url: URL) throws {
         var rows = CSVRows(capacity: registered.count * 120)
-        rows.raw((["pseudonym", "practice_code"] + scoreColumns).joined(separator: ","))
+        rows.raw(PersonFiles.riskScoreColumns.joined(separator: ","))
         for p in registered {
             rows.field(population.pseudonym[p])
             rows.field(population.hierarchy.practices[Int(population.practice[p])].code)
@@ -91,52 +91,42 @@ enum RiskWriter {
         }
         table.protect()
 
-        var tiers = CSVRows()
-        tiers.raw("level,unit_code,unit_name,outcome,tier,people,pct_people,mean_risk,expected_events")
-        var rising = CSVRows()
-        rising.raw(
-            "level,unit_code,unit_name,outcome,people_compared,tier_rose,risk_rose_materially,rising,pct_rising,rose_into_high_or_very_high"
-        )
-        func unitFields(_ rows: inout CSVRows, _ unit: PlanningUnit, _ outcome: Outcome) {
-            rows.field(unit.level.rawValue)
-            rows.field(unit.code)
-            rows.field(unit.name)
-            rows.field(outcome.rawValue)
-        }
-        func field(_ rows: inout CSVRows, _ value: Double?, decimals: Int) {
-            if let value { rows.field(value, decimals: decimals) } else { rows.empty() }
-        }
+        var tiers: [UnitRow<RiskTierRow>] = [], rising: [UnitRow<RisingRiskRow>] = []
         for (u, unit) in units.enumerated() {
+            let columns = unit.columns(units)
             for (o, outcome) in outcomes.enumerated() {
                 let s = stats[u][o]
                 let people = table.published(totalCell[u][o])
                 for tier in Tier.allCases.reversed() {
                     let k = Int(tier.rawValue)
-                    unitFields(&tiers, unit, outcome)
-                    tiers.field(tier.label)
                     let count = table.published(tierCell[u][o][k])
-                    if let count { tiers.field(count) } else { tiers.empty() }
-                    let shown = count != nil && people != nil
-                    field(&tiers, shown && people! > 0 ? 100 * Double(count!) / Double(people!) : shown ? 0 : nil, decimals: 2)
-                    field(&tiers, count == nil ? nil : s.count[k] > 0 ? s.sum[k] / Double(s.count[k]) : 0, decimals: 4)
-                    field(&tiers, count == nil ? nil : s.sum[k], decimals: 1)
-                    tiers.end()
+                    var share: Double?
+                    if let count, let people { share = people > 0 ? 100 * Double(count) / Double(people) : 0 }
+                    let shown = count != nil
+                    tiers.append(
+                        UnitRow(
+                            columns,
+                            RiskTierRow(
+                                outcome: outcome.rawValue, tier: tier.label, people: count, pctPeople: Fixed(share, places: 2),
+                                meanRisk: Fixed(shown ? (s.count[k] > 0 ? s.sum[k] / Double(s.count[k]) : 0) : nil, places: 4),
+                                expectedEvents: Fixed(shown ? s.sum[k] : nil, places: 1))))
                 }
-                unitFields(&rising, unit, outcome)
                 let published = riseCell[u][o].map { table.published($0) }
-                for k in 0..<4 {
-                    if let n = published[k] { rising.field(n) } else { rising.empty() }
+                var pctRising: Double?
+                if let compared = published[0], let any = published[3] {
+                    pctRising = compared > 0 ? 100 * Double(any) / Double(compared) : 0
                 }
-                let compared = published[0], any = published[3]
-                field(
-                    &rising, compared != nil && any != nil ? (compared! > 0 ? 100 * Double(any!) / Double(compared!) : 0) : nil,
-                    decimals: 2)
-                if let n = published[4] { rising.field(n) } else { rising.empty() }
-                rising.end()
+                rising.append(
+                    UnitRow(
+                        columns,
+                        RisingRiskRow(
+                            outcome: outcome.rawValue, peopleCompared: published[0], tierRose: published[1],
+                            riskRoseMaterially: published[2], rising: published[3], pctRising: Fixed(pctRising, places: 2),
+                            roseIntoHighOrVeryHigh: published[4])))
             }
         }
-        try Data(tiers.bytes).write(to: folder.appendingPathComponent("risk-tiers.csv"))
-        try Data(rising.bytes).write(to: folder.appendingPathComponent("rising-risk.csv"))
+        try Published.riskTiers.write(tiers, to: folder)
+        try Published.risingRisk.write(rising, to: folder)
     }
 
     /// `model-transport.csv`: for each saved model, people, expected and observed events and
@@ -152,43 +142,29 @@ enum RiskWriter {
             return (people, observed)
         }
         table.protect()
-        var rows = CSVRows()
-        rows.raw("outcome,index_date,tier,people,expected_events,observed_events,observed_over_expected,lower_95,upper_95")
+        var rows: [TransportRow] = []
         for (t, transport) in transport.enumerated() {
             for (k, tier) in transport.tiers.enumerated() {
-                rows.field(transport.outcome.rawValue)
-                rows.field(transport.index)
-                rows.field(tier.tier)
-                let people = table.published(cells[t].0[k]), observed = table.published(cells[t].1[k])
-                if let people { rows.field(people) } else { rows.empty() }
+                var row = TransportRow(
+                    outcome: transport.outcome.rawValue, indexDate: transport.index, tier: tier.tier,
+                    people: table.published(cells[t].0[k]))
+                row.observedEvents = table.published(cells[t].1[k])
                 // Expected events, the ratio and its interval only beside published counts.
-                guard let people, let observed else {
-                    rows.empty()
-                    if let observed { rows.field(observed) } else { rows.empty() }
-                    for _ in 0..<3 { rows.empty() }
-                    rows.end()
-                    continue
-                }
-                rows.field(tier.expected.rounded(), decimals: 0)
-                if tier.expected > 0 {
-                    rows.field(observed)
-                    let ratio = Double(observed) / tier.expected
-                    rows.field(ratio, decimals: 3)
-                    if observed > 0, observed < people {
-                        let se = ((1 - Double(observed) / Double(people)) / Double(observed)).squareRoot()
-                        rows.field(ratio * exp(-CalibrationMeasures.z95 * se), decimals: 3)
-                        rows.field(ratio * exp(CalibrationMeasures.z95 * se), decimals: 3)
-                    } else {
-                        rows.empty()
-                        rows.empty()
+                if let people = row.people, let observed = row.observedEvents {
+                    row.expectedEvents = Fixed(tier.expected.rounded(), places: 0)
+                    if tier.expected > 0 {
+                        let ratio = Double(observed) / tier.expected
+                        row.observedOverExpected = Fixed(ratio, places: 3)
+                        if observed > 0, observed < people {
+                            let se = ((1 - Double(observed) / Double(people)) / Double(observed)).squareRoot()
+                            row.lower95 = Fixed(ratio * exp(-CalibrationMeasures.z95 * se), places: 3)
+                            row.upper95 = Fixed(ratio * exp(CalibrationMeasures.z95 * se), places: 3)
+                        }
                     }
-                } else {
-                    rows.field(observed)
-                    for _ in 0..<3 { rows.empty() }
                 }
-                rows.end()
+                rows.append(row)
             }
         }
-        try Data(rows.bytes).write(to: folder.appendingPathComponent("model-transport.csv"))
+        try Published.modelTransport.write(rows, to: folder)
     }
 }

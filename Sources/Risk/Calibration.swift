@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 
 /// A logistic map of a model's log-odds, `a + b x logit(p)`: both the recalibration applied to a
 /// model (Platt scaling on the logit, Platt 1999; Cox 1958) and the measure of how far a model

@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 
 extension ModelCard {
     /// One line: held-out AUROC with its interval, the later period, and the baselines.

@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 import PHMCore
 
 /// The learning methods a risk model can use.

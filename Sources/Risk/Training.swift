@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Outputs
 import PHMCore
 
 /// Trains and validates risk models with temporal validation.

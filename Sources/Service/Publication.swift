@@ -3,54 +3,10 @@ import Cohorts
 import Foundation
 import Identity
 import Ingest
+import Outputs
 import PHMCore
 import Risk
 import Storage
-
-/// One published CSV table of a run, read back from its output folder.
-public struct PublishedTable: Sendable {
-    public var name: String
-    public var columns: [String]
-    public var rows: [[String]]
-
-    public init(name: String, columns: [String], rows: [[String]]) {
-        self.name = name
-        self.columns = columns
-        self.rows = rows
-    }
-
-    init(name: String, csv: Data) {
-        var records = CSVRows.parse(csv)
-        self.name = name
-        let header = records.isEmpty ? [] : records.removeFirst()
-        columns = header
-        rows = records.filter { $0.count == header.count }
-    }
-
-    public func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
-
-    /// The rows whose `column` holds `value` (none when the table lacks the column).
-    public func rows(where column: String, is value: String) -> [[String]] {
-        guard let c = self.column(column) else { return [] }
-        return rows.filter { $0[c] == value }
-    }
-
-    /// The same table with only some rows.
-    public func keeping(_ include: ([String]) -> Bool) -> PublishedTable {
-        PublishedTable(name: name, columns: columns, rows: rows.filter(include))
-    }
-
-    public func value(_ row: [String], _ column: String) -> String { self.column(column).map { row[$0] } ?? "" }
-
-    public func csv() -> [UInt8] {
-        var out = CSVRows(capacity: 64 * (rows.count + 1))
-        for record in [columns] + rows {
-            for field in record { out.field(field) }
-            out.end()
-        }
-        return out.bytes
-    }
-}
 
 /// A unit of the hierarchy as the published tables name it.
 public struct PublishedUnit: Sendable, Equatable {
@@ -84,53 +40,47 @@ public final class Publication: Sendable {
     public let runId: Int64
     public let asOf: Day
     public let folder: URL
-    public let tables: [String: PublishedTable]
+    public let multimorbidity: [UnitRow<MultimorbidityRow>]
+    public let costConcentration: [UnitRow<CostConcentrationRow>]
+    public let riskTiers: [UnitRow<RiskTierRow>]
+    public let risingRisk: [UnitRow<RisingRiskRow>]
+    public let segmentProfiles: [UnitRow<SegmentProfileRow>]
+    public let inequalities: [UnitRow<InequalityRow>]
+    public let variation: [UnitRow<VariationRow>]
+    public let spc: [UnitRow<SPCRow>]
     public let units: [PublishedUnit]
     public let population: [String: UnitPopulation]
     public let run: RunSummary
     public let reconciliation: [FileReconciliation]
     public let linkage: [String: LinkageCounts]
-    /// The models that scored the run, one per outcome (`Outcome.scoring`).
-    public let models: [ModelCard]
-
-    /// The CSV tables pages read, by file name without `.csv`.
-    public static let tableNames = [
-        "multimorbidity-by-unit", "cost-concentration", "risk-tiers", "rising-risk", "segment-profiles", "inequalities",
-        "variation", "spc",
-    ]
-
-    private struct Reconciliation: Decodable { var files: [FileReconciliation] }
-    private struct Linkage: Decodable { var bySource: [String: LinkageCounts] }
-    private struct SavedModel: Decodable { var card: ModelCard }
+    /// The models that scored the run, one per outcome; none for a run that wrote no summaries.
+    public let models: [ModelSummary]
 
     /// Reads the outputs a run wrote to `folder`; `frame` is the same run's planning frame.
     public init(folder: URL, frame: PersonFrame) throws {
         self.folder = folder
         runId = frame.runId
         asOf = frame.asOf
-        func read(_ file: String) throws -> Data {
-            do { return try Data(contentsOf: folder.appendingPathComponent(file)) } catch {
-                throw AccessError.invalid("run \(frame.runId)'s output \(file) cannot be read in \(folder.path)")
-            }
+        do {
+            multimorbidity = try Published.multimorbidityByUnit.read(from: folder)
+            costConcentration = try Published.costConcentration.read(from: folder)
+            riskTiers = try Published.riskTiers.read(from: folder)
+            risingRisk = try Published.risingRisk.read(from: folder)
+            segmentProfiles = try Published.segmentProfiles.read(from: folder)
+            inequalities = try Published.inequalities.read(from: folder)
+            variation = try Published.variation.read(from: folder)
+            spc = try Published.spc.read(from: folder)
+            run = try Published.run.read(from: folder)
+            reconciliation = try Published.reconciliation.read(from: folder).files
+            linkage = try Published.linkage.read(from: folder).bySource
+            let summaries = folder.appendingPathComponent(Published.models.file)
+            models = FileManager.default.fileExists(atPath: summaries.path) ? try Published.models.read(from: folder) : []
+        } catch {
+            throw AccessError.invalid("run \(frame.runId)'s output \(error) (in \(folder.path))")
         }
-        var tables: [String: PublishedTable] = [:]
-        for name in Self.tableNames { tables[name] = PublishedTable(name: name, csv: try read(name + ".csv")) }
-        self.tables = tables
-        let decoder = JSONDecoder()
-        run = try decoder.decode(RunSummary.self, from: try read("run.json"))
-        reconciliation = try decoder.decode(Reconciliation.self, from: try read("reconciliation.json")).files
-        linkage = try decoder.decode(Linkage.self, from: try read("linkage.json")).bySource
-        let modelFolder = folder.appendingPathComponent("models")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: modelFolder.path)) ?? []
-        let cards = try files.filter { $0.hasSuffix(".json") }.sorted().map {
-            try decoder.decode(SavedModel.self, from: try read("models/" + $0)).card
-        }
-        models = Outcome.scoring(cards, card: { $0 })
         units = Self.units(frame.hierarchy)
         population = Self.population(frame, units: units)
     }
-
-    public func table(_ name: String) -> PublishedTable { tables[name] ?? PublishedTable(name: name, columns: [], rows: []) }
 
     public func unit(_ code: String) -> PublishedUnit? { units.first { $0.code == code } }
 

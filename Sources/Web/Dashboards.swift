@@ -1,12 +1,9 @@
 import Analysis
 import Cohorts
 import Foundation
-import Identity
-import Ingest
+import Outputs
 import PHMCore
-import Risk
 import Service
-import Storage
 
 /// One chart and the table it draws. The table is what the API returns and the CSV download
 /// holds: the run's published values, unformatted.
@@ -15,7 +12,36 @@ struct Panel: Sendable {
     var title: String
     var note: String = ""
     var chart: Chart?
-    var table: PublishedTable
+    var table: PanelTable
+}
+
+/// A panel's table: columns and cells as text, as the published file holds them.
+struct PanelTable: Sendable {
+    var name: String
+    var columns: [String]
+    var rows: [[String]]
+
+    /// Published rows of one unit, without the unit's columns.
+    init<Row: TableRow>(_ name: String, _ rows: [Row]) {
+        self.init(name: name, columns: Row.columns, rows: rows.map(\.cells))
+    }
+
+    init(name: String, columns: [String], rows: [[String]]) {
+        self.name = name
+        self.columns = columns
+        self.rows = rows
+    }
+
+    func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
+    func csv() -> [UInt8] {
+        var out = CSVRows(capacity: 64 * (rows.count + 1))
+        for record in [columns] + rows {
+            for field in record { out.field(field) }
+            out.end()
+        }
+        return out.bytes
+    }
 }
 
 /// What a page is asked for: a unit of the hierarchy and, on some pages, an indicator or measure.
@@ -46,21 +72,20 @@ enum Dashboard: String, CaseIterable, Sendable {
     /// The choices of indicator (inequalities, variation) or measure (variation's SPC charts).
     func indicators(_ p: Publication) -> [String] {
         switch self {
-        case .inequalities: Dashboard.distinct(p.table("inequalities"), "indicator")
-        case .variation: Dashboard.distinct(p.table("variation"), "indicator")
+        case .inequalities: Dashboard.distinct(p.inequalities.map(\.row.indicator))
+        case .variation: Dashboard.distinct(p.variation.map(\.row.indicator))
         default: []
         }
     }
 
-    func measures(_ p: Publication) -> [String] { self == .variation ? Dashboard.distinct(p.table("spc"), "measure") : [] }
+    func measures(_ p: Publication) -> [String] { self == .variation ? Dashboard.distinct(p.spc.map(\.row.measure)) : [] }
 
     static let defaultIndicator = "emergency_admissions"
 
-    static func distinct(_ table: PublishedTable, _ column: String) -> [String] {
-        guard let c = table.column(column) else { return [] }
-        var seen = Set<String>(), values: [String] = []
-        for row in table.rows where seen.insert(row[c]).inserted { values.append(row[c]) }
-        return values
+    /// The values in first-seen order.
+    static func distinct(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
     }
 
     func panels(_ p: Publication, _ q: PageQuery) -> [Panel] {
@@ -76,26 +101,19 @@ enum Dashboard: String, CaseIterable, Sendable {
 
     // MARK: helpers
 
-    /// A published table's rows for one unit, without the columns naming the unit.
-    static func unitRows(_ table: PublishedTable, _ unit: PublishedUnit, where extra: ([String]) -> Bool = { _ in true })
-        -> PublishedTable
-    {
-        let unitColumns: Set<String> = ["level", "unit_code", "unit_name", "parent_code"]
-        let keep = table.columns.indices.filter { !unitColumns.contains(table.columns[$0]) }
-        let code = table.column("unit_code") ?? 0
-        return PublishedTable(
-            name: table.name, columns: keep.map { table.columns[$0] },
-            rows: table.rows.filter { $0[code] == unit.code && extra($0) }.map { row in keep.map { row[$0] } })
+    /// A published table's rows for one unit.
+    static func unitRows<Row: TableRow>(_ rows: [UnitRow<Row>], _ unit: PublishedUnit) -> [Row] {
+        rows.filter { $0.unit.unitCode == unit.code }.map(\.row)
     }
 
     static func number(_ s: String) -> Double? { s.isEmpty ? nil : Double(s) }
 
-    static func column(_ t: PublishedTable, _ name: String) -> [String] {
+    static func column(_ t: PanelTable, _ name: String) -> [String] {
         guard let c = t.column(name) else { return [] }
         return t.rows.map { $0[c] }
     }
 
-    static func numbers(_ t: PublishedTable, _ name: String) -> [Double?] { column(t, name).map(number) }
+    static func numbers(_ t: PanelTable, _ name: String) -> [Double?] { column(t, name).map(number) }
 
     static func label(_ id: String) -> String { id.replacingOccurrences(of: "_", with: " ") }
 
@@ -107,7 +125,7 @@ enum Dashboard: String, CaseIterable, Sendable {
     static func overview(_ p: Publication, _ q: PageQuery) -> [Panel] {
         let pop = p.population[q.unit.code]
         func cell(_ x: Double?, _ decimals: Int = 2) -> String { x.map { String(format: "%.\(decimals)f", $0) } ?? "" }
-        let headline = PublishedTable(
+        let headline = PanelTable(
             name: "headline", columns: ["measure", "value", "format"],
             rows: [
                 ["People registered without a National Data Opt-out", pop?.people.map(String.init) ?? "", "count"],
@@ -120,7 +138,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                 ["At high or very high risk of emergency admission (%)", cell(pop?.highRisk), "percent"],
             ])
         let bands = CohortProfile.pyramidBands
-        let pyramid = PublishedTable(
+        let pyramid = PanelTable(
             name: "pyramid", columns: ["age_band", "female", "male"],
             rows: bands.indices.map { i in
                 [bands[i], pop?.female[i].map(String.init) ?? "", pop?.male[i].map(String.init) ?? ""]
@@ -141,10 +159,10 @@ enum Dashboard: String, CaseIterable, Sendable {
         // Sources and data quality belong to the run, not a unit: shown at the top of the hierarchy.
         guard q.unit.level == .organisation else { return panels }
         let sources = DataSource.allCases.map(\.rawValue)
-        let sourceTable = PublishedTable(
+        let sourceTable = PanelTable(
             name: "sources", columns: ["source", "present"],
             rows: sources.map { [$0, p.run.sourcesPresent.contains($0) ? "yes" : "no"] })
-        let linkage = PublishedTable(
+        let linkage = PanelTable(
             name: "linkage", columns: ["file", "records", "linked", "linked_pct"],
             rows: p.linkage.keys.sorted().map { file in
                 let c = p.linkage[file]!
@@ -153,7 +171,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                     cell(c.records == 0 ? nil : 100 * Double(c.linked) / Double(c.records)),
                 ]
             })
-        let quality = PublishedTable(
+        let quality = PanelTable(
             name: "reconciliation", columns: ["file", "present", "rows_in", "accepted", "quarantined", "quarantined_pct"],
             rows: p.reconciliation.map {
                 [
@@ -190,33 +208,27 @@ enum Dashboard: String, CaseIterable, Sendable {
     static let ageBands = AgeBand.allCases.map { ($0.letter, $0.label) }
 
     static func multimorbidity(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        let seed = unitRows(p.table("multimorbidity-by-unit"), q.unit)
-        let counts = seed.keeping { seed.value($0, "ltc_count") != "total" }
-        let cells = unitRows(p.table("segment-profiles"), q.unit) {
-            $0[p.table("segment-profiles").column("segmentation")!] == "ltc_age"
-        }
-        let ids = column(cells, "segment"), costs = numbers(cells, "mean_emergency_cost_gbp")
+        let seed = unitRows(p.multimorbidity, q.unit)
+        let counts = seed.filter { $0.ltcCount != "total" }
+        let cells = unitRows(p.segmentProfiles, q.unit).filter { $0.segmentation == "ltc_age" }
         let values = ltcBands.map { l in
-            ageBands.map { a in ids.firstIndex(of: l.0 + a.0).flatMap { costs[$0] } }
+            ageBands.map { a in cells.first { $0.segment == l.0 + a.0 }?.meanEmergencyCostGbp?.value }
         }
-        let heat = PublishedTable(
+        let heat = PanelTable(
             name: "ltc-age-emergency-cost",
             columns: ["ltc_band", "age_band", "people", "mean_emergency_cost_gbp"],
-            rows: cells.rows.map { row in
-                let id = cells.value(row, "segment")
-                return [
-                    ltcBands.first { id.hasPrefix($0.0) }?.1 ?? "", ageBands.first { id.hasSuffix($0.0) }?.1 ?? "",
-                    cells.value(row, "people"), cells.value(row, "mean_emergency_cost_gbp"),
+            rows: cells.map { row in
+                [
+                    ltcBands.first { row.segment.hasPrefix($0.0) }?.1 ?? "",
+                    ageBands.first { row.segment.hasSuffix($0.0) }?.1 ?? "", row.people.map(String.init) ?? "",
+                    row.meanEmergencyCostGbp?.text ?? "",
                 ]
             })
-        let concentration = unitRows(p.table("cost-concentration"), q.unit)
-        let deciles = (1...9).map { "lorenz_\($0 * 10)" }
-        let lorenz = concentration.rows.enumerated().map { k, row -> Chart.Plot.Series in
-            let ys = deciles.map { Double(concentration.value(row, $0)) ?? 0 }
+        let concentration = unitRows(p.costConcentration, q.unit)
+        let lorenz = concentration.enumerated().map { k, row -> Chart.Plot.Series in
+            let ys = row.lorenz.map { $0?.value ?? 0 }
             let points = [(0.0, 0.0)] + zip(1...9, ys).map { (Double($0 * 10), 100 * $1) } + [(100.0, 100.0)]
-            return .init(
-                name: label(concentration.value(row, "scope")), points: points.map { (x: $0.0, y: $0.1) }, style: .line,
-                colour: k)
+            return .init(name: label(row.scope), points: points.map { (x: $0.0, y: $0.1) }, style: .line, colour: k)
         }
         return [
             Panel(
@@ -224,9 +236,9 @@ enum Dashboard: String, CaseIterable, Sendable {
                 note: "The seed multimorbidity table for this unit: means per person over the 12 months before \(p.asOf).",
                 chart: .bars(
                     .init(
-                        labels: column(counts, "ltc_count").map { $0 + " LTCs" },
-                        values: numbers(counts, "pct_patients").map { $0.map { 100 * $0 } }, format: .percent)),
-                table: seed),
+                        labels: counts.map { $0.ltcCount + " LTCs" },
+                        values: counts.map { $0.pctPatients.map { 100 * $0.value } }, format: .percent)),
+                table: PanelTable("multimorbidity", seed)),
             Panel(
                 id: "ltc-age", title: "Mean emergency admission cost by long-term conditions and age",
                 chart: .heatMap(
@@ -243,14 +255,13 @@ enum Dashboard: String, CaseIterable, Sendable {
                         y: .init(title: "Share of cost (%)", range: 0...100, format: .decimal),
                         series: lorenz + [
                             .init(name: "equal shares", points: [(0, 0), (100, 100)], style: .dotted, colour: 6)
-                        ])), table: concentration),
+                        ])), table: PanelTable("cost-concentration", concentration)),
         ]
     }
 
     // MARK: risk
 
     static func risk(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        let tiers = p.table("risk-tiers")
         var panels: [Panel] = []
         // Which model ranks people for each outcome, and why: a fallback or a refusal comes first.
         let choices = (p.run.riskChoices ?? []).sorted { $0.warning && !$1.warning }
@@ -261,60 +272,47 @@ enum Dashboard: String, CaseIterable, Sendable {
                     note: choices.contains { $0.warning }
                         ? "Warning: for at least one outcome the platform fell back from its models, or ranks no one. Read why before acting on tiers or worklists."
                         : "Each outcome is ranked by the model chosen on evidence: tuned inside the training data, and better than age and sex alone on people held out of training.",
-                    table: PublishedTable(
+                    table: PanelTable(
                         name: "model-choice", columns: ["outcome", "ranked by", "warning", "why"],
                         rows: choices.map { [$0.outcome, $0.model ?? "no one is ranked", $0.warning ? "yes" : "no", $0.reason] }))
             )
         }
-        for outcome in distinct(tiers, "outcome") {
-            let rows = unitRows(tiers, q.unit) { $0[tiers.column("outcome")!] == outcome }
+        let tiers = unitRows(p.riskTiers, q.unit)
+        for outcome in distinct(p.riskTiers.map(\.row.outcome)) {
+            let rows = tiers.filter { $0.outcome == outcome }
             panels.append(
                 Panel(
                     id: "tiers-" + outcome, title: "Risk tiers: \(label(outcome))",
-                    chart: .bars(.init(labels: column(rows, "tier"), values: numbers(rows, "people"), format: .count)),
-                    table: rows))
+                    chart: .bars(
+                        .init(labels: rows.map(\.tier), values: rows.map { $0.people.map(Double.init) }, format: .count)),
+                    table: PanelTable("risk-tiers", rows)))
         }
-        let rising = unitRows(p.table("rising-risk"), q.unit)
+        let rising = unitRows(p.risingRisk, q.unit)
         panels.append(
             Panel(
                 id: "rising", title: "Rising risk",
                 note: "People whose tier rose, or whose risk rose materially, since the previous year's scores.",
                 chart: .bars(
-                    .init(labels: column(rising, "outcome").map(label), values: numbers(rising, "pct_rising"), format: .percent)),
-                table: rising))
+                    .init(labels: rising.map { label($0.outcome) }, values: rising.map { $0.pctRising?.value }, format: .percent)),
+                table: PanelTable("rising-risk", rising)))
         for card in p.models {
             let e = card.heldOut, outcome = card.outcome.rawValue
-            let metrics = PublishedTable(
+            let metrics = PanelTable(
                 name: "model", columns: ["measure", "value"],
                 rows: [
-                    ["algorithm", card.algorithm.rawValue], ["trained on people", String(card.trainingPeople)],
+                    ["algorithm", card.algorithm], ["trained on people", String(card.trainingPeople)],
                     ["held-out people", String(e.people)], ["held-out events", String(e.events)],
                     ["AUROC", String(format: "%.3f", e.auroc)],
                     ["AUROC 95% CI", String(format: "%.3f to %.3f", e.aurocLower, e.aurocUpper)],
                     ["AUPRC", String(format: "%.3f", e.auprc)], ["Brier score", String(format: "%.4f", e.brier)],
                 ]
-                    + (e.calibrationMeasures.map { c in
-                        [
-                            [
-                                "observed / expected (95% CI)",
-                                String(
-                                    format: "%.3f (%.3f to %.3f)", c.observedOverExpected, c.observedOverExpectedLower,
-                                    c.observedOverExpectedUpper),
-                            ],
-                            [
-                                "calibration-in-the-large (95% CI)",
-                                String(format: "%.3f (%.3f to %.3f)", c.inTheLarge, c.inTheLargeLower, c.inTheLargeUpper),
-                            ],
-                            [
-                                "calibration slope (95% CI)",
-                                String(format: "%.3f (%.3f to %.3f)", c.slope, c.slopeLower, c.slopeUpper),
-                            ],
-                        ]
-                    } ?? []))
-            let roc = PublishedTable(
+                    + e.measures.map { m in
+                        [m.name + " (95% CI)", String(format: "%.3f (%.3f to %.3f)", m.value, m.lower, m.upper)]
+                    })
+            let roc = PanelTable(
                 name: "roc", columns: ["false_positive_rate", "true_positive_rate"],
                 rows: e.roc.map { [String(format: "%.4f", $0[0]), String(format: "%.4f", $0[1])] })
-            let calibration = PublishedTable(
+            let calibration = PanelTable(
                 name: "calibration", columns: ["decile", "people", "mean_predicted_risk", "observed_rate"],
                 rows: e.calibration.map {
                     [
@@ -360,51 +358,46 @@ enum Dashboard: String, CaseIterable, Sendable {
     // MARK: segments
 
     static func segments(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        let profiles = p.table("segment-profiles")
-        guard let s = profiles.column("segmentation") else { return [] }
-        return distinct(profiles, "segmentation").map { segmentation in
-            let rows = unitRows(profiles, q.unit) { $0[s] == segmentation }
+        let profiles = unitRows(p.segmentProfiles, q.unit)
+        return distinct(p.segmentProfiles.map(\.row.segmentation)).map { segmentation in
+            let rows = profiles.filter { $0.segmentation == segmentation }
             return Panel(
                 id: segmentation, title: "Segmentation: \(label(segmentation))",
                 chart: .bars(
-                    .init(labels: column(rows, "segment_name"), values: numbers(rows, "pct_population"), format: .percent)),
-                table: rows)
+                    .init(labels: rows.map(\.segmentName), values: rows.map { $0.pctPopulation?.value }, format: .percent)),
+                table: PanelTable("segment-profiles", rows))
         }
     }
 
     // MARK: inequalities
 
     static func inequalities(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        let table = p.table("inequalities")
-        guard let indicator = table.column("indicator") else { return [] }
-        let rows = unitRows(table, q.unit) { $0[indicator] == q.indicator }
-        let breakdown = rows.column("breakdown") ?? 0
-        let unit = rows.rows.first { $0[breakdown] == "all" }
-        let overall = unit.flatMap { number(rows.value($0, "value")) }
-        let units = unit.map { rows.value($0, "measure") } ?? ""
+        let rows = unitRows(p.inequalities, q.unit).filter { $0.indicator == q.indicator }
+        let unit = rows.first { $0.breakdown == "all" }
+        let overall = unit?.value?.value
+        let units = unit?.measure ?? ""
         let format: Format = units == "percent" ? .percent : units.hasPrefix("GBP") ? .money : .rate
         func panel(_ id: String, _ title: String, _ groups: String, note: String = "") -> Panel {
             // The deprivation table carries the gradient rows (slope and relative index) too.
-            let part = rows.keeping {
-                $0[breakdown] == groups || (groups == "imd_decile" && $0[breakdown] == "imd_decile_gradient")
+            let part = rows.filter {
+                $0.breakdown == groups || (groups == "imd_decile" && $0.breakdown == "imd_decile_gradient")
             }
-            let bars = part.keeping { $0[breakdown] == groups }
-            let lower = numbers(bars, "lower_95"), upper = numbers(bars, "upper_95")
+            let bars = part.filter { $0.breakdown == groups }
             return Panel(
                 id: id, title: title, note: note,
                 chart: .bars(
                     .init(
-                        labels: column(bars, "group"), values: numbers(bars, "value"),
-                        intervals: zip(lower, upper).map { l, u in l.flatMap { l in u.map { (l, $0) } } }, format: format,
-                        reference: overall.map { ($0, "whole unit") })), table: part)
+                        labels: bars.map(\.group), values: bars.map { $0.value?.value },
+                        intervals: bars.map { b in b.lower95.flatMap { l in b.upper95.map { (l.value, $0.value) } } },
+                        format: format, reference: overall.map { ($0, "whole unit") })),
+                table: PanelTable("inequalities", part))
         }
-        let sii = rows.rows.first { rows.value($0, "group") == "sii" }
-        let rii = rows.rows.first { rows.value($0, "group") == "rii" }
+        let sii = rows.first { $0.group == "sii" }, rii = rows.first { $0.group == "rii" }
         var gradient = ""
-        if let sii, let value = number(rows.value(sii, "value")) {
+        if let sii, let value = sii.value?.value {
             gradient =
-                "Slope index of inequality \(format.show(value)) (95% CI \(format.show(number(rows.value(sii, "lower_95")))) to \(format.show(number(rows.value(sii, "upper_95")))))"
-            if let rii, let r = number(rows.value(rii, "value")) { gradient += ", relative index \(Format.ratio.show(r))" }
+                "Slope index of inequality \(format.show(value)) (95% CI \(format.show(sii.lower95?.value)) to \(format.show(sii.upper95?.value)))"
+            if let r = rii?.value?.value { gradient += ", relative index \(Format.ratio.show(r))" }
             gradient +=
                 ": the modelled gap between the most and least deprived ends of the population (decile 1 is the most deprived)."
         }
@@ -420,34 +413,31 @@ enum Dashboard: String, CaseIterable, Sendable {
     // MARK: variation
 
     static func variation(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        let table = p.table("variation")
-        guard let indicator = table.column("indicator"), let parent = table.column("parent_code") else { return [] }
         // A unit's children compared with each other; a practice among its PCN's practices.
         let peersOf = q.unit.level == .practice ? (q.unit.parent ?? q.unit.code) : q.unit.code
-        let peers = table.keeping { $0[parent] == peersOf && $0[indicator] == q.indicator }
-        let rows = PublishedTable(
-            name: "funnel",
-            columns: ["unit_code", "unit_name"]
-                + peers.columns.filter { !["level", "unit_code", "unit_name", "parent_code", "indicator"].contains($0) },
-            rows: peers.rows.map { row in
-                [peers.value(row, "unit_code"), peers.value(row, "unit_name")]
-                    + peers.columns.indices.filter {
-                        !["level", "unit_code", "unit_name", "parent_code", "indicator"].contains(peers.columns[$0])
-                    }.map { row[$0] }
+        let peers = p.variation.filter { $0.unit.parentCode == peersOf && $0.row.indicator == q.indicator }
+        var shown = VariationRow.columns
+        shown.removeAll { $0 == VariationRow.CodingKeys.indicator.rawValue }
+        let rows = PanelTable(
+            name: "funnel", columns: ["unit_code", "unit_name"] + shown,
+            rows: peers.map { peer in
+                let cells = Dictionary(uniqueKeysWithValues: zip(VariationRow.columns, peer.row.cells))
+                return [peer.unit.unitCode, peer.unit.unitName] + shown.map { cells[$0] ?? "" }
             })
-        let expected = numbers(rows, "expected"), ratio = numbers(rows, "ratio")
+        let expected = peers.map { $0.row.expected?.value }
         var points: [(x: Double, y: Double)] = [], labels: [String] = [], highlight: [(x: Double, y: Double)] = []
         var limits: [(x: Double, l95: Double, u95: Double, l998: Double, u998: Double)] = []
-        for (i, row) in rows.rows.enumerated() {
-            guard let e = expected[i], let r = ratio[i] else { continue }
-            if rows.value(row, "unit_code") == q.unit.code {
+        for peer in peers {
+            let row = peer.row
+            guard let e = row.expected?.value, let r = row.ratio?.value else { continue }
+            if peer.unit.unitCode == q.unit.code {
                 highlight.append((e, r))
             } else {
                 points.append((e, r))
-                labels.append(rows.value(row, "unit_name"))
+                labels.append(peer.unit.unitName)
             }
-            if let l95 = number(rows.value(row, "funnel_lower_95")), let u95 = number(rows.value(row, "funnel_upper_95")),
-                let l998 = number(rows.value(row, "funnel_lower_998")), let u998 = number(rows.value(row, "funnel_upper_998"))
+            if let l95 = row.funnelLower95?.value, let u95 = row.funnelUpper95?.value, let l998 = row.funnelLower998?.value,
+                let u998 = row.funnelUpper998?.value
             {
                 limits.append((e, l95, u95, l998, u998))
             }
@@ -455,11 +445,11 @@ enum Dashboard: String, CaseIterable, Sendable {
         limits.sort { $0.x < $1.x }
         // Counts have limits at any precision: drawn smooth over the plotted range with the
         // overdispersion the run estimated. Costs keep each unit's own limits.
-        if let first = rows.rows.first, rows.value(first, "kind") != "mean", let e = expected.compactMap({ $0 }).max(), e > 0 {
+        if let first = peers.first?.row, first.kind != "mean", let e = expected.compactMap({ $0 }).max(), e > 0 {
             let low = max(0.5, (expected.compactMap { $0 }.min() ?? e) * 0.5), high = e * 1.5
             let grid = (0...60).map { low * pow(high / low, Double($0) / 60) }
             var plot = FunnelPlot(kind: .poisson, points: grid.map { .init(observed: $0, expected: $0) }, overdispersion: false)
-            plot.tau2 = number(rows.value(first, "tau2")) ?? 0
+            plot.tau2 = first.tau2?.value ?? 0
             limits = grid.indices.map { i in
                 let l = plot.limits(i)
                 return (grid[i], l.lower95, l.upper95, l.lower998, l.upper998)
@@ -480,20 +470,17 @@ enum Dashboard: String, CaseIterable, Sendable {
                     points: [(expected.compactMap { $0 }.min() ?? 0, 1), (expected.compactMap { $0 }.max() ?? 1, 1)],
                     style: .dotted, colour: 6),
             ].filter { !$0.points.isEmpty })
-        let spc = p.table("spc")
         let measure = q.measure
-        let series = unitRows(spc, q.unit) { $0[spc.column("measure")!] == measure }
-        let months = column(series, "month"), values = numbers(series, "value")
+        let series = unitRows(p.spc, q.unit).filter { $0.measure == measure }
+        let months = series.map(\.month), values = series.map { $0.value.map(Double.init) }
         let xs = months.indices.map(Double.init)
-        func line(_ name: String, _ column: String, _ style: Chart.Plot.Series.Style, _ colour: Int) -> Chart.Plot.Series {
-            .init(
-                name: name, points: zip(xs, numbers(series, column)).compactMap { x, y in y.map { (x, $0) } }, style: style,
-                colour: colour)
+        func line(_ name: String, _ ys: [Double?], _ style: Chart.Plot.Series.Style, _ colour: Int) -> Chart.Plot.Series {
+            .init(name: name, points: zip(xs, ys).compactMap { x, y in y.map { (x, $0) } }, style: style, colour: colour)
         }
-        let special = zip(xs, zip(values, column(series, "special_cause"))).compactMap { x, vs in
-            vs.1 == "Y" ? vs.0.map { (x, $0) } : nil
+        let special = zip(xs, series).compactMap { x, point in
+            point.specialCause == true ? point.value.map { (x, Double($0)) } : nil
         }
-        let specialLabels = zip(months, column(series, "special_cause")).filter { $0.1 == "Y" }.map(\.0)
+        let specialLabels = series.filter { $0.specialCause == true }.map(\.month)
         return [
             Panel(
                 id: "funnel", title: "Funnel plot: \(label(q.indicator))",
@@ -509,10 +496,11 @@ enum Dashboard: String, CaseIterable, Sendable {
                         x: .init(title: "Month", format: .count, categories: months),
                         y: .init(title: label(measure), format: .decimal),
                         series: [
-                            line(label(measure), "value", .line, 0), line("mean", "mean", .dashed, 6),
-                            line("limits", "upper_limit", .dotted, 3), line("", "lower_limit", .dotted, 3),
+                            line(label(measure), values, .line, 0), line("mean", series.map { $0.mean?.value }, .dashed, 6),
+                            line("limits", series.map { $0.upperLimit?.value }, .dotted, 3),
+                            line("", series.map { $0.lowerLimit?.value }, .dotted, 3),
                             .init(name: "special cause", points: special, style: .points, colour: 1, labels: specialLabels),
-                        ].filter { !$0.points.isEmpty })), table: series),
+                        ].filter { !$0.points.isEmpty })), table: PanelTable("spc", series)),
         ]
     }
 }

@@ -2,6 +2,7 @@ import Analysis
 import Cohorts
 import Foundation
 import Governance
+import Outputs
 import PHMCore
 import Service
 import Storage
@@ -123,7 +124,7 @@ enum Pages {
     }
 
     /// A published table for people: headers in words, numbers formatted, suppressed cells marked.
-    static func table(_ t: PublishedTable, caption: String) -> String {
+    static func table(_ t: PanelTable, caption: String) -> String {
         let formats = t.columns.map(Format.of(column:))
         let rowFormat = t.column("format")
         var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"

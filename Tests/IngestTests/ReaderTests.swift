@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import Outputs
 import PHMCore
 import TestSupport
 import Testing

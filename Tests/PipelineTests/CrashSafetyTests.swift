@@ -1,6 +1,7 @@
 import Cohorts
 import Foundation
 import Governance
+import Outputs
 import PHMCore
 import Service
 import Storage

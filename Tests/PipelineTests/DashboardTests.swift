@@ -5,6 +5,7 @@ import Governance
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Outputs
 import PHMCore
 import Pipeline
 import Service

@@ -2,6 +2,7 @@ import Cohorts
 import Conditions
 import Foundation
 import Governance
+import Outputs
 import PHMCore
 import Pipeline
 import Storage

@@ -1,6 +1,8 @@
+import Analysis
 import Foundation
 import Identity
 import Ingest
+import Outputs
 import PHMCore
 import Pipeline
 import Storage
@@ -121,6 +123,36 @@ import Testing
         }
     }
 
+    /// Everything the run writes is named by the output contract and reads back as its type:
+    /// no file the contract does not know, no table whose header differs from its row type.
+    @Test func outputsFollowTheirContract() throws {
+        let output = DefaultRun.output
+        let written = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
+        #expect(written.allSatisfy { Published.files.contains($0) || Published.folders.contains($0) }, "\(written)")
+        #expect(try Published.multimorbidity.read(from: output).map(\.ltcCount) == MultimorbidityTable.bands + ["total"])
+        let units = try Published.multimorbidityByUnit.read(from: output).map(\.unit)
+        #expect(Set(units.map(\.unitCode)).count * 10 == units.count)
+        #expect(try !Published.costConcentration.read(from: output).isEmpty)
+        #expect(try !Published.riskTiers.read(from: output).isEmpty && !Published.risingRisk.read(from: output).isEmpty)
+        #expect(try !Published.segmentProfiles.read(from: output).isEmpty && !Published.spc.read(from: output).isEmpty)
+        #expect(try !Published.inequalities.read(from: output).isEmpty && !Published.variation.read(from: output).isEmpty)
+        let conditions = try PersonFiles.personConditions.read(from: output)
+        #expect(conditions.count > DefaultRun.result.summary.planningPeople / 2)
+        #expect(conditions.allSatisfy { Day(iso: $0.firstRecorded) != nil })
+        let quarantined = try FileManager.default.contentsOfDirectory(
+            atPath: output.appendingPathComponent(PersonFiles.quarantine).path)
+        let rejected = try quarantined.flatMap { try PersonFiles.quarantine($0).read(from: output) }
+        #expect(rejected.count == DefaultRun.result.summary.rowsQuarantined)
+        #expect(try Published.run.read(from: output).runId == DefaultRun.result.summary.runId)
+        #expect(try Published.reconciliation.read(from: output).balanced)
+        #expect(try Published.linkage.read(from: output).linked == DefaultRun.result.summary.careRecordsLinked)
+        #expect(try Published.models.read(from: output).map(\.outcome) == Outcome.allCases)
+        // The person-level files are written column by column: their headers are the contract's.
+        let persons = readCSV(output.appendingPathComponent(PersonFiles.persons))[0]
+        #expect(Array(persons.prefix(PersonFiles.personColumns.count)) == PersonFiles.personColumns)
+        #expect(persons.contains(PersonFiles.segment("ltc_age")) && persons.contains(PersonFiles.scoreCategory("efi")))
+    }
+
     /// Pseudonyms are HMAC-SHA256 of the NHS number under the key, and persons.csv has one row
     /// per registered person.
     @Test func personsArePseudonymisedRegisteredPeople() throws {
@@ -128,10 +160,10 @@ import Testing
         let rows = readCSV(DefaultRun.output.appendingPathComponent("persons.csv"))
         let expectedHeader: String = [
             "pseudonym,sex,age,age_band,practice_code,pcn_code,locality_code,lsoa_code,imd_decile,ethnic_group",
-            "ae_attendances_12m,outpatient_attendances_12m,elective_admissions_12m,emergency_admissions_12m,apc_cost_12m",
-            "emergency_admission_cost_12m,unique_prescription_types_12m,cost_prescribing_12m,cost_ae_12m,cost_outpatient_12m",
+            "ae_attendances_12m,outpatient_attendances_12m,elective_admissions_12m,emergency_admissions_12m",
+            "emergency_cost_12m,prescription_types_12m,cost_prescribing_12m,cost_ae_12m,cost_outpatient_12m",
             "cost_apc_12m,cost_community_12m,cost_mental_health_12m,cost_social_care_12m,cost_ambulance_12m,cost_other_12m",
-            "cost_total_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011,elixhauser_vw,efi,efi_category",
+            "cost_12m,ltc_count,ltc_conditions,cms_general,cms_mortality,charlson_1987,charlson_quan2011,elixhauser_vw,efi,efi_category",
             "risk_emergency_admission_12m,tier_emergency_admission_12m,rising_emergency_admission_12m",
             "risk_persistent_high_cost,tier_persistent_high_cost,rising_persistent_high_cost,risk_factors,segment_ltc_age,segment_bridges_to_health",
         ].joined(separator: ",")

@@ -1,6 +1,7 @@
 import Analysis
 import Conditions
 import Foundation
+import Outputs
 import PHMCore
 import Pipeline
 import Storage
@@ -161,8 +162,8 @@ import Testing
                 .reduce(0, +)
             #expect(abs(total - planning) <= 3 * 25, "\(id): \(total) vs \(planning)")
         }
-        let tiers = readCSV(DefaultRun.output.appendingPathComponent("risk-tiers.csv")).dropFirst()
-            .filter { $0[0] == "organisation" && $0[3] == "emergency_admission_12m" }.map { Int($0[5])! }
+        let tiers = try Published.riskTiers.read(from: DefaultRun.output)
+            .filter { $0.unit.level == "organisation" && $0.row.outcome == "emergency_admission_12m" }.compactMap(\.row.people)
         #expect(abs(tiers.reduce(0, +) - planning) <= 10)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 import PHMCore
 import Pipeline
 import Risk
@@ -71,8 +72,8 @@ import Testing
         #expect(card.contains("Warning: no model scores people"))
         // Persistent high cost still has signal (cost persists in every scenario) and is ranked.
         #expect(result.risk.stratification.scores[.persistentHighCost] != nil)
-        let tiers = readCSV(out.appendingPathComponent("risk-tiers.csv"))
-        #expect(!tiers.dropFirst().contains { $0[3] == "emergency_admission_12m" })
+        let tiers = try Published.riskTiers.read(from: out)
+        #expect(!tiers.isEmpty && !tiers.contains { $0.row.outcome == "emergency_admission_12m" })
     }
 
     @Test func tooFewPeopleForTheFeaturesFallBackToAgeAndSex() throws {

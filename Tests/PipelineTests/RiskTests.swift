@@ -1,4 +1,5 @@
 import Foundation
+import Outputs
 import PHMCore
 import Pipeline
 import Risk
@@ -57,25 +58,25 @@ import Testing
                 encoding: .utf8)
             #expect(card.contains("AUROC") && card.contains("baseline: age and sex only"))
         }
-        let tiers = readCSV(out.appendingPathComponent("risk-tiers.csv"))
-        let organisation = tiers.dropFirst().filter { $0[0] == "organisation" && $0[3] == "emergency_admission_12m" }
-        #expect(organisation.map { $0[4] } == ["very high", "high", "moderate", "low"])
-        let people = organisation.map { Int($0[5])! }
+        let tiers = try Published.riskTiers.read(from: out)
+        let organisation = tiers.filter { $0.unit.level == "organisation" && $0.row.outcome == "emergency_admission_12m" }
+            .map(\.row)
+        #expect(organisation.map(\.tier) == ["very high", "high", "moderate", "low"])
+        let people = try organisation.map { try #require($0.people) }
         // Counts are rounded to 5 for planning, and people with a National Data Opt-out left out.
         #expect(abs(people.reduce(0, +) - result.summary.planningPeople) <= 10)
         #expect(abs(Double(people[0]) / Double(result.summary.planningPeople) - 0.005) < 0.001)
         // Mean risk falls tier by tier.
-        let means = organisation.map { Double($0[7])! }
-        #expect(means == means.sorted(by: >))
-        let rising = readCSV(out.appendingPathComponent("rising-risk.csv"))
-        #expect(rising[0].contains("rising"))
-        let practiceRows = rising.dropFirst().filter { $0[0] == "practice" && $0[3] == "emergency_admission_12m" }
-        let organisationRising = Int(
-            rising.dropFirst().first { $0[0] == "organisation" && $0[3] == "emergency_admission_12m" }![7])!
+        let means = organisation.compactMap { $0.meanRisk?.value }
+        #expect(means.count == 4 && means == means.sorted(by: >))
+        let rising = try Published.risingRisk.read(from: out)
+        let practiceRows = rising.filter { $0.unit.level == "practice" && $0.row.outcome == "emergency_admission_12m" }
+        let organisationRising = try #require(
+            rising.first { $0.unit.level == "organisation" && $0.row.outcome == "emergency_admission_12m" }?.row.rising)
         // Practices add up to the organisation within the rounding to 5 of each published count.
-        let practiceSum = practiceRows.reduce(0) { $0 + (Int($1[7]) ?? 0) }
+        let practiceSum = practiceRows.reduce(0) { $0 + ($1.row.rising ?? 0) }
         #expect(abs(practiceSum - organisationRising) <= 7 * practiceRows.count)
-        #expect(practiceRows.allSatisfy { Int($0[7]).map { $0 == 0 || ($0 >= 10 && $0 % 5 == 0) } ?? true })
+        #expect(practiceRows.allSatisfy { $0.row.rising.map { $0 == 0 || ($0 >= 10 && $0 % 5 == 0) } ?? true })
         #expect(organisationRising > 0)
 
         let persons = readCSV(out.appendingPathComponent("persons.csv"))

@@ -1,5 +1,6 @@
 import Conditions
 import Foundation
+import Outputs
 import PHMCore
 import TestSupport
 import Testing

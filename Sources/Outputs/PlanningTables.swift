@@ -1,0 +1,390 @@
+/// The planning tables of a run: aggregated, suppressed, one row per unit and breakdown. Every
+/// table by unit starts with the unit's columns; the seed table (`multimorbidity.csv`) keeps the
+/// seed's layout exactly.
+public enum Published {
+    public static let multimorbidity = OutputTable<MultimorbidityRow>(file: "multimorbidity.csv")
+    public static let multimorbidityByUnit = OutputTable<UnitRow<MultimorbidityRow>>(file: "multimorbidity-by-unit.csv")
+    public static let costConcentration = OutputTable<UnitRow<CostConcentrationRow>>(file: "cost-concentration.csv")
+    public static let riskTiers = OutputTable<UnitRow<RiskTierRow>>(file: "risk-tiers.csv")
+    public static let risingRisk = OutputTable<UnitRow<RisingRiskRow>>(file: "rising-risk.csv")
+    public static let segmentProfiles = OutputTable<UnitRow<SegmentProfileRow>>(file: "segment-profiles.csv")
+    public static let inequalities = OutputTable<UnitRow<InequalityRow>>(file: "inequalities.csv")
+    public static let variation = OutputTable<UnitRow<VariationRow>>(file: "variation.csv")
+    public static let spc = OutputTable<UnitRow<SPCRow>>(file: "spc.csv")
+    public static let modelTransport = OutputTable<TransportRow>(file: "model-transport.csv")
+}
+
+/// The columns naming a unit of the hierarchy, first in every table by unit.
+public struct UnitColumns: FlatRow, Equatable {
+    public var level: String
+    public var unitCode: String
+    public var unitName: String
+    /// The unit above (none for the organisation).
+    public var parentCode: String?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case level, unitCode = "unit_code", unitName = "unit_name", parentCode = "parent_code"
+    }
+
+    public init(level: String, unitCode: String, unitName: String, parentCode: String?) {
+        self.level = level
+        self.unitCode = unitCode
+        self.unitName = unitName
+        self.parentCode = parentCode
+    }
+}
+
+/// A row for one unit: the unit's columns, then the table's own.
+public struct UnitRow<Row: TableRow>: TableRow {
+    public var unit: UnitColumns
+    public var row: Row
+
+    public init(_ unit: UnitColumns, _ row: Row) {
+        self.unit = unit
+        self.row = row
+    }
+
+    public static var columns: [String] { UnitColumns.columns + Row.columns }
+
+    public init(from decoder: any Decoder) throws {
+        unit = try UnitColumns(from: decoder)
+        row = try Row(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try unit.encode(to: encoder)
+        try row.encode(to: encoder)
+    }
+}
+
+/// `multimorbidity.csv` (the seed table, organisation only) and `multimorbidity-by-unit.csv`:
+/// people by number of long-term conditions, with their mean use and cost per person over the
+/// 12 months before as-of, and their mean risks.
+public struct MultimorbidityRow: FlatRow {
+    /// `0` to `8`, `9+`, or `total`.
+    public var ltcCount: String
+    public var patients: Int?
+    /// A share of the unit's people (0 to 1).
+    public var pctPatients: Fixed?
+    public var aeAttendances: Fixed?
+    public var outpatientAttendances: Fixed?
+    public var electiveAdmissions: Fixed?
+    public var emergencyAdmissions: Fixed?
+    public var totalApcCostGbp: Fixed?
+    public var emergencyAdmissionCostGbp: Fixed?
+    public var uniquePrescriptionTypes: Fixed?
+    public var riskPersistentHighCost: Fixed?
+    public var riskEmergencyAdmission12m: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case ltcCount = "ltc_count", patients, pctPatients = "pct_patients", aeAttendances = "ae_attendances"
+        case outpatientAttendances = "outpatient_attendances", electiveAdmissions = "elective_admissions"
+        case emergencyAdmissions = "emergency_admissions", totalApcCostGbp = "total_apc_cost_gbp"
+        case emergencyAdmissionCostGbp = "emergency_admission_cost_gbp"
+        case uniquePrescriptionTypes = "unique_prescription_types"
+        case riskPersistentHighCost = "risk_persistent_high_cost"
+        case riskEmergencyAdmission12m = "risk_emergency_admission_12m"
+    }
+
+    public init(ltcCount: String) { self.ltcCount = ltcCount }
+}
+
+/// `cost-concentration.csv`: how a unit's cost is shared among its people, for secondary care
+/// and for every setting.
+public struct CostConcentrationRow: FlatRow {
+    /// `secondary_care` or `all_settings`.
+    public var scope: String
+    public var people: Int?
+    public var totalCostGbp: Fixed?
+    /// Shares of cost held by the costliest 0.5%, 1%, 5%, 10% and 20% of people.
+    public var top0_5PctShare: Fixed?
+    public var top1PctShare: Fixed?
+    public var top5PctShare: Fixed?
+    public var top10PctShare: Fixed?
+    public var top20PctShare: Fixed?
+    public var zeroCostShare: Fixed?
+    public var gini: Fixed?
+    /// The Lorenz curve: the share of cost held by the cheapest 10%, 20%, ... 90%.
+    public var lorenz10: Fixed?
+    public var lorenz20: Fixed?
+    public var lorenz30: Fixed?
+    public var lorenz40: Fixed?
+    public var lorenz50: Fixed?
+    public var lorenz60: Fixed?
+    public var lorenz70: Fixed?
+    public var lorenz80: Fixed?
+    public var lorenz90: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case scope, people, totalCostGbp = "total_cost_gbp", top0_5PctShare = "top_0_5_pct_share"
+        case top1PctShare = "top_1_pct_share", top5PctShare = "top_5_pct_share", top10PctShare = "top_10_pct_share"
+        case top20PctShare = "top_20_pct_share", zeroCostShare = "zero_cost_share", gini
+        case lorenz10 = "lorenz_10", lorenz20 = "lorenz_20", lorenz30 = "lorenz_30", lorenz40 = "lorenz_40"
+        case lorenz50 = "lorenz_50", lorenz60 = "lorenz_60", lorenz70 = "lorenz_70", lorenz80 = "lorenz_80"
+        case lorenz90 = "lorenz_90"
+    }
+
+    public init(scope: String) { self.scope = scope }
+
+    public var topShares: [Fixed?] {
+        get { [top0_5PctShare, top1PctShare, top5PctShare, top10PctShare, top20PctShare] }
+        set {
+            (top0_5PctShare, top1PctShare, top5PctShare, top10PctShare, top20PctShare) = (
+                newValue[0], newValue[1], newValue[2], newValue[3], newValue[4]
+            )
+        }
+    }
+
+    public var lorenz: [Fixed?] {
+        get { [lorenz10, lorenz20, lorenz30, lorenz40, lorenz50, lorenz60, lorenz70, lorenz80, lorenz90] }
+        set {
+            (lorenz10, lorenz20, lorenz30, lorenz40, lorenz50) = (newValue[0], newValue[1], newValue[2], newValue[3], newValue[4])
+            (lorenz60, lorenz70, lorenz80, lorenz90) = (newValue[5], newValue[6], newValue[7], newValue[8])
+        }
+    }
+}
+
+/// `risk-tiers.csv`: scored people per tier of each outcome.
+public struct RiskTierRow: FlatRow {
+    public var outcome: String
+    public var tier: String
+    public var people: Int?
+    public var pctPeople: Fixed?
+    public var meanRisk: Fixed?
+    public var expectedEvents: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case outcome, tier, people, pctPeople = "pct_people", meanRisk = "mean_risk", expectedEvents = "expected_events"
+    }
+
+    public init(
+        outcome: String, tier: String, people: Int?, pctPeople: Fixed?, meanRisk: Fixed?, expectedEvents: Fixed?
+    ) {
+        self.outcome = outcome
+        self.tier = tier
+        self.people = people
+        self.pctPeople = pctPeople
+        self.meanRisk = meanRisk
+        self.expectedEvents = expectedEvents
+    }
+}
+
+/// `rising-risk.csv`: people scored at both dates whose risk rose, per outcome.
+public struct RisingRiskRow: FlatRow {
+    public var outcome: String
+    public var peopleCompared: Int?
+    public var tierRose: Int?
+    public var riskRoseMaterially: Int?
+    public var rising: Int?
+    public var pctRising: Fixed?
+    public var roseIntoHighOrVeryHigh: Int?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case outcome, peopleCompared = "people_compared", tierRose = "tier_rose"
+        case riskRoseMaterially = "risk_rose_materially", rising, pctRising = "pct_rising"
+        case roseIntoHighOrVeryHigh = "rose_into_high_or_very_high"
+    }
+
+    public init(
+        outcome: String, peopleCompared: Int?, tierRose: Int?, riskRoseMaterially: Int?, rising: Int?, pctRising: Fixed?,
+        roseIntoHighOrVeryHigh: Int?
+    ) {
+        self.outcome = outcome
+        self.peopleCompared = peopleCompared
+        self.tierRose = tierRose
+        self.riskRoseMaterially = riskRoseMaterially
+        self.rising = rising
+        self.pctRising = pctRising
+        self.roseIntoHighOrVeryHigh = roseIntoHighOrVeryHigh
+    }
+}
+
+/// `segment-profiles.csv`: each segment of each segmentation in a unit: its people and their
+/// use, cost and risk over the 12 months before as-of.
+public struct SegmentProfileRow: FlatRow {
+    public var segmentation: String
+    public var segment: String
+    public var segmentName: String
+    public var people: Int?
+    public var pctPopulation: Fixed?
+    public var pctFemale: Fixed?
+    public var meanAge: Fixed?
+    public var pctAged65Plus: Fixed?
+    public var pctCore20: Fixed?
+    public var aeAttendancesPer1000: Fixed?
+    public var emergencyAdmissionsPer1000: Fixed?
+    public var electiveAdmissionsPer1000: Fixed?
+    public var outpatientAttendancesPer1000: Fixed?
+    public var meanCostGbp: Fixed?
+    public var pctCost: Fixed?
+    public var meanEmergencyCostGbp: Fixed?
+    public var meanRiskEmergencyAdmission: Fixed?
+    public var pctHighRisk: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case segmentation, segment, segmentName = "segment_name", people, pctPopulation = "pct_population"
+        case pctFemale = "pct_female", meanAge = "mean_age", pctAged65Plus = "pct_aged_65_plus", pctCore20 = "pct_core20"
+        case aeAttendancesPer1000 = "ae_attendances_per_1000", emergencyAdmissionsPer1000 = "emergency_admissions_per_1000"
+        case electiveAdmissionsPer1000 = "elective_admissions_per_1000"
+        case outpatientAttendancesPer1000 = "outpatient_attendances_per_1000", meanCostGbp = "mean_cost_gbp"
+        case pctCost = "pct_cost", meanEmergencyCostGbp = "mean_emergency_cost_gbp"
+        case meanRiskEmergencyAdmission = "mean_risk_emergency_admission", pctHighRisk = "pct_high_risk"
+    }
+
+    public init(segmentation: String, segment: String, segmentName: String, people: Int?) {
+        self.segmentation = segmentation
+        self.segment = segment
+        self.segmentName = segmentName
+        self.people = people
+    }
+}
+
+/// `inequalities.csv`: each indicator by every breakdown (sex, deprivation decile and quintile,
+/// Core20, ethnic group, age band), and its slope and relative indices of inequality.
+public struct InequalityRow: FlatRow {
+    public var indicator: String
+    /// `rate`, `percentage` or `mean`.
+    public var kind: String
+    /// The unit of the values (per 1,000, %, GBP) or `ratio`.
+    public var measure: String
+    /// `all`, a breakdown's id, or `imd_decile_gradient` for the SII and RII rows.
+    public var breakdown: String
+    public var group: String
+    public var people: Int?
+    public var numerator: Int?
+    public var value: Fixed?
+    public var lower95: Fixed?
+    public var upper95: Fixed?
+    public var ageStandardised: Fixed?
+    public var ageStandardisedLower95: Fixed?
+    public var ageStandardisedUpper95: Fixed?
+    public var parentValue: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case indicator, kind, measure, breakdown, group, people, numerator, value, lower95 = "lower_95"
+        case upper95 = "upper_95", ageStandardised = "age_standardised"
+        case ageStandardisedLower95 = "age_standardised_lower_95", ageStandardisedUpper95 = "age_standardised_upper_95"
+        case parentValue = "parent_value"
+    }
+
+    public init(indicator: String, kind: String, measure: String, breakdown: String, group: String) {
+        self.indicator = indicator
+        self.kind = kind
+        self.measure = measure
+        self.breakdown = breakdown
+        self.group = group
+    }
+}
+
+/// `variation.csv`: each unit against its peers on each indicator: observed against expected,
+/// funnel limits and the outlier flag.
+public struct VariationRow: FlatRow {
+    public var indicator: String
+    public var kind: String
+    /// How the expected value was found: indirect standardisation or the risk model.
+    public var method: String
+    public var people: Int?
+    /// A count, or for a mean indicator the total.
+    public var observed: Fixed?
+    public var expected: Fixed?
+    public var ratio: Fixed?
+    public var ratioLower95: Fixed?
+    public var ratioUpper95: Fixed?
+    public var crudeValue: Fixed?
+    public var parentCrudeValue: Fixed?
+    public var funnelLower95: Fixed?
+    public var funnelUpper95: Fixed?
+    public var funnelLower998: Fixed?
+    public var funnelUpper998: Fixed?
+    /// `high`, `low` or `none`.
+    public var outlier: String?
+    public var phi: Fixed?
+    public var tau2: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case indicator, kind, method, people, observed, expected, ratio, ratioLower95 = "ratio_lower_95"
+        case ratioUpper95 = "ratio_upper_95", crudeValue = "crude_value", parentCrudeValue = "parent_crude_value"
+        case funnelLower95 = "funnel_lower_95", funnelUpper95 = "funnel_upper_95", funnelLower998 = "funnel_lower_998"
+        case funnelUpper998 = "funnel_upper_998", outlier, phi, tau2
+    }
+
+    public init(indicator: String, kind: String, method: String) {
+        self.indicator = indicator
+        self.kind = kind
+        self.method = method
+    }
+}
+
+/// `spc.csv`: monthly counts per unit and measure with their control chart and the special-cause
+/// rules each point meets.
+public struct SPCRow: FlatRow {
+    public var measure: String
+    /// Which way is better: `higher`, `lower` or `neither`.
+    public var improvement: String
+    /// `YYYY-MM`.
+    public var month: String
+    public var value: Int?
+    public var mean: Fixed?
+    public var lowerLimit: Fixed?
+    public var upperLimit: Fixed?
+    /// Whether the limits are trial limits (fewer than 20 points).
+    public var trialLimits: Bool
+    public var beyondLimits: Bool?
+    public var shift: Bool?
+    public var trend: Bool?
+    public var twoOfThree: Bool?
+    public var specialCause: Bool?
+    /// `above` or `below` the mean, for a special cause.
+    public var side: String?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case measure, improvement, month, value, mean, lowerLimit = "lower_limit", upperLimit = "upper_limit"
+        case trialLimits = "trial_limits", beyondLimits = "beyond_limits", shift, trend, twoOfThree = "two_of_three"
+        case specialCause = "special_cause", side
+    }
+
+    public init(measure: String, improvement: String, month: String, value: Int?, trialLimits: Bool) {
+        self.measure = measure
+        self.improvement = improvement
+        self.month = month
+        self.value = value
+        self.trialLimits = trialLimits
+    }
+}
+
+/// `model-transport.csv`: how a saved model's risks hold on this population, by tier.
+public struct TransportRow: FlatRow {
+    public var outcome: String
+    public var indexDate: String
+    public var tier: String
+    public var people: Int?
+    public var expectedEvents: Fixed?
+    public var observedEvents: Int?
+    public var observedOverExpected: Fixed?
+    public var lower95: Fixed?
+    public var upper95: Fixed?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case outcome, indexDate = "index_date", tier, people, expectedEvents = "expected_events"
+        case observedEvents = "observed_events", observedOverExpected = "observed_over_expected", lower95 = "lower_95"
+        case upper95 = "upper_95"
+    }
+
+    public init(outcome: String, indexDate: String, tier: String, people: Int?) {
+        self.outcome = outcome
+        self.indexDate = indexDate
+        self.tier = tier
+        self.people = people
+    }
+}
+
+extension Published {
+    /// Every file a run may write at the top of its output folder, and the folders beside them.
+    public static let files: [String] = [
+        multimorbidity.file, multimorbidityByUnit.file, costConcentration.file, riskTiers.file, risingRisk.file,
+        segmentProfiles.file, inequalities.file, variation.file, spc.file, modelTransport.file, run.file,
+        reconciliation.file, linkage.file, codes.file, models.file, tables.file, PersonFiles.persons,
+        PersonFiles.personConditions.file, PersonFiles.riskScores,
+    ]
+    public static let folders = [PersonFiles.quarantine, PersonFiles.models]
+}

@@ -1,0 +1,359 @@
+import Foundation
+
+/// The reports of a run: JSON files in its output folder, read back by the pages and the API.
+public struct OutputReport<Value: Codable & Sendable>: Sendable {
+    public let file: String
+
+    public init(file: String) { self.file = file }
+
+    /// Pretty-printed with sorted keys; a number that is not finite is written as a string.
+    public func write(_ value: Value, to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try encoder.encode(value).write(to: folder.appendingPathComponent(file))
+    }
+
+    public func read(from folder: URL) throws(OutputError) -> Value {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(file)) else {
+            throw OutputError.unreadable(file: file, line: 0, reason: "it cannot be read")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode(Value.self, from: data) } catch {
+            throw OutputError.unreadable(file: file, line: 0, reason: OutputError.describe(error))
+        }
+    }
+}
+
+extension Published {
+    public static let run = OutputReport<RunSummary>(file: "run.json")
+    public static let reconciliation = OutputReport<ReconciliationReport>(file: "reconciliation.json")
+    public static let linkage = OutputReport<LinkageReport>(file: "linkage.json")
+    public static let codes = OutputReport<CodeReport>(file: "codes.json")
+    public static let models = OutputReport<[ModelSummary]>(file: "models.json")
+    public static let tables = OutputReport<[UnitTables]>(file: "tables.json")
+}
+
+// MARK: reconciliation.json
+
+/// `reconciliation.json`: every file's rows in, accepted and quarantined.
+public struct ReconciliationReport: Sendable, Codable {
+    public var files: [FileReconciliation]
+    public var sourcesPresent: [String]
+    public var rowsIn: Int
+    public var accepted: Int
+    public var quarantined: Int
+    public var balanced: Bool
+    /// The rules rows were quarantined under, with what each means.
+    public var rules: [String: String]
+    /// The warnings rows were kept under, with what each means.
+    public var warnings: [String: String]
+
+    public init(
+        files: [FileReconciliation], sourcesPresent: [String], rules: [String: String], warnings: [String: String]
+    ) {
+        self.files = files
+        self.sourcesPresent = sourcesPresent
+        rowsIn = files.reduce(0) { $0 + $1.rowsIn }
+        accepted = files.reduce(0) { $0 + $1.accepted }
+        quarantined = files.reduce(0) { $0 + $1.quarantined }
+        balanced = files.allSatisfy(\.balances)
+        self.rules = rules
+        self.warnings = warnings
+    }
+}
+
+/// Counts for one input file: every row read is either accepted or quarantined.
+public struct FileReconciliation: Sendable, Codable {
+    public var file: String
+    public var present: Bool
+    public var bytes: Int = 0
+    public var rowsIn: Int = 0
+    public var accepted: Int = 0
+    public var quarantined: Int = 0
+    public var quarantinedByRule: [String: Int] = [:]
+    /// Rows kept whose identity fields were unusable, by warning.
+    public var warnings: [String: Int] = [:]
+    /// Columns the contract does not name.
+    public var extraColumns: [String] = []
+    /// Whether those columns were kept (area indicators) rather than ignored.
+    public var extraColumnsKept = false
+    public var seconds: Double = 0
+
+    public init(file: String, present: Bool) {
+        self.file = file
+        self.present = present
+    }
+
+    /// Rows in equals rows accepted plus rows quarantined.
+    public var balances: Bool { rowsIn == accepted + quarantined }
+}
+
+// MARK: linkage.json
+
+/// `linkage.json`: how secondary and community care records were linked to the GP spine.
+public struct LinkageReport: Sendable, Codable {
+    public struct Spine: Sendable, Codable {
+        public var registrations: Int
+        public var persons: Int
+        public var personsWithoutValidNHSNumber: Int
+        public var registeredAtAsOf: Int
+
+        public init(registrations: Int, persons: Int, personsWithoutValidNHSNumber: Int, registeredAtAsOf: Int) {
+            self.registrations = registrations
+            self.persons = persons
+            self.personsWithoutValidNHSNumber = personsWithoutValidNHSNumber
+            self.registeredAtAsOf = registeredAtAsOf
+        }
+    }
+
+    public var spine: Spine
+    /// By care file name.
+    public var bySource: [String: LinkageCounts]
+    public var records: Int
+    public var linked: Int
+    public var unlinked: Int
+    public var linkedShare: Double
+    /// The rules, in the order they are tried.
+    public var rules: [String]
+
+    public init(spine: Spine, bySource: [String: LinkageCounts], rules: [String]) {
+        self.spine = spine
+        self.bySource = bySource
+        records = bySource.values.reduce(0) { $0 + $1.records }
+        unlinked = bySource.values.reduce(0) { $0 + ($1.byRule[LinkageCounts.unlinked] ?? 0) }
+        linked = records - unlinked
+        linkedShare = records == 0 ? 1 : Double(linked) / Double(records)
+        self.rules = rules
+    }
+}
+
+/// Counts of linked records for one source file, by rule.
+public struct LinkageCounts: Sendable, Codable {
+    public var records = 0
+    public var byRule: [String: Int] = [:]
+    /// Records whose NHS number was on the spine but whose demographics disagreed.
+    public var nhsNumberConflicts = 0
+
+    public init() {}
+
+    /// The rule name counting records linked to no one.
+    public static let unlinked = "unlinked"
+
+    public var linked: Int { records - (byRule[LinkageCounts.unlinked] ?? 0) }
+}
+
+// MARK: codes.json
+
+/// `codes.json`: codes the condition library did not recognise, by code system, and list entries
+/// it rejected, so nothing is dropped silently.
+public struct CodeReport: Sendable, Codable {
+    public var eventsWithCodesInNoList: [String: Int]
+    public var distinctCodesInNoList: [String: Int]
+    public var rejectedListEntries: [String: [String]]
+
+    public init(
+        eventsWithCodesInNoList: [String: Int], distinctCodesInNoList: [String: Int],
+        rejectedListEntries: [String: [String]]
+    ) {
+        self.eventsWithCodesInNoList = eventsWithCodesInNoList
+        self.distinctCodesInNoList = distinctCodesInNoList
+        self.rejectedListEntries = rejectedListEntries
+    }
+}
+
+// MARK: models.json
+
+/// `models.json`: the model that scores each outcome (one per outcome, in outcome order), as the
+/// pages show it. The models themselves, with their full cards, are in `models/`.
+public struct ModelSummary: Sendable, Codable {
+    public var outcome: Outcome
+    public var outcomeDefinition: String
+    /// The algorithm's id (`boosted_trees`, `logistic_regression`, `age_sex_baseline`).
+    public var algorithm: String
+    /// Features come from history before this date, outcomes from the 12 months after it.
+    public var trainingIndex: String
+    public var trainingPeople: Int
+    /// How the model did on people held out of training.
+    public var heldOut: HeldOut
+
+    public struct HeldOut: Sendable, Codable {
+        public var people: Int
+        public var events: Int
+        public var auroc: Double
+        public var aurocLower: Double
+        public var aurocUpper: Double
+        public var auprc: Double
+        public var brier: Double
+        /// Points of the ROC curve: false positive rate, true positive rate.
+        public var roc: [[Double]]
+        /// Mean predicted risk against observed rate, by decile of predicted risk.
+        public var calibration: [Decile]
+        /// Observed over expected, calibration-in-the-large and slope, with 95% intervals.
+        public var measures: [Measure]
+
+        public init(
+            people: Int, events: Int, auroc: Double, aurocLower: Double, aurocUpper: Double, auprc: Double, brier: Double,
+            roc: [[Double]], calibration: [Decile], measures: [Measure]
+        ) {
+            self.people = people
+            self.events = events
+            self.auroc = auroc
+            self.aurocLower = aurocLower
+            self.aurocUpper = aurocUpper
+            self.auprc = auprc
+            self.brier = brier
+            self.roc = roc
+            self.calibration = calibration
+            self.measures = measures
+        }
+    }
+
+    public struct Decile: Sendable, Codable {
+        public var decile: Int
+        public var people: Int
+        public var expected: Double
+        public var observed: Double
+
+        public init(decile: Int, people: Int, expected: Double, observed: Double) {
+            self.decile = decile
+            self.people = people
+            self.expected = expected
+            self.observed = observed
+        }
+    }
+
+    public struct Measure: Sendable, Codable {
+        public var name: String
+        public var value: Double
+        public var lower: Double
+        public var upper: Double
+
+        public init(name: String, value: Double, lower: Double, upper: Double) {
+            self.name = name
+            self.value = value
+            self.lower = lower
+            self.upper = upper
+        }
+    }
+
+    public init(
+        outcome: Outcome, outcomeDefinition: String, algorithm: String, trainingIndex: String, trainingPeople: Int,
+        heldOut: HeldOut
+    ) {
+        self.outcome = outcome
+        self.outcomeDefinition = outcomeDefinition
+        self.algorithm = algorithm
+        self.trainingIndex = trainingIndex
+        self.trainingPeople = trainingPeople
+        self.heldOut = heldOut
+    }
+}
+
+// MARK: tables.json
+
+/// `tables.json`: the multimorbidity table and cost concentration of every unit, as JSON.
+public struct UnitTables: Sendable, Codable {
+    public var level: String
+    public var code: String
+    public var name: String
+    /// The rows of `multimorbidity-by-unit.csv` by column; a suppressed row holds only `ltc_count`.
+    public var multimorbidity: [[String: String]]
+    /// `secondary_care` and `all_settings`, by column of `cost-concentration.csv`.
+    public var costConcentration: [String: [String: Double]]
+
+    public init(
+        level: String, code: String, name: String, multimorbidity: [[String: String]],
+        costConcentration: [String: [String: Double]]
+    ) {
+        self.level = level
+        self.code = code
+        self.name = name
+        self.multimorbidity = multimorbidity
+        self.costConcentration = costConcentration
+    }
+}
+
+// MARK: run.json
+
+/// The headline figures of a run, printed at the end and kept in the store.
+public struct RunSummary: Sendable, Codable {
+    public var runId: Int64
+    public var asOf: String
+    public var spinePersons: Int
+    public var registeredPeople: Int
+    /// Registered people without a National Data Opt-out: those planning outputs count.
+    public var planningPeople: Int
+    public var rowsIn: Int
+    public var rowsAccepted: Int
+    public var rowsQuarantined: Int
+    public var reconciliationBalanced: Bool
+    public var careRecords: Int
+    public var careRecordsLinked: Int
+    public var sourcesPresent: [String]
+    public var bytesRead: Int
+    /// Seconds spent in each stage, in order.
+    public var stages: [Stage]
+    public var outputFolder: String
+    /// Which model scores each outcome, and why (nil in runs saved before models were chosen).
+    public var riskChoices: [RiskChoice]?
+
+    /// Which model scores an outcome's risks, and why; a warning when the platform fell back
+    /// from the model it would have used, or scores no one.
+    public struct RiskChoice: Sendable, Codable, Equatable {
+        public var outcome: String
+        /// The algorithm that scores people, nil when none does.
+        public var model: String?
+        public var reason: String
+        public var warning: Bool
+
+        public init(outcome: String, model: String?, reason: String, warning: Bool) {
+            self.outcome = outcome
+            self.model = model
+            self.reason = reason
+            self.warning = warning
+        }
+    }
+
+    public struct Stage: Sendable, Codable {
+        public var name: String
+        public var seconds: Double
+
+        public init(name: String, seconds: Double) {
+            self.name = name
+            self.seconds = seconds
+        }
+    }
+
+    public init(
+        runId: Int64, asOf: String, spinePersons: Int, registeredPeople: Int, planningPeople: Int, rowsIn: Int,
+        rowsAccepted: Int, rowsQuarantined: Int, reconciliationBalanced: Bool, careRecords: Int, careRecordsLinked: Int,
+        sourcesPresent: [String], bytesRead: Int, stages: [Stage], outputFolder: String, riskChoices: [RiskChoice]? = nil
+    ) {
+        self.riskChoices = riskChoices
+        self.runId = runId
+        self.asOf = asOf
+        self.spinePersons = spinePersons
+        self.registeredPeople = registeredPeople
+        self.planningPeople = planningPeople
+        self.rowsIn = rowsIn
+        self.rowsAccepted = rowsAccepted
+        self.rowsQuarantined = rowsQuarantined
+        self.reconciliationBalanced = reconciliationBalanced
+        self.careRecords = careRecords
+        self.careRecordsLinked = careRecordsLinked
+        self.sourcesPresent = sourcesPresent
+        self.bytesRead = bytesRead
+        self.stages = stages
+        self.outputFolder = outputFolder
+    }
+
+    public var totalSeconds: Double { stages.reduce(0) { $0 + $1.seconds } }
+    public var ingestMegabytesPerSecond: Double {
+        let ingest = stages.first { $0.name == "ingest" }?.seconds ?? 0
+        return ingest > 0 ? Double(bytesRead) / 1e6 / ingest : 0
+    }
+}
