@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "PHMCore", "Outputs", "Analysis", "Service", "Cohorts", "Governance", "Storage",
+                "PHMCore", "Outputs", "Service", "Cohorts", "Governance", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],

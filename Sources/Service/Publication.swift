@@ -119,6 +119,23 @@ public final class Publication: Sendable {
         return units
     }
 
+    /// Funnel limits of a count's ratio at each expected count (Poisson, with the overdispersion
+    /// `tau2` the run estimated), for drawing smooth limits under a unit's peers.
+    public static func countLimits(expected: [Double], tau2: Double) -> [FunnelLimits] {
+        var plot = FunnelPlot(kind: .poisson, points: expected.map { .init(observed: $0, expected: $0) }, overdispersion: false)
+        plot.tau2 = tau2
+        return expected.indices.map { i in
+            let l = plot.limits(i)
+            return FunnelLimits(
+                expected: expected[i], lower95: l.lower95, upper95: l.upper95, lower998: l.lower998, upper998: l.upper998)
+        }
+    }
+
+    public struct FunnelLimits: Sendable {
+        public var expected: Double
+        public var lower95: Double, upper95: Double, lower998: Double, upper998: Double
+    }
+
     /// `x` held within a measure's cap.
     static func held(_ x: Double, _ cap: ClosedRange<Double>?) -> Double {
         cap.map { min(max(x, $0.lowerBound), $0.upperBound) } ?? x

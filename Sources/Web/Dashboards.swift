@@ -1,4 +1,3 @@
-import Analysis
 import Cohorts
 import Foundation
 import Outputs
@@ -448,11 +447,8 @@ enum Dashboard: String, CaseIterable, Sendable {
         if let first = peers.first?.row, first.kind != "mean", let e = expected.compactMap({ $0 }).max(), e > 0 {
             let low = max(0.5, (expected.compactMap { $0 }.min() ?? e) * 0.5), high = e * 1.5
             let grid = (0...60).map { low * pow(high / low, Double($0) / 60) }
-            var plot = FunnelPlot(kind: .poisson, points: grid.map { .init(observed: $0, expected: $0) }, overdispersion: false)
-            plot.tau2 = first.tau2?.value ?? 0
-            limits = grid.indices.map { i in
-                let l = plot.limits(i)
-                return (grid[i], l.lower95, l.upper95, l.lower998, l.upper998)
+            limits = Publication.countLimits(expected: grid, tau2: first.tau2?.value ?? 0).map {
+                ($0.expected, $0.lower95, $0.upper95, $0.lower998, $0.upper998)
             }
         }
         let funnel = Chart.Plot(

@@ -1,4 +1,3 @@
-import Analysis
 import Cohorts
 import Foundation
 import Governance

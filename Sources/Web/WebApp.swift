@@ -1,4 +1,3 @@
-import Analysis
 import Cohorts
 import Dispatch
 import Foundation
