@@ -161,14 +161,26 @@ final class RowEncoder: Encoder {
 
     let codingPath: [any CodingKey] = []
     let userInfo: [CodingUserInfoKey: Any] = [:]
+    let columns: [String]
     let index: [String: Int]
     var cells: [Cell]
     /// The column a single value is written to.
     var current: Int?
+    /// The column after the last one written: fields mostly come in column order, and comparing
+    /// one name is cheaper than hashing it.
+    var next = 0
 
     init(columns: [String]) {
+        self.columns = columns
         index = Dictionary(columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         cells = Array(repeating: .empty, count: columns.count)
+    }
+
+    func column(_ key: some CodingKey) -> Int? {
+        let name = key.stringValue
+        let found = next < columns.count && columns[next] == name ? next : index[name]
+        if let found { next = found + 1 }
+        return found
     }
 
     func write(_ row: some Encodable, to out: inout CSVRows) throws {
@@ -201,15 +213,23 @@ final class RowEncoder: Encoder {
     private func fill(_ row: some Encodable) throws {
         for i in cells.indices { cells[i] = .empty }
         current = nil
+        next = 0
         try row.encode(to: self)
     }
 
-    func set(_ cell: Cell, _ key: (any CodingKey)?) throws {
-        guard let column = key.map({ index[$0.stringValue] }) ?? current else {
-            throw EncodingError.invalidValue(
-                cell, .init(codingPath: key.map { [$0] } ?? [], debugDescription: "the table has no such column"))
+    func set<Key: CodingKey>(_ cell: Cell, _ key: Key) throws {
+        guard let column = column(key) else {
+            throw EncodingError.invalidValue(cell, .init(codingPath: [key], debugDescription: "the table has no such column"))
         }
         cells[column] = cell
+    }
+
+    /// A single value: into the column of the key being encoded.
+    func set(_ cell: Cell) throws {
+        guard let current else {
+            throw EncodingError.invalidValue(cell, .init(codingPath: [], debugDescription: "a value outside any column"))
+        }
+        cells[current] = cell
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -233,10 +253,11 @@ final class RowEncoder: Encoder {
         }
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            if let fixed = value as? Fixed { return try encoder.set(.fixed(fixed), key) }
+            // Comparing types first spares a dynamic cast for every other value.
+            if T.self == Fixed.self, let fixed = value as? Fixed { return try encoder.set(.fixed(fixed), key) }
             // A value of its own (an enum, a day) fills this key's column; a row within a row
             // (the unit columns) fills its own columns.
-            encoder.current = encoder.index[key.stringValue]
+            encoder.current = encoder.column(key)
             defer { encoder.current = nil }
             try value.encode(to: encoder)
         }
@@ -255,15 +276,15 @@ final class RowEncoder: Encoder {
         let encoder: RowEncoder
         var codingPath: [any CodingKey] { [] }
 
-        mutating func encodeNil() throws { try encoder.set(.empty, nil) }
-        mutating func encode(_ value: Bool) throws { try encoder.set(.flag(value), nil) }
-        mutating func encode(_ value: String) throws { try encoder.set(.text(value), nil) }
-        mutating func encode(_ value: Int) throws { try encoder.set(.integer(value), nil) }
+        mutating func encodeNil() throws { try encoder.set(.empty) }
+        mutating func encode(_ value: Bool) throws { try encoder.set(.flag(value)) }
+        mutating func encode(_ value: String) throws { try encoder.set(.text(value)) }
+        mutating func encode(_ value: Int) throws { try encoder.set(.integer(value)) }
         mutating func encode(_ value: Double) throws {
-            try encoder.set(Fixed(value, places: 6).map { .fixed($0) } ?? .empty, nil)
+            try encoder.set(Fixed(value, places: 6).map { .fixed($0) } ?? .empty)
         }
         mutating func encode<T: Encodable>(_ value: T) throws {
-            if let fixed = value as? Fixed { return try encoder.set(.fixed(fixed), nil) }
+            if T.self == Fixed.self, let fixed = value as? Fixed { return try encoder.set(.fixed(fixed)) }
             try value.encode(to: encoder)
         }
     }
