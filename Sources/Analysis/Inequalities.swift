@@ -107,12 +107,13 @@ public enum Inequalities {
         return Statistics.crudeRate(x, per: n, multiplier: m)
     }
 
-    /// A mean with normal limits from the sample standard deviation.
-    static func meanEstimate(sum: Double, squares: Double, people n: Double) -> Statistics.Estimate {
+    /// A mean with normal limits from the sample standard deviation. The measures averaged
+    /// (costs, counts of use) are never negative, so a lower limit below zero is held at zero.
+    public static func meanEstimate(sum: Double, squares: Double, people n: Double) -> Statistics.Estimate {
         let mean = sum / n
         let variance = n > 1 ? max(0, (squares - sum * sum / n) / (n - 1)) : 0
         let half = Statistics.z95 * (variance / n).squareRoot()
-        return .init(value: mean, lower: mean - half, upper: mean + half)
+        return .init(value: mean, lower: max(0, mean - half), upper: mean + half)
     }
 
     /// A mean standardised to the 2013 ESP: band means weighted by the standard population,
@@ -129,7 +130,7 @@ public enum Inequalities {
         }
         guard weight > 0 else { return nil }
         let mean = value / weight, half = Statistics.z95 * variance.squareRoot() / weight
-        return .init(value: mean, lower: mean - half, upper: mean + half)
+        return .init(value: mean, lower: max(0, mean - half), upper: mean + half)
     }
 
     /// The slope and relative indices of inequality across IMD deciles (most deprived first), on

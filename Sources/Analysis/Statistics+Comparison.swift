@@ -43,6 +43,11 @@ extension Statistics {
     /// `simulations` refits with each group's value drawn from a normal distribution with its
     /// standard error; the draws are seeded, so results repeat exactly.
     ///
+    /// The RII is a ratio of the line's two ends, so it exists only while both are positive: it is
+    /// given (nil otherwise) when they are for the fitted line and for every simulated one. A
+    /// rare outcome whose line reaches zero at one end in some draws therefore has an SII but no
+    /// RII, rather than an interval for a ratio running below zero.
+    ///
     /// Returns nil unless every group has people.
     public static func inequalityIndices(
         _ groups: [RankedGroup], simulations: Int = 1_000, confidence: Double = 0.95, seed: UInt64 = 1
@@ -68,6 +73,9 @@ extension Statistics {
         let point = fit(groups.map(\.value))
         var random = Xoshiro(seed: seed)
         var slopes = [Double](), ratios = [Double]()
+        func positiveEnds(_ line: (intercept: Double, slope: Double)) -> Bool {
+            line.intercept > 0 && line.intercept + line.slope > 0
+        }
         slopes.reserveCapacity(simulations)
         ratios.reserveCapacity(simulations)
         var draw = [Double](repeating: 0, count: groups.count)
@@ -75,13 +83,13 @@ extension Statistics {
             for i in groups.indices { draw[i] = groups[i].value + groups[i].standardError * random.normal() }
             let line = fit(draw)
             slopes.append(line.slope)
-            if line.intercept != 0 { ratios.append((line.intercept + line.slope) / line.intercept) }
+            if positiveEnds(line) { ratios.append((line.intercept + line.slope) / line.intercept) }
         }
         let tail = (1 - confidence) / 2
         let sii = Estimate(
             value: point.slope, lower: quantile(slopes, tail), upper: quantile(slopes, 1 - tail))
         let rii =
-            point.intercept > 0 && ratios.count == simulations
+            positiveEnds(point) && ratios.count == simulations
             ? Estimate(
                 value: (point.intercept + point.slope) / point.intercept, lower: quantile(ratios, tail),
                 upper: quantile(ratios, 1 - tail)) : nil

@@ -60,7 +60,8 @@ public enum Statistics {
     /// `DSR = sum(x_i w_i / n_i) / sum(w_i) x multiplier`, `var = sum(x_i w_i^2 / n_i^2) / (sum w_i)^2`,
     /// and limits `DSR + sqrt(var / O) (Byar(O) - O)` with `O` the total count. Returns nil when
     /// `O < 10`, where the method is not reliable (PHE convention), or when a band with events has
-    /// no population.
+    /// no population. A rate cannot be negative, so a lower limit the formula puts below zero
+    /// (possible when a few events carry most of the weight) is held at zero.
     ///
     /// - Parameters:
     ///   - counts: events per standard population band.
@@ -89,7 +90,7 @@ public enum Statistics {
         let limits = byar(total, z: z)
         let scale = (variance / total).squareRoot()
         return Estimate(
-            value: rate * multiplier, lower: (rate + scale * (limits.lower - total)) * multiplier,
+            value: rate * multiplier, lower: max(0, rate + scale * (limits.lower - total)) * multiplier,
             upper: (rate + scale * (limits.upper - total)) * multiplier)
     }
 }

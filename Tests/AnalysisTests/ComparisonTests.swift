@@ -66,6 +66,52 @@ import Testing
         #expect(Statistics.inequalityIndices(groups, simulations: 20_000) == indices)
     }
 
+    /// A rare outcome whose fitted line reaches zero at one end in some simulations has an SII
+    /// but no RII: a ratio of the ends would be undefined, and its interval would run below zero.
+    @Test func riiOfARareOutcomeIsLeftOutNotNegative() throws {
+        // Prevalence per 100 falling from 0.08 to 0.01 across deciles of 500 people: most
+        // deciles have a handful of cases, so draws of the least deprived end go below zero.
+        let values = [0.08, 0.06, 0.05, 0.04, 0.04, 0.03, 0.02, 0.02, 0.01, 0.01]
+        let groups = values.map { v in
+            Statistics.RankedGroup(people: 500, value: v, standardError: (v / 100 * (1 - v / 100) / 500).squareRoot() * 100)
+        }
+        let indices = try #require(Statistics.inequalityIndices(groups))
+        #expect(indices.sii.value < 0)
+        #expect(indices.rii == nil)
+    }
+
+    /// Every interval the module gives for a quantity that cannot be negative (a proportion, a
+    /// rate, a ratio of rates, a mean of costs) stays at or above zero, over random inputs.
+    @Test func intervalsOfNonNegativeQuantitiesStayAtOrAboveZero() throws {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let n = Double.random(in: 1...5_000, using: &random)
+            let x = Double(Int.random(in: 0...Int(n), using: &random))
+            #expect(Statistics.wilson(x, of: n).lower >= 0)
+            #expect(Statistics.byar(x).lower >= 0)
+            #expect(Statistics.crudeRate(x, per: n).lower >= 0)
+            #expect((Statistics.indirectlyStandardisedRatio(observed: x, expected: n / 10)?.lower ?? 0) >= 0)
+            // A mean of values in [0, 1000] from a sum and sum of squares a sample could have.
+            let people = Double(Int.random(in: 1...50, using: &random))
+            let values = (0..<Int(people)).map { _ in Double.random(in: 0...1) < 0.9 ? 0 : Double.random(in: 0...1_000) }
+            let mean = Inequalities.meanEstimate(
+                sum: values.reduce(0, +), squares: values.reduce(0) { $0 + $1 * $1 }, people: people)
+            #expect(mean.lower >= 0 && mean.lower <= mean.value && mean.value <= mean.upper)
+            let groups = (0..<10).map { _ in
+                let v = Double.random(in: 0...0.2, using: &random)
+                return Statistics.RankedGroup(people: 300, value: v, standardError: Double.random(in: 0...0.1, using: &random))
+            }
+            if let rii = Statistics.inequalityIndices(groups, simulations: 200)?.rii { #expect(rii.lower > 0) }
+        }
+        // Dobson's limits when a few events carry most of the weight: the formula's lower limit
+        // is below zero (0.51 - 0.93 per person), so it is held at zero.
+        let dsr = try #require(
+            Statistics.directlyStandardisedRate(
+                counts: [100, 1], populations: [5_000, 1], standard: [1, 1], multiplier: 1))
+        #expect(abs(dsr.value - 0.51) < 1e-9)
+        #expect(dsr.lower == 0 && dsr.upper > dsr.value)
+    }
+
     /// Poisson distribution function and Spiegelhalter's interpolated limits against scipy.
     @Test func poissonLimitsAgreeWithScipy() throws {
         let means = [0.7, 3, 10, 57.3, 1_000, 25_000]
