@@ -5,6 +5,7 @@ import Hummingbird
 import Identity
 import Ingest
 import Logging
+import Outputs
 import PHMCore
 import Pipeline
 import Service
@@ -64,15 +65,55 @@ extension PHMCommand {
 
         @Option(help: "The port to serve on.") var port = 8080
 
+        /// What a demo's outputs depend on, kept beside them (`DIR/demo.json`) so that serving the
+        /// same demo again serves its run rather than making it anew.
+        struct Settings: Codable, Equatable {
+            var people: Int, seed: UInt64, signal: String, faultRate: Double
+            var conditions: String?, segmentations: String?, suppress: Bool, models: String?, modelSeed: UInt64
+            var dataDirectory: String, keyFile: String?
+            var runId: Int64?
+        }
+
+        var settings: Settings {
+            func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
+            return Settings(
+                people: population.people, seed: population.seed, signal: population.signal.rawValue,
+                faultRate: population.faultRate, conditions: absolute(pipeline.conditions),
+                segmentations: absolute(pipeline.segmentations), suppress: pipeline.suppress, models: absolute(pipeline.models),
+                modelSeed: pipeline.modelSeed, dataDirectory: absolute(pipeline.dataDirectory) ?? "",
+                keyFile: absolute(pipeline.keyFile))
+        }
+
+        /// The run an earlier demo with the same settings left current in the data directory.
+        func earlierRun(_ platform: Platform) -> Publication? {
+            let file = URL(fileURLWithPath: dir).appendingPathComponent("demo.json")
+            guard let data = try? Data(contentsOf: file), var earlier = try? JSONDecoder().decode(Settings.self, from: data),
+                let runId = earlier.runId, let publication = try? platform.publication(), publication.runId == runId
+            else { return nil }
+            earlier.runId = nil
+            return earlier == settings ? publication : nil
+        }
+
         func run() async throws {
-            let input = dir + "/input"
-            _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
-            let result = try Console.runPipeline(
-                input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
-            print(Console.summary(result))
-            guard serve else { return }
-            let platform = try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory))
-            let practice = result.prepared.population.hierarchy.practices[0].code
+            let platform = serve ? try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) : nil
+            let practice: String
+            if let platform, let earlier = earlierRun(platform) {
+                print(
+                    "serving run \(earlier.runId), made by an earlier phm demo with the same settings (\(dir)/demo.json; delete it to run again)"
+                )
+                practice = earlier.units.first { $0.level == .practice }?.code ?? ""
+            } else {
+                let input = dir + "/input"
+                _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
+                let result = try Console.runPipeline(
+                    input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
+                print(Console.summary(result))
+                var done = settings
+                done.runId = result.summary.runId
+                try JSONEncoder().encode(done).write(to: URL(fileURLWithPath: dir).appendingPathComponent("demo.json"))
+                practice = result.prepared.population.hierarchy.practices[0].code
+            }
+            guard let platform else { return }
             do {
                 let users = try platform.createDemoUsers(practiceCode: practice)
                 print("\ndemo users (synthetic data only; the passwords are shown once):")

@@ -235,7 +235,7 @@ extension PHMCommand {
             @OptionGroup var session: SessionOptions
             @Argument(help: "The saved cohort.") var cohort: String
             @Option(help: "Why you are re-identifying these patients (written to the audit log).") var reason: String
-            @Option(help: "Also write the worklist as CSV to this file.") var csv: String?
+            @Option(help: "Write the worklist as CSV to this file instead of showing its first 20 rows.") var csv: String?
             func run() throws {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
@@ -261,10 +261,11 @@ extension PHMCommand {
                     rows.field(e.latest?.changedBy ?? "")
                     rows.end()
                 }
+                // Identities go where they were asked for: to the file, or else to the terminal.
+                if let csv { return try write(rows, to: csv) }
                 let lines = String(decoding: rows.bytes, as: UTF8.self).split(separator: "\n")
                 for line in lines.prefix(21) { print(line) }
                 if lines.count > 21 { print("... \(lines.count - 21) more") }
-                if let csv { try write(rows, to: csv) }
             }
         }
 

@@ -46,8 +46,14 @@ package struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("model-seed"), help: "Seed of the split into training and held-out people.")
     var modelSeed: UInt64 = 42
 
-    @Option(help: "Worker threads (default: all cores).")
-    package var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
+    var workerThreads: Int?
+
+    /// The worker threads asked for, or one per core.
+    package var workers: Int {
+        get { workerThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+        set { workerThreads = newValue }
+    }
 
     package func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }

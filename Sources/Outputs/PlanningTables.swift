@@ -327,7 +327,7 @@ public struct SPCRow: FlatRow {
     public var mean: Fixed?
     public var lowerLimit: Fixed?
     public var upperLimit: Fixed?
-    /// Whether the limits are trial limits (fewer than 20 points).
+    /// Whether the limits are trial limits (fewer than 12 points).
     public var trialLimits: Bool
     public var beyondLimits: Bool?
     public var shift: Bool?

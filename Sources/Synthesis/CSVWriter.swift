@@ -6,7 +6,9 @@ final class OutputFile {
     let handle: FileHandle
 
     init(_ url: URL, header: String) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
         handle = try FileHandle(forWritingTo: url)
         try write(Array((header + "\n").utf8))
     }

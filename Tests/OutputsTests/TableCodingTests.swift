@@ -111,3 +111,21 @@ struct TableCodingTests {
         #expect(MultimorbidityRow.columns.first == "ltc_count")
     }
 }
+
+@Suite("The output contract's documentation")
+struct OutputDocumentationTests {
+    /// `docs/outputs.md` describes every column of every published file, with its unit.
+    @Test func everyColumnIsDescribed() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/outputs.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let columns =
+            UnitRow<MultimorbidityRow>.columns + CostConcentrationRow.columns + RiskTierRow.columns + RisingRiskRow.columns
+            + SegmentProfileRow.columns + InequalityRow.columns + VariationRow.columns + SPCRow.columns
+            + TransportRow.columns + PersonConditionRow.columns + QuarantineRow.columns + PersonFiles.personColumns
+            + PersonFiles.riskScoreColumns
+        // Lorenz points are described as a range.
+        let undescribed = Set(columns).filter { !text.contains("`\($0)`") && !$0.hasPrefix("lorenz_") }
+        #expect(undescribed.isEmpty, "not in docs/outputs.md: \(undescribed.sorted())")
+        for file in Published.files { #expect(text.contains("`\(file)`"), "\(file) is not in docs/outputs.md") }
+    }
+}
