@@ -22,6 +22,10 @@ public struct ConditionLibrary: Sendable {
         public var divideBy: Double
         public var categories: [(label: String, below: Double?)]
 
+        /// Whether every value is a whole number (integer weights, nothing divided): such a score
+        /// is written without decimals.
+        public var isWholeNumber: Bool { divideBy == 1 && weights.allSatisfy { $0.weight.rounded() == $0.weight } }
+
         /// The category label of a score value.
         public func category(of value: Double) -> String? {
             categories.first { $0.below.map { value < $0 } ?? true }?.label

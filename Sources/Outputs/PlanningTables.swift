@@ -46,6 +46,8 @@ public struct UnitRow<Row: TableRow>: TableRow {
 
     public static var columns: [String] { UnitColumns.columns + Row.columns }
 
+    public func applies(_ column: String) -> Bool { UnitColumns.columns.contains(column) || row.applies(column) }
+
     public init(from decoder: any Decoder) throws {
         unit = try UnitColumns(from: decoder)
         row = try Row(from: decoder)
@@ -265,6 +267,20 @@ public struct InequalityRow: FlatRow {
         case upper95 = "upper_95", ageStandardised = "age_standardised"
         case ageStandardisedLower95 = "age_standardised_lower_95", ageStandardisedUpper95 = "age_standardised_upper_95"
         case parentValue = "parent_value"
+    }
+
+    /// The breakdown of the SII and RII rows.
+    public static let gradient = "imd_decile_gradient"
+
+    /// A gradient row has a value and interval only; a mean has no numerator.
+    public func applies(_ column: String) -> Bool {
+        if breakdown == Self.gradient {
+            return ![
+                CodingKeys.people, .numerator, .ageStandardised, .ageStandardisedLower95, .ageStandardisedUpper95,
+                .parentValue,
+            ].map(\.rawValue).contains(column)
+        }
+        return column != CodingKeys.numerator.rawValue || kind != "mean"
     }
 
     public init(indicator: String, kind: String, measure: String, breakdown: String, group: String) {

@@ -7,6 +7,14 @@ import PHMCore
 public protocol TableRow: Codable, Sendable {
     /// The header, in order.
     static var columns: [String] { get }
+
+    /// Whether a column means anything for this row. Its cell is empty where it does not, and a
+    /// reader tells that apart from a suppressed count by asking.
+    func applies(_ column: String) -> Bool
+}
+
+extension TableRow {
+    public func applies(_ column: String) -> Bool { true }
 }
 
 /// A row whose columns are exactly its `CodingKeys`.

@@ -233,7 +233,7 @@ struct PlanningWriter {
                         guard let e else { continue }
                         var row = InequalityRow(
                             indicator: indicator.id, kind: indicator.kind.rawValue,
-                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: "imd_decile_gradient",
+                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: InequalityRow.gradient,
                             group: label)
                         row.value = Fixed(e.value, places: 4)
                         row.lower95 = Fixed(e.lower, places: 4)

@@ -99,6 +99,7 @@ enum OutputWriter {
             + PersonFiles.riskColumns + segments.segmentations.map { PersonFiles.segment($0.id) }
         try handle.write(contentsOf: Data((header.joined(separator: ",") + "\n").utf8))
         let ltcIDs = library.conditions.map { $0.isLTC ? $0.id : nil }
+        let places = library.scores.map { $0.isWholeNumber ? 0 : 4 }
         let parts = Parallel.ranges(registered.count, parts: workers * 8)
         let chunks = Parallel.map(parts.count) { k -> [UInt8] in
             var rows = CSVRows(capacity: parts[k].count * 200)
@@ -134,7 +135,7 @@ enum OutputWriter {
                 rows.field(
                     conditions.flaggedRows(of: p).compactMap { ltcIDs[Int(conditions.firstCondition[$0])] }.joined(separator: "|")
                 )
-                for s in library.scores.indices { rows.field(conditions.scores[s][p], decimals: 4) }
+                for s in library.scores.indices { rows.field(conditions.scores[s][p], decimals: places[s]) }
                 for (s, score) in library.scores.enumerated() where !score.categories.isEmpty {
                     rows.field(score.category(of: conditions.scores[s][p]) ?? "")
                 }

@@ -104,10 +104,15 @@ enum Chart: Sendable {
         return ticks
     }
 
-    /// A tick's label with as many decimals as the step between ticks needs.
+    /// A tick's label with as many decimals as the step between ticks needs: 0.975 beside 1.000
+    /// on a step of 0.025, never two ticks rounded to look alike.
     static func tick(_ t: Double, _ ticks: [Double], _ format: Format) -> String {
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
-        let decimals = max(0, min(4, Int(-floor(log10(step) + 1e-9))))
+        let decimals =
+            (0...6).first { d in
+                let scaled = step * pow(10, Double(d))
+                return abs(scaled - scaled.rounded()) < 1e-6 * max(1, scaled)
+            } ?? 6
         let number = Format.grouped(t, decimals: decimals)
         switch format {
         case .money: return (t < 0 ? "-£" : "£") + Format.grouped(abs(t), decimals: decimals)

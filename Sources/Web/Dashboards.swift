@@ -19,10 +19,14 @@ struct PanelTable: Sendable {
     var name: String
     var columns: [String]
     var rows: [[String]]
+    /// Per cell, whether its column means nothing for its row (so an empty cell is not a
+    /// suppressed one); empty when every column applies.
+    var notApplicable: [[Bool]] = []
 
     /// Published rows of one unit, without the unit's columns.
     init<Row: TableRow>(_ name: String, _ rows: [Row]) {
         self.init(name: name, columns: Row.columns, rows: rows.map(\.cells))
+        notApplicable = rows.map { row in Row.columns.map { !row.applies($0) } }
     }
 
     init(name: String, columns: [String], rows: [[String]]) {
@@ -379,7 +383,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         func panel(_ id: String, _ title: String, _ groups: String, note: String = "") -> Panel {
             // The deprivation table carries the gradient rows (slope and relative index) too.
             let part = rows.filter {
-                $0.breakdown == groups || (groups == "imd_decile" && $0.breakdown == "imd_decile_gradient")
+                $0.breakdown == groups || (groups == "imd_decile" && $0.breakdown == InequalityRow.gradient)
             }
             let bars = part.filter { $0.breakdown == groups }
             return Panel(

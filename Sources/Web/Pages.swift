@@ -122,25 +122,62 @@ enum Pages {
         return items.joined(separator: "&")
     }
 
+    /// The seed table's columns, whose names are the seed's: means per person, a share as a fraction.
+    static let seedHeadings = [
+        "ltc_count": "Long-term conditions", "patients": "Patients", "pct_patients": "Share of patients",
+        "ae_attendances": "A&E attendances per person", "outpatient_attendances": "Outpatient attendances per person",
+        "elective_admissions": "Elective admissions per person", "emergency_admissions": "Emergency admissions per person",
+        "total_apc_cost_gbp": "Admitted care cost per person (GBP)",
+        "emergency_admission_cost_gbp": "Emergency admission cost per person (GBP)",
+        "unique_prescription_types": "Different medicines per person",
+        "risk_persistent_high_cost": "Mean risk of persistent high cost",
+        "risk_emergency_admission_12m": "Mean risk of emergency admission",
+    ]
+
+    /// A column's name in words: `mean_cost_gbp` is "Mean cost per person (GBP)",
+    /// `pct_aged_65_plus` "Aged 65 plus (%)", `ratio_lower_95` "Ratio lower 95%".
+    static func heading(_ column: String) -> String {
+        if let seed = seedHeadings[column] { return seed }
+        var words = column.split(separator: "_").map(String.init)
+        var suffix = ""
+        if words.last == "gbp" {
+            words.removeLast()
+            suffix = " (GBP)"
+        }
+        if words.first == "pct", words.count > 1 {
+            words.removeFirst()
+            suffix = " (%)"
+        }
+        if words.count > 2, words.suffix(2) == ["per", "1000"] { words[words.count - 1] = "1,000" }
+        if words.first == "mean", suffix == " (GBP)" { words.append(contentsOf: ["per", "person"]) }
+        let named = ["ae": "A&E", "ltc": "LTC", "imd": "IMD", "gp": "GP", "apc": "admitted care", "95": "95%", "998": "99.8%"]
+        let text = words.map { named[$0] ?? $0 }.joined(separator: " ") + suffix
+        return text.prefix(1).uppercased() + text.dropFirst()
+    }
+
     /// A published table for people: headers in words, numbers formatted, suppressed cells marked.
     static func table(_ t: PanelTable, caption: String) -> String {
         let formats = t.columns.map(Format.of(column:))
         let rowFormat = t.column("format")
         var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"
         for (c, column) in t.columns.enumerated() where c != rowFormat {
-            out += "<th scope=\"col\">\(escape(Dashboard.label(column)))</th>"
+            out += "<th scope=\"col\">\(escape(heading(column)))</th>"
         }
         out += "</tr></thead><tbody>"
-        for row in t.rows {
+        for (r, row) in t.rows.enumerated() {
             out += "<tr>"
             for (c, field) in row.enumerated() where c != rowFormat {
                 // A headline table says each value's format in its own column.
                 let format =
                     c == t.column("value") && rowFormat != nil ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
+                let applies = r >= t.notApplicable.count || c >= t.notApplicable[r].count || !t.notApplicable[r][c]
                 let shown =
-                    format == .text
-                    ? escape(field)
-                    : field.isEmpty ? "<abbr title=\"suppressed or not available\">*</abbr>" : escape(format.show(field: field))
+                    field.isEmpty && !applies
+                    ? "<abbr title=\"does not apply\">-</abbr>"
+                    : format == .text
+                        ? escape(field)
+                        : field.isEmpty
+                            ? "<abbr title=\"suppressed or not available\">*</abbr>" : escape(format.show(field: field))
                 out += format == .text ? "<td>\(shown)</td>" : "<td class=\"n\">\(shown)</td>"
             }
             out += "</tr>"

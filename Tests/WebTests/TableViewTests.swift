@@ -1,0 +1,52 @@
+import Foundation
+import Outputs
+import Testing
+
+@testable import Web
+
+@Suite("Published tables as people read them")
+struct TableViewTests {
+    @Test(
+        "Column names become headings in words, with their units",
+        arguments: [
+            ("mean_cost_gbp", "Mean cost per person (GBP)"), ("pct_aged_65_plus", "Aged 65 plus (%)"),
+            ("ae_attendances_per_1000", "A&E attendances per 1,000"), ("ratio_lower_95", "Ratio lower 95%"),
+            ("funnel_upper_998", "Funnel upper 99.8%"), ("total_apc_cost_gbp", "Admitted care cost per person (GBP)"),
+            ("pct_patients", "Share of patients"), ("unit_name", "Unit name"),
+        ])
+    func headings(_ column: String, _ heading: String) {
+        #expect(Pages.heading(column) == heading)
+    }
+
+    /// A gradient row's people and numerator do not apply; a suppressed count does. The page says
+    /// which is which, while the data (API, CSV) keeps both empty.
+    @Test func emptyCellsSayWhetherTheyAreSuppressedOrDoNotApply() {
+        var gradient = InequalityRow(
+            indicator: "depression", kind: "proportion", measure: "ratio", breakdown: InequalityRow.gradient, group: "rii")
+        gradient.value = Fixed(1.4, places: 4)
+        gradient.lower95 = Fixed(1.1, places: 4)
+        gradient.upper95 = Fixed(1.8, places: 4)
+        var suppressed = InequalityRow(
+            indicator: "depression", kind: "proportion", measure: "percent", breakdown: "imd_decile", group: "3")
+        suppressed.people = 40
+        let table = PanelTable("inequalities", [gradient, suppressed])
+        #expect(table.rows[0][table.column("people")!] == "" && table.rows[1][table.column("numerator")!] == "")
+        let html = Pages.table(table, caption: "Depression")
+        let cells = html.components(separatedBy: "<tr>").dropFirst(2).map { $0 }
+        #expect(cells[0].contains("title=\"does not apply\"") && !cells[0].contains("title=\"suppressed"))
+        #expect(cells[1].contains("title=\"suppressed or not available\""))
+        #expect(html.contains("<th scope=\"col\">Age standardised lower 95%</th>"))
+    }
+}
+
+@Suite("Chart axes")
+struct AxisTests {
+    /// Tick labels carry the decimals their step needs, so no two read alike.
+    @Test func tickLabelsShowTheirStep() {
+        let ticks = Chart.ticks(0.9, 1.0225)
+        #expect(ticks.count == 5 && abs(ticks[1] - ticks[0] - 0.025) < 1e-12)
+        #expect(ticks.map { Chart.tick($0, ticks, .ratio) } == ["0.900", "0.925", "0.950", "0.975", "1.000"])
+        #expect(Chart.tick(1_500, [0, 500, 1_000, 1_500], .count) == "1,500")
+        #expect(Chart.tick(0.5, [0, 0.25, 0.5], .decimal) == "0.50")
+    }
+}
