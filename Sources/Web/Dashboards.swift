@@ -416,9 +416,15 @@ enum Dashboard: String, CaseIterable, Sendable {
     // MARK: variation
 
     static func variation(_ p: Publication, _ q: PageQuery) -> [Panel] {
-        // A unit's children compared with each other; a practice among its PCN's practices.
-        let peersOf = q.unit.level == .practice ? (q.unit.parent ?? q.unit.code) : q.unit.code
-        let peers = p.variation.filter { $0.unit.parentCode == peersOf && $0.row.indicator == q.indicator }
+        // Variation lives between practices: the funnel compares the practices of the unit (of its
+        // locality for a PCN or a practice), and marks the unit's own.
+        let path = p.path(to: q.unit.code)
+        let scope = q.unit.level == .organisation || q.unit.level == .locality ? q.unit : path.count > 1 ? path[1] : q.unit
+        func within(_ code: String, _ ancestor: String) -> Bool { p.path(to: code).contains { $0.code == ancestor } }
+        let peers = p.variation.filter {
+            $0.unit.level == Level.practice.rawValue && $0.row.indicator == q.indicator && within($0.unit.unitCode, scope.code)
+        }
+        let own = Set(peers.map(\.unit.unitCode).filter { within($0, q.unit.code) })
         var shown = VariationRow.columns
         shown.removeAll { $0 == VariationRow.CodingKeys.indicator.rawValue }
         let rows = PanelTable(
@@ -433,7 +439,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         for peer in peers {
             let row = peer.row
             guard let e = row.expected?.value, let r = row.ratio?.value else { continue }
-            if peer.unit.unitCode == q.unit.code {
+            if own.contains(peer.unit.unitCode) {
                 highlight.append((e, r))
             } else {
                 points.append((e, r))
@@ -455,6 +461,11 @@ enum Dashboard: String, CaseIterable, Sendable {
                 ($0.expected, $0.lower95, $0.upper95, $0.lower998, $0.upper998)
             }
         }
+        // The target line spans everything drawn, so it has length even with one point.
+        let drawn = expected.compactMap { $0 } + limits.map(\.x)
+        let xRange = drawn.min().flatMap { low in
+            drawn.max().map { high in high > low ? low...high : low * 0.5...max(1, low * 1.5) }
+        }
         let funnel = Chart.Plot(
             x: .init(title: "Expected (people or events)", format: .decimal),
             y: .init(title: "Observed / expected", format: .ratio),
@@ -467,7 +478,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                 .init(name: "", points: limits.map { ($0.x, $0.l998) }, style: .line, colour: 3),
                 .init(
                     name: "target",
-                    points: [(expected.compactMap { $0 }.min() ?? 0, 1), (expected.compactMap { $0 }.max() ?? 1, 1)],
+                    points: xRange.map { [($0.lowerBound, 1), ($0.upperBound, 1)] } ?? [],
                     style: .dotted, colour: 6),
             ].filter { !$0.points.isEmpty })
         let measure = q.measure
@@ -483,9 +494,9 @@ enum Dashboard: String, CaseIterable, Sendable {
         let specialLabels = series.filter { $0.specialCause == true }.map(\.month)
         return [
             Panel(
-                id: "funnel", title: "Funnel plot: \(label(q.indicator))",
+                id: "funnel", title: "Funnel plot: \(label(q.indicator)), practices in \(scope.name)",
                 note:
-                    "Each unit's indirectly standardised ratio against its expected count, with 95% and 99.8% limits (Spiegelhalter 2005, adjusted for overdispersion). Points beyond 99.8% are flagged in the table's outlier column.",
+                    "Each practice's indirectly standardised ratio against its expected count, with 95% and 99.8% limits (Spiegelhalter 2005, adjusted for overdispersion)\(q.unit.level == .organisation || q.unit.level == .locality ? "" : "; this unit's practices are marked"). Points beyond 99.8% are flagged in the table's outlier column. How to read it: a practice inside the funnel differs from the expected no more than chance would make it; one outside it is worth a look, not yet a judgement.",
                 chart: .plot(funnel), table: rows),
             Panel(
                 id: "spc", title: "Statistical process control: \(label(measure)) per month",

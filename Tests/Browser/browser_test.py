@@ -46,11 +46,36 @@ def click(element):
     WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
+# Every text of every chart inside its chart, on screen: a label cut off at a chart's edge (a
+# long segment name, a legend) is a failure, not a blemish.
+CLIPPED_TEXT = """
+const problems = [];
+for (const svg of document.querySelectorAll('svg')) {
+  const s = svg.getBoundingClientRect();
+  if (s.width === 0) continue;
+  for (const t of svg.querySelectorAll('text')) {
+    if (!t.textContent.trim()) continue;
+    const r = t.getBoundingClientRect();
+    if (r.left < s.left - 1 || r.right > s.right + 1 || r.top < s.top - 1 || r.bottom > s.bottom + 1)
+      problems.push(t.textContent.slice(0, 60));
+  }
+}
+return problems;
+"""
+
+WIDTHS = (1400, 1000)
+
+
 def shot(name):
-    """The whole page, not just the window: the window grows to the page's height first."""
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1366, min(max(900, height), 12000))
-    browser.save_screenshot(os.path.join(shots, name + ".png"))
+    """The whole page at each tested width, not just the window (the window grows to the page's
+    height first), after checking that no chart's text is cut off."""
+    for width in WIDTHS:
+        browser.set_window_size(width, 900)
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(width, min(max(900, height), 12000))
+        clipped = browser.execute_script(CLIPPED_TEXT)
+        assert not clipped, f"{name} at {width} px: chart text cut off: {clipped[:5]}"
+        browser.save_screenshot(os.path.join(shots, f"{name}-{width}.png"))
     browser.set_window_size(1366, 900)
 
 

@@ -158,12 +158,12 @@ import Testing
                 }
             }
 
-            // Funnel: the organisation's localities, each compared with it.
+            // Funnel: where variation lives, every practice of the organisation.
             let variation = try Self.json(
                 try await client.execute(
                     uri: "/api/pages/variation?unit=\(organisation)&indicator=depression", method: .get, headers: bearer))
             let funnel = try #require((variation["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "funnel" })
-            #expect((funnel["rows"] as? [Any])?.count == units.filter { $0.level == .locality }.count)
+            #expect((funnel["rows"] as? [Any])?.count == units.filter { $0.level == .practice }.count)
 
             // Unknown units and indicators are refused with the rule, not a crash.
             let badUnit = try await client.execute(uri: "/api/pages/risk?unit=NOPE", method: .get, headers: bearer)
