@@ -31,7 +31,7 @@ public struct Segmentation: Sendable {
         let segments = LTCBand.allCases.flatMap { l in
             AgeBand.allCases.map { a in
                 Segment(
-                    id: l.id + a.letter, name: "LTC band \(l.id), age band \(a.letter)",
+                    id: l.id + a.letter, name: "\(l.label) \(l == .one ? "LTC" : "LTCs"), aged \(a.label)",
                     rule: .all(within(.ltcCount, l.counts) + within(.age, a.ages)))
             }
         }

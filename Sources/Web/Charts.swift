@@ -89,6 +89,17 @@ enum Chart: Sendable {
 
     static func f(_ x: Double) -> String { String(format: "%.1f", x) }
 
+    /// A generous estimate of a text's width: 0.6 of the font size per character, wider than
+    /// the average letter of the sans-serif fonts pages use, so a box sized by it holds the text.
+    static func width(_ s: String, size: Int = 12) -> Double { Double(s.count) * Double(size) * 0.6 }
+
+    /// A label cut to fit `room` pixels, ending with an ellipsis when cut (the full text stays in
+    /// the mark's tooltip and the table).
+    static func fit(_ s: String, _ room: Double, size: Int = 12) -> String {
+        let most = Int(room / (Double(size) * 0.6))
+        return s.count <= most ? s : String(s.prefix(max(1, most - 1))) + "\u{2026}"
+    }
+
     /// Round numbers for an axis from `low` to `high`.
     static func ticks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
         guard high > low else { return [low] }
@@ -124,8 +135,9 @@ enum Chart: Sendable {
     // MARK: bars
 
     static func draw(_ bars: Bars) -> (width: Double, height: Double, content: String) {
-        let width = 640.0, labelWidth = 200.0, row = 22.0, top = 10.0
-        let plotWidth = width - labelWidth - 80
+        // The label column is as wide as the longest label needs, within limits.
+        let labelWidth = min(320, max(120, (bars.labels.map { Chart.width($0) }.max() ?? 0) + 12))
+        let plotWidth = 360.0, width = labelWidth + plotWidth + 80, row = 22.0, top = 10.0
         let height = top + row * Double(bars.labels.count) + 30
         let highs = bars.values.compactMap { $0 } + bars.intervals.compactMap { $0?.1 } + [bars.reference?.value ?? 0]
         let lows = bars.values.compactMap { $0 } + bars.intervals.compactMap { $0?.0 } + [0]
@@ -139,7 +151,7 @@ enum Chart: Sendable {
         }
         for (i, label) in bars.labels.enumerated() {
             let y = top + row * Double(i)
-            out += text(labelWidth - 6, y + 15, String(label.prefix(32)), anchor: "end")
+            out += text(labelWidth - 6, y + 15, fit(label, labelWidth - 8), anchor: "end")
             guard let value = bars.values[i] else {
                 out += text(labelWidth + 4, y + 15, "suppressed", size: 11)
                 continue
@@ -230,7 +242,10 @@ enum Chart: Sendable {
     // MARK: plot
 
     static func draw(_ plot: Plot) -> (width: Double, height: Double, content: String) {
-        let width = 640.0, height = 380.0, left = 64.0, right = 150.0, top = 12.0, bottom = 46.0
+        // The legend column is as wide as the longest series name needs, within limits.
+        let names = plot.series.map(\.name).filter { !$0.isEmpty }
+        let right = min(220, max(150, 40 + (names.map { Chart.width($0, size: 11) }.max() ?? 0)))
+        let width = 640.0, height = 380.0, left = 64.0, top = 12.0, bottom = 46.0
         let xs = plot.series.flatMap { $0.points.map(\.x) }, ys = plot.series.flatMap { $0.points.map(\.y) }
         func range(_ axis: Plot.Axis, _ values: [Double]) -> ClosedRange<Double> {
             if let r = axis.range { return r }
@@ -291,7 +306,7 @@ enum Chart: Sendable {
                         "<line x1=\"\(f(width - right + 8))\" x2=\"\(f(width - right + 26))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
                 }
             }
-            if !series.name.isEmpty { out += text(width - right + 32, legendY, String(series.name.prefix(20)), size: 11) }
+            if !series.name.isEmpty { out += text(width - right + 32, legendY, fit(series.name, right - 36, size: 11), size: 11) }
         }
         return (width, height, out)
     }

@@ -342,7 +342,11 @@ enum Dashboard: String, CaseIterable, Sendable {
                             ])), table: roc),
                 Panel(
                     id: "calibration-" + outcome, title: "Calibration: \(label(outcome))",
-                    note: "Observed against predicted risk by decile of predicted risk; a calibrated model lies on the diagonal.",
+                    note:
+                        "Observed against predicted risk by decile of predicted risk; a calibrated model lies on the diagonal."
+                        + (card.outcome == .persistentHighCost
+                            ? " Persistent high cost is rare by design (the costliest 5% in two years running), so most deciles' risks and rates are well under 1% and sit near zero."
+                            : ""),
                     chart: .plot(
                         .init(
                             x: .init(title: "Predicted (%)", range: 0...highest, format: .decimal),
@@ -424,7 +428,8 @@ enum Dashboard: String, CaseIterable, Sendable {
         let peers = p.variation.filter {
             $0.unit.level == Level.practice.rawValue && $0.row.indicator == q.indicator && within($0.unit.unitCode, scope.code)
         }
-        let own = Set(peers.map(\.unit.unitCode).filter { within($0, q.unit.code) })
+        // The unit's own practices stand out only when the funnel shows more than the unit.
+        let own = scope.code == q.unit.code ? [] : Set(peers.map(\.unit.unitCode).filter { within($0, q.unit.code) })
         var shown = VariationRow.columns
         shown.removeAll { $0 == VariationRow.CodingKeys.indicator.rawValue }
         let rows = PanelTable(
@@ -528,8 +533,13 @@ extension Format {
             return .text
         }
         if name.hasSuffix("_gbp") || name == "value_gbp" { return .money }
-        // The seed multimorbidity table gives its share as a fraction, as the seed does.
-        if name == "pct_patients" { return .share }
+        // The seed multimorbidity table gives its share as a fraction, as the seed does; risks
+        // are probabilities, shown as percentages so a rare outcome's small risks do not read 0.000.
+        if name == "pct_patients" || name.hasPrefix("risk_") || name.hasPrefix("mean_risk")
+            || ["mean_predicted_risk", "observed_rate"].contains(name)
+        {
+            return .share
+        }
         if name.hasPrefix("pct_") || name.hasSuffix("_pct") { return .percent }
         if name.hasSuffix("_per_1000") { return .rate }
         if [
