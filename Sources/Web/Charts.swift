@@ -71,7 +71,7 @@ enum Chart: Sendable {
             case .plot(let plot): Chart.draw(plot)
             }
         return """
-            <svg class="chart" viewBox="0 0 \(Int(body.width)) \(Int(body.height))" role="img" aria-labelledby="\(Chart.id(title))-t \(Chart.id(title))-d" xmlns="http://www.w3.org/2000/svg">\
+            <svg class="chart" viewBox="0 0 \(Int(body.width)) \(Int(body.height))" width="\(Int(body.width))" height="\(Int(body.height))" font-family="system-ui, sans-serif" role="img" aria-labelledby="\(Chart.id(title))-t \(Chart.id(title))-d" xmlns="http://www.w3.org/2000/svg">\
             <title id="\(Chart.id(title))-t">\(Pages.escape(title))</title><desc id="\(Chart.id(title))-d">\(Pages.escape(description))</desc>\
             \(body.content)</svg>
             """

@@ -10,6 +10,7 @@ enum Composer {
     struct Vocabulary: Sendable {
         var conditions: [String] = []
         var units: [String] = []
+        var localities: [String] = []
         var segments: [String] = []
 
         init() {}
@@ -18,8 +19,60 @@ enum Composer {
             conditions = frame.conditionIds
             let h = frame.hierarchy
             units = (h.localities + h.pcns + h.practices).map(\.name)
+            localities = h.localities.map(\.name)
             segments = frame.segmentations.flatMap { s in s.segmentIds.map { "\(s.id) = \($0)" } }
         }
+    }
+
+    /// Examples in the language, from the seeds' own pilots ("people in Andover with depression and
+    /// obesity", "people in Gosport with high blood pressure"), in this run's first locality.
+    static func examples(_ vocabulary: Vocabulary) -> [(words: String, text: String)] {
+        let place = vocabulary.localities.first ?? "Andover"
+        let quoted = place.contains(" ") ? "\"\(place)\"" : place
+        return [
+            (
+                "People in \(place) with depression and obesity",
+                "locality = \(quoted) and condition depression and condition obesity"
+            ),
+            ("People in \(place) with high blood pressure", "locality = \(quoted) and condition hypertension"),
+            (
+                "Older people with several conditions and a high risk of admission",
+                "age >= 75 and ltc_count >= 3 and tier emergency_admission_12m >= high"
+            ),
+            (
+                "Obesity by a recent BMI, in the two most deprived deciles",
+                "latest bmi >= 30 within 24 months and imd_decile <= 2"
+            ),
+            (
+                "Two or more of diabetes, hypertension and COPD",
+                "at least 2 of (condition diabetes, condition hypertension, condition copd)"
+            ),
+        ]
+    }
+
+    /// The language in brief, with examples, beside the definition.
+    static func reference(_ vocabulary: Vocabulary) -> String {
+        let rows = [
+            ("age >= 65, ltc_count >= 2, imd_decile <= 2", "numbers: =, !=, <, <=, >, >="),
+            ("condition depression [within 12 months]", "has a condition (first recorded in the window)"),
+            ("latest bmi >= 30 within 24 months", "the latest recorded value of a code list"),
+            ("locality = \"Ashford Vale\", practice in (Z00001, Z00002)", "units by name or code"),
+            ("emergency_admissions >= 1, cost >= 1000", "use and cost (GBP) in the last 12 months"),
+            ("tier emergency_admission_12m >= high, rising persistent_high_cost", "risk tiers and rising risk"),
+            ("segment bridges_to_health = frailty_dementia", "a segment of a segmentation"),
+            ("and, or, not, ( ), at least 2 of (A, B, C)", "combining: and binds tighter than or"),
+        ]
+        let table = rows.map { "<tr><td><code>\(Pages.escape($0.0))</code></td><td>\(Pages.escape($0.1))</td></tr>" }.joined()
+        let examples = examples(vocabulary).map {
+            "<li>\(Pages.escape($0.words)): <code>\(Pages.escape($0.text))</code></li>"
+        }.joined()
+        return """
+            <details><summary>How to write a definition</summary>
+            <table><caption>The cohort language in brief (the whole of it: docs/cohorts.md)</caption>\
+            <thead><tr><th scope="col">Write</th><th scope="col">Meaning</th></tr></thead><tbody>\(table)</tbody></table>
+            <p>Examples:</p><ul>\(examples)</ul>
+            <p>Conditions, units and segments of this run are suggested as you type a value below.</p></details>
+            """
     }
 
     /// The kinds of criterion the form composes: how each is written in the cohort language.

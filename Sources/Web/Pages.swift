@@ -55,7 +55,7 @@ enum Pages {
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title)) - phm</title><link rel="stylesheet" href="/app.css"></head>
+            <title>\(escape(title)) - phm</title><link rel="stylesheet" href="/app.css"><link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
             <body><a class="skip" href="#main">Skip to content</a>\(header)<main id="main"><h1>\(escape(title))</h1>\(body)</main></body></html>
             """
     }
@@ -110,7 +110,11 @@ enum Pages {
             body +=
                 panel.table.rows.count > 25 && panel.chart != nil
                 ? "<details><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>" : table
-            body += "</div><p><a href=\"\(escape(csv))\" download>Download CSV</a></p></section>"
+            let svg = "/api/pages/\(dashboard.rawValue)/\(panel.id)/svg?\(query(unit: q.unit.code, q, dashboard))"
+            body +=
+                "</div><p><a href=\"\(escape(csv))\" download>Download the table (CSV)</a>"
+                + (panel.chart == nil ? "" : " <a href=\"\(escape(svg))\" download>Download the chart (SVG)</a>")
+                + "</p></section>"
         }
         return body
     }
@@ -212,6 +216,7 @@ enum Pages {
             <input type="hidden" name="csrf" value="\(entry.csrf)">
             <p><label for="definition">Definition</label></p>
             <p><textarea id="definition" name="definition" rows="4" cols="80">\(escape(definition))</textarea></p>
+            \(Composer.reference(vocabulary))
             <p><output id="live-count" for="definition" aria-live="polite"></output></p>
             <p><button type="submit">Count and profile</button>
             <label for="name">Save as</label> <input id="name" name="name">
@@ -367,5 +372,17 @@ enum Pages {
         .error { color: #8a1538; font-weight: bold; }
         :focus { outline: 3px solid #ffb81c; }
         .hidden { position: absolute; left: -10000px; }
+        @media print {
+            body { font-size: 10pt; } header, .skip, form, a[download], a[href*="/csv"] { display: none; }
+            main { max-width: none; padding: 0; } section { border-top: none; break-inside: avoid-page; }
+            figure { break-inside: avoid; max-width: 100%; } .scroll { overflow: visible; }
+            a { color: inherit; text-decoration: none; } table { font-size: 9pt; }
+        }
+        """
+
+    /// The site's icon: a rising line on the header's blue.
+    static let icon = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#003087"/>\
+        <path d="M6 24 L12 15 L18 19 L26 8" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>
         """
 }

@@ -85,6 +85,27 @@ extension WebApp.Routes {
             }
         }
 
+        router.get("/api/pages/{page}/{panel}/svg") { request, context -> Response in
+            try await WebApp.api(request, sessions) { session in
+                try await WebApp.offLoop {
+                    let dashboard = try WebApp.page(context)
+                    let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
+                    let id = context.parameters.get("panel") ?? ""
+                    guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }),
+                        let chart = panel.chart
+                    else {
+                        return try WebApp.failure("page \(dashboard.rawValue) has no chart '\(id)'", .notFound)
+                    }
+                    let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".svg"
+                    let svg = chart.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note)
+                    return Response(
+                        status: .ok,
+                        headers: [.contentType: "image/svg+xml", .contentDisposition: "attachment; filename=\"\(file)\""],
+                        body: .init(byteBuffer: ByteBuffer(string: svg)))
+                }
+            }
+        }
+
         router.post("/api/cohorts/profile") { request, _ -> Response in
             try await WebApp.api(request, sessions, reading: API.ProfileQuery.self) { session, body in
                 let result = try await heavy.run { deadline in try session.until(deadline).query(try body.definition.parsed()) }

@@ -28,6 +28,11 @@ extension WebApp {
                     status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(string: Pages.stylesheet)))
             }
+            router.get("/favicon.svg") { _, _ -> Response in
+                Response(
+                    status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                    body: .init(byteBuffer: ByteBuffer(string: Pages.icon)))
+            }
             router.get("/health") { _, _ -> Response in
                 let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
                 return try json(API.Health(status: "ok", run: run.map { Int($0) } ?? 0))

@@ -84,13 +84,16 @@ import Testing
             // One unit of each level: the organisation and a first locality, PCN and practice.
             let sample = Level.allCases.compactMap { level in units.first { $0.level == level } }
             #expect(sample.count == 4)
+            var charts = 0
             for dashboard in Dashboard.allCases {
                 for unit in sample {
                     let page = try await client.execute(
                         uri: "\(dashboard.path)?unit=\(unit.code)", method: .get, headers: analyst)
                     let html = String(buffer: page.body)
                     #expect(page.status == .ok, "\(dashboard) \(unit.code): \(html.prefix(300))")
-                    #expect(html.contains("<svg") && html.contains("Download CSV") && html.contains("aria-current=\"page\""))
+                    #expect(
+                        html.contains("<svg") && html.contains("Download the table (CSV)")
+                            && html.contains("aria-current=\"page\""))
                     #expect(!pseudonyms.contains { html.contains($0) })
                     let api = try await client.execute(
                         uri: "/api/pages/\(dashboard.rawValue)?unit=\(unit.code)", method: .get, headers: bearer)
@@ -107,6 +110,14 @@ import Testing
                         let records = CSVRows.parse(Array(csv.body.readableBytesView))
                         #expect(csv.status == .ok && records.first == panel["columns"] as? [String])
                         #expect(records.count - 1 == (panel["rows"] as? [Any])?.count)
+                        // Its chart, where it has one, as a standalone SVG file.
+                        let svg = try await client.execute(
+                            uri: "/api/pages/\(dashboard.rawValue)/\(id)/svg?unit=\(unit.code)", method: .get, headers: bearer)
+                        let text = String(buffer: svg.body)
+                        #expect(
+                            (svg.status == .ok && text.hasPrefix("<svg") && text.hasSuffix("</svg>")
+                                && svg.headers[.contentType] == "image/svg+xml") || svg.status == .notFound, "\(id)")
+                        charts += svg.status == .ok ? 1 : 0
                     }
                 }
             }
@@ -157,6 +168,8 @@ import Testing
                     }
                 }
             }
+
+            #expect(charts > 4 * Dashboard.allCases.count)
 
             // Funnel: where variation lives, every practice of the organisation.
             let variation = try Self.json(

@@ -1,3 +1,4 @@
+import Cohorts
 import Foundation
 import Outputs
 import Testing
@@ -48,5 +49,18 @@ struct AxisTests {
         #expect(ticks.map { Chart.tick($0, ticks, .ratio) } == ["0.900", "0.925", "0.950", "0.975", "1.000"])
         #expect(Chart.tick(1_500, [0, 500, 1_000, 1_500], .count) == "1,500")
         #expect(Chart.tick(0.5, [0, 0.25, 0.5], .decimal) == "0.50")
+    }
+}
+
+@Suite("The cohort builder's reference")
+struct CohortReferenceTests {
+    /// Every example the page offers is a definition the language reads.
+    @Test func examplesParse() throws {
+        var vocabulary = Composer.Vocabulary()
+        vocabulary.localities = ["Ashford Vale"]
+        let examples = Composer.examples(vocabulary)
+        #expect(examples.first?.text == "locality = \"Ashford Vale\" and condition depression and condition obesity")
+        for example in examples { _ = try CohortText.parse(example.text) }
+        #expect(Composer.reference(vocabulary).contains("People in Ashford Vale with high blood pressure"))
     }
 }
