@@ -154,6 +154,8 @@ enum Dashboard: String, CaseIterable, Sendable {
                 table: headline),
             Panel(
                 id: "pyramid", title: "Age and sex",
+                note:
+                    "How to read it: each bar is a five-year age band, women to the left and men to the right; a wide base means a young population, a wide top an old one.",
                 chart: .pyramid(
                     .init(
                         labels: bands, left: numbers(pyramid, "female"), right: numbers(pyramid, "male"), leftName: "Female",
@@ -244,6 +246,8 @@ enum Dashboard: String, CaseIterable, Sendable {
                 table: PanelTable("multimorbidity", seed)),
             Panel(
                 id: "ltc-age", title: "Mean emergency admission cost by long-term conditions and age",
+                note:
+                    "How to read it: each cell is the mean cost per person of emergency admissions in the last 12 months, for people with that many long-term conditions at that age; the darker the cell, the costlier. Empty cells hold too few people to show.",
                 chart: .heatMap(
                     .init(
                         rows: ltcBands.map { $0.1 + " LTCs" }, columns: ageBands.map(\.1), rowTitle: "Conditions",
@@ -286,6 +290,8 @@ enum Dashboard: String, CaseIterable, Sendable {
             panels.append(
                 Panel(
                     id: "tiers-" + outcome, title: "Risk tiers: \(label(outcome))",
+                    note:
+                        "How to read it: the people the model ranks, by tier: very high is the top 0.5% of predicted risk across the whole population, high the next 4.5%, moderate the next 15%, low the rest. A unit with more than its share in the top tiers has more people at risk, not necessarily worse care.",
                     chart: .bars(
                         .init(labels: rows.map(\.tier), values: rows.map { $0.people.map(Double.init) }, format: .count)),
                     table: PanelTable("risk-tiers", rows)))
@@ -331,7 +337,8 @@ enum Dashboard: String, CaseIterable, Sendable {
                     table: metrics),
                 Panel(
                     id: "roc-" + outcome, title: "ROC curve: \(label(outcome))",
-                    note: String(format: "AUROC %.3f (95%% CI %.3f to %.3f).", e.auroc, e.aurocLower, e.aurocUpper),
+                    note: String(format: "AUROC %.3f (95%% CI %.3f to %.3f).", e.auroc, e.aurocLower, e.aurocUpper)
+                        + " How to read it: the further the curve bows towards the top left, the better the model tells apart the people who had the outcome from those who did not; the diagonal is no better than chance.",
                     chart: .plot(
                         .init(
                             x: .init(title: "False positive rate", range: 0...1, format: .decimal),
@@ -370,6 +377,8 @@ enum Dashboard: String, CaseIterable, Sendable {
             let rows = profiles.filter { $0.segmentation == segmentation }
             return Panel(
                 id: segmentation, title: "Segmentation: \(label(segmentation))",
+                note:
+                    "How to read it: each bar is a segment's share of the unit's people. Everyone is in exactly one segment: the first, in the order shown, whose definition they meet.",
                 chart: .bars(
                     .init(labels: rows.map(\.segmentName), values: rows.map { $0.pctPopulation?.value }, format: .percent)),
                 table: PanelTable("segment-profiles", rows))
@@ -408,12 +417,18 @@ enum Dashboard: String, CaseIterable, Sendable {
             gradient +=
                 ": the modelled gap between the most and least deprived ends of the population (decile 1 is the most deprived)."
         }
+        let reading =
+            " How to read it: each bar is a group's value with its 95% interval; the dashed line is the whole unit. A group whose interval does not reach the line differs from the unit by more than chance alone would make it."
         return [
-            panel("deprivation", "\(title(q.indicator)) by deprivation decile (\(units))", "imd_decile", note: gradient),
-            panel("ethnicity", "\(title(q.indicator)) by ethnic group (\(units))", "ethnic_group"),
+            panel(
+                "deprivation", "\(title(q.indicator)) by deprivation decile (\(units))", "imd_decile",
+                note: (gradient.isEmpty ? "Decile 1 is the most deprived." : gradient) + reading),
+            panel(
+                "ethnicity", "\(title(q.indicator)) by ethnic group (\(units))", "ethnic_group",
+                note: reading.trimmingCharacters(in: .whitespaces)),
             panel(
                 "core20", "\(title(q.indicator)): Core20 against the rest (\(units))", "core20",
-                note: "Core20: people living in the 20% most deprived areas of England (Core20PLUS5)."),
+                note: "Core20: people living in the 20% most deprived areas of England (Core20PLUS5)." + reading),
         ]
     }
 

@@ -21,6 +21,16 @@ enum Format: String, Sendable {
     }
 
     /// A published field: numbers formatted, text escaped as it is, empty shown as suppressed.
+    /// A decimal or money field at a given number of places (other formats as `show(field:)`).
+    func show(field: String, places: Int) -> String {
+        guard let value = Double(field), value.isFinite else { return show(field: field) }
+        switch self {
+        case .money: return (value < 0 ? "-£" : "£") + Format.grouped(abs(value), decimals: places)
+        case .decimal: return Format.grouped(value, decimals: places)
+        default: return show(field: field)
+        }
+    }
+
     func show(field: String) -> String {
         if self == .text { return field }
         guard !field.isEmpty else { return "" }

@@ -163,6 +163,14 @@ enum Pages {
     static func table(_ t: PanelTable, caption: String) -> String {
         let formats = t.columns.map(Format.of(column:))
         let rowFormat = t.column("format")
+        // Decimals and money keep one number of places down a column, enough for its smallest
+        // value, so 0.500 and 1.20 do not stand one above the other.
+        let places = t.columns.indices.map { c -> Int? in
+            guard formats[c] == .decimal || formats[c] == .money, c != rowFormat else { return nil }
+            let smallest = t.rows.compactMap { $0.count > c ? Double($0[c]).map(abs) : nil }.filter { $0 > 0 }.min() ?? 0
+            if formats[c] == .money { return smallest >= 100 ? 0 : 2 }
+            return smallest >= 100 ? 0 : smallest >= 10 ? 1 : smallest >= 1 ? 2 : 3
+        }
         var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"
         for (c, column) in t.columns.enumerated() where c != rowFormat {
             out += "<th scope=\"col\">\(escape(heading(column)))</th>"
@@ -181,7 +189,10 @@ enum Pages {
                     : format == .text
                         ? escape(field)
                         : field.isEmpty
-                            ? "<abbr title=\"suppressed or not available\">*</abbr>" : escape(format.show(field: field))
+                            ? "<abbr title=\"suppressed or not available\">*</abbr>"
+                            : escape(
+                                format == formats[c] && places[c] != nil
+                                    ? format.show(field: field, places: places[c]!) : format.show(field: field))
                 out += format == .text ? "<td>\(shown)</td>" : "<td class=\"n\">\(shown)</td>"
             }
             out += "</tr>"

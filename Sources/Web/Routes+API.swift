@@ -66,44 +66,33 @@ extension WebApp.Routes {
             }
         }
 
-        router.get("/api/pages/{page}/{panel}/csv") { request, context -> Response in
-            try await WebApp.api(request, sessions) { session in
-                try await WebApp.offLoop {
-                    let dashboard = try WebApp.page(context)
-                    let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
-                    let id = context.parameters.get("panel") ?? ""
-                    guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }) else {
-                        return try WebApp.failure("page \(dashboard.rawValue) has no panel '\(id)'", .notFound)
+        // One panel of a page as a file: its table as CSV, its chart as SVG.
+        func panelFile(_ format: String, _ contentType: String, _ body: @escaping @Sendable (Panel) -> String?) {
+            router.get("/api/pages/{page}/{panel}/\(format)") { request, context -> Response in
+                try await WebApp.api(request, sessions) { session in
+                    try await WebApp.offLoop {
+                        let dashboard = try WebApp.page(context)
+                        let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
+                        let id = context.parameters.get("panel") ?? ""
+                        guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }),
+                            let content = body(panel)
+                        else {
+                            return try WebApp.failure(
+                                "page \(dashboard.rawValue) has no panel '\(id)'\(format == "svg" ? " with a chart" : "")",
+                                .notFound)
+                        }
+                        let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + "." + format
+                        return Response(
+                            status: .ok,
+                            headers: [.contentType: contentType, .contentDisposition: "attachment; filename=\"\(file)\""],
+                            body: .init(byteBuffer: ByteBuffer(string: content)))
                     }
-                    let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".csv"
-                    return Response(
-                        status: .ok,
-                        headers: [
-                            .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"",
-                        ], body: .init(byteBuffer: ByteBuffer(bytes: panel.table.csv())))
                 }
             }
         }
-
-        router.get("/api/pages/{page}/{panel}/svg") { request, context -> Response in
-            try await WebApp.api(request, sessions) { session in
-                try await WebApp.offLoop {
-                    let dashboard = try WebApp.page(context)
-                    let (publication, query) = try WebApp.resolve(session, dashboard, request, cache)
-                    let id = context.parameters.get("panel") ?? ""
-                    guard let panel = cache.page(dashboard, publication, query).panels.first(where: { $0.id == id }),
-                        let chart = panel.chart
-                    else {
-                        return try WebApp.failure("page \(dashboard.rawValue) has no chart '\(id)'", .notFound)
-                    }
-                    let file = [dashboard.rawValue, panel.id, query.unit.code].joined(separator: "-") + ".svg"
-                    let svg = chart.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note)
-                    return Response(
-                        status: .ok,
-                        headers: [.contentType: "image/svg+xml", .contentDisposition: "attachment; filename=\"\(file)\""],
-                        body: .init(byteBuffer: ByteBuffer(string: svg)))
-                }
-            }
+        panelFile("csv", "text/csv; charset=utf-8") { String(decoding: $0.table.csv(), as: UTF8.self) }
+        panelFile("svg", "image/svg+xml") { panel in
+            panel.chart?.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note)
         }
 
         router.post("/api/cohorts/profile") { request, _ -> Response in

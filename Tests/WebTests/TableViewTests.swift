@@ -64,3 +64,16 @@ struct CohortReferenceTests {
         #expect(Composer.reference(vocabulary).contains("People in Ashford Vale with high blood pressure"))
     }
 }
+
+@Suite("Numbers down a column")
+struct ColumnPlacesTests {
+    /// A column of decimals keeps one number of places, enough for its smallest value.
+    @Test func decimalsKeepOnePlacesDownAColumn() {
+        let table = PanelTable(
+            name: "t", columns: ["phi", "mean_cost_gbp"], rows: [["0.5", "12.5"], ["1.2", "150"], ["1533", "1200"]])
+        let html = Pages.table(table, caption: "t")
+        for text in ["0.500", "1.200", "1,533.000", "£12.50", "£150.00", "£1,200.00"] {
+            #expect(html.contains(">\(text)<"), "\(text)")
+        }
+    }
+}
