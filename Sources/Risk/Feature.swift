@@ -21,6 +21,11 @@ public struct Feature: Sendable, Codable, Hashable {
     /// The feature whose words explain this one (age hinges explain as "age"); itself when nil.
     public var explainedBy: String?
 
+    /// Features that adjust a model but are never named as a reason on a worklist: area
+    /// deprivation describes where someone lives, not something to review with them, and a tree's
+    /// splits on it can credit the least deprived decile with risk, which reads as nonsense.
+    public static let notReasons: Set<String> = ["imd_decile"]
+
     public init(_ id: String, _ description: String, _ kind: Kind, explainedBy: String? = nil) {
         self.id = id
         self.description = description

@@ -112,11 +112,12 @@ enum Pages {
                 ? "<details><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>" : table
             let svg = "/api/pages/\(dashboard.rawValue)/\(panel.id)/svg?\(query(unit: q.unit.code, q, dashboard))"
             body +=
-                "</div><p><a href=\"\(escape(csv))\" download>Download the table (CSV)</a>"
+                "</div><p class=\"downloads\"><a href=\"\(escape(csv))\" download>Download the table (CSV)</a>"
                 + (panel.chart == nil ? "" : " <a href=\"\(escape(svg))\" download>Download the chart (SVG)</a>")
                 + "</p></section>"
         }
-        return body
+        // Adds a PNG download beside each chart's SVG, where scripts run.
+        return body + "<script src=\"/app.js\" defer></script>"
     }
 
     static func query(unit: String, _ q: PageQuery, _ dashboard: Dashboard) -> String {
@@ -384,7 +385,7 @@ enum Pages {
         :focus { outline: 3px solid #ffb81c; }
         .hidden { position: absolute; left: -10000px; }
         @media print {
-            body { font-size: 10pt; } header, .skip, form, a[download], a[href*="/csv"] { display: none; }
+            body { font-size: 10pt; } header, .skip, form, .downloads { display: none; }
             main { max-width: none; padding: 0; } section { border-top: none; break-inside: avoid-page; }
             figure { break-inside: avoid; max-width: 100%; } .scroll { overflow: visible; }
             a { color: inherit; text-decoration: none; } table { font-size: 9pt; }

@@ -69,7 +69,7 @@ public enum WebApp {
         return router
     }
 
-    /// The cohort builder's live count, served at `/app.js` (the only script; pages work without it).
+    /// The page script, served at `/app.js`: the cohort builder's live count and PNG downloads of charts (pages work without it).
     static let appScript = Bundle.module.url(forResource: "app", withExtension: "js")!
 
     /// The OpenAPI 3.1 document of the API, served at `/openapi.json`.

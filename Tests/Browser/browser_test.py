@@ -117,6 +117,13 @@ sign_in("analyst", "planning")
 menu = every_page("analyst")
 assert "Worklists" not in menu and "Audit" not in menu, menu
 browser.get(base + "/overview")
+# Each chart downloads as PNG too, drawn by the page's script from its own SVG.
+buttons = [b for b in browser.find_elements(By.TAG_NAME, "button") if b.text == "Download the chart (PNG)"]
+assert buttons, "no PNG download on the overview"
+drawn = browser.execute_async_script(
+    "const done = arguments[arguments.length - 1];"
+    "window.phmChartPNG(document.querySelector('figure svg')).then(u => done(u), e => done('error ' + e));")
+assert drawn.startswith("data:image/png;base64,") and len(drawn) > 2000, f"PNG export: {drawn[:80]}"
 for level in range(3):
     Select(browser.find_element(By.ID, "unit")).select_by_index(0)
     click(browser.find_element(By.CSS_SELECTOR, "form.choices button"))

@@ -92,6 +92,8 @@ import Testing
             #expect(named.count <= 3)
             #expect(named.allSatisfy { factor in descriptions.contains { factor.hasPrefix($0) } }, "\(named)")
         }
+        // Area deprivation adjusts the risk but is never given as a reason.
+        #expect(!persons.dropFirst().contains { $0[factors].contains("IMD decile") })
     }
 
     @Test func heldOutAUROCIsWithinAHundredthOfScikitLearn() throws {
