@@ -75,5 +75,10 @@ struct ColumnPlacesTests {
         for text in ["0.500", "1.200", "1,533.000", "£12.50", "£150.00", "£1,200.00"] {
             #expect(html.contains(">\(text)<"), "\(text)")
         }
+        // A table of measures keeps each row's own places.
+        let measures = Pages.table(
+            PanelTable(name: "model", columns: ["measure", "value"], rows: [["people", "2062"], ["AUROC", "0.781"]]),
+            caption: "m")
+        #expect(measures.contains(">2,062<") && measures.contains(">0.781<"))
     }
 }
