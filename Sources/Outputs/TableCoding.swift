@@ -129,10 +129,12 @@ public struct OutputTable<Row: TableRow>: Sendable {
 }
 
 extension TableRow {
-    /// The row's cells as its table holds them (unquoted), in column order. Rows hold single
-    /// values only, so encoding cannot fail; were it to, the cells would be empty, not wrong.
-    public var cells: [String] {
-        (try? RowEncoder(columns: Self.columns).strings(self)) ?? Array(repeating: "", count: Self.columns.count)
+    /// Each row's cells as its table holds them (unquoted), in column order, through one encoder.
+    /// Rows hold single values only, so encoding cannot fail; were it to, that row's cells would be
+    /// empty, not wrong.
+    public static func cells(of rows: [Self]) -> [[String]] {
+        let encoder = RowEncoder(columns: columns)
+        return rows.map { (try? encoder.strings($0)) ?? Array(repeating: "", count: columns.count) }
     }
 }
 

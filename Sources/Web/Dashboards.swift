@@ -25,7 +25,7 @@ struct PanelTable: Sendable {
 
     /// Published rows of one unit, without the unit's columns.
     init<Row: TableRow>(_ name: String, _ rows: [Row]) {
-        self.init(name: name, columns: Row.columns, rows: rows.map(\.cells))
+        self.init(name: name, columns: Row.columns, rows: Row.cells(of: rows))
         notApplicable = rows.map { row in Row.columns.map { !row.applies($0) } }
     }
 
@@ -306,17 +306,19 @@ enum Dashboard: String, CaseIterable, Sendable {
                 table: PanelTable("rising-risk", rising)))
         for card in p.models {
             let e = card.heldOut, outcome = card.outcome.rawValue
+            // Each row says its value's format, as the headline table does.
             let metrics = PanelTable(
-                name: "model", columns: ["measure", "value"],
+                name: "model", columns: ["measure", "value", "format"],
                 rows: [
-                    ["algorithm", card.algorithm], ["trained on people", String(card.trainingPeople)],
-                    ["held-out people", String(e.people)], ["held-out events", String(e.events)],
-                    ["AUROC", String(format: "%.3f", e.auroc)],
-                    ["AUROC 95% CI", String(format: "%.3f to %.3f", e.aurocLower, e.aurocUpper)],
-                    ["AUPRC", String(format: "%.3f", e.auprc)], ["Brier score", String(format: "%.4f", e.brier)],
+                    ["algorithm", card.algorithm, "text"], ["trained on people", String(card.trainingPeople), "count"],
+                    ["held-out people", String(e.people), "count"], ["held-out events", String(e.events), "count"],
+                    ["AUROC", String(format: "%.3f", e.auroc), "decimal"],
+                    ["AUROC 95% CI", String(format: "%.3f to %.3f", e.aurocLower, e.aurocUpper), "text"],
+                    ["AUPRC", String(format: "%.3f", e.auprc), "decimal"],
+                    ["Brier score", String(format: "%.4f", e.brier), "decimal"],
                 ]
                     + e.measures.map { m in
-                        [m.name + " (95% CI)", String(format: "%.3f (%.3f to %.3f)", m.value, m.lower, m.upper)]
+                        [m.name + " (95% CI)", String(format: "%.3f (%.3f to %.3f)", m.value, m.lower, m.upper), "text"]
                     })
             let roc = PanelTable(
                 name: "roc", columns: ["false_positive_rate", "true_positive_rate"],
@@ -439,19 +441,24 @@ enum Dashboard: String, CaseIterable, Sendable {
         // locality for a PCN or a practice), and marks the unit's own.
         let path = p.path(to: q.unit.code)
         let scope = q.unit.level == .organisation || q.unit.level == .locality ? q.unit : path.count > 1 ? path[1] : q.unit
-        func within(_ code: String, _ ancestor: String) -> Bool { p.path(to: code).contains { $0.code == ancestor } }
+        // Each practice's line up the hierarchy, walked once per practice rather than per row.
+        let lines = Dictionary(
+            uniqueKeysWithValues: p.units.filter { $0.level == .practice }.map { ($0.code, Set(p.path(to: $0.code).map(\.code))) }
+        )
         let peers = p.variation.filter {
-            $0.unit.level == Level.practice.rawValue && $0.row.indicator == q.indicator && within($0.unit.unitCode, scope.code)
+            $0.row.indicator == q.indicator && lines[$0.unit.unitCode]?.contains(scope.code) == true
         }
         // The unit's own practices stand out only when the funnel shows more than the unit.
-        let own = scope.code == q.unit.code ? [] : Set(peers.map(\.unit.unitCode).filter { within($0, q.unit.code) })
+        let own =
+            scope.code == q.unit.code
+            ? [] : Set(peers.map(\.unit.unitCode).filter { lines[$0]?.contains(q.unit.code) == true })
         var shown = VariationRow.columns
         shown.removeAll { $0 == VariationRow.CodingKeys.indicator.rawValue }
         let rows = PanelTable(
             name: "funnel", columns: ["unit_code", "unit_name"] + shown,
-            rows: peers.map { peer in
-                let cells = Dictionary(uniqueKeysWithValues: zip(VariationRow.columns, peer.row.cells))
-                return [peer.unit.unitCode, peer.unit.unitName] + shown.map { cells[$0] ?? "" }
+            rows: zip(peers, VariationRow.cells(of: peers.map(\.row))).map { peer, cells in
+                let byColumn = Dictionary(uniqueKeysWithValues: zip(VariationRow.columns, cells))
+                return [peer.unit.unitCode, peer.unit.unitName] + shown.map { byColumn[$0] ?? "" }
             })
         let expected = peers.map { $0.row.expected?.value }
         var points: [(x: Double, y: Double)] = [], labels: [String] = [], highlight: [(x: Double, y: Double)] = []

@@ -165,11 +165,10 @@ enum Pages {
         let formats = t.columns.map(Format.of(column:))
         let rowFormat = t.column("format")
         // Decimals and money keep one number of places down a column, enough for its smallest
-        // value, so 0.500 and 1.20 do not stand one above the other.
-        // A table of measures holds a different quantity on each row: each keeps its own places.
-        let mixed = t.columns.first == "measure"
+        // value, so 0.500 and 1.20 do not stand one above the other. A table whose rows say their
+        // own format holds a different quantity on each row: each keeps its own places.
         let places = t.columns.indices.map { c -> Int? in
-            guard formats[c] == .decimal || formats[c] == .money, c != rowFormat, !mixed else { return nil }
+            guard formats[c] == .decimal || formats[c] == .money, rowFormat == nil else { return nil }
             let smallest = t.rows.compactMap { $0.count > c ? Double($0[c]).map(abs) : nil }.filter { $0 > 0 }.min() ?? 0
             if formats[c] == .money { return smallest >= 100 ? 0 : 2 }
             return smallest >= 100 ? 0 : smallest >= 10 ? 1 : smallest >= 1 ? 2 : 3

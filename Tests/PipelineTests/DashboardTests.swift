@@ -178,6 +178,18 @@ import Testing
             let funnel = try #require((variation["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "funnel" })
             #expect((funnel["rows"] as? [Any])?.count == units.filter { $0.level == .practice }.count)
 
+            // Panel files: a panel without a chart, an unknown panel, an unknown page and a huge
+            // panel name are refused, and the server goes on answering.
+            for uri in [
+                "/api/pages/overview/headline/svg", "/api/pages/risk/nope/svg", "/api/pages/nope/headline/svg",
+                "/api/pages/risk/\(String(repeating: "%28", count: 20_000))/svg", "/api/pages/risk/x/svg?unit=%00",
+            ] {
+                let refused = try await client.execute(uri: uri, method: .get, headers: bearer)
+                #expect((400..<500).contains(refused.status.code), "\(uri.prefix(60)): \(refused.status)")
+            }
+            let headline = try await client.execute(uri: "/api/pages/overview/headline/svg", method: .get, headers: bearer)
+            #expect(String(buffer: headline.body).contains("has no panel 'headline' with a chart"))
+
             // Unknown units and indicators are refused with the rule, not a crash.
             let badUnit = try await client.execute(uri: "/api/pages/risk?unit=NOPE", method: .get, headers: bearer)
             #expect(badUnit.status == .badRequest && String(buffer: badUnit.body).contains("no unit has the code 'NOPE'"))

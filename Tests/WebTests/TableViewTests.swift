@@ -77,7 +77,9 @@ struct ColumnPlacesTests {
         }
         // A table of measures keeps each row's own places.
         let measures = Pages.table(
-            PanelTable(name: "model", columns: ["measure", "value"], rows: [["people", "2062"], ["AUROC", "0.781"]]),
+            PanelTable(
+                name: "model", columns: ["measure", "value", "format"],
+                rows: [["people", "2062", "count"], ["AUROC", "0.781", "decimal"]]),
             caption: "m")
         #expect(measures.contains(">2,062<") && measures.contains(">0.781<"))
     }
