@@ -2,7 +2,8 @@
 /// table by unit starts with the unit's columns; the seed table (`multimorbidity.csv`) keeps the
 /// seed's layout exactly.
 public enum Published {
-    public static let multimorbidity = OutputTable<MultimorbidityRow>(file: "multimorbidity.csv")
+    /// The seed's layout, so without the `note`: its one count is `patients`.
+    public static let multimorbidity = OutputTable<MultimorbidityRow>(file: "multimorbidity.csv", notes: false)
     public static let multimorbidityByUnit = OutputTable<UnitRow<MultimorbidityRow>>(file: "multimorbidity-by-unit.csv")
     public static let costConcentration = OutputTable<UnitRow<CostConcentrationRow>>(file: "cost-concentration.csv")
     public static let riskTiers = OutputTable<UnitRow<RiskTierRow>>(file: "risk-tiers.csv")
@@ -45,6 +46,7 @@ public struct UnitRow<Row: TableRow>: TableRow {
     }
 
     public static var columns: [String] { UnitColumns.columns + Row.columns }
+    public static var counts: [String] { Row.counts }
 
     public func applies(_ column: String) -> Bool { UnitColumns.columns.contains(column) || row.applies(column) }
 
@@ -88,6 +90,8 @@ public struct MultimorbidityRow: FlatRow {
         case riskEmergencyAdmission12m = "risk_emergency_admission_12m"
     }
 
+    public static let counts = [CodingKeys.patients].map(\.rawValue)
+
     public init(ltcCount: String) { self.ltcCount = ltcCount }
 }
 
@@ -126,6 +130,8 @@ public struct CostConcentrationRow: FlatRow {
         case lorenz90 = "lorenz_90"
     }
 
+    public static let counts = [CodingKeys.people].map(\.rawValue)
+
     public init(scope: String) { self.scope = scope }
 
     public var topShares: [Fixed?] {
@@ -159,6 +165,8 @@ public struct RiskTierRow: FlatRow {
         case outcome, tier, people, pctPeople = "pct_people", meanRisk = "mean_risk", expectedEvents = "expected_events"
     }
 
+    public static let counts = [CodingKeys.people].map(\.rawValue)
+
     public init(
         outcome: String, tier: String, people: Int?, pctPeople: Fixed?, meanRisk: Fixed?, expectedEvents: Fixed?
     ) {
@@ -186,6 +194,9 @@ public struct RisingRiskRow: FlatRow {
         case riskRoseMaterially = "risk_rose_materially", rising, pctRising = "pct_rising"
         case roseIntoHighOrVeryHigh = "rose_into_high_or_very_high"
     }
+
+    public static let counts = [CodingKeys.peopleCompared, .tierRose, .riskRoseMaterially, .rising, .roseIntoHighOrVeryHigh].map(
+        \.rawValue)
 
     public init(
         outcome: String, peopleCompared: Int?, tierRose: Int?, riskRoseMaterially: Int?, rising: Int?, pctRising: Fixed?,
@@ -233,6 +244,8 @@ public struct SegmentProfileRow: FlatRow {
         case meanRiskEmergencyAdmission = "mean_risk_emergency_admission", pctHighRisk = "pct_high_risk"
     }
 
+    public static let counts = [CodingKeys.people].map(\.rawValue)
+
     public init(segmentation: String, segment: String, segmentName: String, people: Int?) {
         self.segmentation = segmentation
         self.segment = segment
@@ -268,6 +281,8 @@ public struct InequalityRow: FlatRow {
         case ageStandardisedLower95 = "age_standardised_lower_95", ageStandardisedUpper95 = "age_standardised_upper_95"
         case parentValue = "parent_value"
     }
+
+    public static let counts = [CodingKeys.people, .numerator].map(\.rawValue)
 
     /// The breakdown of the SII and RII rows.
     public static let gradient = "imd_decile_gradient"
@@ -324,6 +339,8 @@ public struct VariationRow: FlatRow {
         case funnelUpper998 = "funnel_upper_998", outlier, phi, tau2
     }
 
+    public static let counts = [CodingKeys.people, .observed].map(\.rawValue)
+
     public init(indicator: String, kind: String, method: String) {
         self.indicator = indicator
         self.kind = kind
@@ -359,6 +376,8 @@ public struct SPCRow: FlatRow {
         case specialCause = "special_cause", side
     }
 
+    public static let counts = [CodingKeys.value].map(\.rawValue)
+
     public init(measure: String, improvement: String, month: String, value: Int?, trialLimits: Bool) {
         self.measure = measure
         self.improvement = improvement
@@ -385,6 +404,8 @@ public struct TransportRow: FlatRow {
         case observedEvents = "observed_events", observedOverExpected = "observed_over_expected", lower95 = "lower_95"
         case upper95 = "upper_95"
     }
+
+    public static let counts = [CodingKeys.people, .observedEvents].map(\.rawValue)
 
     public init(outcome: String, indexDate: String, tier: String, people: Int?) {
         self.outcome = outcome

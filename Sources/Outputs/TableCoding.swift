@@ -2,11 +2,16 @@ import Foundation
 import PHMCore
 
 /// A row of a published CSV table. Its columns are its coding keys, in order; a nil value is an
-/// empty cell (suppressed, or not applicable), a `Bool` is `Y` or `N`, and a decimal is a
-/// `Fixed`, written with the places it carries.
+/// empty cell (suppressed, not available, or not applicable), a `Bool` is `Y` or `N`, and a
+/// decimal is a `Fixed`, written with the places it carries.
 public protocol TableRow: Codable, Sendable {
-    /// The header, in order.
+    /// The row's own columns, in order.
     static var columns: [String] { get }
+
+    /// The columns that count people or events. Planning outputs withhold small counts, and these
+    /// are empty only when withheld, so a table with counts says in a last column, `note`, which
+    /// of its rows had one withheld.
+    static var counts: [String] { get }
 
     /// Whether a column means anything for this row. Its cell is empty where it does not, and a
     /// reader tells that apart from a suppressed count by asking.
@@ -14,7 +19,20 @@ public protocol TableRow: Codable, Sendable {
 }
 
 extension TableRow {
+    public static var counts: [String] { [] }
+
     public func applies(_ column: String) -> Bool { true }
+
+    /// The header as written: the row's columns, then `note` for a table with counts.
+    public static var header: [String] { counts.isEmpty ? columns : columns + [RowNote.column] }
+}
+
+/// The last column of a table with counts: why some of a row's cells are empty.
+public enum RowNote {
+    public static let column = "note"
+    /// A count of the row was withheld (1 to 7, or hiding one that was), and every figure
+    /// derived from it with it.
+    public static let suppressed = "suppressed"
 }
 
 /// A row whose columns are exactly its `CodingKeys`.
@@ -77,15 +95,24 @@ public struct Fixed: Sendable, Codable, Equatable {
 /// A published table: the file it is written to in a run's output folder, and its row type.
 public struct OutputTable<Row: TableRow>: Sendable {
     public let file: String
+    /// Whether the file ends with the rows' `note` (always, but for a table whose layout is fixed
+    /// from outside).
+    public let notes: Bool
 
-    public init(file: String) { self.file = file }
+    public init(file: String, notes: Bool = true) {
+        self.file = file
+        self.notes = notes
+    }
 
-    /// The table as CSV: a header of `Row.columns`, then one line per row.
+    /// The file's header.
+    public var header: [String] { notes ? Row.header : Row.columns }
+
+    /// The table as CSV: its header, then one line per row.
     public func csv(_ rows: some Sequence<Row>) throws -> [UInt8] {
         var out = CSVRows(capacity: 1 << 16)
-        out.raw(Row.columns.joined(separator: ","))
+        out.raw(header.joined(separator: ","))
         let encoder = RowEncoder(columns: Row.columns)
-        for row in rows { try encoder.write(row, to: &out) }
+        for row in rows { try encoder.write(row, note: notes, to: &out) }
         return out.bytes
     }
 
@@ -99,7 +126,7 @@ public struct OutputTable<Row: TableRow>: Sendable {
         var records = CSVRows.parse(bytes)
         guard !records.isEmpty else { throw OutputError.unreadable(file: file, line: 1, reason: "it is empty") }
         let header = records.removeFirst()
-        if let missing = Row.columns.first(where: { !header.contains($0) }) {
+        if let missing = self.header.first(where: { !header.contains($0) }) {
             throw OutputError.unreadable(file: file, line: 1, reason: "the column '\(missing)' is missing")
         }
         let decoder = RowDecoder(header: header)
@@ -129,12 +156,20 @@ public struct OutputTable<Row: TableRow>: Sendable {
 }
 
 extension TableRow {
-    /// Each row's cells as its table holds them (unquoted), in column order, through one encoder.
-    /// Rows hold single values only, so encoding cannot fail; were it to, that row's cells would be
-    /// empty, not wrong.
+    /// Each row's cells as its table holds them (unquoted), in `header` order, through one
+    /// encoder. Rows hold single values only, so encoding cannot fail; were it to, that row's cells
+    /// would be empty, not wrong.
     public static func cells(of rows: [Self]) -> [[String]] {
         let encoder = RowEncoder(columns: columns)
-        return rows.map { (try? encoder.strings($0)) ?? Array(repeating: "", count: columns.count) }
+        return rows.map { (try? encoder.strings($0)) ?? Array(repeating: "", count: header.count) }
+    }
+
+    /// The row's `note`, given which of its cells (in `columns` order) are empty.
+    func note(empty: (Int) -> Bool) -> String {
+        for (c, column) in Self.columns.enumerated() where empty(c) && Self.counts.contains(column) && applies(column) {
+            return RowNote.suppressed
+        }
+        return ""
     }
 }
 
@@ -193,7 +228,7 @@ final class RowEncoder: Encoder {
         return found
     }
 
-    func write(_ row: some Encodable, to out: inout CSVRows) throws {
+    func write<Row: TableRow>(_ row: Row, note: Bool, to out: inout CSVRows) throws {
         try fill(row)
         for cell in cells {
             switch cell {
@@ -204,12 +239,13 @@ final class RowEncoder: Encoder {
             case .flag(let b): out.field(b ? "Y" : "N")
             }
         }
+        if note && !Row.counts.isEmpty { out.field(self.note(row)) }
         out.end()
     }
 
-    func strings(_ row: some Encodable) throws -> [String] {
+    func strings<Row: TableRow>(_ row: Row) throws -> [String] {
         try fill(row)
-        return cells.map { cell in
+        let strings = cells.map { cell in
             switch cell {
             case .empty: ""
             case .text(let s): s
@@ -217,6 +253,14 @@ final class RowEncoder: Encoder {
             case .fixed(let f): f.text
             case .flag(let b): b ? "Y" : "N"
             }
+        }
+        return Row.counts.isEmpty ? strings : strings + [note(row)]
+    }
+
+    private func note(_ row: some TableRow) -> String {
+        row.note { c in
+            if case .empty = cells[c] { return true }
+            return false
         }
     }
 

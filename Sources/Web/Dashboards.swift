@@ -23,10 +23,11 @@ struct PanelTable: Sendable {
     /// suppressed one); empty when every column applies.
     var notApplicable: [[Bool]] = []
 
-    /// Published rows of one unit, without the unit's columns.
-    init<Row: TableRow>(_ name: String, _ rows: [Row]) {
-        self.init(name: name, columns: Row.columns, rows: Row.cells(of: rows))
-        notApplicable = rows.map { row in Row.columns.map { !row.applies($0) } }
+    /// Published rows of one unit, without the unit's columns, as `table` writes them.
+    init<Row: TableRow>(_ name: String, _ rows: [Row], as table: OutputTable<Row>? = nil) {
+        let columns = table?.header ?? Row.header
+        self.init(name: name, columns: columns, rows: Row.cells(of: rows).map { Array($0.prefix(columns.count)) })
+        notApplicable = rows.map { row in columns.map { !row.applies($0) } }
     }
 
     init(name: String, columns: [String], rows: [[String]]) {
@@ -243,7 +244,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                     .init(
                         labels: counts.map { $0.ltcCount + " LTCs" },
                         values: counts.map { $0.pctPatients.map { 100 * $0.value } }, format: .percent)),
-                table: PanelTable("multimorbidity", seed)),
+                table: PanelTable("multimorbidity", seed, as: Published.multimorbidity)),
             Panel(
                 id: "ltc-age", title: "Mean emergency admission cost by long-term conditions and age",
                 note:
@@ -452,12 +453,12 @@ enum Dashboard: String, CaseIterable, Sendable {
         let own =
             scope.code == q.unit.code
             ? [] : Set(peers.map(\.unit.unitCode).filter { lines[$0]?.contains(q.unit.code) == true })
-        var shown = VariationRow.columns
+        var shown = VariationRow.header
         shown.removeAll { $0 == VariationRow.CodingKeys.indicator.rawValue }
         let rows = PanelTable(
             name: "funnel", columns: ["unit_code", "unit_name"] + shown,
             rows: zip(peers, VariationRow.cells(of: peers.map(\.row))).map { peer, cells in
-                let byColumn = Dictionary(uniqueKeysWithValues: zip(VariationRow.columns, cells))
+                let byColumn = Dictionary(uniqueKeysWithValues: zip(VariationRow.header, cells))
                 return [peer.unit.unitCode, peer.unit.unitName] + shown.map { byColumn[$0] ?? "" }
             })
         let expected = peers.map { $0.row.expected?.value }

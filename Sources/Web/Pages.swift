@@ -160,10 +160,13 @@ enum Pages {
         return text.prefix(1).uppercased() + text.dropFirst()
     }
 
-    /// A published table for people: headers in words, numbers formatted, suppressed cells marked.
+    /// A published table for people: headers in words, numbers formatted, and each empty cell
+    /// marked as suppressed (`*`, on a row whose note says so), not available (`..`) or not
+    /// applicable (`-`).
     static func table(_ t: PanelTable, caption: String) -> String {
         let formats = t.columns.map(Format.of(column:))
-        let rowFormat = t.column("format")
+        let rowFormat = t.column("format"), note = t.column(RowNote.column)
+        let hidden: Set<Int?> = [rowFormat, note]
         // Decimals and money keep one number of places down a column, enough for its smallest
         // value, so 0.500 and 1.20 do not stand one above the other. A table whose rows say their
         // own format holds a different quantity on each row: each keeps its own places.
@@ -174,13 +177,14 @@ enum Pages {
             return smallest >= 100 ? 0 : smallest >= 10 ? 1 : smallest >= 1 ? 2 : 3
         }
         var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"
-        for (c, column) in t.columns.enumerated() where c != rowFormat {
+        for (c, column) in t.columns.enumerated() where !hidden.contains(c) {
             out += "<th scope=\"col\">\(escape(heading(column)))</th>"
         }
         out += "</tr></thead><tbody>"
         for (r, row) in t.rows.enumerated() {
             out += "<tr>"
-            for (c, field) in row.enumerated() where c != rowFormat {
+            let suppressed = note.map { $0 < row.count && row[$0] == RowNote.suppressed } ?? false
+            for (c, field) in row.enumerated() where !hidden.contains(c) {
                 // A headline table says each value's format in its own column.
                 let format =
                     c == t.column("value") && rowFormat != nil ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
@@ -191,7 +195,9 @@ enum Pages {
                     : format == .text
                         ? escape(field)
                         : field.isEmpty
-                            ? "<abbr title=\"suppressed or not available\">*</abbr>"
+                            ? suppressed
+                                ? "<abbr title=\"suppressed: a small count\">*</abbr>"
+                                : "<abbr title=\"not available\">..</abbr>"
                             : escape(
                                 format == formats[c] && places[c] != nil
                                     ? format.show(field: field, places: places[c]!) : format.show(field: field))

@@ -20,9 +20,9 @@ struct TableCodingTests {
         let text = String(decoding: try tiers.csv([tier(25, pct: 12.5), tier(nil, pct: nil)]), as: UTF8.self)
         #expect(
             text == """
-                level,unit_code,unit_name,parent_code,outcome,tier,people,pct_people,mean_risk,expected_events
-                practice,P1,Practice A,PCN1,emergency_admission_12m,high,25,12.50,0.1235,12.3
-                practice,P1,Practice A,PCN1,emergency_admission_12m,high,,,0.1235,12.3
+                level,unit_code,unit_name,parent_code,outcome,tier,people,pct_people,mean_risk,expected_events,note
+                practice,P1,Practice A,PCN1,emergency_admission_12m,high,25,12.50,0.1235,12.3,
+                practice,P1,Practice A,PCN1,emergency_admission_12m,high,,,0.1235,12.3,suppressed
 
                 """)
     }
@@ -47,7 +47,7 @@ struct TableCodingTests {
         let unit = UnitColumns(level: "organisation", unitCode: "ORG", unitName: "Board", parentCode: nil)
         let bytes = try Published.spc.csv([UnitRow(unit, point)])
         let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n")[1]
-        #expect(line == "organisation,ORG,Board,,emergency_admissions,lower,2024-03,40,,,,Y,,N,,,,")
+        #expect(line == "organisation,ORG,Board,,emergency_admissions,lower,2024-03,40,,,,Y,,N,,,,,")
         let read = try Published.spc.read(bytes)
         #expect(read[0].row.trialLimits && read[0].row.shift == false && read[0].row.beyondLimits == nil)
         #expect(read[0].unit.parentCode == nil)
@@ -68,7 +68,7 @@ struct TableCodingTests {
             try tiers.read(Array(missing.utf8))
         }
         let short = good + "practice,P1\n"
-        #expect(throws: OutputError.unreadable(file: "risk-tiers.csv", line: 3, reason: "it has 2 fields, not 10")) {
+        #expect(throws: OutputError.unreadable(file: "risk-tiers.csv", line: 3, reason: "it has 2 fields, not 11")) {
             try tiers.read(Array(short.utf8))
         }
         let empty = good.replacingOccurrences(of: ",high,", with: ",,").replacingOccurrences(
@@ -76,6 +76,31 @@ struct TableCodingTests {
         // A required text cell may be empty text; a required flag may not.
         #expect(try tiers.read(Array(empty.utf8))[0].unit.unitCode == "")
         #expect(throws: OutputError.self) { try tiers.read([UInt8]()) }
+    }
+
+    @Test("A row with a withheld count says so; a cell that does not apply is not a withheld one")
+    func notes() throws {
+        let unit = UnitColumns(level: "organisation", unitCode: "ORG", unitName: "Board", parentCode: nil)
+        var gradient = InequalityRow(
+            indicator: "depression", kind: "prevalence", measure: "percent", breakdown: InequalityRow.gradient, group: "SII")
+        gradient.value = Fixed(4.2, places: 2)
+        var small = InequalityRow(
+            indicator: "depression", kind: "prevalence", measure: "percent", breakdown: "sex", group: "I")
+        small.people = 40
+        var mean = InequalityRow(indicator: "cost", kind: "mean", measure: "gbp", breakdown: "sex", group: "F")
+        mean.people = 200
+        let rows = [gradient, small, mean].map { UnitRow(unit, $0) }
+        let cells = UnitRow<InequalityRow>.cells(of: rows)
+        #expect(UnitRow<InequalityRow>.header.last == "note")
+        #expect(cells.map { $0.last } == ["", "suppressed", ""])
+        let lines = String(decoding: try Published.inequalities.csv(rows), as: UTF8.self).split(separator: "\n")
+        #expect(lines.map { $0.hasSuffix(",suppressed") } == [false, false, true, false])
+        #expect(try Published.inequalities.read(try Published.inequalities.csv(rows)).count == 3)
+        // The seed's table keeps the seed's layout: no note.
+        let seed = String(decoding: try Published.multimorbidity.csv([MultimorbidityRow(ltcCount: "0")]), as: UTF8.self)
+        #expect(seed.hasPrefix("ltc_count,patients,") && !seed.contains("note"))
+        #expect(try Published.multimorbidityByUnit.csv([]).count > 0)
+        #expect(Published.multimorbidityByUnit.header.last == "note")
     }
 
     @Test(
@@ -127,5 +152,17 @@ struct OutputDocumentationTests {
         let undescribed = Set(columns).filter { !text.contains("`\($0)`") && !$0.hasPrefix("lorenz_") }
         #expect(undescribed.isEmpty, "not in docs/outputs.md: \(undescribed.sorted())")
         for file in Published.files { #expect(text.contains("`\(file)`"), "\(file) is not in docs/outputs.md") }
+        #expect(text.contains("| `\(RowNote.column)` |"))
+        // Which columns are counts decides the note: each table's list is in the docs.
+        func counts<Row: TableRow>(_ table: OutputTable<Row>) -> String {
+            "- `\(table.file)`: " + Row.counts.map { "`\($0)`" }.joined(separator: ", ")
+        }
+        for line in [
+            counts(Published.multimorbidityByUnit), counts(Published.costConcentration), counts(Published.riskTiers),
+            counts(Published.risingRisk), counts(Published.segmentProfiles), counts(Published.inequalities),
+            counts(Published.variation), counts(Published.spc), counts(Published.modelTransport),
+        ] {
+            #expect(text.contains(line), "not in docs/outputs.md: \(line)")
+        }
     }
 }
