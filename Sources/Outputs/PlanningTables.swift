@@ -48,7 +48,11 @@ public struct UnitRow<Row: TableRow>: TableRow {
     public static var columns: [String] { UnitColumns.columns + Row.columns }
     public static var counts: [String] { Row.counts }
 
-    public func applies(_ column: String) -> Bool { UnitColumns.columns.contains(column) || row.applies(column) }
+    /// The organisation has no parent, so no parent's value either.
+    public func applies(_ column: String) -> Bool {
+        if unit.parentCode == nil && column.hasPrefix("parent_") { return false }
+        return UnitColumns.columns.contains(column) || row.applies(column)
+    }
 
     public init(from decoder: any Decoder) throws {
         unit = try UnitColumns(from: decoder)

@@ -241,6 +241,10 @@ enum Chart: Sendable {
 
     // MARK: plot
 
+    static func dash(_ style: Plot.Series.Style) -> String {
+        style == .dashed ? " stroke-dasharray=\"7 4\"" : style == .dotted ? " stroke-dasharray=\"2 3\"" : ""
+    }
+
     static func draw(_ plot: Plot) -> (width: Double, height: Double, content: String) {
         // The legend column is as wide as the longest series name needs, within limits.
         let names = plot.series.map(\.name).filter { !$0.isEmpty }
@@ -280,11 +284,12 @@ enum Chart: Sendable {
         out +=
             "<text x=\"14\" y=\"\(f((top + height - bottom) / 2))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(f((top + height - bottom) / 2)))\">\(Pages.escape(plot.y.title))</text>"
         let clip = { (p: (x: Double, y: Double)) in xr.contains(p.x) && yr.contains(p.y) }
-        var legendY = top - 4
+        // Labels sit in the right margin: a line's beside where it ends (direct labelling, so the
+        // eye need not travel to a key), points' at the top. They are pushed apart where they
+        // would overlap, and kept within the plot's height.
+        var labels: [(y: Double, series: Plot.Series)] = []
         for series in plot.series {
             let colour = palette[series.colour % palette.count]
-            // A series without a name shares the legend entry before it (a funnel's lower limit).
-            if !series.name.isEmpty { legendY += 18 }
             switch series.style {
             case .points:
                 for (i, p) in series.points.enumerated() where clip(p) {
@@ -292,21 +297,29 @@ enum Chart: Sendable {
                     out +=
                         "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(colour)\" stroke=\"#fff\"><title>\(Pages.escape(label))\(plot.x.format.show(p.x)), \(plot.y.format.show(p.y))</title></circle>"
                 }
-                if !series.name.isEmpty {
-                    out += "<circle cx=\"\(f(width - right + 16))\" cy=\"\(f(legendY - 4))\" r=\"4\" fill=\"\(colour)\"/>"
-                }
+                if !series.name.isEmpty { labels.append((-.infinity, series)) }
             case .line, .dashed, .dotted:
-                let dash =
-                    series.style == .dashed
-                    ? " stroke-dasharray=\"7 4\"" : series.style == .dotted ? " stroke-dasharray=\"2 3\"" : ""
-                let path = series.points.filter(clip).map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
-                if !series.name.isEmpty {
-                    out +=
-                        "<line x1=\"\(f(width - right + 8))\" x2=\"\(f(width - right + 26))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
-                }
+                let shown = series.points.filter(clip)
+                let path = shown.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+                out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash(series.style))/>"
+                // A series without a name shares the label before it (a funnel's lower limit).
+                if !series.name.isEmpty, let end = shown.max(by: { $0.x < $1.x }) { labels.append((py(end.y), series)) }
             }
-            if !series.name.isEmpty { out += text(width - right + 32, legendY, fit(series.name, right - 36, size: 11), size: 11) }
+        }
+        labels.sort { $0.y < $1.y }
+        let gap = 16.0, highest = top + 8, lowest = height - bottom
+        var at = labels.map(\.y)
+        for i in at.indices { at[i] = max(at[i], i == 0 ? highest : at[i - 1] + gap) }
+        for i in at.indices.reversed() { at[i] = min(at[i], i == at.count - 1 ? lowest : at[i + 1] - gap) }
+        for (i, label) in labels.enumerated() {
+            let y = at[i], colour = palette[label.series.colour % palette.count]
+            if label.series.style == .points {
+                out += "<circle cx=\"\(f(width - right + 16))\" cy=\"\(f(y))\" r=\"4\" fill=\"\(colour)\"/>"
+            } else {
+                out +=
+                    "<line x1=\"\(f(width - right + 6))\" x2=\"\(f(width - right + 26))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash(label.series.style))/>"
+            }
+            out += text(width - right + 32, y + 4, fit(label.series.name, right - 36, size: 11), size: 11)
         }
         return (width, height, out)
     }

@@ -222,12 +222,12 @@ enum Dashboard: String, CaseIterable, Sendable {
         }
         let heat = PanelTable(
             name: "ltc-age-emergency-cost",
-            columns: ["ltc_band", "age_band", "people", "mean_emergency_cost_gbp"],
+            columns: ["ltc_band", "age_band", "people", "mean_emergency_cost_gbp", RowNote.column],
             rows: cells.map { row in
                 [
                     ltcBands.first { row.segment.hasPrefix($0.0) }?.1 ?? "",
                     ageBands.first { row.segment.hasSuffix($0.0) }?.1 ?? "", row.people.map(String.init) ?? "",
-                    row.meanEmergencyCostGbp?.text ?? "",
+                    row.meanEmergencyCostGbp?.text ?? "", row.people == nil ? RowNote.suppressed : "",
                 ]
             })
         let concentration = unitRows(p.costConcentration, q.unit)
@@ -551,7 +551,7 @@ extension Format {
             "measure", "format", "source", "file", "present", "tier", "outcome", "segment", "segment_name", "segmentation",
             "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band", "outlier",
             "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
-            "special_cause", "algorithm", "indicator",
+            "special_cause", "algorithm", "indicator", "ltc_count", "note",
         ].contains(name) {
             return .text
         }
@@ -560,6 +560,7 @@ extension Format {
         // are probabilities, shown as percentages so a rare outcome's small risks do not read 0.000.
         if name == "pct_patients" || name.hasPrefix("risk_") || name.hasPrefix("mean_risk")
             || ["mean_predicted_risk", "observed_rate"].contains(name)
+            || name.hasSuffix("_share") || name.hasPrefix("lorenz_")
         {
             return .share
         }
@@ -568,7 +569,7 @@ extension Format {
         if [
             "people", "patients", "records", "linked", "rows_in", "accepted", "quarantined", "numerator", "observed",
             "people_compared", "tier_rose", "risk_rose_materially", "rising", "rose_into_high_or_very_high", "female", "male",
-            "ltc_count", "decile",
+            "decile",
         ].contains(name) {
             return .count
         }

@@ -96,7 +96,7 @@ enum Pages {
         body += select("measure", "SPC measure", dashboard.measures(p), q.measure)
         body += "<button type=\"submit\">Show</button></form>"
         body +=
-            "<p class=\"meta\">Run \(p.runId), as of \(p.asOf). Planning figures: people with a National Data Opt-out are left out, counts of 1 to 7 suppressed (shown blank or *) and others rounded to 5.</p>"
+            "<p class=\"meta\">Run \(p.runId), as of \(p.asOf). Planning figures: people with a National Data Opt-out are left out, counts of 1 to 7 suppressed (shown *) and others rounded to 5.</p>"
         for panel in panels {
             let csv = "/api/pages/\(dashboard.rawValue)/\(panel.id)/csv?\(query(unit: q.unit.code, q, dashboard))"
             body += "<section aria-labelledby=\"\(panel.id)\"><h2 id=\"\(panel.id)\">\(escape(panel.title))</h2>"
@@ -144,6 +144,11 @@ enum Pages {
     static func heading(_ column: String) -> String {
         if let seed = seedHeadings[column] { return seed }
         var words = column.split(separator: "_").map(String.init)
+        // Shares of cost: `top_0_5_pct_share` and `lorenz_20`.
+        if words.first == "lorenz", words.count == 2 { return "Cost share of the cheapest \(words[1])%" }
+        if words.first == "top", words.suffix(2) == ["pct", "share"] {
+            return "Cost share of the top \(words.dropFirst().dropLast(2).joined(separator: "."))%"
+        }
         var suffix = ""
         if words.last == "gbp" {
             words.removeLast()
@@ -162,50 +167,128 @@ enum Pages {
 
     /// A published table for people: headers in words, numbers formatted, and each empty cell
     /// marked as suppressed (`*`, on a row whose note says so), not available (`..`) or not
-    /// applicable (`-`).
+    /// applicable (`-`). So that it reads without scrolling sideways, a column holding one value
+    /// on every row is said once under the caption, and a table of one to three rows with many
+    /// columns is turned on its side, a row per column. The CSV download keeps every column.
     static func table(_ t: PanelTable, caption: String) -> String {
         let formats = t.columns.map(Format.of(column:))
         let rowFormat = t.column("format"), note = t.column(RowNote.column)
-        let hidden: Set<Int?> = [rowFormat, note]
         // Decimals and money keep one number of places down a column, enough for its smallest
         // value, so 0.500 and 1.20 do not stand one above the other. A table whose rows say their
         // own format holds a different quantity on each row: each keeps its own places.
-        let places = t.columns.indices.map { c -> Int? in
-            guard formats[c] == .decimal || formats[c] == .money, rowFormat == nil else { return nil }
-            let smallest = t.rows.compactMap { $0.count > c ? Double($0[c]).map(abs) : nil }.filter { $0 > 0 }.min() ?? 0
-            if formats[c] == .money { return smallest >= 100 ? 0 : 2 }
-            return smallest >= 100 ? 0 : smallest >= 10 ? 1 : smallest >= 1 ? 2 : 3
+        // Rows of different measures (a rate beside its RII) keep places of their own.
+        let measure = t.column("measure")
+        let places = t.columns.indices.map { c -> [String: Int] in
+            guard formats[c] == .decimal || formats[c] == .money, rowFormat == nil else { return [:] }
+            let groups = Dictionary(grouping: t.rows.filter { $0.count > c }) { row in measure.map { row[$0] } ?? "" }
+            return groups.mapValues { rows in
+                let smallest = rows.compactMap { Double($0[c]).map(abs) }.filter { $0 > 0 }.min() ?? 0
+                if formats[c] == .money { return smallest >= 100 ? 0 : 2 }
+                return smallest >= 100 ? 0 : smallest >= 10 ? 1 : smallest >= 1 ? 2 : 3
+            }
         }
-        var out = "<div class=\"scroll\"><table><caption>\(escape(caption))</caption><thead><tr>"
-        for (c, column) in t.columns.enumerated() where !hidden.contains(c) {
-            out += "<th scope=\"col\">\(escape(heading(column)))</th>"
-        }
-        out += "</tr></thead><tbody>"
-        for (r, row) in t.rows.enumerated() {
-            out += "<tr>"
+        let cells = t.rows.enumerated().map { r, row in
             let suppressed = note.map { $0 < row.count && row[$0] == RowNote.suppressed } ?? false
-            for (c, field) in row.enumerated() where !hidden.contains(c) {
+            return row.enumerated().map { c, field -> Cell in
                 // A headline table says each value's format in its own column.
                 let format =
                     c == t.column("value") && rowFormat != nil ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
                 let applies = r >= t.notApplicable.count || c >= t.notApplicable[r].count || !t.notApplicable[r][c]
-                let shown =
-                    field.isEmpty && !applies
-                    ? "<abbr title=\"does not apply\">-</abbr>"
-                    : format == .text
-                        ? escape(field)
-                        : field.isEmpty
-                            ? suppressed
-                                ? "<abbr title=\"suppressed: a small count\">*</abbr>"
-                                : "<abbr title=\"not available\">..</abbr>"
-                            : escape(
-                                format == formats[c] && places[c] != nil
-                                    ? format.show(field: field, places: places[c]!) : format.show(field: field))
-                out += format == .text ? "<td>\(shown)</td>" : "<td class=\"n\">\(shown)</td>"
+                if field.isEmpty && !applies { return .empty(.notApplicable) }
+                if format == .text { return .text(escape(field)) }
+                if field.isEmpty { return .empty(note == nil ? .unknown : suppressed ? .suppressed : .notAvailable) }
+                let fixed = format == formats[c] ? places[c][measure.map { row[$0] } ?? ""] : nil
+                return .number(escape(fixed.map { format.show(field: field, places: $0) } ?? format.show(field: field)))
             }
-            out += "</tr>"
         }
-        return out + "</tbody></table></div>"
+        let width = t.columns.count
+        var shown = t.columns.indices.filter { $0 != rowFormat && $0 != note }
+        // Said once under the caption: a column with one value on every row, and one empty on
+        // every row.
+        var constant: [Int] = [], blank: [Int] = []
+        if t.rows.count > 1, t.rows.allSatisfy({ $0.count == width }) {
+            constant = shown.filter { c in
+                let first = t.rows[0][c]
+                return !first.isEmpty && t.rows.allSatisfy { $0[c] == first }
+            }
+            blank = shown.filter { c in t.rows.allSatisfy { $0[c].isEmpty } }
+            shown.removeAll { constant.contains($0) || blank.contains($0) }
+        }
+        var out = "<div class=\"scroll\"><table><caption>\(escape(caption))"
+        if !constant.isEmpty {
+            let said = constant.map { "\(escape(heading(t.columns[$0]))): \(cells[0][$0].html)" }
+            out += "<span class=\"meta\">On every row: \(said.joined(separator: "; "))</span>"
+        }
+        if !blank.isEmpty {
+            let said = blank.map { c in
+                let reasons = Set(cells.map { $0[c].reason })
+                return escape(heading(t.columns[c])) + (reasons.count == 1 ? " (\(reasons.first!))" : "")
+            }
+            out += "<span class=\"meta\">Empty on every row: \(said.joined(separator: "; "))</span>"
+        }
+        out += "</caption>"
+        func cell(_ r: Int, _ c: Int) -> String {
+            guard c < cells[r].count else { return "<td></td>" }
+            if case .text(let html) = cells[r][c] { return "<td>\(html)</td>" }
+            return "<td class=\"n\">\(cells[r][c].html)</td>"
+        }
+        if (1...3).contains(t.rows.count), shown.count > 8, let label = shown.first {
+            // On its side: the first column names the rows, which become the columns.
+            out += "<thead><tr><th scope=\"col\">\(escape(heading(t.columns[label])))</th>"
+            for r in t.rows.indices { out += "<th scope=\"col\">\(cells[r][label].html)</th>" }
+            out += "</tr></thead><tbody>"
+            for c in shown.dropFirst() {
+                out += "<tr><th scope=\"row\">\(escape(heading(t.columns[c])))</th>"
+                for r in t.rows.indices { out += cell(r, c) }
+                out += "</tr>"
+            }
+            return out + "</tbody></table></div>"
+        }
+        // Many columns are split into parts of at most seven figures, each part repeating the
+        // columns that name the rows.
+        let labels = Array(shown.prefix { formats[$0] == .text })
+        let figures = Array(shown.dropFirst(labels.count))
+        let parts = figures.count > 8 ? (figures.count + 6) / 7 : 1
+        let size = (figures.count + parts - 1) / max(parts, 1)
+        for part in 0..<parts {
+            let columns = labels + figures.dropFirst(part * size).prefix(size)
+            if part > 0 { out += "<div class=\"scroll\"><table><caption>\(escape(caption)) (continued)</caption>" }
+            out += "<thead><tr>"
+            for c in columns { out += "<th scope=\"col\">\(escape(heading(t.columns[c])))</th>" }
+            out += "</tr></thead><tbody>"
+            for r in t.rows.indices {
+                out += "<tr>"
+                for c in columns { out += cell(r, c) }
+                out += "</tr>"
+            }
+            out += "</tbody></table></div>"
+        }
+        return out
+    }
+
+    /// A cell of a table for people.
+    enum Cell {
+        enum Empty: String {
+            case suppressed = "suppressed: a small count", notAvailable = "not available", notApplicable = "does not apply"
+            /// In a table without a note.
+            case unknown = "suppressed or not available"
+        }
+        case text(String), number(String), empty(Empty)
+
+        var html: String {
+            switch self {
+            case .text(let html), .number(let html): html
+            case .empty(.suppressed): "<abbr title=\"\(Empty.suppressed.rawValue)\">*</abbr>"
+            case .empty(.unknown): "<abbr title=\"\(Empty.unknown.rawValue)\">*</abbr>"
+            case .empty(.notAvailable): "<abbr title=\"\(Empty.notAvailable.rawValue)\">..</abbr>"
+            case .empty(.notApplicable): "<abbr title=\"\(Empty.notApplicable.rawValue)\">-</abbr>"
+            }
+        }
+
+        var reason: String {
+            if case .empty(let why) = self { return why.rawValue }
+            return ""
+        }
     }
 
     static func login(csrf: String, message: String?) -> String {
@@ -385,9 +468,11 @@ enum Pages {
         .panel { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
         figure { margin: 0; flex: 1 1 36rem; max-width: 44rem; } svg.chart { width: 100%; height: auto; font-family: system-ui, sans-serif; }
         .scroll { overflow-x: auto; max-width: 100%; } details { flex: 1 1 24rem; }
-        caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
-        table { border-collapse: collapse; } td, th { padding: 0.2rem 0.6rem; border-bottom: 1px solid #ccc; text-align: left; }
-        td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        caption { text-align: left; font-weight: bold; padding: 0.3rem 0; } caption .meta { display: block; font-weight: normal; }
+        table { border-collapse: collapse; font-size: 0.9rem; }
+        td, th { padding: 0.2rem 0.45rem; border-bottom: 1px solid #ccc; text-align: left; }
+        thead th { vertical-align: bottom; max-width: 7.5rem; } tbody th { font-weight: normal; }
+        td.n { text-align: right; font-variant-numeric: tabular-nums; } td code { overflow-wrap: anywhere; }
         .error { color: #8a1538; font-weight: bold; }
         :focus { outline: 3px solid #ffb81c; }
         .hidden { position: absolute; left: -10000px; }

@@ -63,6 +63,18 @@ for (const svg of document.querySelectorAll('svg')) {
 return problems;
 """
 
+# Every table fits its page, and the page its window: nothing scrolls sideways (the page splits
+# or turns wide tables).
+WIDE_TABLES = """
+const wide = [];
+for (const box of document.querySelectorAll('.scroll'))
+  if (box.scrollWidth > box.clientWidth + 1)
+    wide.push((box.querySelector('caption') || box).textContent.slice(0, 60) + ': ' + box.scrollWidth + ' px in ' + box.clientWidth);
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth + 1) wide.push('the page: ' + page.scrollWidth + ' px in ' + page.clientWidth);
+return wide;
+"""
+
 WIDTHS = (1400, 1000)
 
 
@@ -75,6 +87,8 @@ def shot(name):
         browser.set_window_size(width, min(max(900, height), 12000))
         clipped = browser.execute_script(CLIPPED_TEXT)
         assert not clipped, f"{name} at {width} px: chart text cut off: {clipped[:5]}"
+        wide = browser.execute_script(WIDE_TABLES)
+        assert not wide, f"{name} at {width} px: tables scroll sideways: {wide[:5]}"
         browser.save_screenshot(os.path.join(shots, f"{name}-{width}.png"))
     browser.set_window_size(1366, 900)
 

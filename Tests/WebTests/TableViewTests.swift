@@ -14,6 +14,8 @@ struct TableViewTests {
             ("ae_attendances_per_1000", "A&E attendances per 1,000"), ("ratio_lower_95", "Ratio lower 95%"),
             ("funnel_upper_998", "Funnel upper 99.8%"), ("total_apc_cost_gbp", "Admitted care cost per person (GBP)"),
             ("pct_patients", "Share of patients"), ("unit_name", "Unit name"),
+            ("top_0_5_pct_share", "Cost share of the top 0.5%"), ("top_20_pct_share", "Cost share of the top 20%"),
+            ("lorenz_30", "Cost share of the cheapest 30%"),
         ])
     func headings(_ column: String, _ heading: String) {
         #expect(Pages.heading(column) == heading)
@@ -35,8 +37,46 @@ struct TableViewTests {
         let html = Pages.table(table, caption: "Depression")
         let cells = html.components(separatedBy: "<tr>").dropFirst(2).map { $0 }
         #expect(cells[0].contains("title=\"does not apply\"") && !cells[0].contains("title=\"suppressed"))
-        #expect(cells[1].contains("title=\"suppressed or not available\""))
-        #expect(html.contains("<th scope=\"col\">Age standardised lower 95%</th>"))
+        #expect(cells[1].contains("title=\"suppressed: a small count\""))
+        // A rate without a suppressed count and without a value is not available, not suppressed.
+        var unknown = suppressed
+        unknown.numerator = 0
+        let three = Pages.table(PanelTable("inequalities", [gradient, suppressed, unknown]), caption: "Depression")
+        let last = three.components(separatedBy: "<tr>").last ?? ""
+        #expect(last.contains("title=\"not available\">..<") && !last.contains("suppressed"))
+        // Columns empty on every row, and those with one value on every row, are said once.
+        #expect(html.contains("Empty on every row: Numerator; Age standardised; Age standardised lower 95%"))
+        #expect(html.contains("On every row: Indicator: depression; Kind: proportion"))
+        #expect(!html.contains("<th scope=\"col\">Age standardised lower 95%</th>"))
+        // A rate and its RII keep places of their own.
+        #expect(cells[0].contains(">1.40<"))
+    }
+
+    /// A table of a few rows and many columns is turned on its side; one of many rows and many
+    /// columns is split into parts that repeat the columns naming the rows.
+    @Test func wideTablesFitWithoutScrollingSideways() {
+        func row(_ scope: String, _ k: Double) -> CostConcentrationRow {
+            var r = CostConcentrationRow(scope: scope)
+            r.people = 1000 + Int(k)
+            r.totalCostGbp = Fixed(12_345 * k, places: 2)
+            let shares: [WritableKeyPath<CostConcentrationRow, Fixed?>] = [
+                \.top0_5PctShare, \.top1PctShare, \.top5PctShare, \.top10PctShare, \.top20PctShare, \.zeroCostShare, \.gini,
+                \.lorenz10, \.lorenz50, \.lorenz90,
+            ]
+            for (i, share) in shares.enumerated() { r[keyPath: share] = Fixed(k / 100 + Double(i) / 50, places: 4) }
+            return r
+        }
+        let side = Pages.table(PanelTable("cost", [row("secondary_care", 1), row("all_settings", 2)]), caption: "Cost")
+        #expect(side.contains("<th scope=\"col\">secondary_care</th><th scope=\"col\">all_settings</th>"))
+        #expect(side.contains("<tr><th scope=\"row\">Gini</th>"))
+        let names = (0..<12).map { "figure_\($0)" }
+        let many = PanelTable(
+            name: "many", columns: ["segment"] + names,
+            rows: (0..<6).map { r in ["s\(r)"] + names.indices.map { String($0 * 10 + r) } })
+        let parts = Pages.table(many, caption: "Segments")
+        #expect(parts.components(separatedBy: "<table>").count == 3)
+        #expect(parts.contains("<caption>Segments (continued)</caption><thead><tr><th scope=\"col\">Segment</th>"))
+        #expect(parts.components(separatedBy: "<th scope=\"col\">").count - 1 == 2 + 12)
     }
 }
 
