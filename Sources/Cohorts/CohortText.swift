@@ -70,6 +70,14 @@ public struct CohortError: Error, Sendable, CustomStringConvertible {
 /// `and` binds tighter than `or`; `not` applies to what follows it; parentheses group. Values are
 /// words or "quoted strings"; windows are `within N months` (or years).
 public enum CohortText {
+    /// The words a criterion starts with.
+    public static let criteria =
+        NumberField.allCases.map(\.rawValue) + CategoryField.allCases.map(\.rawValue)
+        + ["condition", "recorded", "latest", "score", "segment", "risk", "tier", "rising", "not", "at least"]
+
+    /// The language's other words: joining, grouping and windows.
+    public static let connectives = ["and", "or", "not", "at least", "of", "in", "within", "months", "years"]
+
     public static func parse(_ text: String) throws(CohortError) -> CohortDefinition {
         guard text.utf8.count <= CohortLimits.maximumBytes else {
             throw CohortError("definition", "longer than \(CohortLimits.maximumBytes) bytes")
@@ -406,10 +414,8 @@ struct Parser {
             return .tier(outcome, try values())
         case "rising": return .rising(try name("an outcome id"))
         default:
-            let known =
-                NumberField.allCases.map(\.rawValue) + CategoryField.allCases.map(\.rawValue)
-                + ["condition", "recorded", "latest", "score", "segment", "risk", "tier", "rising", "not", "at least"]
-            throw CohortError(head.position, "unknown field '\(head.text)'" + Suggest.hint(head.text, among: known))
+            throw CohortError(
+                head.position, "unknown field '\(head.text)'" + Suggest.hint(head.text, among: CohortText.criteria))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Cohorts
 import Foundation
+import Outputs
 import PHMCore
 
 /// Builds a cohort definition a criterion at a time from a form, without scripts: each "Add and
@@ -12,6 +13,8 @@ enum Composer {
         var units: [String] = []
         var localities: [String] = []
         var segments: [String] = []
+        /// Code lists (for `latest` and `recorded`) and scores.
+        var lists: [String] = []
 
         init() {}
 
@@ -21,6 +24,17 @@ enum Composer {
             units = (h.localities + h.pcns + h.practices).map(\.name)
             localities = h.localities.map(\.name)
             segments = frame.segmentations.flatMap { s in s.segmentIds.map { "\(s.id) = \($0)" } }
+            lists = frame.listIds + frame.scoreIds
+        }
+
+        /// Every word the definition box suggests while typing: the language's own, then this
+        /// run's names, each once.
+        var words: [String] {
+            let all =
+                CohortText.criteria + CohortText.connectives + Outcome.allCases.map(\.rawValue) + PersonFrame.tierIds
+                + ["female", "male"] + conditions + lists + units + segments.flatMap { $0.components(separatedBy: " = ") }
+            var seen = Set<String>()
+            return all.filter { seen.insert($0).inserted }
         }
     }
 
@@ -71,7 +85,7 @@ enum Composer {
             <table><caption>The cohort language in brief (the whole of it: docs/cohorts.md)</caption>\
             <thead><tr><th scope="col">Write</th><th scope="col">Meaning</th></tr></thead><tbody>\(table)</tbody></table>
             <p>Examples:</p><ul>\(examples)</ul>
-            <p>Conditions, units and segments of this run are suggested as you type a value below.</p></details>
+            <p>Words of the language, and this run's conditions, code lists, units and segments, are suggested as you type: in the definition (with a script: arrow keys to choose, Enter to take, Escape to close) and in the value of a criterion below.</p></details>
             """
     }
 

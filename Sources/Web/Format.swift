@@ -11,7 +11,7 @@ enum Format: String, Sendable {
         switch self {
         case .count: return Format.grouped(value, decimals: 0)
         case .money: return (value < 0 ? "-£" : "£") + Format.grouped(abs(value), decimals: abs(value) >= 100 ? 0 : 2)
-        case .percent: return Format.grouped(value, decimals: abs(value) >= 1 ? 1 : 2) + "%"
+        case .percent: return value == 0 ? "0%" : Format.grouped(value, decimals: abs(value) >= 1 ? 1 : 2) + "%"
         case .share: return Format.percent.show(100 * value)
         case .rate: return Format.grouped(value, decimals: 1)
         case .ratio: return Format.grouped(value, decimals: 2)

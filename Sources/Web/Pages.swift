@@ -317,7 +317,11 @@ enum Pages {
             <form method="post" action="/cohorts">
             <input type="hidden" name="csrf" value="\(entry.csrf)">
             <p><label for="definition">Definition</label></p>
-            <p><textarea id="definition" name="definition" rows="4" cols="80">\(escape(definition))</textarea></p>
+            <div class="suggest"><textarea id="definition" name="definition" rows="4" cols="80" aria-describedby="definition-help" \
+            aria-autocomplete="list" aria-controls="definition-suggestions" aria-expanded="false">\(escape(definition))</textarea>
+            <ul id="definition-suggestions" role="listbox" aria-label="Suggestions" hidden></ul></div>
+            <p id="definition-help" class="meta">Suggestions appear as you type; Up and Down choose, Enter takes one, Escape closes them.</p>
+            <datalist id="definition-words">\(vocabulary.words.map { "<option value=\"\(escape($0))\">" }.joined())</datalist>
             \(Composer.reference(vocabulary))
             <p><output id="live-count" for="definition" aria-live="polite"></output></p>
             <p><button type="submit">Count and profile</button>
@@ -348,13 +352,38 @@ enum Pages {
                     rightName: "Male"))
             body +=
                 "<figure>\(pyramid.svg(title: "The cohort by age and sex", description: "Five-year age bands, female on the left and male on the right; the counts are in the table below."))</figure>"
-            body +=
-                "<table><caption>Cohort beside the population</caption><thead><tr><th scope=\"col\">Breakdown</th><th scope=\"col\">Group</th><th scope=\"col\">Cohort</th><th scope=\"col\">Population</th></tr></thead><tbody>"
-            for g in p.groups {
-                body +=
-                    "<tr><td>\(escape(g.group.breakdown))</td><td>\(escape(g.group.group))</td><td class=\"n\">\(shown(g.cohort))</td><td class=\"n\">\(shown(g.population))</td></tr>"
+            // The cohort beside the population, a table per breakdown with each group's share of
+            // both (from the published counts); long breakdowns fold away.
+            func share(_ n: Int?, of total: Int?) -> String {
+                guard let n, let total, total > 0 else { return "" }
+                return Format.percent.show(100 * Double(n) / Double(total))
             }
-            body += "</tbody></table>"
+            var breakdowns: [(name: String, groups: [PublishedProfile.Group])] = []
+            for g in p.groups {
+                if breakdowns.last?.name == g.group.breakdown {
+                    breakdowns[breakdowns.count - 1].groups.append(g)
+                } else {
+                    breakdowns.append((g.group.breakdown, [g]))
+                }
+            }
+            body += "<h2>The cohort beside the population</h2><div class=\"profile\">"
+            // Short breakdowns side by side first, then the long ones folded, one under another.
+            let short = breakdowns.filter { $0.groups.count <= 12 }, long = breakdowns.filter { $0.groups.count > 12 }
+            for (k, (name, groups)) in (short + long).enumerated() {
+                if k == short.count { body += "</div><div>" }
+                let title = Dashboard.title(name)
+                var table =
+                    "<table><caption>\(escape(title))</caption><thead><tr><th scope=\"col\">Group</th><th scope=\"col\">Cohort</th><th scope=\"col\">Cohort (%)</th><th scope=\"col\">Population</th><th scope=\"col\">Population (%)</th></tr></thead><tbody>"
+                for g in groups {
+                    table +=
+                        "<tr><td>\(escape(Dashboard.label(g.group.group)))</td><td class=\"n\">\(shown(g.cohort))</td><td class=\"n\">\(share(g.cohort, of: p.size))</td><td class=\"n\">\(shown(g.population))</td><td class=\"n\">\(share(g.population, of: p.populationSize))</td></tr>"
+                }
+                table += "</tbody></table>"
+                body +=
+                    groups.count > 12
+                    ? "<details><summary>\(escape(title)) (\(groups.count) groups)</summary>\(table)</details>" : table
+            }
+            body += "</div>"
         }
         // Counts as the definition is typed, where scripts run.
         body += "<script src=\"/app.js\" defer></script>"
@@ -474,6 +503,11 @@ enum Pages {
         thead th { vertical-align: bottom; max-width: 7.5rem; } tbody th { font-weight: normal; }
         td.n { text-align: right; font-variant-numeric: tabular-nums; } td code { overflow-wrap: anywhere; }
         .error { color: #8a1538; font-weight: bold; }
+        .profile { display: flex; flex-wrap: wrap; gap: 0.5rem 2rem; align-items: flex-start; }
+        .suggest { position: relative; display: inline-block; }
+        .suggest ul { position: absolute; z-index: 1; left: 0; margin: 0; padding: 0; list-style: none; background: #fff;
+            border: 1px solid #888; min-width: 16rem; max-height: 14rem; overflow-y: auto; }
+        .suggest li { padding: 0.2rem 0.5rem; cursor: pointer; } .suggest li[aria-selected=true] { background: #003087; color: #fff; }
         :focus { outline: 3px solid #ffb81c; }
         .hidden { position: absolute; left: -10000px; }
         @media print {

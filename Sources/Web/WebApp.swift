@@ -69,7 +69,7 @@ public enum WebApp {
         return router
     }
 
-    /// The page script, served at `/app.js`: the cohort builder's live count and PNG downloads of charts (pages work without it).
+    /// The page script, served at `/app.js`: the cohort builder's live count and suggestions while typing, and PNG downloads of charts (pages work without it).
     static let appScript = Bundle.module.url(forResource: "app", withExtension: "js")!
 
     /// The OpenAPI 3.1 document of the API, served at `/openapi.json`.

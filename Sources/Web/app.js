@@ -1,4 +1,4 @@
-// Two conveniences; pages work without this script. The cohort builder's live count: while a
+// Three conveniences; pages work without this script. The cohort builder's live count: while a
 // definition is typed, the count comes from the same API call as "Count and profile" (audited the
 // same way), which only saves pressing the button.
 "use strict";
@@ -33,6 +33,99 @@
   box.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(count, 300);
+  });
+})();
+
+// Suggestions while typing a definition: the word being typed is completed from the language's
+// words and this run's names (the page's #definition-words list). A name that is not a plain word
+// is put in quotes. Up and Down choose, Enter or a click takes one, Escape closes the list.
+(function () {
+  const box = document.getElementById("definition");
+  const list = document.getElementById("definition-suggestions");
+  const source = document.getElementById("definition-words");
+  if (!box || !list || !source) return;
+  const words = Array.from(source.options, (o) => o.value);
+  const plain = /^[A-Za-z0-9_.]+$/;
+  let active = -1;
+  let shown = [];
+  let taking = false; // the input event a choice sends is not a new word
+
+  // The part of the word before the caret, and whether it follows an open quote.
+  function fragment() {
+    const before = box.value.slice(0, box.selectionStart);
+    const quotes = (before.match(/"/g) || []).length;
+    if (quotes % 2 === 1) {
+      const start = before.lastIndexOf('"');
+      return { start, text: before.slice(start + 1), quoted: true };
+    }
+    const match = before.match(/[A-Za-z0-9_.]*$/);
+    return { start: before.length - match[0].length, text: match[0], quoted: false };
+  }
+
+  function close() {
+    list.hidden = true;
+    list.replaceChildren();
+    box.setAttribute("aria-expanded", "false");
+    box.removeAttribute("aria-activedescendant");
+    active = -1;
+    shown = [];
+  }
+
+  function choose(k) {
+    active = k;
+    list.querySelectorAll("li").forEach((item, i) => item.setAttribute("aria-selected", String(i === k)));
+    if (k >= 0) {
+      box.setAttribute("aria-activedescendant", "suggestion-" + k);
+      list.children[k].scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function suggest() {
+    if (taking) return;
+    if (box.selectionStart !== box.selectionEnd) return close();
+    const typed = fragment();
+    const lower = typed.text.toLowerCase();
+    if (lower.length < 2) return close();
+    const starts = words.filter((w) => w.toLowerCase().startsWith(lower) && w !== typed.text);
+    const within = words.filter((w) => !starts.includes(w) &&
+      w.toLowerCase().split(/[ _,]+/).some((part) => part.startsWith(lower)));
+    shown = starts.concat(within).slice(0, 8);
+    if (shown.length === 0) return close();
+    list.replaceChildren(...shown.map((word, i) => {
+      const item = document.createElement("li");
+      item.id = "suggestion-" + i;
+      item.setAttribute("role", "option");
+      item.textContent = word;
+      item.addEventListener("mousedown", (event) => { event.preventDefault(); take(i); });
+      return item;
+    }));
+    list.hidden = false;
+    box.setAttribute("aria-expanded", "true");
+    choose(-1);
+  }
+
+  function take(k) {
+    const word = shown[k];
+    const typed = fragment();
+    const text = typed.quoted || !plain.test(word) ? '"' + word + '"' : word;
+    const end = box.selectionStart;
+    box.value = box.value.slice(0, typed.start) + text + box.value.slice(end);
+    const caret = typed.start + text.length;
+    box.setSelectionRange(caret, caret);
+    close();
+    taking = true;
+    box.dispatchEvent(new Event("input"));
+    taking = false;
+  }
+
+  box.addEventListener("input", suggest);
+  box.addEventListener("blur", close);
+  box.addEventListener("keydown", (event) => {
+    if (list.hidden) return;
+    if (event.key === "ArrowDown") { event.preventDefault(); choose((active + 1) % shown.length); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); choose(active <= 0 ? shown.length - 1 : active - 1); }
+    else if (event.key === "Enter" && active >= 0) { event.preventDefault(); take(active); }
+    else if (event.key === "Escape") { event.preventDefault(); close(); }
   });
 })();
 

@@ -169,6 +169,33 @@ box.send_keys(" and nonsense")
 WebDriverWait(browser, 30).until(lambda b: "nonsense" in b.find_element(By.ID, "live-count").text)
 box.send_keys(Keys.BACKSPACE * len(" and nonsense"))
 WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "live-count").text == live)
+# Suggestions while typing: the word being typed is completed from the run's names, a name with
+# spaces in quotes, chosen with the arrow keys and taken with Enter.
+typed = box.get_attribute("value")
+suggestions = browser.find_element(By.ID, "definition-suggestions")
+box.send_keys(" and condition obes")
+WebDriverWait(browser, 10).until(lambda b: suggestions.is_displayed())
+offered = [li.text for li in suggestions.find_elements(By.TAG_NAME, "li")]
+assert "obesity" in offered, offered
+assert box.get_attribute("aria-expanded") == "true"
+for _ in range(offered.index("obesity") + 1):
+    box.send_keys(Keys.ARROW_DOWN)
+box.send_keys(Keys.ENTER)
+assert box.get_attribute("value") == typed + " and condition obesity", box.get_attribute("value")
+assert not suggestions.is_displayed()
+names = browser.execute_script("return Array.from(document.getElementById('definition-words').options, o => o.value)")
+place = next(n for n in names if " " in n and n[0].isupper())
+box.send_keys(' and locality = "' + place[:4])
+WebDriverWait(browser, 10).until(lambda b: suggestions.is_displayed())
+offered = [li.text for li in suggestions.find_elements(By.TAG_NAME, "li")]
+for _ in range(offered.index(place) + 1):
+    box.send_keys(Keys.ARROW_DOWN)
+box.send_keys(Keys.ENTER)
+assert box.get_attribute("value") == typed + ' and condition obesity and locality = "' + place + '"', box.get_attribute("value")
+shot("analyst-cohort-suggested")
+box.clear()
+box.send_keys(typed)
+WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "live-count").text == live)
 click(browser.find_element(By.CSS_SELECTOR, "form[action='/cohorts'] button[type=submit]"))
 page_ok("analyst cohort typed and counted")
 heading = browser.find_element(By.TAG_NAME, "h2").text
