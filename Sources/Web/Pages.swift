@@ -510,6 +510,7 @@ enum Pages {
         .suggest li { padding: 0.2rem 0.5rem; cursor: pointer; } .suggest li[aria-selected=true] { background: #003087; color: #fff; }
         :focus { outline: 3px solid #ffb81c; }
         .hidden { position: absolute; left: -10000px; }
+        @page { size: A4 landscape; margin: 12mm; }
         @media print {
             body { font-size: 10pt; } header, .skip, form, .downloads { display: none; }
             main { max-width: none; padding: 0; } section { border-top: none; break-inside: avoid-page; }

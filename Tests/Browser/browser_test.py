@@ -5,6 +5,7 @@ saves a screenshot of every page. Exits non-zero on the first failure.
 Usage: browser_test.py BASE_URL USERS_FILE SCREENSHOT_FOLDER
 USERS_FILE holds the `phm demo --serve` lines `  name / password  (role ...)`.
 """
+import base64
 import os
 import re
 import sys
@@ -12,6 +13,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -93,6 +95,38 @@ def shot(name):
     browser.set_window_size(1366, 900)
 
 
+# Printed (A4 landscape, the print stylesheet's page, 12 mm margins: 1,032 px at 96 px to the
+# inch), a page is a pack: no header, forms or download links, every chart whole and inside the
+# paper, nothing wider than the paper.
+PRINTED = """
+const problems = [];
+const shown = (e) => getComputedStyle(e).display !== 'none' && e.getClientRects().length > 0;
+for (const e of document.querySelectorAll('header, form, .downloads')) if (shown(e)) problems.push('shows ' + e.tagName);
+const width = document.documentElement.clientWidth;
+for (const e of document.querySelectorAll('figure, table'))
+  if (shown(e) && e.getBoundingClientRect().right > width + 1) problems.push('wider than the paper: ' + (e.querySelector('caption, title') || e).textContent.slice(0, 50));
+return problems;
+"""
+
+
+def printed(name):
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        browser.set_window_size(1032, 900)
+        problems = browser.execute_script(PRINTED) + browser.execute_script(CLIPPED_TEXT)
+        assert not problems, f"{name} printed: {problems[:5]}"
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        browser.set_window_size(1366, 900)
+    options = PrintOptions()
+    options.orientation = "landscape"
+    pdf = base64.b64decode(browser.print_page(options))
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    assert pdf.startswith(b"%PDF") and pages >= 1, f"{name}: no printable PDF ({len(pdf)} bytes)"
+    with open(os.path.join(shots, f"{name}.pdf"), "wb") as out:
+        out.write(pdf)
+
+
 def page_ok(what):
     """The page rendered a heading and no error, and nothing on it came from elsewhere."""
     h1 = browser.find_elements(By.TAG_NAME, "h1")
@@ -123,6 +157,8 @@ def every_page(prefix):
         browser.get(href)
         page_ok(f"{prefix} {text}")
         shot(f"{prefix}-{text.lower().replace(' ', '-')}")
+        if prefix == "analyst":
+            printed(f"{prefix}-{text.lower().replace(' ', '-')}")
     return [text for text, _ in links]
 
 
