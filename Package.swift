@@ -48,6 +48,8 @@ let package = Package(
             resources: [.copy("Library")], swiftSettings: strict),
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
+        // Twenty years ahead: a multistate projection of multimorbidity estimated from the history.
+        .target(name: "Projections", dependencies: ["PHMCore", "Outputs", "Conditions"], swiftSettings: strict),
         .target(
             name: "Risk", dependencies: ["PHMCore", "Outputs", "Conditions"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
@@ -77,8 +79,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Cohorts", "Governance",
-                "Storage", "Synthesis",
+                "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Projections", "Cohorts",
+                "Governance", "Storage", "Synthesis",
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
@@ -135,6 +137,9 @@ let package = Package(
         .testTarget(
             name: "AnalysisTests", dependencies: ["Analysis", "Cohorts", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CohortsTests", dependencies: ["Cohorts", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ProjectionsTests", dependencies: ["Projections", "Conditions", "Outputs", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ServiceTests",
             dependencies: [

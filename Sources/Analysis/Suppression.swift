@@ -45,7 +45,7 @@ public struct Suppression: Sendable {
         return counts.count - 1
     }
 
-    static func isSmall(_ count: Int) -> Bool { count >= 1 && count <= largestSuppressed }
+    public static func isSmall(_ count: Int) -> Bool { count >= 1 && count <= largestSuppressed }
 
     /// Cell-key perturbation of a count (the method of the ABS TableBuilder and of the ONS 2021
     /// Census flexible table builder, here with a perturbation that is a random rounding): 0 stays

@@ -71,6 +71,7 @@ extension PHMCommand {
             var people: Int, seed: UInt64, signal: String, faultRate: Double
             var conditions: String?, segmentations: String?, suppress: Bool, models: String?, modelSeed: UInt64
             var dataDirectory: String, keyFile: String?
+            var projectionYears: Int, projectionDraws: Int
             var runId: Int64?
         }
 
@@ -81,7 +82,8 @@ extension PHMCommand {
                 faultRate: population.faultRate, conditions: absolute(pipeline.conditions),
                 segmentations: absolute(pipeline.segmentations), suppress: pipeline.suppress, models: absolute(pipeline.models),
                 modelSeed: pipeline.modelSeed, dataDirectory: absolute(pipeline.dataDirectory) ?? "",
-                keyFile: absolute(pipeline.keyFile))
+                keyFile: absolute(pipeline.keyFile), projectionYears: pipeline.projectionYears,
+                projectionDraws: pipeline.projectionDraws)
         }
 
         /// The run an earlier demo with the same settings left current in the data directory.

@@ -43,7 +43,7 @@ package enum Console {
     }
 
     static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) -> RunOptions {
-        RunOptions(
+        var options = RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
             dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),
             keyFile: pipeline.keyFile.map { URL(fileURLWithPath: $0) },
@@ -51,6 +51,8 @@ package enum Console {
             segmentations: pipeline.segmentations.map { URL(fileURLWithPath: $0) }, suppress: pipeline.suppress,
             risk: pipeline.risk,
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
+        options.projection = pipeline.projection
+        return options
     }
 
     /// Runs work, turning the errors a user can act on into one-line failures.

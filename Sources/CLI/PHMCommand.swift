@@ -49,6 +49,22 @@ package struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
     var workerThreads: Int?
 
+    @Option(
+        name: .customLong("projection-years"),
+        help: "Years to project the population's need ahead (0: none; see docs/projections.md).")
+    var projectionYears = 20
+
+    @Option(name: .customLong("projection-draws"), help: "Runs drawn for the projection's 95% intervals.")
+    var projectionDraws = 200
+
+    /// The projection asked for.
+    package var projection: ProjectionSettings {
+        var settings = ProjectionSettings()
+        settings.years = projectionYears
+        settings.draws = projectionDraws
+        return settings
+    }
+
     /// The worker threads asked for, or one per core.
     package var workers: Int {
         get { workerThreads ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -57,6 +73,8 @@ package struct PipelineOptions: ParsableArguments {
 
     package func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
+        guard (0...100).contains(projectionYears) else { throw ValidationError("--projection-years must be 0 to 100.") }
+        guard (1...10_000).contains(projectionDraws) else { throw ValidationError("--projection-draws must be 1 to 10,000.") }
     }
 
     /// The `--models` folder, for the commands that need saved models.

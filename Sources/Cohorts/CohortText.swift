@@ -133,7 +133,8 @@ public enum CohortText {
         x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
     }
 
-    static func word(_ s: String) -> String {
+    /// A name as the language writes it: bare when it is a plain word, else quoted and escaped.
+    public static func word(_ s: String) -> String {
         let plain =
             !s.isEmpty && !Lexer.keywords.contains(s)
             && s.utf8.allSatisfy { Lexer.isWordByte($0) } && !Lexer.isDigit(s.utf8.first!)

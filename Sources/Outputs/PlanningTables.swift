@@ -54,6 +54,10 @@ public struct UnitRow<Row: TableRow>: TableRow {
         return UnitColumns.columns.contains(column) || row.applies(column)
     }
 
+    public func withheld(_ empty: (String) -> Bool) -> Bool {
+        row.withheld { empty($0) && (unit.parentCode != nil || !$0.hasPrefix("parent_")) }
+    }
+
     public init(from decoder: any Decoder) throws {
         unit = try UnitColumns(from: decoder)
         row = try Row(from: decoder)
@@ -250,6 +254,14 @@ public struct SegmentProfileRow: FlatRow {
 
     public static let counts = [CodingKeys.people].map(\.rawValue)
 
+    /// A share or rate of fewer than 8 of a segment's people (its women, its over-65s) is withheld
+    /// though the segment's people are shown; with people shown and above 0, nothing else leaves a
+    /// figure empty.
+    public func withheld(_ empty: (String) -> Bool) -> Bool {
+        guard let people else { return true }
+        return people > 0 && Self.columns.contains(where: empty)
+    }
+
     public init(segmentation: String, segment: String, segmentName: String, people: Int?) {
         self.segmentation = segmentation
         self.segment = segment
@@ -300,6 +312,12 @@ public struct InequalityRow: FlatRow {
             ].map(\.rawValue).contains(column)
         }
         return column != CodingKeys.numerator.rawValue || kind != "mean"
+    }
+
+    /// A parent's value is empty only when the parent's own count is withheld.
+    public func withheld(_ empty: (String) -> Bool) -> Bool {
+        Self.counts.contains { empty($0) && applies($0) }
+            || (applies(CodingKeys.parentValue.rawValue) && empty(CodingKeys.parentValue.rawValue))
     }
 
     public init(indicator: String, kind: String, measure: String, breakdown: String, group: String) {
@@ -419,12 +437,145 @@ public struct TransportRow: FlatRow {
     }
 }
 
+/// `projections.csv`: the registered population projected year by year from as-of, by age band,
+/// long-term condition band and deprivation quintile, with people with major illness and the
+/// activity and cost expected at today's rates; each a central figure and a 95% interval.
+public struct ProjectionRow: FlatRow {
+    public var scenario: String
+    /// Whole years after as-of (0 is as-of itself).
+    public var yearsAhead: Int
+    /// `YYYY-MM-DD`: as-of plus `yearsAhead` years.
+    public var date: String
+    public var ageBand: String
+    public var ltcBand: String
+    /// `1` (most deprived) to `5`, or `unknown`.
+    public var imdQuintile: String
+    public var people: Int?
+    public var peopleLower95: Int?
+    public var peopleUpper95: Int?
+    public var majorIllness: Int?
+    public var majorIllnessLower95: Int?
+    public var majorIllnessUpper95: Int?
+    public var emergencyAdmissions: Int?
+    public var emergencyAdmissionsLower95: Int?
+    public var emergencyAdmissionsUpper95: Int?
+    public var aeAttendances: Int?
+    public var aeAttendancesLower95: Int?
+    public var aeAttendancesUpper95: Int?
+    public var outpatientAttendances: Int?
+    public var outpatientAttendancesLower95: Int?
+    public var outpatientAttendancesUpper95: Int?
+    public var electiveAdmissions: Int?
+    public var electiveAdmissionsLower95: Int?
+    public var electiveAdmissionsUpper95: Int?
+    public var costGbp: Int?
+    public var costGbpLower95: Int?
+    public var costGbpUpper95: Int?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case scenario, yearsAhead = "years_ahead", date, ageBand = "age_band", ltcBand = "ltc_band"
+        case imdQuintile = "imd_quintile", people, peopleLower95 = "people_lower_95", peopleUpper95 = "people_upper_95"
+        case majorIllness = "major_illness", majorIllnessLower95 = "major_illness_lower_95"
+        case majorIllnessUpper95 = "major_illness_upper_95", emergencyAdmissions = "emergency_admissions"
+        case emergencyAdmissionsLower95 = "emergency_admissions_lower_95"
+        case emergencyAdmissionsUpper95 = "emergency_admissions_upper_95", aeAttendances = "ae_attendances"
+        case aeAttendancesLower95 = "ae_attendances_lower_95", aeAttendancesUpper95 = "ae_attendances_upper_95"
+        case outpatientAttendances = "outpatient_attendances"
+        case outpatientAttendancesLower95 = "outpatient_attendances_lower_95"
+        case outpatientAttendancesUpper95 = "outpatient_attendances_upper_95", electiveAdmissions = "elective_admissions"
+        case electiveAdmissionsLower95 = "elective_admissions_lower_95"
+        case electiveAdmissionsUpper95 = "elective_admissions_upper_95", costGbp = "cost_gbp"
+        case costGbpLower95 = "cost_gbp_lower_95", costGbpUpper95 = "cost_gbp_upper_95"
+    }
+
+    public static let counts = [
+        CodingKeys.people, .majorIllness, .emergencyAdmissions, .aeAttendances, .outpatientAttendances, .electiveAdmissions,
+    ].map(\.rawValue)
+
+    public init(scenario: String, yearsAhead: Int, date: String, ageBand: String, ltcBand: String, imdQuintile: String) {
+        self.scenario = scenario
+        self.yearsAhead = yearsAhead
+        self.date = date
+        self.ageBand = ageBand
+        self.ltcBand = ltcBand
+        self.imdQuintile = imdQuintile
+    }
+}
+
+extension Published {
+    public static let projections = OutputTable<UnitRow<ProjectionRow>>(file: "projections.csv")
+    public static let projection = OutputReport<ProjectionSummary>(file: "projection.json")
+}
+
+/// `projection.json`: how the projection was made, and how well the same method projected the
+/// last years of the data from the years before (the backtest).
+public struct ProjectionSummary: Codable, Sendable, Equatable {
+    public var method: String
+    public var years: Int
+    public var draws: Int
+    public var historyYears: Int
+    public var entryYears: Int
+    public var personYears: Int
+    public var majorIllnessScore: String?
+    public var warnings: [String]
+    public var backtest: Backtest?
+
+    /// Projected against observed at as-of, from `yearsBack` years before it.
+    public struct Backtest: Codable, Sendable, Equatable {
+        public var yearsBack: Int
+        public var bands: [Band]
+
+        public struct Band: Codable, Sendable, Equatable {
+            /// `age` or `ltc`.
+            public var breakdown: String
+            public var band: String
+            public var observed: Int
+            public var projected: Double
+            public var lower95: Double
+            public var upper95: Double
+            /// (projected - observed) / observed, as a percentage.
+            public var errorPct: Double
+
+            public init(breakdown: String, band: String, observed: Int, projected: Double, lower95: Double, upper95: Double) {
+                self.breakdown = breakdown
+                self.band = band
+                self.observed = observed
+                self.projected = projected
+                self.lower95 = lower95
+                self.upper95 = upper95
+                errorPct = observed > 0 ? 100 * (projected - Double(observed)) / Double(observed) : 0
+            }
+        }
+
+        public init(yearsBack: Int, bands: [Band]) {
+            self.yearsBack = yearsBack
+            self.bands = bands
+        }
+    }
+
+    public init(
+        method: String, years: Int, draws: Int, historyYears: Int, entryYears: Int, personYears: Int,
+        majorIllnessScore: String?, warnings: [String], backtest: Backtest?
+    ) {
+        self.method = method
+        self.years = years
+        self.draws = draws
+        self.historyYears = historyYears
+        self.entryYears = entryYears
+        self.personYears = personYears
+        self.majorIllnessScore = majorIllnessScore
+        self.warnings = warnings
+        self.backtest = backtest
+    }
+}
+
 extension Published {
     /// Every file a run may write at the top of its output folder, and the folders beside them.
     public static let files: [String] = [
         multimorbidity.file, multimorbidityByUnit.file, costConcentration.file, riskTiers.file, risingRisk.file,
         segmentProfiles.file, inequalities.file, variation.file, spc.file, modelTransport.file, run.file,
-        reconciliation.file, linkage.file, codes.file, models.file, tables.file, PersonFiles.persons,
+        projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, tables.file,
+        PersonFiles.persons,
         PersonFiles.personConditions.file, PersonFiles.riskScores,
     ]
     public static let folders = [PersonFiles.quarantine, PersonFiles.models]

@@ -16,10 +16,19 @@ public protocol TableRow: Codable, Sendable {
     /// Whether a column means anything for this row. Its cell is empty where it does not, and a
     /// reader tells that apart from a suppressed count by asking.
     func applies(_ column: String) -> Bool
+
+    /// Whether a figure of the row was withheld, given which of its columns are empty: by default,
+    /// when a count that applies is empty. A row whose figures come from smaller counts than its
+    /// own (the women of a segment) says so too.
+    func withheld(_ empty: (String) -> Bool) -> Bool
 }
 
 extension TableRow {
     public static var counts: [String] { [] }
+
+    public func withheld(_ empty: (String) -> Bool) -> Bool {
+        Self.counts.contains { empty($0) && applies($0) }
+    }
 
     public func applies(_ column: String) -> Bool { true }
 
@@ -126,7 +135,8 @@ public struct OutputTable<Row: TableRow>: Sendable {
         var records = CSVRows.parse(bytes)
         guard !records.isEmpty else { throw OutputError.unreadable(file: file, line: 1, reason: "it is empty") }
         let header = records.removeFirst()
-        if let missing = self.header.first(where: { !header.contains($0) }) {
+        // The note is derived from the row, so a file written before it had one still reads.
+        if let missing = Row.columns.first(where: { !header.contains($0) }) {
             throw OutputError.unreadable(file: file, line: 1, reason: "the column '\(missing)' is missing")
         }
         let decoder = RowDecoder(header: header)
@@ -166,10 +176,8 @@ extension TableRow {
 
     /// The row's `note`, given which of its cells (in `columns` order) are empty.
     func note(empty: (Int) -> Bool) -> String {
-        for (c, column) in Self.columns.enumerated() where empty(c) && Self.counts.contains(column) && applies(column) {
-            return RowNote.suppressed
-        }
-        return ""
+        let index = Dictionary(Self.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return withheld { name in index[name].map(empty) ?? false } ? RowNote.suppressed : ""
     }
 }
 

@@ -28,6 +28,10 @@ public struct Population: Sendable {
     public var registeredTo: [Day] = []
     /// Date of death, or `Day.max` while alive.
     public var death: [Day] = []
+    /// The first day of the person's earliest registration in the data: since when they have been
+    /// in the health system's population (a move between its practices starts a later
+    /// registration, not a new person). Empty where not known: then `registeredFrom`.
+    public var registeredSince: [Day] = []
 
     // Event tables, grouped by person.
     public var clinical = ClinicalEvents()
@@ -53,6 +57,10 @@ public struct Population: Sendable {
     public func isRegistered(_ person: Int, on day: Day) -> Bool {
         registeredFrom[person] <= day && day < registeredTo[person] && day < death[person]
     }
+
+    /// Since when a person has been registered in the health system's population.
+    @inline(__always)
+    public func since(_ person: Int) -> Day { registeredSince.isEmpty ? registeredFrom[person] : registeredSince[person] }
 
     /// The indices of the registered population at `asOf`, in person order.
     public var registered: [Int] { (0..<count).filter(isRegistered) }

@@ -28,6 +28,8 @@ public struct RunOptions: Sendable {
     public var risk: RiskOptions
     public var workers: Int
     public var progress: ProgressHandler?
+    /// The projection of need ([projections.md](../../docs/projections.md)).
+    public var projection = ProjectionSettings()
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -151,6 +153,7 @@ public enum PipelineRun {
                     units: units, facts: facts, library: prepared.library, segments: segments, risk: emergency?.risk,
                     suppress: options.suppress, to: options.output)
             }
+            try clock.time("projection") { try ProjectionWriter.write(prepared, units: units, options: options) }
             return { summary in
                 RunResult(summary: summary, prepared: prepared, risk: risk, segments: segments)
             }

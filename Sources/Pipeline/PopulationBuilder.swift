@@ -30,6 +30,7 @@ enum PopulationBuilder {
             population.optedOut.append(regs.contains { patients.optedOut[$0] })
             population.registeredFrom.append(patients.registeredFrom[r])
             population.registeredTo.append(patients.registeredTo[r])
+            population.registeredSince.append(regs.map { patients.registeredFrom[$0] }.min() ?? patients.registeredFrom[r])
             population.death.append(death)
         }
 

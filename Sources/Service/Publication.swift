@@ -14,6 +14,13 @@ public struct PublishedUnit: Sendable, Equatable {
     public var code: String
     public var name: String
     public var parent: String?
+
+    public init(level: Level, code: String, name: String, parent: String?) {
+        self.level = level
+        self.code = code
+        self.name = name
+        self.parent = parent
+    }
 }
 
 /// A unit's registered population under planning (no opt-outs), suppressed: the people, a

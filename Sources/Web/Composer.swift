@@ -27,14 +27,16 @@ enum Composer {
             lists = frame.listIds + frame.scoreIds
         }
 
-        /// Every word the definition box suggests while typing: the language's own, then this
-        /// run's names, each once.
-        var words: [String] {
-            let all =
-                CohortText.criteria + CohortText.connectives + Outcome.allCases.map(\.rawValue) + PersonFrame.tierIds
-                + ["female", "male"] + conditions + lists + units + segments.flatMap { $0.components(separatedBy: " = ") }
+        /// Every word the definition box suggests while typing, each once with how it is written:
+        /// the language's own words as they are, this run's names as the language writes them
+        /// (quoted where they are not plain words).
+        var words: [(shown: String, text: String)] {
+            let language = CohortText.criteria + CohortText.connectives
+            let names =
+                Outcome.allCases.map(\.rawValue) + PersonFrame.tierIds + ["female", "male"] + conditions + lists + units
+                + segments.flatMap { $0.components(separatedBy: " = ") }
             var seen = Set<String>()
-            return all.filter { seen.insert($0).inserted }
+            return (language.map { ($0, $0) } + names.map { ($0, CohortText.word($0)) }).filter { seen.insert($0.0).inserted }
         }
     }
 

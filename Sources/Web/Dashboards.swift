@@ -23,11 +23,14 @@ struct PanelTable: Sendable {
     /// suppressed one); empty when every column applies.
     var notApplicable: [[Bool]] = []
 
-    /// Published rows of one unit, without the unit's columns, as `table` writes them.
-    init<Row: TableRow>(_ name: String, _ rows: [Row], as table: OutputTable<Row>? = nil) {
-        let columns = table?.header ?? Row.header
-        self.init(name: name, columns: columns, rows: Row.cells(of: rows).map { Array($0.prefix(columns.count)) })
-        notApplicable = rows.map { row in columns.map { !row.applies($0) } }
+    /// Published rows of one unit, without the unit's columns: their cells and note as the
+    /// unit's rows have them (the organisation has no parent's value).
+    init<Row: TableRow>(_ name: String, _ rows: [Row], of unit: PublishedUnit) {
+        let columns = UnitColumns(level: unit.level.rawValue, unitCode: unit.code, unitName: unit.name, parentCode: unit.parent)
+        let wrapped = rows.map { UnitRow(columns, $0) }
+        let skip = UnitColumns.columns.count
+        self.init(name: name, columns: Row.header, rows: UnitRow<Row>.cells(of: wrapped).map { Array($0.dropFirst(skip)) })
+        notApplicable = wrapped.map { row in Row.header.map { !row.applies($0) } }
     }
 
     init(name: String, columns: [String], rows: [[String]]) {
@@ -244,7 +247,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                     .init(
                         labels: counts.map { $0.ltcCount + " LTCs" },
                         values: counts.map { $0.pctPatients.map { 100 * $0.value } }, format: .percent)),
-                table: PanelTable("multimorbidity", seed, as: Published.multimorbidity)),
+                table: PanelTable("multimorbidity", seed, of: q.unit)),
             Panel(
                 id: "ltc-age", title: "Mean emergency admission cost by long-term conditions and age",
                 note:
@@ -263,7 +266,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                         y: .init(title: "Share of cost (%)", range: 0...100, format: .decimal),
                         series: lorenz + [
                             .init(name: "equal shares", points: [(0, 0), (100, 100)], style: .dotted, colour: 6)
-                        ])), table: PanelTable("cost-concentration", concentration)),
+                        ])), table: PanelTable("cost-concentration", concentration, of: q.unit)),
         ]
     }
 
@@ -295,7 +298,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                         "How to read it: the people the model ranks, by tier: very high is the top 0.5% of predicted risk across the whole population, high the next 4.5%, moderate the next 15%, low the rest. A unit with more than its share in the top tiers has more people at risk, not necessarily worse care.",
                     chart: .bars(
                         .init(labels: rows.map(\.tier), values: rows.map { $0.people.map(Double.init) }, format: .count)),
-                    table: PanelTable("risk-tiers", rows)))
+                    table: PanelTable("risk-tiers", rows, of: q.unit)))
         }
         let rising = unitRows(p.risingRisk, q.unit)
         panels.append(
@@ -304,7 +307,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                 note: "People whose tier rose, or whose risk rose materially, since the previous year's scores.",
                 chart: .bars(
                     .init(labels: rising.map { label($0.outcome) }, values: rising.map { $0.pctRising?.value }, format: .percent)),
-                table: PanelTable("rising-risk", rising)))
+                table: PanelTable("rising-risk", rising, of: q.unit)))
         for card in p.models {
             let e = card.heldOut, outcome = card.outcome.rawValue
             // Each row says its value's format, as the headline table does.
@@ -384,7 +387,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                     "How to read it: each bar is a segment's share of the unit's people. Everyone is in exactly one segment: the first, in the order shown, whose definition they meet.",
                 chart: .bars(
                     .init(labels: rows.map(\.segmentName), values: rows.map { $0.pctPopulation?.value }, format: .percent)),
-                table: PanelTable("segment-profiles", rows))
+                table: PanelTable("segment-profiles", rows, of: q.unit))
         }
     }
 
@@ -409,7 +412,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                         labels: bars.map(\.group), values: bars.map { $0.value?.value },
                         intervals: bars.map { b in b.lower95.flatMap { l in b.upper95.map { (l.value, $0.value) } } },
                         format: format, reference: overall.map { ($0, "whole unit") })),
-                table: PanelTable("inequalities", part))
+                table: PanelTable("inequalities", part, of: q.unit))
         }
         let sii = rows.first { $0.group == "sii" }, rii = rows.first { $0.group == "rii" }
         var gradient = ""
@@ -539,7 +542,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                             line("limits", series.map { $0.upperLimit?.value }, .dotted, 3),
                             line("", series.map { $0.lowerLimit?.value }, .dotted, 3),
                             .init(name: "special cause", points: special, style: .points, colour: 1, labels: specialLabels),
-                        ].filter { !$0.points.isEmpty })), table: PanelTable("spc", series)),
+                        ].filter { !$0.points.isEmpty })), table: PanelTable("spc", series, of: q.unit)),
         ]
     }
 }

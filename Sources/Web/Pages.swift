@@ -180,7 +180,9 @@ enum Pages {
         let measure = t.column("measure")
         let places = t.columns.indices.map { c -> [String: Int] in
             guard formats[c] == .decimal || formats[c] == .money, rowFormat == nil else { return [:] }
-            let groups = Dictionary(grouping: t.rows.filter { $0.count > c }) { row in measure.map { row[$0] } ?? "" }
+            let groups = Dictionary(grouping: t.rows.filter { $0.count > c }) { row in
+                measure.map { $0 < row.count ? row[$0] : "" } ?? ""
+            }
             return groups.mapValues { rows in
                 let smallest = rows.compactMap { Double($0[c]).map(abs) }.filter { $0 > 0 }.min() ?? 0
                 if formats[c] == .money { return smallest >= 100 ? 0 : 2 }
@@ -192,12 +194,13 @@ enum Pages {
             return row.enumerated().map { c, field -> Cell in
                 // A headline table says each value's format in its own column.
                 let format =
-                    c == t.column("value") && rowFormat != nil ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
+                    c == t.column("value") && rowFormat.map({ $0 < row.count }) == true
+                    ? Format(rawValue: row[rowFormat!]) ?? .decimal : formats[c]
                 let applies = r >= t.notApplicable.count || c >= t.notApplicable[r].count || !t.notApplicable[r][c]
                 if field.isEmpty && !applies { return .empty(.notApplicable) }
                 if format == .text { return .text(escape(field)) }
                 if field.isEmpty { return .empty(note == nil ? .unknown : suppressed ? .suppressed : .notAvailable) }
-                let fixed = format == formats[c] ? places[c][measure.map { row[$0] } ?? ""] : nil
+                let fixed = format == formats[c] ? places[c][measure.map { $0 < row.count ? row[$0] : "" } ?? ""] : nil
                 return .number(escape(fixed.map { format.show(field: field, places: $0) } ?? format.show(field: field)))
             }
         }
@@ -222,7 +225,8 @@ enum Pages {
         if !blank.isEmpty {
             let said = blank.map { c in
                 let reasons = Set(cells.map { $0[c].reason })
-                return escape(heading(t.columns[c])) + (reasons.count == 1 ? " (\(reasons.first!))" : "")
+                let reason = reasons.count == 1 ? reasons.first ?? "" : ""
+                return escape(heading(t.columns[c])) + (reason.isEmpty ? "" : " (\(reason))")
             }
             out += "<span class=\"meta\">Empty on every row: \(said.joined(separator: "; "))</span>"
         }
@@ -235,7 +239,7 @@ enum Pages {
         if (1...3).contains(t.rows.count), shown.count > 8, let label = shown.first {
             // On its side: the first column names the rows, which become the columns.
             out += "<thead><tr><th scope=\"col\">\(escape(heading(t.columns[label])))</th>"
-            for r in t.rows.indices { out += "<th scope=\"col\">\(cells[r][label].html)</th>" }
+            for r in t.rows.indices { out += "<th scope=\"col\">\(label < cells[r].count ? cells[r][label].html : "")</th>" }
             out += "</tr></thead><tbody>"
             for c in shown.dropFirst() {
                 out += "<tr><th scope=\"row\">\(escape(heading(t.columns[c])))</th>"
@@ -318,10 +322,11 @@ enum Pages {
             <input type="hidden" name="csrf" value="\(entry.csrf)">
             <p><label for="definition">Definition</label></p>
             <div class="suggest"><textarea id="definition" name="definition" rows="4" cols="80" aria-describedby="definition-help" \
-            aria-autocomplete="list" aria-controls="definition-suggestions" aria-expanded="false">\(escape(definition))</textarea>
+            aria-autocomplete="list" aria-controls="definition-suggestions">\(escape(definition))</textarea>
             <ul id="definition-suggestions" role="listbox" aria-label="Suggestions" hidden></ul></div>
-            <p id="definition-help" class="meta">Suggestions appear as you type; Up and Down choose, Enter takes one, Escape closes them.</p>
-            <datalist id="definition-words">\(vocabulary.words.map { "<option value=\"\(escape($0))\">" }.joined())</datalist>
+            <p id="definition-help" class="meta" hidden>Suggestions appear as you type; Up and Down choose, Enter takes one, Escape closes them.</p>
+            <span id="definition-status" class="hidden" role="status" aria-live="polite"></span>
+            <datalist id="definition-words">\(vocabulary.words.map { "<option value=\"\(escape($0.shown))\" data-text=\"\(escape($0.text))\">" }.joined())</datalist>
             \(Composer.reference(vocabulary))
             <p><output id="live-count" for="definition" aria-live="polite"></output></p>
             <p><button type="submit">Count and profile</button>

@@ -1,4 +1,4 @@
-// Three conveniences; pages work without this script. The cohort builder's live count: while a
+// Conveniences; pages work without this script. The cohort builder's live count: while a
 // definition is typed, the count comes from the same API call as "Count and profile" (audited the
 // same way), which only saves pressing the button.
 "use strict";
@@ -37,35 +37,48 @@
 })();
 
 // Suggestions while typing a definition: the word being typed is completed from the language's
-// words and this run's names (the page's #definition-words list). A name that is not a plain word
-// is put in quotes. Up and Down choose, Enter or a click takes one, Escape closes the list.
+// words and this run's names (the page's #definition-words list, each option holding the text
+// to insert: a name that is not a plain word comes quoted and escaped, as the language reads it).
+// Words are read as the language's lexer reads them: letters, digits, _, - and any non-ASCII
+// character, or anything inside quotes. Up and Down choose, Enter or a click takes one, Escape
+// (or moving the caret) closes the list.
 (function () {
   const box = document.getElementById("definition");
   const list = document.getElementById("definition-suggestions");
   const source = document.getElementById("definition-words");
+  const status = document.getElementById("definition-status");
+  const help = document.getElementById("definition-help");
   if (!box || !list || !source) return;
-  const words = Array.from(source.options, (o) => o.value);
-  const plain = /^[A-Za-z0-9_.]+$/;
+  if (help) help.hidden = false;
+  const words = Array.from(source.options, (o) => ({ shown: o.value, text: o.dataset.text || o.value }));
+  const wordChar = /[A-Za-z0-9_\-\u0080-\uFFFF]/;
   let active = -1;
   let shown = [];
   let taking = false; // the input event a choice sends is not a new word
 
-  // The part of the word before the caret, and whether it follows an open quote.
+  // The word around the caret: where it starts and ends, what is typed of it, and whether it
+  // is inside quotes (a backslash escapes the next character there, as in the language).
   function fragment() {
-    const before = box.value.slice(0, box.selectionStart);
-    const quotes = (before.match(/"/g) || []).length;
-    if (quotes % 2 === 1) {
-      const start = before.lastIndexOf('"');
-      return { start, text: before.slice(start + 1), quoted: true };
+    const text = box.value, caret = box.selectionStart;
+    let quoteStart = -1;
+    for (let i = 0; i < caret; i++) {
+      if (quoteStart >= 0 && text[i] === "\\") { i++; continue; }
+      if (text[i] === '"') quoteStart = quoteStart >= 0 ? -1 : i;
     }
-    const match = before.match(/[A-Za-z0-9_.]*$/);
-    return { start: before.length - match[0].length, text: match[0], quoted: false };
+    if (quoteStart >= 0) {
+      let end = caret;
+      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      return { start: quoteStart, end: Math.min(text.length, end + 1), typed: text.slice(quoteStart + 1, caret) };
+    }
+    let start = caret, end = caret;
+    while (start > 0 && wordChar.test(text[start - 1])) start--;
+    while (end < text.length && wordChar.test(text[end])) end++;
+    return { start, end, typed: text.slice(start, caret) };
   }
 
   function close() {
     list.hidden = true;
     list.replaceChildren();
-    box.setAttribute("aria-expanded", "false");
     box.removeAttribute("aria-activedescendant");
     active = -1;
     shown = [];
@@ -83,50 +96,57 @@
   function suggest() {
     if (taking) return;
     if (box.selectionStart !== box.selectionEnd) return close();
-    const typed = fragment();
-    const lower = typed.text.toLowerCase();
+    const lower = fragment().typed.toLowerCase();
     if (lower.length < 2) return close();
-    const starts = words.filter((w) => w.toLowerCase().startsWith(lower) && w !== typed.text);
+    const starts = words.filter((w) => w.shown.toLowerCase().startsWith(lower) && w.shown.toLowerCase() !== lower);
     const within = words.filter((w) => !starts.includes(w) &&
-      w.toLowerCase().split(/[ _,]+/).some((part) => part.startsWith(lower)));
+      w.shown.toLowerCase().split(/[ _,]+/).some((part) => part.startsWith(lower)));
     shown = starts.concat(within).slice(0, 8);
     if (shown.length === 0) return close();
     list.replaceChildren(...shown.map((word, i) => {
       const item = document.createElement("li");
       item.id = "suggestion-" + i;
       item.setAttribute("role", "option");
-      item.textContent = word;
+      item.textContent = word.shown;
       item.addEventListener("mousedown", (event) => { event.preventDefault(); take(i); });
       return item;
     }));
     list.hidden = false;
-    box.setAttribute("aria-expanded", "true");
+    if (status) status.textContent = shown.length + (shown.length === 1 ? " suggestion" : " suggestions") + ": Down to choose";
     choose(-1);
   }
 
   function take(k) {
     const word = shown[k];
-    const typed = fragment();
-    const text = typed.quoted || !plain.test(word) ? '"' + word + '"' : word;
-    const end = box.selectionStart;
-    box.value = box.value.slice(0, typed.start) + text + box.value.slice(end);
-    const caret = typed.start + text.length;
-    box.setSelectionRange(caret, caret);
+    const around = fragment();
+    box.setRangeText(word.text, around.start, around.end, "end");
     close();
     taking = true;
     box.dispatchEvent(new Event("input"));
     taking = false;
   }
 
-  box.addEventListener("input", suggest);
+  box.addEventListener("input", (event) => { if (!event.isComposing) suggest(); });
   box.addEventListener("blur", close);
+  box.addEventListener("click", close);
   box.addEventListener("keydown", (event) => {
     if (list.hidden) return;
     if (event.key === "ArrowDown") { event.preventDefault(); choose((active + 1) % shown.length); }
     else if (event.key === "ArrowUp") { event.preventDefault(); choose(active <= 0 ? shown.length - 1 : active - 1); }
     else if (event.key === "Enter" && active >= 0) { event.preventDefault(); take(active); }
     else if (event.key === "Escape") { event.preventDefault(); close(); }
+    else if (["ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(event.key)) close();
   });
+})();
+
+// Printed, folded tables open, so a pack holds them; they fold again after.
+(function () {
+  let opened = [];
+  window.addEventListener("beforeprint", () => {
+    opened = Array.from(document.querySelectorAll("details:not([open])"));
+    opened.forEach((d) => { d.open = true; });
+  });
+  window.addEventListener("afterprint", () => { opened.forEach((d) => { d.open = false; }); opened = []; });
 })();
 
 // Each chart as PNG, beside its SVG download: drawn from the page's own SVG onto a canvas at

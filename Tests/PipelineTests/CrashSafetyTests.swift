@@ -29,6 +29,7 @@ import Testing
         ]
         let run = [
             phmExecutable, "run", "--input", input.path, "--as-of", "2025-04-01", "--out", output.path, "--data-dir", data.path,
+            "--projection-draws", "20",
         ]
         #expect(waitForProgram(try startProgram(run, environment: environment)) == 0)
         let key = try PlatformKey.load(folder.appendingPathComponent("keys/platform.key"))

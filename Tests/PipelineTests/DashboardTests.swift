@@ -128,7 +128,8 @@ import Testing
                 try await client.execute(uri: "/api/pages/multimorbidity?unit=\(organisation)", method: .get, headers: bearer))
             let seedPanel = try #require((mm["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "ltc-count" })
             let seedFile = readCSV(output.appendingPathComponent("multimorbidity.csv"))
-            #expect(seedPanel["columns"] as? [String] == seedFile[0])
+            // The seed's columns, then the note the unit's rows carry.
+            #expect(seedPanel["columns"] as? [String] == seedFile[0] + ["note"])
             let seedRows = try #require(seedPanel["rows"] as? [[Any]])
             #expect(seedRows.map { $0.map { "\($0)" } }.map { $0[0] } == seedFile.dropFirst().map { $0[0] })
             #expect(seedRows.count == seedFile.count - 1)

@@ -18,10 +18,18 @@ enum DefaultRun {
     }()
     static let output = folder.appendingPathComponent("out")
     static let result: RunResult = {
-        let options = RunOptions(
+        var options = RunOptions(
             input: DefaultSynthetic.folder, asOf: SyntheticHealthSystem.defaultAsOf, output: output,
             dataDirectory: folder.appendingPathComponent("data"), keyFile: keyFile)
+        options.projection = DefaultRun.projection
         return try! PipelineRun.execute(options)
     }()
     static var input: URL { DefaultSynthetic.folder }
+
+    /// Fewer draws than a real run's 200: the tests of the projection's method are its own.
+    static let projection: ProjectionSettings = {
+        var settings = ProjectionSettings()
+        settings.draws = 20
+        return settings
+    }()
 }

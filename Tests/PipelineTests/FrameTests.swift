@@ -49,9 +49,10 @@ import Testing
         settings.allowed[.socialCare]?.remove(.directCare)
         try GovernanceStore(directory: data, key: PlatformKey.load()).setSharing(settings)
         let out = folder.appendingPathComponent("out")
-        let options = RunOptions(
+        var options = RunOptions(
             input: DefaultRun.input, asOf: SyntheticHealthSystem.defaultAsOf, output: out, dataDirectory: data,
             keyFile: DefaultRun.keyFile)
+        options.projection.years = 0
         let result = try PipelineRun.execute(options)
         #expect(result.summary.stages.contains { $0.name == "direct care frame" })
 

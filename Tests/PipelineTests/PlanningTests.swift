@@ -167,3 +167,37 @@ import Testing
         #expect(abs(tiers.reduce(0, +) - planning) <= 10)
     }
 }
+
+@Suite("The projection a run writes")
+struct ProjectionOutputTests {
+    /// Twenty years ahead for the organisation, each locality and each PCN; year 0 is today's
+    /// planning population; every unit's rows add up to its parent's; small cells are withheld
+    /// and everything else is a multiple of 5; intervals hold their central figure.
+    @Test func projectsEveryUnitTwentyYearsAhead() throws {
+        let rows = try Published.projections.read(from: DefaultRun.output)
+        let summary = try Published.projection.read(from: DefaultRun.output)
+        #expect(summary.years == 20 && summary.personYears > 100_000)
+        #expect(Set(rows.map(\.row.yearsAhead)) == Set(0...20))
+        #expect(Set(rows.map(\.unit.level)) == ["organisation", "locality", "pcn"])
+        for row in rows.map(\.row) {
+            guard let people = row.people else { continue }
+            #expect(people % 5 == 0 && people >= 8 || people == 0)
+            #expect((row.peopleLower95 ?? people) <= people && people <= (row.peopleUpper95 ?? people))
+            if let major = row.majorIllness { #expect(major <= people + 5) }
+        }
+        // Year 0 against the run's own planning population.
+        let persons = try String(contentsOf: DefaultRun.output.appendingPathComponent(PersonFiles.persons), encoding: .utf8)
+        let planning = persons.split(separator: "\n").count - 1
+        let start = rows.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == 0 }.compactMap(\.row.people)
+        #expect(abs(start.reduce(0, +) - planning) < planning / 50)
+        // Localities add up to the organisation, a year and band at a time, within rounding.
+        for year in [1, 10, 20] {
+            let board = rows.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == year }
+            let localities = rows.filter { $0.unit.level == "locality" && $0.row.yearsAhead == year }
+            let total = board.compactMap(\.row.people).reduce(0, +), parts = localities.compactMap(\.row.people).reduce(0, +)
+            #expect(abs(total - parts) < total / 50, "year \(year): \(total) against \(parts)")
+        }
+        // The backtest is reported by band.
+        #expect(summary.backtest?.bands.contains { $0.breakdown == "all" } == true)
+    }
+}

@@ -18,10 +18,11 @@ import Testing
         options.signal = signal
         _ = try SyntheticHealthSystem.write(options, to: folder.appendingPathComponent("input"))
         let out = folder.appendingPathComponent("output")
-        let result = try PipelineRun.execute(
-            RunOptions(
-                input: folder.appendingPathComponent("input"), asOf: SyntheticHealthSystem.defaultAsOf, output: out,
-                dataDirectory: folder.appendingPathComponent("data"), keyFile: DefaultRun.keyFile))
+        var run = RunOptions(
+            input: folder.appendingPathComponent("input"), asOf: SyntheticHealthSystem.defaultAsOf, output: out,
+            dataDirectory: folder.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
+        run.projection.years = 0
+        let result = try PipelineRun.execute(run)
         return (result, out)
     }
 

@@ -118,6 +118,7 @@ extension Population {
         ethnicGroup.append(.white)
         optedOut.append(false)
         registeredFrom.append(Day(iso: "2000-01-01")!)
+        registeredSince.append(Day(iso: "2000-01-01")!)
         self.registeredTo.append(registeredTo)
         self.death.append(death)
     }

@@ -1,12 +1,16 @@
 import Cohorts
 import Foundation
 import Outputs
+import PHMCore
+import Service
 import Testing
 
 @testable import Web
 
 @Suite("Published tables as people read them")
 struct TableViewTests {
+    let board = PublishedUnit(level: .organisation, code: "QX9", name: "Board", parent: nil)
+
     @Test(
         "Column names become headings in words, with their units",
         arguments: [
@@ -32,7 +36,7 @@ struct TableViewTests {
         var suppressed = InequalityRow(
             indicator: "depression", kind: "proportion", measure: "percent", breakdown: "imd_decile", group: "3")
         suppressed.people = 40
-        let table = PanelTable("inequalities", [gradient, suppressed])
+        let table = PanelTable("inequalities", [gradient, suppressed], of: board)
         #expect(table.rows[0][table.column("people")!] == "" && table.rows[1][table.column("numerator")!] == "")
         let html = Pages.table(table, caption: "Depression")
         let cells = html.components(separatedBy: "<tr>").dropFirst(2).map { $0 }
@@ -41,7 +45,7 @@ struct TableViewTests {
         // A rate without a suppressed count and without a value is not available, not suppressed.
         var unknown = suppressed
         unknown.numerator = 0
-        let three = Pages.table(PanelTable("inequalities", [gradient, suppressed, unknown]), caption: "Depression")
+        let three = Pages.table(PanelTable("inequalities", [gradient, suppressed, unknown], of: board), caption: "Depression")
         let last = three.components(separatedBy: "<tr>").last ?? ""
         #expect(last.contains("title=\"not available\">..<") && !last.contains("suppressed"))
         // Columns empty on every row, and those with one value on every row, are said once.
@@ -66,7 +70,8 @@ struct TableViewTests {
             for (i, share) in shares.enumerated() { r[keyPath: share] = Fixed(k / 100 + Double(i) / 50, places: 4) }
             return r
         }
-        let side = Pages.table(PanelTable("cost", [row("secondary_care", 1), row("all_settings", 2)]), caption: "Cost")
+        let side = Pages.table(
+            PanelTable("cost", [row("secondary_care", 1), row("all_settings", 2)], of: board), caption: "Cost")
         #expect(side.contains("<th scope=\"col\">secondary_care</th><th scope=\"col\">all_settings</th>"))
         #expect(side.contains("<tr><th scope=\"row\">Gini</th>"))
         let names = (0..<12).map { "figure_\($0)" }

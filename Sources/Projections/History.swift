@@ -1,0 +1,130 @@
+import Conditions
+import PHMCore
+
+/// What the linked record says happened to people year by year before a date: for each person
+/// registered at the start of a year, their cell then and what became of them by its end
+/// (transitions), and the people who joined the registered population in each year (entries).
+///
+/// A person's state on a day is reconstructed from the conditions the library flags for them at
+/// as-of and the day each was first recorded: the long-term conditions first recorded before the
+/// day, and the Cambridge Multimorbidity Score of those conditions. Conditions only accumulate,
+/// so a state never falls. Rules that look back over a window from as-of (cancer in the last 5
+/// years, two eGFRs, repeat prescriptions) are judged at as-of, so a person who died or left
+/// years before may miss one of those: the backtest measures what that costs.
+public struct History: Sendable {
+    /// Transitions by the cell a person was in at the start of the year, then outcome:
+    /// `counts[cell * outcomes + outcome]`.
+    public var counts: [Double]
+    /// Entries by practice: `entries[practice][cell]`, per year (the mean over `entryYears`),
+    /// in the cell the person was in at the end of the year they joined.
+    public var entries: [[Double]]
+    public var personYears: Int
+    public var years: Int
+    public var entryYears: Int
+
+    public init(counts: [Double], entries: [[Double]], personYears: Int, years: Int, entryYears: Int) {
+        self.counts = counts
+        self.entries = entries
+        self.personYears = personYears
+        self.years = years
+        self.entryYears = entryYears
+    }
+
+    /// Observes `years` years of transitions and `entryYears` years of entries before `end`.
+    ///
+    /// - Parameter include: who may be counted (people with a National Data Opt-out are not).
+    public static func observe(
+        _ population: Population, states: some StateHistory, before end: Day, years: Int, entryYears: Int,
+        include: (Int) -> Bool
+    ) -> History {
+        let space = ProjectionSpace.self
+        var counts = [Double](repeating: 0, count: space.cells * space.outcomes)
+        var entries = [[Double]](
+            repeating: [Double](repeating: 0, count: space.cells), count: population.hierarchy.practices.count)
+        let starts = (0...max(years, entryYears)).map { end.adding(months: -12 * $0) }
+        var personYears = 0
+        for p in 0..<population.count where include(p) {
+            let since = population.since(p), to = population.registeredTo[p], death = population.death[p]
+            let born = Day.birth(month: population.birthMonth[p])
+            func cell(on day: Day) -> Int {
+                let age = population.age(of: p, on: day)
+                let area = population.area[p]
+                let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
+                return space.cell(
+                    age: space.ageBand(max(0, age)), sex: space.sex(population.sex[p]), quintile: space.quintile(decile: decile),
+                    state: states.state(p, on: day))
+            }
+            for k in 1...max(years, entryYears) {
+                let start = starts[k], stop = starts[k - 1]
+                let there = { (day: Day) in since <= day && day < to && day < death && born <= day }
+                if k <= years, there(start) {
+                    let from = cell(on: start)
+                    let outcome: Int
+                    if death < stop && death <= to {
+                        outcome = space.death
+                    } else if to < stop {
+                        outcome = space.exit
+                    } else {
+                        outcome = space.outcome(from: from % space.states, to: states.state(p, on: stop))
+                    }
+                    counts[from * space.outcomes + outcome] += 1
+                    personYears += 1
+                }
+                if k <= entryYears, since >= start, since < stop, there(stop) {
+                    entries[Int(population.practice[p])][cell(on: stop)] += 1 / Double(entryYears)
+                }
+            }
+        }
+        return History(counts: counts, entries: entries, personYears: personYears, years: years, entryYears: entryYears)
+    }
+}
+
+/// A person's state (`ProjectionSpace.state`) on any day.
+public protocol StateHistory: Sendable {
+    func state(_ person: Int, on day: Day) -> Int
+}
+
+/// Each person's long-term conditions and major illness score over time, from the days their
+/// flagged conditions were first recorded.
+public struct PersonStates: StateHistory {
+    let conditions: ConditionResults
+    let isLTC: [Bool]
+    /// The major illness score's weight of each condition (0 for none).
+    let weight: [Double]
+    /// The score major illness is read from, if the library has it.
+    public let score: String?
+    /// Above this score, a person has major illness.
+    public static let majorIllness = 1.5
+    /// The score *Health in 2040* reads major illness from: the Cambridge Multimorbidity Score
+    /// with general-outcome weights (Payne et al., CMAJ 2020).
+    public static let scoreId = "cms_general"
+
+    public init(_ conditions: ConditionResults, library: ConditionLibrary) {
+        self.conditions = conditions
+        isLTC = library.conditions.map(\.isLTC)
+        var weight = [Double](repeating: 0, count: library.conditions.count)
+        let cms = library.scores.first { $0.id == Self.scoreId }
+        for (condition, w) in cms?.weights ?? [] { weight[condition] = w }
+        self.weight = weight
+        score = cms?.id
+    }
+
+    /// The person's state on a day: their long-term conditions first recorded before it, and
+    /// whether the score of the conditions first recorded before it is above 1.5.
+    public func state(_ person: Int, on day: Day) -> Int {
+        var ltc = 0, score = 0.0
+        for row in conditions.flaggedRows(of: person) where conditions.firstDay[row] < day {
+            let c = Int(conditions.firstCondition[row])
+            if isLTC[c] { ltc += 1 }
+            score += weight[c]
+        }
+        return ProjectionSpace.state(ltc: ltc, major: score > Self.majorIllness)
+    }
+}
+
+extension Day {
+    /// The first day of a birth month given as `year * 12 + month - 1`.
+    static func birth(month: Int32) -> Day {
+        Day(year: Int(month) / 12, month: Int(month) % 12 + 1, day: 1) ?? Day(rawValue: 0)
+    }
+}

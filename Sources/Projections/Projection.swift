@@ -1,0 +1,260 @@
+import Outputs
+import PHMCore
+
+/// A cell-based multistate projection: the registered population at as-of, counted by cell, is
+/// moved forward a year at a time by the yearly transition probabilities (gaining conditions,
+/// major illness beginning, death, leaving), aged (a band's share reaches the next band each
+/// year), and joined by the entries the data shows (births and people moving in), each year for
+/// `years` years.
+///
+/// A cell model rather than a microsimulation of each person: with probabilities per cell, the
+/// expected counts of a microsimulation are exactly the cell model's, which needs no random
+/// numbers per person and runs in the same time for a board of 30,000 or 3 million people. What
+/// it leaves out is the chance variation between individuals, small beside the uncertainty of
+/// the rates at the sizes projected (a PCN and up); the intervals are those of the rates and
+/// the entries: each of `draws` runs takes every cell's probabilities from their posterior
+/// (`TransitionModel.draw`) and the yearly entries scaled by a Gamma draw with the observed
+/// number of entries as its shape, and the 2.5th and 97.5th percentiles of the runs bound the
+/// central projection (the run with the posterior means).
+public enum Projection {
+    public struct Options: Sendable {
+        public var years = 20
+        public var draws = 200
+        /// Years of history transitions are estimated from.
+        public var historyYears = 5
+        /// Years of history the yearly entries are averaged over.
+        public var entryYears = 3
+        public var seed: UInt64 = 1
+        public var workers = 2
+        public init() {}
+    }
+
+    /// What is projected for each output cell: people, people with major illness, and the
+    /// activity and cost expected at today's rates.
+    public enum Measure: Int, CaseIterable, Sendable {
+        case people, majorIllness, emergencyAdmissions, aeAttendances, outpatientAttendances, electiveAdmissions, cost
+    }
+
+    /// Output cells: the seed's age band x LTC band x deprivation quintile.
+    public static let outputCells = AgeBand.allCases.count * LTCBand.allCases.count * ProjectionSpace.quintiles
+    static let measures = Measure.allCases.count
+
+    /// A unit's projection: `central`, `lower` and `upper` by year (0 is the start), output cell
+    /// and measure.
+    public struct UnitProjection: Sendable {
+        public var central: [Double]
+        public var lower: [Double]
+        public var upper: [Double]
+
+        public func value(_ values: [Double], year: Int, cell: Int, _ measure: Measure) -> Double {
+            values[(year * outputCells + cell) * measures + measure.rawValue]
+        }
+    }
+
+    /// The output cell of a projection cell.
+    public static func outputCell(_ cell: Int) -> Int {
+        let (a, _, q, s) = ProjectionSpace.parts(cell)
+        return (ProjectionSpace.seedAgeBand[a] * LTCBand.allCases.count + ProjectionSpace.ltcBand(s))
+            * ProjectionSpace.quintiles + q
+    }
+
+    /// Today's yearly activity and cost per person, by the seed's age band and LTC band
+    /// (the seed's segments): `rates[segment][measure]` for the activity measures.
+    public struct Rates: Sendable {
+        public var perPerson: [[Double]]
+
+        public init(population: Population, states: some StateHistory, use: Utilisation, people: [Int]) {
+            let segments = AgeBand.allCases.count * LTCBand.allCases.count
+            var totals = [[Double]](repeating: [Double](repeating: 0, count: measures), count: segments)
+            var counts = [Double](repeating: 0, count: segments)
+            for p in people {
+                let state = states.state(p, on: population.asOf)
+                let segment =
+                    Int(AgeBand(age: Int(population.age[p])).rawValue) * LTCBand.allCases.count + ProjectionSpace.ltcBand(state)
+                counts[segment] += 1
+                totals[segment][Measure.emergencyAdmissions.rawValue] += Double(use.emergencyAdmissions[p])
+                totals[segment][Measure.aeAttendances.rawValue] += Double(use.aeAttendances[p])
+                totals[segment][Measure.outpatientAttendances.rawValue] += Double(use.outpatientAttendances[p])
+                totals[segment][Measure.electiveAdmissions.rawValue] += Double(use.electiveAdmissions[p])
+                totals[segment][Measure.cost.rawValue] += use.totalCost(p)
+            }
+            perPerson = zip(totals, counts).map { total, n in total.map { n > 0 ? $0 / n : 0 } }
+        }
+    }
+
+    /// The people in each cell on a day: those `include` admits, registered on it.
+    public static func cells(
+        _ population: Population, states: some StateHistory, people: some Sequence<Int>, on day: Day
+    ) -> [Double] {
+        var out = [Double](repeating: 0, count: ProjectionSpace.cells)
+        let space = ProjectionSpace.self
+        for p in people where population.isRegistered(p, on: day) {
+            let area = population.area[p]
+            let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
+            let cell = space.cell(
+                age: space.ageBand(max(0, population.age(of: p, on: day))), sex: space.sex(population.sex[p]),
+                quintile: space.quintile(decile: decile), state: states.state(p, on: day))
+            out[cell] += 1
+        }
+        return out
+    }
+
+    /// Projects each unit's starting cells with its yearly entries: the central run and the
+    /// interval of `options.draws` runs.
+    public static func run(
+        model: TransitionModel, starts: [[Double]], entries: [[Double]], entriesObserved: Int, rates: Rates,
+        options: Options
+    ) -> [UnitProjection] {
+        let draws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
+        var rng = Xoshiro(seed: options.seed, 0, 23)
+        let shape = Double(max(1, entriesObserved))
+        let factors = (0..<options.draws).map { _ in rng.gamma(shape: shape) }
+        let central = model.mean.map(Float.init)
+        let outputOf = (0..<ProjectionSpace.cells).map(outputCell)
+        let rateOf = (0..<ProjectionSpace.cells).map { cell -> [Double] in
+            let (a, _, _, s) = ProjectionSpace.parts(cell)
+            return rates.perPerson[ProjectionSpace.seedAgeBand[a] * LTCBand.allCases.count + ProjectionSpace.ltcBand(s)]
+        }
+        let tables = Tables(outputOf: outputOf, rateOf: rateOf)
+        return Parallel.map(starts.count) { u in
+            let size = (options.years + 1) * outputCells * measures
+            var middle = [Double](repeating: 0, count: size)
+            project(starts[u], entries[u], central, factor: 1, years: options.years, tables, into: &middle)
+            var runs = [Float](repeating: 0, count: size * options.draws)
+            var one = [Double](repeating: 0, count: size)
+            for d in 0..<options.draws {
+                for i in one.indices { one[i] = 0 }
+                project(starts[u], entries[u], draws[d], factor: factors[d], years: options.years, tables, into: &one)
+                for i in 0..<size { runs[i * options.draws + d] = Float(one[i]) }
+            }
+            var lower = middle, upper = middle
+            for i in 0..<size {
+                var values = runs[i * options.draws..<(i + 1) * options.draws].sorted()
+                if values.isEmpty { values = [Float(middle[i])] }
+                lower[i] = Double(values[Int((Double(values.count - 1) * 0.025).rounded())])
+                upper[i] = Double(values[Int((Double(values.count - 1) * 0.975).rounded())])
+            }
+            return UnitProjection(central: middle, lower: lower, upper: upper)
+        }
+    }
+
+    /// What each cell's step needs, worked out once.
+    struct Tables: Sendable {
+        var outputOf: [Int]
+        var rateOf: [[Double]]
+        /// The cell's first state in its band (state 0), and in the next band up (the same for
+        /// the last band).
+        var base: [Int]
+        var older: [Int]
+        var ageingOut: [Double]
+        /// The state reached from each state by each non-fatal outcome.
+        var next: [Int]
+
+        init(outputOf: [Int], rateOf: [[Double]]) {
+            let space = ProjectionSpace.self
+            self.outputOf = outputOf
+            self.rateOf = rateOf
+            base = (0..<space.cells).map { $0 - $0 % space.states }
+            older = (0..<space.cells).map { cell in
+                let a = space.parts(cell).age, b = cell - cell % space.states
+                return a + 1 < space.ages ? b + space.sexes * space.quintiles * space.states : b
+            }
+            ageingOut = (0..<space.cells).map { space.ageingOut[space.parts($0).age] }
+            next = (0..<space.states * space.death).map { space.next($0 / space.death, $0 % space.death) }
+        }
+    }
+
+    /// One run: the yearly steps from the starting cells, summed into output cells each year.
+    static func project(
+        _ start: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int, _ tables: Tables,
+        into out: inout [Double]
+    ) {
+        let space = ProjectionSpace.self
+        let o = space.outcomes
+        var now = start
+        var next = [Double](repeating: 0, count: space.cells)
+        func record(_ year: Int) {
+            for cell in 0..<space.cells where now[cell] > 0 {
+                let n = now[cell]
+                let base = (year * outputCells + tables.outputOf[cell]) * measures
+                out[base] += n
+                if cell % 2 == 1 { out[base + 1] += n }
+                let rate = tables.rateOf[cell]
+                for m in 2..<measures { out[base + m] += n * rate[m] }
+            }
+        }
+        record(0)
+        for year in 1...max(1, years) where year <= years {
+            for i in next.indices { next[i] = entries[i] * factor }
+            for cell in 0..<space.cells where now[cell] > 0 {
+                let n = now[cell], up = tables.ageingOut[cell], stay = tables.base[cell], older = tables.older[cell]
+                let s = cell - stay
+                for k in 0..<space.death {
+                    let flow = n * Double(p[cell * o + k])
+                    guard flow > 0 else { continue }
+                    let to = tables.next[s * space.death + k]
+                    next[stay + to] += flow * (1 - up)
+                    next[older + to] += flow * up
+                }
+            }
+            swap(&now, &next)
+            record(year)
+        }
+    }
+}
+
+extension Projection.Rates {
+    /// No activity: for runs that count people only.
+    public static let none = Projection.Rates(
+        perPerson: [[Double]](
+            repeating: [Double](repeating: 0, count: Projection.measures), count: AgeBand.allCases.count * LTCBand.allCases.count)
+    )
+
+    public init(perPerson: [[Double]]) { self.perPerson = perPerson }
+}
+
+extension Projection {
+    /// The method on the data's own past: estimated from the history before `yearsBack` years
+    /// before as-of, started from the people registered then, projected to as-of, and compared
+    /// with the people registered at as-of, by the seed's age bands and LTC bands (the whole
+    /// organisation).
+    public static func backtest(
+        _ population: Population, states: some StateHistory, include: @escaping (Int) -> Bool, yearsBack: Int,
+        options: Options
+    ) -> ProjectionSummary.Backtest {
+        let start = population.asOf.adding(months: -12 * yearsBack)
+        let history = History.observe(
+            population, states: states, before: start, years: options.historyYears, entryYears: options.entryYears,
+            include: include)
+        let people = (0..<population.count).filter(include)
+        let first = cells(population, states: states, people: people, on: start)
+        let observed = cells(population, states: states, people: people, on: population.asOf)
+        var entries = [Double](repeating: 0, count: ProjectionSpace.cells)
+        for practice in history.entries { for i in entries.indices { entries[i] += practice[i] } }
+        var o = options
+        o.years = yearsBack
+        let run = run(
+            model: TransitionModel(history), starts: [first], entries: [entries],
+            entriesObserved: Int((entries.reduce(0, +) * Double(history.entryYears)).rounded()), rates: .none, options: o)[0]
+        var bands: [ProjectionSummary.Backtest.Band] = []
+        func band(_ breakdown: String, _ label: String, _ member: (Int) -> Bool) {
+            let seen = observed.indices.filter { member(outputCell($0)) }.reduce(0) { $0 + observed[$1] }
+            func total(_ values: [Double]) -> Double {
+                (0..<outputCells).filter(member).reduce(0) { $0 + run.value(values, year: yearsBack, cell: $1, .people) }
+            }
+            bands.append(
+                .init(
+                    breakdown: breakdown, band: label, observed: Int(seen), projected: total(run.central),
+                    lower95: total(run.lower), upper95: total(run.upper)))
+        }
+        let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
+        for age in AgeBand.allCases {
+            band("age", age.label) { $0 / (ltcBands * quintiles) == Int(age.rawValue) }
+        }
+        for ltc in LTCBand.allCases {
+            band("ltc", ltc.label) { $0 / quintiles % ltcBands == Int(ltc.rawValue) }
+        }
+        band("all", "all") { _ in true }
+        return .init(yearsBack: yearsBack, bands: bands)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import PHMCore
+
+/// Yearly transition probabilities for every cell, estimated from observed transitions.
+///
+/// A year's outcome is taken as a sequence of choices: dying or not; if not, leaving or not; if
+/// staying, gaining nothing or something; and so on through the kinds of change (a
+/// stick-breaking, or continuation-ratio, form of the multinomial). Each choice is a proportion,
+/// estimated for each cell hierarchically: many cells are small (a deprivation quintile of one
+/// sex at one age with eight conditions), so a cell's proportion is drawn from a Beta
+/// distribution centred on its age band and state's (over both sexes and every quintile), whose
+/// own is drawn from one centred on the age band's (over every state). How tightly each level
+/// holds to its parent, its concentration, is estimated from the data for each choice by
+/// maximising the beta-binomial likelihood over a grid (empirical Bayes estimation of many small
+/// proportions: Efron and Morris 1975; Kleinman 1973): where the cells of an age band and state
+/// differ in their death rates no more than chance would make them, they share their pooled rate;
+/// where men die more than women, each keeps its own, whatever the other choices do. Outcomes are
+/// relative (conditions gained, death, leaving), so pooling across states is meaningful; the cap
+/// at 9 or more conditions is applied when a person moves.
+///
+/// Uncertainty: a draw takes each age band's proportions from their posterior (Jeffreys prior),
+/// each age band and state's from theirs around them, then each cell's around those, so a cell
+/// seen in few people varies as widely as its group does, and a group seen in thousands hardly
+/// at all.
+public struct TransitionModel: Sendable {
+    /// Posterior mean probabilities by cell and outcome.
+    public let mean: [Double]
+    /// Observed counts by cell and outcome.
+    let counts: [Double]
+    /// Pooled counts by age band, and by age band and state.
+    let bandCounts: [Double]
+    let groupCounts: [Double]
+    /// Each age band's proportion for each choice, and the concentrations of the levels below:
+    /// by age band and choice, and by age band and state and choice.
+    let bandChoice: [[Double]]
+    public let bandConcentration: [[Double]]
+    public let groupConcentration: [[Double]]
+
+    /// The order of the choices: each outcome against those after it; the last outcome is what
+    /// remains.
+    static let order = [ProjectionSpace.death, ProjectionSpace.exit, 0, 1, 2, 3, 4, 5]
+    static var choices: Int { order.count - 1 }
+    /// The concentrations tried: from cells that keep nearly their own rates to cells that share
+    /// their group's.
+    static let grid: [Double] = [1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000]
+
+    public init(_ history: History) {
+        let space = ProjectionSpace.self
+        let o = space.outcomes
+        let counts = history.counts
+        var band = [Double](repeating: 0, count: space.ages * o)
+        var group = [Double](repeating: 0, count: space.ages * space.states * o)
+        for cell in 0..<space.cells {
+            let (a, _, _, s) = space.parts(cell)
+            for k in 0..<o {
+                band[a * o + k] += counts[cell * o + k]
+                group[(a * space.states + s) * o + k] += counts[cell * o + k]
+            }
+        }
+        // The top level: each choice as the age band made it; a choice nobody in the band faced
+        // is not made (nobody dies, leaves or changes).
+        let bandChoice = (0..<space.ages).map { a -> [Double] in
+            Self.splits(band[a * o..<(a + 1) * o]).map { $0.total > 0 ? $0.yes / $0.total : 0 }
+        }
+        var bandConcentration = [[Double]](repeating: [], count: space.ages)
+        var groupChoice = [[Double]](repeating: [], count: space.ages * space.states)
+        for a in 0..<space.ages {
+            let rows = (0..<space.states).map { s in
+                Self.splits(group[(a * space.states + s) * o..<(a * space.states + s + 1) * o])
+            }
+            let w = (0..<Self.choices).map { j in Self.concentration(rows.map { $0[j] }, around: bandChoice[a][j]) }
+            bandConcentration[a] = w
+            for s in 0..<space.states {
+                groupChoice[a * space.states + s] = (0..<Self.choices).map { j in
+                    (rows[s][j].yes + w[j] * bandChoice[a][j]) / (rows[s][j].total + w[j])
+                }
+            }
+        }
+        var members = [[Int]](repeating: [], count: space.ages * space.states)
+        for cell in 0..<space.cells {
+            let (a, _, _, s) = space.parts(cell)
+            members[a * space.states + s].append(cell)
+        }
+        var groupConcentration = [[Double]](repeating: [], count: space.ages * space.states)
+        var mean = [Double](repeating: 0, count: space.cells * o)
+        for g in members.indices {
+            let rows = members[g].map { Self.splits(counts[$0 * o..<($0 + 1) * o]) }
+            let w = (0..<Self.choices).map { j in Self.concentration(rows.map { $0[j] }, around: groupChoice[g][j]) }
+            groupConcentration[g] = w
+            for (cell, row) in zip(members[g], rows) {
+                let q = (0..<Self.choices).map { j in (row[j].yes + w[j] * groupChoice[g][j]) / (row[j].total + w[j]) }
+                for (k, p) in Self.outcomes(q).enumerated() { mean[cell * o + k] = p }
+            }
+        }
+        self.mean = mean
+        self.counts = counts
+        bandCounts = band
+        groupCounts = group
+        self.bandChoice = bandChoice
+        self.bandConcentration = bandConcentration
+        self.groupConcentration = groupConcentration
+    }
+
+    /// Each choice's count of people who made it and of people who faced it.
+    static func splits(_ row: ArraySlice<Double>) -> [(yes: Double, total: Double)] {
+        let start = row.startIndex
+        var remaining = row.reduce(0, +)
+        return (0..<choices).map { j in
+            let yes = row[start + order[j]]
+            defer { remaining -= yes }
+            return (yes, remaining)
+        }
+    }
+
+    /// Outcome probabilities from the proportions of the choices.
+    static func outcomes(_ q: [Double]) -> [Double] {
+        var p = [Double](repeating: 0, count: ProjectionSpace.outcomes)
+        var left = 1.0
+        for j in 0..<choices {
+            p[order[j]] = left * q[j]
+            left *= 1 - q[j]
+        }
+        p[order[choices]] = left
+        return p
+    }
+
+    /// The concentration on the grid under which the rows' counts are likeliest, each row's
+    /// proportion drawn from a Beta distribution with that concentration around `mean`.
+    static func concentration(_ rows: [(yes: Double, total: Double)], around mean: Double) -> Double {
+        // A proportion of 0 or 1 has no spread to estimate: its rows agree with it exactly.
+        guard mean > 0 && mean < 1 else { return grid.last! }
+        func logBeta(_ a: Double, _ b: Double) -> Double { lgamma(a) + lgamma(b) - lgamma(a + b) }
+        var best = grid[0], bestLikelihood = -Double.infinity
+        for w in grid {
+            var likelihood = 0.0
+            for row in rows where row.total > 0 {
+                likelihood +=
+                    logBeta(row.yes + w * mean, row.total - row.yes + w * (1 - mean)) - logBeta(w * mean, w * (1 - mean))
+            }
+            if likelihood > bestLikelihood {
+                best = w
+                bestLikelihood = likelihood
+            }
+        }
+        return best
+    }
+
+    /// One draw of every cell's probabilities from the posterior.
+    public func draw(seed: UInt64, _ index: Int) -> [Float] {
+        let space = ProjectionSpace.self
+        let o = space.outcomes, choices = Self.choices, order = Self.order
+        var rng = Xoshiro(seed: seed, UInt64(index), 19)
+        func beta(_ a: Double, _ b: Double) -> Double {
+            let x = a > 1e-12 ? rng.gamma(shape: a, mean: a) : 0, y = b > 1e-12 ? rng.gamma(shape: b, mean: b) : 0
+            return x + y > 0 ? x / (x + y) : a / max(a + b, 1e-300)
+        }
+        /// Draws each choice's proportion around `centre` with concentration `w`, from a row of
+        /// counts, into `q`.
+        func choose(_ row: Int, in counts: [Double], around centre: (Int) -> Double, _ w: [Double], into q: inout [Double]) {
+            var remaining = 0.0
+            for k in 0..<o { remaining += counts[row * o + k] }
+            for j in 0..<choices {
+                let yes = counts[row * o + order[j]], m = centre(j)
+                q[j] = beta(yes + w[j] * m, remaining - yes + w[j] * (1 - m))
+                remaining -= yes
+            }
+        }
+        var groups = [Double](repeating: 0, count: space.ages * space.states * choices)
+        var q = [Double](repeating: 0, count: choices)
+        for a in 0..<space.ages {
+            // The age band's own proportions, from their Jeffreys posterior.
+            var band = [Double](repeating: 0, count: choices)
+            var remaining = 0.0
+            for k in 0..<o { remaining += bandCounts[a * o + k] }
+            for j in 0..<choices {
+                let yes = bandCounts[a * o + order[j]]
+                band[j] = remaining > 0 ? beta(yes + 0.5, remaining - yes + 0.5) : bandChoice[a][j]
+                remaining -= yes
+            }
+            for s in 0..<space.states {
+                let g = a * space.states + s
+                choose(g, in: groupCounts, around: { band[$0] }, bandConcentration[a], into: &q)
+                for j in 0..<choices { groups[g * choices + j] = q[j] }
+            }
+        }
+        var out = [Float](repeating: 0, count: counts.count)
+        for cell in 0..<space.cells {
+            let (a, _, _, s) = space.parts(cell)
+            let g = a * space.states + s
+            choose(cell, in: counts, around: { groups[g * choices + $0] }, groupConcentration[g], into: &q)
+            var left = 1.0
+            for j in 0..<choices {
+                out[cell * o + order[j]] = Float(left * q[j])
+                left *= 1 - q[j]
+            }
+            out[cell * o + order[choices]] = Float(left)
+        }
+        return out
+    }
+}
