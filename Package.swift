@@ -48,10 +48,13 @@ let package = Package(
             resources: [.copy("Library")], swiftSettings: strict),
         // Risk models: features and outcomes at an index date, training, evaluation, tiers and rising risk.
         // Optimised in debug builds too: training in an unoptimised test build would take minutes.
-        // Twenty years ahead: a multistate projection of multimorbidity estimated from the history.
-        .target(name: "Projections", dependencies: ["PHMCore", "Outputs", "Conditions"], swiftSettings: strict),
         .target(
             name: "Risk", dependencies: ["PHMCore", "Outputs", "Conditions"],
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // Twenty years ahead: a multistate projection of multimorbidity estimated from the
+        // history. Optimised in debug builds too, as Risk is: its draws are millions of steps.
+        .target(
+            name: "Projections", dependencies: ["PHMCore", "Outputs", "Conditions"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The person frame of a run, and cohorts over it: the definition language, bitset
         // evaluation, profiles, care gaps and worklists.

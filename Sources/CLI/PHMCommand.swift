@@ -73,8 +73,9 @@ package struct PipelineOptions: ParsableArguments {
 
     package func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
-        guard (0...100).contains(projectionYears) else { throw ValidationError("--projection-years must be 0 to 100.") }
-        guard (1...10_000).contains(projectionDraws) else { throw ValidationError("--projection-draws must be 1 to 10,000.") }
+        // Each unit's draws are held together: 50 years of 1,000 draws is about 200 MB a unit.
+        guard (0...50).contains(projectionYears) else { throw ValidationError("--projection-years must be 0 to 50.") }
+        guard (1...1_000).contains(projectionDraws) else { throw ValidationError("--projection-draws must be 1 to 1,000.") }
     }
 
     /// The `--models` folder, for the commands that need saved models.

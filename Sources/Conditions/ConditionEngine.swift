@@ -56,7 +56,15 @@ public struct ConditionEngine: Sendable {
         }
         library.conditions.forEach { visit($0.rule) }
         self.counters = counters
-        datingLists = library.conditions.map { Array(Set($0.rule.datingLists)).sorted() }
+        // A condition made of other conditions (anxiety or depression) is dated by theirs.
+        func dating(_ rule: Rule, depth: Int) -> [Int] {
+            switch rule {
+            case .condition(let c): depth < 8 ? dating(library.conditions[c].rule, depth: depth + 1) : []
+            case .all(let rules), .any(let rules): rules.flatMap { dating($0, depth: depth) }
+            default: rule.datingLists
+            }
+        }
+        datingLists = library.conditions.map { Array(Set(dating($0.rule, depth: 0))).sorted() }
         var months = Set(counters.map(\.months))
         func windows(_ rule: Rule) {
             switch rule {

@@ -488,9 +488,7 @@ public struct ProjectionRow: FlatRow {
         case costGbpLower95 = "cost_gbp_lower_95", costGbpUpper95 = "cost_gbp_upper_95"
     }
 
-    public static let counts = [
-        CodingKeys.people, .majorIllness, .emergencyAdmissions, .aeAttendances, .outpatientAttendances, .electiveAdmissions,
-    ].map(\.rawValue)
+    public static let counts = [CodingKeys.people, .majorIllness].map(\.rawValue)
 
     public init(scenario: String, yearsAhead: Int, date: String, ageBand: String, ltcBand: String, imdQuintile: String) {
         self.scenario = scenario

@@ -40,14 +40,13 @@ enum ProjectionWriter {
             for practice in unit.practices { for i in sum.indices { sum[i] += history.entries[practice][i] } }
             return sum
         }
-        let observedEntries = Int((history.entries.joined().reduce(0, +) * Double(history.entryYears)).rounded())
         let rates = Projection.Rates(
             population: population, states: states, use: prepared.utilisation, people: prepared.planningPeople)
         let results = Projection.run(
-            model: TransitionModel(history), starts: starts, entries: entries, entriesObserved: observedEntries,
-            rates: rates, options: o)
+            model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
+            rates: .none, options: o)
         try Published.projections.write(
-            rows(results, units: projected, asOf: population.asOf, years: o.years, suppress: options.suppress),
+            rows(results, rates: rates, units: projected, asOf: population.asOf, years: o.years, suppress: options.suppress),
             to: options.output)
 
         var warnings: [String] = []
@@ -93,69 +92,93 @@ enum ProjectionWriter {
             to: options.output)
     }
 
-    /// The published rows. The start (year 0) holds counts of real people: they are suppressed
-    /// like every planning count, with secondary suppression across units. Projected years are
-    /// model figures, not counts of people, and are rounded the same way: under 8 hidden, others
-    /// to the nearest 5 (costs to the nearest 100 GBP).
+    /// The published rows. The start (year 0) holds counts of real people: its people and
+    /// people with major illness are suppressed like every planning count, with secondary
+    /// suppression across units and across the quintiles of an age band and LTC band (whose
+    /// total the segment profiles publish). Projected years are model figures, not counts of
+    /// people, and are rounded the same way: under 8 withheld, others to the nearest 5. Activity
+    /// and cost are the published people, and their interval's ends, times the segment's rates,
+    /// so they tell nothing the people do not.
     static func rows(
-        _ results: [Projection.UnitProjection], units: [PlanningUnit], asOf: Day, years: Int, suppress: Bool
+        _ results: [Projection.UnitProjection], rates: Projection.Rates, units: [PlanningUnit], asOf: Day, years: Int,
+        suppress: Bool
     ) -> [UnitRow<ProjectionRow>] {
         let n = Projection.outputCells
+        let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
         var table = Suppression(enabled: suppress)
-        let start = results.map { r in (0..<n).map { table.add(Int(r.value(r.central, year: 0, cell: $0, .people).rounded())) } }
-        for c in 0..<n { table.relateToParents(units) { $0 < start.count ? start[$0][c] : nil } }
+        func start(_ measure: Projection.Measure) -> [[Int]] {
+            results.map { r in (0..<n).map { table.add(Int(r.value(r.central, year: 0, cell: $0, measure).rounded())) } }
+        }
+        let people = start(.people), major = start(.majorIllness)
+        for cells in [people, major] {
+            for c in 0..<n { table.relateToParents(units) { $0 < cells.count ? cells[$0][c] : nil } }
+            for u in cells.indices {
+                for segment in 0..<(n / quintiles) {
+                    let parts = (0..<quintiles).map { cells[u][segment * quintiles + $0] }
+                    let total = table.add(parts.reduce(0) { $0 + table.counts[$1] })
+                    table.relate(total: total, parts: parts)
+                }
+            }
+        }
         table.protect()
         func count(_ x: Double) -> Int? {
-            let k = max(0, Int(x.rounded()))
+            let k = Int(clamping: x.isFinite ? Int64(max(0, min(x, 1e15)).rounded()) : 0)
             guard suppress else { return k }
             return Suppression.isSmall(k) ? nil : Suppression.rounded(k)
         }
-        func bound(_ x: Double) -> Int { suppress ? Suppression.rounded(max(0, Int(x.rounded()))) : max(0, Int(x.rounded())) }
-        func money(_ x: Double) -> Int { suppress ? Int((x / 100).rounded()) * 100 : Int(x.rounded()) }
-        let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
+        func bound(_ x: Double) -> Int {
+            let k = Int(clamping: x.isFinite ? Int64(max(0, min(x, 1e15)).rounded()) : 0)
+            return suppress ? Suppression.rounded(k) : k
+        }
         var rows: [UnitRow<ProjectionRow>] = []
         for (u, unit) in units.enumerated() {
             let r = results[u], columns = unit.columns(units)
             for year in 0...years {
                 let date = asOf.adding(months: 12 * year).description
                 for c in 0..<n {
-                    let people = r.value(r.central, year: year, cell: c, .people)
-                    guard people >= 0.5 || r.value(r.upper, year: year, cell: c, .people) >= 0.5 else { continue }
-                    let age = AgeBand.allCases[c / (ltcBands * quintiles)], ltc = LTCBand.allCases[c / quintiles % ltcBands]
-                    let q = c % quintiles
+                    let central = r.value(r.central, year: year, cell: c, .people)
+                    guard central >= 0.5 || r.value(r.upper, year: year, cell: c, .people) >= 0.5 else { continue }
+                    let age = c / (ltcBands * quintiles), ltc = c / quintiles % ltcBands, q = c % quintiles
                     var row = ProjectionRow(
-                        scenario: "baseline", yearsAhead: year, date: date, ageBand: age.label, ltcBand: ltc.label,
-                        imdQuintile: q == 0 ? "unknown" : String(q))
-                    row.people = year == 0 ? table.published(start[u][c]) : count(people)
-                    if row.people != nil {
-                        func figure(_ m: Projection.Measure) -> (Int?, Int?, Int?) {
-                            let central = r.value(r.central, year: year, cell: c, m)
-                            if m == .cost {
-                                return (
-                                    money(central), money(r.value(r.lower, year: year, cell: c, m)),
-                                    money(r.value(r.upper, year: year, cell: c, m))
-                                )
+                        scenario: "baseline", yearsAhead: year, date: date, ageBand: AgeBand.allCases[age].label,
+                        ltcBand: LTCBand.allCases[ltc].label, imdQuintile: q == 0 ? "unknown" : String(q))
+                    if year == 0 {
+                        row.people = table.published(people[u][c])
+                        row.majorIllness = table.published(major[u][c])
+                        (row.peopleLower95, row.peopleUpper95) = (row.people, row.people)
+                        (row.majorIllnessLower95, row.majorIllnessUpper95) = (row.majorIllness, row.majorIllness)
+                    } else {
+                        row.people = count(central)
+                        if let shown = row.people {
+                            row.peopleLower95 = min(shown, bound(r.value(r.lower, year: year, cell: c, .people)))
+                            row.peopleUpper95 = max(shown, bound(r.value(r.upper, year: year, cell: c, .people)))
+                            row.majorIllness = count(r.value(r.central, year: year, cell: c, .majorIllness))
+                            if let ill = row.majorIllness {
+                                row.majorIllnessLower95 = min(ill, bound(r.value(r.lower, year: year, cell: c, .majorIllness)))
+                                row.majorIllnessUpper95 = max(ill, bound(r.value(r.upper, year: year, cell: c, .majorIllness)))
                             }
-                            let shown = count(central)
-                            return (
-                                shown, shown == nil ? nil : min(shown!, bound(r.value(r.lower, year: year, cell: c, m))),
-                                shown == nil ? nil : max(shown!, bound(r.value(r.upper, year: year, cell: c, m)))
+                        }
+                    }
+                    if let shown = row.people, let low = row.peopleLower95, let high = row.peopleUpper95 {
+                        let rate = rates.perPerson[age * ltcBands + ltc]
+                        func use(_ m: Projection.Measure) -> (Int?, Int?, Int?) {
+                            (
+                                bound(Double(shown) * rate[m.rawValue]), bound(Double(low) * rate[m.rawValue]),
+                                bound(Double(high) * rate[m.rawValue])
                             )
                         }
-                        (_, row.peopleLower95, row.peopleUpper95) = figure(.people)
-                        if let shown = row.people {
-                            row.peopleLower95 = min(shown, row.peopleLower95 ?? shown)
-                            row.peopleUpper95 = max(shown, row.peopleUpper95 ?? shown)
-                        }
-                        (row.majorIllness, row.majorIllnessLower95, row.majorIllnessUpper95) = figure(.majorIllness)
-                        (row.emergencyAdmissions, row.emergencyAdmissionsLower95, row.emergencyAdmissionsUpper95) = figure(
+                        func money(_ x: Double) -> Int { Int(clamping: Int64((min(x, 1e15) / 100).rounded()) * 100) }
+                        (row.emergencyAdmissions, row.emergencyAdmissionsLower95, row.emergencyAdmissionsUpper95) = use(
                             .emergencyAdmissions)
-                        (row.aeAttendances, row.aeAttendancesLower95, row.aeAttendancesUpper95) = figure(.aeAttendances)
+                        (row.aeAttendances, row.aeAttendancesLower95, row.aeAttendancesUpper95) = use(.aeAttendances)
                         (row.outpatientAttendances, row.outpatientAttendancesLower95, row.outpatientAttendancesUpper95) =
-                            figure(.outpatientAttendances)
-                        (row.electiveAdmissions, row.electiveAdmissionsLower95, row.electiveAdmissionsUpper95) = figure(
+                            use(.outpatientAttendances)
+                        (row.electiveAdmissions, row.electiveAdmissionsLower95, row.electiveAdmissionsUpper95) = use(
                             .electiveAdmissions)
-                        (row.costGbp, row.costGbpLower95, row.costGbpUpper95) = figure(.cost)
+                        let cost = rate[Projection.Measure.cost.rawValue]
+                        (row.costGbp, row.costGbpLower95, row.costGbpUpper95) = (
+                            money(Double(shown) * cost), money(Double(low) * cost), money(Double(high) * cost)
+                        )
                     }
                     rows.append(UnitRow(columns, row))
                 }

@@ -41,7 +41,8 @@ public struct History: Sendable {
         var counts = [Double](repeating: 0, count: space.cells * space.outcomes)
         var entries = [[Double]](
             repeating: [Double](repeating: 0, count: space.cells), count: population.hierarchy.practices.count)
-        let starts = (0...max(years, entryYears)).map { end.adding(months: -12 * $0) }
+        let span = max(years, entryYears)
+        let starts = (0...span).map { end.adding(months: -12 * $0) }
         var personYears = 0
         for p in 0..<population.count where include(p) {
             let since = population.since(p), to = population.registeredTo[p], death = population.death[p]
@@ -54,15 +55,18 @@ public struct History: Sendable {
                     age: space.ageBand(max(0, age)), sex: space.sex(population.sex[p]), quintile: space.quintile(decile: decile),
                     state: states.state(p, on: day))
             }
-            for k in 1...max(years, entryYears) {
+            for k in stride(from: 1, through: span, by: 1) {
                 let start = starts[k], stop = starts[k - 1]
                 let there = { (day: Day) in since <= day && day < to && day < death && born <= day }
-                if k <= years, there(start) {
+                // A person's first year after joining is left out of the transitions: conditions
+                // coded in bulk at a new registration are not conditions gained that year.
+                if k <= years, there(start), start >= since.adding(months: 12) || since < born.adding(months: 2) {
                     let from = cell(on: start)
                     let outcome: Int
-                    if death < stop && death <= to {
+                    // Registrations end, and lives end, before the day given (as `isRegistered`).
+                    if death <= stop && death <= to {
                         outcome = space.death
-                    } else if to < stop {
+                    } else if to <= stop {
                         outcome = space.exit
                     } else {
                         outcome = space.outcome(from: from % space.states, to: states.state(p, on: stop))

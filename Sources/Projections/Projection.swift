@@ -78,17 +78,39 @@ public enum Projection {
                 totals[segment][Measure.electiveAdmissions.rawValue] += Double(use.electiveAdmissions[p])
                 totals[segment][Measure.cost.rawValue] += use.totalCost(p)
             }
-            perPerson = zip(totals, counts).map { total, n in total.map { n > 0 ? $0 / n : 0 } }
+            // A segment of fewer than `smallest` people takes its age band's rates (over every LTC
+            // band), and an age band that small the whole population's: a rate of one or two
+            // people would be their own use and cost.
+            let bands = LTCBand.allCases.count
+            var overallTotal = [Double](repeating: 0, count: measures), overall = 0.0
+            for (total, n) in zip(totals, counts) {
+                for m in 0..<measures { overallTotal[m] += total[m] }
+                overall += n
+            }
+            perPerson = (0..<segments).map { segment in
+                if counts[segment] >= Self.smallest { return totals[segment].map { $0 / counts[segment] } }
+                let band = segment / bands * bands
+                let n = counts[band..<band + bands].reduce(0, +)
+                if n >= Self.smallest {
+                    return (0..<measures).map { m in (band..<band + bands).reduce(0) { $0 + totals[$1][m] } / n }
+                }
+                return overallTotal.map { overall > 0 ? $0 / overall : 0 }
+            }
         }
+
+        /// The fewest people a rate is taken from.
+        public static let smallest = 10.0
     }
 
-    /// The people in each cell on a day: those `include` admits, registered on it.
+    /// The people in each cell on a day: those registered in the health system's population on
+    /// it (since their first registration, as the history counts them).
     public static func cells(
         _ population: Population, states: some StateHistory, people: some Sequence<Int>, on day: Day
     ) -> [Double] {
         var out = [Double](repeating: 0, count: ProjectionSpace.cells)
         let space = ProjectionSpace.self
-        for p in people where population.isRegistered(p, on: day) {
+        for p in people
+        where population.since(p) <= day && day < population.registeredTo[p] && day < population.death[p] {
             let area = population.area[p]
             let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
             let cell = space.cell(
@@ -102,13 +124,15 @@ public enum Projection {
     /// Projects each unit's starting cells with its yearly entries: the central run and the
     /// interval of `options.draws` runs.
     public static func run(
-        model: TransitionModel, starts: [[Double]], entries: [[Double]], entriesObserved: Int, rates: Rates,
-        options: Options
+        model: TransitionModel, starts: [[Double]], entries: [[Double]], entryYears: Int, rates: Rates, options: Options
     ) -> [UnitProjection] {
         let draws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
-        var rng = Xoshiro(seed: options.seed, 0, 23)
-        let shape = Double(max(1, entriesObserved))
-        let factors = (0..<options.draws).map { _ in rng.gamma(shape: shape) }
+        // Each unit's entries are scaled by a Gamma draw with mean 1 whose shape is the number
+        // of entries the unit saw.
+        @Sendable func factor(_ u: Int, _ d: Int) -> Double {
+            var rng = Xoshiro(seed: options.seed, UInt64(d), 23 + UInt64(u) << 8)
+            return rng.gamma(shape: max(1, entries[u].reduce(0, +) * Double(max(1, entryYears))))
+        }
         let central = model.mean.map(Float.init)
         let outputOf = (0..<ProjectionSpace.cells).map(outputCell)
         let rateOf = (0..<ProjectionSpace.cells).map { cell -> [Double] in
@@ -124,7 +148,7 @@ public enum Projection {
             var one = [Double](repeating: 0, count: size)
             for d in 0..<options.draws {
                 for i in one.indices { one[i] = 0 }
-                project(starts[u], entries[u], draws[d], factor: factors[d], years: options.years, tables, into: &one)
+                project(starts[u], entries[u], draws[d], factor: factor(u, d), years: options.years, tables, into: &one)
                 for i in 0..<size { runs[i * options.draws + d] = Float(one[i]) }
             }
             var lower = middle, upper = middle
@@ -229,23 +253,37 @@ extension Projection {
         let people = (0..<population.count).filter(include)
         let first = cells(population, states: states, people: people, on: start)
         let observed = cells(population, states: states, people: people, on: population.asOf)
-        var entries = [Double](repeating: 0, count: ProjectionSpace.cells)
-        for practice in history.entries { for i in entries.indices { entries[i] += practice[i] } }
-        var o = options
-        o.years = yearsBack
-        let run = run(
-            model: TransitionModel(history), starts: [first], entries: [entries],
-            entriesObserved: Int((entries.reduce(0, +) * Double(history.entryYears)).rounded()), rates: .none, options: o)[0]
+        var joined = [Double](repeating: 0, count: ProjectionSpace.cells)
+        for practice in history.entries { for i in joined.indices { joined[i] += practice[i] } }
+        let entries = joined
+        // Each band's total in every draw, so the interval is the total's, not a sum of cells'.
+        let model = TransitionModel(history)
+        let tables = Tables(
+            outputOf: (0..<ProjectionSpace.cells).map(outputCell),
+            rateOf: [[Double]](
+                repeating: [Double](repeating: 0, count: measures), count: ProjectionSpace.cells))
+        let size = (yearsBack + 1) * outputCells * measures
+        let shape = max(1, entries.reduce(0, +) * Double(max(1, history.entryYears)))
+        @Sendable func projected(_ p: [Float], factor: Double) -> [Double] {
+            var out = [Double](repeating: 0, count: size)
+            project(first, entries, p, factor: factor, years: yearsBack, tables, into: &out)
+            return (0..<outputCells).map { out[(yearsBack * outputCells + $0) * measures] }
+        }
+        let central = projected(model.mean.map(Float.init), factor: 1)
+        let runs = Parallel.map(options.draws) { d -> [Double] in
+            var rng = Xoshiro(seed: options.seed, UInt64(d), 29)
+            return projected(model.draw(seed: options.seed, d), factor: rng.gamma(shape: shape))
+        }
         var bands: [ProjectionSummary.Backtest.Band] = []
         func band(_ breakdown: String, _ label: String, _ member: (Int) -> Bool) {
             let seen = observed.indices.filter { member(outputCell($0)) }.reduce(0) { $0 + observed[$1] }
-            func total(_ values: [Double]) -> Double {
-                (0..<outputCells).filter(member).reduce(0) { $0 + run.value(values, year: yearsBack, cell: $1, .people) }
-            }
+            let cells = (0..<outputCells).filter(member)
+            let totals = runs.map { run in cells.reduce(0) { $0 + run[$1] } }.sorted()
+            let at = { (q: Double) in totals.isEmpty ? 0 : totals[Int((Double(totals.count - 1) * q).rounded())] }
             bands.append(
                 .init(
-                    breakdown: breakdown, band: label, observed: Int(seen), projected: total(run.central),
-                    lower95: total(run.lower), upper95: total(run.upper)))
+                    breakdown: breakdown, band: label, observed: Int(seen), projected: cells.reduce(0) { $0 + central[$1] },
+                    lower95: at(0.025), upper95: at(0.975)))
         }
         let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
         for age in AgeBand.allCases {

@@ -87,8 +87,11 @@ public struct TransitionModel: Sendable {
             let rows = members[g].map { Self.splits(counts[$0 * o..<($0 + 1) * o]) }
             let w = (0..<Self.choices).map { j in Self.concentration(rows.map { $0[j] }, around: groupChoice[g][j]) }
             groupConcentration[g] = w
+            let state = g % space.states
             for (cell, row) in zip(members[g], rows) {
-                let q = (0..<Self.choices).map { j in (row[j].yes + w[j] * groupChoice[g][j]) / (row[j].total + w[j]) }
+                let q = (0..<Self.choices).map { j in
+                    Self.fixed(state, j) ?? (row[j].yes + w[j] * groupChoice[g][j]) / (row[j].total + w[j])
+                }
                 for (k, p) in Self.outcomes(q).enumerated() { mean[cell * o + k] = p }
             }
         }
@@ -99,6 +102,20 @@ public struct TransitionModel: Sendable {
         self.bandChoice = bandChoice
         self.bandConcentration = bandConcentration
         self.groupConcentration = groupConcentration
+    }
+
+    /// A choice a state cannot make differently: someone with major illness cannot begin it,
+    /// and someone with 9 or more conditions cannot rise further. Such a choice is fixed (to 1:
+    /// the only way left), not estimated, so no probability leaks into what cannot happen.
+    /// Choices, in `order`: death, exit, no change, +1, +2, major only, +1 with major.
+    static func fixed(_ state: Int, _ j: Int) -> Double? {
+        let major = state % 2 == 1, capped = state / 2 >= ProjectionSpace.ltcStates - 1
+        switch (major, capped) {
+        case (true, true): return j == 2 ? 1 : nil  // nothing can change
+        case (true, false): return j == 4 ? 1 : nil  // a change is +1 or +2
+        case (false, true): return j == 3 || j == 4 ? 0 : j == 5 ? 1 : nil  // a change is major only
+        case (false, false): return nil
+        }
     }
 
     /// Each choice's count of people who made it and of people who faced it.
@@ -127,8 +144,9 @@ public struct TransitionModel: Sendable {
     /// The concentration on the grid under which the rows' counts are likeliest, each row's
     /// proportion drawn from a Beta distribution with that concentration around `mean`.
     static func concentration(_ rows: [(yes: Double, total: Double)], around mean: Double) -> Double {
-        // A proportion of 0 or 1 has no spread to estimate: its rows agree with it exactly.
-        guard mean > 0 && mean < 1 else { return grid.last! }
+        // A proportion of 0 or 1 has no spread to estimate, and rows nobody faced say nothing:
+        // they hold to their parent.
+        guard mean > 0 && mean < 1, rows.contains(where: { $0.total > 0 }) else { return grid.last! }
         func logBeta(_ a: Double, _ b: Double) -> Double { lgamma(a) + lgamma(b) - lgamma(a + b) }
         var best = grid[0], bestLikelihood = -Double.infinity
         for w in grid {
@@ -137,7 +155,8 @@ public struct TransitionModel: Sendable {
                 likelihood +=
                     logBeta(row.yes + w * mean, row.total - row.yes + w * (1 - mean)) - logBeta(w * mean, w * (1 - mean))
             }
-            if likelihood > bestLikelihood {
+            // Ties go to the larger concentration: pool unless the data say otherwise.
+            if likelihood >= bestLikelihood {
                 best = w
                 bestLikelihood = likelihood
             }
@@ -156,12 +175,15 @@ public struct TransitionModel: Sendable {
         }
         /// Draws each choice's proportion around `centre` with concentration `w`, from a row of
         /// counts, into `q`.
-        func choose(_ row: Int, in counts: [Double], around centre: (Int) -> Double, _ w: [Double], into q: inout [Double]) {
+        func choose(
+            _ row: Int, state: Int, in counts: [Double], around centre: (Int) -> Double, _ w: [Double],
+            into q: inout [Double]
+        ) {
             var remaining = 0.0
             for k in 0..<o { remaining += counts[row * o + k] }
             for j in 0..<choices {
                 let yes = counts[row * o + order[j]], m = centre(j)
-                q[j] = beta(yes + w[j] * m, remaining - yes + w[j] * (1 - m))
+                q[j] = Self.fixed(state, j) ?? beta(yes + w[j] * m, remaining - yes + w[j] * (1 - m))
                 remaining -= yes
             }
         }
@@ -179,7 +201,7 @@ public struct TransitionModel: Sendable {
             }
             for s in 0..<space.states {
                 let g = a * space.states + s
-                choose(g, in: groupCounts, around: { band[$0] }, bandConcentration[a], into: &q)
+                choose(g, state: s, in: groupCounts, around: { band[$0] }, bandConcentration[a], into: &q)
                 for j in 0..<choices { groups[g * choices + j] = q[j] }
             }
         }
@@ -187,7 +209,7 @@ public struct TransitionModel: Sendable {
         for cell in 0..<space.cells {
             let (a, _, _, s) = space.parts(cell)
             let g = a * space.states + s
-            choose(cell, in: counts, around: { groups[g * choices + $0] }, groupConcentration[g], into: &q)
+            choose(cell, state: s, in: counts, around: { groups[g * choices + $0] }, groupConcentration[g], into: &q)
             var left = 1.0
             for j in 0..<choices {
                 out[cell * o + order[j]] = Float(left * q[j])

@@ -95,5 +95,9 @@ import Testing
         #expect(
             results.conditions(of: 4).first { $0.condition == library.condition("either")! }?.firstRecorded.description
                 == "2023-03-01")
+        // A condition made of conditions is dated by theirs: person 1's asthma, first coded in
+        // 2010, makes untreated asthma from then, not from as-of.
+        let untreated = library.condition("untreated_asthma")!
+        #expect(results.conditions(of: 1).first { $0.condition == untreated }?.firstRecorded.description == "2010-05-01")
     }
 }

@@ -146,7 +146,8 @@ struct OutputDocumentationTests {
         let columns =
             UnitRow<MultimorbidityRow>.columns + CostConcentrationRow.columns + RiskTierRow.columns + RisingRiskRow.columns
             + SegmentProfileRow.columns + InequalityRow.columns + VariationRow.columns + SPCRow.columns
-            + TransportRow.columns + PersonConditionRow.columns + QuarantineRow.columns + PersonFiles.personColumns
+            + TransportRow.columns + ProjectionRow.columns + PersonConditionRow.columns + QuarantineRow.columns
+            + PersonFiles.personColumns
             + PersonFiles.riskScoreColumns
         // Lorenz points are described as a range.
         let undescribed = Set(columns).filter { !text.contains("`\($0)`") && !$0.hasPrefix("lorenz_") }
@@ -161,6 +162,7 @@ struct OutputDocumentationTests {
             counts(Published.multimorbidityByUnit), counts(Published.costConcentration), counts(Published.riskTiers),
             counts(Published.risingRisk), counts(Published.segmentProfiles), counts(Published.inequalities),
             counts(Published.variation), counts(Published.spc), counts(Published.modelTransport),
+            counts(Published.projections),
         ] {
             #expect(text.contains(line), "not in docs/outputs.md: \(line)")
         }

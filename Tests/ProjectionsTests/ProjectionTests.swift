@@ -223,7 +223,7 @@ struct ProjectionTests {
         options.draws = 20
         let result = Projection.run(
             model: model, starts: [start], entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
-            entriesObserved: 0, rates: .none, options: options)[0]
+            entryYears: 1, rates: .none, options: options)[0]
         let total = (0..<Projection.outputCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
         #expect(abs(total - 1000 * (1 - 0.005 - 0.015)) < 0.1)
         let major = (0..<Projection.outputCells).reduce(0.0) {
