@@ -44,7 +44,7 @@ enum ProjectionWriter {
             population: population, states: states, use: prepared.utilisation, people: prepared.planningPeople)
         let results = Projection.run(
             model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
-            rates: .none, options: o)
+            rates: rates, options: o)
         try Published.projections.write(
             rows(results, rates: rates, units: projected, asOf: population.asOf, years: o.years, suppress: options.suppress),
             to: options.output)
@@ -60,7 +60,7 @@ enum ProjectionWriter {
         // registrations than about the population.
         if let board = results.first, settings.years > 0 {
             let people = { (year: Int) in
-                (0..<Projection.outputCells).reduce(0.0) { $0 + board.value(board.central, year: year, cell: $1, .people) }
+                board.value(board.central, year: year, cell: Projection.everyone, .people)
             }
             let yearly = people(0) > 0 ? pow(people(settings.years) / people(0), 1 / Double(settings.years)) - 1 : 0
             if abs(yearly) > 0.02 {
@@ -92,93 +92,124 @@ enum ProjectionWriter {
             to: options.output)
     }
 
-    /// The published rows. The start (year 0) holds counts of real people: its people and
-    /// people with major illness are suppressed like every planning count, with secondary
-    /// suppression across units and across the quintiles of an age band and LTC band (whose
-    /// total the segment profiles publish). Projected years are model figures, not counts of
-    /// people, and are rounded the same way: under 8 withheld, others to the nearest 5. Activity
-    /// and cost are the published people, and their interval's ends, times the segment's rates,
-    /// so they tell nothing the people do not.
+    /// The published rows: each cell, then the margins (everyone, each age band, each LTC band,
+    /// each quintile, written `all` in the other columns). The start (year 0) holds counts of
+    /// real people: its people, and people with major illness, are suppressed like every
+    /// planning count, with secondary suppression across units (a unit's cells add up to its
+    /// parent's), across the quintiles of an age band and LTC band (whose total the segment
+    /// profiles publish) and within each margin. Projected years are model figures, not counts
+    /// of people, and are rounded the same way: under 8 withheld, others to the nearest 5.
+    /// Activity and cost of a cell are its published people, and their interval's ends, times
+    /// its segment's rates, so they tell nothing the people do not; a margin's are the sum of its
+    /// cells' at the start and the model's own (summed in every draw) later.
     static func rows(
         _ results: [Projection.UnitProjection], rates: Projection.Rates, units: [PlanningUnit], asOf: Day, years: Int,
         suppress: Bool
     ) -> [UnitRow<ProjectionRow>] {
-        let n = Projection.outputCells
+        let cross = Projection.crossCells, n = Projection.outputCells
         let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
         var table = Suppression(enabled: suppress)
+        // Year 0's cells, then each margin as the sum of its cells, related to them.
         func start(_ measure: Projection.Measure) -> [[Int]] {
-            results.map { r in (0..<n).map { table.add(Int(r.value(r.central, year: 0, cell: $0, measure).rounded())) } }
+            results.map { r in
+                var cells = (0..<cross).map { table.add(Int(r.value(r.central, year: 0, cell: $0, measure).rounded())) }
+                for margin in cross..<n {
+                    let parts = (0..<cross).filter { Projection.margins(ofCross: $0).contains(margin) }.map { cells[$0] }
+                    let total = table.add(parts.reduce(0) { $0 + table.counts[$1] })
+                    table.relate(total: total, parts: parts)
+                    cells.append(total)
+                }
+                for segment in 0..<(cross / quintiles) {
+                    let parts = (0..<quintiles).map { cells[segment * quintiles + $0] }
+                    table.relate(total: table.add(parts.reduce(0) { $0 + table.counts[$1] }), parts: parts)
+                }
+                return cells
+            }
         }
         let people = start(.people), major = start(.majorIllness)
         for cells in [people, major] {
             for c in 0..<n { table.relateToParents(units) { $0 < cells.count ? cells[$0][c] : nil } }
-            for u in cells.indices {
-                for segment in 0..<(n / quintiles) {
-                    let parts = (0..<quintiles).map { cells[u][segment * quintiles + $0] }
-                    let total = table.add(parts.reduce(0) { $0 + table.counts[$1] })
-                    table.relate(total: total, parts: parts)
-                }
-            }
         }
         table.protect()
+        func whole(_ x: Double) -> Int { Int(clamping: x.isFinite ? Int64(max(0, min(x, 1e15)).rounded()) : 0) }
         func count(_ x: Double) -> Int? {
-            let k = Int(clamping: x.isFinite ? Int64(max(0, min(x, 1e15)).rounded()) : 0)
+            let k = whole(x)
             guard suppress else { return k }
             return Suppression.isSmall(k) ? nil : Suppression.rounded(k)
         }
-        func bound(_ x: Double) -> Int {
-            let k = Int(clamping: x.isFinite ? Int64(max(0, min(x, 1e15)).rounded()) : 0)
-            return suppress ? Suppression.rounded(k) : k
-        }
+        func bound(_ x: Double) -> Int { suppress ? Suppression.rounded(whole(x)) : whole(x) }
+        func money(_ x: Double) -> Int { suppress ? whole(x / 100) * 100 : whole(x) }
+        let activity:
+            [(
+                Projection.Measure, WritableKeyPath<ProjectionRow, Int?>, WritableKeyPath<ProjectionRow, Int?>,
+                WritableKeyPath<ProjectionRow, Int?>
+            )] = [
+                (.emergencyAdmissions, \.emergencyAdmissions, \.emergencyAdmissionsLower95, \.emergencyAdmissionsUpper95),
+                (.aeAttendances, \.aeAttendances, \.aeAttendancesLower95, \.aeAttendancesUpper95),
+                (.outpatientAttendances, \.outpatientAttendances, \.outpatientAttendancesLower95, \.outpatientAttendancesUpper95),
+                (.electiveAdmissions, \.electiveAdmissions, \.electiveAdmissionsLower95, \.electiveAdmissionsUpper95),
+                (.cost, \.costGbp, \.costGbpLower95, \.costGbpUpper95),
+            ]
         var rows: [UnitRow<ProjectionRow>] = []
         for (u, unit) in units.enumerated() {
             let r = results[u], columns = unit.columns(units)
             for year in 0...years {
                 let date = asOf.adding(months: 12 * year).description
+                // Each cell's activity from its published people: (central, lower, upper) per measure.
+                var derived = [[(Double, Double, Double)]](
+                    repeating: Array(repeating: (0, 0, 0), count: activity.count), count: cross)
                 for c in 0..<n {
                     let central = r.value(r.central, year: year, cell: c, .people)
                     guard central >= 0.5 || r.value(r.upper, year: year, cell: c, .people) >= 0.5 else { continue }
-                    let age = c / (ltcBands * quintiles), ltc = c / quintiles % ltcBands, q = c % quintiles
+                    let (age, ltc, q) = Projection.parts(ofOutput: c)
                     var row = ProjectionRow(
-                        scenario: "baseline", yearsAhead: year, date: date, ageBand: AgeBand.allCases[age].label,
-                        ltcBand: LTCBand.allCases[ltc].label, imdQuintile: q == 0 ? "unknown" : String(q))
+                        scenario: "baseline", yearsAhead: year, date: date,
+                        ageBand: age.map { AgeBand.allCases[$0].label } ?? "all",
+                        ltcBand: ltc.map { LTCBand.allCases[$0].label } ?? "all",
+                        imdQuintile: q.map { $0 == 0 ? "unknown" : String($0) } ?? "all")
                     if year == 0 {
                         row.people = table.published(people[u][c])
                         row.majorIllness = table.published(major[u][c])
                         (row.peopleLower95, row.peopleUpper95) = (row.people, row.people)
                         (row.majorIllnessLower95, row.majorIllnessUpper95) = (row.majorIllness, row.majorIllness)
-                    } else {
-                        row.people = count(central)
-                        if let shown = row.people {
-                            row.peopleLower95 = min(shown, bound(r.value(r.lower, year: year, cell: c, .people)))
-                            row.peopleUpper95 = max(shown, bound(r.value(r.upper, year: year, cell: c, .people)))
-                            row.majorIllness = count(r.value(r.central, year: year, cell: c, .majorIllness))
-                            if let ill = row.majorIllness {
-                                row.majorIllnessLower95 = min(ill, bound(r.value(r.lower, year: year, cell: c, .majorIllness)))
-                                row.majorIllnessUpper95 = max(ill, bound(r.value(r.upper, year: year, cell: c, .majorIllness)))
-                            }
+                    } else if let shown = count(central) {
+                        row.people = shown
+                        row.peopleLower95 = min(shown, bound(r.value(r.lower, year: year, cell: c, .people)))
+                        row.peopleUpper95 = max(shown, bound(r.value(r.upper, year: year, cell: c, .people)))
+                        if let ill = count(r.value(r.central, year: year, cell: c, .majorIllness)) {
+                            row.majorIllness = ill
+                            row.majorIllnessLower95 = min(ill, bound(r.value(r.lower, year: year, cell: c, .majorIllness)))
+                            row.majorIllnessUpper95 = max(ill, bound(r.value(r.upper, year: year, cell: c, .majorIllness)))
                         }
                     }
-                    if let shown = row.people, let low = row.peopleLower95, let high = row.peopleUpper95 {
-                        let rate = rates.perPerson[age * ltcBands + ltc]
-                        func use(_ m: Projection.Measure) -> (Int?, Int?, Int?) {
-                            (
-                                bound(Double(shown) * rate[m.rawValue]), bound(Double(low) * rate[m.rawValue]),
-                                bound(Double(high) * rate[m.rawValue])
-                            )
+                    if c < cross, let shown = row.people, let low = row.peopleLower95, let high = row.peopleUpper95 {
+                        let rate = rates.perPerson[age! * ltcBands + ltc!]
+                        for (k, (m, _, _, _)) in activity.enumerated() {
+                            let per = rate[m.rawValue]
+                            derived[c][k] = (Double(shown) * per, Double(low) * per, Double(high) * per)
                         }
-                        func money(_ x: Double) -> Int { Int(clamping: Int64((min(x, 1e15) / 100).rounded()) * 100) }
-                        (row.emergencyAdmissions, row.emergencyAdmissionsLower95, row.emergencyAdmissionsUpper95) = use(
-                            .emergencyAdmissions)
-                        (row.aeAttendances, row.aeAttendancesLower95, row.aeAttendancesUpper95) = use(.aeAttendances)
-                        (row.outpatientAttendances, row.outpatientAttendancesLower95, row.outpatientAttendancesUpper95) =
-                            use(.outpatientAttendances)
-                        (row.electiveAdmissions, row.electiveAdmissionsLower95, row.electiveAdmissionsUpper95) = use(
-                            .electiveAdmissions)
-                        let cost = rate[Projection.Measure.cost.rawValue]
-                        (row.costGbp, row.costGbpLower95, row.costGbpUpper95) = (
-                            money(Double(shown) * cost), money(Double(low) * cost), money(Double(high) * cost)
-                        )
+                    }
+                    if row.people != nil {
+                        for (k, (m, central, lower, upper)) in activity.enumerated() {
+                            var values: (Double, Double, Double)
+                            if c < cross {
+                                values = derived[c][k]
+                            } else if year == 0 {
+                                let parts = (0..<cross).filter { Projection.margins(ofCross: $0).contains(c) }
+                                values = parts.reduce((0, 0, 0)) {
+                                    ($0.0 + derived[$1][k].0, $0.1 + derived[$1][k].1, $0.2 + derived[$1][k].2)
+                                }
+                            } else {
+                                values = (
+                                    r.value(r.central, year: year, cell: c, m), r.value(r.lower, year: year, cell: c, m),
+                                    r.value(r.upper, year: year, cell: c, m)
+                                )
+                            }
+                            let round = m == .cost ? money : bound
+                            row[keyPath: central] = round(values.0)
+                            row[keyPath: lower] = min(round(values.0), round(values.1))
+                            row[keyPath: upper] = max(round(values.0), round(values.2))
+                        }
                     }
                     rows.append(UnitRow(columns, row))
                 }

@@ -35,9 +35,34 @@ public enum Projection {
         case people, majorIllness, emergencyAdmissions, aeAttendances, outpatientAttendances, electiveAdmissions, cost
     }
 
-    /// Output cells: the seed's age band x LTC band x deprivation quintile.
-    public static let outputCells = AgeBand.allCases.count * LTCBand.allCases.count * ProjectionSpace.quintiles
+    /// Output cells: the seed's age band x LTC band x deprivation quintile, then the margins:
+    /// everyone, each age band, each LTC band and each quintile. Margins are summed in every
+    /// draw, so their intervals are those of the totals.
+    public static let crossCells = AgeBand.allCases.count * LTCBand.allCases.count * ProjectionSpace.quintiles
+    public static let everyone = crossCells
+    public static func ageMargin(_ band: Int) -> Int { crossCells + 1 + band }
+    public static func ltcMargin(_ band: Int) -> Int { crossCells + 1 + AgeBand.allCases.count + band }
+    public static func quintileMargin(_ q: Int) -> Int {
+        crossCells + 1 + AgeBand.allCases.count + LTCBand.allCases.count + q
+    }
+    public static let outputCells = quintileMargin(ProjectionSpace.quintiles)
     static let measures = Measure.allCases.count
+
+    /// The age band, LTC band and quintile of an output cell; nil for a margin's "all".
+    public static func parts(ofOutput c: Int) -> (age: Int?, ltc: Int?, quintile: Int?) {
+        let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
+        if c < crossCells { return (c / (ltcBands * quintiles), c / quintiles % ltcBands, c % quintiles) }
+        if c == everyone { return (nil, nil, nil) }
+        if c < ltcMargin(0) { return (c - ageMargin(0), nil, nil) }
+        if c < quintileMargin(0) { return (nil, c - ltcMargin(0), nil) }
+        return (nil, nil, c - quintileMargin(0))
+    }
+
+    /// The output cells a cross cell adds to: itself and its four margins.
+    public static func margins(ofCross c: Int) -> [Int] {
+        let (age, ltc, q) = parts(ofOutput: c)
+        return [c, everyone, ageMargin(age!), ltcMargin(ltc!), quintileMargin(q!)]
+    }
 
     /// A unit's projection: `central`, `lower` and `upper` by year (0 is the start), output cell
     /// and measure.
@@ -165,6 +190,8 @@ public enum Projection {
     /// What each cell's step needs, worked out once.
     struct Tables: Sendable {
         var outputOf: [Int]
+        /// Each cell's output cell and margins.
+        var outputsOf: [[Int]]
         var rateOf: [[Double]]
         /// The cell's first state in its band (state 0), and in the next band up (the same for
         /// the last band).
@@ -177,6 +204,7 @@ public enum Projection {
         init(outputOf: [Int], rateOf: [[Double]]) {
             let space = ProjectionSpace.self
             self.outputOf = outputOf
+            outputsOf = outputOf.map(Projection.margins(ofCross:))
             self.rateOf = rateOf
             base = (0..<space.cells).map { $0 - $0 % space.states }
             older = (0..<space.cells).map { cell in
@@ -200,11 +228,13 @@ public enum Projection {
         func record(_ year: Int) {
             for cell in 0..<space.cells where now[cell] > 0 {
                 let n = now[cell]
-                let base = (year * outputCells + tables.outputOf[cell]) * measures
-                out[base] += n
-                if cell % 2 == 1 { out[base + 1] += n }
-                let rate = tables.rateOf[cell]
-                for m in 2..<measures { out[base + m] += n * rate[m] }
+                let rate = tables.rateOf[cell], major = cell % 2 == 1
+                for target in tables.outputsOf[cell] {
+                    let base = (year * outputCells + target) * measures
+                    out[base] += n
+                    if major { out[base + 1] += n }
+                    for m in 2..<measures { out[base + m] += n * rate[m] }
+                }
             }
         }
         record(0)
@@ -275,24 +305,20 @@ extension Projection {
             return projected(model.draw(seed: options.seed, d), factor: rng.gamma(shape: shape))
         }
         var bands: [ProjectionSummary.Backtest.Band] = []
-        func band(_ breakdown: String, _ label: String, _ member: (Int) -> Bool) {
-            let seen = observed.indices.filter { member(outputCell($0)) }.reduce(0) { $0 + observed[$1] }
-            let cells = (0..<outputCells).filter(member)
-            let totals = runs.map { run in cells.reduce(0) { $0 + run[$1] } }.sorted()
+        func band(_ breakdown: String, _ label: String, _ margin: Int) {
+            let seen = observed.indices.filter { margins(ofCross: outputCell($0)).contains(margin) }.reduce(0) {
+                $0 + observed[$1]
+            }
+            let totals = runs.map { $0[margin] }.sorted()
             let at = { (q: Double) in totals.isEmpty ? 0 : totals[Int((Double(totals.count - 1) * q).rounded())] }
             bands.append(
                 .init(
-                    breakdown: breakdown, band: label, observed: Int(seen), projected: cells.reduce(0) { $0 + central[$1] },
-                    lower95: at(0.025), upper95: at(0.975)))
+                    breakdown: breakdown, band: label, observed: Int(seen), projected: central[margin], lower95: at(0.025),
+                    upper95: at(0.975)))
         }
-        let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
-        for age in AgeBand.allCases {
-            band("age", age.label) { $0 / (ltcBands * quintiles) == Int(age.rawValue) }
-        }
-        for ltc in LTCBand.allCases {
-            band("ltc", ltc.label) { $0 / quintiles % ltcBands == Int(ltc.rawValue) }
-        }
-        band("all", "all") { _ in true }
+        for age in AgeBand.allCases { band("age", age.label, ageMargin(Int(age.rawValue))) }
+        for ltc in LTCBand.allCases { band("ltc", ltc.label, ltcMargin(Int(ltc.rawValue))) }
+        band("all", "all", everyone)
         return .init(yearsBack: yearsBack, bands: bands)
     }
 }

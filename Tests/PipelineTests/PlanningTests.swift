@@ -185,17 +185,30 @@ struct ProjectionOutputTests {
             #expect((row.peopleLower95 ?? people) <= people && people <= (row.peopleUpper95 ?? people))
             if let major = row.majorIllness { #expect(major <= people + 5) }
         }
-        // Year 0 against the run's own planning population.
+        let cells = rows.filter { $0.row.ageBand != "all" && $0.row.ltcBand != "all" && $0.row.imdQuintile != "all" }
+        func everyone(_ level: String, _ year: Int) -> [ProjectionRow] {
+            rows.filter {
+                $0.unit.level == level && $0.row.yearsAhead == year && $0.row.ageBand == "all" && $0.row.ltcBand == "all"
+                    && $0.row.imdQuintile == "all"
+            }.map(\.row)
+        }
+        // Year 0 against the run's own planning population, in the margin and in the cells.
         let persons = try String(contentsOf: DefaultRun.output.appendingPathComponent(PersonFiles.persons), encoding: .utf8)
         let planning = persons.split(separator: "\n").count - 1
-        let start = rows.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == 0 }.compactMap(\.row.people)
+        let board = try #require(everyone("organisation", 0).first?.people)
+        #expect(abs(board - planning) <= 2)
+        let start = cells.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == 0 }.compactMap(\.row.people)
         #expect(abs(start.reduce(0, +) - planning) < planning / 50)
-        // Localities add up to the organisation, a year and band at a time, within rounding.
         for year in [1, 10, 20] {
-            let board = rows.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == year }
-            let localities = rows.filter { $0.unit.level == "locality" && $0.row.yearsAhead == year }
-            let total = board.compactMap(\.row.people).reduce(0, +), parts = localities.compactMap(\.row.people).reduce(0, +)
-            #expect(abs(total - parts) < total / 50, "year \(year): \(total) against \(parts)")
+            // The margin is the cells' sum within rounding, and localities add up to it.
+            let total = try #require(everyone("organisation", year).first)
+            let parts = cells.filter { $0.unit.level == "organisation" && $0.row.yearsAhead == year }.compactMap(\.row.people)
+            #expect(abs(total.people! - parts.reduce(0, +)) < total.people! / 50)
+            let localities = everyone("locality", year).compactMap(\.people).reduce(0, +)
+            #expect(abs(total.people! - localities) < total.people! / 50, "year \(year): \(total) against \(localities)")
+            // Activity and cost of the margin follow the people.
+            #expect(total.emergencyAdmissions! > 0 && total.costGbp! > 0)
+            #expect(total.costGbpLower95! <= total.costGbp! && total.costGbp! <= total.costGbpUpper95!)
         }
         // The backtest is reported by band.
         #expect(summary.backtest?.bands.contains { $0.breakdown == "all" } == true)

@@ -224,15 +224,14 @@ struct ProjectionTests {
         let result = Projection.run(
             model: model, starts: [start], entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
             entryYears: 1, rates: .none, options: options)[0]
-        let total = (0..<Projection.outputCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
+        let total = result.value(result.central, year: 1, cell: Projection.everyone, .people)
+        let summed = (0..<Projection.crossCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
+        #expect(abs(total - summed) < 1e-6)
         #expect(abs(total - 1000 * (1 - 0.005 - 0.015)) < 0.1)
-        let major = (0..<Projection.outputCells).reduce(0.0) {
-            $0 + result.value(result.central, year: 1, cell: $1, .majorIllness)
-        }
+        let major = result.value(result.central, year: 1, cell: Projection.everyone, .majorIllness)
         #expect(abs(major - 1000 * 0.02) < 0.1)
         // 40-44 and 45-49 are both in the seed's 18-44 and 45-64 bands: a fifth moves up.
-        let older = (0..<Projection.outputCells).filter { $0 / (5 * ProjectionSpace.quintiles) == 2 }
-        let moved = older.reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
+        let moved = result.value(result.central, year: 1, cell: Projection.ageMargin(2), .people)
         #expect(abs(moved - 980.0 / 5) < 0.1)
         // Year 0 is the start, with no uncertainty.
         #expect(result.value(result.lower, year: 0, cell: Projection.outputCell(cell), .people) == 1000)
