@@ -174,6 +174,7 @@ struct ProjectionOutputTests {
     /// planning population; every unit's rows add up to its parent's; small cells are withheld
     /// and everything else is a multiple of 5; intervals hold their central figure.
     @Test func projectsEveryUnitTwentyYearsAhead() throws {
+        _ = DefaultRun.result
         let rows = try Published.projections.read(from: DefaultRun.output)
         let summary = try Published.projection.read(from: DefaultRun.output)
         #expect(summary.years == 20 && summary.personYears > 100_000)
