@@ -159,12 +159,7 @@ public enum Projection {
             return rng.gamma(shape: max(1, entries[u].reduce(0, +) * Double(max(1, entryYears))))
         }
         let central = model.mean.map(Float.init)
-        let outputOf = (0..<ProjectionSpace.cells).map(outputCell)
-        let rateOf = (0..<ProjectionSpace.cells).map { cell -> [Double] in
-            let (a, _, _, s) = ProjectionSpace.parts(cell)
-            return rates.perPerson[ProjectionSpace.seedAgeBand[a] * LTCBand.allCases.count + ProjectionSpace.ltcBand(s)]
-        }
-        let tables = Tables(outputOf: outputOf, rateOf: rateOf)
+        let tables = Tables(rates: rates)
         return Parallel.map(starts.count) { u in
             let size = (options.years + 1) * outputCells * measures
             var middle = [Double](repeating: 0, count: size)
@@ -189,9 +184,10 @@ public enum Projection {
 
     /// What each cell's step needs, worked out once.
     struct Tables: Sendable {
+        /// Each cell's output cell.
         var outputOf: [Int]
-        /// Each cell's output cell and margins.
-        var outputsOf: [[Int]]
+        /// Each output cell with its margins, and its segment's activity rates.
+        var targetsOf: [[Int]]
         var rateOf: [[Double]]
         /// The cell's first state in its band (state 0), and in the next band up (the same for
         /// the last band).
@@ -201,11 +197,14 @@ public enum Projection {
         /// The state reached from each state by each non-fatal outcome.
         var next: [Int]
 
-        init(outputOf: [Int], rateOf: [[Double]]) {
+        init(rates: Rates) {
             let space = ProjectionSpace.self
-            self.outputOf = outputOf
-            outputsOf = outputOf.map(Projection.margins(ofCross:))
-            self.rateOf = rateOf
+            outputOf = (0..<space.cells).map(Projection.outputCell)
+            targetsOf = (0..<crossCells).map(Projection.margins(ofCross:))
+            rateOf = (0..<crossCells).map { c in
+                let (age, ltc, _) = Projection.parts(ofOutput: c)
+                return rates.perPerson[age! * LTCBand.allCases.count + ltc!]
+            }
             base = (0..<space.cells).map { $0 - $0 % space.states }
             older = (0..<space.cells).map { cell in
                 let a = space.parts(cell).age, b = cell - cell % space.states
@@ -225,15 +224,23 @@ public enum Projection {
         let o = space.outcomes
         var now = start
         var next = [Double](repeating: 0, count: space.cells)
+        var cross = [Double](repeating: 0, count: crossCells * 2)
+        // People and major illness summed into the output cells, then each output cell's activity
+        // at its segment's rates, then the margins from the output cells.
         func record(_ year: Int) {
+            for i in cross.indices { cross[i] = 0 }
             for cell in 0..<space.cells where now[cell] > 0 {
-                let n = now[cell]
-                let rate = tables.rateOf[cell], major = cell % 2 == 1
-                for target in tables.outputsOf[cell] {
+                let c = tables.outputOf[cell] * 2
+                cross[c] += now[cell]
+                if cell % 2 == 1 { cross[c + 1] += now[cell] }
+            }
+            for c in 0..<crossCells where cross[c * 2] > 0 {
+                let people = cross[c * 2], major = cross[c * 2 + 1], rate = tables.rateOf[c]
+                for target in tables.targetsOf[c] {
                     let base = (year * outputCells + target) * measures
-                    out[base] += n
-                    if major { out[base + 1] += n }
-                    for m in 2..<measures { out[base + m] += n * rate[m] }
+                    out[base] += people
+                    out[base + 1] += major
+                    for m in 2..<measures { out[base + m] += people * rate[m] }
                 }
             }
         }
@@ -288,10 +295,7 @@ extension Projection {
         let entries = joined
         // Each band's total in every draw, so the interval is the total's, not a sum of cells'.
         let model = TransitionModel(history)
-        let tables = Tables(
-            outputOf: (0..<ProjectionSpace.cells).map(outputCell),
-            rateOf: [[Double]](
-                repeating: [Double](repeating: 0, count: measures), count: ProjectionSpace.cells))
+        let tables = Tables(rates: .none)
         let size = (yearsBack + 1) * outputCells * measures
         let shape = max(1, entries.reduce(0, +) * Double(max(1, history.entryYears)))
         @Sendable func projected(_ p: [Float], factor: Double) -> [Double] {
