@@ -247,7 +247,10 @@ public enum Projection {
         record(0)
         for year in 1...max(1, years) where year <= years {
             for i in next.indices { next[i] = entries[i] * factor }
-            for cell in 0..<space.cells where now[cell] > 0 {
+            // A cell holding less than a millionth of a person is not moved on: small
+            // probabilities spread such dust into thousands of cells, and it never adds up to a
+            // person in any published figure.
+            for cell in 0..<space.cells where now[cell] > 1e-6 {
                 let n = now[cell], up = tables.ageingOut[cell], stay = tables.base[cell], older = tables.older[cell]
                 let s = cell - stay
                 for k in 0..<space.death {
