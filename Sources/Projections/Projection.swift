@@ -220,49 +220,75 @@ public enum Projection {
         _ start: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int, _ tables: Tables,
         into out: inout [Double]
     ) {
-        let space = ProjectionSpace.self
-        let o = space.outcomes
-        var now = start
-        var next = [Double](repeating: 0, count: space.cells)
+        let cells = ProjectionSpace.cells, o = ProjectionSpace.outcomes, moves = ProjectionSpace.death
+        // The inner loop runs a billion times for a large board: through raw buffers, without
+        // bounds checks (every index is a cell, a cell's outcome or a state, all within the
+        // tables built for them).
+        var now = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        var next = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer {
+            now.deallocate()
+            next.deallocate()
+        }
+        _ = now.initialize(from: start)
+        next.initialize(repeating: 0)
         var cross = [Double](repeating: 0, count: crossCells * 2)
-        // People and major illness summed into the output cells, then each output cell's activity
-        // at its segment's rates, then the margins from the output cells.
-        func record(_ year: Int) {
-            for i in cross.indices { cross[i] = 0 }
-            for cell in 0..<space.cells where now[cell] > 0 {
-                let c = tables.outputOf[cell] * 2
-                cross[c] += now[cell]
-                if cell % 2 == 1 { cross[c + 1] += now[cell] }
-            }
-            for c in 0..<crossCells where cross[c * 2] > 0 {
-                let people = cross[c * 2], major = cross[c * 2 + 1], rate = tables.rateOf[c]
-                for target in tables.targetsOf[c] {
-                    let base = (year * outputCells + target) * measures
-                    out[base] += people
-                    out[base + 1] += major
-                    for m in 2..<measures { out[base + m] += people * rate[m] }
+        record(0, UnsafeBufferPointer(now), tables, &cross, into: &out)
+        guard years >= 1 else { return }
+        p.withUnsafeBufferPointer { p in
+            tables.base.withUnsafeBufferPointer { base in
+                tables.older.withUnsafeBufferPointer { older in
+                    tables.ageingOut.withUnsafeBufferPointer { ageing in
+                        tables.next.withUnsafeBufferPointer { reached in
+                            entries.withUnsafeBufferPointer { entries in
+                                for year in 1...years {
+                                    for i in 0..<cells { next[i] = entries[i] * factor }
+                                    // A cell holding less than a millionth of a person is not
+                                    // moved on: it never adds up to a person in any figure.
+                                    for cell in 0..<cells where now[cell] > 1e-6 {
+                                        let n = now[cell], up = ageing[cell], stay = base[cell], higher = older[cell]
+                                        let s = cell - stay
+                                        for k in 0..<moves {
+                                            // Outcomes a state cannot have (major illness
+                                            // begun twice) are exactly 0.
+                                            let flow = n * Double(p[cell * o + k])
+                                            guard flow > 0 else { continue }
+                                            let to = reached[s * moves + k]
+                                            next[stay + to] += flow * (1 - up)
+                                            next[higher + to] += flow * up
+                                        }
+                                    }
+                                    swap(&now, &next)
+                                    record(year, UnsafeBufferPointer(now), tables, &cross, into: &out)
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-        record(0)
-        for year in 1...max(1, years) where year <= years {
-            for i in next.indices { next[i] = entries[i] * factor }
-            // A cell holding less than a millionth of a person is not moved on: small
-            // probabilities spread such dust into thousands of cells, and it never adds up to a
-            // person in any published figure.
-            for cell in 0..<space.cells where now[cell] > 1e-6 {
-                let n = now[cell], up = tables.ageingOut[cell], stay = tables.base[cell], older = tables.older[cell]
-                let s = cell - stay
-                for k in 0..<space.death {
-                    let flow = n * Double(p[cell * o + k])
-                    guard flow > 0 else { continue }
-                    let to = tables.next[s * space.death + k]
-                    next[stay + to] += flow * (1 - up)
-                    next[older + to] += flow * up
-                }
+    }
+
+    /// People and major illness summed into the output cells, then each output cell's activity at
+    /// its segment's rates, then the margins from the output cells.
+    static func record(
+        _ year: Int, _ now: UnsafeBufferPointer<Double>, _ tables: Tables, _ cross: inout [Double],
+        into out: inout [Double]
+    ) {
+        for i in cross.indices { cross[i] = 0 }
+        for cell in 0..<now.count where now[cell] > 0 {
+            let c = tables.outputOf[cell] * 2
+            cross[c] += now[cell]
+            if cell % 2 == 1 { cross[c + 1] += now[cell] }
+        }
+        for c in 0..<crossCells where cross[c * 2] > 0 {
+            let people = cross[c * 2], major = cross[c * 2 + 1], rate = tables.rateOf[c]
+            for target in tables.targetsOf[c] {
+                let base = (year * outputCells + target) * measures
+                out[base] += people
+                out[base + 1] += major
+                for m in 2..<measures { out[base + m] += people * rate[m] }
             }
-            swap(&now, &next)
-            record(year)
         }
     }
 }
