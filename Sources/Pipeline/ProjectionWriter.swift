@@ -71,6 +71,14 @@ enum ProjectionWriter {
                         100 * yearly))
             }
         }
+        // A history shorter than the years it is read over counts too few transitions and
+        // divides too few entries by too many years.
+        if let earliest = History.begins(population, after: max(o.historyYears, o.entryYears)) {
+            let wanted = population.asOf.adding(months: -12 * max(o.historyYears, o.entryYears))
+            warnings.append(
+                "the extract's records begin on \(earliest), after \(wanted): the transitions and entries assume \(max(o.historyYears, o.entryYears)) years of history, so rates of change and entries are too low"
+            )
+        }
         if history.personYears < 20_000 {
             warnings.append(
                 "only \(history.personYears) person-years of history: most cells' rates are their age band's, and intervals are wide"

@@ -83,6 +83,17 @@ public struct History: Sendable {
     }
 }
 
+extension History {
+    /// The day the extract's records (coded events and registrations) begin, when that is later
+    /// than `years` years before as-of: the history is shorter than it is read over.
+    public static func begins(_ population: Population, after years: Int) -> Day? {
+        let wanted = population.asOf.adding(months: -12 * years)
+        var earliest = population.clinical.day.min() ?? .max
+        for p in 0..<population.count { earliest = min(earliest, population.since(p)) }
+        return earliest > wanted && earliest != .max ? earliest : nil
+    }
+}
+
 /// A person's state (`ProjectionSpace.state`) on any day.
 public protocol StateHistory: Sendable {
     func state(_ person: Int, on day: Day) -> Int

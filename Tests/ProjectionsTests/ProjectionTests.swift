@@ -238,6 +238,14 @@ struct ProjectionTests {
         #expect(result.value(result.upper, year: 0, cell: Projection.outputCell(cell), .people) == 1000)
     }
 
+    /// A history shorter than the years it is read over is noticed.
+    @Test func noticesAHistoryShorterThanItIsReadOver() {
+        let (short, _) = simulate(people: 200, years: 2, seed: 3, asOf: Self.asOf)
+        #expect(History.begins(short, after: 5)?.description == "2022-04-01")
+        let (long, _) = simulate(people: 200, years: 8, seed: 3, asOf: Self.asOf)
+        #expect(History.begins(long, after: 5) == nil)
+    }
+
     /// Projected from three years back, the simulated population at as-of is matched within 5% in
     /// every age band and in total.
     @Test func backtestOnTheSimulatedPopulation() {
