@@ -27,14 +27,15 @@ enum ProjectionWriter {
         var o = Projection.Options()
         o.years = settings.years
         o.draws = max(1, settings.draws)
-        o.workers = options.workers
         let history = History.observe(
             population, states: states, before: population.asOf, years: o.historyYears, entryYears: o.entryYears,
             include: include)
         // Practices are too small to project: the organisation, localities and PCNs (which come
         // first in the list, so parents keep their indices).
         let projected = Array(units.prefix { $0.level != .practice })
-        let starts = projected.map { Projection.cells(population, states: states, people: $0.people, on: population.asOf) }
+        let atStart = Projection.personCells(
+            population, states: states, people: prepared.planningPeople, on: population.asOf)
+        let starts = projected.map { Projection.cells(atStart, people: $0.people) }
         let entries = projected.map { unit in
             var sum = [Double](repeating: 0, count: ProjectionSpace.cells)
             for practice in unit.practices { for i in sum.indices { sum[i] += history.entries[practice][i] } }
@@ -122,7 +123,7 @@ enum ProjectionWriter {
             results.map { r in
                 var cells = (0..<cross).map { table.add(Int(r.value(r.central, year: 0, cell: $0, measure).rounded())) }
                 for margin in cross..<n {
-                    let parts = (0..<cross).filter { Projection.margins(ofCross: $0).contains(margin) }.map { cells[$0] }
+                    let parts = Projection.members[margin].map { cells[$0] }
                     let total = table.add(parts.reduce(0) { $0 + table.counts[$1] })
                     table.relate(total: total, parts: parts)
                     cells.append(total)
@@ -203,7 +204,7 @@ enum ProjectionWriter {
                             if c < cross {
                                 values = derived[c][k]
                             } else if year == 0 {
-                                let parts = (0..<cross).filter { Projection.margins(ofCross: $0).contains(c) }
+                                let parts = Projection.members[c]
                                 values = parts.reduce((0, 0, 0)) {
                                     ($0.0 + derived[$1][k].0, $0.1 + derived[$1][k].1, $0.2 + derived[$1][k].2)
                                 }

@@ -47,17 +47,10 @@ public struct History: Sendable {
         for p in 0..<population.count where include(p) {
             let since = population.since(p), to = population.registeredTo[p], death = population.death[p]
             let born = Day.birth(month: population.birthMonth[p])
-            func cell(on day: Day) -> Int {
-                let age = population.age(of: p, on: day)
-                let area = population.area[p]
-                let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
-                return space.cell(
-                    age: space.ageBand(max(0, age)), sex: space.sex(population.sex[p]), quintile: space.quintile(decile: decile),
-                    state: states.state(p, on: day))
-            }
+            func cell(on day: Day) -> Int { space.cell(of: p, in: population, states: states, on: day) }
             for k in stride(from: 1, through: span, by: 1) {
                 let start = starts[k], stop = starts[k - 1]
-                let there = { (day: Day) in since <= day && day < to && day < death && born <= day }
+                let there = { (day: Day) in born <= day && space.present(p, in: population, on: day) }
                 // A person's first year after joining is left out of the transitions: conditions
                 // coded in bulk at a new registration are not conditions gained that year.
                 if k <= years, there(start), start >= since.adding(months: 12) || since < born.adding(months: 2) {

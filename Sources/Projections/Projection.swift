@@ -25,7 +25,6 @@ public enum Projection {
         /// Years of history the yearly entries are averaged over.
         public var entryYears = 3
         public var seed: UInt64 = 1
-        public var workers = 2
         public init() {}
     }
 
@@ -56,6 +55,11 @@ public enum Projection {
         if c < ltcMargin(0) { return (c - ageMargin(0), nil, nil) }
         if c < quintileMargin(0) { return (nil, c - ltcMargin(0), nil) }
         return (nil, nil, c - quintileMargin(0))
+    }
+
+    /// For each output cell, the cross cells that sum to it (a cross cell, itself).
+    public static let members: [[Int]] = (0..<outputCells).map { c in
+        (0..<crossCells).filter { margins(ofCross: $0).contains(c) }
     }
 
     /// The output cells a cross cell adds to: itself and its four margins.
@@ -127,22 +131,22 @@ public enum Projection {
         public static let smallest = 10.0
     }
 
-    /// The people in each cell on a day: those registered in the health system's population on
-    /// it (since their first registration, as the history counts them).
-    public static func cells(
+    /// Each person's cell on a day, or -1 where they are not in the registered population then:
+    /// worked out once, for every unit to sum.
+    public static func personCells(
         _ population: Population, states: some StateHistory, people: some Sequence<Int>, on day: Day
-    ) -> [Double] {
-        var out = [Double](repeating: 0, count: ProjectionSpace.cells)
-        let space = ProjectionSpace.self
-        for p in people
-        where population.since(p) <= day && day < population.registeredTo[p] && day < population.death[p] {
-            let area = population.area[p]
-            let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
-            let cell = space.cell(
-                age: space.ageBand(max(0, population.age(of: p, on: day))), sex: space.sex(population.sex[p]),
-                quintile: space.quintile(decile: decile), state: states.state(p, on: day))
-            out[cell] += 1
+    ) -> [Int32] {
+        var out = [Int32](repeating: -1, count: population.count)
+        for p in people where ProjectionSpace.present(p, in: population, on: day) {
+            out[p] = Int32(ProjectionSpace.cell(of: p, in: population, states: states, on: day))
         }
+        return out
+    }
+
+    /// The people of `people` in each cell, given every person's cell.
+    public static func cells(_ personCells: [Int32], people: some Sequence<Int>) -> [Double] {
+        var out = [Double](repeating: 0, count: ProjectionSpace.cells)
+        for p in people where personCells[p] >= 0 { out[Int(personCells[p])] += 1 }
         return out
     }
 
@@ -317,8 +321,8 @@ extension Projection {
             population, states: states, before: start, years: options.historyYears, entryYears: options.entryYears,
             include: include)
         let people = (0..<population.count).filter(include)
-        let first = cells(population, states: states, people: people, on: start)
-        let observed = cells(population, states: states, people: people, on: population.asOf)
+        let first = cells(personCells(population, states: states, people: people, on: start), people: people)
+        let observed = cells(personCells(population, states: states, people: people, on: population.asOf), people: people)
         var joined = [Double](repeating: 0, count: ProjectionSpace.cells)
         for practice in history.entries { for i in joined.indices { joined[i] += practice[i] } }
         let entries = joined
@@ -339,9 +343,8 @@ extension Projection {
         }
         var bands: [ProjectionSummary.Backtest.Band] = []
         func band(_ breakdown: String, _ label: String, _ margin: Int) {
-            let seen = observed.indices.filter { margins(ofCross: outputCell($0)).contains(margin) }.reduce(0) {
-                $0 + observed[$1]
-            }
+            let inMargin = Set(members[margin])
+            let seen = observed.indices.filter { inMargin.contains(outputCell($0)) }.reduce(0) { $0 + observed[$1] }
             let totals = runs.map { $0[margin] }.sorted()
             let at = { (q: Double) in totals.isEmpty ? 0 : totals[Int((Double(totals.count - 1) * q).rounded())] }
             bands.append(

@@ -43,6 +43,21 @@ public enum ProjectionSpace {
         return (rest / (sexes * quintiles), rest / quintiles % sexes, rest % quintiles, state)
     }
 
+    /// A person's cell on a day.
+    public static func cell(of person: Int, in population: Population, states: some StateHistory, on day: Day) -> Int {
+        let area = population.area[person]
+        let decile = area >= 0 ? population.areas.imdDecile[Int(area)] : nil
+        return cell(
+            age: ageBand(max(0, population.age(of: person, on: day))), sex: sex(population.sex[person]),
+            quintile: quintile(decile: decile), state: states.state(person, on: day))
+    }
+
+    /// Whether a person is in the health system's registered population on a day: registered
+    /// since their first registration in the data, and alive.
+    public static func present(_ person: Int, in population: Population, on day: Day) -> Bool {
+        population.since(person) <= day && day < population.registeredTo[person] && day < population.death[person]
+    }
+
     public static func ageBand(_ age: Int) -> Int {
         var band = 0
         while band + 1 < ageEdges.count && age >= ageEdges[band + 1] { band += 1 }

@@ -45,6 +45,14 @@ import Testing
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["run", "--input", "in", "--out", "o"]) }
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["synth", "--people", "5", "--out", "o"]) }
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo", "--workers", "0"]) }
+        // The projection's draws are held per unit: years and draws are bounded.
+        for bad in [
+            ["--projection-years", "51"], ["--projection-years", "-1"], ["--projection-draws", "0"],
+            ["--projection-draws", "1001"], ["--projection-years", "99999999999999999999"],
+        ] {
+            #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo"] + bad) }
+        }
+        #expect(throws: Never.self) { try PHMCommand.parseAsRoot(["demo", "--projection-years", "0"]) }
     }
 
     @Test func helpNamesEveryCommand() {
