@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Outputs", "Conditions", "Analysis", "Service", "Cohorts", "Governance", "Web",
+                "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Service", "Cohorts", "Governance", "Web",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -166,7 +166,8 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
-                "Web", "Service", "Analysis", "PHMCore", "Outputs", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -8,6 +8,7 @@ import Logging
 import Outputs
 import PHMCore
 import Pipeline
+import Projections
 import Service
 import Synthesis
 import Web
@@ -71,7 +72,7 @@ extension PHMCommand {
             var people: Int, seed: UInt64, signal: String, faultRate: Double
             var conditions: String?, segmentations: String?, suppress: Bool, models: String?, modelSeed: UInt64
             var dataDirectory: String, keyFile: String?
-            var projectionYears: Int, projectionDraws: Int
+            var projectionYears: Int, projectionDraws: Int, scenarios: String?
             var runId: Int64?
         }
 
@@ -83,7 +84,7 @@ extension PHMCommand {
                 segmentations: absolute(pipeline.segmentations), suppress: pipeline.suppress, models: absolute(pipeline.models),
                 modelSeed: pipeline.modelSeed, dataDirectory: absolute(pipeline.dataDirectory) ?? "",
                 keyFile: absolute(pipeline.keyFile), projectionYears: pipeline.projectionYears,
-                projectionDraws: pipeline.projectionDraws)
+                projectionDraws: pipeline.projectionDraws, scenarios: absolute(pipeline.scenarios))
         }
 
         /// The run an earlier demo with the same settings left current in the data directory.
@@ -107,6 +108,12 @@ extension PHMCommand {
             } else {
                 let input = dir + "/input"
                 _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
+                // Without a scenarios file of its own, the demo compares the example scenarios.
+                var pipeline = pipeline
+                if pipeline.scenarios == nil {
+                    pipeline.scenarios = dir + "/scenarios.yaml"
+                    try ScenarioFile.example.write(toFile: dir + "/scenarios.yaml", atomically: true, encoding: .utf8)
+                }
                 let result = try Console.runPipeline(
                     input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: dir + "/output", pipeline: pipeline)
                 print(Console.summary(result))

@@ -8,6 +8,7 @@ import Ingest
 import Outputs
 import PHMCore
 import Pipeline
+import Projections
 import Risk
 import Service
 import Storage
@@ -76,6 +77,8 @@ package enum Console {
         } catch let error as FrameFileError {
             throw CommandFailure(message: error.description)
         } catch let error as PasswordError {
+            throw CommandFailure(message: error.description)
+        } catch let error as ScenarioError {
             throw CommandFailure(message: error.description)
         }
     }

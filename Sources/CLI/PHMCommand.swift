@@ -57,11 +57,18 @@ package struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("projection-draws"), help: "Runs drawn for the projection's 95% intervals.")
     var projectionDraws = 200
 
+    @Option(
+        help:
+            "A scenarios file for the projection: changed incidence, activity rates or official population (see docs/projections.md)."
+    )
+    var scenarios: String?
+
     /// The projection asked for.
     package var projection: ProjectionSettings {
         var settings = ProjectionSettings()
         settings.years = projectionYears
         settings.draws = projectionDraws
+        settings.scenarios = scenarios.map { URL(fileURLWithPath: $0) }
         return settings
     }
 

@@ -440,7 +440,7 @@ public struct TransportRow: FlatRow {
 /// `projections.csv`: the registered population projected year by year from as-of, by age band,
 /// long-term condition band and deprivation quintile, with people with major illness and the
 /// activity and cost expected at today's rates; each a central figure and a 95% interval.
-public struct ProjectionRow: FlatRow {
+public struct ProjectionRow: FlatRow, Equatable {
     public var scenario: String
     /// Whole years after as-of (0 is as-of itself).
     public var yearsAhead: Int
@@ -517,6 +517,23 @@ public struct ProjectionSummary: Codable, Sendable, Equatable {
     public var majorIllnessScore: String?
     public var warnings: [String]
     public var backtest: Backtest?
+    /// The baseline, then each scenario of the scenarios file, in the order of `projections.csv`
+    /// (none in a file written before scenarios).
+    public var scenarios: [ScenarioSummary]?
+
+    public struct ScenarioSummary: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        /// What it changes against the data's own rates, in words (none for a baseline that
+        /// follows them).
+        public var changes: [String]
+
+        public init(id: String, name: String, changes: [String]) {
+            self.id = id
+            self.name = name
+            self.changes = changes
+        }
+    }
 
     /// Projected against observed at as-of, from `yearsBack` years before it.
     public struct Backtest: Codable, Sendable, Equatable {
@@ -553,8 +570,9 @@ public struct ProjectionSummary: Codable, Sendable, Equatable {
 
     public init(
         method: String, years: Int, draws: Int, historyYears: Int, entryYears: Int, personYears: Int,
-        majorIllnessScore: String?, warnings: [String], backtest: Backtest?
+        majorIllnessScore: String?, warnings: [String], backtest: Backtest?, scenarios: [ScenarioSummary]? = nil
     ) {
+        self.scenarios = scenarios
         self.method = method
         self.years = years
         self.draws = draws

@@ -8,6 +8,7 @@ import Identity
 import Ingest
 import Outputs
 import PHMCore
+import Projections
 import Risk
 import Storage
 
@@ -218,6 +219,11 @@ public enum PipelineRun {
             try [Segmentation.ltcByAge]
             + (options.segmentations.map { try Segmentation.load(definitions: $0, library: library) }
                 ?? Segmentation.standard(library: library))
+        var options = options
+        if let url = options.projection.scenarios, options.projection.years > 0 {
+            let counted = PersonStates.changesState(in: library)
+            options.projection.scenarioFile = try ScenarioFile.read(url, library: library) { counted[$0] }
+        }
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
         let lock = try RunLock(dataDirectory: options.dataDirectory)

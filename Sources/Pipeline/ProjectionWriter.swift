@@ -11,6 +11,10 @@ public struct ProjectionSettings: Sendable {
     public var draws = 200
     /// Years back the backtest starts from; 0 skips it.
     public var backtestYears = 3
+    /// The scenarios file ([projections.md](../../docs/projections.md#scenarios)), if any.
+    public var scenarios: URL?
+    /// The scenarios file, read and checked before the run reads any data.
+    var scenarioFile: ScenarioFile?
     public init() {}
 }
 
@@ -27,9 +31,10 @@ enum ProjectionWriter {
         var o = Projection.Options()
         o.years = settings.years
         o.draws = max(1, settings.draws)
+        let file = settings.scenarioFile
         let history = History.observe(
             population, states: states, before: population.asOf, years: o.historyYears, entryYears: o.entryYears,
-            include: include)
+            include: include, tracking: file?.tracked ?? [])
         // Practices are too small to project: the organisation, localities and PCNs (which come
         // first in the list, so parents keep their indices).
         let projected = Array(units.prefix { $0.level != .practice })
@@ -43,11 +48,16 @@ enum ProjectionWriter {
         }
         let rates = Projection.Rates(
             population: population, states: states, use: prepared.utilisation, people: prepared.planningPeople)
+        let scenarios =
+            try file?.scenarios(history: history, rates: rates, asOf: population.asOf, years: o.years)
+            ?? [Scenario(id: Scenario.baselineId, name: "Baseline")]
         let results = Projection.run(
             model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
-            rates: rates, options: o)
+            rates: rates, scenarios: scenarios, options: o)
         try Published.projections.write(
-            rows(results, rates: rates, units: projected, asOf: population.asOf, years: o.years, suppress: options.suppress),
+            rows(
+                results, scenarios: scenarios, rates: rates, units: projected, asOf: population.asOf, years: o.years,
+                suppress: options.suppress),
             to: options.output)
 
         var warnings: [String] = []
@@ -59,7 +69,7 @@ enum ProjectionWriter {
         // Registered populations of English local authorities change by well under 2% a year
         // (ONS subnational projections); faster change says more about the extract's
         // registrations than about the population.
-        if let board = results.first, settings.years > 0 {
+        if let board = results.first?.first, scenarios[0].population == nil {
             let people = { (year: Int) in
                 board.value(board.central, year: year, cell: Projection.everyone, .people)
             }
@@ -97,7 +107,8 @@ enum ProjectionWriter {
                 method:
                     "cell-based multistate model: yearly transitions by age band, sex, IMD quintile and state (LTC count, major illness), shrunk towards pooled rates; entries as observed; 95% intervals from posterior draws",
                 years: o.years, draws: o.draws, historyYears: o.historyYears, entryYears: o.entryYears,
-                personYears: history.personYears, majorIllnessScore: states.score, warnings: warnings, backtest: backtest),
+                personYears: history.personYears, majorIllnessScore: states.score, warnings: warnings, backtest: backtest,
+                scenarios: scenarios.map { .init(id: $0.id, name: $0.name, changes: $0.changes) }),
             to: options.output)
     }
 
@@ -110,17 +121,19 @@ enum ProjectionWriter {
     /// of people, and are rounded the same way: under 8 withheld, others to the nearest 5.
     /// Activity and cost of a cell are its published people, and their interval's ends, times
     /// its segment's rates, so they tell nothing the people do not; a margin's are the sum of its
-    /// cells' at the start and the model's own (summed in every draw) later.
+    /// cells' at the start and the model's own (summed in every draw) later. Each scenario's
+    /// rows follow the baseline's, with the same start.
     static func rows(
-        _ results: [Projection.UnitProjection], rates: Projection.Rates, units: [PlanningUnit], asOf: Day, years: Int,
-        suppress: Bool
+        _ results: [[Projection.UnitProjection]], scenarios: [Scenario], rates: Projection.Rates, units: [PlanningUnit],
+        asOf: Day, years: Int, suppress: Bool
     ) -> [UnitRow<ProjectionRow>] {
         let cross = Projection.crossCells, n = Projection.outputCells
         let ltcBands = LTCBand.allCases.count, quintiles = ProjectionSpace.quintiles
         var table = Suppression(enabled: suppress)
         // Year 0's cells, then each margin as the sum of its cells, related to them.
         func start(_ measure: Projection.Measure) -> [[Int]] {
-            results.map { r in
+            results.map { projections in
+                let r = projections[0]
                 var cells = (0..<cross).map { table.add(Int(r.value(r.central, year: 0, cell: $0, measure).rounded())) }
                 for margin in cross..<n {
                     let parts = Projection.members[margin].map { cells[$0] }
@@ -160,67 +173,71 @@ enum ProjectionWriter {
                 (.cost, \.costGbp, \.costGbpLower95, \.costGbpUpper95),
             ]
         var rows: [UnitRow<ProjectionRow>] = []
+        let later = scenarios.map { $0.rates(from: rates) }
         for (u, unit) in units.enumerated() {
-            let r = results[u], columns = unit.columns(units)
-            for year in 0...years {
-                let date = asOf.adding(months: 12 * year).description
-                // Each cell's activity from its published people: (central, lower, upper) per measure.
-                var derived = [[(Double, Double, Double)]](
-                    repeating: Array(repeating: (0, 0, 0), count: activity.count), count: cross)
-                for c in 0..<n {
-                    let central = r.value(r.central, year: year, cell: c, .people)
-                    guard central >= 0.5 || r.value(r.upper, year: year, cell: c, .people) >= 0.5 else { continue }
-                    let (age, ltc, q) = Projection.parts(ofOutput: c)
-                    var row = ProjectionRow(
-                        scenario: "baseline", yearsAhead: year, date: date,
-                        ageBand: age.map { AgeBand.allCases[$0].label } ?? "all",
-                        ltcBand: ltc.map { LTCBand.allCases[$0].label } ?? "all",
-                        imdQuintile: q.map { $0 == 0 ? "unknown" : String($0) } ?? "all")
-                    if year == 0 {
-                        row.people = table.published(people[u][c])
-                        row.majorIllness = table.published(major[u][c])
-                        (row.peopleLower95, row.peopleUpper95) = (row.people, row.people)
-                        (row.majorIllnessLower95, row.majorIllnessUpper95) = (row.majorIllness, row.majorIllness)
-                    } else if let shown = count(central) {
-                        row.people = shown
-                        row.peopleLower95 = min(shown, bound(r.value(r.lower, year: year, cell: c, .people)))
-                        row.peopleUpper95 = max(shown, bound(r.value(r.upper, year: year, cell: c, .people)))
-                        if let ill = count(r.value(r.central, year: year, cell: c, .majorIllness)) {
-                            row.majorIllness = ill
-                            row.majorIllnessLower95 = min(ill, bound(r.value(r.lower, year: year, cell: c, .majorIllness)))
-                            row.majorIllnessUpper95 = max(ill, bound(r.value(r.upper, year: year, cell: c, .majorIllness)))
-                        }
-                    }
-                    if c < cross, let shown = row.people, let low = row.peopleLower95, let high = row.peopleUpper95 {
-                        let rate = rates.perPerson[age! * ltcBands + ltc!]
-                        for (k, (m, _, _, _)) in activity.enumerated() {
-                            let per = rate[m.rawValue]
-                            derived[c][k] = (Double(shown) * per, Double(low) * per, Double(high) * per)
-                        }
-                    }
-                    if row.people != nil {
-                        for (k, (m, central, lower, upper)) in activity.enumerated() {
-                            var values: (Double, Double, Double)
-                            if c < cross {
-                                values = derived[c][k]
-                            } else if year == 0 {
-                                let parts = Projection.members[c]
-                                values = parts.reduce((0, 0, 0)) {
-                                    ($0.0 + derived[$1][k].0, $0.1 + derived[$1][k].1, $0.2 + derived[$1][k].2)
-                                }
-                            } else {
-                                values = (
-                                    r.value(r.central, year: year, cell: c, m), r.value(r.lower, year: year, cell: c, m),
-                                    r.value(r.upper, year: year, cell: c, m)
-                                )
+            let columns = unit.columns(units)
+            for (v, scenario) in scenarios.enumerated() {
+                let r = results[u][v]
+                for year in 0...years {
+                    let date = asOf.adding(months: 12 * year).description
+                    // Each cell's activity from its published people: (central, lower, upper) per measure.
+                    var derived = [[(Double, Double, Double)]](
+                        repeating: Array(repeating: (0, 0, 0), count: activity.count), count: cross)
+                    for c in 0..<n {
+                        let central = r.value(r.central, year: year, cell: c, .people)
+                        guard central >= 0.5 || r.value(r.upper, year: year, cell: c, .people) >= 0.5 else { continue }
+                        let (age, ltc, q) = Projection.parts(ofOutput: c)
+                        var row = ProjectionRow(
+                            scenario: scenario.id, yearsAhead: year, date: date,
+                            ageBand: age.map { AgeBand.allCases[$0].label } ?? "all",
+                            ltcBand: ltc.map { LTCBand.allCases[$0].label } ?? "all",
+                            imdQuintile: q.map { $0 == 0 ? "unknown" : String($0) } ?? "all")
+                        if year == 0 {
+                            row.people = table.published(people[u][c])
+                            row.majorIllness = table.published(major[u][c])
+                            (row.peopleLower95, row.peopleUpper95) = (row.people, row.people)
+                            (row.majorIllnessLower95, row.majorIllnessUpper95) = (row.majorIllness, row.majorIllness)
+                        } else if let shown = count(central) {
+                            row.people = shown
+                            row.peopleLower95 = min(shown, bound(r.value(r.lower, year: year, cell: c, .people)))
+                            row.peopleUpper95 = max(shown, bound(r.value(r.upper, year: year, cell: c, .people)))
+                            if let ill = count(r.value(r.central, year: year, cell: c, .majorIllness)) {
+                                row.majorIllness = ill
+                                row.majorIllnessLower95 = min(ill, bound(r.value(r.lower, year: year, cell: c, .majorIllness)))
+                                row.majorIllnessUpper95 = max(ill, bound(r.value(r.upper, year: year, cell: c, .majorIllness)))
                             }
-                            let round = m == .cost ? money : bound
-                            row[keyPath: central] = round(values.0)
-                            row[keyPath: lower] = min(round(values.0), round(values.1))
-                            row[keyPath: upper] = max(round(values.0), round(values.2))
                         }
+                        if c < cross, let shown = row.people, let low = row.peopleLower95, let high = row.peopleUpper95 {
+                            let rate = (year == 0 ? rates : later[v]).perPerson[age! * ltcBands + ltc!]
+                            for (k, (m, _, _, _)) in activity.enumerated() {
+                                let per = rate[m.rawValue]
+                                derived[c][k] = (Double(shown) * per, Double(low) * per, Double(high) * per)
+                            }
+                        }
+                        if row.people != nil {
+                            for (k, (m, central, lower, upper)) in activity.enumerated() {
+                                var values: (Double, Double, Double)
+                                if c < cross {
+                                    values = derived[c][k]
+                                } else if year == 0 {
+                                    let parts = Projection.members[c]
+                                    values = parts.reduce((0, 0, 0)) {
+                                        ($0.0 + derived[$1][k].0, $0.1 + derived[$1][k].1, $0.2 + derived[$1][k].2)
+                                    }
+                                } else {
+                                    values = (
+                                        r.value(r.central, year: year, cell: c, m), r.value(r.lower, year: year, cell: c, m),
+                                        r.value(r.upper, year: year, cell: c, m)
+                                    )
+                                }
+                                let round = m == .cost ? money : bound
+                                row[keyPath: central] = round(values.0)
+                                row[keyPath: lower] = min(round(values.0), round(values.1))
+                                row[keyPath: upper] = max(round(values.0), round(values.2))
+                            }
+                        }
+                        rows.append(UnitRow(columns, row))
                     }
-                    rows.append(UnitRow(columns, row))
                 }
             }
         }

@@ -21,24 +21,38 @@ public struct History: Sendable {
     public var personYears: Int
     public var years: Int
     public var entryYears: Int
+    /// For each tracked condition, the transitions in which it began, by what happened and what
+    /// would have happened without it: `onsets[condition][(group * outcomes + outcome) *
+    /// outcomes + without]`, a group being an age band and starting state
+    /// (`age * states + state`). What a change in the condition's incidence does to a year's
+    /// transitions ([Scenario](Scenario.swift)).
+    public var onsets: [Int: [Double]]
 
-    public init(counts: [Double], entries: [[Double]], personYears: Int, years: Int, entryYears: Int) {
+    public init(
+        counts: [Double], entries: [[Double]], personYears: Int, years: Int, entryYears: Int, onsets: [Int: [Double]] = [:]
+    ) {
         self.counts = counts
         self.entries = entries
         self.personYears = personYears
         self.years = years
         self.entryYears = entryYears
+        self.onsets = onsets
     }
 
     /// Observes `years` years of transitions and `entryYears` years of entries before `end`.
     ///
-    /// - Parameter include: who may be counted (people with a National Data Opt-out are not).
+    /// - Parameters:
+    ///   - include: who may be counted (people with a National Data Opt-out are not).
+    ///   - tracking: conditions whose onsets are counted with what they changed (`onsets`).
     public static func observe(
         _ population: Population, states: some StateHistory, before end: Day, years: Int, entryYears: Int,
-        include: (Int) -> Bool
+        include: (Int) -> Bool, tracking: [Int] = []
     ) -> History {
         let space = ProjectionSpace.self
-        var counts = [Double](repeating: 0, count: space.cells * space.outcomes)
+        let o = space.outcomes
+        var counts = [Double](repeating: 0, count: space.cells * o)
+        var onsets = [[Double]](
+            repeating: [Double](repeating: 0, count: space.ages * space.states * o * o), count: tracking.count)
         var entries = [[Double]](
             repeating: [Double](repeating: 0, count: space.cells), count: population.hierarchy.practices.count)
         let span = max(years, entryYears)
@@ -63,8 +77,17 @@ public struct History: Sendable {
                         outcome = space.exit
                     } else {
                         outcome = space.outcome(from: from % space.states, to: states.state(p, on: stop))
+                        // A tracked condition first recorded in the year: the outcome it made,
+                        // and the outcome its absence would have.
+                        for (t, condition) in tracking.enumerated() {
+                            guard let day = states.firstRecorded(p, condition), day >= start, day < stop else { continue }
+                            let without = space.outcome(
+                                from: from % space.states, to: states.state(p, on: stop, without: condition))
+                            let group = space.parts(from).age * space.states + from % space.states
+                            onsets[t][(group * o + outcome) * o + without] += 1
+                        }
                     }
-                    counts[from * space.outcomes + outcome] += 1
+                    counts[from * o + outcome] += 1
                     personYears += 1
                 }
                 if k <= entryYears, since >= start, since < stop, there(stop) {
@@ -72,7 +95,9 @@ public struct History: Sendable {
                 }
             }
         }
-        return History(counts: counts, entries: entries, personYears: personYears, years: years, entryYears: entryYears)
+        return History(
+            counts: counts, entries: entries, personYears: personYears, years: years, entryYears: entryYears,
+            onsets: Dictionary(uniqueKeysWithValues: zip(tracking, onsets)))
     }
 }
 
@@ -90,6 +115,17 @@ extension History {
 /// A person's state (`ProjectionSpace.state`) on any day.
 public protocol StateHistory: Sendable {
     func state(_ person: Int, on day: Day) -> Int
+    /// The state the person would have been in without one condition.
+    func state(_ person: Int, on day: Day, without condition: Int) -> Int
+    /// The day a condition was first recorded for the person, if it ever was.
+    func firstRecorded(_ person: Int, _ condition: Int) -> Day?
+}
+
+extension StateHistory {
+    /// A history that names no conditions has no onsets to take away.
+    public func state(_ person: Int, on day: Day, without condition: Int) -> Int { state(person, on: day) }
+
+    public func firstRecorded(_ person: Int, _ condition: Int) -> Day? { nil }
 }
 
 /// Each person's long-term conditions and major illness score over time, from the days their
@@ -119,14 +155,30 @@ public struct PersonStates: StateHistory {
 
     /// The person's state on a day: their long-term conditions first recorded before it, and
     /// whether the score of the conditions first recorded before it is above 1.5.
-    public func state(_ person: Int, on day: Day) -> Int {
+    public func state(_ person: Int, on day: Day) -> Int { state(person, on: day, without: -1) }
+
+    public func state(_ person: Int, on day: Day, without condition: Int) -> Int {
         var ltc = 0, score = 0.0
         for row in conditions.flaggedRows(of: person) where conditions.firstDay[row] < day {
             let c = Int(conditions.firstCondition[row])
+            guard c != condition else { continue }
             if isLTC[c] { ltc += 1 }
             score += weight[c]
         }
         return ProjectionSpace.state(ltc: ltc, major: score > Self.majorIllness)
+    }
+
+    /// Whether each condition's onset can change a state: it is a long-term condition, or
+    /// weighted in the major illness score.
+    public static func changesState(in library: ConditionLibrary) -> [Bool] {
+        let weighted = Set((library.scores.first { $0.id == scoreId }?.weights ?? []).filter { $0.weight != 0 }.map(\.condition))
+        return library.conditions.indices.map { library.conditions[$0].isLTC || weighted.contains($0) }
+    }
+
+    public func firstRecorded(_ person: Int, _ condition: Int) -> Day? {
+        conditions.flaggedRows(of: person).first { Int(conditions.firstCondition[$0]) == condition }.map {
+            conditions.firstDay[$0]
+        }
     }
 }
 

@@ -150,39 +150,56 @@ public enum Projection {
         return out
     }
 
-    /// Projects each unit's starting cells with its yearly entries: the central run and the
-    /// interval of `options.draws` runs.
+    /// Projects each unit's starting cells with its yearly entries under each scenario (the
+    /// baseline first): the central run and the interval of `options.draws` runs, by unit then
+    /// scenario. Every scenario takes the same draws, so their differences are the scenarios'.
     public static func run(
-        model: TransitionModel, starts: [[Double]], entries: [[Double]], entryYears: Int, rates: Rates, options: Options
-    ) -> [UnitProjection] {
-        let draws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
+        model: TransitionModel, starts: [[Double]], entries: [[Double]], entryYears: Int, rates: Rates,
+        scenarios: [Scenario] = [Scenario(id: Scenario.baselineId, name: "Baseline")], options: Options
+    ) -> [[UnitProjection]] {
+        let baseDraws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
+        // Each scenario's probabilities: the model's, with its changes in incidence.
+        @Sendable func changed(_ p: [Float], _ scenario: Scenario) -> [Float] {
+            var p = p
+            for change in scenario.incidence { change.apply(to: &p) }
+            return p
+        }
+        let central = scenarios.map { changed(model.mean.map(Float.init), $0) }
+        let draws = scenarios.map { s in
+            s.incidence.isEmpty ? baseDraws : Parallel.map(options.draws) { changed(baseDraws[$0], s) }
+        }
+        let tables = scenarios.map { Tables(rates: rates, later: $0.rates(from: rates)) }
         // Each unit's entries are scaled by a Gamma draw with mean 1 whose shape is the number
         // of entries the unit saw.
         @Sendable func factor(_ u: Int, _ d: Int) -> Double {
             var rng = Xoshiro(seed: options.seed, UInt64(d), 23 + UInt64(u) << 8)
             return rng.gamma(shape: max(1, entries[u].reduce(0, +) * Double(max(1, entryYears))))
         }
-        let central = model.mean.map(Float.init)
-        let tables = Tables(rates: rates)
         return Parallel.map(starts.count) { u in
-            let size = (options.years + 1) * outputCells * measures
-            var middle = [Double](repeating: 0, count: size)
-            project(starts[u], entries[u], central, factor: 1, years: options.years, tables, into: &middle)
-            var runs = [Float](repeating: 0, count: size * options.draws)
-            var one = [Double](repeating: 0, count: size)
-            for d in 0..<options.draws {
-                for i in one.indices { one[i] = 0 }
-                project(starts[u], entries[u], draws[d], factor: factor(u, d), years: options.years, tables, into: &one)
-                for i in 0..<size { runs[i * options.draws + d] = Float(one[i]) }
+            scenarios.indices.map { v in
+                let growth = scenarios[v].population?.growth
+                let size = (options.years + 1) * outputCells * measures
+                var middle = [Double](repeating: 0, count: size)
+                project(
+                    starts[u], entries[u], central[v], factor: 1, years: options.years, tables[v], growth: growth, into: &middle)
+                var runs = [Float](repeating: 0, count: size * options.draws)
+                var one = [Double](repeating: 0, count: size)
+                for d in 0..<options.draws {
+                    for i in one.indices { one[i] = 0 }
+                    project(
+                        starts[u], entries[u], draws[v][d], factor: factor(u, d), years: options.years, tables[v],
+                        growth: growth, into: &one)
+                    for i in 0..<size { runs[i * options.draws + d] = Float(one[i]) }
+                }
+                var lower = middle, upper = middle
+                for i in 0..<size {
+                    var values = runs[i * options.draws..<(i + 1) * options.draws].sorted()
+                    if values.isEmpty { values = [Float(middle[i])] }
+                    lower[i] = Double(values[Int((Double(values.count - 1) * 0.025).rounded())])
+                    upper[i] = Double(values[Int((Double(values.count - 1) * 0.975).rounded())])
+                }
+                return UnitProjection(central: middle, lower: lower, upper: upper)
             }
-            var lower = middle, upper = middle
-            for i in 0..<size {
-                var values = runs[i * options.draws..<(i + 1) * options.draws].sorted()
-                if values.isEmpty { values = [Float(middle[i])] }
-                lower[i] = Double(values[Int((Double(values.count - 1) * 0.025).rounded())])
-                upper[i] = Double(values[Int((Double(values.count - 1) * 0.975).rounded())])
-            }
-            return UnitProjection(central: middle, lower: lower, upper: upper)
         }
     }
 
@@ -190,9 +207,11 @@ public enum Projection {
     struct Tables: Sendable {
         /// Each cell's output cell.
         var outputOf: [Int]
-        /// Each output cell with its margins, and its segment's activity rates.
+        /// Each output cell with its margins, and its segment's activity rates: today's at the
+        /// start, the scenario's from the first projected year.
         var targetsOf: [[Int]]
         var rateOf: [[Double]]
+        var laterRateOf: [[Double]]
         /// The cell's first state in its band (state 0), and in the next band up (the same for
         /// the last band).
         var base: [Int]
@@ -201,14 +220,18 @@ public enum Projection {
         /// The state reached from each state by each non-fatal outcome.
         var next: [Int]
 
-        init(rates: Rates) {
+        init(rates: Rates, later: Rates? = nil) {
             let space = ProjectionSpace.self
             outputOf = (0..<space.cells).map(Projection.outputCell)
             targetsOf = (0..<crossCells).map(Projection.margins(ofCross:))
-            rateOf = (0..<crossCells).map { c in
-                let (age, ltc, _) = Projection.parts(ofOutput: c)
-                return rates.perPerson[age! * LTCBand.allCases.count + ltc!]
+            func segments(_ rates: Rates) -> [[Double]] {
+                (0..<crossCells).map { c in
+                    let (age, ltc, _) = Projection.parts(ofOutput: c)
+                    return rates.perPerson[age! * LTCBand.allCases.count + ltc!]
+                }
             }
+            rateOf = segments(rates)
+            laterRateOf = segments(later ?? rates)
             base = (0..<space.cells).map { $0 - $0 % space.states }
             older = (0..<space.cells).map { cell in
                 let a = space.parts(cell).age, b = cell - cell % space.states
@@ -220,9 +243,11 @@ public enum Projection {
     }
 
     /// One run: the yearly steps from the starting cells, summed into output cells each year.
+    /// With `growth` (`PopulationConstraint.growth`), each year's people in each age band and sex
+    /// are scaled to the start's times the growth.
     static func project(
         _ start: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int, _ tables: Tables,
-        into out: inout [Double]
+        growth: [Double]? = nil, into out: inout [Double]
     ) {
         let cells = ProjectionSpace.cells, o = ProjectionSpace.outcomes, moves = ProjectionSpace.death
         // The inner loop runs a billion times for a large board: through raw buffers, without
@@ -262,6 +287,7 @@ public enum Projection {
                                             next[higher + to] += flow * up
                                         }
                                     }
+                                    if let growth { follow(growth, year: year, from: start, &next) }
                                     swap(&now, &next)
                                     record(year, UnsafeBufferPointer(now), tables, &cross, into: &out)
                                 }
@@ -270,6 +296,24 @@ public enum Projection {
                     }
                 }
             }
+        }
+    }
+
+    /// Scales each age band and sex (a run of quintiles x states cells) to its people at the
+    /// start times the year's growth. A band and sex with nobody at the start has no size to
+    /// follow, and keeps what the model gives it.
+    static func follow(_ growth: [Double], year: Int, from start: [Double], _ cells: inout UnsafeMutableBufferPointer<Double>) {
+        let block = ProjectionSpace.quintiles * ProjectionSpace.states
+        for b in 0..<(ProjectionSpace.ages * ProjectionSpace.sexes) {
+            let range = b * block..<(b + 1) * block
+            var base = 0.0, now = 0.0
+            for i in range {
+                base += start[i]
+                now += cells[i]
+            }
+            guard now > 0, base > 0 else { continue }
+            let scale = base * growth[year * ProjectionSpace.ages * ProjectionSpace.sexes + b] / now
+            for i in range { cells[i] *= scale }
         }
     }
 
@@ -286,7 +330,8 @@ public enum Projection {
             if cell % 2 == 1 { cross[c + 1] += now[cell] }
         }
         for c in 0..<crossCells where cross[c * 2] > 0 {
-            let people = cross[c * 2], major = cross[c * 2 + 1], rate = tables.rateOf[c]
+            let people = cross[c * 2], major = cross[c * 2 + 1]
+            let rate = year == 0 ? tables.rateOf[c] : tables.laterRateOf[c]
             for target in tables.targetsOf[c] {
                 let base = (year * outputCells + target) * measures
                 out[base] += people

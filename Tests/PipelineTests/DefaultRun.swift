@@ -2,6 +2,7 @@ import Foundation
 import Identity
 import PHMCore
 import Pipeline
+import Projections
 import Synthesis
 import TestSupport
 
@@ -26,10 +27,14 @@ enum DefaultRun {
     }()
     static var input: URL { DefaultSynthetic.folder }
 
-    /// Fewer draws than a real run's 200: the tests of the projection's method are its own.
+    /// Fewer draws than a real run's 200: the tests of the projection's method are its own. The
+    /// example scenarios, as the demo compares them.
     static let projection: ProjectionSettings = {
         var settings = ProjectionSettings()
         settings.draws = 20
+        let url = temporaryFolder("scenarios").appendingPathComponent("scenarios.yaml")
+        try! ScenarioFile.example.write(to: url, atomically: true, encoding: .utf8)
+        settings.scenarios = url
         return settings
     }()
 }

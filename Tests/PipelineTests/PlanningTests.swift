@@ -186,10 +186,13 @@ struct ProjectionOutputTests {
             #expect((row.peopleLower95 ?? people) <= people && people <= (row.peopleUpper95 ?? people))
             if let major = row.majorIllness { #expect(major <= people + 5) }
         }
-        let cells = rows.filter { $0.row.ageBand != "all" && $0.row.ltcBand != "all" && $0.row.imdQuintile != "all" }
+        let cells = rows.filter {
+            $0.row.ageBand != "all" && $0.row.ltcBand != "all" && $0.row.imdQuintile != "all" && $0.row.scenario == "baseline"
+        }
         func everyone(_ level: String, _ year: Int) -> [ProjectionRow] {
             rows.filter {
-                $0.unit.level == level && $0.row.yearsAhead == year && $0.row.ageBand == "all" && $0.row.ltcBand == "all"
+                $0.row.scenario == "baseline" && $0.unit.level == level && $0.row.yearsAhead == year && $0.row.ageBand == "all"
+                    && $0.row.ltcBand == "all"
                     && $0.row.imdQuintile == "all"
             }.map(\.row)
         }
@@ -213,5 +216,40 @@ struct ProjectionOutputTests {
         }
         // The backtest is reported by band.
         #expect(summary.backtest?.bands.contains { $0.breakdown == "all" } == true)
+    }
+
+    /// The example scenarios beside the baseline: the same start; fewer diabetes onsets leave
+    /// fewer people with conditions and the same people in all; fewer emergency admissions at
+    /// 80 and over change those and nothing else.
+    @Test func comparesTheScenariosWithTheBaseline() throws {
+        _ = DefaultRun.result
+        let rows = try Published.projections.read(from: DefaultRun.output).filter { $0.unit.level == "organisation" }
+        let summary = try Published.projection.read(from: DefaultRun.output)
+        #expect(summary.scenarios?.map(\.id) == ["baseline", "diabetes_prevention", "admission_avoidance"])
+        #expect(summary.scenarios?[1].changes == ["onsets of diabetes -10%"])
+        func row(_ scenario: String, _ year: Int, age: String = "all", ltc: String = "all") throws -> ProjectionRow {
+            try #require(
+                rows.first {
+                    $0.row.scenario == scenario && $0.row.yearsAhead == year && $0.row.ageBand == age && $0.row.ltcBand == ltc
+                        && $0.row.imdQuintile == "all"
+                }?.row)
+        }
+        func same(_ a: ProjectionRow, _ b: ProjectionRow) -> Bool {
+            var b = b
+            b.scenario = a.scenario
+            return a == b
+        }
+        for scenario in ["diabetes_prevention", "admission_avoidance"] {
+            #expect(same(try row(scenario, 0), try row("baseline", 0)))
+        }
+        let base = try row("baseline", 20), diabetes = try row("diabetes_prevention", 20)
+        #expect(abs(diabetes.people! - base.people!) <= 10)
+        #expect(try row("diabetes_prevention", 20, ltc: "0").people! >= row("baseline", 20, ltc: "0").people!)
+        #expect(diabetes.majorIllness! <= base.majorIllness!)
+        let old = try row("baseline", 10, age: "80+"), fewer = try row("admission_avoidance", 10, age: "80+")
+        #expect(fewer.people == old.people && fewer.costGbp == old.costGbp)
+        let ratio = Double(fewer.emergencyAdmissions!) / Double(old.emergencyAdmissions!)
+        #expect(abs(ratio - 0.9) < 0.02, "\(ratio)")
+        #expect(same(try row("admission_avoidance", 10, age: "65-79"), try row("baseline", 10, age: "65-79")))
     }
 }

@@ -223,7 +223,7 @@ struct ProjectionTests {
         options.draws = 20
         let result = Projection.run(
             model: model, starts: [start], entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
-            entryYears: 1, rates: .none, options: options)[0]
+            entryYears: 1, rates: .none, options: options)[0][0]
         let total = result.value(result.central, year: 1, cell: Projection.everyone, .people)
         let summed = (0..<Projection.crossCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
         #expect(abs(total - summed) < 1e-6)
