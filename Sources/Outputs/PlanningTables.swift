@@ -541,24 +541,25 @@ public struct ProjectionSummary: Codable, Sendable, Equatable {
         public var bands: [Band]
 
         public struct Band: Codable, Sendable, Equatable {
-            /// `age` or `ltc`.
+            /// `age`, `ltc` or `all`.
             public var breakdown: String
             public var band: String
-            public var observed: Int
+            /// People registered at as-of; withheld (nil) when 1 to 7 once published.
+            public var observed: Int?
             public var projected: Double
             public var lower95: Double
             public var upper95: Double
-            /// (projected - observed) / observed, as a percentage.
-            public var errorPct: Double
+            /// (projected - observed) / observed, as a percentage, from the figures as given.
+            public var errorPct: Double?
 
-            public init(breakdown: String, band: String, observed: Int, projected: Double, lower95: Double, upper95: Double) {
+            public init(breakdown: String, band: String, observed: Int?, projected: Double, lower95: Double, upper95: Double) {
                 self.breakdown = breakdown
                 self.band = band
                 self.observed = observed
                 self.projected = projected
                 self.lower95 = lower95
                 self.upper95 = upper95
-                errorPct = observed > 0 ? 100 * (projected - Double(observed)) / Double(observed) : 0
+                errorPct = observed.flatMap { $0 > 0 ? 100 * (projected - Double($0)) / Double($0) : nil }
             }
         }
 

@@ -101,6 +101,7 @@ enum ProjectionWriter {
             b.draws = min(o.draws, 100)
             backtest = Projection.backtest(
                 population, states: states, include: include, yearsBack: settings.backtestYears, options: b)
+            if options.suppress { backtest = backtest.map(published) }
         }
         try Published.projection.write(
             ProjectionSummary(
@@ -110,6 +111,24 @@ enum ProjectionWriter {
                 personYears: history.personYears, majorIllnessScore: states.score, warnings: warnings, backtest: backtest,
                 scenarios: scenarios.map { .init(id: $0.id, name: $0.name, changes: $0.changes) }),
             to: options.output)
+    }
+
+    /// The backtest as published: its observed people are counts of real people, withheld when
+    /// 1 to 7 and otherwise rounded to 5 as every planning count, and its projected figures
+    /// rounded to 5 as projected years are; the error is worked out from these, so that it
+    /// cannot give the exact count back.
+    static func published(_ backtest: ProjectionSummary.Backtest) -> ProjectionSummary.Backtest {
+        func five(_ x: Double) -> Double { Double(Suppression.rounded(Int(max(0, min(x, 1e12)).rounded()))) }
+        return .init(
+            yearsBack: backtest.yearsBack,
+            bands: backtest.bands.map { band in
+                var b = ProjectionSummary.Backtest.Band(
+                    breakdown: band.breakdown, band: band.band,
+                    observed: band.observed.flatMap { Suppression.isSmall($0) ? nil : Suppression.rounded($0) },
+                    projected: five(band.projected), lower95: five(band.lower95), upper95: five(band.upper95))
+                b.errorPct = b.errorPct.map { ($0 * 10).rounded() / 10 }
+                return b
+            })
     }
 
     /// The published rows: each cell, then the margins (everyone, each age band, each LTC band,

@@ -35,7 +35,10 @@ public struct Scenario: Sendable {
     public var changes: [String] {
         func percent(_ x: Double) -> String { String(format: "%+g%%", (x * 1000).rounded() / 10) }
         let column = { (m: Projection.Measure) in
-            Projection.Measure.activityColumns.first { $0.measure == m }?.column ?? ""
+            (Projection.Measure.activityColumns.first { $0.measure == m }?.column ?? "").replacingOccurrences(
+                of: "_gbp", with: ""
+            )
+            .replacingOccurrences(of: "ae_", with: "A&E ").replacingOccurrences(of: "_", with: " ")
         }
         return incidence.map { "onsets of \($0.condition) \(percent($0.change))" }
             + activity.map { a in

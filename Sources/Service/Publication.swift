@@ -62,6 +62,10 @@ public final class Publication: Sendable {
     public let linkage: [String: LinkageCounts]
     /// The models that scored the run, one per outcome; none for a run that wrote no summaries.
     public let models: [ModelSummary]
+    /// The projection's margins (everyone, and each age band, LTC band and quintile) for every
+    /// unit, scenario and year, and how it was made; none for a run that projected nothing.
+    public let projections: [UnitRow<ProjectionRow>]
+    public let projection: ProjectionSummary?
 
     /// Reads the outputs a run wrote to `folder`; `frame` is the same run's planning frame.
     public init(folder: URL, frame: PersonFrame) throws {
@@ -82,6 +86,15 @@ public final class Publication: Sendable {
             linkage = try Published.linkage.read(from: folder).bySource
             let summaries = folder.appendingPathComponent(Published.models.file)
             models = FileManager.default.fileExists(atPath: summaries.path) ? try Published.models.read(from: folder) : []
+            let projected = FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent(Published.projection.file).path)
+            projection = projected ? try Published.projection.read(from: folder) : nil
+            // The cells are for analysts' tools; pages draw the margins.
+            projections =
+                projected
+                ? try Published.projections.read(from: folder).filter {
+                    $0.row.ageBand == "all" || $0.row.ltcBand == "all" || $0.row.imdQuintile == "all"
+                } : []
         } catch {
             throw AccessError.invalid("run \(frame.runId)'s output \(error) (in \(folder.path))")
         }

@@ -50,13 +50,16 @@ enum Chart: Sendable {
             var categories: [String] = []
         }
         struct Series: Sendable {
-            enum Style: Sendable { case line, dashed, dotted, points }
+            /// A band is the area between `points` (its upper edge) and `lower`, an interval's fan.
+            enum Style: Sendable { case line, dashed, dotted, points, band }
             var name: String
             var points: [(x: Double, y: Double)]
             var style: Style
             var colour: Int
             /// For points: a label each, shown as the marker's title.
             var labels: [String] = []
+            /// For a band: the lower edge at each point's x.
+            var lower: [Double] = []
         }
         var x: Axis, y: Axis
         var series: [Series]
@@ -249,8 +252,8 @@ enum Chart: Sendable {
         // The legend column is as wide as the longest series name needs, within limits.
         let names = plot.series.map(\.name).filter { !$0.isEmpty }
         let right = min(220, max(150, 40 + (names.map { Chart.width($0, size: 11) }.max() ?? 0)))
-        let width = 640.0, height = 380.0, left = 64.0, top = 12.0, bottom = 46.0
-        let xs = plot.series.flatMap { $0.points.map(\.x) }, ys = plot.series.flatMap { $0.points.map(\.y) }
+        let width = 640.0, height = 380.0, top = 12.0, bottom = 46.0
+        let xs = plot.series.flatMap { $0.points.map(\.x) }, ys = plot.series.flatMap { $0.points.map(\.y) + $0.lower }
         func range(_ axis: Plot.Axis, _ values: [Double]) -> ClosedRange<Double> {
             if let r = axis.range { return r }
             let low = values.min() ?? 0, high = values.max() ?? 1
@@ -258,6 +261,9 @@ enum Chart: Sendable {
             return high > low ? (low - pad)...(high + pad) : (low - 1)...(high + 1)
         }
         let xr = range(plot.x, xs), yr = range(plot.y, ys)
+        let yMarks = ticks(yr.lowerBound, yr.upperBound)
+        // Room on the left for the widest tick label (£2,000,000) beside the axis title.
+        let left = max(64, 30 + (yMarks.map { Chart.width(tick($0, yMarks, plot.y.format), size: 11) }.max() ?? 0))
         let px = { (v: Double) in left + (v - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * (width - left - right) }
         let py = { (v: Double) in
             height - bottom - (v - yr.lowerBound) / (yr.upperBound - yr.lowerBound) * (height - top - bottom)
@@ -273,7 +279,6 @@ enum Chart: Sendable {
                 "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(height - bottom))\" stroke=\"#e5e5e5\"/>"
             out += text(px(t), height - bottom + 16, label, anchor: "middle", size: 11)
         }
-        let yMarks = ticks(yr.lowerBound, yr.upperBound)
         for t in yMarks {
             out += "<line x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\" stroke=\"#e5e5e5\"/>"
             out += text(left - 6, py(t) + 4, tick(t, yMarks, plot.y.format), anchor: "end", size: 11)
@@ -298,6 +303,16 @@ enum Chart: Sendable {
                         "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(colour)\" stroke=\"#fff\"><title>\(Pages.escape(label))\(plot.x.format.show(p.x)), \(plot.y.format.show(p.y))</title></circle>"
                 }
                 if !series.name.isEmpty { labels.append((-.infinity, series)) }
+            case .band:
+                let edges = zip(series.points, series.lower).filter { xr.contains($0.0.x) }
+                let clamp = { (y: Double) in min(max(y, yr.lowerBound), yr.upperBound) }
+                let path = (edges.map { ($0.0.x, $0.0.y) } + edges.reversed().map { ($0.0.x, $0.1) }).map {
+                    "\(f(px($0.0))),\(f(py(clamp($0.1))))"
+                }.joined(separator: " ")
+                out += "<polygon points=\"\(path)\" fill=\"\(colour)\" fill-opacity=\"0.2\" stroke=\"none\"/>"
+                if !series.name.isEmpty, let end = edges.max(by: { $0.0.x < $1.0.x }) {
+                    labels.append((py(clamp((end.0.y + end.1) / 2)), series))
+                }
             case .line, .dashed, .dotted:
                 let shown = series.points.filter(clip)
                 let path = shown.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
@@ -315,6 +330,9 @@ enum Chart: Sendable {
             let y = at[i], colour = palette[label.series.colour % palette.count]
             if label.series.style == .points {
                 out += "<circle cx=\"\(f(width - right + 16))\" cy=\"\(f(y))\" r=\"4\" fill=\"\(colour)\"/>"
+            } else if label.series.style == .band {
+                out +=
+                    "<rect x=\"\(f(width - right + 6))\" y=\"\(f(y - 5))\" width=\"20\" height=\"10\" fill=\"\(colour)\" fill-opacity=\"0.2\"/>"
             } else {
                 out +=
                     "<line x1=\"\(f(width - right + 6))\" x2=\"\(f(width - right + 26))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash(label.series.style))/>"

@@ -22,6 +22,9 @@ struct PanelTable: Sendable {
     /// Per cell, whether its column means nothing for its row (so an empty cell is not a
     /// suppressed one); empty when every column applies.
     var notApplicable: [[Bool]] = []
+    /// Formats of columns whose names do not say them (a projection's `value` is people on one
+    /// page and pounds on another).
+    var formats: [String: Format] = [:]
 
     /// Published rows of one unit, without the unit's columns: their cells and note as the
     /// unit's rows have them (the organisation has no parent's value).
@@ -61,7 +64,7 @@ struct PageQuery: Sendable {
 /// The analytic pages. Each is a function from the published outputs and a query to panels, so
 /// the HTML page, its JSON and its CSV downloads cannot disagree.
 enum Dashboard: String, CaseIterable, Sendable {
-    case overview, multimorbidity, risk, segments, inequalities, variation
+    case overview, multimorbidity, risk, segments, inequalities, variation, projections
 
     var title: String {
         switch self {
@@ -71,6 +74,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .segments: "Segments"
         case .inequalities: "Inequalities"
         case .variation: "Variation"
+        case .projections: "Projections"
         }
     }
 
@@ -85,7 +89,16 @@ enum Dashboard: String, CaseIterable, Sendable {
         }
     }
 
-    func measures(_ p: Publication) -> [String] { self == .variation ? Dashboard.distinct(p.spc.map(\.row.measure)) : [] }
+    func measures(_ p: Publication) -> [String] {
+        switch self {
+        case .variation: Dashboard.distinct(p.spc.map(\.row.measure))
+        case .projections: p.projection == nil ? [] : Dashboard.projected.map(\.column)
+        default: []
+        }
+    }
+
+    /// The choice a page opens with, when it is one of the page's.
+    var preferred: String { self == .projections ? "people" : Dashboard.defaultIndicator }
 
     static let defaultIndicator = "emergency_admissions"
 
@@ -103,6 +116,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .segments: Dashboard.segments(p, q)
         case .inequalities: Dashboard.inequalities(p, q)
         case .variation: Dashboard.variation(p, q)
+        case .projections: Dashboard.projections(p, q)
         }
     }
 
@@ -547,6 +561,200 @@ enum Dashboard: String, CaseIterable, Sendable {
     }
 }
 
+extension Dashboard {
+    // MARK: projections
+
+    /// The measures a projection publishes: their column in `projections.csv`, their interval's
+    /// columns and their format.
+    typealias Field = any KeyPath<ProjectionRow, Int?> & Sendable
+    static let projected: [(column: String, name: String, central: Field, lower: Field, upper: Field, format: Format)] = [
+        ("people", "people", \.people, \.peopleLower95, \.peopleUpper95, .count),
+        ("major_illness", "people with major illness", \.majorIllness, \.majorIllnessLower95, \.majorIllnessUpper95, .count),
+        (
+            "emergency_admissions", "emergency admissions", \.emergencyAdmissions, \.emergencyAdmissionsLower95,
+            \.emergencyAdmissionsUpper95, .count
+        ),
+        ("ae_attendances", "A&E attendances", \.aeAttendances, \.aeAttendancesLower95, \.aeAttendancesUpper95, .count),
+        (
+            "outpatient_attendances", "outpatient attendances", \.outpatientAttendances, \.outpatientAttendancesLower95,
+            \.outpatientAttendancesUpper95, .count
+        ),
+        (
+            "elective_admissions", "elective admissions", \.electiveAdmissions, \.electiveAdmissionsLower95,
+            \.electiveAdmissionsUpper95, .count
+        ),
+        ("cost_gbp", "cost (GBP)", \.costGbp, \.costGbpLower95, \.costGbpUpper95, .money),
+    ]
+
+    /// A choice of indicator or measure in words.
+    func choiceLabel(_ choice: String) -> String {
+        self == .projections ? Dashboard.projected.first { $0.column == choice }?.name ?? choice : Dashboard.label(choice)
+    }
+
+    /// The projection of a unit: the chosen measure's fan to the last year with each scenario
+    /// beside the baseline, the baseline by age band, LTC band and deprivation quintile, the
+    /// scenarios in the last year, and how well the method did on the data's own last years.
+    /// Practices are too small to project: a practice's page shows its PCN.
+    static func projections(_ p: Publication, _ q: PageQuery) -> [Panel] {
+        guard let summary = p.projection, let measure = projected.first(where: { $0.column == q.measure }) else {
+            return [
+                Panel(
+                    id: "projection", title: "No projection",
+                    note: "This run projected nothing: it was run with --projection-years 0.",
+                    table: PanelTable(name: "projection", columns: ["note"], rows: []))
+            ]
+        }
+        let unit = q.unit.level == .practice ? q.unit.parent.flatMap(p.unit) ?? q.unit : q.unit
+        let rows = unitRows(p.projections, unit)
+        let scenarios = summary.scenarios ?? [.init(id: "baseline", name: "Baseline", changes: [])]
+        let years = Array(0...summary.years)
+        let labels = years.map { y in rows.first { $0.yearsAhead == y }.map { String($0.date.prefix(4)) } ?? "+\(y)" }
+        let what = measure.name
+        let shownAt = unit.code == q.unit.code ? "" : " (practices are too small to project: this is their PCN, \(unit.name))"
+        func margin(_ row: ProjectionRow, age: String = "all", ltc: String = "all", quintile: String = "all") -> Bool {
+            row.ageBand == age && row.ltcBand == ltc && row.imdQuintile == quintile
+        }
+        func value(_ row: ProjectionRow?, _ path: Field) -> Double? {
+            row?[keyPath: path].map(Double.init)
+        }
+        /// A table of the measure by year: the group's column, then central and interval.
+        func table(_ name: String, _ group: String, _ picked: [(String, ProjectionRow)]) -> PanelTable {
+            var t = PanelTable(
+                name: name, columns: [group, "year", "measure", "value", "lower_95", "upper_95", RowNote.column],
+                rows: picked.map { label, row in
+                    let cells = [measure.central, measure.lower, measure.upper].map { row[keyPath: $0].map(String.init) ?? "" }
+                    return [label, String(row.date.prefix(4)), measure.column] + cells
+                        + [row[keyPath: measure.central] == nil ? RowNote.suppressed : ""]
+                })
+            t.formats = ["value": measure.format, "lower_95": measure.format, "upper_95": measure.format]
+            return t
+        }
+        func series(_ rows: [ProjectionRow]) -> [(x: Double, y: Double)] {
+            years.compactMap { y in value(rows.first { $0.yearsAhead == y }, measure.central).map { (Double(y), $0) } }
+        }
+        let axis = Chart.Plot.Axis(title: "Year", format: .count, categories: labels)
+        let yAxis = Chart.Plot.Axis(title: title(what), format: measure.format)
+
+        var panels: [Panel] = []
+        if !summary.warnings.isEmpty {
+            panels.append(
+                Panel(
+                    id: "warnings", title: "Read these first",
+                    note: "The projection warns about the data it was made from.",
+                    table: PanelTable(name: "warnings", columns: ["warning"], rows: summary.warnings.map { [$0] })))
+        }
+        // The fan: the baseline's interval and central line, each scenario's central line.
+        let everyone = rows.filter { margin($0) }
+        let baseline = everyone.filter { $0.scenario == scenarios[0].id }
+        var fan: [Chart.Plot.Series] = [
+            .init(
+                name: "95% interval",
+                points: years.compactMap { y in
+                    value(baseline.first { $0.yearsAhead == y }, measure.upper).map { (Double(y), $0) }
+                },
+                style: .band, colour: 0,
+                lower: years.compactMap { y in value(baseline.first { $0.yearsAhead == y }, measure.lower) }),
+            .init(name: scenarios[0].name, points: series(baseline), style: .line, colour: 0),
+        ]
+        for (k, scenario) in scenarios.enumerated().dropFirst() {
+            fan.append(
+                .init(
+                    name: scenario.name, points: series(everyone.filter { $0.scenario == scenario.id }),
+                    style: k % 2 == 1 ? .dashed : .dotted, colour: k))
+        }
+        // A band needs its two edges at every year it spans.
+        if fan[0].points.count != fan[0].lower.count { fan.removeFirst() }
+        panels.append(
+            Panel(
+                id: "fan", title: "\(title(what)) in \(unit.name), \(labels.first ?? "") to \(labels.last ?? "")",
+                note:
+                    "Projected from the registered population at \(p.asOf)\(shownAt), if the rates of the last \(summary.historyYears) years hold: a multistate model of long-term conditions and major illness by age, sex and deprivation, with the entries and leavers the data shows. The shaded fan is the baseline's 95% interval (\(summary.draws) draws of the rates); each scenario is drawn as a line, on the same draws. Activity and cost are today's rates per person in each segment. Figures are rounded to 5 (cost to £100); under 8 is withheld.",
+                chart: .plot(.init(x: axis, y: yAxis, series: fan.filter { !$0.points.isEmpty })),
+                table: table(
+                    "fan", "scenario",
+                    everyone.sorted { ($0.yearsAhead, $0.scenario) < ($1.yearsAhead, $1.scenario) }.map { ($0.scenario, $0) })))
+        // The baseline by each breakdown: a line per band.
+        let base = rows.filter { $0.scenario == scenarios[0].id }
+        for (id, heading, group, bands, pick) in [
+            (
+                "age", "age band", "age_band", AgeBand.allCases.map(\.label),
+                { (r: ProjectionRow, b: String) in margin(r, age: b) }
+            ),
+            ("ltc", "number of long-term conditions", "ltc_band", LTCBand.allCases.map(\.label), { margin($0, ltc: $1) }),
+            (
+                "deprivation", "deprivation quintile (1 most deprived)", "imd_quintile", ["1", "2", "3", "4", "5", "unknown"],
+                {
+                    margin($0, quintile: $1)
+                }
+            ),
+        ] as [(String, String, String, [String], (ProjectionRow, String) -> Bool)] {
+            let lines = bands.enumerated().map { k, band in
+                Chart.Plot.Series(
+                    name: id == "ltc" ? band + " LTCs" : band, points: series(base.filter { pick($0, band) }), style: .line,
+                    colour: k)
+            }.filter { !$0.points.isEmpty }
+            let picked = bands.flatMap { band in base.filter { pick($0, band) }.map { (band, $0) } }
+            panels.append(
+                Panel(
+                    id: id, title: "\(title(what)) by \(heading), baseline",
+                    note:
+                        "The baseline's central projection for each \(heading.split(separator: " (").first ?? ""); the table holds each year's 95% interval.",
+                    chart: lines.isEmpty ? nil : .plot(.init(x: axis, y: yAxis, series: lines)),
+                    table: table(id, group, picked)))
+        }
+        // The scenarios in the last year, against the baseline.
+        let last = years.last ?? 0
+        let final = scenarios.map { s in everyone.first { $0.scenario == s.id && $0.yearsAhead == last } }
+        var comparison = PanelTable(
+            name: "scenarios",
+            columns: ["scenario", "name", "changes", "year", "value", "lower_95", "upper_95", "change_from_baseline_pct"],
+            rows: zip(scenarios, final).map { s, row in
+                let v = value(row, measure.central), b = value(final[0], measure.central)
+                let change = v.flatMap { v in b.flatMap { $0 > 0 ? String(format: "%.1f", 100 * (v - $0) / $0) : nil } }
+                return [s.id, s.name, s.changes.joined(separator: "; "), labels.last ?? ""]
+                    + [measure.central, measure.lower, measure.upper].map { row?[keyPath: $0].map(String.init) ?? "" }
+                    + [change ?? ""]
+            })
+        comparison.formats = ["value": measure.format, "lower_95": measure.format, "upper_95": measure.format]
+        let changes = zip(scenarios, final).dropFirst().map { s, row in
+            (s.name, value(row, measure.central).flatMap { v in value(final[0], measure.central).map { 100 * (v - $0) / $0 } })
+        }
+        panels.append(
+            Panel(
+                id: "scenarios", title: "\(title(what)) in \(labels.last ?? ""): scenarios against the baseline",
+                note:
+                    scenarios.count > 1
+                    ? "Each scenario's change from the baseline in the last year; the table holds each one's figure and 95% interval. Scenarios share the baseline's draws, so a difference between them is the scenario's, not chance's."
+                    : "No scenarios were given: run with --scenarios FILE to compare them here (see the documentation on projections).",
+                chart: changes.isEmpty
+                    ? nil
+                    : .bars(
+                        .init(
+                            labels: changes.map(\.0), values: changes.map { $0.1.flatMap { $0.isFinite ? $0 : nil } },
+                            format: .percent, reference: (0, scenarios[0].name))),
+                table: comparison))
+        // The method on the data's own last years.
+        if let backtest = summary.backtest {
+            var t = PanelTable(
+                name: "backtest", columns: ["breakdown", "band", "observed", "projected", "lower_95", "upper_95", "error_pct"],
+                rows: backtest.bands.map { b in
+                    [
+                        b.breakdown, b.band, b.observed.map(String.init) ?? "", String(Int(b.projected)), String(Int(b.lower95)),
+                        String(Int(b.upper95)), b.errorPct.map { String(format: "%.1f", $0) } ?? "",
+                    ]
+                })
+            t.formats = ["projected": .count, "lower_95": .count, "upper_95": .count]
+            panels.append(
+                Panel(
+                    id: "backtest", title: "The method on the last \(backtest.yearsBack) years, whole organisation",
+                    note:
+                        "Fitted on the history before \(backtest.yearsBack) years ago, projected to \(p.asOf), and compared with the people registered then. How to read it: an error within 5% says the rates of the past carried forward; a larger one says they changed, or the data's history is thin.",
+                    table: t))
+        }
+        return panels
+    }
+}
+
 extension Format {
     /// The format of a published column, from its name.
     static func of(column name: String) -> Format {
@@ -554,7 +762,8 @@ extension Format {
             "measure", "format", "source", "file", "present", "tier", "outcome", "segment", "segment_name", "segmentation",
             "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band", "outlier",
             "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
-            "special_cause", "algorithm", "indicator", "ltc_count", "note",
+            "special_cause", "algorithm", "indicator", "ltc_count", "note", "scenario", "name", "changes", "warning", "year",
+            "date", "imd_quintile", "band",
         ].contains(name) {
             return .text
         }

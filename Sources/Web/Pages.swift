@@ -88,12 +88,12 @@ enum Pages {
         func select(_ name: String, _ label: String, _ options: [String], _ chosen: String) -> String {
             guard !options.isEmpty else { return "" }
             let list = options.map {
-                "<option value=\"\(escape($0))\"\($0 == chosen ? " selected" : "")>\(escape(Dashboard.label($0)))</option>"
+                "<option value=\"\(escape($0))\"\($0 == chosen ? " selected" : "")>\(escape(dashboard.choiceLabel($0)))</option>"
             }.joined()
             return "<label for=\"\(name)\">\(label)</label> <select id=\"\(name)\" name=\"\(name)\">\(list)</select> "
         }
         body += select("indicator", "Indicator", dashboard.indicators(p), q.indicator)
-        body += select("measure", "SPC measure", dashboard.measures(p), q.measure)
+        body += select("measure", dashboard == .variation ? "SPC measure" : "Measure", dashboard.measures(p), q.measure)
         body += "<button type=\"submit\">Show</button></form>"
         body +=
             "<p class=\"meta\">Run \(p.runId), as of \(p.asOf). Planning figures: people with a National Data Opt-out are left out, counts of 1 to 7 suppressed (shown *) and others rounded to 5.</p>"
@@ -123,7 +123,7 @@ enum Pages {
     static func query(unit: String, _ q: PageQuery, _ dashboard: Dashboard) -> String {
         var items = ["unit=" + (unit.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")]
         if dashboard == .inequalities || dashboard == .variation { items.append("indicator=" + q.indicator) }
-        if dashboard == .variation { items.append("measure=" + q.measure) }
+        if dashboard == .variation || dashboard == .projections { items.append("measure=" + q.measure) }
         return items.joined(separator: "&")
     }
 
@@ -157,6 +157,9 @@ enum Pages {
         if words.first == "pct", words.count > 1 {
             words.removeFirst()
             suffix = " (%)"
+        } else if words.last == "pct", words.count > 1 {
+            words.removeLast()
+            suffix = " (%)"
         }
         if words.count > 2, words.suffix(2) == ["per", "1000"] { words[words.count - 1] = "1,000" }
         if words.first == "mean", suffix == " (GBP)" { words.append(contentsOf: ["per", "person"]) }
@@ -171,7 +174,7 @@ enum Pages {
     /// on every row is said once under the caption, and a table of one to three rows with many
     /// columns is turned on its side, a row per column. The CSV download keeps every column.
     static func table(_ t: PanelTable, caption: String) -> String {
-        let formats = t.columns.map(Format.of(column:))
+        let formats = t.columns.map { t.formats[$0] ?? Format.of(column: $0) }
         let rowFormat = t.column("format"), note = t.column(RowNote.column)
         // Decimals and money keep one number of places down a column, enough for its smallest
         // value, so 0.500 and 1.20 do not stand one above the other. A table whose rows say their

@@ -122,7 +122,7 @@ public enum WebApp {
         }
         func choose(_ asked: String?, _ options: [String]) throws -> String {
             guard let asked, !asked.isEmpty else {
-                return options.contains(Dashboard.defaultIndicator) ? Dashboard.defaultIndicator : options.first ?? ""
+                return options.contains(dashboard.preferred) ? dashboard.preferred : options.first ?? ""
             }
             guard options.contains(asked) else { throw AccessError.invalid("'\(asked)' is not one of this page's choices") }
             return asked

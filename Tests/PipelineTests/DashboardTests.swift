@@ -179,6 +179,35 @@ import Testing
             let funnel = try #require((variation["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "funnel" })
             #expect((funnel["rows"] as? [Any])?.count == units.filter { $0.level == .practice }.count)
 
+            // Projections: the fan's table is projections.csv's organisation margin, every scenario
+            // and year; a practice is shown its PCN's projection; measures are the file's.
+            let projections = try Published.projections.read(from: output)
+            func fan(_ unit: String, _ measure: String) async throws -> [[String]] {
+                let page = try Self.json(
+                    try await client.execute(
+                        uri: "/api/pages/projections?unit=\(unit)&measure=\(measure)", method: .get, headers: bearer))
+                let panel = try #require((page["panels"] as? [[String: Any]])?.first { $0["id"] as? String == "fan" })
+                let rows = try #require(panel["rows"] as? [[Any]])
+                return rows.map { $0.map { "\($0)".replacingOccurrences(of: ".0", with: "") } }
+            }
+            let published = projections.filter {
+                $0.unit.unitCode == organisation && $0.row.ageBand == "all" && $0.row.ltcBand == "all"
+                    && $0.row.imdQuintile == "all"
+            }.map(\.row)
+            let shown = try await fan(organisation, "cost_gbp")
+            #expect(shown.count == published.count && shown.count == 21 * 3)
+            for row in published {
+                #expect(
+                    shown.contains {
+                        $0[0] == row.scenario && $0[1] == String(row.date.prefix(4)) && $0[3] == row.costGbp.map(String.init)
+                            && $0[4] == row.costGbpLower95.map(String.init)
+                    }, "\(row.scenario) \(row.yearsAhead)")
+            }
+            let practice = sample[3]
+            #expect(try await fan(practice.code, "people") == fan(try #require(practice.parent), "people"))
+            let badMeasure = try await client.execute(uri: "/projections?measure=deaths", method: .get, headers: analyst)
+            #expect(badMeasure.status == .badRequest)
+
             // Panel files: a panel without a chart, an unknown panel, an unknown page and a huge
             // panel name are refused, and the server goes on answering.
             for uri in [

@@ -214,8 +214,12 @@ struct ProjectionOutputTests {
             #expect(total.emergencyAdmissions! > 0 && total.costGbp! > 0)
             #expect(total.costGbpLower95! <= total.costGbp! && total.costGbp! <= total.costGbpUpper95!)
         }
-        // The backtest is reported by band.
+        // The backtest is reported by band, its counts published as every planning count is.
         #expect(summary.backtest?.bands.contains { $0.breakdown == "all" } == true)
+        for band in summary.backtest?.bands ?? [] {
+            #expect(band.observed.map { $0 % 5 == 0 && $0 >= 8 } ?? true)
+            #expect(band.projected.truncatingRemainder(dividingBy: 5) == 0)
+        }
     }
 
     /// The example scenarios beside the baseline: the same start; fewer diabetes onsets leave

@@ -254,9 +254,9 @@ struct ProjectionTests {
         options.draws = 50
         let backtest = Projection.backtest(population, states: states, include: { _ in true }, yearsBack: 3, options: options)
         let all = backtest.bands.first { $0.breakdown == "all" }!
-        #expect(abs(all.errorPct) < 5, "\(all)")
-        for band in backtest.bands where band.breakdown == "age" && band.observed >= 2000 {
-            #expect(abs(band.errorPct) < 5, "\(band)")
+        #expect(abs(all.errorPct!) < 5, "\(all)")
+        for band in backtest.bands where band.breakdown == "age" && band.observed! >= 2000 {
+            #expect(abs(band.errorPct!) < 5, "\(band)")
         }
     }
 }

@@ -19,7 +19,7 @@ struct TableViewTests {
             ("funnel_upper_998", "Funnel upper 99.8%"), ("total_apc_cost_gbp", "Admitted care cost per person (GBP)"),
             ("pct_patients", "Share of patients"), ("unit_name", "Unit name"),
             ("top_0_5_pct_share", "Cost share of the top 0.5%"), ("top_20_pct_share", "Cost share of the top 20%"),
-            ("lorenz_30", "Cost share of the cheapest 30%"),
+            ("lorenz_30", "Cost share of the cheapest 30%"), ("change_from_baseline_pct", "Change from baseline (%)"),
         ])
     func headings(_ column: String, _ heading: String) {
         #expect(Pages.heading(column) == heading)
