@@ -18,6 +18,13 @@ struct PersonModel: Sendable {
     // File indices, in `SyntheticHealthSystem.headers` order.
     static let patients = 0, gp = 1, rx = 2, apc = 3, ae = 4, op = 5, care = 6, gtCare = 7, gtReg = 8, gtPerson = 9
 
+    /// Years before as-of over which people die, move and leave: as many as the projection reads
+    /// of the registered population's history (5) and its backtest goes back before that (3),
+    /// so the extract holds the people who left it.
+    static let lifeYears = 8
+    /// People moving into the area, and out of it, each year: a share of the population.
+    static let migration = 0.04
+
     /// England-like age structure: share of people by five-year band 0-4 ... 85-89, 90+.
     static let ageBandShare: [Double] = [
         5.4, 5.9, 6.0, 5.7, 6.0, 6.5, 6.9, 6.7, 6.4, 6.1, 6.8, 6.7, 5.9, 5.1, 5.0, 3.9, 2.6, 1.6, 0.9,
@@ -70,12 +77,21 @@ struct PersonModel: Sendable {
         assign(Array(0..<n), into: &ltc)
         var birth = [Day](repeating: options.asOf, count: n)
         var death = [Day?](repeating: nil, count: n)
-        let start = historyStart, end = self.end
+        let start = options.asOf.adding(months: -12 * PersonModel.lifeYears), end = self.end
+        // Conditions raise the hazard relative to the age band's typical count, so the band's
+        // mortality stays the Gompertz curve's.
+        var typical = [Double](repeating: 0, count: 20), inBand = [Double](repeating: 0, count: 20)
+        for i in 0..<n {
+            typical[min(19, age[i] / 5)] += Double(ltc[i])
+            inBand[min(19, age[i] / 5)] += 1
+        }
+        for b in typical.indices { typical[b] = inBand[b] > 0 ? typical[b] / inBand[b] : 0 }
         for i in 0..<n {
             var rng = Xoshiro(seed: options.seed, UInt64(i), 4)
             birth[i] = options.asOf.adding(months: -(age[i] * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
             death[i] = PersonModel.deathDay(
-                age: age[i], ltc: ltc[i], birth: birth[i], asOf: options.asOf, from: start, to: end, rng: &rng)
+                age: age[i], ltc: ltc[i], typical: typical[min(19, age[i] / 5)], birth: birth[i], asOf: options.asOf,
+                from: start, to: end, rng: &rng)
         }
         assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
         self.birth = birth
@@ -87,12 +103,18 @@ struct PersonModel: Sendable {
         ltcCount = ltc
     }
 
-    /// Death by a Gompertz hazard by age, raised by multimorbidity, year by year.
-    static func deathDay(age: Int, ltc: Int, birth: Day, asOf: Day, from start: Day, to end: Day, rng: inout Xoshiro) -> Day? {
+    /// Death by a Gompertz hazard by age, year by year, raised by each condition more than the
+    /// age band's typical count and lowered by each fewer (30% of the typical count's risk per
+    /// condition).
+    static func deathDay(
+        age: Int, ltc: Int, typical: Double, birth: Day, asOf: Day, from start: Day, to end: Day, rng: inout Xoshiro
+    ) -> Day? {
         var day = start
         while day < end {
             let ageThen = Double(age) - Double(day.days(to: asOf)) / 365.25
-            let hazard = ageThen < 1 ? 0.004 : min(0.6, exp(-10.4 + 0.094 * ageThen) * (1 + 0.3 * Double(ltc)))
+            let hazard =
+                ageThen < 1
+                ? 0.004 : min(0.6, exp(-10.4 + 0.094 * ageThen) * (1 + 0.3 * Double(ltc)) / (1 + 0.3 * typical))
             if rng.chance(hazard) {
                 let death = max(birth.adding(days: 1), day.adding(days: rng.int(0..<365)))
                 return death < end ? death : nil
@@ -162,7 +184,9 @@ struct PersonModel: Sendable {
             let index = rng.pick(cumulative: cumulative(weights))
             weights[index] = 0
             let span = Catalogue.conditions[index].recent ? min(yearsLived, 4) : min(yearsLived, 25)
-            let onset = max(birth.adding(days: 30), asOf.adding(days: -1 - rng.int(0..<(span * 365))))
+            // Someone who died was diagnosed before they died.
+            let onset = max(
+                birth.adding(days: 30), min(asOf, self.death[person] ?? asOf).adding(days: -1 - rng.int(0..<(span * 365))))
             conditions.append(Condition(index: index, onset: onset))
         }
         // New diagnoses in the year after as-of (incidence), not counted at as-of.
@@ -176,17 +200,22 @@ struct PersonModel: Sendable {
 
         let death = self.death[person]
 
-        // Registrations: most people stay put; some move practice (and house); some leave the area.
+        // Registrations: people join the area at birth or move in, at a steady rate looking back
+        // from as-of (the time since joining is exponential), and leave at the same rate, so
+        // that the registered population changes by little more than births less deaths. Some
+        // move practice (and house) within the area.
         let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
         var registrations: [Registration] = []
-        var firstFrom = max(birth, asOf.adding(days: -rng.int(0..<(min(age + 1, 30) * 365))))
+        let yearsHere = -log(max(rng.uniform(), 1e-12)) / PersonModel.migration
+        var firstFrom =
+            yearsHere >= Double(age) + 1 ? birth : max(birth, asOf.adding(days: -Int(yearsHere * 365.25)))
         if let death, firstFrom >= death { firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365))) }
         let homeArea = area[person]
         let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<3)]
         let moves = rng.chance(0.1)
-        let leaves = !moves && rng.chance(0.025)
+        let leaves = !moves && rng.chance(1 - exp(-PersonModel.migration * Double(PersonModel.lifeYears)))
         if moves, firstFrom < asOf.adding(days: -60) {
-            let moveDay = max(firstFrom.adding(days: 30), asOf.adding(days: -rng.int(30..<(365 * options.historyYears))))
+            let moveDay = max(firstFrom.adding(days: 30), asOf.adding(days: -rng.int(30..<(365 * PersonModel.lifeYears))))
             let oldArea = rng.int(0..<geography.areaCodes.count)
             registrations.append(
                 Registration(
@@ -198,7 +227,8 @@ struct PersonModel: Sendable {
                     area: homeArea))
         } else {
             var to: Day?
-            if leaves { to = max(firstFrom.adding(days: 1), asOf.adding(days: -rng.int(1..<(365 * options.historyYears)))) }
+            let earliest = max(firstFrom.adding(days: 30), asOf.adding(months: -12 * PersonModel.lifeYears))
+            if leaves, earliest < asOf { to = earliest.adding(days: rng.int(0..<max(1, earliest.days(to: asOf)))) }
             registrations.append(
                 Registration(
                     id: patientId(person, 0), practice: practice[person], from: firstFrom, to: to, postcode: homePostcode,
