@@ -12,6 +12,15 @@ public struct PlanningUnit: Sendable {
     /// The unit one level up (index into the same list of units); nil for an organisation.
     public var parent: Int?
 
+    public init(level: Level, code: String, name: String, people: [Int], practices: [Int], parent: Int?) {
+        self.level = level
+        self.code = code
+        self.name = name
+        self.people = people
+        self.practices = practices
+        self.parent = parent
+    }
+
     /// The people of the organisations (every counted person once), grouped by practice.
     public static func peopleByPractice(_ units: [PlanningUnit], population: Population) -> [[Int]] {
         var byPractice = [[Int]](repeating: [], count: population.hierarchy.practices.count)

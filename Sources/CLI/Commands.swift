@@ -27,6 +27,52 @@ extension PHMCommand {
         }
     }
 
+    struct Project: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Project a run's population again under a scenarios file, from the basis the run kept: no person's record is read."
+        )
+
+        @Option(help: "The output folder of a run that projected (its --out).")
+        var from: String
+
+        @Option(help: "The folder to write projections.csv and projection.json to (not the run's own).")
+        var out: String
+
+        @Option(help: "A scenarios file (see docs/projections.md).")
+        var scenarios: String?
+
+        @Option(name: .customLong("projection-years"), help: "Years to project ahead.")
+        var years = 20
+
+        @Option(name: .customLong("projection-draws"), help: "Runs drawn for the 95% intervals.")
+        var draws = 200
+
+        @Flag(inversion: .prefixedNo, help: "Withhold figures under 8 and round others to 5, as in a run.")
+        var suppress = true
+
+        @Option(name: .customLong("data-dir"), help: "The data directory whose audit log records the projection.")
+        var dataDirectory = "phm-data"
+
+        func validate() throws {
+            guard (1...50).contains(years) else { throw ValidationError("--projection-years must be 1 to 50.") }
+            guard (1...1_000).contains(draws) else { throw ValidationError("--projection-draws must be 1 to 1,000.") }
+        }
+
+        func run() throws {
+            var settings = ProjectionSettings()
+            settings.years = years
+            settings.draws = draws
+            let summary = try Console.reportingFailures {
+                try ProjectionWriter.reproject(
+                    run: URL(fileURLWithPath: from), scenarios: scenarios.map { URL(fileURLWithPath: $0) }, settings: settings,
+                    suppress: suppress, to: URL(fileURLWithPath: out), dataDirectory: URL(fileURLWithPath: dataDirectory))
+            }
+            print("projected \(years) years under \((summary.scenarios ?? []).map(\.id).joined(separator: ", ")) to \(out)")
+            for warning in summary.warnings { print("  warning: \(warning)") }
+        }
+    }
+
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a synthetic health system that follows the input contract, with its ground truth.")

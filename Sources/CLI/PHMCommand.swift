@@ -10,7 +10,7 @@ public struct PHMCommand: AsyncParsableCommand {
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
         subcommands: [
-            Run.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self, Users.self,
+            Run.self, Project.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self, Users.self,
             Audit.self, Sharing.self, Serve.self,
         ])
 

@@ -221,8 +221,10 @@ public enum PipelineRun {
                 ?? Segmentation.standard(library: library))
         var options = options
         if let url = options.projection.scenarios, options.projection.years > 0 {
-            let counted = PersonStates.changesState(in: library)
-            options.projection.scenarioFile = try ScenarioFile.read(url, library: library) { counted[$0] }
+            let file = try ScenarioFile.read(
+                url, conditions: library.conditions.map(\.id), changesState: PersonStates.changesState(in: library))
+            try file.check(asOf: options.asOf, years: options.projection.years)
+            options.projection.scenarioFile = file
         }
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)

@@ -1,8 +1,11 @@
 import Analysis
+import Conditions
 import Foundation
+import Governance
 import Outputs
 import PHMCore
 import Projections
+import Storage
 
 /// What a run projects: how far ahead, and with how many draws for the intervals.
 public struct ProjectionSettings: Sendable {
@@ -18,69 +21,131 @@ public struct ProjectionSettings: Sendable {
     public init() {}
 }
 
-/// `projections.csv` and `projection.json`: the organisation, each locality and each PCN
-/// projected year by year ([projections.md](../../docs/projections.md)).
-enum ProjectionWriter {
-    static func write(_ prepared: PreparedRun, units: [PlanningUnit], options: RunOptions) throws {
-        let settings = options.projection
-        guard settings.years > 0 else { return }
+/// What a projection is made from, gathered from a run's people once and kept beside its outputs
+/// (`projection-basis.json`), so that `phm project` can project again under other scenarios
+/// without reading any person's record: the transitions, entries and each condition's onsets
+/// observed in the history, each projected unit's people at as-of by cell, today's activity
+/// rates, and the backtest. Every figure is an aggregate, but small cells are not suppressed: it
+/// is kept with the run's other unpublished files (`persons.csv`), not published.
+public struct ProjectionBasis: Codable, Sendable {
+    public struct Unit: Codable, Sendable {
+        public var level: String
+        public var code: String
+        public var name: String
+        public var parent: Int?
+    }
+
+    /// A mostly empty array: its length and its non-zero entries.
+    public struct Sparse: Codable, Sendable {
+        public var count: Int
+        public var index: [Int]
+        public var value: [Double]
+
+        init(_ values: [Double]) {
+            count = values.count
+            index = values.indices.filter { values[$0] != 0 }
+            value = index.map { values[$0] }
+        }
+
+        /// The array, or nil when an index lies outside it (a file altered by hand).
+        var values: [Double]? {
+            guard count >= 0, count <= 1 << 26, index.count == value.count, index.allSatisfy({ (0..<count).contains($0) })
+            else { return nil }
+            var out = [Double](repeating: 0, count: count)
+            for (i, v) in zip(index, value) { out[i] = v }
+            return out
+        }
+    }
+
+    public var asOf: String
+    public var units: [Unit]
+    public var transitions: Sparse
+    public var personYears: Int
+    public var historyYears: Int
+    public var entryYears: Int
+    /// Each unit's people at as-of by cell, and its yearly entries by cell.
+    public var starts: [Sparse]
+    public var entries: [Sparse]
+    /// Onsets of every condition that can change a state, by condition id (`History.onsets`).
+    public var onsets: [String: Sparse]
+    /// Every condition of the library, and whether it can change a state.
+    public var conditions: [String]
+    public var changesState: [Bool]
+    public var rates: [[Double]]
+    public var majorIllnessScore: String?
+    /// Warnings about the data, whatever the scenarios.
+    public var warnings: [String]
+    public var backtest: ProjectionSummary.Backtest?
+
+    public static let file = "projection-basis.json"
+
+    public func save(to folder: URL) throws {
+        try JSONEncoder().encode(self).write(to: folder.appendingPathComponent(Self.file))
+    }
+
+    public static func read(from folder: URL) throws(ScenarioError) -> ProjectionBasis {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(file)) else {
+            throw ScenarioError(
+                file: file, message: "cannot be read in \(folder.path): give the output folder of a run that projected")
+        }
+        do { return try JSONDecoder().decode(ProjectionBasis.self, from: data) } catch {
+            throw ScenarioError(file: file, message: "is not a projection basis (\(error))")
+        }
+    }
+
+    /// The history, starts and entries as arrays of the projection's sizes; nil when the file
+    /// does not hold them.
+    func arrays() -> (history: History, starts: [[Double]], entries: [[Double]])? {
+        let space = ProjectionSpace.self
+        guard let counts = transitions.values, counts.count == space.cells * space.outcomes,
+            starts.count == units.count, entries.count == units.count
+        else { return nil }
+        let s = starts.compactMap(\.values).filter { $0.count == space.cells }
+        let e = entries.compactMap(\.values).filter { $0.count == space.cells }
+        var onsets: [Int: [Double]] = [:]
+        for (id, sparse) in self.onsets {
+            guard let index = conditions.firstIndex(of: id), let values = sparse.values,
+                values.count == space.ages * space.states * space.outcomes * space.outcomes
+            else { return nil }
+            onsets[index] = values
+        }
+        guard s.count == units.count, e.count == units.count else { return nil }
+        return (
+            History(
+                counts: counts, entries: e, personYears: personYears, years: historyYears, entryYears: entryYears,
+                onsets: onsets), s, e
+        )
+    }
+
+    /// The basis of a run: its planning population (no opt-outs) and the organisation,
+    /// localities and PCNs among `units` (practices are too small to project).
+    static func observe(_ prepared: PreparedRun, units: [PlanningUnit], backtestYears: Int, draws: Int) -> ProjectionBasis {
         let population = prepared.population
         let states = PersonStates(prepared.conditions, library: prepared.library)
         let optedOut = population.optedOut
         let include: @Sendable (Int) -> Bool = { !optedOut[$0] }
-        var o = Projection.Options()
-        o.years = settings.years
-        o.draws = max(1, settings.draws)
-        let file = settings.scenarioFile
+        let o = Projection.Options()
+        let counted = PersonStates.changesState(in: prepared.library)
         let history = History.observe(
             population, states: states, before: population.asOf, years: o.historyYears, entryYears: o.entryYears,
-            include: include, tracking: file?.tracked ?? [])
-        // Practices are too small to project: the organisation, localities and PCNs (which come
-        // first in the list, so parents keep their indices).
+            include: include, tracking: counted.indices.filter { counted[$0] })
+        // Localities and PCNs follow the organisation in the list, so parents keep their indices.
         let projected = Array(units.prefix { $0.level != .practice })
         let atStart = Projection.personCells(
             population, states: states, people: prepared.planningPeople, on: population.asOf)
-        let starts = projected.map { Projection.cells(atStart, people: $0.people) }
         let entries = projected.map { unit in
             var sum = [Double](repeating: 0, count: ProjectionSpace.cells)
             for practice in unit.practices { for i in sum.indices { sum[i] += history.entries[practice][i] } }
-            return sum
+            return Sparse(sum)
         }
         let rates = Projection.Rates(
             population: population, states: states, use: prepared.utilisation, people: prepared.planningPeople)
-        let scenarios =
-            try file?.scenarios(history: history, rates: rates, asOf: population.asOf, years: o.years)
-            ?? [Scenario(id: Scenario.baselineId, name: "Baseline")]
-        let results = Projection.run(
-            model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
-            rates: rates, scenarios: scenarios, options: o)
-        try Published.projections.write(
-            rows(
-                results, scenarios: scenarios, rates: rates, units: projected, asOf: population.asOf, years: o.years,
-                suppress: options.suppress),
-            to: options.output)
 
         var warnings: [String] = []
         if states.score == nil {
             warnings.append(
                 "the condition library has no \(PersonStates.scoreId) score: major illness is never reached, so its figures are 0"
             )
-        }
-        // Registered populations of English local authorities change by well under 2% a year
-        // (ONS subnational projections); faster change says more about the extract's
-        // registrations than about the population.
-        if let board = results.first?.first, scenarios[0].population == nil {
-            let people = { (year: Int) in
-                board.value(board.central, year: year, cell: Projection.everyone, .people)
-            }
-            let yearly = people(0) > 0 ? pow(people(settings.years) / people(0), 1 / Double(settings.years)) - 1 : 0
-            if abs(yearly) > 0.02 {
-                warnings.append(
-                    String(
-                        format:
-                            "the data's entries, deaths and leavers change the registered population by %+.1f%% a year, more than local authority populations usually change: check that registration dates in the extract mark people joining the area, not re-registrations",
-                        100 * yearly))
-            }
         }
         // A history shorter than the years it is read over counts too few transitions and
         // divides too few entries by too many years.
@@ -96,35 +161,154 @@ enum ProjectionWriter {
             )
         }
         var backtest: ProjectionSummary.Backtest?
-        if settings.backtestYears > 0 {
+        if backtestYears > 0 {
             var b = o
-            b.draws = min(o.draws, 100)
-            backtest = Projection.backtest(
-                population, states: states, include: include, yearsBack: settings.backtestYears, options: b)
-            if options.suppress { backtest = backtest.map(published) }
+            b.draws = min(max(1, draws), 100)
+            backtest = Projection.backtest(population, states: states, include: include, yearsBack: backtestYears, options: b)
+        }
+        return ProjectionBasis(
+            asOf: population.asOf.description,
+            units: projected.map { Unit(level: $0.level.rawValue, code: $0.code, name: $0.name, parent: $0.parent) },
+            transitions: Sparse(history.counts), personYears: history.personYears, historyYears: history.years,
+            entryYears: history.entryYears,
+            starts: projected.map { Sparse(Projection.cells(atStart, people: $0.people)) }, entries: entries,
+            onsets: Dictionary(
+                uniqueKeysWithValues: history.onsets.map { (prepared.library.conditions[$0.key].id, Sparse($0.value)) }),
+            conditions: prepared.library.conditions.map(\.id), changesState: counted, rates: rates.perPerson,
+            majorIllnessScore: states.score, warnings: warnings, backtest: backtest)
+    }
+}
+
+/// `projections.csv` and `projection.json`: the organisation, each locality and each PCN
+/// projected year by year ([projections.md](../../docs/projections.md)).
+public enum ProjectionWriter {
+    static func write(_ prepared: PreparedRun, units: [PlanningUnit], options: RunOptions) throws {
+        let settings = options.projection
+        guard settings.years > 0 else { return }
+        let basis = ProjectionBasis.observe(
+            prepared, units: units, backtestYears: settings.backtestYears, draws: settings.draws)
+        try basis.save(to: options.output)
+        try project(basis, scenarios: settings.scenarioFile, settings: settings, suppress: options.suppress, to: options.output)
+    }
+
+    /// `phm project`: projects again from the basis a run kept in `run` (its output folder),
+    /// under the scenarios file, into `folder` (not the run's own: its published projection stays
+    /// as it was made). Reading the basis is audited as a planning export, as a run is.
+    public static func reproject(
+        run: URL, scenarios: URL?, settings: ProjectionSettings, suppress: Bool, to folder: URL, dataDirectory: URL
+    ) throws -> ProjectionSummary {
+        let source = run.resolvingSymlinksInPath().standardizedFileURL
+        guard folder.resolvingSymlinksInPath().standardizedFileURL != source else {
+            throw ScenarioError(file: folder.path, message: "is the run's own folder: write the projection to another")
+        }
+        let basis = try ProjectionBasis.read(from: source)
+        let file = try scenarios.map { url throws(ScenarioError) in
+            try ScenarioFile.read(url, conditions: basis.conditions, changesState: basis.changesState)
+        }
+        let store = try RunStore(directory: dataDirectory)
+        let governance = GovernanceStore(
+            runs: store, directory: dataDirectory, key: try PlatformKey.load(dataDirectory: dataDirectory))
+        let detail = try JSONSerialization.data(
+            withJSONObject: ["from": source.lastPathComponent, "scenarios": file?.scenarios.map(\.id) ?? []],
+            options: [.sortedKeys])
+        try governance.audit(
+            user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "project", outcome: "allowed",
+            detail: String(decoding: detail, as: UTF8.self))
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try project(basis, scenarios: file, settings: settings, suppress: suppress, to: folder)
+        return try Published.projection.read(from: folder)
+    }
+
+    /// Projects a basis under the baseline and each scenario, and writes `projections.csv` and
+    /// `projection.json` to `folder`.
+    public static func project(
+        _ basis: ProjectionBasis, scenarios file: ScenarioFile?, settings: ProjectionSettings, suppress: Bool, to folder: URL
+    ) throws {
+        guard let asOf = Day(iso: basis.asOf), let (history, starts, entries) = basis.arrays(),
+            basis.rates.count == AgeBand.allCases.count * LTCBand.allCases.count,
+            basis.rates.allSatisfy({ $0.count == Projection.Measure.allCases.count })
+        else { throw ScenarioError(file: ProjectionBasis.file, message: "does not hold a whole projection basis") }
+        var o = Projection.Options()
+        o.years = settings.years
+        o.draws = max(1, settings.draws)
+        let units = basis.units.map {
+            PlanningUnit(
+                level: Level(rawValue: $0.level) ?? .pcn, code: $0.code, name: $0.name, people: [], practices: [],
+                parent: $0.parent)
+        }
+        let rates = Projection.Rates(perPerson: basis.rates)
+        let scenarios =
+            try file?.scenarios(history: history, rates: rates, asOf: asOf, years: o.years)
+            ?? [Scenario(id: Scenario.baselineId, name: "Baseline")]
+        let results = Projection.run(
+            model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
+            rates: rates, scenarios: scenarios, options: o)
+        let published = rows(
+            results, scenarios: scenarios, rates: rates, units: units, asOf: asOf, years: o.years, suppress: suppress)
+        try Published.projections.write(published, to: folder)
+        // The organisation's year-0 margins, by the backtest's breakdown and band.
+        var start: [String: Int?] = [:]
+        for r in published
+        where r.unit.parentCode == nil && r.row.yearsAhead == 0 && r.row.scenario == scenarios[0].id
+            && r.row.imdQuintile == "all"
+        {
+            switch (r.row.ageBand, r.row.ltcBand) {
+            case ("all", "all"): start["all/all"] = r.row.people
+            case ("all", let ltc): start["ltc/" + ltc] = r.row.people
+            case (let age, "all"): start["age/" + age] = r.row.people
+            default: break
+            }
+        }
+
+        var warnings = basis.warnings
+        for scenario in scenarios {
+            for change in scenario.incidence where !change.seen {
+                warnings.append(
+                    "scenario \(scenario.id): the history shows no one beginning \(change.condition), so changing its onsets changes nothing"
+                )
+            }
+        }
+        // Registered populations of English local authorities change by well under 2% a year
+        // (ONS subnational projections); faster change says more about the extract's
+        // registrations than about the population.
+        if let board = results.first?.first, scenarios[0].population == nil {
+            let people = { (year: Int) in
+                board.value(board.central, year: year, cell: Projection.everyone, .people)
+            }
+            let yearly = people(0) > 0 ? pow(people(o.years) / people(0), 1 / Double(o.years)) - 1 : 0
+            if abs(yearly) > 0.02 {
+                warnings.insert(
+                    String(
+                        format:
+                            "the data's entries, deaths and leavers change the registered population by %+.1f%% a year, more than local authority populations usually change: check that registration dates in the extract mark people joining the area, not re-registrations",
+                        100 * yearly), at: basis.majorIllnessScore == nil ? 1 : 0)
+            }
         }
         try Published.projection.write(
             ProjectionSummary(
                 method:
                     "cell-based multistate model: yearly transitions by age band, sex, IMD quintile and state (LTC count, major illness), shrunk towards pooled rates; entries as observed; 95% intervals from posterior draws",
                 years: o.years, draws: o.draws, historyYears: o.historyYears, entryYears: o.entryYears,
-                personYears: history.personYears, majorIllnessScore: states.score, warnings: warnings, backtest: backtest,
+                personYears: basis.personYears, majorIllnessScore: basis.majorIllnessScore, warnings: warnings,
+                backtest: suppress ? basis.backtest.map { Self.published($0, start: start) } : basis.backtest,
                 scenarios: scenarios.map { .init(id: $0.id, name: $0.name, changes: $0.changes) }),
-            to: options.output)
+            to: folder)
     }
 
-    /// The backtest as published: its observed people are counts of real people, withheld when
-    /// 1 to 7 and otherwise rounded to 5 as every planning count, and its projected figures
-    /// rounded to 5 as projected years are; the error is worked out from these, so that it
-    /// cannot give the exact count back.
-    static func published(_ backtest: ProjectionSummary.Backtest) -> ProjectionSummary.Backtest {
-        func five(_ x: Double) -> Double { Double(Suppression.rounded(Int(max(0, min(x, 1e12)).rounded()))) }
+    /// The backtest as published. Its observed people are the people at as-of: the same people
+    /// as the organisation's year-0 margins, so they are those margins as `projections.csv`
+    /// publishes them (withheld, or rounded to 5, with the same secondary suppression), looked
+    /// up in `start` by breakdown and band. Its projected figures are rounded to 5 as projected
+    /// years are, and its error is worked out from these, so that it cannot give an exact count.
+    static func published(_ backtest: ProjectionSummary.Backtest, start: [String: Int?]) -> ProjectionSummary.Backtest {
+        func five(_ x: Double) -> Double {
+            x.isFinite ? Double(Suppression.rounded(Int(max(0, min(x, 1e12)).rounded()))) : 0
+        }
         return .init(
             yearsBack: backtest.yearsBack,
             bands: backtest.bands.map { band in
                 var b = ProjectionSummary.Backtest.Band(
-                    breakdown: band.breakdown, band: band.band,
-                    observed: band.observed.flatMap { Suppression.isSmall($0) ? nil : Suppression.rounded($0) },
+                    breakdown: band.breakdown, band: band.band, observed: start[band.breakdown + "/" + band.band] ?? nil,
                     projected: five(band.projected), lower95: five(band.lower95), upper95: five(band.upper95))
                 b.errorPct = b.errorPct.map { ($0 * 10).rounded() / 10 }
                 return b

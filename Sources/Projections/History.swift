@@ -53,6 +53,7 @@ public struct History: Sendable {
         var counts = [Double](repeating: 0, count: space.cells * o)
         var onsets = [[Double]](
             repeating: [Double](repeating: 0, count: space.ages * space.states * o * o), count: tracking.count)
+        let slot = Dictionary(tracking.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var entries = [[Double]](
             repeating: [Double](repeating: 0, count: space.cells), count: population.hierarchy.practices.count)
         let span = max(years, entryYears)
@@ -79,12 +80,14 @@ public struct History: Sendable {
                         outcome = space.outcome(from: from % space.states, to: states.state(p, on: stop))
                         // A tracked condition first recorded in the year: the outcome it made,
                         // and the outcome its absence would have.
-                        for (t, condition) in tracking.enumerated() {
-                            guard let day = states.firstRecorded(p, condition), day >= start, day < stop else { continue }
-                            let without = space.outcome(
-                                from: from % space.states, to: states.state(p, on: stop, without: condition))
-                            let group = space.parts(from).age * space.states + from % space.states
-                            onsets[t][(group * o + outcome) * o + without] += 1
+                        if !tracking.isEmpty {
+                            for condition in states.began(p, from: start, to: stop) {
+                                guard let t = slot[condition] else { continue }
+                                let without = space.outcome(
+                                    from: from % space.states, to: states.state(p, on: stop, without: condition))
+                                let group = space.parts(from).age * space.states + from % space.states
+                                onsets[t][(group * o + outcome) * o + without] += 1
+                            }
                         }
                     }
                     counts[from * o + outcome] += 1
@@ -117,15 +120,15 @@ public protocol StateHistory: Sendable {
     func state(_ person: Int, on day: Day) -> Int
     /// The state the person would have been in without one condition.
     func state(_ person: Int, on day: Day, without condition: Int) -> Int
-    /// The day a condition was first recorded for the person, if it ever was.
-    func firstRecorded(_ person: Int, _ condition: Int) -> Day?
+    /// The conditions first recorded for the person on or after `from` and before `to`.
+    func began(_ person: Int, from: Day, to: Day) -> [Int]
 }
 
 extension StateHistory {
     /// A history that names no conditions has no onsets to take away.
     public func state(_ person: Int, on day: Day, without condition: Int) -> Int { state(person, on: day) }
 
-    public func firstRecorded(_ person: Int, _ condition: Int) -> Day? { nil }
+    public func began(_ person: Int, from: Day, to: Day) -> [Int] { [] }
 }
 
 /// Each person's long-term conditions and major illness score over time, from the days their
@@ -175,11 +178,12 @@ public struct PersonStates: StateHistory {
         return library.conditions.indices.map { library.conditions[$0].isLTC || weighted.contains($0) }
     }
 
-    public func firstRecorded(_ person: Int, _ condition: Int) -> Day? {
-        conditions.flaggedRows(of: person).first { Int(conditions.firstCondition[$0]) == condition }.map {
-            conditions.firstDay[$0]
+    public func began(_ person: Int, from: Day, to: Day) -> [Int] {
+        conditions.flaggedRows(of: person).filter { conditions.firstDay[$0] >= from && conditions.firstDay[$0] < to }.map {
+            Int(conditions.firstCondition[$0])
         }
     }
+
 }
 
 extension Day {

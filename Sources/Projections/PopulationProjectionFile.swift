@@ -20,8 +20,10 @@ public struct PopulationProjectionFile: Sendable {
     /// Rows read, and rows passed over (other components, `All ages`, areas not asked for).
     public var rows: Int
     public var passedOver: Int
+    /// Whether the file gives the sexes (otherwise persons, which both sexes follow).
+    public var bySex = true
 
-    public static let maximumBytes = 256 << 20
+    public static let maximumBytes = 64 << 20
 
     public static func read(_ url: URL, areas wanted: Set<String>? = nil) throws(ScenarioError) -> PopulationProjectionFile {
         let name = url.lastPathComponent
@@ -34,7 +36,9 @@ public struct PopulationProjectionFile: Sendable {
         guard size <= maximumBytes else {
             throw ScenarioError(file: name, message: "is larger than \(maximumBytes >> 20) MB")
         }
-        var records = CSVRows.parse(data)
+        // A spreadsheet's byte order mark, and blank lines, are not records.
+        let bytes = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]
+        var records = CSVRows.parse(bytes).filter { $0 != [""] }
         guard !records.isEmpty else { throw fail(1, nil, "the file is empty") }
         let header = records.removeFirst().map { $0.trimmingCharacters(in: .whitespaces) }
         let named = ["AREA_CODE", "AREA_NAME", "COMPONENT", "SEX", "AGE_GROUP"]
@@ -54,7 +58,7 @@ public struct PopulationProjectionFile: Sendable {
         guard !years.isEmpty else { throw fail(1, nil, "no column is a year") }
         let ages = ProjectionSpace.ages
         var totals = [Int: [Double]](uniqueKeysWithValues: years.map { ($0.year, [Double](repeating: 0, count: ages * 3)) })
-        var seen = Set<String>(), areas = Set<String>()
+        var seen = Set<String>(), areas = Set<String>(), agesOf = [String: Set<Int>]()
         var hasSexes = false, hasPersons = false
         var read = 0, passed = 0
         for (k, record) in records.enumerated() {
@@ -90,6 +94,7 @@ public struct PopulationProjectionFile: Sendable {
             }
             if sex == 2 { hasPersons = true } else { hasSexes = true }
             areas.insert(area)
+            agesOf["\(area) \(["female", "male", "persons"][sex])", default: []].insert(age)
             read += 1
             let band = ProjectionSpace.ageBand(age)
             for (c, year) in years {
@@ -108,6 +113,20 @@ public struct PopulationProjectionFile: Sendable {
         guard !(hasSexes && hasPersons) else {
             throw ScenarioError(file: name, message: "has rows by sex and rows for persons: give one or the other")
         }
+        // Every area has every age, for both sexes (or persons): a total of part of the ages
+        // would give the growth of part of the population.
+        for area in areas.sorted() {
+            for sex in hasSexes ? ["female", "male"] : ["persons"] {
+                let missing = Set(0...90).subtracting(agesOf["\(area) \(sex)"] ?? [])
+                guard missing.isEmpty else {
+                    throw ScenarioError(
+                        file: name,
+                        message:
+                            "area \(area.prefix(20)), \(sex): no row for age \(missing.sorted().prefix(3).map { $0 == 90 ? "90 and over" : String($0) }.joined(separator: ", "))\(missing.count > 3 ? " and \(missing.count - 3) more" : ""): every single year 0 to 89 and 90 and over is needed"
+                    )
+                }
+            }
+        }
         // Persons from the sexes, or the sexes following persons.
         for year in totals.keys {
             for band in 0..<ages {
@@ -119,8 +138,14 @@ public struct PopulationProjectionFile: Sendable {
                 }
             }
         }
-        return PopulationProjectionFile(file: name, totals: totals, areas: areas.sorted(), rows: read, passedOver: passed)
+        return PopulationProjectionFile(
+            file: name, totals: totals, areas: areas.sorted(), rows: read, passedOver: passed, bySex: hasSexes)
     }
+
+    /// The widest growth of an age band and sex from the year of as-of, and from one year to the
+    /// next, that a population projection can give: beyond them the file is not one (and would
+    /// magnify the counts it is applied to).
+    public static let growthLimits = (total: 0.25...4.0, yearly: 0.7...1.5)
 
     /// Growth by year, age band and sex against `base`, for `years` years from it. Sex unknown
     /// follows persons; a band the file has nobody in at `base` keeps its size.
@@ -136,11 +161,21 @@ public struct PopulationProjectionFile: Sendable {
         }
         let ages = ProjectionSpace.ages, sexes = ProjectionSpace.sexes
         var growth = [Double](repeating: 1, count: (years + 1) * ages * sexes)
+        let sexNames = ["female", "male", "persons"]
         for y in 0...years {
-            let year = totals[base + y]!
+            let year = totals[base + y]!, before = totals[base + max(0, y - 1)]!
             for a in 0..<ages {
-                for s in 0..<sexes where start[a * 3 + s] > 0 {
-                    growth[(y * ages + a) * sexes + s] = year[a * 3 + s] / start[a * 3 + s]
+                for s in 0..<sexes where start[a * 3 + s] >= 1 {
+                    let g = year[a * 3 + s] / start[a * 3 + s]
+                    let step = before[a * 3 + s] > 0 ? year[a * 3 + s] / before[a * 3 + s] : .infinity
+                    guard Self.growthLimits.total.contains(g), Self.growthLimits.yearly.contains(step) else {
+                        throw ScenarioError(
+                            file: file,
+                            message:
+                                "\(bySex ? sexNames[s] : "persons") aged \(ProjectionSpace.ageEdges[a])\(a + 1 < ages ? "-\(ProjectionSpace.ageEdges[a + 1] - 1)" : "+") change by a factor of \(String(format: "%.3g", g)) from \(base) to \(base + y) (\(String(format: "%.3g", step)) in the last year): a population projection changes an age band by 0.25 to 4 times, and by 0.7 to 1.5 times in a year"
+                        )
+                    }
+                    growth[(y * ages + a) * sexes + s] = g
                 }
             }
         }

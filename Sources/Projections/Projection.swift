@@ -300,8 +300,9 @@ public enum Projection {
     }
 
     /// Scales each age band and sex (a run of quintiles x states cells) to its people at the
-    /// start times the year's growth. A band and sex with nobody at the start has no size to
-    /// follow, and keeps what the model gives it.
+    /// start times the year's growth. The start's count is taken rounded to 5, as every planning
+    /// count is published, and a band and sex of fewer than 8 people keeps what the model gives
+    /// it: a projection that followed the exact count would publish it times the file's growth.
     static func follow(_ growth: [Double], year: Int, from start: [Double], _ cells: inout UnsafeMutableBufferPointer<Double>) {
         let block = ProjectionSpace.quintiles * ProjectionSpace.states
         for b in 0..<(ProjectionSpace.ages * ProjectionSpace.sexes) {
@@ -311,8 +312,9 @@ public enum Projection {
                 base += start[i]
                 now += cells[i]
             }
-            guard now > 0, base > 0 else { continue }
-            let scale = base * growth[year * ProjectionSpace.ages * ProjectionSpace.sexes + b] / now
+            guard now > 0, base >= 7.5 else { continue }
+            let shown = ((base + 2.5) / 5).rounded(.down) * 5
+            let scale = shown * growth[year * ProjectionSpace.ages * ProjectionSpace.sexes + b] / now
             for i in range { cells[i] *= scale }
         }
     }

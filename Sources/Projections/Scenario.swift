@@ -82,6 +82,10 @@ public struct IncidenceChange: Sendable {
         }
     }
 
+    /// Whether the history saw the condition begin at all: without onsets a change in them
+    /// changes nothing.
+    public var seen: Bool { shares.contains { $0 > 0 } }
+
     /// Changes every cell's outcome probabilities (a model's mean or one draw) in place.
     public func apply(to p: inout [Float]) {
         let space = ProjectionSpace.self, o = space.outcomes

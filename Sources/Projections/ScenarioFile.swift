@@ -61,11 +61,10 @@ public struct ScenarioFile: Sendable {
         self.scenarios = scenarios
     }
 
-    /// Reads and checks a scenarios file. `changesState` says whether a condition counts in the
-    /// projection's states (a long-term condition, or weighted in the major illness score).
-    public static func read(_ url: URL, library: ConditionLibrary, changesState: (Int) -> Bool) throws(ScenarioError)
-        -> ScenarioFile
-    {
+    /// Reads and checks a scenarios file against the condition library's ids; `changesState`
+    /// says whether each condition counts in the projection's states (a long-term condition, or
+    /// weighted in the major illness score).
+    public static func read(_ url: URL, conditions: [String], changesState: [Bool]) throws(ScenarioError) -> ScenarioFile {
         let name = url.lastPathComponent
         func fail(_ message: String) -> ScenarioError { ScenarioError(file: name, message: message) }
         guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int,
@@ -103,10 +102,10 @@ public struct ScenarioFile: Sendable {
             else { throw fail("\(place) (\(s.id)): the name must be at most 100 characters, on one line") }
             var incidence: [(String, Int, Double)] = []
             for (condition, change) in (s.incidence ?? [:]).sorted(by: { $0.key < $1.key }) {
-                guard let index = library.conditions.firstIndex(where: { $0.id == condition }) else {
+                guard let index = conditions.firstIndex(of: condition) else {
                     throw fail("\(place) (\(s.id)): incidence names '\(condition)', which the condition library does not have")
                 }
-                guard changesState(index) else {
+                guard index < changesState.count, changesState[index] else {
                     throw fail(
                         "\(place) (\(s.id)): '\(condition)' is neither a long-term condition nor in the major illness score, so its onsets change no one's state"
                     )
@@ -149,6 +148,14 @@ public struct ScenarioFile: Sendable {
                 Entry(id: s.id, name: title, incidence: incidence, activity: activity, population: own ?? baseline))
         }
         return ScenarioFile(file: name, population: baseline, scenarios: entries)
+    }
+
+    /// Checks that each population file covers the years projected and grows as a population
+    /// can, before any data is read.
+    public func check(asOf: Day, years: Int) throws(ScenarioError) {
+        for file in [population] + scenarios.map(\.population) {
+            _ = try file?.constraint(from: asOf.year, years: years)
+        }
     }
 
     /// The baseline and each scenario, for a history observed with `tracked` conditions and a
@@ -254,5 +261,10 @@ public struct ScenarioFile: Sendable {
 public struct ScenarioError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var message: String
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
     public var description: String { "\(file): \(message)" }
 }

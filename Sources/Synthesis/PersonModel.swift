@@ -109,7 +109,7 @@ struct PersonModel: Sendable {
     static func deathDay(
         age: Int, ltc: Int, typical: Double, birth: Day, asOf: Day, from start: Day, to end: Day, rng: inout Xoshiro
     ) -> Day? {
-        var day = start
+        var day = max(start, birth)
         while day < end {
             let ageThen = Double(age) - Double(day.days(to: asOf)) / 365.25
             let hazard =
@@ -194,7 +194,8 @@ struct PersonModel: Sendable {
             let total = weights.reduce(0, +)
             if total > 0 {
                 let index = rng.pick(cumulative: cumulative(weights))
-                conditions.append(Condition(index: index, onset: asOf.adding(days: rng.int(0..<365))))
+                let onset = asOf.adding(days: rng.int(0..<365))
+                if onset < self.death[person] ?? .max { conditions.append(Condition(index: index, onset: onset)) }
             }
         }
 
@@ -206,9 +207,10 @@ struct PersonModel: Sendable {
         // move practice (and house) within the area.
         let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
         var registrations: [Registration] = []
-        let yearsHere = -log(max(rng.uniform(), 1e-12)) / PersonModel.migration
-        var firstFrom =
-            yearsHere >= Double(age) + 1 ? birth : max(birth, asOf.adding(days: -Int(yearsHere * 365.25)))
+        // Looking back from the day they were last here alive: someone who died had joined
+        // before they died, at the same rate.
+        let yearsHere = min(150, -log(max(rng.uniform(), 1e-12)) / PersonModel.migration)
+        var firstFrom = max(birth, min(asOf, self.death[person] ?? asOf).adding(days: -Int(yearsHere * 365.25)))
         if let death, firstFrom >= death { firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365))) }
         let homeArea = area[person]
         let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<3)]

@@ -606,8 +606,10 @@ extension Dashboard {
         }
         let unit = q.unit.level == .practice ? q.unit.parent.flatMap(p.unit) ?? q.unit : q.unit
         let rows = unitRows(p.projections, unit)
-        let scenarios = summary.scenarios ?? [.init(id: "baseline", name: "Baseline", changes: [])]
-        let years = Array(0...summary.years)
+        // A file written before scenarios, or altered, still draws.
+        let scenarios =
+            summary.scenarios.flatMap { $0.isEmpty ? nil : $0 } ?? [.init(id: "baseline", name: "Baseline", changes: [])]
+        let years = Array(0...min(100, max(0, summary.years)))
         let labels = years.map { y in rows.first { $0.yearsAhead == y }.map { String($0.date.prefix(4)) } ?? "+\(y)" }
         let what = measure.name
         let shownAt = unit.code == q.unit.code ? "" : " (practices are too small to project: this is their PCN, \(unit.name))"
@@ -738,9 +740,10 @@ extension Dashboard {
             var t = PanelTable(
                 name: "backtest", columns: ["breakdown", "band", "observed", "projected", "lower_95", "upper_95", "error_pct"],
                 rows: backtest.bands.map { b in
-                    [
-                        b.breakdown, b.band, b.observed.map(String.init) ?? "", String(Int(b.projected)), String(Int(b.lower95)),
-                        String(Int(b.upper95)), b.errorPct.map { String(format: "%.1f", $0) } ?? "",
+                    let whole = { (x: Double) in x.isFinite && abs(x) < 1e15 ? String(Int(x.rounded())) : "" }
+                    return [
+                        b.breakdown, b.band, b.observed.map(String.init) ?? "", whole(b.projected), whole(b.lower95),
+                        whole(b.upper95), b.errorPct.flatMap { $0.isFinite ? String(format: "%.1f", $0) : nil } ?? "",
                     ]
                 })
             t.formats = ["projected": .count, "lower_95": .count, "upper_95": .count]

@@ -1,9 +1,11 @@
 import Analysis
 import Conditions
 import Foundation
+import Governance
 import Outputs
 import PHMCore
 import Pipeline
+import Projections
 import Storage
 import TestSupport
 import Testing
@@ -220,6 +222,40 @@ struct ProjectionOutputTests {
             #expect(band.observed.map { $0 % 5 == 0 && $0 >= 8 } ?? true)
             #expect(band.projected.truncatingRemainder(dividingBy: 5) == 0)
         }
+    }
+
+    /// `phm project` from the basis the run kept: the same scenarios give the run's own files
+    /// byte for byte, other scenarios need no person's record, and each projection is audited.
+    @Test func projectsAgainFromTheBasisTheRunKept() throws {
+        _ = DefaultRun.result
+        let data = DefaultRun.folder.appendingPathComponent("data")
+        let again = temporaryFolder("reprojected")
+        let summary = try ProjectionWriter.reproject(
+            run: DefaultRun.output, scenarios: DefaultRun.projection.scenarios, settings: DefaultRun.projection,
+            suppress: true, to: again, dataDirectory: data)
+        #expect(summary == (try Published.projection.read(from: DefaultRun.output)))
+        let file = Published.projections.file
+        #expect(
+            try Data(contentsOf: again.appendingPathComponent(file))
+                == Data(contentsOf: DefaultRun.output.appendingPathComponent(file)))
+        // Another condition's onsets were kept too.
+        let other = temporaryFolder("other-scenarios").appendingPathComponent("scenarios.yaml")
+        try "scenarios:\n  - id: fewer_copd\n    incidence: {copd: -50}\n".write(to: other, atomically: true, encoding: .utf8)
+        var ten = DefaultRun.projection
+        ten.years = 10
+        let copd = try ProjectionWriter.reproject(
+            run: DefaultRun.output, scenarios: other, settings: ten, suppress: true, to: again, dataDirectory: data)
+        #expect(copd.years == 10 && copd.scenarios?.map(\.id) == ["baseline", "fewer_copd"])
+        #expect(
+            try Published.projections.read(from: again).contains { $0.row.scenario == "fewer_copd" && $0.row.yearsAhead == 10 })
+        // The run's own folder is not written over.
+        #expect(throws: ScenarioError.self) {
+            try ProjectionWriter.reproject(
+                run: DefaultRun.output, scenarios: nil, settings: ten, suppress: true, to: DefaultRun.output, dataDirectory: data)
+        }
+        let store = try RunStore(directory: data)
+        let governance = GovernanceStore(runs: store, directory: data, key: try PlatformKey.load(dataDirectory: data))
+        #expect(try governance.auditEntries().filter { $0.action == "project" }.count >= 2)
     }
 
     /// The example scenarios beside the baseline: the same start; fewer diabetes onsets leave

@@ -29,9 +29,11 @@ import Testing
         return history
     }
 
-    static func project(_ scenarios: [Scenario], rates: Projection.Rates = .none, years: Int = 1) -> [Projection.UnitProjection] {
+    static func project(
+        _ scenarios: [Scenario], rates: Projection.Rates = .none, years: Int = 1, people: Double = 1000
+    ) -> [Projection.UnitProjection] {
         var start = [Double](repeating: 0, count: ProjectionSpace.cells)
-        start[cell] = 1000
+        start[cell] = people
         var options = Projection.Options()
         options.years = years
         options.draws = 20
@@ -116,6 +118,12 @@ import Testing
         let young = r.value(r.central, year: 1, cell: Projection.ageMargin(1), .people)
         let older = r.value(r.central, year: 1, cell: Projection.ageMargin(2), .people)
         #expect(abs(young - 1100) < 0.1 && abs(older - 200) < 0.1, "\(young), \(older)")
+        // It follows the published (rounded) count, never the exact one, and leaves a band of
+        // fewer than 8 people to the model: 1,002 women follow 1,000, 6 are not followed.
+        let rounded = Self.project([s], people: 1002)[0]
+        #expect(abs(rounded.value(rounded.central, year: 1, cell: Projection.ageMargin(1), .people) - 1100) < 0.1)
+        let few = Self.project([s], people: 6)[0]
+        #expect(abs(few.value(few.central, year: 1, cell: Projection.ageMargin(1), .people) - 6 * 0.8) < 0.01)
         // A projection beyond the file's years is refused, naming them.
         #expect(throws: ScenarioError.self) { try file.constraint(from: 2025, years: 2) }
         do { _ = try file.constraint(from: 2025, years: 2) } catch {
@@ -151,6 +159,10 @@ import Testing
                 "line 3: the area, sex and age group were given before"
             ),
             ("AREA_CODE,AREA_NAME,COMPONENT,SEX,AGE_GROUP,2025\nE1,A,Population,male,40", "line 2: it has 5 fields, not 6"),
+            (
+                "\u{FEFF}AREA_CODE,AREA_NAME,COMPONENT,SEX,AGE_GROUP,2025\nE1,A,Population,persons,40,1\n\n",
+                "area E1, persons: no row for age 0, 1, 2 and 87 more: every single year 0 to 89 and 90 and over is needed"
+            ),
         ]
         for (k, (text, message)) in cases.enumerated() {
             let url = folder.appendingPathComponent("p\(k).csv")
@@ -164,6 +176,26 @@ import Testing
         }
     }
 
+    /// Growth no population projection gives (a band multiplied by 1,000) is refused: applied to
+    /// a unit's counts it would magnify them.
+    @Test func implausibleGrowthIsRefused() throws {
+        let url = temporaryFolder("population-growth").appendingPathComponent("snpp.csv")
+        var lines = ["AREA_CODE,AREA_NAME,COMPONENT,SEX,AGE_GROUP,2025,2026"]
+        for age in 0...90 {
+            lines.append("E1,A,Population,persons,\(age == 90 ? "90 and over" : String(age)),10,\(age == 40 ? 10_000 : 10)")
+        }
+        try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        let file = try PopulationProjectionFile.read(url)
+        do {
+            _ = try file.constraint(from: 2025, years: 1)
+            Issue.record("growth of 1,000 times was accepted")
+        } catch {
+            #expect(
+                error.description.contains("persons aged 40-44 change by a factor of 201 from 2025 to 2026"),
+                "\(error.description)")
+        }
+    }
+
     /// The example reads; each mistake in a scenarios file is named.
     @Test func scenarioFileMistakes() throws {
         let library = try ConditionLibrary.standard()
@@ -172,7 +204,7 @@ import Testing
         func read(_ text: String) throws(ScenarioError) -> ScenarioFile {
             let url = folder.appendingPathComponent("scenarios.yaml")
             try! text.write(to: url, atomically: true, encoding: .utf8)
-            return try ScenarioFile.read(url, library: library) { counted[$0] }
+            return try ScenarioFile.read(url, conditions: library.conditions.map(\.id), changesState: counted)
         }
         let example = try read(ScenarioFile.example)
         #expect(example.scenarios.map(\.id) == ["diabetes_prevention", "admission_avoidance"])
