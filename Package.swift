@@ -121,7 +121,8 @@ let package = Package(
             path: "Benchmarks", swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
-            name: "phm-fuzz", dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions"], path: "Fuzz/Sources",
+            name: "phm-fuzz", dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections"],
+            path: "Fuzz/Sources",
             swiftSettings: strict),
 
         .target(

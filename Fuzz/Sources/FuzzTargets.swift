@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Outputs
 import PHMCore
+import Projections
 
 /// The parsers that read what users and files send, each a function of arbitrary bytes that
 /// must return (any error is fine) without a trap, a hang or a sanitizer report.
@@ -14,6 +15,7 @@ import PHMCore
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
+    case scenarios, population
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -27,6 +29,19 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? Published.variation.read(UnsafeRawBufferPointer(bytes))
             _ = try? Published.spc.read(UnsafeRawBufferPointer(bytes))
             _ = Fixed(parsing: String(decoding: bytes.prefix(64), as: UTF8.self))
+        case .scenarios:
+            // A scenarios file against a few conditions, two of which change a state; a
+            // population file it names is missing.
+            _ = try? ScenarioFile.parse(
+                Data(bytes), name: "scenarios.yaml", folder: URL(fileURLWithPath: "/nonexistent/phm-fuzz"),
+                conditions: ["diabetes", "copd", "obesity"], changesState: [true, true, false])
+        case .population:
+            // An official population projection, then its growth over every year it covers.
+            if let file = try? PopulationProjectionFile.parse(Data(bytes), name: "population.csv"),
+                let first = file.totals.keys.min(), let last = file.totals.keys.max()
+            {
+                _ = try? file.constraint(from: first, years: min(60, last - first))
+            }
         case .day:
             _ = Day(iso: bytes)
             if bytes.count >= 8 {

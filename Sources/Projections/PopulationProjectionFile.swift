@@ -27,14 +27,22 @@ public struct PopulationProjectionFile: Sendable {
 
     public static func read(_ url: URL, areas wanted: Set<String>? = nil) throws(ScenarioError) -> PopulationProjectionFile {
         let name = url.lastPathComponent
-        func fail(_ line: Int, _ field: String?, _ message: String) -> ScenarioError {
-            ScenarioError(file: name, message: "line \(line)\(field.map { ", \($0)" } ?? ""): \(message)")
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
+            throw ScenarioError(file: name, message: "cannot be read")
         }
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int,
-            let data = try? Data(contentsOf: url)
-        else { throw ScenarioError(file: name, message: "cannot be read") }
         guard size <= maximumBytes else {
             throw ScenarioError(file: name, message: "is larger than \(maximumBytes >> 20) MB")
+        }
+        guard let data = try? Data(contentsOf: url) else { throw ScenarioError(file: name, message: "cannot be read") }
+        return try parse(data, name: name, areas: wanted)
+    }
+
+    /// The file's bytes read as `read` reads them; `name` is the file's name for messages.
+    public static func parse(_ data: Data, name: String, areas wanted: Set<String>? = nil) throws(ScenarioError)
+        -> PopulationProjectionFile
+    {
+        func fail(_ line: Int, _ field: String?, _ message: String) -> ScenarioError {
+            ScenarioError(file: name, message: "line \(line)\(field.map { ", \($0)" } ?? ""): \(message)")
         }
         // A spreadsheet's byte order mark, and blank lines, are not records.
         let bytes = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]

@@ -66,15 +66,24 @@ public struct ScenarioFile: Sendable {
     /// weighted in the major illness score).
     public static func read(_ url: URL, conditions: [String], changesState: [Bool]) throws(ScenarioError) -> ScenarioFile {
         let name = url.lastPathComponent
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
+            throw ScenarioError(file: name, message: "cannot be read")
+        }
+        guard size <= maximumBytes else { throw ScenarioError(file: name, message: "is larger than \(maximumBytes / 1024) KB") }
+        guard let data = try? Data(contentsOf: url) else { throw ScenarioError(file: name, message: "cannot be read") }
+        return try parse(
+            data, name: name, folder: url.deletingLastPathComponent(), conditions: conditions, changesState: changesState)
+    }
+
+    /// The file's bytes read as `read` reads them; population files it names are read from
+    /// `folder`.
+    public static func parse(_ data: Data, name: String, folder: URL, conditions: [String], changesState: [Bool])
+        throws(ScenarioError) -> ScenarioFile
+    {
         func fail(_ message: String) -> ScenarioError { ScenarioError(file: name, message: message) }
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int,
-            let data = try? Data(contentsOf: url)
-        else { throw fail("cannot be read") }
-        guard size <= maximumBytes else { throw fail("is larger than \(maximumBytes / 1024) KB") }
         guard let text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text") }
         let raw: Raw
         do { raw = try YAMLInput.decode(Raw.self, from: text) } catch { throw fail("\(error)") }
-        let folder = url.deletingLastPathComponent()
         func population(_ p: Raw.Population?, _ place: String) throws(ScenarioError) -> PopulationProjectionFile? {
             guard let p else { return nil }
             guard !p.file.isEmpty, !p.file.contains("\0") else { throw fail("\(place): population needs a file") }
