@@ -8,7 +8,6 @@ import Ingest
 import Outputs
 import PHMCore
 import Pipeline
-import Projections
 import Risk
 import Service
 import Storage
@@ -77,8 +76,6 @@ package enum Console {
         } catch let error as FrameFileError {
             throw CommandFailure(message: error.description)
         } catch let error as PasswordError {
-            throw CommandFailure(message: error.description)
-        } catch let error as ScenarioError {
             throw CommandFailure(message: error.description)
         }
     }

@@ -111,7 +111,8 @@ public struct CodeList: Sendable {
     }
 }
 
-/// A problem in a definitions file or code list, naming the file and the place.
+/// A problem in a definitions file or code list, or in a projection's scenarios or population
+/// file, naming the file and the place.
 public struct DefinitionError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var message: String

@@ -5,6 +5,9 @@ import PHMCore
 /// are named here and nowhere else, and a test reads each back as its row type.
 public enum PersonFiles {
     /// One row per registered person without a National Data Opt-out.
+    /// What a run's projection was made from, for `phm project` (`ProjectionBasis` in Pipeline):
+    /// aggregates, not suppressed, so kept with the person files rather than published.
+    public static let projectionBasis = "projection-basis.json"
     public static let persons = "persons.csv"
     public static let personConditions = OutputTable<PersonConditionRow>(file: "person-conditions.csv")
     /// Each scored person's risks, tiers and top factors (`phm model score`).

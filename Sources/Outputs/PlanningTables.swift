@@ -593,7 +593,7 @@ extension Published {
         segmentProfiles.file, inequalities.file, variation.file, spc.file, modelTransport.file, run.file,
         projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, tables.file,
         PersonFiles.persons,
-        PersonFiles.personConditions.file, PersonFiles.riskScores,
+        PersonFiles.personConditions.file, PersonFiles.riskScores, PersonFiles.projectionBasis,
     ]
     public static let folders = [PersonFiles.quarantine, PersonFiles.models]
 }

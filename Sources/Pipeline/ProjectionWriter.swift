@@ -77,19 +77,19 @@ public struct ProjectionBasis: Codable, Sendable {
     public var warnings: [String]
     public var backtest: ProjectionSummary.Backtest?
 
-    public static let file = "projection-basis.json"
+    public static let file = PersonFiles.projectionBasis
 
     public func save(to folder: URL) throws {
         try JSONEncoder().encode(self).write(to: folder.appendingPathComponent(Self.file))
     }
 
-    public static func read(from folder: URL) throws(ScenarioError) -> ProjectionBasis {
+    public static func read(from folder: URL) throws(DefinitionError) -> ProjectionBasis {
         guard let data = try? Data(contentsOf: folder.appendingPathComponent(file)) else {
-            throw ScenarioError(
+            throw DefinitionError(
                 file: file, message: "cannot be read in \(folder.path): give the output folder of a run that projected")
         }
         do { return try JSONDecoder().decode(ProjectionBasis.self, from: data) } catch {
-            throw ScenarioError(file: file, message: "is not a projection basis (\(error))")
+            throw DefinitionError(file: file, message: "is not a projection basis (\(error))")
         }
     }
 
@@ -199,10 +199,10 @@ public enum ProjectionWriter {
     ) throws -> ProjectionSummary {
         let source = run.resolvingSymlinksInPath().standardizedFileURL
         guard folder.resolvingSymlinksInPath().standardizedFileURL != source else {
-            throw ScenarioError(file: folder.path, message: "is the run's own folder: write the projection to another")
+            throw DefinitionError(file: folder.path, message: "is the run's own folder: write the projection to another")
         }
         let basis = try ProjectionBasis.read(from: source)
-        let file = try scenarios.map { url throws(ScenarioError) in
+        let file = try scenarios.map { url throws(DefinitionError) in
             try ScenarioFile.read(url, conditions: basis.conditions, changesState: basis.changesState)
         }
         let store = try RunStore(directory: dataDirectory)
@@ -227,7 +227,7 @@ public enum ProjectionWriter {
         guard let asOf = Day(iso: basis.asOf), let (history, starts, entries) = basis.arrays(),
             basis.rates.count == AgeBand.allCases.count * LTCBand.allCases.count,
             basis.rates.allSatisfy({ $0.count == Projection.Measure.allCases.count })
-        else { throw ScenarioError(file: ProjectionBasis.file, message: "does not hold a whole projection basis") }
+        else { throw DefinitionError(file: ProjectionBasis.file, message: "does not hold a whole projection basis") }
         var o = Projection.Options()
         o.years = settings.years
         o.draws = max(1, settings.draws)

@@ -1,3 +1,4 @@
+import Conditions
 import Foundation
 import PHMCore
 
@@ -25,24 +26,24 @@ public struct PopulationProjectionFile: Sendable {
 
     public static let maximumBytes = 64 << 20
 
-    public static func read(_ url: URL, areas wanted: Set<String>? = nil) throws(ScenarioError) -> PopulationProjectionFile {
+    public static func read(_ url: URL, areas wanted: Set<String>? = nil) throws(DefinitionError) -> PopulationProjectionFile {
         let name = url.lastPathComponent
         guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
-            throw ScenarioError(file: name, message: "cannot be read")
+            throw DefinitionError(file: name, message: "cannot be read")
         }
         guard size <= maximumBytes else {
-            throw ScenarioError(file: name, message: "is larger than \(maximumBytes >> 20) MB")
+            throw DefinitionError(file: name, message: "is larger than \(maximumBytes >> 20) MB")
         }
-        guard let data = try? Data(contentsOf: url) else { throw ScenarioError(file: name, message: "cannot be read") }
+        guard let data = try? Data(contentsOf: url) else { throw DefinitionError(file: name, message: "cannot be read") }
         return try parse(data, name: name, areas: wanted)
     }
 
     /// The file's bytes read as `read` reads them; `name` is the file's name for messages.
-    public static func parse(_ data: Data, name: String, areas wanted: Set<String>? = nil) throws(ScenarioError)
+    public static func parse(_ data: Data, name: String, areas wanted: Set<String>? = nil) throws(DefinitionError)
         -> PopulationProjectionFile
     {
-        func fail(_ line: Int, _ field: String?, _ message: String) -> ScenarioError {
-            ScenarioError(file: name, message: "line \(line)\(field.map { ", \($0)" } ?? ""): \(message)")
+        func fail(_ line: Int, _ field: String?, _ message: String) -> DefinitionError {
+            DefinitionError(file: name, message: "line \(line)\(field.map { ", \($0)" } ?? ""): \(message)")
         }
         // A spreadsheet's byte order mark, and blank lines, are not records.
         let bytes = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]
@@ -113,13 +114,13 @@ public struct PopulationProjectionFile: Sendable {
             }
         }
         guard read > 0 else {
-            throw ScenarioError(
+            throw DefinitionError(
                 file: name,
                 message: wanted == nil
                     ? "no rows of the Population component by single year of age" : "no rows for the areas asked for")
         }
         guard !(hasSexes && hasPersons) else {
-            throw ScenarioError(file: name, message: "has rows by sex and rows for persons: give one or the other")
+            throw DefinitionError(file: name, message: "has rows by sex and rows for persons: give one or the other")
         }
         // Every area has every age, for both sexes (or persons): a total of part of the ages
         // would give the growth of part of the population.
@@ -127,7 +128,7 @@ public struct PopulationProjectionFile: Sendable {
             for sex in hasSexes ? ["female", "male"] : ["persons"] {
                 let missing = Set(0...90).subtracting(agesOf["\(area) \(sex)"] ?? [])
                 guard missing.isEmpty else {
-                    throw ScenarioError(
+                    throw DefinitionError(
                         file: name,
                         message:
                             "area \(area.prefix(20)), \(sex): no row for age \(missing.sorted().prefix(3).map { $0 == 90 ? "90 and over" : String($0) }.joined(separator: ", "))\(missing.count > 3 ? " and \(missing.count - 3) more" : ""): every single year 0 to 89 and 90 and over is needed"
@@ -157,11 +158,11 @@ public struct PopulationProjectionFile: Sendable {
 
     /// Growth by year, age band and sex against `base`, for `years` years from it. Sex unknown
     /// follows persons; a band the file has nobody in at `base` keeps its size.
-    public func constraint(from base: Int, years: Int) throws(ScenarioError) -> PopulationConstraint {
+    public func constraint(from base: Int, years: Int) throws(DefinitionError) -> PopulationConstraint {
         let covered = totals.keys.sorted()
         guard let start = totals[base], (0...years).allSatisfy({ totals[base + $0] != nil })
         else {
-            throw ScenarioError(
+            throw DefinitionError(
                 file: file,
                 message:
                     "covers the years \(covered.first ?? 0) to \(covered.last ?? 0) (\(totals.count) of them); the projection needs every year from \(base) to \(base + years)"
@@ -177,7 +178,7 @@ public struct PopulationProjectionFile: Sendable {
                     let g = year[a * 3 + s] / start[a * 3 + s]
                     let step = before[a * 3 + s] > 0 ? year[a * 3 + s] / before[a * 3 + s] : .infinity
                     guard Self.growthLimits.total.contains(g), Self.growthLimits.yearly.contains(step) else {
-                        throw ScenarioError(
+                        throw DefinitionError(
                             file: file,
                             message:
                                 "\(bySex ? sexNames[s] : "persons") aged \(ProjectionSpace.ageEdges[a])\(a + 1 < ages ? "-\(ProjectionSpace.ageEdges[a + 1] - 1)" : "+") change by a factor of \(String(format: "%.3g", g)) from \(base) to \(base + y) (\(String(format: "%.3g", step)) in the last year): a population projection changes an age band by 0.25 to 4 times, and by 0.7 to 1.5 times in a year"

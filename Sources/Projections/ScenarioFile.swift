@@ -64,13 +64,13 @@ public struct ScenarioFile: Sendable {
     /// Reads and checks a scenarios file against the condition library's ids; `changesState`
     /// says whether each condition counts in the projection's states (a long-term condition, or
     /// weighted in the major illness score).
-    public static func read(_ url: URL, conditions: [String], changesState: [Bool]) throws(ScenarioError) -> ScenarioFile {
+    public static func read(_ url: URL, conditions: [String], changesState: [Bool]) throws(DefinitionError) -> ScenarioFile {
         let name = url.lastPathComponent
         guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int else {
-            throw ScenarioError(file: name, message: "cannot be read")
+            throw DefinitionError(file: name, message: "cannot be read")
         }
-        guard size <= maximumBytes else { throw ScenarioError(file: name, message: "is larger than \(maximumBytes / 1024) KB") }
-        guard let data = try? Data(contentsOf: url) else { throw ScenarioError(file: name, message: "cannot be read") }
+        guard size <= maximumBytes else { throw DefinitionError(file: name, message: "is larger than \(maximumBytes / 1024) KB") }
+        guard let data = try? Data(contentsOf: url) else { throw DefinitionError(file: name, message: "cannot be read") }
         return try parse(
             data, name: name, folder: url.deletingLastPathComponent(), conditions: conditions, changesState: changesState)
     }
@@ -78,13 +78,13 @@ public struct ScenarioFile: Sendable {
     /// The file's bytes read as `read` reads them; population files it names are read from
     /// `folder`.
     public static func parse(_ data: Data, name: String, folder: URL, conditions: [String], changesState: [Bool])
-        throws(ScenarioError) -> ScenarioFile
+        throws(DefinitionError) -> ScenarioFile
     {
-        func fail(_ message: String) -> ScenarioError { ScenarioError(file: name, message: message) }
+        func fail(_ message: String) -> DefinitionError { DefinitionError(file: name, message: message) }
         guard let text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text") }
         let raw: Raw
         do { raw = try YAMLInput.decode(Raw.self, from: text) } catch { throw fail("\(error)") }
-        func population(_ p: Raw.Population?, _ place: String) throws(ScenarioError) -> PopulationProjectionFile? {
+        func population(_ p: Raw.Population?, _ place: String) throws(DefinitionError) -> PopulationProjectionFile? {
             guard let p else { return nil }
             guard !p.file.isEmpty, !p.file.contains("\0") else { throw fail("\(place): population needs a file") }
             let path = p.file.hasPrefix("/") ? URL(fileURLWithPath: p.file) : folder.appendingPathComponent(p.file)
@@ -135,13 +135,13 @@ public struct ScenarioFile: Sendable {
                 guard a.change.isFinite, (-100...500).contains(a.change) else {
                     throw fail("\(where_): the change must be -100 to 500 (percent)")
                 }
-                let age = try a.ageBand.map { label throws(ScenarioError) in
+                let age = try a.ageBand.map { label throws(DefinitionError) in
                     guard let band = AgeBand.allCases.first(where: { $0.label == label }) else {
                         throw fail("\(where_): age_band must be one of \(AgeBand.allCases.map(\.label).joined(separator: ", "))")
                     }
                     return band
                 }
-                let ltc = try a.ltcBand.map { label throws(ScenarioError) in
+                let ltc = try a.ltcBand.map { label throws(DefinitionError) in
                     guard let band = LTCBand.allCases.first(where: { $0.label == label }) else {
                         throw fail("\(where_): ltc_band must be one of \(LTCBand.allCases.map(\.label).joined(separator: ", "))")
                     }
@@ -161,7 +161,7 @@ public struct ScenarioFile: Sendable {
 
     /// Checks that each population file covers the years projected and grows as a population
     /// can, before any data is read.
-    public func check(asOf: Day, years: Int) throws(ScenarioError) {
+    public func check(asOf: Day, years: Int) throws(DefinitionError) {
         for file in [population] + scenarios.map(\.population) {
             _ = try file?.constraint(from: asOf.year, years: years)
         }
@@ -169,16 +169,16 @@ public struct ScenarioFile: Sendable {
 
     /// The baseline and each scenario, for a history observed with `tracked` conditions and a
     /// projection from as-of for `years` years.
-    public func scenarios(history: History, rates: Projection.Rates, asOf: Day, years: Int) throws(ScenarioError)
+    public func scenarios(history: History, rates: Projection.Rates, asOf: Day, years: Int) throws(DefinitionError)
         -> [Scenario]
     {
-        func constraint(_ p: PopulationProjectionFile?) throws(ScenarioError) -> PopulationConstraint? {
-            try p.map { p throws(ScenarioError) in try p.constraint(from: asOf.year, years: years) }
+        func constraint(_ p: PopulationProjectionFile?) throws(DefinitionError) -> PopulationConstraint? {
+            try p.map { p throws(DefinitionError) in try p.constraint(from: asOf.year, years: years) }
         }
         var baseline = Scenario(id: Scenario.baselineId, name: "Baseline")
         baseline.population = try constraint(population)
         return [baseline]
-            + (try scenarios.map { entry throws(ScenarioError) in
+            + (try scenarios.map { entry throws(DefinitionError) in
                 var s = Scenario(id: entry.id, name: entry.name)
                 s.incidence = entry.incidence.map {
                     IncidenceChange(condition: $0.condition, index: $0.index, change: $0.change, history: history)
@@ -264,16 +264,4 @@ public struct ScenarioFile: Sendable {
             }
         }
     }
-}
-
-/// Why a scenarios or population projection file cannot be used: the run stops before it starts.
-public struct ScenarioError: Error, CustomStringConvertible, Sendable {
-    public var file: String
-    public var message: String
-
-    public init(file: String, message: String) {
-        self.file = file
-        self.message = message
-    }
-    public var description: String { "\(file): \(message)" }
 }

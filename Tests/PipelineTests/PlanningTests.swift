@@ -249,7 +249,7 @@ struct ProjectionOutputTests {
         #expect(
             try Published.projections.read(from: again).contains { $0.row.scenario == "fewer_copd" && $0.row.yearsAhead == 10 })
         // The run's own folder is not written over.
-        #expect(throws: ScenarioError.self) {
+        #expect(throws: DefinitionError.self) {
             try ProjectionWriter.reproject(
                 run: DefaultRun.output, scenarios: nil, settings: ten, suppress: true, to: DefaultRun.output, dataDirectory: data)
         }

@@ -125,7 +125,7 @@ import Testing
         let few = Self.project([s], people: 6)[0]
         #expect(abs(few.value(few.central, year: 1, cell: Projection.ageMargin(1), .people) - 6 * 0.8) < 0.01)
         // A projection beyond the file's years is refused, naming them.
-        #expect(throws: ScenarioError.self) { try file.constraint(from: 2025, years: 2) }
+        #expect(throws: DefinitionError.self) { try file.constraint(from: 2025, years: 2) }
         do { _ = try file.constraint(from: 2025, years: 2) } catch {
             #expect(
                 error.description
@@ -201,7 +201,7 @@ import Testing
         let library = try ConditionLibrary.standard()
         let counted = PersonStates.changesState(in: library)
         let folder = temporaryFolder("scenario-files")
-        func read(_ text: String) throws(ScenarioError) -> ScenarioFile {
+        func read(_ text: String) throws(DefinitionError) -> ScenarioFile {
             let url = folder.appendingPathComponent("scenarios.yaml")
             try! text.write(to: url, atomically: true, encoding: .utf8)
             return try ScenarioFile.read(url, conditions: library.conditions.map(\.id), changesState: counted)
@@ -249,7 +249,7 @@ import Testing
         // A condition that is in no state cannot change one.
         if let other = library.conditions.indices.first(where: { !counted[$0] }) {
             let id = library.conditions[other].id
-            #expect(throws: ScenarioError.self) { try read("scenarios:\n  - id: a\n    incidence: {\(id): -10}") }
+            #expect(throws: DefinitionError.self) { try read("scenarios:\n  - id: a\n    incidence: {\(id): -10}") }
         }
     }
 }
