@@ -500,6 +500,31 @@ public struct ProjectionRow: FlatRow, Equatable {
     }
 }
 
+extension ProjectionRow {
+    public typealias Figure = any WritableKeyPath<ProjectionRow, Int?> & Sendable
+
+    /// The measures projected, in the engine's order (`Projection.Measure`): each one's column,
+    /// its name in words, and its central figure and interval.
+    public static let measures: [(column: String, words: String, central: Figure, lower: Figure, upper: Figure)] = [
+        ("people", "people", \.people, \.peopleLower95, \.peopleUpper95),
+        ("major_illness", "people with major illness", \.majorIllness, \.majorIllnessLower95, \.majorIllnessUpper95),
+        (
+            "emergency_admissions", "emergency admissions", \.emergencyAdmissions, \.emergencyAdmissionsLower95,
+            \.emergencyAdmissionsUpper95
+        ),
+        ("ae_attendances", "A&E attendances", \.aeAttendances, \.aeAttendancesLower95, \.aeAttendancesUpper95),
+        (
+            "outpatient_attendances", "outpatient attendances", \.outpatientAttendances, \.outpatientAttendancesLower95,
+            \.outpatientAttendancesUpper95
+        ),
+        (
+            "elective_admissions", "elective admissions", \.electiveAdmissions, \.electiveAdmissionsLower95,
+            \.electiveAdmissionsUpper95
+        ),
+        ("cost_gbp", "cost (GBP)", \.costGbp, \.costGbpLower95, \.costGbpUpper95),
+    ]
+}
+
 extension Published {
     public static let projections = OutputTable<UnitRow<ProjectionRow>>(file: "projections.csv")
     public static let projection = OutputReport<ProjectionSummary>(file: "projection.json")

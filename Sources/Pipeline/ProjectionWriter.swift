@@ -47,9 +47,12 @@ public struct ProjectionBasis: Codable, Sendable {
             value = index.map { values[$0] }
         }
 
-        /// The array, or nil when an index lies outside it (a file altered by hand).
-        var values: [Double]? {
-            guard count >= 0, count <= 1 << 26, index.count == value.count, index.allSatisfy({ (0..<count).contains($0) })
+        /// The array when it is `expected` long, every index lies inside it and every value is a
+        /// count (finite, not negative); otherwise nil (a file altered by hand), before anything
+        /// of the size it claims is allocated.
+        func values(_ expected: Int) -> [Double]? {
+            guard count == expected, index.count == value.count, index.allSatisfy({ (0..<count).contains($0) }),
+                value.allSatisfy({ $0.isFinite && $0 >= 0 && $0 < 1e12 })
             else { return nil }
             var out = [Double](repeating: 0, count: count)
             for (i, v) in zip(index, value) { out[i] = v }
@@ -97,15 +100,20 @@ public struct ProjectionBasis: Codable, Sendable {
     /// does not hold them.
     func arrays() -> (history: History, starts: [[Double]], entries: [[Double]])? {
         let space = ProjectionSpace.self
-        guard let counts = transitions.values, counts.count == space.cells * space.outcomes,
-            starts.count == units.count, entries.count == units.count
+        // Units in order, each parent before its children (as a run writes them).
+        guard let counts = transitions.values(space.cells * space.outcomes), (1...10_000).contains(units.count),
+            starts.count == units.count, entries.count == units.count,
+            units.enumerated().allSatisfy({ u, unit in unit.parent.map { (0..<u).contains($0) } ?? true }),
+            units.allSatisfy({ Level(rawValue: $0.level) != nil }), (1...50).contains(historyYears),
+            (1...50).contains(entryYears), personYears >= 0,
+            rates.joined().allSatisfy({ $0.isFinite && $0 >= 0 })
         else { return nil }
-        let s = starts.compactMap(\.values).filter { $0.count == space.cells }
-        let e = entries.compactMap(\.values).filter { $0.count == space.cells }
+        let s = starts.compactMap { $0.values(space.cells) }
+        let e = entries.compactMap { $0.values(space.cells) }
         var onsets: [Int: [Double]] = [:]
         for (id, sparse) in self.onsets {
-            guard let index = conditions.firstIndex(of: id), let values = sparse.values,
-                values.count == space.ages * space.states * space.outcomes * space.outcomes
+            guard let index = conditions.firstIndex(of: id),
+                let values = sparse.values(space.ages * space.states * space.outcomes * space.outcomes)
             else { return nil }
             onsets[index] = values
         }
@@ -138,8 +146,7 @@ public struct ProjectionBasis: Codable, Sendable {
             for practice in unit.practices { for i in sum.indices { sum[i] += history.entries[practice][i] } }
             return Sparse(sum)
         }
-        let rates = Projection.Rates(
-            population: population, states: states, use: prepared.utilisation, people: prepared.planningPeople)
+        let rates = Projection.Rates(cells: atStart, use: prepared.utilisation, people: prepared.planningPeople)
 
         var warnings: [String] = []
         if states.score == nil {
@@ -233,7 +240,7 @@ public enum ProjectionWriter {
         o.draws = max(1, settings.draws)
         let units = basis.units.map {
             PlanningUnit(
-                level: Level(rawValue: $0.level) ?? .pcn, code: $0.code, name: $0.name, people: [], practices: [],
+                level: Level(rawValue: $0.level) ?? .organisation, code: $0.code, name: $0.name, people: [], practices: [],
                 parent: $0.parent)
         }
         let rates = Projection.Rates(perPerson: basis.rates)
@@ -277,11 +284,11 @@ public enum ProjectionWriter {
             }
             let yearly = people(0) > 0 ? pow(people(o.years) / people(0), 1 / Double(o.years)) - 1 : 0
             if abs(yearly) > 0.02 {
-                warnings.insert(
+                warnings.append(
                     String(
                         format:
                             "the data's entries, deaths and leavers change the registered population by %+.1f%% a year, more than local authority populations usually change: check that registration dates in the extract mark people joining the area, not re-registrations",
-                        100 * yearly), at: basis.majorIllnessScore == nil ? 1 : 0)
+                        100 * yearly))
             }
         }
         try Published.projection.write(
@@ -364,17 +371,12 @@ public enum ProjectionWriter {
         }
         func bound(_ x: Double) -> Int { suppress ? Suppression.rounded(whole(x)) : whole(x) }
         func money(_ x: Double) -> Int { suppress ? whole(x / 100) * 100 : whole(x) }
-        let activity:
-            [(
-                Projection.Measure, WritableKeyPath<ProjectionRow, Int?>, WritableKeyPath<ProjectionRow, Int?>,
-                WritableKeyPath<ProjectionRow, Int?>
-            )] = [
-                (.emergencyAdmissions, \.emergencyAdmissions, \.emergencyAdmissionsLower95, \.emergencyAdmissionsUpper95),
-                (.aeAttendances, \.aeAttendances, \.aeAttendancesLower95, \.aeAttendancesUpper95),
-                (.outpatientAttendances, \.outpatientAttendances, \.outpatientAttendancesLower95, \.outpatientAttendancesUpper95),
-                (.electiveAdmissions, \.electiveAdmissions, \.electiveAdmissionsLower95, \.electiveAdmissionsUpper95),
-                (.cost, \.costGbp, \.costGbpLower95, \.costGbpUpper95),
-            ]
+        let activity = Projection.Measure.activity.map { m in
+            (
+                m, ProjectionRow.measures[m.rawValue].central, ProjectionRow.measures[m.rawValue].lower,
+                ProjectionRow.measures[m.rawValue].upper
+            )
+        }
         var rows: [UnitRow<ProjectionRow>] = []
         let later = scenarios.map { $0.rates(from: rates) }
         for (u, unit) in units.enumerated() {

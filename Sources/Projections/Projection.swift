@@ -92,14 +92,14 @@ public enum Projection {
     public struct Rates: Sendable {
         public var perPerson: [[Double]]
 
-        public init(population: Population, states: some StateHistory, use: Utilisation, people: [Int]) {
+        /// Rates of `people` in the segments of their cells at as-of (`personCells`), so each
+        /// person's state is not rebuilt again.
+        public init(cells: [Int32], use: Utilisation, people: [Int]) {
             let segments = AgeBand.allCases.count * LTCBand.allCases.count
             var totals = [[Double]](repeating: [Double](repeating: 0, count: measures), count: segments)
             var counts = [Double](repeating: 0, count: segments)
-            for p in people {
-                let state = states.state(p, on: population.asOf)
-                let segment =
-                    Int(AgeBand(age: Int(population.age[p])).rawValue) * LTCBand.allCases.count + ProjectionSpace.ltcBand(state)
+            for p in people where cells[p] >= 0 {
+                let segment = outputCell(Int(cells[p])) / ProjectionSpace.quintiles
                 counts[segment] += 1
                 totals[segment][Measure.emergencyAdmissions.rawValue] += Double(use.emergencyAdmissions[p])
                 totals[segment][Measure.aeAttendances.rawValue] += Double(use.aeAttendances[p])

@@ -34,16 +34,10 @@ public struct Scenario: Sendable {
     /// What the scenario changes, in words.
     public var changes: [String] {
         func percent(_ x: Double) -> String { String(format: "%+g%%", (x * 1000).rounded() / 10) }
-        let column = { (m: Projection.Measure) in
-            (Projection.Measure.activityColumns.first { $0.measure == m }?.column ?? "").replacingOccurrences(
-                of: "_gbp", with: ""
-            )
-            .replacingOccurrences(of: "ae_", with: "A&E ").replacingOccurrences(of: "_", with: " ")
-        }
         return incidence.map { "onsets of \($0.condition) \(percent($0.change))" }
             + activity.map { a in
                 let segment = [a.ageBand.map { "aged \($0.label)" }, a.ltcBand.map { "with \($0.label) LTCs" }].compactMap { $0 }
-                return "\(column(a.measure)) per person \(percent(a.change))"
+                return "\(a.measure.words) per person \(percent(a.change))"
                     + (segment.isEmpty ? "" : " for people " + segment.joined(separator: " "))
             } + (population.map { ["population following \($0.file)"] } ?? [])
     }
@@ -153,10 +147,10 @@ public struct PopulationConstraint: Sendable {
 }
 
 extension Projection.Measure {
-    /// The measures a scenario can change the rates of, by their column in `projections.csv`.
-    public static let activityColumns: [(column: String, measure: Projection.Measure)] = [
-        ("emergency_admissions", .emergencyAdmissions), ("ae_attendances", .aeAttendances),
-        ("outpatient_attendances", .outpatientAttendances), ("elective_admissions", .electiveAdmissions),
-        ("cost_gbp", .cost),
-    ]
+    /// The measure's column in `projections.csv`, and its name in words.
+    public var column: String { ProjectionRow.measures[rawValue].column }
+    public var words: String { ProjectionRow.measures[rawValue].words }
+
+    /// The measures a scenario can change the rates of: activity and cost, not people.
+    public static let activity = allCases.filter { $0.rawValue >= emergencyAdmissions.rawValue }
 }

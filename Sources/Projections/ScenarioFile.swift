@@ -127,9 +127,9 @@ public struct ScenarioFile: Sendable {
             var activity: [ActivityChange] = []
             for (k, a) in (s.activity ?? []).enumerated() {
                 let where_ = "\(place) (\(s.id)), activity \(k + 1)"
-                guard let measure = Projection.Measure.activityColumns.first(where: { $0.column == a.measure })?.measure else {
+                guard let measure = Projection.Measure.activity.first(where: { $0.column == a.measure }) else {
                     throw fail(
-                        "\(where_): the measure must be one of \(Projection.Measure.activityColumns.map(\.column).joined(separator: ", "))"
+                        "\(where_): the measure must be one of \(Projection.Measure.activity.map(\.column).joined(separator: ", "))"
                     )
                 }
                 guard a.change.isFinite, (-100...500).contains(a.change) else {

@@ -567,24 +567,10 @@ extension Dashboard {
     /// The measures a projection publishes: their column in `projections.csv`, their interval's
     /// columns and their format.
     typealias Field = any KeyPath<ProjectionRow, Int?> & Sendable
-    static let projected: [(column: String, name: String, central: Field, lower: Field, upper: Field, format: Format)] = [
-        ("people", "people", \.people, \.peopleLower95, \.peopleUpper95, .count),
-        ("major_illness", "people with major illness", \.majorIllness, \.majorIllnessLower95, \.majorIllnessUpper95, .count),
-        (
-            "emergency_admissions", "emergency admissions", \.emergencyAdmissions, \.emergencyAdmissionsLower95,
-            \.emergencyAdmissionsUpper95, .count
-        ),
-        ("ae_attendances", "A&E attendances", \.aeAttendances, \.aeAttendancesLower95, \.aeAttendancesUpper95, .count),
-        (
-            "outpatient_attendances", "outpatient attendances", \.outpatientAttendances, \.outpatientAttendancesLower95,
-            \.outpatientAttendancesUpper95, .count
-        ),
-        (
-            "elective_admissions", "elective admissions", \.electiveAdmissions, \.electiveAdmissionsLower95,
-            \.electiveAdmissionsUpper95, .count
-        ),
-        ("cost_gbp", "cost (GBP)", \.costGbp, \.costGbpLower95, \.costGbpUpper95, .money),
-    ]
+    static let projected: [(column: String, name: String, central: Field, lower: Field, upper: Field, format: Format)] =
+        ProjectionRow.measures.map {
+            ($0.column, $0.words, $0.central, $0.lower, $0.upper, $0.column.hasSuffix("_gbp") ? .money : .count)
+        }
 
     /// A choice of indicator or measure in words.
     func choiceLabel(_ choice: String) -> String {

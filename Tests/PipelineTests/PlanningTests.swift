@@ -248,6 +248,22 @@ struct ProjectionOutputTests {
         #expect(copd.years == 10 && copd.scenarios?.map(\.id) == ["baseline", "fewer_copd"])
         #expect(
             try Published.projections.read(from: again).contains { $0.row.scenario == "fewer_copd" && $0.row.yearsAhead == 10 })
+        // A basis altered by hand (a size it does not have, a parent that is not before its
+        // child, a count that is not a number of people) is refused before anything that size is
+        // made.
+        let basis = try ProjectionBasis.read(from: DefaultRun.output)
+        var huge = basis, orphan = basis, negative = basis
+        huge.transitions.count = 1 << 40
+        orphan.units[1].parent = 99
+        negative.starts[0].value[0] = -5
+        for altered in [huge, orphan, negative] {
+            let folder = temporaryFolder("altered-basis")
+            try altered.save(to: folder)
+            #expect(throws: DefinitionError.self) {
+                try ProjectionWriter.reproject(
+                    run: folder, scenarios: nil, settings: ten, suppress: true, to: again, dataDirectory: data)
+            }
+        }
         // The run's own folder is not written over.
         #expect(throws: DefinitionError.self) {
             try ProjectionWriter.reproject(
