@@ -66,8 +66,10 @@ public struct ProjectionBasis: Codable, Sendable {
     public var personYears: Int
     public var historyYears: Int
     public var entryYears: Int
-    /// Each unit's people at as-of by cell, and its yearly entries by cell.
+    /// Each unit's people at as-of by cell and by sex and single year of age
+    /// (`Projection.ages`), and its yearly entries by cell.
     public var starts: [Sparse]
+    public var ages: [Sparse]
     public var entries: [Sparse]
     /// Onsets of every condition that can change a state, by condition id (`History.onsets`).
     public var onsets: [String: Sparse]
@@ -98,11 +100,11 @@ public struct ProjectionBasis: Codable, Sendable {
 
     /// The history, starts and entries as arrays of the projection's sizes; nil when the file
     /// does not hold them.
-    func arrays() -> (history: History, starts: [[Double]], entries: [[Double]])? {
+    func arrays() -> (history: History, starts: [[Double]], ages: [[Double]], entries: [[Double]])? {
         let space = ProjectionSpace.self
         // Units in order, each parent before its children (as a run writes them).
         guard let counts = transitions.values(space.cells * space.outcomes), (1...10_000).contains(units.count),
-            starts.count == units.count, entries.count == units.count,
+            starts.count == units.count, ages.count == units.count, entries.count == units.count,
             units.enumerated().allSatisfy({ u, unit in unit.parent.map { (0..<u).contains($0) } ?? true }),
             units.allSatisfy({ Level(rawValue: $0.level) != nil }), (1...50).contains(historyYears),
             (1...50).contains(entryYears), personYears >= 0,
@@ -110,6 +112,7 @@ public struct ProjectionBasis: Codable, Sendable {
         else { return nil }
         let s = starts.compactMap { $0.values(space.cells) }
         let e = entries.compactMap { $0.values(space.cells) }
+        let a = ages.compactMap { $0.values(space.sexes * Projection.singleYears) }
         var onsets: [Int: [Double]] = [:]
         for (id, sparse) in self.onsets {
             guard let index = conditions.firstIndex(of: id),
@@ -117,11 +120,11 @@ public struct ProjectionBasis: Codable, Sendable {
             else { return nil }
             onsets[index] = values
         }
-        guard s.count == units.count, e.count == units.count else { return nil }
+        guard s.count == units.count, a.count == units.count, e.count == units.count else { return nil }
         return (
             History(
                 counts: counts, entries: e, personYears: personYears, years: historyYears, entryYears: entryYears,
-                onsets: onsets), s, e
+                onsets: onsets), s, a, e
         )
     }
 
@@ -178,7 +181,10 @@ public struct ProjectionBasis: Codable, Sendable {
             units: projected.map { Unit(level: $0.level.rawValue, code: $0.code, name: $0.name, parent: $0.parent) },
             transitions: Sparse(history.counts), personYears: history.personYears, historyYears: history.years,
             entryYears: history.entryYears,
-            starts: projected.map { Sparse(Projection.cells(atStart, people: $0.people)) }, entries: entries,
+            starts: projected.map { Sparse(Projection.cells(atStart, people: $0.people)) },
+            ages: projected.map { unit in
+                Sparse(Projection.ages(population, people: unit.people.filter { atStart[$0] >= 0 }, on: population.asOf))
+            }, entries: entries,
             onsets: Dictionary(
                 uniqueKeysWithValues: history.onsets.map { (prepared.library.conditions[$0.key].id, Sparse($0.value)) }),
             conditions: prepared.library.conditions.map(\.id), changesState: counted, rates: rates.perPerson,
@@ -231,7 +237,7 @@ public enum ProjectionWriter {
     public static func project(
         _ basis: ProjectionBasis, scenarios file: ScenarioFile?, settings: ProjectionSettings, suppress: Bool, to folder: URL
     ) throws {
-        guard let asOf = Day(iso: basis.asOf), let (history, starts, entries) = basis.arrays(),
+        guard let asOf = Day(iso: basis.asOf), let (history, starts, ages, entries) = basis.arrays(),
             basis.rates.count == AgeBand.allCases.count * LTCBand.allCases.count,
             basis.rates.allSatisfy({ $0.count == Projection.Measure.allCases.count })
         else { throw DefinitionError(file: ProjectionBasis.file, message: "does not hold a whole projection basis") }
@@ -248,7 +254,7 @@ public enum ProjectionWriter {
             try file?.scenarios(history: history, rates: rates, asOf: asOf, years: o.years)
             ?? [Scenario(id: Scenario.baselineId, name: "Baseline")]
         let results = Projection.run(
-            model: TransitionModel(history), starts: starts, entries: entries, entryYears: history.entryYears,
+            model: TransitionModel(history), starts: starts, ages: ages, entries: entries, entryYears: history.entryYears,
             rates: rates, scenarios: scenarios, options: o)
         let published = rows(
             results, scenarios: scenarios, rates: rates, units: units, asOf: asOf, years: o.years, suppress: suppress)

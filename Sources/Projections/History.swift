@@ -1,4 +1,5 @@
 import Conditions
+import Foundation
 import PHMCore
 
 /// What the linked record says happened to people year by year before a date: for each person
@@ -46,7 +47,35 @@ public struct History: Sendable {
     ///   - tracking: conditions whose onsets are counted with what they changed (`onsets`).
     public static func observe(
         _ population: Population, states: some StateHistory, before end: Day, years: Int, entryYears: Int,
-        include: (Int) -> Bool, tracking: [Int] = []
+        include: @Sendable (Int) -> Bool, tracking: [Int] = []
+    ) -> History {
+        // People are independent: each core counts a contiguous share of them, and the shares
+        // are added.
+        let parts = Parallel.ranges(population.count, parts: 2 * ProcessInfo.processInfo.activeProcessorCount)
+        let counted = Parallel.map(parts.count) { part in
+            observe(
+                population, people: parts[part], states: states, before: end, years: years, entryYears: entryYears,
+                include: include, tracking: tracking)
+        }
+        var total = counted[0]
+        for part in counted.dropFirst() {
+            add(part.counts, to: &total.counts)
+            for i in part.entries.indices { add(part.entries[i], to: &total.entries[i]) }
+            for (condition, values) in part.onsets { add(values, to: &total.onsets[condition, default: []]) }
+            total.personYears += part.personYears
+        }
+        return total
+    }
+
+    private static func add(_ values: [Double], to sum: inout [Double]) {
+        if sum.isEmpty { sum = [Double](repeating: 0, count: values.count) }
+        for i in values.indices { sum[i] += values[i] }
+    }
+
+    /// The history of the people in one range.
+    private static func observe(
+        _ population: Population, people: Range<Int>, states: some StateHistory, before end: Day, years: Int,
+        entryYears: Int, include: (Int) -> Bool, tracking: [Int]
     ) -> History {
         let space = ProjectionSpace.self
         let o = space.outcomes
@@ -59,7 +88,7 @@ public struct History: Sendable {
         let span = max(years, entryYears)
         let starts = (0...span).map { end.adding(months: -12 * $0) }
         var personYears = 0
-        for p in 0..<population.count where include(p) {
+        for p in people where include(p) {
             let since = population.since(p), to = population.registeredTo[p], death = population.death[p]
             let born = Day.birth(month: population.birthMonth[p])
             func cell(on day: Day) -> Int { space.cell(of: p, in: population, states: states, on: day) }

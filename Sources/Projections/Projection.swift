@@ -150,12 +150,13 @@ public enum Projection {
         return out
     }
 
-    /// Projects each unit's starting cells with its yearly entries under each scenario (the
+    /// Projects each unit's starting cells (and their people by single year of age,
+    /// `ages`) with its yearly entries under each scenario (the
     /// baseline first): the central run and the interval of `options.draws` runs, by unit then
     /// scenario. Every scenario takes the same draws, so their differences are the scenarios'.
     public static func run(
-        model: TransitionModel, starts: [[Double]], entries: [[Double]], entryYears: Int, rates: Rates,
-        scenarios: [Scenario] = [Scenario(id: Scenario.baselineId, name: "Baseline")], options: Options
+        model: TransitionModel, starts: [[Double]], ages: [[Double]], entries: [[Double]], entryYears: Int,
+        rates: Rates, scenarios: [Scenario] = [Scenario(id: Scenario.baselineId, name: "Baseline")], options: Options
     ) -> [[UnitProjection]] {
         let baseDraws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
         // Each scenario's probabilities: the model's, with its changes in incidence.
@@ -181,164 +182,361 @@ public enum Projection {
                 let size = (options.years + 1) * outputCells * measures
                 var middle = [Double](repeating: 0, count: size)
                 project(
-                    starts[u], entries[u], central[v], factor: 1, years: options.years, tables[v], growth: growth, into: &middle)
+                    starts[u], ages: ages[u], entries[u], central[v], factor: 1, years: options.years, tables[v],
+                    growth: growth, into: &middle)
+                // Draw by draw, then each value's draws gathered a few dozen values at a time.
                 var runs = [Float](repeating: 0, count: size * options.draws)
                 var one = [Double](repeating: 0, count: size)
                 for d in 0..<options.draws {
                     for i in one.indices { one[i] = 0 }
                     project(
-                        starts[u], entries[u], draws[v][d], factor: factor(u, d), years: options.years, tables[v],
-                        growth: growth, into: &one)
-                    for i in 0..<size { runs[i * options.draws + d] = Float(one[i]) }
+                        starts[u], ages: ages[u], entries[u], draws[v][d], factor: factor(u, d), years: options.years,
+                        tables[v], growth: growth, into: &one)
+                    for i in 0..<size { runs[d * size + i] = Float(one[i]) }
                 }
                 var lower = middle, upper = middle
-                for i in 0..<size {
-                    var values = runs[i * options.draws..<(i + 1) * options.draws].sorted()
-                    if values.isEmpty { values = [Float(middle[i])] }
-                    lower[i] = Double(values[Int((Double(values.count - 1) * 0.025).rounded())])
-                    upper[i] = Double(values[Int((Double(values.count - 1) * 0.975).rounded())])
-                }
+                percentiles(runs, draws: options.draws, lower: &lower, upper: &upper)
                 return UnitProjection(central: middle, lower: lower, upper: upper)
             }
         }
     }
 
-    /// What each cell's step needs, worked out once.
+    /// The 2.5th and 97.5th percentiles of each value over the draws (`runs[draw * size + value]`);
+    /// with no draws, `lower` and `upper` stay as they are.
+    static func percentiles(_ runs: [Float], draws: Int, lower: inout [Double], upper: inout [Double]) {
+        guard draws > 0 else { return }
+        let size = lower.count, chunk = 64
+        let low = Int((Double(draws - 1) * 0.025).rounded()), high = Int((Double(draws - 1) * 0.975).rounded())
+        var gathered = [Float](repeating: 0, count: chunk * draws)
+        gathered.withUnsafeMutableBufferPointer { gathered in
+            for first in stride(from: 0, to: size, by: chunk) {
+                let last = min(size, first + chunk)
+                for d in 0..<draws {
+                    for i in first..<last { gathered[(i - first) * draws + d] = runs[d * size + i] }
+                }
+                for i in first..<last {
+                    let values = UnsafeMutableBufferPointer(rebasing: gathered[(i - first) * draws..<(i - first + 1) * draws])
+                    // The higher first: everything before it is then no larger, so the lower is
+                    // found among those.
+                    select(high, in: values, below: draws)
+                    select(low, in: values, below: high + 1)
+                    lower[i] = Double(values[low])
+                    upper[i] = Double(values[high])
+                }
+            }
+        }
+    }
+
+    /// Puts the `k`th smallest of `values[0..<end]` at `k`, smaller ones before it and larger
+    /// after (selection by partitioning, Hoare 1961), without sorting the rest.
+    static func select(_ k: Int, in values: UnsafeMutableBufferPointer<Float>, below end: Int) {
+        var left = 0, right = end - 1
+        while left < right {
+            // The median of three as the pivot keeps nearly sorted draws from the worst case.
+            let middle = (left + right) / 2
+            if values[middle] < values[left] { values.swapAt(middle, left) }
+            if values[right] < values[left] { values.swapAt(right, left) }
+            if values[right] < values[middle] { values.swapAt(right, middle) }
+            let pivot = values[middle]
+            var i = left, j = right
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while pivot < values[j] { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j {
+                right = j
+            } else if k >= i {
+                left = i
+            } else {
+                return
+            }
+        }
+    }
+
+    /// What each year's step needs, worked out once.
+    ///
+    /// The step works on the cells ordered by state first (`s * blocks + b`, where a block is an
+    /// age band, sex and quintile), not in `ProjectionSpace`'s order: every person in state `s`
+    /// whose outcome is `k` reaches the same state, so each (state, outcome) pair moves a run of
+    /// `blocks` adjacent cells to another adjacent run, a loop the compiler turns into vector
+    /// instructions with no table looked up per cell. Ageing follows as a pass of its own.
     struct Tables: Sendable {
-        /// Each cell's output cell.
+        static let blocks = ProjectionSpace.ages * ProjectionSpace.sexes * ProjectionSpace.quintiles
+        /// How far the next age band's block is from a block.
+        static let ageStep = ProjectionSpace.sexes * ProjectionSpace.quintiles
+
+        /// Each output cell with its margins (`targets` of them), and its segment's activity
+        /// rates by measure: today's at the start, the scenario's from the first projected year.
+        static let targets = 5
+        var targets: [Int]
+        var rates: [Double]
+        var laterRates: [Double]
+        /// The output cell of each cell, in the step's order.
         var outputOf: [Int]
-        /// Each output cell with its margins, and its segment's activity rates: today's at the
-        /// start, the scenario's from the first projected year.
-        var targetsOf: [[Int]]
-        var rateOf: [[Double]]
-        var laterRateOf: [[Double]]
-        /// The cell's first state in its band (state 0), and in the next band up (the same for
-        /// the last band).
-        var base: [Int]
-        var older: [Int]
-        var ageingOut: [Double]
-        /// The state reached from each state by each non-fatal outcome.
-        var next: [Int]
+        /// Every (state, non-fatal outcome) pair, and the state it reaches.
+        var moves: [(from: Int, outcome: Int, to: Int)]
 
         init(rates: Rates, later: Rates? = nil) {
             let space = ProjectionSpace.self
-            outputOf = (0..<space.cells).map(Projection.outputCell)
-            targetsOf = (0..<crossCells).map(Projection.margins(ofCross:))
-            func segments(_ rates: Rates) -> [[Double]] {
-                (0..<crossCells).map { c in
+            targets = (0..<crossCells).flatMap(Projection.margins(ofCross:))
+            func segments(_ rates: Rates) -> [Double] {
+                (0..<crossCells).flatMap { c in
                     let (age, ltc, _) = Projection.parts(ofOutput: c)
                     return rates.perPerson[age! * LTCBand.allCases.count + ltc!]
                 }
             }
-            rateOf = segments(rates)
-            laterRateOf = segments(later ?? rates)
-            base = (0..<space.cells).map { $0 - $0 % space.states }
-            older = (0..<space.cells).map { cell in
-                let a = space.parts(cell).age, b = cell - cell % space.states
-                return a + 1 < space.ages ? b + space.sexes * space.quintiles * space.states : b
+            self.rates = segments(rates)
+            laterRates = segments(later ?? rates)
+            outputOf = (0..<space.cells).map { i in Projection.outputCell(Self.cell(i)) }
+            moves = (0..<space.states).flatMap { s in (0..<space.death).map { k in (s, k, space.next(s, k)) } }
+        }
+
+        /// The `ProjectionSpace` cell at a position of the step's order.
+        static func cell(_ i: Int) -> Int { i % blocks * ProjectionSpace.states + i / blocks }
+    }
+
+    /// Single years of age: 0 to 89, and 90 or over.
+    public static let singleYears = 91
+
+    /// The people of `people` present on a day by sex and single year of age
+    /// (`sex * singleYears + year`): how each age band is spread over its years, which decides
+    /// how many of it reach the next band each year.
+    public static func ages(_ population: Population, people: some Sequence<Int>, on day: Day) -> [Double] {
+        var out = [Double](repeating: 0, count: ProjectionSpace.sexes * singleYears)
+        for p in people where ProjectionSpace.present(p, in: population, on: day) {
+            let year = min(singleYears - 1, max(0, population.age(of: p, on: day)))
+            out[ProjectionSpace.sex(population.sex[p]) * singleYears + year] += 1
+        }
+        return out
+    }
+
+    /// People spread evenly over the single years of their age bands: for starting cells whose
+    /// ages are not known.
+    public static func evenAges(_ cells: [Double]) -> [Double] {
+        let space = ProjectionSpace.self
+        var out = [Double](repeating: 0, count: space.sexes * singleYears)
+        for cell in cells.indices where cells[cell] > 0 {
+            let (a, sex, _, _) = space.parts(cell)
+            let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : singleYears
+            for year in first..<last { out[sex * singleYears + year] += cells[cell] / Double(last - first) }
+        }
+        return out
+    }
+
+    /// Each sex's people by single year of age, moved on a year at a time beside the cells: a
+    /// band's share reaching the next band in a year is its share in its last year of age, where
+    /// an even spread over the band's years (a fifth of a five-year band) would age a large
+    /// cohort, or a small one, out of its band at the wrong pace.
+    struct AgeProfile {
+        var people: [Double]
+        /// The share of each age band and sex reaching the next band this year.
+        var ageing: [Double]
+
+        init(_ people: [Double]) {
+            self.people = people
+            ageing = [Double](repeating: 0, count: ProjectionSpace.ages * ProjectionSpace.sexes)
+            shares()
+        }
+
+        private mutating func shares() {
+            let space = ProjectionSpace.self
+            for a in 0..<(space.ages - 1) {
+                let first = space.ageEdges[a], last = space.ageEdges[a + 1]
+                for sex in 0..<space.sexes {
+                    let base = sex * Projection.singleYears
+                    var total = 0.0
+                    for year in first..<last { total += people[base + year] }
+                    ageing[a * space.sexes + sex] =
+                        total > 0 ? people[base + last - 1] / total : 1 / Double(last - first)
+                }
             }
-            ageingOut = (0..<space.cells).map { space.ageingOut[space.parts($0).age] }
-            next = (0..<space.states * space.death).map { space.next($0 / space.death, $0 % space.death) }
+        }
+
+        /// A year on: each single year of age takes the year below it, kept in the proportion its
+        /// band and sex survived and stayed (`kept`, by band and sex); those who joined
+        /// (`joined`, by band and sex) are spread evenly over their band's years.
+        mutating func advance(kept: [Double], joined: [Double]) {
+            let space = ProjectionSpace.self, years = Projection.singleYears
+            for sex in 0..<space.sexes {
+                let base = sex * years
+                let band = { (year: Int) in ProjectionSpace.ageBand(year) * space.sexes + sex }
+                let oldest = people[base + years - 1] * kept[band(years - 1)]
+                for year in stride(from: years - 1, through: 1, by: -1) {
+                    people[base + year] = people[base + year - 1] * kept[band(year - 1)]
+                }
+                people[base + years - 1] += oldest
+                people[base] = 0
+                for a in 0..<space.ages where joined[a * space.sexes + sex] > 0 {
+                    let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : years
+                    for year in first..<last { people[base + year] += joined[a * space.sexes + sex] / Double(last - first) }
+                }
+            }
+            shares()
+        }
+
+        /// Scales an age band and sex, as `follow` scales its cells.
+        mutating func scale(band a: Int, sex: Int, by factor: Double) {
+            let space = ProjectionSpace.self
+            let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : Projection.singleYears
+            for year in first..<last { people[sex * Projection.singleYears + year] *= factor }
         }
     }
 
-    /// One run: the yearly steps from the starting cells, summed into output cells each year.
-    /// With `growth` (`PopulationConstraint.growth`), each year's people in each age band and sex
-    /// are scaled to the start's times the growth.
+    /// One run: the yearly steps from the starting cells (`start`, with its people by single year
+    /// of age `ages`), summed into output cells each year. With `growth`
+    /// (`PopulationConstraint.growth`), each year's people in each age band and sex are scaled to
+    /// the start's times the growth.
     static func project(
-        _ start: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int, _ tables: Tables,
-        growth: [Double]? = nil, into out: inout [Double]
+        _ start: [Double], ages: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int,
+        _ tables: Tables, growth: [Double]? = nil, into out: inout [Double]
     ) {
-        let cells = ProjectionSpace.cells, o = ProjectionSpace.outcomes, moves = ProjectionSpace.death
-        // The inner loop runs a billion times for a large board: through raw buffers, without
-        // bounds checks (every index is a cell, a cell's outcome or a state, all within the
-        // tables built for them).
+        let space = ProjectionSpace.self
+        let cells = space.cells, o = space.outcomes, blocks = Tables.blocks, states = space.states
+        let shift = Tables.ageStep, quintiles = space.quintiles, bands = space.ages * space.sexes
+        // Only the moves some block can make: outcomes a state cannot have (major illness begun
+        // twice, a count above the cap) have probability 0 throughout.
+        let moves = tables.moves.filter { move in
+            (0..<blocks).contains { b in p[(b * states + move.from) * o + move.outcome] > 0 }
+        }
+        // The loops run billions of times for a large board: through raw buffers, without bounds
+        // checks (every index is a position within the buffers allocated for it).
         var now = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
         var next = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        let joining = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        let chance = UnsafeMutableBufferPointer<Double>.allocate(capacity: moves.count * blocks)
         defer {
-            now.deallocate()
-            next.deallocate()
+            for buffer in [now, next, joining, chance] { buffer.deallocate() }
         }
-        _ = now.initialize(from: start)
-        next.initialize(repeating: 0)
+        var joined = [Double](repeating: 0, count: bands)
+        for i in 0..<cells {
+            let cell = Tables.cell(i)
+            now[i] = start[cell]
+            joining[i] = entries[cell] * factor
+            joined[cell / (quintiles * states)] += joining[i]
+        }
+        for (m, move) in moves.enumerated() {
+            for b in 0..<blocks { chance[m * blocks + b] = Double(p[(b * states + move.from) * o + move.outcome]) }
+        }
+        var profile = AgeProfile(ages)
+        var before = [Double](repeating: 0, count: bands), after = before, kept = before
         var cross = [Double](repeating: 0, count: crossCells * 2)
         record(0, UnsafeBufferPointer(now), tables, &cross, into: &out)
         guard years >= 1 else { return }
-        p.withUnsafeBufferPointer { p in
-            tables.base.withUnsafeBufferPointer { base in
-                tables.older.withUnsafeBufferPointer { older in
-                    tables.ageingOut.withUnsafeBufferPointer { ageing in
-                        tables.next.withUnsafeBufferPointer { reached in
-                            entries.withUnsafeBufferPointer { entries in
-                                for year in 1...years {
-                                    for i in 0..<cells { next[i] = entries[i] * factor }
-                                    // A cell holding less than a millionth of a person is not
-                                    // moved on: it never adds up to a person in any figure.
-                                    for cell in 0..<cells where now[cell] > 1e-6 {
-                                        let n = now[cell], up = ageing[cell], stay = base[cell], higher = older[cell]
-                                        let s = cell - stay
-                                        for k in 0..<moves {
-                                            // Outcomes a state cannot have (major illness
-                                            // begun twice) are exactly 0.
-                                            let flow = n * Double(p[cell * o + k])
-                                            guard flow > 0 else { continue }
-                                            let to = reached[s * moves + k]
-                                            next[stay + to] += flow * (1 - up)
-                                            next[higher + to] += flow * up
-                                        }
-                                    }
-                                    if let growth { follow(growth, year: year, from: start, &next) }
-                                    swap(&now, &next)
-                                    record(year, UnsafeBufferPointer(now), tables, &cross, into: &out)
+        /// The people of each age band and sex: every state's blocks added (a vector loop), then
+        /// each band and sex's quintiles.
+        var byBlock = [Double](repeating: 0, count: blocks)
+        func sum(_ cells: UnsafeMutableBufferPointer<Double>, into totals: inout [Double]) {
+            byBlock.withUnsafeMutableBufferPointer { acc in
+                acc.update(repeating: 0)
+                for s in 0..<states {
+                    let source = cells.baseAddress! + s * blocks
+                    for b in 0..<blocks { acc[b] += source[b] }
+                }
+                for band in 0..<bands {
+                    var total = 0.0
+                    for q in 0..<quintiles { total += acc[band * quintiles + q] }
+                    totals[band] = total
+                }
+            }
+        }
+        let add = joining.baseAddress!, chances = chance.baseAddress!
+        for year in 1...years {
+            let from = now.baseAddress!, to = next.baseAddress!
+            to.update(repeating: 0, count: cells)
+            for (m, move) in moves.enumerated() {
+                let source = from + move.from * blocks, target = to + move.to * blocks, q = chances + m * blocks
+                for b in 0..<blocks { target[b] += source[b] * q[b] }
+            }
+            sum(now, into: &before)
+            sum(next, into: &after)
+            // Ageing, from the oldest band down, so nobody moves up twice in a year.
+            for band in stride(from: bands - shift / quintiles - 1, through: 0, by: -1) {
+                let up = profile.ageing[band]
+                guard up > 0 else { continue }
+                for s in 0..<states {
+                    let first = s * blocks + band * quintiles
+                    for i in first..<first + quintiles {
+                        let moved = to[i] * up
+                        to[i] -= moved
+                        to[i + shift] += moved
+                    }
+                }
+            }
+            for i in 0..<cells { to[i] += add[i] }
+            for i in 0..<bands { kept[i] = before[i] > 0 ? after[i] / before[i] : 0 }
+            profile.advance(kept: kept, joined: joined)
+            if let growth { follow(growth, year: year, from: start, &next, profile: &profile) }
+            swap(&now, &next)
+            record(year, UnsafeBufferPointer(now), tables, &cross, into: &out)
+        }
+    }
+
+    /// Scales each age band and sex (its quintiles' cells in every state, and its single years of
+    /// age in `profile`) to its people at the start times the year's growth. The start's count is
+    /// taken rounded to 5, as every planning count is published, and a band and sex of fewer than
+    /// 8 people keeps what the model gives it: a projection that followed the exact count would
+    /// publish it times the file's growth.
+    static func follow(
+        _ growth: [Double], year: Int, from start: [Double], _ cells: inout UnsafeMutableBufferPointer<Double>,
+        profile: inout AgeProfile
+    ) {
+        let quintiles = ProjectionSpace.quintiles, states = ProjectionSpace.states, blocks = Tables.blocks
+        for b in 0..<(ProjectionSpace.ages * ProjectionSpace.sexes) {
+            var base = 0.0, now = 0.0
+            for i in b * quintiles * states..<(b + 1) * quintiles * states { base += start[i] }
+            for s in 0..<states {
+                for q in 0..<quintiles { now += cells[s * blocks + b * quintiles + q] }
+            }
+            guard now > 0, base >= 7.5 else { continue }
+            let shown = ((base + 2.5) / 5).rounded(.down) * 5
+            let scale = shown * growth[year * ProjectionSpace.ages * ProjectionSpace.sexes + b] / now
+            for s in 0..<states {
+                for q in 0..<quintiles { cells[s * blocks + b * quintiles + q] *= scale }
+            }
+            profile.scale(band: b / ProjectionSpace.sexes, sex: b % ProjectionSpace.sexes, by: scale)
+        }
+    }
+
+    /// People and major illness summed into the output cells, then each output cell's activity at
+    /// its segment's rates, then the margins from the output cells. `now` is in the step's order.
+    static func record(
+        _ year: Int, _ now: UnsafeBufferPointer<Double>, _ tables: Tables, _ cross: inout [Double],
+        into out: inout [Double]
+    ) {
+        let blocks = Tables.blocks, targets = Tables.targets
+        let rates = year == 0 ? tables.rates : tables.laterRates
+        cross.withUnsafeMutableBufferPointer { cross in
+            tables.outputOf.withUnsafeBufferPointer { outputOf in
+                tables.targets.withUnsafeBufferPointer { targetsOf in
+                    rates.withUnsafeBufferPointer { rates in
+                        out.withUnsafeMutableBufferPointer { out in
+                            cross.update(repeating: 0)
+                            for s in 0..<ProjectionSpace.states {
+                                // Odd states are those with major illness.
+                                let major = s % 2 == 1
+                                for i in s * blocks..<(s + 1) * blocks where now[i] > 0 {
+                                    let c = outputOf[i] * 2
+                                    cross[c] += now[i]
+                                    if major { cross[c + 1] += now[i] }
+                                }
+                            }
+                            for c in 0..<crossCells where cross[c * 2] > 0 {
+                                let people = cross[c * 2], major = cross[c * 2 + 1]
+                                for t in 0..<targets {
+                                    let base = (year * outputCells + targetsOf[c * targets + t]) * measures
+                                    out[base] += people
+                                    out[base + 1] += major
+                                    for m in 2..<measures { out[base + m] += people * rates[c * measures + m] }
                                 }
                             }
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /// Scales each age band and sex (a run of quintiles x states cells) to its people at the
-    /// start times the year's growth. The start's count is taken rounded to 5, as every planning
-    /// count is published, and a band and sex of fewer than 8 people keeps what the model gives
-    /// it: a projection that followed the exact count would publish it times the file's growth.
-    static func follow(_ growth: [Double], year: Int, from start: [Double], _ cells: inout UnsafeMutableBufferPointer<Double>) {
-        let block = ProjectionSpace.quintiles * ProjectionSpace.states
-        for b in 0..<(ProjectionSpace.ages * ProjectionSpace.sexes) {
-            let range = b * block..<(b + 1) * block
-            var base = 0.0, now = 0.0
-            for i in range {
-                base += start[i]
-                now += cells[i]
-            }
-            guard now > 0, base >= 7.5 else { continue }
-            let shown = ((base + 2.5) / 5).rounded(.down) * 5
-            let scale = shown * growth[year * ProjectionSpace.ages * ProjectionSpace.sexes + b] / now
-            for i in range { cells[i] *= scale }
-        }
-    }
-
-    /// People and major illness summed into the output cells, then each output cell's activity at
-    /// its segment's rates, then the margins from the output cells.
-    static func record(
-        _ year: Int, _ now: UnsafeBufferPointer<Double>, _ tables: Tables, _ cross: inout [Double],
-        into out: inout [Double]
-    ) {
-        for i in cross.indices { cross[i] = 0 }
-        for cell in 0..<now.count where now[cell] > 0 {
-            let c = tables.outputOf[cell] * 2
-            cross[c] += now[cell]
-            if cell % 2 == 1 { cross[c + 1] += now[cell] }
-        }
-        for c in 0..<crossCells where cross[c * 2] > 0 {
-            let people = cross[c * 2], major = cross[c * 2 + 1]
-            let rate = year == 0 ? tables.rateOf[c] : tables.laterRateOf[c]
-            for target in tables.targetsOf[c] {
-                let base = (year * outputCells + target) * measures
-                out[base] += people
-                out[base + 1] += major
-                for m in 2..<measures { out[base + m] += people * rate[m] }
             }
         }
     }
@@ -360,7 +558,7 @@ extension Projection {
     /// with the people registered at as-of, by the seed's age bands and LTC bands (the whole
     /// organisation).
     public static func backtest(
-        _ population: Population, states: some StateHistory, include: @escaping (Int) -> Bool, yearsBack: Int,
+        _ population: Population, states: some StateHistory, include: @escaping @Sendable (Int) -> Bool, yearsBack: Int,
         options: Options
     ) -> ProjectionSummary.Backtest {
         let start = population.asOf.adding(months: -12 * yearsBack)
@@ -369,6 +567,7 @@ extension Projection {
             include: include)
         let people = (0..<population.count).filter(include)
         let first = cells(personCells(population, states: states, people: people, on: start), people: people)
+        let firstAges = ages(population, people: people, on: start)
         let observed = cells(personCells(population, states: states, people: people, on: population.asOf), people: people)
         var joined = [Double](repeating: 0, count: ProjectionSpace.cells)
         for practice in history.entries { for i in joined.indices { joined[i] += practice[i] } }
@@ -380,7 +579,7 @@ extension Projection {
         let shape = max(1, entries.reduce(0, +) * Double(max(1, history.entryYears)))
         @Sendable func projected(_ p: [Float], factor: Double) -> [Double] {
             var out = [Double](repeating: 0, count: size)
-            project(first, entries, p, factor: factor, years: yearsBack, tables, into: &out)
+            project(first, ages: firstAges, entries, p, factor: factor, years: yearsBack, tables, into: &out)
             return (0..<outputCells).map { out[(yearsBack * outputCells + $0) * measures] }
         }
         let central = projected(model.mean.map(Float.init), factor: 1)

@@ -8,7 +8,8 @@ import PHMCore
 /// stick-breaking, or continuation-ratio, form of the multinomial). Each choice is a proportion,
 /// estimated for each cell hierarchically: many cells are small (a deprivation quintile of one
 /// sex at one age with eight conditions), so a cell's proportion is drawn from a Beta
-/// distribution centred on its age band and state's (over both sexes and every quintile), whose
+/// distribution centred on its age band and state's (over both sexes and every quintile) times
+/// its sex and quintile's ratio over every age and state (`standardised`), whose
 /// own is drawn from one centred on the age band's (over every state). How tightly each level
 /// holds to its parent, its concentration, is estimated from the data for each choice by
 /// maximising the beta-binomial likelihood over a grid (empirical Bayes estimation of many small
@@ -35,6 +36,8 @@ public struct TransitionModel: Sendable {
     let bandChoice: [[Double]]
     public let bandConcentration: [[Double]]
     public let groupConcentration: [[Double]]
+    /// Each choice's choices made and expected for each sex and quintile (`standardised`).
+    let standardised: [[(seen: Double, expected: Double)]]
 
     /// The order of the choices: each outcome against those after it; the last outcome is what
     /// remains.
@@ -68,7 +71,9 @@ public struct TransitionModel: Sendable {
             let rows = (0..<space.states).map { s in
                 Self.splits(group[(a * space.states + s) * o..<(a * space.states + s + 1) * o])
             }
-            let w = (0..<Self.choices).map { j in Self.concentration(rows.map { $0[j] }, around: bandChoice[a][j]) }
+            let w = (0..<Self.choices).map { j in
+                Self.concentration(rows.map { $0[j] }, around: [Double](repeating: bandChoice[a][j], count: rows.count))
+            }
             bandConcentration[a] = w
             for s in 0..<space.states {
                 groupChoice[a * space.states + s] = (0..<Self.choices).map { j in
@@ -81,21 +86,30 @@ public struct TransitionModel: Sendable {
             let (a, _, _, s) = space.parts(cell)
             members[a * space.states + s].append(cell)
         }
+        let standardised = Self.standardised(counts, groups: groupChoice)
+        let ratio = standardised.map { $0.map { $0.seen / $0.expected } }
         var groupConcentration = [[Double]](repeating: [], count: space.ages * space.states)
         var mean = [Double](repeating: 0, count: space.cells * o)
         for g in members.indices {
             let rows = members[g].map { Self.splits(counts[$0 * o..<($0 + 1) * o]) }
-            let w = (0..<Self.choices).map { j in Self.concentration(rows.map { $0[j] }, around: groupChoice[g][j]) }
+            // Each cell is centred on its group's proportion times its sex and quintile's ratio.
+            let centres = members[g].map { cell in
+                (0..<Self.choices).map { j in Self.centre(groupChoice[g][j], ratio[j][Self.kind(cell)]) }
+            }
+            let w = (0..<Self.choices).map { j in
+                Self.concentration(rows.map { $0[j] }, around: centres.map { $0[j] })
+            }
             groupConcentration[g] = w
             let state = g % space.states
-            for (cell, row) in zip(members[g], rows) {
+            for (c, (cell, row)) in zip(members[g], rows).enumerated() {
                 let q = (0..<Self.choices).map { j in
-                    Self.fixed(state, j) ?? (row[j].yes + w[j] * groupChoice[g][j]) / (row[j].total + w[j])
+                    Self.fixed(state, j) ?? (row[j].yes + w[j] * centres[c][j]) / (row[j].total + w[j])
                 }
                 for (k, p) in Self.outcomes(q).enumerated() { mean[cell * o + k] = p }
             }
         }
         self.mean = mean
+        self.standardised = standardised
         self.counts = counts
         bandCounts = band
         groupCounts = group
@@ -141,17 +155,49 @@ public struct TransitionModel: Sendable {
         return p
     }
 
+    /// A cell's sex and quintile together (`sex * quintiles + quintile`).
+    static func kind(_ cell: Int) -> Int {
+        let (_, sex, quintile, _) = ProjectionSpace.parts(cell)
+        return sex * ProjectionSpace.quintiles + quintile
+    }
+
+    /// A group's proportion times a ratio, kept inside (0, 1).
+    static func centre(_ proportion: Double, _ ratio: Double) -> Double { min(0.999, proportion * ratio) }
+
+    /// For each choice, each sex and quintile's ratio of the choices made to those its cells'
+    /// groups would make (indirect standardisation): how much more often women, or people in the
+    /// most deprived quintile, gain a condition or die than others of their age and state. The
+    /// cells are centred on their group's proportion times this ratio, so a gradient by sex or
+    /// deprivation that runs through every age and state is kept where each cell alone is too
+    /// small to show it. Ten expected choices are added to each side, so a ratio from few
+    /// people stays near 1.
+    static func standardised(_ counts: [Double], groups: [[Double]]) -> [[(seen: Double, expected: Double)]] {
+        let o = ProjectionSpace.outcomes, kinds = ProjectionSpace.sexes * ProjectionSpace.quintiles
+        var seen = [[Double]](repeating: [Double](repeating: 0, count: kinds), count: choices)
+        var expected = seen
+        for cell in 0..<ProjectionSpace.cells {
+            let (a, _, _, s) = ProjectionSpace.parts(cell), g = a * ProjectionSpace.states + s
+            for (j, row) in splits(counts[cell * o..<(cell + 1) * o]).enumerated() where fixed(s, j) == nil {
+                seen[j][kind(cell)] += row.yes
+                expected[j][kind(cell)] += row.total * groups[g][j]
+            }
+        }
+        return (0..<choices).map { j -> [(seen: Double, expected: Double)] in
+            (0..<kinds).map { k in (seen[j][k] + 10, expected[j][k] + 10) }
+        }
+    }
+
     /// The concentration on the grid under which the rows' counts are likeliest, each row's
-    /// proportion drawn from a Beta distribution with that concentration around `mean`.
-    static func concentration(_ rows: [(yes: Double, total: Double)], around mean: Double) -> Double {
+    /// proportion drawn from a Beta distribution with that concentration around its mean.
+    static func concentration(_ rows: [(yes: Double, total: Double)], around means: [Double]) -> Double {
         // A proportion of 0 or 1 has no spread to estimate, and rows nobody faced say nothing:
         // they hold to their parent.
-        guard mean > 0 && mean < 1, rows.contains(where: { $0.total > 0 }) else { return grid.last! }
+        guard means.allSatisfy({ $0 > 0 && $0 < 1 }), rows.contains(where: { $0.total > 0 }) else { return grid.last! }
         func logBeta(_ a: Double, _ b: Double) -> Double { lgamma(a) + lgamma(b) - lgamma(a + b) }
         var best = grid[0], bestLikelihood = -Double.infinity
         for w in grid {
             var likelihood = 0.0
-            for row in rows where row.total > 0 {
+            for (row, mean) in zip(rows, means) where row.total > 0 {
                 likelihood +=
                     logBeta(row.yes + w * mean, row.total - row.yes + w * (1 - mean)) - logBeta(w * mean, w * (1 - mean))
             }
@@ -205,11 +251,18 @@ public struct TransitionModel: Sendable {
                 for j in 0..<choices { groups[g * choices + j] = q[j] }
             }
         }
+        // Each ratio from its posterior: the choices made, a Poisson count, over those expected.
+        let ratio = standardised.map { kinds in
+            kinds.map { rng.gamma(shape: $0.seen, mean: $0.seen) / $0.expected }
+        }
         var out = [Float](repeating: 0, count: counts.count)
         for cell in 0..<space.cells {
             let (a, _, _, s) = space.parts(cell)
             let g = a * space.states + s
-            choose(cell, state: s, in: counts, around: { groups[g * choices + $0] }, groupConcentration[g], into: &q)
+            let k = Self.kind(cell)
+            choose(
+                cell, state: s, in: counts, around: { Self.centre(groups[g * choices + $0], ratio[$0][k]) },
+                groupConcentration[g], into: &q)
             var left = 1.0
             for j in 0..<choices {
                 out[cell * o + order[j]] = Float(left * q[j])

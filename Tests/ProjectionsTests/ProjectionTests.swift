@@ -1,8 +1,9 @@
 import Foundation
 import Outputs
 import PHMCore
-import Projections
 import Testing
+
+@testable import Projections
 
 /// A population lived year by year under known rates, with each person's state changes dated.
 struct SimulatedHistory: StateHistory {
@@ -222,7 +223,8 @@ struct ProjectionTests {
         options.years = 1
         options.draws = 20
         let result = Projection.run(
-            model: model, starts: [start], entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
+            model: model, starts: [start], ages: [Projection.evenAges(start)],
+            entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
             entryYears: 1, rates: .none, options: options)[0][0]
         let total = result.value(result.central, year: 1, cell: Projection.everyone, .people)
         let summed = (0..<Projection.crossCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
@@ -257,6 +259,38 @@ struct ProjectionTests {
         #expect(abs(all.errorPct!) < 5, "\(all)")
         for band in backtest.bands where band.breakdown == "age" && band.observed! >= 2000 {
             #expect(abs(band.errorPct!) < 5, "\(band)")
+        }
+    }
+}
+
+/// The intervals' percentiles, chosen by selection, are those a full sort gives, with ties,
+/// runs of equal values, sorted and reversed draws, and as few as one draw.
+@Suite struct PercentileTests {
+    @Test func selectionMatchesSorting() {
+        var rng = Xoshiro(seed: 5, 1, 2)
+        for draws in [1, 2, 3, 20, 199, 200] {
+            let size = 150
+            var runs = [Float](repeating: 0, count: draws * size)
+            for d in 0..<draws {
+                for i in 0..<size {
+                    runs[d * size + i] =
+                        switch i % 5 {
+                        case 0: Float(rng.int(0..<4))  // many ties
+                        case 1: Float(d)  // sorted
+                        case 2: Float(draws - d)  // reversed
+                        case 3: 7  // all equal
+                        default: Float(rng.uniform() * 1000)
+                        }
+                }
+            }
+            var lower = [Double](repeating: -1, count: size), upper = lower
+            Projection.percentiles(runs, draws: draws, lower: &lower, upper: &upper)
+            for i in 0..<size {
+                let sorted = (0..<draws).map { runs[$0 * size + i] }.sorted()
+                let low = sorted[Int((Double(draws - 1) * 0.025).rounded())]
+                let high = sorted[Int((Double(draws - 1) * 0.975).rounded())]
+                #expect(lower[i] == Double(low) && upper[i] == Double(high), "\(draws) draws, value \(i)")
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ import Testing
         options.years = years
         options.draws = 20
         return Projection.run(
-            model: TransitionModel(history()), starts: [start],
+            model: TransitionModel(history()), starts: [start], ages: [Projection.evenAges(start)],
             entries: [[Double](repeating: 0, count: ProjectionSpace.cells)], entryYears: 1, rates: rates,
             scenarios: scenarios, options: options)[0]
     }
