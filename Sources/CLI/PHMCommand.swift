@@ -127,6 +127,12 @@ package struct PopulationOptions: ParsableArguments {
     @Option(name: .customLong("fault-rate"), help: "Malformed rows added per row written, per file (messier data).")
     var faultRate = 0.00005
 
+    @Option(
+        help:
+            "How conditions arise before as-of: backdated (counts at as-of follow the seed's table) or forward (gained year by year under documented rates)."
+    )
+    package var onsets: SynthesisOptions.Onsets = .backdated
+
     package func validate() throws {
         guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
         guard (0...0.5).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 0.5.") }
@@ -137,11 +143,13 @@ package struct PopulationOptions: ParsableArguments {
         var options = SynthesisOptions(people: people, seed: seed, asOf: asOf)
         options.signal = signal
         options.faultRate = faultRate
+        options.onsets = onsets
         return options
     }
 }
 
 extension SynthesisOptions.Signal: ExpressibleByArgument {}
+extension SynthesisOptions.Onsets: ExpressibleByArgument {}
 
 extension Day: ExpressibleByArgument {
     public init?(argument: String) { self.init(iso: argument) }

@@ -20,6 +20,8 @@ public struct SyntheticCondition: Sendable {
     var prescriptionDefined: Bool = false
     /// Whether everyone with the condition is treated (the score counts it only with current treatment).
     var alwaysTreated: Bool = false
+    /// Whether the condition is counted from test values rather than a diagnosis code.
+    var valueDefined: Bool = false
 }
 
 public enum Catalogue {
@@ -51,7 +53,9 @@ public enum Catalogue {
         c(
             "coronary_heart_disease", ["53741008", "194828000", "22298006"], ["I25.1", "I20.9", "I21.9"], old, 4, 0.05,
             med: ["0209000A0AAAAAA", "0212000B0AAAAAA", "0204000H0AAAAAA"]),
-        c("chronic_kidney_disease", ["433144002"], ["N18.3"], veryOld, 3.5, 0.03, med: ["0205051R0AAAAAA"]),
+        c(
+            "chronic_kidney_disease", ["433144002"], ["N18.3"], veryOld, 3.5, 0.03, med: ["0205051R0AAAAAA"],
+            valueDefined: true),
         c("chronic_liver_disease", ["328383001", "19943007"], ["K74.6", "K70.3"], middle, 0.7, 0.08),
         c(
             "constipation", ["14760008"], ["K59.0"], veryOld, 3, 0.03, med: ["0106040M0AAAAAA", "0106040G0AAAAAA"],
@@ -87,11 +91,12 @@ public enum Catalogue {
     private static func c(
         _ name: String, _ snomed: [String], _ icd10: [String], _ age: [Double], _ weight: Double, _ slope: Double,
         sex: Character? = nil, med: [String] = [], recent: Bool = false, prescriptionDefined: Bool = false,
-        alwaysTreated: Bool = false
+        alwaysTreated: Bool = false, valueDefined: Bool = false
     ) -> SyntheticCondition {
         SyntheticCondition(
             name: name, snomed: snomed, icd10: icd10, ageWeight: age.map { $0 * weight }, deprivationSlope: slope, sex: sex,
-            medicines: med, recent: recent, prescriptionDefined: prescriptionDefined, alwaysTreated: alwaysTreated)
+            medicines: med, recent: recent, prescriptionDefined: prescriptionDefined, alwaysTreated: alwaysTreated,
+            valueDefined: valueDefined)
     }
 
     /// One-off medicines (antibiotics, short courses).

@@ -12,7 +12,12 @@ struct PersonModel: Sendable {
     let ltcCount: [Int]
     let birth: [Day]
     let death: [Day?]
+    /// With forward onsets: the conditions each person held when their life in the data began
+    /// (`lifeStart`), and the days they gained more.
+    let heldAtStart: [Int]
+    let gained: [[Day]]
     let historyStart: Day
+    let lifeStart: Day
     let end: Day
 
     // File indices, in `SyntheticHealthSystem.headers` order.
@@ -34,6 +39,7 @@ struct PersonModel: Sendable {
         self.options = options
         self.geography = geography
         historyStart = options.asOf.adding(months: -12 * options.historyYears)
+        lifeStart = options.asOf.adding(months: -12 * PersonModel.lifeYears)
         end = options.asOf.adding(months: 12 * options.followUpYears)
         let n = options.people
         let ageCumulative = cumulative(PersonModel.ageBandShare)
@@ -86,14 +92,32 @@ struct PersonModel: Sendable {
             inBand[min(19, age[i] / 5)] += 1
         }
         for b in typical.indices { typical[b] = inBand[b] > 0 ? typical[b] / inBand[b] : 0 }
+        var held = [Int](repeating: 0, count: options.onsets == .forward ? n : 0)
+        var gained = [[Day]](repeating: [], count: held.count)
         for i in 0..<n {
             var rng = Xoshiro(seed: options.seed, UInt64(i), 4)
             birth[i] = options.asOf.adding(months: -(age[i] * 12) - rng.int(1..<12)).adding(days: -rng.int(0..<28))
-            death[i] = PersonModel.deathDay(
-                age: age[i], ltc: ltc[i], typical: typical[min(19, age[i] / 5)], birth: birth[i], asOf: options.asOf,
-                from: start, to: end, rng: &rng)
+            switch options.onsets {
+            case .backdated:
+                death[i] = PersonModel.deathDay(
+                    age: age[i], ltc: ltc[i], typical: typical[min(19, age[i] / 5)], birth: birth[i], asOf: options.asOf,
+                    from: start, to: end, rng: &rng)
+            case .forward:
+                // The seed's count is what they hold when the data's years begin (none for
+                // anyone born since), and the years run on from there.
+                held[i] = birth[i] < start.adding(days: -1) ? ltc[i] : 0
+                let quintile = (geography.areaDecile[area[i]] + 1) / 2
+                (death[i], gained[i]) = PersonModel.liveForwards(
+                    holding: held[i], female: female[i], quintile: quintile, birth: birth[i], from: start, to: end,
+                    rng: &rng)
+                ltc[i] = held[i] + gained[i].filter { $0 < options.asOf }.count
+            }
         }
-        assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
+        if options.onsets == .backdated {
+            assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
+        }
+        heldAtStart = held
+        self.gained = gained
         self.birth = birth
         self.death = death
         self.age = age
@@ -122,6 +146,43 @@ struct PersonModel: Sendable {
             day = day.adding(months: 12)
         }
         return nil
+    }
+
+    /// Years of gaining conditions and facing death under `ForwardRates`, in the years that
+    /// begin on the anniversaries of `start` (a projection's years, which end at as-of), from
+    /// `holding` conditions: the day of death, if before `end`, and the days conditions were
+    /// gained. A year in which someone is born counts for its share of the year.
+    static func liveForwards(
+        holding: Int, female: Bool, quintile: Int, birth: Day, from start: Day, to end: Day, rng: inout Xoshiro
+    ) -> (death: Day?, gained: [Day]) {
+        var held = holding, gained: [Day] = []
+        var yearStart = start
+        while yearStart < end {
+            let yearEnd = yearStart.adding(months: 12)
+            defer { yearStart = yearEnd }
+            guard yearEnd > birth else { continue }
+            let from = max(yearStart, birth.adding(days: 1)), days = max(1, from.days(to: yearEnd))
+            let share = Double(days) / Double(yearStart.days(to: yearEnd))
+            let age = ageByMonth(birth: birth, on: yearStart)
+            let dies = rng.chance(ForwardRates.death(age: age, male: !female, conditions: held) * share)
+            let gains = rng.chance(
+                ForwardRates.gain(age: age, female: female, quintile: quintile, conditions: held) * share)
+            let deathDay = from.adding(days: rng.int(0..<days)), gainDay = from.adding(days: rng.int(0..<days))
+            if gains, !dies || gainDay < deathDay {
+                gained.append(gainDay)
+                held += 1
+            }
+            if dies { return (deathDay, gained) }
+        }
+        return (nil, gained)
+    }
+
+    /// Age in completed years as the platform reads it, from the month of birth (taken as its
+    /// middle), so a year's rates are the ones of the age band the platform puts it in.
+    static func ageByMonth(birth: Day, on day: Day) -> Int {
+        let (by, bm, _) = birth.civil, (y, m, d) = day.civil
+        let months = (y - by) * 12 + m - bm
+        return max(0, (d >= 15 ? months : months - 1) / 12)
     }
 
     func nhsNumber(_ person: Int) -> UInt64 {
@@ -173,24 +234,43 @@ struct PersonModel: Sendable {
 
         // Conditions, drawn without replacement, weighted by age band, sex and deprivation.
         var conditions: [Condition] = []
+        let forward = options.onsets == .forward
         var weights = Catalogue.conditions.map { c -> Double in
             if let sex = c.sex, (sex == "F") != isFemale { return 0 }
+            if forward && !ForwardRates.kept(c) { return 0 }
             return c.ageWeight[Int(ageBand)] * (1 + c.deprivationSlope * Double(10 - decile))
         }
-        let yearsLived = max(1, age)
-        for _ in 0..<ltcCount[person] {
-            let total = weights.reduce(0, +)
-            guard total > 0 else { break }
+        func pick() -> Int? {
+            guard weights.reduce(0, +) > 0 else { return nil }
             let index = rng.pick(cumulative: cumulative(weights))
             weights[index] = 0
+            return index
+        }
+        let yearsLived = max(1, age)
+        if forward {
+            // Those held when the data's years begin, from before then; then each one gained.
+            let before = lifeStart.adding(days: -1)
+            for _ in 0..<heldAtStart[person] {
+                guard let index = pick() else { break }
+                let onset = max(birth.adding(days: 1), before.adding(days: -rng.int(0..<(min(yearsLived, 25) * 365))))
+                conditions.append(Condition(index: index, onset: onset))
+            }
+            for day in gained[person] {
+                guard let index = pick() else { break }
+                conditions.append(Condition(index: index, onset: day))
+            }
+        }
+        for _ in 0..<(forward ? 0 : ltcCount[person]) {
+            guard let index = pick() else { break }
             let span = Catalogue.conditions[index].recent ? min(yearsLived, 4) : min(yearsLived, 25)
             // Someone who died was diagnosed before they died.
             let onset = max(
                 birth.adding(days: 30), min(asOf, self.death[person] ?? asOf).adding(days: -1 - rng.int(0..<(span * 365))))
             conditions.append(Condition(index: index, onset: onset))
         }
-        // New diagnoses in the year after as-of (incidence), not counted at as-of.
-        if rng.chance(0.03 + 0.02 * Double(ltcCount[person])) {
+        // New diagnoses in the year after as-of (incidence), not counted at as-of; forwards,
+        // the years run on past as-of.
+        if !forward, rng.chance(0.03 + 0.02 * Double(ltcCount[person])) {
             let total = weights.reduce(0, +)
             if total > 0 {
                 let index = rng.pick(cumulative: cumulative(weights))
@@ -204,14 +284,25 @@ struct PersonModel: Sendable {
         // Registrations: people join the area at birth or move in, at a steady rate looking back
         // from as-of (the time since joining is exponential), and leave at the same rate, so
         // that the registered population changes by little more than births less deaths. Some
-        // move practice (and house) within the area.
+        // move practice (and house) within the area. Forwards, leavers leave on a day spread
+        // evenly over the years before as-of, having joined an exponential time before it, so as
+        // many leave in each year and the rates a projection reads from one stretch of years
+        // hold in the next; backdated, they leave between joining and as-of, more of them lately.
         let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
         var registrations: [Registration] = []
-        // Looking back from the day they were last here alive: someone who died had joined
-        // before they died, at the same rate.
+        // Backdated, looking back from the day they were last here alive: someone who died had
+        // joined before they died, at the same rate. Forwards, joining does not depend on dying:
+        // looked back from as-of (or, for a leaver, from leaving), and someone who would have
+        // joined after they died never lived here, so is not written; otherwise the years of
+        // those who die would be seen more often than those of people who live on, and death
+        // rates would read higher than the rates they died by.
         let yearsHere = min(150, -log(max(rng.uniform(), 1e-12)) / PersonModel.migration)
         var firstFrom = max(birth, min(asOf, self.death[person] ?? asOf).adding(days: -Int(yearsHere * 365.25)))
-        if let death, firstFrom >= death { firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365))) }
+        if forward {
+            firstFrom = max(birth, asOf.adding(days: -Int(yearsHere * 365.25)))
+        } else if let death, firstFrom >= death {
+            firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365)))
+        }
         let homeArea = area[person]
         let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<3)]
         let moves = rng.chance(0.1)
@@ -229,13 +320,22 @@ struct PersonModel: Sendable {
                     area: homeArea))
         } else {
             var to: Day?
-            let earliest = max(firstFrom.adding(days: 30), asOf.adding(months: -12 * PersonModel.lifeYears))
-            if leaves, earliest < asOf { to = earliest.adding(days: rng.int(0..<max(1, earliest.days(to: asOf)))) }
+            if forward {
+                let leaving = lifeStart.adding(days: rng.int(0..<lifeStart.days(to: asOf)))
+                if leaves, leaving > birth.adding(days: 30), leaving < death ?? .max {
+                    to = leaving
+                    firstFrom = max(birth, leaving.adding(days: -30 - Int(yearsHere * 365.25)))
+                }
+            } else {
+                let earliest = max(firstFrom.adding(days: 30), lifeStart)
+                if leaves, earliest < asOf { to = earliest.adding(days: rng.int(0..<max(1, earliest.days(to: asOf)))) }
+            }
             registrations.append(
                 Registration(
                     id: patientId(person, 0), practice: practice[person], from: firstFrom, to: to, postcode: homePostcode,
                     area: homeArea))
         }
+        if forward, let death, registrations[0].from >= death { return }
         if let death {
             for r in registrations.indices where registrations[r].to == nil || registrations[r].to! > death {
                 registrations[r].to = death
@@ -279,7 +379,7 @@ struct PersonModel: Sendable {
         let registeredAtAsOf = current.from <= asOf && (current.to ?? .max) > asOf && (death ?? .max) > asOf
         let diedBefore = death.map { $0 <= asOf } ?? false
         block.files[PersonModel.gtPerson].field(person)
-        block.files[PersonModel.gtPerson].field(ltcCount[person])
+        block.files[PersonModel.gtPerson].field(forward ? conditions.filter { $0.onset < asOf }.count : ltcCount[person])
         block.files[PersonModel.gtPerson].field(
             conditions.filter { $0.onset < asOf }.map { Catalogue.conditions[$0.index].name }.sorted().joined(separator: "|"))
         block.files[PersonModel.gtPerson].field(registeredAtAsOf ? 1 : 0)

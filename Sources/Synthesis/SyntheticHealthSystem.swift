@@ -14,6 +14,20 @@ public struct SynthesisOptions: Sendable {
     public var faultRate = 0.00005
     /// How much of the emergency admissions the records can predict.
     public var signal = Signal.full
+    /// How people come by their conditions over the years.
+    public var onsets = Onsets.backdated
+
+    /// How conditions and deaths unfold before as-of.
+    public enum Onsets: String, Sendable, CaseIterable {
+        /// Each person's count at as-of follows the seed's distribution; the conditions are then
+        /// dated back over the years before (25, or 4 for cancer), and deaths follow the count at
+        /// as-of. The seed's table is reproduced; the years before as-of are not a forwards process.
+        case backdated
+        /// Conditions are gained year by year, and deaths happen, under the documented rates of
+        /// `ForwardRates`, from the count each person holds eight years before as-of: what a
+        /// projection estimates from the history can be checked against the rates it was made with.
+        case forward
+    }
 
     /// How strongly emergency admissions follow what the records say about a person: `weak` and
     /// `none` test that risk models are chosen and guarded rather than assumed to work.
