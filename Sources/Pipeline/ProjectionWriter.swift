@@ -67,10 +67,13 @@ public struct ProjectionBasis: Codable, Sendable {
     public var historyYears: Int
     public var entryYears: Int
     /// Each unit's people at as-of by cell and by sex and single year of age
-    /// (`Projection.ages`), and its yearly entries by cell.
+    /// (`Projection.ages`), and its yearly entries by cell and by sex and single year of age. A
+    /// basis kept before ages were has none, and its people are taken as spread evenly over
+    /// their age bands' years.
     public var starts: [Sparse]
-    public var ages: [Sparse]
+    public var ages: [Sparse]?
     public var entries: [Sparse]
+    public var entryAges: [Sparse]?
     /// Onsets of every condition that can change a state, by condition id (`History.onsets`).
     public var onsets: [String: Sparse]
     /// Every condition of the library, and whether it can change a state.
@@ -100,11 +103,14 @@ public struct ProjectionBasis: Codable, Sendable {
 
     /// The history, starts and entries as arrays of the projection's sizes; nil when the file
     /// does not hold them.
-    func arrays() -> (history: History, starts: [[Double]], ages: [[Double]], entries: [[Double]])? {
+    func arrays() -> (
+        history: History, starts: [[Double]], ages: [[Double]], entries: [[Double]], entryAges: [[Double]]
+    )? {
         let space = ProjectionSpace.self
         // Units in order, each parent before its children (as a run writes them).
         guard let counts = transitions.values(space.cells * space.outcomes), (1...10_000).contains(units.count),
-            starts.count == units.count, ages.count == units.count, entries.count == units.count,
+            starts.count == units.count, entries.count == units.count, (ages?.count ?? units.count) == units.count,
+            (entryAges?.count ?? units.count) == units.count,
             units.enumerated().allSatisfy({ u, unit in unit.parent.map { (0..<u).contains($0) } ?? true }),
             units.allSatisfy({ Level(rawValue: $0.level) != nil }), (1...50).contains(historyYears),
             (1...50).contains(entryYears), personYears >= 0,
@@ -112,7 +118,9 @@ public struct ProjectionBasis: Codable, Sendable {
         else { return nil }
         let s = starts.compactMap { $0.values(space.cells) }
         let e = entries.compactMap { $0.values(space.cells) }
-        let a = ages.compactMap { $0.values(space.sexes * Projection.singleYears) }
+        let years = space.sexes * Projection.singleYears
+        let a = ages.map { $0.compactMap { $0.values(years) } } ?? s.map(Projection.evenAges)
+        let ea = entryAges.map { $0.compactMap { $0.values(years) } } ?? e.map(Projection.evenAges)
         var onsets: [Int: [Double]] = [:]
         for (id, sparse) in self.onsets {
             guard let index = conditions.firstIndex(of: id),
@@ -120,11 +128,13 @@ public struct ProjectionBasis: Codable, Sendable {
             else { return nil }
             onsets[index] = values
         }
-        guard s.count == units.count, a.count == units.count, e.count == units.count else { return nil }
+        guard s.count == units.count, a.count == units.count, e.count == units.count, ea.count == units.count else {
+            return nil
+        }
         return (
             History(
                 counts: counts, entries: e, personYears: personYears, years: historyYears, entryYears: entryYears,
-                onsets: onsets), s, a, e
+                onsets: onsets), s, a, e, ea
         )
     }
 
@@ -144,11 +154,15 @@ public struct ProjectionBasis: Codable, Sendable {
         let projected = Array(units.prefix { $0.level != .practice })
         let atStart = Projection.personCells(
             population, states: states, people: prepared.planningPeople, on: population.asOf)
-        let entries = projected.map { unit in
-            var sum = [Double](repeating: 0, count: ProjectionSpace.cells)
-            for practice in unit.practices { for i in sum.indices { sum[i] += history.entries[practice][i] } }
-            return Sparse(sum)
+        func summed(_ byPractice: [[Double]], _ count: Int) -> [Sparse] {
+            projected.map { unit in
+                var sum = [Double](repeating: 0, count: count)
+                for practice in unit.practices { for i in sum.indices { sum[i] += byPractice[practice][i] } }
+                return Sparse(sum)
+            }
         }
+        let entries = summed(history.entries, ProjectionSpace.cells)
+        let entryAges = summed(history.entryAges, ProjectionSpace.sexes * Projection.singleYears)
         let rates = Projection.Rates(cells: atStart, use: prepared.utilisation, people: prepared.planningPeople)
 
         var warnings: [String] = []
@@ -184,7 +198,7 @@ public struct ProjectionBasis: Codable, Sendable {
             starts: projected.map { Sparse(Projection.cells(atStart, people: $0.people)) },
             ages: projected.map { unit in
                 Sparse(Projection.ages(population, people: unit.people.filter { atStart[$0] >= 0 }, on: population.asOf))
-            }, entries: entries,
+            }, entries: entries, entryAges: entryAges,
             onsets: Dictionary(
                 uniqueKeysWithValues: history.onsets.map { (prepared.library.conditions[$0.key].id, Sparse($0.value)) }),
             conditions: prepared.library.conditions.map(\.id), changesState: counted, rates: rates.perPerson,
@@ -237,7 +251,7 @@ public enum ProjectionWriter {
     public static func project(
         _ basis: ProjectionBasis, scenarios file: ScenarioFile?, settings: ProjectionSettings, suppress: Bool, to folder: URL
     ) throws {
-        guard let asOf = Day(iso: basis.asOf), let (history, starts, ages, entries) = basis.arrays(),
+        guard let asOf = Day(iso: basis.asOf), let (history, starts, ages, entries, entryAges) = basis.arrays(),
             basis.rates.count == AgeBand.allCases.count * LTCBand.allCases.count,
             basis.rates.allSatisfy({ $0.count == Projection.Measure.allCases.count })
         else { throw DefinitionError(file: ProjectionBasis.file, message: "does not hold a whole projection basis") }
@@ -254,7 +268,8 @@ public enum ProjectionWriter {
             try file?.scenarios(history: history, rates: rates, asOf: asOf, years: o.years)
             ?? [Scenario(id: Scenario.baselineId, name: "Baseline")]
         let results = Projection.run(
-            model: TransitionModel(history), starts: starts, ages: ages, entries: entries, entryYears: history.entryYears,
+            model: TransitionModel(history), starts: starts, ages: ages, entries: entries, entryAges: entryAges,
+            entryYears: history.entryYears,
             rates: rates, scenarios: scenarios, options: o)
         let published = rows(
             results, scenarios: scenarios, rates: rates, units: units, asOf: asOf, years: o.years, suppress: suppress)

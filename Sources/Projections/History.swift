@@ -1,5 +1,4 @@
 import Conditions
-import Foundation
 import PHMCore
 
 /// What the linked record says happened to people year by year before a date: for each person
@@ -17,8 +16,11 @@ public struct History: Sendable {
     /// `counts[cell * outcomes + outcome]`.
     public var counts: [Double]
     /// Entries by practice: `entries[practice][cell]`, per year (the mean over `entryYears`),
-    /// in the cell the person was in at the end of the year they joined.
+    /// in the cell the person was in at the end of the year they joined; and the same people by
+    /// sex and single year of age then (`entryAges[practice][sex * Projection.singleYears +
+    /// year]`), so that babies join at 0, not spread over 0 to 4.
     public var entries: [[Double]]
+    public var entryAges: [[Double]]
     public var personYears: Int
     public var years: Int
     public var entryYears: Int
@@ -30,10 +32,12 @@ public struct History: Sendable {
     public var onsets: [Int: [Double]]
 
     public init(
-        counts: [Double], entries: [[Double]], personYears: Int, years: Int, entryYears: Int, onsets: [Int: [Double]] = [:]
+        counts: [Double], entries: [[Double]], entryAges: [[Double]] = [], personYears: Int, years: Int, entryYears: Int,
+        onsets: [Int: [Double]] = [:]
     ) {
         self.counts = counts
         self.entries = entries
+        self.entryAges = entryAges
         self.personYears = personYears
         self.years = years
         self.entryYears = entryYears
@@ -49,9 +53,10 @@ public struct History: Sendable {
         _ population: Population, states: some StateHistory, before end: Day, years: Int, entryYears: Int,
         include: @Sendable (Int) -> Bool, tracking: [Int] = []
     ) -> History {
-        // People are independent: each core counts a contiguous share of them, and the shares
-        // are added.
-        let parts = Parallel.ranges(population.count, parts: 2 * ProcessInfo.processInfo.activeProcessorCount)
+        // People are independent: the cores count contiguous shares of them, and the shares are
+        // added. Every count is a whole number until the entries are divided by their years at
+        // the end, so the sums are the same whatever the number of cores.
+        let parts = Parallel.ranges(population.count, parts: 8)
         let counted = Parallel.map(parts.count) { part in
             observe(
                 population, people: parts[part], states: states, before: end, years: years, entryYears: entryYears,
@@ -61,8 +66,14 @@ public struct History: Sendable {
         for part in counted.dropFirst() {
             add(part.counts, to: &total.counts)
             for i in part.entries.indices { add(part.entries[i], to: &total.entries[i]) }
+            for i in part.entryAges.indices { add(part.entryAges[i], to: &total.entryAges[i]) }
             for (condition, values) in part.onsets { add(values, to: &total.onsets[condition, default: []]) }
             total.personYears += part.personYears
+        }
+        let perYear = 1 / Double(max(1, entryYears))
+        for i in total.entries.indices {
+            for c in total.entries[i].indices { total.entries[i][c] *= perYear }
+            for a in total.entryAges[i].indices { total.entryAges[i][a] *= perYear }
         }
         return total
     }
@@ -85,6 +96,9 @@ public struct History: Sendable {
         let slot = Dictionary(tracking.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var entries = [[Double]](
             repeating: [Double](repeating: 0, count: space.cells), count: population.hierarchy.practices.count)
+        var entryAges = [[Double]](
+            repeating: [Double](repeating: 0, count: space.sexes * Projection.singleYears),
+            count: population.hierarchy.practices.count)
         let span = max(years, entryYears)
         let starts = (0...span).map { end.adding(months: -12 * $0) }
         var personYears = 0
@@ -123,13 +137,17 @@ public struct History: Sendable {
                     personYears += 1
                 }
                 if k <= entryYears, since >= start, since < stop, there(stop) {
-                    entries[Int(population.practice[p])][cell(on: stop)] += 1 / Double(entryYears)
+                    // Counted whole here; divided by the years once every share is added.
+                    let practice = Int(population.practice[p])
+                    entries[practice][cell(on: stop)] += 1
+                    let year = min(Projection.singleYears - 1, max(0, population.age(of: p, on: stop)))
+                    entryAges[practice][space.sex(population.sex[p]) * Projection.singleYears + year] += 1
                 }
             }
         }
         return History(
-            counts: counts, entries: entries, personYears: personYears, years: years, entryYears: entryYears,
-            onsets: Dictionary(uniqueKeysWithValues: zip(tracking, onsets)))
+            counts: counts, entries: entries, entryAges: entryAges, personYears: personYears, years: years,
+            entryYears: entryYears, onsets: Dictionary(uniqueKeysWithValues: zip(tracking, onsets)))
     }
 }
 

@@ -150,13 +150,14 @@ public enum Projection {
         return out
     }
 
-    /// Projects each unit's starting cells (and their people by single year of age,
-    /// `ages`) with its yearly entries under each scenario (the
+    /// Projects each unit's starting cells (and their people by sex and single year of age,
+    /// `ages`) with its yearly entries (and theirs, `entryAges`) under each scenario (the
     /// baseline first): the central run and the interval of `options.draws` runs, by unit then
     /// scenario. Every scenario takes the same draws, so their differences are the scenarios'.
     public static func run(
-        model: TransitionModel, starts: [[Double]], ages: [[Double]], entries: [[Double]], entryYears: Int,
-        rates: Rates, scenarios: [Scenario] = [Scenario(id: Scenario.baselineId, name: "Baseline")], options: Options
+        model: TransitionModel, starts: [[Double]], ages: [[Double]], entries: [[Double]], entryAges: [[Double]],
+        entryYears: Int, rates: Rates, scenarios: [Scenario] = [Scenario(id: Scenario.baselineId, name: "Baseline")],
+        options: Options
     ) -> [[UnitProjection]] {
         let baseDraws = Parallel.map(options.draws) { model.draw(seed: options.seed, $0) }
         // Each scenario's probabilities: the model's, with its changes in incidence.
@@ -182,16 +183,16 @@ public enum Projection {
                 let size = (options.years + 1) * outputCells * measures
                 var middle = [Double](repeating: 0, count: size)
                 project(
-                    starts[u], ages: ages[u], entries[u], central[v], factor: 1, years: options.years, tables[v],
-                    growth: growth, into: &middle)
+                    starts[u], ages: ages[u], entries[u], entryAges: entryAges[u], central[v], factor: 1,
+                    years: options.years, tables[v], growth: growth, into: &middle)
                 // Draw by draw, then each value's draws gathered a few dozen values at a time.
                 var runs = [Float](repeating: 0, count: size * options.draws)
                 var one = [Double](repeating: 0, count: size)
                 for d in 0..<options.draws {
                     for i in one.indices { one[i] = 0 }
                     project(
-                        starts[u], ages: ages[u], entries[u], draws[v][d], factor: factor(u, d), years: options.years,
-                        tables[v], growth: growth, into: &one)
+                        starts[u], ages: ages[u], entries[u], entryAges: entryAges[u], draws[v][d],
+                        factor: factor(u, d), years: options.years, tables[v], growth: growth, into: &one)
                     for i in 0..<size { runs[d * size + i] = Float(one[i]) }
                 }
                 var lower = middle, upper = middle
@@ -315,8 +316,8 @@ public enum Projection {
         return out
     }
 
-    /// People spread evenly over the single years of their age bands: for starting cells whose
-    /// ages are not known.
+    /// People spread evenly over the single years of their age bands: for cells whose people's
+    /// ages are not known (a projection basis kept before ages were).
     public static func evenAges(_ cells: [Double]) -> [Double] {
         let space = ProjectionSpace.self
         var out = [Double](repeating: 0, count: space.sexes * singleYears)
@@ -331,7 +332,8 @@ public enum Projection {
     /// Each sex's people by single year of age, moved on a year at a time beside the cells: a
     /// band's share reaching the next band in a year is its share in its last year of age, where
     /// an even spread over the band's years (a fifth of a five-year band) would age a large
-    /// cohort, or a small one, out of its band at the wrong pace.
+    /// cohort, or a small one, out of its band at the wrong pace, and babies out of 0-4 after a
+    /// year rather than five.
     struct AgeProfile {
         var people: [Double]
         /// The share of each age band and sex reaching the next band this year.
@@ -358,26 +360,26 @@ public enum Projection {
         }
 
         /// A year on: each single year of age takes the year below it, kept in the proportion its
-        /// band and sex survived and stayed (`kept`, by band and sex); those who joined
-        /// (`joined`, by band and sex) are spread evenly over their band's years.
+        /// band and sex survived and stayed (`kept`, by band and sex), and those who joined are
+        /// added at their ages (`joined`, by sex and single year).
         mutating func advance(kept: [Double], joined: [Double]) {
             let space = ProjectionSpace.self, years = Projection.singleYears
             for sex in 0..<space.sexes {
                 let base = sex * years
-                let band = { (year: Int) in ProjectionSpace.ageBand(year) * space.sexes + sex }
+                let band = { (year: Int) in Self.band[year] * space.sexes + sex }
                 let oldest = people[base + years - 1] * kept[band(years - 1)]
                 for year in stride(from: years - 1, through: 1, by: -1) {
                     people[base + year] = people[base + year - 1] * kept[band(year - 1)]
                 }
                 people[base + years - 1] += oldest
                 people[base] = 0
-                for a in 0..<space.ages where joined[a * space.sexes + sex] > 0 {
-                    let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : years
-                    for year in first..<last { people[base + year] += joined[a * space.sexes + sex] / Double(last - first) }
-                }
             }
+            for i in people.indices { people[i] += joined[i] }
             shares()
         }
+
+        /// The age band of each single year.
+        static let band = (0..<Projection.singleYears).map(ProjectionSpace.ageBand)
 
         /// Scales an age band and sex, as `follow` scales its cells.
         mutating func scale(band a: Int, sex: Int, by factor: Double) {
@@ -392,8 +394,8 @@ public enum Projection {
     /// (`PopulationConstraint.growth`), each year's people in each age band and sex are scaled to
     /// the start's times the growth.
     static func project(
-        _ start: [Double], ages: [Double], _ entries: [Double], _ p: [Float], factor: Double, years: Int,
-        _ tables: Tables, growth: [Double]? = nil, into out: inout [Double]
+        _ start: [Double], ages: [Double], _ entries: [Double], entryAges: [Double], _ p: [Float], factor: Double,
+        years: Int, _ tables: Tables, growth: [Double]? = nil, into out: inout [Double]
     ) {
         let space = ProjectionSpace.self
         let cells = space.cells, o = space.outcomes, blocks = Tables.blocks, states = space.states
@@ -412,13 +414,12 @@ public enum Projection {
         defer {
             for buffer in [now, next, joining, chance] { buffer.deallocate() }
         }
-        var joined = [Double](repeating: 0, count: bands)
         for i in 0..<cells {
             let cell = Tables.cell(i)
             now[i] = start[cell]
             joining[i] = entries[cell] * factor
-            joined[cell / (quintiles * states)] += joining[i]
         }
+        let joined = entryAges.map { $0 * factor }
         for (m, move) in moves.enumerated() {
             for b in 0..<blocks { chance[m * blocks + b] = Double(p[(b * states + move.from) * o + move.outcome]) }
         }
@@ -572,6 +573,9 @@ extension Projection {
         var joined = [Double](repeating: 0, count: ProjectionSpace.cells)
         for practice in history.entries { for i in joined.indices { joined[i] += practice[i] } }
         let entries = joined
+        var joinedAges = [Double](repeating: 0, count: ProjectionSpace.sexes * singleYears)
+        for practice in history.entryAges { for i in joinedAges.indices { joinedAges[i] += practice[i] } }
+        let entryAges = joinedAges
         // Each band's total in every draw, so the interval is the total's, not a sum of cells'.
         let model = TransitionModel(history)
         let tables = Tables(rates: .none)
@@ -579,7 +583,9 @@ extension Projection {
         let shape = max(1, entries.reduce(0, +) * Double(max(1, history.entryYears)))
         @Sendable func projected(_ p: [Float], factor: Double) -> [Double] {
             var out = [Double](repeating: 0, count: size)
-            project(first, ages: firstAges, entries, p, factor: factor, years: yearsBack, tables, into: &out)
+            project(
+                first, ages: firstAges, entries, entryAges: entryAges, p, factor: factor, years: yearsBack, tables,
+                into: &out)
             return (0..<outputCells).map { out[(yearsBack * outputCells + $0) * measures] }
         }
         let central = projected(model.mean.map(Float.init), factor: 1)

@@ -25,12 +25,6 @@ public enum ProjectionSpace {
     public static let outcomes = 8
     public static let death = 6, exit = 7
 
-    /// The share of a band that reaches the next band in a year: people are taken to be spread
-    /// evenly over their band's years. Nobody leaves the open last band by ageing.
-    static let ageingOut: [Double] = ageEdges.indices.map { a in
-        a + 1 < ageEdges.count ? 1 / Double(ageEdges[a + 1] - ageEdges[a]) : 0
-    }
-
     @inline(__always)
     public static func cell(age: Int, sex: Int, quintile: Int, state: Int) -> Int {
         ((age * sexes + sex) * quintiles + quintile) * states + state

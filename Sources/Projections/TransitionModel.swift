@@ -8,8 +8,8 @@ import PHMCore
 /// stick-breaking, or continuation-ratio, form of the multinomial). Each choice is a proportion,
 /// estimated for each cell hierarchically: many cells are small (a deprivation quintile of one
 /// sex at one age with eight conditions), so a cell's proportion is drawn from a Beta
-/// distribution centred on its age band and state's (over both sexes and every quintile) times
-/// its sex and quintile's ratio over every age and state (`standardised`), whose
+/// distribution centred on its age band and state's (over both sexes and every quintile) moved
+/// by its sex and quintile's ratios over every age and state (`standardised`), whose
 /// own is drawn from one centred on the age band's (over every state). How tightly each level
 /// holds to its parent, its concentration, is estimated from the data for each choice by
 /// maximising the beta-binomial likelihood over a grid (empirical Bayes estimation of many small
@@ -36,8 +36,28 @@ public struct TransitionModel: Sendable {
     let bandChoice: [[Double]]
     public let bandConcentration: [[Double]]
     public let groupConcentration: [[Double]]
-    /// Each choice's choices made and expected for each sex and quintile (`standardised`).
-    let standardised: [[(seen: Double, expected: Double)]]
+    /// Each choice's choices made and not made, seen and expected, for each sex and quintile,
+    /// and for each state (`standardised`).
+    let standardised: [[Standardised]]
+    let stateStandardised: [[Standardised]]
+
+    /// One sex and quintile's choices made (`yes`) and not made (`no`): seen, and expected at
+    /// their groups' proportions, each with ten added.
+    struct Standardised: Sendable {
+        var yes: (seen: Double, expected: Double)
+        var no: (seen: Double, expected: Double)
+
+        var ratio: (yes: Double, no: Double) { (yes.seen / yes.expected, no.seen / no.expected) }
+
+        /// Ratios drawn from their posteriors: the choices made (or not), a Poisson count, over
+        /// those expected.
+        func draw(_ rng: inout Xoshiro) -> (yes: Double, no: Double) {
+            (
+                rng.gamma(shape: yes.seen, mean: yes.seen) / yes.expected,
+                rng.gamma(shape: no.seen, mean: no.seen) / no.expected
+            )
+        }
+    }
 
     /// The order of the choices: each outcome against those after it; the last outcome is what
     /// remains.
@@ -65,19 +85,28 @@ public struct TransitionModel: Sendable {
         let bandChoice = (0..<space.ages).map { a -> [Double] in
             Self.splits(band[a * o..<(a + 1) * o]).map { $0.total > 0 ? $0.yes / $0.total : 0 }
         }
+        // Each state's ratios over every age band: how much more often people with more
+        // conditions die, or gain another, than their age band as a whole.
+        let stateStandardised = Self.standardised(
+            group, rows: space.ages * space.states, kinds: space.states, kind: { $0 % space.states },
+            state: { $0 % space.states }, parent: { bandChoice[$0 / space.states] })
+        let stateRatio = stateStandardised.map { $0.map(\.ratio) }
         var bandConcentration = [[Double]](repeating: [], count: space.ages)
         var groupChoice = [[Double]](repeating: [], count: space.ages * space.states)
         for a in 0..<space.ages {
             let rows = (0..<space.states).map { s in
                 Self.splits(group[(a * space.states + s) * o..<(a * space.states + s + 1) * o])
             }
+            let centres = (0..<space.states).map { s in
+                (0..<Self.choices).map { j in Self.centre(bandChoice[a][j], stateRatio[j][s]) }
+            }
             let w = (0..<Self.choices).map { j in
-                Self.concentration(rows.map { $0[j] }, around: [Double](repeating: bandChoice[a][j], count: rows.count))
+                Self.concentration(rows.map { $0[j] }, around: centres.map { $0[j] })
             }
             bandConcentration[a] = w
             for s in 0..<space.states {
                 groupChoice[a * space.states + s] = (0..<Self.choices).map { j in
-                    (rows[s][j].yes + w[j] * bandChoice[a][j]) / (rows[s][j].total + w[j])
+                    (rows[s][j].yes + w[j] * centres[s][j]) / (rows[s][j].total + w[j])
                 }
             }
         }
@@ -86,8 +115,14 @@ public struct TransitionModel: Sendable {
             let (a, _, _, s) = space.parts(cell)
             members[a * space.states + s].append(cell)
         }
-        let standardised = Self.standardised(counts, groups: groupChoice)
-        let ratio = standardised.map { $0.map { $0.seen / $0.expected } }
+        let standardised = Self.standardised(
+            counts, rows: space.cells, kinds: space.sexes * space.quintiles, kind: Self.kind,
+            state: { space.parts($0).state },
+            parent: { cell in
+                let (a, _, _, s) = space.parts(cell)
+                return groupChoice[a * space.states + s]
+            })
+        let ratio = standardised.map { $0.map(\.ratio) }
         var groupConcentration = [[Double]](repeating: [], count: space.ages * space.states)
         var mean = [Double](repeating: 0, count: space.cells * o)
         for g in members.indices {
@@ -110,6 +145,7 @@ public struct TransitionModel: Sendable {
         }
         self.mean = mean
         self.standardised = standardised
+        self.stateStandardised = stateStandardised
         self.counts = counts
         bandCounts = band
         groupCounts = group
@@ -161,30 +197,39 @@ public struct TransitionModel: Sendable {
         return sex * ProjectionSpace.quintiles + quintile
     }
 
-    /// A group's proportion times a ratio, kept inside (0, 1).
-    static func centre(_ proportion: Double, _ ratio: Double) -> Double { min(0.999, proportion * ratio) }
+    /// A group's proportion moved by a sex and quintile's ratios, on its rarer side: a rare
+    /// choice (dying) is times the ratio of choices made, a common one (no change) is one less
+    /// the rare remainder times the ratio of choices not made, so a small ratio on a proportion
+    /// near 1 does not multiply its remainder many times over. A proportion of 0 or 1 stays.
+    static func centre(_ proportion: Double, _ ratio: (yes: Double, no: Double)) -> Double {
+        guard proportion > 0 && proportion < 1 else { return proportion }
+        return proportion < 0.5 ? min(0.999, proportion * ratio.yes) : max(0.001, 1 - (1 - proportion) * ratio.no)
+    }
 
-    /// For each choice, each sex and quintile's ratio of the choices made to those its cells'
-    /// groups would make (indirect standardisation): how much more often women, or people in the
-    /// most deprived quintile, gain a condition or die than others of their age and state. The
-    /// cells are centred on their group's proportion times this ratio, so a gradient by sex or
-    /// deprivation that runs through every age and state is kept where each cell alone is too
-    /// small to show it. Ten expected choices are added to each side, so a ratio from few
-    /// people stays near 1.
-    static func standardised(_ counts: [Double], groups: [[Double]]) -> [[(seen: Double, expected: Double)]] {
-        let o = ProjectionSpace.outcomes, kinds = ProjectionSpace.sexes * ProjectionSpace.quintiles
-        var seen = [[Double]](repeating: [Double](repeating: 0, count: kinds), count: choices)
-        var expected = seen
-        for cell in 0..<ProjectionSpace.cells {
-            let (a, _, _, s) = ProjectionSpace.parts(cell), g = a * ProjectionSpace.states + s
-            for (j, row) in splits(counts[cell * o..<(cell + 1) * o]).enumerated() where fixed(s, j) == nil {
-                seen[j][kind(cell)] += row.yes
-                expected[j][kind(cell)] += row.total * groups[g][j]
+    /// For each choice, each kind of row's ratios of the choices made, and not made, to those its
+    /// rows' parents would make (indirect standardisation): how much more often women, or people
+    /// in the most deprived quintile, gain a condition or die than others of their age and state
+    /// (cells, by sex and quintile); how much more often people with five conditions die than
+    /// their age band as a whole (groups, by state). Each row is centred on its parent's
+    /// proportion moved by its kind's ratios (`centre`), so a gradient that runs through every
+    /// age is kept where each row alone is too small to show it. Ten expected choices are added
+    /// to each side, so a ratio from few people stays near 1.
+    static func standardised(
+        _ counts: [Double], rows: Int, kinds: Int, kind: (Int) -> Int, state: (Int) -> Int, parent: (Int) -> [Double]
+    ) -> [[Standardised]] {
+        let o = ProjectionSpace.outcomes
+        var out = [[Standardised]](
+            repeating: [Standardised](repeating: Standardised(yes: (10, 10), no: (10, 10)), count: kinds), count: choices)
+        for r in 0..<rows {
+            let k = kind(r), s = state(r), p = parent(r)
+            for (j, row) in splits(counts[r * o..<(r + 1) * o]).enumerated() where fixed(s, j) == nil {
+                out[j][k].yes.seen += row.yes
+                out[j][k].yes.expected += row.total * p[j]
+                out[j][k].no.seen += row.total - row.yes
+                out[j][k].no.expected += row.total * (1 - p[j])
             }
         }
-        return (0..<choices).map { j -> [(seen: Double, expected: Double)] in
-            (0..<kinds).map { k in (seen[j][k] + 10, expected[j][k] + 10) }
-        }
+        return out
     }
 
     /// The concentration on the grid under which the rows' counts are likeliest, each row's
@@ -233,6 +278,7 @@ public struct TransitionModel: Sendable {
                 remaining -= yes
             }
         }
+        let stateRatio = stateStandardised.map { kinds in kinds.map { $0.draw(&rng) } }
         var groups = [Double](repeating: 0, count: space.ages * space.states * choices)
         var q = [Double](repeating: 0, count: choices)
         for a in 0..<space.ages {
@@ -247,14 +293,13 @@ public struct TransitionModel: Sendable {
             }
             for s in 0..<space.states {
                 let g = a * space.states + s
-                choose(g, state: s, in: groupCounts, around: { band[$0] }, bandConcentration[a], into: &q)
+                choose(
+                    g, state: s, in: groupCounts, around: { Self.centre(band[$0], stateRatio[$0][s]) },
+                    bandConcentration[a], into: &q)
                 for j in 0..<choices { groups[g * choices + j] = q[j] }
             }
         }
-        // Each ratio from its posterior: the choices made, a Poisson count, over those expected.
-        let ratio = standardised.map { kinds in
-            kinds.map { rng.gamma(shape: $0.seen, mean: $0.seen) / $0.expected }
-        }
+        let ratio = standardised.map { kinds in kinds.map { $0.draw(&rng) } }
         var out = [Float](repeating: 0, count: counts.count)
         for cell in 0..<space.cells {
             let (a, _, _, s) = space.parts(cell)

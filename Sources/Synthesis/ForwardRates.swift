@@ -12,8 +12,8 @@ import PHMCore
 ///   each condition already held (up to 9); 10% higher for women; at most 50%. At most one
 ///   condition is gained a year.
 /// - Dying in a year: a Gompertz hazard at the middle of the person's five-year age band
-///   (`exp(-11 + 0.094 x age)`, 90 and over taken as 92.5), 25% higher for each condition held and
-///   30% higher for men; at most 50%.
+///   (`exp(-11 + 0.094 x age)`, 90 and over taken as 92.5), 25% higher for each condition held
+///   (up to 9) and 30% higher for men; at most 50%.
 ///
 /// Gaining and dying are independent within a year; a condition gained after the day of death
 /// is not recorded. Only conditions recorded once and kept are gained (not those the library
@@ -31,7 +31,7 @@ public enum ForwardRates {
 
     public static func death(age: Int, male: Bool, conditions: Int) -> Double {
         let middle = Double(min(age, 90) / 5 * 5) + 2.5
-        return min(0.5, exp(-11 + 0.094 * middle) * (1 + 0.25 * Double(conditions)) * (male ? 1.3 : 1))
+        return min(0.5, exp(-11 + 0.094 * middle) * (1 + 0.25 * Double(min(conditions, 9))) * (male ? 1.3 : 1))
     }
 
     /// Whether a condition can be gained: recorded once by a code and kept ever after.

@@ -252,7 +252,8 @@ struct PersonModel: Sendable {
             let before = lifeStart.adding(days: -1)
             for _ in 0..<heldAtStart[person] {
                 guard let index = pick() else { break }
-                let onset = max(birth.adding(days: 1), before.adding(days: -rng.int(0..<(min(yearsLived, 25) * 365))))
+                let lived = min(max(1, age - PersonModel.lifeYears), 25)
+                let onset = max(birth.adding(days: 1), before.adding(days: -rng.int(0..<(lived * 365))))
                 conditions.append(Condition(index: index, onset: onset))
             }
             for day in gained[person] {

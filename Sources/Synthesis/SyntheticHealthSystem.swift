@@ -51,6 +51,7 @@ public struct SynthesisOptions: Sendable {
 
 /// Counts of what was written, by file.
 public struct SynthesisSummary: Sendable, Codable {
+    /// People on the spine.
     public var people: Int
     public var rows: [String: Int]
     public var injectedFaults: [String: Int]
@@ -133,7 +134,8 @@ public enum SyntheticHealthSystem {
         for file in files { try file.close() }
         var rowCounts: [String: Int] = [:]
         for (i, h) in headers.enumerated() where !h.file.hasPrefix("ground-truth") { rowCounts[h.file] = rows[i] }
-        return SynthesisSummary(people: options.people, rows: rowCounts, injectedFaults: faults)
+        // People written: forwards, someone who would have joined after they died is not.
+        return SynthesisSummary(people: rows[PersonModel.gtPerson], rows: rowCounts, injectedFaults: faults)
     }
 
     static let faultsFile = 10

@@ -252,11 +252,22 @@ struct ProjectionOutputTests {
         // child, a count that is not a number of people) is refused before anything that size is
         // made.
         let basis = try ProjectionBasis.read(from: DefaultRun.output)
-        var huge = basis, orphan = basis, negative = basis
+        // A basis kept before ages were still projects, its people spread evenly over their
+        // bands' years.
+        var ageless = basis
+        ageless.ages = nil
+        ageless.entryAges = nil
+        let old = temporaryFolder("ageless-basis")
+        try ageless.save(to: old)
+        let fromOld = try ProjectionWriter.reproject(
+            run: old, scenarios: nil, settings: ten, suppress: true, to: again, dataDirectory: data)
+        #expect(fromOld.years == 10)
+        var huge = basis, orphan = basis, negative = basis, fewerAges = basis
         huge.transitions.count = 1 << 40
         orphan.units[1].parent = 99
         negative.starts[0].value[0] = -5
-        for altered in [huge, orphan, negative] {
+        fewerAges.ages?.removeLast()
+        for altered in [huge, orphan, negative, fewerAges] {
             let folder = temporaryFolder("altered-basis")
             try altered.save(to: folder)
             #expect(throws: DefinitionError.self) {

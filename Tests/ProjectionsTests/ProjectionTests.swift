@@ -225,6 +225,7 @@ struct ProjectionTests {
         let result = Projection.run(
             model: model, starts: [start], ages: [Projection.evenAges(start)],
             entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
+            entryAges: [[Double](repeating: 0, count: ProjectionSpace.sexes * Projection.singleYears)],
             entryYears: 1, rates: .none, options: options)[0][0]
         let total = result.value(result.central, year: 1, cell: Projection.everyone, .people)
         let summed = (0..<Projection.crossCells).reduce(0.0) { $0 + result.value(result.central, year: 1, cell: $1, .people) }
@@ -292,5 +293,50 @@ struct ProjectionTests {
                 #expect(lower[i] == Double(low) && upper[i] == Double(high), "\(draws) draws, value \(i)")
             }
         }
+    }
+}
+
+/// People reach the next age band as their single years of age say, not as an even spread over
+/// the band would: a band whose people are all in its last year moves up whole, and babies stay
+/// in 0-4 for five years.
+@Suite struct AgeingTests {
+    /// Nobody dies, leaves or changes: only ageing moves anyone.
+    static let still: [Float] = (0..<ProjectionSpace.cells * ProjectionSpace.outcomes).map {
+        $0 % ProjectionSpace.outcomes == 0 ? 1 : 0
+    }
+
+    @Test func aBandInItsLastYearMovesUpWhole() {
+        let band = ProjectionSpace.ageBand(15)
+        var start = [Double](repeating: 0, count: ProjectionSpace.cells)
+        start[ProjectionSpace.cell(age: band, sex: 0, quintile: 3, state: 0)] = 100
+        var ages = [Double](repeating: 0, count: ProjectionSpace.sexes * Projection.singleYears)
+        ages[17] = 100
+        let none = [Double](repeating: 0, count: ProjectionSpace.cells)
+        let size = 2 * Projection.outputCells * 7
+        func adults(_ ages: [Double]) -> Double {
+            var out = [Double](repeating: 0, count: size)
+            Projection.project(
+                start, ages: ages, none, entryAges: [Double](repeating: 0, count: ages.count), Self.still, factor: 1,
+                years: 1, Projection.Tables(rates: .none), into: &out)
+            return out[(Projection.outputCells + Projection.ageMargin(1)) * 7]
+        }
+        #expect(abs(adults(ages) - 100) < 1e-9)
+        // Spread evenly over 15, 16 and 17, a third would have moved.
+        #expect(abs(adults(Projection.evenAges(start)) - 100.0 / 3) < 1e-9)
+    }
+
+    @Test func babiesStayInTheirBandForFiveYears() {
+        let years = Projection.singleYears
+        var profile = Projection.AgeProfile([Double](repeating: 0, count: ProjectionSpace.sexes * years))
+        var births = [Double](repeating: 0, count: ProjectionSpace.sexes * years)
+        births[0] = 10
+        let kept = [Double](repeating: 1, count: ProjectionSpace.ages * ProjectionSpace.sexes)
+        for year in 1...6 {
+            profile.advance(kept: kept, joined: births)
+            // The share of 0-4 girls reaching 5 in the next year: none until the first year's
+            // babies are 4.
+            #expect(abs(profile.ageing[0] - (year >= 5 ? 0.2 : 0)) < 1e-12, "year \(year)")
+        }
+        #expect(profile.people[0..<5].allSatisfy { abs($0 - 10) < 1e-12 } && profile.people[5] == 10)
     }
 }

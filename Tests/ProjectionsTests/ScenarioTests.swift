@@ -39,7 +39,9 @@ import Testing
         options.draws = 20
         return Projection.run(
             model: TransitionModel(history()), starts: [start], ages: [Projection.evenAges(start)],
-            entries: [[Double](repeating: 0, count: ProjectionSpace.cells)], entryYears: 1, rates: rates,
+            entries: [[Double](repeating: 0, count: ProjectionSpace.cells)],
+            entryAges: [[Double](repeating: 0, count: ProjectionSpace.sexes * Projection.singleYears)], entryYears: 1,
+            rates: rates,
             scenarios: scenarios, options: options)[0]
     }
 
