@@ -208,55 +208,44 @@ public enum Projection {
         guard draws > 0 else { return }
         let size = lower.count, chunk = 64
         let low = Int((Double(draws - 1) * 0.025).rounded()), high = Int((Double(draws - 1) * 0.975).rounded())
+        // The `low + 1` smallest draws, and the `draws - high` largest, kept in order as each
+        // draw is read: a few comparisons for most draws, where sorting all of them, or
+        // partitioning them twice, costs many more.
+        var smallest = [Float](repeating: 0, count: low + 1), largest = [Float](repeating: 0, count: draws - high)
         var gathered = [Float](repeating: 0, count: chunk * draws)
-        gathered.withUnsafeMutableBufferPointer { gathered in
-            for first in stride(from: 0, to: size, by: chunk) {
-                let last = min(size, first + chunk)
+        for first in stride(from: 0, to: size, by: chunk) {
+            let last = min(size, first + chunk)
+            for d in 0..<draws {
+                for i in first..<last { gathered[(i - first) * draws + d] = runs[d * size + i] }
+            }
+            for i in first..<last {
+                var small = 0, large = 0
                 for d in 0..<draws {
-                    for i in first..<last { gathered[(i - first) * draws + d] = runs[d * size + i] }
+                    let v = gathered[(i - first) * draws + d]
+                    keep(v, in: &smallest, count: &small, before: <)
+                    keep(v, in: &largest, count: &large, before: >)
                 }
-                for i in first..<last {
-                    let values = UnsafeMutableBufferPointer(rebasing: gathered[(i - first) * draws..<(i - first + 1) * draws])
-                    // The higher first: everything before it is then no larger, so the lower is
-                    // found among those.
-                    select(high, in: values, below: draws)
-                    select(low, in: values, below: high + 1)
-                    lower[i] = Double(values[low])
-                    upper[i] = Double(values[high])
-                }
+                lower[i] = Double(smallest[low])
+                upper[i] = Double(largest[draws - 1 - high])
             }
         }
     }
 
-    /// Puts the `k`th smallest of `values[0..<end]` at `k`, smaller ones before it and larger
-    /// after (selection by partitioning, Hoare 1961), without sorting the rest.
-    static func select(_ k: Int, in values: UnsafeMutableBufferPointer<Float>, below end: Int) {
-        var left = 0, right = end - 1
-        while left < right {
-            // The median of three as the pivot keeps nearly sorted draws from the worst case.
-            let middle = (left + right) / 2
-            if values[middle] < values[left] { values.swapAt(middle, left) }
-            if values[right] < values[left] { values.swapAt(right, left) }
-            if values[right] < values[middle] { values.swapAt(right, middle) }
-            let pivot = values[middle]
-            var i = left, j = right
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while pivot < values[j] { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if k <= j {
-                right = j
-            } else if k >= i {
-                left = i
-            } else {
-                return
-            }
+    /// Puts `value` in its place among the first `count` of `kept` (in the order `before`
+    /// gives), keeping at most `kept.count` of them.
+    @inline(__always)
+    static func keep(_ value: Float, in kept: inout [Float], count: inout Int, before: (Float, Float) -> Bool) {
+        if count == kept.count {
+            guard before(value, kept[count - 1]) else { return }
+        } else {
+            count += 1
         }
+        var k = count - 1
+        while k > 0 && before(value, kept[k - 1]) {
+            kept[k] = kept[k - 1]
+            k -= 1
+        }
+        kept[k] = value
     }
 
     /// What each year's step needs, worked out once.
