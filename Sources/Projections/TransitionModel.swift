@@ -9,8 +9,9 @@ import PHMCore
 /// estimated for each cell hierarchically: many cells are small (a deprivation quintile of one
 /// sex at one age with eight conditions), so a cell's proportion is drawn from a Beta
 /// distribution centred on its age band and state's (over both sexes and every quintile) moved
-/// by its sex and quintile's ratios over every age and state (`standardised`), whose
-/// own is drawn from one centred on the age band's (over every state). How tightly each level
+/// by its sex and quintile's ratio over every age and state (`standardised`), whose own is
+/// drawn from one centred on the age band's (over every state) moved by the state's ratio over
+/// every age band. How tightly each level
 /// holds to its parent, its concentration, is estimated from the data for each choice by
 /// maximising the beta-binomial likelihood over a grid (empirical Bayes estimation of many small
 /// proportions: Efron and Morris 1975; Kleinman 1973): where the cells of an age band and state
@@ -41,22 +42,33 @@ public struct TransitionModel: Sendable {
     let standardised: [[Standardised]]
     let stateStandardised: [[Standardised]]
 
-    /// One sex and quintile's choices made (`yes`) and not made (`no`): seen, and expected at
-    /// their groups' proportions, each with ten added.
+    /// One kind of row's (a sex and quintile's, or a state's) choices made (`yes`) and not made
+    /// (`no`): seen, and expected at their parents' proportions, each with ten added.
     struct Standardised: Sendable {
         var yes: (seen: Double, expected: Double)
         var no: (seen: Double, expected: Double)
 
-        var ratio: (yes: Double, no: Double) { (yes.seen / yes.expected, no.seen / no.expected) }
+        /// The side the ratio is taken on, for every row of the kind alike: the rarer, so that a
+        /// ratio a little above 1 on a common choice does not multiply its small remainder many
+        /// times over.
+        var onYes: Bool { yes.expected <= no.expected }
 
-        /// Ratios drawn from their posteriors: the choices made (or not), a Poisson count, over
-        /// those expected.
-        func draw(_ rng: inout Xoshiro) -> (yes: Double, no: Double) {
-            (
-                rng.gamma(shape: yes.seen, mean: yes.seen) / yes.expected,
-                rng.gamma(shape: no.seen, mean: no.seen) / no.expected
-            )
+        var ratio: Ratio {
+            onYes ? Ratio(value: yes.seen / yes.expected, onYes: true) : Ratio(value: no.seen / no.expected, onYes: false)
         }
+
+        /// The ratio drawn from its posterior: the choices made (or not), a Poisson count, over
+        /// those expected.
+        func draw(_ rng: inout Xoshiro) -> Ratio {
+            let side = onYes ? yes : no
+            return Ratio(value: rng.gamma(shape: side.seen, mean: side.seen) / side.expected, onYes: onYes)
+        }
+    }
+
+    /// A standardised ratio and the side it is on.
+    struct Ratio: Sendable {
+        var value: Double
+        var onYes: Bool
     }
 
     /// The order of the choices: each outcome against those after it; the last outcome is what
@@ -100,8 +112,10 @@ public struct TransitionModel: Sendable {
             let centres = (0..<space.states).map { s in
                 (0..<Self.choices).map { j in Self.centre(bandChoice[a][j], stateRatio[j][s]) }
             }
+            // States for which a choice is fixed say nothing about how its groups spread.
             let w = (0..<Self.choices).map { j in
-                Self.concentration(rows.map { $0[j] }, around: centres.map { $0[j] })
+                let free = (0..<space.states).filter { Self.fixed($0, j) == nil }
+                return Self.concentration(free.map { rows[$0][j] }, around: free.map { centres[$0][j] })
             }
             bandConcentration[a] = w
             for s in 0..<space.states {
@@ -127,7 +141,7 @@ public struct TransitionModel: Sendable {
         var mean = [Double](repeating: 0, count: space.cells * o)
         for g in members.indices {
             let rows = members[g].map { Self.splits(counts[$0 * o..<($0 + 1) * o]) }
-            // Each cell is centred on its group's proportion times its sex and quintile's ratio.
+            // Each cell is centred on its group's proportion moved by its sex and quintile's ratio.
             let centres = members[g].map { cell in
                 (0..<Self.choices).map { j in Self.centre(groupChoice[g][j], ratio[j][Self.kind(cell)]) }
             }
@@ -197,13 +211,13 @@ public struct TransitionModel: Sendable {
         return sex * ProjectionSpace.quintiles + quintile
     }
 
-    /// A group's proportion moved by a sex and quintile's ratios, on its rarer side: a rare
-    /// choice (dying) is times the ratio of choices made, a common one (no change) is one less
-    /// the rare remainder times the ratio of choices not made, so a small ratio on a proportion
-    /// near 1 does not multiply its remainder many times over. A proportion of 0 or 1 stays.
-    static func centre(_ proportion: Double, _ ratio: (yes: Double, no: Double)) -> Double {
+    /// A parent's proportion moved by its kind's ratio: on a rare choice (dying), the proportion
+    /// times the ratio of choices made; on a common one (no change), one less the remainder times
+    /// the ratio of choices not made. A proportion of 0 or 1 stays.
+    static func centre(_ proportion: Double, _ ratio: Ratio) -> Double {
         guard proportion > 0 && proportion < 1 else { return proportion }
-        return proportion < 0.5 ? min(0.999, proportion * ratio.yes) : max(0.001, 1 - (1 - proportion) * ratio.no)
+        return ratio.onYes
+            ? min(0.999, proportion * ratio.value) : max(0.001, 1 - (1 - proportion) * ratio.value)
     }
 
     /// For each choice, each kind of row's ratios of the choices made, and not made, to those its

@@ -264,7 +264,7 @@ struct ProjectionTests {
     }
 }
 
-/// The intervals' percentiles, chosen by selection, are those a full sort gives, with ties,
+/// The intervals' percentiles, kept as each draw is read, are those a full sort gives, with ties,
 /// runs of equal values, sorted and reversed draws, and as few as one draw.
 @Suite struct PercentileTests {
     @Test func selectionMatchesSorting() {
