@@ -293,6 +293,11 @@ public enum Projection {
     /// Single years of age: 0 to 89, and 90 or over.
     public static let singleYears = 91
 
+    /// The single years of an age band (the last band's run to 90 or over).
+    static func years(ofBand a: Int) -> Range<Int> {
+        ProjectionSpace.ageEdges[a]..<(a + 1 < ProjectionSpace.ages ? ProjectionSpace.ageEdges[a + 1] : singleYears)
+    }
+
     /// The people of `people` present on a day by sex and single year of age
     /// (`sex * singleYears + year`): how each age band is spread over its years, which decides
     /// how many of it reach the next band each year.
@@ -311,9 +316,8 @@ public enum Projection {
         let space = ProjectionSpace.self
         var out = [Double](repeating: 0, count: space.sexes * singleYears)
         for cell in cells.indices where cells[cell] > 0 {
-            let (a, sex, _, _) = space.parts(cell)
-            let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : singleYears
-            for year in first..<last { out[sex * singleYears + year] += cells[cell] / Double(last - first) }
+            let (a, sex, _, _) = space.parts(cell), years = Projection.years(ofBand: a)
+            for year in years { out[sex * singleYears + year] += cells[cell] / Double(years.count) }
         }
         return out
     }
@@ -336,14 +340,15 @@ public enum Projection {
 
         private mutating func shares() {
             let space = ProjectionSpace.self
+            // Nobody leaves the open last band by ageing.
             for a in 0..<(space.ages - 1) {
-                let first = space.ageEdges[a], last = space.ageEdges[a + 1]
+                let years = Projection.years(ofBand: a)
                 for sex in 0..<space.sexes {
                     let base = sex * Projection.singleYears
                     var total = 0.0
-                    for year in first..<last { total += people[base + year] }
+                    for year in years { total += people[base + year] }
                     ageing[a * space.sexes + sex] =
-                        total > 0 ? people[base + last - 1] / total : 1 / Double(last - first)
+                        total > 0 ? people[base + years.upperBound - 1] / total : 1 / Double(years.count)
                 }
             }
         }
@@ -372,9 +377,7 @@ public enum Projection {
 
         /// Scales an age band and sex, as `follow` scales its cells.
         mutating func scale(band a: Int, sex: Int, by factor: Double) {
-            let space = ProjectionSpace.self
-            let first = space.ageEdges[a], last = a + 1 < space.ages ? space.ageEdges[a + 1] : Projection.singleYears
-            for year in first..<last { people[sex * Projection.singleYears + year] *= factor }
+            for year in Projection.years(ofBand: a) { people[sex * Projection.singleYears + year] *= factor }
         }
     }
 
