@@ -56,7 +56,8 @@ public enum YAMLInput {
     /// (`1:30:00`), as the decoder reads it: each part times 60 to the power of its place, the
     /// power taken once more past the last part. The decoder traps on that overflow.
     static func sexagesimalOverflows(_ text: String) -> Bool {
-        var digits = Substring(text)
+        // The decoder drops underscores before it reads any number (`1_000`), so must this.
+        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
         if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
         // Other forms (hexadecimal, octal, plain) are read without base 60.
         guard digits.contains(":"), !digits.hasPrefix("0") else { return false }
