@@ -61,6 +61,12 @@ let package = Package(
         .target(
             name: "Cohorts", dependencies: ["PHMCore", "Conditions"],
             resources: [.copy("Library")], swiftSettings: strict),
+        // Did an intervention work? Matched comparison groups on a propensity score, balance
+        // diagnostics, and differences in differences with bootstrap intervals. Optimised in debug
+        // builds too, as Risk is: it scores a whole population at every index month.
+        .target(
+            name: "Evaluation", dependencies: ["PHMCore", "Conditions", "Risk", "Cohorts"],
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Roles, purposes and the access policy; data sharing settings; password hashing; the
         // hash-chained audit log.
         .target(
@@ -83,7 +89,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Projections", "Cohorts",
-                "Governance", "Storage", "Synthesis",
+                "Evaluation", "Governance", "Storage", "Synthesis",
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
@@ -105,7 +111,8 @@ let package = Package(
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Service", "Cohorts", "Governance", "Web",
+                "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts", "Governance",
+                "Web",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -158,6 +165,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "EvaluationTests", dependencies: ["Evaluation", "PHMCore", "Risk", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Outputs", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
@@ -167,7 +176,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
-                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections",
+                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections", "Evaluation",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Governance
 import Hummingbird
@@ -70,6 +71,55 @@ extension PHMCommand {
             }
             print("projected \(years) years under \((summary.scenarios ?? []).map(\.id).joined(separator: ", ")) to \(out)")
             for warning in summary.warnings { print("  warning: \(warning)") }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Evaluate an intervention against the newest run: matched controls, balance, differences in differences (see docs/evaluation.md)."
+        )
+
+        @Argument(help: "An evaluation definition (YAML).")
+        var definition: String
+
+        @Option(help: "The folder to write the report and tables to.")
+        var out: String
+
+        @Option(name: .customLong("data-dir"), help: "The data directory holding the runs and the store.")
+        var dataDirectory = "phm-data"
+
+        @Option(
+            name: .customLong("key-file"),
+            help:
+                "The pseudonymisation key file, for a list of NHS numbers (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key)."
+        )
+        var keyFile: String?
+
+        @Flag(inversion: .prefixedNo, help: "Withhold counts of 1 to 7 and round others to 5, as in a run.")
+        var suppress = true
+
+        @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
+        var workers: Int?
+
+        func run() throws {
+            let keyFile = keyFile
+            let result = try Console.reportingFailures {
+                try EvaluationWriter.evaluate(
+                    definition: URL(fileURLWithPath: definition), dataDirectory: URL(fileURLWithPath: dataDirectory),
+                    to: URL(fileURLWithPath: out),
+                    key: { try PseudonymKey(contentsOf: keyFile.map { URL(fileURLWithPath: $0) } ?? KeyFiles.defaultLocation) },
+                    suppress: suppress, workers: max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount))
+            }
+            print("evaluated '\(result.name)' against run \(result.runId); report in \(out)/\(EvaluationWriter.files.report)")
+            for warning in result.warnings { print("  warning: \(warning)") }
+            for e in result.effects {
+                let label = e.negativeControl ? "\(e.outcome) (negative control)" : e.outcome
+                let status = result.withheld ? " [withheld: balance failed]" : ""
+                print(
+                    "  \(label): \(e.relative.describe(percent: true)); naive \(e.naiveRelative.describe(percent: true))\(status)"
+                )
+            }
         }
     }
 

@@ -10,7 +10,8 @@ public struct PHMCommand: AsyncParsableCommand {
         commandName: "phm",
         abstract: "Population health management: from linked health and care extracts to a pseudonymised population.",
         subcommands: [
-            Run.self, Project.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self, Users.self,
+            Run.self, Project.self, Evaluate.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self,
+            Users.self,
             Audit.self, Sharing.self, Serve.self,
         ])
 
@@ -133,9 +134,19 @@ package struct PopulationOptions: ParsableArguments {
     )
     package var onsets: SynthesisOptions.Onsets = .backdated
 
+    @Option(
+        name: .customLong("intervention-effect"),
+        help:
+            "Enrol adults with recent emergency admissions in a programme that changes their later emergency admissions by this share (-0.2: a fifth fewer; 0: none), listed in ground-truth/intervention.csv."
+    )
+    var interventionEffect: Double?
+
     package func validate() throws {
         guard people >= 100 else { throw ValidationError("--people must be at least 100.") }
         guard (0...0.5).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 0.5.") }
+        if let effect = interventionEffect, !(-1...0).contains(effect) {
+            throw ValidationError("--intervention-effect must be between -1 and 0.")
+        }
     }
 
     /// The generator's options at an as-of date.
@@ -144,6 +155,7 @@ package struct PopulationOptions: ParsableArguments {
         options.signal = signal
         options.faultRate = faultRate
         options.onsets = onsets
+        options.intervention = interventionEffect.map(SynthesisOptions.Intervention.init(effect:))
         return options
     }
 }

@@ -7,7 +7,7 @@ import PHMCore
 public enum FrameFile {
     static let magic = Array("PHMFRAME1\n".utf8)
 
-    struct Header: Codable {
+    struct Header: ColumnFile.Header {
         var runId: Int64
         var asOf: Int32
         var count: Int
@@ -95,15 +95,16 @@ public enum FrameFile {
         }
     }
 
-    /// Removes what a killed run leaves: drafts never committed, and variants committed without
-    /// their planning frame (the run never became current).
+    /// Removes what a killed run leaves: drafts never committed, and variants (and other files of
+    /// the run, such as its evaluation base) committed without their planning frame (the run
+    /// never became current).
     public static func removeDrafts(dataDirectory: URL) {
         let folder = dataDirectory.appendingPathComponent("frames")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let current = Set(runs(dataDirectory: dataDirectory))
         for name in names {
             let run = Int64(name.dropFirst(4).prefix { $0 != "." })
-            let orphan = name.hasPrefix("run-") && name.hasSuffix(".frame") && run.map { !current.contains($0) } == true
+            let orphan = name.hasPrefix("run-") && run.map { !current.contains($0) } == true
             if name.hasSuffix(".partial") || orphan {
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
             }
@@ -121,15 +122,8 @@ public enum FrameFile {
     }
 
     public static func write(_ frame: PersonFrame, to url: URL) throws {
-        var body = Data()
-        var columns: [String: [Int]] = [:]
-        func add<T>(_ name: String, _ array: [T]) {
-            array.withUnsafeBytes { bytes in
-                columns[name] = [body.count, bytes.count]
-                body.append(contentsOf: bytes)
-            }
-            while body.count % 8 != 0 { body.append(0) }
-        }
+        var file = ColumnFile.Writer()
+        func add<T>(_ name: String, _ array: [T]) { file.add(name, array) }
         add("pseudonym", Array(frame.pseudonym.joined(separator: "\n").utf8))
         add("age", frame.age)
         add("sex", frame.sex.map(\.rawValue))
@@ -167,45 +161,18 @@ public enum FrameFile {
             risks: frame.risks.map { .init(outcome: $0.outcome, name: $0.name, model: $0.model) }, factorTexts: frame.factorTexts,
             segmentations: frame.segmentations.map {
                 .init(id: $0.id, name: $0.name, segmentIds: $0.segmentIds, segmentNames: $0.segmentNames)
-            }, columns: columns)
-        var file = Data(magic)
-        // Keys sorted: the same frame always gives the same bytes.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        var json = try encoder.encode(header)
-        while (file.count + 8 + json.count) % 8 != 0 { json.append(32) }
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
-        file.append(json)
-        file.append(body)
-        // Written beside and renamed, so a reader never sees half a frame.
-        let partial = url.appendingPathExtension("partial")
-        try file.write(to: partial)
-        _ = try? FileManager.default.removeItem(at: url)
-        try FileManager.default.moveItem(at: partial, to: url)
+            })
+        try file.write(magic: magic, header: header, to: url)
     }
 
     public static func read(_ url: URL) throws -> PersonFrame {
-        let data = try Data(contentsOf: url, options: .alwaysMapped)
-        guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
+        let file: ColumnFile.Reader<Header>
+        do { file = try ColumnFile.Reader(url, magic: magic) } catch .notThisKind {
             throw FrameFileError.notAFrame(url.lastPathComponent)
-        }
-        let length = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: magic.count, as: UInt64.self).littleEndian }
-        let headerStart = magic.count + 8, bodyStart = headerStart + Int(length)
-        guard bodyStart <= data.count else { throw FrameFileError.truncated(url.lastPathComponent) }
-        let header = try JSONDecoder().decode(Header.self, from: data.subdata(in: headerStart..<bodyStart))
-
-        func column<T>(_ name: String, _: T.Type) throws -> [T] {
-            guard let range = header.columns[name], range.count == 2, bodyStart + range[0] + range[1] <= data.count,
-                range[1] % MemoryLayout<T>.stride == 0
-            else { throw FrameFileError.truncated(url.lastPathComponent) }
-            let count = range[1] / MemoryLayout<T>.stride
-            return data.withUnsafeBytes { raw in
-                [T](unsafeUninitializedCapacity: count) { buffer, initialised in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                        from: UnsafeRawBufferPointer(rebasing: raw[(bodyStart + range[0])..<(bodyStart + range[0] + range[1])]))
-                    initialised = count
-                }
-            }
+        } catch { throw FrameFileError.truncated(url.lastPathComponent) }
+        let header = file.header
+        func column<T>(_ name: String, _ type: T.Type) throws -> [T] {
+            do { return try file.column(name, type) } catch { throw FrameFileError.truncated(url.lastPathComponent) }
         }
         func days(_ name: String) throws -> [Day] { try column(name, Int32.self).map(Day.init(rawValue:)) }
 

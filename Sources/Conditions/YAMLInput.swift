@@ -23,6 +23,25 @@ public enum YAMLInput {
         }
     }
 
+    /// Refuses a mapping with a key not in `known`: a misspelt key would otherwise be ignored, and
+    /// what it asked for silently not done. Call first in a `Decodable` initialiser.
+    public static func refuseUnknown(_ decoder: any Decoder, _ known: [String]) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = c.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "unknown key '\(unknown.stringValue)' (known: \(known.joined(separator: ", ")))"))
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// The parser's message with each quoted line cut short: it quotes the offending line whole,
     /// and a line can be a megabyte.
     static func shortened(_ message: String) -> String {

@@ -139,6 +139,22 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
 }
 
 /// A half-open range of days, `[start, end)`, as used for history windows before an as-of date.
+extension Day {
+    /// The month holding the day, numbered `year * 12 + month - 1`, so months count on by one.
+    public var monthNumber: Int32 {
+        let (y, m, _) = civil
+        return Int32(y * 12 + m - 1)
+    }
+
+    /// The first day of a month numbered as `monthNumber` numbers them, within `earliest...latest`.
+    public init(firstOfMonth month: Int32) {
+        let m = Int(month), first = Int(Day.earliest.monthNumber), last = Int(Day.latest.monthNumber)
+        let clamped = Swift.min(Swift.max(m, first), last)
+        let year = clamped >= 0 ? clamped / 12 : (clamped - 11) / 12
+        self = Day(year: year, month: clamped - year * 12 + 1, day: 1)!
+    }
+}
+
 public struct DayWindow: Sendable, Hashable, Codable {
     public var start: Day
     public var end: Day

@@ -2,6 +2,7 @@ import Analysis
 import Cohorts
 import Conditions
 import Dispatch
+import Evaluation
 import Foundation
 import Governance
 import Identity
@@ -121,6 +122,12 @@ public enum PipelineRun {
             }
             frame.segmentations = FrameBuilder.segmentColumns(segments, rows: prepared.registered)
             try clock.time("frame save") { try FrameFile.save(frame, dataDirectory: options.dataDirectory) }
+            try clock.time("evaluation base") {
+                let base = EvaluationBase(
+                    runId: prepared.runId, population: population, conditions: prepared.conditions,
+                    library: prepared.library, workers: options.workers)
+                try EvaluationBaseFile.save(base, dataDirectory: options.dataDirectory)
+            }
             if let directCare = prepared.directCare {
                 try directCareFrame(prepared, population: directCare, options: options, clock: &clock, log: log)
             }

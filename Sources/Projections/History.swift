@@ -104,7 +104,7 @@ public struct History: Sendable {
         var personYears = 0
         for p in people where include(p) {
             let since = population.since(p), to = population.registeredTo[p], death = population.death[p]
-            let born = Day.birth(month: population.birthMonth[p])
+            let born = Day(firstOfMonth: population.birthMonth[p])
             func cell(on day: Day) -> Int { space.cell(of: p, in: population, states: states, on: day) }
             for k in stride(from: 1, through: span, by: 1) {
                 let start = starts[k], stop = starts[k - 1]
@@ -231,11 +231,4 @@ public struct PersonStates: StateHistory {
         }
     }
 
-}
-
-extension Day {
-    /// The first day of a birth month given as `year * 12 + month - 1`.
-    static func birth(month: Int32) -> Day {
-        Day(year: Int(month) / 12, month: Int(month) % 12 + 1, day: 1) ?? Day(rawValue: 0)
-    }
 }

@@ -196,7 +196,7 @@ public struct ScenarioFile: Sendable {
             var areas: [String]?
             enum CodingKeys: String, CodingKey, CaseIterable { case file, areas }
             init(from decoder: any Decoder) throws {
-                try Raw.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+                try YAMLInput.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 file = try c.decode(String.self, forKey: .file)
                 areas = try c.decodeIfPresent([String].self, forKey: .areas)
@@ -211,7 +211,7 @@ public struct ScenarioFile: Sendable {
                 case measure, change, ageBand = "age_band", ltcBand = "ltc_band"
             }
             init(from decoder: any Decoder) throws {
-                try Raw.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+                try YAMLInput.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 measure = try c.decode(String.self, forKey: .measure)
                 change = try c.decode(Double.self, forKey: .change)
@@ -227,7 +227,7 @@ public struct ScenarioFile: Sendable {
             var population: Population?
             enum CodingKeys: String, CodingKey, CaseIterable { case id, name, incidence, activity, population }
             init(from decoder: any Decoder) throws {
-                try Raw.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+                try YAMLInput.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 id = try c.decode(String.self, forKey: .id)
                 name = try c.decodeIfPresent(String.self, forKey: .name)
@@ -240,28 +240,10 @@ public struct ScenarioFile: Sendable {
         var scenarios: [Entry]
         enum CodingKeys: String, CodingKey, CaseIterable { case population, scenarios }
         init(from decoder: any Decoder) throws {
-            try Raw.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            try YAMLInput.refuseUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
             population = try c.decodeIfPresent(Population.self, forKey: .population)
             scenarios = try c.decodeIfPresent([Entry].self, forKey: .scenarios) ?? []
-        }
-
-        struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        /// A misspelt key would otherwise be ignored, and its change silently not made.
-        static func refuseUnknown(_ decoder: any Decoder, _ known: [String]) throws {
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            if let unknown = c.allKeys.first(where: { !known.contains($0.stringValue) }) {
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: decoder.codingPath,
-                        debugDescription: "unknown key '\(unknown.stringValue)' (known: \(known.joined(separator: ", ")))"))
-            }
         }
     }
 }

@@ -272,6 +272,13 @@ public final class GovernanceStore: Sendable {
         }
     }
 
+    /// Every change to a cohort's worklists at every practice, oldest first.
+    public func worklistChanges(cohort: String) throws -> [WorklistChange] {
+        try database.read { db in
+            try WorklistChange.filter(Column("cohort") == cohort).order(Column("rowid")).fetchAll(db)
+        }
+    }
+
     // MARK: audit
 
     /// Appends an entry chained to the last one, in one transaction.

@@ -160,6 +160,7 @@ extension PersonModel {
             rng.logNormal(median: mean * exp(-sigma * sigma / 2), sigma: sigma)
         }
 
+        var programme = Programme(self, person: person, identity: identity, registrations: registrations, until: until)
         for year in 0..<(options.historyYears + options.followUpYears) {
             let periodStart = historyStart.adding(months: 12 * year)
             // The seed counts conditions at the end of the year whose use it reports.
@@ -222,6 +223,7 @@ extension PersonModel {
             case .none: emergencies = draw(0.05)
             }
             for day in emergencies {
+                if programme?.prevents(day) == true { continue }
                 let own = conditions.filter { $0.onset <= day }
                 let primary =
                     !own.isEmpty && rng.chance(0.5)
@@ -272,6 +274,11 @@ extension PersonModel {
                         cost: Double(length) * Calibration.socialCarePerDay * rng.logNormal(median: 1, sigma: 0.3))
                 }
             }
+        }
+        if let start = programme?.enrolled() {
+            block.files[PersonModel.gtIntervention].field(NHSNumber.text(identity.nhs))
+            block.files[PersonModel.gtIntervention].field(start)
+            block.end(PersonModel.gtIntervention)
         }
         maybeFault(PersonModel.apc, &block, &rng) { rows in
             rows.raw(
@@ -367,5 +374,54 @@ extension PersonModel {
             chars[i] = Array("aeiounrst")[rng.int(0..<9)]
         }
         return String(chars)
+    }
+}
+
+/// One person's place in the synthetic programme: the day they are considered, whether they are
+/// enrolled, and which of their later emergency admissions it prevents. Drawn from its own random
+/// stream, so the rest of the person's records are those written without a programme until an
+/// admission is prevented.
+struct Programme {
+    let effect: Double
+    let enrolment: Double
+    let considered: Day
+    let month: Int32
+    let eligible: Bool
+    var rng: Xoshiro
+    var recent = 0
+    var decision: Bool?
+
+    init?(
+        _ model: PersonModel, person: Int, identity: PersonModel.Identity, registrations: [PersonModel.Registration], until: Day
+    ) {
+        guard let intervention = model.options.intervention else { return nil }
+        rng = Xoshiro(seed: model.options.seed, UInt64(person), 0x1e7a)
+        let first = model.options.asOf.monthNumber - Int32(SynthesisOptions.Intervention.monthsBeforeAsOf)
+        month = first + Int32(rng.int(0..<SynthesisOptions.Intervention.enrolmentMonths))
+        considered = Day(firstOfMonth: month).adding(days: rng.int(0..<28))
+        effect = intervention.effect
+        enrolment = intervention.enrolment
+        eligible =
+            registrations[0].from <= considered && considered < until && identity.birth.age(on: considered) >= 18
+    }
+
+    /// Whether the programme prevents an emergency admission on `day` (days come in order).
+    mutating func prevents(_ day: Day) -> Bool {
+        let m = day.monthNumber
+        if m < month {
+            if m >= month - 12 { recent += 1 }
+            return false
+        }
+        guard m > month, enrolled() != nil else { return false }
+        return rng.chance(-effect)
+    }
+
+    /// The start date if the person is enrolled, deciding once from the admissions before.
+    mutating func enrolled() -> Day? {
+        if decision == nil {
+            let chance = recent >= 2 ? enrolment : (recent == 1 ? enrolment / 10 : 0)
+            decision = eligible && rng.chance(chance)
+        }
+        return decision! ? considered : nil
     }
 }

@@ -21,7 +21,8 @@ struct PersonModel: Sendable {
     let end: Day
 
     // File indices, in `SyntheticHealthSystem.headers` order.
-    static let patients = 0, gp = 1, rx = 2, apc = 3, ae = 4, op = 5, care = 6, gtCare = 7, gtReg = 8, gtPerson = 9
+    static let patients = 0, gp = 1, rx = 2, apc = 3, ae = 4, op = 5, care = 6, gtCare = 7, gtReg = 8, gtPerson = 9,
+        gtIntervention = 11
 
     /// Years before as-of over which people die, move and leave: as many as the projection reads
     /// of the registered population's history (5) and its backtest goes back before that (3),

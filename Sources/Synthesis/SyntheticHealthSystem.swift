@@ -16,6 +16,29 @@ public struct SynthesisOptions: Sendable {
     public var signal = Signal.full
     /// How people come by their conditions over the years.
     public var onsets = Onsets.backdated
+    /// A programme to evaluate, or nil for none.
+    public var intervention: Intervention?
+
+    /// A programme chosen as a real one would be: adults with recent emergency admissions, enrolled
+    /// over six months, with a known effect on their emergency admissions afterwards. Everyone
+    /// enrolled is listed in `ground-truth/intervention.csv` with their start date.
+    public struct Intervention: Sendable, Equatable {
+        /// The relative change in each enrolled person's emergency admissions from the month after
+        /// their start: -0.2 removes each admission (and its ambulance conveyance) with
+        /// probability 0.2; 0 enrols people and changes nothing.
+        public var effect: Double
+        /// Each adult is considered on one day of the six months from 20 months before as-of, and
+        /// enrolled with this chance after 2 or more emergency admissions in the 12 whole months
+        /// before that day's month (and a tenth of it after 1).
+        public var enrolment = 0.25
+
+        public init(effect: Double) { self.effect = effect }
+
+        /// The first month of enrolment, counted back from as-of: every start leaves a year of
+        /// history before it and a whole year after it within the data.
+        public static let monthsBeforeAsOf = 20
+        public static let enrolmentMonths = 6
+    }
 
     /// How conditions and deaths unfold before as-of.
     public enum Onsets: String, Sendable, CaseIterable {
@@ -86,6 +109,7 @@ public enum SyntheticHealthSystem {
         ("ground-truth/registrations.csv", "patient_id,person"),
         ("ground-truth/persons.csv", "person,ltc_count,conditions,registered_at_as_of,died_before_as_of"),
         ("ground-truth/faults.csv", "file,line,rule"),
+        ("ground-truth/intervention.csv", "nhs_number,start_date"),
     ]
 
     /// Writes the folder and returns what it holds.

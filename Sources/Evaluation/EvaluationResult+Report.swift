@@ -1,0 +1,108 @@
+import Foundation
+
+extension EvaluationResult {
+    /// The evaluation as a readable report: diagnostics first, effects after them.
+    public func markdown() -> String {
+        func number(_ v: Double, _ decimals: Int = 2) -> String { String(format: "%.\(decimals)f", v) }
+        var out = "# Evaluation: \(name)\n\n"
+        out += "Run \(runId), data to \(asOf). Pre window \(options.preMonths) months, post window \(options.postMonths) months; "
+        out += "the index month (when each person started) is in neither.\n\n"
+        if withheld {
+            out += "**Balance failed: the effects below are withheld from any headline.** "
+            out += "The exposed and their matched controls still differ on covariates listed in the balance table, "
+            out += "so a difference in outcomes may reflect who they were rather than what was done.\n\n"
+        }
+        for warning in warnings { out += "- Warning: \(warning)\n" }
+        if !warnings.isEmpty { out += "\n" }
+
+        out += "## People at each step\n\n| step | people |\n|---|---:|\n"
+        func count(_ n: Int?) -> String { n.map(String.init) ?? "1 to 7 (withheld)" }
+        for s in steps { out += "| \(s.step) | \(count(s.people)) |\n" }
+        out +=
+            "\nIndex months: " + indexMonths.map { "\($0.month.prefix(7)) (\(count($0.treated)))" }.joined(separator: ", ")
+            + "\n\n"
+
+        out += "## Effects\n\n\(Self.intervalMethod). Relative effects are ratios of rate ratios (post / pre, exposed "
+        out += "against controls) minus 1; absolute effects are differences in differences per person-year. "
+        out += "The naive change is the exposed people's own before-and-after, with no comparison: people chosen "
+        out += "for high use fall back towards the average anyway (regression to the mean), so it overstates any benefit.\n\n"
+        out +=
+            "| outcome | exposed pre | exposed post | controls pre | controls post | relative effect | absolute effect | naive change |\n"
+        out += "|---|---:|---:|---:|---:|---|---|---|\n"
+        for e in effects {
+            let label = e.negativeControl ? "\(e.description) (negative control)" : e.description
+            out += "| \(label) | \(number(e.treatedPre)) | \(number(e.treatedPost)) | \(number(e.controlsPre)) | "
+            out += "\(number(e.controlsPost)) | \(e.relative.describe(percent: true)) | \(e.absolute.describe(percent: false)) | "
+            out += "\(e.naiveRelative.describe(percent: true)) |\n"
+        }
+
+        out += "\n## Balance\n\nStandardised mean differences (SMD) before and after matching; both use the spread "
+        out += "before matching. A covariate fails at \(number(balanceLimit)) or more: the threshold of "
+        out += "\(options.balanceThreshold), or three times the difference chance alone gives for this many matched people "
+        out += "if that is larger.\n\n"
+        out += "| covariate | exposed before | unexposed before | SMD before | exposed after | controls after | SMD after |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|\n"
+        for b in balance {
+            let flag = b.fails ? " **(fails)**" : ""
+            out += "| \(b.description) | \(number(b.treatedBefore)) | \(number(b.controlsBefore)) | \(number(b.smdBefore)) | "
+            out += "\(number(b.treatedAfter)) | \(number(b.controlsAfter)) | \(number(b.smdAfter))\(flag) |\n"
+        }
+
+        out += "\n## Overlap\n\nPreference scores (the propensity score with the share exposed removed; Walker et al. 2013). "
+        out += "In equipoise (0.3 to 0.7): \(number(overlap.equipoiseTreated * 100, 1))% of the exposed, "
+        out += "\(number(overlap.equipoiseControls * 100, 1))% of the unexposed sample.\n\n"
+        out += "| preference score | exposed | unexposed |\n|---|---:|---:|\n"
+        let bins = overlap.treated.count
+        for i in 0..<bins {
+            out += "| \(number(Double(i) / Double(bins))) to \(number(Double(i + 1) / Double(bins))) | "
+            out += "\(number(overlap.treated[i] * 100, 1))% | \(number(overlap.controls[i] * 100, 1))% |\n"
+        }
+
+        out += "\n## Event study\n\nExposed minus controls, rate per person-year, by month from the index month; "
+        out += "before it the differences should be near 0 (parallel trends).\n\n"
+        for outcome in effects.map(\.outcome) {
+            out += "### \(outcome)\n\n| month | difference |\n|---:|---|\n"
+            for m in eventStudy where m.outcome == outcome {
+                out += "| \(m.month) | \(m.difference.describe(percent: false)) |\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// The balance table as CSV rows, header first.
+    public var balanceCSV: String {
+        var out = "covariate,treated_before,controls_before,smd_before,treated_after,controls_after,smd_after,fails\n"
+        for b in balance {
+            out += "\(b.covariate),\(b.treatedBefore),\(b.controlsBefore),\(b.smdBefore),\(b.treatedAfter),\(b.controlsAfter),"
+            out += "\(b.smdAfter),\(b.fails)\n"
+        }
+        return out
+    }
+
+    /// The effects as CSV rows, header first; empty cells where a value cannot be estimated.
+    public var effectsCSV: String {
+        func cells(_ i: Interval) -> String {
+            [i.estimate, i.low, i.high].map { $0.map { "\($0)" } ?? "" }.joined(separator: ",")
+        }
+        var out = "outcome,negative_control,withheld,treated_pre,treated_post,controls_pre,controls_post,"
+        out += "relative,relative_low,relative_high,absolute,absolute_low,absolute_high,"
+        out += "naive_relative,naive_relative_low,naive_relative_high,naive_absolute,naive_absolute_low,naive_absolute_high\n"
+        for e in effects {
+            out +=
+                "\(e.outcome),\(e.negativeControl),\(withheld),\(e.treatedPre),\(e.treatedPost),\(e.controlsPre),\(e.controlsPost),"
+            out += "\(cells(e.relative)),\(cells(e.absolute)),\(cells(e.naiveRelative)),\(cells(e.naiveAbsolute))\n"
+        }
+        return out
+    }
+
+    public var eventStudyCSV: String {
+        var out = "outcome,month,difference,low,high\n"
+        for m in eventStudy {
+            let d = m.difference
+            out +=
+                "\(m.outcome),\(m.month),\([d.estimate, d.low, d.high].map { $0.map { "\($0)" } ?? "" }.joined(separator: ","))\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import PHMCore
+
+/// The people a definition says were exposed, found in an evaluation base.
+public struct Exposures: Sendable {
+    public var exposures: [MatchedComparison.Exposure] = []
+    /// When each person the source names was first exposed, in the period or not: a person is a
+    /// control only before it, and their outcomes are counted only until it.
+    public var firstExposure: [Int32: Day] = [:]
+
+    mutating func exposed(_ row: Int32, on day: Day) {
+        if firstExposure[row].map({ day < $0 }) ?? true { firstExposure[row] = day }
+    }
+    /// People the source names (listed rows, worklist entries or people registered in the place).
+    public var named = 0
+    /// Rows of a list that could not be read, each with its line and the rule it broke (never its
+    /// values: they may identify someone).
+    public var rejected: [String] = []
+
+    /// A worklist status change as the store records it.
+    public struct StatusChange: Sendable {
+        public var pseudonym: String
+        public var status: String
+        public var at: Date
+        public init(pseudonym: String, status: String, at: Date) {
+            self.pseudonym = pseudonym
+            self.status = status
+            self.at = at
+        }
+    }
+
+    /// The largest list read, and its most rows.
+    public static let maximumListBytes = 64 << 20
+    public static let maximumRejectedShown = 20
+
+    public init() {}
+
+    /// Everyone set to the status within the period, each from the first day it was set.
+    public init(worklist changes: [StatusChange], status: String, from: Day, to: Day, base: EvaluationBase) {
+        let rows = Self.rows(base)
+        var first: [Int32: Day] = [:]
+        var named = Set<String>()
+        for change in changes where change.status == status {
+            named.insert(change.pseudonym)
+            guard let row = rows[change.pseudonym] else { continue }
+            let day = Day(utc: change.at)
+            exposed(row, on: day)
+            if day >= from, day <= to, first[row].map({ day < $0 }) ?? true { first[row] = day }
+        }
+        self.named = named.count
+        exposures = first.map { .init(person: $0.key, start: $0.value) }.sorted { $0.person < $1.person }
+    }
+
+    /// Everyone registered with the place's practices on the start day.
+    public init(place practices: Set<Int32>, start: Day, base: EvaluationBase) {
+        for p in 0..<base.count where practices.contains(base.practice[p]) {
+            // People who join the place later are exposed from when they join.
+            exposed(Int32(p), on: max(start, base.from[p]))
+            if base.from[p] <= start && start < base.to[p] { exposures.append(.init(person: Int32(p), start: start)) }
+        }
+        named = exposures.count
+    }
+
+    /// A CSV list with a header naming `start_date` and either `pseudonym` or `nhs_number` (NHS
+    /// numbers are checked and pseudonymised with the run's key, then forgotten). A person listed
+    /// more than once starts on their earliest date. Rows that cannot be read are counted and
+    /// described in `rejected`, the rest used.
+    public init(
+        list data: Data, file: String, base: EvaluationBase, pseudonymise: ((UInt64) -> String)?
+    ) throws(EvaluationError) {
+        guard data.count <= Self.maximumListBytes else {
+            throw .invalidList("\(file) is larger than \(Self.maximumListBytes >> 20) MB")
+        }
+        let rows = Self.rows(base)
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        func fields(_ line: Data.SubSequence) -> [String] {
+            var text = String(decoding: line, as: UTF8.self)
+            if text.hasSuffix("\r") { text.removeLast() }
+            return text.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+            }
+        }
+        guard let headerLine = lines.first else { throw .invalidList("\(file) is empty") }
+        let header = fields(headerLine).map { $0.lowercased() }
+        guard let startColumn = header.firstIndex(of: "start_date") else {
+            throw .invalidList("\(file) line 1: no start_date column")
+        }
+        let idColumn: Int, byNHSNumber: Bool
+        if let i = header.firstIndex(of: "pseudonym") {
+            (idColumn, byNHSNumber) = (i, false)
+        } else if let i = header.firstIndex(of: "nhs_number") {
+            guard pseudonymise != nil else {
+                throw .invalidList("\(file): an nhs_number list needs the platform's pseudonymisation key")
+            }
+            (idColumn, byNHSNumber) = (i, true)
+        } else {
+            throw .invalidList("\(file) line 1: no pseudonym or nhs_number column")
+        }
+        var first: [Int32: Day] = [:]
+        var rejectedCount = 0
+        func reject(_ line: Int, _ field: String, _ rule: String) {
+            rejectedCount += 1
+            if rejected.count < Self.maximumRejectedShown { rejected.append("\(file) line \(line), \(field): \(rule)") }
+        }
+        for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty && line != Data([13]) {
+            let number = i + 1
+            let f = fields(line)
+            guard f.count == header.count else {
+                reject(number, "row", "has \(f.count) fields where the header has \(header.count)")
+                continue
+            }
+            guard let start = Day(iso: f[startColumn]) else {
+                reject(number, "start_date", "not a date (YYYY-MM-DD)")
+                continue
+            }
+            let pseudonym: String
+            if byNHSNumber {
+                guard case .valid(let nhs) = NHSNumber.check(f[idColumn]) else {
+                    reject(number, "nhs_number", "not a valid NHS number (ten digits, modulus 11 check)")
+                    continue
+                }
+                pseudonym = pseudonymise!(nhs)
+            } else {
+                pseudonym = f[idColumn]
+            }
+            named += 1
+            guard let row = rows[pseudonym] else { continue }
+            exposed(row, on: start)
+            if first[row].map({ start < $0 }) ?? true { first[row] = start }
+        }
+        if rejectedCount > rejected.count {
+            rejected.append("\(rejectedCount - rejected.count) further rows rejected")
+        }
+        exposures = first.map { .init(person: $0.key, start: $0.value) }.sorted { $0.person < $1.person }
+    }
+
+    static func rows(_ base: EvaluationBase) -> [String: Int32] {
+        Dictionary(base.pseudonym.enumerated().map { ($1, Int32($0)) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+extension Day {
+    /// The calendar day (UTC) of an instant.
+    public init(utc date: Date) {
+        let seconds = date.timeIntervalSince1970
+        let days = seconds.isFinite ? (seconds / 86_400).rounded(.down) : 0
+        let clamped = Swift.min(Swift.max(days, Double(Day.earliest.rawValue)), Double(Day.latest.rawValue))
+        self.init(rawValue: Int32(clamped))
+    }
+}

@@ -1,0 +1,126 @@
+import Analysis
+import Conditions
+import Evaluation
+import Foundation
+import Governance
+import Identity
+import PHMCore
+import Storage
+
+/// `phm evaluate`: an evaluation definition run against the newest run's evaluation base, its
+/// report and tables written to a folder, and the evaluation audited.
+public enum EvaluationWriter {
+    public static let files = (
+        report: "evaluation.md", result: "evaluation.json", balance: "evaluation_balance.csv",
+        effects: "evaluation_effects.csv", eventStudy: "evaluation_event_study.csv",
+        rejected: "evaluation_rejected_rows.txt"
+    )
+
+    /// - Parameters:
+    ///   - key: the pseudonymisation key, needed only for a list of NHS numbers.
+    ///   - suppress: round the people counted at each step to 5 and withhold those of 1 to 7.
+    public static func evaluate(
+        definition url: URL, dataDirectory: URL, to folder: URL, key: (() throws -> PseudonymKey)?, suppress: Bool,
+        workers: Int
+    ) throws -> EvaluationResult {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw DefinitionError(file: url.path, message: "cannot be read as UTF-8 text")
+        }
+        let definition: EvaluationDefinition
+        do { definition = try EvaluationDefinition.parse(text) } catch {
+            throw DefinitionError(file: url.lastPathComponent, message: "\(error)")
+        }
+        let base = try EvaluationBaseFile.latest(dataDirectory: dataDirectory)
+        let store = try RunStore(directory: dataDirectory)
+        let governance = GovernanceStore(
+            runs: store, directory: dataDirectory, key: try PlatformKey.load(dataDirectory: dataDirectory))
+
+        var exposures: Exposures
+        switch definition.intervention {
+        case .worklist(let cohort, let status, let from, let to):
+            let changes = try governance.worklistChanges(cohort: cohort).map {
+                Exposures.StatusChange(pseudonym: $0.pseudonym, status: $0.status, at: $0.changedAt)
+            }
+            exposures = Exposures(worklist: changes, status: status, from: from, to: to, base: base)
+        case .list(let file):
+            let listURL = URL(fileURLWithPath: file, relativeTo: url.deletingLastPathComponent())
+            let data: Data
+            do { data = try Data(contentsOf: listURL) } catch {
+                throw DefinitionError(file: listURL.path, message: "cannot be read")
+            }
+            let pseudonymKey = try key.map { try $0() }
+            exposures = try Exposures(
+                list: data, file: listURL.lastPathComponent, base: base,
+                pseudonymise: pseudonymKey.map { k in { k.pseudonym(nhsNumber: $0) } })
+        case .place(let level, let codes, let start):
+            let units = base.hierarchy.units(level)
+            var practices = Set<Int32>()
+            for code in codes {
+                guard let u = units.firstIndex(where: { $0.code == code }) else {
+                    throw DefinitionError(
+                        file: url.lastPathComponent, message: "place: no \(level.rawValue) with code '\(code.prefix(20))'")
+                }
+                for p in base.hierarchy.practices.indices {
+                    let parent: Int32 =
+                        switch level {
+                        case .practice: Int32(p)
+                        case .pcn: base.hierarchy.practicePCN[p]
+                        case .locality: base.hierarchy.practiceLocality[p]
+                        case .organisation: base.hierarchy.practiceOrganisation[p]
+                        }
+                    if parent == Int32(u) { practices.insert(Int32(p)) }
+                }
+            }
+            guard practices.count < base.hierarchy.practices.count else {
+                throw DefinitionError(
+                    file: url.lastPathComponent, message: "place covers every practice: no one is left to compare with")
+            }
+            if definition.options.exact.contains(where: { [.practice, .pcn, .locality].contains($0) }) {
+                throw DefinitionError(
+                    file: url.lastPathComponent,
+                    message: "a place cannot be matched exactly on practice, PCN or locality: its controls come from elsewhere")
+            }
+            exposures = Exposures(place: practices, start: start, base: base)
+        }
+
+        let detail = try JSONSerialization.data(
+            withJSONObject: ["definition": url.lastPathComponent, "name": definition.name, "run": base.runId],
+            options: [.sortedKeys])
+        try governance.audit(
+            user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "evaluate", outcome: "allowed",
+            detail: String(decoding: detail, as: UTF8.self))
+
+        var (result, _) = try MatchedComparison.run(
+            name: definition.name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
+            options: definition.options, named: exposures.named, workers: workers)
+        if !exposures.rejected.isEmpty {
+            result.warnings.insert(
+                "rows of the list could not be read and were left out (see \(files.rejected)): \(exposures.rejected.count) described",
+                at: 0)
+        }
+        if suppress {
+            for i in result.steps.indices { result.steps[i].people = Self.published(result.steps[i].people) }
+            for i in result.indexMonths.indices { result.indexMonths[i].treated = Self.published(result.indexMonths[i].treated) }
+        }
+
+        let fm = FileManager.default
+        try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(result).write(to: folder.appendingPathComponent(files.result))
+        try Data(result.markdown().utf8).write(to: folder.appendingPathComponent(files.report))
+        try Data(result.balanceCSV.utf8).write(to: folder.appendingPathComponent(files.balance))
+        try Data(result.effectsCSV.utf8).write(to: folder.appendingPathComponent(files.effects))
+        try Data(result.eventStudyCSV.utf8).write(to: folder.appendingPathComponent(files.eventStudy))
+        let rejectedFile = folder.appendingPathComponent(files.rejected)
+        try? fm.removeItem(at: rejectedFile)
+        if !exposures.rejected.isEmpty {
+            try Data((exposures.rejected.joined(separator: "\n") + "\n").utf8).write(to: rejectedFile)
+        }
+        return result
+    }
+
+    /// A count as planning outputs publish it: 1 to 7 withheld (nil), others rounded to 5.
+    static func published(_ n: Int?) -> Int? { n.flatMap { Suppression.isSmall($0) ? nil : Suppression.rounded($0) } }
+}
