@@ -122,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
+                "CLI", "Cohorts", "Evaluation", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks", swiftSettings: strict),

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLI
 import Cohorts
 import Dispatch
+import Evaluation
 import Foundation
 import Outputs
 import PHMCore
@@ -33,9 +34,17 @@ struct Bench: ParsableCommand {
         @Flag(name: .customLong("json-only"), help: "Time only writing an API body as JSON.")
         var jsonOnly = false
 
+        @Flag(
+            name: .customLong("evaluation-only"),
+            help: "Time only an evaluation of 10,000 exposed people, on the latest run's evaluation base in --data-dir.")
+        var evaluationOnly = false
+
         func run() throws {
             if jsonOnly { return try JSONBench.run() }
             if cohortsOnly { return try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) }
+            if evaluationOnly {
+                return try Bench.evaluation(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), workers: pipeline.workers)
+            }
             let (people, seed) = (population.people, population.seed)
             let signal = population.signal == .full ? "" : "-\(population.signal.rawValue)"
             let input = "\(dir)/input-\(people)-\(seed)\(signal)"
@@ -72,6 +81,7 @@ struct Bench: ParsableCommand {
                 )
             }
             try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory))
+            try Bench.evaluation(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), workers: pipeline.workers)
             print("peak memory (max RSS): \(String(format: "%.2f", Double(Bench.peakResidentBytes()) / 1e9)) GB")
         }
 
@@ -124,6 +134,43 @@ struct Bench: ParsableCommand {
                     "| `\(text)` | \(Console.number(rows.cardinality)) | \(String(format: "%.1f", times[24])) | \(String(format: "%.1f", times[47])) | \(String(format: "%.1f", median(profiles))) |"
                 )
             }
+        }
+
+        /// Times an evaluation as `phm evaluate` runs it: 10,000 people exposed over six months,
+        /// chosen (as a programme would) among those with recent emergency admissions, then others,
+        /// against everyone else in the base, with the default options (1,000 bootstrap samples,
+        /// every outcome).
+        static func evaluation(dataDirectory: URL, workers: Int) throws {
+            let loadStart = Date()
+            let base = try EvaluationBaseFile.latest(dataDirectory: dataDirectory)
+            let loading = Date().timeIntervalSince(loadStart)
+            var rng = Xoshiro(seed: 2026)
+            let first = base.asOf.monthNumber - 20
+            var recent: [MatchedComparison.Exposure] = [], others: [MatchedComparison.Exposure] = []
+            for p in 0..<base.count {
+                let month = first + Int32(rng.int(0..<6))
+                guard MatchedComparison.isEligible(base, p, month: month, options: EvaluationOptions()) else { continue }
+                let admitted = base.events.rows(of: p).contains {
+                    base.eventMeasure[$0] == UInt8(Measure.emergencyAdmissions.index) && base.eventMonth[$0] < month
+                        && base.eventMonth[$0] >= month - 12
+                }
+                let exposure = MatchedComparison.Exposure(person: Int32(p), start: Day(firstOfMonth: month).adding(days: 9))
+                if admitted { recent.append(exposure) } else { others.append(exposure) }
+            }
+            recent.shuffle(using: &rng)
+            others.shuffle(using: &rng)
+            let exposures = Array((recent + others).prefix(10_000))
+            let start = Date()
+            let (result, _) = try MatchedComparison.run(
+                name: "bench", base: base, exposures: exposures, options: EvaluationOptions(), workers: workers)
+            let seconds = Date().timeIntervalSince(start)
+            let matched = result.steps.first { $0.step.hasPrefix("matched") }?.people ?? 0
+            print("")
+            print(
+                String(
+                    format: "evaluation: %@ exposed (%@ with recent emergency admissions) against %@ people: base loaded in %.2fs, evaluated in %.2fs; %@ matched",
+                    Console.number(exposures.count), Console.number(min(recent.count, exposures.count)),
+                    Console.number(base.count), loading, seconds, Console.number(matched)))
         }
 
         /// Peak resident set size of this process, from getrusage (kilobytes on Linux).

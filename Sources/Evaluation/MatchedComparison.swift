@@ -233,7 +233,7 @@ public enum MatchedComparison {
 
     /// Whether a person can be compared at an index month: in the population at its start and at
     /// the start of the pre window, and of an eligible age.
-    static func isEligible(_ base: EvaluationBase, _ p: Int, month: Int32, options: EvaluationOptions) -> Bool {
+    public static func isEligible(_ base: EvaluationBase, _ p: Int, month: Int32, options: EvaluationOptions) -> Bool {
         guard base.isPresent(p, atStartOf: month), base.from[p] <= Day(firstOfMonth: month - Int32(options.preMonths))
         else { return false }
         let age = base.age(of: p, atStartOf: month)

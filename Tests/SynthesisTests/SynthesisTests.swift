@@ -26,6 +26,51 @@ import Testing
                 != Data(contentsOf: c.appendingPathComponent("patients.csv")))
     }
 
+    /// A programme with no effect changes no extract; one with an effect removes emergency
+    /// admissions of the people it lists, and only theirs.
+    @Test func aProgrammeChangesOnlyItsPeoplesLaterAdmissions() throws {
+        let plain = temporaryFolder("synth-plain"), none = temporaryFolder("synth-none"), some = temporaryFolder("synth-some")
+        defer { for f in [plain, none, some] { try? FileManager.default.removeItem(at: f) } }
+        var options = SynthesisOptions(people: 20_000, seed: 3)
+        _ = try SyntheticHealthSystem.write(options, to: plain)
+        options.intervention = .init(effect: 0)
+        _ = try SyntheticHealthSystem.write(options, to: none)
+        options.intervention = .init(effect: -0.5)
+        _ = try SyntheticHealthSystem.write(options, to: some)
+        for file in try FileManager.default.contentsOfDirectory(atPath: plain.path) where file.hasSuffix(".csv") {
+            #expect(
+                try Data(contentsOf: plain.appendingPathComponent(file)) == Data(contentsOf: none.appendingPathComponent(file)),
+                "\(file)")
+        }
+        func lines(_ folder: URL, _ file: String) throws -> [Substring] {
+            try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8).split(separator: "\n")
+        }
+        let enrolled = try lines(none, "ground-truth/intervention.csv").dropFirst()
+        #expect(enrolled.count >= 20, "\(enrolled.count) enrolled")
+        #expect(try lines(plain, "ground-truth/intervention.csv").count == 1)
+        #expect(try lines(some, "ground-truth/intervention.csv").dropFirst() == enrolled)
+        // Emergency spells (methods 2x) of people not enrolled are the same; some of the enrolled's
+        // are gone. Record ids carry the person (`I` and 8 digits), patient ids too (`P`).
+        let numbers = Set(enrolled.map { $0.split(separator: ",")[0] })
+        let people = Set(
+            try lines(none, "patients.csv").dropFirst().compactMap { line -> Substring? in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return numbers.contains(fields[1]) ? fields[0].dropFirst().prefix(8) : nil
+            })
+        func emergencies(_ folder: URL) throws -> (listed: Int, others: [Substring]) {
+            var listed = 0, others: [Substring] = []
+            for line in try lines(folder, "inpatient_spells.csv").dropFirst() {
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                guard fields.count > 10, fields[10].hasPrefix("2") else { continue }
+                if people.contains(fields[0].dropFirst().prefix(8)) { listed += 1 } else { others.append(line) }
+            }
+            return (listed, others)
+        }
+        let before = try emergencies(none), after = try emergencies(some)
+        #expect(after.listed < before.listed)
+        #expect(after.others == before.others)
+    }
+
     @Test func everyCatalogueCodeIsValidInItsSystem() {
         for condition in Catalogue.conditions {
             for code in condition.snomed {
