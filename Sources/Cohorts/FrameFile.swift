@@ -62,12 +62,8 @@ public enum FrameFile {
     public static func save(_ frame: PersonFrame, dataDirectory: URL, variant: String? = nil) throws {
         let folder = dataDirectory.appendingPathComponent("frames")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = draft(url(dataDirectory: dataDirectory, run: frame.runId, variant: variant))
-        try write(frame, to: file)
         // On disk before `commit` renames it into place.
-        let handle = try FileHandle(forWritingTo: file)
-        try handle.synchronize()
-        try handle.close()
+        try write(frame, to: draft(url(dataDirectory: dataDirectory, run: frame.runId, variant: variant)), synchronise: true)
     }
 
     static func draft(_ url: URL) -> URL { url.appendingPathExtension("partial") }
@@ -121,10 +117,10 @@ public enum FrameFile {
         return try read(url(dataDirectory: dataDirectory, run: run))
     }
 
-    public static func write(_ frame: PersonFrame, to url: URL) throws {
+    public static func write(_ frame: PersonFrame, to url: URL, synchronise: Bool = false) throws {
         var file = ColumnFile.Writer()
         func add<T>(_ name: String, _ array: [T]) { file.add(name, array) }
-        add("pseudonym", Array(frame.pseudonym.joined(separator: "\n").utf8))
+        file.add(strings: "pseudonym", frame.pseudonym)
         add("age", frame.age)
         add("sex", frame.sex.map(\.rawValue))
         add("ethnicGroup", frame.ethnicGroup.map(\.rawValue))
@@ -162,7 +158,7 @@ public enum FrameFile {
             segmentations: frame.segmentations.map {
                 .init(id: $0.id, name: $0.name, segmentIds: $0.segmentIds, segmentNames: $0.segmentNames)
             })
-        try file.write(magic: magic, header: header, to: url)
+        try file.write(magic: magic, header: header, to: url, synchronise: synchronise)
     }
 
     public static func read(_ url: URL) throws -> PersonFrame {
@@ -174,17 +170,15 @@ public enum FrameFile {
         func column<T>(_ name: String, _ type: T.Type) throws -> [T] {
             do { return try file.column(name, type) } catch { throw FrameFileError.truncated(url.lastPathComponent) }
         }
-        func days(_ name: String) throws -> [Day] { try column(name, Int32.self).map(Day.init(rawValue:)) }
+        func days(_ name: String) throws -> [Day] {
+            do { return try file.days(name) } catch { throw FrameFileError.truncated(url.lastPathComponent) }
+        }
 
         var frame = PersonFrame(
             runId: header.runId, asOf: Day(rawValue: header.asOf), hierarchy: header.hierarchy, areaCodes: header.areaCodes)
-        let pseudonyms = try column("pseudonym", UInt8.self)
-        frame.pseudonym =
-            header.count == 0
-            ? []
-            : pseudonyms.split(separator: 10, omittingEmptySubsequences: false).map {
-                String(decoding: $0, as: UTF8.self)
-            }
+        do { frame.pseudonym = try file.strings("pseudonym", count: header.count) } catch {
+            throw FrameFileError.truncated(url.lastPathComponent)
+        }
         frame.age = try column("age", Int16.self)
         frame.sex = try column("sex", UInt8.self).map { Sex(rawValue: $0) ?? .unknown }
         frame.ethnicGroup = try column("ethnicGroup", UInt8.self).map { EthnicGroup(rawValue: $0) ?? .unknown }
@@ -255,6 +249,7 @@ public enum FrameFile {
                 within($0.rows) && $0.lastRecorded.count == $0.rows.count && $0.latestValue.count == $0.rows.count
                     && $0.latestValueDay.count == $0.rows.count
             }
+            && frame.hierarchy.isConsistent
             && frame.practice.allSatisfy { $0 >= 0 && Int($0) < frame.hierarchy.practices.count }
             && frame.area.allSatisfy { $0 >= -1 && Int($0) < frame.areaCodes.count }
             && frame.age.allSatisfy { $0 >= 0 } && frame.imdDecile.allSatisfy { $0 <= 10 }

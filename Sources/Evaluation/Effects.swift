@@ -131,6 +131,7 @@ struct Effects {
             }
             return .init(estimate: estimate, low: quantile(0.025), high: quantile(0.975))
         }
+        func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
         var effects: [EvaluationResult.Effect] = []
         var study: [EvaluationResult.EventMonth] = []
         for (k, measure) in outcomes.enumerated() {
@@ -138,7 +139,8 @@ struct Effects {
             effects.append(
                 .init(
                     outcome: measure.rawValue, description: measure.name, negativeControl: false,
-                    treatedPre: point[i + 4], treatedPost: point[i + 5], controlsPre: point[i + 6], controlsPost: point[i + 7],
+                    treatedPre: finite(point[i + 4]), treatedPost: finite(point[i + 5]), controlsPre: finite(point[i + 6]),
+                    controlsPost: finite(point[i + 7]),
                     relative: interval(i), absolute: interval(i + 1), naiveRelative: interval(i + 2),
                     naiveAbsolute: interval(i + 3)))
             for r in 0..<months {

@@ -111,10 +111,7 @@ extension EvaluationBase {
         runId: Int64, population: Population, conditions: ConditionResults, library: ConditionLibrary, workers: Int
     ) {
         let asOf = population.asOf
-        // From the first month the extracts hold activity for, at most `lookbackMonths` back:
-        // earlier months would read as months with no use.
-        let earliest = population.activity.day.min().map { $0.monthNumber } ?? asOf.monthNumber
-        let firstMonth = max(asOf.monthNumber - Self.lookbackMonths, min(earliest, asOf.monthNumber))
+        let firstMonth = Self.firstCoveredMonth(population.activity.day, asOf: asOf)
         self.init(runId: runId, asOf: asOf, firstMonth: firstMonth, hierarchy: population.hierarchy)
         let ltc = library.ltcConditions
         conditionIds = ltc.map { library.conditions[$0].id }
@@ -199,6 +196,24 @@ extension EvaluationBase {
             return part
         }
         for part in partials { append(part) }
+    }
+
+    /// The first month the extracts cover, at most `lookbackMonths` before as-of: the first of
+    /// three months in a row each with at least half the activity of the median month with any (a stray old record, or a spell admitted years before its discharge, does not
+    /// make the years before coverage read as years with no use).
+    static func firstCoveredMonth(_ days: [Day], asOf: Day) -> Int32 {
+        let last = asOf.monthNumber, first = last - lookbackMonths
+        var counts = [Int](repeating: 0, count: Int(lookbackMonths))
+        for day in days {
+            let m = day.monthNumber
+            if m >= first && m < last { counts[Int(m - first)] += 1 }
+        }
+        let active = counts.filter { $0 > 0 }.sorted()
+        guard !active.isEmpty else { return last }
+        let median = active[active.count / 2]
+        let covered = counts.map { 2 * $0 >= median }
+        for m in 0..<(counts.count - 2) where covered[m] && covered[m + 1] && covered[m + 2] { return first + Int32(m) }
+        return last
     }
 
     /// Appends another base's people after this one's.

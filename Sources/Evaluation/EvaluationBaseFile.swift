@@ -28,11 +28,8 @@ public enum EvaluationBaseFile {
     public static func save(_ base: EvaluationBase, dataDirectory: URL) throws {
         try FileManager.default.createDirectory(
             at: dataDirectory.appendingPathComponent("frames"), withIntermediateDirectories: true)
-        let file = url(dataDirectory: dataDirectory, run: base.runId).appendingPathExtension("partial")
-        try write(base, to: file)
-        let handle = try FileHandle(forWritingTo: file)
-        try handle.synchronize()
-        try handle.close()
+        try write(
+            base, to: url(dataDirectory: dataDirectory, run: base.runId).appendingPathExtension("partial"), synchronise: true)
     }
 
     /// The base of the newest run with a frame.
@@ -45,7 +42,7 @@ public enum EvaluationBaseFile {
         return try read(file)
     }
 
-    public static func write(_ base: EvaluationBase, to url: URL) throws {
+    public static func write(_ base: EvaluationBase, to url: URL, synchronise: Bool = false) throws {
         var file = ColumnFile.Writer()
         file.add(strings: "pseudonym", base.pseudonym)
         file.add("sex", base.sex.map(\.rawValue))
@@ -65,7 +62,7 @@ public enum EvaluationBaseFile {
         let header = Header(
             runId: base.runId, asOf: base.asOf.rawValue, firstMonth: base.firstMonth, count: base.count,
             hierarchy: base.hierarchy, conditionIds: base.conditionIds, conditionNames: base.conditionNames)
-        try file.write(magic: magic, header: header, to: url)
+        try file.write(magic: magic, header: header, to: url, synchronise: synchronise)
     }
 
     /// Reads a base and checks every index within it, so the code reading it can trust them.
@@ -109,12 +106,14 @@ public enum EvaluationBaseFile {
             && offsets(base.conditions.start, base.condition.count) && base.conditionMonth.count == base.condition.count
             && base.practice.allSatisfy { $0 >= 0 && Int($0) < base.hierarchy.practices.count }
             && base.eventMeasure.allSatisfy { Int($0) < Measure.allCases.count }
+            && base.eventAmount.allSatisfy { $0.isFinite && $0 >= 0 }
             && base.eventMonth.allSatisfy { $0 >= base.firstMonth && $0 <= lastMonth }
             && base.condition.allSatisfy { Int($0) < base.conditionIds.count }
             && base.birthMonth.allSatisfy { (Day.earliest.monthNumber...lastMonth).contains($0) }
             && base.conditionMonth.allSatisfy { (Day.earliest.monthNumber...Day.latest.monthNumber).contains($0) }
             && base.conditionNames.count == base.conditionIds.count && base.imdDecile.allSatisfy { $0 <= 10 }
-            && base.firstMonth <= lastMonth && lastMonth - base.firstMonth <= 600
+            && base.firstMonth <= lastMonth && Int(lastMonth) - Int(base.firstMonth) <= 600
+            && base.hierarchy.isConsistent
         guard valid else { throw damaged }
         return base
     }

@@ -43,6 +43,12 @@ public struct EvaluationOptions: Sendable, Codable, Equatable {
     public static let maximumWindow = 24
     public static let maximumControls = 10
     public static let maximumBootstrap = 10_000
+    /// Candidates are scored at every index month: more than two years of starts is several
+    /// evaluations, and would hold the pool that many times over.
+    public static let maximumIndexMonths = 24
+    /// The bootstrap's work (samples x matched sets x values per set) is capped near this, with
+    /// fewer samples (never under 200) for very large evaluations.
+    public static let bootstrapBudget = 12_000_000_000.0
 
     /// Why these options cannot be used, or nil.
     public var problem: String? {

@@ -4,6 +4,7 @@ extension EvaluationResult {
     /// The evaluation as a readable report: diagnostics first, effects after them.
     public func markdown() -> String {
         func number(_ v: Double, _ decimals: Int = 2) -> String { String(format: "%.\(decimals)f", v) }
+        func rate(_ v: Double?) -> String { v.map { number($0) } ?? "none" }
         var out = "# Evaluation: \(name)\n\n"
         out += "Run \(runId), data to \(asOf). Pre window \(options.preMonths) months, post window \(options.postMonths) months; "
         out += "the index month (when each person started) is in neither.\n\n"
@@ -31,15 +32,15 @@ extension EvaluationResult {
         out += "|---|---:|---:|---:|---:|---|---|---|\n"
         for e in effects {
             let label = e.negativeControl ? "\(e.description) (negative control)" : e.description
-            out += "| \(label) | \(number(e.treatedPre)) | \(number(e.treatedPost)) | \(number(e.controlsPre)) | "
-            out += "\(number(e.controlsPost)) | \(e.relative.describe(percent: true)) | \(e.absolute.describe(percent: false)) | "
+            out += "| \(label) | \(rate(e.treatedPre)) | \(rate(e.treatedPost)) | \(rate(e.controlsPre)) | "
+            out += "\(rate(e.controlsPost)) | \(e.relative.describe(percent: true)) | \(e.absolute.describe(percent: false)) | "
             out += "\(e.naiveRelative.describe(percent: true)) |\n"
         }
 
         out += "\n## Balance\n\nStandardised mean differences (SMD) before and after matching; both use the spread "
         out += "before matching. A covariate fails at \(number(balanceLimit)) or more: the threshold of "
-        out += "\(options.balanceThreshold), or three times the difference chance alone gives for this many matched people "
-        out += "if that is larger.\n\n"
+        out += "\(options.balanceThreshold), or if larger the difference chance alone passes on any covariate only 5% of "
+        out += "the time for this many matched people.\n\n"
         out += "| covariate | exposed before | unexposed before | SMD before | exposed after | controls after | SMD after |\n"
         out += "|---|---:|---:|---:|---:|---:|---:|\n"
         for b in balance {

@@ -12,7 +12,8 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
     public var indexMonths: [IndexMonth]
     public var balance: [BalanceRow]
     /// The standardised mean difference after matching at which a covariate fails: the
-    /// threshold, or 3 standard deviations of what chance gives for the number matched if larger.
+    /// threshold, or if larger the bound chance passes on any covariate only 5% of the time for
+    /// the number matched.
     public var balanceLimit: Double
     /// Whether every covariate's standardised mean difference after matching is below the limit.
     public var balanced: Bool
@@ -113,11 +114,12 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
         public var outcome: String
         public var description: String
         public var negativeControl: Bool
-        /// Rates per person-year in each group and window (controls weighted within their set).
-        public var treatedPre: Double
-        public var treatedPost: Double
-        public var controlsPre: Double
-        public var controlsPost: Double
+        /// Rates per person-year in each group and window (controls weighted within their set);
+        /// nil where the group has no months in the window.
+        public var treatedPre: Double?
+        public var treatedPost: Double?
+        public var controlsPre: Double?
+        public var controlsPost: Double?
         /// The ratio of the exposed people's rate ratio (post / pre) to the controls', minus 1.
         public var relative: Interval
         /// The change in the exposed people's rate minus the change in the controls', per person-year.

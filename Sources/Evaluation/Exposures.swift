@@ -11,11 +11,13 @@ public struct Exposures: Sendable {
     mutating func exposed(_ row: Int32, on day: Day) {
         if firstExposure[row].map({ day < $0 }) ?? true { firstExposure[row] = day }
     }
-    /// People the source names (listed rows, worklist entries or people registered in the place).
+    /// People the source names (listed, given the status, or registered in the place).
     public var named = 0
     /// Rows of a list that could not be read, each with its line and the rule it broke (never its
     /// values: they may identify someone).
     public var rejected: [String] = []
+    /// How many rows of a list were rejected (`rejected` describes the first few).
+    public var rejectedRows = 0
 
     /// A worklist status change as the store records it.
     public struct StatusChange: Sendable {
@@ -29,7 +31,7 @@ public struct Exposures: Sendable {
         }
     }
 
-    /// The largest list read, and its most rows.
+    /// The largest list read.
     public static let maximumListBytes = 64 << 20
     public static let maximumRejectedShown = 20
 
@@ -72,16 +74,23 @@ public struct Exposures: Sendable {
             throw .invalidList("\(file) is larger than \(Self.maximumListBytes >> 20) MB")
         }
         let rows = Self.rows(base)
-        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        func fields(_ line: Data.SubSequence) -> [String] {
-            var text = String(decoding: line, as: UTF8.self)
-            if text.hasSuffix("\r") { text.removeLast() }
-            return text.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-            }
+        // Lines found one at a time (a file of empty lines must not become an array of them), a
+        // byte order mark and carriage returns dropped, surrounding quotes and spaces trimmed.
+        var position = data.startIndex
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) { position += 3 }
+        func nextLine() -> [String]? {
+            guard position < data.endIndex else { return nil }
+            var end = data[position...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            let next = end < data.endIndex ? end + 1 : end
+            if end > position, data[end - 1] == 13 { end -= 1 }
+            defer { position = next }
+            guard end > position else { return [] }
+            return String(decoding: data[position..<end], as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
         }
-        guard let headerLine = lines.first else { throw .invalidList("\(file) is empty") }
-        let header = fields(headerLine).map { $0.lowercased() }
+        guard let header = nextLine()?.map({ $0.lowercased() }), header != [] else {
+            throw .invalidList("\(file) is empty")
+        }
         guard let startColumn = header.firstIndex(of: "start_date") else {
             throw .invalidList("\(file) line 1: no start_date column")
         }
@@ -97,14 +106,16 @@ public struct Exposures: Sendable {
             throw .invalidList("\(file) line 1: no pseudonym or nhs_number column")
         }
         var first: [Int32: Day] = [:]
+        var named = Set<String>()
         var rejectedCount = 0
         func reject(_ line: Int, _ field: String, _ rule: String) {
             rejectedCount += 1
             if rejected.count < Self.maximumRejectedShown { rejected.append("\(file) line \(line), \(field): \(rule)") }
         }
-        for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty && line != Data([13]) {
-            let number = i + 1
-            let f = fields(line)
+        var number = 1
+        while let f = nextLine() {
+            number += 1
+            guard !f.isEmpty else { continue }
             guard f.count == header.count else {
                 reject(number, "row", "has \(f.count) fields where the header has \(header.count)")
                 continue
@@ -123,28 +134,20 @@ public struct Exposures: Sendable {
             } else {
                 pseudonym = f[idColumn]
             }
-            named += 1
+            named.insert(pseudonym)
             guard let row = rows[pseudonym] else { continue }
             exposed(row, on: start)
             if first[row].map({ start < $0 }) ?? true { first[row] = start }
         }
+        rejectedRows = rejectedCount
         if rejectedCount > rejected.count {
             rejected.append("\(rejectedCount - rejected.count) further rows rejected")
         }
+        self.named = named.count
         exposures = first.map { .init(person: $0.key, start: $0.value) }.sorted { $0.person < $1.person }
     }
 
     static func rows(_ base: EvaluationBase) -> [String: Int32] {
         Dictionary(base.pseudonym.enumerated().map { ($1, Int32($0)) }, uniquingKeysWith: { a, _ in a })
-    }
-}
-
-extension Day {
-    /// The calendar day (UTC) of an instant.
-    public init(utc date: Date) {
-        let seconds = date.timeIntervalSince1970
-        let days = seconds.isFinite ? (seconds / 86_400).rounded(.down) : 0
-        let clamped = Swift.min(Swift.max(days, Double(Day.earliest.rawValue)), Double(Day.latest.rawValue))
-        self.init(rawValue: Int32(clamped))
     }
 }

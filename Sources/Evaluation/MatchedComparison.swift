@@ -18,8 +18,8 @@ import Risk
 ///    month and equal on the exact strata; controls take their person's index month, and a
 ///    control exposed later counts only until then;
 /// 4. balance is checked covariate by covariate (standardised mean difference below 0.1 after
-///    matching, or within what chance gives for the number matched); effects are withheld from
-///    the headline when it fails;
+///    matching, or within what chance gives for the number matched, over all the covariates);
+///    effects are withheld from the headline when it fails;
 /// 5. effects are differences in differences of rates per person-year, pre window against post
 ///    window, with 95% intervals from a bootstrap of matched sets (percentile method), beside the
 ///    naive before-and-after change of the exposed alone, which regression to the mean inflates.
@@ -73,27 +73,32 @@ public enum MatchedComparison {
         if let named { steps.insert(.init(step: "people the intervention names", people: named), at: 0) }
 
         // 1. Eligible exposed people and their index months.
+        // The month each person is first exposed (Int32.max: never).
+        var exposedMonth = [Int32](repeating: .max, count: base.count)
+        for (p, day) in firstExposure where p >= 0 && Int(p) < base.count {
+            exposedMonth[Int(p)] = min(exposedMonth[Int(p)], day.monthNumber)
+        }
+        for e in exposures { exposedMonth[Int(e.person)] = min(exposedMonth[Int(e.person)], e.start.monthNumber) }
+        // Someone exposed before their start in the period (set to the status earlier, say) would
+        // bring exposed months into their pre window.
+        let first = exposures.filter { exposedMonth[Int($0.person)] >= $0.start.monthNumber }
+        steps.append(.init(step: "not exposed before their start in the period", people: first.count))
         let lastMonth = base.asOf.monthNumber - 1  // the last whole month the data covers
-        let covered = exposures.filter { e in
+        let covered = first.filter { e in
             let m = e.start.monthNumber
             return m - Int32(max(options.preMonths, 12)) >= base.firstMonth && m + Int32(options.postMonths) <= lastMonth
         }
         steps.append(.init(step: "index month leaves the pre and post windows within the data", people: covered.count))
         let treated = covered.filter { isEligible(base, Int($0.person), month: $0.start.monthNumber, options: options) }
         steps.append(
-            .init(step: "in the population for the pre window and at the index month, age in range", people: treated.count))
+            .init(step: "in the population from the pre window through the index month, age in range", people: treated.count))
         guard treated.count >= EvaluationResult.minimumTreated else {
-            throw .tooFewExposed(eligible: treated.count, minimum: EvaluationResult.minimumTreated)
+            throw .tooFewExposed(minimum: EvaluationResult.minimumTreated)
         }
-        // The month each person is first exposed (Int32.max: never).
-        var exposedMonth = [Int32](repeating: .max, count: base.count)
-        for (p, day) in firstExposure where Int(p) < base.count {
-            exposedMonth[Int(p)] = min(exposedMonth[Int(p)], day.monthNumber)
-        }
-        for e in exposures { exposedMonth[Int(e.person)] = min(exposedMonth[Int(e.person)], e.start.monthNumber) }
         var monthCount: [Int32: Int] = [:]
         for t in treated { monthCount[t.start.monthNumber, default: 0] += 1 }
         let months = monthCount.keys.sorted()
+        guard months.count <= EvaluationOptions.maximumIndexMonths else { throw .tooManyIndexMonths }
 
         // 2. Covariates and the propensity fit.
         var holders = [Int](repeating: 0, count: base.conditionIds.count)
@@ -133,14 +138,14 @@ public enum MatchedComparison {
         let logitSD = standardDeviation(fitLogits.map(Double.init))
         let caliper = Float(options.caliper * logitSD)
 
-        // 3. Every eligible never-exposed person scored at every index month, then matching.
+        // 3. Every eligible person not yet exposed scored at every index month, then matching.
         let sets = match(
             base: base, covariates: covariates, treated: treated, months: months, pool: pool, exposedMonth: exposedMonth,
             weights: weights, offset: offset, caliper: caliper, options: options, workers: workers)
         steps.append(.init(step: "matched to at least one control within the caliper", people: sets.count))
         steps.append(.init(step: "controls matched", people: sets.reduce(0) { $0 + $1.controls.count }))
         guard sets.count >= EvaluationResult.minimumTreated else {
-            throw .tooFewMatched(matched: sets.count, minimum: EvaluationResult.minimumTreated)
+            throw .tooFewMatched(minimum: EvaluationResult.minimumTreated)
         }
 
         // 4. Balance before (exposed against the fit sample) and after matching.
@@ -170,10 +175,12 @@ public enum MatchedComparison {
         }
         // A matched comparison of this size differs by chance alone: a standardised difference
         // has a standard deviation of about sqrt(1/n1 + 1/n2). Balance fails on a covariate
-        // beyond both the threshold and 3 of those (which chance exceeds for about 1 covariate in
-        // 370), so small programmes are not withheld for imbalance a randomised trial would show.
-        let effectiveControls = Double(sets.count * options.controlsPerPerson)
-        let chance = 3 * (1 / Double(sets.count) + 1 / effectiveControls).squareRoot()
+        // beyond both the threshold and the bound chance passes on any of the covariates only 5%
+        // of the time (Bonferroni over them), so small programmes are not withheld for imbalance
+        // a randomised trial of the same size would show.
+        let effectiveControls = Double(sets.reduce(0) { $0 + $1.controls.count })
+        let z = Self.twoSidedNormalBound(0.05 / Double(balance.count))
+        let chance = z * (1 / Double(sets.count) + 1 / effectiveControls).squareRoot()
         let limit = max(options.balanceThreshold, chance)
         for i in balance.indices { balance[i].fails = abs(balance[i].smdAfter) >= limit }
         let unbalanced = balance.filter(\.fails).map(\.covariate)
@@ -191,8 +198,13 @@ public enum MatchedComparison {
             base: base, sets: sets,
             outcomes: options.outcomes + options.negativeControls.filter { !options.outcomes.contains($0) },
             pre: options.preMonths, post: options.postMonths, exposedMonth: exposedMonth)
-        let estimates = effects.estimate(samples: options.bootstrapSamples, seed: options.seed, workers: workers)
+        let affordable = Int(EvaluationOptions.bootstrapBudget / Double(max(1, sets.count * effects.width)))
+        let samples = min(options.bootstrapSamples, max(200, affordable))
+        let estimates = effects.estimate(samples: samples, seed: options.seed, workers: workers)
         var warnings: [String] = []
+        if samples < options.bootstrapSamples {
+            warnings.append("\(samples) bootstrap samples were drawn, not \(options.bootstrapSamples): the evaluation is large")
+        }
         if !unbalanced.isEmpty {
             warnings.append(
                 "balance failed: \(unbalanced.count) covariate(s) differ after matching by a standardised mean difference of \(String(format: "%.2f", limit)) or more (\(unbalanced.prefix(5).joined(separator: ", "))); effects are withheld from the headline"
@@ -200,13 +212,12 @@ public enum MatchedComparison {
         }
         if !beyondThreshold.isEmpty {
             warnings.append(
-                "\(beyondThreshold.count) covariate(s) differ by \(options.balanceThreshold) or more after matching, within what chance gives with \(sets.count) matched people (\(beyondThreshold.prefix(5).joined(separator: ", ")))"
+                "\(beyondThreshold.count) covariate(s) differ by \(options.balanceThreshold) or more after matching, within what chance gives for the number matched (\(beyondThreshold.prefix(5).joined(separator: ", ")))"
             )
         }
-        let dropped = treated.count - sets.count
-        if Double(dropped) > 0.1 * Double(treated.count) {
+        if sets.count < treated.count * 9 / 10 {
             warnings.append(
-                "\(dropped) of \(treated.count) eligible exposed people found no control within the caliper: the effect is for those matched, who may differ from the rest"
+                "more than a tenth of the eligible exposed people found no control within the caliper: the effect is for those matched, who may differ from the rest"
             )
         }
         var results: [EvaluationResult.Effect] = []
@@ -231,10 +242,13 @@ public enum MatchedComparison {
         return (result, Detail(fit: fit, fitLabels: labels, model: model, sets: sets))
     }
 
-    /// Whether a person can be compared at an index month: in the population at its start and at
-    /// the start of the pre window, and of an eligible age.
+    /// Whether a person can be compared at an index month: in the population from the start of
+    /// the pre window to the end of the index month, and of an eligible age. Through the whole
+    /// index month, for the exposed and controls alike: an exposed person is known to be there
+    /// on their start day, part-way through it, and a control who died before that day would
+    /// bring a pre window of use and no post window, making the controls' rates fall more.
     public static func isEligible(_ base: EvaluationBase, _ p: Int, month: Int32, options: EvaluationOptions) -> Bool {
-        guard base.isPresent(p, atStartOf: month), base.from[p] <= Day(firstOfMonth: month - Int32(options.preMonths))
+        guard base.isPresent(p, atStartOf: month + 1), base.from[p] <= Day(firstOfMonth: month - Int32(options.preMonths))
         else { return false }
         let age = base.age(of: p, atStartOf: month)
         return age >= options.minimumAge && age <= options.maximumAge
@@ -408,6 +422,16 @@ public enum MatchedComparison {
 
     static func smd(_ a: Double, _ b: Double, _ sd: Double) -> Double { sd > 1e-12 ? (a - b) / sd : 0 }
 
+    /// The z with P(|Z| > z) = p for a standard normal Z, by bisection on erfc.
+    static func twoSidedNormalBound(_ p: Double) -> Double {
+        var lo = 0.0, hi = 40.0
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if erfc(mid / 2.0.squareRoot()) > p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
     static func standardDeviation(_ values: [Double]) -> Double {
         guard values.count > 1 else { return 0 }
         let mean = values.reduce(0, +) / Double(values.count)
@@ -417,8 +441,9 @@ public enum MatchedComparison {
 
 public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case invalidOptions(String)
-    case tooFewExposed(eligible: Int, minimum: Int)
-    case tooFewMatched(matched: Int, minimum: Int)
+    case tooFewExposed(minimum: Int)
+    case tooFewMatched(minimum: Int)
+    case tooManyIndexMonths
     case noControls
     case noBase(run: Int64)
     case invalidList(String)
@@ -426,10 +451,12 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .invalidOptions(let why): "the evaluation's options cannot be used: \(why)"
-        case .tooFewExposed(let n, let minimum):
-            "only \(n) exposed people are eligible for comparison; at least \(minimum) are needed (see the steps: is the start period covered by the data, with a full post window before as-of?)"
-        case .tooFewMatched(let n, let minimum):
-            "only \(n) exposed people found a control within the caliper; at least \(minimum) are needed: widen the caliper or drop exact strata"
+        case .tooFewExposed(let minimum):
+            "fewer than \(minimum) exposed people are eligible for comparison: is the start period covered by the data, with a full post window before as-of?"
+        case .tooFewMatched(let minimum):
+            "fewer than \(minimum) exposed people found a control within the caliper: widen the caliper or drop exact strata"
+        case .tooManyIndexMonths:
+            "the start dates span more than \(EvaluationOptions.maximumIndexMonths) months: evaluate the periods one at a time"
         case .noControls: "no one who was not exposed is eligible for comparison"
         case .invalidList(let why): why
         case .noBase(let run):

@@ -23,8 +23,9 @@ public enum ColumnFile {
             while body.count % 8 != 0 { body.append(0) }
         }
 
-        /// Writes the file beside `url` and renames it into place, so a reader never sees half a file.
-        public func write<H: Header>(magic: [UInt8], header: H, to url: URL) throws {
+        /// Writes the file beside `url` and renames it into place, so a reader never sees half a
+        /// file; with `synchronise`, on disk before the rename.
+        public func write<H: Header>(magic: [UInt8], header: H, to url: URL, synchronise: Bool = false) throws {
             var header = header
             header.columns = columns
             var file = Data(magic)
@@ -38,6 +39,11 @@ public enum ColumnFile {
             file.append(body)
             let partial = url.appendingPathExtension("partial")
             try file.write(to: partial)
+            if synchronise {
+                let handle = try FileHandle(forWritingTo: partial)
+                try handle.synchronize()
+                try handle.close()
+            }
             _ = try? FileManager.default.removeItem(at: url)
             try FileManager.default.moveItem(at: partial, to: url)
         }
@@ -53,7 +59,7 @@ public enum ColumnFile {
         /// cannot be read.
         public init(_ url: URL, magic: [UInt8]) throws(ColumnFileError) {
             guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
-                throw .damaged(url.lastPathComponent)
+                throw .unreadable(url.lastPathComponent)
             }
             guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
                 throw .notThisKind(url.lastPathComponent)
@@ -114,11 +120,13 @@ extension ColumnFile.Writer {
 public enum ColumnFileError: Error, CustomStringConvertible, Equatable {
     case notThisKind(String)
     case damaged(String)
+    case unreadable(String)
 
     public var description: String {
         switch self {
         case .notThisKind(let f): "\(f) is not the kind of file expected here"
         case .damaged(let f): "\(f) is damaged or truncated; run the pipeline again to rebuild it"
+        case .unreadable(let f): "\(f) cannot be read (is it missing, or not readable by this user?)"
         }
     }
 }

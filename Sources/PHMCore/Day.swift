@@ -1,3 +1,5 @@
+import Foundation
+
 /// A calendar date with no time zone, stored as days since 1970-01-01.
 ///
 /// Dates in health data are civil dates ("admitted on 3 May"), so the platform never converts
@@ -138,7 +140,6 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
     }
 }
 
-/// A half-open range of days, `[start, end)`, as used for history windows before an as-of date.
 extension Day {
     /// The month holding the day, numbered `year * 12 + month - 1`, so months count on by one.
     public var monthNumber: Int32 {
@@ -155,6 +156,17 @@ extension Day {
     }
 }
 
+extension Day {
+    /// The calendar day (UTC) of an instant, within `earliest...latest`.
+    public init(utc date: Date) {
+        let seconds = date.timeIntervalSince1970
+        let days = seconds.isFinite ? (seconds / 86_400).rounded(.down) : 0
+        let clamped = Swift.min(Swift.max(days, Double(Day.earliest.rawValue)), Double(Day.latest.rawValue))
+        self.init(rawValue: Int32(clamped))
+    }
+}
+
+/// A half-open range of days, `[start, end)`, as used for history windows before an as-of date.
 public struct DayWindow: Sendable, Hashable, Codable {
     public var start: Day
     public var end: Day

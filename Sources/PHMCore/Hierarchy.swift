@@ -39,6 +39,16 @@ public struct Hierarchy: Sendable, Codable {
         }
     }
 
+    /// Whether every practice has a PCN, locality and organisation within the lists: what a file
+    /// read from disk must be before code indexes the lists by practice.
+    public var isConsistent: Bool {
+        let n = practices.count
+        return practicePCN.count == n && practiceLocality.count == n && practiceOrganisation.count == n
+            && practicePCN.allSatisfy { $0 >= 0 && Int($0) < pcns.count }
+            && practiceLocality.allSatisfy { $0 >= 0 && Int($0) < localities.count }
+            && practiceOrganisation.allSatisfy { $0 >= 0 && Int($0) < organisations.count }
+    }
+
     /// Adds a practice, creating its parents on first sight, and returns its index.
     @discardableResult
     public mutating func addPractice(

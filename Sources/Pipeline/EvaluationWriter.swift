@@ -45,11 +45,14 @@ public enum EvaluationWriter {
             exposures = Exposures(worklist: changes, status: status, from: from, to: to, base: base)
         case .list(let file):
             let listURL = URL(fileURLWithPath: file, relativeTo: url.deletingLastPathComponent())
-            let data: Data
-            do { data = try Data(contentsOf: listURL) } catch {
-                throw DefinitionError(file: listURL.path, message: "cannot be read")
-            }
-            let pseudonymKey = try key.map { try $0() }
+            // At most one byte past the limit is read, whatever the file is.
+            guard let handle = try? FileHandle(forReadingFrom: listURL),
+                let data = try? handle.read(upToCount: Exposures.maximumListBytes + 1)
+            else { throw DefinitionError(file: listURL.path, message: "cannot be read") }
+            try? handle.close()
+            // The key is needed, and read, only for a list of NHS numbers.
+            let header = String(decoding: data.prefix(1_024).prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            let pseudonymKey = header.lowercased().contains("nhs_number") ? try key.map { try $0() } : nil
             exposures = try Exposures(
                 list: data, file: listURL.lastPathComponent, base: base,
                 pseudonymise: pseudonymKey.map { k in { k.pseudonym(nhsNumber: $0) } })
@@ -96,7 +99,7 @@ public enum EvaluationWriter {
             options: definition.options, named: exposures.named, workers: workers)
         if !exposures.rejected.isEmpty {
             result.warnings.insert(
-                "rows of the list could not be read and were left out (see \(files.rejected)): \(exposures.rejected.count) described",
+                "\(exposures.rejectedRows) rows of the list could not be read and were left out (see \(files.rejected))",
                 at: 0)
         }
         if suppress {

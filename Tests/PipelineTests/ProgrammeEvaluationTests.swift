@@ -1,8 +1,10 @@
 import Evaluation
 import Foundation
+import Governance
 import Identity
 import PHMCore
 import Pipeline
+import Storage
 import Synthesis
 import TestSupport
 import Testing
@@ -11,7 +13,7 @@ import Testing
 /// admissions (as a real one chooses by risk), run through the whole platform and evaluated as a
 /// user would: `phm evaluate` with the enrolment list of NHS numbers.
 @Suite(.serialized) struct ProgrammeEvaluationTests {
-    static func evaluate(effect: Double, seed: UInt64) throws -> EvaluationResult {
+    static func evaluate(effect: Double, seed: UInt64) throws -> (result: EvaluationResult, data: URL) {
         let folder = temporaryFolder("programme-\(seed)")
         var synthesis = SynthesisOptions(people: 60_000, seed: seed)
         var programme = SynthesisOptions.Intervention(effect: effect)
@@ -37,9 +39,10 @@ import Testing
         negative_controls: [elective_admissions, outpatient_attendances]
         bootstrap: 500
         """.write(to: definition, atomically: true, encoding: .utf8)
-        return try EvaluationWriter.evaluate(
+        let result = try EvaluationWriter.evaluate(
             definition: definition, dataDirectory: options.dataDirectory, to: folder.appendingPathComponent("evaluation"),
             key: { try PseudonymKey(contentsOf: key) }, suppress: true, workers: 2)
+        return (result, options.dataDirectory)
     }
 
     static let effect = Result { try evaluate(effect: -0.2, seed: 101) }
@@ -50,7 +53,7 @@ import Testing
     }
 
     @Test func recoversTheProgrammesEffect() throws {
-        let result = try Self.effect.get()
+        let result = try Self.effect.get().result
         let admissions = try Self.admissions(result)
         #expect(result.balanced, "\(result.warnings)")
         #expect(admissions.relative.covers(-0.2), "\(admissions.relative.describe(percent: true))")
@@ -61,7 +64,7 @@ import Testing
     }
 
     @Test func findsNoEffectWhereTheProgrammeDidNothingWhileTheNaiveChangeFalls() throws {
-        let result = try Self.none.get()
+        let result = try Self.none.get().result
         let admissions = try Self.admissions(result)
         #expect(result.balanced, "\(result.warnings)")
         #expect(admissions.relative.covers(0), "\(admissions.relative.describe(percent: true))")
@@ -72,8 +75,13 @@ import Testing
         }
     }
 
-    @Test func countsEachStepAndSuppressesSmallNumbers() throws {
-        let result = try Self.none.get()
+    @Test func countsEachStepSuppressesSmallNumbersAndIsAudited() throws {
+        let (result, data) = try Self.none.get()
+        let governance = GovernanceStore(
+            runs: try RunStore(directory: data), directory: data, key: try PlatformKey.load(dataDirectory: data))
+        let entries = try governance.auditEntries().filter { $0.action == "evaluate" }
+        #expect(entries.count == 1)
+        #expect(entries.allSatisfy { $0.detail.contains("Synthetic programme") && !$0.detail.contains("nhs") })
         let named = try #require(result.steps.first?.people)
         #expect(named >= 200)
         // Rounded to 5 as planning outputs are, and never rising from one step to the next.
