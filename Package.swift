@@ -128,7 +128,8 @@ let package = Package(
             path: "Benchmarks", swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
-            name: "phm-fuzz", dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections"],
+            name: "phm-fuzz",
+            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation"],
             path: "Fuzz/Sources",
             swiftSettings: strict),
 

@@ -1,5 +1,6 @@
 import Cohorts
 import Conditions
+import Evaluation
 import Foundation
 import Ingest
 import Outputs
@@ -15,7 +16,7 @@ import Projections
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
-    case scenarios, population
+    case scenarios, population, evaluation, evaluationBase = "evaluation-base"
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -41,6 +42,21 @@ enum FuzzTarget: String, CaseIterable {
                 let first = file.totals.keys.min(), let last = file.totals.keys.max()
             {
                 _ = try? file.constraint(from: first, years: min(60, last - first))
+            }
+        case .evaluation:
+            // An evaluation definition, and the same bytes as a list of people and start dates.
+            _ = try? EvaluationDefinition.parse(String(decoding: bytes, as: UTF8.self))
+            _ = try? Exposures(list: Data(bytes), file: "list.csv", base: Self.base, pseudonymise: { "p\($0 % 7)" })
+        case .evaluationBase:
+            // A damaged or hostile base, then an evaluation of everyone in it against the rest.
+            if let base = try? EvaluationBaseFile.read(Data(bytes), name: "run-1.evaluation") {
+                let exposures = (0..<min(base.count, 64)).filter { $0 % 2 == 0 }.map {
+                    MatchedComparison.Exposure(person: Int32($0), start: base.asOf.adding(months: -14))
+                }
+                var options = EvaluationOptions()
+                options.bootstrapSamples = 100
+                options.fitSample = 1_000
+                _ = try? MatchedComparison.run(name: "fuzz", base: base, exposures: exposures, options: options, workers: 1)
             }
         case .day:
             _ = Day(iso: bytes)
@@ -74,6 +90,14 @@ enum FuzzTarget: String, CaseIterable {
         let file = URL(fileURLWithPath: "/nonexistent/phm-fuzz/definitions.yaml")
         _ = try? ConditionLibrary.load(definitions: String(decoding: bytes, as: UTF8.self), from: file)
     }
+
+    /// A small base for lists to be found in.
+    static let base: EvaluationBase = {
+        var base = EvaluationBase(runId: 1, asOf: Day(iso: "2025-04-01")!, firstMonth: 24_240, hierarchy: Hierarchy())
+        base.pseudonym = (0..<7).map { "p\($0)" }
+        base.events.start = [Int32](repeating: 0, count: 8)
+        return base
+    }()
 
     static var current: FuzzTarget {
         let name = ProcessInfo.processInfo.environment["PHM_FUZZ_TARGET"] ?? ""

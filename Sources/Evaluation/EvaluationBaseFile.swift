@@ -67,9 +67,17 @@ public enum EvaluationBaseFile {
 
     /// Reads a base and checks every index within it, so the code reading it can trust them.
     public static func read(_ url: URL) throws -> EvaluationBase {
-        let file = try ColumnFile.Reader<Header>(url, magic: magic)
+        try read(ColumnFile.Reader<Header>(url, magic: magic), name: url.lastPathComponent)
+    }
+
+    /// A base from its bytes (`name` for messages).
+    public static func read(_ data: Data, name: String) throws -> EvaluationBase {
+        try read(ColumnFile.Reader<Header>(data, name: name, magic: magic), name: name)
+    }
+
+    static func read(_ file: ColumnFile.Reader<Header>, name: String) throws -> EvaluationBase {
         let h = file.header
-        let damaged = ColumnFileError.damaged(url.lastPathComponent)
+        let damaged = ColumnFileError.damaged(name)
         var base = EvaluationBase(
             runId: h.runId, asOf: Day(rawValue: h.asOf), firstMonth: h.firstMonth, hierarchy: h.hierarchy)
         base.conditionIds = h.conditionIds

@@ -61,6 +61,12 @@ public enum ColumnFile {
             guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
                 throw .unreadable(url.lastPathComponent)
             }
+            try self.init(data, name: url.lastPathComponent, magic: magic)
+        }
+
+        /// A file's bytes, named in messages by `name`.
+        public init(_ data: Data, name: String, magic: [UInt8]) throws(ColumnFileError) {
+            let url = URL(fileURLWithPath: name)
             guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
                 throw .notThisKind(url.lastPathComponent)
             }

@@ -141,6 +141,14 @@ import Testing
         #expect(place.exposures.count == 5 && place.firstExposure.count == 5)
     }
 
+    /// The fuzzer's seed, cut from a real run's base: the format it starts from must read.
+    @Test func theFuzzSeedBaseReads() throws {
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/evaluation-base/small.evaluation")
+        let base = try EvaluationBaseFile.read(seed)
+        #expect(base.count == 40 && base.events.start.count == 41)
+    }
+
     @Test func aBaseSurvivesTheDiskAndADamagedOneIsRefused() throws {
         let base = Self.base()
         let folder = temporaryFolder("evaluation-base")
