@@ -20,6 +20,9 @@ public enum EvaluationBaseFile {
         var columns: [String: [Int]] = [:]
     }
 
+    /// The most one person's use of one measure in one month can be (GBP 1 billion of cost).
+    static let maximumAmount: Float = 1e9
+
     public static func url(dataDirectory: URL, run: Int64) -> URL {
         dataDirectory.appendingPathComponent("frames/run-\(run).evaluation")
     }
@@ -114,7 +117,7 @@ public enum EvaluationBaseFile {
             && offsets(base.conditions.start, base.condition.count) && base.conditionMonth.count == base.condition.count
             && base.practice.allSatisfy { $0 >= 0 && Int($0) < base.hierarchy.practices.count }
             && base.eventMeasure.allSatisfy { Int($0) < Measure.allCases.count }
-            && base.eventAmount.allSatisfy { $0.isFinite && $0 >= 0 }
+            && base.eventAmount.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= maximumAmount }
             && base.eventMonth.allSatisfy { $0 >= base.firstMonth && $0 <= lastMonth }
             && base.condition.allSatisfy { Int($0) < base.conditionIds.count }
             && base.birthMonth.allSatisfy { (Day.earliest.monthNumber...lastMonth).contains($0) }

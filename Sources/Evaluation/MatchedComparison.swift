@@ -290,7 +290,8 @@ public enum MatchedComparison {
                 case .pcn: key = key &* 1_000_003 &+ Int(hierarchy.practicePCN[Int(base.practice[p])])
                 case .locality: key = key &* 1_000_003 &+ Int(hierarchy.practiceLocality[Int(base.practice[p])])
                 case .recentEmergencyAdmissions:
-                    let year = min(5, Int(x[Covariates.emergency12m])), quarter = min(2, Int(x[Covariates.emergency3m]))
+                    // Capped as floats first: a count too large for an Int must not trap.
+                    let year = Int(min(5, x[Covariates.emergency12m])), quarter = Int(min(2, x[Covariates.emergency3m]))
                     key = key &* 31 &+ year * 3 + quarter
                 }
             }
