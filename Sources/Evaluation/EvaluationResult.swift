@@ -28,6 +28,8 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
 
     /// The fewest exposed people an evaluation reports on: fewer would be small numbers.
     public static let minimumTreated = 10
+    /// Below this many matched exposed people an evaluation warns that its estimates are unstable.
+    public static let fewMatched = 100
     public static let intervalMethod =
         "95% intervals from a bootstrap of matched sets (percentile method); rates per person-year"
 

@@ -67,6 +67,11 @@ public enum MatchedComparison {
         options: EvaluationOptions, named: Int? = nil, workers: Int
     ) throws(EvaluationError) -> (result: EvaluationResult, detail: Detail) {
         if let problem = options.problem { throw .invalidOptions(problem) }
+        // One exposure per person (their earliest), each a row of the base.
+        let exposures = Dictionary(
+            exposures.filter { $0.person >= 0 && Int($0.person) < base.count }.map { ($0.person, $0) },
+            uniquingKeysWith: { $0.start <= $1.start ? $0 : $1 }
+        ).values.sorted { $0.person < $1.person }
         var steps: [EvaluationResult.Step] = [
             .init(step: "started in the period, in the evaluation data (not opted out)", people: exposures.count)
         ]
@@ -149,10 +154,11 @@ public enum MatchedComparison {
         }
 
         // 4. Balance before (exposed against the fit sample) and after matching.
-        let matchedRows = sets.map { ($0.treated, $0.month) }
         let controlRows = sets.flatMap { s in s.controls.map { ($0, s.month) } }
         let controlWeights = sets.flatMap { s in s.controls.map { _ in 1 / Float(s.controls.count) } }
-        let matchedTreated = matrix(covariates, rows: matchedRows, workers: workers)
+        // The matched exposed are rows of the fit already (each exposed person once, in `treated` order).
+        let fitRow = Dictionary(uniqueKeysWithValues: treated.enumerated().map { ($1.person, Int32($0)) })
+        let matchedTreated = fit.subset(sets.map { fitRow[$0.treated]! })
         let matchedControls = matrix(covariates, rows: controlRows, workers: workers)
         let before = (0..<fit.columns).map { j in
             (
@@ -213,6 +219,11 @@ public enum MatchedComparison {
         if !beyondThreshold.isEmpty {
             warnings.append(
                 "\(beyondThreshold.count) covariate(s) differ by \(options.balanceThreshold) or more after matching, within what chance gives for the number matched (\(beyondThreshold.prefix(5).joined(separator: ", ")))"
+            )
+        }
+        if sets.count < EvaluationResult.fewMatched {
+            warnings.append(
+                "fewer than \(EvaluationResult.fewMatched) exposed people were matched: the intervals are wide and the estimates unstable, so read the interval rather than the estimate"
             )
         }
         if sets.count < treated.count * 9 / 10 {
