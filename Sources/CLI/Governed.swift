@@ -239,6 +239,7 @@ extension PHMCommand {
             func run() throws {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
+                for gap in list.uncheckedGaps { print("care gap '\(gap.id)' not checked: \(gap.reason)") }
                 var rows = CSVRows()
                 rows.raw(
                     "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by"

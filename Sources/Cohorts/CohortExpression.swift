@@ -20,6 +20,15 @@ public indirect enum CohortExpression: Sendable, Equatable {
         case .criterion: []
         }
     }
+
+    /// The outcomes whose risk, tier or rising the expression asks about.
+    public var outcomes: Set<String> {
+        switch self {
+        case .criterion(.risk(let id, _)), .criterion(.tier(let id, _)), .criterion(.rising(let id)): [id]
+        case .criterion: []
+        default: children.reduce(into: []) { $0.formUnion($1.outcomes) }
+        }
+    }
 }
 
 /// One fact about a person at the frame's as-of date.

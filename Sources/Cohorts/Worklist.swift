@@ -42,6 +42,15 @@ public struct CareGap: Sendable {
     }
 }
 
+/// Each care gap's people in a run's frame, and the care gaps the run cannot check.
+public struct CareGapRows: Sendable {
+    /// The gaps checked, in the gaps' order, with the frame rows of the people who have each.
+    public var checked: [(id: String, rows: Bitset)]
+    /// The gaps not checked, with why: each asks about the risk of an outcome that no model scores
+    /// in this run (the run fell back and ranks no one on it).
+    public var unchecked: [(id: String, reason: String)]
+}
+
 /// Where a person on a worklist stands.
 public enum WorklistStatus: String, Sendable, Codable, CaseIterable {
     case toContact = "to_contact"
@@ -77,6 +86,8 @@ public struct Worklist: Sendable {
     public var ranking: [Int]
     let frame: PersonFrame
     let gapSets: [(id: String, rows: Bitset)]
+    /// The care gaps this run cannot check, with why.
+    public let uncheckedGaps: [(id: String, reason: String)]
     /// The index of the ranking outcome in `frame.risks`.
     let risks: Int?
 
@@ -105,15 +116,21 @@ public struct Worklist: Sendable {
         return Double(frame.risks[risks].risk[row])
     }
 
-    /// Each care gap's people in a frame, in the gaps' order.
-    public static func gapRows(_ frame: PersonFrame, _ gaps: [CareGap]) throws(CohortError) -> [(id: String, rows: Bitset)] {
-        var sets: [(id: String, rows: Bitset)] = []
+    /// Each care gap's people in a frame, in the gaps' order. A gap that asks about an outcome the
+    /// frame has no risk for is left unchecked and says so, rather than failing every worklist.
+    public static func gapRows(_ frame: PersonFrame, _ gaps: [CareGap]) throws(CohortError) -> CareGapRows {
+        let scored = Set(frame.risks.map(\.outcome))
+        var rows = CareGapRows(checked: [], unchecked: [])
         for gap in gaps {
-            do { sets.append((gap.id, try CohortQuery(gap.definition, frame: frame).evaluate(frame))) } catch {
+            if let outcome = gap.definition.expression.outcomes.subtracting(scored).sorted().first {
+                rows.unchecked.append((gap.id, "no model scores the risk of '\(outcome)' in this run"))
+                continue
+            }
+            do { rows.checked.append((gap.id, try CohortQuery(gap.definition, frame: frame).evaluate(frame))) } catch {
                 throw CohortError("care gap '\(gap.id)', \(error.position)", error.message)
             }
         }
-        return sets
+        return rows
     }
 
     /// The cohort's members registered at `practice`, highest risk first (ties by pseudonym),
@@ -121,8 +138,7 @@ public struct Worklist: Sendable {
     ///
     /// - Parameter outcome: the risk to rank by; the frame's first outcome when nil.
     public init(
-        _ frame: PersonFrame, cohort: Bitset, practice: Int, gapRows gapSets: [(id: String, rows: Bitset)],
-        outcome: String? = nil
+        _ frame: PersonFrame, cohort: Bitset, practice: Int, gapRows: CareGapRows, outcome: String? = nil
     ) throws(CohortError) {
         var index: Int? = frame.risks.isEmpty ? nil : 0
         if let outcome {
@@ -139,7 +155,8 @@ public struct Worklist: Sendable {
             return "risk of \(risk.name)" + (risk.model.isEmpty ? "" : ", from \(risk.model)")
         }
         self.frame = frame
-        self.gapSets = gapSets
+        gapSets = gapRows.checked
+        uncheckedGaps = gapRows.unchecked
         var members = Bitset(count: frame.count) { frame.practice[$0] == Int32(practice) }
         members.formIntersection(cohort)
         let keyed = members.rows.map { (row: $0, risk: Self.risk(frame, index, $0) ?? -1) }

@@ -19,7 +19,7 @@ public final class Platform: Sendable {
     /// Scopes are purposes and practices: few per run.
     private let cachedScopes = Memo<Scope>(limit: 1_000)
     private let openVault = Mutex<IdentityVault?>(nil)
-    private let cachedGaps = Memo<[(id: String, rows: Bitset)]>(limit: 100)
+    private let cachedGaps = Memo<CareGapRows>(limit: 100)
     private let cachedWorklists = Memo<Worklist>(limit: 1_000)
     /// Where the last intact check of the audit log ended, and when the whole log was last checked.
     private let auditChecked = Mutex<(checkpoint: AuditCheckpoint, wholeLogAt: Date)?>(nil)
@@ -74,7 +74,7 @@ public final class Platform: Sendable {
     }
 
     /// Each care gap's people in a purpose's frame, evaluated once per run.
-    func careGapRows(_ frame: PersonFrame, _ purpose: Purpose) throws -> [(id: String, rows: Bitset)] {
+    func careGapRows(_ frame: PersonFrame, _ purpose: Purpose) throws -> CareGapRows {
         try cachedGaps.value("\(frame.runId)/\(purpose.rawValue)") { try Worklist.gapRows(frame, careGaps) }
     }
 

@@ -198,7 +198,8 @@ public struct Session: Sendable {
         }
         return PracticeWorklist(
             cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, rankedBy: list.rankedBy, entries: entries,
-            gaps: platform.careGaps.map { ($0.id, $0.name) }, total: list.count, offset: start)
+            gaps: platform.careGaps.map { ($0.id, $0.name) }, uncheckedGaps: list.uncheckedGaps, total: list.count,
+            offset: start)
     }
 
     /// A version (the latest when nil) of a saved cohort, ranked at the clinician's own practice
@@ -415,6 +416,8 @@ public struct PracticeWorklist: Sendable {
     /// The people shown: `offset` onwards in rank order.
     public var entries: [Entry]
     public var gaps: [(id: String, name: String)]
+    /// The care gaps this run cannot check, with why; nobody's gaps include them.
+    public var uncheckedGaps: [(id: String, reason: String)]
     /// Everyone on the list, shown or not.
     public var total: Int
     public var offset: Int

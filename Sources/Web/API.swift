@@ -208,6 +208,13 @@ package enum API {
         @Null var outcome: String?
         @Null var rankedBy: String?
         var entries: [Entry]
+        /// Care gaps this run cannot check, with why.
+        var uncheckedGaps: [UncheckedGap]
+
+        struct UncheckedGap: Encodable {
+            var id: String
+            var reason: String
+        }
     }
 
     struct Saved: Encodable {
@@ -357,6 +364,7 @@ extension API.Worklist {
                 tier: e.entry.tier, rising: e.entry.rising, reasons: e.entry.reasons, gaps: e.entry.gaps,
                 status: e.status.rawValue, note: e.latest?.note ?? "")
         }
+        uncheckedGaps = list.uncheckedGaps.map { UncheckedGap(id: $0.id, reason: $0.reason) }
     }
 }
 
@@ -387,6 +395,6 @@ extension API.Worklist {
                     nhsNumber: "9434765919", dateOfBirth: "1950-01-01", age: 76, risk: 0.3141 + Double(i) / 1000, tier: "high",
                     rising: i % 2 == 0, reasons: ["age 76", "emergency admissions, last 12 months: 3", "heart failure"],
                     gaps: ["bp_check"], status: "to_contact", note: "")
-            })
+            }, uncheckedGaps: [])
     }
 }

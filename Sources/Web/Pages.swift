@@ -447,6 +447,10 @@ enum Pages {
                 """
         }
         body += "</tbody></table>"
+        if !list.uncheckedGaps.isEmpty {
+            let items = list.uncheckedGaps.map { "<li>\(escape(gapNames[$0.id] ?? $0.id)): \(escape($0.reason))</li>" }
+            body += "<p role=\"status\">Care gaps not checked in this run:</p><ul>\(items.joined())</ul>"
+        }
         // Earlier and later pages: forms, so the reason travels in the body and is audited again.
         var pages: [(String, Int)] = []
         if list.offset > 0 { pages.append(("Previous \(worklistPage)", max(0, list.offset - worklistPage))) }

@@ -29,8 +29,37 @@ import Testing
             #expect(part.map(\.gaps) == all[clamped].map(\.gaps) && part.map(\.reasons) == all[clamped].map(\.reasons))
         }
         let withGap = all.filter { !$0.gaps.isEmpty }.map(\.row)
-        #expect(withGap == all.map(\.row).filter { gaps[0].rows.contains($0) } && !withGap.isEmpty)
+        #expect(withGap == all.map(\.row).filter { gaps.checked[0].rows.contains($0) } && !withGap.isEmpty)
         #expect(list.contains(pseudonym: all[0].pseudonym) && !list.contains(pseudonym: "not a pseudonym"))
+    }
+
+    /// A care gap about the risk of an outcome the run does not score (its model fell back and
+    /// ranks no one) is left unchecked and says why; the other gaps and the list still work, and
+    /// the outcome is found however deep in the definition it is named.
+    @Test func careGapOnAnUnscoredOutcomeIsUncheckedNotFatal() throws {
+        var frame = randomFrame(2_000, seed: 12)
+        frame.risks.removeAll { $0.outcome == "emergency_admission_12m" }
+        let gaps = [
+            CareGap(id: "htn", name: "Hypertension", definition: try CohortText.parse("condition hypertension")),
+            CareGap(
+                id: "review", name: "High risk",
+                definition: try CohortText.parse("age > 50 and not (condition obesity or tier emergency_admission_12m >= high)")),
+            CareGap(id: "cost", name: "Cost", definition: try CohortText.parse("rising persistent_high_cost")),
+        ]
+        let rows = try Worklist.gapRows(frame, gaps)
+        #expect(rows.checked.map(\.id) == ["htn", "cost"])
+        #expect(rows.unchecked.map(\.id) == ["review"] && rows.unchecked[0].reason.contains("emergency_admission_12m"))
+        let everyone = Bitset(count: frame.count) { _ in true }
+        let list = try Worklist(frame, cohort: everyone, practice: 3, gapRows: rows)
+        #expect(list.uncheckedGaps.map(\.id) == ["review"] && list.count > 0)
+        #expect(list.entries(0..<list.count).allSatisfy { !$0.gaps.contains("review") })
+        // With the outcome scored, the same gap is checked.
+        #expect(try Worklist.gapRows(randomFrame(2_000, seed: 12), gaps).unchecked.isEmpty)
+        // The shipped gap about risk is unchecked on a frame with no risks at all.
+        frame.risks = []
+        let aboutRisk = try CareGap.load().filter { !$0.definition.expression.outcomes.isEmpty }
+        #expect(aboutRisk.map(\.id) == ["high_risk_no_review"])
+        #expect(try Worklist.gapRows(frame, aboutRisk).unchecked.map(\.id) == ["high_risk_no_review"])
     }
 
     /// A care gaps file whose aliases would expand to a billion values is refused, not expanded.

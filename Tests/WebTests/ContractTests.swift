@@ -54,7 +54,8 @@ import Testing
                 ]),
             "post /api/worklists 200": API.Worklist(
                 cohort: "older", version: 2, practice: "P1", total: 2, offset: 0, outcome: "emergency_admission_12m",
-                rankedBy: "boosted trees", entries: [entry, unknown]),
+                rankedBy: "boosted trees", entries: [entry, unknown],
+                uncheckedGaps: [.init(id: "high_risk_no_review", reason: "no model scores the risk of 'x' in this run")]),
             "post /api/worklists/status 200": API.Saved(saved: true),
             "get /api/audit 200": API.Audit(
                 intact: true, verification: "intact", whole: false, wholeLogCheckedAt: "2026-01-02T03:04:05.000Z", checked: 4,
