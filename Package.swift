@@ -65,7 +65,7 @@ let package = Package(
         // diagnostics, and differences in differences with bootstrap intervals. Optimised in debug
         // builds too, as Risk is: it scores a whole population at every index month.
         .target(
-            name: "Evaluation", dependencies: ["PHMCore", "Conditions", "Risk", "Cohorts"],
+            name: "Evaluation", dependencies: ["PHMCore", "Conditions", "Risk", "Cohorts", "Analysis"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Roles, purposes and the access policy; data sharing settings; password hashing; the
         // hash-chained audit log.
@@ -96,13 +96,13 @@ let package = Package(
         // audited; cohorts, profiles and worklists over the latest run. Shared by CLI and server.
         .target(
             name: "Service",
-            dependencies: ["PHMCore", "Outputs", "Cohorts", "Governance", "Storage", "Analysis"],
+            dependencies: ["PHMCore", "Outputs", "Cohorts", "Evaluation", "Governance", "Storage", "Analysis"],
             swiftSettings: strict),
         // The web server: pages and the JSON API over sessions (Hummingbird).
         .target(
             name: "Web",
             dependencies: [
-                "PHMCore", "Outputs", "Service", "Cohorts", "Governance", "Storage",
+                "PHMCore", "Outputs", "Service", "Cohorts", "Evaluation", "Governance", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "PHMCore", "Synthesis", "Cohorts", "Governance", "Service", "Storage",
+                "PHMCore", "Synthesis", "Cohorts", "Evaluation", "Governance", "Service", "Storage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport",
@@ -155,7 +155,8 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Cohorts", "Governance", "Storage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "Service", "Cohorts", "Evaluation", "Governance", "Storage", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .testTarget(
@@ -167,7 +168,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "EvaluationTests", dependencies: ["Evaluation", "PHMCore", "Risk", "TestSupport"], swiftSettings: strict),
+            name: "EvaluationTests", dependencies: ["Evaluation", "Analysis", "PHMCore", "Risk", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Outputs", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "Governance", .product(name: "GRDB", package: "GRDB.swift")],

@@ -70,8 +70,17 @@ public struct Suppression: Sendable {
     /// spread / n, so two cohorts differing by one person leave that person's value within the
     /// noise of their means.
     public static func mean(_ value: Double, people n: Int, spread: Double, key: UInt8) -> Double? {
-        guard n >= smallestPerturbed, value.isFinite, spread.isFinite, spread > 0 else { return nil }
-        let (mantissa, exponent) = step(atLeast: spread / Double(n))
+        guard n >= smallestPerturbed, spread.isFinite, spread > 0 else { return nil }
+        return randomlyRounded(value, step: spread / Double(n), key: key)
+    }
+
+    /// `value` rounded to a multiple of the smallest 1, 2 or 5 times a power of ten at least
+    /// `step`, up with the probability that keeps it unbiased, as the key decides: nil when either
+    /// is not finite or the step is not positive. A change in the value smaller than the step is
+    /// hidden in the rounding, and asking again gives the same answer.
+    public static func randomlyRounded(_ value: Double, step: Double, key: UInt8) -> Double? {
+        guard value.isFinite, step.isFinite, step > 0 else { return nil }
+        let (mantissa, exponent) = Self.step(atLeast: step)
         func scaled(_ k: Double) -> Double {
             exponent >= 0 ? k * mantissa * pow(10, Double(exponent)) : k * mantissa / pow(10, Double(-exponent))
         }

@@ -1,3 +1,4 @@
+import Analysis
 import PHMCore
 
 /// Each matched set's use of care month by month around its index month, and the estimates drawn
@@ -14,6 +15,15 @@ struct Effects {
 
     var months: Int { pre + post }
     var width: Int { 2 * (1 + outcomes.count) * months }
+
+    /// Sets' values laid out as `values` describes.
+    init(outcomes: [Measure], pre: Int, post: Int, sets: Int, values: [Float]) {
+        self.outcomes = outcomes
+        self.pre = pre
+        self.post = post
+        self.sets = sets
+        self.values = values
+    }
 
     /// - Parameter exposedMonth: each person's first month of exposure; a control's months from
     ///   it on are not counted (their exposure and events alike).
@@ -60,6 +70,38 @@ struct Effects {
         }
     }
 
+    /// Caps each matched set's amount of each outcome in each window, in each group, at the
+    /// `quantile` of the sets' amounts there, scaling down the months of a set above it; returns
+    /// the caps, indexed `cap(group, outcome, window)`. No set then moves a window's total by more
+    /// than the cap, whoever is in it.
+    mutating func winsorise(quantile: Double) -> [Double] {
+        let perGroup = (1 + outcomes.count) * months
+        var caps: [Double] = []
+        for group in 0..<2 {
+            for k in outcomes.indices {
+                for range in [0..<pre, pre..<months] {
+                    let column = group * perGroup + (1 + k) * months
+                    let amounts = (0..<sets).map { s in
+                        range.reduce(0.0) { $0 + Double(values[s * width + column + $1]) }
+                    }
+                    let sorted = amounts.sorted()
+                    let rank = min(sets - 1, max(0, Int((quantile * Double(sets)).rounded(.up)) - 1))
+                    let cap = sorted.isEmpty ? 0 : sorted[rank]
+                    caps.append(cap)
+                    for s in 0..<sets where amounts[s] > cap {
+                        let scale = Float(cap / amounts[s])
+                        for r in range { values[s * width + column + r] *= scale }
+                    }
+                }
+            }
+        }
+        return caps
+    }
+
+    func cap(_ caps: [Double], group: Int, outcome k: Int, window: Int) -> Double {
+        caps[(group * outcomes.count + k) * 2 + window]
+    }
+
     /// Column sums over sets, each set counted `counts[s]` times (once each when nil).
     func totals(_ counts: [Int32]?) -> [Double] {
         var out = [Double](repeating: 0, count: width)
@@ -74,41 +116,85 @@ struct Effects {
         return out
     }
 
+    /// A group's (0 exposed, 1 controls) person-months over a range of window months.
+    func exposure(_ t: [Double], _ group: Int, _ range: Range<Int>) -> Double {
+        let base = group * (1 + outcomes.count) * months
+        return range.reduce(0) { $0 + t[base + $1] }
+    }
+
+    /// A group's rate of outcome `k` per person-year over a range of window months; NaN without exposure.
+    func rate(_ t: [Double], _ group: Int, _ k: Int, _ range: Range<Int>) -> Double {
+        let base = group * (1 + outcomes.count) * months + (1 + k) * months
+        let exposure = exposure(t, group, range)
+        return exposure > 0 ? 12 * range.reduce(0) { $0 + t[base + $1] } / exposure : .nan
+    }
+
     /// The statistics of one set of totals: per outcome, the relative and absolute differences in
     /// differences, the naive relative and absolute changes, then its event study by month.
     func statistics(_ t: [Double]) -> [Double] {
-        let perGroup = (1 + outcomes.count) * months
-        func sum(_ group: Int, _ slot: Int, _ range: Range<Int>) -> Double {
-            range.reduce(0) { $0 + t[group * perGroup + slot * months + $1] }
-        }
-        func rate(_ group: Int, _ k: Int, _ range: Range<Int>) -> Double {
-            let exposure = sum(group, 0, range)
-            return exposure > 0 ? 12 * sum(group, 1 + k, range) / exposure : .nan
-        }
         var out: [Double] = []
         let before = 0..<pre, after = pre..<months
         for k in outcomes.indices {
-            let tPre = rate(0, k, before), tPost = rate(0, k, after)
-            let cPre = rate(1, k, before), cPost = rate(1, k, after)
-            out.append(tPre > 0 && cPre > 0 && cPost > 0 ? (tPost / tPre) / (cPost / cPre) - 1 : .nan)
-            out.append((tPost - tPre) - (cPost - cPre))
-            out.append(tPre > 0 ? tPost / tPre - 1 : .nan)
-            out.append(tPost - tPre)
+            let tPre = rate(t, 0, k, before), tPost = rate(t, 0, k, after)
+            let cPre = rate(t, 1, k, before), cPost = rate(t, 1, k, after)
+            out += Self.differences(tPre: tPre, tPost: tPost, cPre: cPre, cPost: cPost)
             out += [tPre, tPost, cPre, cPost]
-            for r in 0..<months { out.append(rate(0, k, r..<(r + 1)) - rate(1, k, r..<(r + 1))) }
+            for r in 0..<months { out.append(rate(t, 0, k, r..<(r + 1)) - rate(t, 1, k, r..<(r + 1))) }
         }
         return out
     }
 
+    /// The relative and absolute differences in differences, and the naive relative and
+    /// absolute changes, from the four rates.
+    static func differences(tPre: Double, tPost: Double, cPre: Double, cPost: Double) -> [Double] {
+        [
+            tPre > 0 && cPre > 0 && cPost > 0 ? (tPost / tPre) / (cPost / cPre) - 1 : .nan,
+            (tPost - tPre) - (cPost - cPre),
+            tPre > 0 ? tPost / tPre - 1 : .nan,
+            tPost - tPre,
+        ]
+    }
+
     var statisticsPerOutcome: Int { 8 + months }
+
+    /// What publishing for planning needs: the cell keys of the exposed and of their controls,
+    /// and the caps `winsorise` applied.
+    struct Planning {
+        var treatedKey: UInt8
+        var controlsKey: UInt8
+        var caps: [Double]
+    }
+
+    /// A group's rate of outcome `k` over a range of months of a window, as planning publishes
+    /// it, with the least step it is rounded to (NaN for both where it cannot be published).
+    /// Removing one matched set (amount a at most the window's cap, months e at most the range's
+    /// w) moves a rate r = 12 A / E by (12 a - r e) / (E - e), so by at most
+    /// 12 max(cap, r w / 12) / (E - w): the step.
+    func publishedRate(
+        _ t: [Double], _ group: Int, _ k: Int, _ range: Range<Int>, window: Int, planning: Planning, index: Int
+    ) -> (rate: Double, step: Double) {
+        let r = rate(t, group, k, range), e = exposure(t, group, range), w = Double(range.count)
+        let cap = cap(planning.caps, group: group, outcome: k, window: window)
+        guard r.isFinite, e > w else { return (.nan, .nan) }
+        let step = 12 * max(cap, r * w / 12) / (e - w)
+        let key = Suppression.key(group == 0 ? planning.treatedKey : planning.controlsKey, index)
+        return (Suppression.randomlyRounded(r, step: step, key: key) ?? .nan, step)
+    }
 
     /// Point estimates with 95% intervals from a bootstrap of matched sets (percentile method,
     /// Efron and Tibshirani 1993): each sample draws as many sets as there are, with replacement.
     /// Samples are seeded one by one, so results do not depend on the number of cores.
-    func estimate(samples: Int, seed: UInt64, workers: Int) -> (
+    ///
+    /// For planning, each rate is randomly rounded (`Suppression.randomlyRounded`, keyed by its
+    /// group's people) to a step at least the most one matched set can move it, given the caps
+    /// on the sets' amounts; the effects are computed from the rounded rates, and each interval's
+    /// bounds are rounded to the step its rates' steps give it. What one set contributes is then
+    /// within the rounding of every published figure.
+    func estimate(samples: Int, seed: UInt64, workers: Int, planning: Planning? = nil) -> (
         effects: [EvaluationResult.Effect], eventStudy: [EvaluationResult.EventMonth]
     ) {
-        let point = statistics(totals(nil))
+        let t = totals(nil)
+        var point = statistics(t)
         let parts = Parallel.ranges(samples, parts: workers * 4)
         let drawn = Parallel.map(parts.count) { k -> [[Double]] in
             var counts = [Int32](repeating: 0, count: sets)
@@ -119,6 +205,38 @@ struct Effects {
                 return statistics(totals(counts))
             }
         }.flatMap { $0 }
+        // The rounding step of each published statistic (NaN where it cannot be published).
+        var steps = [Double](repeating: .nan, count: point.count)
+        if let planning {
+            for k in outcomes.indices {
+                let i = k * statisticsPerOutcome
+                func published(_ group: Int, _ range: Range<Int>, window: Int, index: Int) -> (rate: Double, step: Double) {
+                    publishedRate(t, group, k, range, window: window, planning: planning, index: k * 4_096 + index)
+                }
+                let before = 0..<pre, after = pre..<months
+                let rates = [
+                    published(0, before, window: 0, index: 0), published(0, after, window: 1, index: 1),
+                    published(1, before, window: 0, index: 2), published(1, after, window: 1, index: 3),
+                ]
+                let (tPre, tPost, cPre, cPost) = (rates[0].rate, rates[1].rate, rates[2].rate, rates[3].rate)
+                let s = rates.map(\.step)
+                let differences = Self.differences(tPre: tPre, tPost: tPost, cPre: cPre, cPost: cPost)
+                for j in 0..<4 { point[i + j] = differences[j] }
+                for j in 0..<4 { point[i + 4 + j] = rates[j].rate }
+                // Steps carried to the effects: relative ones to first order on the log scale.
+                steps[i] = abs(1 + differences[0]) * (s[0] / tPre + s[1] / tPost + s[2] / cPre + s[3] / cPost)
+                steps[i + 1] = s[0] + s[1] + s[2] + s[3]
+                steps[i + 2] = abs(1 + differences[2]) * (s[0] / tPre + s[1] / tPost)
+                steps[i + 3] = s[0] + s[1]
+                for r in 0..<months {
+                    let window = r < pre ? 0 : 1
+                    let exposed = published(0, r..<(r + 1), window: window, index: 4 + r)
+                    let controls = published(1, r..<(r + 1), window: window, index: 4 + months + r)
+                    point[i + 8 + r] = exposed.rate - controls.rate
+                    steps[i + 8 + r] = exposed.step + controls.step
+                }
+            }
+        }
         func interval(_ i: Int) -> EvaluationResult.Interval {
             let values = drawn.map { $0[i] }.filter { $0.isFinite }.sorted()
             let estimate = point[i].isFinite ? point[i] : nil
@@ -129,7 +247,13 @@ struct Effects {
                 let lo = Int(h.rounded(.down)), hi = min(lo + 1, values.count - 1)
                 return values[lo] + (h - Double(lo)) * (values[hi] - values[lo])
             }
-            return .init(estimate: estimate, low: quantile(0.025), high: quantile(0.975))
+            guard let planning else { return .init(estimate: estimate, low: quantile(0.025), high: quantile(0.975)) }
+            let key = planning.treatedKey &+ planning.controlsKey
+            guard let estimate,
+                let low = Suppression.randomlyRounded(quantile(0.025), step: steps[i], key: Suppression.key(key, 2 * i)),
+                let high = Suppression.randomlyRounded(quantile(0.975), step: steps[i], key: Suppression.key(key, 2 * i + 1))
+            else { return .init(estimate: estimate, low: nil, high: nil) }
+            return .init(estimate: estimate, low: min(low, estimate), high: max(high, estimate))
         }
         func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
         var effects: [EvaluationResult.Effect] = []

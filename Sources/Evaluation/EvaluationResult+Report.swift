@@ -13,6 +13,12 @@ extension EvaluationResult {
             out += "The exposed and their matched controls still differ on covariates listed in the balance table, "
             out += "so a difference in outcomes may reflect who they were rather than what was done.\n\n"
         }
+        if planning {
+            out += "Published for planning: counts of people are perturbed (1 to 7 withheld, others rounded to 5 at "
+            out += "random), means, rates and effects are rounded at random to a step at least what one person or "
+            out += "matched set can change them by, and each matched set's amount of an outcome in a window is capped "
+            out += "at the 99th centile of the sets'. Exact figures need `--no-suppress`.\n\n"
+        }
         for warning in warnings { out += "- Warning: \(warning)\n" }
         if !warnings.isEmpty { out += "\n" }
 
@@ -91,7 +97,10 @@ extension EvaluationResult {
         out += "naive_relative,naive_relative_low,naive_relative_high,naive_absolute,naive_absolute_low,naive_absolute_high\n"
         for e in effects {
             out +=
-                "\(e.outcome),\(e.negativeControl),\(withheld),\(e.treatedPre),\(e.treatedPost),\(e.controlsPre),\(e.controlsPost),"
+                "\(e.outcome),\(e.negativeControl),\(withheld),"
+                + [e.treatedPre, e.treatedPost, e.controlsPre, e.controlsPost].map { $0.map { "\($0)" } ?? "" }.joined(
+                    separator: ",")
+                + ","
             out += "\(cells(e.relative)),\(cells(e.absolute)),\(cells(e.naiveRelative)),\(cells(e.naiveAbsolute))\n"
         }
         return out

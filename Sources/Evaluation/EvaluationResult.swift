@@ -25,6 +25,8 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
     public var effects: [Effect]
     public var eventStudy: [EventMonth]
     public var warnings: [String]
+    /// Whether the figures are as planning publishes them (`PlanningDisclosure`) rather than exact.
+    public var planning: Bool
 
     /// The fewest exposed people an evaluation reports on: fewer would be small numbers.
     public static let minimumTreated = 10
@@ -69,6 +71,13 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
         public var controls: [Double]
         public var equipoiseTreated: Double
         public var equipoiseControls: Double
+
+        init(treated: [Double], controls: [Double], equipoiseTreated: Double, equipoiseControls: Double) {
+            self.treated = treated
+            self.controls = controls
+            self.equipoiseTreated = equipoiseTreated
+            self.equipoiseControls = equipoiseControls
+        }
 
         init(preference: [Double], treated n: Int, bins: Int) {
             func shares(_ values: ArraySlice<Double>) -> [Double] {

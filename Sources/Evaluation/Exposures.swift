@@ -53,6 +53,39 @@ public struct Exposures: Sendable {
         exposures = first.map { .init(person: $0.key, start: $0.value) }.sorted { $0.person < $1.person }
     }
 
+    /// Everyone registered on the start day with the practices of the units named at a level
+    /// (practices, a PCN's, a locality's), refused when no such unit exists or the place is
+    /// every practice, or when `options` would match exactly on where people are registered.
+    public init(
+        place level: Level, codes: [String], start: Day, base: EvaluationBase, options: EvaluationOptions
+    ) throws(EvaluationError) {
+        let hierarchy = base.hierarchy, units = hierarchy.units(level)
+        var practices = Set<Int32>()
+        for code in codes {
+            guard let u = units.firstIndex(where: { $0.code == code }) else {
+                throw .invalidOptions("place: no \(level.rawValue) with code '\(code.prefix(20))'")
+            }
+            for p in hierarchy.practices.indices {
+                let parent: Int32 =
+                    switch level {
+                    case .practice: Int32(p)
+                    case .pcn: hierarchy.practicePCN[p]
+                    case .locality: hierarchy.practiceLocality[p]
+                    case .organisation: hierarchy.practiceOrganisation[p]
+                    }
+                if parent == Int32(u) { practices.insert(Int32(p)) }
+            }
+        }
+        guard practices.count < hierarchy.practices.count else {
+            throw .invalidOptions("place covers every practice: no one is left to compare with")
+        }
+        guard !options.exact.contains(where: { [.practice, .pcn, .locality].contains($0) }) else {
+            throw .invalidOptions(
+                "a place cannot be matched exactly on practice, PCN or locality: its controls come from elsewhere")
+        }
+        self.init(place: practices, start: start, base: base)
+    }
+
     /// Everyone registered with the place's practices on the start day.
     public init(place practices: Set<Int32>, start: Day, base: EvaluationBase) {
         for p in 0..<base.count where practices.contains(base.practice[p]) {

@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import PHMCore
 import Risk
@@ -60,22 +61,37 @@ public enum MatchedComparison {
     ///     at an index month only while not yet exposed, and a control's outcomes are counted
     ///     only until they are: risk-set matching (Li, Propert and Rosenbaum 2001). Taking only
     ///     the never-exposed as controls would choose them by what happened to them later.
+    ///   - recordKeys: each base person's secret record key; when given, the result is published
+    ///     for planning (`PlanningDisclosure`), else its figures are exact.
     /// - Complexity: O(people x index months x covariates) to score candidates, plus the fit and
     ///   O(bootstrap samples x matched sets x months x outcomes).
     public static func run(
         name: String, base: EvaluationBase, exposures: [Exposure], firstExposure: [Int32: Day] = [:],
-        options: EvaluationOptions, named: Int? = nil, workers: Int
+        options: EvaluationOptions, named: Int? = nil, recordKeys: [UInt8]? = nil,
+        deadline: ContinuousClock.Instant? = nil, workers: Int
     ) throws(EvaluationError) -> (result: EvaluationResult, detail: Detail) {
+        /// Refuses between stages once the deadline has passed.
+        func inTime() throws(EvaluationError) {
+            if let deadline, ContinuousClock.now > deadline { throw .tookTooLong }
+        }
+        let planning = recordKeys.flatMap { $0.count == base.count ? PlanningDisclosure(keys: $0) : nil }
+        if recordKeys != nil, planning == nil { throw .invalidOptions("the record keys do not match the evaluation data") }
+        /// A step's people as published.
+        func step(_ text: String, _ people: [Int32]) -> EvaluationResult.Step {
+            .init(step: text, people: planning.map { $0.count(people) } ?? people.count)
+        }
         if let problem = options.problem { throw .invalidOptions(problem) }
         // One exposure per person (their earliest), each a row of the base.
         let exposures = Dictionary(
             exposures.filter { $0.person >= 0 && Int($0.person) < base.count }.map { ($0.person, $0) },
             uniquingKeysWith: { $0.start <= $1.start ? $0 : $1 }
         ).values.sorted { $0.person < $1.person }
-        var steps: [EvaluationResult.Step] = [
-            .init(step: "started in the period, in the evaluation data (not opted out)", people: exposures.count)
-        ]
-        if let named { steps.insert(.init(step: "people the intervention names", people: named), at: 0) }
+        var steps = [step("started in the period, in the evaluation data (not opted out)", exposures.map(\.person))]
+        if let named {
+            // The names a list holds are the user's own: rounded, with no people to key.
+            let shown = planning == nil ? named : Suppression.isSmall(named) ? nil : Suppression.rounded(named)
+            steps.insert(.init(step: "people the intervention names", people: shown), at: 0)
+        }
 
         // 1. Eligible exposed people and their index months.
         // The month each person is first exposed (Int32.max: never).
@@ -87,16 +103,15 @@ public enum MatchedComparison {
         // Someone exposed before their start in the period (set to the status earlier, say) would
         // bring exposed months into their pre window.
         let first = exposures.filter { exposedMonth[Int($0.person)] >= $0.start.monthNumber }
-        steps.append(.init(step: "not exposed before their start in the period", people: first.count))
+        steps.append(step("not exposed before their start in the period", first.map(\.person)))
         let lastMonth = base.asOf.monthNumber - 1  // the last whole month the data covers
         let covered = first.filter { e in
             let m = e.start.monthNumber
             return m - Int32(max(options.preMonths, 12)) >= base.firstMonth && m + Int32(options.postMonths) <= lastMonth
         }
-        steps.append(.init(step: "index month leaves the pre and post windows within the data", people: covered.count))
+        steps.append(step("index month leaves the pre and post windows within the data", covered.map(\.person)))
         let treated = covered.filter { isEligible(base, Int($0.person), month: $0.start.monthNumber, options: options) }
-        steps.append(
-            .init(step: "in the population from the pre window through the index month, age in range", people: treated.count))
+        steps.append(step("in the population from the pre window through the index month, age in range", treated.map(\.person)))
         guard treated.count >= EvaluationResult.minimumTreated else {
             throw .tooFewExposed(minimum: EvaluationResult.minimumTreated)
         }
@@ -144,15 +159,17 @@ public enum MatchedComparison {
         let caliper = Float(options.caliper * logitSD)
 
         // 3. Every eligible person not yet exposed scored at every index month, then matching.
+        try inTime()
         let sets = match(
             base: base, covariates: covariates, treated: treated, months: months, pool: pool, exposedMonth: exposedMonth,
             weights: weights, offset: offset, caliper: caliper, options: options, workers: workers)
-        steps.append(.init(step: "matched to at least one control within the caliper", people: sets.count))
-        steps.append(.init(step: "controls matched", people: sets.reduce(0) { $0 + $1.controls.count }))
+        steps.append(step("matched to at least one control within the caliper", sets.map(\.treated)))
+        steps.append(step("controls matched", sets.flatMap(\.controls)))
         guard sets.count >= EvaluationResult.minimumTreated else {
             throw .tooFewMatched(minimum: EvaluationResult.minimumTreated)
         }
 
+        try inTime()
         // 4. Balance before (exposed against the fit sample) and after matching.
         let controlRows = sets.flatMap { s in s.controls.map { ($0, s.month) } }
         let controlWeights = sets.flatMap { s in s.controls.map { _ in 1 / Float(s.controls.count) } }
@@ -187,26 +204,45 @@ public enum MatchedComparison {
         let effectiveControls = Double(sets.reduce(0) { $0 + $1.controls.count })
         let z = Self.twoSidedNormalBound(0.05 / Double(balance.count))
         let chance = z * (1 / Double(sets.count) + 1 / effectiveControls).squareRoot()
-        let limit = max(options.balanceThreshold, chance)
+        var limit = max(options.balanceThreshold, chance)
         for i in balance.indices { balance[i].fails = abs(balance[i].smdAfter) >= limit }
         let unbalanced = balance.filter(\.fails).map(\.covariate)
         let beyondThreshold = balance.filter { abs($0.smdAfter) >= options.balanceThreshold && !$0.fails }.map(\.covariate)
+        if let planning {
+            // The limit depends on the numbers matched: rounded, so it does not give them away.
+            let key = planning.key(sets.map(\.treated)) &+ planning.key(controlRows.map(\.0))
+            limit = Suppression.randomlyRounded(limit, step: 0.01, key: key) ?? limit
+            balance = publishedBalance(
+                planning, balance, fit: fit, treated: treated.count, matchedTreated: matchedTreated,
+                matchedControls: matchedControls, controlWeights: controlWeights, sets: sets, controlRows: controlRows,
+                fitPeople: fitRows.map(\.0))
+        }
 
         // Overlap: preference scores (Walker et al. 2013), the score with the exposed share removed.
         let share = Double(treated.count) / Double(fit.rows)
         let shift = Float(log(share / (1 - share)))
         let preference = fitLogits.map { 1 / (1 + exp(-Double($0 - shift))) }
-        let overlap = EvaluationResult.Overlap(
-            preference: preference, treated: treated.count, bins: EvaluationResult.Overlap.binCount)
+        let overlap =
+            planning?.overlap(
+                preference: preference, people: fitRows.map(\.0), treated: treated.count,
+                bins: EvaluationResult.Overlap.binCount)
+            ?? EvaluationResult.Overlap(preference: preference, treated: treated.count, bins: EvaluationResult.Overlap.binCount)
 
         // 5. Effects.
-        let effects = Effects(
+        try inTime()
+        var effects = Effects(
             base: base, sets: sets,
             outcomes: options.outcomes + options.negativeControls.filter { !options.outcomes.contains($0) },
             pre: options.preMonths, post: options.postMonths, exposedMonth: exposedMonth)
         let affordable = Int(EvaluationOptions.bootstrapBudget / Double(max(1, sets.count * effects.width)))
         let samples = min(options.bootstrapSamples, max(200, affordable))
-        let estimates = effects.estimate(samples: samples, seed: options.seed, workers: workers)
+        let estimates = effects.estimate(
+            samples: samples, seed: options.seed, workers: workers,
+            planning: planning.map { planning in
+                Effects.Planning(
+                    treatedKey: planning.key(sets.map(\.treated)), controlsKey: planning.key(controlRows.map(\.0)),
+                    caps: effects.winsorise(quantile: PlanningDisclosure.outcomeCap))
+            })
         var warnings: [String] = []
         if samples < options.bootstrapSamples {
             warnings.append("\(samples) bootstrap samples were drawn, not \(options.bootstrapSamples): the evaluation is large")
@@ -244,13 +280,64 @@ public enum MatchedComparison {
         }
         let result = EvaluationResult(
             name: name, runId: base.runId, asOf: base.asOf.description, options: options, steps: steps,
-            indexMonths: months.map { .init(month: Day(firstOfMonth: $0).description, treated: monthCount[$0]!) },
-            balance: balance, balanceLimit: limit, balanced: unbalanced.isEmpty, overlap: overlap,
-            propensityModel: zip(covariates.ids, model.coefficients.indices).map { id, j in
-                .init(covariate: id, coefficient: model.coefficients[j] / model.scale[j])
+            indexMonths: months.map { month in
+                let people = treated.filter { $0.start.monthNumber == month }.map(\.person)
+                return .init(
+                    month: Day(firstOfMonth: month).description, treated: planning.map { $0.count(people) } ?? people.count)
             },
-            caliperLogit: Double(caliper), effects: results, eventStudy: estimates.eventStudy, warnings: warnings)
+            balance: balance, balanceLimit: limit, balanced: unbalanced.isEmpty, overlap: overlap,
+            propensityModel: planning != nil
+                ? []
+                : zip(covariates.ids, model.coefficients.indices).map { id, j in
+                    .init(covariate: id, coefficient: model.coefficients[j] / model.scale[j])
+                },
+            caliperLogit: planning != nil ? (Double(caliper) * 100).rounded() / 100 : Double(caliper), effects: results,
+            eventStudy: estimates.eventStudy, warnings: warnings, planning: planning != nil)
         return (result, Detail(fit: fit, fitLabels: labels, model: model, sets: sets))
+    }
+
+    /// The balance table as planning publishes it: each mean over values held to the range of
+    /// the unexposed sample (widened to at least 1), rounded at random to a step at least that
+    /// range over the group's published count; standardised differences from the rounded means,
+    /// to two decimals at random. Whether a covariate fails stays as the exact figures decided.
+    static func publishedBalance(
+        _ planning: PlanningDisclosure, _ exact: [EvaluationResult.BalanceRow], fit: FeatureMatrix, treated n: Int,
+        matchedTreated: FeatureMatrix, matchedControls: FeatureMatrix, controlWeights: [Float],
+        sets: [MatchedSet], controlRows: [(Int32, Int32)], fitPeople: [Int32]
+    ) -> [EvaluationResult.BalanceRow] {
+        let groups: [(people: [Int32], count: Int?)] = [
+            fitPeople[..<n], fitPeople[n...], sets.map(\.treated)[...], controlRows.map(\.0)[...],
+        ].map { people in (Array(people), planning.count(people)) }
+        let keys = groups.map { planning.key($0.people) }
+        return exact.enumerated().map { j, row in
+            var lo = Float.infinity, hi = -Float.infinity
+            for i in n..<fit.rows {
+                lo = min(lo, fit[i, j])
+                hi = max(hi, fit[i, j])
+            }
+            if hi - lo < 1 { (lo, hi) = (min(lo, hi - 1), max(hi, lo + 1)) }
+            let range = lo...hi, spread = Double(hi - lo)
+            let means = [
+                stats(fit, column: j, rows: 0..<n, weights: nil, within: range).mean,
+                stats(fit, column: j, rows: n..<fit.rows, weights: nil, within: range).mean,
+                stats(matchedTreated, column: j, rows: 0..<matchedTreated.rows, weights: nil, within: range).mean,
+                stats(matchedControls, column: j, rows: 0..<matchedControls.rows, weights: controlWeights, within: range).mean,
+            ].enumerated().map { g, mean in
+                // Finite covariates and at least 10 people always give a value.
+                planning.mean(mean, people: groups[g].count, spread: spread, key: keys[g], index: j) ?? .nan
+            }
+            // The spread the exact differences were divided by.
+            let sd = row.smdBefore != 0 ? (row.treatedBefore - row.controlsBefore) / row.smdBefore : 0
+            func difference(_ a: Double, _ b: Double, _ index: Int) -> Double {
+                Suppression.randomlyRounded(smd(a, b, sd), step: 0.01, key: Suppression.key(keys[0] &+ keys[2], index)) ?? 0
+            }
+            var published = row
+            (published.treatedBefore, published.controlsBefore) = (means[0], means[1])
+            (published.treatedAfter, published.controlsAfter) = (means[2], means[3])
+            published.smdBefore = difference(means[0], means[1], 2 * j)
+            published.smdAfter = difference(means[2], means[3], 2 * j + 1)
+            return published
+        }
     }
 
     /// Whether a person can be compared at an index month: in the population from the start of
@@ -418,11 +505,14 @@ public enum MatchedComparison {
         }
     }
 
-    static func stats(_ x: FeatureMatrix, column j: Int, rows: Range<Int>, weights: [Float]?) -> (mean: Double, variance: Double)
-    {
+    /// The (weighted) mean and variance of a column over rows, each value held `within` a range when given.
+    static func stats(
+        _ x: FeatureMatrix, column j: Int, rows: Range<Int>, weights: [Float]?, within range: ClosedRange<Float>? = nil
+    ) -> (mean: Double, variance: Double) {
         var sw = 0.0, s = 0.0, ss = 0.0
         for i in rows {
-            let w = Double(weights?[i - rows.lowerBound] ?? 1), v = Double(x[i, j])
+            let w = Double(weights?[i - rows.lowerBound] ?? 1)
+            let v = Double(range.map { min($0.upperBound, max($0.lowerBound, x[i, j])) } ?? x[i, j])
             sw += w
             s += w * v
             ss += w * v * v
@@ -459,6 +549,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case noControls
     case noBase(run: Int64)
     case invalidList(String)
+    case tookTooLong
 
     public var description: String {
         switch self {
@@ -471,6 +562,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             "the start dates span more than \(EvaluationOptions.maximumIndexMonths) months: evaluate the periods one at a time"
         case .noControls: "no one who was not exposed is eligible for comparison"
         case .invalidList(let why): why
+        case .tookTooLong: "the evaluation took too long: try fewer index months, a narrower place or fewer outcomes"
         case .noBase(let run):
             "run \(run) has no evaluation data (it was saved by an earlier version); run the pipeline again"
         }

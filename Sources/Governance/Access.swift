@@ -38,6 +38,8 @@ public enum Action: String, Sendable, Codable, CaseIterable {
     case viewWorklist = "view_worklist"
     /// Change a worklist entry's status or note.
     case updateWorklist = "update_worklist"
+    /// Evaluate an intervention against matched controls (aggregates only).
+    case evaluate
     case viewAudit = "view_audit"
     case manageSharing = "manage_sharing"
     case manageUsers = "manage_users"
@@ -46,7 +48,7 @@ public enum Action: String, Sendable, Codable, CaseIterable {
 /// Who may do what, for which purpose: the whole access policy in one table.
 public enum AccessPolicy {
     static let grants: [Role: [Purpose: Set<Action>]] = [
-        .analyst: [.planning: [.viewAggregates, .queryCohort, .saveCohort, .listPseudonymised]],
+        .analyst: [.planning: [.viewAggregates, .queryCohort, .saveCohort, .listPseudonymised, .evaluate]],
         .clinician: [
             .planning: [.viewAggregates, .queryCohort],
             .directCare: [.viewAggregates, .queryCohort, .saveCohort, .viewWorklist, .updateWorklist],

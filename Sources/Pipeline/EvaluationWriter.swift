@@ -1,4 +1,3 @@
-import Analysis
 import Conditions
 import Evaluation
 import Foundation
@@ -18,7 +17,8 @@ public enum EvaluationWriter {
 
     /// - Parameters:
     ///   - key: the pseudonymisation key, needed only for a list of NHS numbers.
-    ///   - suppress: round the people counted at each step to 5 and withhold those of 1 to 7.
+    ///   - suppress: publish for planning (`PlanningDisclosure`: perturbed counts, rounded means,
+    ///     rates and effects); exact figures when false.
     public static func evaluate(
         definition url: URL, dataDirectory: URL, to folder: URL, key: (() throws -> PseudonymKey)?, suppress: Bool,
         workers: Int
@@ -33,8 +33,8 @@ public enum EvaluationWriter {
         }
         let base = try EvaluationBaseFile.latest(dataDirectory: dataDirectory)
         let store = try RunStore(directory: dataDirectory)
-        let governance = GovernanceStore(
-            runs: store, directory: dataDirectory, key: try PlatformKey.load(dataDirectory: dataDirectory))
+        let platformKey = try PlatformKey.load(dataDirectory: dataDirectory)
+        let governance = GovernanceStore(runs: store, directory: dataDirectory, key: platformKey)
 
         var exposures: Exposures
         switch definition.intervention {
@@ -57,34 +57,9 @@ public enum EvaluationWriter {
                 list: data, file: listURL.lastPathComponent, base: base,
                 pseudonymise: pseudonymKey.map { k in { k.pseudonym(nhsNumber: $0) } })
         case .place(let level, let codes, let start):
-            let units = base.hierarchy.units(level)
-            var practices = Set<Int32>()
-            for code in codes {
-                guard let u = units.firstIndex(where: { $0.code == code }) else {
-                    throw DefinitionError(
-                        file: url.lastPathComponent, message: "place: no \(level.rawValue) with code '\(code.prefix(20))'")
-                }
-                for p in base.hierarchy.practices.indices {
-                    let parent: Int32 =
-                        switch level {
-                        case .practice: Int32(p)
-                        case .pcn: base.hierarchy.practicePCN[p]
-                        case .locality: base.hierarchy.practiceLocality[p]
-                        case .organisation: base.hierarchy.practiceOrganisation[p]
-                        }
-                    if parent == Int32(u) { practices.insert(Int32(p)) }
-                }
-            }
-            guard practices.count < base.hierarchy.practices.count else {
-                throw DefinitionError(
-                    file: url.lastPathComponent, message: "place covers every practice: no one is left to compare with")
-            }
-            if definition.options.exact.contains(where: { [.practice, .pcn, .locality].contains($0) }) {
-                throw DefinitionError(
-                    file: url.lastPathComponent,
-                    message: "a place cannot be matched exactly on practice, PCN or locality: its controls come from elsewhere")
-            }
-            exposures = Exposures(place: practices, start: start, base: base)
+            do {
+                exposures = try Exposures(place: level, codes: codes, start: start, base: base, options: definition.options)
+            } catch { throw DefinitionError(file: url.lastPathComponent, message: error.description) }
         }
 
         let detail = try JSONSerialization.data(
@@ -96,15 +71,12 @@ public enum EvaluationWriter {
 
         var (result, _) = try MatchedComparison.run(
             name: definition.name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
-            options: definition.options, named: exposures.named, workers: workers)
+            options: definition.options, named: exposures.named,
+            recordKeys: suppress ? platformKey.recordKeys(base.pseudonym) : nil, workers: workers)
         if !exposures.rejected.isEmpty {
             result.warnings.insert(
                 "\(exposures.rejectedRows) rows of the list could not be read and were left out (see \(files.rejected))",
                 at: 0)
-        }
-        if suppress {
-            for i in result.steps.indices { result.steps[i].people = Self.published(result.steps[i].people) }
-            for i in result.indexMonths.indices { result.indexMonths[i].treated = Self.published(result.indexMonths[i].treated) }
         }
 
         let fm = FileManager.default
@@ -123,7 +95,4 @@ public enum EvaluationWriter {
         }
         return result
     }
-
-    /// A count as planning outputs publish it: 1 to 7 withheld (nil), others rounded to 5.
-    static func published(_ n: Int?) -> Int? { n.flatMap { Suppression.isSmall($0) ? nil : Suppression.rounded($0) } }
 }

@@ -1,4 +1,5 @@
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import PHMCore
@@ -16,6 +17,7 @@ public final class Platform: Sendable {
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
     private let frameLoading = Mutex(())
     private let cachedPublication = Mutex<Publication?>(nil)
+    private let cachedBase = Mutex<(base: EvaluationBase, recordKeys: [UInt8])?>(nil)
     /// Scopes are purposes and practices: few per run.
     private let cachedScopes = Memo<Scope>(limit: 1_000)
     private let openVault = Mutex<IdentityVault?>(nil)
@@ -58,6 +60,20 @@ public final class Platform: Sendable {
             frame.measureRows = CohortProfile.MeasureRows(frame)
             cachedFrames.withLock { $0[purpose] = frame }
             return frame
+        }
+    }
+
+    /// The newest run's evaluation data with its people's record keys, loaded once and kept until
+    /// a newer run is saved.
+    func evaluationBase() throws -> (base: EvaluationBase, recordKeys: [UInt8]) {
+        let newest = FrameFile.runs(dataDirectory: dataDirectory).first
+        if let cached = cachedBase.withLock({ $0 }), cached.base.runId == newest { return cached }
+        return try frameLoading.withLock { _ in
+            if let cached = cachedBase.withLock({ $0 }), cached.base.runId == newest { return cached }
+            let base = try EvaluationBaseFile.latest(dataDirectory: dataDirectory)
+            let loaded = (base: base, recordKeys: key.recordKeys(base.pseudonym))
+            cachedBase.withLock { $0 = loaded }
+            return loaded
         }
     }
 

@@ -1,5 +1,6 @@
 import Analysis
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import PHMCore
@@ -128,6 +129,66 @@ public struct Session: Sendable {
         if let problem = SafeText.problem(text, field: field, maximumLength: maximum, lineBreaks: lineBreaks) {
             throw AccessError.invalid(problem)
         }
+    }
+
+    // MARK: evaluations
+
+    /// The longest evaluation definition accepted.
+    public static let maximumEvaluationDefinition = 4_000
+
+    /// Evaluates an intervention on the newest run's evaluation data: a worklist status set in a
+    /// period, or a place from a start date, against matched controls. Under planning the result
+    /// is published with disclosure control (`planning` is true); a list of people is evaluated
+    /// only by `phm evaluate`, which reads its file.
+    public func evaluate(_ text: String) throws -> EvaluationResult {
+        try Session.check(text, "an evaluation definition", Session.maximumEvaluationDefinition, lineBreaks: true)
+        try authorise(.evaluate, detail: ["definition": .string(text)])
+        let definition: EvaluationDefinition
+        do { definition = try EvaluationDefinition.parse(text) } catch { throw AccessError.invalid("\(error)") }
+        let (base, recordKeys) = try platform.evaluationBase()
+        let exposures: Exposures
+        switch definition.intervention {
+        case .worklist(let cohort, let status, let from, let to):
+            let changes = try store.worklistChanges(cohort: cohort).map {
+                Exposures.StatusChange(pseudonym: $0.pseudonym, status: $0.status, at: $0.changedAt)
+            }
+            exposures = Exposures(worklist: changes, status: status, from: from, to: to, base: base)
+        case .place(let level, let codes, let start):
+            do {
+                exposures = try Exposures(place: level, codes: codes, start: start, base: base, options: definition.options)
+            } catch { throw AccessError.invalid(error.description) }
+        case .list:
+            throw AccessError.invalid(
+                "a list of people is evaluated with `phm evaluate`, which reads the list's file; here, use a worklist or a place")
+        }
+        do {
+            return try MatchedComparison.run(
+                name: definition.name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
+                options: definition.options, named: exposures.named, recordKeys: suppresses ? recordKeys : nil,
+                deadline: deadline, workers: 1
+            ).result
+        } catch { throw AccessError.invalid(error.description) }
+    }
+
+    /// A definition to start from that runs on the newest run's data as it is: a place-based
+    /// scheme at its first practice, starting early enough for a 12-month post window.
+    public func evaluationExample() throws -> String {
+        guard AccessPolicy.allows(user.role, .evaluate, for: purpose) else {
+            throw AccessError.notAllowed(user.role, .evaluate, purpose)
+        }
+        let base = try platform.evaluationBase().base
+        let practice = base.hierarchy.practices.first?.code ?? "PRACTICE"
+        let start = Day(firstOfMonth: base.asOf.monthNumber - 14)
+        return """
+            name: Scheme at \(practice) from \(start)
+            intervention:
+              place: {practices: [\(practice)], start: \(start)}
+              # or:  worklist: {cohort: NAME, status: enrolled, from: \(start), to: \(start.adding(months: 5))}
+            matching: {exact: [recent_emergency_admissions], controls_per_person: 2}
+            windows: {pre_months: 12, post_months: 12}
+            outcomes: [emergency_admissions, ae_attendances, emergency_bed_days, cost]
+            negative_controls: [elective_admissions]
+            """
     }
 
     /// The latest version of every saved cohort (definitions only: no people).

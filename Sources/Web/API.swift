@@ -1,4 +1,5 @@
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import PHMCore
@@ -41,6 +42,11 @@ package enum API {
 
     struct ProfileQuery: Decodable {
         var definition: Definition
+    }
+
+    /// An evaluation definition in its YAML form (`docs/evaluation.md`).
+    struct Evaluate: Decodable {
+        var definition: String
     }
 
     struct SaveCohort: Decodable {
@@ -215,6 +221,75 @@ package enum API {
             var id: String
             var reason: String
         }
+    }
+
+    /// An evaluation's result: diagnostics first, then effects (`EvaluationResult`).
+    package struct Evaluation: Encodable {
+        struct Step: Encodable {
+            var step: String
+            @Null var people: Int?
+        }
+        struct IndexMonth: Encodable {
+            var month: String
+            @Null var treated: Int?
+        }
+        struct Interval: Encodable {
+            @Null var estimate: Double?
+            @Null var low: Double?
+            @Null var high: Double?
+        }
+        struct Effect: Encodable {
+            var outcome: String
+            var description: String
+            var negativeControl: Bool
+            @Null var treatedPre: Double?
+            @Null var treatedPost: Double?
+            @Null var controlsPre: Double?
+            @Null var controlsPost: Double?
+            var relative: Interval
+            var absolute: Interval
+            var naiveRelative: Interval
+            var naiveAbsolute: Interval
+        }
+        struct EventMonth: Encodable {
+            var outcome: String
+            var month: Int
+            var difference: Interval
+        }
+        struct Balance: Encodable {
+            var covariate: String
+            var description: String
+            var treatedBefore: Double
+            var controlsBefore: Double
+            var smdBefore: Double
+            var treatedAfter: Double
+            var controlsAfter: Double
+            var smdAfter: Double
+            var fails: Bool
+        }
+        struct Overlap: Encodable {
+            var treated: [Double]
+            var controls: [Double]
+            var equipoiseTreated: Double
+            var equipoiseControls: Double
+        }
+
+        var name: String
+        var run: Int64
+        var asOf: String
+        var planning: Bool
+        var balanced: Bool
+        var balanceLimit: Double
+        var preMonths: Int
+        var postMonths: Int
+        var intervalMethod: String
+        var steps: [Step]
+        var indexMonths: [IndexMonth]
+        var effects: [Effect]
+        var eventStudy: [EventMonth]
+        var balance: [Balance]
+        var overlap: Overlap
+        var warnings: [String]
     }
 
     struct Saved: Encodable {
@@ -396,5 +471,40 @@ extension API.Worklist {
                     rising: i % 2 == 0, reasons: ["age 76", "emergency admissions, last 12 months: 3", "heart failure"],
                     gaps: ["bp_check"], status: "to_contact", note: "")
             }, uncheckedGaps: [])
+    }
+}
+
+extension API.Evaluation {
+    init(_ r: EvaluationResult) {
+        func interval(_ i: EvaluationResult.Interval) -> Interval { Interval(estimate: i.estimate, low: i.low, high: i.high) }
+        name = r.name
+        run = r.runId
+        asOf = r.asOf
+        planning = r.planning
+        balanced = r.balanced
+        balanceLimit = r.balanceLimit
+        preMonths = r.options.preMonths
+        postMonths = r.options.postMonths
+        intervalMethod = EvaluationResult.intervalMethod
+        steps = r.steps.map { Step(step: $0.step, people: $0.people) }
+        indexMonths = r.indexMonths.map { IndexMonth(month: $0.month, treated: $0.treated) }
+        effects = r.effects.map { e in
+            Effect(
+                outcome: e.outcome, description: e.description, negativeControl: e.negativeControl, treatedPre: e.treatedPre,
+                treatedPost: e.treatedPost, controlsPre: e.controlsPre, controlsPost: e.controlsPost,
+                relative: interval(e.relative), absolute: interval(e.absolute), naiveRelative: interval(e.naiveRelative),
+                naiveAbsolute: interval(e.naiveAbsolute))
+        }
+        eventStudy = r.eventStudy.map { EventMonth(outcome: $0.outcome, month: $0.month, difference: interval($0.difference)) }
+        balance = r.balance.map { b in
+            Balance(
+                covariate: b.covariate, description: b.description, treatedBefore: b.treatedBefore,
+                controlsBefore: b.controlsBefore, smdBefore: b.smdBefore, treatedAfter: b.treatedAfter,
+                controlsAfter: b.controlsAfter, smdAfter: b.smdAfter, fails: b.fails)
+        }
+        overlap = Overlap(
+            treated: r.overlap.treated, controls: r.overlap.controls, equipoiseTreated: r.overlap.equipoiseTreated,
+            equipoiseControls: r.overlap.equipoiseControls)
+        warnings = r.warnings
     }
 }

@@ -1,4 +1,5 @@
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import Outputs
@@ -36,6 +37,7 @@ enum Pages {
         }
         if can(.queryCohort) { items.append(("Cohorts", "/cohorts")) }
         if can(.viewWorklist) { items.append(("Worklists", "/worklists")) }
+        if can(.evaluate) { items.append(("Evaluations", "/evaluations")) }
         if can(.viewAudit) { items.append(("Audit", "/audit")) }
         return items
     }
@@ -415,6 +417,137 @@ enum Pages {
             """, signedIn: entry)
     }
 
+    /// The evaluation page: the definition, then (once run) diagnostics before effects.
+    static func evaluation(_ entry: WebSessions.Entry, definition: String, result: EvaluationResult?, error: String?)
+        -> String
+    {
+        var body = """
+            <p>Did an intervention work? The people exposed (given a worklist status in a period, or
+            registered in a place from a start date) are compared with matched people who were not,
+            before and after. See the definition's form in the documentation (<code>docs/evaluation.md</code>);
+            a list of people is evaluated with <code>phm evaluate</code>.</p>
+            <form method="post" action="/evaluations">
+            <input type="hidden" name="csrf" value="\(entry.csrf)">
+            <p><label for="definition">Definition</label></p>
+            <textarea id="definition" name="definition" rows="12" cols="96" maxlength="\(Session.maximumEvaluationDefinition)" \
+            spellcheck="false">\(escape(definition))</textarea>
+            <p><button type="submit">Evaluate</button></p>
+            </form>
+            """
+        if let error { body += "<p role=\"alert\" class=\"error\">\(escape(error))</p>" }
+        guard let r = result else { return page("Evaluations", body, signedIn: entry) }
+        func rate(_ v: Double?) -> String { v.map { Format.grouped($0, decimals: abs($0) >= 100 ? 0 : 2) } ?? "" }
+        func people(_ n: Int?) -> String { n.map(number) ?? "<abbr title=\"withheld: 1 to 7 people\">*</abbr>" }
+        func percent(_ i: EvaluationResult.Interval) -> String { escape(i.describe(percent: true)) }
+        func signed(_ i: EvaluationResult.Interval) -> String { escape(i.describe(percent: false)) }
+        func capitalised(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
+        body += "<h2>\(escape(r.name))</h2>"
+        body +=
+            "<p class=\"meta\">Run \(r.runId), data to \(escape(r.asOf)). Pre window \(r.options.preMonths) months, post window \(r.options.postMonths) months; the month each person started is in neither. \(escape(EvaluationResult.intervalMethod)).</p>"
+        if r.planning {
+            body +=
+                "<p>Published for planning: counts of people are perturbed (1 to 7 withheld, others rounded to 5 at random), means, rates and effects are rounded at random to a step at least what one person or matched set can change them by, and each matched set's use in a window is capped at the 99th centile of the sets'.</p>"
+        }
+        // The headline only when balance holds; otherwise the effects are shown, flagged, below the diagnostics.
+        let primary = r.effects.filter { !$0.negativeControl }
+        if r.withheld {
+            body +=
+                "<p class=\"warning\"><strong>Balance failed: the effects are withheld from any headline.</strong> The exposed and their matched controls still differ on covariates marked in the balance table, so a difference in outcomes may reflect who they were rather than what was done.</p>"
+        } else if let first = primary.first {
+            body +=
+                "<p class=\"headline\">\(escape(capitalised(first.description))): \(percent(first.relative)) against matched controls; the exposed people's own before-and-after change was \(percent(first.naiveRelative)) (naive: regression to the mean alone makes it fall).</p>"
+        }
+        if !r.warnings.isEmpty {
+            body += "<ul class=\"warnings\">" + r.warnings.map { "<li>Warning: \(escape($0))</li>" }.joined() + "</ul>"
+        }
+        body +=
+            "<h2>People at each step</h2><table><caption>People at each step</caption><thead><tr><th scope=\"col\">Step</th><th scope=\"col\">People</th></tr></thead><tbody>"
+        for s in r.steps { body += "<tr><td>\(escape(s.step))</td><td class=\"n\">\(people(s.people))</td></tr>" }
+        body +=
+            "</tbody></table><p class=\"meta\">Index months: "
+            + r.indexMonths.map { "\(escape(String($0.month.prefix(7)))) (\(people($0.treated)))" }.joined(separator: ", ")
+            + ".</p>"
+
+        body += "<h2>Effects\(r.withheld ? " (withheld from the headline)" : "")</h2>"
+        body +=
+            "<table id=\"effects\"><caption>Rates per person-year; relative effects are ratios of rate ratios minus 1, absolute effects differences in differences</caption><thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\">Exposed pre</th><th scope=\"col\">Exposed post</th><th scope=\"col\">Controls pre</th><th scope=\"col\">Controls post</th><th scope=\"col\">Relative effect</th><th scope=\"col\">Absolute effect</th><th scope=\"col\">Naive change</th></tr></thead><tbody>"
+        for e in r.effects {
+            let label = capitalised(e.negativeControl ? "\(e.description) (negative control)" : e.description)
+            body +=
+                "<tr><td>\(escape(label))</td><td class=\"n\">\(rate(e.treatedPre))</td><td class=\"n\">\(rate(e.treatedPost))</td><td class=\"n\">\(rate(e.controlsPre))</td><td class=\"n\">\(rate(e.controlsPost))</td><td>\(percent(e.relative))</td><td>\(signed(e.absolute))</td><td>\(percent(e.naiveRelative))</td></tr>"
+        }
+        body += "</tbody></table>"
+
+        // The event study: monthly differences with their intervals; pre-index months should sit near 0.
+        for e in primary {
+            let months = r.eventStudy.filter { $0.outcome == e.outcome }
+            let shown = months.filter { $0.difference.estimate != nil }
+            guard !shown.isEmpty else { continue }
+            let banded = shown.filter { $0.difference.low != nil && $0.difference.high != nil }
+            var series: [Chart.Plot.Series] = []
+            if !banded.isEmpty {
+                series.append(
+                    .init(
+                        name: "95% interval", points: banded.map { (Double($0.month), $0.difference.high!) }, style: .band,
+                        colour: 5, lower: banded.map { $0.difference.low! }))
+            }
+            series.append(
+                .init(
+                    name: "exposed minus controls", points: shown.map { (Double($0.month), $0.difference.estimate!) },
+                    style: .line, colour: 0))
+            let first = Double(months.first?.month ?? -1), last = Double(months.last?.month ?? 1)
+            series.append(.init(name: "no difference", points: [(first, 0), (last, 0)], style: .dotted, colour: 6))
+            let chart = Chart.plot(
+                .init(
+                    x: .init(title: "Months from the index month", range: first...last, format: .decimal),
+                    y: .init(title: "Difference in rate per person-year", format: .decimal), series: series))
+            let id = "event-\(escape(e.outcome))"
+            body +=
+                "<h3>\(escape(capitalised(e.description))): event study</h3><figure aria-describedby=\"\(id)\">\(chart.svg(title: "\(capitalised(e.description)): exposed minus controls by month", description: "Monthly difference in rate per person-year from the index month, with 95% intervals; before the index month it should be near 0 (parallel trends). The numbers are in the table that follows."))</figure>"
+            body +=
+                "<details id=\"\(id)\"><summary>The event study as a table</summary><table><caption>\(escape(capitalised(e.description))) by month from the index month</caption><thead><tr><th scope=\"col\">Month</th><th scope=\"col\">Difference (95% interval)</th></tr></thead><tbody>"
+            for m in months { body += "<tr><td class=\"n\">\(m.month)</td><td>\(signed(m.difference))</td></tr>" }
+            body += "</tbody></table></details>"
+        }
+
+        // Overlap of the preference scores.
+        let bins = r.overlap.treated.count
+        let mids = (0..<bins).map { (Double($0) + 0.5) / Double(bins) }
+        let overlap = Chart.plot(
+            .init(
+                x: .init(title: "Preference score", range: 0...1, format: .decimal),
+                y: .init(title: "Share of the group (%)", format: .decimal),
+                series: [
+                    .init(name: "exposed", points: zip(mids, r.overlap.treated).map { ($0, 100 * $1) }, style: .line, colour: 0),
+                    .init(
+                        name: "not exposed", points: zip(mids, r.overlap.controls).map { ($0, 100 * $1) }, style: .dashed,
+                        colour: 1),
+                ]))
+        body +=
+            "<h2>Overlap</h2><p>Preference scores (the propensity score with the share exposed removed; Walker et al. 2013). In equipoise (0.3 to 0.7): \(Format.share.show(r.overlap.equipoiseTreated)) of the exposed, \(Format.share.show(r.overlap.equipoiseControls)) of the unexposed sample.</p>"
+        body +=
+            "<figure aria-describedby=\"overlap-table\">\(overlap.svg(title: "Preference scores of the exposed and the unexposed", description: "The share of each group in each twentieth of the preference score; the numbers are in the table that follows."))</figure>"
+        body +=
+            "<details id=\"overlap-table\"><summary>The overlap as a table</summary><table><caption>Share of each group by preference score</caption><thead><tr><th scope=\"col\">Preference score</th><th scope=\"col\">Exposed</th><th scope=\"col\">Not exposed</th></tr></thead><tbody>"
+        for i in 0..<bins {
+            body +=
+                "<tr><td>\(Format.grouped(Double(i) / Double(bins), decimals: 2)) to \(Format.grouped(Double(i + 1) / Double(bins), decimals: 2))</td><td class=\"n\">\(Format.share.show(r.overlap.treated[i]))</td><td class=\"n\">\(Format.share.show(r.overlap.controls[i]))</td></tr>"
+        }
+        body += "</tbody></table></details>"
+
+        body +=
+            "<h2>Balance</h2><p>Standardised mean differences before and after matching, both over the spread before matching. A covariate fails at \(Format.grouped(r.balanceLimit, decimals: 2)) or more.</p>"
+        body +=
+            "<table id=\"balance\"><caption>Covariates of the exposed and the unexposed, before and after matching</caption><thead><tr><th scope=\"col\">Covariate</th><th scope=\"col\">Exposed before</th><th scope=\"col\">Unexposed before</th><th scope=\"col\">SMD before</th><th scope=\"col\">Exposed after</th><th scope=\"col\">Controls after</th><th scope=\"col\">SMD after</th></tr></thead><tbody>"
+        for b in r.balance {
+            func mean(_ v: Double) -> String { Format.grouped(v, decimals: 2) }
+            body +=
+                "<tr><td>\(escape(b.description))</td><td class=\"n\">\(mean(b.treatedBefore))</td><td class=\"n\">\(mean(b.controlsBefore))</td><td class=\"n\">\(mean(b.smdBefore))</td><td class=\"n\">\(mean(b.treatedAfter))</td><td class=\"n\">\(mean(b.controlsAfter))</td><td class=\"n\">\(mean(b.smdAfter))\(b.fails ? " <strong>fails</strong>" : "")</td></tr>"
+        }
+        body += "</tbody></table>"
+        return page("Evaluations", body, signedIn: entry)
+    }
+
     /// People per worklist page: only those shown are re-identified.
     static let worklistPage = 50
     /// The most the API re-identifies in one call.
@@ -515,6 +648,7 @@ enum Pages {
         thead th { vertical-align: bottom; max-width: 7.5rem; } tbody th { font-weight: normal; }
         td.n { text-align: right; font-variant-numeric: tabular-nums; } td code { overflow-wrap: anywhere; }
         .error { color: #8a1538; font-weight: bold; }
+        .warning { border-left: 4px solid #8a1538; padding-left: 0.6rem; } .headline { font-size: 1.15rem; font-weight: bold; }
         .profile { display: flex; flex-wrap: wrap; gap: 0.5rem 2rem; align-items: flex-start; }
         .suggest { position: relative; display: inline-block; }
         .suggest ul { position: absolute; z-index: 1; left: 0; margin: 0; padding: 0; list-style: none; background: #fff;

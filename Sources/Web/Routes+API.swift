@@ -145,6 +145,13 @@ extension WebApp.Routes {
             }
         }
 
+        router.post("/api/evaluations") { request, _ -> Response in
+            try await WebApp.api(request, sessions, reading: API.Evaluate.self) { session, body in
+                let result = try await heavy.run { deadline in try session.until(deadline).evaluate(body.definition) }
+                return try WebApp.json(API.Evaluation(result))
+            }
+        }
+
         router.get("/api/audit") { request, _ -> Response in
             try await WebApp.api(request, sessions) { session in
                 try await WebApp.offLoop {

@@ -1,4 +1,5 @@
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import Hummingbird
@@ -165,6 +166,35 @@ extension WebApp.Routes {
                 return WebApp.html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
             } catch {
                 return try WebApp.failure("Worklist", error, entry)
+            }
+        }
+
+        router.get("/evaluations") { request, _ -> Response in
+            guard let entry = WebApp.authenticated(request, sessions) else { return .redirect(to: "/login") }
+            do {
+                let example = try await WebApp.offLoop { try entry.session.evaluationExample() }
+                return WebApp.html(Pages.evaluation(entry, definition: example, result: nil, error: nil))
+            } catch {
+                return try WebApp.failure("Evaluations", error, entry)
+            }
+        }
+
+        router.post("/evaluations") { request, _ -> Response in
+            guard let entry = WebApp.authenticated(request, sessions) else { return .redirect(to: "/login") }
+            let form = try await Form(request)
+            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return WebApp.html(Pages.forbidden, .forbidden) }
+            let text = form["definition"] ?? ""
+            do {
+                let result = try await heavy.run { deadline in try entry.session.until(deadline).evaluate(text) }
+                return WebApp.html(Pages.evaluation(entry, definition: text, result: result, error: nil))
+            } catch let error as AccessError {
+                let status: HTTPResponse.Status = if case .invalid = error { .badRequest } else { .forbidden }
+                return WebApp.html(Pages.evaluation(entry, definition: text, result: nil, error: error.description), status)
+            } catch let busy as HeavyWork.Busy {
+                var response = WebApp.html(
+                    Pages.evaluation(entry, definition: text, result: nil, error: busy.description), .serviceUnavailable)
+                response.headers[.retryAfter] = HeavyWork.Busy.retryAfter
+                return response
             }
         }
 

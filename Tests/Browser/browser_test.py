@@ -248,6 +248,14 @@ click(browser.find_element(By.CSS_SELECTOR, "button[formaction='/cohorts/save']"
 assert re.search(r"Saved depression_40plus version \d+", browser.page_source)
 shot("analyst-cohort-saved")
 
+# The analyst evaluates the place-based scheme the evaluation page starts from, as it is.
+browser.get(base + "/evaluations")
+click(browser.find_element(By.CSS_SELECTOR, "form[action='/evaluations'] button[type=submit]"))
+page_ok("analyst evaluation")
+assert browser.find_elements(By.ID, "balance") and browser.find_elements(By.ID, "effects"), browser.page_source[:2000]
+assert "Published for planning" in browser.page_source
+shot("analyst-evaluation")
+
 # A clinician under direct care: a cohort saved, opened as the practice's worklist, a status set.
 sign_in("clinician", "direct_care")
 menu = every_page("clinician")

@@ -13,7 +13,7 @@ import Testing
     /// The policy written out by hand: role -> purpose -> actions. The code's table must equal it
     /// for every combination, and every session must behave accordingly.
     static let expected: [Role: [Purpose: Set<Action>]] = [
-        .analyst: [.planning: [.viewAggregates, .queryCohort, .saveCohort, .listPseudonymised]],
+        .analyst: [.planning: [.viewAggregates, .queryCohort, .saveCohort, .listPseudonymised, .evaluate]],
         .clinician: [
             .planning: [.viewAggregates, .queryCohort],
             .directCare: [.viewAggregates, .queryCohort, .saveCohort, .viewWorklist, .updateWorklist],
@@ -56,6 +56,7 @@ import Testing
                             }
                         case .saveCohort: _ = try session.saveCohort("older-" + role.rawValue, definition)
                         case .listPseudonymised: _ = try session.members(definition)
+                        case .evaluate: _ = try session.evaluate(Fixture.placeEvaluation)
                         case .viewWorklist: _ = try session.worklist("older", reason: "annual review")
                         case .updateWorklist:
                             let list = try fixture.platform.login("cli", password: Fixture.password, purpose: .directCare)

@@ -1,4 +1,5 @@
 import Cohorts
+import Evaluation
 import Foundation
 import Governance
 import Logging
@@ -22,6 +23,9 @@ public final class Fixture: @unchecked Sendable {
         self.frame = frame
         let folder = self.folder
         try FrameFile.save(frame, dataDirectory: folder)
+        // Evaluation data for the same run: 4,000 people over five years with a known programme.
+        try EvaluationBaseFile.save(
+            KnownEffectPopulation(people: 4_000, effect: -0.2, seed: 21, runId: frame.runId).base, dataDirectory: folder)
         try FrameFile.commit(run: frame.runId, dataDirectory: folder)
         let vault = try IdentityVault(directory: folder.appendingPathComponent("vault"))
         try vault.replaceIdentities(
@@ -53,6 +57,17 @@ public final class Fixture: @unchecked Sendable {
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
+
+    /// An evaluation of a place-based scheme at practice P0 of the evaluation data.
+    public static let placeEvaluation = """
+        name: Scheme at P0
+        intervention:
+          place: {practices: [P0], start: 2023-01-01}
+        matching: {controls_per_person: 1}
+        outcomes: [emergency_admissions]
+        windows: {pre_months: 6, post_months: 6}
+        bootstrap: 200
+        """
 
     public func session(_ role: Role, _ purpose: Purpose) throws -> Session {
         try platform.login(Fixture.names[role]!, password: Fixture.password, purpose: purpose)

@@ -57,6 +57,30 @@ import Testing
                 rankedBy: "boosted trees", entries: [entry, unknown],
                 uncheckedGaps: [.init(id: "high_risk_no_review", reason: "no model scores the risk of 'x' in this run")]),
             "post /api/worklists/status 200": API.Saved(saved: true),
+            "post /api/evaluations 200": API.Evaluation(
+                name: "Scheme", run: 3, asOf: "2026-03-31", planning: true, balanced: true, balanceLimit: 0.1, preMonths: 12,
+                postMonths: 12, intervalMethod: "bootstrap",
+                steps: [.init(step: "matched", people: 120), .init(step: "named", people: nil)],
+                indexMonths: [.init(month: "2025-01-01", treated: 120)],
+                effects: [
+                    .init(
+                        outcome: "emergency_admissions", description: "Emergency admissions", negativeControl: false,
+                        treatedPre: 1.2, treatedPost: nil, controlsPre: 1.1, controlsPost: 0.9,
+                        relative: .init(estimate: -0.2, low: -0.3, high: -0.1),
+                        absolute: .init(estimate: nil, low: nil, high: nil),
+                        naiveRelative: .init(estimate: -0.5, low: -0.6, high: -0.4),
+                        naiveAbsolute: .init(estimate: -0.6, low: nil, high: nil))
+                ],
+                eventStudy: [
+                    .init(outcome: "emergency_admissions", month: -1, difference: .init(estimate: 0.01, low: -0.1, high: 0.1))
+                ],
+                balance: [
+                    .init(
+                        covariate: "age", description: "age", treatedBefore: 70.5, controlsBefore: 50.1, smdBefore: 1.01,
+                        treatedAfter: 70.4, controlsAfter: 70.2, smdAfter: 0.01, fails: false)
+                ],
+                overlap: .init(treated: [0.5, 0.5], controls: [0.9, 0.1], equipoiseTreated: 0.4, equipoiseControls: 0.1),
+                warnings: ["fewer than 100 matched"]),
             "get /api/audit 200": API.Audit(
                 intact: true, verification: "intact", whole: false, wholeLogCheckedAt: "2026-01-02T03:04:05.000Z", checked: 4,
                 entries: [
@@ -125,6 +149,7 @@ import Testing
             "/api/cohorts": { try Body.decode(API.SaveCohort.self, from: $0) },
             "/api/worklists": { try Body.decode(API.OpenWorklist.self, from: $0) },
             "/api/worklists/status": { try Body.decode(API.SetStatus.self, from: $0) },
+            "/api/evaluations": { try Body.decode(API.Evaluate.self, from: $0) },
         ]
         func example(_ schema: [String: Any]) -> Any {
             if let ref = schema["$ref"] as? String,

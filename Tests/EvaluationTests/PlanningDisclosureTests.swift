@@ -1,0 +1,106 @@
+import Analysis
+import Foundation
+import PHMCore
+import TestSupport
+import Testing
+
+@testable import Evaluation
+
+@Suite struct PlanningDisclosureTests {
+    /// The bound behind every published rate: with each set's amounts capped, taking any one
+    /// matched set out moves each rate (each window and each month, each group and outcome) by no
+    /// more than the step it is rounded to, so the set's own figures stay within the rounding.
+    /// The data have heavy tails: a few sets with very large costs, which only the cap bounds.
+    @Test func noMatchedSetMovesARateByMoreThanItsStep() {
+        var rng = Xoshiro(seed: 5)
+        let pre = 6, post = 6, months = 12, sets = 300
+        let outcomes: [Measure] = [.emergencyAdmissions, .cost]
+        let perGroup = (1 + outcomes.count) * months
+        var values = [Float](repeating: 0, count: sets * 2 * perGroup)
+        for s in 0..<sets {
+            for group in 0..<2 {
+                let offset = (s * 2 + group) * perGroup
+                let stays = rng.chance(0.1) ? rng.int(1..<months) : months
+                for r in 0..<stays {
+                    values[offset + r] = group == 0 ? 1 : Float(0.5 + 0.5 * rng.uniform())
+                    values[offset + months + r] = Float(rng.poisson(rng.chance(0.03) ? 2 : 0.08))
+                    let huge = rng.chance(0.0008)
+                    values[offset + 2 * months + r] = Float(huge ? 250_000 : rng.chance(0.1) ? 3_000 * rng.uniform() : 0)
+                }
+            }
+        }
+        let raw = Effects(outcomes: outcomes, pre: pre, post: post, sets: sets, values: values)
+        var effects = raw
+        let caps = effects.winsorise(quantile: PlanningDisclosure.outcomeCap)
+        // The cap bites: without it some set's cost exceeds it by far.
+        let rawCost = raw.totals(nil)
+        #expect(caps[1 * 2 + 1] < 250_000 && rawCost.reduce(0, +) > effects.totals(nil).reduce(0, +))
+        let planning = Effects.Planning(treatedKey: 17, controlsKey: 99, caps: caps)
+        let all = effects.totals(nil)
+        var ranges: [(window: Int, range: Range<Int>)] = [(0, 0..<pre), (1, pre..<months)]
+        for r in 0..<months { ranges.append((r < pre ? 0 : 1, r..<(r + 1))) }
+        var checked = 0, beyond: [String] = []
+        for s in 0..<sets {
+            var counts = [Int32](repeating: 1, count: sets)
+            counts[s] = 0
+            let without = effects.totals(counts)
+            for group in 0..<2 {
+                for k in outcomes.indices {
+                    for (window, range) in ranges {
+                        let (published, step) = effects.publishedRate(
+                            all, group, k, range, window: window, planning: planning, index: 0)
+                        let exact = effects.rate(all, group, k, range)
+                        let moved = abs(exact - effects.rate(without, group, k, range))
+                        checked += 1
+                        if !(moved <= step * (1 + 1e-9)) { beyond.append("set \(s), group \(group), \(k), \(range)") }
+                        // Published on a grid at least the step, within one grid step of the rate.
+                        let (mantissa, exponent) = Suppression.step(atLeast: step)
+                        let grid = mantissa * pow(10, Double(exponent))
+                        #expect(grid >= step * (1 - 1e-9) && abs(published - exact) < grid * (1 + 1e-9))
+                    }
+                }
+            }
+        }
+        #expect(checked == sets * 2 * outcomes.count * ranges.count)
+        #expect(beyond.isEmpty, "\(beyond.prefix(5))")
+    }
+
+    /// A planning evaluation: the same answer every time it is asked, counts perturbed, the
+    /// propensity model's coefficients left out, every mean on its grid, and the injected effect
+    /// still recovered through the rounding.
+    @Test func aPlanningEvaluationIsStablePerturbedAndStillFindsTheEffect() throws {
+        let data = KnownEffectPopulation(people: 80_000, effect: -0.2, seed: 11)
+        var rng = Xoshiro(seed: 3)
+        let keys = (0..<data.base.count).map { _ in UInt8(rng.int(0..<256)) }
+        func run(_ exposures: [MatchedComparison.Exposure], keys: [UInt8]?) throws -> EvaluationResult {
+            try MatchedComparison.run(
+                name: "planning", base: data.base, exposures: exposures, options: MatchingTests.options(), recordKeys: keys,
+                workers: 2
+            ).result
+        }
+        let published = try run(data.exposures, keys: keys)
+        #expect(try run(data.exposures, keys: keys) == published)
+        #expect(published.planning && published.propensityModel.isEmpty)
+        for n in published.steps.compactMap(\.people) + published.indexMonths.compactMap(\.treated) {
+            #expect(n == 0 || (n >= 10 && n % 5 == 0), "\(n)")
+        }
+        let admissions = try #require(published.effects.first { $0.outcome == "emergency_admissions" })
+        #expect(admissions.relative.covers(-0.2), "\(admissions.relative.describe(percent: true))")
+        #expect((admissions.naiveRelative.high ?? 0) < -0.3, "\(admissions.naiveRelative.describe(percent: true))")
+        // The exposed mean age on a grid of at least the age range over the people matched.
+        let exact = try run(data.exposures, keys: nil)
+        let age = try #require(published.balance.first { $0.covariate == "age" })
+        let exactAge = try #require(exact.balance.first { $0.covariate == "age" })
+        #expect(abs(age.treatedAfter - exactAge.treatedAfter) < 1 && age.treatedAfter != exactAge.treatedAfter)
+        // Ages of the unexposed sample span 18 to 94 years: the grid is the 1, 2 or 5 step above 76 / n.
+        let matched = Double(try #require(published.steps.first { $0.step.hasPrefix("matched") }?.people))
+        let (mantissa, exponent) = Suppression.step(atLeast: 76 / matched)
+        let units = age.treatedAfter / (mantissa * pow(10, Double(exponent)))
+        #expect(abs(units - units.rounded()) < 1e-6, "\(age.treatedAfter) on a grid of \(mantissa)e\(exponent)")
+        // Keyed by the people: another set of keys rounds differently.
+        let other = try run(data.exposures, keys: keys.map { $0 &+ 1 })
+        #expect(other.effects != published.effects || other.balance != published.balance)
+        // Record keys for another population are refused.
+        #expect(throws: EvaluationError.self) { try run(data.exposures, keys: [1, 2, 3]) }
+    }
+}
