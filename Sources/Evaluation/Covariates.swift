@@ -31,6 +31,24 @@ struct Covariates {
         ("outpatient_attendances_12m", "outpatient attendances, last 12 months"),
         ("log_cost_12m", "log(1 + cost of care, last 12 months)"),
     ]
+    /// Fixed bounds each covariate's values are held within when planning publishes their means:
+    /// the same for every evaluation, so no one person's value sets them.
+    static func bounds(_ id: String) -> ClosedRange<Float> {
+        switch id {
+        case "age": 0...120
+        case "age_squared": 0...144
+        case "imd_decile", "registered_years": 0...10
+        case "ltc_count": 0...20
+        case "emergency_admissions_3m": 0...5
+        case "emergency_admissions_12m": 0...10
+        case "emergency_bed_days_12m": 0...100
+        case "ae_attendances_12m", "elective_admissions_12m": 0...20
+        case "outpatient_attendances_12m": 0...50
+        case "log_cost_12m": 0...12
+        default: 0...1  // sex, deprivation unknown, ethnic groups, conditions
+        }
+    }
+
     static let emergency3m = 12
     static let emergency12m = 13
     /// Columns of the 12-month use by measure, in `Measure.allCases` order (cost is logged).

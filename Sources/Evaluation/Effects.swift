@@ -70,26 +70,20 @@ struct Effects {
         }
     }
 
-    /// Caps each matched set's amount of each outcome in each window, in each group, at the
-    /// `quantile` of the sets' amounts there, scaling down the months of a set above it; returns
-    /// the caps, indexed `cap(group, outcome, window)`. No set then moves a window's total by more
-    /// than the cap, whoever is in it.
-    mutating func winsorise(quantile: Double) -> [Double] {
+    /// Caps each matched set's amount of each outcome in each window, in each group, at
+    /// `caps[(group x outcomes + outcome) x 2 + window]`, scaling down the months of a set above
+    /// it; returns the caps. No set then moves a window's total by more than its cap, whoever is in it.
+    mutating func winsorise(caps: [Double]) -> [Double] {
         let perGroup = (1 + outcomes.count) * months
-        var caps: [Double] = []
         for group in 0..<2 {
             for k in outcomes.indices {
-                for range in [0..<pre, pre..<months] {
+                for (window, range) in [0..<pre, pre..<months].enumerated() {
                     let column = group * perGroup + (1 + k) * months
-                    let amounts = (0..<sets).map { s in
-                        range.reduce(0.0) { $0 + Double(values[s * width + column + $1]) }
-                    }
-                    let sorted = amounts.sorted()
-                    let rank = min(sets - 1, max(0, Int((quantile * Double(sets)).rounded(.up)) - 1))
-                    let cap = sorted.isEmpty ? 0 : sorted[rank]
-                    caps.append(cap)
-                    for s in 0..<sets where amounts[s] > cap {
-                        let scale = Float(cap / amounts[s])
+                    let cap = self.cap(caps, group: group, outcome: k, window: window)
+                    for s in 0..<sets {
+                        let amount = range.reduce(0.0) { $0 + Double(values[s * width + column + $1]) }
+                        guard amount > cap else { continue }
+                        let scale = Float(cap / amount)
                         for r in range { values[s * width + column + r] *= scale }
                     }
                 }
@@ -190,13 +184,15 @@ struct Effects {
     /// on the sets' amounts; the effects are computed from the rounded rates, and each interval's
     /// bounds are rounded to the step its rates' steps give it. What one set contributes is then
     /// within the rounding of every published figure.
-    func estimate(samples: Int, seed: UInt64, workers: Int, planning: Planning? = nil) -> (
-        effects: [EvaluationResult.Effect], eventStudy: [EvaluationResult.EventMonth]
-    ) {
+    func estimate(
+        samples: Int, seed: UInt64, workers: Int, deadline: ContinuousClock.Instant? = nil, planning: Planning? = nil
+    ) throws(EvaluationError) -> (effects: [EvaluationResult.Effect], eventStudy: [EvaluationResult.EventMonth]) {
         let t = totals(nil)
         var point = statistics(t)
-        let parts = Parallel.ranges(samples, parts: workers * 4)
+        // Many small parts, so a deadline is noticed within one part's samples.
+        let parts = Parallel.ranges(samples, parts: max(workers * 4, samples / 25))
         let drawn = Parallel.map(parts.count) { k -> [[Double]] in
+            if let deadline, ContinuousClock.now > deadline { return [] }
             var counts = [Int32](repeating: 0, count: sets)
             return parts[k].map { b in
                 var rng = Xoshiro(seed: seed, 2, UInt64(b))
@@ -205,6 +201,7 @@ struct Effects {
                 return statistics(totals(counts))
             }
         }.flatMap { $0 }
+        guard drawn.count == samples else { throw .tookTooLong }
         // The rounding step of each published statistic (NaN where it cannot be published).
         var steps = [Double](repeating: .nan, count: point.count)
         if let planning {
@@ -223,10 +220,16 @@ struct Effects {
                 let differences = Self.differences(tPre: tPre, tPost: tPost, cPre: cPre, cPost: cPost)
                 for j in 0..<4 { point[i + j] = differences[j] }
                 for j in 0..<4 { point[i + 4 + j] = rates[j].rate }
-                // Steps carried to the effects: relative ones to first order on the log scale.
-                steps[i] = abs(1 + differences[0]) * (s[0] / tPre + s[1] / tPost + s[2] / cPre + s[3] / cPost)
+                // Steps carried to the effects: the most the rates' own steps can move them, a
+                // ratio's worst case taken whole (NaN, so withheld, where a step reaches its rate).
+                func ratioStep(_ up: [(Double, Double)], _ down: [(Double, Double)], _ value: Double) -> Double {
+                    guard (up + down).allSatisfy({ $0.1 > 0 && $0.0 < $0.1 }) else { return .nan }
+                    let most = up.reduce(1.0) { $0 * (1 + $1.0 / $1.1) } / down.reduce(1.0) { $0 * (1 - $1.0 / $1.1) }
+                    return abs(1 + value) * (most - 1)
+                }
+                steps[i] = ratioStep([(s[1], tPost), (s[2], cPre)], [(s[0], tPre), (s[3], cPost)], differences[0])
                 steps[i + 1] = s[0] + s[1] + s[2] + s[3]
-                steps[i + 2] = abs(1 + differences[2]) * (s[0] / tPre + s[1] / tPost)
+                steps[i + 2] = ratioStep([(s[1], tPost)], [(s[0], tPre)], differences[2])
                 steps[i + 3] = s[0] + s[1]
                 for r in 0..<months {
                     let window = r < pre ? 0 : 1

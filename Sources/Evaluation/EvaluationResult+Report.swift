@@ -65,6 +65,22 @@ extension EvaluationResult {
             out += "\(number(overlap.treated[i] * 100, 1))% | \(number(overlap.controls[i] * 100, 1))% |\n"
         }
 
+        if let note = syntheticControlNote { out += "\n## Synthetic control\n\n\(note).\n" }
+        if !syntheticControl.isEmpty {
+            out += "\n## Synthetic control\n\nThe place against a weighted average of practices outside it (weights at least 0, "
+            out += "adding up to 1) that tracks it before the start; the p-value ranks the place's mean gap after the start, "
+            out += "over its root mean squared gap before, among placebos (each donor practice treated as the place).\n\n"
+            out +=
+                "| outcome | gap after (per person-year) | relative | placebo p | fit before (RMSPE) | donors | largest weights |\n"
+            out += "|---|---:|---:|---:|---:|---:|---|\n"
+            for c in syntheticControl {
+                let weights = c.weights.prefix(5).map { "\($0.practice) \(number($0.weight))" }.joined(separator: ", ")
+                out +=
+                    "| \(c.description) | \(number(c.effect, 3)) | \(c.relative.map { String(format: "%+.1f%%", 100 * $0) } ?? "none") | "
+                out += "\(number(c.pValue, 3)) | \(number(c.preRMSPE, 3)) | \(c.donors) | \(weights) |\n"
+            }
+        }
+
         out += "\n## Event study\n\nExposed minus controls, rate per person-year, by month from the index month; "
         out += "before it the differences should be near 0 (parallel trends).\n\n"
         for outcome in effects.map(\.outcome) {

@@ -27,6 +27,29 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
     public var warnings: [String]
     /// Whether the figures are as planning publishes them (`PlanningDisclosure`) rather than exact.
     public var planning: Bool
+    /// For a place-based scheme of few practices, each outcome's synthetic control; else empty,
+    /// with why in `syntheticControlNote` when the scheme is a place.
+    public var syntheticControl: [SyntheticControl.Result] = []
+    public var syntheticControlNote: String?
+
+    /// Evaluates the exposures: the matched comparison of people (`MatchedComparison`), and for a
+    /// place-based scheme a synthetic control of the place (`SyntheticControl`).
+    public static func evaluate(
+        name: String, base: EvaluationBase, exposures: Exposures, options: EvaluationOptions, recordKeys: [UInt8]?,
+        deadline: ContinuousClock.Instant? = nil, workers: Int
+    ) throws(EvaluationError) -> EvaluationResult {
+        var (result, _) = try MatchedComparison.run(
+            name: name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
+            options: options, named: exposures.named, recordKeys: recordKeys, deadline: deadline, workers: workers)
+        if let place = exposures.place {
+            if let deadline, ContinuousClock.now > deadline { throw .tookTooLong }
+            let outcomes = options.outcomes + options.negativeControls.filter { !options.outcomes.contains($0) }
+            (result.syntheticControl, result.syntheticControlNote) = SyntheticControl.run(
+                base: base, place: place.practices, start: place.start, options: options, outcomes: outcomes,
+                planning: recordKeys.map { PlanningDisclosure(keys: $0) }, workers: workers)
+        }
+        return result
+    }
 
     /// The fewest exposed people an evaluation reports on: fewer would be small numbers.
     public static let minimumTreated = 10

@@ -18,6 +18,8 @@ public struct Exposures: Sendable {
     public var rejected: [String] = []
     /// How many rows of a list were rejected (`rejected` describes the first few).
     public var rejectedRows = 0
+    /// For a place-based scheme, its practices and start day.
+    public var place: (practices: Set<Int32>, start: Day)?
 
     /// A worklist status change as the store records it.
     public struct StatusChange: Sendable {
@@ -88,6 +90,7 @@ public struct Exposures: Sendable {
 
     /// Everyone registered with the place's practices on the start day.
     public init(place practices: Set<Int32>, start: Day, base: EvaluationBase) {
+        place = (practices, start)
         for p in 0..<base.count where practices.contains(base.practice[p]) {
             // People who join the place later are exposed from when they join.
             exposed(Int32(p), on: max(start, base.from[p]))

@@ -80,6 +80,9 @@ public enum MatchedComparison {
         func step(_ text: String, _ people: [Int32]) -> EvaluationResult.Step {
             .init(step: text, people: planning.map { $0.count(people) } ?? people.count)
         }
+        /// How many people a decision may see: under planning the published count (0 where
+        /// withheld), so no refusal, warning or choice turns on an exact count.
+        func size(_ people: [Int32]) -> Int { planning.map { $0.count(people) ?? 0 } ?? people.count }
         if let problem = options.problem { throw .invalidOptions(problem) }
         // One exposure per person (their earliest), each a row of the base.
         let exposures = Dictionary(
@@ -112,7 +115,8 @@ public enum MatchedComparison {
         steps.append(step("index month leaves the pre and post windows within the data", covered.map(\.person)))
         let treated = covered.filter { isEligible(base, Int($0.person), month: $0.start.monthNumber, options: options) }
         steps.append(step("in the population from the pre window through the index month, age in range", treated.map(\.person)))
-        guard treated.count >= EvaluationResult.minimumTreated else {
+        let treatedSize = size(treated.map(\.person))
+        guard treatedSize >= EvaluationResult.minimumTreated else {
             throw .tooFewExposed(minimum: EvaluationResult.minimumTreated)
         }
         var monthCount: [Int32: Int] = [:]
@@ -121,15 +125,17 @@ public enum MatchedComparison {
         guard months.count <= EvaluationOptions.maximumIndexMonths else { throw .tooManyIndexMonths }
 
         // 2. Covariates and the propensity fit.
-        var holders = [Int](repeating: 0, count: base.conditionIds.count)
+        var holders = [[Int32]](repeating: [], count: base.conditionIds.count)
         for t in treated {
             let month = t.start.monthNumber
             for row in base.conditions.rows(of: Int(t.person)) where base.conditionMonth[row] < month {
-                holders[Int(base.condition[row])] += 1
+                holders[Int(base.condition[row])].append(t.person)
             }
         }
+        // Which conditions are covariates is published (the balance table's rows), so it is
+        // decided on published counts too.
         let covariates = Covariates(
-            base: base, treatedConditionCounts: holders, minimumHolders: max(5, treated.count / 100))
+            base: base, treatedConditionCounts: holders.map(size), minimumHolders: max(5, treatedSize / 100))
         var rng = Xoshiro(seed: options.seed)
         let cumulative = months.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + Double(monthCount[$1]!)) }
         var sample: [(person: Int32, month: Int32)] = []
@@ -144,7 +150,8 @@ public enum MatchedComparison {
         let fitRows = treated.map { ($0.person, $0.start.monthNumber) } + sample.map { ($0.person, $0.month) }
         let fit = matrix(covariates, rows: fitRows, workers: workers)
         let labels = [UInt8](repeating: 1, count: treated.count) + [UInt8](repeating: 0, count: sample.count)
-        guard !sample.isEmpty else { throw .noControls }
+        // Too few to publish the unexposed side of the balance table is too few to compare with.
+        guard sample.count >= EvaluationResult.minimumTreated else { throw .noControls }
         let model = LogisticRegression.train(fit, labels: labels, lambda: 1)
         let weights = zip(model.coefficients, model.scale).map { Float($0 / $1) }
         var intercept = model.intercept
@@ -162,10 +169,11 @@ public enum MatchedComparison {
         try inTime()
         let sets = match(
             base: base, covariates: covariates, treated: treated, months: months, pool: pool, exposedMonth: exposedMonth,
-            weights: weights, offset: offset, caliper: caliper, options: options, workers: workers)
+            weights: weights, offset: offset, caliper: caliper, options: options, deadline: deadline, workers: workers)
         steps.append(step("matched to at least one control within the caliper", sets.map(\.treated)))
         steps.append(step("controls matched", sets.flatMap(\.controls)))
-        guard sets.count >= EvaluationResult.minimumTreated else {
+        let matchedSize = size(sets.map(\.treated))
+        guard matchedSize >= EvaluationResult.minimumTreated else {
             throw .tooFewMatched(minimum: EvaluationResult.minimumTreated)
         }
 
@@ -201,22 +209,21 @@ public enum MatchedComparison {
         // beyond both the threshold and the bound chance passes on any of the covariates only 5%
         // of the time (Bonferroni over them), so small programmes are not withheld for imbalance
         // a randomised trial of the same size would show.
-        let effectiveControls = Double(sets.reduce(0) { $0 + $1.controls.count })
+        // Under planning the limit comes from the published counts, and balance is judged on the
+        // published table, so neither the limit nor a flag turns on an exact count or mean.
+        let controlsSize = size(controlRows.map(\.0))
         let z = Self.twoSidedNormalBound(0.05 / Double(balance.count))
-        let chance = z * (1 / Double(sets.count) + 1 / effectiveControls).squareRoot()
-        var limit = max(options.balanceThreshold, chance)
-        for i in balance.indices { balance[i].fails = abs(balance[i].smdAfter) >= limit }
-        let unbalanced = balance.filter(\.fails).map(\.covariate)
-        let beyondThreshold = balance.filter { abs($0.smdAfter) >= options.balanceThreshold && !$0.fails }.map(\.covariate)
+        let chance = z * (1 / Double(matchedSize) + 1 / Double(max(1, controlsSize))).squareRoot()
+        let limit = max(options.balanceThreshold, chance)
         if let planning {
-            // The limit depends on the numbers matched: rounded, so it does not give them away.
-            let key = planning.key(sets.map(\.treated)) &+ planning.key(controlRows.map(\.0))
-            limit = Suppression.randomlyRounded(limit, step: 0.01, key: key) ?? limit
             balance = publishedBalance(
                 planning, balance, fit: fit, treated: treated.count, matchedTreated: matchedTreated,
                 matchedControls: matchedControls, controlWeights: controlWeights, sets: sets, controlRows: controlRows,
                 fitPeople: fitRows.map(\.0))
         }
+        for i in balance.indices { balance[i].fails = abs(balance[i].smdAfter) >= limit }
+        let unbalanced = balance.filter(\.fails).map(\.covariate)
+        let beyondThreshold = balance.filter { abs($0.smdAfter) >= options.balanceThreshold && !$0.fails }.map(\.covariate)
 
         // Overlap: preference scores (Walker et al. 2013), the score with the exposed share removed.
         let share = Double(treated.count) / Double(fit.rows)
@@ -234,18 +241,27 @@ public enum MatchedComparison {
             base: base, sets: sets,
             outcomes: options.outcomes + options.negativeControls.filter { !options.outcomes.contains($0) },
             pre: options.preMonths, post: options.postMonths, exposedMonth: exposedMonth)
-        let affordable = Int(EvaluationOptions.bootstrapBudget / Double(max(1, sets.count * effects.width)))
+        let affordable = Int(EvaluationOptions.bootstrapBudget / Double(max(1, matchedSize * effects.width)))
         let samples = min(options.bootstrapSamples, max(200, affordable))
-        let estimates = effects.estimate(
-            samples: samples, seed: options.seed, workers: workers,
+        // Capped before any estimate is drawn, at caps fixed by the whole base (the same for any
+        // evaluation of the run), so the bound on what one set moves holds whoever is in it.
+        let capped = planning.map { _ in
+            effects.winsorise(
+                caps: PlanningDisclosure.windowCaps(
+                    base, outcomes: effects.outcomes, pre: options.preMonths, post: options.postMonths))
+        }
+        let estimates = try effects.estimate(
+            samples: samples, seed: options.seed, workers: workers, deadline: deadline,
             planning: planning.map { planning in
                 Effects.Planning(
                     treatedKey: planning.key(sets.map(\.treated)), controlsKey: planning.key(controlRows.map(\.0)),
-                    caps: effects.winsorise(quantile: PlanningDisclosure.outcomeCap))
+                    caps: capped!)
             })
         var warnings: [String] = []
         if samples < options.bootstrapSamples {
-            warnings.append("\(samples) bootstrap samples were drawn, not \(options.bootstrapSamples): the evaluation is large")
+            warnings.append(
+                "fewer bootstrap samples were drawn than the \(options.bootstrapSamples) asked for (never under 200): the evaluation is large"
+            )
         }
         if !unbalanced.isEmpty {
             warnings.append(
@@ -257,12 +273,12 @@ public enum MatchedComparison {
                 "\(beyondThreshold.count) covariate(s) differ by \(options.balanceThreshold) or more after matching, within what chance gives for the number matched (\(beyondThreshold.prefix(5).joined(separator: ", ")))"
             )
         }
-        if sets.count < EvaluationResult.fewMatched {
+        if matchedSize < EvaluationResult.fewMatched {
             warnings.append(
                 "fewer than \(EvaluationResult.fewMatched) exposed people were matched: the intervals are wide and the estimates unstable, so read the interval rather than the estimate"
             )
         }
-        if sets.count < treated.count * 9 / 10 {
+        if matchedSize < treatedSize * 9 / 10 {
             warnings.append(
                 "more than a tenth of the eligible exposed people found no control within the caliper: the effect is for those matched, who may differ from the rest"
             )
@@ -291,51 +307,54 @@ public enum MatchedComparison {
                 : zip(covariates.ids, model.coefficients.indices).map { id, j in
                     .init(covariate: id, coefficient: model.coefficients[j] / model.scale[j])
                 },
-            caliperLogit: planning != nil ? (Double(caliper) * 100).rounded() / 100 : Double(caliper), effects: results,
+            caliperLogit: planning.flatMap {
+                Suppression.randomlyRounded(Double(caliper), step: 0.01, key: $0.key(fitRows.map(\.0)))
+            } ?? Double(caliper), effects: results,
             eventStudy: estimates.eventStudy, warnings: warnings, planning: planning != nil)
         return (result, Detail(fit: fit, fitLabels: labels, model: model, sets: sets))
     }
 
-    /// The balance table as planning publishes it: each mean over values held to the range of
-    /// the unexposed sample (widened to at least 1), rounded at random to a step at least that
-    /// range over the group's published count; standardised differences from the rounded means,
-    /// to two decimals at random. Whether a covariate fails stays as the exact figures decided.
+    /// The balance table as planning publishes it: each mean over values held within the
+    /// covariate's fixed bounds (`Covariates.bounds`), rounded at random to a step at least the
+    /// bounds' width over the group's published count less 4 (a published count can exceed the
+    /// true one by up to 4); the controls' mean after matching weights each set once, so one
+    /// control moves it by at most the width over the sets. Standardised differences are the
+    /// rounded means' difference over the unexposed sample's spread, to two decimals at random.
     static func publishedBalance(
         _ planning: PlanningDisclosure, _ exact: [EvaluationResult.BalanceRow], fit: FeatureMatrix, treated n: Int,
         matchedTreated: FeatureMatrix, matchedControls: FeatureMatrix, controlWeights: [Float],
         sets: [MatchedSet], controlRows: [(Int32, Int32)], fitPeople: [Int32]
     ) -> [EvaluationResult.BalanceRow] {
-        let groups: [(people: [Int32], count: Int?)] = [
-            fitPeople[..<n], fitPeople[n...], sets.map(\.treated)[...], controlRows.map(\.0)[...],
-        ].map { people in (Array(people), planning.count(people)) }
-        let keys = groups.map { planning.key($0.people) }
+        let matched = sets.map(\.treated)
+        let groups: [(key: UInt8, count: Int?)] = [
+            (planning.key(fitPeople[..<n]), planning.count(fitPeople[..<n])),
+            (planning.key(fitPeople[n...]), planning.count(fitPeople[n...])),
+            (planning.key(matched), planning.count(matched)),
+            (planning.key(controlRows.map(\.0)), planning.count(matched)),
+        ]
         return exact.enumerated().map { j, row in
-            var lo = Float.infinity, hi = -Float.infinity
-            for i in n..<fit.rows {
-                lo = min(lo, fit[i, j])
-                hi = max(hi, fit[i, j])
+            let range = Covariates.bounds(row.covariate), spread = Double(range.upperBound - range.lowerBound)
+            let values = [
+                stats(fit, column: j, rows: 0..<n, weights: nil, within: range),
+                stats(fit, column: j, rows: n..<fit.rows, weights: nil, within: range),
+                stats(matchedTreated, column: j, rows: 0..<matchedTreated.rows, weights: nil, within: range),
+                stats(matchedControls, column: j, rows: 0..<matchedControls.rows, weights: controlWeights, within: range),
+            ]
+            let means = values.enumerated().map { g, value in
+                // Every group has at least 10 people (checked before), so a mean is always published.
+                Suppression.randomlyRounded(
+                    value.mean, step: spread / Double(max(1, (groups[g].count ?? 0) - 4)),
+                    key: Suppression.key(groups[g].key, j)) ?? .nan
             }
-            if hi - lo < 1 { (lo, hi) = (min(lo, hi - 1), max(hi, lo + 1)) }
-            let range = lo...hi, spread = Double(hi - lo)
-            let means = [
-                stats(fit, column: j, rows: 0..<n, weights: nil, within: range).mean,
-                stats(fit, column: j, rows: n..<fit.rows, weights: nil, within: range).mean,
-                stats(matchedTreated, column: j, rows: 0..<matchedTreated.rows, weights: nil, within: range).mean,
-                stats(matchedControls, column: j, rows: 0..<matchedControls.rows, weights: controlWeights, within: range).mean,
-            ].enumerated().map { g, mean in
-                // Finite covariates and at least 10 people always give a value.
-                planning.mean(mean, people: groups[g].count, spread: spread, key: keys[g], index: j) ?? .nan
-            }
-            // The spread the exact differences were divided by.
-            let sd = row.smdBefore != 0 ? (row.treatedBefore - row.controlsBefore) / row.smdBefore : 0
-            func difference(_ a: Double, _ b: Double, _ index: Int) -> Double {
-                Suppression.randomlyRounded(smd(a, b, sd), step: 0.01, key: Suppression.key(keys[0] &+ keys[2], index)) ?? 0
+            let sd = values[1].variance.squareRoot()
+            func difference(_ a: Double, _ b: Double, _ key: UInt8) -> Double {
+                Suppression.randomlyRounded(smd(a, b, sd), step: 0.01, key: Suppression.key(key, j)) ?? 0
             }
             var published = row
             (published.treatedBefore, published.controlsBefore) = (means[0], means[1])
             (published.treatedAfter, published.controlsAfter) = (means[2], means[3])
-            published.smdBefore = difference(means[0], means[1], 2 * j)
-            published.smdAfter = difference(means[2], means[3], 2 * j + 1)
+            published.smdBefore = difference(means[0], means[1], groups[0].key &+ groups[1].key)
+            published.smdAfter = difference(means[2], means[3], groups[2].key &+ groups[3].key)
             return published
         }
     }
@@ -375,7 +394,8 @@ public enum MatchedComparison {
 
     static func match(
         base: EvaluationBase, covariates: Covariates, treated: [Exposure], months: [Int32], pool: [Int],
-        exposedMonth: [Int32], weights: [Float], offset: Float, caliper: Float, options: EvaluationOptions, workers: Int
+        exposedMonth: [Int32], weights: [Float], offset: Float, caliper: Float, options: EvaluationOptions,
+        deadline: ContinuousClock.Instant? = nil, workers: Int
     ) -> [MatchedSet] {
         let hierarchy = base.hierarchy
         /// The exact-matching key of a person whose covariates at the month are in `x`.
@@ -396,10 +416,12 @@ public enum MatchedComparison {
             return key
         }
         struct Candidate { var logit: Float; var person: Int32; var stratum: Int }
-        // Candidates by index month, each part of the pool scored on its own core.
-        let parts = Parallel.ranges(pool.count, parts: workers * 4)
+        // Candidates by index month, each part of the pool scored on its own core; parts past the
+        // deadline are skipped (the caller then refuses).
+        let parts = Parallel.ranges(pool.count, parts: max(workers * 4, pool.count / 20_000))
         let scored = Parallel.map(parts.count) { k -> [[Candidate]] in
             var out = [[Candidate]](repeating: [], count: months.count)
+            if let deadline, ContinuousClock.now > deadline { return out }
             var buffer = [Float](repeating: 0, count: covariates.count)
             buffer.withUnsafeMutableBufferPointer { b in
                 for i in parts[k] {

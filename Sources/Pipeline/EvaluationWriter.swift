@@ -69,9 +69,8 @@ public enum EvaluationWriter {
             user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "evaluate", outcome: "allowed",
             detail: String(decoding: detail, as: UTF8.self))
 
-        var (result, _) = try MatchedComparison.run(
-            name: definition.name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
-            options: definition.options, named: exposures.named,
+        var result = try EvaluationResult.evaluate(
+            name: definition.name, base: base, exposures: exposures, options: definition.options,
             recordKeys: suppress ? platformKey.recordKeys(base.pseudonym) : nil, workers: workers)
         if !exposures.rejected.isEmpty {
             result.warnings.insert(

@@ -141,11 +141,11 @@ public struct Session: Sendable {
     /// is published with disclosure control (`planning` is true); a list of people is evaluated
     /// only by `phm evaluate`, which reads its file.
     public func evaluate(_ text: String) throws -> EvaluationResult {
+        try authorise(.evaluate, detail: ["definition": .string(String(text.prefix(Session.maximumEvaluationDefinition)))])
         try Session.check(text, "an evaluation definition", Session.maximumEvaluationDefinition, lineBreaks: true)
-        try authorise(.evaluate, detail: ["definition": .string(text)])
         let definition: EvaluationDefinition
         do { definition = try EvaluationDefinition.parse(text) } catch { throw AccessError.invalid("\(error)") }
-        let (base, recordKeys) = try platform.evaluationBase()
+        let (base, recordKeys) = try evaluationBase()
         let exposures: Exposures
         switch definition.intervention {
         case .worklist(let cohort, let status, let from, let to):
@@ -162,21 +162,17 @@ public struct Session: Sendable {
                 "a list of people is evaluated with `phm evaluate`, which reads the list's file; here, use a worklist or a place")
         }
         do {
-            return try MatchedComparison.run(
-                name: definition.name, base: base, exposures: exposures.exposures, firstExposure: exposures.firstExposure,
-                options: definition.options, named: exposures.named, recordKeys: suppresses ? recordKeys : nil,
-                deadline: deadline, workers: 1
-            ).result
+            return try EvaluationResult.evaluate(
+                name: definition.name, base: base, exposures: exposures, options: definition.options,
+                recordKeys: suppresses ? recordKeys : nil, deadline: deadline, workers: 1)
         } catch { throw AccessError.invalid(error.description) }
     }
 
     /// A definition to start from that runs on the newest run's data as it is: a place-based
     /// scheme at its first practice, starting early enough for a 12-month post window.
     public func evaluationExample() throws -> String {
-        guard AccessPolicy.allows(user.role, .evaluate, for: purpose) else {
-            throw AccessError.notAllowed(user.role, .evaluate, purpose)
-        }
-        let base = try platform.evaluationBase().base
+        try authorise(.evaluate, detail: ["page": "evaluations"])
+        let base = try evaluationBase().base
         let practice = base.hierarchy.practices.first?.code ?? "PRACTICE"
         let start = Day(firstOfMonth: base.asOf.monthNumber - 14)
         return """
@@ -189,6 +185,16 @@ public struct Session: Sendable {
             outcomes: [emergency_admissions, ae_attendances, emergency_bed_days, cost]
             negative_controls: [elective_admissions]
             """
+    }
+
+    /// The newest run's evaluation data, or why there is none, in words.
+    func evaluationBase() throws -> (base: EvaluationBase, recordKeys: [UInt8]) {
+        do { return try platform.evaluationBase() } catch let error as EvaluationError {
+            throw AccessError.invalid(error.description)
+        } catch {
+            // Not the file's path or the reader's words: they are the server's, not the user's.
+            throw AccessError.invalid("the newest run's evaluation data cannot be read: run the pipeline again")
+        }
     }
 
     /// The latest version of every saved cohort (definitions only: no people).

@@ -267,6 +267,27 @@ package enum API {
             var smdAfter: Double
             var fails: Bool
         }
+        struct Synthetic: Encodable {
+            struct Weight: Encodable {
+                var practice: String
+                var weight: Double
+            }
+            struct Month: Encodable {
+                var month: Int
+                var place: Double
+                var synthetic: Double
+            }
+            var outcome: String
+            var description: String
+            var weights: [Weight]
+            var donors: Int
+            var preRmspe: Double
+            var postRmspe: Double
+            var effect: Double
+            @Null var relative: Double?
+            var pValue: Double
+            var months: [Month]
+        }
         struct Overlap: Encodable {
             var treated: [Double]
             var controls: [Double]
@@ -289,6 +310,8 @@ package enum API {
         var eventStudy: [EventMonth]
         var balance: [Balance]
         var overlap: Overlap
+        var syntheticControl: [Synthetic]
+        @Null var syntheticControlNote: String?
         var warnings: [String]
     }
 
@@ -505,6 +528,14 @@ extension API.Evaluation {
         overlap = Overlap(
             treated: r.overlap.treated, controls: r.overlap.controls, equipoiseTreated: r.overlap.equipoiseTreated,
             equipoiseControls: r.overlap.equipoiseControls)
+        syntheticControl = r.syntheticControl.map { c in
+            Synthetic(
+                outcome: c.outcome, description: c.description,
+                weights: c.weights.map { Synthetic.Weight(practice: $0.practice, weight: $0.weight) }, donors: c.donors,
+                preRmspe: c.preRMSPE, postRmspe: c.postRMSPE, effect: c.effect, relative: c.relative, pValue: c.pValue,
+                months: c.months.map { Synthetic.Month(month: $0.month, place: $0.place, synthetic: $0.synthetic) })
+        }
+        syntheticControlNote = r.syntheticControlNote
         warnings = r.warnings
     }
 }

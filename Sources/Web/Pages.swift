@@ -437,7 +437,7 @@ enum Pages {
         if let error { body += "<p role=\"alert\" class=\"error\">\(escape(error))</p>" }
         guard let r = result else { return page("Evaluations", body, signedIn: entry) }
         func rate(_ v: Double?) -> String { v.map { Format.grouped($0, decimals: abs($0) >= 100 ? 0 : 2) } ?? "" }
-        func people(_ n: Int?) -> String { n.map(number) ?? "<abbr title=\"withheld: 1 to 7 people\">*</abbr>" }
+        func people(_ n: Int?) -> String { n.map(number) ?? "<abbr title=\"withheld: a small number\">*</abbr>" }
         func percent(_ i: EvaluationResult.Interval) -> String { escape(i.describe(percent: true)) }
         func signed(_ i: EvaluationResult.Interval) -> String { escape(i.describe(percent: false)) }
         func capitalised(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
@@ -462,7 +462,7 @@ enum Pages {
         }
         body +=
             "<h2>People at each step</h2><table><caption>People at each step</caption><thead><tr><th scope=\"col\">Step</th><th scope=\"col\">People</th></tr></thead><tbody>"
-        for s in r.steps { body += "<tr><td>\(escape(s.step))</td><td class=\"n\">\(people(s.people))</td></tr>" }
+        for s in r.steps { body += "<tr><th scope=\"row\">\(escape(s.step))</th><td class=\"n\">\(people(s.people))</td></tr>" }
         body +=
             "</tbody></table><p class=\"meta\">Index months: "
             + r.indexMonths.map { "\(escape(String($0.month.prefix(7)))) (\(people($0.treated)))" }.joined(separator: ", ")
@@ -474,7 +474,7 @@ enum Pages {
         for e in r.effects {
             let label = capitalised(e.negativeControl ? "\(e.description) (negative control)" : e.description)
             body +=
-                "<tr><td>\(escape(label))</td><td class=\"n\">\(rate(e.treatedPre))</td><td class=\"n\">\(rate(e.treatedPost))</td><td class=\"n\">\(rate(e.controlsPre))</td><td class=\"n\">\(rate(e.controlsPost))</td><td>\(percent(e.relative))</td><td>\(signed(e.absolute))</td><td>\(percent(e.naiveRelative))</td></tr>"
+                "<tr><th scope=\"row\">\(escape(label))</th><td class=\"n\">\(rate(e.treatedPre))</td><td class=\"n\">\(rate(e.treatedPost))</td><td class=\"n\">\(rate(e.controlsPre))</td><td class=\"n\">\(rate(e.controlsPost))</td><td>\(percent(e.relative))</td><td>\(signed(e.absolute))</td><td>\(percent(e.naiveRelative))</td></tr>"
         }
         body += "</tbody></table>"
 
@@ -503,10 +503,47 @@ enum Pages {
                     y: .init(title: "Difference in rate per person-year", format: .decimal), series: series))
             let id = "event-\(escape(e.outcome))"
             body +=
-                "<h3>\(escape(capitalised(e.description))): event study</h3><figure aria-describedby=\"\(id)\">\(chart.svg(title: "\(capitalised(e.description)): exposed minus controls by month", description: "Monthly difference in rate per person-year from the index month, with 95% intervals; before the index month it should be near 0 (parallel trends). The numbers are in the table that follows."))</figure>"
+                "<h3>\(escape(capitalised(e.description))): event study</h3><figure aria-describedby=\"\(id)\">\(chart.svg(title: "\(capitalised(e.description)): exposed minus controls by month", description: "Monthly difference in rate per person-year from the index month, with 95% intervals; before the index month it should be near 0 (parallel trends). The numbers are in the table that follows."))<figcaption>\(escape(capitalised(e.description))): exposed minus controls by month from the index month</figcaption></figure>"
             body +=
                 "<details id=\"\(id)\"><summary>The event study as a table</summary><table><caption>\(escape(capitalised(e.description))) by month from the index month</caption><thead><tr><th scope=\"col\">Month</th><th scope=\"col\">Difference (95% interval)</th></tr></thead><tbody>"
             for m in months { body += "<tr><td class=\"n\">\(m.month)</td><td>\(signed(m.difference))</td></tr>" }
+            body += "</tbody></table></details>"
+        }
+
+        // The place against its synthetic control, where the scheme is a place.
+        if let note = r.syntheticControlNote { body += "<h2>Synthetic control</h2><p>\(escape(capitalised(note))).</p>" }
+        if !r.syntheticControl.isEmpty {
+            body +=
+                "<h2>Synthetic control</h2><p>The place against a weighted average of practices outside it that tracks it before the start (Abadie, Diamond and Hainmueller 2010). The p-value ranks the place's mean gap after the start, over its gap before, among placebos: each donor practice treated as the place.</p>"
+        }
+        for c in r.syntheticControl {
+            let weights = c.weights.prefix(5).map { "\($0.practice) \(Format.grouped($0.weight, decimals: 2))" }
+                .joined(separator: ", ")
+            let relative = c.relative.map { " (" + String(format: "%+.1f%%", 100 * $0) + ")" } ?? ""
+            body += "<h3>\(escape(capitalised(c.description))): the place and its synthetic control</h3>"
+            body +=
+                "<p>After the start, the place differed from its synthetic control by \(Format.grouped(c.effect, decimals: 3)) a person-year\(relative), placebo p = \(Format.grouped(c.pValue, decimals: 3)); before it, the root mean squared gap was \(Format.grouped(c.preRMSPE, decimals: 3)). \(c.donors) donor practices; the largest weights: \(escape(weights)).</p>"
+            let id = "synthetic-\(escape(c.outcome))"
+            let first = Double(c.months.first?.month ?? -1), last = Double(c.months.last?.month ?? 1)
+            let chart = Chart.plot(
+                .init(
+                    x: .init(title: "Months from the start", range: first...last, format: .decimal),
+                    y: .init(title: "Rate per person-year", format: .decimal),
+                    series: [
+                        .init(name: "the place", points: c.months.map { (Double($0.month), $0.place) }, style: .line, colour: 0),
+                        .init(
+                            name: "synthetic control", points: c.months.map { (Double($0.month), $0.synthetic) }, style: .dashed,
+                            colour: 1),
+                    ]))
+            let title = "\(capitalised(c.description)): the place and its synthetic control"
+            body +=
+                "<figure aria-describedby=\"\(id)\">\(chart.svg(title: title, description: "Monthly rate per person-year of the place and of its synthetic control, from the pre window to the end of the post window; the numbers are in the table that follows."))<figcaption>\(escape(title)), by month</figcaption></figure>"
+            body +=
+                "<details id=\"\(id)\"><summary>The place and its synthetic control as a table</summary><table><caption>\(escape(capitalised(c.description))) by month from the start</caption><thead><tr><th scope=\"col\">Month</th><th scope=\"col\">The place</th><th scope=\"col\">Synthetic control</th></tr></thead><tbody>"
+            for m in c.months {
+                body +=
+                    "<tr><th scope=\"row\" class=\"n\">\(m.month)</th><td class=\"n\">\(rate(m.place))</td><td class=\"n\">\(rate(m.synthetic))</td></tr>"
+            }
             body += "</tbody></table></details>"
         }
 
@@ -526,7 +563,7 @@ enum Pages {
         body +=
             "<h2>Overlap</h2><p>Preference scores (the propensity score with the share exposed removed; Walker et al. 2013). In equipoise (0.3 to 0.7): \(Format.share.show(r.overlap.equipoiseTreated)) of the exposed, \(Format.share.show(r.overlap.equipoiseControls)) of the unexposed sample.</p>"
         body +=
-            "<figure aria-describedby=\"overlap-table\">\(overlap.svg(title: "Preference scores of the exposed and the unexposed", description: "The share of each group in each twentieth of the preference score; the numbers are in the table that follows."))</figure>"
+            "<figure aria-describedby=\"overlap-table\">\(overlap.svg(title: "Preference scores of the exposed and the unexposed", description: "The share of each group in each twentieth of the preference score; the numbers are in the table that follows."))<figcaption>Preference scores of the exposed and the unexposed</figcaption></figure>"
         body +=
             "<details id=\"overlap-table\"><summary>The overlap as a table</summary><table><caption>Share of each group by preference score</caption><thead><tr><th scope=\"col\">Preference score</th><th scope=\"col\">Exposed</th><th scope=\"col\">Not exposed</th></tr></thead><tbody>"
         for i in 0..<bins {
@@ -542,7 +579,7 @@ enum Pages {
         for b in r.balance {
             func mean(_ v: Double) -> String { Format.grouped(v, decimals: 2) }
             body +=
-                "<tr><td>\(escape(b.description))</td><td class=\"n\">\(mean(b.treatedBefore))</td><td class=\"n\">\(mean(b.controlsBefore))</td><td class=\"n\">\(mean(b.smdBefore))</td><td class=\"n\">\(mean(b.treatedAfter))</td><td class=\"n\">\(mean(b.controlsAfter))</td><td class=\"n\">\(mean(b.smdAfter))\(b.fails ? " <strong>fails</strong>" : "")</td></tr>"
+                "<tr><th scope=\"row\">\(escape(b.description))</th><td class=\"n\">\(mean(b.treatedBefore))</td><td class=\"n\">\(mean(b.controlsBefore))</td><td class=\"n\">\(mean(b.smdBefore))</td><td class=\"n\">\(mean(b.treatedAfter))</td><td class=\"n\">\(mean(b.controlsAfter))</td><td class=\"n\">\(mean(b.smdAfter))\(b.fails ? " <strong>fails</strong>" : "")</td></tr>"
         }
         body += "</tbody></table>"
         return page("Evaluations", body, signedIn: entry)

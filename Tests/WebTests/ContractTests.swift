@@ -80,6 +80,12 @@ import Testing
                         treatedAfter: 70.4, controlsAfter: 70.2, smdAfter: 0.01, fails: false)
                 ],
                 overlap: .init(treated: [0.5, 0.5], controls: [0.9, 0.1], equipoiseTreated: 0.4, equipoiseControls: 0.1),
+                syntheticControl: [
+                    .init(
+                        outcome: "emergency_admissions", description: "emergency admissions",
+                        weights: [.init(practice: "P2", weight: 0.7)], donors: 12, preRmspe: 0.05, postRmspe: 0.1,
+                        effect: -0.08, relative: nil, pValue: 0.077, months: [.init(month: -1, place: 0.3, synthetic: 0.31)])
+                ], syntheticControlNote: nil,
                 warnings: ["fewer than 100 matched"]),
             "get /api/audit 200": API.Audit(
                 intact: true, verification: "intact", whole: false, wholeLogCheckedAt: "2026-01-02T03:04:05.000Z", checked: 4,

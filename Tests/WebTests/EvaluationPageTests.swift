@@ -24,7 +24,8 @@ import Testing
             for part in [
                 "<h2>Scheme at P0</h2>", "Published for planning", "People at each step", "<table id=\"effects\"",
                 "<table id=\"balance\"", "Emergency admissions: event study", "The event study as a table",
-                "The overlap as a table", "<svg",
+                "The overlap as a table", "<svg", "<h2>Synthetic control</h2>",
+                "No synthetic control: fewer than 10 practices outside the place",
             ] {
                 #expect(page.text.contains(part), "\(part)")
             }
