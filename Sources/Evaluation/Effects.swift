@@ -1,4 +1,5 @@
 import Analysis
+import Foundation
 import PHMCore
 
 /// Each matched set's use of care month by month around its index month, and the estimates drawn
@@ -222,10 +223,19 @@ struct Effects {
                 for j in 0..<4 { point[i + 4 + j] = rates[j].rate }
                 // Steps carried to the effects: the most the rates' own steps can move them, a
                 // ratio's worst case taken whole (NaN, so withheld, where a step reaches its rate).
+                // Each exact rate lies within a grid step of its rounded one, so the ratios are
+                // taken at the lowest exact rate the rounded one allows.
                 func ratioStep(_ up: [(Double, Double)], _ down: [(Double, Double)], _ value: Double) -> Double {
-                    guard (up + down).allSatisfy({ $0.1 > 0 && $0.0 < $0.1 }) else { return .nan }
-                    let most = up.reduce(1.0) { $0 * (1 + $1.0 / $1.1) } / down.reduce(1.0) { $0 * (1 - $1.0 / $1.1) }
-                    return abs(1 + value) * (most - 1)
+                    func lowest(_ r: Double, _ s: Double) -> Double {
+                        let (mantissa, exponent) = Suppression.step(atLeast: s)
+                        return r - mantissa * pow(10, Double(exponent))
+                    }
+                    guard (up + down).allSatisfy({ $0.0 < lowest($0.1, $0.0) }) else { return .nan }
+                    let most =
+                        up.reduce(1.0) { $0 * (1 + $1.0 / lowest($1.1, $1.0)) }
+                        / down.reduce(1.0) { $0 * (1 - $1.0 / lowest($1.1, $1.0)) }
+                    // At the worst corner the ratio itself may be `most` times the rounded one.
+                    return abs(1 + value) * most * (most - 1)
                 }
                 steps[i] = ratioStep([(s[1], tPost), (s[2], cPre)], [(s[0], tPre), (s[3], cPost)], differences[0])
                 steps[i + 1] = s[0] + s[1] + s[2] + s[3]

@@ -43,10 +43,10 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
             options: options, named: exposures.named, recordKeys: recordKeys, deadline: deadline, workers: workers)
         if let place = exposures.place {
             if let deadline, ContinuousClock.now > deadline { throw .tookTooLong }
-            let outcomes = options.outcomes + options.negativeControls.filter { !options.outcomes.contains($0) }
-            (result.syntheticControl, result.syntheticControlNote) = SyntheticControl.run(
-                base: base, place: place.practices, start: place.start, options: options, outcomes: outcomes,
-                planning: recordKeys.map { PlanningDisclosure(keys: $0) }, workers: workers)
+            // The outcomes the scheme is for; negative controls are the matched comparison's check.
+            (result.syntheticControl, result.syntheticControlNote) = try SyntheticControl.run(
+                base: base, place: place.practices, start: place.start, options: options, outcomes: options.outcomes,
+                planning: recordKeys.map { PlanningDisclosure(keys: $0) }, deadline: deadline, workers: workers)
         }
         return result
     }

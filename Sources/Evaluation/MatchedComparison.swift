@@ -151,7 +151,7 @@ public enum MatchedComparison {
         let fit = matrix(covariates, rows: fitRows, workers: workers)
         let labels = [UInt8](repeating: 1, count: treated.count) + [UInt8](repeating: 0, count: sample.count)
         // Too few to publish the unexposed side of the balance table is too few to compare with.
-        guard sample.count >= EvaluationResult.minimumTreated else { throw .noControls }
+        guard size(sample.map(\.person)) >= EvaluationResult.minimumTreated else { throw .noControls }
         let model = LogisticRegression.train(fit, labels: labels, lambda: 1)
         let weights = zip(model.coefficients, model.scale).map { Float($0 / $1) }
         var intercept = model.intercept
@@ -170,6 +170,8 @@ public enum MatchedComparison {
         let sets = match(
             base: base, covariates: covariates, treated: treated, months: months, pool: pool, exposedMonth: exposedMonth,
             weights: weights, offset: offset, caliper: caliper, options: options, deadline: deadline, workers: workers)
+        // Past the deadline, scoring stopped part-way: say so rather than report too few matched.
+        try inTime()
         steps.append(step("matched to at least one control within the caliper", sets.map(\.treated)))
         steps.append(step("controls matched", sets.flatMap(\.controls)))
         let matchedSize = size(sets.map(\.treated))
@@ -319,7 +321,8 @@ public enum MatchedComparison {
     /// bounds' width over the group's published count less 4 (a published count can exceed the
     /// true one by up to 4); the controls' mean after matching weights each set once, so one
     /// control moves it by at most the width over the sets. Standardised differences are the
-    /// rounded means' difference over the unexposed sample's spread, to two decimals at random.
+    /// rounded means' difference over the pooled spread before matching (from rounded variances),
+    /// to two decimals at random.
     static func publishedBalance(
         _ planning: PlanningDisclosure, _ exact: [EvaluationResult.BalanceRow], fit: FeatureMatrix, treated n: Int,
         matchedTreated: FeatureMatrix, matchedControls: FeatureMatrix, controlWeights: [Float],
@@ -346,7 +349,15 @@ public enum MatchedComparison {
                     value.mean, step: spread / Double(max(1, (groups[g].count ?? 0) - 4)),
                     key: Suppression.key(groups[g].key, j)) ?? .nan
             }
-            let sd = values[1].variance.squareRoot()
+            // The spread before matching, as the exact table has it (the exposed and the unexposed
+            // pooled), from variances rounded at random to a step at least what one person moves
+            // them by (the squared width over the published count less 4).
+            let variances = [0, 1].map { g in
+                Suppression.randomlyRounded(
+                    values[g].variance, step: spread * spread / Double(max(1, (groups[g].count ?? 0) - 4)),
+                    key: Suppression.key(groups[g].key, 1_000 + j)) ?? 0
+            }
+            let sd = (max(0, variances[0] + variances[1]) / 2).squareRoot()
             func difference(_ a: Double, _ b: Double, _ key: UInt8) -> Double {
                 Suppression.randomlyRounded(smd(a, b, sd), step: 0.01, key: Suppression.key(key, j)) ?? 0
             }

@@ -23,6 +23,8 @@ public enum SyntheticControl {
     public static let maximumPlacePractices = 10
     /// The fewest donor practices with people in every month of the windows.
     public static let minimumDonors = 10
+    /// The shortest pre window a synthetic control is fitted on: a year of months at least.
+    public static let minimumPreMonths = 12
 
     /// Monthly people and use of each practice over the windows around the start month.
     struct Panel {
@@ -76,21 +78,28 @@ public enum SyntheticControl {
         }
     }
 
-    /// The synthetic control of each outcome for a place, or nil with why it is not computed.
+    /// The synthetic control of each outcome for a place, or none with why it is not computed.
     ///
-    /// - Parameter planning: when given, each person-month's amount is capped at the 99.9th
-    ///   centile of the base's non-zero person-months of that outcome, and the place's and the
-    ///   synthetic control's monthly rates are rounded at random (keyed by the place's people) to a
-    ///   step at least what one person can move them; the estimates come from the rounded rates.
+    /// - Parameter planning: when given, each person's amount of an outcome in a window (the pre
+    ///   window; the start month with the post window) is capped at the run's cap for a window that
+    ///   long (`PlanningDisclosure.windowCaps`), the place and each donor must have a published
+    ///   count of at least 10 people, the weights are withheld, and the place's and the synthetic
+    ///   control's monthly rates are rounded at random to a step at least what one person can move
+    ///   them over the whole window; the estimates come from the rounded rates.
     static func run(
         base: EvaluationBase, place: Set<Int32>, start: Day, options: EvaluationOptions, outcomes: [Measure],
-        planning: PlanningDisclosure?, workers: Int
-    ) -> (results: [Result], note: String?) {
+        planning: PlanningDisclosure?, deadline: ContinuousClock.Instant? = nil, workers: Int
+    ) throws(EvaluationError) -> (results: [Result], note: String?) {
         let practices = base.hierarchy.practices.count
-        guard place.count <= maximumPlacePractices else {
+        let placeRows = place.map(Int.init).filter { (0..<practices).contains($0) }.sorted()
+        guard placeRows.count <= maximumPlacePractices else {
             return ([], "no synthetic control: the place has more than \(maximumPlacePractices) practices")
         }
-        let first = start.monthNumber - Int32(options.preMonths), months = options.preMonths + 1 + options.postMonths
+        guard options.preMonths >= minimumPreMonths else {
+            return ([], "no synthetic control: it needs a pre window of at least \(minimumPreMonths) months")
+        }
+        let pre = options.preMonths, months = pre + 1 + options.postMonths, post = (pre + 1)..<months
+        let first = start.monthNumber - Int32(pre)
         guard first >= base.firstMonth, first + Int32(months) <= base.asOf.monthNumber else {
             return ([], "no synthetic control: its windows are not all within the data")
         }
@@ -100,7 +109,12 @@ public enum SyntheticControl {
             people: [[Int32]](repeating: [], count: practices))
         var slot = [Int](repeating: -1, count: Measure.allCases.count)
         for (k, m) in outcomes.enumerated() { slot[m.index] = k }
-        let caps = planning.map { _ in personMonthCaps(base) }
+        // Caps by outcome and window: the pre window, then the start month with the post window.
+        let caps = planning.map { _ in
+            Array(PlanningDisclosure.windowCaps(base, outcomes: outcomes, pre: pre, post: months - pre).prefix(2 * outcomes.count))
+        }
+        var mine: [(m: Int, k: Int, amount: Double)] = []
+        var totals = [Double](repeating: 0, count: 2 * outcomes.count)
         for p in 0..<base.count {
             let q = Int(base.practice[p])
             guard q >= 0, q < practices else { continue }
@@ -114,48 +128,69 @@ public enum SyntheticControl {
             }
             guard present else { continue }
             panel.people[q].append(Int32(p))
+            mine.removeAll(keepingCapacity: true)
+            for i in totals.indices { totals[i] = 0 }
             for row in base.events.rows(of: p) {
-                let m = Int(base.eventMonth[row] - first)
-                guard m >= 0, m < months else { continue }
-                let measure = Int(base.eventMeasure[row]), k = slot[measure]
-                guard k >= 0 else { continue }
-                let amount = Double(base.eventAmount[row])
-                panel.amount[(q * outcomes.count + k) * months + m] += caps.map { min(amount, $0[measure]) } ?? amount
+                let m = Int(base.eventMonth[row] - first), k = slot[Int(base.eventMeasure[row])]
+                guard m >= 0, m < months, k >= 0 else { continue }
+                mine.append((m, k, Double(base.eventAmount[row])))
+                totals[k * 2 + (m < pre ? 0 : 1)] += Double(base.eventAmount[row])
+            }
+            for event in mine {
+                let w = event.k * 2 + (event.m < pre ? 0 : 1)
+                let scale = caps.map { totals[w] > $0[w] ? $0[w] / totals[w] : 1 } ?? 1
+                panel.amount[(q * outcomes.count + event.k) * months + event.m] += event.amount * scale
             }
         }
-        let placeRows = place.map(Int.init).sorted()
+        /// Whether a practice's people may be shown: under planning, a published count of at least 10.
+        func publishable(_ q: Int) -> Bool { planning.map { ($0.count(panel.people[q]) ?? 0) >= 10 } ?? true }
         let donors = (0..<practices).filter { q in
-            !place.contains(Int32(q)) && (0..<months).allSatisfy { panel.exposure[q * months + $0] > 0 }
+            !place.contains(Int32(q)) && publishable(q) && (0..<months).allSatisfy { panel.exposure[q * months + $0] > 0 }
         }
         guard donors.count >= minimumDonors else {
             return (
                 [], "no synthetic control: fewer than \(minimumDonors) practices outside the place have people in every month"
             )
         }
-        guard (0..<months).allSatisfy({ m in placeRows.contains { panel.exposure[$0 * months + m] > 0 } }) else {
-            return ([], "no synthetic control: the place has months with no one in it")
+        let placeKeyPeople = placeRows.flatMap { panel.people[$0] }
+        guard planning.map({ ($0.count(placeKeyPeople) ?? 0) >= 10 }) ?? true,
+            (0..<months).allSatisfy({ m in placeRows.contains { panel.exposure[$0 * months + m] > 0 } })
+        else {
+            return ([], "no synthetic control: the place has months with too few people in them")
         }
-        let pre = options.preMonths, post = (pre + 1)..<months
+        /// The spread chance alone gives a month's rate (Poisson): sqrt(12 r / e) per person-year.
+        func noise(_ practices: [Int], _ series: [Double]) -> Double {
+            let variance = (0..<pre).reduce(0.0) { total, m in
+                let e = practices.reduce(0.0) { $0 + panel.exposure[$1 * months + m] }
+                return total + (e > 0 ? 12 * max(0, series[m]) / e : 0)
+            }
+            return (variance / Double(pre)).squareRoot()
+        }
         var results: [Result] = []
         for (k, measure) in outcomes.enumerated() {
+            if let deadline, ContinuousClock.now > deadline { throw .tookTooLong }
             let donorSeries = donors.map { q in (0..<months).map { panel.rate([q], k, $0) } }
             var placeSeries = (0..<months).map { panel.rate(placeRows, k, $0) }
             let weights = fit(target: Array(placeSeries[..<pre]), donors: donorSeries.map { Array($0[..<pre]) })
             var synthetic = (0..<months).map { m in zip(weights, donorSeries).reduce(0) { $0 + $1.0 * $1.1[m] } }
             // The placebo test ranks exact gaps; what is shown comes from the published rates.
-            let exactRatio = gapRatio(placeSeries, synthetic, pre: pre, post: post).ratio
-            if let planning {
-                let placeKey = planning.key(placeRows.flatMap { panel.people[$0] })
+            let exactRatio = gapRatio(
+                placeSeries, synthetic, pre: pre, post: post, floor: noise(placeRows, placeSeries)
+            ).ratio
+            if let planning, let caps {
+                let key = planning.key(placeKeyPeople), everyone = planning.key(donors.flatMap { panel.people[$0] }) &+ key
                 for m in 0..<months {
-                    // One person-month moves a rate 12 a / e by at most 12 max(cap, r / 12) / (e - 1).
+                    // One person's amount in the window (at most its cap) moves a rate 12 a / e by at
+                    // most 12 max(cap, r / 12) / (e - 1), in any one month and over the window alike.
+                    let cap = caps[k * 2 + (m < pre ? 0 : 1)]
                     func step(_ practices: [Int], _ r: Double) -> Double {
                         let e = practices.reduce(0.0) { $0 + panel.exposure[$1 * months + m] }
-                        let cap = caps![measure.index]
                         return e > 1 ? 12 * max(cap, r / 12) / (e - 1) : .infinity
                     }
-                    let key = Suppression.key(placeKey, k * 256 + m)
                     placeSeries[m] =
-                        Suppression.randomlyRounded(placeSeries[m], step: step(placeRows, placeSeries[m]), key: key) ?? .nan
+                        Suppression.randomlyRounded(
+                            placeSeries[m], step: step(placeRows, placeSeries[m]), key: Suppression.key(key, k * 256 + m))
+                        ?? .nan
                     // One person in each donor moves the weighted average by at most the weighted steps.
                     var donorStep = 0.0
                     for (d, q) in donors.enumerated() where weights[d] > 0 {
@@ -163,33 +198,36 @@ public enum SyntheticControl {
                     }
                     synthetic[m] =
                         Suppression.randomlyRounded(
-                            synthetic[m], step: donorStep, key: Suppression.key(placeKey, 65_536 + k * 256 + m))
-                        ?? .nan
+                            synthetic[m], step: donorStep, key: Suppression.key(everyone, 65_536 + k * 256 + m)) ?? .nan
                 }
             }
             guard placeSeries.allSatisfy(\.isFinite), synthetic.allSatisfy(\.isFinite) else {
                 return ([], "no synthetic control: a month has too few people in it to publish its rate")
             }
-            let shown = gapRatio(placeSeries, synthetic, pre: pre, post: post)
+            let shown = gapRatio(placeSeries, synthetic, pre: pre, post: post, floor: 0)
             // Placebos: each donor against the others (the place left out of every pool).
-            let series = donorSeries
+            let series = donorSeries, donorRows = donors
             @Sendable func placebo(_ j: Int) -> Double {
+                if let deadline, ContinuousClock.now > deadline { return .nan }
                 var pool = series
                 pool.remove(at: j)
                 let w = fit(target: Array(series[j][..<pre]), donors: pool.map { Array($0[..<pre]) })
                 let fitted = (0..<months).map { m in zip(w, pool).reduce(0) { $0 + $1.0 * $1.1[m] } }
-                return gapRatio(series[j], fitted, pre: pre, post: post).ratio
+                return gapRatio(series[j], fitted, pre: pre, post: post, floor: noise([donorRows[j]], series[j])).ratio
             }
             let placebos = workers > 1 ? Parallel.map(series.count, placebo) : (0..<series.count).map(placebo)
+            guard !placebos.contains(where: \.isNaN) else { throw .tookTooLong }
             let atLeast = placebos.filter { $0 >= exactRatio }.count
             let postPlace = post.reduce(0) { $0 + placeSeries[$1] } / Double(post.count)
             let postSynthetic = post.reduce(0) { $0 + synthetic[$1] } / Double(post.count)
             results.append(
                 Result(
                     outcome: measure.rawValue, description: measure.name,
-                    weights: zip(donors, weights).filter { $0.1 >= 0.01 }.sorted { $0.1 > $1.1 }.map {
-                        .init(practice: base.hierarchy.practices[$0.0].code, weight: ($0.1 * 100).rounded() / 100)
-                    },
+                    weights: planning != nil
+                        ? []
+                        : zip(donors, weights).filter { $0.1 >= 0.01 }.sorted { $0.1 > $1.1 }.map {
+                            .init(practice: base.hierarchy.practices[$0.0].code, weight: ($0.1 * 100).rounded() / 100)
+                        },
                     donors: donors.count, preRMSPE: shown.pre, postRMSPE: shown.post, effect: postPlace - postSynthetic,
                     relative: postSynthetic > 0 ? postPlace / postSynthetic - 1 : nil,
                     pValue: Double(1 + atLeast) / Double(1 + placebos.count),
@@ -199,14 +237,18 @@ public enum SyntheticControl {
     }
 
     /// Root mean squared gaps before and after, and the test statistic: the mean gap after over
-    /// the root mean squared gap before, in size.
-    static func gapRatio(_ a: [Double], _ b: [Double], pre: Int, post: Range<Int>) -> (pre: Double, post: Double, ratio: Double) {
+    /// the root mean squared gap before, in size. The gap before is taken as at least `floor`,
+    /// the spread chance alone gives the rate: a place that is an average of practices can be
+    /// fitted closer than its own noise, and dividing by that would make any gap look large.
+    static func gapRatio(_ a: [Double], _ b: [Double], pre: Int, post: Range<Int>, floor: Double) -> (
+        pre: Double, post: Double, ratio: Double
+    ) {
         func rms(_ range: Range<Int>) -> Double {
             (range.reduce(0) { $0 + (a[$1] - b[$1]) * (a[$1] - b[$1]) } / Double(range.count)).squareRoot()
         }
-        let before = rms(0..<pre), after = rms(post)
+        let before = rms(0..<pre), after = rms(post), scale = max(before, floor)
         let meanGap = abs(post.reduce(0) { $0 + a[$1] - b[$1] } / Double(post.count))
-        return (before, after, before > 0 ? meanGap / before : (meanGap > 0 ? .infinity : 0))
+        return (before, after, scale > 0 ? meanGap / scale : (meanGap > 0 ? .infinity : 0))
     }
 
     /// Weights at least 0 adding up to 1 that make the donors' weighted average closest to the
@@ -214,7 +256,7 @@ public enum SyntheticControl {
     /// onto the simplex (the projection of Duchi et al. 2008), from equal weights, with the step
     /// from the largest eigenvalue of X'X (power iteration). Each step costs two passes over the
     /// donors' series, so a placebo test of every donor stays quick with hundreds of practices.
-    static func fit(target: [Double], donors: [[Double]], iterations: Int = 3_000) -> [Double] {
+    static func fit(target: [Double], donors: [[Double]], iterations: Int = 1_500) -> [Double] {
         let j = donors.count, t = target.count
         guard j > 1 else { return [Double](repeating: 1, count: j) }
         /// X v, the weighted average of the donors' series.
@@ -252,7 +294,7 @@ public enum SyntheticControl {
             for a in 0..<j { y[a] = next[a] + (momentum - 1) / following * (next[a] - w[a]) }
             w = next
             momentum = following
-            if moved < 1e-10 { break }
+            if moved < 1e-9 { break }
         }
         return w
     }
@@ -267,18 +309,5 @@ public enum SyntheticControl {
             if u - candidate > 0 { theta = candidate }
         }
         return v.map { max(0, $0 - theta) }
-    }
-
-    /// For each measure, the 99.9th centile of the non-zero amounts people had in a month.
-    static func personMonthCaps(_ base: EvaluationBase) -> [Double] {
-        var amounts = [[Float]](repeating: [], count: Measure.allCases.count)
-        for row in 0..<base.eventAmount.count where base.eventAmount[row] > 0 {
-            amounts[Int(base.eventMeasure[row])].append(base.eventAmount[row])
-        }
-        return amounts.map { values in
-            guard !values.isEmpty else { return 1 }
-            let sorted = values.sorted()
-            return Double(sorted[min(sorted.count - 1, Int(0.999 * Double(sorted.count)))])
-        }
     }
 }
