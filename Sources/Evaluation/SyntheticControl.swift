@@ -111,7 +111,8 @@ public enum SyntheticControl {
         for (k, m) in outcomes.enumerated() { slot[m.index] = k }
         // Caps by outcome and window: the pre window, then the start month with the post window.
         let caps = planning.map { _ in
-            Array(PlanningDisclosure.windowCaps(base, outcomes: outcomes, pre: pre, post: months - pre).prefix(2 * outcomes.count))
+            Array(
+                PlanningDisclosure.windowCaps(base, outcomes: outcomes, pre: pre, post: months - pre).prefix(2 * outcomes.count))
         }
         var mine: [(m: Int, k: Int, amount: Double)] = []
         var totals = [Double](repeating: 0, count: 2 * outcomes.count)
@@ -206,14 +207,15 @@ public enum SyntheticControl {
             }
             let shown = gapRatio(placeSeries, synthetic, pre: pre, post: post, floor: 0)
             // Placebos: each donor against the others (the place left out of every pool).
-            let series = donorSeries, donorRows = donors
+            let series = donorSeries
+            let floors = donors.indices.map { noise([donors[$0]], donorSeries[$0]) }
             @Sendable func placebo(_ j: Int) -> Double {
                 if let deadline, ContinuousClock.now > deadline { return .nan }
                 var pool = series
                 pool.remove(at: j)
                 let w = fit(target: Array(series[j][..<pre]), donors: pool.map { Array($0[..<pre]) })
                 let fitted = (0..<months).map { m in zip(w, pool).reduce(0) { $0 + $1.0 * $1.1[m] } }
-                return gapRatio(series[j], fitted, pre: pre, post: post, floor: noise([donorRows[j]], series[j])).ratio
+                return gapRatio(series[j], fitted, pre: pre, post: post, floor: floors[j]).ratio
             }
             let placebos = workers > 1 ? Parallel.map(series.count, placebo) : (0..<series.count).map(placebo)
             guard !placebos.contains(where: \.isNaN) else { throw .tookTooLong }
@@ -259,48 +261,100 @@ public enum SyntheticControl {
     static func fit(target: [Double], donors: [[Double]], iterations: Int = 1_500) -> [Double] {
         let j = donors.count, t = target.count
         guard j > 1 else { return [Double](repeating: 1, count: j) }
-        /// X v, the weighted average of the donors' series.
-        func combine(_ v: [Double]) -> [Double] {
-            var out = [Double](repeating: 0, count: t)
-            for a in 0..<j where v[a] != 0 { for i in 0..<t { out[i] += v[a] * donors[a][i] } }
-            return out
-        }
-        /// X' r.
-        func project(_ r: [Double]) -> [Double] { donors.map { series in zip(series, r).reduce(0) { $0 + $1.0 * $1.1 } } }
-        var v = [Double](repeating: 1 / Double(j).squareRoot(), count: j), largest = 0.0
-        for _ in 0..<100 {
-            let next = project(combine(v))
-            let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard norm > 0 else { break }
-            largest = norm
-            v = next.map { $0 / norm }
-        }
-        guard largest > 0 else { return [Double](repeating: 1 / Double(j), count: j) }
-        // The gradient of |X w - y|^2 is 2 X'(X w - y), Lipschitz with constant 2 x the largest eigenvalue.
-        let step = 1 / (2 * largest * 1.01)
-        var w = [Double](repeating: 1 / Double(j), count: j), y = w, momentum = 1.0
-        for _ in 0..<iterations {
-            let residual = zip(combine(y), target).map { $0 - $1 }
-            let gradient = project(residual)
-            let next = projectOntoSimplex((0..<j).map { y[$0] - 2 * step * gradient[$0] })
-            // Momentum restarts when it points uphill (O'Donoghue and Candes 2015).
-            var uphill = 0.0, moved = 0.0
-            for a in 0..<j {
-                uphill += gradient[a] * (next[a] - w[a])
-                moved = max(moved, abs(next[a] - w[a]))
+        // Weights add up to 1, so taking the donors' mean series from every series changes no
+        // fit: X w - y = (X - m 1') w - (y - m). It removes the direction all donors share, which
+        // otherwise dominates X'X and makes the steps tiny (practices' rates move together).
+        let mean = (0..<t).map { i in donors.reduce(0.0) { $0 + $1[i] } / Double(j) }
+        let x = donors.flatMap { series in (0..<t).map { series[$0] - mean[$0] } }
+        let centred = (0..<t).map { target[$0] - mean[$0] }
+        var w = [Double](repeating: 1 / Double(j), count: j)
+        // The donors side by side in one buffer (donor a at a * t); the loops below work on raw
+        // buffers and allocate nothing but the projection's sort.
+        x.withUnsafeBufferPointer { x in
+            centred.withUnsafeBufferPointer { y in
+                var combined = [Double](repeating: 0, count: t), gradient = [Double](repeating: 0, count: j)
+                /// combined = X v.
+                func combine(_ v: [Double]) {
+                    combined.withUnsafeMutableBufferPointer { c in
+                        for i in 0..<t { c[i] = 0 }
+                        for a in 0..<j where v[a] != 0 {
+                            let weight = v[a], base = a * t
+                            for i in 0..<t { c[i] += weight * x[base + i] }
+                        }
+                    }
+                }
+                /// gradient = X' combined.
+                func project() {
+                    combined.withUnsafeBufferPointer { c in
+                        gradient.withUnsafeMutableBufferPointer { g in
+                            for a in 0..<j {
+                                var sum = 0.0
+                                let base = a * t
+                                for i in 0..<t { sum += x[base + i] * c[i] }
+                                g[a] = sum
+                            }
+                        }
+                    }
+                }
+                var v = [Double](repeating: 1 / Double(j).squareRoot(), count: j), largest = 0.0
+                for _ in 0..<100 {
+                    combine(v)
+                    project()
+                    let norm = gradient.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    guard norm > 0 else { break }
+                    largest = norm
+                    for a in 0..<j { v[a] = gradient[a] / norm }
+                }
+                guard largest > 0 else { return }
+                // The gradient of |X w - y|^2 is 2 X'(X w - y), Lipschitz with twice the largest eigenvalue.
+                let step = 1 / (2 * largest * 1.01)
+                var z = w, next = w, momentum = 1.0
+                func objective() -> Double {
+                    combine(w)
+                    return (0..<t).reduce(0.0) { $0 + (combined[$1] - y[$1]) * (combined[$1] - y[$1]) }
+                }
+                var checked = objective()
+                for iteration in 1...iterations {
+                    // Stop once 25 steps improve the fit by less than a ten-millionth: with more
+                    // donors than months the best weights are not unique and may keep drifting.
+                    if iteration % 25 == 0 {
+                        let now = objective()
+                        if checked - now <= 1e-7 * checked + 1e-15 { break }
+                        checked = now
+                    }
+                    combine(z)
+                    for i in 0..<t { combined[i] -= y[i] }
+                    project()
+                    for a in 0..<j { next[a] = z[a] - 2 * step * gradient[a] }
+                    projectOntoSimplex(&next)
+                    // Momentum restarts when it points uphill (O'Donoghue and Candes 2015).
+                    var uphill = 0.0, moved = 0.0
+                    for a in 0..<j {
+                        uphill += gradient[a] * (next[a] - w[a])
+                        moved = max(moved, abs(next[a] - w[a]))
+                    }
+                    if uphill > 0 { momentum = 1 }
+                    let following = (1 + (1 + 4 * momentum * momentum).squareRoot()) / 2
+                    for a in 0..<j { z[a] = next[a] + (momentum - 1) / following * (next[a] - w[a]) }
+                    swap(&w, &next)
+                    momentum = following
+                    if moved < 1e-12 { break }
+                }
             }
-            if uphill > 0 { momentum = 1 }
-            let following = (1 + (1 + 4 * momentum * momentum).squareRoot()) / 2
-            for a in 0..<j { y[a] = next[a] + (momentum - 1) / following * (next[a] - w[a]) }
-            w = next
-            momentum = following
-            if moved < 1e-9 { break }
         }
         return w
     }
 
     /// The nearest point to `v` with every entry at least 0 and the entries adding up to 1.
     static func projectOntoSimplex(_ v: [Double]) -> [Double] {
+        var out = v
+        projectOntoSimplex(&out)
+        return out
+    }
+
+    /// Moves `v` to the nearest point with every entry at least 0 and the entries adding up to 1
+    /// (Duchi et al. 2008: the threshold from the entries sorted in decreasing order).
+    static func projectOntoSimplex(_ v: inout [Double]) {
         let sorted = v.sorted(by: >)
         var sum = 0.0, theta = 0.0
         for (i, u) in sorted.enumerated() {
@@ -308,6 +362,6 @@ public enum SyntheticControl {
             let candidate = (sum - 1) / Double(i + 1)
             if u - candidate > 0 { theta = candidate }
         }
-        return v.map { max(0, $0 - theta) }
+        for a in v.indices { v[a] = max(0, v[a] - theta) }
     }
 }

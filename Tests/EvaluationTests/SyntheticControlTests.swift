@@ -118,7 +118,7 @@ struct PracticePanel {
         let run = try runProgram([crossCheckPython, "-c", script, file.path])
         #expect(run.status == 0, Comment(rawValue: run.errors))
         let scipy = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [Double])
-        for (a, b) in zip(ours, scipy) { #expect(a <= b * (1 + 1e-6) + 1e-9, "ours \(a), SciPy \(b)") }
+        for (a, b) in zip(ours, scipy) { #expect(a <= b * (1 + 1e-4) + 1e-9, "ours \(a), SciPy \(b)") }
     }
 
     /// A scheme at two of forty practices that cut admissions by 30% is found: the place's

@@ -25,7 +25,7 @@ import Testing
                 "<h2>Scheme at P0</h2>", "Published for planning", "People at each step", "<table id=\"effects\"",
                 "<table id=\"balance\"", "Emergency admissions: event study", "The event study as a table",
                 "The overlap as a table", "<svg", "<h2>Synthetic control</h2>",
-                "No synthetic control: fewer than 10 practices outside the place",
+                "No synthetic control: it needs a pre window of at least 12 months",
             ] {
                 #expect(page.text.contains(part), "\(part)")
             }
