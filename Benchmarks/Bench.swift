@@ -171,6 +171,28 @@ struct Bench: ParsableCommand {
                     format: "evaluation: %@ exposed (%@ with recent emergency admissions) against %@ people: base loaded in %.2fs, evaluated in %.2fs; %@ matched",
                     Console.number(exposures.count), Console.number(min(recent.count, exposures.count)),
                     Console.number(base.count), loading, seconds, Console.number(matched)))
+            // The same published for planning (random record keys stand in for the platform's).
+            let keys = (0..<base.count).map { _ in UInt8(rng.int(0..<256)) }
+            let planningStart = Date()
+            _ = try MatchedComparison.run(
+                name: "bench", base: base, exposures: exposures, options: EvaluationOptions(), recordKeys: keys,
+                workers: workers)
+            print(String(format: "evaluation for planning: %.2fs", Date().timeIntervalSince(planningStart)))
+            // A place-based scheme at the first practice, with its synthetic control, for planning.
+            var options = EvaluationOptions()
+            options.preMonths = 24
+            options.outcomes = [.emergencyAdmissions]
+            let place = try Exposures(
+                place: .practice, codes: [base.hierarchy.practices[0].code], start: Day(firstOfMonth: base.asOf.monthNumber - 14),
+                base: base, options: options)
+            let placeStart = Date()
+            let placed = try EvaluationResult.evaluate(
+                name: "bench", base: base, exposures: place, options: options, recordKeys: keys, workers: workers)
+            print(
+                String(
+                    format: "place of %@ people at one of %@ practices, one outcome, with its synthetic control (%@ donors), for planning: %.2fs",
+                    Console.number(place.exposures.count), Console.number(base.hierarchy.practices.count),
+                    Console.number(placed.syntheticControl.first?.donors ?? 0), Date().timeIntervalSince(placeStart)))
         }
 
         /// Peak resident set size of this process, from getrusage (kilobytes on Linux).
