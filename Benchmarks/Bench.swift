@@ -180,7 +180,6 @@ struct Bench: ParsableCommand {
             print(String(format: "evaluation for planning: %.2fs", Date().timeIntervalSince(planningStart)))
             // A place-based scheme at the first practice, with its synthetic control, for planning.
             var options = EvaluationOptions()
-            options.preMonths = 24
             options.outcomes = [.emergencyAdmissions]
             let place = try Exposures(
                 place: .practice, codes: [base.hierarchy.practices[0].code], start: Day(firstOfMonth: base.asOf.monthNumber - 14),

@@ -234,8 +234,12 @@ struct Effects {
                     let most =
                         up.reduce(1.0) { $0 * (1 + $1.0 / lowest($1.1, $1.0)) }
                         / down.reduce(1.0) { $0 * (1 - $1.0 / lowest($1.1, $1.0)) }
-                    // At the worst corner the ratio itself may be `most` times the rounded one.
-                    return abs(1 + value) * most * (most - 1)
+                    // The exact ratio may itself be up to `corner` times the rounded one: each
+                    // exact rate is within its grid step g of the rounded one.
+                    let corner =
+                        up.reduce(1.0) { $0 * (1 + ($1.1 - lowest($1.1, $1.0)) / $1.1) }
+                        / down.reduce(1.0) { $0 * (1 - ($1.1 - lowest($1.1, $1.0)) / $1.1) }
+                    return abs(1 + value) * corner * (most - 1)
                 }
                 steps[i] = ratioStep([(s[1], tPost), (s[2], cPre)], [(s[0], tPre), (s[3], cPost)], differences[0])
                 steps[i + 1] = s[0] + s[1] + s[2] + s[3]

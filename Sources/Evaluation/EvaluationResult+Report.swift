@@ -74,7 +74,10 @@ extension EvaluationResult {
                 "| outcome | gap after (per person-year) | relative | placebo p | fit before (RMSPE) | donors | largest weights |\n"
             out += "|---|---:|---:|---:|---:|---:|---|\n"
             for c in syntheticControl {
-                let weights = c.weights.prefix(5).map { "\($0.practice) \(number($0.weight))" }.joined(separator: ", ")
+                let weights =
+                    c.weights.isEmpty
+                    ? "withheld for planning"
+                    : c.weights.prefix(5).map { "\($0.practice) \(number($0.weight))" }.joined(separator: ", ")
                 out +=
                     "| \(c.description) | \(number(c.effect, 3)) | \(c.relative.map { String(format: "%+.1f%%", 100 * $0) } ?? "none") | "
                 out += "\(number(c.pValue, 3)) | \(number(c.preRMSPE, 3)) | \(c.donors) | \(weights) |\n"

@@ -352,12 +352,14 @@ public enum MatchedComparison {
             // The spread before matching, as the exact table has it (the exposed and the unexposed
             // pooled), from variances rounded at random to a step at least what one person moves
             // them by (the squared width over the published count less 4).
+            let steps = [0, 1].map { spread * spread / Double(max(1, (groups[$0].count ?? 0) - 4)) }
             let variances = [0, 1].map { g in
-                Suppression.randomlyRounded(
-                    values[g].variance, step: spread * spread / Double(max(1, (groups[g].count ?? 0) - 4)),
-                    key: Suppression.key(groups[g].key, 1_000 + j)) ?? 0
+                Suppression.randomlyRounded(values[g].variance, step: steps[g], key: Suppression.key(groups[g].key, 1_000 + j))
+                    ?? 0
             }
-            let sd = (max(0, variances[0] + variances[1]) / 2).squareRoot()
+            // Never below the rounding's own size: variances rounded to 0 must not make any
+            // difference in means look like none.
+            let sd = max((max(0, variances[0] + variances[1]) / 2).squareRoot(), steps.min()!.squareRoot())
             func difference(_ a: Double, _ b: Double, _ key: UInt8) -> Double {
                 Suppression.randomlyRounded(smd(a, b, sd), step: 0.01, key: Suppression.key(key, j)) ?? 0
             }

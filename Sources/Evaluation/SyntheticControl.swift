@@ -34,6 +34,9 @@ public enum SyntheticControl {
         var exposure: [Double]
         /// Amounts by practice, outcome and month: `amount[(q * outcomes.count + k) * months + m]`.
         var amount: [Double]
+        /// The sums of each person-month's amount squared, laid out as `amount`: for the spread
+        /// chance gives a rate of amounts that are not all 1 (bed days, cost).
+        var squares: [Double]
         /// Each practice's people, for cell keys.
         var people: [[Int32]]
 
@@ -106,6 +109,7 @@ public enum SyntheticControl {
         var panel = Panel(
             months: months, outcomes: outcomes, exposure: [Double](repeating: 0, count: practices * months),
             amount: [Double](repeating: 0, count: practices * outcomes.count * months),
+            squares: [Double](repeating: 0, count: practices * outcomes.count * months),
             people: [[Int32]](repeating: [], count: practices))
         var slot = [Int](repeating: -1, count: Measure.allCases.count)
         for (k, m) in outcomes.enumerated() { slot[m.index] = k }
@@ -140,7 +144,9 @@ public enum SyntheticControl {
             for event in mine {
                 let w = event.k * 2 + (event.m < pre ? 0 : 1)
                 let scale = caps.map { totals[w] > $0[w] ? $0[w] / totals[w] : 1 } ?? 1
-                panel.amount[(q * outcomes.count + event.k) * months + event.m] += event.amount * scale
+                let amount = event.amount * scale, cell = (q * outcomes.count + event.k) * months + event.m
+                panel.amount[cell] += amount
+                panel.squares[cell] += amount * amount
             }
         }
         /// Whether a practice's people may be shown: under planning, a published count of at least 10.
@@ -149,8 +155,9 @@ public enum SyntheticControl {
             !place.contains(Int32(q)) && publishable(q) && (0..<months).allSatisfy { panel.exposure[q * months + $0] > 0 }
         }
         guard donors.count >= minimumDonors else {
+            let who = planning == nil ? "people" : "at least 10 people (as published) and people"
             return (
-                [], "no synthetic control: fewer than \(minimumDonors) practices outside the place have people in every month"
+                [], "no synthetic control: fewer than \(minimumDonors) practices outside the place have \(who) in every month"
             )
         }
         let placeKeyPeople = placeRows.flatMap { panel.people[$0] }
@@ -159,41 +166,48 @@ public enum SyntheticControl {
         else {
             return ([], "no synthetic control: the place has months with too few people in them")
         }
-        /// The spread chance alone gives a month's rate (Poisson): sqrt(12 r / e) per person-year.
-        func noise(_ practices: [Int], _ series: [Double]) -> Double {
-            let variance = (0..<pre).reduce(0.0) { total, m in
-                let e = practices.reduce(0.0) { $0 + panel.exposure[$1 * months + m] }
-                return total + (e > 0 ? 12 * max(0, series[m]) / e : 0)
-            }
-            return (variance / Double(pre)).squareRoot()
-        }
         var results: [Result] = []
+        var notes: [String] = []
         for (k, measure) in outcomes.enumerated() {
+            /// The spread chance alone gives a month's rate 12 A / e over the pre window: with
+            /// amounts a of independent person-months, sqrt(144 sum a^2 / e^2), which for counts
+            /// of 1 is the Poisson sqrt(12 r / e).
+            func noise(_ practices: [Int]) -> Double {
+                let variance = (0..<pre).reduce(0.0) { total, m in
+                    var e = 0.0, squares = 0.0
+                    for q in practices {
+                        e += panel.exposure[q * months + m]
+                        squares += panel.squares[(q * outcomes.count + k) * months + m]
+                    }
+                    return total + (e > 0 ? 144 * squares / (e * e) : 0)
+                }
+                return (variance / Double(pre)).squareRoot()
+            }
             if let deadline, ContinuousClock.now > deadline { throw .tookTooLong }
             let donorSeries = donors.map { q in (0..<months).map { panel.rate([q], k, $0) } }
             var placeSeries = (0..<months).map { panel.rate(placeRows, k, $0) }
             let weights = fit(target: Array(placeSeries[..<pre]), donors: donorSeries.map { Array($0[..<pre]) })
             var synthetic = (0..<months).map { m in zip(weights, donorSeries).reduce(0) { $0 + $1.0 * $1.1[m] } }
             // The placebo test ranks exact gaps; what is shown comes from the published rates.
-            let exactRatio = gapRatio(
-                placeSeries, synthetic, pre: pre, post: post, floor: noise(placeRows, placeSeries)
-            ).ratio
+            let exactRatio = gapRatio(placeSeries, synthetic, pre: pre, post: post, floor: noise(placeRows)).ratio
             if let planning, let caps {
                 let key = planning.key(placeKeyPeople), everyone = planning.key(donors.flatMap { panel.people[$0] }) &+ key
                 for m in 0..<months {
-                    // One person's amount in the window (at most its cap) moves a rate 12 a / e by at
-                    // most 12 max(cap, r / 12) / (e - 1), in any one month and over the window alike.
+                    // One person's amount in the window (at most its cap) moves a month's rate 12 a / e
+                    // by at most 12 max(cap, r / 12) / (e - 1).
                     let cap = caps[k * 2 + (m < pre ? 0 : 1)]
                     func step(_ practices: [Int], _ r: Double) -> Double {
                         let e = practices.reduce(0.0) { $0 + panel.exposure[$1 * months + m] }
                         return e > 1 ? 12 * max(cap, r / 12) / (e - 1) : .infinity
                     }
+                    let placeStep = step(placeRows, placeSeries[m])
                     placeSeries[m] =
-                        Suppression.randomlyRounded(
-                            placeSeries[m], step: step(placeRows, placeSeries[m]), key: Suppression.key(key, k * 256 + m))
+                        Suppression.randomlyRounded(placeSeries[m], step: placeStep, key: Suppression.key(key, k * 256 + m))
                         ?? .nan
-                    // One person in each donor moves the weighted average by at most the weighted steps.
-                    var donorStep = 0.0
+                    // One person in each donor moves the weighted average by at most the weighted
+                    // steps; and the synthetic control is fitted to the place, which it can follow
+                    // closer than the place's own rounding, so the place's step is added too.
+                    var donorStep = placeStep
                     for (d, q) in donors.enumerated() where weights[d] > 0 {
                         donorStep += weights[d] * step([q], donorSeries[d][m])
                     }
@@ -203,12 +217,13 @@ public enum SyntheticControl {
                 }
             }
             guard placeSeries.allSatisfy(\.isFinite), synthetic.allSatisfy(\.isFinite) else {
-                return ([], "no synthetic control: a month has too few people in it to publish its rate")
+                notes.append("no synthetic control for \(measure.name): a month has too few people in it to publish its rate")
+                continue
             }
             let shown = gapRatio(placeSeries, synthetic, pre: pre, post: post, floor: 0)
             // Placebos: each donor against the others (the place left out of every pool).
             let series = donorSeries
-            let floors = donors.indices.map { noise([donors[$0]], donorSeries[$0]) }
+            let floors = donors.map { noise([$0]) }
             @Sendable func placebo(_ j: Int) -> Double {
                 if let deadline, ContinuousClock.now > deadline { return .nan }
                 var pool = series
@@ -235,7 +250,7 @@ public enum SyntheticControl {
                     pValue: Double(1 + atLeast) / Double(1 + placebos.count),
                     months: (0..<months).map { .init(month: $0 - pre, place: placeSeries[$0], synthetic: synthetic[$0]) }))
         }
-        return (results, nil)
+        return (results, notes.isEmpty ? nil : notes.joined(separator: "; "))
     }
 
     /// Root mean squared gaps before and after, and the test statistic: the mean gap after over
@@ -296,7 +311,14 @@ public enum SyntheticControl {
                         }
                     }
                 }
-                var v = [Double](repeating: 1 / Double(j).squareRoot(), count: j), largest = 0.0
+                // The power iteration starts from X'y (the constant vector is in X's null space once
+                // centred), or from the first donor when that is 0.
+                for i in 0..<t { combined[i] = y[i] }
+                project()
+                var v = gradient.contains { $0 != 0 } ? gradient : (0..<j).map { $0 == 0 ? 1.0 : 0.0 }
+                let start = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                for a in 0..<j { v[a] /= start }
+                var largest = 0.0
                 for _ in 0..<100 {
                     combine(v)
                     project()
@@ -305,6 +327,8 @@ public enum SyntheticControl {
                     largest = norm
                     for a in 0..<j { v[a] = gradient[a] / norm }
                 }
+                // Iterated into zero though X is not: the Frobenius norm squared bounds the eigenvalue.
+                if largest == 0 { largest = x.reduce(0) { $0 + $1 * $1 } }
                 guard largest > 0 else { return }
                 // The gradient of |X w - y|^2 is 2 X'(X w - y), Lipschitz with twice the largest eigenvalue.
                 let step = 1 / (2 * largest * 1.01)
@@ -313,12 +337,20 @@ public enum SyntheticControl {
                     combine(w)
                     return (0..<t).reduce(0.0) { $0 + (combined[$1] - y[$1]) * (combined[$1] - y[$1]) }
                 }
-                var checked = objective()
+                var checked = objective(), best = w
                 for iteration in 1...iterations {
                     // Stop once 25 steps improve the fit by less than a ten-millionth: with more
                     // donors than months the best weights are not unique and may keep drifting.
+                    // The accelerated steps need not descend: after a rise, restart from the best.
                     if iteration % 25 == 0 {
                         let now = objective()
+                        if now > checked {
+                            w = best
+                            z = best
+                            momentum = 1
+                            continue
+                        }
+                        best = w
                         if checked - now <= 1e-7 * checked + 1e-15 { break }
                         checked = now
                     }
@@ -340,6 +372,7 @@ public enum SyntheticControl {
                     momentum = following
                     if moved < 1e-12 { break }
                 }
+                if objective() > checked { w = best }
             }
         }
         return w

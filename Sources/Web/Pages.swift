@@ -519,10 +519,11 @@ enum Pages {
         for c in r.syntheticControl {
             let weights = c.weights.prefix(5).map { "\($0.practice) \(Format.grouped($0.weight, decimals: 2))" }
                 .joined(separator: ", ")
+            let shownWeights = c.weights.isEmpty ? "withheld for planning" : weights
             let relative = c.relative.map { " (" + String(format: "%+.1f%%", 100 * $0) + ")" } ?? ""
             body += "<h3>\(escape(capitalised(c.description))): the place and its synthetic control</h3>"
             body +=
-                "<p>After the start, the place differed from its synthetic control by \(Format.grouped(c.effect, decimals: 3)) a person-year\(relative), placebo p = \(Format.grouped(c.pValue, decimals: 3)); before it, the root mean squared gap was \(Format.grouped(c.preRMSPE, decimals: 3)). \(c.donors) donor practices; the largest weights: \(escape(weights)).</p>"
+                "<p>After the start, the place differed from its synthetic control by \(Format.grouped(c.effect, decimals: 3)) a person-year\(relative), placebo p = \(Format.grouped(c.pValue, decimals: 3)); before it, the root mean squared gap was \(Format.grouped(c.preRMSPE, decimals: 3)). \(c.donors) donor practices; the largest weights: \(escape(shownWeights)).</p>"
             let id = "synthetic-\(escape(c.outcome))"
             let first = Double(c.months.first?.month ?? -1), last = Double(c.months.last?.month ?? 1)
             let chart = Chart.plot(
