@@ -270,7 +270,10 @@ struct Effects {
                 let low = Suppression.randomlyRounded(quantile(0.025), step: steps[i], key: Suppression.key(key, 2 * i)),
                 let high = Suppression.randomlyRounded(quantile(0.975), step: steps[i], key: Suppression.key(key, 2 * i + 1))
             else { return .init(estimate: estimate, low: nil, high: nil) }
-            return .init(estimate: estimate, low: min(low, estimate), high: max(high, estimate))
+            // A relative change is never below -100%, however coarse the rounding.
+            let relative = [0, 2].contains(i % statisticsPerOutcome)
+            let floor = relative ? -1.0 : -Double.infinity
+            return .init(estimate: estimate, low: max(floor, min(low, estimate)), high: max(high, estimate))
         }
         func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
         var effects: [EvaluationResult.Effect] = []

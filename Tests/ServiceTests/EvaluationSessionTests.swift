@@ -16,6 +16,10 @@ import Testing
         let result = try analyst.evaluate(Fixture.placeEvaluation)
         #expect(result.planning && result.propensityModel.isEmpty && result.name == "Scheme at P0")
         #expect(result.steps.compactMap(\.people).allSatisfy { $0 == 0 || ($0 >= 10 && $0 % 5 == 0) })
+        // Coarse rounding of a small place's rates never shows a relative change below -100%.
+        for e in result.effects {
+            for change in [e.relative, e.naiveRelative] { #expect((change.low ?? 0) >= -1 && (change.estimate ?? 0) >= -1) }
+        }
         let audited = try #require(try fixture.platform.store.auditEntries().last)
         #expect(audited.action == "evaluate" && audited.user == "ana" && audited.detail.contains("Scheme at P0"))
         // The page's starting definition runs on the data as it is; only those who may evaluate get it.
