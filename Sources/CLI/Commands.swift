@@ -96,7 +96,11 @@ extension PHMCommand {
         )
         var keyFile: String?
 
-        @Flag(inversion: .prefixedNo, help: "Withhold counts of 1 to 7 and round others to 5, as in a run.")
+        @Flag(
+            inversion: .prefixedNo,
+            help:
+                "Publish for planning: perturbed counts, rounded means, rates and effects, capped outcomes (--no-suppress: exact figures, for direct analysis only)."
+        )
         var suppress = true
 
         @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")

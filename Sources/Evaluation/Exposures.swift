@@ -21,17 +21,8 @@ public struct Exposures: Sendable {
     /// For a place-based scheme, its practices and start day.
     public var place: (practices: Set<Int32>, start: Day)?
 
-    /// A worklist status change as the store records it.
-    public struct StatusChange: Sendable {
-        public var pseudonym: String
-        public var status: String
-        public var at: Date
-        public init(pseudonym: String, status: String, at: Date) {
-            self.pseudonym = pseudonym
-            self.status = status
-            self.at = at
-        }
-    }
+    /// A worklist status change as the store records it (`GovernanceStore.statusChanges`).
+    public typealias StatusChange = (pseudonym: String, status: String, at: Date)
 
     /// The largest list read.
     public static let maximumListBytes = 64 << 20

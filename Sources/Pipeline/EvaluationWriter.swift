@@ -39,10 +39,8 @@ public enum EvaluationWriter {
         var exposures: Exposures
         switch definition.intervention {
         case .worklist(let cohort, let status, let from, let to):
-            let changes = try governance.worklistChanges(cohort: cohort).map {
-                Exposures.StatusChange(pseudonym: $0.pseudonym, status: $0.status, at: $0.changedAt)
-            }
-            exposures = Exposures(worklist: changes, status: status, from: from, to: to, base: base)
+            exposures = Exposures(
+                worklist: try governance.statusChanges(cohort: cohort), status: status, from: from, to: to, base: base)
         case .list(let file):
             let listURL = URL(fileURLWithPath: file, relativeTo: url.deletingLastPathComponent())
             // At most one byte past the limit is read, whatever the file is.

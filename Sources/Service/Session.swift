@@ -149,10 +149,8 @@ public struct Session: Sendable {
         let exposures: Exposures
         switch definition.intervention {
         case .worklist(let cohort, let status, let from, let to):
-            let changes = try store.worklistChanges(cohort: cohort).map {
-                Exposures.StatusChange(pseudonym: $0.pseudonym, status: $0.status, at: $0.changedAt)
-            }
-            exposures = Exposures(worklist: changes, status: status, from: from, to: to, base: base)
+            exposures = Exposures(
+                worklist: try store.statusChanges(cohort: cohort), status: status, from: from, to: to, base: base)
         case .place(let level, let codes, let start):
             do {
                 exposures = try Exposures(place: level, codes: codes, start: start, base: base, options: definition.options)

@@ -272,10 +272,14 @@ public final class GovernanceStore: Sendable {
         }
     }
 
-    /// Every change to a cohort's worklists at every practice, oldest first.
-    public func worklistChanges(cohort: String) throws -> [WorklistChange] {
+    /// Who was given which status when, on a cohort's worklists at every practice, oldest first:
+    /// what an evaluation of a worklist intervention reads (`Exposures.StatusChange`).
+    public func statusChanges(cohort: String) throws -> [(pseudonym: String, status: String, at: Date)] {
         try database.read { db in
-            try WorklistChange.filter(Column("cohort") == cohort).order(Column("rowid")).fetchAll(db)
+            try Row.fetchAll(
+                db, sql: "SELECT pseudonym, status, changedAt FROM worklistChange WHERE cohort = ? ORDER BY rowid",
+                arguments: [cohort]
+            ).map { (pseudonym: $0["pseudonym"], status: $0["status"], at: $0["changedAt"]) }
         }
     }
 

@@ -125,11 +125,11 @@ import Testing
         let base = Self.base()
         let at = { (day: String) in Date(timeIntervalSince1970: Double(Day(iso: day)!.rawValue) * 86_400 + 3_600) }
         let changes: [Exposures.StatusChange] = [
-            .init(pseudonym: "pseudonym-0", status: "enrolled", at: at("2022-12-01")),  // before the period
-            .init(pseudonym: "pseudonym-1", status: "contacted", at: at("2023-02-01")),
-            .init(pseudonym: "pseudonym-1", status: "enrolled", at: at("2023-03-05")),
-            .init(pseudonym: "pseudonym-1", status: "enrolled", at: at("2023-04-05")),
-            .init(pseudonym: "unknown", status: "enrolled", at: at("2023-03-05")),
+            ("pseudonym-0", "enrolled", at("2022-12-01")),  // before the period
+            ("pseudonym-1", "contacted", at("2023-02-01")),
+            ("pseudonym-1", "enrolled", at("2023-03-05")),
+            ("pseudonym-1", "enrolled", at("2023-04-05")),
+            ("unknown", "enrolled", at("2023-03-05")),
         ]
         let w = Exposures(
             worklist: changes, status: "enrolled", from: Day(iso: "2023-01-01")!, to: Day(iso: "2023-06-30")!, base: base)

@@ -48,6 +48,26 @@ import Testing
     }
 }
 
+/// What an evaluation of a worklist intervention reads: every practice's changes to one cohort's
+/// worklists, oldest first, with the moment each was made.
+@Test func statusChangesOfACohortAtEveryPractice() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try GovernanceStore(directory: dir, key: PlatformKey.ephemeral())
+    let start = Date(timeIntervalSince1970: 1_700_000_000)
+    let changes = [("frail", "P1", "a", "contacted"), ("other", "P1", "a", "enrolled"), ("frail", "P2", "b", "enrolled")]
+    for (i, (cohort, practice, pseudonym, status)) in changes.enumerated() {
+        try store.addWorklistChange(
+            WorklistChange(
+                cohort: cohort, practiceCode: practice, pseudonym: pseudonym, status: status, note: "",
+                changedBy: "gp", changedAt: start.addingTimeInterval(Double(i) * 86_400)))
+    }
+    let read = try store.statusChanges(cohort: "frail")
+    #expect(read.map(\.pseudonym) == ["a", "b"] && read.map(\.status) == ["contacted", "enrolled"])
+    #expect(read.map(\.at) == [start, start.addingTimeInterval(2 * 86_400)])
+    #expect(try store.statusChanges(cohort: "none").isEmpty)
+}
+
 /// Checking the audit log from where the last check ended.
 @Suite struct AuditCheckpointTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
