@@ -1,8 +1,9 @@
 import PHMCore
 
 /// Each indicator by deprivation decile and quintile, Core20 against the rest, ethnic group,
-/// sex and age band, crude and age-standardised, with the slope and relative indices of
-/// inequality across deprivation deciles.
+/// sex, age band and the quintiles of each area indicator, crude and age-standardised, with the
+/// slope and relative indices of inequality across deprivation deciles and across each area
+/// indicator's quintiles.
 public enum Inequalities {
     public struct Group: Sendable {
         public var label: String
@@ -16,9 +17,23 @@ public enum Inequalities {
         public var standardise: Bool
     }
 
-    /// The breakdowns in output order; `all` first. Deciles and quintiles run from 1, the most
-    /// deprived; Core20 is the most deprived 20% nationally (deciles 1 and 2).
-    public static let breakdowns: [Breakdown] = {
+    /// The breakdowns in output order: `standard`, then each area indicator's quintiles (1 holds
+    /// the lowest values) and the areas without a value.
+    public static func breakdowns(_ areas: AreaQuintiles) -> [Breakdown] {
+        standard
+            + areas.names.indices.map { k in
+                let first = Totals.areaSlot(k)
+                return Breakdown(
+                    id: areas.breakdown(k),
+                    groups: (1...5).map { Group(label: String($0), slots: [first + $0 - 1]) }
+                        + [Group(label: "unknown", slots: [first + 5])],
+                    standardise: true)
+            }
+    }
+
+    /// The breakdowns every run has, in output order; `all` first. Deciles and quintiles run
+    /// from 1, the most deprived; Core20 is the most deprived 20% nationally (deciles 1 and 2).
+    public static let standard: [Breakdown] = {
         let sexSlots = Sex.allCases.map { Totals.sexBase + Int($0.rawValue) }
         return [
             Breakdown(id: "all", groups: [Group(label: "all", slots: sexSlots)], standardise: true),
@@ -133,17 +148,53 @@ public enum Inequalities {
         return .init(value: mean, lower: max(0, mean - half), upper: mean + half)
     }
 
-    /// The slope and relative indices of inequality across IMD deciles (most deprived first), on
-    /// each decile's crude value; nil unless every decile has people.
-    public static func gradient(_ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?) -> Statistics
-        .InequalityIndices?
-    {
-        var groups: [Statistics.RankedGroup] = []
-        for decile in 0..<10 {
-            let c = cell(totals, indicator: i, kind: kind, square: square, slots: [decile], standardise: false)
+    /// The groups a gradient runs across, in rank order, as slots and as areas: IMD deciles,
+    /// most deprived first.
+    public static func imdDeciles(_ areas: Areas) -> Across {
+        Across(slots: (0..<10).map { [$0] }) { a in
+            let decile = Int(areas.imdDecile[Int(a)])
+            return (1...10).contains(decile) ? decile - 1 : nil
+        }
+    }
+
+    /// Area indicator `k`'s quintiles, lowest values first.
+    public static func areaQuintiles(_ quintiles: AreaQuintiles, _ k: Int) -> Across {
+        Across(slots: (0..<5).map { [Totals.areaSlot(k) + $0] }) { a in
+            let q = Int(quintiles.quintile[k][Int(a)])
+            return q > 0 ? q - 1 : nil
+        }
+    }
+
+    /// Ranked groups: each one's slots, and which group an area (LSOA) is in.
+    public struct Across: Sendable {
+        public var slots: [[Int]]
+        public var group: @Sendable (Int32) -> Int?
+    }
+
+    /// The slope and relative indices of inequality across ranked groups, on each group's crude
+    /// value; nil unless every group has people.
+    ///
+    /// Each group's standard error is the larger of the counting one (binomial for a share,
+    /// Poisson for a rate, the people's spread for a mean) and the one its areas give: the groups
+    /// are groups of areas, and areas differ by more than their people's chance (a few people with
+    /// many admissions, places unlike each other), so a gradient judged on people alone looks
+    /// surer than it is. The areas' one is the ratio estimator's, `sqrt(n/(n-1) sum (y_a - r
+    /// n_a)^2) / N` over the group's n areas; a group of one area has only the counting one.
+    public static func gradient(
+        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, across: Across, seed: UInt64
+    ) -> Statistics.InequalityIndices? {
+        let groups = across.slots.count
+        var clusters = [[(people: Double, sum: Double)]](repeating: [], count: groups)
+        for (k, area) in totals.areas.enumerated() {
+            guard let g = across.group(area), g < groups, totals.areaPeople[k] > 0 else { continue }
+            clusters[g].append((totals.areaPeople[k], totals.areaSums[k * totals.width + i]))
+        }
+        var ranked: [Statistics.RankedGroup] = []
+        for (g, slots) in across.slots.enumerated() {
+            let c = cell(totals, indicator: i, kind: kind, square: square, slots: slots, standardise: false)
             guard c.people > 0, let crude = c.crude else { return nil }
             let n = c.people, m = kind.multiplier
-            let se: Double
+            var se: Double
             switch kind {
             case .proportion:
                 let p = c.numerator / n
@@ -151,8 +202,15 @@ public enum Inequalities {
             case .rate: se = c.numerator.squareRoot() / n * m
             case .mean: se = (crude.upper - crude.value) / Statistics.z95
             }
-            groups.append(.init(people: n, value: crude.value, standardError: se))
+            let areas = clusters[g]
+            if areas.count >= 2 {
+                let people = areas.reduce(0) { $0 + $1.people }, r = areas.reduce(0) { $0 + $1.sum } / people
+                let spread = areas.reduce(0) { $0 + ($1.sum - r * $1.people) * ($1.sum - r * $1.people) }
+                let k = Double(areas.count)
+                se = max(se, (k / (k - 1) * spread).squareRoot() / people * m)
+            }
+            ranked.append(.init(people: n, value: crude.value, standardError: se))
         }
-        return Statistics.inequalityIndices(groups, seed: UInt64(i + 1))
+        return Statistics.inequalityIndices(ranked, seed: seed)
     }
 }

@@ -5,9 +5,12 @@ import PHMCore
 /// pass (practices in parallel); a unit's totals are the sum of its practices'.
 public struct Totals: Sendable {
     /// Group slots: IMD deciles 1-10 and unknown (0-10), ethnic groups (11-17), sexes (18-21)
-    /// and age bands (22-26). Every person is in one slot of each of the four dimensions.
-    public static let slotCount = 27
-    static let ethnicBase = 11, sexBase = 18, ageBase = 22
+    /// and age bands (22-26), then for each area indicator its quintiles 1-5 and unknown. Every
+    /// person is in one slot of each dimension.
+    public let slotCount: Int
+    static let ethnicBase = 11, sexBase = 18, ageBase = 22, areaBase = 27
+    /// The first slot of area indicator `k`'s quintiles.
+    public static func areaSlot(_ k: Int) -> Int { areaBase + 6 * k }
     /// Strata of indirect standardisation: age band (5) x sex (male, female, other) x IMD
     /// quintile (5 and unknown).
     public static let strataCount = 90
@@ -24,11 +27,29 @@ public struct Totals: Sendable {
     /// People with an earlier emergency admission risk, how many of them were admitted, and
     /// the sum of their risks (what the risk model expected).
     public var riskPeople = 0.0, riskObserved = 0.0, riskExpected = 0.0
+    /// The areas (LSOAs) the people live in, with their people and sums of `values`
+    /// (`[position * width + value]`): gradients across groups of areas take their intervals
+    /// from how much the areas of a group differ, not from people alone.
+    public var areas: [Int32] = []
+    public var areaPeople: [Double] = []
+    public var areaSums: [Double] = []
+    private var areaPosition: [Int32: Int] = [:]
 
-    init(width: Int) {
+    /// Where an area's sums are kept, added when new.
+    private mutating func position(of area: Int32) -> Int {
+        if let k = areaPosition[area] { return k }
+        areaPosition[area] = areas.count
+        areas.append(area)
+        areaPeople.append(0)
+        areaSums.append(contentsOf: repeatElement(0, count: width))
+        return areas.count - 1
+    }
+
+    init(width: Int, areaIndicators: Int) {
         self.width = width
-        people = [Double](repeating: 0, count: Totals.slotCount * AgeCell.count)
-        sums = [Double](repeating: 0, count: Totals.slotCount * AgeCell.count * width)
+        slotCount = Totals.areaBase + 6 * areaIndicators
+        people = [Double](repeating: 0, count: slotCount * AgeCell.count)
+        sums = [Double](repeating: 0, count: slotCount * AgeCell.count * width)
         stratumPeople = [Double](repeating: 0, count: Totals.strataCount)
         stratumSums = [Double](repeating: 0, count: Totals.strataCount * width)
     }
@@ -45,9 +66,9 @@ public struct Totals: Sendable {
     }
 
     /// Sums the indicator values of `people` (one practice's registered people).
-    init(people: [Int], indicators: [Indicator], facts: PersonFacts) {
+    init(people: [Int], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles) {
         let squares = Totals.squareSlots(indicators).enumerated().compactMap { i, slot in slot.map { (i, $0) } }
-        self.init(width: indicators.count + squares.count)
+        self.init(width: indicators.count + squares.count, areaIndicators: areaQuintiles.names.count)
         let population = facts.population
         var values = [Double](repeating: 0, count: width)
         let emergency = indicators.firstIndex {
@@ -72,6 +93,15 @@ public struct Totals: Sendable {
             add(Totals.ethnicBase + Int(population.ethnicGroup[p].rawValue))
             add(Totals.sexBase + Int(sex.rawValue))
             add(Totals.ageBase + Int(band.rawValue))
+            for k in areaQuintiles.quintile.indices {
+                let q = area >= 0 ? Int(areaQuintiles.quintile[k][area]) : 0
+                add(Totals.areaSlot(k) + (q == 0 ? 5 : q - 1))
+            }
+            if area >= 0 {
+                let k = position(of: Int32(area))
+                areaPeople[k] += 1
+                for v in 0..<width where values[v] != 0 { areaSums[k * width + v] += values[v] }
+            }
             let quintile = decile >= 1 && decile <= 10 ? (decile - 1) / 2 : 5
             let stratum = (Int(band.rawValue) * 3 + (sex == .male ? 0 : sex == .female ? 1 : 2)) * 6 + quintile
             stratumPeople[stratum] += 1
@@ -92,15 +122,25 @@ public struct Totals: Sendable {
         riskPeople += other.riskPeople
         riskObserved += other.riskObserved
         riskExpected += other.riskExpected
+        for (j, area) in other.areas.enumerated() {
+            let k = position(of: area)
+            areaPeople[k] += other.areaPeople[j]
+            for v in 0..<width { areaSums[k * width + v] += other.areaSums[j * width + v] }
+        }
     }
 
     /// Totals for every unit, from per-practice totals computed in parallel.
-    public static func forUnits(_ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts) -> [Totals] {
+    public static func forUnits(
+        _ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles
+    ) -> [Totals] {
         let practiceCount = facts.population.hierarchy.practices.count
         let byPractice = PlanningUnit.peopleByPractice(units, population: facts.population)
-        let practices = Parallel.map(practiceCount) { Totals(people: byPractice[$0], indicators: indicators, facts: facts) }
+        let practices = Parallel.map(practiceCount) {
+            Totals(people: byPractice[$0], indicators: indicators, facts: facts, areaQuintiles: areaQuintiles)
+        }
+        let width = Totals.squareSlots(indicators).compactMap { $0 }.count + indicators.count
         return Parallel.map(units.count) { u in
-            var total = Totals(width: practices.first?.width ?? 0)
+            var total = Totals(width: width, areaIndicators: areaQuintiles.names.count)
             for q in units[u].practices { total.add(practices[q]) }
             return total
         }

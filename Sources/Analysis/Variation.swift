@@ -42,7 +42,7 @@ public enum Variation {
             return u
         }
         func crude(_ u: Int, _ i: Int) -> Double {
-            let everyone = Inequalities.breakdowns[0].groups[0].slots
+            let everyone = Inequalities.standard[0].groups[0].slots
             return Inequalities.cell(
                 totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], slots: everyone, standardise: false
             ).crude?.value ?? 0

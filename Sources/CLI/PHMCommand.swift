@@ -121,7 +121,7 @@ package struct PopulationOptions: ParsableArguments {
 
     @Option(
         help:
-            "How much of the emergency admissions the records predict: full, weak (age, deprivation and long-term conditions only) or none."
+            "How much of the emergency admissions the records predict: full, weak (age, deprivation, long-term conditions and air quality only) or none."
     )
     package var signal: SynthesisOptions.Signal = .full
 

@@ -53,6 +53,9 @@ public enum Criterion: Sendable, Equatable {
     case tier(String, [String])
     /// The outcome's risk is rising.
     case rising(String)
+    /// The area indicator (`areas.csv`: `pm25`, `green_space_access_pct`, ...) of the area the
+    /// person lives in compares true; never where the area or its value is not known.
+    case area(String, Comparison)
 }
 
 /// A numeric fact about a person: age, deprivation, LTC count, or a measure of use and cost.

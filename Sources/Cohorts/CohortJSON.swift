@@ -12,8 +12,8 @@ import PHMCore
 /// with a value or list (`{"sex": "female"}`); `condition` and `recorded` (an id, or `{"id" or
 /// "list", "within_months"}`); `latest` (`list`, a comparison, `within_months`); `score` and
 /// `risk` (`id` or `outcome` and a comparison); `segment` (`segmentation`, `in`); `tier`
-/// (`outcome`, `in`); `rising` (an outcome id). Comparisons are `equals`, `not_equals`, `below`,
-/// `at_most`, `above` or `at_least`.
+/// (`outcome`, `in`); `rising` (an outcome id); `area` (`indicator` and a comparison). Comparisons
+/// are `equals`, `not_equals`, `below`, `at_most`, `above` or `at_least`.
 public enum CohortJSON {
     public static func parse(_ data: Data) throws(CohortError) -> CohortDefinition {
         guard data.count <= CohortLimits.maximumBytes else {
@@ -79,6 +79,7 @@ public enum CohortJSON {
         case .risk(let id, let cmp): return .object(compare(cmp, ["outcome": .string(id)]))
         case .tier(let id, let v): return ["outcome": .string(id), "in": .array(v.map(JSONValue.string))]
         case .rising(let id): return .string(id)
+        case .area(let id, let cmp): return .object(compare(cmp, ["indicator": .string(id)]))
         }
     }
 
@@ -146,11 +147,14 @@ public enum CohortJSON {
         case "rising":
             guard let id = value.string else { throw CohortError(at, "expected an outcome id") }
             return .rising(id)
+        case "area":
+            let f = try Fields(value, at: at, allowed: ["indicator"] + comparisonKeys)
+            return .area(try f.string("indicator"), try f.comparison())
         default:
             let known =
                 ["all", "any", "not", "at_least"] + NumberField.allCases.map(\.rawValue)
                 + CategoryField.allCases.map(\.rawValue)
-                + ["condition", "recorded", "latest", "score", "risk", "segment", "tier", "rising"]
+                + ["condition", "recorded", "latest", "score", "risk", "segment", "tier", "rising", "area"]
             throw CohortError(at, "unknown key '\(key)'" + Suggest.hint(key, among: known))
         }
     }
@@ -219,6 +223,7 @@ extension Criterion {
         case .risk: "risk"
         case .tier: "tier"
         case .rising: "rising"
+        case .area: "area"
         }
     }
 }

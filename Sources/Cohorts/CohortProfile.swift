@@ -197,6 +197,11 @@ public struct CohortProfile: Sendable {
             out.append(("risk_" + risk.outcome, .float(risk.risk)))
             out.append(("rising_" + risk.outcome, .flag(risk.rising, known: risk.tier)))
         }
+        // Each area indicator of where people live (unknown where the area or its value is).
+        for (k, name) in frame.areaIndicatorNames.enumerated() {
+            let values = frame.areaIndicators[k]
+            out.append(("area_" + name, .float(frame.area.map { $0 >= 0 ? values[Int($0)] : .nan })))
+        }
         return out
     }
 

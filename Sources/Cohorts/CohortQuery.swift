@@ -23,6 +23,8 @@ public struct CohortQuery: Sendable {
         case risk(Int, Comparison)
         case tier(Int, [Bool])
         case rising(Int)
+        /// Rows whose area's value of an indicator (by index) compares true.
+        case area(Int, Comparison)
     }
 
     public init(_ definition: CohortDefinition, frame: PersonFrame) throws(CohortError) {
@@ -125,6 +127,11 @@ public struct CohortQuery: Sendable {
             for v in values { allowed[try index(v, in: PersonFrame.tierIds, "tier")] = true }
             return .tier(r, allowed)
         case .rising(let id): return .rising(try index(id, in: frame.risks.map(\.outcome), "outcome"))
+        case .area(let id, let cmp):
+            guard !frame.areaIndicatorNames.isEmpty else {
+                throw Message(text: "this run has no area indicators (further numeric columns of areas.csv)")
+            }
+            return .area(try index(id, in: frame.areaIndicatorNames, "area indicator"), cmp)
         }
     }
 
@@ -211,6 +218,10 @@ public struct CohortQuery: Sendable {
         case .rising(let r):
             let column = frame.risks[r].rising
             return Bitset(count: n) { column[$0] }
+        case .area(let k, let cmp):
+            // Areas first, so the row loop is one lookup; NaN (unknown) never compares true.
+            let accepted = frame.areaIndicators[k].map { !$0.isNaN && cmp.accepts(Double($0)) }
+            return Bitset(count: n) { frame.area[$0] >= 0 && accepted[Int(frame.area[$0])] }
         }
     }
 

@@ -73,7 +73,7 @@ public enum CohortText {
     /// The words a criterion starts with.
     public static let criteria =
         NumberField.allCases.map(\.rawValue) + CategoryField.allCases.map(\.rawValue)
-        + ["condition", "recorded", "latest", "score", "segment", "risk", "tier", "rising", "not", "at least"]
+        + ["condition", "recorded", "latest", "score", "segment", "risk", "tier", "rising", "area", "not", "at least"]
 
     /// The language's other words: joining, grouping and windows.
     public static let connectives = ["and", "or", "not", "at least", "of", "in", "within", "months", "years"]
@@ -126,6 +126,7 @@ public enum CohortText {
         case .risk(let id, let cmp): return "risk " + word(id) + " " + compare(cmp)
         case .tier(let id, let v): return "tier " + word(id) + " " + values(v)
         case .rising(let id): return "rising " + word(id)
+        case .area(let id, let cmp): return "area " + word(id) + " " + compare(cmp)
         }
     }
 
@@ -414,6 +415,7 @@ struct Parser {
             }
             return .tier(outcome, try values())
         case "rising": return .rising(try name("an outcome id"))
+        case "area": return .area(try name("an area indicator"), try comparison())
         default:
             throw CohortError(
                 head.position, "unknown field '\(head.text)'" + Suggest.hint(head.text, among: CohortText.criteria))

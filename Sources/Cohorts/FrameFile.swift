@@ -13,6 +13,8 @@ public enum FrameFile {
         var count: Int
         var hierarchy: Hierarchy
         var areaCodes: [String]
+        /// Absent in frames saved before area indicators were kept.
+        var areaIndicatorNames: [String]?
         var conditionIds: [String]
         var conditionNames: [String]
         var scoreIds: [String]
@@ -126,6 +128,7 @@ public enum FrameFile {
         add("ethnicGroup", frame.ethnicGroup.map(\.rawValue))
         add("practice", frame.practice)
         add("area", frame.area)
+        for (k, values) in frame.areaIndicators.enumerated() { add("areaIndicator.\(k)", values) }
         add("imdDecile", frame.imdDecile)
         add("optedOut", frame.optedOut.map { $0 ? UInt8(1) : 0 })
         add("ltcCount", frame.ltcCount)
@@ -152,7 +155,8 @@ public enum FrameFile {
 
         let header = Header(
             runId: frame.runId, asOf: frame.asOf.rawValue, count: frame.count, hierarchy: frame.hierarchy,
-            areaCodes: frame.areaCodes, conditionIds: frame.conditionIds, conditionNames: frame.conditionNames,
+            areaCodes: frame.areaCodes, areaIndicatorNames: frame.areaIndicatorNames, conditionIds: frame.conditionIds,
+            conditionNames: frame.conditionNames,
             scoreIds: frame.scoreIds, listIds: frame.listIds, use: use,
             risks: frame.risks.map { .init(outcome: $0.outcome, name: $0.name, model: $0.model) }, factorTexts: frame.factorTexts,
             segmentations: frame.segmentations.map {
@@ -184,6 +188,8 @@ public enum FrameFile {
         frame.ethnicGroup = try column("ethnicGroup", UInt8.self).map { EthnicGroup(rawValue: $0) ?? .unknown }
         frame.practice = try column("practice", Int32.self)
         frame.area = try column("area", Int32.self)
+        frame.areaIndicatorNames = header.areaIndicatorNames ?? []
+        frame.areaIndicators = try frame.areaIndicatorNames.indices.map { try column("areaIndicator.\($0)", Float.self) }
         frame.imdDecile = try column("imdDecile", UInt8.self)
         frame.optedOut = try column("optedOut", UInt8.self).map { $0 != 0 }
         frame.ltcCount = try column("ltcCount", UInt8.self)
@@ -252,6 +258,7 @@ public enum FrameFile {
             && frame.hierarchy.isConsistent
             && frame.practice.allSatisfy { $0 >= 0 && Int($0) < frame.hierarchy.practices.count }
             && frame.area.allSatisfy { $0 >= -1 && Int($0) < frame.areaCodes.count }
+            && frame.areaIndicators.allSatisfy { $0.count == frame.areaCodes.count }
             && frame.age.allSatisfy { $0 >= 0 } && frame.imdDecile.allSatisfy { $0 <= 10 }
             && frame.risks.allSatisfy { $0.tier.allSatisfy { $0 >= -1 && Int($0) < PersonFrame.tierIds.count } }
             && frame.segmentations.allSatisfy { s in s.segment.allSatisfy { $0 == .max || Int($0) < s.segmentIds.count } }

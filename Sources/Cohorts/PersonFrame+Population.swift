@@ -16,6 +16,8 @@ extension PersonFrame {
         ethnicGroup = rows.map { population.ethnicGroup[$0] }
         practice = rows.map { population.practice[$0] }
         area = rows.map { population.area[$0] }
+        areaIndicatorNames = population.areas.indicatorNames
+        areaIndicators = population.areas.indicators
         imdDecile = rows.map { population.area[$0] >= 0 ? population.areas.imdDecile[Int(population.area[$0])] : 0 }
         optedOut = rows.map { population.optedOut[$0] }
         ltcCount = rows.map { results.ltcCount[$0] }

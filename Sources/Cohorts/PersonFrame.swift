@@ -12,6 +12,9 @@ public struct PersonFrame: Sendable {
     public var hierarchy: Hierarchy
     /// LSOA codes; `area` indexes them.
     public var areaCodes: [String]
+    /// The area indicators of `areas.csv` by name, and each one's value by area (NaN where not given).
+    public var areaIndicatorNames: [String] = []
+    public var areaIndicators: [[Float]] = []
 
     public var pseudonym: [String] = []
     public var age: [Int16] = []

@@ -72,6 +72,14 @@ public struct ExtractReader: Sendable {
         extract.areas.imdDecile = areas.imdDecile
         extract.areas.imdScore = areas.imdScore
         extract.areas.indicatorNames = areaColumns?.extras.map(\.name) ?? []
+        // Indicator names become output, cohort and query names, so they must be plain.
+        if let name = extract.areas.indicatorNames.first(where: { !Areas.isUsableIndicatorName($0) }) {
+            throw UnusableInput(
+                file: InputContract.areas.name, problem: "has a column '\(name.prefix(60))' that cannot name an area indicator",
+                remedy:
+                    "Name each further column with lower-case letters, digits and underscores, starting with a letter (at most 40 characters), or remove it; see docs/input-contract.md."
+            )
+        }
         extract.areas.indicators = extract.areas.indicatorNames.indices.map { k in areas.indicatorRows.map { $0[k] } }
         for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 

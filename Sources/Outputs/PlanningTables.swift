@@ -278,7 +278,8 @@ public struct InequalityRow: FlatRow {
     public var kind: String
     /// The unit of the values (per 1,000, %, GBP) or `ratio`.
     public var measure: String
-    /// `all`, a breakdown's id, or `imd_decile_gradient` for the SII and RII rows.
+    /// `all`, a breakdown's id, or a breakdown's id with `_gradient` for the SII and RII rows
+    /// (`imd_decile_gradient`, `area_pm25_quintile_gradient`).
     public var breakdown: String
     public var group: String
     public var people: Int?
@@ -300,12 +301,16 @@ public struct InequalityRow: FlatRow {
 
     public static let counts = [CodingKeys.people, .numerator].map(\.rawValue)
 
-    /// The breakdown of the SII and RII rows.
-    public static let gradient = "imd_decile_gradient"
+    /// The breakdown of the SII and RII rows across a breakdown's groups: `imd_decile_gradient`
+    /// for deprivation deciles, `area_pm25_quintile_gradient` for an area indicator's quintiles.
+    public static func gradient(of breakdown: String) -> String { breakdown + "_gradient" }
+
+    /// Whether the row is an SII or RII row.
+    public var isGradient: Bool { breakdown.hasSuffix("_gradient") }
 
     /// A gradient row has a value and interval only; a mean has no numerator.
     public func applies(_ column: String) -> Bool {
-        if breakdown == Self.gradient {
+        if isGradient {
             return ![
                 CodingKeys.people, .numerator, .ageStandardised, .ageStandardisedLower95, .ageStandardisedUpper95,
                 .parentValue,

@@ -81,4 +81,17 @@ public struct Areas: Sendable, Codable {
     public init() {}
 
     public var count: Int { codes.count }
+
+    /// Whether a name can be an area indicator's: lower-case letters, digits and underscores,
+    /// starting with a letter, at most 40 characters (it becomes part of output and query names).
+    public static func isUsableIndicatorName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), bytes.count <= 40 else {
+            return false
+        }
+        return bytes.allSatisfy {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                || $0 == UInt8(ascii: "_")
+        }
+    }
 }

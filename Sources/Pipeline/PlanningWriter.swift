@@ -11,6 +11,9 @@ struct PlanningWriter {
     var facts: PersonFacts
     var indicators: [Indicator]
     var suppress: Bool
+    /// Each area indicator's quintiles, weighted by the people the outputs count.
+    let areaQuintiles: AreaQuintiles
+    let breakdowns: [Inequalities.Breakdown]
 
     /// The unit's columns, made once per unit.
     private let columns: [UnitColumns]
@@ -21,6 +24,9 @@ struct PlanningWriter {
         self.indicators = indicators
         self.suppress = suppress
         columns = units.map { $0.columns(units) }
+        areaQuintiles = AreaQuintiles(
+            population: facts.population, people: units.filter { $0.level == .organisation }.flatMap(\.people))
+        breakdowns = Inequalities.breakdowns(areaQuintiles)
     }
 
     /// Whether a count behind a percentage or rate is itself small enough to hide.
@@ -34,7 +40,7 @@ struct PlanningWriter {
         let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil)
         let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, suppress: suppress)
         try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)
-        let totals = Totals.forUnits(units, indicators: indicators, facts: facts)
+        let totals = Totals.forUnits(units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles)
         let cells = writer.inequalityCells(totals)
         try Published.inequalities.write(writer.inequalities(totals, cells), to: folder)
         try Published.variation.write(writer.variation(totals, cells), to: folder)
@@ -124,7 +130,6 @@ struct PlanningWriter {
 
     func inequalityCells(_ totals: [Totals]) -> InequalityCells {
         let squares = Totals.squareSlots(indicators)
-        let breakdowns = Inequalities.breakdowns
         let cells = Parallel.map(units.count) { u in
             indicators.indices.map { i in
                 breakdowns.map { b in
@@ -175,10 +180,20 @@ struct PlanningWriter {
 
     func inequalities(_ totals: [Totals], _ c: InequalityCells) -> [UnitRow<InequalityRow>] {
         let squares = Totals.squareSlots(indicators)
-        let breakdowns = Inequalities.breakdowns
+        // The slope and relative indices across deprivation deciles, then across each area
+        // indicator's quintiles: `[unit][indicator][gradient]`.
+        let across =
+            [(InequalityRow.gradient(of: "imd_decile"), Inequalities.imdDeciles(facts.population.areas))]
+            + areaQuintiles.names.indices.map {
+                (InequalityRow.gradient(of: areaQuintiles.breakdown($0)), Inequalities.areaQuintiles(areaQuintiles, $0))
+            }
         let gradients = Parallel.map(units.count) { u in
             indicators.indices.map { i in
-                Inequalities.gradient(totals[u], indicator: i, kind: indicators[i].kind, square: squares[i])
+                across.indices.map { g in
+                    Inequalities.gradient(
+                        totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], across: across[g].1,
+                        seed: UInt64(g) << 32 | UInt64(i + 1))
+                }
             }
         }
         var rows: [UnitRow<InequalityRow>] = []
@@ -227,14 +242,13 @@ struct PlanningWriter {
                         rows.append(UnitRow(columns[u], row))
                     }
                 }
-                // The slope and relative indices of inequality across deprivation deciles.
-                if let gradient = gradients[u][i] {
+                for (g, gradient) in gradients[u][i].enumerated() {
+                    guard let gradient else { continue }
                     for (label, e) in [("sii", Optional(gradient.sii)), ("rii", gradient.rii)] {
                         guard let e else { continue }
                         var row = InequalityRow(
                             indicator: indicator.id, kind: indicator.kind.rawValue,
-                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: InequalityRow.gradient,
-                            group: label)
+                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: across[g].0, group: label)
                         row.value = Fixed(e.value, places: 4)
                         row.lower95 = Fixed(e.lower, places: 4)
                         row.upper95 = Fixed(e.upper, places: 4)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The figures the generator is tuned to, per long-term-condition count band 0..7 and 8+.
 ///
 /// Targets are the seed multimorbidity table (Leicestershire, 356,796 patients): share of
@@ -38,6 +40,14 @@ enum Calibration {
     static let admissionCostSigma = 0.6
 
     static let aeCost = 190.0
+
+    /// Emergency admissions are `exp(pm25Effect x (pm25 - pm25Centre))` times as frequent for
+    /// people living in an area with that annual mean PM2.5 (micrograms per cubic metre): 4% more
+    /// for each microgram, several times the association published for long-term exposure (about
+    /// 6-8% more deaths per 10 micrograms; COMEAP 2018), so that a gradient across the areas'
+    /// quintiles is plain in 100,000 people and its size can be checked.
+    static let pm25Effect = log(1.04)
+    static let pm25Centre = 9.0
     static let outpatientCost = 135.0
     static let communityCost = 62.0
     static let mentalHealthCost = 175.0

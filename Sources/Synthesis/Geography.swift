@@ -58,13 +58,27 @@ struct Geography {
         for (rank, area) in order.enumerated() { areaDecile[area] = 1 + rank * 10 / areaCount }
         areaCodes = (0..<areaCount).map { "E019" + Geography.pad($0 + 1, 5) }
         areaScore = areaDecile.map { d in max(1, 55 - 5.2 * Double(d) + 3 * rng.normal()) }
+        // Air quality and green space vary smoothly across neighbouring areas, on their own: each
+        // is made exactly uncorrelated across the areas with deprivation (and green space with air
+        // quality too), since two smooth series over a few dozen areas are often correlated by
+        // chance, so the gradients outputs show are their own. Fine particles raise emergency
+        // admissions (`Calibration.pm25Effect`); green space changes nothing (a null indicator);
+        // overcrowding follows deprivation and has no effect of its own (a confounded gradient).
+        var air = Xoshiro(seed: seed, 0xA11, 1)
+        var pm25Walk = 0.0, greenWalk = 0.0
         areaIndicators = areaDecile.map { d in
+            pm25Walk = 0.9 * pm25Walk + 0.436 * air.normal()  // a stationary walk with SD 1
+            greenWalk = 0.9 * greenWalk + 0.436 * air.normal()
             let deprived = Double(10 - d)
-            return [
-                (7 + 0.35 * deprived + 0.8 * rng.normal()).clamped(3, 20),
-                (78 - 2.2 * deprived + 6 * rng.normal()).clamped(10, 100),
-                (2 + 0.9 * deprived + rng.normal()).clamped(0, 30),
-            ]
+            return [2.5 * pm25Walk + 0.8 * rng.normal(), 10 * greenWalk + 6 * rng.normal(), 2 + 0.9 * deprived + rng.normal()]
+        }
+        let deprivation = Geography.centred(areaDecile.map(Double.init))
+        let pm25 = Geography.residual(areaIndicators.map { $0[0] }, [deprivation])
+        let green = Geography.residual(areaIndicators.map { $0[1] }, [deprivation, pm25])
+        for a in 0..<areaCount {
+            areaIndicators[a][0] = (Calibration.pm25Centre + pm25[a]).clamped(3, 20)
+            areaIndicators[a][1] = (70 + green[a]).clamped(10, 100)
+            areaIndicators[a][2] = areaIndicators[a][2].clamped(0, 30)
         }
         // Practices serve contiguous runs of areas (areas are in geographic order).
         areaPractice = (0..<areaCount).map { $0 * practiceCount / areaCount }
@@ -96,6 +110,24 @@ struct Geography {
     static func pad(_ n: Int, _ width: Int) -> String {
         let s = String(n)
         return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    static func centred(_ x: [Double]) -> [Double] {
+        let mean = x.reduce(0, +) / Double(max(1, x.count))
+        return x.map { $0 - mean }
+    }
+
+    /// `x` centred, less its least-squares projection on each of `on` (centred and mutually
+    /// uncorrelated): uncorrelated with each of them.
+    static func residual(_ x: [Double], _ on: [[Double]]) -> [Double] {
+        var r = centred(x)
+        for z in on {
+            let zz = zip(z, z).reduce(0) { $0 + $1.0 * $1.1 }
+            guard zz > 0 else { continue }
+            let b = zip(r, z).reduce(0) { $0 + $1.0 * $1.1 } / zz
+            for i in r.indices { r[i] -= b * z[i] }
+        }
+        return r
     }
 }
 

@@ -138,6 +138,8 @@ extension PersonModel {
         let userShare = min(0.95, Calibration.activeShare * (1 + Calibration.activeSlope * bandAtAsOf))
         let user = rng.chance(userShare)
         let g = rng.gamma(shape: Calibration.personShape) / userShare
+        // Where the person lives at as-of stands for where they lived throughout.
+        let air = exp(Calibration.pm25Effect * (geography.areaIndicators[area[person]][0] - Calibration.pm25Centre))
         let keep = Calibration.activePersistence
         let become = (1 - keep) * userShare / (1 - userShare)
         var sequence = 0
@@ -214,12 +216,12 @@ extension PersonModel {
             }
             let emergencies: [Day]
             switch options.signal {
-            case .full: emergencies = days(Calibration.emergencyRate[band])
+            case .full: emergencies = days(Calibration.emergencyRate[band] * air)
             case .weak:
                 // About 5% a year; rate ratios 1.13 per decade of age, 1.11 per deprivation decile
                 // and 1.25 per long-term condition.
                 emergencies = draw(
-                    0.02 * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
+                    0.02 * air * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
             case .none: emergencies = draw(0.05)
             }
             for day in emergencies {

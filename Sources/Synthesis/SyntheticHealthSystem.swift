@@ -56,10 +56,10 @@ public struct SynthesisOptions: Sendable {
     /// `none` test that risk models are chosen and guarded rather than assumed to work.
     public enum Signal: String, Sendable, CaseIterable {
         /// Admissions follow long-term conditions and each person's lasting and yearly use of
-        /// care, so earlier use predicts later use.
+        /// care, so earlier use predicts later use, and the air quality where they live.
         case full
-        /// Admissions follow only age, deprivation and the number of long-term conditions, and
-        /// weakly: a Poisson rate with no lasting person-level frailty.
+        /// Admissions follow only age, deprivation, the number of long-term conditions and the
+        /// area's air quality, and weakly: a Poisson rate with no lasting person-level frailty.
         case weak
         /// Admissions are independent of everything recorded: nothing can predict them.
         case none

@@ -15,6 +15,8 @@ enum Composer {
         var segments: [String] = []
         /// Code lists (for `latest` and `recorded`) and scores.
         var lists: [String] = []
+        /// The run's area indicators (for `area`).
+        var areaIndicators: [String] = []
 
         init() {}
 
@@ -25,6 +27,7 @@ enum Composer {
             localities = h.localities.map(\.name)
             segments = frame.segmentations.flatMap { s in s.segmentIds.map { "\(s.id) = \($0)" } }
             lists = frame.listIds + frame.scoreIds
+            areaIndicators = frame.areaIndicatorNames
         }
 
         /// Every word the definition box suggests while typing, each once with how it is written:
@@ -33,7 +36,8 @@ enum Composer {
         var words: [(shown: String, text: String)] {
             let language = CohortText.criteria + CohortText.connectives
             let names =
-                Outcome.allCases.map(\.rawValue) + PersonFrame.tierIds + ["female", "male"] + conditions + lists + units
+                Outcome.allCases.map(\.rawValue) + PersonFrame.tierIds + ["female", "male"] + conditions + lists
+                + areaIndicators + units
                 + segments.flatMap { $0.components(separatedBy: " = ") }
             var seen = Set<String>()
             return (language.map { ($0, $0) } + names.map { ($0, CohortText.word($0)) }).filter { seen.insert($0.0).inserted }
@@ -68,16 +72,21 @@ enum Composer {
 
     /// The language in brief, with examples, beside the definition.
     static func reference(_ vocabulary: Vocabulary) -> String {
-        let rows = [
-            ("age >= 65, ltc_count >= 2, imd_decile <= 2", "numbers: =, !=, <, <=, >, >="),
-            ("condition depression [within 12 months]", "has a condition (first recorded in the window)"),
-            ("latest bmi >= 30 within 24 months", "the latest recorded value of a code list"),
-            ("locality = \"Ashford Vale\", practice in (Z00001, Z00002)", "units by name or code"),
-            ("emergency_admissions >= 1, cost >= 1000", "use and cost (GBP) in the last 12 months"),
-            ("tier emergency_admission_12m >= high, rising persistent_high_cost", "risk tiers and rising risk"),
-            ("segment bridges_to_health = frailty_dementia", "a segment of a segmentation"),
-            ("and, or, not, ( ), at least 2 of (A, B, C)", "combining: and binds tighter than or"),
-        ]
+        let area = vocabulary.areaIndicators.first.map { name in
+            [("area \(name) >= 10", "an indicator of the area lived in: " + vocabulary.areaIndicators.joined(separator: ", "))]
+        }
+        let rows =
+            [
+                ("age >= 65, ltc_count >= 2, imd_decile <= 2", "numbers: =, !=, <, <=, >, >="),
+                ("condition depression [within 12 months]", "has a condition (first recorded in the window)"),
+                ("latest bmi >= 30 within 24 months", "the latest recorded value of a code list"),
+                ("locality = \"Ashford Vale\", practice in (Z00001, Z00002)", "units by name or code"),
+                ("emergency_admissions >= 1, cost >= 1000", "use and cost (GBP) in the last 12 months"),
+                ("tier emergency_admission_12m >= high, rising persistent_high_cost", "risk tiers and rising risk"),
+                ("segment bridges_to_health = frailty_dementia", "a segment of a segmentation"),
+            ] + (area ?? []) + [
+                ("and, or, not, ( ), at least 2 of (A, B, C)", "combining: and binds tighter than or")
+            ]
         let table = rows.map { "<tr><td><code>\(Pages.escape($0.0))</code></td><td>\(Pages.escape($0.1))</td></tr>" }.joined()
         let examples = examples(vocabulary).map {
             "<li>\(Pages.escape($0.words)): <code>\(Pages.escape($0.text))</code></li>"

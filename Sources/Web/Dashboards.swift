@@ -414,10 +414,9 @@ enum Dashboard: String, CaseIterable, Sendable {
         let units = unit?.measure ?? ""
         let format: Format = units == "percent" ? .percent : units.hasPrefix("GBP") ? .money : .rate
         func panel(_ id: String, _ title: String, _ groups: String, note: String = "") -> Panel {
-            // The deprivation table carries the gradient rows (slope and relative index) too.
-            let part = rows.filter {
-                $0.breakdown == groups || (groups == "imd_decile" && $0.breakdown == InequalityRow.gradient)
-            }
+            // Deprivation's and each area indicator's table carries its gradient rows (slope and
+            // relative index) too.
+            let part = rows.filter { $0.breakdown == groups || $0.breakdown == InequalityRow.gradient(of: groups) }
             let bars = part.filter { $0.breakdown == groups }
             return Panel(
                 id: id, title: title, note: note,
@@ -428,21 +427,25 @@ enum Dashboard: String, CaseIterable, Sendable {
                         format: format, reference: overall.map { ($0, "whole unit") })),
                 table: PanelTable("inequalities", part, of: q.unit))
         }
-        let sii = rows.first { $0.group == "sii" }, rii = rows.first { $0.group == "rii" }
-        var gradient = ""
-        if let sii, let value = sii.value?.value {
-            gradient =
+        /// The slope and relative indices across a breakdown's groups, in words; "" when not published.
+        func gradient(_ groups: String, ends: String) -> String {
+            let across = rows.filter { $0.breakdown == InequalityRow.gradient(of: groups) }
+            guard let sii = across.first(where: { $0.group == "sii" }), let value = sii.value?.value else { return "" }
+            var text =
                 "Slope index of inequality \(format.show(value)) (95% CI \(format.show(sii.lower95?.value)) to \(format.show(sii.upper95?.value)))"
-            if let r = rii?.value?.value { gradient += ", relative index \(Format.ratio.show(r))" }
-            gradient +=
-                ": the modelled gap between the most and least deprived ends of the population (decile 1 is the most deprived)."
+            if let r = across.first(where: { $0.group == "rii" })?.value?.value {
+                text += ", relative index \(Format.ratio.show(r))"
+            }
+            return text + ": the modelled gap between " + ends + "."
         }
+        let deprivation = gradient(
+            "imd_decile", ends: "the most and least deprived ends of the population (decile 1 is the most deprived)")
         let reading =
             " How to read it: each bar is a group's value with its 95% interval; the dashed line is the whole unit. A group whose interval does not reach the line differs from the unit by more than chance alone would make it."
         return [
             panel(
                 "deprivation", "\(title(q.indicator)) by deprivation decile (\(units))", "imd_decile",
-                note: (gradient.isEmpty ? "Decile 1 is the most deprived." : gradient) + reading),
+                note: (deprivation.isEmpty ? "Decile 1 is the most deprived." : deprivation) + reading),
             panel(
                 "ethnicity", "\(title(q.indicator)) by ethnic group (\(units))", "ethnic_group",
                 note: reading.trimmingCharacters(in: .whitespaces)),
@@ -450,6 +453,17 @@ enum Dashboard: String, CaseIterable, Sendable {
                 "core20", "\(title(q.indicator)): Core20 against the rest (\(units))", "core20",
                 note: "Core20: people living in the 20% most deprived areas of England (Core20PLUS5)." + reading),
         ]
+            // Each area indicator of areas.csv, by population-weighted quintile of the areas.
+            + distinct(rows.map(\.breakdown).filter { $0.hasPrefix("area_") && $0.hasSuffix("_quintile") }).map { groups in
+                let name = String(groups.dropFirst("area_".count).dropLast("_quintile".count))
+                let ends = "the areas with the lowest and the highest \(name) (quintile 1 has the lowest values)"
+                let note = gradient(groups, ends: ends)
+                return panel(
+                    "area-" + name, "\(title(q.indicator)) by quintile of the areas' \(name) (\(units))", groups,
+                    note: (note.isEmpty ? "Quintile 1 holds the fifth of people in the areas with the lowest \(name)." : note)
+                        + " Quintiles are of the people, with areas ranked by the indicator; a gradient here need not be the indicator's own doing, since areas differ in deprivation and more."
+                        + reading)
+            }
     }
 
     // MARK: variation

@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func deprivationGroupsOfTheInequalityBreakdowns() {
-        let b = Dictionary(uniqueKeysWithValues: Inequalities.breakdowns.map { ($0.id, $0) })
+        let b = Dictionary(uniqueKeysWithValues: Inequalities.standard.map { ($0.id, $0) })
         // Quintile q holds deciles 2q-1 and 2q (slots are deciles minus one); Core20 is deciles 1-2.
         #expect(b["imd_quintile"]!.groups.prefix(5).map(\.slots) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]])
         #expect(b["core20"]!.groups[0].slots == [0, 1])
@@ -93,5 +93,28 @@ import Testing
         #expect(!b["age_band"]!.standardise)
         #expect((0...100).map { AgeCell.espBand(AgeCell.of(age: $0)) } == (0...100).map(Statistics.espBand))
         #expect((0...100).map { AgeCell.ageBand(AgeCell.of(age: $0)) } == (0...100).map { AgeBand(age: $0) })
+    }
+
+    /// Quintiles of an area indicator hold about a fifth of the people each, lowest values first;
+    /// equal values share a quintile and a missing value has none.
+    @Test func areaIndicatorQuintilesAreWeightedByPeople() {
+        var areas = Areas()
+        areas.codes = (0..<6).map { "A\($0)" }
+        areas.indicatorNames = ["pm25"]
+        areas.indicators = [[5, 1, 3, .nan, 3, 9]]
+        // Worked by hand: sorted 1 (10 people), 3 and 3 (40), 5 (10), 9 (40) of 100; each run's
+        // middle at 5%, 30%, 55% and 80% of the people gives quintiles 1, 2, 3 and 5.
+        let q = AreaQuintiles(areas: areas, weight: [10, 10, 20, 5, 20, 40])
+        #expect(q.quintile == [[3, 1, 2, 0, 2, 5]])
+        #expect(q.ranges == [[1...1, 3...3, 5...5, nil, 9...9]])
+        let b = Inequalities.breakdowns(q)
+        #expect(b.count == Inequalities.standard.count + 1 && b.last?.id == "area_pm25_quintile")
+        #expect(b.last?.groups.map(\.label) == ["1", "2", "3", "4", "5", "unknown"])
+        #expect(b.last?.groups.map(\.slots) == (27...32).map { [$0] })
+        let across = Inequalities.areaQuintiles(q, 0)
+        #expect(across.slots == (27...31).map { [$0] } && (0..<6).map { across.group(Int32($0)) } == [2, 0, 1, nil, 1, 4])
+        #expect(Areas.isUsableIndicatorName("pm25") && Areas.isUsableIndicatorName("green_space_access_pct"))
+        #expect(!Areas.isUsableIndicatorName("pm2.5") && !Areas.isUsableIndicatorName("2pm"))
+        #expect(!Areas.isUsableIndicatorName("") && !Areas.isUsableIndicatorName(String(repeating: "a", count: 41)))
     }
 }

@@ -63,6 +63,10 @@ func bruteForce(_ e: CohortExpression, _ f: PersonFrame, _ row: Int) -> Bool {
             let t = f.risks.first { $0.outcome == id }!.tier[row]
             return t >= 0 && values.contains(PersonFrame.tierIds[Int(t)])
         case .rising(let id): return f.risks.first { $0.outcome == id }!.rising[row]
+        case .area(let id, let cmp):
+            guard f.area[row] >= 0 else { return false }
+            let value = f.areaIndicators[f.areaIndicatorNames.firstIndex(of: id)!][Int(f.area[row])]
+            return !value.isNaN && cmp.accepts(Double(value))
         }
     }
 }
@@ -112,6 +116,10 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
     default: criterion = .rising(["emergency_admission_12m", "persistent_high_cost"][rng.int(0..<2)])
     }
     if case .number(.age, _) = criterion, rng.chance(0.1) { return .criterion(.category(.lsoa, ["E01003", "e01007"])) }
+    if case .number(.ltcCount, _) = criterion, rng.chance(0.3) {
+        return .criterion(
+            .area(["pm25", "green_space_access_pct"][rng.int(0..<2)], Comparison(cmp().op, Double(rng.int(0..<80)))))
+    }
     return .criterion(criterion)
 }
 
@@ -182,6 +190,21 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         #expect(
             try CohortText.parse("tier emergency_admission_12m >= high").expression
                 == .criterion(.tier("emergency_admission_12m", ["high", "very_high"])))
+        // Area indicators of where people live, in words and in JSON; an area without a value is never in.
+        let air = try CohortText.parse("area pm25 >= 10 and not area green_space_access_pct < 50")
+        #expect(CohortText.format(air.expression) == "area pm25 >= 10 and not area green_space_access_pct < 50")
+        #expect(
+            try CohortJSON.parse(Data(CohortJSON.encode(air.expression))) == air
+                && String(decoding: CohortJSON.encode(.criterion(.area("pm25", Comparison(.atLeast, 10)))), as: UTF8.self)
+                    == #"{"area":{"at_least":10,"indicator":"pm25"}}"#
+        )
+        let polluted = try CohortQuery(air, frame: frame).evaluate(frame).rows
+        #expect(polluted == (0..<frame.count).filter { bruteForce(air.expression, frame, $0) } && !polluted.isEmpty)
+        // Unknown is never equal, nor unequal, to anything.
+        #expect(
+            try CohortQuery(CohortText.parse("area pm25 = 9 or area pm25 != 9"), frame: frame).evaluate(frame).rows.allSatisfy {
+                frame.area[$0] >= 0 && !frame.areaIndicators[0][Int(frame.area[$0])].isNaN
+            })
     }
 
     @Test func errorsNameThePosition() {
@@ -209,6 +232,13 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
             textError("segment bridges_to_health = frail").hasPrefix(
                 "line 1, column 1: unknown segment of bridges_to_health 'frail'"))
         #expect(textError("at least 3 of (age > 1, age > 2)") == "line 1, column 1: at least 3 of 2 can never be met")
+        #expect(
+            textError("area pm2 > 10") == "line 1, column 1: unknown area indicator 'pm2' (did you mean 'pm25'?)")
+        #expect(jsonError(#"{"area": {"indicator": "pm25", "over": 10}}"#).hasPrefix("area: unknown key 'over'"))
+        var bare = frame
+        bare.areaIndicatorNames = []
+        bare.areaIndicators = []
+        #expect(throws: CohortError.self) { try CohortQuery(try CohortText.parse("area pm25 > 1"), frame: bare) }
         #expect(
             jsonError(#"{"all": [{"age": {"at_least": 65}}, {"recorded": {"list": "bp"}}]}"#)
                 == "all[1].recorded: unknown code list 'bp'")
@@ -266,6 +296,9 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         #expect(back.risks.map(\.tier) == frame.risks.map(\.tier) && back.risks.map(\.rising) == frame.risks.map(\.rising))
         #expect(back.segmentations.map(\.segment) == frame.segmentations.map(\.segment))
         #expect(back.hierarchy.practices == frame.hierarchy.practices)
+        #expect(
+            back.areaIndicatorNames == frame.areaIndicatorNames
+                && back.areaIndicators.map { $0.map(\.bitPattern) } == frame.areaIndicators.map { $0.map(\.bitPattern) })
         let query = try CohortQuery(try CohortText.parse("condition obesity and latest bmi >= 30"), frame: frame)
         #expect(try query.evaluate(back) == query.evaluate(frame))
     }

@@ -34,6 +34,11 @@ import Testing
         )
     }
 
+    @Test func areaIndicatorWithAnUnusableName() {
+        let message = failure(["areas.csv": "lsoa_code,imd_decile,pm2.5 (ug/m3)\nE01000001,3,9.1\n"])
+        #expect(message?.hasPrefix("areas.csv: has a column 'pm2.5 (ug/m3)' that cannot name an area indicator") == true)
+    }
+
     @Test func notUTF8() {
         var bytes = Array(
             "patient_id,event_date,code_system,code,value,unit\nP1,2020-01-01,SNOMED,38341003,,\nP1,2020-01-01,SNOMED,38341003,,caf"

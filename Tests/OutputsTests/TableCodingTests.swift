@@ -82,7 +82,8 @@ struct TableCodingTests {
     func notes() throws {
         let unit = UnitColumns(level: "organisation", unitCode: "ORG", unitName: "Board", parentCode: nil)
         var gradient = InequalityRow(
-            indicator: "depression", kind: "prevalence", measure: "percent", breakdown: InequalityRow.gradient, group: "SII")
+            indicator: "depression", kind: "prevalence", measure: "percent", breakdown: InequalityRow.gradient(of: "imd_decile"),
+            group: "SII")
         gradient.value = Fixed(4.2, places: 2)
         var small = InequalityRow(
             indicator: "depression", kind: "prevalence", measure: "percent", breakdown: "sex", group: "I")

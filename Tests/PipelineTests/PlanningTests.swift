@@ -102,6 +102,64 @@ import Testing
         #expect(!practice[column("parent_code")].isEmpty && !practice[column("parent_value")].isEmpty)
     }
 
+    /// The generator's air quality raises emergency admissions by 4% a microgram of PM2.5, and
+    /// its green space changes nothing, both uncorrelated with deprivation across the areas: the
+    /// gradients across their quintiles recover the one and show none for the other.
+    @Test func areaIndicatorGradientsRecoverTheGeneratorsEffects() throws {
+        let (header, rows) = PlanningTests.table("inequalities.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        func gradient(_ indicator: String, _ area: String, _ index: String) throws -> (value: Double, low: Double, high: Double) {
+            let row = try #require(
+                rows.first {
+                    $0[column("level")] == "organisation" && $0[column("indicator")] == indicator
+                        && $0[column("breakdown")] == "area_\(area)_quintile_gradient" && $0[column("group")] == index
+                }, "\(indicator) \(area) \(index)")
+            return (Double(row[column("value")])!, Double(row[column("lower_95")])!, Double(row[column("upper_95")])!)
+        }
+        // The relative index the effect gives, worked from the areas' PM2.5 and people: each
+        // quintile's expected rate relative to the others, and the population-weighted line
+        // through them at the middle of each quintile's ranks (its value at rank 1 over rank 0).
+        let areas = readCSV(DefaultSynthetic.folder.appendingPathComponent("areas.csv"))
+        let pm25 = Dictionary(
+            uniqueKeysWithValues: areas.dropFirst().map { ($0[0], Double($0[areas[0].firstIndex(of: "pm25")!])!) })
+        let persons = readCSV(DefaultRun.output.appendingPathComponent("persons.csv"))
+        let lsoa = persons[0].firstIndex(of: "lsoa_code")!
+        var people: [String: Double] = [:]
+        for person in persons.dropFirst() where pm25[person[lsoa]] != nil { people[person[lsoa], default: 0] += 1 }
+        let ordered = people.keys.sorted { (pm25[$0]!, $0) < (pm25[$1]!, $1) }
+        let total = people.values.reduce(0, +)
+        var before = 0.0, weight = [Double](repeating: 0, count: 5), expected = weight
+        for area in ordered {
+            let n = people[area]!, q = min(4, Int(5 * (before + n / 2) / total))
+            before += n
+            weight[q] += n
+            expected[q] += n * exp(log(1.04) * (pm25[area]! - 9))
+        }
+        let share = weight.map { $0 / total }, rate = zip(expected, weight).map { $0 / $1 }
+        let rank = share.indices.map { q in share[..<q].reduce(0, +) + share[q] / 2 }
+        let meanRank = zip(share, rank).reduce(0) { $0 + $1.0 * $1.1 }, meanRate = zip(share, rate).reduce(0) { $0 + $1.0 * $1.1 }
+        let slope =
+            share.indices.reduce(0) { $0 + share[$1] * (rank[$1] - meanRank) * (rate[$1] - meanRate) }
+            / share.indices.reduce(0) { $0 + share[$1] * (rank[$1] - meanRank) * (rank[$1] - meanRank) }
+        let intercept = meanRate - slope * meanRank
+        let expectedRII = (intercept + slope) / intercept
+        #expect(expectedRII > 1.2 && expectedRII < 1.4, "\(expectedRII)")
+
+        let air = try gradient("emergency_admissions", "pm25", "rii")
+        #expect(air.low > 1 && air.low <= expectedRII && expectedRII <= air.high, "\(air) against \(expectedRII)")
+        // Air quality does not give people conditions, and green space does nothing.
+        for (indicator, area) in [
+            ("multimorbidity_2plus", "pm25"), ("emergency_admissions", "green_space_access_pct"),
+            ("emergency_admission_people", "green_space_access_pct"), ("multimorbidity_2plus", "green_space_access_pct"),
+            ("cost_per_head", "green_space_access_pct"),
+        ] {
+            let sii = try gradient(indicator, area, "sii")
+            #expect(sii.low <= 0 && 0 <= sii.high, "\(indicator) by \(area): \(sii)")
+        }
+        // Overcrowding follows deprivation, and so shows its gradient without an effect of its own.
+        #expect(try gradient("multimorbidity_2plus", "overcrowded_households_pct", "sii").low > 0)
+    }
+
     @Test func variationHasFunnelLimitsForEveryLevel() {
         let (header, rows) = PlanningTests.table("variation.csv")
         func column(_ name: String) -> Int { header.firstIndex(of: name)! }

@@ -27,6 +27,10 @@ public func randomFrame(_ n: Int, seed: UInt64) -> PersonFrame {
         frame.optedOut.append(rng.chance(0.03))
         frame.ltcCount.append(UInt8(rng.int(0..<7)))
     }
+    frame.areaIndicatorNames = ["pm25", "green_space_access_pct"]
+    frame.areaIndicators = [
+        (0..<20).map { $0 == 7 ? .nan : Float(5 + $0 % 9) }, (0..<20).map { Float(40 + 3 * $0) },
+    ]
     frame.conditionIds = ["depression", "obesity", "hypertension", "diabetes"]
     frame.conditionNames = frame.conditionIds
     for c in frame.conditionIds.indices {

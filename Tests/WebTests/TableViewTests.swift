@@ -29,7 +29,8 @@ struct TableViewTests {
     /// which is which, while the data (API, CSV) keeps both empty.
     @Test func emptyCellsSayWhetherTheyAreSuppressedOrDoNotApply() {
         var gradient = InequalityRow(
-            indicator: "depression", kind: "proportion", measure: "ratio", breakdown: InequalityRow.gradient, group: "rii")
+            indicator: "depression", kind: "proportion", measure: "ratio", breakdown: InequalityRow.gradient(of: "imd_decile"),
+            group: "rii")
         gradient.value = Fixed(1.4, places: 4)
         gradient.lower95 = Fixed(1.1, places: 4)
         gradient.upper95 = Fixed(1.8, places: 4)
