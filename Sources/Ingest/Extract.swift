@@ -72,7 +72,16 @@ public struct ExtractReader: Sendable {
         extract.areas.imdDecile = areas.imdDecile
         extract.areas.imdScore = areas.imdScore
         extract.areas.indicatorNames = areaColumns?.extras.map(\.name) ?? []
-        // Indicator names become output, cohort and query names, so they must be plain.
+        // Each indicator multiplies the inequality tables, so there are few of them; their names
+        // become output, cohort and query names, so they must be plain.
+        if extract.areas.indicatorNames.count > Areas.maximumIndicators {
+            throw UnusableInput(
+                file: InputContract.areas.name,
+                problem:
+                    "has \(extract.areas.indicatorNames.count) further columns, more than the \(Areas.maximumIndicators) area indicators a run keeps",
+                remedy:
+                    "Keep the area indicators to be analysed (at most \(Areas.maximumIndicators)) and remove the other columns.")
+        }
         if let name = extract.areas.indicatorNames.first(where: { !Areas.isUsableIndicatorName($0) }) {
             throw UnusableInput(
                 file: InputContract.areas.name, problem: "has a column '\(name.prefix(60))' that cannot name an area indicator",

@@ -82,6 +82,9 @@ public struct Areas: Sendable, Codable {
 
     public var count: Int { codes.count }
 
+    /// The most area indicators a run keeps: each adds a breakdown to every inequality table.
+    public static let maximumIndicators = 12
+
     /// Whether a name can be an area indicator's: lower-case letters, digits and underscores,
     /// starting with a letter, at most 40 characters (it becomes part of output and query names).
     public static func isUsableIndicatorName(_ name: String) -> Bool {

@@ -37,6 +37,12 @@ import Testing
     @Test func areaIndicatorWithAnUnusableName() {
         let message = failure(["areas.csv": "lsoa_code,imd_decile,pm2.5 (ug/m3)\nE01000001,3,9.1\n"])
         #expect(message?.hasPrefix("areas.csv: has a column 'pm2.5 (ug/m3)' that cannot name an area indicator") == true)
+        let many = (0...Areas.maximumIndicators).map { "x\($0)" }
+        let wide = failure([
+            "areas.csv": "lsoa_code,imd_decile," + many.joined(separator: ",") + "\nE01000001,3,"
+                + many.map { _ in "1" }.joined(separator: ",") + "\n"
+        ])
+        #expect(wide?.hasPrefix("areas.csv: has 13 further columns, more than the 12 area indicators a run keeps") == true)
     }
 
     @Test func notUTF8() {
