@@ -38,6 +38,10 @@ public struct Indicator: Sendable {
         case totalCost
         /// In the high or very high tier of emergency admission risk.
         case highRisk
+        /// Contacts in a setting of `care_contacts.csv` (index into `CareSetting.careContactSettings`).
+        case careContacts(Int)
+        /// Cost in one setting.
+        case settingCost(CareSetting)
     }
 
     public var id: String
@@ -49,8 +53,10 @@ public struct Indicator: Sendable {
     /// prevalence (the long-term conditions and the conditions outside any score's groups, such
     /// as obesity), multimorbidity (2+ and 4+ LTCs), emergency admissions (people admitted and
     /// admissions per 1,000), A&E attendances per 1,000, cost per head, and the high-risk share
-    /// when risk scores are present. Use and cost are over the 12 months before as-of.
-    public static func standard(library: ConditionLibrary, hasRisk: Bool) -> [Indicator] {
+    /// when risk scores are present; then, for each setting of `care_contacts.csv` with any
+    /// contact (community, mental health, social care, ambulance, other), its contacts per 1,000
+    /// and its cost per head. Use and cost are over the 12 months before as-of.
+    public static func standard(library: ConditionLibrary, hasRisk: Bool, careSettings: [Int] = []) -> [Indicator] {
         let conditions = library.conditions.enumerated().filter { $0.element.isLTC || $0.element.group == nil }.map {
             Indicator(id: $0.element.id, name: $0.element.name, kind: .proportion, source: .condition($0.offset))
         }
@@ -74,6 +80,17 @@ public struct Indicator: Sendable {
                 Indicator(
                     id: "high_risk", name: "High or very high risk of emergency admission", kind: .proportion, source: .highRisk))
         }
+        for k in careSettings {
+            let setting = CareSetting.careContactSettings[k]
+            let label = setting.label.prefix(1).uppercased() + setting.label.dropFirst()
+            all.append(
+                Indicator(id: setting.contactName + "_contacts", name: label + " contacts", kind: .rate, source: .careContacts(k))
+            )
+            all.append(
+                Indicator(
+                    id: setting.contactName + "_cost_per_head", name: label + " cost per person", kind: .mean,
+                    source: .settingCost(setting)))
+        }
         return all
     }
 
@@ -88,6 +105,8 @@ public struct Indicator: Sendable {
         case .aeAttendances: Double(facts.use.aeAttendances[p])
         case .totalCost: facts.use.totalCost(p)
         case .highRisk: facts.highRisk?[p] == true ? 1 : 0
+        case .careContacts(let k): Double(facts.use.careContacts[k][p])
+        case .settingCost(let s): facts.use.costBySetting[Int(s.rawValue)][p]
         }
     }
 }

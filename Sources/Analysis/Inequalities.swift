@@ -1,3 +1,4 @@
+import Foundation
 import PHMCore
 
 /// Each indicator by deprivation decile and quintile, Core20 against the rest, ethnic group,
@@ -149,30 +150,36 @@ public enum Inequalities {
     }
 
     /// The groups a gradient runs across, in rank order, as slots and as areas: IMD deciles,
-    /// most deprived first.
+    /// most deprived first, every one of them needed.
     public static func imdDeciles(_ areas: Areas) -> Across {
-        Across(slots: (0..<10).map { [$0] }) { a in
+        Across(slots: (0..<10).map { [$0] }, minimumGroups: 10) { a in
             let decile = Int(areas.imdDecile[Int(a)])
             return (1...10).contains(decile) ? decile - 1 : nil
         }
     }
 
-    /// Area indicator `k`'s quintiles, lowest values first.
+    /// Area indicator `k`'s quintiles, lowest values first. A unit's people may live in areas of
+    /// only some quintiles (a practice serves neighbouring areas), so three with people suffice.
     public static func areaQuintiles(_ quintiles: AreaQuintiles, _ k: Int) -> Across {
-        Across(slots: (0..<5).map { [Totals.areaSlot(k) + $0] }) { a in
+        Across(slots: (0..<5).map { [Totals.areaSlot(k) + $0] }, minimumGroups: 3) { a in
             let q = Int(quintiles.quintile[k][Int(a)])
             return q > 0 ? q - 1 : nil
         }
     }
 
-    /// Ranked groups: each one's slots, and which group an area (LSOA) is in.
+    /// Ranked groups: each one's slots, how many must have people, and which group an area
+    /// (LSOA) is in.
     public struct Across: Sendable {
         public var slots: [[Int]]
+        public var minimumGroups: Int
         public var group: @Sendable (Int32) -> Int?
     }
 
+    /// A group's people and, for a counted indicator, its events, as published: nil where withheld.
+    public typealias PublishedCounts = (people: Int?, numerator: Int?)
+
     /// The slope and relative indices of inequality across ranked groups, on each group's crude
-    /// value; nil unless every group has people.
+    /// value, over the groups with people; nil with fewer than `across.minimumGroups` of them.
     ///
     /// Each group's standard error is the larger of the counting one (binomial for a share,
     /// Poisson for a rate, the people's spread for a mean) and the one its areas give: the groups
@@ -180,8 +187,15 @@ public enum Inequalities {
     /// many admissions, places unlike each other), so a gradient judged on people alone looks
     /// surer than it is. The areas' one is the ratio estimator's, `sqrt(n/(n-1) sum (y_a - r
     /// n_a)^2) / N` over the group's n areas; a group of one area has only the counting one.
+    ///
+    /// - Parameter published: under suppression, each group's counts as published. A counted
+    ///   indicator's values and counting errors are then those of the published counts (as its
+    ///   group rows are), the errors are rounded up to two significant figures, and the gradient
+    ///   is withheld when any group with people has a count withheld: no gradient says more about
+    ///   a group than its published counts.
     public static func gradient(
-        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, across: Across, seed: UInt64
+        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, across: Across, seed: UInt64,
+        published: [PublishedCounts]? = nil
     ) -> Statistics.InequalityIndices? {
         let groups = across.slots.count
         var clusters = [[(people: Double, sum: Double)]](repeating: [], count: groups)
@@ -192,14 +206,24 @@ public enum Inequalities {
         var ranked: [Statistics.RankedGroup] = []
         for (g, slots) in across.slots.enumerated() {
             let c = cell(totals, indicator: i, kind: kind, square: square, slots: slots, standardise: false)
-            guard c.people > 0, let crude = c.crude else { return nil }
-            let n = c.people, m = kind.multiplier
+            guard c.people > 0, let crude = c.crude else { continue }
+            var n = c.people, x = c.numerator, value = crude.value
+            if let published {
+                guard g < published.count, let people = published[g].people, people > 0 else { return nil }
+                n = Double(people)
+                if kind != .mean {
+                    guard let events = published[g].numerator else { return nil }
+                    x = Double(events)
+                    value = counted(kind, x, of: n).value
+                }
+            }
+            let m = kind.multiplier
             var se: Double
             switch kind {
             case .proportion:
-                let p = c.numerator / n
+                let p = min(1, x / n)
                 se = (p * (1 - p) / n).squareRoot() * m
-            case .rate: se = c.numerator.squareRoot() / n * m
+            case .rate: se = x.squareRoot() / n * m
             case .mean: se = (crude.upper - crude.value) / Statistics.z95
             }
             let areas = clusters[g]
@@ -209,8 +233,14 @@ public enum Inequalities {
                 let k = Double(areas.count)
                 se = max(se, (k / (k - 1) * spread).squareRoot() / people * m)
             }
-            ranked.append(.init(people: n, value: crude.value, standardError: se))
+            if published != nil, se > 0 {
+                // Two significant figures, rounded up.
+                let unit = pow(10, (log10(se)).rounded(.down) - 1)
+                se = (se / unit).rounded(.up) * unit
+            }
+            ranked.append(.init(people: n, value: value, standardError: se))
         }
+        guard ranked.count >= across.minimumGroups else { return nil }
         return Statistics.inequalityIndices(ranked, seed: seed)
     }
 }

@@ -115,6 +115,10 @@ public struct Comparison: Sendable, Equatable {
         self.value = value
     }
 
+    /// The comparison with its number as a 32-bit float would hold it, for values kept as floats
+    /// (use, risk, latest values, area indicators): `9.1` typed then equals `9.1` read from a file.
+    public var inFloat: Comparison { Comparison(op, Double(Float(value))) }
+
     /// The values accepted, as those within `low...high`, or outside it when `outside`: the same
     /// answer as `accepts` for every finite value and NaN.
     public var range: (low: Double, high: Double, outside: Bool) {

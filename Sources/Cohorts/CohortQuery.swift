@@ -79,8 +79,9 @@ public struct CohortQuery: Sendable {
     static func criterion(_ c: Criterion, frame: PersonFrame) throws(Message) -> Node {
         switch c {
         case .number(let field, let cmp):
-            if case .use(let m) = field, frame.use[m] == nil { throw Message(text: "this run has no \(field.rawValue)") }
-            return .number(field, cmp)
+            guard case .use(let m) = field else { return .number(field, cmp) }
+            if frame.use[m] == nil { throw Message(text: "this run has no \(field.rawValue)") }
+            return .number(field, cmp.inFloat)
         case .category(let field, let values):
             func unitNames(_ level: Level) -> [[String]] { frame.hierarchy.units(level).map { [$0.code, $0.name] } }
             let names: [[String]]
@@ -112,7 +113,7 @@ public struct CohortQuery: Sendable {
         case .recorded(let id, let m):
             return .recorded(try index(id, in: frame.listIds, "code list"), from: try window(m, frame))
         case .latest(let id, let cmp, let m):
-            return .latest(try index(id, in: frame.listIds, "code list"), cmp, from: try window(m, frame))
+            return .latest(try index(id, in: frame.listIds, "code list"), cmp.inFloat, from: try window(m, frame))
         case .score(let id, let cmp): return .score(try index(id, in: frame.scoreIds, "score"), cmp)
         case .segment(let id, let values):
             let s = try index(id, in: frame.segmentations.map(\.id), "segmentation")
@@ -120,7 +121,7 @@ public struct CohortQuery: Sendable {
             var allowed = [Bool](repeating: false, count: segments.count)
             for v in values { allowed[try index(v, in: segments, "segment of \(id)")] = true }
             return .segment(s, allowed)
-        case .risk(let id, let cmp): return .risk(try index(id, in: frame.risks.map(\.outcome), "outcome"), cmp)
+        case .risk(let id, let cmp): return .risk(try index(id, in: frame.risks.map(\.outcome), "outcome"), cmp.inFloat)
         case .tier(let id, let values):
             let r = try index(id, in: frame.risks.map(\.outcome), "outcome")
             var allowed = [Bool](repeating: false, count: PersonFrame.tierIds.count)
@@ -131,7 +132,7 @@ public struct CohortQuery: Sendable {
             guard !frame.areaIndicatorNames.isEmpty else {
                 throw Message(text: "this run has no area indicators (further numeric columns of areas.csv)")
             }
-            return .area(try index(id, in: frame.areaIndicatorNames, "area indicator"), cmp)
+            return .area(try index(id, in: frame.areaIndicatorNames, "area indicator"), cmp.inFloat)
         }
     }
 

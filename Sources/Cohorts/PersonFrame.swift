@@ -176,4 +176,13 @@ public enum UseMeasure: String, Sendable, CaseIterable, Codable {
     /// Total cost of care in GBP, every setting.
     case cost
     case emergencyCost = "emergency_cost"
+    /// Contacts in each setting of `care_contacts.csv`.
+    case communityContacts = "community_contacts", mentalHealthContacts = "mental_health_contacts"
+    case socialCareContacts = "social_care_contacts", ambulanceContacts = "ambulance_contacts"
+    case otherCareContacts = "other_care_contacts"
+
+    /// The contact measures, in the order of `CareSetting.careContactSettings`.
+    public static let careContacts: [UseMeasure] = [
+        .communityContacts, .mentalHealthContacts, .socialCareContacts, .ambulanceContacts, .otherCareContacts,
+    ]
 }

@@ -71,7 +71,10 @@ public struct ExtractReader: Sendable {
         extract.areas.codes = areas.code
         extract.areas.imdDecile = areas.imdDecile
         extract.areas.imdScore = areas.imdScore
-        extract.areas.indicatorNames = areaColumns?.extras.map(\.name) ?? []
+        // A trailing comma in the header names an empty column: there is nothing in it to keep.
+        let extras = areaColumns?.extras ?? []
+        let kept = extras.indices.filter { !extras[$0].name.isEmpty }
+        extract.areas.indicatorNames = kept.map { extras[$0].name }
         // Each indicator multiplies the inequality tables, so there are few of them; their names
         // become output, cohort and query names, so they must be plain.
         if extract.areas.indicatorNames.count > Areas.maximumIndicators {
@@ -89,7 +92,7 @@ public struct ExtractReader: Sendable {
                     "Name each further column with lower-case letters, digits and underscores, starting with a letter (at most 40 characters), or remove it; see docs/input-contract.md."
             )
         }
-        extract.areas.indicators = extract.areas.indicatorNames.indices.map { k in areas.indicatorRows.map { $0[k] } }
+        extract.areas.indicators = kept.map { k in areas.indicatorRows.map { $0[k] } }
         for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 
         let snapshot = refs

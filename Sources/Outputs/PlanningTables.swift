@@ -271,14 +271,16 @@ public struct SegmentProfileRow: FlatRow {
 }
 
 /// `inequalities.csv`: each indicator by every breakdown (sex, deprivation decile and quintile,
-/// Core20, ethnic group, age band), and its slope and relative indices of inequality.
+/// Core20, ethnic group, age band, each area indicator's quintiles), and its slope and relative
+/// indices of inequality across deprivation and across each area indicator.
 public struct InequalityRow: FlatRow {
     public var indicator: String
     /// `rate`, `percentage` or `mean`.
     public var kind: String
     /// The unit of the values (per 1,000, %, GBP) or `ratio`.
     public var measure: String
-    /// `all`, a breakdown's id, or a breakdown's id with `_gradient` for the SII and RII rows
+    /// `all`, a breakdown's id (deprivation, ethnic group, sex, age band, an area indicator's
+    /// quintiles), or a breakdown's id with `_gradient` for the SII and RII rows
     /// (`imd_decile_gradient`, `area_pm25_quintile_gradient`).
     public var breakdown: String
     public var group: String

@@ -74,6 +74,27 @@ public enum CareSetting: UInt8, Sendable, Codable, CaseIterable {
 
     public var isSecondaryCare: Bool { self == .ae || self == .outpatient || self == .admitted }
 
+    /// The settings of `care_contacts.csv`, in the order their contacts are counted.
+    public static let careContactSettings: [CareSetting] = [.community, .mentalHealth, .socialCare, .ambulance, .other]
+
+    /// How a setting's contacts and cost are named in outputs: `social_care`, `other_care`.
+    public var contactName: String { self == .other ? "other_care" : name }
+
+    /// A person-readable name: "social care".
+    public var label: String {
+        switch self {
+        case .primaryCarePrescribing: "primary care prescribing"
+        case .ae: "A&E"
+        case .outpatient: "outpatient"
+        case .admitted: "admitted patient care"
+        case .community: "community health"
+        case .mentalHealth: "mental health"
+        case .socialCare: "social care"
+        case .ambulance: "ambulance"
+        case .other: "other care"
+        }
+    }
+
     /// The `setting` values of `care_contacts.csv`.
     public static func careContact(_ text: String) -> ActivityKind? {
         switch text {

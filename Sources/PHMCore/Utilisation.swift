@@ -15,6 +15,9 @@ public struct Utilisation: Sendable {
     public var prescriptionTypes: [Int32]
     /// Cost by setting (indexed by `CareSetting.rawValue`), then by person.
     public var costBySetting: [[Double]]
+    /// Contacts of `care_contacts.csv` starting in the window, by setting (indexed as
+    /// `CareSetting.careContactSettings`), then by person.
+    public var careContacts: [[Int32]]
 
     public func totalCost(_ person: Int) -> Double {
         costBySetting.reduce(0) { $0 + $1[person] }
@@ -43,6 +46,7 @@ public struct Utilisation: Sendable {
         emergencyCost = partials.flatMap(\.emergencyCost)
         prescriptionTypes = partials.flatMap(\.prescriptionTypes)
         costBySetting = CareSetting.allCases.map { s in partials.flatMap { $0.costBySetting[Int(s.rawValue)] } }
+        careContacts = CareSetting.careContactSettings.indices.map { k in partials.flatMap { $0.careContacts[k] } }
     }
 
     private init(_ population: Population, window: DayWindow, people: Range<Int>) {
@@ -56,6 +60,8 @@ public struct Utilisation: Sendable {
         apcCost = [Double](repeating: 0, count: n)
         emergencyCost = apcCost
         costBySetting = CareSetting.allCases.map { _ in [Double](repeating: 0, count: n) }
+        careContacts = CareSetting.careContactSettings.map { _ in [Int32](repeating: 0, count: n) }
+        let contact = CareSetting.allCases.map { CareSetting.careContactSettings.firstIndex(of: $0) ?? -1 }
         let activity = population.activity
         let prescriptions = population.prescriptions
         var codes = Set<Int32>()
@@ -64,6 +70,8 @@ public struct Utilisation: Sendable {
                 let cost = Double(activity.cost[row])
                 let kind = activity.kind[row]
                 costBySetting[Int(kind.setting.rawValue)][i] += cost
+                let k = contact[Int(kind.setting.rawValue)]
+                if k >= 0 { careContacts[k][i] += 1 }
                 switch kind {
                 case .aeAttendance: aeAttendances[i] += 1
                 case .outpatientAttended: outpatientAttendances[i] += 1

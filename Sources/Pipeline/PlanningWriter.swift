@@ -37,7 +37,9 @@ struct PlanningWriter {
         units: [PlanningUnit], facts: PersonFacts, library: ConditionLibrary, segments: SegmentAssignments, risk: [Float]?,
         suppress: Bool, to folder: URL
     ) throws {
-        let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil)
+        // The settings of care_contacts.csv this population has contacts in.
+        let settings = facts.use.careContacts.indices.filter { k in facts.use.careContacts[k].contains { $0 > 0 } }
+        let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil, careSettings: settings)
         let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, suppress: suppress)
         try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)
         let totals = Totals.forUnits(units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles)
@@ -183,16 +185,22 @@ struct PlanningWriter {
         // The slope and relative indices across deprivation deciles, then across each area
         // indicator's quintiles: `[unit][indicator][gradient]`.
         let across =
-            [(InequalityRow.gradient(of: "imd_decile"), Inequalities.imdDeciles(facts.population.areas))]
-            + areaQuintiles.names.indices.map {
-                (InequalityRow.gradient(of: areaQuintiles.breakdown($0)), Inequalities.areaQuintiles(areaQuintiles, $0))
-            }
+            [("imd_decile", Inequalities.imdDeciles(facts.population.areas))]
+            + areaQuintiles.names.indices.map { (areaQuintiles.breakdown($0), Inequalities.areaQuintiles(areaQuintiles, $0)) }
+        let breakdownIndex = across.map { a in breakdowns.firstIndex { $0.id == a.0 }! }
         let gradients = Parallel.map(units.count) { u in
             indicators.indices.map { i in
                 across.indices.map { g in
-                    Inequalities.gradient(
+                    // Under suppression, from the groups' published counts.
+                    let b = breakdownIndex[g]
+                    let published =
+                        suppress
+                        ? across[g].1.slots.indices.map { k -> Inequalities.PublishedCounts in
+                            (c.table.published(c.people[u][b][k]), c.numerators[u][i].flatMap { c.table.published($0[b][k]) })
+                        } : nil
+                    return Inequalities.gradient(
                         totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], across: across[g].1,
-                        seed: UInt64(g) << 32 | UInt64(i + 1))
+                        seed: UInt64(g) << 32 | UInt64(i + 1), published: published)
                 }
             }
         }
@@ -248,7 +256,8 @@ struct PlanningWriter {
                         guard let e else { continue }
                         var row = InequalityRow(
                             indicator: indicator.id, kind: indicator.kind.rawValue,
-                            measure: label == "sii" ? indicator.kind.unit : "ratio", breakdown: across[g].0, group: label)
+                            measure: label == "sii" ? indicator.kind.unit : "ratio",
+                            breakdown: InequalityRow.gradient(of: across[g].0), group: label)
                         row.value = Fixed(e.value, places: 4)
                         row.lower95 = Fixed(e.lower, places: 4)
                         row.upper95 = Fixed(e.upper, places: 4)

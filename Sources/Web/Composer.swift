@@ -122,7 +122,7 @@ enum Composer {
             + ["female", "male"]
         return """
             <label for="add_join">Join</label> <select id="add_join" name="add_join">\(options(joins.map { ($0, $0) }))</select>
-            <label for="add_kind">Criterion</label> <select id="add_kind" name="add_kind">\(options(kinds.map { ($0.id, $0.label) }))</select>
+            <label for="add_kind">Criterion</label> <select id="add_kind" name="add_kind">\(options(kinds.map { ($0.id, $0.label) } + vocabulary.areaIndicators.map { ("area " + $0, "area indicator " + $0) }))</select>
             <label for="add_op">Comparison</label> <select id="add_op" name="add_op">\(options(operators.map { ($0, $0) }))</select>
             <label for="add_value">Value</label> <input id="add_value" name="add_value" list="vocabulary" size="24">
             <datalist id="vocabulary">\(suggestions.map { "<option value=\"\(Pages.escape($0))\">" }.joined())</datalist>
@@ -133,7 +133,11 @@ enum Composer {
     /// form names none.
     static func append(to definition: String, join: String?, kind: String?, op: String?, value: String?) -> String {
         let value = (value ?? "").trimmingCharacters(in: .whitespaces)
-        guard let kind = kinds.first(where: { $0.id == kind }), !value.isEmpty else { return definition }
+        // An area indicator's kind is `area NAME`; a name this run does not have is refused when counted.
+        let area = kind.flatMap { k in
+            k.hasPrefix("area ") && Areas.isUsableIndicatorName(String(k.dropFirst(5))) ? (id: k, label: k, compares: true) : nil
+        }
+        guard let kind = area ?? kinds.first(where: { $0.id == kind }), !value.isEmpty else { return definition }
         let comparison = operators.contains(op ?? "") ? op! : "="
         // Names with spaces or punctuation are quoted; numbers and ids are not.
         let quoted =

@@ -25,6 +25,7 @@ func bruteForce(_ e: CohortExpression, _ f: PersonFrame, _ row: Int) -> Bool {
             case .ltcCount: x = Double(f.ltcCount[row])
             case .use(let m): x = Double(f.use[m]![row])
             }
+            if case .use = field { return x.map(cmp.inFloat.accepts) ?? false }
             return x.map(cmp.accepts) ?? false
         case .category(let field, let values):
             let v = Set(values.map { $0.lowercased() })
@@ -51,14 +52,14 @@ func bruteForce(_ e: CohortExpression, _ f: PersonFrame, _ row: Int) -> Bool {
         case .latest(let id, let cmp, let m):
             let p = f.lists[f.listIds.firstIndex(of: id)!]
             guard let i = p.rows.firstIndex(of: Int32(row)), !p.latestValue[i].isNaN else { return false }
-            return p.latestValueDay[i] >= from(m) && cmp.accepts(Double(p.latestValue[i]))
+            return p.latestValueDay[i] >= from(m) && cmp.inFloat.accepts(Double(p.latestValue[i]))
         case .score(let id, let cmp): return cmp.accepts(f.scores[f.scoreIds.firstIndex(of: id)!][row])
         case .segment(let id, let values):
             let s = f.segmentations.first { $0.id == id }!
             return s.segment[row] != .max && values.contains(s.segmentIds[Int(s.segment[row])])
         case .risk(let id, let cmp):
             let r = f.risks.first { $0.outcome == id }!.risk[row]
-            return !r.isNaN && cmp.accepts(Double(r))
+            return !r.isNaN && cmp.inFloat.accepts(Double(r))
         case .tier(let id, let values):
             let t = f.risks.first { $0.outcome == id }!.tier[row]
             return t >= 0 && values.contains(PersonFrame.tierIds[Int(t)])
@@ -66,7 +67,7 @@ func bruteForce(_ e: CohortExpression, _ f: PersonFrame, _ row: Int) -> Bool {
         case .area(let id, let cmp):
             guard f.area[row] >= 0 else { return false }
             let value = f.areaIndicators[f.areaIndicatorNames.firstIndex(of: id)!][Int(f.area[row])]
-            return !value.isNaN && cmp.accepts(Double(value))
+            return !value.isNaN && cmp.inFloat.accepts(Double(value))
         }
     }
 }
@@ -200,6 +201,12 @@ func randomExpression(_ rng: inout Xoshiro, depth: Int) -> CohortExpression {
         )
         let polluted = try CohortQuery(air, frame: frame).evaluate(frame).rows
         #expect(polluted == (0..<frame.count).filter { bruteForce(air.expression, frame, $0) } && !polluted.isEmpty)
+        // A value typed as a file gives it compares as that value, though kept as a 32-bit float.
+        var exact = frame
+        exact.areaIndicators[0] = exact.areaIndicators[0].map { $0.isNaN ? $0 : Float(9.1) }
+        let known = (0..<exact.count).filter { exact.area[$0] >= 0 && !exact.areaIndicators[0][Int(exact.area[$0])].isNaN }
+        #expect(try CohortQuery(CohortText.parse("area pm25 = 9.1"), frame: exact).evaluate(exact).rows == known)
+        #expect(try CohortQuery(CohortText.parse("area pm25 > 9.1"), frame: exact).evaluate(exact).rows.isEmpty)
         // Unknown is never equal, nor unequal, to anything.
         #expect(
             try CohortQuery(CohortText.parse("area pm25 = 9 or area pm25 != 9"), frame: frame).evaluate(frame).rows.allSatisfy {

@@ -45,6 +45,16 @@ import Testing
         #expect(wide?.hasPrefix("areas.csv: has 13 further columns, more than the 12 area indicators a run keeps") == true)
     }
 
+    @Test func aTrailingCommaInTheAreasHeaderIsNoIndicator() throws {
+        let folder = MinimalExtract.folder([
+            "areas.csv": "lsoa_code,imd_decile,pm25,\nE01000001,3,9.1,\nE01000002,5,7.5,\nE01000003,9,,\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let areas = try ExtractReader(folder: folder).read().areas
+        #expect(areas.indicatorNames == ["pm25"] && areas.indicators.count == 1)
+        #expect(areas.indicators[0].prefix(2) == [9.1, 7.5] && areas.indicators[0][2].isNaN)
+    }
+
     @Test func notUTF8() {
         var bytes = Array(
             "patient_id,event_date,code_system,code,value,unit\nP1,2020-01-01,SNOMED,38341003,,\nP1,2020-01-01,SNOMED,38341003,,caf"

@@ -30,6 +30,9 @@ import Testing
             (0, "2025-01-01", .outpatientAttended, 150),
             (0, "2025-01-02", .outpatientDidNotAttend, 0),
             (0, "2025-03-31", .socialCare, 1_000),
+            (0, "2024-09-09", .community, 0),
+            (0, "2024-10-10", .community, 40),
+            (0, "2023-10-10", .ambulance, 300),  // before the window
             (0, "2025-04-01", .emergencyAdmission, 3_000),  // on as-of: outcome, not history
             (1, "2024-05-01", .maternityAdmission, 1_800),
         ]
@@ -70,7 +73,10 @@ import Testing
         #expect(use.apcCost == [2_900, 1_800])
         #expect(use.prescriptionTypes == [2, 0])
         #expect(use.costBySetting[Int(CareSetting.socialCare.rawValue)] == [1_000, 0])
-        #expect(use.totalCost(0) == 2_000 + 900 + 200 + 150 + 1_000 + 9)
+        #expect(use.totalCost(0) == 2_000 + 900 + 200 + 150 + 1_000 + 40 + 9)
+        // Contacts by setting of care_contacts.csv, counted whatever their cost.
+        #expect(CareSetting.careContactSettings == [.community, .mentalHealth, .socialCare, .ambulance, .other])
+        #expect(use.careContacts == [[2, 0], [0, 0], [1, 0], [0, 0], [0, 0]])
         #expect(use.secondaryCost(0) == 3_250)
     }
 

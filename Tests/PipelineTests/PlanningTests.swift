@@ -160,6 +160,31 @@ import Testing
         #expect(try gradient("multimorbidity_2plus", "overcrowded_households_pct", "sii").low > 0)
     }
 
+    /// Each setting of care_contacts.csv with contacts has its own indicators. The generator
+    /// sends an ambulance with 60% of emergency admissions and with nothing else, so ambulance
+    /// contacts run at 0.6 times emergency admissions.
+    @Test func careContactSettingsHaveTheirOwnActivityAndCost() throws {
+        let (header, rows) = PlanningTests.table("inequalities.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        func whole(_ indicator: String) -> [String]? {
+            rows.first {
+                $0[column("level")] == "organisation" && $0[column("indicator")] == indicator
+                    && $0[column("breakdown")] == "all"
+            }
+        }
+        for setting in ["community", "mental_health", "social_care", "ambulance"] {
+            for id in [setting + "_contacts", setting + "_cost_per_head"] {
+                let row = try #require(whole(id), "\(id)")
+                #expect((Double(row[column("value")]) ?? 0) > 0, "\(id)")
+            }
+        }
+        // The synthetic data has no valid contacts in `other` (its malformed ones are quarantined).
+        #expect(whole("other_care_contacts") == nil)
+        let ambulance = Double(try #require(whole("ambulance_contacts"))[column("value")])!
+        let emergency = Double(try #require(whole("emergency_admissions"))[column("value")])!
+        #expect(abs(ambulance / emergency - 0.6) < 0.05, "\(ambulance) against \(emergency)")
+    }
+
     @Test func variationHasFunnelLimitsForEveryLevel() {
         let (header, rows) = PlanningTests.table("variation.csv")
         func column(_ name: String) -> Int { header.firstIndex(of: name)! }

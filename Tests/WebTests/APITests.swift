@@ -338,6 +338,14 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         #expect(
             Composer.append(to: "", join: "and", kind: "segment", op: "=", value: "bridges_to_health = frailty_dementia")
                 == "segment bridges_to_health = frailty_dementia")
+        // An area indicator, and nothing that only looks like one.
+        #expect(
+            Composer.append(to: "age > 3", join: "and", kind: "area pm25", op: ">=", value: "9.5")
+                == "age > 3 and area pm25 >= 9.5")
+        #expect(Composer.append(to: "age > 3", join: "and", kind: "area pm2.5) or (x", op: ">=", value: "1") == "age > 3")
+        var words = Composer.Vocabulary()
+        words.areaIndicators = ["pm25"]
+        #expect(Composer.form(words).contains(#"<option value="area pm25">area indicator pm25</option>"#))
     }
 
     @Test func theCohortFormCountsAfterEachCriterion() async throws {
