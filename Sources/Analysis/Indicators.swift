@@ -40,8 +40,6 @@ public struct Indicator: Sendable {
         case highRisk
         /// Contacts in a setting of `care_contacts.csv` (index into `CareSetting.careContactSettings`).
         case careContacts(Int)
-        /// Cost in one setting.
-        case settingCost(CareSetting)
     }
 
     public var id: String
@@ -54,8 +52,9 @@ public struct Indicator: Sendable {
     /// as obesity), multimorbidity (2+ and 4+ LTCs), emergency admissions (people admitted and
     /// admissions per 1,000), A&E attendances per 1,000, cost per head, and the high-risk share
     /// when risk scores are present; then, for each setting of `care_contacts.csv` with any
-    /// contact (community, mental health, social care, ambulance, other), its contacts per 1,000
-    /// and its cost per head. Use and cost are over the 12 months before as-of.
+    /// contact (community, mental health, social care, ambulance, other), its contacts per 1,000.
+    /// Use and cost are over the 12 months before as-of. A setting's cost per head is not among
+    /// them: few people have cost in a setting, and a mean's interval gives back how many did.
     public static func standard(library: ConditionLibrary, hasRisk: Bool, careSettings: [Int] = []) -> [Indicator] {
         let conditions = library.conditions.enumerated().filter { $0.element.isLTC || $0.element.group == nil }.map {
             Indicator(id: $0.element.id, name: $0.element.name, kind: .proportion, source: .condition($0.offset))
@@ -86,10 +85,6 @@ public struct Indicator: Sendable {
             all.append(
                 Indicator(id: setting.contactName + "_contacts", name: label + " contacts", kind: .rate, source: .careContacts(k))
             )
-            all.append(
-                Indicator(
-                    id: setting.contactName + "_cost_per_head", name: label + " cost per person", kind: .mean,
-                    source: .settingCost(setting)))
         }
         return all
     }
@@ -106,7 +101,6 @@ public struct Indicator: Sendable {
         case .totalCost: facts.use.totalCost(p)
         case .highRisk: facts.highRisk?[p] == true ? 1 : 0
         case .careContacts(let k): Double(facts.use.careContacts[k][p])
-        case .settingCost(let s): facts.use.costBySetting[Int(s.rawValue)][p]
         }
     }
 }

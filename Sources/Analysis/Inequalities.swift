@@ -205,11 +205,19 @@ public enum Inequalities {
         }
         var ranked: [Statistics.RankedGroup] = []
         for (g, slots) in across.slots.enumerated() {
-            let c = cell(totals, indicator: i, kind: kind, square: square, slots: slots, standardise: false)
-            guard c.people > 0, let crude = c.crude else { continue }
-            var n = c.people, x = c.numerator, value = crude.value
+            // Under suppression which groups count is decided from published counts alone: a
+            // hidden group withholds the gradient, a published 0 leaves the group out.
             if let published {
-                guard g < published.count, let people = published[g].people, people > 0 else { return nil }
+                guard g < published.count, let people = published[g].people else { return nil }
+                if people == 0 { continue }
+            }
+            let c = cell(totals, indicator: i, kind: kind, square: square, slots: slots, standardise: false)
+            guard c.people > 0, let crude = c.crude else {
+                if published != nil { return nil }
+                continue
+            }
+            var n = c.people, x = c.numerator, value = crude.value
+            if let published, let people = published[g].people {
                 n = Double(people)
                 if kind != .mean {
                     guard let events = published[g].numerator else { return nil }

@@ -53,7 +53,8 @@ extension PersonFrame {
         self.use[.cost] = rows.map { Float(use.totalCost($0)) }
         self.use[.emergencyCost] = rows.map { Float(use.emergencyCost[$0]) }
         // Only the settings the data has contacts in: a criterion on another one says so.
-        for (k, measure) in UseMeasure.careContacts.enumerated() where use.careContacts[k].contains(where: { $0 > 0 }) {
+        for (k, measure) in UseMeasure.careContacts.enumerated()
+        where rows.contains(where: { use.careContacts[k][$0] > 0 && !population.optedOut[$0] }) {
             let contacts = use.careContacts[k]
             self.use[measure] = rows.map { Float(contacts[$0]) }
         }

@@ -37,8 +37,9 @@ struct PlanningWriter {
         units: [PlanningUnit], facts: PersonFacts, library: ConditionLibrary, segments: SegmentAssignments, risk: [Float]?,
         suppress: Bool, to folder: URL
     ) throws {
-        // The settings of care_contacts.csv this population has contacts in.
-        let settings = facts.use.careContacts.indices.filter { k in facts.use.careContacts[k].contains { $0 > 0 } }
+        // The settings of care_contacts.csv the people counted have contacts in.
+        let counted = units.filter { $0.level == .organisation }.flatMap(\.people)
+        let settings = facts.use.careContacts.indices.filter { k in counted.contains { facts.use.careContacts[k][$0] > 0 } }
         let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil, careSettings: settings)
         let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, suppress: suppress)
         try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)

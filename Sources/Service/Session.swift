@@ -422,7 +422,12 @@ public struct CohortResult: Sendable {
             // Whether means are shown depends on the published size alone (15 or more means at
             // least 11 people): hiding them below a true 10 beside a shown 10 would tell 8 or 9.
             // Shares of a yes/no measure are counts, published by the tier breakdowns instead.
-            measures = profile.measures.enumerated().filter { !$0.element.measure.hasPrefix("rising_") }.map { i, m in
+            // So are contact counts whose cap is 0 to 1: their mean is the share with a contact.
+            let shares = profile.measures.filter {
+                $0.measure.hasPrefix("rising_")
+                    || ($0.measure.hasSuffix("_contacts_12m") && ($0.cap.map { $0.upperBound - $0.lowerBound <= 1 } ?? true))
+            }.map(\.measure)
+            measures = profile.measures.enumerated().filter { !shares.contains($0.element.measure) }.map { i, m in
                 func shown(_ value: Double, _ n: Int, _ published: Int, _ key: UInt8) -> Double {
                     guard n >= Suppression.smallestPerturbed else { return .nan }
                     guard let cap = m.cap else { return .nan }

@@ -684,7 +684,7 @@ enum Pages {
         table { border-collapse: collapse; font-size: 0.9rem; }
         td, th { padding: 0.2rem 0.45rem; border-bottom: 1px solid #ccc; text-align: left; }
         thead th { vertical-align: bottom; max-width: 7.5rem; } tbody th { font-weight: normal; }
-        td.n { text-align: right; font-variant-numeric: tabular-nums; } td code { overflow-wrap: anywhere; }
+        td.n { text-align: right; font-variant-numeric: tabular-nums; } td code, td:not(.n) { overflow-wrap: anywhere; }
         .error { color: #8a1538; font-weight: bold; }
         .warning { border-left: 4px solid #8a1538; padding-left: 0.6rem; } .headline { font-size: 1.15rem; font-weight: bold; }
         .profile { display: flex; flex-wrap: wrap; gap: 0.5rem 2rem; align-items: flex-start; }
