@@ -33,12 +33,16 @@ public struct Totals: Sendable {
     public var areas: [Int32] = []
     public var areaPeople: [Double] = []
     public var areaSums: [Double] = []
-    private var areaPosition: [Int32: Int] = [:]
+    /// Each area index's position in `areas`, -1 where absent: dense, since this is looked up
+    /// once per person (area indices run from 0 to the number of areas).
+    private var areaPosition: [Int32] = []
 
     /// Where an area's sums are kept, added when new.
     private mutating func position(of area: Int32) -> Int {
-        if let k = areaPosition[area] { return k }
-        areaPosition[area] = areas.count
+        let a = Int(area)
+        if a >= areaPosition.count { areaPosition.append(contentsOf: repeatElement(-1, count: a + 1 - areaPosition.count)) }
+        if areaPosition[a] >= 0 { return Int(areaPosition[a]) }
+        areaPosition[a] = Int32(areas.count)
         areas.append(area)
         areaPeople.append(0)
         areaSums.append(contentsOf: repeatElement(0, count: width))
