@@ -49,14 +49,16 @@ public struct Indicator: Sendable {
 
     /// The indicators of the inequality and variation analyses: each clinical condition's
     /// prevalence (the long-term conditions and the conditions outside any score's groups, such
-    /// as obesity), multimorbidity (2+ and 4+ LTCs), emergency admissions (people admitted and
-    /// admissions per 1,000), A&E attendances per 1,000, cost per head, and the high-risk share
-    /// when risk scores are present; then, for each setting of `care_contacts.csv` with any
+    /// as obesity) and each social factor's recorded prevalence, multimorbidity (2+ and 4+
+    /// LTCs), emergency admissions (people admitted and admissions per 1,000), A&E attendances
+    /// per 1,000, cost per head, and the high-risk share when risk scores are present; then, for each setting of `care_contacts.csv` with any
     /// contact (community, mental health, social care, ambulance, other), its contacts per 1,000.
     /// Use and cost are over the 12 months before as-of. A setting's cost per head is not among
     /// them: few people have cost in a setting, and a mean's interval gives back how many did.
     public static func standard(library: ConditionLibrary, hasRisk: Bool, careSettings: [Int] = []) -> [Indicator] {
-        let conditions = library.conditions.enumerated().filter { $0.element.isLTC || $0.element.group == nil }.map {
+        let conditions = library.conditions.enumerated().filter {
+            $0.element.isLTC || $0.element.group == nil || $0.element.group == Inequalities.socialGroup
+        }.map {
             Indicator(id: $0.element.id, name: $0.element.name, kind: .proportion, source: .condition($0.offset))
         }
         var all =

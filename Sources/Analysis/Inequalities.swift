@@ -1,14 +1,17 @@
+import Conditions
 import Foundation
 import PHMCore
 
 /// Each indicator by deprivation decile and quintile, Core20 against the rest, ethnic group,
-/// sex, age band and the quintiles of each area indicator, crude and age-standardised, with the
-/// slope and relative indices of inequality across deprivation deciles and across each area
-/// indicator's quintiles.
+/// sex, age band, the quintiles of each area indicator and each recorded social factor (those
+/// with it against the rest), crude and age-standardised, with the slope and relative indices of
+/// inequality across deprivation deciles and across each area indicator's quintiles.
 public enum Inequalities {
+    /// A group's people: those of `slots`, less those of `excluded` (who are among them).
     public struct Group: Sendable {
         public var label: String
         public var slots: [Int]
+        public var excluded: [Int] = []
     }
 
     public struct Breakdown: Sendable {
@@ -16,12 +19,20 @@ public enum Inequalities {
         public var groups: [Group]
         /// Whether to age-standardise (not within an age band).
         public var standardise: Bool
+        /// Whether every group is standardised over the age bands (of the standard population)
+        /// where the first group has people, rather than over all of them. A factor recorded
+        /// only in adults has no children, and a rate that counted the children's bands as none
+        /// would be compared with the rest's, which has them.
+        public var firstGroupsBands = false
     }
 
     /// The breakdowns in output order: `standard`, then each area indicator's quintiles (1 holds
-    /// the lowest values) and the areas without a value.
-    public static func breakdowns(_ areas: AreaQuintiles) -> [Breakdown] {
-        standard
+    /// the lowest values) and the areas without a value, then each factor (a condition id, in the
+    /// order `Totals` was given them): `condition_ID`, the people with it recorded against the
+    /// rest.
+    public static func breakdowns(_ areas: AreaQuintiles, factors: [String] = []) -> [Breakdown] {
+        let everyone = standard[0].groups[0].slots
+        return standard
             + areas.names.indices.map { k in
                 let first = Totals.areaSlot(k)
                 return Breakdown(
@@ -30,7 +41,39 @@ public enum Inequalities {
                         + [Group(label: "unknown", slots: [first + 5])],
                     standardise: true)
             }
+            + factors.enumerated().map { j, id in
+                let slot = Totals.factorSlot(j, areaIndicators: areas.names.count)
+                return Breakdown(
+                    id: factorBreakdown(id),
+                    groups: [
+                        Group(label: "recorded", slots: [slot]),
+                        Group(label: "not_recorded", slots: everyone, excluded: [slot]),
+                    ],
+                    standardise: true, firstGroupsBands: true)
+            }
     }
+
+    /// The standard population over the age bands where `group`'s people are (the 2013 ESP,
+    /// with no weight elsewhere).
+    public static func standard(_ totals: Totals, of group: Group) -> [Double] {
+        var people = [Double](repeating: 0, count: 19)
+        for (slot, sign) in group.slots.map({ ($0, 1.0) }) + group.excluded.map({ ($0, -1.0) }) {
+            for c in 0..<AgeCell.count { people[AgeCell.espBand(c)] += sign * totals.people[slot * AgeCell.count + c] }
+        }
+        return zip(Statistics.europeanStandardPopulation2013, people).map { $1 > 0 ? $0 : 0 }
+    }
+
+    /// The breakdown of a recorded factor, by its condition id.
+    public static func factorBreakdown(_ condition: String) -> String { "condition_" + condition }
+
+    /// The conditions that are breakdowns of their own: the library's social factors (group
+    /// `social`), by index.
+    public static func factors(_ library: ConditionLibrary) -> [Int] {
+        library.conditions.indices.filter { library.conditions[$0].group == socialGroup }
+    }
+
+    /// The condition group of social factors recorded in primary care.
+    public static let socialGroup = "social"
 
     /// The breakdowns every run has, in output order; `all` first. Deciles and quintiles run
     /// from 1, the most deprived; Core20 is the most deprived 20% nationally (deciles 1 and 2).
@@ -77,21 +120,25 @@ public enum Inequalities {
         public var standardised: Statistics.Estimate?
     }
 
-    /// The cell for one indicator over a set of group slots.
+    /// The cell for one indicator over a set of group slots, less the `excluded` ones,
+    /// standardised to `standard` (by 5-year age band).
     public static func cell(
-        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], standardise: Bool
+        _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], excluded: [Int] = [],
+        standardise: Bool, standard: [Double] = Statistics.europeanStandardPopulation2013
     )
         -> Cell
     {
         var bandPeople = [Double](repeating: 0, count: 19), bandSums = bandPeople, bandSquares = bandPeople
-        for slot in slots {
+        for (slot, sign) in slots.map({ ($0, 1.0) }) + excluded.map({ ($0, -1.0) }) {
             for c in 0..<AgeCell.count {
                 let at = slot * AgeCell.count + c, band = AgeCell.espBand(c)
-                bandPeople[band] += totals.people[at]
-                bandSums[band] += totals.sums[at * totals.width + i]
-                if let square { bandSquares[band] += totals.sums[at * totals.width + square] }
+                bandPeople[band] += sign * totals.people[at]
+                bandSums[band] += sign * totals.sums[at * totals.width + i]
+                if let square { bandSquares[band] += sign * totals.sums[at * totals.width + square] }
             }
         }
+        // Sums of costs less sums of costs may leave a rounding error where nothing is left.
+        for b in bandPeople.indices where bandPeople[b] <= 0 { (bandPeople[b], bandSums[b], bandSquares[b]) = (0, 0, 0) }
         let n = bandPeople.reduce(0, +), x = bandSums.reduce(0, +)
         guard n > 0 else { return Cell(people: 0, numerator: 0) }
         let m = kind.multiplier
@@ -103,9 +150,10 @@ public enum Inequalities {
         var standardised: Statistics.Estimate?
         if standardise {
             if kind == .mean {
-                standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares)
+                standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares, standard: standard)
             } else {
-                standardised = Statistics.directlyStandardisedRate(counts: bandSums, populations: bandPeople, multiplier: m)
+                standardised = Statistics.directlyStandardisedRate(
+                    counts: bandSums, populations: bandPeople, standard: standard, multiplier: m)
             }
         }
         return Cell(people: n, numerator: x, crude: crude, standardised: standardised)
@@ -134,8 +182,9 @@ public enum Inequalities {
 
     /// A mean standardised to the 2013 ESP: band means weighted by the standard population,
     /// over the bands with people, with normal limits from the band variances.
-    static func standardisedMean(people: [Double], sums: [Double], squares: [Double]) -> Statistics.Estimate? {
-        let esp = Statistics.europeanStandardPopulation2013
+    static func standardisedMean(people: [Double], sums: [Double], squares: [Double], standard esp: [Double])
+        -> Statistics.Estimate?
+    {
         var weight = 0.0, value = 0.0, variance = 0.0
         for b in esp.indices where people[b] > 0 {
             let n = people[b], mean = sums[b] / n

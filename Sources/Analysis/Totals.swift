@@ -1,3 +1,4 @@
+import Conditions
 import PHMCore
 
 /// Indicator sums for one practice or unit, by the groups of every breakdown and by age cell,
@@ -6,11 +7,14 @@ import PHMCore
 public struct Totals: Sendable {
     /// Group slots: IMD deciles 1-10 and unknown (0-10), ethnic groups (11-17), sexes (18-21)
     /// and age bands (22-26), then for each area indicator its quintiles 1-5 and unknown. Every
-    /// person is in one slot of each dimension.
+    /// person is in one slot of each of these dimensions. Then one slot for each recorded factor
+    /// (`Inequalities.factors`): the people with it; everyone else is the rest of the unit.
     public let slotCount: Int
     static let ethnicBase = 11, sexBase = 18, ageBase = 22, areaBase = 27
     /// The first slot of area indicator `k`'s quintiles.
     public static func areaSlot(_ k: Int) -> Int { areaBase + 6 * k }
+    /// The slot of recorded factor `j`, after the quintiles of `areaIndicators` indicators.
+    public static func factorSlot(_ j: Int, areaIndicators: Int) -> Int { areaBase + 6 * areaIndicators + j }
     /// Strata of indirect standardisation: age band (5) x sex (male, female, other) x IMD
     /// quintile (5 and unknown).
     public static let strataCount = 90
@@ -49,9 +53,9 @@ public struct Totals: Sendable {
         return areas.count - 1
     }
 
-    init(width: Int, areaIndicators: Int) {
+    init(width: Int, areaIndicators: Int, factors: Int) {
         self.width = width
-        slotCount = Totals.areaBase + 6 * areaIndicators
+        slotCount = Totals.factorSlot(factors, areaIndicators: areaIndicators)
         people = [Double](repeating: 0, count: slotCount * AgeCell.count)
         sums = [Double](repeating: 0, count: slotCount * AgeCell.count * width)
         stratumPeople = [Double](repeating: 0, count: Totals.strataCount)
@@ -70,9 +74,12 @@ public struct Totals: Sendable {
     }
 
     /// Sums the indicator values of `people` (one practice's registered people).
-    init(people: [Int], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles) {
+    ///
+    /// - Parameter factors: the conditions (library indices) each given a slot of their own.
+    init(people: [Int], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles, factors: [Int]) {
         let squares = Totals.squareSlots(indicators).enumerated().compactMap { i, slot in slot.map { (i, $0) } }
-        self.init(width: indicators.count + squares.count, areaIndicators: areaQuintiles.names.count)
+        let areaIndicators = areaQuintiles.names.count
+        self.init(width: indicators.count + squares.count, areaIndicators: areaIndicators, factors: factors.count)
         let population = facts.population
         var values = [Double](repeating: 0, count: width)
         let emergency = indicators.firstIndex {
@@ -100,6 +107,9 @@ public struct Totals: Sendable {
             for k in areaQuintiles.quintile.indices {
                 let q = area >= 0 ? Int(areaQuintiles.quintile[k][area]) : 0
                 add(Totals.areaSlot(k) + (q == 0 ? 5 : q - 1))
+            }
+            for (j, c) in factors.enumerated() where facts.conditions.has(p, c) {
+                add(Totals.factorSlot(j, areaIndicators: areaIndicators))
             }
             if area >= 0 {
                 let k = position(of: Int32(area))
@@ -135,16 +145,18 @@ public struct Totals: Sendable {
 
     /// Totals for every unit, from per-practice totals computed in parallel.
     public static func forUnits(
-        _ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles
+        _ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles,
+        factors: [Int] = []
     ) -> [Totals] {
         let practiceCount = facts.population.hierarchy.practices.count
         let byPractice = PlanningUnit.peopleByPractice(units, population: facts.population)
         let practices = Parallel.map(practiceCount) {
-            Totals(people: byPractice[$0], indicators: indicators, facts: facts, areaQuintiles: areaQuintiles)
+            Totals(
+                people: byPractice[$0], indicators: indicators, facts: facts, areaQuintiles: areaQuintiles, factors: factors)
         }
         let width = Totals.squareSlots(indicators).compactMap { $0 }.count + indicators.count
         return Parallel.map(units.count) { u in
-            var total = Totals(width: width, areaIndicators: areaQuintiles.names.count)
+            var total = Totals(width: width, areaIndicators: areaQuintiles.names.count, factors: factors.count)
             for q in units[u].practices { total.add(practices[q]) }
             return total
         }

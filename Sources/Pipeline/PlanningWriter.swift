@@ -18,7 +18,11 @@ struct PlanningWriter {
     /// The unit's columns, made once per unit.
     private let columns: [UnitColumns]
 
-    init(units: [PlanningUnit], facts: PersonFacts, indicators: [Indicator], suppress: Bool) {
+    /// The conditions that are breakdowns of their own (`Inequalities.factors`).
+    let factors: [Int]
+
+    init(units: [PlanningUnit], facts: PersonFacts, indicators: [Indicator], factors: [(index: Int, id: String)], suppress: Bool)
+    {
         self.units = units
         self.facts = facts
         self.indicators = indicators
@@ -26,7 +30,8 @@ struct PlanningWriter {
         columns = units.map { $0.columns(units) }
         areaQuintiles = AreaQuintiles(
             population: facts.population, people: units.filter { $0.level == .organisation }.flatMap(\.people))
-        breakdowns = Inequalities.breakdowns(areaQuintiles)
+        self.factors = factors.map(\.index)
+        breakdowns = Inequalities.breakdowns(areaQuintiles, factors: factors.map(\.id))
     }
 
     /// Whether a count behind a percentage or rate is itself small enough to hide.
@@ -41,9 +46,11 @@ struct PlanningWriter {
         let counted = units.filter { $0.level == .organisation }.flatMap(\.people)
         let settings = facts.use.careContacts.indices.filter { k in counted.contains { facts.use.careContacts[k][$0] > 0 } }
         let indicators = Indicator.standard(library: library, hasRisk: facts.highRisk != nil, careSettings: settings)
-        let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, suppress: suppress)
+        let factors = Inequalities.factors(library).map { (index: $0, id: library.conditions[$0].id) }
+        let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, factors: factors, suppress: suppress)
         try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)
-        let totals = Totals.forUnits(units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles)
+        let totals = Totals.forUnits(
+            units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles, factors: writer.factors)
         let cells = writer.inequalityCells(totals)
         try Published.inequalities.write(writer.inequalities(totals, cells), to: folder)
         try Published.variation.write(writer.variation(totals, cells), to: folder)
@@ -134,12 +141,15 @@ struct PlanningWriter {
     func inequalityCells(_ totals: [Totals]) -> InequalityCells {
         let squares = Totals.squareSlots(indicators)
         let cells = Parallel.map(units.count) { u in
-            indicators.indices.map { i in
-                breakdowns.map { b in
-                    b.groups.map { g in
+            let standards = breakdowns.map { b in
+                b.firstGroupsBands ? Inequalities.standard(totals[u], of: b.groups[0]) : Statistics.europeanStandardPopulation2013
+            }
+            return indicators.indices.map { i in
+                breakdowns.indices.map { b in
+                    breakdowns[b].groups.map { g in
                         Inequalities.cell(
                             totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], slots: g.slots,
-                            standardise: b.standardise)
+                            excluded: g.excluded, standardise: breakdowns[b].standardise, standard: standards[b])
                     }
                 }
             }

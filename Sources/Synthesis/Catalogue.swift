@@ -24,6 +24,20 @@ public struct SyntheticCondition: Sendable {
     var valueDefined: Bool = false
 }
 
+/// A social factor a GP records (coded as in the condition library's social lists): who has it
+/// and what it does to their emergency admissions.
+struct SyntheticFactor: Sendable {
+    var name: String
+    var snomed: String
+    /// Share of people with it by age band A-E, in the least deprived decile.
+    var share: [Double]
+    /// Multiplies the share by `1 + slope` for each decile step towards the most deprived.
+    var deprivationSlope: Double
+    var femaleOnly = false
+    /// Rate ratio of emergency admissions for the people with it.
+    var emergencyEffect: Double
+}
+
 public enum Catalogue {
     // Age weight profiles by band A 0-17, B 18-44, C 45-64, D 65-79, E 80+.
     static let young: [Double] = [3, 2, 1.2, 1, 1]
@@ -98,6 +112,56 @@ public enum Catalogue {
             medicines: med, recent: recent, prescriptionDefined: prescriptionDefined, alwaysTreated: alwaysTreated,
             valueDefined: valueDefined)
     }
+
+    /// Social factors, their prevalence and their effects. The effects are the generator's
+    /// choices, of the direction published evidence reports, sized so that tests can see them:
+    /// social isolation (not tied to deprivation) raises emergency admissions by half, and caring
+    /// (nor tied to deprivation) leaves them as they are, so that the breakdowns can be checked
+    /// for size and for a null; the others are tied to deprivation, as they are in life.
+    static let factors: [SyntheticFactor] = [
+        .init(
+            name: "homeless", snomed: "32911000", share: [0, 0.002, 0.0015, 0.0003, 0], deprivationSlope: 0.5,
+            emergencyEffect: 2),
+        .init(
+            name: "housing_problem", snomed: "105531004", share: [0.01, 0.01, 0.008, 0.005, 0.003], deprivationSlope: 0.2,
+            emergencyEffect: 1.2),
+        .init(
+            name: "lives_alone", snomed: "105529008", share: [0, 0.04, 0.06, 0.15, 0.3], deprivationSlope: 0.03,
+            emergencyEffect: 1),
+        .init(
+            name: "carer", snomed: "133932002", share: [0.005, 0.04, 0.07, 0.05, 0.03], deprivationSlope: 0,
+            emergencyEffect: 1),
+        .init(
+            name: "unemployed", snomed: "73438004", share: [0, 0.02, 0.015, 0, 0], deprivationSlope: 0.2,
+            emergencyEffect: 1.2),
+        .init(
+            name: "socially_isolated", snomed: "422650009", share: [0, 0.01, 0.015, 0.03, 0.06], deprivationSlope: 0,
+            emergencyEffect: 1.5),
+        .init(
+            name: "domestic_abuse", snomed: "205171000000107", share: [0.002, 0.015, 0.008, 0.002, 0.001],
+            deprivationSlope: 0.15, femaleOnly: true, emergencyEffect: 1.3),
+        .init(
+            name: "hazardous_drinking", snomed: "198421000000108", share: [0, 0.04, 0.05, 0.03, 0.01], deprivationSlope: 0.05,
+            emergencyEffect: 1.2),
+        .init(
+            name: "drug_misuse", snomed: "361055000", share: [0.001, 0.015, 0.006, 0.001, 0], deprivationSlope: 0.3,
+            emergencyEffect: 1.5),
+        .init(
+            name: "current_smoker", snomed: "77176002", share: [0.005, 0.1, 0.1, 0.06, 0.03], deprivationSlope: 0.12,
+            emergencyEffect: 1.2),
+        .init(
+            name: "care_home", snomed: "160734000", share: [0, 0, 0.001, 0.01, 0.08], deprivationSlope: 0, emergencyEffect: 1.3),
+        .init(
+            name: "asylum_refugee", snomed: "446654005", share: [0.002, 0.004, 0.001, 0, 0], deprivationSlope: 0.2,
+            emergencyEffect: 1),
+        .init(
+            name: "interpreter_needed", snomed: "315594003", share: [0.005, 0.01, 0.01, 0.01, 0.01], deprivationSlope: 0.1,
+            emergencyEffect: 1),
+    ]
+    /// Recorded for some people without the factor: an ex-smoker code, and a drug use status
+    /// saying none (the drug list holds both kinds of status).
+    static let exSmoker = "8517006"
+    static let noDrugMisuse = "228367002"
 
     /// One-off medicines (antibiotics, short courses).
     static let acuteMedicines: [String] = [

@@ -64,6 +64,19 @@ extension PersonModel {
                 if bmi >= 30, rng.chance(0.4) { event(day, Catalogue.obesity) }
             }
         }
+        // Social factors, recorded once in the 20 months before as-of (so within every factor's
+        // window), from their own stream; some people without one have a code saying so.
+        var social = Xoshiro(seed: options.seed, UInt64(person), 6)
+        func recently() -> Day { options.asOf.adding(days: -1 - social.int(0..<600)) }
+        for (k, factor) in Catalogue.factors.enumerated() where factors[person] & (1 << k) != 0 {
+            event(recently(), factor.snomed)
+        }
+        if age >= 18 {
+            let smoker = Catalogue.factors.firstIndex { $0.name == "current_smoker" }!
+            let drugs = Catalogue.factors.firstIndex { $0.name == "drug_misuse" }!
+            if factors[person] & (1 << smoker) == 0, social.chance(0.25) { event(recently(), Catalogue.exSmoker) }
+            if factors[person] & (1 << drugs) == 0, social.chance(0.05) { event(recently(), Catalogue.noDrugMisuse) }
+        }
         maybeFault(gp, &block, &rng) { rows in
             rows.raw("\(gpId),2023-02-30,SNOMED,\(Catalogue.systolicBP),120,mmHg")
             return "date_format"
@@ -140,6 +153,10 @@ extension PersonModel {
         let g = rng.gamma(shape: Calibration.personShape) / userShare
         // Where the person lives at as-of stands for where they lived throughout.
         let air = exp(Calibration.pm25Effect * (geography.areaIndicators[area[person]][0] - Calibration.pm25Centre))
+        // And their social factors, relative to the population's mean effect.
+        let social = Catalogue.factors.indices.reduce(1 / factorMeanEffect) {
+            factors[person] & (1 << $1) != 0 ? $0 * Catalogue.factors[$1].emergencyEffect : $0
+        }
         let keep = Calibration.activePersistence
         let become = (1 - keep) * userShare / (1 - userShare)
         var sequence = 0
@@ -216,12 +233,12 @@ extension PersonModel {
             }
             let emergencies: [Day]
             switch options.signal {
-            case .full: emergencies = days(Calibration.emergencyRate[band] * air)
+            case .full: emergencies = days(Calibration.emergencyRate[band] * air * social)
             case .weak:
                 // About 5% a year; rate ratios 1.13 per decade of age, 1.11 per deprivation decile
                 // and 1.25 per long-term condition.
                 emergencies = draw(
-                    0.02 * air * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
+                    0.02 * air * social * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
             case .none: emergencies = draw(0.05)
             }
             for day in emergencies {

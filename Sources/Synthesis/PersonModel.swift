@@ -16,6 +16,11 @@ struct PersonModel: Sendable {
     /// (`lifeStart`), and the days they gained more.
     let heldAtStart: [Int]
     let gained: [[Day]]
+    /// Each person's social factors, as bits of `Catalogue.factors`.
+    let factors: [UInt16]
+    /// Divides every emergency admission rate, so that the factors' effects leave the
+    /// population's rate the one calibrated (their mean rate ratio, over everyone).
+    let factorMeanEffect: Double
     let historyStart: Day
     let lifeStart: Day
     let end: Day
@@ -117,6 +122,22 @@ struct PersonModel: Sendable {
         if options.onsets == .backdated {
             assign((0..<n).filter { death[$0].map { $0 >= options.asOf } ?? true }, into: &ltc)
         }
+        // Social factors, from a stream of their own, by age band, sex and deprivation.
+        var factors = [UInt16](repeating: 0, count: n), effectSum = 0.0
+        for i in 0..<n {
+            var rng = Xoshiro(seed: options.seed, UInt64(i), 5)
+            let band = Int(AgeBand(age: age[i]).rawValue), steps = Double(10 - geography.areaDecile[area[i]])
+            var effect = 1.0
+            for (k, factor) in Catalogue.factors.enumerated() where !factor.femaleOnly || female[i] {
+                if rng.chance(factor.share[band] * (1 + factor.deprivationSlope * steps)) {
+                    factors[i] |= 1 << k
+                    effect *= factor.emergencyEffect
+                }
+            }
+            effectSum += effect
+        }
+        self.factors = factors
+        factorMeanEffect = n > 0 ? effectSum / Double(n) : 1
         heldAtStart = held
         self.gained = gained
         self.birth = birth
@@ -386,6 +407,9 @@ struct PersonModel: Sendable {
             conditions.filter { $0.onset < asOf }.map { Catalogue.conditions[$0.index].name }.sorted().joined(separator: "|"))
         block.files[PersonModel.gtPerson].field(registeredAtAsOf ? 1 : 0)
         block.files[PersonModel.gtPerson].field(diedBefore ? 1 : 0)
+        block.files[PersonModel.gtPerson].field(
+            Catalogue.factors.indices.filter { factors[person] & (1 << $0) != 0 }.map { Catalogue.factors[$0].name }
+                .joined(separator: "|"))
         block.end(PersonModel.gtPerson)
 
         let gpId = current.id

@@ -107,7 +107,7 @@ public enum SyntheticHealthSystem {
         ("care_contacts.csv", "record_id,\(identityHeader),setting,service,start_date,end_date,cost"),
         ("ground-truth/care_records.csv", "file,record_id,person"),
         ("ground-truth/registrations.csv", "patient_id,person"),
-        ("ground-truth/persons.csv", "person,ltc_count,conditions,registered_at_as_of,died_before_as_of"),
+        ("ground-truth/persons.csv", "person,ltc_count,conditions,registered_at_as_of,died_before_as_of,social_factors"),
         ("ground-truth/faults.csv", "file,line,rule"),
         ("ground-truth/intervention.csv", "nhs_number,start_date"),
     ]

@@ -160,6 +160,88 @@ import Testing
         #expect(try gradient("multimorbidity_2plus", "overcrowded_households_pct", "sii").low > 0)
     }
 
+    /// Social factors recorded in primary care: the generator raises emergency admissions by
+    /// half with social isolation (not tied to deprivation), doubles them with homelessness (tied
+    /// to it) and leaves carers' as they are. The breakdowns' cells are the people's (recounted
+    /// from the person-level outputs), and the people with a factor have the admissions the
+    /// generator gave them against the rest of their age: an indirectly standardised ratio,
+    /// with an interval from the people's own spread (admissions cluster in people).
+    @Test func socialFactorBreakdownsRecoverTheGeneratorsEffects() throws {
+        let (header, rows) = PlanningTests.table("inequalities.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        func cell(_ indicator: String, _ breakdown: String, _ group: String) throws -> [String] {
+            try #require(
+                rows.first {
+                    $0[column("level")] == "organisation" && $0[column("indicator")] == indicator
+                        && $0[column("breakdown")] == breakdown && $0[column("group")] == group
+                }, "\(indicator) \(breakdown) \(group)")
+        }
+        let persons = readCSV(DefaultRun.output.appendingPathComponent("persons.csv"))
+        let pseudonym = persons[0].firstIndex(of: "pseudonym")!, age = persons[0].firstIndex(of: "age")!
+        let admissions = persons[0].firstIndex(of: "emergency_admissions_12m")!
+        var recorded: [String: Set<String>] = [:]
+        for row in readCSV(DefaultRun.output.appendingPathComponent("person-conditions.csv")).dropFirst() {
+            recorded[row[1], default: []].insert(row[0])
+        }
+        let people = persons.dropFirst().map {
+            (id: $0[pseudonym], cell: AgeCell.of(age: Int($0[age])!), y: Double($0[admissions])!)
+        }
+
+        /// Observed over expected admissions of the people with `factor`, expected from the rest's
+        /// rates by age cell, with limits from the log ratio's standard error.
+        func ratio(_ factor: String) throws -> (value: Double, low: Double, high: Double) {
+            let with = recorded[factor] ?? []
+            var n = [[Double]](repeating: [0, 0], count: AgeCell.count), sum = n, squares = n
+            for p in people {
+                let g = with.contains(p.id) ? 0 : 1
+                n[p.cell][g] += 1
+                sum[p.cell][g] += p.y
+                squares[p.cell][g] += p.y * p.y
+            }
+            // The cells agree with the people's.
+            let published = try cell("emergency_admissions", "condition_" + factor, "recorded")
+            let total = n.reduce(0) { $0 + $1[0] }, observed = sum.reduce(0) { $0 + $1[0] }
+            #expect(abs(Double(published[column("people")])! - total) <= 5, "\(factor) people")
+            #expect(abs(Double(published[column("numerator")])! - observed) <= 5, "\(factor) admissions")
+            var expected = 0.0, varianceObserved = 0.0, varianceExpected = 0.0
+            for c in 0..<AgeCell.count where n[c][0] > 0 && n[c][1] > 1 {
+                let rate = sum[c][1] / n[c][1]
+                expected += n[c][0] * rate
+                varianceObserved += squares[c][0] - 2 * rate * sum[c][0] + n[c][0] * rate * rate
+                let spread = (squares[c][1] - sum[c][1] * rate) / (n[c][1] - 1)
+                varianceExpected += n[c][0] * n[c][0] * spread / n[c][1]
+            }
+            let r = observed / expected
+            let se = (varianceObserved / (observed * observed) + varianceExpected / (expected * expected)).squareRoot()
+            return (r, r * exp(-1.959964 * se), r * exp(1.959964 * se))
+        }
+        let isolated = try ratio("socially_isolated")
+        #expect(isolated.low > 1 && isolated.low <= 1.5 && 1.5 <= isolated.high, "\(isolated)")
+        // The published age-standardised rates, over the age bands the recorded people are in,
+        // say the same.
+        let standardised = try ["recorded", "not_recorded"].map {
+            Double(try cell("emergency_admissions", "condition_socially_isolated", $0)[column("age_standardised")])!
+        }
+        #expect(isolated.low...isolated.high ~= standardised[0] / standardised[1], "\(standardised)")
+        let carer = try ratio("carer")
+        #expect(carer.low <= 1 && 1 <= carer.high && carer.high - carer.low < 0.6, "\(carer)")
+        // Homelessness: its own doubling and the deprivation it comes with.
+        #expect(try ratio("homeless").low > 1.5)
+
+        // The factors are recorded as the generator gave them: the people counted with each are
+        // those the ground truth gives it, less those who opted out (3%) and whose rows were
+        // refused (the platform sees codes of the last 2 years, and the generator records each
+        // factor within them).
+        let truth = readCSV(DefaultRun.input.appendingPathComponent("ground-truth/persons.csv"))
+        let factors = truth[0].firstIndex(of: "social_factors")!, registered = truth[0].firstIndex(of: "registered_at_as_of")!
+        let alive = truth.dropFirst().filter { $0[registered] == "1" }
+        for factor in ["socially_isolated", "carer", "homeless"] {
+            let expected = Double(alive.filter { $0[factors].split(separator: "|").contains(Substring(factor)) }.count)
+            let found = Double(try cell(factor, "all", "all")[column("numerator")])!
+            #expect(found <= expected + 10 && found >= 0.92 * expected - 10, "\(factor): \(found) against \(expected)")
+        }
+    }
+
     /// Under suppression a gradient says no more than its groups' published counts: it is the
     /// line through the published values at the published people's ranks, and no unit has one
     /// beside a hidden group.
