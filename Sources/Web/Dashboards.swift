@@ -64,7 +64,7 @@ struct PageQuery: Sendable {
 /// The analytic pages. Each is a function from the published outputs and a query to panels, so
 /// the HTML page, its JSON and its CSV downloads cannot disagree.
 enum Dashboard: String, CaseIterable, Sendable {
-    case overview, multimorbidity, risk, segments, inequalities, variation, projections
+    case overview, multimorbidity, risk, segments, inequalities, determinants, variation, projections
 
     var title: String {
         switch self {
@@ -73,6 +73,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .risk: "Risk stratification"
         case .segments: "Segments"
         case .inequalities: "Inequalities"
+        case .determinants: "Wider determinants"
         case .variation: "Variation"
         case .projections: "Projections"
         }
@@ -115,6 +116,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .risk: Dashboard.risk(p, q)
         case .segments: Dashboard.segments(p, q)
         case .inequalities: Dashboard.inequalities(p, q)
+        case .determinants: Dashboard.determinants(p, q)
         case .variation: Dashboard.variation(p, q)
         case .projections: Dashboard.projections(p, q)
         }
@@ -464,6 +466,116 @@ enum Dashboard: String, CaseIterable, Sendable {
                         + " Quintiles are of the people, with areas ranked by the indicator; a gradient here need not be the indicator's own doing, since areas differ in deprivation and more."
                         + reading)
             }
+    }
+
+    // MARK: wider determinants
+
+    /// The outcomes the wider determinants page follows across each determinant.
+    static let determinantOutcomes = ["multimorbidity_2plus", "emergency_admissions", "cost_per_head"]
+
+    static func determinants(_ p: Publication, _ q: PageQuery) -> [Panel] {
+        let rows = unitRows(p.inequalities, q.unit)
+        let outcomes = determinantOutcomes.filter { o in rows.contains { $0.indicator == o } }
+        func format(_ r: InequalityRow?) -> Format {
+            let units = r?.measure ?? ""
+            return units == "percent" ? .percent : units.hasPrefix("GBP") ? .money : .rate
+        }
+        var panels: [Panel] = []
+        // Each area indicator: the outcomes by its quintiles, age-standardised.
+        let areas = distinct(rows.map(\.breakdown).filter { $0.hasPrefix("area_") && $0.hasSuffix("_quintile") })
+        for groups in areas {
+            let name = String(groups.dropFirst("area_".count).dropLast("_quintile".count))
+            for outcome in outcomes {
+                let own = rows.filter { $0.indicator == outcome }
+                let bars = own.filter { $0.breakdown == groups && $0.group != "unknown" }
+                let whole = own.first { $0.breakdown == "all" }
+                let gradient = own.filter { $0.breakdown == InequalityRow.gradient(of: groups) }
+                var note =
+                    "Quintile 1 holds the fifth of people in the areas with the lowest \(name), 5 the highest. Bars are age-standardised (2013 European Standard Population), with their 95% intervals where published; the table has the crude values with theirs."
+                if let sii = gradient.first(where: { $0.group == "sii" })?.value?.value {
+                    note +=
+                        " Slope index of inequality \(format(whole).show(sii)) (95% CI \(format(whole).show(gradient.first { $0.group == "sii" }?.lower95?.value)) to \(format(whole).show(gradient.first { $0.group == "sii" }?.upper95?.value))) from the lowest to the highest \(name)."
+                }
+                note +=
+                    " An association, not a cause: areas differ in deprivation and much else (the Inequalities page has the same indicator by deprivation)."
+                panels.append(
+                    Panel(
+                        id: "area-\(name)-\(outcome)",
+                        title: "\(title(outcome)) by quintile of the areas' \(name) (\(whole?.measure ?? ""), age-standardised)",
+                        note: note,
+                        chart: .bars(
+                            .init(
+                                labels: bars.map(\.group), values: bars.map { $0.ageStandardised?.value },
+                                intervals: bars.map { b in
+                                    b.ageStandardisedLower95.flatMap { l in b.ageStandardisedUpper95.map { (l.value, $0.value) } }
+                                },
+                                format: format(whole),
+                                reference: whole?.ageStandardised.map { ($0.value, "whole unit") })),
+                        table: PanelTable(
+                            "inequalities",
+                            own.filter { $0.breakdown == groups || $0.breakdown == InequalityRow.gradient(of: groups) },
+                            of: q.unit)))
+            }
+        }
+        // Each recorded social factor: how the people with it compare with the rest of their ages.
+        let factors = distinct(rows.map(\.breakdown).filter { $0.hasPrefix("condition_") })
+        for outcome in outcomes where !factors.isEmpty {
+            let own = rows.filter { $0.indicator == outcome && factors.contains($0.breakdown) }
+            let ratios = factors.map { f -> Double? in
+                let rate = { (g: String) in own.first { $0.breakdown == f && $0.group == g }?.ageStandardised?.value }
+                guard let a = rate("recorded"), let b = rate("not_recorded"), b > 0 else { return nil }
+                return a / b
+            }
+            panels.append(
+                Panel(
+                    id: "social-\(outcome)",
+                    title: "\(title(outcome)): people with a recorded social factor against the rest",
+                    note:
+                        "Each bar is the age-standardised value of the people with the factor recorded over that of everyone else, both standardised over the age bands the recorded people are in: 2 means twice the rest's. Only what practices code is counted, and they code social circumstances unevenly. An association, not a cause: factors go with deprivation and with each other.",
+                    chart: .bars(
+                        .init(
+                            labels: factors.map { label(String($0.dropFirst("condition_".count))) }, values: ratios,
+                            format: .ratio, reference: (1, "the rest"))),
+                    table: PanelTable("inequalities", own, of: q.unit)))
+        }
+        // Proportionate universalism: per practice, the people at high risk who also have a
+        // recorded social need.
+        let need = "condition_social_need"
+        if rows.contains(where: { $0.indicator == "high_risk" && $0.breakdown == need }) {
+            let practices = p.units.filter { $0.level == .practice && p.path(to: $0.code).contains { $0.code == q.unit.code } }
+            let codes = Set(practices.map(\.code))
+            let byPractice = Dictionary(
+                p.inequalities.filter {
+                    codes.contains($0.unit.unitCode) && $0.row.indicator == "high_risk"
+                        && (($0.row.breakdown == need && $0.row.group == "recorded") || $0.row.breakdown == "all")
+                }.map { ($0.unit.unitCode, [$0.row]) }, uniquingKeysWith: +)
+            let table = PanelTable(
+                name: "high-risk-social-need",
+                columns: [
+                    "unit_code", "unit_name", "people", "high_risk", "social_need", "high_risk_with_social_need",
+                    "pct_of_social_need_at_high_risk",
+                ],
+                rows: practices.map { unit in
+                    let all = byPractice[unit.code]?.first { $0.breakdown == "all" }
+                    let needy = byPractice[unit.code]?.first { $0.breakdown == need }
+                    func text(_ n: Int?) -> String { n.map(String.init) ?? "" }
+                    return [
+                        unit.code, unit.name, text(all?.people), text(all?.numerator), text(needy?.people),
+                        text(needy?.numerator),
+                        needy?.value?.text ?? "",
+                    ]
+                })
+            let both = numbers(table, "high_risk_with_social_need")
+            panels.append(
+                Panel(
+                    id: "high-risk-social-need",
+                    title: "People at high risk with a recorded social need, by practice",
+                    note:
+                        "Proportionate universalism: care for everyone, with more for those with more need. Each bar counts the practice's people at high or very high risk of emergency admission who also have a recorded social need (housing, living alone, caring, unemployment, isolation, domestic abuse or asylum), the people for whom clinical and social support together matter most. Counts are suppressed and rounded as every planning count is.",
+                    chart: .bars(.init(labels: practices.map(\.name), values: both, format: .count)),
+                    table: table))
+        }
+        return panels
     }
 
     // MARK: variation

@@ -234,6 +234,52 @@ import Testing
             log.contains { $0.action == "view_aggregates" && $0.user == "ana" && $0.detail.contains("\"page\":\"variation\"") })
     }
 
+    /// The wider determinants page: the outcomes across each area indicator's quintiles, the
+    /// people with each social factor against the rest, and per practice the people at high
+    /// risk with a recorded social need, all from the published inequalities rows.
+    @Test func widerDeterminantsPageFollowsThePublishedRows() throws {
+        let served = try Served()
+        let publication = try served.platform.publication()
+        let board = try #require(publication.units.first { $0.level == .organisation })
+        let panels = Dashboard.determinants(
+            publication, PageQuery(unit: board, indicator: Dashboard.defaultIndicator, measure: ""))
+        let ids = Set(panels.map(\.id))
+        for area in ["pm25", "green_space_access_pct", "overcrowded_households_pct"] {
+            for outcome in Dashboard.determinantOutcomes {
+                #expect(ids.contains("area-\(area)-\(outcome)"), "\(area) \(outcome)")
+            }
+        }
+        // The air quality panel: five quintiles, age-standardised as published.
+        let air = try #require(panels.first { $0.id == "area-pm25-emergency_admissions" })
+        guard case .bars(let bars) = air.chart else { Issue.record("no bars"); return }
+        #expect(bars.labels == ["1", "2", "3", "4", "5"])
+        let published = publication.inequalities.filter {
+            $0.unit.unitCode == board.code && $0.row.indicator == "emergency_admissions"
+                && $0.row.breakdown == "area_pm25_quintile" && $0.row.group != "unknown"
+        }
+        #expect(bars.values == published.map { $0.row.ageStandardised?.value })
+        #expect(air.note.contains("Slope index of inequality"))
+        // Social factors: isolation's ratio is the generator's effect, carers' near none.
+        let social = try #require(panels.first { $0.id == "social-emergency_admissions" })
+        guard case .bars(let ratios) = social.chart else { Issue.record("no bars"); return }
+        func ratio(_ label: String) throws -> Double {
+            let i = try #require(ratios.labels.firstIndex(of: label))
+            return try #require(ratios.values[i])
+        }
+        let isolated = try ratio("socially isolated"), carer = try ratio("carer")
+        #expect(isolated > 1.3 && isolated < 1.9 && carer > 0.75 && carer < 1.25, "\(isolated) \(carer)")
+        // Per practice: every practice of the board, with no more people at high risk and in
+        // need than in need, or at high risk.
+        let practices = try #require(panels.first { $0.id == "high-risk-social-need" }).table
+        #expect(practices.rows.count == publication.units.filter { $0.level == .practice }.count)
+        let need = Dashboard.numbers(practices, "social_need"), both = Dashboard.numbers(practices, "high_risk_with_social_need")
+        let high = Dashboard.numbers(practices, "high_risk")
+        #expect(both.compactMap { $0 }.reduce(0, +) > 0)
+        for i in practices.rows.indices {
+            if let b = both[i], let n = need[i], let h = high[i] { #expect(b <= n && b <= h, "\(practices.rows[i])") }
+        }
+    }
+
     @Test func rolesSeeOnlyWhatTheirPurposeAllows() async throws {
         let served = try Served()
         try await served.app.test(.router) { client in
