@@ -12,6 +12,11 @@ public enum Inequalities {
         public var label: String
         public var slots: [Int]
         public var excluded: [Int] = []
+        /// Under suppression only the group's age-standardised values are published, not its
+        /// counts or crude values: the rest of a unit beside a small group, whose counts less the
+        /// unit's would give the small group's back, and whose protection would spread through
+        /// every unit (the rest is nearly everyone, in every practice).
+        public var countsWithheld = false
     }
 
     public struct Breakdown: Sendable {
@@ -47,7 +52,7 @@ public enum Inequalities {
                     id: factorBreakdown(id),
                     groups: [
                         Group(label: "recorded", slots: [slot]),
-                        Group(label: "not_recorded", slots: everyone, excluded: [slot]),
+                        Group(label: "not_recorded", slots: everyone, excluded: [slot], countsWithheld: true),
                     ],
                     standardise: true, firstGroupsBands: true)
             }

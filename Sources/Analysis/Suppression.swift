@@ -45,6 +45,14 @@ public struct Suppression: Sendable {
         return counts.count - 1
     }
 
+    /// Adds a count that is never published under suppression, whatever its size: one whose
+    /// publication would give back a small count beside it and that no relation protects.
+    public mutating func addWithheld(_ count: Int) -> Int {
+        let cell = add(count)
+        if enabled { hidden[cell] = true }
+        return cell
+    }
+
     public static func isSmall(_ count: Int) -> Bool { count >= 1 && count <= largestSuppressed }
 
     /// Cell-key perturbation of a count (the method of the ABS TableBuilder and of the ONS 2021

@@ -155,32 +155,49 @@ struct PlanningWriter {
             }
         }
         var table = Suppression(enabled: suppress)
+        func add(_ count: Double, _ group: Inequalities.Group) -> Int {
+            group.countsWithheld ? table.addWithheld(Int(count.rounded())) : table.add(Int(count.rounded()))
+        }
         let people = units.indices.map { u in
-            breakdowns.indices.map { b in breakdowns[b].groups.indices.map { g in table.add(Int(cells[u][0][b][g].people)) } }
+            breakdowns.indices.map { b in
+                breakdowns[b].groups.indices.map { g in add(cells[u][0][b][g].people, breakdowns[b].groups[g]) }
+            }
         }
         let numerators = units.indices.map { u in
             indicators.indices.map { i -> [[Int]]? in
                 guard indicators[i].kind != .mean else { return nil }
                 return breakdowns.indices.map { b in
-                    breakdowns[b].groups.indices.map { g in table.add(Int(cells[u][i][b][g].numerator.rounded())) }
+                    breakdowns[b].groups.indices.map { g in add(cells[u][i][b][g].numerator, breakdowns[b].groups[g]) }
                 }
             }
         }
-        // Additive relations: the groups of each breakdown add up to the unit; quintiles and Core20
-        // are sums of deciles; each unit's groups add up to its parent's.
+        // Additive relations: the groups of each breakdown add up to the unit (unless a group's
+        // counts are withheld); quintiles and Core20 are sums of deciles; each unit's groups add
+        // up to its parent's.
+        let partitions = breakdowns.indices.dropFirst().filter { b in !breakdowns[b].groups.contains { $0.countsWithheld } }
         func relateWithin(_ c: [[Int]]) {
-            for b in 1..<breakdowns.count { table.relate(total: c[0][0], parts: c[b]) }
+            for b in partitions { table.relate(total: c[0][0], parts: c[b]) }
             let deciles = c[1], quintiles = c[2], core20 = c[3]
             for q in 0..<5 { table.relate(total: quintiles[q], parts: [deciles[2 * q], deciles[2 * q + 1]]) }
             table.relate(total: core20[0], parts: [deciles[0], deciles[1]])
             table.relate(total: core20[1], parts: Array(deciles[2...10]))
         }
+        // A social factor's recorded people are its prevalence's numerator: one count, two cells.
+        let sameCount = breakdowns.indices.compactMap { b -> (breakdown: Int, indicator: Int)? in
+            guard let i = indicators.firstIndex(where: { Inequalities.factorBreakdown($0.id) == breakdowns[b].id }) else {
+                return nil
+            }
+            return (b, i)
+        }
         for u in units.indices {
             relateWithin(people[u])
             for i in indicators.indices { if let n = numerators[u][i] { relateWithin(n) } }
+            for (b, i) in sameCount {
+                if let n = numerators[u][i] { table.relate(total: people[u][b][0], parts: [n[0][0]]) }
+            }
         }
         for b in breakdowns.indices {
-            for g in breakdowns[b].groups.indices {
+            for g in breakdowns[b].groups.indices where !breakdowns[b].groups[g].countsWithheld {
                 table.relateToParents(units) { people[$0][b][g] }
                 for i in indicators.indices where indicators[i].kind != .mean {
                     table.relateToParents(units) { numerators[$0][i]?[b][g] }
@@ -243,7 +260,7 @@ struct PlanningWriter {
                         row.value = Fixed(crude?.value, places: 3)
                         row.lower95 = Fixed(crude?.lower, places: 3)
                         row.upper95 = Fixed(crude?.upper, places: 3)
-                        let standardised = visible ? cell.standardised : nil
+                        let standardised = visible || group.countsWithheld ? cell.standardised : nil
                         let exactOnly = suppress && indicator.kind != .mean
                         row.ageStandardised = Fixed(standardised?.value, places: 3)
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)

@@ -242,6 +242,43 @@ import Testing
         }
     }
 
+    /// A social factor's recorded people and its prevalence's numerator are one count in two
+    /// places: in every unit both are published and equal, or both are hidden.
+    @Test func aSocialFactorsCountIsHiddenWhereverItIsHidden() throws {
+        let (header, rows) = PlanningTests.table("inequalities.csv")
+        func column(_ name: String) -> Int { header.firstIndex(of: name)! }
+        var numerator: [String: String] = [:], recorded: [String: String] = [:]
+        for row in rows {
+            let key = row[column("unit_code")] + " " + row[column("indicator")]
+            if row[column("breakdown")] == "all" { numerator[key] = row[column("numerator")] }
+            if row[column("breakdown")].hasPrefix("condition_"), row[column("group")] == "recorded" {
+                recorded[row[column("unit_code")] + " " + row[column("breakdown")].dropFirst("condition_".count)] =
+                    row[column("people")]
+            }
+        }
+        #expect(recorded.count > 100)
+        var hidden = 0
+        for (key, people) in recorded {
+            #expect(numerator[key] == people, "\(key)")
+            if people.isEmpty { hidden += 1 }
+        }
+        #expect(hidden > 0, "no factor's count was small enough to hide")
+        // The rest of the unit, beside it, has only its age-standardised values: its counts less
+        // the unit's would give the recorded count back. And withholding them hides nothing more:
+        // every practice's people are published.
+        let rest = rows.filter { $0[column("breakdown")].hasPrefix("condition_") && $0[column("group")] == "not_recorded" }
+        #expect(!rest.isEmpty)
+        for row in rest {
+            #expect(row[column("people")].isEmpty && row[column("numerator")].isEmpty && row[column("value")].isEmpty, "\(row)")
+        }
+        #expect(rest.contains { !$0[column("age_standardised")].isEmpty })
+        #expect(
+            rows.allSatisfy {
+                $0[column("breakdown")] != "all" || $0[column("indicator")] != "emergency_admissions"
+                    || !$0[column("people")].isEmpty
+            })
+    }
+
     /// Under suppression a gradient says no more than its groups' published counts: it is the
     /// line through the published values at the published people's ranks, and no unit has one
     /// beside a hidden group.
