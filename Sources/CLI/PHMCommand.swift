@@ -47,6 +47,13 @@ package struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("model-seed"), help: "Seed of the split into training and held-out people.")
     var modelSeed: UInt64 = 42
 
+    @Flag(
+        name: .customLong("risk-area-features"),
+        help:
+            "Give the risk models each area indicator of areas.csv (air quality, green space, ...) as a feature. Off by default: a score that rises with where someone lives moves care towards places rather than needs (docs/risk.md)."
+    )
+    var riskAreaFeatures = false
+
     @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
     var workerThreads: Int?
 
@@ -92,7 +99,9 @@ package struct PipelineOptions: ParsableArguments {
         return URL(fileURLWithPath: models)
     }
 
-    var risk: RiskOptions { RiskOptions(models: models.map { URL(fileURLWithPath: $0) }, seed: modelSeed) }
+    var risk: RiskOptions {
+        RiskOptions(models: models.map { URL(fileURLWithPath: $0) }, seed: modelSeed, areaFeatures: riskAreaFeatures)
+    }
 }
 
 /// The input, as-of date and output folder of the commands that run the pipeline on extracts.

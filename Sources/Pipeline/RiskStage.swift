@@ -16,12 +16,18 @@ public struct RiskOptions: Sendable {
     public var search: ModelSearch
     /// Where to write the training snapshot's features and outcomes as CSV, when wanted.
     public var exportFeatures: URL?
+    /// Whether trained models are given each area indicator of `areas.csv` as a feature.
+    public var areaFeatures: Bool
 
-    public init(models: URL? = nil, seed: UInt64 = 42, search: ModelSearch = .init(), exportFeatures: URL? = nil) {
+    public init(
+        models: URL? = nil, seed: UInt64 = 42, search: ModelSearch = .init(), exportFeatures: URL? = nil,
+        areaFeatures: Bool = false
+    ) {
         self.models = models
         self.exportFeatures = exportFeatures
         self.seed = seed
         self.search = search
+        self.areaFeatures = areaFeatures
     }
 }
 
@@ -44,9 +50,13 @@ public enum RiskStage {
     static func run(_ prepared: PreparedRun, options: RunOptions, clock: inout StageClock, log: (String) -> Void) throws
         -> RiskResult
     {
-        let (development, current) = clock.time("risk features") { snapshots(prepared, workers: options.workers) }
+        let saved = try options.risk.models.map(load)
+        let areaFeatures = saved.map(usesAreaFeatures) ?? options.risk.areaFeatures
+        let (development, current) = clock.time("risk features") {
+            snapshots(prepared, workers: options.workers, areaFeatures: areaFeatures)
+        }
         let models = try clock.time("risk training") {
-            if let folder = options.risk.models { return try load(folder) }
+            if let saved { return saved }
             return try train(
                 prepared, development: development, current: current, options: options.risk, workers: options.workers)
         }
@@ -64,7 +74,11 @@ public enum RiskStage {
     }
 
     /// The snapshot at the development index date and at as-of, with conditions evaluated at each.
-    public static func snapshots(_ prepared: PreparedRun, workers: Int) -> (development: Snapshot, current: Snapshot) {
+    ///
+    /// - Parameter areaFeatures: whether the features include the area indicators.
+    public static func snapshots(_ prepared: PreparedRun, workers: Int, areaFeatures: Bool = false) -> (
+        development: Snapshot, current: Snapshot
+    ) {
         let population = prepared.population
         let dataEnd = Snapshot.dataEnd(of: population)
         var earlier = population
@@ -73,10 +87,10 @@ public enum RiskStage {
             earlier, workers: workers)
         let development = Snapshot(
             population: population, conditions: earlierConditions, library: prepared.library, index: earlier.asOf,
-            dataEnd: dataEnd, workers: workers)
+            dataEnd: dataEnd, areaFeatures: areaFeatures, workers: workers)
         let current = Snapshot(
             population: population, conditions: prepared.conditions, library: prepared.library, index: population.asOf,
-            dataEnd: dataEnd, workers: workers)
+            dataEnd: dataEnd, areaFeatures: areaFeatures, workers: workers)
         return (development, current)
     }
 
@@ -88,6 +102,11 @@ public enum RiskStage {
         let design = Validation(development: development, later: current, population: prepared.population, seed: options.seed)
         if let url = options.exportFeatures { try design.exportFeatures(to: url) }
         return try Outcome.allCases.flatMap { try training.train($0, design) }
+    }
+
+    /// Whether saved models read the area indicators (so their snapshots must hold them).
+    static func usesAreaFeatures(_ models: [RiskModel]) -> Bool {
+        models.contains { $0.features.contains { Feature.isArea($0.id) } }
     }
 
     /// The model that scores each outcome (`Outcome.scoring`).
@@ -129,7 +148,9 @@ extension PipelineRun {
     /// models and their cards under `OUT/models`.
     public static func trainModels(_ options: RunOptions, log: @escaping @Sendable (String) -> Void) throws -> [RiskModel] {
         try recorded(options, log: log) { prepared, options, clock in
-            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let (development, current) = clock.time("risk features") {
+                RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: options.risk.areaFeatures)
+            }
             let models = try clock.time("risk training") {
                 try RiskStage.train(
                     prepared, development: development, current: current, options: options.risk, workers: options.workers)
@@ -148,7 +169,9 @@ extension PipelineRun {
     {
         try recorded(options, log: log) { prepared, options, clock in
             var models = try RiskStage.load(folder)
-            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let (development, current) = clock.time("risk features") {
+                RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: RiskStage.usesAreaFeatures(models))
+            }
             let design = Validation(
                 development: development, later: current, population: prepared.population, seed: options.risk.seed)
             let training = Training(seed: options.risk.seed, workers: options.workers)
@@ -175,7 +198,9 @@ extension PipelineRun {
     {
         try recorded(options, log: log) { prepared, options, clock in
             let models = try RiskStage.load(folder)
-            let (development, current) = clock.time("risk features") { RiskStage.snapshots(prepared, workers: options.workers) }
+            let (development, current) = clock.time("risk features") {
+                RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: RiskStage.usesAreaFeatures(models))
+            }
             let stratification = try clock.time("risk scoring") {
                 try Stratification(
                     models: RiskStage.scoring(models), current: current, previous: development,

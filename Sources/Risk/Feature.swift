@@ -26,6 +26,14 @@ public struct Feature: Sendable, Codable, Hashable {
     /// splits on it can credit the least deprived decile with risk, which reads as nonsense.
     public static let notReasons: Set<String> = ["imd_decile"]
 
+    /// Whether a feature is one of the area indicators (`area_NAME`), given only on request.
+    public static func isArea(_ id: String) -> Bool { id.hasPrefix(areaPrefix) }
+    public static let areaPrefix = "area_"
+
+    /// Whether a feature may be named as a reason on a worklist: neither deprivation nor an area
+    /// indicator is (both describe where someone lives).
+    public static func isReason(_ id: String) -> Bool { !notReasons.contains(id) && !isArea(id) }
+
     public init(_ id: String, _ description: String, _ kind: Kind, explainedBy: String? = nil) {
         self.id = id
         self.description = description

@@ -24,6 +24,12 @@ extension ModelCard {
         if let choice {
             lines.append("- **" + (choice.warning ? "Warning: " : "") + "\(choice.reason).**")
         }
+        let areas = features.filter { Feature.isArea($0) }
+        if !areas.isEmpty {
+            lines.append(
+                "- Uses where people live: \(areas.map { "`\($0)`" }.joined(separator: ", ")) (asked for with `--risk-area-features`). A score that rises with an area's air quality or housing moves outreach towards places rather than needs, and ranks two people with the same history differently by address; check the card's subgroup rows and the worklists' spread across areas before use (docs/risk.md)."
+            )
+        }
         if let sampleSize {
             lines.append(
                 "- Sample size: \(sampleSize.parameters) features at a prevalence of \(f(sampleSize.prevalence, 4)) need at least \(sampleSize.minimumPeople) people (\(sampleSize.minimumEvents) events) by Riley et al. (BMJ 2020), anticipating a Cox-Snell R-squared of \(f(sampleSize.anticipatedR2, 4))."

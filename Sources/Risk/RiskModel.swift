@@ -76,7 +76,7 @@ public struct RiskModel: Sendable, Codable {
                 for j in byFactor.indices { byFactor[j] = 0 }
                 for (j, c) in contributions.enumerated() { byFactor[factorOf[j]] += slope * c }
                 let ranked = byFactor.indices.filter {
-                    byFactor[$0] > RiskModel.minimumFactor && !Feature.notReasons.contains(ids[$0])
+                    byFactor[$0] > RiskModel.minimumFactor && Feature.isReason(ids[$0])
                 }
                 .sorted { byFactor[$0] > byFactor[$1] || (byFactor[$0] == byFactor[$1] && $0 < $1) }
                 return ranked.prefix(count).map { self.features[$0].describe(x[i, $0]) }

@@ -15,8 +15,9 @@ public struct Snapshot: Sendable {
 
     public var hasOutcomes: Bool { !outcomes.isEmpty }
 
-    /// The features every snapshot builds with a condition library, in column order.
-    public static func features(for library: ConditionLibrary) -> [Feature] {
+    /// The features every snapshot builds with a condition library, in column order, then
+    /// `area_NAME` for each area indicator named.
+    public static func features(for library: ConditionLibrary, areaIndicators: [String] = []) -> [Feature] {
         var f: [Feature] = [
             Feature("age", "age", .count),
             Feature("age_over_65", "years of age over 65", .count, explainedBy: "age"),
@@ -62,6 +63,7 @@ public struct Snapshot: Sendable {
             Feature("medicines_12m", "different medicines, last 12 months", .count),
             Feature("gp_record_entries_12m", "GP record entries, last 12 months", .count),
         ]
+        for name in areaIndicators { f.append(Feature(Feature.areaPrefix + name, "\(name) of home area", .value)) }
         return f
     }
 
@@ -79,7 +81,7 @@ public struct Snapshot: Sendable {
     /// - Complexity: O(events of the people registered on `index`).
     public init(
         population: Population, conditions: ConditionResults, library: ConditionLibrary, index: Day, dataEnd: Day,
-        workers: Int
+        areaFeatures: Bool = false, workers: Int
     ) {
         precondition(conditions.asOf == index, "conditions must be evaluated at the snapshot's index date")
         self.index = index
@@ -87,7 +89,17 @@ public struct Snapshot: Sendable {
             population.isRegistered(p, on: index) && population.age(of: p, on: index) >= 0
         }.map { Int32($0) }
         self.people = people
-        let features = Snapshot.features(for: library)
+        let areas = population.areas
+        let features = Snapshot.features(for: library, areaIndicators: areaFeatures ? areas.indicatorNames : [])
+        // An area indicator's value where the area has one; else (no value, or no known area)
+        // the mean over the areas that have one, so no value stands out.
+        let areaColumns: [(column: Int, values: [Float], fill: Float)] =
+            areaFeatures
+            ? areas.indicators.enumerated().map { k, values in
+                let known = values.filter { !$0.isNaN }
+                let fill = known.isEmpty ? 0 : known.reduce(0, +) / Float(known.count)
+                return (features.count - areas.indicators.count + k, values, fill)
+            } : []
         var matrix = FeatureMatrix(features: features, rows: people.count)
         let followUp = dataEnd >= index.adding(months: 11)
         var emergencyAfter = [UInt8](repeating: 0, count: people.count)
@@ -120,6 +132,10 @@ public struct Snapshot: Sendable {
                     let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
                     set("imd_decile", i, decile > 0 ? Float(decile) : 5.5)
                     set("core20", i, decile == 1 || decile == 2 ? 1 : 0)
+                    for a in areaColumns {
+                        let v = area >= 0 && area < a.values.count ? a.values[area] : .nan
+                        values.value[a.column * rows + i] = v.isNaN ? a.fill : v
+                    }
                     set("deprivation_unknown", i, decile == 0 ? 1 : 0)
                     switch population.ethnicGroup[p] {
                     case .white: break

@@ -36,6 +36,11 @@ import Testing
             "model", "train", "--input", "in", "--as-of", "2025-04-01", "--out", "o", "--export-features", "f.csv",
         ])
         #expect((train as? PHMCommand.Model.Train)?.exportFeatures == "f.csv")
+        #expect((train as? PHMCommand.Model.Train)?.pipeline.risk.areaFeatures == false)
+        let withAreas = try PHMCommand.parseAsRoot([
+            "model", "train", "--input", "in", "--as-of", "2025-04-01", "--out", "o", "--risk-area-features",
+        ])
+        #expect((withAreas as? PHMCommand.Model.Train)?.pipeline.risk.areaFeatures == true)
     }
 
     @Test func rejectsBadArguments() {

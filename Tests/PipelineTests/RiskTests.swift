@@ -15,6 +15,29 @@ import Testing
         DefaultRun.result.risk.models.first { $0.outcome == outcome && $0.algorithm == algorithm }!
     }
 
+    /// Area indicators are features only when asked for: then each is a column holding the
+    /// person's home area's value (the areas' mean where it has none), never named as a reason.
+    @Test func areaIndicatorsAreRiskFeaturesOnlyWhenAsked() throws {
+        #expect(!DefaultRun.result.risk.models.contains { $0.features.contains { Feature.isArea($0.id) } })
+        #expect(!DefaultRun.result.risk.current.features.features.contains { Feature.isArea($0.id) })
+        let prepared = DefaultRun.result.prepared
+        let (_, current) = RiskStage.snapshots(prepared, workers: 2, areaFeatures: true)
+        let areas = prepared.population.areas
+        let ids = current.features.features.map(\.id)
+        #expect(Array(ids.suffix(areas.indicatorNames.count)) == areas.indicatorNames.map { "area_" + $0 })
+        #expect(ids.dropLast(areas.indicatorNames.count) == DefaultRun.result.risk.current.features.features.map(\.id))
+        let pm25 = try #require(ids.firstIndex(of: "area_pm25"))
+        var checked = 0
+        for (row, person) in current.people.enumerated().prefix(2_000) {
+            let area = Int(prepared.population.area[Int(person)])
+            guard area >= 0, !areas.indicators[0][area].isNaN else { continue }
+            #expect(current.features[row, pm25] == areas.indicators[0][area])
+            checked += 1
+        }
+        #expect(checked > 1_000)
+        #expect(!Feature.isReason("area_pm25") && !Feature.isReason("imd_decile") && Feature.isReason("age"))
+    }
+
     @Test func boostedModelBeatsBothBaselinesWithItsInterval() throws {
         for outcome in Outcome.allCases {
             let card = RiskStratificationTests.model(outcome, .boostedTrees).card
