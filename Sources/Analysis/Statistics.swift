@@ -58,8 +58,8 @@ public enum Statistics {
     /// A directly standardised rate with Dobson limits (Dobson et al., Stat Med 1991).
     ///
     /// `DSR = sum(x_i w_i / n_i) / sum(w_i) x multiplier`, `var = sum(x_i w_i^2 / n_i^2) / (sum w_i)^2`,
-    /// and limits `DSR + sqrt(var / O) (Byar(O) - O)` with `O` the total count. Returns nil when
-    /// `O < 10`, where the method is not reliable (PHE convention), or when a band with events has
+    /// and limits `DSR + sqrt(var / O) (Byar(O) - O)` with `O` the total count (of the bands the
+    /// standard weights). Returns nil when `O < 10`, where the method is not reliable (PHE convention), or when a band with events has
     /// no population. A rate cannot be negative, so a lower limit the formula puts below zero
     /// (possible when a few events carry most of the weight) is held at zero.
     ///
@@ -73,7 +73,8 @@ public enum Statistics {
         z: Double = z95
     ) -> Estimate? {
         precondition(counts.count == standard.count && populations.count == standard.count, "one count and population per band")
-        let total = counts.reduce(0, +)
+        // Events in bands the standard gives no weight say nothing of the rate.
+        let total = zip(counts, standard).reduce(0) { $0 + ($1.1 > 0 ? $1.0 : 0) }
         guard total >= 10 else { return nil }
         let weights = standard.reduce(0, +)
         var rate = 0.0, variance = 0.0

@@ -13,6 +13,32 @@ public enum Published {
     public static let variation = OutputTable<UnitRow<VariationRow>>(file: "variation.csv")
     public static let spc = OutputTable<UnitRow<SPCRow>>(file: "spc.csv")
     public static let modelTransport = OutputTable<TransportRow>(file: "model-transport.csv")
+    public static let areaQuintiles = OutputTable<AreaQuintileRow>(file: "area-quintiles.csv", notes: false)
+}
+
+/// `area-quintiles.csv`: where each area indicator's population-weighted quintiles are cut.
+/// Area values are public (they are `areas.csv`'s); no count of people is here.
+public struct AreaQuintileRow: FlatRow {
+    public var indicator: String
+    public var quintile: Int
+    /// The lowest and highest value of the quintile's areas.
+    public var lowest: Fixed?
+    public var highest: Fixed?
+    public var areas: Int
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case indicator, quintile, lowest, highest, areas
+    }
+
+    public static let counts: [String] = []
+
+    public init(indicator: String, quintile: Int, lowest: Fixed?, highest: Fixed?, areas: Int) {
+        self.indicator = indicator
+        self.quintile = quintile
+        self.lowest = lowest
+        self.highest = highest
+        self.areas = areas
+    }
 }
 
 /// The columns naming a unit of the hierarchy, first in every table by unit.

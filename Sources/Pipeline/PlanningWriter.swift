@@ -55,6 +55,20 @@ struct PlanningWriter {
         try Published.inequalities.write(writer.inequalities(totals, cells), to: folder)
         try Published.variation.write(writer.variation(totals, cells), to: folder)
         try Published.spc.write(writer.spc(), to: folder)
+        try Published.areaQuintiles.write(writer.areaQuintileRows(), to: folder)
+    }
+
+    /// Each area indicator's quintiles: the values they run between and how many areas each has.
+    func areaQuintileRows() -> [AreaQuintileRow] {
+        areaQuintiles.names.indices.flatMap { k in
+            (1...5).map { q in
+                let range = areaQuintiles.ranges[k][q - 1]
+                return AreaQuintileRow(
+                    indicator: areaQuintiles.names[k], quintile: q, lowest: Fixed(range.map { Double($0.lowerBound) }, places: 3),
+                    highest: Fixed(range.map { Double($0.upperBound) }, places: 3),
+                    areas: areaQuintiles.quintile[k].filter { $0 == UInt8(q) }.count)
+            }
+        }
     }
 
     // MARK: Segment profiles
@@ -195,6 +209,17 @@ struct PlanningWriter {
             for (b, i) in sameCount {
                 if let n = numerators[u][i] { table.relate(total: people[u][b][0], parts: [n[0][0]]) }
             }
+            // And a share within a factor's recorded people that is all of them (the factor
+            // itself, or a factor containing it such as any social need), or all of the people
+            // with the condition (a factor inside it): equal counts, hidden together.
+            for (b, _) in sameCount {
+                let recorded = people[u][b][0]
+                for i in indicators.indices where indicators[i].kind == .proportion {
+                    guard let n = numerators[u][i], table.counts[n[b][0]] > 0 else { continue }
+                    if table.counts[n[b][0]] == table.counts[recorded] { table.relate(total: recorded, parts: [n[b][0]]) }
+                    if table.counts[n[b][0]] == table.counts[n[0][0]] { table.relate(total: n[0][0], parts: [n[b][0]]) }
+                }
+            }
         }
         for b in breakdowns.indices {
             for g in breakdowns[b].groups.indices where !breakdowns[b].groups[g].countsWithheld {
@@ -237,6 +262,13 @@ struct PlanningWriter {
         for u in units.indices {
             for (i, indicator) in indicators.enumerated() {
                 for (b, breakdown) in breakdowns.enumerated() {
+                    // Groups standardised over the first group's age bands show those values only
+                    // where the first group's counts are published: over a hidden group's few
+                    // bands, either group's value would give its counts back.
+                    let firstShown =
+                        !breakdown.firstGroupsBands || !suppress
+                        || (c.table.published(c.people[u][b][0]) != nil
+                            && c.numerators[u][i].map { c.table.published($0[b][0]) != nil } ?? true)
                     for (g, group) in breakdown.groups.enumerated() {
                         let cell = c.cells[u][i][b][g]
                         guard cell.people > 0 || b == 0 else { continue }
@@ -260,7 +292,7 @@ struct PlanningWriter {
                         row.value = Fixed(crude?.value, places: 3)
                         row.lower95 = Fixed(crude?.lower, places: 3)
                         row.upper95 = Fixed(crude?.upper, places: 3)
-                        let standardised = visible || group.countsWithheld ? cell.standardised : nil
+                        let standardised = (visible || group.countsWithheld) && firstShown ? cell.standardised : nil
                         let exactOnly = suppress && indicator.kind != .mean
                         row.ageStandardised = Fixed(standardised?.value, places: 3)
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)

@@ -238,7 +238,7 @@ extension PersonModel {
                 // About 5% a year; rate ratios 1.13 per decade of age, 1.11 per deprivation decile
                 // and 1.25 per long-term condition.
                 emergencies = draw(
-                    0.02 * air * social * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
+                    0.02 * air * exp(0.12 * Double(age - 50) / 10 + 0.10 * Double(10 - decile) + 0.22 * Double(band)))
             case .none: emergencies = draw(0.05)
             }
             for day in emergencies {

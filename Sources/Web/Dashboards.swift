@@ -470,8 +470,12 @@ enum Dashboard: String, CaseIterable, Sendable {
 
     // MARK: wider determinants
 
-    /// The outcomes the wider determinants page follows across each determinant.
+    /// The outcomes the wider determinants page follows across each determinant, and their names.
     static let determinantOutcomes = ["multimorbidity_2plus", "emergency_admissions", "cost_per_head"]
+    static let outcomeNames = [
+        "multimorbidity_2plus": "Two or more long-term conditions", "emergency_admissions": "Emergency admissions",
+        "cost_per_head": "Health and care cost per person",
+    ]
 
     static func determinants(_ p: Publication, _ q: PageQuery) -> [Panel] {
         let rows = unitRows(p.inequalities, q.unit)
@@ -484,14 +488,14 @@ enum Dashboard: String, CaseIterable, Sendable {
         // Each area indicator: the outcomes by its quintiles, age-standardised.
         let areas = distinct(rows.map(\.breakdown).filter { $0.hasPrefix("area_") && $0.hasSuffix("_quintile") })
         for groups in areas {
-            let name = String(groups.dropFirst("area_".count).dropLast("_quintile".count))
+            let id = String(groups.dropFirst("area_".count).dropLast("_quintile".count)), name = label(id)
             for outcome in outcomes {
                 let own = rows.filter { $0.indicator == outcome }
                 let bars = own.filter { $0.breakdown == groups && $0.group != "unknown" }
                 let whole = own.first { $0.breakdown == "all" }
                 let gradient = own.filter { $0.breakdown == InequalityRow.gradient(of: groups) }
                 var note =
-                    "Quintile 1 holds the fifth of people in the areas with the lowest \(name), 5 the highest. Bars are age-standardised (2013 European Standard Population), with their 95% intervals where published; the table has the crude values with theirs."
+                    "Quintile 1 holds the fifth of the health system's people in the areas with the lowest \(name), 5 the highest (area-quintiles.csv has where they are cut). Bars are age-standardised (2013 European Standard Population), with their 95% intervals where published; the table has the crude values with theirs."
                 if let sii = gradient.first(where: { $0.group == "sii" })?.value?.value {
                     note +=
                         " Slope index of inequality \(format(whole).show(sii)) (95% CI \(format(whole).show(gradient.first { $0.group == "sii" }?.lower95?.value)) to \(format(whole).show(gradient.first { $0.group == "sii" }?.upper95?.value))) from the lowest to the highest \(name)."
@@ -500,8 +504,9 @@ enum Dashboard: String, CaseIterable, Sendable {
                     " An association, not a cause: areas differ in deprivation and much else (the Inequalities page has the same indicator by deprivation)."
                 panels.append(
                     Panel(
-                        id: "area-\(name)-\(outcome)",
-                        title: "\(title(outcome)) by quintile of the areas' \(name) (\(whole?.measure ?? ""), age-standardised)",
+                        id: "area-\(id)-\(outcome)",
+                        title:
+                            "\(outcomeNames[outcome] ?? title(outcome)) by quintile of the areas' \(name) (\(whole?.measure ?? ""), age-standardised)",
                         note: note,
                         chart: .bars(
                             .init(
@@ -529,9 +534,9 @@ enum Dashboard: String, CaseIterable, Sendable {
             panels.append(
                 Panel(
                     id: "social-\(outcome)",
-                    title: "\(title(outcome)): people with a recorded social factor against the rest",
+                    title: "\(outcomeNames[outcome] ?? title(outcome)): people with a recorded social factor against the rest",
                     note:
-                        "Each bar is the age-standardised value of the people with the factor recorded over that of everyone else, both standardised over the age bands the recorded people are in: 2 means twice the rest's. Only what practices code is counted, and they code social circumstances unevenly. An association, not a cause: factors go with deprivation and with each other.",
+                        "Each bar is the age-standardised value of the people with the factor recorded over that of everyone else, both standardised over the age bands the recorded people are in: 2 means twice the rest's. A factor whose recorded people are too few to publish has no bar; in a practice most have few, so read a locality or the whole system first. Only what practices code is counted, and they code social circumstances unevenly. An association, not a cause: factors go with deprivation and with each other.",
                     chart: .bars(
                         .init(
                             labels: factors.map { label(String($0.dropFirst("condition_".count))) }, values: ratios,
@@ -542,7 +547,17 @@ enum Dashboard: String, CaseIterable, Sendable {
         // recorded social need.
         let need = "condition_social_need"
         if rows.contains(where: { $0.indicator == "high_risk" && $0.breakdown == need }) {
-            let practices = p.units.filter { $0.level == .practice && p.path(to: $0.code).contains { $0.code == q.unit.code } }
+            // A practice is the unit's when the unit is on its line up the hierarchy.
+            let parent = Dictionary(p.units.map { ($0.code, $0.parent) }, uniquingKeysWith: { a, _ in a })
+            func within(_ code: String) -> Bool {
+                var at: String? = code
+                while let c = at {
+                    if c == q.unit.code { return true }
+                    at = parent[c] ?? nil
+                }
+                return false
+            }
+            let practices = p.units.filter { $0.level == .practice && within($0.code) }
             let codes = Set(practices.map(\.code))
             let byPractice = Dictionary(
                 p.inequalities.filter {

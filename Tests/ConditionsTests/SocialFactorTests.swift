@@ -45,9 +45,15 @@ import Testing
             (person([("2024-01-01", "361055000"), ("2024-06-01", "228367002")]), []),
             (person([("2023-01-01", "228367002"), ("2024-06-01", "361055000")]), ["drug_misuse"]),
             (person([("2024-06-01", "228367002")]), []),
+            // Not injecting is not abstaining; past use is not current use.
+            (person([("2024-01-01", "361055000"), ("2024-06-01", "228392004")]), ["drug_misuse"]),
+            (person([("2024-01-01", "361055000"), ("2024-06-01", "44870007")]), []),
             // Smoking: a later ex-smoker code ends it; a later smoker code starts it again.
             (person([("2023-01-01", "77176002"), ("2024-01-01", "8517006")]), []),
             (person([("2023-01-01", "8517006"), ("2024-01-01", "160603005")]), ["current_smoker"]),
+            (person([("2023-01-01", "77176002"), ("2024-01-01", "266919005")]), []),
+            // Living alone is recorded, but is not by itself a need.
+            (person([("2024-01-01", "105529008")]), ["lives_alone"]),
             // A carer, living alone and isolated: social needs; an interpreter is not one.
             (person([("2023-06-01", "133932002")]), ["carer", "social_need"]),
             (

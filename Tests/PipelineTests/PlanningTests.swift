@@ -156,6 +156,12 @@ import Testing
             let sii = try gradient(indicator, area, "sii")
             #expect(sii.low <= 0 && 0 <= sii.high, "\(indicator) by \(area): \(sii)")
         }
+        // The quintiles' cut points are published: five per indicator, rising, not overlapping.
+        let (_, cuts) = PlanningTests.table("area-quintiles.csv")
+        let fifths = cuts.filter { $0[0] == "pm25" }
+        #expect(fifths.map { $0[1] } == ["1", "2", "3", "4", "5"])
+        for (a, b) in zip(fifths, fifths.dropFirst()) { #expect(Double(a[3])! < Double(b[2])!, "\(a) \(b)") }
+        #expect(fifths.reduce(0) { $0 + Int($1[4])! } == pm25.count)
         // Overcrowding follows deprivation, and so shows its gradient without an effect of its own.
         #expect(try gradient("multimorbidity_2plus", "overcrowded_households_pct", "sii").low > 0)
     }
@@ -261,6 +267,19 @@ import Testing
         for (key, people) in recorded {
             #expect(numerator[key] == people, "\(key)")
             if people.isEmpty { hidden += 1 }
+        }
+        // The same count elsewhere: the factor's share of its own recorded people (all of them),
+        // and the share with any social need among those with homelessness.
+        for row in rows where row[column("group")] == "recorded" {
+            let unit = row[column("unit_code")], factor = String(row[column("breakdown")].dropFirst("condition_".count))
+            if row[column("indicator")] == factor || (row[column("indicator")] == "social_need" && factor == "homeless") {
+                #expect(row[column("numerator")] == recorded[unit + " " + factor], "\(row)")
+            }
+        }
+        // Where the recorded people are hidden, neither group's standardised value is shown.
+        for row in rows where row[column("breakdown")].hasPrefix("condition_") {
+            let unit = row[column("unit_code")], factor = String(row[column("breakdown")].dropFirst("condition_".count))
+            if recorded[unit + " " + factor]?.isEmpty == true { #expect(row[column("age_standardised")].isEmpty, "\(row)") }
         }
         #expect(hidden > 0, "no factor's count was small enough to hide")
         // The rest of the unit, beside it, has only its age-standardised values: its counts less
