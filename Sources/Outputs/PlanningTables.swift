@@ -648,7 +648,7 @@ extension Published {
     /// Every file a run may write at the top of its output folder, and the folders beside them.
     public static let files: [String] = [
         multimorbidity.file, multimorbidityByUnit.file, costConcentration.file, riskTiers.file, risingRisk.file,
-        segmentProfiles.file, inequalities.file, variation.file, spc.file, modelTransport.file, run.file,
+        segmentProfiles.file, inequalities.file, variation.file, spc.file, areaQuintiles.file, modelTransport.file, run.file,
         projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, tables.file,
         PersonFiles.persons,
         PersonFiles.personConditions.file, PersonFiles.riskScores, PersonFiles.projectionBasis,

@@ -126,6 +126,7 @@ import Testing
     /// Everything the run writes is named by the output contract and reads back as its type:
     /// no file the contract does not know, no table whose header differs from its row type.
     @Test func outputsFollowTheirContract() throws {
+        _ = DefaultRun.result
         let output = DefaultRun.output
         let written = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
         #expect(written.allSatisfy { Published.files.contains($0) || Published.folders.contains($0) }, "\(written)")
