@@ -526,22 +526,36 @@ enum Dashboard: String, CaseIterable, Sendable {
         let factors = distinct(rows.map(\.breakdown).filter { $0.hasPrefix("condition_") })
         for outcome in outcomes where !factors.isEmpty {
             let own = rows.filter { $0.indicator == outcome && factors.contains($0.breakdown) }
+            func row(_ f: String, _ g: String) -> InequalityRow? { own.first { $0.breakdown == f && $0.group == g } }
             let ratios = factors.map { f -> Double? in
-                let rate = { (g: String) in own.first { $0.breakdown == f && $0.group == g }?.ageStandardised?.value }
-                guard let a = rate("recorded"), let b = rate("not_recorded"), b > 0 else { return nil }
+                guard let a = row(f, "recorded")?.ageStandardised?.value, let b = row(f, "not_recorded")?.ageStandardised?.value,
+                    b > 0
+                else { return nil }
                 return a / b
             }
+            // One row per factor: its people, and both groups' standardised values.
+            let table = PanelTable(
+                name: "social-factors",
+                columns: ["factor", "people", "numerator", "age_standardised", "rest_age_standardised", "ratio"],
+                rows: zip(factors, ratios).map { f, ratio in
+                    let recorded = row(f, "recorded")
+                    return [
+                        String(f.dropFirst("condition_".count)), recorded?.people.map(String.init) ?? "",
+                        recorded?.numerator.map(String.init) ?? "", recorded?.ageStandardised?.text ?? "",
+                        row(f, "not_recorded")?.ageStandardised?.text ?? "", ratio.map { String(format: "%.3f", $0) } ?? "",
+                    ]
+                })
             panels.append(
                 Panel(
                     id: "social-\(outcome)",
                     title: "\(outcomeNames[outcome] ?? title(outcome)): people with a recorded social factor against the rest",
                     note:
-                        "Each bar is the age-standardised value of the people with the factor recorded over that of everyone else, both standardised over the age bands the recorded people are in: 2 means twice the rest's. A factor whose recorded people are too few to publish has no bar; in a practice most have few, so read a locality or the whole system first. Only what practices code is counted, and they code social circumstances unevenly. An association, not a cause: factors go with deprivation and with each other.",
+                        "Each bar is the age-standardised value of the people with the factor recorded over that of everyone else, both standardised over the age bands the recorded people are in: 2 means twice the rest's. A factor whose recorded people are too few to publish has no bar; in a practice most have few, so read a locality or the whole system first. Only what practices code is counted, and they code social circumstances unevenly. An association, not a cause: factors go with deprivation and with each other. All of each factor's rows are in inequalities.csv.",
                     chart: .bars(
                         .init(
                             labels: factors.map { label(String($0.dropFirst("condition_".count))) }, values: ratios,
                             format: .ratio, reference: (1, "the rest"))),
-                    table: PanelTable("inequalities", own, of: q.unit)))
+                    table: table))
         }
         // Proportionate universalism: per practice, the people at high risk who also have a
         // recorded social need.
@@ -893,7 +907,7 @@ extension Format {
             "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band", "outlier",
             "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
             "special_cause", "algorithm", "indicator", "ltc_count", "note", "scenario", "name", "changes", "warning", "year",
-            "date", "imd_quintile", "band",
+            "date", "imd_quintile", "band", "factor",
         ].contains(name) {
             return .text
         }
@@ -911,7 +925,7 @@ extension Format {
         if [
             "people", "patients", "records", "linked", "rows_in", "accepted", "quarantined", "numerator", "observed",
             "people_compared", "tier_rose", "risk_rose_materially", "rising", "rose_into_high_or_very_high", "female", "male",
-            "decile",
+            "decile", "high_risk", "social_need", "high_risk_with_social_need",
         ].contains(name) {
             return .count
         }
