@@ -196,23 +196,15 @@ struct PlanningWriter {
             table.relate(total: core20[0], parts: [deciles[0], deciles[1]])
             table.relate(total: core20[1], parts: Array(deciles[2...10]))
         }
-        // A social factor's recorded people are its prevalence's numerator: one count, two cells.
-        let sameCount = breakdowns.indices.compactMap { b -> (breakdown: Int, indicator: Int)? in
-            guard let i = indicators.firstIndex(where: { Inequalities.factorBreakdown($0.id) == breakdowns[b].id }) else {
-                return nil
-            }
-            return (b, i)
-        }
+        let factorBreakdowns = breakdowns.indices.filter { breakdowns[$0].firstGroupsBands }
         for u in units.indices {
             relateWithin(people[u])
             for i in indicators.indices { if let n = numerators[u][i] { relateWithin(n) } }
-            for (b, i) in sameCount {
-                if let n = numerators[u][i] { table.relate(total: people[u][b][0], parts: [n[0][0]]) }
-            }
-            // And a share within a factor's recorded people that is all of them (the factor
-            // itself, or a factor containing it such as any social need), or all of the people
-            // with the condition (a factor inside it): equal counts, hidden together.
-            for (b, _) in sameCount {
+            // A share within a factor's recorded people that is all of them (the factor itself,
+            // or a factor containing it such as any social need), or all of the people with the
+            // condition (a factor inside it): equal counts, hidden together. Through the factor's
+            // own share, its recorded people and its prevalence numerator are one count.
+            for b in factorBreakdowns {
                 let recorded = people[u][b][0]
                 for i in indicators.indices where indicators[i].kind == .proportion {
                     guard let n = numerators[u][i], table.counts[n[b][0]] > 0 else { continue }

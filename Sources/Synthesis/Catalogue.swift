@@ -119,45 +119,28 @@ public enum Catalogue {
     /// (nor tied to deprivation) leaves them as they are, so that the breakdowns can be checked
     /// for size and for a null; the others are tied to deprivation, as they are in life.
     static let factors: [SyntheticFactor] = [
-        .init(
-            name: "homeless", snomed: "32911000", share: [0, 0.002, 0.0015, 0.0003, 0], deprivationSlope: 0.5,
-            emergencyEffect: 2),
-        .init(
-            name: "housing_problem", snomed: "105531004", share: [0.01, 0.01, 0.008, 0.005, 0.003], deprivationSlope: 0.2,
-            emergencyEffect: 1.2),
-        .init(
-            name: "lives_alone", snomed: "105529008", share: [0, 0.04, 0.06, 0.15, 0.3], deprivationSlope: 0.03,
-            emergencyEffect: 1),
-        .init(
-            name: "carer", snomed: "133932002", share: [0.005, 0.04, 0.07, 0.05, 0.03], deprivationSlope: 0,
-            emergencyEffect: 1),
-        .init(
-            name: "unemployed", snomed: "73438004", share: [0, 0.02, 0.015, 0, 0], deprivationSlope: 0.2,
-            emergencyEffect: 1.2),
-        .init(
-            name: "socially_isolated", snomed: "422650009", share: [0, 0.01, 0.015, 0.03, 0.06], deprivationSlope: 0,
-            emergencyEffect: 1.5),
-        .init(
-            name: "domestic_abuse", snomed: "205171000000107", share: [0.002, 0.015, 0.008, 0.002, 0.001],
-            deprivationSlope: 0.15, femaleOnly: true, emergencyEffect: 1.3),
-        .init(
-            name: "hazardous_drinking", snomed: "198421000000108", share: [0, 0.04, 0.05, 0.03, 0.01], deprivationSlope: 0.05,
-            emergencyEffect: 1.2),
-        .init(
-            name: "drug_misuse", snomed: "361055000", share: [0.001, 0.015, 0.006, 0.001, 0], deprivationSlope: 0.3,
-            emergencyEffect: 1.5),
-        .init(
-            name: "current_smoker", snomed: "77176002", share: [0.005, 0.1, 0.1, 0.06, 0.03], deprivationSlope: 0.12,
-            emergencyEffect: 1.2),
-        .init(
-            name: "care_home", snomed: "160734000", share: [0, 0, 0.001, 0.01, 0.08], deprivationSlope: 0, emergencyEffect: 1.3),
-        .init(
-            name: "asylum_refugee", snomed: "446654005", share: [0.002, 0.004, 0.001, 0, 0], deprivationSlope: 0.2,
-            emergencyEffect: 1),
-        .init(
-            name: "interpreter_needed", snomed: "315594003", share: [0.005, 0.01, 0.01, 0.01, 0.01], deprivationSlope: 0.1,
-            emergencyEffect: 1),
+        // name, code, share by age band A-E, deprivation slope, emergency rate ratio
+        f("homeless", "32911000", [0, 0.002, 0.0015, 0.0003, 0], 0.5, 2),
+        f("housing_problem", "105531004", [0.01, 0.01, 0.008, 0.005, 0.003], 0.2, 1.2),
+        f("lives_alone", "105529008", [0, 0.04, 0.06, 0.15, 0.3], 0.03, 1),
+        f("carer", "133932002", [0.005, 0.04, 0.07, 0.05, 0.03], 0, 1),
+        f("unemployed", "73438004", [0, 0.02, 0.015, 0, 0], 0.2, 1.2),
+        f("socially_isolated", "422650009", [0, 0.01, 0.015, 0.03, 0.06], 0, 1.5),
+        f("domestic_abuse", "205171000000107", [0.002, 0.015, 0.008, 0.002, 0.001], 0.15, 1.3, femaleOnly: true),
+        f("hazardous_drinking", "198421000000108", [0, 0.04, 0.05, 0.03, 0.01], 0.05, 1.2),
+        f("drug_misuse", "361055000", [0.001, 0.015, 0.006, 0.001, 0], 0.3, 1.5),
+        f("current_smoker", "77176002", [0.005, 0.1, 0.1, 0.06, 0.03], 0.12, 1.2),
+        f("care_home", "160734000", [0, 0, 0.001, 0.01, 0.08], 0, 1.3),
+        f("asylum_refugee", "446654005", [0.002, 0.004, 0.001, 0, 0], 0.2, 1),
+        f("interpreter_needed", "315594003", [0.005, 0.01, 0.01, 0.01, 0.01], 0.1, 1),
     ]
+
+    private static func f(
+        _ name: String, _ snomed: String, _ share: [Double], _ slope: Double, _ effect: Double, femaleOnly: Bool = false
+    ) -> SyntheticFactor {
+        SyntheticFactor(
+            name: name, snomed: snomed, share: share, deprivationSlope: slope, femaleOnly: femaleOnly, emergencyEffect: effect)
+    }
     /// Recorded for some people without the factor: an ex-smoker code, and a drug use status
     /// saying none (the drug list holds both kinds of status).
     static let exSmoker = "8517006"
