@@ -257,10 +257,13 @@ struct PlanningWriter {
                     // Groups standardised over the first group's age bands show those values only
                     // where the first group's counts are published: over a hidden group's few
                     // bands, either group's value would give its counts back.
+                    // Nor is the rest's shown alone, where the first group has too few events.
                     let firstShown =
-                        !breakdown.firstGroupsBands || !suppress
-                        || (c.table.published(c.people[u][b][0]) != nil
-                            && c.numerators[u][i].map { c.table.published($0[b][0]) != nil } ?? true)
+                        !breakdown.firstGroupsBands
+                        || (c.cells[u][i][b][0].standardised != nil
+                            && (!suppress
+                                || (c.table.published(c.people[u][b][0]) != nil
+                                    && c.numerators[u][i].map { c.table.published($0[b][0]) != nil } ?? true)))
                     for (g, group) in breakdown.groups.enumerated() {
                         let cell = c.cells[u][i][b][g]
                         guard cell.people > 0 || b == 0 else { continue }

@@ -276,6 +276,16 @@ import Testing
                 #expect(row[column("numerator")] == recorded[unit + " " + factor], "\(row)")
             }
         }
+        // A factor's rest has a standardised value only beside its recorded people's.
+        func key(_ row: [String]) -> String {
+            [row[column("unit_code")], row[column("indicator")], row[column("breakdown")]].joined(separator: " ")
+        }
+        let recordedStandardised = Dictionary(
+            rows.filter { $0[column("group")] == "recorded" }.map { (key($0), !$0[column("age_standardised")].isEmpty) },
+            uniquingKeysWith: { a, _ in a })
+        for row in rows where row[column("group")] == "not_recorded" && !row[column("age_standardised")].isEmpty {
+            #expect(recordedStandardised[key(row)] == true, "\(row)")
+        }
         // Where the recorded people are hidden, neither group's standardised value is shown.
         for row in rows where row[column("breakdown")].hasPrefix("condition_") {
             let unit = row[column("unit_code")], factor = String(row[column("breakdown")].dropFirst("condition_".count))
