@@ -38,7 +38,8 @@ public struct ControlChart: Sendable {
     public init(_ values: [Double]) {
         precondition(!values.isEmpty, "a chart needs at least one value")
         let n = values.count
-        mean = values.reduce(0, +) / Double(n)
+        // A constant series has its value as mean exactly, so rounding in the sum flags nothing.
+        mean = values.allSatisfy { $0 == values[0] } ? values[0] : values.reduce(0, +) / Double(n)
         let ranges = (1..<max(1, n)).map { abs(values[$0] - values[$0 - 1]) }
         meanMovingRange = ranges.isEmpty ? 0 : ranges.reduce(0, +) / Double(ranges.count)
         lowerLimit = mean - 2.66 * meanMovingRange

@@ -22,8 +22,33 @@ extension PHMCommand {
         @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
 
+        @Option(help: "A data quality gates file: rules that stop the run before it publishes (see docs/data-quality.md).")
+        var gates: String?
+
+        @Option(
+            name: .customLong("accept-gate"),
+            help: "Let the run go on although this gate fails (repeatable); needs --user, an IG lead. Audited.")
+        var acceptGate: [String] = []
+
+        @Option(help: "The IG lead accepting gates (password from $PHM_PASSWORD, or asked for).")
+        var user: String?
+
+        func validate() throws {
+            if !acceptGate.isEmpty, user == nil { throw ValidationError("--accept-gate needs --user, an IG lead.") }
+            if !acceptGate.isEmpty, gates == nil { throw ValidationError("--accept-gate needs --gates.") }
+        }
+
         func run() throws {
-            let result = try Console.runPipeline(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            var options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            options.gates = try gates.map { path in
+                try Console.reportingFailures { try GateFile.read(URL(fileURLWithPath: path)) }
+            }
+            if let user, !acceptGate.isEmpty {
+                options.acceptance = GateAcceptance(
+                    user: user, password: try Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "),
+                    gates: acceptGate)
+            }
+            let result = try Console.reportingFailures { try PipelineRun.execute(options, log: Console.log) }
             print(Console.summary(result))
         }
     }
@@ -139,7 +164,63 @@ extension PHMCommand {
         @Option(help: "The folder to write.")
         var out: String
 
+        @Option(
+            help:
+                "Write this many monthly extracts (2 to 13), one folder per as-of date from --as-of on, cut from one system written to OUT/full."
+        )
+        var months: Int?
+
+        @Option(
+            name: .customLong("feed-drop"),
+            help: "With --months: FILE:MONTH:SHARE withholds that share of the file's rows in that month's extract.")
+        var feedDrop: String?
+
+        @Option(
+            name: .customLong("coding-change"),
+            help:
+                "With --months: PRACTICE:MONTH:SHARE makes that share of the practice's SNOMED codes local ones, from that month on."
+        )
+        var codingChange: String?
+
+        func validate() throws {
+            if months == nil, feedDrop != nil || codingChange != nil {
+                throw ValidationError("--feed-drop and --coding-change need --months.")
+            }
+            _ = try sequence()
+        }
+
+        /// The monthly sequence asked for, if any.
+        func sequence() throws -> MonthlySequence? {
+            guard let months else { return nil }
+            func parts(_ text: String, _ option: String) throws -> (String, Int, Double) {
+                let p = text.split(separator: ":", omittingEmptySubsequences: false)
+                guard p.count == 3, let month = Int(p[1]), let share = Double(p[2]) else {
+                    throw ValidationError("--\(option) takes NAME:MONTH:SHARE, for example inpatient_spells.csv:6:0.3.")
+                }
+                return (String(p[0]), month, share)
+            }
+            let sequence = MonthlySequence(
+                months: months,
+                feedDrop: try feedDrop.map { try parts($0, "feed-drop") }.map { .init(file: $0.0, month: $0.1, share: $0.2) },
+                codingChange: try codingChange.map { try parts($0, "coding-change") }.map {
+                    .init(practice: $0.0, month: $0.1, share: $0.2)
+                })
+            do { try MonthlyExtracts.check(sequence, population.synthesis(asOf: asOf)) } catch {
+                throw ValidationError("\(error)")
+            }
+            return sequence
+        }
+
         func run() throws {
+            if let sequence = try sequence() {
+                let summary = try Console.reportingFailures {
+                    try MonthlyExtracts.write(sequence, population.synthesis(asOf: asOf), to: URL(fileURLWithPath: out))
+                }
+                print(
+                    "wrote \(Console.number(summary.people)) people to \(out)/full and \(sequence.months) monthly extracts beside it (\(MonthlyExtracts.monthsFile))"
+                )
+                return
+            }
             let summary = try Console.synthesise(population.synthesis(asOf: asOf), out: out)
             print("wrote \(Console.number(summary.people)) people to \(out)")
             for (file, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {

@@ -61,6 +61,12 @@ package enum Console {
             return try work()
         } catch let error as RiskError {
             throw CommandFailure(message: error.description)
+        } catch let error as GateStopped {
+            throw CommandFailure(message: error.description)
+        } catch let error as GateFileError {
+            throw CommandFailure(message: error.description)
+        } catch let error as GateAcceptanceRefused {
+            throw CommandFailure(message: error.description)
         } catch let error as UnusableInput {
             throw CommandFailure(message: error.description)
         } catch let error as KeyFileError {

@@ -300,6 +300,9 @@ public struct RunSummary: Sendable, Codable {
     public var outputFolder: String
     /// Which model scores each outcome, and why (nil in runs saved before models were chosen).
     public var riskChoices: [RiskChoice]?
+    /// The run's data quality figures and the gates checked (nil in runs saved before them).
+    public var quality: QualityReport?
+    public var gates: [GateOutcome]?
 
     /// Which model scores an outcome's risks, and why; a warning when the platform fell back
     /// from the model it would have used, or scores no one.

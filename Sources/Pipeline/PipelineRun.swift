@@ -32,6 +32,10 @@ public struct RunOptions: Sendable {
     public var progress: ProgressHandler?
     /// The projection of need ([projections.md](../../docs/projections.md)).
     public var projection = ProjectionSettings()
+    /// Data quality gates that stop the run ([data-quality.md](../../docs/data-quality.md)); none when nil.
+    public var gates: GateFile?
+    /// Failing gates an IG lead lets the run pass, with who they are.
+    public var acceptance: GateAcceptance?
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -76,6 +80,8 @@ public struct PreparedRun: Sendable {
     public var directCare: Population?
     public var reconciliation: ReconciliationReport
     public var linkage: LinkageReport
+    /// The data quality figures of what was read.
+    public var quality: QualityReport
     public var quarantine: [QuarantinedRow]
     public var spinePersons: Int
     public var bytesRead: Int
@@ -262,19 +268,33 @@ public enum PipelineRun {
             if try !governance.advanceAnchor(to: entry) {
                 log("the audit log no longer holds its anchored entry: run `phm audit verify`")
             }
+            let acceptor = try options.acceptance.map {
+                try $0.authorise(gates: options.gates, governance: governance, runId: runId)
+            }
             let prepared = try prepare(
                 staged, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
                 clock: &clock, log: log)
+            let earlier = try store.succeededResults(QualityReport.self, named: "quality")
+            let gates = try checkGates(
+                prepared.quality, earlier: earlier.map(\.value), options: options, acceptor: acceptor, governance: governance,
+                store: store, runId: runId, log: log)
             let finish = try body(prepared, staged, &clock)
             let r = prepared.reconciliation
-            let summary = RunSummary(
+            var summary = RunSummary(
                 runId: runId, asOf: options.asOf.description, spinePersons: prepared.spinePersons,
                 registeredPeople: prepared.registered.count, planningPeople: prepared.planningPeople.count, rowsIn: r.rowsIn,
                 rowsAccepted: r.accepted,
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path, riskChoices: clock.riskChoices)
+            summary.quality = prepared.quality
+            summary.gates = gates
             try Published.run.write(summary, to: staged.output)
+            try Published.quality.write(
+                QualityHistory(
+                    earlier: earlier.map { (QualityHistory.Run(runId: $0.runId, asOf: $0.value.asOf), $0.value) },
+                    current: (QualityHistory.Run(runId: runId, asOf: options.asOf.description), prepared.quality), gates: gates),
+                to: staged.output)
             try publisher.commit(dataDirectory: options.dataDirectory) {
                 try store.save(r, named: "reconciliation", run: runId)
                 try store.save(prepared.linkage, named: "linkage", run: runId)
@@ -289,11 +309,43 @@ public enum PipelineRun {
             return finish(summary)
         } catch {
             record.finishedAt = Date()
-            record.status = "failed"
+            record.status = error is GateStopped ? "stopped" : "failed"
             try? store.update(record)
             try? FileManager.default.removeItem(at: publisher.staging)
             throw error
         }
+    }
+
+    /// Checks the gates against this run's figures and earlier runs', lets an IG lead's accepted
+    /// ones pass (each acceptance audited), keeps the figures and outcomes in the store whatever
+    /// happens, and stops the run if any gate still fails.
+    static func checkGates(
+        _ quality: QualityReport, earlier: [QualityReport], options: RunOptions, acceptor: String?,
+        governance: GovernanceStore, store: RunStore, runId: Int64, log: (String) -> Void
+    ) throws -> [GateOutcome] {
+        var outcomes = options.gates?.check(quality, earlier: earlier) ?? []
+        for i in outcomes.indices where outcomes[i].result == .failed {
+            guard let acceptor, options.acceptance?.gates.contains(outcomes[i].gate) == true else { continue }
+            outcomes[i].result = .accepted
+            outcomes[i].acceptedBy = acceptor
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let detail = try encoder.encode(
+                GateAcceptance.Detail(
+                    run: runId, gate: outcomes[i].gate, subject: outcomes[i].subject.description, figure: outcomes[i].figure,
+                    value: outcomes[i].value, baseline: outcomes[i].baseline))
+            try governance.audit(
+                user: acceptor, role: Role.igLead.rawValue, purpose: Purpose.administration.rawValue, action: "accept_gate",
+                outcome: "allowed", detail: String(decoding: detail, as: UTF8.self))
+        }
+        for outcome in outcomes where outcome.result != .passed {
+            log("gate \(outcome.gate): \(outcome.result.rawValue): \(outcome.message)")
+        }
+        try store.save(quality, named: "quality", run: runId)
+        try store.save(outcomes, named: "gates", run: runId)
+        let failed = outcomes.filter { $0.result == .failed }
+        if !failed.isEmpty { throw GateStopped(runId: runId, failed: failed) }
+        return outcomes
     }
 
     /// Ingest, identity, the vault, the population, utilisation and conditions.
@@ -342,6 +394,18 @@ public enum PipelineRun {
         let planningSources = sharing.sources(for: .planning), directCareSources = sharing.sources(for: .directCare)
         let population = everything.restricted(to: planningSources)
         let directCare = directCareSources == planningSources ? nil : everything.restricted(to: directCareSources)
+        let linkageReport = LinkageReport(
+            extract: extract,
+            spine: .init(
+                registrations: spine.personOfRegistration.count, persons: spine.count,
+                personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
+                registeredAtAsOf: population.registered.count),
+            linkage: linkage)
+        let quality = clock.time("data quality") {
+            DataQuality.measure(
+                extract: extract, spine: spine, report: linkageReport, population: population,
+                library: library, asOf: options.asOf)
+        }
         let registrationIds = (0..<spine.count).map { p in
             spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
                 extract.patients.patientId[Int($0)]
@@ -352,20 +416,13 @@ public enum PipelineRun {
 
         let (utilisation, conditions) = derive(population, library: library, options: options, clock: &clock)
         let registered = population.registered
-        let linkageReport = LinkageReport(
-            extract: extract,
-            spine: .init(
-                registrations: spine.personOfRegistration.count, persons: spine.count,
-                personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
-                registeredAtAsOf: registered.count),
-            linkage: linkage)
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
             runId: runId, population: population, utilisation: utilisation, library: library, conditions: conditions,
             segmentations: segmentations, registered: registered,
             planningPeople: registered.filter { !population.optedOut[$0] }, directCare: directCare,
             reconciliation: ReconciliationReport(extract),
-            linkage: linkageReport,
+            linkage: linkageReport, quality: quality,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)
     }

@@ -131,6 +131,22 @@ public final class RunStore: Sendable {
         try database.read { db in try RunRecord.order(Column("id").desc).fetchAll(db) }
     }
 
+    /// A named result of every run that succeeded, oldest first (what run-to-run comparisons
+    /// read; runs that failed or were stopped are left out).
+    public func succeededResults<T: Decodable>(_ type: T.Type, named name: String) throws -> [(runId: Int64, value: T)] {
+        let rows = try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, q.json FROM run r JOIN runResult q ON q.runId = r.id AND q.name = ?
+                    WHERE r.status = 'succeeded' ORDER BY r.id
+                    """, arguments: [name])
+        }
+        return try rows.map { row in
+            (row["id"], try JSONDecoder().decode(T.self, from: Data((row["json"] as String).utf8)))
+        }
+    }
+
     /// A named result of a run, decoded.
     public func result<T: Decodable>(_ type: T.Type, named name: String, run: Int64) throws -> T? {
         try database.read { db in

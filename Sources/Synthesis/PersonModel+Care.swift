@@ -83,7 +83,7 @@ extension PersonModel {
         }
 
         // Prescriptions: the two years before as-of and the follow-up year.
-        let rxStart = options.asOf.adding(months: -24)
+        let rxStart = options.asOf.adding(months: -PersonModel.prescriptionMonths)
         func issue(_ day: Day, _ code: String, quantity: Int, cost: Double) {
             guard day < until, day >= rxStart, day >= birth else { return }
             block.files[rx].field(gpId)

@@ -33,6 +33,8 @@ struct PersonModel: Sendable {
     /// of the registered population's history (5) and its backtest goes back before that (3),
     /// so the extract holds the people who left it.
     static let lifeYears = 8
+    /// Months of prescription history before as-of.
+    static let prescriptionMonths = 24
     /// People moving into the area, and out of it, each year: a share of the population.
     static let migration = 0.04
 

@@ -16,6 +16,15 @@ import Testing
         #expect(ControlChart(Array(Self.calm.prefix(11))).trialLimits)
     }
 
+    /// A figure that never changes (a rate of 0.0002 run after run) has nothing special about
+    /// it, though its sum does not divide back to 0.0002 exactly.
+    @Test func aConstantSeriesFlagsNothing() {
+        let values = [Double](repeating: 0.0002, count: 7)
+        #expect(values.reduce(0, +) / 7 != 0.0002)
+        let chart = ControlChart(values)
+        #expect(chart.mean == 0.0002 && chart.points.allSatisfy { !$0.specialCause })
+    }
+
     @Test func aPointBeyondTheLimits() {
         var values = Self.calm
         values[10] = 30

@@ -1,0 +1,362 @@
+import Analysis
+import Conditions
+import Foundation
+import Governance
+import Outputs
+import Storage
+
+/// Rules that stop a run whose data looks wrong before anything is published or the latest run
+/// changes, read from a YAML file ([data-quality.md](../../docs/data-quality.md)):
+///
+/// ```yaml
+/// gates:
+///   - name: inpatient-feed
+///     figure: rows_per_1000
+///     source: inpatient_spells.csv
+///     stop_if_falls_by_more_than_percent: 20
+///     against_last_runs: 6
+/// ```
+public struct GateFile: Sendable {
+    public var gates: [Gate]
+
+    public static func read(_ url: URL) throws -> GateFile {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw GateFileError(file: url.lastPathComponent, message: "it cannot be read as UTF-8 text")
+        }
+        do { return try parse(text) } catch let error as GateFileError {
+            throw GateFileError(file: url.lastPathComponent, message: error.message)
+        }
+    }
+
+    static func parse(_ text: String) throws -> GateFile {
+        struct Root: Decodable {
+            var gates: [Gate]
+            init(from decoder: any Decoder) throws {
+                try YAMLInput.refuseUnknown(decoder, ["gates"])
+                let c = try decoder.container(keyedBy: YAMLInput.AnyKey.self)
+                gates = try c.decode([Gate].self, forKey: .init(stringValue: "gates"))
+            }
+        }
+        let root: Root
+        do { root = try YAMLInput.decode(Root.self, from: text) } catch let error as YAMLInputError {
+            throw GateFileError(file: "", message: error.description)
+        } catch let error as DecodingError {
+            throw GateFileError(file: "", message: GateFileError.describe(error))
+        }
+        var seen = Set<String>()
+        for gate in root.gates {
+            guard seen.insert(gate.name).inserted else {
+                throw GateFileError(file: "", message: "two gates are named \(gate.name)")
+            }
+        }
+        return GateFile(gates: root.gates)
+    }
+
+    /// Each gate checked against this run's figures and the earlier runs' (oldest first).
+    public func check(_ report: QualityReport, earlier: [QualityReport]) -> [GateOutcome] {
+        gates.flatMap { $0.check(report, earlier: earlier) }
+    }
+}
+
+public struct Gate: Sendable, Decodable, Equatable {
+    public enum Scope: Sendable, Equatable {
+        case run
+        case source(String)
+        case practice(String)
+        case everyPractice
+    }
+
+    public enum Test: Sendable, Equatable {
+        case below(Double)
+        case above(Double)
+        case fallsByMoreThan(percent: Double)
+        case risesByMoreThan(percent: Double)
+
+        var isRelative: Bool {
+            switch self {
+            case .below, .above: false
+            case .fallsByMoreThan, .risesByMoreThan: true
+            }
+        }
+    }
+
+    public var name: String
+    public var figure: String
+    public var scope: Scope
+    public var test: Test
+    /// How many earlier runs' median a relative rule compares with.
+    public var againstLastRuns: Int
+
+    /// A relative rule needs at least this many earlier runs with the figure.
+    public static let minimumEarlierRuns = 3
+
+    static let keys = [
+        "name", "figure", "source", "practice", "stop_if_below", "stop_if_above", "stop_if_falls_by_more_than_percent",
+        "stop_if_rises_by_more_than_percent", "against_last_runs",
+    ]
+
+    public init(from decoder: any Decoder) throws {
+        try YAMLInput.refuseUnknown(decoder, Self.keys)
+        let c = try decoder.container(keyedBy: YAMLInput.AnyKey.self)
+        func key(_ name: String) -> YAMLInput.AnyKey { .init(stringValue: name) }
+        name = try c.decode(String.self, forKey: key("name"))
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw GateFileError(
+                file: "", message: "a gate's name must be 1 to 64 letters, digits, - or _ (got '\(name.prefix(64))')")
+        }
+        figure = try c.decode(String.self, forKey: key("figure"))
+        guard QualityFigure.isKnown(figure) else {
+            throw GateFileError(
+                file: "",
+                message:
+                    "gate \(name): unknown figure '\(figure.prefix(64))' (known: \(QualityFigure.allCases.map(\.rawValue).joined(separator: ", ")); quarantine_rate and linked_share also as FIGURE:RULE)"
+            )
+        }
+        let source = try c.decodeIfPresent(String.self, forKey: key("source"))
+        let practice = try c.decodeIfPresent(String.self, forKey: key("practice"))
+        switch (source, practice) {
+        case (nil, nil): scope = .run
+        case (let file?, nil): scope = .source(file)
+        case (nil, "all"): scope = .everyPractice
+        case (nil, let code?): scope = .practice(code)
+        default: throw GateFileError(file: "", message: "gate \(name): give source or practice, not both")
+        }
+        var tests: [Test] = []
+        if let v = try c.decodeIfPresent(Double.self, forKey: key("stop_if_below")) { tests.append(.below(v)) }
+        if let v = try c.decodeIfPresent(Double.self, forKey: key("stop_if_above")) { tests.append(.above(v)) }
+        if let v = try c.decodeIfPresent(Double.self, forKey: key("stop_if_falls_by_more_than_percent")) {
+            tests.append(.fallsByMoreThan(percent: v))
+        }
+        if let v = try c.decodeIfPresent(Double.self, forKey: key("stop_if_rises_by_more_than_percent")) {
+            tests.append(.risesByMoreThan(percent: v))
+        }
+        guard tests.count == 1, let test = tests.first else {
+            throw GateFileError(
+                file: "",
+                message:
+                    "gate \(name): give exactly one of stop_if_below, stop_if_above, stop_if_falls_by_more_than_percent, stop_if_rises_by_more_than_percent"
+            )
+        }
+        switch test {
+        case .below(let v), .above(let v):
+            guard v.isFinite else { throw GateFileError(file: "", message: "gate \(name): the limit must be a number") }
+        case .fallsByMoreThan(let p), .risesByMoreThan(let p):
+            guard p.isFinite, p > 0, p <= 1000 else {
+                throw GateFileError(file: "", message: "gate \(name): the percentage must be above 0 and at most 1000")
+            }
+        }
+        self.test = test
+        let runs = try c.decodeIfPresent(Int.self, forKey: key("against_last_runs"))
+        guard runs == nil || test.isRelative else {
+            throw GateFileError(
+                file: "", message: "gate \(name): against_last_runs is for a rule that compares with earlier runs")
+        }
+        againstLastRuns = runs ?? 6
+        guard (Self.minimumEarlierRuns...120).contains(againstLastRuns) else {
+            throw GateFileError(file: "", message: "gate \(name): against_last_runs must be \(Self.minimumEarlierRuns) to 120")
+        }
+    }
+
+    init(name: String, figure: String, scope: Scope, test: Test, againstLastRuns: Int = 6) {
+        self.name = name
+        self.figure = figure
+        self.scope = scope
+        self.test = test
+        self.againstLastRuns = againstLastRuns
+    }
+
+    /// The rule in words.
+    public var rule: String {
+        switch test {
+        case .below(let v): "stop if below \(Self.number(v))"
+        case .above(let v): "stop if above \(Self.number(v))"
+        case .fallsByMoreThan(let p):
+            "stop if more than \(Self.number(p))% below the median of the last \(againstLastRuns) runs"
+        case .risesByMoreThan(let p):
+            "stop if more than \(Self.number(p))% above the median of the last \(againstLastRuns) runs"
+        }
+    }
+
+    func subjects(in report: QualityReport) -> [QualitySubject] {
+        switch scope {
+        case .run: [.run]
+        case .source(let file): [.init(.source, file)]
+        case .practice(let code): [.init(.practice, code)]
+        case .everyPractice: report.entries.map(\.subject).filter { $0.kind == .practice }
+        }
+    }
+
+    func check(_ report: QualityReport, earlier: [QualityReport]) -> [GateOutcome] {
+        subjects(in: report).map { subject in
+            let value = report.value(subject, figure)
+            func outcome(_ result: GateOutcome.Result, baseline: Double? = nil, _ message: String) -> GateOutcome {
+                GateOutcome(
+                    gate: name, subject: subject, figure: figure, value: value, baseline: baseline, rule: rule, result: result,
+                    message: message)
+            }
+            guard let value else {
+                return outcome(.notChecked, "\(subject.description) has no figure \(figure) in this run")
+            }
+            let shown = "\(subject.description) \(figure) is \(Self.number(value))"
+            switch test {
+            case .below(let limit):
+                return value < limit ? outcome(.failed, "\(shown), below \(Self.number(limit))") : outcome(.passed, shown)
+            case .above(let limit):
+                return value > limit ? outcome(.failed, "\(shown), above \(Self.number(limit))") : outcome(.passed, shown)
+            case .fallsByMoreThan(let percent), .risesByMoreThan(let percent):
+                let values = earlier.compactMap { $0.value(subject, figure) }.suffix(againstLastRuns)
+                guard values.count >= Self.minimumEarlierRuns else {
+                    return outcome(
+                        .notChecked,
+                        "\(shown); \(values.count) earlier runs have it, and the rule needs \(Self.minimumEarlierRuns)")
+                }
+                let median = Self.median(Array(values))
+                guard median != 0 else {
+                    return outcome(
+                        .notChecked, baseline: median, "\(shown); the median of earlier runs is 0, so no change can be measured")
+                }
+                let change = (value - median) / abs(median) * 100
+                let falls = if case .fallsByMoreThan = test { true } else { false }
+                let broken = falls ? change < -percent : change > percent
+                let moved =
+                    "\(shown), \(Self.number(abs(change)))% \(change < 0 ? "below" : "above") the median of the last \(values.count) runs (\(Self.number(median)))"
+                return outcome(broken ? .failed : .passed, baseline: median, moved)
+            }
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    }
+
+    /// Whole numbers and large ones without decimals, others to four significant figures.
+    static func number(_ value: Double) -> String {
+        guard value.isFinite else { return String(value) }
+        return abs(value) >= 1000 || value == value.rounded() ? String(format: "%.0f", value) : String(format: "%.4g", value)
+    }
+}
+
+public struct GateFileError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public var description: String { file.isEmpty ? "the gates file: \(message)" : "\(file): \(message)" }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, let context):
+            "\(path(context.codingPath)): '\(key.stringValue)' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: "\(error)"
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.isEmpty
+            ? "the top level" : keys.map { $0.intValue.map { "item \($0 + 1)" } ?? $0.stringValue }.joined(separator: " > ")
+    }
+}
+
+/// A gate failed: the run stopped before anything was published.
+public struct GateStopped: Error, CustomStringConvertible, Sendable {
+    public var runId: Int64
+    public var failed: [GateOutcome]
+    public var description: String {
+        let lines = failed.map { "gate \($0.gate) (\($0.rule)): \($0.message)" }
+        return "run \(runId) stopped before publishing anything; the latest run is unchanged.\n"
+            + lines.joined(separator: "\n")
+            + "\nAn IG lead may let it go on: run again with --accept-gate NAME --user NAME (password in $PHM_PASSWORD)."
+    }
+}
+
+/// Failing gates an IG lead lets a run pass: who they are (checked against the store's users)
+/// and the gates' names.
+public struct GateAcceptance: Sendable {
+    public var user: String
+    public var password: String
+    public var gates: [String]
+
+    public init(user: String, password: String, gates: [String]) {
+        self.user = user
+        self.password = password
+        self.gates = gates
+    }
+
+    /// What the audit log records of an acceptance.
+    struct Detail: Encodable {
+        var run: Int64
+        var gate: String
+        var subject: String
+        var figure: String
+        var value: Double?
+        var baseline: Double?
+    }
+
+    /// The user's name once they are found to be an active IG lead with this password and every
+    /// gate named is in the gates file; the attempt is audited either way.
+    func authorise(gates file: GateFile?, governance: GovernanceStore, runId: Int64) throws -> String {
+        let known = Set(file?.gates.map(\.name) ?? [])
+        if let unknown = gates.first(where: { !known.contains($0) }) {
+            throw GateAcceptanceRefused(
+                message:
+                    "--accept-gate \(unknown.prefix(64)) names no gate of the gates file (\(known.sorted().joined(separator: ", ")))"
+            )
+        }
+        let user = try governance.user(self.user)
+        // Checked whatever the name, so a wrong name costs what a wrong password does.
+        let verified = PasswordHasher.verify(password, against: user?.passwordHash ?? Self.decoyHash)
+        guard let user, verified, user.active, user.role == .igLead else {
+            try governance.audit(
+                user: self.user, role: user?.role.rawValue ?? "", purpose: Purpose.administration.rawValue,
+                action: "accept_gate", outcome: "denied",
+                detail: "{\"reason\":\"unknown user, wrong password, inactive account or not an IG lead\",\"run\":\(runId)}")
+            throw GateAcceptanceRefused(
+                message: "accepting a gate needs an active IG lead's user name and password: refused for \(self.user.prefix(64))")
+        }
+        return user.name
+    }
+
+    /// A stored hash of no one's password, verified when the user is unknown.
+    static let decoyHash = (try? PasswordHasher().hash(UUID().uuidString)) ?? ""
+}
+
+public struct GateAcceptanceRefused: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+extension QualityHistory {
+    /// Each figure of the current run over the earlier runs and this one, with what a control
+    /// chart finds.
+    init(earlier: [(Run, QualityReport)], current: (Run, QualityReport), gates: [GateOutcome]) {
+        let all = earlier + [current]
+        var series: [Series] = []
+        for entry in current.1.entries {
+            for figure in entry.figures.keys.sorted() {
+                let values = all.map { $0.1.value(entry.subject, figure) }
+                let present = values.compactMap { $0 }
+                let chart = ControlChart(present)
+                var flags: [String?] = []
+                var k = 0
+                for value in values {
+                    guard value != nil else {
+                        flags.append(nil)
+                        continue
+                    }
+                    let point = chart.points[k]
+                    flags.append(point.specialCause ? point.side.rawValue : nil)
+                    k += 1
+                }
+                series.append(
+                    Series(
+                        subject: entry.subject, figure: figure, values: values, mean: chart.mean,
+                        lowerLimit: chart.lowerLimit, upperLimit: chart.upperLimit, specialCause: flags,
+                        trialLimits: chart.trialLimits))
+            }
+        }
+        self.init(runs: all.map(\.0), current: current.1, series: series, gates: gates)
+    }
+}
