@@ -96,6 +96,22 @@ extension Statistics {
         return InequalityIndices(sii: sii, rii: rii)
     }
 
+    /// The difference of two proportions `x1 / n1 - x2 / n2` with Newcombe's hybrid score
+    /// interval (Newcombe 1998, method 10), from each proportion's Wilson interval. It treats the
+    /// two as independent samples; for overlapping populations it is conservative. Nil when
+    /// either denominator is 0.
+    public static func differenceOfProportions(_ x1: Double, of n1: Double, minus x2: Double, of n2: Double, z: Double = z95)
+        -> Estimate?
+    {
+        guard n1 > 0, n2 > 0 else { return nil }
+        let a = wilson(x1, of: n1, z: z), b = wilson(x2, of: n2, z: z)
+        let d = a.value - b.value
+        return Estimate(
+            value: d,
+            lower: d - ((a.value - a.lower) * (a.value - a.lower) + (b.upper - b.value) * (b.upper - b.value)).squareRoot(),
+            upper: d + ((a.upper - a.value) * (a.upper - a.value) + (b.value - b.lower) * (b.value - b.lower)).squareRoot())
+    }
+
     /// The `p` quantile by linear interpolation between order statistics (type 7, as R's default).
     public static func quantile(_ values: [Double], _ p: Double) -> Double {
         precondition(!values.isEmpty, "a quantile needs values")

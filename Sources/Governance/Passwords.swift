@@ -31,6 +31,10 @@ public struct PasswordHasher: Sendable {
             .joined(separator: "$")
     }
 
+    /// A well-formed stored hash no password matches: verified when a user name is unknown, so a
+    /// wrong name costs what a wrong password does and names cannot be probed by timing.
+    public static let decoy = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
     /// Whether a password matches a stored hash, compared in constant time.
     public static func verify(_ password: String, against stored: String) -> Bool {
         let parts = stored.split(separator: "$").map(String.init)

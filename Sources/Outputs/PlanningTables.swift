@@ -8,6 +8,7 @@ public enum Published {
     public static let costConcentration = OutputTable<UnitRow<CostConcentrationRow>>(file: "cost-concentration.csv")
     public static let riskTiers = OutputTable<UnitRow<RiskTierRow>>(file: "risk-tiers.csv")
     public static let risingRisk = OutputTable<UnitRow<RisingRiskRow>>(file: "rising-risk.csv")
+    public static let tierTransitions = OutputTable<UnitRow<TierTransitionRow>>(file: "tier-transitions.csv")
     public static let segmentProfiles = OutputTable<UnitRow<SegmentProfileRow>>(file: "segment-profiles.csv")
     public static let inequalities = OutputTable<UnitRow<InequalityRow>>(file: "inequalities.csv")
     public static let variation = OutputTable<UnitRow<VariationRow>>(file: "variation.csv")
@@ -243,6 +244,31 @@ public struct RisingRiskRow: FlatRow {
         self.rising = rising
         self.pctRising = pctRising
         self.roseIntoHighOrVeryHigh = roseIntoHighOrVeryHigh
+    }
+}
+
+/// `tier-transitions.csv`: people by their risk tier in the previous run and in this one,
+/// matched by pseudonym. `from` or `to` is `outside` for people not in the unit in that run
+/// (joined, left, moved practice, died or opted out), `not_scored` for people with no score.
+public struct TierTransitionRow: FlatRow {
+    public var outcome: String
+    public var previousRun: Int
+    public var from: String
+    public var to: String
+    public var people: Int?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case outcome, previousRun = "previous_run", from, to, people
+    }
+
+    public static let counts = [CodingKeys.people].map(\.rawValue)
+
+    public init(outcome: String, previousRun: Int, from: String, to: String, people: Int?) {
+        self.outcome = outcome
+        self.previousRun = previousRun
+        self.from = from
+        self.to = to
+        self.people = people
     }
 }
 
@@ -648,6 +674,7 @@ extension Published {
     /// Every file a run may write at the top of its output folder, and the folders beside them.
     public static let files: [String] = [
         multimorbidity.file, multimorbidityByUnit.file, costConcentration.file, riskTiers.file, risingRisk.file,
+        tierTransitions.file,
         segmentProfiles.file, inequalities.file, variation.file, spc.file, areaQuintiles.file, modelTransport.file, run.file,
         projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, tables.file, quality.file,
         PersonFiles.persons,

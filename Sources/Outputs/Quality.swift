@@ -22,7 +22,7 @@ public enum QualityFigure: String, Sendable, Codable, CaseIterable {
 
     public var explanation: String {
         switch self {
-        case .registered: "People registered at as-of (without a National Data Opt-out for practices)."
+        case .registered: "People registered at as-of."
         case .rows: "Rows read from the file."
         case .rowsPer1000: "Accepted rows (for a practice: its primary care events) per 1,000 registered people."
         case .latestMonthPer1000: "Rows dated in the month before as-of, per 1,000 registered people."
@@ -31,8 +31,8 @@ public enum QualityFigure: String, Sendable, Codable, CaseIterable {
         case .quarantineRate: "Rows quarantined as a share of rows read (with :RULE, under that rule)."
         case .linkedShare: "Care records linked to a person, as a share (with :RULE, linked by that rule)."
         case .unrecognisedCodeShare: "Coded rows whose code no list of the condition library holds, as a share."
-        case .withoutNHSNumberShare: "Rows without a valid NHS number, as a share."
-        case .ethnicityUnknownShare: "Registered people with no ethnic category recorded, as a share."
+        case .withoutNHSNumberShare: "Rows (for the run: registered people) without a valid NHS number, as a share."
+        case .ethnicityUnknownShare: "Registered people with no ethnic category recorded, or not stated, as a share."
         case .meanCost: "Mean cost of the accepted rows, in pounds."
         }
     }
@@ -74,13 +74,13 @@ public struct QualityReport: Sendable, Codable {
         public var subject: QualitySubject
         /// By figure name (`figure` or `figure:RULE`).
         public var figures: [String: Double]
-        /// Rows dated in each of the 12 months before as-of, oldest first.
-        public var monthlyRows: [Int]?
+        /// Figures not given because they would show fewer than 8 people or a few records' values.
+        public var withheld: [String]
 
-        public init(subject: QualitySubject, figures: [String: Double], monthlyRows: [Int]? = nil) {
+        public init(subject: QualitySubject, figures: [String: Double], withheld: [String] = []) {
             self.subject = subject
             self.figures = figures
-            self.monthlyRows = monthlyRows
+            self.withheld = withheld
         }
     }
 
@@ -97,6 +97,10 @@ public struct QualityReport: Sendable, Codable {
 
     public func value(_ subject: QualitySubject, _ figure: String) -> Double? {
         entries.first { $0.subject == subject }?.figures[figure]
+    }
+
+    public func isWithheld(_ subject: QualitySubject, _ figure: String) -> Bool {
+        entries.first { $0.subject == subject }?.withheld.contains(figure) ?? false
     }
 }
 

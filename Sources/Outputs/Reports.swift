@@ -279,6 +279,53 @@ public struct UnitTables: Sendable, Codable {
 
 // MARK: run.json
 
+/// How the population changed since the previous run that succeeded in the data directory,
+/// people matched by pseudonym. Counts are suppressed and rounded as planning outputs are.
+public struct RunChanges: Sendable, Codable {
+    public var previousRunId: Int64
+    public var previousAsOf: String
+    /// People in both runs, in this one only, in the previous one only (registered without an opt-out).
+    public var matched: Int?
+    public var joined: Int?
+    public var left: Int?
+    public var headlines: [Headline]
+    /// Set when few people matched: pseudonyms differ when the key changed.
+    public var warning: String?
+
+    /// A headline share in both runs, and the difference with a 95% interval (Newcombe's
+    /// hybrid score method).
+    public struct Headline: Sendable, Codable {
+        public var name: String
+        public var previous: Double?
+        public var current: Double?
+        public var difference: Double?
+        public var lower95: Double?
+        public var upper95: Double?
+
+        public init(name: String, previous: Double?, current: Double?, difference: Double?, lower95: Double?, upper95: Double?) {
+            self.name = name
+            self.previous = previous
+            self.current = current
+            self.difference = difference
+            self.lower95 = lower95
+            self.upper95 = upper95
+        }
+    }
+
+    public init(
+        previousRunId: Int64, previousAsOf: String, matched: Int?, joined: Int?, left: Int?, headlines: [Headline],
+        warning: String?
+    ) {
+        self.previousRunId = previousRunId
+        self.previousAsOf = previousAsOf
+        self.matched = matched
+        self.joined = joined
+        self.left = left
+        self.headlines = headlines
+        self.warning = warning
+    }
+}
+
 /// The headline figures of a run, printed at the end and kept in the store.
 public struct RunSummary: Sendable, Codable {
     public var runId: Int64
@@ -303,6 +350,8 @@ public struct RunSummary: Sendable, Codable {
     /// The run's data quality figures and the gates checked (nil in runs saved before them).
     public var quality: QualityReport?
     public var gates: [GateOutcome]?
+    /// How the population changed since the previous run (nil for a data directory's first).
+    public var changes: RunChanges?
 
     /// Which model scores an outcome's risks, and why; a warning when the platform fell back
     /// from the model it would have used, or scores no one.

@@ -5,19 +5,22 @@ import Ingest
 import Outputs
 import PHMCore
 
-/// Measures a run's data quality figures from what it read, before anything is derived from it:
-/// every accepted row of each source file (as the reconciliation counts them), and each
-/// practice's primary care events of its registered people without a National Data Opt-out.
+/// Measures a run's data quality figures from what it read, before risk, frames or outputs:
+/// each source file as received (every row the reconciliation counts), and each practice's
+/// primary care events of its registered people without a National Data Opt-out.
 ///
-/// Figures are rounded (rates per 1,000 to one decimal, shares to four places) so that no ratio
-/// gives back the exact counts it was made of.
+/// Only sources shared for planning are described beyond their row and quarantine counts (which
+/// `reconciliation.json` publishes anyway). A figure that would show fewer than 8 people, or one
+/// record's cost, is withheld: named in the entry's `withheld`, not given.
 enum DataQuality {
     /// Practices with fewer registered people have no figures of their own: too noisy to watch,
     /// and too close to persons.
     static let minimumPractice = 100
+    /// Fewer rows than this give no mean cost (it would be a few records' costs).
+    static let minimumRowsForMean = 10
 
     static func measure(
-        extract: Extract, spine: Spine, report: LinkageReport, population: Population,
+        extract: Extract, spine: Spine, linkage: Linkage, population: Population, planningSources: Set<DataSource>,
         library: ConditionLibrary, asOf: Day
     ) -> QualityReport {
         let registered = population.registered
@@ -27,105 +30,126 @@ enum DataQuality {
         }
         let months = Months(asOf: asOf)
         var entries: [QualityReport.Entry] = []
+        let gpShared = planningSources.contains(.gp)
+        let shared = (0..<extract.care.count).map { planningSources.contains(extract.careSource[$0]) }
 
         // The run as a whole.
-        var run: [String: Double] = [
-            QualityFigure.registered.rawValue: Double(registered.count),
-            QualityFigure.rows.rawValue: Double(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }),
-            QualityFigure.linkedShare.rawValue: share(report.linked, report.records),
-            QualityFigure.withoutNHSNumberShare.rawValue: share(report.spine.personsWithoutValidNHSNumber, spine.count),
-            QualityFigure.ethnicityUnknownShare.rawValue: share(
-                registered.filter { [.unknown, .notStated].contains(population.ethnicGroup[$0]) }.count, registered.count),
-        ]
+        let planning = registered.filter { !population.optedOut[$0] }
+        var run = QualityReport.Entry(subject: .run, figures: [:])
         let rowsIn = extract.reconciliation.reduce(0) { $0 + $1.rowsIn }
-        run[QualityFigure.quarantineRate.rawValue] = share(extract.reconciliation.reduce(0) { $0 + $1.quarantined }, rowsIn)
-        entries.append(.init(subject: .run, figures: run))
+        run.figures[QualityFigure.registered.rawValue] = Double(registered.count)
+        run.figures[QualityFigure.rows.rawValue] = Double(rowsIn)
+        run.figures[QualityFigure.quarantineRate.rawValue] = share(
+            extract.reconciliation.reduce(0) { $0 + $1.quarantined }, rowsIn)
+        let linkedRows = (0..<extract.care.count).filter { shared[$0] }
+        run.figures[QualityFigure.linkedShare.rawValue] = share(
+            linkedRows.filter { linkage.person[$0] >= 0 }.count, linkedRows.count)
+        run.people(
+            .withoutNHSNumberShare,
+            planning.filter { extract.patients.nhsNumber[Int(spine.registrationOfPerson[$0])] == 0 }.count,
+            of: planning.count)
+        run.people(
+            .ethnicityUnknownShare, planning.filter { [.unknown, .notStated].contains(population.ethnicGroup[$0]) }.count,
+            of: planning.count)
+        entries.append(run)
 
-        // Each source file.
-        var dates: [String: [Day]] = [
-            InputContract.gpEvents.name: extract.clinical.day, InputContract.prescriptions.name: extract.prescriptions.day,
-        ]
+        // Each source file of the contract, present or not: a feed that stops is a figure of 0.
+        var dates: [String: [Day]] = [:]
         var coded: [String: (rows: Int, unrecognised: Int)] = [:]
-        coded[InputContract.gpEvents.name] = (
-            extract.clinical.count, extract.clinical.code.filter { $0 < 0 || !recognised[Int($0)] }.count
-        )
-        coded[InputContract.prescriptions.name] = (
-            extract.prescriptions.count, extract.prescriptions.code.filter { $0 < 0 || !recognised[Int($0)] }.count
-        )
-        var careRows: [String: (rows: Int, withoutNHS: Int, cost: Double)] = [:]
-        for r in 0..<extract.care.count {
+        if gpShared {
+            dates[InputContract.gpEvents.name] = extract.clinical.day
+            dates[InputContract.prescriptions.name] = extract.prescriptions.day
+            coded[InputContract.gpEvents.name] = (
+                extract.clinical.count, extract.clinical.code.filter { $0 < 0 || !recognised[Int($0)] }.count
+            )
+            coded[InputContract.prescriptions.name] = (
+                extract.prescriptions.count, extract.prescriptions.code.filter { $0 < 0 || !recognised[Int($0)] }.count
+            )
+        }
+        var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
+        for r in 0..<extract.care.count where shared[r] {
             let file = LinkageReport.file(of: extract.care.kind[r])
             dates[file, default: []].append(extract.care.day[r])
-            careRows[file, default: (0, 0, 0)].rows += 1
-            if extract.care.nhsNumber[r] == 0 { careRows[file, default: (0, 0, 0)].withoutNHS += 1 }
-            careRows[file, default: (0, 0, 0)].cost += Double(extract.care.cost[r])
+            var c = care[file] ?? (0, 0, [:], 0, 0)
+            c.rows += 1
+            if linkage.person[r] >= 0 {
+                c.linked += 1
+                c.byRule[linkage.rule[r].name, default: 0] += 1
+            }
+            if extract.care.nhsNumber[r] == 0 { c.withoutNHS += 1 }
+            c.cost += Double(extract.care.cost[r])
+            care[file] = c
         }
-        for file in extract.reconciliation where file.present {
-            var figures: [String: Double] = [
-                QualityFigure.rows.rawValue: Double(file.rowsIn),
-                QualityFigure.rowsPer1000.rawValue: round(Double(file.accepted) * perThousand, 1),
-                QualityFigure.quarantineRate.rawValue: share(file.quarantined, file.rowsIn),
-            ]
+        let files = Dictionary(extract.reconciliation.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
+        for spec in InputContract.all {
+            let file = files[spec.name] ?? FileReconciliation(file: spec.name, present: false)
+            var entry = QualityReport.Entry(
+                subject: .init(.source, spec.name),
+                figures: [
+                    QualityFigure.rows.rawValue: Double(file.rowsIn),
+                    QualityFigure.quarantineRate.rawValue: share(file.quarantined, file.rowsIn),
+                ])
             for (rule, n) in file.quarantinedByRule {
-                figures[QualityFigure.quarantineRate.rawValue + ":" + rule] = share(n, file.rowsIn)
+                entry.figures[QualityFigure.quarantineRate.rawValue + ":" + rule] = share(n, file.rowsIn)
             }
-            if let linked = report.bySource[file.file] {
-                figures[QualityFigure.linkedShare.rawValue] = share(linked.linked, linked.records)
-                for (rule, n) in linked.byRule where rule != LinkageCounts.unlinked {
-                    figures[QualityFigure.linkedShare.rawValue + ":" + rule] = share(n, linked.records)
-                }
+            let isCare = ![
+                InputContract.practices, InputContract.areas, InputContract.patients, InputContract.gpEvents,
+                InputContract.prescriptions,
+            ].contains { $0.name == spec.name }
+            // Withheld sources: their rows and quarantine only. Care files hold several sources;
+            // the shared ones' rows are described.
+            if (isCare && care[spec.name] != nil) || (!isCare && gpShared) || !file.present {
+                entry.figures[QualityFigure.rowsPer1000.rawValue] = round(
+                    Double(isCare ? care[spec.name]?.rows ?? 0 : file.accepted) * perThousand, 1)
             }
-            if let c = coded[file.file] { figures[QualityFigure.unrecognisedCodeShare.rawValue] = share(c.unrecognised, c.rows) }
-            if let c = careRows[file.file] {
-                figures[QualityFigure.withoutNHSNumberShare.rawValue] = share(c.withoutNHS, c.rows)
-                figures[QualityFigure.meanCost.rawValue] = c.rows == 0 ? 0 : round(c.cost / Double(c.rows), 2)
+            if let c = care[spec.name] {
+                entry.figures[QualityFigure.linkedShare.rawValue] = share(c.linked, c.rows)
+                for (rule, n) in c.byRule { entry.figures[QualityFigure.linkedShare.rawValue + ":" + rule] = share(n, c.rows) }
+                entry.figures[QualityFigure.withoutNHSNumberShare.rawValue] = share(c.withoutNHS, c.rows)
+                entry.mean(cost: c.cost, rows: c.rows)
             }
-            if file.file == InputContract.prescriptions.name, extract.prescriptions.count > 0 {
-                let cost = extract.prescriptions.cost.reduce(0) { $0 + Double($1) }
-                figures[QualityFigure.meanCost.rawValue] = round(cost / Double(extract.prescriptions.count), 2)
+            if let c = coded[spec.name] {
+                entry.figures[QualityFigure.unrecognisedCodeShare.rawValue] = share(c.unrecognised, c.rows)
             }
-            var monthly: [Int]?
-            if let days = dates[file.file] {
-                let counted = months.count(days)
-                monthly = counted.rows
-                months.figures(counted, perThousand: perThousand, into: &figures)
+            if spec.name == InputContract.prescriptions.name, gpShared {
+                entry.mean(cost: extract.prescriptions.cost.reduce(0) { $0 + Double($1) }, rows: extract.prescriptions.count)
             }
-            entries.append(.init(subject: .init(.source, file.file), figures: figures, monthlyRows: monthly))
+            if let days = dates[spec.name] { months.figures(months.count(days), perThousand: perThousand, into: &entry.figures) }
+            entries.append(entry)
         }
 
         // Each practice: its registered people without an opt-out, and their primary care events
-        // recorded there.
+        // (whichever practice recorded them: the person is the practice's now).
         let h = population.hierarchy
         var people = [Int](repeating: 0, count: h.practices.count)
-        var planning = [Bool](repeating: false, count: spine.count)
-        for p in registered where !population.optedOut[p] {
-            people[Int(population.practice[p])] += 1
-            planning[p] = true
-        }
-        var eventDays = [[Day]](repeating: [], count: h.practices.count)
-        var unrecognised = [Int](repeating: 0, count: h.practices.count)
-        let clinical = extract.clinical
-        for e in 0..<clinical.count {
-            let r = Int(clinical.registration[e])
-            guard planning[Int(spine.personOfRegistration[r])] else { continue }
-            let practice = Int(extract.patients.practice[r])
-            eventDays[practice].append(clinical.day[e])
-            if clinical.code[e] < 0 || !recognised[Int(clinical.code[e])] { unrecognised[practice] += 1 }
-        }
+        for p in planning { people[Int(population.practice[p])] += 1 }
         var withheld = 0
-        for (k, practice) in h.practices.enumerated() where people[k] > 0 {
-            guard people[k] >= minimumPractice else {
-                withheld += 1
-                continue
+        if gpShared {
+            var eventDays = [[Day]](repeating: [], count: h.practices.count)
+            var unrecognised = [Int](repeating: 0, count: h.practices.count)
+            let clinical = population.clinical
+            for p in planning {
+                let k = Int(population.practice[p])
+                for e in clinical.byPerson.rows(of: p) {
+                    eventDays[k].append(clinical.day[e])
+                    let code = clinical.code[e]
+                    if code < 0 || Int(code) >= recognised.count || !recognised[Int(code)] { unrecognised[k] += 1 }
+                }
             }
-            let rate = 1000 / Double(people[k])
-            var figures: [String: Double] = [
-                QualityFigure.rowsPer1000.rawValue: round(Double(eventDays[k].count) * rate, 1),
-                QualityFigure.unrecognisedCodeShare.rawValue: share(unrecognised[k], eventDays[k].count),
-            ]
-            let counted = months.count(eventDays[k])
-            months.figures(counted, perThousand: rate, into: &figures)
-            entries.append(.init(subject: .init(.practice, practice.code), figures: figures))
+            for (k, practice) in h.practices.enumerated() where people[k] > 0 {
+                guard people[k] >= minimumPractice else {
+                    withheld += 1
+                    continue
+                }
+                var entry = QualityReport.Entry(
+                    subject: .init(.practice, practice.code),
+                    figures: [
+                        QualityFigure.rowsPer1000.rawValue: round(Double(eventDays[k].count) * 1000 / Double(people[k]), 1),
+                        QualityFigure.unrecognisedCodeShare.rawValue: share(unrecognised[k], eventDays[k].count),
+                    ])
+                months.figures(months.count(eventDays[k]), perThousand: 1000 / Double(people[k]), into: &entry.figures)
+                entries.append(entry)
+            }
         }
         return QualityReport(asOf: asOf.description, entries: entries, practicesWithheld: withheld)
     }
@@ -148,7 +172,7 @@ enum DataQuality {
             starts = (0...12).map { asOf.adding(months: $0 - 12) }
         }
 
-        /// Rows dated in each month, and the latest day before as-of.
+        /// Rows dated in each month (oldest first), and the latest day before as-of.
         func count(_ days: [Day]) -> (rows: [Int], latest: Day?) {
             var rows = [Int](repeating: 0, count: 12)
             var latest: Day?
@@ -166,6 +190,26 @@ enum DataQuality {
             figures[QualityFigure.latestMonthPer1000.rawValue] = DataQuality.round(Double(counted.rows[11]) * perThousand, 1)
             figures[QualityFigure.emptyMonths.rawValue] = Double(counted.rows.filter { $0 == 0 }.count)
             if let latest = counted.latest { figures[QualityFigure.daysSinceLatest.rawValue] = Double(latest.days(to: asOf)) }
+        }
+    }
+}
+
+extension QualityReport.Entry {
+    /// A share of people, withheld when the people counted, or the rest, are 1 to 7.
+    mutating func people(_ figure: QualityFigure, _ count: Int, of total: Int) {
+        if (1...7).contains(count) || (1...7).contains(total - count) {
+            withheld.append(figure.rawValue)
+        } else {
+            figures[figure.rawValue] = DataQuality.share(count, total)
+        }
+    }
+
+    /// The mean cost of a file's rows, withheld for a handful of rows.
+    mutating func mean(cost: Double, rows: Int) {
+        if rows > 0 && rows < DataQuality.minimumRowsForMean {
+            withheld.append(QualityFigure.meanCost.rawValue)
+        } else {
+            figures[QualityFigure.meanCost.rawValue] = rows == 0 ? 0 : DataQuality.round(cost / Double(rows), 2)
         }
     }
 }

@@ -2,6 +2,7 @@ import Analysis
 import Conditions
 import Foundation
 import Governance
+import Ingest
 import Outputs
 import Storage
 
@@ -115,6 +116,16 @@ public struct Gate: Sendable, Decodable, Equatable {
         }
         let source = try c.decodeIfPresent(String.self, forKey: key("source"))
         let practice = try c.decodeIfPresent(String.self, forKey: key("practice"))
+        if let source, !InputContract.all.contains(where: { $0.name == source }) {
+            throw GateFileError(
+                file: "",
+                message:
+                    "gate \(name): source '\(source.prefix(64))' is not a file of the input contract (\(InputContract.all.map(\.name).joined(separator: ", ")))"
+            )
+        }
+        if let practice, practice.isEmpty || practice.count > 16 || !practice.allSatisfy({ $0.isLetter || $0.isNumber }) {
+            throw GateFileError(file: "", message: "gate \(name): practice must be an ODS code or all")
+        }
         switch (source, practice) {
         case (nil, nil): scope = .run
         case (let file?, nil): scope = .source(file)
@@ -178,17 +189,23 @@ public struct Gate: Sendable, Decodable, Equatable {
         }
     }
 
-    func subjects(in report: QualityReport) -> [QualitySubject] {
+    /// The subjects a gate checks: for every practice, those of this run and of the run before
+    /// it, so a practice that vanishes is checked too.
+    func subjects(in report: QualityReport, earlier: [QualityReport]) -> [QualitySubject] {
         switch scope {
-        case .run: [.run]
-        case .source(let file): [.init(.source, file)]
-        case .practice(let code): [.init(.practice, code)]
-        case .everyPractice: report.entries.map(\.subject).filter { $0.kind == .practice }
+        case .run: return [.run]
+        case .source(let file): return [.init(.source, file)]
+        case .practice(let code): return [.init(.practice, code)]
+        case .everyPractice:
+            var seen = Set<QualitySubject>()
+            return ((earlier.last?.entries ?? []) + report.entries).map(\.subject).filter {
+                $0.kind == .practice && seen.insert($0).inserted
+            }
         }
     }
 
     func check(_ report: QualityReport, earlier: [QualityReport]) -> [GateOutcome] {
-        subjects(in: report).map { subject in
+        subjects(in: report, earlier: earlier).map { subject in
             let value = report.value(subject, figure)
             func outcome(_ result: GateOutcome.Result, baseline: Double? = nil, _ message: String) -> GateOutcome {
                 GateOutcome(
@@ -196,6 +213,14 @@ public struct Gate: Sendable, Decodable, Equatable {
                     message: message)
             }
             guard let value else {
+                if report.isWithheld(subject, figure) {
+                    return outcome(.notChecked, "\(subject.description) \(figure) is withheld in this run (too few people)")
+                }
+                // A figure earlier runs had and this one has not: its feed or practice is gone.
+                if earlier.suffix(againstLastRuns).contains(where: { $0.value(subject, figure) != nil }) {
+                    return outcome(
+                        .failed, "\(subject.description) has no figure \(figure) in this run, though earlier runs had it")
+                }
                 return outcome(.notChecked, "\(subject.description) has no figure \(figure) in this run")
             }
             let shown = "\(subject.description) \(figure) is \(Self.number(value))"
@@ -300,6 +325,9 @@ public struct GateAcceptance: Sendable {
     func authorise(gates file: GateFile?, governance: GovernanceStore, runId: Int64) throws -> String {
         let known = Set(file?.gates.map(\.name) ?? [])
         if let unknown = gates.first(where: { !known.contains($0) }) {
+            try governance.audit(
+                user: user, role: "", purpose: Purpose.administration.rawValue, action: "accept_gate", outcome: "denied",
+                detail: "{\"reason\":\"no such gate\",\"run\":\(runId)}")
             throw GateAcceptanceRefused(
                 message:
                     "--accept-gate \(unknown.prefix(64)) names no gate of the gates file (\(known.sorted().joined(separator: ", ")))"
@@ -307,7 +335,7 @@ public struct GateAcceptance: Sendable {
         }
         let user = try governance.user(self.user)
         // Checked whatever the name, so a wrong name costs what a wrong password does.
-        let verified = PasswordHasher.verify(password, against: user?.passwordHash ?? Self.decoyHash)
+        let verified = PasswordHasher.verify(password, against: user?.passwordHash ?? PasswordHasher.decoy)
         guard let user, verified, user.active, user.role == .igLead else {
             try governance.audit(
                 user: self.user, role: user?.role.rawValue ?? "", purpose: Purpose.administration.rawValue,
@@ -318,9 +346,6 @@ public struct GateAcceptance: Sendable {
         }
         return user.name
     }
-
-    /// A stored hash of no one's password, verified when the user is unknown.
-    static let decoyHash = (try? PasswordHasher().hash(UUID().uuidString)) ?? ""
 }
 
 public struct GateAcceptanceRefused: Error, CustomStringConvertible, Sendable {

@@ -102,6 +102,8 @@ public struct StageClock: Sendable {
     public private(set) var stages: [RunSummary.Stage] = []
     /// Which model scores each outcome: the risk stage's choices, reported with the timings.
     public var riskChoices: [RunSummary.RiskChoice]?
+    /// How the population changed since the previous run, reported with the timings.
+    public var changes: RunChanges?
     public init() {}
 
     public mutating func time<T>(_ name: String, _ work: () throws -> T) rethrows -> T {
@@ -115,12 +117,17 @@ public struct StageClock: Sendable {
 /// One run: ingest, identify, build the population, summarise use and cost, stratify risk, write outputs.
 public enum PipelineRun {
     public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
-        try recorded(options, log: log) { prepared, options, clock in
+        try recorded(options, history: true, log: log) { prepared, options, clock in
             let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
             let population = prepared.population
             let emergency = risk.stratification.scores[.emergencyAdmission]
             let facts = personFacts(prepared, risk: risk.stratification)
             var frame = clock.time("frame") { FrameBuilder.build(prepared, risk: risk.stratification) }
+            clock.changes = try clock.time("run comparison") {
+                try ComparisonWriter.write(
+                    current: frame, units: prepared.planningUnits, dataDirectory: options.dataDirectory,
+                    suppress: options.suppress, to: options.output)
+            }
             // Segments are cohorts: evaluated on the frame, then saved in it.
             let segments = try clock.time("segments") {
                 try SegmentAssignments(
@@ -220,9 +227,11 @@ public enum PipelineRun {
 
     /// Prepares a run, hands it to `body`, and records the run's outcome and summary in the store.
     ///
-    /// `body` does the run's own work and returns how to build its result from the summary.
+    /// `body` does the run's own work and returns how to build its result from the summary. A run
+    /// of the `history` (the monthly pipeline, not a model command) is measured against the
+    /// earlier runs and its gates, and its data quality figures join the history.
     public static func recorded<T>(
-        _ options: RunOptions, log: @escaping @Sendable (String) -> Void,
+        _ options: RunOptions, history: Bool = false, log: @escaping @Sendable (String) -> Void,
         _ body: (PreparedRun, RunOptions, inout StageClock) throws -> (RunSummary) -> T
     ) throws -> T {
         var clock = StageClock()
@@ -274,10 +283,19 @@ public enum PipelineRun {
             let prepared = try prepare(
                 staged, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
                 clock: &clock, log: log)
-            let earlier = try store.succeededResults(QualityReport.self, named: "quality")
-            let gates = try checkGates(
-                prepared.quality, earlier: earlier.map(\.value), options: options, acceptor: acceptor, governance: governance,
-                store: store, runId: runId, log: log)
+            // The history: the latest run of each earlier as-of date (a month run again replaces its first run).
+            let earlier =
+                history
+                ? try store.succeededResults(QualityReport.self, named: "quality").filter {
+                    $0.value.asOf < options.asOf.description
+                }
+                .reduce(into: [String: (runId: Int64, value: QualityReport)]()) { $0[$1.value.asOf] = $1 }.values
+                .sorted { $0.value.asOf < $1.value.asOf } : []
+            let gates =
+                history
+                ? try checkGates(
+                    prepared.quality, earlier: earlier.map(\.value), options: options, acceptor: acceptor, governance: governance,
+                    store: store, runId: runId, log: log) : []
             let finish = try body(prepared, staged, &clock)
             let r = prepared.reconciliation
             var summary = RunSummary(
@@ -287,14 +305,20 @@ public enum PipelineRun {
                 rowsQuarantined: r.quarantined, reconciliationBalanced: r.balanced, careRecords: prepared.linkage.records,
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path, riskChoices: clock.riskChoices)
-            summary.quality = prepared.quality
-            summary.gates = gates
+            summary.changes = clock.changes
+            if history {
+                summary.quality = prepared.quality
+                summary.gates = gates
+            }
             try Published.run.write(summary, to: staged.output)
-            try Published.quality.write(
-                QualityHistory(
-                    earlier: earlier.map { (QualityHistory.Run(runId: $0.runId, asOf: $0.value.asOf), $0.value) },
-                    current: (QualityHistory.Run(runId: runId, asOf: options.asOf.description), prepared.quality), gates: gates),
-                to: staged.output)
+            if history {
+                try Published.quality.write(
+                    QualityHistory(
+                        earlier: earlier.map { (QualityHistory.Run(runId: $0.runId, asOf: $0.value.asOf), $0.value) },
+                        current: (QualityHistory.Run(runId: runId, asOf: options.asOf.description), prepared.quality),
+                        gates: gates),
+                    to: staged.output)
+            }
             try publisher.commit(dataDirectory: options.dataDirectory) {
                 try store.save(r, named: "reconciliation", run: runId)
                 try store.save(prepared.linkage, named: "linkage", run: runId)
@@ -312,6 +336,7 @@ public enum PipelineRun {
             record.status = error is GateStopped ? "stopped" : "failed"
             try? store.update(record)
             try? FileManager.default.removeItem(at: publisher.staging)
+            try? IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault")).discard(run: runId)
             throw error
         }
     }
@@ -403,7 +428,7 @@ public enum PipelineRun {
             linkage: linkage)
         let quality = clock.time("data quality") {
             DataQuality.measure(
-                extract: extract, spine: spine, report: linkageReport, population: population,
+                extract: extract, spine: spine, linkage: linkage, population: population, planningSources: planningSources,
                 library: library, asOf: options.asOf)
         }
         let registrationIds = (0..<spine.count).map { p in

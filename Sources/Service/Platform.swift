@@ -161,7 +161,7 @@ public final class Platform: Sendable {
     public func login(_ name: String, password: String, purpose: Purpose) throws -> Session {
         let user = try store.user(name)
         // A wrong name costs as much as a wrong password, so names cannot be probed by timing.
-        let ok = PasswordHasher.verify(password, against: user?.passwordHash ?? Platform.decoyHash) && user?.active == true
+        let ok = PasswordHasher.verify(password, against: user?.passwordHash ?? PasswordHasher.decoy) && user?.active == true
         guard let user, ok else {
             try store.audit(
                 user: name, role: user?.role.rawValue ?? "", purpose: purpose.rawValue, action: "login", outcome: "denied",
@@ -218,8 +218,6 @@ public final class Platform: Sendable {
         }
         return users
     }
-
-    static let decoyHash = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 }
 
 /// The result of checking the audit log.

@@ -161,6 +161,13 @@ public final class IdentityVault: Sendable {
         }
     }
 
+    /// Forgets what a run that did not complete staged and quarantined: its data is nobody's
+    /// current record, so no identity of it stays.
+    public func discard(run: Int64) throws {
+        try dropStaged()
+        try database.write { db in try db.execute(sql: "DELETE FROM quarantinedRow WHERE runId = ?", arguments: [run]) }
+    }
+
     /// The identity behind a pseudonym, for direct care only.
     public func identity(of pseudonym: String) throws -> VaultEntry? {
         try identities(of: [pseudonym])[pseudonym]

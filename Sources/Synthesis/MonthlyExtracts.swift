@@ -8,9 +8,9 @@ import PHMCore
 /// The system is written once (`full/`), with its history and follow-up year. Month `k` (1 to
 /// `months`) is what an extract taken at `asOf + (k - 1) months` would hold: care rows of the
 /// `historyYears` before that day and prescriptions of the 24 months before it (as long as the
-/// generator's histories of them), primary care events of the history (and the diagnoses dated
-/// before it), patients registered by then, with leaving and death dates not
-/// yet known blanked, and hospital spells not yet discharged left out.
+/// generator's histories of them), every primary care event before it, patients registered by
+/// then with leaving and death dates not yet reached blanked, and hospital spells not yet
+/// discharged left out.
 public struct MonthlySequence: Sendable {
     public var months: Int
     /// A source short by a share of its rows in one month (an incomplete submission).
@@ -65,7 +65,7 @@ public enum MonthlyExtracts {
     /// Checks a sequence against the generator's options before anything is written.
     public static func check(_ sequence: MonthlySequence, _ options: SynthesisOptions) throws {
         let most = 12 * options.followUpYears + 1
-        guard (2...most).contains(sequence.months) else {
+        guard most >= 2, (2...most).contains(sequence.months) else {
             throw MonthlySequenceError(
                 description: "--months must be 2 to \(most): the months after as-of come from the generator's follow-up year")
         }
@@ -95,16 +95,21 @@ public enum MonthlyExtracts {
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> SynthesisSummary {
         try check(sequence, options)
-        let full = folder.appendingPathComponent("full")
-        let summary = try SyntheticHealthSystem.write(options, to: full, progress: progress)
         if let change = sequence.codingChange {
-            let practices = try String(contentsOf: full.appendingPathComponent("practices.csv"), encoding: .utf8)
-            guard practices.split(separator: "\n").dropFirst().contains(where: { $0.hasPrefix(change.practice + ",") }) else {
-                throw MonthlySequenceError(description: "--coding-change names \(change.practice), which is not a practice")
+            let codes = Geography(people: options.people, seed: options.seed).practices.map(\.code)
+            guard codes.contains(change.practice) else {
+                throw MonthlySequenceError(
+                    description:
+                        "--coding-change names \(change.practice.prefix(16)), which is not a practice (\(codes.first ?? "") to \(codes.last ?? ""))"
+                )
             }
         }
+        let full = folder.appendingPathComponent("full")
+        guard !FileManager.default.fileExists(atPath: full.path) else {
+            throw MonthlySequenceError(description: "\(folder.path) already holds a monthly sequence: write to an empty folder")
+        }
+        let summary = try SyntheticHealthSystem.write(options, to: full, progress: progress)
         let practiceOf = try practices(ofPatientsIn: full)
-        let historyStart = options.asOf.adding(months: -12 * options.historyYears)
         var months = CSVRows()
         months.raw("month,as_of,folder")
         var changes = CSVRows()
@@ -114,7 +119,7 @@ public enum MonthlyExtracts {
             let out = folder.appendingPathComponent(asOf.description)
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             let cut = Cut(
-                asOf: asOf, windowStart: asOf.adding(months: -12 * options.historyYears), historyStart: historyStart,
+                asOf: asOf, windowStart: asOf.adding(months: -12 * options.historyYears),
                 drop: sequence.feedDrop.flatMap { $0.month == k ? $0 : nil },
                 recode: sequence.codingChange.flatMap { k >= $0.month ? $0 : nil }, practiceOf: practiceOf)
             for file in ["practices.csv", "areas.csv"] {
@@ -152,7 +157,6 @@ public enum MonthlyExtracts {
     struct Cut {
         var asOf: Day
         var windowStart: Day
-        var historyStart: Day
         var drop: MonthlySequence.FeedDrop?
         var recode: MonthlySequence.CodingChange?
         var practiceOf: [String: String]
@@ -193,10 +197,10 @@ public enum MonthlyExtracts {
                     continue
                 }
                 guard day < asOf else { continue }
-                // Primary care keeps what was recorded before the history began; the rest is a window
-                // as long as the generator's history of that file.
+                // Primary care keeps the whole record (a diagnosis is coded once); care and
+                // prescriptions a window as long as the generator's history of them.
                 let start = file == "prescriptions.csv" ? asOf.adding(months: -PersonModel.prescriptionMonths) : windowStart
-                if file != "patients.csv", day < start, !(file == "gp_events.csv" && day < historyStart) { continue }
+                if file != "patients.csv", file != "gp_events.csv", day < start { continue }
                 if let u = undischarged, let end = Day(iso: Lines.text(line, fields[u])), end >= asOf { continue }
                 if let drop, drop.file == file, Self.unit(line, salt: 1) < drop.share {
                     dropped += 1

@@ -22,6 +22,16 @@ import Testing
         #expect(abs(n.upper - 0.3662) < 1e-4)
     }
 
+    /// Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10 (hybrid score).
+    @Test func differenceOfProportionsNewcombeWorkedExamples() throws {
+        let a = try #require(Statistics.differenceOfProportions(56, of: 70, minus: 48, of: 80))
+        #expect(abs(a.value - 0.2) < 1e-12)
+        #expect(abs(a.lower - 0.0524) < 1e-4 && abs(a.upper - 0.3339) < 1e-4, "\(a)")
+        let b = try #require(Statistics.differenceOfProportions(9, of: 10, minus: 3, of: 10))
+        #expect(abs(b.lower - 0.1705) < 1e-4 && abs(b.upper - 0.8090) < 1e-4, "\(b)")
+        #expect(Statistics.differenceOfProportions(1, of: 0, minus: 1, of: 2) == nil)
+    }
+
     @Test func byarWorkedExample() {
         // O = 10: 10 (1 - 1/90 - z/(3 sqrt 10))^3 and 11 (1 - 1/99 + z/(3 sqrt 11))^3.
         let e = Statistics.byar(10)

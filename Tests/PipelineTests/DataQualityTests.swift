@@ -1,8 +1,11 @@
+import Analysis
+import Cohorts
 import Foundation
 import Governance
 import Identity
 import Outputs
 import PHMCore
+import Risk
 import Storage
 import Synthesis
 import TestSupport
@@ -137,6 +140,25 @@ import Testing
         // A figure the run does not have is not checked either.
         let absent = Gate(name: "x", figure: "rows_per_1000", scope: .source("b.csv"), test: .below(5))
         #expect(absent.check(report(1), earlier: []).map(\.result) == [.notChecked])
+        // A figure earlier runs had and this run has not fails: the feed is gone.
+        let gone = gate.check(
+            QualityReport(asOf: "2025-02-01", entries: [], practicesWithheld: 0), earlier: earlier)
+        #expect(gone.map(\.result) == [.failed] && gone[0].message.contains("though earlier runs had it"))
+        // A figure withheld for too few people is not checked, and said so.
+        let withheld = QualityReport(
+            asOf: "2025-02-01", entries: [.init(subject: .init(.source, "a.csv"), figures: [:], withheld: ["rows_per_1000"])],
+            practicesWithheld: 0)
+        #expect(gate.check(withheld, earlier: earlier).first?.message.contains("withheld") == true)
+        // Every practice: a practice of the run before that is missing now is checked too.
+        let practices = Gate(
+            name: "p", figure: "rows_per_1000", scope: .everyPractice, test: .fallsByMoreThan(percent: 20),
+            againstLastRuns: 3)
+        let withPractice = QualityReport(
+            asOf: "2025-01-01", entries: [.init(subject: .init(.practice, "A1"), figures: ["rows_per_1000": 10])],
+            practicesWithheld: 0)
+        let outcomes = practices.check(
+            QualityReport(asOf: "2025-02-01", entries: [], practicesWithheld: 0), earlier: [withPractice])
+        #expect(outcomes.map(\.subject) == [.init(.practice, "A1")] && outcomes.map(\.result) == [.failed])
         let floor = Gate(name: "y", figure: "rows_per_1000", scope: .source("a.csv"), test: .below(5))
         #expect(floor.check(report(4.9), earlier: []).map(\.result) == [.failed])
         #expect(floor.check(report(5), earlier: []).map(\.result) == [.passed])
@@ -155,9 +177,10 @@ import Testing
         ("gates: [{name: a, figure: rows, stop_if_falls_by_more_than_percent: 0}]", "above 0"),
         ("gates: [{name: a, figure: rows, stop_if_falls_by_more_than_percent: 10, against_last_runs: 1}]", "3 to 120"),
         ("gates: [{name: 'a b', figure: rows, stop_if_below: 1}]", "letters, digits"),
-        ("gates: [{name: a, figure: rows, source: x.csv, practice: all, stop_if_below: 1}]", "not both"),
+        ("gates: [{name: a, figure: rows, source: patients.csv, practice: all, stop_if_below: 1}]", "not both"),
         ("gates: [{name: a, figure: rows:date_format, stop_if_below: 1}]", "unknown figure"),
         ("gates: [{figure: rows, stop_if_below: 1}]", "'name' is missing"),
+        ("gates: [{name: a, figure: rows, source: inpatients.csv, stop_if_below: 1}]", "not a file of the input contract"),
     ])
     func gateFilesWithMistakesAreRefused(text: String, message: String) {
         #expect {
@@ -178,5 +201,87 @@ import Testing
         let byRule = try GateFile.parse(
             "gates: [{name: dates, figure: 'quarantine_rate:date_format', source: gp_events.csv, stop_if_above: 0.01}]")
         #expect(byRule.gates.first?.figure == "quarantine_rate:date_format")
+    }
+}
+
+@Suite struct RunHistoryTests {
+    /// Two monthly extracts run one after the other: the people who joined, left and stayed, as
+    /// `run.json` reports them, equal a count made straight from the extracts and the generator's
+    /// ground truth (who each patient id really is); every tier transition row adds up to the
+    /// previous run's tier counts and every column to this run's.
+    @Test func changesBetweenRunsEqualTheGroundTruth() throws {
+        let folder = temporaryFolder("history")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var synthesis = SynthesisOptions(people: 1_500, seed: 5, asOf: SyntheticHealthSystem.defaultAsOf)
+        synthesis.faultRate = 0
+        let extracts = folder.appendingPathComponent("extracts")
+        _ = try MonthlyExtracts.write(MonthlySequence(months: 4), synthesis, to: extracts)
+        let data = folder.appendingPathComponent("data"), output = folder.appendingPathComponent("out")
+        let key = folder.appendingPathComponent("key")
+        _ = try PseudonymKey.create(at: key)
+        func run(_ month: Int) throws -> RunResult {
+            let asOf = MonthlySequence.asOf(month: month, first: synthesis.asOf)
+            var options = RunOptions(
+                input: extracts.appendingPathComponent(asOf.description), asOf: asOf, output: output, dataDirectory: data,
+                keyFile: key, suppress: false, workers: 2)
+            options.projection.years = 0
+            return try PipelineRun.execute(options)
+        }
+        let first = try run(1)
+        #expect(first.summary.changes == nil)
+        #expect(try Published.tierTransitions.read(from: output).isEmpty)
+        // Month 4 against month 1 (three months of leavers and deaths between them).
+        let second = try run(4)
+        let changes = try #require(second.summary.changes)
+        #expect(changes.previousRunId == first.summary.runId && changes.warning == nil)
+
+        // The truth: each patient id's person, and who was registered without an opt-out at each as-of.
+        var person: [String: String] = [:]
+        for row in readCSV(extracts.appendingPathComponent("full/ground-truth/registrations.csv")).dropFirst() {
+            person[row[0]] = row[1]
+        }
+        func registered(_ month: Int) -> Set<String> {
+            let asOf = MonthlySequence.asOf(month: month, first: synthesis.asOf)
+            let rows = readCSV(extracts.appendingPathComponent("\(asOf)/patients.csv"))
+            let c = Dictionary(uniqueKeysWithValues: rows[0].enumerated().map { ($1, $0) })
+            var people = Set<String>()
+            for row in rows.dropFirst() {
+                let from = Day(iso: row[c["registered_from"]!])!, to = Day(iso: row[c["registered_to"]!]) ?? .max
+                let death = Day(iso: row[c["date_of_death"]!]) ?? .max
+                if from <= asOf, asOf < to, asOf < death, row[c["national_opt_out"]!] != "Y" {
+                    people.insert(person[row[c["patient_id"]!]]!)
+                }
+            }
+            return people
+        }
+        let before = registered(1), after = registered(4)
+        #expect(changes.matched == before.intersection(after).count)
+        #expect(changes.joined == after.subtracting(before).count)
+        #expect(changes.left == before.subtracting(after).count)
+        #expect((changes.left ?? 0) > 0)
+
+        // Rows add up to the first run's tiers, columns to the second's (organisation level).
+        let transitions = try Published.tierTransitions.read(from: output).filter {
+            $0.unit.level == "organisation" && $0.row.outcome == Outcome.emergencyAdmission.rawValue
+        }
+        let tiersOf = { (result: RunResult) -> [String: Int] in
+            let s = result.risk.stratification.scores[.emergencyAdmission]!
+            var counts: [String: Int] = [:]
+            for p in result.prepared.planningPeople {
+                counts[s.tier[p].map { PersonFrame.tierIds[Int($0.rawValue)] } ?? "not_scored", default: 0] += 1
+            }
+            return counts
+        }
+        let firstTiers = tiersOf(first), secondTiers = tiersOf(second)
+        for state in RunComparison.states where state != "outside" {
+            #expect(transitions.filter { $0.row.from == state }.reduce(0) { $0 + $1.row.people! } == firstTiers[state] ?? 0)
+            #expect(transitions.filter { $0.row.to == state }.reduce(0) { $0 + $1.row.people! } == secondTiers[state] ?? 0)
+        }
+        #expect(transitions.filter { $0.row.from == "outside" }.reduce(0) { $0 + $1.row.people! } == changes.joined)
+        #expect(transitions.filter { $0.row.to == "outside" }.reduce(0) { $0 + $1.row.people! } == changes.left)
+        // The headline share of people with two or more conditions, with an interval around the difference.
+        let ltc = try #require(changes.headlines.first { $0.name.contains("two or more") })
+        let d = try #require(ltc.difference)
+        #expect(ltc.lower95! < d && d < ltc.upper95!)
     }
 }

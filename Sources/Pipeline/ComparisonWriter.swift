@@ -1,0 +1,114 @@
+import Analysis
+import Cohorts
+import Foundation
+import Outputs
+import PHMCore
+
+/// Compares a run with the previous one that succeeded in the data directory, through their
+/// frames: `tier-transitions.csv` for every unit, and the changes `run.json` reports.
+enum ComparisonWriter {
+    /// Below this share of people matched, the two runs' pseudonyms are likely from different keys.
+    static let lowMatch = 0.5
+
+    /// Writes `tier-transitions.csv` (with no rows for a data directory's first run) and returns
+    /// the changes, nil when there is no previous run.
+    static func write(
+        current: PersonFrame, units: [PlanningUnit], dataDirectory: URL, suppress: Bool, to folder: URL
+    ) throws -> RunChanges? {
+        // The current run's frame is still a draft: the newest committed frame is the previous run's.
+        guard let run = FrameFile.runs(dataDirectory: dataDirectory).first else {
+            try Published.tierTransitions.write([], to: folder)
+            return nil
+        }
+        let previous = try FrameFile.read(FrameFile.url(dataDirectory: dataDirectory, run: run))
+        let comparison = RunComparison(previous: previous, current: current, units: units)
+        let n = RunComparison.states.count
+
+        var table = Suppression(enabled: suppress)
+        let cells = comparison.counts.map { $0.map { $0.map { table.add($0) } } }
+        for u in units.indices {
+            for o in comparison.outcomes.indices {
+                for i in 0..<n {
+                    let row = (0..<n).map { comparison.counts[u][o][i * n + $0] }
+                    let column = (0..<n).map { comparison.counts[u][o][$0 * n + i] }
+                    table.relate(total: table.add(row.reduce(0, +)), parts: (0..<n).map { cells[u][o][i * n + $0] })
+                    table.relate(total: table.add(column.reduce(0, +)), parts: (0..<n).map { cells[u][o][$0 * n + i] })
+                }
+            }
+        }
+        for o in comparison.outcomes.indices {
+            for k in 0..<(n * n) { table.relateToParents(units) { cells[$0][o][k] } }
+        }
+        let people = [comparison.matched, comparison.joined, comparison.left].map { table.add($0) }
+        // Headline shares: numerators and denominators published as counts are.
+        let planning = (0..<current.count).filter { !current.optedOut[$0] }
+        let before = (0..<previous.count).filter { !previous.optedOut[$0] }
+        func high(_ frame: PersonFrame, _ rows: [Int]) -> (Int, Int)? {
+            guard let risk = frame.risks.first(where: { $0.outcome == Outcome.emergencyAdmission.rawValue }) else { return nil }
+            let scored = rows.filter { risk.tier[$0] >= 0 }
+            return (scored.filter { risk.tier[$0] >= 2 }.count, scored.count)
+        }
+        let shares: [(String, (Int, Int)?, (Int, Int)?)] = [
+            (
+                "people with two or more long-term conditions",
+                (before.filter { previous.ltcCount[$0] >= 2 }.count, before.count),
+                (planning.filter { current.ltcCount[$0] >= 2 }.count, planning.count)
+            ),
+            ("people at high or very high risk of an emergency admission", high(previous, before), high(current, planning)),
+        ]
+        let shareCells = shares.map { s in
+            [s.1?.0, s.1?.1, s.2?.0, s.2?.1].map { $0.map { table.add($0) } }
+        }
+        let registered = [table.add(before.count), table.add(planning.count)]
+        table.protect()
+
+        var rows: [UnitRow<TierTransitionRow>] = []
+        for (u, unit) in units.enumerated() {
+            let columns = unit.columns(units)
+            for (o, outcome) in comparison.outcomes.enumerated() {
+                for from in 0..<n {
+                    for to in 0..<n where !(from == RunComparison.outside && to == RunComparison.outside) {
+                        rows.append(
+                            UnitRow(
+                                columns,
+                                TierTransitionRow(
+                                    outcome: outcome, previousRun: Int(run), from: RunComparison.states[from],
+                                    to: RunComparison.states[to], people: table.published(cells[u][o][from * n + to]))))
+                    }
+                }
+            }
+        }
+        try Published.tierTransitions.write(rows, to: folder)
+
+        var headlines: [RunChanges.Headline] = []
+        let shownRegistered = registered.map { table.published($0).map(Double.init) }
+        var difference: Double?
+        if let a = shownRegistered[0], let b = shownRegistered[1] { difference = b - a }
+        headlines.append(
+            .init(
+                name: "registered people without an opt-out", previous: shownRegistered[0], current: shownRegistered[1],
+                difference: difference, lower95: nil, upper95: nil))
+        for (s, share) in shares.enumerated() {
+            let shown = shareCells[s].map { $0.flatMap { table.published($0) } }
+            guard let x0 = shown[0], let n0 = shown[1], let x1 = shown[2], let n1 = shown[3], n0 > 0, n1 > 0,
+                let d = Statistics.differenceOfProportions(Double(x1), of: Double(n1), minus: Double(x0), of: Double(n0))
+            else {
+                headlines.append(.init(name: share.0, previous: nil, current: nil, difference: nil, lower95: nil, upper95: nil))
+                continue
+            }
+            func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+            headlines.append(
+                .init(
+                    name: share.0, previous: rounded(Double(x0) / Double(n0)), current: rounded(Double(x1) / Double(n1)),
+                    difference: rounded(d.value), lower95: rounded(d.lower), upper95: rounded(d.upper)))
+        }
+        let matchedShare = Double(comparison.matched) / Double(max(1, min(planning.count, before.count)))
+        let warning =
+            matchedShare < lowMatch
+            ? "only \(Int((matchedShare * 100).rounded()))% of people matched the previous run: pseudonyms differ when the key does, so the runs cannot be compared person by person"
+            : nil
+        return RunChanges(
+            previousRunId: run, previousAsOf: previous.asOf.description, matched: table.published(people[0]),
+            joined: table.published(people[1]), left: table.published(people[2]), headlines: headlines, warning: warning)
+    }
+}
