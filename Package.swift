@@ -129,7 +129,7 @@ let package = Package(
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz",
-            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation"],
+            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation", "Pipeline"],
             path: "Fuzz/Sources",
             swiftSettings: strict),
 

@@ -5,6 +5,7 @@ import Foundation
 import Ingest
 import Outputs
 import PHMCore
+import Pipeline
 import Projections
 
 /// The parsers that read what users and files send, each a function of arbitrary bytes that
@@ -16,7 +17,7 @@ import Projections
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
-    case scenarios, population, evaluation, evaluationBase = "evaluation-base"
+    case scenarios, population, evaluation, evaluationBase = "evaluation-base", gates
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -36,6 +37,17 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? ScenarioFile.parse(
                 Data(bytes), name: "scenarios.yaml", folder: URL(fileURLWithPath: "/nonexistent/phm-fuzz"),
                 conditions: ["diabetes", "copd", "obesity"], changesState: [true, true, false])
+        case .gates:
+            // A gates file, then each gate against a run's figures and three earlier runs'.
+            if let file = try? GateFile.parse(String(decoding: bytes, as: UTF8.self)) {
+                let entries: [QualityReport.Entry] = [
+                    .init(subject: .run, figures: ["linked_share": 0.97, "rows": 1e300]),
+                    .init(subject: .init(.source, "inpatient_spells.csv"), figures: ["rows_per_1000": 0]),
+                    .init(subject: .init(.practice, "A81001"), figures: ["unrecognised_code_share": -0.0]),
+                ]
+                let report = QualityReport(asOf: "2025-05-01", entries: entries, practicesWithheld: 0)
+                _ = file.check(report, earlier: [report, report, report])
+            }
         case .population:
             // An official population projection, then its growth over every year it covers.
             if let file = try? PopulationProjectionFile.parse(Data(bytes), name: "population.csv"),

@@ -10,7 +10,7 @@ import PHMCore
 /// practice of then sits in this run's hierarchy.
 public struct RunComparison: Sendable {
     /// The states, in matrix order: the tiers low to very high, then these two.
-    public static let states = PersonFrame.tierIds + ["not_scored", "outside"]
+    public static let states = PersonFrame.transitionStates
     public static let notScored = PersonFrame.tierIds.count
     public static let outside = notScored + 1
 

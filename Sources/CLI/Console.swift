@@ -52,6 +52,7 @@ package enum Console {
             risk: pipeline.risk,
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
         options.projection = pipeline.projection
+        options.retention = pipeline.retention
         return options
     }
 

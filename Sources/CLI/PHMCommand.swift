@@ -71,6 +71,22 @@ package struct PipelineOptions: ParsableArguments {
     )
     var scenarios: String?
 
+    @Option(
+        name: .customLong("keep-person-level-runs"),
+        help: "Runs whose person-level outputs (persons.csv, quarantine, ...) are kept; older runs keep aggregates only.")
+    var keepPersonLevelRuns = Retention().personLevelRuns
+
+    @Option(name: .customLong("keep-output-runs"), help: "Runs whose output folder is kept at all.")
+    var keepOutputRuns = Retention().outputRuns
+
+    @Option(name: .customLong("keep-frames"), help: "Runs whose person frames are kept (at least 2).")
+    var keepFrames = Retention().frames
+
+    /// How long earlier runs' data is kept.
+    package var retention: Retention {
+        Retention(personLevelRuns: keepPersonLevelRuns, outputRuns: keepOutputRuns, frames: keepFrames)
+    }
+
     /// The projection asked for.
     package var projection: ProjectionSettings {
         var settings = ProjectionSettings()
@@ -91,6 +107,7 @@ package struct PipelineOptions: ParsableArguments {
         // Each unit's draws are held together: 50 years of 1,000 draws is about 200 MB a unit.
         guard (0...50).contains(projectionYears) else { throw ValidationError("--projection-years must be 0 to 50.") }
         guard (1...1_000).contains(projectionDraws) else { throw ValidationError("--projection-draws must be 1 to 1,000.") }
+        if let problem = retention.problem { throw ValidationError("Retention: \(problem).") }
     }
 
     /// The `--models` folder, for the commands that need saved models.

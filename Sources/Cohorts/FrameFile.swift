@@ -72,8 +72,8 @@ public enum FrameFile {
 
     /// Makes a run's saved frames current, each by one rename: variants first, then the planning
     /// frame, whose presence makes the run the newest. A process killed between renames leaves
-    /// the previous run current. Then removes the frames of all but the newest `kept` runs.
-    public static func commit(run: Int64, dataDirectory: URL) throws {
+    /// the previous run current. Then removes the frames of all but the newest `keep` runs.
+    public static func commit(run: Int64, dataDirectory: URL, keep: Int = kept) throws {
         let folder = dataDirectory.appendingPathComponent("frames")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let drafts = names.filter { $0.hasPrefix("run-\(run).") && $0.hasSuffix(".partial") }
@@ -84,7 +84,7 @@ public enum FrameFile {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
             }
         }
-        let old = Set(runs(dataDirectory: dataDirectory).dropFirst(kept))
+        let old = Set(runs(dataDirectory: dataDirectory).dropFirst(max(1, keep)))
         for name in names {
             let run = name.dropFirst(4).prefix { $0 != "." }
             if name.hasPrefix("run-"), let id = Int64(run), old.contains(id) {

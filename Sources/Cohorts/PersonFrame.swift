@@ -142,6 +142,8 @@ public struct PersonFrame: Sendable {
 
     /// Tiers from lowest to highest, as criteria and outputs name them.
     public static let tierIds = ["low", "moderate", "high", "very_high"]
+    /// A person's state in a run compared with another: a tier, not scored, or outside the unit.
+    public static let transitionStates = tierIds + ["not_scored", "outside"]
 
     public struct SegmentColumn: Sendable {
         public var id: String

@@ -17,6 +17,10 @@ public enum PersonFiles {
     /// The trained models (`OUTCOME.ALGORITHM.json`) and their cards (`.md`).
     public static let models = "models"
 
+    /// The files and folders of a run's outputs about persons (pseudonymised rows, rejected
+    /// rows) or not suppressed: what retention removes first, leaving the aggregate tables.
+    public static let personLevel = [persons, personConditions.file, riskScores, projectionBasis, quarantine]
+
     /// A quarantine file for an input file.
     public static func quarantine(_ inputFile: String) -> OutputTable<QuarantineRow> {
         OutputTable(file: quarantine + "/" + inputFile)

@@ -82,6 +82,16 @@ public struct QualityReport: Sendable, Codable {
             self.figures = figures
             self.withheld = withheld
         }
+
+        enum CodingKeys: String, CodingKey { case subject, figures, withheld }
+
+        /// Reads entries stored before figures were withheld, too.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            subject = try c.decode(QualitySubject.self, forKey: .subject)
+            figures = try c.decode([String: Double].self, forKey: .figures)
+            withheld = try c.decodeIfPresent([String].self, forKey: .withheld) ?? []
+        }
     }
 
     public var asOf: String

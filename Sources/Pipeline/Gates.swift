@@ -30,7 +30,8 @@ public struct GateFile: Sendable {
         }
     }
 
-    static func parse(_ text: String) throws -> GateFile {
+    /// Reads a gates file's text; `read` names the file in errors.
+    public static func parse(_ text: String) throws -> GateFile {
         struct Root: Decodable {
             var gates: [Gate]
             init(from decoder: any Decoder) throws {

@@ -36,6 +36,8 @@ public struct RunOptions: Sendable {
     public var gates: GateFile?
     /// Failing gates an IG lead lets the run pass, with who they are.
     public var acceptance: GateAcceptance?
+    /// How long earlier runs' data is kept.
+    public var retention = Retention()
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -260,7 +262,7 @@ public enum PipelineRun {
         let runId = try store.begin(record)
         record.id = runId
         // Outputs go to the run's own folder, made current only when the run is complete.
-        let publisher = RunPublisher(output: options.output, runId: runId)
+        let publisher = RunPublisher(output: options.output, runId: runId, retention: options.retention)
         record.outputFolder = publisher.folder.path
         var staged = options
         staged.output = publisher.staging

@@ -1,5 +1,6 @@
 import Cohorts
 import Foundation
+import Outputs
 import Storage
 
 /// Makes a run's results current all at once, so a run killed at any moment (`kill -9`, power
@@ -12,13 +13,12 @@ import Storage
 /// (keeping the previous run's); the frames become current (the web server and the governed
 /// commands switch to the run here, and find its outputs in place); the vault keeps only the
 /// run's people; the store marks the run succeeded; `NAME` becomes a symbolic link to `run-ID`.
-/// Outputs of all but the newest `kept` runs are removed.
+/// Then older runs' data goes as the retention policy says.
 struct RunPublisher {
     /// The output folder asked for: a symbolic link to the newest run's folder.
     let output: URL
     let runId: Int64
-
-    static let kept = 2
+    var retention = Retention()
 
     /// `.NAME.runs` beside the output folder.
     var runs: URL {
@@ -49,7 +49,7 @@ struct RunPublisher {
         let vault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
         try Self.move(staging, to: folder)
         try vault.mergeStaged()
-        try FrameFile.commit(run: runId, dataDirectory: dataDirectory)
+        try FrameFile.commit(run: runId, dataDirectory: dataDirectory, keep: retention.frames)
         try vault.pruneToStaged()
         try markSucceeded()
         // The run is current and recorded: a link that cannot be made is no failure of the run.
@@ -74,13 +74,21 @@ struct RunPublisher {
         try Self.move(link, to: output)
     }
 
-    /// Removes the outputs of all but the newest `kept` runs.
+    /// Removes the person-level files of all but the newest `retention.personLevelRuns` runs'
+    /// outputs, and the outputs of all but the newest `retention.outputRuns`.
     func prune() {
         let fm = FileManager.default
         let done = ((try? fm.contentsOfDirectory(atPath: runs.path)) ?? []).compactMap { name -> Int64? in
             name.hasPrefix("run-") && !name.hasSuffix(".partial") ? Int64(name.dropFirst(4)) : nil
         }.sorted(by: >)
-        for id in done.dropFirst(Self.kept) { try? fm.removeItem(at: runs.appendingPathComponent("run-\(id)")) }
+        for id in done.dropFirst(retention.personLevelRuns) {
+            let folder = runs.appendingPathComponent("run-\(id)")
+            guard done.prefix(retention.outputRuns).contains(id) else {
+                try? fm.removeItem(at: folder)
+                continue
+            }
+            for name in PersonFiles.personLevel { try? fm.removeItem(at: folder.appendingPathComponent(name)) }
+        }
     }
 
     /// One rename(2): atomic, replacing a file or link (not a directory) at the destination.
@@ -129,4 +137,29 @@ final class RunLock {
 public struct RunInProgress: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
+}
+
+/// How long a data directory keeps each run's data. A run's summary, data quality figures and
+/// gate outcomes stay in the store whatever this says.
+public struct Retention: Sendable, Equatable {
+    /// Runs whose person-level outputs (`PersonFiles.personLevel`) are kept.
+    public var personLevelRuns = 2
+    /// Runs whose output folder is kept at all; those between keep their aggregate tables only.
+    public var outputRuns = 24
+    /// Runs whose person frames are kept: at least 2, since a run is compared with the one before.
+    public var frames = FrameFile.kept
+
+    public init(personLevelRuns: Int = 2, outputRuns: Int = 24, frames: Int = FrameFile.kept) {
+        self.personLevelRuns = personLevelRuns
+        self.outputRuns = outputRuns
+        self.frames = frames
+    }
+
+    /// Why the numbers cannot be used, or nil.
+    public var problem: String? {
+        if personLevelRuns < 1 { return "runs with person-level outputs must be at least 1 (the current run's)" }
+        if outputRuns < personLevelRuns { return "runs with outputs must be at least the runs with person-level outputs" }
+        if frames < 2 { return "frames must be at least 2: each run is compared with the one before" }
+        return nil
+    }
 }

@@ -66,6 +66,10 @@ public final class Publication: Sendable {
     /// unit, scenario and year, and how it was made; none for a run that projected nothing.
     public let projections: [UnitRow<ProjectionRow>]
     public let projection: ProjectionSummary?
+    /// The data quality figures over the runs and the gates; none for a run that kept no history.
+    public let quality: QualityHistory?
+    /// People by risk tier in the previous run and this one; empty for a data directory's first run.
+    public let tierTransitions: [UnitRow<TierTransitionRow>]
 
     /// Reads the outputs a run wrote to `folder`; `frame` is the same run's planning frame.
     public init(folder: URL, frame: PersonFrame) throws {
@@ -90,6 +94,11 @@ public final class Publication: Sendable {
                 atPath: folder.appendingPathComponent(Published.projection.file).path)
             projection = projected ? try Published.projection.read(from: folder) : nil
             // The cells are for analysts' tools; pages draw the margins.
+            func exists(_ file: String) -> Bool {
+                FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path)
+            }
+            quality = exists(Published.quality.file) ? try Published.quality.read(from: folder) : nil
+            tierTransitions = exists(Published.tierTransitions.file) ? try Published.tierTransitions.read(from: folder) : []
             projections =
                 projected
                 ? try Published.projections.read(from: folder).filter {

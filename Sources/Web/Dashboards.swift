@@ -64,7 +64,7 @@ struct PageQuery: Sendable {
 /// The analytic pages. Each is a function from the published outputs and a query to panels, so
 /// the HTML page, its JSON and its CSV downloads cannot disagree.
 enum Dashboard: String, CaseIterable, Sendable {
-    case overview, multimorbidity, risk, segments, inequalities, determinants, variation, projections
+    case overview, multimorbidity, risk, segments, inequalities, determinants, variation, projections, quality
 
     var title: String {
         switch self {
@@ -76,6 +76,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .determinants: "Wider determinants"
         case .variation: "Variation"
         case .projections: "Projections"
+        case .quality: "Data quality and changes"
         }
     }
 
@@ -94,12 +95,19 @@ enum Dashboard: String, CaseIterable, Sendable {
         switch self {
         case .variation: Dashboard.distinct(p.spc.map(\.row.measure))
         case .projections: p.projection == nil ? [] : Dashboard.projected.map(\.column)
+        case .quality: Dashboard.qualityMeasures(p)
         default: []
         }
     }
 
     /// The choice a page opens with, when it is one of the page's.
-    var preferred: String { self == .projections ? "people" : Dashboard.defaultIndicator }
+    var preferred: String {
+        switch self {
+        case .projections: "people"
+        case .quality: Dashboard.qualityPreferred
+        default: Dashboard.defaultIndicator
+        }
+    }
 
     static let defaultIndicator = "emergency_admissions"
 
@@ -119,6 +127,7 @@ enum Dashboard: String, CaseIterable, Sendable {
         case .determinants: Dashboard.determinants(p, q)
         case .variation: Dashboard.variation(p, q)
         case .projections: Dashboard.projections(p, q)
+        case .quality: Dashboard.quality(p, q)
         }
     }
 
@@ -729,7 +738,14 @@ extension Dashboard {
 
     /// A choice of indicator or measure in words.
     func choiceLabel(_ choice: String) -> String {
-        self == .projections ? Dashboard.projected.first { $0.column == choice }?.name ?? choice : Dashboard.label(choice)
+        switch self {
+        case .projections: Dashboard.projected.first { $0.column == choice }?.name ?? choice
+        // `SUBJECT/FIGURE`: the run's figures read as the run's.
+        case .quality:
+            Dashboard.label(
+                choice.hasPrefix("all/") ? "run " + choice.dropFirst(4) : choice.replacingOccurrences(of: "/", with: " "))
+        default: Dashboard.label(choice)
+        }
     }
 
     /// The projection of a unit: the chosen measure's fan to the last year with each scenario
@@ -907,7 +923,8 @@ extension Format {
             "breakdown", "group", "kind", "method", "month", "unit_code", "unit_name", "scope", "ltc_band", "age_band", "outlier",
             "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
             "special_cause", "algorithm", "indicator", "ltc_count", "note", "scenario", "name", "changes", "warning", "year",
-            "date", "imd_quintile", "band", "factor",
+            "date", "imd_quintile", "band", "factor", "gate", "subject", "figure", "rule", "result", "accepted_by", "as_of",
+            "flagged", "practice", "previous_run_tier",
         ].contains(name) {
             return .text
         }
@@ -916,7 +933,7 @@ extension Format {
         // are probabilities, shown as percentages so a rare outcome's small risks do not read 0.000.
         if name == "pct_patients" || name.hasPrefix("risk_") || name.hasPrefix("mean_risk")
             || ["mean_predicted_risk", "observed_rate"].contains(name)
-            || name.hasSuffix("_share") || name.hasPrefix("lorenz_")
+            || name.hasSuffix("_share") || name.hasPrefix("lorenz_") || name == "quarantine_rate"
         {
             return .share
         }
@@ -925,8 +942,9 @@ extension Format {
         if [
             "people", "patients", "records", "linked", "rows_in", "accepted", "quarantined", "numerator", "observed",
             "people_compared", "tier_rose", "risk_rose_materially", "rising", "rose_into_high_or_very_high", "female", "male",
-            "decile", "high_risk", "social_need", "high_risk_with_social_need",
-        ].contains(name) {
+            "decile", "high_risk", "social_need", "high_risk_with_social_need", "rows", "days_since_latest", "empty_months",
+            "run",
+        ].contains(name) || PersonFrame.transitionStates.contains(name) {
             return .count
         }
         return .decimal

@@ -95,7 +95,9 @@ enum Pages {
             return "<label for=\"\(name)\">\(label)</label> <select id=\"\(name)\" name=\"\(name)\">\(list)</select> "
         }
         body += select("indicator", "Indicator", dashboard.indicators(p), q.indicator)
-        body += select("measure", dashboard == .variation ? "SPC measure" : "Measure", dashboard.measures(p), q.measure)
+        body += select(
+            "measure", dashboard == .variation ? "SPC measure" : dashboard == .quality ? "Figure over runs" : "Measure",
+            dashboard.measures(p), q.measure)
         body += "<button type=\"submit\">Show</button></form>"
         body +=
             "<p class=\"meta\">Run \(p.runId), as of \(p.asOf). Planning figures: people with a National Data Opt-out are left out, counts of 1 to 7 suppressed (shown *) and others rounded to 5.</p>"
@@ -125,7 +127,9 @@ enum Pages {
     static func query(unit: String, _ q: PageQuery, _ dashboard: Dashboard) -> String {
         var items = ["unit=" + (unit.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")]
         if dashboard == .inequalities || dashboard == .variation { items.append("indicator=" + q.indicator) }
-        if dashboard == .variation || dashboard == .projections { items.append("measure=" + q.measure) }
+        if dashboard == .variation || dashboard == .projections || dashboard == .quality {
+            items.append("measure=" + (q.measure.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+        }
         return items.joined(separator: "&")
     }
 

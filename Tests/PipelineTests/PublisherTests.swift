@@ -24,4 +24,35 @@ import Testing
         // A run id not yet used there is prepared as before.
         try RunPublisher(output: folder.appendingPathComponent("out"), runId: 2).prepare(dataDirectory: data)
     }
+
+    /// Retention: the newest run keeps everything, the next only its aggregate tables, older runs
+    /// nothing; the policy's numbers are checked.
+    @Test func retentionRemovesPersonLevelFilesFirstThenWholeRuns() throws {
+        let folder = temporaryFolder("retention")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let retention = Retention(personLevelRuns: 1, outputRuns: 2, frames: 2)
+        let publisher = RunPublisher(output: folder.appendingPathComponent("out"), runId: 4, retention: retention)
+        let files = ["persons.csv", "person-conditions.csv", "multimorbidity.csv", "run.json", "quarantine/patients.csv"]
+        for run in 1...4 {
+            let runFolder = publisher.runs.appendingPathComponent("run-\(run)")
+            try FileManager.default.createDirectory(
+                at: runFolder.appendingPathComponent("quarantine"), withIntermediateDirectories: true)
+            for file in files {
+                FileManager.default.createFile(atPath: runFolder.appendingPathComponent(file).path, contents: nil)
+            }
+        }
+        publisher.prune()
+        func left(_ run: Int) -> [String] {
+            files.filter {
+                FileManager.default.fileExists(atPath: publisher.runs.appendingPathComponent("run-\(run)/\($0)").path)
+            }
+        }
+        #expect(left(4) == files)
+        #expect(left(3) == ["multimorbidity.csv", "run.json"])
+        #expect(left(2).isEmpty && left(1).isEmpty)
+        #expect(Retention(personLevelRuns: 0).problem != nil)
+        #expect(Retention(personLevelRuns: 3, outputRuns: 2).problem != nil)
+        #expect(Retention(frames: 1).problem != nil)
+        #expect(Retention().problem == nil)
+    }
 }
