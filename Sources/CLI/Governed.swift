@@ -240,9 +240,14 @@ extension PHMCommand {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
                 for gap in list.uncheckedGaps { print("care gap '\(gap.id)' not checked: \(gap.reason)") }
+                if let since = list.since {
+                    print(
+                        "since you last looked (run \(since.runId), as of \(since.asOf)): \(since.entered.count) entered (new: Y), \(since.left) left"
+                    )
+                }
                 var rows = CSVRows()
                 rows.raw(
-                    "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by"
+                    "rank,nhs_number,name,date_of_birth,pseudonym,age,sex,risk,tier,rising,reasons,care_gaps,status,note,changed_by,new"
                 )
                 for e in list.entries {
                     rows.field(e.entry.rank)
@@ -260,6 +265,7 @@ extension PHMCommand {
                     rows.field(e.status.rawValue)
                     rows.field(e.latest?.note ?? "")
                     rows.field(e.latest?.changedBy ?? "")
+                    rows.field(e.isNew ? "Y" : "N")
                     rows.end()
                 }
                 // Identities go where they were asked for: to the file, or else to the terminal.

@@ -246,12 +246,25 @@ public struct Session: Sendable {
         // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
         let start = min(max(0, offset), list.count)
         let shown = list.entries(start..<(start + min(max(0, limit), list.count - start)))
+        // Who entered and left the list since this user last looked, on the run they looked at.
+        let frame = try platform.frame(for: purpose)
+        let practiceCode = user.practiceCode!
+        var since: PracticeWorklist.SinceLastLook?
+        if let run = try store.viewWorklist(user: user.name, cohort: cohort, practiceCode: practiceCode, run: frame.runId),
+            let before = try platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode)
+        {
+            let now = Set(list.ranking.map { frame.pseudonym[$0] })
+            since = .init(
+                runId: run, asOf: before.asOf, entered: now.subtracting(before.members),
+                left: before.members.subtracting(now).count)
+        }
         try authorise(
             .viewWorklist,
             detail: [
                 "cohort": .string(cohort), "version": .number(Double(saved.version)), "reason": .string(reason),
                 "practice": .string(user.practiceCode ?? ""), "reidentified": .array(shown.map { .string($0.pseudonym) }),
                 "offset": .number(Double(start)), "total": .number(Double(list.count)),
+                "since_run": since.map { .number(Double($0.runId)) } ?? .null,
             ])
         let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
@@ -259,12 +272,14 @@ public struct Session: Sendable {
             status[change.pseudonym] = change
         }
         let entries = shown.map { entry in
-            PracticeWorklist.Entry(entry: entry, identity: identities[entry.pseudonym], latest: status[entry.pseudonym])
+            PracticeWorklist.Entry(
+                entry: entry, identity: identities[entry.pseudonym], latest: status[entry.pseudonym],
+                isNew: since?.entered.contains(entry.pseudonym) ?? false)
         }
         return PracticeWorklist(
-            cohort: saved, practiceCode: user.practiceCode!, outcome: list.outcome, rankedBy: list.rankedBy, entries: entries,
+            cohort: saved, practiceCode: practiceCode, outcome: list.outcome, rankedBy: list.rankedBy, entries: entries,
             gaps: platform.careGaps.map { ($0.id, $0.name) }, uncheckedGaps: list.uncheckedGaps, total: list.count,
-            offset: start)
+            offset: start, since: since)
     }
 
     /// A version (the latest when nil) of a saved cohort, ranked at the clinician's own practice
@@ -476,7 +491,19 @@ public struct PracticeWorklist: Sendable {
         public var entry: Worklist.Entry
         public var identity: VaultEntry?
         public var latest: WorklistChange?
+        /// On the list now, not when this user last looked.
+        public var isNew = false
         public var status: WorklistStatus { latest.flatMap { WorklistStatus(rawValue: $0.status) } ?? .toContact }
+    }
+
+    /// The list's changes since the user last looked at it, on an earlier run whose frame is kept.
+    public struct SinceLastLook: Sendable {
+        public var runId: Int64
+        public var asOf: Day
+        /// People on the list now who were not then.
+        public var entered: Set<String>
+        /// People on the list then who are not now (their condition, risk or registration changed).
+        public var left: Int
     }
     public var cohort: CohortRecord
     public var practiceCode: String
@@ -491,4 +518,6 @@ public struct PracticeWorklist: Sendable {
     /// Everyone on the list, shown or not.
     public var total: Int
     public var offset: Int
+    /// Nil the first time the user opens the list, or when the run they last looked at is gone.
+    public var since: SinceLastLook?
 }

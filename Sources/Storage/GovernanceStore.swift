@@ -182,6 +182,37 @@ public final class GovernanceStore: Sendable {
                 t.column("mac", .text).notNull()
             }
         }
+        // For each user, cohort and practice: the run their worklist was last opened on, and the
+        // run before that, so a list can say who entered and left it since they last looked.
+        migrator.registerMigration("v5-worklist-views") { db in
+            try db.create(table: "worklistView") { t in
+                t.column("user", .text).notNull()
+                t.column("cohort", .text).notNull()
+                t.column("practiceCode", .text).notNull()
+                t.column("runId", .integer).notNull()
+                t.column("previousRunId", .integer)
+                t.primaryKey(["user", "cohort", "practiceCode"])
+            }
+        }
+    }
+
+    /// Records that a user opened a cohort's worklist at a practice on a run, and returns the run
+    /// they had looked at it on before this one (nil the first time).
+    public func viewWorklist(user: String, cohort: String, practiceCode: String, run: Int64) throws -> Int64? {
+        try database.write { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT runId, previousRunId FROM worklistView WHERE user = ? AND cohort = ? AND practiceCode = ?",
+                arguments: [user, cohort, practiceCode])
+            let last: Int64? = row?["runId"], before: Int64? = row?["previousRunId"]
+            // Opened again on the same run: the comparison stays with the run looked at before it.
+            let previous = last == run ? before : last
+            try db.execute(
+                sql: """
+                    INSERT INTO worklistView (user, cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (user, cohort, practiceCode) DO UPDATE SET runId = excluded.runId, previousRunId = excluded.previousRunId
+                    """, arguments: [user, cohort, practiceCode, run, previous])
+            return previous
+        }
     }
 
     /// Where a run wrote its outputs.

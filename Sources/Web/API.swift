@@ -204,6 +204,8 @@ package enum API {
             var gaps: [String]
             var status: String
             var note: String
+            /// On the list now, not when this user last looked at it.
+            var newSinceLastLook = false
         }
 
         var cohort: String
@@ -216,6 +218,15 @@ package enum API {
         var entries: [Entry]
         /// Care gaps this run cannot check, with why.
         var uncheckedGaps: [UncheckedGap]
+        /// What changed since this user last looked, on an earlier run; null the first time.
+        @Null var sinceLastLook: SinceLastLook? = nil
+
+        struct SinceLastLook: Encodable {
+            var run: Int64
+            var asOf: String
+            var entered: Int
+            var left: Int
+        }
 
         struct UncheckedGap: Encodable {
             var id: String
@@ -460,9 +471,12 @@ extension API.Worklist {
                 familyName: e.identity?.familyName, nhsNumber: e.identity?.nhsNumber,
                 dateOfBirth: e.identity?.dateOfBirth, age: e.entry.age, risk: e.entry.risk.flatMap { $0.isFinite ? $0 : nil },
                 tier: e.entry.tier, rising: e.entry.rising, reasons: e.entry.reasons, gaps: e.entry.gaps,
-                status: e.status.rawValue, note: e.latest?.note ?? "")
+                status: e.status.rawValue, note: e.latest?.note ?? "", newSinceLastLook: e.isNew)
         }
         uncheckedGaps = list.uncheckedGaps.map { UncheckedGap(id: $0.id, reason: $0.reason) }
+        sinceLastLook = list.since.map {
+            SinceLastLook(run: $0.runId, asOf: $0.asOf.description, entered: $0.entered.count, left: $0.left)
+        }
     }
 }
 

@@ -599,6 +599,7 @@ enum Pages {
         let gapNames = Dictionary(uniqueKeysWithValues: list.gaps.map { ($0.id, $0.name) })
         var body = """
             <p>\(list.entries.isEmpty ? "None" : "\(number(list.offset + 1)) to \(number(list.offset + list.entries.count))") of \(number(list.total)) people at \(escape(list.practiceCode)) in \(escape(list.cohort.name)) (version \(list.cohort.version)), \(list.rankedBy.map { "highest risk first, ranked by \(escape($0))" } ?? "in pseudonym order: no risk model ranks this list").</p>
+            \(list.since.map { "<p role=\"status\">Since you last looked (run \($0.runId), as of \($0.asOf)): \(number($0.entered.count)) entered the list (marked new) and \(number($0.left)) left it.</p>" } ?? "")
             <table><caption>Worklist</caption><thead><tr><th scope="col">Rank</th><th scope="col">Name</th><th scope="col">NHS number</th><th scope="col">Born</th><th scope="col">Age</th><th scope="col">Risk</th><th scope="col">Why</th><th scope="col">Care gaps</th><th scope="col">Status</th></tr></thead><tbody>
             """
         for e in list.entries {
@@ -608,7 +609,7 @@ enum Pages {
                 "<option value=\"\($0.rawValue)\"\($0 == e.status ? " selected" : "")>\(Dashboard.label($0.rawValue))</option>"
             }.joined()
             body += """
-                <tr><td class="n">\(e.entry.rank)</td><td>\(escape(who))</td><td>\(escape(e.identity?.nhsNumber ?? ""))</td>
+                <tr><td class="n">\(e.entry.rank)</td><td>\(escape(who))\(e.isNew ? " <strong>new</strong>" : "")</td><td>\(escape(e.identity?.nhsNumber ?? ""))</td>
                 <td>\(escape(e.identity?.dateOfBirth ?? ""))</td><td class="n">\(e.entry.age)</td>
                 <td class="n">\(risk) \(escape(e.entry.tier.map(Dashboard.label) ?? ""))\(e.entry.rising ? " rising" : "")</td>
                 <td>\(escape(e.entry.reasons.joined(separator: "; ")))</td>

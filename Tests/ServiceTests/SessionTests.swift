@@ -112,6 +112,40 @@ import Testing
         if few.size == nil { #expect(few.measures.isEmpty) }
     }
 
+    /// A clinician opening a worklist on a new run sees who entered it since they last looked
+    /// (marked new) and how many left, against the run they looked at; opening it again on the
+    /// same run keeps that comparison.
+    @Test func worklistSaysWhoEnteredAndLeftSinceTheClinicianLastLooked() throws {
+        let fixture = try Fixture()
+        let frame = fixture.frame
+        let p3 = Int32(frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
+        let clinician = try fixture.session(.clinician, .directCare)
+        _ = try clinician.saveCohort("older", try CohortText.parse("age >= 70"), description: "over 70s")
+        let first = try clinician.worklist("older", reason: "review")
+        #expect(first.since == nil && first.entries.allSatisfy { !$0.isNew })
+
+        // The next run: at P3, three members turn 60 (they leave the list), three others turn 80 (they enter).
+        var next = frame
+        next.runId = frame.runId + 1
+        let atP3 = frame.practice.indices.filter { frame.practice[$0] == p3 }
+        let leaving = Array(atP3.filter { frame.age[$0] >= 70 }.prefix(3))
+        let entering = Array(atP3.filter { frame.age[$0] < 70 }.prefix(3))
+        for r in leaving { next.age[r] = 60 }
+        for r in entering { next.age[r] = 80 }
+        try FrameFile.save(next, dataDirectory: fixture.folder)
+        try FrameFile.commit(run: next.runId, dataDirectory: fixture.folder)
+
+        for _ in 0..<2 {
+            let list = try clinician.worklist("older", reason: "review")
+            let since = try #require(list.since)
+            #expect(since.runId == frame.runId && since.left == 3)
+            #expect(since.entered == Set(entering.map { next.pseudonym[$0] }))
+            #expect(Set(list.entries.filter(\.isNew).map(\.entry.pseudonym)) == since.entered)
+        }
+        let audit = try #require(try fixture.platform.store.auditEntries().last { $0.action == "view_worklist" })
+        #expect(audit.detail.contains("\"since_run\":\(frame.runId)"))
+    }
+
     @Test func directCareShowsOwnPracticeReidentifiedAndAudited() throws {
         let fixture = try Fixture()
         let frame = fixture.frame
