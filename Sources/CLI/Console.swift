@@ -53,6 +53,7 @@ package enum Console {
             workers: pipeline.workers, progress: { file, done, total in progress("reading \(file)", done, total) })
         options.projection = pipeline.projection
         options.retention = pipeline.retention
+        options.risingAcrossRuns = pipeline.risingAcrossRuns
         return options
     }
 

@@ -54,6 +54,13 @@ package struct PipelineOptions: ParsableArguments {
     )
     var riskAreaFeatures = false
 
+    @Flag(
+        name: .customLong("rising-across-runs"),
+        help:
+            "Rising risk compares each person's score with their score in the previous run, not with as-of minus 12 months (docs/risk.md)."
+    )
+    var risingAcrossRuns = false
+
     @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
     var workerThreads: Int?
 

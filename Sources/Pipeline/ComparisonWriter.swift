@@ -3,6 +3,7 @@ import Cohorts
 import Foundation
 import Outputs
 import PHMCore
+import Risk
 
 /// Compares a run with the previous one that succeeded in the data directory, through their
 /// frames: `tier-transitions.csv` for every unit, and the changes `run.json` reports.
@@ -10,17 +11,23 @@ enum ComparisonWriter {
     /// Below this share of people matched, the two runs' pseudonyms are likely from different keys.
     static let lowMatch = 0.5
 
+    /// The previous run's planning frame, nil for a data directory's first run. Called while this
+    /// run's frame is still a draft, so the newest committed frame is the previous run's.
+    static func previousFrame(_ dataDirectory: URL) throws -> PersonFrame? {
+        guard let run = FrameFile.runs(dataDirectory: dataDirectory).first else { return nil }
+        return try FrameFile.read(FrameFile.url(dataDirectory: dataDirectory, run: run))
+    }
+
     /// Writes `tier-transitions.csv` (with no rows for a data directory's first run) and returns
     /// the changes, nil when there is no previous run.
     static func write(
-        current: PersonFrame, units: [PlanningUnit], dataDirectory: URL, suppress: Bool, to folder: URL
+        current: PersonFrame, previous: PersonFrame?, units: [PlanningUnit], suppress: Bool, to folder: URL
     ) throws -> RunChanges? {
-        // The current run's frame is still a draft: the newest committed frame is the previous run's.
-        guard let run = FrameFile.runs(dataDirectory: dataDirectory).first else {
+        guard let previous else {
             try Published.tierTransitions.write([], to: folder)
             return nil
         }
-        let previous = try FrameFile.read(FrameFile.url(dataDirectory: dataDirectory, run: run))
+        let run = previous.runId
         let comparison = RunComparison(previous: previous, current: current, units: units)
         let n = RunComparison.states.count
 
@@ -110,5 +117,30 @@ enum ComparisonWriter {
         return RunChanges(
             previousRunId: run, previousAsOf: previous.asOf.description, matched: table.published(people[0]),
             joined: table.published(people[1]), left: table.published(people[2]), headlines: headlines, warning: warning)
+    }
+}
+
+extension Stratification {
+    /// Makes each person's earlier risk and tier their score in the previous run (people matched
+    /// by pseudonym; nobody's for people not scored then), so rising risk is defined across runs.
+    mutating func compare(with previous: PersonFrame, population: Population) {
+        var rowOf: [String: Int] = [:]
+        rowOf.reserveCapacity(previous.count)
+        for r in 0..<previous.count { rowOf[previous.pseudonym[r]] = r }
+        let rows = population.pseudonym.map { rowOf[$0] }
+        for (outcome, var s) in scores {
+            let column = previous.risks.first { $0.outcome == outcome.rawValue }
+            for p in 0..<population.count {
+                if let column, let r = rows[p], column.tier[r] >= 0, let tier = Tier(rawValue: column.tier[r]) {
+                    s.previousRisk[p] = column.risk[r]
+                    s.previousTier[p] = tier
+                } else {
+                    s.previousRisk[p] = .nan
+                    s.previousTier[p] = nil
+                }
+            }
+            scores[outcome] = s
+        }
+        previousIndex = previous.asOf
     }
 }

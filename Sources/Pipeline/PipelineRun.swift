@@ -38,6 +38,9 @@ public struct RunOptions: Sendable {
     public var acceptance: GateAcceptance?
     /// How long earlier runs' data is kept.
     public var retention = Retention()
+    /// Rising risk compares each person's score with their score in the previous run (matched
+    /// by pseudonym) rather than with the same model's score 12 months before as-of.
+    public var risingAcrossRuns = false
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -120,15 +123,24 @@ public struct StageClock: Sendable {
 public enum PipelineRun {
     public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
         try recorded(options, history: true, log: log) { prepared, options, clock in
-            let risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
+            // The previous run's frame: what this run is compared with, person by person.
+            let previous = try clock.time("previous run") { try ComparisonWriter.previousFrame(options.dataDirectory) }
+            var risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
+            if options.risingAcrossRuns {
+                if let previous {
+                    risk.stratification.compare(with: previous, population: prepared.population)
+                } else {
+                    log("rising risk: no earlier run to compare with, so it compares with as-of minus 12 months")
+                }
+            }
             let population = prepared.population
             let emergency = risk.stratification.scores[.emergencyAdmission]
             let facts = personFacts(prepared, risk: risk.stratification)
             var frame = clock.time("frame") { FrameBuilder.build(prepared, risk: risk.stratification) }
             clock.changes = try clock.time("run comparison") {
                 try ComparisonWriter.write(
-                    current: frame, units: prepared.planningUnits, dataDirectory: options.dataDirectory,
-                    suppress: options.suppress, to: options.output)
+                    current: frame, previous: previous, units: prepared.planningUnits, suppress: options.suppress,
+                    to: options.output)
             }
             // Segments are cohorts: evaluated on the frame, then saved in it.
             let segments = try clock.time("segments") {

@@ -225,6 +225,7 @@ import Testing
                 input: extracts.appendingPathComponent(asOf.description), asOf: asOf, output: output, dataDirectory: data,
                 keyFile: key, suppress: false, workers: 2)
             options.projection.years = 0
+            options.risingAcrossRuns = true
             return try PipelineRun.execute(options)
         }
         let first = try run(1)
@@ -279,6 +280,26 @@ import Testing
         }
         #expect(transitions.filter { $0.row.from == "outside" }.reduce(0) { $0 + $1.row.people! } == changes.joined)
         #expect(transitions.filter { $0.row.to == "outside" }.reduce(0) { $0 + $1.row.people! } == changes.left)
+        // Rising across runs: each person's earlier tier is their tier in the first run, so the
+        // people whose tier rose in rising-risk.csv are the matrix's moves up between tiers.
+        let firstScores = first.risk.stratification.scores[.emergencyAdmission]!
+        let secondScores = second.risk.stratification.scores[.emergencyAdmission]!
+        var firstTier: [String: Tier] = [:]
+        for p in first.prepared.registered {
+            if let t = firstScores.tier[p] { firstTier[first.prepared.population.pseudonym[p]] = t }
+        }
+        for p in second.prepared.registered {
+            #expect(secondScores.previousTier[p] == firstTier[second.prepared.population.pseudonym[p]])
+        }
+        let tiers = PersonFrame.tierIds
+        let movedUp = transitions.filter {
+            guard let from = tiers.firstIndex(of: $0.row.from), let to = tiers.firstIndex(of: $0.row.to) else { return false }
+            return to > from
+        }.reduce(0) { $0 + $1.row.people! }
+        let rising = try Published.risingRisk.read(from: output).first {
+            $0.unit.level == "organisation" && $0.row.outcome == Outcome.emergencyAdmission.rawValue
+        }
+        #expect(rising?.row.tierRose == movedUp)
         // The headline share of people with two or more conditions, with an interval around the difference.
         let ltc = try #require(changes.headlines.first { $0.name.contains("two or more") })
         let d = try #require(ltc.difference)
