@@ -62,6 +62,10 @@ enum ComparisonWriter {
                 (planning.filter { current.ltcCount[$0] >= 2 }.count, planning.count)
             ),
             ("people at high or very high risk of an emergency admission", high(previous, before), high(current, planning)),
+            (
+                "people aged 65 or over", (before.filter { previous.age[$0] >= 65 }.count, before.count),
+                (planning.filter { current.age[$0] >= 65 }.count, planning.count)
+            ),
         ]
         let shareCells = shares.map { s in
             [s.1?.0, s.1?.1, s.2?.0, s.2?.1].map { $0.map { table.add($0) } }
@@ -108,6 +112,34 @@ enum ComparisonWriter {
                 .init(
                     name: share.0, previous: rounded(Double(x0) / Double(n0)), current: rounded(Double(x1) / Double(n1)),
                     difference: rounded(d.value), lower95: rounded(d.lower), upper95: rounded(d.upper)))
+        }
+        // Use and cost per head: events and pounds, not people, with normal intervals for the
+        // difference (Poisson for admissions, Welch for cost). Unchanged when both runs' people
+        // are published, whatever their rounding.
+        if shownRegistered[0] != nil, shownRegistered[1] != nil {
+            headlines.append(
+                perHead("emergency admissions per 1,000 in the 12 months before as-of", .emergencyAdmissions, scale: 1000))
+            headlines.append(perHead("cost of care per head in the 12 months before as-of, pounds", .cost, scale: 1))
+        }
+        func perHead(_ name: String, _ measure: UseMeasure, scale: Double) -> RunChanges.Headline {
+            func moments(_ frame: PersonFrame, _ rows: [Int]) -> (mean: Double, variance: Double, n: Double)? {
+                guard let values = frame.use[measure], rows.count > 1 else { return nil }
+                let n = Double(rows.count)
+                let mean = rows.reduce(0) { $0 + Double(values[$1]) } / n
+                let variance = rows.reduce(0) { $0 + (Double(values[$1]) - mean) * (Double(values[$1]) - mean) } / (n - 1)
+                return (mean, variance, n)
+            }
+            guard let a = moments(previous, before), let b = moments(current, planning) else {
+                return .init(name: name, previous: nil, current: nil, difference: nil, lower95: nil, upper95: nil)
+            }
+            // Admissions: a Poisson count's variance is its mean; cost: the sample variance.
+            let va = measure == .emergencyAdmissions ? a.mean : a.variance,
+                vb = measure == .emergencyAdmissions ? b.mean : b.variance
+            let d = b.mean - a.mean, se = (va / a.n + vb / b.n).squareRoot()
+            func r(_ x: Double) -> Double { (x * scale * 100).rounded() / 100 }
+            return .init(
+                name: name, previous: r(a.mean), current: r(b.mean), difference: r(d), lower95: r(d - Statistics.z95 * se),
+                upper95: r(d + Statistics.z95 * se))
         }
         let matchedShare = Double(comparison.matched) / Double(max(1, min(planning.count, before.count)))
         let warning =

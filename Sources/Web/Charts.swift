@@ -11,6 +11,7 @@ enum Chart: Sendable {
     case pyramid(Pyramid)
     case heatMap(HeatMap)
     case plot(Plot)
+    case flow(Flow)
 
     static let palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 
@@ -37,6 +38,17 @@ enum Chart: Sendable {
         var rows: [String], columns: [String]
         var rowTitle: String, columnTitle: String
         var values: [[Double?]]
+        var format: Format
+    }
+
+    /// People moving between states from one time to the next: each state a bar on the left
+    /// (before) and on the right (after), with a band between them as wide as the people who
+    /// moved that way. Suppressed counts (nil) are not drawn.
+    struct Flow: Sendable {
+        var states: [String]
+        var leftTitle: String, rightTitle: String
+        /// `counts[from][to]`.
+        var counts: [[Double?]]
         var format: Format
     }
 
@@ -72,6 +84,7 @@ enum Chart: Sendable {
             case .pyramid(let pyramid): Chart.draw(pyramid)
             case .heatMap(let map): Chart.draw(map)
             case .plot(let plot): Chart.draw(plot)
+            case .flow(let flow): Chart.draw(flow)
             }
         return """
             <svg class="chart" viewBox="0 0 \(Int(body.width)) \(Int(body.height))" width="\(Int(body.width))" height="\(Int(body.height))" font-family="system-ui, sans-serif" role="img" aria-labelledby="\(Chart.id(title))-t \(Chart.id(title))-d" xmlns="http://www.w3.org/2000/svg">\
@@ -240,6 +253,58 @@ enum Chart: Sendable {
             }
         }
         return (width, height, out)
+    }
+
+    // MARK: flow
+
+    static func draw(_ flow: Flow) -> (width: Double, height: Double, content: String) {
+        let n = flow.states.count
+        let width = 720.0, height = 60.0 + 36.0 * Double(n) + 140, top = 36.0, gap = 10.0, bar = 16.0
+        let leftX = 190.0, rightX = width - 190 - bar
+        let value = { (i: Int, j: Int) -> Double in max(0, flow.counts[i][j] ?? 0) }
+        let out = (0..<n).map { i in (0..<n).reduce(0) { $0 + value(i, $1) } }
+        let into = (0..<n).map { j in (0..<n).reduce(0) { $0 + value($1, j) } }
+        let total = max(out.reduce(0, +), 1e-9)
+        let scale = (height - top - 10 - gap * Double(n - 1)) / total
+        func tops(_ sizes: [Double]) -> [Double] {
+            var y = top, result: [Double] = []
+            for size in sizes {
+                result.append(y)
+                y += size * scale + gap
+            }
+            return result
+        }
+        let leftTop = tops(out), rightTop = tops(into)
+        var content = text(leftX + bar / 2, 18, flow.leftTitle, anchor: "middle", weight: "bold")
+        content += text(rightX + bar / 2, 18, flow.rightTitle, anchor: "middle", weight: "bold")
+        // Bands first, so the bars sit on top; each band leaves its state's bar in order of
+        // destination and enters the destination's bar in order of origin.
+        var leftOffset = [Double](repeating: 0, count: n), rightOffset = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            for j in 0..<n where value(i, j) > 0 {
+                let h = value(i, j) * scale
+                let y1 = leftTop[i] + leftOffset[i], y2 = rightTop[j] + rightOffset[j]
+                leftOffset[i] += h
+                rightOffset[j] += h
+                let x1 = leftX + bar, x2 = rightX, mid = (x1 + x2) / 2
+                let path =
+                    "M\(f(x1)),\(f(y1)) C\(f(mid)),\(f(y1)) \(f(mid)),\(f(y2)) \(f(x2)),\(f(y2)) L\(f(x2)),\(f(y2 + h)) C\(f(mid)),\(f(y2 + h)) \(f(mid)),\(f(y1 + h)) \(f(x1)),\(f(y1 + h)) Z"
+                content +=
+                    "<path d=\"\(path)\" fill=\"\(palette[i % palette.count])\" fill-opacity=\"0.45\"><title>\(Pages.escape(flow.states[i])) to \(Pages.escape(flow.states[j])): \(flow.format.show(value(i, j)))</title></path>"
+            }
+        }
+        for i in 0..<n {
+            for (x, y, size, anchor, labelX) in [
+                (leftX, leftTop[i], out[i], "end", leftX - 6), (rightX, rightTop[i], into[i], "start", rightX + bar + 6),
+            ] {
+                content +=
+                    "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(bar))\" height=\"\(f(max(1, size * scale)))\" fill=\"\(palette[i % palette.count])\"></rect>"
+                content += text(
+                    labelX, y + max(1, size * scale) / 2 + 4, "\(flow.states[i]): \(flow.format.show(size))", anchor: anchor,
+                    size: 11)
+            }
+        }
+        return (width, height, content)
     }
 
     // MARK: plot

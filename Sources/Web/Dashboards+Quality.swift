@@ -157,6 +157,18 @@ extension Dashboard {
             }
             panels.append(
                 Panel(
+                    id: "flow", title: "Emergency admission risk tiers: how people moved, \(q.unit.name)",
+                    note:
+                        "Each band is the people who went from a tier in the previous run (left) to a tier in this one (right); outside is joining or leaving the unit. Suppressed counts are not drawn.",
+                    chart: .flow(
+                        .init(
+                            states: states.map(label), leftTitle: "previous run", rightTitle: "this run",
+                            counts: states.map { from in states.map { to in value(from, to) } }, format: .count)),
+                    table: PanelTable(
+                        name: "flow", columns: ["from", "to", "people"],
+                        rows: transitions.map { [$0.from, $0.to, $0.people.map(String.init) ?? ""] })))
+            panels.append(
+                Panel(
                     id: "transitions", title: "Emergency admission risk tiers: previous run to this one, \(q.unit.name)",
                     note:
                         "People by their tier in the previous run (rows) and in this one (columns). Outside: not among the unit's registered people in that run (joined, left, moved, died or opted out). Cells above the diagonal moved up a tier: rising risk across runs. Empty cells are suppressed.",

@@ -304,5 +304,12 @@ import Testing
         let ltc = try #require(changes.headlines.first { $0.name.contains("two or more") })
         let d = try #require(ltc.difference)
         #expect(ltc.lower95! < d && d < ltc.upper95!)
+        // Every headline of the overview is there; use and cost per head straight from the runs' people.
+        #expect(changes.headlines.count == 6)
+        let cost = try #require(changes.headlines.first { $0.name.hasPrefix("cost of care per head") })
+        let planning = second.prepared.planningPeople
+        let perHead = planning.reduce(0) { $0 + second.prepared.utilisation.totalCost($1) } / Double(planning.count)
+        #expect(abs(cost.current! - perHead) < 0.01, "\(cost.current!) against \(perHead)")
+        #expect(cost.lower95! <= cost.difference! && cost.difference! <= cost.upper95!)
     }
 }
