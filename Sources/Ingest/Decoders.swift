@@ -183,7 +183,7 @@ enum Decoders {
             let cost = try Field.money(row[c[14]], "cost")
             appendCare(
                 row, c, &piece, kind: kind, day: admitted, end: discharged, cost: cost, diagnosis: diagnosis,
-                secondary: secondary, procedure: procedure)
+                secondary: secondary, procedure: procedure, provider: OrganisationCode.pack(row[c[7]]))
         }
     }
 
@@ -201,7 +201,7 @@ enum Decoders {
             let cost = try Field.money(row[c[10]], "cost")
             appendCare(
                 row, c, &piece, kind: .aeAttendance, day: arrived, end: nil, cost: cost, diagnosis: diagnosis, secondary: [],
-                procedure: -1)
+                procedure: -1, provider: OrganisationCode.pack(row[c[7]]))
         }
     }
 
@@ -219,7 +219,7 @@ enum Decoders {
             let cost = try Field.money(row[c[11]], "cost")
             appendCare(
                 row, c, &piece, kind: attended ? .outpatientAttended : .outpatientDidNotAttend, day: day, end: nil, cost: cost,
-                diagnosis: -1, secondary: [], procedure: -1)
+                diagnosis: -1, secondary: [], procedure: -1, provider: OrganisationCode.pack(row[c[7]]))
         }
     }
 
@@ -245,7 +245,7 @@ enum Decoders {
 
     private static func appendCare(
         _ row: Row, _ c: ColumnMap, _ piece: inout Piece<CareRecords>, kind: ActivityKind, day: Day, end: Day?,
-        cost: Double, diagnosis: Int32, secondary: [Int32], procedure: Int32
+        cost: Double, diagnosis: Int32, secondary: [Int32], procedure: Int32, provider: UInt64 = 0
     ) {
         let nhs = nhsNumber(row[c[1]], &piece)
         var dob = Day.missing
@@ -266,6 +266,7 @@ enum Decoders {
         piece.batch.secondaryCodes.append(contentsOf: secondary)
         piece.batch.secondaryStart.append(Int32(piece.batch.secondaryCodes.count))
         piece.batch.procedure.append(procedure)
+        piece.batch.provider.append(provider)
         piece.batch.nhsNumber.append(nhs)
         piece.batch.dateOfBirth.append(dob)
         piece.batch.sex.append(sex)

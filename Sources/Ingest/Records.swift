@@ -127,6 +127,8 @@ public struct CareRecords: RecordBatch {
     public var secondaryStart: [Int32] = [0]
     public var secondaryCodes: [Int32] = []
     public var procedure: [Int32] = []
+    /// The provider's organisation code (`OrganisationCode.pack`), 0 for files without one.
+    public var provider: [UInt64] = []
     // Identity as recorded by the source.
     public var nhsNumber: [UInt64] = []
     /// `Day.missing` where missing or invalid.
@@ -149,6 +151,7 @@ public struct CareRecords: RecordBatch {
         cost.append(o.cost, skipping: s)
         diagnosis.append(o.diagnosis.map(mapped), skipping: s)
         procedure.append(o.procedure.map(mapped), skipping: s)
+        provider.append(o.provider, skipping: s)
         if s.isEmpty {
             let base = Int32(secondaryCodes.count)
             secondaryCodes.append(contentsOf: o.secondaryCodes.lazy.map(mapped))
@@ -178,4 +181,37 @@ public struct CareRecords: RecordBatch {
 extension Day {
     /// Marks a missing date in columns that must hold a value.
     public static let missing = Day(rawValue: Int32.min)
+}
+
+/// An organisation code (3 to 10 upper-case letters and digits, as `Field.orgCode` accepts)
+/// packed into one integer, base 37, so a care record carries its provider without a string.
+public enum OrganisationCode {
+    public static func pack(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        guard (1...10).contains(bytes.count) else { return 0 }
+        var value: UInt64 = 0
+        for b in bytes {
+            let digit: UInt64 =
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(b - UInt8(ascii: "0")) + 1
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt64(b - UInt8(ascii: "A")) + 11
+                default: 0
+                }
+            guard digit > 0 else { return 0 }
+            value = value * 37 + digit
+        }
+        return value
+    }
+
+    public static func text(_ packed: UInt64) -> String {
+        var value = packed, characters: [Character] = []
+        while value > 0 {
+            let digit = value % 37
+            value /= 37
+            characters.append(
+                digit <= 10
+                    ? Character(UnicodeScalar(UInt8(ascii: "0") + UInt8(digit - 1)))
+                    : Character(UnicodeScalar(UInt8(ascii: "A") + UInt8(digit - 11))))
+        }
+        return String(characters.reversed())
+    }
 }

@@ -47,9 +47,10 @@ public enum QualityFigure: String, Sendable, Codable, CaseIterable {
 
 /// What the figures describe: the run, a source file, or a practice.
 public struct QualitySubject: Sendable, Codable, Hashable {
-    public enum Kind: String, Sendable, Codable { case run, source, practice }
+    public enum Kind: String, Sendable, Codable { case run, source, practice, provider }
     public var kind: Kind
-    /// `all` for the run, the file name for a source, the practice code.
+    /// `all` for the run, the file name for a source, the practice code, or a provider's code
+    /// and file (`RXX inpatient_spells.csv`).
     public var id: String
 
     public init(_ kind: Kind, _ id: String) {
@@ -64,6 +65,7 @@ public struct QualitySubject: Sendable, Codable, Hashable {
         case .run: "the run"
         case .source: id
         case .practice: "practice \(id)"
+        case .provider: "provider \(id)"
         }
     }
 }

@@ -18,6 +18,8 @@ enum DataQuality {
     static let minimumPractice = 100
     /// Fewer rows than this give no mean cost (it would be a few records' costs).
     static let minimumRowsForMean = 10
+    /// A provider with fewer rows in a file has no figures of its own for it: too few to watch.
+    static let minimumProviderRows = 100
 
     static func measure(
         extract: Extract, spine: Spine, linkage: Linkage, population: Population, planningSources: Set<DataSource>,
@@ -54,11 +56,11 @@ enum DataQuality {
         entries.append(run)
 
         // Each source file of the contract, present or not: a feed that stops is a figure of 0.
-        var dates: [String: [Day]] = [:]
+        var dated: [String: Months.Tally] = [:]
         var coded: [String: (rows: Int, unrecognised: Int)] = [:]
         if gpShared {
-            dates[InputContract.gpEvents.name] = extract.clinical.day
-            dates[InputContract.prescriptions.name] = extract.prescriptions.day
+            dated[InputContract.gpEvents.name] = months.tally(extract.clinical.day)
+            dated[InputContract.prescriptions.name] = months.tally(extract.prescriptions.day)
             coded[InputContract.gpEvents.name] = (
                 extract.clinical.count, extract.clinical.code.filter { $0 < 0 || !recognised[Int($0)] }.count
             )
@@ -67,9 +69,20 @@ enum DataQuality {
             )
         }
         var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
+        // Each provider's rows of each file: one trust's submission can be late while the rest arrive.
+        var providers: [String: (rows: Int, linked: Int, tally: Months.Tally)] = [:]
+        let hasProviders = extract.care.provider.count == extract.care.count
         for r in 0..<extract.care.count where shared[r] {
             let file = LinkageReport.file(of: extract.care.kind[r])
-            dates[file, default: []].append(extract.care.day[r])
+            if hasProviders, extract.care.provider[r] != 0 {
+                let id = OrganisationCode.text(extract.care.provider[r]) + " " + file
+                var p = providers[id] ?? (0, 0, Months.Tally())
+                p.rows += 1
+                if linkage.person[r] >= 0 { p.linked += 1 }
+                p.tally.add(extract.care.day[r], months)
+                providers[id] = p
+            }
+            dated[file, default: Months.Tally()].add(extract.care.day[r], months)
             var c = care[file] ?? (0, 0, [:], 0, 0)
             c.rows += 1
             if linkage.person[r] >= 0 {
@@ -114,7 +127,19 @@ enum DataQuality {
             if spec.name == InputContract.prescriptions.name, gpShared {
                 entry.mean(cost: extract.prescriptions.cost.reduce(0) { $0 + Double($1) }, rows: extract.prescriptions.count)
             }
-            if let days = dates[spec.name] { months.figures(months.count(days), perThousand: perThousand, into: &entry.figures) }
+            if let tally = dated[spec.name] { tally.figures(perThousand: perThousand, asOf: asOf, into: &entry.figures) }
+            entries.append(entry)
+        }
+
+        for (id, p) in providers.sorted(by: { $0.key < $1.key }) where p.rows >= minimumProviderRows {
+            var entry = QualityReport.Entry(
+                subject: .init(.provider, id),
+                figures: [
+                    QualityFigure.rows.rawValue: Double(p.rows),
+                    QualityFigure.rowsPer1000.rawValue: round(Double(p.rows) * perThousand, 1),
+                    QualityFigure.linkedShare.rawValue: share(p.linked, p.rows),
+                ])
+            p.tally.figures(perThousand: perThousand, asOf: asOf, into: &entry.figures)
             entries.append(entry)
         }
 
@@ -125,13 +150,13 @@ enum DataQuality {
         for p in planning { people[Int(population.practice[p])] += 1 }
         var withheld = 0
         if gpShared {
-            var eventDays = [[Day]](repeating: [], count: h.practices.count)
+            var events = [Months.Tally](repeating: Months.Tally(), count: h.practices.count)
             var unrecognised = [Int](repeating: 0, count: h.practices.count)
             let clinical = population.clinical
             for p in planning {
                 let k = Int(population.practice[p])
                 for e in clinical.byPerson.rows(of: p) {
-                    eventDays[k].append(clinical.day[e])
+                    events[k].add(clinical.day[e], months)
                     let code = clinical.code[e]
                     if code < 0 || Int(code) >= recognised.count || !recognised[Int(code)] { unrecognised[k] += 1 }
                 }
@@ -144,10 +169,10 @@ enum DataQuality {
                 var entry = QualityReport.Entry(
                     subject: .init(.practice, practice.code),
                     figures: [
-                        QualityFigure.rowsPer1000.rawValue: round(Double(eventDays[k].count) * 1000 / Double(people[k]), 1),
-                        QualityFigure.unrecognisedCodeShare.rawValue: share(unrecognised[k], eventDays[k].count),
+                        QualityFigure.rowsPer1000.rawValue: round(Double(events[k].rows) * 1000 / Double(people[k]), 1),
+                        QualityFigure.unrecognisedCodeShare.rawValue: share(unrecognised[k], events[k].rows),
                     ])
-                months.figures(months.count(eventDays[k]), perThousand: 1000 / Double(people[k]), into: &entry.figures)
+                events[k].figures(perThousand: 1000 / Double(people[k]), asOf: asOf, into: &entry.figures)
                 entries.append(entry)
             }
         }
@@ -172,24 +197,33 @@ enum DataQuality {
             starts = (0...12).map { asOf.adding(months: $0 - 12) }
         }
 
-        /// Rows dated in each month (oldest first), and the latest day before as-of.
-        func count(_ days: [Day]) -> (rows: [Int], latest: Day?) {
-            var rows = [Int](repeating: 0, count: 12)
+        /// Rows dated in each of the 12 months, the latest day before as-of, and all rows.
+        struct Tally {
+            var rows = 0
+            var monthly = [Int](repeating: 0, count: 12)
             var latest: Day?
-            for day in days where day < asOf {
+
+            mutating func add(_ day: Day, _ months: Months) {
+                rows += 1
+                guard day < months.asOf else { return }
                 if latest.map({ day > $0 }) ?? true { latest = day }
-                guard day >= starts[0] else { continue }
+                guard day >= months.starts[0] else { return }
                 var k = 11
-                while day < starts[k] { k -= 1 }
-                rows[k] += 1
+                while day < months.starts[k] { k -= 1 }
+                monthly[k] += 1
             }
-            return (rows, latest)
+
+            func figures(perThousand: Double, asOf: Day, into figures: inout [String: Double]) {
+                figures[QualityFigure.latestMonthPer1000.rawValue] = DataQuality.round(Double(monthly[11]) * perThousand, 1)
+                figures[QualityFigure.emptyMonths.rawValue] = Double(monthly.filter { $0 == 0 }.count)
+                if let latest { figures[QualityFigure.daysSinceLatest.rawValue] = Double(latest.days(to: asOf)) }
+            }
         }
 
-        func figures(_ counted: (rows: [Int], latest: Day?), perThousand: Double, into figures: inout [String: Double]) {
-            figures[QualityFigure.latestMonthPer1000.rawValue] = DataQuality.round(Double(counted.rows[11]) * perThousand, 1)
-            figures[QualityFigure.emptyMonths.rawValue] = Double(counted.rows.filter { $0 == 0 }.count)
-            if let latest = counted.latest { figures[QualityFigure.daysSinceLatest.rawValue] = Double(latest.days(to: asOf)) }
+        func tally(_ days: [Day]) -> Tally {
+            var tally = Tally()
+            for day in days { tally.add(day, self) }
+            return tally
         }
     }
 }

@@ -67,6 +67,9 @@ public struct Gate: Sendable, Decodable, Equatable {
         case source(String)
         case practice(String)
         case everyPractice
+        /// A provider's rows of every file it sends (`provider: CODE`), or every provider's (`all`).
+        case provider(String)
+        case everyProvider
     }
 
     public enum Test: Sendable, Equatable {
@@ -94,7 +97,8 @@ public struct Gate: Sendable, Decodable, Equatable {
     public static let minimumEarlierRuns = 3
 
     static let keys = [
-        "name", "figure", "source", "practice", "stop_if_below", "stop_if_above", "stop_if_falls_by_more_than_percent",
+        "name", "figure", "source", "practice", "provider", "stop_if_below", "stop_if_above",
+        "stop_if_falls_by_more_than_percent",
         "stop_if_rises_by_more_than_percent", "against_last_runs",
     ]
 
@@ -127,12 +131,18 @@ public struct Gate: Sendable, Decodable, Equatable {
         if let practice, practice.isEmpty || practice.count > 16 || !practice.allSatisfy({ $0.isLetter || $0.isNumber }) {
             throw GateFileError(file: "", message: "gate \(name): practice must be an ODS code or all")
         }
-        switch (source, practice) {
-        case (nil, nil): scope = .run
-        case (let file?, nil): scope = .source(file)
-        case (nil, "all"): scope = .everyPractice
-        case (nil, let code?): scope = .practice(code)
-        default: throw GateFileError(file: "", message: "gate \(name): give source or practice, not both")
+        let provider = try c.decodeIfPresent(String.self, forKey: key("provider"))
+        if let provider, provider != "all", OrganisationCode.pack(Array(provider.utf8).withUnsafeBytes { $0 }) == 0 {
+            throw GateFileError(file: "", message: "gate \(name): provider must be an organisation code or all")
+        }
+        switch (source, practice, provider) {
+        case (nil, nil, nil): scope = .run
+        case (let file?, nil, nil): scope = .source(file)
+        case (nil, "all", nil): scope = .everyPractice
+        case (nil, let code?, nil): scope = .practice(code)
+        case (nil, nil, "all"): scope = .everyProvider
+        case (nil, nil, let code?): scope = .provider(code)
+        default: throw GateFileError(file: "", message: "gate \(name): give one of source, practice or provider, not more")
         }
         var tests: [Test] = []
         if let v = try c.decodeIfPresent(Double.self, forKey: key("stop_if_below")) { tests.append(.below(v)) }
@@ -197,10 +207,17 @@ public struct Gate: Sendable, Decodable, Equatable {
         case .run: return [.run]
         case .source(let file): return [.init(.source, file)]
         case .practice(let code): return [.init(.practice, code)]
-        case .everyPractice:
+        case .everyPractice, .everyProvider, .provider:
             var seen = Set<QualitySubject>()
-            return ((earlier.last?.entries ?? []) + report.entries).map(\.subject).filter {
-                $0.kind == .practice && seen.insert($0).inserted
+            return ((earlier.last?.entries ?? []) + report.entries).map(\.subject).filter { subject in
+                let included =
+                    switch scope {
+                    case .everyPractice: subject.kind == .practice
+                    case .everyProvider: subject.kind == .provider
+                    case .provider(let code): subject.kind == .provider && subject.id.hasPrefix(code + " ")
+                    default: false
+                    }
+                return included && seen.insert(subject).inserted
             }
         }
     }

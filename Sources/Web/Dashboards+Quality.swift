@@ -107,6 +107,24 @@ extension Dashboard {
                         [entry.subject.id] + sourceFigures.map { cell(entry.figures[$0]) } + [flags(entry.subject)]
                     })))
 
+        // Each provider's rows of each file it sends.
+        let providerFigures = [
+            "rows", "rows_per_1000", "latest_month_per_1000", "days_since_latest", "empty_months", "linked_share",
+        ]
+        panels.append(
+            Panel(
+                id: "providers", title: "Providers in this run",
+                note:
+                    "Each provider's rows of each hospital file (providers with fewer than 100 rows in a file have none of their own), and which figures the run-by-run charts flag at this run: one trust's late submission shows here before it moves a whole file's figures.",
+                table: PanelTable(
+                    name: "providers", columns: ["provider", "file"] + providerFigures + ["flagged"],
+                    rows: current.filter { $0.subject.kind == .provider }.map { entry in
+                        let parts = entry.subject.id.split(separator: " ", maxSplits: 1).map(String.init)
+                        return [parts.first ?? "", parts.count > 1 ? parts[1] : ""]
+                            + providerFigures.map { cell(entry.figures[$0]) }
+                            + [flags(entry.subject)]
+                    })))
+
         // The unit's practices with a figure the charts flag at this run.
         let inUnit = Set(
             p.units.filter { $0.level == .practice && p.path(to: $0.code).contains { $0.code == q.unit.code } }.map(\.code))

@@ -924,7 +924,7 @@ extension Format {
             "side", "improvement", "trial_limits", "beyond_limits", "shift", "trend", "two_of_three",
             "special_cause", "algorithm", "indicator", "ltc_count", "note", "scenario", "name", "changes", "warning", "year",
             "date", "imd_quintile", "band", "factor", "gate", "subject", "figure", "rule", "result", "accepted_by", "as_of",
-            "flagged", "practice", "previous_run_tier", "from", "to",
+            "flagged", "practice", "previous_run_tier", "from", "to", "provider",
         ].contains(name) {
             return .text
         }

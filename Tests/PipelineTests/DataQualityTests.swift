@@ -120,6 +120,19 @@ import Testing
         #expect(try published().quality?.value(.init(.practice, practice), "unrecognised_code_share") != nil)
     }
 
+    /// The 12 calendar months before as-of, at their edges.
+    @Test func monthsAreCountedToTheDay() {
+        let asOf = Day(iso: "2025-05-01")!
+        let months = DataQuality.Months(asOf: asOf)
+        let tally = months.tally(
+            ["2025-04-30", "2025-04-01", "2025-03-31", "2024-05-01", "2024-04-30", "2025-05-01"].map { Day(iso: $0)! })
+        #expect(tally.rows == 6 && tally.latest == Day(iso: "2025-04-30"))
+        #expect(tally.monthly[11] == 2 && tally.monthly[10] == 1 && tally.monthly[0] == 1 && tally.monthly.reduce(0, +) == 4)
+        var figures: [String: Double] = [:]
+        tally.figures(perThousand: 10, asOf: asOf, into: &figures)
+        #expect(figures["latest_month_per_1000"] == 20 && figures["days_since_latest"] == 1 && figures["empty_months"] == 9)
+    }
+
     @Test func gatesCompareWithTheMedianOfEarlierRuns() {
         func report(_ value: Double) -> QualityReport {
             QualityReport(
@@ -177,10 +190,11 @@ import Testing
         ("gates: [{name: a, figure: rows, stop_if_falls_by_more_than_percent: 0}]", "above 0"),
         ("gates: [{name: a, figure: rows, stop_if_falls_by_more_than_percent: 10, against_last_runs: 1}]", "3 to 120"),
         ("gates: [{name: 'a b', figure: rows, stop_if_below: 1}]", "letters, digits"),
-        ("gates: [{name: a, figure: rows, source: patients.csv, practice: all, stop_if_below: 1}]", "not both"),
+        ("gates: [{name: a, figure: rows, source: patients.csv, practice: all, stop_if_below: 1}]", "not more"),
         ("gates: [{name: a, figure: rows:date_format, stop_if_below: 1}]", "unknown figure"),
         ("gates: [{figure: rows, stop_if_below: 1}]", "'name' is missing"),
         ("gates: [{name: a, figure: rows, source: inpatients.csv, stop_if_below: 1}]", "not a file of the input contract"),
+        ("gates: [{name: a, figure: rows, provider: r-1, stop_if_below: 1}]", "organisation code or all"),
     ])
     func gateFilesWithMistakesAreRefused(text: String, message: String) {
         #expect {
@@ -304,6 +318,16 @@ import Testing
         let ltc = try #require(changes.headlines.first { $0.name.contains("two or more") })
         let d = try #require(ltc.difference)
         #expect(ltc.lower95! < d && d < ltc.upper95!)
+        // Each provider's rows of a file add up to the file's (providers are big enough to have figures here).
+        let quality = try #require(second.summary.quality)
+        for file in ["inpatient_spells.csv", "ae_attendances.csv", "outpatient_appointments.csv"] {
+            let byProvider = quality.entries.filter { $0.subject.kind == .provider && $0.subject.id.hasSuffix(" " + file) }
+            #expect(!byProvider.isEmpty)
+            let total = byProvider.reduce(0) { $0 + ($1.figures["rows"] ?? 0) }
+            let rows = readCSV(
+                extracts.appendingPathComponent("\(MonthlySequence.asOf(month: 4, first: synthesis.asOf))/\(file)"))
+            #expect(Int(total) == rows.count - 1, "\(file)")
+        }
         // Every headline of the overview is there; use and cost per head straight from the runs' people.
         #expect(changes.headlines.count == 6)
         let cost = try #require(changes.headlines.first { $0.name.hasPrefix("cost of care per head") })
