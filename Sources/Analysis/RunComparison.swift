@@ -7,7 +7,8 @@ import PHMCore
 /// run: joined or left the unit, moved practice, died or opted out).
 ///
 /// Units are matched by practice code, so a person's unit in the previous run is where their
-/// practice of then sits in this run's hierarchy.
+/// practice of then sits in this run's hierarchy (the organisation alone for a practice that has
+/// closed or merged since).
 public struct RunComparison: Sendable {
     /// The states, in matrix order: the tiers low to very high, then these two.
     public static let states = PersonFrame.transitionStates
@@ -34,6 +35,12 @@ public struct RunComparison: Sendable {
         let practiceIndex = Dictionary(
             current.hierarchy.practices.enumerated().map { ($1.code, $0) }, uniquingKeysWith: { a, _ in a })
         let previousPractice = previous.hierarchy.practices.map { practiceIndex[$0.code] ?? -1 }
+        // A practice closed or merged since: its people were in the organisation, if in no unit below it.
+        let organisation = units.indices.filter { units[$0].parent == nil }
+        func unitsBefore(_ practice: Int32) -> [Int] {
+            let k = previousPractice[Int(practice)]
+            return k >= 0 ? unitsOfPractice[k] : organisation
+        }
 
         var rowOfPrevious: [String: Int] = [:]
         rowOfPrevious.reserveCapacity(previous.count)
@@ -51,8 +58,7 @@ public struct RunComparison: Sendable {
                 seen[p] = true
                 previousRow = p
                 matched += 1
-                let k = previousPractice[Int(previous.practice[p])]
-                before = k >= 0 ? unitsOfPractice[k] : []
+                before = unitsBefore(previous.practice[p])
             } else {
                 joined += 1
                 before = []
@@ -70,9 +76,7 @@ public struct RunComparison: Sendable {
         var left = 0
         for p in 0..<previous.count where !previous.optedOut[p] && !seen[p] {
             left += 1
-            let k = previousPractice[Int(previous.practice[p])]
-            guard k >= 0 else { continue }
-            for u in unitsOfPractice[k] {
+            for u in unitsBefore(previous.practice[p]) {
                 for o in outcomes.indices { counts[u][o][state(previousRisk[o].tier[p]) * n + Self.outside] += 1 }
             }
         }

@@ -254,6 +254,7 @@ extension PHMCommand {
             var conditions: String?, segmentations: String?, suppress: Bool, models: String?, modelSeed: UInt64
             var dataDirectory: String, keyFile: String?
             var projectionYears: Int, projectionDraws: Int, scenarios: String?
+            var risingAcrossRuns: Bool?
             var runId: Int64?
         }
 
@@ -265,7 +266,8 @@ extension PHMCommand {
                 segmentations: absolute(pipeline.segmentations), suppress: pipeline.suppress, models: absolute(pipeline.models),
                 modelSeed: pipeline.modelSeed, dataDirectory: absolute(pipeline.dataDirectory) ?? "",
                 keyFile: absolute(pipeline.keyFile), projectionYears: pipeline.projectionYears,
-                projectionDraws: pipeline.projectionDraws, scenarios: absolute(pipeline.scenarios))
+                projectionDraws: pipeline.projectionDraws, scenarios: absolute(pipeline.scenarios),
+                risingAcrossRuns: pipeline.risingAcrossRuns ? true : nil)
         }
 
         /// The run an earlier demo with the same settings left current in the data directory.

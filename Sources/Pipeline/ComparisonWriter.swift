@@ -4,6 +4,7 @@ import Foundation
 import Outputs
 import PHMCore
 import Risk
+import Storage
 
 /// Compares a run with the previous one that succeeded in the data directory, through their
 /// frames: `tier-transitions.csv` for every unit, and the changes `run.json` reports.
@@ -11,10 +12,20 @@ enum ComparisonWriter {
     /// Below this share of people matched, the two runs' pseudonyms are likely from different keys.
     static let lowMatch = 0.5
 
-    /// The previous run's planning frame, nil for a data directory's first run. Called while this
-    /// run's frame is still a draft, so the newest committed frame is the previous run's.
-    static func previousFrame(_ dataDirectory: URL) throws -> PersonFrame? {
-        guard let run = FrameFile.runs(dataDirectory: dataDirectory).first else { return nil }
+    /// The run this one is compared with: of the runs that succeeded with an earlier as-of date
+    /// and still have a frame, the latest date's newest run (a month run again replaces its first
+    /// run). Nil when there is none.
+    static func previousRun(_ dataDirectory: URL, before asOf: Day) throws -> Int64? {
+        let store = try RunStore(directory: dataDirectory)
+        let earlier = try store.runs().filter { $0.status == "succeeded" && $0.asOf < asOf.description }
+        let framed = Set(FrameFile.runs(dataDirectory: dataDirectory))
+        return earlier.filter { $0.id.map(framed.contains) ?? false }.max { ($0.asOf, $0.id ?? 0) < ($1.asOf, $1.id ?? 0) }?.id
+    }
+
+    /// A run's frame for a purpose: its own variant when it saved one, else its planning frame.
+    static func frame(_ dataDirectory: URL, run: Int64, variant: String? = nil) throws -> PersonFrame {
+        let specific = variant.map { FrameFile.url(dataDirectory: dataDirectory, run: run, variant: $0) }
+        if let specific, FileManager.default.fileExists(atPath: specific.path) { return try FrameFile.read(specific) }
         return try FrameFile.read(FrameFile.url(dataDirectory: dataDirectory, run: run))
     }
 
@@ -33,18 +44,30 @@ enum ComparisonWriter {
 
         var table = Suppression(enabled: suppress)
         let cells = comparison.counts.map { $0.map { $0.map { table.add($0) } } }
+        // Each state's row and column add up to the state's people in each run; those totals
+        // (not the cells: a move between two practices of a PCN is no move for the PCN) add up
+        // over a unit's children, except `outside`, which is outside a different unit in each.
+        var rowTotals = [[[Int]]](), columnTotals = [[[Int]]]()
         for u in units.indices {
+            rowTotals.append([])
+            columnTotals.append([])
             for o in comparison.outcomes.indices {
+                let counts = comparison.counts[u][o]
+                let rows = (0..<n).map { i in table.add((0..<n).reduce(0) { $0 + counts[i * n + $1] }) }
+                let columns = (0..<n).map { j in table.add((0..<n).reduce(0) { $0 + counts[$1 * n + j] }) }
                 for i in 0..<n {
-                    let row = (0..<n).map { comparison.counts[u][o][i * n + $0] }
-                    let column = (0..<n).map { comparison.counts[u][o][$0 * n + i] }
-                    table.relate(total: table.add(row.reduce(0, +)), parts: (0..<n).map { cells[u][o][i * n + $0] })
-                    table.relate(total: table.add(column.reduce(0, +)), parts: (0..<n).map { cells[u][o][$0 * n + i] })
+                    table.relate(total: rows[i], parts: (0..<n).map { cells[u][o][i * n + $0] })
+                    table.relate(total: columns[i], parts: (0..<n).map { cells[u][o][$0 * n + i] })
                 }
+                rowTotals[u].append(rows)
+                columnTotals[u].append(columns)
             }
         }
         for o in comparison.outcomes.indices {
-            for k in 0..<(n * n) { table.relateToParents(units) { cells[$0][o][k] } }
+            for i in 0..<n where i != RunComparison.outside {
+                table.relateToParents(units) { rowTotals[$0][o][i] }
+                table.relateToParents(units) { columnTotals[$0][o][i] }
+            }
         }
         let people = [comparison.matched, comparison.joined, comparison.left].map { table.add($0) }
         // Headline shares: numerators and denominators published as counts are.
@@ -136,7 +159,8 @@ enum ComparisonWriter {
             let va = measure == .emergencyAdmissions ? a.mean : a.variance,
                 vb = measure == .emergencyAdmissions ? b.mean : b.variance
             let d = b.mean - a.mean, se = (va / a.n + vb / b.n).squareRoot()
-            func r(_ x: Double) -> Double { (x * scale * 100).rounded() / 100 }
+            // To one decimal: with the exact counts of run.json, a finer mean would give the exact total.
+            func r(_ x: Double) -> Double { (x * scale * 10).rounded() / 10 }
             return .init(
                 name: name, previous: r(a.mean), current: r(b.mean), difference: r(d), lower95: r(d - Statistics.z95 * se),
                 upper95: r(d + Statistics.z95 * se))
@@ -146,9 +170,13 @@ enum ComparisonWriter {
             matchedShare < lowMatch
             ? "only \(Int((matchedShare * 100).rounded()))% of people matched the previous run: pseudonyms differ when the key does, so the runs cannot be compared person by person"
             : nil
+        // run.json gives both runs' people exactly, so matched + left and matched + joined are
+        // known: all three are shown, or none, lest rounding be undone between them.
+        let shown = people.map { table.published($0) }
+        let allShown = shown.allSatisfy { $0 != nil }
         return RunChanges(
-            previousRunId: run, previousAsOf: previous.asOf.description, matched: table.published(people[0]),
-            joined: table.published(people[1]), left: table.published(people[2]), headlines: headlines, warning: warning)
+            previousRunId: run, previousAsOf: previous.asOf.description, matched: allShown ? shown[0] : nil,
+            joined: allShown ? shown[1] : nil, left: allShown ? shown[2] : nil, headlines: headlines, warning: warning)
     }
 }
 

@@ -18,6 +18,15 @@ enum DataQuality {
     static let minimumPractice = 100
     /// Fewer rows than this give no mean cost (it would be a few records' costs).
     static let minimumRowsForMean = 10
+    /// The figures of a practice.
+    static let practiceFigures = [
+        QualityFigure.rowsPer1000, .unrecognisedCodeShare, .latestMonthPer1000, .emptyMonths, .daysSinceLatest,
+    ].map(\.rawValue)
+    /// The figures of a source shared for planning beyond its rows and quarantine.
+    static let describedFigures = [
+        QualityFigure.rowsPer1000, .latestMonthPer1000, .emptyMonths, .daysSinceLatest, .linkedShare, .unrecognisedCodeShare,
+        .withoutNHSNumberShare, .meanCost,
+    ].map(\.rawValue)
     /// A provider with fewer rows in a file has no figures of its own for it: too few to watch.
     static let minimumProviderRows = 100
 
@@ -111,7 +120,12 @@ enum DataQuality {
             ].contains { $0.name == spec.name }
             // Withheld sources: their rows and quarantine only. Care files hold several sources;
             // the shared ones' rows are described.
-            if (isCare && care[spec.name] != nil) || (!isCare && gpShared) || !file.present {
+            let described = (isCare && care[spec.name] != nil) || (!isCare && gpShared) || !file.present
+            if !described, file.accepted > 0, ![InputContract.practices.name, InputContract.areas.name].contains(spec.name) {
+                // Not shared for planning: said so, so a gate does not take the feed for gone.
+                entry.withheld = describedFigures
+            }
+            if described {
                 entry.figures[QualityFigure.rowsPer1000.rawValue] = round(
                     Double(isCare ? care[spec.name]?.rows ?? 0 : file.accepted) * perThousand, 1)
             }
@@ -163,6 +177,8 @@ enum DataQuality {
             }
             for (k, practice) in h.practices.enumerated() where people[k] > 0 {
                 guard people[k] >= minimumPractice else {
+                    // Named as withheld, so a gate says so rather than take the practice for gone.
+                    entries.append(.init(subject: .init(.practice, practice.code), figures: [:], withheld: practiceFigures))
                     withheld += 1
                     continue
                 }
@@ -174,6 +190,11 @@ enum DataQuality {
                     ])
                 events[k].figures(perThousand: 1000 / Double(people[k]), asOf: asOf, into: &entry.figures)
                 entries.append(entry)
+            }
+        }
+        if !gpShared {
+            for (k, practice) in h.practices.enumerated() where people[k] > 0 {
+                entries.append(.init(subject: .init(.practice, practice.code), figures: [:], withheld: practiceFigures))
             }
         }
         return QualityReport(asOf: asOf.description, entries: entries, practicesWithheld: withheld)

@@ -124,7 +124,10 @@ public enum PipelineRun {
     public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
         try recorded(options, history: true, log: log) { prepared, options, clock in
             // The previous run's frame: what this run is compared with, person by person.
-            let previous = try clock.time("previous run") { try ComparisonWriter.previousFrame(options.dataDirectory) }
+            let previousRun = try ComparisonWriter.previousRun(options.dataDirectory, before: options.asOf)
+            let previous = try clock.time("previous run") {
+                try previousRun.map { try ComparisonWriter.frame(options.dataDirectory, run: $0) }
+            }
             var risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
             if options.risingAcrossRuns {
                 if let previous {
@@ -156,7 +159,9 @@ public enum PipelineRun {
                 try EvaluationBaseFile.save(base, dataDirectory: options.dataDirectory)
             }
             if let directCare = prepared.directCare {
-                try directCareFrame(prepared, population: directCare, options: options, clock: &clock, log: log)
+                try directCareFrame(
+                    prepared, population: directCare, previousRun: options.risingAcrossRuns ? previousRun : nil,
+                    options: options, clock: &clock, log: log)
             }
             let units = prepared.planningUnits
             try clock.time("outputs") {
@@ -198,7 +203,7 @@ public enum PipelineRun {
     /// Derives everything again from the sources shared for direct care (use, conditions, risk
     /// models and scores, segments) and saves it as the run's direct care frame.
     static func directCareFrame(
-        _ prepared: PreparedRun, population: Population, options: RunOptions, clock: inout StageClock,
+        _ prepared: PreparedRun, population: Population, previousRun: Int64?, options: RunOptions, clock: inout StageClock,
         log: @escaping @Sendable (String) -> Void
     ) throws {
         var derived = prepared
@@ -207,7 +212,14 @@ public enum PipelineRun {
         (derived.utilisation, derived.conditions) = derive(
             population, library: prepared.library, options: options, clock: &clock, stage: "direct care ")
         log("direct care: risk models trained again on the sources shared for direct care")
-        let risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
+        var risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
+        // Rising across runs: against the previous run's direct care scores (its planning ones
+        // when it had no frame of its own for direct care).
+        if let previousRun {
+            let previous = try ComparisonWriter.frame(
+                options.dataDirectory, run: previousRun, variant: Purpose.directCare.rawValue)
+            risk.stratification.compare(with: previous, population: population)
+        }
         try clock.time("direct care frame") {
             var frame = FrameBuilder.build(derived, risk: risk.stratification)
             let segments = try SegmentAssignments(
@@ -264,6 +276,7 @@ public enum PipelineRun {
         }
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
+        if let problem = options.retention.problem { throw RetentionInvalid(message: "retention: \(problem)") }
         let lock = try RunLock(dataDirectory: options.dataDirectory)
         defer { withExtendedLifetime(lock) {} }
         let store = try RunStore(directory: options.dataDirectory)

@@ -54,7 +54,8 @@ struct RunPublisher {
         try markSucceeded()
         // The run is current and recorded: a link that cannot be made is no failure of the run.
         try? pointOutput()
-        prune()
+        // The vault keeps the raw quarantined rows of the runs whose person-level outputs stay.
+        try? vault.keepQuarantined(runs: prune())
     }
 
     /// Points the output folder at this run's: a new link renamed over the old one. An output
@@ -75,20 +76,25 @@ struct RunPublisher {
     }
 
     /// Removes the person-level files of all but the newest `retention.personLevelRuns` runs'
-    /// outputs, and the outputs of all but the newest `retention.outputRuns`.
-    func prune() {
+    /// outputs, and the outputs of all but the newest `retention.outputRuns`. Returns the runs
+    /// whose person-level files stay.
+    @discardableResult
+    func prune() -> [Int64] {
         let fm = FileManager.default
         let done = ((try? fm.contentsOfDirectory(atPath: runs.path)) ?? []).compactMap { name -> Int64? in
             name.hasPrefix("run-") && !name.hasSuffix(".partial") ? Int64(name.dropFirst(4)) : nil
         }.sorted(by: >)
-        for id in done.dropFirst(retention.personLevelRuns) {
+        // This run first, whatever its id (a new data directory starts its ids again).
+        let order = [runId] + done.filter { $0 != runId }
+        for id in order.dropFirst(max(1, retention.personLevelRuns)) {
             let folder = runs.appendingPathComponent("run-\(id)")
-            guard done.prefix(retention.outputRuns).contains(id) else {
+            guard order.prefix(max(1, retention.outputRuns)).contains(id) else {
                 try? fm.removeItem(at: folder)
                 continue
             }
             for name in PersonFiles.personLevel { try? fm.removeItem(at: folder.appendingPathComponent(name)) }
         }
+        return Array(order.prefix(max(1, retention.personLevelRuns)))
     }
 
     /// One rename(2): atomic, replacing a file or link (not a directory) at the destination.
@@ -162,4 +168,9 @@ public struct Retention: Sendable, Equatable {
         if frames < 2 { return "frames must be at least 2: each run is compared with the one before" }
         return nil
     }
+}
+
+public struct RetentionInvalid: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
 }

@@ -24,6 +24,7 @@ public final class Platform: Sendable {
     private let cachedGaps = Memo<CareGapRows>(limit: 100)
     private let cachedWorklists = Memo<Worklist>(limit: 1_000)
     private let cachedMembers = Memo<(asOf: Day, members: Set<String>)?>(limit: 100)
+    private let cachedEarlierFrames = Memo<PersonFrame>(limit: 1)
     /// Where the last intact check of the audit log ended, and when the whole log was last checked.
     private let auditChecked = Mutex<(checkpoint: AuditCheckpoint, wholeLogAt: Date)?>(nil)
 
@@ -107,20 +108,31 @@ public final class Platform: Sendable {
     }
 
     /// A saved cohort version's members at a practice on an earlier run, if its frame is still
-    /// kept and the definition still evaluates on it (the library may have changed since).
-    func members(_ saved: CohortRecord, run: Int64, purpose: Purpose, practiceCode: String) throws -> (
-        asOf: Day, members: Set<String>
-    )? {
+    /// kept and the definition still evaluates on it (the library may have changed since). The
+    /// earlier frame is read once per run and purpose, under the loading lock.
+    func members(
+        _ saved: CohortRecord, run: Int64, purpose: Purpose, practiceCode: String, until deadline: ContinuousClock.Instant?
+    ) throws -> (asOf: Day, members: Set<String>)? {
         try cachedMembers.value("\(run)/\(purpose.rawValue)/\(practiceCode)/\(saved.version)/\(saved.name)") {
-            let variant = FrameFile.url(dataDirectory: dataDirectory, run: run, variant: purpose.rawValue)
-            let planning = FrameFile.url(dataDirectory: dataDirectory, run: run)
-            let url = FileManager.default.fileExists(atPath: variant.path) ? variant : planning
-            guard FileManager.default.fileExists(atPath: url.path), let frame = try? FrameFile.read(url),
+            guard let frame = earlierFrame(run: run, purpose: purpose),
                 let practice = frame.hierarchy.practices.firstIndex(where: { $0.code == practiceCode }),
                 let rows = try? CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(
-                    frame, until: nil)
+                    frame, until: deadline)
             else { return nil }
             return (frame.asOf, Set(rows.rows.filter { frame.practice[$0] == practice }.map { frame.pseudonym[$0] }))
+        }
+    }
+
+    /// An earlier run's frame for a purpose (its own variant, else its planning frame), nil when gone.
+    private func earlierFrame(run: Int64, purpose: Purpose) -> PersonFrame? {
+        frameLoading.withLock { _ in
+            try? cachedEarlierFrames.value("\(run)/\(purpose.rawValue)") {
+                let variant = FrameFile.url(dataDirectory: dataDirectory, run: run, variant: purpose.rawValue)
+                let url =
+                    FileManager.default.fileExists(atPath: variant.path)
+                    ? variant : FrameFile.url(dataDirectory: dataDirectory, run: run)
+                return try FrameFile.read(url)
+            }
         }
     }
 

@@ -242,16 +242,16 @@ public struct Session: Sendable {
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
             try authorise(.viewWorklist, detail: ["cohort": .string(cohort), "reason": .string(reason)])
         }
-        let (saved, list) = try ownPracticeWorklist(of: cohort, version: version)
+        let (saved, list, frame) = try ownPracticeWorklist(of: cohort, version: version)
         // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
         let start = min(max(0, offset), list.count)
         let shown = list.entries(start..<(start + min(max(0, limit), list.count - start)))
         // Who entered and left the list since this user last looked, on the run they looked at.
-        let frame = try platform.frame(for: purpose)
         let practiceCode = user.practiceCode!
         var since: PracticeWorklist.SinceLastLook?
         if let run = try store.viewWorklist(user: user.name, cohort: cohort, practiceCode: practiceCode, run: frame.runId),
-            let before = try platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode)
+            let before = try platform.members(
+                saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline)
         {
             let now = Set(list.ranking.map { frame.pseudonym[$0] })
             since = .init(
@@ -284,13 +284,13 @@ public struct Session: Sendable {
 
     /// A version (the latest when nil) of a saved cohort, ranked at the clinician's own practice
     /// on this purpose's frame.
-    func ownPracticeWorklist(of cohort: String, version: Int? = nil) throws -> (CohortRecord, Worklist) {
+    func ownPracticeWorklist(of cohort: String, version: Int? = nil) throws -> (CohortRecord, Worklist, PersonFrame) {
         let found = try version.map { try store.cohort(cohort, version: $0) } ?? store.latestCohort(cohort)
         guard let saved = found else {
             throw version.map { AccessError.unknownVersion(cohort, $0) } ?? AccessError.unknownCohort(cohort)
         }
         let frame = try platform.frame(for: purpose)
-        return (saved, try platform.worklist(saved, frame, purpose, practice: try ownPractice(frame), until: deadline))
+        return (saved, try platform.worklist(saved, frame, purpose, practice: try ownPractice(frame), until: deadline), frame)
     }
 
     /// Records a new status (and note) for a person on one of the clinician's worklists (the
@@ -302,7 +302,7 @@ public struct Session: Sendable {
         try authorise(
             .updateWorklist,
             detail: ["cohort": .string(cohort), "pseudonym": .string(pseudonym), "status": .string(status.rawValue)])
-        let (_, list) = try ownPracticeWorklist(of: cohort, version: version)
+        let (_, list, _) = try ownPracticeWorklist(of: cohort, version: version)
         guard list.contains(pseudonym: pseudonym) else { throw AccessError.notOnWorklist }
         try store.addWorklistChange(
             WorklistChange(

@@ -161,6 +161,17 @@ public final class IdentityVault: Sendable {
         }
     }
 
+    /// Keeps the raw quarantined rows of these runs only (retention: those whose person-level
+    /// outputs are kept), and of no other run, finished, failed or killed.
+    public func keepQuarantined(runs: [Int64]) throws {
+        guard !runs.isEmpty else { return }
+        try database.write { db in
+            try db.execute(
+                sql: "DELETE FROM quarantinedRow WHERE runId NOT IN (\(runs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(runs))
+        }
+    }
+
     /// Forgets what a run that did not complete staged and quarantined: its data is nobody's
     /// current record, so no identity of it stays.
     public func discard(run: Int64) throws {

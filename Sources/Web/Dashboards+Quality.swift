@@ -177,7 +177,7 @@ extension Dashboard {
                 Panel(
                     id: "flow", title: "Emergency admission risk tiers: how people moved, \(q.unit.name)",
                     note:
-                        "Each band is the people who went from a tier in the previous run (left) to a tier in this one (right); outside is joining or leaving the unit. Suppressed counts are not drawn.",
+                        "Each band is the people who went from a tier in the previous run (left) to a tier in this one (right); outside is joining or leaving the unit. Suppressed counts are not drawn, so a state's bar counts its published cells only.",
                     chart: .flow(
                         .init(
                             states: states.map(label), leftTitle: "previous run", rightTitle: "this run",
@@ -189,7 +189,7 @@ extension Dashboard {
                 Panel(
                     id: "transitions", title: "Emergency admission risk tiers: previous run to this one, \(q.unit.name)",
                     note:
-                        "People by their tier in the previous run (rows) and in this one (columns). Outside: not among the unit's registered people in that run (joined, left, moved, died or opted out). Cells above the diagonal moved up a tier: rising risk across runs. Empty cells are suppressed.",
+                        "People by their tier in the previous run (rows) and in this one (columns). Outside: not among the unit's registered people in that run (joined, left, moved, died or opted out). Cells from a tier to a higher tier are people who moved up: rising risk across runs. Empty cells are suppressed.",
                     chart: .heatMap(
                         .init(
                             rows: states.map(label), columns: states.map(label), rowTitle: "previous run",
