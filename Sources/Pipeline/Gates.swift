@@ -132,7 +132,7 @@ public struct Gate: Sendable, Decodable, Equatable {
             throw GateFileError(file: "", message: "gate \(name): practice must be an ODS code or all")
         }
         let provider = try c.decodeIfPresent(String.self, forKey: key("provider"))
-        if let provider, provider != "all", OrganisationCode.pack(Array(provider.utf8).withUnsafeBytes { $0 }) == 0 {
+        if let provider, provider != "all", Array(provider.utf8).withUnsafeBytes({ OrganisationCode.pack($0) }) == 0 {
             throw GateFileError(file: "", message: "gate \(name): provider must be an organisation code or all")
         }
         switch (source, practice, provider) {
