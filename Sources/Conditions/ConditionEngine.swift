@@ -104,6 +104,7 @@ public struct ConditionEngine: Sendable {
         for (id, isMatched) in matched.enumerated() where !isMatched {
             result.unmatchedCodes[codeSystems[id].name, default: 0] += 1
         }
+        result.codeRecognised = matched
         return result
     }
 

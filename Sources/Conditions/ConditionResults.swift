@@ -22,6 +22,8 @@ public struct ConditionResults: Sendable {
     /// Events whose code is in no code list, by code system, and the distinct codes behind them.
     public var unmatchedEvents: [String: Int]
     public var unmatchedCodes: [String: Int]
+    /// For each code id of the population's code table, whether any code list holds it.
+    public var codeRecognised: [Bool] = []
 
     @inline(__always)
     public func has(_ person: Int, _ condition: Int) -> Bool {

@@ -5,9 +5,10 @@ import Ingest
 import Outputs
 import PHMCore
 
-/// Measures a run's data quality figures from what it read, before risk, frames or outputs:
-/// each source file as received (every row the reconciliation counts), and each practice's
-/// primary care events of its registered people without a National Data Opt-out.
+/// Measures a run's data quality figures from what it read, once its conditions are found and
+/// before risk, frames or outputs: each source file as received (every row the reconciliation
+/// counts), each provider's rows of each hospital file, and each practice's primary care events
+/// of its registered people without a National Data Opt-out.
 ///
 /// Only sources shared for planning are described beyond their row and quarantine counts (which
 /// `reconciliation.json` publishes anyway). A figure that would show fewer than 8 people, or one
@@ -31,14 +32,14 @@ enum DataQuality {
     static let minimumProviderRows = 100
 
     static func measure(
-        extract: Extract, spine: Spine, linkage: Linkage, population: Population, planningSources: Set<DataSource>,
-        library: ConditionLibrary, asOf: Day
+        extract: Extract, withoutNHSNumber: [Bool], linkage: Linkage, population: Population, planningSources: Set<DataSource>,
+        conditions: ConditionResults, asOf: Day
     ) -> QualityReport {
         let registered = population.registered
         let perThousand = 1000 / Double(max(1, registered.count))
-        let recognised = (0..<extract.codes.count).map { id in
-            library.lists.contains { $0.contains(extract.codes.codes[id], system: extract.codes.systems[id]) }
-        }
+        // The condition engine's finding, per code id of the run's one code table.
+        let recognised = conditions.codeRecognised
+        func isRecognised(_ code: Int32) -> Bool { code >= 0 && Int(code) < recognised.count && recognised[Int(code)] }
         let months = Months(asOf: asOf)
         var entries: [QualityReport.Entry] = []
         let gpShared = planningSources.contains(.gp)
@@ -57,7 +58,7 @@ enum DataQuality {
             linkedRows.filter { linkage.person[$0] >= 0 }.count, linkedRows.count)
         run.people(
             .withoutNHSNumberShare,
-            planning.filter { extract.patients.nhsNumber[Int(spine.registrationOfPerson[$0])] == 0 }.count,
+            planning.filter { withoutNHSNumber[$0] }.count,
             of: planning.count)
         run.people(
             .ethnicityUnknownShare, planning.filter { [.unknown, .notStated].contains(population.ethnicGroup[$0]) }.count,
@@ -71,10 +72,10 @@ enum DataQuality {
             dated[InputContract.gpEvents.name] = months.tally(extract.clinical.day)
             dated[InputContract.prescriptions.name] = months.tally(extract.prescriptions.day)
             coded[InputContract.gpEvents.name] = (
-                extract.clinical.count, extract.clinical.code.filter { $0 < 0 || !recognised[Int($0)] }.count
+                extract.clinical.count, extract.clinical.code.filter { !isRecognised($0) }.count
             )
             coded[InputContract.prescriptions.name] = (
-                extract.prescriptions.count, extract.prescriptions.code.filter { $0 < 0 || !recognised[Int($0)] }.count
+                extract.prescriptions.count, extract.prescriptions.code.filter { !isRecognised($0) }.count
             )
         }
         var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
@@ -172,7 +173,7 @@ enum DataQuality {
                 for e in clinical.byPerson.rows(of: p) {
                     events[k].add(clinical.day[e], months)
                     let code = clinical.code[e]
-                    if code < 0 || Int(code) >= recognised.count || !recognised[Int(code)] { unrecognised[k] += 1 }
+                    if !isRecognised(code) { unrecognised[k] += 1 }
                 }
             }
             for (k, practice) in h.practices.enumerated() where people[k] > 0 {

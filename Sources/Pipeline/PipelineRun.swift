@@ -446,18 +446,14 @@ public enum PipelineRun {
         let planningSources = sharing.sources(for: .planning), directCareSources = sharing.sources(for: .directCare)
         let population = everything.restricted(to: planningSources)
         let directCare = directCareSources == planningSources ? nil : everything.restricted(to: directCareSources)
+        let withoutNHSNumber = vault.map { $0.nhsNumber == nil }
         let linkageReport = LinkageReport(
             extract: extract,
             spine: .init(
                 registrations: spine.personOfRegistration.count, persons: spine.count,
-                personsWithoutValidNHSNumber: pseudonyms.indices.filter { vault[$0].nhsNumber == nil }.count,
+                personsWithoutValidNHSNumber: withoutNHSNumber.filter { $0 }.count,
                 registeredAtAsOf: population.registered.count),
             linkage: linkage)
-        let quality = clock.time("data quality") {
-            DataQuality.measure(
-                extract: extract, spine: spine, linkage: linkage, population: population, planningSources: planningSources,
-                library: library, asOf: options.asOf)
-        }
         let registrationIds = (0..<spine.count).map { p in
             spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
                 extract.patients.patientId[Int($0)]
@@ -467,6 +463,11 @@ public enum PipelineRun {
         extract.patients = PatientRecords()
 
         let (utilisation, conditions) = derive(population, library: library, options: options, clock: &clock)
+        let quality = clock.time("data quality") {
+            DataQuality.measure(
+                extract: extract, withoutNHSNumber: withoutNHSNumber, linkage: linkage, population: population,
+                planningSources: planningSources, conditions: conditions, asOf: options.asOf)
+        }
         let registered = population.registered
         try clock.time("vault wait") { try vaultWrite.wait() }
         return PreparedRun(
