@@ -99,6 +99,23 @@ public struct Suppression: Sendable {
         return scaled(lower + (up ? 1 : 0))
     }
 
+    /// An age-standardised rate or proportion as fixed tables publish it beside counts rounded
+    /// to 5: the crude value of the published counts times the standardisation ratio (the exact
+    /// standardised value over the exact crude one), that ratio to two significant figures.
+    /// Computed from exact counts by age band, the exact standardised value of a group whose
+    /// people share one band is the band's weight times events over people, which gives both
+    /// counts back; its ratio is the band's weight alone, which says nothing of them. Over several
+    /// bands the ratio depends on how events and people split between them, and two figures
+    /// leave many splits, and so many counts, consistent with it. Nil when the exact crude value
+    /// is not positive or either value is not finite.
+    public static func standardised(_ value: Double, crude: Double, publishedCrude: Double) -> Double? {
+        guard value.isFinite, crude.isFinite, crude > 0, publishedCrude.isFinite else { return nil }
+        let ratio = value / crude
+        guard ratio > 0 else { return 0 }
+        let unit = pow(10, (log10(ratio)).rounded(.down) - 1)
+        return publishedCrude * ((ratio / unit).rounded() * unit)
+    }
+
     /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).
     public static func step(atLeast x: Double) -> (Double, Int) { NiceNumber.above(x) }
 

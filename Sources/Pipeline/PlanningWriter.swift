@@ -290,6 +290,28 @@ struct PlanningWriter {
                         let standardised = (visible || group.countsWithheld) && firstShown ? cell.standardised : nil
                         let exactOnly = suppress && indicator.kind != .mean
                         row.ageStandardised = Fixed(standardised?.value, places: 3)
+                        if exactOnly, let s = standardised {
+                            // From the published counts (for a group whose counts are withheld,
+                            // the unit's less the first group's), times the rounded ratio.
+                            func published(_ x: Int?, _ n: Int?) -> Double? {
+                                guard let x, let n, n > 0, x >= 0 else { return nil }
+                                return Inequalities.counted(indicator.kind, Double(x), of: Double(n)).value
+                            }
+                            let base =
+                                group.countsWithheld
+                                ? published(
+                                    c.numerators[u][i].flatMap { t in
+                                        c.table.published(t[0][0]).flatMap { a in c.table.published(t[b][0]).map { a - $0 } }
+                                    },
+                                    c.table.published(c.people[u][0][0]).flatMap { a in
+                                        c.table.published(c.people[u][b][0]).map { a - $0 }
+                                    })
+                                : published(numerator ?? nil, people)
+                            row.ageStandardised = Fixed(
+                                base.flatMap { p in
+                                    cell.crude.flatMap { Suppression.standardised(s.value, crude: $0.value, publishedCrude: p) }
+                                }, places: 3)
+                        }
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)
                         row.ageStandardisedUpper95 = Fixed(exactOnly ? nil : standardised?.upper, places: 3)
                         let parent = units[u].parent.flatMap { p -> Double? in

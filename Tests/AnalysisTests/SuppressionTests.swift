@@ -96,3 +96,96 @@ import Testing
         #expect(hiddenCells > 500)
     }
 }
+
+/// Age-standardised values published beside counts rounded to 5 (`Suppression.standardised`).
+@Suite struct StandardisedDisclosureTests {
+    static let esp = Statistics.europeanStandardPopulation2013
+
+    static func rounded(_ n: Int) -> Int { n <= 9 ? 10 : Int((Double(n) / 5).rounded()) * 5 }
+
+    /// The value published for a group with `events` and `people` by age band.
+    static func published(events: [Int], people: [Int]) -> Double? {
+        let x = events.reduce(0, +), n = people.reduce(0, +)
+        guard
+            let exact = Statistics.directlyStandardisedRate(
+                counts: events.map(Double.init), populations: people.map(Double.init), multiplier: 100)
+        else { return nil }
+        let crude = Inequalities.counted(.proportion, Double(x), of: Double(n)).value
+        let publishedCrude = Inequalities.counted(.proportion, Double(rounded(x)), of: Double(rounded(n))).value
+        return Suppression.standardised(exact.value, crude: crude, publishedCrude: publishedCrude)
+    }
+
+    /// A group whose people all share one band: the exact value is the band's weight times events
+    /// over people and gives both counts back (find the fraction). Published, it is the same for
+    /// every pair of counts with the same published counts: it tells nothing more than they do.
+    @Test func aGroupInOneAgeBandGetsNoCountBack() throws {
+        for band in [0, 7, 18] {
+            var seen: [[Int]: Double] = [:]
+            for people in 20...160 {
+                for events in 10...people {
+                    var e = [Int](repeating: 0, count: Self.esp.count), p = e
+                    e[band] = events
+                    p[band] = people
+                    let value = try #require(Self.published(events: e, people: p))
+                    let key = [Self.rounded(events), Self.rounded(people)]
+                    if let earlier = seen[key] {
+                        #expect(earlier == value, "band \(band): \(events) of \(people)")
+                    } else {
+                        seen[key] = value
+                    }
+                }
+            }
+        }
+    }
+
+    /// Over two bands, an attacker who knows which two bands a group's people are in and tries
+    /// every split of every pair of counts consistent with the published counts finds more than
+    /// one number of events still consistent, in nearly all groups. The exceptions are groups
+    /// where nearly everyone in both bands has the condition (a proportion near 1); they are the
+    /// residual risk `docs/security.md` states.
+    @Test func overTwoBandsSeveralCountsStayConsistent() throws {
+        var random = Xoshiro(seed: 7)
+        let bands = (a: 13, b: 16)
+        var groups = 0, pinned: [String] = []
+        for _ in 0..<100 {
+            let n1 = Int.random(in: 5...30, using: &random), n2 = Int.random(in: 5...30, using: &random)
+            let x1 = Int.random(in: 0...n1, using: &random), x2 = Int.random(in: 0...n2, using: &random)
+            guard x1 + x2 >= 10 else { continue }
+            func group(_ x1: Int, _ x2: Int, _ n1: Int, _ n2: Int) -> ([Int], [Int]) {
+                var e = [Int](repeating: 0, count: Self.esp.count), p = e
+                (e[bands.a], e[bands.b], p[bands.a], p[bands.b]) = (x1, x2, n1, n2)
+                return (e, p)
+            }
+            let (e, p) = group(x1, x2, n1, n2)
+            let target = try #require(Self.published(events: e, people: p))
+            let x = x1 + x2, n = n1 + n2
+            var consistent = Set<Int>()
+            for cn in (n - 2)...(n + 2) where Self.rounded(cn) == Self.rounded(n) {
+                for cx in max(10, x - 2)...(x + 2) where Self.rounded(cx) == Self.rounded(x) && cx <= cn {
+                    search: for m1 in 1..<cn {
+                        for y1 in 0...min(m1, cx) where cx - y1 <= cn - m1 {
+                            let (ce, cp) = group(y1, cx - y1, m1, cn - m1)
+                            if Self.published(events: ce, people: cp) == target {
+                                consistent.insert(cx)
+                                break search
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(consistent.contains(x))
+            groups += 1
+            if consistent.count < 2 { pinned.append("\(x1)/\(n1) and \(x2)/\(n2)") }
+        }
+        #expect(groups >= 50)
+        #expect(Double(pinned.count) <= 0.05 * Double(groups), "pinned: \(pinned) of \(groups)")
+    }
+
+    @Test func theRatioIsRoundedToTwoFigures() {
+        // Exact 12.3456 over a crude 10: ratio 1.23456 -> 1.2, times the published crude 11.
+        #expect(abs(Suppression.standardised(12.3456, crude: 10, publishedCrude: 11)! - 13.2) < 1e-9)
+        #expect(abs(Suppression.standardised(0.5678, crude: 10, publishedCrude: 10)! - 0.57) < 1e-9)
+        #expect(Suppression.standardised(5, crude: 0, publishedCrude: 1) == nil)
+        #expect(Suppression.standardised(.nan, crude: 1, publishedCrude: 1) == nil)
+    }
+}

@@ -279,15 +279,17 @@ import Testing
         let transitions = try Published.tierTransitions.read(from: output).filter {
             $0.unit.level == "organisation" && $0.row.outcome == Outcome.emergencyAdmission.rawValue
         }
-        let tiersOf = { (result: RunResult) -> [String: Int] in
-            let s = result.risk.stratification.scores[.emergencyAdmission]!
+        let tiersOf = { (result: RunResult) throws -> [String: Int] in
+            let s = try #require(
+                result.risk.stratification.scores[.emergencyAdmission],
+                "\(result.summary.riskChoices ?? []) \(result.risk.models.map(\.card.summary))")
             var counts: [String: Int] = [:]
             for p in result.prepared.planningPeople {
                 counts[s.tier[p].map { PersonFrame.tierIds[Int($0.rawValue)] } ?? "not_scored", default: 0] += 1
             }
             return counts
         }
-        let firstTiers = tiersOf(first), secondTiers = tiersOf(second)
+        let firstTiers = try tiersOf(first), secondTiers = try tiersOf(second)
         for state in RunComparison.states where state != "outside" {
             #expect(transitions.filter { $0.row.from == state }.reduce(0) { $0 + $1.row.people! } == firstTiers[state] ?? 0)
             #expect(transitions.filter { $0.row.to == state }.reduce(0) { $0 + $1.row.people! } == secondTiers[state] ?? 0)
@@ -296,8 +298,8 @@ import Testing
         #expect(transitions.filter { $0.row.to == "outside" }.reduce(0) { $0 + $1.row.people! } == changes.left)
         // Rising across runs: each person's earlier tier is their tier in the first run, so the
         // people whose tier rose in rising-risk.csv are the matrix's moves up between tiers.
-        let firstScores = first.risk.stratification.scores[.emergencyAdmission]!
-        let secondScores = second.risk.stratification.scores[.emergencyAdmission]!
+        let firstScores = try #require(first.risk.stratification.scores[.emergencyAdmission])
+        let secondScores = try #require(second.risk.stratification.scores[.emergencyAdmission])
         var firstTier: [String: Tier] = [:]
         for p in first.prepared.registered {
             if let t = firstScores.tier[p] { firstTier[first.prepared.population.pseudonym[p]] = t }

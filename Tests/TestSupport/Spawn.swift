@@ -67,6 +67,7 @@ public func waitForProgram(_ pid: pid_t) -> Int32 {
     return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
 
-/// The `phm` executable of the build the tests belong to.
-public let phmExecutable: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent(".build/debug/phm").path
+/// The `phm` executable of the build the tests belong to: beside the test bundle, whichever
+/// configuration and build folder that is.
+public let phmExecutable: String = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("phm").path
