@@ -123,13 +123,16 @@ public enum Inequalities {
         public var crude: Statistics.Estimate?
         /// Age-standardised to the 2013 European Standard Population; nil where not computed.
         public var standardised: Statistics.Estimate?
+        /// The fewest people in an age band the standardisation weighs and the group has people
+        /// in: one person's value moves the standardised value by the band's weight over these.
+        public var smallestBand: Double = 0
     }
 
     /// The cell for one indicator over a set of group slots, less the `excluded` ones,
     /// standardised to `standard` (by 5-year age band).
     public static func cell(
         _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], excluded: [Int] = [],
-        standardise: Bool, standard: [Double] = Statistics.europeanStandardPopulation2013
+        standardise: Bool, standard: [Double] = Statistics.europeanStandardPopulation2013, mergeBandsUnder: Double = 0
     )
         -> Cell
     {
@@ -153,15 +156,49 @@ public enum Inequalities {
         case .mean: crude = meanEstimate(sum: x, squares: bandSquares.reduce(0, +), people: n)
         }
         var standardised: Statistics.Estimate?
+        var smallestBand = zip(bandPeople, standard).filter { $0.0 > 0 && $0.1 > 0 }.map(\.0).min() ?? 0
         if standardise {
             if kind == .mean {
                 standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares, standard: standard)
             } else {
+                var (people, counts, weights) = (bandPeople, bandSums, standard)
+                if mergeBandsUnder > 0 {
+                    mergeSmallBands(people: &people, counts: &counts, weights: &weights, under: mergeBandsUnder)
+                }
                 standardised = Statistics.directlyStandardisedRate(
-                    counts: bandSums, populations: bandPeople, standard: standard, multiplier: m)
+                    counts: counts, populations: people, standard: weights, multiplier: m)
+                smallestBand = zip(people, weights).filter { $0.0 > 0 && $0.1 > 0 }.map(\.0).min() ?? 0
             }
         }
-        return Cell(people: n, numerator: x, crude: crude, standardised: standardised)
+        return Cell(people: n, numerator: x, crude: crude, standardised: standardised, smallestBand: smallestBand)
+    }
+
+    /// Merges each age band holding fewer than `limit` people (of those the standard weighs and
+    /// the group has people in) into the next such band, or the one before for the last, adding
+    /// people, counts and weights, until none is that small or one is left. One person alone in a
+    /// band moves a standardised rate by the band's weight over one; merged, by the weight over at
+    /// least `limit`, as little as a published count lets one person show. Bands without people
+    /// or weight are kept as they are.
+    public static func mergeSmallBands(
+        people: inout [Double], counts: inout [Double], weights: inout [Double], under limit: Double
+    ) {
+        var bands: [(people: Double, count: Double, weight: Double)] = []
+        var others: [(people: Double, count: Double, weight: Double)] = []
+        for b in people.indices {
+            if people[b] > 0 && weights[b] > 0 {
+                bands.append((people[b], counts[b], weights[b]))
+            } else {
+                others.append((people[b], counts[b], weights[b]))
+            }
+        }
+        while bands.count > 1, let k = bands.firstIndex(where: { $0.people < limit }) {
+            let j = k + 1 < bands.count ? k + 1 : k - 1
+            bands[j] = (bands[j].people + bands[k].people, bands[j].count + bands[k].count, bands[j].weight + bands[k].weight)
+            bands.remove(at: k)
+        }
+        people = (bands + others).map(\.people)
+        counts = (bands + others).map(\.count)
+        weights = (bands + others).map(\.weight)
     }
 
     /// The crude value of a counted indicator with its interval: a proportion with Wilson limits

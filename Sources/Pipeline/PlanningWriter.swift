@@ -163,7 +163,8 @@ struct PlanningWriter {
                     breakdowns[b].groups.map { g in
                         Inequalities.cell(
                             totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], slots: g.slots,
-                            excluded: g.excluded, standardise: breakdowns[b].standardise, standard: standards[b])
+                            excluded: g.excluded, standardise: breakdowns[b].standardise, standard: standards[b],
+                            mergeBandsUnder: suppress ? Double(Suppression.largestSuppressed + 1) : 0)
                     }
                 }
             }
@@ -294,7 +295,7 @@ struct PlanningWriter {
                             // From the published counts (for a group whose counts are withheld,
                             // the unit's less the first group's), times the rounded ratio.
                             func published(_ x: Int?, _ n: Int?) -> Double? {
-                                guard let x, let n, n > 0, x >= 0 else { return nil }
+                                guard let x, let n, n > 0, x >= 0, indicator.kind != .proportion || x <= n else { return nil }
                                 return Inequalities.counted(indicator.kind, Double(x), of: Double(n)).value
                             }
                             let base =
@@ -307,9 +308,15 @@ struct PlanningWriter {
                                         c.table.published(c.people[u][b][0]).map { a - $0 }
                                     })
                                 : published(numerator ?? nil, people)
+                            // Bands of fewer than 8 were merged with their neighbours; a group
+                            // of fewer than 8 in all is not published.
+                            let bandsLargeEnough = cell.smallestBand > Double(Suppression.largestSuppressed)
                             row.ageStandardised = Fixed(
                                 base.flatMap { p in
-                                    cell.crude.flatMap { Suppression.standardised(s.value, crude: $0.value, publishedCrude: p) }
+                                    guard bandsLargeEnough else { return nil }
+                                    return cell.crude.flatMap {
+                                        Suppression.standardised(s.value, crude: $0.value, publishedCrude: p)
+                                    }
                                 }, places: 3)
                         }
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)
