@@ -123,13 +123,12 @@ public enum Inequalities {
         public var crude: Statistics.Estimate?
         /// Age-standardised to the 2013 European Standard Population; nil where not computed.
         public var standardised: Statistics.Estimate?
-        /// The fewest people in an age band the standardisation weighs and the group has people
-        /// in: one person's value moves the standardised value by the band's weight over these.
-        public var smallestBand: Double = 0
     }
 
     /// The cell for one indicator over a set of group slots, less the `excluded` ones,
-    /// standardised to `standard` (by 5-year age band).
+    /// standardised to `standard` (by 5-year age band). With `mergeBandsUnder`, a counted
+    /// indicator's bands of fewer people are merged first (`mergeSmallBands`), and a group with
+    /// fewer in all the bands weighed has no standardised value.
     public static func cell(
         _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], excluded: [Int] = [],
         standardise: Bool, standard: [Double] = Statistics.europeanStandardPopulation2013, mergeBandsUnder: Double = 0
@@ -156,21 +155,21 @@ public enum Inequalities {
         case .mean: crude = meanEstimate(sum: x, squares: bandSquares.reduce(0, +), people: n)
         }
         var standardised: Statistics.Estimate?
-        var smallestBand = zip(bandPeople, standard).filter { $0.0 > 0 && $0.1 > 0 }.map(\.0).min() ?? 0
         if standardise {
             if kind == .mean {
                 standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares, standard: standard)
             } else {
                 var (people, counts, weights) = (bandPeople, bandSums, standard)
-                if mergeBandsUnder > 0 {
-                    mergeSmallBands(people: &people, counts: &counts, weights: &weights, under: mergeBandsUnder)
-                }
-                standardised = Statistics.directlyStandardisedRate(
-                    counts: counts, populations: people, standard: weights, multiplier: m)
-                smallestBand = zip(people, weights).filter { $0.0 > 0 && $0.1 > 0 }.map(\.0).min() ?? 0
+                let largeEnough =
+                    mergeBandsUnder <= 0
+                    || mergeSmallBands(people: &people, counts: &counts, weights: &weights, under: mergeBandsUnder)
+                standardised =
+                    largeEnough
+                    ? Statistics.directlyStandardisedRate(counts: counts, populations: people, standard: weights, multiplier: m)
+                    : nil
             }
         }
-        return Cell(people: n, numerator: x, crude: crude, standardised: standardised, smallestBand: smallestBand)
+        return Cell(people: n, numerator: x, crude: crude, standardised: standardised)
     }
 
     /// Merges each age band holding fewer than `limit` people (of those the standard weighs and
@@ -178,10 +177,13 @@ public enum Inequalities {
     /// people, counts and weights, until none is that small or one is left. One person alone in a
     /// band moves a standardised rate by the band's weight over one; merged, by the weight over at
     /// least `limit`, as little as a published count lets one person show. Bands without people
-    /// or weight are kept as they are.
+    /// or weight are kept as they are. Returns whether every band left holds at least `limit`.
+    @discardableResult
     public static func mergeSmallBands(
         people: inout [Double], counts: inout [Double], weights: inout [Double], under limit: Double
-    ) {
+    ) -> Bool {
+        func isSmall(_ b: Int) -> Bool { people[b] > 0 && people[b] < limit && weights[b] > 0 }
+        guard people.indices.contains(where: isSmall) else { return true }
         var bands: [(people: Double, count: Double, weight: Double)] = []
         var others: [(people: Double, count: Double, weight: Double)] = []
         for b in people.indices {
@@ -199,6 +201,7 @@ public enum Inequalities {
         people = (bands + others).map(\.people)
         counts = (bands + others).map(\.count)
         weights = (bands + others).map(\.weight)
+        return bands.allSatisfy { $0.people >= limit }
     }
 
     /// The crude value of a counted indicator with its interval: a proportion with Wilson limits
@@ -333,9 +336,7 @@ public enum Inequalities {
                 se = max(se, (k / (k - 1) * spread).squareRoot() / people * m)
             }
             if published != nil, se > 0 {
-                // Two significant figures, rounded up.
-                let unit = pow(10, (log10(se)).rounded(.down) - 1)
-                se = (se / unit).rounded(.up) * unit
+                se = NiceNumber.significant(se, .up)
             }
             ranked.append(.init(people: n, value: value, standardError: se))
         }

@@ -112,8 +112,7 @@ public struct Suppression: Sendable {
         guard value.isFinite, crude.isFinite, crude > 0, publishedCrude.isFinite else { return nil }
         let ratio = value / crude
         guard ratio > 0 else { return 0 }
-        let unit = pow(10, (log10(ratio)).rounded(.down) - 1)
-        return publishedCrude * ((ratio / unit).rounded() * unit)
+        return publishedCrude * NiceNumber.significant(ratio, .toNearestOrAwayFromZero)
     }
 
     /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).

@@ -14,6 +14,13 @@ public enum NiceNumber {
         return (1, exponent)
     }
 
+    /// `x` (> 0) to `figures` significant figures, rounded by `rule`.
+    public static func significant(_ x: Double, figures: Int = 2, _ rule: FloatingPointRoundingRule) -> Double {
+        guard x > 0, x.isFinite else { return x }
+        let unit = pow(10, log10(x).rounded(.down) - Double(figures - 1))
+        return (x / unit).rounded(rule) * unit
+    }
+
     /// `x` moved outward (away from zero when `up` matches its sign) to 0 or to the grid.
     public static func grid(_ x: Double, up: Bool) -> Double {
         guard x != 0, x.isFinite else { return 0 }

@@ -308,15 +308,9 @@ struct PlanningWriter {
                                         c.table.published(c.people[u][b][0]).map { a - $0 }
                                     })
                                 : published(numerator ?? nil, people)
-                            // Bands of fewer than 8 were merged with their neighbours; a group
-                            // of fewer than 8 in all is not published.
-                            let bandsLargeEnough = cell.smallestBand > Double(Suppression.largestSuppressed)
                             row.ageStandardised = Fixed(
                                 base.flatMap { p in
-                                    guard bandsLargeEnough else { return nil }
-                                    return cell.crude.flatMap {
-                                        Suppression.standardised(s.value, crude: $0.value, publishedCrude: p)
-                                    }
+                                    cell.crude.flatMap { Suppression.standardised(s.value, crude: $0.value, publishedCrude: p) }
                                 }, places: 3)
                         }
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)

@@ -104,10 +104,12 @@ import Testing
     static func rounded(_ n: Int) -> Int { n <= 9 ? 10 : Int((Double(n) / 5).rounded()) * 5 }
 
     /// The value published for a group with `events` and `people` by age band.
-    static func published(events: [Int], people: [Int]) -> Double? {
+    static func published(events: [Int], people: [Int], merging: Bool = true) -> Double? {
         let x = events.reduce(0, +), n = people.reduce(0, +)
         var (populations, counts, weights) = (people.map(Double.init), events.map(Double.init), esp)
-        Inequalities.mergeSmallBands(people: &populations, counts: &counts, weights: &weights, under: 8)
+        if merging, !Inequalities.mergeSmallBands(people: &populations, counts: &counts, weights: &weights, under: 8) {
+            return nil
+        }
         guard
             let exact = Statistics.directlyStandardisedRate(
                 counts: counts, populations: populations, standard: weights, multiplier: 100)
@@ -194,6 +196,10 @@ import Testing
             }
             let without = group(0), with = group(1)
             #expect(Self.published(events: without.0, people: without.1) == Self.published(events: with.0, people: with.1))
+            // Unmerged, the same two groups are told apart.
+            #expect(
+                Self.published(events: without.0, people: without.1, merging: false)
+                    != Self.published(events: with.0, people: with.1, merging: false))
             var people = with.1.map(Double.init), counts = with.0.map(Double.init), weights = Self.esp
             Inequalities.mergeSmallBands(people: &people, counts: &counts, weights: &weights, under: 8)
             #expect(people.filter { $0 > 0 } == [40] && counts.reduce(0, +) == Double(events))
@@ -205,6 +211,12 @@ import Testing
         // Exact 12.3456 over a crude 10: ratio 1.23456 -> 1.2, times the published crude 11.
         #expect(abs(Suppression.standardised(12.3456, crude: 10, publishedCrude: 11)! - 13.2) < 1e-9)
         #expect(abs(Suppression.standardised(0.5678, crude: 10, publishedCrude: 10)! - 0.57) < 1e-9)
+        #expect(abs(NiceNumber.significant(0.0123456, .up) - 0.013) < 1e-12)
+        #expect(abs(NiceNumber.significant(98.76, .toNearestOrAwayFromZero) - 99) < 1e-12)
+        // A group of 5 in all cannot be merged to bands of 8: no value.
+        var people = [3.0, 2, 0], counts = [1.0, 1, 0], weights = [5_000.0, 5_500, 5_500]
+        #expect(!Inequalities.mergeSmallBands(people: &people, counts: &counts, weights: &weights, under: 8))
+        #expect(people.reduce(0, +) == 5 && counts.reduce(0, +) == 2 && weights.reduce(0, +) == 16_000)
         #expect(Suppression.standardised(5, crude: 0, publishedCrude: 1) == nil)
         #expect(Suppression.standardised(.nan, crude: 1, publishedCrude: 1) == nil)
     }
