@@ -92,7 +92,10 @@ package enum Console {
         let s = result.summary
         var lines = [
             "run \(s.runId) as of \(s.asOf): \(number(s.registeredPeople)) registered people (\(number(s.spinePersons)) on the spine)",
-            "planning outputs: \(number(s.planningPeople)) people, the registered less \(number(s.registeredPeople - s.planningPeople)) with a National Data Opt-out (one row each in persons.csv); tables and pages hide counts of 1 to 7 and round others to 5 unless --no-suppress, so their totals differ by a few",
+            "planning outputs: \(number(s.planningPeople)) people, the registered less \(number(s.registeredPeople - s.planningPeople)) with a National Data Opt-out (one row each in persons.csv); "
+                + (s.suppressed == false
+                    ? "EXACT counts (--no-suppress): for direct analysis in a secure environment only; the web app will not serve this run"
+                    : "tables and pages hide counts of 1 to 7 and round others to 5, so their totals differ by a few"),
             "rows: \(number(s.rowsIn)) in, \(number(s.rowsAccepted)) accepted, \(number(s.rowsQuarantined)) quarantined"
                 + (s.reconciliationBalanced ? " (reconciled)" : " (NOT reconciled)"),
             "care records linked: \(number(s.careRecordsLinked)) of \(number(s.careRecords)) (\(percent(Double(s.careRecordsLinked), Double(s.careRecords))))",

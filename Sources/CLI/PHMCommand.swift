@@ -38,7 +38,9 @@ package struct PipelineOptions: ParsableArguments {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "Suppress counts of 1 to 7 and round others to 5 in the planning outputs (see docs/segments.md).")
+        help:
+            "Suppress counts of 1 to 7 and round others to 5 in the planning outputs (see docs/segments.md); the web app serves only suppressed runs."
+    )
     var suppress = true
 
     @Option(help: "A folder of saved risk models to score with (default: train models on this run's data).")

@@ -352,6 +352,9 @@ public struct RunSummary: Sendable, Codable {
     public var gates: [GateOutcome]?
     /// How the population changed since the previous run (nil for a data directory's first).
     public var changes: RunChanges?
+    /// Whether the planning outputs were published under disclosure control (false for
+    /// `--no-suppress`; nil in runs saved before this was recorded). The web app serves only true.
+    public var suppressed: Bool?
 
     /// Which model scores an outcome's risks, and why; a warning when the platform fell back
     /// from the model it would have used, or scores no one.

@@ -333,6 +333,7 @@ public enum PipelineRun {
                 careRecordsLinked: prepared.linkage.linked, sourcesPresent: r.sourcesPresent, bytesRead: prepared.bytesRead,
                 stages: clock.stages, outputFolder: options.output.path, riskChoices: clock.riskChoices)
             summary.changes = clock.changes
+            summary.suppressed = options.suppress
             if history {
                 summary.quality = prepared.quality
                 summary.gates = gates

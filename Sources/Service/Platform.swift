@@ -275,6 +275,8 @@ public enum AccessError: Error, Equatable, CustomStringConvertible {
     case notOwner(cohort: String, owner: String)
     case unknownUser(String)
     case invalid(String)
+    /// The newest run was published with exact counts (or does not say), so nothing serves its outputs.
+    case unsuppressedRun(Int64, recorded: Bool)
 
     public var description: String {
         switch self {
@@ -290,6 +292,12 @@ public enum AccessError: Error, Equatable, CustomStringConvertible {
             "cohort '\(name)' belongs to \(owner): only its owner saves new versions; save yours under another name"
         case .unknownUser(let name): "no user is called '\(name)'"
         case .invalid(let message): message
+        case .unsuppressedRun(let run, let recorded):
+            recorded
+                ? "run \(run) was published with --no-suppress (exact counts, for direct analysis only), so its outputs "
+                    + "are not shown here: run `phm run` again without --no-suppress"
+                : "run \(run) does not record whether its outputs were suppressed (an earlier version wrote it), so "
+                    + "they are not shown here: run `phm run` again"
         }
     }
 }

@@ -107,6 +107,8 @@ public final class Publication: Sendable {
         } catch {
             throw AccessError.invalid("run \(frame.runId)'s output \(error) (in \(folder.path))")
         }
+        // Exact counts are for direct analysis of the output folder; no page or API serves them.
+        guard run.suppressed == true else { throw AccessError.unsuppressedRun(frame.runId, recorded: run.suppressed != nil) }
         units = Self.units(frame.hierarchy)
         population = Self.population(frame, units: units)
     }

@@ -159,6 +159,7 @@ public enum WebApp {
             switch error {
             case .notAllowed, .purposeNotAllowed, .notOnWorklist, .notOwner: return try failure(error.description, .forbidden)
             case .unknownCohort, .unknownUser, .unknownVersion: return try failure(error.description, .notFound)
+            case .unsuppressedRun: return try failure(error.description, .serviceUnavailable)
             default: return try failure(error.description, .badRequest)
             }
         } catch let error as CohortError {
@@ -205,8 +206,11 @@ public enum WebApp {
         }
         switch error {
         case let error as AccessError:
-            if case .invalid = error { return html(page(error.description), .badRequest) }
-            return html(page(error.description), .forbidden)
+            switch error {
+            case .invalid: return html(page(error.description), .badRequest)
+            case .unsuppressedRun: return html(page(error.description), .serviceUnavailable)
+            default: return html(page(error.description), .forbidden)
+            }
         case let error as CohortError: return html(page(error.description), .unprocessableContent)
         case let busy as HeavyWork.Busy:
             var response = html(page(busy.description), .serviceUnavailable)

@@ -10,6 +10,7 @@ import PHMCore
 import Pipeline
 import Service
 import Storage
+import Synthesis
 import TestSupport
 import Testing
 
@@ -310,4 +311,45 @@ import Testing
                 page.contains("href=\"/cohorts\"") && !page.contains("href=\"/worklists\"") && !page.contains("href=\"/audit\""))
         }
     }
+
+    /// A run published with exact counts (`--no-suppress`) is for direct analysis of its output
+    /// folder: no page or API serves its outputs, and the refusal says why and what to do.
+    @Test func aRunWithExactCountsIsNotServed() async throws {
+        let folder = temporaryFolder("unsuppressed")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("in"), data = folder.appendingPathComponent("data")
+        let output = folder.appendingPathComponent("out")
+        _ = try SyntheticHealthSystem.write(SynthesisOptions(people: 800, seed: 3), to: input)
+        var options = RunOptions(
+            input: input, asOf: SyntheticHealthSystem.defaultAsOf, output: output, dataDirectory: data,
+            keyFile: DefaultRun.keyFile, suppress: false)
+        options.projection.years = 0
+        let run = try PipelineRun.execute(options).summary
+        let written = try Published.run.read(from: output)
+        #expect(run.suppressed == false && written.suppressed == false)
+
+        let platform = try Platform(dataDirectory: data, hasher: PasswordHasher(logN: 4))
+        #expect(throws: AccessError.unsuppressedRun(run.runId, recorded: true)) { try platform.publication() }
+        try platform.createFirstAdmin("adm", password: Self.password)
+        let admin = try platform.login("adm", password: Self.password, purpose: .administration)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
+        try await WebApp.make(platform: platform, logger: quietLogger).test(.router) { client in
+            let api = try await Self.token(client, "ana", "planning")
+            let answer = try await client.execute(uri: "/api/pages/overview", method: .get, headers: api)
+            #expect(answer.status == .serviceUnavailable)
+            #expect((try Self.json(answer)["error"] as? String)?.contains("--no-suppress") == true)
+            #expect(try await client.execute(uri: "/api/units", method: .get, headers: api).status == .serviceUnavailable)
+            let page = try await client.execute(
+                uri: "/overview", method: .get, headers: try await Self.cookie(client, "ana", "planning"))
+            #expect(page.status == .serviceUnavailable && String(buffer: page.body).contains("--no-suppress"))
+        }
+
+        // A run written before runs recorded it says nothing either way: not served either.
+        let file = output.appendingPathComponent(Published.run.file)
+        var summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+        #expect(summary.removeValue(forKey: "suppressed") != nil)
+        try JSONSerialization.data(withJSONObject: summary).write(to: file)
+        #expect(throws: AccessError.unsuppressedRun(run.runId, recorded: false)) { try platform.publication() }
+    }
+
 }

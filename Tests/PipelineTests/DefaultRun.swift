@@ -8,7 +8,17 @@ import TestSupport
 
 /// The pipeline run once on the default synthetic health system, shared by the tests.
 enum DefaultRun {
-    static let folder = temporaryFolder("default-run")
+    private static let root = temporaryFolder("default-run")
+    /// The run's folder (its data directory is `data`) and output folder. Reading either runs the
+    /// pipeline first, so no test finds them empty because it ran before the first user of `result`.
+    static var folder: URL {
+        _ = result
+        return root
+    }
+    static var output: URL {
+        _ = result
+        return root.appendingPathComponent("out")
+    }
     /// A fixed key: pseudonyms decide the held-out split, so a fresh random key per test process
     /// would make every model figure vary from one run of the tests to the next.
     static let keyFile: URL = {
@@ -17,11 +27,10 @@ enum DefaultRun {
         _ = try! PseudonymKey(contentsOf: url)
         return url
     }()
-    static let output = folder.appendingPathComponent("out")
     static let result: RunResult = {
         var options = RunOptions(
-            input: DefaultSynthetic.folder, asOf: SyntheticHealthSystem.defaultAsOf, output: output,
-            dataDirectory: folder.appendingPathComponent("data"), keyFile: keyFile)
+            input: DefaultSynthetic.folder, asOf: SyntheticHealthSystem.defaultAsOf, output: root.appendingPathComponent("out"),
+            dataDirectory: root.appendingPathComponent("data"), keyFile: keyFile)
         options.projection = DefaultRun.projection
         return try! PipelineRun.execute(options)
     }()
