@@ -126,9 +126,9 @@ public enum Inequalities {
     }
 
     /// The cell for one indicator over a set of group slots, less the `excluded` ones,
-    /// standardised to `standard` (by 5-year age band). With `mergeBandsUnder`, a counted
-    /// indicator's bands of fewer people are merged first (`mergeSmallBands`), and a group with
-    /// fewer in all the bands weighed has no standardised value.
+    /// standardised to `standard` (by 5-year age band). With `mergeBandsUnder`, bands of fewer
+    /// people are merged first (`mergeSmallBands`), and a group with fewer in all the bands
+    /// weighed has no standardised value.
     public static func cell(
         _ totals: Totals, indicator i: Int, kind: Indicator.Kind, square: Int?, slots: [Int], excluded: [Int] = [],
         standardise: Bool, standard: [Double] = Statistics.europeanStandardPopulation2013, mergeBandsUnder: Double = 0
@@ -157,7 +157,16 @@ public enum Inequalities {
         var standardised: Statistics.Estimate?
         if standardise {
             if kind == .mean {
-                standardised = standardisedMean(people: bandPeople, sums: bandSums, squares: bandSquares, standard: standard)
+                var (people, sums, squares, weights) = (bandPeople, bandSums, bandSquares, standard)
+                var largeEnough = true
+                if mergeBandsUnder > 0 {
+                    // The same merges for sums and squares: which bands merge depends on people and weights alone.
+                    var (again, weightsAgain) = (people, weights)
+                    largeEnough = mergeSmallBands(people: &people, counts: &sums, weights: &weights, under: mergeBandsUnder)
+                    mergeSmallBands(people: &again, counts: &squares, weights: &weightsAgain, under: mergeBandsUnder)
+                }
+                standardised =
+                    largeEnough ? standardisedMean(people: people, sums: sums, squares: squares, standard: weights) : nil
             } else {
                 var (people, counts, weights) = (bandPeople, bandSums, standard)
                 let largeEnough =
@@ -269,8 +278,9 @@ public enum Inequalities {
         public var group: @Sendable (Int32) -> Int?
     }
 
-    /// A group's people and, for a counted indicator, its events, as published: nil where withheld.
-    public typealias PublishedCounts = (people: Int?, numerator: Int?)
+    /// A group's people and, for a counted indicator, its events, or for a mean its value and
+    /// interval, as published: nil where withheld.
+    public typealias PublishedCounts = (people: Int?, numerator: Int?, mean: Statistics.Estimate?)
 
     /// The slope and relative indices of inequality across ranked groups, on each group's crude
     /// value, over the groups with people; nil with fewer than `across.minimumGroups` of them.
@@ -310,13 +320,16 @@ public enum Inequalities {
                 if published != nil { return nil }
                 continue
             }
-            var n = c.people, x = c.numerator, value = crude.value
+            var n = c.people, x = c.numerator, value = crude.value, meanHalfWidth = crude.upper - crude.value
             if let published, let people = published[g].people {
                 n = Double(people)
                 if kind != .mean {
                     guard let events = published[g].numerator else { return nil }
                     x = Double(events)
                     value = counted(kind, x, of: n).value
+                } else {
+                    guard let mean = published[g].mean else { return nil }
+                    (value, meanHalfWidth) = (mean.value, mean.upper - mean.value)
                 }
             }
             let m = kind.multiplier
@@ -326,7 +339,7 @@ public enum Inequalities {
                 let p = min(1, x / n)
                 se = (p * (1 - p) / n).squareRoot() * m
             case .rate: se = x.squareRoot() / n * m
-            case .mean: se = (crude.upper - crude.value) / Statistics.z95
+            case .mean: se = meanHalfWidth / Statistics.z95
             }
             let areas = clusters[g]
             if areas.count >= 2 {

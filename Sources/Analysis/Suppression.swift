@@ -115,6 +115,12 @@ public struct Suppression: Sendable {
         return publishedCrude * NiceNumber.significant(ratio, .toNearestOrAwayFromZero)
     }
 
+    /// `value` rounded to the nearest multiple of the smallest 1, 2 or 5 times a power of ten at
+    /// least `step` (halves up); nil when either is not finite or the step is not positive.
+    public static func nearest(_ value: Double, step: Double) -> Double? {
+        randomlyRounded(value, step: step, key: 128)
+    }
+
     /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).
     public static func step(atLeast x: Double) -> (Double, Int) { NiceNumber.above(x) }
 
@@ -268,6 +274,54 @@ public struct Suppression: Sendable {
 
     public func isHidden(_ cell: Int) -> Bool { hidden[cell] }
 
+    // Figures that are not counts, beside the table's counts. Without suppression each is exact;
+    // under it, no more exact than the published counts, so that no figure times, over or beside
+    // another gives a count back more exactly than the count itself is published.
+
+    /// A count that no relation links to the table's cells (people with no cost, events):
+    /// hidden when 1 to 7 and rounded to 5 under suppression, exact without.
+    public func count(_ n: Int) -> Int? {
+        guard enabled else { return n }
+        return Suppression.isSmall(n) ? nil : Suppression.rounded(n)
+    }
+
+    /// `part` over `whole` (times `multiplier`), both counts as published: nil when either is
+    /// hidden or the whole is 0.
+    public func share(_ part: Int?, of whole: Int?, times multiplier: Double = 1) -> Double? {
+        guard let part, let whole, whole > 0 else { return nil }
+        return multiplier * Double(part) / Double(whole)
+    }
+
+    /// A mean over people whose count is published as `people`, of values that lie, but for the
+    /// rarest, within a range `spread` wide (`NiceNumber.centileRange`). Under suppression: nil
+    /// under `smallestPerturbed` people, else rounded to the nearest multiple of a step of at
+    /// least spread / people (1, 2 or 5 times a power of ten). One person moves such a mean by at
+    /// most one step, and a mean times a size is no more exact than the size.
+    public func mean(_ value: Double, people: Int?, spread: Double) -> Double? {
+        guard let people, value.isFinite else { return nil }
+        guard enabled else { return value }
+        guard people >= Suppression.smallestPerturbed else { return nil }
+        return Suppression.nearest(value, step: spread / Double(people))
+    }
+
+    /// A mean with its interval as `mean` publishes the value: under suppression the interval's
+    /// half-width is rounded up to the mean's step, so neither limit is more exact than the mean.
+    public func mean(_ estimate: Statistics.Estimate, people: Int?, spread: Double) -> Statistics.Estimate? {
+        guard let value = mean(estimate.value, people: people, spread: spread), let people else { return nil }
+        guard enabled else { return estimate }
+        let (mantissa, exponent) = Suppression.step(atLeast: spread / Double(people))
+        let step = mantissa * pow(10, Double(exponent))
+        let half = ((estimate.upper - estimate.value) / step).rounded(.up) * step
+        return .init(value: value, lower: max(0, value - half), upper: value + half)
+    }
+
+    /// A figure that one person moves by at most `step`, rounded under suppression to the nearest
+    /// multiple of a step at least that (exact without).
+    public func figure(_ value: Double, step: Double) -> Double? {
+        guard value.isFinite else { return nil }
+        return enabled ? Suppression.nearest(value, step: step) : value
+    }
+
     /// Rounds to the nearest 5, halves upwards.
     public static func rounded(_ n: Int) -> Int { (n + roundTo / 2) / roundTo * roundTo }
 }
@@ -285,4 +339,21 @@ extension Suppression {
             if parts.count == kids.count { relate(total: total, parts: parts) }
         }
     }
+}
+
+/// How widely a measure that fixed tables average varies among a population: the width of its
+/// 0.1th to 99.9th centile range, widened to 1, 2 or 5 times a power of ten
+/// (`NiceNumber.centileRange`): the spread `Suppression.mean` rounds means by.
+public enum Spread {
+    /// Over `people`, each one's `value`; from every k-th person when there are more than
+    /// 100,000 (the range is widened anyway). 1 when no value is finite.
+    public static func of(_ people: [Int], _ value: (Int) -> Double) -> Double {
+        let every = max(1, people.count / 100_000)
+        let values = stride(from: 0, to: people.count, by: every).map { value(people[$0]) }
+        guard let range = NiceNumber.centileRange(values) else { return 1 }
+        return range.upperBound - range.lowerBound
+    }
+
+    /// Risks lie between 0 and 1.
+    public static let risk = 1.0
 }

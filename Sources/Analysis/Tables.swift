@@ -16,6 +16,8 @@ public struct MultimorbidityTable: Sendable {
         public var apcCost: Double, emergencyCost: Double, prescriptionTypes: Double
         public var riskPersistentHighCost: Double?
         public var riskEmergencyAdmission: Double?
+        /// The people the risk means are over: those with a risk.
+        public var scored: (persistentHighCost: Int, emergencyAdmission: Int)
     }
 
     public var rows: [Row]
@@ -62,7 +64,8 @@ public struct MultimorbidityTable: Sendable {
                 band: r == 9 ? "total" : MultimorbidityTable.bands[r], patients: n[r], share: Double(n[r]) / Double(total),
                 ae: m[0],
                 outpatient: m[1], elective: m[2], emergency: m[3], apcCost: m[4], emergencyCost: m[5], prescriptionTypes: m[6],
-                riskPersistentHighCost: meanRisk(r, 0), riskEmergencyAdmission: meanRisk(r, 1))
+                riskPersistentHighCost: meanRisk(r, 0), riskEmergencyAdmission: meanRisk(r, 1),
+                scored: (riskCounts[r][0], riskCounts[r][1]))
         }
     }
 }
@@ -75,6 +78,7 @@ public struct CostConcentration: Sendable {
     /// Share of all cost held by the top 0.5%, 1%, 5%, 10% and 20% of people.
     public var topShares: [Double]
     public var zeroShare: Double
+    public var zeroPeople: Int
     public var gini: Double
     /// Cumulative share of cost held by the least costly 10%, 20%, ..., 90% of people.
     public var lorenz: [Double]
@@ -93,7 +97,8 @@ public struct CostConcentration: Sendable {
             return costs.suffix(k).reduce(0, +) / total
         }
         topShares = CostConcentration.topFractions.map(top)
-        zeroShare = n == 0 ? 0 : Double(costs.filter { $0 == 0 }.count) / Double(n)
+        zeroPeople = costs.filter { $0 == 0 }.count
+        zeroShare = n == 0 ? 0 : Double(zeroPeople) / Double(n)
         // Gini from the sorted values: G = 2 sum(i x_i) / (n sum x) - (n + 1) / n, i from 1.
         var weighted = 0.0
         for (i, x) in costs.enumerated() { weighted += Double(i + 1) * x }

@@ -216,13 +216,7 @@ public struct CohortProfile: Sendable {
         var caps: [String: ClosedRange<Double>] = [:]
         let planning = (0..<frame.count).filter { !frame.optedOut[$0] }
         for (name, column) in measures(frame) {
-            var values = planning.compactMap(column.value).filter(\.isFinite)
-            guard !values.isEmpty else { continue }
-            values.sort()
-            func centile(_ p: Double) -> Double { values[min(values.count - 1, Int((Double(values.count - 1) * p).rounded()))] }
-            let low = NiceNumber.grid(centile(capCentiles.low), up: false)
-            let high = NiceNumber.grid(centile(capCentiles.high), up: true)
-            caps[name] = low...(high > low ? high : NiceNumber.grid(low + 1, up: true))
+            caps[name] = NiceNumber.centileRange(planning.compactMap(column.value), low: capCentiles.low, high: capCentiles.high)
         }
         return caps
     }

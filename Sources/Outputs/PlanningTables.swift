@@ -676,7 +676,7 @@ extension Published {
         multimorbidity.file, multimorbidityByUnit.file, costConcentration.file, riskTiers.file, risingRisk.file,
         tierTransitions.file,
         segmentProfiles.file, inequalities.file, variation.file, spc.file, areaQuintiles.file, modelTransport.file, run.file,
-        projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, tables.file, quality.file,
+        projections.file, projection.file, reconciliation.file, linkage.file, codes.file, models.file, quality.file,
         PersonFiles.persons,
         PersonFiles.personConditions.file, PersonFiles.riskScores, PersonFiles.projectionBasis,
     ]

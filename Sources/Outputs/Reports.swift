@@ -34,7 +34,6 @@ extension Published {
     public static let linkage = OutputReport<LinkageReport>(file: "linkage.json")
     public static let codes = OutputReport<CodeReport>(file: "codes.json")
     public static let models = OutputReport<[ModelSummary]>(file: "models.json")
-    public static let tables = OutputReport<[UnitTables]>(file: "tables.json")
 }
 
 // MARK: reconciliation.json
@@ -250,30 +249,6 @@ public struct ModelSummary: Sendable, Codable {
         self.trainingIndex = trainingIndex
         self.trainingPeople = trainingPeople
         self.heldOut = heldOut
-    }
-}
-
-// MARK: tables.json
-
-/// `tables.json`: the multimorbidity table and cost concentration of every unit, as JSON.
-public struct UnitTables: Sendable, Codable {
-    public var level: String
-    public var code: String
-    public var name: String
-    /// The rows of `multimorbidity-by-unit.csv` by column; a suppressed row holds only `ltc_count`.
-    public var multimorbidity: [[String: String]]
-    /// `secondary_care` and `all_settings`, by column of `cost-concentration.csv`.
-    public var costConcentration: [String: [String: Double]]
-
-    public init(
-        level: String, code: String, name: String, multimorbidity: [[String: String]],
-        costConcentration: [String: [String: Double]]
-    ) {
-        self.level = level
-        self.code = code
-        self.name = name
-        self.multimorbidity = multimorbidity
-        self.costConcentration = costConcentration
     }
 }
 

@@ -34,4 +34,16 @@ public enum NiceNumber {
         power /= 10
         return sign * 5 * power
     }
+
+    /// The range from the `low` to the `high` centile of `values`, widened outward to 0 or to
+    /// 1, 2 or 5 times a power of ten, so that no one person's value is published as a bound;
+    /// nil without finite values.
+    public static func centileRange(_ values: [Double], low: Double = 0.001, high: Double = 0.999) -> ClosedRange<Double>? {
+        var sample = values.filter(\.isFinite)
+        guard !sample.isEmpty else { return nil }
+        sample.sort()
+        func centile(_ p: Double) -> Double { sample[min(sample.count - 1, Int((Double(sample.count - 1) * p).rounded()))] }
+        let lower = grid(centile(low), up: false), upper = grid(centile(high), up: true)
+        return lower...(upper > lower ? upper : grid(lower + 1, up: true))
+    }
 }

@@ -21,6 +21,11 @@ struct PlanningWriter {
     /// The conditions that are breakdowns of their own (`Inequalities.factors`).
     let factors: [Int]
 
+    /// How widely each averaged measure varies among the people counted (`Spread`): what a mean
+    /// is rounded by under suppression. Indexed like `indicators` (0 for a counted indicator).
+    let indicatorSpreads: [Double]
+    let ageSpread: Double, costSpread: Double, emergencyCostSpread: Double
+
     init(units: [PlanningUnit], facts: PersonFacts, indicators: [Indicator], factors: [(index: Int, id: String)], suppress: Bool)
     {
         self.units = units
@@ -32,6 +37,13 @@ struct PlanningWriter {
             population: facts.population, people: units.filter { $0.level == .organisation }.flatMap(\.people))
         self.factors = factors.map(\.index)
         breakdowns = Inequalities.breakdowns(areaQuintiles, factors: factors.map(\.id))
+        let everyone = units.filter { $0.parent == nil }.flatMap(\.people)
+        indicatorSpreads = indicators.map { indicator in
+            indicator.kind == .mean ? Spread.of(everyone) { indicator.value($0, facts) } : 0
+        }
+        ageSpread = Spread.of(everyone) { Double(facts.population.age[$0]) }
+        costSpread = Spread.of(everyone, facts.use.totalCost)
+        emergencyCostSpread = Spread.of(everyone) { facts.use.emergencyCost[$0] }
     }
 
     /// Whether a count behind a percentage or rate is itself small enough to hide.
@@ -90,32 +102,48 @@ struct PlanningWriter {
 
         var rows: [UnitRow<SegmentProfileRow>] = []
         for u in units.indices {
+            let unitPeople = table.published(unitCell[u])
             for (s, segmentation) in assignments.segmentations.enumerated() {
+                // Each segment's share of the unit's cost, of totals as published (people times mean).
                 let unitCost = profiles[u][s].reduce(0) { $0 + $1.totalCost }
+                let unitTotal = table.mean(
+                    unitCost / Double(max(1, units[u].people.count)), people: unitPeople, spread: costSpread
+                )
+                .flatMap { mean in unitPeople.map { mean * Double($0) } }
                 for (k, segment) in segmentation.segments.enumerated() {
                     let p = profiles[u][s][k]
                     var row = SegmentProfileRow(
                         segmentation: segmentation.id, segment: segment.id, segmentName: segment.name,
                         people: table.published(segmentCell[u][s][k]))
-                    if row.people != nil, p.people > 0 {
+                    if let people = row.people, p.people > 0 {
                         let n = p.people
-                        func share(_ x: Double, of total: Double, _ scale: Double = 100) -> Double? {
-                            small(x) || total == 0 ? nil : scale * x / total
+                        // Counts of people and of events over the published people; means rounded.
+                        func share(_ x: Double, of whole: Int? = people, times m: Double = 100) -> Fixed? {
+                            Fixed(table.share(table.count(Int(x.rounded())), of: whole, times: m), places: 1)
                         }
-                        row.pctPopulation = Fixed(100 * n / max(1, Double(table.counts[unitCell[u]])), places: 2)
-                        row.pctFemale = Fixed(share(p.female, of: n), places: 1)
-                        row.meanAge = Fixed(p.ageSum / n, places: 1)
-                        row.pctAged65Plus = Fixed(share(p.aged65Plus, of: n), places: 1)
-                        row.pctCore20 = Fixed(share(p.core20, of: n), places: 1)
-                        row.aeAttendancesPer1000 = Fixed(share(p.aeAttendances, of: n, 1_000), places: 1)
-                        row.emergencyAdmissionsPer1000 = Fixed(share(p.emergencyAdmissions, of: n, 1_000), places: 1)
-                        row.electiveAdmissionsPer1000 = Fixed(share(p.electiveAdmissions, of: n, 1_000), places: 1)
-                        row.outpatientAttendancesPer1000 = Fixed(share(p.outpatientAttendances, of: n, 1_000), places: 1)
-                        row.meanCostGbp = Fixed(p.totalCost / n, places: 2)
-                        row.pctCost = Fixed(unitCost > 0 ? 100 * p.totalCost / unitCost : nil, places: 2)
-                        row.meanEmergencyCostGbp = Fixed(p.emergencyCost / n, places: 2)
-                        row.meanRiskEmergencyAdmission = Fixed(p.scored > 0 ? p.riskSum / p.scored : nil, places: 4)
-                        row.pctHighRisk = Fixed(p.scored > 0 ? share(p.highRisk, of: p.scored) : nil, places: 2)
+                        row.pctPopulation = Fixed(table.share(people, of: unitPeople, times: 100), places: 2)
+                        row.pctFemale = share(p.female)
+                        row.meanAge = Fixed(table.mean(p.ageSum / n, people: people, spread: ageSpread), places: 1)
+                        row.pctAged65Plus = share(p.aged65Plus)
+                        row.pctCore20 = share(p.core20)
+                        row.aeAttendancesPer1000 = share(p.aeAttendances, times: 1_000)
+                        row.emergencyAdmissionsPer1000 = share(p.emergencyAdmissions, times: 1_000)
+                        row.electiveAdmissionsPer1000 = share(p.electiveAdmissions, times: 1_000)
+                        row.outpatientAttendancesPer1000 = share(p.outpatientAttendances, times: 1_000)
+                        let meanCost = table.mean(p.totalCost / n, people: people, spread: costSpread)
+                        row.meanCostGbp = Fixed(meanCost, places: 2)
+                        if let meanCost, let unitTotal, unitTotal > 0 {
+                            row.pctCost = Fixed(100 * meanCost * Double(people) / unitTotal, places: 2)
+                        }
+                        row.meanEmergencyCostGbp = Fixed(
+                            table.mean(p.emergencyCost / n, people: people, spread: emergencyCostSpread), places: 2)
+                        if p.scored > 0 {
+                            row.meanRiskEmergencyAdmission = Fixed(
+                                table.mean(p.riskSum / p.scored, people: min(people, Int(p.scored)), spread: Spread.risk),
+                                places: 4)
+                            row.pctHighRisk = Fixed(
+                                table.share(table.count(Int(p.highRisk)), of: table.count(Int(p.scored)), times: 100), places: 2)
+                        }
                     }
                     rows.append(UnitRow(columns[u], row))
                 }
@@ -242,7 +270,13 @@ struct PlanningWriter {
                     let published =
                         suppress
                         ? across[g].1.slots.indices.map { k -> Inequalities.PublishedCounts in
-                            (c.table.published(c.people[u][b][k]), c.numerators[u][i].flatMap { c.table.published($0[b][k]) })
+                            let people = c.table.published(c.people[u][b][k])
+                            return (
+                                people, c.numerators[u][i].flatMap { c.table.published($0[b][k]) },
+                                c.cells[u][i][b][k].crude.flatMap {
+                                    c.table.mean($0, people: people, spread: indicatorSpreads[i])
+                                }
+                            )
                         } : nil
                     return Inequalities.gradient(
                         totals[u], indicator: i, kind: indicators[i].kind, square: squares[i], across: across[g].1,
@@ -285,11 +319,15 @@ struct PlanningWriter {
                         {
                             crude = Inequalities.counted(indicator.kind, Double(x), of: Double(people))
                         }
+                        // A mean's value and interval, rounded by its spread over the published people.
+                        if visible, suppress, indicator.kind == .mean {
+                            crude = cell.crude.flatMap { c.table.mean($0, people: people, spread: indicatorSpreads[i]) }
+                        }
                         row.value = Fixed(crude?.value, places: 3)
                         row.lower95 = Fixed(crude?.lower, places: 3)
                         row.upper95 = Fixed(crude?.upper, places: 3)
                         let standardised = (visible || group.countsWithheld) && firstShown ? cell.standardised : nil
-                        let exactOnly = suppress && indicator.kind != .mean
+                        let exactOnly = suppress
                         row.ageStandardised = Fixed(standardised?.value, places: 3)
                         if exactOnly, let s = standardised {
                             // From the published counts (for a group whose counts are withheld,
@@ -298,16 +336,33 @@ struct PlanningWriter {
                                 guard let x, let n, n > 0, x >= 0, indicator.kind != .proportion || x <= n else { return nil }
                                 return Inequalities.counted(indicator.kind, Double(x), of: Double(n)).value
                             }
+                            /// A unit's or group's mean as published.
+                            func mean(_ b: Int, _ g: Int) -> (people: Int, mean: Double)? {
+                                let people = c.table.published(c.people[u][b][g])
+                                return c.cells[u][i][b][g].crude.flatMap {
+                                    c.table.mean($0.value, people: people, spread: indicatorSpreads[i])
+                                }.flatMap { m in people.map { ($0, m) } }
+                            }
                             let base =
-                                group.countsWithheld
-                                ? published(
-                                    c.numerators[u][i].flatMap { t in
-                                        c.table.published(t[0][0]).flatMap { a in c.table.published(t[b][0]).map { a - $0 } }
-                                    },
-                                    c.table.published(c.people[u][0][0]).flatMap { a in
-                                        c.table.published(c.people[u][b][0]).map { a - $0 }
-                                    })
-                                : published(numerator ?? nil, people)
+                                indicator.kind == .mean
+                                ? (group.countsWithheld
+                                    // The rest's: the unit's published total less the first group's, over the people left.
+                                    ? mean(0, 0).flatMap { unit in
+                                        mean(b, 0).flatMap { first in
+                                            unit.people > first.people
+                                                ? max(0, unit.mean * Double(unit.people) - first.mean * Double(first.people))
+                                                    / Double(unit.people - first.people) : nil
+                                        }
+                                    } : crude?.value)
+                                : group.countsWithheld
+                                    ? published(
+                                        c.numerators[u][i].flatMap { t in
+                                            c.table.published(t[0][0]).flatMap { a in c.table.published(t[b][0]).map { a - $0 } }
+                                        },
+                                        c.table.published(c.people[u][0][0]).flatMap { a in
+                                            c.table.published(c.people[u][b][0]).map { a - $0 }
+                                        })
+                                    : published(numerator ?? nil, people)
                             row.ageStandardised = Fixed(
                                 base.flatMap { p in
                                     cell.crude.flatMap { Suppression.standardised(s.value, crude: $0.value, publishedCrude: p) }
@@ -316,8 +371,12 @@ struct PlanningWriter {
                         row.ageStandardisedLower95 = Fixed(exactOnly ? nil : standardised?.lower, places: 3)
                         row.ageStandardisedUpper95 = Fixed(exactOnly ? nil : standardised?.upper, places: 3)
                         let parent = units[u].parent.flatMap { p -> Double? in
-                            guard suppress, indicator.kind != .mean else {
-                                return c.scale(p, i, b, g).flatMap { _ in c.cells[p][i][b][g].crude?.value }
+                            guard suppress else { return c.scale(p, i, b, g).flatMap { _ in c.cells[p][i][b][g].crude?.value } }
+                            if indicator.kind == .mean {
+                                return c.cells[p][i][b][g].crude.flatMap {
+                                    c.table.mean(
+                                        $0.value, people: c.table.published(c.people[p][b][g]), spread: indicatorSpreads[i])
+                                }
                             }
                             guard let x = c.numerators[p][i].flatMap({ c.table.published($0[b][g]) }),
                                 let n = c.table.published(c.people[p][b][g]), n > 0
@@ -367,8 +426,9 @@ struct PlanningWriter {
         /// A unit's crude value of its published counts; hidden for a mean indicator of the
         /// hidden unit's family.
         func publishedCrude(_ u: Int, _ i: Int, exact: Double) -> Double? {
-            if c.numerators[u][i] == nil && suppress && family.contains(u) { return nil }
-            return c.scale(u, i).map { exact * $0 }
+            guard c.numerators[u][i] == nil && suppress else { return c.scale(u, i).map { exact * $0 } }
+            if family.contains(u) { return nil }
+            return c.table.mean(exact, people: c.table.published(c.people[u][0][0]), spread: indicatorSpreads[i])
         }
         for row in Variation.rows(units: units, totals: totals, indicators: indicators) {
             let u = row.unit, indicator = indicators[row.indicator]
@@ -388,12 +448,13 @@ struct PlanningWriter {
                 visible = observed != nil
             }
             out.people = people
+            let crude = publishedCrude(u, row.indicator, exact: row.crude)
             if counted {
                 out.observed = Fixed(observed.map(Double.init), places: 0)
             } else {
-                // A total is the mean times the published people: the exact total over the mean
-                // would give the exact people.
-                let total = suppress ? people.map { Double($0) * row.crude } : row.observed
+                // A total is the published mean times the published people: the exact total over
+                // the mean would give the exact people.
+                let total = suppress ? people.flatMap { n in crude.map { Double(n) * $0 } } : row.observed
                 out.observed = Fixed(visible ? total : nil, places: 2)
             }
             // A mean row's expected total, like its total, is per published person.
@@ -404,10 +465,19 @@ struct PlanningWriter {
             if visible, counted, suppress, let observed {
                 ratio = Statistics.indirectlyStandardisedRatio(observed: Double(observed), expected: row.expected)
             }
+            // A mean's: the published mean over the expected one, its interval's half-width rounded
+            // up to two significant figures.
+            if visible, !counted, suppress, let exact = ratio {
+                ratio = crude.flatMap { mean in
+                    guard row.expected > 0, row.people > 0 else { return nil }
+                    let value = mean / (row.expected / row.people)
+                    let half = NiceNumber.significant(exact.upper - exact.value, .up)
+                    return .init(value: value, lower: value - half, upper: value + half)
+                }
+            }
             out.ratio = Fixed(ratio?.value, places: 4)
             out.ratioLower95 = Fixed(ratio?.lower, places: 4)
             out.ratioUpper95 = Fixed(ratio?.upper, places: 4)
-            let crude = publishedCrude(u, row.indicator, exact: row.crude)
             out.crudeValue = Fixed(visible ? crude : nil, places: 3)
             out.parentCrudeValue = Fixed(
                 units[u].parent.flatMap { p in row.parentCrude.flatMap { publishedCrude(p, row.indicator, exact: $0) } },
@@ -419,7 +489,7 @@ struct PlanningWriter {
             out.funnelUpper998 = Fixed(visible ? row.limits.upper998 : nil, places: 4)
             // The flag of the published ratio against the limits (the exact one would say more).
             if visible, let ratio {
-                if !(suppress && counted) {
+                if !suppress {
                     out.outlier = row.flag.rawValue
                 } else if ratio.value > row.limits.upper998 {
                     out.outlier = "high"
@@ -453,13 +523,22 @@ struct PlanningWriter {
         var rows: [UnitRow<SPCRow>] = []
         for u in units.indices {
             for (m, measure) in measures.enumerated() {
-                let chart = ControlChart(Array(series.series(unit: u, measure)))
-                for (t, point) in chart.points.enumerated() {
+                // The chart of the values as published, so its centre line, limits and rules say
+                // no more than they do; none where a month is hidden.
+                let values = cells[u][m].map { table.published($0) }
+                let shown = values.compactMap { $0 }
+                let chart = shown.count == values.count ? ControlChart(shown.map(Double.init)) : nil
+                for t in values.indices {
                     let month = series.months[t].civil
                     var row = SPCRow(
                         measure: measure.rawValue, improvement: measure.improvement,
-                        month: String(format: "%04d-%02d", month.year, month.month), value: table.published(cells[u][m][t]),
-                        trialLimits: chart.trialLimits)
+                        month: String(format: "%04d-%02d", month.year, month.month), value: values[t],
+                        trialLimits: chart?.trialLimits ?? false)
+                    guard let chart else {
+                        rows.append(UnitRow(columns[u], row))
+                        continue
+                    }
+                    let point = chart.points[t]
                     row.mean = Fixed(chart.mean, places: 2)
                     row.lowerLimit = Fixed(chart.lowerLimit, places: 2)
                     row.upperLimit = Fixed(chart.upperLimit, places: 2)

@@ -102,14 +102,21 @@ enum RiskWriter {
                     let count = table.published(tierCell[u][o][k])
                     var share: Double?
                     if let count, let people { share = people > 0 ? 100 * Double(count) / Double(people) : 0 }
-                    let shown = count != nil
+                    // The mean risk rounded by its spread over the published people, and the events
+                    // expected as the published people times it: the exact sum over the exact mean
+                    // would give the exact count.
+                    let mean =
+                        s.count[k] > 0 ? table.mean(s.sum[k] / Double(s.count[k]), people: count, spread: Spread.risk) : nil
+                    let meanRisk = count == 0 ? 0 : mean
                     tiers.append(
                         UnitRow(
                             columns,
                             RiskTierRow(
                                 outcome: outcome.rawValue, tier: tier.label, people: count, pctPeople: Fixed(share, places: 2),
-                                meanRisk: Fixed(shown ? (s.count[k] > 0 ? s.sum[k] / Double(s.count[k]) : 0) : nil, places: 4),
-                                expectedEvents: Fixed(shown ? s.sum[k] : nil, places: 1))))
+                                meanRisk: Fixed(meanRisk, places: 4),
+                                expectedEvents: Fixed(
+                                    count.flatMap { n in meanRisk.map { table.enabled ? Double(n) * $0 : s.sum[k] } }, places: 1))
+                        ))
                 }
                 let published = riseCell[u][o].map { table.published($0) }
                 var pctRising: Double?

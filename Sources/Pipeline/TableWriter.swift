@@ -5,8 +5,7 @@ import Outputs
 import PHMCore
 import Risk
 
-/// Writes the seed's multimorbidity table and cost concentration for every unit at every level,
-/// as CSV and JSON.
+/// Writes the seed's multimorbidity table and cost concentration for every unit at every level.
 enum TableWriter {
     static func write(
         population: Population, units: [PlanningUnit], use: Utilisation, conditions: ConditionResults, risk: Stratification,
@@ -31,77 +30,77 @@ enum TableWriter {
         for band in 0..<10 { table.relateToParents(units) { cells[$0][band] } }
         table.protect()
 
-        func multimorbidityRow(_ r: MultimorbidityTable.Row, cell: Int) -> MultimorbidityRow {
+        // Under suppression every other figure is no more exact than these counts: shares of
+        // published counts, means rounded by their measure's spread over the published people,
+        // cost shares rounded by what one person can move them (`Suppression`).
+        let everyone = units.filter { $0.parent == nil }.flatMap(\.people)
+        func spread(_ value: (Int) -> Double) -> Double { Spread.of(everyone, value) }
+        let costs = (apc: spread { use.apcCost[$0] }, emergency: spread { use.emergencyCost[$0] })
+        let costSpreads = (secondary: spread(use.secondaryCost), all: spread(use.totalCost))
+
+        func multimorbidityRow(_ r: MultimorbidityTable.Row, cell: Int, total: Int) -> MultimorbidityRow {
             var row = MultimorbidityRow(ltcCount: r.band)
             guard let patients = table.published(cell) else { return row }
             row.patients = patients
-            row.pctPatients = Fixed(r.share, places: 4)
-            row.aeAttendances = Fixed(r.ae, places: 3)
-            row.outpatientAttendances = Fixed(r.outpatient, places: 3)
-            row.electiveAdmissions = Fixed(r.elective, places: 3)
-            row.emergencyAdmissions = Fixed(r.emergency, places: 3)
-            row.totalApcCostGbp = Fixed(r.apcCost, places: 2)
-            row.emergencyAdmissionCostGbp = Fixed(r.emergencyCost, places: 2)
-            row.uniquePrescriptionTypes = Fixed(r.prescriptionTypes, places: 2)
-            row.riskPersistentHighCost = Fixed(r.riskPersistentHighCost, places: 4)
-            row.riskEmergencyAdmission12m = Fixed(r.riskEmergencyAdmission, places: 4)
+            row.pctPatients = Fixed(table.share(patients, of: table.published(total)), places: 4)
+            // Attendances, admissions and prescription types are counts, over the published people.
+            func perPatient(_ mean: Double) -> Fixed? {
+                Fixed(table.share(table.count(Int((mean * Double(r.patients)).rounded())), of: patients), places: 3)
+            }
+            (row.aeAttendances, row.outpatientAttendances) = (perPatient(r.ae), perPatient(r.outpatient))
+            (row.electiveAdmissions, row.emergencyAdmissions) = (perPatient(r.elective), perPatient(r.emergency))
+            row.uniquePrescriptionTypes = Fixed(perPatient(r.prescriptionTypes)?.value, places: 2)
+            row.totalApcCostGbp = Fixed(table.mean(r.apcCost, people: patients, spread: costs.apc), places: 2)
+            row.emergencyAdmissionCostGbp = Fixed(
+                table.mean(r.emergencyCost, people: patients, spread: costs.emergency), places: 2)
+            // A risk's mean is over the people scored, all of them unless a model scores no one.
+            func risk(_ mean: Double?, scored: Int) -> Fixed? {
+                Fixed(mean.flatMap { table.mean($0, people: min(patients, scored), spread: Spread.risk) }, places: 4)
+            }
+            row.riskPersistentHighCost = risk(r.riskPersistentHighCost, scored: r.scored.persistentHighCost)
+            row.riskEmergencyAdmission12m = risk(r.riskEmergencyAdmission, scored: r.scored.emergencyAdmission)
             return row
         }
-        func concentrationRow(_ scope: String, _ c: CostConcentration, people: Int?) -> CostConcentrationRow {
+        func concentrationRow(_ scope: String, _ c: CostConcentration, people: Int?, spread: Double) -> CostConcentrationRow {
             var row = CostConcentrationRow(scope: scope)
             row.people = people
-            row.totalCostGbp = Fixed(c.total, places: 2)
-            row.topShares = c.topShares.map { Fixed($0, places: 4) }
-            row.zeroCostShare = Fixed(c.zeroShare, places: 4)
-            row.gini = Fixed(c.gini, places: 4)
-            row.lorenz = c.lorenz.map { Fixed($0, places: 4) }
+            guard let people, c.people > 0,
+                let total = table.mean(c.total / Double(c.people), people: people, spread: spread).map({ $0 * Double(people) })
+            else { return row }
+            row.totalCostGbp = Fixed(total, places: 2)
+            // One person's cost, within the spread, moves a share of the total by at most spread
+            // over the total, and the Gini coefficient by twice that. A top share of fewer than
+            // 10 people is left out: it would be a sum of a few people's costs.
+            let step = spread / max(total, spread)
+            row.topShares = zip(CostConcentration.topFractions, c.topShares).map { f, share in
+                let few = table.enabled && (Double(c.people) * f).rounded() < Double(Suppression.smallestPerturbed)
+                return Fixed(few ? nil : table.figure(share, step: step), places: 4)
+            }
+            row.zeroCostShare = Fixed(table.share(table.count(c.zeroPeople), of: people), places: 4)
+            row.gini = Fixed(table.figure(c.gini, step: 2 * step), places: 4)
+            row.lorenz = c.lorenz.map { Fixed(table.figure($0, step: step), places: 4) }
             return row
         }
 
         // multimorbidity.csv: the seed's layout exactly, for the whole organisation.
         try Published.multimorbidity.write(
-            tables[0].0.rows.enumerated().map { k, r in multimorbidityRow(r, cell: cells[0][k]) }, to: folder)
+            tables[0].0.rows.enumerated().map { k, r in multimorbidityRow(r, cell: cells[0][k], total: cells[0][9]) }, to: folder)
         var byUnit: [UnitRow<MultimorbidityRow>] = [], concentration: [UnitRow<CostConcentrationRow>] = []
-        var json: [UnitTables] = []
         for (u, unit) in units.enumerated() {
             let (mm, secondary, all) = tables[u]
             let columns = unit.columns(units)
-            byUnit += mm.rows.enumerated().map { k, r in UnitRow(columns, multimorbidityRow(r, cell: cells[u][k])) }
+            byUnit += mm.rows.enumerated().map { k, r in
+                UnitRow(columns, multimorbidityRow(r, cell: cells[u][k], total: cells[u][9]))
+            }
             // Cost shares describe the whole unit; its size is published as its total row is.
             let people = table.published(cells[u][9])
-            let scopes = [
-                concentrationRow("secondary_care", secondary, people: people),
-                concentrationRow("all_settings", all, people: people),
-            ]
-            concentration += scopes.map { UnitRow(columns, $0) }
-            // The JSON mirror: full precision, keyed by the CSV columns.
-            func concentrationJSON(_ c: CostConcentration) -> [String: Double] {
-                let names = Array(CostConcentrationRow.columns.dropFirst(2))
-                let values = [c.total] + c.topShares + [c.zeroShare, c.gini] + c.lorenz
-                var d = Dictionary(uniqueKeysWithValues: zip(names, values))
-                if let people { d[CostConcentrationRow.CodingKeys.people.rawValue] = Double(people) }
-                return d
-            }
-            json.append(
-                UnitTables(
-                    level: unit.level.rawValue, code: unit.code, name: unit.name,
-                    multimorbidity: mm.rows.enumerated().map { k, row in
-                        guard let patients = table.published(cells[u][k]) else {
-                            return [MultimorbidityRow.CodingKeys.ltcCount.rawValue: row.band]
-                        }
-                        let values = [
-                            row.band, String(patients), String(row.share), String(row.ae), String(row.outpatient),
-                            String(row.elective), String(row.emergency), String(row.apcCost), String(row.emergencyCost),
-                            String(row.prescriptionTypes), row.riskPersistentHighCost.map { String($0) } ?? "",
-                            row.riskEmergencyAdmission.map { String($0) } ?? "",
-                        ]
-                        return Dictionary(uniqueKeysWithValues: zip(MultimorbidityRow.columns, values))
-                    },
-                    costConcentration: ["secondary_care": concentrationJSON(secondary), "all_settings": concentrationJSON(all)]))
+            concentration += [
+                concentrationRow("secondary_care", secondary, people: people, spread: costSpreads.secondary),
+                concentrationRow("all_settings", all, people: people, spread: costSpreads.all),
+            ].map { UnitRow(columns, $0) }
         }
         try Published.multimorbidityByUnit.write(byUnit, to: folder)
         try Published.costConcentration.write(concentration, to: folder)
-        try Published.tables.write(json, to: folder)
     }
 }
 

@@ -1,4 +1,5 @@
 import Analysis
+import Foundation
 import PHMCore
 import Testing
 
@@ -219,5 +220,57 @@ import Testing
         #expect(people.reduce(0, +) == 5 && counts.reduce(0, +) == 2 && weights.reduce(0, +) == 16_000)
         #expect(Suppression.standardised(5, crude: 0, publishedCrude: 1) == nil)
         #expect(Suppression.standardised(.nan, crude: 1, publishedCrude: 1) == nil)
+    }
+}
+
+/// The figures fixed tables publish beside their counts.
+@Suite struct FixedTableFigureTests {
+    /// A mean of n people and the same mean with one more person whose value lies within the
+    /// spread differ by at most one step once published, whatever the counts; a mean is hidden
+    /// under 10 published people, exact without suppression, and its interval is no narrower
+    /// than the exact one and a whole number of steps wide.
+    @Test func onePersonMovesAPublishedMeanByAtMostOneStep() throws {
+        var random = Xoshiro(seed: 11)
+        let on = Suppression(enabled: true), off = Suppression(enabled: false)
+        for _ in 0..<2_000 {
+            let n = Int.random(in: 10...400, using: &random), spread = [1.0, 20, 5_000].randomElement(using: &random)!
+            let sum = (0..<n).reduce(0.0) { sum, _ in sum + Double.random(in: 0...spread, using: &random) }
+            let x = Double.random(in: 0...spread, using: &random)
+            let before = try #require(on.mean(sum / Double(n), people: on.count(n), spread: spread))
+            let after = try #require(on.mean((sum + x) / Double(n + 1), people: on.count(n + 1), spread: spread))
+            let step = { (people: Int) in
+                let (m, e) = Suppression.step(atLeast: spread / Double(Suppression.rounded(people)))
+                return m * pow(10, Double(e))
+            }
+            #expect(abs(after - before) <= max(step(n), step(n + 1)) * (1 + 1e-9))
+            #expect(off.mean(sum / Double(n), people: n, spread: spread) == sum / Double(n))
+            let exact = Statistics.Estimate(value: sum / Double(n), lower: sum / Double(n) - 0.3, upper: sum / Double(n) + 0.3)
+            let published = try #require(on.mean(exact, people: on.count(n), spread: spread))
+            let half = published.upper - published.value, width = step(n)
+            #expect(half >= 0.3 - 1e-9 && abs(half / width - (half / width).rounded()) < 1e-6)
+        }
+        #expect(on.mean(5, people: 5, spread: 1) == nil && on.mean(5, people: nil, spread: 1) == nil)
+        #expect(on.mean(0.123_456, people: 10, spread: 1) == 0.1)
+    }
+
+    /// Counts outside any relation are hidden from 1 to 7 and rounded to 5; shares are of
+    /// published counts; a figure is rounded to its step under suppression and exact without.
+    @Test func countsSharesAndFigures() {
+        let on = Suppression(enabled: true), off = Suppression(enabled: false)
+        #expect(on.count(0) == 0 && on.count(7) == nil && on.count(8) == 10 && on.count(12) == 10 && off.count(7) == 7)
+        #expect(on.share(10, of: 40, times: 100) == 25 && on.share(nil, of: 40) == nil && on.share(5, of: 0) == nil)
+        #expect(on.figure(0.123_456, step: 0.003) == 0.125 && off.figure(0.123_456, step: 0.003) == 0.123_456)
+    }
+
+    /// The spread is the 0.1th to 99.9th centile range widened to 1, 2 or 5 times a power of ten.
+    @Test func spreadOfAKnownDistribution() {
+        let values = (0..<10_000).map { $0 < 100 ? 0 : Double($0) / 100 }  // 1% zeros, then 1 to 99.99
+        #expect(NiceNumber.centileRange(values) == 0...100)
+        #expect(Spread.of(Array(0..<10_000)) { values[$0] } == 100)
+        #expect(Spread.of([]) { _ in 0 } == 1)
+        // One outlier above the 99.9th centile does not set the spread.
+        var outlier = values
+        outlier[9_999] = 1e9
+        #expect(Spread.of(Array(0..<10_000)) { outlier[$0] } == 100)
     }
 }
