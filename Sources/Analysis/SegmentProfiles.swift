@@ -17,12 +17,21 @@ public struct SegmentProfile: Sendable {
     /// People with a risk score, the sum of their risks, and how many are at high or very high risk.
     public var scored = 0.0, riskSum = 0.0, highRisk = 0.0
 
-    mutating func add(_ p: Int, _ facts: PersonFacts, risk: [Float]?) {
+    /// For planning, the ranges each person's age, cost and emergency cost are held within
+    /// before averaging (`Spread`).
+    public struct Caps: Sendable {
+        public var age: ClosedRange<Double>, cost: ClosedRange<Double>, emergencyCost: ClosedRange<Double>
+        public init(age: ClosedRange<Double>, cost: ClosedRange<Double>, emergencyCost: ClosedRange<Double>) {
+            (self.age, self.cost, self.emergencyCost) = (age, cost, emergencyCost)
+        }
+    }
+
+    mutating func add(_ p: Int, _ facts: PersonFacts, risk: [Float]?, caps: Caps?) {
         let population = facts.population, use = facts.use
         people += 1
         if population.sex[p] == .female { female += 1 }
         let age = Double(population.age[p])
-        ageSum += age
+        ageSum += caps?.age.clamp(age) ?? age
         if age >= 65 { aged65Plus += 1 }
         let area = Int(population.area[p])
         if area >= 0, population.areas.imdDecile[area] <= 2, population.areas.imdDecile[area] >= 1 { core20 += 1 }
@@ -30,8 +39,8 @@ public struct SegmentProfile: Sendable {
         emergencyAdmissions += Double(use.emergencyAdmissions[p])
         electiveAdmissions += Double(use.electiveAdmissions[p])
         outpatientAttendances += Double(use.outpatientAttendances[p])
-        totalCost += use.totalCost(p)
-        emergencyCost += use.emergencyCost[p]
+        totalCost += caps?.cost.clamp(use.totalCost(p)) ?? use.totalCost(p)
+        emergencyCost += caps?.emergencyCost.clamp(use.emergencyCost[p]) ?? use.emergencyCost[p]
         if let r = risk?[p], !r.isNaN {
             scored += 1
             riskSum += Double(r)
@@ -60,7 +69,7 @@ public struct SegmentProfile: Sendable {
     ///
     /// - Parameter risk: each person's emergency admission risk at as-of, when scored.
     public static func forUnits(
-        _ units: [PlanningUnit], assignments: SegmentAssignments, facts: PersonFacts, risk: [Float]?
+        _ units: [PlanningUnit], assignments: SegmentAssignments, facts: PersonFacts, risk: [Float]?, caps: Caps? = nil
     ) -> [[[SegmentProfile]]] {
         let practiceCount = facts.population.hierarchy.practices.count
         let byPractice = PlanningUnit.peopleByPractice(units, population: facts.population)
@@ -71,7 +80,7 @@ public struct SegmentProfile: Sendable {
                 for s in profiles.indices {
                     let segment = assignments.segment[s][p]
                     guard segment != SegmentAssignments.unassigned else { continue }
-                    profiles[s][Int(segment)].add(p, facts, risk: risk)
+                    profiles[s][Int(segment)].add(p, facts, risk: risk, caps: caps)
                 }
             }
             return profiles

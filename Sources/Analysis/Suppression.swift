@@ -116,9 +116,12 @@ public struct Suppression: Sendable {
     }
 
     /// `value` rounded to the nearest multiple of the smallest 1, 2 or 5 times a power of ten at
-    /// least `step` (halves up); nil when either is not finite or the step is not positive.
+    /// least `step` (halves away from zero); nil when either is not finite or the step is not positive.
     public static func nearest(_ value: Double, step: Double) -> Double? {
-        randomlyRounded(value, step: step, key: 128)
+        guard value.isFinite, step.isFinite, step > 0 else { return nil }
+        let (mantissa, exponent) = Self.step(atLeast: step)
+        let k = (value / (mantissa * pow(10, Double(exponent)))).rounded()
+        return exponent >= 0 ? k * mantissa * pow(10, Double(exponent)) : k * mantissa / pow(10, Double(-exponent))
     }
 
     /// The smallest 1, 2 or 5 times a power of ten at least `x`, as (1, 2 or 5, the power).
@@ -278,8 +281,9 @@ public struct Suppression: Sendable {
     // under it, no more exact than the published counts, so that no figure times, over or beside
     // another gives a count back more exactly than the count itself is published.
 
-    /// A count that no relation links to the table's cells (people with no cost, events):
-    /// hidden when 1 to 7 and rounded to 5 under suppression, exact without.
+    /// A count outside the table's cells (people with no cost, events, women in a segment):
+    /// hidden when 1 to 7 and rounded to 5 under suppression, exact without. Only that protects
+    /// it: no secondary suppression, though such counts may add up to others.
     public func count(_ n: Int) -> Int? {
         guard enabled else { return n }
         return Suppression.isSmall(n) ? nil : Suppression.rounded(n)
@@ -292,16 +296,23 @@ public struct Suppression: Sendable {
         return multiplier * Double(part) / Double(whole)
     }
 
-    /// A mean over people whose count is published as `people`, of values that lie, but for the
-    /// rarest, within a range `spread` wide (`NiceNumber.centileRange`). Under suppression: nil
-    /// under `smallestPerturbed` people, else rounded to the nearest multiple of a step of at
-    /// least spread / people (1, 2 or 5 times a power of ten). One person moves such a mean by at
-    /// most one step, and a mean times a size is no more exact than the size.
+    /// A mean over people whose count is published as `people`, of values held within a range
+    /// `spread` wide (`Spread`). Under suppression: nil under `smallestPerturbed` people, else
+    /// rounded to the nearest multiple of a step of at least spread over the fewest people the
+    /// published count allows (1, 2 or 5 times a power of ten). One person moves such a mean by
+    /// at most one step, and a mean times a size is no more exact than the size.
     public func mean(_ value: Double, people: Int?, spread: Double) -> Double? {
         guard let people, value.isFinite else { return nil }
         guard enabled else { return value }
         guard people >= Suppression.smallestPerturbed else { return nil }
-        return Suppression.nearest(value, step: spread / Double(people))
+        return Suppression.nearest(value, step: Suppression.meanStep(spread, people: people))
+    }
+
+    /// The step a mean of `spread`-wide values over `people` published is rounded to: spread over
+    /// the fewest people a count published as `people` can be (2 fewer, as counts round to 5).
+    static func meanStep(_ spread: Double, people: Int) -> Double {
+        let (mantissa, exponent) = step(atLeast: spread / Double(max(1, people - roundTo / 2)))
+        return mantissa * pow(10, Double(exponent))
     }
 
     /// A mean with its interval as `mean` publishes the value: under suppression the interval's
@@ -309,8 +320,7 @@ public struct Suppression: Sendable {
     public func mean(_ estimate: Statistics.Estimate, people: Int?, spread: Double) -> Statistics.Estimate? {
         guard let value = mean(estimate.value, people: people, spread: spread), let people else { return nil }
         guard enabled else { return estimate }
-        let (mantissa, exponent) = Suppression.step(atLeast: spread / Double(people))
-        let step = mantissa * pow(10, Double(exponent))
+        let step = Suppression.meanStep(spread, people: people)
         let half = ((estimate.upper - estimate.value) / step).rounded(.up) * step
         return .init(value: value, lower: max(0, value - half), upper: value + half)
     }
@@ -341,19 +351,31 @@ extension Suppression {
     }
 }
 
-/// How widely a measure that fixed tables average varies among a population: the width of its
-/// 0.1th to 99.9th centile range, widened to 1, 2 or 5 times a power of ten
-/// (`NiceNumber.centileRange`): the spread `Suppression.mean` rounds means by.
+/// The range a measure that fixed tables average is held within under suppression, and its
+/// width, the spread `Suppression.mean` rounds by: the 0.1th to 99.9th centiles among a
+/// population, widened to 1, 2 or 5 times a power of ten (`NiceNumber.centileRange`), as cohort
+/// profiles hold theirs. Held within it, no one person moves a mean of n people by more than
+/// the spread over n, however costly their care.
 public enum Spread {
     /// Over `people`, each one's `value`; from every k-th person when there are more than
-    /// 100,000 (the range is widened anyway). 1 when no value is finite.
-    public static func of(_ people: [Int], _ value: (Int) -> Double) -> Double {
+    /// 100,000 (the range is widened anyway). 0...1 when no value is finite.
+    public static func range(_ people: [Int], _ value: (Int) -> Double) -> ClosedRange<Double> {
         let every = max(1, people.count / 100_000)
-        let values = stride(from: 0, to: people.count, by: every).map { value(people[$0]) }
-        guard let range = NiceNumber.centileRange(values) else { return 1 }
-        return range.upperBound - range.lowerBound
+        return NiceNumber.centileRange(stride(from: 0, to: people.count, by: every).map { value(people[$0]) }) ?? 0...1
+    }
+
+    /// The width of `range`.
+    public static func of(_ people: [Int], _ value: (Int) -> Double) -> Double {
+        let r = range(people, value)
+        return r.upperBound - r.lowerBound
     }
 
     /// Risks lie between 0 and 1.
     public static let risk = 1.0
+}
+
+extension ClosedRange<Double> {
+    /// `x` held within the range; the range's width.
+    public func clamp(_ x: Double) -> Double { Swift.min(Swift.max(x, lowerBound), upperBound) }
+    public var width: Double { upperBound - lowerBound }
 }

@@ -24,11 +24,15 @@ public struct MultimorbidityTable: Sendable {
 
     public static let bands = ["0", "1", "2", "3", "4", "5", "6", "7", "8+"]
 
-    /// - Parameter risk: each person's predicted risks, by population row; the risk columns are
-    ///   the mean over the row's people who have a risk.
+    /// - Parameters:
+    ///   - risk: each person's predicted risks, by population row; the risk columns are the mean
+    ///     over the row's people who have a risk.
+    ///   - costCaps: for planning, the ranges each person's admitted patient care and emergency
+    ///     admission costs are held within before averaging (`Spread`).
     public init(
         people: [Int], ltc: [UInt8], use: Utilisation,
-        risk: (persistentHighCost: [Float]?, emergencyAdmission: [Float]?) = (nil, nil)
+        risk: (persistentHighCost: [Float]?, emergencyAdmission: [Float]?) = (nil, nil),
+        costCaps: (apc: ClosedRange<Double>, emergency: ClosedRange<Double>)? = nil
     ) {
         var n = [Int](repeating: 0, count: 10)
         var sums = [[Double]](repeating: [Double](repeating: 0, count: 7), count: 10)
@@ -38,7 +42,8 @@ public struct MultimorbidityTable: Sendable {
             let b = min(8, Int(ltc[p]))
             let values = [
                 Double(use.aeAttendances[p]), Double(use.outpatientAttendances[p]), Double(use.electiveAdmissions[p]),
-                Double(use.emergencyAdmissions[p]), use.apcCost[p], use.emergencyCost[p], Double(use.prescriptionTypes[p]),
+                Double(use.emergencyAdmissions[p]), costCaps?.apc.clamp(use.apcCost[p]) ?? use.apcCost[p],
+                costCaps?.emergency.clamp(use.emergencyCost[p]) ?? use.emergencyCost[p], Double(use.prescriptionTypes[p]),
             ]
             let risks = [risk.persistentHighCost?[p], risk.emergencyAdmission?[p]]
             for row in [b, 9] {

@@ -76,7 +76,10 @@ public struct Totals: Sendable {
     /// Sums the indicator values of `people` (one practice's registered people).
     ///
     /// - Parameter factors: the conditions (library indices) each given a slot of their own.
-    init(people: [Int], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles, factors: [Int]) {
+    init(
+        people: [Int], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles, factors: [Int],
+        caps: [ClosedRange<Double>?]
+    ) {
         let squares = Totals.squareSlots(indicators).enumerated().compactMap { i, slot in slot.map { (i, $0) } }
         let areaIndicators = areaQuintiles.names.count
         self.init(width: indicators.count + squares.count, areaIndicators: areaIndicators, factors: factors.count)
@@ -86,7 +89,10 @@ public struct Totals: Sendable {
             if case .anyEmergencyAdmission = $0.source { true } else { false }
         }
         for p in people {
-            for (i, indicator) in indicators.enumerated() { values[i] = indicator.value(p, facts) }
+            for (i, indicator) in indicators.enumerated() {
+                let value = indicator.value(p, facts)
+                values[i] = caps[i]?.clamp(value) ?? value
+            }
             for (i, slot) in squares { values[slot] = values[i] * values[i] }
             let area = Int(population.area[p])
             let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
@@ -143,16 +149,19 @@ public struct Totals: Sendable {
         }
     }
 
-    /// Totals for every unit, from per-practice totals computed in parallel.
+    /// Totals for every unit, from per-practice totals computed in parallel; with `caps`, each
+    /// person's value of an indicator is held within its range first (planning's means).
     public static func forUnits(
         _ units: [PlanningUnit], indicators: [Indicator], facts: PersonFacts, areaQuintiles: AreaQuintiles,
-        factors: [Int] = []
+        factors: [Int] = [], caps: [ClosedRange<Double>?]? = nil
     ) -> [Totals] {
+        let caps = caps ?? indicators.map { _ in nil }
         let practiceCount = facts.population.hierarchy.practices.count
         let byPractice = PlanningUnit.peopleByPractice(units, population: facts.population)
         let practices = Parallel.map(practiceCount) {
             Totals(
-                people: byPractice[$0], indicators: indicators, facts: facts, areaQuintiles: areaQuintiles, factors: factors)
+                people: byPractice[$0], indicators: indicators, facts: facts, areaQuintiles: areaQuintiles, factors: factors,
+                caps: caps)
         }
         let width = Totals.squareSlots(indicators).compactMap { $0 }.count + indicators.count
         return Parallel.map(units.count) { u in

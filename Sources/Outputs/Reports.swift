@@ -181,7 +181,8 @@ public struct ModelSummary: Sendable, Codable {
 
     public struct HeldOut: Sendable, Codable {
         public var people: Int
-        public var events: Int
+        /// Nil where a planning output hides it (1 to 7).
+        public var events: Int?
         public var auroc: Double
         public var aurocLower: Double
         public var aurocUpper: Double
@@ -195,7 +196,7 @@ public struct ModelSummary: Sendable, Codable {
         public var measures: [Measure]
 
         public init(
-            people: Int, events: Int, auroc: Double, aurocLower: Double, aurocUpper: Double, auprc: Double, brier: Double,
+            people: Int, events: Int?, auroc: Double, aurocLower: Double, aurocUpper: Double, auprc: Double, brier: Double,
             roc: [[Double]], calibration: [Decile], measures: [Measure]
         ) {
             self.people = people
@@ -215,9 +216,10 @@ public struct ModelSummary: Sendable, Codable {
         public var decile: Int
         public var people: Int
         public var expected: Double
-        public var observed: Double
+        /// Nil where a planning output hides the decile's events (1 to 7).
+        public var observed: Double?
 
-        public init(decile: Int, people: Int, expected: Double, observed: Double) {
+        public init(decile: Int, people: Int, expected: Double, observed: Double?) {
             self.decile = decile
             self.people = people
             self.expected = expected

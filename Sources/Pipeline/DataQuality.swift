@@ -1,3 +1,4 @@
+import Analysis
 import Conditions
 import Foundation
 import Identity
@@ -183,13 +184,16 @@ enum DataQuality {
                     withheld += 1
                     continue
                 }
+                // Per 1,000 of the practice's people rounded to 5, as planning tables publish them:
+                // two rates over the exact people left only the exact count with whole numbers of rows.
+                let perThousand = 1000 / Double(Suppression.rounded(people[k]))
                 var entry = QualityReport.Entry(
                     subject: .init(.practice, practice.code),
                     figures: [
-                        QualityFigure.rowsPer1000.rawValue: round(Double(events[k].rows) * 1000 / Double(people[k]), 1),
+                        QualityFigure.rowsPer1000.rawValue: round(Double(events[k].rows) * perThousand, 1),
                         QualityFigure.unrecognisedCodeShare.rawValue: share(unrecognised[k], events[k].rows),
                     ])
-                events[k].figures(perThousand: 1000 / Double(people[k]), asOf: asOf, into: &entry.figures)
+                events[k].figures(perThousand: perThousand, asOf: asOf, into: &entry.figures)
                 entries.append(entry)
             }
         }

@@ -179,7 +179,7 @@ public enum PipelineRun {
                     population, prepared.conditions, prepared.library, registered: prepared.planningPeople,
                     to: options.output.appendingPathComponent(PersonFiles.personConditions.file))
                 try Published.codes.write(CodeReport(prepared.conditions, prepared.library), to: options.output)
-                try RiskWriter.writeModels(risk.models, to: options.output)
+                try RiskWriter.writeModels(risk.models, suppress: options.suppress, to: options.output)
                 try RiskWriter.writeSummaries(
                     risk.stratification, units: units, suppress: options.suppress, to: options.output)
             }

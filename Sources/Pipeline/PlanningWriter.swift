@@ -21,10 +21,11 @@ struct PlanningWriter {
     /// The conditions that are breakdowns of their own (`Inequalities.factors`).
     let factors: [Int]
 
-    /// How widely each averaged measure varies among the people counted (`Spread`): what a mean
-    /// is rounded by under suppression. Indexed like `indicators` (0 for a counted indicator).
-    let indicatorSpreads: [Double]
-    let ageSpread: Double, costSpread: Double, emergencyCostSpread: Double
+    /// The range each averaged measure's values are held within under suppression, and whose
+    /// width a mean is rounded by (`Spread`): indexed like `indicators` (nil for a counted one),
+    /// and for segment profiles.
+    let indicatorCaps: [ClosedRange<Double>?]
+    let segmentCaps: SegmentProfile.Caps
 
     init(units: [PlanningUnit], facts: PersonFacts, indicators: [Indicator], factors: [(index: Int, id: String)], suppress: Bool)
     {
@@ -38,13 +39,16 @@ struct PlanningWriter {
         self.factors = factors.map(\.index)
         breakdowns = Inequalities.breakdowns(areaQuintiles, factors: factors.map(\.id))
         let everyone = units.filter { $0.parent == nil }.flatMap(\.people)
-        indicatorSpreads = indicators.map { indicator in
-            indicator.kind == .mean ? Spread.of(everyone) { indicator.value($0, facts) } : 0
+        indicatorCaps = indicators.map { indicator in
+            indicator.kind == .mean ? Spread.range(everyone) { indicator.value($0, facts) } : nil
         }
-        ageSpread = Spread.of(everyone) { Double(facts.population.age[$0]) }
-        costSpread = Spread.of(everyone, facts.use.totalCost)
-        emergencyCostSpread = Spread.of(everyone) { facts.use.emergencyCost[$0] }
+        segmentCaps = SegmentProfile.Caps(
+            age: Spread.range(everyone) { Double(facts.population.age[$0]) }, cost: Spread.range(everyone, facts.use.totalCost),
+            emergencyCost: Spread.range(everyone) { facts.use.emergencyCost[$0] })
     }
+
+    /// The width of indicator `i`'s range (0 for a counted one).
+    func spread(_ i: Int) -> Double { indicatorCaps[i]?.width ?? 0 }
 
     /// Whether a count behind a percentage or rate is itself small enough to hide.
     private func small(_ n: Double) -> Bool { suppress && n >= 1 && n <= Double(Suppression.largestSuppressed) }
@@ -62,7 +66,8 @@ struct PlanningWriter {
         let writer = PlanningWriter(units: units, facts: facts, indicators: indicators, factors: factors, suppress: suppress)
         try Published.segmentProfiles.write(writer.segmentProfiles(segments, risk: risk), to: folder)
         let totals = Totals.forUnits(
-            units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles, factors: writer.factors)
+            units, indicators: indicators, facts: facts, areaQuintiles: writer.areaQuintiles, factors: writer.factors,
+            caps: suppress ? writer.indicatorCaps : nil)
         let cells = writer.inequalityCells(totals)
         try Published.inequalities.write(writer.inequalities(totals, cells), to: folder)
         try Published.variation.write(writer.variation(totals, cells), to: folder)
@@ -86,7 +91,8 @@ struct PlanningWriter {
     // MARK: Segment profiles
 
     func segmentProfiles(_ assignments: SegmentAssignments, risk: [Float]?) -> [UnitRow<SegmentProfileRow>] {
-        let profiles = SegmentProfile.forUnits(units, assignments: assignments, facts: facts, risk: risk)
+        let profiles = SegmentProfile.forUnits(
+            units, assignments: assignments, facts: facts, risk: risk, caps: suppress ? segmentCaps : nil)
         var table = Suppression(enabled: suppress)
         // Cells: each unit's people, then each segment's people.
         let unitCell = units.indices.map { table.add(units[$0].people.count) }
@@ -107,7 +113,7 @@ struct PlanningWriter {
                 // Each segment's share of the unit's cost, of totals as published (people times mean).
                 let unitCost = profiles[u][s].reduce(0) { $0 + $1.totalCost }
                 let unitTotal = table.mean(
-                    unitCost / Double(max(1, units[u].people.count)), people: unitPeople, spread: costSpread
+                    unitCost / Double(max(1, units[u].people.count)), people: unitPeople, spread: segmentCaps.cost.width
                 )
                 .flatMap { mean in unitPeople.map { mean * Double($0) } }
                 for (k, segment) in segmentation.segments.enumerated() {
@@ -123,23 +129,27 @@ struct PlanningWriter {
                         }
                         row.pctPopulation = Fixed(table.share(people, of: unitPeople, times: 100), places: 2)
                         row.pctFemale = share(p.female)
-                        row.meanAge = Fixed(table.mean(p.ageSum / n, people: people, spread: ageSpread), places: 1)
+                        row.meanAge = Fixed(table.mean(p.ageSum / n, people: people, spread: segmentCaps.age.width), places: 1)
                         row.pctAged65Plus = share(p.aged65Plus)
                         row.pctCore20 = share(p.core20)
                         row.aeAttendancesPer1000 = share(p.aeAttendances, times: 1_000)
                         row.emergencyAdmissionsPer1000 = share(p.emergencyAdmissions, times: 1_000)
                         row.electiveAdmissionsPer1000 = share(p.electiveAdmissions, times: 1_000)
                         row.outpatientAttendancesPer1000 = share(p.outpatientAttendances, times: 1_000)
-                        let meanCost = table.mean(p.totalCost / n, people: people, spread: costSpread)
+                        let meanCost = table.mean(p.totalCost / n, people: people, spread: segmentCaps.cost.width)
                         row.meanCostGbp = Fixed(meanCost, places: 2)
-                        if let meanCost, let unitTotal, unitTotal > 0 {
+                        if !table.enabled {
+                            row.pctCost = Fixed(unitCost > 0 ? 100 * p.totalCost / unitCost : nil, places: 2)
+                        } else if let meanCost, let unitTotal, unitTotal > 0 {
                             row.pctCost = Fixed(100 * meanCost * Double(people) / unitTotal, places: 2)
                         }
                         row.meanEmergencyCostGbp = Fixed(
-                            table.mean(p.emergencyCost / n, people: people, spread: emergencyCostSpread), places: 2)
+                            table.mean(p.emergencyCost / n, people: people, spread: segmentCaps.emergencyCost.width), places: 2)
                         if p.scored > 0 {
                             row.meanRiskEmergencyAdmission = Fixed(
-                                table.mean(p.riskSum / p.scored, people: min(people, Int(p.scored)), spread: Spread.risk),
+                                table.mean(
+                                    p.riskSum / p.scored, people: p.scored == p.people ? people : table.count(Int(p.scored)),
+                                    spread: Spread.risk),
                                 places: 4)
                             row.pctHighRisk = Fixed(
                                 table.share(table.count(Int(p.highRisk)), of: table.count(Int(p.scored)), times: 100), places: 2)
@@ -163,6 +173,9 @@ struct PlanningWriter {
         /// `[unit][indicator][breakdown][group]`, nil for mean indicators.
         var numerators: [[[[Int]]?]]
         var cells: [[[[Inequalities.Cell]]]]
+        /// Units whose totals would give a hidden unit's by subtraction (the hidden, their
+        /// parents and siblings): their means are not published under suppression.
+        var family: Set<Int>
 
         /// How much a value computed from a unit's exact numerator and people (a rate, share or
         /// its interval) must be scaled to be the same value of the published numerator and
@@ -251,7 +264,15 @@ struct PlanningWriter {
             }
         }
         table.protect()
-        return InequalityCells(table: table, people: people, numerators: numerators, cells: cells)
+        var family = Set<Int>()
+        for u in units.indices where table.published(people[u][0][0]) == nil {
+            family.insert(u)
+            if let parent = units[u].parent {
+                family.insert(parent)
+                for v in units.indices where units[v].parent == parent { family.insert(v) }
+            }
+        }
+        return InequalityCells(table: table, people: people, numerators: numerators, cells: cells, family: family)
     }
 
     func inequalities(_ totals: [Totals], _ c: InequalityCells) -> [UnitRow<InequalityRow>] {
@@ -273,9 +294,9 @@ struct PlanningWriter {
                             let people = c.table.published(c.people[u][b][k])
                             return (
                                 people, c.numerators[u][i].flatMap { c.table.published($0[b][k]) },
-                                c.cells[u][i][b][k].crude.flatMap {
-                                    c.table.mean($0, people: people, spread: indicatorSpreads[i])
-                                }
+                                c.family.contains(u)
+                                    ? nil
+                                    : c.cells[u][i][b][k].crude.flatMap { c.table.mean($0, people: people, spread: spread(i)) }
                             )
                         } : nil
                     return Inequalities.gradient(
@@ -309,7 +330,9 @@ struct PlanningWriter {
                         row.people = people
                         let numerator = c.numerators[u][i].map { c.table.published($0[b][g]) }
                         row.numerator = numerator ?? nil
-                        let visible = people != nil && numerator != .some(nil)
+                        let visible =
+                            people != nil && numerator != .some(nil)
+                            && !(suppress && indicator.kind == .mean && c.family.contains(u))
                         // Under suppression a counted indicator's value and interval are those of
                         // the published counts, and the age-standardised interval (whose shape
                         // gives the exact count back) is left out.
@@ -321,7 +344,7 @@ struct PlanningWriter {
                         }
                         // A mean's value and interval, rounded by its spread over the published people.
                         if visible, suppress, indicator.kind == .mean {
-                            crude = cell.crude.flatMap { c.table.mean($0, people: people, spread: indicatorSpreads[i]) }
+                            crude = cell.crude.flatMap { c.table.mean($0, people: people, spread: spread(i)) }
                         }
                         row.value = Fixed(crude?.value, places: 3)
                         row.lower95 = Fixed(crude?.lower, places: 3)
@@ -340,20 +363,22 @@ struct PlanningWriter {
                             func mean(_ b: Int, _ g: Int) -> (people: Int, mean: Double)? {
                                 let people = c.table.published(c.people[u][b][g])
                                 return c.cells[u][i][b][g].crude.flatMap {
-                                    c.table.mean($0.value, people: people, spread: indicatorSpreads[i])
+                                    c.table.mean($0.value, people: people, spread: spread(i))
                                 }.flatMap { m in people.map { ($0, m) } }
                             }
                             let base =
                                 indicator.kind == .mean
-                                ? (group.countsWithheld
-                                    // The rest's: the unit's published total less the first group's, over the people left.
-                                    ? mean(0, 0).flatMap { unit in
-                                        mean(b, 0).flatMap { first in
-                                            unit.people > first.people
-                                                ? max(0, unit.mean * Double(unit.people) - first.mean * Double(first.people))
-                                                    / Double(unit.people - first.people) : nil
-                                        }
-                                    } : crude?.value)
+                                ? (c.family.contains(u)
+                                    ? nil
+                                    : group.countsWithheld
+                                        // The rest's: the unit's published total less the first group's, over the people left.
+                                        ? mean(0, 0).flatMap { unit in
+                                            mean(b, 0).flatMap { first in
+                                                unit.people > first.people
+                                                    ? max(0, unit.mean * Double(unit.people) - first.mean * Double(first.people))
+                                                        / Double(unit.people - first.people) : nil
+                                            }
+                                        } : crude?.value)
                                 : group.countsWithheld
                                     ? published(
                                         c.numerators[u][i].flatMap { t in
@@ -373,9 +398,10 @@ struct PlanningWriter {
                         let parent = units[u].parent.flatMap { p -> Double? in
                             guard suppress else { return c.scale(p, i, b, g).flatMap { _ in c.cells[p][i][b][g].crude?.value } }
                             if indicator.kind == .mean {
+                                guard !c.family.contains(p) else { return nil }
                                 return c.cells[p][i][b][g].crude.flatMap {
                                     c.table.mean(
-                                        $0.value, people: c.table.published(c.people[p][b][g]), spread: indicatorSpreads[i])
+                                        $0.value, people: c.table.published(c.people[p][b][g]), spread: spread(i))
                                 }
                             }
                             guard let x = c.numerators[p][i].flatMap({ c.table.published($0[b][g]) }),
@@ -415,20 +441,13 @@ struct PlanningWriter {
     func variation(_ totals: [Totals], _ c: InequalityCells) -> [UnitRow<VariationRow>] {
         var rows: [UnitRow<VariationRow>] = []
         // Units whose totals would give away a hidden unit's: the hidden, their parents and siblings.
-        var family = Set<Int>()
-        for u in units.indices where c.table.published(c.people[u][0][0]) == nil {
-            family.insert(u)
-            if let parent = units[u].parent {
-                family.insert(parent)
-                for v in units.indices where units[v].parent == parent { family.insert(v) }
-            }
-        }
+        let family = c.family
         /// A unit's crude value of its published counts; hidden for a mean indicator of the
         /// hidden unit's family.
         func publishedCrude(_ u: Int, _ i: Int, exact: Double) -> Double? {
             guard c.numerators[u][i] == nil && suppress else { return c.scale(u, i).map { exact * $0 } }
             if family.contains(u) { return nil }
-            return c.table.mean(exact, people: c.table.published(c.people[u][0][0]), spread: indicatorSpreads[i])
+            return c.table.mean(exact, people: c.table.published(c.people[u][0][0]), spread: spread(i))
         }
         for row in Variation.rows(units: units, totals: totals, indicators: indicators) {
             let u = row.unit, indicator = indicators[row.indicator]
@@ -482,18 +501,28 @@ struct PlanningWriter {
             out.parentCrudeValue = Fixed(
                 units[u].parent.flatMap { p in row.parentCrude.flatMap { publishedCrude(p, row.indicator, exact: $0) } },
                 places: 3)
-            // The limits follow from the expected value, so are hidden with it.
-            out.funnelLower95 = Fixed(visible ? row.limits.lower95 : nil, places: 4)
-            out.funnelUpper95 = Fixed(visible ? row.limits.upper95 : nil, places: 4)
-            out.funnelLower998 = Fixed(visible ? row.limits.lower998 : nil, places: 4)
-            out.funnelUpper998 = Fixed(visible ? row.limits.upper998 : nil, places: 4)
+            // The limits follow from the expected value, so are hidden with it. A mean's limits
+            // also follow from its people's spread of values: their distance from 1 is rounded up
+            // to two significant figures, as the ratio's interval is.
+            var limits = row.limits
+            if suppress && !counted {
+                func outward(_ limit: Double) -> Double {
+                    limit < 1 ? 1 - NiceNumber.significant(1 - limit, .up) : 1 + NiceNumber.significant(limit - 1, .up)
+                }
+                (limits.lower95, limits.upper95) = (outward(limits.lower95), outward(limits.upper95))
+                (limits.lower998, limits.upper998) = (outward(limits.lower998), outward(limits.upper998))
+            }
+            out.funnelLower95 = Fixed(visible ? limits.lower95 : nil, places: 4)
+            out.funnelUpper95 = Fixed(visible ? limits.upper95 : nil, places: 4)
+            out.funnelLower998 = Fixed(visible ? limits.lower998 : nil, places: 4)
+            out.funnelUpper998 = Fixed(visible ? limits.upper998 : nil, places: 4)
             // The flag of the published ratio against the limits (the exact one would say more).
             if visible, let ratio {
                 if !suppress {
                     out.outlier = row.flag.rawValue
-                } else if ratio.value > row.limits.upper998 {
+                } else if ratio.value > limits.upper998 {
                     out.outlier = "high"
-                } else if ratio.value < row.limits.lower998 {
+                } else if ratio.value < limits.lower998 {
                     out.outlier = "low"
                 } else {
                     out.outlier = "none"

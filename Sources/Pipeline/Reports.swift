@@ -56,8 +56,13 @@ extension CodeReport {
 }
 
 extension ModelSummary {
-    init(_ card: ModelCard) {
+    /// The card's summary; for planning (`suppress`), its counts of people and events are
+    /// rounded to 5 and hidden from 1 to 7 as fixed tables' are, each decile's observed rate is
+    /// of those counts, and the ROC curve (whose steps count the events) is left out where the
+    /// events are hidden.
+    init(_ card: ModelCard, suppress: Bool) {
         let e = card.heldOut
+        let table = Suppression(enabled: suppress)
         let measures =
             e.calibrationMeasures.map { c in
                 [
@@ -71,12 +76,16 @@ extension ModelSummary {
             } ?? []
         self.init(
             outcome: card.outcome, outcomeDefinition: card.outcomeDefinition, algorithm: card.algorithm.rawValue,
-            trainingIndex: card.trainingIndex, trainingPeople: card.trainingPeople,
+            trainingIndex: card.trainingIndex, trainingPeople: table.count(card.trainingPeople) ?? 0,
             heldOut: HeldOut(
-                people: e.people, events: e.events, auroc: e.auroc, aurocLower: e.aurocLower, aurocUpper: e.aurocUpper,
-                auprc: e.auprc, brier: e.brier, roc: e.roc,
+                people: table.count(e.people) ?? 0, events: table.count(e.events), auroc: e.auroc, aurocLower: e.aurocLower,
+                aurocUpper: e.aurocUpper, auprc: e.auprc, brier: e.brier, roc: table.count(e.events) == nil ? [] : e.roc,
                 calibration: e.calibration.map {
-                    Decile(decile: $0.decile, people: $0.people, expected: $0.expected, observed: $0.observed)
+                    let people = table.count($0.people)
+                    let events = table.count(Int(($0.observed * Double($0.people)).rounded()))
+                    return Decile(
+                        decile: $0.decile, people: people ?? 0, expected: $0.expected,
+                        observed: table.share(events, of: people))
                 }, measures: measures))
     }
 }

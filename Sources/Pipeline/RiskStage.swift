@@ -157,7 +157,7 @@ extension PipelineRun {
             }
             clock.riskChoices = RiskStage.choices(models)
             RiskStage.logChoices(clock.riskChoices ?? [], log: log)
-            try RiskWriter.writeModels(models, to: options.output)
+            try RiskWriter.writeModels(models, suppress: options.suppress, to: options.output)
             return { _ in models }
         }
     }
@@ -184,7 +184,7 @@ extension PipelineRun {
                     try training.evaluate(&models[i].card, models[i], design)
                 }
             }
-            try RiskWriter.writeModels(models, to: options.output)
+            try RiskWriter.writeModels(models, suppress: options.suppress, to: options.output)
             return { [models] _ in models }
         }
     }

@@ -8,7 +8,7 @@ import Risk
 enum RiskWriter {
     /// `models/OUTCOME.ALGORITHM.json` (the model, loadable for scoring) and `.md` (its card), and
     /// `models.json`: the summaries of the models that score people.
-    static func writeModels(_ models: [RiskModel], to output: URL) throws {
+    static func writeModels(_ models: [RiskModel], suppress: Bool, to output: URL) throws {
         let folder = output.appendingPathComponent(PersonFiles.models)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for model in models {
@@ -16,7 +16,8 @@ enum RiskWriter {
             let card = folder.appendingPathComponent(model.fileName.replacingOccurrences(of: ".json", with: ".md"))
             try Data(model.card.markdown.utf8).write(to: card)
         }
-        try Published.models.write(Outcome.scoring(models, card: \.card).map { ModelSummary($0.card) }, to: output)
+        try Published.models.write(
+            Outcome.scoring(models, card: \.card).map { ModelSummary($0.card, suppress: suppress) }, to: output)
     }
 
     /// Appends a person's `PersonFiles.riskColumns`; empty where the person was not scored.

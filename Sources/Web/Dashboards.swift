@@ -340,7 +340,8 @@ enum Dashboard: String, CaseIterable, Sendable {
                 name: "model", columns: ["measure", "value", "format"],
                 rows: [
                     ["algorithm", card.algorithm, "text"], ["trained on people", String(card.trainingPeople), "count"],
-                    ["held-out people", String(e.people), "count"], ["held-out events", String(e.events), "count"],
+                    ["held-out people", String(e.people), "count"],
+                    ["held-out events", e.events.map(String.init) ?? "", "count"],
                     ["AUROC", String(format: "%.3f", e.auroc), "decimal"],
                     ["AUROC 95% CI", String(format: "%.3f to %.3f", e.aurocLower, e.aurocUpper), "text"],
                     ["AUPRC", String(format: "%.3f", e.auprc), "decimal"],
@@ -357,10 +358,11 @@ enum Dashboard: String, CaseIterable, Sendable {
                 rows: e.calibration.map {
                     [
                         String($0.decile), String($0.people), String(format: "%.4f", $0.expected),
-                        String(format: "%.4f", $0.observed),
+                        $0.observed.map { String(format: "%.4f", $0) } ?? "",
                     ]
                 })
-            let highest = max(0.05, (e.calibration.map(\.expected) + e.calibration.map(\.observed)).max() ?? 1) * 100
+            let shown = e.calibration.filter { $0.observed != nil }
+            let highest = max(0.05, (e.calibration.map(\.expected) + e.calibration.compactMap(\.observed)).max() ?? 1) * 100
             panels += [
                 Panel(
                     id: "model-" + outcome, title: "Model card: \(label(outcome))",
@@ -391,8 +393,8 @@ enum Dashboard: String, CaseIterable, Sendable {
                             y: .init(title: "Observed (%)", range: 0...highest, format: .decimal),
                             series: [
                                 .init(
-                                    name: "deciles", points: e.calibration.map { (x: 100 * $0.expected, y: 100 * $0.observed) },
-                                    style: .points, colour: 3, labels: e.calibration.map { "decile \($0.decile)" }),
+                                    name: "deciles", points: shown.map { (x: 100 * $0.expected, y: 100 * ($0.observed ?? 0)) },
+                                    style: .points, colour: 3, labels: shown.map { "decile \($0.decile)" }),
                                 .init(name: "perfect", points: [(0, 0), (highest, highest)], style: .dotted, colour: 6),
                             ])), table: calibration),
             ]

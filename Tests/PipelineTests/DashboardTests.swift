@@ -327,6 +327,27 @@ import Testing
         let run = try PipelineRun.execute(options).summary
         let written = try Published.run.read(from: output)
         #expect(run.suppressed == false && written.suppressed == false)
+        // Its tables hold the exact figures: the organisation's total cost and its people's mean
+        // A&E attendances by number of long-term conditions, from persons.csv.
+        let persons = readCSV(output.appendingPathComponent("persons.csv"))
+        func column(_ name: String) throws -> [Double] {
+            let c = try #require(persons[0].firstIndex(of: name))
+            return persons.dropFirst().map { Double($0[c])! }
+        }
+        let (costs, ae, ltc) = (try column("cost_12m"), try column("ae_attendances_12m"), try column("ltc_count"))
+        let concentration = try #require(
+            try Published.costConcentration.read(from: output).first {
+                $0.unit.level == "organisation" && $0.row.scope == "all_settings"
+            })
+        #expect(abs((concentration.row.totalCostGbp?.value ?? 0) - costs.reduce(0, +)) < 0.01)
+        for row in try Published.multimorbidity.read(from: output) where row.ltcCount != "total" {
+            let band = ltc.indices.filter { (row.ltcCount == "8+" && ltc[$0] >= 8) || Double(row.ltcCount) == ltc[$0] }
+            #expect(row.patients == band.count)
+            if !band.isEmpty {
+                let mean = band.map { ae[$0] }.reduce(0, +) / Double(band.count)
+                #expect(abs((row.aeAttendances?.value ?? -1) - mean) < 0.0005, "band \(row.ltcCount)")
+            }
+        }
 
         let platform = try Platform(dataDirectory: data, hasher: PasswordHasher(logN: 4))
         #expect(throws: AccessError.unsuppressedRun(run.runId, recorded: true)) { try platform.publication() }
