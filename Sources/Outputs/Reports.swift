@@ -214,12 +214,13 @@ public struct ModelSummary: Sendable, Codable {
 
     public struct Decile: Sendable, Codable {
         public var decile: Int
-        public var people: Int
+        /// Nil where a planning output hides it (1 to 7).
+        public var people: Int?
         public var expected: Double
         /// Nil where a planning output hides the decile's events (1 to 7).
         public var observed: Double?
 
-        public init(decile: Int, people: Int, expected: Double, observed: Double?) {
+        public init(decile: Int, people: Int?, expected: Double, observed: Double?) {
             self.decile = decile
             self.people = people
             self.expected = expected

@@ -34,7 +34,7 @@ enum DataQuality {
 
     static func measure(
         extract: Extract, withoutNHSNumber: [Bool], linkage: Linkage, population: Population, planningSources: Set<DataSource>,
-        conditions: ConditionResults, asOf: Day
+        conditions: ConditionResults, asOf: Day, suppress: Bool
     ) -> QualityReport {
         let registered = population.registered
         let perThousand = 1000 / Double(max(1, registered.count))
@@ -184,9 +184,10 @@ enum DataQuality {
                     withheld += 1
                     continue
                 }
-                // Per 1,000 of the practice's people rounded to 5, as planning tables publish them:
-                // two rates over the exact people left only the exact count with whole numbers of rows.
-                let perThousand = 1000 / Double(Suppression.rounded(people[k]))
+                // For planning, per 1,000 of the practice's people rounded to 5, as the tables
+                // publish them: two rates over the exact people left only the exact count with
+                // whole numbers of rows.
+                let perThousand = 1000 / Double(suppress ? Suppression.rounded(people[k]) : people[k])
                 var entry = QualityReport.Entry(
                     subject: .init(.practice, practice.code),
                     figures: [

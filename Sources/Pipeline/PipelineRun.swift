@@ -467,7 +467,7 @@ public enum PipelineRun {
         let quality = clock.time("data quality") {
             DataQuality.measure(
                 extract: extract, withoutNHSNumber: withoutNHSNumber, linkage: linkage, population: population,
-                planningSources: planningSources, conditions: conditions, asOf: options.asOf)
+                planningSources: planningSources, conditions: conditions, asOf: options.asOf, suppress: options.suppress)
         }
         let registered = population.registered
         try clock.time("vault wait") { try vaultWrite.wait() }

@@ -56,36 +56,48 @@ extension CodeReport {
 }
 
 extension ModelSummary {
-    /// The card's summary; for planning (`suppress`), its counts of people and events are
-    /// rounded to 5 and hidden from 1 to 7 as fixed tables' are, each decile's observed rate is
-    /// of those counts, and the ROC curve (whose steps count the events) is left out where the
-    /// events are hidden.
+    /// The card's summary. For planning (`suppress`): its counts of people are rounded to 5
+    /// (a decile's hidden from 1 to 7), its events hidden from 1 to 7 and rounded, each decile's
+    /// observed rate is of those counts, the ROC curve (whose steps count the events) is left
+    /// out where the events are hidden, and the performance measures and their intervals (whose
+    /// width gives the events back) are rounded to two significant figures.
     init(_ card: ModelCard, suppress: Bool) {
         let e = card.heldOut
         let table = Suppression(enabled: suppress)
+        func shown(_ x: Double) -> Double {
+            suppress && x.isFinite && x != 0 ? NiceNumber.significant(abs(x), .toNearestOrAwayFromZero) * (x < 0 ? -1 : 1) : x
+        }
         let measures =
             e.calibrationMeasures.map { c in
                 [
                     Measure(
-                        name: "observed / expected", value: c.observedOverExpected, lower: c.observedOverExpectedLower,
-                        upper: c.observedOverExpectedUpper),
+                        name: "observed / expected", value: shown(c.observedOverExpected),
+                        lower: shown(c.observedOverExpectedLower),
+                        upper: shown(c.observedOverExpectedUpper)),
                     Measure(
-                        name: "calibration-in-the-large", value: c.inTheLarge, lower: c.inTheLargeLower, upper: c.inTheLargeUpper),
-                    Measure(name: "calibration slope", value: c.slope, lower: c.slopeLower, upper: c.slopeUpper),
+                        name: "calibration-in-the-large", value: shown(c.inTheLarge), lower: shown(c.inTheLargeLower),
+                        upper: shown(c.inTheLargeUpper)),
+                    Measure(
+                        name: "calibration slope", value: shown(c.slope), lower: shown(c.slopeLower), upper: shown(c.slopeUpper)),
                 ]
             } ?? []
+        let events = table.count(e.events)
         self.init(
             outcome: card.outcome, outcomeDefinition: card.outcomeDefinition, algorithm: card.algorithm.rawValue,
-            trainingIndex: card.trainingIndex, trainingPeople: table.count(card.trainingPeople) ?? 0,
+            trainingIndex: card.trainingIndex,
+            trainingPeople: suppress ? Suppression.rounded(card.trainingPeople) : card.trainingPeople,
             heldOut: HeldOut(
-                people: table.count(e.people) ?? 0, events: table.count(e.events), auroc: e.auroc, aurocLower: e.aurocLower,
-                aurocUpper: e.aurocUpper, auprc: e.auprc, brier: e.brier, roc: table.count(e.events) == nil ? [] : e.roc,
+                people: suppress ? Suppression.rounded(e.people) : e.people, events: events, auroc: shown(e.auroc),
+                aurocLower: shown(e.aurocLower), aurocUpper: shown(e.aurocUpper), auprc: shown(e.auprc), brier: shown(e.brier),
+                roc: events == nil ? [] : e.roc,
                 calibration: e.calibration.map {
+                    guard suppress else {
+                        return Decile(decile: $0.decile, people: $0.people, expected: $0.expected, observed: $0.observed)
+                    }
                     let people = table.count($0.people)
                     let events = table.count(Int(($0.observed * Double($0.people)).rounded()))
                     return Decile(
-                        decile: $0.decile, people: people ?? 0, expected: $0.expected,
-                        observed: table.share(events, of: people))
+                        decile: $0.decile, people: people, expected: $0.expected, observed: table.share(events, of: people))
                 }, measures: measures))
     }
 }

@@ -53,7 +53,7 @@ enum TableWriter {
             var row = MultimorbidityRow(ltcCount: r.band)
             guard let patients = table.published(cell) else { return row }
             row.patients = patients
-            row.pctPatients = Fixed(table.share(patients, of: table.published(total)), places: 4)
+            row.pctPatients = Fixed(table.enabled ? table.share(patients, of: table.published(total)) : r.share, places: 4)
             // Attendances, admissions and prescription types are counts, over the published people.
             func perPatient(_ mean: Double) -> Fixed? {
                 guard table.enabled else { return Fixed(mean, places: 3) }

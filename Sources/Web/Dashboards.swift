@@ -357,7 +357,7 @@ enum Dashboard: String, CaseIterable, Sendable {
                 name: "calibration", columns: ["decile", "people", "mean_predicted_risk", "observed_rate"],
                 rows: e.calibration.map {
                     [
-                        String($0.decile), String($0.people), String(format: "%.4f", $0.expected),
+                        String($0.decile), $0.people.map(String.init) ?? "", String(format: "%.4f", $0.expected),
                         $0.observed.map { String(format: "%.4f", $0) } ?? "",
                     ]
                 })

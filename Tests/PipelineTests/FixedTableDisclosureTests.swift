@@ -154,10 +154,15 @@ import Testing
         for summary in summaries {
             let e = summary.heldOut
             #expect(summary.trainingPeople % 5 == 0 && e.people % 5 == 0 && (e.events ?? 0) % 5 == 0)
+            // The measures and their intervals to two significant figures.
+            for m in e.measures {
+                #expect(m.lower == 0 || NiceNumber.significant(abs(m.lower), .toNearestOrAwayFromZero) == abs(m.lower))
+            }
             for decile in e.calibration {
-                #expect(decile.people % 5 == 0)
+                guard let people = decile.people else { continue }
+                #expect(people % 5 == 0)
                 guard let rate = decile.observed else { continue }
-                let events = rate * Double(decile.people)
+                let events = rate * Double(people)
                 #expect(abs(events - 5 * (events / 5).rounded()) < 1e-6, "\(summary.outcome) decile \(decile.decile)")
             }
         }
