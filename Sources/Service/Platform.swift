@@ -16,7 +16,7 @@ public final class Platform: Sendable {
     let careGaps: [CareGap]
     private let cachedFrames = Mutex<[Purpose: PersonFrame]>([:])
     private let frameLoading = Mutex(())
-    private let cachedPublication = Mutex<Publication?>(nil)
+    private let cachedPublication = Memo<Publication>(limit: 1)
     private let cachedBase = Mutex<(base: EvaluationBase, recordKeys: [UInt8])?>(nil)
     /// Scopes are purposes and practices: few per run.
     private let cachedScopes = Memo<Scope>(limit: 1_000)
@@ -82,13 +82,12 @@ public final class Platform: Sendable {
     /// The newest run's published planning outputs, read once and kept until a newer run is saved.
     public func publication() throws -> Publication {
         let frame = try frame(for: .planning)
-        if let publication = cachedPublication.withLock({ $0 }), publication.runId == frame.runId { return publication }
-        guard let folder = try store.outputFolder(ofRun: frame.runId) else {
-            throw AccessError.invalid("run \(frame.runId) is not in the store")
+        return try cachedPublication.value(String(frame.runId)) {
+            guard let folder = try store.outputFolder(ofRun: frame.runId) else {
+                throw AccessError.invalid("run \(frame.runId) is not in the store")
+            }
+            return try Publication(folder: URL(fileURLWithPath: folder), frame: frame)
         }
-        let publication = try Publication(folder: URL(fileURLWithPath: folder), frame: frame)
-        cachedPublication.withLock { $0 = publication }
-        return publication
     }
 
     /// Each care gap's people in a purpose's frame, evaluated once per run.
@@ -114,11 +113,13 @@ public final class Platform: Sendable {
         _ saved: CohortRecord, run: Int64, purpose: Purpose, practiceCode: String, until deadline: ContinuousClock.Instant?
     ) throws -> (asOf: Day, members: Set<String>)? {
         try cachedMembers.value("\(run)/\(purpose.rawValue)/\(practiceCode)/\(saved.version)/\(saved.name)") {
+            () throws(CohortError) -> (asOf: Day, members: Set<String>)? in
             guard let frame = earlierFrame(run: run, purpose: purpose),
                 let practice = frame.hierarchy.practices.firstIndex(where: { $0.code == practiceCode }),
-                let rows = try? CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame).evaluate(
-                    frame, until: deadline)
+                let query = try? CohortQuery(try CohortJSON.parse(Data(saved.json.utf8)), frame: frame)
             else { return nil }
+            // Out of time is not kept as "no longer evaluates": the next look tries again.
+            let rows = try query.evaluate(frame, until: deadline)
             return (frame.asOf, Set(rows.rows.filter { frame.practice[$0] == practice }.map { frame.pseudonym[$0] }))
         }
     }

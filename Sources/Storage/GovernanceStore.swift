@@ -99,7 +99,7 @@ public struct AuditCheckpoint: Sendable, Equatable {
 
 /// Users, cohorts, worklist status, the audit log and data sharing settings, in `phm.sqlite`.
 public final class GovernanceStore: Sendable {
-    let database: DatabaseQueue
+    let database: DatabasePool
     /// Authenticates audit entries and the head anchor.
     let key: PlatformKey
 

@@ -63,7 +63,7 @@ public struct VaultQuarantinedRow: Sendable, Codable, FetchableRecord, Persistab
 /// and excluded from analytic copies of the data directory. Only re-identification for direct
 /// care reads it.
 public final class IdentityVault: Sendable {
-    let database: DatabaseQueue
+    let database: DatabasePool
 
     public init(directory: URL) throws {
         try FileManager.default.createDirectory(
@@ -72,7 +72,8 @@ public final class IdentityVault: Sendable {
         // Re-identifying a page of a worklist looks up people scattered over the file: mapped,
         // those reads come from memory rather than a system call per page.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
-        database = try DatabaseQueue(
+        // A pool: worklists re-identify their pages side by side, each read on a snapshot.
+        database = try DatabasePool(
             path: try ownerOnlyFile(directory.appendingPathComponent("identity.sqlite")).path, configuration: configuration)
         try IdentityVault.migrator.migrate(database)
     }

@@ -52,16 +52,17 @@ func ownerOnlyFile(_ file: URL) throws -> URL {
 
 /// The embedded store of a data directory: run metadata and results, in `phm.sqlite`.
 public final class RunStore: Sendable {
-    let database: DatabaseQueue
+    let database: DatabasePool
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: URL) throws {
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        database = try DatabaseQueue(path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path)
-        // Write-ahead logging: a commit appends to the log with one sync instead of rewriting
-        // pages through a rollback journal, which matters when every request writes an audit entry.
-        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+        // A pool in write-ahead logging: a commit appends to the log with one sync (every request
+        // writes an audit entry), and reads run side by side with each other and with the one
+        // writer, each on a snapshot. A single connection made every request wait behind any
+        // long read: a whole check of the audit log held up sign-in for seconds.
+        database = try DatabasePool(path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path)
         try RunStore.migrator.migrate(database)
     }
 

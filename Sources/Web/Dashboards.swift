@@ -978,6 +978,9 @@ final class PageCache: Sendable {
         }
     }
 
+    /// How many pages are built or being built.
+    var count: Int { built.count }
+
     func page(_ dashboard: Dashboard, _ p: Publication, _ q: PageQuery) -> Built {
         built.value([String(p.runId), dashboard.rawValue, q.unit.code, q.indicator, q.measure].joined(separator: "\u{1F}")) {
             let panels = dashboard.panels(p, q)

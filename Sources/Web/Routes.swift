@@ -15,8 +15,9 @@ extension WebApp {
         let throttle: LoginThrottle
         let cache: PageCache
         let heavy: HeavyWork
+        let readiness: Readiness
 
-        /// Liveness, metrics, the OpenAPI document and the page script and styles: no sign-in.
+        /// Liveness, readiness, metrics, the OpenAPI document and the page script and styles: no sign-in.
         func addOpen(to router: Router<WebContext>) {
             let openAPI = ByteBuffer(bytes: (try? Data(contentsOf: openAPIDocument)) ?? Data())
             let script = ByteBuffer(bytes: (try? Data(contentsOf: appScript)) ?? Data())
@@ -36,6 +37,14 @@ extension WebApp {
             router.get("/health") { _, _ -> Response in
                 let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first
                 return try json(API.Health(status: "ok", run: run.map { Int($0) } ?? 0))
+            }
+            // Ready once the newest run at start has been got ready (or there is none): a load
+            // balancer sends no one here before then. It stays ready while later runs are prepared.
+            router.get("/health/ready") { _, _ -> Response in
+                let run = FrameFile.runs(dataDirectory: platform.dataDirectory).first.map { Int($0) } ?? 0
+                return readiness.isReady
+                    ? try json(API.Health(status: "ready", run: run))
+                    : try failure("preparing the newest run to serve", .serviceUnavailable)
             }
             router.get("/metrics") { _, _ -> Response in
                 Response(

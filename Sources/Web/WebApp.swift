@@ -8,6 +8,7 @@ import NIOPosix
 import PHMCore
 import Service
 import Storage
+import Synchronization
 
 /// The web server: pages and a JSON API over the same sessions as the command line.
 ///
@@ -19,11 +20,60 @@ public enum WebApp {
     public static func make(platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger)
         -> some ApplicationProtocol
     {
-        Application(
-            router: router(platform: platform, sessions: WebSessions()),
+        let cache = PageCache()
+        let readiness = Readiness()
+        return Application(
+            router: router(platform: platform, sessions: WebSessions(), cache: cache, readiness: readiness),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
-            onServerRunning: { _ in Task.detached(priority: .background) { await watchAuditLog(platform, logger) } },
+            onServerRunning: { _ in
+                Task.detached(priority: .background) { await watchAuditLog(platform, logger) }
+                Task.detached(priority: .background) { await watchRuns(platform, cache, readiness, logger) }
+            },
             logger: logger)
+    }
+
+    /// Gets each newest run ready to serve before anyone asks: when the server starts and when
+    /// a run is published, reads the run's frames and outputs and builds every page's default
+    /// view. Otherwise the first users to arrive wait for that work (over a second for
+    /// 100,000 people, longer with more) and hold up everyone queued behind them.
+    static func watchRuns(
+        _ platform: Platform, _ cache: PageCache, _ readiness: Readiness, _ logger: Logger,
+        every interval: Duration = auditWatchInterval
+    ) async {
+        var prepared: Int64?
+        while !Task.isCancelled {
+            if let newest = FrameFile.runs(dataDirectory: platform.dataDirectory).first, newest != prepared {
+                do {
+                    try await offLoop { try prepare(platform, cache) }
+                    logger.info("run ready to serve", metadata: ["run": "\(newest)"])
+                } catch is CancellationError {
+                    return
+                } catch {
+                    // Not an outage: the pages say why when asked (a run with exact counts, say).
+                    logger.notice("run not prepared ahead", metadata: ["run": "\(newest)", "reason": "\(error)"])
+                }
+                prepared = newest
+            }
+            readiness.markReady()
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+
+    /// Whether the server has got the newest run it found at start ready to serve.
+    final class Readiness: Sendable {
+        private let ready = Mutex(false)
+        var isReady: Bool { ready.withLock { $0 } }
+        func markReady() { ready.withLock { $0 = true } }
+    }
+
+    /// Reads the newest run's frames and planning outputs and builds each page's default view.
+    static func prepare(_ platform: Platform, _ cache: PageCache) throws {
+        for purpose in [Purpose.directCare, .planning] { _ = try platform.frame(for: purpose) }
+        let publication = try platform.publication()
+        for dashboard in Dashboard.allCases {
+            let query = try query(dashboard, publication, unit: "", indicator: nil, measure: nil, cache)
+            _ = cache.page(dashboard, publication, query)
+        }
     }
 
     /// How often the server checks the audit log's newest entries.
@@ -56,13 +106,14 @@ public enum WebApp {
 
     static func router(
         platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle(),
-        cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork()
+        cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork(), readiness: Readiness = Readiness()
     ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: Observe(metrics: metrics, sessions: sessions))
         router.add(middleware: SecurityHeaders())
         let routes = Routes(
-            platform: platform, sessions: sessions, metrics: metrics, throttle: throttle, cache: cache, heavy: heavy)
+            platform: platform, sessions: sessions, metrics: metrics, throttle: throttle, cache: cache, heavy: heavy,
+            readiness: readiness)
         routes.addOpen(to: router)
         routes.addPages(to: router)
         routes.addAPI(to: router)
@@ -117,6 +168,17 @@ public enum WebApp {
         let parameters = request.uri.queryParameters
         let code = parameters.get("unit") ?? ""
         let publication = try session.publication(page: dashboard.rawValue, unit: code)
+        let query = try query(
+            dashboard, publication, unit: code, indicator: parameters.get("indicator"), measure: parameters.get("measure"), cache)
+        return (publication, query)
+    }
+
+    /// The unit, indicator and measure asked for, each checked against the run's; an empty or
+    /// missing one is the default.
+    static func query(
+        _ dashboard: Dashboard, _ publication: Publication, unit code: String, indicator: String?, measure: String?,
+        _ cache: PageCache
+    ) throws -> PageQuery {
         guard let unit = code.isEmpty ? publication.units.first : publication.unit(code) else {
             throw AccessError.invalid("no unit has the code '\(code)'")
         }
@@ -128,10 +190,8 @@ public enum WebApp {
             return asked
         }
         let choices = cache.choices(dashboard, publication)
-        let query = PageQuery(
-            unit: unit, indicator: try choose(parameters.get("indicator"), choices.indicators),
-            measure: try choose(parameters.get("measure"), choices.measures))
-        return (publication, query)
+        return PageQuery(
+            unit: unit, indicator: try choose(indicator, choices.indicators), measure: try choose(measure, choices.measures))
     }
 
     /// The bearer token of a script, or the session cookie of a browser.

@@ -44,6 +44,23 @@ import Testing
         var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger) }
     }
 
+    /// A server gets the newest run ready before anyone asks: every page's default view is built
+    /// when it starts (and when a run is published), not by the first users to arrive.
+    @Test func theNewestRunIsReadyBeforeAnyoneAsks() async throws {
+        let served = try Served()
+        let cache = PageCache()
+        let readiness = WebApp.Readiness()
+        let watcher = Task { await WebApp.watchRuns(served.platform, cache, readiness, quietLogger, every: .milliseconds(20)) }
+        defer { watcher.cancel() }
+        for _ in 0..<1_500 where !readiness.isReady { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(readiness.isReady && cache.count == Dashboard.allCases.count)
+        // What a request for the default view then gets is the page built ahead.
+        let publication = try served.platform.publication()
+        let query = try WebApp.query(.overview, publication, unit: "", indicator: nil, measure: nil, cache)
+        _ = cache.page(.overview, publication, query)
+        #expect(cache.count == Dashboard.allCases.count)
+    }
+
     static func json(_ response: TestResponse) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }

@@ -1,13 +1,34 @@
 import Foundation
 import GRDB
 import Governance
-import Storage
 import Testing
+
+@testable import Storage
 
 @Suite struct StoreTests {
     func folder() -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
         return url
+    }
+
+    /// Every request writes an audit entry, so a long read of the store (a whole check of the
+    /// audit log, a page of the vault) must hold up no write: reads and the writer run side by side.
+    @Test func aLongReadHoldsUpNoWrite() throws {
+        let dir = folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try GovernanceStore(directory: dir, key: PlatformKey.ephemeral())
+        try store.audit(user: "a", role: "analyst", purpose: "planning", action: "view", outcome: "allowed", detail: "{}")
+        let written = DispatchSemaphore(value: 0)
+        try store.database.read { _ in
+            DispatchQueue.global().async {
+                _ = try? store.audit(
+                    user: "b", role: "analyst", purpose: "planning", action: "view", outcome: "allowed", detail: "{}")
+                written.signal()
+            }
+            // A single connection would make the write wait for this read to end: never, here.
+            #expect(written.wait(timeout: .now() + 30) == .success)
+        }
+        #expect(try store.auditEntries().map(\.user) == ["a", "b"])
     }
 
     @Test func keepsRunsAndTheirResults() throws {

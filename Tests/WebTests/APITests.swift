@@ -34,7 +34,7 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         let router = WebApp.router(platform: fixture.platform, sessions: WebSessions())
         let served = Set(
             router.routes.map { "\($0.method.rawValue) \($0.path)" }.filter {
-                $0.contains(" /api/") || $0.hasSuffix(" /health") || $0.hasSuffix(" /metrics") || $0.hasSuffix(" /openapi.json")
+                $0.contains(" /api/") || $0.contains(" /health") || $0.hasSuffix(" /metrics") || $0.hasSuffix(" /openapi.json")
             })
         let url = WebApp.openAPIDocument
         let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
@@ -52,6 +52,21 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             url.path,
         ])
         #expect(check.status == 0 && check.output.contains("valid"), Comment(rawValue: check.errors))
+    }
+
+    /// Readiness is distinct from liveness: 503 until the server has got the newest run ready.
+    @Test func readyOnlyOnceTheNewestRunIsPrepared() async throws {
+        let fixture = try Fixture()
+        let readiness = WebApp.Readiness()
+        let router = WebApp.router(platform: fixture.platform, sessions: WebSessions(), readiness: readiness)
+        try await Application(router: router).test(.router) { client in
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            let preparing = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(preparing.status == .serviceUnavailable && String(buffer: preparing.body).contains("preparing"))
+            readiness.markReady()
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok && String(buffer: ready.body).contains(#""status":"ready""#))
+        }
     }
 
     @Test func bearerTokensThrottlingAndMetrics() async throws {

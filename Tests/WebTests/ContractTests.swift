@@ -28,6 +28,7 @@ import Testing
         let examples: [String: any Encodable] = [
             "error": API.Failure(error: "not signed in"),
             "get /health 200": API.Health(status: "ok", run: 3),
+            "get /health/ready 200": API.Health(status: "ready", run: 3),
             "post /api/sessions 201": API.SessionStarted(
                 token: "t", csrf: "c", role: "analyst", purpose: "planning", idleExpirySeconds: 1800),
             "get /api/units 200": API.Units(run: 3, units: [organisation, practice]),
