@@ -106,7 +106,7 @@ public final class GovernanceStore: Sendable {
     /// The signed head of the audit log, outside the data directory.
     public let anchorFile: URL
 
-    /// Opens the store in `directory` (one connection to `phm.sqlite`).
+    /// Opens the store in `directory` (a pool of connections to `phm.sqlite`).
     public convenience init(directory: URL, key: PlatformKey) throws {
         self.init(runs: try RunStore(directory: directory), directory: directory, key: key)
     }
