@@ -76,6 +76,12 @@ public final class Publication: Sendable {
         self.folder = folder
         runId = frame.runId
         asOf = frame.asOf
+        do { run = try Published.run.read(from: folder) } catch {
+            throw AccessError.invalid("run \(frame.runId)'s output \(error) (in \(folder.path))")
+        }
+        // Exact counts are for direct analysis of the output folder; no page or API serves them.
+        // Checked first: the tables are not read only to be refused.
+        guard run.suppressed == true else { throw AccessError.unsuppressedRun(frame.runId, recorded: run.suppressed != nil) }
         do {
             multimorbidity = try Published.multimorbidityByUnit.read(from: folder)
             costConcentration = try Published.costConcentration.read(from: folder)
@@ -85,7 +91,6 @@ public final class Publication: Sendable {
             inequalities = try Published.inequalities.read(from: folder)
             variation = try Published.variation.read(from: folder)
             spc = try Published.spc.read(from: folder)
-            run = try Published.run.read(from: folder)
             reconciliation = try Published.reconciliation.read(from: folder).files
             linkage = try Published.linkage.read(from: folder).bySource
             let summaries = folder.appendingPathComponent(Published.models.file)
@@ -107,8 +112,6 @@ public final class Publication: Sendable {
         } catch {
             throw AccessError.invalid("run \(frame.runId)'s output \(error) (in \(folder.path))")
         }
-        // Exact counts are for direct analysis of the output folder; no page or API serves them.
-        guard run.suppressed == true else { throw AccessError.unsuppressedRun(frame.runId, recorded: run.suppressed != nil) }
         units = Self.units(frame.hierarchy)
         population = Self.population(frame, units: units)
     }

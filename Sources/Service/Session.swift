@@ -249,9 +249,11 @@ public struct Session: Sendable {
         // Who entered and left the list since this user last looked, on the run they looked at.
         let practiceCode = user.practiceCode!
         var since: PracticeWorklist.SinceLastLook?
+        // An earlier run's members that could not be worked out in time leave the list without
+        // "since last look" this time rather than failing it; the next look tries again.
         if let run = try store.viewWorklist(user: user.name, cohort: cohort, practiceCode: practiceCode, run: frame.runId),
-            let before = try platform.members(
-                saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline)
+            let before = (try? platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline))
+                ?? nil
         {
             let now = Set(list.ranking.map { frame.pseudonym[$0] })
             since = .init(

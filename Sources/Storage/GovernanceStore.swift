@@ -447,11 +447,21 @@ public final class GovernanceStore: Sendable {
         let seal = AuditSeal(
             through: through, head: last.hash, archive: name, archiveSHA256: AuditArchive.sha256(data),
             sealedAt: AuditEntry.timestamp(date), key: key)
-        try database.write { db in
-            try db.execute(
-                sql: "INSERT INTO auditSeal (through, head, archive, archiveSHA256, sealedAt, mac) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [seal.through, seal.head, seal.archive, seal.archiveSHA256, seal.sealedAt, seal.mac])
-            try db.execute(sql: "DELETE FROM audit WHERE sequence <= ?", arguments: [through])
+        do {
+            try database.write { db in
+                // Another archive sealed meanwhile: this one's file would not start where its seal ends.
+                guard try Self.latestSeal(db)?.through == after?.through else {
+                    throw AuditArchiveError("another archive was sealed meanwhile: archive again")
+                }
+                try db.execute(
+                    sql: "INSERT INTO auditSeal (through, head, archive, archiveSHA256, sealedAt, mac) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [seal.through, seal.head, seal.archive, seal.archiveSHA256, seal.sealedAt, seal.mac])
+                try db.execute(sql: "DELETE FROM audit WHERE sequence <= ?", arguments: [through])
+            }
+        } catch {
+            // Not sealed: the file must not stand as if it were.
+            try? FileManager.default.removeItem(at: file)
+            throw error
         }
         return seal
     }

@@ -44,10 +44,11 @@ public enum WebApp {
         while !Task.isCancelled {
             if let newest = FrameFile.runs(dataDirectory: platform.dataDirectory).first, newest != prepared {
                 do {
-                    try await offLoop { try prepare(platform, cache) }
+                    // On a thread of its own: NIO's pool (one thread a core) stays free for requests.
+                    try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                        Thread.detachNewThread { done.resume(with: Result { try prepare(platform, cache) }) }
+                    }
                     logger.info("run ready to serve", metadata: ["run": "\(newest)"])
-                } catch is CancellationError {
-                    return
                 } catch {
                     // Not an outage: the pages say why when asked (a run with exact counts, say).
                     logger.notice("run not prepared ahead", metadata: ["run": "\(newest)", "reason": "\(error)"])
@@ -68,8 +69,12 @@ public enum WebApp {
 
     /// Reads the newest run's frames and planning outputs and builds each page's default view.
     static func prepare(_ platform: Platform, _ cache: PageCache) throws {
-        for purpose in [Purpose.directCare, .planning] { _ = try platform.frame(for: purpose) }
-        let publication = try platform.publication()
+        let publication = try platform.publication()  // the planning frame first
+        // Direct care's frame when the run has one of its own (otherwise it is the planning frame,
+        // read when a clinician first asks).
+        let run = publication.runId
+        let variant = FrameFile.url(dataDirectory: platform.dataDirectory, run: run, variant: Purpose.directCare.rawValue)
+        if FileManager.default.fileExists(atPath: variant.path) { _ = try platform.frame(for: .directCare) }
         for dashboard in Dashboard.allCases {
             let query = try query(dashboard, publication, unit: "", indicator: nil, measure: nil, cache)
             _ = cache.page(dashboard, publication, query)
