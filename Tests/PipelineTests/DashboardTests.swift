@@ -112,6 +112,8 @@ import Testing
                     #expect(
                         html.contains("<svg") && html.contains("Download the table (CSV)")
                             && html.contains("aria-current=\"page\""))
+                    // Every page names the run it shows and the date its figures are as of.
+                    #expect(html.contains("Run \(frame.runId), as of \(frame.asOf)."))
                     #expect(!pseudonyms.contains { html.contains($0) })
                     let api = try await client.execute(
                         uri: "/api/pages/\(dashboard.rawValue)?unit=\(unit.code)", method: .get, headers: bearer)
