@@ -51,6 +51,14 @@ public final class Platform: Sendable {
     /// frame gets its people's secret record keys and its measures' caps for publishing profiles.
     public func frame(for purpose: Purpose) throws -> PersonFrame {
         let newest = FrameFile.runs(dataDirectory: dataDirectory).first
+        // A purpose without a frame of its own in the newest run reads the planning frame: the
+        // same file, so one copy in memory rather than two.
+        if purpose != .planning, let newest,
+            !FileManager.default.fileExists(
+                atPath: FrameFile.url(dataDirectory: dataDirectory, run: newest, variant: purpose.rawValue).path)
+        {
+            return try frame(for: .planning)
+        }
         if let frame = cachedFrames.withLock({ $0[purpose] }), frame.runId == newest { return frame }
         // One load at a time: requests arriving together after a run wait for it rather than
         // each reading the frame and computing every person's record key again.

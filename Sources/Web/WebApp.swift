@@ -62,19 +62,15 @@ public enum WebApp {
 
     /// Whether the server has got the newest run it found at start ready to serve.
     final class Readiness: Sendable {
-        private let ready = Mutex(false)
-        var isReady: Bool { ready.withLock { $0 } }
-        func markReady() { ready.withLock { $0 = true } }
+        private let ready = Atomic(false)
+        var isReady: Bool { ready.load(ordering: .acquiring) }
+        func markReady() { ready.store(true, ordering: .releasing) }
     }
 
     /// Reads the newest run's frames and planning outputs and builds each page's default view.
     static func prepare(_ platform: Platform, _ cache: PageCache) throws {
         let publication = try platform.publication()  // the planning frame first
-        // Direct care's frame when the run has one of its own (otherwise it is the planning frame,
-        // read when a clinician first asks).
-        let run = publication.runId
-        let variant = FrameFile.url(dataDirectory: platform.dataDirectory, run: run, variant: Purpose.directCare.rawValue)
-        if FileManager.default.fileExists(atPath: variant.path) { _ = try platform.frame(for: .directCare) }
+        _ = try platform.frame(for: .directCare)
         for dashboard in Dashboard.allCases {
             let query = try query(dashboard, publication, unit: "", indicator: nil, measure: nil, cache)
             _ = cache.page(dashboard, publication, query)
