@@ -29,8 +29,11 @@ let package = Package(
         // The output contract: every published table's row type and file name, and the reports
         // (run summary, reconciliation, linkage, codes, models). Writers write these; pages read them.
         .target(name: "Outputs", dependencies: ["PHMCore"], swiftSettings: strict),
-        // Reading a folder of extracts: CSV from bytes, validation, quarantine, reconciliation.
-        .target(name: "Ingest", dependencies: ["PHMCore", "Outputs"], swiftSettings: strict),
+        // FHIR R4: the JSON tape parser, the UK Core vocabulary, and the resources the platform writes.
+        .target(name: "FHIR", dependencies: ["PHMCore"], swiftSettings: strict),
+        // Reading a folder of extracts: CSV from bytes, FHIR Bulk Data exports, validation,
+        // quarantine, reconciliation.
+        .target(name: "Ingest", dependencies: ["PHMCore", "Outputs", "FHIR"], swiftSettings: strict),
         // NHS numbers, linkage to the GP spine, pseudonymisation, the identity vault's records.
         .target(
             name: "Identity",
@@ -83,7 +86,7 @@ let package = Package(
             dependencies: ["PHMCore", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
-        .target(name: "Synthesis", dependencies: ["PHMCore"], swiftSettings: strict),
+        .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
         // One run: ingest, identify, build the population, write the outputs.
         .target(
             name: "Pipeline",
@@ -143,6 +146,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
+        .testTarget(name: "FHIRTests", dependencies: ["FHIR"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Outputs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),

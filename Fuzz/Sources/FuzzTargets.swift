@@ -17,11 +17,12 @@ import Projections
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
-    case scenarios, population, evaluation, evaluationBase = "evaluation-base", gates
+    case scenarios, population, evaluation, evaluationBase = "evaluation-base", gates, fhir
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
         case .csv: Self.csv(bytes)
+        case .fhir: Self.fhir(bytes)
         case .cohortText: _ = try? CohortText.parse(String(decoding: bytes, as: UTF8.self))
         case .cohortJSON: _ = try? CohortJSON.parse(Data(bytes))
         case .definitions: Self.definitions(bytes)
@@ -95,6 +96,31 @@ enum FuzzTarget: String, CaseIterable {
             _ = raw.count
         }
     }
+
+    /// A FHIR Bulk Data export as `phm run` reads it: the bytes as the NDJSON file of each
+    /// resource type read, beside fixed practices, areas and postcodes, in blocks small enough
+    /// that long lines take the oversized path.
+    static func fhir(_ bytes: UnsafeRawBufferPointer) {
+        let folder = fhirFolder
+        for type in ["Organization", "Consent", "ChargeItem", "Patient", "Condition", "Observation", "MedicationRequest"] {
+            try? Data(bytes).write(to: folder.appendingPathComponent(type + ".ndjson"))
+        }
+        _ = try? ExtractReader(folder: folder, workers: 2, blockSize: 4_096).read()
+    }
+
+    static let fhirFolder: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "phm-fuzz-fhir-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let files = [
+            "practices.csv":
+                "practice_code,practice_name,pcn_code,pcn_name,locality_code,locality_name,organisation_code,organisation_name\nA00001,North,U00001,PCN,L01,Town,QX9,ICB\n",
+            "areas.csv": "lsoa_code,imd_decile\nE01000001,1\n",
+            "postcodes.csv": "postcode,lsoa_code\nLS1 4AP,E01000001\n",
+        ]
+        for (name, text) in files { try? Data(text.utf8).write(to: folder.appendingPathComponent(name)) }
+        return folder
+    }()
 
     /// A condition definitions file (YAML), as `phm run --conditions` reads it, beside an empty
     /// folder (so code list files it names are missing).

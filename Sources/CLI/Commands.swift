@@ -152,6 +152,11 @@ extension PHMCommand {
         }
     }
 
+    /// How `phm synth` writes primary care.
+    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
+        case csv, fhir
+    }
+
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a synthetic health system that follows the input contract, with its ground truth.")
@@ -163,6 +168,11 @@ extension PHMCommand {
 
         @Option(help: "The folder to write.")
         var out: String
+
+        @Option(
+            help:
+                "csv writes the input contract; fhir writes primary care as a FHIR Bulk Data export and the rest as CSV.")
+        var format: InputFormat = .csv
 
         @Option(
             help:
@@ -186,6 +196,7 @@ extension PHMCommand {
             if months == nil, feedDrop != nil || codingChange != nil {
                 throw ValidationError("--feed-drop and --coding-change need --months.")
             }
+            if months != nil, format == .fhir { throw ValidationError("--months writes CSV only; leave out --format fhir.") }
             _ = try sequence()
         }
 
@@ -223,8 +234,16 @@ extension PHMCommand {
             }
             let summary = try Console.synthesise(population.synthesis(asOf: asOf), out: out)
             print("wrote \(Console.number(summary.people)) people to \(out)")
-            for (file, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {
-                print("  \(file): \(Console.number(rows)) rows")
+            var counts = summary.rows.mapValues { ($0, "rows") }
+            if format == .fhir {
+                let resources = try Console.reportingFailures {
+                    try BulkExportWriter.convert(URL(fileURLWithPath: out), transactionTime: asOf)
+                }
+                for file in ["patients.csv", "gp_events.csv", "prescriptions.csv"] { counts[file] = nil }
+                for (type, n) in resources { counts[type + ".ndjson"] = (n, "resources") }
+            }
+            for (file, (n, unit)) in counts.sorted(by: { $0.key < $1.key }) {
+                print("  \(file): \(Console.number(n)) \(unit)")
             }
         }
     }

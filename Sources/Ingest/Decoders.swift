@@ -55,6 +55,21 @@ enum Decoders {
         }
     }
 
+    static func postcodes(_ refs: References) -> RowDecoder<PostcodeRecords> {
+        { row, c, piece throws(RowError) in
+            try Field.required(row[c[0]], "postcode")
+            guard let postcode = Postcode.normalise(row[c[0]]) else {
+                throw RowError("postcode", .codeFormat, "postcode \(Field.show(row[c[0]])) is not a UK postcode")
+            }
+            try Field.required(row[c[1]], "lsoa_code")
+            guard refs.areas.find(row[c[1]]) != nil else {
+                throw RowError("lsoa_code", .unknownArea, "lsoa_code \(Field.show(row[c[1]])) is not in areas.csv")
+            }
+            piece.batch.postcode.append(postcode)
+            piece.batch.lsoa.append(Field.text(row[c[1]]))
+        }
+    }
+
     static func patients(_ refs: References) -> RowDecoder<PatientRecords> {
         { row, c, piece throws(RowError) in
             try Field.identifier(row[c[0]], "patient_id")

@@ -21,7 +21,7 @@ public struct Extract: Sendable {
     /// The sources that supplied at least one accepted row.
     public var sourcesPresent: [DataSource] {
         var present = Set(careSource)
-        if (reconciliation.first { $0.file == InputContract.patients.name }?.accepted ?? 0) > 0 { present.insert(.gp) }
+        if patients.count > 0 { present.insert(.gp) }
         return DataSource.allCases.filter(present.contains)
     }
 
@@ -29,7 +29,8 @@ public struct Extract: Sendable {
     public var bytes: Int { reconciliation.reduce(0) { $0 + $1.bytes } }
 }
 
-/// Reads a folder that follows input contract version 1.
+/// Reads a folder that follows input contract version 1, where primary care may instead come as
+/// a FHIR Bulk Data export (docs/fhir.md).
 public struct ExtractReader: Sendable {
     public var folder: URL
     public var workers: Int
@@ -96,13 +97,56 @@ public struct ExtractReader: Sendable {
         for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 
         let snapshot = refs
-        extract.patients = try ingest(InputContract.patients, &extract, Decoders.patients(snapshot))
+        let export = try BulkExport.find(in: folder).map {
+            ExportReader(export: $0, workers: workers, blockSize: blockSize, progress: progress)
+        }
+        var context = ExportContext()
+        if let export {
+            let postcodes = try ingest(InputContract.postcodes, &extract, Decoders.postcodes(snapshot))
+            context = try export.context(
+                postcodes: Dictionary(zip(postcodes.postcode, postcodes.lsoa), uniquingKeysWith: { first, _ in first }),
+                into: &extract)
+            try export.unreadFiles(into: &extract)
+        }
+        if let export, !export.export.files(of: "Patient").isEmpty {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(InputContract.patients.name).path) {
+                throw UnusableInput(
+                    file: InputContract.patients.name, problem: "is beside a FHIR export that also holds Patient resources",
+                    remedy: "Keep one source of the registered population: remove patients.csv or the Patient files.")
+            }
+            extract.patients = try export.read(
+                "Patient", as: InputContract.patients, keyed: true, context: context, into: &extract,
+                project: ResourceRows.patient, decode: Decoders.patients(snapshot))
+        } else {
+            extract.patients = try ingest(InputContract.patients, &extract, Decoders.patients(snapshot))
+        }
         refs.patients.reserveCapacity(extract.patients.count)
         for (i, id) in extract.patients.patientId.enumerated() { refs.patients.insert(id, value: Int32(i)) }
 
         let withPatients = refs
         extract.clinical = try ingest(InputContract.gpEvents, &extract, Decoders.gpEvents(withPatients))
         extract.prescriptions = try ingest(InputContract.prescriptions, &extract, Decoders.prescriptions(withPatients))
+        if let export {
+            let entries: [(String, @Sendable (Resource, ExportContext, inout RowBuilder) throws(Refusal) -> Void)] = [
+                ("Condition", { r, _, rows throws(Refusal) in try ResourceRows.condition(r, into: &rows) }),
+                ("Observation", { r, _, rows throws(Refusal) in try ResourceRows.observation(r, into: &rows) }),
+                ("Procedure", { r, _, rows throws(Refusal) in try ResourceRows.procedure(r, into: &rows) }),
+            ]
+            for (type, project) in entries {
+                extract.clinical.append(
+                    contentsOf: try export.read(
+                        type, as: InputContract.gpEvents, context: context, into: &extract, project: project,
+                        decode: Decoders.gpEvents(withPatients)))
+            }
+            for (type, project) in [
+                ("MedicationRequest", ResourceRows.medicationRequest), ("MedicationStatement", ResourceRows.medicationStatement),
+            ] {
+                extract.prescriptions.append(
+                    contentsOf: try export.read(
+                        type, as: InputContract.prescriptions, context: context, into: &extract, project: project,
+                        decode: Decoders.prescriptions(withPatients)))
+            }
+        }
 
         let careFiles: [(FileSpec, RowDecoder<CareRecords>, DataSource?)] = [
             (InputContract.inpatientSpells, Decoders.inpatientSpells(), .acute),

@@ -66,6 +66,11 @@ struct Piece<Batch: RecordBatch>: Sendable {
     var warnings: [Warning: Int] = [:]
     var rejected: [QuarantinedRow] = []
     var rowsIn = 0
+    /// Rows (or resources) accepted, before keys repeated across pieces are refused.
+    var accepted = 0
+    /// Rows (or resources) read and deliberately not used, by reason (an export's unknown code
+    /// systems, refuted diagnoses): counted, never quarantined.
+    var notRead: [String: Int] = [:]
     var lines = 0
     // For files with a key: each accepted row's key, line and raw text location.
     var keys: [RowKey] = []
@@ -240,6 +245,7 @@ struct FileIngest<Batch: RecordBatch> {
                 do throws(RowError) {
                     let before = piece.batch.count
                     try decode(row, map, &piece)
+                    piece.accepted += piece.batch.count - before
                     if let keyPosition, piece.batch.count > before {
                         piece.keys.append(RowKey(row[keyPosition]))
                         piece.keyLines.append(row.line)
@@ -285,7 +291,7 @@ struct FileIngest<Batch: RecordBatch> {
     }
 
     /// Appends a piece in file order: fixes line numbers, rejects keys seen before, maps code ids.
-    private func merge(
+    func merge(
         _ piece: inout Piece<Batch>, firstLine: Int, block: UnsafeRawBufferPointer, seen: inout Set<RowKey>,
         codes: inout CodeTable, into output: inout Output
     ) {
@@ -310,7 +316,10 @@ struct FileIngest<Batch: RecordBatch> {
         rejected.sort { $0.line < $1.line }
         output.quarantine.append(contentsOf: rejected)
         output.reconciliation.rowsIn += piece.rowsIn
-        output.reconciliation.accepted += piece.batch.count - skipping.count
+        output.reconciliation.accepted += piece.accepted - skipping.count
+        if !piece.notRead.isEmpty {
+            output.reconciliation.notRead = (output.reconciliation.notRead ?? [:]).merging(piece.notRead, uniquingKeysWith: +)
+        }
         output.reconciliation.quarantined += rejected.count
         for row in rejected { output.reconciliation.quarantinedByRule[row.rule.rawValue, default: 0] += 1 }
         for (warning, n) in piece.warnings { output.reconciliation.warnings[warning.rawValue, default: 0] += n }

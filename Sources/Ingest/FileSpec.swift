@@ -106,6 +106,12 @@ public enum InputContract {
             ColumnSpec("end_date", required: false), ColumnSpec("cost"),
         ], keyColumn: 0)
 
+    /// Postcodes to small areas, read beside a FHIR export (whose patients carry a postcode but no
+    /// LSOA): the `pcds` and `lsoa21cd` columns of the ONS Postcode Directory, renamed.
+    public static let postcodes = FileSpec(
+        name: "postcodes.csv", requiredFile: false, columns: [ColumnSpec("postcode"), ColumnSpec("lsoa_code")],
+        keyColumn: 0)
+
     public static let all: [FileSpec] = [
         practices, areas, patients, gpEvents, prescriptions, inpatientSpells, aeAttendances,
         outpatientAppointments, careContacts,

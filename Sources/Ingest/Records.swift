@@ -79,6 +79,18 @@ public struct PatientRecords: RecordBatch {
     }
 }
 
+/// Accepted rows of `postcodes.csv`.
+struct PostcodeRecords: RecordBatch {
+    var postcode: [String] = []
+    var lsoa: [String] = []
+    var count: Int { postcode.count }
+
+    mutating func append(_ o: PostcodeRecords, skipping s: Set<Int>, codeMap: [Int32]) {
+        postcode.append(o.postcode, skipping: s)
+        lsoa.append(o.lsoa, skipping: s)
+    }
+}
+
 /// Accepted rows of `gp_events.csv`; `registration` indexes `PatientRecords`.
 public struct ClinicalRecords: RecordBatch {
     public var registration: [Int32] = []

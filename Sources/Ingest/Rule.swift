@@ -19,6 +19,9 @@ public enum Rule: String, Sendable, Codable, CaseIterable, Comparable {
     case unknownPatient = "unknown_patient"
     case duplicateKey = "duplicate_key"
     case textFormat = "text_format"
+    case jsonSyntax = "json_syntax"
+    case resourceType = "resource_type"
+    case lineLength = "line_length"
 
     public static func < (lhs: Rule, rhs: Rule) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -41,6 +44,9 @@ public enum Rule: String, Sendable, Codable, CaseIterable, Comparable {
         case .unknownPatient: "The patient_id is not in patients.csv."
         case .duplicateKey: "The row's key (e.g. record_id) already appeared earlier in the file."
         case .textFormat: "A text value contains control characters or is longer than 200 bytes."
+        case .jsonSyntax: "A line of a FHIR export is not one JSON object in UTF-8 (RFC 8259)."
+        case .resourceType: "A FHIR resource is not of the type its file holds, or lacks resourceType."
+        case .lineLength: "A line of a FHIR export is longer than the 16 MiB one resource may take."
         }
     }
 }

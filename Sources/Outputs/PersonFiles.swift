@@ -21,9 +21,10 @@ public enum PersonFiles {
     /// rows) or not suppressed: what retention removes first, leaving the aggregate tables.
     public static let personLevel = [persons, personConditions.file, riskScores, projectionBasis, quarantine]
 
-    /// A quarantine file for an input file.
+    /// A quarantine file for an input file: its name for a CSV file, with `.csv` added for a
+    /// FHIR export's `.ndjson` file (the quarantine file is CSV either way).
     public static func quarantine(_ inputFile: String) -> OutputTable<QuarantineRow> {
-        OutputTable(file: quarantine + "/" + inputFile)
+        OutputTable(file: quarantine + "/" + inputFile + (inputFile.hasSuffix(".csv") ? "" : ".csv"))
     }
 
     /// The fixed columns of `persons.csv`. Use and cost cover the 12 months before as-of and are

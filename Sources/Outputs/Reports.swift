@@ -76,6 +76,14 @@ public struct FileReconciliation: Sendable, Codable {
     public var quarantinedByRule: [String: Int] = [:]
     /// Rows kept whose identity fields were unusable, by warning.
     public var warnings: [String: Int] = [:]
+    /// Records read and deliberately not used, by reason (in a FHIR export: resources coded only
+    /// in systems the library does not know, refuted or entered-in-error records); absent for
+    /// the contract's CSV files, which have none.
+    public var notRead: [String: Int]?
+    /// For a file of a FHIR export, the contract file its resources are read as (`gp_events.csv`
+    /// for Condition, Observation and Procedure), so data quality follows a feed whichever form
+    /// it arrives in.
+    public var readAs: String?
     /// Columns the contract does not name.
     public var extraColumns: [String] = []
     /// Whether those columns were kept (area indicators) rather than ignored.
@@ -87,8 +95,8 @@ public struct FileReconciliation: Sendable, Codable {
         self.present = present
     }
 
-    /// Rows in equals rows accepted plus rows quarantined.
-    public var balances: Bool { rowsIn == accepted + quarantined }
+    /// Rows in equals rows accepted plus rows quarantined plus records not read.
+    public var balances: Bool { rowsIn == accepted + quarantined + (notRead?.values.reduce(0, +) ?? 0) }
 }
 
 // MARK: linkage.json

@@ -49,11 +49,15 @@ enum DataQuality {
         // The run as a whole.
         let planning = registered.filter { !population.optedOut[$0] }
         var run = QualityReport.Entry(subject: .run, figures: [:])
-        let rowsIn = extract.reconciliation.reduce(0) { $0 + $1.rowsIn }
+        // Rows of the contract's files, FHIR resources read as them included, and what only serves
+        // them (postcodes, opt-out consents, charge items) left out: a feed that changes form
+        // keeps its figures.
+        let contractFiles = Set(InputContract.all.map(\.name))
+        let parts = extract.reconciliation.filter { contractFiles.contains($0.file) || $0.readAs != nil }
+        let rowsIn = parts.reduce(0) { $0 + $1.rowsIn }
         run.figures[QualityFigure.registered.rawValue] = Double(registered.count)
         run.figures[QualityFigure.rows.rawValue] = Double(rowsIn)
-        run.figures[QualityFigure.quarantineRate.rawValue] = share(
-            extract.reconciliation.reduce(0) { $0 + $1.quarantined }, rowsIn)
+        run.figures[QualityFigure.quarantineRate.rawValue] = share(parts.reduce(0) { $0 + $1.quarantined }, rowsIn)
         let linkedRows = (0..<extract.care.count).filter { shared[$0] }
         run.figures[QualityFigure.linkedShare.rawValue] = share(
             linkedRows.filter { linkage.person[$0] >= 0 }.count, linkedRows.count)
@@ -104,9 +108,16 @@ enum DataQuality {
             c.cost += Double(extract.care.cost[r])
             care[file] = c
         }
-        let files = Dictionary(extract.reconciliation.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
         for spec in InputContract.all {
-            let file = files[spec.name] ?? FileReconciliation(file: spec.name, present: false)
+            // A contract file's figures, with those of the FHIR files read as it.
+            var file = FileReconciliation(file: spec.name, present: false)
+            for part in extract.reconciliation where part.file == spec.name || part.readAs == spec.name {
+                file.present = file.present || part.present
+                file.rowsIn += part.rowsIn
+                file.accepted += part.accepted
+                file.quarantined += part.quarantined
+                file.quarantinedByRule.merge(part.quarantinedByRule, uniquingKeysWith: +)
+            }
             var entry = QualityReport.Entry(
                 subject: .init(.source, spec.name),
                 figures: [

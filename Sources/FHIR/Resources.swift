@@ -1,0 +1,173 @@
+/// FHIR R4 resources written from the input contract's fields, one JSON line each, in the
+/// shapes `BulkExportReader` reads (docs/fhir.md). Empty fields are left out, as FHIR requires.
+///
+/// Values are written as given: a malformed date or code in the source stays malformed here, so
+/// the reader quarantines it just as it would the contract row.
+public enum Resources {
+    /// A GP registration (one row of `patients.csv`): the practice and period are the PDS shape,
+    /// an identifier with a period under `generalPractitioner`.
+    public static func patient(_ field: (String) -> String) -> String {
+        var o = JSONObject("Patient", id: field("patient_id"))
+        if !field("nhs_number").isEmpty {
+            o.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
+        }
+        var name: [String] = []
+        if !field("family_name").isEmpty { name.append("\"family\":" + JSONObject.quoted(field("family_name"))) }
+        if !field("given_name").isEmpty { name.append("\"given\":[" + JSONObject.quoted(field("given_name")) + "]") }
+        if !name.isEmpty { o.raw("name", "[{\"use\":\"official\"," + name.joined(separator: ",") + "}]") }
+        let sex = field("sex")
+        if !sex.isEmpty { o.string("gender", Vocabulary.genders.first { $0.contract == sex }?.fhir ?? sex) }
+        o.string("birthDate", field("date_of_birth"))
+        o.string("deceasedDateTime", field("date_of_death"))
+        if !field("postcode").isEmpty {
+            o.raw("address", "[{\"use\":\"home\",\"postalCode\":" + JSONObject.quoted(field("postcode")) + "}]")
+        }
+        var period: [String] = []
+        if !field("registered_from").isEmpty { period.append("\"start\":" + JSONObject.quoted(field("registered_from"))) }
+        if !field("registered_to").isEmpty { period.append("\"end\":" + JSONObject.quoted(field("registered_to"))) }
+        o.raw(
+            "generalPractitioner",
+            "[{\"type\":\"Organization\",\"identifier\":{\"system\":\(JSONObject.quoted(Vocabulary.odsOrganisation)),\"value\":"
+                + JSONObject.quoted(field("practice_code"))
+                + (period.isEmpty ? "" : ",\"period\":{" + period.joined(separator: ",") + "}") + "}}]")
+        if !field("ethnic_category").isEmpty {
+            o.raw(
+                "extension",
+                "[{\"url\":\(JSONObject.quoted(Vocabulary.ethnicCategoryExtension)),\"valueCodeableConcept\":"
+                    + JSONObject.concept(Vocabulary.ethnicCategoryEngland, field("ethnic_category")) + "}]")
+        }
+        return o.closed
+    }
+
+    /// A National Data Opt-out registered by the patient, as a `Consent` that denies under the
+    /// opt-out policy.
+    public static func optOut(patient id: String) -> String {
+        var o = JSONObject("Consent", id: "ndop-" + id)
+        o.string("status", "active")
+        o.raw("scope", JSONObject.concept(Vocabulary.consentScope, "patient-privacy"))
+        o.raw("category", "[" + JSONObject.concept("http://loinc.org", "59284-0") + "]")
+        o.raw("patient", JSONObject.reference("Patient", id))
+        o.raw("policy", "[{\"uri\":\(JSONObject.quoted(Vocabulary.nationalDataOptOut))}]")
+        o.raw("provision", "{\"type\":\"deny\"}")
+        return o.closed
+    }
+
+    /// A coded entry of `gp_events.csv`: an `Observation` when it carries a value, else a `Condition`.
+    public static func clinicalEntry(id: String, _ field: (String) -> String) -> (type: String, line: String) {
+        let system = Vocabulary.uri(ofSystem: field("code_system")) ?? field("code_system")
+        let value = field("value")
+        if value.isEmpty {
+            var o = JSONObject("Condition", id: id)
+            o.raw("clinicalStatus", JSONObject.concept(Vocabulary.conditionClinical, "active"))
+            o.raw("verificationStatus", JSONObject.concept(Vocabulary.conditionVerification, "confirmed"))
+            o.raw("category", "[" + JSONObject.concept(Vocabulary.conditionCategory, "problem-list-item") + "]")
+            o.raw("code", JSONObject.concept(system, field("code")))
+            o.raw("subject", JSONObject.reference("Patient", field("patient_id")))
+            o.string("onsetDateTime", field("event_date"))
+            return ("Condition", o.closed)
+        }
+        var o = JSONObject("Observation", id: id)
+        o.string("status", "final")
+        o.raw("code", JSONObject.concept(system, field("code")))
+        o.raw("subject", JSONObject.reference("Patient", field("patient_id")))
+        o.string("effectiveDateTime", field("event_date"))
+        var quantity = ["\"value\":" + JSONObject.number(value)]
+        let unit = field("unit")
+        if !unit.isEmpty {
+            quantity.append("\"unit\":" + JSONObject.quoted(unit))
+            quantity.append("\"system\":" + JSONObject.quoted(Vocabulary.ucum))
+            quantity.append("\"code\":" + JSONObject.quoted(unit))
+        }
+        o.raw("valueQuantity", "{" + quantity.joined(separator: ",") + "}")
+        return ("Observation", o.closed)
+    }
+
+    /// A row of `prescriptions.csv` as a `MedicationRequest`, with its cost (if any) as a
+    /// `ChargeItem` that points at it through `supportingInformation`.
+    public static func prescription(id: String, _ field: (String) -> String) -> (request: String, charge: String?) {
+        let system = Vocabulary.uri(ofSystem: field("code_system")) ?? field("code_system")
+        var coding = "{\"system\":\(JSONObject.quoted(system)),\"code\":\(JSONObject.quoted(field("code")))"
+        if !field("description").isEmpty { coding += ",\"display\":" + JSONObject.quoted(field("description")) }
+        coding += "}"
+        var o = JSONObject("MedicationRequest", id: id)
+        o.string("status", "completed")
+        o.string("intent", "order")
+        o.raw("medicationCodeableConcept", "{\"coding\":[\(coding)]}")
+        o.raw("subject", JSONObject.reference("Patient", field("patient_id")))
+        o.string("authoredOn", field("issue_date"))
+        if !field("quantity").isEmpty {
+            o.raw("dispenseRequest", "{\"quantity\":{\"value\":" + JSONObject.number(field("quantity")) + "}}")
+        }
+        guard !field("cost").isEmpty else { return (o.closed, nil) }
+        var c = JSONObject("ChargeItem", id: "cost-" + id)
+        c.string("status", "billed")
+        c.raw("code", "{\"coding\":[\(coding)]}")
+        c.raw("subject", JSONObject.reference("Patient", field("patient_id")))
+        c.raw("priceOverride", "{\"value\":" + JSONObject.number(field("cost")) + ",\"currency\":\"GBP\"}")
+        c.raw("supportingInformation", "[" + JSONObject.reference("MedicationRequest", id) + "]")
+        return (o.closed, c.closed)
+    }
+}
+
+/// One JSON object written key by key, in order.
+struct JSONObject {
+    private(set) var text: String
+
+    init(_ type: String, id: String) {
+        text = "{\"resourceType\":\(Self.quoted(type)),\"id\":\(Self.quoted(id))"
+    }
+
+    mutating func string(_ key: String, _ value: String) {
+        if !value.isEmpty { text += ",\(Self.quoted(key)):\(Self.quoted(value))" }
+    }
+
+    mutating func raw(_ key: String, _ json: String) { text += ",\(Self.quoted(key)):\(json)" }
+
+    var closed: String { text + "}" }
+
+    static func reference(_ type: String, _ id: String) -> String { "{\"reference\":" + quoted(type + "/" + id) + "}" }
+
+    static func identifier(_ system: String, _ value: String) -> String {
+        "{\"system\":\(quoted(system)),\"value\":\(quoted(value))}"
+    }
+
+    static func concept(_ system: String, _ code: String) -> String {
+        "{\"coding\":[{\"system\":\(quoted(system)),\"code\":\(quoted(code))}]}"
+    }
+
+    /// A decimal written as a JSON number when it is one (`-?(0|[1-9][0-9]*)(.[0-9]+)?`), else as a
+    /// string, which the reader refuses.
+    static func number(_ text: String) -> String {
+        var digits = Array(text.utf8)
+        if digits.first == UInt8(ascii: "-") { digits.removeFirst() }
+        let point = digits.firstIndex(of: UInt8(ascii: "."))
+        let whole = digits[..<(point ?? digits.count)]
+        let fraction = point.map { digits[($0 + 1)...] }
+        let isDigit = { (b: UInt8) in b >= 0x30 && b <= 0x39 }
+        let valid =
+            !whole.isEmpty && whole.allSatisfy(isDigit) && (whole.count == 1 || whole.first != UInt8(ascii: "0"))
+            && (fraction.map { !$0.isEmpty && $0.allSatisfy(isDigit) } ?? true)
+        return valid ? text : quoted(text)
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

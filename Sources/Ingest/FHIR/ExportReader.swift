@@ -1,0 +1,354 @@
+import Dispatch
+import FHIR
+import Foundation
+import Outputs
+import PHMCore
+
+/// Record batches a resource may add several rows to, and take them back from when a later row fails.
+protocol ResourceBatch: RecordBatch {
+    mutating func truncate(to count: Int)
+    /// Appends another batch whose code ids are already the extract's.
+    mutating func append(contentsOf other: Self)
+}
+
+/// What the resources other resources refer to say: organisations, opt-outs and charges.
+struct ReferenceRecords: RecordBatch {
+    var kind: [UInt8] = []
+    var key: [String] = []
+    var value: [String] = []
+    var amount: [Double] = []
+    var count: Int { key.count }
+
+    static let organisation: UInt8 = 0, optOut: UInt8 = 1, charge: UInt8 = 2
+
+    mutating func add(_ kind: UInt8, _ key: String, _ value: String = "", _ amount: Double = 0) {
+        self.kind.append(kind)
+        self.key.append(key)
+        self.value.append(value)
+        self.amount.append(amount)
+    }
+
+    mutating func append(_ o: ReferenceRecords, skipping s: Set<Int>, codeMap: [Int32]) {
+        kind.append(o.kind, skipping: s)
+        key.append(o.key, skipping: s)
+        value.append(o.value, skipping: s)
+        amount.append(o.amount, skipping: s)
+    }
+}
+
+/// Reads the resource files of a FHIR Bulk Data export into the contract's record batches,
+/// block by block with the lines of each block parsed in parallel. Every resource becomes the
+/// contract rows it stands for and goes through the contract's own decoders, so it meets every
+/// rule a CSV row meets; a rejected resource is quarantined with its file, line and JSON path.
+struct ExportReader {
+    let export: BulkExport
+    var workers: Int
+    var blockSize: Int
+    var progress: ProgressHandler?
+
+    /// Reads Organization, Consent and ChargeItem resources: what the others refer to.
+    func context(postcodes: [String: String], into extract: inout Extract) throws -> ExportContext {
+        var context = ExportContext()
+        context.postcodes = postcodes
+        let odsSystem = ResourceRows.odsSystem
+        let optOutPolicy = Array(Vocabulary.nationalDataOptOut.utf8)
+        let handlers: [(String, @Sendable (Resource, inout ReferenceRecords) throws(Refusal) -> Void)] = [
+            (
+                "Organization",
+                { r, batch throws(Refusal) in
+                    let ods = r.elements(r.at("identifier")).first { r.equals(r.at("system", from: $0), odsSystem) }
+                    guard let id = r.string(r.at("id")), let code = r.string(r.at("value", from: ods)) else {
+                        throw .notRead("Organization without an id and an ODS code")
+                    }
+                    batch.add(ReferenceRecords.organisation, id, code)
+                }
+            ),
+            (
+                "Consent",
+                { r, batch throws(Refusal) in
+                    let policy = r.elements(r.at("policy")).contains { r.equals(r.at("uri", from: $0), optOutPolicy) }
+                    guard policy, r.equals(r.at("status"), "active"), r.equals(r.at("provision", "type"), "deny") else {
+                        throw .notRead("Consent that is not an active National Data Opt-out")
+                    }
+                    let id = try ResourceRows.subject(r, "patient", path: "Consent.patient.reference")
+                    batch.add(ReferenceRecords.optOut, String(decoding: id, as: UTF8.self))
+                }
+            ),
+            (
+                "ChargeItem",
+                { r, batch throws(Refusal) in
+                    if r.equals(r.at("status"), "entered-in-error") { throw .notRead("status entered-in-error") }
+                    let price = r.at("priceOverride", "value")
+                    guard r.tape.kind(price) == .number, let text = r.tape.raw(price, r.bytes),
+                        let amount = Double(String(decoding: text, as: UTF8.self)), amount >= 0, amount < 1e9
+                    else {
+                        throw Refusal(
+                            "ChargeItem.priceOverride.value", .numberFormat, "priceOverride.value must be an amount of 0 or more")
+                    }
+                    var targets = 0
+                    for info in r.elements(r.at("supportingInformation")) {
+                        for type: StaticString in ["MedicationRequest", "MedicationStatement"] {
+                            if let id = r.referencedId(r.at("reference", from: info), type: type) {
+                                batch.add(ReferenceRecords.charge, "\(type)/" + String(decoding: id, as: UTF8.self), "", amount)
+                                targets += 1
+                            }
+                        }
+                    }
+                    if targets == 0 { throw .notRead("ChargeItem not for a prescription") }
+                }
+            ),
+        ]
+        for (type, handle) in handlers {
+            for file in export.files(of: type) {
+                var seen = Set<RowKey>()
+                let records: ReferenceRecords = try read(file, key: nil, seen: &seen, into: &extract) {
+                    r, _, _, piece in
+                    do throws(Refusal) {
+                        try handle(r, &piece.batch)
+                        piece.accepted += 1
+                    } catch {
+                        return error
+                    }
+                    return nil
+                }
+                for i in 0..<records.count {
+                    switch records.kind[i] {
+                    case ReferenceRecords.organisation: context.organisations[records.key[i]] = records.value[i]
+                    case ReferenceRecords.optOut: context.optedOut.insert(records.key[i])
+                    default: context.costs[records.key[i], default: 0] += records.amount[i]
+                    }
+                }
+            }
+        }
+        return context
+    }
+
+    /// Reads every file of `type`: each resource projected to contract rows, then decoded as the
+    /// contract file `contract` would be.
+    func read<B: ResourceBatch>(
+        _ type: String, as contract: FileSpec, keyed: Bool = false, context: ExportContext, into extract: inout Extract,
+        project: @escaping @Sendable (Resource, ExportContext, inout RowBuilder) throws(Refusal) -> Void,
+        decode: @escaping RowDecoder<B>
+    ) throws -> B {
+        var all = B()
+        let map = ColumnMap(positions: Array(contract.columns.indices), extras: [], fieldCount: contract.columns.count)
+        // Keys are unique across all the files of a type, as within one.
+        var seen = Set<RowKey>()
+        for file in export.files(of: type) {
+            let batch: B = try read(file, as: contract.name, key: keyed ? 0 : nil, seen: &seen, into: &extract) {
+                r, line, _, piece in
+                var rows = RowBuilder()
+                do throws(Refusal) {
+                    try project(r, context, &rows)
+                } catch {
+                    return error
+                }
+                let before = piece.batch.count
+                for k in 0..<rows.rowCount {
+                    let failure = rows.withRow(k, line: line) { row -> RowError? in
+                        do throws(RowError) {
+                            try decode(row, map, &piece)
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                    if var failure {
+                        piece.batch.truncate(to: before)
+                        // Name the resource's field rather than the contract column it stood for.
+                        if let column = contract.columns.firstIndex(where: { $0.name == failure.column }) {
+                            let path = rows.paths[k][column]
+                            if failure.message.hasPrefix(failure.column) {
+                                failure.message = path + failure.message.dropFirst(failure.column.count)
+                            }
+                            failure.column = path
+                        }
+                        failure.message = failure.message.replacingOccurrences(
+                            of: "is not in patients.csv", with: "is not a registered Patient of the export")
+                        return .broken(failure)
+                    }
+                }
+                piece.accepted += 1
+                if keyed { piece.keys.append(rows.withRow(0, line: line) { RowKey($0[0]) }) }
+                return nil
+            }
+            all.append(contentsOf: batch)
+        }
+        return all
+    }
+
+    /// Reads one NDJSON file: `handle` turns each well-formed resource of the file's type into
+    /// rows of the piece's batch, or says why not.
+    private func read<B: RecordBatch>(
+        _ file: BulkExport.File, as contractFile: String? = nil, key: Int?, seen: inout Set<RowKey>,
+        into extract: inout Extract,
+        handle: @escaping @Sendable (Resource, _ line: Int, _ raw: Range<Int>, inout Piece<B>) -> Refusal?
+    ) throws -> B {
+        let started = DispatchTime.now()
+        let total = (try? FileManager.default.attributesOfItem(atPath: file.url.path)[.size] as? Int) ?? 0
+        var reader = try LineBlocks(url: file.url, displayName: file.name, blockSize: blockSize)
+        let spec = FileSpec(
+            name: file.name, requiredFile: false, columns: [ColumnSpec("\(file.resourceType).id", identifying: true)],
+            keyColumn: key)
+        let merger = FileIngest<B>(spec: spec, folder: file.url.deletingLastPathComponent())
+        var output = FileIngest<B>.Output(reconciliation: FileReconciliation(file: file.name, present: true))
+        output.reconciliation.readAs = contractFile
+        var nextLine = 1
+        let type = Array(file.resourceType.utf8)
+        while let block = try reader.next() {
+            let pieces = block.withUnsafeBytes { bytes -> [Piece<B>] in
+                let ranges = LineBlocks.pieces(of: bytes, count: workers * 2)
+                let shared = Unchecked(bytes)
+                return Parallel.map(ranges.count) { k in
+                    Self.parse(shared.value, ranges[k], file: file.name, type: type, handle: handle)
+                }
+            }
+            var line = nextLine
+            block.withUnsafeBytes { bytes in
+                for var piece in pieces {
+                    merger.merge(&piece, firstLine: line, block: bytes, seen: &seen, codes: &extract.codes, into: &output)
+                    line += piece.lines
+                }
+            }
+            nextLine = line
+            progress?(file.name, reader.bytesRead, total)
+        }
+        output.reconciliation.bytes = reader.bytesRead
+        output.reconciliation.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        extract.reconciliation.append(output.reconciliation)
+        extract.quarantine.append(contentsOf: output.quarantine)
+        return output.batch
+    }
+
+    /// The lines of one piece of a block; line numbers are counted from the piece's first line.
+    private static func parse<B: RecordBatch>(
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, file: String, type: [UInt8],
+        handle: (Resource, Int, Range<Int>, inout Piece<B>) -> Refusal?
+    ) -> Piece<B> {
+        var piece = Piece<B>()
+        var tape = JSONTape()
+        var start = range.lowerBound
+        var line = 0
+        while start < range.upperBound {
+            let newline = UnsafeRawBufferPointer(rebasing: bytes[start..<range.upperBound]).firstIndex(of: 0x0A)
+            let next = newline.map { start + $0 + 1 } ?? range.upperBound
+            var end = newline.map { start + $0 } ?? range.upperBound
+            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+            defer {
+                start = next
+                line += 1
+            }
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            // Blank lines hold no resource (an export's last line ends with a newline).
+            if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            piece.rowsIn += 1
+            let refusal: Refusal?
+            if text.count == 1, text[0] == LineBlocks.oversized {
+                refusal = Refusal("$", .lineLength, "the line is longer than 16 MiB, so it is not read")
+            } else if let offset = UTF8Check.firstInvalid(text) {
+                refusal = Refusal("$", .jsonSyntax, "the line is not UTF-8 (first invalid byte at character \(offset + 1))")
+            } else {
+                do throws(JSONTape.Failure) {
+                    try tape.parse(text)
+                    let r = Resource(tape: tape, bytes: text)
+                    let resourceType = r.at("resourceType")
+                    if tape.tokens[0].kind != .object {
+                        refusal = Refusal("$", .jsonSyntax, "the line is not a JSON object")
+                    } else if !r.equals(resourceType, type) {
+                        let found = r.string(resourceType).map { "'\($0.prefix(40))'" } ?? "no resourceType"
+                        refusal = Refusal(
+                            "resourceType", .resourceType,
+                            "the line has \(found) in a file of \(String(decoding: type, as: UTF8.self)) resources")
+                    } else {
+                        refusal = handle(r, line, start..<end, &piece)
+                    }
+                } catch {
+                    refusal = Refusal("$", .jsonSyntax, "\(error.reason) (at character \(error.offset + 1))")
+                }
+            }
+            switch refusal {
+            case nil: break
+            case .notRead(let reason): piece.notRead[reason, default: 0] += 1
+            case .broken(let error):
+                let limit = 1 << 16
+                let raw =
+                    text.count == 1 && text[0] == LineBlocks.oversized
+                    ? "" : Field.text(UnsafeRawBufferPointer(rebasing: text.prefix(limit)))
+                piece.rejected.append(
+                    QuarantinedRow(
+                        file: file, line: line, column: error.column, rule: error.rule, message: error.message,
+                        rawLine: raw, redactedLine: "*** (the resource is withheld here; the identity vault keeps it)"))
+            }
+            if case .broken = refusal {
+            } else if piece.keys.count > piece.keyLines.count {
+                piece.keyLines.append(line)
+                piece.keyRaw.append(start..<end)
+            }
+        }
+        piece.lines = line
+        return piece
+    }
+
+    /// Files of resource types the platform does not read: their lines are counted, not parsed.
+    func unreadFiles(into extract: inout Extract) throws {
+        for file in export.files where !BulkExport.readTypes.contains(file.resourceType) && file.resourceType != "Organization" {
+            var reader = try LineBlocks(url: file.url, displayName: file.name, blockSize: blockSize)
+            var lines = 0
+            var last: UInt8 = 0x0A
+            while let block = try reader.next() {
+                lines += block.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                last = block.last ?? last
+            }
+            if last != 0x0A { lines += 1 }
+            var reconciliation = FileReconciliation(file: file.name, present: true)
+            reconciliation.bytes = reader.bytesRead
+            reconciliation.rowsIn = lines
+            let type = file.resourceType.isEmpty ? "unknown" : String(file.resourceType.prefix(60))
+            reconciliation.notRead = ["resource type \(type) is not read": lines]
+            extract.reconciliation.append(reconciliation)
+        }
+    }
+}
+
+extension ClinicalRecords: ResourceBatch {
+    mutating func truncate(to n: Int) {
+        registration.removeSubrange(n...)
+        day.removeSubrange(n...)
+        code.removeSubrange(n...)
+        value.removeSubrange(n...)
+    }
+
+    public mutating func append(contentsOf other: ClinicalRecords) {
+        registration.append(contentsOf: other.registration)
+        day.append(contentsOf: other.day)
+        code.append(contentsOf: other.code)
+        value.append(contentsOf: other.value)
+    }
+}
+
+extension PrescriptionRecords: ResourceBatch {
+    mutating func truncate(to n: Int) {
+        registration.removeSubrange(n...)
+        day.removeSubrange(n...)
+        code.removeSubrange(n...)
+        quantity.removeSubrange(n...)
+        cost.removeSubrange(n...)
+    }
+
+    public mutating func append(contentsOf other: PrescriptionRecords) {
+        registration.append(contentsOf: other.registration)
+        day.append(contentsOf: other.day)
+        code.append(contentsOf: other.code)
+        quantity.append(contentsOf: other.quantity)
+        cost.append(contentsOf: other.cost)
+    }
+}
+
+extension PatientRecords: ResourceBatch {
+    mutating func truncate(to n: Int) {
+        // One row per resource: a failed resource has added nothing.
+        precondition(n == count)
+    }
+
+    mutating func append(contentsOf other: PatientRecords) { append(other, skipping: [], codeMap: []) }
+}
