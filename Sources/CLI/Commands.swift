@@ -239,7 +239,7 @@ extension PHMCommand {
                 let resources = try Console.reportingFailures {
                     try BulkExportWriter.convert(URL(fileURLWithPath: out), transactionTime: asOf)
                 }
-                for file in ["patients.csv", "gp_events.csv", "prescriptions.csv"] { counts[file] = nil }
+                counts = counts.filter { FileManager.default.fileExists(atPath: out + "/" + $0.key) }
                 for (type, n) in resources { counts[type + ".ndjson"] = (n, "resources") }
             }
             for (file, (n, unit)) in counts.sorted(by: { $0.key < $1.key }) {

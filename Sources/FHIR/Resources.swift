@@ -109,6 +109,98 @@ public enum Resources {
     }
 }
 
+extension Resources {
+    /// A row of a hospital file (`inpatient_spells.csv`, `ae_attendances.csv`,
+    /// `outpatient_appointments.csv`) as an `Encounter`, the person as the hospital recorded them
+    /// as a `Patient` of their own (with no registered practice), and the cost as a `ChargeItem`
+    /// whose `context` is the encounter. Diagnoses and the procedure are resources contained in the
+    /// encounter, named by its `diagnosis` entries in rank order.
+    public static func encounter(file: String, _ field: (String) -> String) -> [(type: String, line: String)] {
+        let id = field("record_id")
+        let person = "hospital-" + id
+        var p = JSONObject("Patient", id: person)
+        if !field("nhs_number").isEmpty {
+            p.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
+        }
+        var name: [String] = []
+        if !field("family_name").isEmpty { name.append("\"family\":" + JSONObject.quoted(field("family_name"))) }
+        if !field("given_name").isEmpty { name.append("\"given\":[" + JSONObject.quoted(field("given_name")) + "]") }
+        if !name.isEmpty { p.raw("name", "[{\"use\":\"official\"," + name.joined(separator: ",") + "}]") }
+        let sex = field("sex")
+        if !sex.isEmpty { p.string("gender", Vocabulary.genders.first { $0.contract == sex }?.fhir ?? sex) }
+        p.string("birthDate", field("date_of_birth"))
+        if !field("postcode").isEmpty {
+            p.raw("address", "[{\"use\":\"home\",\"postalCode\":" + JSONObject.quoted(field("postcode")) + "}]")
+        }
+
+        var e = JSONObject("Encounter", id: id)
+        var contained: [String] = []
+        var entries: [String] = []
+        func diagnosis(_ system: String, _ code: String, procedure: Bool = false) {
+            let local = (procedure ? "p" : "d") + String(contained.count + 1)
+            var c = JSONObject(procedure ? "Procedure" : "Condition", id: local)
+            if procedure { c.string("status", "completed") }
+            c.raw("code", JSONObject.concept(system, code))
+            c.raw("subject", JSONObject.reference("Patient", person))
+            contained.append(c.closed)
+            entries.append("{\"condition\":{\"reference\":\"#\(local)\"},\"rank\":\(entries.count + 1)}")
+        }
+        let icd10 = Vocabulary.uri(ofSystem: "ICD10")!
+        let kind: String
+        var start = "", end = "", status = "finished"
+        switch file {
+        case "inpatient_spells.csv":
+            kind = "IMP"
+            start = field("admission_date")
+            end = field("discharge_date")
+            if end.isEmpty { status = "in-progress" }
+            if !field("primary_diagnosis").isEmpty { diagnosis(icd10, field("primary_diagnosis")) }
+            for code in field("secondary_diagnoses").split(separator: "|") { diagnosis(icd10, String(code)) }
+            if !field("primary_procedure").isEmpty { diagnosis(Vocabulary.opcs4[0], field("primary_procedure"), procedure: true) }
+        case "ae_attendances.csv":
+            kind = "EMER"
+            start = field("arrival_date")
+            let code = field("diagnosis")
+            if !code.isEmpty {
+                diagnosis(code.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? Vocabulary.uri(ofSystem: "SNOMED")! : icd10, code)
+            }
+        default:
+            kind = "AMB"
+            start = field("appointment_date")
+            // R4 has no status for a missed appointment: a did-not-attend is written cancelled.
+            if field("attended") == "N" { status = "cancelled" }
+        }
+        if !contained.isEmpty { e.raw("contained", "[" + contained.joined(separator: ",") + "]") }
+        e.string("status", status)
+        e.raw("class", "{\"system\":\(JSONObject.quoted(Vocabulary.encounterClass)),\"code\":\"\(kind)\"}")
+        e.raw("subject", JSONObject.reference("Patient", person))
+        var period = ["\"start\":" + JSONObject.quoted(start)]
+        if !end.isEmpty { period.append("\"end\":" + JSONObject.quoted(end)) }
+        e.raw("period", "{" + period.joined(separator: ",") + "}")
+        if !entries.isEmpty { e.raw("diagnosis", "[" + entries.joined(separator: ",") + "]") }
+        if kind == "IMP" {
+            e.raw(
+                "hospitalization",
+                "{\"extension\":[{\"url\":\(JSONObject.quoted(Vocabulary.admissionMethodExtension)),\"valueCodeableConcept\":"
+                    + JSONObject.concept(Vocabulary.admissionMethodEngland, field("admission_method")) + "}]}")
+        }
+        e.raw(
+            "serviceProvider",
+            "{\"identifier\":" + JSONObject.identifier(Vocabulary.odsOrganisation, field("provider_code")) + "}")
+        var out = [("Patient", p.closed), ("Encounter", e.closed)]
+        if !field("cost").isEmpty {
+            var c = JSONObject("ChargeItem", id: "cost-" + id)
+            c.string("status", "billed")
+            c.raw("code", "{\"text\":\"hospital activity\"}")
+            c.raw("subject", JSONObject.reference("Patient", person))
+            c.raw("context", JSONObject.reference("Encounter", id))
+            c.raw("priceOverride", "{\"value\":" + JSONObject.number(field("cost")) + ",\"currency\":\"GBP\"}")
+            out.append(("ChargeItem", c.closed))
+        }
+        return out
+    }
+}
+
 /// One JSON object written key by key, in order.
 struct JSONObject {
     private(set) var text: String

@@ -15,6 +15,11 @@ public enum Vocabulary {
     public static let conditionVerification = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
     public static let conditionCategory = "http://terminology.hl7.org/CodeSystem/condition-category"
     public static let ucum = "http://unitsofmeasure.org"
+    public static let admissionMethodExtension = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
+    public static let admissionMethodEngland = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland"
+    public static let encounterClass = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    /// OPCS-4 as HL7 UK names it, written with `http` and read with either scheme.
+    public static let opcs4 = ["http://fhir.hl7.org.uk/CodeSystem/OPCS-4", "https://fhir.hl7.org.uk/CodeSystem/OPCS-4"]
 
     /// Clinical code systems by URI, with the contract's name for each. SNOMED CT codes on a
     /// medication are dm+d codes (dm+d identifiers are SNOMED CT UK drug extension concepts).

@@ -108,12 +108,16 @@ public struct ExtractReader: Sendable {
                 into: &extract)
             try export.unreadFiles(into: &extract)
         }
-        if let export, !export.export.files(of: "Patient").isEmpty {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(InputContract.patients.name).path) {
-                throw UnusableInput(
-                    file: InputContract.patients.name, problem: "is beside a FHIR export that also holds Patient resources",
-                    remedy: "Keep one source of the registered population: remove patients.csv or the Patient files.")
-            }
+        let patientsFile = FileManager.default.fileExists(
+            atPath: folder.appendingPathComponent(InputContract.patients.name).path)
+        if let export, !export.export.files(of: "Patient").isEmpty, patientsFile {
+            // patients.csv holds the registered population; the export's Patients are then only the
+            // people its encounters name (a hospital export beside a GP extract).
+            extract.patients = try ingest(InputContract.patients, &extract, Decoders.patients(snapshot))
+            let _: PatientRecords = try export.read(
+                "Patient", as: InputContract.patients, context: context, into: &extract, project: ResourceRows.identityOnly,
+                decode: Decoders.patients(snapshot))
+        } else if let export, !export.export.files(of: "Patient").isEmpty {
             extract.patients = try export.read(
                 "Patient", as: InputContract.patients, keyed: true, context: context, into: &extract,
                 project: ResourceRows.patient, decode: Decoders.patients(snapshot))
@@ -155,6 +159,19 @@ public struct ExtractReader: Sendable {
             (InputContract.careContacts, Decoders.careContacts(), nil),
         ]
         for (spec, decoder, source) in careFiles {
+            if spec.name == InputContract.careContacts.name, let export {
+                // Hospital activity from the export's encounters, after the hospital files and
+                // before community care, the order the contract's files are read in.
+                let records: CareRecords = try export.read(
+                    "Encounter",
+                    as: [
+                        (InputContract.inpatientSpells, Decoders.inpatientSpells()),
+                        (InputContract.aeAttendances, Decoders.aeAttendances()),
+                        (InputContract.outpatientAppointments, Decoders.outpatientAppointments()),
+                    ], context: context, into: &extract, project: ResourceRows.encounter)
+                extract.care.append(contentsOf: records)
+                extract.careSource.append(contentsOf: records.kind.map { _ in .acute })
+            }
             let records = try ingest(spec, &extract, decoder)
             extract.care.append(contentsOf: records)
             extract.careSource.append(contentsOf: records.kind.map { source ?? $0.source })

@@ -71,6 +71,8 @@ struct Piece<Batch: RecordBatch>: Sendable {
     /// Rows (or resources) read and deliberately not used, by reason (an export's unknown code
     /// systems, refuted diagnoses): counted, never quarantined.
     var notRead: [String: Int] = [:]
+    /// Resources accepted as each of a reader's contract files (by its index), for a FHIR export.
+    var variants: [Int: Int] = [:]
     var lines = 0
     // For files with a key: each accepted row's key, line and raw text location.
     var keys: [RowKey] = []
@@ -317,8 +319,10 @@ struct FileIngest<Batch: RecordBatch> {
         output.quarantine.append(contentsOf: rejected)
         output.reconciliation.rowsIn += piece.rowsIn
         output.reconciliation.accepted += piece.accepted - skipping.count
-        if !piece.notRead.isEmpty {
-            output.reconciliation.notRead = (output.reconciliation.notRead ?? [:]).merging(piece.notRead, uniquingKeysWith: +)
+        for (reason, n) in piece.notRead {
+            var reasons = output.reconciliation.notRead ?? [:]
+            reasons[ExportReader.bounded(reason, reasons), default: 0] += n
+            output.reconciliation.notRead = reasons
         }
         output.reconciliation.quarantined += rejected.count
         for row in rejected { output.reconciliation.quarantinedByRule[row.rule.rawValue, default: 0] += 1 }

@@ -109,7 +109,8 @@ public enum InputContract {
     /// Postcodes to small areas, read beside a FHIR export (whose patients carry a postcode but no
     /// LSOA): the `pcds` and `lsoa21cd` columns of the ONS Postcode Directory, renamed.
     public static let postcodes = FileSpec(
-        name: "postcodes.csv", requiredFile: false, columns: [ColumnSpec("postcode"), ColumnSpec("lsoa_code")],
+        name: "postcodes.csv", requiredFile: false,
+        columns: [ColumnSpec("postcode", identifying: true), ColumnSpec("lsoa_code")],
         keyColumn: 0)
 
     public static let all: [FileSpec] = [

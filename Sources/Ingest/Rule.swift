@@ -58,6 +58,7 @@ public enum Warning: String, Sendable, Codable, CaseIterable, Comparable {
     case postcodeFormat = "postcode_format"
     case dateOfBirthFormat = "date_of_birth_format"
     case sexValue = "sex_value"
+    case costMissing = "cost_missing"
 
     public static func < (lhs: Warning, rhs: Warning) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -68,6 +69,7 @@ public enum Warning: String, Sendable, Codable, CaseIterable, Comparable {
         case .postcodeFormat: "postcode is not a UK postcode; linkage treats it as missing."
         case .dateOfBirthFormat: "date_of_birth on a secondary care record is not a valid date; linkage treats it as missing."
         case .sexValue: "sex on a secondary care record is not M, F, I or U; linkage treats it as missing."
+        case .costMissing: "A FHIR Encounter has no ChargeItem giving its cost; its cost is read as 0."
         }
     }
 }

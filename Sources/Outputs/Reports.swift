@@ -45,6 +45,8 @@ public struct ReconciliationReport: Sendable, Codable {
     public var rowsIn: Int
     public var accepted: Int
     public var quarantined: Int
+    /// Records read and deliberately not used (a FHIR export's), absent when there are none.
+    public var notRead: Int?
     public var balanced: Bool
     /// The rules rows were quarantined under, with what each means.
     public var rules: [String: String]
@@ -59,6 +61,8 @@ public struct ReconciliationReport: Sendable, Codable {
         rowsIn = files.reduce(0) { $0 + $1.rowsIn }
         accepted = files.reduce(0) { $0 + $1.accepted }
         quarantined = files.reduce(0) { $0 + $1.quarantined }
+        let unused = files.reduce(0) { $0 + ($1.notRead?.values.reduce(0, +) ?? 0) }
+        notRead = unused > 0 ? unused : nil
         balanced = files.allSatisfy(\.balances)
         self.rules = rules
         self.warnings = warnings
@@ -80,10 +84,10 @@ public struct FileReconciliation: Sendable, Codable {
     /// in systems the library does not know, refuted or entered-in-error records); absent for
     /// the contract's CSV files, which have none.
     public var notRead: [String: Int]?
-    /// For a file of a FHIR export, the contract file its resources are read as (`gp_events.csv`
-    /// for Condition, Observation and Procedure), so data quality follows a feed whichever form
-    /// it arrives in.
-    public var readAs: String?
+    /// For a file of a FHIR export, the resources accepted as each contract file (Condition,
+    /// Observation and Procedure as `gp_events.csv`; an Encounter file's admissions, attendances
+    /// and appointments by hospital file), so data quality follows a feed whichever form it takes.
+    public var readAs: [String: Int]?
     /// Columns the contract does not name.
     public var extraColumns: [String] = []
     /// Whether those columns were kept (area indicators) rather than ignored.

@@ -54,7 +54,7 @@ enum DataQuality {
         // keeps its figures.
         let contractFiles = Set(InputContract.all.map(\.name))
         let parts = extract.reconciliation.filter { contractFiles.contains($0.file) || $0.readAs != nil }
-        let rowsIn = parts.reduce(0) { $0 + $1.rowsIn }
+        let rowsIn = parts.reduce(0) { $0 + $1.rowsIn - ($1.notRead?.values.reduce(0, +) ?? 0) }
         run.figures[QualityFigure.registered.rawValue] = Double(registered.count)
         run.figures[QualityFigure.rows.rawValue] = Double(rowsIn)
         run.figures[QualityFigure.quarantineRate.rawValue] = share(parts.reduce(0) { $0 + $1.quarantined }, rowsIn)
@@ -109,14 +109,21 @@ enum DataQuality {
             care[file] = c
         }
         for spec in InputContract.all {
-            // A contract file's figures, with those of the FHIR files read as it.
+            // A contract file's figures, with the resources of a FHIR export read as it (a FHIR
+            // file's quarantine counts in the run's rate: a refused resource may be no file's row).
             var file = FileReconciliation(file: spec.name, present: false)
-            for part in extract.reconciliation where part.file == spec.name || part.readAs == spec.name {
-                file.present = file.present || part.present
-                file.rowsIn += part.rowsIn
-                file.accepted += part.accepted
-                file.quarantined += part.quarantined
-                file.quarantinedByRule.merge(part.quarantinedByRule, uniquingKeysWith: +)
+            for part in extract.reconciliation {
+                if part.file == spec.name {
+                    file.present = file.present || part.present
+                    file.rowsIn += part.rowsIn
+                    file.accepted += part.accepted
+                    file.quarantined += part.quarantined
+                    file.quarantinedByRule.merge(part.quarantinedByRule, uniquingKeysWith: +)
+                } else if let n = part.readAs?[spec.name] {
+                    file.present = true
+                    file.rowsIn += n
+                    file.accepted += n
+                }
             }
             var entry = QualityReport.Entry(
                 subject: .init(.source, spec.name),

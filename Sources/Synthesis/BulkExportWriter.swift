@@ -2,19 +2,21 @@ import FHIR
 import Foundation
 import PHMCore
 
-/// Rewrites the primary care files of a folder that follows the input contract as a FHIR Bulk
-/// Data export: `patients.csv` as Patient (and Consent for opt-outs), `gp_events.csv` as
-/// Condition and Observation, `prescriptions.csv` as MedicationRequest (and ChargeItem for
-/// costs), with a `manifest.json`, and `postcodes.csv` for the small areas a Patient's postcode
-/// lies in. Hospital and community files, practices and areas stay CSV: together they are the
-/// mixed folder a board receives when its GP data comes as FHIR.
+/// Rewrites a folder that follows the input contract as a FHIR Bulk Data export:
+/// `patients.csv` as Patient (and Consent for opt-outs), `gp_events.csv` as Condition and
+/// Observation, `prescriptions.csv` as MedicationRequest (and ChargeItem for costs), the three
+/// hospital files as Encounter (with a Patient for the person as the hospital recorded them, and
+/// a ChargeItem for the cost), with a `manifest.json`, and `postcodes.csv` for the small areas a
+/// Patient's postcode lies in. Community and social care contacts, which rarely arrive as FHIR,
+/// and practices and areas stay CSV.
 ///
 /// The malformed rows the generator injects into the converted files are left out (and out of
 /// `ground-truth/faults.csv`): a row with the wrong number of fields has no FHIR form.
 public enum BulkExportWriter {
     /// Converts `folder` in place and returns the number of resources written by type.
     public static func convert(_ folder: URL, transactionTime: Day) throws -> [String: Int] {
-        let converted = ["patients.csv", "gp_events.csv", "prescriptions.csv"]
+        let hospital = ["inpatient_spells.csv", "ae_attendances.csv", "outpatient_appointments.csv"]
+        let converted = ["patients.csv", "gp_events.csv", "prescriptions.csv"] + hospital
         let faults = try dropFaults(in: folder, of: Set(converted))
         var counts: [String: Int] = [:]
         var outputs: [String: FileHandle] = [:]
@@ -51,8 +53,15 @@ public enum BulkExportWriter {
             try write("MedicationRequest", request)
             if let charge { try write("ChargeItem", charge) }
         }
+        for file in hospital {
+            try eachRow(folder, file, skipping: faults) { _, field in
+                for (type, line) in Resources.encounter(file: file, field) { try write(type, line) }
+            }
+        }
         for handle in outputs.values { try handle.close() }
-        for file in converted { try FileManager.default.removeItem(at: folder.appendingPathComponent(file)) }
+        for file in converted where FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path) {
+            try FileManager.default.removeItem(at: folder.appendingPathComponent(file))
+        }
 
         let entries = counts.keys.sorted().map {
             "{\"type\":\"\($0)\",\"url\":\"\($0).ndjson\",\"count\":\(counts[$0]!)}"

@@ -227,10 +227,134 @@ import Testing
         #expect(throws: UnusableInput.self) { try read(["manifest.json": "[]"]) }
     }
 
-    @Test func refusesTwoSourcesOfTheRegisteredPopulationAndCompressedFiles() {
-        #expect(throws: UnusableInput.self) {
-            try read(["Patient.ndjson": Self.patient("p1"), "patients.csv": MinimalExtract.patients])
-        }
+    @Test func refusesCompressedFiles() {
         #expect(throws: UnusableInput.self) { try read(["Patient.ndjson.gz": "x"]) }
+    }
+
+    /// A hospital's export beside a GP extract: the registered population from patients.csv, the
+    /// export's Patients only as the people its encounters name.
+    @Test func readsAHospitalExportBesideAGPExtract() throws {
+        let hospitalPatient = #"{"resourceType":"Patient","id":"h1","name":[{"family":"Lovelace"}],"birthDate":"1950-12-10"}"#
+        let extract = try read([
+            "patients.csv": MinimalExtract.patients, "Patient.ndjson": hospitalPatient + "\n" + Self.patient("p9"),
+            "Encounter.ndjson": Self.admission,
+        ])
+        #expect(extract.patients.patientId == ["P1", "P2", "P3"])
+        #expect(extract.care.recordId == ["s1"] && extract.care.dateOfBirth == [Day(year: 1950, month: 12, day: 10)!])
+        #expect(
+            file(extract, "Patient.ndjson")?.notRead == [
+                "Patient with no registered practice (generalPractitioner)": 1,
+                "Patient with a registered practice, beside patients.csv (which holds the registered population)": 1,
+            ])
+    }
+
+    /// An encounter whose contained diagnoses are listed out of rank order.
+    static let admission = """
+        {"resourceType":"Encounter","id":"s1","status":"finished",\
+        "contained":[{"resourceType":"Condition","id":"d2","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"I10"}]},"subject":{"reference":"Patient/h1"}},\
+        {"resourceType":"Condition","id":"d1","code":{"coding":[{"system":"http://snomed.info/sct","code":"233604007"},{"system":"http://hl7.org/fhir/sid/icd-10","code":"J18.9"}]},"subject":{"reference":"Patient/h1"}},\
+        {"resourceType":"Procedure","id":"p1","status":"completed","code":{"coding":[{"system":"http://fhir.hl7.org.uk/CodeSystem/OPCS-4","code":"E85.1"}]},"subject":{"reference":"Patient/h1"}}],\
+        "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},"subject":{"reference":"Patient/h1"},\
+        "period":{"start":"2024-01-01T08:00:00Z","end":"2024-01-03"},\
+        "diagnosis":[{"condition":{"reference":"#d2"},"rank":2},{"condition":{"reference":"#p1"}},{"condition":{"reference":"#d1"},"rank":1}],\
+        "hospitalization":{"extension":[{"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod","valueCodeableConcept":{"coding":[{"system":"https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland","code":"21"}]}}]},\
+        "serviceProvider":{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RQX"}}}
+        """
+
+    @Test func readsEncountersAsAdmissionsAttendancesAndAppointments() throws {
+        // The person as the hospital recorded them: no registered practice, a mistyped NHS number.
+        let hospitalPatient = """
+            {"resourceType":"Patient","id":"h1","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765918"}],\
+            "name":[{"family":"Lovelace","given":["Ada"]}],"gender":"female","birthDate":"1950-12-10","address":[{"postalCode":"LS1 4AP"}]}
+            """
+        func encounter(_ id: String, _ kind: String, status: String = "finished", extra: String = "") -> String {
+            """
+            {"resourceType":"Encounter","id":"\(id)","status":"\(status)","class":{"code":"\(kind)"},"subject":{"reference":"Patient/h1"},\
+            "period":{"start":"2024-02-01"},"serviceProvider":{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RQX"}}\(extra)}
+            """
+        }
+        let attendance = encounter(
+            "a1", "EMER",
+            extra:
+                ##","contained":[{"resourceType":"Condition","id":"x","code":{"coding":[{"system":"http://snomed.info/sct","code":"233604007"}]},"subject":{"reference":"Patient/h1"}}],"diagnosis":[{"condition":{"reference":"#x"}}]"##
+        )
+        let lines = [
+            Self.admission, attendance, encounter("o1", "AMB", status: "cancelled"), encounter("o2", "AMB"),
+            encounter("c1", "HH"), encounter("p1", "AMB", status: "planned"),
+            encounter("e1", "EMER", extra: #","diagnosis":[{"condition":{"reference":"Condition/elsewhere"}}]"#),
+            encounter("n1", "EMER").replacingOccurrences(of: "Patient/h1", with: "Patient/nobody"),
+        ]
+        // Two charges whose sum is not exact in binary: 0.1 + 0.2.
+        let charges = ["0.1", "0.2"].enumerated().map {
+            #"{"resourceType":"ChargeItem","id":"k\#($0.offset)","status":"billed","code":{"text":"x"},"subject":{"reference":"Patient/h1"},"context":{"reference":"Encounter/s1"},"priceOverride":{"value":\#($0.element)}}"#
+        }
+        let extract = try read([
+            "Patient.ndjson": Self.patient("p1") + "\n" + hospitalPatient, "Encounter.ndjson": lines.joined(separator: "\n"),
+            "ChargeItem.ndjson": charges.joined(separator: "\n"),
+        ])
+        let care = extract.care
+        try #require(care.count == 4)
+        #expect(care.recordId == ["s1", "a1", "o1", "o2"])
+        #expect(care.kind == [.emergencyAdmission, .aeAttendance, .outpatientDidNotAttend, .outpatientAttended])
+        #expect(care.day[0] == Day(year: 2024, month: 1, day: 1)! && care.endDay[0] == Day(year: 2024, month: 1, day: 3)!)
+        #expect(abs(care.cost[0] - 0.3) < 1e-6 && care.cost[1] == 0)
+        let code = { (id: Int32) in id < 0 ? "" : extract.codes.codes[Int(id)] }
+        #expect(code(care.diagnosis[0]) == "J189" && code(care.procedure[0]) == "E851")
+        #expect(care.secondaryCodes[Int(care.secondaryStart[0])..<Int(care.secondaryStart[1])].map(code) == ["I10"])
+        #expect(code(care.diagnosis[1]) == "233604007")
+        #expect(care.provider.allSatisfy { OrganisationCode.text($0) == "RQX" })
+        // Identity as the hospital recorded it, for linkage: the bad check digit counted, not trusted.
+        #expect(care.nhsNumber.allSatisfy { $0 == 0 } && care.familyName[0] == "LOVELACE" && care.sex[0] == .female)
+        let r = try #require(file(extract, "Encounter.ndjson"))
+        #expect(r.notRead == ["Encounter class HH": 1, "status planned": 1])
+        #expect(r.warnings["cost_missing"] == 3 && r.warnings["nhs_number_check_digit"] == 4)
+        #expect(
+            r.readAs == ["inpatient_spells.csv": 1, "ae_attendances.csv": 1, "outpatient_appointments.csv": 2])
+        #expect(
+            extract.quarantine.map { "\($0.line) \($0.column) \($0.rule.rawValue)" } == [
+                "7 Encounter.diagnosis.condition missing_value", "8 Encounter.subject.reference unknown_patient",
+            ])
+        #expect(r.balances)
+    }
+
+    @Test func refusesWhatWouldMisreadAPerson() throws {
+        let practitionerFirst = Self.patient(
+            "g1",
+            gp:
+                #"{"reference":"Practitioner/dr1"},{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"A00002","period":{"start":"2001-01-01"}}}"#
+        )
+        let numericId = Self.patient("n1").replacingOccurrences(of: #""id":"n1""#, with: #""id":123"#)
+        let consents = [
+            // An opt-out in a shape the reader does not know is quarantined, not passed over.
+            #"{"resourceType":"Consent","id":"c1","status":"active","patient":{"reference":"Patient/g1"},"policyRule":{"coding":[{"system":"https://digital.nhs.uk/services/national-data-opt-out"}]},"provision":{"type":"deny"}}"#,
+            #"{"resourceType":"Consent","id":"c2","status":"inactive","patient":{"reference":"Patient/g1"},"policy":[{"uri":"https://digital.nhs.uk/services/national-data-opt-out"}],"provision":{"type":"deny"}}"#,
+        ]
+        let censored =
+            #"{"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"1011481000000105"}]},"subject":{"reference":"Patient/g1"},"effectiveDateTime":"2024-01-01","valueQuantity":{"value":90,"comparator":">","unit":"mL/min"}}"#
+        let unknownSystems = (0..<60).map {
+            #"{"resourceType":"Condition","id":"u\#($0)","code":{"coding":[{"system":"urn:local:\#($0)","code":"x"}]},"subject":{"reference":"Patient/g1"},"recordedDate":"2020-01-01"}"#
+        }
+        let extract = try read([
+            "Patient.ndjson": practitionerFirst + "\n" + numericId, "Consent.ndjson": consents.joined(separator: "\n"),
+            "Observation.ndjson": censored, "Condition.ndjson": unknownSystems.joined(separator: "\n"),
+        ])
+        #expect(extract.patients.patientId == ["g1"] && extract.patients.practice == [1])
+        #expect(extract.patients.optedOut == [false])
+        let q = extract.quarantine.map { "\($0.file) \($0.column) \($0.rule.rawValue)" }
+        #expect(
+            q == [
+                "Consent.ndjson Consent.policy enum_value", "Patient.ndjson id text_format",
+                "Observation.ndjson Observation.valueQuantity.comparator number_format",
+            ])
+        #expect(file(extract, "Consent.ndjson")?.notRead == ["National Data Opt-out Consent not active": 1])
+        let reasons = try #require(file(extract, "Condition.ndjson")?.notRead)
+        #expect(reasons.count == 51 && reasons["other reasons (more than 50 kinds)"] == 10)
+        for r in extract.reconciliation { #expect(r.balances, "\(r.file)") }
+    }
+
+    @Test func readsAManifestFileWhateverItsName() throws {
+        let manifest = #"{"output":[{"type":"Patient","url":"https://fhir.example/bulk/Binary/abc123"}]}"#
+        let extract = try read(["manifest.json": manifest, "abc123": Self.patient("p1")])
+        #expect(extract.patients.patientId == ["p1"])
     }
 }

@@ -16,7 +16,7 @@ public struct BulkExport: Sendable {
     /// The resource types read, in the order they are read: the ones others refer to first.
     public static let readTypes = [
         "Consent", "ChargeItem", "Patient", "Condition", "Observation", "Procedure", "MedicationRequest",
-        "MedicationStatement",
+        "MedicationStatement", "Encounter",
     ]
 
     public func files(of type: String) -> [File] { files.filter { $0.resourceType == type } }
@@ -47,7 +47,9 @@ public struct BulkExport: Sendable {
                 file: compressed, problem: "is gzip-compressed, which this version does not read",
                 remedy: "Decompress the export's files first (gunzip *.ndjson.gz).")
         }
-        let ndjson = names.filter { $0.hasSuffix(".ndjson") }
+        // Every file the manifest lists (a server's file names need not end in .ndjson), and
+        // every .ndjson file beside them.
+        let ndjson = names.filter { $0.hasSuffix(".ndjson") || typeOf[$0] != nil }
         guard hasManifest || !ndjson.isEmpty else { return nil }
         var files: [File] = []
         for name in ndjson {
@@ -81,11 +83,12 @@ public struct BulkExport: Sendable {
 
     /// The manifest's `output` entries: the local file name (the last part of each `url`) and `type`.
     static func manifestEntries(_ url: URL) throws -> [(String, String)] {
-        let data = (try? Data(contentsOf: url)) ?? Data()
         let fail = UnusableInput(
             file: "manifest.json", problem: "is not a Bulk Data manifest (a JSON object with an 'output' list of type and url)",
             remedy: "Keep the manifest.json the export server wrote, or remove it to read every .ndjson file.")
-        guard data.count < 64 << 20 else { throw fail }
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        guard size < 64 << 20 else { throw fail }
+        let data = (try? Data(contentsOf: url)) ?? Data()
         var tape = JSONTape()
         return try Array(data).withUnsafeBytes { bytes in
             guard (try? tape.parse(bytes)) != nil, let output = tape.value("output", in: 0, bytes),

@@ -17,15 +17,19 @@ struct ReferenceRecords: RecordBatch {
     var key: [String] = []
     var value: [String] = []
     var amount: [Double] = []
+    var identity: [[[UInt8]]] = []
     var count: Int { key.count }
 
-    static let organisation: UInt8 = 0, optOut: UInt8 = 1, charge: UInt8 = 2
+    static let organisation: UInt8 = 0, optOut: UInt8 = 1, charge: UInt8 = 2, person: UInt8 = 3
 
-    mutating func add(_ kind: UInt8, _ key: String, _ value: String = "", _ amount: Double = 0) {
+    mutating func add(
+        _ kind: UInt8, _ key: String, _ value: String = "", _ amount: Double = 0, identity: [[UInt8]] = []
+    ) {
         self.kind.append(kind)
         self.key.append(key)
         self.value.append(value)
         self.amount.append(amount)
+        self.identity.append(identity)
     }
 
     mutating func append(_ o: ReferenceRecords, skipping s: Set<Int>, codeMap: [Int32]) {
@@ -33,6 +37,7 @@ struct ReferenceRecords: RecordBatch {
         key.append(o.key, skipping: s)
         value.append(o.value, skipping: s)
         amount.append(o.amount, skipping: s)
+        identity.append(o.identity, skipping: s)
     }
 }
 
@@ -67,8 +72,18 @@ struct ExportReader {
                 "Consent",
                 { r, batch throws(Refusal) in
                     let policy = r.elements(r.at("policy")).contains { r.equals(r.at("uri", from: $0), optOutPolicy) }
-                    guard policy, r.equals(r.at("status"), "active"), r.equals(r.at("provision", "type"), "deny") else {
-                        throw .notRead("Consent that is not an active National Data Opt-out")
+                    guard policy else {
+                        // An opt-out recorded in a shape this reader does not know must not pass unseen.
+                        if r.bytes.firstRange(of: optOutPolicy) != nil {
+                            throw Refusal(
+                                "Consent.policy", .enumValue,
+                                "the Consent names the National Data Opt-out other than as policy.uri, so it cannot be read")
+                        }
+                        throw .notRead("Consent that is not a National Data Opt-out")
+                    }
+                    guard r.equals(r.at("status"), "active") else { throw .notRead("National Data Opt-out Consent not active") }
+                    guard r.equals(r.at("provision", "type"), "deny") else {
+                        throw Refusal("Consent.provision.type", .enumValue, "a National Data Opt-out Consent must deny")
                     }
                     let id = try ResourceRows.subject(r, "patient", path: "Consent.patient.reference")
                     batch.add(ReferenceRecords.optOut, String(decoding: id, as: UTF8.self))
@@ -77,7 +92,10 @@ struct ExportReader {
             (
                 "ChargeItem",
                 { r, batch throws(Refusal) in
-                    if r.equals(r.at("status"), "entered-in-error") { throw .notRead("status entered-in-error") }
+                    for status: StaticString in ["entered-in-error", "aborted", "not-billable"]
+                    where r.equals(r.at("status"), status) {
+                        throw .notRead("status \(status)")
+                    }
                     let price = r.at("priceOverride", "value")
                     guard r.tape.kind(price) == .number, let text = r.tape.raw(price, r.bytes),
                         let amount = Double(String(decoding: text, as: UTF8.self)), amount >= 0, amount < 1e9
@@ -85,23 +103,37 @@ struct ExportReader {
                         throw Refusal(
                             "ChargeItem.priceOverride.value", .numberFormat, "priceOverride.value must be an amount of 0 or more")
                     }
-                    var targets = 0
-                    for info in r.elements(r.at("supportingInformation")) {
-                        for type: StaticString in ["MedicationRequest", "MedicationStatement"] {
+                    // The price belongs to one thing: the encounter, else the first prescription named.
+                    var target: String?
+                    if let id = r.referencedId(r.at("context", "reference"), type: "Encounter") {
+                        target = "Encounter/" + String(decoding: id, as: UTF8.self)
+                    }
+                    for info in r.elements(r.at("supportingInformation")) where target == nil {
+                        for type: StaticString in ["MedicationRequest", "MedicationStatement"] where target == nil {
                             if let id = r.referencedId(r.at("reference", from: info), type: type) {
-                                batch.add(ReferenceRecords.charge, "\(type)/" + String(decoding: id, as: UTF8.self), "", amount)
-                                targets += 1
+                                target = "\(type)/" + String(decoding: id, as: UTF8.self)
                             }
                         }
                     }
-                    if targets == 0 { throw .notRead("ChargeItem not for a prescription") }
+                    guard let target else { throw .notRead("ChargeItem not for a prescription or an encounter") }
+                    batch.add(ReferenceRecords.charge, target, "", amount)
                 }
             ),
         ]
-        for (type, handle) in handlers {
+        // The people encounters refer to, as each Patient records them: a pass of its own, counted
+        // in the Patient files' reconciliation only once, when they are read as registrations.
+        let identities: (String, @Sendable (Resource, inout ReferenceRecords) throws(Refusal) -> Void) = (
+            "Patient",
+            { r, batch throws(Refusal) in
+                guard let id = r.string(r.at("id")) else { throw Refusal("Patient.id", .missingValue, "Patient.id is required") }
+                batch.add(ReferenceRecords.person, id, identity: ResourceRows.identity(r).fields)
+            }
+        )
+        let passes = handlers + (export.files(of: "Encounter").isEmpty ? [] : [identities])
+        for (type, handle) in passes {
             for file in export.files(of: type) {
                 var seen = Set<RowKey>()
-                let records: ReferenceRecords = try read(file, key: nil, seen: &seen, into: &extract) {
+                let records: ReferenceRecords = try read(file, key: nil, seen: &seen, into: &extract, record: type != "Patient") {
                     r, _, _, piece in
                     do throws(Refusal) {
                         try handle(r, &piece.batch)
@@ -115,6 +147,7 @@ struct ExportReader {
                     switch records.kind[i] {
                     case ReferenceRecords.organisation: context.organisations[records.key[i]] = records.value[i]
                     case ReferenceRecords.optOut: context.optedOut.insert(records.key[i])
+                    case ReferenceRecords.person: context.identities[records.key[i]] = records.identity[i]
                     default: context.costs[records.key[i], default: 0] += records.amount[i]
                     }
                 }
@@ -130,12 +163,27 @@ struct ExportReader {
         project: @escaping @Sendable (Resource, ExportContext, inout RowBuilder) throws(Refusal) -> Void,
         decode: @escaping RowDecoder<B>
     ) throws -> B {
+        try read(
+            type, as: [(contract, decode)], keyed: keyed, context: context, into: &extract,
+            project: project)
+    }
+
+    /// Reads every file of `type`, each resource projected to rows of one of several contract
+    /// files (an Encounter is an admission, an attendance or an appointment), each row decoded
+    /// as its file would be.
+    func read<B: ResourceBatch>(
+        _ type: String, as contracts: [(FileSpec, RowDecoder<B>)], keyed: Bool = false,
+        context: ExportContext, into extract: inout Extract,
+        project: @escaping @Sendable (Resource, ExportContext, inout RowBuilder) throws(Refusal) -> Void
+    ) throws -> B {
         var all = B()
-        let map = ColumnMap(positions: Array(contract.columns.indices), extras: [], fieldCount: contract.columns.count)
+        let maps = contracts.map {
+            ColumnMap(positions: Array($0.0.columns.indices), extras: [], fieldCount: $0.0.columns.count)
+        }
         // Keys are unique across all the files of a type, as within one.
         var seen = Set<RowKey>()
         for file in export.files(of: type) {
-            let batch: B = try read(file, as: contract.name, key: keyed ? 0 : nil, seen: &seen, into: &extract) {
+            let batch: B = try read(file, as: contracts.map(\.0.name), key: keyed ? 0 : nil, seen: &seen, into: &extract) {
                 r, line, _, piece in
                 var rows = RowBuilder()
                 do throws(Refusal) {
@@ -145,6 +193,8 @@ struct ExportReader {
                 }
                 let before = piece.batch.count
                 for k in 0..<rows.rowCount {
+                    let (contract, decode) = contracts[rows.variants[k]]
+                    let map = maps[rows.variants[k]]
                     let failure = rows.withRow(k, line: line) { row -> RowError? in
                         do throws(RowError) {
                             try decode(row, map, &piece)
@@ -169,6 +219,8 @@ struct ExportReader {
                     }
                 }
                 piece.accepted += 1
+                piece.variants[rows.variants.first ?? 0, default: 0] += rows.rowCount
+                for warning in rows.warnings { piece.warn(warning) }
                 if keyed { piece.keys.append(rows.withRow(0, line: line) { RowKey($0[0]) }) }
                 return nil
             }
@@ -180,8 +232,8 @@ struct ExportReader {
     /// Reads one NDJSON file: `handle` turns each well-formed resource of the file's type into
     /// rows of the piece's batch, or says why not.
     private func read<B: RecordBatch>(
-        _ file: BulkExport.File, as contractFile: String? = nil, key: Int?, seen: inout Set<RowKey>,
-        into extract: inout Extract,
+        _ file: BulkExport.File, as contractFiles: [String] = [], key: Int?, seen: inout Set<RowKey>,
+        into extract: inout Extract, record: Bool = true,
         handle: @escaping @Sendable (Resource, _ line: Int, _ raw: Range<Int>, inout Piece<B>) -> Refusal?
     ) throws -> B {
         let started = DispatchTime.now()
@@ -192,7 +244,7 @@ struct ExportReader {
             keyColumn: key)
         let merger = FileIngest<B>(spec: spec, folder: file.url.deletingLastPathComponent())
         var output = FileIngest<B>.Output(reconciliation: FileReconciliation(file: file.name, present: true))
-        output.reconciliation.readAs = contractFile
+        var variants: [Int: Int] = [:]
         var nextLine = 1
         let type = Array(file.resourceType.utf8)
         while let block = try reader.next() {
@@ -200,9 +252,10 @@ struct ExportReader {
                 let ranges = LineBlocks.pieces(of: bytes, count: workers * 2)
                 let shared = Unchecked(bytes)
                 return Parallel.map(ranges.count) { k in
-                    Self.parse(shared.value, ranges[k], file: file.name, type: type, handle: handle)
+                    Self.parse(shared.value, ranges[k], file: file.name, type: type, limit: blockSize, handle: handle)
                 }
             }
+            for piece in pieces { variants.merge(piece.variants, uniquingKeysWith: +) }
             var line = nextLine
             block.withUnsafeBytes { bytes in
                 for var piece in pieces {
@@ -213,16 +266,25 @@ struct ExportReader {
             nextLine = line
             progress?(file.name, reader.bytesRead, total)
         }
+        if key != nil, contractFiles.count == 1 {
+            // Repeated keys are refused only when pieces merge: the file's accepted count is exact.
+            output.reconciliation.readAs = [contractFiles[0]: output.reconciliation.accepted]
+        } else if !contractFiles.isEmpty {
+            output.reconciliation.readAs = Dictionary(
+                uniqueKeysWithValues: contractFiles.indices.map { (contractFiles[$0], variants[$0] ?? 0) })
+        }
         output.reconciliation.bytes = reader.bytesRead
         output.reconciliation.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        extract.reconciliation.append(output.reconciliation)
-        extract.quarantine.append(contentsOf: output.quarantine)
+        if record {
+            extract.reconciliation.append(output.reconciliation)
+            extract.quarantine.append(contentsOf: output.quarantine)
+        }
         return output.batch
     }
 
     /// The lines of one piece of a block; line numbers are counted from the piece's first line.
     private static func parse<B: RecordBatch>(
-        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, file: String, type: [UInt8],
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, file: String, type: [UInt8], limit: Int,
         handle: (Resource, Int, Range<Int>, inout Piece<B>) -> Refusal?
     ) -> Piece<B> {
         var piece = Piece<B>()
@@ -243,8 +305,11 @@ struct ExportReader {
             if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             piece.rowsIn += 1
             let refusal: Refusal?
-            if text.count == 1, text[0] == LineBlocks.oversized {
-                refusal = Refusal("$", .lineLength, "the line is longer than 16 MiB, so it is not read")
+            if (text.count == 1 && text[0] == LineBlocks.oversized) || text.count > limit {
+                refusal = Refusal(
+                    "$", .lineLength,
+                    "the line is longer than the \(limit >> 20 > 0 ? "\(limit >> 20) MiB" : "\(limit) bytes") a resource may take, so it is not read"
+                )
             } else if let offset = UTF8Check.firstInvalid(text) {
                 refusal = Refusal("$", .jsonSyntax, "the line is not UTF-8 (first invalid byte at character \(offset + 1))")
             } else {
@@ -254,6 +319,8 @@ struct ExportReader {
                     let resourceType = r.at("resourceType")
                     if tape.tokens[0].kind != .object {
                         refusal = Refusal("$", .jsonSyntax, "the line is not a JSON object")
+                    } else if let id = r.at("id"), tape.tokens[id].kind != .string {
+                        refusal = Refusal("id", .textFormat, "the resource's id is not a string")
                     } else if !r.equals(resourceType, type) {
                         let found = r.string(resourceType).map { "'\($0.prefix(40))'" } ?? "no resourceType"
                         refusal = Refusal(
@@ -268,12 +335,10 @@ struct ExportReader {
             }
             switch refusal {
             case nil: break
-            case .notRead(let reason): piece.notRead[reason, default: 0] += 1
+            case .notRead(let reason): piece.notRead[Self.bounded(reason, piece.notRead), default: 0] += 1
             case .broken(let error):
-                let limit = 1 << 16
                 let raw =
-                    text.count == 1 && text[0] == LineBlocks.oversized
-                    ? "" : Field.text(UnsafeRawBufferPointer(rebasing: text.prefix(limit)))
+                    error.rule == .lineLength ? "" : Field.text(UnsafeRawBufferPointer(rebasing: text.prefix(1 << 16)))
                 piece.rejected.append(
                     QuarantinedRow(
                         file: file, line: line, column: error.column, rule: error.rule, message: error.message,
@@ -289,17 +354,30 @@ struct ExportReader {
         return piece
     }
 
+    /// At most 50 reasons are told apart (a reason may quote a code system from the file); the
+    /// rest are counted together.
+    static func bounded(_ reason: String, _ reasons: [String: Int]) -> String {
+        reasons.count < 50 || reasons[reason] != nil ? reason : "other reasons (more than 50 kinds)"
+    }
+
     /// Files of resource types the platform does not read: their lines are counted, not parsed.
     func unreadFiles(into extract: inout Extract) throws {
         for file in export.files where !BulkExport.readTypes.contains(file.resourceType) && file.resourceType != "Organization" {
             var reader = try LineBlocks(url: file.url, displayName: file.name, blockSize: blockSize)
+            // Lines with something on them, as read files count them.
             var lines = 0
-            var last: UInt8 = 0x0A
+            var blank = true
             while let block = try reader.next() {
-                lines += block.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-                last = block.last ?? last
+                for b in block {
+                    if b == 0x0A {
+                        if !blank { lines += 1 }
+                        blank = true
+                    } else if b != 0x20, b != 0x09, b != 0x0D {
+                        blank = false
+                    }
+                }
             }
-            if last != 0x0A { lines += 1 }
+            if !blank { lines += 1 }
             var reconciliation = FileReconciliation(file: file.name, present: true)
             reconciliation.bytes = reader.bytesRead
             reconciliation.rowsIn = lines
@@ -351,4 +429,11 @@ extension PatientRecords: ResourceBatch {
     }
 
     mutating func append(contentsOf other: PatientRecords) { append(other, skipping: [], codeMap: []) }
+}
+
+extension CareRecords: ResourceBatch {
+    mutating func truncate(to n: Int) {
+        // One row per resource: a failed resource has added nothing.
+        precondition(n == count)
+    }
 }

@@ -63,6 +63,10 @@ struct RowBuilder {
     private var rowStarts: [Int] = []
     /// For each row, the JSON path of each contract column, to name the field in a quarantine entry.
     private(set) var paths: [[String]] = []
+    /// For each row, which of the reader's contract files it is a row of.
+    private(set) var variants: [Int] = []
+    /// Problems that keep the resource but are counted, as a contract row's warnings are.
+    var warnings: [Warning] = []
 
     var rowCount: Int { rowStarts.count }
 
@@ -72,11 +76,14 @@ struct RowBuilder {
         ends.removeAll(keepingCapacity: true)
         rowStarts.removeAll(keepingCapacity: true)
         paths.removeAll(keepingCapacity: true)
+        variants.removeAll(keepingCapacity: true)
+        warnings.removeAll(keepingCapacity: true)
     }
 
-    mutating func beginRow(_ columnPaths: [String]) {
+    mutating func beginRow(_ columnPaths: [String], variant: Int = 0) {
         rowStarts.append(starts.count)
         paths.append(columnPaths)
+        variants.append(variant)
     }
 
     /// A string's value or a number's text; empty for anything else or nothing.
@@ -106,18 +113,19 @@ struct RowBuilder {
         ends.append(bytes.count)
     }
 
-    /// Runs `body` on row `k` as the contract's decoders see a CSV row.
-    func withRow<T>(_ k: Int, line: Int, _ body: (Row) -> T) -> T {
+    /// Runs `body` on row `k` as the contract's decoders see a CSV row, over the builder's own
+    /// bytes (no copy, so a resource of many rows costs time in proportion to its size).
+    mutating func withRow<T>(_ k: Int, line: Int, _ body: (Row) -> T) -> T {
         let first = rowStarts[k]
         let last = k + 1 < rowStarts.count ? rowStarts[k + 1] : starts.count
-        var rowStartsCopy = Array(starts[first..<last])
-        var rowEndsCopy = Array(ends[first..<last])
-        var copy = bytes
-        copy.append(0)  // never an empty allocation
-        return copy.withUnsafeMutableBytes { raw in
-            rowStartsCopy.withUnsafeMutableBufferPointer { s in
-                rowEndsCopy.withUnsafeMutableBufferPointer { e in
-                    body(Row(base: raw.baseAddress!, starts: s, ends: e, fieldCount: s.count, line: line))
+        if bytes.isEmpty { bytes.append(0) }  // a base address even for a row of empty fields
+        return bytes.withUnsafeMutableBytes { raw in
+            starts.withUnsafeMutableBufferPointer { s in
+                ends.withUnsafeMutableBufferPointer { e in
+                    let rowStarts = UnsafeMutableBufferPointer(rebasing: s[first..<last])
+                    let rowEnds = UnsafeMutableBufferPointer(rebasing: e[first..<last])
+                    return body(
+                        Row(base: raw.baseAddress!, starts: rowStarts, ends: rowEnds, fieldCount: last - first, line: line))
                 }
             }
         }
@@ -130,8 +138,11 @@ struct ExportContext: Sendable {
     var organisations: [String: String] = [:]
     /// Patient logical ids with an active National Data Opt-out.
     var optedOut: Set<String> = []
-    /// `Type/id` of a prescription to the total of the charge items that point at it.
+    /// `Type/id` of a prescription or encounter to the total of the charge items that point at it.
     var costs: [String: Double] = [:]
+    /// Patient logical id to the person as that Patient records them (`ResourceRows.identity`),
+    /// for the encounters that refer to it; collected only when the export has encounters.
+    var identities: [String: [[UInt8]]] = [:]
     /// Normalised postcode to LSOA code, from `postcodes.csv` when the folder has one.
     var postcodes: [String: String] = [:]
 }
@@ -157,9 +168,11 @@ enum ResourceRows {
         for coding in r.elements(r.at("coding", from: concept)) {
             let system = r.at("system", from: coding)
             if let known = systems.first(where: { r.equals(system, $0.uri) }),
-                let name = medication ? known.medication : known.clinical, let code = r.at("code", from: coding)
+                let name = medication ? known.medication : known.clinical
             {
-                return (name, code)
+                // A coding of a known system without a code says nothing: the next one may.
+                if let code = r.at("code", from: coding) { return (name, code) }
+                continue
             }
             if unknown == nil { unknown = r.string(system).map { String($0.prefix(100)) } ?? "(no system)" }
         }
@@ -190,43 +203,26 @@ enum ResourceRows {
 
     /// A Patient with a registered practice is a GP registration, one row of `patients.csv`.
     static func patient(_ r: Resource, _ context: ExportContext, into rows: inout RowBuilder) throws(Refusal) {
-        let practices = r.at("generalPractitioner")
-        // The current registration: the practice whose period has no end, else the first listed.
-        guard
-            let gp = r.preferred(practices, { r.at("identifier", "period", "end", from: $0) == nil })
+        // The current registration: of the entries that are organisations (a practice, not a
+        // Practitioner), the one whose period has no end, else the first.
+        let practices = r.elements(r.at("generalPractitioner")).filter { entry in
+            r.equals(r.at("identifier", "system", from: entry), odsSystem) || r.equals(r.at("type", from: entry), "Organization")
+                || r.referencedId(r.at("reference", from: entry), type: "Organization") != nil
+        }
+        guard let gp = practices.first(where: { r.at("identifier", "period", "end", from: $0) == nil }) ?? practices.first
         else {
             throw .notRead("Patient with no registered practice (generalPractitioner)")
         }
-        rows.beginRow(patientPaths)
-        rows.field(r.at("id"), r)
-        let nhs = r.elements(r.at("identifier")).first { r.equals(r.at("system", from: $0), nhsNumberSystem) }
-        rows.field(r.at("value", from: nhs), r)
-        let name = r.preferred(r.at("name")) { r.equals(r.at("use", from: $0), "official") }
-        var given: [UInt8] = []
-        for part in r.elements(r.at("given", from: name)) {
-            if !given.isEmpty { given.append(UInt8(ascii: " ")) }
-            r.tape.appendString(part, r.bytes, to: &given)
-        }
-        rows.field(given)
-        rows.field(r.at("family", from: name), r)
-        rows.date(r.at("birthDate"), r)
-        let gender = r.at("gender")
-        if gender == nil {
-            rows.field([])
-        } else if let sex = Vocabulary.genders.first(where: { r.equals(gender, Array($0.fhir.utf8)) }) {
-            rows.field(sex.contract)
-        } else {
+        let person = identity(r)
+        guard person.knownGender else {
             throw Refusal("Patient.gender", .enumValue, "Patient.gender must be male, female, other or unknown")
         }
-        let address = r.preferred(r.at("address")) {
-            r.equals(r.at("use", from: $0), "home") && r.at("period", "end", from: $0) == nil
-        }
-        let postcode = r.at("postalCode", from: address)
-        rows.field(postcode, r)
+        rows.beginRow(patientPaths)
+        rows.field(r.at("id"), r)
+        for field in person.fields { rows.field(field) }
+        let postcode = person.fields[5]
         var lsoa: [UInt8] = []
-        if let postcode, let text = r.tape.raw(postcode, r.bytes), let normal = Postcode.normalise(text),
-            let code = context.postcodes[normal]
-        {
+        if let normal = postcode.withUnsafeBytes({ Postcode.normalise($0) }), let code = context.postcodes[normal] {
             lsoa = Array(code.utf8)
         }
         rows.field(lsoa)
@@ -251,6 +247,57 @@ enum ResourceRows {
         rows.date(r.at("deceasedDateTime"), r)
         let id = r.string(r.at("id")) ?? ""
         rows.field(context.optedOut.contains(id) ? "Y" : "N")
+    }
+
+    /// A Patient beside `patients.csv`, which holds the registered population: read only as the
+    /// person encounters name, and counted.
+    static func identityOnly(_ r: Resource, _ context: ExportContext, into rows: inout RowBuilder) throws(Refusal) {
+        do throws(Refusal) {
+            try patient(r, context, into: &rows)
+        } catch {
+            if case .notRead = error { throw error }
+        }
+        throw .notRead("Patient with a registered practice, beside patients.csv (which holds the registered population)")
+    }
+
+    /// A person as a Patient resource records them, in the contract's identity columns: NHS number,
+    /// given names, family name, date of birth, sex and postcode. `knownGender` is false for a
+    /// gender outside FHIR's four, which is passed on as written.
+    static func identity(_ r: Resource) -> (fields: [[UInt8]], knownGender: Bool) {
+        func text(_ token: Int?) -> [UInt8] {
+            var out: [UInt8] = []
+            if let token { r.tape.appendString(token, r.bytes, to: &out) }
+            return out
+        }
+        let nhs = r.elements(r.at("identifier")).first { r.equals(r.at("system", from: $0), nhsNumberSystem) }
+        let name = r.preferred(r.at("name")) { r.equals(r.at("use", from: $0), "official") }
+        var given: [UInt8] = []
+        for part in r.elements(r.at("given", from: name)) {
+            if !given.isEmpty { given.append(UInt8(ascii: " ")) }
+            r.tape.appendString(part, r.bytes, to: &given)
+        }
+        var birth = r.tape.kind(r.at("birthDate")) == .string ? text(r.at("birthDate")) : []
+        if birth.count > 10, birth[10] == UInt8(ascii: "T") { birth.removeSubrange(10...) }
+        let gender = r.at("gender")
+        var sex: [UInt8] = []
+        var known = true
+        if gender != nil {
+            if let match = Vocabulary.genders.first(where: { r.equals(gender, Array($0.fhir.utf8)) }) {
+                sex = Array(match.contract.utf8)
+            } else {
+                sex = text(gender)
+                known = false
+            }
+        }
+        let address = r.preferred(r.at("address")) {
+            r.equals(r.at("use", from: $0), "home") && r.at("period", "end", from: $0) == nil
+        }
+        return (
+            [
+                text(r.at("value", from: nhs)), given, text(r.at("family", from: name)), birth, sex,
+                text(r.at("postalCode", from: address)),
+            ], known
+        )
     }
 
     /// The England ethnic category letter of the UK Core extension (England or Wales codes).
@@ -304,15 +351,38 @@ enum ResourceRows {
     static func observation(_ r: Resource, into rows: inout RowBuilder) throws(Refusal) {
         try checkStatus(r, "status", refusing: ["entered-in-error", "cancelled"])
         let patient = try subject(r, "subject", path: "Observation.subject.reference")
-        let when = r.at("effectiveDateTime") ?? r.at("effectivePeriod", "start") ?? r.at("effectiveInstant") ?? r.at("issued")
+        let dates: [(StaticString, Int?)] = [
+            ("effectiveDateTime", r.at("effectiveDateTime")), ("effectivePeriod.start", r.at("effectivePeriod", "start")),
+            ("effectiveInstant", r.at("effectiveInstant")), ("issued", r.at("issued")),
+        ]
+        let dated = dates.first { $0.1 != nil }
+        let when = dated?.1
+        let components = Array(r.elements(r.at("component")))
+        guard components.count <= 64 else {
+            throw Refusal("Observation.component", .outOfRange, "an Observation of more than 64 components is not read")
+        }
+        let paths = ["Observation", "Observation.component"].map { path in
+            var p = clinicalPaths(path, "")
+            p[0] = "Observation.subject.reference"
+            p[1] = "Observation." + (dated.map { "\($0.0)" } ?? "effectiveDateTime")
+            return p
+        }
         var firstUnknown: String?
-        for (concept, base) in [(r.at("code"), 0)] + r.elements(r.at("component")).map({ (r.at("code", from: $0), $0) }) {
+        for (concept, base) in [(r.at("code"), 0)] + components.map({ (r.at("code", from: $0), $0) }) {
             let path = base == 0 ? "Observation" : "Observation.component"
             do throws(Refusal) {
                 let (system, code) = try Self.code(concept, r, medication: false, path: path + ".code")
                 let quantity = base == 0 ? r.at("valueQuantity") : r.at("valueQuantity", from: base)
+                // A value beyond a limit (`>90`) is censored: it is not read as the exact value, as
+                // `>90` in a CSV file is not a number.
+                if let comparator = r.at("comparator", from: quantity) {
+                    throw Refusal(
+                        path + ".valueQuantity.comparator", .numberFormat,
+                        "a value with a comparator (\(r.string(comparator).map { String($0.prefix(2)) } ?? "?")) is not an exact number"
+                    )
+                }
                 // A panel's own code carries no value when its components do.
-                rows.beginRow(clinicalPaths(path, "effectiveDateTime"))
+                rows.beginRow(paths[base == 0 ? 0 : 1])
                 rows.field(patient)
                 rows.date(when, r)
                 rows.field(system)
@@ -384,6 +454,153 @@ enum ResourceRows {
         rows.field([])
         rows.field(r.at("dispenseRequest", "quantity", "value"), r)
         let id = r.string(r.at("id")) ?? ""
-        rows.field(context.costs[type + "/" + id].map { String($0) } ?? "")
+        rows.field(context.costs[type + "/" + id].map(money) ?? "")
+    }
+
+    // MARK: Hospital activity
+
+    static let admissionMethodExtension = Array(Vocabulary.admissionMethodExtension.utf8)
+    static let icd10 = [Array("http://hl7.org/fhir/sid/icd-10".utf8), Array("http://hl7.org/fhir/sid/icd-10-uk".utf8)]
+    static let snomed = Array("http://snomed.info/sct".utf8)
+    static let opcs4 = Vocabulary.opcs4.map { Array($0.utf8) }
+
+    static let encounterPaths: [[String]] = {
+        let identity = [
+            "Encounter.id", "Patient.identifier.value", "Patient.name.given", "Patient.name.family", "Patient.birthDate",
+            "Patient.gender", "Patient.address.postalCode", "Encounter.serviceProvider",
+        ]
+        return [
+            identity + [
+                "Encounter.period.start", "Encounter.period.end", "Encounter.hospitalization.extension(admission method)",
+                "Encounter.diagnosis(rank 1).condition", "Encounter.diagnosis.condition", "Encounter.diagnosis(procedure)",
+                "ChargeItem.priceOverride.value",
+            ],
+            identity + ["Encounter.period.start", "Encounter.diagnosis.condition", "ChargeItem.priceOverride.value"],
+            identity + [
+                "Encounter.period.start", "Encounter.status", "Encounter.serviceType", "ChargeItem.priceOverride.value",
+            ],
+        ]
+    }()
+
+    /// An Encounter as a row of the hospital file its class names: `IMP`, `ACUTE`, `NONAC` or `SS`
+    /// an admitted spell; `EMER` an emergency department attendance; `AMB` or `VR` an outpatient
+    /// appointment. The person is the Patient its subject names, as that Patient records them;
+    /// diagnoses and the procedure are the contained resources its `diagnosis` entries name, by
+    /// rank; its cost is the ChargeItems whose `context` is the encounter.
+    static func encounter(_ r: Resource, _ context: ExportContext, into rows: inout RowBuilder) throws(Refusal) {
+        try checkStatus(r, "status", refusing: ["entered-in-error", "planned"])
+        let classCode = r.at("class", "code")
+        let variant: Int
+        switch true {
+        case ["IMP", "ACUTE", "NONAC", "SS"].contains(where: { r.equals(classCode, Array($0.utf8)) }): variant = 0
+        case r.equals(classCode, "EMER"): variant = 1
+        case r.equals(classCode, "AMB") || r.equals(classCode, "VR"): variant = 2
+        default: throw .notRead("Encounter class \(r.string(classCode).map { String($0.prefix(20)) } ?? "missing")")
+        }
+        let subject = String(decoding: try subject(r, "subject", path: "Encounter.subject.reference"), as: UTF8.self)
+        guard let person = context.identities[subject] else {
+            throw Refusal(
+                "Encounter.subject.reference", .unknownPatient, "Encounter.subject.reference is not a Patient of the export")
+        }
+        let entries = try diagnoses(r)
+        rows.beginRow(encounterPaths[variant], variant: variant)
+        rows.field(r.at("id"), r)
+        for field in person.prefix(6) { rows.field(field) }
+        rows.field(organisation(r.at("serviceProvider"), r, context))
+        rows.date(r.at("period", "start"), r)
+        switch variant {
+        case 0:
+            rows.date(r.at("period", "end"), r)
+            let method = r.elements(r.at("hospitalization", "extension")).first {
+                r.equals(r.at("url", from: $0), admissionMethodExtension)
+            }
+            let coding = r.elements(r.at("valueCodeableConcept", "coding", from: method)).first { _ in true }
+            rows.field(r.at("code", from: coding), r)
+            let coded = entries.filter { !$0.procedure }.map { code($0.resource, r, systems: icd10) }
+            guard let primary = coded.first else {
+                throw Refusal("Encounter.diagnosis", .missingValue, "an admitted spell needs a diagnosis (rank 1)")
+            }
+            guard let primary else {
+                throw Refusal("Encounter.diagnosis.condition", .codeFormat, "the primary diagnosis is not coded in ICD-10")
+            }
+            rows.field(primary)
+            rows.field(Array(coded.dropFirst().compactMap { $0 }.joined(separator: [UInt8(ascii: "|")])))
+            rows.field(entries.filter(\.procedure).lazy.compactMap { code($0.resource, r, systems: opcs4) }.first ?? [])
+        case 1:
+            rows.field(entries.first.flatMap { code($0.resource, r, systems: [snomed] + icd10) } ?? [])
+        default:
+            rows.field(r.equals(r.at("status"), "cancelled") ? "N" : "Y")
+            rows.field([])
+        }
+        let id = r.string(r.at("id")) ?? ""
+        if let cost = context.costs["Encounter/" + id] {
+            rows.field(money(cost))
+        } else {
+            rows.field("0")
+            rows.warnings.append(.costMissing)
+        }
+    }
+
+    /// A sum of charges as a plain decimal of at most four places (a sum of decimal amounts in
+    /// binary floating point carries noise in its last digits, which the money rule would refuse).
+    static func money(_ amount: Double) -> String {
+        let units = Int64((min(amount, 1e12) * 10_000).rounded())
+        let fraction = String(units % 10_000)
+        let digits = String(repeating: "0", count: 4 - fraction.count) + fraction
+        return "\(units / 10_000).\(digits)"
+    }
+
+    /// The contained resources an encounter's `diagnosis` entries name, ordered by `rank` (unranked
+    /// ones after, in the order listed).
+    static func diagnoses(_ r: Resource) throws(Refusal) -> [(resource: Int, procedure: Bool)] {
+        var found: [(rank: Int, order: Int, resource: Int, procedure: Bool)] = []
+        for (order, entry) in r.elements(r.at("diagnosis")).enumerated() {
+            guard let reference = r.string(r.at("condition", "reference", from: entry)), reference.hasPrefix("#"),
+                let resource = r.elements(r.at("contained")).first(where: {
+                    r.string(r.at("id", from: $0)) == String(reference.dropFirst())
+                })
+            else {
+                throw Refusal(
+                    "Encounter.diagnosis.condition", .missingValue,
+                    "Encounter.diagnosis.condition must name a resource contained in the encounter ('#id')")
+            }
+            var rank = Int.max
+            if let raw = r.tape.raw(r.at("rank", from: entry), r.bytes), raw.count <= 6,
+                let value = Int(String(decoding: raw, as: UTF8.self))
+            {
+                rank = value
+            }
+            found.append((rank, order, resource, r.equals(r.at("resourceType", from: resource), "Procedure")))
+        }
+        return found.sorted { ($0.rank, $0.order) < ($1.rank, $1.order) }.map { ($0.resource, $0.procedure) }
+    }
+
+    /// The code of a contained resource's first coding in one of `systems`.
+    static func code(_ resource: Int, _ r: Resource, systems: [[UInt8]]) -> [UInt8]? {
+        for coding in r.elements(r.at("code", "coding", from: resource)) {
+            let system = r.at("system", from: coding)
+            if systems.contains(where: { r.equals(system, $0) }), let code = r.at("code", from: coding) {
+                var out: [UInt8] = []
+                r.tape.appendString(code, r.bytes, to: &out)
+                return out
+            }
+        }
+        return nil
+    }
+
+    /// An organisation's ODS code: its identifier, or the Organization its reference names.
+    static func organisation(_ reference: Int?, _ r: Resource, _ context: ExportContext) -> [UInt8] {
+        let identifier = r.at("identifier", from: reference)
+        if r.equals(r.at("system", from: identifier), odsSystem), let value = r.at("value", from: identifier) {
+            var out: [UInt8] = []
+            r.tape.appendString(value, r.bytes, to: &out)
+            return out
+        }
+        if let id = r.referencedId(r.at("reference", from: reference), type: "Organization"),
+            let ods = context.organisations[String(decoding: id, as: UTF8.self)]
+        {
+            return Array(ods.utf8)
+        }
+        return []
     }
 }
