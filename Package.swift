@@ -115,7 +115,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts", "Governance",
-                "Web",
+                "Web", "FHIR",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "Evaluation", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
+                "CLI", "Cohorts", "Evaluation", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks", swiftSettings: strict),

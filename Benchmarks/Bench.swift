@@ -4,6 +4,7 @@ import Cohorts
 import Dispatch
 import Evaluation
 import Foundation
+import Ingest
 import Outputs
 import PHMCore
 import Pipeline
@@ -39,8 +40,17 @@ struct Bench: ParsableCommand {
             help: "Time only an evaluation of 10,000 exposed people, on the latest run's evaluation base in --data-dir.")
         var evaluationOnly = false
 
+        @Flag(
+            name: .customLong("fhir-only"),
+            help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
+        var fhirOnly = false
+
         func run() throws {
             if jsonOnly { return try JSONBench.run() }
+            if fhirOnly {
+                return try Bench.fhir(
+                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers)
+            }
             if cohortsOnly { return try Bench.cohorts(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) }
             if evaluationOnly {
                 return try Bench.evaluation(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), workers: pipeline.workers)
@@ -87,6 +97,36 @@ struct Bench: ParsableCommand {
 
         /// Times five-criterion cohorts on the run's saved frame: p50 and p95 of 50 evaluations
         /// each, and the p50 of a profile as a request computes it (the population's half kept).
+        /// Reading the same system as a FHIR export and as the contract's CSV files, three times
+        /// each: the whole read, and the NDJSON files alone (their bytes over their own seconds).
+        static func fhir(_ options: SynthesisOptions, dir: String, workers: Int) throws {
+            let base = "\(dir)/input-\(options.people)-\(options.seed)"
+            for (folder, fhir) in [(base, false), (base + "-fhir", true)] {
+                let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
+                if !FileManager.default.fileExists(atPath: marker.path) {
+                    _ = try Console.synthesise(options, out: folder)
+                    if fhir { _ = try BulkExportWriter.convert(URL(fileURLWithPath: folder), transactionTime: options.asOf) }
+                }
+            }
+            print("| input | MB | read, seconds | MB/s | NDJSON MB | NDJSON seconds | NDJSON MB/s |")
+            print("|---|---|---|---|---|---|---|")
+            for (folder, label) in [(base, "CSV"), (base + "-fhir", "FHIR")] {
+                for _ in 0..<3 {
+                    let start = Date()
+                    let extract = try ExtractReader(folder: URL(fileURLWithPath: folder), workers: workers).read()
+                    let seconds = Date().timeIntervalSince(start)
+                    let ndjson = extract.reconciliation.filter { !$0.file.hasSuffix(".csv") }
+                    let bytes = Double(ndjson.reduce(0) { $0 + $1.bytes }) / 1e6
+                    let ndjsonSeconds = ndjson.reduce(0) { $0 + $1.seconds }
+                    print(
+                        "| \(label) | \(String(format: "%.0f", Double(extract.bytes) / 1e6)) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(extract.bytes) / 1e6 / seconds)) | "
+                            + (ndjson.isEmpty
+                                ? "- | - | - |"
+                                : "\(String(format: "%.0f", bytes)) | \(String(format: "%.2f", ndjsonSeconds)) | \(String(format: "%.0f", bytes / ndjsonSeconds)) |"))
+                }
+            }
+        }
+
         static func cohorts(dataDirectory: URL) throws {
             let loadStart = Date()
             var frame = try FrameFile.latest(dataDirectory: dataDirectory)

@@ -152,8 +152,8 @@ extension PHMCommand {
         }
     }
 
-    /// How `phm synth` writes primary care.
-    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
+    /// CSV, or FHIR R4 JSON: how `phm synth` writes its system and `phm cohort members` its list.
+    enum DataFormat: String, ExpressibleByArgument, CaseIterable {
         case csv, fhir
     }
 
@@ -172,7 +172,7 @@ extension PHMCommand {
         @Option(
             help:
                 "csv writes the input contract; fhir writes primary care as a FHIR Bulk Data export and the rest as CSV.")
-        var format: InputFormat = .csv
+        var format: DataFormat = .csv
 
         @Option(
             help:

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cohorts
+import FHIR
 import Foundation
 import Governance
 import PHMCore
@@ -214,10 +215,16 @@ extension PHMCommand {
                 abstract: "Write a cohort's members by pseudonym (planning; audited as an export).")
             @OptionGroup var session: SessionOptions
             @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
-            @Option(help: "The CSV file to write.") var out: String
+            @Option(help: "The file to write.") var out: String
+            @Option(help: "csv, one pseudonym a line, or fhir, a FHIR R4 Group of the pseudonyms.") var format: DataFormat = .csv
             func run() throws {
                 let d = try readDefinition(definition)
                 let members = try Console.reportingFailures { try session.session().members(d) }
+                if format == .fhir {
+                    let group = Resources.group(
+                        id: "cohort-members", name: CohortText.format(d.expression), members: members.map { .pseudonym($0) })
+                    return try Data((group + "\n").utf8).write(to: URL(fileURLWithPath: out))
+                }
                 var rows = CSVRows()
                 rows.raw("pseudonym")
                 for pseudonym in members { rows.raw(pseudonym) }
@@ -236,8 +243,27 @@ extension PHMCommand {
             @Argument(help: "The saved cohort.") var cohort: String
             @Option(help: "Why you are re-identifying these patients (written to the audit log).") var reason: String
             @Option(help: "Write the worklist as CSV to this file instead of showing its first 20 rows.") var csv: String?
+            @Option(
+                help:
+                    "Write the worklist as a FHIR R4 Group to this file (members by NHS number, in rank order), for a clinical system to load."
+            )
+            var fhir: String?
             func run() throws {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
+                if let fhir {
+                    let members = list.entries.map { e -> Resources.Member in
+                        if let nhs = e.identity?.nhsNumber, !nhs.isEmpty { return .nhsNumber(nhs) }
+                        let name = e.identity.map { "\($0.givenName) \($0.familyName), born \($0.dateOfBirth)" }
+                        return .named(name ?? "pseudonym \(e.entry.pseudonym)")
+                    }
+                    let group = Resources.group(
+                        id: "worklist-\(list.cohort.name)-v\(list.cohort.version)",
+                        name: "\(list.cohort.name) (version \(list.cohort.version)) at \(list.practiceCode)",
+                        practice: list.practiceCode, members: members)
+                    try Data((group + "\n").utf8).write(to: URL(fileURLWithPath: fhir))
+                    print("\(members.count) people at \(list.practiceCode) written to \(fhir) as a FHIR Group")
+                    if csv == nil { return }
+                }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")
                 for gap in list.uncheckedGaps { print("care gap '\(gap.id)' not checked: \(gap.reason)") }
                 if let since = list.since {

@@ -201,6 +201,52 @@ extension Resources {
     }
 }
 
+extension Resources {
+    /// One person in a `Group`: by NHS number for direct care, or by pseudonym under planning.
+    public enum Member: Sendable {
+        case nhsNumber(String)
+        /// A person without a usable NHS number, named for the clinician who looks them up.
+        case named(String)
+        case pseudonym(String)
+    }
+
+    /// A cohort or worklist as an actual `Group` of persons (FHIR R4), its members in order, with
+    /// the practice that manages it for a worklist. A pseudonym is an identifier of this
+    /// deployment's own (its key makes it), so it carries a type and no system.
+    public static func group(id: String, name: String, practice: String? = nil, members: [Member]) -> String {
+        var o = JSONObject("Group", id: safeId(id))
+        o.string("type", "person")
+        o.raw("actual", "true")
+        o.string("name", name)
+        o.raw("quantity", String(members.count))
+        if let practice {
+            o.raw("managingEntity", "{\"identifier\":" + JSONObject.identifier(Vocabulary.odsOrganisation, practice) + "}")
+        }
+        let entries = members.map { member -> String in
+            switch member {
+            case .nhsNumber(let n): "{\"entity\":{\"identifier\":" + JSONObject.identifier(Vocabulary.nhsNumber, n) + "}}"
+            case .named(let text): "{\"entity\":{\"display\":" + JSONObject.quoted(text) + "}}"
+            case .pseudonym(let p):
+                "{\"entity\":{\"identifier\":{\"type\":{\"text\":\"pseudonym\"},\"value\":" + JSONObject.quoted(p) + "}}}"
+            }
+        }
+        if !entries.isEmpty { o.raw("member", "[" + entries.joined(separator: ",") + "]") }
+        return o.closed
+    }
+
+    /// A FHIR id from any text: letters, digits, `-` and `.`, at most 64 characters.
+    static func safeId(_ text: String) -> String {
+        let kept = String(
+            text.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII
+                    && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "." || scalar == "-")
+                    ? Character(scalar) : "-"
+            }
+            .prefix(64))
+        return kept.isEmpty ? "group" : kept
+    }
+}
+
 /// One JSON object written key by key, in order.
 struct JSONObject {
     private(set) var text: String

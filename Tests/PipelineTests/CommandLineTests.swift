@@ -146,6 +146,35 @@ import Testing
                 && rows.dropFirst().allSatisfy {
                     if case .valid = NHSNumber.check($0[1]) { return true } else { return $0[1].isEmpty }
                 })
+        // The same list as a FHIR Group, for the practice's clinical system: NHS numbers in rank order.
+        let group = folder.appendingPathComponent("worklist.json")
+        try run([
+            "worklist", "show", "--user", "gp", "--purpose", "direct_care", "older", "--reason", "frailty review", "--fhir",
+            group.path,
+        ])
+        let json = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: group)) as? [String: Any])
+        let members = try #require(json["member"] as? [[String: Any]])
+        #expect(json["resourceType"] as? String == "Group" && json["quantity"] as? Int == rows.count - 1)
+        let listed = members.map {
+            (($0["entity"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String ?? ""
+        }
+        #expect(listed == rows.dropFirst().map { $0[1] })
+        #expect((json["managingEntity"] as? [String: Any]).map { "\($0)".contains(practice) } == true)
+        // Under planning, an analyst's export of a cohort's members is a Group of pseudonyms.
+        try run([
+            "users", "set", "--user", "admin", "--purpose", "administration", "--name", "analyst", "--role", "analyst",
+            "--password",
+        ])
+        let pseudonyms = folder.appendingPathComponent("members.json")
+        try run([
+            "cohort", "members", "--user", "analyst", "--purpose", "planning", "age >= 75 and ltc_count >= 2", "--out",
+            pseudonyms.path, "--format", "fhir",
+        ])
+        let planning = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: pseudonyms)) as? [String: Any])
+        let text = String(decoding: try Data(contentsOf: pseudonyms), as: UTF8.self)
+        #expect((planning["quantity"] as? Int ?? 0) > rows.count - 1 && !text.contains("nhs-number"))
+        let validation = try validateFHIR([group.path, pseudonyms.path])
+        #expect(validation.status == 0, "\(validation.output)\(validation.errors)")
         try run(["worklist", "status", "--user", "gp", "--purpose", "direct_care", "older", rows[1][4], "contacted"])
         try run(["audit", "verify", "--user", "admin", "--purpose", "administration"])
         // Not under planning: worklists are for direct care, and the command says why.

@@ -24,6 +24,11 @@ import Testing
                 "Patient", "Consent", "Condition", "Observation", "MedicationRequest", "ChargeItem", "Encounter",
             ])
         #expect(!FileManager.default.fileExists(atPath: fhir.appendingPathComponent("patients.csv").path))
+        // What the platform writes is valid FHIR R4 to an independent validator.
+        let ndjson = try FileManager.default.contentsOfDirectory(atPath: fhir.path).filter { $0.hasSuffix(".ndjson") }
+        let validation = try validateFHIR(ndjson.sorted().map { fhir.appendingPathComponent($0).path })
+        #expect(validation.status == 0, "\(validation.output)\(validation.errors)")
+        #expect(validation.output.contains("Encounter=") && validation.output.contains("Patient="))
 
         func run(_ input: URL, _ name: String) throws -> (URL, RunResult) {
             var run = RunOptions(

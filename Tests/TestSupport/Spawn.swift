@@ -41,6 +41,14 @@ public func runProgram(_ arguments: [String]) throws -> ProgramOutput {
 public let crossCheckPython: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python").path
 
+/// Validates FHIR R4 files (NDJSON or one resource of JSON) with an independent implementation,
+/// `Tests/FHIRTests/validate_fhir.py` on fhir.resources in the cross-check venv: its status and report.
+public func validateFHIR(_ files: [String]) throws -> ProgramOutput {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("FHIRTests/validate_fhir.py").path
+    return try runProgram(["/usr/bin/env", crossCheckPython, script] + files)
+}
+
 /// Starts a program with extra environment variables, its output discarded, and returns its
 /// process id without waiting: for tests that stop it themselves.
 public func startProgram(_ arguments: [String], environment: [String: String]) throws -> pid_t {

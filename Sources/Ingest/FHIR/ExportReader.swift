@@ -134,7 +134,7 @@ struct ExportReader {
             for file in export.files(of: type) {
                 var seen = Set<RowKey>()
                 let records: ReferenceRecords = try read(file, key: nil, seen: &seen, into: &extract, record: type != "Patient") {
-                    r, _, _, piece in
+                    r, _, _, _, piece in
                     do throws(Refusal) {
                         try handle(r, &piece.batch)
                         piece.accepted += 1
@@ -184,8 +184,7 @@ struct ExportReader {
         var seen = Set<RowKey>()
         for file in export.files(of: type) {
             let batch: B = try read(file, as: contracts.map(\.0.name), key: keyed ? 0 : nil, seen: &seen, into: &extract) {
-                r, line, _, piece in
-                var rows = RowBuilder()
+                r, line, _, rows, piece in
                 do throws(Refusal) {
                     try project(r, context, &rows)
                 } catch {
@@ -234,7 +233,7 @@ struct ExportReader {
     private func read<B: RecordBatch>(
         _ file: BulkExport.File, as contractFiles: [String] = [], key: Int?, seen: inout Set<RowKey>,
         into extract: inout Extract, record: Bool = true,
-        handle: @escaping @Sendable (Resource, _ line: Int, _ raw: Range<Int>, inout Piece<B>) -> Refusal?
+        handle: @escaping @Sendable (Resource, _ line: Int, _ raw: Range<Int>, inout RowBuilder, inout Piece<B>) -> Refusal?
     ) throws -> B {
         let started = DispatchTime.now()
         let total = (try? FileManager.default.attributesOfItem(atPath: file.url.path)[.size] as? Int) ?? 0
@@ -285,14 +284,18 @@ struct ExportReader {
     /// The lines of one piece of a block; line numbers are counted from the piece's first line.
     private static func parse<B: RecordBatch>(
         _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, file: String, type: [UInt8], limit: Int,
-        handle: (Resource, Int, Range<Int>, inout Piece<B>) -> Refusal?
+        handle: (Resource, Int, Range<Int>, inout RowBuilder, inout Piece<B>) -> Refusal?
     ) -> Piece<B> {
         var piece = Piece<B>()
         var tape = JSONTape()
+        // One builder for the piece, emptied for each resource: no allocation per line.
+        var rows = RowBuilder()
         var start = range.lowerBound
         var line = 0
         while start < range.upperBound {
-            let newline = UnsafeRawBufferPointer(rebasing: bytes[start..<range.upperBound]).firstIndex(of: 0x0A)
+            let newline = memchr(bytes.baseAddress! + start, 0x0A, range.upperBound - start).map {
+                bytes.baseAddress!.distance(to: UnsafeRawPointer($0)) - start
+            }
             let next = newline.map { start + $0 + 1 } ?? range.upperBound
             var end = newline.map { start + $0 } ?? range.upperBound
             if end > start, bytes[end - 1] == 0x0D { end -= 1 }
@@ -327,7 +330,8 @@ struct ExportReader {
                             "resourceType", .resourceType,
                             "the line has \(found) in a file of \(String(decoding: type, as: UTF8.self)) resources")
                     } else {
-                        refusal = handle(r, line, start..<end, &piece)
+                        rows.reset()
+                        refusal = handle(r, line, start..<end, &rows, &piece)
                     }
                 } catch {
                     refusal = Refusal("$", .jsonSyntax, "\(error.reason) (at character \(error.offset + 1))")

@@ -196,6 +196,7 @@ enum ResourceRows {
     ]
 
     static let nhsNumberSystem = Array(Vocabulary.nhsNumber.utf8)
+    static let genders = Vocabulary.genders.map { (fhir: Array($0.fhir.utf8), contract: Array($0.contract.utf8)) }
     static let odsSystem = Array(Vocabulary.odsOrganisation.utf8)
     static let ethnicExtension = Array(Vocabulary.ethnicCategoryExtension.utf8)
     static let england = Array(Vocabulary.ethnicCategoryEngland.utf8)
@@ -282,8 +283,8 @@ enum ResourceRows {
         var sex: [UInt8] = []
         var known = true
         if gender != nil {
-            if let match = Vocabulary.genders.first(where: { r.equals(gender, Array($0.fhir.utf8)) }) {
-                sex = Array(match.contract.utf8)
+            if let match = genders.first(where: { r.equals(gender, $0.fhir) }) {
+                sex = match.contract
             } else {
                 sex = text(gender)
                 known = false
@@ -313,6 +314,25 @@ enum ResourceRows {
         return []
     }
 
+    // Each mapping's JSON paths, built once: a row only points at them.
+    static let conditionPaths = [clinicalPaths("Condition", "onsetDateTime"), clinicalPaths("Condition", "recordedDate")]
+    static let procedurePaths = clinicalPaths("Procedure", "performedDateTime")
+    static let requestPaths = prescriptionPaths("MedicationRequest", "authoredOn")
+    static let statementPaths = prescriptionPaths("MedicationStatement", "effectiveDateTime")
+    /// An Observation's and its components' paths, by the element its date came from.
+    static let observationPaths: [String: [[String]]] = Dictionary(
+        uniqueKeysWithValues: ["effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued"].map { date in
+            (
+                date,
+                ["Observation", "Observation.component"].map { path in
+                    var p = clinicalPaths(path, "")
+                    p[0] = "Observation.subject.reference"
+                    p[1] = "Observation." + date
+                    return p
+                }
+            )
+        })
+
     static func clinicalPaths(_ type: String, _ date: String) -> [String] {
         [
             "\(type).subject.reference", "\(type).\(date)", "\(type).code.coding.system", "\(type).code.coding.code",
@@ -337,7 +357,7 @@ enum ResourceRows {
         let patient = try subject(r, "subject", path: "Condition.subject.reference")
         let (system, code) = try Self.code(r.at("code"), r, medication: false, path: "Condition.code")
         let onset = r.at("onsetDateTime") ?? r.at("onsetPeriod", "start")
-        rows.beginRow(clinicalPaths("Condition", onset != nil ? "onsetDateTime" : "recordedDate"))
+        rows.beginRow(conditionPaths[onset != nil ? 0 : 1])
         rows.field(patient)
         rows.date(onset ?? r.at("recordedDate"), r)
         rows.field(system)
@@ -361,12 +381,7 @@ enum ResourceRows {
         guard components.count <= 64 else {
             throw Refusal("Observation.component", .outOfRange, "an Observation of more than 64 components is not read")
         }
-        let paths = ["Observation", "Observation.component"].map { path in
-            var p = clinicalPaths(path, "")
-            p[0] = "Observation.subject.reference"
-            p[1] = "Observation." + (dated.map { "\($0.0)" } ?? "effectiveDateTime")
-            return p
-        }
+        let paths = observationPaths[dated.map { "\($0.0)" } ?? "effectiveDateTime"]!
         var firstUnknown: String?
         for (concept, base) in [(r.at("code"), 0)] + components.map({ (r.at("code", from: $0), $0) }) {
             let path = base == 0 ? "Observation" : "Observation.component"
@@ -403,7 +418,7 @@ enum ResourceRows {
         try checkStatus(r, "status", refusing: ["entered-in-error", "not-done"])
         let patient = try subject(r, "subject", path: "Procedure.subject.reference")
         let (system, code) = try Self.code(r.at("code"), r, medication: false, path: "Procedure.code")
-        rows.beginRow(clinicalPaths("Procedure", "performedDateTime"))
+        rows.beginRow(procedurePaths)
         rows.field(patient)
         rows.date(r.at("performedDateTime") ?? r.at("performedPeriod", "start"), r)
         rows.field(system)
@@ -443,7 +458,7 @@ enum ResourceRows {
         let patient = try subject(r, "subject", path: "\(type).subject.reference")
         let (system, code) = try Self.code(
             r.at("medicationCodeableConcept"), r, medication: true, path: "\(type).medicationCodeableConcept")
-        rows.beginRow(prescriptionPaths(type, "\(date)"))
+        rows.beginRow(type == "MedicationRequest" ? requestPaths : statementPaths)
         rows.field(patient)
         let when =
             type == "MedicationRequest"
