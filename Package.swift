@@ -33,7 +33,9 @@ let package = Package(
         .target(name: "FHIR", dependencies: ["PHMCore"], swiftSettings: strict),
         // Reading a folder of extracts: CSV from bytes, FHIR Bulk Data exports, validation,
         // quarantine, reconciliation.
-        .target(name: "Ingest", dependencies: ["PHMCore", "Outputs", "FHIR"], swiftSettings: strict),
+        .target(name: "Ingest", dependencies: ["PHMCore", "Outputs", "FHIR", "CZlib"], swiftSettings: strict),
+        // zlib, for an export's gzip-compressed files (scripts/requirements installs its headers).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // NHS numbers, linkage to the GP spine, pseudonymisation, the identity vault's records.
         .target(
             name: "Identity",

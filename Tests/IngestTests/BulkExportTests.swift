@@ -227,8 +227,38 @@ import Testing
         #expect(throws: UnusableInput.self) { try read(["manifest.json": "[]"]) }
     }
 
-    @Test func refusesCompressedFiles() {
-        #expect(throws: UnusableInput.self) { try read(["Patient.ndjson.gz": "x"]) }
+    /// gzip, as `gzip` writes it (two members one after the other, as `cat` joins them), reads as
+    /// the text it holds; damaged, cut short or a bomb, the file is refused with its name.
+    @Test func readsGzipFilesAndRefusesBadOnes() throws {
+        let folder = temporaryFolder("gzip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func gzipFile(_ text: String) throws -> [UInt8] {
+            let plain = folder.appendingPathComponent("plain-\(UUID().uuidString)")
+            try Data(text.utf8).write(to: plain)
+            guard try runProgram(["/bin/sh", "-c", "gzip -n '\(plain.path)'"]).status == 0 else { return [] }
+            return Array(try Data(contentsOf: URL(fileURLWithPath: plain.path + ".gz")))
+        }
+        let first = try gzipFile(Self.patient("p1") + "\n")
+        let second = try gzipFile(Self.patient("p2") + "\n")
+        // Named without .gz by the manifest: known by its first bytes.
+        let manifest = #"{"output":[{"type":"Patient","url":"https://x/file_2"}]}"#
+        let extract = try read(
+            ["manifest.json": manifest], raw: ["Patient.ndjson.gz": first + second, "file_2": try gzipFile(Self.patient("p3"))])
+        #expect(extract.patients.patientId.sorted() == ["p1", "p2", "p3"])
+        let r = try #require(file(extract, "Patient.ndjson.gz"))
+        #expect(r.rowsIn == 2 && r.bytes == first.count + second.count)
+
+        var damaged = first
+        damaged[damaged.count / 2] ^= 0xFF
+        let cut = Array(first.prefix(first.count - 12))
+        let bomb = try gzipFile(String(repeating: "{}\n", count: 20_000_000))
+        for (bad, problem) in [(damaged, "damaged"), (cut, "ends in the middle"), (bomb, "expands to more than 250 times")] {
+            #expect {
+                try read([:], raw: ["Patient.ndjson.gz": bad])
+            } throws: { error in
+                (error as? UnusableInput).map { $0.file == "Patient.ndjson.gz" && $0.problem.contains(problem) } == true
+            }
+        }
     }
 
     /// A hospital's export beside a GP extract: the registered population from patients.csv, the

@@ -25,8 +25,7 @@ public struct BulkExport: Sendable {
     ///
     /// A file's type is the manifest's `type` for it; else the part of its name before the first
     /// `.`, `-` or `_` (`Patient.ndjson`, `Patient-2.ndjson`); else the `resourceType` of its first line.
-    /// - Throws: `UnusableInput` when the manifest is not a Bulk Data manifest or names a missing
-    ///   file, or a gzip-compressed file is found (not read by this version).
+    /// - Throws: `UnusableInput` when the manifest is not a Bulk Data manifest or names a missing file.
     public static func find(in folder: URL) throws -> BulkExport? {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
         var typeOf: [String: String] = [:]
@@ -42,14 +41,9 @@ public struct BulkExport: Sendable {
                 typeOf[name] = type
             }
         }
-        if let compressed = names.first(where: { $0.hasSuffix(".ndjson.gz") }) {
-            throw UnusableInput(
-                file: compressed, problem: "is gzip-compressed, which this version does not read",
-                remedy: "Decompress the export's files first (gunzip *.ndjson.gz).")
-        }
         // Every file the manifest lists (a server's file names need not end in .ndjson), and
-        // every .ndjson file beside them.
-        let ndjson = names.filter { $0.hasSuffix(".ndjson") || typeOf[$0] != nil }
+        // every .ndjson file beside them, plain or gzip-compressed.
+        let ndjson = names.filter { $0.hasSuffix(".ndjson") || $0.hasSuffix(".ndjson.gz") || typeOf[$0] != nil }
         guard hasManifest || !ndjson.isEmpty else { return nil }
         var files: [File] = []
         for name in ndjson {
@@ -70,10 +64,10 @@ public struct BulkExport: Sendable {
 
     /// The `resourceType` on the first line, read from at most its first 64 KiB.
     static func firstResourceType(_ url: URL) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: 1 << 16) else { return nil }
-        let line = Array(data.prefix { $0 != 0x0A })
+        guard var blocks = try? LineBlocks(url: url, displayName: url.lastPathComponent, blockSize: 1 << 16),
+            let block = try? blocks.next()
+        else { return nil }
+        let line = Array(block.prefix { $0 != 0x0A })
         var tape = JSONTape()
         return line.withUnsafeBytes { bytes -> String? in
             guard (try? tape.parse(bytes)) != nil else { return nil }

@@ -3,11 +3,13 @@ import Foundation
 /// Reads a file of lines in blocks of whole lines, for NDJSON: JSON text never holds a raw
 /// newline, so a newline always ends a line. A line longer than a block is skipped as it is
 /// read (memory stays bounded whatever a file holds) and stands in its block as one NUL byte,
-/// which no JSON line can be, so it is quarantined in its place.
+/// which no JSON line can be, so it is quarantined in its place. A gzip file (known by its first
+/// two bytes, whatever its name) is read as the text it holds.
 struct LineBlocks {
     static let oversized: UInt8 = 0
     let blockSize: Int
     private let handle: FileHandle
+    private let gzip: GzipReader?
     private var carry: [UInt8] = []
     private var atEnd = false
     private(set) var bytesRead = 0
@@ -19,6 +21,7 @@ struct LineBlocks {
         }
         self.handle = handle
         self.blockSize = blockSize
+        gzip = GzipReader.isGzip(url) ? try GzipReader(handle: handle, name: displayName) : nil
     }
 
     /// The next block of whole lines (the last may lack its newline), or nil at the end.
@@ -46,6 +49,12 @@ struct LineBlocks {
     }
 
     private mutating func read(into block: inout [UInt8]) throws {
+        if let gzip {
+            let text = try gzip.read(upTo: blockSize)
+            bytesRead = gzip.bytesRead
+            if text.isEmpty { atEnd = true } else { block.append(contentsOf: text) }
+            return
+        }
         let data = try handle.read(upToCount: blockSize) ?? Data()
         if data.isEmpty {
             atEnd = true
