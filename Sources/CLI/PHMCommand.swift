@@ -30,6 +30,27 @@ package struct PipelineOptions: ParsableArguments {
         help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
     var keyFile: String?
 
+    @Option(
+        help:
+            "CODE:NAME of the integrated care board or health board whose practices a FHIR export's registrations name, for an input without practices.csv (see docs/fhir.md)."
+    )
+    var organisation: String?
+
+    /// `--organisation` as a unit of the hierarchy.
+    var organisationUnit: Hierarchy.Unit? {
+        get throws {
+            guard let organisation else { return nil }
+            let parts = organisation.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, (3...10).contains(parts[0].count),
+                parts[0].allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }), !parts[1].isEmpty, parts[1].count <= 200
+            else {
+                throw ValidationError(
+                    "--organisation takes CODE:NAME, an ODS code and a name, for example QWE:South West London ICB.")
+            }
+            return Hierarchy.Unit(code: parts[0], name: parts[1])
+        }
+    }
+
     @Option(help: "A condition definitions file (default: the shipped library; see docs/conditions.md).")
     var conditions: String?
 
@@ -113,6 +134,7 @@ package struct PipelineOptions: ParsableArguments {
 
     package func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
+        _ = try organisationUnit
         // Each unit's draws are held together: 50 years of 1,000 draws is about 200 MB a unit.
         guard (0...50).contains(projectionYears) else { throw ValidationError("--projection-years must be 0 to 50.") }
         guard (1...1_000).contains(projectionDraws) else { throw ValidationError("--projection-draws must be 1 to 1,000.") }

@@ -36,15 +36,19 @@ public struct ExtractReader: Sendable {
     public var workers: Int
     public var blockSize: Int
     public var progress: ProgressHandler?
+    /// The organisation (integrated care board or health board) whose practices a FHIR export's
+    /// registrations name, for a folder without `practices.csv`.
+    public var organisation: Hierarchy.Unit?
 
     public init(
         folder: URL, workers: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 16 << 20,
-        progress: ProgressHandler? = nil
+        progress: ProgressHandler? = nil, organisation: Hierarchy.Unit? = nil
     ) {
         self.folder = folder
         self.workers = workers
         self.blockSize = blockSize
         self.progress = progress
+        self.organisation = organisation
     }
 
     /// Reads every contract file in dependency order (practices and areas, then patients, then
@@ -59,16 +63,36 @@ public struct ExtractReader: Sendable {
         }
         var extract = Extract()
         var refs = References()
-
-        let practices = try ingest(InputContract.practices, &extract, Decoders.practices())
-        for i in 0..<practices.count {
-            extract.hierarchy.addPractice(
-                Hierarchy.Unit(code: practices.code[i], name: practices.name[i]), pcn: practices.pcn[i],
-                locality: practices.locality[i], organisation: practices.organisation[i])
-            refs.practices.insert(practices.code[i], value: Int32(i))
+        let export = try BulkExport.find(in: folder).map {
+            ExportReader(export: $0, workers: workers, blockSize: blockSize, progress: progress)
+        }
+        func present(_ spec: FileSpec) -> Bool {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent(spec.name).path)
         }
 
-        let (areas, areaColumns) = try ingestWithColumns(InputContract.areas, &extract, Decoders.areas())
+        // Beside a FHIR export, practices may come from its registrations (under the organisation
+        // named), and a folder without areas has every area unknown.
+        let practicesFromExport = export != nil && !present(InputContract.practices)
+        if practicesFromExport, organisation == nil {
+            throw UnusableInput(
+                file: InputContract.practices.name, problem: "is missing from \(folder.path)",
+                remedy:
+                    "Add practices.csv, or name the organisation (--organisation CODE:NAME) to take the practices from the FHIR export's registrations."
+            )
+        }
+        if !practicesFromExport {
+            let practices = try ingest(InputContract.practices, &extract, Decoders.practices())
+            for i in 0..<practices.count {
+                extract.hierarchy.addPractice(
+                    Hierarchy.Unit(code: practices.code[i], name: practices.name[i]), pcn: practices.pcn[i],
+                    locality: practices.locality[i], organisation: practices.organisation[i])
+                refs.practices.insert(practices.code[i], value: Int32(i))
+            }
+        }
+
+        var areasSpec = InputContract.areas
+        areasSpec.requiredFile = export == nil
+        let (areas, areaColumns) = try ingestWithColumns(areasSpec, &extract, Decoders.areas())
         extract.areas.codes = areas.code
         extract.areas.imdDecile = areas.imdDecile
         extract.areas.imdScore = areas.imdScore
@@ -96,20 +120,37 @@ public struct ExtractReader: Sendable {
         extract.areas.indicators = kept.map { k in areas.indicatorRows.map { $0[k] } }
         for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 
-        let snapshot = refs
-        let export = try BulkExport.find(in: folder).map {
-            ExportReader(export: $0, workers: workers, blockSize: blockSize, progress: progress)
-        }
         var context = ExportContext()
         if let export {
-            let postcodes = try ingest(InputContract.postcodes, &extract, Decoders.postcodes(snapshot))
+            let postcodes = try ingest(InputContract.postcodes, &extract, Decoders.postcodes(refs))
             context = try export.context(
                 postcodes: Dictionary(zip(postcodes.postcode, postcodes.lsoa), uniquingKeysWith: { first, _ in first }),
-                into: &extract)
+                practices: practicesFromExport, into: &extract)
             try export.unreadFiles(into: &extract)
         }
-        let patientsFile = FileManager.default.fileExists(
-            atPath: folder.appendingPathComponent(InputContract.patients.name).path)
+        if practicesFromExport, let organisation {
+            // Each practice a registration names by a well-formed ODS code (others stay unknown, and
+            // their registrations are quarantined), with its Organization's name where the export
+            // has one; the export says nothing of networks or localities.
+            let codes = context.practices.filter { code in
+                code.utf8.count >= 3 && Array(code.utf8).withUnsafeBytes { OrganisationCode.pack($0) } != 0
+            }
+            guard codes.count <= 10_000 else {
+                throw UnusableInput(
+                    file: "Patient", problem: "registrations name \(codes.count) practices, more than the 10,000 a run takes",
+                    remedy: "Supply practices.csv with the practices of the organisation.")
+            }
+            let network = Hierarchy.Unit(code: "UNKNOWN", name: "Network not given")
+            let locality = Hierarchy.Unit(code: "UNKNOWN", name: "Locality not given")
+            for (i, code) in codes.enumerated() {
+                extract.hierarchy.addPractice(
+                    Hierarchy.Unit(code: code, name: context.organisationNames[code] ?? code), pcn: network, locality: locality,
+                    organisation: organisation)
+                refs.practices.insert(code, value: Int32(i))
+            }
+        }
+        let snapshot = refs
+        let patientsFile = present(InputContract.patients)
         if let export, !export.export.files(of: "Patient").isEmpty, patientsFile {
             // patients.csv holds the registered population; the export's Patients are then only the
             // people its encounters name (a hospital export beside a GP extract).

@@ -41,6 +41,8 @@ public struct RunOptions: Sendable {
     /// Rising risk compares each person's score with their score in the previous run (matched
     /// by pseudonym) rather than with the same model's score 12 months before as-of.
     public var risingAcrossRuns = false
+    /// The organisation a FHIR export's practices belong to, for a folder without `practices.csv`.
+    public var organisation: Hierarchy.Unit?
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -407,7 +409,8 @@ public enum PipelineRun {
         sharing: SharingSettings, clock: inout StageClock,
         log: @Sendable (String) -> Void
     ) throws -> PreparedRun {
-        let reader = ExtractReader(folder: options.input, workers: options.workers, progress: options.progress)
+        let reader = ExtractReader(
+            folder: options.input, workers: options.workers, progress: options.progress, organisation: options.organisation)
         var extract = try clock.time("ingest") { try reader.read() }
         log(
             "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"

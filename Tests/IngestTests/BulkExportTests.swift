@@ -29,14 +29,18 @@ import Testing
         """
     }
 
-    func read(_ files: [String: String], raw: [String: [UInt8]] = [:], blockSize: Int = 16 << 20) throws -> Extract {
+    func read(
+        _ files: [String: String], raw: [String: [UInt8]] = [:], blockSize: Int = 16 << 20, without: Set<String> = [],
+        organisation: Hierarchy.Unit? = nil
+    ) throws -> Extract {
         let folder = temporaryFolder("fhir")
         defer { try? FileManager.default.removeItem(at: folder) }
         var all = ["practices.csv": MinimalExtract.practices, "areas.csv": MinimalExtract.areas, "postcodes.csv": Self.postcodes]
         for (k, v) in files { all[k] = v }
+        for name in without { all[name] = nil }
         write(all, to: folder)
         for (name, bytes) in raw { try Data(bytes).write(to: folder.appendingPathComponent(name)) }
-        return try ExtractReader(folder: folder, blockSize: blockSize).read()
+        return try ExtractReader(folder: folder, blockSize: blockSize, organisation: organisation).read()
     }
 
     func file(_ extract: Extract, _ name: String) -> FileReconciliation? {
@@ -380,6 +384,39 @@ import Testing
         let reasons = try #require(file(extract, "Condition.ndjson")?.notRead)
         #expect(reasons.count == 51 && reasons["other reasons (more than 50 kinds)"] == 10)
         for r in extract.reconciliation { #expect(r.balances, "\(r.file)") }
+    }
+
+    /// An export on its own: practices from its registrations under the organisation named (with
+    /// the names its Organizations give), every area unknown without areas.csv.
+    @Test func takesPracticesFromTheExportWhenThereIsNoPracticesFile() throws {
+        let organisation = """
+            {"resourceType":"Organization","id":"o1","identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"B81001"}],"name":"Riverside Surgery"}
+            """
+        let byReference = #"{"reference":"Organization/o1","identifier":{"period":{"start":"2011-02-03"}}}"#
+        let byCode =
+            #"{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"C82002","period":{"start":"2001-01-01"}}}"#
+        let malformed =
+            #"{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"not a code","period":{"start":"2001-01-01"}}}"#
+        let files = [
+            "Patient.ndjson": [
+                Self.patient("p1", gp: byReference), Self.patient("p2", gp: byCode), Self.patient("p3", gp: malformed),
+            ]
+            .joined(separator: "\n"),
+            "Organization.ndjson": organisation,
+        ]
+        let board = Hierarchy.Unit(code: "QWE", name: "South West Board")
+        let extract = try read(files, without: ["practices.csv", "areas.csv", "postcodes.csv"], organisation: board)
+        #expect(extract.hierarchy.practices.map(\.code) == ["B81001", "C82002"])
+        #expect(extract.hierarchy.practices.map(\.name) == ["Riverside Surgery", "C82002"])
+        #expect(extract.hierarchy.organisations == [board])
+        #expect(extract.patients.patientId == ["p1", "p2"] && extract.patients.area == [-1, -1])
+        #expect(extract.quarantine.map(\.rule) == [.unknownPractice])
+        #expect(file(extract, "areas.csv")?.present == false)
+        #expect {
+            try read(files, without: ["practices.csv"])
+        } throws: { error in
+            (error as? UnusableInput)?.remedy.contains("--organisation") == true
+        }
     }
 
     @Test func readsAManifestFileWhateverItsName() throws {

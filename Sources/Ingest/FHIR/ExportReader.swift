@@ -52,7 +52,9 @@ struct ExportReader {
     var progress: ProgressHandler?
 
     /// Reads Organization, Consent and ChargeItem resources: what the others refer to.
-    func context(postcodes: [String: String], into extract: inout Extract) throws -> ExportContext {
+    /// With `practices`, the Patient files are also read for the practices their registrations
+    /// name (for a folder without `practices.csv`).
+    func context(postcodes: [String: String], practices: Bool = false, into extract: inout Extract) throws -> ExportContext {
         var context = ExportContext()
         context.postcodes = postcodes
         let odsSystem = ResourceRows.odsSystem
@@ -65,7 +67,7 @@ struct ExportReader {
                     guard let id = r.string(r.at("id")), let code = r.string(r.at("value", from: ods)) else {
                         throw .notRead("Organization without an id and an ODS code")
                     }
-                    batch.add(ReferenceRecords.organisation, id, code)
+                    batch.add(ReferenceRecords.organisation, id, code, identity: [Array((r.string(r.at("name")) ?? "").utf8)])
                 }
             ),
             (
@@ -120,16 +122,32 @@ struct ExportReader {
                 }
             ),
         ]
-        // The people encounters refer to, as each Patient records them: a pass of its own, counted
-        // in the Patient files' reconciliation only once, when they are read as registrations.
-        let identities: (String, @Sendable (Resource, inout ReferenceRecords) throws(Refusal) -> Void) = (
+        try apply(handlers, to: &context, into: &extract)
+        // The people encounters refer to, as each Patient records them, and the practices of the
+        // registrations: a pass of its own over the Patient files (which count in reconciliation
+        // once, when they are read as registrations), after the organisations are known.
+        let encounters = !export.files(of: "Encounter").isEmpty
+        guard encounters || practices else { return context }
+        let known = context
+        let people: (String, @Sendable (Resource, inout ReferenceRecords) throws(Refusal) -> Void) = (
             "Patient",
             { r, batch throws(Refusal) in
                 guard let id = r.string(r.at("id")) else { throw Refusal("Patient.id", .missingValue, "Patient.id is required") }
-                batch.add(ReferenceRecords.person, id, identity: ResourceRows.identity(r).fields)
+                let practice = ResourceRows.registration(r).flatMap { ResourceRows.practiceCode($0, r, known) } ?? []
+                batch.add(
+                    ReferenceRecords.person, id, String(decoding: practice, as: UTF8.self),
+                    identity: encounters ? ResourceRows.identity(r).fields : [])
             }
         )
-        let passes = handlers + (export.files(of: "Encounter").isEmpty ? [] : [identities])
+        try apply([people], to: &context, into: &extract)
+        return context
+    }
+
+    /// Reads the files of each type with its handler, and adds what they say to `context`.
+    private func apply(
+        _ passes: [(String, @Sendable (Resource, inout ReferenceRecords) throws(Refusal) -> Void)],
+        to context: inout ExportContext, into extract: inout Extract
+    ) throws {
         for (type, handle) in passes {
             for file in export.files(of: type) {
                 var seen = Set<RowKey>()
@@ -145,15 +163,22 @@ struct ExportReader {
                 }
                 for i in 0..<records.count {
                     switch records.kind[i] {
-                    case ReferenceRecords.organisation: context.organisations[records.key[i]] = records.value[i]
+                    case ReferenceRecords.organisation:
+                        context.organisations[records.key[i]] = records.value[i]
+                        let name = String(decoding: records.identity[i].first ?? [], as: UTF8.self)
+                        if !name.isEmpty { context.organisationNames[records.value[i]] = name }
                     case ReferenceRecords.optOut: context.optedOut.insert(records.key[i])
-                    case ReferenceRecords.person: context.identities[records.key[i]] = records.identity[i]
+                    case ReferenceRecords.person:
+                        if !records.identity[i].isEmpty { context.identities[records.key[i]] = records.identity[i] }
+                        if !records.value[i].isEmpty, !context.practiceSeen.contains(records.value[i]) {
+                            context.practiceSeen.insert(records.value[i])
+                            context.practices.append(records.value[i])
+                        }
                     default: context.costs[records.key[i], default: 0] += records.amount[i]
                     }
                 }
             }
         }
-        return context
     }
 
     /// Reads every file of `type`: each resource projected to contract rows, then decoded as the

@@ -136,6 +136,11 @@ struct RowBuilder {
 struct ExportContext: Sendable {
     /// Organization logical id to ODS code.
     var organisations: [String: String] = [:]
+    /// ODS code to the name an Organization resource gives it.
+    var organisationNames: [String: String] = [:]
+    /// The practices registrations name, by ODS code in the order first met (when asked for).
+    var practices: [String] = []
+    var practiceSeen: Set<String> = []
     /// Patient logical ids with an active National Data Opt-out.
     var optedOut: Set<String> = []
     /// `Type/id` of a prescription or encounter to the total of the charge items that point at it.
@@ -206,12 +211,7 @@ enum ResourceRows {
     static func patient(_ r: Resource, _ context: ExportContext, into rows: inout RowBuilder) throws(Refusal) {
         // The current registration: of the entries that are organisations (a practice, not a
         // Practitioner), the one whose period has no end, else the first.
-        let practices = r.elements(r.at("generalPractitioner")).filter { entry in
-            r.equals(r.at("identifier", "system", from: entry), odsSystem) || r.equals(r.at("type", from: entry), "Organization")
-                || r.referencedId(r.at("reference", from: entry), type: "Organization") != nil
-        }
-        guard let gp = practices.first(where: { r.at("identifier", "period", "end", from: $0) == nil }) ?? practices.first
-        else {
+        guard let gp = registration(r) else {
             throw .notRead("Patient with no registered practice (generalPractitioner)")
         }
         let person = identity(r)
@@ -229,11 +229,7 @@ enum ResourceRows {
         rows.field(lsoa)
         rows.field(ethnicCategory(r))
         let identifier = r.at("identifier", from: gp)
-        if r.equals(r.at("system", from: identifier), odsSystem) {
-            rows.field(r.at("value", from: identifier), r)
-        } else if let id = r.referencedId(r.at("reference", from: gp), type: "Organization"),
-            let ods = context.organisations[String(decoding: id, as: UTF8.self)]
-        {
+        if let ods = practiceCode(gp, r, context) {
             rows.field(ods)
         } else {
             throw Refusal(
@@ -248,6 +244,22 @@ enum ResourceRows {
         rows.date(r.at("deceasedDateTime"), r)
         let id = r.string(r.at("id")) ?? ""
         rows.field(context.optedOut.contains(id) ? "Y" : "N")
+    }
+
+    /// The `generalPractitioner` entry that is the current registration: of the entries that are
+    /// organisations (a practice, not a Practitioner), the one whose period has no end, else the first.
+    static func registration(_ r: Resource) -> Int? {
+        let practices = r.elements(r.at("generalPractitioner")).filter { entry in
+            r.equals(r.at("identifier", "system", from: entry), odsSystem) || r.equals(r.at("type", from: entry), "Organization")
+                || r.referencedId(r.at("reference", from: entry), type: "Organization") != nil
+        }
+        return practices.first(where: { r.at("identifier", "period", "end", from: $0) == nil }) ?? practices.first
+    }
+
+    /// A registration's practice by ODS code: its identifier, or the Organization it references.
+    static func practiceCode(_ gp: Int, _ r: Resource, _ context: ExportContext) -> [UInt8]? {
+        let code = organisation(gp, r, context)
+        return code.isEmpty ? nil : code
     }
 
     /// A Patient beside `patients.csv`, which holds the registered population: read only as the
