@@ -101,7 +101,9 @@ let package = Package(
         // audited; cohorts, profiles and worklists over the latest run. Shared by CLI and server.
         .target(
             name: "Service",
-            dependencies: ["PHMCore", "Outputs", "Cohorts", "Evaluation", "Governance", "Storage", "Analysis"],
+            dependencies: [
+                "PHMCore", "Outputs", "Ingest", "Identity", "Cohorts", "Evaluation", "Governance", "Storage", "Analysis",
+            ],
             swiftSettings: strict),
         // The web server: pages and the JSON API over sessions (Hummingbird).
         .target(

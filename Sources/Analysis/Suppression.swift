@@ -203,7 +203,10 @@ public struct Suppression: Sendable {
         var components: [Int: [Int]] = [:]
         for c in hiddenCells { components[find(c), default: []].append(c) }
         var touched: [Int] = []
-        for cells in components.values where cells.count >= 2 {
+        // In a fixed order (each component by its first cell): which further cells a component
+        // hides depends on what those before it hid, and a dictionary's order changes from one
+        // process to the next, so the same table would otherwise be published differently.
+        for cells in components.values.sorted(by: { $0[0] < $1[0] }) where cells.count >= 2 {
             let rows = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) }).sorted().map { r -> [Int: Double] in
                 var row: [Int: Double] = [:]
                 for (k, c) in relations[r].enumerated() where hidden[c] { row[c] = k == 0 ? -1 : 1 }
@@ -234,7 +237,7 @@ public struct Suppression: Sendable {
         var rowsWith: [Int: Set<Int>] = [:]  // column -> pivots whose rows hold it
         for row in rows {
             var v = row
-            for c in Array(v.keys) where basis[c] != nil {
+            for c in v.keys.sorted() where basis[c] != nil {
                 guard let f = v[c] else { continue }
                 for (k, x) in basis[c]! {
                     let y = (v[k] ?? 0) - f * x
@@ -245,7 +248,7 @@ public struct Suppression: Sendable {
             let scale = v[pivot]!
             for k in Array(v.keys) { v[k]! /= scale }
             // Clear the new pivot from the rows already in the basis.
-            for other in rowsWith[pivot] ?? [] {
+            for other in (rowsWith[pivot] ?? []).sorted() {
                 var r = basis[other]!
                 let f = r[pivot]!
                 for (k, x) in v {

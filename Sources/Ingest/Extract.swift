@@ -158,6 +158,17 @@ public struct ExtractReader: Sendable {
             let _: PatientRecords = try export.read(
                 "Patient", as: InputContract.patients, context: context, into: &extract, project: ResourceRows.identityOnly,
                 decode: Decoders.patients(snapshot))
+            // Opt-outs then come from patients.csv too: the export's opt-out Consents are not used.
+            for i in extract.reconciliation.indices
+            where export.export.files(of: "Consent").contains(where: { $0.name == extract.reconciliation[i].file }) {
+                let unused = extract.reconciliation[i].accepted
+                extract.reconciliation[i].accepted = 0
+                if unused > 0 {
+                    extract.reconciliation[i].notRead = (extract.reconciliation[i].notRead ?? [:]).merging(
+                        ["National Data Opt-out beside patients.csv (its national_opt_out column holds the opt-outs)": unused],
+                        uniquingKeysWith: +)
+                }
+            }
         } else if let export, !export.export.files(of: "Patient").isEmpty {
             extract.patients = try export.read(
                 "Patient", as: InputContract.patients, keyed: true, context: context, into: &extract,
@@ -209,7 +220,7 @@ public struct ExtractReader: Sendable {
                         (InputContract.inpatientSpells, Decoders.inpatientSpells()),
                         (InputContract.aeAttendances, Decoders.aeAttendances()),
                         (InputContract.outpatientAppointments, Decoders.outpatientAppointments()),
-                    ], context: context, into: &extract, project: ResourceRows.encounter)
+                    ], keyed: true, context: context, into: &extract, project: ResourceRows.encounter)
                 extract.care.append(contentsOf: records)
                 extract.careSource.append(contentsOf: records.kind.map { _ in .acute })
             }

@@ -71,8 +71,10 @@ struct Piece<Batch: RecordBatch>: Sendable {
     /// Rows (or resources) read and deliberately not used, by reason (an export's unknown code
     /// systems, refuted diagnoses): counted, never quarantined.
     var notRead: [String: Int] = [:]
-    /// Resources accepted as each of a reader's contract files (by its index), for a FHIR export.
+    /// Rows accepted as each of a reader's contract files (by its index), for a FHIR export; with
+    /// a key, each key's file, so a repeated key is taken off its file's count.
     var variants: [Int: Int] = [:]
+    var keyVariants: [Int] = []
     var lines = 0
     // For files with a key: each accepted row's key, line and raw text location.
     var keys: [RowKey] = []
@@ -304,6 +306,7 @@ struct FileIngest<Batch: RecordBatch> {
             let name = spec.columns[keyColumn].name
             for (i, key) in piece.keys.enumerated() where !seen.insert(key).inserted {
                 skipping.insert(i)
+                if i < piece.keyVariants.count { piece.variants[piece.keyVariants[i], default: 0] -= 1 }
                 let raw = piece.quotedRaw[i] ?? Field.text(UnsafeRawBufferPointer(rebasing: block[piece.keyRaw[i]]))
                 rejected.append(
                     QuarantinedRow(

@@ -120,9 +120,15 @@ enum DataQuality {
                     file.quarantined += part.quarantined
                     file.quarantinedByRule.merge(part.quarantinedByRule, uniquingKeysWith: +)
                 } else if let n = part.readAs?[spec.name] {
-                    file.present = true
+                    file.present = file.present || n > 0
                     file.rowsIn += n
                     file.accepted += n
+                    // A FHIR file read as this file alone: its refused resources are this feed's.
+                    if part.readAs?.count == 1 {
+                        file.rowsIn += part.quarantined
+                        file.quarantined += part.quarantined
+                        file.quarantinedByRule.merge(part.quarantinedByRule, uniquingKeysWith: +)
+                    }
                 }
             }
             var entry = QualityReport.Entry(

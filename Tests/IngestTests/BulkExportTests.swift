@@ -256,6 +256,9 @@ import Testing
         damaged[damaged.count / 2] ^= 0xFF
         let cut = Array(first.prefix(first.count - 12))
         let bomb = try gzipFile(String(repeating: "{}\n", count: 20_000_000))
+        #expect(throws: UnusableInput.self) {
+            try read(["Patient.ndjson": Self.patient("p1")], raw: ["Patient.ndjson.gz": first])
+        }
         for (bad, problem) in [(damaged, "damaged"), (cut, "ends in the middle"), (bomb, "expands to more than 250 times")] {
             #expect {
                 try read([:], raw: ["Patient.ndjson.gz": bad])
@@ -269,10 +272,20 @@ import Testing
     /// export's Patients only as the people its encounters name.
     @Test func readsAHospitalExportBesideAGPExtract() throws {
         let hospitalPatient = #"{"resourceType":"Patient","id":"h1","name":[{"family":"Lovelace"}],"birthDate":"1950-12-10"}"#
+        let consent = """
+            {"resourceType":"Consent","id":"c1","status":"active","patient":{"reference":"Patient/P1"},\
+            "policy":[{"uri":"https://digital.nhs.uk/services/national-data-opt-out"}],"provision":{"type":"deny"}}
+            """
         let extract = try read([
             "patients.csv": MinimalExtract.patients, "Patient.ndjson": hospitalPatient + "\n" + Self.patient("p9"),
-            "Encounter.ndjson": Self.admission,
+            "Encounter.ndjson": Self.admission, "Consent.ndjson": consent,
         ])
+        // Opt-outs come from patients.csv, whose P1 has none: the export's Consent is counted, not used.
+        #expect(extract.patients.optedOut[0] == false)
+        #expect(
+            file(extract, "Consent.ndjson")?.notRead == [
+                "National Data Opt-out beside patients.csv (its national_opt_out column holds the opt-outs)": 1
+            ])
         #expect(extract.patients.patientId == ["P1", "P2", "P3"])
         #expect(extract.care.recordId == ["s1"] && extract.care.dateOfBirth == [Day(year: 1950, month: 12, day: 10)!])
         #expect(
@@ -317,6 +330,7 @@ import Testing
             encounter("c1", "HH"), encounter("p1", "AMB", status: "planned"),
             encounter("e1", "EMER", extra: #","diagnosis":[{"condition":{"reference":"Condition/elsewhere"}}]"#),
             encounter("n1", "EMER").replacingOccurrences(of: "Patient/h1", with: "Patient/nobody"),
+            encounter("x1", "EMER", status: "cancelled"), attendance,
         ]
         // Two charges whose sum is not exact in binary: 0.1 + 0.2.
         let charges = ["0.1", "0.2"].enumerated().map {
@@ -340,13 +354,15 @@ import Testing
         // Identity as the hospital recorded it, for linkage: the bad check digit counted, not trusted.
         #expect(care.nhsNumber.allSatisfy { $0 == 0 } && care.familyName[0] == "LOVELACE" && care.sex[0] == .female)
         let r = try #require(file(extract, "Encounter.ndjson"))
-        #expect(r.notRead == ["Encounter class HH": 1, "status planned": 1])
-        #expect(r.warnings["cost_missing"] == 3 && r.warnings["nhs_number_check_digit"] == 4)
+        // A cancelled attendance never began; the second a1 repeats a key.
+        #expect(r.notRead == ["Encounter class HH": 1, "status planned": 1, "status cancelled": 1])
+        #expect(r.warnings["cost_missing"] == 4 && r.warnings["nhs_number_check_digit"] == 5)
         #expect(
             r.readAs == ["inpatient_spells.csv": 1, "ae_attendances.csv": 1, "outpatient_appointments.csv": 2])
         #expect(
             extract.quarantine.map { "\($0.line) \($0.column) \($0.rule.rawValue)" } == [
                 "7 Encounter.diagnosis.condition missing_value", "8 Encounter.subject.reference unknown_patient",
+                "10 Encounter.id duplicate_key",
             ])
         #expect(r.balances)
     }

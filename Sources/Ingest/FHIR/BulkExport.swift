@@ -44,6 +44,12 @@ public struct BulkExport: Sendable {
         // Every file the manifest lists (a server's file names need not end in .ndjson), and
         // every .ndjson file beside them, plain or gzip-compressed.
         let ndjson = names.filter { $0.hasSuffix(".ndjson") || $0.hasSuffix(".ndjson.gz") || typeOf[$0] != nil }
+        // A file beside its own compressed copy (as `gunzip -k` leaves them) would be read twice.
+        if let twice = ndjson.first(where: { ndjson.contains($0 + ".gz") }) {
+            throw UnusableInput(
+                file: twice, problem: "is in the folder beside \(twice).gz, so its resources would be read twice",
+                remedy: "Keep one of the two.")
+        }
         guard hasManifest || !ndjson.isEmpty else { return nil }
         var files: [File] = []
         for name in ndjson {
@@ -64,10 +70,17 @@ public struct BulkExport: Sendable {
 
     /// The `resourceType` on the first line, read from at most its first 64 KiB.
     static func firstResourceType(_ url: URL) -> String? {
-        guard var blocks = try? LineBlocks(url: url, displayName: url.lastPathComponent, blockSize: 1 << 16),
-            let block = try? blocks.next()
-        else { return nil }
-        let line = Array(block.prefix { $0 != 0x0A })
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? handle.close() }
+        let start: [UInt8]?
+        if GzipReader.isGzip(url) {
+            start = (try? GzipReader(handle: handle, name: url.lastPathComponent))
+                .flatMap { reader in try? reader.read(upTo: 1 << 16) }
+        } else {
+            start = (try? handle.read(upToCount: 1 << 16)).map(Array.init)
+        }
+        guard let start else { return nil }
+        let line = Array(start.prefix { $0 != 0x0A })
         var tape = JSONTape()
         return line.withUnsafeBytes { bytes -> String? in
             guard (try? tape.parse(bytes)) != nil else { return nil }

@@ -169,7 +169,10 @@ struct ExportReader {
                         if !name.isEmpty { context.organisationNames[records.value[i]] = name }
                     case ReferenceRecords.optOut: context.optedOut.insert(records.key[i])
                     case ReferenceRecords.person:
-                        if !records.identity[i].isEmpty { context.identities[records.key[i]] = records.identity[i] }
+                        // The first of a repeated id, as the registrations keep the first.
+                        if !records.identity[i].isEmpty, context.identities[records.key[i]] == nil {
+                            context.identities[records.key[i]] = records.identity[i]
+                        }
                         if !records.value[i].isEmpty, !context.practiceSeen.contains(records.value[i]) {
                             context.practiceSeen.insert(records.value[i])
                             context.practices.append(records.value[i])
@@ -245,7 +248,10 @@ struct ExportReader {
                 piece.accepted += 1
                 piece.variants[rows.variants.first ?? 0, default: 0] += rows.rowCount
                 for warning in rows.warnings { piece.warn(warning) }
-                if keyed { piece.keys.append(rows.withRow(0, line: line) { RowKey($0[0]) }) }
+                if keyed {
+                    piece.keys.append(rows.withRow(0, line: line) { RowKey($0[0]) })
+                    piece.keyVariants.append(rows.variants.first ?? 0)
+                }
                 return nil
             }
             all.append(contentsOf: batch)
@@ -279,11 +285,11 @@ struct ExportReader {
                     Self.parse(shared.value, ranges[k], file: file.name, type: type, limit: blockSize, handle: handle)
                 }
             }
-            for piece in pieces { variants.merge(piece.variants, uniquingKeysWith: +) }
             var line = nextLine
             block.withUnsafeBytes { bytes in
                 for var piece in pieces {
                     merger.merge(&piece, firstLine: line, block: bytes, seen: &seen, codes: &extract.codes, into: &output)
+                    variants.merge(piece.variants, uniquingKeysWith: +)
                     line += piece.lines
                 }
             }

@@ -517,6 +517,10 @@ enum ResourceRows {
     static func encounter(_ r: Resource, _ context: ExportContext, into rows: inout RowBuilder) throws(Refusal) {
         try checkStatus(r, "status", refusing: ["entered-in-error", "planned"])
         let classCode = r.at("class", "code")
+        // A cancelled admission or attendance never began; a cancelled appointment is read as missed.
+        if r.equals(r.at("status"), "cancelled"), !(r.equals(classCode, "AMB") || r.equals(classCode, "VR")) {
+            throw .notRead("status cancelled")
+        }
         let variant: Int
         switch true {
         case ["IMP", "ACUTE", "NONAC", "SS"].contains(where: { r.equals(classCode, Array($0.utf8)) }): variant = 0
@@ -554,7 +558,7 @@ enum ResourceRows {
             rows.field(Array(coded.dropFirst().compactMap { $0 }.joined(separator: [UInt8(ascii: "|")])))
             rows.field(entries.filter(\.procedure).lazy.compactMap { code($0.resource, r, systems: opcs4) }.first ?? [])
         case 1:
-            rows.field(entries.first.flatMap { code($0.resource, r, systems: [snomed] + icd10) } ?? [])
+            rows.field(entries.first { !$0.procedure }.flatMap { code($0.resource, r, systems: [snomed] + icd10) } ?? [])
         default:
             rows.field(r.equals(r.at("status"), "cancelled") ? "N" : "Y")
             rows.field([])
@@ -580,20 +584,33 @@ enum ResourceRows {
     /// The contained resources an encounter's `diagnosis` entries name, ordered by `rank` (unranked
     /// ones after, in the order listed).
     static func diagnoses(_ r: Resource) throws(Refusal) -> [(resource: Int, procedure: Bool)] {
+        // A spell codes at most a few dozen diagnoses and procedures: more is not a spell, and
+        // bounds the work one line can ask for.
+        let entries = Array(r.elements(r.at("diagnosis")))
+        let contained = Array(r.elements(r.at("contained")))
+        guard entries.count <= 64, contained.count <= 128 else {
+            throw Refusal(
+                "Encounter.diagnosis", .outOfRange,
+                "an Encounter of more than 64 diagnoses or 128 contained resources is not read")
+        }
+        var byId: [String: Int] = [:]
+        for resource in contained {
+            if let id = r.string(r.at("id", from: resource)), byId[id] == nil { byId[id] = resource }
+        }
         var found: [(rank: Int, order: Int, resource: Int, procedure: Bool)] = []
-        for (order, entry) in r.elements(r.at("diagnosis")).enumerated() {
+        for (order, entry) in entries.enumerated() {
             guard let reference = r.string(r.at("condition", "reference", from: entry)), reference.hasPrefix("#"),
-                let resource = r.elements(r.at("contained")).first(where: {
-                    r.string(r.at("id", from: $0)) == String(reference.dropFirst())
-                })
+                let resource = byId[String(reference.dropFirst())]
             else {
                 throw Refusal(
                     "Encounter.diagnosis.condition", .missingValue,
                     "Encounter.diagnosis.condition must name a resource contained in the encounter ('#id')")
             }
+            // A rank is a positive whole number; anything else counts as unranked.
             var rank = Int.max
-            if let raw = r.tape.raw(r.at("rank", from: entry), r.bytes), raw.count <= 6,
-                let value = Int(String(decoding: raw, as: UTF8.self))
+            let token = r.at("rank", from: entry)
+            if r.tape.kind(token) == .number, let raw = r.tape.raw(token, r.bytes), raw.count <= 6,
+                let value = Int(String(decoding: raw, as: UTF8.self)), value >= 1
             {
                 rank = value
             }
