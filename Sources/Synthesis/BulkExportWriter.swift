@@ -13,9 +13,11 @@ import PHMCore
 /// The malformed rows the generator injects into the converted files are left out (and out of
 /// `ground-truth/faults.csv`): a row with the wrong number of fields has no FHIR form.
 public enum BulkExportWriter {
-    /// Converts `folder` in place and returns the number of resources written by type.
-    public static func convert(_ folder: URL, transactionTime: Day) throws -> [String: Int] {
-        let hospital = ["inpatient_spells.csv", "ae_attendances.csv", "outpatient_appointments.csv"]
+    /// Converts `folder` in place and returns the number of resources written by type; with
+    /// `hospital` false, the hospital files stay CSV (primary care alone as FHIR).
+    public static func convert(_ folder: URL, transactionTime: Day, hospital convertHospital: Bool = true) throws -> [String: Int]
+    {
+        let hospital = convertHospital ? ["inpatient_spells.csv", "ae_attendances.csv", "outpatient_appointments.csv"] : []
         let converted = ["patients.csv", "gp_events.csv", "prescriptions.csv"] + hospital
         let faults = try dropFaults(in: folder, of: Set(converted))
         var counts: [String: Int] = [:]
