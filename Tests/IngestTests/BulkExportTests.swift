@@ -122,6 +122,8 @@ import Testing
         let observations = [
             #"{"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-02-01","component":[{"code":{"coding":[{"system":"\#(sct)","code":"271649006"}]},"valueQuantity":{"value":152,"unit":"mmHg"}},{"code":{"coding":[{"system":"\#(sct)","code":"271650006"}]},"valueQuantity":{"value":91,"unit":"mmHg"}}]}"#,
             #"{"resourceType":"Observation","id":"o2","status":"entered-in-error","code":{"coding":[{"system":"\#(sct)","code":"60621009"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-02-01","valueQuantity":{"value":31.2}}"#,
+            // Smoking status: a LOINC code whose SNOMED value is the entry the library reads.
+            #"{"resourceType":"Observation","id":"o3","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"72166-2"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-03-01","valueCodeableConcept":{"coding":[{"system":"\#(sct)","code":"8517006"}]}}"#,
         ]
         let medications = [
             #"{"resourceType":"MedicationRequest","id":"m1","status":"completed","intent":"order","medicationCodeableConcept":{"coding":[{"system":"https://dmd.nhs.uk","code":"39113611000001102"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-01-05","dispenseRequest":{"quantity":{"value":28}}}"#,
@@ -141,12 +143,12 @@ import Testing
         ])
         let c = extract.clinical
         let codes = c.code.map { extract.codes.codes[Int($0)] }
-        #expect(codes == ["44054006", "C10..", "271649006", "271650006"])
-        #expect(c.code.map { extract.codes.systems[Int($0)] } == [.snomed, .read2, .snomed, .snomed])
+        #expect(codes == ["44054006", "C10..", "271649006", "271650006", "8517006"])
+        #expect(c.code.map { extract.codes.systems[Int($0)] } == [.snomed, .read2, .snomed, .snomed, .snomed])
         #expect(
             c.day == [
                 Day(year: 2015, month: 6, day: 1)!, Day(year: 2017, month: 3, day: 4)!, Day(year: 2024, month: 2, day: 1)!,
-                Day(year: 2024, month: 2, day: 1)!,
+                Day(year: 2024, month: 2, day: 1)!, Day(year: 2024, month: 3, day: 1)!,
             ])
         #expect(c.value[0].isNaN && c.value[2] == 152 && c.value[3] == 91)
         #expect(

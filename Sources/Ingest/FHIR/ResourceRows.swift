@@ -395,21 +395,26 @@ enum ResourceRows {
         }
         let paths = observationPaths[dated.map { "\($0.0)" } ?? "effectiveDateTime"]!
         var firstUnknown: String?
-        for (concept, base) in [(r.at("code"), 0)] + components.map({ (r.at("code", from: $0), $0) }) {
-            let path = base == 0 ? "Observation" : "Observation.component"
+        // The observation's code with its value, a coded value as an entry of its own (a smoking
+        // status's "ex-smoker", which the library's rules look for), and each component.
+        let valueConcept = r.at("valueCodeableConcept")
+        var concepts = [(r.at("code"), 0, "Observation.code")]
+        if valueConcept != nil { concepts.append((valueConcept, -1, "Observation.valueCodeableConcept")) }
+        concepts += components.map { (r.at("code", from: $0), $0, "Observation.component.code") }
+        for (concept, base, path) in concepts {
             do throws(Refusal) {
-                let (system, code) = try Self.code(concept, r, medication: false, path: path + ".code")
-                let quantity = base == 0 ? r.at("valueQuantity") : r.at("valueQuantity", from: base)
+                let (system, code) = try Self.code(concept, r, medication: false, path: path)
+                let quantity = base == 0 ? r.at("valueQuantity") : base < 0 ? nil : r.at("valueQuantity", from: base)
                 // A value beyond a limit (`>90`) is censored: it is not read as the exact value, as
                 // `>90` in a CSV file is not a number.
                 if let comparator = r.at("comparator", from: quantity) {
                     throw Refusal(
-                        path + ".valueQuantity.comparator", .numberFormat,
+                        (base == 0 ? "Observation" : "Observation.component") + ".valueQuantity.comparator", .numberFormat,
                         "a value with a comparator (\(r.string(comparator).map { String($0.prefix(2)) } ?? "?")) is not an exact number"
                     )
                 }
                 // A panel's own code carries no value when its components do.
-                rows.beginRow(paths[base == 0 ? 0 : 1])
+                rows.beginRow(paths[base <= 0 ? 0 : 1])
                 rows.field(patient)
                 rows.date(when, r)
                 rows.field(system)
