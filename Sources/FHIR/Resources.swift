@@ -8,20 +8,8 @@ public enum Resources {
     /// an identifier with a period under `generalPractitioner`.
     public static func patient(_ field: (String) -> String) -> String {
         var o = JSONObject("Patient", id: field("patient_id"))
-        if !field("nhs_number").isEmpty {
-            o.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
-        }
-        var name: [String] = []
-        if !field("family_name").isEmpty { name.append("\"family\":" + JSONObject.quoted(field("family_name"))) }
-        if !field("given_name").isEmpty { name.append("\"given\":[" + JSONObject.quoted(field("given_name")) + "]") }
-        if !name.isEmpty { o.raw("name", "[{\"use\":\"official\"," + name.joined(separator: ",") + "}]") }
-        let sex = field("sex")
-        if !sex.isEmpty { o.string("gender", Vocabulary.genders.first { $0.contract == sex }?.fhir ?? sex) }
-        o.string("birthDate", field("date_of_birth"))
+        person(&o, field)
         o.string("deceasedDateTime", field("date_of_death"))
-        if !field("postcode").isEmpty {
-            o.raw("address", "[{\"use\":\"home\",\"postalCode\":" + JSONObject.quoted(field("postcode")) + "}]")
-        }
         var period: [String] = []
         if !field("registered_from").isEmpty { period.append("\"start\":" + JSONObject.quoted(field("registered_from"))) }
         if !field("registered_to").isEmpty { period.append("\"end\":" + JSONObject.quoted(field("registered_to"))) }
@@ -37,6 +25,24 @@ public enum Resources {
                     + JSONObject.concept(Vocabulary.ethnicCategoryEngland, field("ethnic_category")) + "}]")
         }
         return o.closed
+    }
+
+    /// The contract's identity columns on a Patient: NHS number, official name, gender, birth date
+    /// and home postcode, each left out when empty.
+    static func person(_ o: inout JSONObject, _ field: (String) -> String) {
+        if !field("nhs_number").isEmpty {
+            o.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
+        }
+        var name: [String] = []
+        if !field("family_name").isEmpty { name.append("\"family\":" + JSONObject.quoted(field("family_name"))) }
+        if !field("given_name").isEmpty { name.append("\"given\":[" + JSONObject.quoted(field("given_name")) + "]") }
+        if !name.isEmpty { o.raw("name", "[{\"use\":\"official\"," + name.joined(separator: ",") + "}]") }
+        let sex = field("sex")
+        if !sex.isEmpty { o.string("gender", Vocabulary.genders.first { $0.contract == sex }?.fhir ?? sex) }
+        o.string("birthDate", field("date_of_birth"))
+        if !field("postcode").isEmpty {
+            o.raw("address", "[{\"use\":\"home\",\"postalCode\":" + JSONObject.quoted(field("postcode")) + "}]")
+        }
     }
 
     /// A National Data Opt-out registered by the patient, as a `Consent` that denies under the
@@ -119,19 +125,7 @@ extension Resources {
         let id = field("record_id")
         let person = "hospital-" + id
         var p = JSONObject("Patient", id: person)
-        if !field("nhs_number").isEmpty {
-            p.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
-        }
-        var name: [String] = []
-        if !field("family_name").isEmpty { name.append("\"family\":" + JSONObject.quoted(field("family_name"))) }
-        if !field("given_name").isEmpty { name.append("\"given\":[" + JSONObject.quoted(field("given_name")) + "]") }
-        if !name.isEmpty { p.raw("name", "[{\"use\":\"official\"," + name.joined(separator: ",") + "}]") }
-        let sex = field("sex")
-        if !sex.isEmpty { p.string("gender", Vocabulary.genders.first { $0.contract == sex }?.fhir ?? sex) }
-        p.string("birthDate", field("date_of_birth"))
-        if !field("postcode").isEmpty {
-            p.raw("address", "[{\"use\":\"home\",\"postalCode\":" + JSONObject.quoted(field("postcode")) + "}]")
-        }
+        Resources.person(&p, field)
 
         var e = JSONObject("Encounter", id: id)
         var contained: [String] = []
