@@ -103,7 +103,8 @@ public struct ClinicalRecords: RecordBatch {
     mutating func append(_ o: ClinicalRecords, skipping s: Set<Int>, codeMap: [Int32]) {
         registration.append(contentsOf: o.registration)
         day.append(contentsOf: o.day)
-        code.append(contentsOf: o.code.map { codeMap[Int($0)] })
+        // An empty map: the ids are already the extract's (a FHIR file's batch, read whole).
+        code.append(contentsOf: codeMap.isEmpty ? o.code : o.code.map { codeMap[Int($0)] })
         value.append(contentsOf: o.value)
     }
 }
@@ -121,7 +122,8 @@ public struct PrescriptionRecords: RecordBatch {
     mutating func append(_ o: PrescriptionRecords, skipping s: Set<Int>, codeMap: [Int32]) {
         registration.append(contentsOf: o.registration)
         day.append(contentsOf: o.day)
-        code.append(contentsOf: o.code.map { codeMap[Int($0)] })
+        // An empty map: the ids are already the extract's (a FHIR file's batch, read whole).
+        code.append(contentsOf: codeMap.isEmpty ? o.code : o.code.map { codeMap[Int($0)] })
         quantity.append(contentsOf: o.quantity)
         cost.append(contentsOf: o.cost)
     }

@@ -213,6 +213,19 @@ import Testing
         #expect(q.line == 2 && q.rule == .lineLength && q.rawLine.isEmpty)
     }
 
+    /// Nesting a million deep, or a hundred unclosed objects, is one refused line each, found in
+    /// one pass without recursion; the lines around them still read.
+    @Test func deepNestingIsOneQuarantinedLine() throws {
+        let lines = [
+            Self.patient("p1"), String(repeating: "[", count: 1_000_000), String(repeating: "{\"a\":", count: 100),
+            Self.patient("p2"),
+        ]
+        let extract = try read(["Patient.ndjson": lines.joined(separator: "\n")])
+        #expect(extract.patients.patientId == ["p1", "p2"])
+        #expect(extract.quarantine.map { "\($0.line) \($0.rule.rawValue)" } == ["2 json_syntax", "3 json_syntax"])
+        #expect(extract.quarantine[0].message.contains("deeper than 64"))
+    }
+
     @Test func countsTheLinesOfTypesItDoesNotRead() throws {
         let extract = try read([
             "Patient.ndjson": Self.patient("p1"), "AllergyIntolerance-1.ndjson": "{}\n{}\n{}",

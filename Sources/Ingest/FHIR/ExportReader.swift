@@ -7,8 +7,11 @@ import PHMCore
 /// Record batches a resource may add several rows to, and take them back from when a later row fails.
 protocol ResourceBatch: RecordBatch {
     mutating func truncate(to count: Int)
-    /// Appends another batch whose code ids are already the extract's.
-    mutating func append(contentsOf other: Self)
+}
+
+extension ResourceBatch {
+    /// Appends another batch whose code ids are already the extract's (an empty code map).
+    mutating func append(contentsOf other: Self) { append(other, skipping: [], codeMap: []) }
 }
 
 /// What the resources other resources refer to say: organisations, opt-outs and charges.
@@ -430,13 +433,6 @@ extension ClinicalRecords: ResourceBatch {
         code.removeSubrange(n...)
         value.removeSubrange(n...)
     }
-
-    public mutating func append(contentsOf other: ClinicalRecords) {
-        registration.append(contentsOf: other.registration)
-        day.append(contentsOf: other.day)
-        code.append(contentsOf: other.code)
-        value.append(contentsOf: other.value)
-    }
 }
 
 extension PrescriptionRecords: ResourceBatch {
@@ -447,14 +443,6 @@ extension PrescriptionRecords: ResourceBatch {
         quantity.removeSubrange(n...)
         cost.removeSubrange(n...)
     }
-
-    public mutating func append(contentsOf other: PrescriptionRecords) {
-        registration.append(contentsOf: other.registration)
-        day.append(contentsOf: other.day)
-        code.append(contentsOf: other.code)
-        quantity.append(contentsOf: other.quantity)
-        cost.append(contentsOf: other.cost)
-    }
 }
 
 extension PatientRecords: ResourceBatch {
@@ -462,8 +450,6 @@ extension PatientRecords: ResourceBatch {
         // One row per resource: a failed resource has added nothing.
         precondition(n == count)
     }
-
-    mutating func append(contentsOf other: PatientRecords) { append(other, skipping: [], codeMap: []) }
 }
 
 extension CareRecords: ResourceBatch {
