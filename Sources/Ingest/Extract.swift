@@ -125,7 +125,7 @@ public struct ExtractReader: Sendable {
             let postcodes = try ingest(InputContract.postcodes, &extract, Decoders.postcodes(refs))
             context = try export.context(
                 postcodes: Dictionary(zip(postcodes.postcode, postcodes.lsoa), uniquingKeysWith: { first, _ in first }),
-                practices: practicesFromExport, into: &extract)
+                practices: practicesFromExport, optOuts: !present(InputContract.patients), into: &extract)
             try export.unreadFiles(into: &extract)
         }
         if practicesFromExport, let organisation {
@@ -158,17 +158,6 @@ public struct ExtractReader: Sendable {
             let _: PatientRecords = try export.read(
                 "Patient", as: InputContract.patients, context: context, into: &extract, project: ResourceRows.identityOnly,
                 decode: Decoders.patients(snapshot))
-            // Opt-outs then come from patients.csv too: the export's opt-out Consents are not used.
-            for i in extract.reconciliation.indices
-            where export.export.files(of: "Consent").contains(where: { $0.name == extract.reconciliation[i].file }) {
-                let unused = extract.reconciliation[i].accepted
-                extract.reconciliation[i].accepted = 0
-                if unused > 0 {
-                    extract.reconciliation[i].notRead = (extract.reconciliation[i].notRead ?? [:]).merging(
-                        ["National Data Opt-out beside patients.csv (its national_opt_out column holds the opt-outs)": unused],
-                        uniquingKeysWith: +)
-                }
-            }
         } else if let export, !export.export.files(of: "Patient").isEmpty {
             extract.patients = try export.read(
                 "Patient", as: InputContract.patients, keyed: true, context: context, into: &extract,

@@ -56,8 +56,11 @@ struct ExportReader {
 
     /// Reads Organization, Consent and ChargeItem resources: what the others refer to.
     /// With `practices`, the Patient files are also read for the practices their registrations
-    /// name (for a folder without `practices.csv`).
-    func context(postcodes: [String: String], practices: Bool = false, into extract: inout Extract) throws -> ExportContext {
+    /// name (for a folder without `practices.csv`); without `optOuts`, `patients.csv` holds the
+    /// opt-outs, and the export's opt-out Consents are counted as not read.
+    func context(
+        postcodes: [String: String], practices: Bool = false, optOuts: Bool = true, into extract: inout Extract
+    ) throws -> ExportContext {
         var context = ExportContext()
         context.postcodes = postcodes
         let odsSystem = ResourceRows.odsSystem
@@ -91,6 +94,10 @@ struct ExportReader {
                         throw Refusal("Consent.provision.type", .enumValue, "a National Data Opt-out Consent must deny")
                     }
                     let id = try ResourceRows.subject(r, "patient", path: "Consent.patient.reference")
+                    guard optOuts else {
+                        throw .notRead(
+                            "National Data Opt-out beside patients.csv (its national_opt_out column holds the opt-outs)")
+                    }
                     batch.add(ReferenceRecords.optOut, String(decoding: id, as: UTF8.self))
                 }
             ),
