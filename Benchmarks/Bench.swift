@@ -105,7 +105,11 @@ struct Bench: ParsableCommand {
                 let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
                 if !FileManager.default.fileExists(atPath: marker.path) {
                     _ = try Console.synthesise(options, out: folder)
-                    if fhir { _ = try BulkExportWriter.convert(URL(fileURLWithPath: folder), transactionTime: options.asOf) }
+                    if fhir {
+                        _ = try BulkExportWriter.convert(
+                            URL(fileURLWithPath: folder), transactionTime: options.asOf, faultRate: options.faultRate,
+                            seed: options.seed)
+                    }
                 }
             }
             print("| input | MB | read, seconds | MB/s | NDJSON MB | NDJSON seconds | NDJSON MB/s |")

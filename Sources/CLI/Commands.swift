@@ -232,15 +232,17 @@ extension PHMCommand {
                 )
                 return
             }
-            let summary = try Console.synthesise(population.synthesis(asOf: asOf), out: out)
+            let options = population.synthesis(asOf: asOf)
+            let summary = try Console.synthesise(options, out: out)
             print("wrote \(Console.number(summary.people)) people to \(out)")
             var counts = summary.rows.mapValues { ($0, "rows") }
             if format == .fhir {
                 let resources = try Console.reportingFailures {
-                    try BulkExportWriter.convert(URL(fileURLWithPath: out), transactionTime: asOf)
+                    try BulkExportWriter.convert(
+                        URL(fileURLWithPath: out), transactionTime: asOf, faultRate: options.faultRate, seed: options.seed)
                 }
                 counts = counts.filter { FileManager.default.fileExists(atPath: out + "/" + $0.key) }
-                for (type, n) in resources { counts[type + ".ndjson"] = (n, "resources") }
+                for (type, n) in resources { counts[type + ".ndjson"] = (n, "lines") }
             }
             for (file, (n, unit)) in counts.sorted(by: { $0.key < $1.key }) {
                 print("  \(file): \(Console.number(n)) \(unit)")

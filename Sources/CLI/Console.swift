@@ -98,6 +98,7 @@ package enum Console {
                     ? "EXACT counts (--no-suppress): for direct analysis in a secure environment only; the web app will not serve this run"
                     : "tables and pages hide counts of 1 to 7 and round others to 5, so their totals differ by a few"),
             "rows: \(number(s.rowsIn)) in, \(number(s.rowsAccepted)) accepted, \(number(s.rowsQuarantined)) quarantined"
+                + (result.prepared.reconciliation.notRead.map { ", \(number($0)) not read" } ?? "")
                 + (s.reconciliationBalanced ? " (reconciled)" : " (NOT reconciled)"),
             "care records linked: \(number(s.careRecordsLinked)) of \(number(s.careRecords)) (\(percent(Double(s.careRecordsLinked), Double(s.careRecords))))",
             "sources present: \(s.sourcesPresent.joined(separator: ", "))",
@@ -105,6 +106,15 @@ package enum Console {
         for file in result.prepared.reconciliation.files where file.quarantined > 0 {
             let rules = file.quarantinedByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append("  \(file.file): \(number(file.quarantined)) quarantined (\(rules))")
+        }
+        // Records read by design as nothing (a FHIR export's refuted conditions, unknown code
+        // systems, the hospital's own Patients), by reason: the most frequent four.
+        for file in result.prepared.reconciliation.files {
+            guard let reasons = file.notRead else { continue }
+            let top = reasons.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+            let shown = top.prefix(4).map { "\($0.key) \(number($0.value))" } + (top.count > 4 ? ["..."] : [])
+            let total = reasons.values.reduce(0, +)
+            lines.append("  \(file.file): \(number(total)) not read (\(shown.joined(separator: ", ")))")
         }
         for file in result.prepared.reconciliation.files where !file.extraColumns.isEmpty {
             let fate = file.extraColumnsKept ? "kept as area indicators" : "ignored"

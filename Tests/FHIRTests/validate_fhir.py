@@ -1,6 +1,8 @@
-"""Validates FHIR R4 resources with an independent implementation: fhir.resources 6.4.0, whose
-models are generated from the R4 (4.0.1) StructureDefinitions (element names, types, required
-elements, primitive formats).
+"""Validates FHIR R4 resources with two independent implementations, each generated from the R4
+(4.0.1) StructureDefinitions: fhir.resources 6.4.0 (Python models on pydantic: element names,
+types, required elements, primitive formats) and fhirkit-rs 0.1.0 (Rust: the same, with choice
+types, code values and every problem reported with its path). A resource passes when both accept
+it.
 
     validate_fhir.py FILE...   each file NDJSON (one resource per line) or one JSON resource
 
@@ -12,9 +14,11 @@ import sys
 from collections import Counter
 
 import fhir.resources
+import fhirkit
 from fhir.resources import construct_fhir_element
 
 assert fhir.resources.__fhir_version__ == "4.0.1", fhir.resources.__fhir_version__
+assert fhirkit.FHIR_VERSION == "4.0.1", fhirkit.FHIR_VERSION
 
 
 def resources(path):
@@ -33,13 +37,17 @@ def main(paths):
     for path in paths:
         for line, resource in resources(path):
             kind = resource.get("resourceType", "?")
+            problems = [f"fhirkit: {issue}" for issue in fhirkit.validate(resource)]
             try:
                 construct_fhir_element(kind, resource)
-                checked[kind] += 1
             except Exception as error:  # pydantic's ValidationError, or an unknown type
+                problems.append(f"fhir.resources: {error}")
+            if problems:
                 failures += 1
                 if failures <= 20:
-                    print(f"{path}:{line}: {kind}: {error}".replace("\n", " | "))
+                    print(f"{path}:{line}: {kind}: {' / '.join(problems)}".replace("\n", " | "))
+            else:
+                checked[kind] += 1
     print(" ".join(f"{k}={v}" for k, v in sorted(checked.items())))
     return 1 if failures else 0
 

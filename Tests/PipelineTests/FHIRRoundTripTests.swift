@@ -9,24 +9,41 @@ import Testing
 
 /// One synthetic health system written twice, once as the contract's CSV files and once as a
 /// FHIR Bulk Data export (primary care and hospital activity; community care staying CSV, so the
-/// folder mixes both): every output of a run is the same.
+/// folder mixes both), each with faults of its form: every output of a run is the same, and every
+/// fault is quarantined with its rule or passed over as not read, and nothing else is.
 @Suite struct FHIRRoundTripTests {
     @Test func theSameSystemAsFHIRAndAsCSVGivesTheSameOutputs() throws {
         let root = temporaryFolder("fhir-round-trip")
         defer { try? FileManager.default.removeItem(at: root) }
-        let options = SynthesisOptions(people: 2_000, seed: 11)
+        var options = SynthesisOptions(people: 2_000, seed: 11)
+        options.faultRate = 0.001
         let csv = root.appendingPathComponent("csv"), fhir = root.appendingPathComponent("fhir")
         _ = try SyntheticHealthSystem.write(options, to: csv)
         _ = try SyntheticHealthSystem.write(options, to: fhir)
-        let resources = try BulkExportWriter.convert(fhir, transactionTime: options.asOf)
+        let resources = try BulkExportWriter.convert(
+            fhir, transactionTime: options.asOf, faultRate: options.faultRate, seed: options.seed)
+        let faults = readCSV(fhir.appendingPathComponent("ground-truth/faults.csv")).dropFirst().filter {
+            $0[0].hasSuffix(".ndjson")
+        }
+        #expect(faults.count > 60)
+        #expect(Set(faults.map { $0[2] }).count >= 6, "\(Set(faults.map { $0[2] }))")
         #expect(
             Set(resources.keys) == [
                 "Patient", "Consent", "Condition", "Observation", "MedicationRequest", "ChargeItem", "Encounter",
             ])
         #expect(!FileManager.default.fileExists(atPath: fhir.appendingPathComponent("patients.csv").path))
-        // What the platform writes is valid FHIR R4 to an independent validator.
+        // What the platform writes is valid FHIR R4 to independent validators, but for the faults.
+        let clean = root.appendingPathComponent("clean")
+        try FileManager.default.createDirectory(at: clean, withIntermediateDirectories: true)
+        let faultLines = Set(faults.map { "\($0[0]):\($0[1])" })
         let ndjson = try FileManager.default.contentsOfDirectory(atPath: fhir.path).filter { $0.hasSuffix(".ndjson") }
-        let validation = try validateFHIR(ndjson.sorted().map { fhir.appendingPathComponent($0).path })
+        for file in ndjson {
+            let lines = try String(contentsOf: fhir.appendingPathComponent(file), encoding: .utf8).split(separator: "\n")
+            let kept = lines.enumerated().filter { !faultLines.contains("\(file):\($0.offset + 1)") }.map(\.element)
+            #expect(kept.count < lines.count || !faults.contains { $0[0] == file }, "\(file)")
+            try Data(kept.joined(separator: "\n").utf8).write(to: clean.appendingPathComponent(file))
+        }
+        let validation = try validateFHIR(ndjson.sorted().map { clean.appendingPathComponent($0).path })
         #expect(validation.status == 0, "\(validation.output)\(validation.errors)")
         #expect(validation.output.contains("Encounter=") && validation.output.contains("Patient="))
 
@@ -40,7 +57,8 @@ import Testing
         // The other mix too: primary care as FHIR, hospital activity as the contract's CSV files.
         let mixed = root.appendingPathComponent("mixed")
         _ = try SyntheticHealthSystem.write(options, to: mixed)
-        let primaryOnly = try BulkExportWriter.convert(mixed, transactionTime: options.asOf, hospital: false)
+        let primaryOnly = try BulkExportWriter.convert(
+            mixed, transactionTime: options.asOf, hospital: false, faultRate: options.faultRate, seed: options.seed)
         #expect(primaryOnly["Encounter"] == nil)
         #expect(FileManager.default.fileExists(atPath: mixed.appendingPathComponent("inpatient_spells.csv").path))
 
@@ -80,16 +98,28 @@ import Testing
         ] {
             #expect(csvQuality[file] != nil && csvQuality[file] == fhirQuality[file], "\(file)")
         }
-        // Every resource is read: the hospital's own Patients (one per record, with no practice) as
-        // the people its encounters name, and counted so.
+        // Every resource but the faults is read (the hospital's own Patients, one per record with no
+        // practice, as the people its encounters name, and counted so); each fault is quarantined
+        // at its line with its rule, or counted as not read.
         let files = fhirRun.prepared.reconciliation.files.filter { $0.file.hasSuffix(".ndjson") }
         #expect(files.count == resources.count)
+        let expected = Set(faults.filter { $0[2] != "not_read" }.map { "\($0[0]):\($0[1]):\($0[2])" })
+        var found = Set<String>()
+        for file in try FileManager.default.contentsOfDirectory(atPath: fromFHIR.appendingPathComponent("quarantine").path)
+        where file.hasSuffix(".ndjson.csv") {
+            for row in readCSV(fromFHIR.appendingPathComponent("quarantine/\(file)")).dropFirst() {
+                found.insert("\(file.dropLast(".csv".count)):\(row[0]):\(row[2])")
+            }
+        }
+        #expect(found == expected)
+        let encounters = resources["Encounter"]! - faults.filter { $0[0] == "Encounter.ndjson" }.count
         for file in files {
             let type = String(file.file.dropLast(".ndjson".count))
             #expect(file.rowsIn == resources[type], "\(file.file)")
-            #expect(file.quarantined == 0 && file.balances, "\(file.file)")
+            #expect(file.balances, "\(file.file)")
             let unused = file.notRead?.values.reduce(0, +) ?? 0
-            #expect(unused == (type == "Patient" ? resources["Encounter"] : 0), "\(file.file)")
+            let passedOver = faults.filter { $0[0] == file.file && $0[2] == "not_read" }.count
+            #expect(unused == passedOver + (type == "Patient" ? encounters : 0), "\(file.file): \(file.notRead ?? [:])")
         }
     }
 }
