@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "PHMCore", "Outputs", "Ingest", "Identity", "Cohorts", "Evaluation", "Governance", "Storage", "Analysis",
+                "PHMCore", "Outputs", "Cohorts", "Evaluation", "Governance", "Storage", "Analysis", "FHIR",
             ],
             swiftSettings: strict),
         // The web server: pages and the JSON API over sessions (Hummingbird).
@@ -119,7 +119,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts", "Governance",
-                "Web", "FHIR",
+                "Web",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

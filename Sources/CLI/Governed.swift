@@ -1,6 +1,5 @@
 import ArgumentParser
 import Cohorts
-import FHIR
 import Foundation
 import Governance
 import PHMCore
@@ -221,9 +220,7 @@ extension PHMCommand {
                 let d = try readDefinition(definition)
                 let members = try Console.reportingFailures { try session.session().members(d) }
                 if format == .fhir {
-                    let group = Resources.group(
-                        id: "cohort-members", name: CohortText.format(d.expression), members: members.map { .pseudonym($0) })
-                    return try Data((group + "\n").utf8).write(to: URL(fileURLWithPath: out))
+                    return try Data((d.fhirGroup(of: members) + "\n").utf8).write(to: URL(fileURLWithPath: out))
                 }
                 var rows = CSVRows()
                 rows.raw("pseudonym")
@@ -251,17 +248,8 @@ extension PHMCommand {
             func run() throws {
                 let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
                 if let fhir {
-                    let members = list.entries.map { e -> Resources.Member in
-                        if let nhs = e.identity?.nhsNumber, !nhs.isEmpty { return .nhsNumber(nhs) }
-                        let name = e.identity.map { "\($0.givenName) \($0.familyName), born \($0.dateOfBirth)" }
-                        return .named(name ?? "pseudonym \(e.entry.pseudonym)")
-                    }
-                    let group = Resources.group(
-                        id: "worklist-\(list.cohort.name)-v\(list.cohort.version)",
-                        name: "\(list.cohort.name) (version \(list.cohort.version)) at \(list.practiceCode)",
-                        practice: list.practiceCode, members: members)
-                    try Data((group + "\n").utf8).write(to: URL(fileURLWithPath: fhir))
-                    print("\(members.count) people at \(list.practiceCode) written to \(fhir) as a FHIR Group")
+                    try Data((list.fhirGroup + "\n").utf8).write(to: URL(fileURLWithPath: fhir))
+                    print("\(list.entries.count) people at \(list.practiceCode) written to \(fhir) as a FHIR Group")
                     if csv == nil { return }
                 }
                 print("\(list.entries.count) people at \(list.practiceCode), ranked by \(list.outcome ?? "pseudonym")")

@@ -1,11 +1,8 @@
 import Analysis
 import Cohorts
 import Foundation
-import Identity
-import Ingest
 import Outputs
 import PHMCore
-import Risk
 import Storage
 
 /// A unit of the hierarchy as the published tables name it.

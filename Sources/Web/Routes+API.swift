@@ -129,6 +129,8 @@ extension WebApp.Routes {
                     try session.until(deadline).worklist(
                         body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit)
                 }
+                // A clinical system asks for the same people as a FHIR R4 Group, by NHS number.
+                if request.headers[.accept]?.contains(WebApp.fhirJSON) == true { return WebApp.fhir(list.fhirGroup) }
                 return try WebApp.json(API.Worklist(list))
             }
         }

@@ -304,6 +304,15 @@ public enum WebApp {
             body: .init(byteBuffer: ByteBuffer(bytes: try JSON.bytes(value))))
     }
 
+    /// FHIR's JSON media type (FHIR R4, http.html#mime).
+    static let fhirJSON = "application/fhir+json"
+
+    static func fhir(_ resource: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: fhirJSON + "; fhirVersion=4.0"],
+            body: .init(byteBuffer: ByteBuffer(string: resource)))
+    }
+
     static func failure(_ message: String, _ status: HTTPResponse.Status) throws -> Response {
         try json(API.Failure(error: message), status)
     }

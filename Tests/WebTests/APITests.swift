@@ -119,6 +119,25 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(opened["total"] as? Int == total && total > 30)
             #expect(entries.count == 20 && entries.first?["rank"] as? Int == 11)
             #expect(entries.allSatisfy { ($0["given_name"] as? String)?.hasPrefix("Given") == true })
+            // A clinical system asks for the same people as a FHIR Group: by NHS number, in rank order.
+            var asFHIR = clinician
+            asFHIR[.accept] = "application/fhir+json"
+            let groupResponse = try await client.execute(
+                uri: "/api/worklists", method: .post, headers: asFHIR,
+                body: ByteBuffer(string: #"{"cohort": "seventy", "reason": "frailty review", "offset": 10, "limit": 20}"#))
+            #expect(groupResponse.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
+            let group = try object(groupResponse)
+            let members = try #require(group["member"] as? [[String: Any]])
+            let numbers = members.compactMap {
+                (($0["entity"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String
+            }
+            #expect(group["resourceType"] as? String == "Group" && group["quantity"] as? Int == 20)
+            #expect(numbers == entries.compactMap { $0["nhs_number"] as? String } && numbers.count == 20)
+            let groupFile = FileManager.default.temporaryDirectory.appendingPathComponent("worklist-\(UUID().uuidString).json")
+            defer { try? FileManager.default.removeItem(at: groupFile) }
+            try Data(groupResponse.body.readableBytesView).write(to: groupFile)
+            let validation = try validateFHIR([groupFile.path])
+            #expect(validation.status == 0 && validation.output.contains("Group=1"), "\(validation.output)\(validation.errors)")
             // However many are asked for, one call re-identifies at most 100.
             _ = try await client.execute(
                 uri: "/api/cohorts", method: .post, headers: clinician,
