@@ -246,7 +246,10 @@ extension PHMCommand {
             )
             var fhir: String?
             func run() throws {
-                let list = try Console.reportingFailures { try session.session().worklist(cohort, reason: reason) }
+                let format = fhir != nil ? "fhir" : (csv != nil ? "csv" : "list")
+                let list = try Console.reportingFailures {
+                    try session.session().worklist(cohort, reason: reason, format: format)
+                }
                 if let fhir {
                     try Data((list.fhirGroup + "\n").utf8).write(to: URL(fileURLWithPath: fhir))
                     print("\(list.entries.count) people at \(list.practiceCode) written to \(fhir) as a FHIR Group")

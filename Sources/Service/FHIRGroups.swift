@@ -12,9 +12,12 @@ extension PracticeWorklist {
             let name = e.identity.map { "\($0.givenName) \($0.familyName), born \($0.dateOfBirth)" }
             return .named(name ?? "pseudonym \(e.entry.pseudonym)")
         }
+        // A page of the list is a Group of its own, named by the ranks it holds.
+        let ranks = entries.isEmpty ? "none of \(total)" : "ranks \(offset + 1) to \(offset + entries.count) of \(total)"
         return Resources.group(
-            id: "worklist-\(cohort.name)-v\(cohort.version)",
-            name: "\(cohort.name) (version \(cohort.version)) at \(practiceCode)", practice: practiceCode, members: members)
+            id: "worklist-\(cohort.name)-v\(cohort.version)-from-\(offset + 1)",
+            name: "\(cohort.name) (version \(cohort.version)) at \(practiceCode), \(ranks)", practice: practiceCode,
+            members: members)
     }
 }
 

@@ -231,9 +231,12 @@ public struct Session: Sendable {
     ///
     /// `version` pins the version the clinician opened: paging and status changes carry it, so a
     /// newer version saved meanwhile does not change the list under them. Without it, the latest.
-    public func worklist(_ cohort: String, version: Int? = nil, reason: String, offset: Int = 0, limit: Int = .max) throws
-        -> PracticeWorklist
-    {
+    ///
+    /// `format` names how the people leave the platform, for the audit: `list` to be read, `csv`
+    /// or `fhir` for another system to load.
+    public func worklist(
+        _ cohort: String, version: Int? = nil, reason: String, offset: Int = 0, limit: Int = .max, format: String = "list"
+    ) throws -> PracticeWorklist {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw AccessError.invalid("re-identification needs a reason")
         }
@@ -266,7 +269,7 @@ public struct Session: Sendable {
                 "cohort": .string(cohort), "version": .number(Double(saved.version)), "reason": .string(reason),
                 "practice": .string(user.practiceCode ?? ""), "reidentified": .array(shown.map { .string($0.pseudonym) }),
                 "offset": .number(Double(start)), "total": .number(Double(list.count)),
-                "since_run": since.map { .number(Double($0.runId)) } ?? .null,
+                "since_run": since.map { .number(Double($0.runId)) } ?? .null, "format": .string(format),
             ])
         let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]

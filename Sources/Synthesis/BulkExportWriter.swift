@@ -25,6 +25,7 @@ public enum BulkExportWriter {
         var counts: [String: Int] = [:]
         var outputs: [String: FileHandle] = [:]
         var faults = Faults(rate: faultRate, seed: seed)
+        var faultLines: [String: Int] = [:]
         func append(_ type: String, _ line: String) throws {
             if outputs[type] == nil {
                 let url = folder.appendingPathComponent(type + ".ndjson")
@@ -41,6 +42,7 @@ public enum BulkExportWriter {
             if let (faulty, rule) = faults.next(type, line, remade: remade) {
                 try append(type, faulty)
                 faults.recorded.append("\(type).ndjson,\(counts[type]!),\(rule)")
+                faultLines[type, default: 0] += 1
             }
         }
 
@@ -88,7 +90,7 @@ public enum BulkExportWriter {
         }
 
         let entries = counts.keys.sorted().map {
-            "{\"type\":\"\($0)\",\"url\":\"\($0).ndjson\",\"count\":\(counts[$0]!)}"
+            "{\"type\":\"\($0)\",\"url\":\"\($0).ndjson\",\"count\":\(counts[$0]! - faultLines[$0, default: 0])}"
         }
         let manifest = """
             {"transactionTime":"\(transactionTime)T00:00:00Z","request":"$export","requiresAccessToken":false,\
@@ -102,8 +104,8 @@ public enum BulkExportWriter {
     /// The faults of a real export, each a line added after a resource (never in its place, so the
     /// population read is the CSV form's): broken JSON, a resource in a file of another type, a
     /// date that is no calendar date, a subject the export does not hold, a value with a
-    /// comparator, and, read by design as nothing, an unknown code system, a refuted condition, an
-    /// encounter entered in error and a consent that permits. Each goes into
+    /// comparator, an opt-out Consent that permits, and, read by design as nothing, an unknown
+    /// code system, a refuted condition and an encounter entered in error. Each goes into
     /// `ground-truth/faults.csv` with the quarantine rule it breaks, or `not_read`.
     struct Faults {
         let rate: Double
@@ -124,7 +126,7 @@ public enum BulkExportWriter {
                 return line.replacing("\"id\":\"", with: "\"id\":\"fault-", maxReplacements: 1).replacing(old, with: new)
             }
             var candidates: [(String?, String)] = [
-                (String(line.prefix(line.count / 2)), Rule.jsonSyntax),
+                (String(decoding: line.utf8.prefix(line.utf8.count / 2), as: UTF8.self), Rule.jsonSyntax),
                 (edited("\"resourceType\":\"\(type)\"", "\"resourceType\":\"AllergyIntolerance\""), Rule.resourceType),
             ]
             let unknownSystem =
@@ -143,7 +145,7 @@ public enum BulkExportWriter {
                     Rule.numberFormat
                 ),
                 (edited("\"status\":\"finished\"", "\"status\":\"entered-in-error\""), Rule.notRead),
-                (edited("\"provision\":{\"type\":\"deny\"}", "\"provision\":{\"type\":\"permit\"}"), Rule.notRead),
+                (edited("\"provision\":{\"type\":\"deny\"}", "\"provision\":{\"type\":\"permit\"}"), Rule.enumValue),
             ]
             let usable = candidates.compactMap { line, rule in line.map { ($0, rule) } }
             return usable[rng.int(0..<usable.count)]
@@ -152,7 +154,8 @@ public enum BulkExportWriter {
         /// The rule names of `ground-truth/faults.csv` for the faults an export may have.
         enum Rule {
             static let jsonSyntax = "json_syntax", resourceType = "resource_type", dateFormat = "date_format"
-            static let unknownPatient = "unknown_patient", numberFormat = "number_format", notRead = "not_read"
+            static let unknownPatient = "unknown_patient", numberFormat = "number_format", enumValue = "enum_value"
+            static let notRead = "not_read"
         }
     }
 

@@ -125,13 +125,16 @@ extension WebApp.Routes {
                 // A page's worth unless asked, at most 100: only those returned are re-identified,
                 // and no one can act on more people than that at a sitting.
                 let limit = min(Pages.worklistMaximum, max(1, body.limit ?? Pages.worklistPage))
+                // A clinical system asks for the same people as a FHIR R4 Group, by NHS number.
+                let fhir = WebApp.prefersFHIR(request.headers[values: .accept])
                 let list = try await heavy.run { deadline in
                     try session.until(deadline).worklist(
-                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit)
+                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit,
+                        format: fhir ? "fhir" : "list")
                 }
-                // A clinical system asks for the same people as a FHIR R4 Group, by NHS number.
-                if request.headers[.accept]?.contains(WebApp.fhirJSON) == true { return WebApp.fhir(list.fhirGroup) }
-                return try WebApp.json(API.Worklist(list))
+                var response = fhir ? WebApp.fhir(list.fhirGroup) : try WebApp.json(API.Worklist(list))
+                response.headers[.vary] = "Accept"
+                return response
             }
         }
 

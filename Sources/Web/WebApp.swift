@@ -307,6 +307,29 @@ public enum WebApp {
     /// FHIR's JSON media type (FHIR R4, http.html#mime).
     static let fhirJSON = "application/fhir+json"
 
+    /// Whether an Accept header ranks FHIR's JSON above plain JSON (RFC 9110 section 12.5.1:
+    /// media ranges compared without case, each with its `q`, 1 when absent, 0 refusing); FHIR
+    /// named beside a wildcard of the same quality is the more specific, so it wins.
+    static func prefersFHIR(_ accept: [String]) -> Bool {
+        var fhirQuality = 0.0, jsonQuality = 0.0, wildcardQuality = 0.0
+        // A header field is short; more ranges than this are not read.
+        for range in accept.joined(separator: ",").split(separator: ",").prefix(64) {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let type = parts.first else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() where parameter.hasPrefix("q=") {
+                quality = Double(parameter.dropFirst(2)).map { min(max($0, 0), 1) } ?? 0
+            }
+            switch type {
+            case fhirJSON: fhirQuality = max(fhirQuality, quality)
+            case "application/json": jsonQuality = max(jsonQuality, quality)
+            case "application/*", "*/*": wildcardQuality = max(wildcardQuality, quality)
+            default: break
+            }
+        }
+        return fhirQuality > 0 && fhirQuality > jsonQuality && fhirQuality >= wildcardQuality
+    }
+
     static func fhir(_ resource: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: fhirJSON + "; fhirVersion=4.0"],

@@ -122,4 +122,54 @@ import Testing
             #expect(unused == passedOver + (type == "Patient" ? encounters : 0), "\(file.file): \(file.notRead ?? [:])")
         }
     }
+
+    /// Every line of an export followed by a fault: each kind of fault each resource type can
+    /// have appears, and each is quarantined by the rule the ground truth gives, or not read.
+    @Test func everyKindOfFaultMeetsItsRule() throws {
+        let root = temporaryFolder("fhir-faults")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = SynthesisOptions(people: 300, seed: 5)
+        options.faultRate = 0
+        let input = root.appendingPathComponent("in")
+        _ = try SyntheticHealthSystem.write(options, to: input)
+        let lines = try BulkExportWriter.convert(input, transactionTime: options.asOf, faultRate: 1, seed: 5)
+        let faults = readCSV(input.appendingPathComponent("ground-truth/faults.csv")).dropFirst()
+        let kinds = Set(faults.map { "\($0[0]) \($0[2])" })
+        var expectedKinds: Set<String> = []
+        for (type, rules) in [
+            ("Patient", [String]()), ("ChargeItem", []), ("Condition", ["date_format", "unknown_patient", "not_read"]),
+            ("Observation", ["date_format", "unknown_patient", "not_read", "number_format"]),
+            ("MedicationRequest", ["date_format", "unknown_patient", "not_read"]), ("Encounter", ["not_read"]),
+            ("Consent", ["enum_value"]),
+        ] {
+            for rule in ["json_syntax", "resource_type"] + rules { expectedKinds.insert("\(type).ndjson \(rule)") }
+        }
+        #expect(kinds == expectedKinds)
+        // Half the lines are faults, and the manifest counts only the resources.
+        #expect(faults.count * 2 == lines.values.reduce(0, +))
+        let manifest = try String(contentsOf: input.appendingPathComponent("manifest.json"), encoding: .utf8)
+        #expect(manifest.contains("\"type\":\"Consent\",\"url\":\"Consent.ndjson\",\"count\":\(lines["Consent"]! / 2)}"))
+
+        var run = RunOptions(
+            input: input, asOf: options.asOf, output: root.appendingPathComponent("out"),
+            dataDirectory: root.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
+        run.projection.draws = 10
+        let result = try PipelineRun.execute(run)
+        #expect(result.prepared.reconciliation.balanced)
+        let expected = Set(faults.filter { $0[2] != "not_read" }.map { "\($0[0]):\($0[1]):\($0[2])" })
+        var found = Set<String>()
+        for file in try FileManager.default.contentsOfDirectory(atPath: run.output.appendingPathComponent("quarantine").path)
+        where file.hasSuffix(".ndjson.csv") {
+            for row in readCSV(run.output.appendingPathComponent("quarantine/\(file)")).dropFirst() {
+                found.insert("\(file.dropLast(".csv".count)):\(row[0]):\(row[2])")
+            }
+        }
+        #expect(found == expected)
+        let encounters = lines["Encounter"]! / 2
+        for file in result.prepared.reconciliation.files where file.file.hasSuffix(".ndjson") {
+            let unused = file.notRead?.values.reduce(0, +) ?? 0
+            let passedOver = faults.filter { $0[0] == file.file && $0[2] == "not_read" }.count
+            #expect(unused == passedOver + (file.file == "Patient.ndjson" ? encounters : 0), "\(file.file)")
+        }
+    }
 }

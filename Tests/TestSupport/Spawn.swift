@@ -41,8 +41,9 @@ public func runProgram(_ arguments: [String]) throws -> ProgramOutput {
 public let crossCheckPython: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".venv-crosscheck/bin/python").path
 
-/// Validates FHIR R4 files (NDJSON or one resource of JSON) with an independent implementation,
-/// `Tests/FHIRTests/validate_fhir.py` on fhir.resources in the cross-check venv: its status and report.
+/// Validates FHIR R4 files (NDJSON or one resource of JSON) with independent implementations,
+/// `Tests/FHIRTests/validate_fhir.py` on fhir.resources and fhirkit-rs in the cross-check venv:
+/// its status and report.
 public func validateFHIR(_ files: [String]) throws -> ProgramOutput {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FHIRTests/validate_fhir.py").path

@@ -54,6 +54,19 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         #expect(check.status == 0 && check.output.contains("valid"), Comment(rawValue: check.errors))
     }
 
+    /// FHIR is served when the Accept header ranks it above plain JSON, and only then.
+    @Test func acceptChoosesFHIROnlyWhenPreferred() {
+        for (accept, fhir) in [
+            (["application/fhir+json"], true), (["Application/FHIR+JSON; fhirVersion=4.0"], true),
+            (["application/fhir+json, */*;q=0.8"], true), (["application/fhir+json, */*"], true),
+            (["application/json", "application/fhir+json;q=0.9"], false), (["application/fhir+json;q=0"], false),
+            (["application/json, application/fhir+json"], false), (["application/json;q=0.5, application/fhir+json"], true),
+            (["*/*"], false), ([], false), (["application/fhir+json;q=nonsense"], false), (["text/html"], false),
+        ] {
+            #expect(WebApp.prefersFHIR(accept) == fhir, "\(accept)")
+        }
+    }
+
     /// Readiness is distinct from liveness: 503 until the server has got the newest run ready.
     @Test func readyOnlyOnceTheNewestRunIsPrepared() async throws {
         let fixture = try Fixture()
@@ -126,12 +139,15 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
                 uri: "/api/worklists", method: .post, headers: asFHIR,
                 body: ByteBuffer(string: #"{"cohort": "seventy", "reason": "frailty review", "offset": 10, "limit": 20}"#))
             #expect(groupResponse.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
+            #expect(groupResponse.headers[.vary] == "Accept")
             let group = try object(groupResponse)
             let members = try #require(group["member"] as? [[String: Any]])
             let numbers = members.compactMap {
                 (($0["entity"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String
             }
             #expect(group["resourceType"] as? String == "Group" && group["quantity"] as? Int == 20)
+            #expect(group["id"] as? String == "worklist-seventy-v1-from-11")
+            #expect((group["name"] as? String)?.hasSuffix("ranks 11 to 30 of \(total)") == true)
             #expect(numbers == entries.compactMap { $0["nhs_number"] as? String } && numbers.count == 20)
             let groupFile = FileManager.default.temporaryDirectory.appendingPathComponent("worklist-\(UUID().uuidString).json")
             defer { try? FileManager.default.removeItem(at: groupFile) }
