@@ -271,7 +271,7 @@ extension PHMCommand {
         /// What a demo's outputs depend on, kept beside them (`DIR/demo.json`) so that serving the
         /// same demo again serves its run rather than making it anew.
         struct Settings: Codable, Equatable {
-            var people: Int, seed: UInt64, signal: String, faultRate: Double, onsets: String?
+            var people: Int, seed: UInt64, signal: String, faultRate: Double, onsets: String?, identities: String?
             var conditions: String?, segmentations: String?, suppress: Bool, models: String?, modelSeed: UInt64
             var dataDirectory: String, keyFile: String?
             var projectionYears: Int, projectionDraws: Int, scenarios: String?
@@ -283,7 +283,9 @@ extension PHMCommand {
             func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
             return Settings(
                 people: population.people, seed: population.seed, signal: population.signal.rawValue,
-                faultRate: population.faultRate, onsets: population.onsets.rawValue, conditions: absolute(pipeline.conditions),
+                faultRate: population.faultRate, onsets: population.onsets.rawValue,
+                identities: population.identities == .typical ? nil : population.identities.rawValue,
+                conditions: absolute(pipeline.conditions),
                 segmentations: absolute(pipeline.segmentations), suppress: pipeline.suppress, models: absolute(pipeline.models),
                 modelSeed: pipeline.modelSeed, dataDirectory: absolute(pipeline.dataDirectory) ?? "",
                 keyFile: absolute(pipeline.keyFile), projectionYears: pipeline.projectionYears,

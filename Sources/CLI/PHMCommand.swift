@@ -187,6 +187,12 @@ package struct PopulationOptions: ParsableArguments {
 
     @Option(
         help:
+            "How cleanly care records name their person: typical, or messy (NHS numbers missing by setting, name variants and swaps, transposed dates, house moves)."
+    )
+    package var identities: SynthesisOptions.Identities = .typical
+
+    @Option(
+        help:
             "How conditions arise before as-of: backdated (counts at as-of follow the seed's table) or forward (gained year by year under documented rates)."
     )
     package var onsets: SynthesisOptions.Onsets = .backdated
@@ -211,6 +217,7 @@ package struct PopulationOptions: ParsableArguments {
         var options = SynthesisOptions(people: people, seed: seed, asOf: asOf)
         options.signal = signal
         options.faultRate = faultRate
+        options.identities = identities
         options.onsets = onsets
         options.intervention = interventionEffect.map(SynthesisOptions.Intervention.init(effect:))
         return options
@@ -218,6 +225,7 @@ package struct PopulationOptions: ParsableArguments {
 }
 
 extension SynthesisOptions.Signal: ExpressibleByArgument {}
+extension SynthesisOptions.Identities: ExpressibleByArgument {}
 extension SynthesisOptions.Onsets: ExpressibleByArgument {}
 
 extension Day: ExpressibleByArgument {

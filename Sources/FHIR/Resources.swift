@@ -18,18 +18,18 @@ public enum Resources {
             "[{\"type\":\"Organization\",\"identifier\":{\"system\":\(JSONObject.quoted(Vocabulary.odsOrganisation)),\"value\":"
                 + JSONObject.quoted(field("practice_code"))
                 + (period.isEmpty ? "" : ",\"period\":{" + period.joined(separator: ",") + "}") + "}}]")
+        return o.closed
+    }
+
+    /// The contract's identity columns on a Patient: NHS number, official name, gender, birth date,
+    /// home postcode and the UK Core ethnic category, each left out when empty.
+    static func person(_ o: inout JSONObject, _ field: (String) -> String) {
         if !field("ethnic_category").isEmpty {
             o.raw(
                 "extension",
                 "[{\"url\":\(JSONObject.quoted(Vocabulary.ethnicCategoryExtension)),\"valueCodeableConcept\":"
                     + JSONObject.concept(Vocabulary.ethnicCategoryEngland, field("ethnic_category")) + "}]")
         }
-        return o.closed
-    }
-
-    /// The contract's identity columns on a Patient: NHS number, official name, gender, birth date
-    /// and home postcode, each left out when empty.
-    static func person(_ o: inout JSONObject, _ field: (String) -> String) {
         if !field("nhs_number").isEmpty {
             o.raw("identifier", "[" + JSONObject.identifier(Vocabulary.nhsNumber, field("nhs_number")) + "]")
         }

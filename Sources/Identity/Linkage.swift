@@ -17,6 +17,9 @@ public enum LinkRule: UInt8, Sendable, Codable, CaseIterable {
     case birthSexPostcodeInitial
     /// Same date of birth, sex, family name and given name (moved house).
     case birthSexNames
+    /// A Fellegi-Sunter match probability of at least 0.99, clear of the next person
+    /// (`ProbabilisticLinker`).
+    case matchWeight
     /// No rule matched.
     case unlinked
 
@@ -27,6 +30,7 @@ public enum LinkRule: UInt8, Sendable, Codable, CaseIterable {
         case .birthSexNamePostcode: "date_of_birth+sex+family_name+postcode"
         case .birthSexPostcodeInitial: "date_of_birth+sex+postcode+given_initial"
         case .birthSexNames: "date_of_birth+sex+family_name+given_name"
+        case .matchWeight: "match_weight"
         case .unlinked: LinkageCounts.unlinked
         }
     }
@@ -84,6 +88,8 @@ public struct Linkage: Sendable {
     public var person: [Int32]
     public var rule: [LinkRule]
     public var nhsConflict: [Bool]
+    /// What the match-weight stage did, once it has run.
+    public var probabilistic: LinkageReport.Probabilistic?
 }
 
 /// Deterministic linkage of secondary and community care records to the GP spine.

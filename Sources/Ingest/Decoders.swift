@@ -288,6 +288,15 @@ enum Decoders {
         piece.batch.givenName.append(NameKey.normalise(row[c[2]]))
         piece.batch.familyName.append(NameKey.normalise(row[c[3]]))
         piece.batch.postcode.append(postcode(row[c[6]], &piece))
+        // The source's ethnic category, last of the file's columns; a code that is not one is
+        // counted and read as none: it only groups linkage quality.
+        let ethnic = row[c[c.positions.count - 1]]
+        if ethnic.count == 1, EthnicCategory.codes.contains(ethnic[0]) {
+            piece.batch.ethnicCategory.append(ethnic[0])
+        } else {
+            if !ethnic.isEmpty { piece.warn(.ethnicCategoryValue) }
+            piece.batch.ethnicCategory.append(0)
+        }
     }
 
     /// A usable NHS number or 0; an unusable one is counted, and the row kept.

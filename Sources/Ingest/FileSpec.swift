@@ -36,6 +36,10 @@ let identityColumns: [ColumnSpec] = [
     ColumnSpec("postcode", identifying: true),
 ]
 
+/// The ethnic category a secondary or community care source recorded, last in its file and
+/// optional: linkage quality is reported by it.
+let recordedEthnicity = ColumnSpec("ethnic_category", required: false)
+
 /// The files of input contract version 1.
 public enum InputContract {
     public static let practices = FileSpec(
@@ -82,28 +86,28 @@ public enum InputContract {
         columns: [ColumnSpec("record_id")] + identityColumns + [
             ColumnSpec("provider_code"), ColumnSpec("admission_date"), ColumnSpec("discharge_date"),
             ColumnSpec("admission_method"), ColumnSpec("primary_diagnosis"), ColumnSpec("secondary_diagnoses"),
-            ColumnSpec("primary_procedure", required: false), ColumnSpec("cost"),
+            ColumnSpec("primary_procedure", required: false), ColumnSpec("cost"), recordedEthnicity,
         ], keyColumn: 0)
 
     public static let aeAttendances = FileSpec(
         name: "ae_attendances.csv", requiredFile: false,
         columns: [ColumnSpec("record_id")] + identityColumns + [
             ColumnSpec("provider_code"), ColumnSpec("arrival_date"), ColumnSpec("diagnosis", required: false),
-            ColumnSpec("cost"),
+            ColumnSpec("cost"), recordedEthnicity,
         ], keyColumn: 0)
 
     public static let outpatientAppointments = FileSpec(
         name: "outpatient_appointments.csv", requiredFile: false,
         columns: [ColumnSpec("record_id")] + identityColumns + [
             ColumnSpec("provider_code"), ColumnSpec("appointment_date"), ColumnSpec("attended"),
-            ColumnSpec("treatment_function_code", required: false), ColumnSpec("cost"),
+            ColumnSpec("treatment_function_code", required: false), ColumnSpec("cost"), recordedEthnicity,
         ], keyColumn: 0)
 
     public static let careContacts = FileSpec(
         name: "care_contacts.csv", requiredFile: false,
         columns: [ColumnSpec("record_id")] + identityColumns + [
             ColumnSpec("setting"), ColumnSpec("service", required: false), ColumnSpec("start_date"),
-            ColumnSpec("end_date", required: false), ColumnSpec("cost"),
+            ColumnSpec("end_date", required: false), ColumnSpec("cost"), recordedEthnicity,
         ], keyColumn: 0)
 
     /// Postcodes to small areas, read beside a FHIR export (whose patients carry a postcode but no

@@ -153,6 +153,8 @@ public struct CareRecords: RecordBatch {
     public var familyName: [String] = []
     public var givenName: [String] = []
     public var postcode: [String] = []
+    /// The NHS ethnic category letter the source recorded (for linkage quality), 0 where none.
+    public var ethnicCategory: [UInt8] = []
     public init() {}
     public var count: Int { day.count }
 
@@ -184,6 +186,7 @@ public struct CareRecords: RecordBatch {
         familyName.append(o.familyName, skipping: s)
         givenName.append(o.givenName, skipping: s)
         postcode.append(o.postcode, skipping: s)
+        ethnicCategory.append(o.ethnicCategory, skipping: s)
     }
 
     /// Appends all rows of another file's records.

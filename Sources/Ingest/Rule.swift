@@ -59,6 +59,7 @@ public enum Warning: String, Sendable, Codable, CaseIterable, Comparable {
     case dateOfBirthFormat = "date_of_birth_format"
     case sexValue = "sex_value"
     case costMissing = "cost_missing"
+    case ethnicCategoryValue = "ethnic_category_value"
 
     public static func < (lhs: Warning, rhs: Warning) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -70,6 +71,8 @@ public enum Warning: String, Sendable, Codable, CaseIterable, Comparable {
         case .dateOfBirthFormat: "date_of_birth on a secondary care record is not a valid date; linkage treats it as missing."
         case .sexValue: "sex on a secondary care record is not M, F, I or U; linkage treats it as missing."
         case .costMissing: "A FHIR Encounter has no ChargeItem giving its cost; its cost is read as 0."
+        case .ethnicCategoryValue:
+            "ethnic_category on a secondary care record is not an NHS ethnic category code; linkage quality counts it as unknown."
         }
     }
 }

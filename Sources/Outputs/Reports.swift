@@ -130,10 +130,106 @@ public struct LinkageReport: Sendable, Codable {
     public var linkedShare: Double
     /// The rules, in the order they are tried.
     public var rules: [String]
+    /// The match-weight stage's model and what it did, absent when it did not run.
+    public var probabilistic: Probabilistic?
+    /// Linkage by the records' own age band, deprivation quintile, ethnic group and source, so
+    /// that unequal linkage shows (absent in outputs written before it was reported).
+    public var byGroup: [GroupCounts]?
 
-    public init(spine: Spine, bySource: [String: LinkageCounts], rules: [String]) {
+    /// How the records of one group linked. Under suppression, counts of 1 to 7 are null and
+    /// others rounded to 5, and the shares are of the rounded counts.
+    public struct GroupCounts: Sendable, Codable, Equatable {
+        /// `age_band`, `deprivation_quintile`, `ethnic_group` or `source`.
+        public var breakdown: String
+        public var group: String
+        public var records: Int?
+        /// Linked by a rule with the NHS number, by a demographic rule, or by match weight.
+        public var byNHSNumber: Int?
+        public var byDemographics: Int?
+        public var byMatchWeight: Int?
+        public var unlinked: Int?
+        public var unlinkedShare: Double?
+
+        public init(
+            breakdown: String, group: String, records: Int?, byNHSNumber: Int?, byDemographics: Int?, byMatchWeight: Int?,
+            unlinked: Int?, unlinkedShare: Double?
+        ) {
+            self.breakdown = breakdown
+            self.group = group
+            self.records = records
+            self.byNHSNumber = byNHSNumber
+            self.byDemographics = byDemographics
+            self.byMatchWeight = byMatchWeight
+            self.unlinked = unlinked
+            self.unlinkedShare = unlinkedShare
+        }
+    }
+
+    /// Fellegi-Sunter linkage of the records the deterministic rules left unlinked.
+    public struct Probabilistic: Sendable, Codable, Equatable {
+        public struct Level: Sendable, Codable, Equatable {
+            public var level: String
+            public var m: Double
+            public var u: Double
+            /// log2(m/u), before any term-frequency adjustment.
+            public var weight: Double
+            public init(level: String, m: Double, u: Double, weight: Double) {
+                self.level = level
+                self.m = m
+                self.u = u
+                self.weight = weight
+            }
+        }
+        public struct Comparison: Sendable, Codable, Equatable {
+            public var field: String
+            public var levels: [Level]
+            public init(field: String, levels: [Level]) {
+                self.field = field
+                self.levels = levels
+            }
+        }
+        public var threshold: Double
+        public var margin: Double
+        public var reviewFloor: Double
+        /// The estimated share of blocked pairs that are one person.
+        public var prior: Double
+        public var iterations: Int
+        public var converged: Bool
+        public var estimationRecords: Int
+        public var blockedPairs: Int
+        public var randomPairs: Int
+        /// Records the stage looked at (those the rules left unlinked), linked, and left
+        /// uncertain (a best candidate at least `reviewFloor` likely, but not linked).
+        public var scored: Int
+        public var linked: Int
+        public var uncertain: Int
+        public var comparisons: [Comparison]
+
+        public init(
+            threshold: Double, margin: Double, reviewFloor: Double, prior: Double, iterations: Int, converged: Bool,
+            estimationRecords: Int, blockedPairs: Int, randomPairs: Int, scored: Int, linked: Int, uncertain: Int,
+            comparisons: [Comparison]
+        ) {
+            self.threshold = threshold
+            self.margin = margin
+            self.reviewFloor = reviewFloor
+            self.prior = prior
+            self.iterations = iterations
+            self.converged = converged
+            self.estimationRecords = estimationRecords
+            self.blockedPairs = blockedPairs
+            self.randomPairs = randomPairs
+            self.scored = scored
+            self.linked = linked
+            self.uncertain = uncertain
+            self.comparisons = comparisons
+        }
+    }
+
+    public init(spine: Spine, bySource: [String: LinkageCounts], rules: [String], probabilistic: Probabilistic? = nil) {
         self.spine = spine
         self.bySource = bySource
+        self.probabilistic = probabilistic
         records = bySource.values.reduce(0) { $0 + $1.records }
         unlinked = bySource.values.reduce(0) { $0 + ($1.byRule[LinkageCounts.unlinked] ?? 0) }
         linked = records - unlinked

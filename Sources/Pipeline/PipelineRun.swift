@@ -95,6 +95,7 @@ public struct PreparedRun: Sendable {
     /// For each care record of the extract, its record id and linked person (tests measure linkage with it).
     public var careRecordIds: [String]
     public var carePerson: [Int32]
+    public var careRule: [LinkRule]
     /// For each spine person, the GP patient ids of their registrations.
     public var registrationIds: [[String]]
 }
@@ -416,7 +417,7 @@ public enum PipelineRun {
             "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
         )
 
-        let (spine, pseudonyms, linkage) = clock.time("identity") { () -> (Spine, [String], Linkage) in
+        let (spine, pseudonyms, deterministic) = clock.time("identity") { () -> (Spine, [String], Linkage) in
             let spine = Spine(patients: extract.patients, asOf: options.asOf)
             let parts = Parallel.ranges(spine.count, parts: options.workers * 4)
             let patients = extract.patients
@@ -427,8 +428,16 @@ public enum PipelineRun {
                     return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
                 }
             }.flatMap { $0 }
-            let linker = Linker(patients: extract.patients, spine: spine)
-            return (spine, pseudonyms, linker.link(extract.care, workers: options.workers))
+            return (
+                spine, pseudonyms, Linker(patients: extract.patients, spine: spine).link(extract.care, workers: options.workers)
+            )
+        }
+        // Then match weights for the records the rules left unlinked.
+        let linkage = clock.time("match weights") { () -> Linkage in
+            var linkage = deterministic
+            linkage.probabilistic = ProbabilisticLinker(patients: extract.patients, spine: spine, workers: options.workers).link(
+                extract.care, &linkage, workers: options.workers)
+            return linkage
         }
         let vault = clock.time("vault") {
             vaultEntries(extract.patients, spine: spine, pseudonyms: pseudonyms, hierarchy: extract.hierarchy)
@@ -457,7 +466,7 @@ public enum PipelineRun {
                 registrations: spine.personOfRegistration.count, persons: spine.count,
                 personsWithoutValidNHSNumber: withoutNHSNumber.filter { $0 }.count,
                 registeredAtAsOf: population.registered.count),
-            linkage: linkage)
+            linkage: linkage, asOf: options.asOf, suppress: options.suppress)
         let registrationIds = (0..<spine.count).map { p in
             spine.registrations[Int(spine.registrationStart[p])..<Int(spine.registrationStart[p + 1])].map {
                 extract.patients.patientId[Int($0)]
@@ -481,7 +490,8 @@ public enum PipelineRun {
             reconciliation: ReconciliationReport(extract),
             linkage: linkageReport, quality: quality,
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
-            careRecordIds: extract.care.recordId, carePerson: linkage.person, registrationIds: registrationIds)
+            careRecordIds: extract.care.recordId, carePerson: linkage.person, careRule: linkage.rule,
+            registrationIds: registrationIds)
     }
 
     static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry]

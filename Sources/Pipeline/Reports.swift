@@ -24,7 +24,7 @@ extension ReconciliationReport {
 }
 
 extension LinkageReport {
-    init(extract: Extract, spine: Spine, linkage: Linkage) {
+    init(extract: Extract, spine: Spine, linkage: Linkage, asOf: Day, suppress: Bool) {
         var bySource: [String: LinkageCounts] = [:]
         for row in 0..<extract.care.count {
             let file = LinkageReport.file(of: extract.care.kind[row])
@@ -32,7 +32,58 @@ extension LinkageReport {
             bySource[file, default: LinkageCounts()].byRule[linkage.rule[row].name, default: 0] += 1
             if linkage.nhsConflict[row] { bySource[file, default: LinkageCounts()].nhsNumberConflicts += 1 }
         }
-        self.init(spine: spine, bySource: bySource, rules: LinkRule.allCases.map(\.name))
+        self.init(
+            spine: spine, bySource: bySource, rules: LinkRule.allCases.map(\.name), probabilistic: linkage.probabilistic)
+        byGroup = Self.groups(extract, linkage, asOf: asOf, suppress: suppress)
+    }
+
+    /// Each care record counted under its own age band (its date of birth at as-of), the
+    /// deprivation quintile of its postcode (where the spine places that postcode), its
+    /// recorded ethnic group and its source: missed links that gather in one group bias every
+    /// table that group appears in.
+    static func groups(_ extract: Extract, _ linkage: Linkage, asOf: Day, suppress: Bool) -> [GroupCounts] {
+        var areaOfPostcode: [String: Int32] = [:]
+        for r in 0..<extract.patients.count where extract.patients.area[r] >= 0 && !extract.patients.postcode[r].isEmpty {
+            areaOfPostcode[extract.patients.postcode[r]] = extract.patients.area[r]
+        }
+        // records, by NHS number, by demographics, by match weight, unlinked
+        var counts: [String: [Int]] = [:]
+        let care = extract.care
+        for row in 0..<care.count {
+            let dob = care.dateOfBirth[row]
+            let age = dob == .missing || dob > asOf ? "unknown" : AgeBand(age: dob.age(on: asOf)).label
+            let area = areaOfPostcode[care.postcode[row]]
+            let quintile = area.map { String((Int(extract.areas.imdDecile[Int($0)]) + 1) / 2) } ?? "unknown"
+            let ethnic = EthnicCategory.group(code: care.ethnicCategory[row] == 0 ? nil : care.ethnicCategory[row]).label
+            let column: Int
+            switch linkage.rule[row] {
+            case .nhsNumberAndBirth, .nhsNumberAndName: column = 1
+            case .birthSexNamePostcode, .birthSexPostcodeInitial, .birthSexNames: column = 2
+            case .matchWeight: column = 3
+            case .unlinked: column = 4
+            }
+            for key in [
+                "age_band\u{1F}\(age)", "deprivation_quintile\u{1F}\(quintile)", "ethnic_group\u{1F}\(ethnic)",
+                "source\u{1F}\(file(of: care.kind[row]))",
+            ] {
+                counts[key, default: [0, 0, 0, 0, 0]][0] += 1
+                counts[key]![column] += 1
+            }
+        }
+        return counts.keys.sorted().map { key in
+            let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+            let shown = counts[key]!.map { n -> Int? in
+                guard suppress else { return n }
+                return (1...7).contains(n) ? nil : Suppression.rounded(n)
+            }
+            let share: Double? =
+                if let records = shown[0], let unlinked = shown[4], records > 0 { Double(unlinked) / Double(records) } else {
+                    nil
+                }
+            return GroupCounts(
+                breakdown: parts[0], group: parts[1], records: shown[0], byNHSNumber: shown[1], byDemographics: shown[2],
+                byMatchWeight: shown[3], unlinked: shown[4], unlinkedShare: share)
+        }
     }
 
     static func file(of kind: ActivityKind) -> String {

@@ -57,6 +57,8 @@ public final class Publication: Sendable {
     public let run: RunSummary
     public let reconciliation: [FileReconciliation]
     public let linkage: [String: LinkageCounts]
+    /// Linkage by the records' age band, deprivation quintile, ethnic group and source.
+    public let linkageGroups: [LinkageReport.GroupCounts]
     /// The models that scored the run, one per outcome; none for a run that wrote no summaries.
     public let models: [ModelSummary]
     /// The projection's margins (everyone, and each age band, LTC band and quintile) for every
@@ -89,7 +91,9 @@ public final class Publication: Sendable {
             variation = try Published.variation.read(from: folder)
             spc = try Published.spc.read(from: folder)
             reconciliation = try Published.reconciliation.read(from: folder).files
-            linkage = try Published.linkage.read(from: folder).bySource
+            let linkageReport = try Published.linkage.read(from: folder)
+            linkage = linkageReport.bySource
+            linkageGroups = linkageReport.byGroup ?? []
             let summaries = folder.appendingPathComponent(Published.models.file)
             models = FileManager.default.fileExists(atPath: summaries.path) ? try Published.models.read(from: folder) : []
             let projected = FileManager.default.fileExists(

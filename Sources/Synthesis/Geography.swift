@@ -23,8 +23,10 @@ struct Geography {
     var areaDecile: [Int] = []
     var areaScore: [Double] = []
     var areaPractice: [Int] = []
-    /// Three postcodes per area.
+    /// `postcodesPerArea` postcodes per area, each unique in the system.
     var areaPostcodes: [[String]] = []
+    /// About 40 people to a postcode unit, as in England (an LSOA of 1,500 has some 40 units).
+    static let postcodesPerArea = 40
     var areaIndicators: [[Double]] = []
 
     static let organisationCode = "QX9"
@@ -98,11 +100,18 @@ struct Geography {
             practices.append(
                 Practice(code: "Z" + Geography.pad(p + 1, 5), name: name, pcn: pcn, locality: locality, areas: areas))
         }
+        // Ten areas to a postcode district: 400 units of the 3,600 inward codes, drawn without
+        // repeats, so no postcode lies in two areas.
         let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
+        var used = Set<String>()
         areaPostcodes = (0..<areaCount).map { a in
-            let district = 1 + a / 40
-            return (0..<3).map { _ in
-                "QX\(district) \(rng.int(1..<10))\(letters[rng.int(0..<letters.count)])\(letters[rng.int(0..<letters.count)])"
+            let district = 1 + a / 10
+            return (0..<Geography.postcodesPerArea).map { _ in
+                while true {
+                    let code =
+                        "QX\(district) \(rng.int(1..<10))\(letters[rng.int(0..<letters.count)])\(letters[rng.int(0..<letters.count)])"
+                    if used.insert(code).inserted { return code }
+                }
             }
         }
     }

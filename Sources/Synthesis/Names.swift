@@ -28,4 +28,36 @@ enum Names {
     static let femaleWeights = cumulative(female.indices.map { 1 / Double($0 + 3) })
     static let maleWeights = cumulative(male.indices.map { 1 / Double($0 + 3) })
     static let familyWeights = cumulative(family.indices.map { 1 / Double($0 + 5) })
+
+    /// A long tail of rarer names made of parts, drawn for `tailShare` of people: real surnames
+    /// number in the hundreds of thousands (the hundred commonest cover about a fifth of
+    /// England and Wales), so a system of a million people must not share a hundred names, or
+    /// every demographic key would be shared and linkage look harder than it is.
+    static let familyTail: [String] = {
+        let first = [
+            "Ash", "Black", "Brad", "Brook", "Bur", "Cald", "Carl", "Chad", "Clif", "Cole", "Craw", "Dal", "Dun", "East",
+            "Elm", "Fair", "Farn", "Gar", "Glad", "Good", "Gran", "Green", "Hal", "Hart", "Hay", "Hol", "Kings", "Lang",
+            "Lind", "Mar", "Mel", "Mid", "Mor", "New", "North", "Oak", "Pen", "Ran", "Red", "Ros", "Sand", "Shel",
+            "South", "Stan", "Stock", "Sut", "Thorn", "Town", "Wal", "War", "West", "Whit", "Wind", "Wy", "Ade", "Oko",
+            "Bala", "Chand", "Dass", "Kapo", "Mehr", "Sidd", "Kowal", "Nowa", "Zielin", "Oye", "Nwa", "Haq",
+        ]
+        let second = [
+            "ley", "ton", "ford", "well", "wood", "by", "ham", "field", "worth", "stone", "dale", "bridge", "wick",
+            "more", "son", "er", "ridge", "combe", "hurst", "land", "burn", "lock", "ingham", "shaw", "croft", "gate",
+            "holm", "mere", "stead", "ola", "kumar", "ski", "ani", "eke", "chi", "wal",
+        ]
+        return first.flatMap { a in second.map { a + $0 } }
+    }()
+    static let givenTail: [String] = {
+        let first = [
+            "Al", "Ar", "Be", "Ca", "Da", "El", "Fa", "Ha", "Is", "Ja", "Ka", "La", "Ma", "Na", "Ra", "Sa", "Ta", "Ya",
+            "Za", "Ro", "Le", "Mi", "No", "Ti", "Ade", "Chi", "Ife", "Oli", "Ami", "Ros",
+        ]
+        let second = [
+            "na", "ra", "lia", "ya", "ni", "den", "ron", "ton", "mir", "sha", "ley", "rin", "bel", "dan", "vin", "lo",
+            "ke", "mi", "tte", "xa",
+        ]
+        return first.flatMap { a in second.map { a + $0 } }
+    }()
+    static let tailShare = (given: 0.4, family: 0.6)
 }

@@ -163,16 +163,32 @@ extension PersonModel {
         let start = max(historyStart, identity.birth)
 
         // Writes the record id and identity columns, and the ground-truth row.
-        func begin(_ file: Int, _ prefix: String, _ day: Day) {
+        func begin(_ file: Int, _ prefix: String, _ day: Day, setting: String? = nil) {
             sequence += 1
             let id = prefix + Geography.pad(person, 8) + Geography.pad(sequence, 4)
             block.files[file].field(id)
             let postcode = registrations.last(where: { $0.from <= day })?.postcode ?? registrations[0].postcode
-            recordedIdentity(identity, postcode: postcode, into: &block.files[file], rng: &rng)
+            if options.identities == .messy {
+                messyIdentity(
+                    identity, postcode: postcode, missingNHSNumber: Self.missingNHSNumber(file, setting),
+                    into: &block.files[file], rng: &rng)
+            } else {
+                recordedIdentity(identity, postcode: postcode, into: &block.files[file], rng: &rng)
+            }
             block.files[PersonModel.gtCare].field(SyntheticHealthSystem.headers[file].file)
             block.files[PersonModel.gtCare].field(id)
             block.files[PersonModel.gtCare].field(person)
             block.end(PersonModel.gtCare)
+        }
+        /// Ends a record with the ethnic category its source recorded: the GP record's, or with
+        /// messy identities none on one record in ten.
+        func finish(_ file: Int) {
+            if let ethnic = identity.ethnic, options.identities == .typical || !rng.chance(0.1) {
+                block.files[file].field(String(ethnic))
+            } else {
+                block.files[file].empty()
+            }
+            block.end(file)
         }
         func cost(mean: Double, sigma: Double) -> Double {
             // A log-normal with this mean.
@@ -209,7 +225,7 @@ extension PersonModel {
                     block.files[f].empty()
                 }
                 block.files[f].field(money: cost(mean: Calibration.aeCost, sigma: 0.35))
-                block.end(f)
+                finish(f)
             }
             for day in days(Calibration.outpatientRate[band] / 0.92) {
                 begin(PersonModel.op, "O", day)
@@ -220,7 +236,7 @@ extension PersonModel {
                 block.files[f].field(attended ? "Y" : "N")
                 block.files[f].field(Catalogue.treatmentFunctions[rng.int(0..<Catalogue.treatmentFunctions.count)])
                 block.files[f].field(money: attended ? cost(mean: Calibration.outpatientCost, sigma: 0.35) : 0)
-                block.end(f)
+                finish(f)
             }
             for day in days(Calibration.electiveRate[band]) {
                 let los = rng.chance(0.7) ? 0 : 1 + rng.int(0..<4)
@@ -301,22 +317,23 @@ extension PersonModel {
         }
         maybeFault(PersonModel.apc, &block, &rng) { rows in
             rows.raw(
-                "X\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00"
+                "X\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,2024-05-01,21,J18.9,,,1500.00,"
             )
             return "date_order"
         }
         maybeFault(PersonModel.ae, &block, &rng) { rows in
-            rows.raw("Y\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,,")
+            rows.raw("Y\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,,,")
             return "missing_value"
         }
         maybeFault(PersonModel.op, &block, &rng) { rows in
             rows.raw(
-                "Z\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,X,100,135.00")
+                "Z\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),RQX,2024-05-10,X,100,135.00,"
+            )
             return "enum_value"
         }
         maybeFault(PersonModel.care, &block, &rng) { rows in
             rows.raw(
-                "W\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),hospice,Day hospice,2024-05-10,,80.00"
+                "W\(Geography.pad(person, 8)),\(identityFields(identity, registrations[0].postcode)),hospice,Day hospice,2024-05-10,,80.00,"
             )
             return "enum_value"
         }
@@ -333,17 +350,17 @@ extension PersonModel {
             block.files[f].field(secondary.filter { $0 != primary }.joined(separator: "|"))
             block.files[f].field(procedure)
             block.files[f].field(money: cost)
-            block.end(f)
+            finish(f)
         }
         func contact(_ day: Day, end: Day?, setting: String, service: String, cost: Double) {
             let f = PersonModel.care
-            begin(f, "C", day)
+            begin(f, "C", day, setting: setting)
             block.files[f].field(setting)
             block.files[f].field(service)
             block.files[f].field(day)
             if let end { block.files[f].field(end) } else { block.files[f].empty() }
             block.files[f].field(money: cost)
-            block.end(f)
+            finish(f)
         }
     }
 
@@ -381,6 +398,84 @@ extension PersonModel {
         }
         if rng.chance(0.003) { row.empty() } else { row.field(id.female ? "F" : "M") }
         if rng.chance(0.03) { row.empty() } else { row.field(postcode) }
+    }
+
+    /// The share of records without an NHS number by file and setting, in messy mode: from
+    /// nearly all admissions carrying one to social care, where many systems hold none.
+    static func missingNHSNumber(_ file: Int, _ setting: String?) -> Double {
+        switch (file, setting) {
+        case (PersonModel.apc, _): 0.03
+        case (PersonModel.op, _): 0.04
+        case (PersonModel.ae, _): 0.08
+        case (_, "social_care"): 0.40
+        case (_, "ambulance"): 0.25
+        case (_, "mental_health"): 0.12
+        default: 0.15
+        }
+    }
+
+    /// The identity as a messier source recorded it (`SynthesisOptions.Identities.messy`). Name
+    /// variants and swaps are three to four times as common for people of minority ethnic
+    /// groups (census categories D to S), as missed links are in practice.
+    func messyIdentity(
+        _ id: Identity, postcode: String, missingNHSNumber: Double, into row: inout CSVRows, rng: inout Xoshiro
+    ) {
+        let minority = id.ethnic.map { !"ABCZ".contains($0) } ?? false
+        let u = rng.uniform()
+        if u < missingNHSNumber {
+            row.empty()
+        } else if u < missingNHSNumber + 0.007 {
+            var digits = Array(NHSNumber.text(id.nhs).utf8)
+            let i = rng.int(0..<9)
+            digits[i] = 0x30 + (digits[i] - 0x30 + UInt8(1 + rng.int(0..<9))) % 10
+            row.field(String(decoding: digits, as: UTF8.self))
+        } else if u < missingNHSNumber + 0.01 {
+            row.field(NHSNumber.text(nhsNumber(rng.int(0..<options.people))))
+        } else {
+            row.field(NHSNumber.text(id.nhs))
+        }
+        var given = id.given, family = id.family
+        if rng.chance(minority ? 0.04 : 0.005) { swap(&given, &family) }
+        if rng.chance(minority ? 0.06 : 0.015) { given = variant(given, &rng) }
+        if rng.chance(minority ? 0.06 : 0.02) { family = variant(family, &rng) }
+        // A family name changed (on marriage, say) and not yet known to the GP record.
+        if id.female, rng.chance(0.02) { family = Names.family[rng.int(0..<Names.family.count)] }
+        row.field(given)
+        row.field(family)
+        let (y, m, d) = id.birth.civil
+        let v = rng.uniform()
+        if v < 0.01 {
+            row.empty()
+        } else if v < 0.03 {
+            row.field(Day(year: y, month: d, day: m) ?? id.birth.adding(days: 1))
+        } else if v < 0.04 {
+            row.field(Day(year: y + (rng.chance(0.5) ? 1 : -1), month: m, day: min(d, 28)) ?? id.birth)
+        } else if v < 0.05 {
+            // A partial date completed with the first of the month (or of the year).
+            row.field(Day(year: y, month: rng.chance(0.5) ? m : 1, day: 1) ?? id.birth)
+        } else {
+            row.field(id.birth)
+        }
+        if rng.chance(0.01) { row.empty() } else { row.field(id.female ? "F" : "M") }
+        let w = rng.uniform()
+        if w < 0.05 {
+            row.empty()
+        } else if w < 0.13 {
+            // Moved to an address the spine does not know yet.
+            let area = geography.areaPostcodes[rng.int(0..<geography.areaPostcodes.count)]
+            row.field(area[rng.int(0..<area.count)])
+        } else {
+            row.field(postcode)
+        }
+    }
+
+    /// A name as another system spelt it: a letter dropped or changed, or two letters swapped.
+    private func variant(_ name: String, _ rng: inout Xoshiro) -> String {
+        var chars = Array(name)
+        guard chars.count > 3, rng.chance(0.4) else { return misspelt(name, &rng) }
+        let i = 1 + rng.int(0..<(chars.count - 2))
+        chars.swapAt(i, i + 1)
+        return String(chars)
     }
 
     private func misspelt(_ name: String, _ rng: inout Xoshiro) -> String {

@@ -245,6 +245,8 @@ struct PersonModel: Sendable {
         var family: String
         var birth: Day
         var female: Bool
+        /// The ethnic category the GP record holds, if any.
+        var ethnic: Character?
     }
 
     private func generate(_ person: Int, into block: inout Block) {
@@ -313,7 +315,7 @@ struct PersonModel: Sendable {
         // evenly over the years before as-of, having joined an exponential time before it, so as
         // many leave in each year and the rates a projection reads from one stretch of years
         // hold in the next; backdated, they leave between joining and as-of, more of them lately.
-        let identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
+        var identity = makeIdentity(person, birth: birth, female: isFemale, rng: &rng)
         var registrations: [Registration] = []
         // Backdated, looking back from the day they were last here alive: someone who died had
         // joined before they died, at the same rate. Forwards, joining does not depend on dying:
@@ -329,7 +331,7 @@ struct PersonModel: Sendable {
             firstFrom = max(birth, death.adding(days: -1 - rng.int(0..<365)))
         }
         let homeArea = area[person]
-        let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<3)]
+        let homePostcode = geography.areaPostcodes[homeArea][rng.int(0..<Geography.postcodesPerArea)]
         let moves = rng.chance(0.1)
         let leaves = !moves && rng.chance(1 - exp(-PersonModel.migration * Double(PersonModel.lifeYears)))
         if moves, firstFrom < asOf.adding(days: -60) {
@@ -338,7 +340,7 @@ struct PersonModel: Sendable {
             registrations.append(
                 Registration(
                     id: patientId(person, 0), practice: geography.areaPractice[oldArea], from: firstFrom, to: moveDay,
-                    postcode: geography.areaPostcodes[oldArea][rng.int(0..<3)], area: oldArea))
+                    postcode: geography.areaPostcodes[oldArea][rng.int(0..<Geography.postcodesPerArea)], area: oldArea))
             registrations.append(
                 Registration(
                     id: patientId(person, 1), practice: practice[person], from: moveDay, to: nil, postcode: homePostcode,
@@ -369,6 +371,7 @@ struct PersonModel: Sendable {
         }
         let optOut = rng.chance(0.03)
         let ethnic = ethnicCategory(decile: decile, rng: &rng)
+        identity.ethnic = ethnic
         let current = registrations.last!
         let activeUntil = [death, registrations.last!.to, end].compactMap { $0 }.min()!
 
@@ -428,9 +431,13 @@ struct PersonModel: Sendable {
     }
 
     private func makeIdentity(_ person: Int, birth: Day, female: Bool, rng: inout Xoshiro) -> Identity {
-        let given =
+        var given =
             female ? Names.female[rng.pick(cumulative: Names.femaleWeights)] : Names.male[rng.pick(cumulative: Names.maleWeights)]
-        let family = Names.family[rng.pick(cumulative: Names.familyWeights)]
+        var family = Names.family[rng.pick(cumulative: Names.familyWeights)]
+        // The long tail from a stream of its own, so every other draw stays as it was.
+        var names = Xoshiro(seed: options.seed, UInt64(person), 0x4a3e)
+        if names.chance(Names.tailShare.given) { given = Names.givenTail[names.int(0..<Names.givenTail.count)] }
+        if names.chance(Names.tailShare.family) { family = Names.familyTail[names.int(0..<Names.familyTail.count)] }
         return Identity(nhs: nhsNumber(person), given: given, family: family, birth: birth, female: female)
     }
 

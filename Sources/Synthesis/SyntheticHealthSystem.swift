@@ -18,6 +18,8 @@ public struct SynthesisOptions: Sendable {
     public var onsets = Onsets.backdated
     /// A programme to evaluate, or nil for none.
     public var intervention: Intervention?
+    /// How cleanly care records carry the identity of the person they belong to.
+    public var identities = Identities.typical
 
     /// A programme chosen as a real one would be: adults with recent emergency admissions, enrolled
     /// over six months, with a known effect on their emergency admissions afterwards. Everyone
@@ -38,6 +40,17 @@ public struct SynthesisOptions: Sendable {
         /// history before it and a whole year after it within the data.
         public static let monthsBeforeAsOf = 20
         public static let enrolmentMonths = 6
+    }
+
+    /// How care records name their person (see docs/synthetic-data.md).
+    public enum Identities: String, Sendable, CaseIterable {
+        /// NHS numbers on 98% of records, with occasional misspellings and swapped dates.
+        case typical
+        /// What community, social care and voluntary-sector extracts look like: NHS numbers missing
+        /// by setting (3% of admissions to 40% of social care contacts), names swapped and spelt
+        /// differently, more often for people of minority ethnic groups, dates of birth transposed
+        /// or partial, family names changed, and addresses the spine does not yet know.
+        case messy
     }
 
     /// How conditions and deaths unfold before as-of.
@@ -97,14 +110,14 @@ public enum SyntheticHealthSystem {
         ("prescriptions.csv", "patient_id,issue_date,code_system,code,description,quantity,cost"),
         (
             "inpatient_spells.csv",
-            "record_id,\(identityHeader),provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost"
+            "record_id,\(identityHeader),provider_code,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses,primary_procedure,cost,ethnic_category"
         ),
-        ("ae_attendances.csv", "record_id,\(identityHeader),provider_code,arrival_date,diagnosis,cost"),
+        ("ae_attendances.csv", "record_id,\(identityHeader),provider_code,arrival_date,diagnosis,cost,ethnic_category"),
         (
             "outpatient_appointments.csv",
-            "record_id,\(identityHeader),provider_code,appointment_date,attended,treatment_function_code,cost"
+            "record_id,\(identityHeader),provider_code,appointment_date,attended,treatment_function_code,cost,ethnic_category"
         ),
-        ("care_contacts.csv", "record_id,\(identityHeader),setting,service,start_date,end_date,cost"),
+        ("care_contacts.csv", "record_id,\(identityHeader),setting,service,start_date,end_date,cost,ethnic_category"),
         ("ground-truth/care_records.csv", "file,record_id,person"),
         ("ground-truth/registrations.csv", "patient_id,person"),
         ("ground-truth/persons.csv", "person,ltc_count,conditions,registered_at_as_of,died_before_as_of,social_factors"),

@@ -205,6 +205,21 @@ enum Dashboard: String, CaseIterable, Sendable {
                     cell(c.records == 0 ? nil : 100 * Double(c.linked) / Double(c.records)),
                 ]
             })
+        let groups = PanelTable(
+            name: "linkage_by_group",
+            columns: ["breakdown", "group", "records", "by_nhs_number_pct", "by_match_weight_pct", "unlinked_pct"],
+            rows: p.linkageGroups.map { g in
+                func percent(_ n: Int?) -> String {
+                    guard let n, let records = g.records, records > 0 else { return "" }
+                    return cell(100 * Double(n) / Double(records))
+                }
+                return [
+                    g.breakdown, g.group, g.records.map(String.init) ?? "", percent(g.byNHSNumber), percent(g.byMatchWeight),
+                    percent(g.unlinked),
+                ]
+            })
+        let ethnicGroups = PanelTable(
+            name: "linkage_by_ethnic_group", columns: groups.columns, rows: groups.rows.filter { $0[0] == "ethnic_group" })
         let quality = PanelTable(
             name: "reconciliation", columns: ["file", "present", "rows_in", "accepted", "quarantined", "quarantined_pct"],
             rows: p.reconciliation.map {
@@ -225,6 +240,14 @@ enum Dashboard: String, CaseIterable, Sendable {
                     .init(
                         labels: column(linkage, "file"), values: numbers(linkage, "linked_pct"), format: .percent,
                         reference: (100, "all linked"))), table: linkage),
+            Panel(
+                id: "linkage_by_group", title: "Linkage by group",
+                note:
+                    "How to read it: the bars are the share of each ethnic group's care records linked only by match weights, the weaker evidence; the table adds the share left unlinked, and age band, deprivation quintile and source. Records are grouped by what their source recorded (age from the date of birth, deprivation from the postcode): a group whose records link less often is under-counted in every table.",
+                chart: .bars(
+                    .init(
+                        labels: column(ethnicGroups, "group"), values: numbers(ethnicGroups, "by_match_weight_pct"),
+                        format: .percent)), table: groups),
             Panel(
                 id: "reconciliation", title: "Data quality: rows in, accepted and quarantined",
                 note:

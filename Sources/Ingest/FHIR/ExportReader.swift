@@ -146,7 +146,7 @@ struct ExportReader {
                 let practice = ResourceRows.registration(r).flatMap { ResourceRows.practiceCode($0, r, known) } ?? []
                 batch.add(
                     ReferenceRecords.person, id, String(decoding: practice, as: UTF8.self),
-                    identity: encounters ? ResourceRows.identity(r).fields : [])
+                    identity: encounters ? ResourceRows.identity(r).fields + [ResourceRows.ethnicCategory(r)] : [])
             }
         )
         try apply([people], to: &context, into: &extract)

@@ -501,15 +501,17 @@ enum ResourceRows {
             "Encounter.id", "Patient.identifier.value", "Patient.name.given", "Patient.name.family", "Patient.birthDate",
             "Patient.gender", "Patient.address.postalCode", "Encounter.serviceProvider",
         ]
+        let ethnic = "Patient.extension(ethnic category).valueCodeableConcept"
         return [
             identity + [
                 "Encounter.period.start", "Encounter.period.end", "Encounter.hospitalization.extension(admission method)",
                 "Encounter.diagnosis(rank 1).condition", "Encounter.diagnosis.condition", "Encounter.diagnosis(procedure)",
-                "ChargeItem.priceOverride.value",
+                "ChargeItem.priceOverride.value", ethnic,
             ],
-            identity + ["Encounter.period.start", "Encounter.diagnosis.condition", "ChargeItem.priceOverride.value"],
+            identity + ["Encounter.period.start", "Encounter.diagnosis.condition", "ChargeItem.priceOverride.value", ethnic],
             identity + [
                 "Encounter.period.start", "Encounter.status", "Encounter.serviceType", "ChargeItem.priceOverride.value",
+                ethnic,
             ],
         ]
     }()
@@ -575,6 +577,7 @@ enum ResourceRows {
             rows.field("0")
             rows.warnings.append(.costMissing)
         }
+        rows.field(person.count > 6 ? person[6] : [])
     }
 
     /// A sum of charges as a plain decimal of at most four places (a sum of decimal amounts in

@@ -1,0 +1,267 @@
+import Foundation
+import Ingest
+import Outputs
+import PHMCore
+
+/// The second stage of linkage: match weights (`MatchWeights`) for the care records the
+/// deterministic rules left unlinked, against every registration that shares a blocking key.
+///
+/// The registrations are indexed once under every key they have, as one sorted array of
+/// `key << registrationBits | registration` (keys truncated to the bits left: a false
+/// candidate costs a comparison, never a link), so a block is a binary search away and the
+/// index takes eight bytes an entry however many records are scored.
+public struct ProbabilisticLinker: Sendable {
+    private let identities: [MatchWeights.Identity]
+    private let personOfRegistration: [Int32]
+    private let frequency: [[String: Int]]
+    private let persons: Int
+    private let patientId: [String]
+    private let index: [UInt64]
+    private let registrationBits: UInt64
+
+    /// A scoring key shared by more registrations than this is not used: it would compare a
+    /// record with hundreds of people, none of them singled out by the key. Training blocks may
+    /// be larger: only a sample of records is compared with them.
+    static let largestBlock = 200
+    static let largestTrainingBlock = 1_000
+    /// Records sampled for estimation (by a hash of their record id), and random pairs for u.
+    static let estimationRecords = 10_000
+    static let randomPairs = 200_000
+
+    public init(patients: PatientRecords, spine: Spine, workers: Int = 2) {
+        let identities = (0..<patients.count).map { r in
+            MatchWeights.Identity(
+                nhs: patients.nhsNumber[r], birth: patients.dateOfBirth[r],
+                given: NameKey.normalise(patients.givenName[r]), family: NameKey.normalise(patients.familyName[r]),
+                postcode: patients.postcode[r], sex: patients.sex[r])
+        }
+        // How common each name and postcode is among the spine's people, for exact agreement.
+        var frequency = [[String: Int]](repeating: [:], count: 3)
+        for r in spine.registrationOfPerson.map(Int.init) {
+            let identity = identities[r]
+            for (i, value) in [identity.given, identity.family, identity.postcode].enumerated() where !value.isEmpty {
+                frequency[i][value, default: 0] += 1
+            }
+        }
+        let bits = UInt64(max(1, (patients.count + 1).bitWidth - (patients.count + 1).leadingZeroBitCount))
+        let parts = Parallel.ranges(identities.count, parts: workers * 4)
+        var index = Parallel.map(parts.count) { k -> [UInt64] in
+            var entries: [UInt64] = []
+            for r in parts[k] {
+                for key in Set(Self.keys(identities[r])) { entries.append(key << bits | UInt64(r)) }
+            }
+            return entries
+        }.flatMap { $0 }
+        index.sort()
+        self.identities = identities
+        self.frequency = frequency
+        self.index = index
+        registrationBits = bits
+        personOfRegistration = spine.personOfRegistration
+        persons = max(1, spine.count)
+        patientId = patients.patientId
+    }
+
+    /// The keys a registration is indexed under: date of birth with the family initial, and with
+    /// the given initial; postcode, and family name, with the birth year; family name with the
+    /// day and month of birth; postcode with family name; the NHS number; and the training keys.
+    static func keys(_ i: MatchWeights.Identity) -> [UInt64] {
+        var keys = trainingKeys(i).compactMap { $0 }
+        if i.nhs != 0 { keys.append(hash(10, Int(truncatingIfNeeded: i.nhs), "", "")) }
+        if !i.postcode.isEmpty, !i.family.isEmpty { keys.append(hash(6, 0, i.postcode, i.family)) }
+        guard i.birth != .missing else { return keys }
+        let (y, m, d) = i.birth.civil
+        let day = Int(i.birth.rawValue)
+        if let f = i.family.utf8.first { keys.append(hash(1, day, String(UnicodeScalar(f)), "")) }
+        if let g = i.given.utf8.first { keys.append(hash(11, day, String(UnicodeScalar(g)), "")) }
+        if !i.postcode.isEmpty { keys.append(hash(2, y, i.postcode, "")) }
+        if !i.family.isEmpty {
+            keys.append(hash(3, y, i.family, ""))
+            keys.append(hash(5, m * 32 + d, i.family, ""))
+        }
+        return keys
+    }
+
+    /// The keys a record asks with: a registration's, and the same with its day and month of
+    /// birth swapped and with its names the other way round.
+    static func scoringKeys(_ i: MatchWeights.Identity) -> [UInt64] {
+        var keys = keys(i).filter { !trainingOnly(i).contains($0) }
+        guard i.birth != .missing else { return keys }
+        let (y, m, d) = i.birth.civil
+        let f = i.family.utf8.first.map { String(UnicodeScalar($0)) }, g = i.given.utf8.first.map { String(UnicodeScalar($0)) }
+        if m != d, let swapped = Day(year: y, month: d, day: m) {
+            if let f { keys.append(hash(1, Int(swapped.rawValue), f, "")) }
+            if let g { keys.append(hash(11, Int(swapped.rawValue), g, "")) }
+        }
+        let day = Int(i.birth.rawValue)
+        if let g { keys.append(hash(1, day, g, "")) }
+        if let f { keys.append(hash(11, day, f, "")) }
+        if !i.given.isEmpty { keys.append(hash(3, y, i.given, "")) }
+        return keys
+    }
+
+    /// The keys of `MatchWeights.trainingRules`, in their order: date of birth; family and given
+    /// name; postcode and family name (nil where a field is missing).
+    static func trainingKeys(_ i: MatchWeights.Identity) -> [UInt64?] {
+        [
+            i.birth == .missing ? nil : hash(12, Int(i.birth.rawValue), "", ""),
+            i.given.isEmpty || i.family.isEmpty ? nil : hash(9, 0, i.family, i.given),
+            i.postcode.isEmpty || i.family.isEmpty ? nil : hash(6, 0, i.postcode, i.family),
+        ]
+    }
+
+    /// The training keys that are not also scoring keys.
+    static func trainingOnly(_ i: MatchWeights.Identity) -> [UInt64] { Array(trainingKeys(i).prefix(2).compactMap { $0 }) }
+
+    /// FNV-1a over a tag, a number and two byte strings, with a final avalanche.
+    static func hash(_ tag: UInt8, _ number: Int, _ a: String, _ b: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) {
+            h ^= UInt64(byte)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        mix(tag)
+        withUnsafeBytes(of: Int64(number)) { for b in $0 { mix(b) } }
+        for b in a.utf8 { mix(b) }
+        mix(0x1F)
+        for b in b.utf8 { mix(b) }
+        h ^= h >> 33
+        h = h &* 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        return h
+    }
+
+    static func identity(_ care: CareRecords, _ row: Int) -> MatchWeights.Identity {
+        MatchWeights.Identity(
+            nhs: care.nhsNumber[row], birth: care.dateOfBirth[row], given: care.givenName[row],
+            family: care.familyName[row], postcode: care.postcode[row], sex: care.sex[row])
+    }
+
+    /// The registrations indexed under `key`, or none when there are more than `limit`.
+    func block(_ key: UInt64, limit: Int) -> ArraySlice<UInt64> {
+        let truncated = (key << registrationBits) >> registrationBits
+        var lo = 0, hi = index.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if index[mid] >> registrationBits < truncated { lo = mid + 1 } else { hi = mid }
+        }
+        var upper = lo
+        while upper < index.count, upper - lo <= limit, index[upper] >> registrationBits == truncated { upper += 1 }
+        return upper - lo > limit ? [] : index[lo..<upper]
+    }
+
+    func registration(_ entry: UInt64) -> Int { Int(entry & ((1 << registrationBits) - 1)) }
+
+    /// The registrations sharing a scoring key with a record, each once, in order.
+    func candidates(_ record: MatchWeights.Identity) -> [Int32] {
+        var found: Set<Int32> = []
+        for key in Self.scoringKeys(record) {
+            for entry in block(key, limit: Self.largestBlock) { found.insert(Int32(registration(entry))) }
+        }
+        return found.sorted()
+    }
+
+    /// Estimates the weights from the records and links those `linkage` leaves unlinked.
+    public func link(_ care: CareRecords, _ linkage: inout Linkage, workers: Int) -> LinkageReport.Probabilistic {
+        // A sample chosen by record id and registration id, so the same records give the same
+        // estimate whatever order they came in.
+        let share = min(1, Double(Self.estimationRecords) / Double(max(1, care.count)))
+        let sampled = (0..<care.count).filter { Self.chosen(care.recordId[$0], share) }
+            .sorted { care.recordId[$0] < care.recordId[$1] }
+        let registrationShare = min(1, Double(Self.estimationRecords) / Double(max(1, identities.count)))
+        let registrations = (0..<identities.count).filter { Self.chosen(patientId[$0], registrationShare) }
+            .sorted { patientId[$0] < patientId[$1] }
+        let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
+
+        let parts = Parallel.ranges(sampled.count, parts: workers * 4)
+        let rules = MatchWeights.trainingRules.count
+        let counted = Parallel.map(parts.count) { k -> ([[MatchWeights.Vector: Int]], [MatchWeights.Vector: Int]) in
+            var blocked = [[MatchWeights.Vector: Int]](repeating: [:], count: rules)
+            var random: [MatchWeights.Vector: Int] = [:]
+            for i in parts[k] {
+                let row = sampled[i]
+                let record = Self.identity(care, row)
+                for (rule, key) in Self.trainingKeys(record).enumerated() {
+                    guard let key else { continue }
+                    for entry in block(key, limit: Self.largestTrainingBlock) {
+                        blocked[rule][MatchWeights.compare(record, identities[registration(entry)]), default: 0] += 1
+                    }
+                }
+                guard !registrations.isEmpty else { continue }
+                let pairs = Self.randomPairs / max(1, sampled.count) + 1
+                for t in 0..<pairs {
+                    let j = Int(Self.hash(7, t, care.recordId[row], "") % UInt64(registrations.count))
+                    random[MatchWeights.compare(record, identities[registrations[j]]), default: 0] += 1
+                }
+            }
+            return (blocked, random)
+        }
+        var blocked = [[MatchWeights.Vector: Int]](repeating: [:], count: rules)
+        var random: [MatchWeights.Vector: Int] = [:]
+        for (b, r) in counted {
+            for rule in 0..<rules { blocked[rule].merge(b[rule], uniquingKeysWith: +) }
+            random.merge(r, uniquingKeysWith: +)
+        }
+        let weights = MatchWeights.estimate(random: random, blocked: blocked, persons: persons)
+
+        // Each unlinked record against its candidates: the best person and the next.
+        let scoring = Parallel.ranges(unlinked.count, parts: workers * 4)
+        let decided = Parallel.map(scoring.count) { k in
+            scoring[k].map { i -> (row: Int, person: Int32, probability: Double) in
+                let row = unlinked[i]
+                let (person, probability) = best(Self.identity(care, row), weights)
+                return (row, person, probability)
+            }
+        }.flatMap { $0 }
+        var linked = 0, uncertain = 0
+        for d in decided {
+            if d.person >= 0 {
+                linkage.person[d.row] = d.person
+                linkage.rule[d.row] = .matchWeight
+                linked += 1
+            } else if d.probability >= MatchWeights.reviewFloor {
+                uncertain += 1
+            }
+        }
+        return LinkageReport.Probabilistic(
+            threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
+            prior: weights.prior, iterations: weights.iterations, converged: weights.converged,
+            estimationRecords: sampled.count, blockedPairs: blocked.reduce(0) { $0 + $1.values.reduce(0, +) },
+            randomPairs: random.values.reduce(0, +), scored: unlinked.count, linked: linked, uncertain: uncertain,
+            comparisons: MatchWeights.Field.allCases.map { field in
+                .init(
+                    field: field.name,
+                    levels: field.levels.indices.map { l in
+                        let m = weights.m[field.rawValue][l], u = weights.u[field.rawValue][l]
+                        let missing = l == field.levels.count - 1
+                        return .init(level: field.levels[l], m: m, u: u, weight: missing ? 0 : log2(m / u))
+                    })
+            })
+    }
+
+    /// The person a record links to (-1 for none) and the probability of its best candidate.
+    func best(_ record: MatchWeights.Identity, _ weights: MatchWeights) -> (Int32, Double) {
+        var byPerson: [Int32: Double] = [:]
+        for r in candidates(record) {
+            let other = identities[Int(r)]
+            let v = MatchWeights.compare(record, other)
+            let w = weights.weight(v) { field in
+                let slot = field == .givenName ? 0 : (field == .familyName ? 1 : 2)
+                let value = [other.given, other.family, other.postcode][slot]
+                return frequency[slot][value].map { Double($0) / Double(persons) }
+            }
+            let person = personOfRegistration[Int(r)]
+            if w > byPerson[person] ?? -.infinity { byPerson[person] = w }
+        }
+        let ranked = byPerson.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        guard let first = ranked.first else { return (-1, 0) }
+        let probability = MatchWeights.probability(first.value)
+        let clear = ranked.count < 2 || first.value - ranked[1].value >= log2(MatchWeights.margin)
+        return (probability >= MatchWeights.threshold && clear ? first.key : -1, probability)
+    }
+
+    /// Whether an id falls in a sample of about `share`, by its hash.
+    static func chosen(_ id: String, _ share: Double) -> Bool {
+        share >= 1 || Double(hash(8, 0, id, "") >> 11) * 0x1.0p-53 < share
+    }
+}
