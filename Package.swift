@@ -129,10 +129,10 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "Evaluation", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage", "Synthesis", "Web",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CLI", "Cohorts", "Evaluation", "Identity", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage",
+                "Synthesis", "Web", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks", swiftSettings: strict),
+            path: "Benchmarks", exclude: ["splink_linkage.py"], swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz",
@@ -150,7 +150,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
-        .testTarget(name: "FHIRTests", dependencies: ["FHIR"], swiftSettings: strict),
+        .testTarget(name: "FHIRTests", dependencies: ["FHIR"], exclude: ["validate_fhir.py"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Outputs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),

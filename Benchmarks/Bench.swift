@@ -41,12 +41,22 @@ struct Bench: ParsableCommand {
         var evaluationOnly = false
 
         @Flag(
+            name: .customLong("linkage-only"),
+            help:
+                "Time only linkage, against the ground truth and beside Splink on the same files (with --identities messy for messier sources).")
+        var linkageOnly = false
+
+        @Flag(
             name: .customLong("fhir-only"),
             help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
         var fhirOnly = false
 
         func run() throws {
             if jsonOnly { return try JSONBench.run() }
+            if linkageOnly {
+                return try LinkageBench.run(
+                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers)
+            }
             if fhirOnly {
                 return try Bench.fhir(
                     population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers)

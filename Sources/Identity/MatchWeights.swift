@@ -54,7 +54,7 @@ public struct MatchWeights: Sendable {
     public var converged: Bool
 
     /// The identity of one side of a comparison, normalised as linkage compares it.
-    struct Identity {
+    struct Identity: Hashable {
         var nhs: UInt64
         var birth: Day
         var given: String
@@ -191,7 +191,9 @@ public struct MatchWeights: Sendable {
         }
         var sums = fields.map { [Double](repeating: 0, count: $0.levels.count) }
         var estimates = [Int](repeating: 0, count: fields.count)
-        var iterations = 0, converged = true
+        // Without pairs to learn from, m stays u, every weight is 0 and nothing links: reported
+        // as not converged.
+        var iterations = 0, converged = blocked.contains { !$0.isEmpty }
         for (rule, pairs) in zip(trainingRules, blocked) where !pairs.isEmpty {
             let free = fields.filter { !rule.contains($0) }
             let fit = expectationMaximisation(free, u: u, pairs: pairs.sorted { $0.key < $1.key }, maxIterations)

@@ -207,9 +207,14 @@ public struct ProbabilisticLinker: Sendable {
         // Each unlinked record against its candidates: the best person and the next.
         let scoring = Parallel.ranges(unlinked.count, parts: workers * 4)
         let decided = Parallel.map(scoring.count) { k in
-            scoring[k].map { i -> (row: Int, person: Int32, probability: Double) in
+            // A person's records from one source mostly carry the same identity: scored once.
+            var seen: [MatchWeights.Identity: (Int32, Double)] = [:]
+            return scoring[k].map { i -> (row: Int, person: Int32, probability: Double) in
                 let row = unlinked[i]
-                let (person, probability) = best(Self.identity(care, row), weights)
+                let identity = Self.identity(care, row)
+                if let known = seen[identity] { return (row, known.0, known.1) }
+                let (person, probability) = best(identity, weights)
+                seen[identity] = (person, probability)
                 return (row, person, probability)
             }
         }.flatMap { $0 }

@@ -132,14 +132,15 @@ public struct LinkageReport: Sendable, Codable {
     public var rules: [String]
     /// The match-weight stage's model and what it did, absent when it did not run.
     public var probabilistic: Probabilistic?
-    /// Linkage by the records' own age band, deprivation quintile, ethnic group and source, so
+    /// Linkage by the records' own age band, deprivation quintile and ethnic group, so
     /// that unequal linkage shows (absent in outputs written before it was reported).
     public var byGroup: [GroupCounts]?
 
-    /// How the records of one group linked. Under suppression, counts of 1 to 7 are null and
-    /// others rounded to 5, and the shares are of the rounded counts.
+    /// How the records of one group linked. Under suppression, counts of 1 to 7 are null, and
+    /// so are cells secondary suppression hides; others are rounded to 5, and the shares are of
+    /// the rounded counts.
     public struct GroupCounts: Sendable, Codable, Equatable {
-        /// `age_band`, `deprivation_quintile`, `ethnic_group` or `source`.
+        /// `age_band`, `deprivation_quintile` or `ethnic_group`.
         public var breakdown: String
         public var group: String
         public var records: Int?
@@ -191,7 +192,7 @@ public struct LinkageReport: Sendable, Codable {
         public var threshold: Double
         public var margin: Double
         public var reviewFloor: Double
-        /// The estimated share of blocked pairs that are one person.
+        /// The prior probability that a record and a person are one: one in the spine's people.
         public var prior: Double
         public var iterations: Int
         public var converged: Bool

@@ -435,6 +435,7 @@ public enum PipelineRun {
         // Then match weights for the records the rules left unlinked.
         let linkage = clock.time("match weights") { () -> Linkage in
             var linkage = deterministic
+            guard linkage.rule.contains(.unlinked) else { return linkage }
             linkage.probabilistic = ProbabilisticLinker(patients: extract.patients, spine: spine, workers: options.workers).link(
                 extract.care, &linkage, workers: options.workers)
             return linkage

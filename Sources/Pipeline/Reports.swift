@@ -38,23 +38,35 @@ extension LinkageReport {
     }
 
     /// Each care record counted under its own age band (its date of birth at as-of), the
-    /// deprivation quintile of its postcode (where the spine places that postcode), its
-    /// recorded ethnic group and its source: missed links that gather in one group bias every
-    /// table that group appears in.
+    /// deprivation quintile of its postcode (where the spine's registrations place that
+    /// postcode) and the ethnic group its source recorded: missed links that gather in one group
+    /// bias every table that group appears in. (By source, `bySource` has the exact counts.)
+    ///
+    /// Under suppression each breakdown is a table whose rows (records = linked by NHS number +
+    /// by demographics + by match weight + unlinked) and columns add up to totals that
+    /// `bySource` publishes exactly: secondary suppression hides cells until none can be worked
+    /// out, and a column whose protection would need its total hidden is left out whole.
     static func groups(_ extract: Extract, _ linkage: Linkage, asOf: Day, suppress: Bool) -> [GroupCounts] {
-        var areaOfPostcode: [String: Int32] = [:]
+        // A postcode's area: the one most of its registrations give, the lowest on a tie.
+        var areasOfPostcode: [String: [Int32: Int]] = [:]
         for r in 0..<extract.patients.count where extract.patients.area[r] >= 0 && !extract.patients.postcode[r].isEmpty {
-            areaOfPostcode[extract.patients.postcode[r]] = extract.patients.area[r]
+            areasOfPostcode[extract.patients.postcode[r], default: [:]][extract.patients.area[r], default: 0] += 1
         }
-        // records, by NHS number, by demographics, by match weight, unlinked
-        var counts: [String: [Int]] = [:]
+        let areaOfPostcode = areasOfPostcode.mapValues { counts in
+            counts.max { ($0.value, $1.key) < ($1.value, $0.key) }!.key
+        }
+        let breakdowns = ["age_band", "deprivation_quintile", "ethnic_group"]
+        // records, by NHS number, by demographics, by match weight, unlinked; by breakdown and group
+        var counts = [[String: [Int]]](repeating: [:], count: breakdowns.count)
         let care = extract.care
         for row in 0..<care.count {
             let dob = care.dateOfBirth[row]
-            let age = dob == .missing || dob > asOf ? "unknown" : AgeBand(age: dob.age(on: asOf)).label
             let area = areaOfPostcode[care.postcode[row]]
-            let quintile = area.map { String((Int(extract.areas.imdDecile[Int($0)]) + 1) / 2) } ?? "unknown"
-            let ethnic = EthnicCategory.group(code: care.ethnicCategory[row] == 0 ? nil : care.ethnicCategory[row]).label
+            let groups = [
+                dob == .missing || dob > asOf ? "unknown" : AgeBand(age: dob.age(on: asOf)).label,
+                area.map { String((Int(extract.areas.imdDecile[Int($0)]) + 1) / 2) } ?? "unknown",
+                EthnicCategory.group(code: care.ethnicCategory[row] == 0 ? nil : care.ethnicCategory[row]).label,
+            ]
             let column: Int
             switch linkage.rule[row] {
             case .nhsNumberAndBirth, .nhsNumberAndName: column = 1
@@ -62,28 +74,38 @@ extension LinkageReport {
             case .matchWeight: column = 3
             case .unlinked: column = 4
             }
-            for key in [
-                "age_band\u{1F}\(age)", "deprivation_quintile\u{1F}\(quintile)", "ethnic_group\u{1F}\(ethnic)",
-                "source\u{1F}\(file(of: care.kind[row]))",
-            ] {
-                counts[key, default: [0, 0, 0, 0, 0]][0] += 1
-                counts[key]![column] += 1
+            for (b, group) in groups.enumerated() {
+                counts[b][group, default: [0, 0, 0, 0, 0]][0] += 1
+                counts[b][group]![column] += 1
             }
         }
-        return counts.keys.sorted().map { key in
-            let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
-            let shown = counts[key]!.map { n -> Int? in
-                guard suppress else { return n }
-                return (1...7).contains(n) ? nil : Suppression.rounded(n)
-            }
-            let share: Double? =
-                if let records = shown[0], let unlinked = shown[4], records > 0 { Double(unlinked) / Double(records) } else {
-                    nil
-                }
-            return GroupCounts(
-                breakdown: parts[0], group: parts[1], records: shown[0], byNHSNumber: shown[1], byDemographics: shown[2],
-                byMatchWeight: shown[3], unlinked: shown[4], unlinkedShare: share)
+        var suppression = Suppression(enabled: suppress)
+        var totals: [[Int]] = [], cells: [[(group: String, cells: [Int])]] = []
+        for b in breakdowns.indices {
+            let groups = counts[b].keys.sorted()
+            let sums = (0..<5).map { c in groups.reduce(0) { $0 + counts[b][$1]![c] } }
+            let total = sums.map { suppression.add($0) }
+            let rows = groups.map { g in (group: g, cells: counts[b][g]!.map { suppression.add($0) }) }
+            for c in 0..<5 { suppression.relate(total: total[c], parts: rows.map { $0.cells[c] }) }
+            for row in rows { suppression.relate(total: row.cells[0], parts: Array(row.cells[1...])) }
+            suppression.relate(total: total[0], parts: Array(total[1...]))
+            totals.append(total)
+            cells.append(rows)
         }
+        suppression.protect()
+        var out: [GroupCounts] = []
+        for (b, breakdown) in breakdowns.enumerated() {
+            let withheld = totals[b].map { suppression.isHidden($0) }
+            for row in cells[b] {
+                let shown = (0..<5).map { c in withheld[c] ? nil : suppression.published(row.cells[c]) }
+                out.append(
+                    GroupCounts(
+                        breakdown: breakdown, group: row.group, records: shown[0], byNHSNumber: shown[1],
+                        byDemographics: shown[2], byMatchWeight: shown[3], unlinked: shown[4],
+                        unlinkedShare: suppression.share(shown[4], of: shown[0])))
+            }
+        }
+        return out
     }
 
     static func file(of kind: ActivityKind) -> String {

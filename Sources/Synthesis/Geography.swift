@@ -101,15 +101,17 @@ struct Geography {
                 Practice(code: "Z" + Geography.pad(p + 1, 5), name: name, pcn: pcn, locality: locality, areas: areas))
         }
         // Ten areas to a postcode district: 400 units of the 3,600 inward codes, drawn without
-        // repeats, so no postcode lies in two areas.
+        // repeats, so no postcode lies in two areas. Districts run 1 to 99 in the area QX, then
+        // QY and on (990 areas, about 1.5 million people, to each).
         let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
+        let postcodeAreas = ["QX", "QY", "QZ", "XQ", "XY", "XZ", "ZQ", "ZX", "ZY", "YQ", "YX", "YZ"]
         var used = Set<String>()
         areaPostcodes = (0..<areaCount).map { a in
-            let district = 1 + a / 10
+            let prefix = postcodeAreas[(a / 990) % postcodeAreas.count], district = 1 + (a / 10) % 99
             return (0..<Geography.postcodesPerArea).map { _ in
                 while true {
                     let code =
-                        "QX\(district) \(rng.int(1..<10))\(letters[rng.int(0..<letters.count)])\(letters[rng.int(0..<letters.count)])"
+                        "\(prefix)\(district) \(rng.int(1..<10))\(letters[rng.int(0..<letters.count)])\(letters[rng.int(0..<letters.count)])"
                     if used.insert(code).inserted { return code }
                 }
             }

@@ -243,7 +243,7 @@ enum Dashboard: String, CaseIterable, Sendable {
             Panel(
                 id: "linkage_by_group", title: "Linkage by group",
                 note:
-                    "How to read it: the bars are the share of each ethnic group's care records linked only by match weights, the weaker evidence; the table adds the share left unlinked, and age band, deprivation quintile and source. Records are grouped by what their source recorded (age from the date of birth, deprivation from the postcode): a group whose records link less often is under-counted in every table.",
+                    "How to read it: the bars are the share of each ethnic group's care records linked only by match weights, the weaker evidence; the table adds the share left unlinked, and age band and deprivation quintile. Records are grouped by what their source recorded (age from the date of birth, deprivation from the postcode): a group whose records link less often is under-counted in every table.",
                 chart: .bars(
                     .init(
                         labels: column(ethnicGroups, "group"), values: numbers(ethnicGroups, "by_match_weight_pct"),

@@ -1,0 +1,115 @@
+import CLI
+import Foundation
+import Identity
+import Ingest
+import PHMCore
+import Synthesis
+
+/// Linkage against the generator's ground truth, the rules alone and with match weights, beside
+/// Splink on the same files (`Benchmarks/splink_linkage.py`, in a venv of its own that the bench
+/// makes on first use): precision, recall, F1, seconds and peak memory, and the ratios.
+enum LinkageBench {
+    static func run(_ options: SynthesisOptions, dir: String, workers: Int) throws {
+        let folder = "\(dir)/input-\(options.people)-\(options.seed)-\(options.identities.rawValue)"
+        let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
+        if !FileManager.default.fileExists(atPath: marker.path) {
+            // Written first, then measured by a fresh process, so the peak memory is linkage's.
+            _ = try Console.synthesise(options, out: folder)
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            child.arguments = Array(CommandLine.arguments.dropFirst())
+            try child.run()
+            child.waitUntilExit()
+            return
+        }
+        let start = Date()
+        let extract = try ExtractReader(folder: URL(fileURLWithPath: folder), workers: workers).read()
+        let spine = Spine(patients: extract.patients, asOf: options.asOf)
+        let rules = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: workers)
+        let rulesSeconds = Date().timeIntervalSince(start)
+        var linkage = rules
+        linkage.probabilistic = ProbabilisticLinker(patients: extract.patients, spine: spine, workers: workers).link(
+            extract.care, &linkage, workers: workers)
+        let seconds = Date().timeIntervalSince(start)
+        let peak = Double(Bench.peakResidentBytes()) / 1e6
+
+        var personOfPatient: [String: String] = [:]
+        for row in try rows(folder + "/ground-truth/registrations.csv") { personOfPatient[row[0]] = row[1] }
+        var truth: [String: String] = [:]
+        for row in try rows(folder + "/ground-truth/care_records.csv") { truth[row[1]] = row[2] }
+        func score(_ l: Linkage) -> (precision: Double, recall: Double, f1: Double) {
+            var linked = 0, correct = 0
+            for r in 0..<extract.care.count where l.person[r] >= 0 {
+                linked += 1
+                let registration = Int(spine.registrations[Int(spine.registrationStart[Int(l.person[r])])])
+                if personOfPatient[extract.patients.patientId[registration]] == truth[extract.care.recordId[r]] { correct += 1 }
+            }
+            let precision = Double(correct) / Double(max(1, linked)), recall = Double(correct) / Double(max(1, extract.care.count))
+            return (precision, recall, 2 * precision * recall / max(1e-12, precision + recall))
+        }
+        print("linkage of \(Console.number(extract.care.count)) care records, \(options.identities.rawValue) identities")
+        print("")
+        print("| linkage | precision | recall | F1 | seconds | peak memory, MB |")
+        print("|---|---|---|---|---|---|")
+        func row(_ name: String, _ s: (precision: Double, recall: Double, f1: Double), _ seconds: Double, _ mb: Double?) {
+            print(
+                "| \(name) | \(String(format: "%.4f", s.precision)) | \(String(format: "%.4f", s.recall)) | \(String(format: "%.4f", s.f1)) | \(String(format: "%.1f", seconds)) | \(mb.map { String(format: "%.0f", $0) } ?? "-") |"
+            )
+        }
+        row("phm: rules (read and link)", score(rules), rulesSeconds, nil)
+        let phm = score(linkage)
+        row("phm: rules and match weights", phm, seconds, peak)
+        let splink = try Splink.run(folder)
+        row("Splink \(Splink.version) (DuckDB)", (splink.precision, splink.recall, splink.f1), splink.seconds, splink.peakMB)
+        print("")
+        print(
+            String(
+                format: "phm / Splink: F1 %+.4f, time %.2f, memory %.2f", phm.f1 - splink.f1, seconds / splink.seconds,
+                peak / splink.peakMB))
+    }
+
+    static func rows(_ path: String) throws -> [[String]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
+    /// Splink from PyPI in `.venv-bench` beside the package, made on first use.
+    enum Splink {
+        static let version = "5.0.0"
+        static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+        struct Result: Decodable {
+            var precision: Double, recall: Double, f1: Double, seconds: Double
+            var peakMB: Double
+            enum CodingKeys: String, CodingKey { case precision, recall, f1, seconds, peakMB = "peak_mb" }
+        }
+
+        static func run(_ folder: String) throws -> Result {
+            let python = root.appendingPathComponent(".venv-bench/bin/python").path
+            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", "import splink"])) == nil {
+                _ = try shell(["python3", "-m", "venv", root.appendingPathComponent(".venv-bench").path])
+                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)"])
+            }
+            let output = try shell([python, root.appendingPathComponent("Benchmarks/splink_linkage.py").path, folder])
+            guard let line = output.split(separator: "\n").last else { throw CocoaError(.fileReadCorruptFile) }
+            return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
+        }
+
+        /// Runs a program, returning its standard output, throwing if it fails.
+        static func shell(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")) failed"])
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+}
