@@ -87,13 +87,18 @@ enum LinkageBench {
 
         static func run(_ folder: String) throws -> Result {
             let python = root.appendingPathComponent(".venv-bench/bin/python").path
-            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", "import splink"])) == nil {
+            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", "import splink, pandas"])) == nil {
                 _ = try shell(["python3", "-m", "venv", root.appendingPathComponent(".venv-bench").path])
-                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)"])
+                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)", "pandas==2.2.3"])
             }
             let output = try shell([python, root.appendingPathComponent("Benchmarks/splink_linkage.py").path, folder])
-            guard let line = output.split(separator: "\n").last else { throw CocoaError(.fileReadCorruptFile) }
+            guard let line = output.split(separator: "\n").last else { throw Failure("splink_linkage.py printed nothing") }
             return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
+        }
+
+        struct Failure: Error, CustomStringConvertible {
+            var description: String
+            init(_ description: String) { self.description = description }
         }
 
         /// Runs a program, returning its standard output, throwing if it fails.
@@ -106,9 +111,7 @@ enum LinkageBench {
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")) failed"])
-            }
+            guard process.terminationStatus == 0 else { throw Failure("\(arguments.joined(separator: " ")) failed") }
             return String(decoding: data, as: UTF8.self)
         }
     }

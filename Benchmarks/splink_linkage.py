@@ -78,7 +78,7 @@ def main(folder):
         retain_intermediate_calculation_columns=False,
     )
     linker = Linker(
-        [db.register(spine, source_dataset_name="spine"), db.register(records, source_dataset_name="records")],
+        [db.register(spine, dataset_display_name="spine"), db.register(records, dataset_display_name="records")],
         settings,
         log_level=None,
     )

@@ -197,16 +197,24 @@ public struct Linker: Sendable {
         return (-1, .unlinked, conflict)
     }
 
-    /// A 64-bit key for a demographic combination (FNV-1a with a final avalanche; collisions
-    /// among a few million keys have probability about 1e-7).
+    /// A 64-bit key for a demographic combination (collisions among a few million keys have
+    /// probability about 1e-7).
     static func key(_ dob: Day, _ sex: Sex, _ a: String, _ b: String, salt: UInt64 = 0) -> UInt64 {
+        KeyHash.of(dob.rawValue, sex.rawValue, a, b, salt: salt)
+    }
+}
+
+/// The 64-bit keys of linkage: FNV-1a over a number, a tag and two strings (a separator
+/// between them), then MurmurHash3's 64-bit finaliser, so that nearby inputs spread.
+enum KeyHash {
+    static func of<Number>(_ number: Number, _ tag: UInt8, _ a: String, _ b: String, salt: UInt64 = 0) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ salt
         func mix(_ byte: UInt8) {
             h ^= UInt64(byte)
             h = h &* 0x0000_0100_0000_01b3
         }
-        withUnsafeBytes(of: dob.rawValue) { for b in $0 { mix(b) } }
-        mix(sex.rawValue)
+        withUnsafeBytes(of: number) { for b in $0 { mix(b) } }
+        mix(tag)
         for b in a.utf8 { mix(b) }
         mix(0x1F)
         for b in b.utf8 { mix(b) }

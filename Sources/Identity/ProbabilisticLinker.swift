@@ -113,22 +113,9 @@ public struct ProbabilisticLinker: Sendable {
     /// The training keys that are not also scoring keys.
     static func trainingOnly(_ i: MatchWeights.Identity) -> [UInt64] { Array(trainingKeys(i).prefix(2).compactMap { $0 }) }
 
-    /// FNV-1a over a tag, a number and two byte strings, with a final avalanche.
+    /// A blocking key: its tag (which key it is), a number and two strings (`KeyHash`).
     static func hash(_ tag: UInt8, _ number: Int, _ a: String, _ b: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ byte: UInt8) {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        mix(tag)
-        withUnsafeBytes(of: Int64(number)) { for b in $0 { mix(b) } }
-        for b in a.utf8 { mix(b) }
-        mix(0x1F)
-        for b in b.utf8 { mix(b) }
-        h ^= h >> 33
-        h = h &* 0xff51_afd7_ed55_8ccd
-        h ^= h >> 33
-        return h
+        KeyHash.of(Int64(number), tag, a, b)
     }
 
     static func identity(_ care: CareRecords, _ row: Int) -> MatchWeights.Identity {
