@@ -46,6 +46,9 @@ struct Bench: ParsableCommand {
                 "Time only linkage, against the ground truth and beside Splink on the same files (with --identities messy for messier sources).")
         var linkageOnly = false
 
+        @Flag(name: .customLong("without-splink"), help: "With --linkage-only, measure the platform alone.")
+        var withoutSplink = false
+
         @Flag(
             name: .customLong("fhir-only"),
             help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
@@ -55,7 +58,8 @@ struct Bench: ParsableCommand {
             if jsonOnly { return try JSONBench.run() }
             if linkageOnly {
                 return try LinkageBench.run(
-                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers)
+                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers,
+                    splink: !withoutSplink)
             }
             if fhirOnly {
                 return try Bench.fhir(

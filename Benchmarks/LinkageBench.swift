@@ -9,7 +9,7 @@ import Synthesis
 /// Splink on the same files (`Benchmarks/splink_linkage.py`, in a venv of its own that the bench
 /// makes on first use): precision, recall, F1, seconds and peak memory, and the ratios.
 enum LinkageBench {
-    static func run(_ options: SynthesisOptions, dir: String, workers: Int) throws {
+    static func run(_ options: SynthesisOptions, dir: String, workers: Int, splink withSplink: Bool = true) throws {
         let folder = "\(dir)/input-\(options.people)-\(options.seed)-\(options.identities.rawValue)"
         let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
         if !FileManager.default.fileExists(atPath: marker.path) {
@@ -59,6 +59,7 @@ enum LinkageBench {
         row("phm: rules (read and link)", score(rules), rulesSeconds, nil)
         let phm = score(linkage)
         row("phm: rules and match weights", phm, seconds, peak)
+        guard withSplink else { return }
         let splink = try Splink.run(folder)
         row("Splink \(Splink.version) (DuckDB)", (splink.precision, splink.recall, splink.f1), splink.seconds, splink.peakMB)
         print("")
