@@ -16,10 +16,11 @@ enum LinkageBench {
             // Written first, then measured by a fresh process, so the peak memory is linkage's.
             _ = try Console.synthesise(options, out: folder)
             let child = Process()
-            child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            child.executableURL = Bundle.main.executableURL
             child.arguments = Array(CommandLine.arguments.dropFirst())
             try child.run()
             child.waitUntilExit()
+            guard child.terminationStatus == 0 else { throw Splink.Failure("the measuring process failed") }
             return
         }
         let start = Date()
@@ -61,6 +62,9 @@ enum LinkageBench {
         row("phm: rules and match weights", phm, seconds, peak)
         guard withSplink else { return }
         let splink = try Splink.run(folder)
+        guard splink.records == extract.care.count else {
+            throw Splink.Failure("Splink read \(splink.records) records, the platform \(extract.care.count)")
+        }
         row("Splink \(Splink.version) (DuckDB)", (splink.precision, splink.recall, splink.f1), splink.seconds, splink.peakMB)
         print("")
         print(
@@ -81,16 +85,18 @@ enum LinkageBench {
         static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
         struct Result: Decodable {
+            var records: Int
             var precision: Double, recall: Double, f1: Double, seconds: Double
             var peakMB: Double
-            enum CodingKeys: String, CodingKey { case precision, recall, f1, seconds, peakMB = "peak_mb" }
+            enum CodingKeys: String, CodingKey { case records, precision, recall, f1, seconds, peakMB = "peak_mb" }
         }
 
         static func run(_ folder: String) throws -> Result {
             let python = root.appendingPathComponent(".venv-bench/bin/python").path
-            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", "import splink, pandas"])) == nil {
+            let pinned = "import splink, pandas, duckdb; assert splink.__version__ == '\(version)' and duckdb.__version__ == '2.0.1'"
+            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", pinned])) == nil {
                 _ = try shell(["python3", "-m", "venv", root.appendingPathComponent(".venv-bench").path])
-                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)", "pandas==2.2.3"])
+                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)", "duckdb==2.0.1", "pandas==2.2.3"])
             }
             let output = try shell([python, root.appendingPathComponent("Benchmarks/splink_linkage.py").path, folder])
             guard let line = output.split(separator: "\n").last else { throw Failure("splink_linkage.py printed nothing") }

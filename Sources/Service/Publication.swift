@@ -57,7 +57,7 @@ public final class Publication: Sendable {
     public let run: RunSummary
     public let reconciliation: [FileReconciliation]
     public let linkage: [String: LinkageCounts]
-    /// Linkage by the records' age band, deprivation quintile, ethnic group and source.
+    /// Linkage by the records' age band, deprivation quintile and ethnic group.
     public let linkageGroups: [LinkageReport.GroupCounts]
     /// The models that scored the run, one per outcome; none for a run that wrote no summaries.
     public let models: [ModelSummary]
