@@ -30,6 +30,8 @@ public struct Suppression: Sendable {
     public private(set) var counts: [Int] = []
     public private(set) var hidden: [Bool] = []
     private var keys: [UInt8?] = []
+    /// Cells published exactly elsewhere: known to any reader, so never hidden.
+    private var known: [Bool] = []
     private var relations: [[Int]] = []  // the total first, then its parts
     private var relationsOfCell: [[Int32]] = []
 
@@ -41,8 +43,20 @@ public struct Suppression: Sendable {
         counts.append(count)
         keys.append(key)
         hidden.append(enabled && (key.map { Suppression.perturbed(count, key: $0) == nil } ?? Suppression.isSmall(count)))
+        known.append(false)
         relationsOfCell.append([])
         return counts.count - 1
+    }
+
+    /// Adds a count another output publishes exactly (a total): it relates the table's cells to
+    /// what a reader already knows, and is never hidden, so protection hides the table's cells
+    /// around it instead. A hidden cell that only such counts determine (the one group of a
+    /// breakdown, say) stays determined: it is then the published count itself.
+    public mutating func addKnown(_ count: Int) -> Int {
+        let cell = add(count)
+        hidden[cell] = false
+        known[cell] = true
+        return cell
     }
 
     /// Adds a count that is never published under suppression, whatever its size: one whose
@@ -161,8 +175,7 @@ public struct Suppression: Sendable {
         while let r = queue.popLast() {
             queued.remove(r)
             let cells = relations[r]
-            guard cells.filter({ hidden[$0] }).count == 1 else { continue }
-            let complement = self.complement(in: cells)
+            guard cells.filter({ hidden[$0] }).count == 1, let complement = self.complement(in: cells) else { continue }
             hidden[complement] = true
             for next in relationsOfCell[complement] where !queued.contains(Int(next)) {
                 queued.insert(Int(next))
@@ -172,10 +185,11 @@ public struct Suppression: Sendable {
     }
 
     /// The cell to hide beside a relation's hidden ones: the smallest non-zero visible part, else
-    /// any visible part, else the total.
-    private func complement(in cells: [Int]) -> Int {
-        let visibleParts = cells.dropFirst().filter { !hidden[$0] }
-        return visibleParts.filter { counts[$0] > 0 }.min { counts[$0] < counts[$1] } ?? visibleParts.first ?? cells[0]
+    /// any visible part, else the total; never a known cell (nil when only those are left).
+    private func complement(in cells: [Int]) -> Int? {
+        let visibleParts = cells.dropFirst().filter { !hidden[$0] && !known[$0] }
+        let total = hidden[cells[0]] || known[cells[0]] ? nil : cells[0]
+        return visibleParts.filter { counts[$0] > 0 }.min { counts[$0] < counts[$1] } ?? visibleParts.first ?? total
     }
 
     /// Finds hidden cells that the relations determine, hides a further cell beside each, and
@@ -219,8 +233,7 @@ public struct Suppression: Sendable {
                         relations[$0].filter { hidden[$0] }.count < relations[$1].filter { hidden[$0] }.count
                     })
                 else { continue }
-                let extra = complement(in: relations[r])
-                guard !hidden[extra] else { continue }
+                guard let extra = complement(in: relations[r]), !hidden[extra] else { continue }
                 hidden[extra] = true
                 touched += relationsOfCell[extra].map(Int.init)
             }

@@ -44,8 +44,8 @@ extension LinkageReport {
     ///
     /// Under suppression each breakdown is a table whose rows (records = linked by NHS number +
     /// by demographics + by match weight + unlinked) and columns add up to totals that
-    /// `bySource` publishes exactly: secondary suppression hides cells until none can be worked
-    /// out, and a column whose protection would need its total hidden is left out whole.
+    /// `bySource` publishes exactly (known cells): secondary suppression hides the table's cells
+    /// until none can be worked out from those totals and the rest.
     static func groups(_ extract: Extract, _ linkage: Linkage, asOf: Day, suppress: Bool) -> [GroupCounts] {
         // A postcode's area: the one most of its registrations give, the lowest on a tie.
         var areasOfPostcode: [String: [Int32: Int]] = [:]
@@ -80,24 +80,20 @@ extension LinkageReport {
             }
         }
         var suppression = Suppression(enabled: suppress)
-        var totals: [[Int]] = [], cells: [[(group: String, cells: [Int])]] = []
+        var cells: [[(group: String, cells: [Int])]] = []
         for b in breakdowns.indices {
             let groups = counts[b].keys.sorted()
-            let sums = (0..<5).map { c in groups.reduce(0) { $0 + counts[b][$1]![c] } }
-            let total = sums.map { suppression.add($0) }
+            let total = (0..<5).map { c in suppression.addKnown(groups.reduce(0) { $0 + counts[b][$1]![c] }) }
             let rows = groups.map { g in (group: g, cells: counts[b][g]!.map { suppression.add($0) }) }
             for c in 0..<5 { suppression.relate(total: total[c], parts: rows.map { $0.cells[c] }) }
             for row in rows { suppression.relate(total: row.cells[0], parts: Array(row.cells[1...])) }
-            suppression.relate(total: total[0], parts: Array(total[1...]))
-            totals.append(total)
             cells.append(rows)
         }
         suppression.protect()
         var out: [GroupCounts] = []
         for (b, breakdown) in breakdowns.enumerated() {
-            let withheld = totals[b].map { suppression.isHidden($0) }
             for row in cells[b] {
-                let shown = (0..<5).map { c in withheld[c] ? nil : suppression.published(row.cells[c]) }
+                let shown = row.cells.map { suppression.published($0) }
                 out.append(
                     GroupCounts(
                         breakdown: breakdown, group: row.group, records: shown[0], byNHSNumber: shown[1],

@@ -27,6 +27,37 @@ import Testing
         #expect(!s.isHidden(total))
     }
 
+    /// A total published exactly elsewhere is never hidden, even small: protection hides the
+    /// table's cells around it; and in a table whose column totals are known, no hidden cell is
+    /// left alone in a column or a row.
+    @Test func knownTotalsStayPublishedAndTheCellsAroundThemHide() {
+        var s = Suppression(enabled: true)
+        let small = s.addKnown(3)
+        let parts = [3, 0].map { s.add($0) }
+        s.relate(total: small, parts: parts)
+        let total = s.addKnown(140)
+        let others = [5, 60, 25, 50].map { s.add($0) }
+        s.relate(total: total, parts: others)
+        s.protect()
+        #expect(!s.isHidden(small) && !s.isHidden(total) && s.published(small) == Suppression.rounded(3))
+        #expect(parts.map { s.isHidden($0) } == [true, true])
+        #expect(others.map { s.isHidden($0) } == [true, false, true, false])
+
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            var t = Suppression(enabled: true)
+            let rows = (0..<5).map { _ in (0..<4).map { _ in Int.random(in: 0...12, using: &generator) } }
+            let cells = rows.map { row in (row.reduce(0, +), row) }.map { sum, row in (t.add(sum), row.map { t.add($0) }) }
+            let known = (0..<4).map { c in t.addKnown(rows.reduce(0) { $0 + $1[c] }) }
+            for (c, k) in known.enumerated() { t.relate(total: k, parts: cells.map { $0.1[c] }) }
+            for (sum, parts) in cells { t.relate(total: sum, parts: parts) }
+            t.protect()
+            #expect(known.allSatisfy { !t.isHidden($0) })
+            for c in 0..<4 { #expect(cells.filter { t.isHidden($0.1[c]) }.count != 1) }
+            for (sum, parts) in cells { #expect(([sum] + parts).filter { t.isHidden($0) }.count != 1) }
+        }
+    }
+
     /// A table of counts with row, column and grand totals, every line an additive relation.
     static func table(rows: Int, columns: Int, random: inout some RandomNumberGenerator) -> (Suppression, [[Int]]) {
         var s = Suppression(enabled: true)
