@@ -48,7 +48,9 @@ public struct ProbabilisticLinker: Sendable {
         var index = Parallel.map(parts.count) { k -> [UInt64] in
             var entries: [UInt64] = []
             for r in parts[k] {
-                for key in Set(Self.keys(identities[r])) { entries.append(key << bits | UInt64(r)) }
+                let identity = identities[r]
+                let keys = Self.keys(identity) + Self.trainingKeys(identity).compactMap { $0 }
+                for key in Set(keys) { entries.append(key << bits | UInt64(r)) }
             }
             return entries
         }.flatMap { $0 }
@@ -62,11 +64,12 @@ public struct ProbabilisticLinker: Sendable {
         patientId = patients.patientId
     }
 
-    /// The keys a registration is indexed under: date of birth with the family initial, and with
-    /// the given initial; postcode, and family name, with the birth year; family name with the
-    /// day and month of birth; postcode with family name; the NHS number; and the training keys.
+    /// The scoring keys a registration is indexed under (besides the training keys): date of birth
+    /// with the family initial, and with the given initial; postcode, and family name, with the
+    /// birth year; family name with the day and month of birth; postcode with family name; the
+    /// NHS number.
     static func keys(_ i: MatchWeights.Identity) -> [UInt64] {
-        var keys = trainingKeys(i).compactMap { $0 }
+        var keys: [UInt64] = []
         if i.nhs != 0 { keys.append(hash(10, Int(truncatingIfNeeded: i.nhs), "", "")) }
         if !i.postcode.isEmpty, !i.family.isEmpty { keys.append(hash(6, 0, i.postcode, i.family)) }
         guard i.birth != .missing else { return keys }
@@ -85,7 +88,7 @@ public struct ProbabilisticLinker: Sendable {
     /// The keys a record asks with: a registration's, and the same with its day and month of
     /// birth swapped and with its names the other way round.
     static func scoringKeys(_ i: MatchWeights.Identity) -> [UInt64] {
-        var keys = keys(i).filter { !trainingOnly(i).contains($0) }
+        var keys = keys(i)
         guard i.birth != .missing else { return keys }
         let (y, m, d) = i.birth.civil
         let f = i.family.utf8.first.map { String(UnicodeScalar($0)) }, g = i.given.utf8.first.map { String(UnicodeScalar($0)) }
@@ -109,9 +112,6 @@ public struct ProbabilisticLinker: Sendable {
             i.postcode.isEmpty || i.family.isEmpty ? nil : hash(6, 0, i.postcode, i.family),
         ]
     }
-
-    /// The training keys that are not also scoring keys.
-    static func trainingOnly(_ i: MatchWeights.Identity) -> [UInt64] { Array(trainingKeys(i).prefix(2).compactMap { $0 }) }
 
     /// A blocking key: its tag (which key it is), a number and two strings (`KeyHash`).
     static func hash(_ tag: UInt8, _ number: Int, _ a: String, _ b: String) -> UInt64 {
@@ -238,9 +238,13 @@ public struct ProbabilisticLinker: Sendable {
             let other = identities[Int(r)]
             let v = MatchWeights.compare(record, other)
             let w = weights.weight(v) { field in
-                let slot = field == .givenName ? 0 : (field == .familyName ? 1 : 2)
-                let value = [other.given, other.family, other.postcode][slot]
-                return frequency[slot][value].map { Double($0) / Double(persons) }
+                let n =
+                    switch field {
+                    case .givenName: frequency[0][other.given]
+                    case .familyName: frequency[1][other.family]
+                    default: frequency[2][other.postcode]
+                    }
+                return n.map { Double($0) / Double(persons) }
             }
             let person = personOfRegistration[Int(r)]
             if w > byPerson[person] ?? -.infinity { byPerson[person] = w }
