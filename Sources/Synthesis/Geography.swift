@@ -25,7 +25,7 @@ struct Geography {
     var areaPractice: [Int] = []
     /// `postcodesPerArea` postcodes per area, each unique in the system.
     var areaPostcodes: [[String]] = []
-    /// About 40 people to a postcode unit, as in England (an LSOA of 1,500 has some 40 units).
+    /// 40 postcode units to an area of about 1,500 people: about 40 people to a postcode.
     static let postcodesPerArea = 40
     var areaIndicators: [[Double]] = []
 

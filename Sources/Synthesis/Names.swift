@@ -29,10 +29,9 @@ enum Names {
     static let maleWeights = cumulative(male.indices.map { 1 / Double($0 + 3) })
     static let familyWeights = cumulative(family.indices.map { 1 / Double($0 + 5) })
 
-    /// A long tail of rarer names made of parts, drawn for `tailShare` of people: real surnames
-    /// number in the hundreds of thousands (the hundred commonest cover about a fifth of
-    /// England and Wales), so a system of a million people must not share a hundred names, or
-    /// every demographic key would be shared and linkage look harder than it is.
+    /// A long tail of rarer names made of parts, drawn for `tailShare` of people: a system of a
+    /// million people must not share a hundred surnames, or every demographic key would be
+    /// shared and linkage look harder than it is.
     static let familyTail: [String] = {
         let first = [
             "Ash", "Black", "Brad", "Brook", "Bur", "Cald", "Carl", "Chad", "Clif", "Cole", "Craw", "Dal", "Dun", "East",
