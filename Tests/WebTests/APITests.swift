@@ -65,6 +65,11 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         ] {
             #expect(WebApp.prefersFHIR(accept) == fhir, "\(accept)")
         }
+        // Hostile headers: odd qualities, a megabyte of ranges, parameters without end.
+        #expect(!WebApp.prefersFHIR(["application/fhir+json;q=nan"]))
+        #expect(WebApp.prefersFHIR(["application/fhir+json;q=1e308"]))
+        #expect(!WebApp.prefersFHIR([String(repeating: "*/*;q=1,", count: 125_000) + "application/fhir+json"]))
+        #expect(!WebApp.prefersFHIR(["application/fhir+json" + String(repeating: ";q=0", count: 100_000)]))
     }
 
     /// Readiness is distinct from liveness: 503 until the server has got the newest run ready.
