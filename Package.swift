@@ -118,8 +118,8 @@ let package = Package(
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Outputs", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts", "Governance",
-                "Web",
+                "Pipeline", "Outputs", "Identity", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts",
+                "Governance", "Web",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
         .testTarget(name: "FHIRTests", dependencies: ["FHIR"], exclude: ["validate_fhir.py"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Outputs", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Outputs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConditionsTests", dependencies: ["Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "AnalysisTests", dependencies: ["Analysis", "Cohorts", "Conditions", "TestSupport"], swiftSettings: strict),

@@ -30,7 +30,8 @@ enum LinkageBench {
         let rulesSeconds = Date().timeIntervalSince(start)
         var linkage = rules
         linkage.probabilistic = ProbabilisticLinker(patients: extract.patients, spine: spine, workers: workers).link(
-            extract.care, &linkage, workers: workers)
+            extract.care, &linkage, workers: workers
+        ).report
         let seconds = Date().timeIntervalSince(start)
         let peak = Double(Bench.peakResidentBytes()) / 1e6
 

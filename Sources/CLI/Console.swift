@@ -54,6 +54,7 @@ package enum Console {
         options.projection = pipeline.projection
         options.retention = pipeline.retention
         options.risingAcrossRuns = pipeline.risingAcrossRuns
+        options.linkage = pipeline.linkage
         options.organisation = try? pipeline.organisationUnit
         return options
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Identity
 import PHMCore
 import Pipeline
 import Synthesis
@@ -83,6 +84,12 @@ package struct PipelineOptions: ParsableArguments {
             "Rising risk compares each person's score with their score in the previous run, not with as-of minus 12 months (docs/risk.md)."
     )
     var risingAcrossRuns = false
+
+    @Option(
+        help:
+            "How linkage's match weights use what the last run left in the identity vault: incremental (keep the model and every decision whose record and candidates are unchanged), relink (keep the model, score every record), reestimate (a new model from this run's data; see docs/pseudonymisation.md)."
+    )
+    var linkage = LinkageMode.incremental
 
     @Option(name: .customLong("workers"), help: "Worker threads (default: one per core).")
     var workerThreads: Int?
@@ -227,6 +234,7 @@ package struct PopulationOptions: ParsableArguments {
 extension SynthesisOptions.Signal: ExpressibleByArgument {}
 extension SynthesisOptions.Identities: ExpressibleByArgument {}
 extension SynthesisOptions.Onsets: ExpressibleByArgument {}
+extension LinkageMode: ExpressibleByArgument {}
 
 extension Day: ExpressibleByArgument {
     public init?(argument: String) { self.init(iso: argument) }

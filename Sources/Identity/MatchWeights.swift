@@ -15,7 +15,7 @@ import PHMCore
 /// to its best person when the match probability reaches `threshold` and the next best person
 /// is at least `margin` times less likely; below that, a record with some person above
 /// `reviewFloor` is counted as uncertain.
-public struct MatchWeights: Sendable {
+public struct MatchWeights: Sendable, Codable {
     /// The fields compared and the levels each can agree at, best first; the last is "missing".
     public enum Field: Int, CaseIterable, Sendable {
         case nhsNumber, dateOfBirth, givenName, familyName, postcode, sex

@@ -1,3 +1,4 @@
+@preconcurrency import Crypto
 import Foundation
 import Ingest
 import Outputs
@@ -10,11 +11,17 @@ import PHMCore
 /// `key << registrationBits | registration` (keys truncated to the bits left: a false
 /// candidate costs a comparison, never a link), so a block is a binary search away and the
 /// index takes eight bytes an entry however many records are scored.
+///
+/// What it decided is kept for the next run (`LinkageState`): a record whose identity and
+/// candidates are unchanged keeps its decision without being scored again.
 public struct ProbabilisticLinker: Sendable {
     private let identities: [MatchWeights.Identity]
     private let personOfRegistration: [Int32]
-    private let frequency: [[String: Int]]
-    private let persons: Int
+    private let registrationOfPerson: [Int32]
+    /// Each person's pseudonym, as decisions name people.
+    private let personKeys: [String]
+    /// Each registration's digest: its fields and its person's pseudonym.
+    private let content: [UInt64]
     private let patientId: [String]
     private let index: [UInt64]
     private let registrationBits: UInt64
@@ -28,21 +35,20 @@ public struct ProbabilisticLinker: Sendable {
     static let estimationRecords = 10_000
     static let randomPairs = 200_000
 
-    public init(patients: PatientRecords, spine: Spine, workers: Int = 2) {
+    /// `pseudonyms` name the spine's people (by default, the GP patient id of each one's
+    /// registration at as-of).
+    public init(patients: PatientRecords, spine: Spine, pseudonyms: [String]? = nil, workers: Int = 2) {
         let identities = (0..<patients.count).map { r in
             MatchWeights.Identity(
                 nhs: patients.nhsNumber[r], birth: patients.dateOfBirth[r],
                 given: NameKey.normalise(patients.givenName[r]), family: NameKey.normalise(patients.familyName[r]),
                 postcode: patients.postcode[r], sex: patients.sex[r])
         }
-        // How common each name and postcode is among the spine's people, for exact agreement.
-        var frequency = [[String: Int]](repeating: [:], count: 3)
-        for r in spine.registrationOfPerson.map(Int.init) {
-            let identity = identities[r]
-            for (i, value) in [identity.given, identity.family, identity.postcode].enumerated() where !value.isEmpty {
-                frequency[i][value, default: 0] += 1
-            }
-        }
+        let personKeys = pseudonyms ?? spine.registrationOfPerson.map { patients.patientId[Int($0)] }
+        let registrations = Parallel.ranges(identities.count, parts: workers * 4)
+        content = Parallel.map(registrations.count) { k in
+            registrations[k].map { r in identities[r].digest(person: personKeys[Int(spine.personOfRegistration[r])]).high }
+        }.flatMap { $0 }
         let bits = UInt64(max(1, (patients.count + 1).bitWidth - (patients.count + 1).leadingZeroBitCount))
         let parts = Parallel.ranges(identities.count, parts: workers * 4)
         var index = Parallel.map(parts.count) { k -> [UInt64] in
@@ -56,11 +62,11 @@ public struct ProbabilisticLinker: Sendable {
         }.flatMap { $0 }
         index.sort()
         self.identities = identities
-        self.frequency = frequency
         self.index = index
+        self.personKeys = personKeys
         registrationBits = bits
         personOfRegistration = spine.personOfRegistration
-        persons = max(1, spine.count)
+        registrationOfPerson = spine.registrationOfPerson
         patientId = patients.patientId
     }
 
@@ -148,8 +154,108 @@ public struct ProbabilisticLinker: Sendable {
         return found.sorted()
     }
 
-    /// Estimates the weights from the records and links those `linkage` leaves unlinked.
-    public func link(_ care: CareRecords, _ linkage: inout Linkage, workers: Int) -> LinkageReport.Probabilistic {
+    /// Links the records `linkage` leaves unlinked, with the model of `previous` where it fits
+    /// this spine (else one estimated now from these records), reusing `previous`'s decisions
+    /// as `mode` allows. Returns what it did and the state for the next run.
+    public func link(
+        _ care: CareRecords, _ linkage: inout Linkage, workers: Int, previous: LinkageState? = nil,
+        mode: LinkageMode = .incremental, run: Int64 = 0, asOf: Day = .missing
+    ) -> (report: LinkageReport.Probabilistic, state: LinkageState) {
+        let kept = mode != .reestimate && previous?.model.fits(persons: personKeys.count) == true
+        let model = kept ? previous!.model : estimate(care, workers: workers, run: run, asOf: asOf)
+        let earlier = kept && mode == .incremental ? previous!.decisions : [:]
+        // A pseudonym two people share (an id reused without an NHS number) names neither.
+        let personOfKey = Dictionary(personKeys.enumerated().map { ($1, Int32($0)) }) { _, _ in -1 }
+        /// The person an earlier decision names (-1 for none), or nil when no one person has its pseudonym.
+        @Sendable func resolve(_ key: String?) -> Int32? {
+            guard let key else { return -1 }
+            guard let person = personOfKey[key], person >= 0 else { return nil }
+            return person
+        }
+        let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
+
+        // Each unlinked record against its candidates: the best person and the next.
+        let scoring = Parallel.ranges(unlinked.count, parts: workers * 4)
+        let parts = Parallel.map(scoring.count) { k -> ([Scored], [IdentityDigest: LinkDecision]) in
+            // A person's records from one source mostly carry the same identity: decided once.
+            var seen: [MatchWeights.Identity: Scored] = [:]
+            var decisions: [IdentityDigest: LinkDecision] = [:]
+            let scored = scoring[k].map { i -> Scored in
+                let row = unlinked[i]
+                let identity = Self.identity(care, row)
+                if var known = seen[identity] {
+                    known.row = row
+                    return known
+                }
+                let digest = identity.digest()
+                let found = candidates(identity)
+                let evidence = self.evidence(found)
+                var result: Scored
+                if let before = earlier[digest], before.evidence == evidence, let person = resolve(before.person) {
+                    result = Scored(row: row, person: person, probability: before.probability, source: .reused)
+                } else {
+                    let (person, probability) = best(identity, found, model)
+                    result = Scored(
+                        row: row, person: person, probability: probability, source: earlier[digest] == nil ? .new : .changed)
+                }
+                decisions[digest] = LinkDecision(
+                    evidence: evidence, person: result.person >= 0 ? personKeys[Int(result.person)] : nil,
+                    probability: result.probability)
+                seen[identity] = result
+                return result
+            }
+            return (scored, decisions)
+        }
+        var linked = 0, uncertain = 0, reused = 0, changed = 0
+        var decisions: [IdentityDigest: LinkDecision] = [:]
+        for (scored, partDecisions) in parts {
+            decisions.merge(partDecisions) { first, _ in first }
+            for d in scored {
+                if d.source == .reused { reused += 1 }
+                if d.source == .changed { changed += 1 }
+                if d.person >= 0 {
+                    linkage.person[d.row] = d.person
+                    linkage.rule[d.row] = .matchWeight
+                    linked += 1
+                } else if d.probability >= MatchWeights.reviewFloor {
+                    uncertain += 1
+                }
+            }
+        }
+        let weights = model.weights
+        var report = LinkageReport.Probabilistic(
+            threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
+            prior: weights.prior, iterations: weights.iterations, converged: weights.converged,
+            estimationRecords: model.estimationRecords, blockedPairs: model.blockedPairs,
+            randomPairs: model.randomPairs, scored: unlinked.count, linked: linked, uncertain: uncertain,
+            comparisons: MatchWeights.Field.allCases.map { field in
+                .init(
+                    field: field.name,
+                    levels: field.levels.indices.map { l in
+                        let m = weights.m[field.rawValue][l], u = weights.u[field.rawValue][l]
+                        let missing = l == field.levels.count - 1
+                        return .init(level: field.levels[l], m: m, u: u, weight: missing ? 0 : log2(m / u))
+                    })
+            })
+        report.estimatedInRun = model.estimatedInRun
+        report.estimatedAsOf = model.estimatedAsOf
+        report.decisionsReused = reused
+        report.evidenceChanged = changed
+        return (report, LinkageState(model: model, decisions: decisions))
+    }
+
+    /// One record's decision and where it came from.
+    struct Scored {
+        enum Source { case new, changed, reused }
+        var row: Int
+        var person: Int32
+        var probability: Double
+        var source: Source
+    }
+
+    /// The model from these records: u from random pairs, m by EM on the training blocks
+    /// (`MatchWeights.estimate`), and the term frequencies of this spine.
+    func estimate(_ care: CareRecords, workers: Int, run: Int64, asOf: Day) -> MatchModel {
         // A sample chosen by record id and registration id, so the same records give the same
         // estimate whatever order they came in.
         let share = min(1, Double(Self.estimationRecords) / Double(max(1, care.count)))
@@ -158,7 +264,6 @@ public struct ProbabilisticLinker: Sendable {
         let registrationShare = min(1, Double(Self.estimationRecords) / Double(max(1, identities.count)))
         let registrations = (0..<identities.count).filter { Self.chosen(patientId[$0], registrationShare) }
             .sorted { patientId[$0] < patientId[$1] }
-        let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
 
         let parts = Parallel.ranges(sampled.count, parts: workers * 4)
         let rules = MatchWeights.trainingRules.count
@@ -189,62 +294,46 @@ public struct ProbabilisticLinker: Sendable {
             for rule in 0..<rules { blocked[rule].merge(b[rule], uniquingKeysWith: +) }
             random.merge(r, uniquingKeysWith: +)
         }
-        let weights = MatchWeights.estimate(random: random, blocked: blocked, persons: persons)
-
-        // Each unlinked record against its candidates: the best person and the next.
-        let scoring = Parallel.ranges(unlinked.count, parts: workers * 4)
-        let decided = Parallel.map(scoring.count) { k in
-            // A person's records from one source mostly carry the same identity: scored once.
-            var seen: [MatchWeights.Identity: (Int32, Double)] = [:]
-            return scoring[k].map { i -> (row: Int, person: Int32, probability: Double) in
-                let row = unlinked[i]
-                let identity = Self.identity(care, row)
-                if let known = seen[identity] { return (row, known.0, known.1) }
-                let (person, probability) = best(identity, weights)
-                seen[identity] = (person, probability)
-                return (row, person, probability)
-            }
-        }.flatMap { $0 }
-        var linked = 0, uncertain = 0
-        for d in decided {
-            if d.person >= 0 {
-                linkage.person[d.row] = d.person
-                linkage.rule[d.row] = .matchWeight
-                linked += 1
-            } else if d.probability >= MatchWeights.reviewFloor {
-                uncertain += 1
+        // How common each name and postcode is among the spine's people, for exact agreement.
+        var frequency = [[String: Int]](repeating: [:], count: 3)
+        for r in registrationOfPerson.map(Int.init) {
+            let identity = identities[r]
+            for (i, value) in [identity.given, identity.family, identity.postcode].enumerated() where !value.isEmpty {
+                frequency[i][value, default: 0] += 1
             }
         }
-        return LinkageReport.Probabilistic(
-            threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
-            prior: weights.prior, iterations: weights.iterations, converged: weights.converged,
-            estimationRecords: sampled.count, blockedPairs: blocked.reduce(0) { $0 + $1.values.reduce(0, +) },
-            randomPairs: random.values.reduce(0, +), scored: unlinked.count, linked: linked, uncertain: uncertain,
-            comparisons: MatchWeights.Field.allCases.map { field in
-                .init(
-                    field: field.name,
-                    levels: field.levels.indices.map { l in
-                        let m = weights.m[field.rawValue][l], u = weights.u[field.rawValue][l]
-                        let missing = l == field.levels.count - 1
-                        return .init(level: field.levels[l], m: m, u: u, weight: missing ? 0 : log2(m / u))
-                    })
-            })
+        let persons = max(1, personKeys.count)
+        return MatchModel(
+            weights: MatchWeights.estimate(random: random, blocked: blocked, persons: persons), frequency: frequency,
+            persons: persons, estimationRecords: sampled.count, blockedPairs: blocked.reduce(0) { $0 + $1.values.reduce(0, +) },
+            randomPairs: random.values.reduce(0, +), estimatedInRun: run, estimatedAsOf: asOf.description)
+    }
+
+    /// A digest of the registrations a record is compared with, whatever their order.
+    func evidence(_ candidates: [Int32]) -> UInt64 {
+        var digests = candidates.map { content[Int($0)] }
+        digests.sort()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 * digests.count)
+        for d in digests { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: d >> UInt64(8 * i))) } }
+        return SHA256.hash(data: bytes).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
     }
 
     /// The person a record links to (-1 for none) and the probability of its best candidate.
-    func best(_ record: MatchWeights.Identity, _ weights: MatchWeights) -> (Int32, Double) {
+    func best(_ record: MatchWeights.Identity, _ candidates: [Int32], _ model: MatchModel) -> (Int32, Double) {
         var byPerson: [Int32: Double] = [:]
-        for r in candidates(record) {
+        let persons = Double(model.persons)
+        for r in candidates {
             let other = identities[Int(r)]
             let v = MatchWeights.compare(record, other)
-            let w = weights.weight(v) { field in
+            let w = model.weights.weight(v) { field in
                 let n =
                     switch field {
-                    case .givenName: frequency[0][other.given]
-                    case .familyName: frequency[1][other.family]
-                    default: frequency[2][other.postcode]
+                    case .givenName: model.frequency[0][other.given]
+                    case .familyName: model.frequency[1][other.family]
+                    default: model.frequency[2][other.postcode]
                     }
-                return n.map { Double($0) / Double(persons) }
+                return n.map { Double($0) / persons }
             }
             let person = personOfRegistration[Int(r)]
             if w > byPerson[person] ?? -.infinity { byPerson[person] = w }

@@ -205,6 +205,14 @@ public struct LinkageReport: Sendable, Codable {
         public var linked: Int
         public var uncertain: Int
         public var comparisons: [Comparison]
+        /// The run and as-of date the model was estimated in: this run's, or an earlier one's
+        /// kept in the identity vault (`LinkageState`).
+        public var estimatedInRun: Int64?
+        public var estimatedAsOf: String?
+        /// Records whose earlier decision stood (identity and candidates unchanged), and records
+        /// with an earlier decision whose candidates changed, so scored again.
+        public var decisionsReused: Int?
+        public var evidenceChanged: Int?
 
         public init(
             threshold: Double, margin: Double, reviewFloor: Double, prior: Double, iterations: Int, converged: Bool,

@@ -41,6 +41,8 @@ public struct RunOptions: Sendable {
     /// Rising risk compares each person's score with their score in the previous run (matched
     /// by pseudonym) rather than with the same model's score 12 months before as-of.
     public var risingAcrossRuns = false
+    /// How match weights use the model and decisions an earlier run left (`LinkageState`).
+    public var linkage = LinkageMode.incremental
     /// The organisation a FHIR export's practices belong to, for a folder without `practices.csv`.
     public var organisation: Hierarchy.Unit?
 
@@ -432,12 +434,27 @@ public enum PipelineRun {
                 spine, pseudonyms, Linker(patients: extract.patients, spine: spine).link(extract.care, workers: options.workers)
             )
         }
-        // Then match weights for the records the rules left unlinked.
-        let linkage = clock.time("match weights") { () -> Linkage in
+        // Then match weights for the records the rules left unlinked, with the model and the
+        // decisions the last run left in the vault where they still hold.
+        var linkageState: LinkageState?
+        let linkage = try clock.time("match weights") { () -> Linkage in
             var linkage = deterministic
             guard linkage.rule.contains(.unlinked) else { return linkage }
-            linkage.probabilistic = ProbabilisticLinker(patients: extract.patients, spine: spine, workers: options.workers).link(
-                extract.care, &linkage, workers: options.workers)
+            let previous =
+                options.linkage == .reestimate
+                ? nil
+                : try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault")).linkage()
+                    .flatMap(LinkageState.init)
+            let linker = ProbabilisticLinker(
+                patients: extract.patients, spine: spine, pseudonyms: pseudonyms, workers: options.workers)
+            let (report, state) = linker.link(
+                extract.care, &linkage, workers: options.workers, previous: previous, mode: options.linkage, run: runId,
+                asOf: options.asOf)
+            linkage.probabilistic = report
+            linkageState = state
+            log(
+                "match weights: the model of run \(state.model.estimatedInRun) (\(state.model.estimatedAsOf)); \(report.decisionsReused ?? 0) of \(report.scored) records kept their earlier decision"
+            )
             return linkage
         }
         let vault = clock.time("vault") {
@@ -447,10 +464,13 @@ public enum PipelineRun {
         let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
         let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
             .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
-        let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory] in
+        let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory, linkageState] in
             let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
             try identityVault.stageIdentities(vault)
             try identityVault.addQuarantined(vaultRows)
+            if let linkageState {
+                try identityVault.stageLinkage(linkageState.stored, newModel: linkageState.model.estimatedInRun == runId)
+            }
         }
         let everything = clock.time("population") {
             PopulationBuilder.build(

@@ -57,6 +57,25 @@ public struct VaultQuarantinedRow: Sendable, Codable, FetchableRecord, Persistab
     }
 }
 
+/// What linkage keeps from one run to the next (the pipeline's `LinkageState`), by column: the
+/// model's parameters as JSON, its term frequencies, and each decision with the digest of the
+/// record's identity (two words), the digest of its evidence, the person's pseudonym and the
+/// probability.
+public struct StoredLinkage: Sendable {
+    public var model: Data
+    /// Given names, family names and postcodes: people on the spine with each value.
+    public var frequency: [[String: Int]]
+    public var identity: [(UInt64, UInt64)] = []
+    public var evidence: [UInt64] = []
+    public var person: [String?] = []
+    public var probability: [Double] = []
+
+    public init(model: Data, frequency: [[String: Int]]) {
+        self.model = model
+        self.frequency = frequency
+    }
+}
+
 /// The identity vault: the only place names, dates of birth, postcodes and NHS numbers are kept.
 ///
 /// A separate database file (`vault/identity.sqlite`) so it can be held on restricted storage
@@ -98,7 +117,93 @@ public final class IdentityVault: Sendable {
                 t.column("rawLine", .text).notNull()
             }
         }
+        // Names, postcodes and the decisions about them are identifying: kept here, not in the store.
+        migrator.registerMigration("v2-linkage-state") { db in
+            try createLinkageTables(db, suffix: "")
+        }
         return migrator
+    }
+
+    static let linkageTables = ["linkModel", "linkFrequency", "linkDecision"]
+
+    static func createLinkageTables(_ db: Database, suffix: String) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE linkModel\(suffix) (id INTEGER PRIMARY KEY CHECK (id = 1), parameters BLOB NOT NULL);
+                CREATE TABLE linkFrequency\(suffix) (
+                    field INTEGER NOT NULL, value TEXT NOT NULL, people INTEGER NOT NULL, PRIMARY KEY (field, value)
+                ) WITHOUT ROWID;
+                CREATE TABLE linkDecision\(suffix) (
+                    identity BLOB PRIMARY KEY, evidence INTEGER NOT NULL, person TEXT, probability REAL NOT NULL
+                ) WITHOUT ROWID;
+                """)
+    }
+
+    /// The linkage state the current run left, if any.
+    public func linkage() throws -> StoredLinkage? {
+        try database.read { db in
+            guard let parameters = try Data.fetchOne(db, sql: "SELECT parameters FROM linkModel WHERE id = 1") else {
+                return nil
+            }
+            var frequency = [[String: Int]](repeating: [:], count: 3)
+            let rows = try Row.fetchCursor(db, sql: "SELECT field, value, people FROM linkFrequency")
+            while let row = try rows.next() {
+                let field: Int = row[0]
+                guard frequency.indices.contains(field) else { continue }
+                frequency[field][row[1]] = row[2]
+            }
+            var stored = StoredLinkage(model: parameters, frequency: frequency)
+            let decisions = try Row.fetchCursor(db, sql: "SELECT identity, evidence, person, probability FROM linkDecision")
+            while let row = try decisions.next() {
+                let identity: Data = row[0]
+                guard identity.count == 16 else { continue }
+                let high = identity.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                let low = identity.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                stored.identity.append((high, low))
+                stored.evidence.append(UInt64(bitPattern: row[1]))
+                stored.person.append(row[2])
+                stored.probability.append(row[3])
+            }
+            return stored
+        }
+    }
+
+    /// Writes a run's linkage state beside the current one, made current with its people
+    /// (`pruneToStaged`). The model and its term frequencies are written only when `model` is
+    /// new; else the current ones stay.
+    public func stageLinkage(_ state: StoredLinkage, newModel: Bool) throws {
+        try database.write { db in
+            for table in Self.linkageTables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next") }
+            try Self.createLinkageTables(db, suffix: "Next")
+            if !newModel {
+                try db.execute(sql: "DROP TABLE linkModelNext")
+                try db.execute(sql: "DROP TABLE linkFrequencyNext")
+            } else {
+                try db.execute(sql: "INSERT INTO linkModelNext (id, parameters) VALUES (1, ?)", arguments: [state.model])
+                let statement = try db.makeStatement(
+                    sql: "INSERT INTO linkFrequencyNext (field, value, people) VALUES (?, ?, ?)")
+                for (field, counts) in state.frequency.enumerated() {
+                    for (value, people) in counts.sorted(by: { $0.key < $1.key }) {
+                        try statement.execute(arguments: [field, value, people])
+                    }
+                }
+            }
+            // In identity order, so the B-tree is appended to.
+            let order = state.identity.indices.sorted { state.identity[$0] < state.identity[$1] }
+            let statement = try db.makeStatement(
+                sql: "INSERT INTO linkDecisionNext (identity, evidence, person, probability) VALUES (?, ?, ?, ?)")
+            for i in order {
+                let (high, low) = state.identity[i]
+                var bytes = [UInt8](repeating: 0, count: 16)
+                for b in 0..<8 {
+                    bytes[b] = UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * b))
+                    bytes[8 + b] = UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * b))
+                }
+                try statement.execute(arguments: [
+                    Data(bytes), Int64(bitPattern: state.evidence[i]), state.person[i], state.probability[i],
+                ])
+            }
+        }
     }
 
     /// Replaces the vault's identities with those of the latest run: staged, merged and pruned
@@ -148,12 +253,18 @@ public final class IdentityVault: Sendable {
             guard try db.tableExists("identityNext") else { return }
             try db.execute(sql: "DELETE FROM identity WHERE pseudonym NOT IN (SELECT pseudonym FROM identityNext)")
             try db.execute(sql: "DROP TABLE identityNext")
+            for table in Self.linkageTables where try db.tableExists(table + "Next") {
+                try db.execute(sql: "DROP TABLE \(table)")
+                try db.execute(sql: "ALTER TABLE \(table)Next RENAME TO \(table)")
+            }
         }
     }
 
-    /// Drops identities a killed run staged and never merged.
+    /// Drops identities and linkage state a killed run staged and never made current.
     public func dropStaged() throws {
-        try database.write { db in try db.execute(sql: "DROP TABLE IF EXISTS identityNext") }
+        try database.write { db in
+            for table in ["identity"] + Self.linkageTables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next") }
+        }
     }
 
     public func addQuarantined(_ rows: [VaultQuarantinedRow]) throws {

@@ -104,4 +104,49 @@ import Testing
         #expect(try weightShare("Asian") > 1.3 * weightShare("White"))
         #expect(try weightShare("Black") > 1.3 * weightShare("White"))
     }
+
+    /// A month's extract linked incrementally (the model and decisions of the month before kept
+    /// in the vault) gives each care record the person a full re-link with that model gives, and
+    /// most records keep their decision without being scored again.
+    @Test func incrementalLinkageGivesTheClustersOfAFullRelink() throws {
+        let root = temporaryFolder("incremental-linkage")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var synthesis = SynthesisOptions(people: 3_000, seed: 23)
+        synthesis.identities = .messy
+        let extracts = root.appendingPathComponent("extracts")
+        _ = try MonthlyExtracts.write(MonthlySequence(months: 3), synthesis, to: extracts)
+        let data = root.appendingPathComponent("data")
+        func run(_ month: Int, _ mode: LinkageMode) throws -> (
+            report: LinkageReport.Probabilistic, runId: Int64, links: [String: String]
+        ) {
+            let asOf = MonthlySequence.asOf(month: month, first: synthesis.asOf)
+            var options = RunOptions(
+                input: extracts.appendingPathComponent(asOf.description), asOf: asOf, output: root.appendingPathComponent("out"),
+                dataDirectory: data, keyFile: DefaultRun.keyFile)
+            options.projection.years = 0
+            options.linkage = mode
+            let result = try PipelineRun.execute(options)
+            let prepared = result.prepared
+            var links: [String: String] = [:]
+            for (r, id) in prepared.careRecordIds.enumerated() {
+                let person = prepared.carePerson[r]
+                links[id] = person < 0 ? "-" : "\(prepared.population.pseudonym[Int(person)]) \(prepared.careRule[r].name)"
+            }
+            return (try #require(prepared.linkage.probabilistic), result.summary.runId, links)
+        }
+        let first = try run(1, .incremental)
+        #expect(first.report.estimatedInRun == first.runId && first.report.decisionsReused == 0)
+        for month in [2, 3] {
+            let incremental = try run(month, .incremental)
+            let full = try run(month, .relink)
+            #expect(incremental.report.estimatedInRun == first.runId && full.report.estimatedInRun == first.runId)
+            #expect(incremental.links == full.links, "month \(month)")
+            #expect(full.report.decisionsReused == 0 && full.report.linked == incremental.report.linked)
+            let reused = try #require(incremental.report.decisionsReused)
+            #expect(Double(reused) > 0.8 * Double(incremental.report.scored), "\(reused) of \(incremental.report.scored)")
+        }
+        // Estimated anew when asked.
+        let again = try run(3, .reestimate)
+        #expect(again.report.estimatedInRun == again.runId && again.report.decisionsReused == 0)
+    }
 }
