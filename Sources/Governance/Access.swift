@@ -10,6 +10,9 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     case igLead = "ig_lead"
     /// Administrator: users and roles.
     case admin
+    /// Judges the care records linkage could not decide against the people they may be: sees
+    /// both sides' identities, for running the platform, never a person's care.
+    case linkageReviewer = "linkage_reviewer"
 }
 
 /// Why a request is made. The purpose decides which people count and what is shown.
@@ -20,7 +23,8 @@ public enum Purpose: String, Sendable, Codable, CaseIterable {
     /// Direct care of the clinician's own registered patients: opt-outs do not apply, numbers are
     /// not suppressed, and only the clinician's practice is shown.
     case directCare = "direct_care"
-    /// Running the platform: users, the audit log, data sharing settings. No patient data.
+    /// Running the platform: users, the audit log, data sharing settings, and the review of
+    /// undecided linkage. No care data; identities only as a linkage reviewer judges a pair.
     case administration
 }
 
@@ -43,6 +47,8 @@ public enum Action: String, Sendable, Codable, CaseIterable {
     case viewAudit = "view_audit"
     case manageSharing = "manage_sharing"
     case manageUsers = "manage_users"
+    /// See the review queue of undecided care records beside the people they may be, and judge them.
+    case reviewLinkage = "review_linkage"
 }
 
 /// Who may do what, for which purpose: the whole access policy in one table.
@@ -55,6 +61,7 @@ public enum AccessPolicy {
         ],
         .igLead: [.planning: [.viewAggregates], .administration: [.viewAudit, .manageSharing]],
         .admin: [.administration: [.manageUsers, .viewAudit]],
+        .linkageReviewer: [.administration: [.reviewLinkage]],
     ]
 
     public static func allows(_ role: Role, _ action: Action, for purpose: Purpose) -> Bool {

@@ -20,6 +20,8 @@ public enum LinkRule: UInt8, Sendable, Codable, CaseIterable {
     /// A Fellegi-Sunter match probability of at least 0.99, clear of the next person
     /// (`ProbabilisticLinker`).
     case matchWeight
+    /// A reviewer judged the record and the person the same (`ReviewItem`).
+    case clericalReview
     /// No rule matched.
     case unlinked
 
@@ -31,6 +33,7 @@ public enum LinkRule: UInt8, Sendable, Codable, CaseIterable {
         case .birthSexPostcodeInitial: "date_of_birth+sex+postcode+given_initial"
         case .birthSexNames: "date_of_birth+sex+family_name+given_name"
         case .matchWeight: "match_weight"
+        case .clericalReview: "clerical_review"
         case .unlinked: LinkageCounts.unlinked
         }
     }

@@ -1,5 +1,6 @@
 @preconcurrency import Crypto
 import Foundation
+import Outputs
 import PHMCore
 
 /// What the match-weight stage keeps from one run to the next, in the identity vault: the model
@@ -146,5 +147,35 @@ extension MatchWeights.Identity {
         if let person { put(person) }
         let hash = Array(SHA256.hash(data: bytes))
         return IdentityDigest(bytes: Array(hash[0..<16]))!
+    }
+}
+
+/// What the match-weight stage did in one run.
+public struct LinkOutcome: Sendable {
+    public var report: LinkageReport.Probabilistic
+    /// For the next run.
+    public var state: LinkageState
+    /// The record identities it could not decide, likeliest first.
+    public var queue: [ReviewItem]
+}
+
+/// A record identity the match weights could not decide (its best person at least
+/// `MatchWeights.reviewFloor` likely, but not linked), with its best people, for a reviewer.
+public struct ReviewItem: Sendable {
+    public var identity: IdentityDigest
+    /// The first care record with this identity, and how many records have it.
+    public var row: Int
+    public var records: Int
+    /// The best person and the next, if any.
+    public var candidates: [Candidate]
+
+    public struct Candidate: Sendable {
+        /// The person's pseudonym.
+        public var person: String
+        /// Their registration that scored highest (an index into the patient records).
+        public var registration: Int
+        public var probability: Double
+        /// How each field agreed, by name, in `MatchWeights.Field` order.
+        public var levels: [String]
     }
 }

@@ -156,11 +156,14 @@ public struct ProbabilisticLinker: Sendable {
 
     /// Links the records `linkage` leaves unlinked, with the model of `previous` where it fits
     /// this spine (else one estimated now from these records), reusing `previous`'s decisions
-    /// as `mode` allows. Returns what it did and the state for the next run.
+    /// as `mode` allows, and applying reviewers' judgements (`reviews`: for a record identity,
+    /// person pseudonym to whether they are the same). Returns what it did, the state for the
+    /// next run, and the records it could not decide, for review.
     public func link(
         _ care: CareRecords, _ linkage: inout Linkage, workers: Int, previous: LinkageState? = nil,
-        mode: LinkageMode = .incremental, run: Int64 = 0, asOf: Day = .missing
-    ) -> (report: LinkageReport.Probabilistic, state: LinkageState) {
+        mode: LinkageMode = .incremental, reviews: [IdentityDigest: [String: Bool]] = [:], run: Int64 = 0,
+        asOf: Day = .missing
+    ) -> LinkOutcome {
         let kept = mode != .reestimate && previous?.model.fits(persons: personKeys.count) == true
         let model = kept ? previous!.model : estimate(care, workers: workers, run: run, asOf: asOf)
         let earlier = kept && mode == .incremental ? previous!.decisions : [:]
@@ -188,15 +191,33 @@ public struct ProbabilisticLinker: Sendable {
                     return known
                 }
                 let digest = identity.digest()
-                let found = candidates(identity)
+                var found = candidates(identity)
+                if let review = reviews[digest] {
+                    // One person a reviewer called the same links; people called different are
+                    // not candidates (and the evidence is what is left).
+                    let same = Set(review.filter(\.value).keys.compactMap { resolve($0) }.filter { $0 >= 0 })
+                    if same.count == 1 {
+                        let result = Scored(row: row, digest: digest, person: same.first!, probability: 1, source: .reviewed)
+                        seen[identity] = result
+                        return result
+                    }
+                    let different = Set(review.filter { !$0.value }.keys)
+                    found.removeAll { different.contains(personKeys[Int(personOfRegistration[Int($0)])]) }
+                }
                 let evidence = self.evidence(found)
                 var result: Scored
                 if let before = earlier[digest], before.evidence == evidence, let person = resolve(before.person) {
-                    result = Scored(row: row, person: person, probability: before.probability, source: .reused)
+                    result = Scored(row: row, digest: digest, person: person, probability: before.probability, source: .reused)
+                    // An undecided record is scored again for its candidates to review (it scores the same).
+                    if person < 0, before.probability >= MatchWeights.reviewFloor {
+                        result.candidates = ranking(identity, found, model).candidates
+                    }
                 } else {
-                    let (person, probability) = best(identity, found, model)
+                    let ranked = ranking(identity, found, model)
                     result = Scored(
-                        row: row, person: person, probability: probability, source: earlier[digest] == nil ? .new : .changed)
+                        row: row, digest: digest, person: ranked.person, probability: ranked.probability,
+                        source: earlier[digest] == nil ? .new : .changed)
+                    if ranked.person < 0, ranked.probability >= MatchWeights.reviewFloor { result.candidates = ranked.candidates }
                 }
                 decisions[digest] = LinkDecision(
                     evidence: evidence, person: result.person >= 0 ? personKeys[Int(result.person)] : nil,
@@ -206,22 +227,39 @@ public struct ProbabilisticLinker: Sendable {
             }
             return (scored, decisions)
         }
-        var linked = 0, uncertain = 0, reused = 0, changed = 0
+        var linked = 0, uncertain = 0, reused = 0, changed = 0, reviewed = 0
         var decisions: [IdentityDigest: LinkDecision] = [:]
+        var undecided: [IdentityDigest: ReviewItem] = [:]
         for (scored, partDecisions) in parts {
             decisions.merge(partDecisions) { first, _ in first }
             for d in scored {
                 if d.source == .reused { reused += 1 }
                 if d.source == .changed { changed += 1 }
-                if d.person >= 0 {
+                if d.source == .reviewed {
+                    linkage.person[d.row] = d.person
+                    linkage.rule[d.row] = .clericalReview
+                    reviewed += 1
+                } else if d.person >= 0 {
                     linkage.person[d.row] = d.person
                     linkage.rule[d.row] = .matchWeight
                     linked += 1
                 } else if d.probability >= MatchWeights.reviewFloor {
                     uncertain += 1
+                    if let candidates = d.candidates {
+                        undecided[
+                            d.digest, default: ReviewItem(identity: d.digest, row: d.row, records: 0, candidates: candidates)
+                        ]
+                        .records += 1
+                        undecided[d.digest]!.row = min(undecided[d.digest]!.row, d.row)
+                    }
                 }
             }
         }
+        // Likeliest first, so a reviewer's time goes where a judgement most often links.
+        let queue = undecided.values.sorted {
+            ($0.candidates[0].probability, $1.identity.high, $1.identity.low)
+                > ($1.candidates[0].probability, $0.identity.high, $0.identity.low)
+        }.prefix(Self.reviewQueueLimit)
         let weights = model.weights
         var report = LinkageReport.Probabilistic(
             threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
@@ -241,16 +279,25 @@ public struct ProbabilisticLinker: Sendable {
         report.estimatedAsOf = model.estimatedAsOf
         report.decisionsReused = reused
         report.evidenceChanged = changed
-        return (report, LinkageState(model: model, decisions: decisions))
+        report.linkedByReview = reviewed
+        report.queuedForReview = queue.count
+        return LinkOutcome(
+            report: report, state: LinkageState(model: model, decisions: decisions), queue: Array(queue))
     }
+
+    /// The most undecided record identities kept for review in a run.
+    public static let reviewQueueLimit = 10_000
 
     /// One record's decision and where it came from.
     struct Scored {
-        enum Source { case new, changed, reused }
+        enum Source { case new, changed, reused, reviewed }
         var row: Int
+        var digest: IdentityDigest
         var person: Int32
         var probability: Double
         var source: Source
+        /// For a record left uncertain: its best people, for review.
+        var candidates: [ReviewItem.Candidate]?
     }
 
     /// The model from these records: u from random pairs, m by EM on the training blocks
@@ -319,9 +366,12 @@ public struct ProbabilisticLinker: Sendable {
         return SHA256.hash(data: bytes).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
     }
 
-    /// The person a record links to (-1 for none) and the probability of its best candidate.
-    func best(_ record: MatchWeights.Identity, _ candidates: [Int32], _ model: MatchModel) -> (Int32, Double) {
-        var byPerson: [Int32: Double] = [:]
+    /// The person a record links to (-1 for none), the probability of its best candidate, and
+    /// its best two people with the registration that scored highest for each.
+    func ranking(_ record: MatchWeights.Identity, _ candidates: [Int32], _ model: MatchModel)
+        -> (person: Int32, probability: Double, candidates: [ReviewItem.Candidate])
+    {
+        var byPerson: [Int32: (weight: Double, registration: Int32, vector: MatchWeights.Vector)] = [:]
         let persons = Double(model.persons)
         for r in candidates {
             let other = identities[Int(r)]
@@ -336,13 +386,19 @@ public struct ProbabilisticLinker: Sendable {
                 return n.map { Double($0) / persons }
             }
             let person = personOfRegistration[Int(r)]
-            if w > byPerson[person] ?? -.infinity { byPerson[person] = w }
+            if w > byPerson[person]?.weight ?? -.infinity { byPerson[person] = (w, r, v) }
         }
-        let ranked = byPerson.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-        guard let first = ranked.first else { return (-1, 0) }
-        let probability = MatchWeights.probability(first.value)
-        let clear = ranked.count < 2 || first.value - ranked[1].value >= log2(MatchWeights.margin)
-        return (probability >= MatchWeights.threshold && clear ? first.key : -1, probability)
+        let ranked = byPerson.sorted { ($0.value.weight, $1.key) > ($1.value.weight, $0.key) }
+        guard let first = ranked.first else { return (-1, 0, []) }
+        let probability = MatchWeights.probability(first.value.weight)
+        let clear = ranked.count < 2 || first.value.weight - ranked[1].value.weight >= log2(MatchWeights.margin)
+        let top = ranked.prefix(2).map { person, best in
+            ReviewItem.Candidate(
+                person: personKeys[Int(person)], registration: Int(best.registration),
+                probability: MatchWeights.probability(best.weight),
+                levels: MatchWeights.Field.allCases.map { $0.levels[MatchWeights.level(best.vector, $0)] })
+        }
+        return (probability >= MatchWeights.threshold && clear ? first.key : -1, probability, top)
     }
 
     /// Whether an id falls in a sample of about `share`, by its hash.

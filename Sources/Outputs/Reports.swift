@@ -213,6 +213,10 @@ public struct LinkageReport: Sendable, Codable {
         /// with an earlier decision whose candidates changed, so scored again.
         public var decisionsReused: Int?
         public var evidenceChanged: Int?
+        /// Records linked because a reviewer judged them the same person as one candidate, and
+        /// undecided record identities put in the review queue.
+        public var linkedByReview: Int?
+        public var queuedForReview: Int?
 
         public init(
             threshold: Double, margin: Double, reviewFloor: Double, prior: Double, iterations: Int, converged: Bool,

@@ -436,24 +436,30 @@ public enum PipelineRun {
         }
         // Then match weights for the records the rules left unlinked, with the model and the
         // decisions the last run left in the vault where they still hold.
+        // Reviewers' judgements of earlier undecided records apply too.
         var linkageState: LinkageState?
+        var reviewQueue: [ReviewPair] = []
         let linkage = try clock.time("match weights") { () -> Linkage in
             var linkage = deterministic
             guard linkage.rule.contains(.unlinked) else { return linkage }
-            let previous =
-                options.linkage == .reestimate
-                ? nil
-                : try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault")).linkage()
-                    .flatMap(LinkageState.init)
+            let identityVault = try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault"))
+            let previous = options.linkage == .reestimate ? nil : try identityVault.linkage().flatMap(LinkageState.init)
+            var reviews: [IdentityDigest: [String: Bool]] = [:]
+            for decision in try identityVault.reviewDecisions() {
+                guard let digest = IdentityDigest(bytes: Array(decision.identity)) else { continue }
+                reviews[digest, default: [:]][decision.person] = decision.same
+            }
             let linker = ProbabilisticLinker(
                 patients: extract.patients, spine: spine, pseudonyms: pseudonyms, workers: options.workers)
-            let (report, state) = linker.link(
-                extract.care, &linkage, workers: options.workers, previous: previous, mode: options.linkage, run: runId,
-                asOf: options.asOf)
-            linkage.probabilistic = report
-            linkageState = state
+            let outcome = linker.link(
+                extract.care, &linkage, workers: options.workers, previous: previous, mode: options.linkage,
+                reviews: reviews, run: runId, asOf: options.asOf)
+            linkage.probabilistic = outcome.report
+            linkageState = outcome.state
+            reviewQueue = reviewPairs(outcome.queue, extract: extract, runId: runId)
+            let report = outcome.report
             log(
-                "match weights: the model of run \(state.model.estimatedInRun) (\(state.model.estimatedAsOf)); \(report.decisionsReused ?? 0) of \(report.scored) records kept their earlier decision"
+                "match weights: the model of run \(outcome.state.model.estimatedInRun) (\(outcome.state.model.estimatedAsOf)); \(report.decisionsReused ?? 0) of \(report.scored) records kept their earlier decision, \(report.linkedByReview ?? 0) linked by review, \(report.queuedForReview ?? 0) identities queued for review"
             )
             return linkage
         }
@@ -464,13 +470,12 @@ public enum PipelineRun {
         let specs = Dictionary(uniqueKeysWithValues: InputContract.all.map { ($0.name, $0) })
         let vaultRows = extract.quarantine.filter { specs[$0.file]?.hasIdentifyingColumns == true }
             .map { VaultQuarantinedRow(runId: runId, file: $0.file, line: $0.line, rawLine: $0.rawLine) }
-        let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory, linkageState] in
+        let vaultWrite = BackgroundWork { [dataDirectory = options.dataDirectory, linkageState, reviewQueue] in
             let identityVault = try IdentityVault(directory: dataDirectory.appendingPathComponent("vault"))
             try identityVault.stageIdentities(vault)
             try identityVault.addQuarantined(vaultRows)
-            if let linkageState {
-                try identityVault.stageLinkage(linkageState.stored, newModel: linkageState.model.estimatedInRun == runId)
-            }
+            try identityVault.stageLinkage(
+                linkageState?.stored, newModel: linkageState?.model.estimatedInRun == runId, queue: reviewQueue)
         }
         let everything = clock.time("population") {
             PopulationBuilder.build(
@@ -513,6 +518,36 @@ public enum PipelineRun {
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, careRule: linkage.rule,
             registrationIds: registrationIds)
+    }
+
+    /// The review queue as the vault keeps it: each undecided record beside its candidates'
+    /// registrations, numbered from 1.
+    static func reviewPairs(_ queue: [ReviewItem], extract: Extract, runId: Int64) -> [ReviewPair] {
+        let care = extract.care, patients = extract.patients
+        return queue.enumerated().map { i, item in
+            let r = item.row
+            let record = ReviewPair.Side(
+                nhsNumber: care.nhsNumber[r] == 0 ? nil : NHSNumber.text(care.nhsNumber[r]), givenName: care.givenName[r],
+                familyName: care.familyName[r],
+                dateOfBirth: care.dateOfBirth[r] == .missing ? "" : care.dateOfBirth[r].description,
+                sex: care.sex[r]?.code ?? "", postcode: care.postcode[r])
+            let candidates = item.candidates.map { c in
+                let g = c.registration
+                return ReviewPair.Candidate(
+                    person: c.person, probability: c.probability,
+                    practiceCode: extract.hierarchy.practices[Int(patients.practice[g])].code,
+                    registration: ReviewPair.Side(
+                        nhsNumber: patients.nhsNumber[g] == 0 ? nil : NHSNumber.text(patients.nhsNumber[g]),
+                        givenName: NameKey.normalise(patients.givenName[g]),
+                        familyName: NameKey.normalise(patients.familyName[g]),
+                        dateOfBirth: patients.dateOfBirth[g] == .missing ? "" : patients.dateOfBirth[g].description,
+                        sex: patients.sex[g].code, postcode: patients.postcode[g]),
+                    levels: c.levels)
+            }
+            return ReviewPair(
+                id: Int64(i + 1), runId: runId, identity: Data(item.identity.bytes), source: LinkageReport.file(of: care.kind[r]),
+                recordId: care.recordId[r], records: item.records, record: record, candidates: candidates)
+        }
     }
 
     static func vaultEntries(_ patients: PatientRecords, spine: Spine, pseudonyms: [String], hierarchy: Hierarchy) -> [VaultEntry]

@@ -71,7 +71,7 @@ extension LinkageReport {
             switch linkage.rule[row] {
             case .nhsNumberAndBirth, .nhsNumberAndName: column = 1
             case .birthSexNamePostcode, .birthSexPostcodeInitial, .birthSexNames: column = 2
-            case .matchWeight: column = 3
+            case .matchWeight, .clericalReview: column = 3
             case .unlinked: column = 4
             }
             for (b, group) in groups.enumerated() {

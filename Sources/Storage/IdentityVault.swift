@@ -76,6 +76,91 @@ public struct StoredLinkage: Sendable {
     }
 }
 
+/// A care record identity the match weights could not decide, beside its best people, as a
+/// reviewer judges it (`Session.linkageReview`). One run's queue, numbered from 1, likeliest
+/// first.
+public struct ReviewPair: Sendable, Codable, FetchableRecord, Equatable {
+    public var id: Int64
+    public var runId: Int64
+    /// The digest of the record's identity (16 bytes), as linkage keys its decisions.
+    public var identity: Data
+    /// The file and id of the first record with this identity, and how many records have it.
+    public var source: String
+    public var recordId: String
+    public var records: Int
+    public var record: Side
+    public var candidates: [Candidate]
+
+    /// One side's identity, as compared (names and postcodes normalised).
+    public struct Side: Sendable, Codable, Equatable {
+        public var nhsNumber: String?
+        public var givenName: String
+        public var familyName: String
+        public var dateOfBirth: String
+        public var sex: String
+        public var postcode: String
+        public init(nhsNumber: String?, givenName: String, familyName: String, dateOfBirth: String, sex: String, postcode: String)
+        {
+            self.nhsNumber = nhsNumber
+            self.givenName = givenName
+            self.familyName = familyName
+            self.dateOfBirth = dateOfBirth
+            self.sex = sex
+            self.postcode = postcode
+        }
+    }
+
+    /// A person the record may be: their registration that scored highest, how each field
+    /// agreed with the record (by level name, in `fields` order) and the match probability.
+    public struct Candidate: Sendable, Codable, Equatable {
+        public var person: String
+        public var probability: Double
+        public var practiceCode: String
+        public var registration: Side
+        public var levels: [String]
+        public init(person: String, probability: Double, practiceCode: String, registration: Side, levels: [String]) {
+            self.person = person
+            self.probability = probability
+            self.practiceCode = practiceCode
+            self.registration = registration
+            self.levels = levels
+        }
+    }
+
+    public init(
+        id: Int64, runId: Int64, identity: Data, source: String, recordId: String, records: Int, record: Side,
+        candidates: [Candidate]
+    ) {
+        self.id = id
+        self.runId = runId
+        self.identity = identity
+        self.source = source
+        self.recordId = recordId
+        self.records = records
+        self.record = record
+        self.candidates = candidates
+    }
+}
+
+/// A reviewer's judgement: the record identity and the person are the same, or not. The latest
+/// judgement of a pair stands; every run applies them (`ProbabilisticLinker`).
+public struct ReviewDecision: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "reviewDecision"
+    public var identity: Data
+    public var person: String
+    public var same: Bool
+    public var reviewer: String
+    public var decidedAt: Date
+
+    public init(identity: Data, person: String, same: Bool, reviewer: String, decidedAt: Date) {
+        self.identity = identity
+        self.person = person
+        self.same = same
+        self.reviewer = reviewer
+        self.decidedAt = decidedAt
+    }
+}
+
 /// The identity vault: the only place names, dates of birth, postcodes and NHS numbers are kept.
 ///
 /// A separate database file (`vault/identity.sqlite`) so it can be held on restricted storage
@@ -119,24 +204,46 @@ public final class IdentityVault: Sendable {
         }
         // Names, postcodes and the decisions about them are identifying: kept here, not in the store.
         migrator.registerMigration("v2-linkage-state") { db in
-            try createLinkageTables(db, suffix: "")
+            try db.execute(
+                sql: """
+                    CREATE TABLE linkModel (id INTEGER PRIMARY KEY CHECK (id = 1), parameters BLOB NOT NULL);
+                    CREATE TABLE linkFrequency (
+                        field INTEGER NOT NULL, value TEXT NOT NULL, people INTEGER NOT NULL, PRIMARY KEY (field, value)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE linkDecision (
+                        identity BLOB PRIMARY KEY, evidence INTEGER NOT NULL, person TEXT, probability REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        migrator.registerMigration("v3-clerical-review") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE reviewPair (
+                        id INTEGER PRIMARY KEY, runId INTEGER NOT NULL, identity BLOB NOT NULL, source TEXT NOT NULL,
+                        recordId TEXT NOT NULL, records INTEGER NOT NULL, record TEXT NOT NULL, candidates TEXT NOT NULL
+                    );
+                    CREATE TABLE reviewDecision (
+                        identity BLOB NOT NULL, person TEXT NOT NULL, same BOOLEAN NOT NULL, reviewer TEXT NOT NULL,
+                        decidedAt DATETIME NOT NULL, PRIMARY KEY (identity, person)
+                    ) WITHOUT ROWID;
+                    """)
         }
         return migrator
     }
 
-    static let linkageTables = ["linkModel", "linkFrequency", "linkDecision"]
+    /// The tables a run replaces whole when it is made current (`pruneToStaged`).
+    static let linkageTables = ["linkModel", "linkFrequency", "linkDecision", "reviewPair"]
 
-    static func createLinkageTables(_ db: Database, suffix: String) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE linkModel\(suffix) (id INTEGER PRIMARY KEY CHECK (id = 1), parameters BLOB NOT NULL);
-                CREATE TABLE linkFrequency\(suffix) (
-                    field INTEGER NOT NULL, value TEXT NOT NULL, people INTEGER NOT NULL, PRIMARY KEY (field, value)
-                ) WITHOUT ROWID;
-                CREATE TABLE linkDecision\(suffix) (
-                    identity BLOB PRIMARY KEY, evidence INTEGER NOT NULL, person TEXT, probability REAL NOT NULL
-                ) WITHOUT ROWID;
-                """)
+    /// `table + "Next"`, empty, with the table's own definition.
+    static func createStaged(_ db: Database, _ table: String) throws {
+        guard
+            let sql = try String.fetchOne(
+                db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [table])
+        else { throw DatabaseError(message: "no table \(table)") }
+        try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next")
+        // The columns and constraints as defined (the name is quoted once a table was renamed into place).
+        guard let columns = sql.firstIndex(of: "(") else { throw DatabaseError(message: "table \(table) has no columns") }
+        try db.execute(sql: "CREATE TABLE \(table)Next " + sql[columns...])
     }
 
     /// The linkage state the current run left, if any.
@@ -168,17 +275,31 @@ public final class IdentityVault: Sendable {
         }
     }
 
-    /// Writes a run's linkage state beside the current one, made current with its people
-    /// (`pruneToStaged`). The model and its term frequencies are written only when `model` is
-    /// new; else the current ones stay.
-    public func stageLinkage(_ state: StoredLinkage, newModel: Bool) throws {
+    /// Writes a run's linkage state and review queue beside the current ones, made current with
+    /// its people (`pruneToStaged`). The model and its term frequencies are written only when
+    /// `model` is new; else the current ones stay. Without a state (a run whose rules linked
+    /// every record), only the queue is replaced.
+    public func stageLinkage(_ state: StoredLinkage?, newModel: Bool, queue: [ReviewPair]) throws {
         try database.write { db in
             for table in Self.linkageTables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next") }
-            try Self.createLinkageTables(db, suffix: "Next")
-            if !newModel {
-                try db.execute(sql: "DROP TABLE linkModelNext")
-                try db.execute(sql: "DROP TABLE linkFrequencyNext")
-            } else {
+            let staged = state == nil ? ["reviewPair"] : newModel ? Self.linkageTables : ["linkDecision", "reviewPair"]
+            for table in staged { try Self.createStaged(db, table) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let insert = try db.makeStatement(
+                sql: """
+                    INSERT INTO reviewPairNext (id, runId, identity, source, recordId, records, record, candidates)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for pair in queue {
+                try insert.execute(arguments: [
+                    pair.id, pair.runId, pair.identity, pair.source, pair.recordId, pair.records,
+                    String(decoding: try encoder.encode(pair.record), as: UTF8.self),
+                    String(decoding: try encoder.encode(pair.candidates), as: UTF8.self),
+                ])
+            }
+            guard let state else { return }
+            if newModel {
                 try db.execute(sql: "INSERT INTO linkModelNext (id, parameters) VALUES (1, ?)", arguments: [state.model])
                 let statement = try db.makeStatement(
                     sql: "INSERT INTO linkFrequencyNext (field, value, people) VALUES (?, ?, ?)")
@@ -250,9 +371,10 @@ public final class IdentityVault: Sendable {
     /// Once the new run is current: keeps only its people, and drops the staged table.
     public func pruneToStaged() throws {
         try database.write { db in
-            guard try db.tableExists("identityNext") else { return }
-            try db.execute(sql: "DELETE FROM identity WHERE pseudonym NOT IN (SELECT pseudonym FROM identityNext)")
-            try db.execute(sql: "DROP TABLE identityNext")
+            if try db.tableExists("identityNext") {
+                try db.execute(sql: "DELETE FROM identity WHERE pseudonym NOT IN (SELECT pseudonym FROM identityNext)")
+                try db.execute(sql: "DROP TABLE identityNext")
+            }
             for table in Self.linkageTables where try db.tableExists(table + "Next") {
                 try db.execute(sql: "DROP TABLE \(table)")
                 try db.execute(sql: "ALTER TABLE \(table)Next RENAME TO \(table)")
@@ -309,6 +431,38 @@ public final class IdentityVault: Sendable {
             while let entry = try cursor.next() { found[entry.pseudonym] = entry }
             return found
         }
+    }
+
+    // MARK: clerical review
+
+    /// The current run's review queue from `offset`, and its length.
+    public func reviewPairs(offset: Int, limit: Int) throws -> (pairs: [ReviewPair], total: Int) {
+        try database.read { db in
+            let pairs = try ReviewPair.fetchAll(
+                db, sql: "SELECT * FROM reviewPair ORDER BY id LIMIT ? OFFSET ?", arguments: [max(0, limit), max(0, offset)])
+            return (pairs, try Int.fetchOne(db, sql: "SELECT count(*) FROM reviewPair") ?? 0)
+        }
+    }
+
+    public func reviewPair(id: Int64) throws -> ReviewPair? {
+        try database.read { db in try ReviewPair.fetchOne(db, sql: "SELECT * FROM reviewPair WHERE id = ?", arguments: [id]) }
+    }
+
+    /// Every judgement, for a run to apply.
+    public func reviewDecisions() throws -> [ReviewDecision] {
+        try database.read { db in try ReviewDecision.fetchAll(db) }
+    }
+
+    /// The judgements of these record identities.
+    public func reviewDecisions(of identities: [Data]) throws -> [ReviewDecision] {
+        try database.read { db in
+            try ReviewDecision.filter(identities.contains(Column("identity"))).order(Column("decidedAt")).fetchAll(db)
+        }
+    }
+
+    /// Records a judgement, replacing any earlier one of the same pair.
+    public func decide(_ decision: ReviewDecision) throws {
+        try database.write { db in try decision.save(db) }
     }
 
     public func count() throws -> Int {

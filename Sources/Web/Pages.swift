@@ -39,6 +39,7 @@ enum Pages {
         if can(.viewWorklist) { items.append(("Worklists", "/worklists")) }
         if can(.evaluate) { items.append(("Evaluations", "/evaluations")) }
         if can(.viewAudit) { items.append(("Audit", "/audit")) }
+        if can(.reviewLinkage) { items.append(("Linkage review", "/linkage-review")) }
         return items
     }
 
@@ -660,6 +661,86 @@ enum Pages {
         }
         body += "</tbody></table>"
         return page("Audit log", body, signedIn: entry)
+    }
+
+    // MARK: linkage review
+
+    /// The review queue's size, and a button to show its first pairs (a POST: showing them
+    /// re-identifies, so it is never a link).
+    static func linkageReviewQueue(_ entry: WebSessions.Entry, total: Int, run: Int64?) -> String {
+        var body =
+            "<p>\(total == 0 ? "No" : number(total)) care \(total == 1 ? "record identity" : "record identities") of \(run.map { "run \($0)" } ?? "the latest run") the match weights could not decide, likeliest first. Each is shown beside the people it may be; judge whether it is one of them. Each run applies the judgements: a record judged the same as one person links to them, and a person judged different is no longer proposed.</p>"
+        if total > 0 {
+            body += """
+                <form method="post" action="/linkage-review/open"><input type="hidden" name="csrf" value="\(entry.csrf)">
+                <input type="hidden" name="offset" value="0"><button type="submit">Show the first \(min(total, Session.reviewPageLimit))</button></form>
+                """
+        }
+        return page("Linkage review", body, signedIn: entry)
+    }
+
+    static func linkageReview(_ entry: WebSessions.Entry, _ review: LinkageReviewPage, message: String? = nil) -> String {
+        let fields: [(String, KeyPath<ReviewPair.Side, String>, Int)] = [
+            ("Given name", \.givenName, 2), ("Family name", \.familyName, 3), ("Date of birth", \.dateOfBirth, 1),
+            ("Sex", \.sex, 5), ("Postcode", \.postcode, 4),
+        ]
+        var body = message.map { "<p class=\"error\" role=\"alert\">\(escape($0))</p>" } ?? ""
+        body +=
+            "<p>\(review.pairs.isEmpty ? "None" : "\(number(review.offset + 1)) to \(number(review.offset + review.pairs.count))") of \(number(review.total)) undecided record identities. Names and postcodes are shown as linkage compares them; beside each value of a candidate, how it agrees with the record.</p>"
+        for pair in review.pairs {
+            let judged = review.judgements[pair.id] ?? [:]
+            var head = "<th scope=\"col\">Field</th><th scope=\"col\">Record</th>"
+            for (i, c) in pair.candidates.enumerated() {
+                head += "<th scope=\"col\">Person \(i + 1): \(String(format: "%.1f%%", 100 * c.probability)) likely</th>"
+            }
+            func cell(_ value: String, _ level: String?) -> String {
+                "<td>\(value.isEmpty ? "<span class=\"meta\">missing</span>" : escape(value))\(level.map { " <span class=\"meta\">(\(escape($0)))</span>" } ?? "")</td>"
+            }
+            var rows = "<tr><th scope=\"row\">Record id</th><td>\(escape(pair.recordId))</td>"
+            rows += String(repeating: "<td></td>", count: pair.candidates.count) + "</tr>"
+            rows += "<tr><th scope=\"row\">NHS number</th>" + cell(pair.record.nhsNumber ?? "", nil)
+            for c in pair.candidates { rows += cell(c.registration.nhsNumber ?? "", c.levels.first) }
+            rows += "</tr>"
+            for (label, path, field) in fields {
+                rows += "<tr><th scope=\"row\">\(label)</th>" + cell(pair.record[keyPath: path], nil)
+                for c in pair.candidates {
+                    rows += cell(c.registration[keyPath: path], c.levels.indices.contains(field) ? c.levels[field] : nil)
+                }
+                rows += "</tr>"
+            }
+            rows += "<tr><th scope=\"row\">Practice</th><td></td>"
+            for c in pair.candidates { rows += "<td>\(escape(c.practiceCode))</td>" }
+            rows += "</tr><tr><th scope=\"row\">Judgement</th><td></td>"
+            for (i, c) in pair.candidates.enumerated() {
+                let earlier =
+                    judged[c.person].map {
+                        "<p>Judged \($0.same ? "the same person" : "a different person") by \(escape($0.reviewer)), \(escape(String(AuditEntry.timestamp($0.decidedAt).prefix(10))))</p>"
+                    } ?? ""
+                rows += """
+                    <td>\(earlier)<form method="post" action="/linkage-review/judge"><input type="hidden" name="csrf" value="\(entry.csrf)">
+                    <input type="hidden" name="run" value="\(pair.runId)"><input type="hidden" name="pair" value="\(pair.id)">
+                    <input type="hidden" name="person" value="\(escape(c.person))"><input type="hidden" name="offset" value="\(review.offset)">
+                    <button type="submit" name="judgement" value="same" aria-label="Pair \(pair.id), person \(i + 1): the same person">Same person</button>
+                    <button type="submit" name="judgement" value="different" aria-label="Pair \(pair.id), person \(i + 1): a different person">Different</button></form></td>
+                    """
+            }
+            rows += "</tr>"
+            body += """
+                <section aria-labelledby="pair-\(pair.id)"><h2 id="pair-\(pair.id)">Pair \(pair.id): \(pair.records == 1 ? "1 record" : "\(number(pair.records)) records") in \(escape(pair.source))</h2>
+                <div class="scroll"><table><caption>The record beside the people it may be</caption><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table></div></section>
+                """
+        }
+        var pages: [(String, Int)] = []
+        let size = Session.reviewPageLimit
+        if review.offset > 0 { pages.append(("Previous \(size)", max(0, review.offset - size))) }
+        if review.offset + review.pairs.count < review.total { pages.append(("Next \(size)", review.offset + size)) }
+        for (label, offset) in pages {
+            body += """
+                <form method="post" action="/linkage-review/open" class="pager"><input type="hidden" name="csrf" value="\(entry.csrf)">
+                <input type="hidden" name="offset" value="\(offset)"><button type="submit">\(label)</button></form>
+                """
+        }
+        return page("Linkage review", body, signedIn: entry)
     }
 
     static let forbidden = page("Forbidden", "<p>Your form expired or did not come from this site. Go back and try again.</p>")

@@ -198,6 +198,46 @@ extension WebApp.Routes {
             }
         }
 
+        router.get("/linkage-review") { request, _ -> Response in
+            guard let entry = WebApp.authenticated(request, sessions) else { return .redirect(to: "/login") }
+            do {
+                let (total, run) = try await WebApp.offLoop { try entry.session.linkageReviewQueue() }
+                return WebApp.html(Pages.linkageReviewQueue(entry, total: total, run: run))
+            } catch {
+                return try WebApp.failure("Linkage review", error, entry)
+            }
+        }
+
+        // Showing pairs re-identifies both sides: a POST, never a link. A judgement posts to
+        // its own path, then the same page is shown again.
+        @Sendable func reviewPage(_ request: Request, judge: Bool) async throws -> Response {
+            guard let entry = WebApp.authenticated(request, sessions) else { return .redirect(to: "/login") }
+            let form = try await Form(request)
+            guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return WebApp.html(Pages.forbidden, .forbidden) }
+            let offset = min(max(0, Int(form["offset"] ?? "") ?? 0), 1 << 40)
+            do {
+                return try await WebApp.offLoop {
+                    var message: String?
+                    if judge {
+                        guard let run = Int64(form["run"] ?? ""), let pair = Int64(form["pair"] ?? ""),
+                            let judgement = form["judgement"], ["same", "different"].contains(judgement)
+                        else { throw AccessError.invalid("a judgement needs a run, a pair, a person and same or different") }
+                        do {
+                            try entry.session.judge(run: run, pair: pair, person: form["person"] ?? "", same: judgement == "same")
+                        } catch AccessError.invalid(let problem) {
+                            message = problem
+                        }
+                    }
+                    let review = try entry.session.linkageReview(offset: offset)
+                    return WebApp.html(Pages.linkageReview(entry, review, message: message), message == nil ? .ok : .badRequest)
+                }
+            } catch {
+                return try WebApp.failure("Linkage review", error, entry)
+            }
+        }
+        router.post("/linkage-review/open") { request, _ -> Response in try await reviewPage(request, judge: false) }
+        router.post("/linkage-review/judge") { request, _ -> Response in try await reviewPage(request, judge: true) }
+
         router.get("/audit") { request, _ -> Response in
             guard let entry = WebApp.authenticated(request, sessions) else { return .redirect(to: "/login") }
             return try await WebApp.offLoop { try WebApp.auditPage(entry, whole: false) }

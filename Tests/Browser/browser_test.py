@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 base, users_file, shots = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(shots, exist_ok=True)
 passwords = dict(re.findall(r"^\s+(\w+) / (\S+)\s+\(", open(users_file).read(), re.M))
-assert set(passwords) >= {"analyst", "clinician", "ig_lead", "admin"}, passwords
+assert set(passwords) >= {"analyst", "clinician", "ig_lead", "admin", "linkage_reviewer"}, passwords
 
 options = webdriver.ChromeOptions()
 for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900"]:
@@ -296,6 +296,19 @@ for user in ["ig_lead", "admin"]:
     page_ok(f"{user} whole audit check")
     assert "intact" in browser.page_source and "Checked from the first entry just now." in browser.page_source
     shot(f"{user}-audit-whole-check")
+
+# The linkage reviewer: the queue of undecided records (messy demo identities leave some), a
+# page of pairs side by side, and a judgement recorded.
+sign_in("linkage_reviewer", "administration")
+menu = every_page("linkage_reviewer")
+assert menu == ["Linkage review"], menu
+click(browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Show the first')]"))
+page_ok("linkage review pairs")
+shot("linkage-review-pairs")
+assert "Pair 1:" in browser.page_source, "no pairs to review"
+click(browser.find_element(By.XPATH, "//button[normalize-space()='Different']"))
+page_ok("linkage review judged")
+assert "Judged a different person by linkage_reviewer" in browser.page_source
 
 # The IG lead under planning sees the dashboards, not cohorts.
 sign_in("ig_lead", "planning")

@@ -78,21 +78,22 @@ import Testing
             sex: rng.chance(0.5) ? .female : .male, postcode: postcodes[rng.int(0..<postcodes.count)])
     }
 
-    static func link(_ people: [Person], _ care: CareRecords, previous: LinkageState?, mode: LinkageMode)
-        -> (person: [Int32], report: LinkageReport.Probabilistic, state: LinkageState)
-    {
+    static func link(
+        _ people: [Person], _ care: CareRecords, previous: LinkageState?, mode: LinkageMode,
+        reviews: [IdentityDigest: [String: Bool]] = [:]
+    ) -> (person: [Int32], report: LinkageReport.Probabilistic, state: LinkageState, queue: [ReviewItem]) {
         let patients = patients(people)
         let spine = Spine(patients: patients, asOf: Day(year: 2025, month: 1, day: 1)!)
         var linkage = Linkage(
             person: [Int32](repeating: -1, count: care.count), rule: [LinkRule](repeating: .unlinked, count: care.count),
             nhsConflict: [Bool](repeating: false, count: care.count))
-        let (report, state) = ProbabilisticLinker(patients: patients, spine: spine, workers: 2).link(
-            care, &linkage, workers: 2, previous: previous, mode: mode, run: 1)
+        let outcome = ProbabilisticLinker(patients: patients, spine: spine, workers: 2).link(
+            care, &linkage, workers: 2, previous: previous, mode: mode, reviews: reviews, run: 1)
         // People by their patient id (the default pseudonym), so rounds compare by identity.
         let person = linkage.person.map { p -> Int32 in
             p < 0 ? -1 : Int32(people.firstIndex { $0.id == patients.patientId[Int(spine.registrationOfPerson[Int(p)])] }!)
         }
-        return (person, report, state)
+        return (person, outcome.report, outcome.state, outcome.queue)
     }
 
     @Test func incrementalEqualsAFullRelinkAsTheSpineChanges() throws {
@@ -101,8 +102,10 @@ import Testing
         var next = people.count
         var care = CareRecords()
         for i in 0..<600 { Self.record(of: people[rng.int(0..<people.count)], id: i, &rng, into: &care) }
-        var state = Self.link(people, care, previous: nil, mode: .reestimate).state
-        var reused = 0, changed = 0, changedDecision = 0
+        var (_, _, state, queue) = Self.link(people, care, previous: nil, mode: .reestimate)
+        var reused = 0, changed = 0, changedDecision = 0, byReview = 0
+        // Reviewers' judgements, made on each round's queue: one person the same, or each different.
+        var reviews: [IdentityDigest: [String: Bool]] = [:]
 
         for round in 1...6 {
             // Twins of people with records: the same identity under another NHS number.
@@ -122,8 +125,15 @@ import Testing
             for _ in 0..<3 { people[rng.int(0..<people.count)].family = Self.families[rng.int(0..<Self.families.count)] }
             for i in 0..<50 { Self.record(of: people[rng.int(0..<people.count)], id: 600 + 50 * round + i, &rng, into: &care) }
 
-            let incremental = Self.link(people, care, previous: state, mode: .incremental)
-            let full = Self.link(people, care, previous: state, mode: .relink)
+            for item in queue.prefix(8) {
+                if rng.chance(0.5) {
+                    reviews[item.identity] = [item.candidates[0].person: true]
+                } else {
+                    for c in item.candidates { reviews[item.identity, default: [:]][c.person] = false }
+                }
+            }
+            let incremental = Self.link(people, care, previous: state, mode: .incremental, reviews: reviews)
+            let full = Self.link(people, care, previous: state, mode: .relink, reviews: reviews)
             let differ = zip(incremental.person, full.person).filter { $0 != $1 }.count
             #expect(differ == 0, "round \(round): \(differ) records linked differently")
             let decisions = full.state.decisions.filter { incremental.state.decisions[$0.key] != $0.value }.count
@@ -137,11 +147,15 @@ import Testing
                     changedDecision += 1
                 }
             }
+            #expect(incremental.queue.map(\.identity) == full.queue.map(\.identity))
+            byReview += incremental.report.linkedByReview ?? 0
             state = incremental.state
+            queue = incremental.queue
         }
         // The rounds reused decisions, and changed evidence changed some of them: a decision
         // reused without its evidence checked would have been wrong.
         #expect(reused > 1_000 && changed > 50 && changedDecision > 5, "\(reused) \(changed) \(changedDecision)")
+        #expect(byReview > 10, "\(byReview)")
     }
 
     /// A model whose spine moved by more than a tenth, or whose tables do not have the levels

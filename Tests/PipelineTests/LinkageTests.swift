@@ -4,6 +4,7 @@ import Identity
 import Outputs
 import PHMCore
 import Pipeline
+import Storage
 import Synthesis
 import TestSupport
 import Testing
@@ -148,5 +149,84 @@ import Testing
         // Estimated anew when asked.
         let again = try run(3, .reestimate)
         #expect(again.report.estimatedInRun == again.runId && again.report.decisionsReused == 0)
+    }
+
+    /// Reviewers' judgements of the queue feed the next run: a record judged the same person as
+    /// a candidate links to them (rule `clerical_review`), and a person judged different is not
+    /// proposed for it again. Judged here from the generator's ground truth.
+    @Test func reviewersJudgementsFeedTheNextRun() throws {
+        let root = temporaryFolder("clerical-review")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var synthesis = SynthesisOptions(people: 3_000, seed: 24)
+        synthesis.identities = .messy
+        let input = root.appendingPathComponent("in")
+        _ = try SyntheticHealthSystem.write(synthesis, to: input)
+        let data = root.appendingPathComponent("data")
+        func run() throws -> PreparedRun {
+            var options = RunOptions(
+                input: input, asOf: synthesis.asOf, output: root.appendingPathComponent("out"), dataDirectory: data,
+                keyFile: DefaultRun.keyFile)
+            options.projection.years = 0
+            return try PipelineRun.execute(options).prepared
+        }
+        var personOfPatient: [String: String] = [:]
+        for row in readCSV(input.appendingPathComponent("ground-truth/registrations.csv")).dropFirst() {
+            personOfPatient[row[0]] = row[1]
+        }
+        var truth: [String: String] = [:]
+        for row in readCSV(input.appendingPathComponent("ground-truth/care_records.csv")).dropFirst() { truth[row[1]] = row[2] }
+
+        let first = try run()
+        let vault = try IdentityVault(directory: data.appendingPathComponent("vault"))
+        let (pairs, total) = try vault.reviewPairs(offset: 0, limit: 100_000)
+        #expect(total >= 10 && pairs.count == total && first.linkage.probabilistic?.queuedForReview == total, "\(total)")
+        #expect(pairs.map(\.id) == Array(1...Int64(total)))
+        #expect(zip(pairs, pairs.dropFirst()).allSatisfy { $0.candidates[0].probability >= $1.candidates[0].probability })
+        let identities = try vault.identities(of: pairs.flatMap { $0.candidates.map(\.person) })
+        func truePerson(_ pseudonym: String) -> String? {
+            identities[pseudonym].flatMap { personOfPatient[String($0.patientIds.split(separator: "|")[0])] }
+        }
+        var judgedSame: [String: String] = [:], judgedDifferent: [String: Set<String>] = [:]
+        for pair in pairs {
+            let record = try #require(truth[pair.recordId])
+            for c in pair.candidates {
+                let same = truePerson(c.person) == record
+                try vault.decide(
+                    ReviewDecision(identity: pair.identity, person: c.person, same: same, reviewer: "rev", decidedAt: Date()))
+                if same {
+                    judgedSame[pair.recordId] = c.person
+                } else {
+                    judgedDifferent[pair.recordId, default: []].insert(c.person)
+                }
+            }
+        }
+        #expect(judgedSame.count > total / 3, "\(judgedSame.count) of \(total)")
+
+        let second = try run()
+        var byReview = 0, right = 0
+        var recordOfId: [String: Int] = [:]
+        for (r, id) in second.careRecordIds.enumerated() {
+            recordOfId[id] = r
+            guard second.careRule[r] == .clericalReview else { continue }
+            byReview += 1
+            let person = second.population.pseudonym[Int(second.carePerson[r])]
+            if truePerson(person) == truth[id] { right += 1 }
+        }
+        #expect(byReview >= judgedSame.count && right == byReview, "\(right) of \(byReview)")
+        #expect(second.linkage.probabilistic?.linkedByReview == byReview)
+        for (id, person) in judgedSame {
+            let r = try #require(recordOfId[id])
+            #expect(second.careRule[r] == .clericalReview && second.population.pseudonym[Int(second.carePerson[r])] == person)
+        }
+        for (id, people) in judgedDifferent where judgedSame[id] == nil {
+            let r = try #require(recordOfId[id])
+            if second.carePerson[r] >= 0 { #expect(!people.contains(second.population.pseudonym[Int(second.carePerson[r])])) }
+        }
+        // The judged records are no longer proposed with the people judged.
+        let (after, _) = try vault.reviewPairs(offset: 0, limit: 100_000)
+        for pair in after {
+            #expect(judgedSame[pair.recordId] == nil)
+            #expect(pair.candidates.allSatisfy { !(judgedDifferent[pair.recordId]?.contains($0.person) ?? false) })
+        }
     }
 }

@@ -20,6 +20,7 @@ import Testing
         ],
         .igLead: [.planning: [.viewAggregates], .administration: [.viewAudit, .manageSharing]],
         .admin: [.administration: [.manageUsers, .viewAudit]],
+        .linkageReviewer: [.administration: [.reviewLinkage]],
     ]
 
     @Test func accessMatrixHoldsForEveryRoleActionAndPurpose() throws {
@@ -65,6 +66,7 @@ import Testing
                         case .viewAudit: _ = try session.verifyAudit()
                         case .manageSharing: try session.setSharing(.socialCare, .directCare, allowed: true)
                         case .manageUsers: _ = try session.users()
+                        case .reviewLinkage: _ = try session.linkageReview()
                         }
                     } catch let error as AccessError { refusal = error }
                     if allowed {

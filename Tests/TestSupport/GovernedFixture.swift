@@ -16,7 +16,9 @@ public final class Fixture: @unchecked Sendable {
     /// The platform key, in memory: audit entries and record keys.
     public let key = PlatformKey.ephemeral()
     /// Users by role; the clinician works at practice P3.
-    public static let names: [Role: String] = [.analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm"]
+    public static let names: [Role: String] = [
+        .analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm", .linkageReviewer: "rev",
+    ]
 
     public init() throws {
         let frame = randomFrame(4_000, seed: 21)
@@ -54,6 +56,25 @@ public final class Fixture: @unchecked Sendable {
         try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Fixture.password)
         try admin.setUser("cli", role: .clinician, practiceCode: "P3", password: Fixture.password)
         try admin.setUser("ig", role: .igLead, practiceCode: nil, password: Fixture.password)
+        try admin.setUser("rev", role: .linkageReviewer, practiceCode: nil, password: Fixture.password)
+        // A review queue of two undecided records, each beside two of the frame's people.
+        func side(_ given: String) -> ReviewPair.Side {
+            ReviewPair.Side(
+                nhsNumber: nil, givenName: given, familyName: "FAMILY", dateOfBirth: "1950-01-01", sex: "F", postcode: "SO238UJ")
+        }
+        let queue = (1...2).map { id in
+            ReviewPair(
+                id: Int64(id), runId: frame.runId, identity: Data(repeating: UInt8(id), count: 16), source: "care_contacts.csv",
+                recordId: "C\(id)", records: id, record: side("GIVEN"),
+                candidates: (0..<2).map { k in
+                    ReviewPair.Candidate(
+                        person: frame.pseudonym[2 * id + k], probability: 0.9 - 0.1 * Double(k), practiceCode: "P3",
+                        registration: side("GIVEN\(k)"),
+                        levels: ["missing", "exact", "Jaro-Winkler 0.92+", "exact", "unit", "same"])
+                })
+        }
+        try vault.stageLinkage(nil, newModel: false, queue: queue)
+        try vault.pruneToStaged()
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }

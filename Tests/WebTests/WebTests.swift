@@ -230,3 +230,63 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         }
     }
 }
+
+@Suite struct LinkageReviewPageTests {
+    /// The linkage reviewer sees the queue's size, then pairs side by side (only through a
+    /// form), judges one, and nobody else can; every view and judgement is audited, by pair and
+    /// pseudonym, never by name.
+    @Test func reviewerJudgesPairsSideBySideAndNobodyElseSeesThem() async throws {
+        let fixture = try Fixture()
+        let vault = try IdentityVault(directory: fixture.folder.appendingPathComponent("vault"))
+        let person = fixture.frame.pseudonym[2]
+        try await fixture.app.test(.router) { client in
+            let (cookie, token) = try await signIn(client, "rev", "administration")
+            let headers = formHeaders(cookie)
+            let queue = try await client.execute(uri: "/linkage-review", method: .get, headers: [.cookie: cookie])
+            #expect(queue.status == .ok && queue.text.contains("2 care record identities of run \(fixture.frame.runId)"))
+            #expect(queue.text.contains("<a href=\"/linkage-review\">Linkage review</a>") && !queue.text.contains("GIVEN"))
+            let page = try await client.execute(
+                uri: "/linkage-review/open", method: .post, headers: headers, body: form(["csrf": token, "offset": "0"]))
+            #expect(page.status == .ok && page.text.contains("Pair 1: 1 record in care_contacts.csv"))
+            #expect(page.text.contains("Pair 2: 2 records") && page.text.contains("Person 1: 90.0% likely"))
+            #expect(page.text.contains("GIVEN0 <span class=\"meta\">(Jaro-Winkler 0.92+)</span>"))
+            func judge(_ fields: [String: String]) async throws -> TestResponse {
+                var body = ["csrf": token, "run": "\(fixture.frame.runId)", "pair": "1", "person": person, "offset": "0"]
+                body.merge(fields) { _, new in new }
+                return try await client.execute(uri: "/linkage-review/judge", method: .post, headers: headers, body: form(body))
+            }
+            let judged = try await judge(["judgement": "same"])
+            #expect(judged.status == .ok && judged.text.contains("Judged the same person by rev"))
+            // Not a candidate of the pair, a queue since replaced, no judgement, a forged form: refused.
+            let stranger = try await judge(["judgement": "different", "person": fixture.frame.pseudonym[40]])
+            #expect(stranger.status == .badRequest && stranger.text.contains("not one this record may be"))
+            let stale = try await judge(["judgement": "different", "run": "\(fixture.frame.runId + 1)"])
+            #expect(stale.status == .badRequest && stale.text.contains("has changed"))
+            #expect(try await judge(["judgement": "maybe"]).status == .badRequest)
+            #expect(try await judge(["judgement": "different", "csrf": "forged"]).status == .forbidden)
+            let decisions = try vault.reviewDecisions()
+            #expect(decisions.count == 1 && decisions[0].same && decisions[0].person == person && decisions[0].reviewer == "rev")
+        }
+        try await fixture.app.test(.router) { client in
+            for (user, purpose) in [
+                ("ana", "planning"), ("cli", "direct_care"), ("ig", "administration"), ("adm", "administration"),
+            ] {
+                let (cookie, token) = try await signIn(client, user, purpose)
+                let queue = try await client.execute(uri: "/linkage-review", method: .get, headers: [.cookie: cookie])
+                #expect(queue.status == .forbidden && !queue.text.contains("href=\"/linkage-review\""), "\(user)")
+                let page = try await client.execute(
+                    uri: "/linkage-review/open", method: .post, headers: formHeaders(cookie),
+                    body: form(["csrf": token, "offset": "0"]))
+                #expect(page.status == .forbidden && !page.text.contains("GIVEN"), "\(user)")
+            }
+        }
+        let entries = try GovernanceStore(directory: fixture.folder, key: fixture.key).auditEntries().filter {
+            $0.action == "review_linkage"
+        }
+        let shown = try #require(entries.first { $0.user == "rev" && $0.detail.contains("\"pairs\":[1,2]") })
+        #expect(shown.detail.contains(fixture.frame.pseudonym[2]) && shown.detail.contains(fixture.frame.pseudonym[5]))
+        #expect(entries.contains { $0.user == "rev" && $0.detail.contains("\"judgement\":\"same\"") && $0.outcome == "allowed" })
+        #expect(entries.filter { $0.outcome == "denied" }.count == 8)
+        #expect(!entries.contains { $0.detail.contains("GIVEN") || $0.detail.contains("FAMILY") })
+    }
+}
