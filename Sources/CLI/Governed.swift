@@ -98,7 +98,7 @@ extension PHMCommand {
                 abstract: "Add a user, or change one's role, practice, password or whether active.")
             @OptionGroup var session: SessionOptions
             @Option(help: "The user to add or change.") var name: String
-            @Option(help: "analyst, clinician, ig_lead or admin.") var role: Role
+            @Option(help: "analyst, clinician, ig_lead, admin or linkage_reviewer.") var role: Role
             @Option(help: "A clinician's practice (ODS code).") var practice: String?
             @Flag(help: "Set a new password (read from $PHM_NEW_PASSWORD, or asked for); needed for a new user.")
             var password = false

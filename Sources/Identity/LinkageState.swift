@@ -75,6 +75,11 @@ public struct LinkDecision: Sendable, Equatable {
 /// The match weights as estimated, with the term frequencies of that run's spine, so that a run
 /// reusing the model weighs exactly as the run that estimated it.
 public struct MatchModel: Sendable, Codable {
+    /// What a decision means: raised whenever the comparisons, the weights, the thresholds or
+    /// the blocking change, so that a later release re-estimates rather than reuse decisions an
+    /// earlier one made.
+    public static let currentVersion = 1
+    public var version = MatchModel.currentVersion
     public var weights: MatchWeights
     /// People on the spine with each given name, family name and postcode, in that order.
     public var frequency: [[String: Int]] = [[:], [:], [:]]
@@ -88,7 +93,7 @@ public struct MatchModel: Sendable, Codable {
     public var estimatedAsOf: String
 
     enum CodingKeys: String, CodingKey {
-        case weights, persons, estimationRecords, blockedPairs, randomPairs, estimatedInRun, estimatedAsOf
+        case version, weights, persons, estimationRecords, blockedPairs, randomPairs, estimatedInRun, estimatedAsOf
     }
 
     public init(
@@ -109,9 +114,9 @@ public struct MatchModel: Sendable, Codable {
     /// again: the prior and the term frequencies are shares of the spine.
     public static let largestChange = 0.1
 
-    /// Whether the model can weigh a spine of `persons` people: its fields and levels are those
-    /// compared now, its numbers are finite and in range, and the spine has not moved by more
-    /// than `largestChange`.
+    /// Whether the model can weigh a spine of `persons` people: it is of this version, its
+    /// fields and levels are those compared now, its numbers are finite and in range, and the
+    /// spine has not moved by more than `largestChange`.
     public func fits(persons: Int) -> Bool {
         let fields = MatchWeights.Field.allCases
         let shaped = [weights.m, weights.u].allSatisfy { table in
@@ -122,7 +127,7 @@ public struct MatchModel: Sendable, Codable {
         }
         let prior = weights.prior.isFinite && weights.prior > 0 && weights.prior < 1
         let counts = frequency.count == 3 && self.persons > 0
-        return shaped && prior && counts
+        return version == Self.currentVersion && shaped && prior && counts
             && abs(Double(persons - self.persons)) <= Self.largestChange * Double(self.persons)
     }
 }

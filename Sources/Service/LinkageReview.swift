@@ -51,23 +51,31 @@ extension Session {
         return LinkageReviewPage(pairs: pairs, total: total, offset: offset, judgements: judgements)
     }
 
-    /// Judges a pair of the current queue: its record and one of its candidates are the same
-    /// person, or not. The next run links (or stops proposing) accordingly.
-    public func judge(run: Int64, pair: Int64, person: String, same: Bool) throws {
-        try Session.check(person, "a person", 64)
-        try authorise(
-            .reviewLinkage,
-            detail: [
-                "run": .number(Double(run)), "pair": .number(Double(pair)), "person": .string(person),
-                "judgement": .string(same ? "same" : "different"),
-            ])
+    /// Judges a pair of the current queue: its record and its candidate number `candidate` (from
+    /// 0) are the same person, or not. The next run links (or stops proposing) accordingly; a
+    /// judgement of the same person replaces any other the record had. Audited with the record's
+    /// id and the person's pseudonym, so the log traces it after the queue is replaced; one that
+    /// cannot be made is audited as refused.
+    public func judge(run: Int64, pair: Int64, candidate: Int, same: Bool) throws {
+        var detail: [String: JSONValue] = [
+            "run": .number(Double(run)), "pair": .number(Double(pair)), "candidate": .number(Double(candidate)),
+            "judgement": .string(same ? "same" : "different"),
+        ]
+        if !AccessPolicy.allows(user.role, .reviewLinkage, for: purpose) { try authorise(.reviewLinkage, detail: detail) }
         let vault = try platform.vault()
-        guard let found = try vault.reviewPair(id: pair), found.runId == run else {
-            throw AccessError.invalid("the review queue has changed since that page was shown: open it again")
+        guard let found = try vault.reviewPair(id: pair), found.runId == run, found.candidates.indices.contains(candidate)
+        else {
+            let problem = "that pair is not in the review queue as shown: open the queue again"
+            detail["reason"] = .string(problem)
+            try store.audit(
+                user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.reviewLinkage.rawValue,
+                outcome: "refused", detail: Session.json(detail))
+            throw AccessError.invalid(problem)
         }
-        guard found.candidates.contains(where: { $0.person == person }) else {
-            throw AccessError.invalid("that person is not one this record may be")
-        }
+        let person = found.candidates[candidate].person
+        detail["record"] = .string(found.recordId)
+        detail["person"] = .string(person)
+        try authorise(.reviewLinkage, detail: detail)
         try vault.decide(
             ReviewDecision(identity: found.identity, person: person, same: same, reviewer: user.name, decidedAt: Date()))
     }

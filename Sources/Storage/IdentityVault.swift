@@ -234,7 +234,8 @@ public final class IdentityVault: Sendable {
     /// The tables a run replaces whole when it is made current (`pruneToStaged`).
     static let linkageTables = ["linkModel", "linkFrequency", "linkDecision", "reviewPair"]
 
-    /// `table + "Next"`, empty, with the table's own definition.
+    /// `table + "Next"`, empty, with the table's own definition (its `CREATE TABLE` only: these
+    /// tables have no index or trigger of their own).
     static func createStaged(_ db: Database, _ table: String) throws {
         guard
             let sql = try String.fetchOne(
@@ -460,9 +461,17 @@ public final class IdentityVault: Sendable {
         }
     }
 
-    /// Records a judgement, replacing any earlier one of the same pair.
+    /// Records a judgement, replacing any earlier one of the same pair; a record judged the same
+    /// as one person is no longer judged the same as any other.
     public func decide(_ decision: ReviewDecision) throws {
-        try database.write { db in try decision.save(db) }
+        try database.write { db in
+            if decision.same {
+                try db.execute(
+                    sql: "DELETE FROM reviewDecision WHERE identity = ? AND same AND person != ?",
+                    arguments: [decision.identity, decision.person])
+            }
+            try decision.save(db)
+        }
     }
 
     public func count() throws -> Int {

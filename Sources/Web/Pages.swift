@@ -719,14 +719,14 @@ enum Pages {
                 rows += """
                     <td>\(earlier)<form method="post" action="/linkage-review/judge"><input type="hidden" name="csrf" value="\(entry.csrf)">
                     <input type="hidden" name="run" value="\(pair.runId)"><input type="hidden" name="pair" value="\(pair.id)">
-                    <input type="hidden" name="person" value="\(escape(c.person))"><input type="hidden" name="offset" value="\(review.offset)">
+                    <input type="hidden" name="candidate" value="\(i)"><input type="hidden" name="offset" value="\(review.offset)">
                     <button type="submit" name="judgement" value="same" aria-label="Pair \(pair.id), person \(i + 1): the same person">Same person</button>
                     <button type="submit" name="judgement" value="different" aria-label="Pair \(pair.id), person \(i + 1): a different person">Different</button></form></td>
                     """
             }
             rows += "</tr>"
             body += """
-                <section aria-labelledby="pair-\(pair.id)"><h2 id="pair-\(pair.id)">Pair \(pair.id): \(pair.records == 1 ? "1 record" : "\(number(pair.records)) records") in \(escape(pair.source))</h2>
+                <section aria-labelledby="pair-\(pair.id)"><h2 id="pair-\(pair.id)">Pair \(pair.id): \(pair.records == 1 ? "1 record" : "\(number(pair.records)) records")</h2>
                 <div class="scroll"><table><caption>The record beside the people it may be</caption><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table></div></section>
                 """
         }

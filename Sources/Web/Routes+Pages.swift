@@ -219,11 +219,14 @@ extension WebApp.Routes {
                 return try await WebApp.offLoop {
                     var message: String?
                     if judge {
-                        guard let run = Int64(form["run"] ?? ""), let pair = Int64(form["pair"] ?? ""),
-                            let judgement = form["judgement"], ["same", "different"].contains(judgement)
-                        else { throw AccessError.invalid("a judgement needs a run, a pair, a person and same or different") }
                         do {
-                            try entry.session.judge(run: run, pair: pair, person: form["person"] ?? "", same: judgement == "same")
+                            guard let run = Int64(form["run"] ?? ""), let pair = Int64(form["pair"] ?? ""),
+                                let candidate = Int(form["candidate"] ?? ""), let judgement = form["judgement"],
+                                ["same", "different"].contains(judgement)
+                            else {
+                                throw AccessError.invalid("a judgement needs a run, a pair, a person and same or different")
+                            }
+                            try entry.session.judge(run: run, pair: pair, candidate: candidate, same: judgement == "same")
                         } catch AccessError.invalid(let problem) {
                             message = problem
                         }

@@ -120,7 +120,14 @@ import Testing
                 people.append(Self.newPerson(next, &rng))
                 next += 1
             }
-            for _ in 0..<5 { people.remove(at: rng.int(0..<people.count)) }
+            // Someone without an NHS number under a patient id another person has: a pseudonym
+            // two people share names neither.
+            var namesake = Self.newPerson(next, &rng)
+            next += 1
+            namesake.nhs = 0
+            namesake.id = people[rng.int(0..<people.count)].id
+            people.append(namesake)
+            for _ in 0..<6 { people.remove(at: rng.int(0..<people.count)) }
             for _ in 0..<5 { people[rng.int(0..<people.count)].postcode = Self.postcodes[rng.int(0..<Self.postcodes.count)] }
             for _ in 0..<3 { people[rng.int(0..<people.count)].family = Self.families[rng.int(0..<Self.families.count)] }
             for i in 0..<50 { Self.record(of: people[rng.int(0..<people.count)], id: 600 + 50 * round + i, &rng, into: &care) }

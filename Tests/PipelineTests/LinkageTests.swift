@@ -116,14 +116,16 @@ import Testing
         synthesis.identities = .messy
         let extracts = root.appendingPathComponent("extracts")
         _ = try MonthlyExtracts.write(MonthlySequence(months: 3), synthesis, to: extracts)
-        let data = root.appendingPathComponent("data")
-        func run(_ month: Int, _ mode: LinkageMode) throws -> (
+        // Two data directories: one linked month after month incrementally, one re-linked in full.
+        func run(_ month: Int, _ mode: LinkageMode, in directory: LinkageMode? = nil) throws -> (
             report: LinkageReport.Probabilistic, runId: Int64, links: [String: String]
         ) {
             let asOf = MonthlySequence.asOf(month: month, first: synthesis.asOf)
+            let name = (directory ?? mode).rawValue
             var options = RunOptions(
-                input: extracts.appendingPathComponent(asOf.description), asOf: asOf, output: root.appendingPathComponent("out"),
-                dataDirectory: data, keyFile: DefaultRun.keyFile)
+                input: extracts.appendingPathComponent(asOf.description), asOf: asOf,
+                output: root.appendingPathComponent("out-" + name), dataDirectory: root.appendingPathComponent("data-" + name),
+                keyFile: DefaultRun.keyFile)
             options.projection.years = 0
             options.linkage = mode
             let result = try PipelineRun.execute(options)
@@ -137,6 +139,8 @@ import Testing
         }
         let first = try run(1, .incremental)
         #expect(first.report.estimatedInRun == first.runId && first.report.decisionsReused == 0)
+        // The same data and the same sample: the same model.
+        #expect(try run(1, .relink).report == first.report)
         for month in [2, 3] {
             let incremental = try run(month, .incremental)
             let full = try run(month, .relink)
@@ -147,7 +151,7 @@ import Testing
             #expect(Double(reused) > 0.8 * Double(incremental.report.scored), "\(reused) of \(incremental.report.scored)")
         }
         // Estimated anew when asked.
-        let again = try run(3, .reestimate)
+        let again = try run(3, .reestimate, in: .incremental)
         #expect(again.report.estimatedInRun == again.runId && again.report.decisionsReused == 0)
     }
 

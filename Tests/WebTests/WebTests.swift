@@ -247,25 +247,33 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(queue.text.contains("<a href=\"/linkage-review\">Linkage review</a>") && !queue.text.contains("GIVEN"))
             let page = try await client.execute(
                 uri: "/linkage-review/open", method: .post, headers: headers, body: form(["csrf": token, "offset": "0"]))
-            #expect(page.status == .ok && page.text.contains("Pair 1: 1 record in care_contacts.csv"))
+            #expect(page.status == .ok && page.text.contains("Pair 1: 1 record</h2>") && page.text.contains("<td>C1</td>"))
+            // Neither the source's kind of care nor a pseudonym is shown beside a name.
+            #expect(!page.text.contains("care_contacts") && !page.text.contains(person))
             #expect(page.text.contains("Pair 2: 2 records") && page.text.contains("Person 1: 90.0% likely"))
             #expect(page.text.contains("GIVEN0 <span class=\"meta\">(Jaro-Winkler 0.92+)</span>"))
             func judge(_ fields: [String: String]) async throws -> TestResponse {
-                var body = ["csrf": token, "run": "\(fixture.frame.runId)", "pair": "1", "person": person, "offset": "0"]
+                var body = ["csrf": token, "run": "\(fixture.frame.runId)", "pair": "1", "candidate": "0", "offset": "0"]
                 body.merge(fields) { _, new in new }
                 return try await client.execute(uri: "/linkage-review/judge", method: .post, headers: headers, body: form(body))
             }
             let judged = try await judge(["judgement": "same"])
             #expect(judged.status == .ok && judged.text.contains("Judged the same person by rev"))
             // Not a candidate of the pair, a queue since replaced, no judgement, a forged form: refused.
-            let stranger = try await judge(["judgement": "different", "person": fixture.frame.pseudonym[40]])
-            #expect(stranger.status == .badRequest && stranger.text.contains("not one this record may be"))
-            let stale = try await judge(["judgement": "different", "run": "\(fixture.frame.runId + 1)"])
-            #expect(stale.status == .badRequest && stale.text.contains("has changed"))
-            #expect(try await judge(["judgement": "maybe"]).status == .badRequest)
+            for bad in [["candidate": "2"], ["candidate": "-1"], ["run": "\(fixture.frame.runId + 1)"], ["pair": "99"]] {
+                let refused = try await judge(bad.merging(["judgement": "different"]) { a, _ in a })
+                #expect(refused.status == .badRequest && refused.text.contains("not in the review queue as shown"), "\(bad)")
+            }
+            for bad in [["judgement": "maybe"], ["judgement": "same", "candidate": "99999999999999999999999"]] {
+                #expect(try await judge(bad).status == .badRequest)
+            }
             #expect(try await judge(["judgement": "different", "csrf": "forged"]).status == .forbidden)
-            let decisions = try vault.reviewDecisions()
+            var decisions = try vault.reviewDecisions()
             #expect(decisions.count == 1 && decisions[0].same && decisions[0].person == person && decisions[0].reviewer == "rev")
+            // The same record judged the same as the other person: that judgement replaces the first.
+            #expect(try await judge(["judgement": "same", "candidate": "1"]).status == .ok)
+            decisions = try vault.reviewDecisions()
+            #expect(decisions.count == 1 && decisions[0].person == fixture.frame.pseudonym[3])
         }
         try await fixture.app.test(.router) { client in
             for (user, purpose) in [
@@ -285,7 +293,10 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         }
         let shown = try #require(entries.first { $0.user == "rev" && $0.detail.contains("\"pairs\":[1,2]") })
         #expect(shown.detail.contains(fixture.frame.pseudonym[2]) && shown.detail.contains(fixture.frame.pseudonym[5]))
-        #expect(entries.contains { $0.user == "rev" && $0.detail.contains("\"judgement\":\"same\"") && $0.outcome == "allowed" })
+        let judged = try #require(
+            entries.first { $0.user == "rev" && $0.detail.contains("\"judgement\":\"same\"") && $0.outcome == "allowed" })
+        #expect(judged.detail.contains("\"record\":\"C1\"") && judged.detail.contains(person))
+        #expect(entries.filter { $0.outcome == "refused" }.count == 4)
         #expect(entries.filter { $0.outcome == "denied" }.count == 8)
         #expect(!entries.contains { $0.detail.contains("GIVEN") || $0.detail.contains("FAMILY") })
     }
