@@ -7,12 +7,18 @@ record linked to its most likely registration when that is at least 0.99 likely.
     splink_linkage.py DIR
 
 Prints one line of JSON: records, linked, correct, precision, recall, f1, seconds, peak_mb.
+With PHM_SPLINK_MEMORY_LIMIT (DuckDB's form, say 10GB) DuckDB keeps to that much memory and
+spills the rest to a temporary folder.
 """
 import json
+import os
 import re
 import resource
 import sys
+import tempfile
 import time
+
+import duckdb
 
 import pandas as pd
 import splink.comparison_library as cl
@@ -61,7 +67,9 @@ def main(folder):
     truth = dict(pd.read_csv(f"{folder}/ground-truth/care_records.csv", dtype=str)[["record_id", "person"]].itertuples(index=False))
     records = records[records["unique_id"].isin(truth)]
 
-    db = DuckDBAPI()
+    limit = os.environ.get("PHM_SPLINK_MEMORY_LIMIT")
+    config = {"memory_limit": limit, "temp_directory": tempfile.mkdtemp(prefix="splink-")} if limit else {}
+    db = DuckDBAPI(duckdb.connect(config=config))
     year = "substr(date_of_birth, 1, 4)"
     settings = SettingsCreator(
         link_type="link_only",
