@@ -173,6 +173,8 @@ public struct ReviewItem: Sendable {
     public var records: Int
     /// The best person and the next, if any.
     public var candidates: [Candidate]
+    /// A record linked by NHS number whose other fields disagree strongly, with the person linked.
+    public var linkedByNHSNumber = false
 
     public struct Candidate: Sendable {
         /// The person's pseudonym.

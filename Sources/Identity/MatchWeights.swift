@@ -257,8 +257,13 @@ public struct MatchWeights: Sendable, Codable {
     /// The match weight of a vector, log2 of the odds, with exact names and postcodes weighed
     /// by their frequency on the spine where given. A missing value weighs nothing either way.
     func weight(_ v: Vector, frequency: (Field) -> Double?) -> Double {
-        var w = log2(prior / (1 - prior))
-        for field in Field.allCases {
+        log2(prior / (1 - prior)) + weight(v, of: Field.allCases, frequency: frequency)
+    }
+
+    /// What some fields of a vector weigh, without the prior.
+    func weight(_ v: Vector, of fields: [Field], frequency: (Field) -> Double?) -> Double {
+        var w = 0.0
+        for field in fields {
             let l = Self.level(v, field)
             if l == field.levels.count - 1 { continue }
             var uLevel = u[field.rawValue][l]

@@ -17,6 +17,9 @@ import PHMCore
 public struct ProbabilisticLinker: Sendable {
     private let identities: [MatchWeights.Identity]
     private let personOfRegistration: [Int32]
+    /// Each person's registrations: `registrations[registrationStart[p]..<registrationStart[p + 1]]`.
+    private let registrationStart: [Int32]
+    private let registrations: [Int32]
     private let registrationOfPerson: [Int32]
     /// Each person's pseudonym, as decisions name people.
     private let personKeys: [String]
@@ -45,9 +48,9 @@ public struct ProbabilisticLinker: Sendable {
                 postcode: patients.postcode[r], sex: patients.sex[r])
         }
         let personKeys = pseudonyms ?? spine.registrationOfPerson.map { patients.patientId[Int($0)] }
-        let registrations = Parallel.ranges(identities.count, parts: workers * 4)
-        content = Parallel.map(registrations.count) { k in
-            registrations[k].map { r in identities[r].digest(person: personKeys[Int(spine.personOfRegistration[r])]).high }
+        let chunks = Parallel.ranges(identities.count, parts: workers * 4)
+        content = Parallel.map(chunks.count) { k in
+            chunks[k].map { r in identities[r].digest(person: personKeys[Int(spine.personOfRegistration[r])]).high }
         }.flatMap { $0 }
         let bits = UInt64(max(1, (patients.count + 1).bitWidth - (patients.count + 1).leadingZeroBitCount))
         let parts = Parallel.ranges(identities.count, parts: workers * 4)
@@ -67,6 +70,8 @@ public struct ProbabilisticLinker: Sendable {
         registrationBits = bits
         personOfRegistration = spine.personOfRegistration
         registrationOfPerson = spine.registrationOfPerson
+        registrationStart = spine.registrationStart
+        registrations = spine.registrations
         patientId = patients.patientId
     }
 
@@ -175,6 +180,25 @@ public struct ProbabilisticLinker: Sendable {
             guard let person = personOfKey[key], person >= 0 else { return nil }
             return person
         }
+        // Links by NHS number whose other details disagree strongly: a reviewer's "different"
+        // breaks the link (the record is then scored without that person); unjudged, they are
+        // queued for review first.
+        var disputed: [IdentityDigest: ReviewItem] = [:]
+        var broken = 0, disputedRecords = 0
+        for (row, item) in disputes(care, linkage, model) {
+            let person = personKeys[Int(linkage.person[row])]
+            switch reviews[item.identity]?[person] {
+            case false?:
+                linkage.person[row] = -1
+                linkage.rule[row] = .unlinked
+                broken += 1
+            case true?: continue
+            case nil:
+                disputedRecords += 1
+                disputed[item.identity, default: item].records += 1
+                disputed[item.identity]!.row = min(disputed[item.identity]!.row, row)
+            }
+        }
         let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
 
         // Each unlinked record against its candidates: the best person and the next.
@@ -255,11 +279,15 @@ public struct ProbabilisticLinker: Sendable {
                 }
             }
         }
-        // Likeliest first, so a reviewer's time goes where a judgement most often links.
-        let queue = undecided.values.sorted {
-            ($0.candidates[0].probability, $1.identity.high, $1.identity.low)
-                > ($1.candidates[0].probability, $0.identity.high, $0.identity.low)
-        }.prefix(Self.reviewQueueLimit)
+        // Disputed links first (they are links, and may be wrong), then the likeliest, so a
+        // reviewer's time goes where a judgement most often changes a link.
+        func order(_ items: Dictionary<IdentityDigest, ReviewItem>.Values) -> [ReviewItem] {
+            items.sorted {
+                ($0.candidates[0].probability, $1.identity.high, $1.identity.low)
+                    > ($1.candidates[0].probability, $0.identity.high, $0.identity.low)
+            }
+        }
+        let queue = (order(disputed.values) + order(undecided.values)).prefix(Self.reviewQueueLimit)
         let weights = model.weights
         var report = LinkageReport.Probabilistic(
             threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
@@ -280,9 +308,66 @@ public struct ProbabilisticLinker: Sendable {
         report.decisionsReused = reused
         report.evidenceChanged = changed
         report.linkedByReview = reviewed
+        report.nhsNumberLinksDisputed = disputedRecords
+        report.nhsNumberLinksBroken = broken
         report.queuedForReview = queue.count
         return LinkOutcome(
             report: report, state: LinkageState(model: model, decisions: decisions), queue: Array(queue))
+    }
+
+    /// Demographics this many bits against (2^-10: a thousand times likelier between two people
+    /// than within one) dispute a link by NHS number.
+    public static let disputeBits = 10.0
+
+    /// The records linked by NHS number with family name and sex (the date of birth differs)
+    /// whose fields the rule did not use (given name, date of birth, postcode) weigh at least
+    /// `disputeBits` against the person at every registration: a relative's NHS number, say, on
+    /// a record of someone with another given name and date of birth living elsewhere. Each as a
+    /// review item with that person (one record each; callers count them). A link by NHS number
+    /// and date of birth is not checked: an exact date of birth outweighs the rest disagreeing.
+    func disputes(_ care: CareRecords, _ linkage: Linkage, _ model: MatchModel) -> [(Int, ReviewItem)] {
+        let rows = (0..<care.count).filter { linkage.rule[$0] == .nhsNumberAndName }
+        let parts = Parallel.ranges(rows.count, parts: 8)
+        return Parallel.map(parts.count) { k in
+            parts[k].compactMap { i -> (Int, ReviewItem)? in
+                let row = rows[i], person = Int(linkage.person[row])
+                let record = Self.identity(care, row)
+                var best = -Double.infinity, bestRegistration: Int32 = -1, bestVector: MatchWeights.Vector = 0
+                for r in registrations[Int(registrationStart[person])..<Int(registrationStart[person + 1])] {
+                    let other = identities[Int(r)]
+                    let v = MatchWeights.compare(record, other)
+                    let w = model.weights.weight(v, of: [.givenName, .dateOfBirth, .postcode]) { frequency(of: $0, other, model) }
+                    if w > best { (best, bestRegistration, bestVector) = (w, r, v) }
+                }
+                guard best < -Self.disputeBits, bestRegistration >= 0 else { return nil }
+                let full = weight(bestVector, identities[Int(bestRegistration)], model)
+                let candidate = ReviewItem.Candidate(
+                    person: personKeys[person], registration: Int(bestRegistration),
+                    probability: MatchWeights.probability(full),
+                    levels: MatchWeights.Field.allCases.map { $0.levels[MatchWeights.level(bestVector, $0)] })
+                return (
+                    row,
+                    ReviewItem(
+                        identity: record.digest(), row: row, records: 0, candidates: [candidate], linkedByNHSNumber: true)
+                )
+            }
+        }.flatMap { $0 }
+    }
+
+    /// A comparison's match weight under the model, term frequencies of `other` included.
+    func weight(_ v: MatchWeights.Vector, _ other: MatchWeights.Identity, _ model: MatchModel) -> Double {
+        model.weights.weight(v) { frequency(of: $0, other, model) }
+    }
+
+    /// The share of the spine's people with `other`'s value of a field, for exact agreement.
+    func frequency(of field: MatchWeights.Field, _ other: MatchWeights.Identity, _ model: MatchModel) -> Double? {
+        let n =
+            switch field {
+            case .givenName: model.frequency[0][other.given]
+            case .familyName: model.frequency[1][other.family]
+            default: model.frequency[2][other.postcode]
+            }
+        return n.map { Double($0) / Double(model.persons) }
     }
 
     /// The most undecided record identities kept for review in a run.
@@ -372,19 +457,10 @@ public struct ProbabilisticLinker: Sendable {
         -> (person: Int32, probability: Double, candidates: [ReviewItem.Candidate])
     {
         var byPerson: [Int32: (weight: Double, registration: Int32, vector: MatchWeights.Vector)] = [:]
-        let persons = Double(model.persons)
         for r in candidates {
             let other = identities[Int(r)]
             let v = MatchWeights.compare(record, other)
-            let w = model.weights.weight(v) { field in
-                let n =
-                    switch field {
-                    case .givenName: model.frequency[0][other.given]
-                    case .familyName: model.frequency[1][other.family]
-                    default: model.frequency[2][other.postcode]
-                    }
-                return n.map { Double($0) / persons }
-            }
+            let w = weight(v, other, model)
             let person = personOfRegistration[Int(r)]
             if w > byPerson[person]?.weight ?? -.infinity { byPerson[person] = (w, r, v) }
         }

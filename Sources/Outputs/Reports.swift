@@ -217,6 +217,11 @@ public struct LinkageReport: Sendable, Codable {
         /// undecided record identities put in the review queue.
         public var linkedByReview: Int?
         public var queuedForReview: Int?
+        /// Records linked by NHS number, family name and sex whose other fields are at least a
+        /// thousand times likelier between two people (queued for review, still linked), and
+        /// those a reviewer judged a different person (so scored like the unlinked).
+        public var nhsNumberLinksDisputed: Int?
+        public var nhsNumberLinksBroken: Int?
 
         public init(
             threshold: Double, margin: Double, reviewFloor: Double, prior: Double, iterations: Int, converged: Bool,

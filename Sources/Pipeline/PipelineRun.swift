@@ -441,7 +441,7 @@ public enum PipelineRun {
         var reviewQueue: [ReviewPair] = []
         let linkage = try clock.time("match weights") { () -> Linkage in
             var linkage = deterministic
-            guard linkage.rule.contains(.unlinked) else { return linkage }
+            guard linkage.rule.contains(where: { $0 == .unlinked || $0 == .nhsNumberAndName }) else { return linkage }
             let identityVault = try IdentityVault(directory: options.dataDirectory.appendingPathComponent("vault"))
             let previous = options.linkage == .reestimate ? nil : try identityVault.linkage().flatMap(LinkageState.init)
             var reviews: [IdentityDigest: [String: Bool]] = [:]
@@ -546,7 +546,8 @@ public enum PipelineRun {
             }
             return ReviewPair(
                 id: Int64(i + 1), runId: runId, identity: Data(item.identity.bytes), source: LinkageReport.file(of: care.kind[r]),
-                recordId: care.recordId[r], records: item.records, record: record, candidates: candidates)
+                recordId: care.recordId[r], records: item.records, record: record, candidates: candidates,
+                linkedByNHSNumber: item.linkedByNHSNumber)
         }
     }
 

@@ -90,6 +90,9 @@ public struct ReviewPair: Sendable, Codable, FetchableRecord, Equatable {
     public var records: Int
     public var record: Side
     public var candidates: [Candidate]
+    /// A record linked by NHS number whose other fields disagree strongly, beside the person it
+    /// is linked to: "different" breaks the link.
+    public var linkedByNHSNumber: Bool
 
     /// One side's identity, as compared (names and postcodes normalised).
     public struct Side: Sendable, Codable, Equatable {
@@ -129,8 +132,9 @@ public struct ReviewPair: Sendable, Codable, FetchableRecord, Equatable {
 
     public init(
         id: Int64, runId: Int64, identity: Data, source: String, recordId: String, records: Int, record: Side,
-        candidates: [Candidate]
+        candidates: [Candidate], linkedByNHSNumber: Bool = false
     ) {
+        self.linkedByNHSNumber = linkedByNHSNumber
         self.id = id
         self.runId = runId
         self.identity = identity
@@ -228,6 +232,9 @@ public final class IdentityVault: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v4-disputed-nhs-number-links") { db in
+            try db.execute(sql: "ALTER TABLE reviewPair ADD COLUMN linkedByNHSNumber BOOLEAN NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -289,14 +296,14 @@ public final class IdentityVault: Sendable {
             encoder.outputFormatting = .sortedKeys
             let insert = try db.makeStatement(
                 sql: """
-                    INSERT INTO reviewPairNext (id, runId, identity, source, recordId, records, record, candidates)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO reviewPairNext (id, runId, identity, source, recordId, records, record, candidates, linkedByNHSNumber)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for pair in queue {
                 try insert.execute(arguments: [
                     pair.id, pair.runId, pair.identity, pair.source, pair.recordId, pair.records,
                     String(decoding: try encoder.encode(pair.record), as: UTF8.self),
-                    String(decoding: try encoder.encode(pair.candidates), as: UTF8.self),
+                    String(decoding: try encoder.encode(pair.candidates), as: UTF8.self), pair.linkedByNHSNumber,
                 ])
             }
             guard let state else { return }

@@ -726,7 +726,7 @@ enum Pages {
             }
             rows += "</tr>"
             body += """
-                <section aria-labelledby="pair-\(pair.id)"><h2 id="pair-\(pair.id)">Pair \(pair.id): \(pair.records == 1 ? "1 record" : "\(number(pair.records)) records")</h2>
+                <section aria-labelledby="pair-\(pair.id)"><h2 id="pair-\(pair.id)">Pair \(pair.id): \(pair.records == 1 ? "1 record" : "\(number(pair.records)) records")\(pair.linkedByNHSNumber ? ", linked by NHS number though the other details disagree: judge whether the link stands" : "")</h2>
                 <div class="scroll"><table><caption>The record beside the people it may be</caption><thead><tr>\(head)</tr></thead><tbody>\(rows)</tbody></table></div></section>
                 """
         }

@@ -186,6 +186,70 @@ import Testing
         #expect(Self.link(people, care, previous: state, mode: .reestimate).report.estimatedInRun == 1)
     }
 
+    /// A daughter's records carrying her mother's NHS number (same family name and sex) are
+    /// linked to the mother by the rules; her given name, date of birth and postcode dispute the
+    /// link, so it is queued for review, first; a reviewer's "different" breaks it and the
+    /// records link to the daughter; "same" keeps it and stops the queueing. A record of the
+    /// mother with a mistyped date of birth is not disputed.
+    @Test func disputedNHSNumberLinksAreQueuedAndAJudgementBreaksThem() throws {
+        var rng = Xoshiro(seed: 5)
+        var people = (0..<300).map { Self.newPerson($0, &rng) }
+        let mother = Person(
+            id: "PM", nhs: 9_100_000_001, given: "MARGARET", family: "KOWALSKA", birth: Day(year: 1950, month: 3, day: 4)!,
+            sex: .female, postcode: "AB11CD")
+        var daughter = mother
+        daughter.id = "PD"
+        daughter.nhs = 9_100_000_002
+        daughter.given = "ZOFIA"
+        daughter.birth = Day(year: 1985, month: 7, day: 21)!
+        daughter.postcode = "CD55EG"
+        people += [mother, daughter]
+        var care = CareRecords()
+        for i in 0..<600 { Self.record(of: people[rng.int(0..<300)], id: i, &rng, into: &care) }
+        func add(_ person: Person, nhs: UInt64, birth: Day, id: String) {
+            care.recordId.append(id)
+            care.day.append(Day(year: 2024, month: 1, day: 1)!)
+            care.nhsNumber.append(nhs)
+            care.givenName.append(person.given)
+            care.familyName.append(person.family)
+            care.dateOfBirth.append(birth)
+            care.sex.append(person.sex)
+            care.postcode.append(person.postcode)
+            care.ethnicCategory.append(0)
+        }
+        for i in 0..<3 { add(daughter, nhs: mother.nhs, birth: daughter.birth, id: "D\(i)") }
+        add(mother, nhs: mother.nhs, birth: Day(year: 1950, month: 3, day: 5)!, id: "M0")
+
+        let patients = Self.patients(people)
+        let spine = Spine(patients: patients, asOf: Day(year: 2025, month: 1, day: 1)!)
+        func person(_ id: String) -> Int32 { spine.personOfRegistration[patients.patientId.firstIndex(of: id)!] }
+        func link(_ reviews: [IdentityDigest: [String: Bool]]) -> (Linkage, LinkOutcome) {
+            var linkage = Linker(patients: patients, spine: spine).link(care, workers: 2)
+            let outcome = ProbabilisticLinker(patients: patients, spine: spine, workers: 2).link(
+                care, &linkage, workers: 2, reviews: reviews, run: 1)
+            return (linkage, outcome)
+        }
+        let daughterRows = (0..<care.count).filter { care.recordId[$0].hasPrefix("D") }
+        let motherRow = care.recordId.firstIndex(of: "M0")!
+
+        let (before, queued) = link([:])
+        #expect(daughterRows.allSatisfy { before.person[$0] == person("PM") && before.rule[$0] == .nhsNumberAndName })
+        #expect(before.rule[motherRow] == .nhsNumberAndName)
+        #expect(queued.report.nhsNumberLinksDisputed == 3 && queued.report.nhsNumberLinksBroken == 0)
+        let first = try #require(queued.queue.first)
+        #expect(first.linkedByNHSNumber && first.records == 3 && first.candidates.map(\.person) == ["PM"])
+        #expect(queued.queue.filter(\.linkedByNHSNumber).count == 1)
+
+        let (broken, after) = link([first.identity: ["PM": false]])
+        #expect(after.report.nhsNumberLinksBroken == 3 && after.report.nhsNumberLinksDisputed == 0)
+        #expect(daughterRows.allSatisfy { broken.person[$0] == person("PD") && broken.rule[$0] == .matchWeight })
+        #expect(broken.person[motherRow] == person("PM") && !after.queue.contains(where: \.linkedByNHSNumber))
+
+        let (kept, confirmed) = link([first.identity: ["PM": true]])
+        #expect(daughterRows.allSatisfy { kept.person[$0] == person("PM") })
+        #expect(confirmed.report.nhsNumberLinksDisputed == 0 && !confirmed.queue.contains(where: \.linkedByNHSNumber))
+    }
+
     @Test func digestsRoundTripAndSeparateFields() {
         let a = MatchWeights.Identity(nhs: 0, birth: .missing, given: "AB", family: "C", postcode: "", sex: nil)
         let b = MatchWeights.Identity(nhs: 0, birth: .missing, given: "A", family: "BC", postcode: "", sex: nil)

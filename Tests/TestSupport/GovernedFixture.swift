@@ -71,7 +71,7 @@ public final class Fixture: @unchecked Sendable {
                         person: frame.pseudonym[2 * id + k], probability: 0.9 - 0.1 * Double(k), practiceCode: "P3",
                         registration: side("GIVEN\(k)"),
                         levels: ["missing", "exact", "Jaro-Winkler 0.92+", "exact", "unit", "same"])
-                })
+                }, linkedByNHSNumber: id == 2)
         }
         try vault.stageLinkage(nil, newModel: false, queue: queue)
         try vault.pruneToStaged()

@@ -250,7 +250,9 @@ func signIn(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(page.status == .ok && page.text.contains("Pair 1: 1 record</h2>") && page.text.contains("<td>C1</td>"))
             // Neither the source's kind of care nor a pseudonym is shown beside a name.
             #expect(!page.text.contains("care_contacts") && !page.text.contains(person))
-            #expect(page.text.contains("Pair 2: 2 records") && page.text.contains("Person 1: 90.0% likely"))
+            #expect(
+                page.text.contains("Pair 2: 2 records, linked by NHS number though")
+                    && page.text.contains("Person 1: 90.0% likely"))
             #expect(page.text.contains("GIVEN0 <span class=\"meta\">(Jaro-Winkler 0.92+)</span>"))
             func judge(_ fields: [String: String]) async throws -> TestResponse {
                 var body = ["csrf": token, "run": "\(fixture.frame.runId)", "pair": "1", "candidate": "0", "offset": "0"]
