@@ -180,24 +180,27 @@ public struct ProbabilisticLinker: Sendable {
             guard let person = personOfKey[key], person >= 0 else { return nil }
             return person
         }
-        // Links by NHS number whose other details disagree strongly: a reviewer's "different"
-        // breaks the link (the record is then scored without that person); unjudged, they are
-        // queued for review first.
-        var disputed: [IdentityDigest: ReviewItem] = [:]
-        var broken = 0, disputedRecords = 0
-        for (row, item) in disputes(care, linkage, model) {
+        // A record a reviewer judged a different person from the one a rule linked it to is
+        // unlinked, whatever the rule (it is then scored without that person): only the records
+        // of people someone judged different are digested to find out.
+        let judgedDifferent = Set(reviews.values.flatMap { $0.filter { !$0.value }.keys }.compactMap { resolve($0) })
+        var broken = 0
+        for row in 0..<care.count where linkage.person[row] >= 0 && judgedDifferent.contains(linkage.person[row]) {
             let person = personKeys[Int(linkage.person[row])]
-            switch reviews[item.identity]?[person] {
-            case false?:
-                linkage.person[row] = -1
-                linkage.rule[row] = .unlinked
-                broken += 1
-            case true?: continue
-            case nil:
-                disputedRecords += 1
-                disputed[item.identity, default: item].records += 1
-                disputed[item.identity]!.row = min(disputed[item.identity]!.row, row)
-            }
+            guard reviews[Self.identity(care, row).digest()]?[person] == false else { continue }
+            if linkage.rule[row] == .nhsNumberAndBirth || linkage.rule[row] == .nhsNumberAndName { broken += 1 }
+            linkage.person[row] = -1
+            linkage.rule[row] = .unlinked
+            linkage.nhsConflict[row] = care.nhsNumber[row] != 0
+        }
+        // Links by NHS number whose other details disagree strongly, unjudged: queued for review first.
+        var disputed: [IdentityDigest: ReviewItem] = [:]
+        var disputedRecords = 0
+        for (row, item) in disputes(care, linkage, model)
+        where reviews[item.identity]?[personKeys[Int(linkage.person[row])]] == nil {
+            disputedRecords += 1
+            disputed[item.identity, default: item].records += 1
+            disputed[item.identity]!.row = min(disputed[item.identity]!.row, row)
         }
         let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
 
@@ -279,15 +282,18 @@ public struct ProbabilisticLinker: Sendable {
                 }
             }
         }
-        // Disputed links first (they are links, and may be wrong), then the likeliest, so a
-        // reviewer's time goes where a judgement most often changes a link.
-        func order(_ items: Dictionary<IdentityDigest, ReviewItem>.Values) -> [ReviewItem] {
-            items.sorted {
+        // Disputed links first, the most strongly disputed first (they are links, and may be
+        // wrong); then the undecided, likeliest first, so a reviewer's time goes where a
+        // judgement most often makes a link.
+        let queue =
+            (disputed.values.sorted {
+                ($0.candidates[0].probability, $0.identity.high, $0.identity.low)
+                    < ($1.candidates[0].probability, $1.identity.high, $1.identity.low)
+            }
+            + undecided.values.sorted {
                 ($0.candidates[0].probability, $1.identity.high, $1.identity.low)
                     > ($1.candidates[0].probability, $0.identity.high, $0.identity.low)
-            }
-        }
-        let queue = (order(disputed.values) + order(undecided.values)).prefix(Self.reviewQueueLimit)
+            }).prefix(Self.reviewQueueLimit)
         let weights = model.weights
         var report = LinkageReport.Probabilistic(
             threshold: MatchWeights.threshold, margin: MatchWeights.margin, reviewFloor: MatchWeights.reviewFloor,
@@ -319,7 +325,8 @@ public struct ProbabilisticLinker: Sendable {
     /// than within one) dispute a link by NHS number.
     public static let disputeBits = 10.0
 
-    /// The records linked by NHS number with family name and sex (the date of birth differs)
+    /// The records linked by NHS number with family name and sex (the date of birth differs or
+    /// is missing)
     /// whose fields the rule did not use (given name, date of birth, postcode) weigh at least
     /// `disputeBits` against the person at every registration: a relative's NHS number, say, on
     /// a record of someone with another given name and date of birth living elsewhere. Each as a
@@ -339,7 +346,7 @@ public struct ProbabilisticLinker: Sendable {
                     let w = model.weights.weight(v, of: [.givenName, .dateOfBirth, .postcode]) { frequency(of: $0, other, model) }
                     if w > best { (best, bestRegistration, bestVector) = (w, r, v) }
                 }
-                guard best < -Self.disputeBits, bestRegistration >= 0 else { return nil }
+                guard best <= -Self.disputeBits, bestRegistration >= 0 else { return nil }
                 let full = weight(bestVector, identities[Int(bestRegistration)], model)
                 let candidate = ReviewItem.Candidate(
                     person: personKeys[person], registration: Int(bestRegistration),

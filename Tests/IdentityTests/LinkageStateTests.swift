@@ -219,6 +219,15 @@ import Testing
         }
         for i in 0..<3 { add(daughter, nhs: mother.nhs, birth: daughter.birth, id: "D\(i)") }
         add(mother, nhs: mother.nhs, birth: Day(year: 1950, month: 3, day: 5)!, id: "M0")
+        // The daughter at her mother's address: her given name and date of birth alone dispute it.
+        var atHome = daughter
+        atHome.postcode = mother.postcode
+        add(atHome, nhs: mother.nhs, birth: daughter.birth, id: "S0")
+        let atHomeIdentity = MatchWeights.Identity(
+            nhs: mother.nhs, birth: daughter.birth, given: "ZOFIA", family: "KOWALSKA", postcode: mother.postcode, sex: .female)
+        let typoIdentity = MatchWeights.Identity(
+            nhs: mother.nhs, birth: Day(year: 1950, month: 3, day: 5)!, given: "MARGARET", family: "KOWALSKA",
+            postcode: mother.postcode, sex: .female)
 
         let patients = Self.patients(people)
         let spine = Spine(patients: patients, asOf: Day(year: 2025, month: 1, day: 1)!)
@@ -230,24 +239,29 @@ import Testing
             return (linkage, outcome)
         }
         let daughterRows = (0..<care.count).filter { care.recordId[$0].hasPrefix("D") }
-        let motherRow = care.recordId.firstIndex(of: "M0")!
+        let motherRow = care.recordId.firstIndex(of: "M0")!, atHomeRow = care.recordId.firstIndex(of: "S0")!
 
         let (before, queued) = link([:])
         #expect(daughterRows.allSatisfy { before.person[$0] == person("PM") && before.rule[$0] == .nhsNumberAndName })
-        #expect(before.rule[motherRow] == .nhsNumberAndName)
-        #expect(queued.report.nhsNumberLinksDisputed == 3 && queued.report.nhsNumberLinksBroken == 0)
+        #expect(before.rule[motherRow] == .nhsNumberAndName && before.person[atHomeRow] == person("PM"))
+        #expect(queued.report.nhsNumberLinksDisputed == 4 && queued.report.nhsNumberLinksBroken == 0)
+        // The most strongly disputed first: the records from another address.
         let first = try #require(queued.queue.first)
         #expect(first.linkedByNHSNumber && first.records == 3 && first.candidates.map(\.person) == ["PM"])
-        #expect(queued.queue.filter(\.linkedByNHSNumber).count == 1)
+        #expect(queued.queue.filter(\.linkedByNHSNumber).map(\.records) == [3, 1] && queued.queue[1].linkedByNHSNumber)
 
-        let (broken, after) = link([first.identity: ["PM": false]])
-        #expect(after.report.nhsNumberLinksBroken == 3 && after.report.nhsNumberLinksDisputed == 0)
+        // "Different" breaks a link whether or not it is disputed (the mistyped date of birth).
+        let (broken, after) = link([
+            first.identity: ["PM": false], atHomeIdentity.digest(): ["PM": false], typoIdentity.digest(): ["PM": false],
+        ])
+        #expect(after.report.nhsNumberLinksBroken == 5 && after.report.nhsNumberLinksDisputed == 0)
         #expect(daughterRows.allSatisfy { broken.person[$0] == person("PD") && broken.rule[$0] == .matchWeight })
-        #expect(broken.person[motherRow] == person("PM") && !after.queue.contains(where: \.linkedByNHSNumber))
+        #expect(broken.person[atHomeRow] != person("PM") && broken.nhsConflict[atHomeRow])
+        #expect(broken.person[motherRow] != person("PM") && !after.queue.contains(where: \.linkedByNHSNumber))
 
         let (kept, confirmed) = link([first.identity: ["PM": true]])
         #expect(daughterRows.allSatisfy { kept.person[$0] == person("PM") })
-        #expect(confirmed.report.nhsNumberLinksDisputed == 0 && !confirmed.queue.contains(where: \.linkedByNHSNumber))
+        #expect(confirmed.report.nhsNumberLinksDisputed == 1 && confirmed.queue.filter(\.linkedByNHSNumber).map(\.records) == [1])
     }
 
     @Test func digestsRoundTripAndSeparateFields() {

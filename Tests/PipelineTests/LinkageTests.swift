@@ -33,12 +33,14 @@ import Testing
         for row in readCSV(input.appendingPathComponent("ground-truth/care_records.csv")).dropFirst() { truth[row[1]] = row[2] }
         let prepared = result.prepared
         var linked = 0, correct = 0, byWeight = 0, byWeightCorrect = 0
+        var wrongByNHSNumberAndName: Set<String> = []
         for (r, id) in prepared.careRecordIds.enumerated() {
             let person = prepared.carePerson[r]
             guard person >= 0 else { continue }
             let right = personOfPatient[prepared.registrationIds[Int(person)][0]] == truth[id]
             linked += 1
             if right { correct += 1 }
+            if !right, prepared.careRule[r] == .nhsNumberAndName { wrongByNHSNumberAndName.insert(id) }
             if prepared.careRule[r] == .matchWeight {
                 byWeight += 1
                 if right { byWeightCorrect += 1 }
@@ -54,6 +56,13 @@ import Testing
         #expect(Double(byWeight) >= 0.005 * Double(records), "\(byWeight) of \(records)")
         #expect(report.linked == byWeight && report.converged && report.scored > report.linked + report.uncertain)
         #expect(prepared.linkage.bySource.values.reduce(0) { $0 + ($1.byRule["match_weight"] ?? 0) } == byWeight)
+        // Another person's NHS number with the record's family name and sex links by rule 2; the
+        // record's given name, date of birth and postcode dispute each such link, and none of
+        // the right ones (at this size and seed none is wrong: the check must dispute nothing).
+        let disputed = try IdentityVault(directory: root.appendingPathComponent("data/vault"))
+            .reviewPairs(offset: 0, limit: 100_000).pairs.filter(\.linkedByNHSNumber)
+        #expect(report.nhsNumberLinksDisputed == wrongByNHSNumberAndName.count, "\(wrongByNHSNumberAndName.count)")
+        #expect(Set(disputed.map(\.recordId)).isSubset(of: wrongByNHSNumberAndName) && disputed.allSatisfy { $0.records == 1 })
 
         // Linkage by group: each record under the ethnic group its source recorded (counts as
         // published, suppressed and rounded), and the minority ethnic groups, whose names the
