@@ -326,12 +326,11 @@ public struct ProbabilisticLinker: Sendable {
     public static let disputeBits = 10.0
 
     /// The records linked by NHS number with family name and sex (the date of birth differs or
-    /// is missing)
-    /// whose fields the rule did not use (given name, date of birth, postcode) weigh at least
-    /// `disputeBits` against the person at every registration: a relative's NHS number, say, on
-    /// a record of someone with another given name and date of birth living elsewhere. Each as a
-    /// review item with that person (one record each; callers count them). A link by NHS number
-    /// and date of birth is not checked: an exact date of birth outweighs the rest disagreeing.
+    /// is missing) whose fields the rule did not use (given name, date of birth, postcode) weigh
+    /// at least `disputeBits` against the person at every registration: a relative's NHS
+    /// number, say, on the record of someone with another given name and date of birth. Each as
+    /// a review item with that person (one record each; callers count them). A link by NHS
+    /// number and date of birth is not checked: an exact date of birth outweighs the rest.
     func disputes(_ care: CareRecords, _ linkage: Linkage, _ model: MatchModel) -> [(Int, ReviewItem)] {
         let rows = (0..<care.count).filter { linkage.rule[$0] == .nhsNumberAndName }
         let parts = Parallel.ranges(rows.count, parts: 8)
