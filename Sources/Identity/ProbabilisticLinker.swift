@@ -203,6 +203,12 @@ public struct ProbabilisticLinker: Sendable {
             disputed[item.identity]!.row = min(disputed[item.identity]!.row, row)
         }
         let unlinked = (0..<care.count).filter { linkage.person[$0] < 0 }
+        // Whose each NHS number is, where a reviewer judged anyone different.
+        let nhsOwner: [UInt64: Int32] =
+            reviews.values.contains(where: { $0.values.contains(false) })
+            ? Dictionary(
+                identities.indices.filter { identities[$0].nhs != 0 }.map { (identities[$0].nhs, personOfRegistration[$0]) }
+            ) { first, _ in first } : [:]
 
         // Each unlinked record against its candidates: the best person and the next.
         let scoring = Parallel.ranges(unlinked.count, parts: workers * 4)
@@ -218,7 +224,14 @@ public struct ProbabilisticLinker: Sendable {
                     return known
                 }
                 let digest = identity.digest()
-                var found = candidates(identity)
+                // A record whose NHS number is that of someone judged a different person carries
+                // a wrong NHS number: compared without it, its decision kept under that identity.
+                var compared = identity
+                if identity.nhs != 0, let owner = nhsOwner[identity.nhs], reviews[digest]?[personKeys[Int(owner)]] == false {
+                    compared.nhs = 0
+                }
+                let key = compared.nhs == identity.nhs ? digest : compared.digest()
+                var found = candidates(compared)
                 if let review = reviews[digest] {
                     // One person a reviewer called the same links; people called different are
                     // not candidates (and the evidence is what is left).
@@ -233,20 +246,20 @@ public struct ProbabilisticLinker: Sendable {
                 }
                 let evidence = self.evidence(found)
                 var result: Scored
-                if let before = earlier[digest], before.evidence == evidence, let person = resolve(before.person) {
+                if let before = earlier[key], before.evidence == evidence, let person = resolve(before.person) {
                     result = Scored(row: row, digest: digest, person: person, probability: before.probability, source: .reused)
                     // An undecided record is scored again for its candidates to review (it scores the same).
                     if person < 0, before.probability >= MatchWeights.reviewFloor {
-                        result.candidates = ranking(identity, found, model).candidates
+                        result.candidates = ranking(compared, found, model).candidates
                     }
                 } else {
-                    let ranked = ranking(identity, found, model)
+                    let ranked = ranking(compared, found, model)
                     result = Scored(
                         row: row, digest: digest, person: ranked.person, probability: ranked.probability,
-                        source: earlier[digest] == nil ? .new : .changed)
+                        source: earlier[key] == nil ? .new : .changed)
                     if ranked.person < 0, ranked.probability >= MatchWeights.reviewFloor { result.candidates = ranked.candidates }
                 }
-                decisions[digest] = LinkDecision(
+                decisions[key] = LinkDecision(
                     evidence: evidence, person: result.person >= 0 ? personKeys[Int(result.person)] : nil,
                     probability: result.probability)
                 seen[identity] = result

@@ -258,6 +258,12 @@ import Testing
         #expect(daughterRows.allSatisfy { broken.person[$0] == person("PD") && broken.rule[$0] == .matchWeight })
         #expect(broken.person[atHomeRow] != person("PM") && broken.nhsConflict[atHomeRow])
         #expect(broken.person[motherRow] != person("PM") && !after.queue.contains(where: \.linkedByNHSNumber))
+        // Their NHS number is the mother's, judged a different person: compared without it.
+        var withoutNHS = MatchWeights.Identity(
+            nhs: 0, birth: daughter.birth, given: "ZOFIA", family: "KOWALSKA", postcode: daughter.postcode, sex: .female)
+        #expect(after.state.decisions[withoutNHS.digest()]?.person == "PD")
+        withoutNHS.nhs = mother.nhs
+        #expect(after.state.decisions[withoutNHS.digest()] == nil)
 
         let (kept, confirmed) = link([first.identity: ["PM": true]])
         #expect(daughterRows.allSatisfy { kept.person[$0] == person("PM") })
