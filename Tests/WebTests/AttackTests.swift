@@ -191,3 +191,37 @@ import Testing
         #expect(sessions.find(ig, now: now) == nil)
     }
 }
+
+@Suite struct LinkageReviewAttackTests {
+    /// The review forms with hostile numbers and text: every answer is a page (shown or
+    /// refused), nothing is judged, and the server goes on serving.
+    @Test func reviewFormsAreTotal() async throws {
+        let fixture = try Fixture()
+        let vault = try IdentityVault(directory: fixture.folder.appendingPathComponent("vault"))
+        try await fixture.app.test(.router) { client in
+            let (cookie, token) = try await signIn(client, "rev", "administration")
+            let numbers = [
+                "", "-1", "0", "1", "2", "-9223372036854775808", "9223372036854775807", "99999999999999999999", "1e9", "NaN",
+                "0x10", " 1", "1\u{0}", "\u{202E}1", String(repeating: "9", count: 10_000),
+            ]
+            var rng = Xoshiro(seed: 9)
+            for _ in 0..<300 {
+                let pick = { numbers[rng.int(0..<numbers.count)] }
+                let fields = [
+                    "csrf": token, "offset": pick(), "run": pick(), "pair": pick(), "candidate": pick(),
+                    "judgement": ["same", "different", "", "SAME", "same\u{0}", String(repeating: "x", count: 5_000)][
+                        rng.int(0..<6)],
+                ]
+                // A valid run, pair and candidate never come together: nothing is judged.
+                guard !(fields["run"] == "\(fixture.frame.runId)" && ["1", "2"].contains(fields["pair"]!)) else { continue }
+                for path in ["/linkage-review/open", "/linkage-review/judge"] {
+                    let response = try await client.execute(
+                        uri: path, method: .post, headers: formHeaders(cookie), body: form(fields))
+                    #expect([.ok, .badRequest].contains(response.status), "\(path) \(fields)")
+                }
+            }
+            #expect(try vault.reviewDecisions().isEmpty)
+            #expect(try await client.execute(uri: "/linkage-review", method: .get, headers: [.cookie: cookie]).status == .ok)
+        }
+    }
+}
