@@ -38,11 +38,6 @@ public struct IdentityDigest: Hashable, Sendable {
     public var high: UInt64
     public var low: UInt64
 
-    public init(high: UInt64, low: UInt64) {
-        self.high = high
-        self.low = low
-    }
-
     /// The 16 bytes, high first, big-endian.
     public var bytes: [UInt8] {
         (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? high : low) >> UInt64(56 - 8 * (i % 8))) }

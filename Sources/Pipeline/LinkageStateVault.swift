@@ -11,7 +11,7 @@ extension LinkageState {
         var stored = StoredLinkage(model: (try? encoder.encode(model)) ?? Data(), frequency: model.frequency)
         stored.identity.reserveCapacity(decisions.count)
         for (digest, decision) in decisions {
-            stored.identity.append((digest.high, digest.low))
+            stored.identity.append(Data(digest.bytes))
             stored.evidence.append(decision.evidence)
             stored.person.append(decision.person)
             stored.probability.append(decision.probability)
@@ -27,7 +27,9 @@ extension LinkageState {
         var decisions: [IdentityDigest: LinkDecision] = [:]
         decisions.reserveCapacity(stored.identity.count)
         for i in stored.identity.indices {
-            decisions[IdentityDigest(high: stored.identity[i].0, low: stored.identity[i].1)] = LinkDecision(
+            // A row of another length (a damaged vault) is no decision: its record is scored.
+            guard let digest = IdentityDigest(bytes: Array(stored.identity[i])) else { continue }
+            decisions[digest] = LinkDecision(
                 evidence: stored.evidence[i], person: stored.person[i], probability: stored.probability[i])
         }
         self.init(model: model, decisions: decisions)

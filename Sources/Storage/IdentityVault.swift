@@ -59,13 +59,13 @@ public struct VaultQuarantinedRow: Sendable, Codable, FetchableRecord, Persistab
 
 /// What linkage keeps from one run to the next (the pipeline's `LinkageState`), by column: the
 /// model's parameters as JSON, its term frequencies, and each decision with the digest of the
-/// record's identity (two words), the digest of its evidence, the person's pseudonym and the
-/// probability.
+/// record's identity (its bytes, as `ReviewPair` and `ReviewDecision` hold it), the digest of its
+/// evidence, the person's pseudonym and the probability.
 public struct StoredLinkage: Sendable {
     public var model: Data
     /// Given names, family names and postcodes: people on the spine with each value.
     public var frequency: [[String: Int]]
-    public var identity: [(UInt64, UInt64)] = []
+    public var identity: [Data] = []
     public var evidence: [UInt64] = []
     public var person: [String?] = []
     public var probability: [Double] = []
@@ -270,11 +270,7 @@ public final class IdentityVault: Sendable {
             var stored = StoredLinkage(model: parameters, frequency: frequency)
             let decisions = try Row.fetchCursor(db, sql: "SELECT identity, evidence, person, probability FROM linkDecision")
             while let row = try decisions.next() {
-                let identity: Data = row[0]
-                guard identity.count == 16 else { continue }
-                let high = identity.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                let low = identity.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                stored.identity.append((high, low))
+                stored.identity.append(row[0])
                 stored.evidence.append(UInt64(bitPattern: row[1]))
                 stored.person.append(row[2])
                 stored.probability.append(row[3])
@@ -318,18 +314,12 @@ public final class IdentityVault: Sendable {
                 }
             }
             // In identity order, so the B-tree is appended to.
-            let order = state.identity.indices.sorted { state.identity[$0] < state.identity[$1] }
+            let order = state.identity.indices.sorted { state.identity[$0].lexicographicallyPrecedes(state.identity[$1]) }
             let statement = try db.makeStatement(
                 sql: "INSERT INTO linkDecisionNext (identity, evidence, person, probability) VALUES (?, ?, ?, ?)")
             for i in order {
-                let (high, low) = state.identity[i]
-                var bytes = [UInt8](repeating: 0, count: 16)
-                for b in 0..<8 {
-                    bytes[b] = UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * b))
-                    bytes[8 + b] = UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * b))
-                }
                 try statement.execute(arguments: [
-                    Data(bytes), Int64(bitPattern: state.evidence[i]), state.person[i], state.probability[i],
+                    state.identity[i], Int64(bitPattern: state.evidence[i]), state.person[i], state.probability[i],
                 ])
             }
         }
