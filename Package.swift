@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
@@ -87,6 +88,15 @@ let package = Package(
             name: "Storage",
             dependencies: ["PHMCore", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // PostgreSQL: store URLs, and a run's planning tables published as typed tables for BI
+        // tools. Apart from Storage, so the pipeline, the demo and the fuzzers do not build a client.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Outputs", "Storage", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
         // One run: ingest, identify, build the population, write the outputs.
@@ -119,7 +129,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "Pipeline", "Outputs", "Identity", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts",
-                "Governance", "Web",
+                "Governance", "Web", "PostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -182,12 +192,20 @@ let package = Package(
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "PostgresStore", "Outputs", "Storage", "Governance", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
-                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections", "Evaluation",
+                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections", "Evaluation", "PostgresStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

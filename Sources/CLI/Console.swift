@@ -8,6 +8,7 @@ import Ingest
 import Outputs
 import PHMCore
 import Pipeline
+import PostgresStore
 import Risk
 import Service
 import Storage
@@ -86,6 +87,8 @@ package enum Console {
         } catch let error as FrameFileError {
             throw CommandFailure(message: error.description)
         } catch let error as PasswordError {
+            throw CommandFailure(message: error.description)
+        } catch let error as PostgresURLError {
             throw CommandFailure(message: error.description)
         }
     }

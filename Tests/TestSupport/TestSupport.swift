@@ -123,3 +123,14 @@ extension Population {
         self.death.append(death)
     }
 }
+
+/// The throwaway PostgreSQL server `scripts/test` starts (`scripts/postgres`): its URL, in
+/// `$PHM_TEST_POSTGRES`. Tests that need it are enabled only when it is set.
+public enum PostgresTesting {
+    public static let url = ProcessInfo.processInfo.environment["PHM_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// A schema of the test's own, so tests running side by side never meet.
+    public static func schema(_ name: String) -> String {
+        "test_\(name)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}

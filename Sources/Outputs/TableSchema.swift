@@ -1,0 +1,164 @@
+import Foundation
+
+/// A published table's column: its name, the type of its cells and whether a cell may be empty.
+public struct TableColumn: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case text, integer, decimal, flag
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var nullable: Bool
+
+    public init(_ name: String, _ kind: Kind, nullable: Bool) {
+        self.name = name
+        self.kind = kind
+        self.nullable = nullable
+    }
+}
+
+extension OutputTable {
+    /// The table's columns, typed from the row type itself rather than from the rows of one run:
+    /// a column every row of a small run left empty still has its type. The `note` is text.
+    public var schema: [TableColumn] { probe().columns }
+
+    /// The columns, and those the probe could not reach (none for a row of plain values, which
+    /// every published row is; a test holds each planning table to it). An unreached column is
+    /// typed as nullable text.
+    func probe() -> (columns: [TableColumn], untyped: [String]) {
+        let probe = SchemaProbe()
+        _ = try? Row(from: probe)
+        var columns = Row.columns.map { probe.found[$0] ?? TableColumn($0, .text, nullable: true) }
+        if header.count > columns.count { columns.append(TableColumn(RowNote.column, .text, nullable: true)) }
+        return (columns, Row.columns.filter { probe.found[$0] == nil })
+    }
+}
+
+/// Decodes a row type from nothing, noting the type asked for at each column and whether the
+/// row asked first if it was empty (an optional).
+private final class SchemaProbe: Decoder {
+    let codingPath: [any CodingKey] = []
+    let userInfo: [CodingUserInfoKey: Any] = [:]
+    var found: [String: TableColumn] = [:]
+    var optional: Set<String> = []
+    var current: String?
+
+    func note(_ key: String?, _ kind: TableColumn.Kind) {
+        guard let key else { return }
+        found[key] = TableColumn(key, kind, nullable: optional.contains(key))
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        KeyedDecodingContainer(Keyed<Key>(probe: self))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        throw DecodingError.typeMismatch([String].self, .init(codingPath: [], debugDescription: "a table cell holds no list"))
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(probe: self) }
+
+    /// A value of a type of its own (an enum, a day) fills its key's column.
+    func nested<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
+        if T.self == Fixed.self, let zero = Fixed(0, places: 0) as? T {
+            note(key, .decimal)
+            return zero
+        }
+        let outer = current
+        current = key
+        defer { current = outer }
+        return try T(from: self)
+    }
+
+    struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
+        let probe: SchemaProbe
+        var codingPath: [any CodingKey] { [] }
+        var allKeys: [Key] { [] }
+
+        func contains(_ key: Key) -> Bool { true }
+        func decodeNil(forKey key: Key) throws -> Bool {
+            probe.optional.insert(key.stringValue)
+            return false
+        }
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+            probe.note(key.stringValue, .flag)
+            return false
+        }
+        func decode(_ type: String.Type, forKey key: Key) throws -> String {
+            probe.note(key.stringValue, .text)
+            return ""
+        }
+        func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+            probe.note(key.stringValue, .integer)
+            return 0
+        }
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+            probe.note(key.stringValue, .decimal)
+            return 0
+        }
+        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try probe.nested(T.self, key.stringValue) }
+        func nestedContainer<N: CodingKey>(keyedBy type: N.Type, forKey key: Key) throws -> KeyedDecodingContainer<N> {
+            try probe.container(keyedBy: N.self)
+        }
+        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try probe.unkeyedContainer() }
+        func superDecoder() throws -> any Decoder { probe }
+        func superDecoder(forKey key: Key) throws -> any Decoder { probe }
+    }
+
+    struct Single: SingleValueDecodingContainer {
+        let probe: SchemaProbe
+        var codingPath: [any CodingKey] { [] }
+
+        func decodeNil() -> Bool {
+            if let key = probe.current { probe.optional.insert(key) }
+            return false
+        }
+        func decode(_ type: Bool.Type) throws -> Bool {
+            probe.note(probe.current, .flag)
+            return false
+        }
+        func decode(_ type: String.Type) throws -> String {
+            probe.note(probe.current, .text)
+            return ""
+        }
+        func decode(_ type: Int.Type) throws -> Int {
+            probe.note(probe.current, .integer)
+            return 0
+        }
+        func decode(_ type: Double.Type) throws -> Double {
+            probe.note(probe.current, .decimal)
+            return 0
+        }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: probe) }
+    }
+}
+
+/// A planning table whatever its row type: what publishing a run to a database reads.
+public struct PlanningTable: Sendable {
+    public let file: String
+    public let schema: [TableColumn]
+    /// The table's rows in a run's output folder, read and checked against the row type; nil when
+    /// the run did not write it.
+    public let cells: @Sendable (URL) throws -> [[TableCell]]?
+    /// Columns the schema probe could not type.
+    let untyped: [String]
+
+    init<Row>(_ table: OutputTable<Row>) {
+        file = table.file
+        (schema, untyped) = table.probe()
+        cells = { folder in
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(table.file).path) else { return nil }
+            return try table.cells(try table.read(from: folder))
+        }
+    }
+}
+
+extension Published {
+    /// Every planning table a run writes: aggregated and suppressed, never a person's row.
+    public static let planning: [PlanningTable] = [
+        PlanningTable(multimorbidity), PlanningTable(multimorbidityByUnit), PlanningTable(costConcentration),
+        PlanningTable(riskTiers), PlanningTable(risingRisk), PlanningTable(tierTransitions), PlanningTable(segmentProfiles),
+        PlanningTable(inequalities), PlanningTable(variation), PlanningTable(spc), PlanningTable(modelTransport),
+        PlanningTable(areaQuintiles), PlanningTable(projections),
+    ]
+}
