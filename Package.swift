@@ -153,8 +153,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "PHMCore", "Synthesis", "Cohorts", "Evaluation", "Governance", "Service", "Storage",
-                .product(name: "Logging", package: "swift-log"),
+                "PHMCore", "Synthesis", "Cohorts", "Evaluation", "Governance", "Service", "Storage", "PostgresStore",
+                .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: strict),

@@ -90,6 +90,8 @@ package enum Console {
             throw CommandFailure(message: error.description)
         } catch let error as PostgresURLError {
             throw CommandFailure(message: error.description)
+        } catch let error as PublishError {
+            throw CommandFailure(message: error.description)
         }
     }
 

@@ -29,32 +29,22 @@ extension PHMCommand {
             let directory = URL(fileURLWithPath: dataDirectory)
             let store = try RunStore(directory: directory)
             let runs = try store.runs()
-            guard let run = runId.map({ id in runs.first { $0.id == id } }) ?? runs.first(where: { $0.status == "succeeded" })
-            else {
-                throw CommandFailure(
-                    message: runId.map { "there is no run \($0) in \(dataDirectory)" }
-                        ?? "no run in \(dataDirectory) has succeeded")
+            let chosen: RunRecord?
+            if let runId {
+                chosen = runs.first { $0.id == runId }
+                if chosen == nil { throw CommandFailure(message: "there is no run \(runId) in \(dataDirectory)") }
+            } else {
+                chosen = runs.first { $0.status == "succeeded" }
+                if chosen == nil { throw CommandFailure(message: "no run in \(dataDirectory) has succeeded") }
             }
-            // Publishing exports planning outputs, so it is audited as a run is, before it starts.
+            guard let run = chosen else { return }
             let governance = GovernanceStore(
                 runs: store, directory: directory, key: try PlatformKey.load(dataDirectory: directory))
-            struct Detail: Encodable { var run: Int64?, to: String, schema: String }
-            let detail = String(
-                decoding: try JSONEncoder().encode(Detail(run: run.id, to: publisher.url.description, schema: schema)),
-                as: UTF8.self)
-            let entry = try governance.audit(
-                user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "publish", outcome: "allowed",
-                detail: detail)
-            if try !governance.advanceAnchor(to: entry) {
-                Console.log("the audit log no longer holds its anchored entry: run `phm audit verify`")
-            }
             var logger = Logger(label: "phm.publish")
             logger.logLevel = .error
             let summary: PlanningPublisher.Summary
             do {
-                summary = try await publisher.publish(run: run, folder: URL(fileURLWithPath: run.outputFolder), logger: logger)
-            } catch let error as PublishError {
-                throw CommandFailure(message: error.description)
+                summary = try await publisher.publish(run: run, runs: store, governance: governance, logger: logger)
             } catch {
                 throw CommandFailure(message: publisher.url.describe(error))
             }

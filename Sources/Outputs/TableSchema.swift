@@ -58,15 +58,34 @@ private final class SchemaProbe: Decoder {
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(probe: self) }
 
-    /// A value of a type of its own (an enum, a day) fills its key's column.
-    func nested<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
+    /// How deep values of types of their own may nest before the probe gives up on a column.
+    var depth = 0
+
+    /// A value of a type of its own (an enum, a day) fills its key's column. Numbers of other
+    /// widths are typed here: decoding them through the probe again would never end.
+    func nested<T: Decodable>(_ type: T.Type, _ key: String?) throws -> T {
         if T.self == Fixed.self, let zero = Fixed(0, places: 0) as? T {
             note(key, .decimal)
             return zero
         }
+        if let integer = T.self as? any FixedWidthInteger.Type, let zero = integer.zero as? T {
+            note(key, .integer)
+            return zero
+        }
+        if let float = T.self as? any BinaryFloatingPoint.Type, let zero = float.zero as? T {
+            note(key, .decimal)
+            return zero
+        }
+        guard depth < 8 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a value nested too deep for a cell"))
+        }
         let outer = current
-        current = key
-        defer { current = outer }
+        current = key ?? current
+        depth += 1
+        defer {
+            current = outer
+            depth -= 1
+        }
         return try T(from: self)
     }
 
@@ -129,7 +148,7 @@ private final class SchemaProbe: Decoder {
             probe.note(probe.current, .decimal)
             return 0
         }
-        func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: probe) }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try probe.nested(T.self, nil) }
     }
 }
 

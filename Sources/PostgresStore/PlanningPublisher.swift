@@ -8,18 +8,20 @@ import Storage
 /// Excel, R): each table typed, with the run's id in every row, loaded with COPY, and a view of
 /// the latest run beside it (`latest_<table>`). The tables are the run's own suppressed CSVs,
 /// read back and checked against their row types; nothing at person level is ever published.
+/// Names are always quoted: two columns are `from` and `to`, which SQL reserves.
 ///
 /// One run is published in one transaction, so a reader sees all of it or none; publishing a
 /// run again replaces it. A table a later version of the platform widened gains its new columns
-/// (empty for runs published before); a column whose type changed stops the publication.
+/// (empty for runs published before); a column whose type changed stops the publication. A
+/// schema holds the runs of one data directory: it is marked as phm's when first published to,
+/// and a schema holding anything else is refused.
 public struct PlanningPublisher: Sendable {
     public let url: PostgresURL
     public let schema: String
 
-    public init(url: PostgresURL, schema: String = "phm_planning") throws(PostgresURLError) {
+    public init(url: PostgresURL, schema: String = "phm_planning") throws(PublishError) {
         guard Self.isIdentifier(schema) else {
-            throw PostgresURLError(
-                "the schema '\(schema.prefix(63))' is not a lower-case name of letters, digits and _ (at most 63)")
+            throw PublishError("the schema '\(schema.prefix(63))' is not a lower-case name of letters, digits and _ (at most 63)")
         }
         self.url = url
         self.schema = schema
@@ -27,16 +29,16 @@ public struct PlanningPublisher: Sendable {
 
     /// What one publication wrote.
     public struct Summary: Sendable, Equatable {
+        public struct Table: Sendable, Equatable {
+            public var name: String
+            public var rows: Int
+        }
+
         public var runId: Int64
-        /// Each table published and its rows, in the order published.
-        public var tables: [(name: String, rows: Int)]
+        /// Each table published, in the order published.
+        public var tables: [Table]
         /// The planning tables the run did not write (a projection not asked for, say).
         public var absent: [String]
-
-        public static func == (a: Summary, b: Summary) -> Bool {
-            a.runId == b.runId && a.absent == b.absent && a.tables.map(\.name) == b.tables.map(\.name)
-                && a.tables.map(\.rows) == b.tables.map(\.rows)
-        }
     }
 
     /// A planning table as published: its SQL name and columns, and the run's rows.
@@ -57,76 +59,128 @@ public struct PlanningPublisher: Sendable {
         return text.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (97...122).contains($0) || (48...57).contains($0) }
     }
 
-    /// Reads the run's planning tables from its output folder, then publishes them.
-    public func publish(run: RunRecord, folder: URL, logger: Logger) async throws -> Summary {
+    /// A name checked by `isIdentifier`, quoted: so it holds no quote, and a reserved word is a name.
+    static func quoted(_ name: String) -> String { "\"" + name + "\"" }
+
+    /// Checks the run, reads its planning tables from its output folder and publishes them. Every
+    /// attempt is audited in `governance`: refused (and why) before anything is read, or allowed
+    /// before the database is reached, then failed if it did not complete.
+    public func publish(run: RunRecord, runs: RunStore, governance: GovernanceStore, logger: Logger) async throws -> Summary {
         guard let runId = run.id else { throw PublishError("the run has no id") }
+        struct Detail: Encodable {
+            var run: Int64, to: String, schema: String, reason: String?
+        }
+        func audit(_ outcome: String, _ reason: String? = nil) throws {
+            let detail = Detail(run: runId, to: url.description, schema: schema, reason: reason)
+            let entry = try governance.audit(
+                user: "pipeline", role: "system", purpose: "planning", action: "publish", outcome: outcome,
+                detail: String(decoding: try JSONEncoder().encode(detail), as: UTF8.self))
+            _ = try governance.advanceAnchor(to: entry)
+        }
+        let folder = URL(fileURLWithPath: run.outputFolder)
+        do {
+            try check(run, runId: runId, runs: runs, folder: folder)
+        } catch {
+            // `check` throws only a PublishError, the reason to record.
+            try audit("refused", error.description)
+            throw error
+        }
+        let tables = try Published.planning.map { table in
+            do {
+                return Table(name: Self.name(of: table.file), columns: table.schema, rows: try table.cells(folder))
+            } catch {
+                throw PublishError("run \(runId)'s \(error)")
+            }
+        }
+        for table in tables {
+            let names = [table.name, "latest_" + table.name, table.name + "_run"] + table.columns.map(\.name)
+            if let bad = names.first(where: { !Self.isIdentifier($0) }) {
+                throw PublishError("'\(bad)' in the table \(table.name) is not a lower-case SQL name of at most 63 characters")
+            }
+        }
+        let source = try governance.installation()
+        try audit("allowed")
+        do {
+            try await url.withConnection(logger: logger) { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await write(tables, run: run, runId: runId, source: source, on: connection, logger: logger)
+                }
+            }
+        } catch {
+            try audit("failed", url.describe(error))
+            throw error
+        }
+        return Summary(
+            runId: runId, tables: tables.compactMap { t in t.rows.map { Summary.Table(name: t.name, rows: $0.count) } },
+            absent: tables.filter { $0.rows == nil }.map(\.name))
+    }
+
+    /// Only a run that succeeded with suppressed counts is published: exact counts
+    /// (`--no-suppress`) are for direct analysis in a secure environment, and no page serves them
+    /// either. Both the store's record of the run and its output folder must say so.
+    func check(_ run: RunRecord, runId: Int64, runs: RunStore, folder: URL) throws(PublishError) {
         guard run.status == "succeeded" else {
             throw PublishError(
                 "run \(runId) \(run.status == "running" ? "is still running" : "did not succeed"): only a succeeded run is published"
             )
         }
-        // Exact counts (`--no-suppress`) are for direct analysis in a secure environment: no page
-        // serves them and nothing publishes them. Checked before any table is read.
-        let made: RunSummary
-        do { made = try Published.run.read(from: folder) } catch { throw PublishError("run \(runId)'s \(error)") }
-        guard made.runId == runId else {
-            throw PublishError("\(folder.path) holds the outputs of run \(made.runId), not of run \(runId)")
+        let recorded: RunSummary?
+        do { recorded = try runs.result(RunSummary.self, named: "summary", run: runId) } catch {
+            throw PublishError("run \(runId)'s summary in the store cannot be read: \(error)")
         }
-        guard made.suppressed == true else {
+        let written: RunSummary
+        do { written = try Published.run.read(from: folder) } catch { throw PublishError("run \(runId)'s \(error)") }
+        guard written.runId == runId else {
+            throw PublishError("\(folder.path) holds the outputs of run \(written.runId), not of run \(runId)")
+        }
+        for summary in [recorded, written] where summary?.suppressed != true {
+            let what =
+                summary == nil
+                ? "has no summary in the store"
+                : summary?.suppressed == false
+                    ? "holds exact counts (--no-suppress)" : "does not record that its counts were suppressed"
             throw PublishError(
-                "run \(runId) \(made.suppressed == false ? "holds exact counts (--no-suppress)" : "does not record that its counts were suppressed"): its tables are for direct analysis in a secure environment and are never published"
+                "run \(runId) \(what): only tables under disclosure control are published (exact counts are for direct analysis in a secure environment)"
             )
         }
-        let tables = try Published.planning.map { table in
-            Table(name: Self.name(of: table.file), columns: table.schema, rows: try table.cells(folder))
-        }
-        for table in tables {
-            if let bad = ([table.name] + table.columns.map(\.name)).first(where: { !Self.isIdentifier($0) }) {
-                throw PublishError("'\(bad)' in the table \(table.name) is not a lower-case SQL name")
-            }
-        }
-        try await url.withConnection(logger: logger) { connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                try await write(tables, run: run, runId: runId, on: connection, logger: logger)
-            }
-        }
-        return Summary(
-            runId: runId, tables: tables.compactMap { t in t.rows.map { (t.name, $0.count) } },
-            absent: tables.filter { $0.rows == nil }.map(\.name))
     }
 
-    private func write(_ tables: [Table], run: RunRecord, runId: Int64, on connection: PostgresConnection, logger: Logger)
-        async throws
-    {
+    private func write(
+        _ tables: [Table], run: RunRecord, runId: Int64, source: String, on connection: PostgresConnection, logger: Logger
+    ) async throws {
         func execute(_ sql: String) async throws {
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
         // Two publications at once take turns: each reads and widens the tables it writes.
         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lock))", logger: logger)
-        try await execute("CREATE SCHEMA IF NOT EXISTS \(Self.quoted(schema))")
+        try await claim(source: source, on: connection, logger: logger)
         try await execute("SET LOCAL search_path TO \(Self.quoted(schema))")
-        try await execute(
-            """
-            CREATE TABLE IF NOT EXISTS run (
-                run_id bigint PRIMARY KEY, as_of date NOT NULL, started_at timestamptz NOT NULL,
-                finished_at timestamptz, registered_people bigint NOT NULL, rows_in bigint NOT NULL,
-                rows_quarantined bigint NOT NULL, published_at timestamptz NOT NULL)
-            """)
+        var created: Set<String> = []
         for table in tables {
-            let columns = table.columns.map { "\(Self.quoted($0.name)) \(Self.type($0.kind))\($0.nullable ? "" : " NOT NULL")" }
-                .joined(separator: ", ")
             let name = Self.quoted(table.name)
-            try await execute(
-                "CREATE TABLE IF NOT EXISTS \(name) (run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE, \(columns))")
-            try await execute("CREATE INDEX IF NOT EXISTS \(Self.quoted(table.name + "_run")) ON \(name) (run_id)")
-            try await widen(table, on: connection, logger: logger)
+            let columns = table.columns.map { "\(Self.quoted($0.name)) \(Self.type($0.kind))\($0.nullable ? "" : " NOT NULL")" }
+            let changed = try await widen(table, on: connection, logger: logger)
+            if changed == nil {
+                try await execute(
+                    """
+                    CREATE TABLE \(name) (
+                        run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE, \(columns.joined(separator: ", ")))
+                    """)
+                try await execute("CREATE INDEX \(Self.quoted(table.name + "_run")) ON \(name) (run_id)")
+                try await execute(
+                    "COMMENT ON TABLE \(name) IS 'phm planning table \(table.name): one row per unit and breakdown of each run, suppressed as the run''s CSV is'"
+                )
+                created.insert(table.name)
+            } else if changed != 0 {
+                created.insert(table.name)
+            }
         }
         // Publishing a run again replaces it, in every table (the rows cascade).
         try await connection.query("DELETE FROM run WHERE run_id = \(runId)", logger: logger)
         try await connection.query(
             """
-            INSERT INTO run VALUES (\(runId), \(run.asOf)::date, \(run.startedAt), \(run.finishedAt),
-            \(run.registeredPeople), \(run.rowsIn), \(run.rowsQuarantined), now())
+            INSERT INTO run (run_id, as_of, started_at, finished_at, published_at)
+            VALUES (\(runId), \(run.asOf)::date, \(run.startedAt), \(run.finishedAt), now())
             """, logger: logger)
         for table in tables {
             if let rows = table.rows, !rows.isEmpty {
@@ -135,8 +189,8 @@ public struct PlanningPublisher: Sendable {
                 ) { writer in
                     var buffer = ByteBuffer()
                     buffer.reserveCapacity(1 << 20)
-                    for (line, row) in rows.enumerated() {
-                        try Self.copyLine(row, runId: runId, into: &buffer, table: table, line: line + 2)
+                    for (index, row) in rows.enumerated() {
+                        try Self.copyLine(row, runId: runId, into: &buffer, table: table, row: index + 1)
                         if buffer.readableBytes >= 1 << 20 {
                             try await writer.write(buffer)
                             buffer.clear()
@@ -145,42 +199,108 @@ public struct PlanningPublisher: Sendable {
                     if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 }
             }
-            try await execute(
-                "CREATE OR REPLACE VIEW \(Self.quoted("latest_" + table.name)) AS SELECT * FROM \(Self.quoted(table.name)) WHERE run_id = (SELECT max(run_id) FROM run)"
-            )
-            try await execute(
-                "COMMENT ON TABLE \(Self.quoted(table.name)) IS 'phm planning table \(table.name), one row per unit and breakdown per run; suppressed as the run''s CSV is'"
-            )
-        }
-    }
-
-    /// Adds the columns a table lacks (a later version's); refuses a column of another type.
-    private func widen(_ table: Table, on connection: PostgresConnection, logger: Logger) async throws {
-        var existing: [String: String] = [:]
-        let rows = try await connection.query(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = \(schema) AND table_name = \(table.name)",
-            logger: logger)
-        for try await (name, type) in rows.decode((String, String).self) { existing[name] = type }
-        for column in table.columns {
-            if let type = existing[column.name] {
-                guard type == Self.type(column.kind) else {
-                    throw PublishError(
-                        "\(schema).\(table.name).\(column.name) is \(type) in the database but \(Self.type(column.kind)) in this version: rename or drop the table to publish"
-                    )
-                }
-            } else {
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL:
-                            "ALTER TABLE \(Self.quoted(table.name)) ADD COLUMN \(Self.quoted(column.name)) \(Self.type(column.kind))"
-                    ),
-                    logger: logger)
+            // Replacing a view locks out its readers until commit: only a new or widened table's.
+            let viewed = try await exists("latest_" + table.name, on: connection, logger: logger)
+            if created.contains(table.name) || !viewed {
+                try await execute(
+                    """
+                    CREATE OR REPLACE VIEW \(Self.quoted("latest_" + table.name)) AS SELECT * FROM \(Self.quoted(table.name))
+                    WHERE run_id = (SELECT run_id FROM run ORDER BY as_of DESC, run_id DESC LIMIT 1)
+                    """)
             }
         }
     }
 
-    /// A name checked by `isIdentifier`, quoted: so it holds no quote, and a reserved word is a name.
-    static func quoted(_ name: String) -> String { "\"" + name + "\"" }
+    /// Makes the schema phm's, or checks that it is and holds this data directory's runs. An
+    /// existing schema is used as it is (a database administrator may create it for the
+    /// publishing role, which then needs no right to create schemas), but only if it is empty or
+    /// was made by a publication from the same data directory: so `--schema public` cannot widen or
+    /// empty another application's tables, and two data directories' run ids never meet.
+    private func claim(source: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let name = Self.quoted(schema)
+        let found = try await connection.query("SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: logger)
+        var present = false
+        for try await _ in found.decode(Int.self) { present = true }
+        if !present { try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(name)"), logger: logger) }
+        let marker = try await connection.query(
+            "SELECT to_regclass(\(schema + ".phm_publication"))::text", logger: logger)
+        var marked = false
+        for try await table in marker.decode(String?.self) { marked = table != nil }
+        if marked {
+            let rows = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT source FROM \(name).phm_publication"), logger: logger)
+            var sources: [String] = []
+            for try await owner in rows.decode(String.self) { sources.append(owner) }
+            guard sources == [source] else {
+                throw PublishError(
+                    "the schema \(schema) holds the runs of another data directory: publish each data directory to a schema of its own"
+                )
+            }
+            return
+        }
+        let objects = try await connection.query(
+            "SELECT count(*)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema)",
+            logger: logger)
+        for try await count in objects.decode(Int64.self) where count > 0 {
+            throw PublishError(
+                "the schema \(schema) already holds \(count) tables, views or other relations that phm did not publish: choose an empty or new schema (--schema)"
+            )
+        }
+        for sql in [
+            "CREATE TABLE \(name).phm_publication (source text NOT NULL)",
+            "COMMENT ON TABLE \(name).phm_publication IS 'the data directory whose runs phm publish writes here'",
+            """
+            CREATE TABLE \(name).run (
+                run_id bigint PRIMARY KEY, as_of date NOT NULL, started_at timestamptz NOT NULL,
+                finished_at timestamptz, published_at timestamptz NOT NULL)
+            """,
+        ] {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+        try await connection.query("INSERT INTO \(unescaped: name).phm_publication (source) VALUES (\(source))", logger: logger)
+    }
+
+    private func exists(_ relation: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("SELECT to_regclass(\(schema + "." + relation))::text", logger: logger)
+        var found = false
+        for try await name in rows.decode(String?.self) { found = name != nil }
+        return found
+    }
+
+    /// Brings an existing table to this version's columns: adds those it lacks (a later
+    /// version's), lets a column this version may leave empty be NULL, and refuses a column of
+    /// another type. Returns how many columns it changed, or nil when there is no such table.
+    private func widen(_ table: Table, on connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        var existing: [String: (type: String, nullable: Bool)] = [:]
+        let rows = try await connection.query(
+            """
+            SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
+            WHERE table_schema = \(schema) AND table_name = \(table.name)
+            """, logger: logger)
+        for try await (name, type, nullable) in rows.decode((String, String, String).self) {
+            existing[name] = (type, nullable == "YES")
+        }
+        guard !existing.isEmpty else { return nil }
+        var changed = 0
+        let name = Self.quoted(table.name)
+        for column in table.columns {
+            let sql: String
+            if let found = existing[column.name] {
+                guard found.type == Self.type(column.kind) else {
+                    throw PublishError(
+                        "\(schema).\(table.name).\(column.name) is \(found.type) in the database but \(Self.type(column.kind)) in this version: rename or drop the table to publish"
+                    )
+                }
+                guard column.nullable && !found.nullable else { continue }
+                sql = "ALTER TABLE \(name) ALTER COLUMN \(Self.quoted(column.name)) DROP NOT NULL"
+            } else {
+                sql = "ALTER TABLE \(name) ADD COLUMN \(Self.quoted(column.name)) \(Self.type(column.kind))"
+            }
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            changed += 1
+        }
+        return changed
+    }
 
     /// The key of the advisory lock publications take.
     static let lock: Int64 = 0x7068_6d5f_7075_62
@@ -197,9 +317,10 @@ public struct PlanningPublisher: Sendable {
     }
 
     /// One row in COPY's text format: tab-separated, `\N` for an empty cell, and backslash,
-    /// tab, line feed and carriage return escaped in text. A NUL, which PostgreSQL text cannot
-    /// hold, stops the publication naming the table, line and column.
-    static func copyLine(_ row: [TableCell], runId: Int64, into buffer: inout ByteBuffer, table: Table, line: Int) throws {
+    /// tab, line feed and carriage return escaped in text (so no text can read as `\N` or as the
+    /// end-of-data marker `\.`). A NUL, which PostgreSQL text cannot hold, stops the publication
+    /// naming the table, row and column.
+    static func copyLine(_ row: [TableCell], runId: Int64, into buffer: inout ByteBuffer, table: Table, row number: Int) throws {
         buffer.writeString(String(runId))
         for (index, cell) in row.enumerated() {
             buffer.writeInteger(UInt8(ascii: "\t"))
@@ -214,7 +335,7 @@ public struct PlanningPublisher: Sendable {
                     case 0:
                         let column = index < table.columns.count ? table.columns[index].name : "?"
                         throw PublishError(
-                            "\(table.name) line \(line), column \(column): a NUL character, which PostgreSQL text cannot hold")
+                            "\(table.name) row \(number), column \(column): a NUL character, which PostgreSQL text cannot hold")
                     case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
                     case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
                     case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")

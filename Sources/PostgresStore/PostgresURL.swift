@@ -3,10 +3,12 @@ import Logging
 import PostgresNIO
 
 /// Where a PostgreSQL database is, from a `postgresql://` URL read as libpq reads one: user, host
-/// (or a Unix socket's folder, as `host=/folder`), port, database and `sslmode`.
+/// (or a Unix socket's folder, as `host=/folder`), port, database and `sslmode`, each falling back
+/// to libpq's environment variables (`PGUSER`, `PGHOST`, `PGPORT`, `PGDATABASE`, `PGSSLMODE`).
 ///
 /// The password is never part of the URL, which shows in the process list and in shell history:
-/// it comes from `$PGPASSWORD`, as for `psql`. So a URL can be printed and logged as it is.
+/// it comes from `$PGPASSWORD`, as for `psql` (a `.pgpass` file is not read). So a URL can be
+/// printed and logged as it is.
 public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -45,21 +47,26 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             guard let value = item.value, !value.isEmpty else { throw PostgresURLError("its parameter '\(item.name)' is empty") }
             parameters[item.name] = value
         }
-        let portText = parameters["port"] ?? url.port.map(String.init) ?? "5432"
+        func given(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+        let portText = parameters["port"] ?? url.port.map(String.init) ?? given(environment["PGPORT"]) ?? "5432"
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw PostgresURLError("its port '\(portText.prefix(20))' is not a number from 1 to 65535")
         }
-        let host = parameters["host"] ?? url.host.flatMap { $0.isEmpty ? nil : $0 } ?? "/var/run/postgresql"
+        var host = parameters["host"] ?? given(url.host) ?? given(environment["PGHOST"]) ?? "/var/run/postgresql"
+        guard !host.contains(",") else { throw PostgresURLError("it lists several hosts: phm connects to one") }
+        // An IPv6 address is written in brackets in a URL.
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.hasPrefix("/") {
             endpoint = .socket(path: (host.hasSuffix("/") ? host : host + "/") + ".s.PGSQL.\(port)")
         } else {
             endpoint = .tcp(host: host, port: port)
         }
-        user = parameters["user"] ?? url.user.flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
-        let path = String(url.path.drop { $0 == "/" })
-        database = parameters["dbname"] ?? (path.isEmpty ? user : path)
+        user = parameters["user"] ?? given(url.user) ?? given(environment["PGUSER"]) ?? given(environment["USER"]) ?? "postgres"
+        database = parameters["dbname"] ?? given(String(url.path.drop { $0 == "/" })) ?? given(environment["PGDATABASE"]) ?? user
         guard !database.contains("/") else { throw PostgresURLError("its database name '\(database.prefix(63))' holds a '/'") }
-        let mode = parameters["sslmode"] ?? (host.hasPrefix("/") ? "disable" : "prefer")
+        // Over TCP, encryption is required unless the URL says otherwise: health data and the
+        // password must not cross a network in clear because a server (or an attacker) said no.
+        let mode = parameters["sslmode"] ?? given(environment["PGSSLMODE"]) ?? (host.hasPrefix("/") ? "disable" : "require")
         switch mode {
         case "disable": encryption = .disable
         case "allow", "prefer": encryption = .prefer
@@ -68,9 +75,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         default:
             throw PostgresURLError("its sslmode '\(mode.prefix(20))' is not one of disable, prefer, require, verify-full")
         }
-        if case .socket = endpoint, encryption == .require {
+        if case .socket = endpoint, encryption == .require, parameters["sslmode"] != nil {
             throw PostgresURLError("it asks for encryption over a Unix socket, which PostgreSQL does not offer")
         }
+        if case .socket = endpoint { encryption = .disable }
         password = environment["PGPASSWORD"]
         description = text
     }
@@ -90,7 +98,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                 }
             configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
         }
-        configuration.options.additionalStartupParameters = [("application_name", "phm")]
+        // Text travels as UTF-8 whatever the database's own encoding, which converts it.
+        configuration.options.additionalStartupParameters = [("application_name", "phm"), ("client_encoding", "UTF8")]
         return configuration
     }
 
@@ -126,9 +135,10 @@ extension PostgresURL {
             return describe(cause)
         }
         guard let error = error as? PSQLError else { return "\(error)" }
-        if let message = error.serverInfo?[.message] {
-            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-            return "PostgreSQL at \(description): \(message)\(state)"
+        if let info = error.serverInfo, let message = info[.message] {
+            let more = [info[.detail], info[.hint], info[.locationContext].map { "where: \($0)" }].compactMap { $0 }
+            let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            return "PostgreSQL at \(description): \(([message] + more).joined(separator: "; "))\(state)"
         }
         if let underlying = error.underlying { return "cannot reach PostgreSQL at \(description): \(underlying)" }
         return "PostgreSQL at \(description): \(error.code)"

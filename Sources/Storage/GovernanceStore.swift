@@ -507,6 +507,17 @@ public final class GovernanceStore: Sendable {
         try database.read { db in try AuditEntry.fetchAll(db, sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid") }
     }
 
+    /// The data directory's own random identity, made on first use: what tells its runs from
+    /// another data directory's where both could meet (a database the runs are published to).
+    public func installation() throws -> String {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO setting (name, value) VALUES ('installation', ?)",
+                arguments: [UUID().uuidString.lowercased()])
+            return try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'installation'") ?? ""
+        }
+    }
+
     // MARK: sharing
 
     public func sharing() throws -> SharingSettings {

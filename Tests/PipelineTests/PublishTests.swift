@@ -15,14 +15,20 @@ import Testing
     /// for cell as its CSV holds it, typed; the publication is audited; person-level files are not.
     @Test(.enabled(if: PostgresTesting.url != nil, "needs the test server (scripts/test starts it)"))
     func publishedTablesEqualTheRunsCSVs() async throws {
-        let run = try #require(try RunStore(directory: DefaultRun.folder.appendingPathComponent("data")).runs().first)
+        let shared = try RunStore(directory: DefaultRun.folder.appendingPathComponent("data"))
+        let run = try #require(try shared.runs().first)
+        let id = try #require(run.id)
         #expect(run.status == "succeeded")
-        // A data directory of its own holding the run's record, so the shared one's audit log stays as it is.
+        // A data directory of its own holding the run's record and summary under the same id, so
+        // the shared one's audit log stays as it is.
         let data = temporaryFolder("publish")
         defer { try? FileManager.default.removeItem(at: data) }
+        let store = try RunStore(directory: data)
         var record = run
         record.id = nil
-        _ = try RunStore(directory: data).begin(record)
+        var begun: Int64 = 0
+        repeat { begun = try store.begin(record) } while begun < id
+        try store.save(try #require(try shared.result(RunSummary.self, named: "summary", run: id)), named: "summary", run: id)
         let schema = PostgresTesting.schema("default_run")
         var command = try #require(
             try PHMCommand.parseAsRoot(["publish", "--data-dir", data.path, "--to", PostgresTesting.url!, "--schema", schema])
@@ -41,7 +47,7 @@ import Testing
             let name = PlanningPublisher.name(of: table.file)
             let columns = table.schema.map { "\"\($0.name)\"::text" }.joined(separator: ", ")
             let rows = try await textRows(
-                url, "SELECT array_to_json(ARRAY[\(columns)])::text FROM \(schema).\(name) WHERE run_id = 1")
+                url, "SELECT array_to_json(ARRAY[\(columns)])::text FROM \(schema).\(name) WHERE run_id = \(id)")
             // As the CSV writes them: an empty cell for NULL, Y and N for a flag.
             let cells = rows.map { row in
                 zip(row, table.schema).map { cell, column in
@@ -62,26 +68,10 @@ import Testing
             url,
             "SELECT array_to_json(ARRAY[table_name::text])::text FROM information_schema.tables WHERE table_schema = '\(schema)' AND table_type = 'BASE TABLE'"
         ).compactMap(\.first).compactMap { $0 }
-        #expect(Set(tables) == Set(Published.planning.map { PlanningPublisher.name(of: $0.file) } + ["run"]))
+        #expect(Set(tables) == Set(Published.planning.map { PlanningPublisher.name(of: $0.file) } + ["run", "phm_publication"]))
         let audit = try GovernanceStore(directory: data, key: try PlatformKey.load(dataDirectory: data)).auditEntries()
-        #expect(audit.map(\.action) == ["publish"] && audit[0].detail.contains(schema) && audit[0].purpose == "planning")
+        #expect(audit.map { "\($0.action) \($0.outcome)" } == ["publish allowed"])
+        #expect(audit[0].detail.contains(schema) && audit[0].purpose == "planning")
         try await execute(url, "DROP SCHEMA \(schema) CASCADE")
-    }
-}
-
-func textRows(_ url: PostgresURL, _ sql: String) async throws -> [[String?]] {
-    try await url.withConnection(logger: Logger(label: "test")) { connection in
-        var rows: [[String?]] = []
-        let result = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
-        for try await json in result.decode(String.self) {
-            rows.append(try JSONDecoder().decode([String?].self, from: Data(json.utf8)))
-        }
-        return rows
-    }
-}
-
-func execute(_ url: PostgresURL, _ sql: String) async throws {
-    try await url.withConnection(logger: Logger(label: "test")) { connection in
-        _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
     }
 }

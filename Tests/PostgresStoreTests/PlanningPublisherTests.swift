@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 import Logging
 import NIOCore
 import PostgresNIO
@@ -8,25 +9,6 @@ import Testing
 
 @testable import Outputs
 @testable import PostgresStore
-
-/// Rows of a query whose one column is a JSON array of text (`array_to_json(ARRAY[...])`).
-func textRows(_ url: PostgresURL, _ sql: String) async throws -> [[String?]] {
-    try await url.withConnection(logger: Logger(label: "test")) { client in
-        var rows: [[String?]] = []
-        for try await json in try await client.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test")).decode(
-            String.self)
-        {
-            rows.append(try JSONDecoder().decode([String?].self, from: Data(json.utf8)))
-        }
-        return rows
-    }
-}
-
-func execute(_ url: PostgresURL, _ sql: String) async throws {
-    try await url.withConnection(logger: Logger(label: "test")) { client in
-        try await client.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
-    }
-}
 
 @Suite struct PlanningPublisherTests {
     @Test func everyPlanningTableIsTypedFromItsRowType() throws {
@@ -58,38 +40,98 @@ func execute(_ url: PostgresURL, _ sql: String) async throws {
 
     @Test func copyLinesEscapeTextAndRefuseNUL() throws {
         let table = PlanningPublisher.Table(
-            name: "t", columns: ["a", "b", "c", "d", "e"].map { TableColumn($0, .text, nullable: true) }, rows: nil)
+            name: "t", columns: ["a", "b", "c", "d", "e", "f"].map { TableColumn($0, .text, nullable: true) }, rows: nil)
         var buffer = ByteBuffer()
+        // Text that reads as NULL (\N) or as the end of the data (\.) unless its backslash is doubled.
         try PlanningPublisher.copyLine(
             [
                 .text("tab\there\nnew\\back\rcr 'q' \"d\" – ŵ"), .empty, .integer(-42), .fixed(Fixed(0.05, places: 4)!),
-                .flag(true),
-            ],
-            runId: 9, into: &buffer, table: table, line: 2)
+                .flag(true), .text("\\N"),
+            ], runId: 9, into: &buffer, table: table, row: 2)
+        try PlanningPublisher.copyLine([.text("\\."), .text(""), .flag(false)], runId: 9, into: &buffer, table: table, row: 3)
         #expect(
             buffer.readString(length: buffer.readableBytes)
-                == "9\ttab\\there\\nnew\\\\back\\rcr 'q' \"d\" – ŵ\t\\N\t-42\t0.0500\tt\n")
+                == "9\ttab\\there\\nnew\\\\back\\rcr 'q' \"d\" – ŵ\t\\N\t-42\t0.0500\tt\t\\\\N\n9\t\\\\.\t\tf\n")
         var refused = ByteBuffer()
         #expect {
-            try PlanningPublisher.copyLine([.empty, .text("a\u{0}b")], runId: 1, into: &refused, table: table, line: 5)
+            try PlanningPublisher.copyLine([.empty, .text("a\u{0}b")], runId: 1, into: &refused, table: table, row: 5)
         } throws: { error in
-            "\(error)".contains("t line 5, column b") && "\(error)".contains("NUL")
+            "\(error)".contains("t row 5, column b") && "\(error)".contains("NUL")
         }
+    }
+
+    /// A data directory with a store holding run `id` (its summary recorded as `suppressed`)
+    /// whose outputs are in `folder`.
+    struct DataDirectory {
+        let runs: RunStore
+        let governance: GovernanceStore
+        let run: RunRecord
+
+        static let key = PlatformKey.ephemeral()
+
+        init(
+            run id: Int64, folder: URL, status: String = "succeeded", suppressed: Bool? = true,
+            in directory: URL = temporaryFolder("publish-data")
+        ) throws {
+            runs = try RunStore(directory: directory)
+            governance = GovernanceStore(runs: runs, directory: directory, key: Self.key)
+            var record = RunRecord(
+                startedAt: Date(timeIntervalSince1970: 1_743_465_600), finishedAt: Date(timeIntervalSince1970: 1_743_465_700),
+                asOf: "2025-04-01", inputFolder: "/in", outputFolder: folder.path, status: status)
+            // Run ids count up in a store: records without outputs take the ids before this one.
+            var begun: Int64 = 0
+            repeat { begun = try runs.begin(record) } while begun < id
+            record.id = begun
+            var summary = try Published.run.read(from: folder)
+            summary.suppressed = suppressed
+            try runs.save(summary, named: "summary", run: id)
+            run = record
+        }
+
+        func publish(_ publisher: PlanningPublisher) async throws -> PlanningPublisher.Summary {
+            try await publisher.publish(run: run, runs: runs, governance: governance, logger: Logger(label: "test"))
+        }
+
+        var audit: [String] { ((try? governance.auditEntries()) ?? []).map { "\($0.action) \($0.outcome)" } }
     }
 
     @Test func refusesARunThatDidNotSucceedAndABadSchemaName() async throws {
         let url = try PostgresURL("postgresql://phm@/phm?host=/nonexistent", environment: [:])
-        #expect(throws: PostgresURLError.self) { try PlanningPublisher(url: url, schema: "Robert'); DROP TABLE run;--") }
-        #expect(throws: PostgresURLError.self) { try PlanningPublisher(url: url, schema: "1st") }
+        #expect(throws: PublishError.self) { try PlanningPublisher(url: url, schema: "Robert'); DROP TABLE run;--") }
+        #expect(throws: PublishError.self) { try PlanningPublisher(url: url, schema: "1st") }
         let publisher = try PlanningPublisher(url: url)
+        let folder = try Self.outputFolder(runId: 3, patients: 9, unitName: "X")
         for status in ["running", "failed", "interrupted", "stopped"] {
-            let run = RunRecord(id: 3, startedAt: Date(), asOf: "2025-04-01", inputFolder: "", outputFolder: "", status: status)
-            // Refused before any connection: the URL names no server.
+            let data = try DataDirectory(run: 3, folder: folder, status: status)
+            // Refused before any connection (the URL names no server), and audited as refused.
             await #expect {
-                try await publisher.publish(run: run, folder: temporaryFolder(), logger: Logger(label: "test"))
+                try await data.publish(publisher)
             } throws: { error in
                 "\(error)".contains("only a succeeded run is published")
             }
+            #expect(data.audit == ["publish refused"])
+        }
+    }
+
+    /// A run with exact counts, one that does not say, or a folder holding another run's outputs
+    /// is refused before anything is read or any connection made.
+    @Test func refusesExactCountsAndAnotherRunsFolder() async throws {
+        let publisher = try PlanningPublisher(url: try PostgresURL("postgresql://phm@/phm?host=/nonexistent", environment: [:]))
+        let cases: [(stored: Bool?, written: Bool?, made: Int64, reason: String)] = [
+            (false, false, 4, "holds exact counts (--no-suppress)"), (true, false, 4, "holds exact counts (--no-suppress)"),
+            (false, true, 4, "holds exact counts (--no-suppress)"),
+            (nil, nil, 4, "does not record that its counts were suppressed"),
+            (true, true, 5, "holds the outputs of run 5, not of run 4"),
+        ]
+        for (stored, written, made, reason) in cases {
+            let folder = try Self.outputFolder(runId: made, patients: 3, unitName: "X", suppressed: written)
+            let data = try DataDirectory(run: 4, folder: folder, suppressed: stored)
+            await #expect {
+                try await data.publish(publisher)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+            #expect(data.audit == ["publish refused"])
         }
     }
 
@@ -109,6 +151,7 @@ func execute(_ url: PostgresURL, _ sql: String) async throws {
         zero.totalApcCostGbp = Fixed(80, places: 2)
         var total = MultimorbidityRow(ltcCount: "total")
         total.patients = 2125
+        total.pctPatients = Fixed(1, places: 4)
         try Published.multimorbidity.write([zero, total], to: folder)
         let unit = UnitColumns(level: "practice", unitCode: "W00001", unitName: unitName, parentCode: "7A1")
         try Published.tierTransitions.write(
@@ -124,43 +167,20 @@ func execute(_ url: PostgresURL, _ sql: String) async throws {
         return folder
     }
 
-    static func run(_ id: Int64, folder: URL) -> RunRecord {
-        RunRecord(
-            id: id, startedAt: Date(timeIntervalSince1970: 1_743_465_600), finishedAt: Date(timeIntervalSince1970: 1_743_465_700),
-            asOf: "2025-04-01", inputFolder: "/in", outputFolder: folder.path, status: "succeeded", registeredPeople: 3000,
-            rowsIn: 120_000, rowsQuarantined: 12)
-    }
-
-    /// A run with exact counts, one that does not say, or a folder holding another run's outputs
-    /// is refused before anything is read or any connection made.
-    @Test func refusesExactCountsAndAnotherRunsFolder() async throws {
-        let publisher = try PlanningPublisher(url: try PostgresURL("postgresql://phm@/phm?host=/nonexistent", environment: [:]))
-        let cases: [(Bool?, Int64, String)] = [
-            (false, 4, "holds exact counts (--no-suppress)"), (nil, 4, "does not record that its counts were suppressed"),
-            (true, 5, "holds the outputs of run 5, not of run 4"),
-        ]
-        for (suppressed, made, reason) in cases {
-            let folder = try Self.outputFolder(runId: made, patients: 3, unitName: "X", suppressed: suppressed)
-            await #expect {
-                try await publisher.publish(run: Self.run(4, folder: folder), folder: folder, logger: Logger(label: "test"))
-            } throws: { error in
-                "\(error)".contains(reason)
-            }
-        }
-    }
-
     @Test(.enabled(if: PostgresTesting.url != nil, "needs the test server (scripts/test starts it)"))
     func publishesTypedTablesReplacingARunPublishedAgain() async throws {
         let url = try PostgresURL(PostgresTesting.url!)
         let schema = PostgresTesting.schema("publish")
         let publisher = try PlanningPublisher(url: url, schema: schema)
-        let logger = Logger(label: "test")
-        let name = "Ysgol \"Bryn\" – O'Neill\tWing\nB\\C ŵ"
+        let directory = temporaryFolder("publish-data")
+        let name = "Ysgol \"Bryn\" – O'Neill\tWing\nB\\C ŵ \\N \\."
         let first = try Self.outputFolder(runId: 7, patients: nil, unitName: name)
-        let summary = try await publisher.publish(run: Self.run(7, folder: first), folder: first, logger: logger)
+        let run7 = try DataDirectory(run: 7, folder: first, in: directory)
+        let summary = try await run7.publish(publisher)
         #expect(summary.tables.map(\.name) == ["multimorbidity", "tier_transitions"])
         #expect(summary.tables.map(\.rows) == [2, 2])
         #expect(summary.absent.count == 11 && summary.absent.contains("projections"))
+        #expect(run7.audit == ["publish allowed"])
 
         // Every cell as the CSV holds it: text exact, empty cells NULL, decimals with their places.
         let transitions = try await textRows(
@@ -176,17 +196,21 @@ func execute(_ url: PostgresURL, _ sql: String) async throws {
             url,
             "SELECT array_to_json(ARRAY[ltc_count, patients::text, pct_patients::text, total_apc_cost_gbp::text, ae_attendances::text])::text FROM \(schema).latest_multimorbidity ORDER BY ltc_count"
         )
-        #expect(multimorbidity == [["0", nil, "0.4965", "80.00", nil], ["total", "2125", nil, nil, nil]])
+        #expect(multimorbidity == [["0", nil, "0.4965", "80.00", nil], ["total", "2125", "1.0000", nil, nil]])
+        // The run's dates only: no count of people reaches the database but the planning tables'.
         let run = try await textRows(
             url,
-            "SELECT array_to_json(ARRAY[run_id::text, as_of::text, registered_people::text, rows_in::text, rows_quarantined::text])::text FROM \(schema).run"
+            "SELECT array_to_json(array_agg(column_name::text ORDER BY ordinal_position))::text FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'run'"
         )
-        #expect(run == [["7", "2025-04-01", "3000", "120000", "12"]])
+        #expect(run == [["run_id", "as_of", "started_at", "finished_at", "published_at"]])
+        let published = try await textRows(url, "SELECT array_to_json(ARRAY[run_id::text, as_of::text])::text FROM \(schema).run")
+        #expect(published == [["7", "2025-04-01"]])
 
         // Published again, the run replaces itself; a later run becomes the latest, the earlier stays.
-        _ = try await publisher.publish(run: Self.run(7, folder: first), folder: first, logger: logger)
+        _ = try await run7.publish(publisher)
         let second = try Self.outputFolder(runId: 8, patients: 1055, unitName: "Second")
-        _ = try await publisher.publish(run: Self.run(8, folder: second), folder: second, logger: logger)
+        let run8 = try DataDirectory(run: 8, folder: second, in: directory)
+        _ = try await run8.publish(publisher)
         let counts = try await textRows(
             url,
             "SELECT array_to_json(ARRAY[run_id::text, count(*)::text])::text FROM \(schema).multimorbidity GROUP BY run_id ORDER BY run_id"
@@ -198,25 +222,105 @@ func execute(_ url: PostgresURL, _ sql: String) async throws {
         )
         #expect(latest == [["8", "1055"], ["8", "2125"]])
 
-        // A table from an older version gains the columns it lacks; a column of another type stops
-        // the publication, and nothing of it is left behind.
+        // A table from an older version gains the columns it lacks and loses NOT NULL where this
+        // version may leave a cell empty.
         try await execute(url, "ALTER TABLE \(schema).multimorbidity DROP COLUMN ae_attendances CASCADE")
-        _ = try await publisher.publish(run: Self.run(8, folder: second), folder: second, logger: logger)
+        try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN pct_patients SET NOT NULL")
+        _ = try await run8.publish(publisher)
         let widened = try await textRows(
             url,
             "SELECT array_to_json(ARRAY[count(ae_attendances)::text, count(*)::text])::text FROM \(schema).latest_multimorbidity")
         #expect(widened == [["0", "2"]])
+        let nullable = try await textRows(
+            url,
+            "SELECT array_to_json(ARRAY[is_nullable::text])::text FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'multimorbidity' AND column_name = 'pct_patients'"
+        )
+        #expect(nullable == [["YES"]])
+
+        // A failure part way (a NUL in the second table, after the first was loaded) leaves
+        // nothing of the run, and is audited as failed.
+        let broken = try Self.outputFolder(runId: 9, patients: 5, unitName: "Nu\u{0}l")
+        let run9 = try DataDirectory(run: 9, folder: broken, in: directory)
+        await #expect {
+            try await run9.publish(publisher)
+        } throws: { error in
+            url.describe(error).contains("tier_transitions row 1, column unit_name: a NUL character")
+        }
+        #expect(run9.audit.suffix(2) == ["publish allowed", "publish failed"])
+        let afterFailure = try await textRows(
+            url,
+            "SELECT array_to_json(ARRAY[run_id::text, count(*)::text])::text FROM \(schema).multimorbidity GROUP BY run_id ORDER BY run_id"
+        )
+        #expect(afterFailure == [["7", "2"], ["8", "2"]])
+
+        // Two publications at once take turns, and both land.
+        let tenth = try Self.outputFolder(runId: 10, patients: 10, unitName: "Ten")
+        let run10 = try DataDirectory(run: 10, folder: tenth, in: directory)
+        let eleventh = try Self.outputFolder(runId: 11, patients: 11, unitName: "Eleven")
+        let run11 = try DataDirectory(run: 11, folder: eleventh, in: directory)
+        async let ten = run10.publish(publisher)
+        async let eleven = run11.publish(publisher)
+        #expect(try await [ten.runId, eleven.runId] == [10, 11])
+        let runs = try await textRows(url, "SELECT array_to_json(ARRAY[run_id::text])::text FROM \(schema).run ORDER BY run_id")
+        #expect(runs == [["7"], ["8"], ["10"], ["11"]])
+
+        // A column of another type stops the publication naming it.
         try await execute(url, "DROP VIEW \(schema).latest_multimorbidity")
         try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN patients TYPE text")
-        let third = try Self.outputFolder(runId: 9, patients: 5, unitName: "Third")
         await #expect {
-            try await publisher.publish(run: Self.run(9, folder: third), folder: third, logger: logger)
+            try await run8.publish(publisher)
         } throws: { error in
-            let message = url.describe(error)
-            return message.contains("multimorbidity.patients is text in the database but bigint")
+            url.describe(error).contains("multimorbidity.patients is text in the database but bigint")
         }
-        let runs = try await textRows(url, "SELECT array_to_json(ARRAY[run_id::text])::text FROM \(schema).run ORDER BY run_id")
-        #expect(runs == [["7"], ["8"]])
+
+        // Another data directory's runs never land in the same schema; nor do a schema's own
+        // tables get widened or emptied when it was not made by phm.
+        let other = try DataDirectory(run: 7, folder: first)
+        await #expect {
+            try await other.publish(publisher)
+        } throws: { error in
+            url.describe(error).contains("holds the runs of another data directory")
+        }
+        let foreign = PostgresTesting.schema("foreign")
+        try await execute(url, "CREATE SCHEMA \(foreign)")
+        try await execute(url, "CREATE TABLE \(foreign).run (id int)")
+        await #expect {
+            try await other.publish(try PlanningPublisher(url: url, schema: foreign))
+        } throws: { error in
+            url.describe(error).contains("already holds 1 tables, views or other relations that phm did not publish")
+        }
         try await execute(url, "DROP SCHEMA \(schema) CASCADE")
+        try await execute(url, "DROP SCHEMA \(foreign) CASCADE")
+    }
+
+    /// The documented set-up: an administrator creates the schema for a publishing role that is
+    /// not a superuser and cannot create schemas; a reading role sees the tables and views only.
+    @Test(.enabled(if: PostgresTesting.url != nil, "needs the test server (scripts/test starts it)"))
+    func aPublishingRoleWithoutRightsToCreateSchemasPublishesAndAReaderReads() async throws {
+        let admin = try PostgresURL(PostgresTesting.url!)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let (publisherRole, reader, schema) = ("publisher_\(suffix)", "reader_\(suffix)", "planning_\(suffix)")
+        for sql in [
+            "CREATE ROLE \(publisherRole) LOGIN", "CREATE SCHEMA \(schema) AUTHORIZATION \(publisherRole)",
+            "CREATE ROLE \(reader) LOGIN", "GRANT USAGE ON SCHEMA \(schema) TO \(reader)",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE \(publisherRole) IN SCHEMA \(schema) GRANT SELECT ON TABLES TO \(reader)",
+            "REVOKE CREATE ON DATABASE phm FROM PUBLIC", "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        ] {
+            try await execute(admin, sql)
+        }
+        func connecting(as role: String) throws -> PostgresURL {
+            try PostgresURL(PostgresTesting.url! + "&user=\(role)")
+        }
+        let folder = try Self.outputFolder(runId: 1, patients: 12, unitName: "One")
+        let data = try DataDirectory(run: 1, folder: folder)
+        _ = try await data.publish(try PlanningPublisher(url: try connecting(as: publisherRole), schema: schema))
+        let read = try await textRows(
+            try connecting(as: reader),
+            "SELECT array_to_json(ARRAY[patients::text])::text FROM \(schema).latest_multimorbidity ORDER BY ltc_count")
+        #expect(read == [["12"], ["2125"]])
+        await #expect(throws: (any Error).self) {
+            try await execute(try connecting(as: reader), "DELETE FROM \(schema).multimorbidity")
+        }
+        try await execute(admin, "DROP SCHEMA \(schema) CASCADE")
     }
 }

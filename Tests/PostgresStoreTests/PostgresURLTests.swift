@@ -13,12 +13,31 @@ import Testing
         #expect(tcp.endpoint == .tcp(host: "db.example.nhs.uk", port: 6432))
         #expect(tcp.encryption == .require && tcp.password == nil)
 
-        // Defaults: the user postgres, a database named as the user, encryption preferred over TCP.
+        // Defaults: the user postgres, a database named as the user, encryption required over TCP.
         let bare = try PostgresURL("postgresql://db", environment: [:])
         #expect(bare.endpoint == .tcp(host: "db", port: 5432) && bare.user == "postgres" && bare.database == "postgres")
-        #expect(bare.encryption == .prefer)
+        #expect(bare.encryption == .require)
+        #expect(try PostgresURL("postgresql://db?sslmode=prefer", environment: [:]).encryption == .prefer)
         let local = try PostgresURL("postgresql:///phm", environment: [:])
         #expect(local.endpoint == .socket(path: "/var/run/postgresql/.s.PGSQL.5432") && local.database == "phm")
+        #expect(local.encryption == .disable)
+
+        // libpq's environment fills what the URL leaves out; the URL wins where both say.
+        let environment = [
+            "PGHOST": "/tmp/pg", "PGPORT": "5433", "PGUSER": "analyst", "PGDATABASE": "planning", "PGSSLMODE": "require",
+        ]
+        let fromEnvironment = try PostgresURL("postgresql://", environment: environment)
+        #expect(fromEnvironment.endpoint == .socket(path: "/tmp/pg/.s.PGSQL.5433"))
+        #expect(fromEnvironment.user == "analyst" && fromEnvironment.database == "planning")
+        #expect(fromEnvironment.encryption == .disable, "a socket is never encrypted")
+        let overridden = try PostgresURL("postgresql://phm@db:6000/phm", environment: environment)
+        #expect(overridden.endpoint == .tcp(host: "db", port: 6000) && overridden.user == "phm" && overridden.database == "phm")
+        #expect(try PostgresURL("postgresql://", environment: ["USER": "gp"]).user == "gp")
+
+        // An IPv6 address in brackets, and a socket folder written percent-encoded as the host.
+        #expect(try PostgresURL("postgresql://[::1]:5433/phm", environment: [:]).endpoint == .tcp(host: "::1", port: 5433))
+        #expect(
+            try PostgresURL("postgresql://%2Frun%2Fpg/phm", environment: [:]).endpoint == .socket(path: "/run/pg/.s.PGSQL.5432"))
     }
 
     @Test func refusesWhatItCannotUseSayingWhy() {
@@ -31,6 +50,7 @@ import Testing
             ("postgresql://db/phm?options=-csearch_path%3Devil", "not one phm reads"),
             ("postgresql:///phm?host=/run/pg&sslmode=require", "Unix socket"),
             ("postgresql://db/phm?host=", "empty"),
+            ("postgresql://a,b/phm", "several hosts"), ("postgresql:///phm?host=a,b", "several hosts"),
             ("postgresql://db/" + String(repeating: "x", count: 3000), "longer"),
         ]
         for (url, reason) in refused {

@@ -1,5 +1,8 @@
 import Foundation
+import Logging
 import PHMCore
+import PostgresNIO
+import PostgresStore
 import Synthesis
 
 /// A fresh temporary folder, removed by the caller's `defer` if wanted.
@@ -132,5 +135,36 @@ public enum PostgresTesting {
     /// A schema of the test's own, so tests running side by side never meet.
     public static func schema(_ name: String) -> String {
         "test_\(name)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// A test's own query that failed, with PostgreSQL's message.
+public struct TestQueryFailed: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Rows of a query whose one column is a JSON array of text (`array_to_json(ARRAY[...])::text`).
+public func textRows(_ url: PostgresURL, _ sql: String) async throws -> [[String?]] {
+    do {
+        return try await url.withConnection(logger: Logger(label: "test")) { connection in
+            var rows: [[String?]] = []
+            let result = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
+            for try await json in result.decode(String.self) {
+                rows.append(try JSONDecoder().decode([String?].self, from: Data(json.utf8)))
+            }
+            return rows
+        }
+    } catch {
+        throw TestQueryFailed(description: "\(sql.prefix(200)): \(url.describe(error))")
+    }
+}
+
+public func execute(_ url: PostgresURL, _ sql: String) async throws {
+    do {
+        try await url.withConnection(logger: Logger(label: "test")) { connection in
+            _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
+        }
+    } catch {
+        throw TestQueryFailed(description: "\(sql.prefix(200)): \(url.describe(error))")
     }
 }
