@@ -32,6 +32,11 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? Published.variation.read(UnsafeRawBufferPointer(bytes))
             _ = try? Published.spc.read(UnsafeRawBufferPointer(bytes))
             _ = Fixed(parsing: String(decoding: bytes.prefix(64), as: UTF8.self))
+            // And as publishing reads it: straight from the bytes into COPY text, in small chunks.
+            for table in Published.planning where table.file == "spc.csv" || table.file == "tier-transitions.csv" {
+                var copy = CopyText(csv: Array(bytes), file: table.file, columns: table.schema, runId: 1, chunk: 512)
+                while let _ = try? copy.next() {}
+            }
         case .scenarios:
             // A scenarios file against a few conditions, two of which change a state; a
             // population file it names is missing.

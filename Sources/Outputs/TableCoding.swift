@@ -125,12 +125,6 @@ public struct OutputTable<Row: TableRow>: Sendable {
         return out.bytes
     }
 
-    /// Each row's typed cells in `header` order, through one encoder.
-    public func cells(_ rows: some Sequence<Row>) throws -> [[TableCell]] {
-        let encoder = RowEncoder(columns: Row.columns)
-        return try rows.map { try encoder.typed($0, note: notes) }
-    }
-
     public func write(_ rows: some Sequence<Row>, to folder: URL) throws {
         try Data(try csv(rows)).write(to: folder.appendingPathComponent(file))
     }
@@ -212,19 +206,11 @@ public enum OutputError: Error, Equatable, CustomStringConvertible {
 
 // MARK: Encoding
 
-/// One cell of a table, typed: what a CSV writes as text and a database loads as a typed value.
-public enum TableCell: Sendable, Equatable {
-    /// Suppressed, not available or not applicable.
-    case empty
-    case text(String)
-    case integer(Int)
-    case fixed(Fixed)
-    case flag(Bool)
-}
-
 /// Writes rows of one table: each field into its column's cell, then the cells in order.
 final class RowEncoder: Encoder {
-    typealias Cell = TableCell
+    enum Cell {
+        case empty, text(String), integer(Int), fixed(Fixed), flag(Bool)
+    }
 
     let codingPath: [any CodingKey] = []
     let userInfo: [CodingUserInfoKey: Any] = [:]
@@ -263,12 +249,6 @@ final class RowEncoder: Encoder {
         }
         if note && !Row.counts.isEmpty { out.field(self.note(row)) }
         out.end()
-    }
-
-    /// A row's cells, then its note when `note` (as `write` writes them).
-    func typed<Row: TableRow>(_ row: Row, note: Bool) throws -> [Cell] {
-        try fill(row)
-        return note && !Row.counts.isEmpty ? cells + [.text(self.note(row))] : cells
     }
 
     func strings<Row: TableRow>(_ row: Row) throws -> [String] {

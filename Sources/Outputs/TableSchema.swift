@@ -4,6 +4,30 @@ import Foundation
 public struct TableColumn: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case text, integer, decimal, flag
+
+        /// Whether a cell's text (unquoted, not empty) is one the table writer writes for this
+        /// kind: a whole number that fits 64 bits; a decimal as `Fixed` writes it (an optional
+        /// minus, digits, an optional point and digits, at most 40 characters); `Y` or `N`; any text
+        /// but a NUL.
+        public func accepts(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
+            let digits = cell.first == UInt8(ascii: "-") ? UnsafeBufferPointer(rebasing: cell.dropFirst()) : cell
+            func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+            switch self {
+            case .text:
+                return !cell.contains(0)
+            case .flag:
+                return cell.count == 1 && (cell[0] == UInt8(ascii: "Y") || cell[0] == UInt8(ascii: "N"))
+            case .integer:
+                guard !digits.isEmpty, digits.count <= 19, digits.allSatisfy(isDigit) else { return false }
+                var value: UInt64 = 0
+                for byte in digits { value = value * 10 + UInt64(byte - UInt8(ascii: "0")) }
+                return value <= UInt64(Int64.max) + (cell.count > digits.count ? 1 : 0)
+            case .decimal:
+                let points = digits.filter { $0 == UInt8(ascii: ".") }.count
+                return cell.count <= 40 && points <= 1 && digits.contains(where: isDigit)
+                    && digits.allSatisfy { isDigit($0) || $0 == UInt8(ascii: ".") }
+            }
+        }
     }
 
     public var name: String
@@ -19,7 +43,8 @@ public struct TableColumn: Sendable, Equatable {
 
 extension OutputTable {
     /// The table's columns, typed from the row type itself rather than from the rows of one run:
-    /// a column every row of a small run left empty still has its type. The `note` is text.
+    /// a column every row of a small run left empty still has its type. The `note` is text, never
+    /// null: empty when nothing on the row was withheld.
     public var schema: [TableColumn] { probe().columns }
 
     /// The columns, and those the probe could not reach (none for a row of plain values, which
@@ -29,7 +54,8 @@ extension OutputTable {
         let probe = SchemaProbe()
         _ = try? Row(from: probe)
         var columns = Row.columns.map { probe.found[$0] ?? TableColumn($0, .text, nullable: true) }
-        if header.count > columns.count { columns.append(TableColumn(RowNote.column, .text, nullable: true)) }
+        // Every row has a note, empty when nothing was withheld.
+        if header.count > columns.count { columns.append(TableColumn(RowNote.column, .text, nullable: false)) }
         return (columns, Row.columns.filter { probe.found[$0] == nil })
     }
 }
@@ -155,20 +181,14 @@ private final class SchemaProbe: Decoder {
 /// A planning table whatever its row type: what publishing a run to a database reads.
 public struct PlanningTable: Sendable {
     public let file: String
+    /// The file's columns in order, typed; the header must name exactly these.
     public let schema: [TableColumn]
-    /// The table's rows in a run's output folder, read and checked against the row type; nil when
-    /// the run did not write it.
-    public let cells: @Sendable (URL) throws -> [[TableCell]]?
     /// Columns the schema probe could not type.
     let untyped: [String]
 
     init<Row>(_ table: OutputTable<Row>) {
         file = table.file
         (schema, untyped) = table.probe()
-        cells = { folder in
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(table.file).path) else { return nil }
-            return try table.cells(try table.read(from: folder))
-        }
     }
 }
 

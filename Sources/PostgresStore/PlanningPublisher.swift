@@ -41,11 +41,13 @@ public struct PlanningPublisher: Sendable {
         public var absent: [String]
     }
 
-    /// A planning table as published: its SQL name and columns, and the run's rows.
+    /// A planning table as published: its SQL name, its file and columns, and whether the run
+    /// wrote it.
     struct Table {
         var name: String
+        var file: URL
         var columns: [TableColumn]
-        var rows: [[TableCell]]?
+        var written: Bool
     }
 
     /// The SQL name of a table file: `multimorbidity-by-unit.csv` is `multimorbidity_by_unit`.
@@ -85,12 +87,11 @@ public struct PlanningPublisher: Sendable {
             try audit("refused", error.description)
             throw error
         }
-        let tables = try Published.planning.map { table in
-            do {
-                return Table(name: Self.name(of: table.file), columns: table.schema, rows: try table.cells(folder))
-            } catch {
-                throw PublishError("run \(runId)'s \(error)")
-            }
+        let tables = Published.planning.map { table in
+            let file = folder.appendingPathComponent(table.file)
+            return Table(
+                name: Self.name(of: table.file), file: file, columns: table.schema,
+                written: FileManager.default.fileExists(atPath: file.path))
         }
         for table in tables {
             let names = [table.name, "latest_" + table.name, table.name + "_run"] + table.columns.map(\.name)
@@ -100,8 +101,9 @@ public struct PlanningPublisher: Sendable {
         }
         let source = try governance.installation()
         try audit("allowed")
+        let published: [Summary.Table]
         do {
-            try await url.withConnection(logger: logger) { connection in
+            published = try await url.withConnection(logger: logger) { connection in
                 try await connection.withTransaction(logger: logger) { connection in
                     try await write(tables, run: run, runId: runId, source: source, on: connection, logger: logger)
                 }
@@ -110,9 +112,7 @@ public struct PlanningPublisher: Sendable {
             try audit("failed", url.describe(error))
             throw error
         }
-        return Summary(
-            runId: runId, tables: tables.compactMap { t in t.rows.map { Summary.Table(name: t.name, rows: $0.count) } },
-            absent: tables.filter { $0.rows == nil }.map(\.name))
+        return Summary(runId: runId, tables: published, absent: tables.filter { !$0.written }.map(\.name))
     }
 
     /// Only a run that succeeded with suppressed counts is published: exact counts
@@ -145,9 +145,11 @@ public struct PlanningPublisher: Sendable {
         }
     }
 
+    /// Writes the run's tables in the transaction `connection` is in; returns each table written
+    /// with its rows.
     private func write(
         _ tables: [Table], run: RunRecord, runId: Int64, source: String, on connection: PostgresConnection, logger: Logger
-    ) async throws {
+    ) async throws -> [Summary.Table] {
         func execute(_ sql: String) async throws {
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
@@ -182,22 +184,21 @@ public struct PlanningPublisher: Sendable {
             INSERT INTO run (run_id, as_of, started_at, finished_at, published_at)
             VALUES (\(runId), \(run.asOf)::date, \(run.startedAt), \(run.finishedAt), now())
             """, logger: logger)
+        var published: [Summary.Table] = []
         for table in tables {
-            if let rows = table.rows, !rows.isEmpty {
+            if table.written {
+                // Read as it is sent: the server stores one chunk while the next is made.
+                let csv: [UInt8]
+                do { csv = Array(try Data(contentsOf: table.file)) } catch {
+                    throw PublishError("\(table.file.path) cannot be read: \(error.localizedDescription)")
+                }
+                var text = CopyText(csv: csv, file: table.file.lastPathComponent, columns: table.columns, runId: runId)
                 try await connection.copyFrom(
                     table: table.name, columns: ["run_id"] + table.columns.map(\.name), logger: logger
                 ) { writer in
-                    var buffer = ByteBuffer()
-                    buffer.reserveCapacity(1 << 20)
-                    for (index, row) in rows.enumerated() {
-                        try Self.copyLine(row, runId: runId, into: &buffer, table: table, row: index + 1)
-                        if buffer.readableBytes >= 1 << 20 {
-                            try await writer.write(buffer)
-                            buffer.clear()
-                        }
-                    }
-                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                    while let chunk = try text.next() { try await writer.write(ByteBuffer(bytes: chunk)) }
                 }
+                published.append(Summary.Table(name: table.name, rows: text.rows))
             }
             // Replacing a view locks out its readers until commit: only a new or widened table's.
             let viewed = try await exists("latest_" + table.name, on: connection, logger: logger)
@@ -209,6 +210,7 @@ public struct PlanningPublisher: Sendable {
                     """)
             }
         }
+        return published
     }
 
     /// Makes the schema phm's, or checks that it is and holds this data directory's runs. An
@@ -314,38 +316,6 @@ public struct PlanningPublisher: Sendable {
         case .decimal: "numeric"
         case .flag: "boolean"
         }
-    }
-
-    /// One row in COPY's text format: tab-separated, `\N` for an empty cell, and backslash,
-    /// tab, line feed and carriage return escaped in text (so no text can read as `\N` or as the
-    /// end-of-data marker `\.`). A NUL, which PostgreSQL text cannot hold, stops the publication
-    /// naming the table, row and column.
-    static func copyLine(_ row: [TableCell], runId: Int64, into buffer: inout ByteBuffer, table: Table, row number: Int) throws {
-        buffer.writeString(String(runId))
-        for (index, cell) in row.enumerated() {
-            buffer.writeInteger(UInt8(ascii: "\t"))
-            switch cell {
-            case .empty: buffer.writeStaticString("\\N")
-            case .integer(let n): buffer.writeString(String(n))
-            case .fixed(let f): buffer.writeString(f.text)
-            case .flag(let b): buffer.writeInteger(UInt8(ascii: b ? "t" : "f"))
-            case .text(let text):
-                for byte in text.utf8 {
-                    switch byte {
-                    case 0:
-                        let column = index < table.columns.count ? table.columns[index].name : "?"
-                        throw PublishError(
-                            "\(table.name) row \(number), column \(column): a NUL character, which PostgreSQL text cannot hold")
-                    case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                    case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-                    case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-                    case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-                    default: buffer.writeInteger(byte)
-                    }
-                }
-            }
-        }
-        buffer.writeInteger(UInt8(ascii: "\n"))
     }
 }
 

@@ -177,6 +177,8 @@ public final class IdentityVault: Sendable {
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var configuration = Configuration()
+        // A run writes the vault while the server reads it: a locked file is waited for.
+        configuration.busyMode = .timeout(10)
         // Re-identifying a page of a worklist looks up people scattered over the file: mapped,
         // those reads come from memory rather than a system call per page.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }

@@ -62,8 +62,18 @@ public final class RunStore: Sendable {
         // writes an audit entry), and reads run side by side with each other and with the one
         // writer, each on a snapshot. A single connection made every request wait behind any
         // long read: a whole check of the audit log held up sign-in for seconds.
-        database = try DatabasePool(path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path)
+        database = try DatabasePool(
+            path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path, configuration: Self.configuration)
         try RunStore.migrator.migrate(database)
+    }
+
+    /// Other processes write the same file (a run beside the server, `phm publish`, a command
+    /// of an administrator's): a write finding it locked waits for them, as long as a commit can
+    /// take, rather than failing at once.
+    static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        return configuration
     }
 
     /// Schema changes of `phm.sqlite`, in order: the runs', then the governance store's. Never

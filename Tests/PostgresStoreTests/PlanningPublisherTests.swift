@@ -32,32 +32,10 @@ import Testing
         #expect(transitions.map(\.name) == Published.tierTransitions.header)
         #expect(transitions.first { $0.name == "previous_run" } == TableColumn("previous_run", .integer, nullable: false))
         #expect(transitions.first { $0.name == "parent_code" } == TableColumn("parent_code", .text, nullable: true))
-        #expect(transitions.last == TableColumn("note", .text, nullable: true))
+        #expect(transitions.last == TableColumn("note", .text, nullable: false))
         let spc = Published.spc.schema
         #expect(spc.first { $0.name == "trial_limits" }?.kind == .flag)
         #expect(spc.first { $0.name == "shift" } == TableColumn("shift", .flag, nullable: true))
-    }
-
-    @Test func copyLinesEscapeTextAndRefuseNUL() throws {
-        let table = PlanningPublisher.Table(
-            name: "t", columns: ["a", "b", "c", "d", "e", "f"].map { TableColumn($0, .text, nullable: true) }, rows: nil)
-        var buffer = ByteBuffer()
-        // Text that reads as NULL (\N) or as the end of the data (\.) unless its backslash is doubled.
-        try PlanningPublisher.copyLine(
-            [
-                .text("tab\there\nnew\\back\rcr 'q' \"d\" – ŵ"), .empty, .integer(-42), .fixed(Fixed(0.05, places: 4)!),
-                .flag(true), .text("\\N"),
-            ], runId: 9, into: &buffer, table: table, row: 2)
-        try PlanningPublisher.copyLine([.text("\\."), .text(""), .flag(false)], runId: 9, into: &buffer, table: table, row: 3)
-        #expect(
-            buffer.readString(length: buffer.readableBytes)
-                == "9\ttab\\there\\nnew\\\\back\\rcr 'q' \"d\" – ŵ\t\\N\t-42\t0.0500\tt\t\\\\N\n9\t\\\\.\t\tf\n")
-        var refused = ByteBuffer()
-        #expect {
-            try PlanningPublisher.copyLine([.empty, .text("a\u{0}b")], runId: 1, into: &refused, table: table, row: 5)
-        } throws: { error in
-            "\(error)".contains("t row 5, column b") && "\(error)".contains("NUL")
-        }
     }
 
     /// A data directory with a store holding run `id` (its summary recorded as `suppressed`)
@@ -244,7 +222,7 @@ import Testing
         await #expect {
             try await run9.publish(publisher)
         } throws: { error in
-            url.describe(error).contains("tier_transitions row 1, column unit_name: a NUL character")
+            url.describe(error).contains("tier-transitions.csv line 2: column 'unit_name' holds a NUL character")
         }
         #expect(run9.audit.suffix(2) == ["publish allowed", "publish failed"])
         let afterFailure = try await textRows(
