@@ -14,6 +14,8 @@ public struct CopyText: Sendable {
     let chunk: Int
     var scanner = Scanner()
     var started = false
+    /// What stopped the translation: every later call throws it again.
+    var failure: CopyTextError?
     /// The rows translated so far.
     public private(set) var rows = 0
 
@@ -28,6 +30,7 @@ public struct CopyText: Sendable {
     /// The next chunk of COPY text, about `chunk` bytes of whole rows, or nil when the table is
     /// done. The first call checks the header: it must name exactly the columns, in order.
     public mutating func next() throws(CopyTextError) -> [UInt8]? {
+        if let failure { throw failure }
         var out: [UInt8] = []
         out.reserveCapacity(chunk + 4096)
         // Worked on as locals: the cells are written by a method of `self`.
@@ -37,7 +40,7 @@ public struct CopyText: Sendable {
             try csv.withUnsafeBufferPointer { bytes in
                 if !started {
                     started = true
-                    let header = try scanner.header(bytes, file: file)
+                    let header = try scanner.header(bytes, file: file, limit: columns.count)
                     guard header == columns.map(\.name) else {
                         throw CopyTextError(
                             file: file, line: 1,
@@ -63,9 +66,11 @@ public struct CopyText: Sendable {
                 }
             }
         } catch let error as CopyTextError {
+            failure = error
             throw error
         } catch {
-            throw CopyTextError(file: file, line: scanner.line, "\(error)")
+            failure = CopyTextError(file: file, line: scanner.line, "\(error)")
+            throw failure!
         }
         return out.isEmpty ? nil : out
     }
@@ -83,7 +88,7 @@ public struct CopyText: Sendable {
         guard column.kind.accepts(cell) else {
             let what: String =
                 switch column.kind {
-                case .text: "holds a NUL character, which PostgreSQL text cannot hold"
+                case .text: "holds a NUL character or bytes that are not UTF-8, which PostgreSQL text cannot hold"
                 case .integer: "is not a whole number of at most 64 bits"
                 case .decimal: "is not a decimal"
                 case .flag: "is not Y or N"
@@ -122,9 +127,14 @@ public struct CopyText: Sendable {
         /// A quoted field's bytes, unquoted.
         var field: [UInt8] = []
 
-        mutating func header(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> [String] {
+        /// The header's names; more than `limit` is an error, so a header of commas builds no
+        /// string for each.
+        mutating func header(_ bytes: UnsafeBufferPointer<UInt8>, file: String, limit: Int) throws -> [String] {
             var names: [String] = []
-            let found = try record(bytes, file: file) { _, cell in names.append(String(decoding: cell, as: UTF8.self)) }
+            let found = try record(bytes, file: file) { index, cell in
+                guard index < limit else { throw CopyTextError(file: file, line: 1, "its header has more than \(limit) names") }
+                names.append(String(decoding: cell, as: UTF8.self))
+            }
             guard found != nil else { throw CopyTextError(file: file, line: 1, "it is empty") }
             return names
         }
@@ -164,13 +174,26 @@ public struct CopyText: Sendable {
                     try field.withUnsafeBufferPointer { try cell(index, $0) }
                     end = i
                 } else {
-                    while end < bytes.count, bytes[end] != UInt8(ascii: ","), bytes[end] != UInt8(ascii: "\n") { end += 1 }
-                    var last = end
-                    if last > position && bytes[last - 1] == UInt8(ascii: "\r") { last -= 1 }
-                    try cell(index, UnsafeBufferPointer(rebasing: bytes[position..<last]))
+                    // The writer quotes any field holding a quote or a line break: one here is
+                    // not the writer's, and would read differently elsewhere.
+                    while end < bytes.count {
+                        let byte = bytes[end]
+                        if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { break }
+                        if byte == UInt8(ascii: "\"") {
+                            throw CopyTextError(file: file, line: startLine, "a quote inside a field that is not quoted")
+                        }
+                        end += 1
+                    }
+                    try cell(index, UnsafeBufferPointer(rebasing: bytes[position..<end]))
                 }
                 index += 1
-                if end < bytes.count && bytes[end] == UInt8(ascii: "\r") { end += 1 }
+                // A carriage return only as the first half of a line end.
+                if end < bytes.count && bytes[end] == UInt8(ascii: "\r") {
+                    guard end + 1 < bytes.count && bytes[end + 1] == UInt8(ascii: "\n") else {
+                        throw CopyTextError(file: file, line: line, "a carriage return that does not end a line")
+                    }
+                    end += 1
+                }
                 guard end < bytes.count else {
                     position = end
                     return index

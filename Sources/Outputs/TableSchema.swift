@@ -7,14 +7,14 @@ public struct TableColumn: Sendable, Equatable {
 
         /// Whether a cell's text (unquoted, not empty) is one the table writer writes for this
         /// kind: a whole number that fits 64 bits; a decimal as `Fixed` writes it (an optional
-        /// minus, digits, an optional point and digits, at most 40 characters); `Y` or `N`; any text
-        /// but a NUL.
+        /// minus, digits, an optional point and digits, at most 40 characters); `Y` or `N`; text
+        /// of valid UTF-8 without a NUL.
         public func accepts(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
             let digits = cell.first == UInt8(ascii: "-") ? UnsafeBufferPointer(rebasing: cell.dropFirst()) : cell
             func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
             switch self {
             case .text:
-                return !cell.contains(0)
+                return !cell.contains(0) && String(validating: cell, as: UTF8.self) != nil
             case .flag:
                 return cell.count == 1 && (cell[0] == UInt8(ascii: "Y") || cell[0] == UInt8(ascii: "N"))
             case .integer:

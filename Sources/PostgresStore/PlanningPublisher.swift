@@ -109,9 +109,11 @@ public struct PlanningPublisher: Sendable {
                 }
             }
         } catch {
-            try audit("failed", url.describe(error))
+            // The attempt's own error is the one to report, whether or not this entry is written.
+            try? audit("failed", url.describe(error))
             throw error
         }
+        try audit("published", "\(published.count) tables, \(published.reduce(0) { $0 + $1.rows }) rows")
         return Summary(runId: runId, tables: published, absent: tables.filter { !$0.written }.map(\.name))
     }
 
@@ -199,6 +201,9 @@ public struct PlanningPublisher: Sendable {
                     while let chunk = try text.next() { try await writer.write(ByteBuffer(bytes: chunk)) }
                 }
                 published.append(Summary.Table(name: table.name, rows: text.rows))
+                try await connection.query(
+                    "INSERT INTO published_table (run_id, table_name, rows) VALUES (\(runId), \(table.name), \(text.rows))",
+                    logger: logger)
             }
             // Replacing a view locks out its readers until commit: only a new or widened table's.
             let viewed = try await exists("latest_" + table.name, on: connection, logger: logger)
@@ -206,7 +211,9 @@ public struct PlanningPublisher: Sendable {
                 try await execute(
                     """
                     CREATE OR REPLACE VIEW \(Self.quoted("latest_" + table.name)) AS SELECT * FROM \(Self.quoted(table.name))
-                    WHERE run_id = (SELECT run_id FROM run ORDER BY as_of DESC, run_id DESC LIMIT 1)
+                    WHERE run_id = (
+                        SELECT run.run_id FROM run JOIN published_table USING (run_id)
+                        WHERE published_table.table_name = '\(table.name)' ORDER BY run.as_of DESC, run.run_id DESC LIMIT 1)
                     """)
             }
         }
@@ -240,12 +247,18 @@ public struct PlanningPublisher: Sendable {
             }
             return
         }
+        // Relations (tables, views, sequences, indexes), functions and types of their own: a
+        // table's row type and array types come with what they belong to.
         let objects = try await connection.query(
-            "SELECT count(*)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema)",
-            logger: logger)
+            """
+            SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = n.oid)
+                 + (SELECT count(*) FROM pg_proc WHERE pronamespace = n.oid)
+                 + (SELECT count(*) FROM pg_type WHERE typnamespace = n.oid AND typrelid = 0 AND typcategory <> 'A')
+            FROM pg_namespace n WHERE n.nspname = \(schema)
+            """, logger: logger)
         for try await count in objects.decode(Int64.self) where count > 0 {
             throw PublishError(
-                "the schema \(schema) already holds \(count) tables, views or other relations that phm did not publish: choose an empty or new schema (--schema)"
+                "the schema \(schema) already holds \(count) tables, views, functions, types or other objects that phm did not publish: choose an empty or new schema (--schema)"
             )
         }
         for sql in [
@@ -255,6 +268,11 @@ public struct PlanningPublisher: Sendable {
             CREATE TABLE \(name).run (
                 run_id bigint PRIMARY KEY, as_of date NOT NULL, started_at timestamptz NOT NULL,
                 finished_at timestamptz, published_at timestamptz NOT NULL)
+            """,
+            """
+            CREATE TABLE \(name).published_table (
+                run_id bigint NOT NULL REFERENCES \(name).run ON DELETE CASCADE, table_name text NOT NULL,
+                rows bigint NOT NULL, PRIMARY KEY (run_id, table_name))
             """,
         ] {
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
@@ -274,13 +292,14 @@ public struct PlanningPublisher: Sendable {
     /// another type. Returns how many columns it changed, or nil when there is no such table.
     private func widen(_ table: Table, on connection: PostgresConnection, logger: Logger) async throws -> Int? {
         var existing: [String: (type: String, nullable: Bool)] = [:]
+        // The type with its modifiers: a numeric narrowed to numeric(5,1) would round figures.
         let rows = try await connection.query(
             """
-            SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
-            WHERE table_schema = \(schema) AND table_name = \(table.name)
+            SELECT attname::text, format_type(atttypid, atttypmod), NOT attnotnull FROM pg_attribute
+            WHERE attrelid = to_regclass(\(schema + "." + Self.quoted(table.name))) AND attnum > 0 AND NOT attisdropped
             """, logger: logger)
-        for try await (name, type, nullable) in rows.decode((String, String, String).self) {
-            existing[name] = (type, nullable == "YES")
+        for try await (name, type, nullable) in rows.decode((String, String, Bool).self) {
+            existing[name] = (type, nullable)
         }
         guard !existing.isEmpty else { return nil }
         var changed = 0
@@ -307,7 +326,7 @@ public struct PlanningPublisher: Sendable {
     /// The key of the advisory lock publications take.
     static let lock: Int64 = 0x7068_6d5f_7075_62
 
-    /// A column's SQL type, as `information_schema` names it. A decimal is `numeric`: exactly the
+    /// A column's SQL type, as `format_type` names it. A decimal is `numeric`: exactly the
     /// figure the CSV holds, not a binary approximation of it.
     static func type(_ kind: TableColumn.Kind) -> String {
         switch kind {

@@ -108,7 +108,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         let connection = try await PostgresConnection.connect(configuration: try configuration(), id: 1, logger: logger)
         do {
             let result = try await body(connection)
-            try await connection.close()
+            // The work is done (and committed, if it was a transaction): a failure to close
+            // changes nothing of it.
+            try? await connection.close()
             return result
         } catch {
             try? await connection.close()

@@ -80,17 +80,19 @@ import Testing
                     #expect(copy.first == "42")
                     // As the CSV holds them: NULL for an empty cell, t and f for Y and N.
                     let cells = zip(copy.dropFirst(), table.schema).map { cell, column in
-                        cell.map { column.kind == .flag ? ($0 == "t" ? "Y" : "N") : $0 } ?? ""
+                        cell.map { column.kind == .flag ? ["t": "Y", "f": "N"][$0] ?? "?\($0)" : $0 } ?? ""
                     }
                     #expect(cells == fields, "\(table.file)")
-                    // Only a column that may be empty is ever NULL; the note never is.
-                    for (cell, column) in zip(copy.dropFirst(), table.schema) where cell == nil { #expect(column.nullable) }
+                    // NULL exactly where the cell is empty and the column may be: the note never is.
+                    for (cell, (field, column)) in zip(copy.dropFirst(), zip(fields, table.schema)) {
+                        #expect((cell == nil) == (field.isEmpty && column.nullable), "\(column.name)")
+                    }
                 }
             }
         }
     }
 
-    @Test func refusesWhatTheWriterNeverWritesNamingTheLine() {
+    @Test func refusesWhatTheWriterNeverWritesNamingTheLine() throws {
         let table = Published.planning.first { $0.file == "tier-transitions.csv" }!
         let header = table.schema.map(\.name).joined(separator: ",")
         let good = "practice,P1,Name,PCN,emergency_admission_12m,6,high,low,45,"
@@ -126,6 +128,16 @@ import Testing
                 header + "\n" + good.replacingOccurrences(of: "Name", with: "\"Na\"me"),
                 "line 2: a quoted field is followed by text"
             ),
+            (
+                header + "\n" + good.replacingOccurrences(of: "Name", with: "Na\"me"),
+                "line 2: a quote inside a field that is not quoted"
+            ),
+            (
+                header + "\n" + good.replacingOccurrences(of: "Name", with: "Na\rme"),
+                "line 2: a carriage return that does not end a line"
+            ),
+            (header + "\r\n" + good + "\r", "line 2: a carriage return that does not end a line"),
+            (header + String(repeating: ",", count: 100_000), "line 1: its header has more than 10 names"),
         ]
         for (csv, reason) in cases {
             #expect {
@@ -134,6 +146,27 @@ import Testing
                 "\(error)".hasPrefix("tier-transitions.csv ") && "\(error)".contains(reason)
             }
         }
+        // Bytes that are not UTF-8 in text.
+        var invalid = Array((header + "\n" + good).utf8)
+        invalid[invalid.firstIndex(of: UInt8(ascii: "N"))!] = 0xC3
+        #expect {
+            _ = try Self.translate(invalid, table, chunk: 1 << 20)
+        } throws: { error in
+            "\(error)".contains("line 2: column 'unit_name' holds a NUL character or bytes that are not UTF-8")
+        }
+        // Once stopped, it stays stopped: the header is not skipped on a second call.
+        var copy = CopyText(csv: Array("level,wrong\n\(good)\n".utf8), file: table.file, columns: table.schema, runId: 1)
+        #expect(throws: CopyTextError.self) { _ = try copy.next() }
+        #expect(throws: CopyTextError.self) { _ = try copy.next() }
+        // What the writer may also write: CRLF line ends, no final line end, a final empty field.
+        for csv in [header + "\r\n" + good + "\r\n", header + "\n" + good, header + "\n" + good.dropLast() + ","] {
+            #expect(try Self.translate(Array(csv.utf8), table, chunk: 3).rows == 1)
+        }
+        let smallest = good.replacingOccurrences(of: ",6,", with: ",-9223372036854775808,")
+        let translated = try Self.translate(Array((header + "\n" + smallest).utf8), table, chunk: 1 << 20).text
+        #expect(
+            String(decoding: translated, as: UTF8.self)
+                == "42\tpractice\tP1\tName\tPCN\temergency_admission_12m\t-9223372036854775808\thigh\tlow\t45\t\n")
         let spc = Published.planning.first { $0.file == "spc.csv" }!
         let spcHeader = spc.schema.map(\.name).joined(separator: ",")
         let flags = spc.schema.firstIndex { $0.name == "trial_limits" }!

@@ -68,9 +68,14 @@ import Testing
             url,
             "SELECT array_to_json(ARRAY[table_name::text])::text FROM information_schema.tables WHERE table_schema = '\(schema)' AND table_type = 'BASE TABLE'"
         ).compactMap(\.first).compactMap { $0 }
-        #expect(Set(tables) == Set(Published.planning.map { PlanningPublisher.name(of: $0.file) } + ["run", "phm_publication"]))
+        #expect(
+            Set(tables)
+                == Set(
+                    Published.planning.map { PlanningPublisher.name(of: $0.file) } + [
+                        "run", "phm_publication", "published_table",
+                    ]))
         let audit = try GovernanceStore(directory: data, key: try PlatformKey.load(dataDirectory: data)).auditEntries()
-        #expect(audit.map { "\($0.action) \($0.outcome)" } == ["publish allowed"])
+        #expect(audit.map { "\($0.action) \($0.outcome)" } == ["publish allowed", "publish published"])
         #expect(audit[0].detail.contains(schema) && audit[0].purpose == "planning")
         try await execute(url, "DROP SCHEMA \(schema) CASCADE")
     }

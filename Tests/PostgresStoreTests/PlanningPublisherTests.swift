@@ -115,7 +115,9 @@ import Testing
 
     /// A run's output folder with two planning tables: text that COPY must escape, empty
     /// (suppressed) counts, and the reserved words `from` and `to` as columns.
-    static func outputFolder(runId: Int64, patients: Int?, unitName: String, suppressed: Bool? = true) throws -> URL {
+    static func outputFolder(
+        runId: Int64, patients: Int?, unitName: String, suppressed: Bool? = true, transitions: Bool = true
+    ) throws -> URL {
         let folder = temporaryFolder("published")
         var made = RunSummary(
             runId: runId, asOf: "2025-04-01", spinePersons: 3100, registeredPeople: 3000, planningPeople: 2990, rowsIn: 120_000,
@@ -131,6 +133,7 @@ import Testing
         total.patients = 2125
         total.pctPatients = Fixed(1, places: 4)
         try Published.multimorbidity.write([zero, total], to: folder)
+        guard transitions else { return folder }
         let unit = UnitColumns(level: "practice", unitCode: "W00001", unitName: unitName, parentCode: "7A1")
         try Published.tierTransitions.write(
             [
@@ -158,7 +161,7 @@ import Testing
         #expect(summary.tables.map(\.name) == ["multimorbidity", "tier_transitions"])
         #expect(summary.tables.map(\.rows) == [2, 2])
         #expect(summary.absent.count == 11 && summary.absent.contains("projections"))
-        #expect(run7.audit == ["publish allowed"])
+        #expect(run7.audit == ["publish allowed", "publish published"])
 
         // Every cell as the CSV holds it: text exact, empty cells NULL, decimals with their places.
         let transitions = try await textRows(
@@ -201,9 +204,12 @@ import Testing
         #expect(latest == [["8", "1055"], ["8", "2125"]])
 
         // A table from an older version gains the columns it lacks and loses NOT NULL where this
-        // version may leave a cell empty.
-        try await execute(url, "ALTER TABLE \(schema).multimorbidity DROP COLUMN ae_attendances CASCADE")
+        // version may leave a cell empty, and its view is made again to show them.
+        try await execute(url, "DROP VIEW \(schema).latest_multimorbidity")
+        try await execute(url, "ALTER TABLE \(schema).multimorbidity DROP COLUMN ae_attendances")
         try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN pct_patients SET NOT NULL")
+        try await execute(
+            url, "CREATE VIEW \(schema).latest_multimorbidity AS SELECT run_id, ltc_count FROM \(schema).multimorbidity")
         _ = try await run8.publish(publisher)
         let widened = try await textRows(
             url,
@@ -242,8 +248,26 @@ import Testing
         let runs = try await textRows(url, "SELECT array_to_json(ARRAY[run_id::text])::text FROM \(schema).run ORDER BY run_id")
         #expect(runs == [["7"], ["8"], ["10"], ["11"]])
 
-        // A column of another type stops the publication naming it.
+        // A latest run that did not write a table leaves that table's view on the latest that did.
+        let twelfth = try Self.outputFolder(runId: 12, patients: 12, unitName: "Twelve", transitions: false)
+        let run12 = try DataDirectory(run: 12, folder: twelfth, in: directory)
+        #expect(try await run12.publish(publisher).absent.contains("tier_transitions"))
+        let latestOfEach = try await textRows(
+            url,
+            "SELECT array_to_json(ARRAY[(SELECT max(run_id) FROM \(schema).latest_multimorbidity)::text, (SELECT max(run_id) FROM \(schema).latest_tier_transitions)::text, (SELECT max(unit_name) FROM \(schema).latest_tier_transitions)])::text"
+        )
+        #expect(latestOfEach == [["12", "11", "Eleven"]])
+
+        // A column of another type, or a decimal narrowed so that it would round, stops the
+        // publication naming it.
         try await execute(url, "DROP VIEW \(schema).latest_multimorbidity")
+        try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN pct_patients TYPE numeric(6,4)")
+        await #expect {
+            try await run8.publish(publisher)
+        } throws: { error in
+            url.describe(error).contains("multimorbidity.pct_patients is numeric(6,4) in the database but numeric")
+        }
+        try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN pct_patients TYPE numeric")
         try await execute(url, "ALTER TABLE \(schema).multimorbidity ALTER COLUMN patients TYPE text")
         await #expect {
             try await run8.publish(publisher)
@@ -265,8 +289,17 @@ import Testing
         await #expect {
             try await other.publish(try PlanningPublisher(url: url, schema: foreign))
         } throws: { error in
-            url.describe(error).contains("already holds 1 tables, views or other relations that phm did not publish")
+            url.describe(error).contains("already holds 1 tables, views, functions, types or other objects")
         }
+        let functions = PostgresTesting.schema("functions")
+        try await execute(url, "CREATE SCHEMA \(functions)")
+        try await execute(url, "CREATE FUNCTION \(functions).answer() RETURNS int LANGUAGE sql AS 'SELECT 42'")
+        await #expect {
+            try await other.publish(try PlanningPublisher(url: url, schema: functions))
+        } throws: { error in
+            url.describe(error).contains("already holds 1 tables, views, functions")
+        }
+        try await execute(url, "DROP SCHEMA \(functions) CASCADE")
         try await execute(url, "DROP SCHEMA \(schema) CASCADE")
         try await execute(url, "DROP SCHEMA \(foreign) CASCADE")
     }
