@@ -62,7 +62,7 @@ import Testing
 
     @Test func helpNamesEveryCommand() {
         let help = PHMCommand.helpMessage()
-        for command in ["run", "synth", "demo", "model", "library", "serve"] { #expect(help.contains(command)) }
+        for command in ["run", "synth", "demo", "model", "library", "serve", "publish"] { #expect(help.contains(command)) }
         #expect(!help.contains("bench"), "the benchmarks are their own executable, phm-bench")
         #expect(PHMCommand.helpMessage(for: PHMCommand.Run.self).contains("--as-of <as-of>"))
     }
