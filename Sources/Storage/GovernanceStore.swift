@@ -194,6 +194,25 @@ public final class GovernanceStore: Sendable {
                 t.primaryKey(["user", "cohort", "practiceCode"])
             }
         }
+        // Sessions and failed sign-ins in the store, shared by every server process on the data
+        // directory (`SessionStore.swift`). A session is found by a keyed digest of its token,
+        // never the token itself.
+        migrator.registerMigration("v6-shared-sessions") { db in
+            try db.create(table: "session") { t in
+                t.primaryKey("tokenDigest", .text)
+                t.column("user", .text).notNull()
+                t.column("purpose", .text).notNull()
+                t.column("userDigest", .text).notNull()
+                t.column("started", .double).notNull()
+                t.column("expires", .double).notNull()
+            }
+            try db.create(index: "sessionExpires", on: "session", columns: ["expires"])
+            try db.create(table: "signInAttempt") { t in
+                t.column("key", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+            try db.create(index: "signInAttemptByKey", on: "signInAttempt", columns: ["key", "at"])
+        }
     }
 
     /// Records that a user opened a cohort's worklist at a practice on a run, and returns the run

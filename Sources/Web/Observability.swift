@@ -120,48 +120,32 @@ struct Observe: RouterMiddleware {
 
 /// Slows down password guessing: after 5 failed sign-ins for a user name, or 20 from one
 /// address, within 15 minutes, further attempts are refused without checking the password
-/// until the window has passed. A successful sign-in clears its name's failures.
+/// until the window has passed. A successful sign-in clears its name's failures. Counted in the
+/// store, so every server process on the data directory counts every attempt.
 final class LoginThrottle: Sendable {
     static let window: TimeInterval = 15 * 60
     static let perUser = 5
     static let perAddress = 20
 
-    private let failures = Mutex<[String: [Date]]>([:])
+    let platform: Platform
+
+    init(platform: Platform) { self.platform = platform }
 
     /// Reserves a sign-in attempt before its password is checked: the attempt counts as a failure
-    /// of its name and address from now, until `succeeded` clears it. So concurrent attempts
-    /// cannot all pass the check before any failure is recorded. Returns nil when reserved, or
-    /// the seconds to wait when the name or address has failed too often lately.
-    func reserve(user: String, address: String, now: Date = Date()) -> Int? {
-        failures.withLock { failures in
-            if failures.count > Self.maximumKeys {
-                failures = failures.filter { now.timeIntervalSince($0.value.last!) < Self.window }
-            }
-            var wait: TimeInterval? = nil
-            let keys = [("user:" + user.lowercased(), Self.perUser), ("address:" + address, Self.perAddress)]
-            for (key, limit) in keys {
-                let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < Self.window }
-                failures[key] = recent.isEmpty ? nil : recent
-                if recent.count >= limit { wait = max(wait ?? 0, Self.window - now.timeIntervalSince(recent[0])) }
-            }
-            if let wait { return max(1, Int(wait.rounded(.up))) }
-            for (key, _) in keys { failures[key, default: []].append(now) }
-            return nil
-        }
+    /// of its name and address from now, until `succeeded` clears it. So concurrent attempts, in
+    /// this process or another, cannot all pass the check before any failure is recorded. Returns
+    /// nil when reserved, or the seconds to wait when the name or address has failed too often
+    /// lately.
+    func reserve(user: String, address: String, now: Date = Date()) throws -> Int? {
+        let keys = [("user:" + user.lowercased(), Self.perUser), ("address:" + address, Self.perAddress)]
+        guard let wait = try platform.reserveSignIn(keys.map { (key: $0.0, limit: $0.1) }, window: Self.window, now: now)
+        else { return nil }
+        return max(1, Int(wait.rounded(.up)))
     }
 
     /// The reserved attempt made at `reserved` succeeded: the name's failures are forgiven and
     /// the reservation is taken off the address.
-    func succeeded(user: String, address: String, reserved: Date) {
-        failures.withLock { failures in
-            failures["user:" + user.lowercased()] = nil
-            let key = "address:" + address
-            if let i = failures[key]?.lastIndex(of: reserved) { failures[key]!.remove(at: i) }
-            if failures[key]?.isEmpty == true { failures[key] = nil }
-        }
+    func succeeded(user: String, address: String, reserved: Date) throws {
+        try platform.forgiveSignIn(userKey: "user:" + user.lowercased(), addressKey: "address:" + address, reserved: reserved)
     }
-
-    /// Names and addresses remembered before expired ones are swept out, so a flood of made-up
-    /// names cannot grow the table without end.
-    static let maximumKeys = 100_000
 }

@@ -19,7 +19,7 @@ extension WebApp.Routes {
             }
             do {
                 let session = try await signIn(body.user, body.password, purpose, from: context.client)
-                let (token, csrf) = sessions.start(session)
+                let (token, csrf) = try sessions.start(session)
                 return try WebApp.json(
                     API.SessionStarted(
                         token: token, csrf: csrf, role: session.user.role.rawValue, purpose: purpose.rawValue,

@@ -29,7 +29,7 @@ extension WebApp.Routes {
             }
             do {
                 let session = try await signIn(form["user"] ?? "", form["password"] ?? "", purpose, from: context.client)
-                let (token, _) = sessions.start(session)
+                let (token, _) = try sessions.start(session)
                 var response = Response.redirect(to: "/")
                 response.setCookie(WebApp.cookie(WebSessions.cookie, token))
                 return response

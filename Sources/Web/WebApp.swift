@@ -23,7 +23,7 @@ public enum WebApp {
         let cache = PageCache()
         let readiness = Readiness()
         return Application(
-            router: router(platform: platform, sessions: WebSessions(), cache: cache, readiness: readiness),
+            router: router(platform: platform, sessions: WebSessions(platform: platform), cache: cache, readiness: readiness),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
             onServerRunning: { _ in
                 Task.detached(priority: .background) { await watchAuditLog(platform, logger) }
@@ -106,14 +106,15 @@ public enum WebApp {
     }
 
     static func router(
-        platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle = LoginThrottle(),
+        platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle? = nil,
         cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork(), readiness: Readiness = Readiness()
     ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: Observe(metrics: metrics, sessions: sessions))
         router.add(middleware: SecurityHeaders())
         let routes = Routes(
-            platform: platform, sessions: sessions, metrics: metrics, throttle: throttle, cache: cache, heavy: heavy,
+            platform: platform, sessions: sessions, metrics: metrics, throttle: throttle ?? LoginThrottle(platform: platform),
+            cache: cache, heavy: heavy,
             readiness: readiness)
         routes.addOpen(to: router)
         routes.addPages(to: router)

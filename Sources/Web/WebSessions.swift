@@ -2,77 +2,61 @@ import Foundation
 import Service
 import Synchronization
 
-/// Logged-in browser sessions, held in memory: a random token (the cookie) names a `Session`
-/// and the CSRF token its forms must send back.
+/// Signed-in sessions: a random token (the cookie, or a bearer token) names a `Session`, and the
+/// CSRF token its forms must send back is derived from it. Sessions are kept in the store, so
+/// every server process on the data directory finds a session any of them started, and a
+/// restart signs no one out.
 ///
-/// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, and within a
-/// second once its user is deactivated or given another role, practice or password (the user is
-/// read again at the first request a second after the last read).
+/// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, on sign out,
+/// and at its next request once its user is deactivated or given another role, practice or
+/// password (the user is read with the session at every request).
 final class WebSessions: Sendable {
     struct Entry: Sendable {
         var session: Session
         var csrf: String
         var expires: Date
         var started: Date
-        /// When the user was last found unchanged in the store.
-        var userChecked: Date
     }
-
-    /// How long a user found unchanged is trusted before the store is read again: a changed or
-    /// deactivated user's sessions end within this long, without a read on every request.
-    static let userRecheck: TimeInterval = 1
 
     /// Idle sessions end after this long.
     static let lifetime: TimeInterval = 30 * 60
     /// Every session ends this long after sign-in: a working day.
     static let maximumAge: TimeInterval = 12 * 60 * 60
+    /// A session's idle expiry is written back when it has moved this much: a busy session
+    /// costs a write a minute, not one a request.
+    static let extendEvery: TimeInterval = 60
     static let cookie = "phm_session"
     static let loginCookie = "phm_login"
 
-    private let entries = Mutex<[String: Entry]>([:])
+    let platform: Platform
 
-    func start(_ session: Session) -> (token: String, csrf: String) {
-        let token = Self.random(), csrf = Self.random()
-        let now = Date()
-        entries.withLock {
-            $0[token] = Entry(
-                session: session, csrf: csrf, expires: now.addingTimeInterval(Self.lifetime), started: now, userChecked: now)
-        }
-        return (token, csrf)
+    init(platform: Platform) { self.platform = platform }
+
+    func start(_ session: Session, now: Date = Date()) throws -> (token: String, csrf: String) {
+        let token = Self.random()
+        try platform.saveSession(session, token: token, started: now, expires: now.addingTimeInterval(Self.lifetime))
+        return (token, platform.csrf(forSession: token))
     }
 
-    /// The live session a token names, its idle expiry pushed back; nil when unknown, expired, or
-    /// its user has changed since sign-in (the session then ends).
+    /// The live session a token names, its idle expiry pushed back; nil when unknown, expired, its
+    /// user has changed since sign-in (the session then ends), or the store cannot be read.
     func find(_ token: String, now: Date = Date()) -> Entry? {
-        let found = entries.withLock { entries -> Entry? in
-            guard var entry = entries[token] else { return nil }
-            guard entry.expires > now, now.timeIntervalSince(entry.started) < Self.maximumAge else {
-                entries[token] = nil
-                return nil
-            }
-            entry.expires = min(now.addingTimeInterval(Self.lifetime), entry.started.addingTimeInterval(Self.maximumAge))
-            entries[token] = entry
-            return entry
-        }
-        guard let found else { return nil }
-        guard now.timeIntervalSince(found.userChecked) >= Self.userRecheck else { return found }
-        guard found.session.platform.isCurrent(found.session.user) else {
+        guard let (session, started, expires) = try? platform.resumeSession(token: token) else { return nil }
+        guard expires > now, now.timeIntervalSince(started) < Self.maximumAge else {
             end(token)
             return nil
         }
-        entries.withLock { $0[token]?.userChecked = now }
-        return found
+        let later = min(now.addingTimeInterval(Self.lifetime), started.addingTimeInterval(Self.maximumAge))
+        if later.timeIntervalSince(expires) >= Self.extendEvery { try? platform.extendSession(token: token, to: later) }
+        return Entry(session: session, csrf: platform.csrf(forSession: token), expires: later, started: started)
     }
 
-    func end(_ token: String) { entries.withLock { $0[token] = nil } }
+    func end(_ token: String) { try? platform.endSession(token: token) }
 
-    /// Live sessions, after dropping expired ones.
+    /// Live sessions, of every process.
     var active: Int {
-        entries.withLock { entries in
-            let now = Date()
-            entries = entries.filter { $0.value.expires > now && now.timeIntervalSince($0.value.started) < Self.maximumAge }
-            return entries.count
-        }
+        let now = Date()
+        return (try? platform.liveSessions(now: now, startedAfter: now.addingTimeInterval(-Self.maximumAge))) ?? 0
     }
 
     /// 32 random bytes as hex.

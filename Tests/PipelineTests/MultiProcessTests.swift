@@ -34,8 +34,9 @@ import Testing
 
     /// Both servers answer requests at once, and every request appends to the audit log: the log
     /// stays one chain, each entry after the one before it whichever process wrote it, with no
-    /// request refused for a locked store.
-    @Test func twoServersOnOneDataDirectoryKeepOneAuditChain() async throws {
+    /// request refused for a locked store. Sessions and failed sign-ins are the store's, so
+    /// either process serves a session and counts a failure the other saw.
+    @Test func twoServersOnOneDataDirectoryShareSessionsAndKeepOneAuditChain() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: phmExecutable), "no phm beside the tests: \(phmExecutable)")
         let folder = temporaryFolder("two-servers")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -86,9 +87,34 @@ import Testing
             #expect(codes.count == requests && codes.allSatisfy { $0 == "200" }, "\(Set(codes))")
         }
 
+        // A session started on one process is the same session on the other; signed out on
+        // one, it is gone from both.
+        func status(_ port: Int, _ token: String, _ method: String = "GET", _ path: String = "/api/audit?limit=1") throws
+            -> String
+        {
+            try Self.curl([
+                "-X", method, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)",
+                "http://127.0.0.1:\(port)\(path)",
+            ]).output
+        }
+        #expect(try status(ports[1], tokens[0]) == "200" && status(ports[0], tokens[1]) == "200")
+        #expect(try status(ports[1], tokens[0], "DELETE", "/api/sessions") == "204")
+        #expect(try status(ports[0], tokens[0]) == "401" && status(ports[1], tokens[0]) == "401")
+        // Failed sign-ins count on both: the limit for a name is reached across the two.
+        func signIn(_ port: Int, _ password: String) throws -> String {
+            try Self.curl([
+                "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json", "--data",
+                "{\"user\":\"admin\",\"password\":\"\(password)\",\"purpose\":\"administration\"}",
+                "http://127.0.0.1:\(port)/api/sessions",
+            ]).output
+        }
+        let failures = try (0..<5).map { try signIn(ports[$0 % 2], "wrong password \($0)") }
+        #expect(failures == Array(repeating: "401", count: 5))
+        #expect(try signIn(ports[0], password) == "429" && signIn(ports[1], password) == "429")
+
         let store = try GovernanceStore(directory: data, key: key)
         let entries = try store.auditEntries()
-        #expect(entries.count >= 2 * requests + 2)
+        #expect(entries.count >= 2 * requests + 2 + 5)
         // One chain in stored order: sequence after sequence, each linked to the one before.
         #expect(entries.map(\.sequence) == Array(1...Int64(entries.count)))
         #expect(zip(entries.dropFirst(), entries).allSatisfy { $0.previousHash == $1.hash })

@@ -31,7 +31,7 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
     /// exactly the API routes the router serves.
     @Test func openAPIDocumentIsValidAndMatchesTheRoutes() async throws {
         let fixture = try Fixture()
-        let router = WebApp.router(platform: fixture.platform, sessions: WebSessions())
+        let router = WebApp.router(platform: fixture.platform, sessions: WebSessions(platform: fixture.platform))
         let served = Set(
             router.routes.map { "\($0.method.rawValue) \($0.path)" }.filter {
                 $0.contains(" /api/") || $0.contains(" /health") || $0.hasSuffix(" /metrics") || $0.hasSuffix(" /openapi.json")
@@ -76,7 +76,8 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
     @Test func readyOnlyOnceTheNewestRunIsPrepared() async throws {
         let fixture = try Fixture()
         let readiness = WebApp.Readiness()
-        let router = WebApp.router(platform: fixture.platform, sessions: WebSessions(), readiness: readiness)
+        let router = WebApp.router(
+            platform: fixture.platform, sessions: WebSessions(platform: fixture.platform), readiness: readiness)
         try await Application(router: router).test(.router) { client in
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
             let preparing = try await client.execute(uri: "/health/ready", method: .get)
@@ -223,24 +224,26 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         #expect(log.contains { $0.action == "login" && $0.detail.contains("too many failed sign-ins") })
     }
 
-    @Test func throttleCountsByNameAndAddressWithinTheWindow() {
-        let throttle = LoginThrottle(), start = Date()
+    @Test func throttleCountsByNameAndAddressWithinTheWindow() throws {
+        let throttle = LoginThrottle(platform: try Fixture().platform), start = Date()
         // Each reservation counts as a failure until it succeeds.
         for k in 0..<LoginThrottle.perUser {
             #expect(
-                throttle.reserve(user: k == 0 ? "Ana" : "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k)))
+                try throttle.reserve(user: k == 0 ? "Ana" : "ana", address: "10.0.0.1", now: start.addingTimeInterval(Double(k)))
                     == nil)
         }
-        #expect(throttle.reserve(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
-        #expect(throttle.reserve(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)
+        #expect(try throttle.reserve(user: "ANA", address: "10.0.0.2", now: start.addingTimeInterval(10)) == 890)
+        #expect(try throttle.reserve(user: "ana", address: "10.0.0.2", now: start.addingTimeInterval(901)) == nil)
         // One address guessing many names.
-        for k in 0..<LoginThrottle.perAddress { _ = throttle.reserve(user: "user\(k)", address: "10.0.0.9", now: start) }
-        #expect(throttle.reserve(user: "someone", address: "10.0.0.9", now: start) != nil)
+        for k in 0..<LoginThrottle.perAddress { _ = try throttle.reserve(user: "user\(k)", address: "10.0.0.9", now: start) }
+        #expect(try throttle.reserve(user: "someone", address: "10.0.0.9", now: start) != nil)
         // A success forgives the name and gives back its address's reservation.
         let at = start.addingTimeInterval(902)
-        #expect(throttle.reserve(user: "bo", address: "10.0.0.3", now: at) == nil)
-        throttle.succeeded(user: "bo", address: "10.0.0.3", reserved: at)
-        for k in 0..<LoginThrottle.perAddress { #expect(throttle.reserve(user: "u\(k)", address: "10.0.0.3", now: at) == nil) }
+        #expect(try throttle.reserve(user: "bo", address: "10.0.0.3", now: at) == nil)
+        try throttle.succeeded(user: "bo", address: "10.0.0.3", reserved: at)
+        for k in 0..<LoginThrottle.perAddress {
+            #expect(try throttle.reserve(user: "u\(k)", address: "10.0.0.3", now: at) == nil)
+        }
     }
 
     /// Twelve wrong passwords sent at once: the reservation is taken before the password hash, so

@@ -109,8 +109,8 @@ import Testing
     @Test func busyServerRefusesAtOnceAndEvaluationStopsAtItsDeadline() async throws {
         let fixture = try Fixture()
         // No time at all: the evaluation refuses rather than running on.
-        let sessions = WebSessions()
-        let (token, _) = sessions.start(try fixture.session(.analyst, .planning))
+        let sessions = WebSessions(platform: fixture.platform)
+        let (token, _) = try sessions.start(try fixture.session(.analyst, .planning))
         let headers: HTTPFields = [.authorization: "Bearer " + token, .contentType: "application/json"]
         let router = WebApp.router(platform: fixture.platform, sessions: sessions, heavy: HeavyWork(running: 1, budget: .zero))
         try await Application(router: router).test(.router) { client in
@@ -133,8 +133,8 @@ import Testing
     /// only cohort work waits for a worker; a cohort request beyond the queue is refused with 503.
     @Test func healthAnswersWhileHeavyWorkersAreBusy() async throws {
         let fixture = try Fixture()
-        let sessions = WebSessions()
-        let (token, _) = sessions.start(try fixture.session(.analyst, .planning))
+        let sessions = WebSessions(platform: fixture.platform)
+        let (token, _) = try sessions.start(try fixture.session(.analyst, .planning))
         let headers: HTTPFields = [.authorization: "Bearer " + token, .contentType: "application/json"]
         let heavy = HeavyWork(running: 1, admitted: 1)
         let gate = DispatchSemaphore(value: 0)
@@ -167,10 +167,10 @@ import Testing
 @Suite struct SessionLifetimeTests {
     @Test func sessionsEndWhenTheirUserChangesOrGrowsOld() throws {
         let fixture = try Fixture()
-        let sessions = WebSessions()
+        let sessions = WebSessions(platform: fixture.platform)
         let start = Date()
-        let (analyst, _) = sessions.start(try fixture.session(.analyst, .planning))
-        let (clinician, _) = sessions.start(try fixture.session(.clinician, .directCare))
+        let (analyst, _) = try sessions.start(try fixture.session(.analyst, .planning))
+        let (clinician, _) = try sessions.start(try fixture.session(.clinician, .directCare))
         #expect(sessions.find(analyst, now: start.addingTimeInterval(2)) != nil)
         // The administrator deactivates the analyst and moves the clinician to another practice.
         let admin = try fixture.session(.admin, .administration)
@@ -181,7 +181,7 @@ import Testing
         #expect(sessions.find(clinician, now: start.addingTimeInterval(4)) == nil)
         #expect(sessions.find(analyst, now: start.addingTimeInterval(4)) == nil)
         // A session kept busy still ends 12 hours after sign-in.
-        let (ig, _) = sessions.start(try fixture.session(.igLead, .administration))
+        let (ig, _) = try sessions.start(try fixture.session(.igLead, .administration))
         var now = Date()
         for _ in 0..<((12 * 60) / 20) {
             now = now.addingTimeInterval(20 * 60)

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+
+/// A signed-in session as the store keeps it: whose, under which purpose, a digest of the user
+/// as at sign-in (so a changed user ends it), and when it started and expires.
+public struct StoredSession: Sendable, Equatable {
+    public var user: String
+    public var purpose: String
+    public var userDigest: String
+    public var started: Date
+    public var expires: Date
+
+    public init(user: String, purpose: String, userDigest: String, started: Date, expires: Date) {
+        self.user = user
+        self.purpose = purpose
+        self.userDigest = userDigest
+        self.started = started
+        self.expires = expires
+    }
+}
+
+extension GovernanceStore {
+    /// Saves a new session, and drops those already ended (idle past `expires`).
+    public func startSession(_ tokenDigest: String, _ session: StoredSession, now: Date) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM session WHERE expires <= ?", arguments: [now.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO session (tokenDigest, user, purpose, userDigest, started, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    tokenDigest, session.user, session.purpose, session.userDigest, session.started.timeIntervalSince1970,
+                    session.expires.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    public func session(_ tokenDigest: String) throws -> StoredSession? {
+        try database.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT user, purpose, userDigest, started, expires FROM session WHERE tokenDigest = ?",
+                arguments: [tokenDigest]
+            ).map {
+                StoredSession(
+                    user: $0[0], purpose: $0[1], userDigest: $0[2], started: Date(timeIntervalSince1970: $0[3]),
+                    expires: Date(timeIntervalSince1970: $0[4]))
+            }
+        }
+    }
+
+    /// Moves a session's idle expiry later (never earlier).
+    public func extendSession(_ tokenDigest: String, to expires: Date) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE session SET expires = max(expires, ?) WHERE tokenDigest = ?",
+                arguments: [expires.timeIntervalSince1970, tokenDigest])
+        }
+    }
+
+    public func endSession(_ tokenDigest: String) throws {
+        try database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenDigest = ?", arguments: [tokenDigest]) }
+    }
+
+    /// Sessions not yet idle past their expiry nor started before `startedAfter`.
+    public func liveSessions(now: Date, startedAfter: Date) throws -> Int {
+        try database.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM session WHERE expires > ? AND started > ?",
+                arguments: [now.timeIntervalSince1970, startedAfter.timeIntervalSince1970]) ?? 0
+        }
+    }
+
+    /// Reserves a sign-in attempt before its password is checked, in one transaction whichever
+    /// process asks: for each key (a user name, an address) with its limit, the attempts within
+    /// `window` before `now` are counted, and when none is at its limit the attempt is recorded
+    /// under every key. Returns nil when reserved, or how long until the oldest counted attempt
+    /// of a key at its limit leaves the window.
+    public func reserveSignIn(_ keys: [(key: String, limit: Int)], window: TimeInterval, now: Date) throws -> TimeInterval? {
+        try database.write { db in
+            let since = now.timeIntervalSince1970 - window
+            // Attempts past the window are forgotten, so made-up names cannot grow the table without end.
+            try db.execute(sql: "DELETE FROM signInAttempt WHERE at <= ?", arguments: [since])
+            var wait: TimeInterval?
+            for (key, limit) in keys {
+                let times = try Double.fetchAll(
+                    db, sql: "SELECT at FROM signInAttempt WHERE key = ? ORDER BY at LIMIT ?", arguments: [key, limit])
+                if times.count >= limit { wait = max(wait ?? 0, times[0] - since) }
+            }
+            if let wait { return wait }
+            for (key, _) in keys {
+                try db.execute(
+                    sql: "INSERT INTO signInAttempt (key, at) VALUES (?, ?)", arguments: [key, now.timeIntervalSince1970])
+            }
+            return nil
+        }
+    }
+
+    /// A reserved attempt succeeded: the user's attempts are forgotten, and this one is taken off
+    /// the address.
+    public func forgiveSignIn(userKey: String, addressKey: String, reserved: Date) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM signInAttempt WHERE key = ?", arguments: [userKey])
+            try db.execute(
+                sql: "DELETE FROM signInAttempt WHERE rowid = (SELECT rowid FROM signInAttempt WHERE key = ? AND at = ? LIMIT 1)",
+                arguments: [addressKey, reserved.timeIntervalSince1970])
+        }
+    }
+}
