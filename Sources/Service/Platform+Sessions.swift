@@ -57,6 +57,10 @@ extension Platform {
         try store.reserveSignIn(keys, window: window, now: now)
     }
 
+    public func withdrawSignIn(keys: [String], reserved: Date) throws {
+        try store.withdrawSignIn(keys: keys, reserved: reserved)
+    }
+
     public func forgiveSignIn(userKey: String, addressKey: String, reserved: Date) throws {
         try store.forgiveSignIn(userKey: userKey, addressKey: addressKey, reserved: reserved)
     }

@@ -249,8 +249,15 @@ public final class GovernanceStore: Sendable {
         try database.read { db in try UserRecord.order(Column("name")).fetchAll(db) }
     }
 
+    /// Saves a user. A changed user's sessions end in the same transaction: a user deactivated
+    /// and then made active again does not get the old sessions back.
     public func save(_ user: UserRecord) throws {
-        try database.write { db in try user.save(db) }
+        try database.write { db in
+            if let before = try UserRecord.fetchOne(db, key: user.name), before != user {
+                try db.execute(sql: "DELETE FROM session WHERE user = ?", arguments: [user.name])
+            }
+            try user.save(db)
+        }
     }
 
     // MARK: cohorts

@@ -93,6 +93,19 @@ extension GovernanceStore {
         }
     }
 
+    /// A reserved attempt was no guess (the server was busy, the purpose not the role's): its
+    /// rows alone are taken back, under every key.
+    public func withdrawSignIn(keys: [String], reserved: Date) throws {
+        try database.write { db in
+            for key in keys {
+                try db.execute(
+                    sql:
+                        "DELETE FROM signInAttempt WHERE rowid = (SELECT rowid FROM signInAttempt WHERE key = ? AND at = ? LIMIT 1)",
+                    arguments: [key, reserved.timeIntervalSince1970])
+            }
+        }
+    }
+
     /// A reserved attempt succeeded: the user's attempts are forgotten, and this one is taken off
     /// the address.
     public func forgiveSignIn(userKey: String, addressKey: String, reserved: Date) throws {

@@ -73,7 +73,8 @@ final class Metrics: Sendable {
             out += "# HELP phm_logins_total Sign-in attempts by outcome (allowed, denied, throttled).\n"
             out += "# TYPE phm_logins_total counter\n"
             for (labels, n) in s.logins.sorted(by: { $0.key < $1.key }) { out += "phm_logins_total{\(labels)} \(n)\n" }
-            out += "# HELP phm_sessions_active Signed-in sessions held in memory.\n# TYPE phm_sessions_active gauge\n"
+            out +=
+                "# HELP phm_sessions_active Signed-in sessions in the store, of every server process on the data directory (do not add up across processes).\n# TYPE phm_sessions_active gauge\n"
             out += "phm_sessions_active \(activeSessions)\n"
             return out
         }
@@ -92,6 +93,10 @@ struct Observe: RouterMiddleware {
     {
         let start = DispatchTime.now().uptimeNanoseconds
         var status = 500
+        // The request's session, looked up once (two indexed reads in the store, off the request's
+        // task) for the route and for this log line.
+        let token = WebApp.token(request)
+        let entry: WebSessions.Entry? = if let token { try await WebApp.offLoop { sessions.find(token) } } else { nil }
         defer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let route = context.endpointPath ?? "unmatched"
@@ -100,7 +105,7 @@ struct Observe: RouterMiddleware {
                 "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(status),
                 "ms": .string(String(format: "%.2f", seconds * 1000)),
             ]
-            if let entry = WebApp.authenticated(request, sessions) {
+            if let entry {
                 metadata["user"] = .string(entry.session.user.name)
                 metadata["role"] = .string(entry.session.user.role.rawValue)
                 metadata["purpose"] = .string(entry.session.purpose.rawValue)
@@ -108,7 +113,9 @@ struct Observe: RouterMiddleware {
             context.logger.info("request", metadata: metadata)
         }
         do {
-            let response = try await next(request, context)
+            let response = try await WebSessions.$current.withValue(token.map { ($0, entry) }) {
+                try await next(request, context)
+            }
             status = Int(response.status.code)
             return response
         } catch let error as any HTTPResponseError {
@@ -141,6 +148,12 @@ final class LoginThrottle: Sendable {
         guard let wait = try platform.reserveSignIn(keys.map { (key: $0.0, limit: $0.1) }, window: Self.window, now: now)
         else { return nil }
         return max(1, Int(wait.rounded(.up)))
+    }
+
+    /// The reserved attempt made at `reserved` was no guess: only it is taken back, under the
+    /// name and the address, so errors cannot be used to wipe a name's failures.
+    func withdraw(user: String, address: String, reserved: Date) throws {
+        try platform.withdrawSignIn(keys: ["user:" + user.lowercased(), "address:" + address], reserved: reserved)
     }
 
     /// The reserved attempt made at `reserved` succeeded: the name's failures are forgiven and

@@ -41,7 +41,7 @@ extension WebApp.Routes {
             guard let token = WebApp.token(request), sessions.find(token) != nil else {
                 return try WebApp.failure("not signed in", .unauthorized)
             }
-            sessions.end(token)
+            try await WebApp.offLoop { try sessions.end(token) }
             return Response(status: .noContent)
         }
 

@@ -51,7 +51,7 @@ extension WebApp.Routes {
             if let token = request.cookies[WebSessions.cookie]?.value, let entry = sessions.find(token),
                 WebSessions.same(entry.csrf, form["csrf"] ?? "")
             {
-                sessions.end(token)
+                try await WebApp.offLoop { try sessions.end(token) }
             }
             return .redirect(to: "/login")
         }

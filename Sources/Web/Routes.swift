@@ -60,7 +60,7 @@ extension WebApp {
         /// counted before its password is checked, so concurrent guesses all count.
         func signIn(_ name: String, _ password: String, _ purpose: Purpose, from client: String) async throws -> Session {
             let reserved = Date()
-            if let wait = try throttle.reserve(user: name, address: client, now: reserved) {
+            if let wait = try await WebApp.offLoop({ try throttle.reserve(user: name, address: client, now: reserved) }) {
                 metrics.login("throttled")
                 try platform.recordThrottledLogin(name, purpose: purpose)
                 throw Refusal.throttled(seconds: wait)
@@ -68,7 +68,8 @@ extension WebApp {
             do {
                 // The slow password hash runs off the server's event loops.
                 let session = try await heavy.run { _ in try platform.login(name, password: password, purpose: purpose) }
-                try throttle.succeeded(user: name, address: client, reserved: reserved)
+                // The password was right: a failure to forgive the name does not refuse the sign-in.
+                try? await WebApp.offLoop { try throttle.succeeded(user: name, address: client, reserved: reserved) }
                 metrics.login("allowed")
                 return session
             } catch let error as AccessError where error == .loginFailed {
@@ -77,7 +78,7 @@ extension WebApp {
             } catch {
                 // Anything but a wrong password (a purpose the role lacks, a busy server) is no
                 // guess: the reservation is given back.
-                try? throttle.succeeded(user: name, address: client, reserved: reserved)
+                try? await WebApp.offLoop { try throttle.withdraw(user: name, address: client, reserved: reserved) }
                 if error is AccessError { metrics.login("denied") }
                 throw error
             }

@@ -202,8 +202,11 @@ public enum WebApp {
         return request.cookies[WebSessions.cookie]?.value
     }
 
+    /// The request's session: as the middleware found it for this request's token, or looked up.
     static func authenticated(_ request: Request, _ sessions: WebSessions) -> WebSessions.Entry? {
-        token(request).flatMap { sessions.find($0) }
+        guard let token = token(request) else { return nil }
+        if let current = WebSessions.current, current.token == token { return current.entry }
+        return sessions.find(token)
     }
 
     /// Runs an API call for its session. A browser's cookie must bring the CSRF token in

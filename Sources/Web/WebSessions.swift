@@ -32,18 +32,23 @@ final class WebSessions: Sendable {
 
     init(platform: Platform) { self.platform = platform }
 
+    /// The session the request being served was found to have, by the token it was found by:
+    /// looked up once per request, by the middleware.
+    @TaskLocal static var current: (token: String, entry: Entry?)?
+
     func start(_ session: Session, now: Date = Date()) throws -> (token: String, csrf: String) {
         let token = Self.random()
         try platform.saveSession(session, token: token, started: now, expires: now.addingTimeInterval(Self.lifetime))
         return (token, platform.csrf(forSession: token))
     }
 
-    /// The live session a token names, its idle expiry pushed back; nil when unknown, expired, its
-    /// user has changed since sign-in (the session then ends), or the store cannot be read.
+    /// The live session a token names, its idle expiry pushed back (written when it has moved a
+    /// minute, so a session idle for 29 to 30 minutes ends); nil when unknown, expired, its user
+    /// has changed since sign-in (the session then ends), or the store cannot be read.
     func find(_ token: String, now: Date = Date()) -> Entry? {
         guard let (session, started, expires) = try? platform.resumeSession(token: token) else { return nil }
         guard expires > now, now.timeIntervalSince(started) < Self.maximumAge else {
-            end(token)
+            try? end(token)
             return nil
         }
         let later = min(now.addingTimeInterval(Self.lifetime), started.addingTimeInterval(Self.maximumAge))
@@ -51,7 +56,9 @@ final class WebSessions: Sendable {
         return Entry(session: session, csrf: platform.csrf(forSession: token), expires: later, started: started)
     }
 
-    func end(_ token: String) { try? platform.endSession(token: token) }
+    /// Ends a session in the store; throws when the store cannot be written, so a sign-out that
+    /// did not happen is not reported as done.
+    func end(_ token: String) throws { try platform.endSession(token: token) }
 
     /// Live sessions, of every process.
     var active: Int {

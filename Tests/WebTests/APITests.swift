@@ -244,6 +244,16 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
         for k in 0..<LoginThrottle.perAddress {
             #expect(try throttle.reserve(user: "u\(k)", address: "10.0.0.3", now: at) == nil)
         }
+        // An attempt that was no guess (a busy server) is taken back alone: the name's earlier
+        // failures still count.
+        let later = start.addingTimeInterval(2000)
+        for k in 0..<(LoginThrottle.perUser - 1) {
+            #expect(try throttle.reserve(user: "cy", address: "10.0.1.\(k)", now: later) == nil)
+        }
+        #expect(try throttle.reserve(user: "cy", address: "10.0.2.1", now: later.addingTimeInterval(1)) == nil)
+        try throttle.withdraw(user: "cy", address: "10.0.2.1", reserved: later.addingTimeInterval(1))
+        #expect(try throttle.reserve(user: "cy", address: "10.0.2.2", now: later.addingTimeInterval(2)) == nil)
+        #expect(try throttle.reserve(user: "cy", address: "10.0.2.3", now: later.addingTimeInterval(3)) != nil)
     }
 
     /// Twelve wrong passwords sent at once: the reservation is taken before the password hash, so

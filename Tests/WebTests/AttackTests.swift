@@ -176,18 +176,35 @@ import Testing
         let admin = try fixture.session(.admin, .administration)
         try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: false)
         try admin.setUser("cli", role: .clinician, practiceCode: "P4", password: nil)
-        // Within a second of the change, at the latest, both sessions are gone for good.
+        // At their next request both sessions are gone for good, and the analyst made active again
+        // with the same role and password does not get the old session back.
         #expect(sessions.find(analyst, now: start.addingTimeInterval(4)) == nil)
         #expect(sessions.find(clinician, now: start.addingTimeInterval(4)) == nil)
-        #expect(sessions.find(analyst, now: start.addingTimeInterval(4)) == nil)
-        // A session kept busy still ends 12 hours after sign-in.
-        let (ig, _) = try sessions.start(try fixture.session(.igLead, .administration))
-        var now = Date()
-        for _ in 0..<((12 * 60) / 20) {
-            now = now.addingTimeInterval(20 * 60)
-            if sessions.find(ig, now: now) == nil { break }
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: true)
+        #expect(sessions.find(analyst, now: start.addingTimeInterval(5)) == nil)
+        // Deactivated and made active again between two requests: the session ended all the same.
+        let (again, _) = try sessions.start(try fixture.session(.analyst, .planning))
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: false)
+        try admin.setUser("ana", role: .analyst, practiceCode: nil, password: nil, active: true)
+        #expect(sessions.find(again, now: start.addingTimeInterval(6)) == nil)
+        // The store holds neither the token nor the CSRF token that would open a session.
+        let (kept, csrf) = try sessions.start(try fixture.session(.igLead, .administration))
+        for file in ["phm.sqlite", "phm.sqlite-wal"] {
+            let bytes = (try? Data(contentsOf: fixture.platform.dataDirectory.appendingPathComponent(file))) ?? Data()
+            #expect(bytes.range(of: Data(kept.utf8)) == nil && bytes.range(of: Data(csrf.utf8)) == nil, "\(file)")
         }
-        #expect(now.timeIntervalSince(start) <= WebSessions.maximumAge + 20 * 60 + 60)
+        // Idle for 30 minutes a session ends; kept busy, every 20 minutes, it lives until 12 hours
+        // after sign-in and not a request longer.
+        #expect(sessions.find(kept, now: Date().addingTimeInterval(WebSessions.lifetime + 1)) == nil)
+        let (ig, _) = try sessions.start(try fixture.session(.igLead, .administration))
+        let signedIn = Date()
+        var now = signedIn
+        while true {
+            now = now.addingTimeInterval(20 * 60)
+            let alive = sessions.find(ig, now: now) != nil
+            #expect(alive == (now.timeIntervalSince(signedIn) < WebSessions.maximumAge), "\(now.timeIntervalSince(signedIn))")
+            if !alive || now.timeIntervalSince(signedIn) > WebSessions.maximumAge + 3600 { break }
+        }
         #expect(sessions.find(ig, now: now) == nil)
     }
 }
