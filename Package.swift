@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "Outputs", "Storage", "Governance", "TestSupport",
+                "PostgresStore", "Outputs", "PHMCore", "Storage", "Governance", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

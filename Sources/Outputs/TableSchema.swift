@@ -14,7 +14,9 @@ public struct TableColumn: Sendable, Equatable {
             func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
             switch self {
             case .text:
-                return !cell.contains(0) && String(validating: cell, as: UTF8.self) != nil
+                // Validated without building a string: this runs for every text cell published.
+                guard !cell.contains(0) else { return false }
+                return !transcode(cell.makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true) { _ in }
             case .flag:
                 return cell.count == 1 && (cell[0] == UInt8(ascii: "Y") || cell[0] == UInt8(ascii: "N"))
             case .integer:
@@ -23,9 +25,19 @@ public struct TableColumn: Sendable, Equatable {
                 for byte in digits { value = value * 10 + UInt64(byte - UInt8(ascii: "0")) }
                 return value <= UInt64(Int64.max) + (cell.count > digits.count ? 1 : 0)
             case .decimal:
-                let points = digits.filter { $0 == UInt8(ascii: ".") }.count
-                return cell.count <= 40 && points <= 1 && digits.contains(where: isDigit)
-                    && digits.allSatisfy { isDigit($0) || $0 == UInt8(ascii: ".") }
+                // One pass, no allocation: the rule `Fixed(parsing:)` applies to a string.
+                guard cell.count <= 40 else { return false }
+                var points = 0, sawDigit = false
+                for byte in digits {
+                    if isDigit(byte) {
+                        sawDigit = true
+                    } else if byte == UInt8(ascii: ".") {
+                        points += 1
+                    } else {
+                        return false
+                    }
+                }
+                return sawDigit && points <= 1
             }
         }
     }

@@ -219,14 +219,6 @@ public final class Platform: Sendable {
         return Session(platform: self, user: user, purpose: purpose)
     }
 
-    /// Whether the user behind a session is still as at sign-in: active, with the same role,
-    /// practice and password. A session whose user was changed ends at its next request.
-    public func isCurrent(_ user: UserRecord) -> Bool {
-        guard let now = try? store.user(user.name) else { return false }
-        return now.active && now.role == user.role && now.practiceCode == user.practiceCode
-            && now.passwordHash == user.passwordHash
-    }
-
     /// Audits a sign-in refused without checking its password, after too many failures.
     public func recordThrottledLogin(_ name: String, purpose: Purpose) throws {
         try store.audit(

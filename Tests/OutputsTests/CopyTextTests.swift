@@ -200,5 +200,18 @@ import Testing
         }
         #expect(accepts(.flag, "Y") && accepts(.flag, "N") && !accepts(.flag, "y") && !accepts(.flag, "YES"))
         #expect(accepts(.text, "a,\"\n\\N") && !accepts(.text, "a\u{0}"))
+        // The byte rules are the readers' own rules: `Fixed(parsing:)` for decimals, Int for whole
+        // numbers, Swift's UTF-8 validation for text, on random short texts and bytes.
+        var random = Xoshiro(seed: 11)
+        let alphabet = Array("0123456789.-+eE x,N")
+        for _ in 0..<20_000 {
+            let text = String((0..<Int.random(in: 1...24, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+            #expect(accepts(.decimal, text) == (Fixed(parsing: text) != nil), "\(text)")
+            #expect(accepts(.integer, text) == (Int(text) != nil && !text.hasPrefix("+")), "\(text)")
+            let bytes = (0..<Int.random(in: 1...8, using: &random)).map { _ in UInt8.random(in: 1...255, using: &random) }
+            #expect(
+                bytes.withUnsafeBufferPointer { TableColumn.Kind.text.accepts($0) }
+                    == (String(validating: bytes, as: UTF8.self) != nil))
+        }
     }
 }

@@ -1,3 +1,4 @@
+import PHMCore
 import Testing
 
 @testable import PostgresStore
@@ -38,6 +39,25 @@ import Testing
         #expect(try PostgresURL("postgresql://[::1]:5433/phm", environment: [:]).endpoint == .tcp(host: "::1", port: 5433))
         #expect(
             try PostgresURL("postgresql://%2Frun%2Fpg/phm", environment: [:]).endpoint == .socket(path: "/run/pg/.s.PGSQL.5432"))
+    }
+
+    /// Any text at all, malformed, long or full of URL syntax, gives a URL or a reason, at once.
+    @Test func anyTextGivesAURLOrAReason() {
+        var random = Xoshiro(seed: 5)
+        let pieces = [
+            "postgresql://", "postgres://", "@", ":", "/", "?", "&", "=", "%", "%2F", "[", "]", "::1", "host", "port",
+            "sslmode", "user", "dbname", "require", ",", "#", " ", "é", "\u{0}", "65536", "-1", "phm",
+        ]
+        for _ in 0..<5_000 {
+            let text = (0..<Int.random(in: 0...40, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            do {
+                let url = try PostgresURL(text, environment: [:])
+                #expect(!url.user.isEmpty && !url.database.isEmpty)
+            } catch {
+                #expect(!error.reason.isEmpty)
+            }
+        }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("postgresql://db/" + String(repeating: "%", count: 1_000_000)) }
     }
 
     @Test func refusesWhatItCannotUseSayingWhy() {
