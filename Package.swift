@@ -82,14 +82,16 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict),
-        // The embedded SQLite store: runs and results, users, cohorts, worklists, the audit log,
-        // and the identity vault.
+        // The store: runs and results, users, sessions, cohorts, worklists, the audit log, on
+        // SQLite in the data directory or on PostgreSQL; and the identity vault.
         .target(
             name: "Storage",
-            dependencies: ["PHMCore", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "PHMCore", "Governance", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
-        // PostgreSQL: store URLs, and a run's planning tables published as typed tables for BI
-        // tools. Apart from Storage, so the pipeline, the demo and the fuzzers do not build a client.
+        // A run's planning tables published to PostgreSQL as typed tables for BI tools.
         .target(
             name: "PostgresStore",
             dependencies: [
@@ -97,6 +99,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Data-quality gates: rules from a YAML file that stop a run whose figures look wrong.
+        // Apart from Pipeline, so the fuzzers reach them without building the store and its crypto.
+        .target(name: "Gates", dependencies: ["PHMCore", "Outputs", "Ingest", "Conditions"], swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
         // One run: ingest, identify, build the population, write the outputs.
@@ -104,7 +109,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Projections", "Cohorts",
-                "Evaluation", "Governance", "Storage", "Synthesis",
+                "Evaluation", "Gates", "Governance", "Storage", "Synthesis",
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
@@ -128,7 +133,8 @@ let package = Package(
         .target(
             name: "CLI",
             dependencies: [
-                "Pipeline", "Outputs", "Identity", "Conditions", "Analysis", "Projections", "Evaluation", "Service", "Cohorts",
+                "Pipeline", "Outputs", "Identity", "Conditions", "Analysis", "Projections", "Evaluation", "Gates", "Service",
+                "Cohorts",
                 "Governance", "Web", "PostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -146,7 +152,7 @@ let package = Package(
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz",
-            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation", "Pipeline"],
+            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation", "Gates"],
             path: "Fuzz/Sources",
             swiftSettings: strict),
 
@@ -190,7 +196,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Outputs", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "StorageTests", dependencies: ["Storage", "Governance", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "StorageTests", dependencies: ["Storage", "Governance", "PHMCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "PostgresStoreTests",
@@ -204,7 +210,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Storage", "Identity", "Synthesis", "CLI", "Cohorts", "Conditions", "Governance", "TestSupport",
-                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections", "Evaluation", "PostgresStore",
+                "Web", "Service", "Analysis", "PHMCore", "Outputs", "Projections", "Evaluation", "Gates", "PostgresStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

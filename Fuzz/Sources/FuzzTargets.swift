@@ -2,10 +2,10 @@ import Cohorts
 import Conditions
 import Evaluation
 import Foundation
+import Gates
 import Ingest
 import Outputs
 import PHMCore
-import Pipeline
 import Projections
 
 /// The parsers that read what users and files send, each a function of arbitrary bytes that

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import Gates
 import Governance
 import Hummingbird
 import Identity
@@ -48,7 +49,10 @@ extension PHMCommand {
                     user: user, password: try Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "),
                     gates: acceptGate)
             }
-            let result = try Console.reportingFailures { try PipelineRun.execute(options, log: Console.log) }
+            let result = try Console.reportingFailures {
+                try Console.chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory)
+                return try PipelineRun.execute(options, log: Console.log)
+            }
             print(Console.summary(result))
         }
     }

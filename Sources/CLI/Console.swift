@@ -2,6 +2,7 @@ import Analysis
 import Cohorts
 import Conditions
 import Foundation
+import Gates
 import Governance
 import Identity
 import Ingest
@@ -60,6 +61,13 @@ package enum Console {
         return options
     }
 
+    /// Checks a store named by `--store` and records it in the data directory (`StoreLocation`),
+    /// before anything else opens the store.
+    static func chooseStore(_ store: String?, dataDirectory: String) throws {
+        guard let store else { return }
+        _ = try StoreLocation.database(of: URL(fileURLWithPath: dataDirectory), given: store)
+    }
+
     /// Runs work, turning the errors a user can act on into one-line failures.
     static func reportingFailures<T>(_ work: () throws -> T) throws -> T {
         do {
@@ -89,6 +97,10 @@ package enum Console {
         } catch let error as PasswordError {
             throw CommandFailure(message: error.description)
         } catch let error as PostgresURLError {
+            throw CommandFailure(message: error.description)
+        } catch let error as PostgresStoreError {
+            throw CommandFailure(message: error.description)
+        } catch let error as StoreLocationError {
             throw CommandFailure(message: error.description)
         } catch let error as PublishError {
             throw CommandFailure(message: error.description)

@@ -19,9 +19,17 @@ struct PlatformOptions: ParsableArguments {
         name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
     var careGaps: String?
 
+    @Option(
+        help:
+            "A PostgreSQL database for the store (postgresql://USER@HOST/DATABASE; password in $PGPASSWORD), in place of the data directory's phm.sqlite; also $PHM_STORE. Recorded in the data directory the first time, so later commands need not give it (see docs/operations.md)."
+    )
+    var store: String?
+
     func platform() throws -> Platform {
         try Console.reportingFailures {
-            try Platform(dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
+            try Console.chooseStore(store, dataDirectory: dataDirectory)
+            return try Platform(
+                dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
         }
     }
 }

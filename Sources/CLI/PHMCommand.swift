@@ -27,6 +27,12 @@ package struct PipelineOptions: ParsableArguments {
     package var dataDirectory = "phm-data"
 
     @Option(
+        help:
+            "A PostgreSQL database for the store (postgresql://USER@HOST/DATABASE; password in $PGPASSWORD), in place of the data directory's phm.sqlite; also $PHM_STORE. Recorded in the data directory the first time, so later commands need not give it (see docs/operations.md)."
+    )
+    var store: String?
+
+    @Option(
         name: .customLong("key-file"),
         help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
     var keyFile: String?

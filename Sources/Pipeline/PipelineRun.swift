@@ -4,6 +4,7 @@ import Conditions
 import Dispatch
 import Evaluation
 import Foundation
+import Gates
 import Governance
 import Identity
 import Ingest

@@ -3,8 +3,7 @@ import GRDB
 import Governance
 
 /// A user of the platform.
-public struct UserRecord: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
-    public static let databaseTableName = "user"
+public struct UserRecord: Sendable, Codable, Equatable {
     public var name: String
     public var role: Role
     /// The practice a clinician works for (ODS code); nil for other roles.
@@ -26,8 +25,7 @@ public struct UserRecord: Sendable, Codable, FetchableRecord, PersistableRecord,
 }
 
 /// One saved version of a cohort definition. Versions are never changed, only added.
-public struct CohortRecord: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
-    public static let databaseTableName = "cohort"
+public struct CohortRecord: Sendable, Codable, Equatable {
     public var name: String
     public var version: Int
     /// The canonical text form and the JSON form of the definition.
@@ -39,8 +37,7 @@ public struct CohortRecord: Sendable, Codable, FetchableRecord, PersistableRecor
 }
 
 /// A change of one person's status on a practice's worklist. The latest change is the status.
-public struct WorklistChange: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
-    public static let databaseTableName = "worklistChange"
+public struct WorklistChange: Sendable, Codable, Equatable {
     public var cohort: String
     public var practiceCode: String
     public var pseudonym: String
@@ -62,20 +59,50 @@ public struct WorklistChange: Sendable, Codable, FetchableRecord, PersistableRec
     }
 }
 
-extension AuditEntry: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "audit"
+extension UserRecord {
+    static let columns = "name, role, practiceCode, passwordHash, active, createdAt"
 
-    /// The columns in the table's order, which `init(row:)` reads them in.
-    static let columnNames = ["sequence", "at", "user", "role", "purpose", "action", "outcome", "detail", "previousHash", "hash"]
-    static let columns = columnNames.joined(separator: ", ")
-    public static var databaseSelection: [any SQLSelectable] { columnNames.map { Column($0) } }
-
-    /// Read by position, not through `Decodable` or by name (each lookup by name lowercases it):
-    /// checking a long log and showing the audit page read many entries.
-    public init(row: Row) {
+    init(row: SQLRow) throws {
+        let role = try row.string(1)
+        guard let known = Role(rawValue: role) else {
+            throw SQLValueError(column: 1, expected: "a role", found: .text(role))
+        }
         self.init(
-            sequence: row[0], at: row[1], user: row[2], role: row[3], purpose: row[4], action: row[5], outcome: row[6],
-            detail: row[7], previousHash: row[8], hash: row[9])
+            name: try row.string(0), role: known, practiceCode: try row.optional(2, row.string),
+            passwordHash: try row.string(3), active: try row.bool(4), createdAt: try row.date(5))
+    }
+}
+
+extension CohortRecord {
+    static let columns = "name, version, text, json, description, savedBy, savedAt"
+
+    init(row: SQLRow) throws {
+        self.init(
+            name: try row.string(0), version: try row.int(1), text: try row.string(2), json: try row.string(3),
+            description: try row.string(4), savedBy: try row.string(5), savedAt: try row.date(6))
+    }
+}
+
+extension WorklistChange {
+    static let columns = "cohort, practiceCode, pseudonym, status, note, changedBy, changedAt"
+
+    init(row: SQLRow) throws {
+        self.init(
+            cohort: try row.string(0), practiceCode: try row.string(1), pseudonym: try row.string(2),
+            status: try row.string(3), note: try row.string(4), changedBy: try row.string(5), changedAt: try row.date(6))
+    }
+}
+
+extension AuditEntry {
+    /// The columns in the table's order, which `init(row:)` reads them in.
+    static let columns = "sequence, at, \"user\", role, purpose, action, outcome, detail, previousHash, hash"
+
+    /// Read by position: checking a long log and showing the audit page read many entries.
+    init(row: SQLRow) throws {
+        self.init(
+            sequence: try row.int64(0), at: try row.string(1), user: try row.string(2), role: try row.string(3),
+            purpose: try row.string(4), action: try row.string(5), outcome: try row.string(6), detail: try row.string(7),
+            previousHash: try row.string(8), hash: try row.string(9))
     }
 }
 
@@ -97,9 +124,10 @@ public struct AuditCheckpoint: Sendable, Equatable {
     public var check: AuditChainCheck
 }
 
-/// Users, cohorts, worklist status, the audit log and data sharing settings, in `phm.sqlite`.
+/// Users, sessions, cohorts, worklist status, the audit log and data sharing settings, in the
+/// same database as the runs.
 public final class GovernanceStore: Sendable {
-    let database: DatabasePool
+    public let database: any SQLDatabase
     /// Authenticates audit entries and the head anchor.
     let key: PlatformKey
 
@@ -111,7 +139,7 @@ public final class GovernanceStore: Sendable {
         self.init(runs: try RunStore(directory: directory), directory: directory, key: key)
     }
 
-    /// The governance tables of a store already open: the same connection, not a second one.
+    /// The governance tables of a store already open: the same database, not a second connection.
     public init(runs: RunStore, directory: URL, key: PlatformKey) {
         database = runs.database
         self.key = key
@@ -219,44 +247,55 @@ public final class GovernanceStore: Sendable {
     /// they had looked at it on before this one (nil the first time).
     public func viewWorklist(user: String, cohort: String, practiceCode: String, run: Int64) throws -> Int64? {
         try database.write { db in
-            let row = try Row.fetchOne(
-                db, sql: "SELECT runId, previousRunId FROM worklistView WHERE user = ? AND cohort = ? AND practiceCode = ?",
-                arguments: [user, cohort, practiceCode])
-            let last: Int64? = row?["runId"], before: Int64? = row?["previousRunId"]
+            let row = try db.row(
+                "SELECT runId, previousRunId FROM worklistView WHERE \"user\" = ? AND cohort = ? AND practiceCode = ?",
+                user, cohort, practiceCode)
+            let last = try row?.int64(0), before = try row?.optional(1, row!.int64)
             // Opened again on the same run: the comparison stays with the run looked at before it.
             let previous = last == run ? before : last
             try db.execute(
-                sql: """
-                    INSERT INTO worklistView (user, cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (user, cohort, practiceCode) DO UPDATE SET runId = excluded.runId, previousRunId = excluded.previousRunId
-                    """, arguments: [user, cohort, practiceCode, run, previous])
+                """
+                INSERT INTO worklistView ("user", cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT ("user", cohort, practiceCode) DO UPDATE SET runId = excluded.runId, previousRunId = excluded.previousRunId
+                """, user, cohort, practiceCode, run, previous)
             return previous
         }
     }
 
     /// Where a run wrote its outputs.
     public func outputFolder(ofRun id: Int64) throws -> String? {
-        try database.read { db in try String.fetchOne(db, sql: "SELECT outputFolder FROM run WHERE id = ?", arguments: [id]) }
+        try database.read { db in try db.row("SELECT outputFolder FROM run WHERE id = ?", id).map { try $0.string(0) } }
     }
 
     // MARK: users
 
     public func user(_ name: String) throws -> UserRecord? {
-        try database.read { db in try UserRecord.fetchOne(db, key: name) }
+        try database.read { db in
+            try db.row("SELECT \(UserRecord.columns) FROM \"user\" WHERE name = ?", name).map(UserRecord.init(row:))
+        }
     }
 
     public func users() throws -> [UserRecord] {
-        try database.read { db in try UserRecord.order(Column("name")).fetchAll(db) }
+        try database.read { db in
+            try db.rows("SELECT \(UserRecord.columns) FROM \"user\" ORDER BY name").map(UserRecord.init(row:))
+        }
     }
 
     /// Saves a user. A changed user's sessions end in the same transaction: a user deactivated
     /// and then made active again does not get the old sessions back.
     public func save(_ user: UserRecord) throws {
         try database.write { db in
-            if let before = try UserRecord.fetchOne(db, key: user.name), before != user {
-                try db.execute(sql: "DELETE FROM session WHERE user = ?", arguments: [user.name])
+            let before = try db.row("SELECT \(UserRecord.columns) FROM \"user\" WHERE name = ?", user.name)
+                .map(UserRecord.init(row:))
+            if let before, before != user {
+                try db.execute("DELETE FROM session WHERE \"user\" = ?", user.name)
             }
-            try user.save(db)
+            try db.execute(
+                """
+                INSERT INTO "user" (\(UserRecord.columns)) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET role = excluded.role, practiceCode = excluded.practiceCode,
+                passwordHash = excluded.passwordHash, active = excluded.active, createdAt = excluded.createdAt
+                """, user.name, user.role.rawValue, user.practiceCode, user.passwordHash, user.active, user.createdAt)
         }
     }
 
@@ -269,15 +308,17 @@ public final class GovernanceStore: Sendable {
         -> CohortRecord
     {
         try database.write { db in
-            let owner = try String.fetchOne(
-                db, sql: "SELECT savedBy FROM cohort WHERE name = ? ORDER BY version LIMIT 1", arguments: [name])
+            let owner = try db.row("SELECT savedBy FROM cohort WHERE name = ? ORDER BY version LIMIT 1", name)
+                .map { try $0.string(0) }
             if let owner, owner != user { throw CohortOwned(name: name, owner: owner) }
             let latest =
-                try Int.fetchOne(db, sql: "SELECT MAX(version) FROM cohort WHERE name = ?", arguments: [name]) ?? 0
+                try db.row("SELECT MAX(version) FROM cohort WHERE name = ?", name).flatMap { try $0.optional(0, $0.int) } ?? 0
             let record = CohortRecord(
                 name: name, version: latest + 1, text: text, json: json, description: description, savedBy: user,
                 savedAt: Date())
-            try record.insert(db)
+            try db.execute(
+                "INSERT INTO cohort (\(CohortRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)", record.name, record.version,
+                record.text, record.json, record.description, record.savedBy, record.savedAt)
             return record
         }
     }
@@ -285,47 +326,56 @@ public final class GovernanceStore: Sendable {
     /// A cohort's versions, oldest first.
     public func cohortVersions(_ name: String) throws -> [CohortRecord] {
         try database.read { db in
-            try CohortRecord.filter(Column("name") == name).order(Column("version")).fetchAll(db)
+            try db.rows("SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? ORDER BY version", name)
+                .map(CohortRecord.init(row:))
         }
     }
 
     /// One version of a cohort.
     public func cohort(_ name: String, version: Int) throws -> CohortRecord? {
         try database.read { db in
-            try CohortRecord.filter(Column("name") == name && Column("version") == version).fetchOne(db)
+            try db.row("SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? AND version = ?", name, version)
+                .map(CohortRecord.init(row:))
         }
     }
 
     /// A cohort's newest version.
     public func latestCohort(_ name: String) throws -> CohortRecord? {
         try database.read { db in
-            try CohortRecord.filter(Column("name") == name).order(Column("version").desc).fetchOne(db)
+            try db.row("SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? ORDER BY version DESC LIMIT 1", name)
+                .map(CohortRecord.init(row:))
         }
     }
 
     /// The latest version of every cohort, by name.
     public func cohorts() throws -> [CohortRecord] {
         try database.read { db in
-            try CohortRecord.fetchAll(
-                db,
-                sql: """
-                    SELECT c.* FROM cohort c
-                    WHERE c.version = (SELECT MAX(version) FROM cohort WHERE name = c.name) ORDER BY c.name
-                    """)
+            try db.rows(
+                """
+                SELECT \(CohortRecord.columns) FROM cohort c
+                WHERE c.version = (SELECT MAX(version) FROM cohort WHERE name = c.name) ORDER BY c.name
+                """
+            ).map(CohortRecord.init(row:))
         }
     }
 
     // MARK: worklists
 
     public func addWorklistChange(_ change: WorklistChange) throws {
-        try database.write { db in try change.insert(db) }
+        try database.write { db in
+            try db.execute(
+                "INSERT INTO worklistChange (\(WorklistChange.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)", change.cohort,
+                change.practiceCode, change.pseudonym, change.status, change.note, change.changedBy, change.changedAt)
+        }
     }
 
     /// Every change to a practice's worklist for a cohort, oldest first.
     public func worklistChanges(cohort: String, practiceCode: String) throws -> [WorklistChange] {
         try database.read { db in
-            try WorklistChange.filter(Column("cohort") == cohort && Column("practiceCode") == practiceCode)
-                .order(Column("rowid")).fetchAll(db)
+            try db.rows(
+                "SELECT \(WorklistChange.columns) FROM worklistChange WHERE cohort = ? AND practiceCode = ? ORDER BY rowid",
+                cohort, practiceCode
+            ).map(WorklistChange.init(row:))
         }
     }
 
@@ -333,10 +383,8 @@ public final class GovernanceStore: Sendable {
     /// what an evaluation of a worklist intervention reads (`Exposures.StatusChange`).
     public func statusChanges(cohort: String) throws -> [(pseudonym: String, status: String, at: Date)] {
         try database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT pseudonym, status, changedAt FROM worklistChange WHERE cohort = ? ORDER BY rowid",
-                arguments: [cohort]
-            ).map { (pseudonym: $0["pseudonym"], status: $0["status"], at: $0["changedAt"]) }
+            try db.rows("SELECT pseudonym, status, changedAt FROM worklistChange WHERE cohort = ? ORDER BY rowid", cohort)
+                .map { (pseudonym: try $0.string(0), status: try $0.string(1), at: try $0.date(2)) }
         }
     }
 
@@ -348,9 +396,8 @@ public final class GovernanceStore: Sendable {
         user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at date: Date = Date()
     ) throws -> AuditEntry {
         try database.write { db in
-            // A statement prepared once: every request appends an entry.
-            let last = try AuditEntry.fetchOne(
-                db.cachedStatement(sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1"))
+            let last = try db.row("SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1")
+                .map(AuditEntry.init(row:))
             // After an archive of every entry, the log goes on from the seal.
             let previous =
                 try last
@@ -362,10 +409,16 @@ public final class GovernanceStore: Sendable {
             let entry = AuditEntry.make(
                 after: previous, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
                 detail: detail, key: key)
-            try entry.insert(db)
+            try db.execute(
+                "INSERT INTO audit (\(AuditEntry.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry.sequence, entry.at,
+                entry.user, entry.role, entry.purpose, entry.action, entry.outcome, entry.detail, entry.previousHash, entry.hash)
             return entry
         }
     }
+
+    /// Entries are checked a page at a time, in stored order, on one snapshot: a long log is
+    /// never held in memory whole.
+    static let auditPage = 10_000
 
     /// Checks the log in stored order: from its first entry, or only the entries stored after
     /// `checkpoint`, once the entry that check ended at is found still in place and unchanged.
@@ -390,20 +443,21 @@ public final class GovernanceStore: Sendable {
             var check = checkpoint?.check ?? seal.map { AuditChainCheck(after: $0.through, head: $0.head) } ?? AuditChainCheck()
             var row = checkpoint?.row ?? 0
             if let checkpoint, checkpoint.row > 0 {
-                let last = try Row.fetchOne(
-                    db, sql: "SELECT \(AuditEntry.columns) FROM audit WHERE rowid = ?", arguments: [checkpoint.row]
-                )
-                .map(AuditEntry.init(row:))
+                let last = try db.row("SELECT \(AuditEntry.columns) FROM audit WHERE rowid = ?", checkpoint.row)
+                    .map(AuditEntry.init(row:))
                 guard let last, last.hash == checkpoint.check.head, last.computedHash(key) == last.hash else {
                     check.lostHead()
                     return (check.result, nil)
                 }
             }
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT \(AuditEntry.columns), rowid FROM audit WHERE rowid > ? ORDER BY rowid", arguments: [row])
-            while let next = try rows.next() {
-                guard check.add(AuditEntry(row: next), key: key) else { return (check.result, nil) }
-                row = next[10]
+            while true {
+                let page = try db.rows(
+                    "SELECT \(AuditEntry.columns), rowid FROM audit WHERE rowid > ? ORDER BY rowid LIMIT ?", row, Self.auditPage)
+                for next in page {
+                    guard check.add(try AuditEntry(row: next), key: key) else { return (check.result, nil) }
+                    row = try next.int64(10)
+                }
+                if page.count < Self.auditPage { break }
             }
             if let anchor, anchor.entries > (seal?.through ?? 0) || anchor.entries == seal?.through {
                 if anchor.entries > check.entries {
@@ -414,7 +468,7 @@ public final class GovernanceStore: Sendable {
                 let anchored =
                     anchor.entries == seal?.through
                     ? seal?.head
-                    : try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries])
+                    : try db.row("SELECT hash FROM audit WHERE sequence = ?", anchor.entries).map { try $0.string(0) }
                 guard anchored == anchor.head else {
                     let reason = "entry \(anchor.entries) is not the one anchored at \(anchor.writtenAt)"
                     return (.broken(position: anchor.entries, sequence: Int64(anchor.entries), reason: reason), nil)
@@ -424,12 +478,15 @@ public final class GovernanceStore: Sendable {
         }
     }
 
-    static func seals(_ db: Database) throws -> [AuditSeal] {
-        try Row.fetchAll(db, sql: "SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through")
-            .map { AuditSeal(through: $0[0], head: $0[1], archive: $0[2], archiveSHA256: $0[3], sealedAt: $0[4], mac: $0[5]) }
+    static func seals(_ db: any SQLConnection) throws -> [AuditSeal] {
+        try db.rows("SELECT through, head, archive, archiveSHA256, sealedAt, mac FROM auditSeal ORDER BY through").map {
+            AuditSeal(
+                through: try $0.int(0), head: try $0.string(1), archive: try $0.string(2), archiveSHA256: try $0.string(3),
+                sealedAt: try $0.string(4), mac: try $0.string(5))
+        }
     }
 
-    static func latestSeal(_ db: Database) throws -> AuditSeal? { try seals(db).last }
+    static func latestSeal(_ db: any SQLConnection) throws -> AuditSeal? { try seals(db).last }
 
     /// The seals of archived stretches, oldest first.
     public func auditSeals() throws -> [AuditSeal] { try database.read { db in try Self.seals(db) } }
@@ -449,9 +506,8 @@ public final class GovernanceStore: Sendable {
             throw AuditArchiveError("entries \(from) to \(entries) can be archived; \(through) is not among them")
         }
         let stretch = try database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT \(AuditEntry.columns) FROM audit WHERE sequence <= ? ORDER BY rowid", arguments: [through]
-            ).map(AuditEntry.init(row:))
+            try db.rows("SELECT \(AuditEntry.columns) FROM audit WHERE sequence <= ? ORDER BY rowid", through)
+                .map(AuditEntry.init(row:))
         }
         guard stretch.count == through - from + 1, let last = stretch.last, last.sequence == Int64(through) else {
             throw AuditArchiveError("entries \(from) to \(through) are not all in the log")
@@ -480,9 +536,9 @@ public final class GovernanceStore: Sendable {
                     throw AuditArchiveError("another archive was sealed meanwhile: archive again")
                 }
                 try db.execute(
-                    sql: "INSERT INTO auditSeal (through, head, archive, archiveSHA256, sealedAt, mac) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [seal.through, seal.head, seal.archive, seal.archiveSHA256, seal.sealedAt, seal.mac])
-                try db.execute(sql: "DELETE FROM audit WHERE sequence <= ?", arguments: [through])
+                    "INSERT INTO auditSeal (through, head, archive, archiveSHA256, sealedAt, mac) VALUES (?, ?, ?, ?, ?, ?)",
+                    seal.through, seal.head, seal.archive, seal.archiveSHA256, seal.sealedAt, seal.mac)
+                try db.execute("DELETE FROM audit WHERE sequence <= ?", through)
             }
         } catch {
             // Not sealed: the file must not stand as if it were.
@@ -500,7 +556,7 @@ public final class GovernanceStore: Sendable {
         if let anchor, anchor.entries > 0 {
             let (anchored, seal) = try database.read { db in
                 (
-                    try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE sequence = ?", arguments: [anchor.entries]),
+                    try db.row("SELECT hash FROM audit WHERE sequence = ?", anchor.entries).map { try $0.string(0) },
                     try Self.latestSeal(db)
                 )
             }
@@ -521,16 +577,15 @@ public final class GovernanceStore: Sendable {
     /// The newest entries, oldest first.
     public func latestAuditEntries(_ count: Int) throws -> [AuditEntry] {
         try database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid DESC LIMIT ?", arguments: [max(0, count)]
-            )
-            .reversed().map(AuditEntry.init(row:))
+            try db.rows("SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid DESC LIMIT ?", max(0, count)).reversed()
+                .map(AuditEntry.init(row:))
         }
     }
 
     /// The log in stored order (by row, not by sequence, so reordering shows).
     public func auditEntries() throws -> [AuditEntry] {
-        try database.read { db in try AuditEntry.fetchAll(db, sql: "SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid") }
+        try database.read { db in try db.rows("SELECT \(AuditEntry.columns) FROM audit ORDER BY rowid").map(AuditEntry.init(row:))
+        }
     }
 
     /// The data directory's own random identity, made on first use: what tells its runs from
@@ -538,9 +593,9 @@ public final class GovernanceStore: Sendable {
     public func installation() throws -> String {
         try database.write { db in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO setting (name, value) VALUES ('installation', ?)",
-                arguments: [UUID().uuidString.lowercased()])
-            return try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'installation'") ?? ""
+                "INSERT INTO setting (name, value) VALUES ('installation', ?) ON CONFLICT (name) DO NOTHING",
+                UUID().uuidString.lowercased())
+            return try db.row("SELECT value FROM setting WHERE name = 'installation'").map { try $0.string(0) } ?? ""
         }
     }
 
@@ -548,7 +603,7 @@ public final class GovernanceStore: Sendable {
 
     public func sharing() throws -> SharingSettings {
         try database.read { db in
-            guard let json = try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'sharing'") else {
+            guard let json = try db.row("SELECT value FROM setting WHERE name = 'sharing'").map({ try $0.string(0) }) else {
                 return .default
             }
             return try JSONDecoder().decode(SharingSettings.self, from: Data(json.utf8))
@@ -560,7 +615,9 @@ public final class GovernanceStore: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (name, value) VALUES ('sharing', ?)", arguments: [json])
+            try db.execute(
+                "INSERT INTO setting (name, value) VALUES ('sharing', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                json)
         }
     }
 }

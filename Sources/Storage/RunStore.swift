@@ -2,8 +2,7 @@ import Foundation
 import GRDB
 
 /// What the store keeps about one run.
-public struct RunRecord: Sendable, Codable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "run"
+public struct RunRecord: Sendable, Codable, Equatable {
     public var id: Int64?
     public var startedAt: Date
     public var finishedAt: Date?
@@ -32,14 +31,6 @@ public struct RunRecord: Sendable, Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-/// A named report of a run (reconciliation, linkage, summary), stored as JSON.
-struct StoredReport: Sendable, Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "runResult"
-    var runId: Int64
-    var name: String
-    var json: String
-}
-
 /// Creates `file` empty and readable by its owner only, unless it exists; SQLite gives the
 /// write-ahead log and shared-memory files the same permissions as the database.
 func ownerOnlyFile(_ file: URL) throws -> URL {
@@ -50,30 +41,20 @@ func ownerOnlyFile(_ file: URL) throws -> URL {
     return file
 }
 
-/// The embedded store of a data directory: run metadata and results, in `phm.sqlite`.
+/// Runs and their results (reconciliation, linkage, summaries as JSON): in a data directory's
+/// `phm.sqlite`, or on a PostgreSQL server.
 public final class RunStore: Sendable {
-    let database: DatabasePool
+    public let database: any SQLDatabase
 
-    /// Opens (creating if needed) the store in `directory`.
-    public init(directory: URL) throws {
-        try FileManager.default.createDirectory(
-            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // A pool in write-ahead logging: a commit appends to the log with one sync (every request
-        // writes an audit entry), and reads run side by side with each other and with the one
-        // writer, each on a snapshot. A single connection made every request wait behind any
-        // long read: a whole check of the audit log held up sign-in for seconds.
-        database = try DatabasePool(
-            path: try ownerOnlyFile(directory.appendingPathComponent("phm.sqlite")).path, configuration: Self.configuration)
-        try RunStore.migrator.migrate(database)
+    /// Opens (creating if needed) the store of the data directory `directory`: its `phm.sqlite`,
+    /// or the PostgreSQL database it records (`StoreLocation`).
+    public convenience init(directory: URL) throws {
+        self.init(database: try StoreLocation.database(of: directory))
     }
 
-    /// Other processes write the same file (a run beside the server, `phm publish`, a command
-    /// of an administrator's): a write finding it locked waits for them, as long as a commit can
-    /// take, rather than failing at once.
-    static var configuration: Configuration {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        return configuration
+    /// The store in a database already open and migrated.
+    public init(database: any SQLDatabase) {
+        self.database = database
     }
 
     /// Schema changes of `phm.sqlite`, in order: the runs', then the governance store's. Never
@@ -105,11 +86,27 @@ public final class RunStore: Sendable {
         return migrator
     }
 
+    static let columns =
+        "id, startedAt, finishedAt, asOf, inputFolder, outputFolder, status, registeredPeople, rowsIn, rowsQuarantined"
+
+    static func record(_ row: SQLRow) throws -> RunRecord {
+        RunRecord(
+            id: try row.int64(0), startedAt: try row.date(1), finishedAt: try row.optional(2, row.date), asOf: try row.string(3),
+            inputFolder: try row.string(4), outputFolder: try row.string(5), status: try row.string(6),
+            registeredPeople: try row.int(7), rowsIn: try row.int(8), rowsQuarantined: try row.int(9))
+    }
+
     /// Records the start of a run and returns its id.
     public func begin(_ run: RunRecord) throws -> Int64 {
         try database.write { db in
-            try run.insert(db)
-            return db.lastInsertedRowID
+            let row = try db.row(
+                """
+                INSERT INTO run (startedAt, finishedAt, asOf, inputFolder, outputFolder, status, registeredPeople, rowsIn,
+                rowsQuarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """, run.startedAt, run.finishedAt, run.asOf, run.inputFolder, run.outputFolder, run.status,
+                run.registeredPeople, run.rowsIn, run.rowsQuarantined)
+            guard let row else { throw SQLValueError(column: 0, expected: "a run's id", found: .null) }
+            return try row.int64(0)
         }
     }
 
@@ -117,16 +114,23 @@ public final class RunStore: Sendable {
     /// none of them is still going (its process was killed or the machine stopped). Returns their ids.
     public func markInterrupted(at date: Date) throws -> [Int64] {
         try database.write { db in
-            let stale = try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE status = 'running' ORDER BY id")
-            try db.execute(
-                sql: "UPDATE run SET status = 'interrupted', finishedAt = ? WHERE status = 'running'", arguments: [date])
-            return stale
+            try db.rows(
+                "UPDATE run SET status = 'interrupted', finishedAt = ? WHERE status = 'running' RETURNING id", date
+            ).map { try $0.int64(0) }.sorted()
         }
     }
 
     /// Updates a run's record.
     public func update(_ run: RunRecord) throws {
-        try database.write { db in try run.update(db) }
+        guard let id = run.id else { throw SQLValueError(column: 0, expected: "a run's id", found: .null) }
+        try database.write { db in
+            try db.execute(
+                """
+                UPDATE run SET startedAt = ?, finishedAt = ?, asOf = ?, inputFolder = ?, outputFolder = ?, status = ?,
+                registeredPeople = ?, rowsIn = ?, rowsQuarantined = ? WHERE id = ?
+                """, run.startedAt, run.finishedAt, run.asOf, run.inputFolder, run.outputFolder, run.status,
+                run.registeredPeople, run.rowsIn, run.rowsQuarantined, id)
+        }
     }
 
     /// Saves a named result as JSON.
@@ -134,37 +138,40 @@ public final class RunStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(value), as: UTF8.self)
-        try database.write { db in try StoredReport(runId: run, name: name, json: json).save(db) }
+        try database.write { db in
+            try db.execute(
+                """
+                INSERT INTO runResult (runId, name, json) VALUES (?, ?, ?)
+                ON CONFLICT (runId, name) DO UPDATE SET json = excluded.json
+                """, run, name, json)
+        }
     }
 
     /// The runs, newest first.
     public func runs() throws -> [RunRecord] {
-        try database.read { db in try RunRecord.order(Column("id").desc).fetchAll(db) }
+        try database.read { db in try db.rows("SELECT \(Self.columns) FROM run ORDER BY id DESC").map(Self.record) }
     }
 
     /// A named result of every run that succeeded, oldest first (what run-to-run comparisons
     /// read; runs that failed or were stopped are left out).
     public func succeededResults<T: Decodable>(_ type: T.Type, named name: String) throws -> [(runId: Int64, value: T)] {
         let rows = try database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT r.id, q.json FROM run r JOIN runResult q ON q.runId = r.id AND q.name = ?
-                    WHERE r.status = 'succeeded' ORDER BY r.id
-                    """, arguments: [name])
+            try db.rows(
+                """
+                SELECT r.id, q.json FROM run r JOIN runResult q ON q.runId = r.id AND q.name = ?
+                WHERE r.status = 'succeeded' ORDER BY r.id
+                """, name)
         }
         return try rows.map { row in
-            (row["id"], try JSONDecoder().decode(T.self, from: Data((row["json"] as String).utf8)))
+            (try row.int64(0), try JSONDecoder().decode(T.self, from: Data(try row.string(1).utf8)))
         }
     }
 
     /// A named result of a run, decoded.
     public func result<T: Decodable>(_ type: T.Type, named name: String, run: Int64) throws -> T? {
-        try database.read { db in
-            guard let row = try StoredReport.filter(Column("runId") == run && Column("name") == name).fetchOne(db) else {
-                return nil
-            }
-            return try JSONDecoder().decode(T.self, from: Data(row.json.utf8))
+        let json = try database.read { db in
+            try db.row("SELECT json FROM runResult WHERE runId = ? AND name = ?", run, name).map { try $0.string(0) }
         }
+        return try json.map { try JSONDecoder().decode(T.self, from: Data($0.utf8)) }
     }
 }

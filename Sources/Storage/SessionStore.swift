@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A signed-in session as the store keeps it: whose, under which purpose, a digest of the user
 /// as at sign-in (so a changed user ends it), and when it started and expires.
@@ -23,25 +22,23 @@ extension GovernanceStore {
     /// Saves a new session, and drops those already ended (idle past `expires`).
     public func startSession(_ tokenDigest: String, _ session: StoredSession, now: Date) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM session WHERE expires <= ?", arguments: [now.timeIntervalSince1970])
+            try db.execute("DELETE FROM session WHERE expires <= ?", now.timeIntervalSince1970)
             try db.execute(
-                sql: "INSERT INTO session (tokenDigest, user, purpose, userDigest, started, expires) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [
-                    tokenDigest, session.user, session.purpose, session.userDigest, session.started.timeIntervalSince1970,
-                    session.expires.timeIntervalSince1970,
-                ])
+                "INSERT INTO session (tokenDigest, \"user\", purpose, userDigest, started, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                tokenDigest, session.user, session.purpose, session.userDigest, session.started.timeIntervalSince1970,
+                session.expires.timeIntervalSince1970)
         }
     }
 
     public func session(_ tokenDigest: String) throws -> StoredSession? {
         try database.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT user, purpose, userDigest, started, expires FROM session WHERE tokenDigest = ?",
-                arguments: [tokenDigest]
+            try db.row(
+                "SELECT \"user\", purpose, userDigest, started, expires FROM session WHERE tokenDigest = ?", tokenDigest
             ).map {
                 StoredSession(
-                    user: $0[0], purpose: $0[1], userDigest: $0[2], started: Date(timeIntervalSince1970: $0[3]),
-                    expires: Date(timeIntervalSince1970: $0[4]))
+                    user: try $0.string(0), purpose: try $0.string(1), userDigest: try $0.string(2),
+                    started: Date(timeIntervalSince1970: try $0.double(3)), expires: Date(timeIntervalSince1970: try $0.double(4))
+                )
             }
         }
     }
@@ -50,21 +47,22 @@ extension GovernanceStore {
     public func extendSession(_ tokenDigest: String, to expires: Date) throws {
         try database.write { db in
             try db.execute(
-                sql: "UPDATE session SET expires = max(expires, ?) WHERE tokenDigest = ?",
-                arguments: [expires.timeIntervalSince1970, tokenDigest])
+                "UPDATE session SET expires = ? WHERE tokenDigest = ? AND expires < ?", expires.timeIntervalSince1970,
+                tokenDigest, expires.timeIntervalSince1970)
         }
     }
 
     public func endSession(_ tokenDigest: String) throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenDigest = ?", arguments: [tokenDigest]) }
+        try database.write { db in try db.execute("DELETE FROM session WHERE tokenDigest = ?", tokenDigest) }
     }
 
     /// Sessions not yet idle past their expiry nor started before `startedAfter`.
     public func liveSessions(now: Date, startedAfter: Date) throws -> Int {
         try database.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM session WHERE expires > ? AND started > ?",
-                arguments: [now.timeIntervalSince1970, startedAfter.timeIntervalSince1970]) ?? 0
+            try db.row(
+                "SELECT count(*) FROM session WHERE expires > ? AND started > ?", now.timeIntervalSince1970,
+                startedAfter.timeIntervalSince1970
+            ).map { try $0.int(0) } ?? 0
         }
     }
 
@@ -77,17 +75,16 @@ extension GovernanceStore {
         try database.write { db in
             let since = now.timeIntervalSince1970 - window
             // Attempts past the window are forgotten, so made-up names cannot grow the table without end.
-            try db.execute(sql: "DELETE FROM signInAttempt WHERE at <= ?", arguments: [since])
+            try db.execute("DELETE FROM signInAttempt WHERE at <= ?", since)
             var wait: TimeInterval?
             for (key, limit) in keys {
-                let times = try Double.fetchAll(
-                    db, sql: "SELECT at FROM signInAttempt WHERE key = ? ORDER BY at LIMIT ?", arguments: [key, limit])
+                let times = try db.rows("SELECT at FROM signInAttempt WHERE key = ? ORDER BY at LIMIT ?", key, limit)
+                    .map { try $0.double(0) }
                 if times.count >= limit { wait = max(wait ?? 0, times[0] - since) }
             }
             if let wait { return wait }
             for (key, _) in keys {
-                try db.execute(
-                    sql: "INSERT INTO signInAttempt (key, at) VALUES (?, ?)", arguments: [key, now.timeIntervalSince1970])
+                try db.execute("INSERT INTO signInAttempt (key, at) VALUES (?, ?)", key, now.timeIntervalSince1970)
             }
             return nil
         }
@@ -97,12 +94,7 @@ extension GovernanceStore {
     /// rows alone are taken back, under every key.
     public func withdrawSignIn(keys: [String], reserved: Date) throws {
         try database.write { db in
-            for key in keys {
-                try db.execute(
-                    sql:
-                        "DELETE FROM signInAttempt WHERE rowid = (SELECT rowid FROM signInAttempt WHERE key = ? AND at = ? LIMIT 1)",
-                    arguments: [key, reserved.timeIntervalSince1970])
-            }
+            for key in keys { try Self.deleteAttempt(db, key: key, at: reserved) }
         }
     }
 
@@ -110,10 +102,15 @@ extension GovernanceStore {
     /// the address.
     public func forgiveSignIn(userKey: String, addressKey: String, reserved: Date) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM signInAttempt WHERE key = ?", arguments: [userKey])
-            try db.execute(
-                sql: "DELETE FROM signInAttempt WHERE rowid = (SELECT rowid FROM signInAttempt WHERE key = ? AND at = ? LIMIT 1)",
-                arguments: [addressKey, reserved.timeIntervalSince1970])
+            try db.execute("DELETE FROM signInAttempt WHERE key = ?", userKey)
+            try Self.deleteAttempt(db, key: addressKey, at: reserved)
         }
+    }
+
+    /// One attempt of a key at a time: another at the same instant stays.
+    static func deleteAttempt(_ db: any SQLConnection, key: String, at: Date) throws {
+        try db.execute(
+            "DELETE FROM signInAttempt WHERE rowid = (SELECT rowid FROM signInAttempt WHERE key = ? AND at = ? LIMIT 1)", key,
+            at.timeIntervalSince1970)
     }
 }

@@ -11,6 +11,7 @@ import Synthesis
 import TestSupport
 import Testing
 
+@testable import Gates
 @testable import Pipeline
 
 @Suite struct DataQualityTests {

@@ -36,11 +36,14 @@ import Testing
     /// stays one chain, each entry after the one before it whichever process wrote it, with no
     /// request refused for a locked store. Sessions and failed sign-ins are the store's, so
     /// either process serves a session and counts a failure the other saw.
-    @Test func twoServersOnOneDataDirectoryShareSessionsAndKeepOneAuditChain() async throws {
+    @Test(arguments: TestStore.available)
+    func twoServersOnOneDataDirectoryShareSessionsAndKeepOneAuditChain(_ kind: TestStore) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: phmExecutable), "no phm beside the tests: \(phmExecutable)")
         let folder = temporaryFolder("two-servers")
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("data"), keyFile = folder.appendingPathComponent("keys/platform.key")
+        // The servers find the store the data directory records.
+        try kind.prepare(data)
         let key = try PlatformKey.load(keyFile)
         let password = "a long enough password"
         try Platform(dataDirectory: data, key: key).createFirstAdmin("admin", password: password)

@@ -117,8 +117,9 @@ import Testing
     /// A clinician opening a worklist on a new run sees who entered it since they last looked
     /// (marked new) and how many left, against the run they looked at; opening it again on the
     /// same run keeps that comparison.
-    @Test func worklistSaysWhoEnteredAndLeftSinceTheClinicianLastLooked() throws {
-        let fixture = try Fixture()
+    @Test(arguments: TestStore.available) func worklistSaysWhoEnteredAndLeftSinceTheClinicianLastLooked(_ store: TestStore) throws
+    {
+        let fixture = try Fixture(store: store)
         let frame = fixture.frame
         let p3 = Int32(frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
         let clinician = try fixture.session(.clinician, .directCare)
@@ -148,8 +149,8 @@ import Testing
         #expect(audit.detail.contains("\"since_run\":\(frame.runId)"))
     }
 
-    @Test func directCareShowsOwnPracticeReidentifiedAndAudited() throws {
-        let fixture = try Fixture()
+    @Test(arguments: TestStore.available) func directCareShowsOwnPracticeReidentifiedAndAudited(_ store: TestStore) throws {
+        let fixture = try Fixture(store: store)
         let frame = fixture.frame
         let p3 = Int32(frame.hierarchy.practices.firstIndex { $0.code == "P3" }!)
         let clinician = try fixture.session(.clinician, .directCare)
@@ -195,8 +196,8 @@ import Testing
         #expect(list.entries.allSatisfy { !$0.entry.reasons.isEmpty })
     }
 
-    @Test func loginsAreCheckedAndAudited() throws {
-        let fixture = try Fixture()
+    @Test(arguments: TestStore.available) func loginsAreCheckedAndAudited(_ store: TestStore) throws {
+        let fixture = try Fixture(store: store)
         #expect(throws: AccessError.loginFailed) {
             try fixture.platform.login("ana", password: "wrong password", purpose: .planning)
         }
@@ -236,7 +237,17 @@ import Testing
             }
             let db = try DatabaseQueue(path: copy)
             try db.write { try $0.execute(sql: sql) }
-            let entries = try db.read { try AuditEntry.fetchAll($0, sql: "SELECT * FROM audit ORDER BY rowid") }
+            let entries = try db.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT sequence, at, user, role, purpose, action, outcome, detail, previousHash, hash FROM audit ORDER BY rowid"
+                ).map {
+                    AuditEntry(
+                        sequence: $0[0], at: $0[1], user: $0[2], role: $0[3], purpose: $0[4], action: $0[5], outcome: $0[6],
+                        detail: $0[7], previousHash: $0[8], hash: $0[9])
+                }
+            }
             return AuditVerification.check(entries, key: fixture.key)
         }
         #expect(

@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import Governance
+import TestSupport
 import Testing
 
 @testable import Storage
@@ -13,9 +13,10 @@ import Testing
 
     /// Every request writes an audit entry, so a long read of the store (a whole check of the
     /// audit log, a page of the vault) must hold up no write: reads and the writer run side by side.
-    @Test func aLongReadHoldsUpNoWrite() throws {
+    @Test(arguments: TestStore.available) func aLongReadHoldsUpNoWrite(_ kind: TestStore) throws {
         let dir = folder()
         defer { try? FileManager.default.removeItem(at: dir) }
+        try kind.prepare(dir)
         let store = try GovernanceStore(directory: dir, key: PlatformKey.ephemeral())
         try store.audit(user: "a", role: "analyst", purpose: "planning", action: "view", outcome: "allowed", detail: "{}")
         let written = DispatchSemaphore(value: 0)
@@ -31,9 +32,10 @@ import Testing
         #expect(try store.auditEntries().map(\.user) == ["a", "b"])
     }
 
-    @Test func keepsRunsAndTheirResults() throws {
+    @Test(arguments: TestStore.available) func keepsRunsAndTheirResults(_ kind: TestStore) throws {
         let dir = folder()
         defer { try? FileManager.default.removeItem(at: dir) }
+        try kind.prepare(dir)
         let store = try RunStore(directory: dir)
         var run = RunRecord(startedAt: Date(), asOf: "2025-04-01", inputFolder: "in", outputFolder: "out", status: "running")
         let id = try store.begin(run)
@@ -47,9 +49,21 @@ import Testing
         let runs = try reopened.runs()
         #expect(runs.count == 1)
         #expect(runs[0].status == "succeeded")
-        #expect(runs[0].registeredPeople == 42)
+        #expect(runs[0].registeredPeople == 42 && runs[0].finishedAt == nil && runs[0].asOf == "2025-04-01")
+        // Dates come back to the millisecond, as they went in.
+        #expect(abs(runs[0].startedAt.timeIntervalSince(run.startedAt)) < 0.001)
         #expect(try reopened.result([String: Int].self, named: "counts", run: id) == ["a": 1, "b": 2])
         #expect(try reopened.result([String: Int].self, named: "missing", run: id) == nil)
+        // A run left running is marked interrupted; a result saved again replaces the first.
+        #expect(try reopened.markInterrupted(at: Date()).isEmpty)
+        run.status = "running"
+        let second = try reopened.begin(run)
+        #expect(second > id)
+        #expect(try reopened.markInterrupted(at: Date()) == [second])
+        #expect(try reopened.runs().map(\.status) == ["interrupted", "succeeded"])
+        try reopened.save(["a": 3], named: "counts", run: id)
+        try reopened.save(["a": 4], named: "counts", run: second)
+        #expect(try reopened.succeededResults([String: Int].self, named: "counts").map(\.value) == [["a": 3]])
     }
 
     @Test func vaultHoldsIdentitiesApartFromTheStore() throws {
@@ -71,9 +85,10 @@ import Testing
 
 /// What an evaluation of a worklist intervention reads: every practice's changes to one cohort's
 /// worklists, oldest first, with the moment each was made.
-@Test func statusChangesOfACohortAtEveryPractice() throws {
+@Test(arguments: TestStore.available) func statusChangesOfACohortAtEveryPractice(_ kind: TestStore) throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
+    try kind.prepare(dir)
     let store = try GovernanceStore(directory: dir, key: PlatformKey.ephemeral())
     let start = Date(timeIntervalSince1970: 1_700_000_000)
     let changes = [("frail", "P1", "a", "contacted"), ("other", "P1", "a", "enrolled"), ("frail", "P2", "b", "enrolled")]
@@ -94,7 +109,8 @@ import Testing
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
     let key = PlatformKey.ephemeral()
 
-    func store(entries: Int) throws -> GovernanceStore {
+    func store(_ kind: TestStore, entries: Int) throws -> GovernanceStore {
+        try kind.prepare(dir)
         let store = try GovernanceStore(directory: dir, key: key)
         for i in 0..<entries { try append(store, i) }
         return store
@@ -106,15 +122,14 @@ import Testing
             detail: #"{"page":"overview"}"#)
     }
 
-    /// Another connection to the same file, as someone editing it behind the platform's back.
-    func tamper(_ sql: String) throws {
-        let db = try DatabaseQueue(path: dir.appendingPathComponent("phm.sqlite").path)
-        try db.write { try $0.execute(sql: sql) }
+    /// A statement of its own on the store, as someone editing it behind the platform's back.
+    func tamper(_ store: GovernanceStore, _ sql: String) throws {
+        try store.database.write { try $0.execute(sql) }
     }
 
-    @Test func carriesOnFromTheLastCheckAndAgreesWithAWholeCheck() throws {
+    @Test(arguments: TestStore.available) func carriesOnFromTheLastCheckAndAgreesWithAWholeCheck(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try store(entries: 20)
+        let store = try store(kind, entries: 20)
         let (first, checkpoint) = try store.verifyAudit()
         guard case .intact(20, _) = first, let checkpoint else { Issue.record("\(first)"); return }
         for i in 20..<27 { try append(store, i) }
@@ -126,16 +141,16 @@ import Testing
         #expect(try store.verifyAudit(after: advanced) == (next, advanced))
     }
 
-    @Test func findsChangesAfterTheCheckpointAndAtIt() throws {
+    @Test(arguments: TestStore.available) func findsChangesAfterTheCheckpointAndAtIt(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try store(entries: 10)
+        let store = try store(kind, entries: 10)
         let checkpoint = try store.verifyAudit().1!
         for i in 10..<15 { try append(store, i) }
-        try tamper("UPDATE audit SET detail = '{}' WHERE sequence = 13")
+        try tamper(store, "UPDATE audit SET detail = '{}' WHERE sequence = 13")
         #expect(
             try store.verifyAudit(after: checkpoint)
                 == (.broken(position: 13, sequence: 13, reason: "its contents were changed after it was written"), nil))
-        try tamper("DELETE FROM audit WHERE sequence = 10")
+        try tamper(store, "DELETE FROM audit WHERE sequence = 10")
         let (lost, none) = try store.verifyAudit(after: checkpoint)
         #expect(none == nil)
         #expect(
@@ -148,11 +163,11 @@ import Testing
     /// Rewriting an earlier entry with every hash after it changes the head the last check ended
     /// at, so carrying on finds it. An edit that leaves the hashes alone is found by a whole check
     /// only: the reason the platform checks the whole log at start and on demand.
-    @Test func earlierEditsFoundByHeadOrByAWholeCheck() throws {
+    @Test(arguments: TestStore.available) func earlierEditsFoundByHeadOrByAWholeCheck(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try store(entries: 12)
+        let store = try store(kind, entries: 12)
         let checkpoint = try store.verifyAudit().1!
-        try tamper("UPDATE audit SET user = 'someone else' WHERE sequence = 4")
+        try tamper(store, #"UPDATE audit SET "user" = 'someone else' WHERE sequence = 4"#)
         #expect(try store.verifyAudit(after: checkpoint).0 == .intact(entries: 12, head: checkpoint.check.head))
         #expect(
             try store.verifyAudit().0
@@ -165,6 +180,7 @@ import Testing
             if i > 3 { entries[i].previousHash = entries[i - 1].hash }
             entries[i].hash = entries[i].computedHash(forger)
             try tamper(
+                store,
                 "UPDATE audit SET previousHash = '\(entries[i].previousHash)', hash = '\(entries[i].hash)' WHERE sequence = \(i + 1)"
             )
         }
@@ -176,13 +192,13 @@ import Testing
 
     /// Entries cut from the end leave a chain that checks; the signed anchor outside the data
     /// directory finds it. An altered anchor is reported, and the anchor never moves back.
-    @Test func cuttingTheEndIsFoundByTheAnchor() throws {
+    @Test(arguments: TestStore.available) func cuttingTheEndIsFoundByTheAnchor(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try store(entries: 40)
+        let store = try store(kind, entries: 40)
         let checkpoint = try #require(try store.verifyAudit().1)
         try store.anchor(checkpoint.check)
         #expect(try AuditAnchor.read(store.anchorFile, key: key)?.entries == 40)
-        try tamper("DELETE FROM audit WHERE sequence > 20")
+        try tamper(store, "DELETE FROM audit WHERE sequence > 20")
         let (cut, none) = try store.verifyAudit()
         #expect(none == nil)
         #expect(cut.description.contains("ends at entry 20 but its anchor") && cut.description.contains("recorded 40"))
@@ -200,9 +216,9 @@ import Testing
     }
 
     /// One request cannot make one entry (or the log) grow without bound.
-    @Test func longDetailIsKeptAsItsDigest() throws {
+    @Test(arguments: TestStore.available) func longDetailIsKeptAsItsDigest(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try store(entries: 0)
+        let store = try store(kind, entries: 0)
         let long = #"{"definition":""# + String(repeating: "x", count: 200_000) + #""}"#
         let entry = try store.audit(
             user: "ana", role: "analyst", purpose: "planning", action: "query_cohort", outcome: "allowed", detail: long)
@@ -217,8 +233,9 @@ import Testing
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archive-\(UUID().uuidString)")
     let key = PlatformKey.ephemeral()
 
-    @Test func archivedStretchesStayVerifiable() throws {
+    @Test(arguments: TestStore.available) func archivedStretchesStayVerifiable(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
+        try kind.prepare(dir)
         let store = try GovernanceStore(directory: dir, key: key)
         func append(_ n: Int) throws {
             for i in 0..<n {
@@ -260,8 +277,7 @@ import Testing
         #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 30, to: archives) }
         #expect(throws: AuditArchiveError.self) { try store.archiveAudit(through: 99, to: archives) }
         // A forged seal (hiding entries) is found.
-        let db = try DatabaseQueue(path: dir.appendingPathComponent("phm.sqlite").path)
-        try db.write { try $0.execute(sql: "UPDATE auditSeal SET through = 11 WHERE through = 12") }
+        try store.database.write { try $0.execute("UPDATE auditSeal SET through = 11 WHERE through = 12") }
         #expect(try store.verifyAudit().0.description.contains("seal of entries to 11 was altered"))
     }
 }

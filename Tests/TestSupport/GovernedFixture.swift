@@ -20,10 +20,12 @@ public final class Fixture: @unchecked Sendable {
         .analyst: "ana", .clinician: "cli", .igLead: "ig", .admin: "adm", .linkageReviewer: "rev",
     ]
 
-    public init() throws {
+    /// `store`: where the data directory keeps its store (SQLite, or a database on the test server).
+    public init(store: TestStore = .sqlite) throws {
         let frame = randomFrame(4_000, seed: 21)
         self.frame = frame
         let folder = self.folder
+        try store.prepare(folder)
         try FrameFile.save(frame, dataDirectory: folder)
         // Evaluation data for the same run: 4,000 people over five years with a known programme.
         try EvaluationBaseFile.save(

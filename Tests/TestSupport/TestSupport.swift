@@ -3,6 +3,7 @@ import Logging
 import PHMCore
 import PostgresNIO
 import PostgresStore
+import Storage
 import Synthesis
 
 /// A fresh temporary folder, removed by the caller's `defer` if wanted.

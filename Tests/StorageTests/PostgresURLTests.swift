@@ -1,7 +1,7 @@
 import PHMCore
 import Testing
 
-@testable import PostgresStore
+@testable import Storage
 
 @Suite struct PostgresURLTests {
     @Test func readsURLsAsLibpqDoes() throws {

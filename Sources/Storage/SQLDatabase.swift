@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+
+/// A value bound to a statement or read from a row, the same whichever database holds the store.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob(Data)
+    case bool(Bool)
+    case date(Date)
+}
+
+/// What can be bound to a statement's `?`.
+public protocol SQLBindable: Sendable {
+    var sqlValue: SQLValue { get }
+}
+
+extension String: SQLBindable { public var sqlValue: SQLValue { .text(self) } }
+extension Int: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int64: SQLBindable { public var sqlValue: SQLValue { .integer(self) } }
+extension Double: SQLBindable { public var sqlValue: SQLValue { .real(self) } }
+extension Bool: SQLBindable { public var sqlValue: SQLValue { .bool(self) } }
+extension Date: SQLBindable { public var sqlValue: SQLValue { .date(self) } }
+extension Data: SQLBindable { public var sqlValue: SQLValue { .blob(self) } }
+extension Optional: SQLBindable where Wrapped: SQLBindable {
+    public var sqlValue: SQLValue { self?.sqlValue ?? .null }
+}
+
+/// A value of a row was not of the type asked for: the store holds what this version did not write.
+public struct SQLValueError: Error, CustomStringConvertible, Sendable {
+    public var column: Int
+    public var expected: String
+    public var found: SQLValue
+    public var description: String { "the store's column \(column + 1) holds \(found), not \(expected)" }
+}
+
+/// One row of a result, read by position: the two databases spell column names differently
+/// (PostgreSQL folds them to lower case), never their order.
+public struct SQLRow: Sendable {
+    public var values: [SQLValue]
+
+    public init(_ values: [SQLValue]) { self.values = values }
+
+    public func isNull(_ i: Int) -> Bool { values[i] == .null }
+
+    public func string(_ i: Int) throws -> String {
+        guard case .text(let v) = values[i] else { throw SQLValueError(column: i, expected: "text", found: values[i]) }
+        return v
+    }
+
+    public func int64(_ i: Int) throws -> Int64 {
+        switch values[i] {
+        case .integer(let v): return v
+        // An aggregate of integers may come back as a number with a fraction of zero.
+        case .real(let v) where v.rounded() == v && abs(v) < 9e15: return Int64(v)
+        default: throw SQLValueError(column: i, expected: "an integer", found: values[i])
+        }
+    }
+
+    public func int(_ i: Int) throws -> Int {
+        let v = try int64(i)
+        guard let int = Int(exactly: v) else { throw SQLValueError(column: i, expected: "an integer", found: values[i]) }
+        return int
+    }
+
+    public func double(_ i: Int) throws -> Double {
+        switch values[i] {
+        case .real(let v): return v
+        case .integer(let v): return Double(v)
+        default: throw SQLValueError(column: i, expected: "a number", found: values[i])
+        }
+    }
+
+    /// SQLite keeps booleans as 0 and 1.
+    public func bool(_ i: Int) throws -> Bool {
+        switch values[i] {
+        case .bool(let v): return v
+        case .integer(let v) where v == 0 || v == 1: return v == 1
+        default: throw SQLValueError(column: i, expected: "a boolean", found: values[i])
+        }
+    }
+
+    /// SQLite keeps dates as text, `yyyy-MM-dd HH:mm:ss.SSS` in UTC.
+    public func date(_ i: Int) throws -> Date {
+        switch values[i] {
+        case .date(let v): return v
+        case .text(let v):
+            guard let date = Date.fromDatabaseValue(v.databaseValue) else {
+                throw SQLValueError(column: i, expected: "a date", found: values[i])
+            }
+            return date
+        default: throw SQLValueError(column: i, expected: "a date", found: values[i])
+        }
+    }
+
+    public func data(_ i: Int) throws -> Data {
+        guard case .blob(let v) = values[i] else { throw SQLValueError(column: i, expected: "bytes", found: values[i]) }
+        return v
+    }
+
+    public func optional<T>(_ i: Int, _ read: (Int) throws -> T) throws -> T? { isNull(i) ? nil : try read(i) }
+}
+
+/// Statements on one connection, inside a transaction the database opened. SQL is written once
+/// for both databases: `?` placeholders, standard SQL, `"user"` quoted (PostgreSQL reserves it),
+/// and `rowid` for insertion order (SQLite's own, a column of that name in PostgreSQL).
+public protocol SQLConnection {
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws
+    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+}
+
+extension SQLConnection {
+    public func execute(_ sql: String, _ arguments: any SQLBindable...) throws {
+        try execute(sql, arguments.map(\.sqlValue))
+    }
+
+    public func rows(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] {
+        try rows(sql, arguments.map(\.sqlValue))
+    }
+
+    public func row(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? {
+        try rows(sql, arguments.map(\.sqlValue)).first
+    }
+}
+
+/// Where the store's tables live: SQLite in a data directory (`SQLiteDatabase`) or a PostgreSQL
+/// server shared by several server processes (`PostgresDatabase`, module PostgresStore).
+public protocol SQLDatabase: Sendable {
+    /// Reads on one consistent snapshot.
+    func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// Writes in one transaction, one writer at a time whichever process writes: the audit
+    /// chain, cohort ownership and sign-in counts read and then write, and rely on it.
+    func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// Where the store is, for messages: a file, or a server and database without credentials.
+    var location: String { get }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Governance
+import PHMCore
+import Storage
+import TestSupport
+import Testing
+
+/// What several server processes share through the store, on each store: sessions, sign-in
+/// counts, users, cohorts, worklist views, settings, and one audit chain however many write.
+@Suite struct SharedStoreTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shared-\(UUID().uuidString)")
+    let key = PlatformKey.ephemeral()
+
+    /// Two stores on one data directory, as two processes have.
+    func stores(_ kind: TestStore) throws -> (GovernanceStore, GovernanceStore) {
+        try kind.prepare(dir)
+        return (try GovernanceStore(directory: dir, key: key), try GovernanceStore(directory: dir, key: key))
+    }
+
+    @Test(arguments: TestStore.available) func sessionsStartInOneProcessAndEndInAnother(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try stores(kind)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let session = StoredSession(
+            user: "ana", purpose: "planning", userDigest: "d1", started: now, expires: now.addingTimeInterval(900))
+        try a.startSession("t1", session, now: now)
+        #expect(try b.session("t1") == session)
+        // Expiry moves later only.
+        try b.extendSession("t1", to: now.addingTimeInterval(1800))
+        try a.extendSession("t1", to: now.addingTimeInterval(1200))
+        #expect(try a.session("t1")?.expires == now.addingTimeInterval(1800))
+        #expect(try a.liveSessions(now: now, startedAfter: now.addingTimeInterval(-1)) == 1)
+        #expect(try a.liveSessions(now: now.addingTimeInterval(1800), startedAfter: now.addingTimeInterval(-1)) == 0)
+        // A session idle past its expiry is dropped when the next starts.
+        try b.startSession("t2", session, now: now.addingTimeInterval(2000))
+        #expect(try a.session("t1") == nil && (try a.session("t2")) != nil)
+        try a.endSession("t2")
+        #expect(try b.session("t2") == nil)
+        // A changed user's sessions end, whichever process changes the user.
+        let user = UserRecord(name: "ana", role: .analyst, practiceCode: nil, passwordHash: "h")
+        try a.save(user)
+        try a.startSession("t3", session, now: now)
+        // Saved again unchanged, as read: the sessions stay.
+        try b.save(try #require(try b.user("ana")))
+        #expect(try a.session("t3") != nil)
+        var changed = try #require(try b.user("ana"))
+        changed.active = false
+        try b.save(changed)
+        #expect(try a.session("t3") == nil && (try a.user("ana")) == changed)
+    }
+
+    @Test(arguments: TestStore.available) func signInAttemptsAreCountedAcrossProcesses(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try stores(kind)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let keys = [(key: "user:ana", limit: 3), (key: "address:1", limit: 5)]
+        #expect(try a.reserveSignIn(keys, window: 60, now: now) == nil)
+        #expect(try b.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(10)) == nil)
+        #expect(try a.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(20)) == nil)
+        // The user's limit is reached: the wait is until the oldest attempt leaves the window.
+        #expect(try b.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(30)) == 30)
+        // An attempt withdrawn is taken back under every key; one forgiven clears the user's.
+        try b.withdrawSignIn(keys: ["user:ana", "address:1"], reserved: now.addingTimeInterval(20))
+        #expect(try a.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(30)) == nil)
+        try a.forgiveSignIn(userKey: "user:ana", addressKey: "address:1", reserved: now.addingTimeInterval(30))
+        for i in 0..<3 {
+            #expect(try b.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(40 + Double(i))) == nil)
+        }
+        // Five attempts on the address within the window now: the address is at its limit.
+        #expect(try a.reserveSignIn([(key: "user:bob", limit: 3), keys[1]], window: 60, now: now.addingTimeInterval(45)) == 15)
+        // Past the window, everything is forgotten.
+        #expect(try a.reserveSignIn(keys, window: 60, now: now.addingTimeInterval(200)) == nil)
+    }
+
+    @Test(arguments: TestStore.available) func cohortsWorklistsAndSettings(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try stores(kind)
+        let first = try a.saveCohort(name: "frail", text: "t1", json: "{}", description: "d", by: "ana")
+        let second = try b.saveCohort(name: "frail", text: "t2", json: "{}", description: "d", by: "ana")
+        #expect(first.version == 1 && second.version == 2)
+        #expect(throws: CohortOwned.self) { try a.saveCohort(name: "frail", text: "t3", json: "{}", description: "", by: "bob") }
+        _ = try a.saveCohort(name: "copd", text: "c", json: "{}", description: "", by: "bob")
+        #expect(try b.cohorts().map { "\($0.name) \($0.version)" } == ["copd 1", "frail 2"])
+        #expect(try b.cohortVersions("frail").map(\.text) == ["t1", "t2"])
+        #expect(try b.latestCohort("frail")?.text == second.text)
+        #expect(try a.cohort("frail", version: 1)?.text == first.text)
+        #expect(try a.cohort("frail", version: 3) == nil)
+        #expect(try a.viewWorklist(user: "cli", cohort: "frail", practiceCode: "P1", run: 1) == nil)
+        #expect(try b.viewWorklist(user: "cli", cohort: "frail", practiceCode: "P1", run: 2) == 1)
+        #expect(try a.viewWorklist(user: "cli", cohort: "frail", practiceCode: "P1", run: 2) == 1)
+        let change = WorklistChange(
+            cohort: "frail", practiceCode: "P1", pseudonym: "p1", status: "contacted", note: "rang, 'no' answer",
+            changedBy: "cli", changedAt: Date(timeIntervalSince1970: 1_800_000_000.25))
+        try a.addWorklistChange(change)
+        #expect(try b.worklistChanges(cohort: "frail", practiceCode: "P1") == [change])
+        #expect(try b.sharing() == .default)
+        var sharing = SharingSettings.default
+        sharing.allowed[.socialCare] = [.planning]
+        try a.setSharing(sharing)
+        #expect(try b.sharing() == sharing)
+        let installation = try a.installation()
+        #expect(installation.count == 36)
+        #expect(try b.installation() == installation)
+    }
+
+    /// Entries appended at once by two stores (two processes) from several threads each form one
+    /// linear chain: every append reads the head and writes after it, one writer at a time.
+    @Test(arguments: TestStore.available) func concurrentAppendsKeepOneChain(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try stores(kind)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            let store = worker % 2 == 0 ? a : b
+            for i in 0..<25 {
+                _ = try? store.audit(
+                    user: "u\(worker)", role: "analyst", purpose: "planning", action: "view", outcome: "allowed",
+                    detail: "{\"i\":\(i)}")
+            }
+        }
+        let entries = try a.auditEntries()
+        #expect(entries.count == 200)
+        #expect(entries.map(\.sequence) == Array(1...200))
+        #expect(try b.verifyAudit().0 == .intact(entries: 200, head: entries.last!.hash))
+    }
+}
