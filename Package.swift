@@ -196,7 +196,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RiskTests", dependencies: ["Risk", "Outputs", "Conditions", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "StorageTests", dependencies: ["Storage", "Governance", "PHMCore", "TestSupport"],
+            name: "StorageTests",
+            dependencies: [
+                "Storage", "Governance", "PHMCore", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "PostgresStoreTests",

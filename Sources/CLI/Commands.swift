@@ -40,7 +40,7 @@ extension PHMCommand {
         }
 
         func run() throws {
-            var options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            var options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             options.gates = try gates.map { path in
                 try Console.reportingFailures { try GateFile.read(URL(fileURLWithPath: path)) }
             }
@@ -49,10 +49,7 @@ extension PHMCommand {
                     user: user, password: try Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "),
                     gates: acceptGate)
             }
-            let result = try Console.reportingFailures {
-                try Console.chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory)
-                return try PipelineRun.execute(options, log: Console.log)
-            }
+            let result = try Console.reportingFailures { try PipelineRun.execute(options, log: Console.log) }
             print(Console.summary(result))
         }
     }
@@ -308,6 +305,7 @@ extension PHMCommand {
         }
 
         func run() async throws {
+            try Console.reportingFailures { try Console.chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory) }
             let platform = serve ? try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) : nil
             let practice: String
             if let platform, let earlier = earlierRun(platform) {

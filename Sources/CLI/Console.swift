@@ -40,11 +40,14 @@ package enum Console {
     package static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult
     {
         try reportingFailures {
-            try PipelineRun.execute(options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
+            try PipelineRun.execute(try options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
         }
     }
 
-    static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) -> RunOptions {
+    /// A run's options from the command line; a store named by `--store` is checked and recorded
+    /// first, so every command that runs the pipeline honours it.
+    static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunOptions {
+        try reportingFailures { try chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory) }
         var options = RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
             dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),

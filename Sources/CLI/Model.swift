@@ -27,7 +27,7 @@ extension PHMCommand.Model {
         var exportFeatures: String?
 
         func run() throws {
-            var options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            var options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             options.risk.exportFeatures = exportFeatures.map { URL(fileURLWithPath: $0) }
             let models = try Console.reportingFailures { try PipelineRun.trainModels(options, log: Console.log) }
             for model in models { print(model.card.summary) }
@@ -45,7 +45,7 @@ extension PHMCommand.Model {
         func validate() throws { _ = try pipeline.savedModels() }
 
         func run() throws {
-            let options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             let folder = try pipeline.savedModels()
             let models = try Console.reportingFailures {
                 try PipelineRun.evaluateModels(options, models: folder, log: Console.log)
@@ -67,7 +67,7 @@ extension PHMCommand.Model {
         func validate() throws { _ = try pipeline.savedModels() }
 
         func run() throws {
-            let options = Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
+            let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             let folder = try pipeline.savedModels()
             let (risk, transport) = try Console.reportingFailures {
                 try PipelineRun.scoreModels(options, models: folder, log: Console.log)

@@ -28,7 +28,7 @@ package struct PipelineOptions: ParsableArguments {
 
     @Option(
         help:
-            "A PostgreSQL database for the store (postgresql://USER@HOST/DATABASE; password in $PGPASSWORD), in place of the data directory's phm.sqlite; also $PHM_STORE. Recorded in the data directory the first time, so later commands need not give it (see docs/operations.md)."
+            "A PostgreSQL database for the store (postgresql://USER@HOST/DATABASE; password in $PGPASSWORD), in place of the data directory's phm.sqlite; also $PHM_STORE. Recorded in the data directory the first time, so later commands need not give it (see docs/architecture.md, The store on PostgreSQL)."
     )
     var store: String?
 

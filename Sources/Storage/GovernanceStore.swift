@@ -277,8 +277,8 @@ public final class GovernanceStore: Sendable {
 
     public func users() throws -> [UserRecord] {
         try database.read { db in
-            try db.rows("SELECT \(UserRecord.columns) FROM \"user\" ORDER BY name").map(UserRecord.init(row:))
-        }
+            try db.rows("SELECT \(UserRecord.columns) FROM \"user\"").map(UserRecord.init(row:))
+        }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     /// Saves a user. A changed user's sessions end in the same transaction: a user deactivated
@@ -353,10 +353,11 @@ public final class GovernanceStore: Sendable {
             try db.rows(
                 """
                 SELECT \(CohortRecord.columns) FROM cohort c
-                WHERE c.version = (SELECT MAX(version) FROM cohort WHERE name = c.name) ORDER BY c.name
+                WHERE c.version = (SELECT MAX(version) FROM cohort WHERE name = c.name)
                 """
             ).map(CohortRecord.init(row:))
-        }
+            // By bytes, as SQLite orders text: PostgreSQL would order by the database's collation.
+        }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     // MARK: worklists

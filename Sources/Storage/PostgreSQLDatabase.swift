@@ -21,12 +21,35 @@ public final class PostgreSQLDatabase: SQLDatabase {
     public var location: String { url.description }
 
     /// Connects, and brings the database's tables up to this version's (`PostgresMigrations`).
-    public init(url: PostgresURL, connections: Int = 8, logger: Logger = Logger(label: "phm.store")) throws {
+    init(url: PostgresURL, connections: Int = 8, logger: Logger = Logger(label: "phm.store")) throws {
         self.url = url
-        configuration = try url.configuration()
+        var configuration = try url.configuration()
+        // No statement, lock wait or transaction left idle holds the store for long: a server
+        // process stopped while holding the writers' lock frees it within a minute, and its
+        // requests fail rather than wait without end.
+        configuration.options.additionalStartupParameters += [
+            ("statement_timeout", "60s"), ("lock_timeout", "10s"), ("idle_in_transaction_session_timeout", "60s"),
+            ("search_path", "public"),
+        ]
+        self.configuration = configuration
         self.logger = logger
         slots = DispatchSemaphore(value: max(1, connections))
         try PostgresMigrations.migrate(self)
+    }
+
+    /// One pool per database in a process, whoever opens the store: a run opens it several times.
+    static let opened = NIOLockedValueBox<[String: PostgreSQLDatabase]>([:])
+
+    /// The store in the database `url` names, connected and migrated once per process.
+    public static func open(_ url: PostgresURL) throws -> PostgreSQLDatabase {
+        let key = url.canonical
+        if let database = opened.withLockedValue({ $0[key] }) { return database }
+        let database = try PostgreSQLDatabase(url: url)
+        return opened.withLockedValue { opened in
+            if let first = opened[key] { return first }
+            opened[key] = database
+            return database
+        }
     }
 
     deinit {
@@ -41,7 +64,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// Writes one at a time, as SQLite's do: each transaction first takes an advisory lock that
     /// every writer to this database takes, whichever process it is in.
     public func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try transaction(begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLock))"], body)
+        // READ COMMITTED whatever the server's default, so each statement after the lock sees
+        // the writer before's commit (a snapshot taken before the lock was granted would not).
+        try transaction(begin: ["BEGIN ISOLATION LEVEL READ COMMITTED", "SELECT pg_advisory_xact_lock(\(Self.writeLock))"], body)
     }
 
     /// The advisory lock of the store's writers: `phm store` in ASCII. Publishing planning
@@ -51,14 +76,22 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// A transaction on a connection of the pool. A connection whose transaction could not be
     /// ended is closed, never returned to the pool.
     func transaction<T>(begin: [String], _ body: (any SQLConnection) throws -> T) throws -> T {
-        slots.wait()
+        guard slots.wait(timeout: .now() + 30) == .success else {
+            throw PostgresStoreError("PostgreSQL at \(url): every connection of this process stayed busy for 30 seconds")
+        }
         defer { slots.signal() }
-        let connection = try idle.withLockedValue { $0.popLast() } ?? connect()
+        // A connection the server closed while idle (a restart, a failover) is dropped, not used.
+        var connection: PostgresConnection
+        repeat {
+            connection = try idle.withLockedValue { $0.popLast() } ?? connect()
+        } while connection.isClosed
         let sql = Connection(connection: connection, logger: logger)
         do {
             for statement in begin { try sql.execute(statement, []) }
             let result = try body(sql)
-            try sql.execute("COMMIT", [])
+            // A transaction a failed statement aborted ends in ROLLBACK, whatever COMMIT says.
+            let tag = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait().metadata.command
+            guard tag == "COMMIT" else { throw PostgresStoreError("PostgreSQL at \(url): the transaction was rolled back") }
             idle.withLockedValue { $0.append(connection) }
             return result
         } catch {
@@ -104,29 +137,40 @@ public final class PostgreSQLDatabase: SQLDatabase {
             return try result.rows.map { row in SQLRow(try row.map(Self.value)) }
         }
 
-        /// `?` becomes `$1`, `$2`... outside quoted text and names.
+        /// `?` becomes `$1`, `$2`... outside quoted text and names. The store's SQL has no
+        /// comments, dollar quotes or escape strings, whose `?` would be misread: refused.
         static func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQuery {
-            var text = ""
+            var text: [UInt8] = []
             text.reserveCapacity(sql.utf8.count + 16)
-            var quote: Character?
+            var quote: UInt8?
             var n = 0
-            for c in sql {
+            var previous: UInt8 = 0
+            for byte in sql.utf8 {
                 if let q = quote {
-                    if c == q { quote = nil }
-                    text.append(c)
-                } else if c == "'" || c == "\"" {
-                    quote = c
-                    text.append(c)
-                } else if c == "?" {
+                    if byte == q { quote = nil }
+                    text.append(byte)
+                } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                    quote = byte
+                    text.append(byte)
+                } else if byte == UInt8(ascii: "?") {
                     n += 1
-                    text += "$\(n)"
+                    text += Array("$\(n)".utf8)
                 } else {
-                    text.append(c)
+                    let pair = (previous, byte)
+                    if byte == UInt8(ascii: "$") || pair == (UInt8(ascii: "-"), UInt8(ascii: "-"))
+                        || pair == (UInt8(ascii: "/"), UInt8(ascii: "*"))
+                    {
+                        throw PostgresStoreError("a statement of the store holds a comment or a dollar sign")
+                    }
+                    text.append(byte)
                 }
+                previous = quote == nil ? byte : 0
             }
+            guard quote == nil else { throw PostgresStoreError("a statement of the store has an unclosed quote") }
             guard n == arguments.count else {
                 throw PostgresStoreError("a statement has \(n) placeholders and \(arguments.count) arguments")
             }
+            let sql = String(decoding: text, as: UTF8.self)
             var binds = PostgresBindings(capacity: arguments.count)
             for argument in arguments {
                 switch argument {
@@ -139,7 +183,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
                 case .date(let v): binds.append(v)
                 }
             }
-            return PostgresQuery(unsafeSQL: text, binds: binds)
+            return PostgresQuery(unsafeSQL: sql, binds: binds)
         }
 
         static func value(_ cell: PostgresCell) throws -> SQLValue {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The PostgreSQL store's schema changes, in order, each applied once in its own transaction and
-/// recorded in `phm_migration`. Never edit one after it has shipped; add another. The tables are
+/// The PostgreSQL store's schema changes, in order, each applied once and recorded in
+/// `phm_migration`, all that a database lacks in one transaction. Never edit one after it has shipped; add another. The tables are
 /// those of `phm.sqlite` (RunStore and GovernanceStore migrations), with PostgreSQL's types, and
 /// a `rowid` column where the order rows were stored in is read.
 enum PostgresMigrations {

@@ -83,6 +83,26 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         description = text
     }
 
+    /// The URL with everything resolved (host or socket folder, port, user, database, sslmode):
+    /// what a data directory records, so every process reaches the same database whatever its
+    /// own `PG*` variables, and two spellings of one database compare equal.
+    public var canonical: String {
+        func encoded(_ text: String, _ allowed: CharacterSet) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        }
+        let user = encoded(self.user, .urlUserAllowed), database = encoded(self.database, .urlPathAllowed)
+        switch endpoint {
+        case .socket(let path):
+            let file = URL(fileURLWithPath: path)
+            let port = file.lastPathComponent.replacingOccurrences(of: ".s.PGSQL.", with: "")
+            let folder = encoded(file.deletingLastPathComponent().path, .urlQueryAllowed.subtracting(["&", "=", "+"]))
+            return "postgresql://\(user)@/\(database)?host=\(folder)&port=\(port)"
+        case .tcp(let host, let port):
+            let shown = host.contains(":") ? "[\(host)]" : encoded(host, .urlHostAllowed)
+            return "postgresql://\(user)@\(shown):\(port)/\(database)?sslmode=\(encryption.rawValue)"
+        }
+    }
+
     /// The configuration of one connection.
     public func configuration() throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration

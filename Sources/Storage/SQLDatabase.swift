@@ -33,7 +33,20 @@ public struct SQLValueError: Error, CustomStringConvertible, Sendable {
     public var column: Int
     public var expected: String
     public var found: SQLValue
-    public var description: String { "the store's column \(column + 1) holds \(found), not \(expected)" }
+    /// The kind of value found, never the value: it may be a password hash.
+    public var description: String {
+        let kind =
+            switch found {
+            case .null: "nothing"
+            case .integer: "an integer"
+            case .real: "a number"
+            case .text: "text"
+            case .blob: "bytes"
+            case .bool: "a boolean"
+            case .date: "a date"
+            }
+        return "the store's column \(column + 1) holds \(kind), not \(expected)"
+    }
 }
 
 /// One row of a result, read by position: the two databases spell column names differently
@@ -73,26 +86,23 @@ public struct SQLRow: Sendable {
         }
     }
 
-    /// SQLite keeps booleans as 0 and 1.
+    /// SQLite keeps booleans as integers: 0 is false, any other true, as GRDB reads them.
     public func bool(_ i: Int) throws -> Bool {
         switch values[i] {
         case .bool(let v): return v
-        case .integer(let v) where v == 0 || v == 1: return v == 1
+        case .integer(let v): return v != 0
         default: throw SQLValueError(column: i, expected: "a boolean", found: values[i])
         }
     }
 
-    /// SQLite keeps dates as text, `yyyy-MM-dd HH:mm:ss.SSS` in UTC.
+    /// SQLite keeps dates as GRDB writes them (text, `yyyy-MM-dd HH:mm:ss.SSS` in UTC) and
+    /// reads what GRDB reads (also seconds since 1970).
     public func date(_ i: Int) throws -> Date {
-        switch values[i] {
-        case .date(let v): return v
-        case .text(let v):
-            guard let date = Date.fromDatabaseValue(v.databaseValue) else {
-                throw SQLValueError(column: i, expected: "a date", found: values[i])
-            }
-            return date
-        default: throw SQLValueError(column: i, expected: "a date", found: values[i])
+        if case .date(let v) = values[i] { return v }
+        guard let date = Date.fromDatabaseValue(values[i].databaseValue) else {
+            throw SQLValueError(column: i, expected: "a date", found: values[i])
         }
+        return date
     }
 
     public func data(_ i: Int) throws -> Data {

@@ -47,9 +47,10 @@ extension WebApp {
                     : try failure("preparing the newest run to serve", .serviceUnavailable)
             }
             router.get("/metrics") { _, _ -> Response in
-                Response(
+                let active = try await WebApp.offLoop { sessions.active }
+                return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                    body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: sessions.active))))
+                    body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: active))))
             }
             router.get("/openapi.json") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))

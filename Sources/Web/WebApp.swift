@@ -88,7 +88,7 @@ public enum WebApp {
         var whole = true
         while !Task.isCancelled {
             do {
-                let check = try platform.verifyAudit(whole: whole, anchoring: true)
+                let check = try await offLoop { [whole] in try platform.verifyAudit(whole: whole, anchoring: true) }
                 guard case .intact = check.verification else {
                     return logger.error("audit log broken", metadata: ["result": "\(check.verification)"])
                 }
@@ -100,7 +100,11 @@ public enum WebApp {
                 _ = try? platform.verifyAudit(whole: false, anchoring: true)
                 return
             } catch {
-                return logger.error("audit log could not be checked", metadata: ["error": "\(error)"])
+                // The store out of reach for a while (a database restarting): try again, whole,
+                // since entries may have been written meanwhile by other processes.
+                logger.error("audit log could not be checked", metadata: ["error": "\(error)"])
+                whole = true
+                do { try await Task.sleep(for: interval) } catch { return }
             }
         }
     }

@@ -113,7 +113,8 @@ import Testing
 
 /// The governed commands end to end on a copy of the default run's frames and vault.
 @Suite struct GovernedCommandTests {
-    @Test func firstAdminAddsAClinicianWhoOpensAWorklist() throws {
+    /// On either store: PostgreSQL is named once, by the first command, and found by the rest.
+    @Test(arguments: TestStore.available) func firstAdminAddsAClinicianWhoOpensAWorklist(_ kind: TestStore) throws {
         _ = DefaultRun.result
         let folder = temporaryFolder("governed")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -128,7 +129,8 @@ import Testing
             var command = try PHMCommand.parseAsRoot(arguments + ["--data-dir", folder.path])
             try command.run()
         }
-        try run(["users", "init", "--name", "admin"])
+        let store = try kind.newDatabase()
+        try run(["users", "init", "--name", "admin"] + (store.map { ["--store", $0] } ?? []))
         try run([
             "users", "set", "--user", "admin", "--purpose", "administration", "--name", "gp", "--role", "clinician",
             "--practice", practice, "--password",
@@ -177,6 +179,14 @@ import Testing
         #expect(validation.status == 0, "\(validation.output)\(validation.errors)")
         try run(["worklist", "status", "--user", "gp", "--purpose", "direct_care", "older", rows[1][4], "contacted"])
         try run(["audit", "verify", "--user", "admin", "--purpose", "administration"])
+        // Everything went to the store named first: one told another is refused, saying why.
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("phm.sqlite").path) == (store == nil))
+        #expect(throws: CommandFailure.self) {
+            try run([
+                "audit", "verify", "--user", "admin", "--purpose", "administration", "--store",
+                "postgresql://phm@/elsewhere?host=/nonexistent",
+            ])
+        }
         // Not under planning: worklists are for direct care, and the command says why.
         #expect(throws: CommandFailure.self) {
             try run(["worklist", "show", "--user", "gp", "--purpose", "planning", "older", "--reason", "curious"])

@@ -121,4 +121,18 @@ import Testing
         #expect(entries.map(\.sequence) == Array(1...200))
         #expect(try b.verifyAudit().0 == .intact(entries: 200, head: entries.last!.hash))
     }
+
+    /// PostgreSQL aborts a transaction at its first failed statement: a write whose body went on
+    /// past one is reported as failed, never as committed.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func anAbortedTransactionIsNotReportedCommitted() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, _) = try stores(.postgres)
+        #expect(throws: (any Error).self) {
+            try a.database.write { db in
+                try db.execute("INSERT INTO setting (name, value) VALUES ('kept', 'no')")
+                _ = try? db.execute("SELECT * FROM nowhere")
+            }
+        }
+        #expect(try a.database.read { try $0.rows("SELECT value FROM setting WHERE name = 'kept'") }.isEmpty)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Governance
+import PostgresNIO
 import TestSupport
 import Testing
 
@@ -306,4 +307,36 @@ import Testing
             #expect(throws: AuditAnchorError.self) { try AuditAnchor.read(anchor, key: key) }
         }
     }
+}
+
+/// Stores written before the SQL was shared with PostgreSQL keep reading, and what is written
+/// now is what GRDB's records wrote: dates as UTC text to the millisecond, booleans as integers.
+@Test func theEmbeddedStoreKeepsItsFormat() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("format-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try GovernanceStore(directory: dir, key: PlatformKey.ephemeral())
+    try store.database.write { db in
+        try db.execute(
+            #"INSERT INTO "user" (name, role, practiceCode, passwordHash, active, createdAt) VALUES ('old', 'clinician', 'P1', 'h', 1, '2024-02-29 23:59:58.125')"#
+        )
+    }
+    let old = try #require(try store.user("old"))
+    #expect(old.role == .clinician && old.practiceCode == "P1" && old.active)
+    #expect(old.createdAt == Date(timeIntervalSince1970: 1_709_251_198.125))
+    try store.save(UserRecord(name: "new", role: .analyst, practiceCode: nil, passwordHash: "h", createdAt: old.createdAt))
+    let written = try store.database.read { db in
+        try db.row(#"SELECT createdAt, typeof(active), active, typeof(practiceCode) FROM "user" WHERE name = 'new'"#)
+    }
+    #expect(written?.values == [.text("2024-02-29 23:59:58.125"), .text("integer"), .integer(1), .text("null")])
+}
+
+/// The placeholders of the shared SQL become PostgreSQL's numbered ones outside quotes; SQL the
+/// rewriting could misread is refused.
+@Test func placeholdersAreNumberedOutsideQuotes() throws {
+    let query = try PostgreSQLDatabase.Connection.query(#"SELECT '?', "a?", ? FROM t WHERE x = ?"#, [.integer(1), .null])
+    #expect(query.sql == #"SELECT '?', "a?", $1 FROM t WHERE x = $2"#)
+    for sql in ["SELECT 1 -- ?", "SELECT /* ? */ 1", "SELECT $$?$$", "SELECT 'open"] {
+        #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.query(sql, []) }
+    }
+    #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.query("SELECT ?", []) }
 }

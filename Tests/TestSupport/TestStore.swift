@@ -17,14 +17,17 @@ public enum TestStore: String, Sendable, CustomStringConvertible {
     /// database of its own on the test server, so tests running side by side never meet.
     @discardableResult
     public func prepare(_ directory: URL) throws -> any SQLDatabase {
-        switch self {
-        case .sqlite: return try StoreLocation.database(of: directory, environment: [:])
-        case .postgres:
-            guard let server = PostgresTesting.url else { throw TestQueryFailed(description: "no test PostgreSQL server") }
-            let name = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-            try Self.createDatabase(name, on: server)
-            return try StoreLocation.database(of: directory, given: try Self.url(server, database: name), environment: [:])
-        }
+        try StoreLocation.database(of: directory, given: try newDatabase(), environment: [:])
+    }
+
+    /// A new, empty database's URL on the test server for PostgreSQL (nil for SQLite, which
+    /// needs no naming): what `--store` is given.
+    public func newDatabase() throws -> String? {
+        guard self == .postgres else { return nil }
+        guard let server = PostgresTesting.url else { throw TestQueryFailed(description: "no test PostgreSQL server") }
+        let name = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+        try Self.createDatabase(name, on: server)
+        return try Self.url(server, database: name)
     }
 
     /// The server's URL with another database.
