@@ -305,7 +305,9 @@ extension PHMCommand {
         }
 
         func run() async throws {
-            try Console.reportingFailures { try Console.chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory) }
+            try Console.reportingFailures {
+                try Console.chooseStore(pipeline.store, vault: pipeline.vault, dataDirectory: pipeline.dataDirectory)
+            }
             let platform = serve ? try Platform(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory)) : nil
             let practice: String
             if let platform, let earlier = earlierRun(platform) {

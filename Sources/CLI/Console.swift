@@ -47,7 +47,7 @@ package enum Console {
     /// A run's options from the command line; a store named by `--store` is checked and recorded
     /// first, so every command that runs the pipeline honours it.
     static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunOptions {
-        try reportingFailures { try chooseStore(pipeline.store, dataDirectory: pipeline.dataDirectory) }
+        try reportingFailures { try chooseStore(pipeline.store, vault: pipeline.vault, dataDirectory: pipeline.dataDirectory) }
         var options = RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),
             dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory),
@@ -64,11 +64,12 @@ package enum Console {
         return options
     }
 
-    /// Checks a store named by `--store` and records it in the data directory (`StoreLocation`),
-    /// before anything else opens the store.
-    static func chooseStore(_ store: String?, dataDirectory: String) throws {
-        guard let store else { return }
-        _ = try StoreLocation.database(of: URL(fileURLWithPath: dataDirectory), given: store)
+    /// Checks a store named by `--store` and a vault named by `--vault`, and records them in the
+    /// data directory (`StoreLocation`), before anything else opens them.
+    static func chooseStore(_ store: String?, vault: String?, dataDirectory: String) throws {
+        let directory = URL(fileURLWithPath: dataDirectory)
+        if let store { _ = try StoreLocation.store.database(of: directory, given: store) }
+        if let vault { _ = try StoreLocation.vault.database(of: directory.appendingPathComponent("vault"), given: vault) }
     }
 
     /// Runs work, turning the errors a user can act on into one-line failures.

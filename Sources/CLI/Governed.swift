@@ -25,9 +25,15 @@ struct PlatformOptions: ParsableArguments {
     )
     var store: String?
 
+    @Option(
+        help:
+            "A PostgreSQL database for the identity vault (postgresql://USER@HOST/DATABASE; password in $PHM_VAULT_PGPASSWORD), in place of the data directory's vault/identity.sqlite; also $PHM_VAULT. A database of its own, apart from the store's, with its own user. Recorded in the data directory the first time (see docs/architecture.md, The store on PostgreSQL)."
+    )
+    var vault: String?
+
     func platform() throws -> Platform {
         try Console.reportingFailures {
-            try Console.chooseStore(store, dataDirectory: dataDirectory)
+            try Console.chooseStore(store, vault: vault, dataDirectory: dataDirectory)
             return try Platform(
                 dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
         }

@@ -33,6 +33,12 @@ package struct PipelineOptions: ParsableArguments {
     var store: String?
 
     @Option(
+        help:
+            "A PostgreSQL database for the identity vault (postgresql://USER@HOST/DATABASE; password in $PHM_VAULT_PGPASSWORD), in place of the data directory's vault/identity.sqlite; also $PHM_VAULT. A database of its own, apart from the store's, with its own user. Recorded in the data directory the first time (see docs/architecture.md, The store on PostgreSQL)."
+    )
+    var vault: String?
+
+    @Option(
         name: .customLong("key-file"),
         help: "The pseudonymisation key file (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key).")
     var keyFile: String?

@@ -3,8 +3,7 @@ import GRDB
 import PHMCore
 
 /// One person's identity as the GP spine records it, keyed by pseudonym.
-public struct VaultEntry: Sendable, Codable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "identity"
+public struct VaultEntry: Sendable, Codable, Equatable {
     public var pseudonym: String
     public var nhsNumber: String?
     public var givenName: String
@@ -28,22 +27,31 @@ public struct VaultEntry: Sendable, Codable, FetchableRecord, PersistableRecord 
         self.patientIds = patientIds
     }
 
-    /// Read by column, not through `Decodable`, which cost most of a worklist page's identity lookup.
-    public init(row: Row) {
-        pseudonym = row["pseudonym"]
-        nhsNumber = row["nhsNumber"]
-        givenName = row["givenName"]
-        familyName = row["familyName"]
-        dateOfBirth = row["dateOfBirth"]
-        postcode = row["postcode"]
-        practiceCode = row["practiceCode"]
-        patientIds = row["patientIds"]
+    static let columns = "pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds"
+
+    /// Read by column (in `columns` order), not through `Decodable`, which cost most of a
+    /// worklist page's identity lookup.
+    init(row: SQLRow) throws {
+        pseudonym = try row.string(0)
+        nhsNumber = try row.optional(1, row.string)
+        givenName = try row.string(2)
+        familyName = try row.string(3)
+        dateOfBirth = try row.string(4)
+        postcode = try row.string(5)
+        practiceCode = try row.string(6)
+        patientIds = try row.string(7)
+    }
+
+    var values: [SQLValue] {
+        [
+            .text(pseudonym), nhsNumber.sqlValue, .text(givenName), .text(familyName), .text(dateOfBirth), .text(postcode),
+            .text(practiceCode), .text(patientIds),
+        ]
     }
 }
 
 /// A quarantined row of a file with identifying columns, kept whole only here.
-public struct VaultQuarantinedRow: Sendable, Codable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "quarantinedRow"
+public struct VaultQuarantinedRow: Sendable, Codable {
     public var runId: Int64
     public var file: String
     public var line: Int
@@ -79,7 +87,7 @@ public struct StoredLinkage: Sendable {
 /// A care record identity the match weights could not decide, beside its best people, as a
 /// reviewer judges it (`Session.linkageReview`). One run's queue, numbered from 1, likeliest
 /// first.
-public struct ReviewPair: Sendable, Codable, FetchableRecord, Equatable {
+public struct ReviewPair: Sendable, Codable, Equatable {
     public var id: Int64
     public var runId: Int64
     /// The digest of the record's identity (16 bytes), as linkage keys its decisions.
@@ -148,8 +156,7 @@ public struct ReviewPair: Sendable, Codable, FetchableRecord, Equatable {
 
 /// A reviewer's judgement: the record identity and the person are the same, or not. The latest
 /// judgement of a pair stands; every run applies them (`ProbabilisticLinker`).
-public struct ReviewDecision: Sendable, Codable, FetchableRecord, PersistableRecord, Equatable {
-    public static let databaseTableName = "reviewDecision"
+public struct ReviewDecision: Sendable, Codable, Equatable {
     public var identity: Data
     public var person: String
     public var same: Bool
@@ -167,25 +174,25 @@ public struct ReviewDecision: Sendable, Codable, FetchableRecord, PersistableRec
 
 /// The identity vault: the only place names, dates of birth, postcodes and NHS numbers are kept.
 ///
-/// A separate database file (`vault/identity.sqlite`) so it can be held on restricted storage
-/// and excluded from analytic copies of the data directory. Only re-identification for direct
-/// care reads it.
+/// Apart from the store: a database file of its own (`vault/identity.sqlite`), so it can be held
+/// on restricted storage and excluded from analytic copies of the data directory, or a
+/// PostgreSQL database of its own with its own credentials (`--vault`, `StoreLocation.vault`).
+/// Only re-identification for direct care and clerical review read it.
 public final class IdentityVault: Sendable {
-    let database: DatabasePool
+    let database: any SQLDatabase
 
+    /// The vault of a data directory's `vault` folder, where its location is recorded.
     public init(directory: URL) throws {
-        try FileManager.default.createDirectory(
-            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var configuration = Configuration()
-        // A run writes the vault while the server reads it: a locked file is waited for.
-        configuration.busyMode = .timeout(10)
-        // Re-identifying a page of a worklist looks up people scattered over the file: mapped,
-        // those reads come from memory rather than a system call per page.
+        database = try StoreLocation.vault.database(of: directory)
+    }
+
+    /// A locked file is waited for (a run writes the vault while the server reads it), and the
+    /// file is mapped: re-identifying a page of a worklist looks up people scattered over it,
+    /// read from memory rather than with a system call per page.
+    static var configuration: Configuration {
+        var configuration = SQLiteDatabase.configuration
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
-        // A pool: worklists re-identify their pages side by side, each read on a snapshot.
-        database = try DatabasePool(
-            path: try ownerOnlyFile(directory.appendingPathComponent("identity.sqlite")).path, configuration: configuration)
-        try IdentityVault.migrator.migrate(database)
+        return configuration
     }
 
     static var migrator: DatabaseMigrator {
@@ -243,39 +250,22 @@ public final class IdentityVault: Sendable {
     /// The tables a run replaces whole when it is made current (`pruneToStaged`).
     static let linkageTables = ["linkModel", "linkFrequency", "linkDecision", "reviewPair"]
 
-    /// `table + "Next"`, empty, with the table's own definition (its `CREATE TABLE` only: these
-    /// tables have no index or trigger of their own).
-    static func createStaged(_ db: Database, _ table: String) throws {
-        guard
-            let sql = try String.fetchOne(
-                db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [table])
-        else { throw DatabaseError(message: "no table \(table)") }
-        try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next")
-        // The columns and constraints as defined (the name is quoted once a table was renamed into place).
-        guard let columns = sql.firstIndex(of: "(") else { throw DatabaseError(message: "table \(table) has no columns") }
-        try db.execute(sql: "CREATE TABLE \(table)Next " + sql[columns...])
-    }
-
     /// The linkage state the current run left, if any.
     public func linkage() throws -> StoredLinkage? {
         try database.read { db in
-            guard let parameters = try Data.fetchOne(db, sql: "SELECT parameters FROM linkModel WHERE id = 1") else {
-                return nil
-            }
+            guard let parameters = try db.row("SELECT parameters FROM linkModel WHERE id = 1") else { return nil }
             var frequency = [[String: Int]](repeating: [:], count: 3)
-            let rows = try Row.fetchCursor(db, sql: "SELECT field, value, people FROM linkFrequency")
-            while let row = try rows.next() {
-                let field: Int = row[0]
-                guard frequency.indices.contains(field) else { continue }
-                frequency[field][row[1]] = row[2]
+            try db.forEachRow("SELECT field, value, people FROM linkFrequency", []) { row in
+                let field = try row.int(0)
+                guard frequency.indices.contains(field) else { return }
+                frequency[field][try row.string(1)] = try row.int(2)
             }
-            var stored = StoredLinkage(model: parameters, frequency: frequency)
-            let decisions = try Row.fetchCursor(db, sql: "SELECT identity, evidence, person, probability FROM linkDecision")
-            while let row = try decisions.next() {
-                stored.identity.append(row[0])
-                stored.evidence.append(UInt64(bitPattern: row[1]))
-                stored.person.append(row[2])
-                stored.probability.append(row[3])
+            var stored = StoredLinkage(model: try parameters.data(0), frequency: frequency)
+            try db.forEachRow("SELECT identity, evidence, person, probability FROM linkDecision", []) { row in
+                stored.identity.append(try row.data(0))
+                stored.evidence.append(UInt64(bitPattern: try row.int64(1)))
+                stored.person.append(try row.optional(2, row.string))
+                stored.probability.append(try row.double(3))
             }
             return stored
         }
@@ -287,42 +277,52 @@ public final class IdentityVault: Sendable {
     /// every record), only the queue is replaced.
     public func stageLinkage(_ state: StoredLinkage?, newModel: Bool, queue: [ReviewPair]) throws {
         try database.write { db in
-            for table in Self.linkageTables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next") }
+            for table in Self.linkageTables { try db.execute("DROP TABLE IF EXISTS \(table)Next") }
             let staged = state == nil ? ["reviewPair"] : newModel ? Self.linkageTables : ["linkDecision", "reviewPair"]
-            for table in staged { try Self.createStaged(db, table) }
+            for table in staged { try db.createEmptyCopy(of: table, as: table + "Next") }
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
-            let insert = try db.makeStatement(
-                sql: """
-                    INSERT INTO reviewPairNext (id, runId, identity, source, recordId, records, record, candidates, linkedByNHSNumber)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            for pair in queue {
-                try insert.execute(arguments: [
-                    pair.id, pair.runId, pair.identity, pair.source, pair.recordId, pair.records,
-                    String(decoding: try encoder.encode(pair.record), as: UTF8.self),
-                    String(decoding: try encoder.encode(pair.candidates), as: UTF8.self), pair.linkedByNHSNumber,
-                ])
+            func json(_ value: some Encodable) throws -> SQLValue {
+                .text(String(decoding: try encoder.encode(value), as: UTF8.self))
+            }
+            try db.insert(into: "reviewPairNext", columns: ReviewPair.columns, count: queue.count) { i, column in
+                let pair = queue[i]
+                switch column {
+                case 0: return .integer(pair.id)
+                case 1: return .integer(pair.runId)
+                case 2: return .blob(pair.identity)
+                case 3: return .text(pair.source)
+                case 4: return .text(pair.recordId)
+                case 5: return .integer(Int64(pair.records))
+                case 6: return try json(pair.record)
+                case 7: return try json(pair.candidates)
+                default: return .bool(pair.linkedByNHSNumber)
+                }
             }
             guard let state else { return }
             if newModel {
-                try db.execute(sql: "INSERT INTO linkModelNext (id, parameters) VALUES (1, ?)", arguments: [state.model])
-                let statement = try db.makeStatement(
-                    sql: "INSERT INTO linkFrequencyNext (field, value, people) VALUES (?, ?, ?)")
-                for (field, counts) in state.frequency.enumerated() {
-                    for (value, people) in counts.sorted(by: { $0.key < $1.key }) {
-                        try statement.execute(arguments: [field, value, people])
-                    }
+                try db.execute("INSERT INTO linkModelNext (id, parameters) VALUES (1, ?)", state.model)
+                let counts = state.frequency.enumerated().flatMap { field, counts in
+                    counts.sorted { $0.key < $1.key }.map { (field, $0.key, $0.value) }
+                }
+                try db.insert(into: "linkFrequencyNext", columns: ["field", "value", "people"], count: counts.count) {
+                    i, column in
+                    let (field, value, people) = counts[i]
+                    return [SQLValue.integer(Int64(field)), .text(value), .integer(Int64(people))][column]
                 }
             }
             // In identity order, so the B-tree is appended to.
             let order = state.identity.indices.sorted { state.identity[$0].lexicographicallyPrecedes(state.identity[$1]) }
-            let statement = try db.makeStatement(
-                sql: "INSERT INTO linkDecisionNext (identity, evidence, person, probability) VALUES (?, ?, ?, ?)")
-            for i in order {
-                try statement.execute(arguments: [
-                    state.identity[i], Int64(bitPattern: state.evidence[i]), state.person[i], state.probability[i],
-                ])
+            try db.insert(
+                into: "linkDecisionNext", columns: ["identity", "evidence", "person", "probability"], count: order.count
+            ) { i, column in
+                let i = order[i]
+                switch column {
+                case 0: return .blob(state.identity[i])
+                case 1: return .integer(Int64(bitPattern: state.evidence[i]))
+                case 2: return state.person[i].sqlValue
+                default: return .real(state.probability[i])
+                }
             }
         }
     }
@@ -335,26 +335,20 @@ public final class IdentityVault: Sendable {
         try pruneToStaged()
     }
 
-    /// Writes a run's identities beside the current ones (table `identityNext`), in one
-    /// transaction; the current ones are untouched, so a run killed meanwhile changes nothing.
+    /// Writes a run's identities beside the current ones (table `identityNext`, keyed as
+    /// `identity` is), in one transaction; the current ones are untouched, so a run killed
+    /// meanwhile changes nothing.
     ///
     /// Rows go in pseudonym order so the primary-key B-tree is appended to rather than split at
     /// random, which makes a million rows several times faster to write.
     public func stageIdentities(_ entries: [VaultEntry]) throws {
         let entries = entries.sorted { $0.pseudonym < $1.pseudonym }
         try database.write { db in
-            try db.execute(sql: "DROP TABLE IF EXISTS identityNext")
-            try db.execute(sql: "CREATE TABLE identityNext AS SELECT * FROM identity WHERE 0")
-            let statement = try db.makeStatement(
-                sql: """
-                    INSERT INTO identityNext (pseudonym, nhsNumber, givenName, familyName, dateOfBirth, postcode, practiceCode, patientIds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            for e in entries {
-                try statement.execute(arguments: [
-                    e.pseudonym, e.nhsNumber, e.givenName, e.familyName, e.dateOfBirth, e.postcode, e.practiceCode,
-                    e.patientIds,
-                ])
+            try db.execute("DROP TABLE IF EXISTS identityNext")
+            try db.createEmptyCopy(of: "identity", as: "identityNext")
+            let columns = VaultEntry.columns.components(separatedBy: ", ")
+            try db.insert(into: "identityNext", columns: columns, count: entries.count) { i, column in
+                entries[i].values[column]
             }
         }
     }
@@ -364,7 +358,13 @@ public final class IdentityVault: Sendable {
     public func mergeStaged() throws {
         try database.write { db in
             guard try db.tableExists("identityNext") else { return }
-            try db.execute(sql: "INSERT OR REPLACE INTO identity SELECT * FROM identityNext")
+            // `WHERE true` lets SQLite read ON CONFLICT as the upsert's, not a join's.
+            let columns = VaultEntry.columns.components(separatedBy: ", ")
+            try db.execute(
+                """
+                INSERT INTO identity (\(VaultEntry.columns)) SELECT \(VaultEntry.columns) FROM identityNext WHERE true
+                ON CONFLICT (pseudonym) DO UPDATE SET \(columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                """)
         }
     }
 
@@ -372,12 +372,15 @@ public final class IdentityVault: Sendable {
     public func pruneToStaged() throws {
         try database.write { db in
             if try db.tableExists("identityNext") {
-                try db.execute(sql: "DELETE FROM identity WHERE pseudonym NOT IN (SELECT pseudonym FROM identityNext)")
-                try db.execute(sql: "DROP TABLE identityNext")
+                // Each person looked up by key in the staged table: a join on both databases.
+                try db.execute(
+                    "DELETE FROM identity WHERE NOT EXISTS (SELECT 1 FROM identityNext n WHERE n.pseudonym = identity.pseudonym)"
+                )
+                try db.execute("DROP TABLE identityNext")
             }
             for table in Self.linkageTables where try db.tableExists(table + "Next") {
-                try db.execute(sql: "DROP TABLE \(table)")
-                try db.execute(sql: "ALTER TABLE \(table)Next RENAME TO \(table)")
+                try db.execute("DROP TABLE \(table)")
+                try db.execute("ALTER TABLE \(table)Next RENAME TO \(table)")
             }
         }
     }
@@ -385,13 +388,17 @@ public final class IdentityVault: Sendable {
     /// Drops identities and linkage state a killed run staged and never made current.
     public func dropStaged() throws {
         try database.write { db in
-            for table in ["identity"] + Self.linkageTables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)Next") }
+            for table in ["identity"] + Self.linkageTables { try db.execute("DROP TABLE IF EXISTS \(table)Next") }
         }
     }
 
     public func addQuarantined(_ rows: [VaultQuarantinedRow]) throws {
         try database.write { db in
-            for row in rows { try row.insert(db) }
+            try db.insert(into: "quarantinedRow", columns: ["runId", "file", "line", "rawLine"], count: rows.count) {
+                i, column in
+                let row = rows[i]
+                return [SQLValue.integer(row.runId), .text(row.file), .integer(Int64(row.line)), .text(row.rawLine)][column]
+            }
         }
     }
 
@@ -401,8 +408,8 @@ public final class IdentityVault: Sendable {
         guard !runs.isEmpty else { return }
         try database.write { db in
             try db.execute(
-                sql: "DELETE FROM quarantinedRow WHERE runId NOT IN (\(runs.map { _ in "?" }.joined(separator: ",")))",
-                arguments: StatementArguments(runs))
+                "DELETE FROM quarantinedRow WHERE runId NOT IN (\(runs.map { _ in "?" }.joined(separator: ",")))",
+                runs.map(SQLValue.integer))
         }
     }
 
@@ -410,7 +417,7 @@ public final class IdentityVault: Sendable {
     /// current record, so no identity of it stays.
     public func discard(run: Int64) throws {
         try dropStaged()
-        try database.write { db in try db.execute(sql: "DELETE FROM quarantinedRow WHERE runId = ?", arguments: [run]) }
+        try database.write { db in try db.execute("DELETE FROM quarantinedRow WHERE runId = ?", run) }
     }
 
     /// The identity behind a pseudonym, for direct care only.
@@ -421,15 +428,29 @@ public final class IdentityVault: Sendable {
     /// The identities behind pseudonyms, read together, by pseudonym.
     public func identities(of pseudonyms: [String]) throws -> [String: VaultEntry] {
         try database.read { db in
-            // One prepared statement for any number of people: the list goes in as one JSON array.
-            let statement = try db.cachedStatement(
-                sql: "SELECT * FROM identity WHERE pseudonym IN (SELECT value FROM json_each(?))")
-            let list = try JSON.text(pseudonyms)
             var found: [String: VaultEntry] = [:]
             found.reserveCapacity(pseudonyms.count)
-            let cursor = try VaultEntry.fetchCursor(statement, arguments: [list])
-            while let entry = try cursor.next() { found[entry.pseudonym] = entry }
+            try Self.inLists(pseudonyms.map(SQLValue.text)) { list, values in
+                try db.forEachRow("SELECT \(VaultEntry.columns) FROM identity WHERE pseudonym IN \(list)", values) {
+                    let entry = try VaultEntry(row: $0)
+                    found[entry.pseudonym] = entry
+                }
+            }
             return found
+        }
+    }
+
+    /// `values` as `IN (?, ...)` lists of a few fixed lengths, the last padded by repeating a
+    /// value: few distinct statements for any number of values, each prepared once on SQLite.
+    static func inLists(_ values: [SQLValue], _ body: (String, [SQLValue]) throws -> Void) throws {
+        let lengths = [1, 8, 64, 512]
+        var start = 0
+        while start < values.count {
+            let chunk = Array(values[start..<min(values.count, start + lengths[lengths.count - 1])])
+            let length = lengths.first { $0 >= chunk.count } ?? chunk.count
+            let padded = chunk + Array(repeating: chunk[chunk.count - 1], count: length - chunk.count)
+            try body("(" + Array(repeating: "?", count: length).joined(separator: ", ") + ")", padded)
+            start += chunk.count
         }
     }
 
@@ -438,25 +459,38 @@ public final class IdentityVault: Sendable {
     /// The current run's review queue from `offset`, and its length.
     public func reviewPairs(offset: Int, limit: Int) throws -> (pairs: [ReviewPair], total: Int) {
         try database.read { db in
-            let pairs = try ReviewPair.fetchAll(
-                db, sql: "SELECT * FROM reviewPair ORDER BY id LIMIT ? OFFSET ?", arguments: [max(0, limit), max(0, offset)])
-            return (pairs, try Int.fetchOne(db, sql: "SELECT count(*) FROM reviewPair") ?? 0)
+            let pairs = try db.rows(
+                "SELECT \(ReviewPair.columns.joined(separator: ", ")) FROM reviewPair ORDER BY id LIMIT ? OFFSET ?",
+                max(0, limit), max(0, offset)
+            ).map(ReviewPair.init(row:))
+            return (pairs, try db.row("SELECT count(*) FROM reviewPair")?.int(0) ?? 0)
         }
     }
 
     public func reviewPair(id: Int64) throws -> ReviewPair? {
-        try database.read { db in try ReviewPair.fetchOne(db, sql: "SELECT * FROM reviewPair WHERE id = ?", arguments: [id]) }
+        try database.read { db in
+            try db.row("SELECT \(ReviewPair.columns.joined(separator: ", ")) FROM reviewPair WHERE id = ?", id)
+                .map(ReviewPair.init(row:))
+        }
     }
 
     /// Every judgement, for a run to apply.
     public func reviewDecisions() throws -> [ReviewDecision] {
-        try database.read { db in try ReviewDecision.fetchAll(db) }
+        try database.read { db in
+            try db.rows("SELECT \(ReviewDecision.columns) FROM reviewDecision").map(ReviewDecision.init(row:))
+        }
     }
 
-    /// The judgements of these record identities.
+    /// The judgements of these record identities, oldest first.
     public func reviewDecisions(of identities: [Data]) throws -> [ReviewDecision] {
         try database.read { db in
-            try ReviewDecision.filter(identities.contains(Column("identity"))).order(Column("decidedAt")).fetchAll(db)
+            var decisions: [ReviewDecision] = []
+            try Self.inLists(identities.map(SQLValue.blob)) { list, values in
+                try db.forEachRow("SELECT \(ReviewDecision.columns) FROM reviewDecision WHERE identity IN \(list)", values) {
+                    decisions.append(try ReviewDecision(row: $0))
+                }
+            }
+            return decisions.sorted { $0.decidedAt < $1.decidedAt }
         }
     }
 
@@ -466,14 +500,46 @@ public final class IdentityVault: Sendable {
         try database.write { db in
             if decision.same {
                 try db.execute(
-                    sql: "DELETE FROM reviewDecision WHERE identity = ? AND same AND person != ?",
-                    arguments: [decision.identity, decision.person])
+                    "DELETE FROM reviewDecision WHERE identity = ? AND same AND person != ?", decision.identity,
+                    decision.person)
             }
-            try decision.save(db)
+            try db.execute(
+                """
+                INSERT INTO reviewDecision (\(ReviewDecision.columns)) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (identity, person) DO UPDATE SET same = excluded.same, reviewer = excluded.reviewer,
+                decidedAt = excluded.decidedAt
+                """, decision.identity, decision.person, decision.same, decision.reviewer, decision.decidedAt)
         }
     }
 
     public func count() throws -> Int {
-        try database.read { db in try VaultEntry.fetchCount(db) }
+        try database.read { db in try db.row("SELECT count(*) FROM identity")?.int(0) ?? 0 }
+    }
+}
+
+extension ReviewPair {
+    static let columns = [
+        "id", "runId", "identity", "source", "recordId", "records", "record", "candidates", "linkedByNHSNumber",
+    ]
+
+    /// In `columns` order; the record and candidates are kept as JSON.
+    init(row: SQLRow) throws {
+        let decoder = JSONDecoder()
+        self.init(
+            id: try row.int64(0), runId: try row.int64(1), identity: try row.data(2), source: try row.string(3),
+            recordId: try row.string(4), records: try row.int(5),
+            record: try decoder.decode(Side.self, from: Data(try row.string(6).utf8)),
+            candidates: try decoder.decode([Candidate].self, from: Data(try row.string(7).utf8)),
+            linkedByNHSNumber: try row.bool(8))
+    }
+}
+
+extension ReviewDecision {
+    static let columns = "identity, person, same, reviewer, decidedAt"
+
+    init(row: SQLRow) throws {
+        self.init(
+            identity: try row.data(0), person: try row.string(1), same: try row.bool(2), reviewer: try row.string(3),
+            decidedAt: try row.date(4))
     }
 }

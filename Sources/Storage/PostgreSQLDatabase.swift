@@ -21,7 +21,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
     public var location: String { url.description }
 
     /// Connects, and brings the database's tables up to this version's (`PostgresMigrations`).
-    init(url: PostgresURL, connections: Int = 8, logger: Logger = Logger(label: "phm.store")) throws {
+    init(
+        url: PostgresURL, migrations: PostgresMigrations, connections: Int = 8, logger: Logger = Logger(label: "phm.store")
+    ) throws {
         self.url = url
         var configuration = try url.configuration()
         // No statement, lock wait or transaction left idle holds the store for long: a server
@@ -34,17 +36,19 @@ public final class PostgreSQLDatabase: SQLDatabase {
         self.configuration = configuration
         self.logger = logger
         slots = DispatchSemaphore(value: max(1, connections))
-        try PostgresMigrations.migrate(self)
+        try migrations.migrate(self)
     }
 
     /// One pool per database in a process, whoever opens the store: a run opens it several times.
     static let opened = NIOLockedValueBox<[String: PostgreSQLDatabase]>([:])
 
-    /// The store in the database `url` names, connected and migrated once per process.
-    public static func open(_ url: PostgresURL) throws -> PostgreSQLDatabase {
-        let key = url.canonical
+    /// The store (or vault) in the database `url` names, connected and migrated once per process.
+    static func open(_ url: PostgresURL, migrations: PostgresMigrations = .store) throws -> PostgreSQLDatabase {
+        // A database opened as the store is not the vault: keyed by both, the second is refused
+        // by its migrations.
+        let key = migrations.holds + " " + url.canonical
         if let database = opened.withLockedValue({ $0[key] }) { return database }
-        let database = try PostgreSQLDatabase(url: url)
+        let database = try PostgreSQLDatabase(url: url, migrations: migrations)
         return opened.withLockedValue { opened in
             if let first = opened[key] { return first }
             opened[key] = database
@@ -132,9 +136,18 @@ public final class PostgreSQLDatabase: SQLDatabase {
             _ = try connection.query(try Self.query(sql, arguments), logger: logger).wait()
         }
 
-        func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
             let result = try connection.query(try Self.query(sql, arguments), logger: logger).wait()
-            return try result.rows.map { row in SQLRow(try row.map(Self.value)) }
+            for row in result.rows { try body(SQLRow(try row.map(Self.value))) }
+        }
+
+        func tableExists(_ table: String) throws -> Bool {
+            try rows("SELECT to_regclass(?) IS NOT NULL", [.text(table)]).first?.bool(0) ?? false
+        }
+
+        /// Columns, defaults, constraints and indexes alike.
+        func createEmptyCopy(of table: String, as copy: String) throws {
+            try execute("CREATE TABLE \(copy) (LIKE \(table) INCLUDING ALL)", [])
         }
 
         /// `?` becomes `$1`, `$2`... outside quoted text and names. The store's SQL has no

@@ -49,7 +49,7 @@ public final class RunStore: Sendable {
     /// Opens (creating if needed) the store of the data directory `directory`: its `phm.sqlite`,
     /// or the PostgreSQL database it records (`StoreLocation`).
     public convenience init(directory: URL) throws {
-        self.init(database: try StoreLocation.database(of: directory))
+        self.init(database: try StoreLocation.store.database(of: directory))
     }
 
     /// The store in a database already open and migrated.

@@ -118,10 +118,22 @@ public struct SQLRow: Sendable {
 /// and `rowid` for insertion order (SQLite's own, a column of that name in PostgreSQL).
 public protocol SQLConnection {
     func execute(_ sql: String, _ arguments: [SQLValue]) throws
-    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Each row of the result in turn, without holding them all as rows.
+    func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws
+    /// Whether the table exists: the catalogues differ.
+    func tableExists(_ table: String) throws -> Bool
+    /// A new, empty table `copy` with the columns and constraints of `table`, for writing a
+    /// replacement beside it: the two databases copy a definition differently.
+    func createEmptyCopy(of table: String, as copy: String) throws
 }
 
 extension SQLConnection {
+    public func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        var rows: [SQLRow] = []
+        try forEachRow(sql, arguments) { rows.append($0) }
+        return rows
+    }
+
     public func execute(_ sql: String, _ arguments: any SQLBindable...) throws {
         try execute(sql, arguments.map(\.sqlValue))
     }
@@ -132,6 +144,27 @@ extension SQLConnection {
 
     public func row(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? {
         try rows(sql, arguments.map(\.sqlValue)).first
+    }
+
+    /// Inserts many rows, a hundred to a statement: a statement per row would cost a round trip
+    /// each on PostgreSQL. `value(row, column)` gives each value.
+    public func insert(
+        into table: String, columns: [String], count: Int, _ value: (_ row: Int, _ column: Int) throws -> SQLValue
+    ) throws {
+        let perStatement = 100
+        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        var start = 0
+        while start < count {
+            let rows = min(perStatement, count - start)
+            var arguments: [SQLValue] = []
+            arguments.reserveCapacity(rows * columns.count)
+            for row in start..<start + rows {
+                for column in columns.indices { arguments.append(try value(row, column)) }
+            }
+            try execute(head + Array(repeating: tuple, count: rows).joined(separator: ", "), arguments)
+            start += rows
+        }
     }
 }
 

@@ -10,8 +10,8 @@ public final class SQLiteDatabase: SQLDatabase {
     /// writes an audit entry), and reads run side by side with each other and with the one
     /// writer, each on a snapshot. A single connection made every request wait behind any long
     /// read: a whole check of the audit log held up sign-in for seconds.
-    init(file: URL, migrator: DatabaseMigrator) throws {
-        pool = try DatabasePool(path: try ownerOnlyFile(file).path, configuration: Self.configuration)
+    init(file: URL, migrator: DatabaseMigrator, configuration: Configuration = SQLiteDatabase.configuration) throws {
+        pool = try DatabasePool(path: try ownerOnlyFile(file).path, configuration: configuration)
         try migrator.migrate(pool)
         location = file.path
     }
@@ -42,9 +42,23 @@ public final class SQLiteDatabase: SQLDatabase {
             try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments.map(\.databaseValue)))
         }
 
-        func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments.map(\.databaseValue)))
-                .map { row in SQLRow(row.databaseValues.map(SQLValue.init)) }
+        func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: sql), arguments: StatementArguments(arguments.map(\.databaseValue)))
+            while let row = try rows.next() { try body(SQLRow(row.databaseValues.map(SQLValue.init))) }
+        }
+
+        func tableExists(_ table: String) throws -> Bool { try db.tableExists(table) }
+
+        /// The table's `CREATE TABLE` as stored, under the new name: these tables have no index
+        /// or trigger of their own.
+        func createEmptyCopy(of table: String, as copy: String) throws {
+            guard
+                let sql = try String.fetchOne(
+                    db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [table]),
+                let columns = sql.firstIndex(of: "(")
+            else { throw DatabaseError(message: "no table \(table)") }
+            try db.execute(sql: "CREATE TABLE \(copy) " + sql[columns...])
         }
     }
 }

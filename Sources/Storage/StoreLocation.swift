@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 #if canImport(Glibc)
     import Glibc
@@ -8,42 +9,64 @@ import Foundation
 /// database named once, by `--store` or `$PHM_STORE`, and recorded in the directory's `store.url`.
 /// Every command and server process on the directory then finds the same store without being
 /// told, and one told otherwise is refused: runs recorded in one store and users in another
-/// would split the audit log.
-public enum StoreLocation {
-    public static let environmentVariable = "PHM_STORE"
+/// would split the audit log. The identity vault is found the same way in the data directory's
+/// `vault` folder (`--vault`, `$PHM_VAULT`), in a database of its own with its own password.
+public struct StoreLocation: Sendable {
+    /// What is kept, for messages.
+    let holds: String
+    public let environmentVariable: String
+    /// The variable that holds the password: the vault's credentials are not the store's.
+    let passwordVariable: String
+    let sqliteFile: String
+    let sqliteMigrator: @Sendable () -> DatabaseMigrator
+    let sqliteConfiguration: @Sendable () -> Configuration
+    let postgresMigrations: PostgresMigrations
     static let recordName = "store.url"
 
-    /// The store of `directory`. `given` (or `$PHM_STORE`) names a PostgreSQL database by URL;
-    /// the first time, it is recorded, once the database is reached and its tables made.
-    public static func database(
+    public static let store = StoreLocation(
+        holds: "store", environmentVariable: "PHM_STORE", passwordVariable: "PGPASSWORD", sqliteFile: "phm.sqlite",
+        sqliteMigrator: { RunStore.migrator }, sqliteConfiguration: { SQLiteDatabase.configuration },
+        postgresMigrations: .store)
+
+    public static let vault = StoreLocation(
+        holds: "identity vault", environmentVariable: "PHM_VAULT", passwordVariable: "PHM_VAULT_PGPASSWORD",
+        sqliteFile: "identity.sqlite", sqliteMigrator: { IdentityVault.migrator },
+        sqliteConfiguration: { IdentityVault.configuration }, postgresMigrations: .vault)
+
+    /// What `directory` keeps. `given` (or the environment variable) names a PostgreSQL database
+    /// by URL; the first time, it is recorded, once the database is reached and its tables made.
+    public func database(
         of directory: URL, given: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> any SQLDatabase {
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The URL is read as libpq reads it, but for the password, which is this one's own.
+        var resolving = environment
+        resolving["PGPASSWORD"] = environment[passwordVariable]
         let given = try (given ?? environment[environmentVariable]).flatMap {
-            $0.isEmpty ? nil : try PostgresURL($0, environment: environment)
+            $0.isEmpty ? nil : try PostgresURL($0, environment: resolving)
         }
-        let record = directory.appendingPathComponent(recordName)
+        let record = directory.appendingPathComponent(Self.recordName)
         // One process at a time decides: two starting together on a new directory must not
-        // record two stores, or one record and one phm.sqlite.
-        return try withLock(directory) {
-            // A recorded store is reached as recorded: only the password comes from this process.
-            let kept = try recorded(record).map {
-                try PostgresURL($0, environment: environment["PGPASSWORD"].map { ["PGPASSWORD": $0] } ?? [:])
+        // record two databases, or one record and one SQLite file.
+        return try Self.withLock(directory) {
+            // A recorded database is reached as recorded: only the password comes from this process.
+            let kept = try Self.recorded(record).map {
+                try PostgresURL($0, environment: environment[passwordVariable].map { ["PGPASSWORD": $0] } ?? [:])
             }
             switch (given, kept) {
             case (let url?, let kept?) where url.canonical != kept.canonical:
                 throw StoreLocationError(
-                    "\(directory.path) keeps its store at \(kept.canonical) (\(recordName)), not \(url.canonical): every command and server on a data directory uses one store"
+                    "\(directory.path) keeps its \(holds) at \(kept.canonical) (\(Self.recordName)), not \(url.canonical): every command and server on a data directory uses one \(holds)"
                 )
             case (let url?, nil):
-                if FileManager.default.fileExists(atPath: directory.appendingPathComponent("phm.sqlite").path) {
+                if FileManager.default.fileExists(atPath: directory.appendingPathComponent(sqliteFile).path) {
                     throw StoreLocationError(
-                        "\(directory.path) already keeps its store in phm.sqlite; its users, runs and audit log would be left behind in it. Give a PostgreSQL store to a new data directory."
+                        "\(directory.path) already keeps its \(holds) in \(sqliteFile), which would be left behind. Give a PostgreSQL \(holds) to a new data directory."
                     )
                 }
-                let database = try PostgreSQLDatabase.open(url)
-                let draft = directory.appendingPathComponent(".\(recordName).\(UUID().uuidString)")
+                let database = try PostgreSQLDatabase.open(url, migrations: postgresMigrations)
+                let draft = directory.appendingPathComponent(".\(Self.recordName).\(UUID().uuidString)")
                 defer { unlink(draft.path) }
                 guard
                     FileManager.default.createFile(
@@ -52,9 +75,11 @@ public enum StoreLocation {
                 else { throw StoreLocationError("\(record.path) cannot be written") }
                 return database
             case (_, let kept?):
-                return try PostgreSQLDatabase.open(kept)
+                return try PostgreSQLDatabase.open(kept, migrations: postgresMigrations)
             case (nil, nil):
-                return try SQLiteDatabase(file: directory.appendingPathComponent("phm.sqlite"), migrator: RunStore.migrator)
+                return try SQLiteDatabase(
+                    file: directory.appendingPathComponent(sqliteFile), migrator: sqliteMigrator(),
+                    configuration: sqliteConfiguration())
             }
         }
     }

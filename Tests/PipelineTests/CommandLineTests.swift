@@ -3,6 +3,7 @@ import Conditions
 import Foundation
 import PHMCore
 import Pipeline
+import Storage
 import TestSupport
 import Testing
 
@@ -190,6 +191,39 @@ import Testing
         // Not under planning: worklists are for direct care, and the command says why.
         #expect(throws: CommandFailure.self) {
             try run(["worklist", "show", "--user", "gp", "--purpose", "planning", "older", "--reason", "curious"])
+        }
+        // The vault the run wrote stays where it is: a PostgreSQL vault is for a new directory.
+        if let vault = try kind.newDatabase() {
+            let refused = #expect(throws: CommandFailure.self) {
+                try run(["audit", "verify", "--user", "admin", "--purpose", "administration", "--vault", vault])
+            }
+            #expect(refused?.message.contains("identity.sqlite") == true)
+        }
+    }
+
+    /// `--vault` names the vault's database once; later commands find it, and one told another
+    /// vault is refused.
+    @Test func theVaultIsNamedOnceAndFoundAfter() throws {
+        guard let vault = try TestStore.postgres.newDatabase(), let other = try TestStore.postgres.newDatabase() else {
+            return
+        }
+        let folder = temporaryFolder("vault")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        setenv("PHM_PASSWORD", "a long enough password", 1)
+        setenv("PHM_NEW_PASSWORD", "a long enough password", 1)
+        func run(_ arguments: [String]) throws {
+            var command = try PHMCommand.parseAsRoot(arguments + ["--data-dir", folder.path])
+            try command.run()
+        }
+        try run(["users", "init", "--name", "admin", "--vault", vault])
+        let recorded = try String(contentsOf: folder.appendingPathComponent("vault/store.url"), encoding: .utf8)
+        #expect(
+            recorded.contains("/store_")
+                && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("vault/identity.sqlite").path))
+        try run(["audit", "verify", "--user", "admin", "--purpose", "administration"])
+        #expect(try IdentityVault(directory: folder.appendingPathComponent("vault")).count() == 0)
+        #expect(throws: CommandFailure.self) {
+            try run(["audit", "verify", "--user", "admin", "--purpose", "administration", "--vault", other])
         }
     }
 }

@@ -167,7 +167,7 @@ import Testing
     /// Reviewers' judgements of the queue feed the next run: a record judged the same person as
     /// a candidate links to them (rule `clerical_review`), and a person judged different is not
     /// proposed for it again. Judged here from the generator's ground truth.
-    @Test func reviewersJudgementsFeedTheNextRun() throws {
+    @Test(arguments: TestStore.available) func reviewersJudgementsFeedTheNextRun(_ kind: TestStore) throws {
         let root = temporaryFolder("clerical-review")
         defer { try? FileManager.default.removeItem(at: root) }
         var synthesis = SynthesisOptions(people: 3_000, seed: 24)
@@ -175,6 +175,8 @@ import Testing
         let input = root.appendingPathComponent("in")
         _ = try SyntheticHealthSystem.write(synthesis, to: input)
         let data = root.appendingPathComponent("data")
+        // The vault where the run finds it recorded: a PostgreSQL database of its own, or the file.
+        try kind.prepare(data.appendingPathComponent("vault"), .vault)
         func run() throws -> PreparedRun {
             var options = RunOptions(
                 input: input, asOf: synthesis.asOf, output: root.appendingPathComponent("out"), dataDirectory: data,
@@ -190,6 +192,9 @@ import Testing
         for row in readCSV(input.appendingPathComponent("ground-truth/care_records.csv")).dropFirst() { truth[row[1]] = row[2] }
 
         let first = try run()
+        #expect(
+            FileManager.default.fileExists(atPath: data.appendingPathComponent("vault/identity.sqlite").path)
+                == (kind == .sqlite))
         let vault = try IdentityVault(directory: data.appendingPathComponent("vault"))
         let (pairs, total) = try vault.reviewPairs(offset: 0, limit: 100_000)
         #expect(total >= 10 && pairs.count == total && first.linkage.probabilistic?.queuedForReview == total, "\(total)")

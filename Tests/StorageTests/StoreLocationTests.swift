@@ -10,7 +10,7 @@ import Testing
     @Test func aDataDirectoryKeepsTheStoreItWasGiven() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         // The default: phm.sqlite, nothing recorded.
-        let embedded = try StoreLocation.database(of: dir, environment: [:])
+        let embedded = try StoreLocation.store.database(of: dir, environment: [:])
         #expect(embedded.location.hasSuffix("phm.sqlite"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("store.url").path))
         // A PostgreSQL store for a directory that already keeps phm.sqlite is refused before
@@ -18,7 +18,7 @@ import Testing
         let elsewhere = "postgresql://phm@/phm?host=/nonexistent"
         for (given, environment) in [(elsewhere, [:]), (nil, ["PHM_STORE": elsewhere])] as [(String?, [String: String])] {
             let error = #expect(throws: StoreLocationError.self) {
-                try StoreLocation.database(of: dir, given: given, environment: environment)
+                try StoreLocation.store.database(of: dir, given: given, environment: environment)
             }
             #expect(error?.description.contains("already keeps its store in phm.sqlite") == true)
         }
@@ -27,15 +27,15 @@ import Testing
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         try Data("postgresql://phm@/kept?host=/nonexistent\n".utf8).write(to: other.appendingPathComponent("store.url"))
         let mismatch = #expect(throws: StoreLocationError.self) {
-            try StoreLocation.database(of: other, given: elsewhere, environment: [:])
+            try StoreLocation.store.database(of: other, given: elsewhere, environment: [:])
         }
         #expect(mismatch?.description.contains("keeps its store at postgresql://phm@/kept") == true)
         try Data().write(to: other.appendingPathComponent("store.url"))
-        #expect(throws: StoreLocationError.self) { try StoreLocation.database(of: other, environment: [:]) }
+        #expect(throws: StoreLocationError.self) { try StoreLocation.store.database(of: other, environment: [:]) }
         // A URL holding a password is refused, and never recorded.
         let fresh = dir.appendingPathComponent("fresh")
         #expect(throws: PostgresURLError.self) {
-            try StoreLocation.database(of: fresh, given: "postgresql://phm:secret@db/phm", environment: [:])
+            try StoreLocation.store.database(of: fresh, given: "postgresql://phm:secret@db/phm", environment: [:])
         }
         #expect(!FileManager.default.fileExists(atPath: fresh.appendingPathComponent("store.url").path))
     }
@@ -44,7 +44,7 @@ import Testing
     @Test(arguments: TestStore.available) func laterOpeningsFindTheRecordedStore(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = try kind.prepare(dir)
-        let again = try StoreLocation.database(of: dir, environment: [:])
+        let again = try StoreLocation.store.database(of: dir, environment: [:])
         #expect(again.location == first.location)
         #expect(
             FileManager.default.fileExists(atPath: dir.appendingPathComponent("store.url").path) == (kind == .postgres))

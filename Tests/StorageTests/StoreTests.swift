@@ -71,16 +71,153 @@ import Testing
         let dir = folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let vault = try IdentityVault(directory: dir.appendingPathComponent("vault"))
-        let entry = VaultEntry(
-            pseudonym: "abc", nhsNumber: "9434765919", givenName: "Ada", familyName: "Lovelace", dateOfBirth: "1950-12-10",
-            postcode: "LS14AP", practiceCode: "A00001", patientIds: "P1")
-        try vault.replaceIdentities([entry])
-        try vault.replaceIdentities([entry])
-        #expect(try vault.count() == 1)
-        #expect(try vault.identity(of: "abc")?.familyName == "Lovelace")
+        try vault.replaceIdentities([VaultTests.entry("abc")])
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("vault/identity.sqlite").path))
         let attributes = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("vault").path)
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
+    }
+}
+
+/// The identity vault, one body for both databases: identities staged beside the current ones and
+/// made current, linkage state and the review queue replaced whole, judgements, quarantined rows.
+@Suite struct VaultTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vault-\(UUID().uuidString)")
+
+    static func entry(_ pseudonym: String, family: String = "Lovelace", nhsNumber: String? = "9434765919") -> VaultEntry {
+        VaultEntry(
+            pseudonym: pseudonym, nhsNumber: nhsNumber, givenName: "Ada", familyName: family, dateOfBirth: "1950-12-10",
+            postcode: "LS14AP", practiceCode: "A00001", patientIds: "P-" + pseudonym)
+    }
+
+    func vault(_ kind: TestStore) throws -> IdentityVault {
+        try kind.prepare(dir, .vault)
+        return try IdentityVault(directory: dir)
+    }
+
+    @Test(arguments: TestStore.available) func identitiesAreReplacedByTheLatestRun(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vault = try vault(kind)
+        let first = (0..<700).map { Self.entry(String(format: "p%04d", $0)) }
+        try vault.replaceIdentities(first)
+        try vault.replaceIdentities(first)
+        #expect(try vault.count() == 700)
+        // Looked up in lists of several lengths, with people the vault does not know.
+        let asked = (0..<650).map { String(format: "p%04d", $0 * 2) }
+        let found = try vault.identities(of: asked)
+        #expect(found.count == 350 && found.values.allSatisfy { $0 == Self.entry($0.pseudonym) })
+        #expect(try vault.identity(of: "p0001") == Self.entry("p0001"))
+        #expect(try vault.identity(of: "nobody") == nil && (try vault.identities(of: [])).isEmpty)
+
+        // A run stages its people: until made current, the current ones answer; merged, both
+        // runs' people are found (a changed name updated); pruned, only the new run's.
+        try vault.stageIdentities([Self.entry("p0001", family: "Byron", nhsNumber: nil), Self.entry("new")])
+        #expect(try vault.identity(of: "new") == nil && vault.count() == 700)
+        try vault.mergeStaged()
+        #expect(try vault.count() == 701 && vault.identity(of: "p0001")?.familyName == "Byron")
+        #expect(try vault.identity(of: "p0001")?.nhsNumber == nil && vault.identity(of: "p0002") != nil)
+        try vault.pruneToStaged()
+        #expect(try vault.count() == 2 && vault.identities(of: ["p0001", "new", "p0002"]).keys.sorted() == ["new", "p0001"])
+        // A run killed after staging changes nothing.
+        try vault.stageIdentities([Self.entry("other")])
+        try vault.dropStaged()
+        try vault.mergeStaged()
+        try vault.pruneToStaged()
+        #expect(try vault.count() == 2 && vault.identity(of: "other") == nil)
+    }
+
+    @Test(arguments: TestStore.available) func linkageStateAndReviewQueueAreReplacedWhole(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vault = try vault(kind)
+        #expect(try vault.linkage() == nil)
+        var state = StoredLinkage(model: Data([1, 2, 3]), frequency: [["ADA": 3, "ÉMILE": 1], ["LOVELACE": 2], [:]])
+        for i in 0..<250 {
+            state.identity.append(Data((0..<16).map { UInt8(($0 * 7 + i) % 256) }))
+            state.evidence.append(UInt64.max - UInt64(i))
+            state.person.append(i % 3 == 0 ? nil : "p\(i)")
+            state.probability.append(Double(i) / 250)
+        }
+        let side = ReviewPair.Side(
+            nhsNumber: nil, givenName: "ADA", familyName: "LOVELACE", dateOfBirth: "1950-12-10", sex: "F", postcode: "LS14AP")
+        let queue = (1...3).map { i in
+            ReviewPair(
+                id: Int64(i), runId: 7, identity: state.identity[i], source: "ae_attendances", recordId: "R\(i)", records: i,
+                record: side,
+                candidates: [
+                    .init(
+                        person: "p\(i)", probability: 0.5, practiceCode: "A00001", registration: side, levels: ["exact", "none"])
+                ], linkedByNHSNumber: i == 2)
+        }
+        try vault.stageLinkage(state, newModel: true, queue: queue)
+        // Staged, not yet current.
+        #expect(try vault.linkage() == nil && vault.reviewPairs(offset: 0, limit: 10).total == 0)
+        try vault.pruneToStaged()
+        let read = try #require(try vault.linkage())
+        #expect(read.model == state.model && read.frequency == state.frequency)
+        let stored = Dictionary(uniqueKeysWithValues: read.identity.indices.map { (read.identity[$0], $0) })
+        #expect(stored.count == 250)
+        for i in state.identity.indices {
+            let j = try #require(stored[state.identity[i]])
+            #expect(read.evidence[j] == state.evidence[i] && read.person[j] == state.person[i])
+            #expect(read.probability[j] == state.probability[i])
+        }
+        let (pairs, total) = try vault.reviewPairs(offset: 1, limit: 5)
+        #expect(total == 3 && pairs == Array(queue.dropFirst()))
+        #expect(try vault.reviewPair(id: 1) == queue[0])
+        // A later run keeping the model replaces the decisions and the queue only.
+        var next = StoredLinkage(model: Data([9]), frequency: [[:], [:], [:]])
+        next.identity = [Data([0])]
+        next.evidence = [1]
+        next.person = ["p0"]
+        next.probability = [1]
+        try vault.stageLinkage(next, newModel: false, queue: [])
+        try vault.pruneToStaged()
+        let kept = try #require(try vault.linkage())
+        #expect(kept.model == state.model && kept.frequency == state.frequency && kept.identity == [Data([0])])
+        #expect(try vault.reviewPairs(offset: 0, limit: 10).total == 0)
+    }
+
+    @Test(arguments: TestStore.available) func judgementsAndQuarantinedRows(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vault = try vault(kind)
+        let record = Data([1, 2, 3, 4]), other = Data([5])
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        func decide(_ identity: Data, _ person: String, _ same: Bool, _ minutes: Double) throws {
+            try vault.decide(
+                ReviewDecision(identity: identity, person: person, same: same, reviewer: "rev", decidedAt: start + minutes * 60))
+        }
+        try decide(record, "a", true, 0)
+        try decide(record, "b", false, 1)
+        try decide(other, "a", false, 2)
+        // Judged the same as b: no longer the same as a; a judgement of the same pair replaces it.
+        try decide(record, "b", true, 3)
+        try decide(other, "a", true, 4)
+        let decisions = try vault.reviewDecisions(of: [record])
+        #expect(decisions.map(\.person) == ["b"] && decisions[0].same && decisions[0].decidedAt == start + 180)
+        #expect(try vault.reviewDecisions().count == 2 && vault.reviewDecisions(of: [other, Data([9])]).map(\.same) == [true])
+
+        try vault.addQuarantined([
+            VaultQuarantinedRow(runId: 1, file: "ae.csv", line: 2, rawLine: "x,\"y\""),
+            VaultQuarantinedRow(runId: 2, file: "ae.csv", line: 3, rawLine: "z"),
+            VaultQuarantinedRow(runId: 3, file: "ae.csv", line: 4, rawLine: "w"),
+        ])
+        try vault.keepQuarantined(runs: [1, 3])
+        try vault.discard(run: 3)
+        let left = try vault.database.read { db in
+            try db.rows("SELECT runId, rawLine FROM quarantinedRow").map { (try $0.int64(0), try $0.string(1)) }
+        }
+        #expect(left.map(\.0) == [1] && left.map(\.1) == ["x,\"y\""])
+    }
+
+    /// The vault needs a database of its own: the store's is refused.
+    @Test func theStoreAndTheVaultNeedDatabasesOfTheirOwn() throws {
+        guard TestStore.available.contains(.postgres) else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try #require(try TestStore.postgres.newDatabase())
+        _ = try StoreLocation.store.database(of: dir.appendingPathComponent("a"), given: url, environment: [:])
+        let error = #expect(throws: PostgresStoreError.self) {
+            try StoreLocation.vault.database(of: dir.appendingPathComponent("b"), given: url, environment: [:])
+        }
+        #expect(error?.description.contains("v1-store") == true)
     }
 }
 

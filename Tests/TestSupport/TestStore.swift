@@ -13,11 +13,12 @@ public enum TestStore: String, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    /// Makes `directory` a data directory whose store is this one: for PostgreSQL, a new
-    /// database of its own on the test server, so tests running side by side never meet.
+    /// Makes `directory` a data directory whose store is this one (or a vault folder, for
+    /// `.vault`): for PostgreSQL, a new database of its own on the test server, so tests running
+    /// side by side never meet.
     @discardableResult
-    public func prepare(_ directory: URL) throws -> any SQLDatabase {
-        try StoreLocation.database(of: directory, given: try newDatabase(), environment: [:])
+    public func prepare(_ directory: URL, _ location: StoreLocation = .store) throws -> any SQLDatabase {
+        try location.database(of: directory, given: try newDatabase(), environment: [:])
     }
 
     /// A new, empty database's URL on the test server for PostgreSQL (nil for SQLite, which
