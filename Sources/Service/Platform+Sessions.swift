@@ -34,8 +34,8 @@ extension Platform {
     /// then ends).
     public func resumeSession(token: String) throws -> (session: Session, started: Date, expires: Date)? {
         let digest = tokenDigest(token)
-        guard let stored = try store.session(digest) else { return nil }
-        guard let user = try store.user(stored.user), user.active, userDigest(user) == stored.userDigest,
+        guard let (stored, user) = try store.sessionAndUser(digest) else { return nil }
+        guard let user, user.active, userDigest(user) == stored.userDigest,
             let purpose = Purpose(rawValue: stored.purpose)
         else {
             try store.endSession(digest)

@@ -134,6 +134,9 @@ public final class GovernanceStore: Sendable {
     /// The signed head of the audit log, outside the data directory.
     public let anchorFile: URL
 
+    /// Audit entries waiting to be appended by whichever request appends next.
+    let auditQueue = AuditQueue()
+
     /// Opens the store in `directory` (a pool of connections to `phm.sqlite`).
     public convenience init(directory: URL, key: PlatformKey) throws {
         self.init(runs: try RunStore(directory: directory), directory: directory, key: key)
@@ -246,20 +249,18 @@ public final class GovernanceStore: Sendable {
     /// Records that a user opened a cohort's worklist at a practice on a run, and returns the run
     /// they had looked at it on before this one (nil the first time).
     public func viewWorklist(user: String, cohort: String, practiceCode: String, run: Int64) throws -> Int64? {
-        try database.write { db in
-            let row = try db.row(
-                "SELECT runId, previousRunId FROM worklistView WHERE \"user\" = ? AND cohort = ? AND practiceCode = ?",
-                user, cohort, practiceCode)
-            let last = try row?.int64(0), before = try row?.optional(1, row!.int64)
-            // Opened again on the same run: the comparison stays with the run looked at before it.
-            let previous = last == run ? before : last
-            try db.execute(
-                """
-                INSERT INTO worklistView ("user", cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT ("user", cohort, practiceCode) DO UPDATE SET runId = excluded.runId, previousRunId = excluded.previousRunId
-                """, user, cohort, practiceCode, run, previous)
-            return previous
-        }
+        // One statement, which every worklist request makes: the run looked at last becomes the
+        // one before, unless it is this run again, when the comparison stays with the run before it.
+        let row = try database.change(
+            """
+            INSERT INTO worklistView ("user", cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, NULL)
+            ON CONFLICT ("user", cohort, practiceCode) DO UPDATE SET
+            previousRunId = CASE WHEN worklistView.runId = excluded.runId THEN worklistView.previousRunId ELSE worklistView.runId END,
+            runId = excluded.runId
+            RETURNING previousRunId
+            """, [.text(user), .text(cohort), .text(practiceCode), .integer(run)]
+        ).first
+        return try row?.optional(0, row!.int64)
     }
 
     /// Where a run wrote its outputs.
@@ -270,9 +271,8 @@ public final class GovernanceStore: Sendable {
     // MARK: users
 
     public func user(_ name: String) throws -> UserRecord? {
-        try database.read { db in
-            try db.row("SELECT \(UserRecord.columns) FROM \"user\" WHERE name = ?", name).map(UserRecord.init(row:))
-        }
+        try database.select("SELECT \(UserRecord.columns) FROM \"user\" WHERE name = ?", [.text(name)]).first
+            .map(UserRecord.init(row:))
     }
 
     public func users() throws -> [UserRecord] {
@@ -333,18 +333,16 @@ public final class GovernanceStore: Sendable {
 
     /// One version of a cohort.
     public func cohort(_ name: String, version: Int) throws -> CohortRecord? {
-        try database.read { db in
-            try db.row("SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? AND version = ?", name, version)
-                .map(CohortRecord.init(row:))
-        }
+        try database.select(
+            "SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? AND version = ?", [.text(name), .integer(Int64(version))]
+        ).first.map(CohortRecord.init(row:))
     }
 
     /// A cohort's newest version.
     public func latestCohort(_ name: String) throws -> CohortRecord? {
-        try database.read { db in
-            try db.row("SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? ORDER BY version DESC LIMIT 1", name)
-                .map(CohortRecord.init(row:))
-        }
+        try database.select(
+            "SELECT \(CohortRecord.columns) FROM cohort WHERE name = ? ORDER BY version DESC LIMIT 1", [.text(name)]
+        ).first.map(CohortRecord.init(row:))
     }
 
     /// The latest version of every cohort, by name.
@@ -372,12 +370,10 @@ public final class GovernanceStore: Sendable {
 
     /// Every change to a practice's worklist for a cohort, oldest first.
     public func worklistChanges(cohort: String, practiceCode: String) throws -> [WorklistChange] {
-        try database.read { db in
-            try db.rows(
-                "SELECT \(WorklistChange.columns) FROM worklistChange WHERE cohort = ? AND practiceCode = ? ORDER BY rowid",
-                cohort, practiceCode
-            ).map(WorklistChange.init(row:))
-        }
+        try database.select(
+            "SELECT \(WorklistChange.columns) FROM worklistChange WHERE cohort = ? AND practiceCode = ? ORDER BY rowid",
+            [.text(cohort), .text(practiceCode)]
+        ).map(WorklistChange.init(row:))
     }
 
     /// Who was given which status when, on a cohort's worklists at every practice, oldest first:
@@ -391,29 +387,50 @@ public final class GovernanceStore: Sendable {
 
     // MARK: audit
 
-    /// Appends an entry chained to the last one, in one transaction.
+    /// Appends an entry chained to the last one, and returns once it is committed.
+    ///
+    /// Requests arriving together are appended together: whichever finds no append under way
+    /// appends every entry waiting, in one transaction, in the order they arrived, and the
+    /// others wait for it. Each append takes the writers' lock and a sync; one per request
+    /// bounded the requests a second that a store on PostgreSQL could serve to one per lock
+    /// round trip, whatever the number of server processes.
     @discardableResult
     public func audit(
         user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at date: Date = Date()
     ) throws -> AuditEntry {
+        let request = AuditQueue.Request(
+            user: user, role: role, purpose: purpose, action: action, outcome: outcome, detail: detail, at: date)
+        return try auditQueue.append(request) { batch in try self.append(batch) }
+    }
+
+    /// Appends entries in one transaction, each chained to the one before.
+    func append(_ batch: [AuditQueue.Request]) throws -> [AuditEntry] {
         try database.write { db in
             let last = try db.row("SELECT \(AuditEntry.columns) FROM audit ORDER BY sequence DESC LIMIT 1")
                 .map(AuditEntry.init(row:))
             // After an archive of every entry, the log goes on from the seal.
-            let previous =
+            var previous =
                 try last
                 ?? Self.latestSeal(db).map {
                     AuditEntry(
                         sequence: Int64($0.through), at: "", user: "", role: "", purpose: "", action: "", outcome: "", detail: "",
                         previousHash: "", hash: $0.head)
                 }
-            let entry = AuditEntry.make(
-                after: previous, at: date, user: user, role: role, purpose: purpose, action: action, outcome: outcome,
-                detail: detail, key: key)
-            try db.execute(
-                "INSERT INTO audit (\(AuditEntry.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry.sequence, entry.at,
-                entry.user, entry.role, entry.purpose, entry.action, entry.outcome, entry.detail, entry.previousHash, entry.hash)
-            return entry
+            let entries = batch.map { r in
+                let entry = AuditEntry.make(
+                    after: previous, at: r.at, user: r.user, role: r.role, purpose: r.purpose, action: r.action,
+                    outcome: r.outcome, detail: r.detail, key: key)
+                previous = entry
+                return entry
+            }
+            try db.insert(into: "audit", columns: AuditEntry.columns.components(separatedBy: ", "), count: entries.count) {
+                let e = entries[$0]
+                return [
+                    .integer(e.sequence), .text(e.at), .text(e.user), .text(e.role), .text(e.purpose), .text(e.action),
+                    .text(e.outcome), .text(e.detail), .text(e.previousHash), .text(e.hash),
+                ]
+            }
+            return entries
         }
     }
 
@@ -620,5 +637,54 @@ public final class GovernanceStore: Sendable {
                 "INSERT INTO setting (name, value) VALUES ('sharing', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 json)
         }
+    }
+}
+
+/// Audit entries waiting to be appended (`GovernanceStore.audit`): a group commit, as a database
+/// groups the syncs of transactions committing together.
+final class AuditQueue: @unchecked Sendable {
+    /// One entry to append, and once appended, the entry or why it was not.
+    final class Request {
+        let user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at: Date
+        var result: Result<AuditEntry, any Error>?
+
+        init(user: String, role: String, purpose: String, action: String, outcome: String, detail: String, at: Date) {
+            (self.user, self.role, self.purpose, self.action, self.outcome, self.detail, self.at) = (
+                user, role, purpose, action, outcome, detail, at
+            )
+        }
+    }
+
+    /// Guards `waiting` and `appending`, and wakes the requests waiting when a batch is done.
+    let condition = NSCondition()
+    var waiting: [Request] = []
+    var appending = false
+    /// At most this many entries to a transaction.
+    static let batch = 256
+
+    /// Queues `request` and waits until it is appended, by this caller or another.
+    func append(_ request: Request, _ write: ([Request]) throws -> [AuditEntry]) throws -> AuditEntry {
+        condition.lock()
+        defer { condition.unlock() }
+        waiting.append(request)
+        while request.result == nil {
+            guard !appending else {
+                condition.wait()
+                continue
+            }
+            appending = true
+            let batch = Array(waiting.prefix(Self.batch))
+            waiting.removeFirst(batch.count)
+            condition.unlock()
+            let written = Result { try write(batch) }
+            condition.lock()
+            switch written {
+            case .success(let entries): for (r, e) in zip(batch, entries) { r.result = .success(e) }
+            case .failure(let error): for r in batch { r.result = .failure(error) }
+            }
+            appending = false
+            condition.broadcast()
+        }
+        return try request.result!.get()
     }
 }

@@ -276,7 +276,7 @@ public final class IdentityVault: Sendable {
     /// `model` is new; else the current ones stay. Without a state (a run whose rules linked
     /// every record), only the queue is replaced.
     public func stageLinkage(_ state: StoredLinkage?, newModel: Bool, queue: [ReviewPair]) throws {
-        try database.write { db in
+        try database.writeAlone { db in
             for table in Self.linkageTables { try db.execute("DROP TABLE IF EXISTS \(table)Next") }
             let staged = state == nil ? ["reviewPair"] : newModel ? Self.linkageTables : ["linkDecision", "reviewPair"]
             for table in staged { try db.createEmptyCopy(of: table, as: table + "Next") }
@@ -285,19 +285,13 @@ public final class IdentityVault: Sendable {
             func json(_ value: some Encodable) throws -> SQLValue {
                 .text(String(decoding: try encoder.encode(value), as: UTF8.self))
             }
-            try db.insert(into: "reviewPairNext", columns: ReviewPair.columns, count: queue.count) { i, column in
+            try db.insert(into: "reviewPairNext", columns: ReviewPair.columns, count: queue.count) { i in
                 let pair = queue[i]
-                switch column {
-                case 0: return .integer(pair.id)
-                case 1: return .integer(pair.runId)
-                case 2: return .blob(pair.identity)
-                case 3: return .text(pair.source)
-                case 4: return .text(pair.recordId)
-                case 5: return .integer(Int64(pair.records))
-                case 6: return try json(pair.record)
-                case 7: return try json(pair.candidates)
-                default: return .bool(pair.linkedByNHSNumber)
-                }
+                return [
+                    .integer(pair.id), .integer(pair.runId), .blob(pair.identity), .text(pair.source), .text(pair.recordId),
+                    .integer(Int64(pair.records)), try json(pair.record), try json(pair.candidates),
+                    .bool(pair.linkedByNHSNumber),
+                ]
             }
             guard let state else { return }
             if newModel {
@@ -305,24 +299,21 @@ public final class IdentityVault: Sendable {
                 let counts = state.frequency.enumerated().flatMap { field, counts in
                     counts.sorted { $0.key < $1.key }.map { (field, $0.key, $0.value) }
                 }
-                try db.insert(into: "linkFrequencyNext", columns: ["field", "value", "people"], count: counts.count) {
-                    i, column in
+                try db.insert(into: "linkFrequencyNext", columns: ["field", "value", "people"], count: counts.count) { i in
                     let (field, value, people) = counts[i]
-                    return [SQLValue.integer(Int64(field)), .text(value), .integer(Int64(people))][column]
+                    return [.integer(Int64(field)), .text(value), .integer(Int64(people))]
                 }
             }
             // In identity order, so the B-tree is appended to.
             let order = state.identity.indices.sorted { state.identity[$0].lexicographicallyPrecedes(state.identity[$1]) }
             try db.insert(
                 into: "linkDecisionNext", columns: ["identity", "evidence", "person", "probability"], count: order.count
-            ) { i, column in
+            ) { i in
                 let i = order[i]
-                switch column {
-                case 0: return .blob(state.identity[i])
-                case 1: return .integer(Int64(bitPattern: state.evidence[i]))
-                case 2: return state.person[i].sqlValue
-                default: return .real(state.probability[i])
-                }
+                return [
+                    .blob(state.identity[i]), .integer(Int64(bitPattern: state.evidence[i])), state.person[i].sqlValue,
+                    .real(state.probability[i]),
+                ]
             }
         }
     }
@@ -343,34 +334,39 @@ public final class IdentityVault: Sendable {
     /// random, which makes a million rows several times faster to write.
     public func stageIdentities(_ entries: [VaultEntry]) throws {
         let entries = entries.sorted { $0.pseudonym < $1.pseudonym }
-        try database.write { db in
+        try database.writeAlone { db in
             try db.execute("DROP TABLE IF EXISTS identityNext")
             try db.createEmptyCopy(of: "identity", as: "identityNext")
             let columns = VaultEntry.columns.components(separatedBy: ", ")
-            try db.insert(into: "identityNext", columns: columns, count: entries.count) { i, column in
-                entries[i].values[column]
-            }
+            try db.insert(into: "identityNext", columns: columns, count: entries.count) { entries[$0].values }
         }
     }
 
     /// Adds or updates the staged identities in the current ones, keeping everyone else: both the
     /// previous run's frame and the new one find their people while the run is made current.
     public func mergeStaged() throws {
-        try database.write { db in
+        try database.writeAlone { db in
             guard try db.tableExists("identityNext") else { return }
-            // `WHERE true` lets SQLite read ON CONFLICT as the upsert's, not a join's.
-            let columns = VaultEntry.columns.components(separatedBy: ", ")
+            // `WHERE true` lets SQLite read ON CONFLICT as the upsert's, not a join's. Only people
+            // whose identity changed are written again: most are unchanged from run to run.
+            let columns = VaultEntry.columns.components(separatedBy: ", ").dropFirst()
+            let changed = columns.map { column in
+                column == "nhsNumber"
+                    ? "(identity.nhsNumber IS NULL) <> (excluded.nhsNumber IS NULL) OR identity.nhsNumber <> excluded.nhsNumber"
+                    : "identity.\(column) <> excluded.\(column)"
+            }
             try db.execute(
                 """
                 INSERT INTO identity (\(VaultEntry.columns)) SELECT \(VaultEntry.columns) FROM identityNext WHERE true
-                ON CONFLICT (pseudonym) DO UPDATE SET \(columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                ON CONFLICT (pseudonym) DO UPDATE SET \(columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                WHERE \(changed.joined(separator: " OR "))
                 """)
         }
     }
 
     /// Once the new run is current: keeps only its people, and drops the staged table.
     public func pruneToStaged() throws {
-        try database.write { db in
+        try database.writeAlone { db in
             if try db.tableExists("identityNext") {
                 // Each person looked up by key in the staged table: a join on both databases.
                 try db.execute(
@@ -387,17 +383,15 @@ public final class IdentityVault: Sendable {
 
     /// Drops identities and linkage state a killed run staged and never made current.
     public func dropStaged() throws {
-        try database.write { db in
+        try database.writeAlone { db in
             for table in ["identity"] + Self.linkageTables { try db.execute("DROP TABLE IF EXISTS \(table)Next") }
         }
     }
 
     public func addQuarantined(_ rows: [VaultQuarantinedRow]) throws {
-        try database.write { db in
-            try db.insert(into: "quarantinedRow", columns: ["runId", "file", "line", "rawLine"], count: rows.count) {
-                i, column in
-                let row = rows[i]
-                return [SQLValue.integer(row.runId), .text(row.file), .integer(Int64(row.line)), .text(row.rawLine)][column]
+        try database.writeAlone { db in
+            try db.insert(into: "quarantinedRow", columns: ["runId", "file", "line", "rawLine"], count: rows.count) { i in
+                [.integer(rows[i].runId), .text(rows[i].file), .integer(Int64(rows[i].line)), .text(rows[i].rawLine)]
             }
         }
     }
@@ -406,7 +400,7 @@ public final class IdentityVault: Sendable {
     /// outputs are kept), and of no other run, finished, failed or killed.
     public func keepQuarantined(runs: [Int64]) throws {
         guard !runs.isEmpty else { return }
-        try database.write { db in
+        try database.writeAlone { db in
             try db.execute(
                 "DELETE FROM quarantinedRow WHERE runId NOT IN (\(runs.map { _ in "?" }.joined(separator: ",")))",
                 runs.map(SQLValue.integer))
@@ -417,7 +411,7 @@ public final class IdentityVault: Sendable {
     /// current record, so no identity of it stays.
     public func discard(run: Int64) throws {
         try dropStaged()
-        try database.write { db in try db.execute("DELETE FROM quarantinedRow WHERE runId = ?", run) }
+        try database.writeAlone { db in try db.execute("DELETE FROM quarantinedRow WHERE runId = ?", run) }
     }
 
     /// The identity behind a pseudonym, for direct care only.
@@ -426,18 +420,17 @@ public final class IdentityVault: Sendable {
     }
 
     /// The identities behind pseudonyms, read together, by pseudonym.
+    /// A list of up to 512 (a worklist's page) is one statement: one round trip on PostgreSQL.
     public func identities(of pseudonyms: [String]) throws -> [String: VaultEntry] {
-        try database.read { db in
-            var found: [String: VaultEntry] = [:]
-            found.reserveCapacity(pseudonyms.count)
-            try Self.inLists(pseudonyms.map(SQLValue.text)) { list, values in
-                try db.forEachRow("SELECT \(VaultEntry.columns) FROM identity WHERE pseudonym IN \(list)", values) {
-                    let entry = try VaultEntry(row: $0)
-                    found[entry.pseudonym] = entry
-                }
+        var found: [String: VaultEntry] = [:]
+        found.reserveCapacity(pseudonyms.count)
+        try Self.inLists(Set(pseudonyms).map(SQLValue.text)) { list, values in
+            for row in try database.select("SELECT \(VaultEntry.columns) FROM identity WHERE pseudonym IN \(list)", values) {
+                let entry = try VaultEntry(row: row)
+                found[entry.pseudonym] = entry
             }
-            return found
         }
+        return found
     }
 
     /// `values` as `IN (?, ...)` lists of a few fixed lengths, the last padded by repeating a
@@ -485,7 +478,8 @@ public final class IdentityVault: Sendable {
     public func reviewDecisions(of identities: [Data]) throws -> [ReviewDecision] {
         try database.read { db in
             var decisions: [ReviewDecision] = []
-            try Self.inLists(identities.map(SQLValue.blob)) { list, values in
+            // Each identity once: in two lists, its judgements would be read twice.
+            try Self.inLists(Set(identities).map(SQLValue.blob)) { list, values in
                 try db.forEachRow("SELECT \(ReviewDecision.columns) FROM reviewDecision WHERE identity IN \(list)", values) {
                     decisions.append(try ReviewDecision(row: $0))
                 }

@@ -73,22 +73,40 @@ public final class PostgreSQLDatabase: SQLDatabase {
         try transaction(begin: ["BEGIN ISOLATION LEVEL READ COMMITTED", "SELECT pg_advisory_xact_lock(\(Self.writeLock))"], body)
     }
 
+    /// A long load of a run's own tables: a bound of half an hour rather than a minute.
+    public func writeAlone<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try transaction(begin: ["BEGIN ISOLATION LEVEL READ COMMITTED", "SET LOCAL statement_timeout = '30min'"], body)
+    }
+
     /// The advisory lock of the store's writers: `phm store` in ASCII. Publishing planning
     /// tables takes another.
     static let writeLock: Int64 = 0x70_686d_7374_6f72
 
+    /// One statement on its own, without BEGIN and COMMIT: PostgreSQL runs it on a snapshot of
+    /// its own, in one round trip rather than three. Every request reads its session this way.
+    public func select(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try statement(sql, arguments)
+    }
+
+    /// One statement in a transaction of its own, committed when it ends.
+    public func change(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try statement(sql, arguments)
+    }
+
+    func statement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        let connection = try checkOut()
+        defer { checkIn(connection, reusable: true) }
+        do {
+            return try Connection(connection: connection, logger: logger).rows(sql, arguments)
+        } catch {
+            throw reported(error)
+        }
+    }
+
     /// A transaction on a connection of the pool. A connection whose transaction could not be
     /// ended is closed, never returned to the pool.
     func transaction<T>(begin: [String], _ body: (any SQLConnection) throws -> T) throws -> T {
-        guard slots.wait(timeout: .now() + 30) == .success else {
-            throw PostgresStoreError("PostgreSQL at \(url): every connection of this process stayed busy for 30 seconds")
-        }
-        defer { slots.signal() }
-        // A connection the server closed while idle (a restart, a failover) is dropped, not used.
-        var connection: PostgresConnection
-        repeat {
-            connection = try idle.withLockedValue { $0.popLast() } ?? connect()
-        } while connection.isClosed
+        let connection = try checkOut()
         let sql = Connection(connection: connection, logger: logger)
         do {
             for statement in begin { try sql.execute(statement, []) }
@@ -96,21 +114,47 @@ public final class PostgreSQLDatabase: SQLDatabase {
             // A transaction a failed statement aborted ends in ROLLBACK, whatever COMMIT says.
             let tag = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait().metadata.command
             guard tag == "COMMIT" else { throw PostgresStoreError("PostgreSQL at \(url): the transaction was rolled back") }
-            idle.withLockedValue { $0.append(connection) }
+            checkIn(connection, reusable: true)
             return result
         } catch {
-            do {
-                try sql.execute("ROLLBACK", [])
-                idle.withLockedValue { $0.append(connection) }
-            } catch {
-                try? connection.close().wait()
-            }
-            // PostgresNIO keeps the server's message out of an error's description, lest it reach
-            // a page; the server turns errors into a generic 500 anyway, and a command's operator
-            // needs the message.
-            if error is PSQLError { throw PostgresStoreError(url.describe(error)) }
+            checkIn(connection, reusable: (try? sql.execute("ROLLBACK", [])) != nil)
+            throw reported(error)
+        }
+    }
+
+    /// PostgresNIO keeps the server's message out of an error's description, lest it reach a
+    /// page; the server turns errors into a generic 500 anyway, and a command's operator needs
+    /// the message.
+    func reported(_ error: any Error) -> any Error {
+        error is PSQLError ? PostgresStoreError(url.describe(error)) : error
+    }
+
+    /// A connection of the pool, waited for at most 30 seconds: given back with `checkIn`.
+    func checkOut() throws -> PostgresConnection {
+        guard slots.wait(timeout: .now() + 30) == .success else {
+            throw PostgresStoreError("PostgreSQL at \(url): every connection of this process stayed busy for 30 seconds")
+        }
+        do {
+            // A connection the server closed while idle (a restart, a failover) is dropped, not used.
+            var connection: PostgresConnection
+            repeat {
+                connection = try idle.withLockedValue { $0.popLast() } ?? connect()
+            } while connection.isClosed
+            return connection
+        } catch {
+            slots.signal()
             throw error
         }
+    }
+
+    /// Back to the pool, or closed when it is in a state not to be trusted.
+    func checkIn(_ connection: PostgresConnection, reusable: Bool) {
+        if reusable && !connection.isClosed {
+            idle.withLockedValue { $0.append(connection) }
+        } else {
+            try? connection.close().wait()
+        }
+        slots.signal()
     }
 
     func connect() throws -> PostgresConnection {

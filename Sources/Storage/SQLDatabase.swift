@@ -118,7 +118,8 @@ public struct SQLRow: Sendable {
 /// and `rowid` for insertion order (SQLite's own, a column of that name in PostgreSQL).
 public protocol SQLConnection {
     func execute(_ sql: String, _ arguments: [SQLValue]) throws
-    /// Each row of the result in turn, without holding them all as rows.
+    /// Each row of the result in turn, without making them all into rows first (PostgreSQL's
+    /// answer is received whole, SQLite's read as it goes).
     func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws
     /// Whether the table exists: the catalogues differ.
     func tableExists(_ table: String) throws -> Bool
@@ -147,10 +148,8 @@ extension SQLConnection {
     }
 
     /// Inserts many rows, a hundred to a statement: a statement per row would cost a round trip
-    /// each on PostgreSQL. `value(row, column)` gives each value.
-    public func insert(
-        into table: String, columns: [String], count: Int, _ value: (_ row: Int, _ column: Int) throws -> SQLValue
-    ) throws {
+    /// each on PostgreSQL. `values(i)` gives row `i`'s values in `columns` order.
+    public func insert(into table: String, columns: [String], count: Int, _ values: (Int) throws -> [SQLValue]) throws {
         let perStatement = 100
         let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
@@ -160,7 +159,9 @@ extension SQLConnection {
             var arguments: [SQLValue] = []
             arguments.reserveCapacity(rows * columns.count)
             for row in start..<start + rows {
-                for column in columns.indices { arguments.append(try value(row, column)) }
+                let values = try values(row)
+                precondition(values.count == columns.count, "a row of \(table) with \(values.count) values")
+                arguments += values
             }
             try execute(head + Array(repeating: tuple, count: rows).joined(separator: ", "), arguments)
             start += rows
@@ -178,4 +179,28 @@ public protocol SQLDatabase: Sendable {
     func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     /// Where the store is, for messages: a file, or a server and database without credentials.
     var location: String { get }
+    /// The rows of one statement, read on a snapshot: what a read of one statement needs, in
+    /// fewer round trips on PostgreSQL.
+    func select(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// One statement that writes and reads nothing before it (an upsert), with the rows it
+    /// returns: atomic on its own, so on PostgreSQL it runs without a transaction around it or
+    /// the writers' lock, in one round trip.
+    func change(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Writes, in one transaction, tables that another guarantee keeps to one writer at a time
+    /// (a run's staged tables: one run at a time holds the data directory's `run.lock`). On
+    /// PostgreSQL it takes neither the writers' lock, so a long load holds up no other writer,
+    /// nor the one-minute statement timeout; on SQLite it is a write like any other.
+    func writeAlone<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+}
+
+extension SQLDatabase {
+    public func select(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try read { try $0.rows(sql, arguments) }
+    }
+
+    public func change(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try write { try $0.rows(sql, arguments) }
+    }
+
+    public func writeAlone<T>(_ body: (any SQLConnection) throws -> T) throws -> T { try write(body) }
 }

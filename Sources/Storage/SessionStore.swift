@@ -31,15 +31,23 @@ extension GovernanceStore {
     }
 
     public func session(_ tokenDigest: String) throws -> StoredSession? {
-        try database.read { db in
-            try db.row(
-                "SELECT \"user\", purpose, userDigest, started, expires FROM session WHERE tokenDigest = ?", tokenDigest
-            ).map {
-                StoredSession(
-                    user: try $0.string(0), purpose: try $0.string(1), userDigest: try $0.string(2),
-                    started: Date(timeIntervalSince1970: try $0.double(3)), expires: Date(timeIntervalSince1970: try $0.double(4))
-                )
-            }
+        try sessionAndUser(tokenDigest)?.session
+    }
+
+    /// A session and its user as the store has them now (nil for a user since removed), in one
+    /// statement: every request asks.
+    public func sessionAndUser(_ tokenDigest: String) throws -> (session: StoredSession, user: UserRecord?)? {
+        let columns = UserRecord.columns.components(separatedBy: ", ").map { "u." + $0 }.joined(separator: ", ")
+        return try database.select(
+            """
+            SELECT s."user", s.purpose, s.userDigest, s.started, s.expires, \(columns)
+            FROM session s LEFT JOIN "user" u ON u.name = s."user" WHERE s.tokenDigest = ?
+            """, [.text(tokenDigest)]
+        ).first.map { row in
+            let session = StoredSession(
+                user: try row.string(0), purpose: try row.string(1), userDigest: try row.string(2),
+                started: Date(timeIntervalSince1970: try row.double(3)), expires: Date(timeIntervalSince1970: try row.double(4)))
+            return (session, row.isNull(5) ? nil : try UserRecord(row: SQLRow(Array(row.values[5...]))))
         }
     }
 

@@ -50,10 +50,7 @@ public struct StoreLocation: Sendable {
         // One process at a time decides: two starting together on a new directory must not
         // record two databases, or one record and one SQLite file.
         return try Self.withLock(directory) {
-            // A recorded database is reached as recorded: only the password comes from this process.
-            let kept = try Self.recorded(record).map {
-                try PostgresURL($0, environment: environment[passwordVariable].map { ["PGPASSWORD": $0] } ?? [:])
-            }
+            let kept = try recorded(in: directory, environment: environment)
             switch (given, kept) {
             case (let url?, let kept?) where url.canonical != kept.canonical:
                 throw StoreLocationError(
@@ -81,6 +78,14 @@ public struct StoreLocation: Sendable {
                     file: directory.appendingPathComponent(sqliteFile), migrator: sqliteMigrator(),
                     configuration: sqliteConfiguration())
             }
+        }
+    }
+
+    /// The database recorded in `directory`, if any, reached as recorded: only the password comes
+    /// from this process, from this location's own variable.
+    func recorded(in directory: URL, environment: [String: String]) throws -> PostgresURL? {
+        try Self.recorded(directory.appendingPathComponent(Self.recordName)).map {
+            try PostgresURL($0, environment: environment[passwordVariable].map { ["PGPASSWORD": $0] } ?? [:])
         }
     }
 

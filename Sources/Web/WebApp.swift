@@ -301,10 +301,19 @@ public enum WebApp {
 
     /// Runs blocking work (the store's reads and writes, the audit entry each view writes and
     /// syncs, building a page) on the thread pool, so no event loop, and no other connection on
-    /// it, waits on the disk.
+    /// it, waits on the disk or the database server.
     static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+        try await blocking.runIfActive(work)
     }
+
+    /// More threads than cores: a store on PostgreSQL leaves a thread waiting for each answer,
+    /// and with one thread per core two requests at a time reached the database. As many as a
+    /// process's connections to it (`PostgreSQLDatabase`).
+    static let blocking: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
 
     static func json(_ value: some Encodable, _ status: HTTPResponse.Status = .ok) throws -> Response {
         Response(

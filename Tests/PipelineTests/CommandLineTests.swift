@@ -3,11 +3,11 @@ import Conditions
 import Foundation
 import PHMCore
 import Pipeline
-import Storage
 import TestSupport
 import Testing
 
 @testable import CLI
+@testable import Storage
 
 @Suite struct CommandLineTests {
     @Test func parsesRunOptions() throws {
@@ -203,10 +203,9 @@ import Testing
 
     /// `--vault` names the vault's database once; later commands find it, and one told another
     /// vault is refused.
-    @Test func theVaultIsNamedOnceAndFoundAfter() throws {
-        guard let vault = try TestStore.postgres.newDatabase(), let other = try TestStore.postgres.newDatabase() else {
-            return
-        }
+    @Test(.enabled(if: PostgresTesting.url != nil)) func theVaultIsNamedOnceAndFoundAfter() throws {
+        let vault = try #require(try TestStore.postgres.newDatabase())
+        let other = try #require(try TestStore.postgres.newDatabase())
         let folder = temporaryFolder("vault")
         defer { try? FileManager.default.removeItem(at: folder) }
         setenv("PHM_PASSWORD", "a long enough password", 1)
@@ -221,7 +220,9 @@ import Testing
             recorded.contains("/store_")
                 && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("vault/identity.sqlite").path))
         try run(["audit", "verify", "--user", "admin", "--purpose", "administration"])
-        #expect(try IdentityVault(directory: folder.appendingPathComponent("vault")).count() == 0)
+        let opened = try IdentityVault(directory: folder.appendingPathComponent("vault"))
+        #expect(try opened.count() == 0 && opened.database.location.hasPrefix("postgresql://phm@"))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("vault/identity.sqlite").path))
         #expect(throws: CommandFailure.self) {
             try run(["audit", "verify", "--user", "admin", "--purpose", "administration", "--vault", other])
         }

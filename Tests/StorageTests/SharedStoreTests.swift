@@ -25,6 +25,8 @@ import Testing
             user: "ana", purpose: "planning", userDigest: "d1", started: now, expires: now.addingTimeInterval(900))
         try a.startSession("t1", session, now: now)
         #expect(try b.session("t1") == session)
+        // Read with its user in one statement: none yet, so the session is no one's.
+        #expect(try b.sessionAndUser("t1").map { $0.user == nil } == true)
         // Expiry moves later only.
         try b.extendSession("t1", to: now.addingTimeInterval(1800))
         try a.extendSession("t1", to: now.addingTimeInterval(1200))
@@ -40,6 +42,9 @@ import Testing
         let user = UserRecord(name: "ana", role: .analyst, practiceCode: nil, passwordHash: "h")
         try a.save(user)
         try a.startSession("t3", session, now: now)
+        let both = try #require(try b.sessionAndUser("t3"))
+        let ana = try a.user("ana")
+        #expect(both.session == session && both.user == ana && ana != nil)
         // Saved again unchanged, as read: the sessions stay.
         try b.save(try #require(try b.user("ana")))
         #expect(try a.session("t3") != nil)

@@ -208,16 +208,63 @@ import Testing
         #expect(left.map(\.0) == [1] && left.map(\.1) == ["x,\"y\""])
     }
 
-    /// The vault needs a database of its own: the store's is refused.
-    @Test func theStoreAndTheVaultNeedDatabasesOfTheirOwn() throws {
-        guard TestStore.available.contains(.postgres) else { return }
+    /// The store and the vault each need a database of their own: one holding the other is
+    /// refused, whichever came first.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func theStoreAndTheVaultNeedDatabasesOfTheirOwn() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let url = try #require(try TestStore.postgres.newDatabase())
-        _ = try StoreLocation.store.database(of: dir.appendingPathComponent("a"), given: url, environment: [:])
-        let error = #expect(throws: PostgresStoreError.self) {
-            try StoreLocation.vault.database(of: dir.appendingPathComponent("b"), given: url, environment: [:])
+        let first = try #require(try TestStore.postgres.newDatabase())
+        _ = try StoreLocation.store.database(of: dir.appendingPathComponent("a"), given: first, environment: [:])
+        let vault = #expect(throws: PostgresStoreError.self) {
+            try StoreLocation.vault.database(of: dir.appendingPathComponent("b"), given: first, environment: [:])
         }
-        #expect(error?.description.contains("v1-store") == true)
+        #expect(vault?.description.contains("v1-store") == true)
+        let second = try #require(try TestStore.postgres.newDatabase())
+        _ = try StoreLocation.vault.database(of: dir.appendingPathComponent("c"), given: second, environment: [:])
+        let store = #expect(throws: PostgresStoreError.self) {
+            try StoreLocation.store.database(of: dir.appendingPathComponent("d"), given: second, environment: [:])
+        }
+        #expect(store?.description.contains("vault-v1") == true)
+    }
+
+    /// The vault's password is its own: the store's `$PGPASSWORD` never reaches it, given or
+    /// recorded, nor the vault's the store.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func eachDatabaseHasItsOwnPassword() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let environment = ["PGPASSWORD": "the store's", "PHM_VAULT_PGPASSWORD": "the vault's"]
+        func password(_ location: StoreLocation, _ folder: String, given: String?, _ environment: [String: String]) throws
+            -> String?
+        {
+            let database = try location.database(of: dir.appendingPathComponent(folder), given: given, environment: environment)
+            return try #require(database as? PostgreSQLDatabase).url.password
+        }
+        #expect(try password(.vault, "a", given: try TestStore.postgres.newDatabase(), environment) == "the vault's")
+        #expect(try password(.store, "b", given: try TestStore.postgres.newDatabase(), environment) == "the store's")
+        #expect(
+            try password(.vault, "c", given: try TestStore.postgres.newDatabase(), ["PGPASSWORD": "the store's"]) == nil)
+        // Recorded, then reached by another process: the password of its environment, its own.
+        let recorded = try #require(try TestStore.postgres.newDatabase())
+        let folder = dir.appendingPathComponent("d")
+        _ = try StoreLocation.vault.database(of: folder, given: recorded, environment: [:])
+        #expect(try StoreLocation.vault.recorded(in: folder, environment: ["PGPASSWORD": "s"])?.password == nil)
+        #expect(try StoreLocation.vault.recorded(in: folder, environment: environment)?.password == "the vault's")
+        #expect(try StoreLocation.store.recorded(in: folder, environment: environment)?.password == "the store's")
+    }
+
+    /// IN lists of a few fixed lengths: every value asked once, the last list padded with its
+    /// own last value.
+    @Test func inListsCoverEveryValue() throws {
+        for count in [0, 1, 2, 8, 9, 64, 65, 511, 512, 513, 1100] {
+            let values = (0..<count).map { SQLValue.integer(Int64($0)) }
+            var seen: [SQLValue] = [], lengths: [Int] = []
+            try IdentityVault.inLists(values) { list, arguments in
+                #expect(list.filter { $0 == "?" }.count == arguments.count)
+                lengths.append(arguments.count)
+                seen += arguments
+            }
+            #expect(lengths.allSatisfy { [1, 8, 64, 512].contains($0) }, "\(count): \(lengths)")
+            #expect(lengths.dropLast().allSatisfy { $0 == 512 })
+            #expect(Set(seen.map { "\($0)" }) == Set(values.map { "\($0)" }) && seen.prefix(count) == values[...])
+        }
     }
 }
 
