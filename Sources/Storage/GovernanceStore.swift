@@ -656,9 +656,9 @@ final class AuditQueue: @unchecked Sendable {
     }
 
     /// Guards `waiting` and `appending`, and wakes the requests waiting when a batch is done.
-    let condition = NSCondition()
-    var waiting: [Request] = []
-    var appending = false
+    private let condition = NSCondition()
+    private var waiting: [Request] = []
+    private var appending = false
     /// At most this many entries to a transaction.
     static let batch = 256
 
@@ -676,15 +676,29 @@ final class AuditQueue: @unchecked Sendable {
             let batch = Array(waiting.prefix(Self.batch))
             waiting.removeFirst(batch.count)
             condition.unlock()
-            let written = Result { try write(batch) }
+            let results = Self.append(batch, write)
             condition.lock()
-            switch written {
-            case .success(let entries): for (r, e) in zip(batch, entries) { r.result = .success(e) }
-            case .failure(let error): for r in batch { r.result = .failure(error) }
-            }
+            for (r, result) in zip(batch, results) { r.result = result }
             appending = false
             condition.broadcast()
         }
         return try request.result!.get()
+    }
+
+    /// The batch in one transaction; failing that, each entry in one of its own, so an entry
+    /// that cannot be appended (or a moment the store was out of reach) fails its own request,
+    /// not every request that arrived with it.
+    static func append(_ batch: [Request], _ write: ([Request]) throws -> [AuditEntry]) -> [Result<AuditEntry, any Error>] {
+        func checked(_ requests: [Request]) throws -> [AuditEntry] {
+            let entries = try write(requests)
+            precondition(entries.count == requests.count, "\(entries.count) audit entries appended for \(requests.count)")
+            return entries
+        }
+        do {
+            return try checked(batch).map { .success($0) }
+        } catch {
+            guard batch.count > 1 else { return [.failure(error)] }
+            return batch.map { r in Result { try checked([r])[0] } }
+        }
     }
 }

@@ -420,23 +420,31 @@ public final class IdentityVault: Sendable {
     }
 
     /// The identities behind pseudonyms, read together, by pseudonym.
-    /// A list of up to 512 (a worklist's page) is one statement: one round trip on PostgreSQL.
+    /// Up to 512 people (a worklist's page) are one statement, one round trip on PostgreSQL; more
+    /// are read in several, on one snapshot.
     public func identities(of pseudonyms: [String]) throws -> [String: VaultEntry] {
-        var found: [String: VaultEntry] = [:]
-        found.reserveCapacity(pseudonyms.count)
-        try Self.inLists(Set(pseudonyms).map(SQLValue.text)) { list, values in
-            for row in try database.select("SELECT \(VaultEntry.columns) FROM identity WHERE pseudonym IN \(list)", values) {
-                let entry = try VaultEntry(row: row)
-                found[entry.pseudonym] = entry
+        let asked = Set(pseudonyms).map(SQLValue.text)
+        func read(_ rows: (String, [SQLValue]) throws -> [SQLRow]) throws -> [String: VaultEntry] {
+            var found: [String: VaultEntry] = [:]
+            found.reserveCapacity(asked.count)
+            try Self.inLists(asked) { list, values in
+                for row in try rows("SELECT \(VaultEntry.columns) FROM identity WHERE pseudonym IN \(list)", values) {
+                    let entry = try VaultEntry(row: row)
+                    found[entry.pseudonym] = entry
+                }
             }
+            return found
         }
-        return found
+        if asked.count <= Self.inListLengths[Self.inListLengths.count - 1] { return try read(database.select) }
+        return try database.read { db in try read(db.rows) }
     }
 
     /// `values` as `IN (?, ...)` lists of a few fixed lengths, the last padded by repeating a
     /// value: few distinct statements for any number of values, each prepared once on SQLite.
+    static let inListLengths = [1, 8, 64, 512]
+
     static func inLists(_ values: [SQLValue], _ body: (String, [SQLValue]) throws -> Void) throws {
-        let lengths = [1, 8, 64, 512]
+        let lengths = inListLengths
         var start = 0
         while start < values.count {
             let chunk = Array(values[start..<min(values.count, start + lengths[lengths.count - 1])])

@@ -95,10 +95,14 @@ public final class PostgreSQLDatabase: SQLDatabase {
 
     func statement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
         let connection = try checkOut()
-        defer { checkIn(connection, reusable: true) }
         do {
-            return try Connection(connection: connection, logger: logger).rows(sql, arguments)
+            let rows = try Connection(connection: connection, logger: logger).rows(sql, arguments)
+            checkIn(connection, reusable: true)
+            return rows
         } catch {
+            // The server's refusal of a statement leaves the connection ready; anything else
+            // (a connection lost) may not have closed it yet.
+            checkIn(connection, reusable: (error as? PSQLError)?.code == .server)
             throw reported(error)
         }
     }

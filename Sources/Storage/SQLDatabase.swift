@@ -147,10 +147,11 @@ extension SQLConnection {
         try rows(sql, arguments.map(\.sqlValue)).first
     }
 
-    /// Inserts many rows, a hundred to a statement: a statement per row would cost a round trip
-    /// each on PostgreSQL. `values(i)` gives row `i`'s values in `columns` order.
+    /// Inserts many rows, about a hundred to a statement: a statement per row would cost a round
+    /// trip each on PostgreSQL. At most 999 values to a statement, the most SQLite before 3.32
+    /// binds. `values(i)` gives row `i`'s values in `columns` order.
     public func insert(into table: String, columns: [String], count: Int, _ values: (Int) throws -> [SQLValue]) throws {
-        let perStatement = 100
+        let perStatement = max(1, 999 / max(1, columns.count))
         let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         var start = 0
@@ -187,7 +188,8 @@ public protocol SQLDatabase: Sendable {
     /// the writers' lock, in one round trip.
     func change(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
     /// Writes, in one transaction, tables that another guarantee keeps to one writer at a time
-    /// (a run's staged tables: one run at a time holds the data directory's `run.lock`). On
+    /// (the identity vault's tables a run writes: the run holds the data directory's `run.lock`,
+    /// and the vault's other writer, a reviewer's judgement, writes only its own table). On
     /// PostgreSQL it takes neither the writers' lock, so a long load holds up no other writer,
     /// nor the one-minute statement timeout; on SQLite it is a write like any other.
     func writeAlone<T>(_ body: (any SQLConnection) throws -> T) throws -> T

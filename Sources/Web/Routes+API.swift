@@ -38,7 +38,7 @@ extension WebApp.Routes {
         }
 
         router.delete("/api/sessions") { request, _ -> Response in
-            guard let token = WebApp.token(request), sessions.find(token) != nil else {
+            guard let token = WebApp.token(request), try await WebApp.offLoop({ sessions.find(token) }) != nil else {
                 return try WebApp.failure("not signed in", .unauthorized)
             }
             try await WebApp.offLoop { try sessions.end(token) }

@@ -48,7 +48,9 @@ extension WebApp.Routes {
 
         router.post("/logout") { request, context -> Response in
             let form = try await Form(request)
-            if let token = request.cookies[WebSessions.cookie]?.value, let entry = sessions.find(token),
+            // The session is looked up in the store, off the event loops and the task pool.
+            if let token = request.cookies[WebSessions.cookie]?.value,
+                let entry = try await WebApp.offLoop({ sessions.find(token) }),
                 WebSessions.same(entry.csrf, form["csrf"] ?? "")
             {
                 try await WebApp.offLoop { try sessions.end(token) }

@@ -63,7 +63,7 @@ extension WebApp {
             let reserved = Date()
             if let wait = try await WebApp.offLoop({ try throttle.reserve(user: name, address: client, now: reserved) }) {
                 metrics.login("throttled")
-                try platform.recordThrottledLogin(name, purpose: purpose)
+                try await WebApp.offLoop { try platform.recordThrottledLogin(name, purpose: purpose) }
                 throw Refusal.throttled(seconds: wait)
             }
             do {

@@ -308,7 +308,8 @@ public enum WebApp {
 
     /// More threads than cores: a store on PostgreSQL leaves a thread waiting for each answer,
     /// and with one thread per core two requests at a time reached the database. As many as a
-    /// process's connections to it (`PostgreSQLDatabase`).
+    /// process's connections to the store (`PostgreSQLDatabase`); on the embedded store too,
+    /// where the load test measured it (docs/web.md).
     static let blocking: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 8)
         pool.start()

@@ -1,9 +1,10 @@
 import Foundation
 import Governance
 import PHMCore
-import Storage
 import TestSupport
 import Testing
+
+@testable import Storage
 
 /// What several server processes share through the store, on each store: sessions, sign-in
 /// counts, users, cohorts, worklist views, settings, and one audit chain however many write.
@@ -140,4 +141,54 @@ import Testing
         }
         #expect(try a.database.read { try $0.rows("SELECT value FROM setting WHERE name = 'kept'") }.isEmpty)
     }
+}
+
+/// Audit entries of requests arriving together: each request gets its own entry, in batches of
+/// at most 256; a batch that fails is appended again entry by entry, so only the entry at fault
+/// fails its request.
+@Test func auditEntriesAreGroupedAndAFailureStaysWithItsEntry() throws {
+    struct Refused: Error {}
+    /// What the threads saw, under a lock.
+    final class Seen: @unchecked Sendable {
+        let lock = NSLock()
+        var batches: [[String]] = [], results: [Int: Result<AuditEntry, any Error>] = [:]
+    }
+    let queue = AuditQueue(), seen = Seen()
+    @Sendable func write(_ batch: [AuditQueue.Request]) throws -> [AuditEntry] {
+        usleep(1000)
+        guard !batch.contains(where: { $0.detail == "bad" }) else { throw Refused() }
+        seen.lock.withLock { seen.batches.append(batch.map(\.detail)) }
+        return batch.map {
+            AuditEntry(
+                sequence: 0, at: "", user: $0.user, role: "", purpose: "", action: "", outcome: "", detail: $0.detail,
+                previousHash: "", hash: "")
+        }
+    }
+    let group = DispatchGroup()
+    for t in 0..<64 {
+        group.enter()
+        Thread {
+            for k in 0..<10 {
+                let i = t * 10 + k
+                let request = AuditQueue.Request(
+                    user: "u\(i)", role: "r", purpose: "p", action: "a", outcome: "o", detail: i == 300 ? "bad" : "\(i)",
+                    at: Date())
+                let result = Result { try queue.append(request, write) }
+                seen.lock.withLock { seen.results[i] = result }
+            }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    let (batches, results) = seen.lock.withLock { (seen.batches, seen.results) }
+    #expect(results.count == 640)
+    for (i, result) in results {
+        switch result {
+        case .success(let entry): #expect(i != 300 && entry.user == "u\(i)")
+        case .failure: #expect(i == 300)
+        }
+    }
+    let written = batches.flatMap { $0 }
+    #expect(written.count == 639 && Set(written).count == 639 && !written.contains("bad"))
+    #expect(batches.allSatisfy { $0.count <= 256 } && batches.contains { $0.count > 1 }, "\(batches.map(\.count))")
 }
