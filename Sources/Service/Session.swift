@@ -237,26 +237,73 @@ public struct Session: Sendable {
     public func worklist(
         _ cohort: String, version: Int? = nil, reason: String, offset: Int = 0, limit: Int = .max, format: String = "list"
     ) throws -> PracticeWorklist {
+        try open(try rank(cohort, version: version, reason: reason), offset: offset, limit: limit, format: format)
+    }
+
+    /// A worklist ranked and not yet opened: the part of `worklist` that evaluates cohorts. The web
+    /// server runs it among the heavy work, a few at a time, and `open`, which only reads and
+    /// writes the store and the vault, with the light requests, so no heavy slot waits on a database.
+    public struct RankedWorklist: Sendable {
+        let user: String
+        let purpose: Purpose
+        let practiceCode: String
+        let reason: String
+        let saved: CohortRecord
+        let list: Worklist
+        let frame: PersonFrame
+        /// The members on the run this user last opened the list on, for "since last look".
+        let before: (run: Int64, asOf: Day, members: Set<String>)?
+    }
+
+    /// Ranks a saved cohort at the clinician's own practice, and works out its members on the run
+    /// this user last opened it on, for `open` to show who entered and left since.
+    public func rank(_ cohort: String, version: Int? = nil, reason: String) throws -> RankedWorklist {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw AccessError.invalid("re-identification needs a reason")
         }
         try Session.check(reason, "a reason", 500)
-        // Allowed requests are audited below with the people re-identified; a refusal here.
+        // Allowed requests are audited by `open` with the people re-identified; a refusal here.
         if !AccessPolicy.allows(user.role, .viewWorklist, for: purpose) {
             try authorise(.viewWorklist, detail: ["cohort": .string(cohort), "reason": .string(reason)])
         }
         let (saved, list, frame) = try ownPracticeWorklist(of: cohort, version: version)
+        let practiceCode = user.practiceCode!
+        // The run `open`'s record of this look will name as the one before (unless the user opens
+        // the list on another run meanwhile, when "since last look" waits for the next look). An
+        // earlier run's members that cannot be worked out in time wait for the next look too.
+        var before: (run: Int64, asOf: Day, members: Set<String>)?
+        if let look = try? store.lastWorklistView(user: user.name, cohort: cohort, practiceCode: practiceCode),
+            let run = look.run == frame.runId ? look.previous : look.run,
+            let members = (try? platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline))
+                ?? nil
+        {
+            before = (run, members.asOf, members.members)
+        }
+        return RankedWorklist(
+            user: user.name, purpose: purpose, practiceCode: practiceCode, reason: reason, saved: saved, list: list,
+            frame: frame, before: before)
+    }
+
+    /// Opens part of a ranked worklist: records the look, audits every person shown with the
+    /// reason, and re-identifies them from the vault. Only the session that ranked it opens it.
+    public func open(_ ranked: RankedWorklist, offset: Int = 0, limit: Int = .max, format: String = "list") throws
+        -> PracticeWorklist
+    {
+        let (saved, list, frame, cohort, reason) = (ranked.saved, ranked.list, ranked.frame, ranked.saved.name, ranked.reason)
+        guard ranked.user == user.name, ranked.purpose == purpose, ranked.practiceCode == user.practiceCode else {
+            try store.audit(
+                user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.viewWorklist.rawValue,
+                outcome: "denied", detail: Session.json(["cohort": .string(cohort), "reason": "ranked for another session"]))
+            throw AccessError.invalid("a worklist is opened by the session that ranked it")
+        }
+        let practiceCode = ranked.practiceCode
         // Ranked from the frame alone; only the part shown is built and re-identified (data minimisation).
         let start = min(max(0, offset), list.count)
         let shown = list.entries(start..<(start + min(max(0, limit), list.count - start)))
         // Who entered and left the list since this user last looked, on the run they looked at.
-        let practiceCode = user.practiceCode!
         var since: PracticeWorklist.SinceLastLook?
-        // An earlier run's members that could not be worked out in time leave the list without
-        // "since last look" this time rather than failing it; the next look tries again.
         if let run = try store.viewWorklist(user: user.name, cohort: cohort, practiceCode: practiceCode, run: frame.runId),
-            let before = (try? platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline))
-                ?? nil
+            let before = ranked.before, before.run == run
         {
             let now = Set(list.ranking.map { frame.pseudonym[$0] })
             since = .init(
@@ -267,13 +314,13 @@ public struct Session: Sendable {
             .viewWorklist,
             detail: [
                 "cohort": .string(cohort), "version": .number(Double(saved.version)), "reason": .string(reason),
-                "practice": .string(user.practiceCode ?? ""), "reidentified": .array(shown.map { .string($0.pseudonym) }),
+                "practice": .string(practiceCode), "reidentified": .array(shown.map { .string($0.pseudonym) }),
                 "offset": .number(Double(start)), "total": .number(Double(list.count)),
                 "since_run": since.map { .number(Double($0.runId)) } ?? .null, "format": .string(format),
             ])
         let identities = try platform.vault().identities(of: shown.map(\.pseudonym))
         var status: [String: WorklistChange] = [:]
-        for change in try store.worklistChanges(cohort: cohort, practiceCode: user.practiceCode!) {
+        for change in try store.worklistChanges(cohort: cohort, practiceCode: practiceCode) {
             status[change.pseudonym] = change
         }
         let entries = shown.map { entry in

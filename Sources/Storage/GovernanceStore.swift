@@ -263,6 +263,17 @@ public final class GovernanceStore: Sendable {
         return try row?.optional(0, row!.int64)
     }
 
+    /// The run a user last opened a cohort's worklist at a practice on, and the run before that.
+    public func lastWorklistView(user: String, cohort: String, practiceCode: String) throws -> (run: Int64, previous: Int64?)? {
+        guard
+            let row = try database.select(
+                "SELECT runId, previousRunId FROM worklistView WHERE \"user\" = ? AND cohort = ? AND practiceCode = ?",
+                [.text(user), .text(cohort), .text(practiceCode)]
+            ).first
+        else { return nil }
+        return (try row.int64(0), try row.optional(1, row.int64))
+    }
+
     /// Where a run wrote its outputs.
     public func outputFolder(ofRun id: Int64) throws -> String? {
         try database.read { db in try db.row("SELECT outputFolder FROM run WHERE id = ?", id).map { try $0.string(0) } }

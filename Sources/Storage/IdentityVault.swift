@@ -378,6 +378,7 @@ public final class IdentityVault: Sendable {
                 try db.execute("DROP TABLE \(table)")
                 try db.execute("ALTER TABLE \(table)Next RENAME TO \(table)")
             }
+            try db.refreshStatistics(of: ["identity"] + Self.linkageTables)
         }
     }
 
@@ -441,7 +442,7 @@ public final class IdentityVault: Sendable {
 
     /// `values` as `IN (?, ...)` lists of a few fixed lengths, the last padded by repeating a
     /// value: few distinct statements for any number of values, each prepared once on SQLite.
-    static let inListLengths = [1, 8, 64, 512]
+    static let inListLengths = [1, 8, 64, 128, 512]
 
     static func inLists(_ values: [SQLValue], _ body: (String, [SQLValue]) throws -> Void) throws {
         let lengths = inListLengths

@@ -198,6 +198,10 @@ public final class PostgreSQLDatabase: SQLDatabase {
             try execute("CREATE TABLE \(copy) (LIKE \(table) INCLUDING ALL)", [])
         }
 
+        func refreshStatistics(of tables: [String]) throws {
+            try execute("ANALYZE " + tables.joined(separator: ", "), [])
+        }
+
         /// `?` becomes `$1`, `$2`... outside quoted text and names. The store's SQL has no
         /// comments, dollar quotes or escape strings, whose `?` would be misread: refused.
         static func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQuery {

@@ -78,7 +78,11 @@ struct PostgresMigrations: Sendable {
                     """,
                     "CREATE INDEX signInAttemptByKey ON signInAttempt (key, at)",
                 ]
-            )
+            ),
+            (
+                "v2-store-owner",
+                ["CREATE TABLE phm_owner (id integer PRIMARY KEY CHECK (id = 1), directory text NOT NULL)"]
+            ),
         ])
 
     /// The tables of `vault/identity.sqlite` (`IdentityVault`'s migrations), as they are now.
@@ -120,7 +124,11 @@ struct PostgresMigrations: Sendable {
                         decidedAt timestamptz NOT NULL, PRIMARY KEY (identity, person))
                     """,
                 ]
-            )
+            ),
+            (
+                "vault-v2-owner",
+                ["CREATE TABLE phm_owner (id integer PRIMARY KEY CHECK (id = 1), directory text NOT NULL)"]
+            ),
         ])
 
     /// Applies what the database lacks, under the writers' lock, so two servers starting at once

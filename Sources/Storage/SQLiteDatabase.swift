@@ -60,6 +60,8 @@ public final class SQLiteDatabase: SQLDatabase {
             else { throw DatabaseError(message: "no table \(table)") }
             try db.execute(sql: "CREATE TABLE \(copy) " + sql[columns...])
         }
+
+        func refreshStatistics(of tables: [String]) throws {}
     }
 }
 

@@ -22,6 +22,7 @@ public struct StoreLocation: Sendable {
     let sqliteConfiguration: @Sendable () -> Configuration
     let postgresMigrations: PostgresMigrations
     static let recordName = "store.url"
+    static let claimName = "store.claim"
 
     public static let store = StoreLocation(
         holds: "store", environmentVariable: "PHM_STORE", passwordVariable: "PGPASSWORD", sqliteFile: "phm.sqlite",
@@ -63,16 +64,13 @@ public struct StoreLocation: Sendable {
                     )
                 }
                 let database = try PostgreSQLDatabase.open(url, migrations: postgresMigrations)
-                let draft = directory.appendingPathComponent(".\(Self.recordName).\(UUID().uuidString)")
-                defer { unlink(draft.path) }
-                guard
-                    FileManager.default.createFile(
-                        atPath: draft.path, contents: Data((url.canonical + "\n").utf8), attributes: [.posixPermissions: 0o600]),
-                    rename(draft.path, record.path) == 0
-                else { throw StoreLocationError("\(record.path) cannot be written") }
+                try claim(database, for: directory)
+                try Self.write(url.canonical, to: record)
                 return database
             case (_, let kept?):
-                return try PostgreSQLDatabase.open(kept, migrations: postgresMigrations)
+                let database = try PostgreSQLDatabase.open(kept, migrations: postgresMigrations)
+                try claim(database, for: directory)
+                return database
             case (nil, nil):
                 return try SQLiteDatabase(
                     file: directory.appendingPathComponent(sqliteFile), migrator: sqliteMigrator(),
@@ -89,6 +87,44 @@ public struct StoreLocation: Sendable {
         }
     }
 
+    /// A PostgreSQL database serves one data directory: the first to use it claims it with a
+    /// random name, kept in the database and in the directory's `store.claim`, and one with
+    /// another claim, or none, is refused. Two directories' runs would otherwise meet in one
+    /// store, and in one vault each run would rewrite the other's identities and linkage state.
+    /// Server processes sharing a data directory share its claim, and so does a copy of it.
+    func claim(_ database: PostgreSQLDatabase, for directory: URL) throws {
+        let file = directory.appendingPathComponent(Self.claimName)
+        let mine = try Self.recorded(file)
+        let claim = mine ?? UUID().uuidString.lowercased()
+        // One statement, so of two directories claiming a new database at once one wins.
+        let owner = try database.change(
+            """
+            INSERT INTO phm_owner (id, directory) VALUES (1, ?)
+            ON CONFLICT (id) DO UPDATE SET directory = phm_owner.directory RETURNING directory
+            """, [.text(claim)]
+        ).first.map { try $0.string(0) }
+        guard owner == claim else {
+            throw StoreLocationError(
+                mine == nil
+                    ? "the \(holds) at \(database.location) is another data directory's (claimed \(owner ?? "")), and \(directory.path) has no \(Self.claimName): each data directory needs a \(holds) database of its own. If this directory's claim was lost, write the database's back into \(file.path)."
+                    : "the \(holds) at \(database.location) is another data directory's (claimed \(owner ?? ""), not \(claim) as in \(file.path)): each data directory needs a \(holds) database of its own"
+            )
+        }
+        if mine == nil { try Self.write(claim, to: file) }
+    }
+
+    /// Writes a one-line record whole or not at all, readable by the owner alone.
+    static func write(_ line: String, to record: URL) throws {
+        let draft = record.deletingLastPathComponent().appendingPathComponent(
+            ".\(record.lastPathComponent).\(UUID().uuidString)")
+        defer { unlink(draft.path) }
+        guard
+            FileManager.default.createFile(
+                atPath: draft.path, contents: Data((line + "\n").utf8), attributes: [.posixPermissions: 0o600]),
+            rename(draft.path, record.path) == 0
+        else { throw StoreLocationError("\(record.path) cannot be written") }
+    }
+
     /// Runs `body` holding an exclusive lock on the directory's `.store.lock`.
     static func withLock<T>(_ directory: URL, _ body: () throws -> T) throws -> T {
         let file = open(directory.appendingPathComponent(".store.lock").path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
@@ -98,12 +134,12 @@ public struct StoreLocation: Sendable {
         return try body()
     }
 
-    /// The URL recorded in the directory, if any.
+    /// The line recorded in a record file (`store.url`, `store.claim`), if any.
     static func recorded(_ record: URL) throws -> String? {
         guard FileManager.default.fileExists(atPath: record.path) else { return nil }
         guard let data = FileManager.default.contents(atPath: record.path), data.count <= 4096,
             let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
-        else { throw StoreLocationError("\(record.path) does not hold a store URL") }
+        else { throw StoreLocationError("\(record.path) does not hold one line of text") }
         return text
     }
 }

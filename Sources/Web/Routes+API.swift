@@ -127,10 +127,12 @@ extension WebApp.Routes {
                 let limit = min(Pages.worklistMaximum, max(1, body.limit ?? Pages.worklistPage))
                 // A clinical system asks for the same people as a FHIR R4 Group, by NHS number.
                 let fhir = WebApp.prefersFHIR(request.headers[values: .accept])
-                let list = try await heavy.run { deadline in
-                    try session.until(deadline).worklist(
-                        body.cohort, version: body.version, reason: body.reason, offset: body.offset ?? 0, limit: limit,
-                        format: fhir ? "fhir" : "list")
+                // Ranked among the heavy work, opened (the store and the vault) with the light requests.
+                let ranked = try await heavy.run { deadline in
+                    try session.until(deadline).rank(body.cohort, version: body.version, reason: body.reason)
+                }
+                let list = try await WebApp.offLoop {
+                    try session.open(ranked, offset: body.offset ?? 0, limit: limit, format: fhir ? "fhir" : "list")
                 }
                 var response = fhir ? WebApp.fhir(list.fhirGroup) : try WebApp.json(API.Worklist(list))
                 response.headers[.vary] = "Accept"

@@ -153,7 +153,7 @@ extension WebApp.Routes {
             guard WebSessions.same(entry.csrf, form["csrf"] ?? "") else { return WebApp.html(Pages.forbidden, .forbidden) }
             do {
                 let version = try WebApp.version(form["version"])
-                let list = try await heavy.run { deadline in
+                let ranked = try await heavy.run { deadline in
                     let session = entry.session.until(deadline)
                     // The status form on each row posts here too, then the list is shown again.
                     if let pseudonym = form["pseudonym"] {
@@ -161,9 +161,10 @@ extension WebApp.Routes {
                             cohort: form["cohort"] ?? "", version: version, pseudonym: pseudonym,
                             status: try WebApp.status(form["status"]), note: form["note"] ?? "")
                     }
-                    return try session.worklist(
-                        form["cohort"] ?? "", version: version, reason: form["reason"] ?? "",
-                        offset: Int(form["offset"] ?? "") ?? 0, limit: Pages.worklistPage)
+                    return try session.rank(form["cohort"] ?? "", version: version, reason: form["reason"] ?? "")
+                }
+                let list = try await WebApp.offLoop {
+                    try entry.session.open(ranked, offset: Int(form["offset"] ?? "") ?? 0, limit: Pages.worklistPage)
                 }
                 return WebApp.html(Pages.worklist(entry, list, reason: form["reason"] ?? ""))
             } catch {

@@ -138,8 +138,26 @@ import Testing
         try FrameFile.save(next, dataDirectory: fixture.folder)
         try FrameFile.commit(run: next.runId, dataDirectory: fixture.folder)
 
-        for _ in 0..<2 {
-            let list = try clinician.worklist("older", reason: "review")
+        // Ranking works out the members on the run looked at before: opened while that run's
+        // frame is away, the list still says who entered and left. Opened again on the same run,
+        // by a platform that has kept nothing, the run before is the one compared with.
+        let ranked = try clinician.rank("older", reason: "review")
+        let earlier = FrameFile.url(dataDirectory: fixture.folder, run: frame.runId)
+        let away = fixture.folder.appendingPathComponent("away.frame")
+        try FileManager.default.moveItem(at: earlier, to: away)
+        #expect(throws: AccessError.self) { try fixture.session(.analyst, .planning).open(ranked) }
+        let refused = try #require(try fixture.platform.store.auditEntries().last)
+        #expect(refused.action == "view_worklist" && refused.outcome == "denied" && refused.user == Fixture.names[.analyst])
+        for opened in 0..<2 {
+            let list: PracticeWorklist
+            if opened == 0 {
+                list = try clinician.open(ranked)
+                try FileManager.default.moveItem(at: away, to: earlier)
+            } else {
+                let fresh = try Platform(dataDirectory: fixture.folder, key: fixture.key, hasher: PasswordHasher(logN: 4))
+                list = try fresh.login(Fixture.names[.clinician]!, password: Fixture.password, purpose: .directCare)
+                    .worklist("older", reason: "review")
+            }
             let since = try #require(list.since)
             #expect(since.runId == frame.runId && since.left == 3)
             #expect(since.entered == Set(entering.map { next.pseudonym[$0] }))

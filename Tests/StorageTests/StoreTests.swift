@@ -125,6 +125,20 @@ import Testing
         #expect(try vault.count() == 2 && vault.identity(of: "other") == nil)
     }
 
+    /// A run's people, loaded into the vault, are planned with statistics at once: PostgreSQL
+    /// knows how many rows the identities and the linkage state hold as soon as a run is current.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func aLoadedVaultHasItsStatistics() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vault = try vault(.postgres)
+        try vault.stageIdentities((0..<2_000).map { Self.entry(String(format: "p%05d", $0)) })
+        try vault.mergeStaged()
+        try vault.pruneToStaged()
+        let rows = try vault.database.read { db in
+            try db.row("SELECT reltuples::float8 FROM pg_class WHERE relname = 'identity'").map { try $0.double(0) }
+        }
+        #expect(rows == 2_000)
+    }
+
     @Test(arguments: TestStore.available) func linkageStateAndReviewQueueAreReplacedWhole(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let vault = try vault(kind)
@@ -226,6 +240,34 @@ import Testing
         #expect(store?.description.contains("vault-v1") == true)
     }
 
+    /// A store or vault database serves one data directory: a second directory given it is
+    /// refused, and so is its own directory once the claim there is lost, until it is put back.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func aDatabaseServesOneDataDirectory() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for location in [StoreLocation.store, .vault] {
+            let url = try #require(try TestStore.postgres.newDatabase())
+            let (mine, other) = (
+                dir.appendingPathComponent("\(location.environmentVariable)-a"),
+                dir.appendingPathComponent("\(location.environmentVariable)-b")
+            )
+            _ = try location.database(of: mine, given: url, environment: [:])
+            let claim = mine.appendingPathComponent("store.claim")
+            let claimed = try String(contentsOf: claim, encoding: .utf8)
+            _ = try location.database(of: mine, environment: [:])
+            let refused = #expect(throws: StoreLocationError.self) {
+                try location.database(of: other, given: url, environment: [:])
+            }
+            #expect(refused?.description.contains("another data directory's") == true)
+            #expect(!FileManager.default.fileExists(atPath: other.appendingPathComponent("store.url").path))
+            try FileManager.default.removeItem(at: claim)
+            #expect(throws: StoreLocationError.self) { try location.database(of: mine, environment: [:]) }
+            try Data("00000000-0000-0000-0000-000000000000\n".utf8).write(to: claim)
+            #expect(throws: StoreLocationError.self) { try location.database(of: mine, environment: [:]) }
+            try Data(claimed.utf8).write(to: claim)
+            _ = try location.database(of: mine, environment: [:])
+        }
+    }
+
     /// The vault's password is its own: the store's `$PGPASSWORD` never reaches it, given or
     /// recorded, nor the vault's the store.
     @Test(.enabled(if: PostgresTesting.url != nil)) func eachDatabaseHasItsOwnPassword() throws {
@@ -253,7 +295,7 @@ import Testing
     /// IN lists of a few fixed lengths: every value asked once, the last list padded with its
     /// own last value.
     @Test func inListsCoverEveryValue() throws {
-        for count in [0, 1, 2, 8, 9, 64, 65, 511, 512, 513, 1100] {
+        for count in [0, 1, 2, 8, 9, 64, 65, 100, 128, 129, 511, 512, 513, 1100] {
             let values = (0..<count).map { SQLValue.integer(Int64($0)) }
             var seen: [SQLValue] = [], lengths: [Int] = []
             try IdentityVault.inLists(values) { list, arguments in
@@ -261,7 +303,10 @@ import Testing
                 lengths.append(arguments.count)
                 seen += arguments
             }
-            #expect(lengths.allSatisfy { [1, 8, 64, 512].contains($0) }, "\(count): \(lengths)")
+            #expect(lengths.allSatisfy { IdentityVault.inListLengths.contains($0) }, "\(count): \(lengths)")
+            // The last list is padded to the next length only: a worklist's page of 100 asks 128.
+            let rest = count - 512 * max(0, lengths.count - 1)
+            #expect(count == 0 || lengths.last == IdentityVault.inListLengths.first { $0 >= rest })
             #expect(lengths.dropLast().allSatisfy { $0 == 512 })
             #expect(Set(seen.map { "\($0)" }) == Set(values.map { "\($0)" }) && seen.prefix(count) == values[...])
         }
