@@ -378,8 +378,10 @@ public final class IdentityVault: Sendable {
                 try db.execute("DROP TABLE \(table)")
                 try db.execute("ALTER TABLE \(table)Next RENAME TO \(table)")
             }
-            try db.refreshStatistics(of: ["identity"] + Self.linkageTables)
         }
+        // Once the run's people are current, on its own: statistics that cannot be refreshed now
+        // (a lock autovacuum holds) leave the run as it is, and autovacuum refreshes them later.
+        try? database.writeAlone { db in try db.refreshStatistics(of: ["identity"] + Self.linkageTables) }
     }
 
     /// Drops identities and linkage state a killed run staged and never made current.

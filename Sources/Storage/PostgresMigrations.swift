@@ -81,7 +81,12 @@ struct PostgresMigrations: Sendable {
             ),
             (
                 "v2-store-owner",
-                ["CREATE TABLE phm_owner (id integer PRIMARY KEY CHECK (id = 1), directory text NOT NULL)"]
+                [
+                    """
+                    CREATE TABLE phm_owner (
+                        id integer PRIMARY KEY CHECK (id = 1), claim text NOT NULL, directory text NOT NULL)
+                    """
+                ]
             ),
         ])
 
@@ -127,7 +132,12 @@ struct PostgresMigrations: Sendable {
             ),
             (
                 "vault-v2-owner",
-                ["CREATE TABLE phm_owner (id integer PRIMARY KEY CHECK (id = 1), directory text NOT NULL)"]
+                [
+                    """
+                    CREATE TABLE phm_owner (
+                        id integer PRIMARY KEY CHECK (id = 1), claim text NOT NULL, directory text NOT NULL)
+                    """
+                ]
             ),
         ])
 

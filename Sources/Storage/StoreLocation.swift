@@ -94,35 +94,63 @@ public struct StoreLocation: Sendable {
     /// Server processes sharing a data directory share its claim, and so does a copy of it.
     func claim(_ database: PostgreSQLDatabase, for directory: URL) throws {
         let file = directory.appendingPathComponent(Self.claimName)
-        let mine = try Self.recorded(file)
-        let claim = mine ?? UUID().uuidString.lowercased()
+        var claim = try Self.recorded(file)
+        if let kept = claim {
+            guard let uuid = UUID(uuidString: kept) else {
+                throw StoreLocationError("\(file.path) does not hold a claim (a UUID): it names this directory's \(holds)")
+            }
+            claim = uuid.uuidString.lowercased()
+        }
+        // The file first, on disk, then the database: a claim in the database is never left
+        // without the directory that made it knowing it.
+        let made = claim == nil
+        let mine = claim ?? UUID().uuidString.lowercased()
+        if made { try Self.write(mine, to: file) }
         // One statement, so of two directories claiming a new database at once one wins.
         let owner = try database.change(
             """
-            INSERT INTO phm_owner (id, directory) VALUES (1, ?)
-            ON CONFLICT (id) DO UPDATE SET directory = phm_owner.directory RETURNING directory
-            """, [.text(claim)]
-        ).first.map { try $0.string(0) }
-        guard owner == claim else {
+            INSERT INTO phm_owner (id, claim, directory) VALUES (1, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET claim = phm_owner.claim RETURNING claim, directory
+            """, [.text(mine), .text(Self.host + ":" + directory.path)]
+        ).first.map { (claim: try $0.string(0), directory: try $0.string(1)) }
+        guard let owner, owner.claim == mine else {
+            if made { unlink(file.path) }
             throw StoreLocationError(
-                mine == nil
-                    ? "the \(holds) at \(database.location) is another data directory's (claimed \(owner ?? "")), and \(directory.path) has no \(Self.claimName): each data directory needs a \(holds) database of its own. If this directory's claim was lost, write the database's back into \(file.path)."
-                    : "the \(holds) at \(database.location) is another data directory's (claimed \(owner ?? ""), not \(claim) as in \(file.path)): each data directory needs a \(holds) database of its own"
+                "the \(holds) at \(database.location) belongs to the data directory \(owner?.directory ?? "?"), not \(directory.path): each data directory needs a \(holds) database of its own (docs/architecture.md, One data directory per database)"
             )
         }
-        if mine == nil { try Self.write(claim, to: file) }
     }
 
-    /// Writes a one-line record whole or not at all, readable by the owner alone.
+    /// This machine's name, to say which data directory claimed a database.
+    static var host: String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "?" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Writes a one-line record whole or not at all, readable by the owner alone, and on disk
+    /// before it is relied on.
     static func write(_ line: String, to record: URL) throws {
-        let draft = record.deletingLastPathComponent().appendingPathComponent(
-            ".\(record.lastPathComponent).\(UUID().uuidString)")
+        let folder = record.deletingLastPathComponent()
+        let draft = folder.appendingPathComponent(".\(record.lastPathComponent).\(UUID().uuidString)")
         defer { unlink(draft.path) }
-        guard
-            FileManager.default.createFile(
-                atPath: draft.path, contents: Data((line + "\n").utf8), attributes: [.posixPermissions: 0o600]),
-            rename(draft.path, record.path) == 0
-        else { throw StoreLocationError("\(record.path) cannot be written") }
+        do {
+            guard
+                FileManager.default.createFile(
+                    atPath: draft.path, contents: Data((line + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else { throw StoreLocationError("\(record.path) cannot be written") }
+            let handle = try FileHandle(forUpdating: draft)
+            defer { try? handle.close() }
+            try handle.synchronize()
+        } catch {
+            throw StoreLocationError("\(record.path) cannot be written")
+        }
+        guard rename(draft.path, record.path) == 0 else { throw StoreLocationError("\(record.path) cannot be written") }
+        let parent = open(folder.path, O_RDONLY | O_CLOEXEC)
+        if parent >= 0 {
+            _ = fsync(parent)
+            close(parent)
+        }
     }
 
     /// Runs `body` holding an exclusive lock on the directory's `.store.lock`.

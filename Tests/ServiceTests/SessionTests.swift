@@ -154,7 +154,9 @@ import Testing
                 list = try clinician.open(ranked)
                 try FileManager.default.moveItem(at: away, to: earlier)
             } else {
-                let fresh = try Platform(dataDirectory: fixture.folder, key: fixture.key, hasher: PasswordHasher(logN: 4))
+                let fresh = try Platform(
+                    dataDirectory: fixture.folder, key: fixture.key, hasher: PasswordHasher(logN: 4),
+                    careGaps: fixture.folder.appendingPathComponent("care-gaps.yaml"))
                 list = try fresh.login(Fixture.names[.clinician]!, password: Fixture.password, purpose: .directCare)
                     .worklist("older", reason: "review")
             }

@@ -257,13 +257,22 @@ import Testing
             let refused = #expect(throws: StoreLocationError.self) {
                 try location.database(of: other, given: url, environment: [:])
             }
-            #expect(refused?.description.contains("another data directory's") == true)
-            #expect(!FileManager.default.fileExists(atPath: other.appendingPathComponent("store.url").path))
+            // The message names the directory that claimed it, never the claim.
+            #expect(refused?.description.contains("belongs to the data directory") == true)
+            #expect(refused?.description.contains(mine.path) == true)
+            #expect(refused?.description.contains(claimed.trimmingCharacters(in: .whitespacesAndNewlines)) == false)
+            for record in ["store.url", "store.claim"] {
+                #expect(!FileManager.default.fileExists(atPath: other.appendingPathComponent(record).path))
+            }
             try FileManager.default.removeItem(at: claim)
             #expect(throws: StoreLocationError.self) { try location.database(of: mine, environment: [:]) }
-            try Data("00000000-0000-0000-0000-000000000000\n".utf8).write(to: claim)
-            #expect(throws: StoreLocationError.self) { try location.database(of: mine, environment: [:]) }
-            try Data(claimed.utf8).write(to: claim)
+            #expect(!FileManager.default.fileExists(atPath: claim.path))
+            for wrong in ["00000000-0000-0000-0000-000000000000", "not a claim"] {
+                try Data((wrong + "\n").utf8).write(to: claim)
+                #expect(throws: StoreLocationError.self) { try location.database(of: mine, environment: [:]) }
+            }
+            // Put back (in capitals, as a UUID may be written), it is this directory's again.
+            try Data(claimed.uppercased().utf8).write(to: claim)
             _ = try location.database(of: mine, environment: [:])
         }
     }
