@@ -43,6 +43,13 @@ public struct Session: Sendable {
         guard allowed else { throw AccessError.notAllowed(user.role, action, purpose) }
     }
 
+    /// Audits a refusal the policy does not decide (another owner, another session), with why.
+    func refuse(_ action: Action, detail: [String: JSONValue]) throws {
+        try store.audit(
+            user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: action.rawValue,
+            outcome: "denied", detail: Session.json(detail))
+    }
+
     /// Audit details are built from strings, numbers and flags, which always encode.
     static func json(_ detail: [String: JSONValue]) -> String { (try? JSON.text(JSONValue.object(detail))) ?? "{}" }
 
@@ -117,9 +124,7 @@ public struct Session: Sendable {
                 name: name, text: text, json: String(decoding: CohortJSON.encode(definition.expression), as: UTF8.self),
                 description: description, by: user.name)
         } catch let owned as CohortOwned {
-            try store.audit(
-                user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.saveCohort.rawValue,
-                outcome: "denied", detail: Session.json(["cohort": .string(name), "reason": "owned by another user"]))
+            try refuse(.saveCohort, detail: ["cohort": .string(name), "reason": "owned by another user"])
             throw AccessError.notOwner(cohort: name, owner: owned.owner)
         }
     }
@@ -272,8 +277,8 @@ public struct Session: Sendable {
         // the list on another run meanwhile, when "since last look" waits for the next look). An
         // earlier run's members that cannot be worked out in time wait for the next look too.
         var before: (run: Int64, asOf: Day, members: Set<String>)?
-        if let look = try? store.lastWorklistView(user: user.name, cohort: cohort, practiceCode: practiceCode),
-            let run = look.run == frame.runId ? look.previous : look.run,
+        if let run = try? store.worklistRunBefore(
+            user: user.name, cohort: cohort, practiceCode: practiceCode, run: frame.runId),
             let members = (try? platform.members(saved, run: run, purpose: purpose, practiceCode: practiceCode, until: deadline))
                 ?? nil
         {
@@ -291,9 +296,7 @@ public struct Session: Sendable {
     {
         let (saved, list, frame, cohort, reason) = (ranked.saved, ranked.list, ranked.frame, ranked.saved.name, ranked.reason)
         guard ranked.user == user.name, ranked.purpose == purpose, ranked.practiceCode == user.practiceCode else {
-            try store.audit(
-                user: user.name, role: user.role.rawValue, purpose: purpose.rawValue, action: Action.viewWorklist.rawValue,
-                outcome: "denied", detail: Session.json(["cohort": .string(cohort), "reason": "ranked for another session"]))
+            try refuse(.viewWorklist, detail: ["cohort": .string(cohort), "reason": "ranked for another session"])
             throw AccessError.invalid("a worklist is opened by the session that ranked it")
         }
         let practiceCode = ranked.practiceCode

@@ -255,23 +255,26 @@ public final class GovernanceStore: Sendable {
             """
             INSERT INTO worklistView ("user", cohort, practiceCode, runId, previousRunId) VALUES (?, ?, ?, ?, NULL)
             ON CONFLICT ("user", cohort, practiceCode) DO UPDATE SET
-            previousRunId = CASE WHEN worklistView.runId = excluded.runId THEN worklistView.previousRunId ELSE worklistView.runId END,
-            runId = excluded.runId
+            previousRunId = \(Self.runBefore("excluded.runId")), runId = excluded.runId
             RETURNING previousRunId
             """, [.text(user), .text(cohort), .text(practiceCode), .integer(run)]
         ).first
         return try row?.optional(0, row!.int64)
     }
 
-    /// The run a user last opened a cohort's worklist at a practice on, and the run before that.
-    public func lastWorklistView(user: String, cohort: String, practiceCode: String) throws -> (run: Int64, previous: Int64?)? {
-        guard
-            let row = try database.select(
-                "SELECT runId, previousRunId FROM worklistView WHERE \"user\" = ? AND cohort = ? AND practiceCode = ?",
-                [.text(user), .text(cohort), .text(practiceCode)]
-            ).first
-        else { return nil }
-        return (try row.int64(0), try row.optional(1, row.int64))
+    /// The run `viewWorklist` on `run` would return, without recording the look.
+    public func worklistRunBefore(user: String, cohort: String, practiceCode: String, run: Int64) throws -> Int64? {
+        let row = try database.select(
+            "SELECT \(Self.runBefore("?")) FROM worklistView WHERE \"user\" = ? AND cohort = ? AND practiceCode = ?",
+            [.integer(run), .text(user), .text(cohort), .text(practiceCode)]
+        ).first
+        return try row?.optional(0, row!.int64)
+    }
+
+    /// The run a look on `run` compares with: the run looked at last, unless it is this run
+    /// again, when the comparison stays with the run before it.
+    static func runBefore(_ run: String) -> String {
+        "CASE WHEN worklistView.runId = \(run) THEN worklistView.previousRunId ELSE worklistView.runId END"
     }
 
     /// Where a run wrote its outputs.

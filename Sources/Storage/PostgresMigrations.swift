@@ -81,12 +81,7 @@ struct PostgresMigrations: Sendable {
             ),
             (
                 "v2-store-owner",
-                [
-                    """
-                    CREATE TABLE phm_owner (
-                        id integer PRIMARY KEY CHECK (id = 1), claim text NOT NULL, directory text NOT NULL)
-                    """
-                ]
+                [ownerTable]
             ),
         ])
 
@@ -132,14 +127,14 @@ struct PostgresMigrations: Sendable {
             ),
             (
                 "vault-v2-owner",
-                [
-                    """
-                    CREATE TABLE phm_owner (
-                        id integer PRIMARY KEY CHECK (id = 1), claim text NOT NULL, directory text NOT NULL)
-                    """
-                ]
+                [ownerTable]
             ),
         ])
+
+    /// The data directory a database serves (`StoreLocation.claim`): the same in both.
+    static let ownerTable = """
+        CREATE TABLE phm_owner (id integer PRIMARY KEY CHECK (id = 1), claim text NOT NULL, directory text NOT NULL)
+        """
 
     /// Applies what the database lacks, under the writers' lock, so two servers starting at once
     /// do not both apply a change. A database with changes this version does not know is refused:

@@ -94,17 +94,16 @@ public struct StoreLocation: Sendable {
     /// Server processes sharing a data directory share its claim, and so does a copy of it.
     func claim(_ database: PostgreSQLDatabase, for directory: URL) throws {
         let file = directory.appendingPathComponent(Self.claimName)
-        var claim = try Self.recorded(file)
-        if let kept = claim {
-            guard let uuid = UUID(uuidString: kept) else {
+        let kept = try Self.recorded(file).map { text in
+            guard let uuid = UUID(uuidString: text) else {
                 throw StoreLocationError("\(file.path) does not hold a claim (a UUID): it names this directory's \(holds)")
             }
-            claim = uuid.uuidString.lowercased()
+            return uuid
         }
         // The file first, on disk, then the database: a claim in the database is never left
         // without the directory that made it knowing it.
-        let made = claim == nil
-        let mine = claim ?? UUID().uuidString.lowercased()
+        let made = kept == nil
+        let mine = (kept ?? UUID()).uuidString.lowercased()
         if made { try Self.write(mine, to: file) }
         // One statement, so of two directories claiming a new database at once one wins.
         let owner = try database.change(
