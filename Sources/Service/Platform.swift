@@ -179,7 +179,8 @@ public final class Platform: Sendable {
             let now = Date()
             auditChecked.withLock { $0 = checkpoint.map { ($0, now) } }
             return AuditCheck(
-                verification: verification, whole: true, wholeLogCheckedAt: now, checked: checkpoint?.check.entries ?? 0)
+                verification: verification, whole: true, wholeLogCheckedAt: now, checked: checkpoint?.check.entries ?? 0,
+                latest: checkpoint?.latest)
         }
         // One at a time, each carrying on from the last: concurrent views of the audit page
         // would otherwise each read the same stretch of new entries.
@@ -190,7 +191,7 @@ public final class Platform: Sendable {
             let now = Date()
             let check = AuditCheck(
                 verification: verification, whole: state == nil, wholeLogCheckedAt: state?.wholeLogAt ?? now,
-                checked: (checkpoint?.check.entries ?? before) - before)
+                checked: (checkpoint?.check.entries ?? before) - before, latest: checkpoint?.latest)
             // A broken log is never marked: every later check reads it whole.
             state = checkpoint.map { ($0, check.wholeLogCheckedAt) }
             return check
@@ -261,6 +262,15 @@ public struct AuditCheck: Sendable {
     public var wholeLogCheckedAt: Date
     /// How many entries this check read (when intact).
     public var checked: Int
+    /// The latest entries, oldest first, as the check read them (`AuditCheckpoint.latest`); nil
+    /// when the log is broken.
+    public var latest: [AuditEntry]?
+
+    /// The latest `count` entries, oldest first, from those the check read when it read enough.
+    public func latest(_ count: Int) -> [AuditEntry]? {
+        guard let latest, count <= latest.count || latest.count < AuditCheckpoint.kept else { return nil }
+        return Array(latest.suffix(count))
+    }
 }
 
 /// Why a request was refused. Messages name the rule, never a patient.

@@ -381,7 +381,10 @@ public struct Session: Sendable {
     /// The log checked (only the entries since the last check, unless `whole`), and its latest entries.
     public func auditReport(latest: Int, whole: Bool = false) throws -> (check: AuditCheck, latest: [AuditEntry]) {
         try authorise(.viewAudit, detail: ["verify": whole ? "whole" : "since_last_check", "latest": .number(Double(latest))])
-        return (try platform.verifyAudit(whole: whole), try store.latestAuditEntries(latest))
+        // The entries this check read, as a second read would find them; a longer list, or a
+        // broken log, read from the store.
+        let check = try platform.verifyAudit(whole: whole)
+        return (check, try check.latest(latest) ?? store.latestAuditEntries(latest))
     }
 
     /// The seals of the stretches of the log moved to archive files.

@@ -122,6 +122,12 @@ public struct CohortOwned: Error, Sendable {
 public struct AuditCheckpoint: Sendable, Equatable {
     public var row: Int64
     public var check: AuditChainCheck
+    /// The latest entries the checks read, oldest first: at most `kept`, and fewer only when
+    /// they are all the log holds. They are what the audit page shows, so a view of the page
+    /// reads from the store only the entries stored since the view before.
+    public var latest: [AuditEntry] = []
+
+    public static let kept = 200
 }
 
 /// Users, sessions, cohorts, worklist status, the audit log and data sharing settings, in the
@@ -474,6 +480,7 @@ public final class GovernanceStore: Sendable {
             let checkpoint = checkpoint.flatMap { c in seal.map { c.check.entries <= $0.through } == true ? nil : c }
             var check = checkpoint?.check ?? seal.map { AuditChainCheck(after: $0.through, head: $0.head) } ?? AuditChainCheck()
             var row = checkpoint?.row ?? 0
+            var latest = (checkpoint?.latest ?? []).filter { $0.sequence > Int64(seal?.through ?? 0) }
             if let checkpoint, checkpoint.row > 0 {
                 let last = try db.row("SELECT \(AuditEntry.columns) FROM audit WHERE rowid = ?", checkpoint.row)
                     .map(AuditEntry.init(row:))
@@ -485,10 +492,13 @@ public final class GovernanceStore: Sendable {
             while true {
                 let page = try db.rows(
                     "SELECT \(AuditEntry.columns), rowid FROM audit WHERE rowid > ? ORDER BY rowid LIMIT ?", row, Self.auditPage)
-                for next in page {
-                    guard check.add(try AuditEntry(row: next), key: key) else { return (check.result, nil) }
+                for (i, next) in page.enumerated() {
+                    let entry = try AuditEntry(row: next)
+                    guard check.add(entry, key: key) else { return (check.result, nil) }
                     row = try next.int64(10)
+                    if i >= page.count - AuditCheckpoint.kept { latest.append(entry) }
                 }
+                latest = Array(latest.suffix(AuditCheckpoint.kept))
                 if page.count < Self.auditPage { break }
             }
             if let anchor, anchor.entries > (seal?.through ?? 0) || anchor.entries == seal?.through {
@@ -506,7 +516,7 @@ public final class GovernanceStore: Sendable {
                     return (.broken(position: anchor.entries, sequence: Int64(anchor.entries), reason: reason), nil)
                 }
             }
-            return (check.result, AuditCheckpoint(row: row, check: check))
+            return (check.result, AuditCheckpoint(row: row, check: check, latest: latest))
         }
     }
 

@@ -14,7 +14,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     let url: PostgresURL
     let configuration: PostgresConnection.Configuration
     let logger: Logger
-    let idle = NIOLockedValueBox<[PostgresConnection]>([])
+    let idle = NIOLockedValueBox<[PooledConnection]>([])
     /// At most this many connections at once; a caller past it waits for one to be returned.
     let slots: DispatchSemaphore
     let nextID = NIOLockedValueBox(0)
@@ -57,7 +57,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     }
 
     deinit {
-        for connection in idle.withLockedValue({ $0 }) { connection.close().whenComplete { _ in } }
+        for pooled in idle.withLockedValue({ $0 }) { pooled.connection.close().whenComplete { _ in } }
     }
 
     /// Reads in one read-only transaction on a snapshot (`REPEATABLE READ`), as SQLite's reads are.
@@ -96,27 +96,36 @@ public final class PostgreSQLDatabase: SQLDatabase {
     func statement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
         let connection = try checkOut()
         do {
-            let rows = try Connection(connection: connection, logger: logger).rows(sql, arguments)
+            let rows = try Connection(pooled: connection, logger: logger).rows(sql, arguments)
             checkIn(connection, reusable: true)
             return rows
         } catch {
             // The server's refusal of a statement leaves the connection ready; anything else
             // (a connection lost) may not have closed it yet.
-            checkIn(connection, reusable: (error as? PSQLError)?.code == .server)
+            checkIn(connection, reusable: Self.refusedByServer(error))
             throw reported(error)
         }
+    }
+
+    /// Whether the server answered with an error (the connection is still in step), in either
+    /// of PostgresNIO's error types: a prepared statement's errors come in the older one.
+    static func refusedByServer(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.code == .server }
+        if case .server = error as? PostgresError { return true }
+        return false
     }
 
     /// A transaction on a connection of the pool. A connection whose transaction could not be
     /// ended is closed, never returned to the pool.
     func transaction<T>(begin: [String], _ body: (any SQLConnection) throws -> T) throws -> T {
         let connection = try checkOut()
-        let sql = Connection(connection: connection, logger: logger)
+        let sql = Connection(pooled: connection, logger: logger)
         do {
             for statement in begin { try sql.execute(statement, []) }
             let result = try body(sql)
             // A transaction a failed statement aborted ends in ROLLBACK, whatever COMMIT says.
-            let tag = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait().metadata.command
+            let tag = try connection.connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait().metadata
+                .command
             guard tag == "COMMIT" else { throw PostgresStoreError("PostgreSQL at \(url): the transaction was rolled back") }
             checkIn(connection, reusable: true)
             return result
@@ -130,20 +139,20 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// page; the server turns errors into a generic 500 anyway, and a command's operator needs
     /// the message.
     func reported(_ error: any Error) -> any Error {
-        error is PSQLError ? PostgresStoreError(url.describe(error)) : error
+        error is PSQLError || error is PostgresError ? PostgresStoreError(url.describe(error)) : error
     }
 
     /// A connection of the pool, waited for at most 30 seconds: given back with `checkIn`.
-    func checkOut() throws -> PostgresConnection {
+    func checkOut() throws -> PooledConnection {
         guard slots.wait(timeout: .now() + 30) == .success else {
             throw PostgresStoreError("PostgreSQL at \(url): every connection of this process stayed busy for 30 seconds")
         }
         do {
             // A connection the server closed while idle (a restart, a failover) is dropped, not used.
-            var connection: PostgresConnection
+            var connection: PooledConnection
             repeat {
-                connection = try idle.withLockedValue { $0.popLast() } ?? connect()
-            } while connection.isClosed
+                connection = try idle.withLockedValue { $0.popLast() } ?? PooledConnection(connect())
+            } while connection.connection.isClosed
             return connection
         } catch {
             slots.signal()
@@ -152,11 +161,11 @@ public final class PostgreSQLDatabase: SQLDatabase {
     }
 
     /// Back to the pool, or closed when it is in a state not to be trusted.
-    func checkIn(_ connection: PostgresConnection, reusable: Bool) {
-        if reusable && !connection.isClosed {
+    func checkIn(_ connection: PooledConnection, reusable: Bool) {
+        if reusable && !connection.connection.isClosed {
             idle.withLockedValue { $0.append(connection) }
         } else {
-            try? connection.close().wait()
+            try? connection.connection.close().wait()
         }
         slots.signal()
     }
@@ -177,16 +186,32 @@ public final class PostgreSQLDatabase: SQLDatabase {
 
     /// Statements on one connection, waiting for each answer.
     struct Connection: SQLConnection {
-        let connection: PostgresConnection
+        let pooled: PooledConnection
         let logger: Logger
 
         func execute(_ sql: String, _ arguments: [SQLValue]) throws {
-            _ = try connection.query(try Self.query(sql, arguments), logger: logger).wait()
+            _ = try run(sql, arguments)
         }
 
         func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
-            let result = try connection.query(try Self.query(sql, arguments), logger: logger).wait()
-            for row in result.rows { try body(SQLRow(try row.map(Self.value))) }
+            for row in try run(sql, arguments) { try body(SQLRow(try row.map(Self.value))) }
+        }
+
+        /// A statement run as prepared on this connection once it has been seen here before,
+        /// else parsed and planned for this one use.
+        func run(_ sql: String, _ arguments: [SQLValue]) throws -> [PostgresRow] {
+            let (text, binds) = try Self.statement(sql, arguments)
+            if let prepared = try pooled.prepared(text, logger: logger) {
+                do {
+                    return try prepared.execute(binds).wait()
+                } catch {
+                    pooled.forget(text, after: error)
+                    throw error
+                }
+            }
+            var bindings = PostgresBindings(capacity: binds.count)
+            for bind in binds { bindings.append(bind) }
+            return try pooled.connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: logger).wait().rows
         }
 
         func tableExists(_ table: String) throws -> Bool {
@@ -202,9 +227,12 @@ public final class PostgreSQLDatabase: SQLDatabase {
             try execute("ANALYZE " + tables.joined(separator: ", "), [])
         }
 
-        /// `?` becomes `$1`, `$2`... outside quoted text and names. The store's SQL has no
-        /// comments, dollar quotes or escape strings, whose `?` would be misread: refused.
-        static func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQuery {
+        /// `?` becomes `$1`, `$2`... outside quoted text and names, cast to its value's type
+        /// (`$1::int8`), so a statement prepared once takes the types its values have (as an
+        /// unprepared one does) and a value of another type makes another statement. A null has
+        /// no type of its own and takes its place's. The store's SQL has no comments, dollar
+        /// quotes or escape strings, whose `?` would be misread: refused.
+        static func statement(_ sql: String, _ arguments: [SQLValue]) throws -> (text: String, binds: [PostgresData]) {
             var text: [UInt8] = []
             text.reserveCapacity(sql.utf8.count + 16)
             var quote: UInt8?
@@ -220,6 +248,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
                 } else if byte == UInt8(ascii: "?") {
                     n += 1
                     text += Array("$\(n)".utf8)
+                    if n <= arguments.count, let type = Self.cast(arguments[n - 1]) { text += Array("::\(type)".utf8) }
                 } else {
                     let pair = (previous, byte)
                     if byte == UInt8(ascii: "$") || pair == (UInt8(ascii: "-"), UInt8(ascii: "-"))
@@ -235,24 +264,39 @@ public final class PostgreSQLDatabase: SQLDatabase {
             guard n == arguments.count else {
                 throw PostgresStoreError("a statement has \(n) placeholders and \(arguments.count) arguments")
             }
-            let sql = String(decoding: text, as: UTF8.self)
-            var binds = PostgresBindings(capacity: arguments.count)
-            for argument in arguments {
+            let binds = arguments.map { argument -> PostgresData in
                 switch argument {
-                case .null: binds.appendNull()
-                case .integer(let v): binds.append(v)
-                case .real(let v): binds.append(v)
-                case .text(let v): binds.append(v)
-                case .blob(let v): binds.append(ByteBuffer(bytes: v))
-                case .bool(let v): binds.append(v)
-                case .date(let v): binds.append(v)
+                case .null: .null
+                case .integer(let v): PostgresData(int64: v)
+                case .real(let v): PostgresData(double: v)
+                case .text(let v): PostgresData(string: v)
+                case .blob(let v): PostgresData(bytes: v)
+                case .bool(let v): PostgresData(bool: v)
+                case .date(let v): PostgresData(date: v)
                 }
             }
-            return PostgresQuery(unsafeSQL: sql, binds: binds)
+            return (String(decoding: text, as: UTF8.self), binds)
+        }
+
+        /// The type a value is bound as, as PostgreSQL names it.
+        static func cast(_ value: SQLValue) -> String? {
+            switch value {
+            case .null: nil
+            case .integer: "int8"
+            case .real: "float8"
+            case .text: "text"
+            case .blob: "bytea"
+            case .bool: "bool"
+            case .date: "timestamptz"
+            }
         }
 
         static func value(_ cell: PostgresCell) throws -> SQLValue {
             guard cell.bytes != nil else { return .null }
+            // Every Bind asks for binary rows; a prepared statement's description of its rows,
+            // taken when it was prepared, says text.
+            var cell = cell
+            cell.format = .binary
             switch cell.dataType {
             case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
             case .float4, .float8: return .real(try cell.decode(Double.self))
@@ -271,4 +315,60 @@ public final class PostgreSQLDatabase: SQLDatabase {
 public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A connection of the pool and the statements prepared on it. A statement is prepared the
+/// second time the connection sees it (a one-off, such as a migration, costs no extra round
+/// trip), and then runs without being parsed and planned again: on the store's busiest routes
+/// parsing and planning took about a third of PostgreSQL's time. At most `capacity` statements
+/// are kept, the least recently used closed first. Used by one caller at a time (it is checked
+/// out of the pool), so it takes no lock.
+final class PooledConnection: @unchecked Sendable {
+    let connection: PostgresConnection
+    private var seen: Set<String> = []
+    private var prepared: [String: (statement: PreparedQuery, used: Int)] = [:]
+    private var uses = 0
+    static let capacity = 128
+
+    init(_ connection: PostgresConnection) { self.connection = connection }
+
+    /// The statement prepared, or nil to run it unprepared this time. Only statements that plan
+    /// (not transaction control or definitions) are prepared.
+    func prepared(_ text: String, logger: Logger) throws -> PreparedQuery? {
+        uses += 1
+        if let entry = prepared[text] {
+            prepared[text] = (entry.statement, uses)
+            return entry.statement
+        }
+        guard Self.plans(text) else { return nil }
+        guard seen.remove(text) != nil else {
+            if seen.count >= 4 * Self.capacity { seen.removeAll() }
+            seen.insert(text)
+            return nil
+        }
+        let statement = try connection.prepare(query: text).wait()
+        if prepared.count >= Self.capacity, let oldest = prepared.min(by: { $0.value.used < $1.value.used }) {
+            prepared[oldest.key] = nil
+            oldest.value.statement.deallocate().whenComplete { _ in }
+        }
+        prepared[text] = (statement, uses)
+        return statement
+    }
+
+    /// A prepared statement the server no longer has, or can no longer run as prepared (a table
+    /// it reads was changed), is prepared again at its next use; a statement refused for its
+    /// values (a constraint) is kept.
+    func forget(_ text: String, after error: any Error) {
+        if case .server(let message) = error as? PostgresError,
+            let state = message.fields[.sqlState], !["26000", "0A000"].contains(state)
+        {
+            return
+        }
+        prepared[text] = nil
+    }
+
+    static func plans(_ text: String) -> Bool {
+        let head = text.utf8.prefix(7).map { $0 | 0x20 }
+        return ["select", "insert", "update", "delete", "with"].contains { head.starts(with: $0.utf8) }
+    }
 }

@@ -156,13 +156,20 @@ extension PostgresURL {
         {
             return describe(cause)
         }
+        if case .server(let server) = error as? PostgresError, let message = server.fields[.message] {
+            let more = [server.fields[.detail], server.fields[.hint], server.fields[.locationContext].map { "where: \($0)" }]
+            return Self.serverMessage(message, more.compactMap { $0 }, state: server.fields[.sqlState], at: description)
+        }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let info = error.serverInfo, let message = info[.message] {
             let more = [info[.detail], info[.hint], info[.locationContext].map { "where: \($0)" }].compactMap { $0 }
-            let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-            return "PostgreSQL at \(description): \(([message] + more).joined(separator: "; "))\(state)"
+            return Self.serverMessage(message, more, state: info[.sqlState], at: description)
         }
         if let underlying = error.underlying { return "cannot reach PostgreSQL at \(description): \(underlying)" }
         return "PostgreSQL at \(description): \(error.code)"
+    }
+
+    static func serverMessage(_ message: String, _ more: [String], state: String?, at server: String) -> String {
+        "PostgreSQL at \(server): \(([message] + more).joined(separator: "; "))\(state.map { " (SQLSTATE \($0))" } ?? "")"
     }
 }

@@ -317,6 +317,28 @@ import Testing
     }
 }
 
+/// The audit page's entries are those its check read: the store's latest, the view's own entry
+/// last. A longer list than the check keeps, or the entries of a broken log, are read from the store.
+@Test func theAuditPageShowsTheEntriesItsCheckRead() throws {
+    let fixture = try Fixture()
+    let store = fixture.platform.store
+    let ig = try fixture.session(.igLead, .administration)
+    for _ in 0..<AuditCheckpoint.kept { _ = try ig.sharing() }
+    for count in [0, 3, AuditCheckpoint.kept, AuditCheckpoint.kept + 50] {
+        let report = try ig.auditReport(latest: count)
+        #expect(report.latest == (try store.latestAuditEntries(count)))
+        #expect(report.latest.last?.action == (count == 0 ? nil : "view_audit"))
+        #expect(report.check.latest?.count == AuditCheckpoint.kept)
+    }
+    _ = try ig.sharing()
+    let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
+    try db.write { try $0.execute(sql: "UPDATE audit SET detail = '{}' WHERE sequence = (SELECT max(sequence) FROM audit)") }
+    let broken = try ig.auditReport(latest: 5)
+    #expect(broken.check.latest == nil && broken.check.verification.brokenPosition != nil)
+    #expect(broken.latest == (try store.latestAuditEntries(5)))
+    #expect(broken.latest.contains { $0.action == "manage_sharing" && $0.detail == "{}" })
+}
+
 extension AuditVerification {
     var brokenPosition: Int? {
         if case .broken(let position, _, _) = self { return position }

@@ -128,6 +128,48 @@ import Testing
         #expect(try b.verifyAudit().0 == .intact(entries: 200, head: entries.last!.hash))
     }
 
+    /// A statement a connection has seen before runs prepared there: the same answers, a null
+    /// in place of a value makes a statement of its own, a refusal of its values leaves it
+    /// prepared and the connection in use, a table replaced under it is read anew, and one
+    /// whose rows changed shape fails once and is prepared again.
+    @Test(.enabled(if: PostgresTesting.url != nil)) func statementsRunPreparedOnceSeen() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try stores(.postgres).0.database
+        let create = "CREATE TABLE probe (id int4 PRIMARY KEY, label text, score float8)"
+        let insert = "INSERT INTO probe (id, label, score) VALUES (?, ?, ?)"
+        let select = "SELECT label, score FROM probe WHERE id = ?"
+        func row(_ i: Int) -> [SQLValue] { [.integer(Int64(i)), i == 4 ? .null : .text("n\(i)"), .real(Double(i) / 2)] }
+        try db.write { try $0.execute(create, []) }
+        // One thread: the pool hands back the connection used last, so each call meets the one before.
+        for i in 1...8 { try db.write { try $0.execute(insert, row(i)) } }
+        let (answers, prepared) = try db.read { db in
+            let answers = try (1...8).map { try db.rows(select, [.integer(Int64($0))]).first?.values }
+            let prepared = try db.rows("SELECT statement FROM pg_prepared_statements").map { try $0.string(0) }
+            return (answers, prepared)
+        }
+        #expect(answers == (1...8).map { Array(row($0).dropFirst()) })
+        #expect(prepared.contains("SELECT label, score FROM probe WHERE id = $1::int8"))
+        #expect(prepared.contains("INSERT INTO probe (id, label, score) VALUES ($1::int8, $2::text, $3::float8)"))
+        for _ in 0..<3 {
+            let refused = #expect(throws: PostgresStoreError.self) { try db.write { try $0.execute(insert, row(1)) } }
+            #expect(refused?.description.contains("duplicate key value") == true)
+            #expect(refused?.description.contains("SQLSTATE 23505") == true)
+        }
+        try db.write { try $0.execute(insert, row(9)) }
+        try db.write { db in
+            try db.execute("DROP TABLE probe", [])
+            try db.execute(create, [])
+            try db.execute(insert, [.integer(1), .text("new"), .real(1)])
+        }
+        #expect(try db.read { try $0.rows(select, [.integer(1)]) }.map(\.values) == [[.text("new"), .real(1)]])
+        let whole = "SELECT * FROM probe WHERE id = ?"
+        for _ in 0..<2 { _ = try db.read { try $0.rows(whole, [.integer(1)]) } }
+        try db.write { try $0.execute("ALTER TABLE probe ADD COLUMN note text", []) }
+        #expect(throws: PostgresStoreError.self) { try db.read { try $0.rows(whole, [.integer(1)]) } }
+        #expect(
+            try db.read { try $0.rows(whole, [.integer(1)]) }.map(\.values) == [[.integer(1), .text("new"), .real(1), .null]])
+    }
+
     /// PostgreSQL aborts a transaction at its first failed statement: a write whose body went on
     /// past one is reported as failed, never as committed.
     @Test(.enabled(if: PostgresTesting.url != nil)) func anAbortedTransactionIsNotReportedCommitted() throws {

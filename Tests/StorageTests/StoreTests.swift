@@ -380,6 +380,31 @@ import Testing
         #expect(try store.verifyAudit(after: advanced) == (next, advanced))
     }
 
+    /// The latest entries a check read are the store's latest, as the audit page shows them:
+    /// carried on from check to check, cut at the seal when older entries are archived, at most
+    /// `AuditCheckpoint.kept`, and the same as a whole check's.
+    @Test(arguments: TestStore.available) func theLatestEntriesReadAreTheStoresLatest(_ kind: TestStore) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try store(kind, entries: 150)
+        let kept = AuditCheckpoint.kept
+        var checkpoint = try #require(try store.verifyAudit().1)
+        #expect(checkpoint.latest == (try store.latestAuditEntries(kept)) && checkpoint.latest.count == 150)
+        for i in 150..<260 { try append(store, i) }
+        checkpoint = try #require(try store.verifyAudit(after: checkpoint).1)
+        #expect(checkpoint.latest.map(\.sequence) == Array(61...260))
+        #expect(checkpoint.latest == (try store.latestAuditEntries(kept)))
+        let archives = dir.appendingPathComponent("archives")
+        _ = try store.archiveAudit(through: 40, to: archives)
+        checkpoint = try #require(try store.verifyAudit(after: checkpoint).1)
+        #expect(checkpoint.latest.map(\.sequence) == Array(61...260))
+        _ = try store.archiveAudit(through: 250, to: archives)
+        for i in 260..<263 { try append(store, i) }
+        checkpoint = try #require(try store.verifyAudit(after: checkpoint).1)
+        #expect(checkpoint.latest.map(\.sequence) == Array(251...263))
+        #expect(checkpoint.latest == (try store.latestAuditEntries(kept)))
+        #expect(try store.verifyAudit().1?.latest == checkpoint.latest)
+    }
+
     @Test(arguments: TestStore.available) func findsChangesAfterTheCheckpointAndAtIt(_ kind: TestStore) throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try store(kind, entries: 10)
@@ -571,10 +596,10 @@ import Testing
 /// The placeholders of the shared SQL become PostgreSQL's numbered ones outside quotes; SQL the
 /// rewriting could misread is refused.
 @Test func placeholdersAreNumberedOutsideQuotes() throws {
-    let query = try PostgreSQLDatabase.Connection.query(#"SELECT '?', "a?", ? FROM t WHERE x = ?"#, [.integer(1), .null])
-    #expect(query.sql == #"SELECT '?', "a?", $1 FROM t WHERE x = $2"#)
+    let query = try PostgreSQLDatabase.Connection.statement(#"SELECT '?', "a?", ? FROM t WHERE x = ?"#, [.integer(1), .null])
+    #expect(query.text == #"SELECT '?', "a?", $1::int8 FROM t WHERE x = $2"#)
     for sql in ["SELECT 1 -- ?", "SELECT /* ? */ 1", "SELECT $$?$$", "SELECT 'open"] {
-        #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.query(sql, []) }
+        #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.statement(sql, []) }
     }
-    #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.query("SELECT ?", []) }
+    #expect(throws: PostgresStoreError.self) { try PostgreSQLDatabase.Connection.statement("SELECT ?", []) }
 }
