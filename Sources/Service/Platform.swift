@@ -268,6 +268,7 @@ public struct AuditCheck: Sendable {
 
     /// The latest `count` entries, oldest first, from those the check read when it read enough.
     public func latest(_ count: Int) -> [AuditEntry]? {
+        let count = max(0, count)
         guard let latest, count <= latest.count || latest.count < AuditCheckpoint.kept else { return nil }
         return Array(latest.suffix(count))
     }

@@ -94,9 +94,29 @@ public struct Session: Sendable {
             ? try CohortJSON.parse(Data(source.utf8)) : try CohortText.parse(source)
     }
 
-    /// A cohort counted and profiled within this session's scope.
-    public func query(_ definition: CohortDefinition) throws -> CohortResult {
+    /// A cohort counted and profiled within this session's scope: audited (`authorised`), then
+    /// worked out (`profile`). The server audits on the store's threads and works the profile out
+    /// in a heavy-work slot, so no slot waits on the store.
+    public func query(_ definition: CohortDefinition) throws -> CohortResult { try profile(authorised(definition)) }
+
+    /// A cohort query allowed and audited, for `profile` of the same session.
+    public struct AuthorisedQuery: Sendable {
+        let user: String
+        let purpose: Purpose
+        let definition: CohortDefinition
+    }
+
+    public func authorised(_ definition: CohortDefinition) throws -> AuthorisedQuery {
         try authorise(.queryCohort, detail: ["definition": .string(CohortText.format(definition.expression))])
+        return AuthorisedQuery(user: user.name, purpose: purpose, definition: definition)
+    }
+
+    public func profile(_ query: AuthorisedQuery) throws -> CohortResult {
+        guard query.user == user.name, query.purpose == purpose else {
+            try refuse(.queryCohort, detail: ["reason": "authorised for another session"])
+            throw AccessError.invalid("a cohort query is profiled by the session it was authorised for")
+        }
+        let definition = query.definition
         let frame = try platform.frame(for: purpose)
         let start = DispatchTime.now().uptimeNanoseconds
         var rows = try CohortQuery(definition, frame: frame).evaluate(frame, until: deadline)

@@ -18,6 +18,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// At most this many connections at once; a caller past it waits for one to be returned.
     let slots: DispatchSemaphore
     let nextID = NIOLockedValueBox(0)
+    /// Whether this process prepares statements on the database: until the server is found to
+    /// have lost one, as behind a connection pooler that does not keep them.
+    let preparing = NIOLockedValueBox(true)
     public var location: String { url.description }
 
     /// Connects, and brings the database's tables up to this version's (`PostgresMigrations`).
@@ -93,10 +96,17 @@ public final class PostgreSQLDatabase: SQLDatabase {
         try statement(sql, arguments)
     }
 
-    func statement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+    func statement(_ text: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
         let connection = try checkOut()
+        let sql = Connection(pooled: connection, logger: logger)
         do {
-            let rows = try Connection(pooled: connection, logger: logger).rows(sql, arguments)
+            let rows: [SQLRow]
+            do {
+                rows = try sql.rows(text, arguments)
+            } catch  where PooledConnection.isStale(error) {
+                // Outside a transaction nothing was done: again, now unprepared.
+                rows = try sql.rows(text, arguments)
+            }
             checkIn(connection, reusable: true)
             return rows
         } catch {
@@ -151,7 +161,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
             // A connection the server closed while idle (a restart, a failover) is dropped, not used.
             var connection: PooledConnection
             repeat {
-                connection = try idle.withLockedValue { $0.popLast() } ?? PooledConnection(connect())
+                connection =
+                    try idle.withLockedValue { $0.popLast() }
+                    ?? PooledConnection(connect(), preparing: preparing, location: url.description)
             } while connection.connection.isClosed
             return connection
         } catch {
@@ -205,7 +217,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
                 do {
                     return try prepared.execute(binds).wait()
                 } catch {
-                    pooled.forget(text, after: error)
+                    pooled.forget(text, after: error, logger: logger)
                     throw error
                 }
             }
@@ -319,28 +331,39 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
 
 /// A connection of the pool and the statements prepared on it. A statement is prepared the
 /// second time the connection sees it (a one-off, such as a migration, costs no extra round
-/// trip), and then runs without being parsed and planned again: on the store's busiest routes
-/// parsing and planning took about a third of PostgreSQL's time. At most `capacity` statements
-/// are kept, the least recently used closed first. Used by one caller at a time (it is checked
-/// out of the pool), so it takes no lock.
+/// trip), and then runs without being parsed and analysed again: under a load of worklists,
+/// parsing, analysing and planning took about a third of PostgreSQL's CPU time. At most
+/// `capacity` statements are kept, the least recently used closed first. Used by one caller at a
+/// time (it is checked out of the pool), so it takes no lock.
 final class PooledConnection: @unchecked Sendable {
     let connection: PostgresConnection
+    /// The database's switch, shared by its connections, and its URL for the log.
+    let preparing: NIOLockedValueBox<Bool>
+    let location: String
     private var seen: Set<String> = []
     private var prepared: [String: (statement: PreparedQuery, used: Int)] = [:]
     private var uses = 0
     static let capacity = 128
+    /// Longer statements (a load's inserts of a hundred rows) are neither kept nor remembered:
+    /// they would hold memory on both sides for little gain.
+    static let longest = 8_192
 
-    init(_ connection: PostgresConnection) { self.connection = connection }
+    init(_ connection: PostgresConnection, preparing: NIOLockedValueBox<Bool>, location: String) {
+        self.connection = connection
+        self.preparing = preparing
+        self.location = location
+    }
 
     /// The statement prepared, or nil to run it unprepared this time. Only statements that plan
     /// (not transaction control or definitions) are prepared.
     func prepared(_ text: String, logger: Logger) throws -> PreparedQuery? {
+        guard preparing.withLockedValue({ $0 }) else { return nil }
         uses += 1
         if let entry = prepared[text] {
             prepared[text] = (entry.statement, uses)
             return entry.statement
         }
-        guard Self.plans(text) else { return nil }
+        guard text.utf8.count <= Self.longest, Self.plans(text) else { return nil }
         guard seen.remove(text) != nil else {
             if seen.count >= 4 * Self.capacity { seen.removeAll() }
             seen.insert(text)
@@ -355,17 +378,35 @@ final class PooledConnection: @unchecked Sendable {
         return statement
     }
 
-    /// A prepared statement the server no longer has, or can no longer run as prepared (a table
-    /// it reads was changed), is prepared again at its next use; a statement refused for its
-    /// values (a constraint) is kept.
-    func forget(_ text: String, after error: any Error) {
-        if case .server(let message) = error as? PostgresError,
-            let state = message.fields[.sqlState], !["26000", "0A000"].contains(state)
-        {
-            return
-        }
+    /// A statement refused for its values (a constraint) stays prepared. One the server no
+    /// longer has, or can no longer run as prepared, or that failed otherwise, runs unprepared
+    /// next; a lost one means the server does not keep them (a connection pooler), so the
+    /// process stops preparing statements on this database.
+    func forget(_ text: String, after error: any Error, logger: Logger) {
+        if Self.state(error) != nil && !Self.isStale(error) { return }
         prepared[text] = nil
+        guard Self.state(error) == "26000" else { return }
+        let was = preparing.withLockedValue { preparing in
+            defer { preparing = false }
+            return preparing
+        }
+        if was {
+            logger.warning(
+                "PostgreSQL at \(location) lost a prepared statement: statements are no longer prepared on this database (a connection pooler between must keep prepared statements)"
+            )
+        }
     }
+
+    /// The SQLSTATE of a prepared statement's error, when the server sent one (PostgresNIO
+    /// gives those errors in its older type).
+    static func state(_ error: any Error) -> String? {
+        if case .server(let message) = error as? PostgresError { return message.fields[.sqlState] }
+        return nil
+    }
+
+    /// A prepared statement the server no longer has (26000), or whose rows changed shape
+    /// under it (0A000): nothing was done, and the statement runs again unprepared.
+    static func isStale(_ error: any Error) -> Bool { ["26000", "0A000"].contains(state(error)) }
 
     static func plans(_ text: String) -> Bool {
         let head = text.utf8.prefix(7).map { $0 | 0x20 }

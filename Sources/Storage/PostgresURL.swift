@@ -156,9 +156,14 @@ extension PostgresURL {
         {
             return describe(cause)
         }
-        if case .server(let server) = error as? PostgresError, let message = server.fields[.message] {
+        switch error as? PostgresError {
+        case .server(let server):
             let more = [server.fields[.detail], server.fields[.hint], server.fields[.locationContext].map { "where: \($0)" }]
+            let message = server.fields[.message] ?? "an error"
             return Self.serverMessage(message, more.compactMap { $0 }, state: server.fields[.sqlState], at: description)
+        case .connectionClosed: return "cannot reach PostgreSQL at \(description): the connection was closed"
+        case .protocol(let message): return "PostgreSQL at \(description): \(message)"
+        case nil: break
         }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let info = error.serverInfo, let message = info[.message] {

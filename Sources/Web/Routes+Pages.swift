@@ -117,9 +117,8 @@ extension WebApp.Routes {
                     return WebApp.html(
                         Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
                 }
-                let result = try await heavy.run { deadline in
-                    try entry.session.until(deadline).query(try Session.definition(text))
-                }
+                let query = try await WebApp.offLoop { try entry.session.authorised(try Session.definition(text)) }
+                let result = try await heavy.run { deadline in try entry.session.until(deadline).profile(query) }
                 return WebApp.html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
             } catch let error as CohortError {
                 return page(error.description, .badRequest)

@@ -77,23 +77,34 @@ public enum WebApp {
         }
     }
 
-    /// How often the server checks the audit log's newest entries.
+    /// How often the server checks the audit log's newest entries, and the whole log.
     static let auditWatchInterval = Duration.seconds(5)
+    static let auditWholeCheckInterval = Duration.seconds(60 * 60)
 
     /// Checks the whole audit log once, off the request path, then every few seconds the
     /// entries written since, so a view of the audit page finds little left to check and a
-    /// change to a recent entry is logged within seconds. Stops at the first break (logged as an
-    /// error): from then on every check reads the whole log, and the audit page shows the break.
-    static func watchAuditLog(_ platform: Platform, _ logger: Logger, every interval: Duration = auditWatchInterval) async {
+    /// change to a recent entry is logged within seconds; and the whole log again every hour,
+    /// so an edit to an entry already checked (which carrying on cannot see) is found within
+    /// the hour. Stops at the first break (logged as an error): from then on every check reads
+    /// the whole log, and the audit page shows the break.
+    static func watchAuditLog(
+        _ platform: Platform, _ logger: Logger, every interval: Duration = auditWatchInterval,
+        wholeEvery wholeInterval: Duration = auditWholeCheckInterval
+    ) async {
         var whole = true
+        var checkedWhole = ContinuousClock.now
         while !Task.isCancelled {
             do {
+                let started = ContinuousClock.now
                 let check = try await offLoop { [whole] in try platform.verifyAudit(whole: whole, anchoring: true) }
                 guard case .intact = check.verification else {
                     return logger.error("audit log broken", metadata: ["result": "\(check.verification)"])
                 }
-                if whole { logger.info("audit log checked whole", metadata: ["result": "\(check.verification)"]) }
-                whole = false
+                if whole {
+                    logger.info("audit log checked whole", metadata: ["result": "\(check.verification)"])
+                    checkedWhole = started
+                }
+                whole = ContinuousClock.now - checkedWhole >= wholeInterval
                 try await Task.sleep(for: interval)
             } catch is CancellationError {
                 // Stopping: anchor the head as it is now, so the next start can check it.

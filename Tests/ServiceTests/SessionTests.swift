@@ -317,6 +317,23 @@ import Testing
     }
 }
 
+/// A cohort query is audited when it is authorised, before any of it is worked out, and is
+/// profiled only by the session it was authorised for.
+@Test func aQueryIsProfiledByTheSessionItWasAuthorisedFor() throws {
+    let fixture = try Fixture()
+    let analyst = try fixture.session(.analyst, .planning)
+    let clinician = try fixture.session(.clinician, .directCare)
+    let query = try analyst.authorised(try Session.definition("age >= 75"))
+    let audited = try fixture.platform.store.latestAuditEntries(1)
+    #expect(audited.map(\.action) == ["query_cohort"] && audited.map(\.outcome) == ["allowed"])
+    #expect(throws: AccessError.self) { try clinician.profile(query) }
+    let refused = try fixture.platform.store.latestAuditEntries(1)
+    #expect(refused.map(\.outcome) == ["denied"] && refused[0].detail.contains("authorised for another session"))
+    let profiled = try analyst.profile(query).profile
+    let queried = try analyst.query(try Session.definition("age >= 75")).profile
+    #expect(profiled.size > 0 && profiled.size == queried.size && profiled.populationSize == queried.populationSize)
+}
+
 /// The audit page's entries are those its check read: the store's latest, the view's own entry
 /// last. A longer list than the check keeps, or the entries of a broken log, are read from the store.
 @Test func theAuditPageShowsTheEntriesItsCheckRead() throws {
@@ -324,6 +341,7 @@ import Testing
     let store = fixture.platform.store
     let ig = try fixture.session(.igLead, .administration)
     for _ in 0..<AuditCheckpoint.kept { _ = try ig.sharing() }
+    #expect(try ig.auditReport(latest: -1).latest.isEmpty)
     for count in [0, 3, AuditCheckpoint.kept, AuditCheckpoint.kept + 50] {
         let report = try ig.auditReport(latest: count)
         #expect(report.latest == (try store.latestAuditEntries(count)))

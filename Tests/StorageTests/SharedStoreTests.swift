@@ -130,31 +130,48 @@ import Testing
 
     /// A statement a connection has seen before runs prepared there: the same answers, a null
     /// in place of a value makes a statement of its own, a refusal of its values leaves it
-    /// prepared and the connection in use, a table replaced under it is read anew, and one
-    /// whose rows changed shape fails once and is prepared again.
+    /// prepared and the connection in use, a table replaced under it is read anew, one whose
+    /// rows changed shape fails once in a transaction and is retried on its own, at most 128 are
+    /// kept, and a server that loses one is no longer given any.
     @Test(.enabled(if: PostgresTesting.url != nil)) func statementsRunPreparedOnceSeen() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
-        let db = try stores(.postgres).0.database
+        let db = try #require(try stores(.postgres).0.database as? PostgreSQLDatabase)
         let create = "CREATE TABLE probe (id int4 PRIMARY KEY, label text, score float8)"
         let insert = "INSERT INTO probe (id, label, score) VALUES (?, ?, ?)"
         let select = "SELECT label, score FROM probe WHERE id = ?"
         func row(_ i: Int) -> [SQLValue] { [.integer(Int64(i)), i == 4 ? .null : .text("n\(i)"), .real(Double(i) / 2)] }
+        /// The statements prepared on the connection the next call gets, and its server process.
+        func prepared() throws -> (statements: [String], process: Int) {
+            try db.read { db in
+                (
+                    try db.rows("SELECT statement FROM pg_prepared_statements").map { try $0.string(0) },
+                    try db.row("SELECT pg_backend_pid()")?.int(0) ?? 0
+                )
+            }
+        }
         try db.write { try $0.execute(create, []) }
         // One thread: the pool hands back the connection used last, so each call meets the one before.
         for i in 1...8 { try db.write { try $0.execute(insert, row(i)) } }
-        let (answers, prepared) = try db.read { db in
-            let answers = try (1...8).map { try db.rows(select, [.integer(Int64($0))]).first?.values }
-            let prepared = try db.rows("SELECT statement FROM pg_prepared_statements").map { try $0.string(0) }
-            return (answers, prepared)
+        for i in [4, 4] {
+            try db.write { try $0.execute("UPDATE probe SET label = ? WHERE id = ?", [.null, .integer(Int64(i))]) }
         }
+        let answers = try db.read { db in try (1...8).map { try db.rows(select, [.integer(Int64($0))]).first?.values } }
         #expect(answers == (1...8).map { Array(row($0).dropFirst()) })
-        #expect(prepared.contains("SELECT label, score FROM probe WHERE id = $1::int8"))
-        #expect(prepared.contains("INSERT INTO probe (id, label, score) VALUES ($1::int8, $2::text, $3::float8)"))
-        for _ in 0..<3 {
+        let (statements, process) = try prepared()
+        #expect(statements.contains("SELECT label, score FROM probe WHERE id = $1::int8"))
+        #expect(statements.contains("INSERT INTO probe (id, label, score) VALUES ($1::int8, $2::text, $3::float8)"))
+        #expect(statements.contains("UPDATE probe SET label = $1 WHERE id = $2::int8"))
+        // Refused for their values, in a transaction and on their own: still prepared, and the
+        // connection still the same server process.
+        for _ in 0..<2 {
             let refused = #expect(throws: PostgresStoreError.self) { try db.write { try $0.execute(insert, row(1)) } }
             #expect(refused?.description.contains("duplicate key value") == true)
             #expect(refused?.description.contains("SQLSTATE 23505") == true)
+            let alone = #expect(throws: PostgresStoreError.self) { try db.change(insert, row(1)) }
+            #expect(alone?.description.contains("SQLSTATE 23505") == true)
         }
+        let after = try prepared()
+        #expect(Set(after.statements).isSuperset(of: statements) && after.process == process)
         try db.write { try $0.execute(insert, row(9)) }
         try db.write { db in
             try db.execute("DROP TABLE probe", [])
@@ -165,9 +182,26 @@ import Testing
         let whole = "SELECT * FROM probe WHERE id = ?"
         for _ in 0..<2 { _ = try db.read { try $0.rows(whole, [.integer(1)]) } }
         try db.write { try $0.execute("ALTER TABLE probe ADD COLUMN note text", []) }
-        #expect(throws: PostgresStoreError.self) { try db.read { try $0.rows(whole, [.integer(1)]) } }
+        let changed = #expect(throws: PostgresStoreError.self) { try db.read { try $0.rows(whole, [.integer(1)]) } }
+        #expect(changed?.description.contains("SQLSTATE 0A000") == true)
         #expect(
             try db.read { try $0.rows(whole, [.integer(1)]) }.map(\.values) == [[.integer(1), .text("new"), .real(1), .null]])
+        for _ in 0..<2 { _ = try db.read { try $0.rows(whole, [.integer(1)]) } }
+        try db.write { try $0.execute("ALTER TABLE probe ADD COLUMN more text", []) }
+        #expect(try db.select(whole, [.integer(1)]).map(\.values) == [[.integer(1), .text("new"), .real(1), .null, .null]])
+        // The least recently used go past 128.
+        try db.read { db in
+            for k in 0..<140 {
+                for _ in 0..<2 { _ = try db.rows("SELECT id FROM probe WHERE id = ? + \(k)", [.integer(1)]) }
+            }
+        }
+        #expect(try prepared().statements.count == PooledConnection.capacity)
+        // A server that lost them (a pooler that does not keep them): retried, and no more prepared.
+        try db.write { try $0.execute("DEALLOCATE ALL", []) }
+        #expect(try db.select(select, [.integer(1)]).map(\.values) == [[.text("new"), .real(1)]])
+        #expect(db.preparing.withLockedValue { $0 } == false)
+        for _ in 0..<3 { _ = try db.select(select, [.integer(1)]) }
+        #expect(try prepared().statements.isEmpty)
     }
 
     /// PostgreSQL aborts a transaction at its first failed statement: a write whose body went on

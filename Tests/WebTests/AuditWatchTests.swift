@@ -62,4 +62,24 @@ import Testing
         #expect(captured.has(.error, "broken at entry \(n + 1)"))
         await watcher.value
     }
+
+    /// An entry edited after it was checked, its hash left alone, is past where carrying on
+    /// reads: the watch's next whole check finds it.
+    @Test func checksWholeAgainOnItsInterval() async throws {
+        let fixture = try Fixture()
+        let captured = Captured()
+        let logger = Logger(label: "test") { _ in Capture(captured: captured) }
+        let ig = try fixture.session(.igLead, .administration)
+        for _ in 0..<3 { _ = try ig.sharing() }
+        let watcher = Task {
+            await WebApp.watchAuditLog(fixture.platform, logger, every: .milliseconds(20), wholeEvery: .milliseconds(300))
+        }
+        defer { watcher.cancel() }
+        #expect(try await eventually { captured.has(.info, "audit log checked whole") })
+        let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
+        try await db.write { try $0.execute(sql: "UPDATE audit SET outcome = 'denied' WHERE sequence = 2") }
+        #expect(try await eventually { captured.has(.error, "audit log broken") })
+        #expect(captured.has(.error, "broken at entry 2"))
+        await watcher.value
+    }
 }
