@@ -21,6 +21,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// Whether this process prepares statements on the database: until the server is found to
     /// have lost one, as behind a connection pooler that does not keep them.
     let preparing = NIOLockedValueBox(true)
+    var preparesStatements: Bool { preparing.withLockedValue { $0 } }
     public var location: String { url.description }
 
     /// Connects, and brings the database's tables up to this version's (`PostgresMigrations`).

@@ -199,7 +199,7 @@ import Testing
         // A server that lost them (a pooler that does not keep them): retried, and no more prepared.
         try db.write { try $0.execute("DEALLOCATE ALL", []) }
         #expect(try db.select(select, [.integer(1)]).map(\.values) == [[.text("new"), .real(1)]])
-        #expect(db.preparing.withLockedValue { $0 } == false)
+        #expect(!db.preparesStatements)
         for _ in 0..<3 { _ = try db.select(select, [.integer(1)]) }
         #expect(try prepared().statements.isEmpty)
     }
