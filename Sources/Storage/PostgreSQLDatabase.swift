@@ -385,7 +385,8 @@ final class PooledConnection: @unchecked Sendable {
     /// process stops preparing statements on this database.
     func forget(_ text: String, after error: any Error, logger: Logger) {
         if Self.state(error) != nil && !Self.isStale(error) { return }
-        prepared[text] = nil
+        // Closed on the server too, where it may still be (it is no error to close one it lost).
+        prepared.removeValue(forKey: text)?.statement.deallocate().whenComplete { _ in }
         guard Self.state(error) == "26000" else { return }
         let was = preparing.withLockedValue { preparing in
             defer { preparing = false }

@@ -197,6 +197,7 @@ import Testing
         }
         #expect(try prepared().statements.count == PooledConnection.capacity)
         // A server that lost them (a pooler that does not keep them): retried, and no more prepared.
+        for _ in 0..<2 { _ = try db.select(select, [.integer(1)]) }
         try db.write { try $0.execute("DEALLOCATE ALL", []) }
         #expect(try db.select(select, [.integer(1)]).map(\.values) == [[.text("new"), .real(1)]])
         #expect(!db.preparesStatements)
