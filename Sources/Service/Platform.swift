@@ -25,8 +25,10 @@ public final class Platform: Sendable {
     private let cachedWorklists = Memo<Worklist>(limit: 1_000)
     private let cachedMembers = Memo<(asOf: Day, members: Set<String>)?>(limit: 100)
     private let cachedEarlierFrames = Memo<PersonFrame>(limit: 1)
-    /// Where the last intact check of the audit log ended, and when the whole log was last checked.
-    private let auditChecked = Mutex<(checkpoint: AuditCheckpoint, wholeLogAt: Date)?>(nil)
+    /// Where the last intact check of the audit log ended and when the whole log was last
+    /// checked (nil until a check, and after one finds a break), and how many checks have found
+    /// it broken: a whole check that began before a break was found does not mark the log over it.
+    private let auditChecked = Mutex<(mark: (checkpoint: AuditCheckpoint, wholeLogAt: Date)?, breaks: Int)>((nil, 0))
 
     /// The rows a session's scope covers in a frame, and their profile tally.
     struct Scope: Sendable {
@@ -174,10 +176,24 @@ public final class Platform: Sendable {
     public func verifyAudit(whole: Bool, anchoring: Bool = false) throws -> AuditCheck {
         if whole {
             // Not under the lock: a long read should not hold up the short checks of page views.
+            let breaks = auditChecked.withLock { $0.breaks }
             let (verification, checkpoint) = try store.verifyAudit()
             if let checkpoint { try store.anchor(checkpoint.check) }
             let now = Date()
-            auditChecked.withLock { $0 = checkpoint.map { ($0, now) } }
+            auditChecked.withLock { state in
+                guard let checkpoint else {
+                    state = (nil, state.breaks + 1)
+                    return
+                }
+                // A break found by a check since this one began stands, and a mark a later
+                // check set stays (the whole log up to this one's end now checked too).
+                guard state.breaks == breaks else { return }
+                if let mark = state.mark, mark.checkpoint.check.entries > checkpoint.check.entries {
+                    state.mark = (mark.checkpoint, now)
+                } else {
+                    state.mark = (checkpoint, now)
+                }
+            }
             return AuditCheck(
                 verification: verification, whole: true, wholeLogCheckedAt: now, checked: checkpoint?.check.entries ?? 0,
                 latest: checkpoint?.latest)
@@ -185,15 +201,17 @@ public final class Platform: Sendable {
         // One at a time, each carrying on from the last: concurrent views of the audit page
         // would otherwise each read the same stretch of new entries.
         return try auditChecked.withLock { state in
-            let before = state?.checkpoint.check.entries ?? 0
-            let (verification, checkpoint) = try store.verifyAudit(after: state?.checkpoint)
+            let mark = state.mark
+            let before = mark?.checkpoint.check.entries ?? 0
+            let (verification, checkpoint) = try store.verifyAudit(after: mark?.checkpoint)
             if anchoring, let checkpoint { try store.anchor(checkpoint.check) }
             let now = Date()
             let check = AuditCheck(
-                verification: verification, whole: state == nil, wholeLogCheckedAt: state?.wholeLogAt ?? now,
+                verification: verification, whole: mark == nil, wholeLogCheckedAt: mark?.wholeLogAt ?? now,
                 checked: (checkpoint?.check.entries ?? before) - before, latest: checkpoint?.latest)
             // A broken log is never marked: every later check reads it whole.
-            state = checkpoint.map { ($0, check.wholeLogCheckedAt) }
+            state.mark = checkpoint.map { ($0, check.wholeLogCheckedAt) }
+            if checkpoint == nil { state.breaks += 1 }
             return check
         }
     }

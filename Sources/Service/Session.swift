@@ -95,8 +95,9 @@ public struct Session: Sendable {
     }
 
     /// A cohort counted and profiled within this session's scope: audited (`authorised`), then
-    /// worked out (`profile`). The server audits on the store's threads and works the profile out
-    /// in a heavy-work slot, so no slot waits on the store.
+    /// worked out (`profile`). The server, once it has admitted the request, audits on the
+    /// store's threads and works the profile out in a heavy-work slot, so no slot waits on the
+    /// store.
     public func query(_ definition: CohortDefinition) throws -> CohortResult { try profile(authorised(definition)) }
 
     /// A cohort query allowed and audited, for `profile` of the same session.

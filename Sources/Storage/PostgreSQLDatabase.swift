@@ -132,7 +132,14 @@ public final class PostgreSQLDatabase: SQLDatabase {
         let connection = try checkOut()
         let sql = Connection(pooled: connection, logger: logger)
         do {
-            for statement in begin { try sql.execute(statement, []) }
+            do {
+                for statement in begin { try sql.execute(statement, []) }
+            } catch  where PooledConnection.isStale(error) {
+                // Before the body (the writers' lock is a prepared statement): nothing was done,
+                // so the transaction begins again, now unprepared.
+                try sql.execute("ROLLBACK", [])
+                for statement in begin { try sql.execute(statement, []) }
+            }
             let result = try body(sql)
             // A transaction a failed statement aborted ends in ROLLBACK, whatever COMMIT says.
             let tag = try connection.connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait().metadata

@@ -45,6 +45,16 @@ final class HeavyWork: Sendable {
 
     /// Runs `work` on a worker thread with its deadline, or throws `Busy`.
     func run<T: Sendable>(_ work: @escaping @Sendable (ContinuousClock.Instant) throws -> T) async throws -> T {
+        try await run(first: {}) { _, deadline in try work(deadline) }
+    }
+
+    /// Once the job is admitted, `first` runs on the store's threads without holding a slot
+    /// (what waits on the store, such as the request's audit entry), then `work` in a slot with
+    /// what `first` gave. A job refused as busy does neither.
+    func run<First: Sendable, T: Sendable>(
+        first: @escaping @Sendable () throws -> First,
+        _ work: @escaping @Sendable (First, ContinuousClock.Instant) throws -> T
+    ) async throws -> T {
         let admittedNow = state.withLock { state -> Bool in
             guard state.admitted < admitted else { return false }
             state.admitted += 1
@@ -53,11 +63,12 @@ final class HeavyWork: Sendable {
         guard admittedNow else { throw Busy() }
         let deadline = ContinuousClock.now.advanced(by: budget)
         defer { state.withLock { $0.admitted -= 1 } }
+        let given = try await WebApp.offLoop(first)
         return try await withCheckedThrowingContinuation { continuation in
             start { [self] in
                 defer { finished() }
                 guard ContinuousClock.now < deadline else { return continuation.resume(throwing: Busy()) }
-                continuation.resume(with: Result { try work(deadline) })
+                continuation.resume(with: Result { try work(given, deadline) })
             }
         }
     }

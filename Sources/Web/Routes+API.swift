@@ -97,8 +97,9 @@ extension WebApp.Routes {
 
         router.post("/api/cohorts/profile") { request, _ -> Response in
             try await WebApp.api(request, sessions, reading: API.ProfileQuery.self) { session, body in
-                let query = try await WebApp.offLoop { try session.authorised(try body.definition.parsed()) }
-                let result = try await heavy.run { deadline in try session.until(deadline).profile(query) }
+                let result = try await heavy.run(first: { try session.authorised(try body.definition.parsed()) }) {
+                    query, deadline in try session.until(deadline).profile(query)
+                }
                 return try WebApp.json(API.Profile(result))
             }
         }

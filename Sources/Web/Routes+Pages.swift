@@ -117,8 +117,9 @@ extension WebApp.Routes {
                     return WebApp.html(
                         Pages.cohort(entry, definition: text, result: nil, error: nil, saved: saved, vocabulary: words))
                 }
-                let query = try await WebApp.offLoop { try entry.session.authorised(try Session.definition(text)) }
-                let result = try await heavy.run { deadline in try entry.session.until(deadline).profile(query) }
+                let result = try await heavy.run(first: { try entry.session.authorised(try Session.definition(text)) }) {
+                    query, deadline in try entry.session.until(deadline).profile(query)
+                }
                 return WebApp.html(Pages.cohort(entry, definition: text, result: result, error: nil, vocabulary: words))
             } catch let error as CohortError {
                 return page(error.description, .badRequest)

@@ -148,6 +148,8 @@ import Testing
             let refused = try await profile(client, headers, "age > 1")
             #expect(refused.status == .serviceUnavailable && refused.headers[.retryAfter] == "5")
         }
+        // Refused before it was audited: no query is recorded as allowed that never ran.
+        #expect(try fixture.platform.store.auditEntries().allSatisfy { $0.action != "query_cohort" })
         gate.signal()
         try await blocker.value
     }

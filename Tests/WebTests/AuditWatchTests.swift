@@ -58,7 +58,8 @@ import Testing
         _ = try ig.sharing()
         let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
         try await db.write { try $0.execute(sql: "UPDATE audit SET outcome = 'denied' WHERE sequence = \(n + 1)") }
-        #expect(try await eventually { captured.has(.error, "audit log broken") })
+        // Required: the watch returns only at a break, so the test waits for it below.
+        try #require(try await eventually { captured.has(.error, "audit log broken") })
         #expect(captured.has(.error, "broken at entry \(n + 1)"))
         await watcher.value
     }
@@ -78,7 +79,8 @@ import Testing
         #expect(try await eventually { captured.has(.info, "audit log checked whole") })
         let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
         try await db.write { try $0.execute(sql: "UPDATE audit SET outcome = 'denied' WHERE sequence = 2") }
-        #expect(try await eventually { captured.has(.error, "audit log broken") })
+        // Required: the watch returns only at a break, so the test waits for it below.
+        try #require(try await eventually { captured.has(.error, "audit log broken") })
         #expect(captured.has(.error, "broken at entry 2"))
         await watcher.value
     }
