@@ -149,7 +149,8 @@ import Testing
             #expect(refused.status == .serviceUnavailable && refused.headers[.retryAfter] == "5")
         }
         // Refused before it was audited: no query is recorded as allowed that never ran.
-        #expect(try fixture.platform.store.auditEntries().allSatisfy { $0.action != "query_cohort" })
+        let audited = try fixture.session(.igLead, .administration).auditReport(latest: 10_000).latest
+        #expect(!audited.isEmpty && audited.allSatisfy { $0.action != "query_cohort" })
         gate.signal()
         try await blocker.value
     }
