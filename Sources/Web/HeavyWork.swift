@@ -45,7 +45,9 @@ final class HeavyWork: Sendable {
 
     /// Runs `work` on a worker thread with its deadline, or throws `Busy`.
     func run<T: Sendable>(_ work: @escaping @Sendable (ContinuousClock.Instant) throws -> T) async throws -> T {
-        try await run(first: {}) { _, deadline in try work(deadline) }
+        let deadline = try admit()
+        defer { release() }
+        return try await inSlot(deadline) { try work(deadline) }
     }
 
     /// Once the job is admitted, `first` runs on the store's threads without holding a slot
@@ -55,20 +57,34 @@ final class HeavyWork: Sendable {
         first: @escaping @Sendable () throws -> First,
         _ work: @escaping @Sendable (First, ContinuousClock.Instant) throws -> T
     ) async throws -> T {
+        let deadline = try admit()
+        defer { release() }
+        let given = try await WebApp.offLoop(first)
+        return try await inSlot(deadline) { try work(given, deadline) }
+    }
+
+    /// Counts the job in, with its deadline, or throws `Busy` when the queue is full.
+    private func admit() throws -> ContinuousClock.Instant {
         let admittedNow = state.withLock { state -> Bool in
             guard state.admitted < admitted else { return false }
             state.admitted += 1
             return true
         }
         guard admittedNow else { throw Busy() }
-        let deadline = ContinuousClock.now.advanced(by: budget)
-        defer { state.withLock { $0.admitted -= 1 } }
-        let given = try await WebApp.offLoop(first)
-        return try await withCheckedThrowingContinuation { continuation in
+        return ContinuousClock.now.advanced(by: budget)
+    }
+
+    private func release() { state.withLock { $0.admitted -= 1 } }
+
+    /// `work` in a slot, or `Busy` when its turn comes after the deadline.
+    private func inSlot<T: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
             start { [self] in
                 defer { finished() }
                 guard ContinuousClock.now < deadline else { return continuation.resume(throwing: Busy()) }
-                continuation.resume(with: Result { try work(given, deadline) })
+                continuation.resume(with: Result { try work() })
             }
         }
     }
