@@ -267,8 +267,13 @@ public final class PostgreSQLDatabase: SQLDatabase {
                     text.append(byte)
                 } else if byte == UInt8(ascii: "?") {
                     n += 1
-                    text += Array("$\(n)".utf8)
-                    if n <= arguments.count, let type = Self.cast(arguments[n - 1]) { text += Array("::\(type)".utf8) }
+                    // Appended in place: every statement passes through here.
+                    text.append(UInt8(ascii: "$"))
+                    text.append(contentsOf: String(n).utf8)
+                    if n <= arguments.count, let type = Self.cast(arguments[n - 1]) {
+                        text.append(contentsOf: "::".utf8)
+                        text.append(contentsOf: type.utf8)
+                    }
                 } else {
                     let pair = (previous, byte)
                     if byte == UInt8(ascii: "$") || pair == (UInt8(ascii: "-"), UInt8(ascii: "-"))
@@ -418,7 +423,7 @@ final class PooledConnection: @unchecked Sendable {
     static func isStale(_ error: any Error) -> Bool { ["26000", "0A000"].contains(state(error)) }
 
     static func plans(_ text: String) -> Bool {
-        let head = text.utf8.prefix(7).map { $0 | 0x20 }
+        let head = text.utf8.prefix(6).lazy.map { $0 | 0x20 }
         return ["select", "insert", "update", "delete", "with"].contains { head.starts(with: $0.utf8) }
     }
 }

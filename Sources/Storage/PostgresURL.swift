@@ -158,23 +158,23 @@ extension PostgresURL {
         }
         switch error as? PostgresError {
         case .server(let server):
-            let more = [server.fields[.detail], server.fields[.hint], server.fields[.locationContext].map { "where: \($0)" }]
-            let message = server.fields[.message] ?? "an error"
-            return Self.serverMessage(message, more.compactMap { $0 }, state: server.fields[.sqlState], at: description)
+            let field = { (name: PostgresMessage.Error.Field) in server.fields[name] }
+            return serverMessage(field(.message), field(.detail), field(.hint), field(.locationContext), field(.sqlState))
         case .connectionClosed: return "cannot reach PostgreSQL at \(description): the connection was closed"
         case .protocol(let message): return "PostgreSQL at \(description): \(message)"
         case nil: break
         }
         guard let error = error as? PSQLError else { return "\(error)" }
-        if let info = error.serverInfo, let message = info[.message] {
-            let more = [info[.detail], info[.hint], info[.locationContext].map { "where: \($0)" }].compactMap { $0 }
-            return Self.serverMessage(message, more, state: info[.sqlState], at: description)
+        if let info = error.serverInfo, info[.message] != nil {
+            return serverMessage(info[.message], info[.detail], info[.hint], info[.locationContext], info[.sqlState])
         }
         if let underlying = error.underlying { return "cannot reach PostgreSQL at \(description): \(underlying)" }
         return "PostgreSQL at \(description): \(error.code)"
     }
 
-    static func serverMessage(_ message: String, _ more: [String], state: String?, at server: String) -> String {
-        "PostgreSQL at \(server): \(([message] + more).joined(separator: "; "))\(state.map { " (SQLSTATE \($0))" } ?? "")"
+    /// The server's error fields, whichever of PostgresNIO's error types carried them.
+    func serverMessage(_ message: String?, _ detail: String?, _ hint: String?, _ context: String?, _ state: String?) -> String {
+        let parts = [message ?? "an error", detail, hint, context.map { "where: \($0)" }].compactMap { $0 }
+        return "PostgreSQL at \(description): \(parts.joined(separator: "; "))\(state.map { " (SQLSTATE \($0))" } ?? "")"
     }
 }
