@@ -6,8 +6,8 @@ import Synchronization
 /// on threads of its own, a few at a time, never on the server's event loops, so `/health` and
 /// the light pages answer while heavy requests queue.
 ///
-/// Each job gets a deadline when it is admitted; time spent waiting for a thread counts against
-/// it, and cohort evaluation stops once it passes. When as many jobs are admitted as the queue
+/// Each job gets a deadline when it is admitted (after its first step on the store's threads, if
+/// it has one); time spent waiting for a thread counts against it, and cohort evaluation stops once it passes. When as many jobs are admitted as the queue
 /// holds, more are refused at once with `Busy` (503 and `Retry-After`) rather than queued
 /// without end.
 final class HeavyWork: Sendable {
@@ -16,7 +16,7 @@ final class HeavyWork: Sendable {
     /// Jobs admitted (running or waiting) before more are refused: 32 per core, so a burst of
     /// users waits its turn (each within its deadline) rather than being turned away.
     let admitted: Int
-    /// How long a job may take from admission.
+    /// How long a job may take from admission (or from the end of its first step).
     let budget: Duration
 
     /// Jobs admitted, jobs running, and jobs waiting for a thread in order. No thread ever waits:
@@ -45,33 +45,36 @@ final class HeavyWork: Sendable {
 
     /// Runs `work` on a worker thread with its deadline, or throws `Busy`.
     func run<T: Sendable>(_ work: @escaping @Sendable (ContinuousClock.Instant) throws -> T) async throws -> T {
-        let deadline = try admit()
+        try admit()
         defer { release() }
+        let deadline = ContinuousClock.now.advanced(by: budget)
         return try await inSlot(deadline) { try work(deadline) }
     }
 
     /// Once the job is admitted, `first` runs on the store's threads without holding a slot
     /// (what waits on the store, such as the request's audit entry), then `work` in a slot with
-    /// what `first` gave. A job refused as busy does neither.
+    /// what `first` gave. A job refused as busy does neither. The deadline runs from the end of
+    /// `first`: a wait on the store, which the light requests share, is not the heavy work's to
+    /// refuse.
     func run<First: Sendable, T: Sendable>(
         first: @escaping @Sendable () throws -> First,
         _ work: @escaping @Sendable (First, ContinuousClock.Instant) throws -> T
     ) async throws -> T {
-        let deadline = try admit()
+        try admit()
         defer { release() }
         let given = try await WebApp.offLoop(first)
+        let deadline = ContinuousClock.now.advanced(by: budget)
         return try await inSlot(deadline) { try work(given, deadline) }
     }
 
-    /// Counts the job in, with its deadline, or throws `Busy` when the queue is full.
-    private func admit() throws -> ContinuousClock.Instant {
+    /// Counts the job in, or throws `Busy` when the queue is full.
+    private func admit() throws {
         let admittedNow = state.withLock { state -> Bool in
             guard state.admitted < admitted else { return false }
             state.admitted += 1
             return true
         }
         guard admittedNow else { throw Busy() }
-        return ContinuousClock.now.advanced(by: budget)
     }
 
     private func release() { state.withLock { $0.admitted -= 1 } }
