@@ -148,7 +148,7 @@ let package = Package(
                 "CLI", "Cohorts", "Evaluation", "Identity", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage",
                 "Synthesis", "Web", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks", exclude: ["splink_linkage.py"], swiftSettings: strict),
+            path: "Benchmarks", exclude: ["splink_linkage.py", "duckdb_spine.py"], swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz",

@@ -50,6 +50,15 @@ struct Bench: ParsableCommand {
         var withoutSplink = false
 
         @Flag(
+            name: .customLong("spine-only"),
+            help:
+                "Time only the spine (ingest, identity, population, utilisation) and the conditions, beside the same work as SQL on DuckDB.")
+        var spineOnly = false
+
+        @Flag(name: .customLong("without-duckdb"), help: "With --spine-only, measure the platform alone.")
+        var withoutDuckDB = false
+
+        @Flag(
             name: .customLong("fhir-only"),
             help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
         var fhirOnly = false
@@ -60,6 +69,11 @@ struct Bench: ParsableCommand {
                 return try LinkageBench.run(
                     population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers,
                     splink: !withoutSplink)
+            }
+            if spineOnly {
+                return try SpineBench.run(
+                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers,
+                    duckdb: !withoutDuckDB)
             }
             if fhirOnly {
                 return try Bench.fhir(

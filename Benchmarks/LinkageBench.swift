@@ -15,13 +15,7 @@ enum LinkageBench {
         if !FileManager.default.fileExists(atPath: marker.path) {
             // Written first, then measured by a fresh process, so the peak memory is linkage's.
             _ = try Console.synthesise(options, out: folder)
-            let child = Process()
-            child.executableURL = Bundle.main.executableURL
-            child.arguments = Array(CommandLine.arguments.dropFirst())
-            try child.run()
-            child.waitUntilExit()
-            guard child.terminationStatus == 0 else { throw Splink.Failure("the measuring process failed") }
-            return
+            return try BenchPython.rerun()
         }
         let start = Date()
         let extract = try ExtractReader(folder: URL(fileURLWithPath: folder), workers: workers).read()
@@ -64,7 +58,7 @@ enum LinkageBench {
         guard withSplink else { return }
         let splink = try Splink.run(folder)
         guard splink.records == extract.care.count else {
-            throw Splink.Failure("Splink read \(splink.records) records, the platform \(extract.care.count)")
+            throw BenchPython.Failure("Splink read \(splink.records) records, the platform \(extract.care.count)")
         }
         row("Splink \(Splink.version) (DuckDB)", (splink.precision, splink.recall, splink.f1), splink.seconds, splink.peakMB)
         print("")
@@ -80,10 +74,9 @@ enum LinkageBench {
         }
     }
 
-    /// Splink from PyPI in `.venv-bench` beside the package, made on first use.
+    /// Splink from PyPI, in the bench's venv.
     enum Splink {
         static let version = "5.0.0"
-        static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
         struct Result: Decodable {
             var records: Int
@@ -93,34 +86,14 @@ enum LinkageBench {
         }
 
         static func run(_ folder: String) throws -> Result {
-            let python = root.appendingPathComponent(".venv-bench/bin/python").path
-            let pinned = "import splink, pandas, duckdb; assert splink.__version__ == '\(version)' and duckdb.__version__ == '2.0.1'"
-            if !FileManager.default.fileExists(atPath: python) || (try? shell([python, "-c", pinned])) == nil {
-                _ = try shell(["python3", "-m", "venv", root.appendingPathComponent(".venv-bench").path])
-                _ = try shell([python, "-m", "pip", "install", "--quiet", "splink==\(version)", "duckdb==2.0.1", "pandas==2.2.3"])
+            let python = try BenchPython.venv(["splink": version, "duckdb": "2.0.1", "pandas": "2.2.3"])
+            let output = try BenchPython.shell([
+                python, BenchPython.root.appendingPathComponent("Benchmarks/splink_linkage.py").path, folder,
+            ])
+            guard let line = output.split(separator: "\n").last else {
+                throw BenchPython.Failure("splink_linkage.py printed nothing")
             }
-            let output = try shell([python, root.appendingPathComponent("Benchmarks/splink_linkage.py").path, folder])
-            guard let line = output.split(separator: "\n").last else { throw Failure("splink_linkage.py printed nothing") }
             return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
-        }
-
-        struct Failure: Error, CustomStringConvertible {
-            var description: String
-            init(_ description: String) { self.description = description }
-        }
-
-        /// Runs a program, returning its standard output, throwing if it fails.
-        static func shell(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw Failure("\(arguments.joined(separator: " ")) failed") }
-            return String(decoding: data, as: UTF8.self)
         }
     }
 }

@@ -19,6 +19,8 @@ public struct ConditionEngine: Sendable {
     let datingLists: [[Int]]
     /// Every window length (months) the rules use.
     let windowMonths: [Int]
+    /// The conditions' rules as plain integers (`Program`).
+    let program: Program
 
     /// Compiles the library for the codes present in `codes`.
     ///
@@ -79,10 +81,120 @@ public struct ConditionEngine: Sendable {
         windowMonths = months.sorted()
         countersOfList = lists.indices.map { l in counters.indices.filter { counters[$0].list == l } }
         valueDepth = depth
+        program = Program(library, datingLists: datingLists)
+    }
+
+    /// The library's rules, scores and dating lists flattened into integer arrays. Evaluating a
+    /// person then reads no reference-counted storage: matching an indirect enum or copying a
+    /// condition retains and releases its payloads, once per rule per person.
+    struct Program: Sendable {
+        enum Op: UInt8, Sendable {
+            case ever, recordedWithin, firstRecordedWithin, latestNotResolved, value, prescriptions
+            case distinctPrescriptions, all, any, not, condition
+        }
+
+        /// One rule: its lists (or child steps) at `pool[a..<b]`, and its numbers in `c` and `d`
+        /// (months and at-least counts; the resolved lists at `pool[c..<d]`; a value rule's index
+        /// in `c`; a negated step or a condition in `a`).
+        struct Step: Sendable {
+            var op: Op
+            var a: Int32, b: Int32, c: Int32 = 0, d: Int32 = 0
+        }
+
+        var steps: [Step] = []
+        var pool: [Int32] = []
+        var valueRules: [Rule.ValueRule] = []
+        /// Each condition's root step, and whether it counts towards the LTC count.
+        var roots: [Int32] = []
+        var isLTC: [Bool] = []
+        /// Each condition's dating lists at `dating[datingStart[c]..<datingStart[c + 1]]`.
+        var datingStart: [Int32] = [0]
+        var dating: [Int32] = []
+        /// Each score's weights at `weights[weightStart[s]..<weightStart[s + 1]]`, and per weight
+        /// the stronger conditions that take its place at `stronger[strongerStart[w]..<strongerStart[w + 1]]`.
+        var weightStart: [Int32] = [0]
+        var weightCondition: [Int32] = []
+        var weightValue: [Double] = []
+        var strongerStart: [Int32] = [0]
+        var stronger: [Int32] = []
+        var divideBy: [Double] = []
+
+        init(_ library: ConditionLibrary, datingLists: [[Int]]) {
+            for condition in library.conditions {
+                roots.append(compile(condition.rule))
+                isLTC.append(condition.isLTC)
+            }
+            for lists in datingLists {
+                dating.append(contentsOf: lists.map { Int32($0) })
+                datingStart.append(Int32(dating.count))
+            }
+            for score in library.scores {
+                for (c, weight) in score.weights {
+                    weightCondition.append(Int32(c))
+                    weightValue.append(weight)
+                    stronger.append(contentsOf: score.hierarchy.filter { $0.weaker == c }.map { Int32($0.stronger) })
+                    strongerStart.append(Int32(stronger.count))
+                }
+                weightStart.append(Int32(weightCondition.count))
+                divideBy.append(score.divideBy)
+            }
+        }
+
+        private mutating func lists(_ ls: [Int]) -> (Int32, Int32) {
+            let a = Int32(pool.count)
+            pool.append(contentsOf: ls.map { Int32($0) })
+            return (a, Int32(pool.count))
+        }
+
+        /// Appends the steps of `rule` (children first) and returns its own.
+        private mutating func compile(_ rule: Rule) -> Int32 {
+            let step: Step
+            switch rule {
+            case .ever(let ls):
+                let (a, b) = lists(ls)
+                step = Step(op: .ever, a: a, b: b)
+            case .recordedWithin(let ls, let months):
+                let (a, b) = lists(ls)
+                step = Step(op: .recordedWithin, a: a, b: b, c: Int32(months))
+            case .firstRecordedWithin(let ls, let months):
+                let (a, b) = lists(ls)
+                step = Step(op: .firstRecordedWithin, a: a, b: b, c: Int32(months))
+            case .latestNotResolved(let ls, let resolved):
+                let (a, b) = lists(ls)
+                let (c, d) = lists(resolved)
+                step = Step(op: .latestNotResolved, a: a, b: b, c: c, d: d)
+            case .value(let v):
+                valueRules.append(v)
+                step = Step(op: .value, a: 0, b: 0, c: Int32(valueRules.count - 1))
+            case .prescriptions(let ls, let months, let atLeast):
+                let (a, b) = lists(ls)
+                step = Step(op: .prescriptions, a: a, b: b, c: Int32(months), d: Int32(clamping: atLeast))
+            case .distinctPrescriptions(let ls, let months, let atLeast):
+                let (a, b) = lists(ls)
+                step = Step(op: .distinctPrescriptions, a: a, b: b, c: Int32(months), d: Int32(clamping: atLeast))
+            case .all(let rules), .any(let rules):
+                let children = rules.map { compile($0) }
+                let a = Int32(pool.count)
+                pool.append(contentsOf: children)
+                if case .all = rule {
+                    step = Step(op: .all, a: a, b: Int32(pool.count))
+                } else {
+                    step = Step(op: .any, a: a, b: Int32(pool.count))
+                }
+            case .not(let r):
+                step = Step(op: .not, a: compile(r), b: 0)
+            case .condition(let c):
+                step = Step(op: .condition, a: Int32(c), b: 0)
+            }
+            steps.append(step)
+            return Int32(steps.count - 1)
+        }
     }
 
     /// Evaluates every person at the population's as-of date, people split across cores.
     public func evaluate(_ population: Population, workers: Int) -> ConditionResults {
+        // The per-person work reads the compiled tables without bounds checks.
+        precondition(population.codes.count == matched.count, "the engine was compiled for another code table")
         let parts = Parallel.ranges(population.count, parts: workers * 4)
         let partials = Parallel.map(parts.count) { k in evaluate(population, people: parts[k]) }
         let c = library.conditions.count
@@ -118,188 +230,228 @@ public struct ConditionEngine: Sendable {
 
     private func evaluate(_ population: Population, people: Range<Int>) -> ConditionResults {
         let lists = library.lists.count
-        let conditions = library.conditions
-        let words = max(1, (conditions.count + 63) / 64)
+        let conditionCount = library.conditions.count
+        let words = max(1, (conditionCount + 63) / 64)
         let asOf = population.asOf
         let asOfRaw = asOf.rawValue
         var result = ConditionResults(
-            asOf: asOf, conditionCount: conditions.count, wordsPerPerson: words, flags: [], firstStart: [0], firstCondition: [],
+            asOf: asOf, conditionCount: conditionCount, wordsPerPerson: words, flags: [], firstStart: [0], firstCondition: [],
             firstDay: [], ltcCount: [], scores: library.scores.map { _ in [] }, unmatchedEvents: [:], unmatchedCodes: [:])
         result.flags.reserveCapacity(people.count * words)
-        var state = [ListState](repeating: ListState(), count: lists)
+        // Working state in buffers of its own: the per-event and per-rule work below then does no
+        // reference counting and no dynamic exclusivity checks.
+        let state = UnsafeMutableBufferPointer<ListState>.allocate(capacity: lists)
+        state.initialize(repeating: ListState())
+        let valueCount = UnsafeMutableBufferPointer<Int>.allocate(capacity: lists)
+        valueCount.initialize(repeating: 0)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, counters.count))
+        counts.initialize(repeating: 0)
+        let flags = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(1, conditionCount))
+        flags.initialize(repeating: false)
+        let seenCode = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(1, matched.count))
+        seenCode.initialize(repeating: false)
+        defer {
+            state.deallocate()
+            valueCount.deallocate()
+            counts.deallocate()
+            flags.deallocate()
+            seenCode.deallocate()
+        }
         var touched: [Int] = []
-        var counts = [Int](repeating: 0, count: counters.count)
         var values = valueDepth.map { [Float](repeating: .nan, count: $0) }
-        var valueCount = [Int](repeating: 0, count: lists)
         var valueDays = valueDepth.map { [Int32](repeating: 0, count: $0) }
         var unmatched = [Int](repeating: 0, count: CodeSystem.allCases.count)
         // Window starts, computed once: the calendar arithmetic stays out of the per-person loop.
         var windowStartOfMonths = [Int32](repeating: asOfRaw, count: (windowMonths.last ?? 0) + 1)
         for m in windowMonths { windowStartOfMonths[m] = asOf.adding(months: -m).rawValue }
-        var seenCode = [Bool](repeating: false, count: matched.count)
-
-        @inline(__always) func visit(_ code: Int32, _ day: Int32, value: Float = .nan, prescription: Bool = false) {
-            guard code >= 0 else { return }
-            let base = Int(code) * listWords
-            var any = false
-            for w in 0..<listWords {
-                var bits = membership[base + w]
-                while bits != 0 {
-                    any = true
-                    let l = w * 64 + bits.trailingZeroBitCount
-                    bits &= bits - 1
-                    if state[l].first == Int32.max && state[l].last == Int32.min { touched.append(l) }
-                    state[l].first = min(state[l].first, day)
-                    state[l].last = max(state[l].last, day)
-                    if !value.isNaN {
-                        state[l].value = value
-                        state[l].valueDay = day
-                    }
-                    if prescription {
-                        for k in countersOfList[l] where day >= windowStartOfMonths[counters[k].months] { counts[k] += 1 }
-                    }
-                    let depth = valueDepth[l]
-                    if depth > 0, !value.isNaN {
-                        // Clinical events arrive in date order: keep the latest `depth` values.
-                        let slot = valueCount[l] % depth
-                        values[l][slot] = value
-                        valueDays[l][slot] = day
-                        valueCount[l] += 1
-                    }
-                }
-            }
-            if !any { unmatched[Int(codeSystems[Int(code)].rawValue)] += 1 }
-        }
 
         // This person's prescriptions before as-of, for distinct-medicine rules.
         var issued: [(code: Int32, day: Int32)] = []
-        var flags = [Bool](repeating: false, count: conditions.count)
-        for person in people {
-            for l in touched {
-                state[l] = ListState()
-                valueCount[l] = 0
-            }
-            touched.removeAll(keepingCapacity: true)
-            for k in counts.indices { counts[k] = 0 }
-
-            let clinical = population.clinical
-            for row in clinical.byPerson.rows(of: person) {
-                let day = clinical.day[row].rawValue
-                guard day < asOfRaw else { break }
-                visit(clinical.code[row], day, value: clinical.value[row])
-            }
-            let activity = population.activity
-            for row in activity.byPerson.rows(of: person) {
-                let day = activity.day[row].rawValue
-                guard day < asOfRaw else { break }
-                visit(activity.diagnosis[row], day)
-                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
-                    visit(activity.secondaryCodes[i], day)
-                }
-                if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
-            }
-            let rx = population.prescriptions
-            issued.removeAll(keepingCapacity: true)
-            for row in rx.byPerson.rows(of: person) {
-                let day = rx.day[row].rawValue
-                guard day < asOfRaw else { break }
-                visit(rx.code[row], day, prescription: true)
-                issued.append((rx.code[row], day))
-            }
-
-            // Conditions in file order, so a rule may use any condition before it.
-            func holds(_ rule: Rule) -> Bool {
-                switch rule {
-                case .ever(let ls): return ls.contains { state[$0].first != Int32.max }
-                case .recordedWithin(let ls, let months):
-                    let from = windowStartOfMonths[months]
-                    return ls.contains { state[$0].last >= from }
-                case .firstRecordedWithin(let ls, let months):
-                    let from = windowStartOfMonths[months]
-                    let first = ls.map { state[$0].first }.min() ?? Int32.max
-                    return first != Int32.max && first >= from
-                case .latestNotResolved(let ls, let resolved):
-                    let latest = ls.map { state[$0].last }.max() ?? Int32.min
-                    guard latest != Int32.min else { return false }
-                    let resolvedLatest = resolved.map { state[$0].last }.max() ?? Int32.min
-                    return latest > resolvedLatest
-                case .value(let v):
-                    var recent: [(day: Int32, value: Float)] = []
-                    for l in v.lists where valueDepth[l] > 0 {
-                        let n = min(valueCount[l], valueDepth[l])
-                        for i in 0..<n { recent.append((valueDays[l][i], values[l][i])) }
-                    }
-                    if let months = v.withinMonths {
-                        let from = windowStartOfMonths[months]
-                        recent.removeAll { $0.day < from }
-                    }
-                    guard !recent.isEmpty else { return false }
-                    recent.sort { $0.day > $1.day }
-                    let taken = recent.prefix(v.last).map { Double($0.value) }
-                    let x: Double
-                    switch v.take {
-                    case .latest: x = taken[0]
-                    case .max: x = taken.max()!
-                    case .min: x = taken.min()!
-                    case .mean: x = taken.reduce(0, +) / Double(taken.count)
-                    }
-                    return v.accepts(x)
-                case .prescriptions(let ls, let months, let atLeast):
-                    var total = 0
-                    for l in ls { for k in countersOfList[l] where counters[k].months == months { total += counts[k] } }
-                    return total >= atLeast
-                case .distinctPrescriptions(let ls, let months, let atLeast):
-                    let from = windowStartOfMonths[months]
-                    var distinct = 0
-                    for (code, day) in issued where day >= from && code >= 0 && !seenCode[Int(code)] {
-                        let base = Int(code) * listWords
-                        if ls.contains(where: { membership[base + $0 >> 6] & (1 << UInt64($0 & 63)) != 0 }) {
-                            seenCode[Int(code)] = true
-                            distinct += 1
+        let clinical = population.clinical, activity = population.activity, rx = population.prescriptions
+        let program = self.program, codeCount = matched.count
+        return membership.withUnsafeBufferPointer { membership in
+            program.steps.withUnsafeBufferPointer { steps in
+                program.pool.withUnsafeBufferPointer { pool in
+                    windowStartOfMonths.withUnsafeBufferPointer { windowStart in
+                        @inline(__always) func visit(_ code: Int32, _ day: Int32, value: Float = .nan, prescription: Bool = false)
+                        {
+                            guard code >= 0, Int(code) < codeCount else { return }
+                            let base = Int(code) * listWords
+                            var any = false
+                            for w in 0..<listWords {
+                                var bits = membership[base + w]
+                                while bits != 0 {
+                                    any = true
+                                    let l = w * 64 + bits.trailingZeroBitCount
+                                    bits &= bits - 1
+                                    if state[l].first == Int32.max && state[l].last == Int32.min { touched.append(l) }
+                                    state[l].first = min(state[l].first, day)
+                                    state[l].last = max(state[l].last, day)
+                                    if !value.isNaN {
+                                        state[l].value = value
+                                        state[l].valueDay = day
+                                    }
+                                    if prescription {
+                                        for k in countersOfList[l] where day >= windowStart[counters[k].months] { counts[k] += 1 }
+                                    }
+                                    let depth = valueDepth[l]
+                                    if depth > 0, !value.isNaN {
+                                        // Clinical events arrive in date order: keep the latest `depth` values.
+                                        let slot = valueCount[l] % depth
+                                        values[l][slot] = value
+                                        valueDays[l][slot] = day
+                                        valueCount[l] += 1
+                                    }
+                                }
+                            }
+                            if !any { unmatched[Int(codeSystems[Int(code)].rawValue)] += 1 }
                         }
+
+                        func holds(_ index: Int32) -> Bool {
+                            let step = steps[Int(index)]
+                            // A step's lists or children; `not`, `condition` and `value` have none.
+                            let ls = step.b > step.a ? pool[Int(step.a)..<Int(step.b)] : pool[0..<0]
+                            switch step.op {
+                            case .ever:
+                                return ls.contains { state[Int($0)].first != Int32.max }
+                            case .recordedWithin:
+                                let from = windowStart[Int(step.c)]
+                                return ls.contains { state[Int($0)].last >= from }
+                            case .firstRecordedWithin:
+                                let from = windowStart[Int(step.c)]
+                                var first = Int32.max
+                                for l in ls { first = min(first, state[Int(l)].first) }
+                                return first != Int32.max && first >= from
+                            case .latestNotResolved:
+                                var latest = Int32.min
+                                for l in ls { latest = max(latest, state[Int(l)].last) }
+                                guard latest != Int32.min else { return false }
+                                var resolvedLatest = Int32.min
+                                for l in pool[Int(step.c)..<Int(step.d)] {
+                                    resolvedLatest = max(resolvedLatest, state[Int(l)].last)
+                                }
+                                return latest > resolvedLatest
+                            case .value:
+                                let v = program.valueRules[Int(step.c)]
+                                var recent: [(day: Int32, value: Float)] = []
+                                for l in v.lists where valueDepth[l] > 0 {
+                                    let n = min(valueCount[l], valueDepth[l])
+                                    for i in 0..<n { recent.append((valueDays[l][i], values[l][i])) }
+                                }
+                                if let months = v.withinMonths {
+                                    let from = windowStart[months]
+                                    recent.removeAll { $0.day < from }
+                                }
+                                guard !recent.isEmpty else { return false }
+                                recent.sort { $0.day > $1.day }
+                                let taken = recent.prefix(v.last).map { Double($0.value) }
+                                let x: Double
+                                switch v.take {
+                                case .latest: x = taken[0]
+                                case .max: x = taken.max()!
+                                case .min: x = taken.min()!
+                                case .mean: x = taken.reduce(0, +) / Double(taken.count)
+                                }
+                                return v.accepts(x)
+                            case .prescriptions:
+                                var total = 0
+                                for l in ls {
+                                    for k in countersOfList[Int(l)] where counters[k].months == Int(step.c) { total += counts[k] }
+                                }
+                                return total >= Int(step.d)
+                            case .distinctPrescriptions:
+                                let from = windowStart[Int(step.c)]
+                                var distinct = 0
+                                for (code, day) in issued where day >= from && code >= 0 && !seenCode[Int(code)] {
+                                    let base = Int(code) * listWords
+                                    if ls.contains(where: { membership[base + Int($0) >> 6] & (1 << UInt64($0 & 63)) != 0 }) {
+                                        seenCode[Int(code)] = true
+                                        distinct += 1
+                                    }
+                                }
+                                for (code, _) in issued where code >= 0 { seenCode[Int(code)] = false }
+                                return distinct >= Int(step.d)
+                            case .all: return ls.allSatisfy(holds)
+                            case .any: return ls.contains(where: holds)
+                            case .not: return !holds(step.a)
+                            case .condition: return flags[Int(step.a)]
+                            }
+                        }
+
+                        for person in people {
+                            for l in touched {
+                                state[l] = ListState()
+                                valueCount[l] = 0
+                            }
+                            touched.removeAll(keepingCapacity: true)
+                            for k in 0..<counters.count { counts[k] = 0 }
+
+                            for row in clinical.byPerson.rows(of: person) {
+                                let day = clinical.day[row].rawValue
+                                guard day < asOfRaw else { break }
+                                visit(clinical.code[row], day, value: clinical.value[row])
+                            }
+                            for row in activity.byPerson.rows(of: person) {
+                                let day = activity.day[row].rawValue
+                                guard day < asOfRaw else { break }
+                                visit(activity.diagnosis[row], day)
+                                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
+                                    visit(activity.secondaryCodes[i], day)
+                                }
+                                if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
+                            }
+                            issued.removeAll(keepingCapacity: true)
+                            for row in rx.byPerson.rows(of: person) {
+                                let day = rx.day[row].rawValue
+                                guard day < asOfRaw else { break }
+                                visit(rx.code[row], day, prescription: true)
+                                if rx.code[row] >= 0, Int(rx.code[row]) < codeCount { issued.append((rx.code[row], day)) }
+                            }
+
+                            // Conditions in file order, so a rule may use any condition before it.
+                            var ltc = 0
+                            let wordsStart = result.flags.count
+                            result.flags.append(contentsOf: repeatElement(0, count: words))
+                            for c in 0..<conditionCount {
+                                flags[c] = holds(program.roots[c])
+                                guard flags[c] else { continue }
+                                result.flags[wordsStart + c >> 6] |= 1 << UInt64(c & 63)
+                                if program.isLTC[c] { ltc += 1 }
+                                var first = Int32.max
+                                for k in Int(program.datingStart[c])..<Int(program.datingStart[c + 1]) {
+                                    first = min(first, state[Int(program.dating[k])].first)
+                                }
+                                result.firstCondition.append(UInt16(c))
+                                result.firstDay.append(Day(rawValue: first == Int32.max ? asOfRaw : first))
+                            }
+                            result.firstStart.append(Int32(result.firstCondition.count))
+                            result.ltcCount.append(UInt8(clamping: ltc))
+                            for l in touched.sorted() {
+                                result.lists.list.append(UInt16(l))
+                                result.lists.lastRecorded.append(Day(rawValue: state[l].last))
+                                result.lists.latestValue.append(state[l].value)
+                                result.lists.latestValueDay.append(Day(rawValue: state[l].valueDay))
+                            }
+                            result.lists.start.append(Int32(result.lists.list.count))
+                            for s in 0..<program.divideBy.count {
+                                var sum = 0.0
+                                for w in Int(program.weightStart[s])..<Int(program.weightStart[s + 1])
+                                where flags[Int(program.weightCondition[w])] {
+                                    let stronger = program.stronger[
+                                        Int(program.strongerStart[w])..<Int(program.strongerStart[w + 1])]
+                                    if stronger.contains(where: { flags[Int($0)] }) { continue }
+                                    sum += program.weightValue[w]
+                                }
+                                result.scores[s].append(sum / program.divideBy[s])
+                            }
+                        }
+                        for system in CodeSystem.allCases where unmatched[Int(system.rawValue)] > 0 {
+                            result.unmatchedEvents[system.name] = unmatched[Int(system.rawValue)]
+                        }
+                        return result
                     }
-                    for (code, _) in issued where code >= 0 { seenCode[Int(code)] = false }
-                    return distinct >= atLeast
-                case .all(let rules): return rules.allSatisfy(holds)
-                case .any(let rules): return rules.contains(where: holds)
-                case .not(let r): return !holds(r)
-                case .condition(let c): return flags[c]
                 }
             }
-            var ltc = 0
-            var word = [UInt64](repeating: 0, count: words)
-            for (c, condition) in conditions.enumerated() {
-                flags[c] = holds(condition.rule)
-                guard flags[c] else { continue }
-                word[c >> 6] |= 1 << UInt64(c & 63)
-                if condition.isLTC { ltc += 1 }
-                var first = Int32.max
-                for l in datingLists[c] { first = min(first, state[l].first) }
-                result.firstCondition.append(UInt16(c))
-                result.firstDay.append(Day(rawValue: first == Int32.max ? asOfRaw : first))
-            }
-            result.firstStart.append(Int32(result.firstCondition.count))
-            result.flags.append(contentsOf: word)
-            result.ltcCount.append(UInt8(clamping: ltc))
-            for l in touched.sorted() {
-                result.lists.list.append(UInt16(l))
-                result.lists.lastRecorded.append(Day(rawValue: state[l].last))
-                result.lists.latestValue.append(state[l].value)
-                result.lists.latestValueDay.append(Day(rawValue: state[l].valueDay))
-            }
-            result.lists.start.append(Int32(result.lists.list.count))
-            for (s, score) in library.scores.enumerated() {
-                var sum = 0.0
-                for (c, weight) in score.weights where flags[c] {
-                    if score.hierarchy.contains(where: { $0.weaker == c && flags[$0.stronger] }) { continue }
-                    sum += weight
-                }
-                result.scores[s].append(sum / score.divideBy)
-            }
         }
-        for system in CodeSystem.allCases where unmatched[Int(system.rawValue)] > 0 {
-            result.unmatchedEvents[system.name] = unmatched[Int(system.rawValue)]
-        }
-        return result
     }
 }

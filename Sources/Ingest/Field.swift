@@ -28,12 +28,13 @@ enum Field {
         _ bytes: UnsafeRawBufferPointer, _ column: String, identifying: Bool = false
     ) throws(RowError) -> Day? {
         if bytes.isEmpty { return nil }
-        let shown = identifying ? "" : " " + show(bytes)
+        // The excerpt only for a message: building it for every date read would cost more than the parse.
+        func shown() -> String { identifying ? "" : " " + show(bytes) }
         guard let day = Day(iso: bytes) else {
-            throw RowError(column, .dateFormat, "\(column)\(shown) is not a valid YYYY-MM-DD date")
+            throw RowError(column, .dateFormat, "\(column)\(shown()) is not a valid YYYY-MM-DD date")
         }
         guard day >= earliest, day <= latest else {
-            throw RowError(column, .dateRange, "\(column)\(shown) is outside 1890-01-01 to 2100-12-31")
+            throw RowError(column, .dateRange, "\(column)\(shown()) is outside 1890-01-01 to 2100-12-31")
         }
         return day
     }

@@ -420,20 +420,8 @@ public enum PipelineRun {
             "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
         )
 
-        let (spine, pseudonyms, deterministic) = clock.time("identity") { () -> (Spine, [String], Linkage) in
-            let spine = Spine(patients: extract.patients, asOf: options.asOf)
-            let parts = Parallel.ranges(spine.count, parts: options.workers * 4)
-            let patients = extract.patients
-            let pseudonyms = Parallel.map(parts.count) { k in
-                parts[k].map { p -> String in
-                    let r = Int(spine.registrationOfPerson[p])
-                    let nhs = patients.nhsNumber[r]
-                    return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
-                }
-            }.flatMap { $0 }
-            return (
-                spine, pseudonyms, Linker(patients: extract.patients, spine: spine).link(extract.care, workers: options.workers)
-            )
+        let (spine, pseudonyms, deterministic) = clock.time("identity") {
+            identify(extract, asOf: options.asOf, key: key, workers: options.workers)
         }
         // Then match weights for the records the rules left unlinked, with the model and the
         // decisions the last run left in the vault where they still hold.
@@ -519,6 +507,24 @@ public enum PipelineRun {
             quarantine: extract.quarantine, spinePersons: spine.count, bytesRead: extract.bytes,
             careRecordIds: extract.care.recordId, carePerson: linkage.person, careRule: linkage.rule,
             registrationIds: registrationIds)
+    }
+
+    /// The people of the GP spine, their pseudonyms, and the care records linked to them by the
+    /// deterministic rules.
+    public static func identify(_ extract: Extract, asOf: Day, key: PseudonymKey, workers: Int) -> (
+        spine: Spine, pseudonyms: [String], linkage: Linkage
+    ) {
+        let spine = Spine(patients: extract.patients, asOf: asOf)
+        let parts = Parallel.ranges(spine.count, parts: workers * 4)
+        let patients = extract.patients
+        let pseudonyms = Parallel.map(parts.count) { k in
+            parts[k].map { p -> String in
+                let r = Int(spine.registrationOfPerson[p])
+                let nhs = patients.nhsNumber[r]
+                return nhs != 0 ? key.pseudonym(nhsNumber: nhs) : key.pseudonym(patientId: patients.patientId[r])
+            }
+        }.flatMap { $0 }
+        return (spine, pseudonyms, Linker(patients: extract.patients, spine: spine).link(extract.care, workers: workers))
     }
 
     /// The review queue as the vault keeps it: each undecided record beside its candidates'

@@ -4,8 +4,8 @@ import Ingest
 import PHMCore
 
 /// Builds the columnar population from accepted, linked records: no identifying field crosses.
-enum PopulationBuilder {
-    static func build(
+public enum PopulationBuilder {
+    public static func build(
         extract: Extract, spine: Spine, linkage: Linkage, pseudonyms: [String], asOf: Day
     ) -> Population {
         var population = Population(asOf: asOf, hierarchy: extract.hierarchy, areas: extract.areas, codes: extract.codes)
