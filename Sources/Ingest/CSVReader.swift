@@ -154,6 +154,28 @@ struct RecordScanner {
     }
 }
 
+/// An open file, closed when the last copy of its reader goes.
+final class FileDescriptor: Sendable {
+    let descriptor: Int32
+
+    init?(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Bytes read into `buffer` (retried when interrupted), 0 at the end, -1 on an error.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        while true {
+            let got = Foundation.read(descriptor, buffer.baseAddress, buffer.count)
+            if got < 0 && errno == EINTR { continue }
+            return got
+        }
+    }
+}
+
 /// Reads a CSV file in large blocks and hands out pieces of whole records for parallel parsing.
 ///
 /// Each block is cut at a record boundary (quote-aware only when the block contains a quote),
@@ -163,8 +185,11 @@ struct BlockReader {
     let path: String
     let displayName: String
     let blockSize: Int
-    private let handle: FileHandle
+    private let file: FileDescriptor
     private var carry: [UInt8] = []
+    /// A merged block's storage, handed back to be filled again rather than freed: a fresh
+    /// allocation of a block's size costs a page fault per page.
+    private var spare: [UInt8] = []
     private(set) var atEnd = false
     private(set) var bytesRead = 0
 
@@ -172,39 +197,71 @@ struct BlockReader {
         self.path = path
         self.displayName = displayName
         self.blockSize = blockSize
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let file = FileDescriptor(path) else {
             throw UnusableInput(
                 file: displayName, problem: "cannot be opened for reading",
                 remedy: "Check that the file exists and is readable.")
         }
-        self.handle = handle
+        self.file = file
+    }
+
+    /// Gives a block's storage back for the next block.
+    mutating func recycle(_ block: consuming [UInt8]) {
+        if block.capacity > spare.capacity { spare = block }
     }
 
     /// The next block of whole records (the last one may lack a final newline), or nil at the end.
     mutating func next() throws -> [UInt8]? {
-        var block = carry
-        carry = []
+        var block = spare
+        spare = []
+        block.removeAll(keepingCapacity: true)
+        block.append(contentsOf: carry)
+        carry.removeAll(keepingCapacity: true)
         var wanted = blockSize
         while true {
-            while !atEnd && block.count < wanted {
-                let data = try handle.read(upToCount: blockSize) ?? Data()
-                if data.isEmpty {
-                    atEnd = true
-                    break
-                }
-                bytesRead += data.count
-                block.append(contentsOf: data)
+            if !atEnd && block.count < wanted {
+                try fill(&block, upTo: wanted)
             }
             if block.isEmpty { return nil }
             if atEnd { return block }
             if let cut = BlockReader.lastRecordEnd(block) {
-                carry = Array(block[cut...])
+                carry.append(contentsOf: block[cut...])
                 block.removeSubrange(cut...)
                 return block
             }
             // One record longer than a block: read on until it ends.
             wanted = block.count + blockSize
         }
+    }
+
+    /// Reads from the file into `block` until it holds `wanted` bytes or the file ends.
+    private mutating func fill(_ block: inout [UInt8], upTo wanted: Int) throws {
+        let start = block.count
+        var n = start
+        // Zeros first (a memset, little beside parsing the block), then the file's bytes over them.
+        block.append(contentsOf: repeatElement(0, count: wanted - n))
+        var ended = false
+        let file = file
+        let failed = block.withUnsafeMutableBytes { buffer -> Bool in
+            while n < wanted {
+                let got = file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[n..<wanted]))
+                if got < 0 { return true }
+                if got == 0 {
+                    ended = true
+                    break
+                }
+                n += got
+            }
+            return false
+        }
+        block.removeSubrange(n...)
+        bytesRead += n - start
+        if failed {
+            throw UnusableInput(
+                file: displayName, problem: "could not be read (\(String(cString: strerror(errno))))",
+                remedy: "Check that the file is a readable file.")
+        }
+        if ended { atEnd = true }
     }
 
     /// The offset just past the last record terminator in `block`, honouring quotes.

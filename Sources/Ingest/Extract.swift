@@ -220,12 +220,12 @@ public struct ExtractReader: Sendable {
         return extract
     }
 
-    private func ingest<B: RecordBatch>(_ spec: FileSpec, _ extract: inout Extract, _ decode: RowDecoder<B>) throws -> B {
+    private func ingest<B: RecordBatch>(_ spec: FileSpec, _ extract: inout Extract, _ decode: @escaping RowDecoder<B>) throws -> B {
         try ingestWithColumns(spec, &extract, decode).0
     }
 
     private func ingestWithColumns<B: RecordBatch>(
-        _ spec: FileSpec, _ extract: inout Extract, _ decode: RowDecoder<B>
+        _ spec: FileSpec, _ extract: inout Extract, _ decode: @escaping RowDecoder<B>
     ) throws -> (B, ColumnMap?) {
         let file = FileIngest<B>(spec: spec, folder: folder, workers: workers, blockSize: blockSize, progress: progress)
         let output = try file.run(codes: &extract.codes, decode: decode)

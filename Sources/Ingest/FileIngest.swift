@@ -105,7 +105,7 @@ struct FileIngest<Batch: RecordBatch> {
         var columns: ColumnMap?
     }
 
-    func run(codes: inout CodeTable, decode: RowDecoder<Batch>) throws -> Output {
+    func run(codes: inout CodeTable, decode: @escaping RowDecoder<Batch>) throws -> Output {
         let path = folder.appendingPathComponent(spec.name).path
         let started = DispatchTime.now()
         guard FileManager.default.fileExists(atPath: path) else {
@@ -123,8 +123,35 @@ struct FileIngest<Batch: RecordBatch> {
         var nextLine = 2
         var columns: ColumnMap?
 
+        // Block N is parsed on the workers while block N-1 is merged here: merging (file order,
+        // repeated keys, code ids) is serial, and would otherwise leave the other cores idle.
+        var inFlight: ParsedBlock<Batch>?
+        func mergeInFlight() {
+            guard let parsed = inFlight else { return }
+            inFlight = nil
+            let pieces = parsed.wait()
+            if spec.keyColumn != nil, seen.isEmpty, !parsed.block.isEmpty {
+                // Size the key set once from the first block, rather than rehashing as it grows.
+                let rows = pieces.reduce(0) { $0 + $1.rowsIn }
+                seen.reserveCapacity(Int(Double(total) / Double(parsed.block.count) * Double(rows) * 1.1) + 16)
+            }
+            var line = nextLine
+            parsed.block.withUnsafeBytes { bytes in
+                for var piece in pieces {
+                    merge(&piece, firstLine: line, block: bytes, seen: &seen, codes: &codes, into: &output)
+                    line += piece.lines
+                }
+            }
+            nextLine = line
+            progress?(spec.name, parsed.bytesRead, total)
+            reader.recycle(parsed.takeBlock())
+        }
         while var block = try reader.next() {
-            try checkText(block, firstLine: nextLine - 1)
+            if let problem = TextProblem.find(in: block) {
+                // The line is counted from the blocks before, so those are merged first.
+                mergeInFlight()
+                throw problem.unusable(spec.name, block: block, firstLine: nextLine - 1)
+            }
             if columns == nil {
                 let (map, headerEnd) = try readHeader(&block)
                 columns = map
@@ -132,23 +159,16 @@ struct FileIngest<Batch: RecordBatch> {
                 output.reconciliation.extraColumnsKept = spec.keepsExtraColumns
                 block.removeSubrange(0..<headerEnd)
             }
+            // The block moves to the parse, which unquotes fields in its storage: no copy is shared.
+            let parsed = ParsedBlock<Batch>(block: consume block, bytesRead: reader.bytesRead)
             let map = columns!
-            let pieces = processBlock(&block, map: map, decode: decode)
-            if spec.keyColumn != nil, seen.isEmpty, !block.isEmpty {
-                // Size the key set once from the first block, rather than rehashing as it grows.
-                let rows = pieces.reduce(0) { $0 + $1.rowsIn }
-                seen.reserveCapacity(Int(Double(total) / Double(block.count) * Double(rows) * 1.1) + 16)
+            DispatchQueue.global().async { [self] in
+                parsed.parse { processBlock(&$0, map: map, decode: decode) }
             }
-            var line = nextLine
-            block.withUnsafeBytes { bytes in
-                for var piece in pieces {
-                    merge(&piece, firstLine: line, block: bytes, seen: &seen, codes: &codes, into: &output)
-                    line += piece.lines
-                }
-            }
-            nextLine = line
-            progress?(spec.name, reader.bytesRead, total)
+            mergeInFlight()
+            inFlight = parsed
         }
+        mergeInFlight()
         if columns == nil {
             throw UnusableInput(
                 file: spec.name, problem: "is empty (it has no header row)",
@@ -195,26 +215,6 @@ struct FileIngest<Batch: RecordBatch> {
         let known = Set(spec.columns.map(\.name))
         let extras = names.enumerated().filter { !known.contains($0.element) }.map { (name: $0.element, position: $0.offset) }
         return (ColumnMap(positions: positions, extras: extras, fieldCount: names.count), min(newline + 1, block.count))
-    }
-
-    /// Rejects text that is not UTF-8 or not text at all.
-    private func checkText(_ block: [UInt8], firstLine: Int) throws {
-        try block.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-            if let nul = memchr(base, 0, bytes.count) {
-                let offset = base.distance(to: UnsafeRawPointer(nul))
-                let line = firstLine + bytes[..<offset].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-                throw UnusableInput(
-                    file: spec.name, problem: "is not CSV text (a NUL byte at line \(line))",
-                    remedy: "Export the extract as UTF-8 CSV; see docs/input-contract.md.")
-            }
-            if let offset = UTF8Check.firstInvalid(bytes) {
-                let line = firstLine + bytes[..<offset].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-                throw UnusableInput(
-                    file: spec.name, problem: "is not UTF-8 (first invalid byte at line \(line))",
-                    remedy: "Re-export the file as UTF-8 (for example with iconv -f WINDOWS-1252 -t UTF-8).")
-            }
-        }
     }
 
     /// Parses a block's pieces in parallel.
@@ -330,6 +330,67 @@ struct FileIngest<Batch: RecordBatch> {
         output.reconciliation.quarantined += rejected.count
         for row in rejected { output.reconciliation.quarantinedByRule[row.rule.rawValue, default: 0] += 1 }
         for (warning, n) in piece.warnings { output.reconciliation.warnings[warning.rawValue, default: 0] += n }
+    }
+}
+
+/// A block being parsed on the workers, and its pieces once they are done.
+///
+/// The parse owns the block until it signals; the merge reads the block and the pieces only
+/// after waiting for that signal, which orders the parse's writes before the merge's reads.
+private final class ParsedBlock<Batch: RecordBatch>: @unchecked Sendable {
+    private(set) var block: [UInt8]
+    let bytesRead: Int
+    private var pieces: [Piece<Batch>] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(block: consuming [UInt8], bytesRead: Int) {
+        self.block = block
+        self.bytesRead = bytesRead
+    }
+
+    func parse(_ body: (inout [UInt8]) -> [Piece<Batch>]) {
+        pieces = body(&block)
+        done.signal()
+    }
+
+    func wait() -> [Piece<Batch>] {
+        done.wait()
+        return pieces
+    }
+
+    /// The block's storage, once merged, for the reader to fill again.
+    func takeBlock() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &block)
+        return taken
+    }
+}
+
+/// Why a block is not CSV text: a NUL byte, or bytes that are not UTF-8.
+struct TextProblem {
+    var offset: Int
+    var isNUL: Bool
+
+    static func find(in block: [UInt8]) -> TextProblem? {
+        block.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            if let nul = memchr(base, 0, bytes.count) {
+                return TextProblem(offset: base.distance(to: UnsafeRawPointer(nul)), isNUL: true)
+            }
+            return UTF8Check.firstInvalid(bytes).map { TextProblem(offset: $0, isNUL: false) }
+        }
+    }
+
+    /// The message naming the file and the line, for a block whose first line is `firstLine`.
+    func unusable(_ file: String, block: [UInt8], firstLine: Int) -> UnusableInput {
+        let line = firstLine + block[..<offset].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        return isNUL
+            ? UnusableInput(
+                file: file, problem: "is not CSV text (a NUL byte at line \(line))",
+                remedy: "Export the extract as UTF-8 CSV; see docs/input-contract.md.")
+            : UnusableInput(
+                file: file, problem: "is not UTF-8 (first invalid byte at line \(line))",
+                remedy: "Re-export the file as UTF-8 (for example with iconv -f WINDOWS-1252 -t UTF-8).")
     }
 }
 
