@@ -1,21 +1,25 @@
 """The spine of a run as one SQL pipeline on DuckDB, the yardstick `phm-bench --spine-only`
 measures the platform's spine against: every contract CSV read, each row checked by the
 contract's main rules (refused rows counted by file), NHS numbers checked, registrations grouped
-into people, care records linked by the platform's deterministic rules in order (NHS number and
-birth; NHS number, family name and sex; then the three demographic keys, linking only when one
-person has the key), each person's use and cost in the 12 months before as-of, and the long-term
-condition count from the definitions' code lists (a condition counts when a code from any list
-its rule names was ever recorded before as-of: simpler than the platform's rules).
+into people with a keyed SHA-256 pseudonym each, care records linked by the platform's
+deterministic rules in order (NHS number and birth; NHS number, family name and sex; then the
+three demographic keys, linking only when one person has the key), each person's use and cost in
+the 12 months before as-of; then the long-term condition count from the definitions' code lists
+(a condition counts when a code from any list its rule names was ever recorded before as-of in
+the GP record or a hospital diagnosis: simpler than the platform's rules, which also read
+values, prescriptions and resolved codes).
 
     duckdb_spine.py DIR AS_OF DEFINITIONS THREADS
 
-Prints one line of JSON: the counts each step produced, seconds and peak_mb.
+Prints one line of JSON: the counts each step produced, the seconds and peak memory (MB) at the
+end of the spine (before the condition count) and at the end.
 """
 import csv
 import json
 import os
 import resource
 import sys
+import tempfile
 import time
 
 import duckdb
@@ -112,20 +116,27 @@ def main():
     counts = {}
 
     def accept(name, select, where, key=None):
-        """One read of NAME.csv: every row typed by SELECT and judged by WHERE; the accepted rows
-        (the first of a repeated KEY among them) in the table NAME."""
+        """One read of NAME.csv, every row typed by SELECT and judged by WHERE; the accepted rows
+        (the first in the file of a repeated KEY among them) are NAME."""
         path = os.path.join(folder, name + ".csv")
         db.execute(
             f"CREATE TABLE all_{name} AS SELECT {select}, coalesce({where}, false) AS ok "
             f"FROM read_csv('{path}', header = true, all_varchar = true, quote = '\"', escape = '\"', "
             f"ignore_errors = true, store_rejects = true, rejects_table = 'rejects_{name}', rejects_scan = 'scan_{name}')")
-        first = f" QUALIFY row_number() OVER (PARTITION BY {key}) = 1" if key else ""
-        db.execute(f"CREATE TABLE {name} AS SELECT * EXCLUDE (ok) FROM all_{name} WHERE ok{first}")
-        rejects = db.execute(f"SELECT count(*) FROM rejects_{name}").fetchone()[0]
-        total = db.execute(f"SELECT count(*) FROM all_{name}").fetchone()[0]
-        kept = db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-        db.execute(f"DROP TABLE all_{name}")
-        counts[name] = {"rows": total + rejects, "accepted": kept, "refused": total + rejects - kept}
+        read = db.execute(f"SELECT count(*) FROM all_{name}").fetchone()[0]
+        if key:
+            # Any one of a repeated key's rows, not the file's first as the platform keeps: the
+            # order of the file is not kept, which lets DuckDB read in parallel.
+            db.execute(f"CREATE TABLE {name} AS SELECT * EXCLUDE (ok) FROM all_{name} WHERE ok "
+                       f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1")
+            db.execute(f"DROP TABLE all_{name}")
+            kept = db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        else:
+            # Kept as one table: later steps read its accepted rows through a view.
+            db.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (ok) FROM all_{name} WHERE ok")
+            kept = db.execute(f"SELECT count(*) FILTER (ok) FROM all_{name}").fetchone()[0]
+        total = read + db.execute(f"SELECT count(*) FROM rejects_{name}").fetchone()[0]
+        counts[name] = {"rows": total, "accepted": kept, "refused": total - kept}
 
     org = "regexp_full_match({0}, '[A-Z0-9]{{3,10}}')"
     accept("practices", "practice_code", org.format("practice_code") + " AND practice_name <> ''", "practice_code")
@@ -187,9 +198,10 @@ def main():
     db.execute("""
         CREATE TABLE registrations AS
         SELECT *, coalesce(nhs, 'R' || patient_id) AS person FROM patients""")
+    secret = os.urandom(32).hex()
     db.execute(f"""
         CREATE TABLE people AS
-        SELECT person, arg_max(dob, (registered_from <= DATE '{as_of}' AND DATE '{as_of}' < coalesce(registered_to, DATE '9999-12-31'), registered_from)) AS dob,
+        SELECT person, sha256('{secret}' || person) AS pseudonym, arg_max(dob, (registered_from <= DATE '{as_of}' AND DATE '{as_of}' < coalesce(registered_to, DATE '9999-12-31'), registered_from)) AS dob,
                arg_max(sex, (registered_from <= DATE '{as_of}' AND DATE '{as_of}' < coalesce(registered_to, DATE '9999-12-31'), registered_from)) AS sex,
                arg_max(family, (registered_from <= DATE '{as_of}' AND DATE '{as_of}' < coalesce(registered_to, DATE '9999-12-31'), registered_from)) AS family,
                bool_or(registered_from <= DATE '{as_of}' AND DATE '{as_of}' < coalesce(registered_to, DATE '9999-12-31')) AS registered
@@ -236,20 +248,27 @@ def main():
         CREATE TABLE utilisation AS
         SELECT person, count(*) FILTER (kind = 'emergency') AS emergency_admissions,
                count(*) FILTER (kind = 'ae') AS ae_attendances, count(*) FILTER (kind = 'outpatient') AS outpatient,
-               sum(cost) AS cost
-        FROM (SELECT person, kind, cost FROM linked WHERE person IS NOT NULL AND {window}
+               count(DISTINCT code) FILTER (kind = 'prescription') AS prescription_types,
+               sum(cost) FILTER (kind = 'emergency') AS emergency_cost, sum(cost) AS cost
+        FROM (SELECT person, kind, cost, NULL AS code FROM linked WHERE person IS NOT NULL AND {window}
               UNION ALL
-              SELECT r.person, 'prescription', coalesce(x.cost, 0) FROM prescriptions x JOIN registrations r USING (patient_id)
+              SELECT r.person, 'prescription', coalesce(x.cost, 0), x.code FROM prescriptions x JOIN registrations r USING (patient_id)
               WHERE {window.replace('day', 'x.day')})
         GROUP BY person""")
     use = db.execute("""
-        SELECT count(*), sum(emergency_admissions), sum(ae_attendances), sum(outpatient), round(sum(cost))
+        SELECT count(*), sum(emergency_admissions), sum(ae_attendances), sum(outpatient), sum(prescription_types),
+               round(sum(cost))
         FROM utilisation JOIN people USING (person) WHERE registered""").fetchone()
-    counts["utilisation"] = dict(zip(["people", "emergency_admissions", "ae_attendances", "outpatient", "cost"], use))
+    counts["utilisation"] = dict(
+        zip(["people", "emergency_admissions", "ae_attendances", "outpatient", "prescription_types", "cost"], use))
+    spine_seconds = time.time() - start
+    spine_peak = peak_mb()
 
     # Long-term conditions: codes from the GP record and hospital diagnoses before as-of.
-    db.execute("CREATE TABLE ltc_codes (system VARCHAR, code VARCHAR, match VARCHAR, condition VARCHAR)")
-    db.executemany("INSERT INTO ltc_codes VALUES (?, ?, ?, ?)", ltc_codes(definitions))
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="") as table:
+        csv.writer(table).writerows([("system", "code", "match", "condition")] + ltc_codes(definitions))
+        table.flush()
+        db.execute(f"CREATE TABLE ltc_codes AS SELECT * FROM read_csv('{table.name}', header = true, all_varchar = true)")
     db.execute(f"""
         CREATE TABLE coded AS
         SELECT r.person, g.code_system AS system, g.code FROM gp_events g JOIN registrations r USING (patient_id)
@@ -271,9 +290,13 @@ def main():
         FROM ltc JOIN people USING (person) WHERE registered""").fetchone()
     counts["ltc"] = dict(zip(["people_with_any", "conditions", "people_with_two_or_more"], ltc))
 
-    seconds = time.time() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"counts": counts, "seconds": seconds, "peak_mb": peak}))
+    print(json.dumps({"counts": counts, "spine_seconds": spine_seconds, "spine_peak_mb": spine_peak,
+                      "seconds": time.time() - start, "peak_mb": peak_mb()}))
+
+
+def peak_mb():
+    """The process's peak resident memory in megabytes (getrusage gives kilobytes on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 if __name__ == "__main__":

@@ -138,6 +138,24 @@ public struct ConditionEngine: Sendable {
                 weightStart.append(Int32(weightCondition.count))
                 divideBy.append(score.divideBy)
             }
+            // Evaluation reads these indices without bounds checks, so they are checked here once
+            // (the library's loader checks them too, but its fields are public and editable).
+            let listCount = library.lists.count, conditionCount = library.conditions.count
+            func isList(_ l: Int32) -> Bool { l >= 0 && Int(l) < listCount }
+            for step in steps {
+                let items = step.b > step.a ? pool[Int(step.a)..<Int(step.b)] : pool[0..<0]
+                switch step.op {
+                case .all, .any: precondition(items.allSatisfy { $0 >= 0 && Int($0) < steps.count }, "a rule's step")
+                case .not: precondition(step.a >= 0 && Int(step.a) < steps.count, "a rule's step")
+                case .condition: precondition(step.a >= 0 && Int(step.a) < conditionCount, "a rule's condition")
+                case .value: precondition(valueRules[Int(step.c)].lists.allSatisfy { $0 >= 0 && $0 < listCount }, "a code list")
+                case .latestNotResolved:
+                    precondition(items.allSatisfy(isList) && pool[Int(step.c)..<Int(step.d)].allSatisfy(isList), "a code list")
+                default: precondition(items.allSatisfy(isList), "a code list")
+                }
+            }
+            precondition(dating.allSatisfy(isList), "a dating list")
+            precondition((weightCondition + stronger).allSatisfy { $0 >= 0 && Int($0) < conditionCount }, "a score's condition")
         }
 
         private mutating func lists(_ ls: [Int]) -> (Int32, Int32) {

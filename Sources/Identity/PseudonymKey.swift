@@ -9,11 +9,21 @@ import PHMCore
 /// source and obtain the same person keys (see docs/pseudonymisation.md).
 public struct PseudonymKey: Sendable {
     let key: SymmetricKey
+    /// An HMAC that has taken in the key already: each pseudonym starts from a copy of it, so
+    /// the key's two padded blocks are hashed once rather than once per person.
+    private let keyed: HMAC<SHA256>
 
     /// A key from raw bytes (at least 32).
     public init(bytes: [UInt8]) throws {
         guard bytes.count >= 32 else { throw KeyFileError.tooShort(bytes.count) }
         key = SymmetricKey(data: bytes)
+        keyed = HMAC<SHA256>(key: key)
+    }
+
+    private func mac(_ message: UnsafeRawBufferPointer) -> String {
+        var mac = keyed
+        mac.update(data: message)
+        return Hex.encode(mac.finalize())
     }
 
     /// Reads a key file.
@@ -29,8 +39,8 @@ public struct PseudonymKey: Sendable {
 
     /// HMAC-SHA256 of `message` under the key, as 64 lowercase hex digits.
     public func pseudonym(of message: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key)
-        return Hex.encode(mac)
+        var message = message
+        return message.withUTF8 { mac(UnsafeRawBufferPointer($0)) }
     }
 
     /// The person key of someone with a valid NHS number: HMAC-SHA256 of its ten digits.
@@ -41,7 +51,7 @@ public struct PseudonymKey: Sendable {
             digits[i] = 0x30 + UInt8(rest % 10)
             rest /= 10
         }
-        return Hex.encode(HMAC<SHA256>.authenticationCode(for: digits, using: key))
+        return digits.withUnsafeBytes { mac($0) }
     }
 
     /// The person key of someone with no valid NHS number, from the GP system's patient id.

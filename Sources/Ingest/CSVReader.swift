@@ -242,23 +242,26 @@ struct BlockReader {
         block.append(contentsOf: repeatElement(0, count: wanted - n))
         var ended = false
         let file = file
-        let failed = block.withUnsafeMutableBytes { buffer -> Bool in
+        var failure: Int32 = 0
+        block.withUnsafeMutableBytes { buffer in
             while n < wanted {
                 let got = file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[n..<wanted]))
-                if got < 0 { return true }
+                if got < 0 {
+                    failure = errno
+                    return
+                }
                 if got == 0 {
                     ended = true
                     break
                 }
                 n += got
             }
-            return false
         }
         block.removeSubrange(n...)
         bytesRead += n - start
-        if failed {
+        if failure != 0 {
             throw UnusableInput(
-                file: displayName, problem: "could not be read (\(String(cString: strerror(errno))))",
+                file: displayName, problem: "could not be read (\(String(cString: strerror(failure))))",
                 remedy: "Check that the file is a readable file.")
         }
         if ended { atEnd = true }

@@ -220,7 +220,8 @@ public struct ExtractReader: Sendable {
         return extract
     }
 
-    private func ingest<B: RecordBatch>(_ spec: FileSpec, _ extract: inout Extract, _ decode: @escaping RowDecoder<B>) throws -> B {
+    private func ingest<B: RecordBatch>(_ spec: FileSpec, _ extract: inout Extract, _ decode: @escaping RowDecoder<B>) throws -> B
+    {
         try ingestWithColumns(spec, &extract, decode).0
     }
 

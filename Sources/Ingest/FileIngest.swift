@@ -126,6 +126,10 @@ struct FileIngest<Batch: RecordBatch> {
         // Block N is parsed on the workers while block N-1 is merged here: merging (file order,
         // repeated keys, code ids) is serial, and would otherwise leave the other cores idle.
         var inFlight: ParsedBlock<Batch>?
+        // A read error leaves a parse in flight: it is waited for, not left running on the cores.
+        defer { _ = inFlight?.wait() }
+        // A queue of this read's own (not the shared pool, which a caller on it may be filling).
+        let parser = DispatchQueue(label: "phm.ingest.parse")
         func mergeInFlight() {
             guard let parsed = inFlight else { return }
             inFlight = nil
@@ -150,7 +154,8 @@ struct FileIngest<Batch: RecordBatch> {
             if let problem = TextProblem.find(in: block) {
                 // The line is counted from the blocks before, so those are merged first.
                 mergeInFlight()
-                throw problem.unusable(spec.name, block: block, firstLine: nextLine - 1)
+                // The first block starts with the header (line 1), a later one at `nextLine`.
+                throw problem.unusable(spec.name, block: block, firstLine: columns == nil ? 1 : nextLine)
             }
             if columns == nil {
                 let (map, headerEnd) = try readHeader(&block)
@@ -162,7 +167,7 @@ struct FileIngest<Batch: RecordBatch> {
             // The block moves to the parse, which unquotes fields in its storage: no copy is shared.
             let parsed = ParsedBlock<Batch>(block: consume block, bytesRead: reader.bytesRead)
             let map = columns!
-            DispatchQueue.global().async { [self] in
+            parser.async { [self] in
                 parsed.parse { processBlock(&$0, map: map, decode: decode) }
             }
             mergeInFlight()

@@ -6,13 +6,15 @@ import TestSupport
 import Testing
 
 @Suite struct UnusableInputTests {
-    func failure(_ extra: [String: String], removing: String? = nil, rawFile: (String, [UInt8])? = nil) -> String? {
+    func failure(
+        _ extra: [String: String], removing: String? = nil, rawFile: (String, [UInt8])? = nil, blockSize: Int = 16 << 20
+    ) -> String? {
         let folder = MinimalExtract.folder(extra)
         defer { try? FileManager.default.removeItem(at: folder) }
         if let removing { try? FileManager.default.removeItem(at: folder.appendingPathComponent(removing)) }
         if let (name, bytes) = rawFile { try! Data(bytes).write(to: folder.appendingPathComponent(name)) }
         do {
-            _ = try ExtractReader(folder: folder).read()
+            _ = try ExtractReader(folder: folder, blockSize: blockSize).read()
             return nil
         } catch let error as UnusableInput {
             return error.description
@@ -63,6 +65,29 @@ import Testing
         bytes.append(0x0A)
         let message = failure([:], rawFile: ("gp_events.csv", bytes))
         #expect(message?.contains("gp_events.csv: is not UTF-8 (first invalid byte at line 3)") == true)
+    }
+
+    /// Blocks after the first are read while the one before is still being parsed; the line
+    /// named is still counted from the top of the file.
+    @Test func badBytesFarIntoAFileAreFoundOnTheirLine() {
+        let header = "patient_id,event_date,code_system,code,value,unit\n"
+        let row = "P1,2020-01-01,SNOMED,38341003,,\n"
+        for (bad, expected) in [
+            (UInt8(0xE9), "is not UTF-8 (first invalid byte at line 402)"), (0, "is not CSV text (a NUL byte at line 402)"),
+        ] {
+            var bytes = Array((header + String(repeating: row, count: 400)).utf8)
+            bytes +=
+                Array("P1,2020-01-01,SNOMED,38341003,,caf".utf8) + [bad, 0x0A] + Array(String(repeating: row, count: 50).utf8)
+            for blockSize in [512, 2_048, 16 << 20] {
+                let message = failure([:], rawFile: ("gp_events.csv", bytes), blockSize: blockSize)
+                #expect(
+                    message == "gp_events.csv: \(expected). "
+                        + (bad == 0
+                            ? "Export the extract as UTF-8 CSV; see docs/input-contract.md."
+                            : "Re-export the file as UTF-8 (for example with iconv -f WINDOWS-1252 -t UTF-8)."),
+                    "block size \(blockSize)")
+            }
+        }
     }
 
     @Test func notText() {
