@@ -83,30 +83,66 @@ enum DataQuality {
                 extract.prescriptions.count, extract.prescriptions.code.filter { !isRecognised($0) }.count
             )
         }
-        var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
-        // Each provider's rows of each file: one trust's submission can be late while the rest arrive.
-        var providers: [String: (rows: Int, linked: Int, tally: Months.Tally)] = [:]
+        // Tallied by file and provider number in arrays, then named: per record, a dictionary
+        // keyed by text and holding collections would build a string and copy a collection.
+        struct CareTally {
+            var rows = 0, linked = 0, withoutNHS = 0, cost = 0.0
+            var byRule = [Int](repeating: 0, count: LinkRule.allCases.count)
+            var dated = Months.Tally()
+        }
+        var fileNames: [String] = []
+        let fileOfKind = ActivityKind.allCases.map { kind in
+            let name = LinkageReport.file(of: kind)
+            if !fileNames.contains(name) { fileNames.append(name) }
+            return fileNames.firstIndex(of: name)!
+        }
+        var careTallies = [CareTally](repeating: CareTally(), count: fileNames.count)
+        struct ProviderKey: Hashable {
+            var provider: UInt64
+            var file: Int
+        }
+        var providerIndex: [ProviderKey: Int] = [:]
+        var providerKeys: [ProviderKey] = []
+        var providerTallies: [(rows: Int, linked: Int, tally: Months.Tally)] = []
         let hasProviders = extract.care.provider.count == extract.care.count
         for r in 0..<extract.care.count where shared[r] {
-            let file = LinkageReport.file(of: extract.care.kind[r])
+            let file = fileOfKind[Int(extract.care.kind[r].rawValue)]
+            let linked = linkage.person[r] >= 0
             if hasProviders, extract.care.provider[r] != 0 {
-                let id = OrganisationCode.text(extract.care.provider[r]) + " " + file
-                var p = providers[id] ?? (0, 0, Months.Tally())
-                p.rows += 1
-                if linkage.person[r] >= 0 { p.linked += 1 }
-                p.tally.add(extract.care.day[r], months)
-                providers[id] = p
+                let key = ProviderKey(provider: extract.care.provider[r], file: file)
+                let k: Int
+                if let found = providerIndex[key] {
+                    k = found
+                } else {
+                    k = providerTallies.count
+                    providerIndex[key] = k
+                    providerKeys.append(key)
+                    providerTallies.append((0, 0, Months.Tally()))
+                }
+                providerTallies[k].rows += 1
+                if linked { providerTallies[k].linked += 1 }
+                providerTallies[k].tally.add(extract.care.day[r], months)
             }
-            dated[file, default: Months.Tally()].add(extract.care.day[r], months)
-            var c = care[file] ?? (0, 0, [:], 0, 0)
-            c.rows += 1
-            if linkage.person[r] >= 0 {
-                c.linked += 1
-                c.byRule[linkage.rule[r].name, default: 0] += 1
+            careTallies[file].dated.add(extract.care.day[r], months)
+            careTallies[file].rows += 1
+            if linked {
+                careTallies[file].linked += 1
+                careTallies[file].byRule[Int(linkage.rule[r].rawValue)] += 1
             }
-            if extract.care.nhsNumber[r] == 0 { c.withoutNHS += 1 }
-            c.cost += Double(extract.care.cost[r])
-            care[file] = c
+            if extract.care.nhsNumber[r] == 0 { careTallies[file].withoutNHS += 1 }
+            careTallies[file].cost += Double(extract.care.cost[r])
+        }
+        var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
+        for (file, t) in careTallies.enumerated() where t.rows > 0 {
+            var byRule: [String: Int] = [:]
+            for rule in LinkRule.allCases where t.byRule[Int(rule.rawValue)] > 0 { byRule[rule.name] = t.byRule[Int(rule.rawValue)] }
+            care[fileNames[file]] = (t.rows, t.linked, byRule, t.withoutNHS, t.cost)
+            dated[fileNames[file]] = t.dated
+        }
+        // Each provider's rows of each file: one trust's submission can be late while the rest arrive.
+        var providers: [String: (rows: Int, linked: Int, tally: Months.Tally)] = [:]
+        for (k, key) in providerKeys.enumerated() {
+            providers[OrganisationCode.text(key.provider) + " " + fileNames[key.file]] = providerTallies[k]
         }
         for spec in InputContract.all {
             // A contract file's figures, with the resources of a FHIR export read as it (a FHIR
