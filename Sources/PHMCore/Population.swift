@@ -188,6 +188,12 @@ public func groupByPerson(person: [Int32], day: [Day], people: Int) -> (index: P
             for p in 0..<people {
                 let lo = Int(start[p]), hi = Int(start[p + 1])
                 guard hi - lo > 1 else { continue }
+                if hi - lo > 64 {
+                    // A long history out of date order would cost its length squared by insertion;
+                    // rows are still in file order here, so (day, row) sorts stably by day.
+                    order[lo..<hi].sort { (day[Int($0)], $0) < (day[Int($1)], $1) }
+                    continue
+                }
                 for i in (lo + 1)..<hi {
                     let row = order[i]
                     let key = day[Int(row)]

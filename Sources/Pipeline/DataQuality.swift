@@ -135,7 +135,9 @@ enum DataQuality {
         var care: [String: (rows: Int, linked: Int, byRule: [String: Int], withoutNHS: Int, cost: Double)] = [:]
         for (file, t) in careTallies.enumerated() where t.rows > 0 {
             var byRule: [String: Int] = [:]
-            for rule in LinkRule.allCases where t.byRule[Int(rule.rawValue)] > 0 { byRule[rule.name] = t.byRule[Int(rule.rawValue)] }
+            for rule in LinkRule.allCases where t.byRule[Int(rule.rawValue)] > 0 {
+                byRule[rule.name] = t.byRule[Int(rule.rawValue)]
+            }
             care[fileNames[file]] = (t.rows, t.linked, byRule, t.withoutNHS, t.cost)
             dated[fileNames[file]] = t.dated
         }

@@ -12,6 +12,30 @@ import Testing
         #expect(index.rows(of: 3).isEmpty)
     }
 
+    /// Long and short histories, in and out of date order with ties, come out as a stable sort by
+    /// day would put them (ties in file order), and a long reversed history is not quadratic.
+    @Test func longHistoriesAreOrderedStablyByDay() {
+        var rng = SystemRandomNumberGenerator()
+        let people = 40
+        var person: [Int32] = [], day: [Day] = []
+        for p in 0..<people {
+            let n = p == 0 ? 200_000 : Int.random(in: 0...300, using: &rng)
+            for i in 0..<n {
+                person.append(Int32(p))
+                day.append(Day(rawValue: p == 0 ? Int32(n - i) : Int32.random(in: 0...40, using: &rng)))
+            }
+        }
+        var shuffled = Array(zip(person, day).enumerated())
+        shuffled.shuffle(using: &rng)
+        person = shuffled.map(\.element.0)
+        day = shuffled.map(\.element.1)
+        let (index, order) = groupByPerson(person: person, day: day, people: people)
+        for p in 0..<people {
+            let expected = (0..<person.count).filter { person[$0] == p }.sorted { (day[$0], $0) < (day[$1], $1) }
+            #expect(index.rows(of: p).map { Int(order[$0]) } == expected, "person \(p)")
+        }
+    }
+
     /// Two people with hand-counted activity in and out of the 12-month window.
     static func smallPopulation() -> Population {
         let asOf = Day(iso: "2025-04-01")!
