@@ -7,9 +7,9 @@ import Synchronization
 /// the light pages answer while heavy requests queue.
 ///
 /// Each job gets a deadline when it is admitted (after its first step on the store's threads, if
-/// it has one); time spent waiting for a thread counts against it, and cohort evaluation stops once it passes. When as many jobs are admitted as the queue
-/// holds, more are refused at once with `Busy` (503 and `Retry-After`) rather than queued
-/// without end.
+/// it has one); time spent waiting for a thread counts against it, and cohort evaluation stops
+/// once it passes. When as many jobs are admitted as the queue holds, more are refused at once
+/// with `Busy` (503 and `Retry-After`) rather than queued without end.
 final class HeavyWork: Sendable {
     /// Jobs running at once: the machine's cores.
     let running: Int
