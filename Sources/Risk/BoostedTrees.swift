@@ -7,7 +7,11 @@ import PHMCore
 /// `HistGradientBoostingClassifier`: each feature is cut into at most 255 quantile bins once,
 /// trees are grown level by level to a fixed depth, and each node's best split is found from
 /// per-bin sums of the log-loss gradient and Hessian. A child's histogram is the parent's minus
-/// its sibling's, so only the smaller child is counted. Split gain and leaf values follow XGBoost
+/// its sibling's, so only the smaller child is counted. As in LightGBM, a feature's most common
+/// bin is not counted but found as the node's total less the feature's other bins: most features
+/// are conditions and counts that most people do not have, so a person adds to about a sixth of
+/// the features' sums. Rows are counted a row at a time across a group of features, so that
+/// consecutive rows add to different sums rather than wait on the same one. Split gain and leaf values follow XGBoost
 /// (Chen and Guestrin, KDD 2016) with an L2 penalty `lambda` on leaf values.
 ///
 /// Growing stops early when the log loss of rows held back from fitting has not fallen for
@@ -82,7 +86,8 @@ public struct BoostedTrees: Sendable, Codable {
     /// stop early.
     ///
     /// - Complexity: O(trees x depth x rows x columns), features split across cores while
-    ///   counting histograms.
+    ///   counting histograms. Each bin's sums add the same rows in the same order however many
+    ///   cores count them, so the model does not depend on `workers`.
     public static func train(_ x: FeatureMatrix, labels: [UInt8], parameters: Parameters = .init(), workers: Int)
         -> BoostedTrees
     {
@@ -97,31 +102,18 @@ public struct BoostedTrees: Sendable, Codable {
             checkRows = []
         }
         let edges = (0..<p).map { binEdges(x.values[$0 * n..<($0 + 1) * n], maxBins: parameters.maxBins) }
-        var bins = [UInt8](repeating: 0, count: n * p)
-        bins.withUnsafeMutableBufferPointer { buffer in
-            let out = Unchecked(buffer.baseAddress!)
-            _ = Parallel.map(p) { j -> Int in
-                let e = edges[j]
-                for i in 0..<n { out.value[j * n + i] = UInt8(bin(x.values[j * n + i], e)) }
-                return 0
-            }
-        }
+        let binned = BinnedRows(x, edges: edges, groups: workers)
+        let bins = binned.bins
         let prevalence = Double(fitRows.reduce(0) { $0 + Int(labels[Int($1)]) }) / Double(fitRows.count)
         let base = log(max(prevalence, 1e-6) / max(1 - prevalence, 1e-6))
         var score = [Double](repeating: base, count: n)
         var gradient = [Float](repeating: 0, count: n)
         var hessian = [Float](repeating: 0, count: n)
         var trees: [Tree] = []
-        var grower = TreeGrower(
-            bins: bins, rows: n, fitRows: fitRows, binCount: edges.map { $0.count + 1 }, parameters: parameters)
+        var grower = TreeGrower(binned, fitRows: fitRows, parameters: parameters)
         var bestLoss = logLoss(checkRows.map { (score[Int($0)], labels[Int($0)]) }), bestTrees = 0
         for t in 0..<parameters.trees {
-            for r in fitRows {
-                let i = Int(r)
-                let prob = 1 / (1 + exp(-score[i]))
-                gradient[i] = Float(prob - Double(labels[i]))
-                hessian[i] = Float(max(prob * (1 - prob), 1e-16))
-            }
+            gradients(fitRows, score: score, labels: labels, into: &gradient, &hessian)
             var (tree, leaves) = grower.grow(gradient: gradient, hessian: hessian, workers: workers)
             for leaf in leaves {
                 let v = tree.value[leaf.node]
@@ -151,6 +143,28 @@ public struct BoostedTrees: Sendable, Codable {
         }
         if !checkRows.isEmpty { trees.removeLast(trees.count - bestTrees) }
         return BoostedTrees(features: x.features.map(\.id), parameters: parameters, baseScore: base, trees: trees)
+    }
+
+    /// The log loss's gradient and Hessian at each fitted row's score, across cores.
+    static func gradients(
+        _ rows: [Int32], score: [Double], labels: [UInt8], into gradient: inout [Float], _ hessian: inout [Float]
+    ) {
+        gradient.withUnsafeMutableBufferPointer { g in
+            hessian.withUnsafeMutableBufferPointer { h in
+                let out = Unchecked((g.baseAddress!, h.baseAddress!))
+                let parts = Parallel.ranges(rows.count, parts: rows.count >= 65_536 ? 16 : 1)
+                _ = Parallel.map(parts.count) { k -> Int in
+                    let (g, h) = out.value
+                    for r in rows[parts[k]] {
+                        let i = Int(r)
+                        let prob = 1 / (1 + exp(-score[i]))
+                        g[i] = Float(prob - Double(labels[i]))
+                        h[i] = Float(max(prob * (1 - prob), 1e-16))
+                    }
+                    return 0
+                }
+            }
+        }
     }
 
     /// Whether row `i` is held back to stop early: a fixed hash of the row number.
@@ -239,13 +253,103 @@ public struct BoostedTrees: Sendable, Codable {
     }
 }
 
-/// Grows one tree level by level over binned features, keeping rows partitioned by node.
-struct TreeGrower {
-    let bins: [UInt8]
-    /// Rows of `bins` per feature.
+/// The binned features twice over: every bin by feature, for partitioning rows and routing them
+/// down a tree, and each row's bins that are not its feature's most common, for counting.
+struct BinnedRows: Sendable {
     let rows: Int
     let columns: Int
+    /// Feature by feature: row `r`'s bin of feature `j` at `j * rows + r`.
+    let bins: [UInt8]
     let binCount: [Int]
+    /// Where each feature's bins start in a histogram: only the bins a feature has are counted
+    /// (most features have two), so a histogram is small to clear and subtract.
+    let offset: [Int]
+    /// Bins in a histogram, and so where a node's totals are kept.
+    let histogramBins: Int
+    /// The most common bin of each feature, left out of `entries`.
+    let mostCommon: [UInt8]
+    /// Features in contiguous groups of about equal entries, one group to a core.
+    let groups: [Range<Int>]
+    /// Row by row, and within a row feature by feature, the histogram index (`offset[j] + bin`)
+    /// of each bin that is not its feature's most common.
+    let entries: [UInt32]
+    /// Where row `r`'s entries of group `k` start: `starts[r * groups.count + k]`, ending where the
+    /// next start begins (the last start is the number of entries).
+    let starts: [UInt32]
+
+    init(_ x: FeatureMatrix, edges: [[Float]], groups wanted: Int) {
+        let n = x.rows, p = x.columns
+        rows = n
+        columns = p
+        binCount = edges.map { $0.count + 1 }
+        var start = 0
+        offset = binCount.map { count in
+            defer { start += count }
+            return start
+        }
+        histogramBins = start
+        precondition(start < Int(UInt32.max) && n * p < Int(UInt32.max))
+        var bins = [UInt8](repeating: 0, count: n * p)
+        let tallies = bins.withUnsafeMutableBufferPointer { buffer in
+            let out = Unchecked(buffer.baseAddress!)
+            return Parallel.map(p) { j -> [Int] in
+                let e = edges[j]
+                var tally = [Int](repeating: 0, count: 256)
+                for i in 0..<n {
+                    let b = BoostedTrees.bin(x.values[j * n + i], e)
+                    out.value[j * n + i] = UInt8(b)
+                    tally[b] += 1
+                }
+                return tally
+            }
+        }
+        self.bins = bins
+        let mostCommon = tallies.map { t in UInt8(t.indices.max { t[$0] < t[$1] || (t[$0] == t[$1] && $0 > $1) }!) }
+        self.mostCommon = mostCommon
+        // Groups of consecutive features with about equal numbers of entries.
+        let perFeature = (0..<p).map { n - tallies[$0][Int(mostCommon[$0])] }
+        let all = max(1, perFeature.reduce(0, +)), parts = max(1, min(wanted, p))
+        var groups: [Range<Int>] = [], lower = 0, running = 0
+        for j in 0..<p {
+            running += perFeature[j]
+            if groups.count < parts - 1, running * parts >= all * (groups.count + 1), j + 1 < p {
+                groups.append(lower..<(j + 1))
+                lower = j + 1
+            }
+        }
+        groups.append(lower..<p)
+        self.groups = groups
+        let g = groups.count
+        let groupOf = groups.indices.flatMap { k in groups[k].map { _ in k } }
+        // Entries per row and group, then where each begins.
+        var starts = [UInt32](repeating: 0, count: n * g + 1)
+        bins.withUnsafeBufferPointer { bins in
+            for j in 0..<p {
+                let column = bins.baseAddress! + j * n, mode = mostCommon[j], k = groupOf[j]
+                for r in 0..<n where column[r] != mode { starts[r * g + k + 1] += 1 }
+            }
+        }
+        for i in 1..<starts.count { starts[i] += starts[i - 1] }
+        var entries = [UInt32](repeating: 0, count: Int(starts[n * g]))
+        var cursor = starts
+        let offset = offset
+        bins.withUnsafeBufferPointer { bins in
+            for j in 0..<p {
+                let column = bins.baseAddress! + j * n, mode = mostCommon[j], k = groupOf[j], base = UInt32(offset[j])
+                for r in 0..<n where column[r] != mode {
+                    entries[Int(cursor[r * g + k])] = base + UInt32(column[r])
+                    cursor[r * g + k] += 1
+                }
+            }
+        }
+        self.entries = entries
+        self.starts = starts
+    }
+}
+
+/// Grows one tree level by level over binned features, keeping rows partitioned by node.
+struct TreeGrower {
+    let binned: BinnedRows
     let parameters: BoostedTrees.Parameters
     /// The rows trees are fitted to.
     let fitRows: [Int32]
@@ -253,18 +357,19 @@ struct TreeGrower {
     var order: [Int32]
     private var scratch: [Int32]
 
-    init(bins: [UInt8], rows: Int, fitRows: [Int32], binCount: [Int], parameters: BoostedTrees.Parameters) {
-        self.bins = bins
-        self.rows = rows
-        self.columns = binCount.count
-        self.binCount = binCount
+    /// Fewer rows than this are counted on one core: waking the others costs more.
+    static let parallelRows = 4_096
+
+    init(_ binned: BinnedRows, fitRows: [Int32], parameters: BoostedTrees.Parameters) {
+        self.binned = binned
         self.parameters = parameters
         self.fitRows = fitRows
         order = fitRows
         scratch = fitRows
     }
 
-    /// Sums of gradient, Hessian and count per feature and bin: `[(j * 256 + bin) * 3 + k]`.
+    /// Sums of gradient, Hessian and count per feature and bin, `[(offset[j] + bin) * 3 + k]`,
+    /// then the node's own three totals.
     typealias Histogram = [Double]
 
     struct Open {
@@ -317,45 +422,75 @@ struct TreeGrower {
         return (tree, leaves)
     }
 
+    /// A node's total gradient and Hessian.
     private func totals(_ histogram: Histogram) -> (Double, Double) {
-        // Every row falls in exactly one bin of feature 0.
-        var g = 0.0, h = 0.0
-        for b in 0..<binCount[0] {
-            g += histogram[b * 3]
-            h += histogram[b * 3 + 1]
-        }
-        return (g, h)
+        (histogram[binned.histogramBins * 3], histogram[binned.histogramBins * 3 + 1])
     }
 
+    /// The histogram of the rows in `order[range]`: each core counts its group of features a row
+    /// at a time; then each feature's most common bin is the node's total less its other bins.
     private func histogram(_ range: Range<Int>, _ gradient: [Float], _ hessian: [Float], workers: Int) -> Histogram {
-        var out = Histogram(repeating: 0, count: columns * 256 * 3)
-        let groups = Parallel.ranges(columns, parts: max(1, workers))
+        let binned = binned, totalAt = binned.histogramBins * 3
+        var out = Histogram(repeating: 0, count: totalAt + 3)
         out.withUnsafeMutableBufferPointer { buffer in
-            let target = Unchecked(buffer.baseAddress!)
-            bins.withUnsafeBufferPointer { bins in
-                order.withUnsafeBufferPointer { order in
-                    gradient.withUnsafeBufferPointer { g in
-                        hessian.withUnsafeBufferPointer { h in
-                            let shared = Unchecked((bins.baseAddress!, order.baseAddress!, g.baseAddress!, h.baseAddress!))
-                            _ = Parallel.map(groups.count) { k -> Int in
-                                let (bins, order, g, h) = shared.value
-                                for j in groups[k] {
-                                    let column = bins + j * rows
-                                    let hist = target.value + j * 256 * 3
+            binned.entries.withUnsafeBufferPointer { entries in
+                binned.starts.withUnsafeBufferPointer { starts in
+                    order.withUnsafeBufferPointer { order in
+                        gradient.withUnsafeBufferPointer { g in
+                            hessian.withUnsafeBufferPointer { h in
+                                let shared = Unchecked(
+                                    (
+                                        buffer.baseAddress!, entries.baseAddress!, starts.baseAddress!, order.baseAddress!,
+                                        g.baseAddress!, h.baseAddress!
+                                    ))
+                                let groups = binned.groups.count
+                                @Sendable func count(_ k: Int) {
+                                    let (hist, entries, starts, order, g, h) = shared.value
+                                    var gt = 0.0, ht = 0.0
                                     for idx in range {
                                         let r = Int(order[idx])
-                                        let b = Int(column[r]) * 3
-                                        hist[b] += Double(g[r])
-                                        hist[b + 1] += Double(h[r])
-                                        hist[b + 2] += 1
+                                        let gr = Double(g[r]), hr = Double(h[r])
+                                        gt += gr
+                                        ht += hr
+                                        let at = r * groups + k
+                                        for e in Int(starts[at])..<Int(starts[at + 1]) {
+                                            let b = Int(entries[e]) * 3
+                                            hist[b] += gr
+                                            hist[b + 1] += hr
+                                            hist[b + 2] += 1
+                                        }
+                                    }
+                                    if k == 0 {
+                                        hist[totalAt] = gt
+                                        hist[totalAt + 1] = ht
+                                        hist[totalAt + 2] = Double(range.count)
                                     }
                                 }
-                                return 0
+                                if range.count < Self.parallelRows || workers <= 1 || groups == 1 {
+                                    for k in 0..<groups { count(k) }
+                                } else {
+                                    _ = Parallel.map(groups) { k -> Int in
+                                        count(k)
+                                        return 0
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+        for j in 0..<binned.columns {
+            let base = binned.offset[j] * 3, mode = base + Int(binned.mostCommon[j]) * 3
+            var g = out[totalAt], h = out[totalAt + 1], c = out[totalAt + 2]
+            for b in stride(from: base, to: base + binned.binCount[j] * 3, by: 3) where b != mode {
+                g -= out[b]
+                h -= out[b + 1]
+                c -= out[b + 2]
+            }
+            out[mode] = g
+            out[mode + 1] = h
+            out[mode + 2] = c
         }
         return out
     }
@@ -368,10 +503,10 @@ struct TreeGrower {
         var best: (feature: Int, bin: Int)?
         var bestGain = 1e-12
         let minLeaf = Double(parameters.minLeaf)
-        for j in 0..<columns {
+        for j in 0..<binned.columns {
             var gl = 0.0, hl = 0.0, cl = 0.0
-            let base = j * 256 * 3
-            for b in 0..<(binCount[j] - 1) {
+            let base = binned.offset[j] * 3
+            for b in 0..<(binned.binCount[j] - 1) {
                 gl += histogram[base + b * 3]
                 hl += histogram[base + b * 3 + 1]
                 cl += histogram[base + b * 3 + 2]
@@ -395,10 +530,10 @@ struct TreeGrower {
     private mutating func partition(_ range: Range<Int>, feature: Int, bin: Int) -> Int {
         var left = range.lowerBound
         var right = 0
-        let column = feature * rows
+        let column = feature * binned.rows
         for idx in range {
             let r = order[idx]
-            if Int(bins[column + Int(r)]) <= bin {
+            if Int(binned.bins[column + Int(r)]) <= bin {
                 order[left] = r
                 left += 1
             } else {

@@ -93,4 +93,70 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         #expect(BoostedTrees.bin(0.6, [0.5, 1.5]) == 1)
         #expect(BoostedTrees.bin(9, [0.5, 1.5]) == 2)
     }
+
+    /// Features like a run's: rare flags, a count most people lack, one whose most common value is
+    /// its highest, and a dense value.
+    static func sparse(rows: Int) -> (FeatureMatrix, [UInt8]) {
+        var state: UInt64 = 11
+        func uniform() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        let features = ["rare", "count", "mostly_three", "dense", "rarer"].map { Feature($0, $0, .value) }
+        var x = FeatureMatrix(features: features, rows: rows)
+        var y = [UInt8](repeating: 0, count: rows)
+        for i in 0..<rows {
+            let rare = uniform() < 0.05 ? 1.0 : 0, count = uniform() < 0.8 ? 0 : (uniform() * 6).rounded(.down)
+            let three = uniform() < 0.7 ? 3 : (uniform() * 3).rounded(.down), dense = uniform() * 10
+            let rarer = uniform() < 0.01 ? 1.0 : 0
+            for (j, v) in [rare, count, three, dense, rarer].enumerated() { x[i, j] = Float(v) }
+            let eta = -2 + 1.5 * rare + 0.4 * count - 0.5 * (three < 3 ? 1 : 0) + 0.1 * dense + 2 * rarer
+            y[i] = uniform() < 1 / (1 + exp(-eta)) ? 1 : 0
+        }
+        return (x, y)
+    }
+
+    @Test func theFirstSplitIsTheBestOfEveryCutCountedDirectly() {
+        // Histograms leave out each feature's most common bin and find it as the node's total
+        // less the other bins; a direct count over the rows at every cut must agree.
+        let (x, y) = Self.sparse(rows: 20_000)
+        var parameters = BoostedTrees.Parameters(trees: 1, depth: 1, learningRate: 1, minLeaf: 1, lambda: 1, validationShare: 0)
+        parameters.patience = 1
+        let model = BoostedTrees.train(x, labels: y, parameters: parameters, workers: 2)
+        let tree = model.trees[0]
+        let p = 1 / (1 + exp(-model.baseScore))
+        let g = y.map { Double(Float(p - Double($0))) }, h = Double(Float(p * (1 - p)))
+        let (gAll, hAll) = (g.reduce(0, +), h * Double(x.rows))
+        func score(_ g: Double, _ h: Double) -> Double { g * g / (h + 1) }
+        var best = (gain: 0.0, feature: -1, cut: Float(0), left: 0.0, right: 0.0)
+        for j in 0..<x.columns {
+            for cut in BoostedTrees.binEdges(x.values[j * x.rows..<(j + 1) * x.rows], maxBins: 255) {
+                var gl = 0.0, hl = 0.0
+                for i in 0..<x.rows where x[i, j] <= cut {
+                    gl += g[i]
+                    hl += h
+                }
+                let gain = 0.5 * (score(gl, hl) + score(gAll - gl, hAll - hl) - score(gAll, hAll))
+                if gain > best.gain + 1e-9 { best = (gain, j, cut, -gl / (hl + 1), -(gAll - gl) / (hAll - hl + 1)) }
+            }
+        }
+        #expect(Int(tree.feature[0]) == best.feature)
+        #expect(tree.threshold[0] == best.cut)
+        #expect(abs(tree.value[Int(tree.left[0])] - best.left) < 1e-9)
+        #expect(abs(tree.value[Int(tree.right[0])] - best.right) < 1e-9)
+    }
+
+    @Test func deepTreesOnSparseFeaturesDoNotDependOnTheCores() {
+        let (x, y) = Self.sparse(rows: 30_000)
+        let parameters = BoostedTrees.Parameters(trees: 30, depth: 5, learningRate: 0.1, minLeaf: 5, lambda: 1)
+        let one = BoostedTrees.train(x, labels: y, parameters: parameters, workers: 1)
+        for workers in [2, 3, 8] {
+            let many = BoostedTrees.train(x, labels: y, parameters: parameters, workers: workers)
+            #expect(many.trees.map(\.feature) == one.trees.map(\.feature))
+            #expect(many.trees.map(\.threshold) == one.trees.map(\.threshold))
+            #expect(many.trees.map(\.value) == one.trees.map(\.value))
+        }
+        // Early stopping let the trees grow past the first few.
+        #expect(one.trees.count > 5)
+    }
 }
