@@ -220,36 +220,135 @@ public struct BoostedTrees: Sendable, Codable {
     }
 
     /// The log-odds for row `i` of `x`, whose columns are this model's features.
-    public func logOdds(_ x: FeatureMatrix, row i: Int) -> Double {
-        var total = baseScore
-        for tree in trees {
-            var node = 0
-            while tree.feature[node] >= 0 {
-                node = Int(x[i, Int(tree.feature[node])] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
-            }
-            total += tree.value[node]
-        }
-        return total
-    }
+    public func logOdds(_ x: FeatureMatrix, row i: Int) -> Double { logOdds(x, rows: i..<(i + 1))[0] }
 
     @inline(__always)
     public func probability(_ x: FeatureMatrix, row i: Int) -> Double { 1 / (1 + exp(-logOdds(x, row: i))) }
 
-    /// Each feature's contribution to the log-odds of row `i`: along each tree's path, the
-    /// change in node value at a split is credited to the split's feature (Saabas's method,
-    /// the path attribution behind `treeinterpreter`).
-    public func contributions(_ x: FeatureMatrix, row i: Int) -> [Double] {
-        var out = [Double](repeating: 0, count: features.count)
-        for tree in trees {
-            var node = 0
-            while tree.feature[node] >= 0 {
-                let f = Int(tree.feature[node])
-                let next = Int(x[i, f] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
-                out[f] += tree.value[next] - tree.value[node]
-                node = next
+    /// Rows scored together, tree by tree: a tree and the rows' values stay in cache.
+    static let scoringBlock = 256
+
+    /// The log-odds of `rows` of `x`, whose columns are this model's features. Each row adds the
+    /// trees' values in the trees' order, as a row scored alone would.
+    public func logOdds(_ x: FeatureMatrix, rows: Range<Int>) -> [Double] {
+        var out = [Double](repeating: baseScore, count: rows.count)
+        out.withUnsafeMutableBufferPointer { out in
+            walk(x, rows) { block, tree, at in
+                for i in block {
+                    out[i - rows.lowerBound] += tree.value[at(i, { _, _ in })]
+                }
             }
         }
         return out
+    }
+
+    /// Each feature's contribution to the log-odds of row `i`: along each tree's path, the
+    /// change in node value at a split is credited to the split's feature (Saabas's method,
+    /// the path attribution behind `treeinterpreter`).
+    public func contributions(_ x: FeatureMatrix, row i: Int) -> [Double] { contributions(x, rows: i..<(i + 1)) }
+
+    /// The contributions of `rows` of `x`, row by row: row `r`'s to feature `f` at
+    /// `(r - rows.lowerBound) * features.count + f`.
+    public func contributions(_ x: FeatureMatrix, rows: Range<Int>) -> [Double] {
+        let p = features.count
+        var out = [Double](repeating: 0, count: rows.count * p)
+        out.withUnsafeMutableBufferPointer { out in
+            walk(x, rows) { block, tree, at in
+                for i in block {
+                    let row = out.baseAddress! + (i - rows.lowerBound) * p
+                    _ = at(i) { node, next in row[Int(tree.feature[node])] += tree.value[next] - tree.value[node] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A tree's arrays for walking without bounds checks, once the tree is known to be well formed.
+    struct Walk {
+        let feature: UnsafePointer<Int16>
+        let threshold: UnsafePointer<Float>
+        let left: UnsafePointer<Int32>
+        let right: UnsafePointer<Int32>
+        let value: UnsafePointer<Double>
+    }
+
+    /// Calls `body` for each block of rows and each tree in order, with a function that takes a row
+    /// to its leaf (calling its argument with each node passed and the node taken).
+    private func walk(
+        _ x: FeatureMatrix, _ rows: Range<Int>,
+        _ body: (Range<Int>, Walk, (Int, (Int, Int) -> Void) -> Int) -> Void
+    ) {
+        precondition(x.columns == features.count && rows.lowerBound >= 0 && rows.upperBound <= x.rows)
+        for tree in trees { precondition(tree.problem(features: features.count) == nil) }
+        let n = x.rows
+        x.values.withUnsafeBufferPointer { values in
+            let values = values.baseAddress!
+            var start = rows.lowerBound
+            while start < rows.upperBound {
+                let block = start..<min(rows.upperBound, start + Self.scoringBlock)
+                for tree in trees {
+                    tree.feature.withUnsafeBufferPointer { feature in
+                        tree.threshold.withUnsafeBufferPointer { threshold in
+                            tree.left.withUnsafeBufferPointer { left in
+                                tree.right.withUnsafeBufferPointer { right in
+                                    tree.value.withUnsafeBufferPointer { value in
+                                        let t = Walk(
+                                            feature: feature.baseAddress!, threshold: threshold.baseAddress!,
+                                            left: left.baseAddress!, right: right.baseAddress!, value: value.baseAddress!)
+                                        body(block, t) { i, passed in
+                                            var node = 0
+                                            while t.feature[node] >= 0 {
+                                                let v = values[Int(t.feature[node]) * n + i]
+                                                let next = Int(v <= t.threshold[node] ? t.left[node] : t.right[node])
+                                                passed(node, next)
+                                                node = next
+                                            }
+                                            return node
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                start = block.upperBound
+            }
+        }
+    }
+}
+
+extension BoostedTrees {
+    /// A saved model whose trees could not be walked to a leaf is refused as it is read.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        features = try c.decode([String].self, forKey: .features)
+        parameters = try c.decode(Parameters.self, forKey: .parameters)
+        baseScore = try c.decode(Double.self, forKey: .baseScore)
+        trees = try c.decode([Tree].self, forKey: .trees)
+        for tree in trees {
+            if let problem = tree.problem(features: features.count) {
+                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.trees], debugDescription: problem))
+            }
+        }
+    }
+}
+
+extension BoostedTrees.Tree {
+    /// Why the tree cannot be walked safely, or nil: its arrays must be as long as each other, and
+    /// each split must name a feature and two children later in the arrays, so every walk ends
+    /// at a leaf.
+    func problem(features: Int) -> String? {
+        let count = feature.count
+        guard count > 0, threshold.count == count, left.count == count, right.count == count, value.count == count else {
+            return "a tree's node arrays are empty or of different lengths"
+        }
+        for node in 0..<count where feature[node] >= 0 {
+            guard Int(feature[node]) < features else { return "a split names feature \(feature[node]) of \(features)" }
+            guard left[node] > node, left[node] < count, right[node] > node, right[node] < count else {
+                return "node \(node) has a child that is not a later node of the tree's \(count)"
+            }
+        }
+        return nil
     }
 }
 

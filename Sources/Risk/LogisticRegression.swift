@@ -146,18 +146,39 @@ public struct LogisticRegression: Sendable, Codable {
                 gradient[p] += prob - y
                 hessian[p * d + p] += Double(weight[i])
             }
-            for j in 0..<p {
-                let xj = values.baseAddress! + j * n + rows.lowerBound
-                gradient[j] = dot(xj, residual, m)
-                var weightedSum = 0.0
-                for i in 0..<m {
-                    weighted[i] = weight[i] * xj[i]
-                    weightedSum += Double(weighted[i])
-                }
-                hessian[j * d + p] = weightedSum
-                weighted.withUnsafeBufferPointer { w in
-                    for k in j..<p {
-                        hessian[j * d + k] = dot(values.baseAddress! + k * n + rows.lowerBound, w.baseAddress!, m)
+            for j in 0..<p { gradient[j] = dot(values.baseAddress! + j * n + rows.lowerBound, residual, m) }
+            // The Hessian a block of `dotBlock` rows at a time, so the block's columns stay in
+            // cache while every pair of them is multiplied; each entry adds the same block sums in
+            // the same order as one `dot` over all the rows would.
+            hessian.withUnsafeMutableBufferPointer { hessian in
+                weighted.withUnsafeMutableBufferPointer { weighted in
+                    weight.withUnsafeBufferPointer { weight in
+                        var start = 0
+                        while start < m {
+                            let count = min(m, start + dotBlock) - start
+                            for j in 0..<p {
+                                let xj = values.baseAddress! + j * n + rows.lowerBound + start
+                                var weightedSum = hessian[j * d + p]
+                                for i in 0..<count {
+                                    weighted[i] = weight[start + i] * xj[i]
+                                    weightedSum += Double(weighted[i])
+                                }
+                                hessian[j * d + p] = weightedSum
+                                let column = { (k: Int) in values.baseAddress! + k * n + rows.lowerBound + start }
+                                var k = j
+                                while k + 4 <= p {
+                                    let sums = dot4(
+                                        column(k), column(k + 1), column(k + 2), column(k + 3), weighted.baseAddress!, count)
+                                    for l in 0..<4 { hessian[j * d + k + l] += sums[l] }
+                                    k += 4
+                                }
+                                while k < p {
+                                    hessian[j * d + k] += dot(column(k), weighted.baseAddress!, count)
+                                    k += 1
+                                }
+                            }
+                            start += count
+                        }
                     }
                 }
             }
@@ -183,14 +204,17 @@ public struct LogisticRegression: Sendable, Codable {
     }
 }
 
-/// A dot product of floats, summed in eight lanes of single precision per block of 4,096 and in
-/// double precision across blocks.
+/// The rows a `dot` sums in single precision before adding to its double-precision total.
+let dotBlock = 4096
+
+/// A dot product of floats, summed in eight lanes of single precision per block of `dotBlock`
+/// and in double precision across blocks.
 @inline(__always)
 func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
     var total = 0.0
     var start = 0
     while start < count {
-        let end = min(count, start + 4096)
+        let end = min(count, start + dotBlock)
         var lanes = SIMD8<Float>(repeating: 0)
         var i = start
         while i + 8 <= end {
@@ -202,6 +226,38 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> 
         var sum = Double(lanes.sum())
         while i < end {
             sum += Double(a[i] * b[i])
+            i += 1
+        }
+        total += sum
+        start = end
+    }
+    return total
+}
+
+/// Four dot products with one vector, each summed exactly as `dot` sums it: the four running sums
+/// are independent, so each waits less on its own last addition.
+@inline(__always)
+func dot4(
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>, _ a3: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, _ count: Int
+) -> SIMD4<Double> {
+    var total = SIMD4<Double>(repeating: 0)
+    var start = 0
+    while start < count {
+        let end = min(count, start + dotBlock)
+        var l0 = SIMD8<Float>(repeating: 0), l1 = l0, l2 = l0, l3 = l0
+        var i = start
+        while i + 8 <= end {
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            l0 += UnsafeRawPointer(a0 + i).loadUnaligned(as: SIMD8<Float>.self) * y
+            l1 += UnsafeRawPointer(a1 + i).loadUnaligned(as: SIMD8<Float>.self) * y
+            l2 += UnsafeRawPointer(a2 + i).loadUnaligned(as: SIMD8<Float>.self) * y
+            l3 += UnsafeRawPointer(a3 + i).loadUnaligned(as: SIMD8<Float>.self) * y
+            i += 8
+        }
+        var sum = SIMD4<Double>(Double(l0.sum()), Double(l1.sum()), Double(l2.sum()), Double(l3.sum()))
+        while i < end {
+            sum += SIMD4<Double>(Double(a0[i] * b[i]), Double(a1[i] * b[i]), Double(a2[i] * b[i]), Double(a3[i] * b[i]))
             i += 1
         }
         total += sum

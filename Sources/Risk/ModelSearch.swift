@@ -105,7 +105,7 @@ public struct ModelSearch: Sendable {
         let (chosen, tuning) = tune(x, labels: labels, candidates: treeCandidates.map(\.summary), seed: seed) {
             c, xFit, yFit in
             let model = BoostedTrees.train(xFit, labels: yFit, parameters: treeCandidates[c], workers: workers)
-            return { xOut in ((0..<xOut.rows).map { model.logOdds(xOut, row: $0) }, model.trees.count) }
+            return { xOut in (model.logOdds(xOut, rows: 0..<xOut.rows), model.trees.count) }
         }
         return (BoostedTrees.train(x, labels: labels, parameters: treeCandidates[chosen], workers: workers), tuning)
     }

@@ -41,16 +41,15 @@ public struct RiskModel: Sendable, Codable {
     public func risks(_ features: FeatureMatrix, workers: Int) throws(RiskError) -> [Double] {
         let x = try features.selecting(self.features.map(\.id))
         let parts = Parallel.ranges(x.rows, parts: workers * 4)
+        let calibration = recalibration ?? .identity
         return Parallel.map(parts.count) { k in
-            parts[k].map { i in probability(x, row: i) }
+            logOdds(x, rows: parts[k]).map { calibration.risk(logOdds: $0) }
         }.flatMap { $0 }
     }
 
-    /// The probability for row `i` of a matrix holding exactly this model's features.
-    @inline(__always)
-    func probability(_ x: FeatureMatrix, row i: Int) -> Double {
-        let eta = trees?.logOdds(x, row: i) ?? logistic!.linear(x, row: i)
-        return (recalibration ?? .identity).risk(logOdds: eta)
+    /// The model's log-odds for `rows` of a matrix holding exactly its features.
+    func logOdds(_ x: FeatureMatrix, rows: Range<Int>) -> [Double] {
+        trees?.logOdds(x, rows: rows) ?? rows.map { logistic!.linear(x, row: $0) }
     }
 
     /// The smallest contribution to the log-odds (a tenth, about 10% more odds) worth naming.
@@ -68,19 +67,35 @@ public struct RiskModel: Sendable, Codable {
         let factorOf = self.features.map { f in ids.firstIndex(of: f.explainedBy ?? f.id) ?? 0 }
         // Recalibration scales every contribution to the log-odds alike.
         let slope = recalibration?.slope ?? 1
+        let isReason = ids.map(Feature.isReason)
+        let p = ids.count
         let parts = Parallel.ranges(x.rows, parts: workers * 4)
         return Parallel.map(parts.count) { k in
-            var byFactor = [Double](repeating: 0, count: ids.count)
-            return parts[k].map { i -> [String] in
-                let contributions = trees?.contributions(x, row: i) ?? logistic!.contributions(x, row: i)
-                for j in byFactor.indices { byFactor[j] = 0 }
-                for (j, c) in contributions.enumerated() { byFactor[factorOf[j]] += slope * c }
-                let ranked = byFactor.indices.filter {
-                    byFactor[$0] > RiskModel.minimumFactor && Feature.isReason(ids[$0])
+            var byFactor = [Double](repeating: 0, count: p)
+            var top: [Int] = []
+            var out: [[String]] = []
+            out.reserveCapacity(parts[k].count)
+            var start = parts[k].lowerBound
+            while start < parts[k].upperBound {
+                let block = start..<min(parts[k].upperBound, start + BoostedTrees.scoringBlock)
+                let contributions =
+                    trees?.contributions(x, rows: block) ?? block.flatMap { logistic!.contributions(x, row: $0) }
+                for i in block {
+                    let row = (i - block.lowerBound) * p
+                    for j in 0..<p { byFactor[j] = 0 }
+                    for j in 0..<p { byFactor[factorOf[j]] += slope * contributions[row + j] }
+                    // The strongest first, the earlier feature first among equals.
+                    top.removeAll(keepingCapacity: true)
+                    for j in 0..<p where byFactor[j] > RiskModel.minimumFactor && isReason[j] {
+                        let at = top.firstIndex { byFactor[$0] < byFactor[j] } ?? top.count
+                        if at < count { top.insert(j, at: at) }
+                        if top.count > count { top.removeLast() }
+                    }
+                    out.append(top.map { self.features[$0].describe(x[i, $0]) })
                 }
-                .sorted { byFactor[$0] > byFactor[$1] || (byFactor[$0] == byFactor[$1] && $0 < $1) }
-                return ranked.prefix(count).map { self.features[$0].describe(x[i, $0]) }
+                start = block.upperBound
             }
+            return out
         }.flatMap { $0 }
     }
 

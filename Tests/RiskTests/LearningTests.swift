@@ -85,6 +85,39 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         }
     }
 
+    @Test func aSavedModelWhoseTreesCannotBeWalkedIsRefusedAsItIsRead() throws {
+        let (x, y) = simulated(rows: 2000)
+        let model = BoostedTrees.train(x, labels: y, parameters: .init(trees: 3, depth: 2), workers: 2)
+        let again = try JSONDecoder().decode(BoostedTrees.self, from: JSONEncoder().encode(model))
+        #expect(again.logOdds(x, rows: 0..<x.rows) == model.logOdds(x, rows: 0..<x.rows))
+        var loop = model, unknown = model, short = model
+        loop.trees[0].left[0] = 0  // the root its own child: a walk would never end
+        unknown.trees[1].feature[0] = 4  // the model has four features, 0 to 3
+        short.trees[2].value.removeLast()
+        for bad in [loop, unknown, short] {
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(BoostedTrees.self, from: JSONEncoder().encode(bad)) }
+        }
+    }
+
+    @Test func rowsScoredTogetherScoreAsEachAlone() {
+        let (x, y) = simulated(rows: 3000)
+        let model = BoostedTrees.train(x, labels: y, parameters: .init(trees: 20, depth: 4), workers: 2)
+        let together = model.logOdds(x, rows: 0..<x.rows), contributions = model.contributions(x, rows: 0..<x.rows)
+        for i in stride(from: 0, to: x.rows, by: 37) {
+            // Each alone, by hand: the trees' leaves in order.
+            var total = model.baseScore
+            for tree in model.trees {
+                var node = 0
+                while tree.feature[node] >= 0 {
+                    node = Int(x[i, Int(tree.feature[node])] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                }
+                total += tree.value[node]
+            }
+            #expect(together[i] == total)
+            #expect(Array(contributions[(i * x.columns)..<((i + 1) * x.columns)]) == model.contributions(x, row: i))
+        }
+    }
+
     @Test func binsSplitBetweenDistinctValuesOrAtQuantiles() {
         #expect(BoostedTrees.binEdges([0, 1, 1, 2], maxBins: 255) == [0.5, 1.5])
         let many = BoostedTrees.binEdges(ArraySlice((0..<10_000).map { Float($0) }), maxBins: 255)
