@@ -111,6 +111,24 @@ public struct Snapshot: Sendable {
         let ltcColumns = ltc.map { column["condition_" + library.conditions[$0].id]! }
         let starts = (m3: index.adding(months: -3), m6: index.adding(months: -6), m12: index.adding(months: -12))
         let followUpEnd = index.adding(months: 12)
+        // Columns found by name once, not once per person.
+        let c = { (id: String) in column[id]! }
+        let (ageColumn, over65Column, over80Column, femaleColumn) = (c("age"), c("age_over_65"), c("age_over_80"), c("female"))
+        let (decileColumn, core20Column, unknownColumn) = (c("imd_decile"), c("core20"), c("deprivation_unknown"))
+        let ethnicColumns = (c("ethnic_mixed"), c("ethnic_asian"), c("ethnic_black"), c("ethnic_other"), c("ethnic_not_recorded"))
+        let (registeredColumn, newlyColumn, ltcCountColumn) = (c("registered_years"), c("newly_registered"), c("ltc_count"))
+        let scoreColumns = library.scores.map { c("score_" + $0.id) }
+        // In the order of `counts` below.
+        let countColumns = [
+            "emergency_admissions_12m", "emergency_admissions_6m", "emergency_admissions_3m", "emergency_bed_days_12m",
+            "ae_attendances_12m", "ae_attendances_6m", "ae_attendances_3m", "outpatient_attendances_12m",
+            "outpatient_attendances_3m", "outpatient_missed_12m", "elective_admissions_12m", "community_contacts_12m",
+            "mental_health_contacts_12m", "social_care_contacts_12m", "ambulance_12m",
+        ].map(c)
+        let (sinceColumn, itemsColumn, medicinesColumn) = (
+            c("days_since_emergency_admission"), c("prescription_items_12m"), c("medicines_12m")
+        )
+        let (cost3Column, cost12Column, entriesColumn) = (c("cost_3m"), c("cost_12m"), c("gp_record_entries_12m"))
         let parts = Parallel.ranges(people.count, parts: workers * 4)
         let rows = people.count
         matrix.values.withUnsafeMutableBufferPointer { valuesBuffer in
@@ -119,43 +137,42 @@ public struct Snapshot: Sendable {
             let before = Unchecked(costBefore.withUnsafeMutableBufferPointer { $0.baseAddress! })
             let after = Unchecked(costAfter.withUnsafeMutableBufferPointer { $0.baseAddress! })
             _ = Parallel.map(parts.count) { k -> Int in
-                @inline(__always) func set(_ id: String, _ i: Int, _ v: Float) { values.value[column[id]! * rows + i] = v }
+                @inline(__always) func set(_ column: Int, _ i: Int, _ v: Float) { values.value[column * rows + i] = v }
                 var medicines: [Int32] = []
+                var counts = [Float](repeating: 0, count: countColumns.count)
                 for i in parts[k] {
                     let p = Int(people[i])
                     let age = Float(population.age(of: p, on: index))
-                    set("age", i, age)
-                    set("age_over_65", i, max(0, age - 65))
-                    set("age_over_80", i, max(0, age - 80))
-                    set("female", i, population.sex[p] == .female ? 1 : 0)
+                    set(ageColumn, i, age)
+                    set(over65Column, i, max(0, age - 65))
+                    set(over80Column, i, max(0, age - 80))
+                    set(femaleColumn, i, population.sex[p] == .female ? 1 : 0)
                     let area = Int(population.area[p])
                     let decile = area >= 0 ? Int(population.areas.imdDecile[area]) : 0
-                    set("imd_decile", i, decile > 0 ? Float(decile) : 5.5)
-                    set("core20", i, decile == 1 || decile == 2 ? 1 : 0)
+                    set(decileColumn, i, decile > 0 ? Float(decile) : 5.5)
+                    set(core20Column, i, decile == 1 || decile == 2 ? 1 : 0)
                     for a in areaColumns {
                         let v = area >= 0 && area < a.values.count ? a.values[area] : .nan
                         values.value[a.column * rows + i] = v.isNaN ? a.fill : v
                     }
-                    set("deprivation_unknown", i, decile == 0 ? 1 : 0)
+                    set(unknownColumn, i, decile == 0 ? 1 : 0)
                     switch population.ethnicGroup[p] {
                     case .white: break
-                    case .mixed: set("ethnic_mixed", i, 1)
-                    case .asian: set("ethnic_asian", i, 1)
-                    case .black: set("ethnic_black", i, 1)
-                    case .other: set("ethnic_other", i, 1)
-                    case .notStated, .unknown: set("ethnic_not_recorded", i, 1)
+                    case .mixed: set(ethnicColumns.0, i, 1)
+                    case .asian: set(ethnicColumns.1, i, 1)
+                    case .black: set(ethnicColumns.2, i, 1)
+                    case .other: set(ethnicColumns.3, i, 1)
+                    case .notStated, .unknown: set(ethnicColumns.4, i, 1)
                     }
                     let registeredDays = population.registeredFrom[p].days(to: index)
-                    set("registered_years", i, min(30, Float(registeredDays) / 365.25))
-                    set("newly_registered", i, registeredDays < 365 ? 1 : 0)
+                    set(registeredColumn, i, min(30, Float(registeredDays) / 365.25))
+                    set(newlyColumn, i, registeredDays < 365 ? 1 : 0)
                     for (n, c) in ltc.enumerated() where conditions.has(p, c) { values.value[ltcColumns[n] * rows + i] = 1 }
-                    set("ltc_count", i, Float(conditions.ltcCount[p]))
-                    for (s, score) in library.scores.enumerated() {
-                        set("score_" + score.id, i, Float(conditions.scores[s][p]))
-                    }
+                    set(ltcCountColumn, i, Float(conditions.ltcCount[p]))
+                    for (s, column) in scoreColumns.enumerated() { set(column, i, Float(conditions.scores[s][p])) }
 
                     // Activity: counts by kind and window, bed days, cost; and the outcomes after.
-                    var counts = [Float](repeating: 0, count: 16)
+                    for n in counts.indices { counts[n] = 0 }
                     var lastEmergency = Day(rawValue: Int32.min)
                     var cost3 = 0.0, cost12 = 0.0, followUpCost = 0.0
                     var emergencyFollowing: UInt8 = 0
@@ -197,25 +214,11 @@ public struct Snapshot: Sendable {
                         default: break
                         }
                     }
-                    set("emergency_admissions_12m", i, counts[0])
-                    set("emergency_admissions_6m", i, counts[1])
-                    set("emergency_admissions_3m", i, counts[2])
-                    set("emergency_bed_days_12m", i, counts[3])
+                    for (n, column) in countColumns.enumerated() { set(column, i, counts[n]) }
                     set(
-                        "days_since_emergency_admission", i,
+                        sinceColumn, i,
                         lastEmergency.rawValue == Int32.min
                             ? Snapshot.noRecentAdmission : min(Snapshot.noRecentAdmission, Float(lastEmergency.days(to: index))))
-                    set("ae_attendances_12m", i, counts[4])
-                    set("ae_attendances_6m", i, counts[5])
-                    set("ae_attendances_3m", i, counts[6])
-                    set("outpatient_attendances_12m", i, counts[7])
-                    set("outpatient_attendances_3m", i, counts[8])
-                    set("outpatient_missed_12m", i, counts[9])
-                    set("elective_admissions_12m", i, counts[10])
-                    set("community_contacts_12m", i, counts[11])
-                    set("mental_health_contacts_12m", i, counts[12])
-                    set("social_care_contacts_12m", i, counts[13])
-                    set("ambulance_12m", i, counts[14])
 
                     var items: Float = 0
                     medicines.removeAll(keepingCapacity: true)
@@ -237,10 +240,10 @@ public struct Snapshot: Sendable {
                     medicines.sort()
                     var distinct = 0
                     for (n, code) in medicines.enumerated() where n == 0 || medicines[n - 1] != code { distinct += 1 }
-                    set("prescription_items_12m", i, items)
-                    set("medicines_12m", i, Float(distinct))
-                    set("cost_3m", i, Float(cost3))
-                    set("cost_12m", i, Float(cost12))
+                    set(itemsColumn, i, items)
+                    set(medicinesColumn, i, Float(distinct))
+                    set(cost3Column, i, Float(cost3))
+                    set(cost12Column, i, Float(cost12))
 
                     var entries: Float = 0
                     let clinical = population.clinical
@@ -249,7 +252,7 @@ public struct Snapshot: Sendable {
                         guard day < index else { break }
                         if day >= starts.m12 { entries += 1 }
                     }
-                    set("gp_record_entries_12m", i, entries)
+                    set(entriesColumn, i, entries)
 
                     emergency.value[i] = emergencyFollowing
                     before.value[i] = cost12

@@ -175,17 +175,31 @@ public struct Training: Sendable {
         guard let labels = design.development.outcomes[outcome] else {
             throw .noOutcomes(outcome: outcome.rawValue, index: design.development.index.description)
         }
-        let rows = design.testRows
-        card.heldOut = Evaluation(
-            risk: try model.risks(design.testFeatures, workers: workers), labels: rows.map { labels[Int($0)] },
-            groups: design.groups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
+        // Each period's measures are counted on a core of their own.
+        var periods = [
+            (
+                risk: try model.risks(design.testFeatures, workers: workers), rows: design.testRows, labels: labels,
+                groups: design.groups
+            )
+        ]
+        // A saved card evaluated again keeps no later period its data does not cover.
+        card.laterIndex = nil
         if let later = design.later, let laterLabels = later.outcomes[outcome] {
-            let rows = design.laterTestRows
             card.laterIndex = later.index.description
-            card.laterPeriod = Evaluation(
-                risk: try model.risks(design.laterTestFeatures, workers: workers), labels: rows.map { laterLabels[Int($0)] },
-                groups: design.laterGroups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
+            periods.append(
+                (
+                    try model.risks(design.laterTestFeatures, workers: workers), design.laterTestRows, laterLabels,
+                    design.laterGroups
+                ))
         }
+        let evaluations = Parallel.map(periods.count) { [periods] k in
+            let (risk, rows, labels, groups) = periods[k]
+            return Evaluation(
+                risk: risk, labels: rows.map { labels[Int($0)] },
+                groups: groups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
+        }
+        card.heldOut = evaluations[0]
+        card.laterPeriod = evaluations.count > 1 ? evaluations[1] : nil
     }
 
     /// The two baselines for an outcome, trained on the training people and judged on the
