@@ -29,6 +29,14 @@ struct Bench: ParsableCommand {
 
         @OptionGroup var pipeline: PipelineOptions
 
+        @Option(help: "Folder for the whole run's outputs (default: DIR/output).")
+        var out: String?
+
+        @Flag(
+            help:
+                "Run the whole benchmark at 100,000, 300,000, 1,000,000 and 3,000,000 people, each in a process of its own with a fresh data directory and output folder, and print the figures of each.")
+        var scaling = false
+
         @Flag(name: .customLong("cohorts-only"), help: "Time only the cohorts, on the latest run's frame in --data-dir.")
         var cohortsOnly = false
 
@@ -64,6 +72,7 @@ struct Bench: ParsableCommand {
         var fhirOnly = false
 
         func run() throws {
+            if scaling { return try ScalingBench.run(arguments: Array(CommandLine.arguments.dropFirst())) }
             if jsonOnly { return try JSONBench.run() }
             if linkageOnly {
                 return try LinkageBench.run(
@@ -93,7 +102,7 @@ struct Bench: ParsableCommand {
                 print(String(format: "synthesis: %.1fs", Date().timeIntervalSince(start)))
             }
             let result = try Console.runPipeline(
-                input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: "\(dir)/output", pipeline: pipeline)
+                input: input, asOf: SyntheticHealthSystem.defaultAsOf, out: out ?? "\(dir)/output", pipeline: pipeline)
             let s = result.summary
             print("| stage | seconds |")
             print("|---|---|")

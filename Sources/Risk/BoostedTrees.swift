@@ -273,12 +273,15 @@ public struct BoostedTrees: Sendable, Codable {
     }
 
     /// Calls `body` for each block of rows and each tree in order, with a function that takes a row
-    /// to its leaf (calling its argument with each node passed and the node taken).
+    /// to its leaf (calling its argument with each node passed and the node taken). Every tree is
+    /// checked on each call before its arrays are read unchecked: score many rows at once.
     private func walk(
         _ x: FeatureMatrix, _ rows: Range<Int>,
         _ body: (Range<Int>, Walk, (Int, (Int, Int) -> Void) -> Int) -> Void
     ) {
-        precondition(x.columns == features.count && rows.lowerBound >= 0 && rows.upperBound <= x.rows)
+        precondition(
+            x.columns == features.count && x.values.count == x.rows * x.columns && rows.lowerBound >= 0
+                && rows.upperBound <= x.rows)
         for tree in trees { precondition(tree.problem(features: features.count) == nil) }
         let n = x.rows
         x.values.withUnsafeBufferPointer { values in
@@ -387,7 +390,6 @@ struct BinnedRows: Sendable {
             return start
         }
         histogramBins = start
-        precondition(start < Int(UInt32.max) && n * p < Int(UInt32.max))
         var bins = [UInt8](repeating: 0, count: n * p)
         let tallies = bins.withUnsafeMutableBufferPointer { buffer in
             let out = Unchecked(buffer.baseAddress!)
@@ -407,6 +409,8 @@ struct BinnedRows: Sendable {
         self.mostCommon = mostCommon
         // Groups of consecutive features with about equal numbers of entries.
         let perFeature = (0..<p).map { n - tallies[$0][Int(mostCommon[$0])] }
+        // Entries are counted and found by 32-bit positions.
+        precondition(perFeature.reduce(0, +) < Int(UInt32.max), "too many values to bin")
         let all = max(1, perFeature.reduce(0, +)), parts = max(1, min(wanted, p))
         var groups: [Range<Int>] = [], lower = 0, running = 0
         for j in 0..<p {

@@ -204,6 +204,29 @@ public struct LogisticRegression: Sendable, Codable {
     }
 }
 
+extension LogisticRegression {
+    /// A saved model is refused as it is read unless it has a mean, a scale and a coefficient for
+    /// each of its features.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        features = try c.decode([String].self, forKey: .features)
+        mean = try c.decode([Double].self, forKey: .mean)
+        scale = try c.decode([Double].self, forKey: .scale)
+        coefficients = try c.decode([Double].self, forKey: .coefficients)
+        intercept = try c.decode(Double.self, forKey: .intercept)
+        lambda = try c.decode(Double.self, forKey: .lambda)
+        iterations = try c.decode(Int.self, forKey: .iterations)
+        guard mean.count == features.count, scale.count == features.count, coefficients.count == features.count else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: c.codingPath,
+                    debugDescription:
+                        "\(features.count) features with \(mean.count) means, \(scale.count) scales and \(coefficients.count) coefficients"
+                ))
+        }
+    }
+}
+
 /// The rows a `dot` sums in single precision before adding to its double-precision total.
 let dotBlock = 4096
 

@@ -183,9 +183,9 @@ public struct Training: Sendable {
             )
         ]
         // A saved card evaluated again keeps no later period its data does not cover.
-        card.laterIndex = nil
+        var laterIndex: String?
         if let later = design.later, let laterLabels = later.outcomes[outcome] {
-            card.laterIndex = later.index.description
+            laterIndex = later.index.description
             periods.append(
                 (
                     try model.risks(design.laterTestFeatures, workers: workers), design.laterTestRows, laterLabels,
@@ -199,6 +199,7 @@ public struct Training: Sendable {
                 groups: groups.map { g in (g.name, rows.map { g.labels[Int($0)] }) })
         }
         card.heldOut = evaluations[0]
+        card.laterIndex = laterIndex
         card.laterPeriod = evaluations.count > 1 ? evaluations[1] : nil
     }
 

@@ -46,6 +46,23 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         #expect(model.coefficients[2] > 0)
     }
 
+    @Test func fourDotProductsAtOnceSumAsEachAlone() {
+        // The Hessian's products are taken four at a time; each must be summed as `dot` sums it.
+        var state: UInt64 = 3
+        func value() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 20) % 1_000_000) / 1_000
+        }
+        for count in [0, 7, 8, 4_096, 4_103, 3 * 4_096 + 13] {
+            let columns = (0..<(5 * count + 1)).map { _ in value() - 500 }
+            columns.withUnsafeBufferPointer { buffer in
+                let a = (0..<5).map { buffer.baseAddress! + $0 * count }
+                let four = dot4(a[0], a[1], a[2], a[3], a[4], count)
+                for k in 0..<4 { #expect(four[k] == dot(a[k], a[4], count)) }
+            }
+        }
+    }
+
     @Test func choleskySolvesAKnownSystem() {
         // [[4, 2], [2, 3]] x = [2, 1] has x = [0.5, 0].
         let x = solveCholesky([4, 2, 2, 3], [2, 1], size: 2)!
@@ -87,7 +104,7 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
 
     @Test func aSavedModelWhoseTreesCannotBeWalkedIsRefusedAsItIsRead() throws {
         let (x, y) = simulated(rows: 2000)
-        let model = BoostedTrees.train(x, labels: y, parameters: .init(trees: 3, depth: 2), workers: 2)
+        let model = BoostedTrees.train(x, labels: y, parameters: .init(trees: 3, depth: 2, validationShare: 0), workers: 2)
         let again = try JSONDecoder().decode(BoostedTrees.self, from: JSONEncoder().encode(model))
         #expect(again.logOdds(x, rows: 0..<x.rows) == model.logOdds(x, rows: 0..<x.rows))
         var loop = model, unknown = model, short = model
@@ -96,6 +113,11 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         short.trees[2].value.removeLast()
         for bad in [loop, unknown, short] {
             #expect(throws: DecodingError.self) { try JSONDecoder().decode(BoostedTrees.self, from: JSONEncoder().encode(bad)) }
+        }
+        var line = LogisticRegression.train(x, labels: y)
+        line.coefficients.removeLast()
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(LogisticRegression.self, from: JSONEncoder().encode(line))
         }
     }
 
@@ -106,15 +128,19 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         for i in stride(from: 0, to: x.rows, by: 37) {
             // Each alone, by hand: the trees' leaves in order.
             var total = model.baseScore
+            var byFeature = [Double](repeating: 0, count: x.columns)
             for tree in model.trees {
                 var node = 0
                 while tree.feature[node] >= 0 {
-                    node = Int(x[i, Int(tree.feature[node])] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                    let f = Int(tree.feature[node])
+                    let next = Int(x[i, f] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                    byFeature[f] += tree.value[next] - tree.value[node]
+                    node = next
                 }
                 total += tree.value[node]
             }
             #expect(together[i] == total)
-            #expect(Array(contributions[(i * x.columns)..<((i + 1) * x.columns)]) == model.contributions(x, row: i))
+            #expect(Array(contributions[(i * x.columns)..<((i + 1) * x.columns)]) == byFeature)
         }
     }
 
@@ -149,34 +175,53 @@ func simulated(rows: Int, seed: UInt64 = 7) -> (FeatureMatrix, [UInt8]) {
         return (x, y)
     }
 
-    @Test func theFirstSplitIsTheBestOfEveryCutCountedDirectly() {
+    @Test func theFirstSplitsAreTheBestOfEveryCutCountedDirectly() {
         // Histograms leave out each feature's most common bin and find it as the node's total
-        // less the other bins; a direct count over the rows at every cut must agree.
+        // less the other bins, and find the larger child's as its parent's less its sibling's; a
+        // direct count over the rows at every cut must agree, at the root and at both children.
         let (x, y) = Self.sparse(rows: 20_000)
-        var parameters = BoostedTrees.Parameters(trees: 1, depth: 1, learningRate: 1, minLeaf: 1, lambda: 1, validationShare: 0)
+        var parameters = BoostedTrees.Parameters(trees: 1, depth: 2, learningRate: 1, minLeaf: 1, lambda: 1, validationShare: 0)
         parameters.patience = 1
         let model = BoostedTrees.train(x, labels: y, parameters: parameters, workers: 2)
         let tree = model.trees[0]
         let p = 1 / (1 + exp(-model.baseScore))
         let g = y.map { Double(Float(p - Double($0))) }, h = Double(Float(p * (1 - p)))
-        let (gAll, hAll) = (g.reduce(0, +), h * Double(x.rows))
         func score(_ g: Double, _ h: Double) -> Double { g * g / (h + 1) }
-        var best = (gain: 0.0, feature: -1, cut: Float(0), left: 0.0, right: 0.0)
-        for j in 0..<x.columns {
-            for cut in BoostedTrees.binEdges(x.values[j * x.rows..<(j + 1) * x.rows], maxBins: 255) {
-                var gl = 0.0, hl = 0.0
-                for i in 0..<x.rows where x[i, j] <= cut {
-                    gl += g[i]
-                    hl += h
+        let cuts = (0..<x.columns).map { BoostedTrees.binEdges(x.values[$0 * x.rows..<($0 + 1) * x.rows], maxBins: 255) }
+        // The best cut of some rows, the rows each side, and the value of each side.
+        func best(_ rows: [Int]) -> (feature: Int, cut: Float, left: [Int], right: [Int])? {
+            let gAll = rows.reduce(0) { $0 + g[$1] }, hAll = h * Double(rows.count)
+            var best: (gain: Double, feature: Int, cut: Float)?
+            for j in 0..<x.columns {
+                for cut in cuts[j] {
+                    var gl = 0.0, nl = 0
+                    for i in rows where x[i, j] <= cut {
+                        gl += g[i]
+                        nl += 1
+                    }
+                    guard nl >= 1, nl < rows.count else { continue }
+                    let hl = h * Double(nl)
+                    let gain = 0.5 * (score(gl, hl) + score(gAll - gl, hAll - hl) - score(gAll, hAll))
+                    if gain > (best?.gain ?? 1e-12) + 1e-9 { best = (gain, j, cut) }
                 }
-                let gain = 0.5 * (score(gl, hl) + score(gAll - gl, hAll - hl) - score(gAll, hAll))
-                if gain > best.gain + 1e-9 { best = (gain, j, cut, -gl / (hl + 1), -(gAll - gl) / (hAll - hl + 1)) }
             }
+            guard let best else { return nil }
+            let left = rows.filter { x[$0, best.feature] <= best.cut }, right = rows.filter { x[$0, best.feature] > best.cut }
+            return (best.feature, best.cut, left, right)
         }
-        #expect(Int(tree.feature[0]) == best.feature)
-        #expect(tree.threshold[0] == best.cut)
-        #expect(abs(tree.value[Int(tree.left[0])] - best.left) < 1e-9)
-        #expect(abs(tree.value[Int(tree.right[0])] - best.right) < 1e-9)
+        func value(_ rows: [Int]) -> Double { -rows.reduce(0) { $0 + g[$1] } / (h * Double(rows.count) + 1) }
+        var checked = 0
+        func check(_ node: Int, _ rows: [Int], depth: Int) {
+            #expect(abs(tree.value[node] - value(rows)) < 1e-9)
+            guard depth < 2, let split = best(rows) else { return }
+            #expect(Int(tree.feature[node]) == split.feature)
+            #expect(tree.threshold[node] == split.cut)
+            checked += 1
+            check(Int(tree.left[node]), split.left, depth: depth + 1)
+            check(Int(tree.right[node]), split.right, depth: depth + 1)
+        }
+        check(0, Array(0..<x.rows), depth: 0)
+        #expect(checked == 3)
     }
 
     @Test func deepTreesOnSparseFeaturesDoNotDependOnTheCores() {
