@@ -22,7 +22,8 @@ enum ScalingBench {
                     "--people", "\(people)", "--data-dir", scratch.appendingPathComponent("data").path, "--out",
                     scratch.appendingPathComponent("out").path,
                 ]
-            print("=== \(people) people: phm-bench \(child.joined(separator: " "))")
+            // Written straight out, not buffered, to come before the child's own output.
+            FileHandle.standardOutput.write(Data("=== \(people) people: phm-bench \(child.joined(separator: " "))\n".utf8))
             let output = try runEchoing(executable, child)
             func figure(_ prefix: String, _ suffix: String) -> String {
                 guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return "-" }

@@ -175,13 +175,20 @@ public struct Suppression: Sendable {
         while let r = queue.popLast() {
             queued.remove(r)
             let cells = relations[r]
-            guard cells.filter({ hidden[$0] }).count == 1, let complement = self.complement(in: cells) else { continue }
+            guard hiddenCount(cells) == 1, let complement = self.complement(in: cells) else { continue }
             hidden[complement] = true
             for next in relationsOfCell[complement] where !queued.contains(Int(next)) {
                 queued.insert(Int(next))
                 queue.append(Int(next))
             }
         }
+    }
+
+    /// How many of the cells are hidden.
+    private func hiddenCount(_ cells: [Int]) -> Int {
+        var count = 0
+        for c in cells where hidden[c] { count += 1 }
+        return count
     }
 
     /// The cell to hide beside a relation's hidden ones: the smallest non-zero visible part, else
@@ -201,18 +208,20 @@ public struct Suppression: Sendable {
     /// no other non-zero entry.
     private mutating func hideDetermined() -> [Int] {
         let hiddenCells = hidden.indices.filter { hidden[$0] }
-        var parent = Dictionary(uniqueKeysWithValues: hiddenCells.map { ($0, $0) })
+        var parent = Array(hidden.indices)  // only hidden cells are joined
         func find(_ x: Int) -> Int {
             var x = x
-            while parent[x]! != x {
-                parent[x] = parent[parent[x]!]!
-                x = parent[x]!
+            while parent[x] != x {
+                parent[x] = parent[parent[x]]
+                x = parent[x]
             }
             return x
         }
         for cells in relations {
-            let h = cells.filter { hidden[$0] }
-            for c in h.dropFirst() { parent[find(c)] = find(h[0]) }
+            var first: Int?
+            for c in cells where hidden[c] {
+                if let first { parent[find(c)] = find(first) } else { first = c }
+            }
         }
         var components: [Int: [Int]] = [:]
         for c in hiddenCells { components[find(c), default: []].append(c) }
@@ -230,7 +239,7 @@ public struct Suppression: Sendable {
                 // Hide beside it in its relation with the fewest hidden cells.
                 guard
                     let r = relationsOfCell[cell].map(Int.init).min(by: {
-                        relations[$0].filter { hidden[$0] }.count < relations[$1].filter { hidden[$0] }.count
+                        hiddenCount(relations[$0]) < hiddenCount(relations[$1])
                     })
                 else { continue }
                 guard let extra = complement(in: relations[r]), !hidden[extra] else { continue }

@@ -88,7 +88,10 @@ public struct ProjectionBasis: Codable, Sendable {
     public static let file = PersonFiles.projectionBasis
 
     public func save(to folder: URL) throws {
-        try JSONEncoder().encode(self).write(to: folder.appendingPathComponent(Self.file))
+        // Keys in order, so the same run writes the same bytes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(self).write(to: folder.appendingPathComponent(Self.file))
     }
 
     public static func read(from folder: URL) throws(DefinitionError) -> ProjectionBasis {
