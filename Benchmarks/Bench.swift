@@ -71,6 +71,12 @@ struct Bench: ParsableCommand {
             help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
         var fhirOnly = false
 
+        func validate() throws {
+            if scaling, jsonOnly || linkageOnly || spineOnly || fhirOnly || cohortsOnly || evaluationOnly {
+                throw ValidationError("--scaling runs the whole benchmark at each size: leave out the --...-only options")
+            }
+        }
+
         func run() throws {
             if scaling { return try ScalingBench.run(arguments: Array(CommandLine.arguments.dropFirst())) }
             if jsonOnly { return try JSONBench.run() }
@@ -92,13 +98,12 @@ struct Bench: ParsableCommand {
             if evaluationOnly {
                 return try Bench.evaluation(dataDirectory: URL(fileURLWithPath: pipeline.dataDirectory), workers: pipeline.workers)
             }
-            let (people, seed) = (population.people, population.seed)
-            let signal = population.signal == .full ? "" : "-\(population.signal.rawValue)"
-            let input = "\(dir)/input-\(people)-\(seed)\(signal)"
+            let synthesis = population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf)
+            let input = synthesis.benchFolder(in: dir)
             let marker = URL(fileURLWithPath: input).appendingPathComponent("ground-truth/persons.csv")
             if !FileManager.default.fileExists(atPath: marker.path) {
                 let start = Date()
-                _ = try Console.synthesise(population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), out: input)
+                _ = try Console.synthesise(synthesis, out: input)
                 print(String(format: "synthesis: %.1fs", Date().timeIntervalSince(start)))
             }
             let result = try Console.runPipeline(
@@ -137,7 +142,7 @@ struct Bench: ParsableCommand {
         /// Reading the same system as a FHIR export and as the contract's CSV files, three times
         /// each: the whole read, and the NDJSON files alone (their bytes over their own seconds).
         static func fhir(_ options: SynthesisOptions, dir: String, workers: Int) throws {
-            let base = "\(dir)/input-\(options.people)-\(options.seed)"
+            let base = options.benchFolder(in: dir)
             for (folder, fhir) in [(base, false), (base + "-fhir", true)] {
                 let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
                 if !FileManager.default.fileExists(atPath: marker.path) {

@@ -10,7 +10,7 @@ import Synthesis
 /// makes on first use): precision, recall, F1, seconds and peak memory, and the ratios.
 enum LinkageBench {
     static func run(_ options: SynthesisOptions, dir: String, workers: Int, splink withSplink: Bool = true) throws {
-        let folder = "\(dir)/input-\(options.people)-\(options.seed)-\(options.identities.rawValue)"
+        let folder = options.benchFolder(in: dir)
         let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
         if !FileManager.default.fileExists(atPath: marker.path) {
             // Written first, then measured by a fresh process, so the peak memory is linkage's.

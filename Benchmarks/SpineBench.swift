@@ -14,15 +14,7 @@ import Synthesis
 /// counts each side produced so that the work can be seen to be the same, and the ratio.
 enum SpineBench {
     static func run(_ options: SynthesisOptions, dir: String, workers: Int, duckdb withDuckDB: Bool) throws {
-        // Options that change the data change the folder, so a messier population is not read
-        // from the default one's files.
-        let standard = SynthesisOptions(people: options.people, seed: options.seed, asOf: options.asOf)
-        var folder = "\(dir)/input-\(options.people)-\(options.seed)"
-        if options.signal != standard.signal { folder += "-\(options.signal.rawValue)" }
-        if options.identities != standard.identities { folder += "-\(options.identities.rawValue)" }
-        if options.onsets != standard.onsets { folder += "-\(options.onsets.rawValue)" }
-        if options.faultRate != standard.faultRate { folder += "-faults\(options.faultRate)" }
-        if let intervention = options.intervention { folder += "-intervention\(intervention.effect)" }
+        let folder = options.benchFolder(in: dir)
         let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
         if !FileManager.default.fileExists(atPath: marker.path) {
             // Written first, then measured by a fresh process, so the peak memory is the spine's.
