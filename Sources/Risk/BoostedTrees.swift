@@ -250,17 +250,31 @@ public struct BoostedTrees: Sendable, Codable {
     /// The contributions of `rows` of `x`, row by row: row `r`'s to feature `f` at
     /// `(r - rows.lowerBound) * features.count + f`.
     public func contributions(_ x: FeatureMatrix, rows: Range<Int>) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(rows.count * features.count)
+        contributions(x, rows: rows) { _, block in out.append(contentsOf: block) }
+        return out
+    }
+
+    /// The contributions of `rows` of `x` a block of rows at a time, in one buffer reused for
+    /// every block: `body` gets the block's rows and their contributions, row by row.
+    public func contributions(
+        _ x: FeatureMatrix, rows: Range<Int>, eachBlock body: (Range<Int>, UnsafeBufferPointer<Double>) -> Void
+    ) {
         let p = features.count
-        var out = [Double](repeating: 0, count: rows.count * p)
-        out.withUnsafeMutableBufferPointer { out in
+        var buffer = [Double](repeating: 0, count: Self.scoringBlock * p)
+        buffer.withUnsafeMutableBufferPointer { out in
             walk(x, rows) { block, tree, at in
                 for i in block {
-                    let row = out.baseAddress! + (i - rows.lowerBound) * p
+                    let row = out.baseAddress! + (i - block.lowerBound) * p
                     _ = at(i) { node, next in row[Int(tree.feature[node])] += tree.value[next] - tree.value[node] }
                 }
+            } blockDone: { block in
+                let filled = UnsafeMutableBufferPointer(rebasing: out[0..<(block.count * p)])
+                body(block, UnsafeBufferPointer(filled))
+                filled.update(repeating: 0)
             }
         }
-        return out
     }
 
     /// A tree's arrays for walking without bounds checks, once the tree is known to be well formed.
@@ -273,11 +287,13 @@ public struct BoostedTrees: Sendable, Codable {
     }
 
     /// Calls `body` for each block of rows and each tree in order, with a function that takes a row
-    /// to its leaf (calling its argument with each node passed and the node taken). Every tree is
-    /// checked on each call before its arrays are read unchecked: score many rows at once.
+    /// to its leaf (calling its argument with each node passed and the node taken), then
+    /// `blockDone` with the block. Every tree is checked on each call before its arrays are read
+    /// unchecked: score many rows at once.
     private func walk(
         _ x: FeatureMatrix, _ rows: Range<Int>,
-        _ body: (Range<Int>, Walk, (Int, (Int, Int) -> Void) -> Int) -> Void
+        _ body: (Range<Int>, Walk, (Int, (Int, Int) -> Void) -> Int) -> Void,
+        blockDone: (Range<Int>) -> Void = { _ in }
     ) {
         precondition(
             x.columns == features.count && x.values.count == x.rows * x.columns && rows.lowerBound >= 0
@@ -314,6 +330,7 @@ public struct BoostedTrees: Sendable, Codable {
                         }
                     }
                 }
+                blockDone(block)
                 start = block.upperBound
             }
         }

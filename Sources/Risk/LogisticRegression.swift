@@ -129,7 +129,7 @@ public struct LogisticRegression: Sendable, Codable {
         var eta = [Double](repeating: beta[p], count: m)
         var residual = [Float](repeating: 0, count: m)
         var weight = [Float](repeating: 0, count: m)
-        var weighted = [Float](repeating: 0, count: m)
+        var weighted = [Float](repeating: 0, count: min(m, dotBlock))
         z.values.withUnsafeBufferPointer { values in
             for j in 0..<p {
                 let b = beta[j]

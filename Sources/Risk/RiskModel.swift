@@ -52,6 +52,18 @@ public struct RiskModel: Sendable, Codable {
         trees?.logOdds(x, rows: rows) ?? rows.map { logistic!.linear(x, row: $0) }
     }
 
+    /// Each row's contributions to the log-odds of `rows`, a block of rows at a time (row by row
+    /// within the block), for a matrix holding exactly this model's features.
+    func contributions(_ x: FeatureMatrix, rows: Range<Int>, eachBlock body: (Range<Int>, UnsafeBufferPointer<Double>) -> Void) {
+        if let trees { return trees.contributions(x, rows: rows, eachBlock: body) }
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let block = start..<min(rows.upperBound, start + BoostedTrees.scoringBlock)
+            block.flatMap { logistic!.contributions(x, row: $0) }.withUnsafeBufferPointer { body(block, $0) }
+            start = block.upperBound
+        }
+    }
+
     /// The smallest contribution to the log-odds (a tenth, about 10% more odds) worth naming.
     public static let minimumFactor = 0.1
 
@@ -75,11 +87,7 @@ public struct RiskModel: Sendable, Codable {
             var top: [Int] = []
             var out: [[String]] = []
             out.reserveCapacity(parts[k].count)
-            var start = parts[k].lowerBound
-            while start < parts[k].upperBound {
-                let block = start..<min(parts[k].upperBound, start + BoostedTrees.scoringBlock)
-                let contributions =
-                    trees?.contributions(x, rows: block) ?? block.flatMap { logistic!.contributions(x, row: $0) }
+            contributions(x, rows: parts[k]) { block, contributions in
                 for i in block {
                     let row = (i - block.lowerBound) * p
                     for j in 0..<p { byFactor[j] = 0 }
@@ -93,7 +101,6 @@ public struct RiskModel: Sendable, Codable {
                     }
                     out.append(top.map { self.features[$0].describe(x[i, $0]) })
                 }
-                start = block.upperBound
             }
             return out
         }.flatMap { $0 }
