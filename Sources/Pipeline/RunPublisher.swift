@@ -32,7 +32,9 @@ struct RunPublisher {
     /// empty folder for this run's outputs.
     func prepare(dataDirectory: URL) throws {
         let fm = FileManager.default
-        try fm.createDirectory(at: runs, withIntermediateDirectories: true)
+        do { try fm.createDirectory(at: runs, withIntermediateDirectories: true) } catch {
+            throw OutputUnusable(runs: runs, error: error)
+        }
         // A finished run of this id is another data directory's (ids restart in a new one):
         // refused now, not after the whole run, when its folder could not be put in place.
         guard !fm.fileExists(atPath: folder.path) else { throw OutputInUse(runs: runs, folder: folder) }
@@ -113,6 +115,27 @@ struct OutputInUse: Error, CustomStringConvertible {
     var description: String {
         "\(folder.path) already holds a run with this id, from another data directory: write to another --out, "
             + "or move \(runs.path) away first"
+    }
+}
+
+/// The folder beside `--out` that holds the runs cannot be made (a file in the way, no
+/// permission): said with the path and the system's reason, not as a raw error object.
+struct OutputUnusable: Error, CustomStringConvertible {
+    var runs: URL
+    var reason: String
+
+    init(runs: URL, error: any Error) {
+        self.runs = runs
+        let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+        if let underlying, underlying.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(underlying.code)))
+        } else {
+            reason = (error as NSError).localizedDescription
+        }
+    }
+
+    var description: String {
+        "cannot make \(runs.path) for the run's outputs beside --out: \(reason); choose another --out"
     }
 }
 

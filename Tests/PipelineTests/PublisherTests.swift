@@ -25,6 +25,23 @@ import Testing
         try RunPublisher(output: folder.appendingPathComponent("out"), runId: 2).prepare(dataDirectory: data)
     }
 
+    /// An output folder whose parent is a file cannot hold runs: the run is refused with the
+    /// folder and the system's reason, not a raw error object.
+    @Test func anOutputFolderThatCannotBeMadeIsNamedWithTheReason() throws {
+        let folder = temporaryFolder("publisher-file")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("a-file")
+        try Data("not a folder".utf8).write(to: file)
+        let publisher = RunPublisher(output: file.appendingPathComponent("out"), runId: 1)
+        #expect {
+            try publisher.prepare(dataDirectory: folder.appendingPathComponent("data"))
+        } throws: { error in
+            "\(error)"
+                == "cannot make \(file.path)/.out.runs for the run's outputs beside --out: Not a directory; choose another --out"
+        }
+    }
+
     /// Retention: the newest run keeps everything, the next only its aggregate tables, older runs
     /// nothing; the policy's numbers are checked.
     @Test func retentionRemovesPersonLevelFilesFirstThenWholeRuns() throws {
