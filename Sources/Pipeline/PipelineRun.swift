@@ -299,7 +299,14 @@ public enum PipelineRun {
         staged.output = publisher.staging
         do {
             try store.update(record)
-            try publisher.prepare(dataDirectory: options.dataDirectory)
+            // A run killed between putting its outputs in place and its frames never became
+            // current: no frame of it was committed, and it did not succeed.
+            let framed = Set(FrameFile.runs(dataDirectory: options.dataDirectory))
+            let abandoned = try store.runs().filter { run in
+                run.status != "succeeded" && run.id.map { $0 != runId && !framed.contains($0) } == true
+            }
+            try publisher.prepare(
+                dataDirectory: options.dataDirectory, abandoned: abandoned.map { URL(fileURLWithPath: $0.outputFolder) })
             let governance = GovernanceStore(
                 runs: store, directory: options.dataDirectory, key: try PlatformKey.load(dataDirectory: options.dataDirectory))
             let sharing = try governance.sharing()

@@ -28,9 +28,13 @@ struct RunPublisher {
     /// Where the run's outputs stay: what the store records and the web server reads.
     var folder: URL { runs.appendingPathComponent("run-\(runId)") }
 
-    /// Clears what killed runs left (output and frame drafts, staged identities) and makes an
-    /// empty folder for this run's outputs.
-    func prepare(dataDirectory: URL) throws {
+    /// Clears what killed runs left (output and frame drafts, staged identities, and the output
+    /// folders in `abandoned`) and makes an empty folder for this run's outputs.
+    ///
+    /// - Parameter abandoned: output folders of this data directory's runs that were killed after
+    ///   their outputs were put in place but before their frames were: never served. Only folders
+    ///   in this output folder's runs are removed.
+    func prepare(dataDirectory: URL, abandoned: [URL] = []) throws {
         let fm = FileManager.default
         do { try fm.createDirectory(at: runs, withIntermediateDirectories: true) } catch {
             throw OutputUnusable(runs: runs, error: error)
@@ -40,6 +44,9 @@ struct RunPublisher {
         guard !fm.fileExists(atPath: folder.path) else { throw OutputInUse(runs: runs, folder: folder) }
         for name in (try? fm.contentsOfDirectory(atPath: runs.path)) ?? [] where name.hasSuffix(".partial") {
             try fm.removeItem(at: runs.appendingPathComponent(name))
+        }
+        for old in abandoned where old.deletingLastPathComponent().standardizedFileURL == runs.standardizedFileURL {
+            try? fm.removeItem(at: old)
         }
         FrameFile.removeDrafts(dataDirectory: dataDirectory)
         try IdentityVault(directory: dataDirectory.appendingPathComponent("vault")).dropStaged()

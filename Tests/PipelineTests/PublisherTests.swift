@@ -1,4 +1,7 @@
 import Foundation
+import Identity
+import Storage
+import Synthesis
 import TestSupport
 import Testing
 
@@ -39,6 +42,57 @@ import Testing
         } throws: { error in
             "\(error)"
                 == "cannot make \(file.path)/.out.runs for the run's outputs beside --out: Not a directory; choose another --out"
+        }
+    }
+
+    /// A run killed after its outputs were put in place but before its frames were was never
+    /// served: the next run removes its folder, and nothing outside the runs folder.
+    @Test func foldersOfRunsKilledBeforeTheyWereServedAreRemoved() throws {
+        let folder = temporaryFolder("publisher-abandoned")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let publisher = RunPublisher(output: folder.appendingPathComponent("out"), runId: 3)
+        let killed = publisher.runs.appendingPathComponent("run-2"), kept = publisher.runs.appendingPathComponent("run-1")
+        let outside = folder.appendingPathComponent("elsewhere/run-2")
+        for f in [killed, kept, outside] {
+            try FileManager.default.createDirectory(at: f, withIntermediateDirectories: true)
+            try Data("{}".utf8).write(to: f.appendingPathComponent("run.json"))
+        }
+        try publisher.prepare(dataDirectory: folder.appendingPathComponent("data"), abandoned: [killed, outside])
+        #expect(!FileManager.default.fileExists(atPath: killed.path))
+        #expect(FileManager.default.fileExists(atPath: kept.appendingPathComponent("run.json").path))
+        #expect(FileManager.default.fileExists(atPath: outside.appendingPathComponent("run.json").path))
+        #expect(FileManager.default.fileExists(atPath: publisher.staging.path))
+    }
+
+    /// The run after one killed between putting its outputs in place and committing its frames
+    /// (recorded as interrupted, its folder there, no frame of it) removes that folder, which
+    /// was never served, and keeps the runs that were.
+    @Test func theNextRunRemovesTheOutputsOfAKilledRunThatWasNeverServed() throws {
+        let folder = temporaryFolder("abandoned-run")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("in"), data = folder.appendingPathComponent("data")
+        let key = folder.appendingPathComponent("key")
+        _ = try SyntheticHealthSystem.write(
+            SynthesisOptions(people: 2_000, seed: 9, asOf: SyntheticHealthSystem.defaultAsOf), to: input)
+        _ = try PseudonymKey.create(at: key)
+        var options = RunOptions(
+            input: input, asOf: SyntheticHealthSystem.defaultAsOf, output: folder.appendingPathComponent("out"),
+            dataDirectory: data, keyFile: key, workers: 2)
+        options.projection.years = 0
+        let first = try PipelineRun.execute(options).summary.runId
+        let runs = folder.appendingPathComponent(".out.runs")
+        let killed = try RunStore(directory: data).begin(
+            RunRecord(
+                startedAt: Date(), asOf: SyntheticHealthSystem.defaultAsOf.description, inputFolder: input.path,
+                outputFolder: runs.appendingPathComponent("run-\(first + 1)").path, status: "interrupted"))
+        #expect(killed == first + 1)
+        let killedFolder = runs.appendingPathComponent("run-\(killed)")
+        try FileManager.default.createDirectory(at: killedFolder, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: killedFolder.appendingPathComponent("run.json"))
+        let next = try PipelineRun.execute(options).summary.runId
+        #expect(!FileManager.default.fileExists(atPath: killedFolder.path))
+        for served in [first, next] {
+            #expect(FileManager.default.fileExists(atPath: runs.appendingPathComponent("run-\(served)/run.json").path))
         }
     }
 
