@@ -1,5 +1,7 @@
 import Foundation
 import Identity
+import Outputs
+import PHMCore
 import Storage
 import Synthesis
 import TestSupport
