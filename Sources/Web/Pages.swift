@@ -107,14 +107,20 @@ enum Pages {
             body += "<section aria-labelledby=\"\(panel.id)\"><h2 id=\"\(panel.id)\">\(escape(panel.title))</h2>"
             if !panel.note.isEmpty { body += "<p>\(escape(panel.note))</p>" }
             body += "<div class=\"panel\">"
+            // A chart's figures are in the table beside it: the figure says so and links to it, for
+            // those who cannot see the chart.
+            let tableId = "\(panel.id)-table", folded = panel.table.rows.count > 25 && panel.chart != nil
             if let chart = panel.chart {
+                let description =
+                    (panel.note.isEmpty ? panel.title : panel.note) + " The figures are in the table beside the chart."
                 body +=
-                    "<figure>\(chart.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note))</figure>"
+                    "<figure>\(chart.svg(title: panel.title, description: description))<figcaption class=\"meta\"><a href=\"#\(tableId)\">The chart's figures as a table</a></figcaption></figure>"
             }
-            let table = self.table(panel.table, caption: panel.title)
+            let table = self.table(panel.table, caption: panel.title, id: folded ? nil : tableId)
             body +=
-                panel.table.rows.count > 25 && panel.chart != nil
-                ? "<details><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>" : table
+                folded
+                ? "<details id=\"\(tableId)\"><summary>Table (\(number(panel.table.rows.count)) rows)</summary>\(table)</details>"
+                : table
             let svg = "/api/pages/\(dashboard.rawValue)/\(panel.id)/svg?\(query(unit: q.unit.code, q, dashboard))"
             body +=
                 "</div><p class=\"downloads\"><a href=\"\(escape(csv))\" download>Download the table (CSV)</a>"
@@ -180,7 +186,7 @@ enum Pages {
     /// applicable (`-`). So that it reads without scrolling sideways, a column holding one value
     /// on every row is said once under the caption, and a table of one to three rows with many
     /// columns is turned on its side, a row per column. The CSV download keeps every column.
-    static func table(_ t: PanelTable, caption: String) -> String {
+    static func table(_ t: PanelTable, caption: String, id: String? = nil) -> String {
         let formats = t.columns.map { t.formats[$0] ?? Format.of(column: $0) }
         let rowFormat = t.column("format"), note = t.column(RowNote.column)
         // Decimals and money keep one number of places down a column, enough for its smallest
@@ -227,7 +233,7 @@ enum Pages {
             blank = shown.filter { c in t.rows.allSatisfy { $0[c].isEmpty } }
             shown.removeAll { constant.contains($0) || blank.contains($0) }
         }
-        var out = "<div class=\"scroll\"><table><caption>\(escape(caption))"
+        var out = "<div class=\"scroll\"\(id.map { " id=\"\($0)\"" } ?? "")><table><caption>\(escape(caption))"
         if !constant.isEmpty {
             let said = constant.map { "\(escape(heading(t.columns[$0]))): \(cells[0][$0].html)" }
             out += "<span class=\"meta\">On every row: \(said.joined(separator: "; "))</span>"
@@ -366,7 +372,7 @@ enum Pages {
                     labels: CohortProfile.pyramidBands, left: band("female"), right: band("male"), leftName: "Female",
                     rightName: "Male"))
             body +=
-                "<figure>\(pyramid.svg(title: "The cohort by age and sex", description: "Five-year age bands, female on the left and male on the right; the counts are in the table below."))</figure>"
+                "<figure>\(pyramid.svg(title: "The cohort by age and sex", description: "Five-year age bands, female on the left and male on the right; the counts are in the tables below."))<figcaption class=\"meta\">The chart's figures as tables: <a href=\"#groups-age_female\">female by age</a>, <a href=\"#groups-age_male\">male by age</a></figcaption></figure>"
             // The cohort beside the population, a table per breakdown with each group's share of
             // both (from the published counts); long breakdowns fold away.
             func share(_ n: Int?, of total: Int?) -> String {
@@ -387,8 +393,9 @@ enum Pages {
             for (k, (name, groups)) in (short + long).enumerated() {
                 if k == short.count { body += "</div><div>" }
                 let title = Dashboard.title(name)
+                let id = "groups-" + escape(name)
                 var table =
-                    "<table><caption>\(escape(title))</caption><thead><tr><th scope=\"col\">Group</th><th scope=\"col\">Cohort</th><th scope=\"col\">Cohort (%)</th><th scope=\"col\">Population</th><th scope=\"col\">Population (%)</th></tr></thead><tbody>"
+                    "<table\(groups.count > 12 ? "" : " id=\"\(id)\"")><caption>\(escape(title))</caption><thead><tr><th scope=\"col\">Group</th><th scope=\"col\">Cohort</th><th scope=\"col\">Cohort (%)</th><th scope=\"col\">Population</th><th scope=\"col\">Population (%)</th></tr></thead><tbody>"
                 for g in groups {
                     table +=
                         "<tr><td>\(escape(Dashboard.label(g.group.group)))</td><td class=\"n\">\(shown(g.cohort))</td><td class=\"n\">\(share(g.cohort, of: p.size))</td><td class=\"n\">\(shown(g.population))</td><td class=\"n\">\(share(g.population, of: p.populationSize))</td></tr>"
@@ -396,7 +403,8 @@ enum Pages {
                 table += "</tbody></table>"
                 body +=
                     groups.count > 12
-                    ? "<details><summary>\(escape(title)) (\(groups.count) groups)</summary>\(table)</details>" : table
+                    ? "<details id=\"\(id)\"><summary>\(escape(title)) (\(groups.count) groups)</summary>\(table)</details>"
+                    : table
             }
             body += "</div>"
         }
@@ -508,7 +516,7 @@ enum Pages {
                     y: .init(title: "Difference in rate per person-year", format: .decimal), series: series))
             let id = "event-\(escape(e.outcome))"
             body +=
-                "<h3>\(escape(capitalised(e.description))): event study</h3><figure aria-describedby=\"\(id)\">\(chart.svg(title: "\(capitalised(e.description)): exposed minus controls by month", description: "Monthly difference in rate per person-year from the index month, with 95% intervals; before the index month it should be near 0 (parallel trends). The numbers are in the table that follows."))<figcaption>\(escape(capitalised(e.description))): exposed minus controls by month from the index month</figcaption></figure>"
+                "<h3>\(escape(capitalised(e.description))): event study</h3><figure>\(chart.svg(title: "\(capitalised(e.description)): exposed minus controls by month", description: "Monthly difference in rate per person-year from the index month, with 95% intervals; before the index month it should be near 0 (parallel trends). The numbers are in the table that follows."))<figcaption>\(escape(capitalised(e.description))): exposed minus controls by month from the index month. <a href=\"#\(id)\">The chart's figures as a table</a></figcaption></figure>"
             body +=
                 "<details id=\"\(id)\"><summary>The event study as a table</summary><table><caption>\(escape(capitalised(e.description))) by month from the index month</caption><thead><tr><th scope=\"col\">Month</th><th scope=\"col\">Difference (95% interval)</th></tr></thead><tbody>"
             for m in months { body += "<tr><td class=\"n\">\(m.month)</td><td>\(signed(m.difference))</td></tr>" }
@@ -543,7 +551,7 @@ enum Pages {
                     ]))
             let title = "\(capitalised(c.description)): the place and its synthetic control"
             body +=
-                "<figure aria-describedby=\"\(id)\">\(chart.svg(title: title, description: "Monthly rate per person-year of the place and of its synthetic control, from the pre window to the end of the post window; the numbers are in the table that follows."))<figcaption>\(escape(title)), by month</figcaption></figure>"
+                "<figure>\(chart.svg(title: title, description: "Monthly rate per person-year of the place and of its synthetic control, from the pre window to the end of the post window; the numbers are in the table that follows."))<figcaption>\(escape(title)), by month. <a href=\"#\(id)\">The chart's figures as a table</a></figcaption></figure>"
             body +=
                 "<details id=\"\(id)\"><summary>The place and its synthetic control as a table</summary><table><caption>\(escape(capitalised(c.description))) by month from the start</caption><thead><tr><th scope=\"col\">Month</th><th scope=\"col\">The place</th><th scope=\"col\">Synthetic control</th></tr></thead><tbody>"
             for m in c.months {
@@ -569,7 +577,7 @@ enum Pages {
         body +=
             "<h2>Overlap</h2><p>Preference scores (the propensity score with the share exposed removed; Walker et al. 2013). In equipoise (0.3 to 0.7): \(Format.share.show(r.overlap.equipoiseTreated)) of the exposed, \(Format.share.show(r.overlap.equipoiseControls)) of the unexposed sample.</p>"
         body +=
-            "<figure aria-describedby=\"overlap-table\">\(overlap.svg(title: "Preference scores of the exposed and the unexposed", description: "The share of each group in each twentieth of the preference score; the numbers are in the table that follows."))<figcaption>Preference scores of the exposed and the unexposed</figcaption></figure>"
+            "<figure>\(overlap.svg(title: "Preference scores of the exposed and the unexposed", description: "The share of each group in each twentieth of the preference score; the numbers are in the table that follows."))<figcaption>Preference scores of the exposed and the unexposed. <a href=\"#overlap-table\">The chart's figures as a table</a></figcaption></figure>"
         body +=
             "<details id=\"overlap-table\"><summary>The overlap as a table</summary><table><caption>Share of each group by preference score</caption><thead><tr><th scope=\"col\">Preference score</th><th scope=\"col\">Exposed</th><th scope=\"col\">Not exposed</th></tr></thead><tbody>"
         for i in 0..<bins {
@@ -620,7 +628,7 @@ enum Pages {
                 <input type="hidden" name="reason" value="\(escape(reason))"><input type="hidden" name="offset" value="\(list.offset)">
                 <input type="hidden" name="pseudonym" value="\(e.entry.pseudonym)">
                 <label class="hidden" for="s\(e.entry.rank)">Status</label><select id="s\(e.entry.rank)" name="status">\(statuses)</select>
-                <input name="note" aria-label="Note" value="\(escape(e.latest?.note ?? ""))"> <button type="submit">Save</button></form></td></tr>
+                <input name="note" aria-label="Note" value="\(escape(e.latest?.note ?? ""))"> <button type="submit" aria-label="Save the status of rank \(e.entry.rank)">Save</button></form></td></tr>
                 """
         }
         body += "</tbody></table>"
@@ -757,7 +765,8 @@ enum Pages {
         header { display: flex; gap: 1.5rem; align-items: center; padding: 0.5rem 1.5rem; background: #003087; color: #fff; }
         header a { color: #fff; } header form { margin-left: auto; }
         main { padding: 1rem 1.5rem; max-width: 80rem; }
-        nav[aria-label="Main"] a { margin-right: 0.8rem; }
+        nav[aria-label="Main"] { display: flex; flex-wrap: wrap; column-gap: 0.8rem; }
+        nav[aria-label="Main"] a { display: inline-block; padding: 0.3rem 0; }
         .skip { position: absolute; left: -10000px; } .skip:focus { left: 0.5rem; top: 0.5rem; background: #fff; color: #000; padding: 0.3rem; }
         .crumbs ol { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.4rem; }
         .crumbs li + li::before { content: "\\203A"; margin-right: 0.4rem; }
@@ -778,7 +787,8 @@ enum Pages {
         .suggest ul { position: absolute; z-index: 1; left: 0; margin: 0; padding: 0; list-style: none; background: #fff;
             border: 1px solid #888; min-width: 16rem; max-height: 14rem; overflow-y: auto; }
         .suggest li { padding: 0.2rem 0.5rem; cursor: pointer; } .suggest li[aria-selected=true] { background: #003087; color: #fff; }
-        :focus { outline: 3px solid #ffb81c; }
+        :focus { outline: 3px solid #ffeb3b; box-shadow: 0 0 0 5px #1b1b1b; }
+        button, select, input { min-height: 1.6rem; } summary { padding: 0.2rem 0; cursor: pointer; }
         .hidden { position: absolute; left: -10000px; }
         @page { size: A4 landscape; margin: 12mm; }
         @media print {

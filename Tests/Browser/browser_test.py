@@ -11,11 +11,13 @@ import re
 import sys
 
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
+import selenium_axe_python
 
 base, users_file, shots = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(shots, exist_ok=True)
@@ -32,11 +34,15 @@ checked = []
 
 
 def click(element):
-    """Clicks a submit button and waits for the next page: until the old page's root is gone
-    (Chromium reports that either as a stale element or as a node no longer in the document)."""
+    """Clicks a submit button and waits for the next page."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
+    next_page(old)
 
+
+def next_page(old):
+    """Waits until the old page's root is gone (Chromium reports that either as a stale element
+    or as a node no longer in the document) and the new page has loaded."""
     def gone(_):
         try:
             old.is_enabled()
@@ -79,6 +85,48 @@ return wide;
 
 WIDTHS = (1400, 1000)
 
+# axe-core (the engine inside the selenium-axe-python package) checks every page at each tested
+# width against the WCAG 2.0, 2.1 and 2.2 A and AA rules. Every violation is collected and the
+# test fails at the end with all of them, grouped by rule.
+AXE = open(os.path.join(os.path.dirname(selenium_axe_python.__file__), "axe-core", "axe.min.js")).read()
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa']},
+                   resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({rule: v.id, impact: v.impact, help: v.help,
+                                          nodes: v.nodes.map(n => [n.target.join(' '), n.failureSummary.replace(/\\s+/g, ' ').slice(0, 160)])}))),
+        e => done([{rule: 'axe failed', impact: 'critical', help: String(e), nodes: []}]));
+"""
+violations = {}
+
+# Every chart has a title and a description read out in its place, and its figure links to the
+# table that holds its figures.
+UNDESCRIBED_CHARTS = """
+const problems = [];
+for (const svg of document.querySelectorAll('svg.chart')) {
+  const named = (svg.getAttribute('aria-labelledby') || '').split(' ').map(id => document.getElementById(id));
+  const title = svg.querySelector(':scope > title'), desc = svg.querySelector(':scope > desc');
+  if (svg.getAttribute('role') !== 'img' || !title || !desc || !title.textContent.trim() || !desc.textContent.trim()
+      || !named.includes(title) || !named.includes(desc)) { problems.push('no title or description'); continue; }
+  const figure = svg.closest('figure');
+  const link = figure && figure.querySelector('figcaption a[href^="#"]');
+  const target = link && document.getElementById(link.getAttribute('href').slice(1));
+  if (!target || !(target.matches('table') || target.querySelector('table')))
+    problems.push(title.textContent + ': no link to its table');
+}
+return problems;
+"""
+
+
+def accessible(name, width):
+    if not browser.execute_script("return typeof window.axe === 'object'"):
+        browser.execute_script(AXE)
+    for v in browser.execute_async_script(AXE_RUN):
+        entry = violations.setdefault(v["rule"], {"impact": v["impact"], "help": v["help"], "pages": [], "nodes": {}})
+        entry["pages"].append(f"{name} at {width} px")
+        for target, summary in v["nodes"]:
+            entry["nodes"].setdefault(target, f"{name} at {width} px: {summary}")
+
 
 def shot(name):
     """The whole page at each tested width, not just the window (the window grows to the page's
@@ -91,6 +139,9 @@ def shot(name):
         assert not clipped, f"{name} at {width} px: chart text cut off: {clipped[:5]}"
         wide = browser.execute_script(WIDE_TABLES)
         assert not wide, f"{name} at {width} px: tables scroll sideways: {wide[:5]}"
+        accessible(name, width)
+        undescribed = browser.execute_script(UNDESCRIBED_CHARTS)
+        assert not undescribed, f"{name}: charts without a text alternative: {undescribed[:5]}"
         browser.save_screenshot(os.path.join(shots, f"{name}-{width}.png"))
     browser.set_window_size(1366, 900)
 
@@ -315,5 +366,105 @@ sign_in("ig_lead", "planning")
 menu = every_page("ig_lead-planning")
 assert "Cohorts" not in menu and "Overview" in menu, menu
 
+# Everything by keyboard alone, with the focus always visible: sign in, build a cohort a
+# criterion at a time and save it, open it as a worklist and record a status.
+FOCUSED = """
+const e = document.activeElement;
+if (!e || e === document.body) return null;
+const s = getComputedStyle(e), r = e.getBoundingClientRect();
+return {tag: e.tagName.toLowerCase(), id: e.id, name: e.getAttribute('name') || '', value: e.value === undefined ? '' : String(e.value),
+        label: (e.getAttribute('aria-label') || e.innerText || '').trim().slice(0, 60), formaction: e.getAttribute('formaction') || '',
+        ring: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== 'none',
+        seen: r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth};
+"""
+
+
+def press(*keys):
+    ActionChains(browser).send_keys(*keys).perform()
+
+
+def tab_to(what, matches, limit=200):
+    """Presses Tab until the focus is on the element wanted, checking at every stop that the
+    focused element shows a focus ring and is on screen."""
+    for _ in range(limit):
+        press(Keys.TAB)
+        focused = browser.execute_script(FOCUSED)
+        if focused is None:
+            continue
+        assert focused["ring"] and focused["seen"], f"keyboard, {what}: the focus on {focused} cannot be seen"
+        if matches(focused):
+            return focused
+    raise AssertionError(f"keyboard: {what} not reached in {limit} presses of Tab")
+
+
+def choose(what, value):
+    """Picks an option of the focused list with the arrow keys."""
+    press(Keys.HOME)
+    for _ in range(100):
+        if browser.execute_script("return document.activeElement.value") == value:
+            return
+        press(Keys.ARROW_DOWN)
+    raise AssertionError(f"keyboard: {value} not reached in {what}")
+
+
+def activate(what, matches):
+    """Tabs to a button and presses Enter, waiting for the page it leads to."""
+    tab_to(what, matches)
+    old = browser.find_element(By.TAG_NAME, "html")
+    press(Keys.ENTER)
+    next_page(old)
+
+
+browser.delete_all_cookies()
+browser.get(base + "/login")
+skip = tab_to("the skip link", lambda f: f["tag"] == "a")
+assert skip["label"] == "Skip to content", skip
+tab_to("user name", lambda f: f["id"] == "user")
+press("clinician")
+tab_to("password", lambda f: f["id"] == "password")
+press(passwords["clinician"])
+tab_to("purpose", lambda f: f["id"] == "purpose")
+choose("purpose", "direct_care")
+activate("sign in", lambda f: f["tag"] == "button" and f["label"] == "Sign in")
+assert "/login" not in browser.current_url, "keyboard: could not sign in"
+page_ok("keyboard signed in")
+browser.get(base + "/cohorts")
+for kind, op, value in [("age", ">=", "60"), ("ltc_count", ">=", "1")]:
+    tab_to("the criterion's kind", lambda f: f["id"] == "add_kind")
+    choose("kind", kind)
+    tab_to("the criterion's operator", lambda f: f["id"] == "add_op")
+    choose("operator", op)
+    tab_to("the criterion's value", lambda f: f["id"] == "add_value")
+    press(value)
+    activate("add the criterion", lambda f: f["tag"] == "button" and f["name"] == "compose")
+    page_ok(f"keyboard cohort with {kind}")
+assert browser.find_element(By.ID, "definition").get_attribute("value") == "age >= 60 and ltc_count >= 1"
+tab_to("the cohort's name", lambda f: f["id"] == "name")
+press("keyboard_60_ltc")
+activate("save the cohort", lambda f: f["formaction"] == "/cohorts/save")
+assert re.search(r"Saved keyboard_60_ltc version \d+", browser.page_source), "keyboard: cohort not saved"
+browser.get(base + "/worklists")
+tab_to("the worklist's cohort", lambda f: f["id"] == "cohort")
+choose("cohort", "keyboard_60_ltc")
+tab_to("the reason", lambda f: f["id"] == "reason")
+press("medication review")
+activate("open the worklist", lambda f: f["tag"] == "button" and "Open" in f["label"])
+page_ok("keyboard worklist")
+tab_to("the first status", lambda f: f["tag"] == "select" and f["name"] == "status")
+choose("status", "declined")
+tab_to("the first note", lambda f: f["name"] == "note")
+press("by phone")
+activate("save the status", lambda f: f["tag"] == "button" and f["label"].startswith("Save the status"))
+page_ok("keyboard worklist after status")
+row = browser.find_element(By.CSS_SELECTOR, "tbody tr")
+assert Select(row.find_element(By.TAG_NAME, "select")).first_selected_option.get_attribute("value") == "declined"
+assert row.find_element(By.NAME, "note").get_attribute("value") == "by phone"
+shot("keyboard-worklist-status")
+
 browser.quit()
+for rule, entry in sorted(violations.items()):
+    print(f"accessibility: {rule} ({entry['impact']}): {entry['help']}: {len(entry['pages'])} page views", file=sys.stderr)
+    for target, where in list(entry["nodes"].items())[:30]:
+        print(f"    {target}, first on {where}", file=sys.stderr)
+assert not violations, f"{len(violations)} accessibility rules violated"
 print(f"browser test: {len(checked)} pages checked, screenshots in {shots}")
