@@ -19,7 +19,8 @@ public struct PasswordHasher: Sendable {
     }
 
     /// The minimum length of a password, as NCSC guidance advises at least 8 characters.
-    public static let minimumLength = 10
+    /// OWASP ASVS 2.1.1.
+    public static let minimumLength = 12
 
     public func hash(_ password: String) throws -> String {
         guard password.count >= Self.minimumLength else { throw PasswordError.tooShort(Self.minimumLength) }

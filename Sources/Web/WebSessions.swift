@@ -10,7 +10,7 @@ import Synchronization
 /// A session ends after 30 idle minutes, 12 hours after sign-in whatever its use, on sign out,
 /// and at its next request once its user is deactivated or given another role, practice or
 /// password (the user is read with the session at every request).
-final class WebSessions: Sendable {
+package final class WebSessions: Sendable {
     struct Entry: Sendable {
         var session: Session
         var csrf: String
@@ -19,14 +19,16 @@ final class WebSessions: Sendable {
     }
 
     /// Idle sessions end after this long.
-    static let lifetime: TimeInterval = 30 * 60
+    package static let lifetime: TimeInterval = 30 * 60
     /// Every session ends this long after sign-in: a working day.
-    static let maximumAge: TimeInterval = 12 * 60 * 60
+    package static let maximumAge: TimeInterval = 12 * 60 * 60
     /// A session's idle expiry is written back when it has moved this much: a busy session
     /// costs a write a minute, not one a request.
     static let extendEvery: TimeInterval = 60
-    static let cookie = "phm_session"
-    static let loginCookie = "phm_login"
+    // `__Host-`: a browser keeps the cookie only as set with Secure, Path=/ and no Domain, so a
+    // sibling subdomain cannot plant or overwrite it (OWASP ASVS 3.4.4).
+    static let cookie = "__Host-phm_session"
+    static let loginCookie = "__Host-phm_login"
 
     let platform: Platform
 

@@ -83,7 +83,9 @@ func form(_ fields: [String: String]) -> ByteBuffer {
                 body: form(["user": "ana", "password": Fixture.password, "purpose": "planning", "csrf": token]))
             #expect(ok.status == .seeOther)
             let session = try #require(ok.cookie(WebSessions.cookie))
-            for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] { #expect(session.header.contains(attribute)) }
+            for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] { #expect(session.header.contains(attribute)) }
+            // A `__Host-` cookie: kept by a browser only as set for this host, so no other host can plant one.
+            #expect(session.pair.hasPrefix("__Host-") && !session.header.lowercased().contains("domain="))
 
             var signedIn = contentType
             signedIn[.cookie] = session.pair
