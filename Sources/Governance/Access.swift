@@ -1,54 +1,95 @@
 import PHMCore
 
-/// What a user is, for what they may see and do.
+/// What a user is, for what they may see and do (`summary` says what each is).
 public enum Role: String, Sendable, Codable, CaseIterable {
-    /// Planning and analysis: pseudonymised and aggregate data only.
     case analyst
-    /// A clinician of one practice: may re-identify that practice's registered patients, for direct care.
     case clinician
-    /// Information governance lead: the audit log and data sharing settings.
     case igLead = "ig_lead"
-    /// Administrator: users and roles.
     case admin
-    /// Judges the care records linkage could not decide against the people they may be: sees
-    /// both sides' identities, for running the platform, never a person's care.
     case linkageReviewer = "linkage_reviewer"
+
+    public var summary: String {
+        switch self {
+        case .analyst: "planning and analysis: pseudonymised and aggregate data only"
+        case .clinician: "a clinician of one practice: may re-identify that practice's registered patients, for direct care"
+        case .igLead: "information governance lead: the audit log and data sharing settings"
+        case .admin: "administrator: users and roles"
+        case .linkageReviewer:
+            "judges the care records linkage could not decide against the people they may be: sees both sides' identities, for running the platform, never a person's care"
+        }
+    }
 }
 
 /// Why a request is made. The purpose decides which people count and what is shown.
 public enum Purpose: String, Sendable, Codable, CaseIterable {
-    /// Planning and commissioning: people with a National Data Opt-out are left out and small
-    /// numbers are suppressed.
     case planning
-    /// Direct care of the clinician's own registered patients: opt-outs do not apply, numbers are
-    /// not suppressed, and only the clinician's practice is shown.
     case directCare = "direct_care"
-    /// Running the platform: users, the audit log, data sharing settings, and the review of
-    /// undecided linkage. No care data; identities only as a linkage reviewer judges a pair.
     case administration
+
+    public var summary: String {
+        switch self {
+        case .planning:
+            "planning and commissioning: people with a National Data Opt-out are left out and small numbers are suppressed"
+        case .directCare:
+            "direct care of the clinician's own registered patients: opt-outs do not apply, numbers are not suppressed, and only the clinician's practice is shown"
+        case .administration:
+            "running the platform: users, the audit log, data sharing settings, and the review of undecided linkage; no care data, identities only as a linkage reviewer judges a pair"
+        }
+    }
 }
 
-/// Everything a user can ask the platform to do.
+/// Everything a user can ask the platform to do (`summary` says what each is).
 public enum Action: String, Sendable, Codable, CaseIterable {
-    /// Aggregate tables and profiles (counts, rates, charts).
     case viewAggregates = "view_aggregates"
-    /// Count and profile a cohort.
     case queryCohort = "query_cohort"
-    /// Save a new version of a cohort definition.
     case saveCohort = "save_cohort"
-    /// List or export a cohort's members by pseudonym.
     case listPseudonymised = "list_pseudonymised"
-    /// Open a practice worklist, re-identified from the identity vault.
     case viewWorklist = "view_worklist"
-    /// Change a worklist entry's status or note.
     case updateWorklist = "update_worklist"
-    /// Evaluate an intervention against matched controls (aggregates only).
     case evaluate
     case viewAudit = "view_audit"
     case manageSharing = "manage_sharing"
     case manageUsers = "manage_users"
-    /// See the review queue of undecided care records beside the people they may be, and judge them.
     case reviewLinkage = "review_linkage"
+}
+
+extension Action {
+    /// What data an action shows or changes.
+    public enum Exposure: String, Sendable, CaseIterable {
+        /// Counts, rates and profiles: suppressed and without opt-outs under planning.
+        case aggregates = "aggregates"
+        /// Rows by pseudonym, never a name or NHS number.
+        case pseudonymised = "pseudonymised rows"
+        /// Names, NHS numbers, dates of birth from the identity vault.
+        case identifiable = "identifiable"
+        /// Users, the audit log, settings: no care data.
+        case governance = "no care data"
+    }
+
+    public var summary: String {
+        switch self {
+        case .viewAggregates: "aggregate tables and profiles (counts, rates, charts)"
+        case .queryCohort: "count and profile a cohort"
+        case .saveCohort: "save a new version of a cohort definition"
+        case .listPseudonymised: "list or export a cohort's members by pseudonym"
+        case .viewWorklist: "open a practice worklist, re-identified from the identity vault"
+        case .updateWorklist: "change a worklist entry's status or note"
+        case .evaluate: "evaluate an intervention against matched controls (aggregates only)"
+        case .viewAudit: "read and check the audit log"
+        case .manageSharing: "say which sources may be used for which purpose"
+        case .manageUsers: "add users, change their roles, deactivate them"
+        case .reviewLinkage: "judge care records linkage could not decide beside the people they may be"
+        }
+    }
+
+    public var exposure: Exposure {
+        switch self {
+        case .viewAggregates, .queryCohort, .evaluate: .aggregates
+        case .saveCohort, .manageSharing, .manageUsers, .viewAudit: .governance
+        case .listPseudonymised: .pseudonymised
+        case .viewWorklist, .updateWorklist, .reviewLinkage: .identifiable
+        }
+    }
 }
 
 /// Who may do what, for which purpose: the whole access policy in one table.
@@ -63,6 +104,11 @@ public enum AccessPolicy {
         .admin: [.administration: [.manageUsers, .viewAudit]],
         .linkageReviewer: [.administration: [.reviewLinkage]],
     ]
+
+    /// What a role may do under a purpose, in the order actions are declared.
+    public static func actions(of role: Role, for purpose: Purpose) -> [Action] {
+        Action.allCases.filter { allows(role, $0, for: purpose) }
+    }
 
     public static func allows(_ role: Role, _ action: Action, for purpose: Purpose) -> Bool {
         grants[role]?[purpose]?.contains(action) ?? false
