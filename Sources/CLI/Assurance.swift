@@ -58,7 +58,7 @@ package enum AssuranceEvidence {
             row(["file", "required", "identifying: identity vault only", "other columns: pseudonymised analysis"]),
             row(["---", "---", "---", "---"]),
         ]
-        for spec in InputContract.all + [InputContract.postcodes] {
+        for spec in InputContract.all {
             let identifying = spec.columns.filter(\.identifying).map(\.name)
             let other = spec.columns.filter { !$0.identifying }.map(\.name)
             out.append(
@@ -68,6 +68,8 @@ package enum AssuranceEvidence {
                 ]))
         }
         out += [
+            "",
+            "`patient_id` and `record_id` are the source systems' own keys: they join a person's records and name a rejected row in its quarantine file; the vault keeps each person's GP `patient_id`s, and no analytic output carries either. `\(InputContract.postcodes.name)`, read beside a FHIR export, is the ONS postcode-to-area lookup, not about any person: it is read in memory to place patients in their area and not kept.",
             "",
             "A FHIR R4 bulk export can stand in for the CSV files ([fhir.md](../fhir.md)): its resources are read into the same records, under the same split.",
             "",
@@ -79,6 +81,10 @@ package enum AssuranceEvidence {
         for table in StoredTables.all {
             out.append(row([table.database, "`\(table.name)`", table.kind.rawValue, table.holds, list(table.columns)]))
         }
+        out += [
+            "",
+            "Each database also records the schema changes applied to it (`grdb_migrations` on SQLite, `phm_migration` on PostgreSQL). Free-text fields (a worklist note, a reason, a cohort's description) hold whatever their writer types: the platform refuses control and invisible characters in them, not names.",
+        ]
         let planning = Set(Published.planning.map(\.file)), personLevel = Set(PersonFiles.personLevel)
         out += [
             "",
@@ -108,7 +114,8 @@ package enum AssuranceEvidence {
             "Person frames (`frames/` in the data directory): each run's people by pseudonym, in columns, for cohorts and worklists; no name, NHS number, date of birth or postcode.",
             "",
             "## 3. Who sees what, for which purpose", "",
-            "Every request is checked against the access policy and audited. Purposes:", "",
+            "Every signed-in request for data or a change is checked against the access policy and written to the audit log, allowed or refused (requests refused before that, for a missing session or form token, are not). Purposes:",
+            "",
         ]
         out += Purpose.allCases.map { "- **\($0.rawValue)**: \($0.summary)." }
         out += ["", "Roles, and what each may do under each purpose (what the action shows in brackets):", ""]
@@ -149,8 +156,10 @@ package enum AssuranceEvidence {
             "- Person frames: the newest \(retention.frames) runs' (`--keep-frames`).",
             "- Raw text of quarantined rows (vault): the runs whose person-level outputs are kept.",
             "- Identities (vault): replaced at every run by the latest extract's: a person no longer in it is removed.",
+            "- The linkage review queue (vault): replaced at every run. Linkage decisions: replaced by each run that weighs records; name and postcode frequencies when the match-weight model is estimated again.",
+            "- Linkage reviewers' judgements (vault), worklist statuses and notes (store): kept, not deleted by the platform, so a judgement or a note is not lost between runs; a deploying organisation sets and applies its own retention to them.",
             "- Sessions: end after \(Int(WebSessions.lifetime / 60)) idle minutes and \(Int(WebSessions.maximumAge / 3600)) hours after sign-in.",
-            "- The audit log: never deleted; older stretches can be archived with `phm audit archive`, each archive sealed and signed.",
+            "- The audit log, with the pseudonyms in its details: never deleted by the platform; older stretches can be archived with `phm audit archive`, each archive sealed and signed.",
             "",
         ]
         return out.joined(separator: "\n")
@@ -159,10 +168,7 @@ package enum AssuranceEvidence {
     // MARK: the DPIA
 
     package static var dpia: String {
-        let identifying = Set(
-            (InputContract.all + [InputContract.postcodes]).flatMap { $0.columns.filter(\.identifying).map(\.name) }
-        )
-        .sorted()
+        let identifying = Set(InputContract.all.flatMap { $0.columns.filter(\.identifying).map(\.name) }).sorted()
         let sources = InputContract.all.map(\.name)
         let identifiableTables = StoredTables.all.filter { $0.kind == .identifiable }.map(\.name)
         let out =
@@ -174,7 +180,7 @@ package enum AssuranceEvidence {
                 "The platform processes health and care records of a whole population (special category data, UK GDPR Article 9), links them across sources, and profiles people by risk to prioritise contact: large-scale processing of special category data with profiling, which the ICO lists as likely to result in a high risk. A DPIA is required.",
                 "",
                 "## 2. The processing", "",
-                "**Nature.** Extracts are read from \(list(sources)); identifying fields (\(list(identifying))) go to the identity vault only, the rest is analysed by pseudonym. Outputs for planning are aggregate and suppressed; practice worklists are re-identified for the practice's own registered patients. Storage: the vault's tables \(list(identifiableTables)); the store's tables hold no identifying field.",
+                "**Nature.** Extracts are read from \(list(sources)); identifying fields (\(list(identifying))) go to the identity vault only, the rest is analysed by pseudonym. Outputs for planning are aggregate and suppressed; practice worklists are re-identified for the practice's own registered patients. Storage: the vault's tables \(list(identifiableTables)) hold identities; the store has no identifying column (its free-text notes and reasons hold what their writers type), and its audit log and worklist statuses name people by pseudonym.",
                 "",
                 "**Scope.** Data subjects: everyone registered with the organisation's practices, and people in its secondary, community and mental health care records. Data: demographics, registrations, diagnoses and observations, prescriptions, hospital and community activity with costs, area deprivation. Volume: **[to complete: registered population, sources]**. Retention: as in the data flow's section 4, set per deployment. Geography: **[to complete]**.",
                 "",
@@ -218,15 +224,16 @@ package enum AssuranceEvidence {
                 ]),
                 row([
                     "a breach of the identity vault",
-                    "the vault apart from the store (its own database and user on PostgreSQL); keys in files, never in flags; sessions in the store by digest",
+                    "the vault apart from the store (its own database and user on PostgreSQL); keys in files, never in flags; sessions in the store by digest; the vault is not encrypted by the platform: an encrypted volume or database storage is a deployment condition",
                     "[security.md](../security.md)",
                 ]),
                 row([
-                    "data kept longer than needed", "retention of person-level outputs, frames and quarantined rows by run",
+                    "data kept longer than needed",
+                    "retention of person-level outputs, frames and quarantined rows by run; the audit log, linkage judgements and worklist notes are kept until the organisation removes them",
                     "section 4 of the [data flow](data-flow.md)",
                 ]),
                 row([
-                    "misuse by an authorised user", "hash-chained, sealed audit log of every request",
+                    "misuse by an authorised user", "hash-chained, sealed audit log of every signed-in request for data",
                     "[governance.md](../governance.md)",
                 ]),
                 "",

@@ -33,7 +33,7 @@ public enum Purpose: String, Sendable, Codable, CaseIterable {
         case .directCare:
             "direct care of the clinician's own registered patients: opt-outs do not apply, numbers are not suppressed, and only the clinician's practice is shown"
         case .administration:
-            "running the platform: users, the audit log, data sharing settings, and the review of undecided linkage; no care data, identities only as a linkage reviewer judges a pair"
+            "running the platform: users, the audit log (which names people by pseudonym), data sharing settings, and the review of undecided linkage; no care records, and identities only as a linkage reviewer judges a pair"
         }
     }
 }
@@ -62,7 +62,7 @@ extension Action {
         case pseudonymised = "pseudonymised rows"
         /// Names, NHS numbers, dates of birth from the identity vault.
         case identifiable = "identifiable"
-        /// Users, the audit log, settings: no care data.
+        /// Users, settings, cohort definitions: no care data.
         case governance = "no care data"
     }
 
@@ -85,8 +85,9 @@ extension Action {
     public var exposure: Exposure {
         switch self {
         case .viewAggregates, .queryCohort, .evaluate: .aggregates
-        case .saveCohort, .manageSharing, .manageUsers, .viewAudit: .governance
-        case .listPseudonymised: .pseudonymised
+        case .saveCohort, .manageSharing, .manageUsers: .governance
+        // The log's details name the pseudonyms re-identified, changed and judged.
+        case .listPseudonymised, .viewAudit: .pseudonymised
         case .viewWorklist, .updateWorklist, .reviewLinkage: .identifiable
         }
     }

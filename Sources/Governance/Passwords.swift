@@ -19,11 +19,13 @@ public struct PasswordHasher: Sendable {
     }
 
     /// The minimum length of a password, as NCSC guidance advises at least 8 characters.
-    /// OWASP ASVS 2.1.1.
+    /// OWASP ASVS 2.1.1 and 2.1.2: at least 12 characters, at most 128.
     public static let minimumLength = 12
+    public static let maximumLength = 128
 
     public func hash(_ password: String) throws -> String {
         guard password.count >= Self.minimumLength else { throw PasswordError.tooShort(Self.minimumLength) }
+        guard password.count <= Self.maximumLength else { throw PasswordError.tooLong(Self.maximumLength) }
         var salt = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for i in salt.indices { salt[i] = generator.next() }
@@ -55,11 +57,13 @@ public struct PasswordHasher: Sendable {
     }
 }
 
-public enum PasswordError: Error, CustomStringConvertible {
+public enum PasswordError: Error, Equatable, CustomStringConvertible {
     case tooShort(Int)
+    case tooLong(Int)
     public var description: String {
         switch self {
         case .tooShort(let n): "a password must be at least \(n) characters"
+        case .tooLong(let n): "a password must be at most \(n) characters"
         }
     }
 }

@@ -379,7 +379,10 @@ public struct Session: Sendable {
             .updateWorklist,
             detail: ["cohort": .string(cohort), "pseudonym": .string(pseudonym), "status": .string(status.rawValue)])
         let (_, list, _) = try ownPracticeWorklist(of: cohort, version: version)
-        guard list.contains(pseudonym: pseudonym) else { throw AccessError.notOnWorklist }
+        guard list.contains(pseudonym: pseudonym) else {
+            try refuse(.updateWorklist, detail: ["cohort": .string(cohort), "reason": "not on the worklist"])
+            throw AccessError.notOnWorklist
+        }
         try store.addWorklistChange(
             WorklistChange(
                 cohort: cohort, practiceCode: user.practiceCode!, pseudonym: pseudonym, status: status.rawValue, note: note,

@@ -91,7 +91,7 @@ extension WebApp.Routes {
             }
         }
         panelFile("csv", "text/csv; charset=utf-8") { String(decoding: $0.table.csv(), as: UTF8.self) }
-        panelFile("svg", "image/svg+xml") { panel in
+        panelFile("svg", "image/svg+xml; charset=utf-8") { panel in
             panel.chart?.svg(title: panel.title, description: panel.note.isEmpty ? panel.title : panel.note)
         }
 

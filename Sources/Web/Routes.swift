@@ -31,7 +31,7 @@ extension WebApp {
             }
             router.get("/favicon.svg") { _, _ -> Response in
                 Response(
-                    status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                    status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8", .cacheControl: "max-age=86400"],
                     body: .init(byteBuffer: ByteBuffer(string: Pages.icon)))
             }
             router.get("/health") { _, _ -> Response in
@@ -49,7 +49,7 @@ extension WebApp {
             router.get("/metrics") { _, _ -> Response in
                 let active = try await WebApp.offLoop { sessions.active }
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: active))))
             }
             router.get("/openapi.json") { _, _ -> Response in

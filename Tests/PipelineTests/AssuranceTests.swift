@@ -49,7 +49,7 @@ import Testing
         }
     }
 
-    @Test func aTableIsReadFromItsStatement() throws {
+    @Test func aTableIsReadFromItsCreateStatement() throws {
         let (name, columns) = try #require(
             StoredTables.parse(
                 """

@@ -61,6 +61,46 @@ import Testing
         #expect(cache.count == Dashboard.allCases.count)
     }
 
+    /// A page's charts that lack a text alternative: each chart must be an image named by its
+    /// title and description, in a figure whose caption links to the one element on the page with
+    /// that id, which is a table or holds one.
+    static func chartsWithoutTheirTable(_ html: String) -> [String] {
+        var problems: [String] = []
+        var rest = html[...]
+        while let start = rest.range(of: "<figure"), let end = rest[start.upperBound...].range(of: "</figure>") {
+            let figure = rest[start.upperBound..<end.lowerBound]
+            rest = rest[end.upperBound...]
+            let title =
+                figure.range(of: "<title id=\"").map {
+                    String(figure[$0.upperBound...].drop { $0 != ">" }.dropFirst().prefix { $0 != "<" })
+                } ?? "a chart"
+            guard figure.contains("<svg") else { continue }
+            guard figure.contains("role=\"img\" aria-labelledby="), figure.contains("<desc id=") else {
+                problems.append("\(title): not an image with a title and a description")
+                continue
+            }
+            guard let caption = figure.range(of: "<figcaption"), let href = figure[caption.upperBound...].range(of: "href=\"#")
+            else {
+                problems.append("\(title): no link to its table")
+                continue
+            }
+            let id = String(figure[href.upperBound...].prefix { $0 != "\"" })
+            let places = html.components(separatedBy: "id=\"\(id)\"")
+            guard places.count == 2 else {
+                problems.append("\(title): \(places.count - 1) elements with the id \(id)")
+                continue
+            }
+            // The element the id is on, and what it holds up to its end.
+            let tag = places[0].components(separatedBy: "<").last?.prefix { $0.isLetter } ?? ""
+            let inside = places[1].components(separatedBy: "</\(tag)>").first ?? ""
+            guard tag == "table" || inside.contains("<table") else {
+                problems.append("\(title): links to \(id), a \(tag) without a table")
+                continue
+            }
+        }
+        return problems
+    }
+
     static func json(_ response: TestResponse) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }
@@ -115,6 +155,9 @@ import Testing
                     // Every page names the run it shows and the date its figures are as of.
                     #expect(html.contains("Run \(frame.runId), as of \(frame.asOf)."))
                     #expect(!pseudonyms.contains { html.contains($0) })
+                    #expect(
+                        Self.chartsWithoutTheirTable(html).isEmpty,
+                        "\(dashboard) \(unit.code): \(Self.chartsWithoutTheirTable(html))")
                     let api = try await client.execute(
                         uri: "/api/pages/\(dashboard.rawValue)?unit=\(unit.code)", method: .get, headers: bearer)
                     let object = try Self.json(api)
@@ -136,7 +179,8 @@ import Testing
                         let text = String(buffer: svg.body)
                         #expect(
                             (svg.status == .ok && text.hasPrefix("<svg") && text.hasSuffix("</svg>")
-                                && svg.headers[.contentType] == "image/svg+xml") || svg.status == .notFound, "\(id)")
+                                && svg.headers[.contentType] == "image/svg+xml; charset=utf-8") || svg.status == .notFound,
+                            "\(id)")
                         charts += svg.status == .ok ? 1 : 0
                     }
                 }

@@ -205,6 +205,10 @@ import Testing
         #expect(throws: AccessError.notOnWorklist) {
             try clinician.setStatus(cohort: "hypertension", pseudonym: elsewhere, status: .declined)
         }
+        // And the attempt is in the audit log as refused, without the pseudonym it named.
+        let refused = try #require(try fixture.platform.store.auditEntries().last)
+        #expect(
+            refused.action == "update_worklist" && refused.outcome == "denied" && refused.detail.contains("not on the worklist"))
         // Care gaps are cohort definitions evaluated on the same frame.
         let gaps = try CohortQuery(
             try CohortText.parse("condition hypertension and not recorded systolic_bp within 12 months"), frame: frame

@@ -51,6 +51,23 @@ func form(_ fields: [String: String]) -> ByteBuffer {
                 #expect(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"))
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
             }
+            // Every answer carries the headers, refusals included (OWASP ASVS 14.4), and no CORS
+            // header lets another origin read it; API answers are never rendered in place.
+            for (uri, status) in [
+                ("/health", HTTPResponse.Status.ok), ("/no-such-page", .notFound), ("/api/units", .unauthorized),
+            ] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == status, "\(uri)")
+                    #expect(response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true, "\(uri)")
+                    #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(uri)")
+                    #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(uri)")
+                    #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(uri)")
+                    #expect(response.headers[.cacheControl] == "no-store", "\(uri)")
+                    #expect(response.headers[.strictTransportSecurity]?.hasPrefix("max-age=") == true, "\(uri)")
+                    #expect(response.headers[.accessControlAllowOrigin] == nil, "\(uri)")
+                    #expect((response.headers[.contentDisposition] != nil) == uri.hasPrefix("/api/"), "\(uri)")
+                }
+            }
             // Pages need a session.
             try await client.execute(uri: "/", method: .get) { response in
                 #expect(response.status == .seeOther && response.headers[.location] == "/login")
@@ -134,7 +151,9 @@ func form(_ fields: [String: String]) -> ByteBuffer {
             // Signing out ends the session.
             _ = try await client.execute(uri: "/logout", method: .post, headers: signedIn, body: form(["csrf": sessionToken]))
             let after = try await client.execute(uri: "/", method: .get, headers: signedIn)
-            #expect(after.status == .seeOther)
+            #expect(after.status == .seeOther && after.headers[.location] == "/login")
+            let afterAPI = try await client.execute(uri: "/api/units", method: .get, headers: signedIn)
+            #expect(afterAPI.status == .unauthorized)
         }
         let log = try GovernanceStore(directory: fixture.folder, key: fixture.key).auditEntries()
         #expect(log.contains { $0.action == "login" && $0.outcome == "denied" && $0.user == "ana" })
