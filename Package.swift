@@ -109,7 +109,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Projections", "Cohorts",
-                "Evaluation", "Gates", "Governance", "Storage", "Synthesis",
+                "Evaluation", "Gates", "Governance", "Storage", "Synthesis", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and

@@ -108,6 +108,10 @@ package enum Console {
             throw CommandFailure(message: error.description)
         } catch let error as PublishError {
             throw CommandFailure(message: error.description)
+        } catch let error as BackupError {
+            throw CommandFailure(message: error.description)
+        } catch let error as RunInProgress {
+            throw CommandFailure(message: error.description)
         }
     }
 

@@ -13,7 +13,7 @@ public struct PHMCommand: AsyncParsableCommand {
         subcommands: [
             Run.self, Project.self, Evaluate.self, Synth.self, Demo.self, Model.self, Library.self, Cohort.self, Worklist.self,
             Users.self,
-            Audit.self, Sharing.self, Serve.self, Publish.self, Assurance.self,
+            Audit.self, Sharing.self, Serve.self, Publish.self, BackupCommand.self, Restore.self, Assurance.self,
         ])
 
     public init() {}

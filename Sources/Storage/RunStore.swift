@@ -120,6 +120,11 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Points a run at its output folder's new place (a restored backup's).
+    public func moveOutputs(ofRun id: Int64, to folder: String) throws {
+        try database.write { db in try db.execute("UPDATE run SET outputFolder = ? WHERE id = ?", [.text(folder), .integer(id)]) }
+    }
+
     /// Updates a run's record.
     public func update(_ run: RunRecord) throws {
         guard let id = run.id else { throw SQLValueError(column: 0, expected: "a run's id", found: .null) }

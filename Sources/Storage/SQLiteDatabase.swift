@@ -25,6 +25,14 @@ public final class SQLiteDatabase: SQLDatabase {
         return configuration
     }
 
+    /// A consistent copy of the whole database in `file` (new, owner-only), taken with SQLite's
+    /// online backup while others go on reading and writing.
+    public func backup(to file: URL) throws {
+        let copy = try DatabaseQueue(path: try ownerOnlyFile(file).path)
+        try pool.backup(to: copy)
+        try copy.close()
+    }
+
     public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         try pool.read { db in try body(Connection(db: db)) }
     }

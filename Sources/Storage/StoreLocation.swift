@@ -34,6 +34,23 @@ public struct StoreLocation: Sendable {
         sqliteFile: "identity.sqlite", sqliteMigrator: { IdentityVault.migrator },
         sqliteConfiguration: { IdentityVault.configuration }, postgresMigrations: .vault)
 
+    /// Where in a data directory this is kept: the store in the directory itself, the vault in
+    /// its `vault` folder.
+    public func folder(of dataDirectory: URL) -> URL {
+        postgresMigrations.holds == "store" ? dataDirectory : dataDirectory.appendingPathComponent("vault")
+    }
+
+    /// The embedded database's file name in its folder.
+    public var sqliteName: String { sqliteFile }
+
+    /// What is kept, for messages.
+    public var what: String { holds }
+
+    /// Whether the data directory keeps this on PostgreSQL (its URL recorded there).
+    public func isOnPostgreSQL(in dataDirectory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: folder(of: dataDirectory).appendingPathComponent(Self.recordName).path)
+    }
+
     /// What `directory` keeps. `given` (or the environment variable) names a PostgreSQL database
     /// by URL; the first time, it is recorded, once the database is reached and its tables made.
     public func database(

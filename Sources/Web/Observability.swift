@@ -87,6 +87,7 @@ final class Metrics: Sendable {
 struct Observe: RouterMiddleware {
     let metrics: Metrics
     let sessions: WebSessions
+    let accessLog: AccessLogSampler
 
     func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws
         -> Response
@@ -110,7 +111,9 @@ struct Observe: RouterMiddleware {
                 metadata["role"] = .string(entry.session.user.role.rawValue)
                 metadata["purpose"] = .string(entry.session.purpose.rawValue)
             }
-            context.logger.info("request", metadata: metadata)
+            if accessLog.logs(status: status) {
+                context.logger.log(level: status >= 500 ? .error : status >= 400 ? .notice : .info, "request", metadata: metadata)
+            }
         }
         do {
             let response = try await WebSessions.$current.withValue(token.map { ($0, entry) }) {

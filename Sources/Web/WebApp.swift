@@ -17,13 +17,15 @@ import Synchronization
 /// Scripts sign in at `POST /api/sessions` and send the token as `Authorization: Bearer`.
 /// Nothing that identifies a person ever appears in a URL.
 public enum WebApp {
-    public static func make(platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger)
-        -> some ApplicationProtocol
-    {
+    public static func make(
+        platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger, accessLog: AccessLog = .all
+    ) -> some ApplicationProtocol {
         let cache = PageCache()
         let readiness = Readiness()
         return Application(
-            router: router(platform: platform, sessions: WebSessions(platform: platform), cache: cache, readiness: readiness),
+            router: router(
+                platform: platform, sessions: WebSessions(platform: platform), cache: cache, readiness: readiness,
+                accessLog: accessLog),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
             onServerRunning: { _ in
                 Task.detached(priority: .background) { await watchAuditLog(platform, logger) }
@@ -122,10 +124,11 @@ public enum WebApp {
 
     static func router(
         platform: Platform, sessions: WebSessions, metrics: Metrics = Metrics(), throttle: LoginThrottle? = nil,
-        cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork(), readiness: Readiness = Readiness()
+        cache: PageCache = PageCache(), heavy: HeavyWork = HeavyWork(), readiness: Readiness = Readiness(),
+        accessLog: AccessLog = .all
     ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
-        router.add(middleware: Observe(metrics: metrics, sessions: sessions))
+        router.add(middleware: Observe(metrics: metrics, sessions: sessions, accessLog: AccessLogSampler(accessLog)))
         router.add(middleware: SecurityHeaders())
         let routes = Routes(
             platform: platform, sessions: sessions, metrics: metrics, throttle: throttle ?? LoginThrottle(platform: platform),

@@ -10,6 +10,43 @@ import Testing
 @testable import Storage
 
 @Suite struct CommandLineTests {
+    /// Each log setting from its flag, else its environment variable, else the default; a bad
+    /// value is named with where it came from.
+    @Test func serveLogSettingsComeFromFlagsThenTheEnvironment() throws {
+        let plain = try #require(try PHMCommand.parseAsRoot(["serve"]) as? PHMCommand.Serve)
+        #expect(try plain.logs(environment: [:]) == .init(level: .info, json: false, access: .all))
+        let environment = ["PHM_LOG_LEVEL": "warning", "PHM_LOG_FORMAT": "json", "PHM_ACCESS_LOG": "1/100"]
+        #expect(try plain.logs(environment: environment) == .init(level: .warning, json: true, access: .sample(100)))
+        let flagged = try #require(
+            try PHMCommand.parseAsRoot(["serve", "--log-level", "debug", "--log-format", "text", "--access-log", "off"])
+                as? PHMCommand.Serve)
+        #expect(try flagged.logs(environment: environment) == .init(level: .debug, json: false, access: .off))
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["serve", "--log-level", "loud"]) }
+        do {
+            _ = try plain.logs(environment: ["PHM_ACCESS_LOG": "half"])
+            Issue.record("a bad setting was taken")
+        } catch {
+            #expect("\(error)".contains("$PHM_ACCESS_LOG half"))
+        }
+    }
+
+    /// The systemd unit and the container file start a command this build accepts, on the data
+    /// directory the operations guide names.
+    @Test func theDeploymentFilesStartACommandThatParses() throws {
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy")
+        let unit = try String(contentsOf: deploy.appendingPathComponent("phm.service"), encoding: .utf8)
+        let start = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+        let words = start.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+        #expect(words.first == "/usr/local/bin/phm")
+        let serve = try #require(try PHMCommand.parseAsRoot(Array(words.dropFirst())) as? PHMCommand.Serve)
+        #expect(serve.platform.dataDirectory == "/var/lib/phm/data" && serve.host == "127.0.0.1")
+        let container = try String(contentsOf: deploy.appendingPathComponent("Containerfile"), encoding: .utf8)
+        let cmd = try #require(container.split(separator: "\n").first { $0.hasPrefix("CMD ") })
+        let arguments = try #require(try JSONSerialization.jsonObject(with: Data(cmd.dropFirst(4).utf8)) as? [String])
+        let contained = try #require(try PHMCommand.parseAsRoot(arguments) as? PHMCommand.Serve)
+        #expect(contained.platform.dataDirectory == "/var/lib/phm/data" && contained.port == 8080)
+    }
+
     @Test func parsesRunOptions() throws {
         let command = try PHMCommand.parseAsRoot([
             "run", "--input", "in", "--as-of", "2025-04-01", "--out", "out", "--key-file", "/keys/k", "--workers", "3",

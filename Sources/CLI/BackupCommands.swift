@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+extension PHMCommand {
+    struct BackupCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "backup",
+            abstract:
+                "Back up a data directory on the embedded store: the store and identity vault (online, while the server runs), the kept runs' frames and output folders, and a manifest of checksums. Keys are backed up apart (see docs/operations.md)."
+        )
+
+        @Option(name: .customLong("data-dir"), help: "The data directory to back up.")
+        var dataDirectory = "phm-data"
+
+        @Option(help: "The folder to write the backup to (must not exist).")
+        var to: String
+
+        func run() throws {
+            let manifest = try Console.reportingFailures {
+                try Backup.write(dataDirectory: URL(fileURLWithPath: dataDirectory), to: URL(fileURLWithPath: to))
+            }
+            let runs = manifest.outputs.count == 1 ? "1 run" : "\(manifest.outputs.count) runs"
+            print("backed up \(dataDirectory) to \(to): \(manifest.files.count) files, with the outputs of \(runs)")
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Restore a backup into a new data directory, its runs' outputs into a new folder, after checking every file against the backup's checksums."
+        )
+
+        @Option(help: "The backup folder (written by phm backup).")
+        var from: String
+
+        @Option(name: .customLong("data-dir"), help: "The data directory to restore into (new or empty).")
+        var dataDirectory: String
+
+        @Option(help: "The folder to restore the runs' output folders into (new or empty), one run-ID folder each.")
+        var outputs: String
+
+        func run() throws {
+            let runs = try Console.reportingFailures {
+                try Backup.restore(
+                    from: URL(fileURLWithPath: from), dataDirectory: URL(fileURLWithPath: dataDirectory),
+                    outputs: URL(fileURLWithPath: outputs))
+            }
+            print(
+                "restored \(from) into \(dataDirectory), outputs of runs \(runs.map(String.init).joined(separator: ", ")) into \(outputs); serve it with the same platform key: phm serve --data-dir \(dataDirectory)"
+            )
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Cohorts
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import Service
+import Storage
+import TestSupport
+import Testing
+import Web
+
+@testable import Pipeline
+
+@Suite struct BackupTests {
+    /// The pages with the per-session form tokens taken out: all else must be the same.
+    static func page(_ client: some TestClientProtocol, _ uri: String, _ headers: HTTPFields) async throws -> String {
+        let response = try await client.execute(uri: uri, method: .get, headers: headers)
+        #expect(response.status == .ok, "\(uri)")
+        return String(buffer: response.body).replacingOccurrences(
+            of: #"name="csrf" value="[^"]*""#, with: "", options: .regularExpression)
+    }
+
+    /// A backup of a served data directory, restored into a new one with its run's outputs
+    /// elsewhere, serves the same pages and the same worklist, names from the vault included.
+    @Test func aRestoredBackupServesTheSamePages() async throws {
+        let served = try DashboardTests.Served()
+        let backup = temporaryFolder("backup"), restored = temporaryFolder("restored")
+        let outputs = temporaryFolder("restored-outputs")
+        defer { for folder in [backup, restored, outputs] { try? FileManager.default.removeItem(at: folder) } }
+        let clinician = try served.platform.login("cli", password: DashboardTests.password, purpose: .directCare)
+        _ = try clinician.saveCohort("over75", try CohortText.parse("age >= 75"), description: "frailty review")
+        let before = try clinician.worklist("over75", reason: "frailty review")
+
+        let manifest = try Backup.write(dataDirectory: served.folder, to: backup)
+        let run = try #require(FrameFile.runs(dataDirectory: served.folder).first)
+        #expect(manifest.outputs == [String(run): DefaultRun.output.path])
+        for file in [
+            "data/phm.sqlite", "data/vault/identity.sqlite", "data/frames/run-\(run).frame", "outputs/run-\(run)/persons.csv",
+        ] {
+            #expect(manifest.files[file] != nil, "\(file)")
+        }
+        // No key is ever in a backup, and every file in it is the owner's alone.
+        #expect(!manifest.files.keys.contains { $0.hasSuffix(".key") })
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: backup.appendingPathComponent("data/phm.sqlite").path)[
+                .posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        #expect(try Backup.restore(from: backup, dataDirectory: restored, outputs: outputs) == [run])
+        #expect(
+            try RunStore(directory: restored).runs().first { $0.id == run }?.outputFolder
+                == outputs.appendingPathComponent("run-\(run)").path)
+        let platform = try Platform(dataDirectory: restored, hasher: PasswordHasher(logN: 4))
+        let after = try platform.login("cli", password: DashboardTests.password, purpose: .directCare).worklist(
+            "over75", reason: "frailty review")
+        #expect(after.entries.map(\.entry.pseudonym) == before.entries.map(\.entry.pseudonym))
+        #expect(after.entries.map { $0.identity?.nhsNumber } == before.entries.map { $0.identity?.nhsNumber })
+        #expect(before.entries.contains { $0.identity != nil })
+        // The audit log came across whole, and goes on from where it was.
+        guard case .intact = try platform.verifyAudit(whole: true).verification else {
+            Issue.record("the restored audit log does not verify")
+            return
+        }
+
+        func pages(_ app: some ApplicationProtocol) async throws -> [String] {
+            var seen: [String] = []
+            try await app.test(.router) { client in
+                let analyst = try await DashboardTests.cookie(client, "ana", "planning")
+                for dashboard in Dashboard.allCases { seen.append(try await Self.page(client, dashboard.path, analyst)) }
+            }
+            return seen
+        }
+        let original = try await pages(served.app)
+        let restoredPages = try await pages(WebApp.make(platform: platform, logger: quietLogger))
+        #expect(original.count == Dashboard.allCases.count && original == restoredPages)
+        #expect(original.allSatisfy { $0.contains("Run \(run), as of") })
+    }
+
+    /// A backup is checked file by file before anything is restored: a changed, missing or added
+    /// file is named, and nothing is written over.
+    @Test func aBackupIsCheckedFileByFileBeforeItIsRestored() throws {
+        let fixture = try Fixture()
+        let backup = temporaryFolder("backup"), target = temporaryFolder("restored"), outputs = temporaryFolder("outputs")
+        defer { for folder in [fixture.folder, backup, target, outputs] { try? FileManager.default.removeItem(at: folder) } }
+        try Backup.write(dataDirectory: fixture.folder, to: backup)
+        // Not over a folder that exists, and not while a run holds the data directory.
+        #expect(throws: BackupError.self) { try Backup.write(dataDirectory: fixture.folder, to: backup) }
+        do {
+            let lock = try RunLock(dataDirectory: fixture.folder)
+            #expect(throws: RunInProgress.self) {
+                try Backup.write(dataDirectory: fixture.folder, to: temporaryFolder("during-a-run"))
+            }
+            withExtendedLifetime(lock) {}
+        }
+
+        func refusal() -> String {
+            do {
+                try Backup.restore(from: backup, dataDirectory: target, outputs: outputs)
+                return "restored"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let store = backup.appendingPathComponent("data/phm.sqlite")
+        let original = try Data(contentsOf: store)
+        var changed = original
+        changed[changed.count - 1] ^= 0x01
+        try changed.write(to: store)
+        #expect(refusal() == "data/phm.sqlite is not the file backed up (its SHA-256 differs)")
+        try original.write(to: store)
+        let frame = backup.appendingPathComponent("data/frames/run-\(fixture.frame.runId).frame")
+        let frameBytes = try Data(contentsOf: frame)
+        try FileManager.default.removeItem(at: frame)
+        #expect(refusal() == "data/frames/run-\(fixture.frame.runId).frame is missing from the backup")
+        try frameBytes.write(to: frame)
+        try Data("x".utf8).write(to: backup.appendingPathComponent("data/extra"))
+        #expect(refusal() == "data/extra is in the backup folder but not in its manifest")
+        try FileManager.default.removeItem(at: backup.appendingPathComponent("data/extra"))
+        #expect(!FileManager.default.fileExists(atPath: target.path))
+
+        // Not into a directory already in use.
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: target.appendingPathComponent("phm.sqlite"))
+        #expect(refusal().hasSuffix("is not empty: a backup is restored into a new folder"))
+        try FileManager.default.removeItem(at: target)
+        #expect(refusal() == "restored")
+        let platform = try Platform(dataDirectory: target, key: fixture.key, hasher: PasswordHasher(logN: 4))
+        #expect(try platform.login("ana", password: Fixture.password, purpose: .planning).user.name == "ana")
+    }
+}
