@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Governance
 import Pipeline
 
 extension PHMCommand {
@@ -7,7 +8,7 @@ extension PHMCommand {
         static let configuration = CommandConfiguration(
             commandName: "backup",
             abstract:
-                "Back up a data directory on the embedded store: the store and identity vault (online, while the server runs), the kept runs' frames and output folders, and a manifest of checksums. Keys are backed up apart (see docs/operations.md)."
+                "Back up a data directory on the embedded store: the identity vault and store (online, while the server runs), the kept runs' frames and output folders, and a manifest of checksums signed with the platform key. Keys are backed up apart (see docs/operations.md)."
         )
 
         @Option(name: .customLong("data-dir"), help: "The data directory to back up.")
@@ -17,8 +18,10 @@ extension PHMCommand {
         var to: String
 
         func run() throws {
+            let data = URL(fileURLWithPath: dataDirectory)
             let manifest = try Console.reportingFailures {
-                try Backup.write(dataDirectory: URL(fileURLWithPath: dataDirectory), to: URL(fileURLWithPath: to))
+                try Backup.write(
+                    dataDirectory: data, to: URL(fileURLWithPath: to), key: try PlatformKey.load(dataDirectory: data))
             }
             let runs = manifest.outputs.count == 1 ? "1 run" : "\(manifest.outputs.count) runs"
             print("backed up \(dataDirectory) to \(to): \(manifest.files.count) files, with the outputs of \(runs)")
@@ -28,7 +31,7 @@ extension PHMCommand {
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Restore a backup into a new data directory, its runs' outputs into a new folder, after checking every file against the backup's checksums."
+                "Restore a backup into a new data directory, its runs' outputs into a new folder, after checking the backup's manifest under the platform key and every file against it."
         )
 
         @Option(help: "The backup folder (written by phm backup).")
@@ -41,10 +44,11 @@ extension PHMCommand {
         var outputs: String
 
         func run() throws {
+            let data = URL(fileURLWithPath: dataDirectory)
             let runs = try Console.reportingFailures {
                 try Backup.restore(
-                    from: URL(fileURLWithPath: from), dataDirectory: URL(fileURLWithPath: dataDirectory),
-                    outputs: URL(fileURLWithPath: outputs))
+                    from: URL(fileURLWithPath: from), dataDirectory: data, outputs: URL(fileURLWithPath: outputs),
+                    key: try PlatformKey.load(dataDirectory: data))
             }
             print(
                 "restored \(from) into \(dataDirectory), outputs of runs \(runs.map(String.init).joined(separator: ", ")) into \(outputs); serve it with the same platform key: phm serve --data-dir \(dataDirectory)"

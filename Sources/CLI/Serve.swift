@@ -67,7 +67,8 @@ extension PHMCommand {
 
         func run() async throws {
             let logs = try logs()
-            if logs.json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
+            // Both formats to standard output, for the service manager or container runtime.
+            LoggingSystem.bootstrap { logs.json ? JSONLogHandler(label: $0) : StreamLogHandler.standardOutput(label: $0) }
             var logger = Logger(label: "phm")
             logger.logLevel = logs.level
             let app = WebApp.make(

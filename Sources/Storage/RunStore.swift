@@ -157,6 +157,18 @@ public final class RunStore: Sendable {
         try database.read { db in try db.rows("SELECT \(Self.columns) FROM run ORDER BY id DESC").map(Self.record) }
     }
 
+    /// The runs in an embedded store's file (a backup's copy), newest first, read through one
+    /// read-only connection: the file is neither migrated nor changed.
+    public static func runs(inFile file: URL) throws -> [RunRecord] {
+        var configuration = SQLiteDatabase.configuration
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: file.path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try SQLiteDatabase.Connection(db: db).rows("SELECT \(Self.columns) FROM run ORDER BY id DESC").map(Self.record)
+        }
+    }
+
     /// A named result of every run that succeeded, oldest first (what run-to-run comparisons
     /// read; runs that failed or were stopped are left out).
     public func succeededResults<T: Decodable>(_ type: T.Type, named name: String) throws -> [(runId: Int64, value: T)] {

@@ -25,12 +25,16 @@ public final class SQLiteDatabase: SQLDatabase {
         return configuration
     }
 
-    /// A consistent copy of the whole database in `file` (new, owner-only), taken with SQLite's
-    /// online backup while others go on reading and writing.
-    public func backup(to file: URL) throws {
+    /// A consistent copy of the database in `source` written to `file` (new, owner-only), with
+    /// SQLite's online backup while others go on reading and writing. The source is only read
+    /// (not migrated); the copy is left in rollback-journal mode, a single file.
+    public static func backup(_ source: URL, to file: URL) throws {
+        let original = try DatabasePool(path: source.path, configuration: Self.configuration)
         let copy = try DatabaseQueue(path: try ownerOnlyFile(file).path)
-        try pool.backup(to: copy)
+        try original.backup(to: copy)
+        try copy.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = DELETE") }
         try copy.close()
+        try original.close()
     }
 
     public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {

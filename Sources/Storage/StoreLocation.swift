@@ -46,6 +46,13 @@ public struct StoreLocation: Sendable {
     /// What is kept, for messages.
     public var what: String { holds }
 
+    /// The embedded database in `folder`, whatever the environment says: for a copy of a data
+    /// directory (a restored backup), which must not be pointed at another database.
+    public func embedded(in folder: URL) throws -> any SQLDatabase {
+        try SQLiteDatabase(
+            file: folder.appendingPathComponent(sqliteFile), migrator: sqliteMigrator(), configuration: sqliteConfiguration())
+    }
+
     /// Whether the data directory keeps this on PostgreSQL (its URL recorded there).
     public func isOnPostgreSQL(in dataDirectory: URL) -> Bool {
         FileManager.default.fileExists(atPath: folder(of: dataDirectory).appendingPathComponent(Self.recordName).path)

@@ -4,6 +4,8 @@ import Synchronization
 
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Darwin)
+    import Darwin
 #endif
 
 /// Which requests get a line in the log. Refusals and failures (status 400 and over) always do;
@@ -45,10 +47,12 @@ final class AccessLogSampler: Sendable {
 }
 
 /// Log lines as JSON objects, one a line, for a log collector: `time` (ISO 8601, UTC), `level`,
-/// `label`, `message`, then the metadata's keys. Written whole with one call each, so lines from
-/// different threads never interleave.
+/// `label`, `message`, then the metadata's keys (one named like those four is written as
+/// `metadata.KEY`). Each line goes to standard output in one call where the system allows (a
+/// line longer than a pipe's buffer may be split by another's).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     let label: String
     let write: @Sendable (String) -> Void
@@ -58,13 +62,19 @@ public struct JSONLogHandler: LogHandler {
         self.write = write
     }
 
-    /// Straight to file descriptor 1, a line a call (a short write is finished by the next).
+    /// Straight to file descriptor 1; a short or interrupted write is carried on, and a line that
+    /// cannot be written at all (standard output closed) is dropped.
     public static let standardOutput: @Sendable (String) -> Void = { line in
         var line = line
         line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                #if canImport(Glibc)
+                    let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                #else
+                    let written = Darwin.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                #endif
+                if written < 0, errno == EINTR || errno == EAGAIN { continue }
                 if written <= 0 { return }
                 offset += written
             }
@@ -82,9 +92,9 @@ public struct JSONLogHandler: LogHandler {
                 from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
             "level": event.level.rawValue, "label": label, "message": event.message.description,
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where object[key] == nil {
-            object[key] = Self.json(value)
-        }
+        let provided = metadataProvider?.get() ?? [:]
+        let all = metadata.merging(provided) { $1 }.merging(event.metadata ?? [:]) { $1 }
+        for (key, value) in all { object[object[key] == nil ? key : "metadata." + key] = Self.json(value) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")

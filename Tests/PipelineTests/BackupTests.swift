@@ -7,9 +7,9 @@ import Service
 import Storage
 import TestSupport
 import Testing
-import Web
 
 @testable import Pipeline
+@testable import Web
 
 @Suite struct BackupTests {
     /// The pages with the per-session form tokens taken out: all else must be the same.
@@ -24,16 +24,19 @@ import Web
     /// elsewhere, serves the same pages and the same worklist, names from the vault included.
     @Test func aRestoredBackupServesTheSamePages() async throws {
         let served = try DashboardTests.Served()
-        let backup = temporaryFolder("backup"), restored = temporaryFolder("restored")
-        let outputs = temporaryFolder("restored-outputs")
-        defer { for folder in [backup, restored, outputs] { try? FileManager.default.removeItem(at: folder) } }
+        let root = temporaryFolder("backup")
+        let backup = root.appendingPathComponent("backup"), restored = root.appendingPathComponent("restored/data")
+        let outputs = root.appendingPathComponent("restored/outputs")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let key = try PlatformKey.load(dataDirectory: served.folder)
         let clinician = try served.platform.login("cli", password: DashboardTests.password, purpose: .directCare)
         _ = try clinician.saveCohort("over75", try CohortText.parse("age >= 75"), description: "frailty review")
         let before = try clinician.worklist("over75", reason: "frailty review")
 
-        let manifest = try Backup.write(dataDirectory: served.folder, to: backup)
+        let manifest = try Backup.write(dataDirectory: served.folder, to: backup, key: key)
         let run = try #require(FrameFile.runs(dataDirectory: served.folder).first)
-        #expect(manifest.outputs == [String(run): DefaultRun.output.path])
+        let folder = try #require(try RunStore(directory: served.folder).runs().first { $0.id == run }?.outputFolder)
+        #expect(manifest.outputs == [String(run): folder])
         for file in [
             "data/phm.sqlite", "data/vault/identity.sqlite", "data/frames/run-\(run).frame", "outputs/run-\(run)/persons.csv",
         ] {
@@ -41,16 +44,16 @@ import Web
         }
         // No key is ever in a backup, and every file in it is the owner's alone.
         #expect(!manifest.files.keys.contains { $0.hasSuffix(".key") })
-        let mode =
-            try FileManager.default.attributesOfItem(atPath: backup.appendingPathComponent("data/phm.sqlite").path)[
-                .posixPermissions] as? Int
-        #expect(mode == 0o600)
+        for file in manifest.files.keys {
+            let mode = try FileManager.default.attributesOfItem(atPath: backup.appendingPathComponent(file).path)[
+                .posixPermissions]
+            #expect(mode as? Int == 0o600, "\(file)")
+        }
 
-        #expect(try Backup.restore(from: backup, dataDirectory: restored, outputs: outputs) == [run])
-        #expect(
-            try RunStore(directory: restored).runs().first { $0.id == run }?.outputFolder
-                == outputs.appendingPathComponent("run-\(run)").path)
-        let platform = try Platform(dataDirectory: restored, hasher: PasswordHasher(logN: 4))
+        #expect(try Backup.restore(from: backup, dataDirectory: restored, outputs: outputs, key: key) == [run])
+        let moved = try RunStore(directory: restored).runs().first { $0.id == run }?.outputFolder
+        #expect(moved == outputs.appendingPathComponent("run-\(run)").path)
+        let platform = try Platform(dataDirectory: restored, key: key, hasher: PasswordHasher(logN: 4))
         let after = try platform.login("cli", password: DashboardTests.password, purpose: .directCare).worklist(
             "over75", reason: "frailty review")
         #expect(after.entries.map(\.entry.pseudonym) == before.entries.map(\.entry.pseudonym))
@@ -76,31 +79,42 @@ import Web
         #expect(original.allSatisfy { $0.contains("Run \(run), as of") })
     }
 
-    /// A backup is checked file by file before anything is restored: a changed, missing or added
-    /// file is named, and nothing is written over.
+    /// A backup is checked before anything is restored: its manifest under the platform key,
+    /// then every file (a changed, missing or added one, or a link, is named); nothing is written
+    /// over, and a restore that stops leaves nothing behind.
     @Test func aBackupIsCheckedFileByFileBeforeItIsRestored() throws {
         let fixture = try Fixture()
-        let backup = temporaryFolder("backup"), target = temporaryFolder("restored"), outputs = temporaryFolder("outputs")
-        defer { for folder in [fixture.folder, backup, target, outputs] { try? FileManager.default.removeItem(at: folder) } }
-        try Backup.write(dataDirectory: fixture.folder, to: backup)
+        let root = temporaryFolder("backup")
+        let backup = root.appendingPathComponent("backup"), target = root.appendingPathComponent("restored")
+        let outputs = root.appendingPathComponent("outputs")
+        defer { for folder in [fixture.folder, root] { try? FileManager.default.removeItem(at: folder) } }
+        try Backup.write(dataDirectory: fixture.folder, to: backup, key: fixture.key)
         // Not over a folder that exists, and not while a run holds the data directory.
-        #expect(throws: BackupError.self) { try Backup.write(dataDirectory: fixture.folder, to: backup) }
+        #expect(throws: BackupError.self) { try Backup.write(dataDirectory: fixture.folder, to: backup, key: fixture.key) }
+        let during = root.appendingPathComponent("during-a-run")
         do {
             let lock = try RunLock(dataDirectory: fixture.folder)
-            #expect(throws: RunInProgress.self) {
-                try Backup.write(dataDirectory: fixture.folder, to: temporaryFolder("during-a-run"))
-            }
+            #expect(throws: RunInProgress.self) { try Backup.write(dataDirectory: fixture.folder, to: during, key: fixture.key) }
             withExtendedLifetime(lock) {}
         }
+        #expect(!FileManager.default.fileExists(atPath: during.path))
 
-        func refusal() -> String {
+        func refusal(key: PlatformKey? = nil, into elsewhere: URL? = nil) -> String {
             do {
-                try Backup.restore(from: backup, dataDirectory: target, outputs: outputs)
+                try Backup.restore(from: backup, dataDirectory: target, outputs: elsewhere ?? outputs, key: key ?? fixture.key)
                 return "restored"
             } catch {
                 return "\(error)"
             }
         }
+        // Another key: the manifest does not verify; nor does a manifest changed without the key.
+        #expect(refusal(key: PlatformKey.ephemeral()).contains("does not verify under the platform key"))
+        let manifestFile = backup.appendingPathComponent(Backup.manifestName)
+        let manifest = try Data(contentsOf: manifestFile)
+        try (manifest + Data(" ".utf8)).write(to: manifestFile)
+        #expect(refusal().contains("does not verify under the platform key"))
+        try manifest.write(to: manifestFile)
+
         let store = backup.appendingPathComponent("data/phm.sqlite")
         let original = try Data(contentsOf: store)
         var changed = original
@@ -116,6 +130,14 @@ import Web
         try Data("x".utf8).write(to: backup.appendingPathComponent("data/extra"))
         #expect(refusal() == "data/extra is in the backup folder but not in its manifest")
         try FileManager.default.removeItem(at: backup.appendingPathComponent("data/extra"))
+        // A link in a backup could point a restored directory at another's vault.
+        let link = backup.appendingPathComponent("data/frames/elsewhere")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: fixture.folder)
+        #expect(refusal() == "data/frames/elsewhere is not a plain file or folder (a link, a device or a pipe)")
+        try FileManager.default.removeItem(at: link)
+        #expect(
+            refusal(into: target.appendingPathComponent("outputs"))
+                == "the data directory and the outputs folder must be two folders apart")
         #expect(!FileManager.default.fileExists(atPath: target.path))
 
         // Not into a directory already in use.
@@ -126,5 +148,12 @@ import Web
         #expect(refusal() == "restored")
         let platform = try Platform(dataDirectory: target, key: fixture.key, hasher: PasswordHasher(logN: 4))
         #expect(try platform.login("ana", password: Fixture.password, purpose: .planning).user.name == "ana")
+        // Its check anchors the restored log; restoring to the same place again finds that anchor
+        // and says so, rather than a later check reporting entries cut from the log.
+        _ = try platform.verifyAudit(whole: true, anchoring: true)
+        try FileManager.default.removeItem(at: target)
+        try FileManager.default.removeItem(at: outputs)
+        #expect(refusal().contains("an audit anchor for"))
+        #expect(!FileManager.default.fileExists(atPath: target.path))
     }
 }

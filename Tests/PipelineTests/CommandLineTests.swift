@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conditions
 import Foundation
+import Logging
 import PHMCore
 import Pipeline
 import TestSupport
@@ -8,6 +9,7 @@ import Testing
 
 @testable import CLI
 @testable import Storage
+@testable import Web
 
 @Suite struct CommandLineTests {
     /// Each log setting from its flag, else its environment variable, else the default; a bad
