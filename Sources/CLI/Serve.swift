@@ -68,7 +68,9 @@ extension PHMCommand {
         func run() async throws {
             let logs = try logs()
             // Both formats to standard output, for the service manager or container runtime.
-            LoggingSystem.bootstrap { logs.json ? JSONLogHandler(label: $0) : StreamLogHandler.standardOutput(label: $0) }
+            LoggingSystem.bootstrap { label -> any LogHandler in
+                logs.json ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
+            }
             var logger = Logger(label: "phm")
             logger.logLevel = logs.level
             let app = WebApp.make(

@@ -50,7 +50,8 @@ public enum Backup {
         defer { withExtendedLifetime(lock) {} }
         do {
             let data = destination.appendingPathComponent("data")
-            for folder in [data, data.appendingPathComponent("vault"), data.appendingPathComponent("frames")] {
+            let outputsFolder = destination.appendingPathComponent("outputs")
+            for folder in [data, data.appendingPathComponent("vault"), data.appendingPathComponent("frames"), outputsFolder] {
                 try files.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             // The vault first: a linkage judgement is audited in the store before it is written to
@@ -75,7 +76,7 @@ public enum Backup {
                 guard let id = run.id, run.status == "succeeded" || framed.contains(id) else { continue }
                 let folder = URL(fileURLWithPath: run.outputFolder)
                 guard kind(folder) == .typeDirectory else { continue }
-                try copy(folder, to: destination.appendingPathComponent("outputs/run-\(id)"))
+                try copy(folder, to: outputsFolder.appendingPathComponent("run-\(id)"))
                 outputs[String(id)] = run.outputFolder
             }
             let manifest = Manifest(created: Date(), outputs: outputs, files: try checksums(destination))

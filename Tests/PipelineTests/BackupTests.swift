@@ -66,12 +66,12 @@ import Testing
         }
 
         func pages(_ app: some ApplicationProtocol) async throws -> [String] {
-            var seen: [String] = []
             try await app.test(.router) { client in
                 let analyst = try await DashboardTests.cookie(client, "ana", "planning")
+                var seen: [String] = []
                 for dashboard in Dashboard.allCases { seen.append(try await Self.page(client, dashboard.path, analyst)) }
+                return seen
             }
-            return seen
         }
         let original = try await pages(served.app)
         let restoredPages = try await pages(WebApp.make(platform: platform, logger: quietLogger))
