@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cohorts
 import Foundation
 import Governance
 import Pipeline
@@ -25,6 +26,12 @@ extension PHMCommand {
             }
             let runs = manifest.outputs.count == 1 ? "1 run" : "\(manifest.outputs.count) runs"
             print("backed up \(dataDirectory) to \(to): \(manifest.files.count) files, with the outputs of \(runs)")
+            let missing = FrameFile.runs(dataDirectory: data).filter { manifest.outputs[String($0)] == nil }.sorted()
+            if !missing.isEmpty {
+                print(
+                    "note: no output folder was found where the store records it for kept run\(missing.count == 1 ? "" : "s") \(missing.map(String.init).joined(separator: ", ")): \(missing.count == 1 ? "its frames are" : "their frames are") backed up, not \(missing.count == 1 ? "its" : "their") outputs"
+                )
+            }
         }
     }
 

@@ -11,28 +11,6 @@ import Testing
 
 /// The server's watch over the audit log: whole once, then what was written since, until a break.
 @Suite struct AuditWatchTests {
-    /// Log messages kept for the test to read.
-    final class Captured: Sendable {
-        let messages = Mutex<[(level: Logger.Level, message: String)]>([])
-        func has(_ level: Logger.Level, _ text: String) -> Bool {
-            messages.withLock { $0.contains { $0.level == level && $0.message.contains(text) } }
-        }
-    }
-
-    struct Capture: LogHandler {
-        let captured: Captured
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let text = "\(event.message) \(event.metadata ?? [:])"
-            captured.messages.withLock { $0.append((event.level, text)) }
-        }
-    }
-
     /// Waits up to 10 s for a condition.
     func eventually(_ condition: () -> Bool) async throws -> Bool {
         for _ in 0..<500 {
@@ -44,8 +22,8 @@ import Testing
 
     @Test func checksWholeThenCarriesOnAndStopsAtABreak() async throws {
         let fixture = try Fixture()
-        let captured = Captured()
-        let logger = Logger(label: "test") { _ in Capture(captured: captured) }
+        let captured = LogLines()
+        let logger = captured.logger
         let watcher = Task { await WebApp.watchAuditLog(fixture.platform, logger, every: .milliseconds(20)) }
         defer { watcher.cancel() }
         #expect(try await eventually { captured.has(.info, "audit log checked whole") })
@@ -68,8 +46,8 @@ import Testing
     /// reads: the watch's next whole check finds it.
     @Test func checksWholeAgainOnItsInterval() async throws {
         let fixture = try Fixture()
-        let captured = Captured()
-        let logger = Logger(label: "test") { _ in Capture(captured: captured) }
+        let captured = LogLines()
+        let logger = captured.logger
         let ig = try fixture.session(.igLead, .administration)
         for _ in 0..<3 { _ = try ig.sharing() }
         let watcher = Task {

@@ -29,6 +29,11 @@ final class LogLines: Sendable {
     }
 
     var logger: Logger { Logger(label: "test") { _ in Handler(sink: self) } }
+
+    /// Whether a line at `level` holds `text` in its message or metadata.
+    func has(_ level: Logger.Level, _ text: String) -> Bool {
+        all.contains { $0.level == level && "\($0.message) \($0.metadata)".contains(text) }
+    }
 }
 
 @Suite struct LogTests {
