@@ -7,6 +7,7 @@ import Logging
 import NIOPosix
 import PHMCore
 import Service
+import ServiceLifecycle
 import Storage
 import Synchronization
 
@@ -17,8 +18,13 @@ import Synchronization
 /// Scripts sign in at `POST /api/sessions` and send the token as `Authorization: Bearer`.
 /// Nothing that identifies a person ever appears in a URL.
 public enum WebApp {
+    /// The server and its background work, the watches of the audit log and of new runs, as
+    /// services of one `ServiceGroup`. On SIGTERM or SIGINT a group stops its services in the
+    /// reverse of their order: the HTTP server first (no new connections, the requests in hand
+    /// finished), then the watches, so the audit log is anchored with the last request's entry in.
     public static func make(
-        platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger, accessLog: AccessLog = .all
+        platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger, accessLog: AccessLog = .all,
+        auditCheckEvery interval: Duration = auditWatchInterval
     ) -> some ApplicationProtocol {
         let cache = PageCache()
         let readiness = Readiness()
@@ -27,11 +33,22 @@ public enum WebApp {
                 platform: platform, sessions: WebSessions(platform: platform), cache: cache, readiness: readiness,
                 accessLog: accessLog),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
-            onServerRunning: { _ in
-                Task.detached(priority: .background) { await watchAuditLog(platform, logger) }
-                Task.detached(priority: .background) { await watchRuns(platform, cache, readiness, logger) }
-            },
+            services: [
+                Watch(name: "audit log") { await watchAuditLog(platform, logger, every: interval) },
+                Watch(name: "runs") { await watchRuns(platform, cache, readiness, logger) },
+            ],
             logger: logger)
+    }
+
+    /// A watch that runs until the group shuts down gracefully, then is cancelled (each watch
+    /// finishes what it does on cancellation: the audit watch anchors the log's head).
+    struct Watch: ServiceLifecycle.Service {
+        let name: String
+        let body: @Sendable () async -> Void
+
+        func run() async throws {
+            await cancelWhenGracefulShutdown { await body() }
+        }
     }
 
     /// Gets each newest run ready to serve before anyone asks: when the server starts and when
@@ -80,7 +97,7 @@ public enum WebApp {
     }
 
     /// How often the server checks the audit log's newest entries, and the whole log.
-    static let auditWatchInterval = Duration.seconds(5)
+    public static let auditWatchInterval = Duration.seconds(5)
     static let auditWholeCheckInterval = Duration.seconds(60 * 60)
 
     /// Checks the whole audit log once, off the request path, then every few seconds the

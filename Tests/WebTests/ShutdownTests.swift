@@ -1,0 +1,34 @@
+import Foundation
+import Governance
+import Hummingbird
+import HummingbirdTesting
+import TestSupport
+import Testing
+
+@testable import Web
+
+@Suite struct ShutdownTests {
+    /// A stopping server stops taking requests first and its audit watch after: the watch anchors
+    /// the log's head as it stops, so the entry of the last request answered is in the anchor.
+    /// (The watch's own checks are an hour apart here, so only its first check and its stop
+    /// anchor the log.)
+    @Test func theAuditLogIsAnchoredAfterTheLastRequestWhenTheServerStops() async throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let anchor = AuditAnchor.file(for: fixture.folder, key: fixture.key)
+        let app = WebApp.make(platform: fixture.platform, port: 0, logger: quietLogger, auditCheckEvery: .seconds(3_600))
+        let before = try await app.test(.live) { client in
+            // The watch's first check anchors the log as it is.
+            for _ in 0..<500 where !FileManager.default.fileExists(atPath: anchor.path) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let first = try #require(try AuditAnchor.read(anchor, key: fixture.key))
+            // A sign-in, audited.
+            _ = try await bearer(client, "ana", "planning")
+            return first.entries
+        }
+        let entries = try fixture.platform.store.auditEntries().count
+        #expect(entries > before)
+        #expect(try AuditAnchor.read(anchor, key: fixture.key)?.entries == entries)
+    }
+}
