@@ -2,9 +2,11 @@ import Foundation
 import Governance
 import Hummingbird
 import HummingbirdTesting
+import Storage
 import TestSupport
 import Testing
 
+@testable import Service
 @testable import Web
 
 @Suite struct ShutdownTests {
