@@ -1,8 +1,10 @@
+import CoreMetrics
 import Foundation
 import Governance
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 import Service
 import Storage
 import Synchronization
@@ -22,62 +24,61 @@ struct WebContext: RequestContext, RemoteAddressRequestContext {
     var client: String { remoteAddress?.ipAddress ?? "local" }
 }
 
-/// Counters and latency histograms by route pattern, in the Prometheus text format at `/metrics`.
-/// Labels are route patterns (`/api/pages/{page}`), never paths or query strings, so nothing a
-/// user typed reaches them.
+/// The server's metrics through swift-metrics, into a Prometheus registry of the server's own
+/// (swift-prometheus), written in the Prometheus text format at `/metrics`: requests by method,
+/// route pattern and status, latency histograms by route pattern, sign-ins by outcome, and the
+/// platform's gauges, set as they are scraped. Labels are route patterns (`/api/pages/{page}`),
+/// never paths or query strings, so nothing a user typed reaches them.
 final class Metrics: Sendable {
     static let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
-    private struct Histogram {
-        var counts = [Int](repeating: 0, count: Metrics.buckets.count)
-        var count = 0
-        var sum = 0.0
-    }
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    /// 1 while the audit watch last found the log intact, 0 once it found a break; unset before
+    /// its first check.
+    private let auditIntact = Mutex<Int?>(nil)
 
-    private struct State {
-        var requests: [String: Int] = [:]
-        var latency: [String: Histogram] = [:]
-        var logins: [String: Int] = [:]
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [
+            "phm_http_request_duration_seconds": Self.buckets.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
+        ]
+        self.factory = factory
     }
-
-    private let state = Mutex(State())
 
     func record(method: String, route: String, status: Int, seconds: Double) {
-        state.withLock { s in
-            s.requests["method=\"\(method)\",route=\"\(route)\",status=\"\(status)\"", default: 0] += 1
-            var h = s.latency["route=\"\(route)\"", default: Histogram()]
-            h.count += 1
-            h.sum += seconds
-            for (i, bound) in Metrics.buckets.enumerated() where seconds <= bound { h.counts[i] += 1 }
-            s.latency["route=\"\(route)\""] = h
-        }
+        CoreMetrics.Counter(
+            label: "phm_http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))],
+            factory: factory
+        ).increment()
+        CoreMetrics.Timer(label: "phm_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            .recordNanoseconds(Int64((seconds * 1e9).rounded()))
     }
 
-    func login(_ outcome: String) { state.withLock { $0.logins["outcome=\"\(outcome)\"", default: 0] += 1 } }
+    func login(_ outcome: String) {
+        CoreMetrics.Counter(label: "phm_logins_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
 
-    func text(activeSessions: Int) -> String {
-        state.withLock { s in
-            var out = "# HELP phm_http_requests_total Requests answered, by method, route pattern and status.\n"
-            out += "# TYPE phm_http_requests_total counter\n"
-            for (labels, n) in s.requests.sorted(by: { $0.key < $1.key }) { out += "phm_http_requests_total{\(labels)} \(n)\n" }
-            out += "# HELP phm_http_request_duration_seconds Time to answer, by route pattern.\n"
-            out += "# TYPE phm_http_request_duration_seconds histogram\n"
-            for (labels, h) in s.latency.sorted(by: { $0.key < $1.key }) {
-                for (i, bound) in Metrics.buckets.enumerated() {
-                    out += "phm_http_request_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(h.counts[i])\n"
-                }
-                out += "phm_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
-                out += "phm_http_request_duration_seconds_sum{\(labels)} \(h.sum)\n"
-                out += "phm_http_request_duration_seconds_count{\(labels)} \(h.count)\n"
-            }
-            out += "# HELP phm_logins_total Sign-in attempts by outcome (allowed, denied, throttled).\n"
-            out += "# TYPE phm_logins_total counter\n"
-            for (labels, n) in s.logins.sorted(by: { $0.key < $1.key }) { out += "phm_logins_total{\(labels)} \(n)\n" }
-            out +=
-                "# HELP phm_sessions_active Signed-in sessions in the store, of every server process on the data directory (do not add up across processes).\n# TYPE phm_sessions_active gauge\n"
-            out += "phm_sessions_active \(activeSessions)\n"
-            return out
+    func auditChecked(intact: Bool) { auditIntact.withLock { $0 = intact ? 1 : 0 } }
+
+    /// What the platform's gauges read when scraped.
+    struct Readings {
+        var activeSessions: Int
+        /// Seconds since the newest run that succeeded finished.
+        var latestRunAge: Double?
+        /// The identity vault's file with its write-ahead log, on the embedded store.
+        var vaultBytes: Int?
+    }
+
+    func text(_ readings: Readings) -> String {
+        func gauge(_ name: String, _ value: Double) {
+            CoreMetrics.Gauge(label: name, factory: factory).record(value)
         }
+        gauge("phm_sessions_active", Double(readings.activeSessions))
+        if let age = readings.latestRunAge { gauge("phm_latest_run_age_seconds", age) }
+        if let bytes = readings.vaultBytes { gauge("phm_vault_bytes", Double(bytes)) }
+        if let intact = auditIntact.withLock({ $0 }) { gauge("phm_audit_log_intact", Double(intact)) }
+        return registry.emitToString()
     }
 }
 

@@ -47,10 +47,19 @@ extension WebApp {
                     : try failure("preparing the newest run to serve", .serviceUnavailable)
             }
             router.get("/metrics") { _, _ -> Response in
-                let active = try await WebApp.offLoop { sessions.active }
+                let readings = try await WebApp.offLoop {
+                    let vault = platform.dataDirectory.appendingPathComponent("vault/identity.sqlite").path
+                    let bytes = [vault, vault + "-wal"].compactMap {
+                        (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int
+                    }
+                    return Metrics.Readings(
+                        activeSessions: sessions.active,
+                        latestRunAge: try platform.latestRunFinished().map { Date().timeIntervalSince($0) },
+                        vaultBytes: bytes.isEmpty ? nil : bytes.reduce(0, +))
+                }
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: metrics.text(activeSessions: active))))
+                    body: .init(byteBuffer: ByteBuffer(string: metrics.text(readings))))
             }
             router.get("/openapi.json") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))

@@ -22,21 +22,26 @@ public enum WebApp {
     /// services of one `ServiceGroup`. On SIGTERM or SIGINT a group stops its services in the
     /// reverse of their order: the HTTP server first (no new connections, the requests in hand
     /// finished), then the watches, so the audit log is anchored with the last request's entry in.
+    /// `watching: false` leaves the watches out (tests of the routes alone).
     public static func make(
         platform: Platform, host: String = "127.0.0.1", port: Int = 8080, logger: Logger, accessLog: AccessLog = .all,
-        auditCheckEvery interval: Duration = auditWatchInterval
+        auditCheckEvery interval: Duration = auditWatchInterval, watching: Bool = true
     ) -> some ApplicationProtocol {
         let cache = PageCache()
         let readiness = Readiness()
+        let metrics = Metrics()
         return Application(
             router: router(
-                platform: platform, sessions: WebSessions(platform: platform), cache: cache, readiness: readiness,
-                accessLog: accessLog),
+                platform: platform, sessions: WebSessions(platform: platform), metrics: metrics, cache: cache,
+                readiness: readiness, accessLog: accessLog),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
-            services: [
-                Watch(name: "audit log") { await watchAuditLog(platform, logger, every: interval) },
-                Watch(name: "runs") { await watchRuns(platform, cache, readiness, logger) },
-            ],
+            services: watching
+                ? [
+                    Watch(name: "audit log") {
+                        await watchAuditLog(platform, logger, every: interval) { metrics.auditChecked(intact: $0) }
+                    },
+                    Watch(name: "runs") { await watchRuns(platform, cache, readiness, logger) },
+                ] : [],
             logger: logger)
     }
 
@@ -108,7 +113,7 @@ public enum WebApp {
     /// the whole log, and the audit page shows the break.
     static func watchAuditLog(
         _ platform: Platform, _ logger: Logger, every interval: Duration = auditWatchInterval,
-        wholeEvery wholeInterval: Duration = auditWholeCheckInterval
+        wholeEvery wholeInterval: Duration = auditWholeCheckInterval, checked: @Sendable (Bool) -> Void = { _ in }
     ) async {
         var whole = true
         var checkedWhole = ContinuousClock.now
@@ -117,8 +122,10 @@ public enum WebApp {
                 let started = ContinuousClock.now
                 let check = try await offLoop { [whole] in try platform.verifyAudit(whole: whole, anchoring: true) }
                 guard case .intact = check.verification else {
+                    checked(false)
                     return logger.error("audit log broken", metadata: ["result": "\(check.verification)"])
                 }
+                checked(true)
                 if whole {
                     logger.info("audit log checked whole", metadata: ["result": "\(check.verification)"])
                     checkedWhole = started

@@ -74,7 +74,7 @@ import Testing
             }
         }
         let original = try await pages(served.app)
-        let restoredPages = try await pages(WebApp.make(platform: platform, logger: quietLogger))
+        let restoredPages = try await pages(WebApp.make(platform: platform, logger: quietLogger, watching: false))
         #expect(original.count == Dashboard.allCases.count && original == restoredPages)
         #expect(original.allSatisfy { $0.contains("Run \(run), as of") })
     }

@@ -41,7 +41,7 @@ import Testing
             try admin.setUser("ig", role: .igLead, practiceCode: nil, password: DashboardTests.password)
         }
         deinit { try? FileManager.default.removeItem(at: folder) }
-        var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger) }
+        var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger, watching: false) }
     }
 
     /// A server gets the newest run ready before anyone asks: every page's default view is built
@@ -417,7 +417,7 @@ import Testing
         try platform.createFirstAdmin("adm", password: Self.password)
         let admin = try platform.login("adm", password: Self.password, purpose: .administration)
         try admin.setUser("ana", role: .analyst, practiceCode: nil, password: Self.password)
-        try await WebApp.make(platform: platform, logger: quietLogger).test(.router) { client in
+        try await WebApp.make(platform: platform, logger: quietLogger, watching: false).test(.router) { client in
             let api = try await Self.token(client, "ana", "planning")
             let answer = try await client.execute(uri: "/api/pages/overview", method: .get, headers: api)
             #expect(answer.status == .serviceUnavailable)

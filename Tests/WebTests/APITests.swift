@@ -219,6 +219,8 @@ func bearer(_ client: some TestClientProtocol, _ user: String, _ purpose: String
             #expect(metrics.text.contains(#"route="/api/cohorts/profile",status="200"} 1"#))
             #expect(metrics.text.contains(#"phm_http_request_duration_seconds_count{route="/api/worklists"}"#))
             #expect(!metrics.text.contains("ana") && !metrics.text.contains(pseudonym))
+            // The platform's gauges: sessions, and the vault's size on the embedded store.
+            #expect(metrics.text.contains("\nphm_sessions_active ") && metrics.text.contains("\nphm_vault_bytes "))
         }
         let log = try fixture.platform.login("ig", password: Fixture.password, purpose: .administration).auditLog()
         #expect(log.contains { $0.action == "login" && $0.detail.contains("too many failed sign-ins") })

@@ -43,7 +43,7 @@ final class LogLines: Sendable {
     func accessLinesFollowTheSettingAndRefusalsAlwaysShow(_ setting: AccessLog, _ lines: Int) async throws {
         let fixture = try Fixture()
         let log = LogLines()
-        let app = WebApp.make(platform: fixture.platform, logger: log.logger, accessLog: setting)
+        let app = WebApp.make(platform: fixture.platform, logger: log.logger, accessLog: setting, watching: false)
         try await app.test(.router) { client in
             for _ in 0..<6 { _ = try await client.execute(uri: "/health", method: .get) }
             let missing = try await client.execute(uri: "/no-such-page-9434765919", method: .get)

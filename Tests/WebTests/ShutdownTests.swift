@@ -25,6 +25,9 @@ import Testing
                 try await Task.sleep(for: .milliseconds(20))
             }
             let first = try #require(try AuditAnchor.read(anchor, key: fixture.key))
+            // The watch's finding is a gauge.
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(String(buffer: metrics.body).contains("\nphm_audit_log_intact 1"))
             // A sign-in, audited.
             _ = try await bearer(client, "ana", "planning")
             return first.entries

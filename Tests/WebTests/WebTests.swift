@@ -13,7 +13,7 @@ import Testing
 @testable import Web
 
 extension Fixture {
-    var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger) }
+    var app: some ApplicationProtocol { WebApp.make(platform: platform, logger: quietLogger, watching: false) }
 }
 
 extension TestResponse {
