@@ -46,13 +46,17 @@ public enum WebApp {
     }
 
     /// A watch that runs until the group shuts down gracefully, then is cancelled (each watch
-    /// finishes what it does on cancellation: the audit watch anchors the log's head).
+    /// finishes what it does on cancellation: the audit watch anchors the log's head). A watch
+    /// that ends on its own (the audit watch at a break) then waits for the shutdown: a service
+    /// that returns would stop the group, and with it the server, whose audit page must go on
+    /// showing the break.
     struct Watch: ServiceLifecycle.Service {
         let name: String
         let body: @Sendable () async -> Void
 
         func run() async throws {
             await cancelWhenGracefulShutdown { await body() }
+            try? await gracefulShutdown()
         }
     }
 

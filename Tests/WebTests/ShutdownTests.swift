@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Governance
 import Hummingbird
 import HummingbirdTesting
@@ -35,5 +36,27 @@ import Testing
         let entries = try fixture.platform.store.auditEntries().count
         #expect(entries > before)
         #expect(try AuditAnchor.read(anchor, key: fixture.key)?.entries == entries)
+    }
+
+    /// A broken audit log ends the audit watch but not the server: it goes on answering, and
+    /// the metrics say the log is broken.
+    @Test func aBrokenAuditLogDoesNotStopTheServer() async throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        _ = try fixture.session(.igLead, .administration).sharing()
+        let db = try DatabaseQueue(path: fixture.folder.appendingPathComponent("phm.sqlite").path)
+        try await db.write { try $0.execute(sql: "UPDATE audit SET outcome = 'denied' WHERE sequence = 2") }
+        let app = WebApp.make(platform: fixture.platform, port: 0, logger: quietLogger, auditCheckEvery: .milliseconds(20))
+        try await app.test(.live) { client in
+            var text = ""
+            for _ in 0..<500 where !text.contains("\nphm_audit_log_intact 0") {
+                try await Task.sleep(for: .milliseconds(20))
+                text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            }
+            #expect(text.contains("\nphm_audit_log_intact 0"))
+            // Well after the watch ended, the server still answers.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
     }
 }
