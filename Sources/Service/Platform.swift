@@ -89,12 +89,12 @@ public final class Platform: Sendable {
         }
     }
 
-    /// The newest run's published planning outputs, read once and kept until a newer run is saved.
     /// When the newest run that succeeded finished; nil before any has.
     public func latestRunFinished() throws -> Date? {
-        try RunStore(database: store.database).runs().first { $0.status == "succeeded" }?.finishedAt
+        try RunStore(database: store.database).latestSucceededFinish()
     }
 
+    /// The newest run's published planning outputs, read once and kept until a newer run is saved.
     public func publication() throws -> Publication {
         let frame = try frame(for: .planning)
         return try cachedPublication.value(String(frame.runId)) {

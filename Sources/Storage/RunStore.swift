@@ -157,6 +157,13 @@ public final class RunStore: Sendable {
         try database.read { db in try db.rows("SELECT \(Self.columns) FROM run ORDER BY id DESC").map(Self.record) }
     }
 
+    /// When the newest run that succeeded finished; nil before any has.
+    public func latestSucceededFinish() throws -> Date? {
+        try database.read { db in
+            try db.row("SELECT finishedAt FROM run WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
+        }.flatMap { try $0.optional(0, $0.date) }
+    }
+
     /// The runs in an embedded store's file (a backup's copy), newest first, read through one
     /// read-only connection: the file is neither migrated nor changed.
     public static func runs(inFile file: URL) throws -> [RunRecord] {

@@ -54,7 +54,8 @@ extension WebApp {
                     }
                     return Metrics.Readings(
                         activeSessions: sessions.active,
-                        latestRunAge: try platform.latestRunFinished().map { Date().timeIntervalSince($0) },
+                        // A store out of reach leaves this gauge out, not the whole scrape.
+                        latestRunAge: (try? platform.latestRunFinished()).map { Date().timeIntervalSince($0) },
                         vaultBytes: bytes.isEmpty ? nil : bytes.reduce(0, +))
                 }
                 return Response(

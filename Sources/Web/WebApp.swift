@@ -36,11 +36,12 @@ public enum WebApp {
                 readiness: readiness, accessLog: accessLog),
             configuration: .init(address: .hostname(host, port: port), serverName: "phm"),
             services: watching
+                // Stopped in reverse: the server, then the audit watch, then the runs watch.
                 ? [
+                    Watch(name: "runs") { await watchRuns(platform, cache, readiness, logger) },
                     Watch(name: "audit log") {
                         await watchAuditLog(platform, logger, every: interval) { metrics.auditChecked(intact: $0) }
                     },
-                    Watch(name: "runs") { await watchRuns(platform, cache, readiness, logger) },
                 ] : [],
             logger: logger)
     }
