@@ -18,11 +18,19 @@ extension PHMCommand {
         @Option(help: "The folder to write the backup to (must not exist).")
         var to: String
 
+        @Option(help: "Seconds to wait for a run in progress to finish (default: none, refused at once).")
+        var wait: Int = 0
+
+        func validate() throws {
+            guard (0...86_400).contains(wait) else { throw ValidationError("--wait must be 0 to 86,400 seconds.") }
+        }
+
         func run() throws {
             let data = URL(fileURLWithPath: dataDirectory)
             let manifest = try Console.reportingFailures {
                 try Backup.write(
-                    dataDirectory: data, to: URL(fileURLWithPath: to), key: try PlatformKey.load(dataDirectory: data))
+                    dataDirectory: data, to: URL(fileURLWithPath: to), key: try PlatformKey.load(dataDirectory: data),
+                    wait: TimeInterval(wait))
             }
             let runs = manifest.outputs.count == 1 ? "1 run" : "\(manifest.outputs.count) runs"
             print("backed up \(dataDirectory) to \(to): \(manifest.files.count) files, with the outputs of \(runs)")

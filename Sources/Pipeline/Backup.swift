@@ -27,9 +27,12 @@ public enum Backup {
         public var files: [String: String]
     }
 
-    /// Backs `dataDirectory` up into `destination`, a folder that must not exist yet.
+    /// Backs `dataDirectory` up into `destination`, a folder that must not exist yet, waiting up
+    /// to `wait` seconds for a run in progress to finish.
     @discardableResult
-    public static func write(dataDirectory: URL, to destination: URL, key: PlatformKey) throws -> Manifest {
+    public static func write(dataDirectory: URL, to destination: URL, key: PlatformKey, wait: TimeInterval = 0) throws
+        -> Manifest
+    {
         let files = FileManager.default
         for location in [StoreLocation.store, .vault] where location.isOnPostgreSQL(in: dataDirectory) {
             throw BackupError(
@@ -46,7 +49,7 @@ public enum Backup {
         guard kind(destination) == nil else {
             throw BackupError("\(destination.path) already exists: a backup is written to a new folder")
         }
-        let lock = try RunLock(dataDirectory: dataDirectory)
+        let lock = try RunLock(dataDirectory: dataDirectory, wait: wait)
         defer { withExtendedLifetime(lock) {} }
         do {
             let data = destination.appendingPathComponent("data")

@@ -152,15 +152,21 @@ struct OutputUnusable: Error, CustomStringConvertible {
 final class RunLock {
     private let descriptor: Int32
 
-    init(dataDirectory: URL) throws {
+    /// Takes the lock, waiting up to `wait` seconds for whoever holds it (a run, or a backup).
+    init(dataDirectory: URL, wait: TimeInterval = 0) throws {
         try FileManager.default.createDirectory(
             at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = dataDirectory.appendingPathComponent("run.lock").path
         descriptor = open(path, O_CREAT | O_RDWR, 0o600)
         guard descriptor >= 0 else { throw RunInProgress(message: "\(path) cannot be opened") }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            close(descriptor)
-            throw RunInProgress(message: "another run is working in \(dataDirectory.path); wait for it to finish")
+        let deadline = Date().addingTimeInterval(wait)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard Date() < deadline else {
+                close(descriptor)
+                throw RunInProgress(
+                    message: "another run or a backup is working in \(dataDirectory.path); wait for it to finish")
+            }
+            Thread.sleep(forTimeInterval: 0.2)
         }
     }
 

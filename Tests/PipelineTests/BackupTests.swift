@@ -98,6 +98,20 @@ import Testing
             withExtendedLifetime(lock) {}
         }
         #expect(!FileManager.default.fileExists(atPath: during.path))
+        // Asked to wait, it waits for the run to finish.
+        final class Held: @unchecked Sendable {
+            let guarded = NSLock()
+            var lock: RunLock?
+            func release() { guarded.withLock { lock = nil } }
+            var released: Bool { guarded.withLock { lock == nil } }
+        }
+        let held = Held()
+        held.lock = try RunLock(dataDirectory: fixture.folder)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { held.release() }
+        let waited = Date()
+        try Backup.write(dataDirectory: fixture.folder, to: during, key: fixture.key, wait: 30)
+        #expect(Date().timeIntervalSince(waited) >= 0.4 && held.released)
+        try FileManager.default.removeItem(at: during)
 
         func refusal(key: PlatformKey? = nil, into elsewhere: URL? = nil) -> String {
             do {
