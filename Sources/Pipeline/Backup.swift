@@ -2,6 +2,7 @@ import Cohorts
 import Crypto
 import Foundation
 import Governance
+import PHMCore
 import Storage
 
 /// A backup of a data directory on the embedded databases, and its restore into a new one.
@@ -16,6 +17,7 @@ import Storage
 public enum Backup {
     public static let manifestName = "backup.json"
     static let macName = "backup.json.mac"
+    static let largestManifest = 64 << 20
 
     public struct Manifest: Codable, Sendable, Equatable {
         public var version = 1
@@ -107,8 +109,13 @@ public enum Backup {
         let files = FileManager.default
         let source = source.standardizedFileURL.resolvingSymlinksInPath()
         let manifestFile = source.appendingPathComponent(manifestName)
-        guard kind(manifestFile) == .typeRegular, let bytes = files.contents(atPath: manifestFile.path) else {
+        guard kind(manifestFile) == .typeRegular else {
             throw BackupError("\(manifestFile.path) is missing: \(source.path) is not a backup")
+        }
+        // Read whole only when it is of a manifest's size (a line for each file).
+        let size = (try? files.attributesOfItem(atPath: manifestFile.path))?[.size] as? Int ?? 0
+        guard size <= largestManifest, let bytes = files.contents(atPath: manifestFile.path) else {
+            throw BackupError("\(manifestFile.path) is larger than a manifest can be (\(largestManifest >> 20) MB): not a backup")
         }
         let mac = files.contents(atPath: source.appendingPathComponent(macName).path).map { String(decoding: $0, as: UTF8.self) }
         guard kind(source.appendingPathComponent(macName)) == .typeRegular, mac == key.auditMAC(bytes) else {
@@ -244,7 +251,7 @@ public enum Backup {
         defer { try? handle.close() }
         var hash = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { hash.update(data: chunk) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hash.finalize())
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PHMCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -87,25 +88,25 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var object: [String: Any] = [
-            "time": ISO8601DateFormatter.string(
-                from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
-            "level": event.level.rawValue, "label": label, "message": event.message.description,
+        var object: [String: JSONValue] = [
+            "time": .string(
+                ISO8601DateFormatter.string(
+                    from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])),
+            "level": .string(event.level.rawValue), "label": .string(label), "message": .string(event.message.description),
         ]
         let provided = metadataProvider?.get() ?? [:]
         let all = metadata.merging(provided) { $1 }.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in all { object[object[key] == nil ? key : "metadata." + key] = Self.json(value) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
-        write(String(decoding: data, as: UTF8.self) + "\n")
+        guard let line = try? JSON.text(JSONValue.object(object)) else { return }
+        write(line + "\n")
     }
 
-    static func json(_ value: Logger.Metadata.Value) -> Any {
+    static func json(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
-        case .string(let s): s
-        case .stringConvertible(let s): s.description
-        case .array(let values): values.map(json)
-        case .dictionary(let values): values.mapValues(json)
+        case .string(let s): .string(s)
+        case .stringConvertible(let s): .string(s.description)
+        case .array(let values): .array(values.map(json))
+        case .dictionary(let values): .object(values.mapValues(json))
         }
     }
 }

@@ -128,6 +128,16 @@ import Testing
         try (manifest + Data(" ".utf8)).write(to: manifestFile)
         #expect(refusal().contains("does not verify under the platform key"))
         try manifest.write(to: manifestFile)
+        // A manifest too large to be one is refused before it is read.
+        let huge = root.appendingPathComponent("huge")
+        try FileManager.default.copyItem(at: backup, to: huge)
+        let handle = try FileHandle(forWritingTo: huge.appendingPathComponent(Backup.manifestName))
+        try handle.truncate(atOffset: UInt64(Backup.largestManifest + 1))
+        try handle.close()
+        #expect(throws: BackupError.self) {
+            try Backup.restore(from: huge, dataDirectory: target, outputs: outputs, key: fixture.key)
+        }
+        try FileManager.default.removeItem(at: huge)
 
         let store = backup.appendingPathComponent("data/phm.sqlite")
         let original = try Data(contentsOf: store)
