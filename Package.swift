@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Settings from the environment and a configuration file (JSON is read by the platform's own
+        // checks first, so no file format trait is needed).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
     ],
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
@@ -113,6 +116,7 @@ let package = Package(
             dependencies: [
                 "PHMCore", "Outputs", "Ingest", "Identity", "Conditions", "Analysis", "Risk", "Projections", "Cohorts",
                 "Evaluation", "Gates", "Governance", "Storage", "Synthesis", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // Users working under a purpose: every request checked against the access policy and
@@ -144,6 +148,7 @@ let package = Package(
                 "Governance", "Web", "PostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "phm", dependencies: ["CLI"], swiftSettings: strict),

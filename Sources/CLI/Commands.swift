@@ -23,7 +23,10 @@ extension PHMCommand {
         @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
 
-        @Option(help: "A data quality gates file: rules that stop the run before it publishes (see docs/data-quality.md).")
+        @Option(
+            help:
+                "A data quality gates file: rules that stop the run before it publishes (default: $PHM_GATES, the configuration file, else none; see docs/data-quality.md)."
+        )
         var gates: String?
 
         @Option(
@@ -34,7 +37,8 @@ extension PHMCommand {
         @Option(help: "The IG lead accepting gates (password from $PHM_PASSWORD, or asked for).")
         var user: String?
 
-        func validate() throws {
+        mutating func validate() throws {
+            gates = try SettingSources(file: pipeline.config).text("gates", flag: gates)?.value
             if !acceptGate.isEmpty, user == nil { throw ValidationError("--accept-gate needs --user, an IG lead.") }
             if !acceptGate.isEmpty, gates == nil { throw ValidationError("--accept-gate needs --gates.") }
         }
@@ -49,7 +53,7 @@ extension PHMCommand {
                     user: user, password: try Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "),
                     gates: acceptGate)
             }
-            let result = try Console.reportingFailures { try PipelineRun.execute(options, log: Console.log) }
+            let result = try Console.reportingFailures { try PipelineRun.execute(options, logger: Console.logger(pipeline.logs)) }
             print(Console.summary(result))
         }
     }

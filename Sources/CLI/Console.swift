@@ -6,6 +6,7 @@ import Gates
 import Governance
 import Identity
 import Ingest
+import Logging
 import Outputs
 import PHMCore
 import Pipeline
@@ -14,6 +15,7 @@ import Risk
 import Service
 import Storage
 import Synthesis
+import Web
 
 /// Terminal output: progress on standard error when it is a terminal, summaries on standard output.
 package enum Console {
@@ -40,9 +42,22 @@ package enum Console {
     package static func runPipeline(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> Pipeline.RunResult
     {
         try reportingFailures {
-            try PipelineRun.execute(try options(input: input, asOf: asOf, out: out, pipeline: pipeline), log: log)
+            try PipelineRun.execute(
+                try options(input: input, asOf: asOf, out: out, pipeline: pipeline), logger: logger(pipeline.logs))
         }
     }
+
+    /// A command's logger: text lines on standard error (`phm: ...`, warnings and worse marked),
+    /// or JSON objects there, one a line; standard output keeps the command's own answer.
+    static func logger(_ options: LogOptions) -> Logger {
+        var logger = Logger(label: "phm") { label in
+            options.json ? JSONLogHandler(label: label, write: standardError) as any LogHandler : ConsoleLogHandler()
+        }
+        logger.logLevel = options.logLevel
+        return logger
+    }
+
+    static let standardError: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
 
     /// A run's options from the command line; a store named by `--store` is checked and recorded
     /// first, so every command that runs the pipeline honours it.
@@ -61,6 +76,7 @@ package enum Console {
         options.risingAcrossRuns = pipeline.risingAcrossRuns
         options.linkage = pipeline.linkage
         options.organisation = try? pipeline.organisationUnit
+        options.lockWait = TimeInterval(pipeline.wait ?? 0)
         return options
     }
 
@@ -174,4 +190,21 @@ package enum Console {
 struct CommandFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
+}
+
+/// A command's log lines for a person at a terminal: `phm: ` and the message, `WARNING: ` before
+/// a warning or worse.
+struct ConsoleLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let mark = event.level >= .warning ? "WARNING: " : ""
+        Console.standardError("phm: \(mark)\(event.message)\n")
+    }
 }

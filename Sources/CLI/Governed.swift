@@ -12,8 +12,13 @@ import Storage
 
 /// The data directory a governed command or the server opens, and the care gaps it uses.
 struct PlatformOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The data directory holding the store, the vault and the latest run.")
-    var dataDirectory = "phm-data"
+    @Option(help: "A configuration file of settings (default: $PHM_CONFIG; see docs/operations.md).")
+    var config: String?
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The data directory holding the store, the vault and the latest run (default: $PHM_DATA_DIR, else phm-data).")
+    var dataDirectoryOption: String?
 
     @Option(
         name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
@@ -30,6 +35,19 @@ struct PlatformOptions: ParsableArguments {
             "A PostgreSQL database for the identity vault (postgresql://USER@HOST/DATABASE; password in $PHM_VAULT_PGPASSWORD), in place of the data directory's vault/identity.sqlite; also $PHM_VAULT. A database of its own, apart from the store's, with its own user. Recorded in the data directory the first time (see docs/architecture.md, The store on PostgreSQL)."
     )
     var vault: String?
+
+    var dataDirectory: String { dataDirectoryOption ?? "phm-data" }
+
+    mutating func validate() throws { try resolve(SettingSources(file: config)) }
+
+    /// Fills in what the command line left out from the environment and the configuration file.
+    mutating func resolve(_ sources: SettingSources) throws {
+        dataDirectoryOption = sources.text("data-dir", flag: dataDirectoryOption)?.value
+        careGaps = sources.text("care-gaps", flag: careGaps)?.value
+        store = sources.text("store", flag: store)?.value
+        vault = sources.text("vault", flag: vault)?.value
+        sources.exportKeyFiles()
+    }
 
     func platform() throws -> Platform {
         try Console.reportingFailures {

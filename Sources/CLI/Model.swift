@@ -29,7 +29,9 @@ extension PHMCommand.Model {
         func run() throws {
             var options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             options.risk.exportFeatures = exportFeatures.map { URL(fileURLWithPath: $0) }
-            let models = try Console.reportingFailures { try PipelineRun.trainModels(options, log: Console.log) }
+            let models = try Console.reportingFailures {
+                try PipelineRun.trainModels(options, logger: Console.logger(pipeline.logs))
+            }
             for model in models { print(model.card.summary) }
             print("models and cards: \(files.out)/models/")
         }
@@ -48,7 +50,7 @@ extension PHMCommand.Model {
             let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             let folder = try pipeline.savedModels()
             let models = try Console.reportingFailures {
-                try PipelineRun.evaluateModels(options, models: folder, log: Console.log)
+                try PipelineRun.evaluateModels(options, models: folder, logger: Console.logger(pipeline.logs))
             }
             for model in models { print(model.card.summary) }
             print("cards: \(files.out)/models/")
@@ -70,7 +72,7 @@ extension PHMCommand.Model {
             let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             let folder = try pipeline.savedModels()
             let (risk, transport) = try Console.reportingFailures {
-                try PipelineRun.scoreModels(options, models: folder, log: Console.log)
+                try PipelineRun.scoreModels(options, models: folder, logger: Console.logger(pipeline.logs))
             }
             for (outcome, scores) in risk.scores.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 let scored = scores.tier.compactMap { $0 }.count

@@ -23,8 +23,17 @@ public struct PHMCommand: AsyncParsableCommand {
 package struct PipelineOptions: ParsableArguments {
     package init() {}
 
-    @Option(name: .customLong("data-dir"), help: "The data directory holding the embedded store and identity vault.")
-    package var dataDirectory = "phm-data"
+    @Option(help: "A configuration file of settings (default: $PHM_CONFIG; see docs/operations.md).")
+    var config: String?
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The data directory holding the embedded store and identity vault (default: $PHM_DATA_DIR, else phm-data).")
+    var dataDirectoryOption: String?
+
+    package var dataDirectory: String { dataDirectoryOption ?? "phm-data" }
+
+    @OptionGroup var logs: LogOptions
 
     @Option(
         help:
@@ -107,6 +116,11 @@ package struct PipelineOptions: ParsableArguments {
     var workerThreads: Int?
 
     @Option(
+        help:
+            "Seconds to wait for another run or a backup working in the data directory to finish (default: 0, fail at once).")
+    var wait: Int?
+
+    @Option(
         name: .customLong("projection-years"),
         help: "Years to project the population's need ahead (0: none; see docs/projections.md).")
     var projectionYears = 20
@@ -123,17 +137,20 @@ package struct PipelineOptions: ParsableArguments {
     @Option(
         name: .customLong("keep-person-level-runs"),
         help: "Runs whose person-level outputs (persons.csv, quarantine, ...) are kept; older runs keep aggregates only.")
-    var keepPersonLevelRuns = Retention().personLevelRuns
+    var keepPersonLevelRuns: Int?
 
     @Option(name: .customLong("keep-output-runs"), help: "Runs whose output folder is kept at all.")
-    var keepOutputRuns = Retention().outputRuns
+    var keepOutputRuns: Int?
 
     @Option(name: .customLong("keep-frames"), help: "Runs whose person frames are kept (at least 2).")
-    var keepFrames = Retention().frames
+    var keepFrames: Int?
 
     /// How long earlier runs' data is kept.
     package var retention: Retention {
-        Retention(personLevelRuns: keepPersonLevelRuns, outputRuns: keepOutputRuns, frames: keepFrames)
+        let kept = Retention()
+        return Retention(
+            personLevelRuns: keepPersonLevelRuns ?? kept.personLevelRuns, outputRuns: keepOutputRuns ?? kept.outputRuns,
+            frames: keepFrames ?? kept.frames)
     }
 
     /// The projection asked for.
@@ -151,7 +168,29 @@ package struct PipelineOptions: ParsableArguments {
         set { workerThreads = newValue }
     }
 
-    package func validate() throws {
+    package mutating func validate() throws { try resolve(SettingSources(file: config)) }
+
+    /// Fills in what the command line left out from the environment and the configuration file,
+    /// then checks the whole.
+    mutating func resolve(_ sources: SettingSources) throws {
+        func path(_ name: String, _ flag: String?) -> String? { sources.text(name, flag: flag)?.value }
+        func count(_ name: String, _ flag: Int?, atLeast least: Int, atMost most: Int = 1_000_000) throws -> Int? {
+            try sources.value(name, flag: flag.map(String.init), expecting: "a whole number from \(least) to \(most)") {
+                Int($0).flatMap { (least...most).contains($0) ? $0 : nil }
+            }
+        }
+        dataDirectoryOption = path("data-dir", dataDirectoryOption)
+        store = path("store", store)
+        vault = path("vault", vault)
+        conditions = path("conditions", conditions)
+        segmentations = path("segmentations", segmentations)
+        workerThreads = try count("workers", workerThreads, atLeast: 1)
+        wait = try count("wait", wait, atLeast: 0, atMost: 86_400)
+        keepPersonLevelRuns = try count("keep-person-level-runs", keepPersonLevelRuns, atLeast: 0)
+        keepOutputRuns = try count("keep-output-runs", keepOutputRuns, atLeast: 0)
+        keepFrames = try count("keep-frames", keepFrames, atLeast: 0)
+        try logs.resolve(sources)
+        sources.exportKeyFiles()
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
         _ = try organisationUnit
         // Each unit's draws are held together: 50 years of 1,000 draws is about 200 MB a unit.

@@ -11,70 +11,50 @@ extension PHMCommand {
             abstract: "Serve the web pages and JSON API over a data directory (stops cleanly on Ctrl-C or SIGTERM).")
 
         @OptionGroup var platform: PlatformOptions
+        @OptionGroup var logs: LogOptions
 
-        @Option(help: "The address to listen on.") var host = "127.0.0.1"
-        @Option(help: "The port to listen on.") var port = 8080
+        @Option(help: "The address to listen on (default: $PHM_HOST, the configuration file, else 127.0.0.1).")
+        var host: String?
 
-        @Option(
-            name: .customLong("log-level"),
-            help: "trace, debug, info, notice, warning, error or critical (default: $PHM_LOG_LEVEL, else info).")
-        var logLevel: String?
-
-        @Option(
-            name: .customLong("log-format"), help: "text or json: one JSON object a line (default: $PHM_LOG_FORMAT, else text).")
-        var logFormat: String?
+        @Option(help: "The port to listen on (default: $PHM_PORT, the configuration file, else 8080).")
+        var port: Int?
 
         @Option(
             name: .customLong("access-log"),
             help:
-                "Which answered requests get a log line: all, off, or 1/N for one in N (default: $PHM_ACCESS_LOG, else all). Refusals and failures always do."
+                "Which answered requests get a log line: all, off, or 1/N for one in N (default: $PHM_ACCESS_LOG, the configuration file, else all). Refusals and failures always do."
         )
         var accessLog: String?
 
-        /// Each setting from its flag, else its environment variable, else the default.
-        struct Logs: Equatable {
-            var level: Logger.Level
-            var json: Bool
-            var access: AccessLog
+        /// Fills in what the command line left out from the environment and the configuration
+        /// file (the data directory's settings are filled in by `platform`).
+        mutating func validate() throws { try resolve(SettingSources(file: platform.config)) }
+
+        mutating func resolve(_ sources: SettingSources) throws {
+            try logs.resolve(sources)
+            host = sources.text("host", flag: host)?.value
+            port = try sources.value("port", flag: port.map(String.init), expecting: "a port number, 1 to 65535") {
+                Int($0).flatMap { (1...65_535).contains($0) ? $0 : nil }
+            }
+            accessLog = try sources.value("access-log", flag: accessLog, expecting: "all, off or 1/N") { text in
+                AccessLog(text).map { _ in text }
+            }
         }
 
-        func logs(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Logs {
-            func setting(_ flag: String?, _ variable: String) -> (String, String)? {
-                if let flag { return (flag, "--" + variable.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: "-")) }
-                if let value = environment[variable], !value.isEmpty { return (value, "$" + variable) }
-                return nil
-            }
-            var logs = Logs(level: .info, json: false, access: .all)
-            if let (text, from) = setting(logLevel, "PHM_LOG_LEVEL") {
-                guard let level = Logger.Level(rawValue: text) else {
-                    throw ValidationError(
-                        "\(from) \(text): not a log level (trace, debug, info, notice, warning, error, critical)")
-                }
-                logs.level = level
-            }
-            if let (text, from) = setting(logFormat, "PHM_LOG_FORMAT") {
-                guard ["text", "json"].contains(text) else { throw ValidationError("\(from) \(text): text or json") }
-                logs.json = text == "json"
-            }
-            if let (text, from) = setting(accessLog, "PHM_ACCESS_LOG") {
-                guard let access = AccessLog(text) else { throw ValidationError("\(from) \(text): all, off or 1/N") }
-                logs.access = access
-            }
-            return logs
-        }
+        var address: (host: String, port: Int) { (host ?? "127.0.0.1", port ?? 8080) }
 
-        func validate() throws { _ = try logs() }
+        var access: AccessLog { accessLog.flatMap(AccessLog.init) ?? .all }
 
         func run() async throws {
-            let logs = try logs()
             // Both formats to standard output, for the service manager or container runtime.
-            LoggingSystem.bootstrap { label -> any LogHandler in
-                logs.json ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
+            LoggingSystem.bootstrap { [json = logs.json] label -> any LogHandler in
+                json ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
             }
             var logger = Logger(label: "phm")
-            logger.logLevel = logs.level
+            logger.logLevel = logs.logLevel
             let app = WebApp.make(
-                platform: try platform.platform(), host: host, port: port, logger: logger, accessLog: logs.access)
+                platform: try platform.platform(), host: address.host, port: address.port, logger: logger,
+                accessLog: access)
             try await app.runService()
         }
     }

@@ -8,6 +8,7 @@ import Gates
 import Governance
 import Identity
 import Ingest
+import Logging
 import Outputs
 import PHMCore
 import Projections
@@ -46,6 +47,9 @@ public struct RunOptions: Sendable {
     public var linkage = LinkageMode.incremental
     /// The organisation a FHIR export's practices belong to, for a folder without `practices.csv`.
     public var organisation: Hierarchy.Unit?
+    /// Seconds to wait for another run or a backup working in the data directory to finish
+    /// (0: fail at once).
+    public var lockWait: TimeInterval = 0
 
     public init(
         input: URL, asOf: Day, output: URL, dataDirectory: URL = URL(fileURLWithPath: "phm-data"), keyFile: URL? = nil,
@@ -125,21 +129,27 @@ public struct StageClock: Sendable {
     }
 }
 
+extension Logger {
+    /// A logger that writes nothing: the default of the library's entry points, for callers
+    /// (tests, the benchmark) that do not want a run's progress.
+    public static let silent = Logger(label: "phm", factory: { _ in SwiftLogNoOpLogHandler() })
+}
+
 /// One run: ingest, identify, build the population, summarise use and cost, stratify risk, write outputs.
 public enum PipelineRun {
-    public static func execute(_ options: RunOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> RunResult {
-        try recorded(options, history: true, log: log) { prepared, options, clock in
+    public static func execute(_ options: RunOptions, logger: Logger = .silent) throws -> RunResult {
+        try recorded(options, history: true, logger: logger) { prepared, options, clock in
             // The previous run's frame: what this run is compared with, person by person.
             let previousRun = try ComparisonWriter.previousRun(options.dataDirectory, before: options.asOf)
             let previous = try clock.time("previous run") {
                 try previousRun.map { try ComparisonWriter.frame(options.dataDirectory, run: $0) }
             }
-            var risk = try RiskStage.run(prepared, options: options, clock: &clock, log: log)
+            var risk = try RiskStage.run(prepared, options: options, clock: &clock, logger: logger)
             if options.risingAcrossRuns {
                 if let previous {
                     risk.stratification.compare(with: previous, population: prepared.population)
                 } else {
-                    log("rising risk: no earlier run to compare with, so it compares with as-of minus 12 months")
+                    logger.info("rising risk: no earlier run to compare with, so it compares with as-of minus 12 months")
                 }
             }
             let population = prepared.population
@@ -167,7 +177,7 @@ public enum PipelineRun {
             if let directCare = prepared.directCare {
                 try directCareFrame(
                     prepared, population: directCare, previousRun: options.risingAcrossRuns ? previousRun : nil,
-                    options: options, clock: &clock, log: log)
+                    options: options, clock: &clock, logger: logger)
             }
             let units = prepared.planningUnits
             try clock.time("outputs") {
@@ -210,15 +220,15 @@ public enum PipelineRun {
     /// models and scores, segments) and saves it as the run's direct care frame.
     static func directCareFrame(
         _ prepared: PreparedRun, population: Population, previousRun: Int64?, options: RunOptions, clock: inout StageClock,
-        log: @escaping @Sendable (String) -> Void
+        logger: Logger
     ) throws {
         var derived = prepared
         derived.population = population
         derived.directCare = nil
         (derived.utilisation, derived.conditions) = derive(
             population, library: prepared.library, options: options, clock: &clock, stage: "direct care ")
-        log("direct care: risk models trained again on the sources shared for direct care")
-        var risk = try RiskStage.run(derived, options: options, clock: &clock, log: log)
+        logger.info("direct care: risk models trained again on the sources shared for direct care")
+        var risk = try RiskStage.run(derived, options: options, clock: &clock, logger: logger)
         // Rising across runs: against the previous run's direct care scores (its planning ones
         // when it had no frame of its own for direct care).
         if let previousRun {
@@ -263,7 +273,7 @@ public enum PipelineRun {
     /// of the `history` (the monthly pipeline, not a model command) is measured against the
     /// earlier runs and its gates, and its data quality figures join the history.
     public static func recorded<T>(
-        _ options: RunOptions, history: Bool = false, log: @escaping @Sendable (String) -> Void,
+        _ options: RunOptions, history: Bool = false, logger: Logger,
         _ body: (PreparedRun, RunOptions, inout StageClock) throws -> (RunSummary) -> T
     ) throws -> T {
         var clock = StageClock()
@@ -281,12 +291,12 @@ public enum PipelineRun {
             options.projection.scenarioFile = file
         }
         let key = try KeyFiles.resolve(
-            options.keyFile, protecting: [options.dataDirectory, options.input, options.output], log: log)
+            options.keyFile, protecting: [options.dataDirectory, options.input, options.output], logger: logger)
         if let problem = options.retention.problem { throw RetentionInvalid(message: "retention: \(problem)") }
-        let lock = try RunLock(dataDirectory: options.dataDirectory)
+        let lock = try RunLock(dataDirectory: options.dataDirectory, wait: options.lockWait)
         defer { withExtendedLifetime(lock) {} }
         let store = try RunStore(directory: options.dataDirectory)
-        for id in try store.markInterrupted(at: Date()) { log("run \(id) was interrupted before it finished") }
+        for id in try store.markInterrupted(at: Date()) { logger.warning("run \(id) was interrupted before it finished") }
         var record = RunRecord(
             startedAt: Date(), asOf: options.asOf.description, inputFolder: options.input.path,
             outputFolder: options.output.path, status: "running")
@@ -315,14 +325,14 @@ public enum PipelineRun {
                 user: "pipeline", role: "system", purpose: Purpose.planning.rawValue, action: "run", outcome: "allowed",
                 detail: "{\"run\":\(runId)}")
             if try !governance.advanceAnchor(to: entry) {
-                log("the audit log no longer holds its anchored entry: run `phm audit verify`")
+                logger.error("the audit log no longer holds its anchored entry: run `phm audit verify`")
             }
             let acceptor = try options.acceptance.map {
                 try $0.authorise(gates: options.gates, governance: governance, runId: runId)
             }
             let prepared = try prepare(
                 staged, runId: runId, library: library, segmentations: segmentations, key: key, sharing: sharing,
-                clock: &clock, log: log)
+                clock: &clock, logger: logger)
             // The history: the latest run of each earlier as-of date (a month run again replaces its first run).
             let earlier =
                 history
@@ -335,7 +345,7 @@ public enum PipelineRun {
                 history
                 ? try checkGates(
                     prepared.quality, earlier: earlier.map(\.value), options: options, acceptor: acceptor, governance: governance,
-                    store: store, runId: runId, log: log) : []
+                    store: store, runId: runId, logger: logger) : []
             let finish = try body(prepared, staged, &clock)
             let r = prepared.reconciliation
             var summary = RunSummary(
@@ -387,7 +397,7 @@ public enum PipelineRun {
     /// happens, and stops the run if any gate still fails.
     static func checkGates(
         _ quality: QualityReport, earlier: [QualityReport], options: RunOptions, acceptor: String?,
-        governance: GovernanceStore, store: RunStore, runId: Int64, log: (String) -> Void
+        governance: GovernanceStore, store: RunStore, runId: Int64, logger: Logger
     ) throws -> [GateOutcome] {
         var outcomes = options.gates?.check(quality, earlier: earlier) ?? []
         for i in outcomes.indices where outcomes[i].result == .failed {
@@ -405,7 +415,8 @@ public enum PipelineRun {
                 outcome: "allowed", detail: String(decoding: detail, as: UTF8.self))
         }
         for outcome in outcomes where outcome.result != .passed {
-            log("gate \(outcome.gate): \(outcome.result.rawValue): \(outcome.message)")
+            let message: Logger.Message = "gate \(outcome.gate): \(outcome.result.rawValue): \(outcome.message)"
+            if outcome.result == .failed { logger.warning(message) } else { logger.notice(message) }
         }
         try store.save(quality, named: "quality", run: runId)
         try store.save(outcomes, named: "gates", run: runId)
@@ -418,12 +429,12 @@ public enum PipelineRun {
     static func prepare(
         _ options: RunOptions, runId: Int64, library: ConditionLibrary, segmentations: [Segmentation], key: PseudonymKey,
         sharing: SharingSettings, clock: inout StageClock,
-        log: @Sendable (String) -> Void
+        logger: Logger
     ) throws -> PreparedRun {
         let reader = ExtractReader(
             folder: options.input, workers: options.workers, progress: options.progress, organisation: options.organisation)
         var extract = try clock.time("ingest") { try reader.read() }
-        log(
+        logger.info(
             "ingest: \(extract.reconciliation.reduce(0) { $0 + $1.rowsIn }) rows from \(extract.reconciliation.filter(\.present).count) files"
         )
 
@@ -454,7 +465,7 @@ public enum PipelineRun {
             linkageState = outcome.state
             reviewQueue = reviewPairs(outcome.queue, extract: extract, runId: runId)
             let report = outcome.report
-            log(
+            logger.info(
                 "match weights: the model of run \(outcome.state.model.estimatedInRun) (\(outcome.state.model.estimatedAsOf)); \(report.decisionsReused ?? 0) of \(report.scored) records kept their earlier decision, \(report.linkedByReview ?? 0) linked by review, \(report.queuedForReview ?? 0) identities queued for review"
             )
             return linkage
@@ -609,7 +620,7 @@ public enum KeyFiles {
 
     /// Loads the key file (creating the default one on first use) and refuses one kept inside
     /// any of the `protecting` folders.
-    public static func resolve(_ explicit: URL?, protecting folders: [URL], log: (String) -> Void) throws -> PseudonymKey {
+    public static func resolve(_ explicit: URL?, protecting folders: [URL], logger: Logger) throws -> PseudonymKey {
         let url = (explicit ?? defaultLocation).standardizedFileURL
         for folder in folders {
             let prefix =
@@ -618,7 +629,8 @@ public enum KeyFiles {
             if url.path.hasPrefix(prefix) { throw KeyFileError.insideDataDirectory(url.path) }
         }
         if explicit == nil, !FileManager.default.fileExists(atPath: url.path) {
-            log("created a new pseudonymisation key at \(url.path); keep it safe: the same key gives the same pseudonyms")
+            logger.notice(
+                "created a new pseudonymisation key at \(url.path); keep it safe: the same key gives the same pseudonyms")
             return try PseudonymKey.create(at: url)
         }
         return try PseudonymKey(contentsOf: url)

@@ -1,6 +1,7 @@
 import Analysis
 import Conditions
 import Foundation
+import Logging
 import Outputs
 import PHMCore
 import Risk
@@ -47,7 +48,7 @@ public enum RiskStage {
     /// The development index date: 12 months before as-of.
     public static func developmentIndex(_ asOf: Day) -> Day { asOf.adding(months: -12) }
 
-    static func run(_ prepared: PreparedRun, options: RunOptions, clock: inout StageClock, log: (String) -> Void) throws
+    static func run(_ prepared: PreparedRun, options: RunOptions, clock: inout StageClock, logger: Logger) throws
         -> RiskResult
     {
         let saved = try options.risk.models.map(load)
@@ -61,10 +62,10 @@ public enum RiskStage {
                 prepared, development: development, current: current, options: options.risk, workers: options.workers)
         }
         for model in models where options.risk.models == nil {
-            log("model " + model.card.summary + String(format: "; trained in %.1fs", model.card.trainingSeconds))
+            logger.info("model \(model.card.summary); trained in \(String(format: "%.1f", model.card.trainingSeconds))s")
         }
         clock.riskChoices = choices(models)
-        logChoices(clock.riskChoices ?? [], log: log)
+        logChoices(clock.riskChoices ?? [], logger: logger)
         let stratification = try clock.time("risk scoring") {
             try Stratification(
                 models: scoring(models), current: current, previous: development, people: prepared.population.count,
@@ -126,9 +127,10 @@ public enum RiskStage {
     }
 
     /// One line per outcome, a warning first when the platform fell back or ranks no one.
-    static func logChoices(_ choices: [RunSummary.RiskChoice], log: (String) -> Void) {
+    static func logChoices(_ choices: [RunSummary.RiskChoice], logger: Logger) {
         for c in choices {
-            log((c.warning ? "WARNING: " : "") + "\(c.outcome): " + (c.model.map { $0 + " " } ?? "") + c.reason)
+            let message: Logger.Message = "\(c.outcome): \(c.model.map { $0 + " " } ?? "")\(c.reason)"
+            if c.warning { logger.warning(message) } else { logger.info(message) }
         }
     }
 
@@ -146,8 +148,8 @@ public enum RiskStage {
 extension PipelineRun {
     /// `phm model train`: trains and validates both algorithms for every outcome, and saves the
     /// models and their cards under `OUT/models`.
-    public static func trainModels(_ options: RunOptions, log: @escaping @Sendable (String) -> Void) throws -> [RiskModel] {
-        try recorded(options, log: log) { prepared, options, clock in
+    public static func trainModels(_ options: RunOptions, logger: Logger = .silent) throws -> [RiskModel] {
+        try recorded(options, logger: logger) { prepared, options, clock in
             let (development, current) = clock.time("risk features") {
                 RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: options.risk.areaFeatures)
             }
@@ -156,7 +158,7 @@ extension PipelineRun {
                     prepared, development: development, current: current, options: options.risk, workers: options.workers)
             }
             clock.riskChoices = RiskStage.choices(models)
-            RiskStage.logChoices(clock.riskChoices ?? [], log: log)
+            RiskStage.logChoices(clock.riskChoices ?? [], logger: logger)
             try RiskWriter.writeModels(models, suppress: options.suppress, to: options.output)
             return { _ in models }
         }
@@ -164,10 +166,10 @@ extension PipelineRun {
 
     /// `phm model evaluate`: evaluates saved models on this run's data, as training would have,
     /// and writes fresh cards with the models under `OUT/models`.
-    public static func evaluateModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
+    public static func evaluateModels(_ options: RunOptions, models folder: URL, logger: Logger = .silent)
         throws -> [RiskModel]
     {
-        try recorded(options, log: log) { prepared, options, clock in
+        try recorded(options, logger: logger) { prepared, options, clock in
             var models = try RiskStage.load(folder)
             let (development, current) = clock.time("risk features") {
                 RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: RiskStage.usesAreaFeatures(models))
@@ -193,10 +195,10 @@ extension PipelineRun {
     /// `risk-scores.csv`, `risk-tiers.csv` and `rising-risk.csv`; and checks each model's
     /// calibration on this population a year earlier (`Transport`), writing
     /// `model-transport.csv` and warning when it is off.
-    public static func scoreModels(_ options: RunOptions, models folder: URL, log: @escaping @Sendable (String) -> Void)
+    public static func scoreModels(_ options: RunOptions, models folder: URL, logger: Logger = .silent)
         throws -> (stratification: Stratification, transport: [Transport])
     {
-        try recorded(options, log: log) { prepared, options, clock in
+        try recorded(options, logger: logger) { prepared, options, clock in
             let models = try RiskStage.load(folder)
             let (development, current) = clock.time("risk features") {
                 RiskStage.snapshots(prepared, workers: options.workers, areaFeatures: RiskStage.usesAreaFeatures(models))
@@ -222,7 +224,7 @@ extension PipelineRun {
                         labels: rows.map { labels[$0] })
                 }
             }
-            for t in transport { if let warning = t.warning { log("WARNING: " + warning) } }
+            for t in transport { if let warning = t.warning { logger.warning("\(warning)") } }
             try RiskWriter.writeTransport(transport, suppress: options.suppress, to: options.output)
             return { _ in (stratification, transport) }
         }

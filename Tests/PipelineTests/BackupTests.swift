@@ -3,8 +3,12 @@ import Foundation
 import Governance
 import Hummingbird
 import HummingbirdTesting
+import Identity
+import Outputs
+import PHMCore
 import Service
 import Storage
+import Synthesis
 import TestSupport
 import Testing
 
@@ -79,6 +83,31 @@ import Testing
         #expect(original.allSatisfy { $0.contains("Run \(run), as of") })
     }
 
+    /// A run finding the data directory held (by a backup, or another run) is refused at once,
+    /// or, asked to wait, waits for it and then runs.
+    @Test func aRunWaitsForABackupWhenAsked() throws {
+        let root = temporaryFolder("run-wait")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let key = root.appendingPathComponent("keys/pseudonymisation.key")
+        _ = try PseudonymKey.create(at: key)
+        let input = root.appendingPathComponent("input")
+        let synthesis = SynthesisOptions(people: 1_500, seed: 7)
+        _ = try SyntheticHealthSystem.write(synthesis, to: input)
+        var options = RunOptions(
+            input: input, asOf: synthesis.asOf, output: root.appendingPathComponent("out"),
+            dataDirectory: root.appendingPathComponent("data"), keyFile: key, workers: 2)
+        options.projection.years = 0
+        let held = HeldLock()
+        held.lock = try RunLock(dataDirectory: options.dataDirectory)
+        #expect(throws: RunInProgress.self) { try PipelineRun.execute(options) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { held.release() }
+        options.lockWait = 30
+        let waited = Date()
+        let summary = try PipelineRun.execute(options).summary
+        #expect(Date().timeIntervalSince(waited) >= 0.4 && held.released)
+        #expect(summary.spinePersons == 1_500)
+    }
+
     /// A backup is checked before anything is restored: its manifest under the platform key,
     /// then every file (a changed, missing or added one, or a link, is named); nothing is written
     /// over, and a restore that stops leaves nothing behind.
@@ -99,13 +128,7 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: during.path))
         // Asked to wait, it waits for the run to finish.
-        final class Held: @unchecked Sendable {
-            let guarded = NSLock()
-            var lock: RunLock?
-            func release() { guarded.withLock { lock = nil } }
-            var released: Bool { guarded.withLock { lock == nil } }
-        }
-        let held = Held()
+        let held = HeldLock()
         held.lock = try RunLock(dataDirectory: fixture.folder)
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { held.release() }
         let waited = Date()
@@ -180,4 +203,12 @@ import Testing
         #expect(refusal().contains("an audit anchor for"))
         #expect(!FileManager.default.fileExists(atPath: target.path))
     }
+}
+
+/// A data directory's run lock, held by a test and let go from another thread.
+final class HeldLock: @unchecked Sendable {
+    let guarded = NSLock()
+    var lock: RunLock?
+    func release() { guarded.withLock { lock = nil } }
+    var released: Bool { guarded.withLock { lock == nil } }
 }

@@ -12,23 +12,75 @@ import Testing
 @testable import Web
 
 @Suite struct CommandLineTests {
-    /// Each log setting from its flag, else its environment variable, else the default; a bad
-    /// value is named with where it came from.
-    @Test func serveLogSettingsComeFromFlagsThenTheEnvironment() throws {
-        let plain = try #require(try PHMCommand.parseAsRoot(["serve"]) as? PHMCommand.Serve)
-        #expect(try plain.logs(environment: [:]) == .init(level: .info, json: false, access: .all))
-        let environment = ["PHM_LOG_LEVEL": "warning", "PHM_LOG_FORMAT": "json", "PHM_ACCESS_LOG": "1/100"]
-        #expect(try plain.logs(environment: environment) == .init(level: .warning, json: true, access: .sample(100)))
-        let flagged = try #require(
-            try PHMCommand.parseAsRoot(["serve", "--log-level", "debug", "--log-format", "text", "--access-log", "off"])
-                as? PHMCommand.Serve)
-        #expect(try flagged.logs(environment: environment) == .init(level: .debug, json: false, access: .off))
+    /// Each setting from its flag, else its environment variable, else the configuration file,
+    /// else its default; a bad value is refused naming where it came from, and so is a name the
+    /// file may not hold (a misspelling, or a password).
+    @Test func settingsComeFromFlagsThenTheEnvironmentThenTheConfigurationFile() throws {
+        let folder = temporaryFolder("configuration")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("phm.json")
+        func write(_ text: String) throws { try Data(text.utf8).write(to: file) }
+        try write(
+            #"{"data-dir": "/srv/phm/data", "port": 8443, "log-level": "notice", "access-log": "1/10", "workers": 3, "keep-frames": 4, "wait": 600, "gates": "/etc/phm/gates.yaml"}"#
+        )
+        let sources = try SettingSources(file: file.path, environment: ["PHM_LOG_LEVEL": "warning", "PHM_PORT": "9000"])
+        func serve(_ arguments: [String], _ sources: SettingSources) throws -> PHMCommand.Serve {
+            var serve = try #require(try PHMCommand.parseAsRoot(["serve"] + arguments) as? PHMCommand.Serve)
+            try serve.platform.resolve(sources)
+            try serve.resolve(sources)
+            return serve
+        }
+        func run(_ arguments: [String], _ sources: SettingSources) throws -> PHMCommand.Run {
+            var run = try #require(
+                try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-04-01", "--out", "out"] + arguments)
+                    as? PHMCommand.Run)
+            try run.pipeline.resolve(sources)
+            return run
+        }
+        let served = try serve(["--host", "0.0.0.0"], sources)
+        #expect(served.address == ("0.0.0.0", 9000))  // the flag, the environment over the file
+        #expect(served.logs.logLevel == .warning && !served.logs.json)  // the environment; the default
+        #expect(served.access == .sample(10) && served.platform.dataDirectory == "/srv/phm/data")  // the file
+        let flagged = try serve(["--port", "7000", "--log-level", "debug", "--data-dir", "here"], sources)
+        #expect(flagged.address.port == 7000 && flagged.logs.logLevel == .debug && flagged.platform.dataDirectory == "here")
+        let defaults = try serve([], SettingSources(file: nil, environment: [:]))
+        #expect(defaults.address == ("127.0.0.1", 8080) && defaults.logs.logLevel == .info && defaults.access == .all)
+        #expect(defaults.platform.dataDirectory == "phm-data")
+        let ran = try run(["--workers", "1"], sources)
+        #expect(ran.pipeline.workers == 1 && ran.pipeline.retention.frames == 4 && ran.pipeline.wait == 600)
+        #expect(ran.pipeline.dataDirectory == "/srv/phm/data" && ran.pipeline.logs.logLevel == .warning)
+        // `$PHM_CONFIG` names the file when `--config` does not.
+        let named = try SettingSources(file: nil, environment: ["PHM_CONFIG": file.path])
+        #expect(named.text("gates", flag: nil)?.value == "/etc/phm/gates.yaml")
+        #expect(named.text("gates", flag: "mine.yaml")?.value == "mine.yaml")
+
+        func refusal(_ text: String, environment: [String: String] = [:]) -> String {
+            do {
+                try write(text)
+                let sources = try SettingSources(file: file.path, environment: environment)
+                _ = try serve([], sources)
+                _ = try run([], sources)
+                return "taken"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal(#"{"pgpassword": "secret"}"#).contains(#"phm.json: "pgpassword" is not a setting"#))
+        #expect(refusal(#"{"data_dir": "x"}"#).contains(#""data_dir" is not a setting"#))
+        #expect(refusal(#"{"port": "https"}"#).contains(#"phm.json: port "https": a port number, 1 to 65535"#))
+        #expect(refusal(#"{"port": 8080.5}"#).contains("port is a string or a whole number"))
+        #expect(refusal(#"{"log": {"level": "info"}}"#).contains("one JSON object of settings"))
+        #expect(refusal("[1, 2]").contains("one JSON object of settings"))
+        #expect(refusal(String(repeating: " ", count: 70_000) + "{}").contains("at most 65536"))
+        #expect(refusal("{}", environment: ["PHM_WORKERS": "0"]).contains(#"$PHM_WORKERS "0": a whole number from 1"#))
+        #expect(refusal("{}", environment: ["PHM_ACCESS_LOG": "half"]).contains(#"$PHM_ACCESS_LOG "half": all, off or 1/N"#))
+        #expect(
+            refusal("{}", environment: ["PHM_LOG_LEVEL": String(repeating: "x", count: 100_000)]).contains(
+                "... (100000 bytes)"))
+        #expect(refusal(#"{"wait": 86401}"#).contains("wait \"86401\": a whole number from 0 to 86400"))
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["serve", "--log-level", "loud"]) }
-        do {
-            _ = try plain.logs(environment: ["PHM_ACCESS_LOG": "half"])
-            Issue.record("a bad setting was taken")
-        } catch {
-            #expect("\(error)".contains("$PHM_ACCESS_LOG half"))
+        #expect(throws: (any Error).self) {
+            try PHMCommand.parseAsRoot(["serve", "--config", folder.appendingPathComponent("none").path])
         }
     }
 
@@ -40,13 +92,21 @@ import Testing
         let start = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
         let words = start.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
         #expect(words.first == "/usr/local/bin/phm")
-        let serve = try #require(try PHMCommand.parseAsRoot(Array(words.dropFirst())) as? PHMCommand.Serve)
-        #expect(serve.platform.dataDirectory == "/var/lib/phm/data" && serve.host == "127.0.0.1")
+        // The unit names the example configuration file where it is installed, which sets where
+        // the data is (read here from the repository).
+        #expect(words.dropFirst() == ["serve", "--config", "/etc/phm/phm.json"])
+        let installed = deploy.appendingPathComponent("phm.json").path
+        var serve = try #require(try PHMCommand.parseAsRoot(["serve", "--config", installed]) as? PHMCommand.Serve)
+        let example = try SettingSources(file: installed, environment: [:])
+        try serve.platform.resolve(example)
+        try serve.resolve(example)
+        #expect(serve.platform.dataDirectory == "/var/lib/phm/data" && serve.address == ("127.0.0.1", 8080))
+        #expect(example.text("platform-key-file", flag: nil)?.value == "/var/lib/phm/keys/platform.key")
         let container = try String(contentsOf: deploy.appendingPathComponent("Containerfile"), encoding: .utf8)
         let cmd = try #require(container.split(separator: "\n").first { $0.hasPrefix("CMD ") })
         let arguments = try #require(try JSONSerialization.jsonObject(with: Data(cmd.dropFirst(4).utf8)) as? [String])
         let contained = try #require(try PHMCommand.parseAsRoot(arguments) as? PHMCommand.Serve)
-        #expect(contained.platform.dataDirectory == "/var/lib/phm/data" && contained.port == 8080)
+        #expect(contained.platform.dataDirectory == "/var/lib/phm/data" && contained.address.port == 8080)
     }
 
     @Test func parsesRunOptions() throws {

@@ -202,7 +202,7 @@ let crossCheckScript = """
             // A data directory of its own: the default run's vault is read by other tests meanwhile.
             dataDirectory: out.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
         let (scored, transport) = try PipelineRun.scoreModels(
-            options, models: DefaultRun.output.appendingPathComponent("models"), log: { _ in })
+            options, models: DefaultRun.output.appendingPathComponent("models"))
         // On the population they were trained on, the models are calibrated: no drift warning.
         #expect(transport.map(\.outcome) == Outcome.allCases)
         #expect(transport.allSatisfy { $0.warning == nil }, "\(transport.compactMap(\.warning))")
@@ -226,7 +226,7 @@ let crossCheckScript = """
             // A data directory of its own: the default run's vault is read by other tests meanwhile.
             dataDirectory: out.appendingPathComponent("data"), keyFile: DefaultRun.keyFile)
         #expect(throws: RiskError.unreadableModel(path: out.path, reason: "the folder holds no saved models")) {
-            try PipelineRun.evaluateModels(options, models: out, log: { _ in })
+            try PipelineRun.evaluateModels(options, models: out)
         }
     }
 }
