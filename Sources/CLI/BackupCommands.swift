@@ -12,8 +12,8 @@ extension PHMCommand {
                 "Back up a data directory on the embedded store: the identity vault and store (online, while the server runs), the kept runs' frames and output folders, and a manifest of checksums signed with the platform key. Keys are backed up apart (see docs/operations.md)."
         )
 
-        @Option(name: .customLong("data-dir"), help: "The data directory to back up.")
-        var dataDirectory = "phm-data"
+        /// The data directory to back up.
+        @OptionGroup var directory: DataDirectoryOptions
 
         @Option(help: "The folder to write the backup to (must not exist).")
         var to: String
@@ -21,11 +21,14 @@ extension PHMCommand {
         @Option(help: "Seconds to wait for a run in progress to finish (default: none, refused at once).")
         var wait: Int = 0
 
-        func validate() throws {
+        mutating func validate() throws {
+            try directory.resolve(SettingSources(file: directory.config))
             guard (0...86_400).contains(wait) else { throw ValidationError("--wait must be 0 to 86,400 seconds.") }
         }
 
         func run() throws {
+            try directory.useKeyFiles()
+            let dataDirectory = directory.dataDirectory
             let data = URL(fileURLWithPath: dataDirectory)
             let manifest = try Console.reportingFailures {
                 try Backup.write(
@@ -58,7 +61,12 @@ extension PHMCommand {
         @Option(help: "The folder to restore the runs' output folders into (new or empty), one run-ID folder each.")
         var outputs: String
 
+        @Option(
+            help: "A configuration file naming the platform key file (its data directory is not used; see docs/operations.md).")
+        var config: String?
+
         func run() throws {
+            try SettingSources(file: config).exportKeyFiles()
             let data = URL(fileURLWithPath: dataDirectory)
             let runs = try Console.reportingFailures {
                 try Backup.restore(

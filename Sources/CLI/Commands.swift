@@ -38,7 +38,9 @@ extension PHMCommand {
         var user: String?
 
         mutating func validate() throws {
-            gates = try SettingSources(file: pipeline.config).text("gates", flag: gates)?.value
+            let sources = try SettingSources(file: pipeline.config)
+            try pipeline.resolve(sources)
+            gates = try sources.text("gates", flag: gates)
             if !acceptGate.isEmpty, user == nil { throw ValidationError("--accept-gate needs --user, an IG lead.") }
             if !acceptGate.isEmpty, gates == nil { throw ValidationError("--accept-gate needs --gates.") }
         }
@@ -53,8 +55,15 @@ extension PHMCommand {
                     user: user, password: try Secrets.password("PHM_PASSWORD", prompt: "password for \(user): "),
                     gates: acceptGate)
             }
-            let result = try Console.reportingFailures { try PipelineRun.execute(options, logger: Console.logger(pipeline.logs)) }
-            print(Console.summary(result))
+            let logger = Console.logger(pipeline.logs)
+            do {
+                let result = try Console.reportingFailures { try PipelineRun.execute(options, logger: logger) }
+                print(Console.summary(result))
+            } catch {
+                // A collector of JSON lines gets the failure as a record too, not only the line on the terminal.
+                if pipeline.logs.json { logger.error("run failed: \(error)") }
+                throw error
+            }
         }
     }
 
@@ -82,22 +91,25 @@ extension PHMCommand {
         @Flag(inversion: .prefixedNo, help: "Withhold figures under 8 and round others to 5, as in a run.")
         var suppress = true
 
-        @Option(name: .customLong("data-dir"), help: "The data directory whose audit log records the projection.")
-        var dataDirectory = "phm-data"
+        /// The data directory whose audit log records the projection.
+        @OptionGroup var directory: DataDirectoryOptions
 
-        func validate() throws {
+        mutating func validate() throws {
+            try directory.resolve(SettingSources(file: directory.config))
             guard (1...50).contains(years) else { throw ValidationError("--projection-years must be 1 to 50.") }
             guard (1...1_000).contains(draws) else { throw ValidationError("--projection-draws must be 1 to 1,000.") }
         }
 
         func run() throws {
+            try directory.useKeyFiles()
             var settings = ProjectionSettings()
             settings.years = years
             settings.draws = draws
             let summary = try Console.reportingFailures {
                 try ProjectionWriter.reproject(
                     run: URL(fileURLWithPath: from), scenarios: scenarios.map { URL(fileURLWithPath: $0) }, settings: settings,
-                    suppress: suppress, to: URL(fileURLWithPath: out), dataDirectory: URL(fileURLWithPath: dataDirectory))
+                    suppress: suppress, to: URL(fileURLWithPath: out),
+                    dataDirectory: URL(fileURLWithPath: directory.dataDirectory))
             }
             print("projected \(years) years under \((summary.scenarios ?? []).map(\.id).joined(separator: ", ")) to \(out)")
             for warning in summary.warnings { print("  warning: \(warning)") }
@@ -116,8 +128,7 @@ extension PHMCommand {
         @Option(help: "The folder to write the report and tables to.")
         var out: String
 
-        @Option(name: .customLong("data-dir"), help: "The data directory holding the runs and the store.")
-        var dataDirectory = "phm-data"
+        @OptionGroup var directory: DataDirectoryOptions
 
         @Option(
             name: .customLong("key-file"),
@@ -125,6 +136,8 @@ extension PHMCommand {
                 "The pseudonymisation key file, for a list of NHS numbers (default: $PHM_KEY_FILE or ~/.config/phm/pseudonymisation.key)."
         )
         var keyFile: String?
+
+        mutating func validate() throws { try directory.resolve(SettingSources(file: directory.config)) }
 
         @Flag(
             inversion: .prefixedNo,
@@ -137,10 +150,11 @@ extension PHMCommand {
         var workers: Int?
 
         func run() throws {
+            try directory.useKeyFiles()
             let keyFile = keyFile
             let result = try Console.reportingFailures {
                 try EvaluationWriter.evaluate(
-                    definition: URL(fileURLWithPath: definition), dataDirectory: URL(fileURLWithPath: dataDirectory),
+                    definition: URL(fileURLWithPath: definition), dataDirectory: URL(fileURLWithPath: directory.dataDirectory),
                     to: URL(fileURLWithPath: out),
                     key: { try PseudonymKey(contentsOf: keyFile.map { URL(fileURLWithPath: $0) } ?? KeyFiles.defaultLocation) },
                     suppress: suppress, workers: max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount))
@@ -273,6 +287,12 @@ extension PHMCommand {
 
         @Option(help: "The port to serve on.") var port = 8080
 
+        /// A demo takes flags only: its synthetic run must never land in a deployment's data
+        /// directory through the environment or a configuration file.
+        func validate() throws {
+            if pipeline.config != nil { throw ValidationError("phm demo takes no configuration file: give flags.") }
+        }
+
         /// What a demo's outputs depend on, kept beside them (`DIR/demo.json`) so that serving the
         /// same demo again serves its run rather than making it anew.
         struct Settings: Codable, Equatable {
@@ -309,6 +329,7 @@ extension PHMCommand {
         }
 
         func run() async throws {
+            try pipeline.directory.useKeyFiles()
             try Console.reportingFailures {
                 try Console.chooseStore(pipeline.store, vault: pipeline.vault, dataDirectory: pipeline.dataDirectory)
             }

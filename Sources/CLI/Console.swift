@@ -62,6 +62,7 @@ package enum Console {
     /// A run's options from the command line; a store named by `--store` is checked and recorded
     /// first, so every command that runs the pipeline honours it.
     static func options(input: String, asOf: Day, out: String, pipeline: PipelineOptions) throws -> RunOptions {
+        try pipeline.directory.useKeyFiles()
         try reportingFailures { try chooseStore(pipeline.store, vault: pipeline.vault, dataDirectory: pipeline.dataDirectory) }
         var options = RunOptions(
             input: URL(fileURLWithPath: input), asOf: asOf, output: URL(fileURLWithPath: out),

@@ -12,13 +12,7 @@ import Storage
 
 /// The data directory a governed command or the server opens, and the care gaps it uses.
 struct PlatformOptions: ParsableArguments {
-    @Option(help: "A configuration file of settings (default: $PHM_CONFIG; see docs/operations.md).")
-    var config: String?
-
-    @Option(
-        name: .customLong("data-dir"),
-        help: "The data directory holding the store, the vault and the latest run (default: $PHM_DATA_DIR, else phm-data).")
-    var dataDirectoryOption: String?
+    @OptionGroup var directory: DataDirectoryOptions
 
     @Option(
         name: .customLong("care-gaps"), help: "A care gaps file for worklists (default: the shipped set; see docs/cohorts.md).")
@@ -36,21 +30,22 @@ struct PlatformOptions: ParsableArguments {
     )
     var vault: String?
 
-    var dataDirectory: String { dataDirectoryOption ?? "phm-data" }
+    var dataDirectory: String { directory.dataDirectory }
+    var config: String? { directory.config }
 
     mutating func validate() throws { try resolve(SettingSources(file: config)) }
 
     /// Fills in what the command line left out from the environment and the configuration file.
     mutating func resolve(_ sources: SettingSources) throws {
-        dataDirectoryOption = sources.text("data-dir", flag: dataDirectoryOption)?.value
-        careGaps = sources.text("care-gaps", flag: careGaps)?.value
-        store = sources.text("store", flag: store)?.value
-        vault = sources.text("vault", flag: vault)?.value
-        sources.exportKeyFiles()
+        try directory.resolve(sources)
+        careGaps = try sources.text("care-gaps", flag: careGaps)
+        store = try sources.text("store", flag: store)
+        vault = try sources.text("vault", flag: vault)
     }
 
     func platform() throws -> Platform {
-        try Console.reportingFailures {
+        try directory.useKeyFiles()
+        return try Console.reportingFailures {
             try Console.chooseStore(store, vault: vault, dataDirectory: dataDirectory)
             return try Platform(
                 dataDirectory: URL(fileURLWithPath: dataDirectory), careGaps: careGaps.map { URL(fileURLWithPath: $0) })
@@ -154,12 +149,13 @@ extension PHMCommand {
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Check a definition against the latest run's names, and print its canonical forms.")
-            @Option(name: .customLong("data-dir")) var dataDirectory = "phm-data"
+            @OptionGroup var directory: DataDirectoryOptions
             @Argument(help: "The definition, as text or JSON, or @FILE.") var definition: String
+            mutating func validate() throws { try directory.resolve(SettingSources(file: directory.config)) }
             func run() throws {
                 let d = try readDefinition(definition)
                 let frame = try Console.reportingFailures {
-                    try FrameFile.latest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+                    try FrameFile.latest(dataDirectory: URL(fileURLWithPath: directory.dataDirectory))
                 }
                 _ = try Console.reportingFailures { try CohortQuery(d, frame: frame) }
                 print(CohortText.format(d.expression))

@@ -26,6 +26,8 @@ extension PHMCommand.Model {
             help: "Also write the training people's split, outcomes and features to this CSV file (no pseudonyms).")
         var exportFeatures: String?
 
+        mutating func validate() throws { try pipeline.resolve(SettingSources(file: pipeline.config)) }
+
         func run() throws {
             var options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
             options.risk.exportFeatures = exportFeatures.map { URL(fileURLWithPath: $0) }
@@ -44,7 +46,10 @@ extension PHMCommand.Model {
         @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
 
-        func validate() throws { _ = try pipeline.savedModels() }
+        mutating func validate() throws {
+            try pipeline.resolve(SettingSources(file: pipeline.config))
+            _ = try pipeline.savedModels()
+        }
 
         func run() throws {
             let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)
@@ -66,7 +71,10 @@ extension PHMCommand.Model {
         @OptionGroup var files: RunFolders
         @OptionGroup var pipeline: PipelineOptions
 
-        func validate() throws { _ = try pipeline.savedModels() }
+        mutating func validate() throws {
+            try pipeline.resolve(SettingSources(file: pipeline.config))
+            _ = try pipeline.savedModels()
+        }
 
         func run() throws {
             let options = try Console.options(input: files.input, asOf: files.asOf, out: files.out, pipeline: pipeline)

@@ -23,15 +23,10 @@ public struct PHMCommand: AsyncParsableCommand {
 package struct PipelineOptions: ParsableArguments {
     package init() {}
 
-    @Option(help: "A configuration file of settings (default: $PHM_CONFIG; see docs/operations.md).")
-    var config: String?
+    @OptionGroup var directory: DataDirectoryOptions
 
-    @Option(
-        name: .customLong("data-dir"),
-        help: "The data directory holding the embedded store and identity vault (default: $PHM_DATA_DIR, else phm-data).")
-    var dataDirectoryOption: String?
-
-    package var dataDirectory: String { dataDirectoryOption ?? "phm-data" }
+    package var dataDirectory: String { directory.dataDirectory }
+    var config: String? { directory.config }
 
     @OptionGroup var logs: LogOptions
 
@@ -136,13 +131,15 @@ package struct PipelineOptions: ParsableArguments {
 
     @Option(
         name: .customLong("keep-person-level-runs"),
-        help: "Runs whose person-level outputs (persons.csv, quarantine, ...) are kept; older runs keep aggregates only.")
+        help:
+            "Runs whose person-level outputs (persons.csv, quarantine, ...) are kept; older runs keep aggregates only (default: 2)."
+    )
     var keepPersonLevelRuns: Int?
 
-    @Option(name: .customLong("keep-output-runs"), help: "Runs whose output folder is kept at all.")
+    @Option(name: .customLong("keep-output-runs"), help: "Runs whose output folder is kept at all (default: 24).")
     var keepOutputRuns: Int?
 
-    @Option(name: .customLong("keep-frames"), help: "Runs whose person frames are kept (at least 2).")
+    @Option(name: .customLong("keep-frames"), help: "Runs whose person frames are kept (at least 2; default: 3).")
     var keepFrames: Int?
 
     /// How long earlier runs' data is kept.
@@ -168,29 +165,29 @@ package struct PipelineOptions: ParsableArguments {
         set { workerThreads = newValue }
     }
 
-    package mutating func validate() throws { try resolve(SettingSources(file: config)) }
+    package func validate() throws { try check() }
 
-    /// Fills in what the command line left out from the environment and the configuration file,
-    /// then checks the whole.
+    /// Fills in what the command line left out from the environment and the configuration file
+    /// (for `run` and `model`; `demo` and the benchmark take flags only), then checks the whole.
     mutating func resolve(_ sources: SettingSources) throws {
-        func path(_ name: String, _ flag: String?) -> String? { sources.text(name, flag: flag)?.value }
-        func count(_ name: String, _ flag: Int?, atLeast least: Int, atMost most: Int = 1_000_000) throws -> Int? {
-            try sources.value(name, flag: flag.map(String.init), expecting: "a whole number from \(least) to \(most)") {
-                Int($0).flatMap { (least...most).contains($0) ? $0 : nil }
-            }
+        func count(_ name: String, _ flag: Int?) throws -> Int? {
+            try sources.value(name, flag: flag.map(String.init)) { Int($0) }
         }
-        dataDirectoryOption = path("data-dir", dataDirectoryOption)
-        store = path("store", store)
-        vault = path("vault", vault)
-        conditions = path("conditions", conditions)
-        segmentations = path("segmentations", segmentations)
-        workerThreads = try count("workers", workerThreads, atLeast: 1)
-        wait = try count("wait", wait, atLeast: 0, atMost: 86_400)
-        keepPersonLevelRuns = try count("keep-person-level-runs", keepPersonLevelRuns, atLeast: 0)
-        keepOutputRuns = try count("keep-output-runs", keepOutputRuns, atLeast: 0)
-        keepFrames = try count("keep-frames", keepFrames, atLeast: 0)
+        try directory.resolve(sources)
+        store = try sources.text("store", flag: store)
+        vault = try sources.text("vault", flag: vault)
+        conditions = try sources.text("conditions", flag: conditions)
+        segmentations = try sources.text("segmentations", flag: segmentations)
+        workerThreads = try count("workers", workerThreads)
+        wait = try count("wait", wait)
+        keepPersonLevelRuns = try count("keep-person-level-runs", keepPersonLevelRuns)
+        keepOutputRuns = try count("keep-output-runs", keepOutputRuns)
+        keepFrames = try count("keep-frames", keepFrames)
         try logs.resolve(sources)
-        sources.exportKeyFiles()
+        try check()
+    }
+
+    func check() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1.") }
         _ = try organisationUnit
         // Each unit's draws are held together: 50 years of 1,000 draws is about 200 MB a unit.

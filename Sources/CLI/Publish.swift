@@ -12,8 +12,7 @@ extension PHMCommand {
                 "Publish a run's planning tables to PostgreSQL for BI tools: typed tables holding the run's id, and views of the latest run (see docs/outputs.md)."
         )
 
-        @Option(name: .customLong("data-dir"), help: "The data directory holding the store.")
-        var dataDirectory = "phm-data"
+        @OptionGroup var directory: DataDirectoryOptions
 
         @Option(help: "The database: postgresql://USER@HOST:PORT/DATABASE?sslmode=require (password from $PGPASSWORD).")
         var to: String
@@ -24,7 +23,11 @@ extension PHMCommand {
         @Option(help: "The schema to publish into.")
         var schema = "phm_planning"
 
+        mutating func validate() throws { try directory.resolve(SettingSources(file: directory.config)) }
+
         func run() async throws {
+            try self.directory.useKeyFiles()
+            let dataDirectory = self.directory.dataDirectory
             let publisher = try Console.reportingFailures { try PlanningPublisher(url: try PostgresURL(to), schema: schema) }
             let directory = URL(fileURLWithPath: dataDirectory)
             let store = try RunStore(directory: directory)

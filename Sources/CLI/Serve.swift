@@ -32,13 +32,9 @@ extension PHMCommand {
 
         mutating func resolve(_ sources: SettingSources) throws {
             try logs.resolve(sources)
-            host = sources.text("host", flag: host)?.value
-            port = try sources.value("port", flag: port.map(String.init), expecting: "a port number, 1 to 65535") {
-                Int($0).flatMap { (1...65_535).contains($0) ? $0 : nil }
-            }
-            accessLog = try sources.value("access-log", flag: accessLog, expecting: "all, off or 1/N") { text in
-                AccessLog(text).map { _ in text }
-            }
+            host = try sources.text("host", flag: host)
+            port = try sources.value("port", flag: port.map(String.init)) { Int($0) }
+            accessLog = try sources.text("access-log", flag: accessLog)
         }
 
         var address: (host: String, port: Int) { (host ?? "127.0.0.1", port ?? 8080) }

@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import PHMCore
+import Web
 
 #if canImport(Glibc)
     import Glibc
@@ -15,22 +16,48 @@ import PHMCore
 /// default. Secrets are never settings: passwords come from the environment only, keys from
 /// key files.
 struct SettingSources: Sendable {
-    /// Every name a configuration file may hold. A name not here is refused, so a misspelt
-    /// setting (or a password put where it must not be) fails the command rather than being
-    /// ignored.
-    static let names: Set<String> = [
-        // Where the data is: the server and runs.
-        "data-dir", "store", "vault", "care-gaps",
-        // Where the key files are (the libraries read these from the environment).
-        "key-file", "platform-key-file",
-        // Runs.
-        "workers", "conditions", "segmentations", "gates", "wait", "keep-person-level-runs", "keep-output-runs",
-        "keep-frames",
-        // The server.
-        "host", "port", "access-log",
-        // Logs: the server and runs.
-        "log-level", "log-format",
-    ]
+    /// What a setting's value must be.
+    struct Rule: Sendable {
+        var expecting: String
+        /// Whether a configuration file may give it as a JSON number.
+        var number = false
+        var accepts: @Sendable (String) -> Bool
+    }
+
+    /// Every setting, with its rule. A name not here is refused in a configuration file, so a
+    /// misspelt setting (or a password put where it must not be) fails rather than is ignored.
+    static let rules: [String: Rule] = {
+        let path = Rule(expecting: "a path, without control characters") { text in
+            !text.isEmpty && text.utf8.count <= 4_096
+                && text.unicodeScalars.allSatisfy { $0.properties.generalCategory != .control }
+        }
+        func count(_ range: ClosedRange<Int>) -> Rule {
+            Rule(expecting: "a whole number from \(range.lowerBound) to \(range.upperBound)", number: true) { text in
+                text.count <= 12 && Int(text).map(range.contains) == true
+            }
+        }
+        return [
+            // Where the data is: the server and runs.
+            "data-dir": path, "store": path, "vault": path, "care-gaps": path,
+            // Where the key files are (the libraries read these from the environment).
+            "key-file": path, "platform-key-file": path,
+            // Runs.
+            "workers": count(1...4_096), "conditions": path, "segmentations": path, "gates": path,
+            "wait": count(0...86_400), "keep-person-level-runs": count(0...1_000_000),
+            "keep-output-runs": count(0...1_000_000), "keep-frames": count(0...1_000_000),
+            // The server.
+            "host": Rule(expecting: "a host name or address") { text in
+                !text.isEmpty && text.utf8.count <= 255 && text.allSatisfy { $0.isASCII && !$0.isWhitespace && !$0.isNewline }
+            },
+            "port": Rule(expecting: "a port number, 1 to 65535", number: true) { text in
+                text.count <= 5 && Int(text).map((1...65_535).contains) == true
+            },
+            "access-log": Rule(expecting: "all, off or 1/N") { AccessLog($0) != nil },
+            // Logs: the server and runs.
+            "log-level": Rule(expecting: LogOptions.levels) { Logger.Level(rawValue: $0) != nil },
+            "log-format": Rule(expecting: "text or json") { LogOptions.formats[$0] != nil },
+        ]
+    }()
 
     /// The largest configuration file read: it holds a few paths and numbers.
     static let maximumFileBytes = 64 * 1024
@@ -39,7 +66,8 @@ struct SettingSources: Sendable {
     private let sources: [(describe: @Sendable (String) -> String, provider: any ConfigProvider)]
     private let environment: [String: String]
 
-    /// Reads the configuration file `file` (else the one `$PHM_CONFIG` names, if any).
+    /// Reads the configuration file `file` (else the one `$PHM_CONFIG` names, if any), and checks
+    /// every value in it.
     init(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.environment = environment
         var sources: [(describe: @Sendable (String) -> String, provider: any ConfigProvider)] = [
@@ -54,66 +82,113 @@ struct SettingSources: Sendable {
     /// The environment variable of setting `name`.
     static func variable(_ name: String) -> String { "$PHM_" + name.uppercased().replacingOccurrences(of: "-", with: "_") }
 
-    /// The value of setting `name`: the flag's when given, else the first source's that has it;
-    /// with where it came from, for messages.
-    func text(_ name: String, flag: String?) -> (value: String, from: String)? {
-        precondition(Self.names.contains(name), "\(name) is not a setting")
-        if let flag { return (flag, "--" + name) }
-        for source in sources {
-            let found = try? source.provider.value(forKey: AbsoluteConfigKey([name]), type: .string)
-            if case .string(let value)? = found?.value?.content, !value.isEmpty { return (value, source.describe(name)) }
+    /// The value of setting `name`: the flag's when given, else the first source's that has it.
+    /// A value that breaks the setting's rule fails the command, naming where it came from.
+    func text(_ name: String, flag: String?) throws -> String? {
+        guard let rule = Self.rules[name] else { preconditionFailure("\(name) is not a setting") }
+        var found = flag.map { (value: $0, from: "--" + name) }
+        for source in sources where found == nil {
+            let looked = try? source.provider.value(forKey: AbsoluteConfigKey([name]), type: .string)
+            if case .string(let value)? = looked?.value?.content { found = (value, source.describe(name)) }
         }
-        return nil
+        guard let found else { return nil }
+        guard rule.accepts(found.value) else {
+            throw ValidationError("\(found.from) \(SafeEcho.text(found.value)): \(rule.expecting)")
+        }
+        return found.value
     }
 
-    /// The value of setting `name`, read by `parse` from wherever it is found: a value it
-    /// refuses fails the command, with where the value came from and what was expected.
-    func value<T>(_ name: String, flag: String?, expecting rule: String, _ parse: (String) -> T?) throws -> T? {
-        guard let (text, from) = text(name, flag: flag) else { return nil }
-        guard let value = parse(text) else { throw ValidationError("\(from) \(SafeEcho.text(text)): \(rule)") }
-        return value
+    /// The value of setting `name`, converted once its rule is kept.
+    func value<T>(_ name: String, flag: String?, _ convert: (String) -> T?) throws -> T? {
+        try text(name, flag: flag).flatMap(convert)
     }
 
     /// The key files' paths from the configuration file, put into this process's environment
     /// where it has none: the libraries find the key files there wherever they open them (a
-    /// run, the server, a backup), and create the pseudonymisation key on first use.
-    func exportKeyFiles() {
+    /// run, the server, a backup). Called once a command starts its work
+    /// (`DataDirectoryOptions.useKeyFiles`), before it opens any key, never while arguments are
+    /// parsed.
+    func exportKeyFiles() throws {
         for name in ["key-file", "platform-key-file"] {
             let variable = String(Self.variable(name).dropFirst())
-            guard environment[variable]?.isEmpty ?? true, let (path, _) = text(name, flag: nil) else { continue }
+            guard environment[variable]?.isEmpty ?? true, let path = try text(name, flag: nil) else { continue }
             setenv(variable, path, 1)
         }
     }
 
-    /// A configuration file's settings: one JSON object of names from `names` to strings or
-    /// whole numbers.
+    /// A configuration file's settings: one JSON object of names from `rules` to values that
+    /// keep their rules. Only a regular file is read (a pipe or a device could block or never
+    /// end), and at most `maximumFileBytes` of it.
     static func read(_ path: String) throws -> [AbsoluteConfigKey: ConfigValue] {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
-            FileManager.default.isReadableFile(atPath: path)
-        else { throw ValidationError("\(path): the configuration file cannot be read") }
-        guard size <= maximumFileBytes else {
-            throw ValidationError("\(path): a configuration file of \(size) bytes; at most \(maximumFileBytes)")
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let type = (try? FileManager.default.attributesOfItem(atPath: target))?[.type] as? FileAttributeType else {
+            throw ValidationError("\(path): the configuration file cannot be read")
         }
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard JSONDepth.of(bytes) <= 1, let object = (try? JSONDecoder().decode(JSONValue.self, from: bytes))?.object else {
+        guard type == .typeRegular else { throw ValidationError("\(path): a configuration file must be a regular file") }
+        // Not blocking and bounded, whatever the path has become since.
+        let descriptor = open(target, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ValidationError("\(path): the configuration file cannot be read") }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: maximumFileBytes + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw ValidationError("\(path): the configuration file cannot be read") }
+            if got == 0 { break }
+            count += got
+        }
+        guard count <= maximumFileBytes else {
+            throw ValidationError("\(path): a configuration file is at most \(maximumFileBytes) bytes")
+        }
+        let text = Data(bytes[..<count])
+        guard JSONDepth.of(text) <= 1, let object = (try? JSONDecoder().decode(JSONValue.self, from: text))?.object else {
             throw ValidationError("\(path): a configuration file is one JSON object of settings (see docs/operations.md)")
         }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        for (name, value) in object {
-            guard names.contains(name) else {
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) {
+            guard let rule = rules[name] else {
                 throw ValidationError(
-                    "\(path): \(SafeEcho.text(name)) is not a setting (settings: \(names.sorted().joined(separator: ", ")))")
+                    "\(path): \(SafeEcho.text(name)) is not a setting (settings: \(rules.keys.sorted().joined(separator: ", ")))")
             }
             let text: String
             switch value {
             case .string(let string): text = string
-            case .number(let number) where number == number.rounded() && abs(number) < 1e15: text = String(Int64(number))
-            default: throw ValidationError("\(path): \(name) is a string or a whole number")
+            case .number(let number) where rule.number && number == number.rounded() && abs(number) < 1e12:
+                text = String(Int64(number))
+            default: throw ValidationError("\(path): \(name) is \(rule.expecting)")
             }
+            guard rule.accepts(text) else { throw ValidationError("\(path): \(name) \(SafeEcho.text(text)): \(rule.expecting)") }
             values[AbsoluteConfigKey([name])] = ConfigValue(.string(text), isSecret: false)
         }
         return values
     }
+}
+
+/// The configuration file and the data directory, for every command that opens a data directory.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(help: "A configuration file of settings (default: $PHM_CONFIG; see docs/operations.md).")
+    var config: String?
+
+    @Option(
+        name: .customLong("data-dir"),
+        help:
+            "The data directory: the store, the vault, the runs' frames (default: $PHM_DATA_DIR, the configuration file, else phm-data)."
+    )
+    var dataDirectoryOption: String?
+
+    var dataDirectory: String { dataDirectoryOption ?? "phm-data" }
+
+    /// Fills in the data directory from the environment or the configuration file when the
+    /// command line does not name it: called by the commands that take settings (not `demo`,
+    /// whose synthetic run must never land in a deployment's data directory).
+    mutating func resolve(_ sources: SettingSources) throws {
+        dataDirectoryOption = try sources.text("data-dir", flag: dataDirectoryOption)
+    }
+
+    /// Makes the configuration file's key files the ones the libraries open: called when a
+    /// command starts its work, not while its arguments are parsed.
+    func useKeyFiles() throws { try SettingSources(file: config).exportKeyFiles() }
 }
 
 /// How a command logs: the level and the format, text or one JSON object a line.
@@ -134,12 +209,10 @@ struct LogOptions: ParsableArguments {
     static let formats = ["text": false, "json": true]
 
     /// Fills in what the command line left out from the environment and the configuration
-    /// file, and checks both values, naming where a bad one came from.
+    /// file, each value checked.
     mutating func resolve(_ sources: SettingSources) throws {
-        level = try sources.value("log-level", flag: level, expecting: Self.levels) { Logger.Level(rawValue: $0) }?.rawValue
-        format = try sources.value("log-format", flag: format, expecting: "text or json") { text in
-            Self.formats[text].map { _ in text }
-        }
+        level = try sources.text("log-level", flag: level)
+        format = try sources.text("log-format", flag: format)
     }
 
     /// The level, once resolved (info when none is set).

@@ -293,7 +293,9 @@ public enum PipelineRun {
         let key = try KeyFiles.resolve(
             options.keyFile, protecting: [options.dataDirectory, options.input, options.output], logger: logger)
         if let problem = options.retention.problem { throw RetentionInvalid(message: "retention: \(problem)") }
-        let lock = try RunLock(dataDirectory: options.dataDirectory, wait: options.lockWait)
+        let lock = try RunLock(dataDirectory: options.dataDirectory, wait: options.lockWait) {
+            logger.notice("waiting up to \(Int(options.lockWait)) s for another run or a backup in \(options.dataDirectory.path)")
+        }
         defer { withExtendedLifetime(lock) {} }
         let store = try RunStore(directory: options.dataDirectory)
         for id in try store.markInterrupted(at: Date()) { logger.warning("run \(id) was interrupted before it finished") }
@@ -629,7 +631,7 @@ public enum KeyFiles {
             if url.path.hasPrefix(prefix) { throw KeyFileError.insideDataDirectory(url.path) }
         }
         if explicit == nil, !FileManager.default.fileExists(atPath: url.path) {
-            logger.notice(
+            logger.warning(
                 "created a new pseudonymisation key at \(url.path); keep it safe: the same key gives the same pseudonyms")
             return try PseudonymKey.create(at: url)
         }

@@ -152,15 +152,21 @@ struct OutputUnusable: Error, CustomStringConvertible {
 final class RunLock {
     private let descriptor: Int32
 
-    /// Takes the lock, waiting up to `wait` seconds for whoever holds it (a run, or a backup).
-    init(dataDirectory: URL, wait: TimeInterval = 0) throws {
+    /// Takes the lock, waiting up to `wait` seconds for whoever holds it (a run, or a backup);
+    /// `waiting` is called once if it has to wait.
+    init(dataDirectory: URL, wait: TimeInterval = 0, waiting: () -> Void = {}) throws {
         try FileManager.default.createDirectory(
             at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = dataDirectory.appendingPathComponent("run.lock").path
         descriptor = open(path, O_CREAT | O_RDWR, 0o600)
         guard descriptor >= 0 else { throw RunInProgress(message: "\(path) cannot be opened") }
         let deadline = Date().addingTimeInterval(wait)
+        var told = false
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            if !told, wait > 0 {
+                waiting()
+                told = true
+            }
             guard Date() < deadline else {
                 close(descriptor)
                 throw RunInProgress(

@@ -102,10 +102,11 @@ import Testing
         #expect(throws: RunInProgress.self) { try PipelineRun.execute(options) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { held.release() }
         options.lockWait = 30
-        let waited = Date()
         let summary = try PipelineRun.execute(options).summary
-        #expect(Date().timeIntervalSince(waited) >= 0.4 && held.released)
         #expect(summary.spinePersons == 1_500)
+        // It began (took the lock, then recorded itself) only once the lock was let go.
+        let began = try #require(try RunStore(directory: options.dataDirectory).runs().first { $0.id == summary.runId })
+        #expect(began.startedAt >= (try #require(held.releasedAt)))
     }
 
     /// A backup is checked before anything is restored: its manifest under the platform key,
@@ -209,6 +210,14 @@ import Testing
 final class HeldLock: @unchecked Sendable {
     let guarded = NSLock()
     var lock: RunLock?
-    func release() { guarded.withLock { lock = nil } }
+    private var letGo: Date?
+    func release() {
+        guarded.withLock {
+            letGo = Date()
+            lock = nil
+        }
+    }
     var released: Bool { guarded.withLock { lock == nil } }
+    /// When it was let go (just before).
+    var releasedAt: Date? { guarded.withLock { letGo } }
 }

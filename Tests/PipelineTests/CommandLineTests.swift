@@ -11,6 +11,10 @@ import Testing
 @testable import Storage
 @testable import Web
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct CommandLineTests {
     /// Each setting from its flag, else its environment variable, else the configuration file,
     /// else its default; a bad value is refused naming where it came from, and so is a name the
@@ -30,12 +34,11 @@ import Testing
             try serve.resolve(sources)
             return serve
         }
-        func run(_ arguments: [String], _ sources: SettingSources) throws -> PHMCommand.Run {
-            var run = try #require(
-                try PHMCommand.parseAsRoot(["run", "--input", "in", "--as-of", "2025-04-01", "--out", "out"] + arguments)
-                    as? PHMCommand.Run)
-            try run.pipeline.resolve(sources)
-            return run
+        let run = ["run", "--input", "in", "--as-of", "2025-04-01", "--out", "out"]
+        func pipeline(_ arguments: [String], _ sources: SettingSources) throws -> PipelineOptions {
+            var pipeline = try #require(try PHMCommand.parseAsRoot(run + arguments) as? PHMCommand.Run).pipeline
+            try pipeline.resolve(sources)
+            return pipeline
         }
         let served = try serve(["--host", "0.0.0.0"], sources)
         #expect(served.address == ("0.0.0.0", 9000))  // the flag, the environment over the file
@@ -46,20 +49,31 @@ import Testing
         let defaults = try serve([], SettingSources(file: nil, environment: [:]))
         #expect(defaults.address == ("127.0.0.1", 8080) && defaults.logs.logLevel == .info && defaults.access == .all)
         #expect(defaults.platform.dataDirectory == "phm-data")
-        let ran = try run(["--workers", "1"], sources)
-        #expect(ran.pipeline.workers == 1 && ran.pipeline.retention.frames == 4 && ran.pipeline.wait == 600)
-        #expect(ran.pipeline.dataDirectory == "/srv/phm/data" && ran.pipeline.logs.logLevel == .warning)
+        let ran = try pipeline(["--workers", "1"], sources)
+        #expect(ran.workers == 1 && ran.retention.frames == 4 && ran.wait == 600)
+        #expect(ran.dataDirectory == "/srv/phm/data" && ran.logs.logLevel == .warning)
         // `$PHM_CONFIG` names the file when `--config` does not.
         let named = try SettingSources(file: nil, environment: ["PHM_CONFIG": file.path])
-        #expect(named.text("gates", flag: nil)?.value == "/etc/phm/gates.yaml")
-        #expect(named.text("gates", flag: "mine.yaml")?.value == "mine.yaml")
+        #expect(try named.text("gates", flag: nil) == "/etc/phm/gates.yaml")
+        #expect(try named.text("gates", flag: "mine.yaml") == "mine.yaml")
+
+        // Parsing a command reads the file it names (the test process's environment names no
+        // setting), and the run's options carry the wait.
+        let parsed = try #require(try PHMCommand.parseAsRoot(run + ["--config", file.path]) as? PHMCommand.Run)
+        #expect(parsed.pipeline.dataDirectory == "/srv/phm/data" && parsed.gates == "/etc/phm/gates.yaml")
+        let options = try Console.options(input: "in", asOf: Day(iso: "2025-04-01")!, out: "out", pipeline: parsed.pipeline)
+        #expect(options.lockWait == 600 && options.workers == 3 && options.retention.frames == 4)
+        let parsedServe = try #require(try PHMCommand.parseAsRoot(["serve", "--config", file.path]) as? PHMCommand.Serve)
+        #expect(parsedServe.address.port == 8443 && parsedServe.access == .sample(10))
+        // A demo never takes a deployment's settings.
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo", "--config", file.path]) }
 
         func refusal(_ text: String, environment: [String: String] = [:]) -> String {
             do {
                 try write(text)
                 let sources = try SettingSources(file: file.path, environment: environment)
                 _ = try serve([], sources)
-                _ = try run([], sources)
+                _ = try pipeline([], sources)
                 return "taken"
             } catch {
                 return "\(error)"
@@ -68,20 +82,39 @@ import Testing
         #expect(refusal(#"{"pgpassword": "secret"}"#).contains(#"phm.json: "pgpassword" is not a setting"#))
         #expect(refusal(#"{"data_dir": "x"}"#).contains(#""data_dir" is not a setting"#))
         #expect(refusal(#"{"port": "https"}"#).contains(#"phm.json: port "https": a port number, 1 to 65535"#))
-        #expect(refusal(#"{"port": 8080.5}"#).contains("port is a string or a whole number"))
+        #expect(refusal(#"{"port": 8080.5}"#).contains("phm.json: port is a port number"))
+        #expect(refusal(#"{"data-dir": ""}"#).contains(#"data-dir "": a path"#))
+        #expect(refusal(#"{"data-dir": 5}"#).contains("data-dir is a path"))
+        #expect(refusal(#"{"key-file": "/keys/a\u0000b"}"#).contains("a path, without control characters"))
         #expect(refusal(#"{"log": {"level": "info"}}"#).contains("one JSON object of settings"))
         #expect(refusal("[1, 2]").contains("one JSON object of settings"))
-        #expect(refusal(String(repeating: " ", count: 70_000) + "{}").contains("at most 65536"))
+        #expect(refusal(String(repeating: " ", count: 70_000) + "{}").contains("at most 65536 bytes"))
+        // Every value in the file is checked, whichever command reads it.
+        #expect(refusal(#"{"wait": 86401}"#).contains(#"wait "86401": a whole number from 0 to 86400"#))
+        #expect(refusal(#"{"workers": 0}"#).contains(#"workers "0": a whole number from 1 to 4096"#))
         #expect(refusal("{}", environment: ["PHM_WORKERS": "0"]).contains(#"$PHM_WORKERS "0": a whole number from 1"#))
         #expect(refusal("{}", environment: ["PHM_ACCESS_LOG": "half"]).contains(#"$PHM_ACCESS_LOG "half": all, off or 1/N"#))
+        #expect(refusal("{}", environment: ["PHM_PORT": "tcp://10.0.0.1:8080"]).contains(#"$PHM_PORT "tcp://10.0.0.1:8080""#))
         #expect(
             refusal("{}", environment: ["PHM_LOG_LEVEL": String(repeating: "x", count: 100_000)]).contains(
                 "... (100000 bytes)"))
-        #expect(refusal(#"{"wait": 86401}"#).contains("wait \"86401\": a whole number from 0 to 86400"))
-        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["serve", "--log-level", "loud"]) }
-        #expect(throws: (any Error).self) {
-            try PHMCommand.parseAsRoot(["serve", "--config", folder.appendingPathComponent("none").path])
+        // Only a regular file is read: not a missing one, a pipe (which could block) or a device.
+        func unreadable(_ path: String) -> String {
+            do {
+                _ = try SettingSources(file: path, environment: [:])
+                return "read"
+            } catch {
+                return "\(error)"
+            }
         }
+        #expect(unreadable(folder.appendingPathComponent("none.json").path).contains("cannot be read"))
+        let pipe = folder.appendingPathComponent("pipe.json")
+        #expect(mkfifo(pipe.path, 0o600) == 0)
+        #expect(unreadable(pipe.path).contains("must be a regular file"))
+        let device = folder.appendingPathComponent("zero.json")
+        try FileManager.default.createSymbolicLink(atPath: device.path, withDestinationPath: "/dev/zero")
+        #expect(unreadable(device.path).contains("must be a regular file"))
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["serve", "--log-level", "loud"]) }
     }
 
     /// The systemd unit and the container file start a command this build accepts, on the data
@@ -101,7 +134,8 @@ import Testing
         try serve.platform.resolve(example)
         try serve.resolve(example)
         #expect(serve.platform.dataDirectory == "/var/lib/phm/data" && serve.address == ("127.0.0.1", 8080))
-        #expect(example.text("platform-key-file", flag: nil)?.value == "/var/lib/phm/keys/platform.key")
+        #expect(try example.text("port", flag: nil) == "8080" && serve.logs.json)
+        #expect(try example.text("platform-key-file", flag: nil) == "/var/lib/phm/keys/platform.key")
         let container = try String(contentsOf: deploy.appendingPathComponent("Containerfile"), encoding: .utf8)
         let cmd = try #require(container.split(separator: "\n").first { $0.hasPrefix("CMD ") })
         let arguments = try #require(try JSONSerialization.jsonObject(with: Data(cmd.dropFirst(4).utf8)) as? [String])

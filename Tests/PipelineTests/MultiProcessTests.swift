@@ -48,12 +48,19 @@ import Testing
         let password = "a long enough password"
         try Platform(dataDirectory: data, key: key).createFirstAdmin("admin", password: password)
 
+        // One server told by flags and the environment, the other by a configuration file:
+        // both must find the same data directory and platform key.
         let ports = [try Self.freePort(), try Self.freePort()]
-        let servers = try ports.map { port in
+        let configuration = folder.appendingPathComponent("phm.json")
+        try Data(
+            #"{"data-dir": "\#(data.path)", "platform-key-file": "\#(keyFile.path)", "port": \#(ports[1])}"#.utf8
+        ).write(to: configuration)
+        let servers = [
             try startProgram(
-                [phmExecutable, "serve", "--data-dir", data.path, "--port", "\(port)"],
-                environment: ["PHM_PLATFORM_KEY_FILE": keyFile.path])
-        }
+                [phmExecutable, "serve", "--data-dir", data.path, "--port", "\(ports[0])"],
+                environment: ["PHM_PLATFORM_KEY_FILE": keyFile.path]),
+            try startProgram([phmExecutable, "serve"], environment: ["PHM_CONFIG": configuration.path]),
+        ]
         defer {
             for pid in servers { kill(pid, SIGTERM) }
             for pid in servers { waitForProgram(pid) }
