@@ -58,7 +58,8 @@ public struct FunnelPlot: Sendable {
         tau2 = 0
         guard overdispersion, points.count >= 2 else { return }
         let z = points.indices.map(zScore)
-        let low = Statistics.quantile(z, winsorise), high = Statistics.quantile(z, 1 - winsorise)
+        let limits = Statistics.quantiles(z, [winsorise, 1 - winsorise])
+        let (low, high) = (limits[0], limits[1])
         let n = Double(points.count)
         phi = z.reduce(0) { $0 + pow(min(high, max(low, $1)), 2) } / n
         guard n * phi > n - 1 else { return }

@@ -86,13 +86,13 @@ extension Statistics {
             if positiveEnds(line) { ratios.append((line.intercept + line.slope) / line.intercept) }
         }
         let tail = (1 - confidence) / 2
-        let sii = Estimate(
-            value: point.slope, lower: quantile(slopes, tail), upper: quantile(slopes, 1 - tail))
-        let rii =
-            positiveEnds(point) && ratios.count == simulations
-            ? Estimate(
-                value: (point.intercept + point.slope) / point.intercept, lower: quantile(ratios, tail),
-                upper: quantile(ratios, 1 - tail)) : nil
+        let slopeLimits = quantiles(slopes, [tail, 1 - tail])
+        let sii = Estimate(value: point.slope, lower: slopeLimits[0], upper: slopeLimits[1])
+        var rii: Estimate?
+        if positiveEnds(point) && ratios.count == simulations {
+            let limits = quantiles(ratios, [tail, 1 - tail])
+            rii = Estimate(value: (point.intercept + point.slope) / point.intercept, lower: limits[0], upper: limits[1])
+        }
         return InequalityIndices(sii: sii, rii: rii)
     }
 
@@ -113,11 +113,16 @@ extension Statistics {
     }
 
     /// The `p` quantile by linear interpolation between order statistics (type 7, as R's default).
-    public static func quantile(_ values: [Double], _ p: Double) -> Double {
+    public static func quantile(_ values: [Double], _ p: Double) -> Double { quantiles(values, [p])[0] }
+
+    /// The `ps` quantiles as `quantile` gives each, the values sorted once.
+    public static func quantiles(_ values: [Double], _ ps: [Double]) -> [Double] {
         precondition(!values.isEmpty, "a quantile needs values")
         let sorted = values.sorted()
-        let h = Double(sorted.count - 1) * p
-        let low = Int(h.rounded(.down)), high = min(sorted.count - 1, low + 1)
-        return sorted[low] + (h - Double(low)) * (sorted[high] - sorted[low])
+        return ps.map { p in
+            let h = Double(sorted.count - 1) * p
+            let low = Int(h.rounded(.down)), high = min(sorted.count - 1, low + 1)
+            return sorted[low] + (h - Double(low)) * (sorted[high] - sorted[low])
+        }
     }
 }

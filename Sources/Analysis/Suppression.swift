@@ -162,9 +162,10 @@ public struct Suppression: Sendable {
     public mutating func protect() {
         guard enabled else { return }
         var pending = relations.indices.filter { r in relations[r].contains { hidden[$0] } }
+        var settled = Set<[Int]>()
         repeat {
             hideComplements(pending)
-            pending = hideDetermined()
+            pending = hideDetermined(skipping: &settled)
         } while !pending.isEmpty
     }
 
@@ -206,7 +207,14 @@ public struct Suppression: Sendable {
     /// relations restricted to its cells are reduced to row echelon form. A cell is determined
     /// exactly when its unit vector lies in their row space: its column is a pivot whose row has
     /// no other non-zero entry.
-    private mutating func hideDetermined() -> [Int] {
+    ///
+    /// `settled` holds the components (their hidden cells, in order) that an earlier round left
+    /// as they were: they determined nothing, or nothing could be hidden beside what they
+    /// determined. The same cells make the same equations and the same choices, so they are not
+    /// reduced again (at a million people, each round reduced the same few hundred components
+    /// again, half a second a round). A component one of whose relations gained a hidden cell
+    /// earlier in the round is checked as before, and not settled.
+    private mutating func hideDetermined(skipping settled: inout Set<[Int]>) -> [Int] {
         let hiddenCells = hidden.indices.filter { hidden[$0] }
         var parent = Array(hidden.indices)  // only hidden cells are joined
         func find(_ x: Int) -> Int {
@@ -226,15 +234,20 @@ public struct Suppression: Sendable {
         var components: [Int: [Int]] = [:]
         for c in hiddenCells { components[find(c), default: []].append(c) }
         var touched: [Int] = []
+        // Cells whose relations gained a hidden cell in this round.
+        var disturbed = [Bool](repeating: false, count: hidden.count)
         // In a fixed order (each component by its first cell): which further cells a component
         // hides depends on what those before it hid, and a dictionary's order changes from one
         // process to the next, so the same table would otherwise be published differently.
         for cells in components.values.sorted(by: { $0[0] < $1[0] }) where cells.count >= 2 {
-            let rows = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) }).sorted().map { r -> [Int: Double] in
-                var row: [Int: Double] = [:]
-                for (k, c) in relations[r].enumerated() where hidden[c] { row[c] = k == 0 ? -1 : 1 }
-                return row
+            let undisturbed = !cells.contains { disturbed[$0] }
+            if undisturbed, settled.contains(cells) { continue }
+            let rows = Set(cells.flatMap { relationsOfCell[$0].map(Int.init) }).sorted().map { r in
+                relations[r].enumerated().filter { hidden[$0.element] }.map {
+                    (unknown: $0.element, coefficient: $0.offset == 0 ? -1.0 : 1)
+                }
             }
+            let hiddenBefore = touched.count
             for cell in Suppression.determinedCells(rows) {
                 // Hide beside it in its relation with the fewest hidden cells.
                 guard
@@ -245,7 +258,9 @@ public struct Suppression: Sendable {
                 guard let extra = complement(in: relations[r]), !hidden[extra] else { continue }
                 hidden[extra] = true
                 touched += relationsOfCell[extra].map(Int.init)
+                for r in relationsOfCell[extra] { for c in relations[Int(r)] { disturbed[c] = true } }
             }
+            if undisturbed, touched.count == hiddenBefore { settled.insert(cells) }
         }
         return touched
     }
@@ -253,43 +268,97 @@ public struct Suppression: Sendable {
     /// The unknowns that sparse linear equations determine: those whose unit vector lies in the
     /// rows' span. The rows are reduced one at a time to reduced row echelon form (each pivot
     /// column cleared from every other row), so an unknown is determined exactly when it is a
-    /// pivot whose row has no other entry.
-    static func determinedCells(_ rows: [[Int: Double]]) -> [Int] {
-        var basis: [Int: [Int: Double]] = [:]  // pivot -> row, with 1 at the pivot
-        var rowsWith: [Int: Set<Int>] = [:]  // column -> pivots whose rows hold it
-        for row in rows {
-            var v = row
-            for c in v.keys.sorted() where basis[c] != nil {
-                guard let f = v[c] else { continue }
-                for (k, x) in basis[c]! {
-                    let y = (v[k] ?? 0) - f * x
-                    v[k] = abs(y) < 1e-9 ? nil : y
-                }
+    /// pivot whose row has no other entry. A row's entries for one unknown given twice count as
+    /// the last. Rows are kept as arrays sorted by unknown, numbered within the equations, and
+    /// combined by merging (a dictionary per row spent most of the time hashing).
+    static func determinedCells(_ rows: [[(unknown: Int, coefficient: Double)]]) -> [Int] {
+        typealias Sparse = [(column: Int32, value: Double)]
+        let unknowns = Set(rows.lazy.flatMap { $0.map(\.unknown) }).sorted()
+        let column = Dictionary(uniqueKeysWithValues: unknowns.enumerated().map { ($1, Int32($0)) })
+        let zero = 1e-9
+        var basis = [Sparse?](repeating: nil, count: unknowns.count)  // by pivot, 1 at the pivot
+        var rowsWith = [[Int32]](repeating: [], count: unknowns.count)  // pivots whose rows may hold it
+        var dense = [Double](repeating: 0, count: unknowns.count)
+        var held = [Bool](repeating: false, count: unknowns.count)
+        /// `row[at]`, or 0.
+        func entry(_ row: Sparse, _ at: Int32) -> Double {
+            var low = 0, high = row.count
+            while low < high {
+                let mid = (low + high) / 2
+                if row[mid].column < at { low = mid + 1 } else { high = mid }
             }
-            guard let pivot = v.keys.min() else { continue }
-            let scale = v[pivot]!
-            for k in Array(v.keys) { v[k]! /= scale }
-            // Clear the new pivot from the rows already in the basis.
-            for other in (rowsWith[pivot] ?? []).sorted() {
-                var r = basis[other]!
-                let f = r[pivot]!
-                for (k, x) in v {
-                    let y = (r[k] ?? 0) - f * x
-                    if abs(y) < 1e-9 {
-                        r[k] = nil
-                        rowsWith[k]?.remove(other)
-                    } else {
-                        if r[k] == nil { rowsWith[k, default: []].insert(other) }
-                        r[k] = y
-                    }
-                }
-                basis[other] = r
-            }
-            rowsWith[pivot] = nil
-            basis[pivot] = v
-            for k in v.keys where k != pivot { rowsWith[k, default: []].insert(pivot) }
+            return low < row.count && row[low].column == at ? row[low].value : 0
         }
-        return basis.filter { $0.value.count == 1 }.map(\.key).sorted()
+        for row in rows {
+            // The row in dense scratch space (the last entry for an unknown wins), then each pivot
+            // column it holds cleared, as a row of the basis has no other pivot column.
+            var touched: [Int32] = []
+            for (unknown, value) in row {
+                let c = column[unknown]!
+                if !held[Int(c)] {
+                    held[Int(c)] = true
+                    touched.append(c)
+                }
+                dense[Int(c)] = value
+            }
+            touched.sort()
+            for c in touched where basis[Int(c)] != nil {
+                let f = dense[Int(c)]
+                guard f != 0 else { continue }
+                for (k, x) in basis[Int(c)]! {
+                    if !held[Int(k)] {
+                        held[Int(k)] = true
+                        touched.append(k)
+                    }
+                    let y = dense[Int(k)] - f * x
+                    dense[Int(k)] = abs(y) < zero ? 0 : y
+                }
+            }
+            touched.sort()
+            var v: Sparse = []
+            for c in touched {
+                if dense[Int(c)] != 0 { v.append((c, dense[Int(c)])) }
+                dense[Int(c)] = 0
+                held[Int(c)] = false
+            }
+            guard let pivot = v.first?.column else { continue }
+            let scale = v[0].value
+            for i in v.indices { v[i].value /= scale }
+            // Clear the new pivot from the rows already in the basis.
+            var others = rowsWith[Int(pivot)]
+            others.sort()
+            var previous: Int32 = -1
+            for other in others where other != previous {
+                previous = other
+                let r = basis[Int(other)]!
+                let f = entry(r, pivot)
+                guard f != 0 else { continue }
+                var merged: Sparse = []
+                merged.reserveCapacity(r.count + v.count)
+                var i = 0, j = 0
+                while i < r.count || j < v.count {
+                    let k: Int32, y: Double
+                    if j == v.count || (i < r.count && r[i].column < v[j].column) {
+                        (k, y) = (r[i].column, r[i].value)
+                        i += 1
+                    } else if i == r.count || v[j].column < r[i].column {
+                        (k, y) = (v[j].column, -f * v[j].value)
+                        if abs(y) >= zero { rowsWith[Int(k)].append(other) }
+                        j += 1
+                    } else {
+                        (k, y) = (r[i].column, r[i].value - f * v[j].value)
+                        i += 1
+                        j += 1
+                    }
+                    if abs(y) >= zero { merged.append((k, y)) }
+                }
+                basis[Int(other)] = merged
+            }
+            rowsWith[Int(pivot)] = []
+            basis[Int(pivot)] = v
+            for (k, _) in v where k != pivot { rowsWith[Int(k)].append(pivot) }
+        }
+        return basis.indices.filter { basis[$0]?.count == 1 }.map { unknowns[$0] }
     }
 
     /// The count as published: nil when hidden, else rounded to the nearest 5, or perturbed by

@@ -120,8 +120,22 @@ public struct OutputTable<Row: TableRow>: Sendable {
     public func csv(_ rows: some Sequence<Row>) throws -> [UInt8] {
         var out = CSVRows(capacity: 1 << 16)
         out.raw(header.joined(separator: ","))
-        let encoder = RowEncoder(columns: Row.columns)
-        for row in rows { try encoder.write(row, note: notes, to: &out) }
+        // Blocks of rows written on every core, joined in order: a planning table of 350,000 rows
+        // took over two seconds on one.
+        let rows = Array(rows)
+        let block = 16_384
+        let notes = notes
+        let blocks = Parallel.map((rows.count + block - 1) / block) { k -> Result<[UInt8], any Error> in
+            Result {
+                var part = CSVRows(capacity: 1 << 20)
+                let encoder = RowEncoder(columns: Row.columns)
+                for row in rows[(k * block)..<min(rows.count, (k + 1) * block)] {
+                    try encoder.write(row, note: notes, to: &part)
+                }
+                return part.bytes
+            }
+        }
+        for part in blocks { out.bytes.append(contentsOf: try part.get()) }
         return out.bytes
     }
 
@@ -172,12 +186,6 @@ extension TableRow {
     public static func cells(of rows: [Self]) -> [[String]] {
         let encoder = RowEncoder(columns: columns)
         return rows.map { (try? encoder.strings($0)) ?? Array(repeating: "", count: header.count) }
-    }
-
-    /// The row's `note`, given which of its cells (in `columns` order) are empty.
-    func note(empty: (Int) -> Bool) -> String {
-        let index = Dictionary(Self.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        return withheld { name in index[name].map(empty) ?? false } ? RowNote.suppressed : ""
     }
 }
 
@@ -265,11 +273,14 @@ final class RowEncoder: Encoder {
         return Row.counts.isEmpty ? strings : strings + [note(row)]
     }
 
+    /// The row's `note`, from which of its cells are empty (looked up in the encoder's own index
+    /// of the columns: one built per row was most of the time a large table took to write).
     private func note(_ row: some TableRow) -> String {
-        row.note { c in
-            if case .empty = cells[c] { return true }
-            return false
+        let withheld = row.withheld { name in
+            guard let c = index[name], case .empty = cells[c] else { return false }
+            return true
         }
+        return withheld ? RowNote.suppressed : ""
     }
 
     private func fill(_ row: some Encodable) throws {

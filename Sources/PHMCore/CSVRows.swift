@@ -8,23 +8,31 @@ public struct CSVRows: Sendable {
     /// a formula (starting `=`, `+`, `-`, `@`, tab or carriage return, and not a number) is
     /// written after a `'`, as OWASP advises for CSV injection, so opening a file runs nothing.
     public mutating func field(_ text: String) {
-        let formula = text.utf8.first.map(CSVRows.formulaStarts.contains) == true && Double(text) == nil
-        if formula || text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
-            bytes.append(0x22)
-            if formula { bytes.append(0x27) }
-            for b in text.utf8 {
-                if b == 0x22 { bytes.append(0x22) }
-                bytes.append(b)
+        var text = text
+        text.withUTF8 { utf8 in
+            let formula = utf8.first.map(CSVRows.startsFormula) == true && Double(String(decoding: utf8, as: UTF8.self)) == nil
+            if formula || utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+                bytes.append(0x22)
+                if formula { bytes.append(0x27) }
+                for b in utf8 {
+                    if b == 0x22 { bytes.append(0x22) }
+                    bytes.append(b)
+                }
+                bytes.append(0x22)
+            } else {
+                bytes.append(contentsOf: utf8)
             }
-            bytes.append(0x22)
-        } else {
-            bytes.append(contentsOf: text.utf8)
         }
         bytes.append(0x2C)
     }
 
     /// `= + - @`, tab and carriage return.
-    static let formulaStarts: Set<UInt8> = [0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D]
+    static func startsFormula(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D: true
+        default: false
+        }
+    }
 
     public mutating func field(_ value: Int) {
         if value < 0 { bytes.append(0x2D) }
@@ -86,13 +94,15 @@ public struct CSVRows: Sendable {
         guard decimals > 0 else { return }
         bytes.removeLast()
         bytes.append(0x2E)
+        // The fraction's digits written in place from the right, over zeros.
         var fraction = scaled % scale
-        var digits = [UInt8](repeating: 0x30, count: decimals)
-        for i in stride(from: decimals - 1, through: 0, by: -1) {
-            digits[i] = UInt8(0x30 + fraction % 10)
+        bytes.append(contentsOf: repeatElement(0x30, count: decimals))
+        var i = bytes.count - 1
+        while fraction > 0 {
+            bytes[i] = UInt8(0x30 + fraction % 10)
             fraction /= 10
+            i -= 1
         }
-        bytes.append(contentsOf: digits)
         bytes.append(0x2C)
     }
 
