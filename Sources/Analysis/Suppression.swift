@@ -269,8 +269,9 @@ public struct Suppression: Sendable {
     /// rows' span. The rows are reduced one at a time to reduced row echelon form (each pivot
     /// column cleared from every other row), so an unknown is determined exactly when it is a
     /// pivot whose row has no other entry. A row's entries for one unknown given twice count as
-    /// the last. Rows are kept as arrays sorted by unknown, numbered within the equations, and
-    /// combined by merging (a dictionary per row spent most of the time hashing).
+    /// the last; a coefficient of 0 (or not a number) is no entry. Rows are kept as arrays sorted
+    /// by unknown, numbered within the equations, and combined by merging (a dictionary per row
+    /// spent most of the time hashing).
     static func determinedCells(_ rows: [[(unknown: Int, coefficient: Double)]]) -> [Int] {
         typealias Sparse = [(column: Int32, value: Double)]
         let unknowns = Set(rows.lazy.flatMap { $0.map(\.unknown) }).sorted()
@@ -339,8 +340,10 @@ public struct Suppression: Sendable {
                 while i < r.count || j < v.count {
                     let k: Int32, y: Double
                     if j == v.count || (i < r.count && r[i].column < v[j].column) {
-                        (k, y) = (r[i].column, r[i].value)
+                        // An entry the new row does not touch stays as it is, however small.
+                        merged.append(r[i])
                         i += 1
+                        continue
                     } else if i == r.count || v[j].column < r[i].column {
                         (k, y) = (v[j].column, -f * v[j].value)
                         if abs(y) >= zero { rowsWith[Int(k)].append(other) }

@@ -127,15 +127,18 @@ public struct OutputTable<Row: TableRow>: Sendable {
         let notes = notes
         let blocks = Parallel.map((rows.count + block - 1) / block) { k -> Result<[UInt8], any Error> in
             Result {
-                var part = CSVRows(capacity: 1 << 20)
+                let range = (k * block)..<min(rows.count, (k + 1) * block)
+                var part = CSVRows(capacity: min(1 << 20, 128 * range.count))
                 let encoder = RowEncoder(columns: Row.columns)
-                for row in rows[(k * block)..<min(rows.count, (k + 1) * block)] {
+                for row in rows[range] {
                     try encoder.write(row, note: notes, to: &part)
                 }
                 return part.bytes
             }
         }
-        for part in blocks { out.bytes.append(contentsOf: try part.get()) }
+        let parts = try blocks.map { try $0.get() }
+        out.bytes.reserveCapacity(out.bytes.count + parts.reduce(0) { $0 + $1.count })
+        for part in parts { out.bytes.append(contentsOf: part) }
         return out.bytes
     }
 

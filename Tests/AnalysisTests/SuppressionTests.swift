@@ -1,7 +1,8 @@
-import Analysis
 import Foundation
 import PHMCore
 import Testing
+
+@testable import Analysis
 
 /// Small-number suppression: primary rule and rounding, and secondary suppression that no
 /// subtraction from totals can undo, checked by linear algebra on random tables.
@@ -99,6 +100,18 @@ import Testing
         var unit = [Double](repeating: 0, count: hidden.count)
         unit[index[cell]!] = 1
         return rank(rows) == rank(rows + [unit])
+    }
+
+    /// The exact check on systems worked by hand: x + y = 0 with y = 0 determines both; x + y + z
+    /// = 0 with z = 0 determines z alone, and still does when y's coefficient is far below the
+    /// rounding threshold (an entry the elimination does not touch is kept, however small); an
+    /// unknown given twice in a row counts as its last coefficient.
+    @Test func determinedUnknownsOfSystemsWorkedByHand() {
+        #expect(Suppression.determinedCells([[(3, -1), (8, 1)], [(8, 1)]]) == [3, 8])
+        #expect(Suppression.determinedCells([[(0, 1), (1, 1), (2, 1)], [(2, 1)]]) == [2])
+        #expect(Suppression.determinedCells([[(0, 2), (1, 1e-9), (2, 1)], [(2, 1)]]) == [2])
+        #expect(Suppression.determinedCells([[(0, 1), (1, 1)], [(1, 1), (2, 1)], [(0, 1), (2, -1)]]) == [])
+        #expect(Suppression.determinedCells([[(5, 1), (5, 0)], [(7, 1)]]) == [7])
     }
 
     @Test func noHiddenCellCanBeRecoveredFromTheTotals() {
