@@ -89,7 +89,8 @@ struct SettingSources: Sendable {
         var found = flag.map { (value: $0, from: "--" + name) }
         for source in sources where found == nil {
             let looked = try? source.provider.value(forKey: AbsoluteConfigKey([name]), type: .string)
-            if case .string(let value)? = looked?.value?.content { found = (value, source.describe(name)) }
+            // An empty variable is an unset one (`PHM_STORE=` in a unit file), as the libraries read it.
+            if case .string(let value)? = looked?.value?.content, !value.isEmpty { found = (value, source.describe(name)) }
         }
         guard let found else { return nil }
         guard rule.accepts(found.value) else {

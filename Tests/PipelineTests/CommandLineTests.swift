@@ -46,7 +46,7 @@ import Testing
         #expect(served.access == .sample(10) && served.platform.dataDirectory == "/srv/phm/data")  // the file
         let flagged = try serve(["--port", "7000", "--log-level", "debug", "--data-dir", "here"], sources)
         #expect(flagged.address.port == 7000 && flagged.logs.logLevel == .debug && flagged.platform.dataDirectory == "here")
-        let defaults = try serve([], SettingSources(file: nil, environment: [:]))
+        let defaults = try serve([], SettingSources(file: nil, environment: ["PHM_PORT": "", "PHM_DATA_DIR": ""]))
         #expect(defaults.address == ("127.0.0.1", 8080) && defaults.logs.logLevel == .info && defaults.access == .all)
         #expect(defaults.platform.dataDirectory == "phm-data")
         let ran = try pipeline(["--workers", "1"], sources)
