@@ -209,6 +209,16 @@ struct LogOptions: ParsableArguments {
     static let levels = "trace, debug, info, notice, warning, error or critical"
     static let formats = ["text": false, "json": true]
 
+    /// The flags themselves, for every command (one that takes no settings, `demo`, too).
+    func validate() throws {
+        if let level, Logger.Level(rawValue: level) == nil {
+            throw ValidationError("--log-level \(SafeEcho.text(level)): \(Self.levels)")
+        }
+        if let format, Self.formats[format] == nil {
+            throw ValidationError("--log-format \(SafeEcho.text(format)): text or json")
+        }
+    }
+
     /// Fills in what the command line left out from the environment and the configuration
     /// file, each value checked.
     mutating func resolve(_ sources: SettingSources) throws {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Builds CSV rows straight into bytes.
 public struct CSVRows: Sendable {
     public var bytes: [UInt8] = []
@@ -64,21 +66,10 @@ public struct CSVRows: Sendable {
     }
 
     /// Money with two decimals.
-    public mutating func field(money: Double) {
-        let pence = Int((money * 100).rounded())
-        field(pence / 100)
-        bytes.removeLast()
-        let p = pence % 100
-        bytes.append(contentsOf: [0x2E, UInt8(0x30 + p / 10), UInt8(0x30 + p % 10), 0x2C])
-    }
+    public mutating func field(money: Double) { field(money, decimals: 2) }
 
     /// A decimal with one place.
-    public mutating func field(tenths value: Double) {
-        let t = Int((value * 10).rounded())
-        field(t / 10)
-        bytes.removeLast()
-        bytes.append(contentsOf: [0x2E, UInt8(0x30 + t % 10), 0x2C])
-    }
+    public mutating func field(tenths value: Double) { field(value, decimals: 1) }
 
     /// A decimal with a fixed number of places (up to 9).
     public mutating func field(_ value: Double, decimals: Int) {
@@ -88,6 +79,8 @@ public struct CSVRows: Sendable {
         }
         var scale = 1
         for _ in 0..<decimals { scale *= 10 }
+        // A sum of costs can pass what an Int holds (each cost read has at most 15 digits).
+        guard abs(value) * Double(scale) < 9e18 else { return field(String(format: "%.\(decimals)f", value)) }
         let scaled = Int((abs(value) * Double(scale)).rounded())
         if value < 0 && scaled != 0 { bytes.append(0x2D) }
         field(scaled / scale)

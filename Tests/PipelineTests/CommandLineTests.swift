@@ -115,6 +115,7 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: device.path, withDestinationPath: "/dev/zero")
         #expect(unreadable(device.path).contains("must be a regular file"))
         #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["serve", "--log-level", "loud"]) }
+        #expect(throws: (any Error).self) { try PHMCommand.parseAsRoot(["demo", "--log-format", "xml"]) }
     }
 
     /// The systemd unit and the container file start a command this build accepts, on the data
