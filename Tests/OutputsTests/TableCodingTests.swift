@@ -27,6 +27,19 @@ struct TableCodingTests {
                 """)
     }
 
+    @Test("A large table, written in blocks on every core, is each row's line in order")
+    func largeTablesKeepTheirOrder() throws {
+        let rows = (0..<40_000).map { i in tier(i % 7 == 0 ? nil : i, pct: Double(i) / 400, name: "Practice \(i)") }
+        let lines = String(decoding: try tiers.csv(rows), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == rows.count + 2 && lines.last == "")
+        let one = Published.riskTiers
+        for i in [0, 1, 16_383, 16_384, 16_385, 32_768, 39_999] {
+            let alone = String(decoding: try one.csv([rows[i]]), as: UTF8.self).split(separator: "\n")[1]
+            #expect(lines[i + 1] == alone, "row \(i)")
+        }
+        #expect(try tiers.read(try tiers.csv(rows)).map(\.unit.unitName) == rows.map(\.unit.unitName))
+    }
+
     @Test("What is written reads back as the same values")
     func roundTrip() throws {
         let rows = [tier(25, pct: 12.5, name: "Smith, \"Jones\" & Co"), tier(nil, pct: nil, name: "=SUM(A1)")]
