@@ -51,13 +51,12 @@ package enum Console {
     /// or JSON objects there, one a line; standard output keeps the command's own answer.
     static func logger(_ options: LogOptions) -> Logger {
         var logger = Logger(label: "phm") { label in
-            options.json ? JSONLogHandler(label: label, write: standardError) as any LogHandler : ConsoleLogHandler()
+            options.json
+                ? JSONLogHandler(label: label, write: JSONLogHandler.standardError) as any LogHandler : ConsoleLogHandler()
         }
         logger.logLevel = options.logLevel
         return logger
     }
-
-    static let standardError: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
 
     /// A run's options from the command line; a store named by `--store` is checked and recorded
     /// first, so every command that runs the pipeline honours it.
@@ -206,6 +205,6 @@ struct ConsoleLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let mark = event.level >= .warning ? "WARNING: " : ""
-        Console.standardError("phm: \(mark)\(event.message)\n")
+        Console.log("\(mark)\(event.message)")
     }
 }

@@ -63,21 +63,28 @@ public struct JSONLogHandler: LogHandler {
         self.write = write
     }
 
-    /// Straight to file descriptor 1; a short or interrupted write is carried on, and a line that
-    /// cannot be written at all (standard output closed) is dropped.
-    public static let standardOutput: @Sendable (String) -> Void = { line in
-        var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                #if canImport(Glibc)
-                    let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                #else
-                    let written = Darwin.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                #endif
-                if written < 0, errno == EINTR || errno == EAGAIN { continue }
-                if written <= 0 { return }
-                offset += written
+    /// Lines to standard output: the server's, for the service manager or container runtime.
+    public static let standardOutput = lines(to: 1)
+    /// Lines to standard error: a command's, whose standard output holds its answer.
+    public static let standardError = lines(to: 2)
+
+    /// Straight to a file descriptor; a short or interrupted write is carried on, and a line that
+    /// cannot be written at all (the descriptor closed) is dropped.
+    static func lines(to descriptor: Int32) -> @Sendable (String) -> Void {
+        { line in
+            var line = line
+            line.withUTF8 { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    #if canImport(Glibc)
+                        let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    #else
+                        let written = Darwin.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    #endif
+                    if written < 0, errno == EINTR || errno == EAGAIN { continue }
+                    if written <= 0 { return }
+                    offset += written
+                }
             }
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Governance
 import Hummingbird
 import Service
+import Storage
 
 extension WebApp {
     /// The server's routes and what they share: the platform, sessions, metrics, the sign-in
@@ -48,7 +49,8 @@ extension WebApp {
             }
             router.get("/metrics") { _, _ -> Response in
                 let readings = try await WebApp.offLoop {
-                    let vault = platform.dataDirectory.appendingPathComponent("vault/identity.sqlite").path
+                    let vault = StoreLocation.vault.folder(of: platform.dataDirectory)
+                        .appendingPathComponent(StoreLocation.vault.sqliteName).path
                     let bytes = [vault, vault + "-wal"].compactMap {
                         (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int
                     }
