@@ -29,6 +29,11 @@ let package = Package(
         // Settings from the environment and a configuration file (JSON is read by the platform's own
         // checks first, so no file format trait is needed).
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
+        // Spark Connect: gRPC over HTTP/2 and protocol buffers, for the event-scale stages on Spark.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
     ],
     targets: [
         // Pure domain: dates, codes, the columnar population. No I/O, no dependencies.
@@ -108,6 +113,24 @@ let package = Package(
         // Data-quality gates: rules from a YAML file that stop a run whose figures look wrong.
         // Apart from Pipeline, so the fuzzers reach them without building the store and its crypto.
         .target(name: "Gates", dependencies: ["PHMCore", "Outputs", "Ingest", "Conditions"], swiftSettings: strict),
+        // Arrow IPC streams read from bytes: the columns of a Spark Connect result. Apart, so the
+        // fuzzers reach it without building gRPC.
+        .target(name: "ArrowIPC", swiftSettings: strict),
+        // A Spark Connect client: Spark's gRPC protocol (messages generated from its .proto files by
+        // scripts/generate-spark-connect) and results as Arrow IPC record batches.
+        .target(
+            name: "SparkConnect",
+            dependencies: [
+                "ArrowIPC", .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        // The event-scale stages as Spark plans: the contract's files read and checked where they lie.
+        .target(
+            name: "SparkEngine", dependencies: ["SparkConnect", "ArrowIPC", "Ingest", "Outputs", "PHMCore"],
+            swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
         // One run: ingest, identify, build the population, write the outputs.
@@ -163,7 +186,9 @@ let package = Package(
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.
         .executableTarget(
             name: "phm-fuzz",
-            dependencies: ["PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation", "Gates"],
+            dependencies: [
+                "PHMCore", "Outputs", "Ingest", "Cohorts", "Conditions", "Projections", "Evaluation", "Gates", "ArrowIPC",
+            ],
             path: "Fuzz/Sources",
             swiftSettings: strict),
 
@@ -176,6 +201,19 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "PHMCoreTests", dependencies: ["PHMCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ArrowIPCTests", dependencies: ["ArrowIPC", "TestSupport"], exclude: ["arrow_streams.py"], swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SparkConnectTests",
+            dependencies: [
+                "SparkConnect", "ArrowIPC", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SparkEngineTests",
+            dependencies: ["SparkEngine", "SparkConnect", "Ingest", "Outputs", "Synthesis", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
         .testTarget(name: "FHIRTests", dependencies: ["FHIR"], exclude: ["validate_fhir.py"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Outputs", "TestSupport"], swiftSettings: strict),

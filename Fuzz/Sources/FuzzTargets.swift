@@ -1,3 +1,4 @@
+import ArrowIPC
 import Cohorts
 import Conditions
 import Evaluation
@@ -17,7 +18,7 @@ import Projections
 /// each file once, so the seed corpus is checked without libFuzzer.
 enum FuzzTarget: String, CaseIterable {
     case csv, cohortText = "cohort-text", cohortJSON = "cohort-json", definitions, form, day, table
-    case scenarios, population, evaluation, evaluationBase = "evaluation-base", gates, fhir
+    case scenarios, population, evaluation, evaluationBase = "evaluation-base", gates, fhir, arrow
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -27,6 +28,11 @@ enum FuzzTarget: String, CaseIterable {
         case .cohortJSON: _ = try? CohortJSON.parse(Data(bytes))
         case .definitions: Self.definitions(bytes)
         case .form: _ = FormFields.parse(String(decoding: bytes, as: UTF8.self))
+        case .arrow:
+            // A Spark Connect result's Arrow stream; and the same bytes as the second of two streams.
+            let stream = Array(bytes)
+            _ = try? ArrowStreamReader.read(stream)
+            _ = try? ArrowStreamReader.read(streams: [stream, stream])
         case .table:
             // A published table read back as the pages read it: by column, typed, every cell checked.
             _ = try? Published.variation.read(UnsafeRawBufferPointer(bytes))

@@ -12,13 +12,54 @@ protocol RecordBatch: Sendable {
 }
 
 /// Where each contract column sits in the file's header (-1 when the optional column is absent).
-struct ColumnMap: Sendable {
-    var positions: [Int]
+public struct ColumnMap: Sendable {
+    public var positions: [Int]
     /// Columns the contract does not name: header name and position.
-    var extras: [(name: String, position: Int)]
-    var fieldCount: Int
+    public var extras: [(name: String, position: Int)]
+    public var fieldCount: Int
 
-    @inline(__always) subscript(column: Int) -> Int { positions[column] }
+    @inline(__always) public subscript(column: Int) -> Int { positions[column] }
+
+    /// The columns of a header row (line 1, without its line end or byte order mark): names are
+    /// split at commas, trimmed of spaces and quotes and matched without case. A file whose
+    /// header lacks a required column, or names one twice, cannot be read.
+    public init(header: String, spec: FileSpec) throws(UnusableInput) {
+        let names = header.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")).lowercased() }
+        guard names.count >= 2 || spec.columns.count == 1 else {
+            throw UnusableInput(
+                file: spec.name, problem: "line 1 is not a comma-separated header row",
+                remedy: "Save the file as CSV with a comma separator and a header row; see docs/input-contract.md.")
+        }
+        var positions: [Int] = []
+        for column in spec.columns {
+            let found = names.firstIndex(of: column.name)
+            if found == nil, column.requiredColumn {
+                throw UnusableInput(
+                    file: spec.name, problem: "has no column '\(column.name)' in its header (line 1)",
+                    remedy: "Add the column (values may be empty where the contract allows); see docs/input-contract.md.")
+            }
+            positions.append(found ?? -1)
+        }
+        var counts: [String: Int] = [:]
+        for name in names { counts[name, default: 0] += 1 }
+        if let duplicate = counts.first(where: { $0.value > 1 })?.key {
+            throw UnusableInput(
+                file: spec.name, problem: "names column '\(duplicate)' more than once in its header (line 1)",
+                remedy: "Give each column a unique name.")
+        }
+        let known = Set(spec.columns.map(\.name))
+        self.init(
+            positions: positions,
+            extras: names.enumerated().filter { !known.contains($0.element) }.map { (name: $0.element, position: $0.offset) },
+            fieldCount: names.count)
+    }
+
+    init(positions: [Int], extras: [(name: String, position: Int)], fieldCount: Int) {
+        self.positions = positions
+        self.extras = extras
+        self.fieldCount = fieldCount
+    }
 }
 
 /// A key value that must be unique within a file.
@@ -192,34 +233,8 @@ struct FileIngest<Batch: RecordBatch> {
         let newline = block[start...].firstIndex(of: 0x0A) ?? block.count
         var end = newline
         if end > start, block[end - 1] == 0x0D { end -= 1 }
-        let names = String(decoding: block[start..<end], as: UTF8.self)
-            .split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")).lowercased() }
-        guard names.count >= 2 || spec.columns.count == 1 else {
-            throw UnusableInput(
-                file: spec.name, problem: "line 1 is not a comma-separated header row",
-                remedy: "Save the file as CSV with a comma separator and a header row; see docs/input-contract.md.")
-        }
-        var positions: [Int] = []
-        for column in spec.columns {
-            let found = names.firstIndex(of: column.name)
-            if found == nil, column.requiredColumn {
-                throw UnusableInput(
-                    file: spec.name, problem: "has no column '\(column.name)' in its header (line 1)",
-                    remedy: "Add the column (values may be empty where the contract allows); see docs/input-contract.md.")
-            }
-            positions.append(found ?? -1)
-        }
-        var counts: [String: Int] = [:]
-        for name in names { counts[name, default: 0] += 1 }
-        if let duplicate = counts.first(where: { $0.value > 1 })?.key {
-            throw UnusableInput(
-                file: spec.name, problem: "names column '\(duplicate)' more than once in its header (line 1)",
-                remedy: "Give each column a unique name.")
-        }
-        let known = Set(spec.columns.map(\.name))
-        let extras = names.enumerated().filter { !known.contains($0.element) }.map { (name: $0.element, position: $0.offset) }
-        return (ColumnMap(positions: positions, extras: extras, fieldCount: names.count), min(newline + 1, block.count))
+        let map = try ColumnMap(header: String(decoding: block[start..<end], as: UTF8.self), spec: spec)
+        return (map, min(newline + 1, block.count))
     }
 
     /// Parses a block's pieces in parallel.

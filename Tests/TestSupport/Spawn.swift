@@ -80,3 +80,12 @@ public func waitForProgram(_ pid: pid_t) -> Int32 {
 /// configuration and build folder that is.
 public let phmExecutable: String = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     .deletingLastPathComponent().appendingPathComponent("phm").path
+
+/// The throwaway Spark Connect server `scripts/test` starts (`scripts/spark`), in `$PHM_TEST_SPARK`,
+/// and the interpreter of its venv (pyspark, pyarrow). Tests that need them are enabled only when
+/// it is set.
+public enum SparkTesting {
+    public static let address = ProcessInfo.processInfo.environment["PHM_TEST_SPARK"].flatMap { $0.isEmpty ? nil : $0 }
+    public static let python: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".venv-spark/bin/python").path
+}

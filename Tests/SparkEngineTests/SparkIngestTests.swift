@@ -1,0 +1,245 @@
+import Foundation
+import Ingest
+import Outputs
+import SparkConnect
+import Synthesis
+import TestSupport
+import Testing
+
+@testable import SparkEngine
+
+/// The contract's checks on Spark against the in-process reader's, file by file, on a synthetic
+/// health system with faults and rows written to break every rule and earn every warning.
+@Suite struct SparkIngestTests {
+    static var session: SparkSession { SparkSession(try! SparkAddress(SparkTesting.address!)) }
+
+    @Test(.enabled(if: SparkTesting.address != nil, "needs the test Spark Connect server (scripts/test)"))
+    func reconcilesAsTheInProcessReaderDoes() async throws {
+        let folder = temporaryFolder("spark-ingest")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = SynthesisOptions(people: 1_500, seed: 7)
+        options.faultRate = 0.002
+        _ = try SyntheticHealthSystem.write(options, to: folder)
+        try Self.addHostileRows(to: folder)
+
+        let inProcess = try ExtractReader(folder: folder).read().reconciliation
+        let onSpark = try await Self.session.connect { spark in
+            try await SparkIngest(folder: folder.path).reconcile(spark)
+        }
+        #expect(onSpark.map(\.file) == inProcess.map(\.file))
+        var rules = Set<String>(), warnings = Set<String>()
+        for (spark, local) in zip(onSpark, inProcess) {
+            #expect(spark.present == local.present, "\(local.file)")
+            #expect(spark.rowsIn == local.rowsIn, "\(local.file) rows in")
+            #expect(spark.accepted == local.accepted, "\(local.file) accepted")
+            #expect(spark.quarantined == local.quarantined, "\(local.file) quarantined")
+            #expect(spark.quarantinedByRule == local.quarantinedByRule, "\(local.file) by rule")
+            #expect(spark.warnings == local.warnings, "\(local.file) warnings")
+            #expect(spark.extraColumns == local.extraColumns, "\(local.file) extra columns")
+            #expect(spark.bytes == local.bytes, "\(local.file) bytes")
+            #expect(spark.balances)
+            rules.formUnion(local.quarantinedByRule.keys)
+            warnings.formUnion(local.warnings.keys)
+        }
+        // The comparison covers every rule a CSV row can break and every warning.
+        let csvRules = Set(Rule.allCases.map(\.rawValue)).subtracting(["json_syntax", "resource_type", "line_length"])
+        #expect(rules == csvRules, "rules not exercised: \(csvRules.subtracting(rules))")
+        #expect(warnings == Set(Warning.allCases.map(\.rawValue)).subtracting(["cost_missing"]))
+    }
+
+    /// A file the contract needs, missing; one it does not, missing; a header without a column.
+    @Test(.enabled(if: SparkTesting.address != nil, "needs the test Spark Connect server (scripts/test)"))
+    func refusesWhatTheInProcessReaderRefuses() async throws {
+        let folder = MinimalExtract.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let reports = try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        #expect(reports.first { $0.file == "gp_events.csv" }?.present == false)
+        #expect(reports.first { $0.file == "patients.csv" }?.accepted == 3)
+
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("areas.csv"))
+        await #expect {
+            try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        } throws: { error in
+            (error as? UnusableInput)?.file == "areas.csv"
+        }
+        try Data("lsoa_code,imd_score\nE01000001,3\n".utf8).write(to: folder.appendingPathComponent("areas.csv"))
+        await #expect {
+            try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        } throws: { error in
+            (error as? UnusableInput)?.problem == "has no column 'imd_decile' in its header (line 1)"
+        }
+        try Data("lsoa_code,imd_decile\nE01000001,3\nE0100\u{0}0002,4\n".utf8).write(
+            to: folder.appendingPathComponent("areas.csv"))
+        await #expect {
+            try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        } throws: { error in
+            (error as? UnusableInput)?.problem.contains("NUL") == true
+        }
+    }
+
+    /// Rows for every rule and warning, appended to the synthetic files in each file's own column
+    /// order; raw lines for the record's shape (quotes, field counts, blank lines, CRLF).
+    static func addHostileRows(to folder: URL) throws {
+        func header(_ file: String) throws -> [String] {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            return text.prefix { $0 != "\n" }.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        func firstValue(_ file: String, _ column: String) throws -> String {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            let lines = text.split(separator: "\n")
+            let k = try header(file).firstIndex(of: column)!
+            return String(lines[1].split(separator: ",", omittingEmptySubsequences: false)[k])
+        }
+        func quoted(_ value: String) -> String {
+            value.contains(where: { $0 == "," || $0 == "\"" })
+                ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+        }
+        func append(_ file: String, base: [String: String], _ variants: [[String: String]], raw: [String] = []) throws {
+            let columns = try header(file)
+            var text = ""
+            for variant in variants {
+                let row = base.merging(variant) { $1 }
+                text += columns.map { quoted(row[$0] ?? "") }.joined(separator: ",") + "\n"
+            }
+            for line in raw { text += line + "\n" }
+            let handle = try FileHandle(forWritingTo: folder.appendingPathComponent(file))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.close()
+        }
+        let practice = try firstValue("practices.csv", "practice_code")
+        let area = try firstValue("areas.csv", "lsoa_code")
+        let patient = try firstValue("patients.csv", "patient_id")
+
+        try append(
+            "practices.csv",
+            base: [
+                "practice_code": "Z99001", "practice_name": "Dŵr Surgery, Upper", "pcn_code": "U99001", "pcn_name": "PCN",
+                "locality_code": "L99", "locality_name": "Town", "organisation_code": "Q99", "organisation_name": "Board",
+            ],
+            [
+                [:], ["practice_code": "z99002"], ["practice_code": "Z99003", "practice_name": "Tab\there"],
+                ["practice_code": "Z99004", "pcn_name": ""], ["practice_code": practice],
+                ["practice_code": "Z99005", "practice_name": String(repeating: "é", count: 101)],
+                ["practice_code": "Z99006", "locality_code": "L1"],
+                ["practice_code": "Z99007", "organisation_code": "ABCDEFGHIJK"],
+            ],
+            raw: [
+                "Z99008,Bad\"quote,U1,P,L99,T,Q99,B", "Z99009,Too,few", "", "\r", "Z99010,CRLF,U99001,PCN,L99,Town,Q99,Board\r",
+            ])
+        try append(
+            "areas.csv", base: ["lsoa_code": "E09000001", "imd_decile": "3", "imd_score": "12.5"],
+            [
+                [:], ["lsoa_code": "E0900000X"], ["lsoa_code": "E09000002", "imd_decile": ""],
+                ["lsoa_code": "E09000003", "imd_decile": "11"], ["lsoa_code": "E09000004", "imd_decile": "3.5"],
+                ["lsoa_code": "E09000005", "imd_decile": "3.0"], ["lsoa_code": "E09000006", "imd_decile": "1e1"],
+                ["lsoa_code": "E09000007", "imd_score": "-"], ["lsoa_code": area], ["lsoa_code": "e09000008"],
+                ["lsoa_code": "E09000009", "imd_score": "-.5"], ["lsoa_code": "E09000010", "imd_score": "1234567890123456"],
+            ])
+        let person: [String: String] = [
+            "patient_id": "Q1", "nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace",
+            "date_of_birth": "1950-12-10", "sex": "F", "postcode": "LS1 4AP", "lsoa_code": area, "ethnic_category": "A",
+            "practice_code": practice, "registered_from": "2000-01-01", "registered_to": "", "date_of_death": "",
+            "national_opt_out": "N",
+        ]
+        try append(
+            "patients.csv", base: person,
+            [
+                [:], ["patient_id": "Q2", "nhs_number": "943476591"], ["patient_id": "Q3", "nhs_number": "9434765918"],
+                ["patient_id": "Q4", "postcode": "LS1 4A"], ["patient_id": "Q5", "date_of_birth": "1952-02-29"],
+                ["patient_id": "Q6", "date_of_birth": "1889-12-31"], ["patient_id": "Q7", "sex": "X"],
+                ["patient_id": "Q8", "sex": ""], ["patient_id": "Q9", "lsoa_code": "E09999999"],
+                ["patient_id": "Q10", "ethnic_category": "T"], ["patient_id": "Q11", "practice_code": "Y00000"],
+                ["patient_id": "Q12", "registered_from": "1949-01-01"], ["patient_id": "Q13", "registered_to": "1999-12-31"],
+                ["patient_id": "Q14", "date_of_death": "1950-01-01"], ["patient_id": "Q15", "national_opt_out": "y"],
+                ["patient_id": "Q 16"], ["patient_id": ""], ["patient_id": patient],
+                ["patient_id": "Q17", "given_name": "Ad\u{7F}a"], ["patient_id": "Q18", "nhs_number": "12345", "sex": "X"],
+                ["patient_id": "Q19", "postcode": "ls14ap"], ["patient_id": "Q20", "lsoa_code": ""],
+                ["patient_id": "Q21", "date_of_birth": "2000-02-29", "registered_from": "2000-03-01"],
+                ["patient_id": "Q22", "registered_from": "2101-01-01"], ["patient_id": "Q23", "date_of_birth": "19501210"],
+                ["patient_id": "Q24", "postcode": "SW1A 1AA", "nhs_number": "4010232137"],
+                ["patient_id": "Q25", "nhs_number": "٤٠١٠٢٣٢١٣٧"], ["patient_id": "Q26", "postcode": "ſW1A 1AA"],
+            ], raw: ["Q27,\"9434765919\",\"Ada \"\"Al\"\" \",Lovelace,1950-12-10,F,,,,\(practice),2000-01-01,,,N,extra"])
+        try append(
+            "gp_events.csv",
+            base: [
+                "patient_id": patient, "event_date": "2024-01-01", "code_system": "SNOMED", "code": "38341003", "value": "",
+                "unit": "",
+            ],
+            [
+                [:], ["patient_id": "NOBODY"], ["patient_id": "Q7"], ["patient_id": "Q1"], ["code_system": "snomed"],
+                ["code": "38341004"], ["code_system": "READ2", "code": "C10..00"], ["code_system": "READ2", "code": "C10"],
+                ["code_system": "CTV3", "code": "XaJQp"], ["code_system": "ICD10", "code": "e11.9"],
+                ["code_system": "ICD10", "code": "E1.19"], ["code_system": "ICD10", "code": "E11X"], ["value": "1,5"],
+                ["value": "1e3"], ["value": "-2.50"], ["unit": "mm\tHg"], ["event_date": "2023-02-30"], ["event_date": ""],
+                ["code": ""], ["code_system": "OPCS4", "code": "A01"], ["code_system": "ICD10", "code": "E11.9A"],
+                ["patient_id": "Q2"], ["code": "0838341003"],
+            ])
+        try append(
+            "prescriptions.csv",
+            base: [
+                "patient_id": patient, "issue_date": "2024-01-01", "code_system": "BNF", "code": "0206020A0AAAAAA",
+                "description": "", "quantity": "28", "cost": "1.20",
+            ],
+            [
+                [:], ["quantity": "-1"], ["cost": "-0"], ["cost": "-0.01"], ["code_system": "DMD", "code": "318000000"],
+                ["code_system": "DMD", "code": "318000001"], ["code": "0206020a0aaaaaa"], ["code": "02060"],
+                ["description": "Line\u{1}"], ["quantity": "abc"],
+            ])
+        let identity: [String: String] = [
+            "nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1950-12-10", "sex": "F",
+            "postcode": "LS1 4AP", "ethnic_category": "A",
+        ]
+        let identityWarnings: [[String: String]] = [
+            ["nhs_number": "1"], ["nhs_number": "9434765918"], ["date_of_birth": "1950-13-01"], ["sex": "Z"],
+            ["postcode": "NOT A CODE"], ["ethnic_category": "Q"], ["ethnic_category": "AA"], ["date_of_birth": "1850-01-01"],
+        ]
+        func numbered(_ prefix: String, _ rows: [[String: String]]) -> [[String: String]] {
+            rows.enumerated().map { k, row in ["record_id": "\(prefix)\(k)"].merging(row) { $1 } }
+        }
+        try append(
+            "inpatient_spells.csv",
+            base: identity.merging([
+                "provider_code": "RQX", "admission_date": "2024-01-01", "discharge_date": "2024-01-03", "admission_method": "21",
+                "primary_diagnosis": "J18.9", "secondary_diagnoses": "I10|E11.9", "primary_procedure": "", "cost": "2500",
+            ]) { $1 },
+            numbered(
+                "XS",
+                [
+                    [:], ["admission_method": "2E"], ["admission_method": "2A"], ["secondary_diagnoses": "I10||E11"],
+                    ["primary_procedure": "A01.1"], ["primary_procedure": "A011X"], ["discharge_date": "2023-12-31"],
+                    ["cost": ""], ["admission_method": ""], ["primary_diagnosis": "j189"], ["primary_diagnosis": ""],
+                    ["provider_code": "rqx"], ["secondary_diagnoses": "I10|"],
+                ] + identityWarnings) + [["record_id": "XS0"], ["record_id": "has space"], ["record_id": ""]])
+        try append(
+            "ae_attendances.csv",
+            base: identity.merging(["provider_code": "RQX", "arrival_date": "2024-01-01", "diagnosis": "", "cost": "180"]) { $1 },
+            numbered(
+                "XE",
+                [
+                    [:], ["diagnosis": "123456"], ["diagnosis": "J189"], ["diagnosis": "38341003"], ["diagnosis": "J18.9.1"],
+                    ["cost": "1.2.3"], ["arrival_date": "2024-1-01"],
+                ] + identityWarnings))
+        try append(
+            "outpatient_appointments.csv",
+            base: identity.merging([
+                "provider_code": "RQX", "appointment_date": "2024-01-01", "attended": "Y", "treatment_function_code": "300",
+                "cost": "120",
+            ]) { $1 },
+            numbered(
+                "XO",
+                [[:], ["attended": "Yes"], ["treatment_function_code": "12"], ["attended": "N"], ["cost": "-5"]]
+                    + identityWarnings))
+        try append(
+            "care_contacts.csv",
+            base: identity.merging([
+                "setting": "community", "service": "Nursing", "start_date": "2024-01-05", "end_date": "", "cost": "60",
+            ]) { $1 },
+            numbered(
+                "XC",
+                [
+                    [:], ["setting": "Community"], ["end_date": "2024-01-04"], ["service": String(repeating: "s", count: 201)],
+                    ["setting": "mental_health", "end_date": "2024-01-05"],
+                ] + identityWarnings))
+    }
+}
