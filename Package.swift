@@ -129,7 +129,7 @@ let package = Package(
             swiftSettings: strict),
         // The event-scale stages as Spark plans: the contract's files read and checked where they lie.
         .target(
-            name: "SparkEngine", dependencies: ["SparkConnect", "ArrowIPC", "Ingest", "Outputs", "PHMCore"],
+            name: "SparkEngine", dependencies: ["SparkConnect", "ArrowIPC", "Ingest", "Identity", "Outputs", "PHMCore"],
             swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
@@ -212,7 +212,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SparkEngineTests",
-            dependencies: ["SparkEngine", "SparkConnect", "Ingest", "Outputs", "Synthesis", "TestSupport"],
+            dependencies: [
+                "SparkEngine", "SparkConnect", "Identity", "Ingest", "Outputs", "PHMCore", "Synthesis", "TestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),
         .testTarget(name: "FHIRTests", dependencies: ["FHIR"], exclude: ["validate_fhir.py"], swiftSettings: strict),

@@ -1,6 +1,8 @@
 import Foundation
+import Identity
 import Ingest
 import Outputs
+import PHMCore
 import SparkConnect
 import Synthesis
 import TestSupport
@@ -13,19 +15,27 @@ import Testing
 @Suite struct SparkIngestTests {
     static var session: SparkSession { SparkSession(try! SparkAddress(SparkTesting.address!)) }
 
+    /// Reads, checks and links one extract on Spark and in process: the reconciliation of every
+    /// file, the spine and the counts of the deterministic linkage rules are equal. Identities are
+    /// messy (NHS numbers missing and wrong, names and addresses changed), so every rule links.
     @Test(.enabled(if: SparkTesting.address != nil, "needs the test Spark Connect server (scripts/test)"))
-    func reconcilesAsTheInProcessReaderDoes() async throws {
+    func readsAndLinksAsTheInProcessEngineDoes() async throws {
         let folder = temporaryFolder("spark-ingest")
         defer { try? FileManager.default.removeItem(at: folder) }
         var options = SynthesisOptions(people: 1_500, seed: 7)
         options.faultRate = 0.002
+        options.identities = .messy
         _ = try SyntheticHealthSystem.write(options, to: folder)
         try Self.addHostileRows(to: folder)
 
-        let inProcess = try ExtractReader(folder: folder).read().reconciliation
-        let onSpark = try await Self.session.connect { spark in
-            try await SparkIngest(folder: folder.path).reconcile(spark)
+        let extract = try ExtractReader(folder: folder).read()
+        let inProcess = extract.reconciliation
+        let (onSpark, linked) = try await Self.session.connect { spark in
+            let reports = try await SparkIngest(folder: folder.path).reconcile(spark)
+            let present = Set(reports.filter(\.present).map(\.file))
+            return (reports, try await SparkLinkage(asOf: options.asOf).link(spark, present: present))
         }
+        try Self.expectLinkage(linked, equalTo: extract, asOf: options.asOf)
         #expect(onSpark.map(\.file) == inProcess.map(\.file))
         var rules = Set<String>(), warnings = Set<String>()
         for (spark, local) in zip(onSpark, inProcess) {
@@ -45,6 +55,43 @@ import Testing
         let csvRules = Set(Rule.allCases.map(\.rawValue)).subtracting(["json_syntax", "resource_type", "line_length"])
         #expect(rules == csvRules, "rules not exercised: \(csvRules.subtracting(rules))")
         #expect(warnings == Set(Warning.allCases.map(\.rawValue)).subtracting(["cost_missing"]))
+    }
+
+    static func expectLinkage(_ spark: SparkLinkage.Counts, equalTo extract: Extract, asOf: Day) throws {
+        let spine = Spine(patients: extract.patients, asOf: asOf)
+        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
+        #expect(spark.registrations == extract.patients.count)
+        #expect(spark.persons == spine.count)
+        let withoutNHS = (0..<spine.count).filter { extract.patients.nhsNumber[Int(spine.registrationOfPerson[$0])] == 0 }
+        #expect(spark.personsWithoutValidNHSNumber == withoutNHS.count)
+        var bySource: [String: LinkageCounts] = [:]
+        for row in 0..<extract.care.count {
+            let file =
+                switch extract.care.kind[row] {
+                case .aeAttendance: "ae_attendances.csv"
+                case .outpatientAttended, .outpatientDidNotAttend: "outpatient_appointments.csv"
+                case .electiveAdmission, .emergencyAdmission, .maternityAdmission, .otherAdmission: "inpatient_spells.csv"
+                default: "care_contacts.csv"
+                }
+            bySource[file, default: LinkageCounts()].records += 1
+            bySource[file, default: LinkageCounts()].byRule[linkage.rule[row].name, default: 0] += 1
+            if linkage.nhsConflict[row] { bySource[file, default: LinkageCounts()].nhsNumberConflicts += 1 }
+        }
+        #expect(Set(spark.bySource.keys) == Set(bySource.keys))
+        var rules = Set<String>()
+        for (file, local) in bySource {
+            let counts = spark.bySource[file]
+            #expect(counts?.records == local.records, "\(file) records")
+            #expect(counts?.byRule == local.byRule, "\(file) by rule")
+            #expect(counts?.nhsNumberConflicts == local.nhsNumberConflicts, "\(file) conflicts")
+            rules.formUnion(local.byRule.keys)
+        }
+        // Every deterministic rule linked someone, and some records were left to match weights.
+        let deterministic: [LinkRule] = [
+            .nhsNumberAndBirth, .nhsNumberAndName, .birthSexNamePostcode, .birthSexPostcodeInitial, .birthSexNames, .unlinked,
+        ]
+        #expect(rules == Set(deterministic.map(\.name)), "\(rules)")
+        #expect(bySource.values.reduce(0) { $0 + $1.nhsNumberConflicts } > 0)
     }
 
     /// A file the contract needs, missing; one it does not, missing; a header without a column.

@@ -1,0 +1,159 @@
+import ArrowIPC
+import Identity
+import Ingest
+import Outputs
+import PHMCore
+import SparkConnect
+
+/// The GP spine and the deterministic linkage rules as Spark plans, over the accepted rows
+/// `SparkIngest` leaves: registrations grouped into persons by valid NHS number, each person
+/// described by their registration at as-of, and every secondary and community care record linked
+/// by the rules of `Linker`, in its order. The counts equal `LinkageReport`'s for those rules; the
+/// match-weight stage, which follows for the records they leave unlinked, runs in process.
+public struct SparkLinkage: Sendable {
+    public let asOf: Day
+
+    public init(asOf: Day) {
+        self.asOf = asOf
+    }
+
+    /// What the spine and the rules come to: the spine's sizes, and each care file's records,
+    /// counts by rule and NHS number conflicts.
+    public struct Counts: Sendable {
+        public var registrations = 0
+        public var persons = 0
+        public var personsWithoutValidNHSNumber = 0
+        public var bySource: [String: LinkageCounts] = [:]
+    }
+
+    static let careFiles = [
+        InputContract.inpatientSpells, InputContract.aeAttendances, InputContract.outpatientAppointments,
+        InputContract.careContacts,
+    ]
+
+    /// Links the care files present (`present` names them) to the spine; leaves the views `spine`
+    /// (person key, attributes) and `linked` (care file, record id, person key, rule) in the session.
+    public func link(_ spark: SparkSession.Connection, present: Set<String>) async throws -> Counts {
+        typealias C = SQLCheck
+        let c = FileChecks.column
+        // Identity fields as the reader keeps them: a valid NHS number or none, names reduced to
+        // upper-case ASCII letters, a valid postcode normalised or none.
+        func nhs(_ table: String) -> String {
+            "IF(\(C.nhsMalformed("\(table).\(c("nhs_number"))")) OR \(C.nhsBadCheck("\(table).\(c("nhs_number"))")) OR \(table).\(c("nhs_number")) = '', NULL, \(table).\(c("nhs_number")))"
+        }
+        func name(_ x: String) -> String { "regexp_replace(\(C.upperASCII(x)), '[^A-Z]', '')" }
+        func postcode(_ x: String) -> String {
+            "IF(\(x) = '' OR \(C.badPostcode(x)), '', \(C.upperASCII("replace(\(x), ' ', '')")))"
+        }
+        let day = asOf.description
+        try await spark.createView(
+            "registrations",
+            query: """
+                SELECT p.id, \(nhs("p")) AS nhs, p.\(c("date_of_birth")) AS dob, p.\(c("sex")) AS sex,
+                       \(name("p.\(c("family_name"))")) AS family, \(name("p.\(c("given_name"))")) AS given,
+                       \(postcode("p.\(c("postcode"))")) AS postcode, p.\(c("registered_from")) AS registered_from,
+                       (p.\(c("registered_from")) <= :asOf AND (p.\(c("registered_to")) = '' OR :asOf < p.\(c("registered_to")))) AS covers
+                FROM accepted_patients p
+                """, SparkIngest.parameters.merging(["asOf": .string(day)]) { $1 })
+        // A person: the registrations that share a valid NHS number, or one registration without.
+        try await spark.createView(
+            "registrations_keyed",
+            query: "SELECT *, IF(nhs IS NULL, concat('r', CAST(id AS STRING)), concat('n', nhs)) AS person FROM registrations")
+        // Described by the first registration covering as-of, else the latest to start (the first
+        // in the file among equals).
+        try await spark.createView(
+            "spine",
+            query: """
+                SELECT person, nhs, dob AS birth, sex, family FROM (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY person ORDER BY covers DESC, IF(covers, id, NULL), registered_from DESC, id) AS k
+                    FROM registrations_keyed)
+                WHERE k = 1
+                """)
+        // The demographic keys of every registration, old names and addresses included: a key two
+        // persons share links no one.
+        func index(_ view: String, _ key: String, where condition: String) async throws {
+            try await spark.createView(
+                view,
+                query: """
+                    SELECT \(key), IF(count(DISTINCT person) = 1, min(person), NULL) AS person
+                    FROM (SELECT *, substring(given, 1, 1) AS initial FROM registrations_keyed)
+                    WHERE \(condition) GROUP BY \(key)
+                    """)
+        }
+        try await index("by_full", "dob, sex, family, postcode", where: "family <> '' AND postcode <> ''")
+        try await index("by_initial", "dob, sex, postcode, initial", where: "postcode <> '' AND given <> ''")
+        try await index("by_names", "dob, sex, family, given", where: "family <> '' AND given <> ''")
+
+        var counts = Counts()
+        let spine = try await spark.query(
+            """
+            SELECT count(*) AS registrations, count(DISTINCT person) AS persons,
+                   count_if(nhs IS NULL) AS without_nhs FROM registrations_keyed
+            """)
+        counts.registrations = Int(try SparkIngest.integer(spine, "registrations"))
+        counts.persons = Int(try SparkIngest.integer(spine, "persons"))
+        counts.personsWithoutValidNHSNumber = Int(try SparkIngest.integer(spine, "without_nhs"))
+
+        let files = Self.careFiles.filter { present.contains($0.name) }
+        guard !files.isEmpty else { return counts }
+        let care = files.map { spec in
+            """
+            SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(nhs("a")) AS nhs,
+                   IF(a.\(c("date_of_birth")) = '' OR \(C.badDate("a.\(c("date_of_birth"))")), NULL, a.\(c("date_of_birth"))) AS dob,
+                   IF(a.\(c("sex")) IN ('M', 'F', 'I', 'U'), a.\(c("sex")), NULL) AS sex,
+                   \(name("a.\(c("family_name"))")) AS family, \(name("a.\(c("given_name"))")) AS given,
+                   \(postcode("a.\(c("postcode"))")) AS postcode
+            FROM accepted_\(SparkIngest.viewName(spec)) a
+            """
+        }
+        try await spark.createView("care", query: care.joined(separator: " UNION ALL "), SparkIngest.parameters)
+        // The rules in `Linker.link`'s order: the NHS number with the date of birth, or with the
+        // family name and sex (else a conflict, and the demographic rules are tried); then, with a
+        // date of birth and a sex, the three demographic keys.
+        let rules = LinkRule.allCases.map(\.name)
+        func rule(_ r: LinkRule) -> String { "'\(r.name)'" }
+        try await spark.createView(
+            "linked",
+            query: """
+                SELECT file, record_id,
+                       CASE WHEN n.person IS NOT NULL AND r.dob = n.birth THEN n.person
+                            WHEN n.person IS NOT NULL AND r.family <> '' AND r.family = n.family AND r.sex = n.sex THEN n.person
+                            WHEN r.dob IS NULL OR r.sex IS NULL THEN NULL
+                            WHEN r.family <> '' AND r.postcode <> '' AND f.person IS NOT NULL THEN f.person
+                            WHEN r.postcode <> '' AND r.given <> '' AND i.person IS NOT NULL THEN i.person
+                            WHEN r.family <> '' AND r.given <> '' AND m.person IS NOT NULL THEN m.person END AS person,
+                       CASE WHEN n.person IS NOT NULL AND r.dob = n.birth THEN \(rule(.nhsNumberAndBirth))
+                            WHEN n.person IS NOT NULL AND r.family <> '' AND r.family = n.family AND r.sex = n.sex THEN \(rule(.nhsNumberAndName))
+                            WHEN r.dob IS NULL OR r.sex IS NULL THEN \(rule(.unlinked))
+                            WHEN r.family <> '' AND r.postcode <> '' AND f.person IS NOT NULL THEN \(rule(.birthSexNamePostcode))
+                            WHEN r.postcode <> '' AND r.given <> '' AND i.person IS NOT NULL THEN \(rule(.birthSexPostcodeInitial))
+                            WHEN r.family <> '' AND r.given <> '' AND m.person IS NOT NULL THEN \(rule(.birthSexNames))
+                            ELSE \(rule(.unlinked)) END AS rule,
+                       (n.person IS NOT NULL AND NOT coalesce(r.dob = n.birth, false)
+                        AND NOT (r.family <> '' AND r.family = n.family AND coalesce(r.sex = n.sex, false))) AS conflict
+                FROM care r
+                LEFT JOIN spine n ON r.nhs = n.nhs
+                LEFT JOIN by_full f ON r.dob = f.dob AND r.sex = f.sex AND r.family = f.family AND r.postcode = f.postcode
+                LEFT JOIN by_initial i ON r.dob = i.dob AND r.sex = i.sex AND r.postcode = i.postcode
+                    AND substring(r.given, 1, 1) = i.initial
+                LEFT JOIN by_names m ON r.dob = m.dob AND r.sex = m.sex AND r.family = m.family AND r.given = m.given
+                """)
+        let table = try await spark.query(
+            "SELECT file, rule, count(*) AS n, count_if(conflict) AS conflicts FROM linked GROUP BY file, rule")
+        guard case .strings(let fileColumn) = try table.column("file").values,
+            case .strings(let ruleColumn) = try table.column("rule").values
+        else { throw SparkError.result("linkage counts of an unexpected type") }
+        for row in 0..<table.rowCount {
+            guard let file = fileColumn[row], let rule = ruleColumn[row], rules.contains(rule) else {
+                throw SparkError.result("a linkage count without its file or rule")
+            }
+            let n = Int(try SparkIngest.integer(table, "n", row: row))
+            counts.bySource[file, default: LinkageCounts()].records += n
+            counts.bySource[file, default: LinkageCounts()].byRule[rule, default: 0] += n
+            counts.bySource[file, default: LinkageCounts()].nhsNumberConflicts +=
+                Int(try SparkIngest.integer(table, "conflicts", row: row))
+        }
+        return counts
+    }
+}
