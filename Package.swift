@@ -180,7 +180,8 @@ let package = Package(
             name: "phm-bench",
             dependencies: [
                 "CLI", "Cohorts", "Evaluation", "Identity", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage",
-                "Synthesis", "Web", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Synthesis", "Web", "SparkConnect", "SparkEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks", exclude: ["splink_linkage.py", "duckdb_spine.py"], swiftSettings: strict),
         // The parsers under libFuzzer (scripts/fuzz), or replaying a corpus when built plainly.

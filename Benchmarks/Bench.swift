@@ -9,6 +9,7 @@ import Outputs
 import PHMCore
 import Pipeline
 import Risk
+import SparkConnect
 import Storage
 import Synthesis
 
@@ -71,6 +72,15 @@ struct Bench: ParsableCommand {
             help: "Time only reading the synthetic system, written as a FHIR Bulk Data export and as CSV.")
         var fhirOnly = false
 
+        @Option(
+            name: .customLong("spark"),
+            help:
+                "Time only reading, checking and linking the extracts on this Spark Connect server (spark://HOST:PORT, started by scripts/spark), beside the same work in process.")
+        var spark: String?
+
+        @Option(name: .customLong("spark-cores"), help: "With --spark, the cores the server computes on (for the figures per core).")
+        var sparkCores = 2
+
         func validate() throws {
             if scaling, jsonOnly || linkageOnly || spineOnly || fhirOnly || cohortsOnly || evaluationOnly {
                 throw ValidationError("--scaling runs the whole benchmark at each size: leave out the --...-only options")
@@ -80,6 +90,11 @@ struct Bench: ParsableCommand {
         func run() throws {
             if scaling { return try ScalingBench.run(arguments: Array(CommandLine.arguments.dropFirst())) }
             if jsonOnly { return try JSONBench.run() }
+            if let spark {
+                return try SparkBench.run(
+                    population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers,
+                    address: try SparkAddress(spark), cores: sparkCores)
+            }
             if linkageOnly {
                 return try LinkageBench.run(
                     population.synthesis(asOf: SyntheticHealthSystem.defaultAsOf), dir: dir, workers: pipeline.workers,

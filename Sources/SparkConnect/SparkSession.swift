@@ -94,7 +94,17 @@ public struct SparkSession: Sendable {
             target: .dns(host: address.host, port: address.port), transportSecurity: .plaintext)
         do {
             return try await withGRPCClient(transport: transport) { client in
-                try await body(Connection(session: self, client: Spark_Connect_SparkConnectService.Client(wrapping: client)))
+                let spark = Spark_Connect_SparkConnectService.Client(wrapping: client)
+                let connection = Connection(session: self, client: spark)
+                let result: T
+                do {
+                    result = try await body(connection)
+                } catch {
+                    await connection.release()
+                    throw error
+                }
+                await connection.release()
+                return result
             }
         } catch let error as RPCError {
             throw SparkSession.mapped(error)
@@ -155,6 +165,22 @@ public struct SparkSession: Sendable {
             var relation = Spark_Connect_Relation()
             relation.read = Spark_Connect_Read.with { $0.dataSource = read }
             try await createView(name, of: relation)
+        }
+
+        /// Keeps a view's rows in the cluster's memory (spilling to disk) once the next query
+        /// computes them, so the queries after it do not compute them again.
+        public func cache(_ view: String) async throws {
+            _ = try await query("CACHE LAZY TABLE \(view)")
+        }
+
+        /// Ends the session on the server, letting go of its views and cached rows at once rather
+        /// than when the server's session timeout comes; a failure here changes nothing.
+        func release() async {
+            var request = Spark_Connect_ReleaseSessionRequest()
+            request.sessionID = session.sessionID
+            request.userContext = Spark_Connect_UserContext.with { $0.userID = "phm" }
+            request.clientType = "phm"
+            _ = try? await client.releaseSession(request: ClientRequest(message: request)) { _ in }
         }
 
         /// Registers a query's result as a temporary view, so later queries can name it.

@@ -32,7 +32,8 @@ public struct SparkLinkage: Sendable {
     ]
 
     /// Links the care files present (`present` names them) to the spine; leaves the views `spine`
-    /// (person key, attributes) and `linked` (care file, record id, person key, rule) in the session.
+    /// (person key, attributes) and `linked` (care file, record id, day, cost, setting, kind,
+    /// person key, rule) in the session.
     public func link(_ spark: SparkSession.Connection, present: Set<String>) async throws -> Counts {
         typealias C = SQLCheck
         let c = FileChecks.column
@@ -49,16 +50,17 @@ public struct SparkLinkage: Sendable {
         try await spark.createView(
             "registrations",
             query: """
-                SELECT p.id, \(nhs("p")) AS nhs, p.\(c("date_of_birth")) AS dob, p.\(c("sex")) AS sex,
+                SELECT p.id, p.\(c("patient_id")) AS patient_id, \(nhs("p")) AS nhs, p.\(c("date_of_birth")) AS dob, p.\(c("sex")) AS sex,
                        \(name("p.\(c("family_name"))")) AS family, \(name("p.\(c("given_name"))")) AS given,
                        \(postcode("p.\(c("postcode"))")) AS postcode, p.\(c("registered_from")) AS registered_from,
                        (p.\(c("registered_from")) <= :asOf AND (p.\(c("registered_to")) = '' OR :asOf < p.\(c("registered_to")))) AS covers
                 FROM accepted_patients p
                 """, SparkIngest.parameters.merging(["asOf": .string(day)]) { $1 })
-        // A person: the registrations that share a valid NHS number, or one registration without.
+        // A person: the registrations that share a valid NHS number, or one registration without,
+        // keyed by the number or by the registration's patient id (unique among accepted rows).
         try await spark.createView(
             "registrations_keyed",
-            query: "SELECT *, IF(nhs IS NULL, concat('r', CAST(id AS STRING)), concat('n', nhs)) AS person FROM registrations")
+            query: "SELECT *, IF(nhs IS NULL, concat('p', patient_id), concat('n', nhs)) AS person FROM registrations")
         // Described by the first registration covering as-of, else the latest to start (the first
         // in the file among equals).
         try await spark.createView(
@@ -97,9 +99,26 @@ public struct SparkLinkage: Sendable {
 
         let files = Self.careFiles.filter { present.contains($0.name) }
         guard !files.isEmpty else { return counts }
+        // With each record's day, cost (the reader's 32-bit value), setting and kind, so what
+        // counts use and cost reads the links once.
+        func activity(_ spec: FileSpec) -> String {
+            let cost = "CAST(CAST(a.\(c("cost")) AS FLOAT) AS DOUBLE) AS cost"
+            switch spec.name {
+            case InputContract.inpatientSpells.name:
+                return
+                    "a.\(c("admission_date")) AS day, \(cost), 'apc' AS setting, CASE substring(a.\(c("admission_method")), 1, 1) WHEN '1' THEN 'elective' WHEN '2' THEN 'emergency' ELSE 'admission' END AS kind"
+            case InputContract.aeAttendances.name:
+                return "a.\(c("arrival_date")) AS day, \(cost), 'ae' AS setting, 'ae' AS kind"
+            case InputContract.outpatientAppointments.name:
+                return
+                    "a.\(c("appointment_date")) AS day, \(cost), 'outpatient' AS setting, IF(a.\(c("attended")) = 'Y', 'attended', 'dna') AS kind"
+            default:
+                return "a.\(c("start_date")) AS day, \(cost), a.\(c("setting")) AS setting, 'contact' AS kind"
+            }
+        }
         let care = files.map { spec in
             """
-            SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(nhs("a")) AS nhs,
+            SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(activity(spec)), \(nhs("a")) AS nhs,
                    IF(a.\(c("date_of_birth")) = '' OR \(C.badDate("a.\(c("date_of_birth"))")), NULL, a.\(c("date_of_birth"))) AS dob,
                    IF(a.\(c("sex")) IN ('M', 'F', 'I', 'U'), a.\(c("sex")), NULL) AS sex,
                    \(name("a.\(c("family_name"))")) AS family, \(name("a.\(c("given_name"))")) AS given,
@@ -116,7 +135,7 @@ public struct SparkLinkage: Sendable {
         try await spark.createView(
             "linked",
             query: """
-                SELECT file, record_id,
+                SELECT file, record_id, day, cost, setting, kind,
                        CASE WHEN n.person IS NOT NULL AND r.dob = n.birth THEN n.person
                             WHEN n.person IS NOT NULL AND r.family <> '' AND r.family = n.family AND r.sex = n.sex THEN n.person
                             WHEN r.dob IS NULL OR r.sex IS NULL THEN NULL

@@ -3,6 +3,7 @@ import Identity
 import Ingest
 import Outputs
 import PHMCore
+import Pipeline
 import SparkConnect
 import Synthesis
 import TestSupport
@@ -30,12 +31,15 @@ import Testing
 
         let extract = try ExtractReader(folder: folder).read()
         let inProcess = extract.reconciliation
-        let (onSpark, linked) = try await Self.session.connect { spark in
+        let window = DayWindow.months(12, before: options.asOf)
+        let (onSpark, linked, use) = try await Self.session.connect { spark in
             let reports = try await SparkIngest(folder: folder.path).reconcile(spark)
             let present = Set(reports.filter(\.present).map(\.file))
-            return (reports, try await SparkLinkage(asOf: options.asOf).link(spark, present: present))
+            let linked = try await SparkLinkage(asOf: options.asOf).link(spark, present: present)
+            return (reports, linked, try await SparkUtilisation(window: window).facts(spark, present: present))
         }
         try Self.expectLinkage(linked, equalTo: extract, asOf: options.asOf)
+        try Self.expectUtilisation(use, equalTo: extract, window: window)
         #expect(onSpark.map(\.file) == inProcess.map(\.file))
         var rules = Set<String>(), warnings = Set<String>()
         for (spark, local) in zip(onSpark, inProcess) {
@@ -92,6 +96,49 @@ import Testing
         ]
         #expect(rules == Set(deterministic.map(\.name)), "\(rules)")
         #expect(bySource.values.reduce(0) { $0 + $1.nhsNumberConflicts } > 0)
+    }
+
+    /// Each person's use and cost on Spark against `Utilisation` over the population built from
+    /// the same deterministic links: counts equal, costs equal to 1 part in 10^9 (sums of the same
+    /// 32-bit costs in another order).
+    static func expectUtilisation(_ facts: SparkUtilisation.Facts, equalTo extract: Extract, window: DayWindow) throws {
+        let spine = Spine(patients: extract.patients, asOf: window.end)
+        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
+        let population = PopulationBuilder.build(
+            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
+            asOf: window.end)
+        let use = Utilisation(population, window: window, workers: 2)
+        let row = Dictionary(uniqueKeysWithValues: facts.person.enumerated().map { ($1, $0) })
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(a), abs(b)) }
+        var differences: [String] = []
+        var used = 0
+        for p in 0..<spine.count {
+            let r = Int(spine.registrationOfPerson[p])
+            let nhs = extract.patients.nhsNumber[r]
+            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
+            let k = row[key]
+            if k != nil { used += 1 }
+            func count(_ values: [Int64]) -> Int64 { k.map { values[$0] } ?? 0 }
+            func sum(_ values: [Double]) -> Double { k.map { values[$0] } ?? 0 }
+            var same =
+                count(facts.aeAttendances) == Int64(use.aeAttendances[p])
+                && count(facts.outpatientAttendances) == Int64(use.outpatientAttendances[p])
+                && count(facts.electiveAdmissions) == Int64(use.electiveAdmissions[p])
+                && count(facts.emergencyAdmissions) == Int64(use.emergencyAdmissions[p])
+                && count(facts.prescriptionTypes) == Int64(use.prescriptionTypes[p])
+                && close(sum(facts.apcCost), use.apcCost[p]) && close(sum(facts.emergencyCost), use.emergencyCost[p])
+            for s in CareSetting.allCases {
+                same = same && close(sum(facts.costBySetting[Int(s.rawValue)]), use.costBySetting[Int(s.rawValue)][p])
+            }
+            for k in CareSetting.careContactSettings.indices {
+                same = same && count(facts.careContacts[k]) == Int64(use.careContacts[k][p])
+            }
+            if !same { differences.append(key) }
+        }
+        #expect(differences.isEmpty, "\(differences.count) people differ, first \(differences.prefix(3))")
+        #expect(used == facts.person.count, "every person with use on Spark is a person of the spine")
+        #expect(used > 500)
+        #expect(use.emergencyAdmissions.reduce(0, +) > 100 && use.prescriptionTypes.reduce(0, +) > 1_000)
     }
 
     /// A file the contract needs, missing; one it does not, missing; a header without a column.

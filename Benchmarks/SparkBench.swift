@@ -1,0 +1,84 @@
+import CLI
+import Dispatch
+import Foundation
+import Identity
+import Ingest
+import Outputs
+import PHMCore
+import SparkConnect
+import SparkEngine
+import Synthesis
+
+/// Reading, checking and linking the extracts on a Spark Connect server (`SparkIngest`,
+/// `SparkLinkage`) beside the same work in process, on the same files: the seconds of each, the
+/// rows each second and per core, and whether every count agrees.
+enum SparkBench {
+    static func run(_ options: SynthesisOptions, dir: String, workers: Int, address: SparkAddress, cores: Int) throws {
+        let folder = options.benchFolder(in: dir)
+        let marker = URL(fileURLWithPath: folder).appendingPathComponent("ground-truth/persons.csv")
+        if !FileManager.default.fileExists(atPath: marker.path) { _ = try Console.synthesise(options, out: folder) }
+        let path = URL(fileURLWithPath: folder).standardizedFileURL.path
+        let asOf = options.asOf
+
+        var start = Date()
+        let extract = try ExtractReader(folder: URL(fileURLWithPath: folder), workers: workers).read()
+        let readSeconds = Date().timeIntervalSince(start)
+        start = Date()
+        let spine = Spine(patients: extract.patients, asOf: asOf)
+        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: workers)
+        let linkSeconds = Date().timeIntervalSince(start)
+
+        let session = SparkSession(address)
+        let (reports, counts, sparkRead, sparkLink) = try blocking {
+            try await session.connect { spark in
+                var start = Date()
+                let reports = try await SparkIngest(folder: path).reconcile(spark)
+                let read = Date().timeIntervalSince(start)
+                start = Date()
+                let present = Set(reports.filter(\.present).map(\.file))
+                let counts = try await SparkLinkage(asOf: asOf).link(spark, present: present)
+                return (reports, counts, read, Date().timeIntervalSince(start))
+            }
+        }
+        let rows = extract.reconciliation.reduce(0) { $0 + $1.rowsIn }
+        let agree =
+            zip(reports, extract.reconciliation).allSatisfy {
+                $0.rowsIn == $1.rowsIn && $0.accepted == $1.accepted && $0.quarantinedByRule == $1.quarantinedByRule
+                    && $0.warnings == $1.warnings
+            } && counts.persons == spine.count
+        var linkedInProcess = 0
+        for rule in linkage.rule where rule != .unlinked { linkedInProcess += 1 }
+        let linkedOnSpark = counts.bySource.values.reduce(0) { $0 + $1.linked }
+        print(
+            "\(Console.number(rows)) rows, \(String(format: "%.0f", Double(extract.bytes) / 1e6)) MB, \(Console.number(spine.count)) people, \(Console.number(extract.care.count)) care records"
+        )
+        print("")
+        print("| stage | in process, s (\(workers) workers) | Spark local, s (\(cores) cores) | Spark, microseconds per row per core |")
+        print("|---|---|---|---|")
+        print(
+            String(
+                format: "| read and check (9 files) | %.2f | %.2f | %.1f |", readSeconds, sparkRead,
+                sparkRead * Double(cores) / Double(rows) * 1e6))
+        print(
+            String(
+                format: "| spine and deterministic linkage | %.2f | %.2f | %.1f (per care record) |", linkSeconds, sparkLink,
+                sparkLink * Double(cores) / Double(max(1, extract.care.count)) * 1e6))
+        print("")
+        print("counts agree: \(agree && linkedOnSpark == linkedInProcess ? "yes" : "NO")")
+    }
+
+    /// The result of async work, handed to the waiting thread after a semaphore.
+    final class Box<T>: @unchecked Sendable { var result: Result<T, any Error>? }
+
+    /// Waits for async work from the benchmark's synchronous command.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
