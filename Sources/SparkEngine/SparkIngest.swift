@@ -125,7 +125,7 @@ public struct SparkIngest: Sendable {
         try await spark.createView(
             "ranked_\(name)", query: "SELECT *, \(rank) AS key_rank FROM failures_\(name)", Self.parameters)
         try await spark.createView(
-            "accepted_\(Self.viewName(spec))",
+            "accepted_\(name)",
             query: "SELECT * FROM ranked_\(name) WHERE failed_at = \(FileChecks.passed) AND key_rank = 1")
 
         // Counts by first failure, with each warning counted where the row reached it.
