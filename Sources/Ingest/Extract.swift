@@ -100,23 +100,7 @@ public struct ExtractReader: Sendable {
         let extras = areaColumns?.extras ?? []
         let kept = extras.indices.filter { !extras[$0].name.isEmpty }
         extract.areas.indicatorNames = kept.map { extras[$0].name }
-        // Each indicator multiplies the inequality tables, so there are few of them; their names
-        // become output, cohort and query names, so they must be plain.
-        if extract.areas.indicatorNames.count > Areas.maximumIndicators {
-            throw UnusableInput(
-                file: InputContract.areas.name,
-                problem:
-                    "has \(extract.areas.indicatorNames.count) further columns, more than the \(Areas.maximumIndicators) area indicators a run keeps",
-                remedy:
-                    "Keep the area indicators to be analysed (at most \(Areas.maximumIndicators)) and remove the other columns.")
-        }
-        if let name = extract.areas.indicatorNames.first(where: { !Areas.isUsableIndicatorName($0) }) {
-            throw UnusableInput(
-                file: InputContract.areas.name, problem: "has a column '\(name.prefix(60))' that cannot name an area indicator",
-                remedy:
-                    "Name each further column with lower-case letters, digits and underscores, starting with a letter (at most 40 characters), or remove it; see docs/input-contract.md."
-            )
-        }
+        try ColumnMap.checkIndicators(extract.areas.indicatorNames)
         extract.areas.indicators = kept.map { k in areas.indicatorRows.map { $0[k] } }
         for (i, code) in areas.code.enumerated() { refs.areas.insert(code, value: Int32(i)) }
 

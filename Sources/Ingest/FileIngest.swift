@@ -55,6 +55,27 @@ public struct ColumnMap: Sendable {
             fieldCount: names.count)
     }
 
+    /// The area indicators a file's further columns name (those with a name): each multiplies the
+    /// inequality tables, so there are few of them; their names become output, cohort and query
+    /// names, so they must be plain.
+    public static func checkIndicators(_ names: [String]) throws(UnusableInput) {
+        if names.count > Areas.maximumIndicators {
+            throw UnusableInput(
+                file: InputContract.areas.name,
+                problem:
+                    "has \(names.count) further columns, more than the \(Areas.maximumIndicators) area indicators a run keeps",
+                remedy:
+                    "Keep the area indicators to be analysed (at most \(Areas.maximumIndicators)) and remove the other columns.")
+        }
+        if let name = names.first(where: { !Areas.isUsableIndicatorName($0) }) {
+            throw UnusableInput(
+                file: InputContract.areas.name, problem: "has a column '\(name.prefix(60))' that cannot name an area indicator",
+                remedy:
+                    "Name each further column with lower-case letters, digits and underscores, starting with a letter (at most 40 characters), or remove it; see docs/input-contract.md."
+            )
+        }
+    }
+
     init(positions: [Int], extras: [(name: String, position: Int)], fieldCount: Int) {
         self.positions = positions
         self.extras = extras

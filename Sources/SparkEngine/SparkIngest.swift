@@ -10,8 +10,8 @@ import SparkConnect
 ///
 /// Spark reads a file where it lies (a path or URI the server can reach), one record per line.
 /// Differences from the in-process reader, which the docs list: a line break inside a quoted field
-/// (which RFC 4180 allows) ends the record there, so both parts are quarantined; and a file holding
-/// U+FFFD, the character Spark puts for bytes that are not UTF-8, is refused as not UTF-8.
+/// (which RFC 4180 allows) ends the record there, so both parts are quarantined; and a second byte
+/// order mark after the first is read past.
 public struct SparkIngest: Sendable {
     /// The folder of extracts as the Spark server sees it.
     public let folder: String
@@ -56,9 +56,9 @@ public struct SparkIngest: Sendable {
         let size = try await spark.query("SELECT length FROM file_\(name)")
         let head = try await spark.query(
             """
-            SELECT min(id) AS first, count_if(value RLIKE :nul) AS nuls, count_if(instr(value, :replacement) > 0) AS replaced
+            SELECT min(id) AS first, count_if(value RLIKE :nul) AS nuls, count_if(NOT is_valid_utf8(value)) AS invalid
             FROM lines_\(name)
-            """, Self.parameters.merging(["replacement": .string("\u{FFFD}")]) { $1 })
+            """, Self.parameters)
         guard case .integers(let firsts) = try head.column("first").values, let firstID = firsts.first, let first = firstID else {
             throw UnusableInput(
                 file: spec.name, problem: "is empty (it has no header row)",
@@ -69,26 +69,32 @@ public struct SparkIngest: Sendable {
                 file: spec.name, problem: "is not CSV text (it holds a NUL byte)",
                 remedy: "Export the extract as UTF-8 CSV; see docs/input-contract.md.")
         }
-        if try Self.integer(head, "replaced") > 0 {
+        // The text source keeps a line's bytes as they are, so a byte that is not UTF-8 is still there to find.
+        if try Self.integer(head, "invalid") > 0 {
             throw UnusableInput(
-                file: spec.name, problem: "is not UTF-8 (Spark read bytes it could not decode)",
+                file: spec.name, problem: "is not UTF-8",
                 remedy: "Re-export the file as UTF-8 (for example with iconv -f WINDOWS-1252 -t UTF-8).")
         }
         let headerRow = try await spark.query("SELECT value FROM lines_\(name) WHERE id = :first", ["first": .integer(first)])
         guard case .strings(let headers) = try headerRow.column("value").values, let header = headers.first ?? nil else {
             throw SparkError.result("\(spec.name): no header row came back")
         }
+        // The text source has already dropped a byte order mark at the start of the file.
         var line = header
-        if line.hasPrefix("\u{FEFF}") { line.removeFirst() }
         if line.hasSuffix("\r") { line.removeLast() }
         let map = try ColumnMap(header: line, spec: spec)
+        if spec.name == InputContract.areas.name {
+            try ColumnMap.checkIndicators(map.extras.map(\.name).filter { !$0.isEmpty })
+        }
         let extras = spec.keepsExtraColumns ? map.extras : []
         let checks = FileChecks.forFile(spec, extras: extras.count)
 
         // Each record's fields, unquoted, by contract column (empty where an optional column is absent).
         let columns =
             spec.columns.enumerated().map { k, column in
-                "coalesce(try_element_at(fields, \(map[k] + 1)), '') AS \(FileChecks.column(column.name))"
+                map[k] < 0
+                    ? "'' AS \(FileChecks.column(column.name))"
+                    : "coalesce(try_element_at(fields, \(map[k] + 1)), '') AS \(FileChecks.column(column.name))"
             } + extras.enumerated().map { k, extra in "coalesce(try_element_at(fields, \(extra.position + 1)), '') AS x_\(k)" }
         try await spark.createView(
             "records_\(name)",

@@ -39,8 +39,10 @@ public struct SparkLinkage: Sendable {
         let c = FileChecks.column
         // Identity fields as the reader keeps them: a valid NHS number or none, names reduced to
         // upper-case ASCII letters, a valid postcode normalised or none.
+        // 0000000000 passes the check, but the reader keeps a number as 0 for none.
         func nhs(_ table: String) -> String {
-            "IF(\(C.nhsMalformed("\(table).\(c("nhs_number"))")) OR \(C.nhsBadCheck("\(table).\(c("nhs_number"))")) OR \(table).\(c("nhs_number")) = '', NULL, \(table).\(c("nhs_number")))"
+            let x = "\(table).\(c("nhs_number"))"
+            return "IF(\(C.nhsMalformed(x)) OR \(C.nhsBadCheck(x)) OR \(x) IN ('', '0000000000'), NULL, \(x))"
         }
         func name(_ x: String) -> String { "regexp_replace(\(C.upperASCII(x)), '[^A-Z]', '')" }
         func postcode(_ x: String) -> String {
@@ -102,7 +104,8 @@ public struct SparkLinkage: Sendable {
         // With each record's day, cost (the reader's 32-bit value), setting and kind, so what
         // counts use and cost reads the links once.
         func activity(_ spec: FileSpec) -> String {
-            let cost = "CAST(CAST(a.\(c("cost")) AS FLOAT) AS DOUBLE) AS cost"
+            // As the reader rounds it: the decimal to a double, then to a 32-bit float.
+            let cost = "CAST(CAST(CAST(a.\(c("cost")) AS DOUBLE) AS FLOAT) AS DOUBLE) AS cost"
             switch spec.name {
             case InputContract.inpatientSpells.name:
                 return

@@ -169,6 +169,43 @@ import Testing
         } throws: { error in
             (error as? UnusableInput)?.problem.contains("NUL") == true
         }
+        // A byte of Windows-1252, not UTF-8: refused on both.
+        try Data([UInt8]("lsoa_code,imd_decile\nE01000001,3\nE01000002,4,Jos".utf8) + [0xE9, 0x0A]).write(
+            to: folder.appendingPathComponent("areas.csv"))
+        #expect(throws: UnusableInput.self) { try ExtractReader(folder: folder).read() }
+        await #expect {
+            try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        } throws: { error in
+            (error as? UnusableInput)?.problem == "is not UTF-8"
+        }
+        // A further column that cannot name an area indicator: refused on both, with one message.
+        try Data("lsoa_code,imd_decile,PM2.5\nE01000001,3,1\nE01000002,4,2\nE01000003,5,3\n".utf8).write(
+            to: folder.appendingPathComponent("areas.csv"))
+        let refusal = #expect(throws: UnusableInput.self) { try ExtractReader(folder: folder).read() }
+        await #expect {
+            try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        } throws: { error in
+            (error as? UnusableInput)?.problem == refusal?.problem
+        }
+    }
+
+    /// Optional columns a file leaves out read as empty on both: areas without imd_score, events
+    /// without value and unit.
+    @Test(.enabled(if: SparkTesting.address != nil, "needs the test Spark Connect server (scripts/test)"))
+    func readsFilesWithoutTheirOptionalColumns() async throws {
+        let folder = MinimalExtract.folder([
+            "areas.csv": "lsoa_code,imd_decile\nE01000001,1\nE01000002,5\nE01000003,10\nE01000004,11\n",
+            "gp_events.csv": "patient_id,event_date,code_system,code\nP1,2020-01-01,SNOMED,38341003\nP2,2020-01-01,SNOMED,1\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inProcess = try ExtractReader(folder: folder).read().reconciliation
+        let onSpark = try await Self.session.connect { spark in try await SparkIngest(folder: folder.path).reconcile(spark) }
+        for (spark, local) in zip(onSpark, inProcess) {
+            #expect(spark.rowsIn == local.rowsIn && spark.accepted == local.accepted, "\(local.file)")
+            #expect(spark.quarantinedByRule == local.quarantinedByRule, "\(local.file)")
+        }
+        #expect(onSpark.first { $0.file == "areas.csv" }?.quarantinedByRule == ["out_of_range": 1])
+        #expect(onSpark.first { $0.file == "gp_events.csv" }?.accepted == 1)
     }
 
     /// Rows for every rule and warning, appended to the synthetic files in each file's own column
@@ -253,6 +290,8 @@ import Testing
                 ["patient_id": "Q22", "registered_from": "2101-01-01"], ["patient_id": "Q23", "date_of_birth": "19501210"],
                 ["patient_id": "Q24", "postcode": "SW1A 1AA", "nhs_number": "4010232137"],
                 ["patient_id": "Q25", "nhs_number": "٤٠١٠٢٣٢١٣٧"], ["patient_id": "Q26", "postcode": "ſW1A 1AA"],
+                // Ten zeros pass the check but mean no number: two persons, not one.
+                ["patient_id": "Q28", "nhs_number": "0000000000"], ["patient_id": "Q29", "nhs_number": "0000000000"],
             ], raw: ["Q27,\"9434765919\",\"Ada \"\"Al\"\" \",Lovelace,1950-12-10,F,,,,\(practice),2000-01-01,,,N,extra"])
         try append(
             "gp_events.csv",
@@ -287,6 +326,7 @@ import Testing
         let identityWarnings: [[String: String]] = [
             ["nhs_number": "1"], ["nhs_number": "9434765918"], ["date_of_birth": "1950-13-01"], ["sex": "Z"],
             ["postcode": "NOT A CODE"], ["ethnic_category": "Q"], ["ethnic_category": "AA"], ["date_of_birth": "1850-01-01"],
+            ["nhs_number": "0000000000"],
         ]
         func numbered(_ prefix: String, _ rows: [[String: String]]) -> [[String: String]] {
             rows.enumerated().map { k, row in ["record_id": "\(prefix)\(k)"].merging(row) { $1 } }
