@@ -83,13 +83,13 @@ public struct ColumnMap: Sendable {
     }
 }
 
-/// A key value that must be unique within a file.
+/// A key value that must be unique within a file: unique as bytes, as the contract writes it.
 enum RowKey: Hashable, Sendable {
     case packed(PackedKey)
-    case text(String)
+    case bytes([UInt8])
 
     init(_ bytes: UnsafeRawBufferPointer) {
-        if let key = PackedKey(bytes) { self = .packed(key) } else { self = .text(Field.text(bytes)) }
+        if let key = PackedKey(bytes) { self = .packed(key) } else { self = .bytes(Array(bytes)) }
     }
 }
 

@@ -45,10 +45,11 @@ public struct PackedKey: Hashable, Sendable {
     }
 }
 
-/// Maps keys read from bytes to dense indices, packing short keys and falling back to strings.
+/// Maps keys read from bytes to dense indices, packing short keys and keeping longer ones as their
+/// bytes (not as strings: two strings that differ in their bytes can be equal as Unicode text).
 public struct KeyIndex: Sendable {
     private var packed: [PackedKey: Int32] = [:]
-    private var long: [String: Int32] = [:]
+    private var long: [[UInt8]: Int32] = [:]
 
     public init() {}
 
@@ -57,7 +58,7 @@ public struct KeyIndex: Sendable {
     @inline(__always)
     public func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
         if let key = PackedKey(bytes) { return packed[key] }
-        return long[String(decoding: bytes, as: UTF8.self)]
+        return long[Array(bytes)]
     }
 
     /// Inserts a key; returns false (and changes nothing) if it is already present.
@@ -68,9 +69,9 @@ public struct KeyIndex: Sendable {
             packed[key] = value
             return true
         }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard long[text] == nil else { return false }
-        long[text] = value
+        let key = Array(bytes)
+        guard long[key] == nil else { return false }
+        long[key] = value
         return true
     }
 

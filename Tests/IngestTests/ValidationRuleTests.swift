@@ -186,6 +186,25 @@ import Testing
         #expect(file.accepted == file.rowsIn - 1)
     }
 
+    /// Keys are compared as bytes: two long ids that are one as Unicode text (é as one character,
+    /// and e with a combining accent) are two records, and a patient id written the other way is
+    /// not the patient's.
+    @Test func longKeysAreComparedAsBytes() throws {
+        let composed = "P-long-patient-identifier-\u{E9}", decomposed = "P-long-patient-identifier-e\u{301}"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        let folder = MinimalExtract.folder([
+            "patients.csv": MinimalExtract.patients
+                + "\(composed),,Ada,Byron,1950-12-10,F,,E01000001,,A00001,2000-01-01,,,N\n"
+                + "\(decomposed),,Ada,Byron,1950-12-10,F,,E01000001,,A00001,2000-01-01,,,N\n",
+            "gp_events.csv": "patient_id,event_date,code_system,code,value,unit\n\(composed),2020-01-01,SNOMED,38341003,,\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let extract = try ExtractReader(folder: folder).read()
+        #expect(extract.patients.count == 5)
+        #expect(extract.quarantine.isEmpty, "\(extract.quarantine.map(\.rule))")
+        #expect(extract.clinical.registration == [3])
+    }
+
     @Test func redactsIdentifyingFieldsOutsideTheVault() throws {
         let bad = "P4,4010232137,Secretname,Hiddensurname,1950-02-30,F,SW1A 1AA,E01000001,,A00001,2000-01-01,,,N"
         let folder = MinimalExtract.folder(["patients.csv": MinimalExtract.patients + bad + "\n"])

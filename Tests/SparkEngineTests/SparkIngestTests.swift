@@ -344,7 +344,11 @@ import Testing
                     ["primary_procedure": "A01.1"], ["primary_procedure": "A011X"], ["discharge_date": "2023-12-31"],
                     ["cost": ""], ["admission_method": ""], ["primary_diagnosis": "j189"], ["primary_diagnosis": ""],
                     ["provider_code": "rqx"], ["secondary_diagnoses": "I10|"],
-                ] + identityWarnings) + [["record_id": "XS0"], ["record_id": "has space"], ["record_id": ""]])
+                ] + identityWarnings) + [
+                    ["record_id": "XS0"], ["record_id": "has space"], ["record_id": ""],
+                    // Long keys that are one as Unicode text but two as bytes: two records.
+                    ["record_id": "XS-long-record-identifier-\u{E9}"], ["record_id": "XS-long-record-identifier-e\u{301}"],
+                ])
         try append(
             "ae_attendances.csv",
             base: identity.merging(["provider_code": "RQX", "arrival_date": "2024-01-01", "diagnosis": "", "cost": "180"]) { $1 },
