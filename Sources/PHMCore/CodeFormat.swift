@@ -71,13 +71,15 @@ public enum CodeFormat {
     @inline(__always) public static func isLetter(_ b: UInt8) -> Bool { b >= 0x41 && b <= 0x5A }
     @inline(__always) public static func isLower(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
 
-    private static let verhoeffD: [[UInt8]] = [
+    /// Verhoeff's multiplication table (the dihedral group D5), and below it the permutation
+    /// table: public so that a check written elsewhere (as SQL) uses the same tables.
+    public static let verhoeffD: [[UInt8]] = [
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
         [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
         [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
         [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
     ]
-    private static let verhoeffP: [[UInt8]] = [
+    public static let verhoeffP: [[UInt8]] = [
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
         [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
         [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],

@@ -84,6 +84,9 @@ public struct SparkSession: Sendable {
     /// which for 57 million people fit well within it.
     public var largestResult = 16 << 30
 
+    /// Who the platform says it is to the server, and the client it names.
+    static let user = Spark_Connect_UserContext.with { $0.userID = "phm" }
+
     public init(_ address: SparkAddress) {
         self.address = address
     }
@@ -143,12 +146,17 @@ public struct SparkSession: Sendable {
 
         /// The result of a SQL query, its named parameters bound to `values`.
         public func query(_ sql: String, _ values: [String: SparkValue] = [:]) async throws -> ArrowTable {
+            try await collect(Self.relation(sql, values))
+        }
+
+        /// A SQL query as a plan's relation, with its values bound by name.
+        static func relation(_ sql: String, _ values: [String: SparkValue]) -> Spark_Connect_Relation {
             var relation = Spark_Connect_Relation()
             relation.sql = Spark_Connect_SQL.with {
                 $0.query = sql
                 $0.namedArguments = values.mapValues { value in Spark_Connect_Expression.with { $0.literal = value.literal } }
             }
-            return try await collect(relation)
+            return relation
         }
 
         /// Registers files read by one of Spark's data sources (`csv`, `text`, `parquet`) as a
@@ -167,30 +175,19 @@ public struct SparkSession: Sendable {
             try await createView(name, of: relation)
         }
 
-        /// Keeps a view's rows in the cluster's memory (spilling to disk) once the next query
-        /// computes them, so the queries after it do not compute them again.
-        public func cache(_ view: String) async throws {
-            _ = try await query("CACHE LAZY TABLE \(view)")
-        }
-
         /// Ends the session on the server, letting go of its views and cached rows at once rather
         /// than when the server's session timeout comes; a failure here changes nothing.
         func release() async {
             var request = Spark_Connect_ReleaseSessionRequest()
             request.sessionID = session.sessionID
-            request.userContext = Spark_Connect_UserContext.with { $0.userID = "phm" }
-            request.clientType = "phm"
+            request.userContext = SparkSession.user
+            request.clientType = SparkSession.user.userID
             _ = try? await client.releaseSession(request: ClientRequest(message: request)) { _ in }
         }
 
         /// Registers a query's result as a temporary view, so later queries can name it.
         public func createView(_ name: String, query sql: String, _ values: [String: SparkValue] = [:]) async throws {
-            var relation = Spark_Connect_Relation()
-            relation.sql = Spark_Connect_SQL.with {
-                $0.query = sql
-                $0.namedArguments = values.mapValues { value in Spark_Connect_Expression.with { $0.literal = value.literal } }
-            }
-            try await createView(name, of: relation)
+            try await createView(name, of: Self.relation(sql, values))
         }
 
         func createView(_ name: String, of relation: Spark_Connect_Relation) async throws {
@@ -229,8 +226,8 @@ public struct SparkSession: Sendable {
         func execute(_ plan: Spark_Connect_Plan) async throws -> (streams: [[UInt8]], rows: Int) {
             var request = Spark_Connect_ExecutePlanRequest()
             request.sessionID = session.sessionID
-            request.userContext = Spark_Connect_UserContext.with { $0.userID = "phm" }
-            request.clientType = "phm"
+            request.userContext = SparkSession.user
+            request.clientType = SparkSession.user.userID
             request.plan = plan
             var options = CallOptions.defaults
             // The transport applies the request limit to responses too.

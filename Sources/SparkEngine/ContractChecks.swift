@@ -74,7 +74,7 @@ struct FileChecks {
         func careIdentity() -> [Check] {
             nhsNumber("nhs_number") + [
                 .warning(.dateOfBirthFormat, "(\(c("date_of_birth")) <> '' AND \(C.badDate(c("date_of_birth"))))"),
-                .warning(.sexValue, "(\(c("sex")) <> '' AND \(C.notIn(c("sex"), ["M", "F", "I", "U"])))"),
+                .warning(.sexValue, "(\(c("sex")) <> '' AND \(C.notIn(c("sex"), sexCodes)))"),
             ] + postcode("postcode") + [
                 .warning(
                     .ethnicCategoryValue,
@@ -82,6 +82,7 @@ struct FileChecks {
             ]
         }
         let ethnicCodes = EthnicCategory.codes.sorted().map { String(UnicodeScalar($0)) }
+        let sexCodes = Sex.allCases.map(\.code)
 
         switch spec.name {
         case InputContract.practices.name:
@@ -109,7 +110,7 @@ struct FileChecks {
                 ],
                 checks: identifier("patient_id") + nhsNumber("nhs_number") + text("given_name") + text("family_name")
                     + date("date_of_birth"))
-            checks.checks += required("sex") + [.rule(.enumValue, C.notIn(c("sex"), ["M", "F", "I", "U"]))]
+            checks.checks += required("sex") + [.rule(.enumValue, C.notIn(c("sex"), sexCodes))]
             checks.checks += postcode("postcode")
             checks.checks += [
                 .rule(.unknownArea, "(\(c("lsoa_code")) <> '' AND NOT area_found)"),
@@ -165,7 +166,8 @@ struct FileChecks {
                 + [.rule(.codeFormat, "(\(tfc) <> '' AND NOT (\(tfc) RLIKE :threeDigits))")] + money("cost")
             return FileChecks(spec: spec, checks: checks + careIdentity())
         case InputContract.careContacts.name:
-            let settings = ["community", "mental_health", "social_care", "ambulance", "other"]
+            // The `setting` values `CareSetting.careContact` reads: the contact settings' names.
+            let settings = CareSetting.careContactSettings.map(\.name)
             var checks = identifier("record_id") + required("setting") + [.rule(.enumValue, C.notIn(c("setting"), settings))]
             checks += text("service") + date("start_date") + optionalDate("end_date") + [before("end_date", "start_date")]
             return FileChecks(spec: spec, checks: checks + money("cost") + careIdentity())

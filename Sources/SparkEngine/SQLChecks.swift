@@ -85,26 +85,16 @@ enum SQLCheck {
         return "(octet_length(\(x)) > 24 OR NOT \(shape))"
     }
 
-    /// The Verhoeff check over a string of digits, the digits taken from the right.
+    /// The Verhoeff check over a string of digits, the digits taken from the right, with
+    /// `CodeFormat`'s tables.
     static func verhoeffValid(_ x: String) -> String {
-        let d = [
-            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-            [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-            [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-            [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-        ]
-        let p = [
-            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-            [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-            [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-        ]
-        func table(_ rows: [[Int]]) -> String {
+        func table(_ rows: [[UInt8]]) -> String {
             "array(" + rows.map { "array(" + $0.map(String.init).joined(separator: ", ") + ")" }.joined(separator: ", ") + ")"
         }
         // c = d[c][p[i % 8][digit i from the right]], from c = 0; valid when c ends at 0.
         let digits = "transform(reverse(split(\(x), '')), ch -> try_cast(ch AS INT))"
         return
-            "(aggregate(zip_with(\(digits), sequence(0, char_length(\(x)) - 1), (v, i) -> element_at(element_at(\(table(p)), i % 8 + 1), v + 1)), 0, (c, q) -> element_at(element_at(\(table(d)), c + 1), q + 1)) = 0)"
+            "(aggregate(zip_with(\(digits), sequence(0, char_length(\(x)) - 1), (v, i) -> element_at(element_at(\(table(CodeFormat.verhoeffP)), i % 8 + 1), v + 1)), 0, (c, q) -> element_at(element_at(\(table(CodeFormat.verhoeffD)), c + 1), q + 1)) = 0)"
     }
 }
 

@@ -20,18 +20,12 @@ public struct SparkIngest: Sendable {
         self.folder = folder
     }
 
-    /// The files the contract reads, in the order their references need.
-    static let files: [FileSpec] = [
-        InputContract.practices, InputContract.areas, InputContract.patients, InputContract.gpEvents,
-        InputContract.prescriptions, InputContract.inpatientSpells, InputContract.aeAttendances,
-        InputContract.outpatientAppointments, InputContract.careContacts,
-    ]
-
     /// Reads and checks every file; a file the contract needs that is missing or unreadable stops
     /// the run as the in-process reader's `UnusableInput` does.
     public func reconcile(_ spark: SparkSession.Connection) async throws -> [FileReconciliation] {
         var reports: [FileReconciliation] = []
-        for spec in Self.files {
+        // The contract's files in its order, which is the order their references need.
+        for spec in InputContract.all {
             reports.append(try await reconcile(spec, spark))
         }
         return reports
@@ -56,7 +50,8 @@ public struct SparkIngest: Sendable {
         let size = try await spark.query("SELECT length FROM file_\(name)")
         let head = try await spark.query(
             """
-            SELECT min(id) AS first, count_if(value RLIKE :nul) AS nuls, count_if(NOT is_valid_utf8(value)) AS invalid
+            SELECT min(id) AS first, min_by(value, id) AS header, count_if(value RLIKE :nul) AS nuls,
+                   count_if(NOT is_valid_utf8(value)) AS invalid
             FROM lines_\(name)
             """, Self.parameters)
         guard case .integers(let firsts) = try head.column("first").values, let firstID = firsts.first, let first = firstID else {
@@ -75,8 +70,7 @@ public struct SparkIngest: Sendable {
                 file: spec.name, problem: "is not UTF-8",
                 remedy: "Re-export the file as UTF-8 (for example with iconv -f WINDOWS-1252 -t UTF-8).")
         }
-        let headerRow = try await spark.query("SELECT value FROM lines_\(name) WHERE id = :first", ["first": .integer(first)])
-        guard case .strings(let headers) = try headerRow.column("value").values, let header = headers.first ?? nil else {
+        guard case .strings(let headers) = try head.column("header").values, let header = headers.first ?? nil else {
             throw SparkError.result("\(spec.name): no header row came back")
         }
         // The text source has already dropped a byte order mark at the start of the file.

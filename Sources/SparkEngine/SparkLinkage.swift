@@ -123,7 +123,7 @@ public struct SparkLinkage: Sendable {
             """
             SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(activity(spec)), \(nhs("a")) AS nhs,
                    IF(a.\(c("date_of_birth")) = '' OR \(C.badDate("a.\(c("date_of_birth"))")), NULL, a.\(c("date_of_birth"))) AS dob,
-                   IF(a.\(c("sex")) IN ('M', 'F', 'I', 'U'), a.\(c("sex")), NULL) AS sex,
+                   IF(\(C.notIn("a.\(c("sex"))", Sex.allCases.map(\.code))), NULL, a.\(c("sex"))) AS sex,
                    \(name("a.\(c("family_name"))")) AS family, \(name("a.\(c("given_name"))")) AS given,
                    \(postcode("a.\(c("postcode"))")) AS postcode
             FROM accepted_\(SparkIngest.viewName(spec)) a

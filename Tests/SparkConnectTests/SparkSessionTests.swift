@@ -21,6 +21,13 @@ import Testing
         ] {
             #expect(throws: SparkError.self, "\(bad)") { try SparkAddress(bad) }
         }
+        // Megabytes of host, port or colons: refused.
+        for huge in [
+            "spark://" + String(repeating: "a", count: 1 << 20), "sc://h:" + String(repeating: "9", count: 1 << 20),
+            "spark://" + String(repeating: ":", count: 1 << 20),
+        ] {
+            #expect(throws: SparkError.self) { try SparkAddress(huge) }
+        }
         // A refusal never repeats what it was given: Spark's connection strings carry tokens.
         #expect {
             try SparkAddress("sc://h:15002/;token=secret-token;user_id=u")

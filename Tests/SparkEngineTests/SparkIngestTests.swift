@@ -3,12 +3,12 @@ import Identity
 import Ingest
 import Outputs
 import PHMCore
-import Pipeline
 import SparkConnect
 import Synthesis
 import TestSupport
 import Testing
 
+@testable import Pipeline
 @testable import SparkEngine
 
 /// The contract's checks on Spark against the in-process reader's, file by file, on a synthetic
@@ -70,13 +70,7 @@ import Testing
         #expect(spark.personsWithoutValidNHSNumber == withoutNHS.count)
         var bySource: [String: LinkageCounts] = [:]
         for row in 0..<extract.care.count {
-            let file =
-                switch extract.care.kind[row] {
-                case .aeAttendance: "ae_attendances.csv"
-                case .outpatientAttended, .outpatientDidNotAttend: "outpatient_appointments.csv"
-                case .electiveAdmission, .emergencyAdmission, .maternityAdmission, .otherAdmission: "inpatient_spells.csv"
-                default: "care_contacts.csv"
-                }
+            let file = LinkageReport.file(of: extract.care.kind[row])
             bySource[file, default: LinkageCounts()].records += 1
             bySource[file, default: LinkageCounts()].byRule[linkage.rule[row].name, default: 0] += 1
             if linkage.nhsConflict[row] { bySource[file, default: LinkageCounts()].nhsNumberConflicts += 1 }
