@@ -129,7 +129,8 @@ let package = Package(
             swiftSettings: strict),
         // The event-scale stages as Spark plans: the contract's files read and checked where they lie.
         .target(
-            name: "SparkEngine", dependencies: ["SparkConnect", "ArrowIPC", "Ingest", "Identity", "Outputs", "PHMCore"],
+            name: "SparkEngine",
+            dependencies: ["SparkConnect", "ArrowIPC", "Ingest", "Identity", "Outputs", "PHMCore", "Conditions"],
             swiftSettings: strict),
         // A realistic synthetic health system that follows the input contract.
         .target(name: "Synthesis", dependencies: ["PHMCore", "FHIR"], swiftSettings: strict),
@@ -179,7 +180,8 @@ let package = Package(
         .executableTarget(
             name: "phm-bench",
             dependencies: [
-                "CLI", "Cohorts", "Evaluation", "Identity", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk", "Storage",
+                "CLI", "Cohorts", "Conditions", "Evaluation", "Identity", "Ingest", "Outputs", "PHMCore", "Pipeline", "Risk",
+                "Storage",
                 "Synthesis", "Web", "SparkConnect", "SparkEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -214,7 +216,8 @@ let package = Package(
         .testTarget(
             name: "SparkEngineTests",
             dependencies: [
-                "SparkEngine", "SparkConnect", "Identity", "Ingest", "Outputs", "PHMCore", "Synthesis", "TestSupport",
+                "SparkEngine", "SparkConnect", "Conditions", "Identity", "Ingest", "Outputs", "PHMCore", "Synthesis",
+                "TestSupport",
             ],
             swiftSettings: strict),
         .testTarget(name: "OutputsTests", dependencies: ["Outputs", "PHMCore"], swiftSettings: strict),

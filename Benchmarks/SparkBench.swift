@@ -1,17 +1,19 @@
 import CLI
+import Conditions
 import Dispatch
 import Foundation
 import Identity
 import Ingest
 import Outputs
 import PHMCore
+import Pipeline
 import SparkConnect
 import SparkEngine
 import Synthesis
 
-/// Reading, checking and linking the extracts on a Spark Connect server (`SparkIngest`,
-/// `SparkLinkage`) beside the same work in process, on the same files: the seconds of each, the
-/// rows each second and per core, and whether every count agrees.
+/// Reading, checking, linking and matching codes on a Spark Connect server (`SparkIngest`,
+/// `SparkLinkage`, `SparkCodes`) beside the same work in process, on the same files: the seconds
+/// of each, the rows each second and per core, and whether every count and condition agrees.
 enum SparkBench {
     static func run(_ options: SynthesisOptions, dir: String, workers: Int, address: SparkAddress, cores: Int) throws {
         let folder = options.benchFolder(in: dir)
@@ -27,9 +29,17 @@ enum SparkBench {
         let spine = Spine(patients: extract.patients, asOf: asOf)
         let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: workers)
         let linkSeconds = Date().timeIntervalSince(start)
+        // Conditions from the events of the deterministic links, as Spark has them.
+        let library = try ConditionLibrary.standard()
+        start = Date()
+        let population = PopulationBuilder.build(
+            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
+            asOf: asOf)
+        let conditions = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: workers)
+        let codeSeconds = Date().timeIntervalSince(start)
 
         let session = SparkSession(address)
-        let (reports, counts, sparkRead, sparkLink) = try blocking {
+        let (reports, counts, codes, sparkRead, sparkLink, sparkCodes) = try blocking {
             try await session.connect { spark in
                 var start = Date()
                 let reports = try await SparkIngest(folder: path).reconcile(spark)
@@ -37,9 +47,24 @@ enum SparkBench {
                 start = Date()
                 let present = Set(reports.filter(\.present).map(\.file))
                 let counts = try await SparkLinkage(asOf: asOf).link(spark, present: present)
-                return (reports, counts, read, Date().timeIntervalSince(start))
+                let link = Date().timeIntervalSince(start)
+                start = Date()
+                let codes = try await SparkCodes(asOf: asOf).facts(spark, library: library, present: present)
+                return (reports, counts, codes, read, link, Date().timeIntervalSince(start))
             }
         }
+        start = Date()
+        let onSpark = codes.engine.evaluate(codes.facts, workers: workers)
+        let sparkEvaluate = Date().timeIntervalSince(start)
+        // The same LTC counts, person by person (persons matched by their key).
+        let row = Dictionary(uniqueKeysWithValues: codes.people.enumerated().map { ($1, $0) })
+        let conditionsAgree = (0..<spine.count).allSatisfy { p in
+            let r = Int(spine.registrationOfPerson[p])
+            let nhs = extract.patients.nhsNumber[r]
+            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
+            return row[key].map { onSpark.ltcCount[$0] == conditions.ltcCount[p] } ?? false
+        }
+        let events = population.clinical.day.count + population.prescriptions.day.count + population.activity.day.count
         let rows = extract.reconciliation.reduce(0) { $0 + $1.rowsIn }
         let agree =
             zip(reports, extract.reconciliation).allSatisfy {
@@ -63,8 +88,14 @@ enum SparkBench {
             String(
                 format: "| spine and deterministic linkage | %.2f | %.2f | %.1f (per care record) |", linkSeconds, sparkLink,
                 sparkLink * Double(cores) / Double(max(1, extract.care.count)) * 1e6))
+        print(
+            String(
+                format: "| code matching and conditions (in process: events grouped, then evaluated) | %.2f | %.2f (%.2f evaluating the facts) | %.1f (per event) |",
+                codeSeconds, sparkCodes + sparkEvaluate, sparkEvaluate,
+                sparkCodes * Double(cores) / Double(max(1, events)) * 1e6))
         print("")
         print("counts agree: \(agree && linkedOnSpark == linkedInProcess ? "yes" : "NO")")
+        print("LTC counts agree: \(conditionsAgree ? "yes" : "NO")")
     }
 
     /// The result of async work, handed to the waiting thread after a semaphore.

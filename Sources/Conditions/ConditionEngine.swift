@@ -22,6 +22,20 @@ public struct ConditionEngine: Sendable {
     /// The conditions' rules as plain integers (`Program`).
     let program: Program
 
+    /// What `CodeFacts` must hold for this engine: the windows (months before as-of) prescription
+    /// rules count in, and how many recent values each list's value rules read.
+    public var prescriptionWindows: [Int] { Array(Set(counters.map(\.months))).sorted() }
+    public var valueDepths: [Int] { valueDepth }
+    /// Whether a rule counts distinct medicines (`CodeFacts.issuedCode` is read).
+    public var countsDistinctMedicines: Bool { program.steps.contains { $0.op == .distinctPrescriptions } }
+    /// The size of the code table the engine was compiled for.
+    public var codeCount: Int { matched.count }
+
+    /// The code lists (indices into the library's `lists`) holding a code of the table.
+    public func lists(containing code: Int) -> [Int] {
+        (0..<library.lists.count).filter { membership[code * listWords + $0 >> 6] & (1 << UInt64($0 & 63)) != 0 }
+    }
+
     /// Compiles the library for the codes present in `codes`.
     ///
     /// - Complexity: O(codes x lists) once per run.
@@ -213,11 +227,30 @@ public struct ConditionEngine: Sendable {
     public func evaluate(_ population: Population, workers: Int) -> ConditionResults {
         // The per-person work reads the compiled tables without bounds checks.
         precondition(population.codes.count == matched.count, "the engine was compiled for another code table")
-        let parts = Parallel.ranges(population.count, parts: workers * 4)
-        let partials = Parallel.map(parts.count) { k in evaluate(population, people: parts[k]) }
+        return evaluate(.events(population), people: population.count, asOf: population.asOf, workers: workers)
+    }
+
+    /// Evaluates every person of `facts` at the day they were reduced at: the same results as
+    /// from the events they were reduced from (`codeRecognised` by this engine's code table).
+    public func evaluate(_ facts: CodeFacts, workers: Int) -> ConditionResults {
+        if let problem = facts.problem(for: self) { preconditionFailure("code facts: \(problem)") }
+        var result = evaluate(.facts(facts), people: facts.count, asOf: facts.asOf, workers: workers)
+        result.unmatchedEvents = facts.unmatchedEvents
+        return result
+    }
+
+    /// Where a person's coded history comes from.
+    enum Source {
+        case events(Population)
+        case facts(CodeFacts)
+    }
+
+    private func evaluate(_ source: Source, people count: Int, asOf: Day, workers: Int) -> ConditionResults {
+        let parts = Parallel.ranges(count, parts: workers * 4)
+        let partials = Parallel.map(parts.count) { k in evaluate(source, asOf: asOf, people: parts[k]) }
         let c = library.conditions.count
         var result = ConditionResults(
-            asOf: population.asOf, conditionCount: c, wordsPerPerson: max(1, (c + 63) / 64), flags: [], firstStart: [0],
+            asOf: asOf, conditionCount: c, wordsPerPerson: max(1, (c + 63) / 64), flags: [], firstStart: [0],
             firstCondition: [], firstDay: [], ltcCount: [], scores: library.scores.map { _ in [] }, unmatchedEvents: [:],
             unmatchedCodes: [:])
         for part in partials {
@@ -246,11 +279,10 @@ public struct ConditionEngine: Sendable {
         var valueDay = Int32.min
     }
 
-    private func evaluate(_ population: Population, people: Range<Int>) -> ConditionResults {
+    private func evaluate(_ source: Source, asOf: Day, people: Range<Int>) -> ConditionResults {
         let lists = library.lists.count
         let conditionCount = library.conditions.count
         let words = max(1, (conditionCount + 63) / 64)
-        let asOf = population.asOf
         let asOfRaw = asOf.rawValue
         var result = ConditionResults(
             asOf: asOf, conditionCount: conditionCount, wordsPerPerson: words, flags: [], firstStart: [0], firstCondition: [],
@@ -285,8 +317,24 @@ public struct ConditionEngine: Sendable {
 
         // This person's prescriptions before as-of, for distinct-medicine rules.
         var issued: [(code: Int32, day: Int32)] = []
-        let clinical = population.clinical, activity = population.activity, rx = population.prescriptions
         let program = self.program, codeCount = matched.count
+        let windows = prescriptionWindows
+        // For each counter, its window's place among the facts' windows.
+        let counterWindow = counters.map { c in windows.firstIndex(of: c.months)! }
+        // The source's tables, taken out once: reading them through the enum per person would
+        // retain and release every array of the population for each person.
+        let clinical: ClinicalEvents, activity: ActivityEvents, rx: PrescriptionEvents, facts: CodeFacts
+        let fromFacts: Bool
+        switch source {
+        case .events(let population):
+            (clinical, activity, rx, facts) = (
+                population.clinical, population.activity, population.prescriptions, CodeFacts(asOf: asOf)
+            )
+            fromFacts = false
+        case .facts(let f):
+            (clinical, activity, rx, facts) = (ClinicalEvents(), ActivityEvents(), PrescriptionEvents(), f)
+            fromFacts = true
+        }
         return membership.withUnsafeBufferPointer { membership in
             program.steps.withUnsafeBufferPointer { steps in
                 program.pool.withUnsafeBufferPointer { pool in
@@ -404,26 +452,52 @@ public struct ConditionEngine: Sendable {
                             touched.removeAll(keepingCapacity: true)
                             for k in 0..<counters.count { counts[k] = 0 }
 
-                            for row in clinical.byPerson.rows(of: person) {
-                                let day = clinical.day[row].rawValue
-                                guard day < asOfRaw else { break }
-                                visit(clinical.code[row], day, value: clinical.value[row])
-                            }
-                            for row in activity.byPerson.rows(of: person) {
-                                let day = activity.day[row].rawValue
-                                guard day < asOfRaw else { break }
-                                visit(activity.diagnosis[row], day)
-                                for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
-                                    visit(activity.secondaryCodes[i], day)
-                                }
-                                if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
-                            }
                             issued.removeAll(keepingCapacity: true)
-                            for row in rx.byPerson.rows(of: person) {
-                                let day = rx.day[row].rawValue
-                                guard day < asOfRaw else { break }
-                                visit(rx.code[row], day, prescription: true)
-                                if rx.code[row] >= 0, Int(rx.code[row]) < codeCount { issued.append((rx.code[row], day)) }
+                            if !fromFacts {
+                                for row in clinical.byPerson.rows(of: person) {
+                                    let day = clinical.day[row].rawValue
+                                    guard day < asOfRaw else { break }
+                                    visit(clinical.code[row], day, value: clinical.value[row])
+                                }
+                                for row in activity.byPerson.rows(of: person) {
+                                    let day = activity.day[row].rawValue
+                                    guard day < asOfRaw else { break }
+                                    visit(activity.diagnosis[row], day)
+                                    for i in Int(activity.secondaryStart[row])..<Int(activity.secondaryStart[row + 1]) {
+                                        visit(activity.secondaryCodes[i], day)
+                                    }
+                                    if !activity.procedure.isEmpty { visit(activity.procedure[row], day) }
+                                }
+                                for row in rx.byPerson.rows(of: person) {
+                                    let day = rx.day[row].rawValue
+                                    guard day < asOfRaw else { break }
+                                    visit(rx.code[row], day, prescription: true)
+                                    if rx.code[row] >= 0, Int(rx.code[row]) < codeCount { issued.append((rx.code[row], day)) }
+                                }
+                            } else {
+                                // The state the events would have left, list by list.
+                                for r in facts.rows(of: person) {
+                                    let l = Int(facts.list[r])
+                                    touched.append(l)
+                                    state[l] = ListState(
+                                        first: facts.first[r].rawValue, last: facts.last[r].rawValue,
+                                        value: facts.latestValue[r], valueDay: facts.latestValueDay[r].rawValue)
+                                    // The ring of recent values as the events fill it: the i-th value at i % depth.
+                                    let n = Int(facts.valueCount[r]), depth = valueDepth[l]
+                                    valueCount[l] = n
+                                    let recent = Int(facts.recentStart[r])..<Int(facts.recentStart[r + 1])
+                                    for (i, k) in recent.enumerated() {
+                                        let slot = (n - recent.count + i) % depth
+                                        values[l][slot] = facts.recentValue[k]
+                                        valueDays[l][slot] = facts.recentDay[k].rawValue
+                                    }
+                                    for k in countersOfList[l] {
+                                        counts[k] = Int(facts.prescribed[r * windows.count + counterWindow[k]])
+                                    }
+                                }
+                                for k in Int(facts.issuedStart[person])..<Int(facts.issuedStart[person + 1]) {
+                                    issued.append((facts.issuedCode[k], facts.issuedDay[k].rawValue))
+                                }
                             }
 
                             // Conditions in file order, so a rule may use any condition before it.

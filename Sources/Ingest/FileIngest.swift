@@ -9,6 +9,12 @@ protocol RecordBatch: Sendable {
     var count: Int { get }
     /// Appends `other`'s rows except those at `skipping`, mapping piece-local code ids to global ones.
     mutating func append(_ other: Self, skipping: Set<Int>, codeMap: [Int32])
+    /// Calls `body` with each piece-local code id of the rows not at `skipping`, in row order.
+    func forEachCode(skipping: Set<Int>, _ body: (Int32) -> Void)
+}
+
+extension RecordBatch {
+    func forEachCode(skipping: Set<Int>, _ body: (Int32) -> Void) {}
 }
 
 /// Where each contract column sits in the file's header (-1 when the optional column is absent).
@@ -357,7 +363,14 @@ struct FileIngest<Batch: RecordBatch> {
                             ? "*** (duplicate row withheld here; the identity vault keeps it)" : raw))
             }
         }
-        let codeMap = piece.codes.list.map { codes.intern($0.code, system: $0.system) }
+        // Only the codes of rows kept join the extract's table: a code read from a row that a later
+        // field, or a repeated key, quarantined is no code of the extract.
+        var codeMap = [Int32](repeating: -1, count: piece.codes.list.count)
+        piece.batch.forEachCode(skipping: skipping) { id in
+            guard id >= 0, codeMap[Int(id)] < 0 else { return }
+            let local = piece.codes.list[Int(id)]
+            codeMap[Int(id)] = codes.intern(local.code, system: local.system)
+        }
         output.batch.append(piece.batch, skipping: skipping, codeMap: codeMap)
         rejected.sort { $0.line < $1.line }
         output.quarantine.append(contentsOf: rejected)

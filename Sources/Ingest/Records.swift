@@ -107,6 +107,8 @@ public struct ClinicalRecords: RecordBatch {
         code.append(contentsOf: codeMap.isEmpty ? o.code : o.code.map { codeMap[Int($0)] })
         value.append(contentsOf: o.value)
     }
+
+    func forEachCode(skipping s: Set<Int>, _ body: (Int32) -> Void) { code.forEach(body) }
 }
 
 /// Accepted rows of `prescriptions.csv`.
@@ -127,6 +129,8 @@ public struct PrescriptionRecords: RecordBatch {
         quantity.append(contentsOf: o.quantity)
         cost.append(contentsOf: o.cost)
     }
+
+    func forEachCode(skipping s: Set<Int>, _ body: (Int32) -> Void) { code.forEach(body) }
 }
 
 /// Accepted rows of the secondary and community care files, with the identity as the other
@@ -187,6 +191,14 @@ public struct CareRecords: RecordBatch {
         givenName.append(o.givenName, skipping: s)
         postcode.append(o.postcode, skipping: s)
         ethnicCategory.append(o.ethnicCategory, skipping: s)
+    }
+
+    func forEachCode(skipping s: Set<Int>, _ body: (Int32) -> Void) {
+        for row in 0..<count where !s.contains(row) {
+            body(diagnosis[row])
+            for i in Int(secondaryStart[row])..<Int(secondaryStart[row + 1]) { body(secondaryCodes[i]) }
+            if !procedure.isEmpty { body(procedure[row]) }
+        }
     }
 
     /// Appends all rows of another file's records.

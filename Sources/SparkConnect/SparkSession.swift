@@ -71,6 +71,9 @@ public enum SparkValue: Sendable, Equatable {
     case boolean(Bool)
     /// Days since 1970-01-01.
     case date(Int32)
+    /// Arrays, for a small table sent with a query (`inline(arrays_zip(:a, :b)) AS (a, b)`).
+    case integers([Int64])
+    case strings([String])
 }
 
 /// One Spark Connect session on a server: queries sent as plans, results read from Arrow batches.
@@ -276,6 +279,12 @@ extension SparkValue {
         case .string(let v): literal.string = v
         case .boolean(let v): literal.boolean = v
         case .date(let v): literal.date = v
+        case .integers(let v):
+            literal.array.elementType.long = .init()
+            literal.array.elements = v.map { SparkValue.integer($0).literal }
+        case .strings(let v):
+            literal.array.elementType.string = .init()
+            literal.array.elements = v.map { SparkValue.string($0).literal }
         }
         return literal
     }

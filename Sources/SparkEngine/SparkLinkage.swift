@@ -33,7 +33,7 @@ public struct SparkLinkage: Sendable {
 
     /// Links the care files present (`present` names them) to the spine; leaves the views `spine`
     /// (person key, attributes) and `linked` (care file, record id, day, cost, setting, kind,
-    /// person key, rule) in the session.
+    /// codes, person key, rule) in the session.
     public func link(_ spark: SparkSession.Connection, present: Set<String>) async throws -> Counts {
         typealias C = SQLCheck
         let c = FileChecks.column
@@ -104,8 +104,9 @@ public struct SparkLinkage: Sendable {
         // With each record's day, cost (the reader's 32-bit value), setting and kind, so what
         // counts use and cost reads the links once.
         func activity(_ spec: FileSpec) -> String {
-            // As the reader rounds it: the decimal to a double, then to a 32-bit float.
-            let cost = "CAST(CAST(CAST(a.\(c("cost")) AS DOUBLE) AS FLOAT) AS DOUBLE) AS cost"
+            // As the reader rounds it: the decimal to a double, then to a 32-bit float. try_cast,
+            // because Spark may compute a projection before the filter that drops a quarantined row.
+            let cost = "CAST(CAST(try_cast(a.\(c("cost")) AS DOUBLE) AS FLOAT) AS DOUBLE) AS cost"
             switch spec.name {
             case InputContract.inpatientSpells.name:
                 return
@@ -121,7 +122,8 @@ public struct SparkLinkage: Sendable {
         }
         let care = files.map { spec in
             """
-            SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(activity(spec)), \(nhs("a")) AS nhs,
+            SELECT '\(spec.name)' AS file, a.\(c("record_id")) AS record_id, \(activity(spec)), \(SparkCodes.careCodes(spec)) AS codes,
+                   \(nhs("a")) AS nhs,
                    IF(a.\(c("date_of_birth")) = '' OR \(C.badDate("a.\(c("date_of_birth"))")), NULL, a.\(c("date_of_birth"))) AS dob,
                    IF(\(C.notIn("a.\(c("sex"))", Sex.allCases.map(\.code))), NULL, a.\(c("sex"))) AS sex,
                    \(name("a.\(c("family_name"))")) AS family, \(name("a.\(c("given_name"))")) AS given,
@@ -138,7 +140,7 @@ public struct SparkLinkage: Sendable {
         try await spark.createView(
             "linked",
             query: """
-                SELECT file, record_id, day, cost, setting, kind,
+                SELECT file, record_id, day, cost, setting, kind, codes,
                        CASE WHEN n.person IS NOT NULL AND r.dob = n.birth THEN n.person
                             WHEN n.person IS NOT NULL AND r.family <> '' AND r.family = n.family AND r.sex = n.sex THEN n.person
                             WHEN r.dob IS NULL OR r.sex IS NULL THEN NULL

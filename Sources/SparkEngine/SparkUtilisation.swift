@@ -42,7 +42,7 @@ public struct SparkUtilisation: Sendable {
             // Distinct codes as the reader interns BNF and dm+d codes: by system and code as written.
             activity.append(
                 """
-                SELECT r.person, a.\(c("issue_date")) AS day, CAST(CAST(CAST(IF(a.\(c("cost")) = '', '0', a.\(c("cost"))) AS DOUBLE) AS FLOAT) AS DOUBLE) AS cost,
+                SELECT r.person, a.\(c("issue_date")) AS day, CAST(CAST(try_cast(IF(a.\(c("cost")) = '', '0', a.\(c("cost"))) AS DOUBLE) AS FLOAT) AS DOUBLE) AS cost,
                        'prescribing' AS setting, concat(a.\(c("code_system")), ':', a.\(c("code"))) AS kind
                 FROM accepted_prescriptions a JOIN registrations_keyed r ON r.patient_id = a.\(c("patient_id"))
                 """)

@@ -35,8 +35,9 @@ def write(name, table, batch_rows=None, options=None, refused=False):
         return
     columns = []
     for field, column in zip(table.schema, table.columns):
-        values = column.to_pylist()
         t = field.type
+        # Timestamps are read as integers: to_pylist() of a nanosecond value needs pandas.
+        values = None if pa.types.is_timestamp(t) else column.to_pylist()
         if pa.types.is_integer(t):
             kind = "integers"
         elif pa.types.is_floating(t):

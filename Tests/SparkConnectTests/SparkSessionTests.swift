@@ -79,6 +79,14 @@ import Testing
         #expect(try table.column("n").values == .integers([42]))
         #expect(try table.column("x").values == .doubles([0.5]))
         #expect(try table.column("flag").values == .booleans([true]))
+        // Arrays make a small table, row by row.
+        let rows = try await Self.session.connect { spark in
+            try await spark.query(
+                "SELECT inline(arrays_zip(:names, :ns)) AS (name, n) ORDER BY n",
+                ["names": .strings([hostile, "", "b"]), "ns": .integers([3, 1, 2])])
+        }
+        #expect(try rows.column("name").values == .strings(["", "b", hostile]))
+        #expect(try rows.column("n").values == .integers([1, 2, 3]))
     }
 
     /// A CSV file read as a view with a schema, then queried; a result of many Arrow batches

@@ -1,3 +1,4 @@
+import Conditions
 import Foundation
 import Identity
 import Ingest
@@ -27,19 +28,23 @@ import Testing
         options.faultRate = 0.002
         options.identities = .messy
         _ = try SyntheticHealthSystem.write(options, to: folder)
-        try Self.addHostileRows(to: folder)
+        try Self.addHostileRows(to: folder, asOf: options.asOf)
 
         let extract = try ExtractReader(folder: folder).read()
         let inProcess = extract.reconciliation
         let window = DayWindow.months(12, before: options.asOf)
-        let (onSpark, linked, use) = try await Self.session.connect { spark in
+        let library = try ConditionLibrary.standard()
+        let (onSpark, linked, use, codes) = try await Self.session.connect { spark in
             let reports = try await SparkIngest(folder: folder.path).reconcile(spark)
             let present = Set(reports.filter(\.present).map(\.file))
             let linked = try await SparkLinkage(asOf: options.asOf).link(spark, present: present)
-            return (reports, linked, try await SparkUtilisation(window: window).facts(spark, present: present))
+            let use = try await SparkUtilisation(window: window).facts(spark, present: present)
+            let codes = try await SparkCodes(asOf: options.asOf).facts(spark, library: library, present: present)
+            return (reports, linked, use, codes)
         }
         try Self.expectLinkage(linked, equalTo: extract, asOf: options.asOf)
         try Self.expectUtilisation(use, equalTo: extract, window: window)
+        try Self.expectConditions(codes, equalTo: extract, library: library, asOf: options.asOf)
         #expect(onSpark.map(\.file) == inProcess.map(\.file))
         var rules = Set<String>(), warnings = Set<String>()
         for (spark, local) in zip(onSpark, inProcess) {
@@ -135,6 +140,61 @@ import Testing
         #expect(use.emergencyAdmissions.reduce(0, +) > 100 && use.prescriptionTypes.reduce(0, +) > 1_000)
     }
 
+    /// Each person's conditions, first dates, LTC count, scores and list history from the code
+    /// facts of Spark against `ConditionEngine` over the events of the same deterministic links:
+    /// equal, bit for bit.
+    static func expectConditions(_ spark: SparkCodes.Result, equalTo extract: Extract, library: ConditionLibrary, asOf: Day)
+        throws
+    {
+        let spine = Spine(patients: extract.patients, asOf: asOf)
+        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
+        let population = PopulationBuilder.build(
+            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
+            asOf: asOf)
+        let local = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 2)
+        let remote = spark.engine.evaluate(spark.facts, workers: 2)
+        let row = Dictionary(uniqueKeysWithValues: spark.people.enumerated().map { ($1, $0) })
+        #expect(spark.people.count == spine.count)
+        var differences: [String] = []
+        var withValues = 0
+        for p in 0..<spine.count {
+            let r = Int(spine.registrationOfPerson[p])
+            let nhs = extract.patients.nhsNumber[r]
+            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
+            guard let k = row[key] else {
+                differences.append("\(key) missing")
+                continue
+            }
+            let words = local.wordsPerPerson
+            let a = local.lists.rows(of: p), b = remote.lists.rows(of: k)
+            let same =
+                local.flags[p * words..<(p + 1) * words].elementsEqual(remote.flags[k * words..<(k + 1) * words])
+                && local.conditions(of: p).elementsEqual(remote.conditions(of: k)) { $0 == $1 }
+                && local.ltcCount[p] == remote.ltcCount[k]
+                && local.scores.indices.allSatisfy { local.scores[$0][p] == remote.scores[$0][k] }
+                && local.lists.list[a].elementsEqual(remote.lists.list[b])
+                && local.lists.lastRecorded[a].elementsEqual(remote.lists.lastRecorded[b])
+                && local.lists.latestValue[a].map(\.bitPattern).elementsEqual(remote.lists.latestValue[b].map(\.bitPattern))
+                && local.lists.latestValueDay[a].elementsEqual(remote.lists.latestValueDay[b])
+            if !same { differences.append(key) }
+            if local.lists.latestValue[a].contains(where: { !$0.isNaN }) { withValues += 1 }
+        }
+        #expect(differences.isEmpty, "\(differences.count) people differ, first \(differences.prefix(3))")
+        #expect(remote.unmatchedEvents == local.unmatchedEvents)
+        #expect(remote.unmatchedCodes == local.unmatchedCodes)
+        // The comparison reaches every kind of rule: conditions found, values, people with many.
+        let found = (0..<library.conditions.count).filter { c in (0..<spine.count).contains { local.has($0, c) } }
+        #expect(found.count > library.conditions.count / 2, "\(found.count) conditions found")
+        #expect(withValues > 500 && local.ltcCount.contains { $0 >= 4 })
+        // The crafted histories: Q1's eGFR best of the latest two (50 and 25, the file's order on
+        // one day) is below 60 and not below 30; four laxative issues make constipation.
+        let q1 = spine.personOfRegistration[extract.patients.patientId.firstIndex(of: "Q1")!]
+        func flagged(_ id: String) -> Bool { local.has(Int(q1), library.conditions.firstIndex { $0.id == id }!) }
+        #expect(flagged("chronic_kidney_disease") && !flagged("ckd_stage_4_5") && flagged("constipation"))
+        let polypharmacy = library.conditions.firstIndex { $0.id == "efi_polypharmacy" }!
+        #expect((0..<spine.count).contains { local.has($0, polypharmacy) })
+    }
+
     /// A file the contract needs, missing; one it does not, missing; a header without a column.
     @Test(.enabled(if: SparkTesting.address != nil, "needs the test Spark Connect server (scripts/test)"))
     func refusesWhatTheInProcessReaderRefuses() async throws {
@@ -204,7 +264,7 @@ import Testing
 
     /// Rows for every rule and warning, appended to the synthetic files in each file's own column
     /// order; raw lines for the record's shape (quotes, field counts, blank lines, CRLF).
-    static func addHostileRows(to folder: URL) throws {
+    static func addHostileRows(to folder: URL, asOf: Day) throws {
         func header(_ file: String) throws -> [String] {
             let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
             return text.prefix { $0 != "\n" }.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -301,7 +361,28 @@ import Testing
                 ["value": "1e3"], ["value": "-2.50"], ["unit": "mm\tHg"], ["event_date": "2023-02-30"], ["event_date": ""],
                 ["code": ""], ["code_system": "OPCS4", "code": "A01"], ["code_system": "ICD10", "code": "E11.9A"],
                 ["patient_id": "Q2"], ["code": "0838341003"],
+                // A code no list holds, read before the row is quarantined: no code of the extract.
+                ["code_system": "ICD10", "code": "Z99.9", "value": "1e3"],
             ])
+        // Histories that reach the corners of the rules: eGFR values (the rule reads the best of
+        // the latest two) three on one day, so their order in the file decides; a value of '-.5';
+        // laxatives issued four times in the year, the first on the year's first day.
+        let egfr = "1011481000000105"
+        func day(_ months: Int, _ days: Int = 0) -> String { asOf.adding(months: -months).adding(days: days).description }
+        try append(
+            "gp_events.csv", base: ["patient_id": "Q1", "code_system": "SNOMED", "code": egfr, "unit": "mL/min"],
+            [
+                ["event_date": day(24), "value": "80"], ["event_date": day(6), "value": "70"],
+                ["event_date": day(6), "value": "50"], ["event_date": day(6), "value": "25"],
+                ["patient_id": patient, "event_date": day(3), "value": "-.5"],
+                // One code in no list, written with and without its filler.
+                ["event_date": day(1), "code_system": "ICD10", "code": "Z98X", "value": ""],
+                ["event_date": day(1), "code_system": "ICD10", "code": "z98", "value": ""],
+            ])
+        try append(
+            "prescriptions.csv",
+            base: ["patient_id": "Q1", "code_system": "BNF", "code": "0106020C0AAAAAA", "quantity": "1", "cost": "2.50"],
+            [["issue_date": day(12)], ["issue_date": day(9)], ["issue_date": day(6)], ["issue_date": day(3)]])
         try append(
             "prescriptions.csv",
             base: [
