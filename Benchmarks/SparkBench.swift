@@ -59,10 +59,8 @@ enum SparkBench {
         // The same LTC counts, person by person (persons matched by their key).
         let row = Dictionary(uniqueKeysWithValues: codes.people.enumerated().map { ($1, $0) })
         let conditionsAgree = (0..<spine.count).allSatisfy { p in
-            let r = Int(spine.registrationOfPerson[p])
-            let nhs = extract.patients.nhsNumber[r]
-            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
-            return row[key].map { onSpark.ltcCount[$0] == conditions.ltcCount[p] } ?? false
+            let k = row[SparkLinkage.personKey(p, spine: spine, patients: extract.patients)]
+            return k.map { onSpark.ltcCount[$0] == conditions.ltcCount[p] } ?? false
         }
         let events = population.clinical.day.count + population.prescriptions.day.count + population.activity.day.count
         let rows = extract.reconciliation.reduce(0) { $0 + $1.rowsIn }

@@ -26,6 +26,14 @@ public struct SparkLinkage: Sendable {
         public var bySource: [String: LinkageCounts] = [:]
     }
 
+    /// The key the `spine` view gives the in-process spine's person: `n` and the NHS number, or
+    /// `p` and the patient id of the one registration without a valid number.
+    public static func personKey(_ person: Int, spine: Spine, patients: PatientRecords) -> String {
+        let r = Int(spine.registrationOfPerson[person])
+        let nhs = patients.nhsNumber[r]
+        return nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + patients.patientId[r]
+    }
+
     static let careFiles = [
         InputContract.inpatientSpells, InputContract.aeAttendances, InputContract.outpatientAppointments,
         InputContract.careContacts,

@@ -97,24 +97,28 @@ import Testing
         #expect(bySource.values.reduce(0) { $0 + $1.nhsNumberConflicts } > 0)
     }
 
+    /// The spine and the population built from the deterministic links only, as Spark links.
+    static func deterministicPopulation(_ extract: Extract, asOf: Day) -> (Spine, Population) {
+        let spine = Spine(patients: extract.patients, asOf: asOf)
+        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
+        let population = PopulationBuilder.build(
+            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
+            asOf: asOf)
+        return (spine, population)
+    }
+
     /// Each person's use and cost on Spark against `Utilisation` over the population built from
     /// the same deterministic links: counts equal, costs equal to 1 part in 10^9 (sums of the same
     /// 32-bit costs in another order).
     static func expectUtilisation(_ facts: SparkUtilisation.Facts, equalTo extract: Extract, window: DayWindow) throws {
-        let spine = Spine(patients: extract.patients, asOf: window.end)
-        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
-        let population = PopulationBuilder.build(
-            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
-            asOf: window.end)
+        let (spine, population) = deterministicPopulation(extract, asOf: window.end)
         let use = Utilisation(population, window: window, workers: 2)
         let row = Dictionary(uniqueKeysWithValues: facts.person.enumerated().map { ($1, $0) })
         func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(a), abs(b)) }
         var differences: [String] = []
         var used = 0
         for p in 0..<spine.count {
-            let r = Int(spine.registrationOfPerson[p])
-            let nhs = extract.patients.nhsNumber[r]
-            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
+            let key = SparkLinkage.personKey(p, spine: spine, patients: extract.patients)
             let k = row[key]
             if k != nil { used += 1 }
             func count(_ values: [Int64]) -> Int64 { k.map { values[$0] } ?? 0 }
@@ -146,11 +150,7 @@ import Testing
     static func expectConditions(_ spark: SparkCodes.Result, equalTo extract: Extract, library: ConditionLibrary, asOf: Day)
         throws
     {
-        let spine = Spine(patients: extract.patients, asOf: asOf)
-        let linkage = Linker(patients: extract.patients, spine: spine).link(extract.care, workers: 2)
-        let population = PopulationBuilder.build(
-            extract: extract, spine: spine, linkage: linkage, pseudonyms: Array(repeating: "", count: spine.count),
-            asOf: asOf)
+        let (spine, population) = deterministicPopulation(extract, asOf: asOf)
         let local = ConditionEngine(library: library, codes: population.codes).evaluate(population, workers: 2)
         let remote = spark.engine.evaluate(spark.facts, workers: 2)
         let row = Dictionary(uniqueKeysWithValues: spark.people.enumerated().map { ($1, $0) })
@@ -158,9 +158,7 @@ import Testing
         var differences: [String] = []
         var withValues = 0
         for p in 0..<spine.count {
-            let r = Int(spine.registrationOfPerson[p])
-            let nhs = extract.patients.nhsNumber[r]
-            let key = nhs != 0 ? "n" + NHSNumber.text(nhs) : "p" + extract.patients.patientId[r]
+            let key = SparkLinkage.personKey(p, spine: spine, patients: extract.patients)
             guard let k = row[key] else {
                 differences.append("\(key) missing")
                 continue
