@@ -59,7 +59,7 @@ public struct SparkCodes: Sendable {
                 FROM accepted_prescriptions a JOIN registrations_keyed r ON r.patient_id = a.\(c("patient_id"))
                 """)
         }
-        let people = try await Self.strings(spark.query("SELECT person FROM spine ORDER BY person"), "person")
+        let people = try await spark.query("SELECT person FROM spine ORDER BY person").strings("person")
         guard !events.isEmpty else {
             let engine = ConditionEngine(library: library, codes: CodeTable())
             var facts = CodeFacts(asOf: asOf)
@@ -77,7 +77,7 @@ public struct SparkCodes: Sendable {
         // The extract's code table (every accepted code, used before as-of or not), then which
         // lists hold each code.
         let distinct = try await spark.query("SELECT DISTINCT system, code FROM coded ORDER BY system, code")
-        let systems = try Self.integers(distinct, "system"), codeColumn = try Self.strings(distinct, "code")
+        let systems = try distinct.integers("system"), codeColumn = try distinct.strings("code")
         var table = CodeTable()
         for (system, code) in zip(systems, codeColumn) {
             guard let system = UInt8(exactly: system).flatMap(CodeSystem.init(rawValue:)) else {
@@ -149,7 +149,7 @@ public struct SparkCodes: Sendable {
 
         var facts = try Self.facts(
             people: people, lists: lists, values: values, issued: issued, windows: windows.count, engine: engine, asOf: asOf)
-        for (system, n) in zip(try Self.integers(unmatched, "system"), try Self.integers(unmatched, "n")) {
+        for (system, n) in zip(try unmatched.integers("system"), try unmatched.integers("n")) {
             guard let system = UInt8(exactly: system).flatMap(CodeSystem.init(rawValue:)) else {
                 throw SparkError.result("a code system out of range")
             }
@@ -174,13 +174,13 @@ public struct SparkCodes: Sendable {
             guard let d = Int32(exactly: raw) else { throw SparkError.result("a day out of range") }
             return Day(rawValue: d)
         }
-        let listPerson = try strings(lists, "person"), list = try integers(lists, "list")
-        let first = try integers(lists, "first"), last = try integers(lists, "last"), count = try integers(lists, "value_count")
-        let rx = try (0..<windows).map { try integers(lists, "rx_\($0)") }
-        let valuePerson = try strings(values, "person"), valueList = try integers(values, "list")
-        let valueDay = try integers(values, "day"), value = try doubles(values, "value")
-        let issuedPerson = try strings(issued, "person"), issuedCode = try integers(issued, "code_id")
-        let issuedDay = try integers(issued, "day")
+        let listPerson = try lists.strings("person"), list = try lists.integers("list")
+        let first = try lists.integers("first"), last = try lists.integers("last"), count = try lists.integers("value_count")
+        let rx = try (0..<windows).map { try lists.integers("rx_\($0)") }
+        let valuePerson = try values.strings("person"), valueList = try values.integers("list")
+        let valueDay = try values.integers("day"), value = try values.doubles("value")
+        let issuedPerson = try issued.strings("person"), issuedCode = try issued.integers("code_id")
+        let issuedDay = try issued.integers("day")
 
         var facts = CodeFacts(asOf: asOf)
         // Rows come ordered by person: a person's rows start where the one before ended.
@@ -282,29 +282,5 @@ public struct SparkCodes: Sendable {
         let fraction =
             "try_cast(coalesce(nullif(\(digits), ''), '0') AS DOUBLE) / try_cast(concat('1', repeat('0', char_length(\(digits)))) AS DOUBLE)"
         return "IF(startswith(\(x), '-'), -(\(whole) + \(fraction)), \(whole) + \(fraction))"
-    }
-
-    static func strings(_ table: ArrowTable, _ name: String) throws -> [String] {
-        guard case .strings(let v) = try table.column(name).values else { throw SparkError.result("\(name) is not text") }
-        return try v.map {
-            guard let s = $0 else { throw SparkError.result("\(name) missing") }
-            return s
-        }
-    }
-
-    static func integers(_ table: ArrowTable, _ name: String) throws -> [Int64] {
-        guard case .integers(let v) = try table.column(name).values else { throw SparkError.result("\(name) is not an integer") }
-        return try v.map {
-            guard let n = $0 else { throw SparkError.result("\(name) missing") }
-            return n
-        }
-    }
-
-    static func doubles(_ table: ArrowTable, _ name: String) throws -> [Double] {
-        guard case .doubles(let v) = try table.column(name).values else { throw SparkError.result("\(name) is not a number") }
-        return try v.map {
-            guard let n = $0 else { throw SparkError.result("\(name) missing") }
-            return n
-        }
     }
 }

@@ -191,3 +191,30 @@ public struct SparkIngest: Sendable {
         return values[row] ?? 0
     }
 }
+
+/// A result's columns as the values a query promises: of the type asked for, none missing.
+extension ArrowTable {
+    func strings(_ name: String) throws -> [String] {
+        guard case .strings(let v) = try column(name).values else { throw SparkError.result("\(name) is not text") }
+        return try v.map {
+            guard let s = $0 else { throw SparkError.result("\(name) missing") }
+            return s
+        }
+    }
+
+    func integers(_ name: String) throws -> [Int64] {
+        guard case .integers(let v) = try column(name).values else { throw SparkError.result("\(name) is not an integer") }
+        return try v.map {
+            guard let n = $0 else { throw SparkError.result("\(name) missing") }
+            return n
+        }
+    }
+
+    func doubles(_ name: String) throws -> [Double] {
+        guard case .doubles(let v) = try column(name).values else { throw SparkError.result("\(name) is not a number") }
+        return try v.map {
+            guard let n = $0 else { throw SparkError.result("\(name) missing") }
+            return n
+        }
+    }
+}

@@ -64,19 +64,10 @@ public struct SparkUtilisation: Sendable {
                    \((costs + contacts).joined(separator: ", "))
             FROM activity WHERE day >= :start AND day < :end GROUP BY person ORDER BY person
             """, ["start": .string(window.start.description), "end": .string(window.end.description)])
-        func integers(_ name: String) throws -> [Int64] {
-            guard case .integers(let v) = try table.column(name).values else { throw SparkError.result("\(name) is not a count") }
-            return v.map { $0 ?? 0 }
-        }
-        func doubles(_ name: String) throws -> [Double] {
-            guard case .doubles(let v) = try table.column(name).values else { throw SparkError.result("\(name) is not a sum") }
-            return v.map { $0 ?? 0 }
-        }
-        guard case .strings(let people) = try table.column("person").values else {
-            throw SparkError.result("person is not text")
-        }
+        // Counts and sums of at least one row each: never missing.
+        let integers = table.integers, doubles = table.doubles
         var facts = Facts()
-        facts.person = people.map { $0 ?? "" }
+        facts.person = try table.strings("person")
         facts.aeAttendances = try integers("ae")
         facts.outpatientAttendances = try integers("outpatient")
         facts.electiveAdmissions = try integers("elective")

@@ -87,6 +87,13 @@ import Testing
         }
         #expect(try rows.column("name").values == .strings(["", "b", hostile]))
         #expect(try rows.column("n").values == .integers([1, 2, 3]))
+        // Empty arrays make an empty table (no code of an extract in any list).
+        let none = try await Self.session.connect { spark in
+            try await spark.query(
+                "SELECT count(*) AS n FROM (SELECT inline(arrays_zip(:names, :ns)) AS (name, n))",
+                ["names": .strings([]), "ns": .integers([])])
+        }
+        #expect(try none.column("n").values == .integers([0]))
     }
 
     /// A CSV file read as a view with a schema, then queried; a result of many Arrow batches
